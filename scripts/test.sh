@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, then the API conformance suite on SQLite and
+# on PostgreSQL. Uses TEST_DATABASE_URL when set; otherwise starts a throwaway
+# PostgreSQL server from Debian's `postgresql` package (installing it when run as
+# root on a machine that lacks it) and removes it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_bin_dir() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+start_throwaway_postgres() {
+  if [ -z "$(pg_bin_dir)" ] || [ ! -x "$(pg_bin_dir)/postgres" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "== installing PostgreSQL from Debian's packages"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "PostgreSQL server binaries not found: install Debian's 'postgresql' package or set TEST_DATABASE_URL" >&2
+      exit 1
+    fi
+  fi
+  local bin; bin=$(pg_bin_dir)
+  PG_DIR=$(mktemp -d /tmp/xiaoer-pg.XXXXXX)
+  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  local run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync >/dev/null
+  "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+  trap 'stop_throwaway_postgres' EXIT
+  export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "== throwaway PostgreSQL on port $PG_PORT"
+}
+
+stop_throwaway_postgres() {
+  local run=()
+  [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+  "${run[@]}" "$(pg_bin_dir)/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
+echo "== unit tests and the API suite on SQLite"
+cargo test --all-targets
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  start_throwaway_postgres
+fi
+echo "== the API suite on PostgreSQL"
+XIAOER_TEST_BACKEND=postgres cargo test --test api

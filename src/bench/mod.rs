@@ -1,0 +1,3 @@
+//! Benchmarks with their own load generators (`xiaoer bench ...`).
+
+pub mod chat;

@@ -1,0 +1,162 @@
+//! Command-line interface: serve, migrate, user management, benchmarks.
+
+use crate::config::{Settings, SettingsLayer};
+use crate::domain::staff::Role;
+use crate::services::staff::{NewStaff, StaffService};
+use crate::startup::{Application, open_store};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "xiaoer",
+    version,
+    about = "Xiaoer (店小二): chatbot-first customer service for e-commerce shops"
+)]
+pub struct Cli {
+    /// Optional TOML settings file (keys as the long flags, with underscores).
+    #[arg(long, global = true, env = "XIAOER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsLayer,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Benchmarks with their own load generators.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a staff account (the first admin is created this way).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Concurrent chats this person can take.
+        #[arg(long)]
+        max_chats: Option<i64>,
+        /// Read the password from the first line of standard input (else XIAOER_NEW_PASSWORD).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Buyers on WebSockets plus agents: connections, durable messages/s, delivery latency.
+    Chat(crate::bench::chat::ChatBenchArgs),
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse()
+        .map_err(|_| "role must be agent, supervisor, knowledge_manager or admin".to_owned())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::resolve(cli.settings, cli.config.as_deref())?;
+    crate::telemetry::init(settings.log_format);
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            open_store(&settings).await?.close().await;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    role,
+                    display_name,
+                    max_chats,
+                    password_stdin,
+                },
+        } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the password from stdin")?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            } else {
+                std::env::var("XIAOER_NEW_PASSWORD")
+                    .context("give the password with --password-stdin or XIAOER_NEW_PASSWORD")?
+            };
+            let new = NewStaff::parse(
+                &username,
+                &password,
+                display_name.as_deref(),
+                role,
+                max_chats,
+            )?;
+            let store = open_store(&settings).await?;
+            let clock = Arc::new(crate::ports::SystemClock);
+            let user = StaffService::new(store.clone(), clock, settings.session_hours)
+                .add_user(new)
+                .await?;
+            store.close().await;
+            println!(
+                "added {} ({}) as {}",
+                user.username,
+                user.id,
+                user.role.as_str()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Chat(args),
+        } => crate::bench::chat::run(args, settings).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    if !app.state().staff.has_users().await? {
+        tracing::warn!(
+            "no staff accounts yet: create one with `xiaoer user add --role admin --username NAME --password-stdin`"
+        );
+    }
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!("xiaoer listening on http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

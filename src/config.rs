@@ -1,0 +1,219 @@
+//! One typed Settings struct. Values come from, in rising priority: built-in
+//! defaults, an optional TOML file, XIAOER_* environment variables, CLI flags.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A value that must never reach a log: Debug prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The knobs, all optional, as one layer: CLI/env (through clap) and the TOML file
+/// both fill this same shape, then `Settings::resolve` merges and applies defaults.
+#[derive(Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, global = true, env = "XIAOER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the embedded defaults: SQLite file, attachments, secret key.
+    #[arg(long, global = true, env = "XIAOER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; when unset the SQLite file in the data dir is used.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// 32-byte key (64 hex characters) for encryption at rest; generated into the data dir when unset.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub encryption_key: Option<String>,
+    /// Largest attachment accepted, in bytes.
+    #[arg(long, global = true, env = "XIAOER_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<usize>,
+    /// Most messages committed in one group-commit transaction.
+    #[arg(long, global = true, env = "XIAOER_COMMIT_BATCH")]
+    pub commit_batch: Option<usize>,
+    /// Database connections in the pool.
+    #[arg(long, global = true, env = "XIAOER_DB_CONNECTIONS")]
+    pub db_connections: Option<u32>,
+    /// Staff session lifetime in hours.
+    #[arg(long, global = true, env = "XIAOER_SESSION_HOURS")]
+    pub session_hours: Option<i64>,
+    /// Log line format.
+    #[arg(long, global = true, env = "XIAOER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl SettingsLayer {
+    /// Fields set here win over those of `lower`.
+    fn over(self, lower: SettingsLayer) -> SettingsLayer {
+        SettingsLayer {
+            listen: self.listen.or(lower.listen),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            encryption_key: self.encryption_key.or(lower.encryption_key),
+            max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
+            commit_batch: self.commit_batch.or(lower.commit_batch),
+            db_connections: self.db_connections.or(lower.db_connections),
+            session_hours: self.session_hours.or(lower.session_hours),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<Secret<String>>,
+    pub encryption_key: Option<Secret<String>>,
+    pub max_upload_bytes: usize,
+    pub commit_batch: usize,
+    pub db_connections: u32,
+    pub session_hours: i64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Merge the CLI/env layer over the optional TOML file and apply defaults.
+    pub fn resolve(cli: SettingsLayer, file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let file_layer = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+            None => SettingsLayer::default(),
+        };
+        Self::from_layer(cli.over(file_layer))
+    }
+
+    pub fn from_layer(layer: SettingsLayer) -> Result<Settings, ConfigError> {
+        let settings = Settings {
+            listen: layer
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: layer.data_dir.unwrap_or_else(|| PathBuf::from("data")),
+            database_url: layer
+                .database_url
+                .filter(|u| !u.is_empty())
+                .map(Secret::new),
+            encryption_key: layer
+                .encryption_key
+                .filter(|k| !k.is_empty())
+                .map(Secret::new),
+            max_upload_bytes: layer
+                .max_upload_bytes
+                .unwrap_or(crate::domain::attachment::DEFAULT_MAX_UPLOAD_BYTES),
+            commit_batch: layer.commit_batch.unwrap_or(512),
+            db_connections: layer.db_connections.unwrap_or(8),
+            session_hours: layer.session_hours.unwrap_or(12),
+            log_format: layer.log_format.unwrap_or(LogFormat::Text),
+        };
+        if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
+        {
+            return Err(ConfigError::Invalid(
+                "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1".into(),
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// Settings for tests and benchmarks: everything in `data_dir`, a free port.
+    pub fn for_data_dir(data_dir: &Path) -> Settings {
+        let layer = SettingsLayer {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: Some(data_dir.to_owned()),
+            ..Default::default()
+        };
+        Self::from_layer(layer).expect("default settings are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_values_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xiaoer.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\ncommit_batch = 64\n").unwrap();
+        let cli = SettingsLayer {
+            commit_batch: Some(128),
+            ..Default::default()
+        };
+        let s = Settings::resolve(cli, Some(&path)).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(s.commit_batch, 128);
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("xiaoer.toml");
+        std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(matches!(
+            Settings::resolve(SettingsLayer::default(), Some(&path)),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let layer = SettingsLayer {
+            database_url: Some("postgres://u:pw@h/db".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_layer(layer).unwrap();
+        assert!(!format!("{s:?}").contains("pw@"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure types and rules. Nothing here knows about HTTP, SQL or models.
+
+pub mod attachment;
+pub mod conversation;
+pub mod message;
+pub mod staff;
+pub mod visitor;

@@ -1,0 +1,208 @@
+//! Staff roles and the permission matrix every staff route is checked against.
+
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+use super::conversation::UnknownValue;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Supervisor,
+    KnowledgeManager,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Agent,
+        Role::Supervisor,
+        Role::KnowledgeManager,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::KnowledgeManager => "knowledge_manager",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The permission matrix. Written as one exhaustive match so that adding a
+    /// permission forces a decision for every role.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match permission {
+            ViewOwnProfile => true,
+            ViewQueue | ClaimChat | ReplyChat | ViewOwnChats | ChangeChatState => {
+                matches!(self, Agent | Supervisor | Admin)
+            }
+            ViewAllChats => matches!(self, Supervisor | Admin),
+            ManageUsers | WriteVisitorContext => matches!(self, Admin),
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    ViewOwnProfile,
+    /// See conversations waiting for a human.
+    ViewQueue,
+    /// See and act on the conversations one owns.
+    ViewOwnChats,
+    /// See every conversation (supervision).
+    ViewAllChats,
+    ClaimChat,
+    ReplyChat,
+    /// Resolve, hand back to the bot, close.
+    ChangeChatState,
+    ManageUsers,
+    /// Shop systems post what a visitor browses and buys.
+    WriteVisitorContext,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ViewOwnProfile => "view_own_profile",
+            Permission::ViewQueue => "view_queue",
+            Permission::ViewOwnChats => "view_own_chats",
+            Permission::ViewAllChats => "view_all_chats",
+            Permission::ClaimChat => "claim_chat",
+            Permission::ReplyChat => "reply_chat",
+            Permission::ChangeChatState => "change_chat_state",
+            Permission::ManageUsers => "manage_users",
+            Permission::WriteVisitorContext => "write_visitor_context",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaffInputError {
+    #[error("username must be 3 to 64 characters: letters, digits, '.', '_' or '-'")]
+    BadUsername,
+    #[error("password must be 10 to 256 characters")]
+    BadPassword,
+    #[error("display name must be 1 to 64 characters")]
+    BadDisplayName,
+    #[error("max_chats must be between 1 and 100")]
+    BadCapacity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, StaffInputError> {
+        let ok = (3..=64).contains(&raw.len())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if ok {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(StaffInputError::BadUsername)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed; never printed.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, StaffInputError> {
+        let n = raw.chars().count();
+        if (10..=256).contains(&n) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(StaffInputError::BadPassword)
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+pub fn parse_display_name(raw: &str) -> Result<String, StaffInputError> {
+    let n = raw.trim().chars().count();
+    if (1..=64).contains(&n) {
+        Ok(raw.trim().to_owned())
+    } else {
+        Err(StaffInputError::BadDisplayName)
+    }
+}
+
+pub fn parse_capacity(raw: i64) -> Result<i64, StaffInputError> {
+    if (1..=100).contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(StaffInputError::BadCapacity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_manage_users() {
+        for role in Role::ALL {
+            assert_eq!(role.allows(Permission::ManageUsers), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn knowledge_managers_do_not_handle_chats() {
+        let km = Role::KnowledgeManager;
+        assert!(!km.allows(Permission::ClaimChat));
+        assert!(!km.allows(Permission::ReplyChat));
+        assert!(!km.allows(Permission::ViewQueue));
+    }
+
+    #[test]
+    fn agents_see_only_their_own_chats_supervisors_see_all() {
+        assert!(Role::Agent.allows(Permission::ViewOwnChats));
+        assert!(!Role::Agent.allows(Permission::ViewAllChats));
+        assert!(Role::Supervisor.allows(Permission::ViewAllChats));
+    }
+
+    #[test]
+    fn usernames_are_case_insensitive_and_plain() {
+        assert_eq!(Username::parse("Alice.W").unwrap().as_str(), "alice.w");
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("ab").is_err());
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let p = Password::parse("correct horse battery").unwrap();
+        assert_eq!(format!("{p:?}"), "Password(..)");
+        assert!(Password::parse("short").is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! The one place where errors become HTTP responses. Every error has a stable
+//! machine-readable code; 5xx bodies say nothing internal and the cause is logged.
+
+use crate::domain::message::MessageError;
+use crate::domain::staff::StaffInputError;
+use crate::domain::visitor::VisitorInputError;
+use crate::services::attachments::AttachmentError;
+use crate::services::chat::ChatError;
+use crate::services::staff::StaffError;
+use crate::services::visitors::VisitorError;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    Unauthenticated,
+    Forbidden {
+        message: String,
+    },
+    NotFound {
+        code: &'static str,
+        message: String,
+    },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    PayloadTooLarge {
+        message: String,
+    },
+    UnsupportedMediaType {
+        message: String,
+    },
+    /// Something on our side failed; the detail goes to the log only.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl ToString) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    pub fn public_parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, code, message.clone())
+            }
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "sign in or present a valid token".into(),
+            ),
+            ApiError::Forbidden { message } => {
+                (StatusCode::FORBIDDEN, "forbidden", message.clone())
+            }
+            ApiError::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message.clone()),
+            ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
+            ApiError::PayloadTooLarge { message } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                message.clone(),
+            ),
+            ApiError::UnsupportedMediaType { message } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                message.clone(),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; it has been logged".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "request failed");
+        }
+        let (status, code, message) = self.public_parts();
+        (
+            status,
+            axum::Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        let message = e.to_string();
+        match e {
+            ChatError::NotFound => ApiError::NotFound {
+                code: "conversation_not_found",
+                message,
+            },
+            ChatError::Forbidden => ApiError::Forbidden { message },
+            ChatError::Closed => ApiError::Conflict {
+                code: "conversation_closed",
+                message,
+            },
+            ChatError::NotYourTurn(_) => ApiError::Conflict {
+                code: "not_your_turn",
+                message,
+            },
+            ChatError::Transition(_) => ApiError::Conflict {
+                code: "invalid_transition",
+                message,
+            },
+            ChatError::Conflict => ApiError::Conflict {
+                code: "concurrent_change",
+                message,
+            },
+            ChatError::AtCapacity(_) => ApiError::Conflict {
+                code: "at_capacity",
+                message,
+            },
+            ChatError::Attachment(inner) => inner.into(),
+            ChatError::Corrupt(_) | ChatError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<AttachmentError> for ApiError {
+    fn from(e: AttachmentError) -> Self {
+        let message = e.to_string();
+        match e {
+            AttachmentError::TypeNotAllowed => ApiError::UnsupportedMediaType { message },
+            AttachmentError::ContentMismatch => ApiError::bad_request("content_mismatch", message),
+            AttachmentError::Empty => ApiError::bad_request("empty_attachment", message),
+            AttachmentError::TooLarge(_) => ApiError::PayloadTooLarge { message },
+            AttachmentError::NotFound => ApiError::NotFound {
+                code: "attachment_not_found",
+                message,
+            },
+            AttachmentError::Io(_) | AttachmentError::Tampered | AttachmentError::Store(_) => {
+                ApiError::Internal(message)
+            }
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    fn from(e: StaffError) -> Self {
+        let message = e.to_string();
+        match e {
+            StaffError::BadCredentials => ApiError::BadRequest {
+                code: "bad_credentials",
+                message,
+            },
+            StaffError::Unauthenticated => ApiError::Unauthenticated,
+            StaffError::UsernameTaken => ApiError::Conflict {
+                code: "username_taken",
+                message,
+            },
+            StaffError::CorruptRow(_) | StaffError::Crypto(_) | StaffError::Store(_) => {
+                ApiError::Internal(message)
+            }
+        }
+    }
+}
+
+impl From<VisitorError> for ApiError {
+    fn from(e: VisitorError) -> Self {
+        match e {
+            VisitorError::Unauthenticated => ApiError::Unauthenticated,
+            VisitorError::NotFound => ApiError::NotFound {
+                code: "visitor_not_found",
+                message: e.to_string(),
+            },
+            VisitorError::Corrupt(_) | VisitorError::Store(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<MessageError> for ApiError {
+    fn from(e: MessageError) -> Self {
+        let code = match e {
+            MessageError::EmptyText => "empty_text",
+            MessageError::TextTooLong => "text_too_long",
+            MessageError::ControlCharacters => "control_characters",
+            MessageError::BadClientMsgId => "bad_client_msg_id",
+            MessageError::BadAttachmentId => "bad_attachment_id",
+            MessageError::BadFileName => "bad_file_name",
+        };
+        ApiError::bad_request(code, e)
+    }
+}
+
+impl From<VisitorInputError> for ApiError {
+    fn from(e: VisitorInputError) -> Self {
+        ApiError::bad_request("invalid_visitor_data", e)
+    }
+}
+
+impl From<StaffInputError> for ApiError {
+    fn from(e: StaffInputError) -> Self {
+        ApiError::bad_request("invalid_staff_data", e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let message = rejection.body_text();
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType { message },
+            JsonRejection::BytesRejection(bytes) => bytes.into(),
+            JsonRejection::JsonDataError(_) => ApiError::bad_request("invalid_fields", message),
+            JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("malformed_json", message),
+            _ => ApiError::bad_request("malformed_json", message),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                message: "request body is too large".into(),
+            }
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text())
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}

@@ -1,0 +1,64 @@
+//! Extractors whose rejections speak the API's error format, and token lookup.
+
+use super::error::ApiError;
+use crate::domain::attachment::AttachmentId;
+use crate::domain::conversation::ConversationId;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+
+pub const SESSION_COOKIE: &str = "xiaoer_session";
+
+/// JSON body; malformed or wrongly typed bodies become 4xx with a stable code.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query string, with the same error format.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+pub fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
+    ConversationId::parse(raw).ok_or(ApiError::NotFound {
+        code: "conversation_not_found",
+        message: "conversation not found".into(),
+    })
+}
+
+pub fn attachment_id(raw: &str) -> Result<AttachmentId, ApiError> {
+    AttachmentId::parse(raw).ok_or(ApiError::NotFound {
+        code: "attachment_not_found",
+        message: "no such attachment in this conversation".into(),
+    })
+}
+
+/// `Authorization: Bearer <token>`, else `?access_token=<token>` (browsers cannot
+/// set headers on WebSocket connections or <img> requests).
+pub fn bearer_or_query_token(request: &Request) -> Option<String> {
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    from_header.or_else(|| {
+        request.uri().query().and_then(|q| {
+            q.split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(k, _)| *k == "access_token")
+                .map(|(_, v)| v.to_owned())
+        })
+    })
+}
+
+pub fn session_cookie(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}

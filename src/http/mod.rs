@@ -1,0 +1,162 @@
+//! axum only: routes, extractors, the error mapping, WebSockets.
+
+pub mod buyer;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod routes;
+pub mod staff;
+pub mod ws;
+
+use crate::ports::Clock;
+use crate::services::attachments::AttachmentService;
+use crate::services::chat::ChatService;
+use crate::services::staff::StaffService;
+use crate::services::visitors::VisitorService;
+use crate::storage::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Largest JSON body: a maximal text message in 4-byte characters plus envelope.
+const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub chat: Arc<ChatService>,
+    pub staff: Arc<StaffService>,
+    pub visitors: Arc<VisitorService>,
+    pub attachments: Arc<AttachmentService>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: PrometheusHandle,
+    /// Flips to true when the server starts shutting down; sockets close with 1012.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = DefaultBodyLimit::max(state.attachments.max_bytes() + 1024);
+    let conversation = "/api/v1/conversations/{id}";
+    let staff_conversation = "/api/v1/staff/conversations/{id}";
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/openapi.json", get(ops::openapi))
+        .route("/api/v1/conversations", post(buyer::start))
+        .route(conversation, get(buyer::conversation))
+        .route(&format!("{conversation}/events"), get(buyer::events))
+        .route(&format!("{conversation}/messages"), post(buyer::send))
+        .route(&format!("{conversation}/read"), post(buyer::read))
+        .route(&format!("{conversation}/handoff"), post(buyer::handoff))
+        .route(
+            &format!("{conversation}/attachments"),
+            post(buyer::upload).layer(upload_limit),
+        )
+        .route(
+            &format!("{conversation}/attachments/{{attachment_id}}"),
+            get(buyer::download),
+        )
+        .route(&format!("{conversation}/ws"), get(ws::buyer_socket))
+        .route("/api/v1/visitor/context", put(buyer::put_context))
+        .route("/api/v1/visitor/profile", put(buyer::put_profile))
+        .route("/api/v1/staff/login", post(staff::login))
+        .route("/api/v1/staff/logout", post(staff::logout))
+        .route("/api/v1/staff/me", get(staff::me))
+        .route("/api/v1/staff/queue", get(staff::queue))
+        .route("/api/v1/staff/conversations", get(staff::mine))
+        .route(
+            "/api/v1/staff/supervision/conversations",
+            get(staff::all_open),
+        )
+        .route(staff_conversation, get(staff::detail))
+        .route(&format!("{staff_conversation}/events"), get(staff::events))
+        .route(&format!("{staff_conversation}/claim"), post(staff::claim))
+        .route(&format!("{staff_conversation}/messages"), post(staff::send))
+        .route(&format!("{staff_conversation}/read"), post(staff::read))
+        .route(
+            &format!("{staff_conversation}/resolve"),
+            post(staff::resolve),
+        )
+        .route(
+            &format!("{staff_conversation}/handback"),
+            post(staff::hand_back),
+        )
+        .route(&format!("{staff_conversation}/close"), post(staff::close))
+        .route(
+            &format!("{staff_conversation}/attachments"),
+            post(staff::upload).layer(upload_limit),
+        )
+        .route(
+            &format!("{staff_conversation}/attachments/{{attachment_id}}"),
+            get(staff::download),
+        )
+        .route(&format!("{staff_conversation}/ws"), get(ws::staff_socket))
+        .route("/api/v1/staff/ws", get(ws::staff_feed_socket))
+        .route(
+            "/api/v1/staff/users",
+            get(staff::list_users).post(staff::create_user),
+        )
+        .route(
+            "/api/v1/staff/visitors/{visitor_id}/context",
+            put(staff::put_visitor_context),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::authorize,
+        ))
+        .route_layer(middleware::from_fn(record_metrics))
+        .route_layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_failure(()),
+        )
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// One span per request: method, matched route and request id. Never the raw URI
+/// (query strings may carry tokens) and never bodies.
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("xiaoer_http_requests_total", &labels).increment(1);
+    metrics::histogram!("xiaoer_http_request_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,401 @@
+//! The route table: one list that says, for every REST route, who may call it.
+//! The authorisation middleware enforces it and the OpenAPI document is built
+//! from it, so the two cannot drift apart.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{bearer_or_query_token, session_cookie};
+use crate::domain::staff::Permission;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// A visitor token (Authorization: Bearer vt_..., or ?access_token= for WebSocket and images).
+    Buyer,
+    /// A staff session (cookie or bearer) whose role has this permission.
+    Staff(Permission),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub tag: &'static str,
+    pub summary: &'static str,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    tag: &'static str,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        tag,
+        summary,
+    }
+}
+
+use Access::{Buyer, Public, Staff};
+use Permission as P;
+
+pub const ROUTES: &[RouteSpec] = &[
+    route(
+        "GET",
+        "/healthz",
+        Public,
+        "ops",
+        "Liveness: the process answers",
+    ),
+    route(
+        "GET",
+        "/readyz",
+        Public,
+        "ops",
+        "Readiness: the database answers",
+    ),
+    route("GET", "/metrics", Public, "ops", "Prometheus metrics"),
+    route("GET", "/api/openapi.json", Public, "ops", "This document"),
+    route(
+        "POST",
+        "/api/v1/conversations",
+        Public,
+        "buyer",
+        "Start a conversation; a new visitor gets a token",
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}",
+        Buyer,
+        "buyer",
+        "A conversation of this visitor",
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}/events",
+        Buyer,
+        "buyer",
+        "Committed events after a sequence number",
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/messages",
+        Buyer,
+        "buyer",
+        "Send a message (idempotent by client_msg_id)",
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/read",
+        Buyer,
+        "buyer",
+        "Read receipt up to a sequence number",
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/handoff",
+        Buyer,
+        "buyer",
+        "Ask for a human agent",
+    ),
+    route(
+        "POST",
+        "/api/v1/conversations/{id}/attachments",
+        Buyer,
+        "buyer",
+        "Upload an attachment (raw body, Content-Type)",
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}/attachments/{attachment_id}",
+        Buyer,
+        "buyer",
+        "Download an attachment",
+    ),
+    route(
+        "GET",
+        "/api/v1/conversations/{id}/ws",
+        Buyer,
+        "buyer",
+        "WebSocket: live events with resume (?after=seq)",
+    ),
+    route(
+        "PUT",
+        "/api/v1/visitor/context",
+        Buyer,
+        "buyer",
+        "Report current page, pages viewed and cart",
+    ),
+    route(
+        "PUT",
+        "/api/v1/visitor/profile",
+        Buyer,
+        "buyer",
+        "Set name, phone, address (encrypted at rest)",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/login",
+        Public,
+        "staff",
+        "Sign in; sets a session cookie and returns a bearer token",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/logout",
+        Staff(P::ViewOwnProfile),
+        "staff",
+        "End this session",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/me",
+        Staff(P::ViewOwnProfile),
+        "staff",
+        "The signed-in staff member",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/queue",
+        Staff(P::ViewQueue),
+        "staff",
+        "Conversations waiting for an agent, oldest first",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/conversations",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "My open conversations",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/supervision/conversations",
+        Staff(P::ViewAllChats),
+        "staff",
+        "All open conversations",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/conversations/{id}",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "A conversation with the visitor's profile",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/conversations/{id}/events",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "Committed events after a sequence number",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/claim",
+        Staff(P::ClaimChat),
+        "staff",
+        "Take a waiting conversation",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/messages",
+        Staff(P::ReplyChat),
+        "staff",
+        "Reply (idempotent by client_msg_id)",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/read",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "Read receipt up to a sequence number",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/resolve",
+        Staff(P::ChangeChatState),
+        "staff",
+        "Mark resolved",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/handback",
+        Staff(P::ChangeChatState),
+        "staff",
+        "Hand back to the bot",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/close",
+        Staff(P::ChangeChatState),
+        "staff",
+        "Close for good",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/conversations/{id}/attachments",
+        Staff(P::ReplyChat),
+        "staff",
+        "Upload an attachment",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/conversations/{id}/attachments/{attachment_id}",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "Download an attachment",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/conversations/{id}/ws",
+        Staff(P::ViewOwnChats),
+        "staff",
+        "WebSocket on one conversation with resume",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/ws",
+        Staff(P::ViewQueue),
+        "staff",
+        "WebSocket feed: queue changes and my conversations' events",
+    ),
+    route(
+        "GET",
+        "/api/v1/staff/users",
+        Staff(P::ManageUsers),
+        "admin",
+        "List staff accounts",
+    ),
+    route(
+        "POST",
+        "/api/v1/staff/users",
+        Staff(P::ManageUsers),
+        "admin",
+        "Create a staff account",
+    ),
+    route(
+        "PUT",
+        "/api/v1/staff/visitors/{visitor_id}/context",
+        Staff(P::WriteVisitorContext),
+        "admin",
+        "Shop systems report a visitor's context",
+    ),
+];
+
+pub fn spec_for(method: &str, path: &str) -> Option<&'static RouteSpec> {
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+/// Runs after routing: looks the matched route up in the table and authenticates
+/// and authorises accordingly. A route missing from the table is refused.
+pub async fn authorize(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(spec) = spec_for(request.method().as_str(), &path) else {
+        return Err(ApiError::Internal(format!(
+            "route {} {path} is not in the route table",
+            request.method()
+        )));
+    };
+    match spec.access {
+        Access::Public => {}
+        Access::Buyer => {
+            let token = bearer_or_query_token(&request).ok_or(ApiError::Unauthenticated)?;
+            let visitor = state.visitors.authenticate(&token).await?;
+            request.extensions_mut().insert(visitor);
+        }
+        Access::Staff(permission) => {
+            let token = session_cookie(&request)
+                .or_else(|| bearer_or_query_token(&request))
+                .ok_or(ApiError::Unauthenticated)?;
+            let staff = state.staff.authenticate(&token).await?;
+            if !staff.can(permission) {
+                return Err(ApiError::Forbidden {
+                    message: format!(
+                        "role {} lacks permission {}",
+                        staff.role.as_str(),
+                        permission.as_str()
+                    ),
+                });
+            }
+            request.extensions_mut().insert(staff);
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// OpenAPI 3.0 document of every route in the table.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for spec in ROUTES {
+        let entry = paths
+            .entry(spec.path.to_owned())
+            .or_insert_with(|| json!({}));
+        entry[spec.method.to_ascii_lowercase()] = operation(spec);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "Xiaoer (店小二) customer service API", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "visitorToken": { "type": "http", "scheme": "bearer", "description": "vt_... token from POST /api/v1/conversations" },
+                "staffSession": { "type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE },
+                "staffToken": { "type": "http", "scheme": "bearer", "description": "st_... token from POST /api/v1/staff/login" }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": { "error": { "type": "object", "properties": {
+                        "code": { "type": "string" }, "message": { "type": "string" } } } }
+                }
+            }
+        }
+    })
+}
+
+fn operation(spec: &RouteSpec) -> Value {
+    let parameters: Vec<Value> = spec
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect();
+    let (security, permission) = match spec.access {
+        Access::Public => (json!([]), None),
+        Access::Buyer => (json!([{ "visitorToken": [] }]), None),
+        Access::Staff(p) => (
+            json!([{ "staffSession": [] }, { "staffToken": [] }]),
+            Some(p.as_str()),
+        ),
+    };
+    let error = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let mut op = json!({
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "operationId": format!("{}_{}", spec.method.to_ascii_lowercase(), spec.path.replace(['/', '{', '}', '.'], "_")),
+        "parameters": parameters,
+        "security": security,
+        "responses": { "200": { "description": "success" }, "4XX": error.clone(), "5XX": error },
+    });
+    if let Some(p) = permission {
+        op["x-required-permission"] = json!(p);
+    }
+    op
+}

@@ -1,0 +1,289 @@
+//! Staff-facing REST handlers. The route table has already checked the role's
+//! permission; per-conversation access is checked by the chat service.
+
+use super::AppState;
+use super::buyer::{
+    EventsQuery, ReadReceipt, SendMessage, ack_response, attachment_response, store_upload,
+};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, SESSION_COOKIE, attachment_id, conversation_id};
+use crate::domain::conversation::{ConversationState, Transition};
+use crate::domain::message::{ClientMsgId, MessageBody};
+use crate::domain::staff::Role;
+use crate::domain::visitor::VisitorContext;
+use crate::services::chat::{Ack, Actor, ConversationView};
+use crate::services::events::ChatEvent;
+use crate::services::staff::{NewStaff, StaffUser};
+use crate::services::visitors::VisitorProfile;
+use crate::storage::ConversationScope;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: StaffUser,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    let logged_in = state.staff.login(&body.username, &body.password).await?;
+    let max_age = (logged_in.expires_at - state.clock.now_ms()) / 1000;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}",
+        logged_in.token
+    );
+    let body = LoginResponse {
+        token: logged_in.token,
+        expires_at: logged_in.expires_at,
+        user: logged_in.user,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let token = super::extract::session_cookie(&request)
+        .or_else(|| super::extract::bearer_or_query_token(&request));
+    if let Some(token) = token {
+        state.staff.logout(&token).await?;
+    }
+    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())
+}
+
+pub async fn me(Extension(staff): Extension<StaffUser>) -> Json<StaffUser> {
+    Json(staff)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<ConversationView>>, ApiError> {
+    let scope = ConversationScope::State(ConversationState::Waiting.as_str().to_owned());
+    Ok(Json(state.chat.list(scope, q.limit.unwrap_or(100)).await?))
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<ConversationView>>, ApiError> {
+    Ok(Json(
+        state
+            .chat
+            .list(ConversationScope::Agent(staff.id), q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+pub async fn all_open(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<ConversationView>>, ApiError> {
+    Ok(Json(
+        state
+            .chat
+            .list(ConversationScope::Open, q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+#[derive(Serialize)]
+pub struct ConversationDetail {
+    pub conversation: ConversationView,
+    pub visitor: VisitorProfile,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationDetail>, ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    let visitor = state.visitors.profile(&conversation.visitor_id).await?;
+    Ok(Json(ConversationDetail {
+        conversation,
+        visitor,
+    }))
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Json<Vec<ChatEvent>>, ApiError> {
+    let id = conversation_id(&id)?;
+    state.chat.visible(Actor::Staff(&staff), &id).await?;
+    Ok(Json(
+        state
+            .chat
+            .events(&id, q.after, q.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+pub async fn claim(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let id = conversation_id(&id)?;
+    Ok(Json(state.chat.claim(&staff, &id).await?))
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(msg): ApiJson<SendMessage>,
+) -> Result<(StatusCode, Json<Ack>), ApiError> {
+    let id = conversation_id(&id)?;
+    let client_msg_id = ClientMsgId::parse(&msg.client_msg_id)?;
+    let body = MessageBody::parse(msg.body)?;
+    Ok(ack_response(
+        state
+            .chat
+            .send(Actor::Staff(&staff), &id, Some(client_msg_id), body)
+            .await?,
+    ))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(r): ApiJson<ReadReceipt>,
+) -> Result<Json<ReadReceipt>, ApiError> {
+    let id = conversation_id(&id)?;
+    Ok(Json(ReadReceipt {
+        seq: state
+            .chat
+            .mark_read(Actor::Staff(&staff), &id, r.seq)
+            .await?,
+    }))
+}
+
+async fn change_state(
+    state: AppState,
+    staff: StaffUser,
+    id: String,
+    transition: Transition,
+) -> Result<Json<ConversationView>, ApiError> {
+    let id = conversation_id(&id)?;
+    Ok(Json(
+        state.chat.change_state(&staff, &id, transition).await?,
+    ))
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    change_state(state, staff, id, Transition::Resolve).await
+}
+
+pub async fn hand_back(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    change_state(state, staff, id, Transition::HandBack).await
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    change_state(state, staff, id, Transition::Close).await
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let id = conversation_id(&id)?;
+    state.chat.visible(Actor::Staff(&staff), &id).await?;
+    store_upload(&state, id.as_str(), &headers, body?).await
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = conversation_id(&id)?;
+    state.chat.visible(Actor::Staff(&staff), &id).await?;
+    let (content_type, bytes) = state
+        .attachments
+        .fetch(id.as_str(), &attachment_id(&aid)?)
+        .await?;
+    Ok(attachment_response(content_type, bytes))
+}
+
+pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<StaffUser>>, ApiError> {
+    Ok(Json(state.staff.list_users().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    pub display_name: Option<String>,
+    pub max_chats: Option<i64>,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<StaffUser>), ApiError> {
+    let new = NewStaff::parse(
+        &body.username,
+        &body.password,
+        body.display_name.as_deref(),
+        body.role,
+        body.max_chats,
+    )?;
+    Ok((StatusCode::CREATED, Json(state.staff.add_user(new).await?)))
+}
+
+pub async fn put_visitor_context(
+    State(state): State<AppState>,
+    Path(visitor_id): Path<String>,
+    ApiJson(raw): ApiJson<VisitorContext>,
+) -> Result<StatusCode, ApiError> {
+    let context = VisitorContext::parse(raw)?;
+    state.visitors.set_context(&visitor_id, &context).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,166 @@
+//! Attachments: checked, encrypted, stored once by content, served only inside the
+//! conversations they were shared in.
+
+use crate::crypto::Cipher;
+use crate::domain::attachment::{AttachmentId, AttachmentType};
+use crate::ports::Clock;
+use crate::storage::{Store, StoreError};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachmentError {
+    #[error("content type is not allowed (images, PDF, plain text and MP4 are)")]
+    TypeNotAllowed,
+    #[error("the file's content does not match its declared type")]
+    ContentMismatch,
+    #[error("attachment is empty")]
+    Empty,
+    #[error("attachment is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("no such attachment in this conversation")]
+    NotFound,
+    #[error("attachment file is unreadable: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("attachment file failed authentication")]
+    Tampered,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AttachmentError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AttachmentError::NotFound,
+            other => AttachmentError::Store(other),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAttachment {
+    pub attachment_id: AttachmentId,
+    pub content_type: &'static str,
+    pub size: usize,
+}
+
+pub struct AttachmentService {
+    store: Store,
+    cipher: Cipher,
+    clock: Arc<dyn Clock>,
+    dir: PathBuf,
+    max_bytes: usize,
+}
+
+impl AttachmentService {
+    pub fn new(
+        store: Store,
+        cipher: Cipher,
+        clock: Arc<dyn Clock>,
+        dir: PathBuf,
+        max_bytes: usize,
+    ) -> Self {
+        Self {
+            store,
+            cipher,
+            clock,
+            dir,
+            max_bytes,
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The caller has already checked that the uploader takes part in the conversation.
+    pub async fn store(
+        &self,
+        conversation_id: &str,
+        declared_type: &str,
+        bytes: &[u8],
+    ) -> Result<StoredAttachment, AttachmentError> {
+        let kind =
+            AttachmentType::from_mime(declared_type).ok_or(AttachmentError::TypeNotAllowed)?;
+        if bytes.is_empty() {
+            return Err(AttachmentError::Empty);
+        }
+        if bytes.len() > self.max_bytes {
+            return Err(AttachmentError::TooLarge(self.max_bytes));
+        }
+        if !kind.matches_content(bytes) {
+            return Err(AttachmentError::ContentMismatch);
+        }
+        let id = AttachmentId::from_digest(&self.cipher.content_id(bytes));
+        let path = self.path_of(&id);
+        if !path.exists() {
+            let sealed = self.cipher.seal(bytes, id.as_str().as_bytes());
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || write_durably(&path, &sealed))
+                .await
+                .expect("write task does not panic")?;
+        }
+        // The file is on disk before the row that points at it.
+        self.store
+            .link_attachment(
+                id.as_str(),
+                kind.mime(),
+                bytes.len() as i64,
+                conversation_id,
+                self.clock.now_ms(),
+            )
+            .await?;
+        Ok(StoredAttachment {
+            attachment_id: id,
+            content_type: kind.mime(),
+            size: bytes.len(),
+        })
+    }
+
+    /// Must the attachment be linked to this conversation? Used before a message may point at it.
+    pub async fn ensure_linked(
+        &self,
+        conversation_id: &str,
+        id: &AttachmentId,
+    ) -> Result<(), AttachmentError> {
+        self.store
+            .linked_attachment(id.as_str(), conversation_id)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn fetch(
+        &self,
+        conversation_id: &str,
+        id: &AttachmentId,
+    ) -> Result<(String, Vec<u8>), AttachmentError> {
+        let content_type = self
+            .store
+            .linked_attachment(id.as_str(), conversation_id)
+            .await?;
+        let sealed = tokio::fs::read(self.path_of(id)).await?;
+        let plain = self
+            .cipher
+            .open(&sealed, id.as_str().as_bytes())
+            .map_err(|_| AttachmentError::Tampered)?;
+        Ok((content_type, plain))
+    }
+
+    fn path_of(&self, id: &AttachmentId) -> PathBuf {
+        self.dir.join(&id.as_str()[..2]).join(id.as_str())
+    }
+}
+
+/// Write to a temporary file, fsync, then rename: a crash never leaves half a file
+/// under the final name.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("attachment paths have a parent");
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()
+}

@@ -1,0 +1,484 @@
+//! Conversations: starting them, appending messages (durably, once), changing
+//! state, reading history, and telling connected participants.
+
+use super::attachments::{AttachmentError, AttachmentService};
+use super::events::{ChatEvent, EventPayload};
+use super::hub::{Hub, LiveFrame};
+use super::staff::StaffUser;
+use super::visitors::Visitor;
+use crate::crypto::Cipher;
+use crate::domain::conversation::{
+    Channel, ConversationId, ConversationState, SpeakGuard, Transition, TransitionError,
+};
+use crate::domain::message::{ClientMsgId, MessageBody, Sender};
+use crate::domain::staff::Permission;
+use crate::ports::Clock;
+use crate::storage::{
+    AppendOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite, Store, StoreError,
+    StoredEvent, WriteKind,
+};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub const MAX_PAGE: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("conversation not found")]
+    NotFound,
+    #[error("you may not act on this conversation")]
+    Forbidden,
+    #[error("the conversation is closed")]
+    Closed,
+    #[error("you cannot write now: the conversation is {0}")]
+    NotYourTurn(String),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("the conversation changed meanwhile; reload and retry")]
+    Conflict,
+    #[error("agent is at capacity ({0} open chats)")]
+    AtCapacity(i64),
+    #[error(transparent)]
+    Attachment(#[from] AttachmentError),
+    #[error("stored event could not be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChatError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ChatError::NotFound,
+            other => ChatError::Store(other),
+        }
+    }
+}
+
+/// A conversation as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub visitor_id: String,
+    pub channel: String,
+    pub state: ConversationState,
+    pub agent_id: Option<String>,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConversationView {
+    fn from_row(row: ConversationRow) -> Result<Self, ChatError> {
+        let state = row
+            .state
+            .parse()
+            .map_err(|_| ChatError::Corrupt("conversation state".into()))?;
+        Ok(Self {
+            id: row.id,
+            visitor_id: row.visitor_id,
+            channel: row.channel,
+            state,
+            agent_id: row.agent_id,
+            last_seq: row.last_seq,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ack {
+    pub seq: i64,
+    pub created_at: i64,
+    pub duplicate: bool,
+}
+
+/// Who is acting on a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Buyer(&'a Visitor),
+    Staff(&'a StaffUser),
+}
+
+pub struct ChatService {
+    store: Store,
+    cipher: Cipher,
+    hub: Arc<Hub>,
+    queue: CommitQueue<ChatEvent>,
+    attachments: Arc<AttachmentService>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ChatService {
+    /// Starts the group-commit writer; the returned task ends when the service (and
+    /// every clone of its queue) is dropped, after the last batch is committed.
+    pub fn start(
+        store: Store,
+        cipher: Cipher,
+        hub: Arc<Hub>,
+        attachments: Arc<AttachmentService>,
+        clock: Arc<dyn Clock>,
+        commit_batch: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let publish_hub = hub.clone();
+        let (queue, writer) = CommitQueue::start(
+            store.clone(),
+            commit_batch,
+            move |mut event: ChatEvent, _w: &EventWrite, outcome: &AppendOutcome| {
+                event.seq = outcome.seq;
+                let state = outcome.state.parse().unwrap_or(ConversationState::Bot);
+                let conversation_id = event.conversation_id.clone();
+                publish_hub.publish(
+                    &conversation_id,
+                    LiveFrame::Event(Arc::new(event)),
+                    state,
+                    outcome.agent_id.as_deref(),
+                );
+            },
+        );
+        (
+            Self {
+                store,
+                cipher,
+                hub,
+                queue,
+                attachments,
+                clock,
+            },
+            writer,
+        )
+    }
+
+    pub async fn start_conversation(
+        &self,
+        visitor: &Visitor,
+        channel: Channel,
+    ) -> Result<ConversationView, ChatError> {
+        let id = ConversationId::generate();
+        let now = self.clock.now_ms();
+        self.store
+            .insert_conversation(
+                id.as_str(),
+                &visitor.id,
+                channel.as_str(),
+                ConversationState::Bot.as_str(),
+                now,
+            )
+            .await?;
+        self.conversation(&id).await
+    }
+
+    pub async fn conversation(&self, id: &ConversationId) -> Result<ConversationView, ChatError> {
+        ConversationView::from_row(self.store.conversation(id.as_str()).await?)
+    }
+
+    /// The conversation, if the actor may see it. Buyers see only their own; to
+    /// them another buyer's conversation does not exist.
+    pub async fn visible(
+        &self,
+        actor: Actor<'_>,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ChatError> {
+        let conversation = self.conversation(id).await?;
+        match actor {
+            Actor::Buyer(v) if conversation.visitor_id == v.id => Ok(conversation),
+            Actor::Buyer(_) => Err(ChatError::NotFound),
+            Actor::Staff(s) if staff_may_view(s, &conversation) => Ok(conversation),
+            Actor::Staff(_) => Err(ChatError::Forbidden),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        scope: ConversationScope,
+        limit: i64,
+    ) -> Result<Vec<ConversationView>, ChatError> {
+        let rows = self
+            .store
+            .conversations(&scope, limit.clamp(1, MAX_PAGE))
+            .await?;
+        rows.into_iter().map(ConversationView::from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "info"))]
+    pub async fn send(
+        &self,
+        actor: Actor<'_>,
+        id: &ConversationId,
+        client_msg_id: Option<ClientMsgId>,
+        body: MessageBody,
+    ) -> Result<Ack, ChatError> {
+        let conversation = self.visible(actor, id).await?;
+        if let Some(attachment) = body.attachment() {
+            self.attachments
+                .ensure_linked(id.as_str(), attachment)
+                .await?;
+        }
+        let (sender, guard) = match actor {
+            Actor::Buyer(v) => {
+                if conversation.state == ConversationState::Resolved {
+                    // A buyer writing after resolution reopens the chat with the bot.
+                    self.transition(&conversation, Transition::Reopen, Sender::System, None)
+                        .await?;
+                }
+                (Sender::Buyer { id: v.id.clone() }, SpeakGuard::NotClosed)
+            }
+            Actor::Staff(s) => (
+                Sender::Agent { id: s.id.clone() },
+                SpeakGuard::OwningAgent(s.id.clone()),
+            ),
+        };
+        let payload = EventPayload::Message { body };
+        let write = self.event_write(
+            id,
+            &sender,
+            client_msg_id.as_ref(),
+            &payload,
+            WriteKind::Append { guard },
+        );
+        let event = self.event(&write, sender, payload);
+        match self.queue.submit(write, event).await {
+            Ok(outcome) => Ok(Ack {
+                seq: outcome.seq,
+                created_at: outcome.created_at,
+                duplicate: outcome.duplicate,
+            }),
+            Err(StoreError::Refused { state, .. }) if state == "closed" => Err(ChatError::Closed),
+            Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The buyer asks for a human.
+    pub async fn request_agent(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ChatError> {
+        let conversation = self.visible(Actor::Buyer(visitor), id).await?;
+        if conversation.state == ConversationState::Waiting {
+            return Ok(conversation); // asking twice is not an error
+        }
+        self.transition(
+            &conversation,
+            Transition::RequestAgent,
+            Sender::Buyer {
+                id: visitor.id.clone(),
+            },
+            None,
+        )
+        .await
+    }
+
+    pub async fn claim(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ChatError> {
+        let conversation = self.visible(Actor::Staff(staff), id).await?;
+        let open = self
+            .store
+            .conversations(&ConversationScope::Agent(staff.id.clone()), MAX_PAGE)
+            .await?;
+        if open.len() as i64 >= staff.max_chats {
+            return Err(ChatError::AtCapacity(staff.max_chats));
+        }
+        let sender = Sender::Agent {
+            id: staff.id.clone(),
+        };
+        self.transition(
+            &conversation,
+            Transition::Claim,
+            sender,
+            Some(staff.id.clone()),
+        )
+        .await
+    }
+
+    /// Resolve, hand back to the bot or close. Agents act on their own chats,
+    /// supervisors on any.
+    pub async fn change_state(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        transition: Transition,
+    ) -> Result<ConversationView, ChatError> {
+        let conversation = self.visible(Actor::Staff(staff), id).await?;
+        let owns = conversation.agent_id.as_deref() == Some(staff.id.as_str());
+        if !owns && !staff.can(Permission::ViewAllChats) {
+            return Err(ChatError::Forbidden);
+        }
+        let keeps_agent = matches!(transition, Transition::Resolve | Transition::Close);
+        let agent = if keeps_agent {
+            conversation.agent_id.clone()
+        } else {
+            None
+        };
+        self.transition(
+            &conversation,
+            transition,
+            Sender::Agent {
+                id: staff.id.clone(),
+            },
+            agent,
+        )
+        .await
+    }
+
+    async fn transition(
+        &self,
+        current: &ConversationView,
+        transition: Transition,
+        sender: Sender,
+        to_agent: Option<String>,
+    ) -> Result<ConversationView, ChatError> {
+        let to = current.state.apply(transition)?;
+        let id = ConversationId::parse(&current.id).ok_or(ChatError::NotFound)?;
+        let payload = EventPayload::StateChanged {
+            from: current.state,
+            to,
+            agent_id: to_agent.clone(),
+            note: None,
+        };
+        let kind = WriteKind::Transition {
+            from: current.state,
+            from_agent: current.agent_id.clone(),
+            to,
+            to_agent,
+        };
+        let write = self.event_write(&id, &sender, None, &payload, kind);
+        let event = self.event(&write, sender, payload);
+        match self.queue.submit(write, event).await {
+            Ok(_) => self.conversation(&id).await,
+            Err(StoreError::Refused { .. }) => Err(ChatError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Committed events after `after`, oldest first, at most `limit`.
+    pub async fn events(
+        &self,
+        id: &ConversationId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ChatEvent>, ChatError> {
+        let rows = self
+            .store
+            .events_after(id.as_str(), after.max(0), limit.clamp(1, MAX_PAGE))
+            .await?;
+        rows.into_iter().map(|row| self.open_event(row)).collect()
+    }
+
+    pub async fn mark_read(
+        &self,
+        actor: Actor<'_>,
+        id: &ConversationId,
+        seq: i64,
+    ) -> Result<i64, ChatError> {
+        let conversation = self.visible(actor, id).await?;
+        let reader = match actor {
+            Actor::Buyer(_) => "buyer".to_owned(),
+            Actor::Staff(s) => format!("agent:{}", s.id),
+        };
+        let seq = self
+            .store
+            .mark_read(
+                id.as_str(),
+                &reader,
+                seq.clamp(0, conversation.last_seq),
+                self.clock.now_ms(),
+            )
+            .await?;
+        let frame = LiveFrame::Read {
+            conversation_id: Arc::from(id.as_str()),
+            reader: Arc::from(reader),
+            seq,
+        };
+        self.hub.publish(
+            id.as_str(),
+            frame,
+            conversation.state,
+            conversation.agent_id.as_deref(),
+        );
+        Ok(seq)
+    }
+
+    /// Typing indicators are not stored; the caller has checked access.
+    pub fn typing(&self, conversation: &ConversationView, from: &'static str) {
+        let frame = LiveFrame::Typing {
+            conversation_id: Arc::from(conversation.id.as_str()),
+            from,
+        };
+        self.hub.publish(
+            &conversation.id,
+            frame,
+            conversation.state,
+            conversation.agent_id.as_deref(),
+        );
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    fn event_write(
+        &self,
+        id: &ConversationId,
+        sender: &Sender,
+        client_msg_id: Option<&ClientMsgId>,
+        payload: &EventPayload,
+        write: WriteKind,
+    ) -> EventWrite {
+        let plain = serde_json::to_vec(payload).expect("event payload serialises");
+        EventWrite {
+            conversation_id: id.as_str().to_owned(),
+            kind: payload.kind(),
+            sender_kind: sender.kind(),
+            sender_id: sender.id().map(str::to_owned),
+            client_msg_id: client_msg_id.map(|c| c.as_str().to_owned()),
+            sealed_body: self.cipher.seal(&plain, id.as_str().as_bytes()),
+            created_at: self.clock.now_ms(),
+            write,
+        }
+    }
+
+    /// The event as it will be delivered; its seq is filled in after commit.
+    fn event(&self, write: &EventWrite, sender: Sender, payload: EventPayload) -> ChatEvent {
+        ChatEvent {
+            conversation_id: write.conversation_id.clone(),
+            seq: 0,
+            sender,
+            client_msg_id: write.client_msg_id.clone(),
+            created_at: write.created_at,
+            payload,
+        }
+    }
+
+    fn open_event(&self, row: StoredEvent) -> Result<ChatEvent, ChatError> {
+        let plain = self
+            .cipher
+            .open(&row.body, row.conversation_id.as_bytes())
+            .map_err(|e| ChatError::Corrupt(e.to_string()))?;
+        let payload: EventPayload =
+            serde_json::from_slice(&plain).map_err(|e| ChatError::Corrupt(e.to_string()))?;
+        let sender = Sender::from_parts(&row.sender_kind, row.sender_id)
+            .ok_or_else(|| ChatError::Corrupt("sender".into()))?;
+        Ok(ChatEvent {
+            conversation_id: row.conversation_id,
+            seq: row.seq,
+            sender,
+            client_msg_id: row.client_msg_id,
+            created_at: row.created_at,
+            payload,
+        })
+    }
+}
+
+/// Supervisors see everything; agents see the waiting queue and their own chats.
+pub fn staff_may_view(staff: &StaffUser, conversation: &ConversationView) -> bool {
+    staff.can(Permission::ViewAllChats)
+        || (staff.can(Permission::ViewOwnChats)
+            && conversation.agent_id.as_deref() == Some(staff.id.as_str()))
+        || (staff.can(Permission::ViewQueue) && conversation.state == ConversationState::Waiting)
+}

@@ -1,0 +1,96 @@
+//! In-process fan-out of live frames to connected participants. Delivery is best
+//! effort by design: the database is the source of truth, and a subscriber that
+//! falls behind (or sees a gap in sequence numbers) re-reads from storage.
+
+use super::events::ChatEvent;
+use crate::domain::conversation::ConversationState;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+const PER_CONVERSATION_CAPACITY: usize = 256;
+const STAFF_FEED_CAPACITY: usize = 8192;
+
+/// Something a participant should see now.
+#[derive(Debug, Clone)]
+pub enum LiveFrame {
+    Event(Arc<ChatEvent>),
+    /// Not stored: typing indicators.
+    Typing {
+        conversation_id: Arc<str>,
+        from: &'static str,
+    },
+    /// A participant read up to `seq`.
+    Read {
+        conversation_id: Arc<str>,
+        reader: Arc<str>,
+        seq: i64,
+    },
+}
+
+/// A frame on the staff feed, with what the feed needs to decide who sees it.
+#[derive(Debug, Clone)]
+pub struct StaffFrame {
+    pub frame: LiveFrame,
+    pub agent_id: Option<Arc<str>>,
+    pub state: ConversationState,
+}
+
+pub struct Hub {
+    conversations: Mutex<HashMap<Arc<str>, broadcast::Sender<LiveFrame>>>,
+    staff: broadcast::Sender<StaffFrame>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            conversations: Mutex::new(HashMap::new()),
+            staff: broadcast::channel(STAFF_FEED_CAPACITY).0,
+        }
+    }
+}
+
+impl Hub {
+    pub fn subscribe(&self, conversation_id: &str) -> broadcast::Receiver<LiveFrame> {
+        let mut map = self.conversations.lock().expect("hub lock");
+        if let Some(sender) = map.get(conversation_id) {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = broadcast::channel(PER_CONVERSATION_CAPACITY);
+        map.insert(Arc::from(conversation_id), sender);
+        receiver
+    }
+
+    pub fn subscribe_staff(&self) -> broadcast::Receiver<StaffFrame> {
+        self.staff.subscribe()
+    }
+
+    /// Sends to the conversation's subscribers and to the staff feed.
+    pub fn publish(
+        &self,
+        conversation_id: &str,
+        frame: LiveFrame,
+        state: ConversationState,
+        agent_id: Option<&str>,
+    ) {
+        {
+            let mut map = self.conversations.lock().expect("hub lock");
+            if let Some(sender) = map.get(conversation_id)
+                && sender.send(frame.clone()).is_err()
+            {
+                // Nobody listens any more: forget the channel.
+                map.remove(conversation_id);
+            }
+        }
+        let _ = self.staff.send(StaffFrame {
+            frame,
+            agent_id: agent_id.map(Arc::from),
+            state,
+        });
+    }
+
+    /// Conversations with at least one live channel (for metrics).
+    pub fn channels(&self) -> usize {
+        self.conversations.lock().expect("hub lock").len()
+    }
+}

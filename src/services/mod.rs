@@ -1,0 +1,8 @@
+//! Use cases over the domain and the ports.
+
+pub mod attachments;
+pub mod chat;
+pub mod events;
+pub mod hub;
+pub mod staff;
+pub mod visitors;

@@ -1,0 +1,217 @@
+//! Staff accounts, login and sessions.
+
+use crate::crypto::{self, Token};
+use crate::domain::staff::{
+    Password, Permission, Role, StaffInputError, Username, parse_capacity, parse_display_name,
+};
+use crate::ports::Clock;
+use crate::storage::{StaffRow, Store, StoreError};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub const SESSION_TOKEN_PREFIX: &str = "st_";
+
+/// An authenticated staff member, as handlers and services see them.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffUser {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub max_chats: i64,
+}
+
+impl StaffUser {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.allows(permission)
+    }
+
+    fn from_row(row: StaffRow) -> Result<Self, StaffError> {
+        let role = row
+            .role
+            .parse()
+            .map_err(|_| StaffError::CorruptRow("role"))?;
+        Ok(Self {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            role,
+            max_chats: row.max_chats,
+        })
+    }
+}
+
+pub struct NewStaff {
+    pub username: Username,
+    pub password: Password,
+    pub display_name: String,
+    pub role: Role,
+    pub max_chats: i64,
+}
+
+impl NewStaff {
+    pub fn parse(
+        username: &str,
+        password: &str,
+        display_name: Option<&str>,
+        role: Role,
+        max_chats: Option<i64>,
+    ) -> Result<Self, StaffInputError> {
+        let username = Username::parse(username)?;
+        Ok(Self {
+            display_name: parse_display_name(display_name.unwrap_or(username.as_str()))?,
+            username,
+            password: Password::parse(password)?,
+            role,
+            max_chats: parse_capacity(max_chats.unwrap_or(5))?,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("not signed in or session expired")]
+    Unauthenticated,
+    #[error("username already taken")]
+    UsernameTaken,
+    #[error("stored staff row has a bad {0}")]
+    CorruptRow(&'static str),
+    #[error(transparent)]
+    Crypto(#[from] crypto::CryptoError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for StaffError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AlreadyExists => StaffError::UsernameTaken,
+            other => StaffError::Store(other),
+        }
+    }
+}
+
+pub struct LoggedIn {
+    pub token: String,
+    pub expires_at: i64,
+    pub user: StaffUser,
+}
+
+pub struct StaffService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    session_ms: i64,
+}
+
+impl StaffService {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, session_hours: i64) -> Self {
+        Self {
+            store,
+            clock,
+            session_ms: session_hours * 3_600_000,
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(role = new.role.as_str()), err)]
+    pub async fn add_user(&self, new: NewStaff) -> Result<StaffUser, StaffError> {
+        let password = new.password.expose().to_owned();
+        let password_hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+            .await
+            .expect("hashing task does not panic")?;
+        let row = StaffRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            username: new.username.as_str().to_owned(),
+            display_name: new.display_name,
+            role: new.role.as_str().to_owned(),
+            password_hash,
+            max_chats: new.max_chats,
+            disabled: false,
+            created_at: self.clock.now_ms(),
+        };
+        self.store.insert_staff(&row).await?;
+        StaffUser::from_row(row)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<StaffUser>, StaffError> {
+        self.store
+            .list_staff()
+            .await?
+            .into_iter()
+            .map(StaffUser::from_row)
+            .collect()
+    }
+
+    pub async fn has_users(&self) -> Result<bool, StaffError> {
+        Ok(self.store.count_staff().await? > 0)
+    }
+
+    /// Verifies the password (on a blocking thread: argon2 is slow on purpose) and
+    /// opens a session. Unknown users cost the same time as wrong passwords.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoggedIn, StaffError> {
+        let row = match Username::parse(username) {
+            Ok(u) => self.store.staff_by_username(u.as_str()).await.ok(),
+            Err(_) => None,
+        };
+        let stored_hash = row
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .unwrap_or_else(dummy_hash);
+        let password = password.to_owned();
+        let verified =
+            tokio::task::spawn_blocking(move || crypto::verify_password(&password, &stored_hash))
+                .await
+                .expect("verify task does not panic");
+        let row = match row {
+            Some(row) if verified && !row.disabled => row,
+            _ => return Err(StaffError::BadCredentials),
+        };
+        let token = Token::generate(SESSION_TOKEN_PREFIX);
+        let now = self.clock.now_ms();
+        let expires_at = now + self.session_ms;
+        self.store
+            .insert_session(&token.hash, &row.id, now, expires_at)
+            .await?;
+        Ok(LoggedIn {
+            token: token.value,
+            expires_at,
+            user: StaffUser::from_row(row)?,
+        })
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<StaffUser, StaffError> {
+        let session = match self.store.session(&crypto::hash_token(token)).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err(StaffError::Unauthenticated),
+            Err(e) => return Err(e.into()),
+        };
+        if session.expires_at <= self.clock.now_ms() {
+            return Err(StaffError::Unauthenticated);
+        }
+        let row = self.store.staff(&session.user_id).await?;
+        if row.disabled {
+            return Err(StaffError::Unauthenticated);
+        }
+        StaffUser::from_row(row)
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), StaffError> {
+        Ok(self
+            .store
+            .delete_session(&crypto::hash_token(token))
+            .await?)
+    }
+}
+
+/// A valid argon2 hash of a random password, so unknown usernames take as long as
+/// known ones.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            crypto::hash_password("not a real password, only for timing").expect("hashing works")
+        })
+        .clone()
+}

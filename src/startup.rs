@@ -1,0 +1,157 @@
+//! The only place that knows the concrete adapters: it builds the application
+//! from Settings, binds the listener and runs until told to stop.
+
+use crate::config::Settings;
+use crate::crypto::Cipher;
+use crate::http::{self, AppState};
+use crate::ports::{Clock, SystemClock};
+use crate::services::attachments::AttachmentService;
+use crate::services::chat::ChatService;
+use crate::services::hub::Hub;
+use crate::services::staff::StaffService;
+use crate::services::visitors::VisitorService;
+use crate::storage::Store;
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpListener;
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    writer: tokio::task::JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// Opens the configured database (PostgreSQL if a URL is set, else SQLite in the
+/// data dir) and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = match &settings.database_url {
+        Some(url) => Store::open_postgres(url.expose(), settings.db_connections)
+            .await
+            .context("cannot connect to PostgreSQL (DATABASE_URL)")?,
+        None => {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!("cannot create data dir {}", settings.data_dir.display())
+            })?;
+            Store::open_sqlite(&settings.data_dir, settings.db_connections)
+                .await
+                .context("cannot open the SQLite database in the data dir")?
+        }
+    };
+    store.migrate().await.context("database migration failed")?;
+    Ok(store)
+}
+
+/// The process-wide Prometheus recorder (metrics are process-global by nature).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (e.g. by a test harness); then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+        let cipher = Cipher::load(
+            settings
+                .encryption_key
+                .as_ref()
+                .map(|k| k.expose().as_str()),
+            &settings.data_dir,
+        )?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let attachments = Arc::new(AttachmentService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            settings.data_dir.join("attachments"),
+            settings.max_upload_bytes,
+        ));
+        let (chat, writer) = ChatService::start(
+            store.clone(),
+            cipher.clone(),
+            Arc::new(Hub::default()),
+            attachments.clone(),
+            clock.clone(),
+            settings.commit_batch,
+        );
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let state = AppState {
+            staff: Arc::new(StaffService::new(
+                store.clone(),
+                clock.clone(),
+                settings.session_hours,
+            )),
+            visitors: Arc::new(VisitorService::new(store.clone(), cipher, clock.clone())),
+            chat: Arc::new(chat),
+            attachments,
+            store,
+            clock,
+            metrics: metrics_handle(),
+            shutdown: shutdown_rx,
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Ok(Application {
+            listener,
+            state,
+            writer,
+            shutdown,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then closes sockets (code 1012, so clients
+    /// resume elsewhere), lets in-flight requests finish, drains the commit queue
+    /// and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            writer,
+            shutdown: notify,
+        } = self;
+        let store = state.store.clone();
+        let app = http::router(state);
+        let signal = async move {
+            shutdown.await;
+            let _ = notify.send(true);
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await?;
+        // The router (and with it every handle on the commit queue) is gone: the
+        // writer finishes its last batch and exits.
+        match tokio::time::timeout(std::time::Duration::from_secs(15), writer).await {
+            Ok(joined) => joined.context("commit writer panicked")?,
+            Err(_) => tracing::warn!("commit writer still busy after 15 s; closing anyway"),
+        }
+        store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! Group commit: every event-producing write (messages and state changes) goes
+//! through one queue per process. The writer takes whatever is waiting (up to a
+//! batch), commits it in one transaction, then publishes and acknowledges in
+//! order. One fsync serves the whole batch, and an acknowledgement always means
+//! "durable".
+
+use super::{Store, StoreError, on_pool};
+use crate::domain::conversation::{ConversationState, SpeakGuard};
+use tokio::sync::{mpsc, oneshot};
+
+/// How the conversation row must look for the write to go ahead.
+#[derive(Debug, Clone)]
+pub enum WriteKind {
+    /// Append a message if the speaker may speak now.
+    Append { guard: SpeakGuard },
+    /// Compare-and-set the state and owner: `from`/`from_agent` must still hold.
+    Transition {
+        from: ConversationState,
+        from_agent: Option<String>,
+        to: ConversationState,
+        to_agent: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct EventWrite {
+    pub conversation_id: String,
+    pub kind: &'static str,
+    pub sender_kind: &'static str,
+    pub sender_id: Option<String>,
+    pub client_msg_id: Option<String>,
+    pub sealed_body: Vec<u8>,
+    pub created_at: i64,
+    pub write: WriteKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub seq: i64,
+    pub created_at: i64,
+    /// The client_msg_id was seen before: nothing new was written.
+    pub duplicate: bool,
+    /// The conversation's state and owner after the write.
+    pub state: String,
+    pub agent_id: Option<String>,
+}
+
+struct Request<P> {
+    write: EventWrite,
+    payload: P,
+    reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
+}
+
+/// Handle to the writer task. `P` is what the caller wants published after commit.
+pub struct CommitQueue<P> {
+    tx: mpsc::Sender<Request<P>>,
+}
+
+impl<P> Clone for CommitQueue<P> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<P: Send + 'static> CommitQueue<P> {
+    /// Starts the writer. `on_commit` runs on the writer task, in commit order, for
+    /// every new (non-duplicate) event, before its acknowledgement is sent.
+    pub fn start(
+        store: Store,
+        max_batch: usize,
+        on_commit: impl Fn(P, &EventWrite, &AppendOutcome) + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(max_batch * 8);
+        let task = tokio::spawn(run_writer(store, rx, max_batch, on_commit));
+        (Self { tx }, task)
+    }
+
+    pub async fn submit(&self, write: EventWrite, payload: P) -> Result<AppendOutcome, StoreError> {
+        let (reply, response) = oneshot::channel();
+        self.tx
+            .send(Request {
+                write,
+                payload,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::QueueClosed)?;
+        response.await.map_err(|_| StoreError::QueueClosed)?
+    }
+}
+
+async fn run_writer<P>(
+    store: Store,
+    mut rx: mpsc::Receiver<Request<P>>,
+    max_batch: usize,
+    on_commit: impl Fn(P, &EventWrite, &AppendOutcome),
+) {
+    let mut batch: Vec<Request<P>> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        // Lock conversation rows in one global order (PostgreSQL deadlock safety);
+        // the sort is stable, so each conversation keeps its arrival order.
+        batch.sort_by(|a, b| a.write.conversation_id.cmp(&b.write.conversation_id));
+        let writes: Vec<&EventWrite> = batch.iter().map(|r| &r.write).collect();
+        let results = match store.commit_batch(&writes).await {
+            Ok(results) => results,
+            Err(error) => {
+                // One bad write must not sink its neighbours: retry them one by one.
+                tracing::warn!(%error, size = writes.len(), "group commit failed; retrying singly");
+                let mut singles = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    singles.push(match store.commit_batch(&[w]).await {
+                        Ok(mut r) => r.pop().expect("one result per write"),
+                        Err(e) => Err(e),
+                    });
+                }
+                singles
+            }
+        };
+        metrics::histogram!("xiaoer_commit_batch_size").record(batch.len() as f64);
+        for (request, result) in batch.drain(..).zip(results) {
+            if let Ok(outcome) = &result
+                && !outcome.duplicate
+            {
+                on_commit(request.payload, &request.write, outcome);
+            }
+            let _ = request.reply.send(result);
+        }
+    }
+}
+
+impl Store {
+    fn begin_write_sql(&self) -> &'static str {
+        match self.backend() {
+            // Take the write lock up front: a deferred SQLite transaction that reads
+            // first can fail to upgrade when another connection has written.
+            super::Backend::Sqlite => "BEGIN IMMEDIATE",
+            super::Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Applies the writes in one transaction. Rule refusals are per-write results;
+    /// a database error fails (and rolls back) the whole batch.
+    async fn commit_batch(
+        &self,
+        writes: &[&EventWrite],
+    ) -> Result<Vec<Result<AppendOutcome, StoreError>>, StoreError> {
+        const DEDUP: &str = "SELECT seq, created_at FROM events \
+            WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3";
+        const APPEND_ANY: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
+            WHERE id = $1 RETURNING last_seq, state, agent_id";
+        const APPEND_OPEN: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
+            WHERE id = $1 AND state <> 'closed' RETURNING last_seq, state, agent_id";
+        const APPEND_OWNER: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
+            WHERE id = $1 AND state = 'with_agent' AND agent_id = $3 RETURNING last_seq, state, agent_id";
+        const TRANSITION: &str = "UPDATE conversations \
+            SET last_seq = last_seq + 1, updated_at = $2, state = $3, agent_id = $4 \
+            WHERE id = $1 AND state = $5 AND COALESCE(agent_id, '') = $6 RETURNING last_seq, state, agent_id";
+        const CURRENT: &str = "SELECT state, agent_id FROM conversations WHERE id = $1";
+        const INSERT: &str = "INSERT INTO events \
+            (conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+        let begin = self.begin_write_sql();
+        let results = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let mut results = Vec::with_capacity(writes.len());
+            for w in writes {
+                if let (Some(sender), Some(client_id)) = (&w.sender_id, &w.client_msg_id) {
+                    let seen: Option<(i64, i64)> = sqlx::query_as(DEDUP)
+                        .bind(&w.conversation_id).bind(sender).bind(client_id)
+                        .fetch_optional(&mut *tx).await?;
+                    if let Some((seq, created_at)) = seen {
+                        let (state, agent_id): (String, Option<String>) =
+                            sqlx::query_as(CURRENT).bind(&w.conversation_id).fetch_one(&mut *tx).await?;
+                        results.push(Ok(AppendOutcome { seq, created_at, duplicate: true, state, agent_id }));
+                        continue;
+                    }
+                }
+                let updated: Option<(i64, String, Option<String>)> = match &w.write {
+                    WriteKind::Append { guard: SpeakGuard::Any } => sqlx::query_as(APPEND_ANY)
+                        .bind(&w.conversation_id).bind(w.created_at).fetch_optional(&mut *tx).await?,
+                    WriteKind::Append { guard: SpeakGuard::NotClosed } => sqlx::query_as(APPEND_OPEN)
+                        .bind(&w.conversation_id).bind(w.created_at).fetch_optional(&mut *tx).await?,
+                    WriteKind::Append { guard: SpeakGuard::OwningAgent(agent) } => sqlx::query_as(APPEND_OWNER)
+                        .bind(&w.conversation_id).bind(w.created_at).bind(agent)
+                        .fetch_optional(&mut *tx).await?,
+                    WriteKind::Transition { from, from_agent, to, to_agent } => sqlx::query_as(TRANSITION)
+                        .bind(&w.conversation_id).bind(w.created_at).bind(to.as_str()).bind(to_agent)
+                        .bind(from.as_str()).bind(from_agent.as_deref().unwrap_or(""))
+                        .fetch_optional(&mut *tx).await?,
+                };
+                let Some((seq, state, agent_id)) = updated else {
+                    let current: Option<(String, Option<String>)> =
+                        sqlx::query_as(CURRENT).bind(&w.conversation_id).fetch_optional(&mut *tx).await?;
+                    results.push(Err(match current {
+                        Some((state, agent_id)) => StoreError::Refused { state, agent_id },
+                        None => StoreError::NotFound,
+                    }));
+                    continue;
+                };
+                sqlx::query(INSERT)
+                    .bind(&w.conversation_id).bind(seq).bind(w.kind).bind(w.sender_kind)
+                    .bind(&w.sender_id).bind(&w.client_msg_id).bind(&w.sealed_body).bind(w.created_at)
+                    .execute(&mut *tx).await?;
+                results.push(Ok(AppendOutcome { seq, created_at: w.created_at, duplicate: false, state, agent_id }));
+            }
+            tx.commit().await?;
+            results
+        });
+        Ok(results)
+    }
+}

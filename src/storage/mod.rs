@@ -1,0 +1,138 @@
+//! sqlx adapters for SQLite (the embedded default) and PostgreSQL. All SQL of the
+//! program lives under this module. Both backends run the same statements (written
+//! with `$N` placeholders, which both accept); `on_pool!` compiles each body once
+//! per backend so there is one copy of the logic to read.
+
+mod attachments;
+mod commit;
+mod conversations;
+mod staff;
+mod visitors;
+
+pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
+pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
+pub use staff::{SessionRow, StaffRow};
+pub use visitors::VisitorRow;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// Picks the pool of the running backend and evaluates `$body` with it bound to `$pool`.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A guarded write found the row in another state (a concurrent change or a rule).
+    #[error("refused in state {state}")]
+    Refused {
+        state: String,
+        agent_id: Option<String>,
+    },
+    #[error("already exists")]
+    AlreadyExists,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("commit queue is closed (server shutting down)")]
+    QueueClosed,
+}
+
+impl StoreError {
+    /// Unique-constraint violations become `AlreadyExists` on both backends.
+    fn from_insert(err: sqlx::Error) -> StoreError {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists,
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// SQLite in WAL mode with `synchronous = FULL`: a commit is on disk (fsync of the
+    /// WAL) before it returns, so an acknowledged message survives power loss, not
+    /// only a process crash. Group commit pays that fsync once per batch.
+    pub async fn open_sqlite(data_dir: &Path, max_connections: u32) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("xiaoer.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Store {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Readiness: the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}

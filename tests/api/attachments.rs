@@ -1,0 +1,146 @@
+use crate::helpers::{error_code, spawn_app};
+use serde_json::{Value, json};
+use xiaoer::domain::staff::Role;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
+
+#[tokio::test]
+async fn an_image_is_uploaded_sent_and_served_only_to_participants() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-a", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    let stranger = app.start_conversation().await;
+    let upload = format!(
+        "/api/v1/conversations/{}/attachments",
+        buyer.conversation_id
+    );
+    let res = app
+        .client
+        .post(app.url(&upload))
+        .bearer_auth(&buyer.token)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let stored: Value = res.json().await.unwrap();
+    let id = stored["attachment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stored["size"], PNG.len());
+
+    let msg = json!({ "client_msg_id": "img-1", "body": { "type": "image", "attachment_id": id, "caption": "破损的包装" } });
+    assert_eq!(app.buyer_post(&buyer, "/messages", msg).await.status(), 201);
+
+    let own = app
+        .client
+        .get(app.url(&format!("{upload}/{id}")))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["content-type"], "image/png");
+    assert_eq!(own.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(own.bytes().await.unwrap().as_ref(), PNG);
+
+    let other = app
+        .client
+        .get(app.url(&format!("{upload}/{id}")))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let elsewhere = format!(
+        "/api/v1/conversations/{}/attachments/{id}",
+        stranger.conversation_id
+    );
+    let other = app
+        .client
+        .get(app.url(&elsewhere))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "an attachment is only served in the conversation it was shared in"
+    );
+
+    app.hand_to_agent(&buyer, &agent).await;
+    let staff_path = format!(
+        "/api/v1/staff/conversations/{}/attachments/{id}",
+        buyer.conversation_id
+    );
+    let res = app.staff_get(&agent, &staff_path).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+}
+
+#[tokio::test]
+async fn uploads_of_the_wrong_type_size_or_content_are_refused() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    let upload = app.url(&format!(
+        "/api/v1/conversations/{}/attachments",
+        buyer.conversation_id
+    ));
+    let post = |ct: &'static str, body: Vec<u8>| {
+        app.client
+            .post(&upload)
+            .bearer_auth(&buyer.token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+
+    let html = post("text/html", b"<script>alert(1)</script>".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(html.status(), 415);
+    let fake = post("image/png", b"<script>alert(1)</script>".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(fake.status(), 400);
+    assert_eq!(error_code(&fake.json().await.unwrap()), "content_mismatch");
+    let empty = post("image/png", Vec::new()).await.unwrap();
+    assert_eq!(empty.status(), 400);
+    let mut huge = PNG.to_vec();
+    huge.resize(app.settings.max_upload_bytes + 10_000, 0);
+    let big = post("image/png", huge).await.unwrap();
+    assert_eq!(big.status(), 413);
+    assert_eq!(error_code(&big.json().await.unwrap()), "payload_too_large");
+    let files = walk(&app.data_dir.join("attachments"));
+    assert!(files.is_empty(), "nothing was stored: {files:?}");
+}
+
+#[tokio::test]
+async fn a_message_cannot_point_at_an_attachment_from_elsewhere() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    let msg = json!({ "client_msg_id": "img-x", "body": { "type": "image", "attachment_id": "ab".repeat(32) } });
+    let res = app.buyer_post(&buyer, "/messages", msg).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "attachment_not_found"
+    );
+    assert!(app.buyer_events(&buyer, 0).await.is_empty());
+}
+
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                vec![e.path()]
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,279 @@
+//! spawn_app(): a real server on port 0 with a fresh database. The backend comes
+//! from XIAOER_TEST_BACKEND (sqlite, the default, or postgres with
+//! TEST_DATABASE_URL pointing at a server where databases may be created).
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use xiaoer::config::Settings;
+use xiaoer::domain::staff::Role;
+use xiaoer::http::AppState;
+use xiaoer::services::staff::NewStaff;
+use xiaoer::startup::Application;
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn backend_is_postgres() -> bool {
+    std::env::var("XIAOER_TEST_BACKEND")
+        .map(|b| b == "postgres")
+        .unwrap_or(false)
+}
+
+/// A fresh, empty PostgreSQL database for one test.
+pub async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .expect("XIAOER_TEST_BACKEND=postgres needs TEST_DATABASE_URL");
+    let name = format!("xiaoer_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+/// Settings for a test server: its own data dir, port 0, and a fresh database.
+pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
+    let mut settings = Settings::for_data_dir(data_dir);
+    if backend_is_postgres() {
+        settings.database_url = Some(xiaoer::config::Secret::new(fresh_postgres_database().await));
+    }
+    settings
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(dir.path()).await;
+    spawn_with(dir, settings).await
+}
+
+pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        state,
+        data_dir: dir.path().to_owned(),
+        settings,
+        _dir: dir,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+pub struct Buyer {
+    pub conversation_id: String,
+    pub visitor_id: String,
+    pub token: String,
+}
+
+pub struct StaffLogin {
+    pub id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        drop(self.stop.take());
+        self.server.take().unwrap().await.unwrap().unwrap();
+        std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap())
+    }
+
+    pub async fn start_conversation(&self) -> Buyer {
+        let res = self
+            .client
+            .post(self.url("/api/v1/conversations"))
+            .json(&json!({ "nickname": "小明" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        Buyer {
+            conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
+            visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
+            token: body["visitor_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn buyer_post(&self, buyer: &Buyer, suffix: &str, body: Value) -> reqwest::Response {
+        let path = format!("/api/v1/conversations/{}{suffix}", buyer.conversation_id);
+        self.client
+            .post(self.url(&path))
+            .bearer_auth(&buyer.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn buyer_send(
+        &self,
+        buyer: &Buyer,
+        client_msg_id: &str,
+        text: &str,
+    ) -> reqwest::Response {
+        self.buyer_post(
+            buyer,
+            "/messages",
+            json!({ "client_msg_id": client_msg_id, "body": { "type": "text", "text": text } }),
+        )
+        .await
+    }
+
+    pub async fn buyer_events(&self, buyer: &Buyer, after: i64) -> Vec<Value> {
+        let path = format!(
+            "/api/v1/conversations/{}/events?after={after}&limit=500",
+            buyer.conversation_id
+        );
+        let res = self
+            .client
+            .get(self.url(&path))
+            .bearer_auth(&buyer.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// Creates a staff account directly through the service and signs in over HTTP.
+    pub async fn staff(&self, username: &str, role: Role) -> StaffLogin {
+        let new = NewStaff::parse(username, PASSWORD, None, role, Some(5)).unwrap();
+        let user = self.state.staff.add_user(new).await.unwrap();
+        let res = self
+            .client
+            .post(self.url("/api/v1/staff/login"))
+            .json(&json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        StaffLogin {
+            id: user.id,
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn staff_post(
+        &self,
+        staff: &StaffLogin,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&staff.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn staff_get(&self, staff: &StaffLogin, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&staff.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A buyer asks for a human and `agent` takes the chat.
+    pub async fn hand_to_agent(&self, buyer: &Buyer, agent: &StaffLogin) {
+        assert_eq!(
+            self.buyer_post(buyer, "/handoff", json!({})).await.status(),
+            200
+        );
+        let claim = format!(
+            "/api/v1/staff/conversations/{}/claim",
+            buyer.conversation_id
+        );
+        let res = self.staff_post(agent, &claim, json!({})).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    pub async fn buyer_socket(&self, buyer: &Buyer, after: i64) -> Ws {
+        let url = self.ws_url(&format!(
+            "/api/v1/conversations/{}/ws?after={after}&access_token={}",
+            buyer.conversation_id, buyer.token
+        ));
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        ws
+    }
+}
+
+/// Next JSON text frame, skipping pings; panics after 10 s.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s");
+        match msg.expect("socket open").expect("frame ok") {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// Frames until one of type `kind`; returns it.
+pub async fn next_of_type(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let frame = next_json(ws).await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+pub async fn ws_send(ws: &mut Ws, value: Value) {
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}

@@ -1,0 +1,11 @@
+//! The conformance suite: every test runs through the real HTTP/WebSocket API on
+//! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
+
+mod attachments;
+mod crash;
+mod helpers;
+mod messages;
+mod ops;
+mod privacy;
+mod staff;
+mod websocket;
