@@ -22,6 +22,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     writer: tokio::task::JoinHandle<()>,
+    close_writer: tokio::sync::oneshot::Sender<()>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
@@ -79,6 +80,7 @@ impl Application {
             settings.data_dir.join("attachments"),
             settings.max_upload_bytes,
         ));
+        let (close_writer, writer_closed) = tokio::sync::oneshot::channel();
         let (chat, writer) = ChatService::start(
             store.clone(),
             cipher.clone(),
@@ -86,6 +88,7 @@ impl Application {
             attachments.clone(),
             clock.clone(),
             settings.commit_batch,
+            writer_closed,
         );
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
@@ -106,6 +109,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(Application {
+            close_writer,
             listener,
             state,
             writer,
@@ -134,6 +138,7 @@ impl Application {
             listener,
             state,
             writer,
+            close_writer,
             shutdown: notify,
         } = self;
         let store = state.store.clone();
@@ -145,12 +150,9 @@ impl Application {
         axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await?;
-        // The router (and with it every handle on the commit queue) is gone: the
-        // writer finishes its last batch and exits.
-        match tokio::time::timeout(std::time::Duration::from_secs(15), writer).await {
-            Ok(joined) => joined.context("commit writer panicked")?,
-            Err(_) => tracing::warn!("commit writer still busy after 15 s; closing anyway"),
-        }
+        // Every request has finished: the writer commits what is queued and exits.
+        let _ = close_writer.send(());
+        writer.await.context("commit writer panicked")?;
         store.close().await;
         Ok(())
     }

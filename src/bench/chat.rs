@@ -1,5 +1,414 @@
-#[derive(clap::Args)]
-pub struct ChatBenchArgs {}
-pub async fn run(_a: ChatBenchArgs, _s: crate::config::Settings) -> anyhow::Result<()> {
-    todo!()
+//! `xiaoer bench chat`: a load generator for the conversation server. It starts
+//! the real server in-process (SQLite in a temporary data dir, or PostgreSQL when
+//! DATABASE_URL is set), opens N buyer WebSockets and A agent feeds, then runs
+//! two phases:
+//!  1. fixed rate: buyers whose chats agents own send R messages/s in total;
+//!     we measure acknowledgement latency (durable) and delivery latency (send
+//!     until the agent's feed shows the message);
+//!  2. saturation: every buyer sends in a closed loop (next message after the
+//!     ack); we count acknowledged, durable messages per second.
+
+use crate::config::Settings;
+use crate::domain::staff::Role;
+use crate::services::staff::NewStaff;
+use crate::startup::Application;
+use anyhow::Context;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChatBenchArgs {
+    /// Buyer WebSocket connections to open and hold.
+    #[arg(long, default_value_t = 5000)]
+    pub buyers: usize,
+    /// Agents, each with a staff feed socket and up to 50 claimed chats.
+    #[arg(long, default_value_t = 20)]
+    pub agents: usize,
+    /// Messages per second in the fixed-rate phase.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+}
+
+const CHATS_PER_AGENT: usize = 50;
+const SETUP_CONCURRENCY: usize = 64;
+
+enum Command {
+    /// Send one message now (fixed-rate phase).
+    One,
+    /// Send in a closed loop until the deadline.
+    Until(Instant),
+}
+
+#[derive(Default)]
+struct Stats {
+    acks: AtomicU64,
+    errors: AtomicU64,
+    open_sockets: AtomicUsize,
+    ack_us: Mutex<Vec<u64>>,
+    delivery_us: Mutex<Vec<u64>>,
+    recording: std::sync::atomic::AtomicBool,
+}
+
+pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server_settings = Settings::for_data_dir(dir.path());
+    server_settings.database_url = settings.database_url.clone();
+    let backend = if server_settings.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let app = Application::build(server_settings).await?;
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(SETUP_CONCURRENCY)
+        .build()?;
+    let started = Instant::now();
+
+    eprintln!(
+        "setting up {} agents and {} buyers on {backend}...",
+        args.agents, args.buyers
+    );
+    let agents = create_agents(&state, &http, &base, args.agents).await?;
+    let buyers = create_buyers(&http, &base, args.buyers).await?;
+    let claimed = (args.agents * CHATS_PER_AGENT).min(args.buyers);
+    claim_chats(&http, &base, &buyers[..claimed], &agents).await?;
+    eprintln!(
+        "setup done in {:.1}s; connecting sockets...",
+        started.elapsed().as_secs_f64()
+    );
+
+    let stats = Arc::new(Stats::default());
+    let clock = Instant::now();
+    for token in &agents {
+        spawn_agent_feed(&base, token, stats.clone(), clock).await?;
+    }
+    let mut senders = Vec::with_capacity(buyers.len());
+    for chunk in buyers.chunks(200) {
+        let opened = futures::future::join_all(chunk.iter().enumerate().map(|(i, b)| {
+            let index = senders.len() + i;
+            spawn_buyer(&base, b, index, stats.clone(), clock)
+        }))
+        .await;
+        for tx in opened {
+            senders.push(tx?);
+        }
+    }
+    let held = stats.open_sockets.load(Ordering::SeqCst);
+    eprintln!(
+        "{held} buyer sockets open; fixed-rate phase: {} msg/s for {}s",
+        args.rate, args.seconds
+    );
+
+    // Phase 1: fixed rate over the claimed chats, 1 ms ticks.
+    stats.recording.store(true, Ordering::SeqCst);
+    let phase1 = fixed_rate(
+        &senders[..claimed],
+        args.rate,
+        Duration::from_secs(args.seconds),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // let the last deliveries land
+    stats.recording.store(false, Ordering::SeqCst);
+    let ack = percentiles(&stats.ack_us);
+    let delivery = percentiles(&stats.delivery_us);
+    let phase1_acks = stats.acks.swap(0, Ordering::SeqCst);
+
+    // Phase 2: every buyer in a closed loop.
+    eprintln!(
+        "saturation phase: {} buyers, closed loop, {}s",
+        senders.len(),
+        args.seconds
+    );
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let phase2_start = Instant::now();
+    for tx in &senders {
+        let _ = tx.send(Command::Until(deadline)).await;
+    }
+    tokio::time::sleep_until((deadline + Duration::from_millis(300)).into()).await;
+    let phase2_secs = phase2_start
+        .elapsed()
+        .as_secs_f64()
+        .min(args.seconds as f64 + 0.3);
+    let durable = stats.acks.load(Ordering::SeqCst) as f64 / phase2_secs;
+    let still_open = stats.open_sockets.load(Ordering::SeqCst);
+
+    let report = json!({
+        "bench": "chat",
+        "backend": backend,
+        "buyers": args.buyers,
+        "agents": args.agents,
+        "connections_held": still_open,
+        "fixed_rate": {
+            "target_msgs_per_s": args.rate,
+            "sent_per_s": phase1 as f64 / args.seconds as f64,
+            "acked": phase1_acks,
+            "ack_ms": ack,
+            "delivery_ms": delivery,
+        },
+        "saturation": { "durable_msgs_per_s": durable.round() },
+        "errors": stats.errors.load(Ordering::SeqCst),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    drop(senders);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .context("server did not stop")???;
+    Ok(())
+}
+
+async fn create_agents(
+    state: &crate::http::AppState,
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let password = "bench password 123";
+    let mut tokens = Vec::new();
+    for i in 0..n {
+        let username = format!("bench-agent-{i}");
+        let new = NewStaff::parse(
+            &username,
+            password,
+            None,
+            Role::Agent,
+            Some(CHATS_PER_AGENT as i64),
+        )?;
+        state.staff.add_user(new).await?;
+        let res: Value = http
+            .post(format!("{base}/api/v1/staff/login"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens.push(res["token"].as_str().context("login token")?.to_owned());
+    }
+    Ok(tokens)
+}
+
+struct BenchBuyer {
+    conversation_id: String,
+    token: String,
+}
+
+async fn create_buyers(
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> anyhow::Result<Vec<BenchBuyer>> {
+    let url = format!("{base}/api/v1/conversations");
+    let results: Vec<anyhow::Result<BenchBuyer>> = futures::stream::iter(0..n)
+        .map(|_| async {
+            let res: Value = http
+                .post(&url)
+                .json(&json!({}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            Ok(BenchBuyer {
+                conversation_id: res["conversation"]["id"].as_str().context("id")?.to_owned(),
+                token: res["visitor_token"].as_str().context("token")?.to_owned(),
+            })
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+async fn claim_chats(
+    http: &reqwest::Client,
+    base: &str,
+    buyers: &[BenchBuyer],
+    agents: &[String],
+) -> anyhow::Result<()> {
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(buyers.iter().enumerate())
+        .map(|(i, b)| async move {
+            let conv = format!("{base}/api/v1/conversations/{}", b.conversation_id);
+            http.post(format!("{conv}/handoff"))
+                .bearer_auth(&b.token)
+                .send()
+                .await?
+                .error_for_status()?;
+            let agent = &agents[i % agents.len()];
+            let claim = format!(
+                "{base}/api/v1/staff/conversations/{}/claim",
+                b.conversation_id
+            );
+            http.post(claim)
+                .bearer_auth(agent)
+                .send()
+                .await?
+                .error_for_status()?;
+            Ok(())
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+fn ws_base(base: &str) -> String {
+    base.replacen("http://", "ws://", 1)
+}
+
+/// The agent's feed: every message of its chats; the client_msg_id carries the
+/// send time, so delivery latency needs no shared map.
+async fn spawn_agent_feed(
+    base: &str,
+    token: &str,
+    stats: Arc<Stats>,
+    clock: Instant,
+) -> anyhow::Result<()> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/api/v1/staff/ws?access_token={token}",
+        ws_base(base)
+    ))
+    .await?;
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Text(text) = msg else { continue };
+            let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let sent_us = frame["event"]["client_msg_id"]
+                .as_str()
+                .and_then(|id| id.rsplit('-').next())
+                .and_then(|t| t.parse::<u64>().ok());
+            if let Some(sent_us) = sent_us
+                && stats.recording.load(Ordering::Relaxed)
+            {
+                let now_us = clock.elapsed().as_micros() as u64;
+                stats
+                    .delivery_us
+                    .lock()
+                    .expect("stats")
+                    .push(now_us.saturating_sub(sent_us));
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn spawn_buyer(
+    base: &str,
+    buyer: &BenchBuyer,
+    index: usize,
+    stats: Arc<Stats>,
+    clock: Instant,
+) -> anyhow::Result<mpsc::Sender<Command>> {
+    let url = format!(
+        "{}/api/v1/conversations/{}/ws?access_token={}",
+        ws_base(base),
+        buyer.conversation_id,
+        buyer.token
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<Command>(64);
+    stats.open_sockets.fetch_add(1, Ordering::SeqCst);
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        let mut pending: Option<u64> = None; // send time of the message awaiting its ack
+        let mut closed_loop: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                cmd = rx.recv(), if pending.is_none() => match cmd {
+                    Some(Command::One) => {}
+                    Some(Command::Until(deadline)) => closed_loop = Some(deadline),
+                    None => break,
+                },
+                frame = stream.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if text.contains("\"type\":\"ack\"") {
+                            if let Some(sent) = pending.take() {
+                                stats.acks.fetch_add(1, Ordering::Relaxed);
+                                if stats.recording.load(Ordering::Relaxed) {
+                                    let us = (clock.elapsed().as_micros() as u64).saturating_sub(sent);
+                                    stats.ack_us.lock().expect("stats").push(us);
+                                }
+                            }
+                        } else if text.contains("\"type\":\"error\"") {
+                            stats.errors.fetch_add(1, Ordering::Relaxed);
+                            pending = None;
+                        }
+                        if closed_loop.is_none_or(|d| Instant::now() >= d) {
+                            closed_loop = None;
+                            continue;
+                        }
+                    }
+                    Some(Ok(_)) => continue,
+                    _ => break,
+                },
+            }
+            if pending.is_some() {
+                continue;
+            }
+            // Send one message (either commanded, or the next of a closed loop).
+            n += 1;
+            let sent = clock.elapsed().as_micros() as u64;
+            let frame = json!({
+                "type": "send",
+                "client_msg_id": format!("b{index}-{n}-{sent}"),
+                "body": { "type": "text", "text": "你好，我想问一下这件衣服有没有 XL 码？" }
+            });
+            if sink
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            pending = Some(sent);
+        }
+        stats.open_sockets.fetch_sub(1, Ordering::SeqCst);
+    });
+    Ok(tx)
+}
+
+/// Sends `rate` messages per second round-robin over the senders; returns how many.
+async fn fixed_rate(senders: &[mpsc::Sender<Command>], rate: u64, length: Duration) -> u64 {
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = 0u64;
+    let mut next = 0usize;
+    while start.elapsed() < length {
+        tick.tick().await;
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        while sent < due {
+            // A sender still waiting for its previous ack is skipped (try_send fails only when full).
+            let _ = senders[next % senders.len()].try_send(Command::One);
+            next += 1;
+            sent += 1;
+        }
+    }
+    sent
+}
+
+fn percentiles(samples: &Mutex<Vec<u64>>) -> Value {
+    let mut v = std::mem::take(&mut *samples.lock().expect("stats"));
+    if v.is_empty() {
+        return json!(null);
+    }
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)] as f64 / 1000.0;
+    json!({ "samples": v.len(), "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0) })
 }

@@ -111,8 +111,8 @@ pub struct ChatService {
 }
 
 impl ChatService {
-    /// Starts the group-commit writer; the returned task ends when the service (and
-    /// every clone of its queue) is dropped, after the last batch is committed.
+    /// Starts the group-commit writer; the returned task ends after `close` fires
+    /// (or the service is dropped) and the last queued batch is committed.
     pub fn start(
         store: Store,
         cipher: Cipher,
@@ -120,11 +120,13 @@ impl ChatService {
         attachments: Arc<AttachmentService>,
         clock: Arc<dyn Clock>,
         commit_batch: usize,
+        close: tokio::sync::oneshot::Receiver<()>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let publish_hub = hub.clone();
         let (queue, writer) = CommitQueue::start(
             store.clone(),
             commit_batch,
+            close,
             move |mut event: ChatEvent, _w: &EventWrite, outcome: &AppendOutcome| {
                 event.seq = outcome.seq;
                 let state = outcome.state.parse().unwrap_or(ConversationState::Bot);

@@ -66,14 +66,17 @@ impl<P> Clone for CommitQueue<P> {
 
 impl<P: Send + 'static> CommitQueue<P> {
     /// Starts the writer. `on_commit` runs on the writer task, in commit order, for
-    /// every new (non-duplicate) event, before its acknowledgement is sent.
+    /// every new (non-duplicate) event, before its acknowledgement is sent. When
+    /// `close` fires (or every handle is dropped) the writer refuses new writes,
+    /// commits what is queued and ends.
     pub fn start(
         store: Store,
         max_batch: usize,
+        close: oneshot::Receiver<()>,
         on_commit: impl Fn(P, &EventWrite, &AppendOutcome) + Send + 'static,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(max_batch * 8);
-        let task = tokio::spawn(run_writer(store, rx, max_batch, on_commit));
+        let task = tokio::spawn(run_writer(store, rx, max_batch, close, on_commit));
         (Self { tx }, task)
     }
 
@@ -95,10 +98,24 @@ async fn run_writer<P>(
     store: Store,
     mut rx: mpsc::Receiver<Request<P>>,
     max_batch: usize,
+    mut close: oneshot::Receiver<()>,
     on_commit: impl Fn(P, &EventWrite, &AppendOutcome),
 ) {
     let mut batch: Vec<Request<P>> = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
+    let mut closing = false;
+    loop {
+        let received = tokio::select! {
+            biased;
+            n = rx.recv_many(&mut batch, max_batch) => n,
+            _ = &mut close, if !closing => {
+                closing = true;
+                rx.close(); // later submits fail with QueueClosed; queued ones still commit
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         // Lock conversation rows in one global order (PostgreSQL deadlock safety);
         // the sort is stable, so each conversation keeps its arrival order.
         batch.sort_by(|a, b| a.write.conversation_id.cmp(&b.write.conversation_id));
