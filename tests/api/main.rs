@@ -2,9 +2,11 @@
 //! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
 
 mod attachments;
+mod cli;
 mod crash;
 mod helpers;
 mod messages;
+mod nodes;
 mod ops;
 mod privacy;
 mod staff;
