@@ -3,8 +3,12 @@
 use super::error::ApiError;
 use crate::domain::attachment::AttachmentId;
 use crate::domain::conversation::ConversationId;
+use crate::services::chat::Actor;
+use crate::services::staff::StaffUser;
+use crate::services::visitors::Visitor;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 
 pub const SESSION_COOKIE: &str = "xiaoer_session";
 
@@ -61,4 +65,46 @@ pub fn session_cookie(request: &Request) -> Option<String> {
         .filter_map(|c| c.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.to_owned())
+}
+
+/// Whoever the route table authenticated: a buyer on buyer routes, a staff member
+/// on staff routes. Lets one handler serve both audiences where the rules are the
+/// chat service's to decide (history, messages, receipts, attachments, sockets).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Buyer(Visitor),
+    Staff(StaffUser),
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor<'_> {
+        match self {
+            Caller::Buyer(v) => Actor::Buyer(v),
+            Caller::Staff(s) => Actor::Staff(s),
+        }
+    }
+
+    /// How the other side sees this participant in typing indicators.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Caller::Buyer(_) => "buyer",
+            Caller::Staff(_) => "agent",
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        if let Some(visitor) = parts.extensions.get::<Visitor>() {
+            return Ok(Caller::Buyer(visitor.clone()));
+        }
+        parts
+            .extensions
+            .get::<StaffUser>()
+            .cloned()
+            .map(Caller::Staff)
+            .ok_or(ApiError::Unauthenticated)
+    }
 }

@@ -1,6 +1,7 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
 pub mod buyer;
+pub mod conversation;
 pub mod error;
 pub mod extract;
 pub mod ops;
@@ -52,19 +53,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(ops::openapi))
         .route("/api/v1/conversations", post(buyer::start))
         .route(conversation, get(buyer::conversation))
-        .route(&format!("{conversation}/events"), get(buyer::events))
-        .route(&format!("{conversation}/messages"), post(buyer::send))
-        .route(&format!("{conversation}/read"), post(buyer::read))
+        .route(&format!("{conversation}/events"), get(conversation::events))
+        .route(
+            &format!("{conversation}/messages"),
+            post(conversation::send),
+        )
+        .route(&format!("{conversation}/read"), post(conversation::read))
         .route(&format!("{conversation}/handoff"), post(buyer::handoff))
         .route(
             &format!("{conversation}/attachments"),
-            post(buyer::upload).layer(upload_limit),
+            post(conversation::upload).layer(upload_limit),
         )
         .route(
             &format!("{conversation}/attachments/{{attachment_id}}"),
-            get(buyer::download),
+            get(conversation::download),
         )
-        .route(&format!("{conversation}/ws"), get(ws::buyer_socket))
+        .route(&format!("{conversation}/ws"), get(ws::conversation_socket))
         .route("/api/v1/visitor/context", put(buyer::put_context))
         .route("/api/v1/visitor/profile", put(buyer::put_profile))
         .route("/api/v1/staff/login", post(staff::login))
@@ -77,10 +81,19 @@ pub fn router(state: AppState) -> Router {
             get(staff::all_open),
         )
         .route(staff_conversation, get(staff::detail))
-        .route(&format!("{staff_conversation}/events"), get(staff::events))
+        .route(
+            &format!("{staff_conversation}/events"),
+            get(conversation::events),
+        )
         .route(&format!("{staff_conversation}/claim"), post(staff::claim))
-        .route(&format!("{staff_conversation}/messages"), post(staff::send))
-        .route(&format!("{staff_conversation}/read"), post(staff::read))
+        .route(
+            &format!("{staff_conversation}/messages"),
+            post(conversation::send),
+        )
+        .route(
+            &format!("{staff_conversation}/read"),
+            post(conversation::read),
+        )
         .route(
             &format!("{staff_conversation}/resolve"),
             post(staff::resolve),
@@ -92,13 +105,16 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{staff_conversation}/close"), post(staff::close))
         .route(
             &format!("{staff_conversation}/attachments"),
-            post(staff::upload).layer(upload_limit),
+            post(conversation::upload).layer(upload_limit),
         )
         .route(
             &format!("{staff_conversation}/attachments/{{attachment_id}}"),
-            get(staff::download),
+            get(conversation::download),
         )
-        .route(&format!("{staff_conversation}/ws"), get(ws::staff_socket))
+        .route(
+            &format!("{staff_conversation}/ws"),
+            get(ws::conversation_socket),
+        )
         .route("/api/v1/staff/ws", get(ws::staff_feed_socket))
         .route(
             "/api/v1/staff/users",

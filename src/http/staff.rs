@@ -2,23 +2,17 @@
 //! permission; per-conversation access is checked by the chat service.
 
 use super::AppState;
-use super::buyer::{
-    EventsQuery, ReadReceipt, SendMessage, ack_response, attachment_response, store_upload,
-};
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, SESSION_COOKIE, attachment_id, conversation_id};
+use super::extract::{ApiJson, ApiQuery, SESSION_COOKIE, conversation_id};
 use crate::domain::conversation::{ConversationState, Transition};
-use crate::domain::message::{ClientMsgId, MessageBody};
 use crate::domain::staff::Role;
 use crate::domain::visitor::VisitorContext;
-use crate::services::chat::{Ack, Actor, ConversationView};
-use crate::services::events::ChatEvent;
+use crate::services::chat::{Actor, ConversationView};
 use crate::services::staff::{NewStaff, StaffUser};
 use crate::services::visitors::VisitorProfile;
 use crate::storage::ConversationScope;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -131,22 +125,6 @@ pub async fn detail(
     }))
 }
 
-pub async fn events(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
-) -> Result<Json<Vec<ChatEvent>>, ApiError> {
-    let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Staff(&staff), &id).await?;
-    Ok(Json(
-        state
-            .chat
-            .events(&id, q.after, q.limit.unwrap_or(100))
-            .await?,
-    ))
-}
-
 pub async fn claim(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
@@ -154,38 +132,6 @@ pub async fn claim(
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
     Ok(Json(state.chat.claim(&staff, &id).await?))
-}
-
-pub async fn send(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
-    ApiJson(msg): ApiJson<SendMessage>,
-) -> Result<(StatusCode, Json<Ack>), ApiError> {
-    let id = conversation_id(&id)?;
-    let client_msg_id = ClientMsgId::parse(&msg.client_msg_id)?;
-    let body = MessageBody::parse(msg.body)?;
-    Ok(ack_response(
-        state
-            .chat
-            .send(Actor::Staff(&staff), &id, Some(client_msg_id), body)
-            .await?,
-    ))
-}
-
-pub async fn read(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
-    ApiJson(r): ApiJson<ReadReceipt>,
-) -> Result<Json<ReadReceipt>, ApiError> {
-    let id = conversation_id(&id)?;
-    Ok(Json(ReadReceipt {
-        seq: state
-            .chat
-            .mark_read(Actor::Staff(&staff), &id, r.seq)
-            .await?,
-    }))
 }
 
 async fn change_state(
@@ -222,32 +168,6 @@ pub async fn close(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     change_state(state, staff, id, Transition::Close).await
-}
-
-pub async fn upload(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Response, ApiError> {
-    let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Staff(&staff), &id).await?;
-    store_upload(&state, id.as_str(), &headers, body?).await
-}
-
-pub async fn download(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path((id, aid)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Staff(&staff), &id).await?;
-    let (content_type, bytes) = state
-        .attachments
-        .fetch(id.as_str(), &attachment_id(&aid)?)
-        .await?;
-    Ok(attachment_response(content_type, bytes))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<StaffUser>>, ApiError> {

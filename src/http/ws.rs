@@ -5,15 +5,14 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiQuery, conversation_id};
+use super::extract::{ApiQuery, Caller, conversation_id};
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::message::{ClientMsgId, MessageBody, RawMessageBody};
 use crate::domain::staff::Permission;
-use crate::services::chat::{Actor, MAX_PAGE};
+use crate::services::chat::MAX_PAGE;
 use crate::services::events::{ChatEvent, EventPayload};
 use crate::services::hub::{LiveFrame, StaffFrame};
 use crate::services::staff::StaffUser;
-use crate::services::visitors::Visitor;
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -38,61 +37,24 @@ pub struct WsQuery {
     pub after: i64,
 }
 
-enum Party {
-    Buyer(Visitor),
-    Staff(StaffUser),
-}
-
-impl Party {
-    fn actor(&self) -> Actor<'_> {
-        match self {
-            Party::Buyer(v) => Actor::Buyer(v),
-            Party::Staff(s) => Actor::Staff(s),
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            Party::Buyer(_) => "buyer",
-            Party::Staff(_) => "agent",
-        }
-    }
-}
-
 fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<WebSocketUpgrade, ApiError> {
     ws.map_err(|r| ApiError::bad_request("websocket_required", r.body_text()))
 }
 
-pub async fn buyer_socket(
+/// A socket on one conversation, for its buyer or for staff who may see it.
+pub async fn conversation_socket(
     State(state): State<AppState>,
-    Extension(visitor): Extension<Visitor>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = upgrade(ws)?;
     let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Buyer(&visitor), &id).await?;
-    Ok(ws.on_upgrade(move |socket| {
-        conversation_session(state, socket, Party::Buyer(visitor), id, q.after)
-    }))
-}
-
-pub async fn staff_socket(
-    State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<WsQuery>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, ApiError> {
-    let ws = upgrade(ws)?;
-    let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Staff(&staff), &id).await?;
-    Ok(ws.on_upgrade(move |socket| {
-        conversation_session(state, socket, Party::Staff(staff), id, q.after)
-    }))
+    state.chat.visible(caller.actor(), &id).await?;
+    Ok(ws.on_upgrade(move |socket| conversation_session(state, socket, caller, id, q.after)))
 }
 
 pub async fn staff_feed_socket(
@@ -144,7 +106,7 @@ impl Drop for Gauge {
 async fn conversation_session(
     state: AppState,
     socket: WebSocket,
-    party: Party,
+    party: Caller,
     id: ConversationId,
     after: i64,
 ) {
@@ -212,7 +174,7 @@ async fn catch_up(
 async fn forward_live(
     state: &AppState,
     id: &ConversationId,
-    party: &Party,
+    party: &Caller,
     frame: Result<LiveFrame, RecvError>,
     last: &mut i64,
     sink: &mut Sink,
@@ -245,7 +207,7 @@ async fn forward_live(
 async fn handle_client_frame(
     state: &AppState,
     id: &ConversationId,
-    party: &Party,
+    party: &Caller,
     text: &str,
     sink: &mut Sink,
 ) -> Result<(), axum::Error> {
