@@ -27,6 +27,17 @@ pub struct RouteSpec {
     pub access: Access,
     pub tag: &'static str,
     pub summary: &'static str,
+    /// An example JSON request body, for the OpenAPI document.
+    pub example: Option<&'static str>,
+}
+
+impl RouteSpec {
+    const fn body(self, example: &'static str) -> RouteSpec {
+        RouteSpec {
+            example: Some(example),
+            ..self
+        }
+    }
 }
 
 const fn route(
@@ -42,253 +53,63 @@ const fn route(
         access,
         tag,
         summary,
+        example: None,
     }
 }
 
 use Access::{Buyer, Public, Staff};
 use Permission as P;
 
+/// Every REST route: method, path, who may call it, OpenAPI tag and summary,
+/// and an example body where the route takes one.
+#[rustfmt::skip]
 pub const ROUTES: &[RouteSpec] = &[
-    route(
-        "GET",
-        "/healthz",
-        Public,
-        "ops",
-        "Liveness: the process answers",
-    ),
-    route(
-        "GET",
-        "/readyz",
-        Public,
-        "ops",
-        "Readiness: the database answers",
-    ),
+    route("GET", "/healthz", Public, "ops", "Liveness: the process answers"),
+    route("GET", "/readyz", Public, "ops", "Readiness: the database answers"),
     route("GET", "/metrics", Public, "ops", "Prometheus metrics"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
-    route(
-        "POST",
-        "/api/v1/conversations",
-        Public,
-        "buyer",
-        "Start a conversation; a new visitor gets a token",
-    ),
-    route(
-        "GET",
-        "/api/v1/conversations/{id}",
-        Buyer,
-        "buyer",
-        "A conversation of this visitor",
-    ),
-    route(
-        "GET",
-        "/api/v1/conversations/{id}/events",
-        Buyer,
-        "buyer",
-        "Committed events after a sequence number",
-    ),
-    route(
-        "POST",
-        "/api/v1/conversations/{id}/messages",
-        Buyer,
-        "buyer",
-        "Send a message (idempotent by client_msg_id)",
-    ),
-    route(
-        "POST",
-        "/api/v1/conversations/{id}/read",
-        Buyer,
-        "buyer",
-        "Read receipt up to a sequence number",
-    ),
-    route(
-        "POST",
-        "/api/v1/conversations/{id}/handoff",
-        Buyer,
-        "buyer",
-        "Ask for a human agent",
-    ),
-    route(
-        "POST",
-        "/api/v1/conversations/{id}/attachments",
-        Buyer,
-        "buyer",
-        "Upload an attachment (raw body, Content-Type)",
-    ),
-    route(
-        "GET",
-        "/api/v1/conversations/{id}/attachments/{attachment_id}",
-        Buyer,
-        "buyer",
-        "Download an attachment",
-    ),
-    route(
-        "GET",
-        "/api/v1/conversations/{id}/ws",
-        Buyer,
-        "buyer",
-        "WebSocket: live events with resume (?after=seq)",
-    ),
-    route(
-        "PUT",
-        "/api/v1/visitor/context",
-        Buyer,
-        "buyer",
-        "Report current page, pages viewed and cart",
-    ),
-    route(
-        "PUT",
-        "/api/v1/visitor/profile",
-        Buyer,
-        "buyer",
-        "Set name, phone, address (encrypted at rest)",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/login",
-        Public,
-        "staff",
-        "Sign in; sets a session cookie and returns a bearer token",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/logout",
-        Staff(P::ViewOwnProfile),
-        "staff",
-        "End this session",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/me",
-        Staff(P::ViewOwnProfile),
-        "staff",
-        "The signed-in staff member",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/queue",
-        Staff(P::ViewQueue),
-        "staff",
-        "Conversations waiting for an agent, oldest first",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/conversations",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "My open conversations",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/supervision/conversations",
-        Staff(P::ViewAllChats),
-        "staff",
-        "All open conversations",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/conversations/{id}",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "A conversation with the visitor's profile",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/conversations/{id}/events",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "Committed events after a sequence number",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/claim",
-        Staff(P::ClaimChat),
-        "staff",
-        "Take a waiting conversation",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/messages",
-        Staff(P::ReplyChat),
-        "staff",
-        "Reply (idempotent by client_msg_id)",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/read",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "Read receipt up to a sequence number",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/resolve",
-        Staff(P::ChangeChatState),
-        "staff",
-        "Mark resolved",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/handback",
-        Staff(P::ChangeChatState),
-        "staff",
-        "Hand back to the bot",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/close",
-        Staff(P::ChangeChatState),
-        "staff",
-        "Close for good",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/conversations/{id}/attachments",
-        Staff(P::ReplyChat),
-        "staff",
-        "Upload an attachment",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/conversations/{id}/attachments/{attachment_id}",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "Download an attachment",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/conversations/{id}/ws",
-        Staff(P::ViewOwnChats),
-        "staff",
-        "WebSocket on one conversation with resume",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/ws",
-        Staff(P::ViewQueue),
-        "staff",
-        "WebSocket feed: queue changes and my conversations' events",
-    ),
-    route(
-        "GET",
-        "/api/v1/staff/users",
-        Staff(P::ManageUsers),
-        "admin",
-        "List staff accounts",
-    ),
-    route(
-        "POST",
-        "/api/v1/staff/users",
-        Staff(P::ManageUsers),
-        "admin",
-        "Create a staff account",
-    ),
-    route(
-        "PUT",
-        "/api/v1/staff/visitors/{visitor_id}/context",
-        Staff(P::WriteVisitorContext),
-        "admin",
-        "Shop systems report a visitor's context",
-    ),
+    route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
+        .body(r#"{"channel":"web","nickname":"小明","shop_account_id":"tb_123","visitor_token":null}"#),
+    route("GET", "/api/v1/conversations/{id}", Buyer, "buyer", "A conversation of this visitor"),
+    route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)"),
+    route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)")
+        .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
+    route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
+        .body(r#"{"seq":7}"#),
+    route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent"),
+    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
+    route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment"),
+    route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)"),
+    route("PUT", "/api/v1/visitor/context", Buyer, "buyer", "Report current page, pages viewed and cart")
+        .body(r#"{"current_page":"https://shop.example/item/42","pages_viewed":[{"url":"https://shop.example/","title":"首页","at":1700000000000}],"cart":[{"sku":"TS-42-L","name":"纯棉T恤 L","quantity":2,"unit_price_cents":7900}]}"#),
+    route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)")
+        .body(r#"{"real_name":"张三","phone":"13800138000","address":"浙江省杭州市西湖区文三路 1 号"}"#),
+    route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
+        .body(r#"{"username":"alice","password":"a long password"}"#),
+    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session"),
+    route("GET", "/api/v1/staff/me", Staff(P::ViewOwnProfile), "staff", "The signed-in staff member"),
+    route("GET", "/api/v1/staff/queue", Staff(P::ViewQueue), "staff", "Conversations waiting for an agent, oldest first"),
+    route("GET", "/api/v1/staff/conversations", Staff(P::ViewOwnChats), "staff", "My open conversations"),
+    route("GET", "/api/v1/staff/supervision/conversations", Staff(P::ViewAllChats), "staff", "All open conversations"),
+    route("GET", "/api/v1/staff/conversations/{id}", Staff(P::ViewOwnChats), "staff", "A conversation with the visitor's profile"),
+    route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number"),
+    route("POST", "/api/v1/staff/conversations/{id}/claim", Staff(P::ClaimChat), "staff", "Take a waiting conversation"),
+    route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)")
+        .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
+    route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")
+        .body(r#"{"seq":7}"#),
+    route("POST", "/api/v1/staff/conversations/{id}/resolve", Staff(P::ChangeChatState), "staff", "Mark resolved"),
+    route("POST", "/api/v1/staff/conversations/{id}/handback", Staff(P::ChangeChatState), "staff", "Hand back to the bot"),
+    route("POST", "/api/v1/staff/conversations/{id}/close", Staff(P::ChangeChatState), "staff", "Close for good"),
+    route("POST", "/api/v1/staff/conversations/{id}/attachments", Staff(P::ReplyChat), "staff", "Upload an attachment"),
+    route("GET", "/api/v1/staff/conversations/{id}/attachments/{attachment_id}", Staff(P::ViewOwnChats), "staff", "Download an attachment"),
+    route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume"),
+    route("GET", "/api/v1/staff/ws", Staff(P::ViewQueue), "staff", "WebSocket feed: queue changes and my conversations' events"),
+    route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
+    route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
+        .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
+    route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
+        .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
 ];
 
 pub fn spec_for(method: &str, path: &str) -> Option<&'static RouteSpec> {
@@ -394,6 +215,11 @@ fn operation(spec: &RouteSpec) -> Value {
         "security": security,
         "responses": { "200": { "description": "success" }, "4XX": error.clone(), "5XX": error },
     });
+    if let Some(example) = spec.example {
+        let example: Value = serde_json::from_str(example).expect("route examples are valid JSON");
+        op["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "example": example } } });
+    }
     if let Some(p) = permission {
         op["x-required-permission"] = json!(p);
     }
