@@ -43,7 +43,21 @@ stop_throwaway_postgres() {
   rm -rf "$PG_DIR"
 }
 
-echo "== unit tests and the API suite on SQLite"
+CACHE="${XIAOER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xiaoer}"
+echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
+cargo run --quiet -- models fetch
+
+# llama-cpp-python: the real OpenAI-compatible server the HTTP backend is tested
+# against, and the peer of `xiaoer bench llm`. Built from source once (~10 min).
+export XIAOER_PEER_PYTHON="${XIAOER_PEER_PYTHON:-$CACHE/peer-venv/bin/python}"
+if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null; then
+  echo "== installing llama-cpp-python into $(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
+  python3 -m venv "$(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
+  # AMX kernels crash in a process that has not asked the kernel for AMX tile state.
+  CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" "$XIAOER_PEER_PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+fi
+
+echo "== unit tests, model tests and the API suite on SQLite"
 cargo test --all-targets
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then

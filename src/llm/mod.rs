@@ -2,7 +2,14 @@
 //! Engines are synchronous and run on their own threads; the async handles in
 //! `worker` implement the ports the services use.
 
+pub mod attention;
+pub mod decoder;
 pub mod embed;
+pub mod fetch;
+pub mod generate;
+pub mod openai;
+pub mod tokenizer;
+pub mod worker;
 
 use crate::ports::{EmbedKind, ModelError};
 

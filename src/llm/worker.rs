@@ -1,0 +1,185 @@
+//! Models run on their own threads behind bounded queues. The async handles
+//! implement the ports; a full queue answers `Overloaded` at once (HTTP 429
+//! upstream) instead of letting latency grow without bound. Each job carries the
+//! caller's tracing span onto the model thread.
+
+use super::EmbedEngine;
+use super::generate::ChatEngine;
+use crate::ports::{
+    ChatMessage, ChatModel, EmbedKind, Embedder, GenerationEvent, GenerationParams,
+    GenerationStream, ModelError,
+};
+use std::ops::ControlFlow;
+use tokio::sync::{mpsc, oneshot};
+
+struct ChatJob {
+    messages: Vec<ChatMessage>,
+    params: GenerationParams,
+    events: mpsc::UnboundedSender<Result<GenerationEvent, ModelError>>,
+    span: tracing::Span,
+}
+
+/// Async handle on a chat engine running on its own thread.
+#[derive(Clone)]
+pub struct LocalChatModel {
+    jobs: mpsc::Sender<ChatJob>,
+}
+
+impl LocalChatModel {
+    /// Moves the engine onto a new thread; at most `queue` requests wait.
+    pub fn spawn(mut engine: ChatEngine, queue: usize) -> Self {
+        let (jobs, mut rx) = mpsc::channel::<ChatJob>(queue.max(1));
+        std::thread::Builder::new()
+            .name("xiaoer-llm".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    let _entered = job.span.enter();
+                    if job.events.is_closed() {
+                        continue; // cancelled while waiting
+                    }
+                    let events = job.events.clone();
+                    let mut on_token = |piece: &str| {
+                        let sent = events.send(Ok(GenerationEvent::Token(piece.to_owned())));
+                        if sent.is_err() {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    };
+                    let result = engine.generate(&job.messages, &job.params, &mut on_token);
+                    let _ = job.events.send(result.map(GenerationEvent::Done));
+                }
+            })
+            .expect("spawn the model thread");
+        Self { jobs }
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatModel for LocalChatModel {
+    async fn generate(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+    ) -> Result<GenerationStream, ModelError> {
+        let (events, stream) = mpsc::unbounded_channel();
+        let job = ChatJob {
+            messages,
+            params,
+            events,
+            span: tracing::Span::current(),
+        };
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ModelError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                ModelError::Unavailable("the model thread has stopped".into())
+            }
+        })?;
+        Ok(stream)
+    }
+}
+
+struct EmbedJob {
+    texts: Vec<String>,
+    kind: EmbedKind,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>, ModelError>>,
+    span: tracing::Span,
+}
+
+/// Async handle on an embedding engine running on its own thread.
+#[derive(Clone)]
+pub struct LocalEmbedder {
+    jobs: mpsc::Sender<EmbedJob>,
+    dim: usize,
+}
+
+impl LocalEmbedder {
+    pub fn spawn(mut engine: Box<dyn EmbedEngine>, queue: usize) -> Self {
+        let dim = engine.dim();
+        let (jobs, mut rx) = mpsc::channel::<EmbedJob>(queue.max(1));
+        std::thread::Builder::new()
+            .name("xiaoer-embed".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    let _entered = job.span.enter();
+                    if job.reply.is_closed() {
+                        continue;
+                    }
+                    let _ = job.reply.send(engine.embed(&job.texts, job.kind));
+                }
+            })
+            .expect("spawn the embedding thread");
+        Self { jobs, dim }
+    }
+}
+
+#[async_trait::async_trait]
+impl Embedder for LocalEmbedder {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    async fn embed(
+        &self,
+        texts: Vec<String>,
+        kind: EmbedKind,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let (reply, response) = oneshot::channel();
+        let job = EmbedJob {
+            texts,
+            kind,
+            reply,
+            span: tracing::Span::current(),
+        };
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => ModelError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                ModelError::Unavailable("the embedding thread has stopped".into())
+            }
+        })?;
+        response
+            .await
+            .map_err(|_| ModelError::Unavailable("the embedding thread has stopped".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::EmbedKind;
+
+    /// A fake engine that blocks until released, to fill the queue.
+    struct Gate(std::sync::mpsc::Receiver<()>);
+
+    impl EmbedEngine for Gate {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn embed(&mut self, texts: &[String], _: EmbedKind) -> Result<Vec<Vec<f32>>, ModelError> {
+            let _ = self.0.recv();
+            Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_and_the_rest_complete() {
+        let (release, gate) = std::sync::mpsc::channel();
+        let embedder = LocalEmbedder::spawn(Box::new(Gate(gate)), 1);
+        let first = tokio::spawn({
+            let e = embedder.clone();
+            async move { e.embed(vec!["a".into()], EmbedKind::Query).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // the thread holds job 1
+        let second = tokio::spawn({
+            let e = embedder.clone();
+            async move { e.embed(vec!["b".into()], EmbedKind::Query).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // job 2 waits in the queue
+        let third = embedder.embed(vec!["c".into()], EmbedKind::Query).await;
+        assert!(matches!(third, Err(ModelError::Overloaded)), "{third:?}");
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap().len(), 1);
+        assert_eq!(second.await.unwrap().unwrap().len(), 1);
+    }
+}
