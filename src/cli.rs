@@ -176,7 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => crate::bench::chat::run(args, settings).await,
         Command::Bench {
             command: BenchCommand::Llm(args),
-        } => crate::bench::llm::run(args, &settings.models_dir).await,
+        } => crate::bench::llm::run(args, &settings).await,
     }
 }
 

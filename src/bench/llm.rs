@@ -6,8 +6,8 @@
 //! first token for a turn that reuses a cached ~200-token system prompt and adds
 //! ~300 new tokens (the bot's usual case).
 
-use crate::llm::fetch::{QWEN_GGUF, QWEN_TOKENIZER};
 use crate::llm::generate::ChatEngine;
+use crate::llm::source::ModelSource;
 use crate::ports::{ChatMessage, ChatRole, GenerationParams, GenerationStats, Sampling};
 use anyhow::Context;
 use serde_json::json;
@@ -17,12 +17,6 @@ use std::time::Instant;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct LlmBenchArgs {
-    /// GGUF file (default: the Qwen model in the models dir).
-    #[arg(long)]
-    pub gguf: Option<PathBuf>,
-    /// tokenizer.json for the GGUF (default: the Qwen tokenizer in the models dir).
-    #[arg(long)]
-    pub tokenizer: Option<PathBuf>,
     /// Tokens to decode in the decode measurement.
     #[arg(long, default_value_t = 128)]
     pub decode_tokens: usize,
@@ -34,25 +28,21 @@ pub struct LlmBenchArgs {
 const POLICY: &str =
     "买家收到商品后七天内可以申请无理由退货，商品需保持完好。退货运费由买家承担，质量问题除外。";
 
-pub async fn run(args: LlmBenchArgs, models_dir: &Path) -> anyhow::Result<()> {
+/// The model and tokenizer come from Settings (`--llm-model`, `--llm-tokenizer`).
+pub async fn run(args: LlmBenchArgs, settings: &crate::config::Settings) -> anyhow::Result<()> {
     let threads = std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(2usize);
-    let gguf = args
-        .gguf
-        .clone()
-        .unwrap_or_else(|| models_dir.join(QWEN_GGUF));
-    let tokenizer = args
-        .tokenizer
-        .clone()
-        .unwrap_or_else(|| models_dir.join(QWEN_TOKENIZER));
+    let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
+    let tokenizer = match settings.llm_tokenizer.as_str() {
+        "gguf" => None,
+        spec => Some(ModelSource::parse(spec)?.resolve()?),
+    };
     let decode_tokens = args.decode_tokens;
-    let (gguf_for_engine, tokenizer_for_engine) = (gguf.clone(), tokenizer.clone());
-    let ours = tokio::task::spawn_blocking(move || {
-        measure(&gguf_for_engine, &tokenizer_for_engine, decode_tokens)
-    })
-    .await??;
+    let engine_gguf = gguf.clone();
+    let ours = tokio::task::spawn_blocking(move || measure(&engine_gguf, tokenizer, decode_tokens))
+        .await??;
     let peer = match args.peer_python.as_deref() {
         Some("none") => json!(null),
         python => run_peer(
@@ -89,11 +79,11 @@ fn generate(
 
 fn measure(
     gguf: &Path,
-    tokenizer: &Path,
+    tokenizer: Option<PathBuf>,
     decode_tokens: usize,
 ) -> anyhow::Result<serde_json::Value> {
     let load_started = Instant::now();
-    let mut engine = ChatEngine::load(gguf, Some(tokenizer))
+    let mut engine = ChatEngine::load(gguf, tokenizer.as_deref())
         .context("load the model (run `xiaoer models fetch`)")?;
     let load_s = load_started.elapsed().as_secs_f64();
 

@@ -127,7 +127,12 @@ mod tests {
             seq,
             pos: 0,
         };
-        let out = causal_attention(&q, std::slice::from_ref(&k), std::slice::from_ref(&v), shape);
+        let out = causal_attention(
+            &q,
+            std::slice::from_ref(&k),
+            std::slice::from_ref(&v),
+            shape,
+        );
         for head in 0..n_head {
             for row in 0..seq {
                 let expected = naive(&q[(head * seq + row) * d..][..d], &k, &v, row + 1, d);
