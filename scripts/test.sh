@@ -53,8 +53,10 @@ export XIAOER_PEER_PYTHON="${XIAOER_PEER_PYTHON:-$CACHE/peer-venv/bin/python}"
 if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null; then
   echo "== installing llama-cpp-python into $(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
   python3 -m venv "$(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
-  # AMX kernels crash in a process that has not asked the kernel for AMX tile state.
-  CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" "$XIAOER_PEER_PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+  # The CPU's vector extensions, but not AMX: a native build (-march=native turns
+  # AMX on) segfaults in its first batched decode on this kind of machine.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
+    "$XIAOER_PEER_PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
 fi
 
 echo "== unit tests, model tests and the API suite on SQLite"

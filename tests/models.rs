@@ -203,9 +203,7 @@ fn qwen_answers_a_grounded_chinese_question_from_the_passage() {
 }
 
 /// The HTTP ChatModel against a real OpenAI-compatible server: llama-cpp-python's
-/// server (installed by scripts/test.sh into the cache venv). It runs the Qwen
-/// model: llama-cpp-python 0.3.36 built natively here segfaults on SmolLM2's
-/// Q4_1 file in its first decode (a llama.cpp bug, reproduced outside our code).
+/// server on the small model (installed by scripts/test.sh into the cache venv).
 #[tokio::test]
 async fn the_openai_compatible_backend_streams_from_a_real_server() {
     let python = std::env::var("XIAOER_PEER_PYTHON")
@@ -223,7 +221,7 @@ async fn the_openai_compatible_backend_streams_from_a_real_server() {
         .port();
     let mut server = tokio::process::Command::new(&python)
         .args(["-m", "llama_cpp.server", "--model"])
-        .arg(model_path(QWEN_GGUF))
+        .arg(model_path(SMOLLM_GGUF))
         .args([
             "--host",
             "127.0.0.1",
@@ -249,7 +247,7 @@ async fn the_openai_compatible_backend_streams_from_a_real_server() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    let model = xiaoer::llm::openai::OpenAiChatModel::new(&base, "qwen", None);
+    let model = xiaoer::llm::openai::OpenAiChatModel::new(&base, "smollm2", None);
     let messages = vec![ChatMessage::new(ChatRole::User, "Name a colour.")];
     let mut stream = model.generate(messages, greedy(16)).await.unwrap();
     let (mut text, mut done) = (String::new(), None);

@@ -91,7 +91,7 @@ fn measure(
     engine.set_reuse_prefix(false);
     let long = vec![ChatMessage::new(
         ChatRole::User,
-        format!("{}\n请总结上面的退货政策。", POLICY.repeat(12)),
+        format!("{}\n请总结上面的退货政策。", POLICY.repeat(17)),
     )];
     let (prefill, _) = generate(&mut engine, &long, 1)?;
 
@@ -108,7 +108,7 @@ fn measure(
         ChatRole::System,
         format!(
             "你是网店“店小二”的客服助手。只根据资料回答，不知道就说不知道。资料：{}",
-            POLICY.repeat(4)
+            POLICY.repeat(6)
         ),
     );
     let warm = vec![system.clone(), ChatMessage::new(ChatRole::User, "你好")];
@@ -117,7 +117,7 @@ fn measure(
         system,
         ChatMessage::new(
             ChatRole::User,
-            format!("{}\n我买的衣服不合适，能退吗？", POLICY.repeat(7)),
+            format!("{}\n我买的衣服不合适，能退吗？", POLICY.repeat(10)),
         ),
     ];
     let (ttft_stats, ttft_ms) = generate(&mut engine, &turn, 1)?;

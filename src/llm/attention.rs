@@ -4,8 +4,6 @@
 //! in chunks, or decoded alone: reusing a cached prompt prefix then changes
 //! nothing in the output, not even a near-tie of greedy decoding.
 
-use rayon::prelude::*;
-
 #[derive(Debug, Clone, Copy)]
 pub struct AttentionShape {
     pub n_head: usize,
@@ -28,22 +26,48 @@ pub fn causal_attention(
     let d = s.head_dim;
     let group = s.n_head / s.n_kv_head;
     let scale = 1.0 / (d as f32).sqrt();
-    // Each (head, row) produces one output row; rows are independent work items.
-    let rows: Vec<Vec<f32>> = (0..s.n_head * s.seq)
-        .into_par_iter()
-        .map(|item| {
+    let mut out = vec![0f32; s.seq * s.n_head * d];
+    let target = OutRows(out.as_mut_ptr());
+    // Each (head, row) is one work item writing one output row. They run on
+    // candle's own worker pool, the one its matmuls use, so the two never fight
+    // over the cores.
+    candle_core::utils::barrier_pool().execute_chunked(s.n_head * s.seq, |items| {
+        let mut row_out = vec![0f32; d];
+        for item in items {
             let (head, row) = (item / s.seq, item % s.seq);
             let query = &q[(head * s.seq + row) * d..][..d];
             let kv = head / group;
-            attend_row(query, &keys[kv], &values[kv], s.pos + row + 1, d, scale)
-        })
-        .collect();
-    let mut out = vec![0f32; s.seq * s.n_head * d];
-    for (item, row_out) in rows.into_iter().enumerate() {
-        let (head, row) = (item / s.seq, item % s.seq);
-        out[(row * s.n_head + head) * d..][..d].copy_from_slice(&row_out);
-    }
+            attend_row(
+                query,
+                &keys[kv],
+                &values[kv],
+                s.pos + row + 1,
+                d,
+                scale,
+                &mut row_out,
+            );
+            // SAFETY: item (head, row) owns output row (row * n_head + head) alone, and
+            // `out` outlives the call: no two items write the same floats.
+            unsafe { target.write((row * s.n_head + head) * d, &row_out) };
+        }
+    });
     out
+}
+
+/// The output buffer, shared by work items that write disjoint rows.
+#[derive(Clone, Copy)]
+struct OutRows(*mut f32);
+
+// SAFETY: only disjoint ranges are written through the pointer (see the caller).
+unsafe impl Send for OutRows {}
+unsafe impl Sync for OutRows {}
+
+impl OutRows {
+    /// # Safety
+    /// `offset..offset + row.len()` must be in bounds and written by no one else.
+    unsafe fn write(self, offset: usize, row: &[f32]) {
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), self.0.add(offset), row.len()) };
+    }
 }
 
 /// softmax(q·K[..visible] * scale) · V[..visible] for one query row.
@@ -54,7 +78,8 @@ fn attend_row(
     visible: usize,
     d: usize,
     scale: f32,
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     let mut scores: Vec<f32> = keys[..visible * d]
         .chunks_exact(d)
         .map(|key| dot(query, key) * scale)
@@ -65,14 +90,13 @@ fn attend_row(
         *s = (*s - max).exp();
         sum += *s;
     }
-    let mut out = vec![0f32; d];
+    out.fill(0.0);
     for (p, value) in scores.iter().zip(values[..visible * d].chunks_exact(d)) {
         let w = p / sum;
         for (o, v) in out.iter_mut().zip(value) {
             *o += w * v;
         }
     }
-    out
 }
 
 /// Dot product with eight independent accumulators (vectorises; fixed order).
