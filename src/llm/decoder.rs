@@ -72,16 +72,83 @@ impl DecoderConfig {
     }
 }
 
+/// Several linear maps of the same input, fused into as few matmuls as their
+/// storage types allow (one pass over the input, one thread-pool round trip).
+struct Projections {
+    /// Fused matmuls and the output widths they hold, in the original order.
+    groups: Vec<(QMatMul, Vec<usize>)>,
+}
+
+impl Projections {
+    fn new(weights: Vec<QTensor>) -> Result<Self> {
+        let mut groups: Vec<(Vec<QTensor>, Vec<usize>)> = Vec::new();
+        for w in weights {
+            let rows = w.shape().dims()[0];
+            match groups.last_mut() {
+                Some((ws, widths))
+                    if ws[0].dtype() == w.dtype()
+                        && ws[0].shape().dims()[1] == w.shape().dims()[1] =>
+                {
+                    ws.push(w);
+                    widths.push(rows);
+                }
+                _ => groups.push((vec![w], vec![rows])),
+            }
+        }
+        let groups = groups
+            .into_iter()
+            .map(|(ws, widths)| Ok((QMatMul::from_qtensor(concat_rows(ws)?)?, widths)))
+            .collect::<Result<_>>()?;
+        Ok(Self { groups })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let mut outputs = Vec::new();
+        for (matmul, widths) in &self.groups {
+            let y = matmul.forward(x)?;
+            let mut start = 0;
+            for &w in widths {
+                outputs.push(if widths.len() == 1 {
+                    y.clone()
+                } else {
+                    y.narrow(D::Minus1, start, w)?
+                });
+                start += w;
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+/// Stacks the rows of same-typed quantized matrices: ggml blocks never span rows,
+/// so the raw bytes concatenate.
+fn concat_rows(mut ws: Vec<QTensor>) -> Result<QTensor> {
+    if ws.len() == 1 {
+        return Ok(ws.remove(0));
+    }
+    let (dtype, cols, device) = (ws[0].dtype(), ws[0].shape().dims()[1], ws[0].device());
+    let rows: usize = ws.iter().map(|w| w.shape().dims()[0]).sum();
+    let mut bytes = Vec::new();
+    for w in &ws {
+        bytes.extend_from_slice(&w.data()?);
+    }
+    let storage = candle_core::quantized::QStorage::from_data(
+        std::borrow::Cow::Owned(bytes),
+        &device,
+        dtype,
+    )?;
+    QTensor::new(storage, (rows, cols))
+}
+
 struct Layer {
-    wq: QMatMul,
-    wk: QMatMul,
-    wv: QMatMul,
+    /// Q, K, V.
+    qkv: Projections,
     bias: Option<(Tensor, Tensor, Tensor)>,
     wo: QMatMul,
     attn_norm: Tensor,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
+    /// Gate and up.
+    gate_up: Projections,
     down: QMatMul,
     /// Keys and values of every position fed so far, one buffer per KV head,
     /// `head_dim` floats per position.
@@ -119,11 +186,11 @@ impl Decoder {
         let mut layers = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let p = format!("blk.{i}");
-            let mut q = |n: &str| -> Result<QMatMul> {
-                QMatMul::from_qtensor(tensor(&format!("{p}.{n}.weight"))?)
-            };
-            let (wq, wk, wv, wo) = (q("attn_q")?, q("attn_k")?, q("attn_v")?, q("attn_output")?);
-            let (gate, up, down) = (q("ffn_gate")?, q("ffn_up")?, q("ffn_down")?);
+            let mut w = |n: &str| tensor(&format!("{p}.{n}.weight"));
+            let qkv = Projections::new(vec![w("attn_q")?, w("attn_k")?, w("attn_v")?])?;
+            let gate_up = Projections::new(vec![w("ffn_gate")?, w("ffn_up")?])?;
+            let wo = QMatMul::from_qtensor(w("attn_output")?)?;
+            let down = QMatMul::from_qtensor(w("ffn_down")?)?;
             let bias = match config.arch {
                 Arch::Qwen2 => {
                     let mut b = |n: &str| tensor(&format!("{p}.{n}.bias"))?.dequantize(device);
@@ -138,15 +205,12 @@ impl Decoder {
                 vec![Vec::new(); config.n_kv_head],
             );
             layers.push(Layer {
-                wq,
-                wk,
-                wv,
+                qkv,
                 bias,
                 wo,
                 attn_norm,
                 ffn_norm,
-                gate,
-                up,
+                gate_up,
                 down,
                 keys,
                 values,
@@ -232,11 +296,10 @@ impl Layer {
         pos: usize,
     ) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
-        let (mut q, mut k, mut v) = (
-            self.wq.forward(x)?,
-            self.wk.forward(x)?,
-            self.wv.forward(x)?,
-        );
+        let mut qkv = self.qkv.forward(x)?.into_iter();
+        let (Some(mut q), Some(mut k), Some(mut v)) = (qkv.next(), qkv.next(), qkv.next()) else {
+            candle_core::bail!("attention needs Q, K and V projections");
+        };
         if let Some((bq, bk, bv)) = &self.bias {
             q = q.broadcast_add(bq)?;
             k = k.broadcast_add(bk)?;
@@ -277,8 +340,11 @@ impl Layer {
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
+        let mut gate_up = self.gate_up.forward(x)?.into_iter();
+        let (Some(gate), Some(up)) = (gate_up.next(), gate_up.next()) else {
+            candle_core::bail!("the MLP needs gate and up projections");
+        };
+        self.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)
     }
 }
 
