@@ -1,3 +1,4 @@
 //! Benchmarks with their own load generators (`xiaoer bench ...`).
 
 pub mod chat;
+pub mod embed;
