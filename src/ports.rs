@@ -47,5 +47,6 @@ pub enum EmbedKind {
 #[async_trait::async_trait]
 pub trait Embedder: Send + Sync + 'static {
     fn dim(&self) -> usize;
-    async fn embed(&self, texts: Vec<String>, kind: EmbedKind) -> Result<Vec<Vec<f32>>, ModelError>;
+    async fn embed(&self, texts: Vec<String>, kind: EmbedKind)
+    -> Result<Vec<Vec<f32>>, ModelError>;
 }

@@ -51,7 +51,10 @@ async fn the_openapi_document_lists_every_route_with_its_security() {
     assert_eq!(claim["x-required-permission"], "claim_chat");
     assert_eq!(claim["parameters"][0]["name"], "id");
     let send = &doc["paths"]["/api/v1/conversations/{id}/messages"]["post"];
-    assert_eq!(send["requestBody"]["content"]["application/json"]["example"]["body"]["type"], "text");
+    assert_eq!(
+        send["requestBody"]["content"]["application/json"]["example"]["body"]["type"],
+        "text"
+    );
 }
 
 #[tokio::test]
