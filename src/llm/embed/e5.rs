@@ -42,14 +42,25 @@ impl E5Engine {
             vocab.unk,
             &vocab.normalisation,
         )?;
-        Ok(Self {
+        let engine = Self {
             encoder: XlmrEncoder::load(&file)?,
             tokenizer,
             bos: vocab.bos,
             eos: vocab.eos,
             pad: vocab.pad,
             dim: file.shape.hidden,
-        })
+        };
+        engine.warm_up()?;
+        Ok(engine)
+    }
+
+    /// candle repacks each weight for its matmul kernel on first use; one tiny
+    /// pass at load keeps that cost (and any kernel failure) off the first request.
+    fn warm_up(&self) -> Result<(), ModelError> {
+        let windows = self.windows(&[String::new()], EmbedKind::Query);
+        self.window_means(&windows)
+            .map(drop)
+            .map_err(|e| ModelError::Load(format!("e5 warm-up pass failed: {e}")))
     }
 
     /// Token ids the model reads for `text` (prefix, `<s>` and `</s>`

