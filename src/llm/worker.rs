@@ -69,14 +69,17 @@ impl ChatModel for LocalChatModel {
             events,
             span: tracing::Span::current(),
         };
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ModelError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => {
-                ModelError::Unavailable("the model thread has stopped".into())
-            }
-        })?;
+        admit(&self.jobs, job, "the model thread has stopped")?;
         Ok(stream)
     }
+}
+
+/// Admission control: queue the job if there is room, else answer at once.
+fn admit<J>(jobs: &mpsc::Sender<J>, job: J, stopped: &str) -> Result<(), ModelError> {
+    jobs.try_send(job).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => ModelError::Overloaded,
+        mpsc::error::TrySendError::Closed(_) => ModelError::Unavailable(stopped.to_owned()),
+    })
 }
 
 struct EmbedJob {
@@ -131,12 +134,7 @@ impl Embedder for LocalEmbedder {
             reply,
             span: tracing::Span::current(),
         };
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ModelError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => {
-                ModelError::Unavailable("the embedding thread has stopped".into())
-            }
-        })?;
+        admit(&self.jobs, job, "the embedding thread has stopped")?;
         response
             .await
             .map_err(|_| ModelError::Unavailable("the embedding thread has stopped".into()))?
