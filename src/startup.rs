@@ -185,7 +185,7 @@ pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<d
                 .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
         )),
         None => {
-            let path = settings.data_dir.join("index");
+            let path = &settings.index_dir;
             Ok(Arc::new(EdgeIndex::open(&path, dim).with_context(
                 || format!("cannot open the embedded index in {}", path.display()),
             )?))

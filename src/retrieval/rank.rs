@@ -49,7 +49,7 @@ pub struct FusionWeights {
 impl Default for FusionWeights {
     fn default() -> Self {
         FusionWeights {
-            lexical: 0.15,
+            lexical: 0.05,
             answer: 0.9,
             classifier: 0.3,
         }

@@ -112,7 +112,8 @@ impl DecisionPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct DecideOptions {
     pub filter: IndexFilter,
-    /// Count retrievals and answers in the entries' usage (the live bot does).
+    /// Count retrievals in the entries' usage (the live bot does; it records an
+    /// answer itself when it actually sends one).
     pub record_usage: bool,
     /// Override the policy's signals (the evaluation's ablation).
     pub signals: Option<Signals>,
@@ -149,11 +150,6 @@ impl KnowledgeService {
             self.store
                 .bump_kb_counter(&ids, KbCounter::Retrieved)
                 .await?;
-            if let Some(a) = decision.answer() {
-                self.store
-                    .bump_kb_counter(&[a.entry_id.clone()], KbCounter::Answered)
-                    .await?;
-            }
         }
         Ok(decision)
     }

@@ -6,6 +6,7 @@ pub mod decide;
 mod entries;
 pub mod import;
 mod indexing;
+mod port;
 mod search;
 
 pub use decide::{DecideOptions, Decision, DecisionPolicy};
