@@ -375,12 +375,12 @@ pub fn line_diff(a: &str, b: &str) -> Vec<LineChange> {
             out.push(line(" ", a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            out.push(line("+", b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
             out.push(line("-", a[i]));
             i += 1;
+        } else {
+            out.push(line("+", b[j]));
+            j += 1;
         }
     }
     out
