@@ -8,6 +8,9 @@ use crate::ports::{Clock, SystemClock};
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
+use crate::services::quick_replies::QuickReplies;
+use crate::services::routing::RoutingService;
+use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
@@ -91,14 +94,24 @@ impl Application {
             writer_closed,
         );
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let chat = Arc::new(chat);
+        let routing = Arc::new(RoutingService::new(
+            store.clone(),
+            chat.clone(),
+            clock.clone(),
+        ));
+        tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
         let state = AppState {
+            routing,
+            groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
+            quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),
             staff: Arc::new(StaffService::new(
                 store.clone(),
                 clock.clone(),
                 settings.session_hours,
             )),
             visitors: Arc::new(VisitorService::new(store.clone(), cipher, clock.clone())),
-            chat: Arc::new(chat),
+            chat,
             attachments,
             store,
             clock,

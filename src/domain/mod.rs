@@ -3,5 +3,6 @@
 pub mod attachment;
 pub mod conversation;
 pub mod message;
+pub mod routing;
 pub mod staff;
 pub mod visitor;

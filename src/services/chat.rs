@@ -10,7 +10,7 @@ use crate::crypto::Cipher;
 use crate::domain::conversation::{
     Channel, ConversationId, ConversationState, SpeakGuard, Transition, TransitionError,
 };
-use crate::domain::message::{ClientMsgId, MessageBody, Sender};
+use crate::domain::message::{ClientMsgId, MessageBody, MessageText, Sender};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::storage::{
@@ -335,13 +335,26 @@ impl ChatService {
         sender: Sender,
         to_agent: Option<String>,
     ) -> Result<ConversationView, ChatError> {
+        self.transition_with_note(current, transition, sender, to_agent, None)
+            .await
+    }
+
+    /// A state change carrying an internal note (transfers); buyers never see notes.
+    pub async fn transition_with_note(
+        &self,
+        current: &ConversationView,
+        transition: Transition,
+        sender: Sender,
+        to_agent: Option<String>,
+        note: Option<String>,
+    ) -> Result<ConversationView, ChatError> {
         let to = current.state.apply(transition)?;
         let id = ConversationId::parse(&current.id).ok_or(ChatError::NotFound)?;
         let payload = EventPayload::StateChanged {
             from: current.state,
             to,
             agent_id: to_agent.clone(),
-            note: None,
+            note,
         };
         let kind = WriteKind::Transition {
             from: current.state,
@@ -422,6 +435,64 @@ impl ChatService {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The bot (or the routing service) hands a bot-owned chat to people.
+    pub async fn system_hand_off(
+        &self,
+        conversation: &ConversationView,
+    ) -> Result<ConversationView, ChatError> {
+        self.transition(conversation, Transition::RequestAgent, Sender::System, None)
+            .await
+    }
+
+    /// An internal note ("whisper") on a conversation: staff see it, the buyer never does.
+    pub async fn whisper(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        text: MessageText,
+    ) -> Result<Ack, ChatError> {
+        self.visible(Actor::Staff(staff), id).await?;
+        let sender = Sender::Agent {
+            id: staff.id.clone(),
+        };
+        let payload = EventPayload::Note { text };
+        let kind = WriteKind::Append {
+            guard: SpeakGuard::NotClosed,
+        };
+        let write = self.event_write(id, &sender, None, &payload, kind);
+        let event = self.event(&write, sender, payload);
+        match self.queue.submit(write, event).await {
+            Ok(outcome) => Ok(Ack {
+                seq: outcome.seq,
+                created_at: outcome.created_at,
+                duplicate: false,
+            }),
+            Err(StoreError::Refused { .. }) => Err(ChatError::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seals an event body for a write made outside the commit queue (assignment).
+    pub fn seal_payload(&self, conversation_id: &str, payload: &EventPayload) -> Vec<u8> {
+        let plain = serde_json::to_vec(payload).expect("event payload serialises");
+        self.cipher.seal(&plain, conversation_id.as_bytes())
+    }
+
+    /// Tells live participants about an event committed outside the commit queue.
+    pub fn publish_committed(&self, event: ChatEvent, state: ConversationState) {
+        let agent = match &event.payload {
+            EventPayload::StateChanged { agent_id, .. } => agent_id.clone(),
+            EventPayload::Message { .. } | EventPayload::Note { .. } => None,
+        };
+        let id = event.conversation_id.clone();
+        self.hub.publish(
+            &id,
+            LiveFrame::Event(Arc::new(event)),
+            state,
+            agent.as_deref(),
+        );
     }
 
     fn event_write(

@@ -4,5 +4,8 @@ pub mod attachments;
 pub mod chat;
 pub mod events;
 pub mod hub;
+pub mod quick_replies;
+pub mod routing;
+pub mod skill_groups;
 pub mod staff;
 pub mod visitors;

@@ -9,5 +9,6 @@ mod messages;
 mod nodes;
 mod ops;
 mod privacy;
+mod routing;
 mod staff;
 mod websocket;
