@@ -3,3 +3,4 @@
 pub mod chat;
 pub mod embed;
 pub mod llm;
+pub mod routing;

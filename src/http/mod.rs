@@ -1,5 +1,6 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
+pub mod assets;
 pub mod buyer;
 pub mod conversation;
 pub mod error;
@@ -190,6 +191,7 @@ pub fn router(state: AppState) -> Router {
                 .on_request(())
                 .on_failure(()),
         )
+        .merge(assets::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

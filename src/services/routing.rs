@@ -76,8 +76,9 @@ pub struct RoutingService {
     store: Store,
     chat: Arc<ChatService>,
     clock: Arc<dyn Clock>,
-    /// Positions last pushed per conversation, so only changes are sent.
-    pushed: Mutex<HashMap<String, (i64, i64)>>,
+    /// (group, position, expected wait) last pushed per waiting conversation, so
+    /// only changes are sent.
+    pushed: Mutex<HashMap<String, (String, i64, i64)>>,
 }
 
 impl RoutingService {
@@ -245,19 +246,24 @@ impl RoutingService {
     async fn push_positions(&self, group_id: &str) -> Result<(), RoutingError> {
         let statuses = self.group_statuses(group_id).await?;
         let mut pushed = self.pushed.lock().expect("routing lock");
+        // Forget this group's chats that left its queue, so a chat that comes back
+        // is told its place again.
+        pushed.retain(|id, (group, _, _)| {
+            group != group_id || statuses.iter().any(|s| &s.conversation_id == id)
+        });
         for status in statuses {
-            let now = (status.position, status.expected_wait_ms);
-            if pushed.insert(status.conversation_id.clone(), now) == Some(now) {
+            let place = (
+                group_id.to_owned(),
+                status.position,
+                status.expected_wait_ms,
+            );
+            if pushed.insert(status.conversation_id.clone(), place.clone()) == Some(place) {
                 continue;
             }
             let id = status.conversation_id.clone();
             self.chat
                 .hub()
                 .publish_to_conversation(&id, LiveFrame::Queue(Arc::new(status)));
-        }
-        // Forget conversations that left every queue (bounded memory).
-        if pushed.len() > 10_000 {
-            pushed.clear();
         }
         Ok(())
     }
