@@ -94,7 +94,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -620,4 +620,24 @@ async fn quick_replies_are_personal_or_shared_with_checked_shortcuts_and_variabl
             .status(),
         204
     );
+}
+
+/// A crash between "waiting" and the queue write would strand a chat; the sweep
+/// puts it back in the default group's queue and it is served.
+#[tokio::test]
+async fn a_waiting_chat_that_lost_its_queue_entry_is_requeued_and_served() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    hand_off(&app, &buyer, json!({})).await;
+    let store = app.state.routing.store();
+    store
+        .delete_queue_entry(&buyer.conversation_id)
+        .await
+        .unwrap();
+    let agent = app.online_agent("agent-a", 1).await;
+    assert_eq!(app.buyer_conversation(&buyer).await["state"], "waiting");
+    poll_until("the sweep requeues and assigns the chat", || async {
+        app.buyer_conversation(&buyer).await["agent_id"] == agent.id.as_str()
+    })
+    .await;
 }

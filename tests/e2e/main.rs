@@ -22,6 +22,7 @@ const DESKTOP: (u32, u32) = (1280, 860);
 const PHONE: (u32, u32) = (390, 844);
 const QUESTION: &str = "你好，我买的T恤尺码不对，想退货 👕";
 const REPLY: &str = "您好，我是客服小李，马上为您处理退货。";
+const WHISPER: &str = "先核对订单号再退款";
 
 /// Whether this server answers buyers with a bot. The bot lands on another
 /// branch; when it is merged, make this return true when the application was
@@ -88,6 +89,15 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     let app = spawn_app().await;
     let new = NewStaff::parse("agent-li", PASSWORD, Some("小李"), Role::Agent, Some(5)).unwrap();
     app.state.staff.add_user(new).await.unwrap();
+    let lead = NewStaff::parse(
+        "lead-wang",
+        PASSWORD,
+        Some("王主管"),
+        Role::Supervisor,
+        Some(5),
+    )
+    .unwrap();
+    app.state.staff.add_user(lead).await.unwrap();
     let out = artifacts();
     let driver = Driver::start(&chromedriver).await;
     let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
@@ -220,6 +230,50 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     agent.goto(&app.url("/console/#/inbox")).await;
     agent.wait_for(&link).await;
     agent.screenshot(&out.join("console-phone-inbox.png")).await;
+
+    // A supervisor (the same browser, after the agent signs out) watches the board
+    // and whispers to the agent; the buyer never sees the note.
+    agent.resize(DESKTOP.0, DESKTOP.1).await;
+    agent
+        .click(&agent.wait_for("[data-action=logout]").await)
+        .await;
+    agent.wait_for("[data-testid=login-form]").await;
+    agent_logs_in(&agent, &app, "lead-wang").await;
+    agent.goto(&app.url("/console/#/board")).await;
+    agent
+        .wait_for(&format!("[data-testid=board-chat-{conversation_id}]"))
+        .await;
+    agent
+        .screenshot(&out.join("console-board-desktop.png"))
+        .await;
+    agent
+        .goto(&app.url(&format!("/console/#/inbox/{conversation_id}")))
+        .await;
+    agent
+        .click(&agent.wait_for("[data-testid=action-whisper]").await)
+        .await;
+    let note = agent.wait_for("[data-testid=whisper-text]").await;
+    agent.type_into(&note, WHISPER).await;
+    agent
+        .click(&agent.wait_for("[data-testid=form-confirm]").await)
+        .await;
+    agent
+        .wait_until(
+            "the whisper in the console",
+            &count_messages("note", WHISPER),
+        )
+        .await;
+    open_widget(&buyer, &app).await;
+    buyer
+        .wait_until("the history", &count_messages("agent", REPLY))
+        .await;
+    let leaked = buyer
+        .run(
+            "return document.body.textContent.includes(arguments[0]);",
+            json!([WHISPER]),
+        )
+        .await;
+    assert_eq!(leaked, json!(false), "the buyer never sees a whisper");
 
     buyer.quit().await;
     agent.quit().await;

@@ -26,7 +26,10 @@ function updateBadge() {
 }
 
 app.seen = (conversationId) => {
-  if (app.unseen.delete(conversationId)) updateBadge();
+  if (app.unseen.delete(conversationId)) {
+    updateBadge();
+    $("[data-testid=toast]").hidden = true;
+  }
 };
 
 /// A short two-tone chime made on the spot (no audio file to ship).
