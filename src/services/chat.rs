@@ -14,8 +14,8 @@ use crate::domain::message::{ClientMsgId, MessageBody, MessageText, Sender};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::storage::{
-    AppendOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite, Store, StoreError,
-    StoredEvent, WriteKind,
+    AppendOutcome, ClaimOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite,
+    Store, StoreError, StoredEvent, WriteKind,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -273,29 +273,44 @@ impl ChatService {
         .await
     }
 
+    /// An agent takes a waiting chat, within their capacity (checked under the
+    /// same lock automatic routing uses, so the two never overfill an agent).
     pub async fn claim(
         &self,
         staff: &StaffUser,
         id: &ConversationId,
     ) -> Result<ConversationView, ChatError> {
         let conversation = self.visible(Actor::Staff(staff), id).await?;
-        let open = self
-            .store
-            .conversations(&ConversationScope::Agent(staff.id.clone()), MAX_PAGE)
-            .await?;
-        if open.len() as i64 >= staff.max_chats {
-            return Err(ChatError::AtCapacity(staff.max_chats));
-        }
-        let sender = Sender::Agent {
-            id: staff.id.clone(),
+        conversation.state.apply(Transition::Claim)?;
+        let payload = EventPayload::StateChanged {
+            from: ConversationState::Waiting,
+            to: ConversationState::WithAgent,
+            agent_id: Some(staff.id.clone()),
+            note: None,
         };
-        self.transition(
-            &conversation,
-            Transition::Claim,
-            sender,
-            Some(staff.id.clone()),
-        )
-        .await
+        let now = self.clock.now_ms();
+        let sealed = self.seal_payload(id.as_str(), &payload);
+        let outcome = self
+            .store
+            .claim_within_capacity(id.as_str(), &staff.id, now, &sealed)
+            .await?;
+        let seq = match outcome {
+            ClaimOutcome::Claimed { seq } => seq,
+            ClaimOutcome::AtCapacity => return Err(ChatError::AtCapacity(staff.max_chats)),
+            ClaimOutcome::NotWaiting => return Err(ChatError::Conflict),
+        };
+        let event = ChatEvent {
+            conversation_id: id.as_str().to_owned(),
+            seq,
+            sender: Sender::Agent {
+                id: staff.id.clone(),
+            },
+            client_msg_id: None,
+            created_at: now,
+            payload,
+        };
+        self.publish_committed(event, ConversationState::WithAgent);
+        self.conversation(id).await
     }
 
     /// Resolve, hand back to the bot or close. Agents act on their own chats,

@@ -195,3 +195,69 @@ impl Store {
         })
     }
 }
+
+/// Why a claim did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed {
+        seq: i64,
+    },
+    /// The agent already holds `max_chats` open chats.
+    AtCapacity,
+    /// The chat is no longer waiting (someone else took it, or it moved on).
+    NotWaiting,
+}
+
+impl Store {
+    /// An agent takes a waiting chat by hand. Under the same presence-row lock
+    /// as automatic assignment, so a claim and an assignment racing for one agent
+    /// on two processes cannot together pass the agent's capacity.
+    pub async fn claim_within_capacity(
+        &self,
+        conversation_id: &str,
+        agent_id: &str,
+        now: i64,
+        sealed_body: &[u8],
+    ) -> Result<ClaimOutcome, StoreError> {
+        const ENSURE_PRESENCE: &str = "INSERT INTO agent_presence (agent_id, status, last_assigned_at, updated_at) \
+            VALUES ($1, 'offline', 0, $2) ON CONFLICT (agent_id) DO NOTHING";
+        const LOAD: &str = "SELECT u.max_chats, (SELECT COUNT(*) FROM conversations c \
+            WHERE c.agent_id = u.id AND c.state = 'with_agent') FROM staff_users u WHERE u.id = $1";
+        const HAND_OVER: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2, \
+            state = 'with_agent', agent_id = $3 WHERE id = $1 AND state = 'waiting' RETURNING last_seq";
+        const EVENT: &str = "INSERT INTO events \
+            (conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at) \
+            VALUES ($1, $2, 'state_changed', 'agent', $3, NULL, $4, $5)";
+        const DEQUEUE: &str = "DELETE FROM queue_entries WHERE conversation_id = $1";
+        let (begin, lock) = match self.backend() {
+            Backend::Sqlite => (
+                "BEGIN IMMEDIATE",
+                "SELECT agent_id FROM agent_presence WHERE agent_id = $1",
+            ),
+            Backend::Postgres => (
+                "BEGIN",
+                "SELECT agent_id FROM agent_presence WHERE agent_id = $1 FOR UPDATE",
+            ),
+        };
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(ENSURE_PRESENCE).bind(agent_id).bind(now).execute(&mut *tx).await?;
+            sqlx::query(lock).bind(agent_id).fetch_one(&mut *tx).await?;
+            let (max_chats, active): (i64, i64) =
+                sqlx::query_as(LOAD).bind(agent_id).fetch_one(&mut *tx).await?;
+            if active >= max_chats {
+                return Ok(ClaimOutcome::AtCapacity);
+            }
+            let seq: Option<(i64,)> = sqlx::query_as(HAND_OVER)
+                .bind(conversation_id).bind(now).bind(agent_id).fetch_optional(&mut *tx).await?;
+            let Some((seq,)) = seq else {
+                return Ok(ClaimOutcome::NotWaiting);
+            };
+            sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(agent_id).bind(sealed_body).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query(DEQUEUE).bind(conversation_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(ClaimOutcome::Claimed { seq })
+        })
+    }
+}

@@ -202,3 +202,55 @@ async fn concurrent_assigners_on_two_nodes_never_give_a_chat_twice_or_overfill_a
         }
     }
 }
+
+/// Claims by hand and automatic assignment racing on two nodes for one agent
+/// never pass the agent's capacity.
+#[tokio::test]
+async fn claims_and_assignments_racing_on_two_nodes_respect_capacity() {
+    let (a, b) = two_nodes().await;
+    for round in 0..5 {
+        let agent = a
+            .staff_with_capacity(&format!("racer-{round}"), Role::Agent, 2)
+            .await;
+        let buyers = hand_off_concurrently(&a, &b, 4).await;
+        let claim = |node: &Arc<TestApp>, buyer: &Buyer| {
+            let path = format!(
+                "/api/v1/staff/conversations/{}/claim",
+                buyer.conversation_id
+            );
+            node.client
+                .post(node.url(&path))
+                .bearer_auth(&agent.token)
+                .send()
+        };
+        let online = a.staff_send(
+            reqwest::Method::PUT,
+            &agent,
+            "/api/v1/staff/presence",
+            json!({ "status": "online" }),
+        );
+        let (_, _, _, res) = tokio::join!(
+            claim(&a, &buyers[0]),
+            claim(&b, &buyers[1]),
+            claim(&b, &buyers[2]),
+            online
+        );
+        assert_eq!(res.status(), 204);
+        let mine: Vec<Value> = b
+            .staff_get(&agent, "/api/v1/staff/conversations")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine.len(), 2, "round {round}: full, never over capacity");
+        // Take this round's agent out so the next round starts clean.
+        a.set_presence(&agent, "offline").await;
+        for c in &mine {
+            let path = format!(
+                "/api/v1/staff/conversations/{}/close",
+                c["id"].as_str().unwrap()
+            );
+            assert_eq!(a.staff_post(&agent, &path, json!({})).await.status(), 200);
+        }
+    }
+}
