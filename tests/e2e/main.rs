@@ -275,6 +275,17 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         .await;
     assert_eq!(leaked, json!(false), "the buyer never sees a whisper");
 
+    // The widget speaks English too.
+    buyer
+        .click(&buyer.wait_for("[data-testid=lang-toggle]").await)
+        .await;
+    buyer
+        .wait_until(
+            "the English UI",
+            "document.querySelector('[data-testid=send]').textContent === 'Send'",
+        )
+        .await;
+
     buyer.quit().await;
     agent.quit().await;
 }

@@ -51,20 +51,39 @@ function chime() {
   }
 }
 
+const known = new Set(); // my open chats, to notice new ones once
+
+function notifyNew(conversationId) {
+  if (known.has(conversationId)) return;
+  known.add(conversationId);
+  if (app.view?.current === conversationId) return;
+  app.unseen.add(conversationId);
+  updateBadge();
+  chime();
+  toast(t("assigned_toast"));
+  if (document.hidden && window.Notification?.permission === "granted") new Notification(t("assigned_toast"));
+}
+
 function onFeed(frame) {
   if (frame.type === "event") {
     const e = frame.event;
-    const mine = e.kind === "state_changed" && e.to === "with_agent" && e.agent_id === app.me.id && e.from !== "with_agent";
-    const transferredToMe = e.kind === "state_changed" && e.to === "with_agent" && e.from === "with_agent" && e.agent_id === app.me.id;
-    if ((mine || transferredToMe) && app.view?.current !== e.conversation_id) {
-      app.unseen.add(e.conversation_id);
-      updateBadge();
-      chime();
-      toast(t("assigned_toast"));
-      if (document.hidden && window.Notification?.permission === "granted") new Notification(t("assigned_toast"));
-    }
+    if (e.kind === "state_changed" && e.to === "with_agent" && e.agent_id === app.me.id) notifyNew(e.conversation_id);
+    if (e.kind === "state_changed" && e.to !== "with_agent") known.delete(e.conversation_id);
   }
   for (const listener of app.feedListeners) listener(frame);
+}
+
+/// Assignments made by another server process reach this feed only later, so
+/// the list of my chats is also polled; what is new there is announced too.
+async function pollMine(first = false) {
+  const mine = await get("/api/v1/staff/conversations").catch(() => null);
+  if (!mine) return;
+  for (const c of mine) {
+    if (first) known.add(c.id);
+    else notifyNew(c.id);
+  }
+  const open = new Set(mine.map((c) => c.id));
+  for (const id of known) if (!open.has(id)) known.delete(id);
 }
 
 function route() {
@@ -88,6 +107,8 @@ async function showShell(me) {
   $("[data-testid=presence]").hidden = !handlesChats;
   if (handlesChats) {
     liveSocket(() => "/api/v1/staff/ws", onFeed);
+    await pollMine(true);
+    setInterval(() => pollMine(), 10000);
     const agents = await get("/api/v1/staff/agents").catch(() => []);
     const mine = agents.find((a) => a.agent_id === me.id);
     $("[data-testid=presence]").value = mine ? mine.status : "offline";
