@@ -15,7 +15,7 @@ use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::storage::{
     AppendOutcome, ClaimOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite,
-    Store, StoreError, StoredEvent, WriteKind,
+    Handover, Store, StoreError, StoredEvent, WriteKind,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -281,36 +281,64 @@ impl ChatService {
         id: &ConversationId,
     ) -> Result<ConversationView, ChatError> {
         let conversation = self.visible(Actor::Staff(staff), id).await?;
-        conversation.state.apply(Transition::Claim)?;
+        self.hand_to_agent(
+            staff,
+            &conversation,
+            Transition::Claim,
+            &staff.id,
+            staff.max_chats,
+            None,
+        )
+        .await
+    }
+
+    /// Moves a chat to `agent_id` (a claim, a transfer, a take-over) if they have
+    /// room; the conversation must still be as `conversation` shows it.
+    pub async fn hand_to_agent(
+        &self,
+        actor: &StaffUser,
+        conversation: &ConversationView,
+        transition: Transition,
+        agent_id: &str,
+        capacity: i64,
+        note: Option<String>,
+    ) -> Result<ConversationView, ChatError> {
+        let to = conversation.state.apply(transition)?;
+        let id = ConversationId::parse(&conversation.id).ok_or(ChatError::NotFound)?;
         let payload = EventPayload::StateChanged {
-            from: ConversationState::Waiting,
-            to: ConversationState::WithAgent,
-            agent_id: Some(staff.id.clone()),
-            note: None,
+            from: conversation.state,
+            to,
+            agent_id: Some(agent_id.to_owned()),
+            note,
         };
         let now = self.clock.now_ms();
         let sealed = self.seal_payload(id.as_str(), &payload);
-        let outcome = self
-            .store
-            .claim_within_capacity(id.as_str(), &staff.id, now, &sealed)
-            .await?;
-        let seq = match outcome {
+        let handover = Handover {
+            conversation_id: id.as_str(),
+            from_state: conversation.state.as_str(),
+            from_agent: conversation.agent_id.as_deref(),
+            agent_id,
+            sender_id: &actor.id,
+            now,
+            sealed_body: &sealed,
+        };
+        let seq = match self.store.claim_within_capacity(&handover).await? {
             ClaimOutcome::Claimed { seq } => seq,
-            ClaimOutcome::AtCapacity => return Err(ChatError::AtCapacity(staff.max_chats)),
+            ClaimOutcome::AtCapacity => return Err(ChatError::AtCapacity(capacity)),
             ClaimOutcome::NotWaiting => return Err(ChatError::Conflict),
         };
         let event = ChatEvent {
             conversation_id: id.as_str().to_owned(),
             seq,
             sender: Sender::Agent {
-                id: staff.id.clone(),
+                id: actor.id.clone(),
             },
             client_msg_id: None,
             created_at: now,
             payload,
         };
-        self.publish_committed(event, ConversationState::WithAgent);
-        self.conversation(id).await
+        self.publish_committed(event, to);
+        self.conversation(&id).await
     }
 
     /// Resolve, hand back to the bot or close. Agents act on their own chats,

@@ -352,10 +352,11 @@ impl RoutingService {
         target: TransferTarget,
         note: Option<String>,
     ) -> Result<ConversationView, RoutingError> {
-        if let TransferTarget::Agent(agent_id) = &target {
-            self.check_can_take(agent_id).await?;
-        }
-        self.move_chat(staff, id, target, note).await
+        let capacity = match &target {
+            TransferTarget::Agent(agent_id) => Some(self.check_can_take(agent_id).await?),
+            TransferTarget::Group(_) => None,
+        };
+        self.move_chat(staff, id, target, note, capacity).await
     }
 
     async fn move_chat(
@@ -364,6 +365,7 @@ impl RoutingService {
         id: &ConversationId,
         target: TransferTarget,
         note: Option<String>,
+        capacity: Option<i64>,
     ) -> Result<ConversationView, RoutingError> {
         let conversation = self.chat.visible(Actor::Staff(staff), id).await?;
         let owner = conversation.agent_id.clone();
@@ -374,6 +376,22 @@ impl RoutingService {
             id: staff.id.clone(),
         };
         let moved = match target {
+            // Within the target's capacity, under the routing lock.
+            TransferTarget::Agent(agent_id) if let Some(capacity) = capacity => self
+                .chat
+                .hand_to_agent(
+                    staff,
+                    &conversation,
+                    Transition::Transfer,
+                    &agent_id,
+                    capacity,
+                    note,
+                )
+                .await
+                .map_err(|e| match e {
+                    ChatError::AtCapacity(_) => RoutingError::AgentUnavailable("at capacity"),
+                    other => other.into(),
+                })?,
             TransferTarget::Agent(agent_id) => {
                 self.chat
                     .transition_with_note(
@@ -406,7 +424,8 @@ impl RoutingService {
         Ok(self.chat.conversation(id).await.unwrap_or(moved))
     }
 
-    async fn check_can_take(&self, agent_id: &str) -> Result<(), RoutingError> {
+    /// The target agent exists and is not offline; returns their capacity.
+    async fn check_can_take(&self, agent_id: &str) -> Result<i64, RoutingError> {
         let loads = self.store.agent_loads().await?;
         let agent = loads
             .iter()
@@ -418,7 +437,7 @@ impl RoutingService {
         if agent.active >= agent.max_chats {
             return Err(RoutingError::AgentUnavailable("at capacity"));
         }
-        Ok(())
+        Ok(agent.max_chats)
     }
 
     /// A supervisor takes a chat over from whoever has it (capacity does not apply).
@@ -429,7 +448,7 @@ impl RoutingService {
     ) -> Result<ConversationView, RoutingError> {
         let note = Some(format!("{} took over", supervisor.display_name));
         let me = TransferTarget::Agent(supervisor.id.clone());
-        self.move_chat(supervisor, id, me, note).await
+        self.move_chat(supervisor, id, me, note, None).await
     }
 
     pub fn store(&self) -> &Store {

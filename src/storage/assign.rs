@@ -196,7 +196,21 @@ impl Store {
     }
 }
 
-/// Why a claim did not go through.
+/// A chat moving to an agent by hand: a claim (from `waiting`) or a transfer or
+/// take-over (from `with_agent` and its current agent).
+#[derive(Debug, Clone, Copy)]
+pub struct Handover<'a> {
+    pub conversation_id: &'a str,
+    pub from_state: &'a str,
+    pub from_agent: Option<&'a str>,
+    pub agent_id: &'a str,
+    /// Who did it (the claiming agent, the transferring agent, the supervisor).
+    pub sender_id: &'a str,
+    pub now: i64,
+    pub sealed_body: &'a [u8],
+}
+
+/// Why a hand-over did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
     Claimed {
@@ -204,27 +218,34 @@ pub enum ClaimOutcome {
     },
     /// The agent already holds `max_chats` open chats.
     AtCapacity,
-    /// The chat is no longer waiting (someone else took it, or it moved on).
+    /// The chat is no longer as it was (someone else took it, or it moved on).
     NotWaiting,
 }
 
 impl Store {
-    /// An agent takes a waiting chat by hand. Under the same presence-row lock
-    /// as automatic assignment, so a claim and an assignment racing for one agent
-    /// on two processes cannot together pass the agent's capacity.
+    /// A chat goes to an agent by hand. Under the same presence-row lock as
+    /// automatic assignment, so hand-overs and assignments racing for one agent
+    /// on several processes cannot together pass the agent's capacity.
     pub async fn claim_within_capacity(
         &self,
-        conversation_id: &str,
-        agent_id: &str,
-        now: i64,
-        sealed_body: &[u8],
+        handover: &Handover<'_>,
     ) -> Result<ClaimOutcome, StoreError> {
+        let Handover {
+            conversation_id,
+            from_state,
+            from_agent,
+            agent_id,
+            sender_id,
+            now,
+            sealed_body,
+        } = *handover;
         const ENSURE_PRESENCE: &str = "INSERT INTO agent_presence (agent_id, status, last_assigned_at, updated_at) \
             VALUES ($1, 'offline', 0, $2) ON CONFLICT (agent_id) DO NOTHING";
         const LOAD: &str = "SELECT u.max_chats, (SELECT COUNT(*) FROM conversations c \
             WHERE c.agent_id = u.id AND c.state = 'with_agent') FROM staff_users u WHERE u.id = $1";
         const HAND_OVER: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2, \
-            state = 'with_agent', agent_id = $3 WHERE id = $1 AND state = 'waiting' RETURNING last_seq";
+            state = 'with_agent', agent_id = $3 WHERE id = $1 AND state = $4 AND COALESCE(agent_id, '') = $5 \
+            RETURNING last_seq";
         const EVENT: &str = "INSERT INTO events \
             (conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at) \
             VALUES ($1, $2, 'state_changed', 'agent', $3, NULL, $4, $5)";
@@ -249,11 +270,12 @@ impl Store {
                 return Ok(ClaimOutcome::AtCapacity);
             }
             let seq: Option<(i64,)> = sqlx::query_as(HAND_OVER)
-                .bind(conversation_id).bind(now).bind(agent_id).fetch_optional(&mut *tx).await?;
+                .bind(conversation_id).bind(now).bind(agent_id).bind(from_state).bind(from_agent.unwrap_or(""))
+                .fetch_optional(&mut *tx).await?;
             let Some((seq,)) = seq else {
                 return Ok(ClaimOutcome::NotWaiting);
             };
-            sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(agent_id).bind(sealed_body).bind(now)
+            sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(sender_id).bind(sealed_body).bind(now)
                 .execute(&mut *tx).await?;
             sqlx::query(DEQUEUE).bind(conversation_id).execute(&mut *tx).await?;
             tx.commit().await?;

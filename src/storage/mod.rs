@@ -12,7 +12,9 @@ mod routing;
 mod staff;
 mod visitors;
 
-pub use assign::{AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Head};
+pub use assign::{
+    AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
+};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use quick_replies::QuickReplyRow;

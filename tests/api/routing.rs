@@ -378,6 +378,17 @@ async fn transfer_to_a_full_or_offline_agent_is_refused() {
         .staff_post(&first, &path, json!({ "to_agent": "nobody" }))
         .await;
     assert_eq!(res.status(), 404);
+    let full = app.online_agent("full-agent", 1).await;
+    let other = app.start_conversation().await;
+    hand_off(&app, &other, json!({})).await;
+    assert_eq!(
+        app.buyer_conversation(&other).await["agent_id"],
+        full.id.as_str()
+    );
+    let res = app
+        .staff_post(&first, &path, json!({ "to_agent": full.id }))
+        .await;
+    assert_eq!(res.status(), 409, "a full agent takes no transfer");
     let res = app.staff_post(&first, &path, json!({})).await;
     assert_eq!(error_code(&res.json().await.unwrap()), "invalid_transfer");
 }

@@ -50,8 +50,7 @@ fn count_messages(class: &str, text: &str) -> String {
 async fn open_widget(buyer: &Browser, app: &TestApp) {
     buyer.leave_frame().await;
     buyer.goto(&app.url("/demo/")).await;
-    let launcher = buyer.wait_for("[data-testid=xiaoer-launcher]").await;
-    buyer.click(&launcher).await;
+    buyer.click("[data-testid=xiaoer-launcher]").await;
     let frame = buyer.wait_for("[data-testid=xiaoer-frame]").await;
     buyer.enter_frame(&frame).await;
     buyer
@@ -68,9 +67,7 @@ async fn agent_logs_in(agent: &Browser, app: &TestApp, username: &str) {
     agent.type_into(&name, username).await;
     let password = agent.wait_for("[data-testid=password]").await;
     agent.type_into(&password, PASSWORD).await;
-    agent
-        .click(&agent.wait_for("[data-testid=login-submit]").await)
-        .await;
+    agent.click("[data-testid=login-submit]").await;
     agent.wait_for("[data-testid=shell]").await;
 }
 
@@ -107,9 +104,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     open_widget(&buyer, &app).await;
     let input = buyer.wait_for("[data-testid=input]").await;
     buyer.type_into(&input, QUESTION).await;
-    buyer
-        .click(&buyer.wait_for("[data-testid=send]").await)
-        .await;
+    buyer.click("[data-testid=send]").await;
     buyer
         .wait_until(
             "the question is stored",
@@ -131,9 +126,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     }
 
     // The buyer asks for a person; nobody is online yet, so they wait in the queue.
-    buyer
-        .click(&buyer.wait_for("[data-testid=handoff]").await)
-        .await;
+    buyer.click("[data-testid=handoff]").await;
     buyer
         .wait_until(
             "the queue banner",
@@ -161,7 +154,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     agent
         .wait_until("the title badge", "document.title.startsWith('(1)')")
         .await;
-    agent.click(&agent.wait_for(&link).await).await;
+    agent.click(&link).await;
     agent.wait_for("[data-testid=handoff-packet] h3").await;
     agent
         .wait_until(
@@ -178,9 +171,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         .wait_for("[data-testid=reply-input]:not([disabled])")
         .await;
     agent.type_into(&reply, REPLY).await;
-    agent
-        .click(&agent.wait_for("[data-testid=reply-send]").await)
-        .await;
+    agent.click("[data-testid=reply-send]").await;
     agent
         .wait_until("the reply in the console", &count_messages("agent", REPLY))
         .await;
@@ -234,9 +225,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     // A supervisor (the same browser, after the agent signs out) watches the board
     // and whispers to the agent; the buyer never sees the note.
     agent.resize(DESKTOP.0, DESKTOP.1).await;
-    agent
-        .click(&agent.wait_for("[data-action=logout]").await)
-        .await;
+    agent.click("[data-action=logout]").await;
     agent.wait_for("[data-testid=login-form]").await;
     agent_logs_in(&agent, &app, "lead-wang").await;
     agent.goto(&app.url("/console/#/board")).await;
@@ -249,14 +238,10 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     agent
         .goto(&app.url(&format!("/console/#/inbox/{conversation_id}")))
         .await;
-    agent
-        .click(&agent.wait_for("[data-testid=action-whisper]").await)
-        .await;
+    agent.click("[data-testid=action-whisper]").await;
     let note = agent.wait_for("[data-testid=whisper-text]").await;
     agent.type_into(&note, WHISPER).await;
-    agent
-        .click(&agent.wait_for("[data-testid=form-confirm]").await)
-        .await;
+    agent.click("[data-testid=form-confirm]").await;
     agent
         .wait_until(
             "the whisper in the console",
@@ -276,9 +261,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     assert_eq!(leaked, json!(false), "the buyer never sees a whisper");
 
     // The widget speaks English too.
-    buyer
-        .click(&buyer.wait_for("[data-testid=lang-toggle]").await)
-        .await;
+    buyer.click("[data-testid=lang-toggle]").await;
     buyer
         .wait_until(
             "the English UI",

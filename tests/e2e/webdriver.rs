@@ -183,9 +183,28 @@ impl Browser {
         self.find_all(css).await.remove(0)
     }
 
-    pub async fn click(&self, element: &Element) {
-        self.post(&format!("/element/{}/click", element.0), json!({}))
-            .await;
+    /// Clicks the first visible element matching `css`. Pages re-render, so a
+    /// reference that went stale between finding and clicking is found again.
+    pub async fn click(&self, css: &str) {
+        for _ in 0..10 {
+            let element = self.wait_for(css).await;
+            let res: Value = self
+                .http
+                .post(format!("{}/element/{}/click", self.base, element.0))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match res["value"].get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") => continue,
+                Some(error) => panic!("click {css}: {error} {}", res["value"]["message"]),
+            }
+        }
+        panic!("click {css}: the element kept going stale");
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) {
