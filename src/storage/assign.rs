@@ -50,6 +50,20 @@ pub struct GroupSnapshot {
     pub rr_last_agent: Option<String>,
 }
 
+/// PostgreSQL may still pick one of two lock-waiting transactions as a deadlock
+/// victim (or SQLite report busy); the transaction rolled back whole, so it is
+/// simply tried again.
+const LOCK_RETRIES: u32 = 5;
+
+fn is_lock_conflict(error: &StoreError) -> bool {
+    match error {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01" | "40001" | "5" | "517"))
+        }
+        _ => false,
+    }
+}
+
 type Decide<'a> = &'a (dyn Fn(&Head, &GroupSnapshot, &[Candidate]) -> Option<AssignPlan> + Sync);
 
 struct Sql {
@@ -81,6 +95,21 @@ impl Store {
 
     /// Assigns the head of `group_id`'s queue to the agent `decide` chooses.
     pub async fn assign_next(
+        &self,
+        group_id: &str,
+        now: i64,
+        decide: Decide<'_>,
+    ) -> Result<AssignOutcome, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.assign_once(group_id, now, decide).await {
+                Err(e) if is_lock_conflict(&e) && attempt < LOCK_RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn assign_once(
         &self,
         group_id: &str,
         now: i64,
@@ -230,6 +259,16 @@ impl Store {
         &self,
         handover: &Handover<'_>,
     ) -> Result<ClaimOutcome, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.claim_once(handover).await {
+                Err(e) if is_lock_conflict(&e) && attempt < LOCK_RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn claim_once(&self, handover: &Handover<'_>) -> Result<ClaimOutcome, StoreError> {
         let Handover {
             conversation_id,
             from_state,
@@ -250,18 +289,23 @@ impl Store {
             (conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at) \
             VALUES ($1, $2, 'state_changed', 'agent', $3, NULL, $4, $5)";
         const DEQUEUE: &str = "DELETE FROM queue_entries WHERE conversation_id = $1";
-        let (begin, lock) = match self.backend() {
+        // Locks in the order automatic assignment takes them (queue entry, then
+        // presence, then conversation), so the two do not deadlock.
+        let (begin, entry, lock) = match self.backend() {
             Backend::Sqlite => (
                 "BEGIN IMMEDIATE",
+                "SELECT conversation_id FROM queue_entries WHERE conversation_id = $1",
                 "SELECT agent_id FROM agent_presence WHERE agent_id = $1",
             ),
             Backend::Postgres => (
                 "BEGIN",
+                "SELECT conversation_id FROM queue_entries WHERE conversation_id = $1 FOR UPDATE",
                 "SELECT agent_id FROM agent_presence WHERE agent_id = $1 FOR UPDATE",
             ),
         };
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(entry).bind(conversation_id).fetch_optional(&mut *tx).await?;
             sqlx::query(ENSURE_PRESENCE).bind(agent_id).bind(now).execute(&mut *tx).await?;
             sqlx::query(lock).bind(agent_id).fetch_one(&mut *tx).await?;
             let (max_chats, active): (i64, i64) =
