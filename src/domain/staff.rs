@@ -45,6 +45,8 @@ impl Role {
                 matches!(self, Supervisor | Admin)
             }
             ManageUsers | WriteVisitorContext => matches!(self, Admin),
+            ReadKnowledge => true,
+            WriteKnowledge => matches!(self, KnowledgeManager | Admin),
         }
     }
 }
@@ -80,6 +82,10 @@ pub enum Permission {
     ManageRouting,
     /// Quick replies shared with every agent.
     ManageSharedReplies,
+    /// Search and read knowledge-base entries (agents answer with them).
+    ReadKnowledge,
+    /// Create, edit, publish, import and reindex knowledge-base entries.
+    WriteKnowledge,
 }
 
 impl Permission {
@@ -96,6 +102,8 @@ impl Permission {
             Permission::WriteVisitorContext => "write_visitor_context",
             Permission::ManageRouting => "manage_routing",
             Permission::ManageSharedReplies => "manage_shared_replies",
+            Permission::ReadKnowledge => "read_knowledge",
+            Permission::WriteKnowledge => "write_knowledge",
         }
     }
 }

@@ -5,8 +5,11 @@ use crate::domain::message::MessageError;
 use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::VisitorInputError;
+use crate::ports::ModelError;
+use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
 use crate::services::chat::ChatError;
+use crate::services::knowledge::KnowledgeError;
 use crate::services::quick_replies::QuickReplyServiceError;
 use crate::services::routing::RoutingError;
 use crate::services::staff::StaffError;
@@ -38,6 +41,14 @@ pub enum ApiError {
         message: String,
     },
     UnsupportedMediaType {
+        message: String,
+    },
+    /// A model or another shared resource is saturated: retry shortly.
+    Busy {
+        message: String,
+    },
+    /// A dependency (a remote index) cannot be reached.
+    Unavailable {
         message: String,
     },
     /// Something on our side failed; the detail goes to the log only.
@@ -75,6 +86,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType { message } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
+                message.clone(),
+            ),
+            ApiError::Busy { message } => (StatusCode::TOO_MANY_REQUESTS, "busy", message.clone()),
+            ApiError::Unavailable { message } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
                 message.clone(),
             ),
             ApiError::Internal(_) => (
@@ -294,5 +311,54 @@ impl From<BytesRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+impl From<KnowledgeError> for ApiError {
+    fn from(e: KnowledgeError) -> Self {
+        let message = e.to_string();
+        match e {
+            KnowledgeError::Invalid(_) => ApiError::bad_request("invalid_entry", message),
+            KnowledgeError::BadImport { .. } => ApiError::bad_request("bad_import", message),
+            KnowledgeError::DuplicateId(_) => ApiError::bad_request("duplicate_id", message),
+            KnowledgeError::UnknownCategory(_) => {
+                ApiError::bad_request("unknown_category", message)
+            }
+            KnowledgeError::NotFound => ApiError::NotFound {
+                code: "entry_not_found",
+                message,
+            },
+            KnowledgeError::NoSuchVersion => ApiError::NotFound {
+                code: "version_not_found",
+                message,
+            },
+            KnowledgeError::Conflict => ApiError::Conflict {
+                code: "concurrent_change",
+                message,
+            },
+            KnowledgeError::ReindexRunning => ApiError::Conflict {
+                code: "reindex_running",
+                message,
+            },
+            KnowledgeError::Model(inner) => inner.into(),
+            KnowledgeError::Index(IndexError::Unreachable(_)) => ApiError::Unavailable { message },
+            KnowledgeError::Index(IndexError::Engine(_)) | KnowledgeError::Store(_) => {
+                ApiError::Internal(message)
+            }
+        }
+    }
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        let message = e.to_string();
+        match e {
+            ModelError::Overloaded => ApiError::Busy { message },
+            ModelError::Input(_) => ApiError::bad_request("bad_model_input", message),
+            ModelError::Unavailable(_) => ApiError::Unavailable { message },
+            ModelError::Cancelled | ModelError::Load(_) | ModelError::Inference(_) => {
+                ApiError::Internal(message)
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod chat;
 pub mod events;
 pub mod hub;
+pub mod knowledge;
 pub mod quick_replies;
 pub mod routing;
 pub mod skill_groups;

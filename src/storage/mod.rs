@@ -7,6 +7,7 @@ mod assign;
 mod attachments;
 mod commit;
 mod conversations;
+mod knowledge;
 mod quick_replies;
 mod routing;
 mod staff;
@@ -17,6 +18,7 @@ pub use assign::{
 };
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
+pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};

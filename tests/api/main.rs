@@ -5,6 +5,8 @@ mod attachments;
 mod cli;
 mod crash;
 mod helpers;
+mod index;
+mod knowledge;
 mod messages;
 mod nodes;
 mod ops;

@@ -10,8 +10,12 @@ async fn two_nodes() -> (Arc<TestApp>, Arc<TestApp>) {
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path()).await;
     let a = spawn_with(dir, settings.clone()).await;
-    // Same database and same data dir (same key); its own temp dir only as a holder.
-    let b = spawn_with(tempfile::tempdir().unwrap(), settings).await;
+    // Same database and same data dir (same key, same attachments); its own
+    // embedded index (one process per index directory) in its own temp dir.
+    let own = tempfile::tempdir().unwrap();
+    let mut settings = settings;
+    settings.index_dir = own.path().join("index");
+    let b = spawn_with(own, settings).await;
     (Arc::new(a), Arc::new(b))
 }
 
