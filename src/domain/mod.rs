@@ -4,5 +4,6 @@ pub mod attachment;
 pub mod conversation;
 pub mod knowledge;
 pub mod message;
+pub mod routing;
 pub mod staff;
 pub mod visitor;

@@ -41,7 +41,9 @@ impl Role {
             ViewQueue | ClaimChat | ReplyChat | ViewOwnChats | ChangeChatState => {
                 matches!(self, Agent | Supervisor | Admin)
             }
-            ViewAllChats => matches!(self, Supervisor | Admin),
+            ViewAllChats | ManageRouting | ManageSharedReplies => {
+                matches!(self, Supervisor | Admin)
+            }
             ManageUsers | WriteVisitorContext => matches!(self, Admin),
             ReadKnowledge => true,
             WriteKnowledge => matches!(self, KnowledgeManager | Admin),
@@ -76,6 +78,10 @@ pub enum Permission {
     ManageUsers,
     /// Shop systems post what a visitor browses and buys.
     WriteVisitorContext,
+    /// Skill groups, their members and routing rules.
+    ManageRouting,
+    /// Quick replies shared with every agent.
+    ManageSharedReplies,
     /// Search and read knowledge-base entries (agents answer with them).
     ReadKnowledge,
     /// Create, edit, publish, import and reindex knowledge-base entries.
@@ -94,6 +100,8 @@ impl Permission {
             Permission::ChangeChatState => "change_chat_state",
             Permission::ManageUsers => "manage_users",
             Permission::WriteVisitorContext => "write_visitor_context",
+            Permission::ManageRouting => "manage_routing",
+            Permission::ManageSharedReplies => "manage_shared_replies",
             Permission::ReadKnowledge => "read_knowledge",
             Permission::WriteKnowledge => "write_knowledge",
         }
@@ -198,6 +206,15 @@ mod tests {
         assert!(Role::Agent.allows(Permission::ViewOwnChats));
         assert!(!Role::Agent.allows(Permission::ViewAllChats));
         assert!(Role::Supervisor.allows(Permission::ViewAllChats));
+    }
+
+    #[test]
+    fn supervisors_and_admins_run_routing_and_shared_replies() {
+        for role in Role::ALL {
+            let lead = matches!(role, Role::Supervisor | Role::Admin);
+            assert_eq!(role.allows(Permission::ManageRouting), lead);
+            assert_eq!(role.allows(Permission::ManageSharedReplies), lead);
+        }
     }
 
     #[test]

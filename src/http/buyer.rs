@@ -3,10 +3,12 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, conversation_id};
-use crate::domain::conversation::Channel;
+use crate::domain::conversation::{Channel, ConversationState};
+use crate::domain::routing::RouteHints;
 use crate::domain::visitor::{BuyerIdentity, BuyerPii, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
 use crate::services::visitors::Visitor;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -64,13 +66,50 @@ pub async fn conversation(
     Ok(Json(state.chat.visible(Actor::Buyer(&visitor), &id).await?))
 }
 
+/// Where the buyer asks from; the server adds VIP status and the entry page it knows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffInput {
+    pub category: Option<String>,
+    pub entry_page: Option<String>,
+}
+
+/// The buyer asks for a person: the chat waits and joins the routed group's queue.
+/// The body (routing hints) is optional.
 pub async fn handoff(
     State(state): State<AppState>,
     Extension(visitor): Extension<Visitor>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
-    Ok(Json(state.chat.request_agent(&visitor, &id).await?))
+    let input: HandoffInput = if body.iter().all(u8::is_ascii_whitespace) {
+        HandoffInput::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_fields", e))?
+    };
+    let conversation = state.chat.request_agent(&visitor, &id).await?;
+    let page = match input.entry_page {
+        Some(page) => Some(page),
+        None => {
+            state
+                .visitors
+                .profile(&visitor.id)
+                .await?
+                .context
+                .current_page
+        }
+    };
+    let hints = RouteHints {
+        intent: None,
+        category: input.category,
+        entry_page: page,
+        vip: false,
+    };
+    if conversation.state != ConversationState::Waiting {
+        return Ok(Json(conversation));
+    }
+    Ok(Json(state.routing.enqueue(&id, hints).await?))
 }
 
 pub async fn put_context(

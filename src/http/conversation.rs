@@ -31,12 +31,14 @@ pub async fn events(
 ) -> Result<Json<Vec<ChatEvent>>, ApiError> {
     let id = conversation_id(&id)?;
     state.chat.visible(caller.actor(), &id).await?;
-    Ok(Json(
-        state
-            .chat
-            .events(&id, q.after, q.limit.unwrap_or(100))
-            .await?,
-    ))
+    let events = state
+        .chat
+        .events(&id, q.after, q.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(match caller {
+        Caller::Staff(_) => events,
+        Caller::Buyer(_) => events.iter().filter_map(ChatEvent::for_buyer).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //! machine-readable code; 5xx bodies say nothing internal and the cause is logged.
 
 use crate::domain::message::MessageError;
+use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::VisitorInputError;
 use crate::ports::ModelError;
@@ -9,6 +10,8 @@ use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
 use crate::services::chat::ChatError;
 use crate::services::knowledge::KnowledgeError;
+use crate::services::quick_replies::QuickReplyServiceError;
+use crate::services::routing::RoutingError;
 use crate::services::staff::StaffError;
 use crate::services::visitors::VisitorError;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -145,6 +148,59 @@ impl From<ChatError> for ApiError {
             },
             ChatError::Attachment(inner) => inner.into(),
             ChatError::Corrupt(_) | ChatError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(e: RoutingError) -> Self {
+        let message = e.to_string();
+        let not_found = |code| ApiError::NotFound {
+            code,
+            message: message.clone(),
+        };
+        match e {
+            RoutingError::GroupNotFound => not_found("group_not_found"),
+            RoutingError::AgentNotFound => not_found("agent_not_found"),
+            RoutingError::RuleNotFound => not_found("rule_not_found"),
+            RoutingError::GroupNameTaken => ApiError::Conflict {
+                code: "group_name_taken",
+                message,
+            },
+            RoutingError::Invalid(_) => ApiError::bad_request("invalid_routing", message),
+            RoutingError::AgentUnavailable(_) => ApiError::Conflict {
+                code: "agent_unavailable",
+                message,
+            },
+            RoutingError::Chat(inner) => inner.into(),
+            RoutingError::Corrupt(_) | RoutingError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<QuickReplyServiceError> for ApiError {
+    fn from(e: QuickReplyServiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            QuickReplyServiceError::Invalid(inner) => {
+                let code = match inner {
+                    QuickReplyError::BadShortcut => "bad_shortcut",
+                    QuickReplyError::UnknownVariable(_) => "unknown_variable",
+                    QuickReplyError::BadText => "bad_reply_text",
+                    QuickReplyError::BadCategory => "bad_category",
+                };
+                ApiError::bad_request(code, message)
+            }
+            QuickReplyServiceError::NotFound => ApiError::NotFound {
+                code: "quick_reply_not_found",
+                message,
+            },
+            QuickReplyServiceError::ShortcutTaken => ApiError::Conflict {
+                code: "shortcut_taken",
+                message,
+            },
+            QuickReplyServiceError::Forbidden => ApiError::Forbidden { message },
+            QuickReplyServiceError::Store(_) => ApiError::Internal(message),
         }
     }
 }

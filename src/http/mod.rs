@@ -1,5 +1,6 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
+pub mod assets;
 pub mod buyer;
 pub mod conversation;
 pub mod error;
@@ -7,6 +8,7 @@ pub mod extract;
 pub mod kb;
 pub mod ops;
 pub mod routes;
+pub mod routing;
 pub mod staff;
 pub mod ws;
 
@@ -14,6 +16,9 @@ use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::knowledge::KnowledgeService;
+use crate::services::quick_replies::QuickReplies;
+use crate::services::routing::RoutingService;
+use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
@@ -21,7 +26,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +43,9 @@ pub struct AppState {
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
     pub attachments: Arc<AttachmentService>,
+    pub routing: Arc<RoutingService>,
+    pub groups: Arc<SkillGroups>,
+    pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
@@ -150,6 +158,54 @@ pub fn router(state: AppState) -> Router {
             get(ws::conversation_socket),
         )
         .route("/api/v1/staff/ws", get(ws::staff_feed_socket))
+        .route(&format!("{conversation}/queue"), get(routing::queue_status))
+        .route(
+            &format!("{staff_conversation}/transfer"),
+            post(routing::transfer),
+        )
+        .route(
+            &format!("{staff_conversation}/takeover"),
+            post(routing::take_over),
+        )
+        .route(
+            &format!("{staff_conversation}/notes"),
+            post(routing::whisper),
+        )
+        .route("/api/v1/staff/presence", put(routing::put_presence))
+        .route("/api/v1/staff/agents", get(routing::agents))
+        .route("/api/v1/staff/supervision/board", get(routing::board))
+        .route(
+            "/api/v1/staff/routing/groups",
+            get(routing::groups).post(routing::create_group),
+        )
+        .route(
+            "/api/v1/staff/routing/groups/{group_id}",
+            put(routing::update_group),
+        )
+        .route(
+            "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}",
+            put(routing::put_member).delete(routing::delete_member),
+        )
+        .route(
+            "/api/v1/staff/routing/rules",
+            get(routing::rules).post(routing::create_rule),
+        )
+        .route(
+            "/api/v1/staff/routing/rules/{rule_id}",
+            delete(routing::delete_rule),
+        )
+        .route(
+            "/api/v1/staff/quick-replies",
+            get(routing::quick_replies).post(routing::create_quick_reply),
+        )
+        .route(
+            "/api/v1/staff/quick-replies/{reply_id}",
+            put(routing::update_quick_reply).delete(routing::delete_quick_reply),
+        )
+        .route(
+            "/api/v1/staff/visitors/{visitor_id}/vip",
+            put(routing::put_visitor_vip),
+        )
         .route(
             "/api/v1/staff/users",
             get(staff::list_users).post(staff::create_user),
@@ -170,6 +226,7 @@ pub fn router(state: AppState) -> Router {
                 .on_request(())
                 .on_failure(()),
         )
+        .merge(assets::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

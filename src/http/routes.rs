@@ -76,7 +76,9 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
-    route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent"),
+    route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")
+        .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
+    route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
     route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
     route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment"),
     route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)"),
@@ -105,6 +107,35 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/conversations/{id}/attachments/{attachment_id}", Staff(P::ViewOwnChats), "staff", "Download an attachment"),
     route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume"),
     route("GET", "/api/v1/staff/ws", Staff(P::ViewQueue), "staff", "WebSocket feed: queue changes and my conversations' events"),
+    route("POST", "/api/v1/staff/conversations/{id}/transfer", Staff(P::ChangeChatState), "staff", "Transfer to an agent or a skill group, with an internal note")
+        .body(r#"{"to_group":"GROUP_ID","note":"买家要换货，需要售后处理"}"#),
+    route("POST", "/api/v1/staff/conversations/{id}/takeover", Staff(P::ViewAllChats), "supervision", "Take the chat over from its agent"),
+    route("POST", "/api/v1/staff/conversations/{id}/notes", Staff(P::ViewOwnChats), "staff", "Whisper: an internal note only staff see")
+        .body(r#"{"text":"先确认订单号再退款"}"#),
+    route("PUT", "/api/v1/staff/presence", Staff(P::ViewQueue), "staff", "Set my presence: online, busy, away, offline")
+        .body(r#"{"status":"online"}"#),
+    route("GET", "/api/v1/staff/agents", Staff(P::ViewQueue), "staff", "Agents with presence, open chats and capacity"),
+    route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues, agents and live chats with waiting and reply times"),
+    route("GET", "/api/v1/staff/routing/groups", Staff(P::ViewQueue), "routing", "Skill groups with members and queue length"),
+    route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group")
+        .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#),
+    route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy and overflow")
+        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#),
+    route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)")
+        .body(r#"{"level":1,"weight":200}"#),
+    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group"),
+    route("GET", "/api/v1/staff/routing/rules", Staff(P::ViewQueue), "routing", "Routing rules"),
+    route("POST", "/api/v1/staff/routing/rules", Staff(P::ManageRouting), "routing", "Route an intent, category or entry page to a group")
+        .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#),
+    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule"),
+    route("GET", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "My quick replies and the shared ones"),
+    route("POST", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "Create a quick reply (shared: supervisors and admins)")
+        .body(r#"{"category":"售后","shortcut":"/refund","text":"{buyer_name}您好，订单 {order_no} 的退款已提交","shared":false}"#),
+    route("PUT", "/api/v1/staff/quick-replies/{reply_id}", Staff(P::ReplyChat), "staff", "Change a quick reply")
+        .body(r#"{"category":"售后","shortcut":"/refund","text":"退款已提交","shared":false}"#),
+    route("DELETE", "/api/v1/staff/quick-replies/{reply_id}", Staff(P::ReplyChat), "staff", "Delete a quick reply"),
+    route("PUT", "/api/v1/staff/visitors/{visitor_id}/vip", Staff(P::WriteVisitorContext), "admin", "Shop systems mark a VIP buyer (their chats jump the queue)")
+        .body(r#"{"vip":true}"#),
     route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
     route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
         .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),

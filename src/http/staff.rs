@@ -131,7 +131,9 @@ pub async fn claim(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
-    Ok(Json(state.chat.claim(&staff, &id).await?))
+    let claimed = state.chat.claim(&staff, &id).await?;
+    state.routing.after_change(&claimed, None).await?;
+    Ok(Json(claimed))
 }
 
 async fn change_state(
@@ -141,9 +143,13 @@ async fn change_state(
     transition: Transition,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
-    Ok(Json(
-        state.chat.change_state(&staff, &id, transition).await?,
-    ))
+    let before = state.chat.conversation(&id).await?;
+    let after = state.chat.change_state(&staff, &id, transition).await?;
+    state
+        .routing
+        .after_change(&after, before.agent_id.as_deref())
+        .await?;
+    Ok(Json(after))
 }
 
 pub async fn resolve(

@@ -88,6 +88,17 @@ fn event_frame(event: &ChatEvent) -> serde_json::Value {
     json!({ "type": "event", "event": event })
 }
 
+/// Sends an event as this participant may see it (buyers never see internal notes).
+async fn send_event(sink: &mut Sink, party: &Caller, event: &ChatEvent) -> Result<(), axum::Error> {
+    match party {
+        Caller::Staff(_) => send_json(sink, event_frame(event)).await,
+        Caller::Buyer(_) => match event.for_buyer() {
+            Some(visible) => send_json(sink, event_frame(&visible)).await,
+            None => Ok(()),
+        },
+    }
+}
+
 struct Gauge(&'static str);
 
 impl Gauge {
@@ -116,7 +127,9 @@ async fn conversation_session(
     let mut live = state.chat.hub().subscribe(id.as_str());
     let mut last = after.max(0);
     let mut shutdown = state.shutdown.clone();
-    if catch_up(&state, &id, &mut last, &mut sink).await.is_err()
+    if catch_up(&state, &id, &party, &mut last, &mut sink)
+        .await
+        .is_err()
         || send_json(&mut sink, json!({ "type": "ready", "last_seq": last }))
             .await
             .is_err()
@@ -149,6 +162,7 @@ async fn conversation_session(
 async fn catch_up(
     state: &AppState,
     id: &ConversationId,
+    party: &Caller,
     last: &mut i64,
     sink: &mut Sink,
 ) -> Result<(), axum::Error> {
@@ -163,7 +177,7 @@ async fn catch_up(
         let n = events.len() as i64;
         for event in events {
             *last = event.seq;
-            send_json(sink, event_frame(&event)).await?;
+            send_event(sink, party, &event).await?;
         }
         if n < MAX_PAGE {
             return Ok(());
@@ -183,11 +197,14 @@ async fn forward_live(
         Ok(LiveFrame::Event(event)) if event.seq <= *last => Ok(()),
         Ok(LiveFrame::Event(event)) if event.seq == *last + 1 => {
             *last = event.seq;
-            send_json(sink, event_frame(&event)).await
+            send_event(sink, party, &event).await
         }
         // A gap or a lag: the database has everything, in order.
         Ok(LiveFrame::Event(_)) | Err(RecvError::Lagged(_)) => {
-            catch_up(state, id, last, sink).await
+            catch_up(state, id, party, last, sink).await
+        }
+        Ok(LiveFrame::Queue(status)) => {
+            send_json(sink, json!({ "type": "queue", "queue": &*status })).await
         }
         Ok(LiveFrame::Typing { from, .. }) if from == party.kind() => Ok(()),
         Ok(LiveFrame::Typing { from, .. }) => {
@@ -316,7 +333,7 @@ fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
                 ..
             }
         ),
-        LiveFrame::Typing { .. } | LiveFrame::Read { .. } => false,
+        LiveFrame::Typing { .. } | LiveFrame::Read { .. } | LiveFrame::Queue(_) => false,
     };
     staff.can(Permission::ViewAllChats)
         || owns
@@ -339,5 +356,6 @@ fn staff_frame_json(frame: &StaffFrame) -> serde_json::Value {
         } => {
             json!({ "type": "read", "conversation_id": &**conversation_id, "reader": &**reader, "seq": seq })
         }
+        LiveFrame::Queue(status) => json!({ "type": "queue", "queue": &**status }),
     }
 }

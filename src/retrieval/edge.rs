@@ -136,7 +136,7 @@ pub(crate) fn edge_filter(f: &IndexFilter) -> Option<Filter> {
             "valid_from",
             Range {
                 lte: Some(day),
-                ..none.clone()
+                ..none
             },
         ));
         must.push(range(

@@ -10,12 +10,12 @@ use crate::crypto::Cipher;
 use crate::domain::conversation::{
     Channel, ConversationId, ConversationState, SpeakGuard, Transition, TransitionError,
 };
-use crate::domain::message::{ClientMsgId, MessageBody, Sender};
+use crate::domain::message::{ClientMsgId, MessageBody, MessageText, Sender};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::storage::{
-    AppendOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite, Store, StoreError,
-    StoredEvent, WriteKind,
+    AppendOutcome, ClaimOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite,
+    Handover, Store, StoreError, StoredEvent, WriteKind,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -273,29 +273,72 @@ impl ChatService {
         .await
     }
 
+    /// An agent takes a waiting chat, within their capacity (checked under the
+    /// same lock automatic routing uses, so the two never overfill an agent).
     pub async fn claim(
         &self,
         staff: &StaffUser,
         id: &ConversationId,
     ) -> Result<ConversationView, ChatError> {
         let conversation = self.visible(Actor::Staff(staff), id).await?;
-        let open = self
-            .store
-            .conversations(&ConversationScope::Agent(staff.id.clone()), MAX_PAGE)
-            .await?;
-        if open.len() as i64 >= staff.max_chats {
-            return Err(ChatError::AtCapacity(staff.max_chats));
-        }
-        let sender = Sender::Agent {
-            id: staff.id.clone(),
-        };
-        self.transition(
+        self.hand_to_agent(
+            staff,
             &conversation,
             Transition::Claim,
-            sender,
-            Some(staff.id.clone()),
+            &staff.id,
+            staff.max_chats,
+            None,
         )
         .await
+    }
+
+    /// Moves a chat to `agent_id` (a claim, a transfer, a take-over) if they have
+    /// room; the conversation must still be as `conversation` shows it.
+    pub async fn hand_to_agent(
+        &self,
+        actor: &StaffUser,
+        conversation: &ConversationView,
+        transition: Transition,
+        agent_id: &str,
+        capacity: i64,
+        note: Option<String>,
+    ) -> Result<ConversationView, ChatError> {
+        let to = conversation.state.apply(transition)?;
+        let id = ConversationId::parse(&conversation.id).ok_or(ChatError::NotFound)?;
+        let payload = EventPayload::StateChanged {
+            from: conversation.state,
+            to,
+            agent_id: Some(agent_id.to_owned()),
+            note,
+        };
+        let now = self.clock.now_ms();
+        let sealed = self.seal_payload(id.as_str(), &payload);
+        let handover = Handover {
+            conversation_id: id.as_str(),
+            from_state: conversation.state.as_str(),
+            from_agent: conversation.agent_id.as_deref(),
+            agent_id,
+            sender_id: &actor.id,
+            now,
+            sealed_body: &sealed,
+        };
+        let seq = match self.store.claim_within_capacity(&handover).await? {
+            ClaimOutcome::Claimed { seq } => seq,
+            ClaimOutcome::AtCapacity => return Err(ChatError::AtCapacity(capacity)),
+            ClaimOutcome::NotWaiting => return Err(ChatError::Conflict),
+        };
+        let event = ChatEvent {
+            conversation_id: id.as_str().to_owned(),
+            seq,
+            sender: Sender::Agent {
+                id: actor.id.clone(),
+            },
+            client_msg_id: None,
+            created_at: now,
+            payload,
+        };
+        self.publish_committed(event, to);
+        self.conversation(&id).await
     }
 
     /// Resolve, hand back to the bot or close. Agents act on their own chats,
@@ -335,13 +378,26 @@ impl ChatService {
         sender: Sender,
         to_agent: Option<String>,
     ) -> Result<ConversationView, ChatError> {
+        self.transition_with_note(current, transition, sender, to_agent, None)
+            .await
+    }
+
+    /// A state change carrying an internal note (transfers); buyers never see notes.
+    pub async fn transition_with_note(
+        &self,
+        current: &ConversationView,
+        transition: Transition,
+        sender: Sender,
+        to_agent: Option<String>,
+        note: Option<String>,
+    ) -> Result<ConversationView, ChatError> {
         let to = current.state.apply(transition)?;
         let id = ConversationId::parse(&current.id).ok_or(ChatError::NotFound)?;
         let payload = EventPayload::StateChanged {
             from: current.state,
             to,
             agent_id: to_agent.clone(),
-            note: None,
+            note,
         };
         let kind = WriteKind::Transition {
             from: current.state,
@@ -422,6 +478,64 @@ impl ChatService {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The bot (or the routing service) hands a bot-owned chat to people.
+    pub async fn system_hand_off(
+        &self,
+        conversation: &ConversationView,
+    ) -> Result<ConversationView, ChatError> {
+        self.transition(conversation, Transition::RequestAgent, Sender::System, None)
+            .await
+    }
+
+    /// An internal note ("whisper") on a conversation: staff see it, the buyer never does.
+    pub async fn whisper(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        text: MessageText,
+    ) -> Result<Ack, ChatError> {
+        self.visible(Actor::Staff(staff), id).await?;
+        let sender = Sender::Agent {
+            id: staff.id.clone(),
+        };
+        let payload = EventPayload::Note { text };
+        let kind = WriteKind::Append {
+            guard: SpeakGuard::NotClosed,
+        };
+        let write = self.event_write(id, &sender, None, &payload, kind);
+        let event = self.event(&write, sender, payload);
+        match self.queue.submit(write, event).await {
+            Ok(outcome) => Ok(Ack {
+                seq: outcome.seq,
+                created_at: outcome.created_at,
+                duplicate: false,
+            }),
+            Err(StoreError::Refused { .. }) => Err(ChatError::Closed),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seals an event body for a write made outside the commit queue (assignment).
+    pub fn seal_payload(&self, conversation_id: &str, payload: &EventPayload) -> Vec<u8> {
+        let plain = serde_json::to_vec(payload).expect("event payload serialises");
+        self.cipher.seal(&plain, conversation_id.as_bytes())
+    }
+
+    /// Tells live participants about an event committed outside the commit queue.
+    pub fn publish_committed(&self, event: ChatEvent, state: ConversationState) {
+        let agent = match &event.payload {
+            EventPayload::StateChanged { agent_id, .. } => agent_id.clone(),
+            EventPayload::Message { .. } | EventPayload::Note { .. } => None,
+        };
+        let id = event.conversation_id.clone();
+        self.hub.publish(
+            &id,
+            LiveFrame::Event(Arc::new(event)),
+            state,
+            agent.as_deref(),
+        );
     }
 
     fn event_write(

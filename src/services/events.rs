@@ -1,7 +1,7 @@
 //! The event a participant receives: what was committed, opened and typed.
 
 use crate::domain::conversation::ConversationState;
-use crate::domain::message::{MessageBody, Sender};
+use crate::domain::message::{MessageBody, MessageText, Sender};
 use serde::{Deserialize, Serialize};
 
 /// What an event says. Stored sealed (encrypted) as JSON in `events.body`.
@@ -18,6 +18,10 @@ pub enum EventPayload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// An internal note ("whisper"): only staff see it.
+    Note {
+        text: MessageText,
+    },
 }
 
 impl EventPayload {
@@ -25,6 +29,7 @@ impl EventPayload {
         match self {
             EventPayload::Message { .. } => "message",
             EventPayload::StateChanged { .. } => "state_changed",
+            EventPayload::Note { .. } => "note",
         }
     }
 }
@@ -41,4 +46,29 @@ pub struct ChatEvent {
     pub created_at: i64,
     #[serde(flatten)]
     pub payload: EventPayload,
+}
+
+impl ChatEvent {
+    /// The event as the buyer may see it: internal notes are dropped entirely and
+    /// transfer notes are cut from state changes.
+    pub fn for_buyer(&self) -> Option<ChatEvent> {
+        match &self.payload {
+            EventPayload::Note { .. } => None,
+            EventPayload::StateChanged {
+                from,
+                to,
+                agent_id,
+                note: Some(_),
+            } => Some(ChatEvent {
+                payload: EventPayload::StateChanged {
+                    from: *from,
+                    to: *to,
+                    agent_id: agent_id.clone(),
+                    note: None,
+                },
+                ..self.clone()
+            }),
+            EventPayload::Message { .. } | EventPayload::StateChanged { .. } => Some(self.clone()),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! falls behind (or sees a gap in sequence numbers) re-reads from storage.
 
 use super::events::ChatEvent;
+use super::routing::QueueStatus;
 use crate::domain::conversation::ConversationState;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,8 @@ pub enum LiveFrame {
         reader: Arc<str>,
         seq: i64,
     },
+    /// Not stored: the buyer's place in the queue and the expected wait.
+    Queue(Arc<QueueStatus>),
 }
 
 /// A frame on the staff feed, with what the feed needs to decide who sees it.
@@ -87,6 +90,14 @@ impl Hub {
             agent_id: agent_id.map(Arc::from),
             state,
         });
+    }
+
+    /// Sends to the conversation's own subscribers only (not the staff feed).
+    pub fn publish_to_conversation(&self, conversation_id: &str, frame: LiveFrame) {
+        let map = self.conversations.lock().expect("hub lock");
+        if let Some(sender) = map.get(conversation_id) {
+            let _ = sender.send(frame);
+        }
     }
 
     /// Conversations with at least one live channel (for metrics).

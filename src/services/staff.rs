@@ -5,7 +5,7 @@ use crate::domain::staff::{
     Password, Permission, Role, StaffInputError, Username, parse_capacity, parse_display_name,
 };
 use crate::ports::Clock;
-use crate::storage::{StaffRow, Store, StoreError};
+use crate::storage::{MemberRow, StaffRow, Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -131,7 +131,21 @@ impl StaffService {
             created_at: self.clock.now_ms(),
         };
         self.store.insert_staff(&row).await?;
-        StaffUser::from_row(row)
+        let user = StaffUser::from_row(row)?;
+        if user.can(Permission::ClaimChat) {
+            // Everyone who takes chats starts in the default skill group.
+            if let Some(group) = self.store.default_group().await? {
+                let member = MemberRow {
+                    group_id: group.id,
+                    agent_id: user.id.clone(),
+                    level: 0,
+                    weight: 100,
+                    assigned: 0,
+                };
+                self.store.upsert_member(&member).await?;
+            }
+        }
+        Ok(user)
     }
 
     pub async fn list_users(&self) -> Result<Vec<StaffUser>, StaffError> {

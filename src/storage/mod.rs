@@ -3,16 +3,24 @@
 //! with `$N` placeholders, which both accept); `on_pool!` compiles each body once
 //! per backend so there is one copy of the logic to read.
 
+mod assign;
 mod attachments;
 mod commit;
 mod conversations;
 mod knowledge;
+mod quick_replies;
+mod routing;
 mod staff;
 mod visitors;
 
+pub use assign::{
+    AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
+};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
+pub use quick_replies::QuickReplyRow;
+pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use visitors::VisitorRow;
 

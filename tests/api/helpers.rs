@@ -177,7 +177,77 @@ impl TestApp {
 
     /// Creates a staff account directly through the service and signs in over HTTP.
     pub async fn staff(&self, username: &str, role: Role) -> StaffLogin {
-        let new = NewStaff::parse(username, PASSWORD, None, role, Some(5)).unwrap();
+        self.staff_with_capacity(username, role, 5).await
+    }
+
+    /// An agent who takes chats: signed in, set online, with this many chats at most.
+    pub async fn online_agent(&self, username: &str, max_chats: i64) -> StaffLogin {
+        let agent = self
+            .staff_with_capacity(username, Role::Agent, max_chats)
+            .await;
+        self.set_presence(&agent, "online").await;
+        agent
+    }
+
+    pub async fn set_presence(&self, staff: &StaffLogin, status: &str) {
+        let res = self
+            .staff_send(
+                reqwest::Method::PUT,
+                staff,
+                "/api/v1/staff/presence",
+                json!({ "status": status }),
+            )
+            .await;
+        assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    }
+
+    pub async fn staff_send(
+        &self,
+        method: reqwest::Method,
+        staff: &StaffLogin,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&staff.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The staff live feed WebSocket, after its `ready` frame.
+    pub async fn staff_socket(&self, staff: &StaffLogin) -> Ws {
+        let url = self.ws_url(&format!("/api/v1/staff/ws?access_token={}", staff.token));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        assert_eq!(next_json(&mut ws).await["type"], "ready");
+        ws
+    }
+
+    /// The conversation as its buyer sees it.
+    pub async fn buyer_conversation(&self, buyer: &Buyer) -> Value {
+        let path = format!("/api/v1/conversations/{}", buyer.conversation_id);
+        let res = self
+            .client
+            .get(self.url(&path))
+            .bearer_auth(&buyer.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn staff_with_capacity(
+        &self,
+        username: &str,
+        role: Role,
+        max_chats: i64,
+    ) -> StaffLogin {
+        let new = NewStaff::parse(username, PASSWORD, None, role, Some(max_chats)).unwrap();
         let user = self.state.staff.add_user(new).await.unwrap();
         let res = self
             .client

@@ -85,7 +85,7 @@ async fn conformance(index: Arc<dyn VectorIndex>) {
     assert!(r.sparse.iter().all(|h| h.entry_id == "returns"));
 
     let r = index
-        .search(search(Some(unit(0 + 5 * 3)), None, IndexFilter::default()))
+        .search(search(Some(unit(5 * 3)), None, IndexFilter::default()))
         .await
         .unwrap();
     assert_eq!(r.dense.len(), 4);

@@ -11,5 +11,6 @@ mod messages;
 mod nodes;
 mod ops;
 mod privacy;
+mod routing;
 mod staff;
 mod websocket;

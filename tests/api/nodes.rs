@@ -1,7 +1,7 @@
 //! Two server nodes on one database: sequence numbers, dedup and claims are decided
 //! by the database, so they stay right whichever node a request lands on.
 
-use crate::helpers::{TestApp, spawn_with, test_settings};
+use crate::helpers::{Buyer, TestApp, spawn_with, test_settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use xiaoer::domain::staff::Role;
@@ -87,5 +87,174 @@ async fn agents_on_different_nodes_never_both_get_a_chat() {
             .await
             .unwrap();
         assert!(conv["agent_id"] == alice.id.as_str() || conv["agent_id"] == bob.id.as_str());
+    }
+}
+
+/// Hands off `n` chats at once, spread over both nodes.
+async fn hand_off_concurrently(a: &Arc<TestApp>, b: &Arc<TestApp>, n: usize) -> Vec<Buyer> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let buyer = node.start_conversation().await;
+            let res = node.buyer_post(&buyer, "/handoff", json!({})).await;
+            assert_eq!(res.status(), 200);
+            buyer
+        }));
+    }
+    let mut buyers = Vec::new();
+    for t in tasks {
+        buyers.push(t.await.unwrap());
+    }
+    buyers
+}
+
+/// Per conversation: how many times it was handed to an agent, and its owner now.
+async fn assignments(node: &TestApp, buyers: &[Buyer]) -> Vec<(usize, Option<String>)> {
+    let mut out = Vec::new();
+    for buyer in buyers {
+        let events = node.buyer_events(buyer, 0).await;
+        let given = events
+            .iter()
+            .filter(|e| e["kind"] == "state_changed" && e["to"] == "with_agent")
+            .count();
+        let now = node.buyer_conversation(buyer).await;
+        out.push((given, now["agent_id"].as_str().map(str::to_owned)));
+    }
+    out
+}
+
+/// Both nodes assign at once (hand-offs and frees land on either node, and each
+/// node's sweeper runs too): no chat is given twice, none is lost, and nobody
+/// goes over capacity.
+#[tokio::test]
+async fn concurrent_assigners_on_two_nodes_never_give_a_chat_twice_or_overfill_an_agent() {
+    let (a, b) = two_nodes().await;
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        agents.push(node.online_agent(&format!("agent-{i}"), 3).await);
+    }
+    let buyers = hand_off_concurrently(&a, &b, 30).await;
+    let first = assignments(&a, &buyers).await;
+    assert!(first.iter().all(|(given, _)| *given <= 1));
+    assert_eq!(first.iter().filter(|(_, o)| o.is_some()).count(), 12);
+    for agent in &agents {
+        let owned = first
+            .iter()
+            .filter(|(_, o)| o.as_deref() == Some(&agent.id))
+            .count();
+        assert_eq!(owned, 3, "each agent is full, not over");
+    }
+    // Every agent resolves their chats at once, half through each node: the
+    // freed places are refilled from the queue, each chat once.
+    let mut tasks = Vec::new();
+    for (i, (buyer, (_, owner))) in buyers.iter().zip(&first).enumerate() {
+        let Some(owner) = owner else { continue };
+        let agent = agents.iter().find(|a| &a.id == owner).unwrap();
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let path = format!(
+            "/api/v1/staff/conversations/{}/resolve",
+            buyer.conversation_id
+        );
+        let token = agent.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = node
+                .client
+                .post(node.url(&path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let second = assignments(&b, &buyers).await;
+    assert!(
+        second.iter().all(|(given, _)| *given <= 1),
+        "no chat given twice"
+    );
+    let newly: Vec<_> = first
+        .iter()
+        .zip(&second)
+        .filter(|((_, before), (_, after))| before.is_none() && after.is_some())
+        .collect();
+    assert_eq!(newly.len(), 12, "the freed places were all refilled");
+    let still_waiting = second.iter().filter(|(given, _)| *given == 0).count();
+    assert_eq!(still_waiting, 6, "none lost: the rest still wait");
+    for buyer in &buyers {
+        let conversation = a.buyer_conversation(buyer).await;
+        if conversation["state"] == "waiting" {
+            let path = format!("/api/v1/conversations/{}/queue", buyer.conversation_id);
+            let res: Value = a
+                .client
+                .get(a.url(&path))
+                .bearer_auth(&buyer.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                res["queue"]["position"].as_i64().is_some(),
+                "a waiting chat is in the queue"
+            );
+        }
+    }
+}
+
+/// Claims by hand and automatic assignment racing on two nodes for one agent
+/// never pass the agent's capacity.
+#[tokio::test]
+async fn claims_and_assignments_racing_on_two_nodes_respect_capacity() {
+    let (a, b) = two_nodes().await;
+    for round in 0..5 {
+        let agent = a
+            .staff_with_capacity(&format!("racer-{round}"), Role::Agent, 2)
+            .await;
+        let buyers = hand_off_concurrently(&a, &b, 4).await;
+        let claim = |node: &Arc<TestApp>, buyer: &Buyer| {
+            let path = format!(
+                "/api/v1/staff/conversations/{}/claim",
+                buyer.conversation_id
+            );
+            node.client
+                .post(node.url(&path))
+                .bearer_auth(&agent.token)
+                .send()
+        };
+        let online = a.staff_send(
+            reqwest::Method::PUT,
+            &agent,
+            "/api/v1/staff/presence",
+            json!({ "status": "online" }),
+        );
+        let (_, _, _, res) = tokio::join!(
+            claim(&a, &buyers[0]),
+            claim(&b, &buyers[1]),
+            claim(&b, &buyers[2]),
+            online
+        );
+        assert_eq!(res.status(), 204);
+        let mine: Vec<Value> = b
+            .staff_get(&agent, "/api/v1/staff/conversations")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine.len(), 2, "round {round}: full, never over capacity");
+        // Take this round's agent out so the next round starts clean.
+        a.set_presence(&agent, "offline").await;
+        for c in &mine {
+            let path = format!(
+                "/api/v1/staff/conversations/{}/close",
+                c["id"].as_str().unwrap()
+            );
+            assert_eq!(a.staff_post(&agent, &path, json!({})).await.status(), 200);
+        }
     }
 }

@@ -1,0 +1,329 @@
+//! Skill groups, memberships, routing rules, presence and the waiting queue.
+
+use super::{Backend, Store, StoreError, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub strategy: String,
+    pub is_default: bool,
+    pub overflow_group_id: Option<String>,
+    pub overflow_after_ms: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub group_id: String,
+    pub agent_id: String,
+    pub level: i64,
+    pub weight: i64,
+    pub assigned: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RuleRow {
+    pub id: String,
+    pub match_kind: String,
+    pub pattern: String,
+    pub group_id: String,
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueRow {
+    pub conversation_id: String,
+    pub group_id: String,
+    pub vip: bool,
+    pub first_enqueued_at: i64,
+    pub group_since: i64,
+}
+
+/// An agent with presence, load and capacity (the supervisor board, the console).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentLoadRow {
+    pub agent_id: String,
+    pub display_name: String,
+    pub status: String,
+    pub active: i64,
+    pub max_chats: i64,
+    pub last_assigned_at: i64,
+}
+
+/// An open chat for the supervisor board; times from the unencrypted event columns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveChatRow {
+    pub conversation_id: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+    pub queued_since: Option<i64>,
+    pub last_buyer_at: Option<i64>,
+    pub last_agent_at: Option<i64>,
+    /// The buyer message the agent last answered, and the agent's first answer to it.
+    pub answered_buyer_at: Option<i64>,
+    pub reply_at: Option<i64>,
+}
+
+const GROUP_COLUMNS: &str =
+    "id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at";
+/// The queue's order: VIPs first, then whoever has waited longest.
+pub(super) const QUEUE_ORDER: &str = "vip DESC, first_enqueued_at ASC, conversation_id ASC";
+
+impl Store {
+    pub async fn insert_group(&self, group: &GroupRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO skill_groups (id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&group.id).bind(&group.name).bind(&group.strategy).bind(group.is_default)
+            .bind(&group.overflow_group_id).bind(group.overflow_after_ms).bind(group.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    /// Changes strategy and overflow; the name and default flag stay.
+    pub async fn update_group(&self, group: &GroupRow) -> Result<(), StoreError> {
+        let sql = "UPDATE skill_groups SET strategy = $2, overflow_group_id = $3, overflow_after_ms = $4 WHERE id = $1";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&group.id).bind(&group.strategy).bind(&group.overflow_group_id).bind(group.overflow_after_ms)
+            .execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM skill_groups ORDER BY name");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_all(pool).await?),
+        )
+    }
+
+    pub async fn group(&self, id: &str) -> Result<GroupRow, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM skill_groups WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn default_group(&self) -> Result<Option<GroupRow>, StoreError> {
+        let sql = format!("SELECT {GROUP_COLUMNS} FROM skill_groups WHERE is_default");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .fetch_optional(pool).await?),
+        )
+    }
+
+    /// Adds the agent to the group or changes their level and weight.
+    pub async fn upsert_member(&self, member: &MemberRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO group_members (group_id, agent_id, level, weight, assigned) VALUES ($1, $2, $3, $4, 0) \
+                   ON CONFLICT (group_id, agent_id) DO UPDATE SET level = excluded.level, weight = excluded.weight";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&member.group_id).bind(&member.agent_id).bind(member.level).bind(member.weight)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::Database)
+    }
+
+    pub async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM group_members WHERE group_id = $1 AND agent_id = $2";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(group_id).bind(agent_id).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn members(&self, group_id: &str) -> Result<Vec<MemberRow>, StoreError> {
+        let sql = "SELECT group_id, agent_id, level, weight, assigned FROM group_members \
+                   WHERE group_id = $1 ORDER BY agent_id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, MemberRow>(sql)
+            .bind(group_id).fetch_all(pool).await?))
+    }
+
+    pub async fn groups_of(&self, agent_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT group_id FROM group_members WHERE agent_id = $1 ORDER BY group_id";
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(agent_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(g,)| g).collect())
+    }
+
+    pub async fn insert_rule(&self, rule: &RuleRow, now: i64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO routing_rules (id, match_kind, pattern, group_id, priority, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&rule.id).bind(&rule.match_kind).bind(&rule.pattern).bind(&rule.group_id)
+            .bind(rule.priority).bind(now).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    pub async fn delete_rule(&self, id: &str) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => sqlx::query("DELETE FROM routing_rules WHERE id = $1")
+            .bind(id).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn rules(&self) -> Result<Vec<RuleRow>, StoreError> {
+        let sql = "SELECT id, match_kind, pattern, group_id, priority FROM routing_rules ORDER BY created_at, id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, RuleRow>(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn set_presence(
+        &self,
+        agent_id: &str,
+        status: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO agent_presence (agent_id, status, last_assigned_at, updated_at) VALUES ($1, $2, 0, $3) \
+                   ON CONFLICT (agent_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(agent_id).bind(status).bind(now).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::Database)
+    }
+
+    /// Every chat-handling account with its presence (offline when never set) and load.
+    pub async fn agent_loads(&self) -> Result<Vec<AgentLoadRow>, StoreError> {
+        let sql = "SELECT u.id AS agent_id, u.display_name, COALESCE(p.status, 'offline') AS status, \
+                   (SELECT COUNT(*) FROM conversations c WHERE c.agent_id = u.id AND c.state = 'with_agent') AS active, \
+                   u.max_chats, COALESCE(p.last_assigned_at, 0) AS last_assigned_at \
+                   FROM staff_users u LEFT JOIN agent_presence p ON p.agent_id = u.id \
+                   WHERE NOT u.disabled AND u.role <> 'knowledge_manager' ORDER BY u.username";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AgentLoadRow>(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn visitor_is_vip(&self, conversation_id: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT v.vip FROM conversations c JOIN visitors v ON v.id = c.visitor_id WHERE c.id = $1";
+        let row: Option<(bool,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        row.map(|(vip,)| vip).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn set_visitor_vip(&self, visitor_id: &str, vip: bool) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => sqlx::query("UPDATE visitors SET vip = $2 WHERE id = $1")
+            .bind(visitor_id).bind(vip).execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Puts a waiting conversation in a group's queue (or moves it there).
+    pub async fn upsert_queue_entry(
+        &self,
+        entry: &QueueRow,
+        overflow_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO queue_entries (conversation_id, group_id, vip, first_enqueued_at, group_since, overflow_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) \
+                   ON CONFLICT (conversation_id) DO UPDATE SET group_id = excluded.group_id, vip = excluded.vip, \
+                   group_since = excluded.group_since, overflow_at = excluded.overflow_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&entry.conversation_id).bind(&entry.group_id).bind(entry.vip)
+            .bind(entry.first_enqueued_at).bind(entry.group_since).bind(overflow_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::Database)
+    }
+
+    pub async fn delete_queue_entry(&self, conversation_id: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM queue_entries WHERE conversation_id = $1")
+            .bind(conversation_id).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::Database)
+    }
+
+    pub async fn queue_entry(&self, conversation_id: &str) -> Result<QueueRow, StoreError> {
+        let sql = "SELECT conversation_id, group_id, vip, first_enqueued_at, group_since \
+                   FROM queue_entries WHERE conversation_id = $1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, QueueRow>(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// A group's queue in serving order.
+    pub async fn queue_of(&self, group_id: &str, limit: i64) -> Result<Vec<QueueRow>, StoreError> {
+        let sql = format!(
+            "SELECT conversation_id, group_id, vip, first_enqueued_at, group_since \
+             FROM queue_entries WHERE group_id = $1 ORDER BY {QUEUE_ORDER} LIMIT $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, QueueRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(group_id).bind(limit).fetch_all(pool).await?),
+        )
+    }
+
+    /// Groups with someone waiting.
+    pub async fn busy_groups(&self) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT DISTINCT group_id FROM queue_entries ORDER BY group_id";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(g,)| g).collect())
+    }
+
+    /// Mean wait of the group's last 20 automatic assignments.
+    pub async fn recent_mean_wait(&self, group_id: &str) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT CAST(AVG(waited_ms) AS BIGINT) FROM (SELECT waited_ms FROM assignments \
+                   WHERE group_id = $1 ORDER BY assigned_at DESC LIMIT 20) recent";
+        let sql = match self.backend() {
+            Backend::Postgres => sql.to_owned(),
+            Backend::Sqlite => sql.replace("BIGINT", "INTEGER"),
+        };
+        let row: (Option<i64>,) = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(group_id).fetch_one(pool).await?);
+        Ok(row.0)
+    }
+
+    /// Online members of a group (for the expected-wait estimate).
+    pub async fn online_members(&self, group_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM group_members m JOIN agent_presence p ON p.agent_id = m.agent_id \
+                   WHERE m.group_id = $1 AND p.status = 'online'";
+        let (n,): (i64,) =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(group_id).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// Chats waiting or with an agent, most recently active first.
+    pub async fn live_chats(&self, limit: i64) -> Result<Vec<LiveChatRow>, StoreError> {
+        // The buyer message the agent last answered: the latest buyer message
+        // before the agent's latest message.
+        const LAST_AGENT_SEQ: &str = "(SELECT COALESCE(MAX(z.seq), 0) FROM events z WHERE z.conversation_id = c.id \
+            AND z.kind = 'message' AND z.sender_kind = 'agent')";
+        let answered_seq = format!(
+            "(SELECT COALESCE(MAX(b.seq), 0) FROM events b WHERE b.conversation_id = c.id \
+             AND b.kind = 'message' AND b.sender_kind = 'buyer' AND b.seq < {LAST_AGENT_SEQ})"
+        );
+        let sql = format!(
+            "SELECT c.id AS conversation_id, c.state, c.agent_id, q.group_id, q.first_enqueued_at AS queued_since, \
+             (SELECT MAX(e.created_at) FROM events e WHERE e.conversation_id = c.id AND e.kind = 'message' AND e.sender_kind = 'buyer') AS last_buyer_at, \
+             (SELECT MAX(e.created_at) FROM events e WHERE e.conversation_id = c.id AND e.kind = 'message' AND e.sender_kind = 'agent') AS last_agent_at, \
+             (SELECT e.created_at FROM events e WHERE e.conversation_id = c.id AND e.seq = {answered_seq}) AS answered_buyer_at, \
+             (SELECT MIN(a.created_at) FROM events a WHERE a.conversation_id = c.id AND a.kind = 'message' \
+              AND a.sender_kind = 'agent' AND a.seq > {answered_seq}) AS reply_at \
+             FROM conversations c LEFT JOIN queue_entries q ON q.conversation_id = c.id \
+             WHERE c.state IN ('waiting', 'with_agent') ORDER BY c.updated_at DESC LIMIT $1"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, LiveChatRow>(sqlx::AssertSqlSafe(sql.clone())).bind(limit).fetch_all(pool).await?),
+        )
+    }
+
+    /// Waiting conversations that have no queue entry (a crash between the state
+    /// change and the enqueue) go to the default group, so none is lost.
+    pub async fn requeue_orphans(
+        &self,
+        default_group: &str,
+        older_than: i64,
+    ) -> Result<u64, StoreError> {
+        let sql = "INSERT INTO queue_entries (conversation_id, group_id, vip, first_enqueued_at, group_since, overflow_at) \
+                   SELECT c.id, $1, FALSE, c.updated_at, c.updated_at, NULL FROM conversations c \
+                   WHERE c.state = 'waiting' AND c.updated_at < $2 \
+                   AND NOT EXISTS (SELECT 1 FROM queue_entries q WHERE q.conversation_id = c.id) \
+                   ON CONFLICT (conversation_id) DO NOTHING";
+        Ok(on_pool!(self, pool => sqlx::query(sql)
+            .bind(default_group).bind(older_than).execute(pool).await?.rows_affected()))
+    }
+}

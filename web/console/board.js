@@ -1,0 +1,94 @@
+// The supervisor board: queues per skill group, agents with presence and load,
+// live chats with waiting and reply times; whisper and take over from here.
+
+import { ago, el, get, post } from "./api.js";
+import { t } from "./i18n.js";
+
+const REFRESH_MS = 3000;
+
+function table(testid, headers, rows) {
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el("table", { testid }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
+  );
+}
+
+export class Board {
+  constructor(app, root) {
+    this.app = app;
+    this.root = el("div", { class: "board", testid: "board" });
+    root.append(this.root);
+    this.refresh();
+    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+  }
+
+  leave() {
+    clearInterval(this.timer);
+  }
+
+  async refresh() {
+    let board;
+    try {
+      board = await get("/api/v1/staff/supervision/board");
+    } catch (error) {
+      this.root.replaceChildren(el("p", { class: "hint" }, error.message));
+      return;
+    }
+    const names = new Map(board.agents.map((a) => [a.agent_id, a.display_name]));
+    const groups = board.groups.map((g) =>
+      el("tr", {}, el("td", {}, g.name), el("td", {}, g.strategy), el("td", { class: g.waiting ? "hot" : "" }, String(g.waiting)), el("td", {}, String(g.members.length))),
+    );
+    const agents = board.agents.map((a) =>
+      el("tr", {}, el("td", {}, a.display_name), el("td", {}, el("span", { class: `presence p-${a.status}` }, t(a.status))), el("td", {}, `${a.active}/${a.max_chats}`)),
+    );
+    const chats = board.chats.map((c) =>
+      el(
+        "tr",
+        { testid: `board-chat-${c.conversation_id}` },
+        el("td", {}, el("a", { href: `#/inbox/${c.conversation_id}` }, `#${c.conversation_id.slice(-6)}`)),
+        el("td", {}, t(`state_${c.state}`)),
+        el("td", {}, c.agent_id ? names.get(c.agent_id) || c.agent_id.slice(-6) : "–"),
+        el("td", { class: c.queued_ms > 60000 ? "hot" : "" }, ago(c.queued_ms)),
+        el("td", { class: c.unanswered_ms > 60000 ? "hot" : "" }, ago(c.unanswered_ms)),
+        el("td", {}, ago(c.last_reply_ms)),
+        el("td", {}, this.actions(c)),
+      ),
+    );
+    this.root.replaceChildren(
+      el("section", {}, el("h2", {}, t("groups_h")), table("board-groups", [t("name"), t("strategy"), t("waiting"), t("agents_h")], groups)),
+      el("section", {}, el("h2", {}, t("agents_h")), table("board-agents", [t("name"), t("status"), t("load")], agents)),
+      el(
+        "section",
+        { class: "wide" },
+        el("h2", {}, t("chats_h")),
+        table("board-chats", [t("conversation"), t("status"), t("owner"), t("queued"), t("unanswered"), t("reply_speed"), t("actions")], chats),
+      ),
+    );
+  }
+
+  actions(chat) {
+    const base = `/api/v1/staff/conversations/${chat.conversation_id}`;
+    const whisper = el("button", {
+      type: "button", class: "link",
+      onclick: async () => {
+        const text = prompt(t("note_placeholder"));
+        if (text) await post(`${base}/notes`, { text }).catch((e) => this.app.toast(e.message));
+      },
+    }, t("whisper"));
+    const takeOver = chat.state === "with_agent" && chat.agent_id !== this.app.me.id
+      ? el("button", {
+        type: "button", class: "link",
+        onclick: async () => {
+          try {
+            await post(`${base}/takeover`);
+            location.hash = `#/inbox/${chat.conversation_id}`;
+          } catch (e) {
+            this.app.toast(e.message);
+          }
+        },
+      }, t("takeover"))
+      : null;
+    return el("span", { class: "row" }, whisper, takeOver);
+  }
+}

@@ -1,0 +1,207 @@
+// One conversation: its history and live events, the reply box (quick replies by
+// "/shortcut", an editable suggested reply), and the actions an agent or a
+// supervisor can take on it.
+
+import { el, get, liveSocket, post } from "./api.js";
+import { t } from "./i18n.js";
+import { SidePanel, fillTemplate } from "./side.js";
+
+export class ChatView {
+  constructor(app, root, conversationId, changed) {
+    this.app = app;
+    this.id = conversationId;
+    this.changed = changed;
+    this.lastSeq = 0;
+    this.shown = new Set();
+    this.replies = [];
+    this.build(root);
+    this.load();
+  }
+
+  close() {
+    this.socket?.close();
+  }
+
+  get base() {
+    return `/api/v1/staff/conversations/${this.id}`;
+  }
+
+  build(root) {
+    this.title = el("div", { class: "chat-title" });
+    this.actions = el("div", { class: "actions", testid: "chat-actions" });
+    this.log = el("ol", { class: "log", testid: "agent-log", "aria-live": "polite" });
+    this.typing = el("div", { class: "typing", hidden: true }, t("typing"));
+    this.suggest = el("div", { class: "suggest", testid: "quick-suggest", hidden: true });
+    this.input = el("textarea", { rows: 2, placeholder: t("reply_placeholder"), testid: "reply-input", maxlength: 5000 });
+    this.input.addEventListener("input", () => this.showSuggestions());
+    this.input.addEventListener("keydown", (e) => this.onKey(e));
+    this.suggested = el("div", { class: "suggested", testid: "suggested-reply", hidden: true });
+    const compose = el(
+      "form",
+      { class: "reply", testid: "reply-form", onsubmit: (e) => (e.preventDefault(), this.send()) },
+      this.suggested,
+      this.suggest,
+      el("div", { class: "row" }, this.input, el("button", { type: "submit", testid: "reply-send" }, t("send"))),
+    );
+    this.side = new SidePanel(this);
+    const back = el("a", { href: "#/inbox", class: "back" }, `‹ ${t("back")}`);
+    const info = el("button", { type: "button", class: "link info-toggle", onclick: () => this.pane.classList.toggle("show-side") }, t("info"));
+    this.pane = el(
+      "div",
+      { class: "chat-pane" },
+      el("div", { class: "chat-main" }, el("header", { class: "chat-head" }, back, this.title, info, this.actions), this.log, this.typing, compose),
+      this.side.root,
+    );
+    root.replaceChildren(this.pane);
+  }
+
+  async load() {
+    try {
+      const detail = await get(this.base);
+      this.conversation = detail.conversation;
+      this.visitor = detail.visitor;
+    } catch (error) {
+      this.log.append(el("li", { class: "msg system" }, el("div", { class: "body" }, error.message)));
+      return;
+    }
+    this.renderHead();
+    this.side.showVisitor(this.visitor);
+    this.side.loadPacket();
+    this.replies = await get("/api/v1/staff/quick-replies").catch(() => []);
+    this.side.showQuickReplies(this.replies);
+    this.socket = liveSocket(() => `${this.base}/ws?after=${this.lastSeq}`, (frame) => this.onFrame(frame));
+  }
+
+  onFrame(frame) {
+    if (frame.type === "event") this.render(frame.event);
+    else if (frame.type === "typing") {
+      this.typing.hidden = false;
+      clearTimeout(this.typingTimer);
+      this.typingTimer = setTimeout(() => (this.typing.hidden = true), 3000);
+    } else if (frame.type === "stream") this.stream(frame);
+  }
+
+  stream(frame) {
+    let item = this.log.querySelector(`[data-stream="${frame.stream_id}"]`);
+    if (!item) {
+      item = el("li", { class: "msg bot streaming", "data-stream": frame.stream_id }, el("span", { class: "who" }, t("bot")), el("div", { class: "body" }));
+      this.log.append(item);
+    }
+    item.querySelector(".body").textContent += frame.delta;
+  }
+
+  render(event) {
+    if (this.shown.has(event.seq)) return;
+    this.shown.add(event.seq);
+    this.lastSeq = Math.max(this.lastSeq, event.seq);
+    let item;
+    if (event.kind === "state_changed") {
+      this.conversation.state = event.to;
+      this.conversation.agent_id = event.agent_id ?? null;
+      const note = event.note ? ` — ${event.note}` : "";
+      item = el("li", { class: "msg system" }, el("div", { class: "body" }, `${t(`state_${event.to}`)}${note}`));
+      this.renderHead();
+      this.changed();
+    } else if (event.kind === "note") {
+      item = el("li", { class: "msg note", testid: "msg-note" }, el("span", { class: "who" }, t("internal")), el("div", { class: "body" }, event.text));
+    } else {
+      const kind = event.sender.kind;
+      if (event.body.stream_id) this.log.querySelector(`[data-stream="${event.body.stream_id}"]`)?.remove();
+      item = el("li", { class: `msg ${kind}`, testid: `msg-${kind}` }, el("span", { class: "who" }, t(kind)), this.body(event.body));
+      if (kind === "buyer") this.side.suggestFor(event.body.text);
+    }
+    item.dataset.seq = event.seq;
+    this.log.append(item);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  body(body) {
+    const box = el("div", { class: "body" });
+    if (body.type === "image") {
+      box.append(el("img", { src: `${this.base}/attachments/${body.attachment_id}`, alt: body.caption || "image", loading: "lazy" }));
+    } else if (body.type === "file") {
+      box.append(el("a", { href: `${this.base}/attachments/${body.attachment_id}` }, `📎 ${body.name}`));
+    } else {
+      box.textContent = body.text || "";
+      if (body.type === "bot_answer" && body.citations?.length) {
+        box.append(el("div", { class: "cites" }, body.citations.map((c) => el("span", { class: "cite" }, c.title))));
+      }
+    }
+    return box;
+  }
+
+  renderHead() {
+    const c = this.conversation;
+    const me = this.app.me;
+    const mine = c.agent_id === me.id;
+    const supervisor = me.role === "supervisor" || me.role === "admin";
+    this.title.replaceChildren(el("strong", {}, `#${c.id.slice(-6)}`), " ", el("span", { class: `state state-${c.state}`, testid: "chat-state" }, t(`state_${c.state}`)));
+    const act = (key, handler, show = true) => show && el("button", { type: "button", testid: `action-${key}`, onclick: handler }, t(key));
+    this.actions.replaceChildren(
+      ...[
+        act("claim", () => this.act("claim"), c.state === "waiting"),
+        act("resolve", () => this.act("resolve"), c.state === "with_agent" && (mine || supervisor)),
+        act("handback", () => this.act("handback"), (c.state === "with_agent" || c.state === "waiting") && (mine || supervisor)),
+        act("transfer", () => this.side.openTransfer(), c.state === "with_agent" && (mine || supervisor)),
+        act("takeover", () => this.act("takeover"), c.state === "with_agent" && !mine && supervisor),
+        act("whisper", () => this.side.openWhisper(), c.state !== "closed"),
+      ].filter(Boolean),
+    );
+    this.input.disabled = !(c.state === "with_agent" && mine);
+  }
+
+  async act(action) {
+    try {
+      this.conversation = await post(`${this.base}/${action}`);
+      this.renderHead();
+      this.changed();
+    } catch (error) {
+      this.app.toast(error.message);
+    }
+  }
+
+  async send() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    const clientMsgId = `a-${crypto.randomUUID()}`;
+    this.input.value = "";
+    this.suggest.hidden = true;
+    try {
+      await post(`${this.base}/messages`, { client_msg_id: clientMsgId, body: { type: "text", text } });
+    } catch (error) {
+      this.input.value = text; // keep what was typed
+      this.app.toast(error.message);
+    }
+  }
+
+  insert(text) {
+    this.input.value = fillTemplate(text, this);
+    this.input.focus();
+    this.suggest.hidden = true;
+  }
+
+  matching() {
+    const typed = this.input.value.trim().toLowerCase();
+    if (!typed.startsWith("/")) return [];
+    return this.replies.filter((r) => r.shortcut.startsWith(typed)).slice(0, 8);
+  }
+
+  showSuggestions() {
+    const found = this.matching();
+    this.suggest.hidden = !found.length;
+    this.suggest.replaceChildren(
+      ...found.map((r, i) =>
+        el("button", { type: "button", class: i === 0 ? "first" : "", onclick: () => this.insert(r.text) }, el("b", {}, r.shortcut), " ", fillTemplate(r.text, this)),
+      ),
+    );
+  }
+
+  onKey(e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      const found = this.matching();
+      if (found.length) this.insert(found[0].text);
+      else this.send();
+    }
+  }
+}

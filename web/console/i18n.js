@@ -1,0 +1,72 @@
+// The console's words in Chinese and English; the choice is remembered.
+
+const STRINGS = {
+  zh: {
+    app: "店小二 · 客服工作台", username: "用户名", password: "密码", sign_in: "登录", sign_out: "退出",
+    bad_login: "用户名或密码错误", inbox: "会话", board: "监控", knowledge: "知识库",
+    online: "在线", busy: "忙碌", away: "离开", offline: "离线", lang: "EN",
+    mine: "我的会话", queue: "排队中", groups: "我的技能组", empty: "暂无", waiting_n: (n) => `${n} 位排队`,
+    pick_chat: "从左侧选择一个会话", back: "返回", info: "资料",
+    claim: "接入", resolve: "解决", handback: "转回机器人", transfer: "转接", takeover: "接管", whisper: "内部备注",
+    send: "发送", reply_placeholder: "输入回复，/ 调出快捷回复", note_placeholder: "仅客服可见的备注",
+    quick_replies: "快捷回复", suggested: "建议回复", use: "使用", kb_search: "知识库搜索", search: "搜索",
+    insert: "插入", packet: "转人工摘要", no_packet: "无转人工摘要（买家直接转人工）", reason: "原因", intent: "意图",
+    summary: "摘要", slots: "已收集信息", retrieved: "检索到的条目", bot_answers: "机器人回答",
+    visitor: "买家信息", pages: "浏览页面", cart: "购物车", orders: "订单", no_orders: "订单信息由商城系统接入后显示",
+    to_agent: "转给客服", to_group: "转给技能组", note: "备注", cancel: "取消", confirm: "确定",
+    buyer: "买家", agent: "客服", bot: "机器人", system: "系统", internal: "内部备注",
+    new_chat: "新会话", assigned_toast: "您有新的会话", kb_unavailable: "知识库接口尚未启用",
+    state_waiting: "等待人工", state_with_agent: "人工服务中", state_bot: "机器人", state_resolved: "已解决", state_closed: "已关闭",
+    groups_h: "技能组", agents_h: "客服", chats_h: "进行中的会话", name: "名称", strategy: "策略", waiting: "排队",
+    status: "状态", load: "接待量", conversation: "会话", owner: "负责人", queued: "排队时长",
+    unanswered: "未回复时长", reply_speed: "上次响应", actions: "操作", open: "打开",
+    entries: "条目", unanswered_q: "未解答问题", new_entry: "新建条目", question: "问题", similar: "相似问法（每行一个）",
+    answer: "答案", category: "分类", tags: "标签（逗号分隔）", save: "保存", publish: "发布", unpublish: "下线",
+    all: "全部", draft: "草稿", published: "已发布", archived: "已归档", count: "次数", last_seen: "最近",
+    make_entry: "创建条目", saved: "已保存", failed: "操作失败", typing: "对方正在输入…",
+  },
+  en: {
+    app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
+    bad_login: "Wrong username or password", inbox: "Chats", board: "Supervise", knowledge: "Knowledge",
+    online: "Online", busy: "Busy", away: "Away", offline: "Offline", lang: "中文",
+    mine: "My chats", queue: "Waiting", groups: "My groups", empty: "Nothing here", waiting_n: (n) => `${n} waiting`,
+    pick_chat: "Pick a chat on the left", back: "Back", info: "Info",
+    claim: "Take", resolve: "Resolve", handback: "Back to bot", transfer: "Transfer", takeover: "Take over", whisper: "Internal note",
+    send: "Send", reply_placeholder: "Reply… type / for quick replies", note_placeholder: "Only staff see this note",
+    quick_replies: "Quick replies", suggested: "Suggested reply", use: "Use", kb_search: "Knowledge search", search: "Search",
+    insert: "Insert", packet: "Hand-off packet", no_packet: "No hand-off packet (the buyer asked for a person)", reason: "Reason",
+    intent: "Intent", summary: "Summary", slots: "Collected", retrieved: "Retrieved entries", bot_answers: "Bot answers",
+    visitor: "Buyer", pages: "Pages viewed", cart: "Cart", orders: "Orders", no_orders: "Orders appear once the shop system is connected",
+    to_agent: "To an agent", to_group: "To a group", note: "Note", cancel: "Cancel", confirm: "OK",
+    buyer: "Buyer", agent: "Agent", bot: "Bot", system: "System", internal: "Internal note",
+    new_chat: "New chat", assigned_toast: "You have a new chat", kb_unavailable: "The knowledge base API is not enabled",
+    state_waiting: "Waiting", state_with_agent: "With agent", state_bot: "Bot", state_resolved: "Resolved", state_closed: "Closed",
+    groups_h: "Skill groups", agents_h: "Agents", chats_h: "Live chats", name: "Name", strategy: "Strategy", waiting: "Waiting",
+    status: "Status", load: "Load", conversation: "Chat", owner: "Owner", queued: "Queued",
+    unanswered: "Unanswered", reply_speed: "Last reply", actions: "Actions", open: "Open",
+    entries: "Entries", unanswered_q: "Unanswered questions", new_entry: "New entry", question: "Question",
+    similar: "Similar questions (one a line)", answer: "Answer", category: "Category", tags: "Tags (comma separated)",
+    save: "Save", publish: "Publish", unpublish: "Unpublish", all: "All", draft: "Draft", published: "Published",
+    archived: "Archived", count: "Count", last_seen: "Last seen", make_entry: "Make an entry", saved: "Saved",
+    failed: "That did not work", typing: "Typing…",
+  },
+};
+
+let lang = localStorage.getItem("xiaoer.console.lang") || ((navigator.language || "zh").startsWith("zh") ? "zh" : "en");
+
+export function t(key, ...args) {
+  const value = STRINGS[lang][key];
+  if (typeof value === "function") return value(...args);
+  return value === undefined ? key : value;
+}
+
+export function toggleLang() {
+  lang = lang === "zh" ? "en" : "zh";
+  localStorage.setItem("xiaoer.console.lang", lang);
+}
+
+export function applyStrings(root = document) {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-action=lang]")) node.textContent = t("lang");
+}

@@ -1,0 +1,173 @@
+// The panel beside a chat: the hand-off packet, who the buyer is and what they
+// looked at, knowledge search, quick replies, and the transfer and whisper forms.
+
+import { ApiError, el, get, post } from "./api.js";
+import { t } from "./i18n.js";
+
+const VARIABLES = ["buyer_name", "order_no", "agent_name"];
+
+/// Fills {buyer_name}, {order_no}, {agent_name}; unknown values stay for the agent to edit.
+export function fillTemplate(text, chat) {
+  const values = {
+    buyer_name: chat.visitor?.real_name || chat.visitor?.nickname,
+    order_no: chat.packet?.slots?.order_no,
+    agent_name: chat.app.me.display_name,
+  };
+  return text.replace(/\{([a-z_]+)\}/g, (whole, name) => (VARIABLES.includes(name) && values[name]) || whole);
+}
+
+function kv(label, value) {
+  return el("div", { class: "kv" }, el("span", { class: "k" }, label), el("span", { class: "v" }, value ?? "–"));
+}
+
+export class SidePanel {
+  constructor(chat) {
+    this.chat = chat;
+    this.packetBox = el("section", { class: "card", testid: "handoff-packet" }, el("h3", {}, t("packet")));
+    this.visitorBox = el("section", { class: "card", testid: "visitor-info" }, el("h3", {}, t("visitor")));
+    this.form = el("section", { class: "card", testid: "side-form", hidden: true });
+    this.kbResults = el("div", { class: "kb-results", testid: "kb-results" });
+    const kbInput = el("input", { type: "search", placeholder: t("kb_search"), testid: "kb-search" });
+    const kb = el(
+      "form",
+      { class: "card", onsubmit: (e) => (e.preventDefault(), this.search(kbInput.value)) },
+      el("h3", {}, t("kb_search")),
+      el("div", { class: "row" }, kbInput, el("button", { type: "submit" }, t("search"))),
+      this.kbResults,
+    );
+    this.quickBox = el("section", { class: "card", testid: "quick-replies" }, el("h3", {}, t("quick_replies")));
+    const close = el("button", { type: "button", class: "link side-close", onclick: () => chat.pane.classList.remove("show-side") }, `‹ ${t("back")}`);
+    this.root = el("aside", { class: "chat-side" }, close, this.form, this.packetBox, this.visitorBox, kb, this.quickBox);
+  }
+
+  async loadPacket() {
+    try {
+      const p = await get(`${this.chat.base}/handoff`);
+      this.chat.packet = p;
+      this.packetBox.append(
+        kv(t("reason"), p.reason),
+        kv(t("intent"), p.intent),
+        kv(t("summary"), p.summary),
+        kv(t("slots"), Object.entries(p.slots || {}).map(([k, v]) => `${k}: ${v}`).join("，") || "–"),
+        el("h4", {}, t("retrieved")),
+        el("ul", {}, (p.retrieved || []).map((r) => el("li", {}, `${r.title} (${Number(r.score).toFixed(2)})`))),
+        el("h4", {}, t("bot_answers")),
+        el("ul", {}, (p.bot_answers || []).map((a) => el("li", {}, a))),
+      );
+    } catch (error) {
+      const none = error instanceof ApiError && error.status === 404;
+      this.packetBox.append(el("p", { class: "hint", testid: "no-packet" }, none ? t("no_packet") : error.message));
+    }
+  }
+
+  showVisitor(v) {
+    const ctx = v.context || {};
+    const rows = [
+      kv(t("buyer"), v.real_name || v.nickname || v.id.slice(-6)),
+      v.shop_account_id ? kv("ID", v.shop_account_id) : null,
+      v.phone ? kv("☎", v.phone) : null,
+      el("h4", {}, t("pages")),
+      el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title || p.url)))),
+      el("h4", {}, t("cart")),
+      el("ul", {}, (ctx.cart || []).map((c) => el("li", {}, `${c.name} × ${c.quantity}  ¥${(c.unit_price_cents / 100).toFixed(2)}`))),
+      el("h4", {}, t("orders")),
+      el("p", { class: "hint" }, t("no_orders")),
+    ];
+    this.visitorBox.append(...rows.filter(Boolean));
+  }
+
+  showQuickReplies(replies) {
+    const byCategory = new Map();
+    for (const r of replies) byCategory.set(r.category, [...(byCategory.get(r.category) || []), r]);
+    for (const [category, list] of byCategory) {
+      this.quickBox.append(
+        el("h4", {}, category),
+        el("ul", {}, list.map((r) => el("li", {}, el("button", { type: "button", class: "link", onclick: () => this.chat.insert(r.text) }, el("b", {}, r.shortcut), " ", r.text)))),
+      );
+    }
+    if (!replies.length) this.quickBox.append(el("p", { class: "hint" }, t("empty")));
+  }
+
+  async search(query) {
+    if (!query.trim()) return;
+    try {
+      const { hits } = await get(`/api/v1/kb/search?q=${encodeURIComponent(query)}&limit=5`);
+      this.kbResults.replaceChildren(
+        ...hits.map((h) =>
+          el("div", { class: "hit" }, el("b", {}, h.title), el("p", {}, h.answer), el("button", { type: "button", class: "link", onclick: () => this.chat.insert(h.answer) }, t("insert"))),
+        ),
+      );
+      if (!hits.length) this.kbResults.replaceChildren(el("p", { class: "hint" }, t("empty")));
+      return hits;
+    } catch (error) {
+      this.kbResults.replaceChildren(el("p", { class: "hint" }, error.status === 404 ? t("kb_unavailable") : error.message));
+      return [];
+    }
+  }
+
+  /// The best knowledge answer to the buyer's latest message, editable before use.
+  async suggestFor(text) {
+    if (!text) return;
+    let hits = [];
+    try {
+      hits = (await get(`/api/v1/kb/search?q=${encodeURIComponent(text)}&limit=1`)).hits;
+    } catch {
+      return;
+    }
+    const box = this.chat.suggested;
+    if (!hits.length) {
+      box.hidden = true;
+      return;
+    }
+    const draft = el("textarea", { rows: 2, testid: "suggested-text" });
+    draft.value = hits[0].answer;
+    box.replaceChildren(el("span", { class: "k" }, t("suggested")), draft, el("button", { type: "button", onclick: () => this.chat.insert(draft.value) }, t("use")));
+    box.hidden = false;
+  }
+
+  async openTransfer() {
+    const [agents, groups] = await Promise.all([get("/api/v1/staff/agents"), get("/api/v1/staff/routing/groups")]);
+    const target = el(
+      "select",
+      { testid: "transfer-target" },
+      el("optgroup", { label: t("to_agent") }, agents.filter((a) => a.agent_id !== this.chat.app.me.id).map((a) => el("option", { value: `agent:${a.agent_id}` }, `${a.display_name} (${t(a.status)} ${a.active}/${a.max_chats})`))),
+      el("optgroup", { label: t("to_group") }, groups.map((g) => el("option", { value: `group:${g.id}` }, g.name))),
+    );
+    const note = el("textarea", { rows: 2, placeholder: t("note"), testid: "transfer-note" });
+    this.showForm(t("transfer"), [target, note], async () => {
+      const [kind, id] = target.value.split(/:(.*)/s);
+      const body = { note: note.value || null, [kind === "agent" ? "to_agent" : "to_group"]: id };
+      this.chat.conversation = await post(`${this.chat.base}/transfer`, body);
+      this.chat.renderHead();
+      this.chat.changed();
+    });
+  }
+
+  openWhisper() {
+    const text = el("textarea", { rows: 3, placeholder: t("note_placeholder"), testid: "whisper-text" });
+    this.showForm(t("whisper"), [text], () => post(`${this.chat.base}/notes`, { text: text.value }));
+  }
+
+  showForm(title, fields, submit) {
+    this.chat.pane.classList.add("show-side");
+    const form = el(
+      "form",
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            await submit();
+            this.form.hidden = true;
+          } catch (error) {
+            this.chat.app.toast(error.message);
+          }
+        },
+      },
+      el("h3", {}, title),
+      fields,
+      el("div", { class: "row" }, el("button", { type: "submit", testid: "form-confirm" }, t("confirm")), el("button", { type: "button", class: "link", onclick: () => (this.form.hidden = true) }, t("cancel"))),
+    );
+    this.form.replaceChildren(form);
+    this.form.hidden = false;
+  }
+}

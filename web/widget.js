@@ -1,0 +1,58 @@
+// Xiaoer (店小二) chat widget loader. Embed on any shop page with one tag:
+//   <script src="https://YOUR-XIAOER-HOST/widget.js" data-lang="zh" async></script>
+// It adds a chat button; the chat itself runs in an iframe served by Xiaoer, so
+// the shop's styles and scripts never touch it (and it never touches them).
+(() => {
+  const script = document.currentScript;
+  if (!script || window.__xiaoerWidget) return;
+  window.__xiaoerWidget = true;
+  const origin = new URL(script.src, location.href).origin;
+  const lang = script.dataset.lang || (navigator.language || "zh").slice(0, 2);
+  const zh = lang === "zh";
+
+  const style = document.createElement("style");
+  style.textContent = `
+    .xiaoer-launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+      border: 0; border-radius: 28px; padding: 14px 20px; font: 600 15px/1 system-ui, sans-serif;
+      color: #fff; background: #ff5000; box-shadow: 0 4px 16px rgba(0,0,0,.25); cursor: pointer; }
+    .xiaoer-launcher:focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; }
+    .xiaoer-frame { position: fixed; right: 20px; bottom: 84px; z-index: 2147483000;
+      width: 380px; height: 600px; max-height: calc(100vh - 104px); border: 0; border-radius: 14px;
+      box-shadow: 0 8px 32px rgba(0,0,0,.3); background: #fff; display: none; }
+    .xiaoer-frame.xiaoer-open { display: block; }
+    @media (max-width: 480px) {
+      .xiaoer-frame { right: 0; bottom: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; }
+      .xiaoer-frame.xiaoer-open + .xiaoer-launcher, .xiaoer-open ~ .xiaoer-launcher { display: none; }
+    }`;
+  document.head.appendChild(style);
+
+  const frame = document.createElement("iframe");
+  frame.className = "xiaoer-frame";
+  frame.title = zh ? "在线客服" : "Customer service chat";
+  frame.dataset.testid = "xiaoer-frame";
+  const query = new URLSearchParams({ lang: zh ? "zh" : "en", page: location.href, title: document.title });
+  let loaded = false;
+
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "xiaoer-launcher";
+  button.dataset.testid = "xiaoer-launcher";
+  button.textContent = zh ? "💬 联系客服" : "💬 Chat with us";
+  button.setAttribute("aria-expanded", "false");
+
+  function toggle(open) {
+    if (open && !loaded) {
+      frame.src = `${origin}/widget/?${query}`;
+      loaded = true;
+    }
+    frame.classList.toggle("xiaoer-open", open);
+    button.setAttribute("aria-expanded", String(open));
+  }
+  button.addEventListener("click", () => toggle(!frame.classList.contains("xiaoer-open")));
+  window.addEventListener("message", (e) => {
+    if (e.origin === origin && e.data && e.data.type === "xiaoer:close") toggle(false);
+  });
+  document.body.appendChild(frame);
+  document.body.appendChild(button);
+  if (script.dataset.open === "true") toggle(true);
+})();

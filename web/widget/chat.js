@@ -1,0 +1,313 @@
+// The buyer's chat window: renders committed events once each (by sequence
+// number), streaming bot answers, queue position, and the compose box.
+
+import { STRINGS, applyStrings, pickLang } from "./i18n.js";
+import { Session } from "./session.js";
+
+const params = new URLSearchParams(location.search);
+let lang = pickLang(params.get("lang"));
+let words = STRINGS[lang];
+const page = params.get("page") || document.referrer || "";
+const $ = (sel) => document.querySelector(sel);
+const log = $("[data-testid=log]");
+const input = $("[data-testid=input]");
+const EMOJI = "😀😂😊😍🤔😅😢😭😡👍👎🙏👌🎉❤️🌹🔥💯📦🚚💰🧾❓✅".match(/\p{Extended_Pictographic}\uFE0F?/gu);
+
+const shown = new Set(); // sequence numbers already on screen
+const streams = new Map(); // stream_id -> bubble being streamed
+let state = "bot";
+
+const session = new Session({
+  frame: onFrame,
+  status: (s) => {
+    $("[data-testid=connection]").textContent = words[s];
+    $("[data-testid=connection]").dataset.state = s;
+  },
+  reset: () => {
+    shown.clear();
+    log.replaceChildren();
+  },
+});
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function scrollDown() {
+  log.scrollTop = log.scrollHeight;
+}
+
+function who(sender) {
+  return { buyer: "you", agent: "agent", bot: "bot" }[sender.kind] || "system";
+}
+
+function bubble(kind, clientMsgId) {
+  const item = el("li", `msg ${kind}`);
+  if (kind !== "system") item.appendChild(el("span", "who", words[kind === "you" ? "you" : kind]));
+  if (clientMsgId) item.dataset.clientMsgId = clientMsgId;
+  item.dataset.testid = `msg-${kind}`;
+  return item;
+}
+
+function imageUrl(attachmentId) {
+  return `${session.conversationPath(`/attachments/${attachmentId}`)}?access_token=${encodeURIComponent(session.token)}`;
+}
+
+function bodyNode(body, seq) {
+  const box = el("div", "body");
+  switch (body.type) {
+    case "text":
+    case "system":
+      box.textContent = body.text;
+      break;
+    case "image": {
+      const img = el("img");
+      img.src = imageUrl(body.attachment_id);
+      img.alt = body.caption || "image";
+      img.loading = "lazy";
+      box.appendChild(img);
+      break;
+    }
+    case "file": {
+      const a = el("a", null, `📎 ${body.name}`);
+      a.href = imageUrl(body.attachment_id);
+      box.appendChild(a);
+      break;
+    }
+    case "bot_answer":
+      box.textContent = body.text;
+      box.appendChild(citations(body.citations || []));
+      box.appendChild(rating(seq));
+      break;
+    default:
+      box.textContent = body.text || "";
+  }
+  return box;
+}
+
+function citations(list) {
+  const box = el("div", "cites");
+  if (!list.length) return box;
+  box.appendChild(el("span", null, words.sources));
+  for (const c of list) box.appendChild(el("span", "cite", c.title));
+  return box;
+}
+
+function rating(seq) {
+  const box = el("div", "rate");
+  for (const [helpful, label, icon] of [[true, words.helpful, "👍"], [false, words.unhelpful, "👎"]]) {
+    const b = el("button", null, icon);
+    b.type = "button";
+    b.title = label;
+    b.setAttribute("aria-label", label);
+    b.dataset.testid = helpful ? "rate-up" : "rate-down";
+    b.onclick = async () => {
+      try {
+        await session.api("POST", session.conversationPath("/ratings"), { seq, helpful });
+        box.replaceChildren(el("span", "thanks", words.thanks));
+      } catch {
+        box.hidden = true;
+      }
+    };
+    box.appendChild(b);
+  }
+  return box;
+}
+
+function stateLine(event) {
+  const key = { waiting: "waiting", bot: "back_to_bot", resolved: "resolved", closed: "closed" }[event.to];
+  if (event.to === "with_agent") return event.from === "with_agent" ? words.transferred : words.agent_joined;
+  return words[key] || event.to;
+}
+
+function renderEvent(event) {
+  if (shown.has(event.seq)) return;
+  shown.add(event.seq);
+  let item;
+  if (event.kind === "state_changed") {
+    state = event.to;
+    item = bubble("system");
+    item.appendChild(el("div", "body", stateLine(event)));
+    updateControls();
+  } else if (event.kind === "message") {
+    if (event.body.stream_id && streams.has(event.body.stream_id)) {
+      streams.get(event.body.stream_id).remove();
+      streams.delete(event.body.stream_id);
+    }
+    const pending = event.client_msg_id && log.querySelector(`[data-client-msg-id="${event.client_msg_id}"]`);
+    item = bubble(who(event.sender));
+    item.appendChild(bodyNode(event.body, event.seq));
+    if (pending) pending.replaceWith(item);
+  } else {
+    return;
+  }
+  item.dataset.seq = event.seq;
+  if (!item.isConnected) log.appendChild(item);
+  scrollDown();
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "event":
+      renderEvent(frame.event);
+      break;
+    case "stream": {
+      let item = streams.get(frame.stream_id);
+      if (!item) {
+        item = bubble("bot");
+        item.classList.add("streaming");
+        item.appendChild(el("div", "body", ""));
+        streams.set(frame.stream_id, item);
+        log.appendChild(item);
+      }
+      item.querySelector(".body").textContent += frame.delta;
+      scrollDown();
+      break;
+    }
+    case "queue":
+      showQueue(frame.queue);
+      break;
+    case "error":
+      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.message);
+      break;
+    case "ready":
+      if (state === "waiting") refreshQueue();
+      break;
+  }
+}
+
+function showQueue(queue) {
+  const box = $("[data-testid=queue]");
+  box.hidden = !queue || state !== "waiting";
+  if (!queue) return;
+  const minutes = Math.max(1, Math.round(queue.expected_wait_ms / 60000));
+  box.textContent = queue.position <= 1 ? words.queue_next : words.queue(queue.position, minutes);
+  box.dataset.position = queue.position;
+}
+
+async function refreshQueue() {
+  try {
+    showQueue((await session.api("GET", session.conversationPath("/queue"))).queue);
+  } catch {
+    /* the banner is a nicety */
+  }
+}
+
+function updateControls() {
+  $("[data-testid=handoff]").hidden = state !== "bot";
+  if (state !== "waiting") $("[data-testid=queue]").hidden = true;
+}
+
+function markFailed(clientMsgId, message) {
+  const item = log.querySelector(`[data-client-msg-id="${clientMsgId}"]`);
+  if (!item) return;
+  item.classList.add("failed");
+  item.title = message || "";
+  item.querySelector(".state").textContent = words.failed;
+}
+
+function showPending(clientMsgId, body) {
+  const item = bubble("you", clientMsgId);
+  item.classList.add("pending");
+  if (body.type === "text") item.appendChild(el("div", "body", body.text));
+  else item.appendChild(bodyNode(body));
+  const status = el("span", "state", words.sending);
+  item.appendChild(status);
+  item.onclick = () => item.classList.contains("failed") && session.retry(clientMsgId);
+  log.appendChild(item);
+  scrollDown();
+}
+
+function sendBody(body) {
+  showPending(session.send(body), body);
+}
+
+$("[data-testid=compose]").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  sendBody({ type: "text", text });
+});
+
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $("[data-testid=compose]").requestSubmit();
+  } else {
+    session.typing();
+  }
+});
+
+$("[data-testid=handoff]").addEventListener("click", async () => {
+  $("[data-testid=handoff]").disabled = true;
+  try {
+    await session.api("POST", session.conversationPath("/handoff"), { entry_page: page || null });
+    refreshQueue();
+  } finally {
+    $("[data-testid=handoff]").disabled = false;
+  }
+});
+
+$("[data-testid=image-input]").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file) return;
+  try {
+    const stored = await session.api("POST", session.conversationPath("/attachments"), file, file.type);
+    sendBody({ type: "image", attachment_id: stored.attachment_id, caption: null });
+  } catch {
+    log.appendChild(Object.assign(bubble("system"), { textContent: words.image_failed }));
+  }
+});
+
+const panel = $("[data-testid=emoji-panel]");
+for (const emoji of EMOJI) {
+  const b = el("button", null, emoji);
+  b.type = "button";
+  b.onclick = () => {
+    input.setRangeText(emoji, input.selectionStart, input.selectionEnd, "end");
+    input.focus();
+  };
+  panel.appendChild(b);
+}
+$("[data-testid=emoji]").onclick = () => (panel.hidden = !panel.hidden);
+$("[data-testid=close]").onclick = () => parent.postMessage({ type: "xiaoer:close" }, "*");
+$("[data-testid=lang-toggle]").onclick = () => {
+  lang = lang === "zh" ? "en" : "zh";
+  render();
+};
+
+function render() {
+  words = STRINGS[lang];
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  applyStrings(document, words);
+  $("[data-testid=lang-toggle]").textContent = words.lang;
+}
+
+async function reportContext() {
+  if (!page) return;
+  const entry = { url: page.slice(0, 2048), title: (params.get("title") || "").slice(0, 256) || null, at: Date.now() };
+  // The last pages this buyer opened the chat from, so the agent sees the path.
+  const pages = [...(session.saved.pages || []), entry].slice(-20);
+  session.saved.pages = pages;
+  session.save();
+  await session
+    .api("PUT", "/api/v1/visitor/context", { current_page: entry.url, pages_viewed: pages, cart: [] })
+    .catch(() => {});
+}
+
+async function boot() {
+  render();
+  const conversation = await session.open();
+  state = conversation.state;
+  updateControls();
+  for (const [id, body] of session.outbox) showPending(id, body);
+  reportContext();
+  session.connect();
+}
+
+boot();

@@ -1,0 +1,35 @@
+// The widget's words in Chinese and English.
+export const STRINGS = {
+  zh: {
+    title: "店小二 在线客服", connecting: "连接中…", online: "在线", reconnecting: "连接断开，正在重连…",
+    close: "关闭", emoji: "表情", image: "发送图片", placeholder: "请输入您的问题…", send: "发送",
+    human: "转人工", human_asked: "已为您转接人工客服", you: "我", agent: "客服", bot: "小二",
+    waiting: "正在为您转接人工客服，请稍候", agent_joined: "客服已接入，为您服务", back_to_bot: "已转回智能客服小二",
+    resolved: "本次会话已结束，如有问题可继续留言", closed: "会话已关闭", transferred: "已为您转接其他客服",
+    queue: (p, m) => `排队中：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟`, queue_next: "马上为您接入客服…",
+    helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢您的反馈", sources: "参考：", failed: "发送失败，点击重试",
+    sending: "发送中", image_failed: "图片上传失败", lang: "EN",
+  },
+  en: {
+    title: "Xiaoer support", connecting: "Connecting…", online: "Online", reconnecting: "Connection lost, reconnecting…",
+    close: "Close", emoji: "Emoji", image: "Send a picture", placeholder: "Type your question…", send: "Send",
+    human: "Talk to a person", human_asked: "Connecting you to a person", you: "Me", agent: "Agent", bot: "Xiaoer",
+    waiting: "Finding an agent for you, please wait", agent_joined: "An agent has joined", back_to_bot: "Back with the Xiaoer bot",
+    resolved: "This chat is resolved; write again any time", closed: "This chat is closed", transferred: "Transferred to another agent",
+    queue: (p, m) => `In the queue: ${p - 1} ahead of you, about ${m} min`, queue_next: "An agent will be with you shortly…",
+    helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback", sources: "Sources: ", failed: "Not sent, tap to retry",
+    sending: "Sending", image_failed: "The picture could not be uploaded", lang: "中文",
+  },
+};
+
+export function pickLang(requested) {
+  if (requested === "zh" || requested === "en") return requested;
+  return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+/// Fills every [data-i18n], [data-i18n-placeholder] and [data-i18n-aria] under root.
+export function applyStrings(root, words) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = words[el.dataset.i18n];
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = words[el.dataset.i18nPlaceholder];
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", words[el.dataset.i18nAria]);
+}

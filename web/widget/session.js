@@ -1,0 +1,143 @@
+// The buyer's session: visitor token and conversation kept in localStorage, the
+// REST calls, and a WebSocket that resumes after the last sequence number seen.
+// Messages are sent with a client_msg_id and kept in an outbox until the server
+// acknowledges them, so a reconnect or a reload re-sends without doubling.
+
+const KEY = "xiaoer.widget.v1";
+const BACKOFF_MAX_MS = 15000;
+
+function load() {
+  try {
+    return JSON.parse(localStorage.getItem(KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+export class Session {
+  constructor(handlers) {
+    this.handlers = handlers; // { frame(f), status(s), reset() }
+    this.saved = load();
+    this.lastSeq = 0;
+    this.socket = null;
+    this.retries = 0;
+    this.outbox = new Map(this.saved.outbox || []);
+  }
+
+  get conversationId() {
+    return this.saved.conversation_id;
+  }
+
+  get token() {
+    return this.saved.visitor_token;
+  }
+
+  save() {
+    this.saved.outbox = [...this.outbox];
+    localStorage.setItem(KEY, JSON.stringify(this.saved));
+  }
+
+  async api(method, path, body, contentType = "application/json") {
+    const headers = { Authorization: `Bearer ${this.token}` };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers["Content-Type"] = contentType;
+      init.body = contentType === "application/json" ? JSON.stringify(body) : body;
+    }
+    const res = await fetch(path, init);
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (!res.ok) {
+      const error = new Error((data && data.error && data.error.message) || res.statusText);
+      error.status = res.status;
+      error.code = data && data.error && data.error.code;
+      throw error;
+    }
+    return data;
+  }
+
+  conversationPath(suffix = "") {
+    return `/api/v1/conversations/${this.conversationId}${suffix}`;
+  }
+
+  /// Reuses the stored conversation when it still answers; else starts one.
+  async open() {
+    if (this.conversationId && this.token) {
+      try {
+        return await this.api("GET", this.conversationPath());
+      } catch (e) {
+        if (e.status !== 404 && e.status !== 401) throw e;
+      }
+    }
+    const res = await fetch("/api/v1/conversations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null }),
+    });
+    if (!res.ok) throw new Error(`cannot start a conversation (${res.status})`);
+    const started = await res.json();
+    if (started.visitor_token) this.saved.visitor_token = started.visitor_token;
+    this.saved.conversation_id = started.conversation.id;
+    this.outbox.clear();
+    this.save();
+    this.handlers.reset();
+    return started.conversation;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}${this.conversationPath("/ws")}?after=${this.lastSeq}&access_token=${encodeURIComponent(this.token)}`;
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    socket.onmessage = (m) => this.onFrame(JSON.parse(m.data));
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.handlers.status("reconnecting");
+      const delay = Math.min(BACKOFF_MAX_MS, 500 * 2 ** this.retries++);
+      setTimeout(() => this.connect(), delay);
+    };
+  }
+
+  onFrame(frame) {
+    if (frame.type === "ready") {
+      this.retries = 0;
+      this.handlers.status("online");
+      for (const [id, body] of this.outbox) this.transmit(id, body);
+    } else if (frame.type === "event") {
+      this.lastSeq = Math.max(this.lastSeq, frame.event.seq);
+      if (frame.event.client_msg_id && this.outbox.delete(frame.event.client_msg_id)) this.save();
+    } else if (frame.type === "ack") {
+      if (this.outbox.delete(frame.client_msg_id)) this.save();
+    } else if (frame.type === "error" && frame.client_msg_id) {
+      // Refused for good (bad input, closed chat): retrying cannot help.
+      if (this.outbox.delete(frame.client_msg_id)) this.save();
+    }
+    this.handlers.frame(frame);
+  }
+
+  /// Queues a message; returns its client_msg_id.
+  send(body) {
+    const id = `w-${crypto.randomUUID()}`;
+    this.outbox.set(id, body);
+    this.save();
+    this.transmit(id, body);
+    return id;
+  }
+
+  retry(id) {
+    const body = this.outbox.get(id);
+    if (body) this.transmit(id, body);
+  }
+
+  transmit(id, body) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ type: "send", client_msg_id: id, body }));
+    }
+  }
+
+  typing() {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify({ type: "typing" }));
+    }
+  }
+}
