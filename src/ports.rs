@@ -145,3 +145,80 @@ pub trait ChatModel: Send + Sync + 'static {
         params: GenerationParams,
     ) -> Result<GenerationStream, ModelError>;
 }
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbHit {
+    pub entry_id: String,
+    pub title: String,
+    pub answer: String,
+    pub score: f32,
+}
+
+/// Send the curated answer / an LLM answer grounded on the hits / hand off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KbDecision {
+    Curated,
+    Grounded,
+    HandOff,
+}
+
+/// `hits[0]` is the best.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbVerdict {
+    pub decision: KbDecision,
+    pub confidence: f32,
+    pub hits: Vec<KbHit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("knowledge base unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+#[async_trait::async_trait]
+pub trait KnowledgeBase: Send + Sync {
+    async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError>;
+    async fn record_answered(&self, entry_id: &str) -> Result<(), KnowledgeError>;
+    async fn record_feedback(&self, entry_id: &str, helpful: bool) -> Result<(), KnowledgeError>;
+    /// Draft FAQ entry from an agent's answer (for approval by a knowledge manager); returns its id.
+    async fn create_draft(
+        &self,
+        question: &str,
+        answer: &str,
+        author: &str,
+    ) -> Result<String, KnowledgeError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error("shop system unavailable: {0}")]
+    Unavailable(String),
+    #[error("shop system answered something unreadable: {0}")]
+    BadResponse(String),
+}
+
+/// The shop's orders and logistics. Every lookup names the buyer's shop account:
+/// an order of another account is answered as if it did not exist.
+#[async_trait::async_trait]
+pub trait Commerce: Send + Sync {
+    async fn order(
+        &self,
+        buyer_account: &str,
+        order_no: &crate::domain::commerce::OrderNumber,
+    ) -> Result<Option<crate::domain::commerce::Order>, CommerceError>;
+    async fn shipment(
+        &self,
+        buyer_account: &str,
+        order_no: &crate::domain::commerce::OrderNumber,
+    ) -> Result<Option<crate::domain::commerce::Shipment>, CommerceError>;
+    /// The buyer's most recent orders, newest first.
+    async fn recent_orders(
+        &self,
+        buyer_account: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::commerce::Order>, CommerceError>;
+}

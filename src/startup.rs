@@ -3,14 +3,24 @@
 
 use crate::config::Settings;
 use crate::crypto::Cipher;
+use crate::domain::intake::{DEFAULT_INTENTS, IntentCatalog};
 use crate::http::{self, AppState};
-use crate::ports::{Clock, SystemClock};
+use crate::llm::embed::E5Engine;
+use crate::llm::generate::ChatEngine;
+use crate::llm::source::ModelSource;
+use crate::llm::worker::{LocalChatModel, LocalEmbedder};
+use crate::ports::{ChatModel, Clock, Commerce, Embedder, KnowledgeBase, SystemClock};
 use crate::services::attachments::AttachmentService;
+use crate::services::bot::hours::ServiceHours;
+use crate::services::bot::no_knowledge::NoKnowledgeBase;
+use crate::services::bot::prompts::Prompts;
+use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
+use crate::storage::demo_store::DemoStore;
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
@@ -46,6 +56,80 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Requests that may wait for a model thread before callers get 429.
+const MODEL_QUEUE: usize = 32;
+
+/// The loaded models, as the ports the services use. Cheap to clone (handles on
+/// the model threads), so tests load them once per process.
+#[derive(Clone)]
+pub struct Models {
+    pub llm: Arc<dyn ChatModel>,
+    pub embedder: Arc<dyn Embedder>,
+}
+
+impl Models {
+    /// Loads the LLM and the embedding model named in Settings (blocking: seconds).
+    pub fn load(settings: &Settings) -> anyhow::Result<Models> {
+        let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
+        let tokenizer = match settings.llm_tokenizer.as_str() {
+            "gguf" => None,
+            spec => Some(ModelSource::parse(spec)?.resolve()?),
+        };
+        let engine = ChatEngine::load(&gguf, tokenizer.as_deref())
+            .context("load the LLM (run `xiaoer models fetch`)")?;
+        let e5 = ModelSource::parse(&settings.embed_model)?.resolve()?;
+        let embedder = E5Engine::load(&e5).context("load the embedding model")?;
+        Ok(Models {
+            llm: Arc::new(LocalChatModel::spawn(engine, MODEL_QUEUE)),
+            embedder: Arc::new(LocalEmbedder::spawn(Box::new(embedder), MODEL_QUEUE)),
+        })
+    }
+}
+
+/// Adapters a caller (a test, a benchmark) brings instead of the configured ones.
+#[derive(Default, Clone)]
+pub struct Adapters {
+    pub models: Option<Models>,
+    pub knowledge: Option<Arc<dyn KnowledgeBase>>,
+    pub commerce: Option<Arc<dyn Commerce>>,
+}
+
+fn bot_config(settings: &Settings) -> anyhow::Result<BotConfig> {
+    let service_hours = settings
+        .service_hours
+        .as_deref()
+        .map(|h| ServiceHours::parse(h, settings.shop_utc_offset_minutes))
+        .transpose()?;
+    Ok(BotConfig {
+        shop_name: settings.shop_name.clone(),
+        service_hours,
+        ..BotConfig::default()
+    })
+}
+
+fn intent_catalog(settings: &Settings) -> anyhow::Result<IntentCatalog> {
+    let text = match &settings.intents_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read intents file {}", path.display()))?,
+        None => DEFAULT_INTENTS.to_owned(),
+    };
+    Ok(IntentCatalog::parse(&text)?)
+}
+
+async fn commerce(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Arc<dyn Commerce>> {
+    Ok(match &settings.commerce_url {
+        Some(url) => Arc::new(crate::commerce::HttpCommerce::new(
+            url,
+            settings.commerce_token.as_ref().map(|t| t.expose().clone()),
+        )?),
+        None => Arc::new(
+            DemoStore::open(&settings.data_dir, clock.now_ms())
+                .await
+                .context("cannot open the demo store in the data dir")?,
+        ),
+    })
+}
+
 /// The process-wide Prometheus recorder (metrics are process-global by nature).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -62,6 +146,11 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with(settings, Adapters::default()).await
+    }
+
+    /// Builds with some adapters supplied by the caller; the rest come from Settings.
+    pub async fn build_with(settings: Settings, adapters: Adapters) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
@@ -90,6 +179,47 @@ impl Application {
             settings.commit_batch,
             writer_closed,
         );
+        let chat = Arc::new(chat);
+        let visitors = Arc::new(VisitorService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+        ));
+        let models = match (adapters.models, settings.bot) {
+            (Some(models), true) => Some(models),
+            (None, true) => {
+                let settings = settings.clone();
+                Some(tokio::task::spawn_blocking(move || Models::load(&settings)).await??)
+            }
+            (_, false) => None,
+        };
+        let commerce = match adapters.commerce {
+            Some(commerce) => commerce,
+            None => commerce(&settings, clock.as_ref()).await?,
+        };
+        // KNOWLEDGE (lead, at merge): the real knowledge base replaces NoKnowledgeBase here.
+        let knowledge = adapters
+            .knowledge
+            .unwrap_or_else(|| Arc::new(NoKnowledgeBase));
+        let bot = Arc::new(BotService::new(
+            BotParts {
+                chat: chat.clone(),
+                visitors: visitors.clone(),
+                store: store.clone(),
+                cipher: cipher.clone(),
+                clock: clock.clone(),
+            },
+            BotPorts {
+                knowledge,
+                commerce,
+                llm: models.as_ref().map(|m| m.llm.clone()),
+                embedder: models.as_ref().map(|m| m.embedder.clone()),
+            },
+            intent_catalog(&settings)?,
+            Prompts::load(&settings.shop_name)?,
+            bot_config(&settings)?,
+        ));
+        bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
             staff: Arc::new(StaffService::new(
@@ -97,8 +227,9 @@ impl Application {
                 clock.clone(),
                 settings.session_hours,
             )),
-            visitors: Arc::new(VisitorService::new(store.clone(), cipher, clock.clone())),
-            chat: Arc::new(chat),
+            visitors,
+            chat,
+            bot,
             attachments,
             store,
             clock,

@@ -42,7 +42,9 @@ impl Role {
                 matches!(self, Agent | Supervisor | Admin)
             }
             ViewAllChats => matches!(self, Supervisor | Admin),
-            ManageUsers | WriteVisitorContext => matches!(self, Admin),
+            ManageUsers | WriteVisitorContext | ManageBot => matches!(self, Admin),
+            ReadKnowledge => true,
+            WriteKnowledge => matches!(self, KnowledgeManager | Admin),
         }
     }
 }
@@ -74,6 +76,12 @@ pub enum Permission {
     ManageUsers,
     /// Shop systems post what a visitor browses and buys.
     WriteVisitorContext,
+    /// Read knowledge-base entries (agents look answers up).
+    ReadKnowledge,
+    /// Curate the knowledge base: entries, drafts, the unanswered-question queue.
+    WriteKnowledge,
+    /// Bot settings such as welcome messages.
+    ManageBot,
 }
 
 impl Permission {
@@ -88,6 +96,9 @@ impl Permission {
             Permission::ChangeChatState => "change_chat_state",
             Permission::ManageUsers => "manage_users",
             Permission::WriteVisitorContext => "write_visitor_context",
+            Permission::ReadKnowledge => "read_knowledge",
+            Permission::WriteKnowledge => "write_knowledge",
+            Permission::ManageBot => "manage_bot",
         }
     }
 }
@@ -174,6 +185,18 @@ mod tests {
     fn only_admins_manage_users() {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::ManageUsers), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn knowledge_managers_and_admins_curate_knowledge_and_only_admins_run_the_bot() {
+        for role in Role::ALL {
+            assert!(role.allows(Permission::ReadKnowledge));
+            assert_eq!(
+                role.allows(Permission::WriteKnowledge),
+                matches!(role, Role::KnowledgeManager | Role::Admin)
+            );
+            assert_eq!(role.allows(Permission::ManageBot), role == Role::Admin);
         }
     }
 

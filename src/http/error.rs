@@ -4,7 +4,9 @@
 use crate::domain::message::MessageError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::VisitorInputError;
+use crate::ports::{KnowledgeError, ModelError};
 use crate::services::attachments::AttachmentError;
+use crate::services::bot::BotError;
 use crate::services::chat::ChatError;
 use crate::services::staff::StaffError;
 use crate::services::visitors::VisitorError;
@@ -35,6 +37,14 @@ pub enum ApiError {
         message: String,
     },
     UnsupportedMediaType {
+        message: String,
+    },
+    /// Too much work queued (the models): retry shortly.
+    Busy {
+        message: String,
+    },
+    /// A dependency (the knowledge base) is not available.
+    Unavailable {
         message: String,
     },
     /// Something on our side failed; the detail goes to the log only.
@@ -72,6 +82,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType { message } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
+                message.clone(),
+            ),
+            ApiError::Busy { message } => (StatusCode::TOO_MANY_REQUESTS, "busy", message.clone()),
+            ApiError::Unavailable { message } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
                 message.clone(),
             ),
             ApiError::Internal(_) => (
@@ -128,6 +144,31 @@ impl From<ChatError> for ApiError {
             },
             ChatError::Attachment(inner) => inner.into(),
             ChatError::Corrupt(_) | ChatError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<BotError> for ApiError {
+    fn from(e: BotError) -> Self {
+        let message = e.to_string();
+        match e {
+            BotError::Chat(inner) => inner.into(),
+            BotError::Visitor(inner) => inner.into(),
+            BotError::NotABotAnswer => ApiError::bad_request("not_a_bot_answer", message),
+            BotError::NotAnAgentAnswer => ApiError::bad_request("not_an_agent_answer", message),
+            BotError::NoQuestion => ApiError::bad_request("no_question", message),
+            BotError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            BotError::Knowledge(KnowledgeError::Unavailable(_)) => {
+                ApiError::Unavailable { message }
+            }
+            BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
+            BotError::Knowledge(KnowledgeError::Model(_))
+            | BotError::Model(_)
+            | BotError::Store(_)
+            | BotError::Session(_)
+            | BotError::Commerce(_)
+            | BotError::Prompt(_)
+            | BotError::Corrupt(_) => ApiError::Internal(message),
         }
     }
 }

@@ -4,11 +4,14 @@
 //! per backend so there is one copy of the logic to read.
 
 mod attachments;
+mod bot;
 mod commit;
 mod conversations;
+pub mod demo_store;
 mod staff;
 mod visitors;
 
+pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use staff::{SessionRow, StaffRow};

@@ -29,7 +29,14 @@ async fn start_server(
         .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_xiaoer"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--bot",
+            "false",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env(
             "RUST_LOG",

@@ -9,9 +9,9 @@ use xiaoer::domain::staff::Role;
 async fn two_nodes() -> (Arc<TestApp>, Arc<TestApp>) {
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path()).await;
-    let a = spawn_with(dir, settings.clone()).await;
+    let a = spawn_with(dir, settings.clone(), Default::default()).await;
     // Same database and same data dir (same key); its own temp dir only as a holder.
-    let b = spawn_with(tempfile::tempdir().unwrap(), settings).await;
+    let b = spawn_with(tempfile::tempdir().unwrap(), settings, Default::default()).await;
     (Arc::new(a), Arc::new(b))
 }
 
