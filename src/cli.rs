@@ -47,6 +47,17 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Offline evaluation through the product's own code.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// FAQ match and answer-or-hand-off metrics (../shared/eval format), as JSON.
+    Faq(crate::eval::faq::FaqEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -187,7 +198,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Embed(args),
         } => crate::bench::embed::run(args, &settings.models_dir).await,
+        Command::Eval {
+            command: EvalCommand::Faq(args),
+        } => eval_faq(args, settings).await,
     }
+}
+
+async fn eval_faq(
+    args: crate::eval::faq::FaqEvalArgs,
+    mut settings: Settings,
+) -> anyhow::Result<()> {
+    let temp = tempfile::tempdir()?;
+    settings.data_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_owned());
+    settings.database_url = None;
+    settings.qdrant_url = None;
+    let store = open_store(&settings).await?;
+    let embedder: Arc<dyn crate::ports::Embedder> =
+        Arc::new(crate::llm::load_embedder(&settings.embed_model, 64)?);
+    let clock = Arc::new(crate::ports::SystemClock);
+    let service =
+        crate::startup::knowledge_service(&settings, store.clone(), embedder.clone(), clock)
+            .await?;
+    let report = crate::eval::faq::run_eval(&args, &service, embedder).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    store.close().await;
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -106,6 +106,15 @@ pub struct SettingsLayer {
     /// The shop's name, as the bot introduces it.
     #[arg(long, global = true, env = "XIAOER_SHOP_NAME")]
     pub shop_name: Option<String>,
+    /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
+    #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
+    pub knowledge_dir: Option<PathBuf>,
+    /// A Qdrant server (gRPC URL, e.g. http://localhost:6334); unset means the embedded index.
+    #[arg(long, global = true, env = "QDRANT_URL")]
+    pub qdrant_url: Option<String>,
+    /// Collection name on the Qdrant server.
+    #[arg(long, global = true, env = "XIAOER_QDRANT_COLLECTION")]
+    pub qdrant_collection: Option<String>,
 }
 
 impl SettingsLayer {
@@ -134,6 +143,9 @@ impl SettingsLayer {
                 .shop_utc_offset_minutes
                 .or(lower.shop_utc_offset_minutes),
             shop_name: self.shop_name.or(lower.shop_name),
+            knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
+            qdrant_url: self.qdrant_url.or(lower.qdrant_url),
+            qdrant_collection: self.qdrant_collection.or(lower.qdrant_collection),
         }
     }
 }
@@ -160,6 +172,9 @@ pub struct Settings {
     pub service_hours: Option<String>,
     pub shop_utc_offset_minutes: i32,
     pub shop_name: String,
+    pub knowledge_dir: PathBuf,
+    pub qdrant_url: Option<String>,
+    pub qdrant_collection: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +258,13 @@ impl Settings {
             service_hours: layer.service_hours.filter(|h| !h.is_empty()),
             shop_utc_offset_minutes: layer.shop_utc_offset_minutes.unwrap_or(480),
             shop_name: layer.shop_name.unwrap_or_else(|| "店小二示例店".into()),
+            knowledge_dir: layer
+                .knowledge_dir
+                .unwrap_or_else(|| PathBuf::from("knowledge")),
+            qdrant_url: layer.qdrant_url.filter(|u| !u.trim().is_empty()),
+            qdrant_collection: layer
+                .qdrant_collection
+                .unwrap_or_else(|| "xiaoer_kb".to_owned()),
         };
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {
@@ -260,6 +282,8 @@ impl Settings {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_owned()),
             bot: Some(false),
+            // No shop knowledge unless a test asks for it.
+            knowledge_dir: Some(data_dir.join("knowledge")),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

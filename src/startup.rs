@@ -5,18 +5,21 @@ use crate::config::Settings;
 use crate::crypto::Cipher;
 use crate::domain::intake::{DEFAULT_INTENTS, IntentCatalog};
 use crate::http::{self, AppState};
-use crate::llm::embed::E5Engine;
 use crate::llm::generate::ChatEngine;
 use crate::llm::source::ModelSource;
-use crate::llm::worker::{LocalChatModel, LocalEmbedder};
+use crate::llm::worker::LocalChatModel;
 use crate::ports::{ChatModel, Clock, Commerce, Embedder, KnowledgeBase, SystemClock};
+use crate::retrieval::edge::EdgeIndex;
+use crate::retrieval::index::VectorIndex;
+use crate::retrieval::lexical::Segmenter;
+use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
 use crate::services::bot::hours::ServiceHours;
-use crate::services::bot::no_knowledge::NoKnowledgeBase;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
+use crate::services::knowledge::KnowledgeService;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
@@ -70,20 +73,56 @@ pub struct Models {
 impl Models {
     /// Loads the LLM and the embedding model named in Settings (blocking: seconds).
     pub fn load(settings: &Settings) -> anyhow::Result<Models> {
-        let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
-        let tokenizer = match settings.llm_tokenizer.as_str() {
-            "gguf" => None,
-            spec => Some(ModelSource::parse(spec)?.resolve()?),
-        };
-        let engine = ChatEngine::load(&gguf, tokenizer.as_deref())
-            .context("load the LLM (run `xiaoer models fetch`)")?;
-        let e5 = ModelSource::parse(&settings.embed_model)?.resolve()?;
-        let embedder = E5Engine::load(&e5).context("load the embedding model")?;
         Ok(Models {
-            llm: Arc::new(LocalChatModel::spawn(engine, MODEL_QUEUE)),
-            embedder: Arc::new(LocalEmbedder::spawn(Box::new(embedder), MODEL_QUEUE)),
+            llm: load_llm(settings)?,
+            embedder: Arc::new(
+                crate::llm::load_embedder(&settings.embed_model, MODEL_QUEUE)
+                    .context("load the embedding model")?,
+            ),
         })
     }
+}
+
+fn load_llm(settings: &Settings) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
+    let tokenizer = match settings.llm_tokenizer.as_str() {
+        "gguf" => None,
+        spec => Some(ModelSource::parse(spec)?.resolve()?),
+    };
+    let engine = ChatEngine::load(&gguf, tokenizer.as_deref())
+        .context("load the LLM (run `xiaoer models fetch`)")?;
+    Ok(Arc::new(LocalChatModel::spawn(engine, MODEL_QUEUE)))
+}
+
+/// The models this server runs: always the embedder (the knowledge base needs
+/// it), the LLM only with the bot on.
+struct RunningModels {
+    llm: Option<Arc<dyn ChatModel>>,
+    embedder: Arc<dyn Embedder>,
+}
+
+async fn load_models(settings: &Settings, given: Option<Models>) -> anyhow::Result<RunningModels> {
+    if let Some(models) = given {
+        return Ok(RunningModels {
+            llm: settings.bot.then_some(models.llm),
+            embedder: models.embedder,
+        });
+    }
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        crate::llm::load_embedder(&settings.embed_model, 256).with_context(|| {
+            format!(
+                "cannot load the embedding model {} (run `xiaoer models fetch`)",
+                settings.embed_model
+            )
+        })?,
+    );
+    let llm = if settings.bot {
+        let settings = settings.clone();
+        Some(tokio::task::spawn_blocking(move || load_llm(&settings)).await??)
+    } else {
+        None
+    };
+    Ok(RunningModels { llm, embedder })
 }
 
 /// Adapters a caller (a test, a benchmark) brings instead of the configured ones.
@@ -185,22 +224,21 @@ impl Application {
             cipher.clone(),
             clock.clone(),
         ));
-        let models = match (adapters.models, settings.bot) {
-            (Some(models), true) => Some(models),
-            (None, true) => {
-                let settings = settings.clone();
-                Some(tokio::task::spawn_blocking(move || Models::load(&settings)).await??)
-            }
-            (_, false) => None,
-        };
+        let models = load_models(&settings, adapters.models).await?;
+        let knowledge = Arc::new(
+            knowledge_service(
+                &settings,
+                store.clone(),
+                models.embedder.clone(),
+                clock.clone(),
+            )
+            .await?,
+        );
+        ingest_knowledge_folder(&settings, &knowledge).await?;
         let commerce = match adapters.commerce {
             Some(commerce) => commerce,
             None => commerce(&settings, clock.as_ref()).await?,
         };
-        // KNOWLEDGE (lead, at merge): the real knowledge base replaces NoKnowledgeBase here.
-        let knowledge = adapters
-            .knowledge
-            .unwrap_or_else(|| Arc::new(NoKnowledgeBase));
         let bot = Arc::new(BotService::new(
             BotParts {
                 chat: chat.clone(),
@@ -210,10 +248,10 @@ impl Application {
                 clock: clock.clone(),
             },
             BotPorts {
-                knowledge,
+                knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
                 commerce,
-                llm: models.as_ref().map(|m| m.llm.clone()),
-                embedder: models.as_ref().map(|m| m.embedder.clone()),
+                llm: models.llm,
+                embedder: Some(models.embedder),
             },
             intent_catalog(&settings)?,
             Prompts::load(&settings.shop_name)?,
@@ -222,6 +260,7 @@ impl Application {
         bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let state = AppState {
+            knowledge,
             staff: Arc::new(StaffService::new(
                 store.clone(),
                 clock.clone(),
@@ -287,4 +326,70 @@ impl Application {
         store.close().await;
         Ok(())
     }
+}
+
+/// The vector index the settings name: a Qdrant server when `qdrant_url` is set,
+/// else the embedded engine in `DATA_DIR/index`.
+pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    match &settings.qdrant_url {
+        Some(url) => Ok(Arc::new(
+            RemoteIndex::connect(url, &settings.qdrant_collection, dim)
+                .await
+                .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
+        )),
+        None => {
+            let path = settings.data_dir.join("index");
+            Ok(Arc::new(EdgeIndex::open(&path, dim).with_context(
+                || format!("cannot open the embedded index in {}", path.display()),
+            )?))
+        }
+    }
+}
+
+/// The segmenter with the shop's vocabulary (`KNOWLEDGE_DIR/vocabulary.txt`) when present.
+pub fn shop_segmenter(settings: &Settings) -> Segmenter {
+    match std::fs::read_to_string(settings.knowledge_dir.join("vocabulary.txt")) {
+        Ok(text) => Segmenter::from_vocabulary_text(&text),
+        Err(_) => Segmenter::default(),
+    }
+}
+
+pub async fn knowledge_service(
+    settings: &Settings,
+    store: Store,
+    embedder: Arc<dyn Embedder>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<KnowledgeService> {
+    let index = open_index(settings, embedder.dim()).await?;
+    Ok(KnowledgeService::new(
+        store,
+        index,
+        embedder,
+        shop_segmenter(settings),
+        clock,
+    ))
+}
+
+/// Imports the shop's knowledge folder (published) and repairs an empty index.
+/// Unchanged entries are skipped by content hash, so a restart costs a re-read.
+pub async fn ingest_knowledge_folder(
+    settings: &Settings,
+    knowledge: &KnowledgeService,
+) -> anyhow::Result<()> {
+    use crate::domain::knowledge::EntryStatus;
+    use crate::services::knowledge::import::{ImportOptions, read_folder};
+    let dir = &settings.knowledge_dir;
+    if dir.is_dir() {
+        let entries = read_folder(dir)
+            .with_context(|| format!("cannot ingest the knowledge folder {}", dir.display()))?;
+        let opts = ImportOptions {
+            default_status: EntryStatus::Published,
+            create_categories: true,
+            author: "knowledge-folder".into(),
+        };
+        let report = knowledge.import(entries, &opts, &|_, _| {}).await?;
+        tracing::info!(?report, dir = %dir.display(), "knowledge folder ingested");
+    }
+    knowledge.repair_index().await?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod commerce;
 pub mod conversation;
 pub mod handoff;
 pub mod intake;
+pub mod knowledge;
 pub mod lang;
 pub mod message;
 pub mod staff;

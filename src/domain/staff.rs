@@ -76,9 +76,9 @@ pub enum Permission {
     ManageUsers,
     /// Shop systems post what a visitor browses and buys.
     WriteVisitorContext,
-    /// Read knowledge-base entries (agents look answers up).
+    /// Search and read knowledge-base entries (agents answer with them).
     ReadKnowledge,
-    /// Curate the knowledge base: entries, drafts, the unanswered-question queue.
+    /// Create, edit, publish, import and reindex knowledge-base entries.
     WriteKnowledge,
     /// Bot settings such as welcome messages.
     ManageBot,

@@ -4,10 +4,12 @@
 use crate::domain::message::MessageError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::VisitorInputError;
-use crate::ports::{KnowledgeError, ModelError};
+use crate::ports::{KnowledgeError as KbPortError, ModelError};
+use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
 use crate::services::bot::BotError;
 use crate::services::chat::ChatError;
+use crate::services::knowledge::KnowledgeError;
 use crate::services::staff::StaffError;
 use crate::services::visitors::VisitorError;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -39,11 +41,11 @@ pub enum ApiError {
     UnsupportedMediaType {
         message: String,
     },
-    /// Too much work queued (the models): retry shortly.
+    /// A model or another shared resource is saturated: retry shortly.
     Busy {
         message: String,
     },
-    /// A dependency (the knowledge base) is not available.
+    /// A dependency (a remote index) cannot be reached.
     Unavailable {
         message: String,
     },
@@ -158,11 +160,9 @@ impl From<BotError> for ApiError {
             BotError::NotAnAgentAnswer => ApiError::bad_request("not_an_agent_answer", message),
             BotError::NoQuestion => ApiError::bad_request("no_question", message),
             BotError::BadInput(_) => ApiError::bad_request("invalid_input", message),
-            BotError::Knowledge(KnowledgeError::Unavailable(_)) => {
-                ApiError::Unavailable { message }
-            }
+            BotError::Knowledge(KbPortError::Unavailable(_)) => ApiError::Unavailable { message },
             BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
-            BotError::Knowledge(KnowledgeError::Model(_))
+            BotError::Knowledge(KbPortError::Model(_))
             | BotError::Model(_)
             | BotError::Store(_)
             | BotError::Session(_)
@@ -279,5 +279,54 @@ impl From<BytesRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+impl From<KnowledgeError> for ApiError {
+    fn from(e: KnowledgeError) -> Self {
+        let message = e.to_string();
+        match e {
+            KnowledgeError::Invalid(_) => ApiError::bad_request("invalid_entry", message),
+            KnowledgeError::BadImport { .. } => ApiError::bad_request("bad_import", message),
+            KnowledgeError::DuplicateId(_) => ApiError::bad_request("duplicate_id", message),
+            KnowledgeError::UnknownCategory(_) => {
+                ApiError::bad_request("unknown_category", message)
+            }
+            KnowledgeError::NotFound => ApiError::NotFound {
+                code: "entry_not_found",
+                message,
+            },
+            KnowledgeError::NoSuchVersion => ApiError::NotFound {
+                code: "version_not_found",
+                message,
+            },
+            KnowledgeError::Conflict => ApiError::Conflict {
+                code: "concurrent_change",
+                message,
+            },
+            KnowledgeError::ReindexRunning => ApiError::Conflict {
+                code: "reindex_running",
+                message,
+            },
+            KnowledgeError::Model(inner) => inner.into(),
+            KnowledgeError::Index(IndexError::Unreachable(_)) => ApiError::Unavailable { message },
+            KnowledgeError::Index(IndexError::Engine(_)) | KnowledgeError::Store(_) => {
+                ApiError::Internal(message)
+            }
+        }
+    }
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        let message = e.to_string();
+        match e {
+            ModelError::Overloaded => ApiError::Busy { message },
+            ModelError::Input(_) => ApiError::bad_request("bad_model_input", message),
+            ModelError::Unavailable(_) => ApiError::Unavailable { message },
+            ModelError::Cancelled | ModelError::Load(_) | ModelError::Inference(_) => {
+                ApiError::Internal(message)
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod buyer;
 pub mod conversation;
 pub mod error;
 pub mod extract;
+pub mod kb;
 pub mod ops;
 pub mod routes;
 pub mod staff;
@@ -14,6 +15,7 @@ use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
 use crate::services::bot::BotService;
 use crate::services::chat::ChatService;
+use crate::services::knowledge::KnowledgeService;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
@@ -39,11 +41,43 @@ pub struct AppState {
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
     pub attachments: Arc<AttachmentService>,
+    pub knowledge: Arc<KnowledgeService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
+
+/// Knowledge-base management and search.
+fn kb_routes() -> Router<AppState> {
+    let entry = "/api/v1/kb/entries/{id}";
+    Router::new()
+        .route("/api/v1/kb/entries", get(kb::list).post(kb::create))
+        .route(entry, get(kb::get).put(kb::update).delete(kb::archive))
+        .route(&format!("{entry}/publish"), post(kb::publish))
+        .route(&format!("{entry}/unpublish"), post(kb::unpublish))
+        .route(&format!("{entry}/versions"), get(kb::versions))
+        .route(&format!("{entry}/diff"), get(kb::diff))
+        .route(&format!("{entry}/rollback"), post(kb::rollback))
+        .route("/api/v1/kb/search", get(kb::search))
+        .route("/api/v1/kb/suggest", get(kb::suggest))
+        .route(
+            "/api/v1/kb/categories",
+            get(kb::categories).post(kb::create_category),
+        )
+        .route(
+            "/api/v1/kb/import",
+            post(kb::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/v1/kb/export", get(kb::export))
+        .route(
+            "/api/v1/kb/reindex",
+            get(kb::reindex_progress).post(kb::start_reindex),
+        )
+}
+
+/// Largest bulk-import file.
+const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let upload_limit = DefaultBodyLimit::max(state.attachments.max_bytes() + 1024);
@@ -142,6 +176,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/staff/visitors/{visitor_id}/context",
             put(staff::put_visitor_context),
         )
+        .merge(kb_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::authorize,

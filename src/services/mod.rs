@@ -5,5 +5,6 @@ pub mod bot;
 pub mod chat;
 pub mod events;
 pub mod hub;
+pub mod knowledge;
 pub mod staff;
 pub mod visitors;

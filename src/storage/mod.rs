@@ -8,12 +8,14 @@ mod bot;
 mod commit;
 mod conversations;
 pub mod demo_store;
+mod knowledge;
 mod staff;
 mod visitors;
 
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
+pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use staff::{SessionRow, StaffRow};
 pub use visitors::VisitorRow;
 

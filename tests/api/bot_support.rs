@@ -154,6 +154,20 @@ pub async fn spawn_bot_app(knowledge: Arc<FixedKnowledge>) -> TestApp {
     spawn_with(dir, settings, adapters).await
 }
 
+/// The bot with the real knowledge base: the demo shop's folder ingested at start.
+pub async fn spawn_shop_bot_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.knowledge_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
+    let adapters = Adapters {
+        models: Some(shared_models()),
+        knowledge: None,
+        commerce: None,
+    };
+    spawn_with(dir, settings, adapters).await
+}
+
 pub struct Shopper {
     pub conversation_id: String,
     pub token: String,

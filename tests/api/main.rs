@@ -8,6 +8,8 @@ mod bot_support;
 mod cli;
 mod crash;
 mod helpers;
+mod index;
+mod knowledge;
 mod messages;
 mod nodes;
 mod ops;

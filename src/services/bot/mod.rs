@@ -11,7 +11,6 @@ pub mod handoff;
 pub mod hours;
 pub mod intake;
 pub mod learning;
-pub mod no_knowledge;
 pub mod orders;
 pub mod pipeline;
 pub mod prompts;

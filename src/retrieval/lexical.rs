@@ -1,0 +1,257 @@
+//! Lexical side of hybrid retrieval: Chinese-aware tokens and BM25-style sparse vectors.
+//!
+//! Chinese runs are cut by jieba (search mode, so 七天无理由退货 yields both the
+//! compound and its parts) with the shop's own vocabulary added, and also as
+//! character bigrams, which keep paraphrases that jieba cuts differently in reach.
+//! Latin runs become lower-cased Snowball stems. A token's index in the sparse
+//! vector is a 32-bit FNV-1a hash of it; the index applies IDF (Qdrant's IDF
+//! modifier), so the document side carries only the saturated term frequency.
+
+use crate::domain::knowledge::is_cjk;
+use jieba_rs::Jieba;
+use rust_stemmers::{Algorithm, Stemmer};
+use std::collections::BTreeMap;
+
+/// BM25 term-frequency saturation and length normalisation.
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// Typical length in tokens of an indexed text (questions are short).
+const AVG_LEN: f32 = 16.0;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+pub struct Segmenter {
+    jieba: Jieba,
+    stemmer: Stemmer,
+}
+
+impl std::fmt::Debug for Segmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Segmenter")
+    }
+}
+
+impl Default for Segmenter {
+    fn default() -> Self {
+        Segmenter::new(std::iter::empty::<&str>())
+    }
+}
+
+impl Segmenter {
+    /// A segmenter with the stock dictionary plus the shop's `vocabulary`
+    /// (brand and product names, payment terms) kept whole.
+    pub fn new<S: AsRef<str>>(vocabulary: impl IntoIterator<Item = S>) -> Self {
+        let mut jieba = Jieba::new();
+        for word in vocabulary {
+            let word = word.as_ref().trim();
+            if !word.is_empty() && !word.starts_with('#') {
+                jieba.add_word(&normalise(word), Some(100_000), None);
+            }
+        }
+        Segmenter {
+            jieba,
+            stemmer: Stemmer::create(Algorithm::English),
+        }
+    }
+
+    /// Reads a vocabulary file: one term per line, `#` starts a comment.
+    pub fn from_vocabulary_text(text: &str) -> Self {
+        Segmenter::new(text.lines().map(|l| l.split('#').next().unwrap_or("")))
+    }
+
+    /// The lexical tokens of a text, in order, duplicates kept (they are term frequency).
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let text = normalise(text);
+        let mut out = Vec::new();
+        for run in runs(&text) {
+            match run {
+                Run::Cjk(s) => self.cjk_tokens(s, &mut out),
+                Run::Latin(s) => out.push(self.stemmer.stem(s).into_owned()),
+                Run::Digits(s) => out.push(s.to_owned()),
+            }
+        }
+        out
+    }
+
+    fn cjk_tokens(&self, run: &str, out: &mut Vec<String>) {
+        for token in self.jieba.cut_for_search(run, true) {
+            let w = token.word;
+            if !is_particle(w) {
+                out.push(w.to_owned());
+            }
+        }
+        let chars: Vec<char> = run.chars().collect();
+        for pair in chars.windows(2) {
+            out.push(format!("\u{1}{}{}", pair[0], pair[1]));
+        }
+    }
+
+    /// Document side: BM25 saturated term frequency per token.
+    pub fn document_vector(&self, text: &str) -> SparseVector {
+        let tokens = self.tokens(text);
+        let len = tokens.len() as f32;
+        let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
+        for t in &tokens {
+            *tf.entry(token_index(t)).or_default() += 1.0;
+        }
+        let norm = K1 * (1.0 - B + B * len / AVG_LEN);
+        let (indices, values) = tf
+            .into_iter()
+            .map(|(i, f)| (i, f * (K1 + 1.0) / (f + norm)))
+            .unzip();
+        SparseVector { indices, values }
+    }
+
+    /// Query side: each distinct token once; the index multiplies by its IDF.
+    pub fn query_vector(&self, text: &str) -> SparseVector {
+        let mut seen: BTreeMap<u32, f32> = BTreeMap::new();
+        for t in self.tokens(text) {
+            seen.insert(token_index(&t), 1.0);
+        }
+        let (indices, values) = seen.into_iter().unzip();
+        SparseVector { indices, values }
+    }
+}
+
+/// Lower case, full-width ASCII folded to half-width.
+pub fn normalise(text: &str) -> String {
+    text.chars()
+        .map(|c| match c as u32 {
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            0x3000 => ' ',
+            _ => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn token_index(token: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in token.as_bytes() {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// Sentence particles and pronouns that say nothing about what is asked.
+fn is_particle(w: &str) -> bool {
+    matches!(
+        w,
+        "的" | "了"
+            | "吗"
+            | "呢"
+            | "啊"
+            | "吧"
+            | "呀"
+            | "哦"
+            | "嘛"
+            | "么"
+            | "是"
+            | "我"
+            | "你"
+            | "亲"
+    )
+}
+
+enum Run<'a> {
+    Cjk(&'a str),
+    Latin(&'a str),
+    Digits(&'a str),
+}
+
+fn class(c: char) -> u8 {
+    if is_cjk(c) {
+        1
+    } else if c.is_ascii_digit() {
+        2
+    } else if c.is_alphanumeric() || c == '\'' {
+        3
+    } else {
+        0
+    }
+}
+
+fn runs(text: &str) -> Vec<Run<'_>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut current = 0u8;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        let k = class(c);
+        if k != current {
+            if current != 0 {
+                let s = &text[start..i];
+                out.push(match current {
+                    1 => Run::Cjk(s),
+                    2 => Run::Digits(s),
+                    _ => Run::Latin(s),
+                });
+            }
+            start = i;
+            current = k;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shop_vocabulary_keeps_terms_whole() {
+        let stock = Segmenter::default();
+        let shop = Segmenter::new(["花呗分期", "小二优选"]);
+        let has =
+            |s: &Segmenter, w: &str| s.tokens("小二优选支持花呗分期吗").iter().any(|t| t == w);
+        assert!(!has(&stock, "花呗分期"));
+        assert!(has(&shop, "花呗分期"));
+        assert!(has(&shop, "小二优选"));
+    }
+
+    #[test]
+    fn mixed_text_is_split_by_script() {
+        let s = Segmenter::default();
+        let tokens = s.tokens("AirPods退货 refunds 2026");
+        assert!(tokens.contains(&"airpod".to_string()));
+        assert!(tokens.contains(&"refund".to_string()));
+        assert!(tokens.contains(&"2026".to_string()));
+        assert!(tokens.contains(&"退货".to_string()));
+    }
+
+    #[test]
+    fn full_width_is_folded() {
+        assert_eq!(normalise("ＡＢＣ１２３"), "abc123");
+    }
+
+    #[test]
+    fn particles_do_not_count_but_bigrams_do() {
+        let s = Segmenter::default();
+        let tokens = s.tokens("能退吗");
+        assert!(!tokens.contains(&"吗".to_string()));
+        assert!(tokens.iter().any(|t| t.ends_with("退吗")));
+    }
+
+    #[test]
+    fn repeated_terms_saturate() {
+        let s = Segmenter::default();
+        let once = s.document_vector("refund");
+        let thrice = s.document_vector("refund refund refund");
+        assert!(thrice.values[0] > once.values[0]);
+        assert!(thrice.values[0] < 3.0 * once.values[0]);
+        assert_eq!(s.query_vector("refund refund").values, vec![1.0]);
+    }
+}

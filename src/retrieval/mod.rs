@@ -1,0 +1,12 @@
+//! Retrieval: Chinese-aware lexical vectors, article chunking, the vector index
+//! port with its embedded (qdrant-edge) and remote (qdrant-client) adapters,
+//! ranking and the classifier learned from the KB's similar questions.
+
+pub mod chunk; // article chunks by headings and sentence ends
+pub mod classifier; // softmax regression over question embeddings
+pub mod edge; // embedded Qdrant (qdrant-edge) in the data dir
+pub mod index; // the VectorIndex port and its types
+pub mod lexical; // jieba + Snowball tokens, BM25-style sparse vectors
+pub mod rank; // per-entry fusion of dense, lexical and classifier signals
+pub mod remote; // a Qdrant server through qdrant-client
+pub mod suggest; // typo-tolerant question suggestions

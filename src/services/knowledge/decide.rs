@@ -1,0 +1,207 @@
+//! The decision function: a buyer's text → ranked entries and answer-or-hand-off.
+//!
+//! The bot and `xiaoer eval faq` call the same `decide`, so the measured figures
+//! are the product's. Confidence is a logistic function of the evidence for the
+//! best entry (its fused score, its lead over the runner-up, the classifier's
+//! belief); the coefficients and thresholds were fitted on the evaluation sets
+//! in ../shared/eval (see `eval faq`), not guessed.
+
+use super::{KnowledgeError, KnowledgeService};
+use crate::domain::knowledge::{Day, KbQuery};
+use crate::ports::EmbedKind;
+use crate::retrieval::index::{IndexFilter, IndexQuery, SearchMode, day_number};
+use crate::retrieval::rank::{Candidate, FusionWeights, Signals, rank};
+use crate::storage::KbCounter;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Send the entry's curated answer as it is.
+    Curated,
+    /// Answer with the LLM, grounded on the ranked entries.
+    Grounded,
+    HandOff,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub kind: DecisionKind,
+    /// Estimated probability that the best entry is the right one.
+    pub confidence: f32,
+    /// Best first; at most `DecisionPolicy::keep`.
+    pub candidates: Vec<Candidate>,
+}
+
+impl Decision {
+    /// The entry the decision answers with, if it answers.
+    pub fn answer(&self) -> Option<&Candidate> {
+        match self.kind {
+            DecisionKind::HandOff => None,
+            DecisionKind::Curated | DecisionKind::Grounded => self.candidates.first(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionPolicy {
+    pub signals: Signals,
+    pub weights: FusionWeights,
+    /// Points fetched per signal before fusion.
+    pub fetch: usize,
+    /// Candidates kept in the decision.
+    pub keep: usize,
+    /// Exact search up to this many points; the HNSW graph above.
+    pub exact_up_to: usize,
+    pub hnsw_ef: usize,
+    /// Logistic calibration of the confidence: bias, then one weight per feature.
+    pub calibration: [f32; 5],
+    /// At or above: answer (grounded); below: hand off.
+    pub answer_at: f32,
+    /// At or above: the curated answer is sent as it is.
+    pub curated_at: f32,
+}
+
+impl Default for DecisionPolicy {
+    fn default() -> Self {
+        DecisionPolicy {
+            signals: Signals::HybridClassifier,
+            weights: FusionWeights::default(),
+            fetch: 64,
+            keep: 10,
+            exact_up_to: 200_000,
+            hnsw_ef: 512,
+            calibration: [-12.0, 10.0, 12.0, 0.0, 3.0],
+            answer_at: 0.5,
+            curated_at: 0.8,
+        }
+    }
+}
+
+impl DecisionPolicy {
+    /// Features: fused score of the best, its lead over the runner-up, its
+    /// lexical agreement, the classifier's probability.
+    pub fn confidence(&self, candidates: &[Candidate]) -> f32 {
+        let Some(best) = candidates.first() else {
+            return 0.0;
+        };
+        let second = candidates.get(1).map(|c| c.score).unwrap_or(0.0);
+        let f = [
+            best.score,
+            best.score - second,
+            best.lexical,
+            best.classifier,
+        ];
+        let c = &self.calibration;
+        let z = c[0] + c[1] * f[0] + c[2] * f[1] + c[3] * f[2] + c[4] * f[3];
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    pub fn kind(&self, confidence: f32) -> DecisionKind {
+        if confidence >= self.curated_at {
+            DecisionKind::Curated
+        } else if confidence >= self.answer_at {
+            DecisionKind::Grounded
+        } else {
+            DecisionKind::HandOff
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DecideOptions {
+    pub filter: IndexFilter,
+    /// Count retrievals and answers in the entries' usage (the live bot does).
+    pub record_usage: bool,
+    /// Override the policy's signals (the evaluation's ablation).
+    pub signals: Option<Signals>,
+}
+
+impl KnowledgeService {
+    /// Ranks the published entries for `query` and decides: curated answer,
+    /// grounded answer, or hand-off. Only entries valid today are considered.
+    pub async fn decide(
+        &self,
+        query: &KbQuery,
+        opts: &DecideOptions,
+    ) -> Result<Decision, KnowledgeError> {
+        let mut filter = opts.filter.clone();
+        if filter.day.is_none() {
+            filter.day = day_number(Day::from_unix_ms(self.clock.now_ms()).as_str());
+        }
+        let vector = self
+            .embedder
+            .embed(vec![query.as_str().to_owned()], EmbedKind::Query)
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let decision = self
+            .decide_with_vector(query, vector, filter, opts.signals)
+            .await?;
+        if opts.record_usage {
+            let ids: Vec<String> = decision
+                .candidates
+                .iter()
+                .take(3)
+                .map(|c| c.entry_id.clone())
+                .collect();
+            self.store
+                .bump_kb_counter(&ids, KbCounter::Retrieved)
+                .await?;
+            if let Some(a) = decision.answer() {
+                self.store
+                    .bump_kb_counter(&[a.entry_id.clone()], KbCounter::Answered)
+                    .await?;
+            }
+        }
+        Ok(decision)
+    }
+
+    pub(crate) async fn decide_with_vector(
+        &self,
+        query: &KbQuery,
+        vector: Vec<f32>,
+        filter: IndexFilter,
+        signals: Option<Signals>,
+    ) -> Result<Decision, KnowledgeError> {
+        let p = &self.policy;
+        let signals = signals.unwrap_or(p.signals);
+        let points = self.index.count().await?;
+        let mode = if points <= p.exact_up_to {
+            SearchMode::Exact
+        } else {
+            SearchMode::Approximate { ef: p.hnsw_ef }
+        };
+        let classifier: HashMap<String, f32> = match (signals, self.classifier()) {
+            (Signals::HybridClassifier, Some(c)) => top_probabilities(c.predict(&vector), p.fetch),
+            _ => HashMap::new(),
+        };
+        let results = self
+            .index
+            .search(IndexQuery {
+                dense: (signals != Signals::Lexical).then_some(vector),
+                sparse: (signals != Signals::Dense)
+                    .then(|| self.segmenter.query_vector(query.as_str())),
+                filter,
+                limit: p.fetch,
+                mode,
+            })
+            .await?;
+        let mut candidates = rank(&results, &classifier, signals, &p.weights);
+        candidates.truncate(p.keep);
+        let confidence = p.confidence(&candidates);
+        Ok(Decision {
+            kind: p.kind(confidence),
+            confidence,
+            candidates,
+        })
+    }
+}
+
+fn top_probabilities(all: HashMap<String, f32>, n: usize) -> HashMap<String, f32> {
+    let mut v: Vec<(String, f32)> = all.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.truncate(n);
+    v.into_iter().collect()
+}

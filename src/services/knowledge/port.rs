@@ -1,0 +1,95 @@
+//! The knowledge base as the bot sees it (the `KnowledgeBase` port): the decision
+//! function with the chosen entries' text, usage and feedback counters, and draft
+//! entries made from agents' answers.
+
+use super::{DecideOptions, KnowledgeError as ServiceError, KnowledgeService};
+use crate::domain::knowledge::{KbQuery, RawEntry};
+use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
+use crate::storage::KbCounter;
+
+/// Entries passed to the bot with a verdict (the grounded answer uses the first few).
+const HITS: usize = 5;
+
+fn port_error(e: ServiceError) -> KnowledgeError {
+    match e {
+        ServiceError::Model(m) => KnowledgeError::Model(m),
+        other => KnowledgeError::Unavailable(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl KnowledgeBase for KnowledgeService {
+    async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError> {
+        let Ok(query) = KbQuery::parse(query) else {
+            // Empty or oversized questions have no answer in the knowledge base.
+            return Ok(KbVerdict {
+                decision: KbDecision::HandOff,
+                confidence: 0.0,
+                hits: Vec::new(),
+            });
+        };
+        let decision = KnowledgeService::decide(self, &query, &DecideOptions::default())
+            .await
+            .map_err(port_error)?;
+        let mut hits = Vec::new();
+        for candidate in decision.candidates.iter().take(HITS) {
+            let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
+            hits.push(KbHit {
+                entry_id: candidate.entry_id.clone(),
+                title: entry.content.question,
+                answer: entry.content.answer,
+                score: candidate.score,
+            });
+        }
+        let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
+        self.store
+            .bump_kb_counter(&ids, KbCounter::Retrieved)
+            .await
+            .map_err(|e| port_error(e.into()))?;
+        let decision_kind = match decision.kind {
+            super::decide::DecisionKind::Curated => KbDecision::Curated,
+            super::decide::DecisionKind::Grounded => KbDecision::Grounded,
+            super::decide::DecisionKind::HandOff => KbDecision::HandOff,
+        };
+        Ok(KbVerdict {
+            decision: decision_kind,
+            confidence: decision.confidence,
+            hits,
+        })
+    }
+
+    async fn record_answered(&self, entry_id: &str) -> Result<(), KnowledgeError> {
+        self.store
+            .bump_kb_counter(&[entry_id.to_owned()], KbCounter::Answered)
+            .await
+            .map_err(|e| port_error(e.into()))
+    }
+
+    async fn record_feedback(&self, entry_id: &str, helpful: bool) -> Result<(), KnowledgeError> {
+        let counter = if helpful {
+            KbCounter::Helpful
+        } else {
+            KbCounter::Unhelpful
+        };
+        self.store
+            .bump_kb_counter(&[entry_id.to_owned()], counter)
+            .await
+            .map_err(|e| port_error(e.into()))
+    }
+
+    async fn create_draft(
+        &self,
+        question: &str,
+        answer: &str,
+        author: &str,
+    ) -> Result<String, KnowledgeError> {
+        let raw = RawEntry {
+            question: Some(question.to_owned()),
+            answer: Some(answer.to_owned()),
+            tags: vec!["from-agent-answer".into()],
+            ..RawEntry::default()
+        };
+        let entry = self.create(raw, author).await.map_err(port_error)?;
+        Ok(entry.id)
+    }
+}

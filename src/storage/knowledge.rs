@@ -1,0 +1,232 @@
+//! Knowledge-base rows: entries, their versions, categories and usage counters.
+
+use super::{Store, StoreError, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KbEntryRow {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub version: i64,
+    pub content: String,
+    pub content_hash: String,
+    pub category: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+    pub times_retrieved: i64,
+    pub times_answered: i64,
+    pub helpful: i64,
+    pub unhelpful: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KbVersionRow {
+    pub version: i64,
+    pub content: String,
+    pub author: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+/// One entry written by an import or an edit: the new head plus its version row.
+#[derive(Debug, Clone)]
+pub struct KbWrite {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub version: i64,
+    pub content: String,
+    pub content_hash: String,
+    pub question: String,
+    pub category: Option<String>,
+    pub locale: String,
+    pub author: String,
+    pub note: String,
+    pub now: i64,
+    /// Only the status changes: no new version row.
+    pub status_only: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KbListFilter {
+    pub status: Option<String>,
+    /// Matches the category and its descendants.
+    pub category: Option<String>,
+    /// Substring of the standard question.
+    pub text: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const ENTRY_COLUMNS: &str = "id, kind, status, version, content, content_hash, category, created_at, \
+     updated_at, updated_by, times_retrieved, times_answered, helpful, unhelpful";
+
+#[derive(Debug, Clone, Copy)]
+pub enum KbCounter {
+    Retrieved,
+    Answered,
+    Helpful,
+    Unhelpful,
+}
+
+impl KbCounter {
+    fn column(self) -> &'static str {
+        match self {
+            KbCounter::Retrieved => "times_retrieved",
+            KbCounter::Answered => "times_answered",
+            KbCounter::Helpful => "helpful",
+            KbCounter::Unhelpful => "unhelpful",
+        }
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+impl Store {
+    pub async fn insert_kb_categories(&self, paths: &[String], now: i64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO kb_categories (path, created_at) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for p in paths {
+                sqlx::query(sql).bind(p).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn kb_categories(&self) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT path FROM kb_categories ORDER BY path";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(p,)| p).collect())
+    }
+
+    pub async fn kb_entry(&self, id: &str) -> Result<KbEntryRow, StoreError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM kb_entries WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, KbEntryRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Heads of the given entries that exist (for an import's diff).
+    pub async fn kb_heads(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        let sql = "SELECT id, content_hash, version, status FROM kb_entries";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn kb_entries_with_status(
+        &self,
+        status: &str,
+    ) -> Result<Vec<KbEntryRow>, StoreError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM kb_entries WHERE status = $1 ORDER BY id");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, KbEntryRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(status).fetch_all(pool).await?),
+        )
+    }
+
+    pub async fn list_kb_entries(
+        &self,
+        f: &KbListFilter,
+    ) -> Result<(Vec<KbEntryRow>, i64), StoreError> {
+        let cond = "($1 IS NULL OR status = $1) \
+             AND ($2 IS NULL OR category = $2 OR category LIKE $3 ESCAPE '\\') \
+             AND ($4 IS NULL OR question LIKE $4 ESCAPE '\\' OR id = $5)";
+        let list = format!(
+            "SELECT {ENTRY_COLUMNS} FROM kb_entries WHERE {cond} ORDER BY updated_at DESC, id LIMIT $6 OFFSET $7"
+        );
+        let count = format!("SELECT COUNT(*) FROM kb_entries WHERE {cond}");
+        let under = f.category.as_ref().map(|c| format!("{}/%", escape_like(c)));
+        let text = f.text.as_ref().map(|t| format!("%{}%", escape_like(t)));
+        let id = f.text.clone();
+        on_pool!(self, pool => {
+            let rows = sqlx::query_as::<_, KbEntryRow>(sqlx::AssertSqlSafe(list.as_str()))
+                .bind(&f.status).bind(&f.category).bind(&under).bind(&text).bind(&id)
+                .bind(f.limit).bind(f.offset).fetch_all(pool).await?;
+            let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(count.as_str()))
+                .bind(&f.status).bind(&f.category).bind(&under).bind(&text).bind(&id)
+                .fetch_one(pool).await?;
+            Ok((rows, total))
+        })
+    }
+
+    /// Writes a batch of entries in one transaction: all land or none does.
+    /// Each write is guarded by the version it expects to replace (`version - 1`
+    /// for content changes, `version` for status changes), so two editors cannot
+    /// silently overwrite each other.
+    pub async fn write_kb_entries(&self, writes: &[KbWrite]) -> Result<(), StoreError> {
+        let insert = "INSERT INTO kb_entries (id, kind, status, version, content, content_hash, question, \
+             category, locale, created_at, updated_at, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)";
+        let update = "UPDATE kb_entries SET kind = $2, status = $3, version = $4, content = $5, \
+             content_hash = $6, question = $7, category = $8, locale = $9, updated_at = $10, updated_by = $11 \
+             WHERE id = $1 AND version = $12";
+        let version = "INSERT INTO kb_versions (entry_id, version, content, author, note, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for w in writes {
+                let expected = if w.status_only { w.version } else { w.version - 1 };
+                let sql = if expected == 0 { insert } else { update };
+                let mut q = sqlx::query(sql)
+                    .bind(&w.id).bind(&w.kind).bind(&w.status).bind(w.version).bind(&w.content)
+                    .bind(&w.content_hash).bind(&w.question).bind(&w.category).bind(&w.locale)
+                    .bind(w.now).bind(&w.author);
+                if expected != 0 {
+                    q = q.bind(expected);
+                }
+                let done = q.execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Refused { state: "version changed".into(), agent_id: None });
+                }
+                if !w.status_only {
+                    sqlx::query(version)
+                        .bind(&w.id).bind(w.version).bind(&w.content).bind(&w.author).bind(&w.note).bind(w.now)
+                        .execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn kb_versions(&self, id: &str) -> Result<Vec<KbVersionRow>, StoreError> {
+        let sql = "SELECT version, content, author, note, created_at FROM kb_versions \
+                   WHERE entry_id = $1 ORDER BY version DESC";
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, KbVersionRow>(sql)
+            .bind(id).fetch_all(pool).await?),
+        )
+    }
+
+    pub async fn kb_version(&self, id: &str, version: i64) -> Result<KbVersionRow, StoreError> {
+        let sql = "SELECT version, content, author, note, created_at FROM kb_versions \
+                   WHERE entry_id = $1 AND version = $2";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, KbVersionRow>(sql)
+            .bind(id).bind(version).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn bump_kb_counter(
+        &self,
+        ids: &[String],
+        counter: KbCounter,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE kb_entries SET {c} = {c} + 1 WHERE id = $1",
+            c = counter.column()
+        );
+        on_pool!(self, pool => {
+            for id in ids {
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).execute(pool).await?;
+            }
+        });
+        Ok(())
+    }
+}

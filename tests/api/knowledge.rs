@@ -1,0 +1,445 @@
+//! The knowledge base through the real API: the real e5 model, the embedded
+//! Qdrant engine and the database under test.
+
+use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings};
+use serde_json::{Value, json};
+use xiaoer::domain::knowledge::KbQuery;
+use xiaoer::domain::staff::Role;
+use xiaoer::services::knowledge::DecideOptions;
+
+impl TestApp {
+    async fn kb_send(
+        &self,
+        staff: &StaffLogin,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&staff.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn kb_get(&self, staff: &StaffLogin, path: &str) -> (u16, Value) {
+        self.kb_send(staff, reqwest::Method::GET, path, None).await
+    }
+
+    async fn kb_post(&self, staff: &StaffLogin, path: &str, body: Value) -> (u16, Value) {
+        self.kb_send(staff, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    async fn kb_import(&self, staff: &StaffLogin, query: &str, body: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url(&format!("/api/v1/kb/import?{query}")))
+            .bearer_auth(&staff.token)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    async fn top_hit(&self, staff: &StaffLogin, q: &str) -> Option<String> {
+        let (status, body) = self
+            .kb_get(staff, &format!("/api/v1/kb/search?q={}", urlencode(q)))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["hits"][0]["entry_id"].as_str().map(str::to_owned)
+    }
+
+    async fn total_entries(&self, staff: &StaffLogin) -> i64 {
+        let (_, body) = self.kb_get(staff, "/api/v1/kb/entries").await;
+        body["total"].as_i64().unwrap()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const RETURNS: &str = r#"{"id":"returns","question":"支持七天无理由退货吗","similar":["不喜欢能退吗","买了不想要可以退货不"],"answer":"支持，签收次日起 7 天内可无理由退货。","category":"售后/退货","locale":"zh"}"#;
+const INVOICE: &str = r#"{"id":"invoice","question":"怎么开发票","similar":["可以开电子发票吗","发票在哪里申请"],"answer":"在订单详情里申请电子发票。","category":"售后/发票","locale":"zh"}"#;
+
+#[tokio::test]
+async fn a_published_entry_is_found_by_a_paraphrase_and_a_draft_is_not() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let agent = app.staff("ann", Role::Agent).await;
+    for path in ["售后/退货", "售后/发票"] {
+        let (s, _) = app
+            .kb_post(&km, "/api/v1/kb/categories", json!({ "path": path }))
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, e) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            serde_json::from_str(RETURNS).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201, "{e}");
+    assert_eq!(e["status"], "draft");
+    assert_eq!(e["version"], 1);
+    let (s, _) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            serde_json::from_str(INVOICE).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201);
+
+    assert_eq!(app.top_hit(&agent, "衣服不喜欢可以退吗").await, None);
+    for id in ["returns", "invoice"] {
+        let (s, e) = app
+            .kb_post(&km, &format!("/api/v1/kb/entries/{id}/publish"), json!({}))
+            .await;
+        assert_eq!(s, 200);
+        assert_eq!(e["status"], "published");
+    }
+    assert_eq!(
+        app.top_hit(&agent, "衣服不喜欢可以退吗").await.as_deref(),
+        Some("returns")
+    );
+    assert_eq!(
+        app.top_hit(&agent, "发票怎么申请").await.as_deref(),
+        Some("invoice")
+    );
+
+    // Agents read but do not write.
+    let (s, body) = app
+        .kb_post(&agent, "/api/v1/kb/entries/returns/unpublish", json!({}))
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(error_code(&body), "forbidden");
+
+    let (s, _) = app
+        .kb_post(&km, "/api/v1/kb/entries/returns/unpublish", json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert_ne!(
+        app.top_hit(&agent, "衣服不喜欢可以退吗").await.as_deref(),
+        Some("returns")
+    );
+}
+
+#[tokio::test]
+async fn edits_make_versions_with_a_diff_and_a_rollback_restores_the_old_answer() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/退货" }))
+        .await;
+    let mut entry: Value = serde_json::from_str(RETURNS).unwrap();
+    entry["status"] = json!("published");
+    app.kb_post(&km, "/api/v1/kb/entries", entry.clone()).await;
+
+    entry["answer"] = json!("支持，签收次日起 7 天内可无理由退货。\n运费险可抵扣退货运费。");
+    entry.as_object_mut().unwrap().remove("id");
+    let (s, e) = app
+        .kb_send(
+            &km,
+            reqwest::Method::PUT,
+            "/api/v1/kb/entries/returns?expected_version=1",
+            Some(entry.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(e["version"], 2);
+    assert_eq!(e["updated_by"], "kim");
+
+    // An editor still on version 1 is refused, not silently overwritten.
+    let (s, body) = app
+        .kb_send(
+            &km,
+            reqwest::Method::PUT,
+            "/api/v1/kb/entries/returns?expected_version=1",
+            Some(entry),
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(error_code(&body), "concurrent_change");
+
+    let (_, diff) = app
+        .kb_get(&km, "/api/v1/kb/entries/returns/diff?from=1&to=2")
+        .await;
+    let changes = diff["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["field"], "answer");
+    assert!(
+        changes[0]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["op"] == "+" && l["text"] == "运费险可抵扣退货运费。")
+    );
+
+    let (s, e) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries/returns/rollback",
+            json!({ "version": 1 }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(e["version"], 3);
+    assert_eq!(e["answer"], "支持，签收次日起 7 天内可无理由退货。");
+    assert_eq!(e["status"], "published");
+    let (_, versions) = app.kb_get(&km, "/api/v1/kb/entries/returns/versions").await;
+    let notes: Vec<&str> = versions["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, vec!["rolled back to 1", "edited", "created"]);
+
+    let (s, body) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries/returns/rollback",
+            json!({ "version": 9 }),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(error_code(&body), "version_not_found");
+}
+
+#[tokio::test]
+async fn a_bad_import_changes_nothing_and_a_good_one_is_idempotent() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/退货" }))
+        .await;
+    let good = format!("{RETURNS}\n");
+    let (s, r) = app.kb_import(&km, "format=jsonl&publish=true", &good).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r,
+        json!({"created": 1, "updated": 0, "unchanged": 0, "indexed": 1})
+    );
+
+    // Line 2 is malformed: the whole file is refused and nothing changes.
+    let bad = format!("{INVOICE}\n{{\"id\":\"x\",\"questions\":[]}}\n");
+    let (s, body) = app.kb_import(&km, "format=jsonl&publish=true", &bad).await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "bad_import");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{body}"
+    );
+    // A category nobody created is refused too.
+    let (s, body) = app
+        .kb_import(&km, "format=jsonl", &format!("{INVOICE}\n"))
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "unknown_category");
+    let (s, body) = app
+        .kb_import(&km, "format=csv", "id,question,answr\nx,q,a\n")
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "bad_import");
+    assert_eq!(app.total_entries(&km).await, 1);
+
+    let (_, r) = app.kb_import(&km, "format=jsonl&publish=true", &good).await;
+    assert_eq!(
+        r,
+        json!({"created": 0, "updated": 0, "unchanged": 1, "indexed": 0})
+    );
+
+    // Export, then import the export: nothing to do.
+    let res = app
+        .client
+        .get(app.url("/api/v1/kb/export?format=jsonl"))
+        .bearer_auth(&km.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let exported = res.text().await.unwrap();
+    let (_, r) = app.kb_import(&km, "format=jsonl", &exported).await;
+    assert_eq!(r["unchanged"], 1);
+    let res = app
+        .client
+        .get(app.url("/api/v1/kb/export?format=csv"))
+        .bearer_auth(&km.token)
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("id,kind,status,question"));
+    let (_, r) = app.kb_import(&km, "format=csv", &csv).await;
+    assert_eq!(r["unchanged"], 1, "{r}");
+}
+
+#[tokio::test]
+async fn empty_and_huge_queries_and_unknown_categories_get_clear_errors() {
+    let app = spawn_app().await;
+    let agent = app.staff("ann", Role::Agent).await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let (s, body) = app.kb_get(&agent, "/api/v1/kb/search?q=%20").await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_query");
+    let huge = "退".repeat(600);
+    let (s, body) = app
+        .kb_get(&agent, &format!("/api/v1/kb/search?q={}", urlencode(&huge)))
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_query");
+    let (s, body) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            serde_json::from_str(RETURNS).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "unknown_category");
+    let (s, body) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            json!({"question": "q", "answer": " "}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_entry");
+    assert_eq!(app.total_entries(&km).await, 0);
+    let (s, _) = app.kb_get(&km, "/api/v1/kb/entries/nope").await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn the_demo_shop_kb_is_ingested_at_start_and_answers_buyers_wording() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.knowledge_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let app = spawn_with(dir, settings, Default::default()).await;
+    let agent = app.staff("ann", Role::Agent).await;
+    assert!(app.total_entries(&agent).await > 100);
+    for (q, expected) in [
+        ("买回来不喜欢可以退吗", "returns-7day"),
+        ("花呗可以分期吗", "payment-huabei-installment"),
+        ("发票抬头写错了怎么改", "invoices-title-change"),
+        ("How long does a refund take?", "en-refund-time"),
+    ] {
+        assert_eq!(
+            app.top_hit(&agent, q).await.as_deref(),
+            Some(expected),
+            "{q}"
+        );
+    }
+    // The June promotion is over: it is not offered today.
+    let (_, body) = app
+        .kb_get(
+            &agent,
+            &format!("/api/v1/kb/search?q={}&limit=20", urlencode("618活动")),
+        )
+        .await;
+    assert!(
+        !body["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["entry_id"] == "promo-618-2026"),
+        "{body}"
+    );
+
+    // Suggestions tolerate a typo (帐 for 账).
+    let (_, body) = app
+        .kb_get(
+            &agent,
+            &format!("/api/v1/kb/suggest?q={}", urlencode("退款多久到帐")),
+        )
+        .await;
+    assert!(
+        !body["suggestions"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+
+    // The bot's path counts retrievals and answers on the entry.
+    let d = app
+        .state
+        .knowledge
+        .decide(
+            &KbQuery::parse("买回来不喜欢可以退吗").unwrap(),
+            &DecideOptions {
+                record_usage: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.candidates[0].entry_id, "returns-7day");
+    let (_, e) = app.kb_get(&agent, "/api/v1/kb/entries/returns-7day").await;
+    assert_eq!(e["usage"]["retrieved"], 1);
+
+    // A restart re-reads the folder and changes nothing.
+    let data_dir = app.data_dir.clone();
+    let settings = app.settings.clone();
+    let dir = app.stop().await;
+    let app = spawn_with(dir, settings, Default::default()).await;
+    assert_eq!(app.data_dir, data_dir);
+    let agent = app.staff("ann2", Role::Agent).await;
+    let (_, e) = app.kb_get(&agent, "/api/v1/kb/entries/returns-7day").await;
+    assert_eq!(e["version"], 1);
+    assert_eq!(
+        app.top_hit(&agent, "买回来不喜欢可以退吗").await.as_deref(),
+        Some("returns-7day")
+    );
+}
+
+#[tokio::test]
+async fn a_background_reindex_reports_progress_and_keeps_answers() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/退货" }))
+        .await;
+    app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/发票" }))
+        .await;
+    app.kb_import(
+        &km,
+        "format=jsonl&publish=true",
+        &format!("{RETURNS}\n{INVOICE}\n"),
+    )
+    .await;
+    let (s, p) = app.kb_post(&km, "/api/v1/kb/reindex", json!({})).await;
+    assert_eq!(s, 202, "{p}");
+    let mut progress = p;
+    for _ in 0..200 {
+        if progress["running"] == false && progress["finished_at"].is_i64() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        progress = app.kb_get(&km, "/api/v1/kb/reindex").await.1;
+    }
+    assert_eq!(progress["running"], false);
+    assert_eq!(progress["error"], Value::Null);
+    assert_eq!(progress["done"], progress["total"]);
+    assert!(progress["total"].as_u64().unwrap() >= 8);
+    assert_eq!(
+        app.top_hit(&km, "发票怎么申请").await.as_deref(),
+        Some("invoice")
+    );
+}
