@@ -419,3 +419,29 @@ async fn an_agents_reply_becomes_a_draft_faq_entry_in_one_step() {
         "not_an_agent_answer"
     );
 }
+
+#[tokio::test]
+async fn a_faq_is_answered_from_the_shop_knowledge_base_with_its_citation() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, entry) in [
+        ("花呗可以分期吗", "payment-huabei-installment"),
+        ("How long does a refund take?", "en-refund-time"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(
+            app.shopper_state(&buyer).await,
+            "bot",
+            "{question}: {answer}"
+        );
+        assert_eq!(answer["body"]["type"], "bot_answer");
+        let cited: Vec<&str> = answer["body"]["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["entry_id"].as_str().unwrap())
+            .collect();
+        assert!(cited.contains(&entry), "{question}: {answer}");
+    }
+}
