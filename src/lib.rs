@@ -2,6 +2,7 @@
 
 pub mod bench; // load generators for `xiaoer bench`
 pub mod cli; // command-line interface
+pub mod commerce; // the Commerce port over HTTP (a real shop)
 pub mod config; // typed Settings from flags, env and TOML
 pub mod crypto; // encryption at rest, tokens, password hashing
 pub mod domain; // pure types and rules

@@ -146,7 +146,6 @@ pub trait ChatModel: Send + Sync + 'static {
     ) -> Result<GenerationStream, ModelError>;
 }
 
-/// One knowledge-base entry retrieved for a buyer's question.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KbHit {
     pub entry_id: String,
@@ -155,8 +154,7 @@ pub struct KbHit {
     pub score: f32,
 }
 
-/// What the bot does with a question: send the curated answer as it is, answer
-/// with the LLM grounded on the hits, or hand off to a human.
+/// Send the curated answer / an LLM answer grounded on the hits / hand off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KbDecision {
@@ -165,12 +163,11 @@ pub enum KbDecision {
     HandOff,
 }
 
+/// `hits[0]` is the best.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct KbVerdict {
     pub decision: KbDecision,
-    /// Calibrated probability that `hits[0]` is the right entry.
     pub confidence: f32,
-    /// Best first.
     pub hits: Vec<KbHit>,
 }
 
@@ -182,17 +179,46 @@ pub enum KnowledgeError {
     Model(#[from] ModelError),
 }
 
-/// The knowledge base as the bot sees it (implemented by the knowledge service).
 #[async_trait::async_trait]
 pub trait KnowledgeBase: Send + Sync {
     async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError>;
     async fn record_answered(&self, entry_id: &str) -> Result<(), KnowledgeError>;
     async fn record_feedback(&self, entry_id: &str, helpful: bool) -> Result<(), KnowledgeError>;
-    /// A draft FAQ entry from an agent's answer, for a knowledge manager to approve; its id.
+    /// Draft FAQ entry from an agent's answer (for approval by a knowledge manager); returns its id.
     async fn create_draft(
         &self,
         question: &str,
         answer: &str,
         author: &str,
     ) -> Result<String, KnowledgeError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error("shop system unavailable: {0}")]
+    Unavailable(String),
+    #[error("shop system answered something unreadable: {0}")]
+    BadResponse(String),
+}
+
+/// The shop's orders and logistics. Every lookup names the buyer's shop account:
+/// an order of another account is answered as if it did not exist.
+#[async_trait::async_trait]
+pub trait Commerce: Send + Sync {
+    async fn order(
+        &self,
+        buyer_account: &str,
+        order_no: &crate::domain::commerce::OrderNumber,
+    ) -> Result<Option<crate::domain::commerce::Order>, CommerceError>;
+    async fn shipment(
+        &self,
+        buyer_account: &str,
+        order_no: &crate::domain::commerce::OrderNumber,
+    ) -> Result<Option<crate::domain::commerce::Shipment>, CommerceError>;
+    /// The buyer's most recent orders, newest first.
+    async fn recent_orders(
+        &self,
+        buyer_account: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::commerce::Order>, CommerceError>;
 }

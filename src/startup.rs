@@ -3,13 +3,20 @@
 
 use crate::config::Settings;
 use crate::crypto::Cipher;
+use crate::domain::intake::{DEFAULT_INTENTS, IntentCatalog};
 use crate::http::{self, AppState};
-use crate::ports::{Clock, Embedder, SystemClock};
+use crate::llm::generate::ChatEngine;
+use crate::llm::source::ModelSource;
+use crate::llm::worker::LocalChatModel;
+use crate::ports::{ChatModel, Clock, Commerce, Embedder, KnowledgeBase, SystemClock};
 use crate::retrieval::edge::EdgeIndex;
 use crate::retrieval::index::VectorIndex;
 use crate::retrieval::lexical::Segmenter;
 use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
+use crate::services::bot::hours::ServiceHours;
+use crate::services::bot::prompts::Prompts;
+use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
 use crate::services::chat::ChatService;
 use crate::services::hub::Hub;
 use crate::services::knowledge::KnowledgeService;
@@ -19,6 +26,7 @@ use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
+use crate::storage::demo_store::DemoStore;
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
@@ -54,6 +62,116 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Requests that may wait for a model thread before callers get 429.
+const MODEL_QUEUE: usize = 32;
+
+/// The loaded models, as the ports the services use. Cheap to clone (handles on
+/// the model threads), so tests load them once per process.
+#[derive(Clone)]
+pub struct Models {
+    pub llm: Arc<dyn ChatModel>,
+    pub embedder: Arc<dyn Embedder>,
+}
+
+impl Models {
+    /// Loads the LLM and the embedding model named in Settings (blocking: seconds).
+    pub fn load(settings: &Settings) -> anyhow::Result<Models> {
+        Ok(Models {
+            llm: load_llm(settings)?,
+            embedder: Arc::new(
+                crate::llm::load_embedder(&settings.embed_model, MODEL_QUEUE)
+                    .context("load the embedding model")?,
+            ),
+        })
+    }
+}
+
+fn load_llm(settings: &Settings) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
+    let tokenizer = match settings.llm_tokenizer.as_str() {
+        "gguf" => None,
+        spec => Some(ModelSource::parse(spec)?.resolve()?),
+    };
+    let engine = ChatEngine::load(&gguf, tokenizer.as_deref())
+        .context("load the LLM (run `xiaoer models fetch`)")?;
+    Ok(Arc::new(LocalChatModel::spawn(engine, MODEL_QUEUE)))
+}
+
+/// The models this server runs: always the embedder (the knowledge base needs
+/// it), the LLM only with the bot on.
+struct RunningModels {
+    llm: Option<Arc<dyn ChatModel>>,
+    embedder: Arc<dyn Embedder>,
+}
+
+async fn load_models(settings: &Settings, given: Option<Models>) -> anyhow::Result<RunningModels> {
+    if let Some(models) = given {
+        return Ok(RunningModels {
+            llm: settings.bot.then_some(models.llm),
+            embedder: models.embedder,
+        });
+    }
+    let embedder: Arc<dyn Embedder> = Arc::new(
+        crate::llm::load_embedder(&settings.embed_model, 256).with_context(|| {
+            format!(
+                "cannot load the embedding model {} (run `xiaoer models fetch`)",
+                settings.embed_model
+            )
+        })?,
+    );
+    let llm = if settings.bot {
+        let settings = settings.clone();
+        Some(tokio::task::spawn_blocking(move || load_llm(&settings)).await??)
+    } else {
+        None
+    };
+    Ok(RunningModels { llm, embedder })
+}
+
+/// Adapters a caller (a test, a benchmark) brings instead of the configured ones.
+#[derive(Default, Clone)]
+pub struct Adapters {
+    pub models: Option<Models>,
+    pub knowledge: Option<Arc<dyn KnowledgeBase>>,
+    pub commerce: Option<Arc<dyn Commerce>>,
+}
+
+fn bot_config(settings: &Settings) -> anyhow::Result<BotConfig> {
+    let service_hours = settings
+        .service_hours
+        .as_deref()
+        .map(|h| ServiceHours::parse(h, settings.shop_utc_offset_minutes))
+        .transpose()?;
+    Ok(BotConfig {
+        shop_name: settings.shop_name.clone(),
+        service_hours,
+        ..BotConfig::default()
+    })
+}
+
+fn intent_catalog(settings: &Settings) -> anyhow::Result<IntentCatalog> {
+    let text = match &settings.intents_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read intents file {}", path.display()))?,
+        None => DEFAULT_INTENTS.to_owned(),
+    };
+    Ok(IntentCatalog::parse(&text)?)
+}
+
+async fn commerce(settings: &Settings, clock: &dyn Clock) -> anyhow::Result<Arc<dyn Commerce>> {
+    Ok(match &settings.commerce_url {
+        Some(url) => Arc::new(crate::commerce::HttpCommerce::new(
+            url,
+            settings.commerce_token.as_ref().map(|t| t.expose().clone()),
+        )?),
+        None => Arc::new(
+            DemoStore::open(&settings.data_dir, clock.now_ms())
+                .await
+                .context("cannot open the demo store in the data dir")?,
+        ),
+    })
+}
+
 /// The process-wide Prometheus recorder (metrics are process-global by nature).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -70,6 +188,11 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with(settings, Adapters::default()).await
+    }
+
+    /// Builds with some adapters supplied by the caller; the rest come from Settings.
+    pub async fn build_with(settings: Settings, adapters: Adapters) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
@@ -98,24 +221,53 @@ impl Application {
             settings.commit_batch,
             writer_closed,
         );
-        let embedder: Arc<dyn Embedder> = Arc::new(
-            crate::llm::load_embedder(&settings.embed_model, 256).with_context(|| {
-                format!(
-                    "cannot load the embedding model {} (run `xiaoer models fetch`)",
-                    settings.embed_model
-                )
-            })?,
-        );
-        let knowledge =
-            Arc::new(knowledge_service(&settings, store.clone(), embedder, clock.clone()).await?);
-        ingest_knowledge_folder(&settings, &knowledge).await?;
-        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let chat = Arc::new(chat);
+        let visitors = Arc::new(VisitorService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+        ));
+        let models = load_models(&settings, adapters.models).await?;
+        let knowledge = Arc::new(
+            knowledge_service(
+                &settings,
+                store.clone(),
+                models.embedder.clone(),
+                clock.clone(),
+            )
+            .await?,
+        );
+        ingest_knowledge_folder(&settings, &knowledge).await?;
+        let commerce = match adapters.commerce {
+            Some(commerce) => commerce,
+            None => commerce(&settings, clock.as_ref()).await?,
+        };
         let routing = Arc::new(RoutingService::new(
             store.clone(),
             chat.clone(),
             clock.clone(),
         ));
+        let bot = Arc::new(BotService::new(
+            BotParts {
+                chat: chat.clone(),
+                routing: routing.clone(),
+                visitors: visitors.clone(),
+                store: store.clone(),
+                cipher: cipher.clone(),
+                clock: clock.clone(),
+            },
+            BotPorts {
+                knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
+                commerce,
+                llm: models.llm,
+                embedder: Some(models.embedder),
+            },
+            intent_catalog(&settings)?,
+            Prompts::load(&settings.shop_name)?,
+            bot_config(&settings)?,
+        ));
+        bot.start();
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
         let state = AppState {
             routing,
@@ -127,8 +279,9 @@ impl Application {
                 clock.clone(),
                 settings.session_hours,
             )),
-            visitors: Arc::new(VisitorService::new(store.clone(), cipher, clock.clone())),
+            visitors,
             chat,
+            bot,
             attachments,
             store,
             clock,

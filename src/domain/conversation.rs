@@ -171,6 +171,8 @@ pub enum SpeakGuard {
     NotClosed,
     /// Agents write only while they own the chat.
     OwningAgent(String),
+    /// The bot writes only while it owns the chat: once a human has it, the bot is silent.
+    Bot,
     /// System notes are always accepted.
     Any,
 }

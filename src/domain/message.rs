@@ -109,6 +109,30 @@ pub enum MessageBody {
     System {
         text: String,
     },
+    /// Written by the bot: a curated or generated answer and the entries it used.
+    BotAnswer {
+        text: String,
+        citations: Vec<Citation>,
+        source: AnswerSource,
+        /// The live stream this message commits (clients replace that bubble).
+        stream_id: Option<String>,
+    },
+}
+
+/// A knowledge-base entry an answer was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    pub entry_id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerSource {
+    /// A curated entry's answer, sent as written.
+    Curated,
+    /// Written by the LLM from retrieved entries (or by the bot's own tools and intake).
+    Generated,
 }
 
 impl MessageBody {
@@ -142,7 +166,9 @@ impl MessageBody {
             MessageBody::Image { attachment_id, .. } | MessageBody::File { attachment_id, .. } => {
                 Some(attachment_id)
             }
-            MessageBody::Text { .. } | MessageBody::System { .. } => None,
+            MessageBody::Text { .. }
+            | MessageBody::System { .. }
+            | MessageBody::BotAnswer { .. } => None,
         }
     }
 }

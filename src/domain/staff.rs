@@ -44,7 +44,7 @@ impl Role {
             ViewAllChats | ManageRouting | ManageSharedReplies => {
                 matches!(self, Supervisor | Admin)
             }
-            ManageUsers | WriteVisitorContext => matches!(self, Admin),
+            ManageUsers | WriteVisitorContext | ManageBot => matches!(self, Admin),
             ReadKnowledge => true,
             WriteKnowledge => matches!(self, KnowledgeManager | Admin),
         }
@@ -86,6 +86,8 @@ pub enum Permission {
     ReadKnowledge,
     /// Create, edit, publish, import and reindex knowledge-base entries.
     WriteKnowledge,
+    /// Bot settings such as welcome messages.
+    ManageBot,
 }
 
 impl Permission {
@@ -104,6 +106,7 @@ impl Permission {
             Permission::ManageSharedReplies => "manage_shared_replies",
             Permission::ReadKnowledge => "read_knowledge",
             Permission::WriteKnowledge => "write_knowledge",
+            Permission::ManageBot => "manage_bot",
         }
     }
 }
@@ -190,6 +193,18 @@ mod tests {
     fn only_admins_manage_users() {
         for role in Role::ALL {
             assert_eq!(role.allows(Permission::ManageUsers), role == Role::Admin);
+        }
+    }
+
+    #[test]
+    fn knowledge_managers_and_admins_curate_knowledge_and_only_admins_run_the_bot() {
+        for role in Role::ALL {
+            assert!(role.allows(Permission::ReadKnowledge));
+            assert_eq!(
+                role.allows(Permission::WriteKnowledge),
+                matches!(role, Role::KnowledgeManager | Role::Admin)
+            );
+            assert_eq!(role.allows(Permission::ManageBot), role == Role::Admin);
         }
     }
 

@@ -23,6 +23,8 @@ pub struct StartConversation {
     pub channel: Channel,
     pub shop_account_id: Option<String>,
     pub nickname: Option<String>,
+    /// The campaign the visitor arrived from (chooses the welcome message).
+    pub campaign: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +49,15 @@ pub async fn start(
         .chat
         .start_conversation(&visitor, body.channel)
         .await?;
+    let returning = visitor_token.is_none();
+    if let Some(id) = crate::domain::conversation::ConversationId::parse(&conversation.id)
+        && let Err(error) = state
+            .bot
+            .welcome(&id, returning, body.campaign.as_deref())
+            .await
+    {
+        tracing::warn!(%error, "welcome message not sent");
+    }
     Ok((
         StatusCode::CREATED,
         Json(Started {

@@ -5,9 +5,10 @@ use crate::domain::message::MessageError;
 use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::VisitorInputError;
-use crate::ports::ModelError;
+use crate::ports::{KnowledgeError as KbPortError, ModelError};
 use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
+use crate::services::bot::BotError;
 use crate::services::chat::ChatError;
 use crate::services::knowledge::KnowledgeError;
 use crate::services::quick_replies::QuickReplyServiceError;
@@ -201,6 +202,30 @@ impl From<QuickReplyServiceError> for ApiError {
             },
             QuickReplyServiceError::Forbidden => ApiError::Forbidden { message },
             QuickReplyServiceError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<BotError> for ApiError {
+    fn from(e: BotError) -> Self {
+        let message = e.to_string();
+        match e {
+            BotError::Chat(inner) => inner.into(),
+            BotError::Routing(inner) => inner.into(),
+            BotError::Visitor(inner) => inner.into(),
+            BotError::NotABotAnswer => ApiError::bad_request("not_a_bot_answer", message),
+            BotError::NotAnAgentAnswer => ApiError::bad_request("not_an_agent_answer", message),
+            BotError::NoQuestion => ApiError::bad_request("no_question", message),
+            BotError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            BotError::Knowledge(KbPortError::Unavailable(_)) => ApiError::Unavailable { message },
+            BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
+            BotError::Knowledge(KbPortError::Model(_))
+            | BotError::Model(_)
+            | BotError::Store(_)
+            | BotError::Session(_)
+            | BotError::Commerce(_)
+            | BotError::Prompt(_)
+            | BotError::Corrupt(_) => ApiError::Internal(message),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
 pub mod assets;
+pub mod bot;
 pub mod buyer;
 pub mod conversation;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod ws;
 
 use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
+use crate::services::bot::BotService;
 use crate::services::chat::ChatService;
 use crate::services::knowledge::KnowledgeService;
 use crate::services::quick_replies::QuickReplies;
@@ -40,6 +42,7 @@ const JSON_BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub store: Store,
     pub chat: Arc<ChatService>,
+    pub bot: Arc<BotService>,
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
     pub attachments: Arc<AttachmentService>,
@@ -111,6 +114,7 @@ pub fn router(state: AppState) -> Router {
             get(conversation::download),
         )
         .route(&format!("{conversation}/ws"), get(ws::conversation_socket))
+        .route("/api/v1/buyer/conversations/{id}/ratings", post(bot::rate))
         .route("/api/v1/visitor/context", put(buyer::put_context))
         .route("/api/v1/visitor/profile", put(buyer::put_profile))
         .route("/api/v1/staff/login", post(staff::login))
@@ -128,6 +132,20 @@ pub fn router(state: AppState) -> Router {
             get(conversation::events),
         )
         .route(&format!("{staff_conversation}/claim"), post(staff::claim))
+        .route(
+            &format!("{staff_conversation}/handoff"),
+            get(bot::handoff_packet),
+        )
+        .route(
+            &format!("{staff_conversation}/faq-draft"),
+            post(bot::draft_faq),
+        )
+        .route("/api/v1/kb/unanswered", get(bot::unanswered))
+        .route("/api/v1/admin/welcome-messages", get(bot::welcome_messages))
+        .route(
+            "/api/v1/admin/welcome-messages/{scenario}",
+            put(bot::put_welcome).delete(bot::delete_welcome),
+        )
         .route(
             &format!("{staff_conversation}/messages"),
             post(conversation::send),

@@ -82,6 +82,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
     route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment"),
     route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)"),
+    route("POST", "/api/v1/buyer/conversations/{id}/ratings", Buyer, "buyer", "Rate a bot answer (the event at seq) helpful or not")
+        .body(r#"{"seq":4,"helpful":true}"#),
     route("PUT", "/api/v1/visitor/context", Buyer, "buyer", "Report current page, pages viewed and cart")
         .body(r#"{"current_page":"https://shop.example/item/42","pages_viewed":[{"url":"https://shop.example/","title":"首页","at":1700000000000}],"cart":[{"sku":"TS-42-L","name":"纯棉T恤 L","quantity":2,"unit_price_cents":7900}]}"#),
     route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)")
@@ -96,6 +98,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/conversations/{id}", Staff(P::ViewOwnChats), "staff", "A conversation with the visitor's profile"),
     route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number"),
     route("POST", "/api/v1/staff/conversations/{id}/claim", Staff(P::ClaimChat), "staff", "Take a waiting conversation"),
+    route("GET", "/api/v1/staff/conversations/{id}/handoff", Staff(P::ViewOwnChats), "staff", "The bot's hand-off packet: reason, summary, intent, slots, retrieved entries, answers, visitor"),
+    route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval")
+        .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
+    route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)"),
+    route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
+    route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
+        .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#),
+    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)"),
     route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)")
         .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
     route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")

@@ -210,6 +210,15 @@ async fn forward_live(
         Ok(LiveFrame::Typing { from, .. }) => {
             send_json(sink, json!({ "type": "typing", "from": from })).await
         }
+        Ok(LiveFrame::Stream {
+            stream_id, delta, ..
+        }) => {
+            send_json(
+                sink,
+                json!({ "type": "stream", "stream_id": &*stream_id, "delta": delta }),
+            )
+            .await
+        }
         Ok(LiveFrame::Read { reader, seq, .. }) => {
             send_json(
                 sink,
@@ -333,7 +342,10 @@ fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
                 ..
             }
         ),
-        LiveFrame::Typing { .. } | LiveFrame::Read { .. } | LiveFrame::Queue(_) => false,
+        LiveFrame::Typing { .. }
+        | LiveFrame::Read { .. }
+        | LiveFrame::Queue(_)
+        | LiveFrame::Stream { .. } => false,
     };
     staff.can(Permission::ViewAllChats)
         || owns
@@ -348,6 +360,13 @@ fn staff_frame_json(frame: &StaffFrame) -> serde_json::Value {
             from,
         } => {
             json!({ "type": "typing", "conversation_id": &**conversation_id, "from": from })
+        }
+        LiveFrame::Stream {
+            conversation_id,
+            stream_id,
+            delta,
+        } => {
+            json!({ "type": "stream", "conversation_id": &**conversation_id, "stream_id": &**stream_id, "delta": delta })
         }
         LiveFrame::Read {
             conversation_id,

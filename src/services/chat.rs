@@ -101,8 +101,19 @@ pub enum Actor<'a> {
     Staff(&'a StaffUser),
 }
 
+/// A buyer message committed while the bot owns the chat: work for the bot.
+#[derive(Debug, Clone)]
+pub struct BuyerMessage {
+    pub conversation_id: ConversationId,
+    pub visitor_id: String,
+    pub seq: i64,
+    pub body: MessageBody,
+}
+
 pub struct ChatService {
     store: Store,
+    /// Where buyer messages go while the bot owns the chat (unset: no bot runs).
+    bot_inbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<BuyerMessage>>,
     cipher: Cipher,
     hub: Arc<Hub>,
     queue: CommitQueue<ChatEvent>,
@@ -142,6 +153,7 @@ impl ChatService {
         (
             Self {
                 store,
+                bot_inbox: std::sync::OnceLock::new(),
                 cipher,
                 hub,
                 queue,
@@ -239,17 +251,98 @@ impl ChatService {
             &payload,
             WriteKind::Append { guard },
         );
+        let event = self.event(&write, sender, payload.clone());
+        match self.queue.submit(write, event).await {
+            Ok(outcome) => {
+                if let (Actor::Buyer(v), EventPayload::Message { body }) = (actor, payload) {
+                    self.tell_bot(id, v, &outcome, body);
+                }
+                Ok(Ack {
+                    seq: outcome.seq,
+                    created_at: outcome.created_at,
+                    duplicate: outcome.duplicate,
+                })
+            }
+            Err(StoreError::Refused { state, .. }) if state == "closed" => Err(ChatError::Closed),
+            Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Routes buyer messages to the bot from now on (called once at start-up).
+    pub fn connect_bot(&self, inbox: tokio::sync::mpsc::UnboundedSender<BuyerMessage>) {
+        let _ = self.bot_inbox.set(inbox);
+    }
+
+    fn tell_bot(
+        &self,
+        id: &ConversationId,
+        visitor: &Visitor,
+        outcome: &AppendOutcome,
+        body: MessageBody,
+    ) {
+        let for_bot = !outcome.duplicate && outcome.state == ConversationState::Bot.as_str();
+        if let (true, Some(inbox)) = (for_bot, self.bot_inbox.get()) {
+            let _ = inbox.send(BuyerMessage {
+                conversation_id: id.clone(),
+                visitor_id: visitor.id.clone(),
+                seq: outcome.seq,
+                body,
+            });
+        }
+    }
+
+    /// The bot speaks, only while it owns the chat: once a human has it, this
+    /// is refused atomically with `NotYourTurn`.
+    pub async fn send_bot(&self, id: &ConversationId, body: MessageBody) -> Result<Ack, ChatError> {
+        self.append(id, Sender::Bot, body, SpeakGuard::Bot).await
+    }
+
+    /// A system note (queue position, out-of-hours notice), accepted in any state.
+    pub async fn post_system(&self, id: &ConversationId, text: String) -> Result<Ack, ChatError> {
+        self.append(
+            id,
+            Sender::System,
+            MessageBody::System { text },
+            SpeakGuard::Any,
+        )
+        .await
+    }
+
+    async fn append(
+        &self,
+        id: &ConversationId,
+        sender: Sender,
+        body: MessageBody,
+        guard: SpeakGuard,
+    ) -> Result<Ack, ChatError> {
+        let payload = EventPayload::Message { body };
+        let write = self.event_write(id, &sender, None, &payload, WriteKind::Append { guard });
         let event = self.event(&write, sender, payload);
         match self.queue.submit(write, event).await {
             Ok(outcome) => Ok(Ack {
                 seq: outcome.seq,
                 created_at: outcome.created_at,
-                duplicate: outcome.duplicate,
+                duplicate: false,
             }),
-            Err(StoreError::Refused { state, .. }) if state == "closed" => Err(ChatError::Closed),
             Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A piece of a bot answer being written; not stored (the committed answer is).
+    pub fn stream_delta(&self, conversation: &ConversationView, stream_id: &str, delta: String) {
+        let frame = LiveFrame::Stream {
+            conversation_id: Arc::from(conversation.id.as_str()),
+            stream_id: Arc::from(stream_id),
+            delta,
+        };
+        self.hub.publish(
+            &conversation.id,
+            frame,
+            conversation.state,
+            conversation.agent_id.as_deref(),
+        );
     }
 
     /// The buyer asks for a human.

@@ -21,6 +21,13 @@ pub enum LiveFrame {
         conversation_id: Arc<str>,
         from: &'static str,
     },
+    /// Not stored: a piece of a bot answer as the model writes it. The committed
+    /// bot_answer event carries the same stream id.
+    Stream {
+        conversation_id: Arc<str>,
+        stream_id: Arc<str>,
+        delta: String,
+    },
     /// A participant read up to `seq`.
     Read {
         conversation_id: Arc<str>,

@@ -169,6 +169,8 @@ impl Store {
             WHERE id = $1 RETURNING last_seq, state, agent_id";
         const APPEND_OPEN: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
             WHERE id = $1 AND state <> 'closed' RETURNING last_seq, state, agent_id";
+        const APPEND_BOT: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
+            WHERE id = $1 AND state = 'bot' RETURNING last_seq, state, agent_id";
         const APPEND_OWNER: &str = "UPDATE conversations SET last_seq = last_seq + 1, updated_at = $2 \
             WHERE id = $1 AND state = 'with_agent' AND agent_id = $3 RETURNING last_seq, state, agent_id";
         const TRANSITION: &str = "UPDATE conversations \
@@ -199,6 +201,8 @@ impl Store {
                     WriteKind::Append { guard: SpeakGuard::Any } => sqlx::query_as(APPEND_ANY)
                         .bind(&w.conversation_id).bind(w.created_at).fetch_optional(&mut *tx).await?,
                     WriteKind::Append { guard: SpeakGuard::NotClosed } => sqlx::query_as(APPEND_OPEN)
+                        .bind(&w.conversation_id).bind(w.created_at).fetch_optional(&mut *tx).await?,
+                    WriteKind::Append { guard: SpeakGuard::Bot } => sqlx::query_as(APPEND_BOT)
                         .bind(&w.conversation_id).bind(w.created_at).fetch_optional(&mut *tx).await?,
                     WriteKind::Append { guard: SpeakGuard::OwningAgent(agent) } => sqlx::query_as(APPEND_OWNER)
                         .bind(&w.conversation_id).bind(w.created_at).bind(agent)

@@ -5,8 +5,10 @@
 
 mod assign;
 mod attachments;
+mod bot;
 mod commit;
 mod conversations;
+pub mod demo_store;
 mod knowledge;
 mod quick_replies;
 mod routing;
@@ -16,6 +18,7 @@ mod visitors;
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
+pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};

@@ -109,7 +109,7 @@ async fn the_first_admin_is_created_on_the_command_line_and_can_sign_in() {
     );
     assert!(!again.status.success(), "a taken username is refused");
 
-    let app = spawn_with(dir, settings).await;
+    let app = spawn_with(dir, settings, Default::default()).await;
     let res = app
         .client
         .post(app.url("/api/v1/staff/login"))

@@ -29,7 +29,17 @@ async fn start_server(
         .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_xiaoer"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--bot",
+            "false",
+            "--listen",
+            "127.0.0.1:0",
+            "--knowledge-dir",
+        ])
+        // This test is about messages: no shop knowledge to ingest at start.
+        .arg(data_dir.join("no-knowledge"))
+        .arg("--data-dir")
         .arg(data_dir)
         .env(
             "RUST_LOG",

@@ -12,7 +12,7 @@ use xiaoer::config::Settings;
 use xiaoer::domain::staff::Role;
 use xiaoer::http::AppState;
 use xiaoer::services::staff::NewStaff;
-use xiaoer::startup::Application;
+use xiaoer::startup::{Adapters, Application};
 
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -65,11 +65,11 @@ pub struct TestApp {
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path()).await;
-    spawn_with(dir, settings).await
+    spawn_with(dir, settings, Adapters::default()).await
 }
 
-pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
-    let app = Application::build(settings.clone())
+pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings, adapters: Adapters) -> TestApp {
+    let app = Application::build_with(settings.clone(), adapters)
         .await
         .expect("app builds");
     let addr = app.local_addr();

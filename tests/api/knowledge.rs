@@ -335,7 +335,7 @@ async fn the_demo_shop_kb_is_ingested_at_start_and_answers_buyers_wording() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
     settings.knowledge_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-    let app = spawn_with(dir, settings).await;
+    let app = spawn_with(dir, settings, Default::default()).await;
     let agent = app.staff("ann", Role::Agent).await;
     assert!(app.total_entries(&agent).await > 100);
     for (q, expected) in [
@@ -399,7 +399,7 @@ async fn the_demo_shop_kb_is_ingested_at_start_and_answers_buyers_wording() {
     let data_dir = app.data_dir.clone();
     let settings = app.settings.clone();
     let dir = app.stop().await;
-    let app = spawn_with(dir, settings).await;
+    let app = spawn_with(dir, settings, Default::default()).await;
     assert_eq!(app.data_dir, data_dir);
     let agent = app.staff("ann2", Role::Agent).await;
     let (_, e) = app.kb_get(&agent, "/api/v1/kb/entries/returns-7day").await;

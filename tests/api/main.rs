@@ -2,6 +2,9 @@
 //! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
 
 mod attachments;
+mod attacks;
+mod bot;
+mod bot_support;
 mod cli;
 mod crash;
 mod helpers;

@@ -9,13 +9,13 @@ use xiaoer::domain::staff::Role;
 async fn two_nodes() -> (Arc<TestApp>, Arc<TestApp>) {
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path()).await;
-    let a = spawn_with(dir, settings.clone()).await;
+    let a = spawn_with(dir, settings.clone(), Default::default()).await;
     // Same database and same data dir (same key, same attachments); its own
     // embedded index (one process per index directory) in its own temp dir.
     let own = tempfile::tempdir().unwrap();
     let mut settings = settings;
     settings.index_dir = own.path().join("index");
-    let b = spawn_with(own, settings).await;
+    let b = spawn_with(own, settings, Default::default()).await;
     (Arc::new(a), Arc::new(b))
 }
 

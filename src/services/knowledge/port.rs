@@ -1,50 +1,60 @@
-//! The knowledge service behind the bot's `KnowledgeBase` port.
+//! The knowledge base as the bot sees it (the `KnowledgeBase` port): the decision
+//! function with the chosen entries' text, usage and feedback counters, and draft
+//! entries made from agents' answers.
 
-use super::decide::DecisionKind;
 use super::{DecideOptions, KnowledgeError as ServiceError, KnowledgeService};
-use crate::domain::knowledge::{EntryStatus, KbQuery, RawEntry};
-use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError, ModelError};
+use crate::domain::knowledge::{KbQuery, RawEntry};
+use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
 use crate::storage::KbCounter;
+
+/// Entries passed to the bot with a verdict (the grounded answer uses the first few).
+const HITS: usize = 5;
 
 fn port_error(e: ServiceError) -> KnowledgeError {
     match e {
         ServiceError::Model(m) => KnowledgeError::Model(m),
-        ServiceError::Invalid(rule) => KnowledgeError::Model(ModelError::Input(rule.to_string())),
         other => KnowledgeError::Unavailable(other.to_string()),
     }
 }
 
-/// Hits the bot may quote: the top few.
-const BOT_HITS: usize = 5;
-
 #[async_trait::async_trait]
 impl KnowledgeBase for KnowledgeService {
     async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError> {
-        let query = KbQuery::parse(query).map_err(|e| port_error(e.into()))?;
-        let opts = DecideOptions {
-            record_usage: true,
-            ..DecideOptions::default()
+        let Ok(query) = KbQuery::parse(query) else {
+            // Empty or oversized questions have no answer in the knowledge base.
+            return Ok(KbVerdict {
+                decision: KbDecision::HandOff,
+                confidence: 0.0,
+                hits: Vec::new(),
+            });
         };
-        let decision = KnowledgeService::decide(self, &query, &opts)
+        let decision = KnowledgeService::decide(self, &query, &DecideOptions::default())
             .await
             .map_err(port_error)?;
-        let hits = self.hits(&decision, BOT_HITS).await.map_err(port_error)?;
+        let mut hits = Vec::new();
+        for candidate in decision.candidates.iter().take(HITS) {
+            let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
+            hits.push(KbHit {
+                entry_id: candidate.entry_id.clone(),
+                title: entry.content.question,
+                answer: entry.content.answer,
+                score: candidate.score,
+            });
+        }
+        let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
+        self.store
+            .bump_kb_counter(&ids, KbCounter::Retrieved)
+            .await
+            .map_err(|e| port_error(e.into()))?;
+        let decision_kind = match decision.kind {
+            super::decide::DecisionKind::Curated => KbDecision::Curated,
+            super::decide::DecisionKind::Grounded => KbDecision::Grounded,
+            super::decide::DecisionKind::HandOff => KbDecision::HandOff,
+        };
         Ok(KbVerdict {
-            decision: match decision.kind {
-                DecisionKind::Curated => KbDecision::Curated,
-                DecisionKind::Grounded => KbDecision::Grounded,
-                DecisionKind::HandOff => KbDecision::HandOff,
-            },
+            decision: decision_kind,
             confidence: decision.confidence,
-            hits: hits
-                .into_iter()
-                .map(|h| KbHit {
-                    entry_id: h.entry_id,
-                    title: h.title,
-                    answer: h.answer,
-                    score: h.score,
-                })
-                .collect(),
+            hits,
         })
     }
 
@@ -76,10 +86,10 @@ impl KnowledgeBase for KnowledgeService {
         let raw = RawEntry {
             question: Some(question.to_owned()),
             answer: Some(answer.to_owned()),
-            status: Some(EntryStatus::Draft.as_str().to_owned()),
+            tags: vec!["from-agent-answer".into()],
             ..RawEntry::default()
         };
-        let view = self.create(raw, author).await.map_err(port_error)?;
-        Ok(view.id)
+        let entry = self.create(raw, author).await.map_err(port_error)?;
+        Ok(entry.id)
     }
 }

@@ -1,0 +1,238 @@
+//! `xiaoer bench bot`: the bot end to end with the real models. Starts the real
+//! server in-process (SQLite in a temporary data dir), then for each sample opens a
+//! buyer conversation and its WebSocket, sends a question over REST and times:
+//!  - curated answers: send until the committed bot answer arrives (p50/p99);
+//!  - grounded answers: send until the first streamed piece arrives (time to
+//!    first token as the buyer sees it), and until the committed answer.
+//!
+//! The knowledge base is a scripted one (one curated, one grounded entry) until
+//! the retrieval knowledge base is wired into start-up; then pass --real-kb.
+
+use crate::config::Settings;
+use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
+use crate::startup::{Adapters, Application, Models};
+use anyhow::Context;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BotBenchArgs {
+    /// Curated-answer samples.
+    #[arg(long, default_value_t = 200)]
+    pub curated: usize,
+    /// Grounded-answer samples (each runs the LLM).
+    #[arg(long, default_value_t = 10)]
+    pub grounded: usize,
+    /// Use the knowledge base start-up configures instead of the scripted one.
+    #[arg(long)]
+    pub real_kb: bool,
+}
+
+const CURATED_Q: [&str; 4] = [
+    "什么时候发货？",
+    "多久发货呀",
+    "When do you ship?",
+    "下单后什么时候发货",
+];
+const GROUNDED_Q: [&str; 5] = [
+    "你们可以开发票吗？",
+    "发票怎么开",
+    "Can I get an invoice for my order?",
+    "开发票需要提供什么信息",
+    "电子发票多久能收到",
+];
+
+/// Two entries: shipping time (curated, sent as written) and invoices (grounds the LLM).
+struct ScriptedKnowledge;
+
+#[async_trait::async_trait]
+impl KnowledgeBase for ScriptedKnowledge {
+    async fn decide(&self, query: &str) -> Result<KbVerdict, KnowledgeError> {
+        let q = query.to_lowercase();
+        let (decision, hit) = if q.contains("发票") || q.contains("invoice") {
+            let answer = "本店支持开具电子普通发票，下单时在备注中填写抬头和税号，发货后3天内发送到您的邮箱。";
+            (
+                KbDecision::Grounded,
+                ("faq-invoice", "发票 / Invoices", answer, 0.72),
+            )
+        } else {
+            let answer = "付款后48小时内发货，节假日顺延。We ship within 48 hours of payment.";
+            (
+                KbDecision::Curated,
+                (
+                    "faq-shipping-time",
+                    "发货时间 / Shipping time",
+                    answer,
+                    0.93,
+                ),
+            )
+        };
+        Ok(KbVerdict {
+            decision,
+            confidence: hit.3,
+            hits: vec![KbHit {
+                entry_id: hit.0.into(),
+                title: hit.1.into(),
+                answer: hit.2.into(),
+                score: hit.3,
+            }],
+        })
+    }
+    async fn record_answered(&self, _: &str) -> Result<(), KnowledgeError> {
+        Ok(())
+    }
+    async fn record_feedback(&self, _: &str, _: bool) -> Result<(), KnowledgeError> {
+        Ok(())
+    }
+    async fn create_draft(&self, _: &str, _: &str, _: &str) -> Result<String, KnowledgeError> {
+        Err(KnowledgeError::Unavailable("scripted".into()))
+    }
+}
+
+struct Sample {
+    first_stream_ms: Option<f64>,
+    answer_ms: f64,
+}
+
+pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut settings = Settings {
+        data_dir: dir.path().to_owned(),
+        listen: ([127, 0, 0, 1], 0).into(),
+        database_url: None,
+        bot: true,
+        ..settings
+    };
+    settings.commerce_url = None;
+    let load = Instant::now();
+    let models = {
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || Models::load(&s)).await??
+    };
+    let load_s = load.elapsed().as_secs_f64();
+    let knowledge: Option<Arc<dyn KnowledgeBase>> = if args.real_kb {
+        None
+    } else {
+        Some(Arc::new(ScriptedKnowledge))
+    };
+    let adapters = Adapters {
+        models: Some(models),
+        knowledge,
+        commerce: None,
+    };
+    let app = Application::build_with(settings, adapters).await?;
+    let base = format!("127.0.0.1:{}", app.local_addr().port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    // Warm-up: the first generation pays for caches (prompt prefix, allocator).
+    ask(&client, &base, GROUNDED_Q[0]).await?;
+    let mut curated = Vec::with_capacity(args.curated);
+    for i in 0..args.curated {
+        curated.push(
+            ask(&client, &base, CURATED_Q[i % CURATED_Q.len()])
+                .await?
+                .answer_ms,
+        );
+    }
+    let mut ttft = Vec::new();
+    let mut grounded_total = Vec::new();
+    for i in 0..args.grounded {
+        let sample = ask(&client, &base, GROUNDED_Q[i % GROUNDED_Q.len()]).await?;
+        ttft.push(
+            sample
+                .first_stream_ms
+                .context("a grounded answer streamed nothing")?,
+        );
+        grounded_total.push(sample.answer_ms);
+    }
+    drop(stop);
+    server.await??;
+    let report = json!({
+        "bench": "bot",
+        "knowledge": if args.real_kb { "configured" } else { "scripted (decision only, no retrieval)" },
+        "model_load_s": load_s,
+        "curated_reply_ms": summary(&mut curated),
+        "grounded_first_token_ms": summary(&mut ttft),
+        "grounded_answer_ms": summary(&mut grounded_total),
+        "targets": { "curated_p99_ms": 50, "grounded_first_token_p50_ms": 2500 },
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn summary(values: &mut [f64]) -> Value {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        values
+            .get(((values.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+    };
+    json!({ "n": values.len(), "p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": values.last() })
+}
+
+/// One question in a fresh conversation, timed from the send to what the buyer sees.
+async fn ask(client: &reqwest::Client, base: &str, question: &str) -> anyhow::Result<Sample> {
+    let started: Value = client
+        .post(format!("http://{base}/api/v1/conversations"))
+        .json(&json!({ "shop_account_id": "demo_buyer_1" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = started["conversation"]["id"]
+        .as_str()
+        .context("conversation id")?;
+    let token = started["visitor_token"].as_str().context("visitor token")?;
+    let url = format!("ws://{base}/api/v1/conversations/{id}/ws?access_token={token}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    // Skip the welcome and wait until the socket is live.
+    loop {
+        let frame = next_frame(&mut ws).await?;
+        if frame["type"] == "ready" {
+            break;
+        }
+    }
+    let sent = Instant::now();
+    let res = client
+        .post(format!("http://{base}/api/v1/conversations/{id}/messages"))
+        .bearer_auth(token)
+        .json(&json!({ "client_msg_id": "bench-1", "body": { "type": "text", "text": question } }))
+        .send()
+        .await?;
+    anyhow::ensure!(res.status().is_success(), "send failed: {}", res.status());
+    let mut first_stream_ms = None;
+    loop {
+        let frame = next_frame(&mut ws).await?;
+        let ms = sent.elapsed().as_secs_f64() * 1e3;
+        if frame["type"] == "stream" {
+            first_stream_ms.get_or_insert(ms);
+        }
+        if frame["type"] == "event" && frame["event"]["sender"]["kind"] == "bot" {
+            return Ok(Sample {
+                first_stream_ms,
+                answer_ms: ms,
+            });
+        }
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_frame(ws: &mut Socket) -> anyhow::Result<Value> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(120), ws.next())
+            .await
+            .context("no frame within 120 s")?
+            .context("socket closed")??;
+        if let Message::Text(text) = msg {
+            return Ok(serde_json::from_str(&text)?);
+        }
+    }
+}

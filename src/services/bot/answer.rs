@@ -1,0 +1,282 @@
+//! Answers from the knowledge base: a confident curated entry goes out as written,
+//! without the model; otherwise the LLM writes an answer grounded on the retrieved
+//! entries, streamed to the buyer as it is written, checked as it grows, and
+//! committed with the entries it cited.
+
+use super::guard::{self, Allowed};
+use super::pipeline::Turn;
+use super::prompts::{PromptEntry, dont_know};
+use super::{BotError, BotService};
+use crate::domain::handoff::HandoffReason;
+use crate::domain::message::{AnswerSource, Citation};
+use crate::ports::{
+    ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbDecision, KbHit, KbVerdict,
+    Sampling,
+};
+
+/// Characters held back from the live stream, so a forbidden phrase is caught
+/// before its end reaches the buyer.
+const HOLDBACK_CHARS: usize = 10;
+/// Entries given to the model.
+const GROUNDING_ENTRIES: usize = 3;
+
+impl BotService {
+    pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Result<(), BotError> {
+        let question = turn.facts.text.clone();
+        let verdict = match self.ports.knowledge.decide(&question).await {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                tracing::warn!(%error, "knowledge base failed; handing off");
+                return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+            }
+        };
+        turn.session.retrieved(&verdict.hits);
+        match (verdict.decision, verdict.hits.first()) {
+            (KbDecision::Curated, Some(best)) => self.curated(turn, best).await,
+            (KbDecision::Grounded, Some(_)) => self.grounded(turn, &verdict).await,
+            (KbDecision::HandOff, _) | (_, None) => {
+                self.log_unanswered(turn, HandoffReason::LowConfidence)
+                    .await;
+                self.hand_off(turn, HandoffReason::LowConfidence).await
+            }
+        }
+    }
+
+    async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
+        let citation = Citation {
+            entry_id: hit.entry_id.clone(),
+            title: hit.title.clone(),
+        };
+        turn.session
+            .unhelpful
+            .record(true, self.config.unhelpful_limit);
+        self.send_answer(
+            turn,
+            hit.answer.clone(),
+            vec![citation],
+            AnswerSource::Curated,
+            None,
+        )
+        .await?;
+        self.note_answered(&hit.entry_id).await;
+        Ok(())
+    }
+
+    async fn note_answered(&self, entry_id: &str) {
+        if let Err(error) = self.ports.knowledge.record_answered(entry_id).await {
+            tracing::warn!(%error, "could not record an answered entry");
+        }
+    }
+
+    fn allowed(turn: &Turn) -> Allowed {
+        let mut order_numbers = turn.session.own_orders.clone();
+        order_numbers.extend(
+            crate::domain::commerce::OrderNumber::find_in(&turn.facts.text)
+                .iter()
+                .map(|o| o.as_str().to_owned()),
+        );
+        Allowed {
+            order_numbers,
+            phones: turn.profile.phone.iter().cloned().collect(),
+        }
+    }
+
+    async fn grounded(&self, turn: &mut Turn, verdict: &KbVerdict) -> Result<(), BotError> {
+        let Some(llm) = self.ports.llm.clone() else {
+            return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+        };
+        let hits: Vec<&KbHit> = verdict.hits.iter().take(GROUNDING_ENTRIES).collect();
+        let entries: Vec<PromptEntry> = hits
+            .iter()
+            .map(|h| PromptEntry {
+                title: h.title.clone(),
+                answer: h.answer.clone(),
+            })
+            .collect();
+        let system = self.prompts.system(turn.lang)?;
+        let user = self
+            .prompts
+            .grounded(&entries, &turn.facts.text, turn.lang)?;
+        let params = GenerationParams {
+            max_tokens: self.config.max_answer_tokens,
+            sampling: Sampling::Greedy,
+            stop: Vec::new(),
+        };
+        let messages = vec![
+            ChatMessage::new(ChatRole::System, system.clone()),
+            ChatMessage::new(ChatRole::User, user),
+        ];
+        let mut stream = match llm.generate(messages, params).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "the model refused the answer; handing off");
+                return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+            }
+        };
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let allowed = Self::allowed(turn);
+        let mut raw = String::new();
+        let mut sent = 0usize; // characters of the clean text already streamed
+        let mut violation = None;
+        while let Some(event) = stream.recv().await {
+            match event {
+                Ok(GenerationEvent::Token(piece)) => raw.push_str(&piece),
+                Ok(GenerationEvent::Done(_)) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "generation failed mid-answer");
+                    break;
+                }
+            }
+            let clean = strip_citation_marks(&raw);
+            violation = guard::check(&clean, &system, &allowed);
+            if violation.is_some() {
+                break; // dropping the stream stops the model
+            }
+            let ready = clean.chars().count().saturating_sub(HOLDBACK_CHARS);
+            if ready > sent {
+                let delta: String = clean.chars().skip(sent).take(ready - sent).collect();
+                sent = ready;
+                self.chat
+                    .stream_delta(&turn.conversation, &stream_id, delta);
+            }
+        }
+        drop(stream);
+        let clean = strip_citation_marks(&raw).trim().to_owned();
+        let unknown = clean.is_empty() || says_dont_know(&clean);
+        let (text, citations) = if let Some(v) = violation {
+            tracing::warn!(violation = ?v, "generated answer withheld");
+            (guard::withheld(turn.lang).to_owned(), Vec::new())
+        } else if unknown {
+            (dont_know_reply(turn), Vec::new())
+        } else {
+            // The checks passed: the held-back tail goes out before the commit.
+            let tail: String = strip_citation_marks(&raw).chars().skip(sent).collect();
+            if !tail.trim().is_empty() {
+                self.chat.stream_delta(&turn.conversation, &stream_id, tail);
+            }
+            (clean, cited(&raw, &hits))
+        };
+        let limit_reached = turn
+            .session
+            .unhelpful
+            .record(!unknown, self.config.unhelpful_limit);
+        self.send_answer(
+            turn,
+            text,
+            citations.clone(),
+            AnswerSource::Generated,
+            Some(stream_id),
+        )
+        .await?;
+        for c in &citations {
+            self.note_answered(&c.entry_id).await;
+        }
+        if unknown {
+            self.log_unanswered(turn, HandoffReason::LowConfidence)
+                .await;
+        }
+        if limit_reached {
+            return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
+        }
+        Ok(())
+    }
+}
+
+fn dont_know_reply(turn: &Turn) -> String {
+    let offer = turn.lang.pick(
+        "您可以换个问法，或输入“转人工”联系人工客服。",
+        " You can ask another way, or type \"agent\" to reach a person.",
+    );
+    format!("{}{offer}", dont_know(turn.lang))
+}
+
+fn says_dont_know(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    [
+        "无法回答",
+        "不知道",
+        "don't know",
+        "do not know",
+        "cannot answer",
+        "can't answer",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// Removes "[1]" / "【2】" citation marks (the answer lists its citations apart).
+pub fn strip_citation_marks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if matches!(chars[i], '[' | '【') {
+            let digits = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let close = chars.get(i + 1 + digits);
+            if digits > 0 && matches!(close, Some(']') | Some('】')) {
+                i += digits + 2;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The entries the answer cites by number; the best hit when it cites none.
+fn cited(raw: &str, hits: &[&KbHit]) -> Vec<Citation> {
+    let mut picked: Vec<usize> = Vec::new();
+    let chars: Vec<char> = raw.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if matches!(c, '[' | '【') {
+            let digits: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
+            if let Ok(n) = digits.parse::<usize>()
+                && (1..=hits.len()).contains(&n)
+                && !picked.contains(&(n - 1))
+            {
+                picked.push(n - 1);
+            }
+        }
+    }
+    if picked.is_empty() && !hits.is_empty() {
+        picked.push(0);
+    }
+    picked
+        .into_iter()
+        .map(|i| Citation {
+            entry_id: hits[i].entry_id.clone(),
+            title: hits[i].title.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn citation_marks_are_removed_and_collected() {
+        assert_eq!(
+            strip_citation_marks("48小时内发货[1]，包邮【2】。[x]"),
+            "48小时内发货，包邮。[x]"
+        );
+        let hit = |id: &str| KbHit {
+            entry_id: id.into(),
+            title: id.into(),
+            answer: String::new(),
+            score: 0.9,
+        };
+        let (a, b) = (hit("a"), hit("b"));
+        let cites = cited("text [2] and [1] and [2] and [9]", &[&a, &b]);
+        let ids: Vec<&str> = cites.iter().map(|c| c.entry_id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"]);
+        assert_eq!(cited("no marks", &[&a, &b])[0].entry_id, "a");
+    }
+}

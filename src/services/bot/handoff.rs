@@ -1,0 +1,281 @@
+//! The hand-off, in one place: tell the buyer, store the packet an agent needs
+//! (so nobody asks the buyer again), move the chat to the waiting queue, say
+//! where the buyer stands, then replace the rule-made summary with the LLM's.
+
+use super::hours::rfc3339;
+use super::pipeline::Turn;
+use super::prompts::TranscriptLine;
+use super::session::RetrievedEntry;
+use super::{BotError, BotService};
+use crate::domain::handoff::HandoffReason;
+use crate::domain::lang::Lang;
+use crate::ports::{ChatMessage, ChatRole, GenerationEvent, GenerationParams, Sampling};
+use crate::services::visitors::Visitor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the agent sees when they take the chat (GET .../handoff).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandoffPacket {
+    pub reason: HandoffReason,
+    pub summary: String,
+    /// "rules" until the LLM's summary replaces it, then "llm".
+    pub summary_source: String,
+    pub intent: Option<String>,
+    pub category: Option<String>,
+    pub slots: BTreeMap<String, String>,
+    pub retrieved: Vec<RetrievedEntry>,
+    pub bot_answers: Vec<String>,
+    pub buyer_messages: Vec<String>,
+    /// Profile, browsing context and recent orders.
+    pub visitor: serde_json::Value,
+    pub created_at: String,
+}
+
+fn handing_over(reason: HandoffReason, lang: Lang) -> &'static str {
+    match reason {
+        HandoffReason::Sensitive => lang.pick(
+            "非常抱歉给您带来不好的体验，我马上为您转接人工客服。",
+            "I'm very sorry about this. I'm passing you to a person from our team right away.",
+        ),
+        HandoffReason::IntakeComplete => lang.pick(
+            "信息已记录，正在为您转接人工客服处理，请稍候。",
+            "Thanks, I've noted everything. A person from our team will take it from here.",
+        ),
+        HandoffReason::LowConfidence
+        | HandoffReason::UnhelpfulTurns
+        | HandoffReason::IntakeGaveUp => lang.pick(
+            "这个问题我需要请人工客服来帮您，正在为您转接，请稍候。",
+            "A person from our team is better placed to help with this; I'm transferring you now.",
+        ),
+        HandoffReason::BuyerRequest | HandoffReason::BotUnavailable => lang.pick(
+            "好的，正在为您转接人工客服，请稍候。",
+            "Sure, I'm transferring you to a person now.",
+        ),
+    }
+}
+
+fn rules_summary(turn: &Turn, reason: HandoffReason) -> String {
+    let wants = turn
+        .session
+        .buyer_messages
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let facts: Vec<String> = turn
+        .session
+        .slots
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "转人工原因：{}；意图：{}；已收集：{}；买家最后说：{}",
+        reason.as_str(),
+        turn.session.last_intent.as_deref().unwrap_or("-"),
+        if facts.is_empty() {
+            "-".into()
+        } else {
+            facts.join("，")
+        },
+        wants
+    )
+}
+
+impl BotService {
+    pub(super) async fn hand_off(
+        &self,
+        turn: &mut Turn,
+        reason: HandoffReason,
+    ) -> Result<(), BotError> {
+        let packet = self.build_packet(turn, reason).await?;
+        let packet_id = uuid::Uuid::now_v7().to_string();
+        self.store_packet(&packet_id, turn.id.as_str(), &packet, true)
+            .await?;
+        let visitor = Visitor {
+            id: turn.conversation.visitor_id.clone(),
+        };
+        self.chat.request_agent(&visitor, &turn.id).await?;
+        let hints = crate::domain::routing::RouteHints {
+            intent: packet.intent.clone(),
+            category: packet.category.clone(),
+            entry_page: turn.profile.context.current_page.clone(),
+            vip: false,
+        };
+        self.routing.enqueue(&turn.id, hints).await?;
+        self.tell_queue_position(turn, reason).await?;
+        turn.session.intake = None;
+        turn.session.unhelpful = Default::default();
+        self.summarise(&packet_id, turn.id.as_str(), packet).await;
+        Ok(())
+    }
+
+    async fn build_packet(
+        &self,
+        turn: &Turn,
+        reason: HandoffReason,
+    ) -> Result<HandoffPacket, BotError> {
+        let recent_orders = match turn.buyer_account() {
+            Some(account) => self
+                .ports
+                .commerce
+                .recent_orders(account, 5)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "recent orders unavailable for the hand-off packet");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        let intent = turn.session.last_intent.clone();
+        Ok(HandoffPacket {
+            reason,
+            summary: rules_summary(turn, reason),
+            summary_source: "rules".into(),
+            category: intent
+                .as_deref()
+                .and_then(|i| self.catalog.get(i))
+                .map(|i| i.category.clone()),
+            intent,
+            slots: turn.session.slots.clone(),
+            retrieved: turn.session.retrieved.clone(),
+            bot_answers: turn.session.bot_answers.clone(),
+            buyer_messages: turn.session.buyer_messages.clone(),
+            visitor: serde_json::json!({ "profile": turn.profile, "recent_orders": recent_orders }),
+            created_at: rfc3339(self.clock.now_ms()),
+        })
+    }
+
+    async fn store_packet(
+        &self,
+        id: &str,
+        conversation_id: &str,
+        packet: &HandoffPacket,
+        new: bool,
+    ) -> Result<(), BotError> {
+        let plain = serde_json::to_vec(packet).expect("packet serialises");
+        let sealed = self.cipher.seal(&plain, conversation_id.as_bytes());
+        let now = self.clock.now_ms();
+        if new {
+            self.store
+                .insert_packet(id, conversation_id, packet.reason.as_str(), &sealed, now)
+                .await?;
+        } else {
+            self.store.update_packet(id, &sealed, now).await?;
+        }
+        Ok(())
+    }
+
+    /// One notice after the chat changed hands: that a person takes over, and the
+    /// queue position while agents are signed in and it is service time, else that
+    /// the buyer can leave a message and will be answered later.
+    async fn tell_queue_position(
+        &self,
+        turn: &mut Turn,
+        reason: HandoffReason,
+    ) -> Result<(), BotError> {
+        let now = self.clock.now_ms();
+        let open = self.config.service_hours.is_none_or(|h| h.is_open(now));
+        let agents = self.store.agents_signed_in(now).await?;
+        let lang = turn.lang;
+        let text = if !open {
+            let hours = self
+                .config
+                .service_hours
+                .map(|h| h.describe())
+                .unwrap_or_default();
+            match lang {
+                Lang::Zh => format!(
+                    "现在是非工作时间（人工服务时间 {hours}）。请直接留言，客服上班后会第一时间回复您。"
+                ),
+                Lang::En => format!(
+                    "Our team is offline now (service hours {hours}). Leave a message here and we'll reply as soon as we're back."
+                ),
+            }
+        } else if agents == 0 {
+            lang.pick(
+                "当前暂无人工客服在线。请直接留言，客服上线后会第一时间回复您。",
+                "No one from our team is online right now. Leave a message here and we'll reply as soon as someone is.",
+            )
+            .to_owned()
+        } else {
+            let position = self.store.waiting_ahead_of(turn.id.as_str()).await? + 1;
+            match lang {
+                Lang::Zh => format!("您已进入人工客服队列，当前排在第 {position} 位，请稍候。"),
+                Lang::En => {
+                    format!("You're in the queue for a person: number {position}. Please hold on.")
+                }
+            }
+        };
+        let sep = lang.pick("", " ");
+        let notice = format!("{}{sep}{text}", handing_over(reason, lang));
+        turn.session.answered(&notice);
+        self.chat.post_system(&turn.id, notice).await?;
+        Ok(())
+    }
+
+    /// Replaces the packet's summary with the LLM's; on any failure the rule-made one stays.
+    async fn summarise(&self, packet_id: &str, conversation_id: &str, mut packet: HandoffPacket) {
+        let Some(llm) = self.ports.llm.clone() else {
+            return;
+        };
+        let mut transcript: Vec<TranscriptLine> = Vec::new();
+        for text in packet.buyer_messages.iter().rev().take(6).rev() {
+            transcript.push(TranscriptLine {
+                who: "buyer",
+                text: text.clone(),
+            });
+        }
+        for text in packet.bot_answers.iter().rev().take(3).rev() {
+            transcript.push(TranscriptLine {
+                who: "bot",
+                text: text.clone(),
+            });
+        }
+        let Ok(prompt) = self.prompts.summary(&transcript) else {
+            return;
+        };
+        let params = GenerationParams {
+            max_tokens: 96,
+            sampling: Sampling::Greedy,
+            stop: Vec::new(),
+        };
+        let Ok(mut stream) = llm
+            .generate(vec![ChatMessage::new(ChatRole::User, prompt)], params)
+            .await
+        else {
+            return;
+        };
+        let mut summary = String::new();
+        while let Some(Ok(GenerationEvent::Token(piece))) = stream.recv().await {
+            summary.push_str(&piece);
+        }
+        let summary = summary.trim();
+        if summary.is_empty() {
+            return;
+        }
+        packet.summary = format!("{summary}\n（{}）", packet.summary);
+        packet.summary_source = "llm".into();
+        if let Err(error) = self
+            .store_packet(packet_id, conversation_id, &packet, false)
+            .await
+        {
+            tracing::warn!(%error, "could not store the LLM summary");
+        }
+    }
+
+    /// The latest hand-off packet of a conversation, for agents.
+    pub async fn packet(&self, conversation_id: &str) -> Result<Option<HandoffPacket>, BotError> {
+        let row = match self.store.latest_packet(conversation_id).await {
+            Ok(row) => row,
+            Err(crate::storage::StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let plain = self
+            .cipher
+            .open(&row.packet, conversation_id.as_bytes())
+            .map_err(|e| BotError::Corrupt(e.to_string()))?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| BotError::Corrupt(e.to_string()))
+    }
+}

@@ -1,0 +1,240 @@
+//! The bot: while it owns a conversation it answers each buyer message through
+//! one pipeline (services/bot/pipeline.rs): hand-off triggers, guided intake,
+//! order tools, then the knowledge base's verdict (curated answer at once,
+//! grounded LLM answer streamed, or hand-off with a packet). Messages of one
+//! conversation are handled one at a time, in order; different conversations
+//! run concurrently.
+
+pub mod answer;
+pub mod guard;
+pub mod handoff;
+pub mod hours;
+pub mod intake;
+pub mod learning;
+pub mod orders;
+pub mod pipeline;
+pub mod prompts;
+pub mod session;
+pub mod welcome;
+
+use super::chat::{BuyerMessage, ChatError, ChatService};
+use super::visitors::{VisitorError, VisitorService};
+use crate::crypto::Cipher;
+use crate::domain::intake::IntentCatalog;
+use crate::ports::{
+    ChatModel, Clock, Commerce, CommerceError, Embedder, KnowledgeBase, KnowledgeError, ModelError,
+};
+use crate::storage::{Store, StoreError};
+use hours::ServiceHours;
+use prompts::Prompts;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error(transparent)]
+    Routing(#[from] crate::services::routing::RoutingError),
+    #[error(transparent)]
+    Visitor(#[from] VisitorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Session(#[from] session::SessionError),
+    #[error(transparent)]
+    Knowledge(#[from] KnowledgeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Commerce(#[from] CommerceError),
+    #[error(transparent)]
+    Prompt(#[from] prompts::PromptError),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("there is no bot answer at that sequence number")]
+    NotABotAnswer,
+    #[error("there is no agent text reply at that sequence number")]
+    NotAnAgentAnswer,
+    #[error("no buyer question precedes that reply; give the question explicitly")]
+    NoQuestion,
+    #[error("{0}")]
+    BadInput(String),
+}
+
+/// How the bot behaves; from Settings.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub shop_name: String,
+    /// Unhelpful bot turns in a row before a person takes over.
+    pub unhelpful_limit: u32,
+    pub service_hours: Option<ServiceHours>,
+    /// Most tokens in a generated answer.
+    pub max_answer_tokens: usize,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        Self {
+            shop_name: "店小二示例店".into(),
+            unhelpful_limit: 3,
+            service_hours: None,
+            max_answer_tokens: 160,
+        }
+    }
+}
+
+/// The adapters the bot runs on.
+pub struct BotPorts {
+    pub knowledge: Arc<dyn KnowledgeBase>,
+    pub commerce: Arc<dyn Commerce>,
+    /// None when the server runs without models: the bot then does not answer.
+    pub llm: Option<Arc<dyn ChatModel>>,
+    /// For grouping unanswered questions; without it they group by exact text.
+    pub embedder: Option<Arc<dyn Embedder>>,
+}
+
+pub struct BotService {
+    chat: Arc<ChatService>,
+    visitors: Arc<VisitorService>,
+    store: Store,
+    cipher: Cipher,
+    clock: Arc<dyn Clock>,
+    routing: Arc<crate::services::routing::RoutingService>,
+    ports: BotPorts,
+    catalog: IntentCatalog,
+    prompts: Prompts,
+    config: BotConfig,
+    /// One queue per conversation with work in flight.
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
+}
+
+/// Something the bot must react to, in conversation order.
+#[derive(Debug)]
+pub enum Work {
+    Message(BuyerMessage),
+    /// The buyer rated a bot answer as not helpful.
+    Unhelpful {
+        conversation_id: String,
+    },
+}
+
+impl Work {
+    fn conversation_id(&self) -> &str {
+        match self {
+            Work::Message(m) => m.conversation_id.as_str(),
+            Work::Unhelpful { conversation_id } => conversation_id,
+        }
+    }
+}
+
+pub struct BotParts {
+    pub chat: Arc<ChatService>,
+    /// Hand-offs join a skill group's queue through the routing engine.
+    pub routing: Arc<crate::services::routing::RoutingService>,
+    pub visitors: Arc<VisitorService>,
+    pub store: Store,
+    pub cipher: Cipher,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl BotService {
+    pub fn new(
+        parts: BotParts,
+        ports: BotPorts,
+        catalog: IntentCatalog,
+        prompts: Prompts,
+        config: BotConfig,
+    ) -> Self {
+        Self {
+            chat: parts.chat,
+            routing: parts.routing,
+            visitors: parts.visitors,
+            store: parts.store,
+            cipher: parts.cipher,
+            clock: parts.clock,
+            ports,
+            catalog,
+            prompts,
+            config,
+            queues: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the bot answers buyers (it needs the LLM).
+    pub fn enabled(&self) -> bool {
+        self.ports.llm.is_some()
+    }
+
+    /// Connects the bot to the chat service; buyer messages in state `bot` flow in.
+    pub fn start(self: &Arc<Self>) {
+        if !self.enabled() {
+            return;
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.chat.connect_bot(tx);
+        let bot = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                let Some(bot) = bot.upgrade() else { break };
+                bot.dispatch(Work::Message(message));
+            }
+        });
+    }
+
+    /// Queues work behind the conversation's earlier work, starting a worker if none runs.
+    pub fn dispatch(self: &Arc<Self>, work: Work) {
+        let id = work.conversation_id().to_owned();
+        let mut queues = self.queues.lock().expect("bot queues lock");
+        let work = match queues.get(&id) {
+            Some(tx) => match tx.send(work) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(work)) => work,
+            },
+            None => work,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(work).expect("a fresh queue accepts");
+        queues.insert(id.clone(), tx);
+        tokio::spawn(self.clone().drain(id, rx));
+    }
+
+    async fn drain(self: Arc<Self>, id: String, mut rx: mpsc::UnboundedReceiver<Work>) {
+        loop {
+            let work = match rx.try_recv() {
+                Ok(work) => work,
+                Err(_) => {
+                    let mut queues = self.queues.lock().expect("bot queues lock");
+                    match rx.try_recv() {
+                        Ok(work) => work,
+                        Err(_) => {
+                            queues.remove(&id);
+                            return;
+                        }
+                    }
+                }
+            };
+            let span = tracing::info_span!("bot", conversation = %id);
+            let result = tracing::Instrument::instrument(self.handle(work), span).await;
+            if let Err(error) = result {
+                tracing::error!(%error, conversation = %id, "bot pipeline failed");
+            }
+        }
+    }
+
+    async fn handle(&self, work: Work) -> Result<(), BotError> {
+        match work {
+            Work::Message(message) => self.on_message(message).await,
+            Work::Unhelpful { conversation_id } => self.on_unhelpful_rating(&conversation_id).await,
+        }
+    }
+
+    pub fn catalog(&self) -> &IntentCatalog {
+        &self.catalog
+    }
+
+    pub fn knowledge(&self) -> &Arc<dyn KnowledgeBase> {
+        &self.ports.knowledge
+    }
+}

@@ -1,0 +1,161 @@
+//! One buyer message through the pipeline: triggers, probing, intake and order
+//! tools, then the knowledge base. Each step either answers (and ends the turn)
+//! or passes the message on.
+
+use super::session::{self, BotSession};
+use super::{BotError, BotService, guard};
+use crate::domain::conversation::{ConversationId, ConversationState};
+use crate::domain::handoff::{self, HandoffReason};
+use crate::domain::intake::MessageFacts;
+use crate::domain::lang::Lang;
+use crate::domain::message::{AnswerSource, Citation, MessageBody};
+use crate::services::chat::{BuyerMessage, ConversationView};
+use crate::services::visitors::VisitorProfile;
+
+/// Everything one turn works with.
+pub struct Turn {
+    pub conversation: ConversationView,
+    pub id: ConversationId,
+    pub session: BotSession,
+    pub facts: MessageFacts,
+    pub lang: Lang,
+    pub profile: VisitorProfile,
+}
+
+impl Turn {
+    pub fn buyer_account(&self) -> Option<&str> {
+        self.profile.shop_account_id.as_deref()
+    }
+}
+
+fn facts_of(body: &MessageBody) -> MessageFacts {
+    match body {
+        MessageBody::Text { text } => MessageFacts {
+            text: text.as_str().to_owned(),
+            image: None,
+        },
+        MessageBody::Image {
+            attachment_id,
+            caption,
+        } => MessageFacts {
+            text: caption
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            image: Some(attachment_id.as_str().to_owned()),
+        },
+        MessageBody::File { name, .. } => MessageFacts {
+            text: name.clone(),
+            image: None,
+        },
+        MessageBody::System { .. } | MessageBody::BotAnswer { .. } => MessageFacts::default(),
+    }
+}
+
+impl BotService {
+    pub(super) async fn on_message(&self, message: BuyerMessage) -> Result<(), BotError> {
+        let conversation = self.chat.conversation(&message.conversation_id).await?;
+        if conversation.state != ConversationState::Bot {
+            return Ok(()); // a person owns the chat: the bot stays silent
+        }
+        let facts = facts_of(&message.body);
+        if facts.text.trim().is_empty() && facts.image.is_none() {
+            return Ok(());
+        }
+        let mut session = session::load(&self.store, &self.cipher, &conversation.id).await?;
+        if let Some(lang) = Lang::of_message(&facts.text) {
+            session.lang = lang;
+        } else if session.buyer_messages.is_empty() {
+            session.lang = Lang::detect(&facts.text);
+        }
+        if !facts.text.trim().is_empty() {
+            session.said(&facts.text);
+        }
+        let profile = self.visitors.profile(&message.visitor_id).await?;
+        let mut turn = Turn {
+            id: message.conversation_id.clone(),
+            lang: session.lang,
+            conversation,
+            session,
+            facts,
+            profile,
+        };
+        let outcome = self.run_pipeline(&mut turn).await;
+        let now = self.clock.now_ms();
+        session::save(
+            &self.store,
+            &self.cipher,
+            turn.id.as_str(),
+            &turn.session,
+            now,
+        )
+        .await?;
+        outcome
+    }
+
+    async fn run_pipeline(&self, turn: &mut Turn) -> Result<(), BotError> {
+        let text = turn.facts.text.clone();
+        if let Some(trigger) = handoff::trigger(&text) {
+            return self.hand_off(turn, trigger.reason()).await;
+        }
+        if handoff::says_unhelpful(&text) && !turn.session.bot_answers.is_empty() {
+            if turn
+                .session
+                .unhelpful
+                .record(false, self.config.unhelpful_limit)
+            {
+                return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
+            }
+            let sorry = turn.lang.pick(
+                "抱歉没能帮到您。能换个说法再描述一下您的问题吗？也可以输入“转人工”联系人工客服。",
+                "Sorry that didn't help. Could you put the question another way? You can also type \"agent\" to reach a person.",
+            );
+            return self.say(turn, sorry).await;
+        }
+        if guard::probes_instructions(&text) {
+            return self.say(turn, guard::refusal(turn.lang)).await;
+        }
+        if self.intake_step(turn).await? {
+            return Ok(());
+        }
+        if text.trim().is_empty() {
+            let got_it = turn.lang.pick(
+                "收到您的图片了。请问有什么可以帮您？",
+                "Got your picture. How can I help?",
+            );
+            return self.say(turn, got_it).await;
+        }
+        self.answer_from_knowledge(turn).await
+    }
+
+    /// A bot message without citations (questions, tool answers, notices).
+    pub(super) async fn say(&self, turn: &mut Turn, text: &str) -> Result<(), BotError> {
+        self.send_answer(
+            turn,
+            text.to_owned(),
+            Vec::new(),
+            AnswerSource::Generated,
+            None,
+        )
+        .await
+    }
+
+    pub(super) async fn send_answer(
+        &self,
+        turn: &mut Turn,
+        text: String,
+        citations: Vec<Citation>,
+        source: AnswerSource,
+        stream_id: Option<String>,
+    ) -> Result<(), BotError> {
+        turn.session.answered(&text);
+        let body = MessageBody::BotAnswer {
+            text,
+            citations,
+            source,
+            stream_id,
+        };
+        self.chat.send_bot(&turn.id, body).await?;
+        Ok(())
+    }
+}

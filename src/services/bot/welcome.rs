@@ -1,0 +1,180 @@
+//! Welcome messages: what the bot says first, per scenario, as admins set them.
+//! Priority: out of hours, then a campaign the visitor arrived from, then
+//! returning or new visitor. Without an admin's text, built-in greetings apply.
+
+use super::{BotError, BotService};
+use crate::domain::conversation::ConversationId;
+use crate::domain::message::{AnswerSource, MessageBody};
+use crate::storage::WelcomeRow;
+use serde::Serialize;
+
+const MAX_WELCOME_CHARS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    NewVisitor,
+    ReturningVisitor,
+    OutOfHours,
+    Campaign(String),
+}
+
+impl Scenario {
+    /// Parses a scenario key as the admin API names it.
+    pub fn parse(raw: &str) -> Result<Scenario, BotError> {
+        match raw {
+            "new_visitor" => Ok(Scenario::NewVisitor),
+            "returning_visitor" => Ok(Scenario::ReturningVisitor),
+            "out_of_hours" => Ok(Scenario::OutOfHours),
+            other => match other.strip_prefix("campaign:") {
+                Some(code) => Ok(Scenario::Campaign(campaign_code(code)?)),
+                None => Err(BotError::BadInput(
+                    "scenario must be new_visitor, returning_visitor, out_of_hours or campaign:<code>".into(),
+                )),
+            },
+        }
+    }
+
+    pub fn key(&self) -> String {
+        match self {
+            Scenario::NewVisitor => "new_visitor".into(),
+            Scenario::ReturningVisitor => "returning_visitor".into(),
+            Scenario::OutOfHours => "out_of_hours".into(),
+            Scenario::Campaign(code) => format!("campaign:{code}"),
+        }
+    }
+
+    fn default_text(&self) -> Option<&'static str> {
+        match self {
+            Scenario::NewVisitor => Some(
+                "您好，我是店小二智能客服 😊 订单、物流、退换货都可以问我。Hi! Ask me about orders, delivery or returns.",
+            ),
+            Scenario::ReturningVisitor => {
+                Some("欢迎回来！这次有什么可以帮您？Welcome back! How can I help this time?")
+            }
+            Scenario::OutOfHours => Some(
+                "现在是非人工服务时间，我是智能客服，可以先帮您查订单、物流和常见问题。Our team is offline; I can still help with orders, delivery and common questions.",
+            ),
+            Scenario::Campaign(_) => None,
+        }
+    }
+}
+
+/// Campaign codes come from URLs: short and plain.
+pub fn campaign_code(raw: &str) -> Result<String, BotError> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(BotError::BadInput(
+            "campaign code must be 1 to 64 letters, digits, '-' or '_'".into(),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WelcomeView {
+    pub scenario: String,
+    pub text: String,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
+impl BotService {
+    /// The bot greets a new conversation (only when the bot runs).
+    pub async fn welcome(
+        &self,
+        id: &ConversationId,
+        returning: bool,
+        campaign: Option<&str>,
+    ) -> Result<(), BotError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let mut candidates = Vec::new();
+        if self.config.service_hours.is_some_and(|h| !h.is_open(now)) {
+            candidates.push(Scenario::OutOfHours);
+        }
+        if let Some(code) = campaign.and_then(|c| campaign_code(c).ok()) {
+            candidates.push(Scenario::Campaign(code));
+        }
+        candidates.push(if returning {
+            Scenario::ReturningVisitor
+        } else {
+            Scenario::NewVisitor
+        });
+        for scenario in candidates {
+            let text = match self.store.welcome_message(&scenario.key()).await? {
+                Some(text) => text,
+                None => match scenario.default_text() {
+                    Some(text) => text.to_owned(),
+                    None => continue,
+                },
+            };
+            let body = MessageBody::BotAnswer {
+                text,
+                citations: Vec::new(),
+                source: AnswerSource::Curated,
+                stream_id: None,
+            };
+            self.chat.send_bot(id, body).await?;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    pub async fn welcome_messages(&self) -> Result<Vec<WelcomeView>, BotError> {
+        Ok(self
+            .store
+            .welcome_messages()
+            .await?
+            .into_iter()
+            .map(|r| WelcomeView {
+                scenario: r.scenario,
+                text: r.text,
+                updated_by: r.updated_by,
+                updated_at: r.updated_at,
+            })
+            .collect())
+    }
+
+    pub async fn set_welcome(
+        &self,
+        scenario: &str,
+        text: &str,
+        by: &str,
+    ) -> Result<WelcomeView, BotError> {
+        let scenario = Scenario::parse(scenario)?;
+        let text = text.trim();
+        if text.is_empty()
+            || text.chars().count() > MAX_WELCOME_CHARS
+            || text.chars().any(|c| c.is_control() && c != '\n')
+        {
+            return Err(BotError::BadInput(format!(
+                "welcome text must be 1 to {MAX_WELCOME_CHARS} characters without control characters"
+            )));
+        }
+        let row = WelcomeRow {
+            scenario: scenario.key(),
+            text: text.to_owned(),
+            updated_by: by.to_owned(),
+            updated_at: self.clock.now_ms(),
+        };
+        self.store.put_welcome_message(&row).await?;
+        Ok(WelcomeView {
+            scenario: row.scenario,
+            text: row.text,
+            updated_by: row.updated_by,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// True when there was one to delete (the built-in greeting applies again).
+    pub async fn delete_welcome(&self, scenario: &str) -> Result<bool, BotError> {
+        let scenario = Scenario::parse(scenario)?;
+        Ok(self.store.delete_welcome_message(&scenario.key()).await?)
+    }
+}

@@ -1,0 +1,181 @@
+//! The bot's tables: session memory, hand-off packets, ratings, the unanswered
+//! log and welcome messages.
+
+use super::{Store, StoreError, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PacketRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub reason: String,
+    /// Sealed JSON; the service opens it.
+    pub packet: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnansweredRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub question: String,
+    pub reason: String,
+    pub embedding: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WelcomeRow {
+    pub scenario: String,
+    pub text: String,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub async fn bot_session(&self, conversation_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT state FROM bot_sessions WHERE conversation_id = $1";
+        let row: Option<(Vec<u8>,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn save_bot_session(
+        &self,
+        conversation_id: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO bot_sessions (conversation_id, state, updated_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (conversation_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(conversation_id).bind(sealed).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn insert_packet(
+        &self,
+        id: &str,
+        conversation_id: &str,
+        reason: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO handoff_packets (id, conversation_id, reason, packet, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $5)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(conversation_id).bind(reason).bind(sealed).bind(now)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    /// Replaces a packet's body (the LLM summary arrives after the hand-off).
+    pub async fn update_packet(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE handoff_packets SET packet = $2, updated_at = $3 WHERE id = $1";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(sealed).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The most recent hand-off of a conversation.
+    pub async fn latest_packet(&self, conversation_id: &str) -> Result<PacketRow, StoreError> {
+        let sql = "SELECT id, conversation_id, reason, packet, created_at FROM handoff_packets \
+                   WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, PacketRow>(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn upsert_rating(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+        helpful: bool,
+        entry_ids_json: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO answer_ratings (conversation_id, seq, helpful, entry_ids, created_at) \
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id, seq) DO UPDATE \
+                   SET helpful = excluded.helpful, created_at = excluded.created_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(conversation_id).bind(seq).bind(helpful).bind(entry_ids_json).bind(now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn insert_unanswered(&self, row: &UnansweredRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO unanswered_questions (id, conversation_id, question, reason, embedding, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.conversation_id).bind(&row.question).bind(&row.reason)
+            .bind(&row.embedding).bind(row.created_at).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The most recent unanswered questions, newest first.
+    pub async fn unanswered(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<UnansweredRow>, StoreError> {
+        let sql = "SELECT id, conversation_id, question, reason, embedding, created_at \
+                   FROM unanswered_questions WHERE created_at >= $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, UnansweredRow>(sql)
+            .bind(since).bind(limit).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    pub async fn welcome_messages(&self) -> Result<Vec<WelcomeRow>, StoreError> {
+        let sql =
+            "SELECT scenario, text, updated_by, updated_at FROM welcome_messages ORDER BY scenario";
+        let rows =
+            on_pool!(self, pool => sqlx::query_as::<_, WelcomeRow>(sql).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    pub async fn welcome_message(&self, scenario: &str) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT text FROM welcome_messages WHERE scenario = $1";
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(scenario).fetch_optional(pool).await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn put_welcome_message(&self, row: &WelcomeRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO welcome_messages (scenario, text, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (scenario) DO UPDATE SET text = excluded.text, \
+                   updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.scenario).bind(&row.text).bind(&row.updated_by).bind(row.updated_at)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn delete_welcome_message(&self, scenario: &str) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM welcome_messages WHERE scenario = $1";
+        let n = on_pool!(self, pool => sqlx::query(sql)
+            .bind(scenario).execute(pool).await?.rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Conversations waiting for an agent that started waiting before this one
+    /// (its position in the queue is this plus one).
+    pub async fn waiting_ahead_of(&self, conversation_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM conversations c, conversations me \
+                   WHERE me.id = $1 AND c.state = 'waiting' AND c.id <> me.id \
+                   AND (c.updated_at < me.updated_at OR (c.updated_at = me.updated_at AND c.id < me.id))";
+        let n: (i64,) = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_one(pool).await?);
+        Ok(n.0)
+    }
+}
+
+impl Store {
+    /// Staff who could take a chat now: enabled, signed in, and in a role that claims chats.
+    pub async fn agents_signed_in(&self, now: i64) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(DISTINCT u.id) FROM staff_users u JOIN staff_sessions s ON s.user_id = u.id \
+                   WHERE s.expires_at > $1 AND u.disabled = FALSE AND u.role IN ('agent', 'supervisor', 'admin')";
+        let n: (i64,) =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(now).fetch_one(pool).await?);
+        Ok(n.0)
+    }
+}

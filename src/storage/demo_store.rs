@@ -1,0 +1,389 @@
+//! The demo shop behind the Commerce port: its own SQLite file in the data dir,
+//! seeded once with products, orders and shipments for a few demo buyers, so the
+//! bot's order tools work out of the box. A real shop plugs in over HTTP instead.
+
+use crate::domain::commerce::{Order, OrderLine, OrderNumber, Shipment, TrackingEvent};
+use crate::ports::{Commerce, CommerceError};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::path::Path;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    order_no TEXT PRIMARY KEY, buyer_account TEXT NOT NULL, status TEXT NOT NULL,
+    placed_at INTEGER NOT NULL, total_cents INTEGER NOT NULL, delivered_at INTEGER,
+    returnable BOOLEAN NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_by_buyer ON orders(buyer_account, placed_at);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_no TEXT NOT NULL REFERENCES orders(order_no), sku TEXT NOT NULL REFERENCES products(sku),
+    quantity INTEGER NOT NULL, unit_price_cents INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shipments (
+    order_no TEXT PRIMARY KEY REFERENCES orders(order_no), carrier TEXT NOT NULL, tracking_no TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracking_events (
+    order_no TEXT NOT NULL REFERENCES shipments(order_no), at INTEGER NOT NULL,
+    location TEXT NOT NULL, description TEXT NOT NULL);
+";
+
+/// Demo buyers: log in to the widget with one of these shop account ids.
+pub const DEMO_BUYERS: [&str; 2] = ["demo_buyer_1", "demo_buyer_2"];
+
+const HOUR: i64 = 3600 * 1000;
+const DAY: i64 = 24 * HOUR;
+
+/// One seeded order; days are counted back from the seeding time.
+struct SeedOrder {
+    no: &'static str,
+    buyer: &'static str,
+    status: &'static str,
+    placed: i64,
+    delivered: Option<i64>,
+    sku: &'static str,
+    qty: i64,
+}
+
+const fn seed(
+    no: &'static str,
+    buyer: &'static str,
+    status: &'static str,
+    placed: i64,
+    delivered: Option<i64>,
+    sku: &'static str,
+    qty: i64,
+) -> SeedOrder {
+    SeedOrder {
+        no,
+        buyer,
+        status,
+        placed,
+        delivered,
+        sku,
+        qty,
+    }
+}
+
+pub struct DemoStore {
+    pool: SqlitePool,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    order_no: String,
+    buyer_account: String,
+    status: String,
+    placed_at: i64,
+    total_cents: i64,
+    delivered_at: Option<i64>,
+    returnable: bool,
+}
+
+impl DemoStore {
+    /// Opens (creating and seeding on first use) `demo_store.db` in `data_dir`.
+    /// Dates are seeded relative to `now`, so the demo reads the same any day.
+    pub async fn open(data_dir: &Path, now: i64) -> Result<DemoStore, sqlx::Error> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("demo_store.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        let store = DemoStore { pool };
+        let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+            .fetch_one(&store.pool)
+            .await?;
+        if orders == 0 {
+            store.seed(now).await?;
+        }
+        Ok(store)
+    }
+
+    async fn seed(&self, now: i64) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let products = [
+            ("TS-001", "纯棉圆领T恤 白色 L", 7900),
+            ("JK-002", "轻薄羽绒服 黑色 M", 39900),
+            ("EB-003", "无线蓝牙耳机 Pro", 19900),
+            ("MG-004", "保温杯 500ml", 8900),
+        ];
+        for (sku, name, price) in products {
+            sqlx::query("INSERT INTO products (sku, name, price_cents) VALUES ($1, $2, $3)")
+                .bind(sku)
+                .bind(name)
+                .bind(price)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let orders = [
+            seed(
+                "XE20261101001",
+                "demo_buyer_1",
+                "shipped",
+                3,
+                None,
+                "JK-002",
+                1,
+            ),
+            seed(
+                "XE20261101002",
+                "demo_buyer_1",
+                "delivered",
+                6,
+                Some(2),
+                "TS-001",
+                2,
+            ),
+            seed(
+                "XE20261101003",
+                "demo_buyer_1",
+                "delivered",
+                30,
+                Some(25),
+                "EB-003",
+                1,
+            ),
+            seed(
+                "XE20261101004",
+                "demo_buyer_2",
+                "shipped",
+                2,
+                None,
+                "EB-003",
+                1,
+            ),
+            seed(
+                "XE20261101005",
+                "demo_buyer_2",
+                "paid",
+                1,
+                None,
+                "MG-004",
+                3,
+            ),
+        ];
+        for SeedOrder {
+            no,
+            buyer,
+            status,
+            placed,
+            delivered,
+            sku,
+            qty,
+        } in orders
+        {
+            let (price,): (i64,) =
+                sqlx::query_as("SELECT price_cents FROM products WHERE sku = $1")
+                    .bind(sku)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            sqlx::query("INSERT INTO orders (order_no, buyer_account, status, placed_at, total_cents, delivered_at, returnable) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(no).bind(buyer).bind(status).bind(now - placed * DAY).bind(price * qty)
+                .bind(delivered.map(|d| now - d * DAY)).bind(true)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO order_lines (order_no, sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)")
+                .bind(no).bind(sku).bind(qty).bind(price)
+                .execute(&mut *tx).await?;
+            if status == "paid" {
+                continue;
+            }
+            let tracking = format!("SF{}", &no[2..]);
+            sqlx::query("INSERT INTO shipments (order_no, carrier, tracking_no) VALUES ($1, '顺丰速运', $2)")
+                .bind(no).bind(&tracking).execute(&mut *tx).await?;
+            let shipped = now - (placed - 1) * DAY;
+            let mut steps = vec![
+                (shipped, "杭州市", "快件已被顺丰揽收"),
+                (shipped + 8 * HOUR, "杭州转运中心", "快件已到达杭州转运中心"),
+                (
+                    shipped + 20 * HOUR,
+                    "上海转运中心",
+                    "快件已到达上海转运中心",
+                ),
+            ];
+            if let Some(d) = delivered {
+                steps.push((now - d * DAY - 3 * HOUR, "上海市浦东新区", "快件正在派送中"));
+                steps.push((now - d * DAY, "上海市浦东新区", "快件已签收，签收人：本人"));
+            }
+            for (at, location, description) in steps {
+                sqlx::query("INSERT INTO tracking_events (order_no, at, location, description) VALUES ($1, $2, $3, $4)")
+                    .bind(no).bind(at).bind(location).bind(description)
+                    .execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    async fn load_order(&self, row: OrderRow) -> Result<Order, CommerceError> {
+        let lines: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT l.sku, p.name, l.quantity, l.unit_price_cents FROM order_lines l \
+             JOIN products p ON p.sku = l.sku WHERE l.order_no = $1 ORDER BY l.rowid",
+        )
+        .bind(&row.order_no)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let bad = |what: &str| CommerceError::BadResponse(format!("demo store: {what}"));
+        Ok(Order {
+            order_no: OrderNumber::parse(&row.order_no).map_err(|_| bad("order number"))?,
+            buyer_account: row.buyer_account,
+            status: serde_json::from_value(serde_json::Value::String(row.status))
+                .map_err(|_| bad("status"))?,
+            placed_at: row.placed_at,
+            total_cents: row.total_cents,
+            lines: lines
+                .into_iter()
+                .map(|(sku, name, quantity, unit_price_cents)| OrderLine {
+                    sku,
+                    name,
+                    quantity,
+                    unit_price_cents,
+                })
+                .collect(),
+            delivered_at: row.delivered_at,
+            returnable: row.returnable,
+        })
+    }
+}
+
+fn unavailable(e: sqlx::Error) -> CommerceError {
+    CommerceError::Unavailable(format!("demo store: {e}"))
+}
+
+const ORDER_COLUMNS: &str =
+    "order_no, buyer_account, status, placed_at, total_cents, delivered_at, returnable";
+
+#[async_trait::async_trait]
+impl Commerce for DemoStore {
+    async fn order(
+        &self,
+        buyer_account: &str,
+        order_no: &OrderNumber,
+    ) -> Result<Option<Order>, CommerceError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = $1 AND buyer_account = $2"
+        );
+        let row: Option<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(order_no.as_str())
+            .bind(buyer_account)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        match row {
+            Some(row) => Ok(Some(self.load_order(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn shipment(
+        &self,
+        buyer_account: &str,
+        order_no: &OrderNumber,
+    ) -> Result<Option<Shipment>, CommerceError> {
+        let head: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.carrier, s.tracking_no FROM shipments s JOIN orders o ON o.order_no = s.order_no \
+             WHERE s.order_no = $1 AND o.buyer_account = $2",
+        )
+        .bind(order_no.as_str())
+        .bind(buyer_account)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some((carrier, tracking_no)) = head else {
+            return Ok(None);
+        };
+        let events: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT at, location, description FROM tracking_events WHERE order_no = $1 ORDER BY at",
+        )
+        .bind(order_no.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(Some(Shipment {
+            carrier,
+            tracking_no,
+            events: events
+                .into_iter()
+                .map(|(at, location, description)| TrackingEvent {
+                    at,
+                    location,
+                    description,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn recent_orders(
+        &self,
+        buyer_account: &str,
+        limit: i64,
+    ) -> Result<Vec<Order>, CommerceError> {
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE buyer_account = $1 ORDER BY placed_at DESC LIMIT $2"
+        );
+        let rows: Vec<OrderRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(buyer_account)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in rows {
+            orders.push(self.load_order(row).await?);
+        }
+        Ok(orders)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::commerce::OrderStatus;
+
+    #[tokio::test]
+    async fn a_buyer_sees_their_orders_and_never_another_buyers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DemoStore::open(dir.path(), 1_800_000_000_000)
+            .await
+            .unwrap();
+        let mine = OrderNumber::parse("XE20261101001").unwrap();
+        let theirs = OrderNumber::parse("XE20261101004").unwrap();
+        let order = store.order("demo_buyer_1", &mine).await.unwrap().unwrap();
+        assert_eq!(order.status, OrderStatus::Shipped);
+        assert_eq!(order.lines[0].name, "轻薄羽绒服 黑色 M");
+        assert!(
+            store
+                .order("demo_buyer_1", &theirs)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .shipment("demo_buyer_1", &theirs)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let track = store
+            .shipment("demo_buyer_1", &mine)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(track.events.len() >= 3);
+        assert_eq!(
+            store.recent_orders("demo_buyer_1", 10).await.unwrap().len(),
+            3
+        );
+        // Opening again does not seed twice.
+        drop(store);
+        let again = DemoStore::open(dir.path(), 1_800_000_000_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            again.recent_orders("demo_buyer_2", 10).await.unwrap().len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,447 @@
+//! The bot through the real API with the real models (Qwen2.5 1.5B, e5), in
+//! Chinese and English: hand-off triggers, refund intake and its packet, order
+//! tools on the demo store, ownership, unknown questions, silence while an agent
+//! owns the chat, curated and streamed grounded answers, ratings, welcome
+//! messages and FAQ drafts.
+
+use crate::bot_support::frame_within;
+use crate::bot_support::{FixedKnowledge, all_text, shop_entries, spawn_bot_app, text_of};
+use crate::helpers::error_code;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use xiaoer::domain::staff::Role;
+
+fn shop_kb() -> Arc<FixedKnowledge> {
+    Arc::new(FixedKnowledge {
+        entries: shop_entries(),
+        ..Default::default()
+    })
+}
+
+async fn packet(
+    app: &crate::helpers::TestApp,
+    agent: &crate::helpers::StaffLogin,
+    id: &str,
+) -> Value {
+    let res = app
+        .staff_get(agent, &format!("/api/v1/staff/conversations/{id}/handoff"))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn asking_for_a_human_hands_off_at_once_in_chinese_and_english() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-wang", Role::Agent).await;
+    for (text, reply) in [
+        ("转人工", "转接人工客服"),
+        ("I want to talk to a human", "transferring"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, text).await;
+        let replies = app.bot_replies(&buyer, seq).await;
+        assert!(all_text(&replies).contains(reply), "{replies:?}");
+        assert_eq!(app.shopper_state(&buyer).await, "waiting");
+        let packet = packet(&app, &agent, &buyer.conversation_id).await;
+        assert_eq!(packet["reason"], "buyer_request");
+        assert_eq!(
+            packet["visitor"]["profile"]["shop_account_id"],
+            "demo_buyer_1"
+        );
+        assert_eq!(
+            packet["visitor"]["recent_orders"].as_array().unwrap().len(),
+            3
+        );
+        let events = app.shopper_events(&buyer).await;
+        let notice = events
+            .iter()
+            .find(|e| e["body"]["type"] == "system")
+            .expect("a queue notice");
+        assert!(
+            text_of(notice).contains("排") || text_of(notice).contains("queue"),
+            "{notice}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refund_intake_collects_order_number_and_reason_then_hands_off_with_both() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-li", Role::Agent).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "我要退款").await;
+    let ask = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(ask.contains("订单号"), "{ask}");
+    let seq = app.say(&buyer, "XE20261101002").await;
+    let ask = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(ask.contains("原因"), "{ask}");
+    assert_eq!(app.shopper_state(&buyer).await, "bot", "still collecting");
+    let seq = app.say(&buyer, "尺码太小了，穿不下").await;
+    app.bot_replies(&buyer, seq).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+    let packet = packet(&app, &agent, &buyer.conversation_id).await;
+    assert_eq!(packet["reason"], "intake_complete");
+    assert_eq!(packet["intent"], "refund");
+    assert_eq!(packet["slots"]["order_no"], "XE20261101002");
+    assert_eq!(packet["slots"]["reason"], "尺码太小了，穿不下");
+    assert!(!packet["summary"].as_str().unwrap().is_empty());
+    assert!(packet["created_at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn an_english_refund_request_asks_for_what_is_missing_one_at_a_time() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-zhao", Role::Agent).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app
+        .say(&buyer, "I want a refund for order XE20261101002")
+        .await;
+    let ask = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(ask.contains("reason"), "{ask}");
+    let seq = app.say(&buyer, "It arrived in the wrong colour").await;
+    app.bot_replies(&buyer, seq).await;
+    let packet = packet(&app, &agent, &buyer.conversation_id).await;
+    assert_eq!(packet["slots"]["order_no"], "XE20261101002");
+    assert_eq!(packet["slots"]["reason"], "It arrived in the wrong colour");
+}
+
+#[tokio::test]
+async fn a_parcel_question_is_answered_from_the_demo_stores_logistics() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "我的快递到哪了？订单号XE20261101001").await;
+    let answer = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(
+        answer.contains("顺丰速运") && answer.contains("上海转运中心"),
+        "{answer}"
+    );
+    assert!(answer.contains("轻薄羽绒服"), "{answer}");
+    let seq = app.say(&buyer, "Where is my parcel?").await;
+    let ask = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(ask.contains("order number"), "{ask}");
+    let seq = app.say(&buyer, "XE20261101001").await;
+    let answer = all_text(&app.bot_replies(&buyer, seq).await);
+    assert!(
+        answer.contains("shipped, in transit") && answer.contains("SF20261101001"),
+        "{answer}"
+    );
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+}
+
+#[tokio::test]
+async fn another_buyers_order_is_refused_and_none_of_its_data_is_shown() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    for (text, refusal) in [
+        ("帮我查下订单XE20261101004的物流", "没有找到订单"),
+        (
+            "What is the status of order XE20261101005?",
+            "can't find order",
+        ),
+    ] {
+        let seq = app.say(&buyer, text).await;
+        let answer = all_text(&app.bot_replies(&buyer, seq).await);
+        assert!(answer.contains(refusal), "{answer}");
+        for secret in [
+            "顺丰",
+            "上海",
+            "耳机",
+            "保温杯",
+            "demo_buyer_2",
+            "paid",
+            "in transit",
+        ] {
+            assert!(!answer.contains(secret), "leaked {secret}: {answer}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_question_is_handed_off_and_logged_for_knowledge_managers() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-sun", Role::Agent).await;
+    let km = app.staff("km-zhou", Role::KnowledgeManager).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "你们能把货寄到南极科考站吗").await;
+    app.bot_replies(&buyer, seq).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+    assert_eq!(
+        packet(&app, &agent, &buyer.conversation_id).await["reason"],
+        "low_confidence"
+    );
+    let other = app.shopper("demo_buyer_2").await;
+    let seq = app.say(&other, "可以把货寄到南极科考站吗？").await;
+    app.bot_replies(&other, seq).await;
+    let res = app.staff_get(&km, "/api/v1/kb/unanswered").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let groups = body["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "similar questions group together: {body}");
+    assert_eq!(groups[0]["count"], 2);
+    assert_eq!(
+        app.staff_get(&agent, "/api/v1/kb/unanswered")
+            .await
+            .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn the_bot_is_silent_while_an_agent_owns_the_chat() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-qian", Role::Agent).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "转人工").await;
+    app.bot_replies(&buyer, seq).await;
+    let path = format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
+    assert_eq!(
+        app.staff_post(&agent, &format!("{path}/claim"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    let quiet = app.say(&buyer, "什么时候发货？").await;
+    let reply = app
+        .staff_post(
+            &agent,
+            &format!("{path}/messages"),
+            json!({ "client_msg_id": "a-1", "body": { "type": "text", "text": "您好，我来帮您" } }),
+        )
+        .await;
+    assert_eq!(reply.status(), 201);
+    assert_eq!(
+        app.staff_post(&agent, &format!("{path}/handback"), json!({}))
+            .await
+            .status(),
+        200
+    );
+    // Back with the bot: it answers the next question, and never answered the one
+    // asked while the agent owned the chat (its work is serial per conversation).
+    let seq = app.say(&buyer, "多久发货").await;
+    let answers = app.bot_replies(&buyer, seq).await;
+    assert!(all_text(&answers).contains("48小时"));
+    let events = app.shopper_events(&buyer).await;
+    let bot_between = events.iter().filter(|e| {
+        let s = e["seq"].as_i64().unwrap();
+        s > quiet && s < seq && e["sender"]["kind"] == "bot"
+    });
+    assert_eq!(bot_between.count(), 0, "{events:?}");
+}
+
+#[tokio::test]
+async fn a_faq_is_answered_with_its_citation_and_can_be_rated() {
+    let kb = shop_kb();
+    let app = spawn_bot_app(kb.clone()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "请问什么时候发货？").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["type"], "bot_answer");
+    assert_eq!(answer["body"]["source"], "curated");
+    assert_eq!(
+        answer["body"]["citations"][0]["entry_id"],
+        "faq-shipping-time"
+    );
+    assert!(text_of(&answer).contains("48小时内发货"));
+    let rate = |seq: i64, helpful: bool| {
+        let app = &app;
+        let buyer = &buyer;
+        async move {
+            app.client
+                .post(app.url(&format!(
+                    "/api/v1/buyer/conversations/{}/ratings",
+                    buyer.conversation_id
+                )))
+                .bearer_auth(&buyer.token)
+                .json(&json!({ "seq": seq, "helpful": helpful }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answer_seq = answer["seq"].as_i64().unwrap();
+    assert_eq!(rate(answer_seq, true).await.status(), 200);
+    assert_eq!(
+        kb.feedback.lock().unwrap().as_slice(),
+        [("faq-shipping-time".to_owned(), true)]
+    );
+    let not_bot = rate(seq, true).await;
+    assert_eq!(not_bot.status(), 400);
+    assert_eq!(
+        error_code(&not_bot.json().await.unwrap()),
+        "not_a_bot_answer"
+    );
+}
+
+#[tokio::test]
+async fn a_grounded_answer_streams_token_by_token_then_commits_with_citations() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let url = app.ws_url(&format!(
+        "/api/v1/conversations/{}/ws?access_token={}",
+        buyer.conversation_id, buyer.token
+    ));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let seq = app.say(&buyer, "你们可以开发票吗？").await;
+    let mut deltas = Vec::new();
+    let answer = loop {
+        let frame = frame_within(&mut ws, crate::bot_support::BOT_TURN).await;
+        match frame["type"].as_str() {
+            Some("stream") => deltas.push(frame),
+            Some("event")
+                if frame["event"]["sender"]["kind"] == "bot"
+                    && frame["event"]["seq"].as_i64() > Some(seq) =>
+            {
+                break frame["event"].clone();
+            }
+            _ => {}
+        }
+    };
+    assert!(!deltas.is_empty(), "the answer was streamed");
+    let streamed: String = deltas
+        .iter()
+        .map(|d| d["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        streamed.trim(),
+        text_of(&answer),
+        "the stream adds up to the committed answer"
+    );
+    let stream_id = &answer["body"]["stream_id"];
+    assert!(deltas.iter().all(|d| &d["stream_id"] == stream_id));
+    assert_eq!(answer["body"]["source"], "generated");
+    assert_eq!(
+        answer["body"]["citations"][0]["entry_id"], "faq-invoice",
+        "{answer}"
+    );
+    assert!(text_of(&answer).contains("发票"), "{answer}");
+}
+
+#[tokio::test]
+async fn admins_set_welcome_messages_per_scenario() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let admin = app.staff("admin-a", Role::Admin).await;
+    let put = |scenario: &'static str, text: &'static str| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            app.client
+                .put(app.url(&format!("/api/v1/admin/welcome-messages/{scenario}")))
+                .bearer_auth(&admin.token)
+                .json(&json!({ "text": text }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(put("new_visitor", "欢迎光临小店！").await.status(), 200);
+    assert_eq!(
+        put("campaign:double11", "双11满300减50！").await.status(),
+        200
+    );
+    assert_eq!(put("campaign:bad code!", "x").await.status(), 400);
+    let buyer = app.shopper("demo_buyer_1").await;
+    let events = app.shopper_events(&buyer).await;
+    assert_eq!(text_of(&events[0]), "欢迎光临小店！");
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "campaign": "double11" }))
+        .send()
+        .await
+        .unwrap();
+    let started: Value = res.json().await.unwrap();
+    let path = format!(
+        "/api/v1/conversations/{}/events",
+        started["conversation"]["id"].as_str().unwrap()
+    );
+    let events: Vec<Value> = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(started["visitor_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&events[0]), "双11满300减50！");
+    let list: Value = app
+        .staff_get(&admin, "/api/v1/admin/welcome-messages")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["messages"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_agents_reply_becomes_a_draft_faq_entry_in_one_step() {
+    let kb = shop_kb();
+    let app = spawn_bot_app(kb.clone()).await;
+    let agent = app.staff("agent-he", Role::Agent).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "转人工").await;
+    app.bot_replies(&buyer, seq).await;
+    let path = format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
+    app.staff_post(&agent, &format!("{path}/claim"), json!({}))
+        .await;
+    app.say(&buyer, "你们支持花呗分期吗？").await;
+    let reply = app
+        .staff_post(&agent, &format!("{path}/messages"), json!({ "client_msg_id": "a-1", "body": { "type": "text", "text": "支持花呗3期免息。" } }))
+        .await;
+    let reply_seq = reply.json::<Value>().await.unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("{path}/faq-draft"),
+            json!({ "seq": reply_seq }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "draft");
+    let drafts = kb.drafts.lock().unwrap().clone();
+    assert_eq!(
+        drafts,
+        [(
+            "你们支持花呗分期吗？".to_owned(),
+            "支持花呗3期免息。".to_owned(),
+            agent.id.clone()
+        )]
+    );
+    let wrong = app
+        .staff_post(&agent, &format!("{path}/faq-draft"), json!({ "seq": 1 }))
+        .await;
+    assert_eq!(
+        error_code(&wrong.json().await.unwrap()),
+        "not_an_agent_answer"
+    );
+}
+
+#[tokio::test]
+async fn a_faq_is_answered_from_the_shop_knowledge_base_with_its_citation() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, entry) in [
+        ("花呗可以分期吗", "payment-huabei-installment"),
+        ("How long does a refund take?", "en-refund-time"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(
+            app.shopper_state(&buyer).await,
+            "bot",
+            "{question}: {answer}"
+        );
+        assert_eq!(answer["body"]["type"], "bot_answer");
+        let cited: Vec<&str> = answer["body"]["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["entry_id"].as_str().unwrap())
+            .collect();
+        assert!(cited.contains(&entry), "{question}: {answer}");
+    }
+}
