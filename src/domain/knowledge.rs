@@ -14,7 +14,9 @@ pub const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KnowledgeRuleError {
-    #[error("entry id must be 1-100 characters of letters, digits, '_', '-' or '.'")]
+    #[error(
+        "entry id must be 1-100 characters without spaces, control characters, '/', '\\', '#' or '%'"
+    )]
     BadEntryId,
     #[error("the standard question (or article title) must not be empty")]
     EmptyQuestion,
@@ -51,11 +53,13 @@ pub struct EntryId(String);
 
 impl EntryId {
     pub fn parse(raw: &str) -> Result<Self, KnowledgeRuleError> {
+        // Ids come from shops' own systems (e.g. `reverted_card_payment?`); they
+        // only must not break a URL path segment or a log line.
         let ok = !raw.is_empty()
-            && raw.len() <= 100
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            && raw.chars().count() <= 100
+            && raw.chars().all(|c| {
+                !c.is_whitespace() && !c.is_control() && !matches!(c, '/' | '\\' | '#' | '%')
+            });
         if ok {
             Ok(EntryId(raw.to_owned()))
         } else {
@@ -464,6 +468,19 @@ mod tests {
             NewEntry::parse(r).unwrap_err(),
             KnowledgeRuleError::BadEntryId
         );
+    }
+
+    #[test]
+    fn ids_from_shop_systems_are_kept_unless_they_break_a_path() {
+        assert!(EntryId::parse("reverted_card_payment?").is_ok());
+        assert!(EntryId::parse("退货-7天").is_ok());
+        for bad in ["a/b", "a b", "50%", "", "a#b"] {
+            assert_eq!(
+                EntryId::parse(bad).unwrap_err(),
+                KnowledgeRuleError::BadEntryId,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 mod helpers;
 mod webdriver;
 
-use helpers::{PASSWORD, TestApp, backend_is_postgres, spawn_app};
+use helpers::{PASSWORD, TestApp, backend_is_postgres};
 use serde_json::json;
 use std::path::PathBuf;
 use webdriver::{Browser, Driver, chromedriver_path};
@@ -24,11 +24,13 @@ const QUESTION: &str = "你好，我买的T恤尺码不对，想退货 👕";
 const REPLY: &str = "您好，我是客服小李，马上为您处理退货。";
 const WHISPER: &str = "先核对订单号再退款";
 
-/// Whether this server answers buyers with a bot. The bot lands on another
-/// branch; when it is merged, make this return true when the application was
-/// built with a bot, and the "buyer gets the bot's reply" step runs.
-fn server_has_bot(_app: &TestApp) -> bool {
-    std::env::var("XIAOER_E2E_EXPECT_BOT").is_ok_and(|v| v == "1")
+/// The real server with the bot on (Qwen + e5) and the demo shop's knowledge base.
+async fn spawn_shop() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.knowledge_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
+    helpers::spawn_with(dir, settings, Default::default()).await
 }
 
 fn artifacts() -> PathBuf {
@@ -83,7 +85,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         );
         return;
     };
-    let app = spawn_app().await;
+    let app = spawn_shop().await;
     let new = NewStaff::parse("agent-li", PASSWORD, Some("小李"), Role::Agent, Some(5)).unwrap();
     app.state.staff.add_user(new).await.unwrap();
     let lead = NewStaff::parse(
@@ -115,15 +117,16 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         )
         .await;
 
-    if server_has_bot(&app) {
-        // STEP ENABLED AFTER THE BOT MERGE: the bot answers in the widget.
-        buyer
-            .wait_until(
-                "the bot's reply",
-                "document.querySelector('li.msg.bot[data-seq]')",
-            )
-            .await;
-    }
+    // The bot answers in the widget, after the question (seq 1 may be its welcome).
+    buyer
+        .wait_until_within(
+            "the bot's reply to the question",
+            "(() => { const q = document.querySelector('li.msg.you[data-seq]'); \
+              return [...document.querySelectorAll('li.msg.bot[data-seq]')] \
+                .some(b => Number(b.dataset.seq) > Number(q.dataset.seq)); })()",
+            std::time::Duration::from_secs(120),
+        )
+        .await;
 
     // The buyer asks for a person; nobody is online yet, so they wait in the queue.
     buyer.click("[data-testid=handoff]").await;

@@ -155,8 +155,13 @@ impl Browser {
 
     /// Waits until `script` (a JS expression) is truthy; returns its value.
     pub async fn wait_until(&self, what: &str, expression: &str) -> Value {
+        self.wait_until_within(what, expression, WAIT).await
+    }
+
+    /// `wait_until` with its own limit (a model's answer in a debug build).
+    pub async fn wait_until_within(&self, what: &str, expression: &str, wait: Duration) -> Value {
         let script = format!("return ({expression});");
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let value = self.run(&script, json!([])).await;
             if !(value.is_null()
