@@ -223,6 +223,8 @@ async fn eval_faq(
         .work_dir
         .clone()
         .unwrap_or_else(|| temp.path().to_owned());
+    // The index lives with the evaluation's database, never in the serving data dir.
+    settings.index_dir = settings.data_dir.join("index");
     settings.database_url = None;
     settings.qdrant_url = None;
     let store = open_store(&settings).await?;

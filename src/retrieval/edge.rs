@@ -290,7 +290,7 @@ impl VectorIndex for EdgeIndex {
         .await
     }
 
-    async fn vectors(&self, kind: PointKind) -> Result<Vec<(String, Vec<f32>)>, IndexError> {
+    async fn vectors(&self, kind: PointKind) -> Result<Vec<StoredVectors>, IndexError> {
         let kind = serde_json::to_value(kind).expect("kind serialises");
         let kind = kind.as_str().expect("kind is a string").to_owned();
         self.blocking(move |shard| scroll_vectors(shard, &kind))
@@ -308,7 +308,7 @@ impl VectorIndex for EdgeIndex {
     }
 }
 
-fn scroll_vectors(shard: &EdgeShard, kind: &str) -> Result<Vec<(String, Vec<f32>)>, IndexError> {
+fn scroll_vectors(shard: &EdgeShard, kind: &str) -> Result<Vec<StoredVectors>, IndexError> {
     let mut out = Vec::new();
     let mut offset = None;
     loop {
@@ -317,7 +317,7 @@ fn scroll_vectors(shard: &EdgeShard, kind: &str) -> Result<Vec<(String, Vec<f32>
             limit: Some(1_000),
             filter: Some(Filter::new_must(keyword("kind", kind))),
             with_payload: Some(payload_fields()),
-            with_vector: WithVector::Selector(vec![DENSE.into()]),
+            with_vector: WithVector::Selector(vec![DENSE.into(), LEXICAL.into()]),
             order_by: None,
         };
         let (records, next) = shard.scroll(request).map_err(engine)?;
@@ -328,15 +328,27 @@ fn scroll_vectors(shard: &EdgeShard, kind: &str) -> Result<Vec<(String, Vec<f32>
                 .and_then(|p| p.0.get("entry_id"))
                 .and_then(|v| v.as_str())
                 .map(str::to_owned);
-            let dense = r.vector.and_then(|v| match v {
-                qdrant_edge::VectorStructInternal::Named(mut named) => match named.remove(DENSE) {
-                    Some(VectorInternal::Dense(d)) => Some(d),
-                    _ => None,
+            let Some(qdrant_edge::VectorStructInternal::Named(mut named)) = r.vector else {
+                continue;
+            };
+            let dense = match named.remove(DENSE) {
+                Some(VectorInternal::Dense(d)) => d,
+                _ => continue,
+            };
+            // A point whose text had no lexical terms has an empty sparse vector.
+            let sparse = match named.remove(LEXICAL) {
+                Some(VectorInternal::Sparse(s)) => SparseVector {
+                    indices: s.indices,
+                    values: s.values,
                 },
-                _ => None,
-            });
-            if let (Some(e), Some(d)) = (entry, dense) {
-                out.push((e, d));
+                _ => SparseVector::default(),
+            };
+            if let Some(entry_id) = entry {
+                out.push(StoredVectors {
+                    entry_id,
+                    dense,
+                    sparse,
+                });
             }
         }
         match next {

@@ -84,6 +84,14 @@ pub struct IndexQuery {
     pub mode: SearchMode,
 }
 
+/// What the index holds for one point, read back for training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVectors {
+    pub entry_id: String,
+    pub dense: Vec<f32>,
+    pub sparse: SparseVector,
+}
+
 /// Both candidate lists, best first; fusion happens in the ranking code so that
 /// both index adapters rank identically.
 #[derive(Debug, Clone, Default)]
@@ -99,8 +107,8 @@ pub trait VectorIndex: Send + Sync {
     async fn clear(&self) -> Result<(), IndexError>;
     async fn count(&self) -> Result<usize, IndexError>;
     async fn search(&self, query: IndexQuery) -> Result<IndexResults, IndexError>;
-    /// Dense vectors of every point of the given kind, for training the classifier.
-    async fn vectors(&self, kind: PointKind) -> Result<Vec<(String, Vec<f32>)>, IndexError>;
+    /// Both vectors of every point of the given kind, for training the classifier.
+    async fn vectors(&self, kind: PointKind) -> Result<Vec<StoredVectors>, IndexError>;
     /// Builds the approximate-search graph; durable flush.
     async fn optimize(&self) -> Result<(), IndexError>;
 }

@@ -51,7 +51,7 @@ impl Default for FusionWeights {
         FusionWeights {
             lexical: 0.05,
             answer: 0.9,
-            classifier: 0.3,
+            classifier: 0.1,
         }
     }
 }

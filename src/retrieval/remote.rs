@@ -241,7 +241,7 @@ impl VectorIndex for RemoteIndex {
         Ok(IndexResults { dense, sparse })
     }
 
-    async fn vectors(&self, kind: PointKind) -> Result<Vec<(String, Vec<f32>)>, IndexError> {
+    async fn vectors(&self, kind: PointKind) -> Result<Vec<StoredVectors>, IndexError> {
         let kind = match kind {
             PointKind::Question => "question",
             PointKind::Answer => "answer",
@@ -256,6 +256,7 @@ impl VectorIndex for RemoteIndex {
                 .with_payload(true)
                 .with_vectors(qdrant_client::qdrant::VectorsSelector::from(vec![
                     DENSE.to_string(),
+                    LEXICAL.to_string(),
                 ]));
             if let Some(o) = offset.take() {
                 request = request.offset(o);
@@ -267,14 +268,33 @@ impl VectorIndex for RemoteIndex {
                     .get("entry_id")
                     .and_then(|v| v.as_str())
                     .map(|s| s.to_string());
-                let dense = point.vectors.and_then(|v| match v.vectors_options? {
-                    VectorsOptions::Vectors(named) => named.vectors.get(DENSE).cloned(),
+                let named = point.vectors.and_then(|v| match v.vectors_options? {
+                    VectorsOptions::Vectors(named) => Some(named.vectors),
                     VectorsOptions::Vector(_) => None,
                 });
+                let Some(mut named) = named else { continue };
                 #[allow(deprecated)]
-                if let (Some(e), Some(d)) = (entry, dense) {
-                    out.push((e, d.data));
-                }
+                let (Some(entry_id), Some(dense)) = (entry, named.remove(DENSE).map(|d| d.data))
+                else {
+                    continue;
+                };
+                // A point whose text had no lexical terms has an empty sparse vector.
+                #[allow(deprecated)]
+                let sparse = named
+                    .remove(LEXICAL)
+                    .and_then(|v| Some((v.indices?.data, v.data)))
+                    .map(
+                        |(indices, values)| crate::retrieval::lexical::SparseVector {
+                            indices,
+                            values,
+                        },
+                    )
+                    .unwrap_or_default();
+                out.push(StoredVectors {
+                    entry_id,
+                    dense,
+                    sparse,
+                });
             }
             match page.next_page_offset {
                 Some(next) => offset = Some(next),

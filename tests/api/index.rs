@@ -114,6 +114,20 @@ async fn conformance(index: Arc<dyn VectorIndex>) {
 
     let questions = index.vectors(PointKind::Question).await.unwrap();
     assert_eq!(questions.len(), 3);
+    // Both vectors come back as stored: the classifier trains on them.
+    let returns = questions
+        .iter()
+        .find(|q| q.entry_id == "returns")
+        .expect("the returns question");
+    let stored = point(&seg, "returns", 0, "七天无理由退货", "售后/退货", always);
+    assert_eq!(returns.sparse, stored.sparse);
+    let cosine: f32 = returns
+        .dense
+        .iter()
+        .zip(&stored.dense)
+        .map(|(a, b)| a * b)
+        .sum();
+    assert!(cosine > 0.999, "{cosine}");
 
     index.delete_entry("returns").await.unwrap();
     assert_eq!(index.count().await.unwrap(), 2);
