@@ -234,6 +234,8 @@ async fn eval_faq(
     let service =
         crate::startup::knowledge_service(&settings, store.clone(), embedder.clone(), clock)
             .await?;
+    // A reused work dir skips the import: train the classifier as a server start does.
+    service.repair_index().await?;
     let report = crate::eval::faq::run_eval(&args, &service, embedder).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     store.close().await;
