@@ -180,11 +180,7 @@ fn train_softmax(examples: &[StoredVectors], labels: Vec<String>) -> Result<Clas
         (Adam::new(d * c), Adam::new(v * c), Adam::new(c));
     for step in 1..=STEPS {
         let w = Tensor::from_slice(&w_dense, (d, c), &dev).map_err(err)?;
-        let mut delta: Vec<f32> = x
-            .matmul(&w)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .map_err(err)?;
+        let mut delta = matmul_flat(&x, &w).map_err(err)?;
         for (i, row) in delta.chunks_mut(c).enumerate() {
             row.iter_mut().zip(&bias).for_each(|(l, b)| *l += b);
             for (j, x) in &terms[i] {
@@ -196,11 +192,7 @@ fn train_softmax(examples: &[StoredVectors], labels: Vec<String>) -> Result<Clas
             row.iter_mut().for_each(|g| *g *= SCALE / n as f32);
         }
         let delta_t = Tensor::from_slice(&delta, (n, c), &dev).map_err(err)?;
-        let mut g_dense: Vec<f32> = xt
-            .matmul(&delta_t)
-            .and_then(|t| t.flatten_all())
-            .and_then(|t| t.to_vec1())
-            .map_err(err)?;
+        let mut g_dense = matmul_flat(&xt, &delta_t).map_err(err)?;
         g_dense
             .iter_mut()
             .zip(&w_dense)
@@ -226,6 +218,11 @@ fn train_softmax(examples: &[StoredVectors], labels: Vec<String>) -> Result<Clas
         lexical_weights: w_lex,
         bias,
     })
+}
+
+/// `a · b`, row-major in one vector.
+fn matmul_flat(a: &Tensor, b: &Tensor) -> candle_core::Result<Vec<f32>> {
+    a.matmul(b)?.flatten_all()?.to_vec1()
 }
 
 struct Adam {
