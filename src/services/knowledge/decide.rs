@@ -81,8 +81,10 @@ impl Default for DecisionPolicy {
             weights: FusionWeights::default(),
             fetch: 64,
             keep: 10,
-            exact_up_to: 200_000,
-            hnsw_ef: 512,
+            // 100k points (bench retrieval): exact search p99 61 ms; the graph at
+            // ef 128 p99 27 ms with recall@10 0.992 against exact.
+            exact_up_to: 20_000,
+            hnsw_ef: 128,
             calibration: [-31.4, 32.3, 0.0, 0.0, 0.0],
             calibration_without_classifier: [-1.54, 0.0, 27.8, 0.0, 0.0],
             answer_at: 0.62,
