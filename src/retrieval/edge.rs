@@ -276,18 +276,19 @@ impl VectorIndex for EdgeIndex {
     }
 
     async fn search(&self, q: IndexQuery) -> Result<IndexResults, IndexError> {
-        self.blocking(move |shard| {
-            let dense = match &q.dense {
-                Some(v) => run_query(shard, VectorInternal::from(v.clone()), DENSE, &q)?,
-                None => Vec::new(),
-            };
-            let sparse = match &q.sparse {
-                Some(s) if !s.is_empty() => run_query(shard, sparse_internal(s), LEXICAL, &q)?,
-                _ => Vec::new(),
-            };
-            Ok(IndexResults { dense, sparse })
-        })
-        .await
+        // The two searches are independent: on two cores they run side by side.
+        let q = Arc::new(q);
+        let (dq, sq) = (q.clone(), q);
+        let dense = self.blocking(move |shard| match &dq.dense {
+            Some(v) => run_query(shard, VectorInternal::from(v.clone()), DENSE, &dq),
+            None => Ok(Vec::new()),
+        });
+        let sparse = self.blocking(move |shard| match &sq.sparse {
+            Some(s) if !s.is_empty() => run_query(shard, sparse_internal(s), LEXICAL, &sq),
+            _ => Ok(Vec::new()),
+        });
+        let (dense, sparse) = tokio::try_join!(dense, sparse)?;
+        Ok(IndexResults { dense, sparse })
     }
 
     async fn vectors(&self, kind: PointKind) -> Result<Vec<StoredVectors>, IndexError> {

@@ -224,20 +224,26 @@ impl VectorIndex for RemoteIndex {
     }
 
     async fn search(&self, q: IndexQuery) -> Result<IndexResults, IndexError> {
-        let dense = match &q.dense {
-            Some(v) => self.query(Query::new_nearest(v.clone()), DENSE, &q).await?,
-            None => Vec::new(),
-        };
-        let sparse = match &q.sparse {
-            Some(s) if !s.is_empty() => {
-                let input = qdrant_client::qdrant::VectorInput::new_sparse(
-                    s.indices.clone(),
-                    s.values.clone(),
-                );
-                self.query(Query::new_nearest(input), LEXICAL, &q).await?
+        // Two independent requests, in flight together.
+        let dense = async {
+            match &q.dense {
+                Some(v) => self.query(Query::new_nearest(v.clone()), DENSE, &q).await,
+                None => Ok(Vec::new()),
             }
-            _ => Vec::new(),
         };
+        let sparse = async {
+            match &q.sparse {
+                Some(s) if !s.is_empty() => {
+                    let input = qdrant_client::qdrant::VectorInput::new_sparse(
+                        s.indices.clone(),
+                        s.values.clone(),
+                    );
+                    self.query(Query::new_nearest(input), LEXICAL, &q).await
+                }
+                _ => Ok(Vec::new()),
+            }
+        };
+        let (dense, sparse) = tokio::try_join!(dense, sparse)?;
         Ok(IndexResults { dense, sparse })
     }
 
