@@ -5,8 +5,12 @@
 //!  - grounded answers: send until the first streamed piece arrives (time to
 //!    first token as the buyer sees it), and until the committed answer.
 //!
-//! The knowledge base is a scripted one (one curated, one grounded entry) until
-//! the retrieval knowledge base is wired into start-up; then pass --real-kb.
+//! By default the knowledge base is a scripted one (one curated, one grounded
+//! entry), so the figures time the bot pipeline and the LLM alone. With
+//! --real-kb the server's own knowledge base (the demo shop's, hybrid retrieval
+//! and the decision function) decides; each reply is then counted by what the
+//! bot actually did (curated answer, generated answer, hand-off) and timed in
+//! that group, asked with buyer wordings of the demo KB's entries.
 
 use crate::config::Settings;
 use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
@@ -43,6 +47,21 @@ const GROUNDED_Q: [&str; 5] = [
     "Can I get an invoice for my order?",
     "开发票需要提供什么信息",
     "电子发票多久能收到",
+];
+
+/// Buyer wordings (not the entries' own) for the demo shop's knowledge base.
+const REAL_CURATED_Q: [&str; 4] = [
+    "付款以后多久能发货",
+    "什么时候可以发货呀",
+    "How soon do you ship after I pay?",
+    "我想退货怎么操作",
+];
+const REAL_GROUNDED_Q: [&str; 5] = [
+    "发票可以开专票吗，要提供什么资料",
+    "衣服洗了一次就起球了，这个在保修范围吗",
+    "我买的东西降价了可以退差价吗",
+    "Can I change the delivery address after paying?",
+    "快递一直没更新物流怎么办",
 ];
 
 /// Two entries: shipping time (curated, sent as written) and invoices (grounds the LLM).
@@ -92,9 +111,28 @@ impl KnowledgeBase for ScriptedKnowledge {
     }
 }
 
+/// What the bot did with a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Curated,
+    Generated,
+    HandedOff,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Curated => "curated",
+            Outcome::Generated => "generated",
+            Outcome::HandedOff => "handed_off",
+        }
+    }
+}
+
 struct Sample {
     first_stream_ms: Option<f64>,
     answer_ms: f64,
+    outcome: Outcome,
 }
 
 pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
@@ -130,36 +168,62 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();
+    let (curated_q, grounded_q): (&[&str], &[&str]) = if args.real_kb {
+        (&REAL_CURATED_Q, &REAL_GROUNDED_Q)
+    } else {
+        (&CURATED_Q, &GROUNDED_Q)
+    };
     // Warm-up: the first generation pays for caches (prompt prefix, allocator).
     ask(&client, &base, GROUNDED_Q[0]).await?;
-    let mut curated = Vec::with_capacity(args.curated);
+    let mut samples = Vec::with_capacity(args.curated + args.grounded);
     for i in 0..args.curated {
-        curated.push(
-            ask(&client, &base, CURATED_Q[i % CURATED_Q.len()])
-                .await?
-                .answer_ms,
-        );
+        samples.push(ask(&client, &base, curated_q[i % curated_q.len()]).await?);
     }
-    let mut ttft = Vec::new();
-    let mut grounded_total = Vec::new();
     for i in 0..args.grounded {
-        let sample = ask(&client, &base, GROUNDED_Q[i % GROUNDED_Q.len()]).await?;
-        ttft.push(
-            sample
-                .first_stream_ms
-                .context("a grounded answer streamed nothing")?,
-        );
-        grounded_total.push(sample.answer_ms);
+        samples.push(ask(&client, &base, grounded_q[i % grounded_q.len()]).await?);
     }
     drop(stop);
     server.await??;
+    if !args.real_kb {
+        // The scripted KB decides by keyword: anything else is a broken pipeline.
+        let (asked_curated, asked_grounded) = samples.split_at(args.curated);
+        anyhow::ensure!(
+            asked_curated.iter().all(|s| s.outcome == Outcome::Curated),
+            "a curated question was not answered with the curated entry"
+        );
+        anyhow::ensure!(
+            asked_grounded
+                .iter()
+                .all(|s| s.outcome == Outcome::Generated && s.first_stream_ms.is_some()),
+            "a grounded answer streamed nothing"
+        );
+    }
+    let times = |outcome: Outcome| -> Vec<f64> {
+        samples
+            .iter()
+            .filter(|s| s.outcome == outcome)
+            .map(|s| s.answer_ms)
+            .collect()
+    };
+    let mut ttft: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.outcome == Outcome::Generated)
+        .filter_map(|s| s.first_stream_ms)
+        .collect();
+    let count = |outcome: Outcome| samples.iter().filter(|s| s.outcome == outcome).count();
     let report = json!({
         "bench": "bot",
-        "knowledge": if args.real_kb { "configured" } else { "scripted (decision only, no retrieval)" },
+        "knowledge": if args.real_kb { "configured (the server's own knowledge base)" } else { "scripted (decision only, no retrieval)" },
         "model_load_s": load_s,
-        "curated_reply_ms": summary(&mut curated),
+        "outcomes": {
+            Outcome::Curated.as_str(): count(Outcome::Curated),
+            Outcome::Generated.as_str(): count(Outcome::Generated),
+            Outcome::HandedOff.as_str(): count(Outcome::HandedOff),
+        },
+        "curated_reply_ms": summary(&mut times(Outcome::Curated)),
         "grounded_first_token_ms": summary(&mut ttft),
-        "grounded_answer_ms": summary(&mut grounded_total),
+        "grounded_answer_ms": summary(&mut times(Outcome::Generated)),
+        "handoff_notice_ms": summary(&mut times(Outcome::HandedOff)),
         "targets": { "curated_p99_ms": 50, "grounded_first_token_p50_ms": 2500 },
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -213,12 +277,25 @@ async fn ask(client: &reqwest::Client, base: &str, question: &str) -> anyhow::Re
         if frame["type"] == "stream" {
             first_stream_ms.get_or_insert(ms);
         }
-        if frame["type"] == "event" && frame["event"]["sender"]["kind"] == "bot" {
-            return Ok(Sample {
-                first_stream_ms,
-                answer_ms: ms,
-            });
+        if frame["type"] != "event" {
+            continue;
         }
+        let event = &frame["event"];
+        let outcome = match (
+            event["sender"]["kind"].as_str(),
+            event["body"]["type"].as_str(),
+        ) {
+            (Some("bot"), _) if event["body"]["source"] == "curated" => Outcome::Curated,
+            (Some("bot"), _) => Outcome::Generated,
+            // The hand-off notice: the chat left the bot for the queue.
+            (Some("system"), Some("system")) => Outcome::HandedOff,
+            _ => continue,
+        };
+        return Ok(Sample {
+            first_stream_ms,
+            answer_ms: ms,
+            outcome,
+        });
     }
 }
 

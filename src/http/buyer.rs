@@ -85,8 +85,8 @@ pub struct HandoffInput {
     pub entry_page: Option<String>,
 }
 
-/// The buyer asks for a person: the chat waits and joins the routed group's queue.
-/// The body (routing hints) is optional.
+/// The buyer asks for a person: the chat waits and joins the routed group's queue,
+/// with a hand-off packet when it leaves the bot. The body (routing hints) is optional.
 pub async fn handoff(
     State(state): State<AppState>,
     Extension(visitor): Extension<Visitor>,
@@ -99,7 +99,20 @@ pub async fn handoff(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_fields", e))?
     };
+    let before = state.chat.visible(Actor::Buyer(&visitor), &id).await?;
     let conversation = state.chat.request_agent(&visitor, &id).await?;
+    if conversation.state != ConversationState::Waiting {
+        return Ok(Json(conversation));
+    }
+    // Leaving the bot: the agent gets the packet of what the bot gathered. The
+    // chat is queued even if the packet cannot be written: it must not be lost.
+    let mut from_bot = (None, None);
+    if before.state == ConversationState::Bot {
+        match state.bot.packet_on_request(&id, conversation.clone()).await {
+            Ok(packet) => from_bot = (packet.intent, packet.category),
+            Err(error) => tracing::error!(%error, "no hand-off packet for the buyer's request"),
+        }
+    }
     let page = match input.entry_page {
         Some(page) => Some(page),
         None => {
@@ -112,14 +125,11 @@ pub async fn handoff(
         }
     };
     let hints = RouteHints {
-        intent: None,
-        category: input.category,
+        intent: from_bot.0,
+        category: input.category.or(from_bot.1),
         entry_page: page,
         vip: false,
     };
-    if conversation.state != ConversationState::Waiting {
-        return Ok(Json(conversation));
-    }
     Ok(Json(state.routing.enqueue(&id, hints).await?))
 }
 

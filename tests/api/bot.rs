@@ -445,3 +445,41 @@ async fn a_faq_is_answered_from_the_shop_knowledge_base_with_its_citation() {
         assert!(cited.contains(&entry), "{question}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_talk_to_a_person_button_hands_over_what_the_bot_gathered() {
+    let app = spawn_bot_app(shop_kb()).await;
+    let agent = app.staff("agent-zhou", Role::Agent).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "请问什么时候发货？").await;
+    app.bot_replies(&buyer, seq).await;
+    let press = || {
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/conversations/{}/handoff",
+                buyer.conversation_id
+            )))
+            .bearer_auth(&buyer.token)
+            .send()
+    };
+    let res = press().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+    let first = packet(&app, &agent, &buyer.conversation_id).await;
+    assert_eq!(first["reason"], "buyer_request");
+    assert_eq!(first["buyer_messages"], json!(["请问什么时候发货？"]));
+    assert_eq!(first["retrieved"][0]["entry_id"], "faq-shipping-time");
+    assert_eq!(first["bot_answers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        first["visitor"]["profile"]["shop_account_id"],
+        "demo_buyer_1"
+    );
+    assert_eq!(
+        first["visitor"]["recent_orders"].as_array().unwrap().len(),
+        3
+    );
+    // Pressing again changes nothing: same state, same packet.
+    assert_eq!(press().await.unwrap().status(), 200);
+    let again = packet(&app, &agent, &buyer.conversation_id).await;
+    assert_eq!(again["created_at"], first["created_at"]);
+}

@@ -1,5 +1,6 @@
 use crate::helpers::{error_code, spawn_app};
 use serde_json::{Value, json};
+use xiaoer::domain::staff::Role;
 
 #[tokio::test]
 async fn a_new_buyer_gets_a_token_and_a_conversation_owned_by_the_bot() {
@@ -223,6 +224,24 @@ async fn asking_for_a_human_puts_the_chat_in_the_waiting_queue() {
     assert_eq!(events[0]["kind"], "state_changed");
     assert_eq!(events[0]["from"], "bot");
     assert_eq!(events[0]["to"], "waiting");
+    // Even with no bot running, the agent gets a packet with the visitor's side.
+    let agent = app.staff("agent-packet", Role::Agent).await;
+    let res = app
+        .staff_get(
+            &agent,
+            &format!(
+                "/api/v1/staff/conversations/{}/handoff",
+                buyer.conversation_id
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let packet: Value = res.json().await.unwrap();
+    assert_eq!(packet["reason"], "buyer_request");
+    assert_eq!(
+        packet["visitor"]["profile"]["id"],
+        buyer.visitor_id.as_str()
+    );
 }
 
 #[tokio::test]

@@ -5,14 +5,17 @@
 use super::hours::rfc3339;
 use super::pipeline::Turn;
 use super::prompts::TranscriptLine;
-use super::session::RetrievedEntry;
+use super::session::{self, RetrievedEntry};
 use super::{BotError, BotService};
+use crate::domain::conversation::ConversationId;
 use crate::domain::handoff::HandoffReason;
 use crate::domain::lang::Lang;
 use crate::ports::{ChatMessage, ChatRole, GenerationEvent, GenerationParams, Sampling};
+use crate::services::chat::ConversationView;
 use crate::services::visitors::Visitor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What the agent sees when they take the chat (GET .../handoff).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +34,9 @@ pub struct HandoffPacket {
     pub visitor: serde_json::Value,
     pub created_at: String,
 }
+
+/// How long the buyer's request for a person waits for a bot turn in flight.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn handing_over(reason: HandoffReason, lang: Lang) -> &'static str {
     match reason {
@@ -107,6 +113,46 @@ impl BotService {
         turn.session.unhelpful = Default::default();
         self.summarise(&packet_id, turn.id.as_str(), packet).await;
         Ok(())
+    }
+
+    /// The buyer asked for a person with the widget's button (or the API) rather
+    /// than in words to the bot. `conversation` has just left the bot for the
+    /// queue; the agent still gets a packet with everything the bot gathered,
+    /// and routing gets its intent and category. The LLM summary follows in
+    /// the background so the buyer's request is not held up by it.
+    pub async fn packet_on_request(
+        self: &Arc<Self>,
+        id: &ConversationId,
+        conversation: ConversationView,
+    ) -> Result<HandoffPacket, BotError> {
+        // A turn still running has not saved its session; it cannot speak any
+        // more (the chat has left the bot), so it ends soon.
+        if !self.settle(id.as_str(), SETTLE_LIMIT).await {
+            tracing::warn!(conversation = %id.as_str(), "bot turn still running; packet from the last saved session");
+        }
+        let session = session::load(&self.store, &self.cipher, id.as_str()).await?;
+        let profile = self.visitors.profile(&conversation.visitor_id).await?;
+        let turn = Turn {
+            lang: session.lang,
+            id: id.clone(),
+            conversation,
+            session,
+            facts: Default::default(),
+            profile,
+        };
+        let packet = self
+            .build_packet(&turn, HandoffReason::BuyerRequest)
+            .await?;
+        let packet_id = uuid::Uuid::now_v7().to_string();
+        self.store_packet(&packet_id, turn.id.as_str(), &packet, true)
+            .await?;
+        if !packet.buyer_messages.is_empty() {
+            let bot = self.clone();
+            let conversation_id = turn.id.as_str().to_owned();
+            let draft = packet.clone();
+            tokio::spawn(async move { bot.summarise(&packet_id, &conversation_id, draft).await });
+        }
+        Ok(packet)
     }
 
     async fn build_packet(

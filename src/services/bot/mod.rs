@@ -118,13 +118,21 @@ pub enum Work {
     Unhelpful {
         conversation_id: String,
     },
+    /// Done once everything queued before it for the conversation is done.
+    Barrier {
+        conversation_id: String,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 impl Work {
     fn conversation_id(&self) -> &str {
         match self {
             Work::Message(m) => m.conversation_id.as_str(),
-            Work::Unhelpful { conversation_id } => conversation_id,
+            Work::Unhelpful { conversation_id }
+            | Work::Barrier {
+                conversation_id, ..
+            } => conversation_id,
         }
     }
 }
@@ -227,7 +235,34 @@ impl BotService {
         match work {
             Work::Message(message) => self.on_message(message).await,
             Work::Unhelpful { conversation_id } => self.on_unhelpful_rating(&conversation_id).await,
+            Work::Barrier { done, .. } => {
+                let _ = done.send(());
+                Ok(())
+            }
         }
+    }
+
+    /// Waits, at most `limit`, until the bot has finished the work it had for a
+    /// conversation (a turn whose session is not saved yet). False on timeout.
+    pub async fn settle(
+        self: &Arc<Self>,
+        conversation_id: &str,
+        limit: std::time::Duration,
+    ) -> bool {
+        let busy = self
+            .queues
+            .lock()
+            .expect("bot queues lock")
+            .contains_key(conversation_id);
+        if !busy {
+            return true;
+        }
+        let (done, finished) = tokio::sync::oneshot::channel();
+        self.dispatch(Work::Barrier {
+            conversation_id: conversation_id.to_owned(),
+            done,
+        });
+        tokio::time::timeout(limit, finished).await.is_ok()
     }
 
     pub fn catalog(&self) -> &IntentCatalog {
