@@ -18,7 +18,7 @@ use crate::ports::{
 /// before its end reaches the buyer.
 const HOLDBACK_CHARS: usize = 10;
 /// Entries given to the model.
-const GROUNDING_ENTRIES: usize = 3;
+const GROUNDING_ENTRIES: usize = 2;
 
 impl BotService {
     pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Result<(), BotError> {
@@ -115,6 +115,7 @@ impl BotService {
         };
         let stream_id = uuid::Uuid::new_v4().to_string();
         let allowed = Self::allowed(turn);
+        let rules = leak_source(&system, turn.lang);
         let mut raw = String::new();
         let mut sent = 0usize; // characters of the clean text already streamed
         let mut violation = None;
@@ -128,7 +129,7 @@ impl BotService {
                 }
             }
             let clean = strip_citation_marks(&raw);
-            violation = guard::check(&clean, &system, &allowed);
+            violation = guard::check(&clean, &rules, &allowed);
             if violation.is_some() {
                 break; // dropping the stream stops the model
             }
@@ -188,6 +189,12 @@ fn dont_know_reply(turn: &Turn) -> String {
         " You can ask another way, or type \"agent\" to reach a person.",
     );
     format!("{}{offer}", dont_know(turn.lang))
+}
+
+/// The part of the system prompt the answer must not repeat: all of it but the
+/// don't-know sentence it tells the model to say word for word.
+fn leak_source(system: &str, lang: crate::domain::lang::Lang) -> String {
+    system.replace(dont_know(lang), "")
 }
 
 fn says_dont_know(text: &str) -> bool {
@@ -278,5 +285,25 @@ mod tests {
         let ids: Vec<&str> = cites.iter().map(|c| c.entry_id.as_str()).collect();
         assert_eq!(ids, ["b", "a"]);
         assert_eq!(cited("no marks", &[&a, &b])[0].entry_id, "a");
+    }
+
+    #[test]
+    fn the_sanctioned_dont_know_is_not_a_prompt_leak_but_the_rules_still_are() {
+        use crate::domain::lang::Lang;
+        let prompts = super::super::prompts::Prompts::load("店小二示例店").unwrap();
+        for lang in [Lang::En, Lang::Zh] {
+            let system = prompts.system(lang).unwrap();
+            let rules = leak_source(&system, lang);
+            let allowed = guard::Allowed::default();
+            assert_eq!(guard::check(dont_know(lang), &rules, &allowed), None);
+            assert!(says_dont_know(dont_know(lang)));
+            // A long stretch of the rules themselves is still caught.
+            let stretch: String = system.chars().skip(10).take(60).collect();
+            assert_eq!(
+                guard::check(&stretch, &rules, &allowed),
+                Some(guard::Violation::PromptLeak),
+                "{lang:?}"
+            );
+        }
     }
 }
