@@ -2,6 +2,8 @@
 //   <script src="https://YOUR-XIAOER-HOST/widget.js" data-lang="zh" async></script>
 // It adds a chat button; the chat itself runs in an iframe served by Xiaoer, so
 // the shop's styles and scripts never touch it (and it never touches them).
+// The shop may tell the chat what is in the buyer's cart, so the agent sees it:
+//   Xiaoer.setCart([{ sku: "TS-001-M", name: "纯棉T恤 M", quantity: 1, unit_price_cents: 7900 }])
 (() => {
   const script = document.currentScript;
   if (!script || window.__xiaoerWidget) return;
@@ -48,6 +50,22 @@
     frame.classList.toggle("xiaoer-open", open);
     button.setAttribute("aria-expanded", String(open));
   }
+  // The latest cart the shop reported; handed to the chat when it is (re)loaded.
+  let cart = null;
+  function sendCart() {
+    if (loaded && cart && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "xiaoer:cart", items: cart }, origin);
+    }
+  }
+  frame.addEventListener("load", sendCart);
+  window.Xiaoer = Object.freeze({
+    setCart(items) {
+      cart = Array.isArray(items) ? items.slice(0, 200) : [];
+      sendCart();
+    },
+    open: () => toggle(true),
+  });
+
   button.addEventListener("click", () => toggle(!frame.classList.contains("xiaoer-open")));
   window.addEventListener("message", (e) => {
     if (e.origin === origin && e.data && e.data.type === "xiaoer:close") toggle(false);

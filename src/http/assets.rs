@@ -45,6 +45,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/kb.js", "console/kb.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
+    asset!("/demo/shop.js", "demo/shop.js", JS),
 ];
 
 /// The console may not be framed; the widget page must be (it lives in an iframe

@@ -128,6 +128,18 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         )
         .await;
 
+    // The shop page puts a T-shirt in the cart; the chat passes it on for the agent.
+    buyer.leave_frame().await;
+    buyer.click("[data-testid=add-to-cart]").await;
+    buyer
+        .wait_until(
+            "the shop's cart count",
+            "document.querySelector('[data-testid=cart-count]').textContent.includes('1')",
+        )
+        .await;
+    let frame = buyer.wait_for("[data-testid=xiaoer-frame]").await;
+    buyer.enter_frame(&frame).await;
+
     // The buyer asks for a person; nobody is online yet, so they wait in the queue.
     buyer.click("[data-testid=handoff]").await;
     buyer
@@ -159,10 +171,17 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         .await;
     agent.click(&link).await;
     agent.wait_for("[data-testid=handoff-packet] h3").await;
+    // The button made a packet too: why, and what the bot had retrieved.
     agent
         .wait_until(
-            "the packet panel (or its absence) is shown",
-            "document.querySelector('[data-testid=handoff-packet] .kv, [data-testid=no-packet]')",
+            "the hand-off packet",
+            "document.querySelector('[data-testid=handoff-packet]').textContent.includes('buyer_request')",
+        )
+        .await;
+    agent
+        .wait_until(
+            "the buyer's cart next to the chat",
+            "document.querySelector('aside.chat-side').textContent.includes('纯棉T恤 M × 1')",
         )
         .await;
     agent

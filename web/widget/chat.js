@@ -288,15 +288,40 @@ function render() {
   $("[data-testid=lang-toggle]").textContent = words.lang;
 }
 
+let reported = false; // the first report (after the session opened) was sent
+let cart = []; // what the shop page says is in the buyer's cart (Xiaoer.setCart)
+
+// Items the server accepts; anything else the shop sends is left out.
+function cartItem(c) {
+  if (!c || typeof c.sku !== "string" || typeof c.name !== "string") return null;
+  const quantity = Number(c.quantity);
+  const price = Number(c.unit_price_cents);
+  if (!Number.isInteger(quantity) || quantity < 1 || quantity > 9999) return null;
+  if (!Number.isInteger(price) || price < 0) return null;
+  const sku = c.sku.trim().slice(0, 128);
+  const name = c.name.trim().slice(0, 256);
+  return sku && name ? { sku, name, quantity, unit_price_cents: price } : null;
+}
+
+window.addEventListener("message", (e) => {
+  if (e.source !== parent || !e.data || e.data.type !== "xiaoer:cart" || !Array.isArray(e.data.items)) return;
+  cart = e.data.items.map(cartItem).filter(Boolean).slice(0, 200);
+  if (reported) reportContext();
+});
+
 async function reportContext() {
-  if (!page) return;
-  const entry = { url: page.slice(0, 2048), title: (params.get("title") || "").slice(0, 256) || null, at: Date.now() };
-  // The last pages this buyer opened the chat from, so the agent sees the path.
-  const pages = [...(session.saved.pages || []), entry].slice(-20);
-  session.saved.pages = pages;
-  session.save();
+  let pages = session.saved.pages || [];
+  if (page && !reported) {
+    const entry = { url: page.slice(0, 2048), title: (params.get("title") || "").slice(0, 256) || null, at: Date.now() };
+    // The last pages this buyer opened the chat from, so the agent sees the path.
+    pages = [...pages, entry].slice(-20);
+    session.saved.pages = pages;
+    session.save();
+  }
+  reported = true;
+  const current = pages.length ? pages[pages.length - 1].url : null;
   await session
-    .api("PUT", "/api/v1/visitor/context", { current_page: entry.url, pages_viewed: pages, cart: [] })
+    .api("PUT", "/api/v1/visitor/context", { current_page: current, pages_viewed: pages, cart })
     .catch(() => {});
 }
 
