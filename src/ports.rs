@@ -146,7 +146,7 @@ pub trait ChatModel: Send + Sync + 'static {
     ) -> Result<GenerationStream, ModelError>;
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KbHit {
     pub entry_id: String,
     pub title: String,

@@ -483,3 +483,37 @@ async fn the_talk_to_a_person_button_hands_over_what_the_bot_gathered() {
     let again = packet(&app, &agent, &buyer.conversation_id).await;
     assert_eq!(again["created_at"], first["created_at"]);
 }
+
+#[tokio::test]
+async fn when_the_model_cannot_answer_it_offers_the_closest_entries_to_pick_by_number() {
+    let kb = Arc::new(FixedKnowledge {
+        entries: vec![crate::bot_support::Entry {
+            id: "faq-dispatch",
+            title: "When will my order ship?",
+            answer: "In-stock items ship from our Hangzhou warehouse within 48 hours of payment, and orders paid before 16:00 (China time) usually leave the same day, weekends included.",
+            keys: &["go out today"],
+            curated: false,
+        }],
+        ..Default::default()
+    });
+    let app = spawn_bot_app(kb).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "will my order go out today").await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    let text = text_of(&offer);
+    assert!(text.contains("Did you mean"), "{text}");
+    assert!(text.contains("1. When will my order ship?"), "{text}");
+    // The buyer picks it by number: the curated answer, with its citation.
+    let seq = app.say(&buyer, "1").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "curated");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-dispatch");
+    assert!(text_of(&answer).contains("within 48 hours"));
+    // The offer is used up: "1" again is an ordinary message now.
+    let seq = app.say(&buyer, "1").await;
+    let again = app.bot_replies(&buyer, seq).await;
+    assert!(
+        again.iter().all(|m| m["body"]["source"] != "curated"),
+        "{again:?}"
+    );
+}

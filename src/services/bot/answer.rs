@@ -8,6 +8,7 @@ use super::pipeline::Turn;
 use super::prompts::{PromptEntry, dont_know};
 use super::{BotError, BotService};
 use crate::domain::handoff::HandoffReason;
+use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation};
 use crate::ports::{
     ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbDecision, KbHit, KbVerdict,
@@ -42,7 +43,7 @@ impl BotService {
         }
     }
 
-    async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
+    pub(super) async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
         let citation = Citation {
             entry_id: hit.entry_id.clone(),
             title: hit.title.clone(),
@@ -148,7 +149,9 @@ impl BotService {
             tracing::warn!(violation = ?v, "generated answer withheld");
             (guard::withheld(turn.lang).to_owned(), Vec::new())
         } else if unknown {
-            (dont_know_reply(turn), Vec::new())
+            // Not a dead end: the entries the question came closest to, to pick by number.
+            turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
+            (suggestion_reply(turn), Vec::new())
         } else {
             // The checks passed: the held-back tail goes out before the commit.
             let tail: String = strip_citation_marks(&raw).chars().skip(sent).collect();
@@ -191,9 +194,67 @@ fn dont_know_reply(turn: &Turn) -> String {
     format!("{}{offer}", dont_know(turn.lang))
 }
 
+/// The don't-know reply with the session's suggestions as a numbered list.
+fn suggestion_reply(turn: &Turn) -> String {
+    let suggestions = &turn.session.suggestions;
+    if suggestions.is_empty() {
+        return dont_know_reply(turn);
+    }
+    let list: Vec<String> = suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, s.title))
+        .collect();
+    let (ask, how) = match turn.lang {
+        Lang::Zh => (
+            "您是不是想问：",
+            "回复序号即可查看答案，也可以换个问法，或输入“转人工”联系人工客服。",
+        ),
+        Lang::En => (
+            " Did you mean:",
+            "Reply with a number to see the answer, ask another way, or type \"agent\" to reach a person.",
+        ),
+    };
+    format!("{}{ask}\n{}\n{how}", dont_know(turn.lang), list.join("\n"))
+}
+
+/// Which of `count` suggestions a reply picks: "2", "２", "2.", "第二个", "no. 2"...
+pub fn picked_suggestion(text: &str, count: usize) -> Option<usize> {
+    let t = text
+        .trim()
+        .trim_end_matches(['.', '。', '、', ')', '）', '!', '！'])
+        .to_lowercase();
+    let t = t.trim();
+    let core = t
+        .strip_prefix("第")
+        .map(|r| r.trim_end_matches(['个', '条', '项']))
+        .or_else(|| t.strip_prefix("no."))
+        .or_else(|| t.strip_prefix('#'))
+        .unwrap_or(t)
+        .trim();
+    let n = match core {
+        "一" => 1,
+        "二" | "两" => 2,
+        "三" => 3,
+        "四" => 4,
+        "五" => 5,
+        digits => {
+            let ascii: String = digits
+                .chars()
+                .map(|c| match c {
+                    '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+                    c => c,
+                })
+                .collect();
+            ascii.parse::<usize>().ok()?
+        }
+    };
+    (1..=count).contains(&n).then(|| n - 1)
+}
+
 /// The part of the system prompt the answer must not repeat: all of it but the
 /// don't-know sentence it tells the model to say word for word.
-fn leak_source(system: &str, lang: crate::domain::lang::Lang) -> String {
+fn leak_source(system: &str, lang: Lang) -> String {
     system.replace(dont_know(lang), "")
 }
 
@@ -288,8 +349,28 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_picks_a_suggestion_by_its_number() {
+        for (text, pick) in [
+            ("1", Some(0)),
+            (" 2 ", Some(1)),
+            ("２", Some(1)),
+            ("2.", Some(1)),
+            ("第二个", Some(1)),
+            ("第1条", Some(0)),
+            ("No. 2", Some(1)),
+            ("3", None),
+            ("0", None),
+            ("12", None),
+            ("1个月前买的", None),
+            ("第二天", None),
+            ("", None),
+        ] {
+            assert_eq!(picked_suggestion(text, 2), pick, "{text:?}");
+        }
+    }
+
+    #[test]
     fn the_sanctioned_dont_know_is_not_a_prompt_leak_but_the_rules_still_are() {
-        use crate::domain::lang::Lang;
         let prompts = super::super::prompts::Prompts::load("店小二示例店").unwrap();
         for lang in [Lang::En, Lang::Zh] {
             let system = prompts.system(lang).unwrap();

@@ -115,6 +115,10 @@ impl BotService {
         if guard::probes_instructions(&text) {
             return self.say(turn, guard::refusal(turn.lang)).await;
         }
+        let offered = std::mem::take(&mut turn.session.suggestions);
+        if let Some(i) = super::answer::picked_suggestion(&text, offered.len()) {
+            return self.curated(turn, &offered[i]).await;
+        }
         if self.intake_step(turn).await? {
             return Ok(());
         }

@@ -42,6 +42,10 @@ pub struct BotSession {
     pub buyer_messages: Vec<String>,
     /// Order numbers the buyer gave that are theirs (the answer may repeat them).
     pub own_orders: Vec<String>,
+    /// Entries offered as "did you mean" after the last answer; a reply with
+    /// their number picks one. Cleared by any other message.
+    #[serde(default)]
+    pub suggestions: Vec<KbHit>,
 }
 
 fn push_bounded(list: &mut Vec<String>, item: String) {
