@@ -269,6 +269,13 @@ impl Application {
         bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
+        if let Some(commits) = store.foreign_commits().await? {
+            tokio::spawn(crate::services::hub::relay_foreign_commits(
+                chat.hub().clone(),
+                commits,
+                shutdown_rx.clone(),
+            ));
+        }
         let state = AppState {
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),

@@ -199,8 +199,9 @@ async fn forward_live(
             *last = event.seq;
             send_event(sink, party, &event).await
         }
-        // A gap or a lag: the database has everything, in order.
-        Ok(LiveFrame::Event(_)) | Err(RecvError::Lagged(_)) => {
+        Ok(LiveFrame::Committed { seq }) if seq <= *last => Ok(()),
+        // A gap, a lag or another node's commit: the database has everything, in order.
+        Ok(LiveFrame::Event(_)) | Ok(LiveFrame::Committed { .. }) | Err(RecvError::Lagged(_)) => {
             catch_up(state, id, party, last, sink).await
         }
         Ok(LiveFrame::Queue(status)) => {
@@ -345,6 +346,7 @@ fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
         LiveFrame::Typing { .. }
         | LiveFrame::Read { .. }
         | LiveFrame::Queue(_)
+        | LiveFrame::Committed { .. }
         | LiveFrame::Stream { .. } => false,
     };
     staff.can(Permission::ViewAllChats)
@@ -376,5 +378,7 @@ fn staff_frame_json(frame: &StaffFrame) -> serde_json::Value {
             json!({ "type": "read", "conversation_id": &**conversation_id, "reader": &**reader, "seq": seq })
         }
         LiveFrame::Queue(status) => json!({ "type": "queue", "queue": &**status }),
+        // Only ever sent to conversation sockets; the staff feed never sees it.
+        LiveFrame::Committed { seq } => json!({ "type": "committed", "seq": seq }),
     }
 }

@@ -36,6 +36,11 @@ pub enum LiveFrame {
     },
     /// Not stored: the buyer's place in the queue and the expected wait.
     Queue(Arc<QueueStatus>),
+    /// Another node committed the event with this sequence number (or, with
+    /// i64::MAX, may have): the socket reads what it lacks from the database.
+    Committed {
+        seq: i64,
+    },
 }
 
 /// A frame on the staff feed, with what the feed needs to decide who sees it.
@@ -107,8 +112,42 @@ impl Hub {
         }
     }
 
+    /// Sends to every conversation's subscribers (not the staff feed).
+    pub fn publish_everywhere(&self, frame: LiveFrame) {
+        let map = self.conversations.lock().expect("hub lock");
+        for sender in map.values() {
+            let _ = sender.send(frame.clone());
+        }
+    }
+
     /// Conversations with at least one live channel (for metrics).
     pub fn channels(&self) -> usize {
         self.conversations.lock().expect("hub lock").len()
+    }
+}
+
+/// Tells this node's sockets about the events other nodes commit (PostgreSQL
+/// with several nodes), until shutdown.
+pub async fn relay_foreign_commits(
+    hub: Arc<Hub>,
+    mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use crate::storage::ForeignCommit;
+    loop {
+        let commit = tokio::select! {
+            commit = commits.recv() => commit,
+            _ = shutdown.changed() => None,
+        };
+        match commit {
+            Some(ForeignCommit::Event {
+                conversation_id,
+                seq,
+            }) => hub.publish_to_conversation(&conversation_id, LiveFrame::Committed { seq }),
+            Some(ForeignCommit::Resync) => {
+                hub.publish_everywhere(LiveFrame::Committed { seq: i64::MAX })
+            }
+            None => return,
+        }
     }
 }

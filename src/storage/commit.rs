@@ -182,6 +182,7 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
         let begin = self.begin_write_sql();
+        let (notify, node) = (self.notify_commits(), self.node());
         let results = on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let mut results = Vec::with_capacity(writes.len());
@@ -226,6 +227,18 @@ impl Store {
                     .bind(&w.sender_id).bind(&w.client_msg_id).bind(&w.sealed_body).bind(w.created_at)
                     .execute(&mut *tx).await?;
                 results.push(Ok(AppendOutcome { seq, created_at: w.created_at, duplicate: false, state, agent_id }));
+            }
+            if notify {
+                // Other nodes' sockets learn of these events when (and only if) they commit.
+                let committed = writes.iter().zip(&results).filter_map(|(w, r)| match r {
+                    Ok(o) if !o.duplicate => Some((w.conversation_id.as_str(), o.seq)),
+                    _ => None,
+                });
+                for payload in super::fanout::payloads(node, committed) {
+                    sqlx::query(super::fanout::NOTIFY_SQL)
+                        .bind(super::fanout::CHANNEL).bind(payload)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
             results

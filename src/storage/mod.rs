@@ -9,6 +9,7 @@ mod bot;
 mod commit;
 mod conversations;
 pub mod demo_store;
+mod fanout;
 mod knowledge;
 mod quick_replies;
 mod routing;
@@ -21,6 +22,7 @@ pub use assign::{
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
+pub use fanout::ForeignCommit;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
@@ -32,6 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Picks the pool of the running backend and evaluates `$body` with it bound to `$pool`.
@@ -84,6 +87,9 @@ pub enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// This store's name in commit notifications (PostgreSQL), so it can skip
+    /// its own: every node publishes its commits to its own sockets directly.
+    node: Arc<str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +116,7 @@ impl Store {
             .await?;
         Ok(Store {
             pool: Pool::Sqlite(pool),
+            node: uuid::Uuid::new_v4().to_string().into(),
         })
     }
 
@@ -121,6 +128,7 @@ impl Store {
             .await?;
         Ok(Store {
             pool: Pool::Postgres(pool),
+            node: uuid::Uuid::new_v4().to_string().into(),
         })
     }
 

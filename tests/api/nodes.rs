@@ -1,7 +1,7 @@
 //! Two server nodes on one database: sequence numbers, dedup and claims are decided
 //! by the database, so they stay right whichever node a request lands on.
 
-use crate::helpers::{Buyer, TestApp, spawn_with, test_settings};
+use crate::helpers::{Buyer, TestApp, backend_is_postgres, next_json, spawn_with, test_settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use xiaoer::domain::staff::Role;
@@ -257,4 +257,54 @@ async fn claims_and_assignments_racing_on_two_nodes_respect_capacity() {
             assert_eq!(a.staff_post(&agent, &path, json!({})).await.status(), 200);
         }
     }
+}
+
+#[tokio::test]
+async fn a_buyer_on_one_node_sees_at_once_what_happens_on_the_other() {
+    if !backend_is_postgres() {
+        eprintln!("SKIPPED: cross-node fan-out is PostgreSQL's (SQLite is one node)");
+        return;
+    }
+    let (a, b) = two_nodes().await;
+    let agent = b.staff("carol", Role::Agent).await;
+    let buyer = a.start_conversation().await;
+    assert_eq!(
+        a.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+        200
+    );
+    // The buyer's socket is on node A; nothing else happens on A from here on.
+    let mut ws = a.buyer_socket(&buyer, 0).await;
+    while next_json(&mut ws).await["type"] != "ready" {}
+    let claim = format!(
+        "/api/v1/staff/conversations/{}/claim",
+        buyer.conversation_id
+    );
+    assert_eq!(b.staff_post(&agent, &claim, json!({})).await.status(), 200);
+    let path = format!(
+        "/api/v1/staff/conversations/{}/messages",
+        buyer.conversation_id
+    );
+    let sent = b
+        .staff_post(
+            &agent,
+            &path,
+            json!({ "client_msg_id": "x1", "body": { "type": "text", "text": "您好，我来帮您" } }),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    // Both arrive over A's socket, in order, each once (next_json waits at most 10 s).
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let frame = next_json(&mut ws).await;
+        if frame["type"] == "event" {
+            seen.push(frame["event"].clone());
+        }
+    }
+    assert_eq!(seen[0]["kind"], "state_changed");
+    assert_eq!(seen[0]["to"], "with_agent");
+    assert_eq!(seen[1]["body"]["text"], "您好，我来帮您");
+    assert_eq!(
+        seen[1]["seq"].as_i64().unwrap(),
+        seen[0]["seq"].as_i64().unwrap() + 1
+    );
 }
