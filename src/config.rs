@@ -62,6 +62,10 @@ pub struct SettingsLayer {
     /// Database connections in the pool.
     #[arg(long, global = true, env = "XIAOER_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
+    /// PostgreSQL: announce each commit to the other nodes on the database (LISTEN/NOTIFY)
+    /// so their sockets show it at once. False saves the cost on a single node.
+    #[arg(long, global = true, env = "XIAOER_FANOUT")]
+    pub fanout: Option<bool>,
     /// Staff session lifetime in hours.
     #[arg(long, global = true, env = "XIAOER_SESSION_HOURS")]
     pub session_hours: Option<i64>,
@@ -138,6 +142,7 @@ impl SettingsLayer {
             llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
             embed_model: self.embed_model.or(lower.embed_model),
             bot: self.bot.or(lower.bot),
+            fanout: self.fanout.or(lower.fanout),
             commerce_url: self.commerce_url.or(lower.commerce_url),
             commerce_token: self.commerce_token.or(lower.commerce_token),
             intents_file: self.intents_file.or(lower.intents_file),
@@ -163,6 +168,8 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     pub commit_batch: usize,
     pub db_connections: u32,
+    /// PostgreSQL: LISTEN/NOTIFY fan-out of commits between nodes.
+    pub fanout: bool,
     pub session_hours: i64,
     pub log_format: LogFormat,
     pub models_dir: PathBuf,
@@ -256,6 +263,7 @@ impl Settings {
             models_dir,
             data_dir,
             bot: layer.bot.unwrap_or(true),
+            fanout: layer.fanout.unwrap_or(true),
             commerce_url: layer.commerce_url.filter(|u| !u.is_empty()),
             commerce_token: layer
                 .commerce_token

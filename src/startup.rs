@@ -48,7 +48,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = match &settings.database_url {
         Some(url) => Store::open_postgres(url.expose(), settings.db_connections)
             .await
-            .context("cannot connect to PostgreSQL (DATABASE_URL)")?,
+            .context("cannot connect to PostgreSQL (DATABASE_URL)")?
+            .with_fanout(settings.fanout),
         None => {
             std::fs::create_dir_all(&settings.data_dir).with_context(|| {
                 format!("cannot create data dir {}", settings.data_dir.display())

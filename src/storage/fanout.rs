@@ -64,7 +64,13 @@ fn parse(own: &str, payload: &str) -> Vec<ForeignCommit> {
 
 impl Store {
     pub(super) fn notify_commits(&self) -> bool {
-        matches!(self.pool, Pool::Postgres(_))
+        self.fanout && matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// Turns the cross-node announcements off (one node on PostgreSQL) or on.
+    pub fn with_fanout(mut self, on: bool) -> Self {
+        self.fanout = on;
+        self
     }
 
     pub(super) fn node(&self) -> &str {
@@ -72,13 +78,17 @@ impl Store {
     }
 
     /// PostgreSQL: a stream of the events other nodes commit (the listener
-    /// reconnects by itself and says so with `Resync`). None on SQLite.
+    /// reconnects by itself and says so with `Resync`). None on SQLite or
+    /// with the fan-out off.
     pub async fn foreign_commits(
         &self,
     ) -> Result<Option<mpsc::Receiver<ForeignCommit>>, StoreError> {
         let Pool::Postgres(pool) = &self.pool else {
             return Ok(None);
         };
+        if !self.fanout {
+            return Ok(None);
+        }
         let mut listener = PgListener::connect_with(pool).await?;
         listener.listen(CHANNEL).await?;
         let own = self.node.clone();

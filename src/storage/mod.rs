@@ -90,6 +90,8 @@ pub struct Store {
     /// This store's name in commit notifications (PostgreSQL), so it can skip
     /// its own: every node publishes its commits to its own sockets directly.
     node: Arc<str>,
+    /// Whether commits are announced to other nodes (PostgreSQL only).
+    fanout: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,7 @@ impl Store {
         Ok(Store {
             pool: Pool::Sqlite(pool),
             node: uuid::Uuid::new_v4().to_string().into(),
+            fanout: true,
         })
     }
 
@@ -129,6 +132,7 @@ impl Store {
         Ok(Store {
             pool: Pool::Postgres(pool),
             node: uuid::Uuid::new_v4().to_string().into(),
+            fanout: true,
         })
     }
 
