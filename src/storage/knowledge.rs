@@ -120,6 +120,17 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 
+    /// A cheap fingerprint of the knowledge base: it changes whenever an entry is
+    /// created, edited, published, unpublished or archived (every write bumps
+    /// `updated_at`, in milliseconds), so nodes sharing one database notice
+    /// each other's changes without reading every entry.
+    pub async fn kb_revision(&self) -> Result<(i64, i64, i64), StoreError> {
+        let sql = "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), \
+                   COALESCE(SUM(CASE WHEN status = 'published' THEN version ELSE 0 END), 0) \
+                   FROM kb_entries";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, i64)>(sql).fetch_one(pool).await?))
+    }
+
     pub async fn kb_entries_with_status(
         &self,
         status: &str,

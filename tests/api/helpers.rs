@@ -42,11 +42,27 @@ pub async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
-/// Settings for a test server: its own data dir, port 0, and a fresh database.
+/// The Qdrant server the suite's knowledge index runs against, when
+/// XIAOER_TEST_INDEX=qdrant (scripts/test.sh starts one and sets
+/// XIAOER_TEST_QDRANT_URL); otherwise every test app embeds its own index.
+pub fn test_qdrant_url() -> Option<String> {
+    let remote = std::env::var("XIAOER_TEST_INDEX").is_ok_and(|i| i == "qdrant");
+    remote.then(|| {
+        std::env::var("XIAOER_TEST_QDRANT_URL")
+            .expect("XIAOER_TEST_INDEX=qdrant needs XIAOER_TEST_QDRANT_URL")
+    })
+}
+
+/// Settings for a test server: its own data dir, port 0, a fresh database, and
+/// its own collection when the index is a Qdrant server.
 pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir);
     if backend_is_postgres() {
         settings.database_url = Some(xiaoer::config::Secret::new(fresh_postgres_database().await));
+    }
+    if let Some(url) = test_qdrant_url() {
+        settings.qdrant_url = Some(url);
+        settings.qdrant_collection = format!("xiaoer_test_{}", uuid::Uuid::new_v4().simple());
     }
     settings
 }

@@ -308,3 +308,76 @@ async fn a_buyer_on_one_node_sees_at_once_what_happens_on_the_other() {
         seen[0]["seq"].as_i64().unwrap() + 1
     );
 }
+
+/// Polls `check` on a node until it holds (at most 10 s).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+async fn kb_json(node: &TestApp, staff: &crate::helpers::StaffLogin, path: &str) -> Value {
+    let res = node.staff_get(staff, path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_kb_change_on_one_node_is_searchable_on_the_other_through_a_shared_qdrant() {
+    if crate::helpers::test_qdrant_url().is_none() {
+        eprintln!(
+            "SKIPPED: nodes share a knowledge index only through a Qdrant server \
+             (XIAOER_TEST_INDEX=qdrant); embedded indexes on several nodes are unsupported"
+        );
+        return;
+    }
+    let (a, b) = two_nodes().await;
+    let km = a.staff("kim", Role::KnowledgeManager).await;
+    let reader = b.staff("ann", Role::Agent).await;
+    let entry = r#"{"id":"gift-wrap","question":"可以帮忙包装成礼物吗","similar":["能礼品包装吗","送人的话可以包好看点吗"],"answer":"可以，下单时备注“礼品包装”，免费提供。","locale":"zh"}"#;
+    let res = a
+        .client
+        .post(a.url("/api/v1/kb/import?format=jsonl&publish=true"))
+        .bearer_auth(&km.token)
+        .body(entry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    // B searches the shared index at once, and its own suggestions (trained per
+    // node) follow within its revision check.
+    let hit = kb_json(
+        &b,
+        &reader,
+        "/api/v1/kb/search?q=%E7%A4%BC%E5%93%81%E5%8C%85%E8%A3%85",
+    )
+    .await;
+    assert_eq!(hit["hits"][0]["entry_id"], "gift-wrap", "{hit}");
+    eventually("B suggests A's new question", async || {
+        let s = kb_json(&b, &reader, "/api/v1/kb/suggest?q=%E7%A4%BC%E5%93%81").await;
+        s["suggestions"].to_string().contains("能礼品包装吗")
+    })
+    .await;
+
+    let res = a
+        .staff_post(&km, "/api/v1/kb/entries/gift-wrap/unpublish", json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let hit = kb_json(
+        &b,
+        &reader,
+        "/api/v1/kb/search?q=%E7%A4%BC%E5%93%81%E5%8C%85%E8%A3%85",
+    )
+    .await;
+    assert_ne!(hit["hits"][0]["entry_id"], "gift-wrap", "{hit}");
+    eventually("B stops suggesting the withdrawn question", async || {
+        let s = kb_json(&b, &reader, "/api/v1/kb/suggest?q=%E7%A4%BC%E5%93%81").await;
+        !s["suggestions"].to_string().contains("能礼品包装吗")
+    })
+    .await;
+}

@@ -20,7 +20,12 @@ const EMBED_BATCH: usize = 64;
 pub(super) struct Models {
     pub classifier: RwLock<Option<Arc<Classifier>>>,
     pub suggest: RwLock<Arc<SuggestIndex>>,
+    /// The knowledge base's revision these models were trained on.
+    pub trained_on: Mutex<Option<KbRevision>>,
 }
+
+/// See `Store::kb_revision`.
+pub(super) type KbRevision = (i64, i64, i64);
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReindexProgress {
@@ -254,6 +259,9 @@ impl KnowledgeService {
     /// Retrains the classifier on the published questions and rebuilds the
     /// suggestion list.
     pub(super) async fn retrain(&self) -> Result<(), KnowledgeError> {
+        // Read before the entries: a change that lands while training makes the
+        // next revision check retrain again rather than be missed.
+        let revision = self.store.kb_revision().await?;
         let rows = self.store.kb_entries_with_status("published").await?;
         let questions: Vec<(String, String)> = rows
             .into_iter()
@@ -282,7 +290,42 @@ impl KnowledgeService {
                 KnowledgeError::Model(crate::ports::ModelError::Inference(e.to_string()))
             })?;
         *self.models.classifier.write().expect("classifier lock") = classifier.map(Arc::new);
+        *self.models.trained_on.lock().expect("revision lock") = Some(revision);
         Ok(())
+    }
+
+    /// Retrains when the knowledge base changed since the last training, e.g. on
+    /// another node sharing this database and Qdrant server. Returns whether it
+    /// retrained.
+    pub async fn refresh_if_changed(&self) -> Result<bool, KnowledgeError> {
+        let now = self.store.kb_revision().await?;
+        let trained_on = *self.models.trained_on.lock().expect("revision lock");
+        if trained_on == Some(now) {
+            return Ok(false);
+        }
+        self.retrain().await?;
+        Ok(true)
+    }
+
+    /// Keeps this node's classifier and suggestions in step with changes made
+    /// through other nodes, until shutdown.
+    pub async fn watch_revisions(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => match self.refresh_if_changed().await {
+                    Ok(true) => tracing::info!("knowledge base changed elsewhere: retrained"),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "knowledge revision check failed"),
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
     }
 
     pub(super) fn suggest_index(&self) -> Arc<SuggestIndex> {
