@@ -122,6 +122,9 @@ pub struct SettingsLayer {
     /// Collection name on the Qdrant server.
     #[arg(long, global = true, env = "XIAOER_QDRANT_COLLECTION")]
     pub qdrant_collection: Option<String>,
+    /// API key of a managed Qdrant (sent only over TLS: QDRANT_URL must be https://).
+    #[arg(long, global = true, env = "QDRANT_API_KEY", hide_env_values = true)]
+    pub qdrant_api_key: Option<String>,
 }
 
 impl SettingsLayer {
@@ -155,6 +158,7 @@ impl SettingsLayer {
             index_dir: self.index_dir.or(lower.index_dir),
             qdrant_url: self.qdrant_url.or(lower.qdrant_url),
             qdrant_collection: self.qdrant_collection.or(lower.qdrant_collection),
+            qdrant_api_key: self.qdrant_api_key.or(lower.qdrant_api_key),
         }
     }
 }
@@ -187,6 +191,7 @@ pub struct Settings {
     pub index_dir: PathBuf,
     pub qdrant_url: Option<String>,
     pub qdrant_collection: String,
+    pub qdrant_api_key: Option<Secret<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -281,7 +286,21 @@ impl Settings {
             qdrant_collection: layer
                 .qdrant_collection
                 .unwrap_or_else(|| "xiaoer_kb".to_owned()),
+            qdrant_api_key: layer
+                .qdrant_api_key
+                .filter(|k| !k.is_empty())
+                .map(Secret::new),
         };
+        if settings.qdrant_api_key.is_some()
+            && !settings
+                .qdrant_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(
+                "QDRANT_API_KEY is sent only over TLS: set QDRANT_URL to an https:// server".into(),
+            ));
+        }
         if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
         {
             return Err(ConfigError::Invalid(
@@ -344,5 +363,20 @@ mod tests {
         };
         let s = Settings::from_layer(layer).unwrap();
         assert!(!format!("{s:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn a_qdrant_api_key_needs_an_https_server_and_does_not_print() {
+        let layer = |url: &str| SettingsLayer {
+            qdrant_url: Some(url.into()),
+            qdrant_api_key: Some("qk-secret".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Settings::from_layer(layer("http://qdrant:6334")),
+            Err(ConfigError::Invalid(_))
+        ));
+        let s = Settings::from_layer(layer("https://qdrant.example:6334")).unwrap();
+        assert!(!format!("{s:?}").contains("qk-secret"));
     }
 }

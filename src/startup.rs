@@ -362,9 +362,17 @@ impl Application {
 pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<dyn VectorIndex>> {
     match &settings.qdrant_url {
         Some(url) => Ok(Arc::new(
-            RemoteIndex::connect(url, &settings.qdrant_collection, dim)
-                .await
-                .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
+            RemoteIndex::connect_with_key(
+                url,
+                settings
+                    .qdrant_api_key
+                    .as_ref()
+                    .map(|k| k.expose().as_str()),
+                &settings.qdrant_collection,
+                dim,
+            )
+            .await
+            .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
         )),
         None => {
             let path = &settings.index_dir;
