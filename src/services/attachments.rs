@@ -4,7 +4,7 @@
 use crate::crypto::Cipher;
 use crate::domain::attachment::{AttachmentId, AttachmentType};
 use crate::ports::Clock;
-use crate::storage::{Store, StoreError};
+use crate::storage::{Backend, Store, StoreError};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -94,15 +94,21 @@ impl AttachmentService {
             return Err(AttachmentError::ContentMismatch);
         }
         let id = AttachmentId::from_digest(&self.cipher.content_id(bytes));
-        let path = self.path_of(&id);
-        if !path.exists() {
-            let sealed = self.cipher.seal(bytes, id.as_str().as_bytes());
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || write_durably(&path, &sealed))
-                .await
-                .expect("write task does not panic")?;
-        }
-        // The file is on disk before the row that points at it.
+        let in_database = self.in_database();
+        let sealed = if in_database {
+            Some(self.cipher.seal(bytes, id.as_str().as_bytes()))
+        } else {
+            let path = self.path_of(&id);
+            if !path.exists() {
+                let sealed = self.cipher.seal(bytes, id.as_str().as_bytes());
+                tokio::task::spawn_blocking(move || write_durably(&path, &sealed))
+                    .await
+                    .expect("write task does not panic")?;
+            }
+            None
+        };
+        // A file is on disk before the row that points at it; bytes kept in the
+        // database commit with it.
         self.store
             .link_attachment(
                 id.as_str(),
@@ -110,6 +116,7 @@ impl AttachmentService {
                 bytes.len() as i64,
                 conversation_id,
                 self.clock.now_ms(),
+                sealed.as_deref(),
             )
             .await?;
         Ok(StoredAttachment {
@@ -140,12 +147,22 @@ impl AttachmentService {
             .store
             .linked_attachment(id.as_str(), conversation_id)
             .await?;
-        let sealed = tokio::fs::read(self.path_of(id)).await?;
+        let sealed = if self.in_database() {
+            self.store.attachment_blob(id.as_str()).await?
+        } else {
+            tokio::fs::read(self.path_of(id)).await?
+        };
         let plain = self
             .cipher
             .open(&sealed, id.as_str().as_bytes())
             .map_err(|_| AttachmentError::Tampered)?;
         Ok((content_type, plain))
+    }
+
+    /// On PostgreSQL the bytes live in the database, so that every node of a
+    /// cluster serves them; on SQLite (one node) in the data dir.
+    fn in_database(&self) -> bool {
+        self.store.backend() == Backend::Postgres
     }
 
     fn path_of(&self, id: &AttachmentId) -> PathBuf {

@@ -126,7 +126,7 @@ impl Store {
     /// each other's changes without reading every entry.
     pub async fn kb_revision(&self) -> Result<(i64, i64, i64), StoreError> {
         let sql = "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), \
-                   COALESCE(SUM(CASE WHEN status = 'published' THEN version ELSE 0 END), 0) \
+                   CAST(COALESCE(SUM(CASE WHEN status = 'published' THEN version ELSE 0 END), 0) AS BIGINT) \
                    FROM kb_entries";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, i64)>(sql).fetch_one(pool).await?))
     }

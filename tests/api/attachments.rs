@@ -144,3 +144,68 @@ pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+/// Nodes of a cluster share the database, not a disk: on PostgreSQL an attachment
+/// uploaded through one node is served by another with its own data dir, and the
+/// bytes in the database are sealed, not the picture.
+#[tokio::test]
+async fn on_postgres_an_attachment_uploaded_on_one_node_is_served_by_another() {
+    if !crate::helpers::backend_is_postgres() {
+        eprintln!("SKIPPED: attachments are shared through PostgreSQL (SQLite is one node)");
+        return;
+    }
+    let key = "7f".repeat(32);
+    let dir_a = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir_a.path()).await;
+    settings.encryption_key = Some(xiaoer::config::Secret::new(key));
+    let a = crate::helpers::spawn_with(dir_a, settings.clone(), Default::default()).await;
+    let dir_b = tempfile::tempdir().unwrap();
+    settings.data_dir = dir_b.path().to_owned();
+    settings.index_dir = dir_b.path().join("index");
+    let b = crate::helpers::spawn_with(dir_b, settings, Default::default()).await;
+
+    let buyer = a.start_conversation().await;
+    let upload = format!(
+        "/api/v1/conversations/{}/attachments",
+        buyer.conversation_id
+    );
+    let res = a
+        .client
+        .post(a.url(&upload))
+        .bearer_auth(&buyer.token)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["attachment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let served = b
+        .client
+        .get(b.url(&format!("{upload}/{id}")))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+
+    let url = a.settings.database_url.as_ref().unwrap().expose().clone();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (sealed,): (Vec<u8>,) = sqlx::query_as("SELECT sealed FROM attachment_blobs WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        !sealed.windows(8).any(|w| w == &PNG[..8]),
+        "the stored bytes are sealed, not the picture"
+    );
+    assert!(
+        !a.data_dir.join("attachments").exists(),
+        "no file on node A's disk"
+    );
+}
