@@ -143,6 +143,45 @@ async fn a_published_entry_is_found_by_a_paraphrase_and_a_draft_is_not() {
 }
 
 #[tokio::test]
+async fn the_entry_list_reads_an_empty_status_as_no_filter_and_refuses_an_unknown_one() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let agent = app.staff("ann", Role::Agent).await;
+    let (s, _) = app
+        .kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/退货" }))
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            serde_json::from_str(RETURNS).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // What the console's form sends for "all" (an older console sends `status=`).
+    for who in [&km, &agent] {
+        let (s, body) = app
+            .kb_get(who, "/api/v1/kb/entries?q=&status=&limit=100")
+            .await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["total"], 1);
+        assert_eq!(body["entries"][0]["id"], "returns");
+    }
+    let (s, body) = app
+        .kb_get(&km, "/api/v1/kb/entries?status=published")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(body["total"], 0);
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/entries?status=draft").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["total"], 1);
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/entries?status=gone").await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_status");
+}
+
+#[tokio::test]
 async fn edits_make_versions_with_a_diff_and_a_rollback_restores_the_old_answer() {
     let app = spawn_app().await;
     let km = app.staff("kim", Role::KnowledgeManager).await;
