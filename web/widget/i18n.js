@@ -7,7 +7,7 @@ export const STRINGS = {
     waiting: "正在为您转接人工客服，请稍候", agent_joined: "客服已接入，为您服务", back_to_bot: "已转回智能客服小二",
     resolved: "本次会话已结束，如有问题可继续留言", closed: "会话已关闭", transferred: "已为您转接其他客服",
     queue: (p, m) => `排队中：您前面还有 ${p - 1} 位，预计等待约 ${m} 分钟`, queue_next: "马上为您接入客服…",
-    helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢您的反馈", sources: "参考：", failed: "发送失败，点击重试",
+    helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢您的反馈", rate_failed: "评价未提交成功，请稍后再试", sources: "参考：", failed: "发送失败，点击重试",
     sending: "发送中", image_failed: "图片上传失败", lang: "EN",
   },
   en: {
@@ -17,7 +17,7 @@ export const STRINGS = {
     waiting: "Finding an agent for you, please wait", agent_joined: "An agent has joined", back_to_bot: "Back with the Xiaoer bot",
     resolved: "This chat is resolved; write again any time", closed: "This chat is closed", transferred: "Transferred to another agent",
     queue: (p, m) => `In the queue: ${p - 1} ahead of you, about ${m} min`, queue_next: "An agent will be with you shortly…",
-    helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback", sources: "Sources: ", failed: "Not sent, tap to retry",
+    helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback", rate_failed: "Your rating was not saved, please try again", sources: "Sources: ", failed: "Not sent, tap to retry",
     sending: "Sending", image_failed: "The picture could not be uploaded", lang: "中文",
   },
 };
