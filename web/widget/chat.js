@@ -199,6 +199,13 @@ function showQueue(queue) {
   const box = $("[data-testid=queue]");
   box.hidden = !queue || state !== "waiting";
   if (!queue) return;
+  box.dataset.online = String(queue.agents_online);
+  if (!queue.agents_online || queue.expected_wait_ms === null) {
+    // Nobody to wait for: no place or wait to promise, just what happens next.
+    box.textContent = words.nobody_online;
+    delete box.dataset.position;
+    return;
+  }
   const minutes = Math.max(1, Math.round(queue.expected_wait_ms / 60000));
   box.textContent = queue.position <= 1 ? words.queue_next : words.queue(queue.position, minutes);
   box.dataset.position = queue.position;
