@@ -723,7 +723,10 @@ async fn with_an_agent_online_the_agent_joins_after_the_queue_and_no_place_is_to
     let buyer = app.start_conversation().await;
     let mut ws = app.buyer_socket(&buyer, 0).await;
     assert_eq!(next_of_type(&mut ws, "ready").await["type"], "ready");
-    assert_eq!(hand_off(&app, &buyer, json!({})).await["state"], "with_agent");
+    assert_eq!(
+        hand_off(&app, &buyer, json!({})).await["state"],
+        "with_agent"
+    );
     let seen = notices(&frames_until_quiet(&mut ws, Duration::from_millis(1500)).await);
     assert_eq!(seen, ["state:waiting", "state:with_agent"], "{seen:?}");
 }
@@ -753,7 +756,10 @@ async fn the_bots_hand_off_notice_comes_before_the_agent_joins_and_names_no_plac
     };
     let notice = seq_of(&|e| e["body"]["type"] == "system");
     let joined = seq_of(&|e| e["to"] == "with_agent");
-    assert!(notice < joined, "queue notice before 'agent joined': {events:?}");
+    assert!(
+        notice < joined,
+        "queue notice before 'agent joined': {events:?}"
+    );
     let text: String = events
         .iter()
         .filter(|e| e["body"]["type"] == "system")

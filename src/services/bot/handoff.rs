@@ -228,7 +228,10 @@ impl BotService {
         let open = self.config.service_hours.is_none_or(|h| h.is_open(now));
         let lang = turn.lang;
         let notice = if open {
-            let queued = lang.pick("您已进入人工客服排队。", "You're in the queue for a person.");
+            let queued = lang.pick(
+                "您已进入人工客服排队。",
+                "You're in the queue for a person.",
+            );
             let sep = lang.pick("", " ");
             format!("{}{sep}{queued}", handing_over(reason, lang))
         } else {
