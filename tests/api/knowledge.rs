@@ -517,7 +517,7 @@ async fn a_buyers_thumbs_down_is_stored_on_the_entry_and_lists_the_question_for_
         .kb_get(&km, &format!("/api/v1/kb/entries/{cited}"))
         .await;
     assert_eq!(s, 200, "{entry}");
-    assert_eq!(entry["unhelpful"], 1, "{entry}");
+    assert_eq!(entry["usage"]["unhelpful"], 1, "{entry}");
     let (s, body) = app.kb_get(&km, "/api/v1/kb/unanswered").await;
     assert_eq!(s, 200, "{body}");
     let listed = body["groups"].as_array().unwrap().iter().any(|g| {
