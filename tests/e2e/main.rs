@@ -80,7 +80,12 @@ async fn open_widget(buyer: &Browser, app: &TestApp) {
 }
 
 async fn agent_logs_in(agent: &Browser, app: &TestApp, username: &str) {
+    // The Chinese console, whatever language headless Chromium reports.
     agent.goto(&app.url("/console/")).await;
+    agent
+        .run("localStorage.setItem('xiaoer.console.lang', 'zh');", json!([]))
+        .await;
+    agent.goto(&app.url("/console/?zh")).await;
     let name = agent.wait_for("[data-testid=username]").await;
     agent.type_into(&name, username).await;
     let password = agent.wait_for("[data-testid=password]").await;
@@ -257,12 +262,13 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     agent.wait_for("[data-testid=handoff-packet] h3").await;
     // The button made a packet too: why (in words, not a code), and what the bot
     // had retrieved.
-    agent
+    let packet = agent
         .wait_until(
             "the hand-off packet",
-            "document.querySelector('[data-testid=handoff-packet]').textContent.includes('买家要求转人工')",
+            "document.querySelector('[data-testid=handoff-packet] .kv') && document.querySelector('[data-testid=handoff-packet]').textContent",
         )
         .await;
+    assert!(packet.as_str().unwrap().contains("买家要求转人工"), "{packet}");
     assert_eq!(
         agent
             .run(&format!("return {};", raw_codes_visible()), json!([]))

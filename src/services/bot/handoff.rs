@@ -63,6 +63,19 @@ fn handing_over(reason: HandoffReason, lang: Lang) -> &'static str {
     }
 }
 
+/// The reason in the staff's words (the summary is read, not parsed).
+fn reason_zh(reason: HandoffReason) -> &'static str {
+    match reason {
+        HandoffReason::BuyerRequest => "买家要求转人工",
+        HandoffReason::Sensitive => "敏感情况",
+        HandoffReason::UnhelpfulTurns => "多次回答未解决",
+        HandoffReason::LowConfidence => "机器人把握不足",
+        HandoffReason::IntakeGaveUp => "信息收集未完成",
+        HandoffReason::IntakeComplete => "信息已收集完毕",
+        HandoffReason::BotUnavailable => "机器人暂不可用",
+    }
+}
+
 fn rules_summary(turn: &Turn, reason: HandoffReason) -> String {
     let wants = turn
         .session
@@ -78,7 +91,7 @@ fn rules_summary(turn: &Turn, reason: HandoffReason) -> String {
         .collect();
     format!(
         "转人工原因：{}；意图：{}；已收集：{}；买家最后说：{}",
-        reason.as_str(),
+        reason_zh(reason),
         turn.session.last_intent.as_deref().unwrap_or("-"),
         if facts.is_empty() {
             "-".into()
