@@ -83,7 +83,10 @@ async fn agent_logs_in(agent: &Browser, app: &TestApp, username: &str) {
     // The Chinese console, whatever language headless Chromium reports.
     agent.goto(&app.url("/console/")).await;
     agent
-        .run("localStorage.setItem('xiaoer.console.lang', 'zh');", json!([]))
+        .run(
+            "localStorage.setItem('xiaoer.console.lang', 'zh');",
+            json!([]),
+        )
         .await;
     agent.goto(&app.url("/console/?zh")).await;
     let name = agent.wait_for("[data-testid=username]").await;
@@ -268,7 +271,10 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
             "document.querySelector('[data-testid=handoff-packet] .kv') && document.querySelector('[data-testid=handoff-packet]').textContent",
         )
         .await;
-    assert!(packet.as_str().unwrap().contains("买家要求转人工"), "{packet}");
+    assert!(
+        packet.as_str().unwrap().contains("买家要求转人工"),
+        "{packet}"
+    );
     assert_eq!(
         agent
             .run(&format!("return {};", raw_codes_visible()), json!([]))
