@@ -40,12 +40,7 @@ pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<EntryList>, ApiError> {
-    let status = q
-        .status
-        .as_deref()
-        .map(EntryStatus::parse)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e))?;
+    let status = status_filter(q.status.as_deref())?;
     let filter = KbListFilter {
         status: status.map(|s| s.as_str().to_owned()),
         category: q.category.filter(|c| !c.is_empty()),
@@ -55,6 +50,20 @@ pub async fn list(
     };
     let (entries, total) = state.knowledge.list(filter).await?;
     Ok(Json(EntryList { entries, total }))
+}
+
+/// An empty `status=` (a form's "all" choice) means no filter; an unknown
+/// status is refused rather than silently listing everything.
+fn status_filter(raw: Option<&str>) -> Result<Option<EntryStatus>, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => EntryStatus::parse(s).map(Some).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_status",
+                "status must be draft, published or archived",
+            )
+        }),
+    }
 }
 
 pub async fn create(

@@ -61,7 +61,11 @@ pub struct QueueStatus {
     pub group_id: String,
     /// 1 = next to be served.
     pub position: i64,
-    pub expected_wait_ms: i64,
+    /// None while no agent of the group is online: there is no wait to promise,
+    /// the chat is kept and answered when someone comes online.
+    pub expected_wait_ms: Option<i64>,
+    /// Agents of the group online now; 0 tells the buyer nobody is there yet.
+    pub agents_online: i64,
     pub vip: bool,
 }
 
@@ -76,9 +80,8 @@ pub struct RoutingService {
     store: Store,
     chat: Arc<ChatService>,
     clock: Arc<dyn Clock>,
-    /// (group, position, expected wait) last pushed per waiting conversation, so
-    /// only changes are sent.
-    pushed: Mutex<HashMap<String, (String, i64, i64)>>,
+    /// What was last pushed per waiting conversation, so only changes are sent.
+    pushed: Mutex<HashMap<String, QueueStatus>>,
 }
 
 impl RoutingService {
@@ -248,16 +251,12 @@ impl RoutingService {
         let mut pushed = self.pushed.lock().expect("routing lock");
         // Forget this group's chats that left its queue, so a chat that comes back
         // is told its place again.
-        pushed.retain(|id, (group, _, _)| {
-            group != group_id || statuses.iter().any(|s| &s.conversation_id == id)
+        pushed.retain(|id, last| {
+            last.group_id != group_id || statuses.iter().any(|s| &s.conversation_id == id)
         });
         for status in statuses {
-            let place = (
-                group_id.to_owned(),
-                status.position,
-                status.expected_wait_ms,
-            );
-            if pushed.insert(status.conversation_id.clone(), place.clone()) == Some(place) {
+            if pushed.insert(status.conversation_id.clone(), status.clone()) == Some(status.clone())
+            {
                 continue;
             }
             let id = status.conversation_id.clone();
@@ -280,7 +279,9 @@ impl RoutingService {
             .enumerate()
             .map(|(i, e)| QueueStatus {
                 position: i as i64 + 1,
-                expected_wait_ms: routing::expected_wait_ms(i as i64 + 1, mean, online),
+                expected_wait_ms: (online > 0)
+                    .then(|| routing::expected_wait_ms(i as i64 + 1, mean, online)),
+                agents_online: online,
                 conversation_id: e.conversation_id,
                 group_id: e.group_id,
                 vip: e.vip,
@@ -446,9 +447,10 @@ impl RoutingService {
         supervisor: &StaffUser,
         id: &ConversationId,
     ) -> Result<ConversationView, RoutingError> {
-        let note = Some(format!("{} took over", supervisor.display_name));
+        // No note: the event itself says it (a supervisor moved the chat to
+        // themselves), and the console words it in the reader's language.
         let me = TransferTarget::Agent(supervisor.id.clone());
-        self.move_chat(supervisor, id, me, note, None).await
+        self.move_chat(supervisor, id, me, None, None).await
     }
 
     pub fn store(&self) -> &Store {

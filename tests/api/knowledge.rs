@@ -143,6 +143,43 @@ async fn a_published_entry_is_found_by_a_paraphrase_and_a_draft_is_not() {
 }
 
 #[tokio::test]
+async fn the_entry_list_reads_an_empty_status_as_no_filter_and_refuses_an_unknown_one() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let agent = app.staff("ann", Role::Agent).await;
+    let (s, _) = app
+        .kb_post(&km, "/api/v1/kb/categories", json!({ "path": "售后/退货" }))
+        .await;
+    assert_eq!(s, 201);
+    let (s, _) = app
+        .kb_post(
+            &km,
+            "/api/v1/kb/entries",
+            serde_json::from_str(RETURNS).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // What the console's form sends for "all" (an older console sends `status=`).
+    for who in [&km, &agent] {
+        let (s, body) = app
+            .kb_get(who, "/api/v1/kb/entries?q=&status=&limit=100")
+            .await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["total"], 1);
+        assert_eq!(body["entries"][0]["id"], "returns");
+    }
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/entries?status=published").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["total"], 0);
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/entries?status=draft").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["total"], 1);
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/entries?status=gone").await;
+    assert_eq!(s, 400);
+    assert_eq!(error_code(&body), "invalid_status");
+}
+
+#[tokio::test]
 async fn edits_make_versions_with_a_diff_and_a_rollback_restores_the_old_answer() {
     let app = spawn_app().await;
     let km = app.staff("kim", Role::KnowledgeManager).await;
@@ -441,5 +478,53 @@ async fn a_background_reindex_reports_progress_and_keeps_answers() {
     assert_eq!(
         app.top_hit(&km, "发票怎么申请").await.as_deref(),
         Some("invoice")
+    );
+}
+
+#[tokio::test]
+async fn a_buyers_thumbs_down_is_stored_on_the_entry_and_lists_the_question_for_knowledge_managers()
+{
+    use crate::bot_support::spawn_shop_bot_app;
+    let app = spawn_shop_bot_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let asked = app.say(&buyer, "什么时候发货").await;
+    let answer = app
+        .bot_replies(&buyer, asked)
+        .await
+        .into_iter()
+        .find(|e| e["body"]["type"] == "bot_answer")
+        .expect("a bot answer");
+    let cited = answer["body"]["citations"][0]["entry_id"]
+        .as_str()
+        .expect("the answer cites an entry")
+        .to_owned();
+    // The route the widget posts to.
+    let rate = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/buyer/conversations/{}/ratings",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .json(&json!({ "seq": answer["seq"], "helpful": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rate.status(), 200);
+
+    let (s, entry) = app
+        .kb_get(&km, &format!("/api/v1/kb/entries/{cited}"))
+        .await;
+    assert_eq!(s, 200, "{entry}");
+    assert_eq!(entry["usage"]["unhelpful"], 1, "{entry}");
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/unanswered").await;
+    assert_eq!(s, 200, "{body}");
+    let listed = body["groups"].as_array().unwrap().iter().any(|g| {
+        g["representative"] == "什么时候发货" || g["examples"].to_string().contains("什么时候发货")
+    });
+    assert!(
+        listed,
+        "the low-rated question is queued for review: {body}"
     );
 }

@@ -249,12 +249,10 @@ async fn vip_buyers_jump_the_queue() {
     };
     assert_eq!(status(&vip).await["queue"]["position"], 1);
     assert_eq!(status(&waiting[0]).await["queue"]["position"], 2);
-    assert!(
-        status(&waiting[2]).await["queue"]["expected_wait_ms"]
-            .as_i64()
-            .unwrap()
-            > 0
-    );
+    // Nobody is online: a place, but no wait is promised.
+    let last = status(&waiting[2]).await;
+    assert_eq!(last["queue"]["agents_online"], 0);
+    assert!(last["queue"]["expected_wait_ms"].is_null(), "{last}");
     let agent = app.online_agent("agent-a", 1).await;
     assert_eq!(
         app.buyer_conversation(&vip).await["agent_id"],
@@ -651,4 +649,123 @@ async fn a_waiting_chat_that_lost_its_queue_entry_is_requeued_and_served() {
         app.buyer_conversation(&buyer).await["agent_id"] == agent.id.as_str()
     })
     .await;
+}
+
+/// Every frame the socket gets within `quiet` of the last one.
+async fn frames_until_quiet(ws: &mut crate::helpers::Ws, quiet: Duration) -> Vec<Value> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut frames = Vec::new();
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(quiet, ws.next()).await {
+        if let Message::Text(text) = msg {
+            frames.push(serde_json::from_str(&text).unwrap());
+        }
+    }
+    frames
+}
+
+/// What a buyer's widget would word: state changes, system messages, queue frames.
+fn notices(frames: &[Value]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|f| match f["type"].as_str() {
+            Some("event") if f["event"]["kind"] == "state_changed" => {
+                Some(format!("state:{}", f["event"]["to"].as_str().unwrap()))
+            }
+            Some("event") if f["event"]["body"]["type"] == "system" => Some("system".into()),
+            Some("queue") if f["queue"].is_null() => None,
+            Some("queue") => Some(format!(
+                "queue:online={}:wait={}",
+                f["queue"]["agents_online"], f["queue"]["expected_wait_ms"]
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn with_nobody_online_the_buyer_is_queued_without_a_place_or_wait_and_no_agent_joins() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    let mut ws = app.buyer_socket(&buyer, 0).await;
+    assert_eq!(next_of_type(&mut ws, "ready").await["type"], "ready");
+    assert_eq!(hand_off(&app, &buyer, json!({})).await["state"], "waiting");
+    let seen = notices(&frames_until_quiet(&mut ws, Duration::from_millis(1500)).await);
+    assert_eq!(
+        seen,
+        ["state:waiting", "queue:online=0:wait=null"],
+        "one queue status saying nobody is online, no wait, no agent"
+    );
+    let path = format!("/api/v1/conversations/{}/queue", buyer.conversation_id);
+    let queue: Value = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue["queue"]["agents_online"], 0);
+    assert!(queue["queue"]["expected_wait_ms"].is_null(), "{queue}");
+
+    // Someone comes online: the agent joins, and nothing about the queue follows.
+    app.online_agent("agent-a", 1).await;
+    let seen = notices(&frames_until_quiet(&mut ws, Duration::from_millis(1500)).await);
+    assert_eq!(seen, ["state:with_agent"], "{seen:?}");
+}
+
+#[tokio::test]
+async fn with_an_agent_online_the_agent_joins_after_the_queue_and_no_place_is_told_after() {
+    let app = spawn_app().await;
+    app.online_agent("agent-a", 1).await;
+    let buyer = app.start_conversation().await;
+    let mut ws = app.buyer_socket(&buyer, 0).await;
+    assert_eq!(next_of_type(&mut ws, "ready").await["type"], "ready");
+    assert_eq!(
+        hand_off(&app, &buyer, json!({})).await["state"],
+        "with_agent"
+    );
+    let seen = notices(&frames_until_quiet(&mut ws, Duration::from_millis(1500)).await);
+    assert_eq!(seen, ["state:waiting", "state:with_agent"], "{seen:?}");
+}
+
+#[tokio::test]
+async fn the_bots_hand_off_notice_comes_before_the_agent_joins_and_names_no_place() {
+    use crate::bot_support::{FixedKnowledge, spawn_bot_app, text_of};
+    let app = spawn_bot_app(std::sync::Arc::new(FixedKnowledge::default())).await;
+    app.online_agent("agent-a", 1).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    app.say(&buyer, "转人工").await;
+    poll_until("the agent joins", || {
+        let (app, buyer) = (&app, &buyer);
+        async move {
+            let events = app.shopper_events(buyer).await;
+            events.iter().any(|e| e["to"] == "with_agent")
+        }
+    })
+    .await;
+    let events = app.shopper_events(&buyer).await;
+    let seq_of = |pred: &dyn Fn(&Value) -> bool| {
+        events
+            .iter()
+            .find(|e| pred(e))
+            .and_then(|e| e["seq"].as_i64())
+            .unwrap_or_else(|| panic!("missing in {events:?}"))
+    };
+    let notice = seq_of(&|e| e["body"]["type"] == "system");
+    let joined = seq_of(&|e| e["to"] == "with_agent");
+    assert!(
+        notice < joined,
+        "queue notice before 'agent joined': {events:?}"
+    );
+    let text: String = events
+        .iter()
+        .filter(|e| e["body"]["type"] == "system")
+        .map(|e| text_of(e).to_owned())
+        .collect();
+    for stale in ["第", "暂无", "马上"] {
+        assert!(!text.contains(stale), "{text}");
+    }
 }

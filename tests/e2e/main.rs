@@ -23,6 +23,22 @@ const PHONE: (u32, u32) = (390, 844);
 const QUESTION: &str = "你好，我买的T恤尺码不对，想退货 👕";
 const REPLY: &str = "您好，我是客服小李，马上为您处理退货。";
 const WHISPER: &str = "先核对订单号再退款";
+/// A buyer's wording of a curated FAQ entry: answered from the KB, with a citation.
+const FAQ: &str = "什么时候发货";
+/// Codes and English that must never show in the Chinese console.
+const RAW_CODES: [&str; 6] = [
+    "low_confidence",
+    "buyer_request",
+    "saturation",
+    "took over",
+    "round_robin",
+    "unhelpful_turns",
+];
+
+/// A JS expression: the raw codes visible on the page now (none is the goal).
+fn raw_codes_visible() -> String {
+    format!("{RAW_CODES:?}.filter(c => document.body.innerText.includes(c))")
+}
 
 /// The real server with the bot on (Qwen + e5) and the demo shop's knowledge base.
 async fn spawn_shop() -> TestApp {
@@ -64,7 +80,15 @@ async fn open_widget(buyer: &Browser, app: &TestApp) {
 }
 
 async fn agent_logs_in(agent: &Browser, app: &TestApp, username: &str) {
+    // The Chinese console, whatever language headless Chromium reports.
     agent.goto(&app.url("/console/")).await;
+    agent
+        .run(
+            "localStorage.setItem('xiaoer.console.lang', 'zh');",
+            json!([]),
+        )
+        .await;
+    agent.goto(&app.url("/console/?zh")).await;
     let name = agent.wait_for("[data-testid=username]").await;
     agent.type_into(&name, username).await;
     let password = agent.wait_for("[data-testid=password]").await;
@@ -97,13 +121,55 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     )
     .unwrap();
     app.state.staff.add_user(lead).await.unwrap();
+    let admin = app.staff("admin-zhao", Role::Admin).await;
+    let made = app
+        .staff_post(
+            &admin,
+            "/api/v1/staff/quick-replies",
+            json!({ "category": "问候", "shortcut": "/hi", "text": "{buyer_name}您好，我是{agent_name}。", "shared": true }),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
     let out = artifacts();
     let driver = Driver::start(&chromedriver).await;
     let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
     let agent = driver.session(DESKTOP.0, DESKTOP.1).await;
 
-    // The buyer writes in the widget embedded on a shop page.
+    // The buyer writes in the widget embedded on a shop page. A question the
+    // knowledge base answers gets 👍/👎; the greeting does not.
     open_widget(&buyer, &app).await;
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer.type_into(&input, FAQ).await;
+    buyer.click("[data-testid=send]").await;
+    buyer
+        .wait_until_within(
+            "a cited answer with rating buttons",
+            "document.querySelector('li.msg.bot[data-seq] .cite') && document.querySelector('li.msg.bot [data-testid=rate-up]')",
+            std::time::Duration::from_secs(120),
+        )
+        .await;
+    let unrated = buyer
+        .run(
+            "return [...document.querySelectorAll('li.msg.bot')].filter(li => !li.querySelector('.cite')).filter(li => li.querySelector('.rate')).length;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        unrated,
+        json!(0),
+        "no buttons under the greeting or a question"
+    );
+    buyer.click("li.msg.bot [data-testid=rate-up]").await;
+    buyer
+        .wait_until(
+            "the thanks for the rating",
+            "document.querySelector('[data-testid=rate-thanks]')?.textContent.includes('感谢')",
+        )
+        .await;
+    assert!(
+        buyer.find_all("[data-testid=rate-error]").await.is_empty(),
+        "the rating was stored"
+    );
     let input = buyer.wait_for("[data-testid=input]").await;
     buyer.type_into(&input, QUESTION).await;
     buyer.click("[data-testid=send]").await;
@@ -121,7 +187,7 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     buyer
         .wait_until_within(
             "the bot's reply to the question",
-            "(() => { const q = document.querySelector('li.msg.you[data-seq]'); \
+            "(() => { const q = [...document.querySelectorAll('li.msg.you[data-seq]')].pop(); \
               return [...document.querySelectorAll('li.msg.bot[data-seq]')] \
                 .some(b => Number(b.dataset.seq) > Number(q.dataset.seq)); })()",
             std::time::Duration::from_secs(120),
@@ -140,14 +206,40 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     let frame = buyer.wait_for("[data-testid=xiaoer-frame]").await;
     buyer.enter_frame(&frame).await;
 
-    // The buyer asks for a person; nobody is online yet, so they wait in the queue.
+    // The buyer asks for a person; nobody is online yet: the widget says so once,
+    // with no place in the queue or wait, and promises nothing "right away".
     buyer.click("[data-testid=handoff]").await;
     buyer
         .wait_until(
-            "the queue banner",
-            "document.querySelector('[data-testid=queue]:not([hidden])')?.dataset.position === '1'",
+            "the nobody-online banner",
+            "document.querySelector('[data-testid=queue]:not([hidden])')?.dataset.online === '0'",
         )
         .await;
+    let queue = buyer
+        .run(
+            "const q = document.querySelector('[data-testid=queue]'); \
+             const notices = [...document.querySelectorAll('li.msg.system')].map(li => li.textContent); \
+             return [q.textContent, q.dataset.position ?? null, [q.textContent, ...notices].join('\\n')];",
+            json!([]),
+        )
+        .await;
+    assert!(
+        queue[0].as_str().unwrap().contains("暂无人工客服在线"),
+        "{queue}"
+    );
+    assert!(
+        queue[1].is_null(),
+        "no place while nobody is online: {queue}"
+    );
+    let page = queue[2].as_str().unwrap();
+    for contradiction in ["马上", "第 1 位", "分钟", "客服已接入"] {
+        assert!(!page.contains(contradiction), "{contradiction:?} in {page}");
+    }
+    assert_eq!(
+        page.matches("暂无人工客服在线").count(),
+        1,
+        "said once: {page}"
+    );
     let conversation_id = buyer
         .run(
             "return JSON.parse(localStorage.getItem('xiaoer.widget.v1')).conversation_id;",
@@ -171,13 +263,24 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         .await;
     agent.click(&link).await;
     agent.wait_for("[data-testid=handoff-packet] h3").await;
-    // The button made a packet too: why, and what the bot had retrieved.
-    agent
+    // The button made a packet too: why (in words, not a code), and what the bot
+    // had retrieved.
+    let packet = agent
         .wait_until(
             "the hand-off packet",
-            "document.querySelector('[data-testid=handoff-packet]').textContent.includes('buyer_request')",
+            "document.querySelector('[data-testid=handoff-packet] .kv') && document.querySelector('[data-testid=handoff-packet]').textContent",
         )
         .await;
+    assert!(
+        packet.as_str().unwrap().contains("买家要求转人工"),
+        "{packet}"
+    );
+    assert_eq!(
+        agent
+            .run(&format!("return {};", raw_codes_visible()), json!([]))
+            .await,
+        json!([])
+    );
     agent
         .wait_until(
             "the buyer's cart next to the chat",
@@ -186,6 +289,67 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         .await;
     agent
         .wait_until("the buyer's question", &count_messages("buyer", QUESTION))
+        .await;
+
+    // The placeholder filler: a nameless buyer is "亲" / "there", never "{buyer_name}".
+    agent
+        .run(
+            "import('/console/side.js').then(m => { window.__filled = [ \
+               m.fillTemplate('{buyer_name}您好', {}), m.fillTemplate('Hi {buyer_name}', { buyer_name: ' ' }), \
+               m.fillTemplate('Hi {buyer_name}, {agent_name} here', { buyer_name: 'Ann', agent_name: 'Li' }), \
+               m.fillTemplate('订单 {order_no} {x}', {}), m.unfilled('订单 {order_no} {x}') ]; });",
+            json!([]),
+        )
+        .await;
+    let filled = agent.wait_until("the filler ran", "window.__filled").await;
+    assert_eq!(
+        filled,
+        json!([
+            "亲您好",
+            "Hi there",
+            "Hi Ann, Li here",
+            "订单 {order_no} {x}",
+            ["order_no"]
+        ])
+    );
+
+    // An unknown shortcut is not sent: the agent is told so.
+    let reply = agent
+        .wait_for("[data-testid=reply-input]:not([disabled])")
+        .await;
+    agent.type_into(&reply, "/nope").await;
+    agent.click("[data-testid=reply-send]").await;
+    agent
+        .wait_until(
+            "the no-such-quick-reply warning",
+            "document.querySelector('[data-testid=quick-none]')?.textContent.includes('没有快捷回复 /nope')",
+        )
+        .await;
+    // A quick reply for a buyer without a name.
+    agent
+        .run("const i = document.querySelector('[data-testid=reply-input]'); i.value = ''; i.dispatchEvent(new Event('input'));", json!([]))
+        .await;
+    agent.type_into(&reply, "/hi").await;
+    agent
+        .wait_until(
+            "the /hi suggestion",
+            "document.querySelector('[data-testid=quick-suggest]:not([hidden]) button')",
+        )
+        .await;
+    agent.click("[data-testid=quick-suggest] button").await;
+    let inserted = agent
+        .run(
+            "return document.querySelector('[data-testid=reply-input]').value;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(inserted, json!("亲您好，我是小李。"));
+    agent.click("[data-testid=reply-send]").await;
+    agent
+        .wait_until(
+            "the quick reply in the console",
+            &count_messages("agent", "亲您好，我是小李。"),
+        )
         .await;
 
     // The agent replies; the buyer sees it.
@@ -206,6 +370,34 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
             &count_messages("agent", REPLY),
         )
         .await;
+    let widget = buyer
+        .run("return [document.body.innerText, [...document.querySelectorAll('li.msg')].map(li => li.textContent)];", json!([]))
+        .await;
+    let text = widget[0].as_str().unwrap();
+    assert!(
+        !text.contains("/nope") && !text.contains("{buyer_name}"),
+        "{text}"
+    );
+    // "Agent joined" only once assigned, after the hand-off line, and the banner is gone.
+    let lines: Vec<&str> = widget[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let queued = lines
+        .iter()
+        .position(|l| l.contains("已为您转入人工服务"))
+        .expect("the hand-off line");
+    let joined = lines
+        .iter()
+        .position(|l| l.contains("客服已接入"))
+        .expect("the agent-joined line");
+    assert!(queued < joined, "{lines:?}");
+    assert!(
+        !text.contains("暂无人工客服在线"),
+        "the nobody-online banner left: {text}"
+    );
 
     // The buyer's page reloads: the history is intact, nothing doubled.
     open_widget(&buyer, &app).await;
@@ -257,6 +449,12 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     agent
         .screenshot(&out.join("console-board-desktop.png"))
         .await;
+    assert_eq!(
+        agent
+            .run(&format!("return {};", raw_codes_visible()), json!([]))
+            .await,
+        json!([])
+    );
     agent
         .goto(&app.url(&format!("/console/#/inbox/{conversation_id}")))
         .await;
@@ -270,6 +468,43 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
             &count_messages("note", WHISPER),
         )
         .await;
+    // The supervisor takes the chat over: said in words, no English, no codes.
+    agent.click("[data-testid=action-takeover]").await;
+    agent
+        .wait_until(
+            "the take-over line",
+            "[...document.querySelectorAll('[data-testid=msg-state]')].some(li => li.textContent.includes('主管已接管会话'))",
+        )
+        .await;
+    assert_eq!(
+        agent
+            .run(&format!("return {};", raw_codes_visible()), json!([]))
+            .await,
+        json!([])
+    );
+
+    // The knowledge pages list the entries (the empty status filter once failed).
+    agent.goto(&app.url("/console/#/kb")).await;
+    agent
+        .wait_until(
+            "the KB entry list",
+            "document.querySelectorAll('[data-testid=kb-entries] tbody tr').length > 10",
+        )
+        .await;
+    assert!(
+        agent
+            .find_all("[data-testid=kb-unavailable]")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        agent
+            .run(&format!("return {};", raw_codes_visible()), json!([]))
+            .await,
+        json!([])
+    );
+    agent.screenshot(&out.join("console-kb-desktop.png")).await;
+
     open_widget(&buyer, &app).await;
     buyer
         .wait_until("the history", &count_messages("agent", REPLY))

@@ -213,6 +213,15 @@ impl Browser {
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) {
+        if text.chars().any(|c| c as u32 > 0xFFFF) {
+            // ChromeDriver types only the Basic Multilingual Plane (no emoji):
+            // such text goes in as an input event, as an IME would send it.
+            let script = "const e = arguments[0]; e.focus(); e.value += arguments[1]; \
+                          e.dispatchEvent(new InputEvent('input', { bubbles: true }));";
+            self.run(script, json!([{ ELEMENT_KEY: element.0 }, text]))
+                .await;
+            return;
+        }
         self.post(
             &format!("/element/{}/value", element.0),
             json!({ "text": text }),

@@ -23,6 +23,13 @@ export async function api(method, path, body) {
   return data;
 }
 
+/// A query string without the empty fields: the API reads `status=` as a
+/// request for a status named "", so an unset filter is left out altogether.
+export function query(params) {
+  const kept = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && String(v).trim() !== "");
+  return new URLSearchParams(kept.map(([k, v]) => [k, String(v)])).toString();
+}
+
 export const get = (path) => api("GET", path);
 export const post = (path, body = {}) => api("POST", path, body);
 export const put = (path, body) => api("PUT", path, body);

@@ -2,7 +2,7 @@
 // live chats with waiting and reply times; whisper and take over from here.
 
 import { ago, el, get, post } from "./api.js";
-import { t } from "./i18n.js";
+import { t, word } from "./i18n.js";
 
 const REFRESH_MS = 3000;
 
@@ -37,7 +37,7 @@ export class Board {
     }
     const names = new Map(board.agents.map((a) => [a.agent_id, a.display_name]));
     const groups = board.groups.map((g) =>
-      el("tr", {}, el("td", {}, g.name), el("td", {}, g.strategy), el("td", { class: g.waiting ? "hot" : "" }, String(g.waiting)), el("td", {}, String(g.members.length))),
+      el("tr", {}, el("td", {}, g.name), el("td", {}, word("strategy", g.strategy)), el("td", { class: g.waiting ? "hot" : "" }, String(g.waiting)), el("td", {}, String(g.members.length))),
     );
     const agents = board.agents.map((a) =>
       el("tr", {}, el("td", {}, a.display_name), el("td", {}, el("span", { class: `presence p-${a.status}` }, t(a.status))), el("td", {}, `${a.active}/${a.max_chats}`)),

@@ -4,7 +4,7 @@
 
 import { el, get, liveSocket, post } from "./api.js";
 import { t } from "./i18n.js";
-import { SidePanel, fillTemplate } from "./side.js";
+import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 
 export class ChatView {
   constructor(app, root, conversationId, changed) {
@@ -99,7 +99,7 @@ export class ChatView {
       this.conversation.state = event.to;
       this.conversation.agent_id = event.agent_id ?? null;
       const note = event.note ? ` — ${event.note}` : "";
-      item = el("li", { class: "msg system" }, el("div", { class: "body" }, `${t(`state_${event.to}`)}${note}`));
+      item = el("li", { class: "msg system", testid: "msg-state" }, el("div", { class: "body" }, `${stateWords(event)}${note}`));
       this.renderHead();
       this.changed();
     } else if (event.kind === "note") {
@@ -163,6 +163,7 @@ export class ChatView {
   async send() {
     const text = this.input.value.trim();
     if (!text) return;
+    if (this.refused(text)) return;
     const clientMsgId = `a-${crypto.randomUUID()}`;
     this.input.value = "";
     this.suggest.hidden = true;
@@ -174,8 +175,24 @@ export class ChatView {
     }
   }
 
+  /// A reply that must not reach the buyer as typed: a "/shortcut" with no
+  /// quick reply behind it, or a placeholder nobody filled in.
+  refused(text) {
+    this.suggest.querySelector("[data-testid=quick-none]")?.remove();
+    let warning = null;
+    if (/^\/\S*$/.test(text) && !this.replies.some((r) => r.shortcut === text.toLowerCase())) {
+      warning = t("no_quick_reply", text);
+    } else if (unfilled(text).length) {
+      warning = t("fill_in", unfilled(text).map((name) => `{${name}} (${t(`var_${name}`)})`).join("，"));
+    }
+    if (!warning) return false;
+    this.suggest.replaceChildren(el("p", { class: "hint warn", testid: "quick-none", role: "alert" }, warning));
+    this.suggest.hidden = false;
+    return true;
+  }
+
   insert(text) {
-    this.input.value = fillTemplate(text, this);
+    this.input.value = fillTemplate(text, templateValues(this));
     this.input.focus();
     this.suggest.hidden = true;
   }
@@ -191,7 +208,7 @@ export class ChatView {
     this.suggest.hidden = !found.length;
     this.suggest.replaceChildren(
       ...found.map((r, i) =>
-        el("button", { type: "button", class: i === 0 ? "first" : "", onclick: () => this.insert(r.text) }, el("b", {}, r.shortcut), " ", fillTemplate(r.text, this)),
+        el("button", { type: "button", class: i === 0 ? "first" : "", onclick: () => this.insert(r.text) }, el("b", {}, r.shortcut), " ", fillTemplate(r.text, templateValues(this))),
       ),
     );
   }
@@ -200,8 +217,19 @@ export class ChatView {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       const found = this.matching();
-      if (found.length) this.insert(found[0].text);
+      const typed = this.input.value.trim().toLowerCase();
+      // An exact shortcut wins over a longer one it is the start of.
+      const pick = found.find((r) => r.shortcut === typed) || found[0];
+      if (pick) this.insert(pick.text);
       else this.send();
     }
   }
+}
+
+/// A state change in the reader's words: a supervisor moving a chat to
+/// themselves is a take-over; an agent-to-agent move is a transfer.
+function stateWords(event) {
+  const toSelf = event.sender?.kind === "agent" && event.sender.id === event.agent_id;
+  if (event.from === "with_agent" && event.to === "with_agent") return toSelf ? t("took_over") : t("transferred");
+  return t(`state_${event.to}`);
 }

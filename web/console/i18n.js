@@ -24,6 +24,14 @@ const STRINGS = {
     answer: "答案", category: "分类", tags: "标签（逗号分隔）", save: "保存", publish: "发布", unpublish: "下线",
     all: "全部", draft: "草稿", published: "已发布", archived: "已归档", count: "次数", last_seen: "最近",
     make_entry: "创建条目", saved: "已保存", failed: "操作失败", typing: "对方正在输入…",
+    reason_buyer_request: "买家要求转人工", reason_sensitive: "敏感情况（投诉、情绪激动等）", reason_unhelpful_turns: "多次回答未解决",
+    reason_low_confidence: "机器人把握不足", reason_intake_gave_up: "信息收集未完成", reason_intake_complete: "信息已收集完毕",
+    reason_bot_unavailable: "机器人暂不可用",
+    intent_refund: "退款", intent_defect: "质量问题", intent_where_is_my_parcel: "查物流", intent_order_status: "订单状态", intent_return_check: "退货咨询",
+    slot_order_no: "订单号", slot_reason: "原因", slot_product: "商品", slot_symptom: "问题描述", slot_photo: "照片",
+    strategy_saturation: "按饱和度（最空闲优先）", strategy_round_robin: "轮流分配", strategy_priority: "按优先级", strategy_weighted: "按权重",
+    took_over: "主管已接管会话", transferred: "会话已转接", no_quick_reply: (s) => `没有快捷回复 ${s}，未发送`,
+    fill_in: (names) => `请先填写：${names}`, var_buyer_name: "买家称呼", var_order_no: "订单号", var_agent_name: "客服名字",
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -49,10 +57,26 @@ const STRINGS = {
     save: "Save", publish: "Publish", unpublish: "Unpublish", all: "All", draft: "Draft", published: "Published",
     archived: "Archived", count: "Count", last_seen: "Last seen", make_entry: "Make an entry", saved: "Saved",
     failed: "That did not work", typing: "Typing…",
+    reason_buyer_request: "Buyer asked for a person", reason_sensitive: "Sensitive (complaint, upset buyer…)", reason_unhelpful_turns: "Answers did not help",
+    reason_low_confidence: "Bot not confident", reason_intake_gave_up: "Details not collected", reason_intake_complete: "Details collected",
+    reason_bot_unavailable: "Bot unavailable",
+    intent_refund: "Refund", intent_defect: "Defect", intent_where_is_my_parcel: "Where is my parcel", intent_order_status: "Order status", intent_return_check: "Return question",
+    slot_order_no: "Order number", slot_reason: "Reason", slot_product: "Product", slot_symptom: "Symptom", slot_photo: "Photo",
+    strategy_saturation: "Least loaded first", strategy_round_robin: "Round robin", strategy_priority: "Priority", strategy_weighted: "Weighted",
+    took_over: "A supervisor took over", transferred: "Chat transferred", no_quick_reply: (s) => `No quick reply ${s}; nothing was sent`,
+    fill_in: (names) => `Fill in first: ${names}`, var_buyer_name: "buyer's name", var_order_no: "order number", var_agent_name: "agent name",
   },
 };
 
 let lang = localStorage.getItem("xiaoer.console.lang") || ((navigator.language || "zh").startsWith("zh") ? "zh" : "en");
+
+/// A code from the API (reason, intent, strategy…) in words; an unknown code
+/// shows as itself rather than as nothing.
+export function word(prefix, code) {
+  if (code === null || code === undefined || code === "") return "–";
+  const value = STRINGS[lang][`${prefix}_${code}`];
+  return value === undefined ? code : value;
+}
 
 export function t(key, ...args) {
   const value = STRINGS[lang][key];

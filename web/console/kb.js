@@ -1,7 +1,7 @@
 // Knowledge managers' pages: entries (search, filter, edit, publish) and the
 // unanswered questions the bot could not handle. Uses the KB API.
 
-import { ApiError, el, get, post, put } from "./api.js";
+import { ApiError, el, get, post, put, query as queryString } from "./api.js";
 import { t } from "./i18n.js";
 
 function unavailable(root, error) {
@@ -32,8 +32,7 @@ export class Knowledge {
     const select = el("select", {}, ["", "draft", "published", "archived"].map((s) => el("option", { value: s, selected: s === status }, t(s || "all"))));
     const form = el("form", { class: "row", onsubmit: (e) => (e.preventDefault(), this.entries(search.value, select.value)) }, search, select, el("button", { type: "submit" }, t("search")));
     try {
-      const params = new URLSearchParams({ q: query, status, limit: "100" });
-      const { entries, total } = await get(`/api/v1/kb/entries?${params}`);
+      const { entries, total } = await get(`/api/v1/kb/entries?${queryString({ q: query, status, limit: 100 })}`);
       const rows = entries.map((e) =>
         el("tr", {}, el("td", {}, el("a", { href: `#/kb/edit/${e.id}` }, e.question)), el("td", {}, e.category || "–"), el("td", {}, t(e.status)), el("td", {}, `v${e.version}`)),
       );

@@ -2,18 +2,38 @@
 // looked at, knowledge search, quick replies, and the transfer and whisper forms.
 
 import { ApiError, el, get, post } from "./api.js";
-import { t } from "./i18n.js";
+import { t, word } from "./i18n.js";
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
+const PLACEHOLDER = /\{([a-z_]+)\}/g;
+const CJK = /[\u3400-\u9fff]/;
 
-/// Fills {buyer_name}, {order_no}, {agent_name}; unknown values stay for the agent to edit.
-export function fillTemplate(text, chat) {
-  const values = {
+/// Fills {buyer_name}, {order_no} and {agent_name} in a quick reply. A buyer or
+/// agent without a name gets a polite word in the reply's own language ("亲" /
+/// "there"); an order number has no stand-in, so {order_no} stays for the agent
+/// to fill (and `unfilled` keeps the reply from being sent like that).
+export function fillTemplate(text, values = {}) {
+  const zh = CJK.test(text);
+  const fallback = { buyer_name: zh ? "亲" : "there", agent_name: zh ? "客服" : "your agent" };
+  return text.replace(PLACEHOLDER, (whole, name) => {
+    if (!VARIABLES.includes(name)) return whole;
+    const value = typeof values[name] === "string" ? values[name].trim() : values[name];
+    return value ? String(value) : fallback[name] || whole;
+  });
+}
+
+/// The known placeholders still in a reply (never sent to a buyer raw).
+export function unfilled(text) {
+  return [...text.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((name) => VARIABLES.includes(name));
+}
+
+/// What this chat knows for the placeholders.
+export function templateValues(chat) {
+  return {
     buyer_name: chat.visitor?.real_name || chat.visitor?.nickname,
     order_no: chat.packet?.slots?.order_no,
-    agent_name: chat.app.me.display_name,
+    agent_name: chat.app.me.display_name || chat.app.me.username,
   };
-  return text.replace(/\{([a-z_]+)\}/g, (whole, name) => (VARIABLES.includes(name) && values[name]) || whole);
 }
 
 function kv(label, value) {
@@ -45,10 +65,10 @@ export class SidePanel {
       const p = await get(`${this.chat.base}/handoff`);
       this.chat.packet = p;
       this.packetBox.append(
-        kv(t("reason"), p.reason),
-        kv(t("intent"), p.intent),
+        kv(t("reason"), word("reason", p.reason)),
+        kv(t("intent"), word("intent", p.intent)),
         kv(t("summary"), p.summary),
-        kv(t("slots"), Object.entries(p.slots || {}).map(([k, v]) => `${k}: ${v}`).join("，") || "–"),
+        kv(t("slots"), Object.entries(p.slots || {}).map(([k, v]) => `${word("slot", k)}: ${v}`).join("，") || "–"),
         el("h4", {}, t("retrieved")),
         el("ul", {}, (p.retrieved || []).map((r) => el("li", {}, `${r.title} (${Number(r.score).toFixed(2)})`))),
         el("h4", {}, t("bot_answers")),

@@ -77,11 +77,15 @@ function bodyNode(body, seq) {
       box.appendChild(a);
       break;
     }
-    case "bot_answer":
+    case "bot_answer": {
       box.textContent = body.text;
-      box.appendChild(citations(body.citations || []));
-      box.appendChild(rating(seq));
+      const cited = body.citations || [];
+      box.appendChild(citations(cited));
+      // Only an answer from the knowledge base can be rated: greetings and the
+      // bot's own questions have nothing for a knowledge manager to mend.
+      if (cited.length && seq !== undefined) box.appendChild(rating(seq));
       break;
+    }
     default:
       box.textContent = body.text || "";
   }
@@ -96,6 +100,10 @@ function citations(list) {
   return box;
 }
 
+function ratingPath() {
+  return `/api/v1/buyer/conversations/${encodeURIComponent(session.conversationId)}/ratings`;
+}
+
 function rating(seq) {
   const box = el("div", "rate");
   for (const [helpful, label, icon] of [[true, words.helpful, "👍"], [false, words.unhelpful, "👎"]]) {
@@ -105,11 +113,19 @@ function rating(seq) {
     b.setAttribute("aria-label", label);
     b.dataset.testid = helpful ? "rate-up" : "rate-down";
     b.onclick = async () => {
+      for (const other of box.querySelectorAll("button")) other.disabled = true;
+      box.querySelector(".rate-error")?.remove();
       try {
-        await session.api("POST", session.conversationPath("/ratings"), { seq, helpful });
-        box.replaceChildren(el("span", "thanks", words.thanks));
+        await session.api("POST", ratingPath(), { seq, helpful });
+        const thanks = el("span", "thanks", words.thanks);
+        thanks.dataset.testid = "rate-thanks";
+        box.replaceChildren(thanks);
       } catch {
-        box.hidden = true;
+        for (const other of box.querySelectorAll("button")) other.disabled = false;
+        const error = el("span", "rate-error", words.rate_failed);
+        error.dataset.testid = "rate-error";
+        error.setAttribute("role", "alert");
+        box.appendChild(error);
       }
     };
     box.appendChild(b);
@@ -183,6 +199,13 @@ function showQueue(queue) {
   const box = $("[data-testid=queue]");
   box.hidden = !queue || state !== "waiting";
   if (!queue) return;
+  box.dataset.online = String(queue.agents_online);
+  if (!queue.agents_online || queue.expected_wait_ms === null) {
+    // Nobody to wait for: no place or wait to promise, just what happens next.
+    box.textContent = words.nobody_online;
+    delete box.dataset.position;
+    return;
+  }
   const minutes = Math.max(1, Math.round(queue.expected_wait_ms / 60000));
   box.textContent = queue.position <= 1 ? words.queue_next : words.queue(queue.position, minutes);
   box.dataset.position = queue.position;

@@ -39,25 +39,40 @@ pub struct HandoffPacket {
 const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn handing_over(reason: HandoffReason, lang: Lang) -> &'static str {
+    // No "right away" or "please hold": whether anyone is online, the place and
+    // the wait are the live queue status's to say.
     match reason {
         HandoffReason::Sensitive => lang.pick(
-            "非常抱歉给您带来不好的体验，我马上为您转接人工客服。",
-            "I'm very sorry about this. I'm passing you to a person from our team right away.",
+            "非常抱歉给您带来不好的体验，正在为您转接人工客服。",
+            "I'm very sorry about this. I'm transferring you to a person from our team.",
         ),
         HandoffReason::IntakeComplete => lang.pick(
-            "信息已记录，正在为您转接人工客服处理，请稍候。",
-            "Thanks, I've noted everything. A person from our team will take it from here.",
+            "信息已记录，正在为您转接人工客服处理。",
+            "Thanks, I've noted everything. I'm transferring you to a person from our team.",
         ),
         HandoffReason::LowConfidence
         | HandoffReason::UnhelpfulTurns
         | HandoffReason::IntakeGaveUp => lang.pick(
-            "这个问题我需要请人工客服来帮您，正在为您转接，请稍候。",
+            "这个问题我需要请人工客服来帮您，正在为您转接。",
             "A person from our team is better placed to help with this; I'm transferring you now.",
         ),
         HandoffReason::BuyerRequest | HandoffReason::BotUnavailable => lang.pick(
-            "好的，正在为您转接人工客服，请稍候。",
+            "好的，正在为您转接人工客服。",
             "Sure, I'm transferring you to a person now.",
         ),
+    }
+}
+
+/// The reason in the staff's words (the summary is read, not parsed).
+fn reason_zh(reason: HandoffReason) -> &'static str {
+    match reason {
+        HandoffReason::BuyerRequest => "买家要求转人工",
+        HandoffReason::Sensitive => "敏感情况",
+        HandoffReason::UnhelpfulTurns => "多次回答未解决",
+        HandoffReason::LowConfidence => "机器人把握不足",
+        HandoffReason::IntakeGaveUp => "信息收集未完成",
+        HandoffReason::IntakeComplete => "信息已收集完毕",
+        HandoffReason::BotUnavailable => "机器人暂不可用",
     }
 }
 
@@ -76,7 +91,7 @@ fn rules_summary(turn: &Turn, reason: HandoffReason) -> String {
         .collect();
     format!(
         "转人工原因：{}；意图：{}；已收集：{}；买家最后说：{}",
-        reason.as_str(),
+        reason_zh(reason),
         turn.session.last_intent.as_deref().unwrap_or("-"),
         if facts.is_empty() {
             "-".into()
@@ -107,8 +122,10 @@ impl BotService {
             entry_page: turn.profile.context.current_page.clone(),
             vip: false,
         };
+        // The notice goes first: once queued, an agent may be assigned at once,
+        // and "an agent has joined" must never come before "you are queued".
+        self.tell_handing_over(turn, reason).await?;
         self.routing.enqueue(&turn.id, hints).await?;
-        self.tell_queue_position(turn, reason).await?;
         turn.session.intake = None;
         turn.session.unhelpful = Default::default();
         self.summarise(&packet_id, turn.id.as_str(), packet).await;
@@ -211,19 +228,26 @@ impl BotService {
         Ok(())
     }
 
-    /// One notice after the chat changed hands: that a person takes over, and the
-    /// queue position while agents are signed in and it is service time, else that
-    /// the buyer can leave a message and will be answered later.
-    async fn tell_queue_position(
+    /// One notice as the chat leaves the bot: that a person takes over, or, out
+    /// of service hours, that the buyer can leave a message. Whether anyone is
+    /// online, the place and the wait follow from the live queue status the
+    /// buyer is pushed (a notice written now would go stale or contradict it).
+    async fn tell_handing_over(
         &self,
         turn: &mut Turn,
         reason: HandoffReason,
     ) -> Result<(), BotError> {
         let now = self.clock.now_ms();
         let open = self.config.service_hours.is_none_or(|h| h.is_open(now));
-        let agents = self.store.agents_signed_in(now).await?;
         let lang = turn.lang;
-        let text = if !open {
+        let notice = if open {
+            let queued = lang.pick(
+                "您已进入人工客服排队。",
+                "You're in the queue for a person.",
+            );
+            let sep = lang.pick("", " ");
+            format!("{}{sep}{queued}", handing_over(reason, lang))
+        } else {
             let hours = self
                 .config
                 .service_hours
@@ -237,23 +261,7 @@ impl BotService {
                     "Our team is offline now (service hours {hours}). Leave a message here and we'll reply as soon as we're back."
                 ),
             }
-        } else if agents == 0 {
-            lang.pick(
-                "当前暂无人工客服在线。请直接留言，客服上线后会第一时间回复您。",
-                "No one from our team is online right now. Leave a message here and we'll reply as soon as someone is.",
-            )
-            .to_owned()
-        } else {
-            let position = self.store.waiting_ahead_of(turn.id.as_str()).await? + 1;
-            match lang {
-                Lang::Zh => format!("您已进入人工客服队列，当前排在第 {position} 位，请稍候。"),
-                Lang::En => {
-                    format!("You're in the queue for a person: number {position}. Please hold on.")
-                }
-            }
         };
-        let sep = lang.pick("", " ");
-        let notice = format!("{}{sep}{text}", handing_over(reason, lang));
         turn.session.answered(&notice);
         self.chat.post_system(&turn.id, notice).await?;
         Ok(())
