@@ -42,9 +42,13 @@ pub async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The shop's identity secret on test servers (tests sign buyers' identities with it).
+pub const IDENTITY_SECRET: &str = "test-identity-secret-0123456789abcdef";
+
 /// Settings for a test server: its own data dir, port 0, and a fresh database.
 pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir);
+    settings.identity_secret = Some(xiaoer::config::Secret::new(IDENTITY_SECRET.into()));
     if backend_is_postgres() {
         settings.database_url = Some(xiaoer::config::Secret::new(fresh_postgres_database().await));
     }
@@ -132,6 +136,27 @@ impl TestApp {
             visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
             token: body["visitor_token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// What the shop's page sends for a signed-in buyer: the account signed with
+    /// this server's identity secret, valid for ten minutes.
+    pub fn signed_identity(&self, account: &str) -> Value {
+        let secret = self
+            .settings
+            .identity_secret
+            .as_ref()
+            .expect("identity secret");
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 600;
+        let signed = xiaoer::domain::visitor::SignedIdentity::sign(
+            account,
+            expires_at,
+            secret.expose().as_bytes(),
+        );
+        serde_json::to_value(signed).unwrap()
     }
 
     pub async fn buyer_post(&self, buyer: &Buyer, suffix: &str, body: Value) -> reqwest::Response {
