@@ -12,7 +12,7 @@ use super::extract::{ApiQuery, Caller, conversation_id};
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::message::{ClientMsgId, MessageBody, RawMessageBody};
 use crate::domain::staff::Permission;
-use crate::services::chat::{Actor, ChatError, MAX_PAGE};
+use crate::services::chat::MAX_PAGE;
 use crate::services::events::{ChatEvent, EventPayload};
 use crate::services::hub::{LiveFrame, StaffFrame};
 use crate::services::staff::StaffUser;
@@ -22,7 +22,7 @@ use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::response::Response;
 use futures::SinkExt;
 use futures::stream::{SplitSink, StreamExt};
-use grant::{Revoked, StaffGrant, next_change};
+use grant::{Party, Revoked, StaffGrant, next_change};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -86,42 +86,6 @@ pub async fn staff_feed_socket(
     let (ws, grant) = upgrade(&state, request, Some(staff)).await?;
     let grant = grant.ok_or(ApiError::Unauthenticated)?;
     Ok(ws.on_upgrade(move |socket| staff_feed(state, socket, grant)))
-}
-
-/// Who is on a conversation socket; staff with the grant that keeps being checked.
-struct Party {
-    caller: Caller,
-    grant: Option<StaffGrant>,
-}
-
-impl Party {
-    /// For staff: the session is still valid (checked now when `force`, else when
-    /// stale) and the conversation is still theirs to see (a transfer, take-over
-    /// or hand-back moves it away). Buyers' tokens do not expire.
-    async fn still_allowed(
-        &mut self,
-        state: &AppState,
-        id: &ConversationId,
-        force: bool,
-    ) -> Result<(), Revoked> {
-        let Some(grant) = &mut self.grant else {
-            return Ok(());
-        };
-        if !grant.check(state, force).await? {
-            return Ok(());
-        }
-        let user = grant.user().clone();
-        let allowed = match state.chat.visible(Actor::Staff(&user), id).await {
-            Ok(_) => Ok(()),
-            Err(ChatError::Forbidden | ChatError::NotFound) => Err(Revoked::Forbidden),
-            Err(error) => {
-                tracing::error!(%error, "staff socket check failed");
-                Err(Revoked::CheckFailed)
-            }
-        };
-        self.caller = Caller::Staff(user);
-        allowed
-    }
 }
 
 /// Why a socket loop ends.

@@ -6,10 +6,12 @@
 //! client sends. A failed check closes the socket with 4401 or 4403.
 
 use super::super::AppState;
-use super::super::extract::{bearer_or_query_token, session_cookie};
+use super::super::extract::{Caller, bearer_or_query_token, session_cookie};
 use super::super::routes::{Access, spec_for};
 use crate::crypto;
+use crate::domain::conversation::ConversationId;
 use crate::domain::staff::Permission;
+use crate::services::chat::{Actor, ChatError};
 use crate::services::staff::{AccessChange, StaffError, StaffUser};
 use axum::extract::ws::CloseFrame;
 use axum::extract::{MatchedPath, Request};
@@ -106,6 +108,42 @@ impl StaffGrant {
         };
         self.checked = Instant::now();
         Ok(true)
+    }
+}
+
+/// Who is on a conversation socket; staff with the grant that keeps being checked.
+pub struct Party {
+    pub caller: Caller,
+    pub grant: Option<StaffGrant>,
+}
+
+impl Party {
+    /// For staff: the session is still valid (checked now when `force`, else when
+    /// stale) and the conversation is still theirs to see (a transfer, take-over
+    /// or hand-back moves it away). Buyers' tokens do not expire.
+    pub async fn still_allowed(
+        &mut self,
+        state: &AppState,
+        id: &ConversationId,
+        force: bool,
+    ) -> Result<(), Revoked> {
+        let Some(grant) = &mut self.grant else {
+            return Ok(());
+        };
+        if !grant.check(state, force).await? {
+            return Ok(());
+        }
+        let user = grant.user().clone();
+        let allowed = match state.chat.visible(Actor::Staff(&user), id).await {
+            Ok(_) => Ok(()),
+            Err(ChatError::Forbidden | ChatError::NotFound) => Err(Revoked::Forbidden),
+            Err(error) => {
+                tracing::error!(%error, "staff socket check failed");
+                Err(Revoked::CheckFailed)
+            }
+        };
+        self.caller = Caller::Staff(user);
+        allowed
     }
 }
 
