@@ -98,6 +98,15 @@ pub struct SettingsLayer {
         hide_env_values = true
     )]
     pub commerce_token: Option<String>,
+    /// The shop's secret for signed buyer identities (HMAC-SHA256, at least 32 characters);
+    /// unset: every buyer is anonymous and the order tools ask them to sign in.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_IDENTITY_SECRET",
+        hide_env_values = true
+    )]
+    pub identity_secret: Option<String>,
     /// Intents and their required facts (TOML); unset: the built-in knowledge/intents.toml.
     #[arg(long, global = true, env = "XIAOER_INTENTS_FILE")]
     pub intents_file: Option<PathBuf>,
@@ -148,6 +157,7 @@ impl SettingsLayer {
             fanout: self.fanout.or(lower.fanout),
             commerce_url: self.commerce_url.or(lower.commerce_url),
             commerce_token: self.commerce_token.or(lower.commerce_token),
+            identity_secret: self.identity_secret.or(lower.identity_secret),
             intents_file: self.intents_file.or(lower.intents_file),
             service_hours: self.service_hours.or(lower.service_hours),
             shop_utc_offset_minutes: self
@@ -183,6 +193,8 @@ pub struct Settings {
     pub bot: bool,
     pub commerce_url: Option<String>,
     pub commerce_token: Option<Secret<String>>,
+    /// Verifies the signed identities shops give their logged-in buyers.
+    pub identity_secret: Option<Secret<String>>,
     pub intents_file: Option<PathBuf>,
     pub service_hours: Option<String>,
     pub shop_utc_offset_minutes: i32,
@@ -193,6 +205,9 @@ pub struct Settings {
     pub qdrant_collection: String,
     pub qdrant_api_key: Option<Secret<String>>,
 }
+
+/// A shorter identity secret could be guessed offline from one signed identity.
+pub const MIN_IDENTITY_SECRET_LEN: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -274,6 +289,10 @@ impl Settings {
                 .commerce_token
                 .filter(|t| !t.is_empty())
                 .map(Secret::new),
+            identity_secret: layer
+                .identity_secret
+                .filter(|s| !s.is_empty())
+                .map(Secret::new),
             intents_file: layer.intents_file,
             service_hours: layer.service_hours.filter(|h| !h.is_empty()),
             shop_utc_offset_minutes: layer.shop_utc_offset_minutes.unwrap_or(480),
@@ -306,6 +325,15 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1".into(),
             ));
+        }
+        if settings
+            .identity_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < MIN_IDENTITY_SECRET_LEN)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "identity_secret must be at least {MIN_IDENTITY_SECRET_LEN} characters (e.g. `openssl rand -hex 32`)"
+            )));
         }
         Ok(settings)
     }
@@ -359,10 +387,25 @@ mod tests {
     fn secrets_do_not_print() {
         let layer = SettingsLayer {
             database_url: Some("postgres://u:pw@h/db".into()),
+            identity_secret: Some("identity-secret-that-is-long-enough".into()),
             ..Default::default()
         };
         let s = Settings::from_layer(layer).unwrap();
-        assert!(!format!("{s:?}").contains("pw@"));
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("pw@"));
+        assert!(!printed.contains("identity-secret"));
+    }
+
+    #[test]
+    fn a_short_identity_secret_is_refused() {
+        let layer = SettingsLayer {
+            identity_secret: Some("short".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Settings::from_layer(layer),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 
     #[test]

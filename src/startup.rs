@@ -26,7 +26,7 @@ use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::visitors::VisitorService;
 use crate::storage::Store;
-use crate::storage::demo_store::DemoStore;
+use crate::storage::demo_store::{DEMO_BUYERS, DemoStore};
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
@@ -226,11 +226,13 @@ impl Application {
             writer_closed,
         );
         let chat = Arc::new(chat);
-        let visitors = Arc::new(VisitorService::new(
-            store.clone(),
-            cipher.clone(),
-            clock.clone(),
-        ));
+        let demo_store = settings.commerce_url.is_none() && adapters.commerce.is_none();
+        let visitors = Arc::new(
+            VisitorService::new(store.clone(), cipher.clone(), clock.clone()).with_identity(
+                settings.identity_secret.clone(),
+                if demo_store { &DEMO_BUYERS } else { &[] },
+            ),
+        );
         let models = load_models(&settings, adapters.models).await?;
         let knowledge = Arc::new(
             knowledge_service(

@@ -4,6 +4,11 @@
 // the shop's styles and scripts never touch it (and it never touches them).
 // The shop may tell the chat what is in the buyer's cart, so the agent sees it:
 //   Xiaoer.setCart([{ sku: "TS-001-M", name: "纯棉T恤 M", quantity: 1, unit_price_cents: 7900 }])
+// A signed-in buyer is vouched for by the shop's server with a signed identity
+// (see the README, "Signed buyer identity"); without one the buyer is anonymous:
+//   Xiaoer.identify({ account_id: "tb_123", expires_at: 1767225600, signature: "9f86d0…" })
+// or the same as data-account-id, data-expires-at and data-signature on this tag.
+// Xiaoer.identify(null) when the buyer signs out.
 (() => {
   const script = document.currentScript;
   if (!script || window.__xiaoerWidget) return;
@@ -50,6 +55,22 @@
     frame.classList.toggle("xiaoer-open", open);
     button.setAttribute("aria-expanded", String(open));
   }
+  // Who the shop says the buyer is; handed to the chat when it is (re)loaded.
+  function signed(id) {
+    if (!id || !id.account_id || !id.signature) return null;
+    return { account_id: String(id.account_id), expires_at: Number(id.expires_at), signature: String(id.signature) };
+  }
+  let identity = signed({
+    account_id: script.dataset.accountId,
+    expires_at: script.dataset.expiresAt,
+    signature: script.dataset.signature,
+  });
+  function sendIdentity() {
+    if (loaded && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "xiaoer:identity", identity }, origin);
+    }
+  }
+  frame.addEventListener("load", sendIdentity);
   // The latest cart the shop reported; handed to the chat when it is (re)loaded.
   let cart = null;
   function sendCart() {
@@ -62,6 +83,10 @@
     setCart(items) {
       cart = Array.isArray(items) ? items.slice(0, 200) : [];
       sendCart();
+    },
+    identify(id) {
+      identity = signed(id);
+      sendIdentity();
     },
     open: () => toggle(true),
   });

@@ -149,6 +149,11 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
         ..settings
     };
     settings.commerce_url = None;
+    if settings.identity_secret.is_none() {
+        // The buyers sign in as the demo store's buyer, through the demo route.
+        let secret = crate::crypto::Token::generate("bench_identity_").value;
+        settings.identity_secret = Some(crate::config::Secret::new(secret));
+    }
     let load = Instant::now();
     let models = {
         let s = settings.clone();
@@ -260,9 +265,18 @@ fn summary(values: &mut [f64]) -> Value {
 
 /// One question in a fresh conversation, timed from the send to what the buyer sees.
 async fn ask(client: &reqwest::Client, base: &str, question: &str) -> anyhow::Result<Sample> {
+    let identity: Value = client
+        .get(format!(
+            "http://{base}/api/v1/demo/identity?account=demo_buyer_1"
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     let started: Value = client
         .post(format!("http://{base}/api/v1/conversations"))
-        .json(&json!({ "shop_account_id": "demo_buyer_1" }))
+        .json(&json!({ "identity": identity }))
         .send()
         .await?
         .json()

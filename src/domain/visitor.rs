@@ -37,22 +37,115 @@ fn bounded_opt(
         .map(|o| o.filter(|s| !s.is_empty()))
 }
 
-/// How the buyer is known to the shop. Not secret, but short and clean.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How the buyer is known: the shop account the shop vouched for (none for an
+/// anonymous visitor) and a display name, which is not secret but short and clean.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuyerIdentity {
-    pub shop_account_id: Option<String>,
+    pub account: Option<VerifiedAccount>,
     pub nickname: Option<String>,
 }
 
 impl BuyerIdentity {
-    pub fn parse(
-        shop_account_id: Option<String>,
+    pub fn new(
+        account: Option<VerifiedAccount>,
         nickname: Option<String>,
     ) -> Result<Self, VisitorInputError> {
         Ok(Self {
-            shop_account_id: bounded_opt("shop_account_id", shop_account_id, 128)?,
+            account,
             nickname: bounded_opt("nickname", nickname, 64)?,
         })
+    }
+}
+
+/// The longest a shop may vouch for a buyer with one signature: a leaked
+/// signature is worthless after this.
+pub const MAX_IDENTITY_LIFETIME_SECS: i64 = 24 * 3600;
+
+/// What the shop's page or app sends to vouch for a buyer: the account id, until
+/// when (Unix seconds) the shop vouches, and, in hex, the
+/// HMAC-SHA256 with the shop's identity secret of `"{account_id}.{expires_at}"`.
+/// The expiry is digits only, so the text after the last dot is always the expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedIdentity {
+    pub account_id: String,
+    pub expires_at: i64,
+    pub signature: String,
+}
+
+/// A shop account the shop has vouched for. Only [`SignedIdentity::verify`] makes
+/// one, so holding it is proof that the signature was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccount(String);
+
+impl VerifiedAccount {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    #[error(
+        "identity.account_id must be 1 to 128 characters, without control characters or surrounding spaces"
+    )]
+    BadAccount,
+    #[error("identity.signature must be 64 hex characters")]
+    MalformedSignature,
+    #[error("the identity signature does not match: sign with the shop's identity secret")]
+    BadSignature,
+    #[error("the signed identity has expired: sign it again")]
+    Expired,
+    #[error("the signed identity may be valid for 24 hours at most")]
+    TooLongLived,
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn identity_mac(secret: &[u8], account_id: &str, expires_at: i64) -> HmacSha256 {
+    use hmac::Mac;
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(format!("{account_id}.{expires_at}").as_bytes());
+    mac
+}
+
+impl SignedIdentity {
+    /// What the shop does (and the demo store, for its own demo buyers).
+    pub fn sign(account_id: &str, expires_at: i64, secret: &[u8]) -> Self {
+        use hmac::Mac;
+        let tag = identity_mac(secret, account_id, expires_at).finalize();
+        Self {
+            account_id: account_id.to_owned(),
+            expires_at,
+            signature: hex::encode(tag.into_bytes()),
+        }
+    }
+
+    /// Checks the signature (in constant time) and the expiry at `now_secs`.
+    pub fn verify(&self, secret: &[u8], now_secs: i64) -> Result<VerifiedAccount, IdentityError> {
+        use hmac::Mac;
+        let account = &self.account_id;
+        if account.is_empty()
+            || account.chars().count() > 128
+            || account.chars().any(char::is_control)
+            || account.trim() != account
+        {
+            return Err(IdentityError::BadAccount);
+        }
+        let tag = match hex::decode(&self.signature) {
+            Ok(tag) if tag.len() == 32 => tag,
+            _ => return Err(IdentityError::MalformedSignature),
+        };
+        identity_mac(secret, account, self.expires_at)
+            .verify_slice(&tag)
+            .map_err(|_| IdentityError::BadSignature)?;
+        if self.expires_at <= now_secs {
+            return Err(IdentityError::Expired);
+        }
+        if self.expires_at - now_secs > MAX_IDENTITY_LIFETIME_SECS {
+            return Err(IdentityError::TooLongLived);
+        }
+        Ok(VerifiedAccount(account.clone()))
     }
 }
 
@@ -175,6 +268,69 @@ impl VisitorContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECRET: &[u8] = b"a shop secret of at least 32 bytes!";
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn a_signed_identity_verifies_with_the_same_secret_before_it_expires() {
+        let signed = SignedIdentity::sign("tb_123", NOW + 600, SECRET);
+        let account = signed.verify(SECRET, NOW).unwrap();
+        assert_eq!(account.as_str(), "tb_123");
+    }
+
+    #[test]
+    fn the_signature_matches_the_documented_recipe() {
+        // printf '%s' 'tb_123.1800000600' | openssl dgst -sha256 -hmac 'a shop secret of at least 32 bytes!'
+        let signed = SignedIdentity::sign("tb_123", NOW + 600, SECRET);
+        assert_eq!(
+            signed.signature,
+            "a176135875de0f7e1c23e819495222027a5ac62fda975f169bdcc639c5e0931c"
+        );
+    }
+
+    #[test]
+    fn another_account_another_expiry_or_another_secret_does_not_verify() {
+        let signed = SignedIdentity::sign("tb_123", NOW + 600, SECRET);
+        let other_account = SignedIdentity {
+            account_id: "tb_999".into(),
+            ..signed.clone()
+        };
+        let later = SignedIdentity {
+            expires_at: NOW + 700,
+            ..signed.clone()
+        };
+        for forged in [&other_account, &later] {
+            assert_eq!(forged.verify(SECRET, NOW), Err(IdentityError::BadSignature));
+        }
+        assert_eq!(
+            signed.verify(b"another secret", NOW),
+            Err(IdentityError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn an_expired_or_too_long_lived_identity_is_refused() {
+        let expired = SignedIdentity::sign("tb_123", NOW, SECRET);
+        assert_eq!(expired.verify(SECRET, NOW), Err(IdentityError::Expired));
+        let forever = SignedIdentity::sign("tb_123", NOW + MAX_IDENTITY_LIFETIME_SECS + 1, SECRET);
+        assert_eq!(
+            forever.verify(SECRET, NOW),
+            Err(IdentityError::TooLongLived)
+        );
+    }
+
+    #[test]
+    fn malformed_identities_are_refused_before_any_check() {
+        let mut signed = SignedIdentity::sign("tb_123", NOW + 600, SECRET);
+        signed.signature.truncate(10);
+        assert_eq!(
+            signed.verify(SECRET, NOW),
+            Err(IdentityError::MalformedSignature)
+        );
+        let padded = SignedIdentity::sign(" tb_123", NOW + 600, SECRET);
+        assert_eq!(padded.verify(SECRET, NOW), Err(IdentityError::BadAccount));
+    }
 
     #[test]
     fn pii_debug_output_hides_the_data() {

@@ -2,10 +2,10 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, conversation_id};
+use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::conversation::{Channel, ConversationState};
 use crate::domain::routing::RouteHints;
-use crate::domain::visitor::{BuyerIdentity, BuyerPii, VisitorContext};
+use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
 use crate::services::visitors::Visitor;
 use axum::body::Bytes;
@@ -21,7 +21,12 @@ pub struct StartConversation {
     pub visitor_token: Option<String>,
     #[serde(default)]
     pub channel: Channel,
-    pub shop_account_id: Option<String>,
+    /// The buyer's shop account, vouched for by the shop's signature; omit for an
+    /// anonymous visitor.
+    pub identity: Option<SignedIdentity>,
+    /// Refused: an account id without the shop's signature proves nothing.
+    #[serde(default)]
+    pub shop_account_id: Option<serde::de::IgnoredAny>,
     pub nickname: Option<String>,
     /// The campaign the visitor arrived from (chooses the welcome message).
     pub campaign: Option<String>,
@@ -36,11 +41,28 @@ pub struct Started {
     pub visitor_token: Option<String>,
 }
 
+impl StartConversation {
+    /// Who the buyer is: the account only when the shop's signature proves it.
+    fn identity(&mut self, state: &AppState) -> Result<BuyerIdentity, ApiError> {
+        if self.shop_account_id.is_some() {
+            return Err(ApiError::bad_request(
+                "unsigned_account",
+                "shop_account_id is not accepted: send `identity`, signed by the shop",
+            ));
+        }
+        let account = match &self.identity {
+            Some(signed) => Some(state.visitors.verify(signed)?),
+            None => None,
+        };
+        Ok(BuyerIdentity::new(account, self.nickname.take())?)
+    }
+}
+
 pub async fn start(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<StartConversation>,
+    ApiJson(mut body): ApiJson<StartConversation>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
-    let identity = BuyerIdentity::parse(body.shop_account_id, body.nickname)?;
+    let identity = body.identity(&state)?;
     let (visitor, visitor_token) = state
         .visitors
         .identify(body.visitor_token.as_deref(), &identity)
@@ -66,6 +88,21 @@ pub async fn start(
             visitor_token,
         }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoIdentityQuery {
+    pub account: String,
+}
+
+/// The demo shop page's stand-in for a shop's own sign-in: a signed identity for
+/// one of the demo store's buyers (refused with a real shop's order API).
+pub async fn demo_identity(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DemoIdentityQuery>,
+) -> Result<Json<SignedIdentity>, ApiError> {
+    Ok(Json(state.visitors.demo_identity(&q.account)?))
 }
 
 pub async fn conversation(

@@ -4,7 +4,7 @@
 use crate::domain::message::MessageError;
 use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
-use crate::domain::visitor::VisitorInputError;
+use crate::domain::visitor::{IdentityError, VisitorInputError};
 use crate::ports::{KnowledgeError as KbPortError, ModelError};
 use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
@@ -277,8 +277,28 @@ impl From<VisitorError> for ApiError {
                 code: "visitor_not_found",
                 message: e.to_string(),
             },
+            VisitorError::Identity(inner) => inner.into(),
+            VisitorError::IdentityNotConfigured => {
+                ApiError::bad_request("identity_not_configured", e)
+            }
+            VisitorError::NotADemoAccount => ApiError::NotFound {
+                code: "not_a_demo_account",
+                message: e.to_string(),
+            },
             VisitorError::Corrupt(_) | VisitorError::Store(_) => ApiError::Internal(e.to_string()),
         }
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        let code = match e {
+            IdentityError::BadAccount | IdentityError::MalformedSignature => "invalid_identity",
+            IdentityError::BadSignature => "identity_signature_mismatch",
+            IdentityError::Expired => "identity_expired",
+            IdentityError::TooLongLived => "identity_too_long_lived",
+        };
+        ApiError::bad_request(code, e)
     }
 }
 

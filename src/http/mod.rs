@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
         .route("/api/v1/conversations", post(buyer::start))
+        .route("/api/v1/demo/identity", get(buyer::demo_identity))
         .route(conversation, get(buyer::conversation))
         .route(&format!("{conversation}/events"), get(conversation::events))
         .route(

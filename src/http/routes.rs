@@ -69,7 +69,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/metrics", Public, "ops", "Prometheus metrics"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
     route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
-        .body(r#"{"channel":"web","nickname":"小明","shop_account_id":"tb_123","visitor_token":null}"#),
+        .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
+    route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)"),
     route("GET", "/api/v1/conversations/{id}", Buyer, "buyer", "A conversation of this visitor"),
     route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)"),
     route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)")

@@ -1,7 +1,10 @@
 //! WebSockets. A conversation socket first replays what the client missed (events
 //! after `?after=`), then streams live events strictly in sequence order: any gap
 //! (a lagging subscriber, events committed by another path) is filled from the
-//! database, so a client never sees a hole or a double.
+//! database, so a client never sees a hole or a double. Staff sockets keep
+//! re-checking their right to stay open (see `grant`).
+
+mod grant;
 
 use super::AppState;
 use super::error::ApiError;
@@ -14,12 +17,12 @@ use crate::services::events::{ChatEvent, EventPayload};
 use crate::services::hub::{LiveFrame, StaffFrame};
 use crate::services::staff::StaffUser;
 use axum::Extension;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::response::Response;
 use futures::SinkExt;
 use futures::stream::{SplitSink, StreamExt};
+use grant::{Party, Revoked, StaffGrant, next_change};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -37,10 +40,23 @@ pub struct WsQuery {
     pub after: i64,
 }
 
-fn upgrade(
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<WebSocketUpgrade, ApiError> {
-    ws.map_err(|r| ApiError::bad_request("websocket_required", r.body_text()))
+/// The upgrade, and for staff the grant the socket keeps re-checking.
+async fn upgrade(
+    state: &AppState,
+    request: Request,
+    staff: Option<StaffUser>,
+) -> Result<(WebSocketUpgrade, Option<StaffGrant>), ApiError> {
+    let grant = match staff {
+        Some(user) => {
+            Some(StaffGrant::for_request(&request, user).ok_or(ApiError::Unauthenticated)?)
+        }
+        None => None,
+    };
+    let (mut parts, _) = request.into_parts();
+    let ws = WebSocketUpgrade::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|r| ApiError::bad_request("websocket_required", r.body_text()))?;
+    Ok((ws, grant))
 }
 
 /// A socket on one conversation, for its buyer or for staff who may see it.
@@ -49,21 +65,46 @@ pub async fn conversation_socket(
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<WsQuery>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let ws = upgrade(ws)?;
     let id = conversation_id(&id)?;
     state.chat.visible(caller.actor(), &id).await?;
-    Ok(ws.on_upgrade(move |socket| conversation_session(state, socket, caller, id, q.after)))
+    let staff = match &caller {
+        Caller::Staff(user) => Some(user.clone()),
+        Caller::Buyer(_) => None,
+    };
+    let (ws, grant) = upgrade(&state, request, staff).await?;
+    let party = Party { caller, grant };
+    Ok(ws.on_upgrade(move |socket| conversation_session(state, socket, party, id, q.after)))
 }
 
 pub async fn staff_feed_socket(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let ws = upgrade(ws)?;
-    Ok(ws.on_upgrade(move |socket| staff_feed(state, socket, staff)))
+    let (ws, grant) = upgrade(&state, request, Some(staff)).await?;
+    let grant = grant.ok_or(ApiError::Unauthenticated)?;
+    Ok(ws.on_upgrade(move |socket| staff_feed(state, socket, grant)))
+}
+
+/// Why a socket loop ends.
+enum Stop {
+    /// The client went away (or the hub closed): nothing left to tell it.
+    Socket,
+    Revoked(Revoked),
+}
+
+impl From<axum::Error> for Stop {
+    fn from(_: axum::Error) -> Self {
+        Stop::Socket
+    }
+}
+
+impl From<Revoked> for Stop {
+    fn from(r: Revoked) -> Self {
+        Stop::Revoked(r)
+    }
 }
 
 /// Frames a client may send on a conversation socket.
@@ -88,15 +129,27 @@ fn event_frame(event: &ChatEvent) -> serde_json::Value {
     json!({ "type": "event", "event": event })
 }
 
-/// Sends an event as this participant may see it (buyers never see internal notes).
-async fn send_event(sink: &mut Sink, party: &Caller, event: &ChatEvent) -> Result<(), axum::Error> {
-    match party {
-        Caller::Staff(_) => send_json(sink, event_frame(event)).await,
-        Caller::Buyer(_) => match event.for_buyer() {
-            Some(visible) => send_json(sink, event_frame(&visible)).await,
-            None => Ok(()),
-        },
+/// Sends an event as this participant may see it (buyers never see internal notes;
+/// staff only while the chat is still theirs to see: a state change, such as a
+/// transfer to someone else, is checked before it goes out).
+async fn send_event(
+    state: &AppState,
+    id: &ConversationId,
+    party: &mut Party,
+    event: &ChatEvent,
+    sink: &mut Sink,
+) -> Result<(), Stop> {
+    let changes_owner = matches!(event.payload, EventPayload::StateChanged { .. });
+    party.still_allowed(state, id, changes_owner).await?;
+    match &party.caller {
+        Caller::Staff(_) => send_json(sink, event_frame(event)).await?,
+        Caller::Buyer(_) => {
+            if let Some(visible) = event.for_buyer() {
+                send_json(sink, event_frame(&visible)).await?;
+            }
+        }
     }
+    Ok(())
 }
 
 struct Gauge(&'static str);
@@ -117,7 +170,7 @@ impl Drop for Gauge {
 async fn conversation_session(
     state: AppState,
     socket: WebSocket,
-    party: Caller,
+    mut party: Party,
     id: ConversationId,
     after: i64,
 ) {
@@ -125,36 +178,51 @@ async fn conversation_session(
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history, so nothing committed in between is missed.
     let mut live = state.chat.hub().subscribe(id.as_str());
+    let mut changes = party.grant.as_ref().map(|_| state.staff.access_changes());
     let mut last = after.max(0);
     let mut shutdown = state.shutdown.clone();
-    if catch_up(&state, &id, &party, &mut last, &mut sink)
-        .await
-        .is_err()
-        || send_json(&mut sink, json!({ "type": "ready", "last_seq": last }))
+    let mut step = catch_up(&state, &id, &mut party, &mut last, &mut sink).await;
+    if step.is_ok() {
+        step = send_json(&mut sink, json!({ "type": "ready", "last_seq": last }))
             .await
-            .is_err()
-    {
-        return;
+            .map_err(Stop::from);
     }
     let mut keepalive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
-    loop {
-        let step = tokio::select! {
-            frame = live.recv() => forward_live(&state, &id, &party, frame, &mut last, &mut sink).await,
+    while step.is_ok() {
+        step = tokio::select! {
+            // A revocation heard here wins over frames that are ready at the same time.
+            biased;
+            change = next_change(&mut changes) => {
+                let concerned = party.grant.as_ref().is_some_and(|g| g.concerned_by(&change));
+                if matches!(change, Err(RecvError::Closed)) {
+                    changes = None;
+                }
+                if concerned { party.still_allowed(&state, &id, true).await.map_err(Stop::from) } else { Ok(()) }
+            }
+            frame = live.recv() => forward_live(&state, &id, &mut party, frame, &mut last, &mut sink).await,
             incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => handle_client_frame(&state, &id, &party, &text, &mut sink).await,
+                Some(Ok(Message::Text(text))) => handle_client_frame(&state, &id, &mut party, &text, &mut sink).await,
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => Ok(()),
             },
-            _ = keepalive.tick() => sink.send(Message::Ping(Default::default())).await,
+            _ = keepalive.tick() => match party.still_allowed(&state, &id, true).await {
+                Ok(()) => sink.send(Message::Ping(Default::default())).await.map_err(Stop::from),
+                Err(revoked) => Err(revoked.into()),
+            },
             _ = shutdown.changed() => {
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_RESTART, reason: "server restarting".into() }))).await;
                 break;
             }
         };
-        if step.is_err() {
-            break;
-        }
+    }
+    close_revoked(step, &mut sink).await;
+}
+
+/// A staff socket whose right ended is told why (4401 or 4403) as it closes.
+async fn close_revoked(step: Result<(), Stop>, sink: &mut Sink) {
+    if let Err(Stop::Revoked(revoked)) = step {
+        let _ = sink.send(Message::Close(Some(revoked.close_frame()))).await;
     }
 }
 
@@ -162,22 +230,22 @@ async fn conversation_session(
 async fn catch_up(
     state: &AppState,
     id: &ConversationId,
-    party: &Caller,
+    party: &mut Party,
     last: &mut i64,
     sink: &mut Sink,
-) -> Result<(), axum::Error> {
+) -> Result<(), Stop> {
     loop {
         let events = match state.chat.events(id, *last, MAX_PAGE).await {
             Ok(events) => events,
             Err(error) => {
                 tracing::error!(%error, "replay failed");
-                return Err(axum::Error::new(error));
+                return Err(axum::Error::new(error).into());
             }
         };
         let n = events.len() as i64;
         for event in events {
             *last = event.seq;
-            send_event(sink, party, &event).await?;
+            send_event(state, id, party, &event, sink).await?;
         }
         if n < MAX_PAGE {
             return Ok(());
@@ -188,66 +256,87 @@ async fn catch_up(
 async fn forward_live(
     state: &AppState,
     id: &ConversationId,
-    party: &Caller,
+    party: &mut Party,
     frame: Result<LiveFrame, RecvError>,
     last: &mut i64,
     sink: &mut Sink,
-) -> Result<(), axum::Error> {
-    match frame {
-        Ok(LiveFrame::Event(event)) if event.seq <= *last => Ok(()),
+) -> Result<(), Stop> {
+    let frame = match frame {
+        Ok(LiveFrame::Event(event)) if event.seq <= *last => return Ok(()),
         Ok(LiveFrame::Event(event)) if event.seq == *last + 1 => {
             *last = event.seq;
-            send_event(sink, party, &event).await
+            return send_event(state, id, party, &event, sink).await;
         }
-        Ok(LiveFrame::Committed { seq }) if seq <= *last => Ok(()),
+        Ok(LiveFrame::Committed { seq }) if seq <= *last => return Ok(()),
         // A gap, a lag or another node's commit: the database has everything, in order.
         Ok(LiveFrame::Event(_)) | Ok(LiveFrame::Committed { .. }) | Err(RecvError::Lagged(_)) => {
-            catch_up(state, id, party, last, sink).await
+            return catch_up(state, id, party, last, sink).await;
         }
-        Ok(LiveFrame::Queue(status)) => {
+        Err(RecvError::Closed) => return Err(axum::Error::new("hub closed").into()),
+        Ok(frame) => frame,
+    };
+    party.still_allowed(state, id, false).await?;
+    Ok(send_live(&party.caller, frame, sink).await?)
+}
+
+/// Frames that are not stored events: typing, streamed pieces, receipts, queue.
+async fn send_live(party: &Caller, frame: LiveFrame, sink: &mut Sink) -> Result<(), axum::Error> {
+    match frame {
+        LiveFrame::Event(_) | LiveFrame::Committed { .. } => Ok(()),
+        LiveFrame::Queue(status) => {
             send_json(sink, json!({ "type": "queue", "queue": &*status })).await
         }
-        Ok(LiveFrame::Typing { from, .. }) if from == party.kind() => Ok(()),
-        Ok(LiveFrame::Typing { from, .. }) => {
+        LiveFrame::Typing { from, .. } if from == party.kind() => Ok(()),
+        LiveFrame::Typing { from, .. } => {
             send_json(sink, json!({ "type": "typing", "from": from })).await
         }
-        Ok(LiveFrame::Stream {
+        LiveFrame::Stream {
             stream_id, delta, ..
-        }) => {
+        } => {
             send_json(
                 sink,
                 json!({ "type": "stream", "stream_id": &*stream_id, "delta": delta }),
             )
             .await
         }
-        Ok(LiveFrame::Read { reader, seq, .. }) => {
+        LiveFrame::Read { reader, seq, .. } => {
             send_json(
                 sink,
                 json!({ "type": "read", "reader": &*reader, "seq": seq }),
             )
             .await
         }
-        Err(RecvError::Closed) => Err(axum::Error::new("hub closed")),
     }
 }
 
 async fn handle_client_frame(
     state: &AppState,
     id: &ConversationId,
-    party: &Caller,
+    party: &mut Party,
     text: &str,
     sink: &mut Sink,
-) -> Result<(), axum::Error> {
+) -> Result<(), Stop> {
     let frame: ClientFrame = match serde_json::from_str(text) {
         Ok(frame) => frame,
         Err(e) => {
-            return send_json(
-                sink,
-                error_frame(None, &ApiError::bad_request("malformed_frame", e)),
-            )
-            .await;
+            let error = ApiError::bad_request("malformed_frame", e);
+            return Ok(send_json(sink, error_frame(None, &error)).await?);
         }
     };
+    // Staff write only while still signed in and the chat is still theirs.
+    let writes = !matches!(frame, ClientFrame::Typing);
+    party.still_allowed(state, id, writes).await?;
+    let party = &party.caller;
+    Ok(act_on_frame(state, id, party, frame, sink).await?)
+}
+
+async fn act_on_frame(
+    state: &AppState,
+    id: &ConversationId,
+    party: &Caller,
+    frame: ClientFrame,
+    sink: &mut Sink,
+) -> Result<(), axum::Error> {
     match frame {
         ClientFrame::Send {
             client_msg_id,
@@ -293,41 +382,67 @@ fn error_frame(client_msg_id: Option<&str>, error: &ApiError) -> serde_json::Val
 /// Live feed for the console: queue changes for everyone who may take chats, the
 /// events of one's own chats, everything for supervisors. No replay: on connect
 /// (and on `lagged`) the console reloads its lists over REST.
-async fn staff_feed(state: AppState, socket: WebSocket, staff: StaffUser) {
+async fn staff_feed(state: AppState, socket: WebSocket, mut grant: StaffGrant) {
     let _gauge = Gauge::up("xiaoer_ws_staff_connections");
     let (mut sink, mut stream) = socket.split();
     let mut feed = state.chat.hub().subscribe_staff();
+    let mut changes = Some(state.staff.access_changes());
     let mut shutdown = state.shutdown.clone();
-    if send_json(&mut sink, json!({ "type": "ready" }))
+    let mut step = send_json(&mut sink, json!({ "type": "ready" }))
         .await
-        .is_err()
-    {
-        return;
-    }
+        .map_err(Stop::from);
     let mut keepalive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
-    loop {
-        let step = tokio::select! {
+    while step.is_ok() {
+        step = tokio::select! {
+            biased;
+            change = next_change(&mut changes) => {
+                if matches!(change, Err(RecvError::Closed)) {
+                    changes = None;
+                }
+                match grant.concerned_by(&change) {
+                    true => grant.check(&state, true).await.map(|_| ()).map_err(Stop::from),
+                    false => Ok(()),
+                }
+            }
             frame = feed.recv() => match frame {
-                Ok(frame) if staff_sees(&staff, &frame) => send_json(&mut sink, staff_frame_json(&frame)).await,
-                Ok(_) => Ok(()),
-                Err(RecvError::Lagged(missed)) => send_json(&mut sink, json!({ "type": "lagged", "missed": missed })).await,
+                Ok(frame) => feed_frame(&state, &mut grant, &frame, &mut sink).await,
+                Err(RecvError::Lagged(missed)) => send_json(&mut sink, json!({ "type": "lagged", "missed": missed })).await.map_err(Stop::from),
                 Err(RecvError::Closed) => break,
             },
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => Ok(()),
             },
-            _ = keepalive.tick() => sink.send(Message::Ping(Default::default())).await,
+            _ = keepalive.tick() => match grant.check(&state, true).await {
+                Ok(_) => sink.send(Message::Ping(Default::default())).await.map_err(Stop::from),
+                Err(revoked) => Err(revoked.into()),
+            },
             _ = shutdown.changed() => {
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: CLOSE_RESTART, reason: "server restarting".into() }))).await;
                 break;
             }
         };
-        if step.is_err() {
-            break;
-        }
     }
+    close_revoked(step, &mut sink).await;
+}
+
+/// One frame of the feed, if the staff member (checked again when stale, with
+/// the role they have now) may see it.
+async fn feed_frame(
+    state: &AppState,
+    grant: &mut StaffGrant,
+    frame: &StaffFrame,
+    sink: &mut Sink,
+) -> Result<(), Stop> {
+    if !staff_sees(grant.user(), frame) {
+        return Ok(());
+    }
+    grant.check(state, false).await?;
+    if staff_sees(grant.user(), frame) {
+        send_json(sink, staff_frame_json(frame)).await?;
+    }
+    Ok(())
 }
 
 fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {

@@ -99,10 +99,22 @@ pub struct LoggedIn {
     pub user: StaffUser,
 }
 
+/// Something that may end what a staff member's open sockets are allowed to see.
+/// Sockets on this node re-check at once; those on other nodes within their
+/// re-check interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessChange {
+    /// The session with this token hash ended (logout).
+    SessionEnded(Arc<[u8]>),
+    /// The staff member's role or status changed (deactivation, new role).
+    StaffChanged(Arc<str>),
+}
+
 pub struct StaffService {
     store: Store,
     clock: Arc<dyn Clock>,
     session_ms: i64,
+    access: tokio::sync::broadcast::Sender<AccessChange>,
 }
 
 impl StaffService {
@@ -111,7 +123,20 @@ impl StaffService {
             store,
             clock,
             session_ms: session_hours * 3_600_000,
+            access: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// Changes that may revoke what open staff sockets show (see [`AccessChange`]).
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<AccessChange> {
+        self.access.subscribe()
+    }
+
+    /// Tells open sockets that a staff member's role or status changed.
+    pub fn staff_changed(&self, staff_id: &str) {
+        let _ = self
+            .access
+            .send(AccessChange::StaffChanged(Arc::from(staff_id)));
     }
 
     #[tracing::instrument(skip_all, fields(role = new.role.as_str()), err)]
@@ -212,10 +237,12 @@ impl StaffService {
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), StaffError> {
-        Ok(self
-            .store
-            .delete_session(&crypto::hash_token(token))
-            .await?)
+        let hash = crypto::hash_token(token);
+        self.store.delete_session(&hash).await?;
+        let _ = self
+            .access
+            .send(AccessChange::SessionEnded(Arc::from(hash)));
+        Ok(())
     }
 }
 

@@ -1,8 +1,11 @@
 //! Buyers as visitors: their token, identity, encrypted personal data and the
 //! browsing context the widget or the shop reports.
 
+use crate::config::Secret;
 use crate::crypto::{self, Cipher, Token};
-use crate::domain::visitor::{BuyerIdentity, BuyerPii, VisitorContext};
+use crate::domain::visitor::{
+    BuyerIdentity, BuyerPii, IdentityError, SignedIdentity, VerifiedAccount, VisitorContext,
+};
 use crate::ports::Clock;
 use crate::storage::{Store, StoreError, VisitorRow};
 use serde::Serialize;
@@ -34,6 +37,12 @@ pub enum VisitorError {
     Unauthenticated,
     #[error("visitor not found")]
     NotFound,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("this server has no identity secret: it cannot check signed identities")]
+    IdentityNotConfigured,
+    #[error("only the demo store's own demo buyers can be signed in here")]
+    NotADemoAccount,
     #[error("stored visitor data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -44,7 +53,14 @@ pub struct VisitorService {
     store: Store,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
+    identity_secret: Option<Secret<String>>,
+    /// Accounts this server may vouch for itself: the demo store's buyers, when it
+    /// runs the demo store; none with a real shop.
+    demo_accounts: &'static [&'static str],
 }
+
+/// How long the demo store's own signatures hold.
+const DEMO_IDENTITY_SECS: i64 = 3600;
 
 impl VisitorService {
     pub fn new(store: Store, cipher: Cipher, clock: Arc<dyn Clock>) -> Self {
@@ -52,31 +68,89 @@ impl VisitorService {
             store,
             cipher,
             clock,
+            identity_secret: None,
+            demo_accounts: &[],
         }
+    }
+
+    /// The secret that checks signed identities, and the accounts this server may
+    /// sign for itself (the demo store's).
+    pub fn with_identity(
+        mut self,
+        secret: Option<Secret<String>>,
+        demo_accounts: &'static [&'static str],
+    ) -> Self {
+        self.identity_secret = secret;
+        self.demo_accounts = demo_accounts;
+        self
+    }
+
+    fn secret(&self) -> Result<&[u8], VisitorError> {
+        self.identity_secret
+            .as_ref()
+            .map(|s| s.expose().as_bytes())
+            .ok_or(VisitorError::IdentityNotConfigured)
+    }
+
+    /// The only way to a shop account: the shop's signature, checked now.
+    pub fn verify(&self, signed: &SignedIdentity) -> Result<VerifiedAccount, VisitorError> {
+        let now_secs = self.clock.now_ms().div_euclid(1000);
+        Ok(signed.verify(self.secret()?, now_secs)?)
+    }
+
+    /// A short-lived signed identity for one of the demo store's buyers, so the
+    /// demo shop page can sign in the way a real shop's page would.
+    pub fn demo_identity(&self, account: &str) -> Result<SignedIdentity, VisitorError> {
+        if !self.demo_accounts.contains(&account) {
+            return Err(VisitorError::NotADemoAccount);
+        }
+        let expires_at = self.clock.now_ms().div_euclid(1000) + DEMO_IDENTITY_SECS;
+        Ok(SignedIdentity::sign(account, expires_at, self.secret()?))
     }
 
     /// A returning visitor presents the token they were given; anyone else becomes a
     /// new visitor and gets a token (returned once, stored only as a hash).
+    ///
+    /// A token never carries a shop account over to someone the shop has not
+    /// vouched for: a token bound to account A, presented with B's identity or with
+    /// none (A signed out of the shop, someone else uses the device), starts a new
+    /// visitor, so A's chats and orders stay A's. An anonymous visitor who signs in
+    /// keeps their token and chats and is bound to the account from now on.
     pub async fn identify(
         &self,
         token: Option<&str>,
         identity: &BuyerIdentity,
     ) -> Result<(Visitor, Option<String>), VisitorError> {
-        if let Some(token) = token {
-            let visitor = self.authenticate(token).await?;
-            if identity.shop_account_id.is_some() || identity.nickname.is_some() {
-                let now = self.clock.now_ms();
-                self.store
-                    .update_visitor_identity(
-                        &visitor.id,
-                        identity.shop_account_id.as_deref(),
-                        identity.nickname.as_deref(),
-                        now,
-                    )
-                    .await?;
+        let claimed = identity.account.as_ref().map(VerifiedAccount::as_str);
+        let returning = match token {
+            Some(token) => Some(self.visitor_row(token).await?),
+            None => None,
+        };
+        match returning {
+            Some(row)
+                if row.shop_account_id.is_none() || row.shop_account_id.as_deref() == claimed =>
+            {
+                if claimed.is_some() || identity.nickname.is_some() {
+                    let now = self.clock.now_ms();
+                    self.store
+                        .update_visitor_identity(
+                            &row.id,
+                            claimed,
+                            identity.nickname.as_deref(),
+                            now,
+                        )
+                        .await?;
+                }
+                Ok((Visitor { id: row.id }, None))
             }
-            return Ok((visitor, None));
+            Some(_) | None => self.new_visitor(identity).await,
         }
+    }
+
+    async fn new_visitor(
+        &self,
+        identity: &BuyerIdentity,
+    ) -> Result<(Visitor, Option<String>), VisitorError> {
         let token = Token::generate(VISITOR_TOKEN_PREFIX);
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now_ms();
@@ -84,7 +158,7 @@ impl VisitorService {
             .insert_visitor(
                 &id,
                 &token.hash,
-                identity.shop_account_id.as_deref(),
+                identity.account.as_ref().map(VerifiedAccount::as_str),
                 identity.nickname.as_deref(),
                 now,
             )
@@ -92,16 +166,21 @@ impl VisitorService {
         Ok((Visitor { id }, Some(token.value)))
     }
 
-    pub async fn authenticate(&self, token: &str) -> Result<Visitor, VisitorError> {
+    async fn visitor_row(&self, token: &str) -> Result<VisitorRow, VisitorError> {
         match self
             .store
             .visitor_by_token(&crypto::hash_token(token))
             .await
         {
-            Ok(row) => Ok(Visitor { id: row.id }),
+            Ok(row) => Ok(row),
             Err(StoreError::NotFound) => Err(VisitorError::Unauthenticated),
             Err(e) => Err(e.into()),
         }
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<Visitor, VisitorError> {
+        let row = self.visitor_row(token).await?;
+        Ok(Visitor { id: row.id })
     }
 
     /// Personal data is sealed with the visitor id as associated data before storage.

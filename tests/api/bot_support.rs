@@ -179,7 +179,7 @@ impl TestApp {
         let res = self
             .client
             .post(self.url("/api/v1/conversations"))
-            .json(&json!({ "shop_account_id": account, "nickname": "小明" }))
+            .json(&json!({ "identity": self.signed_identity(account), "nickname": "小明" }))
             .send()
             .await
             .unwrap();

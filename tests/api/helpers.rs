@@ -42,6 +42,9 @@ pub async fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The shop's identity secret on test servers (tests sign buyers' identities with it).
+pub const IDENTITY_SECRET: &str = "test-identity-secret-0123456789abcdef";
+
 /// The Qdrant server the suite's knowledge index runs against, when
 /// XIAOER_TEST_INDEX=qdrant (scripts/test.sh starts one and sets
 /// XIAOER_TEST_QDRANT_URL); otherwise every test app embeds its own index.
@@ -57,6 +60,7 @@ pub fn test_qdrant_url() -> Option<String> {
 /// its own collection when the index is a Qdrant server.
 pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir);
+    settings.identity_secret = Some(xiaoer::config::Secret::new(IDENTITY_SECRET.into()));
     if backend_is_postgres() {
         settings.database_url = Some(xiaoer::config::Secret::new(fresh_postgres_database().await));
     }
@@ -148,6 +152,27 @@ impl TestApp {
             visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
             token: body["visitor_token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// What the shop's page sends for a signed-in buyer: the account signed with
+    /// this server's identity secret, valid for ten minutes.
+    pub fn signed_identity(&self, account: &str) -> Value {
+        let secret = self
+            .settings
+            .identity_secret
+            .as_ref()
+            .expect("identity secret");
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 600;
+        let signed = xiaoer::domain::visitor::SignedIdentity::sign(
+            account,
+            expires_at,
+            secret.expose().as_bytes(),
+        );
+        serde_json::to_value(signed).unwrap()
     }
 
     pub async fn buyer_post(&self, buyer: &Buyer, suffix: &str, body: Value) -> reqwest::Response {

@@ -8,6 +8,7 @@ mod bot_support;
 mod cli;
 mod crash;
 mod helpers;
+mod identity;
 mod index;
 mod knowledge;
 mod messages;

@@ -164,3 +164,113 @@ async fn sockets_close_with_a_restart_code_on_shutdown() {
     drop(ws);
     stopping.await.unwrap();
 }
+
+/// The conversation socket of a staff member, after its `ready` frame.
+async fn staff_conversation_socket(
+    app: &crate::helpers::TestApp,
+    staff: &crate::helpers::StaffLogin,
+    conversation_id: &str,
+) -> crate::helpers::Ws {
+    let url = app.ws_url(&format!(
+        "/api/v1/staff/conversations/{conversation_id}/ws?access_token={}",
+        staff.token
+    ));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    next_of_type(&mut ws, "ready").await;
+    ws
+}
+
+/// Every text frame until the server closes the socket; the close code.
+async fn frames_until_closed(ws: &mut crate::helpers::Ws) -> (Vec<serde_json::Value>, u16) {
+    use tokio_tungstenite::tungstenite::Message;
+    let mut frames = Vec::new();
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server closes the socket within 10 s");
+        match next {
+            Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => {
+                return (frames, frame.map(|f| u16::from(f.code)).unwrap_or(0));
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// ASVS 5.0 V7.4.1 (once a session is terminated it cannot be used any more):
+/// logging out closes the session's open sockets (4401) at once, so they neither
+/// receive the chat's messages nor send into it.
+#[tokio::test]
+async fn logging_out_closes_the_sessions_open_sockets() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-a", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    app.hand_to_agent(&buyer, &agent).await;
+    let mut chat = staff_conversation_socket(&app, &agent, &buyer.conversation_id).await;
+    let mut feed = app.staff_socket(&agent).await;
+
+    let res = app
+        .staff_post(&agent, "/api/v1/staff/logout", json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    app.buyer_send(&buyer, "after-logout", "我的地址是文三路1号")
+        .await;
+    for ws in [&mut chat, &mut feed] {
+        let (frames, code) = frames_until_closed(ws).await;
+        assert_eq!(code, 4401);
+        assert!(
+            frames.iter().all(|f| !f.to_string().contains("文三路")),
+            "{frames:?}"
+        );
+    }
+    // REST agrees: the token is dead.
+    let res = app.staff_get(&agent, "/api/v1/staff/me").await;
+    assert_eq!(res.status(), 401);
+}
+
+/// ASVS 5.0 V8.3.2 (changes to what authorisation depends on apply at once):
+/// after a transfer the old agent's socket on that chat closes (4403) before the
+/// transfer or anything later reaches it, and their feed stops carrying the chat.
+#[tokio::test]
+async fn after_a_transfer_the_old_agents_sockets_stop_showing_the_chat() {
+    let app = spawn_app().await;
+    let first = app.staff("first", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    app.hand_to_agent(&buyer, &first).await;
+    let second = app.online_agent("second", 3).await;
+    let mut chat = staff_conversation_socket(&app, &first, &buyer.conversation_id).await;
+    let mut feed = app.staff_socket(&first).await;
+
+    let path = format!(
+        "/api/v1/staff/conversations/{}/transfer",
+        buyer.conversation_id
+    );
+    let body = json!({ "to_agent": second.id, "note": "请跟进" });
+    let res = app.staff_post(&first, &path, body).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.buyer_send(&buyer, "after-transfer", "换货地址是文三路1号")
+        .await;
+
+    let (frames, code) = frames_until_closed(&mut chat).await;
+    assert_eq!(code, 4403);
+    assert!(
+        frames
+            .iter()
+            .all(|f| !f.to_string().contains("文三路") && !f.to_string().contains("请跟进")),
+        "{frames:?}"
+    );
+
+    // The feed stays open for the queue but no longer carries the chat: a new
+    // waiting chat (which the first agent may see) arrives, the buyer's message never.
+    let other = app.start_conversation().await;
+    app.buyer_post(&other, "/handoff", json!({})).await;
+    loop {
+        let frame = next_json(&mut feed).await;
+        assert!(!frame.to_string().contains("文三路"), "{frame}");
+        if frame["event"]["conversation_id"] == other.conversation_id.as_str() {
+            break;
+        }
+    }
+}

@@ -2,9 +2,43 @@
 // REST calls, and a WebSocket that resumes after the last sequence number seen.
 // Messages are sent with a client_msg_id and kept in an outbox until the server
 // acknowledges them, so a reconnect or a reload re-sends without doubling.
+// A shop vouches for a signed-in buyer with a signed identity that the embed
+// script (widget.js, Xiaoer.identify) hands over; without one the buyer is
+// anonymous. The conversation starts only once the identity is known.
 
 const KEY = "xiaoer.widget.v1";
 const BACKOFF_MAX_MS = 15000;
+
+/// How long an embedded chat waits for the shop page's identity (an older
+/// widget.js never sends one: the buyer is then anonymous).
+const IDENTITY_WAIT_MS = 3000;
+
+function validIdentity(id) {
+  return id && typeof id.account_id === "string" && Number.isInteger(id.expires_at) &&
+    typeof id.signature === "string"
+    ? { account_id: id.account_id, expires_at: id.expires_at, signature: id.signature }
+    : null;
+}
+
+/// Resolves with the identity the page that embeds the chat sends (null when
+/// anonymous); a later, different identity reloads the chat as that buyer.
+function identityFromParent() {
+  if (window.parent === window) return Promise.resolve(null);
+  let opened; // the account the chat opened as (null: anonymous)
+  return new Promise((resolve) => {
+    const settle = (identity) => {
+      opened = identity ? identity.account_id : null;
+      resolve(identity);
+    };
+    setTimeout(() => opened === undefined && settle(null), IDENTITY_WAIT_MS);
+    window.addEventListener("message", (e) => {
+      if (e.source !== window.parent || !e.data || e.data.type !== "xiaoer:identity") return;
+      const identity = validIdentity(e.data.identity);
+      if (opened === undefined) settle(identity);
+      else if ((identity ? identity.account_id : null) !== opened) location.reload();
+    });
+  });
+}
 
 function load() {
   try {
@@ -22,6 +56,7 @@ export class Session {
     this.socket = null;
     this.retries = 0;
     this.outbox = new Map(this.saved.outbox || []);
+    this.identity = identityFromParent();
   }
 
   get conversationId() {
@@ -59,28 +94,43 @@ export class Session {
     return `/api/v1/conversations/${this.conversationId}${suffix}`;
   }
 
-  /// Reuses the stored conversation when it still answers; else starts one.
+  /// Reuses the stored conversation when it still answers and belongs to the same
+  /// buyer; else starts one (as the signed-in buyer, or anonymously).
   async open() {
-    if (this.conversationId && this.token) {
+    const identity = await this.identity;
+    const account = identity ? identity.account_id : null;
+    if (this.conversationId && this.token && (this.saved.account || null) === account) {
       try {
         return await this.api("GET", this.conversationPath());
       } catch (e) {
         if (e.status !== 404 && e.status !== 401) throw e;
       }
     }
-    const res = await fetch("/api/v1/conversations", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null }),
-    });
+    let res = await this.start(identity);
+    if (identity && res.status === 400) {
+      // The shop's signature was refused (expired, wrong secret): chat anonymously.
+      console.warn("xiaoer: the signed identity was refused; chatting anonymously");
+      res = await this.start(null);
+    }
     if (!res.ok) throw new Error(`cannot start a conversation (${res.status})`);
     const started = await res.json();
+    this.saved.account = res.identified ? account : null;
     if (started.visitor_token) this.saved.visitor_token = started.visitor_token;
     this.saved.conversation_id = started.conversation.id;
     this.outbox.clear();
     this.save();
     this.handlers.reset();
     return started.conversation;
+  }
+
+  async start(identity) {
+    const res = await fetch("/api/v1/conversations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity }),
+    });
+    res.identified = identity !== null;
+    return res;
   }
 
   connect() {

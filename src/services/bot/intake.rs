@@ -3,7 +3,7 @@
 //! volunteered) the LLM, check order numbers against the buyer's account, then
 //! ask the next question, run the order tool, or hand off with the facts.
 
-use super::orders::{Lookup, not_on_account, sign_in_first};
+use super::orders::{Lookup, needs_sign_in, not_on_account, sign_in_first};
 use super::pipeline::Turn;
 use super::prompts::SlotPrompt;
 use super::{BotError, BotService};
@@ -73,6 +73,9 @@ impl BotService {
             }
             (None, None) => return Ok(false),
         };
+        if needs_sign_in(turn, intent.on_complete) {
+            return self.say(turn, sign_in_first(turn.lang)).await.map(|_| true);
+        }
         fill_from_message(
             intent,
             &mut state.slots,

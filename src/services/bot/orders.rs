@@ -1,5 +1,7 @@
 //! The order tools: status, logistics timeline and return eligibility, always for
-//! the buyer's own shop account. An order of anyone else reads as "not found".
+//! the buyer's own shop account, which only a signed identity from the shop sets.
+//! An order of anyone else reads as "not found"; an anonymous buyer is asked to
+//! sign in.
 
 use super::pipeline::Turn;
 use super::{BotError, BotService};
@@ -31,9 +33,16 @@ pub fn not_on_account(lang: Lang, order_no: &str) -> String {
 
 pub fn sign_in_first(lang: Lang) -> &'static str {
     lang.pick(
-        "查询订单需要先登录您的店铺账号，登录后再问我就可以了。",
-        "Please sign in to your shop account first, then ask me again about your order.",
+        "查询订单需要先登录您的店铺账号。请先在店铺页面登录，然后再问我就可以了。",
+        "To look up orders I need you to be signed in to your shop account. Please sign in on the shop's page, then ask me again.",
     )
+}
+
+/// An order tool works only for a buyer the shop vouched for: an anonymous one is
+/// asked to sign in first, before being asked for an order number that could
+/// only ever read as "not found".
+pub fn needs_sign_in(turn: &Turn, tool: Completion) -> bool {
+    tool != Completion::HandOff && turn.buyer_account().is_none()
 }
 
 impl BotService {

@@ -1,0 +1,158 @@
+//! A staff socket's right to stay open. The route table checked it once, at the
+//! upgrade; a socket lives for hours, so the check is repeated: at once when this
+//! node hears the session or the staff member changed (logout, deactivation, new
+//! role), before the next frame when the last check is older than `RECHECK`
+//! (changes made on other nodes, expired sessions), and before every frame the
+//! client sends. A failed check closes the socket with 4401 or 4403.
+
+use super::super::AppState;
+use super::super::extract::{Caller, bearer_or_query_token, session_cookie};
+use super::super::routes::{Access, spec_for};
+use crate::crypto;
+use crate::domain::conversation::ConversationId;
+use crate::domain::staff::Permission;
+use crate::services::chat::{Actor, ChatError};
+use crate::services::staff::{AccessChange, StaffError, StaffUser};
+use axum::extract::ws::CloseFrame;
+use axum::extract::{MatchedPath, Request};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The oldest a session check may be when a frame goes out.
+const RECHECK: Duration = Duration::from_secs(2);
+/// Application close codes: the session ended; the right to this content ended.
+pub const CLOSE_SIGNED_OUT: u16 = 4401;
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+/// 1011: the check itself failed (database); the client may reconnect.
+const CLOSE_ERROR: u16 = 1011;
+
+/// Why a staff socket is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    SignedOut,
+    Forbidden,
+    CheckFailed,
+}
+
+impl Revoked {
+    pub fn close_frame(self) -> CloseFrame {
+        let (code, reason) = match self {
+            Revoked::SignedOut => (CLOSE_SIGNED_OUT, "session ended"),
+            Revoked::Forbidden => (CLOSE_FORBIDDEN, "no longer allowed"),
+            Revoked::CheckFailed => (CLOSE_ERROR, "access check failed"),
+        };
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub struct StaffGrant {
+    token: String,
+    token_hash: Vec<u8>,
+    user: StaffUser,
+    /// The permission the route table demands for this socket's route.
+    needs: Permission,
+    checked: Instant,
+}
+
+impl StaffGrant {
+    /// The grant for the staff member the route table just let through, with the
+    /// session token they presented and the permission of the matched route.
+    pub fn for_request(request: &Request, user: StaffUser) -> Option<StaffGrant> {
+        let token = session_cookie(request).or_else(|| bearer_or_query_token(request))?;
+        let path = request.extensions().get::<MatchedPath>()?.as_str();
+        let Access::Staff(needs) = spec_for(request.method().as_str(), path)?.access else {
+            return None;
+        };
+        Some(StaffGrant {
+            token_hash: crypto::hash_token(&token),
+            token,
+            user,
+            needs,
+            checked: Instant::now(),
+        })
+    }
+
+    pub fn user(&self) -> &StaffUser {
+        &self.user
+    }
+
+    /// True when a change heard on this node concerns this socket (or some were
+    /// missed): the grant must be checked now.
+    pub fn concerned_by(&self, change: &Result<AccessChange, RecvError>) -> bool {
+        match change {
+            Ok(AccessChange::SessionEnded(hash)) => **hash == *self.token_hash,
+            Ok(AccessChange::StaffChanged(id)) => **id == *self.user.id,
+            Err(RecvError::Lagged(_)) => true,
+            Err(RecvError::Closed) => false,
+        }
+    }
+
+    /// Re-checks if the last check is stale (or `force`), refreshing the role;
+    /// true when it checked now.
+    pub async fn check(&mut self, state: &AppState, force: bool) -> Result<bool, Revoked> {
+        if !force && self.checked.elapsed() < RECHECK {
+            return Ok(false);
+        }
+        self.user = match state.staff.authenticate(&self.token).await {
+            Ok(user) if user.can(self.needs) => user,
+            Ok(_) => return Err(Revoked::Forbidden),
+            Err(StaffError::Unauthenticated) => return Err(Revoked::SignedOut),
+            Err(error) => {
+                tracing::error!(%error, "staff socket check failed");
+                return Err(Revoked::CheckFailed);
+            }
+        };
+        self.checked = Instant::now();
+        Ok(true)
+    }
+}
+
+/// Who is on a conversation socket; staff with the grant that keeps being checked.
+pub struct Party {
+    pub caller: Caller,
+    pub grant: Option<StaffGrant>,
+}
+
+impl Party {
+    /// For staff: the session is still valid (checked now when `force`, else when
+    /// stale) and the conversation is still theirs to see (a transfer, take-over
+    /// or hand-back moves it away). Buyers' tokens do not expire.
+    pub async fn still_allowed(
+        &mut self,
+        state: &AppState,
+        id: &ConversationId,
+        force: bool,
+    ) -> Result<(), Revoked> {
+        let Some(grant) = &mut self.grant else {
+            return Ok(());
+        };
+        if !grant.check(state, force).await? {
+            return Ok(());
+        }
+        let user = grant.user().clone();
+        let allowed = match state.chat.visible(Actor::Staff(&user), id).await {
+            Ok(_) => Ok(()),
+            Err(ChatError::Forbidden | ChatError::NotFound) => Err(Revoked::Forbidden),
+            Err(error) => {
+                tracing::error!(%error, "staff socket check failed");
+                Err(Revoked::CheckFailed)
+            }
+        };
+        self.caller = Caller::Staff(user);
+        allowed
+    }
+}
+
+/// The next access change, or never for a socket without a grant (buyers).
+pub async fn next_change(
+    changes: &mut Option<broadcast::Receiver<AccessChange>>,
+) -> Result<AccessChange, RecvError> {
+    match changes {
+        Some(changes) => changes.recv().await,
+        None => std::future::pending().await,
+    }
+}
