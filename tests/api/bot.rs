@@ -517,3 +517,69 @@ async fn when_the_model_cannot_answer_it_offers_the_closest_entries_to_pick_by_n
         "{again:?}"
     );
 }
+
+/// The questions of tests/data/unsupported_claims.jsonl: ones the demo KB does not answer.
+fn unsupported_claims() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/unsupported_claims.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["question"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn questions_the_shop_kb_does_not_answer_get_a_dont_know_or_a_person_never_an_invented_fact()
+{
+    use xiaoer::domain::lang::Lang;
+    use xiaoer::services::bot::prompts::dont_know;
+    let claims = unsupported_claims();
+    assert!(claims.len() >= 60, "{}", claims.len());
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    // Twelve, spread evenly over the file's topics (the full set: `xiaoer bench bot --claims`).
+    let step = claims.len() / 12;
+    for question in claims.iter().step_by(step).take(12) {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let replies = app.bot_replies(&buyer, seq).await;
+        if app.shopper_state(&buyer).await != "bot" {
+            continue; // handed to a person
+        }
+        let reply = replies.last().unwrap();
+        let text = text_of(reply);
+        let lang = Lang::detect(question);
+        assert!(
+            text.starts_with(dont_know(lang)),
+            "{question}: an answer instead of a don't-know: {reply}"
+        );
+        assert_eq!(
+            reply["body"]["citations"],
+            json!([]),
+            "{question}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, fact) in [
+        ("你们真人客服周末上班吗", "9:00"),
+        ("are your human agents available on weekends?", "9:00"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(app.shopper_state(&buyer).await, "bot", "{question}: {answer}");
+        assert!(text_of(&answer).contains(fact), "{question}: {answer}");
+    }
+    // Asking for a person still hands off.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "找个真人跟我说").await;
+    app.bot_replies(&buyer, seq).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+}

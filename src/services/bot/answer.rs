@@ -3,6 +3,7 @@
 //! entries, streamed to the buyer as it is written, checked as it grows, and
 //! committed with the entries it cited.
 
+use super::grounding::Unsupported;
 use super::guard::{self, Allowed};
 use super::pipeline::Turn;
 use super::prompts::{PromptEntry, dont_know};
@@ -144,7 +145,19 @@ impl BotService {
         }
         drop(stream);
         let clean = strip_citation_marks(&raw).trim().to_owned();
-        let unknown = clean.is_empty() || says_dont_know(&clean);
+        let mut unknown = clean.is_empty() || says_dont_know(&clean);
+        let mut supported = Vec::new();
+        if violation.is_none() && !unknown {
+            match self.supporting_entries(&clean, &raw, &turn.facts.text, &hits, turn.lang) {
+                Ok(citations) => supported = citations,
+                Err(why) => {
+                    // Never sent as an answer: the streamed pieces are replaced
+                    // by the don't-know offer committed under the same stream id.
+                    tracing::info!(reason = ?why, "generated answer not grounded in its entries");
+                    unknown = true;
+                }
+            }
+        }
         let (text, citations) = if let Some(v) = violation {
             tracing::warn!(violation = ?v, "generated answer withheld");
             (guard::withheld(turn.lang).to_owned(), Vec::new())
@@ -158,7 +171,7 @@ impl BotService {
             if !tail.trim().is_empty() {
                 self.chat.stream_delta(&turn.conversation, &stream_id, tail);
             }
-            (clean, cited(&raw, &hits))
+            (clean, supported)
         };
         let limit_reached = turn
             .session
@@ -183,6 +196,44 @@ impl BotService {
             return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
         }
         Ok(())
+    }
+}
+
+impl BotService {
+    /// The entries a generated answer stands on: the ones it cites when they
+    /// support it, else all it was given when together they do (the model
+    /// cited the wrong one). An answer neither supports is not grounded.
+    fn supporting_entries(
+        &self,
+        clean: &str,
+        raw: &str,
+        question: &str,
+        hits: &[&KbHit],
+        lang: Lang,
+    ) -> Result<Vec<Citation>, Unsupported> {
+        let content = |h: &KbHit| format!("{}\n{}", h.title, h.answer);
+        let citations = cited(raw, hits);
+        let cited_texts: Vec<String> = hits
+            .iter()
+            .filter(|h| citations.iter().any(|c| c.entry_id == h.entry_id))
+            .map(|h| content(h))
+            .collect();
+        let cited_refs: Vec<&str> = cited_texts.iter().map(String::as_str).collect();
+        let grounding = self.grounding();
+        let first = grounding.check(clean, question, &cited_refs, lang);
+        if first.is_ok() || citations.len() >= hits.len() {
+            return first.map(|()| citations);
+        }
+        let all: Vec<String> = hits.iter().map(|h| content(h)).collect();
+        let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        grounding.check(clean, question, &all_refs, lang)?;
+        Ok(hits
+            .iter()
+            .map(|h| Citation {
+                entry_id: h.entry_id.clone(),
+                title: h.title.clone(),
+            })
+            .collect())
     }
 }
 
