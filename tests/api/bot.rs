@@ -297,7 +297,7 @@ async fn a_grounded_answer_streams_token_by_token_then_commits_with_citations() 
             _ => {}
         }
     };
-    assert!(!deltas.is_empty(), "the answer was streamed");
+    assert!(!deltas.is_empty(), "the answer was streamed: {answer}");
     let streamed: String = deltas
         .iter()
         .map(|d| d["delta"].as_str().unwrap())
@@ -582,4 +582,47 @@ async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
     let seq = app.say(&buyer, "找个真人跟我说").await;
     app.bot_replies(&buyer, seq).await;
     assert_eq!(app.shopper_state(&buyer).await, "waiting");
+}
+
+#[tokio::test]
+async fn a_return_policy_question_is_answered_first_and_the_return_starts_when_the_buyer_says_yes()
+{
+    let mut entries = shop_entries();
+    entries.push(crate::bot_support::Entry {
+        id: "faq-returns-7day",
+        title: "七天无理由退货 / 7-day returns",
+        answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
+        keys: &["可以退货吗", "能退不", "can i return"],
+        curated: true,
+    });
+    let app = spawn_bot_app(Arc::new(FixedKnowledge {
+        entries,
+        ..Default::default()
+    }))
+    .await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "鞋子买大了可以退货吗").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "curated", "{answer}");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-returns-7day");
+    let text = text_of(&answer);
+    assert!(text.contains("7天内"), "the policy first: {text}");
+    assert!(text.contains("需要的话我可以帮您发起退货"), "then the offer: {text}");
+    // Yes: the return's intake starts with its first question.
+    let seq = app.say(&buyer, "好的").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+    // In English too, and a demand to act still starts the intake at once.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "Can I return shoes that are too big?").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        text_of(&answer).contains("I can start the return for you"),
+        "{answer}"
+    );
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "我要退货").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
 }

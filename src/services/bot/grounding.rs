@@ -21,6 +21,10 @@ use std::collections::HashSet;
 const MIN_NEW_TERMS: usize = 2;
 /// Share of the answer's key terms that must occur in the entries.
 const MIN_SUPPORTED_SHARE: f32 = 0.6;
+/// Key terms of a question the entries never touch before they cannot answer it.
+const MIN_UNCOVERED: usize = 2;
+/// How much a question term the entries never mention counts against an answer that repeats it.
+const ECHO_WEIGHT: usize = 3;
 /// An answer copied from an entry this long (characters, punctuation aside) is supported as it stands.
 const MIN_VERBATIM_CHARS: usize = 6;
 
@@ -130,26 +134,66 @@ impl Grounding {
             return Ok(()); // said word for word by an entry
         }
         let question_terms: HashSet<String> = self.key_terms(question).into_iter().collect();
-        let terms: Vec<String> = self
+        let (echoed, terms): (Vec<String>, Vec<String>) = self
             .key_terms(answer)
             .into_iter()
-            .filter(|t| !question_terms.contains(t) && !asked.contains(t.as_str()))
-            .collect();
+            .partition(|t| question_terms.contains(t) || asked.contains(t.as_str()));
         if terms.len() < MIN_NEW_TERMS {
             return Err(Unsupported::RestatesQuestion);
         }
         let evidence_terms: HashSet<String> = self.key_terms(&evidence).into_iter().collect();
-        let supported = terms
-            .iter()
-            .filter(|t| evidence_terms.contains(*t) || evidence.contains(t.as_str()))
-            .count();
-        if (supported as f32) < MIN_SUPPORTED_SHARE * terms.len() as f32 {
+        let found = |t: &String| evidence_terms.contains(t) || evidence.contains(t.as_str());
+        let supported = terms.iter().filter(|t| found(t)).count();
+        // What the buyer asked about that no entry mentions ("德国", "真皮"),
+        // said back in the answer, is the subject of a claim the entries
+        // cannot back: it weighs triple.
+        let unbacked_subjects = echoed.iter().filter(|t| !found(t)).count();
+        let weight = terms.len() + ECHO_WEIGHT * unbacked_subjects;
+        if (supported as f32) < MIN_SUPPORTED_SHARE * weight as f32 {
             return Err(Unsupported::InventedContent {
                 supported,
-                terms: terms.len(),
+                terms: weight,
             });
         }
         Ok(())
+    }
+
+    /// Whether the entries speak of what the question asks about at all: false
+    /// when most of a Chinese question's key terms ("定制", "logo") share not
+    /// even a character with them. Such a question has no answer in these
+    /// entries, however well one of them matched (a curated match on "托特包").
+    pub fn covers(&self, question: &str, entries: &[&str], lang: Lang) -> bool {
+        if lang != Lang::Zh {
+            return true; // English paraphrases share too few words to tell
+        }
+        let evidence = normalise(&entries.join("\n"));
+        let terms = self.key_terms(question);
+        let uncovered = terms
+            .iter()
+            .filter(|t| {
+                let cjk: Vec<char> = t.chars().filter(|c| is_cjk(*c)).collect();
+                if cjk.is_empty() {
+                    !evidence.contains(t.as_str())
+                } else {
+                    !cjk.iter().any(|c| evidence.contains(*c))
+                }
+            })
+            .count();
+        !(uncovered >= MIN_UNCOVERED && uncovered * 2 >= terms.len())
+    }
+
+    /// A number the answer has finished writing (so a stream can stop early)
+    /// that occurs neither in any of the `entries` nor in the `question`.
+    pub fn invented_number_so_far(
+        &self,
+        partial: &str,
+        question: &str,
+        entries: &[&str],
+    ) -> Option<String> {
+        let done = partial.trim_end_matches(|c: char| {
+            c.is_ascii_digit() || c == '.' || "零一二两三四五六七八九十百".contains(c)
+        });
+        invented_number(done, &normalise(&entries.join("\n")), &normalise(question))
     }
 
     /// The distinct words that carry meaning: the segmenter's words (not its
@@ -289,7 +333,9 @@ fn chinese_number(chars: &[char]) -> Option<(u32, usize)> {
         return None;
     }
     // "一个", "一下", "一次" say one of something, not a fact; skip lone 一.
-    if len == 1 && chars[0] == '一' {
+    // "十分" (very) and "百分之" are words, not quantities.
+    let word: String = chars[..=len].iter().collect();
+    if (len == 1 && chars[0] == '一') || matches!(word.as_str(), "十分" | "百分") {
         return None;
     }
     let (mut total, mut current) = (0u32, 0u32);
@@ -419,6 +465,31 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_about_something_the_entries_never_mention_is_unsupported() {
+        const OVERSEAS: &str = "可以寄到海外或者港澳台吗？\n亲，通过顺丰国际配送：香港、澳门、台湾 3-5 个工作日；日本、韩国、新加坡、马来西亚 5-8 个工作日；美国、加拿大、英国、澳大利亚 7-12 个工作日。国际运费按重量和目的地计算，在结算页显示。";
+        assert!(matches!(
+            check("寄往德国需要 7-12 个工作日，运费按重量计算。", "寄德国要多少天", &[OVERSEAS], Lang::Zh),
+            Err(Unsupported::InventedContent { .. })
+        ));
+        // The same entry does answer a place it lists.
+        assert_eq!(
+            check("寄往日本通过顺丰国际配送，一般 5-8 个工作日送达，运费按重量在结算页显示。", "寄日本要多少天", &[OVERSEAS], Lang::Zh),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn entries_that_never_touch_what_is_asked_do_not_cover_the_question() {
+        let g = grounding();
+        assert!(!g.covers("托特包能定制logo吗", &[TOTE], Lang::Zh));
+        assert!(!g.covers("手表能刷公交卡吗", &[POWER_BANK], Lang::Zh));
+        assert!(g.covers("包包能装电脑吗", &[TOTE], Lang::Zh));
+        assert!(g.covers("衣服洗了会缩水吗", &[TEE_CARE], Lang::Zh));
+        assert!(g.covers("鞋子买大了可以退货吗", &[RETURNS], Lang::Zh));
+        assert!(g.covers("can I get a logo printed", &[TOTE], Lang::En));
+    }
+
+    #[test]
     fn an_invented_number_is_unsupported() {
         assert_eq!(
             check(
@@ -469,6 +540,18 @@ mod tests {
                 Lang::Zh
             ),
             Err(Unsupported::InventedName("apple".into()))
+        );
+    }
+
+    #[test]
+    fn a_stream_stops_at_a_finished_invented_number_but_not_at_a_half_written_one() {
+        let g = grounding();
+        // "4" may become "48": not yet.
+        assert_eq!(g.invented_number_so_far("付款后4", "", &[DISPATCH_EN]), None);
+        assert_eq!(g.invented_number_so_far("付款后48小时", "", &[DISPATCH_EN]), None);
+        assert_eq!(
+            g.invented_number_so_far("付款后24小时", "", &[DISPATCH_EN]),
+            Some("24".into())
         );
     }
 
@@ -537,6 +620,7 @@ mod tests {
     fn numbers_are_read_in_digits_and_chinese_numerals() {
         assert_eq!(numbers("7 天内，1.50 元，30%"), ["7", "1.5", "30"]);
         assert_eq!(numbers("十五天、两年、三十元、一下"), ["15", "2", "30"]);
+        assert_eq!(numbers("十分感谢，百分之百正品"), Vec::<String>::new());
         assert_eq!(numbers("1. 打开\n2、关闭"), Vec::<String>::new());
     }
 }

@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod hours;
 pub mod intake;
 pub mod learning;
+pub mod offer;
 pub mod orders;
 pub mod pipeline;
 pub mod prompts;
