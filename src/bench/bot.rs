@@ -162,9 +162,12 @@ async fn run_claims(
         let row: Value = serde_json::from_str(line)?;
         let question = row["question"].as_str().context("question")?;
         let sample = ask(client, base, question).await?;
-        let dont_know = crate::services::bot::prompts::dont_know(crate::domain::lang::Lang::detect(question));
+        let dont_know =
+            crate::services::bot::prompts::dont_know(crate::domain::lang::Lang::detect(question));
         let handled = match sample.outcome {
-            Outcome::Generated if sample.citations.is_empty() && sample.text.starts_with(dont_know) => {
+            Outcome::Generated
+                if sample.citations.is_empty() && sample.text.starts_with(dont_know) =>
+            {
                 "dont_know"
             }
             Outcome::Generated if sample.citations.is_empty() => "generated_uncited",
@@ -178,7 +181,10 @@ async fn run_claims(
             sample.text.replace('\n', " ").replace('|', "/")
         );
     }
-    println!("{}", serde_json::to_string_pretty(&json!({ "bench": "bot claims", "totals": totals }))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "bench": "bot claims", "totals": totals }))?
+    );
     Ok(())
 }
 

@@ -520,7 +520,10 @@ async fn when_the_model_cannot_answer_it_offers_the_closest_entries_to_pick_by_n
 
 /// The questions of tests/data/unsupported_claims.jsonl: ones the demo KB does not answer.
 fn unsupported_claims() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/unsupported_claims.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/unsupported_claims.jsonl"
+    );
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -556,11 +559,7 @@ async fn questions_the_shop_kb_does_not_answer_get_a_dont_know_or_a_person_never
             text.starts_with(dont_know(lang)),
             "{question}: an answer instead of a don't-know: {reply}"
         );
-        assert_eq!(
-            reply["body"]["citations"],
-            json!([]),
-            "{question}: {reply}"
-        );
+        assert_eq!(reply["body"]["citations"], json!([]), "{question}: {reply}");
     }
 }
 
@@ -574,7 +573,11 @@ async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
         let buyer = app.shopper("demo_buyer_1").await;
         let seq = app.say(&buyer, question).await;
         let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
-        assert_eq!(app.shopper_state(&buyer).await, "bot", "{question}: {answer}");
+        assert_eq!(
+            app.shopper_state(&buyer).await,
+            "bot",
+            "{question}: {answer}"
+        );
         assert!(text_of(&answer).contains(fact), "{question}: {answer}");
     }
     // Asking for a person still hands off.
@@ -604,10 +607,16 @@ async fn a_return_policy_question_is_answered_first_and_the_return_starts_when_t
     let seq = app.say(&buyer, "鞋子买大了可以退货吗").await;
     let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert_eq!(answer["body"]["source"], "curated", "{answer}");
-    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-returns-7day");
+    assert_eq!(
+        answer["body"]["citations"][0]["entry_id"],
+        "faq-returns-7day"
+    );
     let text = text_of(&answer);
     assert!(text.contains("7天内"), "the policy first: {text}");
-    assert!(text.contains("需要的话我可以帮您发起退货"), "then the offer: {text}");
+    assert!(
+        text.contains("需要的话我可以帮您发起退货"),
+        "then the offer: {text}"
+    );
     // Yes: the return's intake starts with its first question.
     let seq = app.say(&buyer, "好的").await;
     let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
@@ -615,7 +624,9 @@ async fn a_return_policy_question_is_answered_first_and_the_return_starts_when_t
     assert_eq!(app.shopper_state(&buyer).await, "bot");
     // In English too, and a demand to act still starts the intake at once.
     let buyer = app.shopper("demo_buyer_1").await;
-    let seq = app.say(&buyer, "Can I return shoes that are too big?").await;
+    let seq = app
+        .say(&buyer, "Can I return shoes that are too big?")
+        .await;
     let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert!(
         text_of(&answer).contains("I can start the return for you"),

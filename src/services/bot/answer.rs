@@ -78,14 +78,8 @@ impl BotService {
         turn.session
             .unhelpful
             .record(true, self.config.unhelpful_limit);
-        self.send_answer(
-            turn,
-            text,
-            vec![citation],
-            AnswerSource::Curated,
-            None,
-        )
-        .await?;
+        self.send_answer(turn, text, vec![citation], AnswerSource::Curated, None)
+            .await?;
         self.note_answered(&hit.entry_id).await;
         Ok(())
     }
@@ -174,9 +168,9 @@ impl BotService {
             if violation.is_some() {
                 break; // dropping the stream stops the model
             }
-            invented =
-                self.grounding()
-                    .invented_number_so_far(&clean, &turn.facts.text, &evidence);
+            invented = self
+                .grounding()
+                .invented_number_so_far(&clean, &turn.facts.text, &evidence);
             if invented.is_some() {
                 break; // an invented price or period: no need to hear the rest
             }

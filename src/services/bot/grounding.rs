@@ -58,6 +58,7 @@ impl std::fmt::Debug for Grounding {
 }
 
 /// Function words and shop small talk: they carry no fact of their own.
+#[rustfmt::skip]
 const STOP_ZH: &[&str] = &[
     "亲", "您", "你", "我", "我们", "你们", "咱们", "本店", "小店", "店铺", "请", "哦", "呢", "吧",
     "啊", "呀", "嘛", "哈", "的", "地", "得", "了", "着", "过", "是", "是的", "对", "对的", "有",
@@ -73,6 +74,7 @@ const STOP_ZH: &[&str] = &[
     "只要", "可能", "应该", "无法", "不了", "看", "查看", "了解", "告诉", "说", "问", "不要", "一次",
     "第一", "还能", "还有", "另外", "而且",
 ];
+#[rustfmt::skip]
 const STOP_EN: &[&str] = &[
     "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "yes", "no", "not",
     "yeah", "sure", "of", "course", "you", "your", "yours", "we", "our", "us", "i", "me", "my",
@@ -87,6 +89,7 @@ const STOP_EN: &[&str] = &[
     "page", "details", "detail", "more", "information", "info", "let", "know", "get", "make",
 ];
 /// Whole answers that agree or disagree and say nothing else.
+#[rustfmt::skip]
 const BARE_ANSWERS: &[&str] = &[
     "可以", "可以的", "能", "能的", "是", "是的", "是滴", "对", "对的", "有", "有的", "有呀",
     "会", "会的", "不可以", "不能", "不是", "没有", "不会", "当然可以", "当然", "支持", "不支持",
@@ -390,7 +393,12 @@ mod tests {
     const RETURNS: &str = "支持七天无理由退货吗？\n亲，自签收次日起 7 天内，吊牌、包装齐全且未穿着洗涤的商品，可以申请无理由退货，寄回运费由买家承担。";
     const DISPATCH_EN: &str = "When will my order ship?\nIn-stock items ship from our Hangzhou warehouse within 48 hours of payment, and orders paid before 16:00 (China time) usually leave the same day, weekends included.";
 
-    fn check(answer: &str, question: &str, entries: &[&str], lang: Lang) -> Result<(), Unsupported> {
+    fn check(
+        answer: &str,
+        question: &str,
+        entries: &[&str],
+        lang: Lang,
+    ) -> Result<(), Unsupported> {
         grounding().check(answer, question, entries, lang)
     }
 
@@ -437,7 +445,12 @@ mod tests {
     #[test]
     fn a_sentence_copied_from_the_entry_is_supported_even_when_it_echoes_the_question() {
         assert_eq!(
-            check("不建议用来给笔记本电脑充电哦。", "充电宝能给笔记本电脑充电吗", &[POWER_BANK], Lang::Zh),
+            check(
+                "不建议用来给笔记本电脑充电哦。",
+                "充电宝能给笔记本电脑充电吗",
+                &[POWER_BANK],
+                Lang::Zh
+            ),
             Ok(())
         );
     }
@@ -446,11 +459,21 @@ mod tests {
     fn invented_material_is_unsupported() {
         // The cases: facts the entries do not hold, citing an unrelated entry.
         assert!(matches!(
-            check("包包是真皮的，质感很好。", "包包是真皮的吗", &[TOTE], Lang::Zh),
+            check(
+                "包包是真皮的，质感很好。",
+                "包包是真皮的吗",
+                &[TOTE],
+                Lang::Zh
+            ),
             Err(Unsupported::InventedContent { .. } | Unsupported::RestatesQuestion)
         ));
         assert!(matches!(
-            check("T恤有黑色、白色和灰色三种颜色可选。", "T恤有几种颜色", &[TEE_CARE], Lang::Zh),
+            check(
+                "T恤有黑色、白色和灰色三种颜色可选。",
+                "T恤有几种颜色",
+                &[TEE_CARE],
+                Lang::Zh
+            ),
             Err(Unsupported::InventedContent { .. })
         ));
         assert!(matches!(
@@ -468,12 +491,22 @@ mod tests {
     fn a_claim_about_something_the_entries_never_mention_is_unsupported() {
         const OVERSEAS: &str = "可以寄到海外或者港澳台吗？\n亲，通过顺丰国际配送：香港、澳门、台湾 3-5 个工作日；日本、韩国、新加坡、马来西亚 5-8 个工作日；美国、加拿大、英国、澳大利亚 7-12 个工作日。国际运费按重量和目的地计算，在结算页显示。";
         assert!(matches!(
-            check("寄往德国需要 7-12 个工作日，运费按重量计算。", "寄德国要多少天", &[OVERSEAS], Lang::Zh),
+            check(
+                "寄往德国需要 7-12 个工作日，运费按重量计算。",
+                "寄德国要多少天",
+                &[OVERSEAS],
+                Lang::Zh
+            ),
             Err(Unsupported::InventedContent { .. })
         ));
         // The same entry does answer a place it lists.
         assert_eq!(
-            check("寄往日本通过顺丰国际配送，一般 5-8 个工作日送达，运费按重量在结算页显示。", "寄日本要多少天", &[OVERSEAS], Lang::Zh),
+            check(
+                "寄往日本通过顺丰国际配送，一般 5-8 个工作日送达，运费按重量在结算页显示。",
+                "寄日本要多少天",
+                &[OVERSEAS],
+                Lang::Zh
+            ),
             Ok(())
         );
     }
@@ -547,8 +580,14 @@ mod tests {
     fn a_stream_stops_at_a_finished_invented_number_but_not_at_a_half_written_one() {
         let g = grounding();
         // "4" may become "48": not yet.
-        assert_eq!(g.invented_number_so_far("付款后4", "", &[DISPATCH_EN]), None);
-        assert_eq!(g.invented_number_so_far("付款后48小时", "", &[DISPATCH_EN]), None);
+        assert_eq!(
+            g.invented_number_so_far("付款后4", "", &[DISPATCH_EN]),
+            None
+        );
+        assert_eq!(
+            g.invented_number_so_far("付款后48小时", "", &[DISPATCH_EN]),
+            None
+        );
         assert_eq!(
             g.invented_number_so_far("付款后24小时", "", &[DISPATCH_EN]),
             Some("24".into())
@@ -557,7 +596,15 @@ mod tests {
 
     #[test]
     fn a_bare_yes_or_no_is_unsupported() {
-        for answer in ["可以", "可以的。", "是的！", "有", "亲，可以哦～", "Yes.", "Yes, it can!"] {
+        for answer in [
+            "可以",
+            "可以的。",
+            "是的！",
+            "有",
+            "亲，可以哦～",
+            "Yes.",
+            "Yes, it can!",
+        ] {
             let lang = Lang::detect(answer);
             assert_eq!(
                 check(answer, "充电宝可以给手表充电吗", &[POWER_BANK], lang),
@@ -572,8 +619,16 @@ mod tests {
         for (answer, question, entry) in [
             ("包包是真皮的。", "包包是真皮的吗", TOTE),
             ("T恤有多种颜色。", "T恤有几种颜色", TEE_CARE),
-            ("充电宝可以给手表充电的哦。", "充电宝可以给手表充电吗", POWER_BANK),
-            ("您好，关于T恤有几种颜色的问题，我们的T恤有颜色。", "T恤有几种颜色", TEE_CARE),
+            (
+                "充电宝可以给手表充电的哦。",
+                "充电宝可以给手表充电吗",
+                POWER_BANK,
+            ),
+            (
+                "您好，关于T恤有几种颜色的问题，我们的T恤有颜色。",
+                "T恤有几种颜色",
+                TEE_CARE,
+            ),
         ] {
             assert!(
                 matches!(

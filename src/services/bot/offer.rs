@@ -42,19 +42,42 @@ pub fn is_policy_question(text: &str) -> bool {
         return false;
     }
     const DEMANDS: &[&str] = &[
-        "我要", "给我", "帮我", "申请", "我想要", "马上", "i want", "i need", "please", "i'd like",
+        "我要",
+        "给我",
+        "帮我",
+        "申请",
+        "我想要",
+        "马上",
+        "i want",
+        "i need",
+        "please",
+        "i'd like",
     ];
     if DEMANDS.iter().any(|d| lower.contains(d)) {
         return false;
     }
     const ASKS: &[&str] = &[
-        "能不能", "可不可以", "可以不", "能不", "行不行", "是否", "会不会", "给不给", "怎么", "如何",
-        "多久", "吗", "么", "?", "？",
+        "能不能",
+        "可不可以",
+        "可以不",
+        "能不",
+        "行不行",
+        "是否",
+        "会不会",
+        "给不给",
+        "怎么",
+        "如何",
+        "多久",
+        "吗",
+        "么",
+        "?",
+        "？",
     ];
     const ASKS_EN: &[&str] = &[
         "can ", "could ", "do ", "does ", "is ", "are ", "how ", "what ", "will ", "would ",
     ];
-    let core = lower.trim_end_matches(|c: char| !c.is_alphanumeric() && !crate::domain::lang::is_cjk(c));
+    let core =
+        lower.trim_end_matches(|c: char| !c.is_alphanumeric() && !crate::domain::lang::is_cjk(c));
     ASKS.iter().any(|a| lower.contains(a))
         || ["不", "没", "呢", "嘛"].iter().any(|e| core.ends_with(e))
         || ASKS_EN.iter().any(|a| lower.starts_with(a))
@@ -70,8 +93,29 @@ pub fn accepts(text: &str) -> bool {
         .collect();
     let core = core.trim();
     const EXACT: &[&str] = &[
-        "好", "好的", "好啊", "好吧", "可以", "可以的", "行", "行的", "需要", "要", "要的", "嗯",
-        "嗯嗯", "是的", "对", "ok", "okay", "yes", "yep", "yeah", "sure", "please", "go ahead",
+        "好",
+        "好的",
+        "好啊",
+        "好吧",
+        "可以",
+        "可以的",
+        "行",
+        "行的",
+        "需要",
+        "要",
+        "要的",
+        "嗯",
+        "嗯嗯",
+        "是的",
+        "对",
+        "ok",
+        "okay",
+        "yes",
+        "yep",
+        "yeah",
+        "sure",
+        "please",
+        "go ahead",
     ];
     const STARTS: &[&str] = &[
         "好的", "需要", "帮我", "麻烦", "那就", "发起", "yes", "sure", "ok", "please", "go ahead",
@@ -99,7 +143,11 @@ impl BotService {
         if turn.session.intake.is_some() || !is_policy_question(&text) {
             return Ok(false);
         }
-        let Some(process) = self.catalog.detect(&text).and_then(|i| process_for(&i.name)) else {
+        let Some(process) = self
+            .catalog
+            .detect(&text)
+            .and_then(|i| process_for(&i.name))
+        else {
             return Ok(false);
         };
         let Ok(verdict) = self.ports.knowledge.decide(&text).await else {
@@ -148,7 +196,17 @@ mod tests {
 
     #[test]
     fn taking_up_the_offer_is_recognised() {
-        for text in ["好的", "好", "需要！", "嗯嗯", "帮我发起吧", "麻烦你了", "Yes please", "sure", "OK"] {
+        for text in [
+            "好的",
+            "好",
+            "需要！",
+            "嗯嗯",
+            "帮我发起吧",
+            "麻烦你了",
+            "Yes please",
+            "sure",
+            "OK",
+        ] {
             assert!(accepts(text), "{text}");
         }
         for text in ["不用了", "算了", "no thanks", "那运费谁出", "我再想想"] {
