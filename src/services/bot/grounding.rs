@@ -23,8 +23,6 @@ const MIN_NEW_TERMS: usize = 2;
 const MIN_SUPPORTED_SHARE: f32 = 0.6;
 /// Key terms of a question the entries never touch before they cannot answer it.
 const MIN_UNCOVERED: usize = 2;
-/// How much a question term the entries never mention counts against an answer that repeats it.
-const ECHO_WEIGHT: usize = 3;
 /// An answer copied from an entry this long (characters, punctuation aside) is supported as it stands.
 const MIN_VERBATIM_CHARS: usize = 6;
 
@@ -147,15 +145,20 @@ impl Grounding {
         let evidence_terms: HashSet<String> = self.key_terms(&evidence).into_iter().collect();
         let found = |t: &String| evidence_terms.contains(t) || evidence.contains(t.as_str());
         let supported = terms.iter().filter(|t| found(t)).count();
-        // What the buyer asked about that no entry mentions ("德国", "真皮"),
-        // said back in the answer, is the subject of a claim the entries
-        // cannot back: it weighs triple.
+        // What the buyer asked about that no entry mentions ("德国", "库存"),
+        // said back in the answer, is the subject of a claim the entries cannot back.
         let unbacked_subjects = echoed.iter().filter(|t| !found(t)).count();
-        let weight = terms.len() + ECHO_WEIGHT * unbacked_subjects;
-        if (supported as f32) < MIN_SUPPORTED_SHARE * weight as f32 {
+        if unbacked_subjects > 0 {
+            // "L码的T恤还有库存": the buyer's own word, asserted, backed by nothing.
             return Err(Unsupported::InventedContent {
                 supported,
-                terms: weight,
+                terms: terms.len() + unbacked_subjects,
+            });
+        }
+        if (supported as f32) < MIN_SUPPORTED_SHARE * terms.len() as f32 {
+            return Err(Unsupported::InventedContent {
+                supported,
+                terms: terms.len(),
             });
         }
         Ok(())
@@ -495,6 +498,15 @@ mod tests {
                 "寄往德国需要 7-12 个工作日，运费按重量计算。",
                 "寄德国要多少天",
                 &[OVERSEAS],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedContent { .. })
+        ));
+        assert!(matches!(
+            check(
+                "T恤的尺码表是S、M、L、XL、XXL，L码的T恤还有库存。",
+                "L码的T恤还有库存吗",
+                &["T恤的尺码表是怎样的？\n尺码 S、M、L、XL、XXL，胸围 100-116 cm。"],
                 Lang::Zh
             ),
             Err(Unsupported::InventedContent { .. })
