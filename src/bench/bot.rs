@@ -33,6 +33,11 @@ pub struct BotBenchArgs {
     /// Use the knowledge base start-up configures instead of the scripted one.
     #[arg(long)]
     pub real_kb: bool,
+    /// Instead of timing, ask every question of this JSON-lines file (one
+    /// `{"question": ...}` a line, e.g. tests/data/unsupported_claims.jsonl) of
+    /// the configured knowledge base and print how each was handled.
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
 }
 
 const CURATED_Q: [&str; 4] = [
@@ -137,6 +142,50 @@ struct Sample {
     outcome: Outcome,
     /// What the buyer was told.
     text: String,
+    /// The entries the reply cites.
+    citations: Vec<String>,
+}
+
+/// Asks every question of a JSON-lines file and prints, per question, whether
+/// the bot answered (curated or generated, with its citations), said it does
+/// not know (offering the closest entries) or handed off, then the totals.
+async fn run_claims(
+    client: &reqwest::Client,
+    base: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let mut totals: std::collections::BTreeMap<&str, usize> = Default::default();
+    println!("| # | question | handled as | cites | reply |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let row: Value = serde_json::from_str(line)?;
+        let question = row["question"].as_str().context("question")?;
+        let sample = ask(client, base, question).await?;
+        let dont_know =
+            crate::services::bot::prompts::dont_know(crate::domain::lang::Lang::detect(question));
+        let handled = match sample.outcome {
+            Outcome::Generated
+                if sample.citations.is_empty() && sample.text.starts_with(dont_know) =>
+            {
+                "dont_know"
+            }
+            Outcome::Generated if sample.citations.is_empty() => "generated_uncited",
+            other => other.as_str(),
+        };
+        *totals.entry(handled).or_default() += 1;
+        println!(
+            "| {} | {question} | {handled} | {} | {} |",
+            i + 1,
+            sample.citations.join(" "),
+            sample.text.replace('\n', " ").replace('|', "/")
+        );
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "bench": "bot claims", "totals": totals }))?
+    );
+    Ok(())
 }
 
 pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
@@ -160,7 +209,7 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || Models::load(&s)).await??
     };
     let load_s = load.elapsed().as_secs_f64();
-    let knowledge: Option<Arc<dyn KnowledgeBase>> = if args.real_kb {
+    let knowledge: Option<Arc<dyn KnowledgeBase>> = if args.real_kb || args.claims.is_some() {
         None
     } else {
         Some(Arc::new(ScriptedKnowledge))
@@ -177,6 +226,12 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();
+    if let Some(path) = &args.claims {
+        let result = run_claims(&client, &base, path).await;
+        drop(stop);
+        server.await??;
+        return result;
+    }
     let (curated_q, grounded_q): (&[&str], &[&str]) = if args.real_kb {
         (&REAL_CURATED_Q, &REAL_GROUNDED_Q)
     } else {
@@ -331,6 +386,12 @@ async fn ask(client: &reqwest::Client, base: &str, question: &str) -> anyhow::Re
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
+            citations: event["body"]["citations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["entry_id"].as_str().map(str::to_owned))
+                .collect(),
         });
     }
 }

@@ -231,10 +231,137 @@ fn any_of(hay: &str, list: &[&str]) -> bool {
     list.iter().any(|w| mentions(hay, w, &[]))
 }
 
+/// When and whether people are on duty: what a question about human service asks.
+const AVAILABILITY_ZH: &[&str] = &[
+    "上班",
+    "下班",
+    "几点",
+    "时间",
+    "周末",
+    "周六",
+    "周日",
+    "星期",
+    "节假日",
+    "假期",
+    "过年",
+    "春节",
+    "晚上",
+    "夜里",
+    "半夜",
+    "凌晨",
+    "早上",
+    "营业",
+    "休息",
+    "值班",
+    "在线时间",
+    "几小时",
+    "24小时",
+    "多久回复",
+    "多久回",
+    "会说英文",
+    "说英语",
+];
+const AVAILABILITY_EN: &[&str] = &[
+    "hours",
+    "weekend",
+    "weekends",
+    "saturday",
+    "sunday",
+    "holiday",
+    "holidays",
+    "what time",
+    "when are",
+    "when is",
+    "when do",
+    "when can",
+    "at night",
+    "overnight",
+    "24/7",
+    "open",
+    "opening",
+    "working",
+    "schedule",
+    "speak english",
+    "speak chinese",
+    "how long",
+    "how fast",
+    "on duty",
+];
+/// People on the team, said in the plural: a question about them, never a request.
+const PEOPLE_EN: &[&str] = &[
+    "agents",
+    "humans",
+    "people",
+    "staff",
+    "representatives",
+    "operators",
+];
+/// Words that make a message a request for a person, whatever else it asks.
+const REQUEST_ZH: &[&str] = &[
+    "转人工",
+    "转接",
+    "我要",
+    "我想要",
+    "我想找",
+    "给我转",
+    "帮我转",
+    "给我找",
+    "帮我找",
+    "找个",
+    "找一个",
+    "叫个",
+    "叫一个",
+    "接人工",
+    "换人工",
+    "换个真人",
+    "让人工",
+    "让真人",
+    "马上",
+    "立刻",
+    "现在就",
+    "快点",
+    "赶紧",
+    "跟我说",
+    "和我说",
+    "跟我聊",
+    "和我聊",
+    "来回答",
+];
+const REQUEST_EN: &[&str] = &[
+    "i want",
+    "i need",
+    "i'd like",
+    "i would like",
+    "let me talk",
+    "let me speak",
+    "connect me",
+    "transfer me",
+    "put me through",
+    "get me",
+    "give me",
+    "right now",
+    "now please",
+    "immediately",
+    "asap",
+];
+
 pub fn asks_for_human(text: &str) -> bool {
     let hay = normalise(text);
     HUMAN_ZH.iter().any(|w| mentions(&hay, w, NEGATIONS_ZH))
         || HUMAN_EN.iter().any(|w| mentions(&hay, w, NEGATIONS_EN))
+}
+
+/// A question *about* human service ("你们真人客服周末上班吗", "are your human
+/// agents available on weekends?"): it names people and asks when they are
+/// there, without asking for one. The knowledge base answers it.
+pub fn asks_about_humans(text: &str) -> bool {
+    let hay = normalise(text);
+    let about_availability = AVAILABILITY_ZH.iter().any(|w| hay.contains(w))
+        || AVAILABILITY_EN.iter().any(|w| mentions(&hay, w, &[]));
+    let requests = REQUEST_ZH.iter().any(|w| hay.contains(w))
+        || REQUEST_EN.iter().any(|w| mentions(&hay, w, &[]));
+    let names_people = asks_for_human(text) || PEOPLE_EN.iter().any(|w| mentions(&hay, w, &[]));
+    names_people && about_availability && !requests
 }
 
 pub fn sensitivity(text: &str) -> Option<Sensitivity> {
@@ -257,7 +384,7 @@ pub fn trigger(text: &str) -> Option<Trigger> {
     if let Some(s) = sensitivity(text) {
         return Some(Trigger::Sensitive(s));
     }
-    asks_for_human(text).then_some(Trigger::HumanRequested)
+    (asks_for_human(text) && !asks_about_humans(text)).then_some(Trigger::HumanRequested)
 }
 
 /// "That didn't help" said in words, which counts like a thumbs-down.
@@ -327,6 +454,55 @@ mod tests {
             "is it humane packaging",
         ] {
             assert_eq!(trigger(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn questions_about_human_service_are_not_requests_for_a_person() {
+        for text in [
+            "你们真人客服周末上班吗",
+            "人工客服几点上班？",
+            "人工客服晚上有人吗",
+            "真人客服的工作时间是什么",
+            "节假日有人工客服吗",
+            "人工客服几点下班呀",
+            "你们人工服务是24小时的吗",
+            "周日人工客服在线吗",
+            "Are your human agents available on weekends?",
+            "What are your customer service hours?",
+            "When are your agents on duty?",
+            "do your human agents work on holidays",
+            "Is a real person available at night?",
+            "Do your agents speak English?",
+        ] {
+            assert!(asks_about_humans(text), "{text}");
+            assert_eq!(trigger(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn requests_for_a_person_still_hand_off_even_when_they_mention_time() {
+        for text in [
+            "转人工",
+            "我要人工",
+            "找个真人跟我说",
+            "给我转人工客服",
+            "人工客服！马上！",
+            "叫个真人来",
+            "我想找人工客服问一下",
+            "帮我转接人工",
+            "现在就要人工客服",
+            "人工",
+            "周末也要转人工，我等不了",
+            "talk to a person",
+            "I want to talk to a human now",
+            "get me an agent",
+            "Connect me to customer service please",
+            "I need a real person, what time is it there anyway",
+            "human please",
+        ] {
+            assert!(!asks_about_humans(text), "{text}");
+            assert_eq!(trigger(text), Some(Trigger::HumanRequested), "{text}");
         }
     }
 

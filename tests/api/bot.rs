@@ -297,7 +297,7 @@ async fn a_grounded_answer_streams_token_by_token_then_commits_with_citations() 
             _ => {}
         }
     };
-    assert!(!deltas.is_empty(), "the answer was streamed");
+    assert!(!deltas.is_empty(), "the answer was streamed: {answer}");
     let streamed: String = deltas
         .iter()
         .map(|d| d["delta"].as_str().unwrap())
@@ -516,4 +516,124 @@ async fn when_the_model_cannot_answer_it_offers_the_closest_entries_to_pick_by_n
         again.iter().all(|m| m["body"]["source"] != "curated"),
         "{again:?}"
     );
+}
+
+/// The questions of tests/data/unsupported_claims.jsonl: ones the demo KB does not answer.
+fn unsupported_claims() -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/unsupported_claims.jsonl"
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["question"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn questions_the_shop_kb_does_not_answer_get_a_dont_know_or_a_person_never_an_invented_fact()
+{
+    use xiaoer::domain::lang::Lang;
+    use xiaoer::services::bot::prompts::dont_know;
+    let claims = unsupported_claims();
+    assert!(claims.len() >= 60, "{}", claims.len());
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    // Twelve, spread evenly over the file's topics (the full set: `xiaoer bench bot --claims`).
+    let step = claims.len() / 12;
+    for question in claims.iter().step_by(step).take(12) {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let replies = app.bot_replies(&buyer, seq).await;
+        if app.shopper_state(&buyer).await != "bot" {
+            continue; // handed to a person
+        }
+        let reply = replies.last().unwrap();
+        let text = text_of(reply);
+        let lang = Lang::detect(question);
+        assert!(
+            text.starts_with(dont_know(lang)),
+            "{question}: an answer instead of a don't-know: {reply}"
+        );
+        assert_eq!(reply["body"]["citations"], json!([]), "{question}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, fact) in [
+        ("你们真人客服周末上班吗", "9:00"),
+        ("are your human agents available on weekends?", "9:00"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(
+            app.shopper_state(&buyer).await,
+            "bot",
+            "{question}: {answer}"
+        );
+        assert!(text_of(&answer).contains(fact), "{question}: {answer}");
+    }
+    // Asking for a person still hands off.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "找个真人跟我说").await;
+    app.bot_replies(&buyer, seq).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+}
+
+#[tokio::test]
+async fn a_return_policy_question_is_answered_first_and_the_return_starts_when_the_buyer_says_yes()
+{
+    let mut entries = shop_entries();
+    entries.push(crate::bot_support::Entry {
+        id: "faq-returns-7day",
+        title: "七天无理由退货 / 7-day returns",
+        answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
+        keys: &["可以退货吗", "能退不", "can i return"],
+        curated: true,
+    });
+    let app = spawn_bot_app(Arc::new(FixedKnowledge {
+        entries,
+        ..Default::default()
+    }))
+    .await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "鞋子买大了可以退货吗").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "curated", "{answer}");
+    assert_eq!(
+        answer["body"]["citations"][0]["entry_id"],
+        "faq-returns-7day"
+    );
+    let text = text_of(&answer);
+    assert!(text.contains("7天内"), "the policy first: {text}");
+    assert!(
+        text.contains("需要的话我可以帮您发起退货"),
+        "then the offer: {text}"
+    );
+    // Yes: the return's intake starts with its first question.
+    let seq = app.say(&buyer, "好的").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+    // In English too, and a demand to act still starts the intake at once.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app
+        .say(&buyer, "Can I return shoes that are too big?")
+        .await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        text_of(&answer).contains("I can start the return for you"),
+        "{answer}"
+    );
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "我要退货").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
 }

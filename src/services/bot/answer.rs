@@ -3,6 +3,7 @@
 //! entries, streamed to the buyer as it is written, checked as it grows, and
 //! committed with the entries it cited.
 
+use super::grounding::Unsupported;
 use super::guard::{self, Allowed};
 use super::pipeline::Turn;
 use super::prompts::{PromptEntry, dont_know};
@@ -33,6 +34,18 @@ impl BotService {
         };
         turn.session.retrieved(&verdict.hits);
         match (verdict.decision, verdict.hits.first()) {
+            // A curated match that does not speak of what is asked ("托特包能定制logo吗"
+            // matching the tote's size entry) is not sent as it stands: the
+            // grounded path answers only what the entry supports.
+            (KbDecision::Curated, Some(best))
+                if !self.grounding().covers(
+                    &question,
+                    &[&format!("{}\n{}", best.title, best.answer)],
+                    turn.lang,
+                ) =>
+            {
+                self.grounded(turn, &verdict).await
+            }
             (KbDecision::Curated, Some(best)) => self.curated(turn, best).await,
             (KbDecision::Grounded, Some(_)) => self.grounded(turn, &verdict).await,
             (KbDecision::HandOff, _) | (_, None) => {
@@ -44,6 +57,20 @@ impl BotService {
     }
 
     pub(super) async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
+        self.curated_with(turn, hit, None).await
+    }
+
+    /// The curated answer, with `then` (an offer of what the bot can do next) after it.
+    pub(super) async fn curated_with(
+        &self,
+        turn: &mut Turn,
+        hit: &KbHit,
+        then: Option<&str>,
+    ) -> Result<(), BotError> {
+        let text = match then {
+            Some(then) => format!("{}\n{then}", hit.answer.trim_end()),
+            None => hit.answer.clone(),
+        };
         let citation = Citation {
             entry_id: hit.entry_id.clone(),
             title: hit.title.clone(),
@@ -51,14 +78,8 @@ impl BotService {
         turn.session
             .unhelpful
             .record(true, self.config.unhelpful_limit);
-        self.send_answer(
-            turn,
-            hit.answer.clone(),
-            vec![citation],
-            AnswerSource::Curated,
-            None,
-        )
-        .await?;
+        self.send_answer(turn, text, vec![citation], AnswerSource::Curated, None)
+            .await?;
         self.note_answered(&hit.entry_id).await;
         Ok(())
     }
@@ -87,6 +108,18 @@ impl BotService {
             return self.hand_off(turn, HandoffReason::BotUnavailable).await;
         };
         let hits: Vec<&KbHit> = verdict.hits.iter().take(GROUNDING_ENTRIES).collect();
+        let evidence: Vec<String> = hits
+            .iter()
+            .map(|h| format!("{}\n{}", h.title, h.answer))
+            .collect();
+        let evidence: Vec<&str> = evidence.iter().map(String::as_str).collect();
+        if !self
+            .grounding()
+            .covers(&turn.facts.text, &evidence, turn.lang)
+        {
+            // Nothing the model could say from these entries would answer it.
+            return self.offer_closest(turn, &hits).await;
+        }
         let entries: Vec<PromptEntry> = hits
             .iter()
             .map(|h| PromptEntry {
@@ -120,6 +153,7 @@ impl BotService {
         let mut raw = String::new();
         let mut sent = 0usize; // characters of the clean text already streamed
         let mut violation = None;
+        let mut invented = None;
         while let Some(event) = stream.recv().await {
             match event {
                 Ok(GenerationEvent::Token(piece)) => raw.push_str(&piece),
@@ -134,6 +168,12 @@ impl BotService {
             if violation.is_some() {
                 break; // dropping the stream stops the model
             }
+            invented = self
+                .grounding()
+                .invented_number_so_far(&clean, &turn.facts.text, &evidence);
+            if invented.is_some() {
+                break; // an invented price or period: no need to hear the rest
+            }
             let ready = clean.chars().count().saturating_sub(HOLDBACK_CHARS);
             if ready > sent {
                 let delta: String = clean.chars().skip(sent).take(ready - sent).collect();
@@ -144,7 +184,22 @@ impl BotService {
         }
         drop(stream);
         let clean = strip_citation_marks(&raw).trim().to_owned();
-        let unknown = clean.is_empty() || says_dont_know(&clean);
+        let mut unknown = clean.is_empty() || says_dont_know(&clean) || invented.is_some();
+        if invented.is_some() {
+            tracing::info!("generated answer invented a number; stopped early");
+        }
+        let mut supported = Vec::new();
+        if violation.is_none() && !unknown {
+            match self.supporting_entries(&clean, &raw, &turn.facts.text, &hits, turn.lang) {
+                Ok(citations) => supported = citations,
+                Err(why) => {
+                    // Never sent as an answer: the streamed pieces are replaced
+                    // by the don't-know offer committed under the same stream id.
+                    tracing::info!(reason = ?why, "generated answer not grounded in its entries");
+                    unknown = true;
+                }
+            }
+        }
         let (text, citations) = if let Some(v) = violation {
             tracing::warn!(violation = ?v, "generated answer withheld");
             (guard::withheld(turn.lang).to_owned(), Vec::new())
@@ -158,7 +213,7 @@ impl BotService {
             if !tail.trim().is_empty() {
                 self.chat.stream_delta(&turn.conversation, &stream_id, tail);
             }
-            (clean, cited(&raw, &hits))
+            (clean, supported)
         };
         let limit_reached = turn
             .session
@@ -183,6 +238,62 @@ impl BotService {
             return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
         }
         Ok(())
+    }
+}
+
+impl BotService {
+    /// The don't-know reply with the closest entries to pick by number, without the model.
+    async fn offer_closest(&self, turn: &mut Turn, hits: &[&KbHit]) -> Result<(), BotError> {
+        turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
+        let text = suggestion_reply(turn);
+        let limit_reached = turn
+            .session
+            .unhelpful
+            .record(false, self.config.unhelpful_limit);
+        self.send_answer(turn, text, Vec::new(), AnswerSource::Generated, None)
+            .await?;
+        self.log_unanswered(turn, HandoffReason::LowConfidence)
+            .await;
+        if limit_reached {
+            return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
+        }
+        Ok(())
+    }
+
+    /// The entries a generated answer stands on: the ones it cites when they
+    /// support it, else all it was given when together they do (the model
+    /// cited the wrong one). An answer neither supports is not grounded.
+    fn supporting_entries(
+        &self,
+        clean: &str,
+        raw: &str,
+        question: &str,
+        hits: &[&KbHit],
+        lang: Lang,
+    ) -> Result<Vec<Citation>, Unsupported> {
+        let content = |h: &KbHit| format!("{}\n{}", h.title, h.answer);
+        let citations = cited(raw, hits);
+        let cited_texts: Vec<String> = hits
+            .iter()
+            .filter(|h| citations.iter().any(|c| c.entry_id == h.entry_id))
+            .map(|h| content(h))
+            .collect();
+        let cited_refs: Vec<&str> = cited_texts.iter().map(String::as_str).collect();
+        let grounding = self.grounding();
+        let first = grounding.check(clean, question, &cited_refs, lang);
+        if first.is_ok() || citations.len() >= hits.len() {
+            return first.map(|()| citations);
+        }
+        let all: Vec<String> = hits.iter().map(|h| content(h)).collect();
+        let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        grounding.check(clean, question, &all_refs, lang)?;
+        Ok(hits
+            .iter()
+            .map(|h| Citation {
+                entry_id: h.entry_id.clone(),
+                title: h.title.clone(),
+            })
+            .collect())
     }
 }
 

@@ -6,11 +6,13 @@
 //! run concurrently.
 
 pub mod answer;
+pub mod grounding;
 pub mod guard;
 pub mod handoff;
 pub mod hours;
 pub mod intake;
 pub mod learning;
+pub mod offer;
 pub mod orders;
 pub mod pipeline;
 pub mod prompts;
@@ -28,7 +30,7 @@ use crate::storage::{Store, StoreError};
 use hours::ServiceHours;
 use prompts::Prompts;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,8 @@ pub struct BotService {
     config: BotConfig,
     /// One queue per conversation with work in flight.
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
+    /// The grounding check of generated answers, built on first use (it loads a dictionary).
+    grounding: OnceLock<grounding::Grounding>,
 }
 
 /// Something the bot must react to, in conversation order.
@@ -167,6 +171,7 @@ impl BotService {
             prompts,
             config,
             queues: Mutex::new(HashMap::new()),
+            grounding: OnceLock::new(),
         }
     }
 
@@ -263,6 +268,12 @@ impl BotService {
             done,
         });
         tokio::time::timeout(limit, finished).await.is_ok()
+    }
+
+    fn grounding(&self) -> &grounding::Grounding {
+        self.grounding.get_or_init(|| {
+            grounding::Grounding::new(crate::retrieval::lexical::Segmenter::default())
+        })
     }
 
     pub fn catalog(&self) -> &IntentCatalog {

@@ -119,6 +119,11 @@ impl BotService {
         if let Some(i) = super::answer::picked_suggestion(&text, offered.len()) {
             return self.curated(turn, &offered[i]).await;
         }
+        let offered_intent = turn.session.offered_intent.take();
+        self.take_up_offer(turn, offered_intent);
+        if self.answer_then_offer(turn).await? {
+            return Ok(());
+        }
         if self.intake_step(turn).await? {
             return Ok(());
         }

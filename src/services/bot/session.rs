@@ -46,6 +46,10 @@ pub struct BotSession {
     /// their number picks one. Cleared by any other message.
     #[serde(default)]
     pub suggestions: Vec<KbHit>,
+    /// The intake the last answer offered to start ("需要的话我可以帮您发起退货");
+    /// a yes starts it. Cleared by any other message.
+    #[serde(default)]
+    pub offered_intent: Option<String>,
 }
 
 fn push_bounded(list: &mut Vec<String>, item: String) {

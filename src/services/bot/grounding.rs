@@ -1,0 +1,693 @@
+//! Whether a generated answer says only what the entries it was given say.
+//!
+//! A small model asked about a fact the knowledge base lacks ("包包是真皮的吗")
+//! tends to agree with the buyer, or to invent a plausible detail, and to cite
+//! whatever entry it was shown. For a shop that is false advertising, so every
+//! generated answer is held to its entries before it is committed:
+//! - it is in the buyer's language;
+//! - every number in it (price, days, percentage) occurs in the entries or the question;
+//! - every model code or Latin name in a Chinese answer occurs there too;
+//! - after stop words and the question's own terms are set aside, enough key
+//!   terms remain (a bare "可以" or the question said back is no answer), and
+//!   most of them occur in the entries.
+//!
+//! An answer that fails is treated as a don't-know; the buyer never sees it as an answer.
+
+use crate::domain::lang::{Lang, is_cjk};
+use crate::retrieval::lexical::{Segmenter, normalise};
+use std::collections::HashSet;
+
+/// Key terms an answer must add to the question before it says anything.
+const MIN_NEW_TERMS: usize = 2;
+/// Share of the answer's key terms that must occur in the entries.
+const MIN_SUPPORTED_SHARE: f32 = 0.6;
+/// Key terms of a question the entries never touch before they cannot answer it.
+const MIN_UNCOVERED: usize = 2;
+/// An answer copied from an entry this long (characters, punctuation aside) is supported as it stands.
+const MIN_VERBATIM_CHARS: usize = 6;
+
+/// Why an answer is not supported by its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsupported {
+    /// Not in the buyer's language.
+    WrongLanguage,
+    /// A number that occurs neither in the entries nor in the question.
+    InventedNumber(String),
+    /// A model code or Latin name that occurs neither in the entries nor in the question.
+    InventedName(String),
+    /// "可以", "是的", "yes": agreement with nothing behind it.
+    BareYesNo,
+    /// The question said back, with too little of its own to be an answer.
+    RestatesQuestion,
+    /// Most of what it says is not in the entries.
+    InventedContent { supported: usize, terms: usize },
+}
+
+/// The check, with its segmenter and stop words built once.
+pub struct Grounding {
+    segmenter: Segmenter,
+    stop: HashSet<String>,
+}
+
+impl std::fmt::Debug for Grounding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Grounding")
+    }
+}
+
+/// Function words and shop small talk: they carry no fact of their own.
+#[rustfmt::skip]
+const STOP_ZH: &[&str] = &[
+    "亲", "您", "你", "我", "我们", "你们", "咱们", "本店", "小店", "店铺", "请", "哦", "呢", "吧",
+    "啊", "呀", "嘛", "哈", "的", "地", "得", "了", "着", "过", "是", "是的", "对", "对的", "有",
+    "没有", "没", "可以", "能", "能够", "不", "不能", "不可以", "不会", "会", "要", "需要", "在",
+    "和", "与", "跟", "或", "或者", "也", "都", "就", "还", "又", "再", "这", "那", "这个", "那个",
+    "这款", "那款", "款", "个", "一个", "些", "一些", "一下", "如果", "的话", "支持", "不支持",
+    "建议", "商品", "产品", "东西", "问题", "具体", "情况", "非常", "很", "比较", "目前", "暂时",
+    "暂不", "详情", "详情页", "客服", "联系", "咨询", "为您", "给您", "您好", "感谢", "谢谢",
+    "抱歉", "不好意思", "时候", "什么", "多少", "怎么", "怎样", "如何", "吗", "是否", "所有",
+    "已经", "但", "但是", "因为", "所以", "以及", "及", "等", "上", "中", "下", "里", "对于", "给",
+    "让", "被", "把", "从", "到", "为", "以", "之", "其", "该", "此", "哪", "哪些", "其他", "其它",
+    "放心", "当然", "一定", "肯定", "确实", "一般", "通常", "都是", "就是", "还是", "只", "只是",
+    "只要", "可能", "应该", "无法", "不了", "看", "查看", "了解", "告诉", "说", "问", "不要", "一次",
+    "第一", "还能", "还有", "另外", "而且",
+];
+#[rustfmt::skip]
+const STOP_EN: &[&str] = &[
+    "a", "an", "the", "is", "are", "was", "were", "be", "been", "being", "am", "yes", "no", "not",
+    "yeah", "sure", "of", "course", "you", "your", "yours", "we", "our", "us", "i", "me", "my",
+    "it", "its", "it's", "they", "them", "their", "this", "that", "these", "those", "there",
+    "here", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "do",
+    "does", "did", "done", "have", "has", "had", "to", "of", "in", "on", "at", "by", "for", "from",
+    "with", "without", "about", "as", "into", "and", "or", "but", "if", "so", "than", "then",
+    "also", "too", "very", "just", "only", "any", "all", "some", "each", "every", "which", "what",
+    "when", "where", "who", "how", "why", "please", "thank", "thanks", "sorry", "hello", "hi",
+    "dear", "shop", "store", "item", "items", "product", "products", "question", "help", "happy",
+    "glad", "contact", "team", "customer", "service", "support", "supports", "supported", "check",
+    "page", "details", "detail", "more", "information", "info", "let", "know", "get", "make",
+];
+/// Whole answers that agree or disagree and say nothing else.
+#[rustfmt::skip]
+const BARE_ANSWERS: &[&str] = &[
+    "可以", "可以的", "能", "能的", "是", "是的", "是滴", "对", "对的", "有", "有的", "有呀",
+    "会", "会的", "不可以", "不能", "不是", "没有", "不会", "当然可以", "当然", "支持", "不支持",
+    "yes", "no", "sure", "ofcourse", "yesitis", "yesitcan", "yesyoucan", "yeswedo", "itis",
+    "itcan", "notreally", "nope", "yep", "yeah",
+];
+
+impl Grounding {
+    pub fn new(segmenter: Segmenter) -> Self {
+        let stop = STOP_ZH
+            .iter()
+            .chain(STOP_EN)
+            .flat_map(|w| segmenter.tokens(w))
+            .chain(STOP_ZH.iter().map(|w| (*w).to_owned()))
+            .collect();
+        Grounding { segmenter, stop }
+    }
+
+    /// Checks `answer` (citation marks already removed) against the `entries`
+    /// it was grounded on (title and answer of each), for a buyer who asked
+    /// `question` in `lang`.
+    pub fn check(
+        &self,
+        answer: &str,
+        question: &str,
+        entries: &[&str],
+        lang: Lang,
+    ) -> Result<(), Unsupported> {
+        if !in_language(answer, lang) {
+            return Err(Unsupported::WrongLanguage);
+        }
+        let evidence = normalise(&entries.join("\n"));
+        let asked = normalise(question);
+        if let Some(n) = invented_number(answer, &evidence, &asked) {
+            return Err(Unsupported::InventedNumber(n));
+        }
+        if let Some(name) = invented_name(answer, &evidence, &asked, lang) {
+            return Err(Unsupported::InventedName(name));
+        }
+        let core = core_text(answer);
+        if BARE_ANSWERS.contains(&core.as_str()) {
+            return Err(Unsupported::BareYesNo);
+        }
+        if core.chars().count() >= MIN_VERBATIM_CHARS && core_text(&evidence).contains(&core) {
+            return Ok(()); // said word for word by an entry
+        }
+        let question_terms: HashSet<String> = self.key_terms(question).into_iter().collect();
+        let (echoed, terms): (Vec<String>, Vec<String>) = self
+            .key_terms(answer)
+            .into_iter()
+            .partition(|t| question_terms.contains(t) || asked.contains(t.as_str()));
+        if terms.len() < MIN_NEW_TERMS {
+            return Err(Unsupported::RestatesQuestion);
+        }
+        let evidence_terms: HashSet<String> = self.key_terms(&evidence).into_iter().collect();
+        let found = |t: &String| evidence_terms.contains(t) || evidence.contains(t.as_str());
+        let supported = terms.iter().filter(|t| found(t)).count();
+        // What the buyer asked about that no entry mentions ("德国", "库存"),
+        // said back in the answer, is the subject of a claim the entries cannot back.
+        let unbacked_subjects = echoed.iter().filter(|t| !found(t)).count();
+        if unbacked_subjects > 0 {
+            // "L码的T恤还有库存": the buyer's own word, asserted, backed by nothing.
+            return Err(Unsupported::InventedContent {
+                supported,
+                terms: terms.len() + unbacked_subjects,
+            });
+        }
+        if (supported as f32) < MIN_SUPPORTED_SHARE * terms.len() as f32 {
+            return Err(Unsupported::InventedContent {
+                supported,
+                terms: terms.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the entries speak of what the question asks about at all: false
+    /// when most of a Chinese question's key terms ("定制", "logo") share not
+    /// even a character with them. Such a question has no answer in these
+    /// entries, however well one of them matched (a curated match on "托特包").
+    pub fn covers(&self, question: &str, entries: &[&str], lang: Lang) -> bool {
+        if lang != Lang::Zh {
+            return true; // English paraphrases share too few words to tell
+        }
+        let evidence = normalise(&entries.join("\n"));
+        let terms = self.key_terms(question);
+        let uncovered = terms
+            .iter()
+            .filter(|t| {
+                let cjk: Vec<char> = t.chars().filter(|c| is_cjk(*c)).collect();
+                if cjk.is_empty() {
+                    !evidence.contains(t.as_str())
+                } else {
+                    !cjk.iter().any(|c| evidence.contains(*c))
+                }
+            })
+            .count();
+        !(uncovered >= MIN_UNCOVERED && uncovered * 2 >= terms.len())
+    }
+
+    /// A number the answer has finished writing (so a stream can stop early)
+    /// that occurs neither in any of the `entries` nor in the `question`.
+    pub fn invented_number_so_far(
+        &self,
+        partial: &str,
+        question: &str,
+        entries: &[&str],
+    ) -> Option<String> {
+        let done = partial.trim_end_matches(|c: char| {
+            c.is_ascii_digit() || c == '.' || "零一二两三四五六七八九十百".contains(c)
+        });
+        invented_number(done, &normalise(&entries.join("\n")), &normalise(question))
+    }
+
+    /// The distinct words that carry meaning: the segmenter's words (not its
+    /// character pairs), no stop words, no single Chinese characters, no numbers
+    /// (those have their own rule).
+    fn key_terms(&self, text: &str) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.segmenter
+            .tokens(text)
+            .into_iter()
+            .filter(|t| !t.starts_with('\u{1}'))
+            .filter(|t| !self.stop.contains(t))
+            .filter(|t| !t.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .filter(|t| !(t.chars().count() == 1 && t.chars().all(is_cjk)))
+            .filter(|t| t.chars().count() > 1 || t.chars().all(|c| c.is_alphabetic()))
+            .filter(|t| seen.insert(t.clone()))
+            .collect()
+    }
+}
+
+/// Chinese answers are mostly Chinese; English ones have (almost) none.
+/// Product codes and Latin brand names count as neither.
+fn in_language(answer: &str, lang: Lang) -> bool {
+    let cjk = answer.chars().filter(|c| is_cjk(*c)).count();
+    let latin_words = answer
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 2)
+        .count();
+    match lang {
+        // One Latin word per Chinese character would be a mixed answer at best.
+        Lang::Zh => cjk > 0 && cjk >= latin_words,
+        // A few Chinese characters: the shop's or a product's own name.
+        Lang::En => latin_words > 0 && cjk <= 6 && cjk * 4 <= latin_words,
+    }
+}
+
+/// The answer without marks, spaces, particles and punctuation, lower case.
+fn core_text(text: &str) -> String {
+    let lower = normalise(text);
+    let mut core: String = lower
+        .chars()
+        .filter(|c| c.is_alphanumeric() || is_cjk(*c))
+        .collect();
+    for particle in ["亲", "哦", "呢", "呀", "啦", "哈", "喔"] {
+        core = core.replace(particle, "");
+    }
+    core
+}
+
+/// A number in `answer` found neither in the entries nor in the question.
+/// "48", "1.5", "30%" and Chinese numerals before a unit ("七天", "十五天")
+/// all count; list markers ("1. ", "2、") do not.
+fn invented_number(answer: &str, evidence: &str, asked: &str) -> Option<String> {
+    let known: HashSet<String> = numbers(evidence)
+        .into_iter()
+        .chain(numbers(asked))
+        .collect();
+    numbers(&normalise(answer))
+        .into_iter()
+        .find(|n| !known.contains(n))
+}
+
+fn numbers(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (chars[i] == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())))
+            {
+                i += 1;
+            }
+            let digits: String = chars[start..i].iter().collect();
+            let line_start = chars[..start]
+                .iter()
+                .rev()
+                .find(|c| !matches!(c, ' ' | '\t'))
+                .is_none_or(|c| matches!(c, '\n' | '：' | ':' | '。'));
+            let marker = line_start
+                && digits.len() == 1
+                && matches!(chars.get(i), Some('.' | '、' | ')' | '）'));
+            if !marker {
+                out.push(canonical(&digits));
+            }
+            continue;
+        }
+        if let Some((value, len)) = chinese_number(&chars[i..]) {
+            out.push(value.to_string());
+            i += len;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// "1.50" and "1.5" are the same number.
+fn canonical(digits: &str) -> String {
+    if digits.contains('.') {
+        digits
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
+    } else {
+        let t = digits.trim_start_matches('0');
+        if t.is_empty() { "0" } else { t }.to_owned()
+    }
+}
+
+/// Units after which a Chinese numeral is a quantity ("七天", "两年", "三十元").
+const UNITS: &str = "天日年月周个件次小时分秒元块折倍岁寸码号台只双条斤克米";
+
+/// A Chinese numeral up to 999 followed by a unit: its value and its length.
+fn chinese_number(chars: &[char]) -> Option<(u32, usize)> {
+    let digit = |c: char| "零一二两三四五六七八九".find(c).map(|_| c);
+    let value_of = |c: char| match c {
+        '零' => 0,
+        '一' => 1,
+        '二' | '两' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        _ => 9,
+    };
+    let len = chars
+        .iter()
+        .take_while(|c| digit(**c).is_some() || matches!(c, '十' | '百'))
+        .count();
+    if len == 0 || !chars.get(len).is_some_and(|u| UNITS.contains(*u)) {
+        return None;
+    }
+    // "一个", "一下", "一次" say one of something, not a fact; skip lone 一.
+    // "十分" (very) and "百分之" are words, not quantities.
+    let word: String = chars[..=len].iter().collect();
+    if (len == 1 && chars[0] == '一') || matches!(word.as_str(), "十分" | "百分") {
+        return None;
+    }
+    let (mut total, mut current) = (0u32, 0u32);
+    for c in &chars[..len] {
+        match c {
+            '百' => {
+                total += current.max(1) * 100;
+                current = 0;
+            }
+            '十' => {
+                total += current.max(1) * 10;
+                current = 0;
+            }
+            c => current = value_of(*c),
+        }
+    }
+    Some((total + current, len))
+}
+
+/// A product code ("SW-400") or, in a Chinese answer, a Latin word ("Apple")
+/// found neither in the entries nor in the question.
+fn invented_name(answer: &str, evidence: &str, asked: &str, lang: Lang) -> Option<String> {
+    let text = normalise(answer);
+    let words = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .map(|w| w.trim_matches('-'))
+        .filter(|w| !w.is_empty());
+    for word in words {
+        let code = word.chars().any(|c| c.is_ascii_alphabetic())
+            && word.chars().any(|c| c.is_ascii_digit());
+        let latin_in_zh = lang == Lang::Zh && word.len() >= 2 && word.is_ascii();
+        if (code || latin_in_zh) && !evidence.contains(word) && !asked.contains(word) {
+            return Some(word.to_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn grounding() -> &'static Grounding {
+        static G: OnceLock<Grounding> = OnceLock::new();
+        G.get_or_init(|| Grounding::new(Segmenter::default()))
+    }
+
+    const TOTE: &str = "托特包能装下笔记本电脑吗？\n亲，BG-020 托特包尺寸为长 38 cm × 高 30 cm × 宽 12 cm，可以放下 14 英寸及以下的笔记本电脑和 A4 文件。包口有拉链，内部有一个带拉链的内袋和两个开口小袋，可以放手机、钥匙和充电宝哦。";
+    const TEE_CARE: &str = "T恤怎么洗？会缩水吗？\n亲，TS-001 是 100% 精梳棉，建议 30℃ 以下冷水洗涤，可以机洗（翻面装洗衣袋），不可漂白、不建议烘干，阴干防晒。首次洗涤可能会有 2%-3% 的轻微缩水，属于纯棉正常现象；深色款前两次建议单独洗哦。";
+    const POWER_BANK: &str = "充电宝充满要多久？支持快充吗？\n亲，PB-200 支持 20W PD 双向快充：用 20W 及以上的 PD 充电器给它充电，约 3 小时充满；输出支持 PD 20W 和 QC 18W，可以给手机快充。它有 USB-C 和 USB-A 两个口，可以同时给两台设备充电（同时使用时总输出为 15W）。不建议用来给笔记本电脑充电哦。";
+    const RETURNS: &str = "支持七天无理由退货吗？\n亲，自签收次日起 7 天内，吊牌、包装齐全且未穿着洗涤的商品，可以申请无理由退货，寄回运费由买家承担。";
+    const DISPATCH_EN: &str = "When will my order ship?\nIn-stock items ship from our Hangzhou warehouse within 48 hours of payment, and orders paid before 16:00 (China time) usually leave the same day, weekends included.";
+
+    fn check(
+        answer: &str,
+        question: &str,
+        entries: &[&str],
+        lang: Lang,
+    ) -> Result<(), Unsupported> {
+        grounding().check(answer, question, entries, lang)
+    }
+
+    #[test]
+    fn a_paraphrase_of_the_entry_is_supported() {
+        assert_eq!(
+            check(
+                "可以的，BG-020 托特包能放下 14 英寸以下的笔记本电脑，还能装 A4 文件。",
+                "包包能装电脑吗",
+                &[TOTE],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "TS-001 建议用 30℃ 以下的冷水洗，可以机洗但不要烘干，第一次洗可能轻微缩水 2%-3%。",
+                "T恤能用洗衣机洗吗",
+                &[TEE_CARE],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "签收后七天内，吊牌和包装齐全、没穿过没洗过的，可以申请无理由退货，寄回运费由买家承担。",
+                "鞋子买大了能退不",
+                &[RETURNS],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "In-stock items leave our Hangzhou warehouse within 48 hours of payment; orders paid before 16:00 usually ship the same day.",
+                "will my order go out today",
+                &[DISPATCH_EN],
+                Lang::En
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_sentence_copied_from_the_entry_is_supported_even_when_it_echoes_the_question() {
+        assert_eq!(
+            check(
+                "不建议用来给笔记本电脑充电哦。",
+                "充电宝能给笔记本电脑充电吗",
+                &[POWER_BANK],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn invented_material_is_unsupported() {
+        // The cases: facts the entries do not hold, citing an unrelated entry.
+        assert!(matches!(
+            check(
+                "包包是真皮的，质感很好。",
+                "包包是真皮的吗",
+                &[TOTE],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedContent { .. } | Unsupported::RestatesQuestion)
+        ));
+        assert!(matches!(
+            check(
+                "T恤有黑色、白色和灰色三种颜色可选。",
+                "T恤有几种颜色",
+                &[TEE_CARE],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedContent { .. })
+        ));
+        assert!(matches!(
+            check(
+                "Yes, the tote is made of genuine Italian leather with a lifetime guarantee.",
+                "is the tote real leather",
+                &[TOTE],
+                Lang::En
+            ),
+            Err(Unsupported::InventedContent { .. })
+        ));
+    }
+
+    #[test]
+    fn a_claim_about_something_the_entries_never_mention_is_unsupported() {
+        const OVERSEAS: &str = "可以寄到海外或者港澳台吗？\n亲，通过顺丰国际配送：香港、澳门、台湾 3-5 个工作日；日本、韩国、新加坡、马来西亚 5-8 个工作日；美国、加拿大、英国、澳大利亚 7-12 个工作日。国际运费按重量和目的地计算，在结算页显示。";
+        assert!(matches!(
+            check(
+                "寄往德国需要 7-12 个工作日，运费按重量计算。",
+                "寄德国要多少天",
+                &[OVERSEAS],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedContent { .. })
+        ));
+        assert!(matches!(
+            check(
+                "T恤的尺码表是S、M、L、XL、XXL，L码的T恤还有库存。",
+                "L码的T恤还有库存吗",
+                &["T恤的尺码表是怎样的？\n尺码 S、M、L、XL、XXL，胸围 100-116 cm。"],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedContent { .. })
+        ));
+        // The same entry does answer a place it lists.
+        assert_eq!(
+            check(
+                "寄往日本通过顺丰国际配送，一般 5-8 个工作日送达，运费按重量在结算页显示。",
+                "寄日本要多少天",
+                &[OVERSEAS],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn entries_that_never_touch_what_is_asked_do_not_cover_the_question() {
+        let g = grounding();
+        assert!(!g.covers("托特包能定制logo吗", &[TOTE], Lang::Zh));
+        assert!(!g.covers("手表能刷公交卡吗", &[POWER_BANK], Lang::Zh));
+        assert!(g.covers("包包能装电脑吗", &[TOTE], Lang::Zh));
+        assert!(g.covers("衣服洗了会缩水吗", &[TEE_CARE], Lang::Zh));
+        assert!(g.covers("鞋子买大了可以退货吗", &[RETURNS], Lang::Zh));
+        assert!(g.covers("can I get a logo printed", &[TOTE], Lang::En));
+    }
+
+    #[test]
+    fn an_invented_number_is_unsupported() {
+        assert_eq!(
+            check(
+                "TS-001 建议 30℃ 以下冷水洗涤，首次洗涤可能有 5% 的缩水。",
+                "T恤缩水吗",
+                &[TEE_CARE],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedNumber("5".into()))
+        );
+        assert_eq!(
+            check(
+                "签收后十五天内可以申请无理由退货，寄回运费由买家承担。",
+                "能退货吗",
+                &[RETURNS],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedNumber("15".into()))
+        );
+        assert_eq!(
+            check(
+                "Items ship within 24 hours of payment from our Hangzhou warehouse.",
+                "when do you ship",
+                &[DISPATCH_EN],
+                Lang::En
+            ),
+            Err(Unsupported::InventedNumber("24".into()))
+        );
+        // Numbers from the entry, also in Chinese numerals, and list markers pass.
+        assert_eq!(
+            check(
+                "1. 签收后七天内可以申请无理由退货；\n2. 吊牌、包装要齐全，寄回运费由买家承担。",
+                "能退货吗",
+                &[RETURNS],
+                Lang::Zh
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_invented_model_or_brand_is_unsupported() {
+        assert_eq!(
+            check(
+                "PB-200 支持 20W PD 快充，也可以给 Apple Watch 充电。",
+                "充电宝能给手表充电吗",
+                &[POWER_BANK],
+                Lang::Zh
+            ),
+            Err(Unsupported::InventedName("apple".into()))
+        );
+    }
+
+    #[test]
+    fn a_stream_stops_at_a_finished_invented_number_but_not_at_a_half_written_one() {
+        let g = grounding();
+        // "4" may become "48": not yet.
+        assert_eq!(
+            g.invented_number_so_far("付款后4", "", &[DISPATCH_EN]),
+            None
+        );
+        assert_eq!(
+            g.invented_number_so_far("付款后48小时", "", &[DISPATCH_EN]),
+            None
+        );
+        assert_eq!(
+            g.invented_number_so_far("付款后24小时", "", &[DISPATCH_EN]),
+            Some("24".into())
+        );
+    }
+
+    #[test]
+    fn a_bare_yes_or_no_is_unsupported() {
+        for answer in [
+            "可以",
+            "可以的。",
+            "是的！",
+            "有",
+            "亲，可以哦～",
+            "Yes.",
+            "Yes, it can!",
+        ] {
+            let lang = Lang::detect(answer);
+            assert_eq!(
+                check(answer, "充电宝可以给手表充电吗", &[POWER_BANK], lang),
+                Err(Unsupported::BareYesNo),
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn restating_the_question_is_unsupported() {
+        for (answer, question, entry) in [
+            ("包包是真皮的。", "包包是真皮的吗", TOTE),
+            ("T恤有多种颜色。", "T恤有几种颜色", TEE_CARE),
+            (
+                "充电宝可以给手表充电的哦。",
+                "充电宝可以给手表充电吗",
+                POWER_BANK,
+            ),
+            (
+                "您好，关于T恤有几种颜色的问题，我们的T恤有颜色。",
+                "T恤有几种颜色",
+                TEE_CARE,
+            ),
+        ] {
+            assert!(
+                matches!(
+                    check(answer, question, &[entry], Lang::Zh),
+                    Err(Unsupported::RestatesQuestion | Unsupported::InventedContent { .. })
+                ),
+                "{answer}"
+            );
+        }
+        assert_eq!(
+            check(
+                "Yes, the tote bag is real leather.",
+                "Is the tote bag real leather?",
+                &[TOTE],
+                Lang::En
+            ),
+            Err(Unsupported::RestatesQuestion)
+        );
+    }
+
+    #[test]
+    fn an_answer_in_the_wrong_language_is_unsupported() {
+        assert_eq!(
+            check(
+                "In-stock items ship within 48 hours of payment.",
+                "什么时候发货",
+                &[DISPATCH_EN],
+                Lang::Zh
+            ),
+            Err(Unsupported::WrongLanguage)
+        );
+        assert_eq!(
+            check(
+                "付款后 48 小时内从杭州仓发货。",
+                "when do you ship",
+                &[DISPATCH_EN],
+                Lang::En
+            ),
+            Err(Unsupported::WrongLanguage)
+        );
+    }
+
+    #[test]
+    fn numbers_are_read_in_digits_and_chinese_numerals() {
+        assert_eq!(numbers("7 天内，1.50 元，30%"), ["7", "1.5", "30"]);
+        assert_eq!(numbers("十五天、两年、三十元、一下"), ["15", "2", "30"]);
+        assert_eq!(numbers("十分感谢，百分之百正品"), Vec::<String>::new());
+        assert_eq!(numbers("1. 打开\n2、关闭"), Vec::<String>::new());
+    }
+}
