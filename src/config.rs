@@ -134,6 +134,21 @@ pub struct SettingsLayer {
     /// API key of a managed Qdrant (sent only over TLS: QDRANT_URL must be https://).
     #[arg(long, global = true, env = "QDRANT_API_KEY", hide_env_values = true)]
     pub qdrant_api_key: Option<String>,
+    /// The address browsers use to reach Xiaoer, e.g. https://kefu.shop.example. Its origin
+    /// is accepted on cookie-authenticated writes; https turns on the cookie's Secure flag.
+    #[arg(long, global = true, env = "XIAOER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Force the session cookie's Secure flag on or off (default: on when public_url is https).
+    #[arg(long, global = true, env = "XIAOER_COOKIE_SECURE")]
+    pub cookie_secure: Option<bool>,
+    /// Bearer token a Prometheus scraper presents on /metrics (staff with view_metrics may read it too).
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl SettingsLayer {
@@ -169,6 +184,9 @@ impl SettingsLayer {
             qdrant_url: self.qdrant_url.or(lower.qdrant_url),
             qdrant_collection: self.qdrant_collection.or(lower.qdrant_collection),
             qdrant_api_key: self.qdrant_api_key.or(lower.qdrant_api_key),
+            public_url: self.public_url.or(lower.public_url),
+            cookie_secure: self.cookie_secure.or(lower.cookie_secure),
+            metrics_token: self.metrics_token.or(lower.metrics_token),
         }
     }
 }
@@ -204,6 +222,11 @@ pub struct Settings {
     pub qdrant_url: Option<String>,
     pub qdrant_collection: String,
     pub qdrant_api_key: Option<Secret<String>>,
+    /// Origin (scheme://host[:port]) of `--public-url`, when set.
+    pub public_origin: Option<String>,
+    /// Whether the session cookie carries `Secure`.
+    pub cookie_secure: bool,
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// A shorter identity secret could be guessed offline from one signed identity.
@@ -229,6 +252,16 @@ fn in_dir(dir: &Path, file: &str) -> String {
     dir.join(file).display().to_string()
 }
 
+/// `--public-url`: an absolute http(s) URL.
+fn public_url(raw: &str) -> Result<url::Url, ConfigError> {
+    let invalid = || ConfigError::Invalid(format!("public_url {raw:?} is not an http(s) URL"));
+    let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid());
+    }
+    Ok(url)
+}
+
 impl Settings {
     /// Merge the CLI/env layer over the optional TOML file and apply defaults.
     pub fn resolve(cli: SettingsLayer, file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -252,6 +285,11 @@ impl Settings {
         let models_dir = layer.models_dir.unwrap_or_else(|| PathBuf::from("models"));
         let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("data"));
         let index_dir = layer.index_dir.unwrap_or_else(|| data_dir.join("index"));
+        let public_url = layer
+            .public_url
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| public_url(&u))
+            .transpose()?;
         let settings = Settings {
             listen: layer
                 .listen
@@ -308,6 +346,14 @@ impl Settings {
             qdrant_api_key: layer
                 .qdrant_api_key
                 .filter(|k| !k.is_empty())
+                .map(Secret::new),
+            cookie_secure: layer
+                .cookie_secure
+                .unwrap_or_else(|| public_url.as_ref().is_some_and(|u| u.scheme() == "https")),
+            public_origin: public_url.map(|u| u.origin().ascii_serialization()),
+            metrics_token: layer
+                .metrics_token
+                .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
         };
         if settings.qdrant_api_key.is_some()
@@ -380,6 +426,30 @@ mod tests {
         assert!(matches!(
             Settings::resolve(SettingsLayer::default(), Some(&path)),
             Err(ConfigError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn an_https_public_url_makes_the_cookie_secure_and_names_the_origin() {
+        let layer = SettingsLayer {
+            public_url: Some("https://KeFu.shop.example/console/".into()),
+            ..Default::default()
+        };
+        let s = Settings::from_layer(layer).unwrap();
+        assert!(s.cookie_secure);
+        assert_eq!(
+            s.public_origin.as_deref(),
+            Some("https://kefu.shop.example")
+        );
+        let plain = Settings::from_layer(SettingsLayer::default()).unwrap();
+        assert!(!plain.cookie_secure && plain.public_origin.is_none());
+        let bad = SettingsLayer {
+            public_url: Some("javascript:alert(1)".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Settings::from_layer(bad),
+            Err(ConfigError::Invalid(_))
         ));
     }
 

@@ -304,6 +304,7 @@ impl Application {
             store,
             clock,
             metrics: metrics_handle(),
+            edge: Arc::new(http::edge::Edge::new(&settings)),
             shutdown: shutdown_rx,
         };
         let listener = TcpListener::bind(settings.listen)

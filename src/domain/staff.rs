@@ -41,7 +41,7 @@ impl Role {
             ViewQueue | ClaimChat | ReplyChat | ViewOwnChats | ChangeChatState => {
                 matches!(self, Agent | Supervisor | Admin)
             }
-            ViewAllChats | ManageRouting | ManageSharedReplies => {
+            ViewAllChats | ManageRouting | ManageSharedReplies | ViewMetrics => {
                 matches!(self, Supervisor | Admin)
             }
             ManageUsers | WriteVisitorContext | ManageBot => matches!(self, Admin),
@@ -88,6 +88,8 @@ pub enum Permission {
     WriteKnowledge,
     /// Bot settings such as welcome messages.
     ManageBot,
+    /// Read the Prometheus metrics (operational data: load, queue sizes, errors).
+    ViewMetrics,
 }
 
 impl Permission {
@@ -107,6 +109,7 @@ impl Permission {
             Permission::ReadKnowledge => "read_knowledge",
             Permission::WriteKnowledge => "write_knowledge",
             Permission::ManageBot => "manage_bot",
+            Permission::ViewMetrics => "view_metrics",
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum VisitorInputError {
     BadQuantity,
     #[error("{field} contains control characters")]
     ControlCharacters { field: &'static str },
+    #[error("{field} must be an absolute http or https URL")]
+    BadUrl { field: &'static str },
 }
 
 fn bounded(field: &'static str, raw: &str, max: usize) -> Result<String, VisitorInputError> {
@@ -35,6 +37,27 @@ fn bounded_opt(
     raw.map(|r| bounded(field, &r, max))
         .transpose()
         .map(|o| o.filter(|s| !s.is_empty()))
+}
+
+/// A page address the buyer's side reports and staff may open as a link: only
+/// absolute http(s) URLs with a host, so `javascript:` or `data:` never reach
+/// the console. The text is kept as sent (trimmed).
+pub fn page_url(field: &'static str, raw: &str) -> Result<String, VisitorInputError> {
+    let text = bounded(field, raw, 2048)?;
+    let parsed = url::Url::parse(&text).map_err(|_| VisitorInputError::BadUrl { field })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(VisitorInputError::BadUrl { field });
+    }
+    Ok(text)
+}
+
+fn page_url_opt(
+    field: &'static str,
+    raw: Option<String>,
+) -> Result<Option<String>, VisitorInputError> {
+    raw.filter(|r| !r.trim().is_empty())
+        .map(|r| page_url(field, &r))
+        .transpose()
 }
 
 /// How the buyer is known: the shop account the shop vouched for (none for an
@@ -237,7 +260,7 @@ impl VisitorContext {
             .into_iter()
             .map(|p| {
                 Ok(PageView {
-                    url: bounded("pages_viewed.url", &p.url, 2048)?,
+                    url: page_url("pages_viewed.url", &p.url)?,
                     title: bounded_opt("pages_viewed.title", p.title, 256)?,
                     at: p.at,
                 })
@@ -258,7 +281,7 @@ impl VisitorContext {
             })
             .collect::<Result<Vec<_>, VisitorInputError>>()?;
         Ok(Self {
-            current_page: bounded_opt("current_page", raw.current_page, 2048)?,
+            current_page: page_url_opt("current_page", raw.current_page)?,
             pages_viewed,
             cart,
         })
@@ -346,6 +369,28 @@ mod tests {
             BuyerPii::parse(None, Some("call me".into()), None),
             Err(VisitorInputError::BadPhone)
         );
+    }
+
+    #[test]
+    fn only_http_and_https_page_urls_are_accepted() {
+        assert!(page_url("u", "https://shop.example/item/42?from=ad").is_ok());
+        assert!(page_url("u", " http://shop.example ").is_ok());
+        for bad in [
+            "javascript:alert(document.cookie)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "//evil.example/x",
+            "/relative/path",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(
+                page_url("u", bad),
+                Err(VisitorInputError::BadUrl { field: "u" }),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

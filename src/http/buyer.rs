@@ -151,7 +151,7 @@ pub async fn handoff(
         }
     }
     let page = match input.entry_page {
-        Some(page) => Some(page),
+        Some(page) => Some(crate::domain::visitor::page_url("entry_page", &page)?),
         None => {
             state
                 .visitors

@@ -16,7 +16,7 @@ use crate::services::routing::RoutingError;
 use crate::services::staff::StaffError;
 use crate::services::visitors::VisitorError;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -34,6 +34,14 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// The path exists but the route table declares no such method on it.
+    MethodNotAllowed {
+        method: String,
+        /// The declared methods, for the `Allow` header.
+        allow: String,
+    },
+    /// A cookie-authenticated write or socket from a page of another origin (CSRF).
+    CrossOrigin,
     Conflict {
         code: &'static str,
         message: String,
@@ -78,6 +86,16 @@ impl ApiError {
                 (StatusCode::FORBIDDEN, "forbidden", message.clone())
             }
             ApiError::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message.clone()),
+            ApiError::MethodNotAllowed { method, allow } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed here; allowed: {allow}"),
+            ),
+            ApiError::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "csrf_origin_mismatch",
+                "a request with the session cookie must come from this server's own pages".into(),
+            ),
             ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message.clone()),
             ApiError::PayloadTooLarge { message } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,11 +128,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "request failed");
         }
         let (status, code, message) = self.public_parts();
-        (
-            status,
-            axum::Json(json!({ "error": { "code": code, "message": message } })),
-        )
-            .into_response()
+        let body = axum::Json(json!({ "error": { "code": code, "message": message } }));
+        let mut response = (status, body).into_response();
+        if let ApiError::MethodNotAllowed { allow, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        response
     }
 }
 
@@ -318,7 +339,15 @@ impl From<MessageError> for ApiError {
 
 impl From<VisitorInputError> for ApiError {
     fn from(e: VisitorInputError) -> Self {
-        ApiError::bad_request("invalid_visitor_data", e)
+        let code = match e {
+            VisitorInputError::BadUrl { .. } => "invalid_url",
+            VisitorInputError::TooLong { .. }
+            | VisitorInputError::BadPhone
+            | VisitorInputError::TooMany { .. }
+            | VisitorInputError::BadQuantity
+            | VisitorInputError::ControlCharacters { .. } => "invalid_visitor_data",
+        };
+        ApiError::bad_request(code, e)
     }
 }
 

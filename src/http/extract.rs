@@ -11,6 +11,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 pub const SESSION_COOKIE: &str = "xiaoer_session";
+/// The cookie's name over https: the `__Host-` prefix makes browsers refuse it
+/// unless it is Secure, host-only and for the whole path, so a sibling subdomain
+/// or a plain-http page cannot plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-xiaoer_session";
 
 /// JSON body; malformed or wrongly typed bodies become 4xx with a stable code.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
@@ -36,26 +40,30 @@ pub fn attachment_id(raw: &str) -> Result<AttachmentId, ApiError> {
     })
 }
 
-/// `Authorization: Bearer <token>`, else `?access_token=<token>` (browsers cannot
-/// set headers on WebSocket connections or <img> requests).
-pub fn bearer_or_query_token(request: &Request) -> Option<String> {
-    let from_header = request
+/// `Authorization: Bearer <token>`.
+pub fn bearer_token(request: &Request) -> Option<String> {
+    request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    from_header.or_else(|| {
-        request.uri().query().and_then(|q| {
-            q.split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(k, _)| *k == "access_token")
-                .map(|(_, v)| v.to_owned())
-        })
+        .map(|t| t.trim().to_owned())
+}
+
+/// `?access_token=<token>`: only for the routes the table marks (browsers cannot
+/// set headers on WebSocket connections or <img> requests). Elsewhere a token in
+/// the URL would end up in proxy logs, browser history and Referer headers.
+pub fn query_token(request: &Request) -> Option<String> {
+    request.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "access_token")
+            .map(|(_, v)| v.to_owned())
     })
 }
 
-pub fn session_cookie(request: &Request) -> Option<String> {
+/// The cookie called `name` (see `Edge::cookie_name`).
+pub fn session_cookie(request: &Request, name: &str) -> Option<String> {
     request
         .headers()
         .get_all(header::COOKIE)
@@ -63,7 +71,7 @@ pub fn session_cookie(request: &Request) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.to_owned())
 }
 

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod bot;
 pub mod buyer;
 pub mod conversation;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod kb;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub knowledge: Arc<KnowledgeService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
+    /// CSRF origins, cookie attributes, the metrics token.
+    pub edge: Arc<edge::Edge>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

@@ -4,8 +4,9 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{bearer_or_query_token, session_cookie};
+use super::extract::{bearer_token, query_token, session_cookie};
 use crate::domain::staff::Permission;
+use crate::services::staff::StaffUser;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -14,10 +15,13 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Public,
-    /// A visitor token (Authorization: Bearer vt_..., or ?access_token= for WebSocket and images).
+    /// A visitor token (Authorization: Bearer vt_..., or ?access_token= where the
+    /// route allows it: WebSocket and downloads).
     Buyer,
-    /// A staff session (cookie or bearer) whose role has this permission.
+    /// A staff session (bearer or cookie) whose role has this permission.
     Staff(Permission),
+    /// The scraper's metrics token (`--metrics-token`) or staff with view_metrics.
+    Metrics,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,12 +33,22 @@ pub struct RouteSpec {
     pub summary: &'static str,
     /// An example JSON request body, for the OpenAPI document.
     pub example: Option<&'static str>,
+    /// The token may come as `?access_token=`: WebSocket upgrades and downloads
+    /// shown in <img src>, where a browser cannot set a header.
+    pub query_token: bool,
 }
 
 impl RouteSpec {
     const fn body(self, example: &'static str) -> RouteSpec {
         RouteSpec {
             example: Some(example),
+            ..self
+        }
+    }
+
+    const fn token_in_query(self) -> RouteSpec {
+        RouteSpec {
+            query_token: true,
             ..self
         }
     }
@@ -54,10 +68,11 @@ const fn route(
         tag,
         summary,
         example: None,
+        query_token: false,
     }
 }
 
-use Access::{Buyer, Public, Staff};
+use Access::{Buyer, Metrics, Public, Staff};
 use Permission as P;
 
 /// Every REST route: method, path, who may call it, OpenAPI tag and summary,
@@ -66,7 +81,7 @@ use Permission as P;
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/healthz", Public, "ops", "Liveness: the process answers"),
     route("GET", "/readyz", Public, "ops", "Readiness: the database answers"),
-    route("GET", "/metrics", Public, "ops", "Prometheus metrics"),
+    route("GET", "/metrics", Metrics, "ops", "Prometheus metrics (metrics token or view_metrics)"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
     route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
         .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
@@ -81,8 +96,10 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
     route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
     route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
-    route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment"),
-    route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)"),
+    route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment")
+        .token_in_query(),
+    route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)")
+        .token_in_query(),
     route("POST", "/api/v1/buyer/conversations/{id}/ratings", Buyer, "buyer", "Rate a bot answer (the event at seq) helpful or not")
         .body(r#"{"seq":4,"helpful":true}"#),
     route("PUT", "/api/v1/visitor/context", Buyer, "buyer", "Report current page, pages viewed and cart")
@@ -115,9 +132,12 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/conversations/{id}/handback", Staff(P::ChangeChatState), "staff", "Hand back to the bot"),
     route("POST", "/api/v1/staff/conversations/{id}/close", Staff(P::ChangeChatState), "staff", "Close for good"),
     route("POST", "/api/v1/staff/conversations/{id}/attachments", Staff(P::ReplyChat), "staff", "Upload an attachment"),
-    route("GET", "/api/v1/staff/conversations/{id}/attachments/{attachment_id}", Staff(P::ViewOwnChats), "staff", "Download an attachment"),
-    route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume"),
-    route("GET", "/api/v1/staff/ws", Staff(P::ViewQueue), "staff", "WebSocket feed: queue changes and my conversations' events"),
+    route("GET", "/api/v1/staff/conversations/{id}/attachments/{attachment_id}", Staff(P::ViewOwnChats), "staff", "Download an attachment")
+        .token_in_query(),
+    route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume")
+        .token_in_query(),
+    route("GET", "/api/v1/staff/ws", Staff(P::ViewQueue), "staff", "WebSocket feed: queue changes and my conversations' events")
+        .token_in_query(),
     route("POST", "/api/v1/staff/conversations/{id}/transfer", Staff(P::ChangeChatState), "staff", "Transfer to an agent or a skill group, with an internal note")
         .body(r#"{"to_group":"GROUP_ID","note":"买家要换货，需要售后处理"}"#),
     route("POST", "/api/v1/staff/conversations/{id}/takeover", Staff(P::ViewAllChats), "supervision", "Take the chat over from its agent"),
@@ -177,11 +197,27 @@ pub const ROUTES: &[RouteSpec] = &[
 ];
 
 pub fn spec_for(method: &str, path: &str) -> Option<&'static RouteSpec> {
+    // axum answers HEAD with the GET handler (without the body).
+    let method = if method == "HEAD" { "GET" } else { method };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
+/// The methods the table declares for a path, for the `Allow` header.
+pub fn methods_for(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|r| r.path == path)
+        .map(|r| r.method)
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
+}
+
 /// Runs after routing: looks the matched route up in the table and authenticates
-/// and authorises accordingly. A route missing from the table is refused.
+/// and authorises accordingly. A method the table does not declare for the path
+/// is refused with 405, whether or not a handler exists.
 pub async fn authorize(
     State(state): State<AppState>,
     mut request: Request,
@@ -193,36 +229,76 @@ pub async fn authorize(
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let Some(spec) = spec_for(request.method().as_str(), &path) else {
-        return Err(ApiError::Internal(format!(
-            "route {} {path} is not in the route table",
-            request.method()
-        )));
+        let allow = methods_for(&path);
+        if allow.is_empty() {
+            return Err(ApiError::Internal(format!(
+                "route {path} is not in the route table"
+            )));
+        }
+        return Err(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow: allow.join(", "),
+        });
     };
     match spec.access {
         Access::Public => {}
         Access::Buyer => {
-            let token = bearer_or_query_token(&request).ok_or(ApiError::Unauthenticated)?;
+            let token = bearer_token(&request)
+                .or_else(|| spec.query_token.then(|| query_token(&request)).flatten())
+                .ok_or(ApiError::Unauthenticated)?;
             let visitor = state.visitors.authenticate(&token).await?;
             request.extensions_mut().insert(visitor);
         }
         Access::Staff(permission) => {
-            let token = session_cookie(&request)
-                .or_else(|| bearer_or_query_token(&request))
-                .ok_or(ApiError::Unauthenticated)?;
+            let token = staff_token(&state, &request, spec)?;
             let staff = state.staff.authenticate(&token).await?;
-            if !staff.can(permission) {
-                return Err(ApiError::Forbidden {
-                    message: format!(
-                        "role {} lacks permission {}",
-                        staff.role.as_str(),
-                        permission.as_str()
-                    ),
-                });
-            }
+            require(&staff, permission)?;
             request.extensions_mut().insert(staff);
+        }
+        Access::Metrics => {
+            let scraper = bearer_token(&request).is_some_and(|t| state.edge.is_metrics_token(&t));
+            if !scraper {
+                let token = staff_token(&state, &request, spec)?;
+                let staff = state.staff.authenticate(&token).await?;
+                require(&staff, Permission::ViewMetrics)?;
+            }
         }
     }
     Ok(next.run(request).await)
+}
+
+/// A bearer token wins over the cookie (a page on another site cannot make a
+/// browser add one); a cookie must pass the CSRF origin check. Synchronous, so
+/// no borrow of the request lives across an await.
+pub(super) fn staff_token(
+    state: &AppState,
+    request: &Request,
+    spec: &RouteSpec,
+) -> Result<String, ApiError> {
+    if let Some(token) = bearer_token(request) {
+        return Ok(token);
+    }
+    if let Some(token) = session_cookie(request, state.edge.cookie_name()) {
+        state.edge.check_origin(request)?;
+        return Ok(token);
+    }
+    spec.query_token
+        .then(|| query_token(request))
+        .flatten()
+        .ok_or(ApiError::Unauthenticated)
+}
+
+fn require(staff: &StaffUser, permission: Permission) -> Result<(), ApiError> {
+    if staff.can(permission) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        message: format!(
+            "role {} lacks permission {}",
+            staff.role.as_str(),
+            permission.as_str()
+        ),
+    })
 }
 
 /// OpenAPI 3.0 document of every route in the table.
@@ -241,8 +317,10 @@ pub fn openapi() -> Value {
         "components": {
             "securitySchemes": {
                 "visitorToken": { "type": "http", "scheme": "bearer", "description": "vt_... token from POST /api/v1/conversations" },
-                "staffSession": { "type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE },
-                "staffToken": { "type": "http", "scheme": "bearer", "description": "st_... token from POST /api/v1/staff/login" }
+                "staffSession": { "type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE, "description": "__Host-xiaoer_session when the server is reached over https; writes need a same-origin Origin header" },
+                "staffToken": { "type": "http", "scheme": "bearer", "description": "st_... token from POST /api/v1/staff/login" },
+                "accessToken": { "type": "apiKey", "in": "query", "name": "access_token", "description": "the visitor or staff token, only on WebSocket upgrades and downloads" },
+                "metricsToken": { "type": "http", "scheme": "bearer", "description": "the --metrics-token setting" }
             },
             "schemas": {
                 "Error": {
@@ -262,14 +340,23 @@ fn operation(spec: &RouteSpec) -> Value {
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
-    let (security, permission) = match spec.access {
+    let (mut security, permission) = match spec.access {
         Access::Public => (json!([]), None),
         Access::Buyer => (json!([{ "visitorToken": [] }]), None),
         Access::Staff(p) => (
             json!([{ "staffSession": [] }, { "staffToken": [] }]),
             Some(p.as_str()),
         ),
+        Access::Metrics => (
+            json!([{ "metricsToken": [] }, { "staffSession": [] }, { "staffToken": [] }]),
+            Some(Permission::ViewMetrics.as_str()),
+        ),
     };
+    if spec.query_token
+        && let Some(list) = security.as_array_mut()
+    {
+        list.push(json!({ "accessToken": [] }));
+    }
     let error = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut op = json!({
         "summary": spec.summary,

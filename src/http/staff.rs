@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, SESSION_COOKIE, conversation_id};
+use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::staff::Role;
 use crate::domain::visitor::VisitorContext;
@@ -37,10 +37,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let logged_in = state.staff.login(&body.username, &body.password).await?;
     let max_age = (logged_in.expires_at - state.clock.now_ms()) / 1000;
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}",
-        logged_in.token
-    );
+    let cookie = state.edge.session_cookie(&logged_in.token, max_age);
     let body = LoginResponse {
         token: logged_in.token,
         expires_at: logged_in.expires_at,
@@ -53,12 +50,12 @@ pub async fn logout(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let token = super::extract::session_cookie(&request)
-        .or_else(|| super::extract::bearer_or_query_token(&request));
+    let token = super::extract::bearer_token(&request)
+        .or_else(|| super::extract::session_cookie(&request, state.edge.cookie_name()));
     if let Some(token) = token {
         state.staff.logout(&token).await?;
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = state.edge.session_cookie("", 0);
     Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT).into_response())
 }
 

@@ -48,7 +48,7 @@ async fn upgrade(
 ) -> Result<(WebSocketUpgrade, Option<StaffGrant>), ApiError> {
     let grant = match staff {
         Some(user) => {
-            Some(StaffGrant::for_request(&request, user).ok_or(ApiError::Unauthenticated)?)
+            Some(StaffGrant::for_request(state, &request, user).ok_or(ApiError::Unauthenticated)?)
         }
         None => None,
     };

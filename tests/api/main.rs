@@ -7,6 +7,7 @@ mod bot;
 mod bot_support;
 mod cli;
 mod crash;
+mod hardening;
 mod helpers;
 mod identity;
 mod index;

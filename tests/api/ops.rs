@@ -16,12 +16,10 @@ async fn health_and_readiness_answer() {
 async fn metrics_count_requests_by_route() {
     let app = spawn_app().await;
     app.start_conversation().await;
+    let admin = app.staff("root", xiaoer::domain::staff::Role::Admin).await;
     let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+        .staff_get(&admin, "/metrics")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -52,6 +52,7 @@ async fn login_with_a_wrong_password_is_refused_and_a_cookie_session_works() {
         .client
         .post(app.url("/api/v1/staff/logout"))
         .header("cookie", &session)
+        .header("origin", app.url(""))
         .send()
         .await
         .unwrap();

@@ -87,7 +87,7 @@ export class SidePanel {
       v.shop_account_id ? kv("ID", v.shop_account_id) : null,
       v.phone ? kv("☎", v.phone) : null,
       el("h4", {}, t("pages")),
-      el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, el("a", { href: p.url, target: "_blank", rel: "noopener" }, p.title || p.url)))),
+      el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url))),
       el("h4", {}, t("cart")),
       el("ul", {}, (ctx.cart || []).map((c) => el("li", {}, `${c.name} × ${c.quantity}  ¥${(c.unit_price_cents / 100).toFixed(2)}`))),
       el("h4", {}, t("orders")),

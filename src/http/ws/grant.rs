@@ -6,8 +6,8 @@
 //! client sends. A failed check closes the socket with 4401 or 4403.
 
 use super::super::AppState;
-use super::super::extract::{Caller, bearer_or_query_token, session_cookie};
-use super::super::routes::{Access, spec_for};
+use super::super::extract::Caller;
+use super::super::routes::{Access, spec_for, staff_token};
 use crate::crypto;
 use crate::domain::conversation::ConversationId;
 use crate::domain::staff::Permission;
@@ -61,12 +61,14 @@ pub struct StaffGrant {
 impl StaffGrant {
     /// The grant for the staff member the route table just let through, with the
     /// session token they presented and the permission of the matched route.
-    pub fn for_request(request: &Request, user: StaffUser) -> Option<StaffGrant> {
-        let token = session_cookie(request).or_else(|| bearer_or_query_token(request))?;
+    pub fn for_request(state: &AppState, request: &Request, user: StaffUser) -> Option<StaffGrant> {
         let path = request.extensions().get::<MatchedPath>()?.as_str();
-        let Access::Staff(needs) = spec_for(request.method().as_str(), path)?.access else {
+        let spec = spec_for(request.method().as_str(), path)?;
+        let Access::Staff(needs) = spec.access else {
             return None;
         };
+        // The token the route table authenticated (same precedence and checks).
+        let token = staff_token(state, request, spec).ok()?;
         Some(StaffGrant {
             token_hash: crypto::hash_token(&token),
             token,
