@@ -282,7 +282,7 @@ async fn a_grounded_answer_streams_token_by_token_then_commits_with_citations() 
         buyer.conversation_id, buyer.token
     ));
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let seq = app.say(&buyer, "你们可以开发票吗？").await;
+    let seq = app.say(&buyer, "发票怎么开？要填什么").await;
     let mut deltas = Vec::new();
     let answer = loop {
         let frame = frame_within(&mut ws, crate::bot_support::BOT_TURN).await;
