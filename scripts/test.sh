@@ -144,6 +144,7 @@ fi
 
 QDRANT_BIN="${XIAOER_QDRANT_BIN:-../shared/qdrant/qdrant}"
 if [ -x "$QDRANT_BIN" ]; then
+  QDRANT_BIN=$(readlink -f "$QDRANT_BIN")   # it runs from its own scratch dir
   start_throwaway_qdrant
 else
   echo "!! ============================================================================" >&2
