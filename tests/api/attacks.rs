@@ -7,7 +7,7 @@ use crate::bot_support::{Entry, FixedKnowledge, shop_entries, spawn_bot_app, tex
 use serde_json::Value;
 use std::sync::Arc;
 use xiaoer::domain::lang::Lang;
-use xiaoer::services::bot::prompts::Prompts;
+use xiaoer::services::bot::prompts::{Prompts, dont_know};
 
 /// A knowledge entry that tries to take the bot over.
 fn poisoned_entry() -> Entry {
@@ -64,16 +64,19 @@ fn prompt_windows() -> Vec<String> {
     let prompts = Prompts::load("店小二示例店").unwrap();
     let mut windows = Vec::new();
     for lang in [Lang::Zh, Lang::En] {
+        // The "I don't know" sentence is meant to be said: it is not part of what
+        // must stay secret (the product's own guard strips it the same way).
         let flat: Vec<char> = prompts
             .system(lang)
             .unwrap()
+            .replace(dont_know(lang), "")
             .to_lowercase()
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
         windows.extend(flat.windows(20).map(|w| w.iter().collect::<String>()));
     }
-    // The "I don't know" sentence is meant to be said.
+    // Canned apologies are meant to be said too.
     windows.retain(|w| !w.contains("抱歉") && !w.contains("sorry"));
     windows
 }
