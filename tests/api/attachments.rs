@@ -1,15 +1,11 @@
-use crate::helpers::{error_code, spawn_app};
+use crate::helpers::{Buyer, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
 
-#[tokio::test]
-async fn an_image_is_uploaded_sent_and_served_only_to_participants() {
-    let app = spawn_app().await;
-    let agent = app.staff("agent-a", Role::Agent).await;
-    let buyer = app.start_conversation().await;
-    let stranger = app.start_conversation().await;
+/// Uploads `PNG` as the buyer: the conversation's attachments path and the 201 body.
+async fn upload_png(app: &TestApp, buyer: &Buyer) -> (String, Value) {
     let upload = format!(
         "/api/v1/conversations/{}/attachments",
         buyer.conversation_id
@@ -24,7 +20,16 @@ async fn an_image_is_uploaded_sent_and_served_only_to_participants() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let stored: Value = res.json().await.unwrap();
+    (upload, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_image_is_uploaded_sent_and_served_only_to_participants() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-a", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    let stranger = app.start_conversation().await;
+    let (upload, stored) = upload_png(&app, &buyer).await;
     let id = stored["attachment_id"].as_str().unwrap().to_owned();
     assert_eq!(stored["size"], PNG.len());
 
@@ -165,24 +170,8 @@ async fn on_postgres_an_attachment_uploaded_on_one_node_is_served_by_another() {
     let b = crate::helpers::spawn_with(dir_b, settings, Default::default()).await;
 
     let buyer = a.start_conversation().await;
-    let upload = format!(
-        "/api/v1/conversations/{}/attachments",
-        buyer.conversation_id
-    );
-    let res = a
-        .client
-        .post(a.url(&upload))
-        .bearer_auth(&buyer.token)
-        .header("content-type", "image/png")
-        .body(PNG.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let id = res.json::<Value>().await.unwrap()["attachment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (upload, stored) = upload_png(&a, &buyer).await;
+    let id = stored["attachment_id"].as_str().unwrap().to_owned();
     let served = b
         .client
         .get(b.url(&format!("{upload}/{id}")))
