@@ -62,6 +62,10 @@ pub struct SettingsLayer {
     /// Database connections in the pool.
     #[arg(long, global = true, env = "XIAOER_DB_CONNECTIONS")]
     pub db_connections: Option<u32>,
+    /// First pause before a failed webhook delivery is retried, in ms; each next
+    /// pause is four times longer (at most 10 h), for 24 h.
+    #[arg(long, global = true, env = "XIAOER_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<i64>,
     /// PostgreSQL: announce each commit to the other nodes on the database (LISTEN/NOTIFY)
     /// so their sockets show it at once. False saves the cost on a single node.
     #[arg(long, global = true, env = "XIAOER_FANOUT")]
@@ -161,6 +165,7 @@ impl SettingsLayer {
             encryption_key: self.encryption_key.or(lower.encryption_key),
             max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
             commit_batch: self.commit_batch.or(lower.commit_batch),
+            webhook_retry_base_ms: self.webhook_retry_base_ms.or(lower.webhook_retry_base_ms),
             db_connections: self.db_connections.or(lower.db_connections),
             session_hours: self.session_hours.or(lower.session_hours),
             log_format: self.log_format.or(lower.log_format),
@@ -200,6 +205,8 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     pub commit_batch: usize,
     pub db_connections: u32,
+    /// First retry pause of a failed webhook delivery (ms).
+    pub webhook_retry_base_ms: i64,
     /// PostgreSQL: LISTEN/NOTIFY fan-out of commits between nodes.
     pub fanout: bool,
     pub session_hours: i64,
@@ -306,6 +313,7 @@ impl Settings {
                 .max_upload_bytes
                 .unwrap_or(crate::domain::attachment::DEFAULT_MAX_UPLOAD_BYTES),
             commit_batch: layer.commit_batch.unwrap_or(512),
+            webhook_retry_base_ms: layer.webhook_retry_base_ms.unwrap_or(5000),
             db_connections: layer.db_connections.unwrap_or(8),
             session_hours: layer.session_hours.unwrap_or(12),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
@@ -366,10 +374,13 @@ impl Settings {
                 "QDRANT_API_KEY is sent only over TLS: set QDRANT_URL to an https:// server".into(),
             ));
         }
-        if settings.commit_batch == 0 || settings.db_connections < 2 || settings.session_hours <= 0
+        if settings.commit_batch == 0
+            || settings.db_connections < 2
+            || settings.session_hours <= 0
+            || settings.webhook_retry_base_ms <= 0
         {
             return Err(ConfigError::Invalid(
-                "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1".into(),
+                "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1, webhook_retry_base_ms >= 1".into(),
             ));
         }
         if settings

@@ -24,7 +24,9 @@ use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
 use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
+use crate::services::subscribers::{Reach, Runner};
 use crate::services::visitors::VisitorService;
+use crate::services::webhooks::{WebhookQueue, WebhookService};
 use crate::storage::Store;
 use crate::storage::demo_store::{DEMO_BUYERS, DemoStore};
 use anyhow::Context;
@@ -287,7 +289,23 @@ impl Application {
                 shutdown_rx.clone(),
             ));
         }
+        store.listen_for_events().await?;
+        let webhooks = Arc::new(WebhookService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            chat.clone(),
+            settings.webhook_retry_base_ms,
+        ));
+        let runner = Runner::new(store.clone(), clock.clone());
+        runner.spawn(
+            Arc::new(WebhookQueue(webhooks.clone())),
+            Reach::Cluster,
+            shutdown_rx.clone(),
+        );
+        tokio::spawn(webhooks.clone().run_sender(shutdown_rx.clone()));
         let state = AppState {
+            webhooks,
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),

@@ -3,6 +3,7 @@
 pub mod attachment;
 pub mod commerce;
 pub mod conversation;
+pub mod events;
 pub mod handoff;
 pub mod intake;
 pub mod knowledge;

@@ -44,7 +44,9 @@ impl Role {
             ViewAllChats | ManageRouting | ManageSharedReplies | ViewMetrics => {
                 matches!(self, Supervisor | Admin)
             }
-            ManageUsers | WriteVisitorContext | ManageBot => matches!(self, Admin),
+            ManageUsers | WriteVisitorContext | ManageBot | ManageIntegrations => {
+                matches!(self, Admin)
+            }
             ReadKnowledge => true,
             WriteKnowledge => matches!(self, KnowledgeManager | Admin),
         }
@@ -90,6 +92,8 @@ pub enum Permission {
     ManageBot,
     /// Read the Prometheus metrics (operational data: load, queue sizes, errors).
     ViewMetrics,
+    /// Webhook endpoints and channels: where events go and which apps post in.
+    ManageIntegrations,
 }
 
 impl Permission {
@@ -110,6 +114,7 @@ impl Permission {
             Permission::WriteKnowledge => "write_knowledge",
             Permission::ManageBot => "manage_bot",
             Permission::ViewMetrics => "view_metrics",
+            Permission::ManageIntegrations => "manage_integrations",
         }
     }
 }
@@ -208,6 +213,10 @@ mod tests {
                 matches!(role, Role::KnowledgeManager | Role::Admin)
             );
             assert_eq!(role.allows(Permission::ManageBot), role == Role::Admin);
+            assert_eq!(
+                role.allows(Permission::ManageIntegrations),
+                role == Role::Admin
+            );
         }
     }
 

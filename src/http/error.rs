@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP responses. Every error has a stable
 //! machine-readable code; 5xx bodies say nothing internal and the cause is logged.
 
+use crate::domain::events::FilterError;
 use crate::domain::message::MessageError;
 use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
@@ -15,6 +16,7 @@ use crate::services::quick_replies::QuickReplyServiceError;
 use crate::services::routing::RoutingError;
 use crate::services::staff::StaffError;
 use crate::services::visitors::VisitorError;
+use crate::services::webhooks::WebhookError;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -433,6 +435,28 @@ impl From<ModelError> for ApiError {
             ModelError::Cancelled | ModelError::Load(_) | ModelError::Inference(_) => {
                 ApiError::Internal(message)
             }
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        let message = e.to_string();
+        match e {
+            WebhookError::NotFound => ApiError::NotFound {
+                code: "webhook_not_found",
+                message,
+            },
+            WebhookError::NotHttps => ApiError::bad_request("webhook_url_not_https", message),
+            WebhookError::BadUrl => ApiError::bad_request("invalid_url", message),
+            WebhookError::Filter(FilterError::Unknown(_)) => {
+                ApiError::bad_request("unknown_event_type", message)
+            }
+            WebhookError::Filter(FilterError::Empty) => {
+                ApiError::bad_request("no_event_types", message)
+            }
+            WebhookError::BadDescription => ApiError::bad_request("invalid_fields", message),
+            WebhookError::Store(_) => ApiError::Internal(message),
         }
     }
 }

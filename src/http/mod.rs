@@ -12,6 +12,7 @@ pub mod ops;
 pub mod routes;
 pub mod routing;
 pub mod staff;
+pub mod webhooks;
 pub mod ws;
 
 use crate::ports::Clock;
@@ -51,6 +52,7 @@ pub struct AppState {
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
+    pub webhooks: Arc<crate::services::webhooks::WebhookService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -145,6 +147,31 @@ pub fn router(state: AppState) -> Router {
             post(bot::draft_faq),
         )
         .route("/api/v1/kb/unanswered", get(bot::unanswered))
+        .route(
+            "/api/v1/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/admin/webhooks/{endpoint_id}",
+            delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/admin/webhooks/{endpoint_id}/enable",
+            post(webhooks::enable),
+        )
+        .route(
+            "/api/v1/admin/webhooks/{endpoint_id}/disable",
+            post(webhooks::disable),
+        )
+        .route(
+            "/api/v1/admin/webhooks/{endpoint_id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            post(webhooks::replay),
+        )
+        .route("/api/v1/admin/event-types", get(webhooks::event_types))
         .route("/api/v1/admin/welcome-messages", get(bot::welcome_messages))
         .route(
             "/api/v1/admin/welcome-messages/{scenario}",

@@ -172,6 +172,15 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
     route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
+    route("GET", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Webhook endpoints (secrets are never shown again)"),
+    route("POST", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Register an endpoint for some event types; the answer holds its signing secret, once")
+        .body(r#"{"url":"https://shop.example/xiaoer-hooks","event_types":["message.posted","conversation.handed_off"],"description":"订单系统"}"#),
+    route("DELETE", "/api/v1/admin/webhooks/{endpoint_id}", Staff(P::ManageIntegrations), "integrations", "Delete an endpoint and its delivery log"),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/enable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint on again (e.g. after a 410)"),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/disable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint off; deliveries wait"),
+    route("GET", "/api/v1/admin/webhooks/{endpoint_id}/deliveries", Staff(P::ManageIntegrations), "integrations", "The delivery log, newest first (?status=pending|delivered|failed&limit=)"),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", Staff(P::ManageIntegrations), "integrations", "Send a delivery again"),
+    route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),

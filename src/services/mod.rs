@@ -10,4 +10,6 @@ pub mod quick_replies;
 pub mod routing;
 pub mod skill_groups;
 pub mod staff;
+pub mod subscribers;
 pub mod visitors;
+pub mod webhooks;

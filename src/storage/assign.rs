@@ -9,8 +9,11 @@
 //! load counts are exact), and the conversation row is changed compare-and-set.
 //! SQLite: `BEGIN IMMEDIATE` serialises writers outright.
 
+use super::outbox::write_events;
 use super::routing::QUEUE_ORDER;
 use super::{Backend, Store, StoreError, on_pool};
+use crate::domain::conversation::ConversationState;
+use crate::domain::events::{AssignedBy, EventData, NewEvent};
 use crate::domain::routing::Candidate;
 
 /// What the caller decides once the locks are held.
@@ -135,6 +138,7 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5)";
 
         let sql = self.assign_sql();
+        let backend = self.backend();
         let begin = match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -179,7 +183,11 @@ impl Store {
             let waited_ms = (now - head.first_enqueued_at).max(0);
             sqlx::query(LOG).bind(&head.conversation_id).bind(group_id).bind(&plan.agent_id)
                 .bind(waited_ms).bind(now).execute(&mut *tx).await?;
+            let assigned = EventData::Assigned { agent_id: plan.agent_id.clone(), by: AssignedBy::Routing };
+            let event = NewEvent::in_conversation(&head.conversation_id, seq, assigned, now);
+            write_events!(backend, tx, std::slice::from_ref(&event));
             tx.commit().await?;
+            self.events_committed();
             Ok(AssignOutcome::Assigned(Assigned {
                 conversation_id: head.conversation_id, agent_id: plan.agent_id, seq, waited_ms,
             }))
@@ -303,6 +311,7 @@ impl Store {
                 "SELECT agent_id FROM agent_presence WHERE agent_id = $1 FOR UPDATE",
             ),
         };
+        let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query(entry).bind(conversation_id).fetch_optional(&mut *tx).await?;
@@ -322,7 +331,14 @@ impl Store {
             sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(sender_id).bind(sealed_body).bind(now)
                 .execute(&mut *tx).await?;
             sqlx::query(DEQUEUE).bind(conversation_id).execute(&mut *tx).await?;
+            let from = from_state.parse().unwrap_or(ConversationState::Waiting);
+            let data = EventData::for_transition(
+                from, from_agent, ConversationState::WithAgent, Some(agent_id), AssignedBy::Claim,
+            );
+            let event = NewEvent::in_conversation(conversation_id, seq, data, now);
+            write_events!(backend, tx, std::slice::from_ref(&event));
             tx.commit().await?;
+            self.events_committed();
             Ok(ClaimOutcome::Claimed { seq })
         })
     }

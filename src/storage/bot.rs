@@ -1,7 +1,9 @@
 //! The bot's tables: session memory, hand-off packets, ratings, the unanswered
 //! log and welcome messages.
 
+use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::events::{EventData, NewEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PacketRow {
@@ -97,9 +99,24 @@ impl Store {
         let sql = "INSERT INTO answer_ratings (conversation_id, seq, helpful, entry_ids, created_at) \
                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id, seq) DO UPDATE \
                    SET helpful = excluded.helpful, created_at = excluded.created_at";
-        on_pool!(self, pool => sqlx::query(sql)
-            .bind(conversation_id).bind(seq).bind(helpful).bind(entry_ids_json).bind(now)
-            .execute(pool).await.map(|_| ()))?;
+        // One event per vote: a changed vote is a new event (its id names the time).
+        let rated = NewEvent {
+            id: format!("evt_{conversation_id}_{seq}_rated_{now}"),
+            conversation_id: Some(conversation_id.to_owned()),
+            seq: None,
+            data: EventData::Rated { seq, helpful },
+            created_at: now,
+        };
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(sql)
+                .bind(conversation_id).bind(seq).bind(helpful).bind(entry_ids_json).bind(now)
+                .execute(&mut *tx).await?;
+            write_events!(backend, tx, std::slice::from_ref(&rated));
+            tx.commit().await?;
+            self.events_committed();
+        });
         Ok(())
     }
 

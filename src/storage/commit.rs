@@ -4,8 +4,10 @@
 //! order. One fsync serves the whole batch, and an acknowledgement always means
 //! "durable".
 
+use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
 use crate::domain::conversation::{ConversationState, SpeakGuard};
+use crate::domain::events::{AssignedBy, EventData, NewEvent};
 use tokio::sync::{mpsc, oneshot};
 
 /// How the conversation row must look for the write to go ahead.
@@ -182,10 +184,12 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
         let begin = self.begin_write_sql();
+        let backend = self.backend();
         let (notify, node) = (self.notify_commits(), self.node());
         let results = on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let mut results = Vec::with_capacity(writes.len());
+            let mut outbox = Vec::with_capacity(writes.len());
             for w in writes {
                 if let (Some(sender), Some(client_id)) = (&w.sender_id, &w.client_msg_id) {
                     let seen: Option<(i64, i64)> = sqlx::query_as(DEDUP)
@@ -226,8 +230,29 @@ impl Store {
                     .bind(&w.conversation_id).bind(seq).bind(w.kind).bind(w.sender_kind)
                     .bind(&w.sender_id).bind(&w.client_msg_id).bind(&w.sealed_body).bind(w.created_at)
                     .execute(&mut *tx).await?;
+                let data = match &w.write {
+                    WriteKind::Transition { from, from_agent, to, to_agent } => {
+                        let data = EventData::for_transition(
+                            *from, from_agent.as_deref(), *to, to_agent.as_deref(), AssignedBy::Claim,
+                        );
+                        match data {
+                            EventData::HandedOff { .. } => {
+                                let packet: Option<(String,)> = sqlx::query_as(super::outbox::HANDOFF_PACKET)
+                                    .bind(&w.conversation_id).fetch_optional(&mut *tx).await?;
+                                EventData::HandedOff { packet_id: packet.map(|(id,)| id) }
+                            }
+                            other => other,
+                        }
+                    }
+                    WriteKind::Append { .. } => {
+                        EventData::for_message(w.kind, w.sender_kind, w.sender_id.as_deref())
+                    }
+                };
+                outbox.push(NewEvent::in_conversation(&w.conversation_id, seq, data, w.created_at));
                 results.push(Ok(AppendOutcome { seq, created_at: w.created_at, duplicate: false, state, agent_id }));
             }
+            // Last, after every row lock: the outbox's order lock (PostgreSQL).
+            write_events!(backend, tx, &outbox);
             if notify {
                 // Other nodes' sockets learn of these events when (and only if) they commit.
                 let committed = writes.iter().zip(&results).filter_map(|(w, r)| match r {
@@ -241,6 +266,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
+            self.events_committed();
             results
         });
         Ok(results)

@@ -1,4 +1,6 @@
+use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::events::{EventData, NewEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConversationRow {
@@ -47,9 +49,25 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = "INSERT INTO conversations (id, visitor_id, channel, state, last_seq, created_at, updated_at) \
                    VALUES ($1, $2, $3, $4, 0, $5, $5)";
-        on_pool!(self, pool => sqlx::query(sql)
-            .bind(id).bind(visitor_id).bind(channel).bind(state).bind(now).execute(pool).await.map(|_| ()))
-        .map_err(StoreError::from_insert)?;
+        let started = NewEvent::in_conversation(
+            id,
+            0,
+            EventData::ConversationStarted {
+                visitor_id: visitor_id.to_owned(),
+                channel: channel.to_owned(),
+            },
+            now,
+        );
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(sql)
+                .bind(id).bind(visitor_id).bind(channel).bind(state).bind(now)
+                .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            write_events!(backend, tx, std::slice::from_ref(&started));
+            tx.commit().await?;
+            self.events_committed();
+        });
         Ok(())
     }
 

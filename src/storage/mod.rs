@@ -11,10 +11,12 @@ mod conversations;
 pub mod demo_store;
 mod fanout;
 mod knowledge;
+pub(crate) mod outbox;
 mod quick_replies;
 mod routing;
 mod staff;
 mod visitors;
+mod webhooks;
 
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
@@ -28,6 +30,7 @@ pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use visitors::VisitorRow;
+pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -92,6 +95,9 @@ pub struct Store {
     node: Arc<str>,
     /// Whether commits are announced to other nodes (PostgreSQL only).
     fanout: bool,
+    /// Bumped after every commit that wrote outbox events (and, on PostgreSQL,
+    /// when another node did): subscribers wait on it.
+    outbox_wake: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +126,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
+            outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -133,6 +140,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
+            outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 

@@ -1,4 +1,6 @@
+use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::events::{EventData, NewEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VisitorRow {
@@ -53,8 +55,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         let sql = "UPDATE visitors SET shop_account_id = COALESCE($2, shop_account_id), \
                    nickname = COALESCE($3, nickname), updated_at = $4 WHERE id = $1";
-        let done = on_pool!(self, pool => sqlx::query(sql)
-            .bind(id).bind(shop_account_id).bind(nickname).bind(now).execute(pool).await?.rows_affected());
+        let updated = visitor_updated(id, now);
+        let backend = self.backend();
+        let done = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let done = sqlx::query(sql)
+                .bind(id).bind(shop_account_id).bind(nickname).bind(now).execute(&mut *tx).await?.rows_affected();
+            if done == 1 {
+                write_events!(backend, tx, std::slice::from_ref(&updated));
+            }
+            tx.commit().await?;
+            self.events_committed();
+            done
+        });
         if done == 0 {
             Err(StoreError::NotFound)
         } else {
@@ -69,8 +82,19 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let sql = "UPDATE visitors SET pii = $2, updated_at = $3 WHERE id = $1";
-        let done = on_pool!(self, pool => sqlx::query(sql)
-            .bind(id).bind(sealed).bind(now).execute(pool).await?.rows_affected());
+        let updated = visitor_updated(id, now);
+        let backend = self.backend();
+        let done = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let done = sqlx::query(sql)
+                .bind(id).bind(sealed).bind(now).execute(&mut *tx).await?.rows_affected();
+            if done == 1 {
+                write_events!(backend, tx, std::slice::from_ref(&updated));
+            }
+            tx.commit().await?;
+            self.events_committed();
+            done
+        });
         if done == 0 {
             Err(StoreError::NotFound)
         } else {
@@ -92,5 +116,19 @@ impl Store {
         } else {
             Ok(())
         }
+    }
+}
+
+/// The event of a change to a visitor's identity or personal details (which
+/// fields is not said, and no value is carried).
+fn visitor_updated(visitor_id: &str, now: i64) -> NewEvent {
+    NewEvent {
+        id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        conversation_id: None,
+        seq: None,
+        data: EventData::VisitorUpdated {
+            visitor_id: visitor_id.to_owned(),
+        },
+        created_at: now,
     }
 }

@@ -1,0 +1,57 @@
+-- The committed-event backbone. Every change to a conversation (and ratings,
+-- visitor updates...) writes one row here in the same transaction as the
+-- change. `position` is global and grows in commit order (SQLite has one
+-- writer at a time). Payloads hold ids and kinds, never message text or PII:
+-- readers open the sealed event in `events` when they need the words.
+CREATE TABLE outbox (
+    position        INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    conversation_id TEXT,
+    seq             INTEGER,
+    payload         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX outbox_by_conversation ON outbox(conversation_id, position);
+
+-- A durable subscriber's cursor, and which node holds its lease (one node at a
+-- time runs a cluster-wide subscriber such as the webhook dispatcher).
+CREATE TABLE subscribers (
+    name         TEXT PRIMARY KEY,
+    position     INTEGER NOT NULL,
+    lease_node   TEXT,
+    lease_until  INTEGER NOT NULL DEFAULT 0,
+    updated_at   INTEGER NOT NULL
+);
+
+-- Outbound webhooks (Standard Webhooks 1.0). The signing secret is sealed.
+CREATE TABLE webhook_endpoints (
+    id              TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    event_types     TEXT NOT NULL,          -- JSON array; ["*"] for every event
+    sealed_secret   BLOB NOT NULL,
+    enabled         BOOLEAN NOT NULL,
+    disabled_reason TEXT,
+    since_position  INTEGER NOT NULL,        -- events after this one are sent
+    created_by      TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id              TEXT PRIMARY KEY,
+    endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    event_id        TEXT NOT NULL,
+    position        INTEGER NOT NULL,
+    conversation_id TEXT,
+    status          TEXT NOT NULL,          -- pending, delivered, failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_status     INTEGER,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    UNIQUE (endpoint_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, status, position);

@@ -1,0 +1,353 @@
+//! Domain events: what happened, as every subscriber (live feeds, webhooks,
+//! and later tickets, analytics and audit) sees it. One is written in the same
+//! transaction as the change it reports (the outbox), so a committed change
+//! always has its event and a rolled-back one never does.
+//!
+//! Events carry ids and kinds, never message text or personal data: a reader
+//! that needs the words opens the sealed conversation event by `(conversation_id,
+//! seq)`.
+
+use super::conversation::ConversationState;
+use serde::{Deserialize, Serialize};
+
+/// What an event says, tagged with its public type name (`message.posted`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventData {
+    #[serde(rename = "conversation.started")]
+    ConversationStarted { visitor_id: String, channel: String },
+    /// A buyer, agent, bot or system message (its text is in the conversation event).
+    #[serde(rename = "message.posted")]
+    MessagePosted {
+        sender_kind: String,
+        sender_id: Option<String>,
+    },
+    /// An internal note between staff; buyers and channels never see it.
+    #[serde(rename = "note.added")]
+    NoteAdded { sender_id: Option<String> },
+    /// The bot (or the buyer's button, or the API) passed the chat to people.
+    #[serde(rename = "conversation.handed_off")]
+    HandedOff { packet_id: Option<String> },
+    #[serde(rename = "conversation.assigned")]
+    Assigned { agent_id: String, by: AssignedBy },
+    #[serde(rename = "conversation.transferred")]
+    Transferred {
+        from_agent_id: String,
+        to_agent_id: String,
+    },
+    #[serde(rename = "conversation.resolved")]
+    Resolved { agent_id: Option<String> },
+    #[serde(rename = "conversation.handed_back")]
+    HandedBack { agent_id: Option<String> },
+    #[serde(rename = "conversation.reopened")]
+    Reopened,
+    #[serde(rename = "conversation.closed")]
+    Closed,
+    /// Any other state change (kept so no transition goes unreported).
+    #[serde(rename = "conversation.state_changed")]
+    StateChanged {
+        from: ConversationState,
+        to: ConversationState,
+        agent_id: Option<String>,
+    },
+    /// A buyer rated one bot answer.
+    #[serde(rename = "answer.rated")]
+    Rated { seq: i64, helpful: bool },
+    /// The visitor's details or context changed (fields named, values not).
+    #[serde(rename = "visitor.updated")]
+    VisitorUpdated { visitor_id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignedBy {
+    /// The routing engine picked the agent.
+    Routing,
+    /// The agent took the chat themselves.
+    Claim,
+}
+
+/// Every public event type, in catalogue order (webhook filters name these).
+pub const EVENT_TYPES: &[&str] = &[
+    "conversation.started",
+    "message.posted",
+    "note.added",
+    "conversation.handed_off",
+    "conversation.assigned",
+    "conversation.transferred",
+    "conversation.resolved",
+    "conversation.handed_back",
+    "conversation.reopened",
+    "conversation.closed",
+    "conversation.state_changed",
+    "answer.rated",
+    "visitor.updated",
+];
+
+impl EventData {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventData::ConversationStarted { .. } => "conversation.started",
+            EventData::MessagePosted { .. } => "message.posted",
+            EventData::NoteAdded { .. } => "note.added",
+            EventData::HandedOff { .. } => "conversation.handed_off",
+            EventData::Assigned { .. } => "conversation.assigned",
+            EventData::Transferred { .. } => "conversation.transferred",
+            EventData::Resolved { .. } => "conversation.resolved",
+            EventData::HandedBack { .. } => "conversation.handed_back",
+            EventData::Reopened => "conversation.reopened",
+            EventData::Closed => "conversation.closed",
+            EventData::StateChanged { .. } => "conversation.state_changed",
+            EventData::Rated { .. } => "answer.rated",
+            EventData::VisitorUpdated { .. } => "visitor.updated",
+        }
+    }
+
+    /// The event a committed conversation state change reports.
+    pub fn for_transition(
+        from: ConversationState,
+        from_agent: Option<&str>,
+        to: ConversationState,
+        to_agent: Option<&str>,
+        by: AssignedBy,
+    ) -> EventData {
+        use ConversationState::*;
+        match (from, to, from_agent, to_agent) {
+            (Bot, Waiting, ..) => EventData::HandedOff { packet_id: None },
+            (WithAgent, WithAgent, Some(old), Some(new)) if old != new => EventData::Transferred {
+                from_agent_id: old.to_owned(),
+                to_agent_id: new.to_owned(),
+            },
+            (_, WithAgent, _, Some(agent)) => EventData::Assigned {
+                agent_id: agent.to_owned(),
+                by,
+            },
+            (_, Resolved, ..) => EventData::Resolved {
+                agent_id: from_agent.map(str::to_owned),
+            },
+            (WithAgent | Waiting, Bot, ..) => EventData::HandedBack {
+                agent_id: from_agent.map(str::to_owned),
+            },
+            (Resolved, Bot, ..) => EventData::Reopened,
+            (_, Closed, ..) => EventData::Closed,
+            _ => EventData::StateChanged {
+                from,
+                to,
+                agent_id: to_agent.map(str::to_owned),
+            },
+        }
+    }
+
+    /// The event a committed conversation message (or note) reports.
+    pub fn for_message(kind: &str, sender_kind: &str, sender_id: Option<&str>) -> EventData {
+        if kind == "note" {
+            EventData::NoteAdded {
+                sender_id: sender_id.map(str::to_owned),
+            }
+        } else {
+            EventData::MessagePosted {
+                sender_kind: sender_kind.to_owned(),
+                sender_id: sender_id.map(str::to_owned),
+            }
+        }
+    }
+}
+
+/// An event to be written to the outbox with the change it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Stable across retries: `conversation_id:seq` for conversation events, or
+    /// an id the caller made once for the change.
+    pub id: String,
+    pub conversation_id: Option<String>,
+    pub seq: Option<i64>,
+    pub data: EventData,
+    pub created_at: i64,
+}
+
+impl NewEvent {
+    /// The event of the conversation change committed at `seq`.
+    pub fn in_conversation(
+        conversation_id: &str,
+        seq: i64,
+        data: EventData,
+        created_at: i64,
+    ) -> NewEvent {
+        NewEvent {
+            id: format!("evt_{conversation_id}_{seq}"),
+            conversation_id: Some(conversation_id.to_owned()),
+            seq: Some(seq),
+            data,
+            created_at,
+        }
+    }
+}
+
+/// A committed event, read back in position order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainEvent {
+    /// Global, grows in commit order, without reuse (gaps are possible).
+    pub position: i64,
+    pub id: String,
+    pub conversation_id: Option<String>,
+    pub seq: Option<i64>,
+    pub created_at: i64,
+    pub data: EventData,
+}
+
+impl DomainEvent {
+    pub fn type_name(&self) -> &'static str {
+        self.data.type_name()
+    }
+}
+
+/// A subscriber's filter: every event type, or a named few (unknown names are
+/// refused when the filter is made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFilter {
+    All,
+    Only(Vec<String>),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FilterError {
+    #[error("unknown event type: {0}")]
+    Unknown(String),
+    #[error("name at least one event type, or \"*\" for all")]
+    Empty,
+}
+
+impl EventFilter {
+    pub fn parse(names: &[String]) -> Result<EventFilter, FilterError> {
+        if names.is_empty() {
+            return Err(FilterError::Empty);
+        }
+        if names.iter().any(|n| n == "*") {
+            return Ok(EventFilter::All);
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.trim();
+            if !EVENT_TYPES.contains(&name) {
+                return Err(FilterError::Unknown(name.chars().take(64).collect()));
+            }
+            if !out.iter().any(|n: &String| n == name) {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(EventFilter::Only(out))
+    }
+
+    pub fn matches(&self, type_name: &str) -> bool {
+        match self {
+            EventFilter::All => true,
+            EventFilter::Only(names) => names.iter().any(|n| n == type_name),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            EventFilter::All => vec!["*".to_owned()],
+            EventFilter::Only(names) => names.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConversationState::*;
+
+    #[test]
+    fn every_event_type_is_in_the_catalogue_and_round_trips_through_json() {
+        let samples = vec![
+            EventData::ConversationStarted {
+                visitor_id: "v".into(),
+                channel: "web".into(),
+            },
+            EventData::for_message("message", "buyer", Some("v")),
+            EventData::for_message("note", "agent", Some("a")),
+            EventData::HandedOff {
+                packet_id: Some("p".into()),
+            },
+            EventData::for_transition(Waiting, None, WithAgent, Some("a"), AssignedBy::Routing),
+            EventData::for_transition(
+                WithAgent,
+                Some("a"),
+                WithAgent,
+                Some("b"),
+                AssignedBy::Claim,
+            ),
+            EventData::for_transition(WithAgent, Some("a"), Resolved, Some("a"), AssignedBy::Claim),
+            EventData::for_transition(WithAgent, Some("a"), Bot, None, AssignedBy::Claim),
+            EventData::for_transition(Resolved, None, Bot, None, AssignedBy::Claim),
+            EventData::for_transition(Bot, None, Closed, None, AssignedBy::Claim),
+            EventData::for_transition(Closed, None, Waiting, None, AssignedBy::Claim),
+            EventData::Rated {
+                seq: 3,
+                helpful: true,
+            },
+            EventData::VisitorUpdated {
+                visitor_id: "v".into(),
+            },
+        ];
+        let names: Vec<&str> = samples.iter().map(EventData::type_name).collect();
+        assert_eq!(
+            names, EVENT_TYPES,
+            "one sample per type, in catalogue order"
+        );
+        for data in samples {
+            let json = serde_json::to_string(&data).unwrap();
+            assert!(
+                json.contains(&format!("\"type\":\"{}\"", data.type_name())),
+                "{json}"
+            );
+            let back: EventData = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, data);
+        }
+    }
+
+    #[test]
+    fn transitions_are_named_by_what_they_mean() {
+        assert_eq!(
+            EventData::for_transition(Bot, None, Waiting, None, AssignedBy::Routing).type_name(),
+            "conversation.handed_off"
+        );
+        assert_eq!(
+            EventData::for_transition(Bot, None, WithAgent, Some("a"), AssignedBy::Claim),
+            EventData::Assigned {
+                agent_id: "a".into(),
+                by: AssignedBy::Claim
+            }
+        );
+        // The same agent keeping the chat is no transfer.
+        assert_eq!(
+            EventData::for_transition(
+                WithAgent,
+                Some("a"),
+                WithAgent,
+                Some("a"),
+                AssignedBy::Claim
+            )
+            .type_name(),
+            "conversation.assigned"
+        );
+    }
+
+    #[test]
+    fn filters_refuse_unknown_types_and_empty_lists() {
+        assert_eq!(
+            EventFilter::parse(&["message.posted".into(), "message.sent".into()]),
+            Err(FilterError::Unknown("message.sent".into()))
+        );
+        assert_eq!(EventFilter::parse(&[]), Err(FilterError::Empty));
+        let f = EventFilter::parse(&["message.posted".into(), "message.posted".into()]).unwrap();
+        assert_eq!(f.names(), vec!["message.posted".to_string()]);
+        assert!(f.matches("message.posted") && !f.matches("answer.rated"));
+        assert!(
+            EventFilter::parse(&["*".into()])
+                .unwrap()
+                .matches("answer.rated")
+        );
+    }
+}

@@ -1,0 +1,235 @@
+//! Subscribers of the committed-event stream (the outbox). Each reads events in
+//! position order and handles each at least once: a failed event is retried
+//! (after a pause) before any later one, and a subscriber that handled an event
+//! but died before saving its cursor sees it again, so handlers are idempotent
+//! by event id.
+//!
+//! Two reaches: a cluster subscriber (webhooks, later tickets, analytics, audit)
+//! keeps a durable cursor in the database and runs on one node at a time under a
+//! lease; a node subscriber (live feeds for this node's sockets) starts at the
+//! newest event when the node starts and keeps its cursor in memory.
+
+use crate::domain::events::DomainEvent;
+use crate::ports::Clock;
+use crate::storage::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[async_trait::async_trait]
+pub trait Subscriber: Send + Sync + 'static {
+    /// Names the cursor; never change it once deployed.
+    fn name(&self) -> &'static str;
+    /// Handles one event. An error is retried later, before any later event.
+    async fn handle(&self, event: &DomainEvent) -> Result<(), String>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// One node at a time, durable cursor, from the first event.
+    Cluster,
+    /// Every node, in-memory cursor, from the newest event at start.
+    EachNode,
+}
+
+/// How many events one read takes.
+const BATCH: i64 = 256;
+/// When nothing wakes a subscriber it still looks this often (a lost wake-up
+/// costs at most this), and a cluster subscriber renews its lease.
+const IDLE_LOOK: Duration = Duration::from_secs(2);
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+pub struct Runner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    node: String,
+}
+
+impl Runner {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Runner {
+        Runner {
+            store,
+            clock,
+            node: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Runs `subscriber` until `stop` turns true.
+    pub fn spawn(
+        &self,
+        subscriber: Arc<dyn Subscriber>,
+        reach: Reach,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (store, clock, node) = (self.store.clone(), self.clock.clone(), self.node.clone());
+        tokio::spawn(async move {
+            match reach {
+                Reach::Cluster => run_cluster(store, clock, node, subscriber, stop).await,
+                Reach::EachNode => run_node(store, subscriber, stop).await,
+            }
+        })
+    }
+}
+
+/// Waits for a wake-up, the idle timeout or the stop signal; true when stopping.
+async fn wait(
+    wake: &mut tokio::sync::watch::Receiver<u64>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    at_most: Duration,
+) -> bool {
+    tokio::select! {
+        _ = wake.changed() => false,
+        _ = tokio::time::sleep(at_most) => false,
+        _ = stop.changed() => true,
+    }
+}
+
+/// Handles the events after `position` until none is left or one fails.
+/// Returns the new position and whether it stopped on a failure.
+/// Where a subscriber's cursor lives.
+enum Cursor<'a> {
+    Memory,
+    /// In the database, under a lease this node must still hold.
+    Durable {
+        name: &'static str,
+        node: &'a str,
+        clock: &'a dyn Clock,
+    },
+}
+
+impl Cursor<'_> {
+    /// Saves the position; false when the lease was lost (stop and re-take it).
+    async fn save(&self, store: &Store, position: i64) -> bool {
+        let Cursor::Durable { name, node, clock } = self else {
+            return true;
+        };
+        match store
+            .advance_subscriber(name, node, position, clock.now_ms())
+            .await
+        {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(subscriber = name, %error, "cannot save the cursor");
+                false
+            }
+        }
+    }
+}
+
+async fn drain(
+    store: &Store,
+    subscriber: &dyn Subscriber,
+    mut position: i64,
+    cursor: &Cursor<'_>,
+) -> (i64, bool) {
+    loop {
+        let batch = match store.outbox_after(position, BATCH).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(subscriber = subscriber.name(), %error, "cannot read events");
+                return (position, true);
+            }
+        };
+        let Some(last) = batch.last().map(|e| e.position) else {
+            return (position, false);
+        };
+        for event in &batch {
+            if let Err(error) = subscriber.handle(event).await {
+                tracing::warn!(
+                    subscriber = subscriber.name(),
+                    event = %event.id,
+                    %error,
+                    "event not handled; will retry"
+                );
+                metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
+                    .increment(1);
+                cursor.save(store, position).await;
+                return (position, true);
+            }
+            position = event.position;
+        }
+        debug_assert_eq!(position, last);
+        metrics::gauge!("xiaoer_subscriber_position", "subscriber" => subscriber.name())
+            .set(position as f64);
+        if !cursor.save(store, position).await {
+            return (position, true);
+        }
+    }
+}
+
+async fn run_node(
+    store: Store,
+    subscriber: Arc<dyn Subscriber>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wake = store.watch_events();
+    let mut position = loop {
+        match store.outbox_head().await {
+            Ok(head) => break head,
+            Err(error) => {
+                tracing::warn!(subscriber = subscriber.name(), %error, "cannot read the event head");
+                if wait(&mut wake, &mut stop, IDLE_LOOK).await {
+                    return;
+                }
+            }
+        }
+    };
+    let mut retry = RETRY_FIRST;
+    loop {
+        let (next, failed) = drain(&store, subscriber.as_ref(), position, &Cursor::Memory).await;
+        position = next;
+        let pause = if failed {
+            retry = (retry * 2).min(RETRY_MAX);
+            retry
+        } else {
+            retry = RETRY_FIRST;
+            IDLE_LOOK
+        };
+        if wait(&mut wake, &mut stop, pause).await {
+            return;
+        }
+    }
+}
+
+async fn run_cluster(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    node: String,
+    subscriber: Arc<dyn Subscriber>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let name = subscriber.name();
+    let mut wake = store.watch_events();
+    let mut retry = RETRY_FIRST;
+    loop {
+        let held = store
+            .take_subscriber_lease(name, &node, 0, clock.now_ms())
+            .await;
+        let pause = match held {
+            Ok(Some(position)) => {
+                let cursor = Cursor::Durable {
+                    name,
+                    node: &node,
+                    clock: clock.as_ref(),
+                };
+                let (_, failed) = drain(&store, subscriber.as_ref(), position, &cursor).await;
+                if failed {
+                    retry = (retry * 2).min(RETRY_MAX);
+                    retry
+                } else {
+                    retry = RETRY_FIRST;
+                    IDLE_LOOK
+                }
+            }
+            Ok(None) => IDLE_LOOK, // another node runs it
+            Err(error) => {
+                tracing::warn!(subscriber = name, %error, "cannot take the lease");
+                IDLE_LOOK
+            }
+        };
+        if wait(&mut wake, &mut stop, pause).await {
+            let _ = store.release_subscriber(name, &node).await;
+            return;
+        }
+    }
+}
