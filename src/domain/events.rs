@@ -138,6 +138,55 @@ impl EventData {
         }
     }
 
+    /// One example of every type, in catalogue order (the OpenAPI document
+    /// shows them).
+    pub fn examples() -> Vec<EventData> {
+        use ConversationState::*;
+        vec![
+            EventData::ConversationStarted {
+                visitor_id: "vis_01J9Z8Q1".into(),
+                channel: "web".into(),
+            },
+            EventData::for_message("message", "buyer", Some("vis_01J9Z8Q1")),
+            EventData::for_message("note", "agent", Some("stf_li")),
+            EventData::HandedOff {
+                packet_id: Some("018f6a1e-7c2b-7d3e-9a41-5b6c7d8e9f01".into()),
+            },
+            EventData::for_transition(
+                Waiting,
+                None,
+                WithAgent,
+                Some("stf_li"),
+                AssignedBy::Routing,
+            ),
+            EventData::for_transition(
+                WithAgent,
+                Some("stf_li"),
+                WithAgent,
+                Some("stf_wang"),
+                AssignedBy::Claim,
+            ),
+            EventData::for_transition(
+                WithAgent,
+                Some("stf_li"),
+                Resolved,
+                Some("stf_li"),
+                AssignedBy::Claim,
+            ),
+            EventData::for_transition(WithAgent, Some("stf_li"), Bot, None, AssignedBy::Claim),
+            EventData::for_transition(Resolved, None, Bot, None, AssignedBy::Claim),
+            EventData::for_transition(Bot, None, Closed, None, AssignedBy::Claim),
+            EventData::for_transition(Closed, None, Waiting, None, AssignedBy::Claim),
+            EventData::Rated {
+                seq: 3,
+                helpful: true,
+            },
+            EventData::VisitorUpdated {
+                visitor_id: "vis_01J9Z8Q1".into(),
+            },
+        ]
+    }
+
     /// The event a committed conversation message (or note) reports.
     pub fn for_message(kind: &str, sender_kind: &str, sender_id: Option<&str>) -> EventData {
         if kind == "note" {
@@ -260,37 +309,7 @@ mod tests {
 
     #[test]
     fn every_event_type_is_in_the_catalogue_and_round_trips_through_json() {
-        let samples = vec![
-            EventData::ConversationStarted {
-                visitor_id: "v".into(),
-                channel: "web".into(),
-            },
-            EventData::for_message("message", "buyer", Some("v")),
-            EventData::for_message("note", "agent", Some("a")),
-            EventData::HandedOff {
-                packet_id: Some("p".into()),
-            },
-            EventData::for_transition(Waiting, None, WithAgent, Some("a"), AssignedBy::Routing),
-            EventData::for_transition(
-                WithAgent,
-                Some("a"),
-                WithAgent,
-                Some("b"),
-                AssignedBy::Claim,
-            ),
-            EventData::for_transition(WithAgent, Some("a"), Resolved, Some("a"), AssignedBy::Claim),
-            EventData::for_transition(WithAgent, Some("a"), Bot, None, AssignedBy::Claim),
-            EventData::for_transition(Resolved, None, Bot, None, AssignedBy::Claim),
-            EventData::for_transition(Bot, None, Closed, None, AssignedBy::Claim),
-            EventData::for_transition(Closed, None, Waiting, None, AssignedBy::Claim),
-            EventData::Rated {
-                seq: 3,
-                helpful: true,
-            },
-            EventData::VisitorUpdated {
-                visitor_id: "v".into(),
-            },
-        ];
+        let samples = EventData::examples();
         let names: Vec<&str> = samples.iter().map(EventData::type_name).collect();
         assert_eq!(
             names, EVENT_TYPES,

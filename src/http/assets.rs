@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/side.js", "console/side.js", JS),
     asset!("/console/board.js", "console/board.js", JS),
     asset!("/console/kb.js", "console/kb.js", JS),
+    asset!("/console/integrations.js", "console/integrations.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),

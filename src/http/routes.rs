@@ -323,6 +323,7 @@ pub fn openapi() -> Value {
         "openapi": "3.0.3",
         "info": { "title": "Xiaoer (店小二) customer service API", "version": env!("CARGO_PKG_VERSION") },
         "paths": paths,
+        "x-webhooks": super::webhooks::catalogue(),
         "components": {
             "securitySchemes": {
                 "visitorToken": { "type": "http", "scheme": "bearer", "description": "vt_... token from POST /api/v1/conversations" },

@@ -91,3 +91,51 @@ pub async fn replay(
 pub async fn event_types() -> Json<&'static [&'static str]> {
     Json(EVENT_TYPES)
 }
+
+/// The event catalogue for the OpenAPI document (`x-webhooks`): one POST per
+/// event type with an example body and the Standard Webhooks headers.
+pub fn catalogue() -> serde_json::Value {
+    use crate::domain::events::EventData;
+    let mut out = serde_json::Map::new();
+    for data in EventData::examples() {
+        let name = data.type_name();
+        let mut fields = serde_json::to_value(&data).expect("examples serialise");
+        let object = fields.as_object_mut().expect("event data is an object");
+        object.remove("type");
+        object.insert("event_id".into(), "evt_01J9Z8Q1WZ_7".into());
+        object.insert("position".into(), 1024.into());
+        object.insert("conversation_id".into(), "01J9Z8Q1WZ".into());
+        object.insert("seq".into(), 7.into());
+        if name == "message.posted" {
+            object.insert(
+                "message".into(),
+                serde_json::json!({ "seq": 7, "sender": { "kind": "buyer", "id": "vis_01J9Z8Q1" },
+                    "created_at": 1764536400000i64, "kind": "message",
+                    "body": { "type": "text", "text": "我的快递到哪了" } }),
+            );
+        }
+        let header = |name: &str, description: &str| {
+            serde_json::json!({ "name": name, "in": "header", "required": true,
+                "schema": { "type": "string" }, "description": description })
+        };
+        out.insert(
+            name.to_owned(),
+            serde_json::json!({ "post": {
+                "summary": name,
+                "description": "Sent to every enabled endpoint whose filter names this type. Signed with the endpoint's secret (Standard Webhooks 1.0); retried with backoff for 24 h; the same webhook-id on every retry.",
+                "parameters": [
+                    header("webhook-id", "the event id: dedupe by it"),
+                    header("webhook-timestamp", "Unix seconds of this attempt"),
+                    header("webhook-signature", "v1,base64(HMAC-SHA256(key, id.timestamp.body))"),
+                ],
+                "requestBody": { "content": { "application/json": { "example": {
+                    "type": name, "timestamp": "2026-11-30T21:00:00.000Z", "data": fields } } } },
+                "responses": {
+                    "200": { "description": "any 2xx: delivered" },
+                    "410": { "description": "gone: the endpoint is turned off" }
+                }
+            } }),
+        );
+    }
+    serde_json::Value::Object(out)
+}

@@ -12,15 +12,25 @@ use tokio::process::{Child, Command};
 const CLIENTS: usize = 6;
 const MARKER: &str = "机密内容";
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub base: String,
 }
 
 async fn start_server(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
     log: &std::path::Path,
+) -> Server {
+    start_server_with(data_dir, database_url, log, &[]).await
+}
+
+/// The real binary on `data_dir` (and `database_url`), with extra environment.
+pub(crate) async fn start_server_with(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
 ) -> Server {
     let stderr = std::fs::OpenOptions::new()
         .create(true)
@@ -52,6 +62,7 @@ async fn start_server(
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
+    command.envs(env.iter().copied());
     let mut child = command.spawn().expect("the xiaoer binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())

@@ -18,4 +18,5 @@ mod ops;
 mod privacy;
 mod routing;
 mod staff;
+mod webhooks;
 mod websocket;

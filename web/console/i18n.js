@@ -94,3 +94,9 @@ export function applyStrings(root = document) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   for (const node of root.querySelectorAll("[data-action=lang]")) node.textContent = t("lang");
 }
+
+/// Pages that bring their own words add them here (both languages at once).
+export function addStrings(zh, en) {
+  Object.assign(STRINGS.zh, zh);
+  Object.assign(STRINGS.en, en);
+}

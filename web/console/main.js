@@ -6,6 +6,7 @@ import { applyStrings, t, toggleLang } from "./i18n.js";
 import { Inbox } from "./inbox.js";
 import { Board } from "./board.js";
 import { Knowledge } from "./kb.js";
+import { Integrations } from "./integrations.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -92,7 +93,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, integrations: Integrations };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }
