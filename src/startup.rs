@@ -17,7 +17,9 @@ use crate::services::attachments::AttachmentService;
 use crate::services::bot::hours::ServiceHours;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
+use crate::services::channels::ChannelService;
 use crate::services::chat::ChatService;
+use crate::services::conversations::ConversationService;
 use crate::services::hub::Hub;
 use crate::services::knowledge::KnowledgeService;
 use crate::services::quick_replies::QuickReplies;
@@ -290,22 +292,48 @@ impl Application {
             ));
         }
         store.listen_for_events().await?;
+        let conversations = Arc::new(ConversationService::new(
+            chat.clone(),
+            bot.clone(),
+            routing.clone(),
+            visitors.clone(),
+        ));
+        let channels = Arc::new(ChannelService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            chat.clone(),
+            visitors.clone(),
+            conversations.clone(),
+        ));
         let webhooks = Arc::new(WebhookService::new(
             store.clone(),
             cipher.clone(),
             clock.clone(),
             chat.clone(),
+            channels.clone(),
             settings.webhook_retry_base_ms,
         ));
         let runner = Runner::new(store.clone(), clock.clone());
-        runner.spawn(
-            Arc::new(WebhookQueue(webhooks.clone())),
-            Reach::Cluster,
-            shutdown_rx.clone(),
-        );
+        runner
+            .spawn(
+                Arc::new(WebhookQueue(webhooks.clone())),
+                Reach::Cluster,
+                shutdown_rx.clone(),
+            )
+            .await?;
         tokio::spawn(webhooks.clone().run_sender(shutdown_rx.clone()));
+        runner
+            .spawn(
+                Arc::new(crate::services::live::StaffFeed::new(chat.clone())),
+                Reach::EachNode,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let state = AppState {
             webhooks,
+            channels,
+            conversations,
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),

@@ -55,3 +55,31 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (endpoint_id, event_id)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(endpoint_id, status, position);
+
+-- API channels: apps and IM bridges post their users' messages with their own
+-- key (only its hash is kept) and get replies through the webhooks. A channel
+-- may limit agent replies to `reply_limit` within `reply_window_ms` of the
+-- user's last message (WeChat customer-service messages: 5 within 48 h).
+CREATE TABLE channels (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    key_hash         BLOB NOT NULL UNIQUE,
+    reply_limit      INTEGER NOT NULL,
+    reply_window_ms  INTEGER NOT NULL,
+    created_by       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+);
+
+-- A channel's user: the visitor they are and their current conversation. The
+-- external id is sealed; `external_hash` finds it.
+CREATE TABLE channel_users (
+    channel_id        TEXT NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    external_hash     BLOB NOT NULL,
+    sealed_external   BLOB NOT NULL,
+    visitor_id        TEXT NOT NULL,
+    conversation_id   TEXT NOT NULL,
+    last_inbound_at   INTEGER NOT NULL,
+    replies           INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (channel_id, external_hash)
+);
+CREATE INDEX channel_users_by_conversation ON channel_users(conversation_id);

@@ -3,10 +3,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
-use crate::domain::conversation::{Channel, ConversationState};
-use crate::domain::routing::RouteHints;
+use crate::domain::conversation::Channel;
 use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
+use crate::services::conversations::HandoffInput;
 use crate::services::visitors::Visitor;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -114,16 +114,9 @@ pub async fn conversation(
     Ok(Json(state.chat.visible(Actor::Buyer(&visitor), &id).await?))
 }
 
-/// Where the buyer asks from; the server adds VIP status and the entry page it knows.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffInput {
-    pub category: Option<String>,
-    pub entry_page: Option<String>,
-}
-
 /// The buyer asks for a person: the chat waits and joins the routed group's queue,
-/// with a hand-off packet when it leaves the bot. The body (routing hints) is optional.
+/// with a hand-off packet when it leaves the bot. The body (routing hints:
+/// category, entry_page) is optional.
 pub async fn handoff(
     State(state): State<AppState>,
     Extension(visitor): Extension<Visitor>,
@@ -136,38 +129,12 @@ pub async fn handoff(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_fields", e))?
     };
-    let before = state.chat.visible(Actor::Buyer(&visitor), &id).await?;
-    let conversation = state.chat.request_agent(&visitor, &id).await?;
-    if conversation.state != ConversationState::Waiting {
-        return Ok(Json(conversation));
-    }
-    // Leaving the bot: the agent gets the packet of what the bot gathered. The
-    // chat is queued even if the packet cannot be written: it must not be lost.
-    let mut from_bot = (None, None);
-    if before.state == ConversationState::Bot {
-        match state.bot.packet_on_request(&id, conversation.clone()).await {
-            Ok(packet) => from_bot = (packet.intent, packet.category),
-            Err(error) => tracing::error!(%error, "no hand-off packet for the buyer's request"),
-        }
-    }
-    let page = match input.entry_page {
-        Some(page) => Some(crate::domain::visitor::page_url("entry_page", &page)?),
-        None => {
-            state
-                .visitors
-                .profile(&visitor.id)
-                .await?
-                .context
-                .current_page
-        }
-    };
-    let hints = RouteHints {
-        intent: from_bot.0,
-        category: input.category.or(from_bot.1),
-        entry_page: page,
-        vip: false,
-    };
-    Ok(Json(state.routing.enqueue(&id, hints).await?))
+    Ok(Json(
+        state
+            .conversations
+            .request_person(&visitor, &id, input)
+            .await?,
+    ))
 }
 
 pub async fn put_context(

@@ -10,7 +10,9 @@ use crate::ports::{KnowledgeError as KbPortError, ModelError};
 use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
 use crate::services::bot::BotError;
+use crate::services::channels::ChannelError;
 use crate::services::chat::ChatError;
+use crate::services::conversations::ConversationError;
 use crate::services::knowledge::KnowledgeError;
 use crate::services::quick_replies::QuickReplyServiceError;
 use crate::services::routing::RoutingError;
@@ -168,6 +170,10 @@ impl From<ChatError> for ApiError {
             },
             ChatError::AtCapacity(_) => ApiError::Conflict {
                 code: "at_capacity",
+                message,
+            },
+            ChatError::ReplyWindowClosed => ApiError::Conflict {
+                code: "reply_window_closed",
                 message,
             },
             ChatError::Attachment(inner) => inner.into(),
@@ -457,6 +463,46 @@ impl From<WebhookError> for ApiError {
             }
             WebhookError::BadDescription => ApiError::bad_request("invalid_fields", message),
             WebhookError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> Self {
+        let message = e.to_string();
+        match e {
+            ChannelError::BadKey => ApiError::Unauthenticated,
+            ChannelError::NotFound => ApiError::NotFound {
+                code: "channel_not_found",
+                message,
+            },
+            ChannelError::BadExternalId => {
+                ApiError::bad_request("invalid_external_user_id", message)
+            }
+            ChannelError::BadName | ChannelError::BadPolicy => {
+                ApiError::bad_request("invalid_fields", message)
+            }
+            ChannelError::NotThisChannel => ApiError::NotFound {
+                code: "conversation_not_found",
+                message,
+            },
+            ChannelError::Message(inner) => inner.into(),
+            ChannelError::Input(inner) => inner.into(),
+            ChannelError::Chat(inner) => inner.into(),
+            ChannelError::Conversation(inner) => inner.into(),
+            ChannelError::Visitor(inner) => inner.into(),
+            ChannelError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<ConversationError> for ApiError {
+    fn from(e: ConversationError) -> Self {
+        match e {
+            ConversationError::Chat(inner) => inner.into(),
+            ConversationError::Routing(inner) => inner.into(),
+            ConversationError::Visitor(inner) => inner.into(),
+            ConversationError::Input(inner) => inner.into(),
         }
     }
 }

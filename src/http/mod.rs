@@ -53,6 +53,8 @@ pub struct AppState {
     pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
     pub webhooks: Arc<crate::services::webhooks::WebhookService>,
+    pub channels: Arc<crate::services::channels::ChannelService>,
+    pub conversations: Arc<crate::services::conversations::ConversationService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -172,6 +174,19 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::replay),
         )
         .route("/api/v1/admin/event-types", get(webhooks::event_types))
+        .route(
+            "/api/v1/admin/channels",
+            get(webhooks::channels).post(webhooks::create_channel),
+        )
+        .route(
+            "/api/v1/admin/channels/{channel_id}",
+            delete(webhooks::delete_channel),
+        )
+        .route("/api/v1/channel/messages", post(webhooks::channel_message))
+        .route(
+            "/api/v1/channel/conversations/{id}/handoff",
+            post(webhooks::channel_handoff),
+        )
         .route("/api/v1/admin/welcome-messages", get(bot::welcome_messages))
         .route(
             "/api/v1/admin/welcome-messages/{scenario}",

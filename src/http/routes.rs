@@ -22,6 +22,8 @@ pub enum Access {
     Staff(Permission),
     /// The scraper's metrics token (`--metrics-token`) or staff with view_metrics.
     Metrics,
+    /// An app channel's key (Authorization: Bearer ck_...).
+    Channel,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +74,7 @@ const fn route(
     }
 }
 
-use Access::{Buyer, Metrics, Public, Staff};
+use Access::{Buyer, Channel, Metrics, Public, Staff};
 use Permission as P;
 
 /// Every REST route: method, path, who may call it, OpenAPI tag and summary,
@@ -180,6 +182,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/admin/webhooks/{endpoint_id}/disable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint off; deliveries wait"),
     route("GET", "/api/v1/admin/webhooks/{endpoint_id}/deliveries", Staff(P::ManageIntegrations), "integrations", "The delivery log, newest first (?status=pending|delivered|failed&limit=)"),
     route("POST", "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", Staff(P::ManageIntegrations), "integrations", "Send a delivery again"),
+    route("GET", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "App channels (keys are never shown again)"),
+    route("POST", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "Create an app channel; the answer holds its key, once")
+        .body(r#"{"name":"微信客服","reply_limit":5,"reply_window_seconds":172800}"#),
+    route("DELETE", "/api/v1/admin/channels/{channel_id}", Staff(P::ManageIntegrations), "integrations", "Delete a channel (its key stops working)"),
+    route("POST", "/api/v1/channel/messages", Channel, "channels", "An app posts its user's message; replies come back through the webhooks")
+        .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","nickname":"小红","client_msg_id":"wx-msg-1","text":"我的快递到哪了"}"#),
+    route("POST", "/api/v1/channel/conversations/{id}/handoff", Channel, "channels", "An app asks a person for its user (as the widget's button does)"),
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
@@ -264,6 +273,11 @@ pub async fn authorize(
             require(&staff, permission)?;
             request.extensions_mut().insert(staff);
         }
+        Access::Channel => {
+            let key = bearer_token(&request).ok_or(ApiError::Unauthenticated)?;
+            let channel = state.channels.authenticate(&key).await?;
+            request.extensions_mut().insert(channel);
+        }
         Access::Metrics => {
             let scraper = bearer_token(&request).is_some_and(|t| state.edge.is_metrics_token(&t));
             if !scraper {
@@ -330,7 +344,8 @@ pub fn openapi() -> Value {
                 "staffSession": { "type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE, "description": "__Host-xiaoer_session when the server is reached over https; writes need a same-origin Origin header" },
                 "staffToken": { "type": "http", "scheme": "bearer", "description": "st_... token from POST /api/v1/staff/login" },
                 "accessToken": { "type": "apiKey", "in": "query", "name": "access_token", "description": "the visitor or staff token, only on WebSocket upgrades and downloads" },
-                "metricsToken": { "type": "http", "scheme": "bearer", "description": "the --metrics-token setting" }
+                "metricsToken": { "type": "http", "scheme": "bearer", "description": "the --metrics-token setting" },
+                "channelKey": { "type": "http", "scheme": "bearer", "description": "ck_... key of an app channel, from POST /api/v1/admin/channels" }
             },
             "schemas": {
                 "Error": {
@@ -357,6 +372,7 @@ fn operation(spec: &RouteSpec) -> Value {
             json!([{ "staffSession": [] }, { "staffToken": [] }]),
             Some(p.as_str()),
         ),
+        Access::Channel => (json!([{ "channelKey": [] }]), None),
         Access::Metrics => (
             json!([{ "metricsToken": [] }, { "staffSession": [] }, { "staffToken": [] }]),
             Some(Permission::ViewMetrics.as_str()),

@@ -4,6 +4,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::domain::events::EVENT_TYPES;
+use crate::services::channels::{
+    Accepted, ChannelKey, ChannelView, CreatedChannel, InboundMessage, NewChannel,
+};
 use crate::services::staff::StaffUser;
 use crate::services::webhooks::{CreatedEndpoint, DeliveryView, EndpointView, NewEndpoint};
 use axum::extract::{Path, Query, State};
@@ -86,6 +89,53 @@ pub async fn replay(
 ) -> Result<StatusCode, ApiError> {
     state.webhooks.replay(&endpoint_id, &delivery_id).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+pub async fn channels(State(state): State<AppState>) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    Ok(Json(state.channels.list().await?))
+}
+
+pub async fn create_channel(
+    State(state): State<AppState>,
+    Extension(admin): Extension<StaffUser>,
+    ApiJson(input): ApiJson<NewChannel>,
+) -> Result<(StatusCode, Json<CreatedChannel>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.channels.create(&admin, input).await?),
+    ))
+}
+
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    Path(channel_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.channels.delete(&channel_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An app posts its user's message (the bot answers as in the widget).
+pub async fn channel_message(
+    State(state): State<AppState>,
+    Extension(channel): Extension<ChannelKey>,
+    ApiJson(input): ApiJson<InboundMessage>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let accepted = state.channels.post(&channel, input).await?;
+    let status = if accepted.ack.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(accepted)))
+}
+
+/// An app asks a person for its user.
+pub async fn channel_handoff(
+    State(state): State<AppState>,
+    Extension(channel): Extension<ChannelKey>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::services::chat::ConversationView>, ApiError> {
+    Ok(Json(state.channels.request_person(&channel, &id).await?))
 }
 
 pub async fn event_types() -> Json<&'static [&'static str]> {

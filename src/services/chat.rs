@@ -15,7 +15,7 @@ use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::storage::{
     AppendOutcome, ClaimOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite,
-    Handover, Store, StoreError, StoredEvent, WriteKind,
+    Handover, ReplySlot, Store, StoreError, StoredEvent, WriteKind,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ pub enum ChatError {
     Conflict,
     #[error("agent is at capacity ({0} open chats)")]
     AtCapacity(i64),
+    #[error("the app's reply window is closed: wait for the buyer's next message")]
+    ReplyWindowClosed,
     #[error(transparent)]
     Attachment(#[from] AttachmentError),
     #[error("stored event could not be read: {0}")]
@@ -238,10 +240,20 @@ impl ChatService {
                 }
                 (Sender::Buyer { id: v.id.clone() }, SpeakGuard::NotClosed)
             }
-            Actor::Staff(s) => (
-                Sender::Agent { id: s.id.clone() },
-                SpeakGuard::OwningAgent(s.id.clone()),
-            ),
+            Actor::Staff(s) => {
+                let owner = conversation.agent_id.as_deref() == Some(s.id.as_str());
+                if owner && conversation.channel == Channel::Api.as_str() {
+                    // An app channel may allow only so many replies after the user's message.
+                    let now = self.clock.now_ms();
+                    if self.store.take_reply_slot(id.as_str(), now).await? == ReplySlot::Closed {
+                        return Err(ChatError::ReplyWindowClosed);
+                    }
+                }
+                (
+                    Sender::Agent { id: s.id.clone() },
+                    SpeakGuard::OwningAgent(s.id.clone()),
+                )
+            }
         };
         let payload = EventPayload::Message { body };
         let write = self.event_write(

@@ -80,7 +80,10 @@ impl Hub {
         self.staff.subscribe()
     }
 
-    /// Sends to the conversation's subscribers and to the staff feed.
+    /// Sends to the conversation's subscribers and, except committed events, to
+    /// the staff feed: those reach it from the committed-event stream (the
+    /// staff-feed subscriber), so that every node's feed shows every node's
+    /// changes, in commit order.
     pub fn publish(
         &self,
         conversation_id: &str,
@@ -97,11 +100,18 @@ impl Hub {
                 map.remove(conversation_id);
             }
         }
-        let _ = self.staff.send(StaffFrame {
-            frame,
-            agent_id: agent_id.map(Arc::from),
-            state,
-        });
+        if !matches!(frame, LiveFrame::Event(_)) {
+            self.publish_staff(StaffFrame {
+                frame,
+                agent_id: agent_id.map(Arc::from),
+                state,
+            });
+        }
+    }
+
+    /// Sends to the staff feed only.
+    pub fn publish_staff(&self, frame: StaffFrame) {
+        let _ = self.staff.send(frame);
     }
 
     /// Sends to the conversation's own subscribers only (not the staff feed).

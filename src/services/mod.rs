@@ -2,10 +2,13 @@
 
 pub mod attachments;
 pub mod bot;
+pub mod channels;
 pub mod chat;
+pub mod conversations;
 pub mod events;
 pub mod hub;
 pub mod knowledge;
+pub mod live;
 pub mod quick_replies;
 pub mod routing;
 pub mod skill_groups;

@@ -54,18 +54,20 @@ impl Runner {
         }
     }
 
-    /// Runs `subscriber` until `stop` turns true.
-    pub fn spawn(
+    /// Runs `subscriber` until `stop` turns true. A node subscriber starts
+    /// after the newest event committed before this call.
+    pub async fn spawn(
         &self,
         subscriber: Arc<dyn Subscriber>,
         reach: Reach,
         stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> Result<tokio::task::JoinHandle<()>, crate::storage::StoreError> {
         let (store, clock, node) = (self.store.clone(), self.clock.clone(), self.node.clone());
-        tokio::spawn(async move {
-            match reach {
-                Reach::Cluster => run_cluster(store, clock, node, subscriber, stop).await,
-                Reach::EachNode => run_node(store, subscriber, stop).await,
+        Ok(match reach {
+            Reach::Cluster => tokio::spawn(run_cluster(store, clock, node, subscriber, stop)),
+            Reach::EachNode => {
+                let head = store.outbox_head().await?;
+                tokio::spawn(run_node(store, subscriber, head, stop))
             }
         })
     }
@@ -160,20 +162,10 @@ async fn drain(
 async fn run_node(
     store: Store,
     subscriber: Arc<dyn Subscriber>,
+    mut position: i64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut wake = store.watch_events();
-    let mut position = loop {
-        match store.outbox_head().await {
-            Ok(head) => break head,
-            Err(error) => {
-                tracing::warn!(subscriber = subscriber.name(), %error, "cannot read the event head");
-                if wait(&mut wake, &mut stop, IDLE_LOOK).await {
-                    return;
-                }
-            }
-        }
-    };
     let mut retry = RETRY_FIRST;
     loop {
         let (next, failed) = drain(&store, subscriber.as_ref(), position, &Cursor::Memory).await;

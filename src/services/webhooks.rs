@@ -6,6 +6,7 @@
 //! Sending never happens on the chat path: a slow or dead receiver only grows
 //! its own backlog.
 
+use super::channels::ChannelService;
 use super::chat::ChatService;
 use super::staff::StaffUser;
 use super::subscribers::Subscriber;
@@ -180,6 +181,7 @@ pub struct WebhookService {
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
+    channels: Arc<ChannelService>,
     http: reqwest::Client,
     retry_base_ms: i64,
     /// Wakes the sender when deliveries were queued or replayed.
@@ -194,6 +196,7 @@ impl WebhookService {
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
+        channels: Arc<ChannelService>,
         retry_base_ms: i64,
     ) -> WebhookService {
         let http = reqwest::Client::builder()
@@ -207,6 +210,7 @@ impl WebhookService {
             cipher,
             clock,
             chat,
+            channels,
             http,
             retry_base_ms: retry_base_ms.max(1),
             queued: tokio::sync::Notify::new(),
@@ -490,6 +494,26 @@ impl WebhookService {
         }
         if let Some(seq) = event.seq {
             fields.insert("seq".into(), seq.into());
+        }
+        if let Some(conversation) = &event.conversation_id {
+            // Every conversation event names its channel (and an app channel's user).
+            let id = ConversationId::parse(conversation).ok_or("bad conversation id")?;
+            match self.chat.conversation(&id).await {
+                Ok(c) => {
+                    fields.insert("channel".into(), c.channel.into());
+                }
+                Err(crate::services::chat::ChatError::NotFound) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            if let Some(party) = self
+                .channels
+                .party(conversation)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                fields.insert("channel_id".into(), party.channel_id.into());
+                fields.insert("external_user_id".into(), party.external_user_id.into());
+            }
         }
         if let (Some(conversation), Some(seq), "message.posted") =
             (&event.conversation_id, event.seq, event.type_name())

@@ -6,6 +6,7 @@
 mod assign;
 mod attachments;
 mod bot;
+mod channels;
 mod commit;
 mod conversations;
 pub mod demo_store;
@@ -22,6 +23,7 @@ pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
+pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use fanout::ForeignCommit;

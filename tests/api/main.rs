@@ -5,6 +5,7 @@ mod attachments;
 mod attacks;
 mod bot;
 mod bot_support;
+mod channels;
 mod cli;
 mod crash;
 mod hardening;

@@ -381,3 +381,38 @@ async fn a_kb_change_on_one_node_is_searchable_on_the_other_through_a_shared_qdr
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_agents_inbox_on_one_node_shows_at_once_a_chat_handed_off_on_the_other() {
+    if !backend_is_postgres() {
+        eprintln!("SKIPPED: cross-node feeds need PostgreSQL (SQLite is one node)");
+        return;
+    }
+    let (a, b) = two_nodes().await;
+    // Offline: the chat waits in the queue that agents on every node see.
+    let agent = b.staff("dora", Role::Agent).await;
+    let mut feed = b.staff_socket(&agent).await;
+    let buyer = a.start_conversation().await;
+    let res = a.buyer_send(&buyer, "q1", "我要退货").await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        a.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+        200
+    );
+    // Node B's feed says so by itself (next_json waits at most 10 s; nothing polls).
+    let started = std::time::Instant::now();
+    loop {
+        let frame = next_json(&mut feed).await;
+        if frame["type"] == "event"
+            && frame["event"]["conversation_id"] == buyer.conversation_id.as_str()
+            && frame["event"]["kind"] == "state_changed"
+            && frame["event"]["to"] == "waiting"
+        {
+            break;
+        }
+    }
+    println!(
+        "hand-off on node A shown on node B's feed after {:?}",
+        started.elapsed()
+    );
+}
