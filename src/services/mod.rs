@@ -8,6 +8,7 @@ pub mod hub;
 pub mod knowledge;
 pub mod quick_replies;
 pub mod routing;
+pub mod shop;
 pub mod skill_groups;
 pub mod staff;
 pub mod visitors;

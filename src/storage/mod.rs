@@ -13,6 +13,7 @@ mod fanout;
 mod knowledge;
 mod quick_replies;
 mod routing;
+mod shop;
 mod staff;
 mod visitors;
 
@@ -26,6 +27,7 @@ pub use fanout::ForeignCommit;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
+pub use shop::ShopRow;
 pub use staff::{SessionRow, StaffRow};
 pub use visitors::VisitorRow;
 
