@@ -43,6 +43,8 @@ const ASSETS: &[Asset] = &[
     asset!("/console/side.js", "console/side.js", JS),
     asset!("/console/board.js", "console/board.js", JS),
     asset!("/console/kb.js", "console/kb.js", JS),
+    asset!("/console/admin.js", "console/admin.js", JS),
+    asset!("/console/settings.js", "console/settings.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),
