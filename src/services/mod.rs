@@ -5,6 +5,7 @@ pub mod bot;
 pub mod chat;
 pub mod events;
 pub mod hub;
+pub mod inbox;
 pub mod knowledge;
 pub mod quick_replies;
 pub mod routing;

@@ -304,3 +304,55 @@ async fn shop_settings_change_at_run_time_and_welcome_messages_follow_the_buyers
         "the other language's text before the built-in one"
     );
 }
+
+#[tokio::test]
+async fn chat_lists_show_the_buyer_the_last_message_and_what_is_unread() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-b", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    app.buyer_send(&buyer, "c-1", "在吗？").await;
+    let queue: Value = app
+        .staff_get(&agent, "/api/v1/staff/queue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(queue.as_array().unwrap().is_empty());
+    app.hand_to_agent(&buyer, &agent).await;
+    let res = app
+        .buyer_send(&buyer, "c-2", "我的快递到哪了？这个订单号是 XE20261101002")
+        .await;
+    let seq = res.json::<Value>().await.unwrap()["seq"].as_i64().unwrap();
+    let mine: Value = app
+        .staff_get(&agent, "/api/v1/staff/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let chat = &mine[0];
+    assert_eq!(chat["id"], buyer.conversation_id.as_str());
+    assert_eq!(chat["buyer_name"], "小明");
+    assert_eq!(chat["channel"], "web");
+    assert_eq!(chat["unread"], 2);
+    assert_eq!(chat["last_message"]["sender"], "buyer");
+    assert!(
+        chat["last_message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("我的快递到哪了")
+    );
+    let read = format!("/api/v1/staff/conversations/{}/read", buyer.conversation_id);
+    assert_eq!(
+        app.staff_post(&agent, &read, json!({ "seq": seq }))
+            .await
+            .status(),
+        200
+    );
+    let mine: Value = app
+        .staff_get(&agent, "/api/v1/staff/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["unread"], 0);
+}

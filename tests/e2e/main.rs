@@ -9,6 +9,7 @@
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod roles;
 mod webdriver;
 
 use helpers::{PASSWORD, TestApp, backend_is_postgres};
