@@ -63,6 +63,16 @@ async fn both_widths(browser: &Browser, name: &str) {
     browser.resize(DESKTOP.0, DESKTOP.1).await;
 }
 
+/// So that waiting for "saved" waits for this save, not an earlier one.
+async fn clear_toast(browser: &Browser) {
+    browser
+        .run(
+            "const t = document.querySelector('[data-testid=toast]'); t.hidden = true; t.textContent = '';",
+            json!([]),
+        )
+        .await;
+}
+
 fn chromedriver() -> Option<String> {
     let path = chromedriver_path();
     if path.is_none() {
@@ -108,6 +118,7 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
     browser.type_into(&password, helpers::PASSWORD).await;
     browser.click("[data-testid=new-user-submit]").await;
     browser.wait_for("[data-testid=user-agent-wu]").await;
+    clear_toast(&browser).await;
     browser
         .run(
             "const s = document.querySelector('[data-testid=user-role-agent-wu]'); \
@@ -177,6 +188,7 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
         .wait_for("[data-testid=welcome-new_visitor-en]")
         .await;
     browser.type_into(&en, "Welcome to our shop!").await;
+    clear_toast(&browser).await;
     browser
         .click("[data-testid=welcome-save-new_visitor-en]")
         .await;
@@ -208,6 +220,7 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
     browser.type_into(&hours, "08:30-21:00").await;
     let holidays = browser.wait_for("[data-testid=shop-holidays]").await;
     browser.type_into(&holidays, "2026-10-01\n2026-10-02").await;
+    clear_toast(&browser).await;
     browser.click("[data-testid=shop-save]").await;
     browser
         .wait_until(
@@ -224,6 +237,14 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
     assert_eq!(shop["service_hours"], "08:30-21:00");
     assert_eq!(shop["holidays"], json!(["2026-10-01", "2026-10-02"]));
     both_widths(&browser, "admin-shop").await;
+
+    // The knowledge pages an admin also runs.
+    browser.goto(&app.url("/console/#/kb")).await;
+    browser.wait_for("[data-testid=kb]").await;
+    both_widths(&browser, "admin-kb").await;
+    browser.goto(&app.url("/console/#/kb/edit/new")).await;
+    browser.wait_for("[data-testid=kb-editor]").await;
+    both_widths(&browser, "admin-kb-editor").await;
     browser.quit().await;
 
     // The reset account must choose a new password before anything else.
