@@ -362,6 +362,14 @@ async fn an_agent_sees_who_wrote_what_and_a_supervisor_whispers_from_the_board()
         )
         .await;
     both_widths(&browser, "agent-chat").await;
+    browser.resize(PHONE.0, PHONE.1).await;
+    browser
+        .wait_until(
+            "the newest message still in view on a phone",
+            "(() => { const l = document.querySelector('ol.log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 4; })()",
+        )
+        .await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
     browser.click("[data-action=logout]").await;
     browser.wait_for("[data-testid=login-form]").await;
 

@@ -39,6 +39,11 @@ export class ChatView {
     this.title = el("div", { class: "chat-title" });
     this.actions = el("div", { class: "actions", testid: "chat-actions" });
     this.log = el("ol", { class: "log", testid: "agent-log", "aria-live": "polite" });
+    // Reading the newest message stays so when the pane changes size (a phone
+    // turned, the keyboard opened); scrolled up to read history, it is left alone.
+    this.atBottom = true;
+    this.log.addEventListener("scroll", () => (this.atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 8));
+    new ResizeObserver(() => this.atBottom && (this.log.scrollTop = this.log.scrollHeight)).observe(this.log);
     this.typing = el("div", { class: "typing", hidden: true }, t("typing"));
     this.suggest = el("div", { class: "suggest", testid: "quick-suggest", hidden: true });
     this.input = el("textarea", { rows: 2, placeholder: t("reply_placeholder"), testid: "reply-input", maxlength: 5000 });
@@ -140,7 +145,10 @@ export class ChatView {
 
   /// Keeps the newest message in view, also once pictures have loaded.
   toNewest() {
-    const scroll = () => (this.log.scrollTop = this.log.scrollHeight);
+    const scroll = () => {
+      this.log.scrollTop = this.log.scrollHeight;
+      this.atBottom = true;
+    };
     scroll();
     requestAnimationFrame(scroll);
     for (const img of this.log.querySelectorAll("img:not([data-watched])")) {
