@@ -14,7 +14,6 @@ use crate::retrieval::index::VectorIndex;
 use crate::retrieval::lexical::Segmenter;
 use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
-use crate::services::bot::hours::ServiceHours;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
 use crate::services::channels::ChannelService;
@@ -24,6 +23,7 @@ use crate::services::hub::Hub;
 use crate::services::knowledge::KnowledgeService;
 use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
+use crate::services::shop::{ShopService, ShopSettings, ShopSettingsInput};
 use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::subscribers::{Reach, Runner};
@@ -144,17 +144,15 @@ pub struct Adapters {
     pub commerce: Option<Arc<dyn Commerce>>,
 }
 
-fn bot_config(settings: &Settings) -> anyhow::Result<BotConfig> {
-    let service_hours = settings
-        .service_hours
-        .as_deref()
-        .map(|h| ServiceHours::parse(h, settings.shop_utc_offset_minutes))
-        .transpose()?;
-    Ok(BotConfig {
+/// The shop settings of a first run, from the start-up flags; after that they
+/// live in the database and admins change them.
+fn shop_defaults(settings: &Settings) -> anyhow::Result<ShopSettings> {
+    Ok(ShopSettings::parse(ShopSettingsInput {
         shop_name: settings.shop_name.clone(),
-        service_hours,
-        ..BotConfig::default()
-    })
+        service_hours: settings.service_hours.clone(),
+        utc_offset_minutes: settings.shop_utc_offset_minutes,
+        holidays: Vec::new(),
+    })?)
 }
 
 fn intent_catalog(settings: &Settings) -> anyhow::Result<IntentCatalog> {
@@ -257,6 +255,9 @@ impl Application {
             chat.clone(),
             clock.clone(),
         ));
+        let shop = Arc::new(
+            ShopService::open(store.clone(), clock.clone(), shop_defaults(&settings)?).await?,
+        );
         let bot = Arc::new(BotService::new(
             BotParts {
                 chat: chat.clone(),
@@ -265,6 +266,7 @@ impl Application {
                 store: store.clone(),
                 cipher: cipher.clone(),
                 clock: clock.clone(),
+                shop: shop.clone(),
             },
             BotPorts {
                 knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
@@ -274,7 +276,7 @@ impl Application {
             },
             intent_catalog(&settings)?,
             Prompts::load(&settings.shop_name)?,
-            bot_config(&settings)?,
+            BotConfig::default(),
         ));
         bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -334,6 +336,7 @@ impl Application {
             webhooks,
             channels,
             conversations,
+            shop,
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),

@@ -44,6 +44,8 @@ const ASSETS: &[Asset] = &[
     asset!("/console/board.js", "console/board.js", JS),
     asset!("/console/kb.js", "console/kb.js", JS),
     asset!("/console/integrations.js", "console/integrations.js", JS),
+    asset!("/console/admin.js", "console/admin.js", JS),
+    asset!("/console/settings.js", "console/settings.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),

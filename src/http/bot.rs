@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
+use crate::domain::lang::Lang;
 use crate::services::bot::handoff::HandoffPacket;
 use crate::services::bot::learning::UnansweredGroup;
 use crate::services::bot::welcome::WelcomeView;
@@ -124,6 +125,16 @@ pub async fn welcome_messages(
 #[serde(deny_unknown_fields)]
 pub struct WelcomeText {
     pub text: String,
+    /// zh (the default) or en.
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WelcomeLang {
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 pub async fn put_welcome(
@@ -135,7 +146,7 @@ pub async fn put_welcome(
     Ok(Json(
         state
             .bot
-            .set_welcome(&scenario, &body.text, &staff.id)
+            .set_welcome(&scenario, body.lang, &body.text, &staff.id)
             .await?,
     ))
 }
@@ -143,8 +154,9 @@ pub async fn put_welcome(
 pub async fn delete_welcome(
     State(state): State<AppState>,
     Path(scenario): Path<String>,
+    ApiQuery(q): ApiQuery<WelcomeLang>,
 ) -> Result<StatusCode, ApiError> {
-    if state.bot.delete_welcome(&scenario).await? {
+    if state.bot.delete_welcome(&scenario, q.lang).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound {

@@ -30,6 +30,9 @@ pub struct StartConversation {
     pub nickname: Option<String>,
     /// The campaign the visitor arrived from (chooses the welcome message).
     pub campaign: Option<String>,
+    /// The widget's language, for the welcome message (zh by default).
+    #[serde(default)]
+    pub lang: crate::domain::lang::Lang,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,7 +78,7 @@ pub async fn start(
     if let Some(id) = crate::domain::conversation::ConversationId::parse(&conversation.id)
         && let Err(error) = state
             .bot
-            .welcome(&id, returning, body.campaign.as_deref())
+            .welcome(&id, returning, body.campaign.as_deref(), body.lang)
             .await
     {
         tracing::warn!(%error, "welcome message not sent");

@@ -34,6 +34,11 @@ pub enum ApiError {
     Forbidden {
         message: String,
     },
+    /// Forbidden for a reason the client can act on (its own stable code).
+    Refused {
+        code: &'static str,
+        message: String,
+    },
     NotFound {
         code: &'static str,
         message: String,
@@ -89,6 +94,7 @@ impl ApiError {
             ApiError::Forbidden { message } => {
                 (StatusCode::FORBIDDEN, "forbidden", message.clone())
             }
+            ApiError::Refused { code, message } => (StatusCode::FORBIDDEN, code, message.clone()),
             ApiError::NotFound { code, message } => (StatusCode::NOT_FOUND, code, message.clone()),
             ApiError::MethodNotAllowed { method, allow } => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -291,6 +297,25 @@ impl From<StaffError> for ApiError {
                 code: "username_taken",
                 message,
             },
+            StaffError::NotFound => ApiError::NotFound {
+                code: "staff_not_found",
+                message,
+            },
+            StaffError::WrongPassword => ApiError::bad_request("wrong_password", message),
+            StaffError::SamePassword => ApiError::bad_request("same_password", message),
+            StaffError::PasswordChangeRequired => ApiError::Refused {
+                code: "password_change_required",
+                message,
+            },
+            StaffError::LastAdmin => ApiError::Conflict {
+                code: "last_admin",
+                message,
+            },
+            StaffError::SelfDeactivation => ApiError::Conflict {
+                code: "self_deactivation",
+                message,
+            },
+            StaffError::Input(inner) => inner.into(),
             StaffError::CorruptRow(_) | StaffError::Crypto(_) | StaffError::Store(_) => {
                 ApiError::Internal(message)
             }
@@ -503,6 +528,17 @@ impl From<ConversationError> for ApiError {
             ConversationError::Routing(inner) => inner.into(),
             ConversationError::Visitor(inner) => inner.into(),
             ConversationError::Input(inner) => inner.into(),
+        }
+    }
+}
+
+impl From<crate::services::shop::ShopError> for ApiError {
+    fn from(e: crate::services::shop::ShopError) -> Self {
+        use crate::services::shop::ShopError;
+        let message = e.to_string();
+        match e {
+            ShopError::BadInput(_) => ApiError::bad_request("invalid_shop_settings", message),
+            ShopError::Corrupt | ShopError::Store(_) => ApiError::Internal(message),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
+pub mod admin;
 pub mod assets;
 pub mod bot;
 pub mod buyer;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub webhooks: Arc<crate::services::webhooks::WebhookService>,
     pub channels: Arc<crate::services::channels::ChannelService>,
     pub conversations: Arc<crate::services::conversations::ConversationService>,
+    /// Shop name, service hours, holidays and time zone, changeable at run time.
+    pub shop: Arc<crate::services::shop::ShopService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -99,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     let conversation = "/api/v1/conversations/{id}";
     let staff_conversation = "/api/v1/staff/conversations/{id}";
     Router::new()
+        .merge(admin::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

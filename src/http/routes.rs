@@ -6,7 +6,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{bearer_token, query_token, session_cookie};
 use crate::domain::staff::Permission;
-use crate::services::staff::StaffUser;
+use crate::services::staff::{StaffError, StaffUser};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -172,6 +172,15 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
     route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
         .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
+    route("PUT", "/api/v1/staff/users/{user_id}", Staff(P::ManageUsers), "admin", "Change an account's name, role, capacity or status (active: false signs it out everywhere)")
+        .body(r#"{"role":"supervisor","display_name":"小李","max_chats":8,"active":true}"#),
+    route("POST", "/api/v1/staff/users/{user_id}/password", Staff(P::ManageUsers), "admin", "Reset a password: sessions end and the next sign-in must choose a new one")
+        .body(r#"{"password":"a temporary password"}"#),
+    route("PUT", "/api/v1/staff/me/password", Staff(P::ViewOwnProfile), "staff", "Choose a new password (required after a reset)")
+        .body(r#"{"current_password":"a temporary password","new_password":"my own long password"}"#),
+    route("GET", "/api/v1/admin/shop-settings", Staff(P::ManageBot), "admin", "Shop name, service hours, holidays and time zone"),
+    route("PUT", "/api/v1/admin/shop-settings", Staff(P::ManageBot), "admin", "Change the shop settings (in effect at once, no restart)")
+        .body(r#"{"shop_name":"店小二示例店","service_hours":"09:00-22:00","utc_offset_minutes":480,"holidays":["2026-10-01"]}"#),
     route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
     route("GET", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Webhook endpoints (secrets are never shown again)"),
@@ -212,6 +221,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)"),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
+];
+
+/// All a staff member whose password was reset may do until they choose a new one.
+const PASSWORD_CHANGE_PATHS: [&str; 3] = [
+    "/api/v1/staff/me",
+    "/api/v1/staff/logout",
+    "/api/v1/staff/me/password",
 ];
 
 pub fn spec_for(method: &str, path: &str) -> Option<&'static RouteSpec> {
@@ -271,6 +287,9 @@ pub async fn authorize(
             let token = staff_token(&state, &request, spec)?;
             let staff = state.staff.authenticate(&token).await?;
             require(&staff, permission)?;
+            if staff.must_change_password && !PASSWORD_CHANGE_PATHS.contains(&path.as_str()) {
+                return Err(StaffError::PasswordChangeRequired.into());
+            }
             request.extensions_mut().insert(staff);
         }
         Access::Channel => {

@@ -8,6 +8,7 @@ use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::staff::Role;
 use crate::domain::visitor::VisitorContext;
 use crate::services::chat::{Actor, ConversationView};
+use crate::services::inbox::ChatSummary;
 use crate::services::staff::{NewStaff, StaffUser};
 use crate::services::visitors::VisitorProfile;
 use crate::storage::ConversationScope;
@@ -69,37 +70,41 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
+/// A chat list as `staff` sees it: names, last messages, their unread counts.
+async fn chat_list(
+    state: &AppState,
+    staff: &StaffUser,
+    scope: ConversationScope,
+    limit: Option<i64>,
+) -> Result<Json<Vec<ChatSummary>>, ApiError> {
+    let conversations = state.chat.list(scope, limit.unwrap_or(100)).await?;
+    Ok(Json(state.chat.summaries(conversations, &staff.id).await?))
+}
+
 pub async fn queue(
     State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Vec<ConversationView>>, ApiError> {
+) -> Result<Json<Vec<ChatSummary>>, ApiError> {
     let scope = ConversationScope::State(ConversationState::Waiting.as_str().to_owned());
-    Ok(Json(state.chat.list(scope, q.limit.unwrap_or(100)).await?))
+    chat_list(&state, &staff, scope, q.limit).await
 }
 
 pub async fn mine(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Vec<ConversationView>>, ApiError> {
-    Ok(Json(
-        state
-            .chat
-            .list(ConversationScope::Agent(staff.id), q.limit.unwrap_or(100))
-            .await?,
-    ))
+) -> Result<Json<Vec<ChatSummary>>, ApiError> {
+    let scope = ConversationScope::Agent(staff.id.clone());
+    chat_list(&state, &staff, scope, q.limit).await
 }
 
 pub async fn all_open(
     State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Vec<ConversationView>>, ApiError> {
-    Ok(Json(
-        state
-            .chat
-            .list(ConversationScope::Open, q.limit.unwrap_or(100))
-            .await?,
-    ))
+) -> Result<Json<Vec<ChatSummary>>, ApiError> {
+    chat_list(&state, &staff, ConversationScope::Open, q.limit).await
 }
 
 #[derive(Serialize)]

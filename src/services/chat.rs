@@ -581,6 +581,10 @@ impl ChatService {
         );
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
@@ -676,7 +680,7 @@ impl ChatService {
         }
     }
 
-    fn open_event(&self, row: StoredEvent) -> Result<ChatEvent, ChatError> {
+    pub(crate) fn open_event(&self, row: StoredEvent) -> Result<ChatEvent, ChatError> {
         let plain = self
             .cipher
             .open(&row.body, row.conversation_id.as_bytes())

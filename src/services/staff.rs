@@ -19,6 +19,10 @@ pub struct StaffUser {
     pub display_name: String,
     pub role: Role,
     pub max_chats: i64,
+    /// False once an admin deactivated the account (it cannot sign in).
+    pub active: bool,
+    /// A reset password: everything but choosing a new one is refused until then.
+    pub must_change_password: bool,
 }
 
 impl StaffUser {
@@ -37,6 +41,8 @@ impl StaffUser {
             display_name: row.display_name,
             role,
             max_chats: row.max_chats,
+            active: !row.disabled,
+            must_change_password: row.must_change_password,
         })
     }
 }
@@ -76,6 +82,20 @@ pub enum StaffError {
     Unauthenticated,
     #[error("username already taken")]
     UsernameTaken,
+    #[error("no such staff account")]
+    NotFound,
+    #[error("the current password is wrong")]
+    WrongPassword,
+    #[error("the new password must differ from the current one")]
+    SamePassword,
+    #[error("choose a new password first")]
+    PasswordChangeRequired,
+    #[error("the shop must keep at least one active admin")]
+    LastAdmin,
+    #[error("you cannot deactivate your own account")]
+    SelfDeactivation,
+    #[error(transparent)]
+    Input(#[from] StaffInputError),
     #[error("stored staff row has a bad {0}")]
     CorruptRow(&'static str),
     #[error(transparent)]
@@ -88,6 +108,7 @@ impl From<StoreError> for StaffError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::AlreadyExists => StaffError::UsernameTaken,
+            StoreError::NotFound => StaffError::NotFound,
             other => StaffError::Store(other),
         }
     }
@@ -154,6 +175,7 @@ impl StaffService {
             max_chats: new.max_chats,
             disabled: false,
             created_at: self.clock.now_ms(),
+            must_change_password: false,
         };
         self.store.insert_staff(&row).await?;
         let user = StaffUser::from_row(row)?;
@@ -180,6 +202,94 @@ impl StaffService {
             .into_iter()
             .map(StaffUser::from_row)
             .collect()
+    }
+
+    /// An admin changes a staff member's name, role, capacity or status. A
+    /// deactivated account's sessions end at once (and its sockets close).
+    #[tracing::instrument(skip_all, err)]
+    pub async fn update_user(
+        &self,
+        by: &StaffUser,
+        id: &str,
+        change: StaffChange,
+    ) -> Result<StaffUser, StaffError> {
+        let mut row = self.store.staff(id).await?;
+        let was_admin = row.role == Role::Admin.as_str() && !row.disabled;
+        if let Some(name) = change.display_name {
+            row.display_name = parse_display_name(&name)?;
+        }
+        if let Some(role) = change.role {
+            row.role = role.as_str().to_owned();
+        }
+        if let Some(max) = change.max_chats {
+            row.max_chats = parse_capacity(max)?;
+        }
+        if let Some(active) = change.active {
+            if !active && id == by.id {
+                return Err(StaffError::SelfDeactivation);
+            }
+            row.disabled = !active;
+        }
+        let still_admin = row.role == Role::Admin.as_str() && !row.disabled;
+        if was_admin && !still_admin && self.store.count_active_admins().await? <= 1 {
+            return Err(StaffError::LastAdmin);
+        }
+        self.store.update_staff(&row).await?;
+        if row.disabled {
+            self.end_sessions(id).await?;
+        }
+        self.staff_changed(id);
+        StaffUser::from_row(row)
+    }
+
+    /// An admin sets a new password; the account must choose its own at next
+    /// sign-in, and its sessions end now.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn reset_password(&self, id: &str, password: Password) -> Result<(), StaffError> {
+        self.store.staff(id).await?;
+        let hash = hash(password).await?;
+        self.store.set_password(id, &hash, true).await?;
+        self.end_sessions(id).await?;
+        self.staff_changed(id);
+        Ok(())
+    }
+
+    /// A staff member chooses a new password (after a reset, or at will).
+    #[tracing::instrument(skip_all, err)]
+    pub async fn change_password(
+        &self,
+        me: &StaffUser,
+        current: &str,
+        new: Password,
+    ) -> Result<StaffUser, StaffError> {
+        let row = self.store.staff(&me.id).await?;
+        let (current, stored) = (current.to_owned(), row.password_hash.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || crypto::verify_password(&current, &stored))
+                .await
+                .expect("verify task does not panic");
+        if !verified {
+            return Err(StaffError::WrongPassword);
+        }
+        let (new_text, stored) = (new.expose().to_owned(), row.password_hash.clone());
+        let same = tokio::task::spawn_blocking(move || crypto::verify_password(&new_text, &stored))
+            .await
+            .expect("verify task does not panic");
+        if same {
+            return Err(StaffError::SamePassword);
+        }
+        let hash = hash(new).await?;
+        self.store.set_password(&me.id, &hash, false).await?;
+        StaffUser::from_row(self.store.staff(&me.id).await?)
+    }
+
+    async fn end_sessions(&self, id: &str) -> Result<(), StaffError> {
+        for ended in self.store.end_sessions_of(id).await? {
+            let _ = self
+                .access
+                .send(AccessChange::SessionEnded(Arc::from(ended)));
+        }
+        Ok(())
     }
 
     pub async fn has_users(&self) -> Result<bool, StaffError> {
@@ -244,6 +354,26 @@ impl StaffService {
             .send(AccessChange::SessionEnded(Arc::from(hash)));
         Ok(())
     }
+}
+
+/// Hashes on a blocking thread: argon2 is slow on purpose.
+async fn hash(password: Password) -> Result<String, StaffError> {
+    let password = password.expose().to_owned();
+    Ok(
+        tokio::task::spawn_blocking(move || crypto::hash_password(&password))
+            .await
+            .expect("hashing task does not panic")?,
+    )
+}
+
+/// What an admin may change about a staff account; absent fields stay.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub max_chats: Option<i64>,
+    pub active: Option<bool>,
 }
 
 /// A valid argon2 hash of a random password, so unknown usernames take as long as

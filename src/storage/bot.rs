@@ -28,6 +28,8 @@ pub struct UnansweredRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WelcomeRow {
     pub scenario: String,
+    /// zh or en.
+    pub lang: String,
     pub text: String,
     pub updated_by: String,
     pub updated_at: i64,
@@ -143,34 +145,40 @@ impl Store {
     }
 
     pub async fn welcome_messages(&self) -> Result<Vec<WelcomeRow>, StoreError> {
-        let sql =
-            "SELECT scenario, text, updated_by, updated_at FROM welcome_messages ORDER BY scenario";
+        let sql = "SELECT scenario, lang, text, updated_by, updated_at FROM welcome_texts \
+                   ORDER BY scenario, lang DESC";
         let rows =
             on_pool!(self, pool => sqlx::query_as::<_, WelcomeRow>(sql).fetch_all(pool).await?);
         Ok(rows)
     }
 
-    pub async fn welcome_message(&self, scenario: &str) -> Result<Option<String>, StoreError> {
-        let sql = "SELECT text FROM welcome_messages WHERE scenario = $1";
-        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql)
-            .bind(scenario).fetch_optional(pool).await?);
-        Ok(row.map(|r| r.0))
+    /// The texts of a scenario, by language.
+    pub async fn welcome_texts(&self, scenario: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT lang, text FROM welcome_texts WHERE scenario = $1";
+        let rows: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(scenario).fetch_all(pool).await?);
+        Ok(rows)
     }
 
     pub async fn put_welcome_message(&self, row: &WelcomeRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO welcome_messages (scenario, text, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (scenario) DO UPDATE SET text = excluded.text, \
+        let sql = "INSERT INTO welcome_texts (scenario, lang, text, updated_by, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (scenario, lang) DO UPDATE SET text = excluded.text, \
                    updated_by = excluded.updated_by, updated_at = excluded.updated_at";
         on_pool!(self, pool => sqlx::query(sql)
-            .bind(&row.scenario).bind(&row.text).bind(&row.updated_by).bind(row.updated_at)
+            .bind(&row.scenario).bind(&row.lang).bind(&row.text).bind(&row.updated_by).bind(row.updated_at)
             .execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
-    pub async fn delete_welcome_message(&self, scenario: &str) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM welcome_messages WHERE scenario = $1";
+    pub async fn delete_welcome_message(
+        &self,
+        scenario: &str,
+        lang: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM welcome_texts WHERE scenario = $1 AND lang = $2";
         let n = on_pool!(self, pool => sqlx::query(sql)
-            .bind(scenario).execute(pool).await?.rows_affected());
+            .bind(scenario).bind(lang).execute(pool).await?.rows_affected());
         Ok(n > 0)
     }
 

@@ -10,6 +10,8 @@ pub struct StaffRow {
     pub max_chats: i64,
     pub disabled: bool,
     pub created_at: i64,
+    /// Set by a password reset: the next sign-in must choose a new one.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,36 +23,83 @@ pub struct SessionRow {
 impl Store {
     pub async fn insert_staff(&self, user: &StaffRow) -> Result<(), StoreError> {
         let sql = "INSERT INTO staff_users \
-                   (id, username, display_name, role, password_hash, max_chats, disabled, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                   (id, username, display_name, role, password_hash, max_chats, disabled, created_at, must_change_password) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&user.id).bind(&user.username).bind(&user.display_name).bind(&user.role)
             .bind(&user.password_hash).bind(user.max_chats).bind(user.disabled).bind(user.created_at)
-            .execute(pool).await.map(|_| ()))
+            .bind(user.must_change_password).execute(pool).await.map(|_| ()))
         .map_err(StoreError::from_insert)?;
         Ok(())
     }
 
     pub async fn staff_by_username(&self, username: &str) -> Result<StaffRow, StoreError> {
-        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at \
-                   FROM staff_users WHERE username = $1";
+        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
+                   must_change_password FROM staff_users WHERE username = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql)
             .bind(username).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
     }
 
     pub async fn staff(&self, id: &str) -> Result<StaffRow, StoreError> {
-        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at \
-                   FROM staff_users WHERE id = $1";
+        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
+                   must_change_password FROM staff_users WHERE id = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql)
             .bind(id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
     }
 
     pub async fn list_staff(&self) -> Result<Vec<StaffRow>, StoreError> {
-        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at \
-                   FROM staff_users ORDER BY username";
+        let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
+                   must_change_password FROM staff_users ORDER BY username";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql).fetch_all(pool).await?))
+    }
+
+    /// Role, name, capacity and status (the fields an admin edits).
+    pub async fn update_staff(&self, user: &StaffRow) -> Result<(), StoreError> {
+        let sql = "UPDATE staff_users SET display_name = $2, role = $3, max_chats = $4, disabled = $5 \
+                   WHERE id = $1";
+        let n = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&user.id).bind(&user.display_name).bind(&user.role).bind(user.max_chats)
+            .bind(user.disabled).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<(), StoreError> {
+        let sql =
+            "UPDATE staff_users SET password_hash = $2, must_change_password = $3 WHERE id = $1";
+        let n = on_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(password_hash).bind(must_change).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of a staff member; returns the ended sessions' token hashes.
+    pub async fn end_sessions_of(&self, user_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let hashes: Vec<(Vec<u8>,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT token_hash FROM staff_sessions WHERE user_id = $1")
+            .bind(user_id).fetch_all(pool).await?);
+        on_pool!(self, pool => sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
+            .bind(user_id).execute(pool).await.map(|_| ())?);
+        Ok(hashes.into_iter().map(|(h,)| h).collect())
+    }
+
+    /// Active admins: the last one may not be demoted or deactivated.
+    pub async fn count_active_admins(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM staff_users WHERE role = 'admin' AND NOT disabled")
+            .fetch_one(pool).await?);
+        Ok(n)
     }
 
     pub async fn count_staff(&self) -> Result<i64, StoreError> {

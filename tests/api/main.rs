@@ -1,6 +1,7 @@
 //! The conformance suite: every test runs through the real HTTP/WebSocket API on
 //! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
 
+mod admin;
 mod attachments;
 mod attacks;
 mod bot;

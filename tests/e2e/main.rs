@@ -10,6 +10,7 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod integrations;
+mod roles;
 mod webdriver;
 
 use helpers::{PASSWORD, TestApp, backend_is_postgres};

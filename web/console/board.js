@@ -6,11 +6,13 @@ import { t, word } from "./i18n.js";
 
 const REFRESH_MS = 3000;
 
+/// A table; on a phone each row becomes a card whose cells carry their header.
 function table(testid, headers, rows) {
+  for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute("data-label", headers[i]));
   return el(
     "div",
     { class: "table-wrap" },
-    el("table", { testid }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
+    el("table", { testid, class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows)),
   );
 }
 
@@ -18,7 +20,9 @@ export class Board {
   constructor(app, root) {
     this.app = app;
     this.root = el("div", { class: "board", testid: "board" });
-    root.append(this.root);
+    // The whisper form lives outside the redrawn tables, so a refresh keeps what is typed.
+    this.whisper = el("div", { class: "card whisper", testid: "board-whisper", hidden: true });
+    root.append(this.whisper, this.root);
     this.refresh();
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
   }
@@ -28,6 +32,8 @@ export class Board {
   }
 
   async refresh() {
+    // A redraw under a finger or a pointer would swallow the click: wait for it.
+    if (this.root.matches(":active") || this.root.contains(document.activeElement)) return;
     let board;
     try {
       board = await get("/api/v1/staff/supervision/board");
@@ -69,13 +75,7 @@ export class Board {
 
   actions(chat) {
     const base = `/api/v1/staff/conversations/${chat.conversation_id}`;
-    const whisper = el("button", {
-      type: "button", class: "link",
-      onclick: async () => {
-        const text = prompt(t("note_placeholder"));
-        if (text) await post(`${base}/notes`, { text }).catch((e) => this.app.toast(e.message));
-      },
-    }, t("whisper"));
+    const whisper = el("button", { type: "button", class: "link", testid: "board-whisper-open", onclick: () => this.openWhisper(chat.conversation_id) }, t("whisper"));
     const takeOver = chat.state === "with_agent" && chat.agent_id !== this.app.me.id
       ? el("button", {
         type: "button", class: "link",
@@ -90,5 +90,31 @@ export class Board {
       }, t("takeover"))
       : null;
     return el("span", { class: "row" }, whisper, takeOver);
+  }
+
+  openWhisper(conversationId) {
+    const text = el("textarea", { rows: 3, required: true, maxlength: 5000, placeholder: t("note_placeholder"), testid: "board-whisper-text" });
+    const close = () => (this.whisper.hidden = true);
+    const send = async (e) => {
+      e.preventDefault();
+      try {
+        await post(`/api/v1/staff/conversations/${conversationId}/notes`, { text: text.value });
+        close();
+        this.app.toast(t("saved"));
+      } catch (error) {
+        this.app.toast(error.message);
+      }
+    };
+    this.whisper.replaceChildren(
+      el(
+        "form",
+        { onsubmit: send },
+        el("h3", {}, t("whisper_to", `#${conversationId.slice(-6)}`)),
+        text,
+        el("div", { class: "row" }, el("button", { type: "submit", testid: "board-whisper-send" }, t("send")), el("button", { type: "button", class: "link", onclick: close }, t("cancel"))),
+      ),
+    );
+    this.whisper.hidden = false;
+    text.focus();
   }
 }

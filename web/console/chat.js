@@ -5,6 +5,14 @@
 import { el, get, liveSocket, post } from "./api.js";
 import { t } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
+import { buyerLabel } from "./inbox.js";
+
+/// Hour and minute; the date too when it is not today.
+function stamp(ms) {
+  const d = new Date(ms);
+  const hm = `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+  return d.toDateString() === new Date().toDateString() ? hm : `${d.getMonth() + 1}/${d.getDate()} ${hm}`;
+}
 
 export class ChatView {
   constructor(app, root, conversationId, changed) {
@@ -14,6 +22,7 @@ export class ChatView {
     this.lastSeq = 0;
     this.shown = new Set();
     this.replies = [];
+    this.names = new Map([[app.me.id, app.me.display_name]]);
     this.build(root);
     this.load();
   }
@@ -30,6 +39,11 @@ export class ChatView {
     this.title = el("div", { class: "chat-title" });
     this.actions = el("div", { class: "actions", testid: "chat-actions" });
     this.log = el("ol", { class: "log", testid: "agent-log", "aria-live": "polite" });
+    // Reading the newest message stays so when the pane changes size (a phone
+    // turned, the keyboard opened); scrolled up to read history, it is left alone.
+    this.atBottom = true;
+    this.log.addEventListener("scroll", () => (this.atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 8));
+    new ResizeObserver(() => this.atBottom && (this.log.scrollTop = this.log.scrollHeight)).observe(this.log);
     this.typing = el("div", { class: "typing", hidden: true }, t("typing"));
     this.suggest = el("div", { class: "suggest", testid: "quick-suggest", hidden: true });
     this.input = el("textarea", { rows: 2, placeholder: t("reply_placeholder"), testid: "reply-input", maxlength: 5000 });
@@ -60,10 +74,13 @@ export class ChatView {
       const detail = await get(this.base);
       this.conversation = detail.conversation;
       this.visitor = detail.visitor;
+      this.conversation.buyer_name = detail.visitor?.nickname ?? null;
     } catch (error) {
       this.log.append(el("li", { class: "msg system" }, el("div", { class: "body" }, error.message)));
       return;
     }
+    const agents = await get("/api/v1/staff/agents").catch(() => []);
+    for (const a of agents) this.names.set(a.agent_id, a.display_name);
     this.renderHead();
     this.side.showVisitor(this.visitor);
     this.side.loadPacket();
@@ -103,16 +120,50 @@ export class ChatView {
       this.renderHead();
       this.changed();
     } else if (event.kind === "note") {
-      item = el("li", { class: "msg note", testid: "msg-note" }, el("span", { class: "who" }, t("internal")), el("div", { class: "body" }, event.text));
+      item = el("li", { class: "msg note", testid: "msg-note" }, this.who(event, t("internal")), el("div", { class: "body" }, event.text));
     } else {
       const kind = event.sender.kind;
       if (event.body.stream_id) this.log.querySelector(`[data-stream="${event.body.stream_id}"]`)?.remove();
-      item = el("li", { class: `msg ${kind}`, testid: `msg-${kind}` }, el("span", { class: "who" }, t(kind)), this.body(event.body));
-      if (kind === "buyer") this.side.suggestFor(event.body.text);
+      item = el("li", { class: `msg ${kind}`, testid: `msg-${kind}` }, this.who(event), this.body(event.body));
+      if (kind === "buyer") {
+        this.side.suggestFor(event.body.text);
+        this.markReadSoon();
+      }
     }
     item.dataset.seq = event.seq;
     this.log.append(item);
-    this.log.scrollTop = this.log.scrollHeight;
+    this.toNewest();
+  }
+
+  /// Who wrote it (an agent by name; 机器人, 系统) and when.
+  who(event, prefix) {
+    const s = event.sender;
+    const name = s.kind === "agent" ? this.names.get(s.id) || t("agent") : s.kind === "buyer" ? buyerLabel(this.conversation) : t(s.kind);
+    const label = prefix ? `${prefix} · ${name}` : name;
+    return el("span", { class: "who", testid: "msg-who" }, label, " ", el("time", { testid: "msg-time", datetime: new Date(event.created_at).toISOString() }, stamp(event.created_at)));
+  }
+
+  /// Keeps the newest message in view, also once pictures have loaded.
+  toNewest() {
+    const scroll = () => {
+      this.log.scrollTop = this.log.scrollHeight;
+      this.atBottom = true;
+    };
+    scroll();
+    requestAnimationFrame(scroll);
+    for (const img of this.log.querySelectorAll("img:not([data-watched])")) {
+      img.dataset.watched = "1";
+      img.addEventListener("load", scroll, { once: true });
+    }
+  }
+
+  /// Tells the server what this agent has read (the chat list's unread count).
+  markReadSoon() {
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      if (document.hidden) return;
+      post(`${this.base}/read`, { seq: this.lastSeq }).then(() => this.changed()).catch(() => {});
+    }, 400);
   }
 
   body(body) {
@@ -135,7 +186,7 @@ export class ChatView {
     const me = this.app.me;
     const mine = c.agent_id === me.id;
     const supervisor = me.role === "supervisor" || me.role === "admin";
-    this.title.replaceChildren(el("strong", {}, `#${c.id.slice(-6)}`), " ", el("span", { class: `state state-${c.state}`, testid: "chat-state" }, t(`state_${c.state}`)));
+    this.title.replaceChildren(el("strong", { testid: "chat-buyer" }, buyerLabel(c)), " ", el("span", { class: `state state-${c.state}`, testid: "chat-state" }, t(`state_${c.state}`)));
     const act = (key, handler, show = true) => show && el("button", { type: "button", testid: `action-${key}`, onclick: handler }, t(key));
     this.actions.replaceChildren(
       ...[

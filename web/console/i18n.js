@@ -32,6 +32,25 @@ const STRINGS = {
     strategy_saturation: "按饱和度（最空闲优先）", strategy_round_robin: "轮流分配", strategy_priority: "按优先级", strategy_weighted: "按权重",
     took_over: "主管已接管会话", transferred: "会话已转接", no_quick_reply: (s) => `没有快捷回复 ${s}，未发送`,
     fill_in: (names) => `请先填写：${names}`, var_buyer_name: "买家称呼", var_order_no: "订单号", var_agent_name: "客服名字",
+    admin: "管理", users: "账号", shop: "店铺设置", welcome: "欢迎语", display_name: "显示名", role: "角色",
+    max_chats: "最多同时接待", active: "已启用", inactive: "已停用", deactivate: "停用", reactivate: "启用",
+    reset_password: "重置密码", new_user: "新建账号", create: "创建", members: "成员", add_member: "添加成员",
+    remove: "移除", level: "级别", weight: "权重", new_group: "新建技能组", role_agent: "客服", role_supervisor: "主管",
+    role_knowledge_manager: "知识库管理员", role_admin: "管理员", temp_password: "临时密码（至少 10 个字符）",
+    password_reset_done: "密码已重置，对方下次登录时需设置新密码", must_change: "请设置新密码后继续",
+    current_password: "当前密码", new_password: "新密码（至少 10 个字符）", change_password: "修改密码",
+    shop_name: "店铺名称", service_hours: "人工服务时间（如 09:00-22:00，留空为全天）", time_zone: "时区",
+    holidays: "休息日（每行一个日期，如 2026-10-01）", open_now: "现在有人工服务", closed_now: "现在无人工服务",
+    scenario_new_visitor: "新访客", scenario_returning_visitor: "老访客", scenario_out_of_hours: "非工作时间",
+    lang_zh: "中文", lang_en: "英文", welcome_default: "未设置时使用内置欢迎语", delete: "删除",
+    visitor_label: (id) => `访客 ${id}`, unread_n: (n) => `${n} 条未读`, waited: (d) => `已等 ${d}`,
+    channel_web: "网页", channel_app: "App", channel_api: "接口", preview_image: "[图片]", preview_file: "[文件]",
+    you: "我",
+    error_last_admin: "至少要保留一个启用的管理员", error_self_deactivation: "不能停用自己的账号",
+    error_username_taken: "用户名已被占用", error_invalid_staff_data: "输入不符合要求（用户名 3–64 位字母数字，密码至少 10 位）",
+    error_wrong_password: "当前密码不正确", error_same_password: "新密码不能与当前密码相同",
+    error_invalid_shop_settings: "设置格式不正确（时间如 09:00-22:00，日期如 2026-10-01）",
+    whisper_to: (id) => `给会话 ${id} 的内部备注`,
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -65,6 +84,25 @@ const STRINGS = {
     strategy_saturation: "Least loaded first", strategy_round_robin: "Round robin", strategy_priority: "Priority", strategy_weighted: "Weighted",
     took_over: "A supervisor took over", transferred: "Chat transferred", no_quick_reply: (s) => `No quick reply ${s}; nothing was sent`,
     fill_in: (names) => `Fill in first: ${names}`, var_buyer_name: "buyer's name", var_order_no: "order number", var_agent_name: "agent name",
+    admin: "Admin", users: "Accounts", shop: "Shop settings", welcome: "Welcome messages", display_name: "Display name", role: "Role",
+    max_chats: "Chats at once", active: "Active", inactive: "Deactivated", deactivate: "Deactivate", reactivate: "Reactivate",
+    reset_password: "Reset password", new_user: "New account", create: "Create", members: "Members", add_member: "Add member",
+    remove: "Remove", level: "Level", weight: "Weight", new_group: "New skill group", role_agent: "Agent", role_supervisor: "Supervisor",
+    role_knowledge_manager: "Knowledge manager", role_admin: "Admin", temp_password: "Temporary password (10+ characters)",
+    password_reset_done: "Password reset; a new one must be chosen at next sign-in", must_change: "Choose a new password to continue",
+    current_password: "Current password", new_password: "New password (10+ characters)", change_password: "Change password",
+    shop_name: "Shop name", service_hours: "Service hours (e.g. 09:00-22:00; empty: any hour)", time_zone: "Time zone",
+    holidays: "Holidays (one date a line, e.g. 2026-10-01)", open_now: "People answer now", closed_now: "Nobody answers now",
+    scenario_new_visitor: "New visitor", scenario_returning_visitor: "Returning visitor", scenario_out_of_hours: "Out of hours",
+    lang_zh: "Chinese", lang_en: "English", welcome_default: "The built-in greeting applies when empty", delete: "Delete",
+    visitor_label: (id) => `Visitor ${id}`, unread_n: (n) => `${n} unread`, waited: (d) => `waited ${d}`,
+    channel_web: "Web", channel_app: "App", channel_api: "API", preview_image: "[picture]", preview_file: "[file]",
+    you: "Me",
+    error_last_admin: "Keep at least one active admin", error_self_deactivation: "You cannot deactivate yourself",
+    error_username_taken: "That username is taken", error_invalid_staff_data: "Check the input (username 3–64 letters or digits, password 10+ characters)",
+    error_wrong_password: "The current password is wrong", error_same_password: "The new password must differ",
+    error_invalid_shop_settings: "Check the format (hours like 09:00-22:00, dates like 2026-10-01)",
+    whisper_to: (id) => `Internal note on chat ${id}`,
   },
 };
 
@@ -100,3 +138,10 @@ export function addStrings(zh, en) {
   Object.assign(STRINGS.zh, zh);
   Object.assign(STRINGS.en, en);
 }
+/// An API error in the reader's words when the catalogue has them, else the server's message.
+export function errorText(error) {
+  const value = STRINGS[lang][`error_${error.code}`];
+  return value === undefined ? error.message : value;
+}
+
+export const currentLang = () => lang;

@@ -2,7 +2,7 @@
 // On a phone only one of the two shows at a time.
 
 import { ago, el, get } from "./api.js";
-import { t } from "./i18n.js";
+import { t, word } from "./i18n.js";
 import { ChatView } from "./chat.js";
 
 export class Inbox {
@@ -67,9 +67,10 @@ export class Inbox {
         el(
           "a",
           { href: `#/inbox/${c.id}`, testid: `conv-${c.id}` },
-          el("span", { class: "conv-id" }, `#${c.id.slice(-6)}`),
-          el("span", { class: `state state-${c.state}` }, t(`state_${c.state}`)),
-          el("span", { class: "when" }, ago(now - c.updated_at)),
+          el("span", { class: "conv-name", testid: "conv-name" }, buyerLabel(c)),
+          c.unread ? el("span", { class: "unread", testid: "conv-unread", title: t("unread_n", c.unread) }, String(c.unread)) : el("span", { class: `state state-${c.state}` }, t(`state_${c.state}`)),
+          el("span", { class: "preview", testid: "conv-preview" }, preview(c.last_message)),
+          el("span", { class: "when" }, `${word("channel", c.channel)} · ${waitWords(c, now)}`),
         ),
       ),
     );
@@ -80,4 +81,23 @@ export class Inbox {
       items.length ? el("ul", {}, items) : el("p", { class: "hint" }, t("empty")),
     );
   }
+}
+
+/// The buyer's nickname, or a friendly label for an anonymous visitor.
+export function buyerLabel(c) {
+  return c.buyer_name || t("visitor_label", c.visitor_id.slice(-4).toUpperCase());
+}
+
+function preview(last) {
+  if (!last) return "–";
+  const who = last.sender === "buyer" ? "" : `${t(last.sender)}：`;
+  const text = last.kind === "text" ? last.text : `${t(`preview_${last.kind}`)} ${last.text}`;
+  return `${who}${text}`;
+}
+
+/// Waiting chats count from when they started waiting; others show their last activity.
+function waitWords(c, now) {
+  if (c.state === "waiting") return t("waited", ago(now - c.updated_at));
+  const last = c.last_message?.at ?? c.updated_at;
+  return c.last_message?.sender === "buyer" ? t("waited", ago(now - last)) : ago(now - last);
 }

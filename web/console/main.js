@@ -1,12 +1,14 @@
 // The console shell: sign-in, navigation, presence, the live staff feed and
 // new-assignment notifications (sound, title badge, desktop notification).
 
-import { ApiError, get, liveSocket, post, put } from "./api.js";
+import { ApiError, el, get, liveSocket, post, put } from "./api.js";
 import { applyStrings, t, toggleLang } from "./i18n.js";
 import { Inbox } from "./inbox.js";
 import { Board } from "./board.js";
 import { Knowledge } from "./kb.js";
 import { Integrations } from "./integrations.js";
+import { Admin } from "./admin.js";
+import { passwordChangeForm } from "./settings.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -93,7 +95,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, integrations: Integrations };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }
@@ -104,6 +106,13 @@ async function showShell(me) {
   $("[data-testid=shell]").hidden = false;
   $("[data-testid=me-name]").textContent = me.display_name;
   for (const a of document.querySelectorAll("[data-role]")) a.hidden = !a.dataset.role.split(" ").includes(me.role);
+  if (me.must_change_password) {
+    // A reset password: the server refuses everything else until a new one is chosen.
+    for (const a of document.querySelectorAll("[data-nav]")) a.hidden = true;
+    $("[data-testid=presence]").hidden = true;
+    $("[data-testid=view]").replaceChildren(el("div", { class: "admin" }, passwordChangeForm(() => location.reload())));
+    return;
+  }
   const handlesChats = me.role !== "knowledge_manager";
   $("[data-testid=presence]").hidden = !handlesChats;
   if (handlesChats) {

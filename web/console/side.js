@@ -126,16 +126,24 @@ export class SidePanel {
   }
 
   /// The best knowledge answer to the buyer's latest message, editable before use.
+  /// Suggests the knowledge base's answer to the buyer's latest message, only
+  /// when the search is confident enough for the bot to answer with it; an
+  /// older request answering late is ignored.
   async suggestFor(text) {
     if (!text) return;
-    let hits = [];
+    const ticket = (this.suggestTicket = (this.suggestTicket || 0) + 1);
+    let result;
     try {
-      hits = (await get(`/api/v1/kb/search?q=${encodeURIComponent(text)}&limit=1`)).hits;
+      result = await get(`/api/v1/kb/search?q=${encodeURIComponent(text)}&limit=1`);
     } catch {
       return;
     }
+    if (ticket !== this.suggestTicket) return;
     const box = this.chat.suggested;
-    if (!hits.length) {
+    const hits = result.hits || [];
+    // The bot's own cut-off: what it would not answer with, an agent is not offered.
+    const sure = result.decision && result.decision.kind !== "hand_off";
+    if (!hits.length || !sure) {
       box.hidden = true;
       return;
     }

@@ -7,6 +7,7 @@ import { Session } from "./session.js";
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get("lang"));
 let words = STRINGS[lang];
+document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 const page = params.get("page") || document.referrer || "";
 const $ = (sel) => document.querySelector(sel);
 const log = $("[data-testid=log]");

@@ -127,7 +127,7 @@ export class Session {
     const res = await fetch("/api/v1/conversations", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity }),
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang() }),
     });
     res.identified = identity !== null;
     return res;
@@ -190,4 +190,9 @@ export class Session {
       this.socket.send(JSON.stringify({ type: "typing" }));
     }
   }
+}
+
+/// The widget's language, for the welcome message.
+function widgetLang() {
+  return (document.documentElement.lang || "zh").toLowerCase().startsWith("en") ? "en" : "zh";
 }

@@ -127,7 +127,8 @@ impl BotService {
                 answer: h.answer.clone(),
             })
             .collect();
-        let system = self.prompts.system(turn.lang)?;
+        let shop_name = self.shop.current().await.shop_name.clone();
+        let system = self.prompts.system_for(turn.lang, &shop_name)?;
         let user = self
             .prompts
             .grounded(&entries, &turn.facts.text, turn.lang)?;

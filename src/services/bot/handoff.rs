@@ -238,7 +238,8 @@ impl BotService {
         reason: HandoffReason,
     ) -> Result<(), BotError> {
         let now = self.clock.now_ms();
-        let open = self.config.service_hours.is_none_or(|h| h.is_open(now));
+        let shop = self.shop.current().await;
+        let open = shop.is_open(now);
         let lang = turn.lang;
         let notice = if open {
             let queued = lang.pick(
@@ -247,12 +248,14 @@ impl BotService {
             );
             let sep = lang.pick("", " ");
             format!("{}{sep}{queued}", handing_over(reason, lang))
+        } else if shop.is_holiday(now) {
+            lang.pick(
+                "今天是休息日，人工客服不在线。请直接留言，客服上班后会第一时间回复您。",
+                "Our team is off for a holiday today. Leave a message here and we'll reply as soon as we're back.",
+            )
+            .to_owned()
         } else {
-            let hours = self
-                .config
-                .service_hours
-                .map(|h| h.describe())
-                .unwrap_or_default();
+            let hours = shop.service_hours.map(|h| h.describe()).unwrap_or_default();
             match lang {
                 Lang::Zh => format!(
                     "现在是非工作时间（人工服务时间 {hours}）。请直接留言，客服上班后会第一时间回复您。"

@@ -27,7 +27,6 @@ use crate::ports::{
     ChatModel, Clock, Commerce, CommerceError, Embedder, KnowledgeBase, KnowledgeError, ModelError,
 };
 use crate::storage::{Store, StoreError};
-use hours::ServiceHours;
 use prompts::Prompts;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -68,10 +67,8 @@ pub enum BotError {
 /// How the bot behaves; from Settings.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    pub shop_name: String,
     /// Unhelpful bot turns in a row before a person takes over.
     pub unhelpful_limit: u32,
-    pub service_hours: Option<ServiceHours>,
     /// Most tokens in a generated answer.
     pub max_answer_tokens: usize,
 }
@@ -79,9 +76,7 @@ pub struct BotConfig {
 impl Default for BotConfig {
     fn default() -> Self {
         Self {
-            shop_name: "店小二示例店".into(),
             unhelpful_limit: 3,
-            service_hours: None,
             max_answer_tokens: 160,
         }
     }
@@ -104,6 +99,7 @@ pub struct BotService {
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     routing: Arc<crate::services::routing::RoutingService>,
+    shop: Arc<crate::services::shop::ShopService>,
     ports: BotPorts,
     catalog: IntentCatalog,
     prompts: Prompts,
@@ -149,6 +145,8 @@ pub struct BotParts {
     pub store: Store,
     pub cipher: Cipher,
     pub clock: Arc<dyn Clock>,
+    /// Shop name, service hours and holidays, as admins set them.
+    pub shop: Arc<crate::services::shop::ShopService>,
 }
 
 impl BotService {
@@ -166,6 +164,7 @@ impl BotService {
             store: parts.store,
             cipher: parts.cipher,
             clock: parts.clock,
+            shop: parts.shop,
             ports,
             catalog,
             prompts,

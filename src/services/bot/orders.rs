@@ -90,10 +90,7 @@ impl BotService {
     }
 
     fn offset(&self) -> i32 {
-        self.config
-            .service_hours
-            .map(|h| h.utc_offset_minutes)
-            .unwrap_or(480)
+        self.shop.cached().utc_offset_minutes
     }
 
     fn describe_parcel(&self, order: &Order, shipment: Option<&Shipment>, lang: Lang) -> String {

@@ -123,9 +123,14 @@ impl Prompts {
     }
 
     pub fn system(&self, lang: Lang) -> Result<String, PromptError> {
+        self.system_for(lang, &self.shop_name)
+    }
+
+    /// The system prompt with the shop's name as it is now (admins may rename it).
+    pub fn system_for(&self, lang: Lang, shop_name: &str) -> Result<String, PromptError> {
         self.render(
             "system",
-            context! { shop_name => self.shop_name, dont_know => dont_know(lang), zh => lang == Lang::Zh },
+            context! { shop_name => shop_name, dont_know => dont_know(lang), zh => lang == Lang::Zh },
         )
     }
 

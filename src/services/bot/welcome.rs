@@ -4,6 +4,7 @@
 
 use super::{BotError, BotService};
 use crate::domain::conversation::ConversationId;
+use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, MessageBody};
 use crate::storage::WelcomeRow;
 use serde::Serialize;
@@ -77,25 +78,29 @@ pub fn campaign_code(raw: &str) -> Result<String, BotError> {
 #[derive(Debug, Clone, Serialize)]
 pub struct WelcomeView {
     pub scenario: String,
+    /// zh or en.
+    pub lang: String,
     pub text: String,
     pub updated_by: String,
     pub updated_at: i64,
 }
 
 impl BotService {
-    /// The bot greets a new conversation (only when the bot runs).
+    /// The bot greets a new conversation (only when the bot runs), in the
+    /// buyer's language when the admin wrote one, else in the other.
     pub async fn welcome(
         &self,
         id: &ConversationId,
         returning: bool,
         campaign: Option<&str>,
+        lang: Lang,
     ) -> Result<(), BotError> {
         if !self.enabled() {
             return Ok(());
         }
         let now = self.clock.now_ms();
         let mut candidates = Vec::new();
-        if self.config.service_hours.is_some_and(|h| !h.is_open(now)) {
+        if !self.shop.current().await.is_open(now) {
             candidates.push(Scenario::OutOfHours);
         }
         if let Some(code) = campaign.and_then(|c| campaign_code(c).ok()) {
@@ -107,8 +112,10 @@ impl BotService {
             Scenario::NewVisitor
         });
         for scenario in candidates {
-            let text = match self.store.welcome_message(&scenario.key()).await? {
-                Some(text) => text,
+            let texts = self.store.welcome_texts(&scenario.key()).await?;
+            let own = texts.iter().find(|(l, _)| l == lang_code(lang));
+            let text = match own.or(texts.first()) {
+                Some((_, text)) => text.clone(),
                 None => match scenario.default_text() {
                     Some(text) => text.to_owned(),
                     None => continue,
@@ -134,6 +141,7 @@ impl BotService {
             .into_iter()
             .map(|r| WelcomeView {
                 scenario: r.scenario,
+                lang: r.lang,
                 text: r.text,
                 updated_by: r.updated_by,
                 updated_at: r.updated_at,
@@ -144,6 +152,7 @@ impl BotService {
     pub async fn set_welcome(
         &self,
         scenario: &str,
+        lang: Lang,
         text: &str,
         by: &str,
     ) -> Result<WelcomeView, BotError> {
@@ -159,6 +168,7 @@ impl BotService {
         }
         let row = WelcomeRow {
             scenario: scenario.key(),
+            lang: lang_code(lang).to_owned(),
             text: text.to_owned(),
             updated_by: by.to_owned(),
             updated_at: self.clock.now_ms(),
@@ -166,6 +176,7 @@ impl BotService {
         self.store.put_welcome_message(&row).await?;
         Ok(WelcomeView {
             scenario: row.scenario,
+            lang: row.lang,
             text: row.text,
             updated_by: row.updated_by,
             updated_at: row.updated_at,
@@ -173,8 +184,15 @@ impl BotService {
     }
 
     /// True when there was one to delete (the built-in greeting applies again).
-    pub async fn delete_welcome(&self, scenario: &str) -> Result<bool, BotError> {
+    pub async fn delete_welcome(&self, scenario: &str, lang: Lang) -> Result<bool, BotError> {
         let scenario = Scenario::parse(scenario)?;
-        Ok(self.store.delete_welcome_message(&scenario.key()).await?)
+        Ok(self
+            .store
+            .delete_welcome_message(&scenario.key(), lang_code(lang))
+            .await?)
     }
+}
+
+fn lang_code(lang: Lang) -> &'static str {
+    lang.pick("zh", "en")
 }

@@ -1,0 +1,434 @@
+//! Admin, agent and supervisor pages at desktop and phone width, without the
+//! bot: each walks its main task, then the page must fit (no sideways scroll),
+//! offer 44 px tap targets on a phone, and show no raw codes in Chinese.
+
+use super::{DESKTOP, PHONE, agent_logs_in, artifacts, raw_codes_visible};
+use crate::helpers::{self, StaffLogin, TestApp};
+use crate::webdriver::{Browser, Driver, chromedriver_path};
+use serde_json::{Value, json};
+use xiaoer::domain::staff::Role;
+
+/// What a page must hold at any width, checked in the browser; screenshot saved.
+async fn page_is_sound(browser: &Browser, name: &str, phone: bool) {
+    let width = if phone { PHONE } else { DESKTOP };
+    browser.resize(width.0, width.1).await;
+    // Let the layout settle after the resize.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let size = if phone { "phone" } else { "desktop" };
+    browser
+        .screenshot(&artifacts().join(format!("{name}-{size}.png")))
+        .await;
+    let overflow = browser
+        .run(
+            "const d = document.documentElement; return d.scrollWidth - d.clientWidth;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "{name} at {size}: {overflow} px of sideways scroll"
+    );
+    let raw = browser
+        .run(
+            &format!(
+                "const words = document.body.innerText.match(/\\b[a-z]{{2,}}_[a-z_]{{2,}}\\b/g) || []; \
+                 return [...{}, ...words];",
+                raw_codes_visible()
+            ),
+            json!([]),
+        )
+        .await;
+    assert_eq!(raw, json!([]), "{name} at {size}: raw codes on the page");
+    if phone {
+        let small = browser
+            .run(
+                "return [...document.querySelectorAll('button, a, select, input')] \
+                 .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden') \
+                 .filter(e => { const r = e.getBoundingClientRect(); return r.width && (r.height < 44 || r.width < 44); }) \
+                 .map(e => `${e.tagName} ${e.textContent.trim().slice(0, 20)} ${Math.round(e.getBoundingClientRect().width)}x${Math.round(e.getBoundingClientRect().height)}`);",
+                json!([]),
+            )
+            .await;
+        assert_eq!(
+            small,
+            json!([]),
+            "{name} at phone width: tap targets under 44 px"
+        );
+    }
+}
+
+async fn both_widths(browser: &Browser, name: &str) {
+    page_is_sound(browser, name, false).await;
+    page_is_sound(browser, name, true).await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
+}
+
+/// So that waiting for "saved" waits for this save, not an earlier one.
+async fn clear_toast(browser: &Browser) {
+    browser
+        .run(
+            "const t = document.querySelector('[data-testid=toast]'); t.hidden = true; t.textContent = '';",
+            json!([]),
+        )
+        .await;
+}
+
+fn chromedriver() -> Option<String> {
+    let path = chromedriver_path();
+    if path.is_none() {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+    }
+    path
+}
+
+async fn users(app: &TestApp, admin: &StaffLogin) -> Vec<Value> {
+    let list: Value = app
+        .staff_get(admin, "/api/v1/staff/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    list.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-zhao", Role::Admin).await;
+    app.staff("agent-li", Role::Agent).await;
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "admin-zhao").await;
+    browser.click("[data-testid=nav-admin]").await;
+    browser.wait_for("[data-testid=user-agent-li]").await;
+
+    // A new account, then its role, deactivation and a password reset.
+    let name = browser.wait_for("[data-testid=new-user-name]").await;
+    browser.type_into(&name, "agent-wu").await;
+    let display = browser.wait_for("[data-testid=new-user-display]").await;
+    browser.type_into(&display, "小吴").await;
+    let password = browser.wait_for("[data-testid=new-user-password]").await;
+    browser.type_into(&password, helpers::PASSWORD).await;
+    browser.click("[data-testid=new-user-submit]").await;
+    browser.wait_for("[data-testid=user-agent-wu]").await;
+    clear_toast(&browser).await;
+    browser
+        .run(
+            "const s = document.querySelector('[data-testid=user-role-agent-wu]'); \
+             s.value = 'supervisor'; s.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_until(
+            "the role saved",
+            "document.querySelector('[data-testid=user-role-agent-wu]')?.value === 'supervisor' && !document.querySelector('[data-testid=toast]').hidden",
+        )
+        .await;
+    browser.click("[data-testid=user-toggle-agent-li]").await;
+    browser
+        .wait_until(
+            "agent-li deactivated",
+            "document.querySelector('[data-testid=user-agent-li]')?.classList.contains('off')",
+        )
+        .await;
+    let temp = browser.wait_for("[data-testid=user-temp-agent-wu]").await;
+    browser.type_into(&temp, "temporary password 9").await;
+    browser
+        .click("[data-testid=user-agent-wu] form button[type=submit]")
+        .await;
+    browser
+        .wait_until(
+            "the reset confirmed",
+            "document.querySelector('[data-testid=toast]').textContent.includes('密码已重置')",
+        )
+        .await;
+    let list = users(&app, &admin).await;
+    let find = |u: &str| list.iter().find(|x| x["username"] == u).unwrap().clone();
+    assert_eq!(find("agent-wu")["role"], "supervisor");
+    assert_eq!(find("agent-wu")["display_name"], "小吴");
+    assert_eq!(find("agent-li")["active"], false);
+    both_widths(&browser, "admin-users").await;
+
+    // Skill groups: a new group and a member.
+    browser.goto(&app.url("/console/#/admin/groups")).await;
+    let group = browser.wait_for("[data-testid=new-group-name]").await;
+    browser.type_into(&group, "售后").await;
+    browser.click("[data-testid=new-group-submit]").await;
+    browser.click("[data-testid=group-add-售后]").await;
+    browser
+        .wait_until(
+            "the member listed",
+            "document.querySelector('[data-testid=group-售后] .member')",
+        )
+        .await;
+    let tab = browser
+        .run(
+            "return document.querySelector('[data-testid=admin-tab-groups]').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        tab,
+        json!("技能组"),
+        "the tab names all groups, not the admin's own"
+    );
+    both_widths(&browser, "admin-groups").await;
+
+    // Welcome messages in both languages.
+    browser.goto(&app.url("/console/#/admin/welcome")).await;
+    let en = browser
+        .wait_for("[data-testid=welcome-new_visitor-en]")
+        .await;
+    browser.type_into(&en, "Welcome to our shop!").await;
+    clear_toast(&browser).await;
+    browser
+        .click("[data-testid=welcome-save-new_visitor-en]")
+        .await;
+    browser
+        .wait_until(
+            "saved",
+            "document.querySelector('[data-testid=toast]').textContent === '已保存'",
+        )
+        .await;
+    let welcome: Value = app
+        .staff_get(&admin, "/api/v1/admin/welcome-messages")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(welcome["messages"][0]["lang"], "en");
+    assert_eq!(welcome["messages"][0]["text"], "Welcome to our shop!");
+    both_widths(&browser, "admin-welcome").await;
+
+    // Shop settings: a new name, hours and a holiday, in effect at once.
+    browser.goto(&app.url("/console/#/admin/shop")).await;
+    let hours = browser.wait_for("[data-testid=shop-hours]").await;
+    browser
+        .run(
+            "document.querySelector('[data-testid=shop-hours]').value = '';",
+            json!([]),
+        )
+        .await;
+    browser.type_into(&hours, "08:30-21:00").await;
+    let holidays = browser.wait_for("[data-testid=shop-holidays]").await;
+    browser.type_into(&holidays, "2026-10-01\n2026-10-02").await;
+    clear_toast(&browser).await;
+    browser.click("[data-testid=shop-save]").await;
+    browser
+        .wait_until(
+            "saved",
+            "document.querySelector('[data-testid=toast]').textContent === '已保存'",
+        )
+        .await;
+    let shop: Value = app
+        .staff_get(&admin, "/api/v1/admin/shop-settings")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shop["service_hours"], "08:30-21:00");
+    assert_eq!(shop["holidays"], json!(["2026-10-01", "2026-10-02"]));
+    both_widths(&browser, "admin-shop").await;
+
+    // The knowledge pages an admin also runs.
+    browser.goto(&app.url("/console/#/kb")).await;
+    browser.wait_for("[data-testid=kb]").await;
+    both_widths(&browser, "admin-kb").await;
+    browser.goto(&app.url("/console/#/kb/edit/new")).await;
+    browser.wait_for("[data-testid=kb-editor]").await;
+    both_widths(&browser, "admin-kb-editor").await;
+    browser.quit().await;
+
+    // The reset account must choose a new password before anything else.
+    let forced = driver.session(PHONE.0, PHONE.1).await;
+    forced.goto(&app.url("/console/")).await;
+    forced
+        .run(
+            "localStorage.setItem('xiaoer.console.lang', 'zh');",
+            json!([]),
+        )
+        .await;
+    forced.goto(&app.url("/console/?zh")).await;
+    let name = forced.wait_for("[data-testid=username]").await;
+    forced.type_into(&name, "agent-wu").await;
+    let password = forced.wait_for("[data-testid=password]").await;
+    forced.type_into(&password, "temporary password 9").await;
+    forced.click("[data-testid=login-submit]").await;
+    let current = forced.wait_for("[data-testid=current-password]").await;
+    forced.type_into(&current, "temporary password 9").await;
+    let new = forced.wait_for("[data-testid=new-password]").await;
+    forced.type_into(&new, "wu's own long password").await;
+    page_is_sound(&forced, "password-change", true).await;
+    forced.click("[data-testid=password-submit]").await;
+    forced.wait_for("[data-testid=inbox]").await;
+    forced.quit().await;
+}
+
+#[tokio::test]
+async fn an_agent_sees_who_wrote_what_and_a_supervisor_whispers_from_the_board() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let new = xiaoer::services::staff::NewStaff::parse(
+        "agent-li",
+        helpers::PASSWORD,
+        Some("小李"),
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
+    app.state.staff.add_user(new).await.unwrap();
+    let agent = login_token(&app, "agent-li").await;
+    app.staff("lead-wang", Role::Supervisor).await;
+    let buyer = app.start_conversation().await;
+    app.hand_to_agent(&buyer, &agent).await;
+    app.staff_post(
+        &agent,
+        &format!(
+            "/api/v1/staff/conversations/{}/messages",
+            buyer.conversation_id
+        ),
+        json!({ "client_msg_id": "a-1", "body": { "type": "text", "text": "您好，我是小李" } }),
+    )
+    .await;
+    for i in 0..30 {
+        app.buyer_send(
+            &buyer,
+            &format!("c-{i}"),
+            &format!("第 {i} 个问题：我的快递到哪了？"),
+        )
+        .await;
+    }
+
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "agent-li").await;
+    let link = format!(
+        "[data-testid=list-mine] [data-testid=conv-{}]",
+        buyer.conversation_id
+    );
+    browser.wait_for(&link).await;
+    let item = browser
+        .run(
+            "const a = document.querySelector(arguments[0]); return { name: a.querySelector('[data-testid=conv-name]').textContent, preview: a.querySelector('[data-testid=conv-preview]').textContent, unread: a.querySelector('[data-testid=conv-unread]')?.textContent };",
+            json!([link]),
+        )
+        .await;
+    assert_eq!(item["name"], "小明");
+    assert!(
+        item["preview"].as_str().unwrap().contains("第 29 个问题"),
+        "{item}"
+    );
+    assert_eq!(item["unread"], "30");
+    both_widths(&browser, "agent-inbox").await;
+
+    browser.click(&link).await;
+    browser
+        .wait_until(
+            "the whole history",
+            "document.querySelectorAll('ol.log li.msg.buyer').length === 30",
+        )
+        .await;
+    let mine = browser
+        .run(
+            "const li = document.querySelector('ol.log li.msg.agent'); return { who: li.querySelector('[data-testid=msg-who]').textContent, time: li.querySelector('[data-testid=msg-time]').textContent };",
+            json!([]),
+        )
+        .await;
+    assert!(mine["who"].as_str().unwrap().starts_with("小李"), "{mine}");
+    assert!(
+        mine["time"].as_str().unwrap().contains(':'),
+        "a time on every message: {mine}"
+    );
+    browser
+        .wait_until(
+            "the newest message in view",
+            "(() => { const l = document.querySelector('ol.log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 4; })()",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the chat read (the list's unread count gone)",
+            &format!("!document.querySelector('{link} [data-testid=conv-unread]')"),
+        )
+        .await;
+    both_widths(&browser, "agent-chat").await;
+    browser.resize(PHONE.0, PHONE.1).await;
+    browser
+        .wait_until(
+            "the newest message still in view on a phone",
+            "(() => { const l = document.querySelector('ol.log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 4; })()",
+        )
+        .await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
+    browser.click("[data-action=logout]").await;
+    browser.wait_for("[data-testid=login-form]").await;
+
+    agent_logs_in(&browser, &app, "lead-wang").await;
+    browser.goto(&app.url("/console/#/board")).await;
+    let row = format!("[data-testid=board-chat-{}]", buyer.conversation_id);
+    browser.wait_for(&row).await;
+    both_widths(&browser, "supervisor-board").await;
+    browser.resize(PHONE.0, PHONE.1).await;
+    browser
+        .click(&format!("{row} [data-testid=board-whisper-open]"))
+        .await;
+    let text = browser.wait_for("[data-testid=board-whisper-text]").await;
+    browser.type_into(&text, "先核对订单号").await;
+    // The board refreshes every 3 s; what is typed survives it.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    page_is_sound(&browser, "supervisor-whisper", true).await;
+    browser.click("[data-testid=board-whisper-send]").await;
+    browser
+        .wait_until(
+            "the whisper form closed",
+            "document.querySelector('[data-testid=board-whisper]').hidden",
+        )
+        .await;
+    let events: Value = app
+        .staff_get(
+            &agent,
+            &format!(
+                "/api/v1/staff/conversations/{}/events?limit=500",
+                buyer.conversation_id
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notes: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "note")
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["text"], "先核对订单号");
+    browser.quit().await;
+}
+
+/// Signs an existing account in over HTTP.
+async fn login_token(app: &TestApp, username: &str) -> StaffLogin {
+    let res = app
+        .client
+        .post(app.url("/api/v1/staff/login"))
+        .json(&json!({ "username": username, "password": helpers::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    StaffLogin {
+        id: body["user"]["id"].as_str().unwrap().to_owned(),
+        token: body["token"].as_str().unwrap().to_owned(),
+    }
+}
