@@ -2,7 +2,7 @@
 //! defaults, an optional TOML file, XIAOER_* environment variables, CLI flags.
 
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// A value that must never reach a log: Debug prints a placeholder.
@@ -149,6 +149,26 @@ pub struct SettingsLayer {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// New conversations per minute from one client IP (a burst of that many); 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_CONVERSATIONS_PER_IP")]
+    pub rate_conversations_per_ip: Option<u32>,
+    /// Buyer messages and uploads per minute from one visitor; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_MESSAGES_PER_VISITOR")]
+    pub rate_messages_per_visitor: Option<u32>,
+    /// Staff sign-in attempts per minute from one client IP; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_LOGINS_PER_IP")]
+    pub rate_logins_per_ip: Option<u32>,
+    /// Sign-in attempts per minute for one account, from anywhere; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_LOGINS_PER_ACCOUNT")]
+    pub rate_logins_per_account: Option<u32>,
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 impl SettingsLayer {
@@ -187,6 +207,17 @@ impl SettingsLayer {
             public_url: self.public_url.or(lower.public_url),
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
             metrics_token: self.metrics_token.or(lower.metrics_token),
+            rate_conversations_per_ip: self
+                .rate_conversations_per_ip
+                .or(lower.rate_conversations_per_ip),
+            rate_messages_per_visitor: self
+                .rate_messages_per_visitor
+                .or(lower.rate_messages_per_visitor),
+            rate_logins_per_ip: self.rate_logins_per_ip.or(lower.rate_logins_per_ip),
+            rate_logins_per_account: self
+                .rate_logins_per_account
+                .or(lower.rate_logins_per_account),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
         }
     }
 }
@@ -227,6 +258,19 @@ pub struct Settings {
     /// Whether the session cookie carries `Secure`.
     pub cookie_secure: bool,
     pub metrics_token: Option<Secret<String>>,
+    pub rate_limits: RateLimits,
+}
+
+/// Requests per minute, as a burst of that many and then an even pace; 0 turns
+/// a limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub conversations_per_ip: u32,
+    pub messages_per_visitor: u32,
+    pub logins_per_ip: u32,
+    pub logins_per_account: u32,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A shorter identity secret could be guessed offline from one signed identity.
@@ -355,6 +399,13 @@ impl Settings {
                 .metrics_token
                 .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
+            rate_limits: RateLimits {
+                conversations_per_ip: layer.rate_conversations_per_ip.unwrap_or(60),
+                messages_per_visitor: layer.rate_messages_per_visitor.unwrap_or(30),
+                logins_per_ip: layer.rate_logins_per_ip.unwrap_or(30),
+                logins_per_account: layer.rate_logins_per_account.unwrap_or(10),
+                trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
+            },
         };
         if settings.qdrant_api_key.is_some()
             && !settings
@@ -385,7 +436,8 @@ impl Settings {
     }
 
     /// Settings for tests and benchmarks: everything in `data_dir`, a free port,
-    /// no bot (tests that need it turn it on and bring the models).
+    /// no bot (tests that need it turn it on and bring the models), no rate
+    /// limits (load generators come from one address; tests that need limits set them).
     pub fn for_data_dir(data_dir: &Path) -> Settings {
         let layer = SettingsLayer {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
@@ -393,6 +445,10 @@ impl Settings {
             bot: Some(false),
             // No shop knowledge unless a test asks for it.
             knowledge_dir: Some(data_dir.join("knowledge")),
+            rate_conversations_per_ip: Some(0),
+            rate_messages_per_visitor: Some(0),
+            rate_logins_per_ip: Some(0),
+            rate_logins_per_account: Some(0),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

@@ -305,6 +305,7 @@ impl Application {
             clock,
             metrics: metrics_handle(),
             edge: Arc::new(http::edge::Edge::new(&settings)),
+            limits: Arc::new(http::limits::Limits::new(&settings)),
             shutdown: shutdown_rx,
         };
         let listener = TcpListener::bind(settings.listen)
@@ -349,6 +350,8 @@ impl Application {
             shutdown.await;
             let _ = notify.send(true);
         };
+        // The peer address feeds the per-IP rate limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await?;

@@ -56,6 +56,10 @@ pub enum ApiError {
     Busy {
         message: String,
     },
+    /// This client, visitor or account sent too much too fast.
+    RateLimited {
+        retry_after_secs: u64,
+    },
     /// A dependency (a remote index) cannot be reached.
     Unavailable {
         message: String,
@@ -108,6 +112,11 @@ impl ApiError {
                 message.clone(),
             ),
             ApiError::Busy { message } => (StatusCode::TOO_MANY_REQUESTS, "busy", message.clone()),
+            ApiError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {retry_after_secs} s"),
+            ),
             ApiError::Unavailable { message } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -134,6 +143,11 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.headers_mut().insert(header::ALLOW, value);
+        }
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }

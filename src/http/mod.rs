@@ -8,6 +8,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod kb;
+pub mod limits;
 pub mod ops;
 pub mod routes;
 pub mod routing;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
     pub edge: Arc<edge::Edge>,
+    /// Per-IP, per-visitor and per-account rate limits.
+    pub limits: Arc<limits::Limits>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

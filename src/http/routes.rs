@@ -5,8 +5,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{bearer_token, query_token, session_cookie};
+use super::limits::RateClass;
 use crate::domain::staff::Permission;
 use crate::services::staff::StaffUser;
+use crate::services::visitors::Visitor;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -36,6 +38,8 @@ pub struct RouteSpec {
     /// The token may come as `?access_token=`: WebSocket upgrades and downloads
     /// shown in <img src>, where a browser cannot set a header.
     pub query_token: bool,
+    /// The rate limit the route counts against.
+    pub rate: RateClass,
 }
 
 impl RouteSpec {
@@ -44,6 +48,10 @@ impl RouteSpec {
             example: Some(example),
             ..self
         }
+    }
+
+    const fn limited(self, rate: RateClass) -> RouteSpec {
+        RouteSpec { rate, ..self }
     }
 
     const fn token_in_query(self) -> RouteSpec {
@@ -69,6 +77,7 @@ const fn route(
         summary,
         example: None,
         query_token: false,
+        rate: RateClass::Unlimited,
     }
 }
 
@@ -84,18 +93,21 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/metrics", Metrics, "ops", "Prometheus metrics (metrics token or view_metrics)"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
     route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
+        .limited(RateClass::NewConversation)
         .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
     route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)"),
     route("GET", "/api/v1/conversations/{id}", Buyer, "buyer", "A conversation of this visitor"),
     route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)"),
     route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)")
+        .limited(RateClass::BuyerMessage)
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
     route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")
         .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
     route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
-    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
+    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)")
+        .limited(RateClass::BuyerMessage),
     route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment")
         .token_in_query(),
     route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)")
@@ -107,6 +119,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)")
         .body(r#"{"real_name":"张三","phone":"13800138000","address":"浙江省杭州市西湖区文三路 1 号"}"#),
     route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
+        .limited(RateClass::Login)
         .body(r#"{"username":"alice","password":"a long password"}"#),
     route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session"),
     route("GET", "/api/v1/staff/me", Staff(P::ViewOwnProfile), "staff", "The signed-in staff member"),
@@ -240,13 +253,16 @@ pub async fn authorize(
             allow: allow.join(", "),
         });
     };
+    let client_ip = state.limits.client_ip(&request);
+    state.limits.check(spec.rate, client_ip, None)?;
     match spec.access {
         Access::Public => {}
         Access::Buyer => {
             let token = bearer_token(&request)
                 .or_else(|| spec.query_token.then(|| query_token(&request)).flatten())
                 .ok_or(ApiError::Unauthenticated)?;
-            let visitor = state.visitors.authenticate(&token).await?;
+            let visitor: Visitor = state.visitors.authenticate(&token).await?;
+            state.limits.check(spec.rate, None, Some(&visitor.id))?;
             request.extensions_mut().insert(visitor);
         }
         Access::Staff(permission) => {
@@ -357,6 +373,7 @@ fn operation(spec: &RouteSpec) -> Value {
     {
         list.push(json!({ "accessToken": [] }));
     }
+    let limited = spec.rate != RateClass::Unlimited;
     let error = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut op = json!({
         "summary": spec.summary,
@@ -373,6 +390,9 @@ fn operation(spec: &RouteSpec) -> Value {
     }
     if let Some(p) = permission {
         op["x-required-permission"] = json!(p);
+    }
+    if limited {
+        op["responses"]["429"] = json!({ "description": "rate_limited; see Retry-After" });
     }
     op
 }

@@ -35,6 +35,7 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
+    state.limits.check_login_account(&body.username)?;
     let logged_in = state.staff.login(&body.username, &body.password).await?;
     let max_age = (logged_in.expires_at - state.clock.now_ms()) / 1000;
     let cookie = state.edge.session_cookie(&logged_in.token, max_age);
