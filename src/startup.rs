@@ -14,6 +14,7 @@ use crate::retrieval::index::VectorIndex;
 use crate::retrieval::lexical::Segmenter;
 use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
+use crate::services::audit::AuditService;
 use crate::services::bot::hours::ServiceHours;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
@@ -301,6 +302,7 @@ impl Application {
             chat,
             bot,
             attachments,
+            audit: Arc::new(AuditService::new(store.clone(), clock.clone())),
             store,
             clock,
             metrics: metrics_handle(),

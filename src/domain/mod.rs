@@ -1,12 +1,14 @@
 //! Pure types and rules. Nothing here knows about HTTP, SQL or models.
 
 pub mod attachment;
+pub mod audit;
 pub mod commerce;
 pub mod conversation;
 pub mod handoff;
 pub mod intake;
 pub mod knowledge;
 pub mod lang;
+pub mod lockout;
 pub mod message;
 pub mod routing;
 pub mod staff;

@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 use crate::config::Settings;
+use crate::domain::lockout::Lockout;
 use axum::extract::{ConnectInfo, Request};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -21,6 +22,8 @@ pub enum RateClass {
     BuyerMessage,
     /// Staff sign-in: per client IP here, per account in the handler.
     Login,
+    /// A buyer's typing frame on the chat socket: per visitor.
+    Typing,
 }
 
 type Keyed = DefaultKeyedRateLimiter<String>;
@@ -31,8 +34,12 @@ const PRUNE_ABOVE: usize = 100_000;
 pub struct Limits {
     conversations_per_ip: Option<Keyed>,
     messages_per_visitor: Option<Keyed>,
+    typing_per_visitor: Option<Keyed>,
     logins_per_ip: Option<Keyed>,
     logins_per_account: Option<Keyed>,
+    /// Failed sign-ins by lower-cased account name, and by client address.
+    account_lockout: Lockout,
+    ip_lockout: Lockout,
     /// Peers whose `X-Forwarded-For` is believed (the shop's reverse proxies).
     trusted_proxies: Vec<IpAddr>,
 }
@@ -47,8 +54,11 @@ impl Limits {
         Limits {
             conversations_per_ip: per_minute(r.conversations_per_ip),
             messages_per_visitor: per_minute(r.messages_per_visitor),
+            typing_per_visitor: per_minute(r.typing_per_visitor),
             logins_per_ip: per_minute(r.logins_per_ip),
             logins_per_account: per_minute(r.logins_per_account),
+            account_lockout: Lockout::new(r.account_lockout),
+            ip_lockout: Lockout::new(r.ip_lockout),
             trusted_proxies: r.trusted_proxies.clone(),
         }
     }
@@ -93,17 +103,55 @@ impl Limits {
             RateClass::NewConversation => hit(&self.conversations_per_ip, ip_key()),
             RateClass::BuyerMessage => hit(&self.messages_per_visitor, visitor.map(str::to_owned)),
             RateClass::Login => hit(&self.logins_per_ip, ip_key()),
+            RateClass::Typing => hit(&self.typing_per_visitor, visitor.map(str::to_owned)),
         }
     }
 
-    /// Sign-in attempts for one account, from wherever they come.
-    pub fn check_login_account(&self, username: &str) -> Result<(), ApiError> {
-        hit(
-            &self.logins_per_account,
-            Some(username.trim().to_lowercase()),
-        )
+    /// Before a sign-in is tried: attempts for one account from wherever they
+    /// come, and the lockouts of the account and of the address. A locked
+    /// account is refused even with the right password, and an unknown name
+    /// locks like a known one (nothing tells them apart).
+    pub fn check_login(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        let account = account_key(username);
+        hit(&self.logins_per_account, Some(account.clone()))?;
+        let locked = [
+            self.account_lockout.locked_for(&account, now_ms),
+            ip.and_then(|ip| self.ip_lockout.locked_for(&ip.to_string(), now_ms)),
+        ];
+        match locked.into_iter().flatten().max() {
+            Some(retry_after_secs) => Err(ApiError::LoginLocked { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// A wrong password (or unknown name) counts against the account and the address.
+    pub fn login_failed(&self, username: &str, ip: Option<IpAddr>, now_ms: i64) {
+        self.account_lockout.failed(&account_key(username), now_ms);
+        if let Some(ip) = ip {
+            self.ip_lockout.failed(&ip.to_string(), now_ms);
+        }
+    }
+
+    /// The account's failures are forgiven; the address's are not (one good
+    /// account must not reset a sprayer's count).
+    pub fn login_succeeded(&self, username: &str) {
+        self.account_lockout.succeeded(&account_key(username));
     }
 }
+
+fn account_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+/// The client's address as the edge saw it (see [`Limits::client_ip`]); the
+/// authorisation layer puts it on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
 
 fn hit(limiter: &Option<Keyed>, key: Option<String>) -> Result<(), ApiError> {
     let (Some(limiter), Some(key)) = (limiter, key) else {

@@ -1,6 +1,7 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
 pub mod assets;
+pub mod audit;
 pub mod bot;
 pub mod buyer;
 pub mod conversation;
@@ -17,6 +18,7 @@ pub mod ws;
 
 use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
+use crate::services::audit::AuditService;
 use crate::services::bot::BotService;
 use crate::services::chat::ChatService;
 use crate::services::knowledge::KnowledgeService;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
     pub attachments: Arc<AttachmentService>,
+    /// The hash-chained audit log.
+    pub audit: Arc<AuditService>,
     pub routing: Arc<RoutingService>,
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
@@ -239,6 +243,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/staff/visitors/{visitor_id}/context",
             put(staff::put_visitor_context),
         )
+        .route("/api/v1/admin/audit", get(audit::search))
+        .route("/api/v1/admin/audit/verify", get(audit::verify))
         .merge(kb_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -251,7 +257,8 @@ pub fn router(state: AppState) -> Router {
                 .on_request(())
                 .on_failure(()),
         )
-        .merge(assets::router())
+        .merge(assets::router(state.edge.widget_frame_origins()))
+        .layer(middleware::from_fn(edge::security_headers))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

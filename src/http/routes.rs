@@ -3,9 +3,11 @@
 //! from it, so the two cannot drift apart.
 
 use super::AppState;
+use super::audit::audit_target;
 use super::error::ApiError;
 use super::extract::{bearer_token, query_token, session_cookie};
-use super::limits::RateClass;
+use super::limits::{ClientIp, RateClass};
+use crate::domain::audit::AuditAction;
 use crate::domain::staff::Permission;
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
@@ -40,6 +42,8 @@ pub struct RouteSpec {
     pub query_token: bool,
     /// The rate limit the route counts against.
     pub rate: RateClass,
+    /// Written to the audit log when it succeeds (with the caller and the path).
+    pub audit: Option<AuditAction>,
 }
 
 impl RouteSpec {
@@ -52,6 +56,13 @@ impl RouteSpec {
 
     const fn limited(self, rate: RateClass) -> RouteSpec {
         RouteSpec { rate, ..self }
+    }
+
+    const fn audited(self, action: AuditAction) -> RouteSpec {
+        RouteSpec {
+            audit: Some(action),
+            ..self
+        }
     }
 
     const fn token_in_query(self) -> RouteSpec {
@@ -78,6 +89,7 @@ const fn route(
         example: None,
         query_token: false,
         rate: RateClass::Unlimited,
+        audit: None,
     }
 }
 
@@ -121,7 +133,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
         .limited(RateClass::Login)
         .body(r#"{"username":"alice","password":"a long password"}"#),
-    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session"),
+    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session")
+        .audited(AuditAction::SignOut),
     route("GET", "/api/v1/staff/me", Staff(P::ViewOwnProfile), "staff", "The signed-in staff member"),
     route("GET", "/api/v1/staff/queue", Staff(P::ViewQueue), "staff", "Conversations waiting for an agent, oldest first"),
     route("GET", "/api/v1/staff/conversations", Staff(P::ViewOwnChats), "staff", "My open conversations"),
@@ -135,8 +148,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)"),
     route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
     route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
-        .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#),
-    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)"),
+        .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)")
+        .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)")
         .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
     route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")
@@ -162,16 +177,22 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues, agents and live chats with waiting and reply times"),
     route("GET", "/api/v1/staff/routing/groups", Staff(P::ViewQueue), "routing", "Skill groups with members and queue length"),
     route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group")
-        .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#),
+        .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#)
+        .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy and overflow")
-        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#),
+        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#)
+        .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)")
-        .body(r#"{"level":1,"weight":200}"#),
-    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group"),
+        .body(r#"{"level":1,"weight":200}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group")
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/routing/rules", Staff(P::ViewQueue), "routing", "Routing rules"),
     route("POST", "/api/v1/staff/routing/rules", Staff(P::ManageRouting), "routing", "Route an intent, category or entry page to a group")
-        .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#),
-    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule"),
+        .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule")
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "My quick replies and the shared ones"),
     route("POST", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "Create a quick reply (shared: supervisors and admins)")
         .body(r#"{"category":"售后","shortcut":"/refund","text":"{buyer_name}您好，订单 {order_no} 的退款已提交","shared":false}"#),
@@ -182,9 +203,12 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"vip":true}"#),
     route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
     route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
-        .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
+        .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#)
+        .audited(AuditAction::AccountCreated),
     route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
+    route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)"),
+    route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),
@@ -192,8 +216,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "New content, a new version (?expected_version=N guards against lost updates)")
         .body(r#"{"question":"支持七天无理由退货吗？","answer":"支持，签收次日起 7 天内…","category":"售后/退货"}"#),
     route("DELETE", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "Archive an entry (history is kept)"),
-    route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it"),
-    route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft"),
+    route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it")
+        .audited(AuditAction::KbPublished),
+    route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft")
+        .audited(AuditAction::KbUnpublished),
     route("GET", "/api/v1/kb/entries/{id}/versions", Staff(P::ReadKnowledge), "kb", "Version history with authors"),
     route("GET", "/api/v1/kb/entries/{id}/diff", Staff(P::ReadKnowledge), "kb", "Field and line changes between two versions (?from=&to=)"),
     route("POST", "/api/v1/kb/entries/{id}/rollback", Staff(P::WriteKnowledge), "kb", "Write an old version back as a new one")
@@ -203,8 +229,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/categories", Staff(P::ReadKnowledge), "kb", "The category tree as paths"),
     route("POST", "/api/v1/kb/categories", Staff(P::WriteKnowledge), "kb", "Create a category (and its parents)")
         .body(r#"{"path":"售后/退货"}"#),
-    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)"),
-    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)"),
+    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)")
+        .audited(AuditAction::KbImported),
+    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)")
+        .audited(AuditAction::Exported),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
 ];
@@ -255,6 +283,9 @@ pub async fn authorize(
     };
     let client_ip = state.limits.client_ip(&request);
     state.limits.check(spec.rate, client_ip, None)?;
+    request.extensions_mut().insert(ClientIp(client_ip));
+    let target = audit_target(&request);
+    let mut actor = None;
     match spec.access {
         Access::Public => {}
         Access::Buyer => {
@@ -268,7 +299,8 @@ pub async fn authorize(
         Access::Staff(permission) => {
             let token = staff_token(&state, &request, spec)?;
             let staff = state.staff.authenticate(&token).await?;
-            require(&staff, permission)?;
+            require(&state, &target, &staff, permission).await?;
+            actor = Some(staff.id.clone());
             request.extensions_mut().insert(staff);
         }
         Access::Metrics => {
@@ -276,11 +308,17 @@ pub async fn authorize(
             if !scraper {
                 let token = staff_token(&state, &request, spec)?;
                 let staff = state.staff.authenticate(&token).await?;
-                require(&staff, Permission::ViewMetrics)?;
+                require(&state, &target, &staff, Permission::ViewMetrics).await?;
             }
         }
     }
-    Ok(next.run(request).await)
+    let response = next.run(request).await;
+    if let Some(action) = spec.audit
+        && response.status().is_success()
+    {
+        state.audit.record(actor.as_deref(), action, &target).await;
+    }
+    Ok(response)
 }
 
 /// A bearer token wins over the cookie (a page on another site cannot make a
@@ -304,10 +342,20 @@ pub(super) fn staff_token(
         .ok_or(ApiError::Unauthenticated)
 }
 
-fn require(staff: &StaffUser, permission: Permission) -> Result<(), ApiError> {
+/// The permission check; a denial is written to the audit log.
+async fn require(
+    state: &AppState,
+    target: &str,
+    staff: &StaffUser,
+    permission: Permission,
+) -> Result<(), ApiError> {
     if staff.can(permission) {
         return Ok(());
     }
+    state
+        .audit
+        .record(Some(&staff.id), AuditAction::PermissionDenied, target)
+        .await;
     Err(ApiError::Forbidden {
         message: format!(
             "role {} lacks permission {}",

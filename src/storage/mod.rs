@@ -5,6 +5,7 @@
 
 mod assign;
 mod attachments;
+mod audit;
 mod bot;
 mod commit;
 mod conversations;
@@ -19,6 +20,7 @@ mod visitors;
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
+pub use audit::AuditFilter;
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};

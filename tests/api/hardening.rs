@@ -321,7 +321,7 @@ async fn javascript_urls_from_the_buyer_are_refused_at_the_edge() {
 
 /// A server whose per-IP limits believe `X-Forwarded-For` from loopback, so one
 /// test can play several clients.
-async fn spawn_limited(limits: impl FnOnce(&mut xiaoer::config::RateLimits)) -> TestApp {
+pub(crate) async fn spawn_limited(limits: impl FnOnce(&mut xiaoer::config::RateLimits)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
     settings.rate_limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
@@ -340,7 +340,7 @@ async fn start_from(app: &TestApp, ip: &str) -> reqwest::Response {
 }
 
 /// The 429 every limit answers: `Retry-After` in seconds and the code `rate_limited`.
-async fn assert_rate_limited(res: reqwest::Response) {
+pub(crate) async fn assert_rate_limited(res: reqwest::Response) {
     assert_eq!(res.status(), 429);
     let retry: u64 = res.headers()["retry-after"]
         .to_str()

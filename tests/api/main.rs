@@ -1,13 +1,16 @@
 //! The conformance suite: every test runs through the real HTTP/WebSocket API on
 //! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
 
+mod abuse;
 mod attachments;
 mod attacks;
+mod audit;
 mod bot;
 mod bot_support;
 mod cli;
 mod crash;
 mod hardening;
+mod headers;
 mod helpers;
 mod identity;
 mod index;
@@ -17,5 +20,6 @@ mod nodes;
 mod ops;
 mod privacy;
 mod routing;
+mod sessions;
 mod staff;
 mod websocket;

@@ -32,6 +32,12 @@ const STRINGS = {
     strategy_saturation: "按饱和度（最空闲优先）", strategy_round_robin: "轮流分配", strategy_priority: "按优先级", strategy_weighted: "按权重",
     took_over: "主管已接管会话", transferred: "会话已转接", no_quick_reply: (s) => `没有快捷回复 ${s}，未发送`,
     fill_in: (names) => `请先填写：${names}`, var_buyer_name: "买家称呼", var_order_no: "订单号", var_agent_name: "客服名字",
+    login_locked: "登录失败次数过多，请稍后再试", audit: "审计日志", audit_when: "时间", audit_who: "操作人", audit_action: "操作",
+    audit_target: "对象", audit_nobody: "未登录用户", load_more: "加载更多", verify_chain: "校验日志完整性",
+    chain_intact: (n) => `日志完整，共 ${n} 条记录`, chain_broken: "日志已被篡改：有记录被修改或删除，请立即排查",
+    audit_sign_in: "登录", audit_sign_in_failed: "登录失败", audit_sign_out: "退出登录", audit_permission_denied: "越权访问被拒绝",
+    audit_account_created: "创建账号", audit_account_changed: "修改账号", audit_settings_changed: "修改设置",
+    audit_kb_published: "发布知识条目", audit_kb_unpublished: "下线知识条目", audit_kb_imported: "导入知识库", audit_exported: "导出数据",
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -65,6 +71,12 @@ const STRINGS = {
     strategy_saturation: "Least loaded first", strategy_round_robin: "Round robin", strategy_priority: "Priority", strategy_weighted: "Weighted",
     took_over: "A supervisor took over", transferred: "Chat transferred", no_quick_reply: (s) => `No quick reply ${s}; nothing was sent`,
     fill_in: (names) => `Fill in first: ${names}`, var_buyer_name: "buyer's name", var_order_no: "order number", var_agent_name: "agent name",
+    login_locked: "Too many failed sign-ins; please wait a little and try again", audit: "Audit log", audit_when: "When", audit_who: "Who",
+    audit_action: "Action", audit_target: "What", audit_nobody: "Not signed in", load_more: "Load more", verify_chain: "Check the log's integrity",
+    chain_intact: (n) => `The log is intact: ${n} records`, chain_broken: "The log was tampered with: a record was changed or deleted; investigate now",
+    audit_sign_in: "Signed in", audit_sign_in_failed: "Failed sign-in", audit_sign_out: "Signed out", audit_permission_denied: "Access denied",
+    audit_account_created: "Account created", audit_account_changed: "Account changed", audit_settings_changed: "Settings changed",
+    audit_kb_published: "Entry published", audit_kb_unpublished: "Entry unpublished", audit_kb_imported: "Knowledge imported", audit_exported: "Data exported",
   },
 };
 

@@ -6,6 +6,7 @@ import { applyStrings, t, toggleLang } from "./i18n.js";
 import { Inbox } from "./inbox.js";
 import { Board } from "./board.js";
 import { Knowledge } from "./kb.js";
+import { Audit } from "./audit.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -92,7 +93,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, audit: Audit };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }
@@ -131,7 +132,8 @@ $("[data-testid=login-form]").addEventListener("submit", async (e) => {
     $("[data-testid=login-error]").textContent = "";
     await showShell(res.user);
   } catch (error) {
-    $("[data-testid=login-error]").textContent = error.code === "bad_credentials" ? t("bad_login") : error.message;
+    const words = { bad_credentials: "bad_login", login_locked: "login_locked", rate_limited: "login_locked" };
+    $("[data-testid=login-error]").textContent = words[error.code] ? t(words[error.code]) : t("failed");
   }
 });
 
