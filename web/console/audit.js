@@ -31,10 +31,10 @@ export class Audit {
       el(
         "div",
         { class: "board", testid: "audit" },
-        el("h2", {}, t("audit")),
-        el("p", { class: "toolbar" }, this.filter, " ", check, " ", this.verdict),
-        el("div", { class: "table-wrap" }, el("table", { testid: "audit-table" }, el("thead", {}, head), this.rows)),
-        this.more,
+        el("h2", { class: "wide" }, t("audit")),
+        el("p", { class: "wide" }, this.filter, " ", check, " ", this.verdict),
+        el("div", { class: "table-wrap wide" }, el("table", { testid: "audit-table" }, el("thead", {}, head), this.rows)),
+        el("p", { class: "wide" }, this.more),
       ),
     );
     this.load();
