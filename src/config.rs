@@ -1,8 +1,9 @@
 //! One typed Settings struct. Values come from, in rising priority: built-in
 //! defaults, an optional TOML file, XIAOER_* environment variables, CLI flags.
 
+use crate::domain::lockout::LockoutPolicy;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// A value that must never reach a log: Debug prints a placeholder.
@@ -153,6 +154,49 @@ pub struct SettingsLayer {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// New conversations per minute from one client IP (a burst of that many); 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_CONVERSATIONS_PER_IP")]
+    pub rate_conversations_per_ip: Option<u32>,
+    /// Buyer messages and uploads per minute from one visitor; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_MESSAGES_PER_VISITOR")]
+    pub rate_messages_per_visitor: Option<u32>,
+    /// Typing frames per minute from one visitor on the chat socket; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_TYPING_PER_VISITOR")]
+    pub rate_typing_per_visitor: Option<u32>,
+    /// Staff sign-in attempts per minute from one client IP; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_LOGINS_PER_IP")]
+    pub rate_logins_per_ip: Option<u32>,
+    /// Sign-in attempts per minute for one account, from anywhere; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_LOGINS_PER_ACCOUNT")]
+    pub rate_logins_per_account: Option<u32>,
+    /// Failed sign-ins for one account before it is locked (then locks double); 0: off.
+    #[arg(long, global = true, env = "XIAOER_LOCKOUT_ACCOUNT_FAILURES")]
+    pub lockout_account_failures: Option<u32>,
+    /// Failed sign-ins from one client IP, any account, before it is locked; 0: off.
+    #[arg(long, global = true, env = "XIAOER_LOCKOUT_IP_FAILURES")]
+    pub lockout_ip_failures: Option<u32>,
+    /// The first lock in seconds; each further failure doubles it.
+    #[arg(long, global = true, env = "XIAOER_LOCKOUT_FIRST_SECS")]
+    pub lockout_first_secs: Option<u64>,
+    /// The longest lock in seconds.
+    #[arg(long, global = true, env = "XIAOER_LOCKOUT_MAX_SECS")]
+    pub lockout_max_secs: Option<u64>,
+    /// Shop origins (comma-separated, e.g. https://shop.example) whose pages may frame the chat widget.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_WIDGET_FRAME_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub widget_frame_origins: Option<Vec<String>>,
+    /// Reverse proxies (IP addresses, comma-separated) whose X-Forwarded-For names the client.
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 impl SettingsLayer {
@@ -192,6 +236,27 @@ impl SettingsLayer {
             public_url: self.public_url.or(lower.public_url),
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
             metrics_token: self.metrics_token.or(lower.metrics_token),
+            rate_conversations_per_ip: self
+                .rate_conversations_per_ip
+                .or(lower.rate_conversations_per_ip),
+            rate_messages_per_visitor: self
+                .rate_messages_per_visitor
+                .or(lower.rate_messages_per_visitor),
+            rate_typing_per_visitor: self
+                .rate_typing_per_visitor
+                .or(lower.rate_typing_per_visitor),
+            rate_logins_per_ip: self.rate_logins_per_ip.or(lower.rate_logins_per_ip),
+            rate_logins_per_account: self
+                .rate_logins_per_account
+                .or(lower.rate_logins_per_account),
+            lockout_account_failures: self
+                .lockout_account_failures
+                .or(lower.lockout_account_failures),
+            lockout_ip_failures: self.lockout_ip_failures.or(lower.lockout_ip_failures),
+            lockout_first_secs: self.lockout_first_secs.or(lower.lockout_first_secs),
+            lockout_max_secs: self.lockout_max_secs.or(lower.lockout_max_secs),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            widget_frame_origins: self.widget_frame_origins.or(lower.widget_frame_origins),
         }
     }
 }
@@ -231,9 +296,30 @@ pub struct Settings {
     pub qdrant_api_key: Option<Secret<String>>,
     /// Origin (scheme://host[:port]) of `--public-url`, when set.
     pub public_origin: Option<String>,
+    /// Origins (`https://shop.example`) whose pages may frame the chat widget,
+    /// besides this server's own.
+    pub widget_frame_origins: Vec<String>,
     /// Whether the session cookie carries `Secure`.
     pub cookie_secure: bool,
     pub metrics_token: Option<Secret<String>>,
+    pub rate_limits: RateLimits,
+}
+
+/// Requests per minute, as a burst of that many and then an even pace; 0 turns
+/// a limit off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub conversations_per_ip: u32,
+    pub messages_per_visitor: u32,
+    pub typing_per_visitor: u32,
+    pub logins_per_ip: u32,
+    pub logins_per_account: u32,
+    /// Lockout after failed sign-ins for one account.
+    pub account_lockout: LockoutPolicy,
+    /// Lockout after failed sign-ins from one client address (password spraying).
+    pub ip_lockout: LockoutPolicy,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// A shorter identity secret could be guessed offline from one signed identity.
@@ -269,6 +355,20 @@ fn public_url(raw: &str) -> Result<url::Url, ConfigError> {
     Ok(url)
 }
 
+/// A shop page's origin, as a CSP source: scheme, host and port only.
+fn shop_origin(raw: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(format!(
+            "widget frame origin {raw:?} is not an http(s) origin"
+        ))
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || url.path() != "/" {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 impl Settings {
     /// Merge the CLI/env layer over the optional TOML file and apply defaults.
     pub fn resolve(cli: SettingsLayer, file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -297,6 +397,15 @@ impl Settings {
             .filter(|u| !u.trim().is_empty())
             .map(|u| public_url(&u))
             .transpose()?;
+        let (first_lock_secs, max_lock_secs) = (
+            layer.lockout_first_secs.unwrap_or(30),
+            layer.lockout_max_secs.unwrap_or(900),
+        );
+        let lockout = |free_failures| LockoutPolicy {
+            free_failures,
+            first_lock_secs,
+            max_lock_secs,
+        };
         let settings = Settings {
             listen: layer
                 .listen
@@ -359,10 +468,27 @@ impl Settings {
                 .cookie_secure
                 .unwrap_or_else(|| public_url.as_ref().is_some_and(|u| u.scheme() == "https")),
             public_origin: public_url.map(|u| u.origin().ascii_serialization()),
+            widget_frame_origins: layer
+                .widget_frame_origins
+                .unwrap_or_default()
+                .iter()
+                .filter(|o| !o.trim().is_empty())
+                .map(|o| shop_origin(o))
+                .collect::<Result<_, _>>()?,
             metrics_token: layer
                 .metrics_token
                 .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
+            rate_limits: RateLimits {
+                conversations_per_ip: layer.rate_conversations_per_ip.unwrap_or(60),
+                messages_per_visitor: layer.rate_messages_per_visitor.unwrap_or(30),
+                typing_per_visitor: layer.rate_typing_per_visitor.unwrap_or(120),
+                logins_per_ip: layer.rate_logins_per_ip.unwrap_or(30),
+                logins_per_account: layer.rate_logins_per_account.unwrap_or(10),
+                account_lockout: lockout(layer.lockout_account_failures.unwrap_or(5)),
+                ip_lockout: lockout(layer.lockout_ip_failures.unwrap_or(20)),
+                trusted_proxies: layer.trusted_proxies.unwrap_or_default(),
+            },
         };
         if settings.qdrant_api_key.is_some()
             && !settings
@@ -396,7 +522,8 @@ impl Settings {
     }
 
     /// Settings for tests and benchmarks: everything in `data_dir`, a free port,
-    /// no bot (tests that need it turn it on and bring the models).
+    /// no bot (tests that need it turn it on and bring the models), no rate
+    /// limits (load generators come from one address; tests that need limits set them).
     pub fn for_data_dir(data_dir: &Path) -> Settings {
         let layer = SettingsLayer {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
@@ -404,6 +531,13 @@ impl Settings {
             bot: Some(false),
             // No shop knowledge unless a test asks for it.
             knowledge_dir: Some(data_dir.join("knowledge")),
+            rate_conversations_per_ip: Some(0),
+            rate_messages_per_visitor: Some(0),
+            rate_typing_per_visitor: Some(0),
+            rate_logins_per_ip: Some(0),
+            rate_logins_per_account: Some(0),
+            lockout_account_failures: Some(0),
+            lockout_ip_failures: Some(0),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

@@ -14,6 +14,7 @@ use crate::retrieval::index::VectorIndex;
 use crate::retrieval::lexical::Segmenter;
 use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
+use crate::services::audit::AuditService;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
 use crate::services::channels::ChannelService;
@@ -350,10 +351,12 @@ impl Application {
             chat,
             bot,
             attachments,
+            audit: Arc::new(AuditService::new(store.clone(), clock.clone())),
             store,
             clock,
             metrics: metrics_handle(),
             edge: Arc::new(http::edge::Edge::new(&settings)),
+            limits: Arc::new(http::limits::Limits::new(&settings)),
             shutdown: shutdown_rx,
         };
         let listener = TcpListener::bind(settings.listen)
@@ -398,6 +401,8 @@ impl Application {
             shutdown.await;
             let _ = notify.send(true);
         };
+        // The peer address feeds the per-IP rate limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await?;

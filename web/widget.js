@@ -17,20 +17,11 @@
   const lang = script.dataset.lang || (navigator.language || "zh").slice(0, 2);
   const zh = lang === "zh";
 
-  const style = document.createElement("style");
-  style.textContent = `
-    .xiaoer-launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
-      border: 0; border-radius: 28px; padding: 14px 20px; font: 600 15px/1 system-ui, sans-serif;
-      color: #fff; background: #ff5000; box-shadow: 0 4px 16px rgba(0,0,0,.25); cursor: pointer; }
-    .xiaoer-launcher:focus-visible { outline: 3px solid #1a73e8; outline-offset: 2px; }
-    .xiaoer-frame { position: fixed; right: 20px; bottom: 84px; z-index: 2147483000;
-      width: 380px; height: 600px; max-height: calc(100vh - 104px); border: 0; border-radius: 14px;
-      box-shadow: 0 8px 32px rgba(0,0,0,.3); background: #fff; display: none; }
-    .xiaoer-frame.xiaoer-open { display: block; }
-    @media (max-width: 480px) {
-      .xiaoer-frame { right: 0; bottom: 0; width: 100%; height: 100%; max-height: none; border-radius: 0; }
-      .xiaoer-frame.xiaoer-open + .xiaoer-launcher, .xiaoer-open ~ .xiaoer-launcher { display: none; }
-    }`;
+  // A stylesheet rather than an inline <style>: a shop's CSP then needs only
+  // this host in style-src, never 'unsafe-inline'.
+  const style = document.createElement("link");
+  style.rel = "stylesheet";
+  style.href = `${origin}/widget/launcher.css`;
   document.head.appendChild(style);
 
   const frame = document.createElement("iframe");

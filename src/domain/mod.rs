@@ -1,6 +1,7 @@
 //! Pure types and rules. Nothing here knows about HTTP, SQL or models.
 
 pub mod attachment;
+pub mod audit;
 pub mod commerce;
 pub mod conversation;
 pub mod events;
@@ -8,6 +9,7 @@ pub mod handoff;
 pub mod intake;
 pub mod knowledge;
 pub mod lang;
+pub mod lockout;
 pub mod message;
 pub mod routing;
 pub mod staff;

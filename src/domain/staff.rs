@@ -44,7 +44,7 @@ impl Role {
             ViewAllChats | ManageRouting | ManageSharedReplies | ViewMetrics => {
                 matches!(self, Supervisor | Admin)
             }
-            ManageUsers | WriteVisitorContext | ManageBot | ManageIntegrations => {
+            ManageUsers | WriteVisitorContext | ManageBot | ManageIntegrations | ViewAuditLog => {
                 matches!(self, Admin)
             }
             ReadKnowledge => true,
@@ -94,6 +94,8 @@ pub enum Permission {
     ViewMetrics,
     /// Webhook endpoints and channels: where events go and which apps post in.
     ManageIntegrations,
+    /// Search the audit log (who did what, when).
+    ViewAuditLog,
 }
 
 impl Permission {
@@ -115,6 +117,7 @@ impl Permission {
             Permission::ManageBot => "manage_bot",
             Permission::ViewMetrics => "view_metrics",
             Permission::ManageIntegrations => "manage_integrations",
+            Permission::ViewAuditLog => "view_audit_log",
         }
     }
 }
@@ -123,8 +126,10 @@ impl Permission {
 pub enum StaffInputError {
     #[error("username must be 3 to 64 characters: letters, digits, '.', '_' or '-'")]
     BadUsername,
-    #[error("password must be 10 to 256 characters")]
+    #[error("password must be 12 to 256 characters")]
     BadPassword,
+    #[error("this password is on the list of common passwords; choose another")]
+    CommonPassword,
     #[error("display name must be 1 to 64 characters")]
     BadDisplayName,
     #[error("max_chats must be between 1 and 100")]
@@ -155,13 +160,29 @@ impl Username {
 /// A password as typed; never printed.
 pub struct Password(String);
 
+/// Passwords people pick because they are easy to remember, 12 characters or
+/// longer (shorter ones fail on length), lower-case; `scripts/common_passwords.py`
+/// writes the list.
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+fn is_common(password: &str) -> bool {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| COMMON_PASSWORDS.lines().collect());
+    list.contains(password.to_lowercase().as_str())
+}
+
 impl Password {
+    /// A new password: 12 to 256 characters (ASVS 5.0 6.2.1) and not a common
+    /// one (6.2.4). Sign-in compares whatever was typed; only new passwords parse.
     pub fn parse(raw: &str) -> Result<Self, StaffInputError> {
         let n = raw.chars().count();
-        if (10..=256).contains(&n) {
-            Ok(Self(raw.to_owned()))
-        } else {
+        if !(12..=256).contains(&n) {
             Err(StaffInputError::BadPassword)
+        } else if is_common(raw) {
+            Err(StaffInputError::CommonPassword)
+        } else {
+            Ok(Self(raw.to_owned()))
         }
     }
 
@@ -242,6 +263,28 @@ mod tests {
             assert_eq!(role.allows(Permission::ManageRouting), lead);
             assert_eq!(role.allows(Permission::ManageSharedReplies), lead);
         }
+    }
+
+    #[test]
+    fn passwords_need_twelve_characters_and_must_not_be_common() {
+        assert_eq!(
+            Password::parse("elevenchars").unwrap_err(),
+            StaffInputError::BadPassword
+        );
+        for common in [
+            "Password1234",
+            "qwertyuiop12",
+            "woaini5201314",
+            "111111111111",
+            "1qaz2wsx3edc",
+        ] {
+            assert_eq!(
+                Password::parse(common).unwrap_err(),
+                StaffInputError::CommonPassword,
+                "{common}"
+            );
+        }
+        assert!(Password::parse("violet kettle on the roof").is_ok());
     }
 
     #[test]

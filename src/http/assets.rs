@@ -34,6 +34,7 @@ const ASSETS: &[Asset] = &[
     asset!("/widget/session.js", "widget/session.js", JS),
     asset!("/widget/i18n.js", "widget/i18n.js", JS),
     asset!("/widget/style.css", "widget/style.css", CSS),
+    asset!("/widget/launcher.css", "widget/launcher.css", CSS),
     asset!("/console/", "console/index.html", HTML),
     asset!("/console/main.js", "console/main.js", JS),
     asset!("/console/api.js", "console/api.js", JS),
@@ -46,51 +47,83 @@ const ASSETS: &[Asset] = &[
     asset!("/console/integrations.js", "console/integrations.js", JS),
     asset!("/console/admin.js", "console/admin.js", JS),
     asset!("/console/settings.js", "console/settings.js", JS),
+    asset!("/console/audit.js", "console/audit.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),
+    asset!("/demo/style.css", "demo/style.css", CSS),
 ];
 
-/// The console may not be framed; the widget page must be (it lives in an iframe
-/// on shop pages). Scripts come only from this server.
-fn respond(asset: &'static Asset) -> Response {
-    let framing = if asset.path.starts_with("/console/") {
-        "frame-ancestors 'none'"
-    } else {
-        "frame-ancestors *"
-    };
-    let csp = format!(
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; \
-         connect-src 'self' ws: wss:; {framing}"
-    );
+/// Scripts, styles and connections only from this server, nothing inline, no
+/// plugins; `frame_ancestors` says who may frame the page.
+fn content_security_policy(frame_ancestors: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors {frame_ancestors}"
+    )
+}
+
+/// Who may frame each page: nobody the console (clickjacking), the widget only
+/// the shop origins an admin listed (`--widget-frame-origins`) and this server.
+#[derive(Clone)]
+struct Framing {
+    widget_csp: HeaderValue,
+    console_csp: HeaderValue,
+}
+
+impl Framing {
+    fn new(widget_origins: &[String]) -> Self {
+        let widget = std::iter::once("'self'")
+            .chain(widget_origins.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let value = |policy: String| {
+            HeaderValue::from_str(&policy).expect("origins were parsed as URLs at start-up")
+        };
+        Framing {
+            widget_csp: value(content_security_policy(&widget)),
+            console_csp: value(content_security_policy("'none'")),
+        }
+    }
+}
+
+fn respond(asset: &'static Asset, framing: &Framing) -> Response {
     let mut response = (
         [
             (header::CONTENT_TYPE, asset.content_type),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         asset.body,
     )
         .into_response();
-    if asset.content_type == HTML
-        && let Ok(value) = HeaderValue::from_str(&csp)
-    {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_SECURITY_POLICY, value);
+    if asset.content_type == HTML {
+        let headers = response.headers_mut();
+        if asset.path.starts_with("/widget/") {
+            headers.insert(header::CONTENT_SECURITY_POLICY, framing.widget_csp.clone());
+        } else {
+            headers.insert(header::CONTENT_SECURITY_POLICY, framing.console_csp.clone());
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
     }
     response
 }
 
 /// Routes for every embedded file, plus redirects from the bare folder names.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// `widget_origins`: the shop origins that may frame the chat widget.
+pub fn router<S: Clone + Send + Sync + 'static>(widget_origins: &[String]) -> Router<S> {
+    let framing = Framing::new(widget_origins);
     let mut router = Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/widget", get(|| async { Redirect::to("/widget/") }))
         .route("/demo", get(|| async { Redirect::to("/demo/") }));
     for asset in ASSETS {
-        router = router.route(asset.path, get(move || async move { respond(asset) }));
+        let framing = framing.clone();
+        router = router.route(
+            asset.path,
+            get(move || async move { respond(asset, &framing) }),
+        );
     }
     router
 }

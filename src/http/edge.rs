@@ -6,7 +6,9 @@ use super::error::ApiError;
 use super::extract::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::config::{Secret, Settings};
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -16,6 +18,8 @@ pub struct Edge {
     public_origin: Option<String>,
     cookie_secure: bool,
     metrics_token: Option<Secret<String>>,
+    /// Shop origins whose pages may frame the chat widget.
+    widget_frame_origins: Vec<String>,
 }
 
 impl Edge {
@@ -24,7 +28,12 @@ impl Edge {
             public_origin: settings.public_origin.clone(),
             cookie_secure: settings.cookie_secure,
             metrics_token: settings.metrics_token.clone(),
+            widget_frame_origins: settings.widget_frame_origins.clone(),
         }
+    }
+
+    pub fn widget_frame_origins(&self) -> &[String] {
+        &self.widget_frame_origins
     }
 
     pub fn cookie_name(&self) -> &'static str {
@@ -85,6 +94,22 @@ impl Edge {
     }
 }
 
+/// On every response: no content-type sniffing, and no page address sent to
+/// other sites (same-origin requests keep theirs, for the CSRF fallback).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
 /// Unsafe methods, and WebSocket upgrades (a socket reads and sends messages).
 fn changes_state(request: &Request) -> bool {
     let safe = matches!(
@@ -120,6 +145,7 @@ mod tests {
             public_origin: public.map(str::to_owned),
             cookie_secure: false,
             metrics_token: Some(Secret::new("scrape-me".into())),
+            widget_frame_origins: Vec::new(),
         }
     }
 

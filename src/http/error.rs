@@ -9,6 +9,7 @@ use crate::domain::visitor::{IdentityError, VisitorInputError};
 use crate::ports::{KnowledgeError as KbPortError, ModelError};
 use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
+use crate::services::audit::AuditError;
 use crate::services::bot::BotError;
 use crate::services::channels::ChannelError;
 use crate::services::chat::ChatError;
@@ -65,6 +66,14 @@ pub enum ApiError {
     Busy {
         message: String,
     },
+    /// This client, visitor or account sent too much too fast.
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// Too many failed sign-ins for this account or from this address.
+    LoginLocked {
+        retry_after_secs: u64,
+    },
     /// A dependency (a remote index) cannot be reached.
     Unavailable {
         message: String,
@@ -118,6 +127,16 @@ impl ApiError {
                 message.clone(),
             ),
             ApiError::Busy { message } => (StatusCode::TOO_MANY_REQUESTS, "busy", message.clone()),
+            ApiError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {retry_after_secs} s"),
+            ),
+            ApiError::LoginLocked { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                format!("too many failed sign-ins; retry in {retry_after_secs} s"),
+            ),
             ApiError::Unavailable { message } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -144,6 +163,13 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.headers_mut().insert(header::ALLOW, value);
+        }
+        if let ApiError::RateLimited { retry_after_secs }
+        | ApiError::LoginLocked { retry_after_secs } = &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response
     }
@@ -284,6 +310,19 @@ impl From<AttachmentError> for ApiError {
     }
 }
 
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        let message = e.to_string();
+        match e {
+            AuditError::Broken(_) => ApiError::Conflict {
+                code: "audit_chain_broken",
+                message,
+            },
+            AuditError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<StaffError> for ApiError {
     fn from(e: StaffError) -> Self {
         let message = e.to_string();
@@ -386,7 +425,14 @@ impl From<VisitorInputError> for ApiError {
 
 impl From<StaffInputError> for ApiError {
     fn from(e: StaffInputError) -> Self {
-        ApiError::bad_request("invalid_staff_data", e)
+        let code = match e {
+            StaffInputError::BadPassword => "password_too_short",
+            StaffInputError::CommonPassword => "password_too_common",
+            StaffInputError::BadUsername
+            | StaffInputError::BadDisplayName
+            | StaffInputError::BadCapacity => "invalid_staff_data",
+        };
+        ApiError::bad_request(code, e)
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod bot;
 pub mod buyer;
 pub mod conversation;
@@ -9,6 +10,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod kb;
+pub mod limits;
 pub mod ops;
 pub mod routes;
 pub mod routing;
@@ -18,6 +20,7 @@ pub mod ws;
 
 use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
+use crate::services::audit::AuditService;
 use crate::services::bot::BotService;
 use crate::services::chat::ChatService;
 use crate::services::knowledge::KnowledgeService;
@@ -49,6 +52,8 @@ pub struct AppState {
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
     pub attachments: Arc<AttachmentService>,
+    /// The hash-chained audit log.
+    pub audit: Arc<AuditService>,
     pub routing: Arc<RoutingService>,
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
@@ -62,6 +67,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
     pub edge: Arc<edge::Edge>,
+    /// Per-IP, per-visitor and per-account rate limits.
+    pub limits: Arc<limits::Limits>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -282,6 +289,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/staff/visitors/{visitor_id}/context",
             put(staff::put_visitor_context),
         )
+        .route("/api/v1/admin/audit", get(audit::search))
+        .route("/api/v1/admin/audit/verify", get(audit::verify))
         .merge(kb_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -294,7 +303,8 @@ pub fn router(state: AppState) -> Router {
                 .on_request(())
                 .on_failure(()),
         )
-        .merge(assets::router())
+        .merge(assets::router(state.edge.widget_frame_origins()))
+        .layer(middleware::from_fn(edge::security_headers))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -3,10 +3,14 @@
 //! from it, so the two cannot drift apart.
 
 use super::AppState;
+use super::audit::audit_target;
 use super::error::ApiError;
 use super::extract::{bearer_token, query_token, session_cookie};
+use super::limits::{ClientIp, RateClass};
+use crate::domain::audit::AuditAction;
 use crate::domain::staff::Permission;
 use crate::services::staff::{StaffError, StaffUser};
+use crate::services::visitors::Visitor;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -38,12 +42,27 @@ pub struct RouteSpec {
     /// The token may come as `?access_token=`: WebSocket upgrades and downloads
     /// shown in <img src>, where a browser cannot set a header.
     pub query_token: bool,
+    /// The rate limit the route counts against.
+    pub rate: RateClass,
+    /// Written to the audit log when it succeeds (with the caller and the path).
+    pub audit: Option<AuditAction>,
 }
 
 impl RouteSpec {
     const fn body(self, example: &'static str) -> RouteSpec {
         RouteSpec {
             example: Some(example),
+            ..self
+        }
+    }
+
+    const fn limited(self, rate: RateClass) -> RouteSpec {
+        RouteSpec { rate, ..self }
+    }
+
+    const fn audited(self, action: AuditAction) -> RouteSpec {
+        RouteSpec {
+            audit: Some(action),
             ..self
         }
     }
@@ -71,6 +90,8 @@ const fn route(
         summary,
         example: None,
         query_token: false,
+        rate: RateClass::Unlimited,
+        audit: None,
     }
 }
 
@@ -86,18 +107,21 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/metrics", Metrics, "ops", "Prometheus metrics (metrics token or view_metrics)"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
     route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
+        .limited(RateClass::NewConversation)
         .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
     route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)"),
     route("GET", "/api/v1/conversations/{id}", Buyer, "buyer", "A conversation of this visitor"),
     route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)"),
     route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)")
+        .limited(RateClass::BuyerMessage)
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
     route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")
         .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
     route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
-    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)"),
+    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)")
+        .limited(RateClass::BuyerMessage),
     route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment")
         .token_in_query(),
     route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)")
@@ -109,8 +133,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)")
         .body(r#"{"real_name":"张三","phone":"13800138000","address":"浙江省杭州市西湖区文三路 1 号"}"#),
     route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
+        .limited(RateClass::Login)
         .body(r#"{"username":"alice","password":"a long password"}"#),
-    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session"),
+    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session")
+        .audited(AuditAction::SignOut),
     route("GET", "/api/v1/staff/me", Staff(P::ViewOwnProfile), "staff", "The signed-in staff member"),
     route("GET", "/api/v1/staff/queue", Staff(P::ViewQueue), "staff", "Conversations waiting for an agent, oldest first"),
     route("GET", "/api/v1/staff/conversations", Staff(P::ViewOwnChats), "staff", "My open conversations"),
@@ -124,8 +150,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)"),
     route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
     route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
-        .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#),
-    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)"),
+        .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)")
+        .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)")
         .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
     route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")
@@ -151,16 +179,22 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues, agents and live chats with waiting and reply times"),
     route("GET", "/api/v1/staff/routing/groups", Staff(P::ViewQueue), "routing", "Skill groups with members and queue length"),
     route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group")
-        .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#),
+        .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#)
+        .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy and overflow")
-        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#),
+        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#)
+        .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)")
-        .body(r#"{"level":1,"weight":200}"#),
-    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group"),
+        .body(r#"{"level":1,"weight":200}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group")
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/routing/rules", Staff(P::ViewQueue), "routing", "Routing rules"),
     route("POST", "/api/v1/staff/routing/rules", Staff(P::ManageRouting), "routing", "Route an intent, category or entry page to a group")
-        .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#),
-    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule"),
+        .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule")
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "My quick replies and the shared ones"),
     route("POST", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "Create a quick reply (shared: supervisors and admins)")
         .body(r#"{"category":"售后","shortcut":"/refund","text":"{buyer_name}您好，订单 {order_no} 的退款已提交","shared":false}"#),
@@ -171,34 +205,46 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"vip":true}"#),
     route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
     route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
-        .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#),
+        .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#)
+        .audited(AuditAction::AccountCreated),
     route("PUT", "/api/v1/staff/users/{user_id}", Staff(P::ManageUsers), "admin", "Change an account's name, role, capacity or status (active: false signs it out everywhere)")
-        .body(r#"{"role":"supervisor","display_name":"小李","max_chats":8,"active":true}"#),
+        .body(r#"{"role":"supervisor","display_name":"小李","max_chats":8,"active":true}"#)
+        .audited(AuditAction::AccountChanged),
     route("POST", "/api/v1/staff/users/{user_id}/password", Staff(P::ManageUsers), "admin", "Reset a password: sessions end and the next sign-in must choose a new one")
-        .body(r#"{"password":"a temporary password"}"#),
+        .body(r#"{"password":"a temporary password"}"#)
+        .audited(AuditAction::AccountChanged),
     route("PUT", "/api/v1/staff/me/password", Staff(P::ViewOwnProfile), "staff", "Choose a new password (required after a reset)")
         .body(r#"{"current_password":"a temporary password","new_password":"my own long password"}"#),
     route("GET", "/api/v1/admin/shop-settings", Staff(P::ManageBot), "admin", "Shop name, service hours, holidays and time zone"),
     route("PUT", "/api/v1/admin/shop-settings", Staff(P::ManageBot), "admin", "Change the shop settings (in effect at once, no restart)")
-        .body(r#"{"shop_name":"店小二示例店","service_hours":"09:00-22:00","utc_offset_minutes":480,"holidays":["2026-10-01"]}"#),
+        .body(r#"{"shop_name":"店小二示例店","service_hours":"09:00-22:00","utc_offset_minutes":480,"holidays":["2026-10-01"]}"#)
+        .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
     route("GET", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Webhook endpoints (secrets are never shown again)"),
     route("POST", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Register an endpoint for some event types; the answer holds its signing secret, once")
-        .body(r#"{"url":"https://shop.example/xiaoer-hooks","event_types":["message.posted","conversation.handed_off"],"description":"订单系统"}"#),
-    route("DELETE", "/api/v1/admin/webhooks/{endpoint_id}", Staff(P::ManageIntegrations), "integrations", "Delete an endpoint and its delivery log"),
-    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/enable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint on again (e.g. after a 410)"),
-    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/disable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint off; deliveries wait"),
+        .body(r#"{"url":"https://shop.example/xiaoer-hooks","event_types":["message.posted","conversation.handed_off"],"description":"订单系统"}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/webhooks/{endpoint_id}", Staff(P::ManageIntegrations), "integrations", "Delete an endpoint and its delivery log")
+        .audited(AuditAction::SettingsChanged),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/enable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint on again (e.g. after a 410)")
+        .audited(AuditAction::SettingsChanged),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/disable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint off; deliveries wait")
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/webhooks/{endpoint_id}/deliveries", Staff(P::ManageIntegrations), "integrations", "The delivery log, newest first (?status=pending|delivered|failed&limit=)"),
     route("POST", "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", Staff(P::ManageIntegrations), "integrations", "Send a delivery again"),
     route("GET", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "App channels (keys are never shown again)"),
     route("POST", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "Create an app channel; the answer holds its key, once")
-        .body(r#"{"name":"微信客服","reply_limit":5,"reply_window_seconds":172800}"#),
-    route("DELETE", "/api/v1/admin/channels/{channel_id}", Staff(P::ManageIntegrations), "integrations", "Delete a channel (its key stops working)"),
+        .body(r#"{"name":"微信客服","reply_limit":5,"reply_window_seconds":172800}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/channels/{channel_id}", Staff(P::ManageIntegrations), "integrations", "Delete a channel (its key stops working)")
+        .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/channel/messages", Channel, "channels", "An app posts its user's message; replies come back through the webhooks")
         .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","nickname":"小红","client_msg_id":"wx-msg-1","text":"我的快递到哪了"}"#),
     route("POST", "/api/v1/channel/conversations/{id}/handoff", Channel, "channels", "An app asks a person for its user (as the widget's button does)"),
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
+    route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)"),
+    route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),
@@ -206,8 +252,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "New content, a new version (?expected_version=N guards against lost updates)")
         .body(r#"{"question":"支持七天无理由退货吗？","answer":"支持，签收次日起 7 天内…","category":"售后/退货"}"#),
     route("DELETE", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "Archive an entry (history is kept)"),
-    route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it"),
-    route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft"),
+    route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it")
+        .audited(AuditAction::KbPublished),
+    route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft")
+        .audited(AuditAction::KbUnpublished),
     route("GET", "/api/v1/kb/entries/{id}/versions", Staff(P::ReadKnowledge), "kb", "Version history with authors"),
     route("GET", "/api/v1/kb/entries/{id}/diff", Staff(P::ReadKnowledge), "kb", "Field and line changes between two versions (?from=&to=)"),
     route("POST", "/api/v1/kb/entries/{id}/rollback", Staff(P::WriteKnowledge), "kb", "Write an old version back as a new one")
@@ -217,8 +265,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/categories", Staff(P::ReadKnowledge), "kb", "The category tree as paths"),
     route("POST", "/api/v1/kb/categories", Staff(P::WriteKnowledge), "kb", "Create a category (and its parents)")
         .body(r#"{"path":"售后/退货"}"#),
-    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)"),
-    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)"),
+    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)")
+        .audited(AuditAction::KbImported),
+    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)")
+        .audited(AuditAction::Exported),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
 ];
@@ -274,19 +324,26 @@ pub async fn authorize(
             allow: allow.join(", "),
         });
     };
+    let client_ip = state.limits.client_ip(&request);
+    state.limits.check(spec.rate, client_ip, None)?;
+    request.extensions_mut().insert(ClientIp(client_ip));
+    let target = audit_target(&request);
+    let mut actor = None;
     match spec.access {
         Access::Public => {}
         Access::Buyer => {
             let token = bearer_token(&request)
                 .or_else(|| spec.query_token.then(|| query_token(&request)).flatten())
                 .ok_or(ApiError::Unauthenticated)?;
-            let visitor = state.visitors.authenticate(&token).await?;
+            let visitor: Visitor = state.visitors.authenticate(&token).await?;
+            state.limits.check(spec.rate, None, Some(&visitor.id))?;
             request.extensions_mut().insert(visitor);
         }
         Access::Staff(permission) => {
             let token = staff_token(&state, &request, spec)?;
             let staff = state.staff.authenticate(&token).await?;
-            require(&staff, permission)?;
+            require(&state, &target, &staff, permission).await?;
+            actor = Some(staff.id.clone());
             if staff.must_change_password && !PASSWORD_CHANGE_PATHS.contains(&path.as_str()) {
                 return Err(StaffError::PasswordChangeRequired.into());
             }
@@ -302,11 +359,17 @@ pub async fn authorize(
             if !scraper {
                 let token = staff_token(&state, &request, spec)?;
                 let staff = state.staff.authenticate(&token).await?;
-                require(&staff, Permission::ViewMetrics)?;
+                require(&state, &target, &staff, Permission::ViewMetrics).await?;
             }
         }
     }
-    Ok(next.run(request).await)
+    let response = next.run(request).await;
+    if let Some(action) = spec.audit
+        && response.status().is_success()
+    {
+        state.audit.record(actor.as_deref(), action, &target).await;
+    }
+    Ok(response)
 }
 
 /// A bearer token wins over the cookie (a page on another site cannot make a
@@ -330,10 +393,20 @@ pub(super) fn staff_token(
         .ok_or(ApiError::Unauthenticated)
 }
 
-fn require(staff: &StaffUser, permission: Permission) -> Result<(), ApiError> {
+/// The permission check; a denial is written to the audit log.
+async fn require(
+    state: &AppState,
+    target: &str,
+    staff: &StaffUser,
+    permission: Permission,
+) -> Result<(), ApiError> {
     if staff.can(permission) {
         return Ok(());
     }
+    state
+        .audit
+        .record(Some(&staff.id), AuditAction::PermissionDenied, target)
+        .await;
     Err(ApiError::Forbidden {
         message: format!(
             "role {} lacks permission {}",
@@ -402,6 +475,7 @@ fn operation(spec: &RouteSpec) -> Value {
     {
         list.push(json!({ "accessToken": [] }));
     }
+    let limited = spec.rate != RateClass::Unlimited;
     let error = json!({ "description": "error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut op = json!({
         "summary": spec.summary,
@@ -418,6 +492,9 @@ fn operation(spec: &RouteSpec) -> Value {
     }
     if let Some(p) = permission {
         op["x-required-permission"] = json!(p);
+    }
+    if limited {
+        op["responses"]["429"] = json!({ "description": "rate_limited; see Retry-After" });
     }
     op
 }

@@ -4,12 +4,14 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
+use super::limits::ClientIp;
+use crate::domain::audit::AuditAction;
 use crate::domain::conversation::{ConversationState, Transition};
 use crate::domain::staff::Role;
 use crate::domain::visitor::VisitorContext;
 use crate::services::chat::{Actor, ConversationView};
 use crate::services::inbox::ChatSummary;
-use crate::services::staff::{NewStaff, StaffUser};
+use crate::services::staff::{NewStaff, StaffError, StaffUser};
 use crate::services::visitors::VisitorProfile;
 use crate::storage::ConversationScope;
 use axum::extract::{Path, State};
@@ -34,9 +36,34 @@ pub struct LoginResponse {
 
 pub async fn login(
     State(state): State<AppState>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let logged_in = state.staff.login(&body.username, &body.password).await?;
+    let now = state.clock.now_ms();
+    state.limits.check_login(&body.username, ip, now)?;
+    let logged_in = match state.staff.login(&body.username, &body.password).await {
+        Ok(logged_in) => logged_in,
+        Err(e) => {
+            if matches!(e, StaffError::BadCredentials) {
+                state.limits.login_failed(&body.username, ip, now);
+                let account = state.staff.id_of(&body.username).await;
+                let target = format!("staff_user:{}", account.as_deref().unwrap_or("unknown"));
+                let action = AuditAction::SignInFailed;
+                state
+                    .audit
+                    .record(account.as_deref(), action, &target)
+                    .await;
+            }
+            return Err(e.into());
+        }
+    };
+    state.limits.login_succeeded(&body.username);
+    let user_id = &logged_in.user.id;
+    let target = format!("staff_user:{user_id}");
+    state
+        .audit
+        .record(Some(user_id), AuditAction::SignIn, &target)
+        .await;
     let max_age = (logged_in.expires_at - state.clock.now_ms()) / 1000;
     let cookie = state.edge.session_cookie(&logged_in.token, max_age);
     let body = LoginResponse {

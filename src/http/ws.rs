@@ -9,6 +9,7 @@ mod grant;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiQuery, Caller, conversation_id};
+use super::limits::RateClass;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::message::{ClientMsgId, MessageBody, RawMessageBody};
 use crate::domain::staff::Permission;
@@ -327,7 +328,32 @@ async fn handle_client_frame(
     let writes = !matches!(frame, ClientFrame::Typing);
     party.still_allowed(state, id, writes).await?;
     let party = &party.caller;
+    if let Err(limited) = count_buyer_frame(state, party, &frame) {
+        let client_msg_id = match &frame {
+            ClientFrame::Send { client_msg_id, .. } => Some(client_msg_id.as_str()),
+            _ => None,
+        };
+        return Ok(send_json(sink, error_frame(client_msg_id, &limited)).await?);
+    }
     Ok(act_on_frame(state, id, party, frame, sink).await?)
+}
+
+/// A buyer's messages on the socket count against the same per-visitor limit as
+/// over REST; typing frames against their own.
+fn count_buyer_frame(
+    state: &AppState,
+    party: &Caller,
+    frame: &ClientFrame,
+) -> Result<(), ApiError> {
+    let Caller::Buyer(visitor) = party else {
+        return Ok(());
+    };
+    let class = match frame {
+        ClientFrame::Send { .. } => RateClass::BuyerMessage,
+        ClientFrame::Typing => RateClass::Typing,
+        ClientFrame::Read { .. } => RateClass::Unlimited,
+    };
+    state.limits.check(class, None, Some(&visitor.id))
 }
 
 async fn act_on_frame(

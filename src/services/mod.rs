@@ -1,6 +1,7 @@
 //! Use cases over the domain and the ports.
 
 pub mod attachments;
+pub mod audit;
 pub mod bot;
 pub mod channels;
 pub mod chat;

@@ -292,6 +292,17 @@ impl StaffService {
         Ok(())
     }
 
+    /// The id of the account with this name, if there is one (for the audit
+    /// log: a failed sign-in names the account, never the typed name).
+    pub async fn id_of(&self, username: &str) -> Option<String> {
+        let username = Username::parse(username).ok()?;
+        self.store
+            .staff_by_username(username.as_str())
+            .await
+            .ok()
+            .map(|r| r.id)
+    }
+
     pub async fn has_users(&self) -> Result<bool, StaffError> {
         Ok(self.store.count_staff().await? > 0)
     }

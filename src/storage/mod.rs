@@ -5,6 +5,7 @@
 
 mod assign;
 mod attachments;
+mod audit;
 mod bot;
 mod channels;
 mod commit;
@@ -24,6 +25,7 @@ mod webhooks;
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
+pub use audit::AuditFilter;
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};

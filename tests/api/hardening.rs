@@ -318,3 +318,111 @@ async fn javascript_urls_from_the_buyer_are_refused_at_the_edge() {
     assert_eq!(handoff.status(), 400);
     assert_eq!(error_code(&handoff.json().await.unwrap()), "invalid_url");
 }
+
+/// A server whose per-IP limits believe `X-Forwarded-For` from loopback, so one
+/// test can play several clients.
+pub(crate) async fn spawn_limited(limits: impl FnOnce(&mut xiaoer::config::RateLimits)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.rate_limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    limits(&mut settings.rate_limits);
+    spawn_with(dir, settings, Adapters::default()).await
+}
+
+async fn start_from(app: &TestApp, ip: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/conversations"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "nickname": "刷单机器人" }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The 429 every limit answers: `Retry-After` in seconds and the code `rate_limited`.
+pub(crate) async fn assert_rate_limited(res: reqwest::Response) {
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(error_code(&res.json().await.unwrap()), "rate_limited");
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation): a script opening conversations from one
+/// address is slowed down while a buyer at another address is served.
+#[tokio::test]
+async fn a_burst_of_new_conversations_from_one_ip_gets_429_while_another_ip_is_served() {
+    let app = spawn_limited(|r| r.conversations_per_ip = 3).await;
+    for _ in 0..3 {
+        assert_eq!(start_from(&app, "203.0.113.7").await.status(), 201);
+    }
+    assert_rate_limited(start_from(&app, "203.0.113.7").await).await;
+    assert_eq!(start_from(&app, "203.0.113.8").await.status(), 201);
+    // Only a trusted proxy's header is believed: a client naming itself anew
+    // from an untrusted peer is still the peer.
+    let untrusted = spawn_limited(|r| {
+        r.conversations_per_ip = 1;
+        r.trusted_proxies.clear();
+    })
+    .await;
+    assert_eq!(start_from(&untrusted, "198.51.100.1").await.status(), 201);
+    assert_rate_limited(start_from(&untrusted, "198.51.100.2").await).await;
+}
+
+/// ASVS 5.0 2.4.1: one visitor flooding messages gets 429; another is served.
+#[tokio::test]
+async fn a_visitor_flooding_messages_gets_429_while_another_visitor_is_served() {
+    let app = spawn_limited(|r| r.messages_per_visitor = 3).await;
+    let flooder = app.start_conversation().await;
+    let buyer = app.start_conversation().await;
+    for i in 0..3 {
+        let res = app.buyer_send(&flooder, &format!("f-{i}"), "在吗").await;
+        assert_eq!(res.status(), 201);
+    }
+    assert_rate_limited(app.buyer_send(&flooder, "f-3", "在吗").await).await;
+    assert_eq!(app.buyer_send(&buyer, "b-0", "你好").await.status(), 201);
+}
+
+/// ASVS 5.0 6.3.1 (brute force): password guesses against one account are
+/// slowed wherever they come from; another account still signs in.
+#[tokio::test]
+async fn password_guessing_on_one_account_is_slowed_from_any_ip_and_others_still_sign_in() {
+    let app = spawn_limited(|r| {
+        r.logins_per_account = 3;
+        r.logins_per_ip = 6;
+    })
+    .await;
+    for name in ["alice", "bob"] {
+        let new = NewStaff::parse(name, PASSWORD, None, Role::Agent, Some(5)).unwrap();
+        app.state.staff.add_user(new).await.unwrap();
+    }
+    let login = |user: &'static str, password: &'static str, ip: &'static str| {
+        app.client
+            .post(app.url("/api/v1/staff/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "username": user, "password": password }))
+            .send()
+    };
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_eq!(login("alice", "guess", ip).await.unwrap().status(), 400);
+    }
+    assert_rate_limited(login("ALICE", PASSWORD, "203.0.113.4").await.unwrap()).await;
+    assert_eq!(
+        login("bob", PASSWORD, "203.0.113.4")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Per address (six a minute): after ALICE, bob and four guesses, bob waits too.
+    for user in ["carol", "dave", "erin", "frank"] {
+        assert_eq!(
+            login(user, "guess", "203.0.113.4").await.unwrap().status(),
+            400
+        );
+    }
+    assert_rate_limited(login("bob", PASSWORD, "203.0.113.4").await.unwrap()).await;
+}

@@ -1,15 +1,18 @@
 //! The conformance suite: every test runs through the real HTTP/WebSocket API on
 //! the backend chosen by XIAOER_TEST_BACKEND (scripts/test.sh runs it on both).
 
+mod abuse;
 mod admin;
 mod attachments;
 mod attacks;
+mod audit;
 mod bot;
 mod bot_support;
 mod channels;
 mod cli;
 mod crash;
 mod hardening;
+mod headers;
 mod helpers;
 mod identity;
 mod index;
@@ -19,6 +22,7 @@ mod nodes;
 mod ops;
 mod privacy;
 mod routing;
+mod sessions;
 mod staff;
 mod webhooks;
 mod websocket;

@@ -528,6 +528,57 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
         )
         .await;
 
+    // Under the pages' CSP (nothing inline): the launcher's stylesheet applies on
+    // the shop page, the console loads in no frame, the widget in this server's.
+    buyer.leave_frame().await;
+    let fixed =
+        "getComputedStyle(document.querySelector('[data-testid=xiaoer-launcher]')).position";
+    assert_eq!(
+        buyer.run(&format!("return {fixed};"), json!([])).await,
+        json!("fixed")
+    );
+    assert_eq!(
+        buyer.run(FRAME_PROBE, json!([])).await,
+        json!([false, true])
+    );
+
+    // The admin's audit log: sign-ins listed in words, the chain checked.
+    agent.click("[data-action=logout]").await;
+    agent.wait_for("[data-testid=login-form]").await;
+    agent_logs_in(&agent, &app, "admin-zhao").await;
+    agent.click("[data-testid=nav-audit]").await;
+    agent
+        .wait_until(
+            "the audit log",
+            "document.querySelectorAll('[data-testid=audit-rows] tr[data-action=sign_in]').length >= 3",
+        )
+        .await;
+    agent.click("[data-testid=audit-verify]").await;
+    agent
+        .wait_until(
+            "the chain check",
+            "document.querySelector('[data-testid=audit-verdict]').dataset.intact === 'true'",
+        )
+        .await;
+    let codes = "['sign_in', 'sign_out', 'permission_denied', 'kb_published', 'settings_changed']\
+                 .filter(c => document.querySelector('[data-testid=view]').innerText.includes(c))";
+    assert_eq!(
+        agent.run(&format!("return {codes};"), json!([])).await,
+        json!([])
+    );
+    agent
+        .screenshot(&out.join("console-audit-desktop.png"))
+        .await;
+
     buyer.quit().await;
     agent.quit().await;
 }
+
+/// Frames the console and the widget on the current page: whether each loaded.
+const FRAME_PROBE: &str = "const probe = (src) => new Promise((done) => {
+  const f = document.createElement('iframe');
+  f.src = src;
+  f.onload = () => { let ok = false; try { ok = !!f.contentDocument?.querySelector('[data-testid]'); } catch {} done(ok); };
+  document.body.append(f);
+});
+return Promise.all([probe('/console/'), probe('/widget/?lang=zh')]);";

@@ -9,6 +9,7 @@ import { Knowledge } from "./kb.js";
 import { Integrations } from "./integrations.js";
 import { Admin } from "./admin.js";
 import { passwordChangeForm } from "./settings.js";
+import { Audit } from "./audit.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -95,7 +96,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }
@@ -141,7 +142,8 @@ $("[data-testid=login-form]").addEventListener("submit", async (e) => {
     $("[data-testid=login-error]").textContent = "";
     await showShell(res.user);
   } catch (error) {
-    $("[data-testid=login-error]").textContent = error.code === "bad_credentials" ? t("bad_login") : error.message;
+    const words = { bad_credentials: "bad_login", login_locked: "login_locked", rate_limited: "login_locked" };
+    $("[data-testid=login-error]").textContent = words[error.code] ? t(words[error.code]) : t("failed");
   }
 });
 

@@ -188,7 +188,7 @@ function onFrame(frame) {
       showQueue(frame.queue);
       break;
     case "error":
-      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.message);
+      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.code === "rate_limited" ? words.too_fast : words.failed);
       break;
     case "ready":
       if (state === "waiting") refreshQueue();
@@ -225,12 +225,17 @@ function updateControls() {
   if (state !== "waiting") $("[data-testid=queue]").hidden = true;
 }
 
-function markFailed(clientMsgId, message) {
+function markFailed(clientMsgId, why) {
   const item = log.querySelector(`[data-client-msg-id="${clientMsgId}"]`);
   if (!item) return;
   item.classList.add("failed");
-  item.title = message || "";
-  item.querySelector(".state").textContent = words.failed;
+  item.title = why;
+  item.querySelector(".state").textContent = why;
+}
+
+function notice(text) {
+  log.appendChild(Object.assign(bubble("system"), { textContent: text }));
+  scrollDown();
 }
 
 function showPending(clientMsgId, body) {
@@ -283,8 +288,8 @@ $("[data-testid=image-input]").addEventListener("change", async (e) => {
   try {
     const stored = await session.api("POST", session.conversationPath("/attachments"), file, file.type);
     sendBody({ type: "image", attachment_id: stored.attachment_id, caption: null });
-  } catch {
-    log.appendChild(Object.assign(bubble("system"), { textContent: words.image_failed }));
+  } catch (error) {
+    notice(error.status === 429 ? words.too_fast_image : words.image_failed);
   }
 });
 
@@ -351,7 +356,15 @@ async function reportContext() {
 
 async function boot() {
   render();
-  const conversation = await session.open();
+  let conversation;
+  try {
+    conversation = await session.open();
+  } catch (error) {
+    if (error.status !== 429) throw error;
+    notice(words.too_many_chats(error.retryAfter));
+    setTimeout(boot, error.retryAfter * 1000);
+    return;
+  }
   state = conversation.state;
   updateControls();
   for (const [id, body] of session.outbox) showPending(id, body);

@@ -10,6 +10,8 @@ export const STRINGS = {
     nobody_online: "当前暂无人工客服在线。您的消息已为您保留，客服上线后会第一时间回复您。",
     helpful: "有帮助", unhelpful: "没帮助", thanks: "感谢您的反馈", rate_failed: "评价未提交成功，请稍后再试", sources: "参考：", failed: "发送失败，点击重试",
     sending: "发送中", image_failed: "图片上传失败", lang: "EN",
+    too_fast: "您发送得有点快，请稍等片刻再点击重试", too_fast_image: "图片发送得有点快，请稍等片刻再试",
+    too_many_chats: (s) => `当前咨询人数较多，请 ${s} 秒后再试，我们会自动为您重新连接`,
   },
   en: {
     title: "Xiaoer support", connecting: "Connecting…", online: "Online", reconnecting: "Connection lost, reconnecting…",
@@ -21,6 +23,8 @@ export const STRINGS = {
     nobody_online: "No one from our team is online right now. Your messages are kept and an agent will reply as soon as someone is online.",
     helpful: "Helpful", unhelpful: "Not helpful", thanks: "Thanks for the feedback", rate_failed: "Your rating was not saved, please try again", sources: "Sources: ", failed: "Not sent, tap to retry",
     sending: "Sending", image_failed: "The picture could not be uploaded", lang: "中文",
+    too_fast: "You're sending a little fast; please wait a moment, then tap to retry", too_fast_image: "Pictures are coming a little fast; please wait a moment and try again",
+    too_many_chats: (s) => `We're very busy right now; we'll reconnect you automatically in ${s} s`,
   },
 };
 

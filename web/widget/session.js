@@ -8,6 +8,7 @@
 
 const KEY = "xiaoer.widget.v1";
 const BACKOFF_MAX_MS = 15000;
+const TYPING_EVERY_MS = 2000;
 
 /// How long an embedded chat waits for the shop page's identity (an older
 /// widget.js never sends one: the buyer is then anonymous).
@@ -112,7 +113,12 @@ export class Session {
       console.warn("xiaoer: the signed identity was refused; chatting anonymously");
       res = await this.start(null);
     }
-    if (!res.ok) throw new Error(`cannot start a conversation (${res.status})`);
+    if (!res.ok) {
+      const error = new Error(`cannot start a conversation (${res.status})`);
+      error.status = res.status;
+      error.retryAfter = Number(res.headers.get("Retry-After")) || 5;
+      throw error;
+    }
     const started = await res.json();
     this.saved.account = res.identified ? account : null;
     if (started.visitor_token) this.saved.visitor_token = started.visitor_token;
@@ -158,8 +164,9 @@ export class Session {
       if (frame.event.client_msg_id && this.outbox.delete(frame.event.client_msg_id)) this.save();
     } else if (frame.type === "ack") {
       if (this.outbox.delete(frame.client_msg_id)) this.save();
-    } else if (frame.type === "error" && frame.client_msg_id) {
-      // Refused for good (bad input, closed chat): retrying cannot help.
+    } else if (frame.type === "error" && frame.client_msg_id && frame.code !== "rate_limited") {
+      // Refused for good (bad input, closed chat): retrying cannot help. A rate
+      // limit is not for good: the message stays queued for a tap to retry.
       if (this.outbox.delete(frame.client_msg_id)) this.save();
     }
     this.handlers.frame(frame);
@@ -185,7 +192,11 @@ export class Session {
     }
   }
 
+  /// At most one typing frame every two seconds (the server limits them too).
   typing() {
+    const now = Date.now();
+    if (now - (this.lastTyping || 0) < TYPING_EVERY_MS) return;
+    this.lastTyping = now;
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify({ type: "typing" }));
     }
