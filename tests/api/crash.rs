@@ -62,6 +62,12 @@ pub(crate) async fn start_server_with(
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
+    // These tests are about durability under a burst from a few clients; the
+    // rate limits (tested in abuse:: and hardening::) would cut the burst short.
+    command
+        .env("XIAOER_RATE_MESSAGES_PER_VISITOR", "0")
+        .env("XIAOER_RATE_CONVERSATIONS_PER_IP", "0")
+        .env("XIAOER_RATE_TYPING_PER_VISITOR", "0");
     command.envs(env.iter().copied());
     let mut child = command.spawn().expect("the xiaoer binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

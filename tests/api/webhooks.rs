@@ -635,7 +635,13 @@ async fn after_kill_dash_nine_the_receiver_has_every_committed_event_in_order_pe
             acked.clone(),
         )));
     }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while acked.load(std::sync::atomic::Ordering::Relaxed) < 150 {
+        assert!(
+            tokio::time::Instant::now() < deadline && tasks.iter().any(|t| !t.is_finished()),
+            "the burst stopped early ({} acknowledged)",
+            acked.load(std::sync::atomic::Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.child.start_kill().unwrap(); // SIGKILL, mid-burst
