@@ -149,6 +149,7 @@ fn bot_config(settings: &Settings) -> anyhow::Result<BotConfig> {
     Ok(BotConfig {
         shop_name: settings.shop_name.clone(),
         service_hours,
+        answer_budget: settings.answer_budget,
         ..BotConfig::default()
     })
 }

@@ -4,6 +4,7 @@
 mod attachments;
 mod attacks;
 mod bot;
+mod bot_scripted;
 mod bot_support;
 mod cli;
 mod crash;
