@@ -145,8 +145,11 @@ async fn scripted_a_policy_question_is_answered_then_the_return_starts_on_yes() 
     assert!(text_of(&ask).contains("订单号"), "{ask}");
 }
 
+/// The invoice entry does not say whether it can be posted to a company.
+const INVOICE_ASIDE_Q: &str = "发票能寄到公司吗";
+
 #[tokio::test]
-async fn scripted_a_model_slower_than_the_first_token_budget_gets_the_closest_entries_at_once() {
+async fn scripted_a_model_slower_than_the_first_token_budget_is_not_waited_for() {
     let model = Arc::new(ScriptedChatModel::always(Scripted::slow(
         INVOICE_A,
         Duration::from_secs(30),
@@ -156,9 +159,22 @@ async fn scripted_a_model_slower_than_the_first_token_budget_gets_the_closest_en
         total: Duration::from_secs(5),
     };
     let app = spawn_scripted(model, budget).await;
+    // The best entry names everything asked: its curated answer, at once.
     let buyer = app.shopper("demo_buyer_1").await;
     let started = Instant::now();
     let seq = app.say(&buyer, INVOICE_Q).await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(answer["body"]["source"], "curated", "{answer}");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-invoice");
+    // It does not: the closest entries to pick by number, at once.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let started = Instant::now();
+    let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
     let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -170,7 +186,7 @@ async fn scripted_a_model_slower_than_the_first_token_budget_gets_the_closest_en
         text.contains("您是不是想问") && text.contains("1. 发票 / Invoices"),
         "{text}"
     );
-    // The buyer picks the entry: the curated answer, without the model.
+    assert_eq!(offer["body"]["citations"], json!([]));
     let seq = app.say(&buyer, "1").await;
     let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert_eq!(answer["body"]["source"], "curated");
@@ -182,7 +198,7 @@ async fn scripted_a_busy_model_gets_the_closest_entries_not_a_hand_off() {
     let model = Arc::new(ScriptedChatModel::always(Scripted::Overloaded));
     let app = spawn_scripted(model, AnswerBudget::default()).await;
     let buyer = app.shopper("demo_buyer_1").await;
-    let seq = app.say(&buyer, INVOICE_Q).await;
+    let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
     let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert!(text_of(&offer).contains("1. 发票 / Invoices"), "{offer}");
     assert_eq!(app.shopper_state(&buyer).await, "bot");

@@ -146,8 +146,8 @@ impl BotService {
             Ok(stream) => stream,
             Err(crate::ports::ModelError::Overloaded) => {
                 // A full queue would keep the buyer waiting past the budget.
-                tracing::info!("the model is busy; offering the closest entries");
-                return self.offer_closest(turn, &hits, false).await;
+                tracing::info!("the model is busy; answering without it");
+                return self.without_the_model(turn, &hits).await;
             }
             Err(error) => {
                 tracing::warn!(%error, "the model refused the answer; handing off");
@@ -205,16 +205,17 @@ impl BotService {
             }
         }
         drop(stream);
+        if late && sent == 0 {
+            tracing::info!("no answer within the first-token budget; answering without the model");
+            return self.without_the_model(turn, &hits).await;
+        }
         let clean = strip_citation_marks(&raw).trim().to_owned();
         let mut unknown = late || clean.is_empty() || says_dont_know(&clean) || invented.is_some();
         if invented.is_some() {
             tracing::info!("generated answer invented a number; stopped early");
         }
         if late {
-            tracing::info!(
-                first_token = !raw.is_empty(),
-                "generated answer past its budget; offering the closest entries"
-            );
+            tracing::info!("generated answer past its total budget; offering the closest entries");
         }
         let mut supported = Vec::new();
         if violation.is_none() && !unknown {
@@ -270,6 +271,21 @@ impl BotService {
 }
 
 impl BotService {
+    /// When the model cannot answer in time: the best entry's curated answer
+    /// if it names everything the question does, else the closest entries to
+    /// pick by number.
+    async fn without_the_model(&self, turn: &mut Turn, hits: &[&KbHit]) -> Result<(), BotError> {
+        if let Some(best) = hits.first()
+            && self.grounding().names_all_of(
+                &turn.facts.text,
+                &format!("{}\n{}", best.title, best.answer),
+            )
+        {
+            return self.curated(turn, best).await;
+        }
+        self.offer_closest(turn, hits, false).await
+    }
+
     /// The don't-know reply with the closest entries to pick by number, without
     /// the model; `unanswered`: the knowledge base lacks the answer (logged for
     /// knowledge managers), rather than the model being busy.
