@@ -101,28 +101,28 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+enum Expectation {
     InScope,
     OutOfScope,
     HandoffRequest,
 }
 
 impl Case {
-    fn scope(&self) -> Scope {
+    fn expectation(&self) -> Expectation {
         if self.handoff {
-            Scope::HandoffRequest
+            Expectation::HandoffRequest
         } else if self.expected.is_empty() {
-            Scope::OutOfScope
+            Expectation::OutOfScope
         } else {
-            Scope::InScope
+            Expectation::InScope
         }
     }
 }
 
 /// The verdict on one reply, with the reason in words.
 pub fn judge(case: &Case, reply: &Reply) -> (Verdict, String) {
-    match (case.scope(), reply) {
-        (Scope::InScope, Reply::Answered { citations, text }) => {
+    match (case.expectation(), reply) {
+        (Expectation::InScope, Reply::Answered { citations, text }) => {
             if !citations.iter().any(|c| case.expected.contains(c)) {
                 return (
                     Verdict::Wrong,
@@ -144,23 +144,25 @@ pub fn judge(case: &Case, reply: &Reply) -> (Verdict, String) {
                 )
             }
         }
-        (Scope::InScope, Reply::NotAnswered) => (Verdict::NotAnswered, "no entry cited".into()),
-        (Scope::InScope, Reply::HandedOff) => (Verdict::HandedOff, "handed off".into()),
-        (Scope::OutOfScope, Reply::Answered { citations, .. }) => (
+        (Expectation::InScope, Reply::NotAnswered) => {
+            (Verdict::NotAnswered, "no entry cited".into())
+        }
+        (Expectation::InScope, Reply::HandedOff) => (Verdict::HandedOff, "handed off".into()),
+        (Expectation::OutOfScope, Reply::Answered { citations, .. }) => (
             Verdict::Wrong,
             format!("out of scope, answered citing {}", citations.join(", ")),
         ),
-        (Scope::OutOfScope, Reply::NotAnswered) => (Verdict::Correct, "declined".into()),
-        (Scope::OutOfScope, Reply::HandedOff) => (Verdict::Correct, "handed off".into()),
-        (Scope::HandoffRequest, Reply::HandedOff) => (Verdict::Correct, "handed off".into()),
-        (Scope::HandoffRequest, Reply::Answered { citations, .. }) => (
+        (Expectation::OutOfScope, Reply::NotAnswered) => (Verdict::Correct, "declined".into()),
+        (Expectation::OutOfScope, Reply::HandedOff) => (Verdict::Correct, "handed off".into()),
+        (Expectation::HandoffRequest, Reply::HandedOff) => (Verdict::Correct, "handed off".into()),
+        (Expectation::HandoffRequest, Reply::Answered { citations, .. }) => (
             Verdict::Wrong,
             format!(
                 "asked for a person, answered citing {}",
                 citations.join(", ")
             ),
         ),
-        (Scope::HandoffRequest, Reply::NotAnswered) => (
+        (Expectation::HandoffRequest, Reply::NotAnswered) => (
             Verdict::NotAnswered,
             "asked for a person, not handed off".into(),
         ),
@@ -184,11 +186,19 @@ pub fn score(judged: &[Judged]) -> serde_json::Value {
             Some((n as f64 / of as f64 * 1000.0).round() / 1000.0)
         }
     };
-    let of_scope = |scope: Scope| judged.iter().filter(move |j| j.case.scope() == scope);
-    let in_scope = of_scope(Scope::InScope).count();
-    let in_scope_with = |v: Verdict| of_scope(Scope::InScope).filter(|j| j.verdict == v).count();
-    let oos = of_scope(Scope::OutOfScope).count();
-    let requests = of_scope(Scope::HandoffRequest).count();
+    let of_scope = |expected: Expectation| {
+        judged
+            .iter()
+            .filter(move |j| j.case.expectation() == expected)
+    };
+    let in_scope = of_scope(Expectation::InScope).count();
+    let in_scope_with = |v: Verdict| {
+        of_scope(Expectation::InScope)
+            .filter(|j| j.verdict == v)
+            .count()
+    };
+    let oos = of_scope(Expectation::OutOfScope).count();
+    let requests = of_scope(Expectation::HandoffRequest).count();
     let wrong = judged
         .iter()
         .filter(|j| j.verdict == Verdict::Wrong)
@@ -211,11 +221,11 @@ pub fn score(judged: &[Judged]) -> serde_json::Value {
         "handed_off": share(in_scope_with(Verdict::HandedOff), in_scope),
         "wrong_rate": share(wrong, judged.len()),
         "oos_declined": share(
-            of_scope(Scope::OutOfScope).filter(|j| j.verdict == Verdict::Correct).count(),
+            of_scope(Expectation::OutOfScope).filter(|j| j.verdict == Verdict::Correct).count(),
             oos
         ),
         "handoff_honoured": share(
-            of_scope(Scope::HandoffRequest).filter(|j| j.verdict == Verdict::Correct).count(),
+            of_scope(Expectation::HandoffRequest).filter(|j| j.verdict == Verdict::Correct).count(),
             requests
         ),
         "first_reply_ms": { "p50": rank(0.5), "p95": rank(0.95) },
