@@ -220,6 +220,8 @@ impl Server {
             bot: true,
             ..settings
         };
+        // Its own index: a serving node may hold the configured one.
+        settings.index_dir = dir.path().join("index");
         settings.commerce_url = None;
         if settings.identity_secret.is_none() {
             // The buyers sign in as the demo store's buyer, through the demo route.
