@@ -64,6 +64,8 @@ pub enum Command {
 pub enum EvalCommand {
     /// FAQ match and answer-or-hand-off metrics (../shared/eval format), as JSON.
     Faq(crate::eval::faq::FaqEvalArgs),
+    /// Buyer messages through the real API and models: correct / wrong / not answered / handed off, time to first reply.
+    Bot(crate::eval::bot::BotEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -233,6 +235,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval {
             command: EvalCommand::Faq(args),
         } => eval_faq(args, settings).await,
+        Command::Eval {
+            command: EvalCommand::Bot(args),
+        } => crate::eval::bot::run(args, settings).await,
     }
 }
 

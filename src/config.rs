@@ -124,6 +124,13 @@ pub struct SettingsLayer {
     /// The shop's name, as the bot introduces it.
     #[arg(long, global = true, env = "XIAOER_SHOP_NAME")]
     pub shop_name: Option<String>,
+    /// Milliseconds a generated answer may take to its first token (queueing included)
+    /// before the bot offers the closest entries instead.
+    #[arg(long, global = true, env = "XIAOER_ANSWER_FIRST_TOKEN_MS")]
+    pub answer_first_token_ms: Option<u64>,
+    /// Milliseconds a whole generated answer may take before the bot offers the closest entries instead.
+    #[arg(long, global = true, env = "XIAOER_ANSWER_TOTAL_MS")]
+    pub answer_total_ms: Option<u64>,
     /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
     #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
     pub knowledge_dir: Option<PathBuf>,
@@ -228,6 +235,8 @@ impl SettingsLayer {
                 .shop_utc_offset_minutes
                 .or(lower.shop_utc_offset_minutes),
             shop_name: self.shop_name.or(lower.shop_name),
+            answer_first_token_ms: self.answer_first_token_ms.or(lower.answer_first_token_ms),
+            answer_total_ms: self.answer_total_ms.or(lower.answer_total_ms),
             knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
             index_dir: self.index_dir.or(lower.index_dir),
             qdrant_url: self.qdrant_url.or(lower.qdrant_url),
@@ -289,6 +298,8 @@ pub struct Settings {
     pub service_hours: Option<String>,
     pub shop_utc_offset_minutes: i32,
     pub shop_name: String,
+    /// How long a generated answer may keep the buyer waiting.
+    pub answer_budget: crate::services::bot::AnswerBudget,
     pub knowledge_dir: PathBuf,
     pub index_dir: PathBuf,
     pub qdrant_url: Option<String>,
@@ -452,6 +463,14 @@ impl Settings {
             service_hours: layer.service_hours.filter(|h| !h.is_empty()),
             shop_utc_offset_minutes: layer.shop_utc_offset_minutes.unwrap_or(480),
             shop_name: layer.shop_name.unwrap_or_else(|| "店小二示例店".into()),
+            answer_budget: {
+                let default = crate::services::bot::AnswerBudget::default();
+                let ms = std::time::Duration::from_millis;
+                crate::services::bot::AnswerBudget {
+                    first_token: layer.answer_first_token_ms.map_or(default.first_token, ms),
+                    total: layer.answer_total_ms.map_or(default.total, ms),
+                }
+            },
             knowledge_dir: layer
                 .knowledge_dir
                 .unwrap_or_else(|| PathBuf::from("knowledge")),

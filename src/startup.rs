@@ -277,7 +277,10 @@ impl Application {
             },
             intent_catalog(&settings)?,
             Prompts::load(&settings.shop_name)?,
-            BotConfig::default(),
+            BotConfig {
+                answer_budget: settings.answer_budget,
+                ..BotConfig::default()
+            },
         ));
         bot.start();
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);

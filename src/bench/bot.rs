@@ -120,14 +120,14 @@ impl KnowledgeBase for ScriptedKnowledge {
 
 /// What the bot did with a question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Curated,
     Generated,
     HandedOff,
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Curated => "curated",
             Outcome::Generated => "generated",
@@ -136,14 +136,23 @@ impl Outcome {
     }
 }
 
-struct Sample {
-    first_stream_ms: Option<f64>,
-    answer_ms: f64,
-    outcome: Outcome,
+pub(crate) struct Sample {
+    /// Send to the first streamed piece of a generated answer.
+    pub first_stream_ms: Option<f64>,
+    /// Send to the committed reply (bot message or hand-off notice).
+    pub answer_ms: f64,
+    pub outcome: Outcome,
     /// What the buyer was told.
-    text: String,
+    pub text: String,
     /// The entries the reply cites.
-    citations: Vec<String>,
+    pub citations: Vec<String>,
+}
+
+impl Sample {
+    /// Send to the first thing the buyer sees: a streamed piece or the reply.
+    pub(crate) fn first_reply_ms(&self) -> f64 {
+        self.first_stream_ms.unwrap_or(self.answer_ms)
+    }
 }
 
 /// Asks every question of a JSON-lines file and prints, per question, whether
@@ -188,48 +197,84 @@ async fn run_claims(
     Ok(())
 }
 
-pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut settings = Settings {
-        data_dir: dir.path().to_owned(),
-        listen: ([127, 0, 0, 1], 0).into(),
-        database_url: None,
-        bot: true,
-        ..settings
-    };
-    settings.commerce_url = None;
-    if settings.identity_secret.is_none() {
-        // The buyers sign in as the demo store's buyer, through the demo route.
-        let secret = crate::crypto::Token::generate("bench_identity_").value;
-        settings.identity_secret = Some(crate::config::Secret::new(secret));
+/// The real server, started in-process on a temporary SQLite data dir.
+pub(crate) struct Server {
+    pub base: String,
+    pub load_s: f64,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Loads the models and starts the server with `knowledge` (None: the
+    /// knowledge base start-up configures, i.e. the demo shop's).
+    pub(crate) async fn start(
+        settings: Settings,
+        knowledge: Option<Arc<dyn KnowledgeBase>>,
+    ) -> anyhow::Result<(Server, tempfile::TempDir)> {
+        let dir = tempfile::tempdir()?;
+        let mut settings = Settings {
+            data_dir: dir.path().to_owned(),
+            listen: ([127, 0, 0, 1], 0).into(),
+            database_url: None,
+            bot: true,
+            ..settings
+        };
+        // Its own index: a serving node may hold the configured one.
+        settings.index_dir = dir.path().join("index");
+        settings.commerce_url = None;
+        if settings.identity_secret.is_none() {
+            // The buyers sign in as the demo store's buyer, through the demo route.
+            let secret = crate::crypto::Token::generate("bench_identity_").value;
+            settings.identity_secret = Some(crate::config::Secret::new(secret));
+        }
+        let load = Instant::now();
+        let models = {
+            let s = settings.clone();
+            tokio::task::spawn_blocking(move || Models::load(&s)).await??
+        };
+        let load_s = load.elapsed().as_secs_f64();
+        let adapters = Adapters {
+            models: Some(models),
+            knowledge,
+            commerce: None,
+        };
+        let app = Application::build_with(settings, adapters).await?;
+        let base = format!("127.0.0.1:{}", app.local_addr().port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok((
+            Server {
+                base,
+                load_s,
+                stop,
+                handle,
+            },
+            dir,
+        ))
     }
-    let load = Instant::now();
-    let models = {
-        let s = settings.clone();
-        tokio::task::spawn_blocking(move || Models::load(&s)).await??
-    };
-    let load_s = load.elapsed().as_secs_f64();
+
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        drop(self.stop);
+        self.handle.await?
+    }
+}
+
+pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
     let knowledge: Option<Arc<dyn KnowledgeBase>> = if args.real_kb || args.claims.is_some() {
         None
     } else {
         Some(Arc::new(ScriptedKnowledge))
     };
-    let adapters = Adapters {
-        models: Some(models),
-        knowledge,
-        commerce: None,
-    };
-    let app = Application::build_with(settings, adapters).await?;
-    let base = format!("127.0.0.1:{}", app.local_addr().port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let (server, _dir) = Server::start(settings, knowledge).await?;
+    let base = server.base.clone();
+    let load_s = server.load_s;
     let client = reqwest::Client::new();
     if let Some(path) = &args.claims {
         let result = run_claims(&client, &base, path).await;
-        drop(stop);
-        server.await??;
+        server.stop().await?;
         return result;
     }
     let (curated_q, grounded_q): (&[&str], &[&str]) = if args.real_kb {
@@ -258,8 +303,7 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
             .or_default() += 1;
         samples.push(sample);
     }
-    drop(stop);
-    server.await??;
+    server.stop().await?;
     if !args.real_kb {
         // The scripted KB decides by keyword: anything else is a broken pipeline.
         let (asked_curated, asked_grounded) = samples.split_at(args.curated);
@@ -308,7 +352,7 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summary(values: &mut [f64]) -> Value {
+pub(crate) fn summary(values: &mut [f64]) -> Value {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| {
         values
@@ -319,7 +363,11 @@ fn summary(values: &mut [f64]) -> Value {
 }
 
 /// One question in a fresh conversation, timed from the send to what the buyer sees.
-async fn ask(client: &reqwest::Client, base: &str, question: &str) -> anyhow::Result<Sample> {
+pub(crate) async fn ask(
+    client: &reqwest::Client,
+    base: &str,
+    question: &str,
+) -> anyhow::Result<Sample> {
     let identity: Value = client
         .get(format!(
             "http://{base}/api/v1/demo/identity?account=demo_buyer_1"

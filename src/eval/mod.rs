@@ -1,3 +1,4 @@
 //! Offline evaluation through the product's own code paths.
 
+pub mod bot; // buyer messages through the real API, judged against their expected entries
 pub mod faq; // FAQ match and hand-off metrics on ../shared/eval sets

@@ -8,6 +8,7 @@ pub mod embed;
 pub mod fetch;
 pub mod generate;
 pub mod openai;
+pub mod scripted;
 pub mod source;
 pub mod tokenizer;
 pub mod worker;

@@ -7,6 +7,7 @@ mod attachments;
 mod attacks;
 mod audit;
 mod bot;
+mod bot_scripted;
 mod bot_support;
 mod channels;
 mod cli;

@@ -118,7 +118,7 @@ impl BotService {
             .covers(&turn.facts.text, &evidence, turn.lang)
         {
             // Nothing the model could say from these entries would answer it.
-            return self.offer_closest(turn, &hits).await;
+            return self.offer_closest(turn, &hits, true).await;
         }
         let entries: Vec<PromptEntry> = hits
             .iter()
@@ -141,8 +141,15 @@ impl BotService {
             ChatMessage::new(ChatRole::System, system.clone()),
             ChatMessage::new(ChatRole::User, user),
         ];
+        let budget = self.config.answer_budget;
+        let asked_at = tokio::time::Instant::now();
         let mut stream = match llm.generate(messages, params).await {
             Ok(stream) => stream,
+            Err(crate::ports::ModelError::Overloaded) => {
+                // A full queue would keep the buyer waiting past the budget.
+                tracing::info!("the model is busy; answering without it");
+                return self.without_the_model(turn, &hits).await;
+            }
             Err(error) => {
                 tracing::warn!(%error, "the model refused the answer; handing off");
                 return self.hand_off(turn, HandoffReason::BotUnavailable).await;
@@ -155,7 +162,22 @@ impl BotService {
         let mut sent = 0usize; // characters of the clean text already streamed
         let mut violation = None;
         let mut invented = None;
-        while let Some(event) = stream.recv().await {
+        let mut late = false;
+        loop {
+            let deadline = asked_at
+                + if raw.is_empty() {
+                    budget.first_token
+                } else {
+                    budget.total
+                };
+            let event = match tokio::time::timeout_at(deadline, stream.recv()).await {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(_) => {
+                    late = true;
+                    break; // dropping the stream cancels the generation, queued or running
+                }
+            };
             match event {
                 Ok(GenerationEvent::Token(piece)) => raw.push_str(&piece),
                 Ok(GenerationEvent::Done(_)) => break,
@@ -184,10 +206,17 @@ impl BotService {
             }
         }
         drop(stream);
+        if late && sent == 0 {
+            tracing::info!("no answer within the first-token budget; answering without the model");
+            return self.without_the_model(turn, &hits).await;
+        }
         let clean = strip_citation_marks(&raw).trim().to_owned();
-        let mut unknown = clean.is_empty() || says_dont_know(&clean) || invented.is_some();
+        let mut unknown = late || clean.is_empty() || says_dont_know(&clean) || invented.is_some();
         if invented.is_some() {
             tracing::info!("generated answer invented a number; stopped early");
+        }
+        if late {
+            tracing::info!("generated answer past its total budget; offering the closest entries");
         }
         let mut supported = Vec::new();
         if violation.is_none() && !unknown {
@@ -231,7 +260,7 @@ impl BotService {
         for c in &citations {
             self.note_answered(&c.entry_id).await;
         }
-        if unknown {
+        if unknown && !late {
             self.log_unanswered(turn, HandoffReason::LowConfidence)
                 .await;
         }
@@ -243,8 +272,30 @@ impl BotService {
 }
 
 impl BotService {
-    /// The don't-know reply with the closest entries to pick by number, without the model.
-    async fn offer_closest(&self, turn: &mut Turn, hits: &[&KbHit]) -> Result<(), BotError> {
+    /// When the model cannot answer in time: the best entry's curated answer
+    /// if it names everything the question does, else the closest entries to
+    /// pick by number.
+    async fn without_the_model(&self, turn: &mut Turn, hits: &[&KbHit]) -> Result<(), BotError> {
+        if let Some(best) = hits.first()
+            && self.grounding().names_all_of(
+                &turn.facts.text,
+                &format!("{}\n{}", best.title, best.answer),
+            )
+        {
+            return self.curated(turn, best).await;
+        }
+        self.offer_closest(turn, hits, false).await
+    }
+
+    /// The don't-know reply with the closest entries to pick by number, without
+    /// the model; `unanswered`: the knowledge base lacks the answer (logged for
+    /// knowledge managers), rather than the model being busy.
+    async fn offer_closest(
+        &self,
+        turn: &mut Turn,
+        hits: &[&KbHit],
+        unanswered: bool,
+    ) -> Result<(), BotError> {
         turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
         let text = suggestion_reply(turn);
         let limit_reached = turn
@@ -253,8 +304,10 @@ impl BotService {
             .record(false, self.config.unhelpful_limit);
         self.send_answer(turn, text, Vec::new(), AnswerSource::Generated, None)
             .await?;
-        self.log_unanswered(turn, HandoffReason::LowConfidence)
-            .await;
+        if unanswered {
+            self.log_unanswered(turn, HandoffReason::LowConfidence)
+                .await;
+        }
         if limit_reached {
             return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
         }

@@ -188,6 +188,16 @@ impl Grounding {
         !(uncovered >= MIN_UNCOVERED && uncovered * 2 >= terms.len())
     }
 
+    /// Whether `entry` speaks of everything the question names: every key term
+    /// of the question occurs in it as written. Its curated answer can then
+    /// stand in for a generated one that ran out of time; a looser match
+    /// ("寄美国要多久" against the domestic delivery-time entry) cannot.
+    pub fn names_all_of(&self, question: &str, entry: &str) -> bool {
+        let evidence = normalise(entry);
+        let terms = self.key_terms(question);
+        !terms.is_empty() && terms.iter().all(|t| evidence.contains(t.as_str()))
+    }
+
     /// A number the answer has finished writing (so a stream can stop early)
     /// that occurs neither in any of the `entries` nor in the `question`.
     pub fn invented_number_so_far(
@@ -532,6 +542,20 @@ mod tests {
         assert!(g.covers("衣服洗了会缩水吗", &[TEE_CARE], Lang::Zh));
         assert!(g.covers("鞋子买大了可以退货吗", &[RETURNS], Lang::Zh));
         assert!(g.covers("can I get a logo printed", &[TOTE], Lang::En));
+    }
+
+    #[test]
+    fn an_entry_names_all_of_a_question_only_when_it_holds_every_key_term() {
+        let g = grounding();
+        assert!(g.names_all_of("托特包能装笔记本电脑吗", TOTE));
+        assert!(g.names_all_of("When will my order ship?", DISPATCH_EN));
+        assert!(!g.names_all_of("托特包能定制logo吗", TOTE));
+        assert!(!g.names_all_of(
+            "寄德国要多少天",
+            "可以寄到海外吗？\n亲，日本、韩国 5-8 个工作日。"
+        ));
+        assert!(!g.names_all_of("充电宝能给手表充电吗", POWER_BANK));
+        assert!(!g.names_all_of("吗", TOTE));
     }
 
     #[test]

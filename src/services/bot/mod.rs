@@ -71,6 +71,29 @@ pub struct BotConfig {
     pub unhelpful_limit: u32,
     /// Most tokens in a generated answer.
     pub max_answer_tokens: usize,
+    pub answer_budget: AnswerBudget,
+}
+
+/// How long a generated answer may keep the buyer waiting, counted from the
+/// moment it is asked of the model (queueing and prefill included). Past
+/// either deadline the generation is dropped and the buyer gets the closest
+/// entries to pick by number instead (curated answers, no model), the same
+/// offer a busy model (a full queue) gets at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerBudget {
+    /// Until the model's first token.
+    pub first_token: std::time::Duration,
+    /// Until the whole answer is written.
+    pub total: std::time::Duration,
+}
+
+impl Default for AnswerBudget {
+    fn default() -> Self {
+        Self {
+            first_token: std::time::Duration::from_millis(3500),
+            total: std::time::Duration::from_secs(20),
+        }
+    }
 }
 
 impl Default for BotConfig {
@@ -78,6 +101,7 @@ impl Default for BotConfig {
         Self {
             unhelpful_limit: 3,
             max_answer_tokens: 160,
+            answer_budget: AnswerBudget::default(),
         }
     }
 }

@@ -1,0 +1,205 @@
+//! The bot's pipeline logic with a scripted chat model (no weights): every
+//! outcome of a turn in milliseconds — a grounded answer, the don't-know offer,
+//! a hand-off, an intake question, answer-then-offer — and the latency budget
+//! (a slow or busy model). What the real model says is tested in bot.rs.
+
+use crate::bot_support::{Entry, FixedKnowledge, shop_entries, text_of};
+use crate::helpers::{TestApp, spawn_with, test_settings};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
+use xiaoer::ports::{EmbedKind, Embedder, ModelError};
+use xiaoer::services::bot::AnswerBudget;
+use xiaoer::startup::{Adapters, Models};
+
+struct ZeroEmbedder;
+
+#[async_trait::async_trait]
+impl Embedder for ZeroEmbedder {
+    fn dim(&self) -> usize {
+        384
+    }
+
+    async fn embed(
+        &self,
+        texts: Vec<String>,
+        _kind: EmbedKind,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        Ok(texts.iter().map(|_| vec![0.0; 384]).collect())
+    }
+}
+
+const INVOICE_Q: &str = "发票怎么开？要填什么";
+/// Only what the invoice entry of `shop_entries` says.
+const INVOICE_A: &str =
+    "下单时在备注中填写抬头和税号即可开具电子普通发票[1]，发货后3天内发送到您的邮箱。";
+
+fn returns_entry() -> Entry {
+    Entry {
+        id: "faq-returns-7day",
+        title: "七天无理由退货 / 7-day returns",
+        answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
+        keys: &["可以退货吗", "can i return"],
+        curated: true,
+    }
+}
+
+async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.answer_budget = budget;
+    let mut entries = shop_entries();
+    entries.push(returns_entry());
+    let adapters = Adapters {
+        models: Some(Models {
+            llm: model,
+            embedder: Arc::new(ZeroEmbedder),
+        }),
+        knowledge: Some(Arc::new(FixedKnowledge {
+            entries,
+            ..Default::default()
+        })),
+        commerce: None,
+    };
+    spawn_with(dir, settings, adapters).await
+}
+
+fn replying(text: &str) -> Arc<ScriptedChatModel> {
+    Arc::new(ScriptedChatModel::always(Scripted::text(text)))
+}
+
+#[tokio::test]
+async fn scripted_a_grounded_answer_is_committed_with_the_entry_it_stands_on() {
+    let model = replying(INVOICE_A);
+    let app = spawn_scripted(model.clone(), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "generated", "{answer}");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-invoice");
+    assert!(text_of(&answer).contains("3天内发送到您的邮箱"), "{answer}");
+    assert!(
+        !text_of(&answer).contains("[1]"),
+        "marks are stripped: {answer}"
+    );
+    // The model was shown the entry and the buyer's question.
+    let prompt = &model.prompts()[0];
+    assert!(prompt[1].content.contains("电子普通发票") && prompt[1].content.contains(INVOICE_Q));
+}
+
+#[tokio::test]
+async fn scripted_an_answer_with_an_invented_fact_becomes_the_dont_know_offer() {
+    let app = spawn_scripted(
+        replying("可以开增值税专用发票[1]，确认收货后5个工作日内开具。"),
+        AnswerBudget::default(),
+    )
+    .await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    let text = text_of(&offer);
+    assert!(text.starts_with("抱歉，这个问题我暂时无法回答。"), "{text}");
+    assert!(text.contains("1. 发票 / Invoices"), "{text}");
+    assert!(!text.contains("5个工作日"), "{text}");
+    assert_eq!(offer["body"]["citations"], json!([]));
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+}
+
+#[tokio::test]
+async fn scripted_a_question_no_entry_matches_is_handed_off() {
+    let app = spawn_scripted(replying("摘要"), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "今天天气怎么样").await;
+    let notice = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(notice["body"]["type"], "system", "{notice}");
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+}
+
+#[tokio::test]
+async fn scripted_a_refund_request_asks_for_the_order_number_first() {
+    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "我要退款").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
+    assert_eq!(ask["body"]["citations"], json!([]));
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+}
+
+#[tokio::test]
+async fn scripted_a_policy_question_is_answered_then_the_return_starts_on_yes() {
+    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "鞋子买大了可以退货吗").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "curated", "{answer}");
+    let text = text_of(&answer);
+    assert!(
+        text.contains("7天内") && text.contains("需要的话我可以帮您发起退货"),
+        "{text}"
+    );
+    let seq = app.say(&buyer, "好的").await;
+    let ask = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&ask).contains("订单号"), "{ask}");
+}
+
+/// The invoice entry does not say whether it can be posted to a company.
+const INVOICE_ASIDE_Q: &str = "发票能寄到公司吗";
+
+#[tokio::test]
+async fn scripted_a_model_slower_than_the_first_token_budget_is_not_waited_for() {
+    let model = Arc::new(ScriptedChatModel::always(Scripted::slow(
+        INVOICE_A,
+        Duration::from_secs(30),
+    )));
+    let budget = AnswerBudget {
+        first_token: Duration::from_millis(300),
+        total: Duration::from_secs(5),
+    };
+    let app = spawn_scripted(model, budget).await;
+    // The best entry names everything asked: its curated answer, at once.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let started = Instant::now();
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(answer["body"]["source"], "curated", "{answer}");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-invoice");
+    // It does not: the closest entries to pick by number, at once.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let started = Instant::now();
+    let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = text_of(&offer);
+    assert!(
+        text.contains("您是不是想问") && text.contains("1. 发票 / Invoices"),
+        "{text}"
+    );
+    assert_eq!(offer["body"]["citations"], json!([]));
+    let seq = app.say(&buyer, "1").await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "curated");
+    assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-invoice");
+}
+
+#[tokio::test]
+async fn scripted_a_busy_model_gets_the_closest_entries_not_a_hand_off() {
+    let model = Arc::new(ScriptedChatModel::always(Scripted::Overloaded));
+    let app = spawn_scripted(model, AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&offer).contains("1. 发票 / Invoices"), "{offer}");
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+}
