@@ -616,6 +616,61 @@ impl ChatService {
         self.cipher.seal(&plain, conversation_id.as_bytes())
     }
 
+    /// Tells this node's sockets about the events other nodes commit (PostgreSQL
+    /// with several nodes), until shutdown. Conversation sockets read what they
+    /// lack from the database themselves; the staff feeds get the event read here.
+    pub async fn relay_foreign_commits(
+        self: Arc<Self>,
+        mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use crate::storage::ForeignCommit;
+        loop {
+            let commit = tokio::select! {
+                commit = commits.recv() => commit,
+                _ = shutdown.changed() => None,
+            };
+            match commit {
+                Some(ForeignCommit::Event {
+                    conversation_id,
+                    seq,
+                }) => {
+                    self.hub
+                        .publish_to_conversation(&conversation_id, LiveFrame::Committed { seq });
+                    if self.hub.staff_listening()
+                        && let Err(error) = self.relay_to_staff(&conversation_id, seq).await
+                    {
+                        tracing::warn!(%error, "a foreign commit did not reach the staff feeds");
+                    }
+                }
+                Some(ForeignCommit::Resync) => self
+                    .hub
+                    .publish_everywhere(LiveFrame::Committed { seq: i64::MAX }),
+                None => return,
+            }
+        }
+    }
+
+    async fn relay_to_staff(&self, conversation_id: &str, seq: i64) -> Result<(), ChatError> {
+        let Some(id) = ConversationId::parse(conversation_id) else {
+            return Ok(());
+        };
+        let conversation = self.conversation(&id).await?;
+        let Some(event) = self.events(&id, seq - 1, 1).await?.pop() else {
+            return Ok(());
+        };
+        let agent = match &event.payload {
+            EventPayload::StateChanged { agent_id, .. } => agent_id.clone(),
+            EventPayload::Message { .. } | EventPayload::Note { .. } => conversation.agent_id,
+        };
+        self.hub.publish_to_staff(
+            LiveFrame::Event(Arc::new(event)),
+            conversation.state,
+            agent.as_deref(),
+        );
+        Ok(())
+    }
+
     /// Tells live participants about an event committed outside the commit queue.
     pub fn publish_committed(&self, event: ChatEvent, state: ConversationState) {
         let agent = match &event.payload {

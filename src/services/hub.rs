@@ -112,6 +112,25 @@ impl Hub {
         }
     }
 
+    /// Whether any staff feed listens on this node.
+    pub fn staff_listening(&self) -> bool {
+        self.staff.receiver_count() > 0
+    }
+
+    /// Sends to the staff feed only (an event another node committed).
+    pub fn publish_to_staff(
+        &self,
+        frame: LiveFrame,
+        state: ConversationState,
+        agent_id: Option<&str>,
+    ) {
+        let _ = self.staff.send(StaffFrame {
+            frame,
+            agent_id: agent_id.map(Arc::from),
+            state,
+        });
+    }
+
     /// Sends to every conversation's subscribers (not the staff feed).
     pub fn publish_everywhere(&self, frame: LiveFrame) {
         let map = self.conversations.lock().expect("hub lock");
@@ -123,31 +142,5 @@ impl Hub {
     /// Conversations with at least one live channel (for metrics).
     pub fn channels(&self) -> usize {
         self.conversations.lock().expect("hub lock").len()
-    }
-}
-
-/// Tells this node's sockets about the events other nodes commit (PostgreSQL
-/// with several nodes), until shutdown.
-pub async fn relay_foreign_commits(
-    hub: Arc<Hub>,
-    mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    use crate::storage::ForeignCommit;
-    loop {
-        let commit = tokio::select! {
-            commit = commits.recv() => commit,
-            _ = shutdown.changed() => None,
-        };
-        match commit {
-            Some(ForeignCommit::Event {
-                conversation_id,
-                seq,
-            }) => hub.publish_to_conversation(&conversation_id, LiveFrame::Committed { seq }),
-            Some(ForeignCommit::Resync) => {
-                hub.publish_everywhere(LiveFrame::Committed { seq: i64::MAX })
-            }
-            None => return,
-        }
     }
 }

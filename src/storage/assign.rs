@@ -135,6 +135,7 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5)";
 
         let sql = self.assign_sql();
+        let (notify, node) = (self.notify_commits(), self.node());
         let begin = match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -173,6 +174,13 @@ impl Store {
             };
             sqlx::query(EVENT).bind(&head.conversation_id).bind(seq).bind(&plan.sealed_body).bind(now)
                 .execute(&mut *tx).await?;
+            if notify {
+                // Other nodes' sockets learn of the hand-over when (and only if) it commits.
+                for payload in super::fanout::payloads(node, std::iter::once((head.conversation_id.as_str(), seq))) {
+                    sqlx::query(super::fanout::NOTIFY_SQL).bind(super::fanout::CHANNEL).bind(payload)
+                        .execute(&mut *tx).await?;
+                }
+            }
             sqlx::query(COUNT_MEMBER).bind(group_id).bind(&plan.agent_id).execute(&mut *tx).await?;
             sqlx::query(TOUCH_AGENT).bind(&plan.agent_id).bind(now).execute(&mut *tx).await?;
             sqlx::query(CURSOR).bind(group_id).bind(&plan.agent_id).execute(&mut *tx).await?;
@@ -303,6 +311,7 @@ impl Store {
                 "SELECT agent_id FROM agent_presence WHERE agent_id = $1 FOR UPDATE",
             ),
         };
+        let (notify, node) = (self.notify_commits(), self.node());
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query(entry).bind(conversation_id).fetch_optional(&mut *tx).await?;
@@ -321,6 +330,12 @@ impl Store {
             };
             sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(sender_id).bind(sealed_body).bind(now)
                 .execute(&mut *tx).await?;
+            if notify {
+                for payload in super::fanout::payloads(node, std::iter::once((conversation_id, seq))) {
+                    sqlx::query(super::fanout::NOTIFY_SQL).bind(super::fanout::CHANNEL).bind(payload)
+                        .execute(&mut *tx).await?;
+                }
+            }
             sqlx::query(DEQUEUE).bind(conversation_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(ClaimOutcome::Claimed { seq })

@@ -6,6 +6,7 @@ mod attacks;
 mod bot;
 mod bot_support;
 mod cli;
+mod cluster;
 mod crash;
 mod hardening;
 mod helpers;
