@@ -7,6 +7,7 @@
 //!     until the agent's feed shows the message);
 //!  2. saturation: every buyer sends in a closed loop (next message after the
 //!     ack); we count acknowledged, durable messages per second.
+//!
 //! With `--target URL` it drives a server (or a load balancer over several
 //! nodes) that is already running instead.
 
