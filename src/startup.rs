@@ -291,11 +291,10 @@ impl Application {
                 .watch_revisions(KB_REVISION_EVERY, shutdown_rx.clone()),
         );
         if let Some(commits) = store.foreign_commits().await? {
-            tokio::spawn(crate::services::hub::relay_foreign_commits(
-                chat.hub().clone(),
-                commits,
-                shutdown_rx.clone(),
-            ));
+            tokio::spawn(
+                chat.clone()
+                    .relay_foreign_commits(commits, shutdown_rx.clone()),
+            );
         }
         store.listen_for_events().await?;
         let conversations = Arc::new(ConversationService::new(

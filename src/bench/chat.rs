@@ -7,10 +7,13 @@
 //!     until the agent's feed shows the message);
 //!  2. saturation: every buyer sends in a closed loop (next message after the
 //!     ack); we count acknowledged, durable messages per second.
+//!
+//! With `--target URL` it drives a server (or a load balancer over several
+//! nodes) that is already running instead.
 
 use crate::config::Settings;
 use crate::domain::staff::Role;
-use crate::services::staff::NewStaff;
+use crate::services::staff::{NewStaff, StaffService};
 use crate::startup::Application;
 use anyhow::Context;
 use futures::{SinkExt, StreamExt};
@@ -35,6 +38,11 @@ pub struct ChatBenchArgs {
     /// Seconds per phase.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Drive an already running server or load balancer at this URL (e.g. nginx in
+    /// front of several nodes) instead of starting one in-process. Agents are added
+    /// to its database, so DATABASE_URL must be the one the nodes use.
+    #[arg(long)]
+    pub target: Option<String>,
 }
 
 const CHATS_PER_AGENT: usize = 50;
@@ -66,13 +74,26 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
     } else {
         "sqlite"
     };
-    let app = Application::build(server_settings).await?;
-    let base = format!("http://{}", app.local_addr());
-    let state = app.state().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let mut running = None;
+    let (base, staff) = match &args.target {
+        Some(url) => {
+            let store = crate::startup::open_store(&settings).await?;
+            let clock = Arc::new(crate::ports::SystemClock);
+            let staff = Arc::new(StaffService::new(store, clock, settings.session_hours));
+            (url.trim_end_matches('/').to_owned(), staff)
+        }
+        None => {
+            let app = Application::build(server_settings).await?;
+            let base = format!("http://{}", app.local_addr());
+            let staff = app.state().staff.clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(app.run_until(async move {
+                let _ = stopped.await;
+            }));
+            running = Some((stop, server));
+            (base, staff)
+        }
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(SETUP_CONCURRENCY)
         .build()?;
@@ -82,7 +103,7 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
         "setting up {} agents and {} buyers on {backend}...",
         args.agents, args.buyers
     );
-    let agents = create_agents(&state, &http, &base, args.agents).await?;
+    let agents = create_agents(&staff, &http, &base, args.agents).await?;
     let buyers = create_buyers(&http, &base, args.buyers).await?;
     let claimed = (args.agents * CHATS_PER_AGENT).min(args.buyers);
     claim_chats(&http, &base, &buyers[..claimed], &agents).await?;
@@ -149,6 +170,7 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
     let report = json!({
         "bench": "chat",
         "backend": backend,
+        "target": args.target.as_deref().unwrap_or("in-process server"),
         "buyers": args.buyers,
         "agents": args.agents,
         "connections_held": still_open,
@@ -164,23 +186,27 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     drop(senders);
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(20), server)
-        .await
-        .context("server did not stop")???;
+    if let Some((stop, server)) = running {
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), server)
+            .await
+            .context("server did not stop")???;
+    }
     Ok(())
 }
 
 async fn create_agents(
-    state: &crate::http::AppState,
+    staff: &StaffService,
     http: &reqwest::Client,
     base: &str,
     n: usize,
 ) -> anyhow::Result<Vec<String>> {
     let password = "bench password 123";
+    // A run of its own: a target's database may hold agents of earlier runs.
+    let run = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let mut tokens = Vec::new();
     for i in 0..n {
-        let username = format!("bench-agent-{i}");
+        let username = format!("bench-agent-{run}-{i}");
         let new = NewStaff::parse(
             &username,
             password,
@@ -188,7 +214,7 @@ async fn create_agents(
             Role::Agent,
             Some(CHATS_PER_AGENT as i64),
         )?;
-        state.staff.add_user(new).await?;
+        staff.add_user(new).await?;
         let res: Value = http
             .post(format!("{base}/api/v1/staff/login"))
             .json(&json!({ "username": username, "password": password }))

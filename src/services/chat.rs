@@ -632,6 +632,37 @@ impl ChatService {
         self.cipher.seal(&plain, conversation_id.as_bytes())
     }
 
+    /// Tells this node's sockets about the events other nodes commit (PostgreSQL
+    /// with several nodes), until shutdown. Conversation sockets read what they
+    /// lack from the database themselves; the staff feeds get every node's events
+    /// from the committed-event stream (services::live).
+    pub async fn relay_foreign_commits(
+        self: Arc<Self>,
+        mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use crate::storage::ForeignCommit;
+        loop {
+            let commit = tokio::select! {
+                commit = commits.recv() => commit,
+                _ = shutdown.changed() => None,
+            };
+            match commit {
+                Some(ForeignCommit::Event {
+                    conversation_id,
+                    seq,
+                }) => {
+                    self.hub
+                        .publish_to_conversation(&conversation_id, LiveFrame::Committed { seq });
+                }
+                Some(ForeignCommit::Resync) => self
+                    .hub
+                    .publish_everywhere(LiveFrame::Committed { seq: i64::MAX }),
+                None => return,
+            }
+        }
+    }
+
     /// Tells live participants about an event committed outside the commit queue.
     pub fn publish_committed(&self, event: ChatEvent, state: ConversationState) {
         let agent = match &event.payload {

@@ -135,29 +135,3 @@ impl Hub {
         self.conversations.lock().expect("hub lock").len()
     }
 }
-
-/// Tells this node's sockets about the events other nodes commit (PostgreSQL
-/// with several nodes), until shutdown.
-pub async fn relay_foreign_commits(
-    hub: Arc<Hub>,
-    mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    use crate::storage::ForeignCommit;
-    loop {
-        let commit = tokio::select! {
-            commit = commits.recv() => commit,
-            _ = shutdown.changed() => None,
-        };
-        match commit {
-            Some(ForeignCommit::Event {
-                conversation_id,
-                seq,
-            }) => hub.publish_to_conversation(&conversation_id, LiveFrame::Committed { seq }),
-            Some(ForeignCommit::Resync) => {
-                hub.publish_everywhere(LiveFrame::Committed { seq: i64::MAX })
-            }
-            None => return,
-        }
-    }
-}

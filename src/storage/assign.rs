@@ -139,6 +139,7 @@ impl Store {
 
         let sql = self.assign_sql();
         let backend = self.backend();
+        let (notify, node) = (self.notify_commits(), self.node());
         let begin = match self.backend() {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -177,6 +178,13 @@ impl Store {
             };
             sqlx::query(EVENT).bind(&head.conversation_id).bind(seq).bind(&plan.sealed_body).bind(now)
                 .execute(&mut *tx).await?;
+            if notify {
+                // Other nodes' sockets learn of the hand-over when (and only if) it commits.
+                for payload in super::fanout::payloads(node, std::iter::once((head.conversation_id.as_str(), seq))) {
+                    sqlx::query(super::fanout::NOTIFY_SQL).bind(super::fanout::CHANNEL).bind(payload)
+                        .execute(&mut *tx).await?;
+                }
+            }
             sqlx::query(COUNT_MEMBER).bind(group_id).bind(&plan.agent_id).execute(&mut *tx).await?;
             sqlx::query(TOUCH_AGENT).bind(&plan.agent_id).bind(now).execute(&mut *tx).await?;
             sqlx::query(CURSOR).bind(group_id).bind(&plan.agent_id).execute(&mut *tx).await?;
@@ -312,6 +320,7 @@ impl Store {
             ),
         };
         let backend = self.backend();
+        let (notify, node) = (self.notify_commits(), self.node());
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query(entry).bind(conversation_id).fetch_optional(&mut *tx).await?;
@@ -330,6 +339,12 @@ impl Store {
             };
             sqlx::query(EVENT).bind(conversation_id).bind(seq).bind(sender_id).bind(sealed_body).bind(now)
                 .execute(&mut *tx).await?;
+            if notify {
+                for payload in super::fanout::payloads(node, std::iter::once((conversation_id, seq))) {
+                    sqlx::query(super::fanout::NOTIFY_SQL).bind(super::fanout::CHANNEL).bind(payload)
+                        .execute(&mut *tx).await?;
+                }
+            }
             sqlx::query(DEQUEUE).bind(conversation_id).execute(&mut *tx).await?;
             let from = from_state.parse().unwrap_or(ConversationState::Waiting);
             let data = EventData::for_transition(

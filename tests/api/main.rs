@@ -11,6 +11,7 @@ mod bot_scripted;
 mod bot_support;
 mod channels;
 mod cli;
+mod cluster;
 mod crash;
 mod hardening;
 mod headers;

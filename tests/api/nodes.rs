@@ -309,6 +309,59 @@ async fn a_buyer_on_one_node_sees_at_once_what_happens_on_the_other() {
     );
 }
 
+/// A hand-over is an event too: an automatic assignment or a claim on B reaches
+/// the buyer's socket on A by itself, not only when a later message drags it
+/// along; and an agent's feed on A shows the messages committed on B.
+#[tokio::test]
+async fn assignments_claims_and_messages_on_one_node_reach_sockets_on_the_other() {
+    if !backend_is_postgres() {
+        eprintln!("SKIPPED: cross-node fan-out is PostgreSQL's (SQLite is one node)");
+        return;
+    }
+    let (a, b) = two_nodes().await;
+    let next_hand_over = async |ws: &mut crate::helpers::Ws| loop {
+        let frame = next_json(ws).await;
+        if frame["type"] == "event" && frame["event"]["to"] == "with_agent" {
+            return frame["event"].clone();
+        }
+    };
+    // Automatic assignment on B.
+    let dana = b.online_agent("dana", 1).await;
+    let buyer = a.start_conversation().await;
+    let mut ws = a.buyer_socket(&buyer, 0).await;
+    while next_json(&mut ws).await["type"] != "ready" {}
+    assert_eq!(
+        b.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+        200
+    );
+    let event = next_hand_over(&mut ws).await;
+    assert_eq!(event["kind"], "state_changed");
+    let mut feed = a.staff_socket(&dana).await;
+    assert_eq!(b.buyer_send(&buyer, "m1", "到货了吗").await.status(), 201);
+    loop {
+        let frame = next_json(&mut feed).await;
+        if frame["type"] == "event" && frame["event"]["client_msg_id"] == "m1" {
+            break;
+        }
+    }
+    // A claim on B (dana is full, so the next chat waits for a claim).
+    let erin = b.staff("erin", Role::Agent).await;
+    let buyer = a.start_conversation().await;
+    assert_eq!(
+        a.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+        200
+    );
+    let mut ws = a.buyer_socket(&buyer, 0).await;
+    while next_json(&mut ws).await["type"] != "ready" {}
+    let claim = format!(
+        "/api/v1/staff/conversations/{}/claim",
+        buyer.conversation_id
+    );
+    assert_eq!(b.staff_post(&erin, &claim, json!({})).await.status(), 200);
+    let event = next_hand_over(&mut ws).await;
+    assert_eq!(event["kind"], "state_changed");
+}
+
 /// Polls `check` on a node until it holds (at most 10 s).
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     for _ in 0..100 {
