@@ -16,10 +16,13 @@ use std::sync::{Arc, Mutex};
 /// forgotten one is read again from the database).
 const REMEMBERED: usize = 20_000;
 
+/// A conversation's state and owner after an event.
+type Owner = (ConversationState, Option<Arc<str>>);
+
 pub struct StaffFeed {
     chat: Arc<ChatService>,
     /// State and owner after the last event seen, per conversation.
-    states: Mutex<HashMap<String, (ConversationState, Option<Arc<str>>)>>,
+    states: Mutex<HashMap<String, Owner>>,
 }
 
 impl StaffFeed {
