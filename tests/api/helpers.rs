@@ -61,6 +61,13 @@ pub fn test_qdrant_url() -> Option<String> {
 pub async fn test_settings(data_dir: &std::path::Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir);
     settings.identity_secret = Some(xiaoer::config::Secret::new(IDENTITY_SECRET.into()));
+    // The real-model tests check what the model says, on machines as loaded as a
+    // CI runner: its answer budget must not cut them short. The budget's own
+    // fallbacks are tested with the scripted model (bot_scripted::).
+    settings.answer_budget = xiaoer::services::bot::AnswerBudget {
+        first_token: std::time::Duration::from_secs(120),
+        total: std::time::Duration::from_secs(240),
+    };
     if backend_is_postgres() {
         settings.database_url = Some(xiaoer::config::Secret::new(fresh_postgres_database().await));
     }

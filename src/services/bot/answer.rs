@@ -141,6 +141,8 @@ impl BotService {
             ChatMessage::new(ChatRole::System, system.clone()),
             ChatMessage::new(ChatRole::User, user),
         ];
+        let allowed = Self::allowed(turn);
+        let rules = leak_source(&system, turn.lang);
         let budget = self.config.answer_budget;
         let asked_at = tokio::time::Instant::now();
         let mut stream = match llm.generate(messages, params).await {
@@ -148,7 +150,7 @@ impl BotService {
             Err(crate::ports::ModelError::Overloaded) => {
                 // A full queue would keep the buyer waiting past the budget.
                 tracing::info!("the model is busy; answering without it");
-                return self.without_the_model(turn, &hits).await;
+                return self.without_the_model(turn, &hits, &rules, &allowed).await;
             }
             Err(error) => {
                 tracing::warn!(%error, "the model refused the answer; handing off");
@@ -156,8 +158,6 @@ impl BotService {
             }
         };
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let allowed = Self::allowed(turn);
-        let rules = leak_source(&system, turn.lang);
         let mut raw = String::new();
         let mut sent = 0usize; // characters of the clean text already streamed
         let mut violation = None;
@@ -208,7 +208,7 @@ impl BotService {
         drop(stream);
         if late && sent == 0 {
             tracing::info!("no answer within the first-token budget; answering without the model");
-            return self.without_the_model(turn, &hits).await;
+            return self.without_the_model(turn, &hits, &rules, &allowed).await;
         }
         let clean = strip_citation_marks(&raw).trim().to_owned();
         let mut unknown = late || clean.is_empty() || says_dont_know(&clean) || invented.is_some();
@@ -275,8 +275,17 @@ impl BotService {
     /// When the model cannot answer in time: the best entry's curated answer
     /// if it names everything the question does, else the closest entries to
     /// pick by number.
-    async fn without_the_model(&self, turn: &mut Turn, hits: &[&KbHit]) -> Result<(), BotError> {
+    /// The entry's words go out only if they pass the same output guard as a
+    /// model's answer (an entry can carry injected text too).
+    async fn without_the_model(
+        &self,
+        turn: &mut Turn,
+        hits: &[&KbHit],
+        rules: &str,
+        allowed: &Allowed,
+    ) -> Result<(), BotError> {
         if let Some(best) = hits.first()
+            && guard::check(&best.answer, rules, allowed).is_none()
             && self.grounding().names_all_of(
                 &turn.facts.text,
                 &format!("{}\n{}", best.title, best.answer),
