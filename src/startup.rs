@@ -296,7 +296,7 @@ impl Application {
                     .relay_foreign_commits(commits, shutdown_rx.clone()),
             );
         }
-        store.listen_for_events().await?;
+        store.listen_for_events(shutdown_rx.clone()).await?;
         let conversations = Arc::new(ConversationService::new(
             chat.clone(),
             bot.clone(),

@@ -131,7 +131,10 @@ impl Store {
     /// PostgreSQL: wakes this process's subscribers when another node commits
     /// events (a lost connection is re-made, with a wake in case any were
     /// missed). Nothing to do on SQLite.
-    pub async fn listen_for_events(&self) -> Result<(), StoreError> {
+    pub async fn listen_for_events(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), StoreError> {
         let super::Pool::Postgres(pool) = &self.pool else {
             return Ok(());
         };
@@ -140,14 +143,15 @@ impl Store {
         let store = self.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(error) = listener.try_recv().await {
+                // Ends (and gives its connection back) when the server stops,
+                // so closing the pool does not wait for it.
+                let received = tokio::select! {
+                    received = listener.try_recv() => received,
+                    _ = stop.changed() => return,
+                };
+                if let Err(error) = received {
                     tracing::warn!(%error, "event notifications interrupted");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-                if store.outbox_wake.receiver_count() == 0
-                    && std::sync::Arc::strong_count(&store.outbox_wake) == 1
-                {
-                    return; // the store is gone
                 }
                 store.events_committed();
             }
