@@ -123,14 +123,29 @@ pub async fn run(args: RetrievalBenchArgs, settings: &Settings) -> anyhow::Resul
     let sentences = read_texts(&args.eval_dir, "kb.jsonl", "questions")?;
     let chunks = corpus(&sentences, args.chunks);
 
+    // An interrupted run resumes: point ids follow the chunk's position and
+    // upserts are idempotent, so every index not yet full continues from the
+    // smallest count among them (a 100k ingestion on a busy machine can take
+    // longer than one sitting). An index holding more than the corpus starts over.
     let mut to_fill = Vec::new();
+    let mut start = chunks.len();
     for (_, index) in &engines {
-        if index.count().await? != chunks.len() {
-            index.clear().await?;
-            to_fill.push(index.clone());
+        let count = index.count().await?;
+        if count == chunks.len() {
+            continue;
         }
+        if count > chunks.len() {
+            index.clear().await?;
+            start = 0;
+        } else {
+            start = start.min(count / BATCH * BATCH);
+        }
+        to_fill.push(index.clone());
     }
-    let mut filled = ingest(&chunks, &embedder, &segmenter, &to_fill)
+    if start > 0 && start < chunks.len() {
+        eprintln!("resuming ingestion at chunk {start} of {}", chunks.len());
+    }
+    let mut filled = ingest(&chunks, start, &embedder, &segmenter, &to_fill)
         .await?
         .into_iter();
 
@@ -187,10 +202,11 @@ pub async fn run(args: RetrievalBenchArgs, settings: &Settings) -> anyhow::Resul
     Ok(())
 }
 
-/// Embeds each batch once and upserts it into every index; one ingestion report
-/// per index, in order.
+/// Embeds each batch from `start` on once and upserts it into every index; one
+/// ingestion report per index, in order, over the chunks ingested in this run.
 async fn ingest(
     chunks: &[String],
+    start: usize,
     embedder: &Arc<dyn Embedder>,
     segmenter: &Segmenter,
     indexes: &[Arc<dyn VectorIndex>],
@@ -199,9 +215,11 @@ async fn ingest(
         return Ok(Vec::new());
     }
     let bar = indicatif::ProgressBar::new(chunks.len() as u64);
+    bar.set_position(start as u64);
+    let began = Instant::now();
     let mut embed_s = 0.0f64;
     let mut index_s = vec![0.0f64; indexes.len()];
-    for (b, batch) in chunks.chunks(BATCH).enumerate() {
+    for (b, batch) in chunks.chunks(BATCH).enumerate().skip(start / BATCH) {
         let step = Instant::now();
         let vectors = embedder.embed(batch.to_vec(), EmbedKind::Passage).await?;
         embed_s += step.elapsed().as_secs_f64();
@@ -233,16 +251,28 @@ async fn ingest(
             *spent += step.elapsed().as_secs_f64();
         }
         bar.inc(batch.len() as u64);
+        // Progress where no terminal shows the bar (a run in the background).
+        if bar.is_hidden() && b % 50 == 49 {
+            let done = (b + 1) * BATCH - start;
+            eprintln!(
+                "ingested {} of {} ({:.1} chunks/s)",
+                start + done,
+                chunks.len(),
+                done as f64 / began.elapsed().as_secs_f64()
+            );
+        }
     }
     bar.finish_and_clear();
+    let ingested = chunks.len() - start;
     let tenth = |x: f64| (x * 10.0).round() / 10.0;
     Ok(index_s
         .into_iter()
         .map(|upsert_s| {
             let s = embed_s + upsert_s;
             json!({
+                "chunks_ingested_this_run": ingested,
                 "seconds": tenth(s),
-                "chunks_per_s": tenth(chunks.len() as f64 / s),
+                "chunks_per_s": tenth(ingested as f64 / s),
                 // Where the time goes: e5 passage embedding, then lexical vectors + upsert.
                 "embedding_seconds": tenth(embed_s),
                 "lexical_and_upsert_seconds": tenth(upsert_s),

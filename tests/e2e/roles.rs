@@ -432,3 +432,170 @@ async fn login_token(app: &TestApp, username: &str) -> StaffLogin {
         token: body["token"].as_str().unwrap().to_owned(),
     }
 }
+
+/// Answers `confirm()` with yes, so that a test can press buttons that ask.
+async fn accept_confirms(browser: &Browser) {
+    browser.run("window.confirm = () => true;", json!([])).await;
+}
+
+async fn entry(app: &TestApp, staff: &StaffLogin, id: &str) -> Value {
+    app.staff_get(staff, &format!("/api/v1/kb/entries/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entry() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let km = app.staff("km-chen", Role::KnowledgeManager).await;
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "km-chen").await;
+
+    // A new entry in a category made on the spot; the preview follows the answer.
+    browser.goto(&app.url("/console/#/kb/edit/new")).await;
+    let question = browser.wait_for("[data-testid=kb-question]").await;
+    browser.type_into(&question, "退货运费谁出").await;
+    let answer = browser.wait_for("[data-testid=kb-answer]").await;
+    browser
+        .type_into(
+            &answer,
+            "质量问题由我们承担运费，非质量问题由买家承担。详见[退货说明](https://shop.example/returns)",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the preview shows the link as a link",
+            "document.querySelector('[data-testid=kb-preview] a')?.textContent === '退货说明'",
+        )
+        .await;
+    let category = browser.wait_for("[data-testid=kb-new-category]").await;
+    browser.type_into(&category, "售后/退货").await;
+    browser.click("[data-testid=kb-add-category]").await;
+    browser
+        .wait_until(
+            "the new category chosen",
+            "document.querySelector('[data-testid=kb-category]').value === '售后/退货'",
+        )
+        .await;
+    browser.click("[data-testid=kb-save]").await;
+    browser
+        .wait_until(
+            "the saved draft",
+            "document.querySelector('[data-testid=kb-version]')?.textContent === '草稿 · v1'",
+        )
+        .await;
+    let id = browser
+        .run("return location.hash.split('/').pop();", json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = entry(&app, &km, &id).await;
+    assert_eq!(stored["category"], "售后/退货");
+    browser.click("[data-testid=kb-publish]").await;
+    browser
+        .wait_until(
+            "published",
+            "document.querySelector('[data-testid=kb-version]')?.textContent.startsWith('已发布')",
+        )
+        .await;
+
+    // An edit: the version label follows the save (it used to stay stale).
+    browser
+        .run(
+            "const a = document.querySelector('[data-testid=kb-answer]'); \
+             a.value = '质量问题由我们承担运费。非质量问题由买家承担，运费险可抵扣。'; \
+             a.dispatchEvent(new Event('input'));",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=kb-save]").await;
+    browser
+        .wait_until(
+            "version 2 shown",
+            "document.querySelector('[data-testid=kb-version]')?.textContent === '已发布 · v2'",
+        )
+        .await;
+    assert_eq!(entry(&app, &km, &id).await["version"], 2);
+
+    // The first version against the current one, then restored as version 3.
+    browser.click("[data-testid=kb-diff-1]").await;
+    browser
+        .wait_until(
+            "the diff lists the answer's lines",
+            "document.querySelector('[data-testid=kb-diff] .add')?.textContent.includes('运费险可抵扣') \
+             && document.querySelector('[data-testid=kb-diff] .del')?.textContent.includes('详见')",
+        )
+        .await;
+    both_widths(&browser, "kb-editor").await;
+    accept_confirms(&browser).await;
+    browser.click("[data-testid=kb-rollback-1]").await;
+    browser
+        .wait_until(
+            "version 3 shown",
+            "document.querySelector('[data-testid=kb-version]')?.textContent === '已发布 · v3'",
+        )
+        .await;
+    let restored = entry(&app, &km, &id).await;
+    assert_eq!(restored["version"], 3);
+    assert!(
+        restored["answer"]
+            .as_str()
+            .unwrap()
+            .contains("[退货说明](https://shop.example/returns)"),
+        "{restored}"
+    );
+    let v3 = browser
+        .run(
+            "return document.querySelector('[data-testid=kb-v-3]').textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(v3.as_str().unwrap().contains("恢复自 v1"), "{v3}");
+
+    // What the bot would do with a buyer's wording: the entry is among the hits.
+    browser.click("[data-testid=kb-tab-test]").await;
+    let probe = browser.wait_for("[data-testid=kb-test-q]").await;
+    browser.type_into(&probe, "退货的运费是谁承担").await;
+    browser.click("[data-testid=kb-test-run]").await;
+    browser
+        .wait_until(
+            "the test lists the entry",
+            "[...document.querySelectorAll('[data-testid=kb-test-result] .hit a')].some(a => a.textContent === '退货运费谁出') \
+             && document.querySelector('[data-testid=kb-test-verdict]')?.textContent.length > 4",
+        )
+        .await;
+    both_widths(&browser, "kb-test").await;
+
+    // Archived: the bot stops using it, the list says so.
+    browser
+        .goto(&app.url(&format!("/console/#/kb/edit/{id}")))
+        .await;
+    browser.wait_for("[data-testid=kb-archive]").await;
+    accept_confirms(&browser).await;
+    browser.click("[data-testid=kb-archive]").await;
+    browser
+        .wait_until(
+            "archived",
+            "document.querySelector('[data-testid=kb-version]')?.textContent.startsWith('已归档')",
+        )
+        .await;
+    assert_eq!(entry(&app, &km, &id).await["status"], "archived");
+    browser.goto(&app.url("/console/#/kb")).await;
+    browser
+        .wait_until(
+            "the list shows usage and the archived status",
+            &format!(
+                "document.querySelector('[data-testid=kb-row-{id}]')?.textContent.includes('已归档')"
+            ),
+        )
+        .await;
+    both_widths(&browser, "kb-entries").await;
+    browser.quit().await;
+}

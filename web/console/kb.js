@@ -1,12 +1,104 @@
-// Knowledge managers' pages: entries (search, filter, edit, publish) and the
-// unanswered questions the bot could not handle. Uses the KB API.
+// Knowledge managers' pages: entries (search, filter, usage), the editor with
+// category picker, preview as the buyer sees it, versions with diff and
+// rollback, archive; "test a question" (what the bot would do with a
+// wording); and the unanswered questions the bot could not handle.
 
-import { ApiError, el, get, post, put, query as queryString } from "./api.js";
-import { t } from "./i18n.js";
+import { ApiError, del, el, get, post, put, query as queryString } from "./api.js";
+import { addStrings, t } from "./i18n.js";
+
+addStrings(
+  {
+    kb_test: "测试问法", kb_test_hint: "输入买家可能的问法，看看机器人会怎么处理", kb_test_q: "买家问法",
+    kb_try: "测试", kb_would_curated: "直接发送这条标准答案", kb_would_grounded: "由模型依据下列条目组织回答",
+    kb_would_hand_off: "没有足够把握：转人工或请买家换个说法", kb_confidence: "把握", kb_rank: "排名",
+    kb_no_hits: "没有相关条目", kb_usage: "使用情况", kb_retrieved: "被检索", kb_answered: "用于回答",
+    kb_helpful: "有帮助", kb_unhelpful: "没帮助", kb_preview: "买家看到的样子", kb_versions: "历史版本",
+    kb_version: "版本", kb_author: "修改人", kb_time: "时间", kb_diff: "与当前版本对比", kb_rollback: "恢复到此版本",
+    kb_rolled_back: "已恢复为新版本", kb_confirm_rollback: "用这个版本的内容生成一个新版本？",
+    kb_archive: "归档", kb_confirm_archive: "归档后机器人不再使用这条条目（历史保留）。确定归档？",
+    kb_archived_done: "已归档", kb_current: "当前", kb_no_changes: "两个版本内容相同", kb_new_category: "新建分类",
+    kb_category_created: "分类已创建", kb_category_hint: "用 / 分隔层级，例如 售后/退货", kb_updated: "更新时间",
+    kb_field_question: "问题", kb_field_similar: "相似问法", kb_field_answer: "答案", kb_field_category: "分类",
+    kb_field_tags: "标签", kb_field_products: "商品", kb_field_kind: "类型", kb_field_locale: "语言",
+    kb_field_valid_from: "生效日期", kb_field_valid_to: "失效日期", kb_before: "原来", kb_after: "现在",
+    kb_note_created: "创建", kb_note_edited: "修改", kb_note_status: "状态变更",
+    kb_note_rolled_back: "恢复自", kb_note_imported: "导入",
+    err_version_conflict: "条目已被别人修改，请刷新后再改", err_unknown_category: "分类不存在，请先新建分类",
+    err_invalid_entry: "条目内容不完整（问题和答案必填）", err_invalid_category: "分类名称无效",
+  },
+  {
+    kb_test: "Test a question", kb_test_hint: "Type a wording a buyer might use and see what the bot would do", kb_test_q: "Buyer's wording",
+    kb_try: "Test", kb_would_curated: "Sends this entry's answer as it is", kb_would_grounded: "The model answers from the entries below",
+    kb_would_hand_off: "Not sure enough: hands over to a person or asks the buyer to rephrase", kb_confidence: "Confidence", kb_rank: "Rank",
+    kb_no_hits: "No related entries", kb_usage: "Usage", kb_retrieved: "Retrieved", kb_answered: "Used in answers",
+    kb_helpful: "Helpful", kb_unhelpful: "Not helpful", kb_preview: "As the buyer sees it", kb_versions: "Versions",
+    kb_version: "Version", kb_author: "By", kb_time: "Time", kb_diff: "Compare with current", kb_rollback: "Restore this version",
+    kb_rolled_back: "Restored as a new version", kb_confirm_rollback: "Make a new version from this one?",
+    kb_archive: "Archive", kb_confirm_archive: "Once archived the bot no longer uses this entry (its history is kept). Archive it?",
+    kb_archived_done: "Archived", kb_current: "current", kb_no_changes: "The two versions are the same", kb_new_category: "New category",
+    kb_category_created: "Category created", kb_category_hint: "Levels separated by /, e.g. After-sales/Returns", kb_updated: "Updated",
+    kb_field_question: "Question", kb_field_similar: "Similar questions", kb_field_answer: "Answer", kb_field_category: "Category",
+    kb_field_tags: "Tags", kb_field_products: "Products", kb_field_kind: "Kind", kb_field_locale: "Language",
+    kb_field_valid_from: "Valid from", kb_field_valid_to: "Valid to", kb_before: "Before", kb_after: "After",
+    kb_note_created: "Created", kb_note_edited: "Edited", kb_note_status: "Status changed",
+    kb_note_rolled_back: "Restored from", kb_note_imported: "Imported",
+    err_version_conflict: "Someone else changed this entry: reload before editing", err_unknown_category: "No such category: create it first",
+    err_invalid_entry: "The entry is incomplete (question and answer are required)", err_invalid_category: "Not a valid category name",
+  },
+);
 
 function unavailable(root, error) {
   const text = error instanceof ApiError && error.status === 404 ? t("kb_unavailable") : error.message;
   root.replaceChildren(el("p", { class: "hint", testid: "kb-unavailable" }, text));
+}
+
+/// A translated message for an API error, or the generic "failed".
+function errorText(error) {
+  const key = `err_${error.code}`;
+  const text = t(key);
+  return text === key ? t("failed") : text;
+}
+
+const when = (ms) => (ms ? new Date(ms).toLocaleString(document.documentElement.lang) : "–");
+
+/// A change note in words: the service writes "created", "edited",
+/// "imported", "rolled back to N", or nothing for a status change.
+function noteText(note) {
+  const rolled = /^rolled back to (\d+)/.exec(note || "");
+  if (rolled) return `${t("kb_note_rolled_back")} v${rolled[1]}`;
+  const key = note ? `kb_note_${note}` : "kb_note_status";
+  const text = t(key);
+  return text === key ? t("kb_note_edited") : text;
+}
+
+function fieldText(field) {
+  const key = `kb_field_${field}`;
+  const text = t(key);
+  return text === key ? field : text;
+}
+
+/// Safe links only: the page never renders javascript: or data: URLs.
+const safeUrl = (url) => /^(https?:\/\/|\/)/i.test(url);
+
+/// The answer as the widget shows it: lines, links and pictures from the
+/// Markdown subset the KB stores; everything else is plain text.
+export function renderAnswer(markdown) {
+  const out = [];
+  const pattern = /(!?)\[([^\]]*)\]\(([^)\s]+)\)/g;
+  (markdown || "").split("\n").forEach((line, i) => {
+    if (i) out.push(el("br"));
+    let last = 0;
+    for (const m of line.matchAll(pattern)) {
+      out.push(line.slice(last, m.index));
+      const [, bang, text, url] = m;
+      if (!safeUrl(url)) out.push(text);
+      else if (bang) out.push(el("img", { src: url, alt: text }));
+      else out.push(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, text || url));
+      last = m.index + m[0].length;
+    }
+    out.push(line.slice(last));
+  });
+  return out;
 }
 
 export class Knowledge {
@@ -17,29 +109,41 @@ export class Knowledge {
       "nav",
       { class: "tabs" },
       el("a", { href: "#/kb" }, t("entries")),
+      el("a", { href: "#/kb/test", testid: "kb-tab-test" }, t("kb_test")),
       el("a", { href: "#/kb/unanswered" }, t("unanswered_q")),
-      el("a", { href: "#/kb/edit/new" }, t("new_entry")),
+      el("a", { href: "#/kb/edit/new", testid: "kb-tab-new" }, t("new_entry")),
     );
     root.append(tabs, this.root);
     const [page, id] = rest;
     if (page === "unanswered") this.unanswered();
+    else if (page === "test") this.test();
     else if (page === "edit") this.edit(id === "new" ? null : id);
     else this.entries();
   }
 
   async entries(query = "", status = "") {
     const search = el("input", { type: "search", value: query, placeholder: t("search"), testid: "kb-filter" });
-    const select = el("select", {}, ["", "draft", "published", "archived"].map((s) => el("option", { value: s, selected: s === status }, t(s || "all"))));
+    const select = el("select", { testid: "kb-status" }, ["", "draft", "published", "archived"].map((s) => el("option", { value: s, selected: s === status }, t(s || "all"))));
     const form = el("form", { class: "row", onsubmit: (e) => (e.preventDefault(), this.entries(search.value, select.value)) }, search, select, el("button", { type: "submit" }, t("search")));
     try {
       const { entries, total } = await get(`/api/v1/kb/entries?${queryString({ q: query, status, limit: 100 })}`);
       const rows = entries.map((e) =>
-        el("tr", {}, el("td", {}, el("a", { href: `#/kb/edit/${e.id}` }, e.question)), el("td", {}, e.category || "–"), el("td", {}, t(e.status)), el("td", {}, `v${e.version}`)),
+        el(
+          "tr",
+          { testid: `kb-row-${e.id}` },
+          el("td", {}, el("a", { href: `#/kb/edit/${e.id}` }, e.question)),
+          el("td", {}, e.category || "–"),
+          el("td", {}, t(e.status)),
+          el("td", {}, `v${e.version}`),
+          el("td", { class: "usage", title: `${t("kb_retrieved")} / ${t("kb_answered")} / ${t("kb_helpful")} / ${t("kb_unhelpful")}` }, `${e.usage.retrieved} / ${e.usage.answered} · 👍${e.usage.helpful} 👎${e.usage.unhelpful}`),
+          el("td", {}, when(e.updated_at)),
+        ),
       );
+      const heads = [t("question"), t("category"), t("status"), t("kb_version"), t("kb_usage"), t("kb_updated")];
       this.root.replaceChildren(
         form,
         el("p", { class: "hint" }, `${total}`),
-        el("div", { class: "table-wrap" }, el("table", { testid: "kb-entries" }, el("thead", {}, el("tr", {}, [t("question"), t("category"), t("status"), "#"].map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+        el("div", { class: "table-wrap" }, el("table", { testid: "kb-entries" }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
       );
     } catch (error) {
       unavailable(this.root, error);
@@ -48,62 +152,217 @@ export class Knowledge {
 
   async edit(id, prefill = {}) {
     let entry = { question: "", similar: [], answer: "", category: "", tags: [], status: "draft", ...prefill };
-    if (id) {
-      try {
-        entry = await get(`/api/v1/kb/entries/${id}`);
-      } catch (error) {
-        return unavailable(this.root, error);
-      }
+    let categories = [];
+    try {
+      if (id) entry = await get(`/api/v1/kb/entries/${id}`);
+      categories = (await get("/api/v1/kb/categories")).categories || [];
+    } catch (error) {
+      return unavailable(this.root, error);
     }
     const field = (label, node) => el("label", {}, el("span", {}, label), node);
     const question = el("input", { value: entry.question, required: true, testid: "kb-question" });
-    const similar = el("textarea", { rows: 3 });
+    const similar = el("textarea", { rows: 3, testid: "kb-similar" });
     similar.value = (entry.similar || []).join("\n");
     const answer = el("textarea", { rows: 8, required: true, testid: "kb-answer" });
     answer.value = entry.answer;
-    const category = el("input", { value: entry.category || "" });
+    const category = el(
+      "select",
+      { testid: "kb-category" },
+      el("option", { value: "" }, "–"),
+      categories.map((c) => el("option", { value: c, selected: c === entry.category }, c)),
+    );
+    const newCategory = el("input", { placeholder: t("kb_category_hint"), testid: "kb-new-category" });
+    const addCategory = async () => {
+      const path = newCategory.value.trim();
+      if (!path) return;
+      try {
+        const { categories: all } = await post("/api/v1/kb/categories", { path });
+        category.replaceChildren(el("option", { value: "" }, "–"), ...all.map((c) => el("option", { value: c, selected: c === path }, c)));
+        newCategory.value = "";
+        this.app.toast(t("kb_category_created"));
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
     const tags = el("input", { value: (entry.tags || []).join(", ") });
+    const preview = el("div", { class: "preview-bubble", testid: "kb-preview" });
+    const showPreview = () => preview.replaceChildren(...renderAnswer(answer.value));
+    answer.addEventListener("input", showPreview);
+    showPreview();
     const body = () => ({
       question: question.value.trim(),
       similar: similar.value.split("\n").map((s) => s.trim()).filter(Boolean),
       answer: answer.value.trim(),
-      category: category.value.trim() || null,
+      category: category.value || null,
       tags: tags.value.split(",").map((s) => s.trim()).filter(Boolean),
     });
     const save = async () => {
-      const saved = id ? await put(`/api/v1/kb/entries/${id}`, body()) : await post("/api/v1/kb/entries", body());
-      this.app.toast(t("saved"));
-      if (!id) location.hash = `#/kb/edit/${saved.id}`;
-      return saved;
-    };
-    const publish = async (action) => {
       try {
-        await post(`/api/v1/kb/entries/${id}/${action}`);
+        const saved = id ? await put(`/api/v1/kb/entries/${id}?expected_version=${entry.version}`, body()) : await post("/api/v1/kb/entries", body());
         this.app.toast(t("saved"));
+        // Redraw from the stored entry: the version label and history follow.
+        if (!id) location.hash = `#/kb/edit/${saved.id}`;
+        else this.edit(id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const act = async (call, done) => {
+      try {
+        await call();
+        this.app.toast(t(done));
         this.edit(id);
       } catch (error) {
-        this.app.toast(error.message);
+        this.app.toast(errorText(error));
+      }
+    };
+    const archive = () => {
+      if (confirm(t("kb_confirm_archive"))) act(() => del(`/api/v1/kb/entries/${id}`), "kb_archived_done");
+    };
+    const editor = el(
+      "form",
+      { class: "editor", testid: "kb-editor", onsubmit: (e) => (e.preventDefault(), save()) },
+      field(t("question"), question),
+      field(t("similar"), similar),
+      field(t("answer"), answer),
+      field(t("category"), category),
+      el("div", { class: "row" }, newCategory, el("button", { type: "button", testid: "kb-add-category", onclick: addCategory }, t("kb_new_category"))),
+      field(t("tags"), tags),
+      el(
+        "div",
+        { class: "row" },
+        el("button", { type: "submit", testid: "kb-save" }, t("save")),
+        id && entry.status !== "published" ? el("button", { type: "button", testid: "kb-publish", onclick: () => act(() => post(`/api/v1/kb/entries/${id}/publish`), "saved") }, t("publish")) : null,
+        id && entry.status === "published" ? el("button", { type: "button", testid: "kb-unpublish", onclick: () => act(() => post(`/api/v1/kb/entries/${id}/unpublish`), "saved") }, t("unpublish")) : null,
+        id && entry.status !== "archived" ? el("button", { type: "button", class: "danger", testid: "kb-archive", onclick: archive }, t("kb_archive")) : null,
+        id ? el("span", { class: "hint", testid: "kb-version" }, `${t(entry.status)} · v${entry.version}`) : null,
+      ),
+    );
+    const side = [el("section", { class: "card" }, el("h3", {}, t("kb_preview")), preview)];
+    if (id) {
+      const u = entry.usage;
+      side.push(
+        el(
+          "section",
+          { class: "card", testid: "kb-usage" },
+          el("h3", {}, t("kb_usage")),
+          el(
+            "div",
+            { class: "kv" },
+            el("span", { class: "k" }, t("kb_retrieved")), el("span", {}, String(u.retrieved)),
+            el("span", { class: "k" }, t("kb_answered")), el("span", {}, String(u.answered)),
+            el("span", { class: "k" }, t("kb_helpful")), el("span", {}, String(u.helpful)),
+            el("span", { class: "k" }, t("kb_unhelpful")), el("span", {}, String(u.unhelpful)),
+          ),
+        ),
+      );
+      side.push(await this.history(id, entry));
+    }
+    this.root.replaceChildren(el("div", { class: "kb-edit" }, editor, el("div", { class: "kb-side" }, side)));
+  }
+
+  /// The version list; each older version can be compared with the current
+  /// one and restored (as a new version: history is never rewritten).
+  async history(id, entry) {
+    const box = el("section", { class: "card", testid: "kb-versions" }, el("h3", {}, t("kb_versions")));
+    const diffBox = el("div", { class: "diff", testid: "kb-diff" });
+    let versions = [];
+    try {
+      versions = (await get(`/api/v1/kb/entries/${id}/versions`)).versions || [];
+    } catch (error) {
+      box.append(el("p", { class: "hint" }, errorText(error)));
+      return box;
+    }
+    const showDiff = async (from) => {
+      try {
+        const { changes } = await get(`/api/v1/kb/entries/${id}/diff?from=${from}&to=${entry.version}`);
+        if (!changes.length) return diffBox.replaceChildren(el("p", { class: "hint" }, t("kb_no_changes")));
+        diffBox.replaceChildren(
+          el("p", { class: "hint" }, `v${from} → v${entry.version}`),
+          ...changes.map((c) => {
+            const lines = c.lines && c.lines.length
+              ? c.lines.map((l) => el("div", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "same" }, `${l.op} ${l.text}`))
+              : [
+                  el("div", { class: "del" }, `- ${t("kb_before")}: ${show(c.before)}`),
+                  el("div", { class: "add" }, `+ ${t("kb_after")}: ${show(c.after)}`),
+                ];
+            return el("div", { class: "change" }, el("strong", {}, fieldText(c.field)), ...lines);
+          }),
+        );
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const rollback = async (version) => {
+      if (!confirm(t("kb_confirm_rollback"))) return;
+      try {
+        await post(`/api/v1/kb/entries/${id}/rollback`, { version });
+        this.app.toast(t("kb_rolled_back"));
+        this.edit(id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const rows = versions.map((v) =>
+      el(
+        "li",
+        { testid: `kb-v-${v.version}` },
+        el("div", {}, `v${v.version}`, v.version === entry.version ? ` (${t("kb_current")})` : "", " · ", noteText(v.note), " · ", v.author),
+        el("div", { class: "hint" }, when(v.created_at)),
+        v.version === entry.version
+          ? null
+          : el(
+              "div",
+              { class: "row" },
+              el("button", { type: "button", testid: `kb-diff-${v.version}`, onclick: () => showDiff(v.version) }, t("kb_diff")),
+              el("button", { type: "button", testid: `kb-rollback-${v.version}`, onclick: () => rollback(v.version) }, t("kb_rollback")),
+            ),
+      ),
+    );
+    box.append(el("ul", { class: "versions" }, rows), diffBox);
+    return box;
+  }
+
+  /// What the bot would do with a wording: the decision in words, its
+  /// confidence, and the ranked entries it would draw on.
+  test(initial = "") {
+    const input = el("input", { type: "search", value: initial, placeholder: t("kb_test_q"), testid: "kb-test-q" });
+    const out = el("div", { testid: "kb-test-result" });
+    const run = async () => {
+      const q = input.value.trim();
+      if (!q) return;
+      try {
+        const { decision, hits } = await get(`/api/v1/kb/search?${queryString({ q, limit: 5 })}`);
+        const verdict = t(`kb_would_${decision.kind}`);
+        out.replaceChildren(
+          el("p", { class: `verdict verdict-${decision.kind}`, testid: "kb-test-verdict" }, verdict),
+          el("p", { class: "hint" }, `${t("kb_confidence")}: ${Math.round(decision.confidence * 100)}%`),
+          hits.length
+            ? el(
+                "ol",
+                { class: "hits" },
+                hits.map((h) =>
+                  el(
+                    "li",
+                    { class: "hit" },
+                    el("a", { href: `#/kb/edit/${h.entry_id}` }, h.title),
+                    h.category ? el("span", { class: "hint" }, ` · ${h.category}`) : null,
+                    el("div", { class: "preview-bubble" }, ...renderAnswer(h.answer)),
+                  ),
+                ),
+              )
+            : el("p", { class: "hint" }, t("kb_no_hits")),
+        );
+      } catch (error) {
+        out.replaceChildren(el("p", { class: "hint" }, errorText(error)));
       }
     };
     this.root.replaceChildren(
-      el(
-        "form",
-        { class: "editor", testid: "kb-editor", onsubmit: (e) => (e.preventDefault(), save().catch((err) => this.app.toast(err.message))) },
-        field(t("question"), question),
-        field(t("similar"), similar),
-        field(t("answer"), answer),
-        field(t("category"), category),
-        field(t("tags"), tags),
-        el(
-          "div",
-          { class: "row" },
-          el("button", { type: "submit" }, t("save")),
-          id && entry.status !== "published" ? el("button", { type: "button", onclick: () => publish("publish") }, t("publish")) : null,
-          id && entry.status === "published" ? el("button", { type: "button", onclick: () => publish("unpublish") }, t("unpublish")) : null,
-          id ? el("span", { class: "hint" }, `${t(entry.status)} · v${entry.version}`) : null,
-        ),
-      ),
+      el("p", { class: "hint" }, t("kb_test_hint")),
+      el("form", { class: "row", onsubmit: (e) => (e.preventDefault(), run()) }, input, el("button", { type: "submit", testid: "kb-test-run" }, t("kb_try"))),
+      out,
     );
+    if (initial) run();
   }
 
   async unanswered() {
@@ -115,8 +374,13 @@ export class Knowledge {
           {},
           el("td", {}, g.representative, el("div", { class: "hint" }, (g.examples || []).slice(0, 3).join(" · "))),
           el("td", {}, String(g.count)),
-          el("td", {}, g.last_seen),
-          el("td", {}, el("button", { type: "button", class: "link", onclick: () => this.edit(null, { question: g.representative, similar: g.examples || [] }) }, t("make_entry"))),
+          el("td", {}, g.last_seen ? new Date(g.last_seen).toLocaleString(document.documentElement.lang) : "–"),
+          el(
+            "td",
+            {},
+            el("button", { type: "button", class: "link", onclick: () => this.edit(null, { question: g.representative, similar: g.examples || [] }) }, t("make_entry")),
+            el("button", { type: "button", class: "link", onclick: () => this.test(g.representative) }, t("kb_test")),
+          ),
         ),
       );
       this.root.replaceChildren(
@@ -126,4 +390,10 @@ export class Knowledge {
       unavailable(this.root, error);
     }
   }
+}
+
+function show(value) {
+  if (value === null || value === undefined || value === "") return "–";
+  if (Array.isArray(value)) return value.join("、") || "–";
+  return String(value);
 }
