@@ -140,6 +140,15 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     // The buyer writes in the widget embedded on a shop page. A question the
     // knowledge base answers gets 👍/👎; the greeting does not.
     open_widget(&buyer, &app).await;
+    // Whatever the typing line shows from now on, recorded.
+    buyer
+        .run(
+            "const box = document.querySelector('[data-testid=typing]'); window.typingSeen = []; \
+             new MutationObserver(() => { if (!box.hidden) window.typingSeen.push(box.textContent); }) \
+               .observe(box, { attributes: true, childList: true, characterData: true, subtree: true });",
+            json!([]),
+        )
+        .await;
     let input = buyer.wait_for("[data-testid=input]").await;
     buyer.type_into(&input, FAQ).await;
     buyer.click("[data-testid=send]").await;
@@ -150,6 +159,25 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
             std::time::Duration::from_secs(120),
         )
         .await;
+    let typing = buyer
+        .run(
+            "return [window.typingSeen, document.querySelector('[data-testid=typing]').hidden];",
+            json!([]),
+        )
+        .await;
+    assert!(
+        typing[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "小二正在为您查找答案…"),
+        "the buyer saw that the bot was working: {typing}"
+    );
+    assert_eq!(
+        typing[1],
+        json!(true),
+        "the line goes once the answer is there"
+    );
     let unrated = buyer
         .run(
             "return [...document.querySelectorAll('li.msg.bot')].filter(li => !li.querySelector('.cite')).filter(li => li.querySelector('.rate')).length;",

@@ -92,6 +92,7 @@ export class ChatView {
   onFrame(frame) {
     if (frame.type === "event") this.render(frame.event);
     else if (frame.type === "typing") {
+      this.typing.textContent = t(frame.from === "bot" ? "typing_bot" : "typing");
       this.typing.hidden = false;
       clearTimeout(this.typingTimer);
       this.typingTimer = setTimeout(() => (this.typing.hidden = true), 3000);

@@ -166,12 +166,33 @@ function renderEvent(event) {
   scrollDown();
 }
 
+// "The bot is looking / the agent is typing" while frames keep coming; gone
+// when that party's message or streamed words arrive, or after 4 s of silence.
+let typingTimer = null;
+function showTyping(from) {
+  const box = $("[data-testid=typing]");
+  clearTimeout(typingTimer);
+  if (!from) {
+    box.hidden = true;
+    return;
+  }
+  box.textContent = from === "bot" ? words.typing_bot : words.typing_agent;
+  box.dataset.from = from;
+  box.hidden = false;
+  typingTimer = setTimeout(() => (box.hidden = true), 4000);
+}
+
 function onFrame(frame) {
   switch (frame.type) {
     case "event":
+      if (frame.event.kind === "message" && frame.event.sender && frame.event.sender.kind !== "buyer") showTyping(null);
       renderEvent(frame.event);
       break;
+    case "typing":
+      if (frame.from === "bot" || frame.from === "agent") showTyping(frame.from);
+      break;
     case "stream": {
+      showTyping(null);
       let item = streams.get(frame.stream_id);
       if (!item) {
         item = bubble("bot");

@@ -19,7 +19,7 @@ pub mod prompts;
 pub mod session;
 pub mod welcome;
 
-use super::chat::{BuyerMessage, ChatError, ChatService};
+use super::chat::{BuyerMessage, ChatError, ChatService, ConversationView};
 use super::visitors::{VisitorError, VisitorService};
 use crate::crypto::Cipher;
 use crate::domain::intake::IntentCatalog;
@@ -114,6 +114,15 @@ pub struct BotPorts {
     pub llm: Option<Arc<dyn ChatModel>>,
     /// For grouping unanswered questions; without it they group by exact text.
     pub embedder: Option<Arc<dyn Embedder>>,
+}
+
+/// Stops the bot's typing frames when dropped (the turn ended, however).
+struct TypingGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for TypingGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub struct BotService {
@@ -291,6 +300,19 @@ impl BotService {
             done,
         });
         tokio::time::timeout(limit, finished).await.is_ok()
+    }
+
+    /// Typing frames from the bot every 2.5 s until the returned guard drops.
+    fn typing_while_working(&self, conversation: &ConversationView) -> TypingGuard {
+        let chat = self.chat.clone();
+        let conversation = conversation.clone();
+        TypingGuard(tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(2500));
+            loop {
+                every.tick().await;
+                chat.typing(&conversation, "bot");
+            }
+        }))
     }
 
     fn grounding(&self) -> &grounding::Grounding {

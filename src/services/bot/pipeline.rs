@@ -62,6 +62,9 @@ impl BotService {
         if facts.text.trim().is_empty() && facts.image.is_none() {
             return Ok(());
         }
+        // The buyer sees that the bot is working until its reply is committed
+        // (a model answer can take seconds before its first word).
+        let _typing = self.typing_while_working(&conversation);
         let mut session = session::load(&self.store, &self.cipher, &conversation.id).await?;
         if let Some(lang) = Lang::of_message(&facts.text) {
             session.lang = lang;
