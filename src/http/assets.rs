@@ -25,6 +25,8 @@ macro_rules! asset {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const MANIFEST: &str = "application/manifest+json";
+const SVG: &str = "image/svg+xml";
 
 #[rustfmt::skip]
 const ASSETS: &[Asset] = &[
@@ -49,6 +51,9 @@ const ASSETS: &[Asset] = &[
     asset!("/console/settings.js", "console/settings.js", JS),
     asset!("/console/audit.js", "console/audit.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
+    asset!("/console/sw.js", "console/sw.js", JS),
+    asset!("/console/manifest.webmanifest", "console/manifest.webmanifest", MANIFEST),
+    asset!("/console/icon.svg", "console/icon.svg", SVG),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),
     asset!("/demo/style.css", "demo/style.css", CSS),
@@ -132,12 +137,46 @@ pub fn router<S: Clone + Send + Sync + 'static>(widget_origins: &[String]) -> Ro
 mod tests {
     use super::*;
 
+    /// The service worker caches the shell for offline use: every console
+    /// script and style must be in its list, or an offline start breaks.
+    #[test]
+    fn the_service_worker_caches_every_console_file() {
+        let sw = std::str::from_utf8(
+            ASSETS
+                .iter()
+                .find(|a| a.path == "/console/sw.js")
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        for asset in ASSETS.iter().filter(|a| a.path.starts_with("/console/")) {
+            if asset.path == "/console/sw.js" {
+                continue;
+            }
+            assert!(
+                sw.contains(&format!("\"{}\"", asset.path)),
+                "sw.js does not cache {}",
+                asset.path
+            );
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(
+            ASSETS
+                .iter()
+                .find(|a| a.content_type == MANIFEST)
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        assert_eq!(manifest["start_url"], "/console/");
+        assert_eq!(manifest["display"], "standalone");
+    }
+
     #[test]
     fn every_asset_has_a_known_type_and_content() {
         for asset in ASSETS {
             assert!(!asset.body.is_empty(), "{}", asset.path);
             assert!(
-                [HTML, JS, CSS].contains(&asset.content_type),
+                [HTML, JS, CSS, MANIFEST, SVG].contains(&asset.content_type),
                 "{}",
                 asset.path
             );

@@ -456,6 +456,15 @@ async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entr
     let driver = Driver::start(&chromedriver).await;
     let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
     agent_logs_in(&browser, &app, "km-chen").await;
+    // The console installs as an app: its service worker is active for /console/.
+    browser
+        .wait_until(
+            "the service worker ready",
+            "document.documentElement.dataset.sw === 'ready' \
+             && document.documentElement.dataset.swScope.endsWith('/console/') \
+             && document.querySelector('link[rel=manifest]')",
+        )
+        .await;
 
     // A new entry in a category made on the spot; the preview follows the answer.
     browser.goto(&app.url("/console/#/kb/edit/new")).await;

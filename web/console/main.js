@@ -65,7 +65,24 @@ function notifyNew(conversationId) {
   updateBadge();
   chime();
   toast(t("assigned_toast"));
-  if (document.hidden && window.Notification?.permission === "granted") new Notification(t("assigned_toast"));
+  if (document.hidden && window.Notification?.permission === "granted") notify(t("assigned_toast"), `/console/#/inbox/${conversationId}`);
+}
+
+/// Through the service worker where there is one (phones allow no other way),
+/// so that tapping the notification opens the chat.
+async function notify(text, url) {
+  const registration = await navigator.serviceWorker?.getRegistration("/console/").catch(() => null);
+  if (registration) registration.showNotification(text, { body: baseTitle, icon: "/console/icon.svg", tag: url, data: { url } });
+  else new Notification(text);
+}
+
+// The installable app: the shell from the cache when offline, notifications.
+if ("serviceWorker" in navigator) {
+  navigator.serviceWorker
+    .register("/console/sw.js", { scope: "/console/" })
+    .then(() => navigator.serviceWorker.ready)
+    .then((registration) => Object.assign(document.documentElement.dataset, { sw: "ready", swScope: registration.scope }))
+    .catch(() => {});
 }
 
 function onFeed(frame) {
