@@ -27,10 +27,12 @@ pub enum AuditAction {
     KbUnpublished,
     KbImported,
     Exported,
+    /// A staff member asked to see a buyer's unmasked phone, address and name.
+    PiiRevealed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -42,6 +44,7 @@ impl AuditAction {
         AuditAction::KbUnpublished,
         AuditAction::KbImported,
         AuditAction::Exported,
+        AuditAction::PiiRevealed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl AuditAction {
             AuditAction::KbUnpublished => "kb_unpublished",
             AuditAction::KbImported => "kb_imported",
             AuditAction::Exported => "exported",
+            AuditAction::PiiRevealed => "pii_revealed",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod knowledge;
 pub mod lang;
 pub mod lockout;
 pub mod message;
+pub mod pii;
 pub mod routing;
 pub mod staff;
 pub mod visitor;

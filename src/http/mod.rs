@@ -12,6 +12,7 @@ pub mod extract;
 pub mod kb;
 pub mod limits;
 pub mod ops;
+pub mod privacy;
 pub mod routes;
 pub mod routing;
 pub mod staff;
@@ -151,6 +152,10 @@ pub fn router(state: AppState) -> Router {
             get(conversation::events),
         )
         .route(&format!("{staff_conversation}/claim"), post(staff::claim))
+        .route(
+            &format!("{staff_conversation}/reveal"),
+            post(privacy::reveal),
+        )
         .route(
             &format!("{staff_conversation}/handoff"),
             get(bot::handoff_packet),

@@ -5,7 +5,7 @@
 use super::AppState;
 use super::audit::audit_target;
 use super::error::ApiError;
-use super::extract::{bearer_token, query_token, session_cookie};
+use super::extract::{CurrentSession, bearer_token, query_token, session_cookie};
 use super::limits::{ClientIp, RateClass};
 use crate::domain::audit::AuditAction;
 use crate::domain::staff::Permission;
@@ -144,6 +144,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/conversations/{id}", Staff(P::ViewOwnChats), "staff", "A conversation with the visitor's profile"),
     route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number"),
     route("POST", "/api/v1/staff/conversations/{id}/claim", Staff(P::ClaimChat), "staff", "Take a waiting conversation"),
+    route("POST", "/api/v1/staff/conversations/{id}/reveal", Staff(P::ReplyChat), "staff", "The buyer's unmasked name, phone and address (the chat's own agent only; audited)")
+        .audited(AuditAction::PiiRevealed),
     route("GET", "/api/v1/staff/conversations/{id}/handoff", Staff(P::ViewOwnChats), "staff", "The bot's hand-off packet: reason, summary, intent, slots, retrieved entries, answers, visitor"),
     route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval")
         .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
@@ -348,6 +350,9 @@ pub async fn authorize(
                 return Err(StaffError::PasswordChangeRequired.into());
             }
             request.extensions_mut().insert(staff);
+            request
+                .extensions_mut()
+                .insert(CurrentSession(crate::crypto::hash_token(&token)));
         }
         Access::Channel => {
             let key = bearer_token(&request).ok_or(ApiError::Unauthenticated)?;

@@ -45,7 +45,7 @@ fn returns_entry() -> Entry {
     }
 }
 
-async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
+pub(crate) async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
     settings.bot = true;
@@ -66,7 +66,7 @@ async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> 
     spawn_with(dir, settings, adapters).await
 }
 
-fn replying(text: &str) -> Arc<ScriptedChatModel> {
+pub(crate) fn replying(text: &str) -> Arc<ScriptedChatModel> {
     Arc::new(ScriptedChatModel::always(Scripted::text(text)))
 }
 

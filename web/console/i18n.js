@@ -58,6 +58,8 @@ const STRINGS = {
     audit_sign_in: "登录", audit_sign_in_failed: "登录失败", audit_sign_out: "退出登录", audit_permission_denied: "越权访问被拒绝",
     audit_account_created: "创建账号", audit_account_changed: "修改账号", audit_settings_changed: "修改设置",
     audit_kb_published: "发布知识条目", audit_kb_unpublished: "下线知识条目", audit_kb_imported: "导入知识库", audit_exported: "导出数据",
+    audit_pii_revealed: "查看买家个人信息", reveal_pii: "显示完整信息", pii_masked_hint: "电话和地址已隐藏，仅本会话的客服可查看（会记录在审计日志）",
+    address: "地址", error_reveal_not_your_chat: "只有正在服务此会话的客服可以查看买家个人信息",
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -117,6 +119,8 @@ const STRINGS = {
     audit_sign_in: "Signed in", audit_sign_in_failed: "Failed sign-in", audit_sign_out: "Signed out", audit_permission_denied: "Access denied",
     audit_account_created: "Account created", audit_account_changed: "Account changed", audit_settings_changed: "Settings changed",
     audit_kb_published: "Entry published", audit_kb_unpublished: "Entry unpublished", audit_kb_imported: "Knowledge imported", audit_exported: "Data exported",
+    audit_pii_revealed: "Buyer's personal data viewed", reveal_pii: "Show in full", pii_masked_hint: "Phone and address are hidden; only the agent serving this chat may see them (recorded in the audit log)",
+    address: "Address", error_reveal_not_your_chat: "Only the agent serving this chat may see the buyer's personal data",
   },
 };
 
