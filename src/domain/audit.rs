@@ -29,10 +29,13 @@ pub enum AuditAction {
     Exported,
     /// A staff member asked to see a buyer's unmasked phone, address and name.
     PiiRevealed,
+    /// A visitor or a network was blocked, or a block lifted.
+    Blocked,
+    Unblocked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -45,6 +48,8 @@ impl AuditAction {
         AuditAction::KbImported,
         AuditAction::Exported,
         AuditAction::PiiRevealed,
+        AuditAction::Blocked,
+        AuditAction::Unblocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +66,8 @@ impl AuditAction {
             AuditAction::KbImported => "kb_imported",
             AuditAction::Exported => "exported",
             AuditAction::PiiRevealed => "pii_revealed",
+            AuditAction::Blocked => "blocked",
+            AuditAction::Unblocked => "unblocked",
         }
     }
 }

@@ -2,13 +2,16 @@
 
 pub mod attachment;
 pub mod audit;
+pub mod block;
 pub mod commerce;
 pub mod conversation;
 pub mod events;
+pub mod flood;
 pub mod handoff;
 pub mod intake;
 pub mod knowledge;
 pub mod lang;
+pub mod llm_budget;
 pub mod lockout;
 pub mod message;
 pub mod pii;

@@ -44,7 +44,11 @@ pub fn mask_name(name: &str) -> String {
 /// buyer's own stored values (`known`) removed wherever they appear.
 pub fn redact_text(text: &str, known: &[&str]) -> String {
     let mut out = text.to_owned();
-    for value in known.iter().map(|v| v.trim()).filter(|v| v.chars().count() >= 2) {
+    for value in known
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| v.chars().count() >= 2)
+    {
         out = out.replace(value, "[个人信息]");
     }
     let out = replace_digit_runs(&out);

@@ -48,6 +48,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/admin.js", "console/admin.js", JS),
     asset!("/console/settings.js", "console/settings.js", JS),
     asset!("/console/audit.js", "console/audit.js", JS),
+    asset!("/console/blocks.js", "console/blocks.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),

@@ -28,7 +28,9 @@ pub async fn reveal(
             message: "only the agent serving this chat may see the buyer's personal data".into(),
         });
     }
-    Ok(Json(state.visitors.profile(&conversation.visitor_id).await?))
+    Ok(Json(
+        state.visitors.profile(&conversation.visitor_id).await?,
+    ))
 }
 
 /// The hand-off packet carries the buyer's profile as the bot saw it: staff get

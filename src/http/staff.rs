@@ -148,7 +148,11 @@ pub async fn detail(
     let id = conversation_id(&id)?;
     let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
     // Personal data by need: masked until the chat's own agent reveals it.
-    let visitor = state.visitors.profile(&conversation.visitor_id).await?.masked();
+    let visitor = state
+        .visitors
+        .profile(&conversation.visitor_id)
+        .await?
+        .masked();
     Ok(Json(ConversationDetail {
         conversation,
         visitor,

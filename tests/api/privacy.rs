@@ -247,7 +247,10 @@ async fn asvs_14_2_6_knowledge_managers_never_see_buyer_pii_in_unanswered_questi
     let text = body.to_string();
     assert!(text.contains("天气"), "the question was logged: {body}");
     for secret in [NAME, "5678", "330106", "文三路", "478"] {
-        assert!(!text.contains(secret), "{secret} shown to a knowledge manager: {body}");
+        assert!(
+            !text.contains(secret),
+            "{secret} shown to a knowledge manager: {body}"
+        );
     }
 }
 
@@ -259,9 +262,15 @@ async fn asvs_14_2_6_knowledge_managers_never_see_buyer_pii_in_unanswered_questi
 async fn asvs_13_3_2_the_key_file_and_the_data_dir_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let app = spawn_app().await;
-    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&app.data_dir.join("secret.key")), 0o600);
-    assert_eq!(mode(&app.data_dir) & 0o077, 0, "data dir {:o}", mode(&app.data_dir));
+    assert_eq!(
+        mode(&app.data_dir) & 0o077,
+        0,
+        "data dir {:o}",
+        mode(&app.data_dir)
+    );
     // A data dir and key file left world-readable are tightened at start.
     let dir = app.stop().await;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -143,19 +143,36 @@ async fn asvs_7_4_3_changing_ones_own_password_ends_every_other_session_and_clos
     let mut phone_feed = app.staff_socket(&phone).await;
     let mut laptop_feed = app.staff_socket(&laptop).await;
 
-    let change = json!({ "current_password": PASSWORD, "new_password": "violet kettle on the roof" });
+    let change =
+        json!({ "current_password": PASSWORD, "new_password": "violet kettle on the roof" });
     let res = app
-        .staff_send(reqwest::Method::PUT, &laptop, "/api/v1/staff/me/password", change)
+        .staff_send(
+            reqwest::Method::PUT,
+            &laptop,
+            "/api/v1/staff/me/password",
+            change,
+        )
         .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     assert_eq!(close_code(&mut phone_feed).await, 4401);
-    assert_eq!(app.staff_get(&phone, "/api/v1/staff/me").await.status(), 401);
-    assert_eq!(app.staff_get(&laptop, "/api/v1/staff/me").await.status(), 200);
-    let still_open =
-        tokio::time::timeout(Duration::from_millis(300), futures::StreamExt::next(&mut laptop_feed))
-            .await;
-    assert!(still_open.is_err(), "the changing session's socket stays open: {still_open:?}");
+    assert_eq!(
+        app.staff_get(&phone, "/api/v1/staff/me").await.status(),
+        401
+    );
+    assert_eq!(
+        app.staff_get(&laptop, "/api/v1/staff/me").await.status(),
+        200
+    );
+    let still_open = tokio::time::timeout(
+        Duration::from_millis(300),
+        futures::StreamExt::next(&mut laptop_feed),
+    )
+    .await;
+    assert!(
+        still_open.is_err(),
+        "the changing session's socket stays open: {still_open:?}"
+    );
 }
 
 /// The close code the server ends this socket with (text frames skipped).

@@ -196,6 +196,25 @@ export class SidePanel {
     this.showForm(t("whisper"), [text], () => post(`${this.chat.base}/notes`, { text: text.value }));
   }
 
+  /// Blocks the chat's visitor, with a reason and how long (the audit log
+  /// records it; admins see and lift blocks on the settings page).
+  openBlock() {
+    const reason = el("input", { type: "text", maxlength: 200, required: true, placeholder: t("block_reason"), testid: "block-reason" });
+    const hours = el(
+      "select",
+      { testid: "block-hours" },
+      [[24, "block_1d"], [24 * 7, "block_7d"], [24 * 30, "block_30d"], ["", "block_forever"]].map(([h, key]) => el("option", { value: String(h) }, t(key))),
+    );
+    this.showForm(t("block"), [reason, hours], async () => {
+      try {
+        await post(`${this.chat.base}/block`, { reason: reason.value, hours: hours.value ? Number(hours.value) : null });
+      } catch (error) {
+        throw new Error(errorText(error));
+      }
+      this.chat.app.toast(t("blocked_done"));
+    });
+  }
+
   showForm(title, fields, submit) {
     this.chat.pane.classList.add("show-side");
     const form = el(
