@@ -63,7 +63,9 @@ fn replace_digit_runs(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        if !chars[i].is_ascii_digit() && !(chars[i] == '+' && next_is_digit(&chars, i)) {
+        let starts_number =
+            chars[i].is_ascii_digit() || (chars[i] == '+' && next_is_digit(&chars, i));
+        if !starts_number {
             out.push(chars[i]);
             i += 1;
             continue;

@@ -33,11 +33,14 @@ pub async fn reveal(
     ))
 }
 
+/// Turns a stored value into what staff see before a reveal.
+type Mask = fn(&str) -> String;
+
 /// The hand-off packet carries the buyer's profile as the bot saw it: staff get
 /// it masked like the conversation's own profile.
 pub fn mask_packet(mut packet: HandoffPacket) -> HandoffPacket {
     if let Some(Value::Object(profile)) = packet.visitor.get_mut("profile") {
-        let masks: [(&str, fn(&str) -> String); 3] = [
+        let masks: [(&str, Mask); 3] = [
             ("real_name", pii::mask_name),
             ("phone", pii::mask_phone),
             ("address", pii::mask_address),
