@@ -131,6 +131,13 @@ pub struct SettingsLayer {
     /// Milliseconds a whole generated answer may take before the bot offers the closest entries instead.
     #[arg(long, global = true, env = "XIAOER_ANSWER_TOTAL_MS")]
     pub answer_total_ms: Option<u64>,
+    /// Model tokens one conversation may spend per hour; past it the bot answers
+    /// from curated entries only, or hands off.
+    #[arg(long, global = true, env = "XIAOER_LLM_TOKENS_PER_HOUR")]
+    pub llm_tokens_per_hour: Option<u64>,
+    /// Model tokens one conversation may spend in 24 hours.
+    #[arg(long, global = true, env = "XIAOER_LLM_TOKENS_PER_DAY")]
+    pub llm_tokens_per_day: Option<u64>,
     /// The shop's knowledge folder, ingested at start-up (FAQ YAML, articles, vocabulary.txt).
     #[arg(long, global = true, env = "XIAOER_KNOWLEDGE_DIR")]
     pub knowledge_dir: Option<PathBuf>,
@@ -204,6 +211,26 @@ pub struct SettingsLayer {
         value_delimiter = ','
     )]
     pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// The same buyer text this many times within the flood window mutes the visitor; 0: off.
+    #[arg(long, global = true, env = "XIAOER_FLOOD_SAME_TEXT")]
+    pub flood_same_text: Option<u32>,
+    /// This many buyer messages within the flood window mute the visitor; 0: off.
+    #[arg(long, global = true, env = "XIAOER_FLOOD_BURST")]
+    pub flood_burst: Option<u32>,
+    /// The flood window in seconds.
+    #[arg(long, global = true, env = "XIAOER_FLOOD_WINDOW_SECS")]
+    pub flood_window_secs: Option<u32>,
+    /// How long a flooding visitor stays muted (a block staff can see and lift), in minutes.
+    #[arg(long, global = true, env = "XIAOER_FLOOD_MUTE_MINUTES")]
+    pub flood_mute_minutes: Option<u32>,
+    /// Words buyers may not send (comma-separated; case and spacing ignored).
+    #[arg(
+        long,
+        global = true,
+        env = "XIAOER_BANNED_WORDS",
+        value_delimiter = ','
+    )]
+    pub banned_words: Option<Vec<String>>,
 }
 
 impl SettingsLayer {
@@ -237,6 +264,8 @@ impl SettingsLayer {
             shop_name: self.shop_name.or(lower.shop_name),
             answer_first_token_ms: self.answer_first_token_ms.or(lower.answer_first_token_ms),
             answer_total_ms: self.answer_total_ms.or(lower.answer_total_ms),
+            llm_tokens_per_hour: self.llm_tokens_per_hour.or(lower.llm_tokens_per_hour),
+            llm_tokens_per_day: self.llm_tokens_per_day.or(lower.llm_tokens_per_day),
             knowledge_dir: self.knowledge_dir.or(lower.knowledge_dir),
             index_dir: self.index_dir.or(lower.index_dir),
             qdrant_url: self.qdrant_url.or(lower.qdrant_url),
@@ -265,6 +294,11 @@ impl SettingsLayer {
             lockout_first_secs: self.lockout_first_secs.or(lower.lockout_first_secs),
             lockout_max_secs: self.lockout_max_secs.or(lower.lockout_max_secs),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            flood_same_text: self.flood_same_text.or(lower.flood_same_text),
+            flood_burst: self.flood_burst.or(lower.flood_burst),
+            flood_window_secs: self.flood_window_secs.or(lower.flood_window_secs),
+            flood_mute_minutes: self.flood_mute_minutes.or(lower.flood_mute_minutes),
+            banned_words: self.banned_words.or(lower.banned_words),
             widget_frame_origins: self.widget_frame_origins.or(lower.widget_frame_origins),
         }
     }
@@ -300,6 +334,12 @@ pub struct Settings {
     pub shop_name: String,
     /// How long a generated answer may keep the buyer waiting.
     pub answer_budget: crate::services::bot::AnswerBudget,
+    /// Model tokens one conversation may spend per hour and per day.
+    pub llm_token_budget: crate::domain::llm_budget::TokenBudget,
+    /// When a buyer counts as flooding (muted and flagged).
+    pub flood: crate::domain::flood::FloodPolicy,
+    /// Words buyers may not send.
+    pub banned_words: Vec<String>,
     pub knowledge_dir: PathBuf,
     pub index_dir: PathBuf,
     pub qdrant_url: Option<String>,
@@ -471,6 +511,29 @@ impl Settings {
                     total: layer.answer_total_ms.map_or(default.total, ms),
                 }
             },
+            flood: {
+                let default = crate::domain::flood::FloodPolicy::default();
+                crate::domain::flood::FloodPolicy {
+                    same_text: layer.flood_same_text.unwrap_or(default.same_text),
+                    burst: layer.flood_burst.unwrap_or(default.burst),
+                    window_secs: layer.flood_window_secs.unwrap_or(default.window_secs),
+                    mute_minutes: layer.flood_mute_minutes.unwrap_or(default.mute_minutes),
+                }
+            },
+            banned_words: layer
+                .banned_words
+                .unwrap_or_default()
+                .into_iter()
+                .map(|w| w.trim().to_owned())
+                .filter(|w| !w.is_empty())
+                .collect(),
+            llm_token_budget: {
+                let default = crate::domain::llm_budget::TokenBudget::default();
+                crate::domain::llm_budget::TokenBudget {
+                    per_hour: layer.llm_tokens_per_hour.unwrap_or(default.per_hour),
+                    per_day: layer.llm_tokens_per_day.unwrap_or(default.per_day),
+                }
+            },
             knowledge_dir: layer
                 .knowledge_dir
                 .unwrap_or_else(|| PathBuf::from("knowledge")),
@@ -557,6 +620,8 @@ impl Settings {
             rate_logins_per_account: Some(0),
             lockout_account_failures: Some(0),
             lockout_ip_failures: Some(0),
+            flood_same_text: Some(0),
+            flood_burst: Some(0),
             ..Default::default()
         };
         Self::from_layer(layer).expect("default settings are valid")

@@ -58,12 +58,24 @@ impl Cipher {
     }
 
     /// The key from settings (hex), else the key file in the data dir, created with
-    /// owner-only permissions on first run.
+    /// owner-only permissions on first run. The data dir (database, attachments,
+    /// key) is made owner-only too, and a key file others could read is tightened.
     pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
+        let key_path = data_dir.join(KEY_FILE);
+        owner_only(data_dir, 0o700).map_err(|source| CryptoError::KeyFile {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
         let hex_key = match configured {
             Some(k) => k.trim().to_owned(),
-            None => read_or_create_key_file(&data_dir.join(KEY_FILE))?,
+            None => read_or_create_key_file(&key_path)?,
         };
+        if key_path.exists() {
+            owner_only(&key_path, 0o600).map_err(|source| CryptoError::KeyFile {
+                path: key_path.display().to_string(),
+                source,
+            })?;
+        }
         let bytes = hex::decode(hex_key).map_err(|_| CryptoError::BadKey)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
         Ok(Self::from_key(&key))
@@ -128,6 +140,18 @@ fn read_or_create_key_file(path: &Path) -> Result<String, CryptoError> {
     let hex_key = hex::encode(key);
     write_owner_only(path, hex_key.as_bytes()).map_err(io_err)?;
     Ok(hex_key)
+}
+
+/// Sets these permission bits (a no-op off Unix).
+fn owner_only(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

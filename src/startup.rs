@@ -279,6 +279,7 @@ impl Application {
             Prompts::load(&settings.shop_name)?,
             BotConfig {
                 answer_budget: settings.answer_budget,
+                token_budget: settings.llm_token_budget,
                 ..BotConfig::default()
             },
         ));
@@ -335,6 +336,13 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let blocks = crate::services::blocks::BlockService::load(
+            store.clone(),
+            clock.clone(),
+            settings.flood,
+            settings.banned_words.clone(),
+        )
+        .await?;
         let state = AppState {
             webhooks,
             channels,
@@ -359,6 +367,7 @@ impl Application {
             metrics: metrics_handle(),
             edge: Arc::new(http::edge::Edge::new(&settings)),
             limits: Arc::new(http::limits::Limits::new(&settings)),
+            blocks,
             shutdown: shutdown_rx,
         };
         let listener = TcpListener::bind(settings.listen)

@@ -27,10 +27,15 @@ pub enum AuditAction {
     KbUnpublished,
     KbImported,
     Exported,
+    /// A staff member asked to see a buyer's unmasked phone, address and name.
+    PiiRevealed,
+    /// A visitor or a network was blocked, or a block lifted.
+    Blocked,
+    Unblocked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -42,6 +47,9 @@ impl AuditAction {
         AuditAction::KbUnpublished,
         AuditAction::KbImported,
         AuditAction::Exported,
+        AuditAction::PiiRevealed,
+        AuditAction::Blocked,
+        AuditAction::Unblocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +65,9 @@ impl AuditAction {
             AuditAction::KbUnpublished => "kb_unpublished",
             AuditAction::KbImported => "kb_imported",
             AuditAction::Exported => "exported",
+            AuditAction::PiiRevealed => "pii_revealed",
+            AuditAction::Blocked => "blocked",
+            AuditAction::Unblocked => "unblocked",
         }
     }
 }

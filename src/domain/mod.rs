@@ -2,15 +2,19 @@
 
 pub mod attachment;
 pub mod audit;
+pub mod block;
 pub mod commerce;
 pub mod conversation;
 pub mod events;
+pub mod flood;
 pub mod handoff;
 pub mod intake;
 pub mod knowledge;
 pub mod lang;
+pub mod llm_budget;
 pub mod lockout;
 pub mod message;
+pub mod pii;
 pub mod routing;
 pub mod staff;
 pub mod visitor;

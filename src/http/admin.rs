@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, CurrentSession};
 use crate::domain::staff::Password;
 use crate::services::shop::{ShopSettings, ShopSettingsInput};
 use crate::services::staff::{StaffChange, StaffUser};
@@ -64,15 +64,15 @@ pub struct PasswordChange {
 pub async fn change_my_password(
     State(state): State<AppState>,
     Extension(me): Extension<StaffUser>,
+    Extension(session): Extension<CurrentSession>,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<StaffUser>, ApiError> {
     let new = Password::parse(&body.new_password)?;
-    Ok(Json(
-        state
-            .staff
-            .change_password(&me, &body.current_password, new)
-            .await?,
-    ))
+    let changed = state
+        .staff
+        .change_password(&me, &session.0, &body.current_password, new)
+        .await?;
+    Ok(Json(changed))
 }
 
 #[derive(Serialize)]

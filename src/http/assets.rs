@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/admin.js", "console/admin.js", JS),
     asset!("/console/settings.js", "console/settings.js", JS),
     asset!("/console/audit.js", "console/audit.js", JS),
+    asset!("/console/blocks.js", "console/blocks.js", JS),
     asset!("/console/style.css", "console/style.css", CSS),
     asset!("/console/sw.js", "console/sw.js", JS),
     asset!("/console/manifest.webmanifest", "console/manifest.webmanifest", MANIFEST),

@@ -46,7 +46,7 @@ pub async fn handoff_packet(
         .bot
         .handoff_packet(&staff, &id)
         .await?
-        .map(Json)
+        .map(|packet| Json(super::privacy::mask_packet(packet)))
         .ok_or(ApiError::NotFound {
             code: "not_found",
             message: "this conversation has not been handed off by the bot".into(),

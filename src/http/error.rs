@@ -588,3 +588,60 @@ impl From<crate::services::shop::ShopError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::blocks::BlockError> for ApiError {
+    fn from(e: crate::services::blocks::BlockError) -> Self {
+        use crate::domain::block::BlockInputError;
+        use crate::services::blocks::BlockError;
+        let message = e.to_string();
+        match e {
+            BlockError::Input(BlockInputError::Reason) => {
+                ApiError::bad_request("invalid_block_reason", message)
+            }
+            BlockError::Input(BlockInputError::Network) => {
+                ApiError::bad_request("invalid_network", message)
+            }
+            BlockError::Input(BlockInputError::Expiry) => {
+                ApiError::bad_request("invalid_block_expiry", message)
+            }
+            BlockError::NotFound => ApiError::NotFound {
+                code: "block_not_found",
+                message,
+            },
+            BlockError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<crate::services::blocks::Blocked> for ApiError {
+    fn from(e: crate::services::blocks::Blocked) -> Self {
+        use crate::services::blocks::Blocked;
+        match e {
+            Blocked::Visitor => ApiError::Refused {
+                code: "visitor_blocked",
+                message: "this chat is closed to you".into(),
+            },
+            Blocked::Network => ApiError::Refused {
+                code: "ip_blocked",
+                message: "requests from this network are blocked".into(),
+            },
+        }
+    }
+}
+
+impl From<crate::services::blocks::Screened> for ApiError {
+    fn from(e: crate::services::blocks::Screened) -> Self {
+        use crate::services::blocks::Screened;
+        match e {
+            Screened::Banned => ApiError::bad_request(
+                "banned_words",
+                "the message holds words this shop does not allow",
+            ),
+            Screened::Muted(flood) => ApiError::Refused {
+                code: "visitor_muted",
+                message: format!("{}; this chat is paused for a while", flood.as_str()),
+            },
+            Screened::Failed(cause) => ApiError::Internal(cause),
+        }
+    }
+}

@@ -16,6 +16,11 @@ pub const SESSION_COOKIE: &str = "xiaoer_session";
 /// or a plain-http page cannot plant or overwrite it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-xiaoer_session";
 
+/// The hash of the staff session token this request came with (put in place by
+/// the route middleware), so a password change can end every other session.
+#[derive(Debug, Clone)]
+pub struct CurrentSession(pub Vec<u8>);
+
 /// JSON body; malformed or wrongly typed bodies become 4xx with a stable code.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

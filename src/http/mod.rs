@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod audit;
+pub mod blocks;
 pub mod bot;
 pub mod buyer;
 pub mod conversation;
@@ -12,6 +13,7 @@ pub mod extract;
 pub mod kb;
 pub mod limits;
 pub mod ops;
+pub mod privacy;
 pub mod routes;
 pub mod routing;
 pub mod staff;
@@ -69,6 +71,8 @@ pub struct AppState {
     pub edge: Arc<edge::Edge>,
     /// Per-IP, per-visitor and per-account rate limits.
     pub limits: Arc<limits::Limits>,
+    /// Visitors and networks blocked from the buyer side.
+    pub blocks: Arc<crate::services::blocks::BlockService>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -151,6 +155,19 @@ pub fn router(state: AppState) -> Router {
             get(conversation::events),
         )
         .route(&format!("{staff_conversation}/claim"), post(staff::claim))
+        .route(
+            &format!("{staff_conversation}/reveal"),
+            post(privacy::reveal),
+        )
+        .route(
+            &format!("{staff_conversation}/block"),
+            post(blocks::block_visitor),
+        )
+        .route(
+            "/api/v1/admin/blocks",
+            get(blocks::list).post(blocks::block_network),
+        )
+        .route("/api/v1/admin/blocks/{block_id}", delete(blocks::lift))
         .route(
             &format!("{staff_conversation}/handoff"),
             get(bot::handoff_packet),

@@ -5,7 +5,7 @@
 use super::AppState;
 use super::audit::audit_target;
 use super::error::ApiError;
-use super::extract::{bearer_token, query_token, session_cookie};
+use super::extract::{CurrentSession, bearer_token, query_token, session_cookie};
 use super::limits::{ClientIp, RateClass};
 use crate::domain::audit::AuditAction;
 use crate::domain::staff::Permission;
@@ -144,6 +144,17 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/conversations/{id}", Staff(P::ViewOwnChats), "staff", "A conversation with the visitor's profile"),
     route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number"),
     route("POST", "/api/v1/staff/conversations/{id}/claim", Staff(P::ClaimChat), "staff", "Take a waiting conversation"),
+    route("POST", "/api/v1/staff/conversations/{id}/reveal", Staff(P::ReplyChat), "staff", "The buyer's unmasked name, phone and address (the chat's own agent only; audited)")
+        .audited(AuditAction::PiiRevealed),
+    route("POST", "/api/v1/staff/conversations/{id}/block", Staff(P::ReplyChat), "staff", "Block the chat's visitor (reason, optional hours); their requests then answer 403 visitor_blocked")
+        .body(r#"{"reason":"反复辱骂客服","hours":72}"#)
+        .audited(AuditAction::Blocked),
+    route("GET", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Blocks in force: visitors and networks"),
+    route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)")
+        .body(r#"{"network":"203.0.113.0/24","reason":"scripted conversations","hours":24}"#)
+        .audited(AuditAction::Blocked),
+    route("DELETE", "/api/v1/admin/blocks/{block_id}", Staff(P::ManageUsers), "admin", "Lift a block")
+        .audited(AuditAction::Unblocked),
     route("GET", "/api/v1/staff/conversations/{id}/handoff", Staff(P::ViewOwnChats), "staff", "The bot's hand-off packet: reason, summary, intent, slots, retrieved entries, answers, visitor"),
     route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval")
         .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
@@ -329,6 +340,9 @@ pub async fn authorize(
     request.extensions_mut().insert(ClientIp(client_ip));
     let target = audit_target(&request);
     let mut actor = None;
+    if matches!(spec.access, Access::Public | Access::Buyer) {
+        state.blocks.check(client_ip, None)?;
+    }
     match spec.access {
         Access::Public => {}
         Access::Buyer => {
@@ -336,6 +350,7 @@ pub async fn authorize(
                 .or_else(|| spec.query_token.then(|| query_token(&request)).flatten())
                 .ok_or(ApiError::Unauthenticated)?;
             let visitor: Visitor = state.visitors.authenticate(&token).await?;
+            state.blocks.check(None, Some(&visitor.id))?;
             state.limits.check(spec.rate, None, Some(&visitor.id))?;
             request.extensions_mut().insert(visitor);
         }
@@ -348,6 +363,9 @@ pub async fn authorize(
                 return Err(StaffError::PasswordChangeRequired.into());
             }
             request.extensions_mut().insert(staff);
+            request
+                .extensions_mut()
+                .insert(CurrentSession(crate::crypto::hash_token(&token)));
         }
         Access::Channel => {
             let key = bearer_token(&request).ok_or(ApiError::Unauthenticated)?;

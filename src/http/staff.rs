@@ -147,7 +147,12 @@ pub async fn detail(
 ) -> Result<Json<ConversationDetail>, ApiError> {
     let id = conversation_id(&id)?;
     let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    let visitor = state.visitors.profile(&conversation.visitor_id).await?;
+    // Personal data by need: masked until the chat's own agent reveals it.
+    let visitor = state
+        .visitors
+        .profile(&conversation.visitor_id)
+        .await?
+        .masked();
     Ok(Json(ConversationDetail {
         conversation,
         visitor,

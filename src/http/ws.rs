@@ -348,6 +348,7 @@ fn count_buyer_frame(
     let Caller::Buyer(visitor) = party else {
         return Ok(());
     };
+    state.blocks.check(None, Some(&visitor.id))?;
     let class = match frame {
         ClientFrame::Send { .. } => RateClass::BuyerMessage,
         ClientFrame::Typing => RateClass::Typing,
@@ -371,6 +372,7 @@ async fn act_on_frame(
             let result = async {
                 let client_id = ClientMsgId::parse(&client_msg_id)?;
                 let body = MessageBody::parse(body)?;
+                super::blocks::screen(state, party, &body).await?;
                 Ok::<_, ApiError>(
                     state
                         .chat

@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod audit;
+pub mod blocks;
 pub mod bot;
 pub mod channels;
 pub mod chat;

@@ -254,11 +254,14 @@ impl StaffService {
         Ok(())
     }
 
-    /// A staff member chooses a new password (after a reset, or at will).
+    /// A staff member chooses a new password (after a reset, or at will). Every
+    /// other session of the account ends (and its sockets close): whoever knew
+    /// the old password is signed out; the session that made the change stays.
     #[tracing::instrument(skip_all, err)]
     pub async fn change_password(
         &self,
         me: &StaffUser,
+        keep_session: &[u8],
         current: &str,
         new: Password,
     ) -> Result<StaffUser, StaffError> {
@@ -280,11 +283,16 @@ impl StaffService {
         }
         let hash = hash(new).await?;
         self.store.set_password(&me.id, &hash, false).await?;
+        self.end_sessions_but(&me.id, Some(keep_session)).await?;
         StaffUser::from_row(self.store.staff(&me.id).await?)
     }
 
     async fn end_sessions(&self, id: &str) -> Result<(), StaffError> {
-        for ended in self.store.end_sessions_of(id).await? {
+        self.end_sessions_but(id, None).await
+    }
+
+    async fn end_sessions_but(&self, id: &str, keep: Option<&[u8]>) -> Result<(), StaffError> {
+        for ended in self.store.end_sessions_of(id, keep).await? {
             let _ = self
                 .access
                 .send(AccessChange::SessionEnded(Arc::from(ended)));

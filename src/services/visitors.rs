@@ -3,6 +3,7 @@
 
 use crate::config::Secret;
 use crate::crypto::{self, Cipher, Token};
+use crate::domain::pii;
 use crate::domain::visitor::{
     BuyerIdentity, BuyerPii, IdentityError, SignedIdentity, VerifiedAccount, VisitorContext,
 };
@@ -29,6 +30,22 @@ pub struct VisitorProfile {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub context: VisitorContext,
+    /// Whether name, phone and address are shown masked (staff must reveal them).
+    pub pii_masked: bool,
+}
+
+impl VisitorProfile {
+    /// What staff see until they reveal: phone, address and real name masked
+    /// (138****1234), everything else as stored.
+    pub fn masked(self) -> Self {
+        Self {
+            real_name: self.real_name.as_deref().map(pii::mask_name),
+            phone: self.phone.as_deref().map(pii::mask_phone),
+            address: self.address.as_deref().map(pii::mask_address),
+            pii_masked: true,
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,6 +256,7 @@ impl VisitorService {
             phone: pii.phone,
             address: pii.address,
             context,
+            pii_masked: false,
         })
     }
 }

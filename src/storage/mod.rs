@@ -6,6 +6,7 @@
 mod assign;
 mod attachments;
 mod audit;
+mod blocks;
 mod bot;
 mod channels;
 mod commit;
@@ -26,6 +27,7 @@ pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
 pub use audit::AuditFilter;
+pub use blocks::BlockRow;
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};

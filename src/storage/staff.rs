@@ -84,13 +84,20 @@ impl Store {
         Ok(())
     }
 
-    /// Ends every session of a staff member; returns the ended sessions' token hashes.
-    pub async fn end_sessions_of(&self, user_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Ends every session of a staff member but `keep` (the one making a
+    /// password change); returns the ended sessions' token hashes.
+    pub async fn end_sessions_of(
+        &self,
+        user_id: &str,
+        keep: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let keep = keep.unwrap_or_default().to_vec();
         let hashes: Vec<(Vec<u8>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT token_hash FROM staff_sessions WHERE user_id = $1")
-            .bind(user_id).fetch_all(pool).await?);
-        on_pool!(self, pool => sqlx::query("DELETE FROM staff_sessions WHERE user_id = $1")
-            .bind(user_id).execute(pool).await.map(|_| ())?);
+            "SELECT token_hash FROM staff_sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id).bind(&keep).fetch_all(pool).await?);
+        on_pool!(self, pool => sqlx::query(
+            "DELETE FROM staff_sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id).bind(&keep).execute(pool).await.map(|_| ())?);
         Ok(hashes.into_iter().map(|(h,)| h).collect())
     }
 

@@ -148,3 +148,222 @@ async fn a_client_flooding_new_conversations_is_limited_while_another_buyers_p99
     );
     assert!(p99 <= Duration::from_millis(50), "p99 {p99:?}");
 }
+
+/// ASVS 5.0 2.4.1 (anti-automation) for the model: once a conversation has
+/// spent its hourly token budget the bot stops calling the model and answers
+/// from curated entries; another conversation still gets generated answers.
+#[tokio::test]
+async fn asvs_2_4_1_a_conversation_past_its_llm_token_budget_gets_curated_answers_without_the_model()
+ {
+    use crate::bot_scripted::{INVOICE_A, INVOICE_Q, ZeroEmbedder};
+    use crate::bot_support::{FixedKnowledge, shop_entries};
+    use std::sync::Arc;
+    use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
+    use xiaoer::startup::{Adapters, Models};
+
+    let model = Arc::new(ScriptedChatModel::always(Scripted::text(INVOICE_A)));
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.answer_budget = Default::default();
+    settings.llm_token_budget = xiaoer::domain::llm_budget::TokenBudget {
+        per_hour: 20,
+        per_day: 1000,
+    };
+    let adapters = Adapters {
+        models: Some(Models {
+            llm: model.clone(),
+            embedder: Arc::new(ZeroEmbedder),
+        }),
+        knowledge: Some(Arc::new(FixedKnowledge {
+            entries: shop_entries(),
+            ..Default::default()
+        })),
+        commerce: None,
+    };
+    let app = crate::helpers::spawn_with(dir, settings, adapters).await;
+
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let first = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(first["body"]["source"], "generated", "{first}");
+    assert_eq!(model.prompts().len(), 1);
+
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let second = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(model.prompts().len(), 1, "the model was not asked again");
+    assert_eq!(second["body"]["source"], "curated", "{second}");
+    assert_eq!(second["body"]["citations"][0]["entry_id"], "faq-invoice");
+
+    let other = app.shopper("demo_buyer_2").await;
+    let seq = app.say(&other, INVOICE_Q).await;
+    let answer = app.bot_replies(&other, seq).await.pop().unwrap();
+    assert_eq!(answer["body"]["source"], "generated", "{answer}");
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation) by hand: an agent blocks a chat's visitor
+/// (reason, expiry) and their requests answer 403 `visitor_blocked`; an admin
+/// blocks a network and new conversations from it answer 403 `ip_blocked`
+/// until the block is lifted; staff routes stay reachable; both are audited.
+#[tokio::test]
+async fn asvs_2_4_1_an_agent_blocks_a_visitor_and_an_admin_blocks_a_network_until_lifted() {
+    let app = crate::helpers::spawn_app().await;
+    let agent = app
+        .staff("agent-block", xiaoer::domain::staff::Role::Agent)
+        .await;
+    let admin = app
+        .staff("admin-block", xiaoer::domain::staff::Role::Admin)
+        .await;
+    let rude = app.start_conversation().await;
+    let polite = app.start_conversation().await;
+    app.hand_to_agent(&rude, &agent).await;
+
+    let path = format!("/api/v1/staff/conversations/{}/block", rude.conversation_id);
+    let res = app
+        .staff_post(&agent, &path, json!({ "reason": " ", "hours": 2 }))
+        .await;
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "invalid_block_reason"
+    );
+    let res = app
+        .staff_post(
+            &agent,
+            &path,
+            json!({ "reason": "反复辱骂客服", "hours": 2 }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let block: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(block["kind"], "visitor");
+    assert!(block["expires_at"].as_i64().is_some());
+
+    let message = json!({ "client_msg_id": "b-1", "body": { "type": "text", "text": "在吗" } });
+    let res = app.buyer_post(&rude, "/messages", message.clone()).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_code(&res.json().await.unwrap()), "visitor_blocked");
+    assert_eq!(
+        app.buyer_post(&polite, "/messages", message).await.status(),
+        201
+    );
+
+    // Agents cannot block networks; admins can, and lift them.
+    let net = json!({ "network": "127.0.0.0/8", "reason": "scripted conversations" });
+    let res = app
+        .staff_post(&agent, "/api/v1/admin/blocks", net.clone())
+        .await;
+    assert_eq!(res.status(), 403);
+    let bad = json!({ "network": "127.0.0", "reason": "x" });
+    let res = app.staff_post(&admin, "/api/v1/admin/blocks", bad).await;
+    assert_eq!(error_code(&res.json().await.unwrap()), "invalid_network");
+    let res = app.staff_post(&admin, "/api/v1/admin/blocks", net).await;
+    assert_eq!(res.status(), 201);
+    let network_block: serde_json::Value = res.json().await.unwrap();
+    let start = || {
+        app.client
+            .post(app.url("/api/v1/conversations"))
+            .json(&json!({ "channel": "web" }))
+            .send()
+    };
+    let res = start().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_code(&res.json().await.unwrap()), "ip_blocked");
+    let list: serde_json::Value = app
+        .staff_get(&admin, "/api/v1/admin/blocks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    let lift = format!(
+        "/api/v1/admin/blocks/{}",
+        network_block["id"].as_str().unwrap()
+    );
+    let res = app
+        .staff_send(reqwest::Method::DELETE, &admin, &lift, json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(start().await.unwrap().status(), 201);
+
+    let log: serde_json::Value = app
+        .staff_get(&admin, "/api/v1/admin/audit?action=blocked")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["records"].as_array().unwrap().len(), 2, "{log}");
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation) on content: a banned word is refused
+/// (400 `banned_words`); the same text again and again mutes the visitor
+/// (403 `visitor_muted`, then `visitor_blocked`), over REST and the socket,
+/// and the mute is a block admins see with the flood as its reason.
+#[tokio::test]
+async fn asvs_2_4_1_banned_words_are_refused_and_a_repeated_text_mutes_and_flags_the_visitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir.path()).await;
+    settings.flood = xiaoer::domain::flood::FloodPolicy {
+        same_text: 3,
+        burst: 0,
+        window_secs: 60,
+        mute_minutes: 10,
+    };
+    settings.banned_words = vec!["代开发票".into()];
+    let app = crate::helpers::spawn_with(dir, settings, xiaoer::startup::Adapters::default()).await;
+    let admin = app
+        .staff("admin-flood", xiaoer::domain::staff::Role::Admin)
+        .await;
+    let buyer = app.start_conversation().await;
+    let other = app.start_conversation().await;
+
+    let res = app.buyer_send(&buyer, "f-0", "可以 代开 发票吗").await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res.json().await.unwrap()), "banned_words");
+
+    assert_eq!(
+        app.buyer_send(&buyer, "f-1", "加我微信 abc").await.status(),
+        201
+    );
+    let mut ws = app.buyer_socket(&buyer, 0).await;
+    let text = json!({ "type": "text", "text": "加我微信abc" });
+    ws_send(
+        &mut ws,
+        json!({ "type": "send", "client_msg_id": "f-2", "body": text }),
+    )
+    .await;
+    assert_eq!(next_of_type(&mut ws, "ack").await["client_msg_id"], "f-2");
+    ws_send(
+        &mut ws,
+        json!({ "type": "send", "client_msg_id": "f-3", "body": text }),
+    )
+    .await;
+    let muted = next_of_type(&mut ws, "error").await;
+    assert_eq!(muted["code"], "visitor_muted", "{muted}");
+
+    let res = app.buyer_send(&buyer, "f-4", "还在吗").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_code(&res.json().await.unwrap()), "visitor_blocked");
+    assert_eq!(
+        app.buyer_send(&other, "o-1", "加我微信 abc").await.status(),
+        201
+    );
+
+    let blocks: serde_json::Value = app
+        .staff_get(&admin, "/api/v1/admin/blocks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let block = &blocks[0];
+    assert_eq!(block["kind"], "visitor", "{blocks}");
+    assert!(
+        block["reason"].as_str().unwrap().starts_with("flood"),
+        "{blocks}"
+    );
+    assert!(block["expires_at"].as_i64().is_some());
+    assert!(
+        !blocks.to_string().contains("微信"),
+        "no message text is kept"
+    );
+}

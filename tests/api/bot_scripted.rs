@@ -13,7 +13,7 @@ use xiaoer::ports::{EmbedKind, Embedder, ModelError};
 use xiaoer::services::bot::AnswerBudget;
 use xiaoer::startup::{Adapters, Models};
 
-struct ZeroEmbedder;
+pub(crate) struct ZeroEmbedder;
 
 #[async_trait::async_trait]
 impl Embedder for ZeroEmbedder {
@@ -30,9 +30,9 @@ impl Embedder for ZeroEmbedder {
     }
 }
 
-const INVOICE_Q: &str = "发票怎么开？要填什么";
+pub(crate) const INVOICE_Q: &str = "发票怎么开？要填什么";
 /// Only what the invoice entry of `shop_entries` says.
-const INVOICE_A: &str =
+pub(crate) const INVOICE_A: &str =
     "下单时在备注中填写抬头和税号即可开具电子普通发票[1]，发货后3天内发送到您的邮箱。";
 
 fn returns_entry() -> Entry {
@@ -45,7 +45,7 @@ fn returns_entry() -> Entry {
     }
 }
 
-async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
+pub(crate) async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
     settings.bot = true;
@@ -66,7 +66,7 @@ async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> 
     spawn_with(dir, settings, adapters).await
 }
 
-fn replying(text: &str) -> Arc<ScriptedChatModel> {
+pub(crate) fn replying(text: &str) -> Arc<ScriptedChatModel> {
     Arc::new(ScriptedChatModel::always(Scripted::text(text)))
 }
 

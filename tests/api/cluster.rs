@@ -61,6 +61,8 @@ impl Cluster {
             .env("RUST_LOG", "info,tower_http=debug")
             // The buyers' burst is the point here; rate limits are tested in abuse::.
             .env("XIAOER_RATE_MESSAGES_PER_VISITOR", "0")
+            .env("XIAOER_FLOOD_SAME_TEXT", "0")
+            .env("XIAOER_FLOOD_BURST", "0")
             .env("XIAOER_RATE_CONVERSATIONS_PER_IP", "0")
             .env("XIAOER_RATE_TYPING_PER_VISITOR", "0")
             .kill_on_drop(true);

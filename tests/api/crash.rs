@@ -66,6 +66,8 @@ pub(crate) async fn start_server_with(
     // rate limits (tested in abuse:: and hardening::) would cut the burst short.
     command
         .env("XIAOER_RATE_MESSAGES_PER_VISITOR", "0")
+        .env("XIAOER_FLOOD_SAME_TEXT", "0")
+        .env("XIAOER_FLOOD_BURST", "0")
         .env("XIAOER_RATE_CONVERSATIONS_PER_IP", "0")
         .env("XIAOER_RATE_TYPING_PER_VISITOR", "0");
     command.envs(env.iter().copied());

@@ -125,3 +125,70 @@ async fn asvs_6_2_1_and_6_2_4_short_or_common_passwords_are_refused() {
         .await;
     assert_eq!(res.status(), 201);
 }
+
+/// ASVS 5.0 7.4.3 (other sessions end after an authentication factor changes):
+/// a staff member who changes their own password keeps the session that made
+/// the change; their other sessions answer 401 and their sockets close (4401).
+#[tokio::test]
+async fn asvs_7_4_3_changing_ones_own_password_ends_every_other_session_and_closes_its_sockets() {
+    let app = crate::helpers::spawn_app().await;
+    let laptop = app.staff("agent-pw", Role::Agent).await;
+    let res = login(&app, "agent-pw", PASSWORD, "198.51.100.7").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let phone = crate::helpers::StaffLogin {
+        id: laptop.id.clone(),
+        token: body["token"].as_str().unwrap().to_owned(),
+    };
+    let mut phone_feed = app.staff_socket(&phone).await;
+    let mut laptop_feed = app.staff_socket(&laptop).await;
+
+    let change =
+        json!({ "current_password": PASSWORD, "new_password": "violet kettle on the roof" });
+    let res = app
+        .staff_send(
+            reqwest::Method::PUT,
+            &laptop,
+            "/api/v1/staff/me/password",
+            change,
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    assert_eq!(close_code(&mut phone_feed).await, 4401);
+    assert_eq!(
+        app.staff_get(&phone, "/api/v1/staff/me").await.status(),
+        401
+    );
+    assert_eq!(
+        app.staff_get(&laptop, "/api/v1/staff/me").await.status(),
+        200
+    );
+    let still_open = tokio::time::timeout(
+        Duration::from_millis(300),
+        futures::StreamExt::next(&mut laptop_feed),
+    )
+    .await;
+    assert!(
+        still_open.is_err(),
+        "the changing session's socket stays open: {still_open:?}"
+    );
+}
+
+/// The close code the server ends this socket with (text frames skipped).
+async fn close_code(ws: &mut crate::helpers::Ws) -> u16 {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server closes the socket within 10 s");
+        match next {
+            Some(Ok(Message::Close(frame))) => {
+                return frame.map(|f| u16::from(f.code)).unwrap_or(0);
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}

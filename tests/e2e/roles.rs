@@ -290,6 +290,16 @@ async fn an_agent_sees_who_wrote_what_and_a_supervisor_whispers_from_the_board()
     let agent = login_token(&app, "agent-li").await;
     app.staff("lead-wang", Role::Supervisor).await;
     let buyer = app.start_conversation().await;
+    let profile = json!({ "real_name": "欧阳娜娜", "phone": "13912345678", "address": "浙江省杭州市西湖区文三路 478 号" });
+    let res = app
+        .client
+        .put(app.url("/api/v1/visitor/profile"))
+        .bearer_auth(&buyer.token)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
     app.hand_to_agent(&buyer, &agent).await;
     app.staff_post(
         &agent,
@@ -362,6 +372,28 @@ async fn an_agent_sees_who_wrote_what_and_a_supervisor_whispers_from_the_board()
         )
         .await;
     both_widths(&browser, "agent-chat").await;
+    // ASVS 14.2.6: the buyer's phone and address are masked until the agent
+    // serving the chat presses 显示完整信息 (the server audits the reveal).
+    browser.wait_for("[data-testid=visitor-phone]").await;
+    let shown = browser
+        .run(
+            "return document.querySelector('[data-testid=visitor-info]').textContent;",
+            json!([]),
+        )
+        .await;
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains("139****5678") && !shown.contains("13912345678"),
+        "{shown}"
+    );
+    assert!(!shown.contains("文三路"), "{shown}");
+    browser.click("[data-testid=reveal-pii]").await;
+    browser
+        .wait_until(
+            "the full phone and address after the reveal",
+            "(() => { const t = document.querySelector('[data-testid=visitor-info]').textContent; return t.includes('13912345678') && t.includes('文三路'); })()",
+        )
+        .await;
     browser.resize(PHONE.0, PHONE.1).await;
     browser
         .wait_until(

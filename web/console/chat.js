@@ -197,6 +197,7 @@ export class ChatView {
         act("transfer", () => this.side.openTransfer(), c.state === "with_agent" && (mine || supervisor)),
         act("takeover", () => this.act("takeover"), c.state === "with_agent" && !mine && supervisor),
         act("whisper", () => this.side.openWhisper(), c.state !== "closed"),
+        act("block", () => this.side.openBlock(), mine || supervisor),
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);

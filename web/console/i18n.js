@@ -58,6 +58,13 @@ const STRINGS = {
     audit_sign_in: "登录", audit_sign_in_failed: "登录失败", audit_sign_out: "退出登录", audit_permission_denied: "越权访问被拒绝",
     audit_account_created: "创建账号", audit_account_changed: "修改账号", audit_settings_changed: "修改设置",
     audit_kb_published: "发布知识条目", audit_kb_unpublished: "下线知识条目", audit_kb_imported: "导入知识库", audit_exported: "导出数据",
+    audit_pii_revealed: "查看买家个人信息", reveal_pii: "显示完整信息", pii_masked_hint: "电话和地址已隐藏，仅本会话的客服可查看（会记录在审计日志）",
+    block: "拉黑", block_reason: "原因（必填）", block_1d: "1 天", block_7d: "7 天", block_30d: "30 天", block_forever: "直到解除",
+    blocked_done: "已拉黑该买家，对方无法再发送消息", audit_blocked: "拉黑", audit_unblocked: "解除拉黑",
+    error_invalid_block_reason: "请填写 1–200 字的原因", error_invalid_network: "请输入 IP 地址或网段，如 203.0.113.0/24",
+    blocks_h: "黑名单", block_network: "拉黑 IP / 网段", network: "IP 或网段", reason_h: "原因", expires: "到期", lift: "解除",
+    kind_visitor: "买家", kind_network: "IP / 网段",
+    address: "地址", error_reveal_not_your_chat: "只有正在服务此会话的客服可以查看买家个人信息",
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -117,6 +124,13 @@ const STRINGS = {
     audit_sign_in: "Signed in", audit_sign_in_failed: "Failed sign-in", audit_sign_out: "Signed out", audit_permission_denied: "Access denied",
     audit_account_created: "Account created", audit_account_changed: "Account changed", audit_settings_changed: "Settings changed",
     audit_kb_published: "Entry published", audit_kb_unpublished: "Entry unpublished", audit_kb_imported: "Knowledge imported", audit_exported: "Data exported",
+    audit_pii_revealed: "Buyer's personal data viewed", reveal_pii: "Show in full", pii_masked_hint: "Phone and address are hidden; only the agent serving this chat may see them (recorded in the audit log)",
+    block: "Block", block_reason: "Reason (required)", block_1d: "1 day", block_7d: "7 days", block_30d: "30 days", block_forever: "Until lifted",
+    blocked_done: "The buyer is blocked and can no longer send messages", audit_blocked: "Blocked", audit_unblocked: "Block lifted",
+    error_invalid_block_reason: "Give a reason of 1 to 200 characters", error_invalid_network: "Enter an IP address or network, such as 203.0.113.0/24",
+    blocks_h: "Blocklist", block_network: "Block an IP / network", network: "IP or network", reason_h: "Reason", expires: "Expires", lift: "Lift",
+    kind_visitor: "Buyer", kind_network: "IP / network",
+    address: "Address", error_reveal_not_your_chat: "Only the agent serving this chat may see the buyer's personal data",
   },
 };
 

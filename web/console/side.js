@@ -2,7 +2,7 @@
 // looked at, knowledge search, quick replies, and the transfer and whisper forms.
 
 import { ApiError, el, get, post } from "./api.js";
-import { t, word } from "./i18n.js";
+import { errorText, t, word } from "./i18n.js";
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
@@ -30,7 +30,7 @@ export function unfilled(text) {
 /// What this chat knows for the placeholders.
 export function templateValues(chat) {
   return {
-    buyer_name: chat.visitor?.real_name || chat.visitor?.nickname,
+    buyer_name: (!chat.visitor?.pii_masked && chat.visitor?.real_name) || chat.visitor?.nickname,
     order_no: chat.packet?.slots?.order_no,
     agent_name: chat.app.me.display_name || chat.app.me.username,
   };
@@ -82,10 +82,13 @@ export class SidePanel {
 
   showVisitor(v) {
     const ctx = v.context || {};
+    const hidden = v.pii_masked && (v.real_name || v.phone || v.address);
     const rows = [
       kv(t("buyer"), v.real_name || v.nickname || v.id.slice(-6)),
       v.shop_account_id ? kv("ID", v.shop_account_id) : null,
-      v.phone ? kv("☎", v.phone) : null,
+      v.phone ? el("div", { testid: "visitor-phone" }, kv("☎", v.phone)) : null,
+      v.address ? el("div", { testid: "visitor-address" }, kv(t("address"), v.address)) : null,
+      hidden ? this.revealButton() : null,
       el("h4", {}, t("pages")),
       el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url))),
       el("h4", {}, t("cart")),
@@ -94,6 +97,23 @@ export class SidePanel {
       el("p", { class: "hint" }, t("no_orders")),
     ];
     this.visitorBox.append(...rows.filter(Boolean));
+  }
+
+  /// Personal data is masked until the chat's own agent asks for it; the
+  /// server records the reveal in the audit log.
+  revealButton() {
+    const message = el("p", { class: "hint", testid: "reveal-hint" }, t("pii_masked_hint"));
+    const button = el("button", { type: "button", class: "link", testid: "reveal-pii" }, t("reveal_pii"));
+    button.onclick = async () => {
+      try {
+        this.chat.visitor = await post(`${this.chat.base}/reveal`);
+        this.visitorBox.replaceChildren(el("h3", {}, t("visitor")));
+        this.showVisitor(this.chat.visitor);
+      } catch (error) {
+        message.textContent = errorText(error);
+      }
+    };
+    return el("div", { class: "reveal" }, message, button);
   }
 
   showQuickReplies(replies) {
@@ -174,6 +194,25 @@ export class SidePanel {
   openWhisper() {
     const text = el("textarea", { rows: 3, placeholder: t("note_placeholder"), testid: "whisper-text" });
     this.showForm(t("whisper"), [text], () => post(`${this.chat.base}/notes`, { text: text.value }));
+  }
+
+  /// Blocks the chat's visitor, with a reason and how long (the audit log
+  /// records it; admins see and lift blocks on the settings page).
+  openBlock() {
+    const reason = el("input", { type: "text", maxlength: 200, required: true, placeholder: t("block_reason"), testid: "block-reason" });
+    const hours = el(
+      "select",
+      { testid: "block-hours" },
+      [[24, "block_1d"], [24 * 7, "block_7d"], [24 * 30, "block_30d"], ["", "block_forever"]].map(([h, key]) => el("option", { value: String(h) }, t(key))),
+    );
+    this.showForm(t("block"), [reason, hours], async () => {
+      try {
+        await post(`${this.chat.base}/block`, { reason: reason.value, hours: hours.value ? Number(hours.value) : null });
+      } catch (error) {
+        throw new Error(errorText(error));
+      }
+      this.chat.app.toast(t("blocked_done"));
+    });
   }
 
   showForm(title, fields, submit) {

@@ -209,7 +209,9 @@ function onFrame(frame) {
       showQueue(frame.queue);
       break;
     case "error":
-      if (frame.client_msg_id) markFailed(frame.client_msg_id, frame.code === "rate_limited" ? words.too_fast : words.failed);
+      if (frame.code === "visitor_blocked") notice(words.blocked);
+      else if (frame.code === "visitor_muted") notice(words.muted);
+      else if (frame.client_msg_id) markFailed(frame.client_msg_id, failedWords(frame.code) || words.failed);
       break;
     case "ready":
       if (state === "waiting") refreshQueue();
@@ -375,12 +377,18 @@ async function reportContext() {
     .catch(() => {});
 }
 
+/// A blocked visitor or network: said kindly, never as a raw code.
+const BLOCK_CODES = ["visitor_blocked", "ip_blocked"];
+/// Why one message was not sent, in the buyer's words.
+const failedWords = (code) => ({ rate_limited: words.too_fast, banned_words: words.banned })[code];
+
 async function boot() {
   render();
   let conversation;
   try {
     conversation = await session.open();
   } catch (error) {
+    if (error.status === 403 && BLOCK_CODES.includes(error.code)) return notice(words.blocked);
     if (error.status !== 429) throw error;
     notice(words.too_many_chats(error.retryAfter));
     setTimeout(boot, error.retryAfter * 1000);

@@ -144,6 +144,13 @@ impl BotService {
         let allowed = Self::allowed(turn);
         let rules = leak_source(&system, turn.lang);
         let budget = self.config.answer_budget;
+        let now = self.clock.now_ms();
+        if !turn.session.llm_usage.allows(self.config.token_budget, now) {
+            tracing::info!(
+                "the conversation spent its model token budget; answering without the model"
+            );
+            return self.without_the_model(turn, &hits, &rules, &allowed).await;
+        }
         let asked_at = tokio::time::Instant::now();
         let mut stream = match llm.generate(messages, params).await {
             Ok(stream) => stream,
@@ -163,6 +170,7 @@ impl BotService {
         let mut violation = None;
         let mut invented = None;
         let mut late = false;
+        let mut pieces = 0u64;
         loop {
             let deadline = asked_at
                 + if raw.is_empty() {
@@ -179,7 +187,10 @@ impl BotService {
                 }
             };
             match event {
-                Ok(GenerationEvent::Token(piece)) => raw.push_str(&piece),
+                Ok(GenerationEvent::Token(piece)) => {
+                    pieces += 1;
+                    raw.push_str(&piece);
+                }
                 Ok(GenerationEvent::Done(_)) => break,
                 Err(error) => {
                     tracing::warn!(%error, "generation failed mid-answer");
@@ -206,6 +217,9 @@ impl BotService {
             }
         }
         drop(stream);
+        // Roughly a token per piece and per character the buyer wrote.
+        let spent = pieces + turn.facts.text.chars().count() as u64;
+        turn.session.llm_usage.spend(now, spent);
         if late && sent == 0 {
             tracing::info!("no answer within the first-token budget; answering without the model");
             return self.without_the_model(turn, &hits, &rules, &allowed).await;

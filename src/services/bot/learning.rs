@@ -7,11 +7,12 @@ use super::hours::rfc3339;
 use super::pipeline::Turn;
 use super::session;
 use super::{BotError, BotService, Work};
-use crate::domain::commerce::{OrderNumber, find_phones};
+use crate::domain::commerce::OrderNumber;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::handoff::HandoffReason;
 use crate::domain::intake::MessageFacts;
 use crate::domain::message::{MessageBody, Sender};
+use crate::domain::pii;
 use crate::ports::EmbedKind;
 use crate::services::chat::{Actor, ConversationView};
 use crate::services::events::{ChatEvent, EventPayload};
@@ -34,17 +35,20 @@ pub struct UnansweredGroup {
     pub last_seen: String,
 }
 
-/// Order and phone numbers say nothing about the question and are personal.
+/// Order numbers and personal data (phones, ID numbers, mail and street
+/// addresses) say nothing about the question; knowledge managers never see them.
 pub fn mask(text: &str) -> String {
+    mask_known(text, &[])
+}
+
+/// [`mask`], also removing the buyer's own stored name, phone and address.
+pub fn mask_known(text: &str, known: &[&str]) -> String {
     let mut out = text.to_owned();
     for no in OrderNumber::find_in(text) {
         out = out.replace(no.as_str(), "[订单号]");
         out = out.replace(&no.as_str().to_lowercase(), "[订单号]");
     }
-    for phone in find_phones(text) {
-        out = out.replace(&phone, "[电话]");
-    }
-    out
+    pii::redact_text(&out, known)
 }
 
 fn text_of(event: &ChatEvent) -> Option<&str> {
@@ -173,7 +177,11 @@ impl BotService {
     pub(super) async fn log_unanswered(&self, turn: &Turn, reason: HandoffReason) {
         let question = turn.facts.text.trim();
         if !question.is_empty() {
-            self.log_question(turn.id.as_str(), question, reason.as_str())
+            let p = &turn.profile;
+            let known = [&p.real_name, &p.phone, &p.address, &p.nickname];
+            let known: Vec<&str> = known.into_iter().flatten().map(String::as_str).collect();
+            let question = mask_known(question, &known);
+            self.log_question(turn.id.as_str(), &question, reason.as_str())
                 .await;
         }
     }

@@ -72,6 +72,8 @@ pub struct BotConfig {
     /// Most tokens in a generated answer.
     pub max_answer_tokens: usize,
     pub answer_budget: AnswerBudget,
+    /// Model tokens one conversation may spend per hour and per day.
+    pub token_budget: crate::domain::llm_budget::TokenBudget,
 }
 
 /// How long a generated answer may keep the buyer waiting, counted from the
@@ -102,6 +104,7 @@ impl Default for BotConfig {
             unhelpful_limit: 3,
             max_answer_tokens: 160,
             answer_budget: AnswerBudget::default(),
+            token_budget: Default::default(),
         }
     }
 }

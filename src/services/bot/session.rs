@@ -50,6 +50,9 @@ pub struct BotSession {
     /// a yes starts it. Cleared by any other message.
     #[serde(default)]
     pub offered_intent: Option<String>,
+    /// Model tokens this conversation spent (its hourly and daily budget).
+    #[serde(default)]
+    pub llm_usage: crate::domain::llm_budget::TokenUsage,
 }
 
 fn push_bounded(list: &mut Vec<String>, item: String) {

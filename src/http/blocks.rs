@@ -1,0 +1,90 @@
+//! Blocklists: an agent blocks a chat's visitor; admins block networks and
+//! lift blocks.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::Caller;
+use super::extract::{ApiJson, conversation_id};
+use crate::domain::audit::AuditAction;
+use crate::domain::message::MessageBody;
+use crate::services::blocks::{BlockView, Screened};
+use crate::services::chat::Actor;
+use crate::services::staff::StaffUser;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorBlock {
+    pub reason: String,
+    /// Leave out for a block until lifted.
+    pub hours: Option<u32>,
+}
+
+pub async fn block_visitor(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VisitorBlock>,
+) -> Result<(StatusCode, Json<BlockView>), ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    let block = state
+        .blocks
+        .block_visitor(&staff, &conversation.visitor_id, &body.reason, body.hours)
+        .await?;
+    Ok((StatusCode::CREATED, Json(block)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkBlock {
+    pub network: String,
+    pub reason: String,
+    pub hours: Option<u32>,
+}
+
+pub async fn block_network(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(body): ApiJson<NetworkBlock>,
+) -> Result<(StatusCode, Json<BlockView>), ApiError> {
+    let block = state
+        .blocks
+        .block_network(&staff, &body.network, &body.reason, body.hours)
+        .await?;
+    Ok((StatusCode::CREATED, Json(block)))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<BlockView>>, ApiError> {
+    Ok(Json(state.blocks.list().await?))
+}
+
+pub async fn lift(
+    State(state): State<AppState>,
+    Path(block_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.blocks.lift(&block_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Banned words and flood detection on a buyer's text message, over REST and
+/// the socket alike. A flood mutes the visitor and is audited (no text kept).
+pub async fn screen(state: &AppState, caller: &Caller, body: &MessageBody) -> Result<(), ApiError> {
+    let (Caller::Buyer(visitor), MessageBody::Text { text }) = (caller, body) else {
+        return Ok(());
+    };
+    match state.blocks.screen(&visitor.id, text.as_str()).await {
+        Err(Screened::Muted(flood)) => {
+            let target = format!("visitor {} ({})", visitor.id, flood.as_str());
+            state
+                .audit
+                .record(None, AuditAction::Blocked, &target)
+                .await;
+            Err(Screened::Muted(flood).into())
+        }
+        other => Ok(other?),
+    }
+}
