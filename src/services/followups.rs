@@ -47,8 +47,8 @@ impl BotFeed {
             Err(ChatError::NotFound | ChatError::Corrupt(_)) => None,
             Err(error) => return Err(error.to_string()),
         };
-        Ok(match opened {
-            Some(opened) => match (opened.sender, opened.payload) {
+        Ok(
+            opened.and_then(|opened| match (opened.sender, opened.payload) {
                 (Sender::Buyer { id: visitor_id }, EventPayload::Message { body }) => {
                     Some(BuyerMessage {
                         conversation_id: id,
@@ -58,9 +58,8 @@ impl BotFeed {
                     })
                 }
                 _ => None,
-            },
-            None => None,
-        })
+            }),
+        )
     }
 }
 
