@@ -259,31 +259,48 @@ impl Application {
         let shop = Arc::new(
             ShopService::open(store.clone(), clock.clone(), shop_defaults(&settings)?).await?,
         );
-        let bot = Arc::new(BotService::new(
-            BotParts {
-                chat: chat.clone(),
-                routing: routing.clone(),
-                visitors: visitors.clone(),
-                store: store.clone(),
-                cipher: cipher.clone(),
-                clock: clock.clone(),
-                shop: shop.clone(),
-            },
-            BotPorts {
-                knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
-                commerce,
-                llm: models.llm,
-                embedder: Some(models.embedder),
-            },
+        // The bot hands off through the conversation service, which asks the bot
+        // for its packet when a buyer leaves it: built together, the service
+        // holding the bot weakly.
+        let (catalog, prompts) = (
             intent_catalog(&settings)?,
             Prompts::load(&settings.shop_name)?,
-            BotConfig {
-                answer_budget: settings.answer_budget,
-                token_budget: settings.llm_token_budget,
-                ..BotConfig::default()
-            },
-        ));
-        bot.start();
+        );
+        let mut conversations = None;
+        let bot = Arc::new_cyclic(|bot| {
+            let service = Arc::new(ConversationService::new(
+                chat.clone(),
+                bot.clone(),
+                routing.clone(),
+                visitors.clone(),
+            ));
+            conversations = Some(service.clone());
+            BotService::new(
+                BotParts {
+                    chat: chat.clone(),
+                    conversations: service,
+                    visitors: visitors.clone(),
+                    store: store.clone(),
+                    cipher: cipher.clone(),
+                    clock: clock.clone(),
+                    shop: shop.clone(),
+                },
+                BotPorts {
+                    knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
+                    commerce,
+                    llm: models.llm,
+                    embedder: Some(models.embedder),
+                },
+                catalog,
+                prompts,
+                BotConfig {
+                    answer_budget: settings.answer_budget,
+                    token_budget: settings.llm_token_budget,
+                    ..BotConfig::default()
+                },
+            )
+        });
+        let conversations = conversations.expect("built with the bot");
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
         tokio::spawn(
@@ -298,12 +315,6 @@ impl Application {
             );
         }
         store.listen_for_events(shutdown_rx.clone()).await?;
-        let conversations = Arc::new(ConversationService::new(
-            chat.clone(),
-            bot.clone(),
-            routing.clone(),
-            visitors.clone(),
-        ));
         let channels = Arc::new(ChannelService::new(
             store.clone(),
             cipher.clone(),
@@ -343,6 +354,15 @@ impl Application {
             settings.banned_words.clone(),
         )
         .await?;
+        if bot.enabled() {
+            runner
+                .spawn(
+                    Arc::new(crate::services::followups::BotFeed::new(chat.clone(), &bot)),
+                    Reach::ClusterFromNow,
+                    shutdown_rx.clone(),
+                )
+                .await?;
+        }
         let state = AppState {
             webhooks,
             channels,

@@ -43,6 +43,12 @@ pub struct ChatBenchArgs {
     /// to its database, so DATABASE_URL must be the one the nodes use.
     #[arg(long)]
     pub target: Option<String>,
+    /// Also run the in-process server with the event backbone loaded: three
+    /// extra cluster subscribers reading every event and a webhook endpoint
+    /// for every event whose receiver (started here) sleeps 10 s per call.
+    /// Prints the figures of a plain run and of a loaded run side by side.
+    #[arg(long, conflicts_with = "target")]
+    pub backbone: bool,
 }
 
 const CHATS_PER_AGENT: usize = 50;
@@ -66,6 +72,26 @@ struct Stats {
 }
 
 pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> {
+    if !args.backbone {
+        let report = run_once(&args, &settings, false).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    eprintln!("run 1 of 2: without subscribers or webhooks");
+    let plain = run_once(&args, &settings, false).await?;
+    eprintln!("run 2 of 2: three subscribers and a webhook receiver that sleeps 10 s per call");
+    let loaded = run_once(&args, &settings, true).await?;
+    let report = json!({ "without": plain, "with_backbone": loaded });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// One bench run; `backbone` loads the server with subscribers and a slow webhook.
+async fn run_once(
+    args: &ChatBenchArgs,
+    settings: &Settings,
+    backbone: bool,
+) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
     let mut server_settings = Settings::for_data_dir(dir.path());
     server_settings.database_url = settings.database_url.clone();
@@ -75,23 +101,31 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
         "sqlite"
     };
     let mut running = None;
-    let (base, staff) = match &args.target {
+    let (base, staff, store) = match &args.target {
         Some(url) => {
-            let store = crate::startup::open_store(&settings).await?;
+            let store = crate::startup::open_store(settings).await?;
             let clock = Arc::new(crate::ports::SystemClock);
-            let staff = Arc::new(StaffService::new(store, clock, settings.session_hours));
-            (url.trim_end_matches('/').to_owned(), staff)
+            let staff = Arc::new(StaffService::new(
+                store.clone(),
+                clock,
+                settings.session_hours,
+            ));
+            (url.trim_end_matches('/').to_owned(), staff, store)
         }
         None => {
             let app = Application::build(server_settings).await?;
             let base = format!("http://{}", app.local_addr());
             let staff = app.state().staff.clone();
+            let store = app.state().store.clone();
+            if backbone {
+                backbone_load::attach(app.state()).await?;
+            }
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let server = tokio::spawn(app.run_until(async move {
                 let _ = stopped.await;
             }));
             running = Some((stop, server));
-            (base, staff)
+            (base, staff, store)
         }
     };
     let http = reqwest::Client::builder()
@@ -154,6 +188,7 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
         senders.len(),
         args.seconds
     );
+    let outbox_before = store.outbox_head().await?;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let phase2_start = Instant::now();
     for tx in &senders {
@@ -165,6 +200,15 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
         .as_secs_f64()
         .min(args.seconds as f64 + 0.3);
     let durable = stats.acks.load(Ordering::SeqCst) as f64 / phase2_secs;
+    let outbox_after = store.outbox_head().await?;
+    // The outbox's events/s while chat is saturated, and how far each
+    // subscriber is behind the newest event when the phase ends.
+    let lag: serde_json::Map<String, Value> = store
+        .subscriber_positions()
+        .await?
+        .into_iter()
+        .map(|(name, position)| (name, json!(outbox_after - position)))
+        .collect();
     let still_open = stats.open_sockets.load(Ordering::SeqCst);
 
     let report = json!({
@@ -181,10 +225,14 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
             "ack_ms": ack,
             "delivery_ms": delivery,
         },
-        "saturation": { "durable_msgs_per_s": durable.round() },
+        "saturation": {
+            "durable_msgs_per_s": durable.round(),
+            "outbox_events_per_s": ((outbox_after - outbox_before) as f64 / phase2_secs).round(),
+            "subscriber_lag_events": lag,
+        },
+        "backbone": backbone,
         "errors": stats.errors.load(Ordering::SeqCst),
     });
-    println!("{}", serde_json::to_string_pretty(&report)?);
     drop(senders);
     if let Some((stop, server)) = running {
         let _ = stop.send(());
@@ -192,7 +240,7 @@ pub async fn run(args: ChatBenchArgs, settings: Settings) -> anyhow::Result<()> 
             .await
             .context("server did not stop")???;
     }
-    Ok(())
+    Ok(report)
 }
 
 async fn create_agents(
@@ -437,4 +485,77 @@ fn percentiles(samples: &Mutex<Vec<u64>>) -> Value {
     v.sort_unstable();
     let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)] as f64 / 1000.0;
     json!({ "samples": v.len(), "p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": at(1.0) })
+}
+
+/// The event backbone's load for `--backbone`: three cluster subscribers that
+/// read every event (stand-ins for tickets, analytics and audit) and a webhook
+/// endpoint for every event whose receiver takes 10 s to answer each call.
+mod backbone_load {
+    use crate::domain::events::DomainEvent;
+    use crate::domain::staff::Role;
+    use crate::http::AppState;
+    use crate::services::staff::NewStaff;
+    use crate::services::subscribers::{Reach, Runner, Subscriber};
+    use crate::services::webhooks::NewEndpoint;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    const SUBSCRIBERS: [&str; 3] = ["bench-tickets", "bench-analytics", "bench-audit"];
+    const RECEIVER_SLEEP: Duration = Duration::from_secs(10);
+
+    struct Counting {
+        name: &'static str,
+        seen: AtomicU64,
+    }
+
+    #[async_trait::async_trait]
+    impl Subscriber for Counting {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        async fn handle(&self, _event: &DomainEvent) -> Result<(), String> {
+            self.seen.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    pub async fn attach(state: &AppState) -> anyhow::Result<()> {
+        let runner = Runner::new(state.store.clone(), state.clock.clone());
+        for name in SUBSCRIBERS {
+            let subscriber = Arc::new(Counting {
+                name,
+                seen: AtomicU64::new(0),
+            });
+            runner
+                .spawn(subscriber, Reach::Cluster, state.shutdown.clone())
+                .await?;
+        }
+        let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", receiver.local_addr()?);
+        let slow = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(|| async {
+                tokio::time::sleep(RECEIVER_SLEEP).await;
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        );
+        tokio::spawn(async move { axum::serve(receiver, slow).await });
+        let admin = NewStaff::parse(
+            "bench-admin",
+            "bench-admin-Passw0rd!",
+            None,
+            Role::Admin,
+            None,
+        )?;
+        let admin = state.staff.add_user(admin).await?;
+        let endpoint = NewEndpoint {
+            url,
+            event_types: vec!["*".to_owned()],
+            description: "bench: a receiver that sleeps 10 s".to_owned(),
+        };
+        state.webhooks.create(&admin, endpoint).await?;
+        Ok(())
+    }
 }

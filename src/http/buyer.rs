@@ -6,13 +6,13 @@ use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::conversation::Channel;
 use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
-use crate::services::conversations::HandoffInput;
+use crate::services::conversations::{HandoffInput, StartRequest, Started};
 use crate::services::visitors::Visitor;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,15 +33,6 @@ pub struct StartConversation {
     /// The widget's language, for the welcome message (zh by default).
     #[serde(default)]
     pub lang: crate::domain::lang::Lang,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Started {
-    pub conversation: ConversationView,
-    pub visitor_id: String,
-    /// Only for a new visitor: keep it, it is not shown again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub visitor_token: Option<String>,
 }
 
 impl StartConversation {
@@ -65,32 +56,15 @@ pub async fn start(
     State(state): State<AppState>,
     ApiJson(mut body): ApiJson<StartConversation>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
-    let identity = body.identity(&state)?;
-    let (visitor, visitor_token) = state
-        .visitors
-        .identify(body.visitor_token.as_deref(), &identity)
-        .await?;
-    let conversation = state
-        .chat
-        .start_conversation(&visitor, body.channel)
-        .await?;
-    let returning = visitor_token.is_none();
-    if let Some(id) = crate::domain::conversation::ConversationId::parse(&conversation.id)
-        && let Err(error) = state
-            .bot
-            .welcome(&id, returning, body.campaign.as_deref(), body.lang)
-            .await
-    {
-        tracing::warn!(%error, "welcome message not sent");
-    }
-    Ok((
-        StatusCode::CREATED,
-        Json(Started {
-            conversation,
-            visitor_id: visitor.id,
-            visitor_token,
-        }),
-    ))
+    let request = StartRequest {
+        identity: body.identity(&state)?,
+        visitor_token: body.visitor_token.as_deref(),
+        channel: body.channel,
+        campaign: body.campaign.as_deref(),
+        lang: body.lang,
+    };
+    let started = state.conversations.start(request).await?;
+    Ok((StatusCode::CREATED, Json(started)))
 }
 
 #[derive(Debug, Deserialize)]

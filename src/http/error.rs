@@ -272,7 +272,7 @@ impl From<BotError> for ApiError {
         let message = e.to_string();
         match e {
             BotError::Chat(inner) => inner.into(),
-            BotError::Routing(inner) => inner.into(),
+            BotError::Conversation(inner) => inner.into(),
             BotError::Visitor(inner) => inner.into(),
             BotError::NotABotAnswer => ApiError::bad_request("not_a_bot_answer", message),
             BotError::NotAnAgentAnswer => ApiError::bad_request("not_an_agent_answer", message),

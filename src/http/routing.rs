@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, conversation_id};
 use crate::domain::message::MessageText;
 use crate::domain::routing::{MatchKind, Presence, RouteRule};
-use crate::services::chat::{Ack, Actor, ConversationView};
+use crate::services::chat::{Ack, ConversationView};
 use crate::services::quick_replies::{QuickReply, QuickReplyInput};
 use crate::services::routing::{QueueStatus, TransferTarget};
 use crate::services::skill_groups::{AgentStatus, Board, GroupInput, SkillGroup};
@@ -158,7 +158,10 @@ pub async fn transfer(
         Some(text) => Some(MessageText::parse(text)?.as_str().to_owned()),
     };
     Ok(Json(
-        state.routing.transfer(&staff, &id, target, note).await?,
+        state
+            .conversations
+            .transfer(&staff, &id, target, note)
+            .await?,
     ))
 }
 
@@ -168,7 +171,7 @@ pub async fn take_over(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
-    Ok(Json(state.routing.take_over(&staff, &id).await?))
+    Ok(Json(state.conversations.take_over(&staff, &id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,8 +267,7 @@ pub async fn queue_status(
     Path(id): Path<String>,
 ) -> Result<Json<QueueView>, ApiError> {
     let id = conversation_id(&id)?;
-    state.chat.visible(Actor::Buyer(&visitor), &id).await?;
     Ok(Json(QueueView {
-        queue: state.routing.status(id.as_str()).await?,
+        queue: state.conversations.queue_status(&visitor, &id).await?,
     }))
 }

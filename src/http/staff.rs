@@ -6,13 +6,13 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use super::limits::ClientIp;
 use crate::domain::audit::AuditAction;
-use crate::domain::conversation::{ConversationState, Transition};
+use crate::domain::conversation::ConversationState;
 use crate::domain::staff::Role;
 use crate::domain::visitor::VisitorContext;
-use crate::services::chat::{Actor, ConversationView};
+use crate::services::chat::ConversationView;
+use crate::services::conversations::ConversationDetail;
 use crate::services::inbox::ChatSummary;
 use crate::services::staff::{NewStaff, StaffError, StaffUser};
-use crate::services::visitors::VisitorProfile;
 use crate::storage::ConversationScope;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -134,29 +134,13 @@ pub async fn all_open(
     chat_list(&state, &staff, ConversationScope::Open, q.limit).await
 }
 
-#[derive(Serialize)]
-pub struct ConversationDetail {
-    pub conversation: ConversationView,
-    pub visitor: VisitorProfile,
-}
-
 pub async fn detail(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    // Personal data by need: masked until the chat's own agent reveals it.
-    let visitor = state
-        .visitors
-        .profile(&conversation.visitor_id)
-        .await?
-        .masked();
-    Ok(Json(ConversationDetail {
-        conversation,
-        visitor,
-    }))
+    Ok(Json(state.conversations.detail(&staff, &id).await?))
 }
 
 pub async fn claim(
@@ -165,25 +149,7 @@ pub async fn claim(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = conversation_id(&id)?;
-    let claimed = state.chat.claim(&staff, &id).await?;
-    state.routing.after_change(&claimed, None).await?;
-    Ok(Json(claimed))
-}
-
-async fn change_state(
-    state: AppState,
-    staff: StaffUser,
-    id: String,
-    transition: Transition,
-) -> Result<Json<ConversationView>, ApiError> {
-    let id = conversation_id(&id)?;
-    let before = state.chat.conversation(&id).await?;
-    let after = state.chat.change_state(&staff, &id, transition).await?;
-    state
-        .routing
-        .after_change(&after, before.agent_id.as_deref())
-        .await?;
-    Ok(Json(after))
+    Ok(Json(state.conversations.claim(&staff, &id).await?))
 }
 
 pub async fn resolve(
@@ -191,7 +157,8 @@ pub async fn resolve(
     Extension(staff): Extension<StaffUser>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    change_state(state, staff, id, Transition::Resolve).await
+    let id = conversation_id(&id)?;
+    Ok(Json(state.conversations.resolve(&staff, &id).await?))
 }
 
 pub async fn hand_back(
@@ -199,7 +166,8 @@ pub async fn hand_back(
     Extension(staff): Extension<StaffUser>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    change_state(state, staff, id, Transition::HandBack).await
+    let id = conversation_id(&id)?;
+    Ok(Json(state.conversations.hand_back(&staff, &id).await?))
 }
 
 pub async fn close(
@@ -207,7 +175,8 @@ pub async fn close(
     Extension(staff): Extension<StaffUser>,
     Path(id): Path<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    change_state(state, staff, id, Transition::Close).await
+    let id = conversation_id(&id)?;
+    Ok(Json(state.conversations.close(&staff, &id).await?))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<StaffUser>>, ApiError> {

@@ -103,7 +103,8 @@ pub enum Actor<'a> {
     Staff(&'a StaffUser),
 }
 
-/// A buyer message committed while the bot owns the chat: work for the bot.
+/// A committed buyer message: work for the bot (services::followups reads it
+/// from the event stream).
 #[derive(Debug, Clone)]
 pub struct BuyerMessage {
     pub conversation_id: ConversationId,
@@ -114,8 +115,6 @@ pub struct BuyerMessage {
 
 pub struct ChatService {
     store: Store,
-    /// Where buyer messages go while the bot owns the chat (unset: no bot runs).
-    bot_inbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<BuyerMessage>>,
     cipher: Cipher,
     hub: Arc<Hub>,
     queue: CommitQueue<ChatEvent>,
@@ -155,7 +154,6 @@ impl ChatService {
         (
             Self {
                 store,
-                bot_inbox: std::sync::OnceLock::new(),
                 cipher,
                 hub,
                 queue,
@@ -263,44 +261,16 @@ impl ChatService {
             &payload,
             WriteKind::Append { guard },
         );
-        let event = self.event(&write, sender, payload.clone());
+        let event = self.event(&write, sender, payload);
         match self.queue.submit(write, event).await {
-            Ok(outcome) => {
-                if let (Actor::Buyer(v), EventPayload::Message { body }) = (actor, payload) {
-                    self.tell_bot(id, v, &outcome, body);
-                }
-                Ok(Ack {
-                    seq: outcome.seq,
-                    created_at: outcome.created_at,
-                    duplicate: outcome.duplicate,
-                })
-            }
+            Ok(outcome) => Ok(Ack {
+                seq: outcome.seq,
+                created_at: outcome.created_at,
+                duplicate: outcome.duplicate,
+            }),
             Err(StoreError::Refused { state, .. }) if state == "closed" => Err(ChatError::Closed),
             Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
             Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Routes buyer messages to the bot from now on (called once at start-up).
-    pub fn connect_bot(&self, inbox: tokio::sync::mpsc::UnboundedSender<BuyerMessage>) {
-        let _ = self.bot_inbox.set(inbox);
-    }
-
-    fn tell_bot(
-        &self,
-        id: &ConversationId,
-        visitor: &Visitor,
-        outcome: &AppendOutcome,
-        body: MessageBody,
-    ) {
-        let for_bot = !outcome.duplicate && outcome.state == ConversationState::Bot.as_str();
-        if let (true, Some(inbox)) = (for_bot, self.bot_inbox.get()) {
-            let _ = inbox.send(BuyerMessage {
-                conversation_id: id.clone(),
-                visitor_id: visitor.id.clone(),
-                seq: outcome.seq,
-                body,
-            });
         }
     }
 
@@ -587,15 +557,6 @@ impl ChatService {
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
-    }
-
-    /// The bot (or the routing service) hands a bot-owned chat to people.
-    pub async fn system_hand_off(
-        &self,
-        conversation: &ConversationView,
-    ) -> Result<ConversationView, ChatError> {
-        self.transition(conversation, Transition::RequestAgent, Sender::System, None)
-            .await
     }
 
     /// An internal note ("whisper") on a conversation: staff see it, the buyer never does.

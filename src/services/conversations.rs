@@ -1,16 +1,21 @@
-//! Conversation use cases that span services. A person is asked for here, the
-//! same way whether the buyer pressed the widget's button or an app channel
-//! asked for its user: the chat waits, the bot's packet of what it gathered is
-//! written when the chat leaves the bot, and routing queues it.
+//! The conversation's life as one service: starting a chat, handing it to
+//! people (one path, whether the bot decided, the buyer pressed the widget's
+//! button or an app channel asked for its user), claim, transfer, take-over,
+//! resolve, hand back and close. Each HTTP handler is one call here; what
+//! follows a change (dropping a stale queue entry, offering the freed agent
+//! the next chat) happens here, not in the handler.
 
 use super::bot::BotService;
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
-use super::routing::{RoutingError, RoutingService};
-use super::visitors::{Visitor, VisitorError, VisitorService};
-use crate::domain::conversation::{ConversationId, ConversationState};
+use super::routing::{QueueStatus, RoutingError, RoutingService, TransferTarget};
+use super::staff::StaffUser;
+use super::visitors::{Visitor, VisitorError, VisitorProfile, VisitorService};
+use crate::domain::conversation::{Channel, ConversationId, ConversationState, Transition};
+use crate::domain::lang::Lang;
 use crate::domain::routing::RouteHints;
-use crate::domain::visitor::{VisitorInputError, page_url};
-use std::sync::Arc;
+use crate::domain::visitor::{BuyerIdentity, VisitorInputError, page_url};
+use serde::Serialize;
+use std::sync::{Arc, Weak};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConversationError {
@@ -32,9 +37,52 @@ pub struct HandoffInput {
     pub entry_page: Option<String>,
 }
 
+/// Who hands the chat to people, with what they know.
+#[derive(Debug, Clone)]
+pub enum HandoffBy {
+    /// The buyer (the widget's button, or an app channel for its user). Leaving
+    /// the bot, the bot writes the packet of what it gathered.
+    Buyer(HandoffInput),
+    /// The bot, which has written its packet: routing hints from it, and the
+    /// notice the buyer reads before the chat joins the queue.
+    Bot { hints: RouteHints, notice: String },
+}
+
+/// A new chat as the buyer's client sees it.
+#[derive(Debug, Serialize)]
+pub struct Started {
+    pub conversation: ConversationView,
+    pub visitor_id: String,
+    /// Only for a new visitor: keep it, it is not shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_token: Option<String>,
+}
+
+/// How a buyer starts a chat (parsed by the handler).
+#[derive(Debug)]
+pub struct StartRequest<'a> {
+    pub visitor_token: Option<&'a str>,
+    pub identity: BuyerIdentity,
+    pub channel: Channel,
+    /// The campaign the visitor arrived from (chooses the welcome message).
+    pub campaign: Option<&'a str>,
+    pub lang: Lang,
+}
+
+/// A conversation with its buyer, as the console's chat view shows it.
+#[derive(Debug, Serialize)]
+pub struct ConversationDetail {
+    pub conversation: ConversationView,
+    pub visitor: VisitorProfile,
+    /// The app channel's name (e.g. a WeChat bridge) for an `api` chat.
+    pub channel_name: Option<String>,
+}
+
 pub struct ConversationService {
     chat: Arc<ChatService>,
-    bot: Arc<BotService>,
+    /// Weak: the bot hands off through this service, and this service asks
+    /// the bot for its packet when the buyer leaves it.
+    bot: Weak<BotService>,
     routing: Arc<RoutingService>,
     visitors: Arc<VisitorService>,
 }
@@ -42,7 +90,7 @@ pub struct ConversationService {
 impl ConversationService {
     pub fn new(
         chat: Arc<ChatService>,
-        bot: Arc<BotService>,
+        bot: Weak<BotService>,
         routing: Arc<RoutingService>,
         visitors: Arc<VisitorService>,
     ) -> ConversationService {
@@ -54,48 +102,220 @@ impl ConversationService {
         }
     }
 
-    /// The buyer asks for a person: the chat waits and joins the routed group's
-    /// queue. Asking again while waiting or served changes nothing.
+    /// A buyer (new or returning) starts a chat; the bot welcomes them. A
+    /// welcome that fails does not fail the start.
+    pub async fn start(&self, request: StartRequest<'_>) -> Result<Started, ConversationError> {
+        let (visitor, visitor_token) = self
+            .visitors
+            .identify(request.visitor_token, &request.identity)
+            .await?;
+        let conversation = self
+            .chat
+            .start_conversation(&visitor, request.channel)
+            .await?;
+        let returning = visitor_token.is_none();
+        if let (Some(bot), Some(id)) = (self.bot.upgrade(), ConversationId::parse(&conversation.id))
+            && let Err(error) = bot
+                .welcome(&id, returning, request.campaign, request.lang)
+                .await
+        {
+            tracing::warn!(%error, "welcome message not sent");
+        }
+        Ok(Started {
+            conversation,
+            visitor_id: visitor.id,
+            visitor_token,
+        })
+    }
+
+    /// The conversation and its buyer's profile, if `staff` may see it.
+    pub async fn detail(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationDetail, ConversationError> {
+        let conversation = self.chat.visible(Actor::Staff(staff), id).await?;
+        // Personal data by need: masked until the chat's own agent reveals it.
+        let visitor = self
+            .visitors
+            .profile(&conversation.visitor_id)
+            .await?
+            .masked();
+        let channel_name = self
+            .chat
+            .store()
+            .channel_name_of(&conversation.id)
+            .await
+            .map_err(ChatError::from)?;
+        Ok(ConversationDetail {
+            conversation,
+            visitor,
+            channel_name,
+        })
+    }
+
+    /// The buyer asks for a person (widget button or app channel).
     pub async fn request_person(
         &self,
         visitor: &Visitor,
         id: &ConversationId,
         input: HandoffInput,
     ) -> Result<ConversationView, ConversationError> {
-        let entry_page = match &input.entry_page {
-            Some(page) => Some(page_url("entry_page", page)?),
-            None => None,
+        self.hand_off(visitor, id, HandoffBy::Buyer(input)).await
+    }
+
+    /// The one hand-off path: the chat waits and joins the routed group's
+    /// queue. Asking again while waiting or served changes nothing.
+    #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "info"))]
+    pub async fn hand_off(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+        by: HandoffBy,
+    ) -> Result<ConversationView, ConversationError> {
+        let entry_page = match &by {
+            HandoffBy::Buyer(HandoffInput {
+                entry_page: Some(page),
+                ..
+            }) => Some(page_url("entry_page", page)?),
+            _ => None,
         };
         let before = self.chat.visible(Actor::Buyer(visitor), id).await?;
         let conversation = self.chat.request_agent(visitor, id).await?;
         if conversation.state != ConversationState::Waiting {
             return Ok(conversation);
         }
-        // Leaving the bot: the agent gets the packet of what the bot gathered. The
-        // chat is queued even if the packet cannot be written: it must not be lost.
-        let mut from_bot = (None, None);
-        if before.state == ConversationState::Bot {
-            match self.bot.packet_on_request(id, conversation.clone()).await {
-                Ok(packet) => from_bot = (packet.intent, packet.category),
-                Err(error) => tracing::error!(%error, "no hand-off packet for the buyer's request"),
+        let hints = match by {
+            HandoffBy::Bot { hints, notice } => {
+                // The notice goes first: once queued, an agent may be assigned at
+                // once, and "an agent has joined" must never precede "you are queued".
+                self.chat.post_system(id, notice).await?;
+                hints
             }
-        }
-        let entry_page = match entry_page {
-            Some(page) => Some(page),
-            None => {
-                self.visitors
-                    .profile(&visitor.id)
-                    .await?
-                    .context
-                    .current_page
+            HandoffBy::Buyer(input) => {
+                let from_bot = if before.state == ConversationState::Bot {
+                    self.packet_hints(id, &conversation).await
+                } else {
+                    (None, None)
+                };
+                let entry_page = match entry_page {
+                    Some(page) => Some(page),
+                    None => {
+                        self.visitors
+                            .profile(&visitor.id)
+                            .await?
+                            .context
+                            .current_page
+                    }
+                };
+                RouteHints {
+                    intent: from_bot.0,
+                    category: input.category.or(from_bot.1),
+                    entry_page,
+                    vip: false,
+                }
             }
-        };
-        let hints = RouteHints {
-            intent: from_bot.0,
-            category: input.category.or(from_bot.1),
-            entry_page,
-            vip: false,
         };
         Ok(self.routing.enqueue(id, hints).await?)
+    }
+
+    /// Leaving the bot at the buyer's request: the agent gets the packet of
+    /// what the bot gathered, routing its intent and category. The chat is
+    /// queued even if the packet cannot be written: it must not be lost.
+    async fn packet_hints(
+        &self,
+        id: &ConversationId,
+        conversation: &ConversationView,
+    ) -> (Option<String>, Option<String>) {
+        let Some(bot) = self.bot.upgrade() else {
+            return (None, None);
+        };
+        match bot.packet_on_request(id, conversation.clone()).await {
+            Ok(packet) => (packet.intent, packet.category),
+            Err(error) => {
+                tracing::error!(%error, "no hand-off packet for the buyer's request");
+                (None, None)
+            }
+        }
+    }
+
+    /// Where the buyer's chat stands in its queue; None when it is not waiting.
+    pub async fn queue_status(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+    ) -> Result<Option<QueueStatus>, ConversationError> {
+        self.chat.visible(Actor::Buyer(visitor), id).await?;
+        Ok(self.routing.status(id.as_str()).await?)
+    }
+
+    /// An agent takes a waiting chat, within their capacity.
+    pub async fn claim(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ConversationError> {
+        let claimed = self.chat.claim(staff, id).await?;
+        self.routing.after_change(&claimed, None).await?;
+        Ok(claimed)
+    }
+
+    /// Moves a chat to another agent or into a group's queue, with a note only staff see.
+    pub async fn transfer(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        target: TransferTarget,
+        note: Option<String>,
+    ) -> Result<ConversationView, ConversationError> {
+        Ok(self.routing.transfer(staff, id, target, note).await?)
+    }
+
+    /// A supervisor takes a chat over from whoever has it.
+    pub async fn take_over(
+        &self,
+        supervisor: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ConversationError> {
+        Ok(self.routing.take_over(supervisor, id).await?)
+    }
+
+    pub async fn resolve(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ConversationError> {
+        self.change_state(staff, id, Transition::Resolve).await
+    }
+
+    pub async fn hand_back(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ConversationError> {
+        self.change_state(staff, id, Transition::HandBack).await
+    }
+
+    pub async fn close(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<ConversationView, ConversationError> {
+        self.change_state(staff, id, Transition::Close).await
+    }
+
+    /// A change by staff; the agent it frees is offered the next waiting chat.
+    async fn change_state(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        transition: Transition,
+    ) -> Result<ConversationView, ConversationError> {
+        let before = self.chat.conversation(id).await?;
+        let after = self.chat.change_state(staff, id, transition).await?;
+        self.routing
+            .after_change(&after, before.agent_id.as_deref())
+            .await?;
+        Ok(after)
     }
 }

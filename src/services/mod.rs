@@ -8,6 +8,7 @@ pub mod channels;
 pub mod chat;
 pub mod conversations;
 pub mod events;
+pub mod followups;
 pub mod hub;
 pub mod inbox;
 pub mod knowledge;

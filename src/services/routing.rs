@@ -94,19 +94,16 @@ impl RoutingService {
         }
     }
 
-    /// Hands a chat to people: a bot-owned chat starts waiting, the chat joins the
-    /// queue of the group its hints route to (the default group otherwise), and
-    /// an agent is assigned at once if one has room. Asking again is harmless.
-    #[tracing::instrument(skip_all, fields(conversation = %conversation_id), err(level = "info"))]
+    /// A waiting chat joins the queue of the group its hints route to (the
+    /// default group otherwise), and an agent is assigned at once if one has
+    /// room. Asking again is harmless. Only the conversation service's
+    /// hand-off calls it, once the chat waits.
     pub async fn enqueue(
         &self,
         conversation_id: &ConversationId,
         hints: RouteHints,
     ) -> Result<ConversationView, RoutingError> {
-        let mut conversation = self.chat.conversation(conversation_id).await?;
-        if conversation.state == ConversationState::Bot {
-            conversation = self.chat.system_hand_off(&conversation).await?;
-        }
+        let conversation = self.chat.conversation(conversation_id).await?;
         if conversation.state != ConversationState::Waiting {
             return Ok(conversation);
         }

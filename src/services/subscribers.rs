@@ -27,6 +27,10 @@ pub trait Subscriber: Send + Sync + 'static {
 pub enum Reach {
     /// One node at a time, durable cursor, from the first event.
     Cluster,
+    /// One node at a time, durable cursor, from the newest event when the
+    /// cursor is first made (work that is no use for what happened before,
+    /// like the bot's answers).
+    ClusterFromNow,
     /// Every node, in-memory cursor, from the newest event at start.
     EachNode,
 }
@@ -64,7 +68,11 @@ impl Runner {
     ) -> Result<tokio::task::JoinHandle<()>, crate::storage::StoreError> {
         let (store, clock, node) = (self.store.clone(), self.clock.clone(), self.node.clone());
         Ok(match reach {
-            Reach::Cluster => tokio::spawn(run_cluster(store, clock, node, subscriber, stop)),
+            Reach::Cluster => tokio::spawn(run_cluster(store, clock, node, subscriber, 0, stop)),
+            Reach::ClusterFromNow => {
+                let head = store.outbox_head().await?;
+                tokio::spawn(run_cluster(store, clock, node, subscriber, head, stop))
+            }
             Reach::EachNode => {
                 let head = store.outbox_head().await?;
                 tokio::spawn(run_node(store, subscriber, head, stop))
@@ -188,6 +196,7 @@ async fn run_cluster(
     clock: Arc<dyn Clock>,
     node: String,
     subscriber: Arc<dyn Subscriber>,
+    start: i64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let name = subscriber.name();
@@ -195,7 +204,7 @@ async fn run_cluster(
     let mut retry = RETRY_FIRST;
     loop {
         let held = store
-            .take_subscriber_lease(name, &node, 0, clock.now_ms())
+            .take_subscriber_lease(name, &node, start, clock.now_ms())
             .await;
         let pause = match held {
             Ok(Some(position)) => {

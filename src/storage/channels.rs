@@ -104,6 +104,18 @@ impl Store {
         )
     }
 
+    /// The name of the app channel a conversation came through, if any.
+    pub async fn channel_name_of(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT c.name FROM channel_users u JOIN channels c ON c.id = u.channel_id \
+                   WHERE u.conversation_id = $1 LIMIT 1";
+        let name: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        Ok(name.map(|(name,)| name))
+    }
+
     /// Records the user's message time and current conversation: the reply
     /// window starts again.
     pub async fn save_channel_user(&self, row: &ChannelUserRow) -> Result<(), StoreError> {

@@ -220,6 +220,8 @@ async fn a_channel_allows_only_so_many_replies_per_user_message() {
             .or(view["channel"].as_str()),
         Some("api")
     );
+    // The console's chat view names the app channel the chat came through.
+    assert_eq!(view["channel_name"], "微信客服");
     let claim = format!("/api/v1/staff/conversations/{conversation}/claim");
     let res = app.staff_post(&agent, &claim, json!({})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());

@@ -3,7 +3,7 @@
 // supervisor can take on it.
 
 import { el, get, liveSocket, post } from "./api.js";
-import { t } from "./i18n.js";
+import { t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
 
@@ -74,6 +74,7 @@ export class ChatView {
       const detail = await get(this.base);
       this.conversation = detail.conversation;
       this.visitor = detail.visitor;
+      this.channelName = detail.channel_name ?? null;
       this.conversation.buyer_name = detail.visitor?.nickname ?? null;
     } catch (error) {
       this.log.append(el("li", { class: "msg system" }, el("div", { class: "body" }, error.message)));
@@ -187,7 +188,14 @@ export class ChatView {
     const me = this.app.me;
     const mine = c.agent_id === me.id;
     const supervisor = me.role === "supervisor" || me.role === "admin";
-    this.title.replaceChildren(el("strong", { testid: "chat-buyer" }, buyerLabel(c)), " ", el("span", { class: `state state-${c.state}`, testid: "chat-state" }, t(`state_${c.state}`)));
+    const channel = this.channelName ? `${word("channel", c.channel)} · ${this.channelName}` : word("channel", c.channel);
+    this.title.replaceChildren(
+      el("strong", { testid: "chat-buyer" }, buyerLabel(c)),
+      " ",
+      el("span", { class: `state state-${c.state}`, testid: "chat-state" }, t(`state_${c.state}`)),
+      " ",
+      el("span", { class: "channel", testid: "chat-channel", title: t("channel") }, channel),
+    );
     const act = (key, handler, show = true) => show && el("button", { type: "button", testid: `action-${key}`, onclick: handler }, t(key));
     this.actions.replaceChildren(
       ...[

@@ -12,6 +12,7 @@ use crate::domain::handoff::HandoffReason;
 use crate::domain::lang::Lang;
 use crate::ports::{ChatMessage, ChatRole, GenerationEvent, GenerationParams, Sampling};
 use crate::services::chat::ConversationView;
+use crate::services::conversations::HandoffBy;
 use crate::services::visitors::Visitor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -115,17 +116,15 @@ impl BotService {
         let visitor = Visitor {
             id: turn.conversation.visitor_id.clone(),
         };
-        self.chat.request_agent(&visitor, &turn.id).await?;
         let hints = crate::domain::routing::RouteHints {
             intent: packet.intent.clone(),
             category: packet.category.clone(),
             entry_page: turn.profile.context.current_page.clone(),
             vip: false,
         };
-        // The notice goes first: once queued, an agent may be assigned at once,
-        // and "an agent has joined" must never come before "you are queued".
-        self.tell_handing_over(turn, reason).await?;
-        self.routing.enqueue(&turn.id, hints).await?;
+        let notice = self.handing_over_notice(turn, reason).await;
+        let by = HandoffBy::Bot { hints, notice };
+        self.conversations.hand_off(&visitor, &turn.id, by).await?;
         turn.session.intake = None;
         turn.session.unhelpful = Default::default();
         self.summarise(&packet_id, turn.id.as_str(), packet).await;
@@ -232,11 +231,8 @@ impl BotService {
     /// of service hours, that the buyer can leave a message. Whether anyone is
     /// online, the place and the wait follow from the live queue status the
     /// buyer is pushed (a notice written now would go stale or contradict it).
-    async fn tell_handing_over(
-        &self,
-        turn: &mut Turn,
-        reason: HandoffReason,
-    ) -> Result<(), BotError> {
+    /// The conversation service's hand-off posts it before the chat is queued.
+    async fn handing_over_notice(&self, turn: &mut Turn, reason: HandoffReason) -> String {
         let now = self.clock.now_ms();
         let shop = self.shop.current().await;
         let open = shop.is_open(now);
@@ -266,8 +262,7 @@ impl BotService {
             }
         };
         turn.session.answered(&notice);
-        self.chat.post_system(&turn.id, notice).await?;
-        Ok(())
+        notice
     }
 
     /// Replaces the packet's summary with the LLM's; on any failure the rule-made one stays.

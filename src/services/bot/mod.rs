@@ -37,7 +37,7 @@ pub enum BotError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
-    Routing(#[from] crate::services::routing::RoutingError),
+    Conversation(#[from] crate::services::conversations::ConversationError),
     #[error(transparent)]
     Visitor(#[from] VisitorError),
     #[error(transparent)]
@@ -134,7 +134,7 @@ pub struct BotService {
     store: Store,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
-    routing: Arc<crate::services::routing::RoutingService>,
+    conversations: Arc<crate::services::conversations::ConversationService>,
     shop: Arc<crate::services::shop::ShopService>,
     ports: BotPorts,
     catalog: IntentCatalog,
@@ -175,8 +175,8 @@ impl Work {
 
 pub struct BotParts {
     pub chat: Arc<ChatService>,
-    /// Hand-offs join a skill group's queue through the routing engine.
-    pub routing: Arc<crate::services::routing::RoutingService>,
+    /// Hand-offs go the one way every hand-off goes (and join a skill group's queue).
+    pub conversations: Arc<crate::services::conversations::ConversationService>,
     pub visitors: Arc<VisitorService>,
     pub store: Store,
     pub cipher: Cipher,
@@ -195,7 +195,7 @@ impl BotService {
     ) -> Self {
         Self {
             chat: parts.chat,
-            routing: parts.routing,
+            conversations: parts.conversations,
             visitors: parts.visitors,
             store: parts.store,
             cipher: parts.cipher,
@@ -213,22 +213,6 @@ impl BotService {
     /// Whether the bot answers buyers (it needs the LLM).
     pub fn enabled(&self) -> bool {
         self.ports.llm.is_some()
-    }
-
-    /// Connects the bot to the chat service; buyer messages in state `bot` flow in.
-    pub fn start(self: &Arc<Self>) {
-        if !self.enabled() {
-            return;
-        }
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.chat.connect_bot(tx);
-        let bot = Arc::downgrade(self);
-        tokio::spawn(async move {
-            while let Some(message) = rx.recv().await {
-                let Some(bot) = bot.upgrade() else { break };
-                bot.dispatch(Work::Message(message));
-            }
-        });
     }
 
     /// Queues work behind the conversation's earlier work, starting a worker if none runs.
