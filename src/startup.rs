@@ -335,7 +335,16 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let tickets = Arc::new(crate::services::tickets::TicketService::new(
+            store.clone(),
+            clock.clone(),
+            shop.clone(),
+            chat.clone(),
+            bot.clone(),
+        ));
+        tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
         let state = AppState {
+            tickets,
             webhooks,
             channels,
             conversations,

@@ -12,5 +12,7 @@ pub mod lang;
 pub mod lockout;
 pub mod message;
 pub mod routing;
+pub mod sla;
 pub mod staff;
+pub mod tickets;
 pub mod visitor;

@@ -17,5 +17,7 @@ pub mod shop;
 pub mod skill_groups;
 pub mod staff;
 pub mod subscribers;
+pub mod ticket_admin;
+pub mod tickets;
 pub mod visitors;
 pub mod webhooks;
