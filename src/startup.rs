@@ -343,6 +343,15 @@ impl Application {
             bot.clone(),
         ));
         tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
+        runner
+            .spawn(
+                Arc::new(crate::services::ticket_events::TicketReplies(
+                    tickets.clone(),
+                )),
+                Reach::Cluster,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let state = AppState {
             tickets,
             webhooks,

@@ -191,7 +191,9 @@ pub enum TicketInputError {
     BadDescription,
     #[error("at most 10 tags of 1 to 32 characters each")]
     BadTags,
-    #[error("custom fields must be at most 30 names (1 to 64 characters) with texts of at most 1000")]
+    #[error(
+        "custom fields must be at most 30 names (1 to 64 characters) with texts of at most 1000"
+    )]
     BadCustomFields,
     #[error("category, order number and status text must be at most 100 characters")]
     BadShortText,
@@ -422,7 +424,10 @@ mod tests {
         assert_eq!(parse_title("  包裹丢失 ").unwrap(), "包裹丢失");
         assert!(parse_title("").is_err());
         assert!(parse_title("a\u{7}b").is_err());
-        assert_eq!(parse_tags(&["物流".into(), "物流".into()]).unwrap(), vec!["物流"]);
+        assert_eq!(
+            parse_tags(&["物流".into(), "物流".into()]).unwrap(),
+            vec!["物流"]
+        );
         assert!(parse_type_key("Logistics").is_err());
         let mut fields = BTreeMap::new();
         fields.insert("tracking_number".to_owned(), " SF123 ".to_owned());

@@ -39,10 +39,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/staff/ticket-departments/{department_id}/members/{agent_id}",
             put(add_member),
         )
-        .route(
-            "/api/v1/staff/ticket-types",
-            get(types).post(create_type),
-        )
+        .route("/api/v1/staff/ticket-types", get(types).post(create_type))
         .route(
             "/api/v1/admin/business-calendar",
             get(calendar).put(put_calendar),
@@ -118,9 +115,7 @@ pub async fn comment(
     Ok((StatusCode::CREATED, Json(comment)))
 }
 
-pub async fn departments(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<Department>>, ApiError> {
+pub async fn departments(State(state): State<AppState>) -> Result<Json<Vec<Department>>, ApiError> {
     Ok(Json(state.tickets.departments().await?))
 }
 

@@ -18,6 +18,7 @@ pub mod skill_groups;
 pub mod staff;
 pub mod subscribers;
 pub mod ticket_admin;
+pub mod ticket_events;
 pub mod tickets;
 pub mod visitors;
 pub mod webhooks;

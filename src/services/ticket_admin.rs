@@ -175,13 +175,7 @@ impl TicketService {
         let policies: Vec<(Priority, i64, i64)> = input
             .sla
             .iter()
-            .map(|p| {
-                (
-                    p.priority,
-                    p.first_response_minutes,
-                    p.resolution_minutes,
-                )
-            })
+            .map(|p| (p.priority, p.first_response_minutes, p.resolution_minutes))
             .collect();
         self.store
             .insert_ticket_type(&row, &policies)
@@ -208,7 +202,10 @@ impl TicketService {
     }
 
     /// Replaces the calendar's holidays and make-up working days.
-    pub async fn put_calendar_days(&self, input: CalendarDays) -> Result<CalendarDays, TicketError> {
+    pub async fn put_calendar_days(
+        &self,
+        input: CalendarDays,
+    ) -> Result<CalendarDays, TicketError> {
         let mut rows = Vec::new();
         for (list, kind) in [(&input.holidays, "holiday"), (&input.workdays, "workday")] {
             for day in list {

@@ -24,7 +24,6 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
     #[error(transparent)]
@@ -179,8 +178,8 @@ const SWEEP_PAGE: i64 = 1000;
 pub struct TicketService {
     pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
-    shop: Arc<ShopService>,
-    chat: Arc<ChatService>,
+    pub(crate) shop: Arc<ShopService>,
+    pub(crate) chat: Arc<ChatService>,
     bot: Arc<BotService>,
 }
 
@@ -276,6 +275,7 @@ impl TicketService {
     ) -> Result<Ticket, TicketError> {
         let title = input.title.clone().unwrap_or_default();
         self.open_ticket(
+            new_ticket_id(),
             input,
             &title,
             (None, None),
@@ -330,6 +330,7 @@ impl TicketService {
             title = format!("会话 {}", &chat.id[..8.min(chat.id.len())]);
         }
         self.open_ticket(
+            new_ticket_id(),
             input,
             &title,
             (Some(chat.visitor_id), Some(chat.id)),
@@ -339,40 +340,41 @@ impl TicketService {
         .await
     }
 
-    /// Out of hours: the buyer's message becomes a ticket; the answer names its
-    /// number for the buyer.
-    #[tracing::instrument(skip_all, err)]
-    pub async fn create_for_buyer(
+    /// Out of hours: the buyer's message in chat `conversation_id` becomes a
+    /// ticket with the id the caller made once (a retry finds it exists).
+    pub(crate) async fn open_for_buyer(
         &self,
-        visitor: &Visitor,
-        conversation: Option<&ConversationId>,
+        ticket_id: String,
+        visitor_id: String,
+        conversation_id: String,
         message: &str,
     ) -> Result<Ticket, TicketError> {
-        if let Some(id) = conversation {
-            self.chat.visible(Actor::Buyer(visitor), id).await?;
-        }
         let description = t::parse_comment(message)?;
-        let title: String = description.lines().next().unwrap_or("").chars().take(60).collect();
+        let title: String = description
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect();
         self.open_ticket(
+            ticket_id,
             NewTicketInput {
                 type_key: general(),
                 description,
-                priority: Priority::Normal,
                 ..NewTicketInput::default()
             },
             &title,
-            (
-                Some(visitor.id.clone()),
-                conversation.map(|c| c.as_str().to_owned()),
-            ),
+            (Some(visitor_id.clone()), Some(conversation_id)),
             TicketSource::OutOfHours,
-            Author::Buyer(visitor.id.clone()),
+            Author::Buyer(visitor_id),
         )
         .await
     }
 
     async fn open_ticket(
         &self,
+        id: String,
         input: NewTicketInput,
         title: &str,
         (visitor_id, conversation_id): (Option<String>, Option<String>),
@@ -397,7 +399,7 @@ impl TicketService {
         let calendar = self.calendar().await?;
         let targets = self.targets(&input.type_key, input.priority).await?;
         let mut ticket = Ticket {
-            id: format!("tkt_{}", uuid::Uuid::now_v7().simple()),
+            id,
             number: String::new(),
             type_key: input.type_key,
             category,
@@ -472,14 +474,15 @@ impl TicketService {
             if name.is_empty() {
                 continue;
             }
-            states.push(
-                TicketState::parse(name).ok_or(TicketInputError::BadStateFilter)?,
-            );
+            states.push(TicketState::parse(name).ok_or(TicketInputError::BadStateFilter)?);
         }
         let visible_to = if staff.can(Permission::ViewAllTickets) {
             None
         } else {
-            Some((staff.id.clone(), self.store.departments_of(&staff.id).await?))
+            Some((
+                staff.id.clone(),
+                self.store.departments_of(&staff.id).await?,
+            ))
         };
         let filter = TicketFilter {
             states,
@@ -604,11 +607,7 @@ impl TicketService {
         if !from.can_go_to(to) {
             return Err(TicketError::Transition { from, to });
         }
-        let note = input
-            .note
-            .as_deref()
-            .map(t::parse_comment)
-            .transpose()?;
+        let note = input.note.as_deref().map(t::parse_comment).transpose()?;
         if let Some(text) = input.status_text {
             ticket.status_text = t::parse_short(Some(&text))?;
         }
@@ -819,6 +818,10 @@ impl TicketService {
             }
         }
     }
+}
+
+fn new_ticket_id() -> String {
+    format!("tkt_{}", uuid::Uuid::now_v7().simple())
 }
 
 fn nonempty(value: Option<String>) -> Option<String> {

@@ -388,13 +388,15 @@ impl Store {
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_all(pool).await?);
         Ok(rows
             .into_iter()
-            .map(|(kind, author_kind, author_id, detail, created_at)| HistoryEntry {
-                kind,
-                author_kind,
-                author_id,
-                detail: serde_json::from_str(&detail).unwrap_or_default(),
-                created_at,
-            })
+            .map(
+                |(kind, author_kind, author_id, detail, created_at)| HistoryEntry {
+                    kind,
+                    author_kind,
+                    author_id,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                    created_at,
+                },
+            )
             .collect())
     }
 
@@ -427,7 +429,8 @@ impl Store {
         let sql = "INSERT INTO ticket_departments (id, name, lead_id, created_at) VALUES ($1, $2, $3, $4)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&row.id).bind(&row.name).bind(&row.lead_id).bind(row.created_at)
-            .execute(pool).await.map(|_| ())).map_err(StoreError::from_insert)?;
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)?;
         Ok(())
     }
 

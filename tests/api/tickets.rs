@@ -106,7 +106,11 @@ async fn a_ticket_moves_through_its_states_with_history_and_events() {
     let agent = app.staff("agent-tk", Role::Agent).await;
     let (_admin, department) = app.ticket_desk(&agent).await;
     let res = app
-        .staff_post(&agent, "/api/v1/staff/tickets", logistics_ticket(&department))
+        .staff_post(
+            &agent,
+            "/api/v1/staff/tickets",
+            logistics_ticket(&department),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let ticket: Value = res.json().await.unwrap();
@@ -131,7 +135,17 @@ async fn a_ticket_moves_through_its_states_with_history_and_events() {
         .iter()
         .map(|h| h["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["created", "state_changed", "state_changed", "state_changed", "state_changed", "state_changed"]);
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "state_changed",
+            "state_changed",
+            "state_changed",
+            "state_changed",
+            "state_changed"
+        ]
+    );
     assert_eq!(detail["history"][0]["author_id"], agent.id);
     assert_eq!(detail["history"][2]["detail"]["to"], "pending");
     // Closed is final.
@@ -141,11 +155,18 @@ async fn a_ticket_moves_through_its_states_with_history_and_events() {
         error_code(&res.json().await.unwrap()),
         "invalid_ticket_transition"
     );
-    assert_eq!(app.ticket(&agent, &id).await["version"], 6, "nothing changed");
+    assert_eq!(
+        app.ticket(&agent, &id).await["version"],
+        6,
+        "nothing changed"
+    );
     let types = outbox_types(&app).await;
     assert_eq!(types.iter().filter(|t| *t == "ticket.created").count(), 1);
     assert_eq!(
-        types.iter().filter(|t| *t == "ticket.state_changed").count(),
+        types
+            .iter()
+            .filter(|t| *t == "ticket.state_changed")
+            .count(),
         5
     );
 }
@@ -180,10 +201,19 @@ async fn bad_ticket_input_is_refused_with_stable_codes_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(list, json!([]), "nothing was created");
-    assert!(!outbox_types(&app).await.iter().any(|t| t.starts_with("ticket.")));
+    assert!(
+        !outbox_types(&app)
+            .await
+            .iter()
+            .any(|t| t.starts_with("ticket."))
+    );
 
     let res = app
-        .staff_post(&agent, "/api/v1/staff/tickets", logistics_ticket(&department))
+        .staff_post(
+            &agent,
+            "/api/v1/staff/tickets",
+            logistics_ticket(&department),
+        )
         .await;
     let id = res.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -191,12 +221,20 @@ async fn bad_ticket_input_is_refused_with_stable_codes_and_changes_nothing() {
         .to_owned();
     let path = format!("/api/v1/staff/tickets/{id}");
     let first = app
-        .staff_put(&agent, &path, json!({ "expected_version": 1, "priority": "urgent" }))
+        .staff_put(
+            &agent,
+            &path,
+            json!({ "expected_version": 1, "priority": "urgent" }),
+        )
         .await;
     assert_eq!(first.status(), 200);
     // A second editor still holding version 1 is refused.
     let stale = app
-        .staff_put(&agent, &path, json!({ "expected_version": 1, "title": "旧的标题" }))
+        .staff_put(
+            &agent,
+            &path,
+            json!({ "expected_version": 1, "title": "旧的标题" }),
+        )
         .await;
     assert_eq!(stale.status(), 409);
     assert_eq!(
@@ -205,7 +243,11 @@ async fn bad_ticket_input_is_refused_with_stable_codes_and_changes_nothing() {
     );
     // Removing the required field is refused too.
     let res = app
-        .staff_put(&agent, &path, json!({ "expected_version": 2, "custom_fields": {} }))
+        .staff_put(
+            &agent,
+            &path,
+            json!({ "expected_version": 2, "custom_fields": {} }),
+        )
         .await;
     assert_eq!(res.status(), 400);
     let detail = app.ticket(&agent, &id).await;
@@ -223,7 +265,11 @@ async fn agents_see_their_own_and_their_departments_tickets_and_supervisors_all(
     let supervisor = app.staff("super-tk", Role::Supervisor).await;
     let (admin, department) = app.ticket_desk(&member).await;
     let res = app
-        .staff_post(&admin, "/api/v1/staff/tickets", logistics_ticket(&department))
+        .staff_post(
+            &admin,
+            "/api/v1/staff/tickets",
+            logistics_ticket(&department),
+        )
         .await;
     let id = res.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -255,7 +301,11 @@ async fn the_sla_sweeper_escalates_once_per_level_and_a_public_reply_cancels_it(
     let agent = app.staff("agent-sla", Role::Agent).await;
     let (_admin, department) = app.ticket_desk(&agent).await;
     let res = app
-        .staff_post(&agent, "/api/v1/staff/tickets", logistics_ticket(&department))
+        .staff_post(
+            &agent,
+            "/api/v1/staff/tickets",
+            logistics_ticket(&department),
+        )
         .await;
     let id = res.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -270,16 +320,31 @@ async fn the_sla_sweeper_escalates_once_per_level_and_a_public_reply_cancels_it(
     let detail = app.ticket(&agent, &id).await;
     assert_eq!(detail["sla"]["escalation"], "supervisor");
     assert_eq!(detail["version"], 1, "a sweep never makes an editor stale");
-    assert!(outbox_types(&app).await.contains(&"ticket.escalated".to_owned()));
+    assert!(
+        outbox_types(&app)
+            .await
+            .contains(&"ticket.escalated".to_owned())
+    );
     // An internal comment is no reply to the buyer.
     let comments = format!("/api/v1/staff/tickets/{id}/comments");
     let res = app
-        .staff_post(&agent, &comments, json!({ "visibility": "internal", "body": "先查物流" }))
+        .staff_post(
+            &agent,
+            &comments,
+            json!({ "visibility": "internal", "body": "先查物流" }),
+        )
         .await;
     assert_eq!(res.status(), 201);
-    assert_eq!(app.ticket(&agent, &id).await["sla"]["escalation"], "supervisor");
+    assert_eq!(
+        app.ticket(&agent, &id).await["sla"]["escalation"],
+        "supervisor"
+    );
     let res = app
-        .staff_post(&agent, &comments, json!({ "visibility": "public", "body": "已联系快递公司" }))
+        .staff_post(
+            &agent,
+            &comments,
+            json!({ "visibility": "public", "body": "已联系快递公司" }),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let detail = app.ticket(&agent, &id).await;
@@ -288,7 +353,12 @@ async fn the_sla_sweeper_escalates_once_per_level_and_a_public_reply_cancels_it(
     assert_eq!(detail["first_response_due_at"], Value::Null);
     // Pending stops the clock: no sweep escalates it.
     app.move_ticket(&agent, &id, "pending").await;
-    let report = app.state.tickets.sweep(now + 30 * 86_400_000).await.unwrap();
+    let report = app
+        .state
+        .tickets
+        .sweep(now + 30 * 86_400_000)
+        .await
+        .unwrap();
     assert_eq!((report.tickets, report.escalated), (0, 0));
 }
 
@@ -348,7 +418,10 @@ async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_pu
     assert_eq!(app.shopper_state(&buyer).await, "waiting");
     let conversation = &buyer.conversation_id;
     let claim = format!("/api/v1/staff/conversations/{conversation}/claim");
-    assert_eq!(app.staff_post(&agent, &claim, json!({})).await.status(), 200);
+    assert_eq!(
+        app.staff_post(&agent, &claim, json!({})).await.status(),
+        200
+    );
     let res = app
         .staff_post(
             &agent,
@@ -367,9 +440,16 @@ async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_pu
     assert!(!ticket["description"].as_str().unwrap().is_empty());
     let id = ticket["id"].as_str().unwrap().to_owned();
     let comments = format!("/api/v1/staff/tickets/{id}/comments");
-    for (visibility, body) in [("internal", "仓库说是发错尺码"), ("public", "已为您安排换货")] {
+    for (visibility, body) in [
+        ("internal", "仓库说是发错尺码"),
+        ("public", "已为您安排换货"),
+    ] {
         let res = app
-            .staff_post(&agent, &comments, json!({ "visibility": visibility, "body": body }))
+            .staff_post(
+                &agent,
+                &comments,
+                json!({ "visibility": visibility, "body": body }),
+            )
             .await;
         assert_eq!(res.status(), 201);
     }
@@ -390,7 +470,10 @@ async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_pu
     let replies = mine[0]["replies"].as_array().unwrap();
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0]["body"], "已为您安排换货");
-    assert!(mine[0].get("state").is_none(), "the internal state stays inside");
+    assert!(
+        mine[0].get("state").is_none(),
+        "the internal state stays inside"
+    );
     // Another buyer sees nothing of it.
     let other = app.start_conversation().await;
     let theirs: Value = app
@@ -404,4 +487,130 @@ async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_pu
         .await
         .unwrap();
     assert_eq!(theirs, json!([]));
+}
+
+#[tokio::test]
+async fn an_agents_chat_reply_is_the_tickets_first_response() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-reply", Role::Agent).await;
+    let buyer = app.start_conversation().await;
+    app.hand_to_agent(&buyer, &agent).await;
+    let conversation = &buyer.conversation_id;
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/conversations/{conversation}/ticket"),
+            json!({ "title": "发票抬头写错了" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let ticket: Value = res.json().await.unwrap();
+    assert_eq!(ticket["visitor_id"], buyer.visitor_id.as_str());
+    assert_eq!(ticket["sla"]["first_responded_at"], Value::Null);
+    let id = ticket["id"].as_str().unwrap().to_owned();
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/conversations/{conversation}/messages"),
+            json!({ "client_msg_id": "a-1", "body": { "type": "text", "text": "您好，我来帮您改发票" } }),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let mut answered = Value::Null;
+    for _ in 0..100 {
+        answered = app.ticket(&agent, &id).await;
+        if !answered["sla"]["first_responded_at"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(answered["sla"]["first_responded_at"].as_i64().is_some());
+    assert_eq!(answered["first_response_due_at"], Value::Null);
+    assert_eq!(answered["history"][1]["kind"], "first_response");
+}
+
+/// Today's date in Beijing, "YYYY-MM-DD".
+fn today_in_beijing() -> String {
+    let days = (chrono_now() + 8 * 3_600_000).div_euclid(86_400_000);
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+#[tokio::test]
+async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_its_number() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-ooh", Role::Admin).await;
+    let holiday = json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
+                          "utc_offset_minutes": 480, "holidays": [today_in_beijing()] });
+    let res = app
+        .staff_put(&admin, "/api/v1/admin/shop-settings", holiday)
+        .await;
+    assert_eq!(res.status(), 200);
+    let buyer = app.start_conversation().await;
+    assert_eq!(
+        app.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+        200
+    );
+    let res = app
+        .buyer_send(
+            &buyer,
+            "m-1",
+            "我的包裹丢了，订单 XE20261101002，麻烦尽快处理",
+        )
+        .await;
+    assert!(res.status().is_success());
+    let mut notice = None;
+    for _ in 0..100 {
+        let events = app.buyer_events(&buyer, 0).await;
+        notice = events
+            .iter()
+            .filter(|e| e["body"]["type"] == "system")
+            .map(|e| e["body"]["text"].as_str().unwrap_or("").to_owned())
+            .find(|t| t.contains("工单"));
+        if notice.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let notice = notice.expect("the buyer is told about the ticket");
+    let mine: Value = app
+        .client
+        .get(app.url("/api/v1/buyer/tickets"))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let number = mine[0]["number"].as_str().unwrap();
+    assert!(notice.contains(number), "{notice} names {number}");
+    assert_eq!(mine[0]["status_text"], "已受理");
+    // A second message is added to the same ticket, not a new one.
+    app.buyer_send(&buyer, "m-2", "补充：快递单号 SF1234567890")
+        .await;
+    let supervisor = app.staff("super-ooh", Role::Supervisor).await;
+    let mut replies = 0;
+    for _ in 0..100 {
+        let list: Value = app
+            .staff_get(&supervisor, "/api/v1/staff/tickets")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list.as_array().unwrap().len(), 1);
+        let id = list[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(list[0]["source"], "out_of_hours");
+        replies = app.ticket(&supervisor, &id).await["comments"]
+            .as_array()
+            .unwrap()
+            .len();
+        if replies == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(replies, 1);
 }

@@ -6,6 +6,7 @@ import { el, get, liveSocket, post } from "./api.js";
 import { t } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
+import { createFromChat } from "./tickets.js";
 
 /// Hour and minute; the date too when it is not today.
 function stamp(ms) {
@@ -196,6 +197,7 @@ export class ChatView {
         act("transfer", () => this.side.openTransfer(), c.state === "with_agent" && (mine || supervisor)),
         act("takeover", () => this.act("takeover"), c.state === "with_agent" && !mine && supervisor),
         act("whisper", () => this.side.openWhisper(), c.state !== "closed"),
+        act("tk_from_chat", () => createFromChat(this.app, c.id), mine || supervisor),
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);
