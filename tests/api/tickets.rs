@@ -406,7 +406,7 @@ async fn spawn_desk_with_bot() -> TestApp {
 }
 
 #[tokio::test]
-#[ignore = "fails at the prefill assertions; to be fixed next session"]
+#[ignore = "POST /staff/conversations/{id}/ticket after a scripted-bot hand-off does not answer 201 (cause not yet read); to be fixed next session"]
 async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_public_replies() {
     let app = spawn_desk_with_bot().await;
     let agent = app.staff("agent-chat", Role::Agent).await;
@@ -540,7 +540,7 @@ fn today_in_beijing() -> String {
 }
 
 #[tokio::test]
-#[ignore = "fails reading the buyer's ticket list; to be fixed next session"]
+#[ignore = "the buyer never sees the ticket-number notice within 5 s (subscriber path not yet debugged); to be fixed next session"]
 async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_its_number() {
     let app = spawn_app().await;
     let admin = app.staff("admin-ooh", Role::Admin).await;
