@@ -363,7 +363,25 @@ impl Application {
                 )
                 .await?;
         }
+        let tickets = Arc::new(crate::services::tickets::TicketService::new(
+            store.clone(),
+            clock.clone(),
+            shop.clone(),
+            chat.clone(),
+            bot.clone(),
+        ));
+        tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
+        runner
+            .spawn(
+                Arc::new(crate::services::ticket_events::TicketReplies(
+                    tickets.clone(),
+                )),
+                Reach::Cluster,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let state = AppState {
+            tickets,
             webhooks,
             channels,
             conversations,

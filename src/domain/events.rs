@@ -8,6 +8,7 @@
 //! seq)`.
 
 use super::conversation::ConversationState;
+use super::tickets::TicketState;
 use serde::{Deserialize, Serialize};
 
 /// What an event says, tagged with its public type name (`message.posted`...).
@@ -56,6 +57,35 @@ pub enum EventData {
     /// The visitor's details or context changed (fields named, values not).
     #[serde(rename = "visitor.updated")]
     VisitorUpdated { visitor_id: String },
+    /// A ticket was opened (from a chat, by hand, or out of hours).
+    #[serde(rename = "ticket.created")]
+    TicketCreated {
+        ticket_id: String,
+        number: String,
+        source: String,
+    },
+    /// A ticket's fields changed (named, values not).
+    #[serde(rename = "ticket.updated")]
+    TicketUpdated {
+        ticket_id: String,
+        version: i64,
+        fields: Vec<String>,
+    },
+    #[serde(rename = "ticket.state_changed")]
+    TicketStateChanged {
+        ticket_id: String,
+        from: TicketState,
+        to: TicketState,
+    },
+    /// An internal comment or a public reply (its text stays in the ticket).
+    #[serde(rename = "ticket.commented")]
+    TicketCommented {
+        ticket_id: String,
+        visibility: String,
+    },
+    /// The SLA sweeper found a ticket near or past a target.
+    #[serde(rename = "ticket.escalated")]
+    TicketEscalated { ticket_id: String, level: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +112,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "conversation.state_changed",
     "answer.rated",
     "visitor.updated",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.state_changed",
+    "ticket.commented",
+    "ticket.escalated",
 ];
 
 impl EventData {
@@ -100,6 +135,11 @@ impl EventData {
             EventData::StateChanged { .. } => "conversation.state_changed",
             EventData::Rated { .. } => "answer.rated",
             EventData::VisitorUpdated { .. } => "visitor.updated",
+            EventData::TicketCreated { .. } => "ticket.created",
+            EventData::TicketUpdated { .. } => "ticket.updated",
+            EventData::TicketStateChanged { .. } => "ticket.state_changed",
+            EventData::TicketCommented { .. } => "ticket.commented",
+            EventData::TicketEscalated { .. } => "ticket.escalated",
         }
     }
 
@@ -183,6 +223,29 @@ impl EventData {
             },
             EventData::VisitorUpdated {
                 visitor_id: "vis_01J9Z8Q1".into(),
+            },
+            EventData::TicketCreated {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                number: "T20261130-0001".into(),
+                source: "chat".into(),
+            },
+            EventData::TicketUpdated {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                version: 2,
+                fields: vec!["department".into(), "priority".into()],
+            },
+            EventData::TicketStateChanged {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                from: TicketState::Open,
+                to: TicketState::Resolved,
+            },
+            EventData::TicketCommented {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                visibility: "public".into(),
+            },
+            EventData::TicketEscalated {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                level: "breached".into(),
             },
         ]
     }

@@ -16,5 +16,7 @@ pub mod lockout;
 pub mod message;
 pub mod pii;
 pub mod routing;
+pub mod sla;
 pub mod staff;
+pub mod tickets;
 pub mod visitor;

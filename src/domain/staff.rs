@@ -49,6 +49,9 @@ impl Role {
             }
             ReadKnowledge => true,
             WriteKnowledge => matches!(self, KnowledgeManager | Admin),
+            WorkTickets => matches!(self, Agent | Supervisor | Admin),
+            ViewAllTickets => matches!(self, Supervisor | Admin),
+            ManageTickets => matches!(self, Admin),
         }
     }
 }
@@ -96,6 +99,12 @@ pub enum Permission {
     ManageIntegrations,
     /// Search the audit log (who did what, when).
     ViewAuditLog,
+    /// Create tickets and work on one's own and one's departments' tickets.
+    WorkTickets,
+    /// See and work on every ticket (supervisors).
+    ViewAllTickets,
+    /// Departments, ticket types, SLA policies and the business calendar.
+    ManageTickets,
 }
 
 impl Permission {
@@ -118,6 +127,9 @@ impl Permission {
             Permission::ViewMetrics => "view_metrics",
             Permission::ManageIntegrations => "manage_integrations",
             Permission::ViewAuditLog => "view_audit_log",
+            Permission::WorkTickets => "work_tickets",
+            Permission::ViewAllTickets => "view_all_tickets",
+            Permission::ManageTickets => "manage_tickets",
         }
     }
 }

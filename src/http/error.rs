@@ -645,3 +645,52 @@ impl From<crate::services::blocks::Screened> for ApiError {
         }
     }
 }
+
+impl From<crate::services::tickets::TicketError> for ApiError {
+    fn from(e: crate::services::tickets::TicketError) -> Self {
+        use crate::domain::tickets::TicketInputError;
+        use crate::services::tickets::TicketError;
+        let message = e.to_string();
+        match e {
+            TicketError::Invalid(inner) => {
+                let code = match inner {
+                    TicketInputError::BadStateFilter => "unknown_ticket_state",
+                    TicketInputError::BadCalendarDay => "invalid_calendar_day",
+                    TicketInputError::BadSlaTarget => "invalid_sla_target",
+                    TicketInputError::BadTypeKey => "invalid_ticket_type_key",
+                    TicketInputError::BadTitle
+                    | TicketInputError::BadDescription
+                    | TicketInputError::BadTags
+                    | TicketInputError::BadCustomFields
+                    | TicketInputError::BadShortText
+                    | TicketInputError::BadComment
+                    | TicketInputError::BadName => "invalid_ticket",
+                };
+                ApiError::bad_request(code, message)
+            }
+            TicketError::UnknownType => ApiError::bad_request("unknown_ticket_type", message),
+            TicketError::UnknownDepartment => ApiError::bad_request("unknown_department", message),
+            TicketError::UnknownAssignee => ApiError::bad_request("unknown_assignee", message),
+            TicketError::MissingField(_) => ApiError::bad_request("missing_custom_field", message),
+            TicketError::Transition { .. } => ApiError::Conflict {
+                code: "invalid_ticket_transition",
+                message,
+            },
+            TicketError::Stale(_) => ApiError::Conflict {
+                code: "stale_ticket_version",
+                message,
+            },
+            TicketError::NameTaken => ApiError::Conflict {
+                code: "name_taken",
+                message,
+            },
+            TicketError::NotFound => ApiError::NotFound {
+                code: "ticket_not_found",
+                message,
+            },
+            TicketError::Forbidden => ApiError::Forbidden { message },
+            TicketError::Chat(inner) => inner.into(),
+            TicketError::Packet(_) | TicketError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub mod privacy;
 pub mod routes;
 pub mod routing;
 pub mod staff;
+pub mod tickets;
 pub mod webhooks;
 pub mod ws;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     pub conversations: Arc<crate::services::conversations::ConversationService>,
     /// Shop name, service hours, holidays and time zone, changeable at run time.
     pub shop: Arc<crate::services::shop::ShopService>,
+    /// Tickets, departments, ticket types and the SLA calendar.
+    pub tickets: Arc<crate::services::tickets::TicketService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -114,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     let staff_conversation = "/api/v1/staff/conversations/{id}";
     Router::new()
         .merge(admin::routes())
+        .merge(tickets::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -256,6 +256,33 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
     route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)"),
     route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
+    route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)"),
+    route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand")
+        .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),
+    route("GET", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "A ticket with its history and comments"),
+    route("PUT", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "Change fields (absent fields stay; expected_version guards against lost updates)")
+        .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/transition", Staff(P::WorkTickets), "tickets", "Move to another state (new, open, pending, on_hold, resolved, closed) with a note")
+        .body(r#"{"to":"resolved","expected_version":3,"note":"已补发","status_text":"已为您补发商品"}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees")
+        .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待"}"#),
+    route("POST", "/api/v1/staff/conversations/{id}/ticket", Staff(P::WorkTickets), "tickets", "One click: a ticket from this chat, prefilled from the hand-off packet (fields sent win)")
+        .body(r#"{"type_key":"logistics","priority":"high"}"#),
+    route("GET", "/api/v1/staff/ticket-departments", Staff(P::WorkTickets), "tickets", "Departments with their members"),
+    route("POST", "/api/v1/staff/ticket-departments", Staff(P::ManageTickets), "tickets", "Create a department (its lead becomes a member)")
+        .body(r#"{"name":"物流 Logistics","lead_id":null}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/staff/ticket-departments/{department_id}/members/{agent_id}", Staff(P::ManageTickets), "tickets", "Add a member to a department")
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/staff/ticket-types", Staff(P::WorkTickets), "tickets", "Ticket types with required custom fields and SLA policies"),
+    route("POST", "/api/v1/staff/ticket-types", Staff(P::ManageTickets), "tickets", "Create a ticket type with required custom fields and SLA targets in business minutes")
+        .body(r#"{"key":"logistics","name":"物流 Logistics","required_fields":["tracking_number"],"sla":[{"priority":"high","first_response_minutes":60,"resolution_minutes":480}]}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/admin/business-calendar", Staff(P::ManageTickets), "tickets", "Holidays and make-up working days of the SLA calendar"),
+    route("PUT", "/api/v1/admin/business-calendar", Staff(P::ManageTickets), "tickets", "Replace the holidays and make-up working days (shop-local dates)")
+        .body(r#"{"holidays":["2026-10-01","2026-10-02"],"workdays":["2026-10-10"]}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)"),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),

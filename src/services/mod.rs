@@ -19,5 +19,8 @@ pub mod shop;
 pub mod skill_groups;
 pub mod staff;
 pub mod subscribers;
+pub mod ticket_admin;
+pub mod ticket_events;
+pub mod tickets;
 pub mod visitors;
 pub mod webhooks;

@@ -20,6 +20,7 @@ mod quick_replies;
 mod routing;
 mod shop;
 mod staff;
+mod tickets;
 mod visitors;
 mod webhooks;
 
@@ -39,6 +40,7 @@ pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use shop::ShopRow;
 pub use staff::{SessionRow, StaffRow};
+pub use tickets::{DepartmentRow, TicketFilter, TicketTypeRow, TicketWrite};
 pub use visitors::VisitorRow;
 pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
 

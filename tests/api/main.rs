@@ -26,5 +26,6 @@ mod privacy;
 mod routing;
 mod sessions;
 mod staff;
+mod tickets;
 mod webhooks;
 mod websocket;

@@ -6,6 +6,7 @@ import { el, get, liveSocket, post } from "./api.js";
 import { t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
+import { createFromChat } from "./tickets.js";
 
 /// Hour and minute; the date too when it is not today.
 function stamp(ms) {
@@ -206,6 +207,7 @@ export class ChatView {
         act("takeover", () => this.act("takeover"), c.state === "with_agent" && !mine && supervisor),
         act("whisper", () => this.side.openWhisper(), c.state !== "closed"),
         act("block", () => this.side.openBlock(), mine || supervisor),
+        act("tk_from_chat", () => createFromChat(this.app, c.id), mine || supervisor),
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);

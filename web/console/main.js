@@ -7,6 +7,7 @@ import { Inbox } from "./inbox.js";
 import { Board } from "./board.js";
 import { Knowledge } from "./kb.js";
 import { Integrations } from "./integrations.js";
+import { Tickets } from "./tickets.js";
 import { Admin } from "./admin.js";
 import { passwordChangeForm } from "./settings.js";
 import { Audit } from "./audit.js";
@@ -113,7 +114,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }

@@ -3,6 +3,7 @@
 
 import { STRINGS, applyStrings, pickLang } from "./i18n.js";
 import { Session } from "./session.js";
+import { showTickets } from "./tickets.js";
 
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get("lang"));
@@ -328,6 +329,11 @@ for (const emoji of EMOJI) {
 }
 $("[data-testid=emoji]").onclick = () => (panel.hidden = !panel.hidden);
 $("[data-testid=close]").onclick = () => parent.postMessage({ type: "xiaoer:close" }, "*");
+$("[data-testid=my-tickets-toggle]").onclick = () => {
+  const panel = $("[data-testid=tickets-panel]");
+  if (!panel.hidden) panel.hidden = true;
+  else showTickets(session, panel, lang);
+};
 $("[data-testid=lang-toggle]").onclick = () => {
   lang = lang === "zh" ? "en" : "zh";
   render();

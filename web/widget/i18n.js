@@ -16,6 +16,7 @@ export const STRINGS = {
     too_fast: "您发送得有点快，请稍等片刻再点击重试", too_fast_image: "图片发送得有点快，请稍等片刻再试",
     too_many_chats: (s) => `当前咨询人数较多，请 ${s} 秒后再试，我们会自动为您重新连接`,
     typing_bot: "小二正在为您查找答案…", typing_agent: "客服正在输入…",
+    my_tickets: "我的工单",
   },
   en: {
     title: "Xiaoer support", connecting: "Connecting…", online: "Online", reconnecting: "Connection lost, reconnecting…",
@@ -33,6 +34,7 @@ export const STRINGS = {
     too_fast: "You're sending a little fast; please wait a moment, then tap to retry", too_fast_image: "Pictures are coming a little fast; please wait a moment and try again",
     too_many_chats: (s) => `We're very busy right now; we'll reconnect you automatically in ${s} s`,
     typing_bot: "Xiaoer is looking up an answer…", typing_agent: "The agent is typing…",
+    my_tickets: "My tickets",
   },
 };
 

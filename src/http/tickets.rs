@@ -1,0 +1,177 @@
+//! Ticket routes for staff (list, detail, create, edit, transitions, comments,
+//! one-click from a chat), ticket administration, and the buyer's "my tickets".
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, conversation_id};
+use crate::domain::tickets::{Comment, Ticket};
+use crate::services::staff::StaffUser;
+use crate::services::ticket_admin::{
+    CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
+};
+use crate::services::tickets::{
+    BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
+    TransitionInput,
+};
+use crate::services::visitors::Visitor;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    let ticket = "/api/v1/staff/tickets/{ticket_id}";
+    Router::new()
+        .route("/api/v1/staff/tickets", get(list).post(create))
+        .route(ticket, get(detail).put(update))
+        .route(&format!("{ticket}/transition"), post(transition))
+        .route(&format!("{ticket}/comments"), post(comment))
+        .route(
+            "/api/v1/staff/conversations/{id}/ticket",
+            post(create_from_chat),
+        )
+        .route(
+            "/api/v1/staff/ticket-departments",
+            get(departments).post(create_department),
+        )
+        .route(
+            "/api/v1/staff/ticket-departments/{department_id}/members/{agent_id}",
+            put(add_member),
+        )
+        .route("/api/v1/staff/ticket-types", get(types).post(create_type))
+        .route(
+            "/api/v1/admin/business-calendar",
+            get(calendar).put(put_calendar),
+        )
+        .route("/api/v1/buyer/tickets", get(buyer_tickets))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<Ticket>>, ApiError> {
+    Ok(Json(state.tickets.list(&staff, query).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(input): ApiJson<NewTicketInput>,
+) -> Result<(StatusCode, Json<Ticket>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.tickets.create(&staff, input).await?),
+    ))
+}
+
+pub async fn create_from_chat(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<NewTicketInput>,
+) -> Result<(StatusCode, Json<Ticket>), ApiError> {
+    let id = conversation_id(&id)?;
+    let ticket = state.tickets.create_from_chat(&staff, &id, input).await?;
+    Ok((StatusCode::CREATED, Json(ticket)))
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    Ok(Json(state.tickets.detail(&staff, &ticket_id).await?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    ApiJson(patch): ApiJson<TicketPatch>,
+) -> Result<Json<Ticket>, ApiError> {
+    Ok(Json(state.tickets.update(&staff, &ticket_id, patch).await?))
+}
+
+pub async fn transition(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<TransitionInput>,
+) -> Result<Json<Ticket>, ApiError> {
+    Ok(Json(
+        state.tickets.transition(&staff, &ticket_id, input).await?,
+    ))
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<CommentInput>,
+) -> Result<(StatusCode, Json<Comment>), ApiError> {
+    let comment = state.tickets.comment(&staff, &ticket_id, input).await?;
+    Ok((StatusCode::CREATED, Json(comment)))
+}
+
+pub async fn departments(State(state): State<AppState>) -> Result<Json<Vec<Department>>, ApiError> {
+    Ok(Json(state.tickets.departments().await?))
+}
+
+pub async fn create_department(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<DepartmentInput>,
+) -> Result<(StatusCode, Json<Department>), ApiError> {
+    let department = state.tickets.create_department(input).await?;
+    Ok((StatusCode::CREATED, Json(department)))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    Path((department_id, agent_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.tickets.add_member(&department_id, &agent_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn types(State(state): State<AppState>) -> Result<Json<Vec<TicketType>>, ApiError> {
+    Ok(Json(state.tickets.types().await?))
+}
+
+pub async fn create_type(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<TicketTypeInput>,
+) -> Result<(StatusCode, Json<TicketType>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.tickets.create_type(input).await?),
+    ))
+}
+
+pub async fn calendar(State(state): State<AppState>) -> Result<Json<CalendarDays>, ApiError> {
+    Ok(Json(state.tickets.calendar_days().await?))
+}
+
+pub async fn put_calendar(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CalendarDays>,
+) -> Result<Json<CalendarDays>, ApiError> {
+    Ok(Json(state.tickets.put_calendar_days(input).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LangQuery {
+    /// zh (the default) or en: the language of the status texts.
+    pub lang: Option<String>,
+}
+
+pub async fn buyer_tickets(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    ApiQuery(query): ApiQuery<LangQuery>,
+) -> Result<Json<Vec<BuyerTicket>>, ApiError> {
+    let zh = query.lang.as_deref() != Some("en");
+    Ok(Json(state.tickets.for_buyer(&visitor, zh).await?))
+}

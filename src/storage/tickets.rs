@@ -1,0 +1,544 @@
+//! Tickets, their history and comments, departments, types with SLA policies
+//! and business-calendar days. Every ticket change writes its history line and
+//! its outbox event in the same transaction, and is guarded by the version the
+//! caller read (a stale write changes nothing).
+
+use super::outbox::write_events;
+use super::{Store, StoreError, on_pool};
+use crate::domain::events::{EventData, NewEvent};
+use crate::domain::sla::{Escalation, SlaTargets, TicketSla};
+use crate::domain::tickets::{
+    Comment, HistoryEntry, Priority, Ticket, TicketSource, TicketState, Visibility,
+};
+
+const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
+    visitor_id, conversation_id, order_number, title, description, custom_fields, tags, state, \
+    status_text, source, version, sla_first_response_ms, sla_resolution_ms, sla_elapsed_ms, \
+    sla_running_since, first_responded_at, escalation, first_response_due_at, resolution_due_at, \
+    created_by, created_at, updated_at, resolved_at";
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: String,
+    number: String,
+    type_key: String,
+    category: Option<String>,
+    priority: String,
+    department_id: Option<String>,
+    assignee_id: Option<String>,
+    visitor_id: Option<String>,
+    conversation_id: Option<String>,
+    order_number: Option<String>,
+    title: String,
+    description: String,
+    custom_fields: String,
+    tags: String,
+    state: String,
+    status_text: Option<String>,
+    source: String,
+    version: i64,
+    sla_first_response_ms: i64,
+    sla_resolution_ms: i64,
+    sla_elapsed_ms: i64,
+    sla_running_since: Option<i64>,
+    first_responded_at: Option<i64>,
+    escalation: String,
+    first_response_due_at: Option<i64>,
+    resolution_due_at: Option<i64>,
+    created_by: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    resolved_at: Option<i64>,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("unreadable ticket column {what}").into(),
+    ))
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(r: TicketRow) -> Result<Ticket, StoreError> {
+        Ok(Ticket {
+            priority: Priority::parse(&r.priority).ok_or_else(|| corrupt("priority"))?,
+            state: TicketState::parse(&r.state).ok_or_else(|| corrupt("state"))?,
+            source: TicketSource::parse(&r.source).ok_or_else(|| corrupt("source"))?,
+            custom_fields: serde_json::from_str(&r.custom_fields)
+                .map_err(|_| corrupt("custom_fields"))?,
+            tags: serde_json::from_str(&r.tags).map_err(|_| corrupt("tags"))?,
+            sla: TicketSla {
+                targets: SlaTargets {
+                    first_response_ms: r.sla_first_response_ms,
+                    resolution_ms: r.sla_resolution_ms,
+                },
+                elapsed_ms: r.sla_elapsed_ms,
+                running_since: r.sla_running_since,
+                first_responded_at: r.first_responded_at,
+                escalation: Escalation::parse(&r.escalation)
+                    .ok_or_else(|| corrupt("escalation"))?,
+            },
+            id: r.id,
+            number: r.number,
+            type_key: r.type_key,
+            category: r.category,
+            department_id: r.department_id,
+            assignee_id: r.assignee_id,
+            visitor_id: r.visitor_id,
+            conversation_id: r.conversation_id,
+            order_number: r.order_number,
+            title: r.title,
+            description: r.description,
+            status_text: r.status_text,
+            version: r.version,
+            first_response_due_at: r.first_response_due_at,
+            resolution_due_at: r.resolution_due_at,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            resolved_at: r.resolved_at,
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("ticket fields serialise")
+}
+
+/// A list query; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub states: Vec<TicketState>,
+    pub department_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub priority: Option<Priority>,
+    pub type_key: Option<String>,
+    pub visitor_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// Staff who may see only these departments' tickets and their own.
+    pub visible_to: Option<(String, Vec<String>)>,
+    pub limit: i64,
+}
+
+/// What one ticket change writes besides the ticket row.
+#[derive(Debug, Clone, Default)]
+pub struct TicketWrite {
+    pub history: Vec<HistoryEntry>,
+    pub comment: Option<Comment>,
+    pub events: Vec<NewEvent>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DepartmentRow {
+    pub id: String,
+    pub name: String,
+    pub lead_id: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketTypeRow {
+    pub key: String,
+    pub name: String,
+    /// JSON array of field names.
+    pub required_fields: String,
+    pub created_at: i64,
+}
+
+const INSERT_TICKET: &str = "INSERT INTO tickets (id, number, type_key, category, priority, \
+    department_id, assignee_id, visitor_id, conversation_id, order_number, title, description, \
+    custom_fields, tags, state, status_text, source, version, sla_first_response_ms, \
+    sla_resolution_ms, sla_elapsed_ms, sla_running_since, first_responded_at, escalation, \
+    first_response_due_at, resolution_due_at, created_by, created_at, updated_at, resolved_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
+
+const UPDATE_TICKET: &str = "UPDATE tickets SET type_key = $3, category = $4, priority = $5, \
+    department_id = $6, assignee_id = $7, order_number = $8, title = $9, description = $10, \
+    custom_fields = $11, tags = $12, state = $13, status_text = $14, version = $15, \
+    sla_elapsed_ms = $16, sla_running_since = $17, first_responded_at = $18, escalation = $19, \
+    first_response_due_at = $20, resolution_due_at = $21, updated_at = $22, resolved_at = $23 \
+    WHERE id = $1 AND version = $2";
+
+const COUNT_TODAY: &str = "INSERT INTO ticket_counters (day, last) VALUES ($1, 1) \
+    ON CONFLICT (day) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last";
+
+const INSERT_HISTORY: &str = "INSERT INTO ticket_events \
+    (ticket_id, kind, author_kind, author_id, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+const INSERT_COMMENT: &str = "INSERT INTO ticket_comments \
+    (id, ticket_id, visibility, author_kind, author_id, body, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Binds a ticket's columns in `INSERT_TICKET` order.
+macro_rules! bind_new_ticket {
+    ($q:expr, $t:expr) => {
+        $q.bind(&$t.id)
+            .bind(&$t.number)
+            .bind(&$t.type_key)
+            .bind(&$t.category)
+            .bind($t.priority.as_str())
+            .bind(&$t.department_id)
+            .bind(&$t.assignee_id)
+            .bind(&$t.visitor_id)
+            .bind(&$t.conversation_id)
+            .bind(&$t.order_number)
+            .bind(&$t.title)
+            .bind(&$t.description)
+            .bind(json(&$t.custom_fields))
+            .bind(json(&$t.tags))
+            .bind($t.state.as_str())
+            .bind(&$t.status_text)
+            .bind($t.source.as_str())
+            .bind($t.version)
+            .bind($t.sla.targets.first_response_ms)
+            .bind($t.sla.targets.resolution_ms)
+            .bind($t.sla.elapsed_ms)
+            .bind($t.sla.running_since)
+            .bind($t.sla.first_responded_at)
+            .bind($t.sla.escalation.as_str())
+            .bind($t.first_response_due_at)
+            .bind($t.resolution_due_at)
+            .bind(&$t.created_by)
+            .bind($t.created_at)
+            .bind($t.updated_at)
+            .bind($t.resolved_at)
+    };
+}
+
+/// Writes the history lines and the comment of a change in `$tx`.
+macro_rules! write_extras {
+    ($tx:expr, $ticket_id:expr, $write:expr) => {{
+        for h in &$write.history {
+            sqlx::query(INSERT_HISTORY)
+                .bind($ticket_id)
+                .bind(&h.kind)
+                .bind(&h.author_kind)
+                .bind(&h.author_id)
+                .bind(h.detail.to_string())
+                .bind(h.created_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        if let Some(c) = &$write.comment {
+            sqlx::query(INSERT_COMMENT)
+                .bind(&c.id)
+                .bind($ticket_id)
+                .bind(c.visibility.as_str())
+                .bind(&c.author_kind)
+                .bind(&c.author_id)
+                .bind(&c.body)
+                .bind(c.created_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+impl Store {
+    /// Inserts `ticket` under the next number of `local_day` (which replaces
+    /// `ticket.number`) with its history and its `ticket.created` event.
+    pub async fn create_ticket(
+        &self,
+        ticket: &mut Ticket,
+        local_day: &str,
+        history: &HistoryEntry,
+    ) -> Result<(), StoreError> {
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let (n,): (i64,) = sqlx::query_as(COUNT_TODAY).bind(local_day).fetch_one(&mut *tx).await?;
+            ticket.number = crate::domain::tickets::ticket_number(local_day, n);
+            bind_new_ticket!(sqlx::query(INSERT_TICKET), ticket)
+                .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            let write = TicketWrite { history: vec![history.clone()], ..TicketWrite::default() };
+            write_extras!(tx, &ticket.id, write);
+            let created = NewEvent {
+                id: format!("evt_{}_1", ticket.id),
+                conversation_id: None,
+                seq: None,
+                data: EventData::TicketCreated {
+                    ticket_id: ticket.id.clone(),
+                    number: ticket.number.clone(),
+                    source: ticket.source.as_str().to_owned(),
+                },
+                created_at: ticket.created_at,
+            };
+            write_events!(backend, tx, &[created]);
+            tx.commit().await?;
+        });
+        self.events_committed();
+        Ok(())
+    }
+
+    /// Saves `ticket` if the stored one still has `expected_version`, with the
+    /// change's history, comment and events. False: someone changed it first.
+    pub async fn save_ticket(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+    ) -> Result<bool, StoreError> {
+        let backend = self.backend();
+        let t = ticket;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let changed = sqlx::query(UPDATE_TICKET)
+                .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
+                .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
+                .bind(&t.order_number).bind(&t.title).bind(&t.description)
+                .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
+                .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
+                .bind(t.sla.running_since).bind(t.sla.first_responded_at)
+                .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
+                .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
+                .execute(&mut *tx).await?.rows_affected();
+            if changed != 1 {
+                return Ok(false);
+            }
+            write_extras!(tx, &t.id, write);
+            write_events!(backend, tx, &write.events);
+            tx.commit().await?;
+        });
+        if !write.events.is_empty() {
+            self.events_committed();
+        }
+        Ok(true)
+    }
+
+    pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");
+        let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id).fetch_optional(pool).await?);
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Tickets matching `filter`, most recently changed first.
+    pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let mut bind = |value: &str| {
+            binds.push(value.to_owned());
+            format!("${}", binds.len())
+        };
+        if !filter.states.is_empty() {
+            let names: Vec<String> = filter.states.iter().map(|s| bind(s.as_str())).collect();
+            clauses.push(format!("state IN ({})", names.join(", ")));
+        }
+        let exact = [
+            ("department_id", filter.department_id.as_deref()),
+            ("assignee_id", filter.assignee_id.as_deref()),
+            ("priority", filter.priority.map(Priority::as_str)),
+            ("type_key", filter.type_key.as_deref()),
+            ("visitor_id", filter.visitor_id.as_deref()),
+            ("conversation_id", filter.conversation_id.as_deref()),
+        ];
+        for (column, value) in exact {
+            if let Some(value) = value {
+                clauses.push(format!("{column} = {}", bind(value)));
+            }
+        }
+        if let Some((me, departments)) = &filter.visible_to {
+            let mut any = vec![format!("assignee_id = {}", bind(me))];
+            if !departments.is_empty() {
+                let ids: Vec<String> = departments.iter().map(|d| bind(d)).collect();
+                any.push(format!("department_id IN ({})", ids.join(", ")));
+            }
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tickets {filter_sql} ORDER BY updated_at DESC, id DESC LIMIT {}",
+            filter.limit.clamp(1, 500)
+        );
+        let rows: Vec<TicketRow> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                q = q.bind(b);
+            }
+            q.fetch_all(pool).await?
+        });
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    /// Tickets whose SLA clock runs, in id order after `after` (the sweeper pages).
+    pub async fn tickets_with_running_sla(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tickets WHERE sla_running_since IS NOT NULL AND id > $1 \
+             ORDER BY id LIMIT $2"
+        );
+        let rows: Vec<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after).bind(limit).fetch_all(pool).await?);
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    pub async fn ticket_history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let sql = "SELECT kind, author_kind, author_id, detail, created_at FROM ticket_events \
+                   WHERE ticket_id = $1 ORDER BY id";
+        let rows: Vec<(String, String, Option<String>, String, i64)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kind, author_kind, author_id, detail, created_at)| HistoryEntry {
+                    kind,
+                    author_kind,
+                    author_id,
+                    detail: serde_json::from_str(&detail).unwrap_or_default(),
+                    created_at,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn ticket_comments(
+        &self,
+        id: &str,
+        public_only: bool,
+    ) -> Result<Vec<Comment>, StoreError> {
+        let sql = "SELECT id, visibility, author_kind, author_id, body, created_at \
+                   FROM ticket_comments WHERE ticket_id = $1 AND (visibility = 'public' OR $2) \
+                   ORDER BY created_at, id";
+        let rows: Vec<(String, String, String, Option<String>, String, i64)> = on_pool!(self, pool =>
+            sqlx::query_as(sql).bind(id).bind(!public_only).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, visibility, author_kind, author_id, body, created_at)| Comment {
+                    id,
+                    visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Internal),
+                    author_kind,
+                    author_id,
+                    body,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+
+    pub async fn insert_department(&self, row: &DepartmentRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_departments (id, name, lead_id, created_at) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.name).bind(&row.lead_id).bind(row.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    pub async fn departments(&self) -> Result<Vec<DepartmentRow>, StoreError> {
+        let sql = "SELECT id, name, lead_id, created_at FROM ticket_departments ORDER BY name";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn department(&self, id: &str) -> Result<Option<DepartmentRow>, StoreError> {
+        let sql = "SELECT id, name, lead_id, created_at FROM ticket_departments WHERE id = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// (department id, staff id) for every membership.
+    pub async fn department_members(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT department_id, staff_id FROM ticket_department_members \
+                   ORDER BY department_id, staff_id";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn departments_of(&self, staff_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT department_id FROM ticket_department_members WHERE staff_id = $1";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(staff_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(d,)| d).collect())
+    }
+
+    pub async fn add_department_member(
+        &self,
+        department_id: &str,
+        staff_id: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_department_members (department_id, staff_id) VALUES ($1, $2) \
+                   ON CONFLICT (department_id, staff_id) DO NOTHING";
+        on_pool!(self, pool => sqlx::query(sql).bind(department_id).bind(staff_id)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Inserts a type with its SLA policies (priority, first response and
+    /// resolution minutes).
+    pub async fn insert_ticket_type(
+        &self,
+        row: &TicketTypeRow,
+        policies: &[(Priority, i64, i64)],
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_types (key, name, required_fields, created_at) VALUES ($1, $2, $3, $4)";
+        let policy = "INSERT INTO ticket_sla_policies \
+            (type_key, priority, first_response_minutes, resolution_minutes) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(sql).bind(&row.key).bind(&row.name).bind(&row.required_fields)
+                .bind(row.created_at).execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            for (priority, first, resolution) in policies {
+                sqlx::query(policy).bind(&row.key).bind(priority.as_str()).bind(first)
+                    .bind(resolution).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn ticket_types(&self) -> Result<Vec<TicketTypeRow>, StoreError> {
+        let sql = "SELECT key, name, required_fields, created_at FROM ticket_types ORDER BY key";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn ticket_type(&self, key: &str) -> Result<Option<TicketTypeRow>, StoreError> {
+        let sql = "SELECT key, name, required_fields, created_at FROM ticket_types WHERE key = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(key).fetch_optional(pool).await?))
+    }
+
+    /// Every policy as (type key, priority, first response minutes, resolution minutes).
+    pub async fn sla_policies(&self) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        let sql = "SELECT type_key, priority, first_response_minutes, resolution_minutes \
+                   FROM ticket_sla_policies ORDER BY type_key, priority";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    /// The (first response, resolution) minutes of a type and priority.
+    pub async fn sla_policy(
+        &self,
+        type_key: &str,
+        priority: Priority,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let sql = "SELECT first_response_minutes, resolution_minutes FROM ticket_sla_policies \
+                   WHERE type_key = $1 AND priority = $2";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(type_key).bind(priority.as_str()).fetch_optional(pool).await?))
+    }
+
+    /// (day, kind) of every holiday and make-up working day.
+    pub async fn business_days(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT day, kind FROM business_days ORDER BY day";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    /// Replaces every calendar day with `days` (day, kind).
+    pub async fn put_business_days(&self, days: &[(String, String)]) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query("DELETE FROM business_days").execute(&mut *tx).await?;
+            for (day, kind) in days {
+                sqlx::query("INSERT INTO business_days (day, kind) VALUES ($1, $2)")
+                    .bind(day).bind(kind).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

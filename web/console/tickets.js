@@ -1,0 +1,271 @@
+// Tickets (工单): the list with filters (#/tickets) and one ticket's page
+// (#/tickets/<id>) with its fields, history, comments and the moves its state
+// allows. The chat view opens tickets through `createFromChat`.
+
+import { el, get, post, put, query } from "./api.js";
+import { addStrings, t } from "./i18n.js";
+
+addStrings(
+  {
+    tickets: "工单", tk_number: "编号", tk_title: "标题", tk_state: "状态", tk_priority: "优先级", tk_department: "部门",
+    tk_assignee: "处理人", tk_due: "解决期限", tk_updated: "更新时间", tk_none: "没有符合条件的工单", tk_type: "类型",
+    tk_new: "新建工单", tk_create: "创建", tk_description: "问题描述", tk_order: "订单号", tk_fields: "自定义字段",
+    tk_history: "处理记录", tk_comments: "评论与回复", tk_internal: "内部评论", tk_public: "回复买家", tk_add_comment: "提交",
+    tk_status_text: "买家看到的状态", tk_note: "说明（可选）", tk_from_chat: "转为工单", tk_created: (n) => `已创建工单 ${n}`,
+    tk_escalation: "SLA", tk_first_due: "首次响应期限", tk_unassigned: "未分配", tk_all_states: "全部状态",
+    tk_st_new: "新建", tk_st_open: "处理中", tk_st_pending: "等待回复", tk_st_on_hold: "挂起", tk_st_resolved: "已解决",
+    tk_st_closed: "已关闭", tk_to_open: "开始处理", tk_to_pending: "等待买家/第三方", tk_to_on_hold: "挂起",
+    tk_to_resolved: "标记已解决", tk_to_closed: "关闭", tk_pr_low: "低", tk_pr_normal: "普通", tk_pr_high: "高", tk_pr_urgent: "紧急",
+    tk_esc_none: "正常", tk_esc_warning: "即将超时", tk_esc_breached: "已超时", tk_esc_supervisor: "已升级主管",
+    tk_h_created: "创建", tk_h_updated: "修改", tk_h_state_changed: "状态变更", tk_h_commented: "评论", tk_h_escalated: "SLA 升级",
+    tk_h_first_response: "首次响应", tk_by_system: "系统", tk_by_buyer: "买家",
+    err_unknown_department: "部门不存在", err_unknown_ticket_type: "工单类型不存在", err_missing_custom_field: "缺少该类型的必填字段",
+    err_invalid_ticket_transition: "当前状态不能这样变更", err_stale_ticket_version: "工单已被他人修改，请刷新后重试",
+    err_invalid_ticket: "输入不符合要求", err_unknown_assignee: "处理人不存在",
+    ev_ticket_created: "工单创建", ev_ticket_updated: "工单修改", ev_ticket_state_changed: "工单状态变化",
+    ev_ticket_commented: "工单评论", ev_ticket_escalated: "工单 SLA 升级",
+  },
+  {
+    tickets: "Tickets", tk_number: "Number", tk_title: "Title", tk_state: "State", tk_priority: "Priority", tk_department: "Department",
+    tk_assignee: "Assignee", tk_due: "Resolve by", tk_updated: "Updated", tk_none: "No tickets match", tk_type: "Type",
+    tk_new: "New ticket", tk_create: "Create", tk_description: "Description", tk_order: "Order number", tk_fields: "Custom fields",
+    tk_history: "History", tk_comments: "Comments and replies", tk_internal: "Internal comment", tk_public: "Reply to buyer", tk_add_comment: "Submit",
+    tk_status_text: "Status the buyer sees", tk_note: "Note (optional)", tk_from_chat: "Make a ticket", tk_created: (n) => `Ticket ${n} created`,
+    tk_escalation: "SLA", tk_first_due: "First response by", tk_unassigned: "Unassigned", tk_all_states: "All states",
+    tk_st_new: "New", tk_st_open: "Open", tk_st_pending: "Pending", tk_st_on_hold: "On hold", tk_st_resolved: "Resolved",
+    tk_st_closed: "Closed", tk_to_open: "Start work", tk_to_pending: "Wait for buyer / third party", tk_to_on_hold: "Put on hold",
+    tk_to_resolved: "Mark resolved", tk_to_closed: "Close", tk_pr_low: "Low", tk_pr_normal: "Normal", tk_pr_high: "High", tk_pr_urgent: "Urgent",
+    tk_esc_none: "On track", tk_esc_warning: "Due soon", tk_esc_breached: "Overdue", tk_esc_supervisor: "Escalated to supervisor",
+    tk_h_created: "Created", tk_h_updated: "Changed", tk_h_state_changed: "State changed", tk_h_commented: "Comment", tk_h_escalated: "SLA escalation",
+    tk_h_first_response: "First response", tk_by_system: "System", tk_by_buyer: "Buyer",
+    err_unknown_department: "No such department", err_unknown_ticket_type: "No such ticket type", err_missing_custom_field: "A required field of this type is missing",
+    err_invalid_ticket_transition: "The ticket cannot move that way from its state", err_stale_ticket_version: "Someone changed this ticket; reload and try again",
+    err_invalid_ticket: "Please check the input", err_unknown_assignee: "No such assignee",
+    ev_ticket_created: "Ticket created", ev_ticket_updated: "Ticket changed", ev_ticket_state_changed: "Ticket state changed",
+    ev_ticket_commented: "Ticket comment", ev_ticket_escalated: "Ticket SLA escalation",
+  },
+);
+
+const STATES = ["new", "open", "pending", "on_hold", "resolved", "closed"];
+const PRIORITIES = ["low", "normal", "high", "urgent"];
+/// The moves each state allows (the server refuses the others).
+const MOVES = {
+  new: ["open", "pending", "on_hold", "resolved", "closed"],
+  open: ["pending", "on_hold", "resolved", "closed"],
+  pending: ["open", "on_hold", "resolved", "closed"],
+  on_hold: ["open", "pending", "resolved", "closed"],
+  resolved: ["open", "closed"],
+  closed: [],
+};
+const when = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
+
+function errorText(error) {
+  const text = t(`err_${error.code}`);
+  return text === `err_${error.code}` ? t("failed") : text;
+}
+
+/// One click from the chat: a ticket prefilled from the hand-off packet.
+export async function createFromChat(app, conversationId) {
+  try {
+    const ticket = await post(`/api/v1/staff/conversations/${conversationId}/ticket`, {});
+    app.toast(t("tk_created", ticket.number));
+    location.hash = `#/tickets/${ticket.id}`;
+  } catch (error) {
+    app.toast(errorText(error));
+  }
+}
+
+export class Tickets {
+  constructor(app, root, rest) {
+    this.app = app;
+    this.root = el("div", { class: "tickets", testid: "tickets" });
+    root.append(el("h2", {}, t("tickets")), this.root);
+    this.filters = { state: "", priority: "", department_id: "" };
+    const [id] = rest;
+    this.load().then(() => (id ? this.detail(id) : this.list()));
+  }
+
+  async load() {
+    [this.departments, this.types] = await Promise.all([
+      get("/api/v1/staff/ticket-departments").catch(() => []),
+      get("/api/v1/staff/ticket-types").catch(() => []),
+    ]);
+  }
+
+  departmentName(id) {
+    return this.departments.find((d) => d.id === id)?.name || "–";
+  }
+
+  select(name, values, word, all) {
+    return el(
+      "select",
+      { testid: `tk-filter-${name}`, onchange: (e) => { this.filters[name] = e.target.value; this.list(); } },
+      el("option", { value: "" }, all),
+      values.map(([v, label]) => el("option", { value: v, selected: this.filters[name] === v }, word ? t(word + v) : label)),
+    );
+  }
+
+  async list() {
+    let tickets;
+    try {
+      tickets = await get(`/api/v1/staff/tickets?${query(this.filters)}`);
+    } catch (error) {
+      this.root.replaceChildren(el("p", { class: "hint" }, errorText(error)));
+      return;
+    }
+    const filters = el(
+      "p",
+      { class: "filters" },
+      this.select("state", STATES.map((s) => [s]), "tk_st_", t("tk_all_states")),
+      this.select("priority", PRIORITIES.map((p) => [p]), "tk_pr_", t("all")),
+      this.select("department_id", this.departments.map((d) => [d.id, d.name]), null, t("all")),
+    );
+    const rows = tickets.map((k) =>
+      el(
+        "tr",
+        { testid: `ticket-${k.number}` },
+        el("td", {}, el("a", { href: `#/tickets/${k.id}` }, k.number)),
+        el("td", { class: "wrap" }, k.title),
+        el("td", { testid: "ticket-state" }, t(`tk_st_${k.state}`)),
+        el("td", {}, t(`tk_pr_${k.priority}`)),
+        el("td", {}, this.departmentName(k.department_id)),
+        el("td", {}, t(`tk_esc_${k.sla.escalation}`)),
+        el("td", {}, when(k.resolution_due_at)),
+        el("td", {}, when(k.updated_at)),
+      ),
+    );
+    const table = tickets.length
+      ? el("div", { class: "table-wrap" }, el("table", { testid: "ticket-list" },
+          el("thead", {}, el("tr", {}, ["tk_number", "tk_title", "tk_state", "tk_priority", "tk_department", "tk_escalation", "tk_due", "tk_updated"].map((h) => el("th", {}, t(h))))),
+          el("tbody", {}, rows)))
+      : el("p", { class: "hint", testid: "tickets-empty" }, t("tk_none"));
+    this.root.replaceChildren(filters, table, this.form());
+  }
+
+  form() {
+    const title = el("input", { required: true, maxlength: 200, testid: "tk-title" });
+    const description = el("textarea", { rows: 3, testid: "tk-description" });
+    const type = el("select", { testid: "tk-type" }, this.types.map((y) => el("option", { value: y.key }, y.name)));
+    const priority = el("select", { testid: "tk-priority" }, PRIORITIES.map((p) => el("option", { value: p, selected: p === "normal" }, t(`tk_pr_${p}`))));
+    const department = el("select", { testid: "tk-department" }, el("option", { value: "" }, "–"), this.departments.map((d) => el("option", { value: d.id }, d.name)));
+    const order = el("input", { maxlength: 100, testid: "tk-order" });
+    const fields = el("textarea", { rows: 2, placeholder: "tracking_number=SF123", testid: "tk-fields" });
+    const error = el("p", { class: "error", role: "alert", testid: "tk-error" });
+    const submit = async (e) => {
+      e.preventDefault();
+      const custom_fields = Object.fromEntries(
+        fields.value.split("\n").map((l) => l.split("=")).filter((p) => p.length === 2).map(([k, v]) => [k.trim(), v.trim()]),
+      );
+      try {
+        const created = await post("/api/v1/staff/tickets", {
+          type_key: type.value, title: title.value, description: description.value, priority: priority.value,
+          department_id: department.value || null, order_number: order.value || null, custom_fields,
+        });
+        location.hash = `#/tickets/${created.id}`;
+      } catch (err) {
+        error.textContent = errorText(err);
+      }
+    };
+    return el(
+      "form",
+      { class: "card", testid: "tk-form", onsubmit: submit },
+      el("h3", {}, t("tk_new")),
+      el("label", {}, el("span", {}, t("tk_type")), type),
+      el("label", {}, el("span", {}, t("tk_title")), title),
+      el("label", {}, el("span", {}, t("tk_description")), description),
+      el("label", {}, el("span", {}, t("tk_priority")), priority),
+      el("label", {}, el("span", {}, t("tk_department")), department),
+      el("label", {}, el("span", {}, t("tk_order")), order),
+      el("label", {}, el("span", {}, t("tk_fields")), fields),
+      error,
+      el("button", { type: "submit", testid: "tk-create" }, t("tk_create")),
+    );
+  }
+
+  async detail(id) {
+    let k;
+    try {
+      k = await get(`/api/v1/staff/tickets/${id}`);
+    } catch (error) {
+      this.root.replaceChildren(el("p", { class: "hint" }, errorText(error)));
+      return;
+    }
+    const facts = [
+      [t("tk_state"), t(`tk_st_${k.state}`), "tk-state"],
+      [t("tk_status_text"), k.status_text_shown, "tk-status-text"],
+      [t("tk_priority"), t(`tk_pr_${k.priority}`)],
+      [t("tk_type"), this.types.find((y) => y.key === k.type_key)?.name || k.type_key],
+      [t("tk_department"), this.departmentName(k.department_id), "tk-department-name"],
+      [t("tk_assignee"), k.assignee_id || t("tk_unassigned")],
+      [t("tk_order"), k.order_number || "–", "tk-order-number"],
+      [t("tk_escalation"), t(`tk_esc_${k.sla.escalation}`)],
+      [t("tk_first_due"), when(k.first_response_due_at)],
+      [t("tk_due"), when(k.resolution_due_at)],
+      ...Object.entries(k.custom_fields).map(([name, value]) => [t(`slot_${name}`) === `slot_${name}` ? name : t(`slot_${name}`), value, `tk-field-${name}`]),
+    ];
+    this.root.replaceChildren(
+      el("p", {}, el("a", { href: "#/tickets" }, t("back"))),
+      el("h3", { testid: "tk-heading" }, `${k.number} · ${k.title}`),
+      el("p", { class: "wrap", testid: "tk-description-text" }, k.description),
+      el("dl", { class: "facts" }, facts.map(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
+      this.moves(k),
+      this.departmentForm(k),
+      el("h4", {}, t("tk_comments")),
+      el("ul", { class: "comments", testid: "tk-comments" }, k.comments.map((c) =>
+        el("li", { class: c.visibility }, el("strong", {}, c.visibility === "public" ? t("tk_public") : t("tk_internal")), " ", when(c.created_at), el("div", { class: "wrap" }, c.body)))),
+      this.commentForm(k),
+      el("h4", {}, t("tk_history")),
+      el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
+        el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : h.author_id, " · ",
+          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "", h.detail?.note ? ` (${h.detail.note})` : ""))),
+    );
+  }
+
+  moves(k) {
+    const note = el("input", { maxlength: 200, placeholder: t("tk_note"), testid: "tk-move-note" });
+    const statusText = el("input", { maxlength: 100, placeholder: t("tk_status_text"), testid: "tk-move-status" });
+    const go = async (to) => {
+      try {
+        await post(`/api/v1/staff/tickets/${k.id}/transition`, {
+          to, expected_version: k.version, note: note.value || null, status_text: statusText.value || null,
+        });
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    return el("div", { class: "card moves", testid: "tk-moves" }, note, statusText,
+      MOVES[k.state].map((to) => el("button", { type: "button", testid: `tk-to-${to}`, onclick: () => go(to) }, t(`tk_to_${to}`))));
+  }
+
+  departmentForm(k) {
+    const pick = el("select", { testid: "tk-transfer" }, el("option", { value: "" }, "–"),
+      this.departments.map((d) => el("option", { value: d.id, selected: d.id === k.department_id }, d.name)));
+    pick.addEventListener("change", async () => {
+      try {
+        await put(`/api/v1/staff/tickets/${k.id}`, { expected_version: k.version, department_id: pick.value });
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    });
+    return el("label", {}, el("span", {}, t("tk_department")), pick);
+  }
+
+  commentForm(k) {
+    const body = el("textarea", { rows: 2, required: true, testid: "tk-comment" });
+    const visibility = el("select", { testid: "tk-comment-visibility" },
+      el("option", { value: "internal" }, t("tk_internal")), el("option", { value: "public" }, t("tk_public")));
+    const submit = async (e) => {
+      e.preventDefault();
+      try {
+        await post(`/api/v1/staff/tickets/${k.id}/comments`, { visibility: visibility.value, body: body.value });
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    return el("form", { class: "card", testid: "tk-comment-form", onsubmit: submit }, body, visibility,
+      el("button", { type: "submit", testid: "tk-comment-submit" }, t("tk_add_comment")));
+  }
+}
