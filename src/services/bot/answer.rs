@@ -34,13 +34,14 @@ impl BotService {
         };
         turn.session.retrieved(&verdict.hits);
         match (verdict.decision, verdict.hits.first()) {
-            // A curated match that does not speak of what is asked ("托特包能定制logo吗"
-            // matching the tote's size entry) is not sent as it stands: the
-            // grounded path answers only what the entry supports.
-            (KbDecision::Curated, Some(best))
+            // A curated match whose entries do not speak of what is asked
+            // ("充电宝能给ipad充电不" matching the power bank's charging entry)
+            // is not sent as it stands: it would be a non-answer with a
+            // citation. The grounded path offers the closest entries instead.
+            (KbDecision::Curated, Some(_))
                 if !self.grounding().covers(
                     &question,
-                    &[&format!("{}\n{}", best.title, best.answer)],
+                    &grounding_evidence(&verdict.hits).as_refs(),
                     turn.lang,
                 ) =>
             {
@@ -108,11 +109,8 @@ impl BotService {
             return self.hand_off(turn, HandoffReason::BotUnavailable).await;
         };
         let hits: Vec<&KbHit> = verdict.hits.iter().take(GROUNDING_ENTRIES).collect();
-        let evidence: Vec<String> = hits
-            .iter()
-            .map(|h| format!("{}\n{}", h.title, h.answer))
-            .collect();
-        let evidence: Vec<&str> = evidence.iter().map(String::as_str).collect();
+        let evidence = grounding_evidence(&verdict.hits);
+        let evidence = evidence.as_refs();
         if !self
             .grounding()
             .covers(&turn.facts.text, &evidence, turn.lang)
@@ -372,6 +370,25 @@ impl BotService {
             })
             .collect())
     }
+}
+
+/// The text of the entries an answer may stand on: title and answer of the
+/// best `GROUNDING_ENTRIES` hits.
+struct Evidence(Vec<String>);
+
+impl Evidence {
+    fn as_refs(&self) -> Vec<&str> {
+        self.0.iter().map(String::as_str).collect()
+    }
+}
+
+fn grounding_evidence(hits: &[KbHit]) -> Evidence {
+    Evidence(
+        hits.iter()
+            .take(GROUNDING_ENTRIES)
+            .map(|h| format!("{}\n{}", h.title, h.answer))
+            .collect(),
+    )
 }
 
 fn dont_know_reply(turn: &Turn) -> String {
