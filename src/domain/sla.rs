@@ -252,9 +252,7 @@ impl TicketSla {
 
     /// Called by the sweeper: a level higher than the one announced is new.
     pub fn sweep(&mut self, calendar: &BusinessCalendar, now: i64) -> Option<Escalated> {
-        if self.running_since.is_none() {
-            return None;
-        }
+        self.running_since?;
         let level = self.level(calendar, now);
         (level > self.escalation).then(|| {
             self.escalation = level;

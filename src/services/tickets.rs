@@ -513,13 +513,13 @@ impl TicketService {
         }
         let mut fields = Vec::new();
         let mut retarget = false;
-        if let Some(key) = patch.type_key {
-            if key != ticket.type_key {
-                self.required_fields(&key).await?;
-                ticket.type_key = key;
-                fields.push("type");
-                retarget = true;
-            }
+        if let Some(key) = patch.type_key
+            && key != ticket.type_key
+        {
+            self.required_fields(&key).await?;
+            ticket.type_key = key;
+            fields.push("type");
+            retarget = true;
         }
         if let Some(title) = patch.title {
             ticket.title = t::parse_title(&title)?;
@@ -533,12 +533,12 @@ impl TicketService {
             ticket.category = t::parse_short(Some(&category))?;
             fields.push("category");
         }
-        if let Some(priority) = patch.priority {
-            if priority != ticket.priority {
-                ticket.priority = priority;
-                fields.push("priority");
-                retarget = true;
-            }
+        if let Some(priority) = patch.priority
+            && priority != ticket.priority
+        {
+            ticket.priority = priority;
+            fields.push("priority");
+            retarget = true;
         }
         if let Some(department) = patch.department_id {
             let department = nonempty(Some(department));
