@@ -329,6 +329,11 @@ impl TicketService {
         if title.trim().is_empty() {
             title = format!("会话 {}", &chat.id[..8.min(chat.id.len())]);
         }
+        // A ticket nobody owns is nobody's: unless it goes to a department or
+        // another person, it stays with the agent who made it.
+        if input.assignee_id.is_none() && input.department_id.is_none() {
+            input.assignee_id = Some(staff.id.clone());
+        }
         self.open_ticket(
             new_ticket_id(),
             input,
