@@ -323,7 +323,17 @@ impl TicketService {
                 input.category = packet.category.clone();
             }
             if title.trim().is_empty() {
-                title = packet.summary.chars().take(60).collect();
+                // The summary runs over several lines; a title is one.
+                title = packet
+                    .summary
+                    .split(|c: char| c.is_control())
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .take(60)
+                    .collect();
             }
         }
         if title.trim().is_empty() {

@@ -406,7 +406,6 @@ async fn spawn_desk_with_bot() -> TestApp {
 }
 
 #[tokio::test]
-#[ignore = "POST /staff/conversations/{id}/ticket after a scripted-bot hand-off does not answer 201 (cause not yet read); to be fixed next session"]
 async fn a_handed_off_chat_becomes_a_prefilled_ticket_and_the_buyer_sees_only_public_replies() {
     let app = spawn_desk_with_bot().await;
     let agent = app.staff("agent-chat", Role::Agent).await;
@@ -539,7 +538,6 @@ fn today_in_beijing() -> String {
 }
 
 #[tokio::test]
-#[ignore = "the buyer never sees the ticket-number notice within 5 s (subscriber path not yet debugged); to be fixed next session"]
 async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_its_number() {
     let app = spawn_app().await;
     let admin = app.staff("admin-ooh", Role::Admin).await;
@@ -563,7 +561,7 @@ async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_it
         .await;
     assert!(res.status().is_success());
     let mut notice = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let events = app.buyer_events(&buyer, 0).await;
         notice = events
             .iter()
@@ -595,7 +593,7 @@ async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_it
         .await;
     let supervisor = app.staff("super-ooh", Role::Supervisor).await;
     let mut replies = 0;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let list: Value = app
             .staff_get(&supervisor, "/api/v1/staff/tickets")
             .await
