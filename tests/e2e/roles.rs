@@ -2,7 +2,7 @@
 //! bot: each walks its main task, then the page must fit (no sideways scroll),
 //! offer 44 px tap targets on a phone, and show no raw codes in Chinese.
 
-use super::{DESKTOP, PHONE, agent_logs_in, artifacts, raw_codes_visible};
+use super::{DESKTOP, PHONE, agent_logs_in, artifacts, open_widget, raw_codes_visible};
 use crate::helpers::{self, StaffLogin, TestApp};
 use crate::webdriver::{Browser, Driver, chromedriver_path};
 use serde_json::{Value, json};
@@ -639,4 +639,111 @@ async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entr
         .await;
     both_widths(&browser, "kb-entries").await;
     browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_in_the_widget() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let agent = app.staff("agent-li", Role::Agent).await;
+    let driver = Driver::start(&chromedriver).await;
+    let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
+    let console = driver.session(DESKTOP.0, DESKTOP.1).await;
+
+    // The buyer writes in the widget and asks for a person; the agent takes the chat.
+    open_widget(&buyer, &app).await;
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer.type_into(&input, "快递三天没动了，帮我查一下").await;
+    buyer.click("[data-testid=send]").await;
+    buyer.click("[data-testid=handoff]").await;
+    let conversation = buyer
+        .wait_until(
+            "the widget's conversation",
+            "JSON.parse(localStorage.getItem('xiaoer.widget.v1') || '{}').conversation_id",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claim = format!("/api/v1/staff/conversations/{conversation}/claim");
+    let mut claimed = 0;
+    for _ in 0..100 {
+        claimed = app
+            .staff_post(&agent, &claim, json!({}))
+            .await
+            .status()
+            .as_u16();
+        if claimed == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(claimed, 200, "the agent takes the waiting chat");
+
+    // One click in the chat makes the ticket; the agent answers in public and resolves it.
+    agent_logs_in(&console, &app, "agent-li").await;
+    console
+        .goto(&app.url(&format!("/console/#/inbox/{conversation}")))
+        .await;
+    console.click("[data-testid=action-tk_from_chat]").await;
+    console
+        .wait_until(
+            "the new ticket's page",
+            "location.hash.startsWith('#/tickets/') && document.querySelector('[data-testid=tk-heading]')",
+        )
+        .await;
+    let comment = console.wait_for("[data-testid=tk-comment]").await;
+    console.type_into(&comment, "已联系快递，明天送达").await;
+    console
+        .run(
+            "const v = document.querySelector('[data-testid=tk-comment-visibility]'); \
+             v.value = 'public'; v.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    console.click("[data-testid=tk-comment-submit]").await;
+    console
+        .wait_until(
+            "the reply listed",
+            "document.querySelector('[data-testid=tk-comments]')?.textContent.includes('已联系快递')",
+        )
+        .await;
+    console.click("[data-testid=tk-to-resolved]").await;
+    console
+        .wait_until(
+            "the resolve button gone",
+            "!document.querySelector('[data-testid=tk-to-resolved]') && document.querySelector('[data-testid=tk-to-closed]')",
+        )
+        .await;
+    let tickets: Value = app
+        .staff_get(&agent, "/api/v1/staff/tickets")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tickets[0]["state"], "resolved", "{tickets}");
+    assert_eq!(tickets[0]["conversation_id"], conversation.as_str());
+    both_widths(&console, "ticket-detail").await;
+    console.goto(&app.url("/console/#/tickets")).await;
+    console
+        .wait_until(
+            "the list shows it resolved",
+            "document.querySelector('[data-testid=ticket-state]')?.textContent === '已解决'",
+        )
+        .await;
+    both_widths(&console, "ticket-list").await;
+
+    // The buyer sees the status text and the public reply under 我的工单.
+    buyer.click("[data-testid=my-tickets-toggle]").await;
+    buyer
+        .wait_until(
+            "the buyer's ticket resolved with the reply",
+            "document.querySelector('[data-testid=my-ticket-status]')?.textContent === '已解决' \
+             && document.querySelector('[data-testid=my-ticket-reply]')?.textContent.includes('已联系快递')",
+        )
+        .await;
+    buyer.quit().await;
+    console.quit().await;
 }

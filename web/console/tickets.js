@@ -204,7 +204,7 @@ export class Tickets {
       ...Object.entries(k.custom_fields).map(([name, value]) => [t(`slot_${name}`) === `slot_${name}` ? name : t(`slot_${name}`), value, `tk-field-${name}`]),
     ];
     this.root.replaceChildren(
-      el("p", {}, el("a", { href: "#/tickets" }, t("back"))),
+      el("p", {}, el("a", { href: "#/tickets", class: "back-link", testid: "tk-back" }, t("back"))),
       el("h3", { testid: "tk-heading" }, `${k.number} · ${k.title}`),
       el("p", { class: "wrap", testid: "tk-description-text" }, k.description),
       el("dl", { class: "facts" }, facts.map(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
