@@ -32,7 +32,8 @@ async fn page_is_sound(browser: &Browser, name: &str, phone: bool) {
         .run(
             &format!(
                 "const words = document.body.innerText.match(/\\b[a-z]{{2,}}_[a-z_]{{2,}}\\b/g) || []; \
-                 return [...{}, ...words];",
+                 const objects = document.body.innerText.includes('[object ') ? ['[object …]'] : []; \
+                 return [...{}, ...words, ...objects];",
                 raw_codes_visible()
             ),
             json!([]),
@@ -725,6 +726,13 @@ async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_i
         .unwrap();
     assert_eq!(tickets[0]["state"], "resolved", "{tickets}");
     assert_eq!(tickets[0]["conversation_id"], conversation.as_str());
+    let assignee = console
+        .run(
+            "return document.querySelector('[data-testid=tk-assignee]').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(assignee, json!("agent-li"), "the owner by name, not by id");
     both_widths(&console, "ticket-detail").await;
     console.goto(&app.url("/console/#/tickets")).await;
     console

@@ -12,7 +12,7 @@ addStrings(
     tk_new: "新建工单", tk_create: "创建", tk_description: "问题描述", tk_order: "订单号", tk_fields: "自定义字段",
     tk_history: "处理记录", tk_comments: "评论与回复", tk_internal: "内部评论", tk_public: "回复买家", tk_add_comment: "提交",
     tk_status_text: "买家看到的状态", tk_note: "说明（可选）", tk_from_chat: "转为工单", tk_created: (n) => `已创建工单 ${n}`,
-    tk_escalation: "SLA", tk_first_due: "首次响应期限", tk_unassigned: "未分配", tk_all_states: "全部状态",
+    tk_escalation: "SLA", tk_first_due: "首次响应期限", tk_unassigned: "未分配", tk_someone: "其他同事", tk_all_states: "全部状态",
     tk_st_new: "新建", tk_st_open: "处理中", tk_st_pending: "等待回复", tk_st_on_hold: "挂起", tk_st_resolved: "已解决",
     tk_st_closed: "已关闭", tk_to_open: "开始处理", tk_to_pending: "等待买家/第三方", tk_to_on_hold: "挂起",
     tk_to_resolved: "标记已解决", tk_to_closed: "关闭", tk_pr_low: "低", tk_pr_normal: "普通", tk_pr_high: "高", tk_pr_urgent: "紧急",
@@ -31,7 +31,7 @@ addStrings(
     tk_new: "New ticket", tk_create: "Create", tk_description: "Description", tk_order: "Order number", tk_fields: "Custom fields",
     tk_history: "History", tk_comments: "Comments and replies", tk_internal: "Internal comment", tk_public: "Reply to buyer", tk_add_comment: "Submit",
     tk_status_text: "Status the buyer sees", tk_note: "Note (optional)", tk_from_chat: "Make a ticket", tk_created: (n) => `Ticket ${n} created`,
-    tk_escalation: "SLA", tk_first_due: "First response by", tk_unassigned: "Unassigned", tk_all_states: "All states",
+    tk_escalation: "SLA", tk_first_due: "First response by", tk_unassigned: "Unassigned", tk_someone: "A colleague", tk_all_states: "All states",
     tk_st_new: "New", tk_st_open: "Open", tk_st_pending: "Pending", tk_st_on_hold: "On hold", tk_st_resolved: "Resolved",
     tk_st_closed: "Closed", tk_to_open: "Start work", tk_to_pending: "Wait for buyer / third party", tk_to_on_hold: "Put on hold",
     tk_to_resolved: "Mark resolved", tk_to_closed: "Close", tk_pr_low: "Low", tk_pr_normal: "Normal", tk_pr_high: "High", tk_pr_urgent: "Urgent",
@@ -86,10 +86,18 @@ export class Tickets {
   }
 
   async load() {
-    [this.departments, this.types] = await Promise.all([
+    [this.departments, this.types, this.agents] = await Promise.all([
       get("/api/v1/staff/ticket-departments").catch(() => []),
       get("/api/v1/staff/ticket-types").catch(() => []),
+      get("/api/v1/staff/agents").catch(() => []),
     ]);
+  }
+
+  /// A person's name, never their id (yourself included).
+  personName(id) {
+    if (!id) return t("tk_unassigned");
+    if (id === this.app.me?.id) return this.app.me.display_name;
+    return this.agents.find((a) => a.agent_id === id)?.display_name || t("tk_someone");
   }
 
   departmentName(id) {
@@ -196,7 +204,7 @@ export class Tickets {
       [t("tk_priority"), t(`tk_pr_${k.priority}`)],
       [t("tk_type"), this.types.find((y) => y.key === k.type_key)?.name || k.type_key],
       [t("tk_department"), this.departmentName(k.department_id), "tk-department-name"],
-      [t("tk_assignee"), k.assignee_id || t("tk_unassigned")],
+      [t("tk_assignee"), this.personName(k.assignee_id), "tk-assignee"],
       [t("tk_order"), k.order_number || "–", "tk-order-number"],
       [t("tk_escalation"), t(`tk_esc_${k.sla.escalation}`)],
       [t("tk_first_due"), when(k.first_response_due_at)],
@@ -207,7 +215,7 @@ export class Tickets {
       el("p", {}, el("a", { href: "#/tickets", class: "back-link", testid: "tk-back" }, t("back"))),
       el("h3", { testid: "tk-heading" }, `${k.number} · ${k.title}`),
       el("p", { class: "wrap", testid: "tk-description-text" }, k.description),
-      el("dl", { class: "facts" }, facts.map(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
+      el("dl", { class: "facts" }, facts.flatMap(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
       this.moves(k),
       this.departmentForm(k),
       el("h4", {}, t("tk_comments")),
@@ -216,7 +224,7 @@ export class Tickets {
       this.commentForm(k),
       el("h4", {}, t("tk_history")),
       el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
-        el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : h.author_id, " · ",
+        el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : this.personName(h.author_id), " · ",
           t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "", h.detail?.note ? ` (${h.detail.note})` : ""))),
     );
   }
