@@ -3,6 +3,7 @@
 //! its history and events, stale edits, permissions, the buyer's view, and the
 //! SLA sweeper.
 
+use crate::bot_scripted::ZeroEmbedder;
 use crate::bot_support::FixedKnowledge;
 use crate::bot_support::shop_entries;
 use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings};
@@ -10,7 +11,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use xiaoer::domain::staff::Role;
 use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
-use xiaoer::ports::{EmbedKind, Embedder, ModelError};
 use xiaoer::startup::{Adapters, Models};
 
 impl TestApp {
@@ -367,23 +367,6 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-struct ZeroEmbedder;
-
-#[async_trait::async_trait]
-impl Embedder for ZeroEmbedder {
-    fn dim(&self) -> usize {
-        384
-    }
-
-    async fn embed(
-        &self,
-        texts: Vec<String>,
-        _kind: EmbedKind,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
-        Ok(texts.iter().map(|_| vec![0.0; 384]).collect())
-    }
 }
 
 /// A server whose bot runs a scripted model: intake and hand-off without weights.
