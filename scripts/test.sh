@@ -128,6 +128,9 @@ fi
 export XIAOER_E2E_REQUIRED=1
 
 CACHE="${XIAOER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xiaoer}"
+echo "== front-end libraries (npm ci into web/node_modules, pinned by web/package-lock.json)"
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+
 echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
 cargo run --quiet -- models fetch
 
