@@ -120,6 +120,8 @@ pub enum BenchCommand {
     Embed(crate::bench::embed::EmbedBenchArgs),
     /// Routing: hand-off to agent screen latency and assignments/s.
     Routing(crate::bench::routing::RoutingBenchArgs),
+    /// History search over many finished conversations (blind index).
+    History(crate::bench::history::HistoryBenchArgs),
     /// Retrieval on a 100k-chunk KB: ingestion chunks/s, query p50/p99, HNSW recall vs exact.
     Retrieval(crate::bench::retrieval::RetrievalBenchArgs),
 }
@@ -229,6 +231,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Routing(args),
         } => crate::bench::routing::run(args, settings).await,
+        Command::Bench {
+            command: BenchCommand::History(args),
+        } => crate::bench::history::run(args, settings).await,
         Command::Bench {
             command: BenchCommand::Retrieval(args),
         } => crate::bench::retrieval::run(args, &settings).await,

@@ -251,6 +251,10 @@ impl Application {
             Some(commerce) => commerce,
             None => commerce(&settings, clock.as_ref()).await?,
         };
+        let orders = Arc::new(crate::services::orders::OrderLookup::new(
+            commerce.clone(),
+            visitors.clone(),
+        ));
         let routing = Arc::new(RoutingService::new(
             store.clone(),
             chat.clone(),
@@ -380,7 +384,22 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let history = Arc::new(crate::services::history::HistoryService::new(
+            store.clone(),
+            cipher.clone(),
+            chat.clone(),
+            visitors.clone(),
+        ));
+        runner
+            .spawn(
+                Arc::new(crate::services::history::HistoryIndexer(history.clone())),
+                Reach::Cluster,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let state = AppState {
+            orders,
+            history,
             tickets,
             webhooks,
             channels,

@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod chat;
 pub mod embed;
+pub mod history;
 pub mod llm;
 pub mod retrieval;
 pub mod routing;

@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod events;
 pub mod flood;
 pub mod handoff;
+pub mod history;
 pub mod intake;
 pub mod knowledge;
 pub mod lang;

@@ -6,9 +6,9 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::lang::Lang;
 use crate::services::bot::handoff::HandoffPacket;
-use crate::services::bot::learning::UnansweredGroup;
 use crate::services::bot::welcome::WelcomeView;
 use crate::services::staff::StaffUser;
+use crate::services::unanswered::{self, ReviewedGroup};
 use crate::services::visitors::Visitor;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -97,15 +97,19 @@ pub struct UnansweredQuery {
 
 #[derive(Debug, Serialize)]
 pub struct UnansweredGroups {
-    pub groups: Vec<UnansweredGroup>,
+    /// Still unanswered: the bot would hand these over today.
+    pub groups: Vec<ReviewedGroup>,
+    /// Answered since: an entry now answers them (kept for a look, off the to-do list).
+    pub answered: Vec<ReviewedGroup>,
 }
 
 pub async fn unanswered(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UnansweredQuery>,
 ) -> Result<Json<UnansweredGroups>, ApiError> {
-    let groups = state.bot.unanswered_groups(q.days.unwrap_or(30)).await?;
-    Ok(Json(UnansweredGroups { groups }))
+    let reviewed = unanswered::review(&state.bot, &state.knowledge, q.days.unwrap_or(30)).await?;
+    let (answered, groups) = reviewed.into_iter().partition(|g| g.answered_by.is_some());
+    Ok(Json(UnansweredGroups { groups, answered }))
 }
 
 #[derive(Debug, Serialize)]

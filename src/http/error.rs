@@ -578,6 +578,31 @@ impl From<ConversationError> for ApiError {
     }
 }
 
+impl From<crate::services::history::HistoryError> for ApiError {
+    fn from(e: crate::services::history::HistoryError) -> Self {
+        use crate::services::history::HistoryError;
+        let message = e.to_string();
+        match e {
+            HistoryError::NothingToFind => ApiError::bad_request("history_query_empty", message),
+            HistoryError::TooLong => ApiError::bad_request("history_query_too_long", message),
+            HistoryError::BadRange => ApiError::bad_request("invalid_date_range", message),
+            HistoryError::Corrupt(_) | HistoryError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<crate::services::orders::OrdersError> for ApiError {
+    fn from(e: crate::services::orders::OrdersError) -> Self {
+        use crate::services::orders::OrdersError;
+        match e {
+            OrdersError::Commerce(e) => ApiError::Unavailable {
+                message: format!("the shop's order system did not answer: {e}"),
+            },
+            OrdersError::Visitor(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::services::shop::ShopError> for ApiError {
     fn from(e: crate::services::shop::ShopError) -> Self {
         use crate::services::shop::ShopError;

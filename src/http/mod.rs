@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod kb;
 pub mod limits;
 pub mod ops;
@@ -68,6 +69,10 @@ pub struct AppState {
     pub shop: Arc<crate::services::shop::ShopService>,
     /// Tickets, departments, ticket types and the SLA calendar.
     pub tickets: Arc<crate::services::tickets::TicketService>,
+    /// Past conversations found through the blind index.
+    pub history: Arc<crate::services::history::HistoryService>,
+    /// The buyer's orders beside a chat (the Commerce port).
+    pub orders: Arc<crate::services::orders::OrderLookup>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -118,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(tickets::routes())
+        .merge(history::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

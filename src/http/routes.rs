@@ -256,6 +256,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
     route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)"),
     route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
+    route("GET", "/api/v1/staff/conversations/{id}/orders", Staff(P::ViewOwnChats), "staff", "The buyer's recent orders as cards with status and tracking (a verified shop account only)"),
+    route("GET", "/api/v1/staff/history", Staff(P::ViewOwnChats), "staff", "Past conversations by words, order number, buyer, agent and date, newest first (?q=&order_no=&buyer=&visitor_id=&agent_id=&from=&until=&before=&limit=; agents find only their own)"),
     route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)"),
     route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand")
         .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),

@@ -21,6 +21,16 @@ pub trait Subscriber: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Handles one event. An error is retried later, before any later event.
     async fn handle(&self, event: &DomainEvent) -> Result<(), String>;
+
+    /// Handles a run of events in order (one read's worth). A subscriber that
+    /// can do the work of many events in one write overrides this. On failure
+    /// it says how many events before the failing one are done.
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
+        for (done, event) in events.iter().enumerate() {
+            self.handle(event).await.map_err(|e| (done, e))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +52,11 @@ const BATCH: i64 = 256;
 const IDLE_LOOK: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// After a wake-up a durable subscriber lets events gather this long before it
+/// reads, so that under load one read and one cursor save serve many events
+/// instead of one each (on SQLite those writes share the single writer with
+/// the chat itself).
+const GATHER: Duration = Duration::from_millis(20);
 
 pub struct Runner {
     store: Store,
@@ -143,22 +158,22 @@ async fn drain(
         let Some(last) = batch.last().map(|e| e.position) else {
             return (position, false);
         };
-        for event in &batch {
-            if let Err(error) = subscriber.handle(event).await {
-                tracing::warn!(
-                    subscriber = subscriber.name(),
-                    event = %event.id,
-                    %error,
-                    "event not handled; will retry"
-                );
-                metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
-                    .increment(1);
-                cursor.save(store, position).await;
-                return (position, true);
+        if let Err((done, error)) = subscriber.handle_batch(&batch).await {
+            if let Some(before) = done.checked_sub(1).and_then(|i| batch.get(i)) {
+                position = before.position;
             }
-            position = event.position;
+            tracing::warn!(
+                subscriber = subscriber.name(),
+                event = %batch.get(done).map_or("?", |e| e.id.as_str()),
+                %error,
+                "event not handled; will retry"
+            );
+            metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
+                .increment(1);
+            cursor.save(store, position).await;
+            return (position, true);
         }
-        debug_assert_eq!(position, last);
+        position = last;
         metrics::gauge!("xiaoer_subscriber_position", "subscriber" => subscriber.name())
             .set(position as f64);
         if !cursor.save(store, position).await {
@@ -232,5 +247,6 @@ async fn run_cluster(
             let _ = store.release_subscriber(name, &node).await;
             return;
         }
+        tokio::time::sleep(GATHER).await;
     }
 }

@@ -528,3 +528,52 @@ async fn a_buyers_thumbs_down_is_stored_on_the_entry_and_lists_the_question_for_
         "the low-rated question is queued for review: {body}"
     );
 }
+
+#[tokio::test]
+async fn a_question_that_an_entry_written_since_answers_leaves_the_unanswered_list() {
+    use crate::bot_support::spawn_shop_bot_app;
+    let app = spawn_shop_bot_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let asked = app.say(&buyer, "你们能把货寄到南极科考站吗").await;
+    app.bot_replies(&buyer, asked).await;
+    let listed = |body: &Value, list: &str| {
+        body[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["representative"].as_str().unwrap().contains("南极科考站"))
+    };
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/unanswered").await;
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        listed(&body, "groups") && !listed(&body, "answered"),
+        "{body}"
+    );
+
+    // A knowledge manager answers it with a new entry: the question leaves the to-do list.
+    app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": "物流/配送" }))
+        .await;
+    let entry = json!({
+        "id": "antarctica",
+        "question": "你们能把货寄到南极科考站吗",
+        "similar": ["可以寄到南极科考站吗", "南极科考站能发货吗", "南极能不能送到"],
+        "answer": "可以，寄往南极科考站的包裹走邮政特快专递，约 60 天送达。",
+        "category": "物流/配送",
+        "locale": "zh",
+        "status": "published"
+    });
+    let (s, created) = app.kb_post(&km, "/api/v1/kb/entries", entry).await;
+    assert_eq!(s, 201, "{created}");
+    let (s, body) = app.kb_get(&km, "/api/v1/kb/unanswered").await;
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        !listed(&body, "groups"),
+        "answered since, off the list: {body}"
+    );
+    assert!(listed(&body, "answered"), "{body}");
+    assert_eq!(
+        body["answered"][0]["answered_by"]["entry_id"], "antarctica",
+        "{body}"
+    );
+}

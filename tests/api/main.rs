@@ -16,6 +16,7 @@ mod crash;
 mod hardening;
 mod headers;
 mod helpers;
+mod history;
 mod identity;
 mod index;
 mod knowledge;

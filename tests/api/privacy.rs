@@ -9,7 +9,7 @@ const ADDRESS: &str = "浙江省杭州市西湖区文三路 478 号";
 const SECRET_TEXT: &str = "我的身份证号是 330106199001011234";
 
 /// Every byte the database holds for this test, as one blob to search.
-async fn raw_database_bytes(app: &crate::helpers::TestApp) -> Vec<u8> {
+pub(crate) async fn raw_database_bytes(app: &crate::helpers::TestApp) -> Vec<u8> {
     if backend_is_postgres() {
         // The rows as PostgreSQL stores them: dump every table as text.
         use sqlx::Connection;
@@ -23,6 +23,7 @@ async fn raw_database_bytes(app: &crate::helpers::TestApp) -> Vec<u8> {
             "staff_users",
             "attachments",
             "read_markers",
+            "history_terms",
         ] {
             let sql = format!("SELECT t::text FROM {table} t");
             let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

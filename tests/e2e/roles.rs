@@ -755,3 +755,190 @@ async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_i
     buyer.quit().await;
     console.quit().await;
 }
+
+/// A 1×1 PNG, for a picture an agent sends.
+const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+#[tokio::test]
+async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_finds_the_chat_in_history()
+ {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let agent = app.staff("agent-zhao", Role::Agent).await;
+    // A demo-store buyer signed in with their shop account asks about a parcel.
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "identity": app.signed_identity("demo_buyer_1"), "nickname": "小红" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let started: Value = res.json().await.unwrap();
+    let buyer = helpers::Buyer {
+        conversation_id: started["conversation"]["id"].as_str().unwrap().to_owned(),
+        visitor_id: started["visitor_id"].as_str().unwrap().to_owned(),
+        token: started["visitor_token"].as_str().unwrap().to_owned(),
+    };
+    let res = app
+        .buyer_send(&buyer, "b-1", "我的羽绒服物流三天没更新了")
+        .await;
+    assert!(res.status().is_success());
+    app.hand_to_agent(&buyer, &agent).await;
+    let conversation = buyer.conversation_id.clone();
+
+    let driver = Driver::start(&chromedriver).await;
+    let console = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&console, &app, "agent-zhao").await;
+    console
+        .goto(&app.url(&format!("/console/#/inbox/{conversation}")))
+        .await;
+
+    // The orders panel shows the buyer's orders as cards, with status words;
+    // one click puts an order number in the reply box.
+    let first_order = console
+        .wait_until(
+            "order cards",
+            "document.querySelector('[data-testid^=order-] .order-no')?.textContent",
+        )
+        .await;
+    let first_order = first_order.as_str().unwrap().to_owned();
+    let status = console
+        .run(
+            "return document.querySelector('[data-testid=order-status]').textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        status
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "the order status in words: {status}"
+    );
+    console.click("[data-testid=order-insert]").await;
+    let typed = console
+        .run(
+            "return document.querySelector('[data-testid=reply-input]').value;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(typed, json!(first_order));
+    both_widths(&console, "chat-orders").await;
+    console
+        .run(
+            "document.querySelector('[data-testid=reply-input]').value = '';",
+            json!([]),
+        )
+        .await;
+
+    // A picture from the agent reaches the chat (and the buyer) as a picture.
+    console
+        .run(
+            "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); \
+             const dt = new DataTransfer(); dt.items.add(new File([bytes], 'label.png', { type: 'image/png' })); \
+             const input = document.querySelector('[data-testid=attach-input]'); \
+             input.files = dt.files; input.dispatchEvent(new Event('change'));",
+            json!([PIXEL_PNG]),
+        )
+        .await;
+    console
+        .wait_until(
+            "the agent's picture in the chat",
+            "document.querySelector('[data-testid=msg-agent] img')?.complete",
+        )
+        .await;
+    let events = app.buyer_events(&buyer, 0).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["body"]["type"] == "image" && e["sender"]["kind"] == "agent"),
+        "the buyer gets the picture"
+    );
+    // A file type the server refuses is explained, not sent.
+    console
+        .run(
+            "const dt = new DataTransfer(); dt.items.add(new File(['<html>'], 'page.html', { type: 'text/html' })); \
+             const input = document.querySelector('[data-testid=attach-input]'); \
+             input.files = dt.files; input.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    console
+        .wait_until(
+            "the refusal in words",
+            "document.querySelector('[data-testid=toast]')?.textContent.includes('不支持这种文件')",
+        )
+        .await;
+
+    // Keyboard: "?" lists the shortcuts, Esc closes them, Alt+R resolves the chat.
+    let key = |key: &str, code: &str, alt: bool| {
+        format!(
+            "document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{key}', code: '{code}', altKey: {alt}, bubbles: true }}));"
+        )
+    };
+    console.run(&key("?", "Slash", false), json!([])).await;
+    console.wait_for("[data-testid=shortcut-help]").await;
+    page_is_sound(&console, "shortcut-help", false).await;
+    console
+        .run(&key("Escape", "Escape", false), json!([]))
+        .await;
+    console
+        .wait_until(
+            "the list closed",
+            "!document.querySelector('[data-testid=shortcut-help]')",
+        )
+        .await;
+    console.run(&key("r", "KeyR", true), json!([])).await;
+    console
+        .wait_until(
+            "the chat resolved",
+            "document.querySelector('[data-testid=chat-state]')?.textContent === '已解决'",
+        )
+        .await;
+
+    // History: the resolved chat is found by the buyer's words and opens again.
+    console.goto(&app.url("/console/#/history")).await;
+    let q = console.wait_for("[data-testid=hs-q]").await;
+    console.type_into(&q, "物流").await;
+    console.click("[data-testid=hs-search]").await;
+    let hit = format!("[data-testid=hs-hit-{conversation}]");
+    console
+        .wait_until(
+            "the chat found by its words",
+            &format!(
+                "document.querySelectorAll('[data-testid^=hs-hit-]').length === 1 && document.querySelector('{hit}')?.textContent.includes('羽绒服物流')"
+            ),
+        )
+        .await;
+    both_widths(&console, "history").await;
+    let q = console.wait_for("[data-testid=hs-q]").await;
+    console
+        .run(
+            "document.querySelector('[data-testid=hs-q]').value = '';",
+            json!([]),
+        )
+        .await;
+    console.type_into(&q, "退款").await;
+    console.click("[data-testid=hs-search]").await;
+    console.wait_for("[data-testid=hs-none]").await;
+    console
+        .run(
+            "document.querySelector('[data-testid=hs-q]').value = '';",
+            json!([]),
+        )
+        .await;
+    console.type_into(&q, "物流").await;
+    console.click("[data-testid=hs-search]").await;
+    console.click(&format!("{hit} a")).await;
+    console
+        .wait_until(
+            "the found chat opened with its words",
+            "location.hash.startsWith('#/inbox/') && document.querySelector('[data-testid=agent-log]')?.textContent.includes('羽绒服物流')",
+        )
+        .await;
+    console.quit().await;
+}

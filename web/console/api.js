@@ -8,9 +8,13 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, contentType) {
   const init = { method, credentials: "same-origin", headers: {} };
-  if (body !== undefined) {
+  if (contentType) {
+    // A file as it is (uploads): the server checks the type against the bytes.
+    init.headers["Content-Type"] = contentType;
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -34,6 +38,7 @@ export const get = (path) => api("GET", path);
 export const post = (path, body = {}) => api("POST", path, body);
 export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
+export const upload = (path, file) => api("POST", path, file, file.type || "application/octet-stream");
 
 export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";

@@ -2,8 +2,8 @@
 // "/shortcut", an editable suggested reply), and the actions an agent or a
 // supervisor can take on it.
 
-import { el, get, liveSocket, post } from "./api.js";
-import { t, word } from "./i18n.js";
+import { el, get, liveSocket, post, upload } from "./api.js";
+import { errorText, t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
 import { createFromChat } from "./tickets.js";
@@ -56,7 +56,7 @@ export class ChatView {
       { class: "reply", testid: "reply-form", onsubmit: (e) => (e.preventDefault(), this.send()) },
       this.suggested,
       this.suggest,
-      el("div", { class: "row" }, this.input, el("button", { type: "submit", testid: "reply-send" }, t("send"))),
+      el("div", { class: "row" }, this.attachButton(), this.input, el("button", { type: "submit", testid: "reply-send" }, t("send"))),
     );
     this.side = new SidePanel(this);
     const back = el("a", { href: "#/inbox", class: "back" }, `‹ ${t("back")}`);
@@ -211,6 +211,7 @@ export class ChatView {
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);
+    this.attach.disabled = this.input.disabled;
   }
 
   async act(action) {
@@ -220,6 +221,31 @@ export class ChatView {
       this.changed();
     } catch (error) {
       this.app.toast(error.message);
+    }
+  }
+
+  /// 📎: a picture goes as a picture, any other allowed file (PDF, text,
+  /// video) as a file with its name. The server refuses other types and
+  /// oversized files with a code the toast puts in words.
+  attachButton() {
+    this.file = el("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,video/mp4", hidden: true, testid: "attach-input" });
+    this.file.addEventListener("change", () => this.sendFile());
+    this.attach = el("button", { type: "button", class: "attach", title: t("attach"), "aria-label": t("attach"), testid: "attach", onclick: () => this.file.click() }, "📎");
+    return el("span", { class: "attach-wrap" }, this.attach, this.file);
+  }
+
+  async sendFile() {
+    const file = this.file.files[0];
+    this.file.value = "";
+    if (!file) return;
+    try {
+      const stored = await upload(`${this.base}/attachments`, file);
+      const body = file.type.startsWith("image/")
+        ? { type: "image", attachment_id: stored.attachment_id, caption: null }
+        : { type: "file", attachment_id: stored.attachment_id, name: file.name.slice(0, 200) || "file" };
+      await post(`${this.base}/messages`, { client_msg_id: `a-${crypto.randomUUID()}`, body });
+    } catch (error) {
+      this.app.toast(errorText(error));
     }
   }
 
@@ -252,6 +278,13 @@ export class ChatView {
     this.suggest.replaceChildren(el("p", { class: "hint warn", testid: "quick-none", role: "alert" }, warning));
     this.suggest.hidden = false;
     return true;
+  }
+
+  /// Adds `text` where the cursor is in the reply box (an order number from a card).
+  insertText(text) {
+    if (this.input.disabled) return;
+    this.input.setRangeText(text, this.input.selectionStart, this.input.selectionEnd, "end");
+    this.input.focus();
   }
 
   insert(text) {

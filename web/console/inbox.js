@@ -16,6 +16,8 @@ export class Inbox {
       if (frame.type === "event" || frame.type === "lagged" || frame.type === "ready") this.refreshSoon();
     };
     app.feedListeners.add(this.listener);
+    this.keys = (e) => this.onShortcut(e);
+    document.addEventListener("keydown", this.keys);
     this.refresh();
     if (this.current) {
       app.seen(this.current);
@@ -27,8 +29,46 @@ export class Inbox {
 
   leave() {
     this.app.feedListeners.delete(this.listener);
+    document.removeEventListener("keydown", this.keys);
     clearTimeout(this.timer);
     this.chat?.close();
+  }
+
+  /// Keyboard shortcuts: Alt+↓ / Alt+↑ next / previous chat of mine (then the
+  /// queue), Alt+R resolve, "/" quick replies in the reply box, "?" the list of
+  /// shortcuts, Esc closes it.
+  onShortcut(e) {
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    const help = document.querySelector("[data-testid=shortcut-help]");
+    if (e.key === "Escape" && help) return help.remove();
+    if (e.altKey && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+      e.preventDefault();
+      return this.step(e.key === "ArrowDown" ? 1 : -1);
+    }
+    if (e.altKey && e.code === "KeyR") {
+      e.preventDefault();
+      return this.chat?.actions.querySelector("[data-testid=action-resolve]")?.click();
+    }
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/" && this.chat && !this.chat.input.disabled) {
+      e.preventDefault();
+      this.chat.input.value = "/";
+      this.chat.input.focus();
+      this.chat.showSuggestions();
+    } else if (e.key === "?") {
+      e.preventDefault();
+      if (help) help.remove();
+      else document.body.append(shortcutHelp());
+    }
+  }
+
+  /// Opens the next (or previous) chat in the lists as shown: mine, then the queue.
+  step(direction) {
+    const links = [...this.lists.querySelectorAll("[data-testid=list-mine] a, [data-testid=list-queue] a")];
+    if (!links.length) return;
+    const at = links.findIndex((a) => a.getAttribute("href") === `#/inbox/${this.current}`);
+    const next = links[(at + direction + links.length) % links.length] || links[0];
+    location.hash = next.getAttribute("href");
   }
 
   refreshSoon() {
@@ -81,6 +121,19 @@ export class Inbox {
       items.length ? el("ul", {}, items) : el("p", { class: "hint" }, t("empty")),
     );
   }
+}
+
+function shortcutHelp() {
+  const rows = [["Alt + ↓ / ↑", "sc_next"], ["Alt + R", "sc_resolve"], ["/", "sc_quick"], ["?", "sc_help"], ["Esc", "sc_close"]];
+  const close = () => box.remove();
+  const box = el(
+    "div",
+    { class: "shortcut-help", role: "dialog", "aria-label": t("sc_title"), testid: "shortcut-help" },
+    el("h3", {}, t("sc_title")),
+    el("dl", {}, rows.flatMap(([keys, key]) => [el("dt", {}, el("kbd", {}, keys)), el("dd", {}, t(key))])),
+    el("button", { type: "button", onclick: close, testid: "shortcut-close" }, t("sc_close")),
+  );
+  return box;
 }
 
 /// The buyer's nickname, or a friendly label for an anonymous visitor.

@@ -8,6 +8,7 @@ import { addStrings, t } from "./i18n.js";
 
 addStrings(
   {
+    kb_unanswered_none: "目前没有待解答的问题", kb_answered_since: (n) => `已由知识库解答（${n} 组）`, times_n: (n) => `${n} 次`,
     kb_test: "测试问法", kb_test_hint: "输入买家可能的问法，看看机器人会怎么处理", kb_test_q: "买家问法",
     kb_try: "测试", kb_would_curated: "直接发送这条标准答案", kb_would_grounded: "由模型依据下列条目组织回答",
     kb_would_hand_off: "没有足够把握：转人工或请买家换个说法", kb_confidence: "把握", kb_rank: "排名",
@@ -27,6 +28,7 @@ addStrings(
     err_invalid_entry: "条目内容不完整（问题和答案必填）", err_invalid_category: "分类名称无效",
   },
   {
+    kb_unanswered_none: "No unanswered questions right now", kb_answered_since: (n) => `Answered by the knowledge base since (${n} groups)`, times_n: (n) => `${n} time${n === 1 ? "" : "s"}`,
     kb_test: "Test a question", kb_test_hint: "Type a wording a buyer might use and see what the bot would do", kb_test_q: "Buyer's wording",
     kb_try: "Test", kb_would_curated: "Sends this entry's answer as it is", kb_would_grounded: "The model answers from the entries below",
     kb_would_hand_off: "Not sure enough: hands over to a person or asks the buyer to rephrase", kb_confidence: "Confidence", kb_rank: "Rank",
@@ -367,7 +369,7 @@ export class Knowledge {
 
   async unanswered() {
     try {
-      const { groups } = await get("/api/v1/kb/unanswered");
+      const { groups, answered } = await get("/api/v1/kb/unanswered");
       const rows = groups.map((g) =>
         el(
           "tr",
@@ -383,8 +385,21 @@ export class Knowledge {
           ),
         ),
       );
+      // Questions an entry answers now (written or published since) leave the to-do list.
+      const done = answered.map((g) =>
+        el(
+          "li",
+          { testid: "kb-answered-since" },
+          el("span", {}, g.representative), " → ",
+          el("a", { href: `#/kb/${g.answered_by.entry_id}` }, g.answered_by.title),
+          el("span", { class: "hint" }, ` · ${t("times_n", g.count)}`),
+        ),
+      );
       this.root.replaceChildren(
-        el("div", { class: "table-wrap" }, el("table", { testid: "kb-unanswered" }, el("thead", {}, el("tr", {}, [t("question"), t("count"), t("last_seen"), ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+        rows.length
+          ? el("div", { class: "table-wrap" }, el("table", { testid: "kb-unanswered" }, el("thead", {}, el("tr", {}, [t("question"), t("count"), t("last_seen"), ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)))
+          : el("p", { class: "hint", testid: "kb-unanswered-none" }, t("kb_unanswered_none")),
+        done.length ? el("details", { class: "card", testid: "kb-answered" }, el("summary", {}, t("kb_answered_since", done.length)), el("ul", {}, done)) : null,
       );
     } catch (error) {
       unavailable(this.root, error);

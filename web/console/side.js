@@ -2,7 +2,7 @@
 // looked at, knowledge search, quick replies, and the transfer and whisper forms.
 
 import { ApiError, el, get, post } from "./api.js";
-import { errorText, t, word } from "./i18n.js";
+import { currentLang, errorText, t, word } from "./i18n.js";
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
@@ -94,9 +94,42 @@ export class SidePanel {
       el("h4", {}, t("cart")),
       el("ul", {}, (ctx.cart || []).map((c) => el("li", {}, `${c.name} × ${c.quantity}  ¥${(c.unit_price_cents / 100).toFixed(2)}`))),
       el("h4", {}, t("orders")),
-      el("p", { class: "hint" }, t("no_orders")),
+      (this.ordersBox = el("div", { class: "orders", testid: "orders" }, el("p", { class: "hint" }, t("loading")))),
     ];
     this.visitorBox.append(...rows.filter(Boolean));
+    this.loadOrders();
+  }
+
+  /// The buyer's recent orders as cards: number, status, items, total and the
+  /// newest tracking step. Only a buyer signed in with their shop account has any.
+  async loadOrders() {
+    const box = this.ordersBox;
+    let found;
+    try {
+      found = await get(`${this.chat.base}/orders`);
+    } catch (error) {
+      box.replaceChildren(el("p", { class: "hint", testid: "orders-error" }, errorText(error)));
+      return;
+    }
+    if (!found.account_verified) return box.replaceChildren(el("p", { class: "hint", testid: "orders-anonymous" }, t("orders_anonymous")));
+    if (!found.orders.length) return box.replaceChildren(el("p", { class: "hint", testid: "orders-none" }, t("orders_none")));
+    const zh = currentLang() === "zh";
+    const money = (cents) => `¥${(cents / 100).toFixed(2)}`;
+    box.replaceChildren(
+      ...found.orders.map((o) =>
+        el(
+          "article",
+          { class: "order-card", testid: `order-${o.order_no}` },
+          el("header", {}, el("b", { class: "order-no" }, o.order_no), el("span", { class: `pill order-${o.status}`, testid: "order-status" }, zh ? o.status_zh : o.status_en)),
+          el("ul", { class: "order-lines" }, o.lines.map((l) => el("li", {}, `${l.name} × ${l.quantity}`, el("span", {}, money(l.unit_price_cents * l.quantity))))),
+          el("div", { class: "order-foot" }, el("span", { class: "hint" }, new Date(o.placed_at).toLocaleDateString()), el("b", {}, `${t("order_total")} ${money(o.total_cents)}`)),
+          o.latest_tracking
+            ? el("p", { class: "tracking", testid: "order-tracking" }, `${o.carrier} ${o.tracking_no}：${o.latest_tracking.description}（${o.latest_tracking.location}，${new Date(o.latest_tracking.at).toLocaleString()}）`)
+            : null,
+          el("button", { type: "button", class: "link", testid: "order-insert", onclick: () => this.chat.insertText(o.order_no) }, t("order_insert")),
+        ),
+      ),
+    );
   }
 
   /// Personal data is masked until the chat's own agent asks for it; the

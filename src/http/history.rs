@@ -1,0 +1,70 @@
+//! History search: past conversations by words, buyer, order number, agent and
+//! date (agents find only their own); and the buyer's orders beside a chat.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::ApiQuery;
+use super::extract::conversation_id;
+use crate::services::chat::Actor;
+use crate::services::history::{HistoryHit, HistoryQuery};
+use crate::services::orders::BuyerOrders;
+use crate::services::staff::StaffUser;
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/staff/history", get(search))
+        .route("/api/v1/staff/conversations/{id}/orders", get(orders))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    pub order_no: Option<String>,
+    pub buyer: Option<String>,
+    pub visitor_id: Option<String>,
+    pub agent_id: Option<String>,
+    /// Started at or after (Unix ms).
+    pub from: Option<i64>,
+    /// Started before (Unix ms).
+    pub until: Option<i64>,
+    /// The next page: started before this (the last hit's created_at).
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<Vec<HistoryHit>>, ApiError> {
+    let query = HistoryQuery {
+        text: p.q,
+        order_no: p.order_no,
+        buyer: p.buyer,
+        visitor_id: p.visitor_id,
+        agent_id: p.agent_id,
+        from: p.from,
+        until: p.until,
+        before: p.before,
+        limit: p.limit.unwrap_or(30),
+    };
+    Ok(Json(state.history.search(&staff, &query).await?))
+}
+
+/// The chat's buyer's recent orders as cards (only for a verified shop account).
+pub async fn orders(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<BuyerOrders>, ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    Ok(Json(
+        state.orders.for_visitor(&conversation.visitor_id).await?,
+    ))
+}
