@@ -70,13 +70,13 @@ impl Store {
         row.ok_or(StoreError::NotFound)
     }
 
-    /// Whether this browser had a visit that started before `before`.
+    /// Whether this browser had a visit that started at or before `before`.
     pub async fn browser_seen_before(
         &self,
         browser_id: &str,
         before: i64,
     ) -> Result<bool, StoreError> {
-        let sql = "SELECT COUNT(*) FROM visits WHERE browser_id = $1 AND started_at < $2";
+        let sql = "SELECT COUNT(*) FROM visits WHERE browser_id = $1 AND started_at <= $2";
         let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(browser_id).bind(before).fetch_one(pool).await?);
         Ok(n > 0)
