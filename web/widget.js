@@ -86,7 +86,6 @@
     const page = { type: "xiaoer:page", url: location.href, title: document.title, referrer: document.referrer, cart, identity, now };
     presence.contentWindow.postMessage(page, origin);
   }
-  presence.addEventListener("load", () => sendPage(true));
   let addToCart = null; // the shop's handler (Xiaoer.onAddToCart)
 
   // An invitation (from an agent or a rule): a bubble above the button.

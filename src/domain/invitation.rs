@@ -175,7 +175,7 @@ impl InvitationRule {
         let c = &self.conditions;
         in_range("conditions.min_dwell_seconds", c.min_dwell_seconds, 86_400)?;
         in_range("conditions.min_pages", c.min_pages, 1_000)?;
-        in_range("conditions.min_cart_cents", c.min_cart_cents, 100_000_000_00)?;
+        in_range("conditions.min_cart_cents", c.min_cart_cents, 10_000_000_000)?;
         in_range("conditions.min_cart_items", c.min_cart_items, 10_000)?;
         for (field, text) in [
             ("conditions.page_url_contains", &c.page_url_contains),

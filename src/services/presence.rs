@@ -602,17 +602,10 @@ fn sort_visits(visits: &mut [OnlineVisit], sort: VisitSort) {
     use std::cmp::Reverse;
     // Ties go to the earlier arrival (visit ids sort by creation time).
     match sort {
-        VisitSort::LastSeen => visits.sort_by(|a, b| {
-            (Reverse(a.last_seen_at), &a.id).cmp(&(Reverse(b.last_seen_at), &b.id))
-        }),
-        VisitSort::Dwell => {
-            visits.sort_by(|a, b| (Reverse(a.dwell_ms), &a.id).cmp(&(Reverse(b.dwell_ms), &b.id)))
-        }
-        VisitSort::CartValue => visits
-            .sort_by(|a, b| (Reverse(a.cart_cents), &a.id).cmp(&(Reverse(b.cart_cents), &b.id))),
-        VisitSort::Pages => {
-            visits.sort_by(|a, b| (Reverse(a.pages), &a.id).cmp(&(Reverse(b.pages), &b.id)))
-        }
-        VisitSort::Arrived => visits.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id))),
+        VisitSort::LastSeen => visits.sort_by_key(|v| (Reverse(v.last_seen_at), v.id.clone())),
+        VisitSort::Dwell => visits.sort_by_key(|v| (Reverse(v.dwell_ms), v.id.clone())),
+        VisitSort::CartValue => visits.sort_by_key(|v| (Reverse(v.cart_cents), v.id.clone())),
+        VisitSort::Pages => visits.sort_by_key(|v| (Reverse(v.pages), v.id.clone())),
+        VisitSort::Arrived => visits.sort_by_key(|v| (v.started_at, v.id.clone())),
     }
 }

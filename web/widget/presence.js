@@ -33,9 +33,31 @@ let page = null; // { url, title, referrer, cart, identity } from the embedding 
 let timer = null;
 let everyMs = 5000;
 
+let inFlight = false; // one heartbeat at a time: the first one brings the visit key
+let again = false;
+
 async function beat() {
   clearTimeout(timer);
   if (!page) return;
+  if (inFlight) {
+    again = true;
+    return;
+  }
+  inFlight = true;
+  try {
+    await send();
+  } finally {
+    inFlight = false;
+  }
+  if (again) {
+    again = false;
+    beat();
+  } else {
+    timer = setTimeout(beat, everyMs);
+  }
+}
+
+async function send() {
   const body = {
     visit_key: sessionStorage.getItem(VISIT_KEY),
     browser_id: browserId(),
@@ -62,7 +84,6 @@ async function beat() {
   } catch {
     /* offline: try again at the next beat */
   }
-  timer = setTimeout(beat, everyMs);
 }
 
 async function decline(id) {
