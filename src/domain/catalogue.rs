@@ -36,7 +36,11 @@ impl Sku {
             && raw
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-        if ok { Ok(Sku(raw.to_owned())) } else { Err(BadSku) }
+        if ok {
+            Ok(Sku(raw.to_owned()))
+        } else {
+            Err(BadSku)
+        }
     }
 
     pub fn as_str(&self) -> &str {

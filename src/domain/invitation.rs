@@ -175,7 +175,11 @@ impl InvitationRule {
         let c = &self.conditions;
         in_range("conditions.min_dwell_seconds", c.min_dwell_seconds, 86_400)?;
         in_range("conditions.min_pages", c.min_pages, 1_000)?;
-        in_range("conditions.min_cart_cents", c.min_cart_cents, 10_000_000_000)?;
+        in_range(
+            "conditions.min_cart_cents",
+            c.min_cart_cents,
+            10_000_000_000,
+        )?;
         in_range("conditions.min_cart_items", c.min_cart_items, 10_000)?;
         for (field, text) in [
             ("conditions.page_url_contains", &c.page_url_contains),
@@ -191,7 +195,10 @@ impl InvitationRule {
         }
         if let Some(levels) = &c.member_levels {
             if levels.is_empty() {
-                return Err(bad("conditions.member_levels", "must name at least one level"));
+                return Err(bad(
+                    "conditions.member_levels",
+                    "must name at least one level",
+                ));
             }
             for level in levels {
                 short_text("conditions.member_levels", level, 32)?;
@@ -220,22 +227,26 @@ impl InvitationRule {
         let s = facts.state;
         let page = s.current().map(|p| p.url.as_str()).unwrap_or("");
         let at_least = |min: Option<i64>, value: i64| min.is_none_or(|m| value >= m);
-        c.page_url_contains.as_deref().is_none_or(|p| page.contains(p))
+        c.page_url_contains
+            .as_deref()
+            .is_none_or(|p| page.contains(p))
             && at_least(c.min_dwell_seconds.map(|s| s * 1000), s.dwell_ms(facts.now))
             && at_least(c.min_pages, s.pages.len() as i64)
             && at_least(c.min_cart_cents, s.cart_cents())
             && at_least(c.min_cart_items, s.cart_items())
             && c.returning.is_none_or(|r| r == facts.returning)
-            && c.sources.as_ref().is_none_or(|list| list.contains(&s.source))
+            && c.sources
+                .as_ref()
+                .is_none_or(|list| list.contains(&s.source))
             && c.utm_source
                 .as_deref()
                 .is_none_or(|u| s.utm.source.as_deref() == Some(u))
             && c.utm_campaign
                 .as_deref()
                 .is_none_or(|u| s.utm.campaign.as_deref() == Some(u))
-            && c.member_levels.as_ref().is_none_or(|levels| {
-                s.member_level.as_ref().is_some_and(|l| levels.contains(l))
-            })
+            && c.member_levels
+                .as_ref()
+                .is_none_or(|levels| s.member_level.as_ref().is_some_and(|l| levels.contains(l)))
             && c.time_window
                 .as_ref()
                 .is_none_or(|w| self.within(w, facts.now))
@@ -275,14 +286,25 @@ mod tests {
 
     #[test]
     fn a_rule_matches_only_when_every_condition_holds() {
-        let r = rule(json!({"page_url_contains": "sku=", "min_dwell_seconds": 10, "returning": false}));
+        let r =
+            rule(json!({"page_url_contains": "sku=", "min_dwell_seconds": 10, "returning": false}));
         let s = state("https://shop.example/demo/?sku=TS-001", 0);
-        let facts = |now, returning| VisitFacts { state: &s, returning, vip: false, now };
+        let facts = |now, returning| VisitFacts {
+            state: &s,
+            returning,
+            vip: false,
+            now,
+        };
         assert!(!r.matches(facts(5_000, false)), "too soon");
         assert!(r.matches(facts(10_000, false)));
         assert!(!r.matches(facts(10_000, true)), "a returning visitor");
         let home = state("https://shop.example/", 0);
-        assert!(!r.matches(VisitFacts { state: &home, returning: false, vip: false, now: 60_000 }));
+        assert!(!r.matches(VisitFacts {
+            state: &home,
+            returning: false,
+            vip: false,
+            now: 60_000
+        }));
     }
 
     #[test]
@@ -290,7 +312,12 @@ mod tests {
         let r = rule(json!({"time_window": {"from": "22:00", "to": "02:00"}}));
         let s = state("https://shop.example/", 0);
         // 15:00 UTC is 23:00 in China; 05:00 UTC is 13:00.
-        let at = |h: i64| VisitFacts { state: &s, returning: false, vip: false, now: h * 3_600_000 };
+        let at = |h: i64| VisitFacts {
+            state: &s,
+            returning: false,
+            vip: false,
+            now: h * 3_600_000,
+        };
         assert!(r.matches(at(15)));
         assert!(!r.matches(at(5)));
     }
@@ -303,7 +330,10 @@ mod tests {
             json!({"name": "x", "action": {"kind": "robot", "greeting": "hi"}}),
             json!({"name": "x", "action": {"kind": "bot", "greeting": "hi"}, "conditions": {"sources": ["tv"]}}),
         ] {
-            assert!(matches!(InvitationRule::parse(raw), Err(RuleError::Shape(_))));
+            assert!(matches!(
+                InvitationRule::parse(raw),
+                Err(RuleError::Shape(_))
+            ));
         }
         for raw in [
             json!({"name": " ", "action": {"kind": "bot", "greeting": "hi"}}),
@@ -311,7 +341,10 @@ mod tests {
             json!({"name": "x", "action": {"kind": "bot", "greeting": "hi"}, "conditions": {"time_window": {"from": "25:00", "to": "01:00"}}}),
             json!({"name": "x", "action": {"kind": "bot", "greeting": "hi"}, "caps": {"per_day": 0}}),
         ] {
-            assert!(matches!(InvitationRule::parse(raw), Err(RuleError::Value { .. })));
+            assert!(matches!(
+                InvitationRule::parse(raw),
+                Err(RuleError::Value { .. })
+            ));
         }
     }
 }

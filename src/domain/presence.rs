@@ -61,7 +61,16 @@ const SEARCH_HOSTS: &[&str] = &[
     "search.jd.com",
     "duckduckgo.",
 ];
-const AD_MEDIA: &[&str] = &["cpc", "ppc", "cpm", "ads", "ad", "paid", "display", "zhitongche"];
+const AD_MEDIA: &[&str] = &[
+    "cpc",
+    "ppc",
+    "cpm",
+    "ads",
+    "ad",
+    "paid",
+    "display",
+    "zhitongche",
+];
 const AD_CLICK_IDS: &[&str] = &["gclid", "bd_vid", "msclkid"];
 const RECOMMEND_MEDIA: &[&str] = &["recommend", "recommendation", "rec", "guess_you_like"];
 
@@ -87,22 +96,22 @@ pub fn classify(entry_url: &str, referrer: Option<&str>) -> (Source, Utm) {
         .and_then(|r| url::Url::parse(r).ok())
         .and_then(|u| u.host_str().map(str::to_owned))
         .filter(|host| entry.as_ref().and_then(|e| e.host_str()) != Some(host.as_str()));
-    let source = if AD_MEDIA.contains(&medium.as_str()) || AD_CLICK_IDS.iter().any(|k| param(k).is_some())
-    {
-        Source::Ads
-    } else if RECOMMEND_MEDIA.contains(&medium.as_str()) {
-        Source::Recommendation
-    } else if medium == "organic"
-        || referrer_host
-            .as_deref()
-            .is_some_and(|h| SEARCH_HOSTS.iter().any(|s| h.contains(s)))
-    {
-        Source::Search
-    } else if referrer_host.is_some() {
-        Source::Referral
-    } else {
-        Source::Direct
-    };
+    let source =
+        if AD_MEDIA.contains(&medium.as_str()) || AD_CLICK_IDS.iter().any(|k| param(k).is_some()) {
+            Source::Ads
+        } else if RECOMMEND_MEDIA.contains(&medium.as_str()) {
+            Source::Recommendation
+        } else if medium == "organic"
+            || referrer_host
+                .as_deref()
+                .is_some_and(|h| SEARCH_HOSTS.iter().any(|s| h.contains(s)))
+        {
+            Source::Search
+        } else if referrer_host.is_some() {
+            Source::Referral
+        } else {
+            Source::Direct
+        };
     (source, utm)
 }
 
@@ -186,7 +195,12 @@ impl Heartbeat {
             None => None,
         };
         let title = title
-            .map(|t| t.chars().filter(|c| !c.is_control()).take(256).collect::<String>())
+            .map(|t| {
+                t.chars()
+                    .filter(|c| !c.is_control())
+                    .take(256)
+                    .collect::<String>()
+            })
             .filter(|t| !t.trim().is_empty());
         Ok(Self {
             url: page_url("url", url)?,
@@ -364,12 +378,32 @@ mod tests {
     #[test]
     fn sources_are_told_from_utm_click_ids_and_referrers() {
         let cases = [
-            ("https://shop.example/p?utm_source=baidu&utm_medium=cpc&utm_campaign=double11", None, Source::Ads),
+            (
+                "https://shop.example/p?utm_source=baidu&utm_medium=cpc&utm_campaign=double11",
+                None,
+                Source::Ads,
+            ),
             ("https://shop.example/p?gclid=abc", None, Source::Ads),
-            ("https://shop.example/p?utm_medium=recommend", None, Source::Recommendation),
-            ("https://shop.example/p", Some("https://www.baidu.com/s?wd=T恤"), Source::Search),
-            ("https://shop.example/p", Some("https://blog.example/post"), Source::Referral),
-            ("https://shop.example/p", Some("https://shop.example/"), Source::Direct),
+            (
+                "https://shop.example/p?utm_medium=recommend",
+                None,
+                Source::Recommendation,
+            ),
+            (
+                "https://shop.example/p",
+                Some("https://www.baidu.com/s?wd=T恤"),
+                Source::Search,
+            ),
+            (
+                "https://shop.example/p",
+                Some("https://blog.example/post"),
+                Source::Referral,
+            ),
+            (
+                "https://shop.example/p",
+                Some("https://shop.example/"),
+                Source::Direct,
+            ),
             ("https://shop.example/p", None, Source::Direct),
         ];
         for (entry, referrer, want) in cases {

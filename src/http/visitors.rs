@@ -149,22 +149,14 @@ pub async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = state.presence.changes();
     let events = futures::stream::unfold(changes, |mut changes| async move {
-        loop {
-            match changes.recv().await {
-                Ok(change) => {
-                    let event = Event::default()
-                        .event("visit")
-                        .json_data(&change)
-                        .unwrap_or_default();
-                    return Some((Ok(event), changes));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    let event = Event::default().event("visit").data("{}");
-                    return Some((Ok(event), changes));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-            }
-        }
+        use tokio::sync::broadcast::error::RecvError;
+        let data = match changes.recv().await {
+            Ok(change) => serde_json::to_string(&change).unwrap_or_default(),
+            // Fell behind: "something changed" is all the list needs to re-read.
+            Err(RecvError::Lagged(_)) => "{}".to_owned(),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(Event::default().event("visit").data(data)), changes))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -7,14 +7,14 @@
 
 use super::bot::BotService;
 use super::catalogue::Catalogue;
-use super::presence::{PresenceError, PresenceService};
-use crate::domain::message::{AnswerSource, MessageBody, MessageText};
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
+use super::presence::{PresenceError, PresenceService};
 use super::routing::{QueueStatus, RoutingError, RoutingService, TransferTarget};
 use super::staff::StaffUser;
 use super::visitors::{Visitor, VisitorError, VisitorProfile, VisitorService};
 use crate::domain::conversation::{Channel, ConversationId, ConversationState, Transition};
 use crate::domain::lang::Lang;
+use crate::domain::message::{AnswerSource, MessageBody, MessageText};
 use crate::domain::routing::RouteHints;
 use crate::domain::visitor::{BuyerIdentity, VisitorInputError, page_url};
 use serde::Serialize;
@@ -132,8 +132,11 @@ impl ConversationService {
     /// A buyer (new or returning) starts a chat; the bot welcomes them. A
     /// welcome that fails does not fail the start.
     pub async fn start(&self, request: StartRequest<'_>) -> Result<Started, ConversationError> {
-        if let (Some(claim), Some((presence, catalogue))) = (request.invitation, &self.invitations) {
-            return self.start_invited(request, claim, presence, catalogue).await;
+        if let (Some(claim), Some((presence, catalogue))) = (request.invitation, &self.invitations)
+        {
+            return self
+                .start_invited(request, claim, presence, catalogue)
+                .await;
         }
         let (visitor, visitor_token) = self
             .visitors

@@ -191,7 +191,9 @@ impl PresenceService {
                 let mut changed = state.apply(&beat.heartbeat, now);
                 changed |= self.sign_in(&mut state, beat.identity.as_ref()).await;
                 let json = changed.then(|| to_json(&state));
-                self.store.touch_visit(&row.id, now, json.as_deref()).await?;
+                self.store
+                    .touch_visit(&row.id, now, json.as_deref())
+                    .await?;
                 if changed {
                     self.changed(&row.id);
                 }
@@ -312,7 +314,9 @@ impl PresenceService {
         let Some(invitation) = self.store.pending_invitation(visit_id).await? else {
             return Ok(None);
         };
-        self.store.mark_invitation_shown(&invitation.id, now).await?;
+        self.store
+            .mark_invitation_shown(&invitation.id, now)
+            .await?;
         let agent_name = match &invitation.agent_id {
             Some(agent) => match self.store.staff(agent).await {
                 Ok(staff) => Some(staff.display_name),
@@ -324,7 +328,11 @@ impl PresenceService {
         Ok(Some(Offer {
             id: invitation.id,
             greeting: invitation.greeting,
-            from: if invitation.agent_id.is_some() { "agent" } else { "bot" },
+            from: if invitation.agent_id.is_some() {
+                "agent"
+            } else {
+                "bot"
+            },
             agent_name,
         }))
     }
@@ -438,8 +446,13 @@ impl PresenceService {
         conversation_id: &str,
     ) -> Result<(), PresenceError> {
         let now = self.clock.now_ms();
-        self.answer(&accepted.invitation_id, "accepted", Some(conversation_id), now)
-            .await?;
+        self.answer(
+            &accepted.invitation_id,
+            "accepted",
+            Some(conversation_id),
+            now,
+        )
+        .await?;
         self.store
             .link_visit_to_visitor(&accepted.visit_id, visitor_id)
             .await?;

@@ -73,7 +73,14 @@ const CATEGORIES: &[Category] = &[
     (
         "美妆",
         &["滋润", "持妆", "温和", "补水", "控油", "修护"],
-        &["01 正红", "02 豆沙", "03 奶茶", "清爽型", "滋润型", "旅行装"],
+        &[
+            "01 正红",
+            "02 豆沙",
+            "03 奶茶",
+            "清爽型",
+            "滋润型",
+            "旅行装",
+        ],
         &[
             ("LS", "口红", 16900),
             ("FC", "面霜 50g", 25900),
@@ -164,7 +171,11 @@ pub fn generate() -> Vec<Product> {
                 let factor = 80 + rng.below(71) as i64; // 0.80 to 1.50
                 let yuan = (base * factor / 100 / 100).max(1);
                 let price = yuan * 100 - 100 + 90; // ends in .9: ¥78.9
-                let stock = if rng.below(12) == 0 { 0 } else { rng.below(481) as i64 };
+                let stock = if rng.below(12) == 0 {
+                    0
+                } else {
+                    rng.below(481) as i64
+                };
                 let sku = format!("{prefix}-{:03}", 100 + out.len());
                 out.push(product(
                     sku,

@@ -379,7 +379,11 @@ impl Commerce for DemoStore {
         Ok(row.map(ProductRow::into_product))
     }
 
-    async fn search_products(&self, query: &str, limit: i64) -> Result<Vec<Product>, CommerceError> {
+    async fn search_products(
+        &self,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<Product>, CommerceError> {
         let sql = format!(
             "SELECT {PRODUCT_COLUMNS} FROM catalogue WHERE instr(title, $1) > 0 OR instr(category, $1) > 0 \
              OR instr(lower(sku), lower($1)) > 0 ORDER BY rowid LIMIT $2"

@@ -38,13 +38,13 @@ pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use fanout::ForeignCommit;
 pub use inbox::ChatGlanceRow;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
+pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use shop::ShopRow;
 pub use staff::{SessionRow, StaffRow};
 pub use tickets::{DepartmentRow, TicketFilter, TicketTypeRow, TicketWrite};
 pub use visitors::VisitorRow;
-pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

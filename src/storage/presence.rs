@@ -59,8 +59,10 @@ const INVITATION_COLUMNS: &str =
 impl Store {
     pub async fn visit_by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRow>, StoreError> {
         let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE key_hash = $1");
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
-            .bind(key_hash).fetch_optional(pool).await?))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(key_hash).fetch_optional(pool).await?),
+        )
     }
 
     pub async fn visit(&self, id: &str) -> Result<VisitRow, StoreError> {
@@ -82,11 +84,7 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn insert_visit(
-        &self,
-        row: &VisitRow,
-        key_hash: &[u8],
-    ) -> Result<(), StoreError> {
+    pub async fn insert_visit(&self, row: &VisitRow, key_hash: &[u8]) -> Result<(), StoreError> {
         let sql = "INSERT INTO visits (id, key_hash, browser_id, visitor_id, is_returning, started_at, last_seen_at, state) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         on_pool!(self, pool => sqlx::query(sql)
@@ -129,8 +127,10 @@ impl Store {
         let sql = format!(
             "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC LIMIT $2"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
-            .bind(since).bind(limit).fetch_all(pool).await?))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(since).bind(limit).fetch_all(pool).await?),
+        )
     }
 
     pub async fn insert_invitation_rule(
@@ -152,8 +152,10 @@ impl Store {
     pub async fn invitation_rules(&self) -> Result<Vec<InvitationRuleRow>, StoreError> {
         let sql = "SELECT id, priority, enabled, rule, created_at FROM invitation_rules \
                    ORDER BY priority, created_at, id";
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, InvitationRuleRow>(sql)
-            .fetch_all(pool).await?))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, InvitationRuleRow>(sql)
+            .fetch_all(pool).await?),
+        )
     }
 
     pub async fn delete_invitation_rule(&self, id: &str) -> Result<(), StoreError> {
@@ -200,8 +202,10 @@ impl Store {
             "SELECT {INVITATION_COLUMNS} FROM invitations WHERE visit_id = $1 AND status = 'pending' \
              ORDER BY created_at DESC, id DESC LIMIT 1"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, InvitationRow>(sqlx::AssertSqlSafe(sql))
-            .bind(visit_id).fetch_optional(pool).await?))
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, InvitationRow>(sqlx::AssertSqlSafe(sql))
+            .bind(visit_id).fetch_optional(pool).await?),
+        )
     }
 
     /// Whether the visit has an invitation shown or waiting, not yet answered.

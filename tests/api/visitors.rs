@@ -26,7 +26,12 @@ async fn beat(app: &TestApp, body: Value) -> Value {
 }
 
 /// A first heartbeat from `browser` on `url`: returns (visit id, visit key).
-async fn arrive(app: &TestApp, browser: &str, url: &str, referrer: Option<&str>) -> (String, String) {
+async fn arrive(
+    app: &TestApp,
+    browser: &str,
+    url: &str,
+    referrer: Option<&str>,
+) -> (String, String) {
     let reply = beat(
         app,
         json!({ "browser_id": browser, "url": url, "title": "示例小店", "referrer": referrer }),
@@ -39,7 +44,11 @@ async fn arrive(app: &TestApp, browser: &str, url: &str, referrer: Option<&str>)
 }
 
 async fn again(app: &TestApp, browser: &str, key: &str, url: &str) -> Value {
-    beat(app, json!({ "browser_id": browser, "visit_key": key, "url": url })).await
+    beat(
+        app,
+        json!({ "browser_id": browser, "visit_key": key, "url": url }),
+    )
+    .await
 }
 
 async fn visits(app: &TestApp, staff: &StaffLogin, query: &str) -> Vec<Value> {
@@ -88,7 +97,8 @@ fn messages(events: &[Value]) -> Vec<&Value> {
 async fn a_heartbeat_puts_the_visitor_on_the_list_with_page_source_utm_and_cart() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let entry = format!("{SHOP}/item?sku=TS-001&utm_source=baidu&utm_medium=cpc&utm_campaign=double11");
+    let entry =
+        format!("{SHOP}/item?sku=TS-001&utm_source=baidu&utm_medium=cpc&utm_campaign=double11");
     let reply = beat(
         &app,
         json!({ "browser_id": browser(1), "url": entry, "title": "纯棉T恤", "cart": cart("TS-001", 2, 7900) }),
@@ -136,28 +146,62 @@ async fn a_second_visit_from_the_same_browser_is_a_returning_visitor() {
 async fn agents_filter_and_sort_the_visitor_list() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let search = beat(&app, json!({ "browser_id": browser(1), "url": format!("{SHOP}/item?sku=JK-002"),
-        "referrer": "https://www.baidu.com/s?wd=羽绒服", "cart": cart("JK-002", 2, 39900) })).await;
-    let direct = beat(&app, json!({ "browser_id": browser(2), "url": format!("{SHOP}/"),
-        "cart": cart("MG-004", 1, 8900) })).await;
-    let referred = beat(&app, json!({ "browser_id": browser(3), "url": format!("{SHOP}/item?sku=EB-003"),
-        "referrer": "https://blog.example/review" })).await;
+    let search = beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/item?sku=JK-002"),
+        "referrer": "https://www.baidu.com/s?wd=羽绒服", "cart": cart("JK-002", 2, 39900) }),
+    )
+    .await;
+    let direct = beat(
+        &app,
+        json!({ "browser_id": browser(2), "url": format!("{SHOP}/"),
+        "cart": cart("MG-004", 1, 8900) }),
+    )
+    .await;
+    let referred = beat(
+        &app,
+        json!({ "browser_id": browser(3), "url": format!("{SHOP}/item?sku=EB-003"),
+        "referrer": "https://blog.example/review" }),
+    )
+    .await;
     let id = |r: &Value| r["visit_id"].as_str().unwrap().to_owned();
     let (search, direct, referred) = (id(&search), id(&direct), id(&referred));
 
     let by_cart = visits(&app, &agent, "?sort=cart_value").await;
-    assert_eq!(ids(&by_cart), vec![search.as_str(), direct.as_str(), referred.as_str()]);
-    assert_eq!(ids(&visits(&app, &agent, "?source=search").await), vec![search.as_str()]);
-    assert_eq!(ids(&visits(&app, &agent, "?source=referral").await), vec![referred.as_str()]);
-    assert_eq!(ids(&visits(&app, &agent, "?min_cart_cents=10000").await), vec![search.as_str()]);
-    assert_eq!(ids(&visits(&app, &agent, "?tag=high_value").await), vec![search.as_str()]);
+    assert_eq!(
+        ids(&by_cart),
+        vec![search.as_str(), direct.as_str(), referred.as_str()]
+    );
+    assert_eq!(
+        ids(&visits(&app, &agent, "?source=search").await),
+        vec![search.as_str()]
+    );
+    assert_eq!(
+        ids(&visits(&app, &agent, "?source=referral").await),
+        vec![referred.as_str()]
+    );
+    assert_eq!(
+        ids(&visits(&app, &agent, "?min_cart_cents=10000").await),
+        vec![search.as_str()]
+    );
+    assert_eq!(
+        ids(&visits(&app, &agent, "?tag=high_value").await),
+        vec![search.as_str()]
+    );
     let product_pages = visits(&app, &agent, "?page=sku%3D&sort=arrived").await;
-    assert_eq!(ids(&product_pages), vec![search.as_str(), referred.as_str()]);
+    assert_eq!(
+        ids(&product_pages),
+        vec![search.as_str(), referred.as_str()]
+    );
 
-    let res = app.staff_get(&agent, "/api/v1/staff/visits?source=television").await;
+    let res = app
+        .staff_get(&agent, "/api/v1/staff/visits?source=television")
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(&res.json().await.unwrap()), "invalid_query");
-    let res = app.staff_get(&agent, "/api/v1/staff/visits?sort=loudest").await;
+    let res = app
+        .staff_get(&agent, "/api/v1/staff/visits?sort=loudest")
+        .await;
     assert_eq!(res.status(), 400);
 }
 
@@ -166,23 +210,51 @@ async fn a_signed_in_visitor_shows_their_member_level() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
     let identity = app.signed_identity("demo_buyer_1");
-    beat(&app, json!({ "browser_id": browser(1), "url": format!("{SHOP}/"), "identity": identity })).await;
-    beat(&app, json!({ "browser_id": browser(2), "url": format!("{SHOP}/") })).await;
+    beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/"), "identity": identity }),
+    )
+    .await;
+    beat(
+        &app,
+        json!({ "browser_id": browser(2), "url": format!("{SHOP}/") }),
+    )
+    .await;
     let gold = visits(&app, &agent, "?member_level=gold").await;
     assert_eq!(gold.len(), 1);
     assert_eq!(gold[0]["member_level"], "gold");
-    assert!(gold[0]["tags"].as_array().unwrap().contains(&json!("member")));
+    assert!(
+        gold[0]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("member"))
+    );
 }
 
 #[tokio::test]
 async fn bad_heartbeats_are_refused() {
     let app = spawn_app().await;
     for (body, code) in [
-        (json!({ "browser_id": "x", "url": format!("{SHOP}/") }), "invalid_browser_id"),
-        (json!({ "browser_id": browser(1), "url": "javascript:alert(1)" }), "invalid_url"),
-        (json!({ "browser_id": browser(1), "url": format!("{SHOP}/"), "colour": "red" }), "invalid_fields"),
+        (
+            json!({ "browser_id": "x", "url": format!("{SHOP}/") }),
+            "invalid_browser_id",
+        ),
+        (
+            json!({ "browser_id": browser(1), "url": "javascript:alert(1)" }),
+            "invalid_url",
+        ),
+        (
+            json!({ "browser_id": browser(1), "url": format!("{SHOP}/"), "colour": "red" }),
+            "invalid_fields",
+        ),
     ] {
-        let res = app.client.post(app.url("/api/v1/presence")).json(&body).send().await.unwrap();
+        let res = app
+            .client
+            .post(app.url("/api/v1/presence"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400);
         assert_eq!(error_code(&res.json().await.unwrap()), code);
     }
@@ -225,18 +297,27 @@ async fn an_agents_invitation_reaches_the_page_and_the_chat_starts_assigned_to_t
     let agent = app.online_agent("agent-li", 3).await;
     let (visit, key) = arrive(&app, &browser(1), &format!("{SHOP}/item?sku=TS-001"), None).await;
     let res = app
-        .staff_post(&agent, &format!("/api/v1/staff/visits/{visit}/invite"),
-            json!({ "greeting": "您好，这款T恤今天有优惠，需要帮您看看尺码吗？" }))
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/visits/{visit}/invite"),
+            json!({ "greeting": "您好，这款T恤今天有优惠，需要帮您看看尺码吗？" }),
+        )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
 
     let reply = again(&app, &browser(1), &key, &format!("{SHOP}/item?sku=TS-001")).await;
     let offer = &reply["invitation"];
     assert_eq!(offer["from"], "agent");
-    assert_eq!(offer["greeting"], "您好，这款T恤今天有优惠，需要帮您看看尺码吗？");
+    assert_eq!(
+        offer["greeting"],
+        "您好，这款T恤今天有优惠，需要帮您看看尺码吗？"
+    );
     let invitation = offer["id"].as_str().unwrap();
     let next = again(&app, &browser(1), &key, &format!("{SHOP}/item?sku=TS-001")).await;
-    assert!(next["invitation"].is_null(), "an invitation is handed over once");
+    assert!(
+        next["invitation"].is_null(),
+        "an invitation is handed over once"
+    );
 
     let res = accept(&app, invitation, &key).await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
@@ -248,21 +329,32 @@ async fn an_agents_invitation_reaches_the_page_and_the_chat_starts_assigned_to_t
     let said = messages(&events);
     let greeting = said.last().expect("the agent's greeting");
     assert_eq!(greeting["sender"]["kind"], "agent");
-    assert_eq!(greeting["body"]["text"], "您好，这款T恤今天有优惠，需要帮您看看尺码吗？");
+    assert_eq!(
+        greeting["body"]["text"],
+        "您好，这款T恤今天有优惠，需要帮您看看尺码吗？"
+    );
     assert!(
         !said.iter().any(|e| e["sender"]["kind"] == "bot"),
         "no bot welcome when an agent invited"
     );
 
     // The agent sees the chat among theirs; the visit is linked to the visitor.
-    let mine: Value = app.staff_get(&agent, "/api/v1/staff/conversations").await.json().await.unwrap();
+    let mine: Value = app
+        .staff_get(&agent, "/api/v1/staff/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(mine.to_string().contains(&buyer.conversation_id));
     let listed = &visits(&app, &agent, "").await[0];
     assert_eq!(listed["visitor_id"], buyer.visitor_id.as_str());
 
     let res = accept(&app, invitation, &key).await;
     assert_eq!(res.status(), 409);
-    assert_eq!(error_code(&res.json().await.unwrap()), "invitation_answered");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "invitation_answered"
+    );
 }
 
 #[tokio::test]
@@ -272,7 +364,11 @@ async fn an_invitation_is_claimed_only_with_its_own_visits_key() {
     let (visit, _) = arrive(&app, &browser(1), &format!("{SHOP}/"), None).await;
     let (_, other_key) = arrive(&app, &browser(2), &format!("{SHOP}/"), None).await;
     let offer: Value = app
-        .staff_post(&agent, &format!("/api/v1/staff/visits/{visit}/invite"), json!({}))
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/visits/{visit}/invite"),
+            json!({}),
+        )
         .await
         .json()
         .await
@@ -281,7 +377,10 @@ async fn an_invitation_is_claimed_only_with_its_own_visits_key() {
     assert!(offer["agent_name"].is_string());
     let res = accept(&app, offer["id"].as_str().unwrap(), &other_key).await;
     assert_eq!(res.status(), 404);
-    assert_eq!(error_code(&res.json().await.unwrap()), "invitation_not_found");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "invitation_not_found"
+    );
 }
 
 #[tokio::test]
@@ -289,13 +388,21 @@ async fn inviting_a_visit_that_does_not_exist_or_with_a_bad_greeting_fails() {
     let app = spawn_app().await;
     let agent = app.online_agent("agent-li", 3).await;
     let res = app
-        .staff_post(&agent, "/api/v1/staff/visits/no-such-visit/invite", json!({}))
+        .staff_post(
+            &agent,
+            "/api/v1/staff/visits/no-such-visit/invite",
+            json!({}),
+        )
         .await;
     assert_eq!(res.status(), 404);
     assert_eq!(error_code(&res.json().await.unwrap()), "visit_not_found");
     let (visit, _) = arrive(&app, &browser(1), &format!("{SHOP}/"), None).await;
     let res = app
-        .staff_post(&agent, &format!("/api/v1/staff/visits/{visit}/invite"), json!({ "greeting": "  " }))
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/visits/{visit}/invite"),
+            json!({ "greeting": "  " }),
+        )
         .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(&res.json().await.unwrap()), "invalid_greeting");
@@ -314,21 +421,34 @@ fn product_page_rule(caps: Value) -> Value {
 async fn a_rule_invites_a_visitor_on_a_matching_page_once_per_session() {
     let app = spawn_app().await;
     let admin = app.staff("admin-wang", Role::Admin).await;
-    let res = add_rule(&app, &admin, product_page_rule(json!({ "once_per_session": true }))).await;
+    let res = add_rule(
+        &app,
+        &admin,
+        product_page_rule(json!({ "once_per_session": true })),
+    )
+    .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
 
     let home = format!("{SHOP}/");
     let product = format!("{SHOP}/item?sku=TS-001");
     let first = beat(&app, json!({ "browser_id": browser(1), "url": home })).await;
-    assert!(first["invitation"].is_null(), "the home page does not match");
+    assert!(
+        first["invitation"].is_null(),
+        "the home page does not match"
+    );
     let key = first["visit_key"].as_str().unwrap();
     let on_product = again(&app, &browser(1), key, &product).await;
     assert_eq!(on_product["invitation"]["from"], "bot");
-    assert_eq!(on_product["invitation"]["greeting"], "您好，这款商品有什么想了解的吗？");
+    assert_eq!(
+        on_product["invitation"]["greeting"],
+        "您好，这款商品有什么想了解的吗？"
+    );
     let invitation = on_product["invitation"]["id"].as_str().unwrap();
     let res = app
         .client
-        .post(app.url(&format!("/api/v1/presence/invitations/{invitation}/decline")))
+        .post(app.url(&format!(
+            "/api/v1/presence/invitations/{invitation}/decline"
+        )))
         .json(&json!({ "visit_key": key }))
         .send()
         .await
@@ -339,7 +459,12 @@ async fn a_rule_invites_a_visitor_on_a_matching_page_once_per_session() {
         assert!(later["invitation"].is_null(), "once per session");
     }
 
-    let rules: Value = app.staff_get(&admin, "/api/v1/admin/invitation-rules").await.json().await.unwrap();
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rules[0]["shown"], 1);
     assert_eq!(rules[0]["accepted"], 0);
     assert_eq!(rules[0]["name"], "商品页邀请");
@@ -355,9 +480,15 @@ async fn a_rule_invites_a_browser_at_most_n_times_a_day() {
     let first = beat(&app, json!({ "browser_id": browser(1), "url": product })).await;
     assert!(first["invitation"].is_object());
     let next_visit = beat(&app, json!({ "browser_id": browser(1), "url": product })).await;
-    assert!(next_visit["invitation"].is_null(), "one a day for this browser");
+    assert!(
+        next_visit["invitation"].is_null(),
+        "one a day for this browser"
+    );
     let other = beat(&app, json!({ "browser_id": browser(2), "url": product })).await;
-    assert!(other["invitation"].is_object(), "another browser is invited");
+    assert!(
+        other["invitation"].is_object(),
+        "another browser is invited"
+    );
 }
 
 #[tokio::test]
@@ -374,15 +505,23 @@ async fn rules_invite_only_visits_that_meet_every_condition() {
     ] {
         assert_eq!(add_rule(&app, &admin, rule).await.status(), 201);
     }
-    let reply = beat(&app, json!({ "browser_id": browser(1), "url": format!("{SHOP}/"),
-        "cart": cart("MG-004", 1, 8900) })).await;
+    let reply = beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/"),
+        "cart": cart("MG-004", 1, 8900) }),
+    )
+    .await;
     assert!(reply["invitation"].is_null(), "{reply}");
     // The campaign rule matches a campaign visit.
     let campaign = json!({ "name": "双11", "conditions": { "utm_campaign": "double11", "min_pages": 1 },
         "action": { "kind": "bot", "greeting": "双11活动进行中" } });
     assert_eq!(add_rule(&app, &admin, campaign).await.status(), 201);
-    let reply = beat(&app, json!({ "browser_id": browser(2),
-        "url": format!("{SHOP}/?utm_source=weibo&utm_campaign=double11") })).await;
+    let reply = beat(
+        &app,
+        json!({ "browser_id": browser(2),
+        "url": format!("{SHOP}/?utm_source=weibo&utm_campaign=double11") }),
+    )
+    .await;
     assert_eq!(reply["invitation"]["greeting"], "双11活动进行中");
 }
 
@@ -392,21 +531,53 @@ async fn bad_invitation_rules_are_refused_and_nothing_is_stored() {
     let admin = app.staff("admin-wang", Role::Admin).await;
     let greeting = json!({ "kind": "bot", "greeting": "hi" });
     for (rule, code) in [
-        (json!({ "name": "x", "action": greeting, "colour": "red" }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": greeting, "conditions": { "dwell": 5 } }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": { "kind": "robot", "greeting": "hi" } }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": greeting, "conditions": { "sources": ["tv"] } }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": greeting, "conditions": { "min_dwell_seconds": -5 } }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": greeting, "conditions": { "time_window": { "from": "9am", "to": "22:00" } } }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": greeting, "caps": { "per_day": 0 } }), "invalid_invitation_rule"),
-        (json!({ "name": "", "action": greeting }), "invalid_invitation_rule"),
-        (json!({ "name": "x", "action": { "kind": "agent", "greeting": "hi", "agent_id": "nobody" } }), "unknown_agent"),
+        (
+            json!({ "name": "x", "action": greeting, "colour": "red" }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": greeting, "conditions": { "dwell": 5 } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": { "kind": "robot", "greeting": "hi" } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": greeting, "conditions": { "sources": ["tv"] } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": greeting, "conditions": { "min_dwell_seconds": -5 } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": greeting, "conditions": { "time_window": { "from": "9am", "to": "22:00" } } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": greeting, "caps": { "per_day": 0 } }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "", "action": greeting }),
+            "invalid_invitation_rule",
+        ),
+        (
+            json!({ "name": "x", "action": { "kind": "agent", "greeting": "hi", "agent_id": "nobody" } }),
+            "unknown_agent",
+        ),
     ] {
         let res = add_rule(&app, &admin, rule.clone()).await;
         assert_eq!(res.status(), 400, "{rule}");
         assert_eq!(error_code(&res.json().await.unwrap()), code, "{rule}");
     }
-    let rules: Value = app.staff_get(&admin, "/api/v1/admin/invitation-rules").await.json().await.unwrap();
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rules, json!([]));
     let agent = app.staff("agent-li", Role::Agent).await;
     let res = add_rule(&app, &agent, product_page_rule(json!({}))).await;
@@ -417,8 +588,17 @@ async fn bad_invitation_rules_are_refused_and_nothing_is_stored() {
 async fn accepting_a_bot_invitation_on_a_product_page_greets_and_shows_that_product() {
     let app = spawn_app().await;
     let admin = app.staff("admin-wang", Role::Admin).await;
-    assert_eq!(add_rule(&app, &admin, product_page_rule(json!({}))).await.status(), 201);
-    let reply = beat(&app, json!({ "browser_id": browser(1), "url": format!("{SHOP}/demo/?sku=TS-001") })).await;
+    assert_eq!(
+        add_rule(&app, &admin, product_page_rule(json!({})))
+            .await
+            .status(),
+        201
+    );
+    let reply = beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/demo/?sku=TS-001") }),
+    )
+    .await;
     let key = reply["visit_key"].as_str().unwrap();
     let invitation = reply["invitation"]["id"].as_str().unwrap();
     let res = accept(&app, invitation, key).await;
@@ -435,14 +615,20 @@ async fn accepting_a_bot_invitation_on_a_product_page_greets_and_shows_that_prod
     assert_eq!(card["card"]["price_cents"], 7900);
     assert_eq!(card["card"]["link"], "/demo/?sku=TS-001");
 
-    let rules: Value = app.staff_get(&admin, "/api/v1/admin/invitation-rules").await.json().await.unwrap();
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rules[0]["accepted"], 1);
 }
 
 #[tokio::test]
 async fn an_agent_sends_a_product_card_from_the_catalogue_in_one_call() {
     let app = spawn_app().await;
-    let agent = app.online_agent("agent-li", 3).await;
+    // Not online: routing leaves the chat for them to claim.
+    let agent = app.staff("agent-li", Role::Agent).await;
     let buyer = app.start_conversation().await;
     app.hand_to_agent(&buyer, &agent).await;
 
@@ -453,24 +639,44 @@ async fn an_agent_sends_a_product_card_from_the_catalogue_in_one_call() {
         .await
         .unwrap();
     assert!(!found.is_empty());
-    assert!(found.iter().all(|p| p["title"].as_str().unwrap().contains("耳机")));
+    assert!(
+        found
+            .iter()
+            .all(|p| p["title"].as_str().unwrap().contains("耳机"))
+    );
     let sku = found[0]["sku"].as_str().unwrap();
 
-    let path = format!("/api/v1/staff/conversations/{}/product-cards", buyer.conversation_id);
-    let res = app.staff_post(&agent, &path, json!({ "sku": sku, "client_msg_id": "card-1" })).await;
+    let path = format!(
+        "/api/v1/staff/conversations/{}/product-cards",
+        buyer.conversation_id
+    );
+    let res = app
+        .staff_post(
+            &agent,
+            &path,
+            json!({ "sku": sku, "client_msg_id": "card-1" }),
+        )
+        .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let events = app.buyer_events(&buyer, 0).await;
-    let card = messages(&events).into_iter().find(|e| e["body"]["type"] == "product_card").unwrap();
+    let card = messages(&events)
+        .into_iter()
+        .find(|e| e["body"]["type"] == "product_card")
+        .unwrap();
     assert_eq!(card["sender"]["kind"], "agent");
     assert_eq!(card["body"]["card"]["sku"], sku);
     assert_eq!(card["body"]["card"]["title"], found[0]["title"]);
     assert!(card["body"]["card"]["stock"].is_i64());
     assert!(card["body"]["card"]["image_url"].is_string());
 
-    let res = app.staff_post(&agent, &path, json!({ "sku": "NO-SUCH-1" })).await;
+    let res = app
+        .staff_post(&agent, &path, json!({ "sku": "NO-SUCH-1" }))
+        .await;
     assert_eq!(res.status(), 404);
     assert_eq!(error_code(&res.json().await.unwrap()), "product_not_found");
-    let res = app.staff_post(&agent, &path, json!({ "sku": "../etc" })).await;
+    let res = app
+        .staff_post(&agent, &path, json!({ "sku": "../etc" }))
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(&res.json().await.unwrap()), "invalid_sku");
     let before = app.buyer_events(&buyer, 0).await.len();
@@ -480,12 +686,22 @@ async fn an_agent_sends_a_product_card_from_the_catalogue_in_one_call() {
 #[tokio::test]
 async fn the_demo_store_serves_its_catalogue_for_product_pages() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/api/v1/demo/products/TS-001")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/demo/products/TS-001"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let product: Value = res.json().await.unwrap();
     assert_eq!(product["title"], "纯棉圆领T恤 白色 L");
     assert_eq!(product["category"], "服装");
-    let res = app.client.get(app.url("/api/v1/demo/products/NOPE-404")).send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/api/v1/demo/products/NOPE-404"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let agent = app.staff("agent-li", Role::Agent).await;
     let all: Vec<Value> = app

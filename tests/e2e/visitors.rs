@@ -52,7 +52,14 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
         return;
     };
     let app = helpers::spawn_app().await;
-    let new = NewStaff::parse("agent-li", helpers::PASSWORD, Some("小李"), Role::Agent, Some(5)).unwrap();
+    let new = NewStaff::parse(
+        "agent-li",
+        helpers::PASSWORD,
+        Some("小李"),
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
     app.state.staff.add_user(new).await.unwrap();
     let admin = app.staff("admin-zhao", Role::Admin).await;
     let rule = json!({
@@ -118,7 +125,9 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
              !!document.querySelector('[data-testid=cart-lines] li[data-sku=EB-003]')",
         )
         .await;
-    first.screenshot(&out.join("visitors-card-desktop.png")).await;
+    first
+        .screenshot(&out.join("visitors-card-desktop.png"))
+        .await;
 
     // A second visitor arrives on the home page (no rule matches there); the
     // agent sees them live and invites them with a greeting of their own.
@@ -141,7 +150,9 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
             "document.querySelector('[data-testid=toast]:not([hidden])')?.textContent.includes('已发出邀请')",
         )
         .await;
-    agent.screenshot(&out.join("visitors-list-desktop.png")).await;
+    agent
+        .screenshot(&out.join("visitors-list-desktop.png"))
+        .await;
 
     invitation_shows(&second, AGENT_GREETING).await;
     second
@@ -156,14 +167,16 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
         )
         .await;
     second.leave_frame().await;
-    second.screenshot(&out.join("visitors-chat-phone.png")).await;
+    second
+        .screenshot(&out.join("visitors-chat-phone.png"))
+        .await;
 
     // The chat is the agent's: it is in their inbox.
     agent.click("[data-nav=inbox]").await;
     agent
         .wait_until_within(
             "the invited chat in the agent's list",
-            "document.querySelectorAll('[data-testid=list-mine] [data-testid^=conv-]').length === 1",
+            "document.querySelectorAll('[data-testid=list-mine] a[data-testid^=conv-]').length === 1",
             BEATS,
         )
         .await;
