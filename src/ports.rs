@@ -221,4 +221,23 @@ pub trait Commerce: Send + Sync {
         buyer_account: &str,
         limit: i64,
     ) -> Result<Vec<crate::domain::commerce::Order>, CommerceError>;
+    /// A product of the catalogue (product cards); a shop without one has none.
+    async fn product(
+        &self,
+        _sku: &crate::domain::catalogue::Sku,
+    ) -> Result<Option<crate::domain::catalogue::Product>, CommerceError> {
+        Ok(None)
+    }
+    /// Products whose title, category or sku contains `query` (all when empty).
+    async fn search_products(
+        &self,
+        _query: &str,
+        _limit: i64,
+    ) -> Result<Vec<crate::domain::catalogue::Product>, CommerceError> {
+        Ok(Vec::new())
+    }
+    /// The buyer's member level in the shop (e.g. gold), when the shop has levels.
+    async fn member_level(&self, _buyer_account: &str) -> Result<Option<String>, CommerceError> {
+        Ok(None)
+    }
 }

@@ -255,6 +255,16 @@ impl Application {
             commerce.clone(),
             visitors.clone(),
         ));
+        let presence = Arc::new(crate::services::presence::PresenceService::new(
+            store.clone(),
+            clock.clone(),
+            visitors.clone(),
+            commerce.clone(),
+        ));
+        let catalogue = Arc::new(crate::services::catalogue::Catalogue::new(
+            commerce.clone(),
+            chat.clone(),
+        ));
         let routing = Arc::new(RoutingService::new(
             store.clone(),
             chat.clone(),
@@ -272,12 +282,15 @@ impl Application {
         );
         let mut conversations = None;
         let bot = Arc::new_cyclic(|bot| {
-            let service = Arc::new(ConversationService::new(
-                chat.clone(),
-                bot.clone(),
-                routing.clone(),
-                visitors.clone(),
-            ));
+            let service = Arc::new(
+                ConversationService::new(
+                    chat.clone(),
+                    bot.clone(),
+                    routing.clone(),
+                    visitors.clone(),
+                )
+                .with_invitations(presence.clone(), catalogue.clone()),
+            );
             conversations = Some(service.clone());
             BotService::new(
                 BotParts {
@@ -425,6 +438,8 @@ impl Application {
             edge: Arc::new(http::edge::Edge::new(&settings)),
             limits: Arc::new(http::limits::Limits::new(&settings)),
             blocks,
+            presence,
+            catalogue,
             shutdown: shutdown_rx,
         };
         let listener = TcpListener::bind(settings.listen)

@@ -9,6 +9,10 @@
 //   Xiaoer.identify({ account_id: "tb_123", expires_at: 1767225600, signature: "9f86d0…" })
 // or the same as data-account-id, data-expires-at and data-signature on this tag.
 // Xiaoer.identify(null) when the buyer signs out.
+// While the buyer browses, a hidden frame tells Xiaoer which page they are on
+// (agents see who is on the shop now) and brings invitations to chat, shown
+// here. A product card's "加入购物车" in the chat reaches the shop through
+//   Xiaoer.onAddToCart(({ sku, title, price_cents }) => { ...add it to the cart... })
 (() => {
   const script = document.currentScript;
   if (!script || window.__xiaoerWidget) return;
@@ -70,22 +74,93 @@
     }
   }
   frame.addEventListener("load", sendCart);
+  // Presence: the page, cart and identity go to the hidden presence frame.
+  const presence = document.createElement("iframe");
+  presence.className = "xiaoer-presence";
+  presence.title = "presence";
+  presence.setAttribute("aria-hidden", "true");
+  presence.tabIndex = -1;
+  presence.src = `${origin}/widget/presence.html`;
+  function sendPage(now) {
+    if (!presence.contentWindow) return;
+    const page = { type: "xiaoer:page", url: location.href, title: document.title, referrer: document.referrer, cart, identity, now };
+    presence.contentWindow.postMessage(page, origin);
+  }
+  let addToCart = null; // the shop's handler (Xiaoer.onAddToCart)
+
+  // An invitation (from an agent or a rule): a bubble above the button.
+  const words = zh
+    ? { agent: (name) => `客服${name || ""}邀请您咨询`, bot: "小二邀请您咨询", accept: "立即咨询", later: "稍后再说" }
+    : { agent: (name) => `${name || "An agent"} invites you to chat`, bot: "Xiaoer invites you to chat", accept: "Chat now", later: "Not now" };
+  const invite = document.createElement("div");
+  invite.className = "xiaoer-invite";
+  invite.dataset.testid = "xiaoer-invitation";
+  invite.setAttribute("role", "dialog");
+  invite.hidden = true;
+  function showInvitation(inv) {
+    const head = document.createElement("strong");
+    head.textContent = inv.from === "agent" ? words.agent(inv.agent_name) : words.bot;
+    const text = document.createElement("p");
+    text.textContent = inv.greeting;
+    text.dataset.testid = "xiaoer-invitation-text";
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.textContent = words.accept;
+    yes.dataset.testid = "xiaoer-invitation-accept";
+    yes.onclick = () => {
+      invite.hidden = true;
+      frame.src = `${origin}/widget/?${query}&invite=${encodeURIComponent(inv.id)}`;
+      loaded = true;
+      toggle(true);
+    };
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "later";
+    no.textContent = words.later;
+    no.dataset.testid = "xiaoer-invitation-later";
+    no.onclick = () => {
+      invite.hidden = true;
+      presence.contentWindow?.postMessage({ type: "xiaoer:decline", id: inv.id }, origin);
+    };
+    const actions = document.createElement("div");
+    actions.append(yes, no);
+    invite.replaceChildren(head, text, actions);
+    invite.hidden = false;
+  }
+
   window.Xiaoer = Object.freeze({
     setCart(items) {
       cart = Array.isArray(items) ? items.slice(0, 200) : [];
       sendCart();
+      sendPage(true);
     },
     identify(id) {
       identity = signed(id);
       sendIdentity();
+      sendPage(true);
+    },
+    /// The shop adds a product to its cart when the buyer taps a card's "加入购物车".
+    onAddToCart(handler) {
+      addToCart = typeof handler === "function" ? handler : null;
     },
     open: () => toggle(true),
   });
 
   button.addEventListener("click", () => toggle(!frame.classList.contains("xiaoer-open")));
   window.addEventListener("message", (e) => {
-    if (e.origin === origin && e.data && e.data.type === "xiaoer:close") toggle(false);
+    if (e.origin !== origin || !e.data) return;
+    if (e.data.type === "xiaoer:close") toggle(false);
+    else if (e.data.type === "xiaoer:presence-ready") sendPage(true);
+    else if (e.data.type === "xiaoer:invitation" && e.source === presence.contentWindow) showInvitation(e.data.invitation);
+    else if (e.data.type === "xiaoer:add-to-cart" && e.source === frame.contentWindow && e.data.item) {
+      const { sku, title, price_cents } = e.data.item;
+      if (typeof sku !== "string" || typeof title !== "string" || !Number.isInteger(price_cents)) return;
+      if (addToCart) addToCart({ sku, title, price_cents });
+      window.dispatchEvent(new CustomEvent("xiaoer:add-to-cart", { detail: { sku, title, price_cents } }));
+    }
   });
+  document.body.appendChild(presence);
+  document.body.appendChild(invite);
   document.body.appendChild(frame);
   document.body.appendChild(button);
   if (script.dataset.open === "true") toggle(true);

@@ -117,6 +117,11 @@ pub enum MessageBody {
         /// The live stream this message commits (clients replace that bubble).
         stream_id: Option<String>,
     },
+    /// A product of the shop's catalogue, as it was when sent (written by the
+    /// server from the catalogue: clients name a sku, never the card's content).
+    ProductCard {
+        card: super::catalogue::ProductCard,
+    },
 }
 
 /// A knowledge-base entry an answer was built from.
@@ -168,7 +173,8 @@ impl MessageBody {
             }
             MessageBody::Text { .. }
             | MessageBody::System { .. }
-            | MessageBody::BotAnswer { .. } => None,
+            | MessageBody::BotAnswer { .. }
+            | MessageBody::ProductCard { .. } => None,
         }
     }
 }

@@ -21,3 +21,7 @@ pub mod sla;
 pub mod staff;
 pub mod tickets;
 pub mod visitor;
+// visitors: presence, invitation rules, product cards
+pub mod catalogue;
+pub mod invitation;
+pub mod presence;

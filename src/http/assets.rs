@@ -61,6 +61,12 @@ const ASSETS: &[Asset] = &[
     asset!("/demo/", "demo/index.html", HTML),
     asset!("/demo/shop.js", "demo/shop.js", JS),
     asset!("/demo/style.css", "demo/style.css", CSS),
+    // Who is on the shop now (issue 18).
+    asset!("/widget/presence.html", "widget/presence.html", HTML),
+    asset!("/widget/presence.js", "widget/presence.js", JS),
+    asset!("/demo/product.svg", "demo/product.svg", SVG),
+    asset!("/console/visitors.js", "console/visitors.js", JS),
+    asset!("/console/cards.js", "console/cards.js", JS),
 ];
 
 /// Scripts, styles and connections only from this server, nothing inline, no

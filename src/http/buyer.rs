@@ -6,7 +6,7 @@ use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::conversation::Channel;
 use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
-use crate::services::conversations::{HandoffInput, StartRequest, Started};
+use crate::services::conversations::{HandoffInput, InvitationClaim, StartRequest, Started};
 use crate::services::visitors::Visitor;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -33,6 +33,15 @@ pub struct StartConversation {
     /// The widget's language, for the welcome message (zh by default).
     #[serde(default)]
     pub lang: crate::domain::lang::Lang,
+    /// An invitation the shop page showed and the visitor accepted.
+    pub invitation: Option<AcceptedInvitation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedInvitation {
+    pub id: String,
+    pub visit_key: String,
 }
 
 impl StartConversation {
@@ -62,6 +71,10 @@ pub async fn start(
         channel: body.channel,
         campaign: body.campaign.as_deref(),
         lang: body.lang,
+        invitation: body.invitation.as_ref().map(|i| InvitationClaim {
+            id: &i.id,
+            visit_key: &i.visit_key,
+        }),
     };
     let started = state.conversations.start(request).await?;
     Ok((StatusCode::CREATED, Json(started)))

@@ -574,6 +574,7 @@ impl From<ConversationError> for ApiError {
             ConversationError::Routing(inner) => inner.into(),
             ConversationError::Visitor(inner) => inner.into(),
             ConversationError::Input(inner) => inner.into(),
+            ConversationError::Presence(inner) => inner.into(),
         }
     }
 }
@@ -716,6 +717,61 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             TicketError::Forbidden => ApiError::Forbidden { message },
             TicketError::Chat(inner) => inner.into(),
             TicketError::Packet(_) | TicketError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+// Visitors (issue 18): presence, invitations, invitation rules, product cards.
+impl From<crate::services::presence::PresenceError> for ApiError {
+    fn from(e: crate::services::presence::PresenceError) -> Self {
+        use crate::services::presence::PresenceError;
+        let message = e.to_string();
+        match e {
+            PresenceError::BrowserId(_) => ApiError::bad_request("invalid_browser_id", message),
+            PresenceError::Input(inner) => inner.into(),
+            PresenceError::Rule(_) => ApiError::bad_request("invalid_invitation_rule", message),
+            PresenceError::UnknownAgent => ApiError::bad_request("unknown_agent", message),
+            PresenceError::BadGreeting => ApiError::bad_request("invalid_greeting", message),
+            PresenceError::VisitNotFound => ApiError::NotFound {
+                code: "visit_not_found",
+                message,
+            },
+            PresenceError::VisitGone => ApiError::Conflict {
+                code: "visitor_left",
+                message,
+            },
+            PresenceError::InvitationNotFound => ApiError::NotFound {
+                code: "invitation_not_found",
+                message,
+            },
+            PresenceError::InvitationAnswered => ApiError::Conflict {
+                code: "invitation_answered",
+                message,
+            },
+            PresenceError::RuleNotFound => ApiError::NotFound {
+                code: "invitation_rule_not_found",
+                message,
+            },
+            PresenceError::Corrupt(_) | PresenceError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<crate::services::catalogue::CatalogueError> for ApiError {
+    fn from(e: crate::services::catalogue::CatalogueError) -> Self {
+        use crate::services::catalogue::CatalogueError;
+        match e {
+            CatalogueError::ProductNotFound => ApiError::NotFound {
+                code: "product_not_found",
+                message: e.to_string(),
+            },
+            CatalogueError::Commerce(inner) => {
+                tracing::warn!(error = %inner, "catalogue unavailable");
+                ApiError::Unavailable {
+                    message: "the shop's catalogue cannot be reached; try again shortly".into(),
+                }
+            }
+            CatalogueError::Chat(inner) => inner.into(),
         }
     }
 }

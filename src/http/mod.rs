@@ -19,6 +19,7 @@ pub mod routes;
 pub mod routing;
 pub mod staff;
 pub mod tickets;
+pub mod visitors; // who is on the shop now (issue 18)
 pub mod webhooks;
 pub mod ws;
 
@@ -81,6 +82,10 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Visitors and networks blocked from the buyer side.
     pub blocks: Arc<crate::services::blocks::BlockService>,
+    /// Who is on the shop now: visits, invitations and their rules.
+    pub presence: Arc<crate::services::presence::PresenceService>,
+    /// Product cards from the shop's catalogue.
+    pub catalogue: Arc<crate::services::catalogue::Catalogue>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -124,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(tickets::routes())
         .merge(history::routes())
+        .merge(visitors::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

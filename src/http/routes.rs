@@ -311,6 +311,26 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::Exported),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
+    // Who is on the shop now (issue 18): presence, invitations, rules, product cards.
+    route("POST", "/api/v1/presence", Public, "visitors", "The widget's heartbeat from a shop page: page, referrer, cart; answers the visit key and any invitation")
+        .body(r#"{"visit_key":null,"browser_id":"b_4f9c2a7d1e","url":"https://shop.example/item?sku=TS-001&utm_source=baidu&utm_medium=cpc","title":"纯棉T恤","referrer":"https://www.baidu.com/","cart":[{"sku":"TS-001","name":"纯棉T恤","quantity":1,"unit_price_cents":7900}]}"#),
+    route("POST", "/api/v1/presence/invitations/{invitation_id}/decline", Public, "visitors", "The visitor closed an invitation (with the visit key)")
+        .body(r#"{"visit_key":"vk_..."}"#),
+    route("GET", "/api/v1/demo/products/{sku}", Public, "visitors", "Demo store only: one product of the catalogue, for the demo shop's product page"),
+    route("GET", "/api/v1/staff/visits", Staff(P::ViewQueue), "visitors", "Visitors on the shop now (?sort=last_seen|dwell|cart_value|pages|arrived&source=&returning=&min_cart_cents=&page=&member_level=&vip=&tag=)"),
+    route("GET", "/api/v1/staff/visits/stream", Staff(P::ViewQueue), "visitors", "Server-sent events: a visit started, moved, changed its cart or took an invitation")
+        .token_in_query(),
+    route("POST", "/api/v1/staff/visits/{visit_id}/invite", Staff(P::ClaimChat), "visitors", "Invite a visitor to chat: their widget opens with this greeting and the chat starts with me")
+        .body(r#"{"greeting":"您好，这款T恤今天有优惠，需要帮您看看尺码吗？"}"#),
+    route("GET", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Proactive invitation rules, with how often each was shown and accepted"),
+    route("POST", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Add a rule: conditions, a bot or agent greeting, frequency caps")
+        .body(r#"{"name":"商品页停留","priority":0,"conditions":{"page_url_contains":"sku=","min_dwell_seconds":20,"sources":["search","ads"],"time_window":{"from":"09:00","to":"22:00"}},"action":{"kind":"bot","greeting":"您好，这款商品有什么想了解的吗？"},"caps":{"once_per_session":true,"per_day":2}}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule")
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)"),
+    route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue")
+        .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
 ];
 
 /// All a staff member whose password was reset may do until they choose a new one.

@@ -6,12 +6,15 @@
 //! the next chat) happens here, not in the handler.
 
 use super::bot::BotService;
+use super::catalogue::Catalogue;
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
+use super::presence::{PresenceError, PresenceService};
 use super::routing::{QueueStatus, RoutingError, RoutingService, TransferTarget};
 use super::staff::StaffUser;
 use super::visitors::{Visitor, VisitorError, VisitorProfile, VisitorService};
 use crate::domain::conversation::{Channel, ConversationId, ConversationState, Transition};
 use crate::domain::lang::Lang;
+use crate::domain::message::{AnswerSource, MessageBody, MessageText};
 use crate::domain::routing::RouteHints;
 use crate::domain::visitor::{BuyerIdentity, VisitorInputError, page_url};
 use serde::Serialize;
@@ -27,6 +30,8 @@ pub enum ConversationError {
     Visitor(#[from] VisitorError),
     #[error(transparent)]
     Input(#[from] VisitorInputError),
+    #[error(transparent)]
+    Presence(#[from] PresenceError),
 }
 
 /// Where the buyer asks from; the server adds VIP status and the entry page it knows.
@@ -67,6 +72,15 @@ pub struct StartRequest<'a> {
     /// The campaign the visitor arrived from (chooses the welcome message).
     pub campaign: Option<&'a str>,
     pub lang: Lang,
+    /// The invitation the visitor accepted (the chat opens with its greeting).
+    pub invitation: Option<InvitationClaim<'a>>,
+}
+
+/// An invitation the shop page showed, claimed with the visit's key.
+#[derive(Debug, Clone, Copy)]
+pub struct InvitationClaim<'a> {
+    pub id: &'a str,
+    pub visit_key: &'a str,
 }
 
 /// A conversation with its buyer, as the console's chat view shows it.
@@ -85,6 +99,8 @@ pub struct ConversationService {
     bot: Weak<BotService>,
     routing: Arc<RoutingService>,
     visitors: Arc<VisitorService>,
+    /// Invitations (accepting one starts a chat) and product cards.
+    invitations: Option<(Arc<PresenceService>, Arc<Catalogue>)>,
 }
 
 impl ConversationService {
@@ -99,12 +115,29 @@ impl ConversationService {
             bot,
             routing,
             visitors,
+            invitations: None,
         }
+    }
+
+    /// Chats may start from accepted invitations.
+    pub fn with_invitations(
+        mut self,
+        presence: Arc<PresenceService>,
+        catalogue: Arc<Catalogue>,
+    ) -> ConversationService {
+        self.invitations = Some((presence, catalogue));
+        self
     }
 
     /// A buyer (new or returning) starts a chat; the bot welcomes them. A
     /// welcome that fails does not fail the start.
     pub async fn start(&self, request: StartRequest<'_>) -> Result<Started, ConversationError> {
+        if let (Some(claim), Some((presence, catalogue))) = (request.invitation, &self.invitations)
+        {
+            return self
+                .start_invited(request, claim, presence, catalogue)
+                .await;
+        }
         let (visitor, visitor_token) = self
             .visitors
             .identify(request.visitor_token, &request.identity)
@@ -126,6 +159,90 @@ impl ConversationService {
             visitor_id: visitor.id,
             visitor_token,
         })
+    }
+
+    /// A visitor accepted an invitation: the chat opens with its greeting, from
+    /// the inviting agent (the chat starts assigned to them, through the same
+    /// hand-off and claim as any chat) or from the bot, which then shows the
+    /// product the visitor was looking at. No welcome message: the greeting is it.
+    async fn start_invited(
+        &self,
+        request: StartRequest<'_>,
+        claim: InvitationClaim<'_>,
+        presence: &PresenceService,
+        catalogue: &Catalogue,
+    ) -> Result<Started, ConversationError> {
+        let accepted = presence.open_invitation(claim.visit_key, claim.id).await?;
+        let (visitor, visitor_token) = self
+            .visitors
+            .identify(request.visitor_token, &request.identity)
+            .await?;
+        let mut conversation = self
+            .chat
+            .start_conversation(&visitor, request.channel)
+            .await?;
+        let id = ConversationId::parse(&conversation.id).ok_or(ChatError::NotFound)?;
+        presence
+            .accepted(&accepted, &visitor.id, id.as_str())
+            .await?;
+        match &accepted.agent_id {
+            Some(agent_id) => {
+                conversation = self
+                    .start_with_agent(&visitor, &id, agent_id, &accepted.greeting)
+                    .await?;
+            }
+            None => {
+                let greeting = MessageBody::BotAnswer {
+                    text: accepted.greeting.clone(),
+                    citations: Vec::new(),
+                    source: AnswerSource::Curated,
+                    stream_id: None,
+                };
+                self.chat.send_bot(&id, greeting).await?;
+                if let Some(sku) = &accepted.product
+                    && let Err(error) = catalogue.bot_card(&id, sku).await
+                {
+                    tracing::warn!(%error, "product card not sent");
+                }
+            }
+        }
+        Ok(Started {
+            conversation,
+            visitor_id: visitor.id,
+            visitor_token,
+        })
+    }
+
+    /// The inviting agent takes the chat: the buyer's side asks for a person
+    /// and the agent claims it at once, within their capacity, then greets. An
+    /// agent who is full or no longer active leaves it to routing, as any chat.
+    async fn start_with_agent(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+        agent_id: &str,
+        greeting: &str,
+    ) -> Result<ConversationView, ConversationError> {
+        self.chat.request_agent(visitor, id).await?;
+        let agent = match self.chat.store().staff(agent_id).await {
+            Ok(row) => StaffUser::from_row(row).ok().filter(|a| a.active),
+            Err(_) => None,
+        };
+        if let Some(agent) = agent {
+            match self.claim(&agent, id).await {
+                Ok(claimed) => {
+                    if let Ok(text) = MessageText::parse(greeting) {
+                        self.chat
+                            .send(Actor::Staff(&agent), id, None, MessageBody::Text { text })
+                            .await?;
+                    }
+                    return Ok(claimed);
+                }
+                Err(ConversationError::Chat(ChatError::AtCapacity(_) | ChatError::Conflict)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.routing.enqueue(id, RouteHints::default()).await?)
     }
 
     /// The conversation and its buyer's profile, if `staff` may see it.

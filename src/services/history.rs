@@ -147,6 +147,7 @@ impl HistoryService {
             } => c.as_str(),
             MessageBody::File { name, .. } => name.as_str(),
             MessageBody::BotAnswer { text, .. } => text.as_str(),
+            MessageBody::ProductCard { card } => card.title.as_str(),
             MessageBody::Image { caption: None, .. } | MessageBody::System { .. } => "",
         };
         self.hashes(Field::Message, text)

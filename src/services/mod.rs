@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod audit;
 pub mod blocks;
 pub mod bot;
+pub mod catalogue; // product cards
 pub mod channels;
 pub mod chat;
 pub mod conversations;
@@ -15,6 +16,7 @@ pub mod inbox;
 pub mod knowledge;
 pub mod live;
 pub mod orders;
+pub mod presence; // who is on the shop now, invitations
 pub mod quick_replies;
 pub mod routing;
 pub mod shop;

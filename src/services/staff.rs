@@ -30,7 +30,7 @@ impl StaffUser {
         self.role.allows(permission)
     }
 
-    fn from_row(row: StaffRow) -> Result<Self, StaffError> {
+    pub(crate) fn from_row(row: StaffRow) -> Result<Self, StaffError> {
         let role = row
             .role
             .parse()

@@ -2,6 +2,7 @@
 //! seeded once with products, orders and shipments for a few demo buyers, so the
 //! bot's order tools work out of the box. A real shop plugs in over HTTP instead.
 
+use crate::domain::catalogue::{Product, Sku};
 use crate::domain::commerce::{Order, OrderLine, OrderNumber, Shipment, TrackingEvent};
 use crate::ports::{Commerce, CommerceError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -22,7 +23,13 @@ CREATE TABLE IF NOT EXISTS shipments (
 CREATE TABLE IF NOT EXISTS tracking_events (
     order_no TEXT NOT NULL REFERENCES shipments(order_no), at INTEGER NOT NULL,
     location TEXT NOT NULL, description TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS catalogue (
+    sku TEXT PRIMARY KEY, title TEXT NOT NULL, category TEXT NOT NULL, price_cents INTEGER NOT NULL,
+    stock INTEGER NOT NULL, image_url TEXT NOT NULL, link TEXT NOT NULL);
 ";
+
+/// The demo buyers' member levels (a real shop answers from its member system).
+const MEMBER_LEVELS: [(&str, &str); 2] = [("demo_buyer_1", "gold"), ("demo_buyer_2", "regular")];
 
 /// Demo buyers: log in to the widget with one of these shop account ids.
 pub const DEMO_BUYERS: [&str; 2] = ["demo_buyer_1", "demo_buyer_2"];
@@ -96,6 +103,12 @@ impl DemoStore {
             .await?;
         if orders == 0 {
             store.seed(now).await?;
+        }
+        let (products,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM catalogue")
+            .fetch_one(&store.pool)
+            .await?;
+        if products == 0 {
+            store.seed_catalogue().await?;
         }
         Ok(store)
     }
@@ -211,6 +224,27 @@ impl DemoStore {
                     .bind(no).bind(at).bind(location).bind(description)
                     .execute(&mut *tx).await?;
             }
+        }
+        tx.commit().await
+    }
+
+    /// The generated catalogue (see demo_catalogue), seeded once.
+    async fn seed_catalogue(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for p in super::demo_catalogue::generate() {
+            sqlx::query(
+                "INSERT INTO catalogue (sku, title, category, price_cents, stock, image_url, link) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&p.sku)
+            .bind(&p.title)
+            .bind(&p.category)
+            .bind(p.price_cents)
+            .bind(p.stock)
+            .bind(&p.image_url)
+            .bind(&p.link)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await
     }
@@ -333,6 +367,68 @@ impl Commerce for DemoStore {
             orders.push(self.load_order(row).await?);
         }
         Ok(orders)
+    }
+
+    async fn product(&self, sku: &Sku) -> Result<Option<Product>, CommerceError> {
+        let sql = format!("SELECT {PRODUCT_COLUMNS} FROM catalogue WHERE sku = $1");
+        let row: Option<ProductRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(sku.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(ProductRow::into_product))
+    }
+
+    async fn search_products(
+        &self,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<Product>, CommerceError> {
+        let sql = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM catalogue WHERE instr(title, $1) > 0 OR instr(category, $1) > 0 \
+             OR instr(lower(sku), lower($1)) > 0 ORDER BY rowid LIMIT $2"
+        );
+        let rows: Vec<ProductRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(query.trim())
+            .bind(limit.clamp(1, 100))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(ProductRow::into_product).collect())
+    }
+
+    async fn member_level(&self, buyer_account: &str) -> Result<Option<String>, CommerceError> {
+        Ok(MEMBER_LEVELS
+            .iter()
+            .find(|(account, _)| *account == buyer_account)
+            .map(|(_, level)| (*level).to_owned()))
+    }
+}
+
+const PRODUCT_COLUMNS: &str = "sku, title, category, price_cents, stock, image_url, link";
+
+#[derive(sqlx::FromRow)]
+struct ProductRow {
+    sku: String,
+    title: String,
+    category: String,
+    price_cents: i64,
+    stock: i64,
+    image_url: String,
+    link: String,
+}
+
+impl ProductRow {
+    fn into_product(self) -> Product {
+        Product {
+            sku: self.sku,
+            title: self.title,
+            category: self.category,
+            price_cents: self.price_cents,
+            stock: self.stock,
+            image_url: self.image_url,
+            link: self.link,
+        }
     }
 }
 

@@ -28,5 +28,6 @@ mod routing;
 mod sessions;
 mod staff;
 mod tickets;
+mod visitors;
 mod webhooks;
 mod websocket;

@@ -11,6 +11,7 @@
 mod helpers;
 mod integrations;
 mod roles;
+mod visitors;
 mod webdriver;
 
 use helpers::{PASSWORD, TestApp, backend_is_postgres};

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
 /// What a page must hold at any width, checked in the browser; screenshot saved.
-async fn page_is_sound(browser: &Browser, name: &str, phone: bool) {
+pub(super) async fn page_is_sound(browser: &Browser, name: &str, phone: bool) {
     let width = if phone { PHONE } else { DESKTOP };
     browser.resize(width.0, width.1).await;
     // Let the layout settle after the resize.

@@ -7,6 +7,7 @@ import { errorText, t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
 import { createFromChat } from "./tickets.js";
+import { productCardNode, toggleProductPicker } from "./cards.js";
 
 /// Hour and minute; the date too when it is not today.
 function stamp(ms) {
@@ -175,6 +176,8 @@ export class ChatView {
       box.append(el("img", { src: `${this.base}/attachments/${body.attachment_id}`, alt: body.caption || "image", loading: "lazy" }));
     } else if (body.type === "file") {
       box.append(el("a", { href: `${this.base}/attachments/${body.attachment_id}` }, `📎 ${body.name}`));
+    } else if (body.type === "product_card") {
+      box.append(productCardNode(body.card));
     } else {
       box.textContent = body.text || "";
       if (body.type === "bot_answer" && body.citations?.length) {
@@ -208,6 +211,7 @@ export class ChatView {
         act("whisper", () => this.side.openWhisper(), c.state !== "closed"),
         act("block", () => this.side.openBlock(), mine || supervisor),
         act("tk_from_chat", () => createFromChat(this.app, c.id), mine || supervisor),
+        act("product_card", () => toggleProductPicker(this, this.pane.querySelector("[data-testid=reply-form]")), c.state === "with_agent" && mine),
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);

@@ -12,6 +12,7 @@ import { Admin } from "./admin.js";
 import { passwordChangeForm } from "./settings.js";
 import { Audit } from "./audit.js";
 import { History } from "./history.js";
+import { Visitors } from "./visitors.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -115,7 +116,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }

@@ -88,9 +88,46 @@ function bodyNode(body, seq) {
       if (cited.length && seq !== undefined) box.appendChild(rating(seq));
       break;
     }
+    case "product_card":
+      box.appendChild(productCard(body.card));
+      break;
     default:
       box.textContent = body.text || "";
   }
+  return box;
+}
+
+/// A product card: picture, title, price, stock, a link to its page, and
+/// "加入购物车", which the shop page receives through widget.js (Xiaoer.onAddToCart).
+function productCard(card) {
+  const box = el("div", "card");
+  box.dataset.testid = "product-card";
+  box.dataset.sku = card.sku;
+  const img = el("img");
+  img.src = card.image_url;
+  img.alt = card.title;
+  img.loading = "lazy";
+  const info = el("div", "card-info");
+  info.appendChild(el("strong", "card-title", card.title));
+  const price = el("span", "card-price", `¥${(card.price_cents / 100).toFixed(2)}`);
+  price.dataset.testid = "product-card-price";
+  info.appendChild(price);
+  info.appendChild(el("span", "card-stock", card.stock > 0 ? words.in_stock(card.stock) : words.sold_out));
+  const link = el("a", "card-link", words.view_product);
+  link.href = card.link;
+  link.target = "_top";
+  const add = el("button", "card-add", words.add_to_cart);
+  add.type = "button";
+  add.dataset.testid = "product-card-add";
+  add.disabled = card.stock <= 0;
+  add.onclick = () => {
+    parent.postMessage({ type: "xiaoer:add-to-cart", item: { sku: card.sku, title: card.title, price_cents: card.price_cents } }, "*");
+    add.textContent = words.added;
+  };
+  const actions = el("div", "card-actions");
+  actions.append(link, add);
+  info.appendChild(actions);
+  box.append(img, info);
   return box;
 }
 

@@ -38,6 +38,16 @@ export const STRINGS = {
   },
 };
 
+// Product cards (issue 18).
+Object.assign(STRINGS.zh, {
+  add_to_cart: "加入购物车", added: "已加入购物车", view_product: "查看商品", sold_out: "缺货",
+  in_stock: (n) => `库存 ${n} 件`,
+});
+Object.assign(STRINGS.en, {
+  add_to_cart: "Add to cart", added: "Added to cart", view_product: "View product", sold_out: "Sold out",
+  in_stock: (n) => `${n} in stock`,
+});
+
 export function pickLang(requested) {
   if (requested === "zh" || requested === "en") return requested;
   return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";

@@ -7,6 +7,8 @@
 // anonymous. The conversation starts only once the identity is known.
 
 const KEY = "xiaoer.widget.v1";
+/// The visit the presence frame keeps for this tab (see presence.js).
+const VISIT_KEY = "xiaoer.visit";
 const BACKOFF_MAX_MS = 15000;
 const TYPING_EVERY_MS = 2000;
 
@@ -100,6 +102,8 @@ export class Session {
   async open() {
     const identity = await this.identity;
     const account = identity ? identity.account_id : null;
+    const invited = await this.acceptInvitation(identity);
+    if (invited) return invited;
     if (this.conversationId && this.token && (this.saved.account || null) === account) {
       try {
         return await this.api("GET", this.conversationPath());
@@ -121,6 +125,28 @@ export class Session {
     }
     const started = await res.json();
     this.saved.account = res.identified ? account : null;
+    if (started.visitor_token) this.saved.visitor_token = started.visitor_token;
+    this.saved.conversation_id = started.conversation.id;
+    this.outbox.clear();
+    this.save();
+    this.handlers.reset();
+    return started.conversation;
+  }
+
+  /// Opened from an invitation (?invite=): the chat starts with its greeting. An
+  /// invitation already answered, or a page without a visit, opens as usual.
+  async acceptInvitation(identity) {
+    const invitation = new URLSearchParams(location.search).get("invite");
+    const visitKey = sessionStorage.getItem(VISIT_KEY);
+    if (!invitation || !visitKey) return null;
+    const res = await fetch("/api/v1/conversations", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), invitation: { id: invitation, visit_key: visitKey } }),
+    }).catch(() => null);
+    if (!res || !res.ok) return null;
+    const started = await res.json();
+    this.saved.account = identity ? identity.account_id : null;
     if (started.visitor_token) this.saved.visitor_token = started.visitor_token;
     this.saved.conversation_id = started.conversation.id;
     this.outbox.clear();

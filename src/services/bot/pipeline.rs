@@ -48,7 +48,9 @@ fn facts_of(body: &MessageBody) -> MessageFacts {
             text: name.clone(),
             image: None,
         },
-        MessageBody::System { .. } | MessageBody::BotAnswer { .. } => MessageFacts::default(),
+        MessageBody::System { .. }
+        | MessageBody::BotAnswer { .. }
+        | MessageBody::ProductCard { .. } => MessageFacts::default(),
     }
 }
 

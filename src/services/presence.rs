@@ -1,0 +1,624 @@
+//! Who is on the shop now. The widget on the shop's pages sends a heartbeat
+//! (page, referrer, cart) every few seconds; each heartbeat keeps its visit
+//! online, may trigger an invitation rule, and hands the page any invitation
+//! waiting for it (from a rule or from an agent). Agents list, filter and sort
+//! the online visits and are told of changes as they happen (on this node).
+
+use super::staff::StaffUser;
+use super::visitors::VisitorService;
+use crate::crypto::{self, Token};
+use crate::domain::catalogue::Sku;
+use crate::domain::invitation::{InvitationRule, RuleAction, RuleError};
+use crate::domain::presence::{
+    BadBrowserId, BrowserId, HEARTBEAT_EVERY_MS, Heartbeat, ONLINE_FOR_MS, Source, Tag, Utm,
+    VisitFacts, VisitFilter, VisitSort, VisitState,
+};
+use crate::domain::visitor::{CartItem, SignedIdentity, VisitorInputError};
+use crate::ports::{Clock, Commerce};
+use crate::storage::{InvitationRow, InvitationRuleRow, Store, StoreError, VisitRow};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+pub const VISIT_KEY_PREFIX: &str = "vk_";
+/// A visit whose page was silent this long is over; the next heartbeat starts a new one.
+const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// How long this node trusts its copy of the rules.
+const RULES_FRESH_MS: i64 = 5_000;
+const MAX_LISTED: i64 = 5_000;
+const MAX_GREETING_CHARS: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    #[error(transparent)]
+    BrowserId(#[from] BadBrowserId),
+    #[error(transparent)]
+    Input(#[from] VisitorInputError),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("action.agent_id names no staff member")]
+    UnknownAgent,
+    #[error("greeting must be 1 to 500 characters without control characters")]
+    BadGreeting,
+    #[error("no such visit")]
+    VisitNotFound,
+    #[error("the visitor has left the shop")]
+    VisitGone,
+    #[error("no such invitation for this visit")]
+    InvitationNotFound,
+    #[error("the invitation was already answered")]
+    InvitationAnswered,
+    #[error("no such invitation rule")]
+    RuleNotFound,
+    #[error("stored visit data could not be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A heartbeat as the handler parsed it.
+pub struct Beat {
+    pub visit_key: Option<String>,
+    pub browser_id: BrowserId,
+    pub heartbeat: Heartbeat,
+    pub identity: Option<SignedIdentity>,
+}
+
+/// What the page is told after a heartbeat.
+#[derive(Debug, Serialize)]
+pub struct BeatReply {
+    pub visit_id: String,
+    /// Only when a visit starts: the page keeps it for the tab's session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visit_key: Option<String>,
+    pub invitation: Option<Offer>,
+    pub next_in_ms: i64,
+}
+
+/// An invitation as the shop page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Offer {
+    pub id: String,
+    pub greeting: String,
+    /// bot or agent
+    pub from: &'static str,
+    pub agent_name: Option<String>,
+}
+
+/// One online visit as agents see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineVisit {
+    pub id: String,
+    pub visitor_id: Option<String>,
+    pub returning: bool,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub current_page: Option<String>,
+    pub current_title: Option<String>,
+    /// When the visitor opened the current page.
+    pub page_since: i64,
+    pub dwell_ms: i64,
+    pub pages: usize,
+    pub source: Source,
+    pub utm: Utm,
+    pub entry_url: String,
+    pub referrer: Option<String>,
+    pub cart: Vec<CartItem>,
+    pub cart_cents: i64,
+    pub cart_items: i64,
+    pub member_level: Option<String>,
+    pub vip: bool,
+    pub tags: Vec<Tag>,
+}
+
+/// A change an agent's visitor list should show (pushed live).
+#[derive(Debug, Clone, Serialize)]
+pub struct VisitChange {
+    pub visit_id: String,
+}
+
+/// An accepted invitation: what the new chat starts with.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub invitation_id: String,
+    pub visit_id: String,
+    pub greeting: String,
+    /// The agent the chat starts with; None: the bot greets.
+    pub agent_id: Option<String>,
+    /// The product the visitor was looking at, if the page names one.
+    pub product: Option<Sku>,
+}
+
+/// A stored rule with what it achieved.
+#[derive(Debug, Serialize)]
+pub struct RuleView {
+    pub id: String,
+    pub created_at: i64,
+    #[serde(flatten)]
+    pub rule: InvitationRule,
+    pub shown: i64,
+    pub accepted: i64,
+}
+
+type Rules = Arc<Vec<(String, InvitationRule)>>;
+
+pub struct PresenceService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    visitors: Arc<VisitorService>,
+    commerce: Arc<dyn Commerce>,
+    changes: broadcast::Sender<VisitChange>,
+    rules: Mutex<Option<(i64, Rules)>>,
+}
+
+impl PresenceService {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        visitors: Arc<VisitorService>,
+        commerce: Arc<dyn Commerce>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            visitors,
+            commerce,
+            changes: broadcast::channel(4096).0,
+            rules: Mutex::new(None),
+        }
+    }
+
+    pub fn changes(&self) -> broadcast::Receiver<VisitChange> {
+        self.changes.subscribe()
+    }
+
+    /// The page says it is still there: the visit is kept (or started), rules
+    /// are tried, and a waiting invitation is handed over (once).
+    pub async fn heartbeat(&self, beat: Beat) -> Result<BeatReply, PresenceError> {
+        let now = self.clock.now_ms();
+        let known = match &beat.visit_key {
+            Some(key) => self
+                .store
+                .visit_by_key(&crypto::hash_token(key))
+                .await?
+                .filter(|v| v.last_seen_at >= now - VISIT_GAP_MS),
+            None => None,
+        };
+        let (row, state, visit_key) = match known {
+            Some(row) => {
+                let mut state = parse_state(&row)?;
+                let mut changed = state.apply(&beat.heartbeat, now);
+                changed |= self.sign_in(&mut state, beat.identity.as_ref()).await;
+                let json = changed.then(|| to_json(&state));
+                self.store
+                    .touch_visit(&row.id, now, json.as_deref())
+                    .await?;
+                if changed {
+                    self.changed(&row.id);
+                }
+                (row, state, None)
+            }
+            None => {
+                let (row, state, key) = self.begin(&beat, now).await?;
+                self.changed(&row.id);
+                (row, state, Some(key))
+            }
+        };
+        let facts = VisitFacts {
+            state: &state,
+            returning: row.is_returning,
+            vip: row.vip,
+            now,
+        };
+        self.try_rules(&row, facts).await?;
+        let invitation = self.deliver(&row.id, now).await?;
+        Ok(BeatReply {
+            visit_id: row.id,
+            visit_key,
+            invitation,
+            next_in_ms: HEARTBEAT_EVERY_MS,
+        })
+    }
+
+    async fn begin(
+        &self,
+        beat: &Beat,
+        now: i64,
+    ) -> Result<(VisitRow, VisitState, String), PresenceError> {
+        let mut state = VisitState::begin(&beat.heartbeat, now);
+        self.sign_in(&mut state, beat.identity.as_ref()).await;
+        let browser = beat.browser_id.as_str();
+        let returning = self.store.browser_seen_before(browser, now).await?;
+        let key = Token::generate(VISIT_KEY_PREFIX);
+        let row = VisitRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            browser_id: browser.to_owned(),
+            visitor_id: None,
+            is_returning: returning,
+            started_at: now,
+            last_seen_at: now,
+            state: to_json(&state),
+            vip: false,
+        };
+        self.store.insert_visit(&row, &key.hash).await?;
+        Ok((row, state, key.value))
+    }
+
+    /// The shop vouched for the buyer: their account and member level. A
+    /// signature that does not check leaves the visit anonymous.
+    async fn sign_in(&self, state: &mut VisitState, identity: Option<&SignedIdentity>) -> bool {
+        let Some(account) = identity.and_then(|i| self.visitors.verify(i).ok()) else {
+            return false;
+        };
+        if state.account.as_deref() == Some(account.as_str()) {
+            return false;
+        }
+        state.member_level = self
+            .commerce
+            .member_level(account.as_str())
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "member level unavailable");
+                None
+            });
+        state.account = Some(account.as_str().to_owned());
+        true
+    }
+
+    fn changed(&self, visit_id: &str) {
+        let _ = self.changes.send(VisitChange {
+            visit_id: visit_id.to_owned(),
+        });
+    }
+
+    /// The first rule that matches and whose caps allow it invites the visitor,
+    /// unless an invitation is already open.
+    async fn try_rules(&self, row: &VisitRow, facts: VisitFacts<'_>) -> Result<(), PresenceError> {
+        let rules = self.rules().await?;
+        let candidates: Vec<_> = rules
+            .iter()
+            .filter(|(_, rule)| rule.enabled && rule.matches(facts))
+            .collect();
+        if candidates.is_empty() || self.store.open_invitations(&row.id).await? > 0 {
+            return Ok(());
+        }
+        for (id, rule) in candidates {
+            let (this_visit, today) = self
+                .store
+                .rule_invitations(id, &row.id, &row.browser_id, facts.now - DAY_MS)
+                .await?;
+            let capped = (rule.caps.once_per_session && this_visit > 0)
+                || rule.caps.per_day.is_some_and(|n| today >= n);
+            if capped {
+                continue;
+            }
+            let invitation = InvitationRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                visit_id: row.id.clone(),
+                browser_id: row.browser_id.clone(),
+                rule_id: Some(id.clone()),
+                agent_id: rule.action.agent_id().map(str::to_owned),
+                greeting: rule.action.greeting().to_owned(),
+                status: "pending".into(),
+                conversation_id: None,
+                created_at: facts.now,
+            };
+            self.store.insert_invitation(&invitation).await?;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, visit_id: &str, now: i64) -> Result<Option<Offer>, PresenceError> {
+        let Some(invitation) = self.store.pending_invitation(visit_id).await? else {
+            return Ok(None);
+        };
+        self.store
+            .mark_invitation_shown(&invitation.id, now)
+            .await?;
+        let agent_name = match &invitation.agent_id {
+            Some(agent) => match self.store.staff(agent).await {
+                Ok(staff) => Some(staff.display_name),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        Ok(Some(Offer {
+            id: invitation.id,
+            greeting: invitation.greeting,
+            from: if invitation.agent_id.is_some() {
+                "agent"
+            } else {
+                "bot"
+            },
+            agent_name,
+        }))
+    }
+
+    /// The online visits that pass the filter, sorted.
+    pub async fn online(
+        &self,
+        filter: &VisitFilter,
+        sort: VisitSort,
+        limit: i64,
+    ) -> Result<Vec<OnlineVisit>, PresenceError> {
+        let now = self.clock.now_ms();
+        let rows = self
+            .store
+            .visits_seen_since(now - ONLINE_FOR_MS, MAX_LISTED)
+            .await?;
+        let mut visits = Vec::with_capacity(rows.len());
+        for row in rows {
+            let state = parse_state(&row)?;
+            let facts = VisitFacts {
+                state: &state,
+                returning: row.is_returning,
+                vip: row.vip,
+                now,
+            };
+            if filter.admits(facts) {
+                visits.push(online_visit(&row, facts));
+            }
+        }
+        sort_visits(&mut visits, sort);
+        visits.truncate(limit.clamp(1, MAX_LISTED) as usize);
+        Ok(visits)
+    }
+
+    /// An agent invites a visitor who is on the shop now; the page shows the
+    /// greeting at its next heartbeat.
+    pub async fn invite(
+        &self,
+        staff: &StaffUser,
+        visit_id: &str,
+        greeting: Option<&str>,
+    ) -> Result<Offer, PresenceError> {
+        let now = self.clock.now_ms();
+        let visit = match self.store.visit(visit_id).await {
+            Ok(visit) => visit,
+            Err(StoreError::NotFound) => return Err(PresenceError::VisitNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if visit.last_seen_at < now - ONLINE_FOR_MS {
+            return Err(PresenceError::VisitGone);
+        }
+        let greeting = match greeting {
+            Some(text) => parse_greeting(text)?,
+            None => format!("您好，我是客服{}，有什么可以帮您的吗？", staff.display_name),
+        };
+        let invitation = InvitationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            visit_id: visit.id,
+            browser_id: visit.browser_id,
+            rule_id: None,
+            agent_id: Some(staff.id.clone()),
+            greeting: greeting.clone(),
+            status: "pending".into(),
+            conversation_id: None,
+            created_at: now,
+        };
+        self.store.insert_invitation(&invitation).await?;
+        Ok(Offer {
+            id: invitation.id,
+            greeting,
+            from: "agent",
+            agent_name: Some(staff.display_name.clone()),
+        })
+    }
+
+    /// The invitation the visit's page offered, if it is still open.
+    pub async fn open_invitation(
+        &self,
+        visit_key: &str,
+        invitation_id: &str,
+    ) -> Result<Accepted, PresenceError> {
+        let visit = self
+            .store
+            .visit_by_key(&crypto::hash_token(visit_key))
+            .await?
+            .ok_or(PresenceError::InvitationNotFound)?;
+        let invitation = match self.store.invitation(invitation_id).await {
+            Ok(i) if i.visit_id == visit.id => i,
+            Ok(_) | Err(StoreError::NotFound) => return Err(PresenceError::InvitationNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if !matches!(invitation.status.as_str(), "pending" | "shown") {
+            return Err(PresenceError::InvitationAnswered);
+        }
+        let state = parse_state(&visit)?;
+        Ok(Accepted {
+            invitation_id: invitation.id,
+            visit_id: visit.id,
+            greeting: invitation.greeting,
+            agent_id: invitation.agent_id,
+            product: state.current().and_then(|p| Sku::of_page(&p.url)),
+        })
+    }
+
+    /// The visitor took the invitation: the chat it started is recorded and the
+    /// visit is linked to the visitor.
+    pub async fn accepted(
+        &self,
+        accepted: &Accepted,
+        visitor_id: &str,
+        conversation_id: &str,
+    ) -> Result<(), PresenceError> {
+        let now = self.clock.now_ms();
+        self.answer(
+            &accepted.invitation_id,
+            "accepted",
+            Some(conversation_id),
+            now,
+        )
+        .await?;
+        self.store
+            .link_visit_to_visitor(&accepted.visit_id, visitor_id)
+            .await?;
+        self.changed(&accepted.visit_id);
+        Ok(())
+    }
+
+    /// The visitor closed the invitation.
+    pub async fn decline(&self, visit_key: &str, invitation_id: &str) -> Result<(), PresenceError> {
+        let open = self.open_invitation(visit_key, invitation_id).await?;
+        self.answer(&open.invitation_id, "declined", None, self.clock.now_ms())
+            .await
+    }
+
+    async fn answer(
+        &self,
+        id: &str,
+        status: &str,
+        conversation_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), PresenceError> {
+        match self
+            .store
+            .answer_invitation(id, status, conversation_id, now)
+            .await
+        {
+            Err(StoreError::Refused { .. }) => Err(PresenceError::InvitationAnswered),
+            other => Ok(other?),
+        }
+    }
+
+    /// An admin adds a rule (parsed at the edge; an agent action must name staff).
+    pub async fn add_rule(
+        &self,
+        staff: &StaffUser,
+        rule: InvitationRule,
+    ) -> Result<RuleView, PresenceError> {
+        if let RuleAction::Agent { agent_id, .. } = &rule.action {
+            match self.store.staff(agent_id).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => return Err(PresenceError::UnknownAgent),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let row = InvitationRuleRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            priority: rule.priority,
+            enabled: rule.enabled,
+            rule: serde_json::to_string(&rule).expect("a rule serialises"),
+            created_at: self.clock.now_ms(),
+        };
+        self.store
+            .insert_invitation_rule(&row, &rule.name, &staff.id)
+            .await?;
+        *self.rules.lock().expect("rules lock") = None;
+        Ok(RuleView {
+            id: row.id,
+            created_at: row.created_at,
+            rule,
+            shown: 0,
+            accepted: 0,
+        })
+    }
+
+    pub async fn rule_views(&self) -> Result<Vec<RuleView>, PresenceError> {
+        let counts = self.store.rule_counts().await?;
+        let rows = self.store.invitation_rules().await?;
+        rows.into_iter()
+            .map(|row| {
+                let count = counts.iter().find(|c| c.rule_id == row.id);
+                Ok(RuleView {
+                    rule: parse_rule(&row)?,
+                    shown: count.map_or(0, |c| c.shown),
+                    accepted: count.map_or(0, |c| c.accepted),
+                    id: row.id,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delete_rule(&self, id: &str) -> Result<(), PresenceError> {
+        match self.store.delete_invitation_rule(id).await {
+            Err(StoreError::NotFound) => return Err(PresenceError::RuleNotFound),
+            other => other?,
+        }
+        *self.rules.lock().expect("rules lock") = None;
+        Ok(())
+    }
+
+    async fn rules(&self) -> Result<Rules, PresenceError> {
+        let now = self.clock.now_ms();
+        if let Some((at, rules)) = self.rules.lock().expect("rules lock").as_ref()
+            && now - at < RULES_FRESH_MS
+        {
+            return Ok(rules.clone());
+        }
+        let rows = self.store.invitation_rules().await?;
+        let rules: Rules = Arc::new(
+            rows.iter()
+                .map(|row| Ok((row.id.clone(), parse_rule(row)?)))
+                .collect::<Result<_, PresenceError>>()?,
+        );
+        *self.rules.lock().expect("rules lock") = Some((now, rules.clone()));
+        Ok(rules)
+    }
+}
+
+fn parse_greeting(text: &str) -> Result<String, PresenceError> {
+    let ok = !text.trim().is_empty()
+        && text.chars().count() <= MAX_GREETING_CHARS
+        && !text.chars().any(|c| c.is_control() && c != '\n');
+    if ok {
+        Ok(text.trim().to_owned())
+    } else {
+        Err(PresenceError::BadGreeting)
+    }
+}
+
+fn parse_state(row: &VisitRow) -> Result<VisitState, PresenceError> {
+    serde_json::from_str(&row.state).map_err(|e| PresenceError::Corrupt(e.to_string()))
+}
+
+fn parse_rule(row: &InvitationRuleRow) -> Result<InvitationRule, PresenceError> {
+    serde_json::from_str(&row.rule).map_err(|e| PresenceError::Corrupt(e.to_string()))
+}
+
+fn to_json(state: &VisitState) -> String {
+    serde_json::to_string(state).expect("a visit serialises")
+}
+
+fn online_visit(row: &VisitRow, facts: VisitFacts<'_>) -> OnlineVisit {
+    let s = facts.state;
+    let current = s.current();
+    OnlineVisit {
+        id: row.id.clone(),
+        visitor_id: row.visitor_id.clone(),
+        returning: row.is_returning,
+        started_at: row.started_at,
+        last_seen_at: row.last_seen_at,
+        current_page: current.map(|p| p.url.clone()),
+        current_title: current.and_then(|p| p.title.clone()),
+        page_since: current.map_or(row.started_at, |p| p.at),
+        dwell_ms: s.dwell_ms(facts.now),
+        pages: s.pages.len(),
+        source: s.source,
+        utm: s.utm.clone(),
+        entry_url: s.entry_url.clone(),
+        referrer: s.referrer.clone(),
+        cart: s.cart.clone(),
+        cart_cents: s.cart_cents(),
+        cart_items: s.cart_items(),
+        member_level: s.member_level.clone(),
+        vip: row.vip,
+        tags: facts.tags(),
+    }
+}
+
+fn sort_visits(visits: &mut [OnlineVisit], sort: VisitSort) {
+    use std::cmp::Reverse;
+    // Ties go to the earlier arrival (visit ids sort by creation time).
+    match sort {
+        VisitSort::LastSeen => visits.sort_by_key(|v| (Reverse(v.last_seen_at), v.id.clone())),
+        VisitSort::Dwell => visits.sort_by_key(|v| (Reverse(v.dwell_ms), v.id.clone())),
+        VisitSort::CartValue => visits.sort_by_key(|v| (Reverse(v.cart_cents), v.id.clone())),
+        VisitSort::Pages => visits.sort_by_key(|v| (Reverse(v.pages), v.id.clone())),
+        VisitSort::Arrived => visits.sort_by_key(|v| (v.started_at, v.id.clone())),
+    }
+}

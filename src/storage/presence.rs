@@ -1,0 +1,263 @@
+//! Visits (presence on the shop's pages), invitation rules and invitations.
+
+use super::{Store, StoreError, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VisitRow {
+    pub id: String,
+    pub browser_id: String,
+    pub visitor_id: Option<String>,
+    pub is_returning: bool,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    /// JSON of domain::presence::VisitState.
+    pub state: String,
+    /// The shop marked the linked visitor a VIP.
+    pub vip: bool,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRuleRow {
+    pub id: String,
+    pub priority: i64,
+    pub enabled: bool,
+    /// JSON of domain::invitation::InvitationRule.
+    pub rule: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: String,
+    pub visit_id: String,
+    pub browser_id: String,
+    pub rule_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub greeting: String,
+    pub status: String,
+    pub conversation_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// Shown, accepted and declined invitations of one rule.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RuleCounts {
+    pub rule_id: String,
+    pub shown: i64,
+    pub accepted: i64,
+}
+
+/// Visits with their visitor's VIP mark, as one table to select from.
+const VISITS: &str = "(SELECT v.id, v.key_hash, v.browser_id, v.visitor_id, v.is_returning, v.started_at, \
+     v.last_seen_at, v.state, COALESCE(vi.vip, FALSE) AS vip \
+     FROM visits v LEFT JOIN visitors vi ON vi.id = v.visitor_id) AS x";
+const VISIT_COLUMNS: &str =
+    "id, browser_id, visitor_id, is_returning, started_at, last_seen_at, state, vip";
+const INVITATION_COLUMNS: &str =
+    "id, visit_id, browser_id, rule_id, agent_id, greeting, status, conversation_id, created_at";
+
+impl Store {
+    pub async fn visit_by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRow>, StoreError> {
+        let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE key_hash = $1");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(key_hash).fetch_optional(pool).await?),
+        )
+    }
+
+    pub async fn visit(&self, id: &str) -> Result<VisitRow, StoreError> {
+        let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Whether this browser had a visit that started at or before `before`.
+    pub async fn browser_seen_before(
+        &self,
+        browser_id: &str,
+        before: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM visits WHERE browser_id = $1 AND started_at <= $2";
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(browser_id).bind(before).fetch_one(pool).await?);
+        Ok(n > 0)
+    }
+
+    pub async fn insert_visit(&self, row: &VisitRow, key_hash: &[u8]) -> Result<(), StoreError> {
+        let sql = "INSERT INTO visits (id, key_hash, browser_id, visitor_id, is_returning, started_at, last_seen_at, state) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(key_hash).bind(&row.browser_id).bind(&row.visitor_id)
+            .bind(row.is_returning).bind(row.started_at).bind(row.last_seen_at).bind(&row.state)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    /// A heartbeat: the visit is seen now, with its state when it changed.
+    pub async fn touch_visit(
+        &self,
+        id: &str,
+        now: i64,
+        state: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE visits SET last_seen_at = $2, state = COALESCE($3, state) WHERE id = $1";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(now).bind(state).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    pub async fn link_visit_to_visitor(
+        &self,
+        id: &str,
+        visitor_id: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE visits SET visitor_id = $2 WHERE id = $1";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(visitor_id).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Visits seen at or after `since`, newest activity first.
+    pub async fn visits_seen_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<VisitRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC LIMIT $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(since).bind(limit).fetch_all(pool).await?),
+        )
+    }
+
+    pub async fn insert_invitation_rule(
+        &self,
+        row: &InvitationRuleRow,
+        name: &str,
+        created_by: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO invitation_rules (id, name, enabled, priority, rule, created_by, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(name).bind(row.enabled).bind(row.priority).bind(&row.rule)
+            .bind(created_by).bind(row.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    /// Every rule, in the order they are tried.
+    pub async fn invitation_rules(&self) -> Result<Vec<InvitationRuleRow>, StoreError> {
+        let sql = "SELECT id, priority, enabled, rule, created_at FROM invitation_rules \
+                   ORDER BY priority, created_at, id";
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, InvitationRuleRow>(sql)
+            .fetch_all(pool).await?),
+        )
+    }
+
+    pub async fn delete_invitation_rule(&self, id: &str) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => sqlx::query("DELETE FROM invitation_rules WHERE id = $1")
+            .bind(id).execute(pool).await?.rows_affected());
+        if done == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub async fn rule_counts(&self) -> Result<Vec<RuleCounts>, StoreError> {
+        let sql = "SELECT rule_id, \
+                   SUM(CASE WHEN shown_at IS NOT NULL THEN 1 ELSE 0 END) AS shown, \
+                   SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted \
+                   FROM invitations WHERE rule_id IS NOT NULL GROUP BY rule_id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, RuleCounts>(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn insert_invitation(&self, row: &InvitationRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO invitations (id, visit_id, browser_id, rule_id, agent_id, greeting, status, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.visit_id).bind(&row.browser_id).bind(&row.rule_id)
+            .bind(&row.agent_id).bind(&row.greeting).bind(&row.status).bind(row.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    pub async fn invitation(&self, id: &str) -> Result<InvitationRow, StoreError> {
+        let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, InvitationRow>(sqlx::AssertSqlSafe(sql))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// The newest invitation of the visit not yet delivered to its page.
+    pub async fn pending_invitation(
+        &self,
+        visit_id: &str,
+    ) -> Result<Option<InvitationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE visit_id = $1 AND status = 'pending' \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, InvitationRow>(sqlx::AssertSqlSafe(sql))
+            .bind(visit_id).fetch_optional(pool).await?),
+        )
+    }
+
+    /// Whether the visit has an invitation shown or waiting, not yet answered.
+    pub async fn open_invitations(&self, visit_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM invitations WHERE visit_id = $1 AND status IN ('pending', 'shown')";
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(visit_id).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    pub async fn mark_invitation_shown(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE invitations SET status = 'shown', shown_at = $2 WHERE id = $1 AND status = 'pending'";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(now).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Accepts or declines an invitation still open; Refused when it was answered.
+    pub async fn answer_invitation(
+        &self,
+        id: &str,
+        status: &str,
+        conversation_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE invitations SET status = $2, conversation_id = $3, answered_at = $4, \
+                   shown_at = COALESCE(shown_at, $4) WHERE id = $1 AND status IN ('pending', 'shown')";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(status).bind(conversation_id).bind(now).execute(pool).await?.rows_affected());
+        if done == 0 {
+            Err(StoreError::Refused {
+                state: "answered".into(),
+                agent_id: None,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Invitations of a rule to this visit, and to this browser since `since`.
+    pub async fn rule_invitations(
+        &self,
+        rule_id: &str,
+        visit_id: &str,
+        browser_id: &str,
+        since: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let sql = "SELECT \
+                   SUM(CASE WHEN visit_id = $2 THEN 1 ELSE 0 END), \
+                   SUM(CASE WHEN browser_id = $3 AND created_at >= $4 THEN 1 ELSE 0 END) \
+                   FROM invitations WHERE rule_id = $1 AND (visit_id = $2 OR browser_id = $3)";
+        let (visit, day): (Option<i64>, Option<i64>) = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(rule_id).bind(visit_id).bind(browser_id).bind(since).fetch_one(pool).await?);
+        Ok((visit.unwrap_or(0), day.unwrap_or(0)))
+    }
+}

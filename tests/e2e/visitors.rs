@@ -1,0 +1,193 @@
+//! Who is on the shop now, in the browser: a visitor who stays on a product
+//! page is invited by a rule, accepts, gets the product's card and adds it to
+//! the shop's cart from the chat; an agent watching the live visitor list sees
+//! a second visitor arrive and invites them, and that visitor gets the agent's
+//! greeting. Screenshots go to test-artifacts/e2e/<backend>/visitors-*.png.
+
+use super::roles::page_is_sound;
+use super::{DESKTOP, PHONE, agent_logs_in, artifacts};
+use crate::helpers;
+use crate::webdriver::{Browser, Driver, chromedriver_path};
+use serde_json::json;
+use std::time::Duration;
+use xiaoer::domain::staff::Role;
+use xiaoer::services::staff::NewStaff;
+
+const RULE_GREETING: &str = "您好，这款商品有什么想了解的吗？";
+const AGENT_GREETING: &str = "您好，我是客服小李，这件T恤今天有优惠哦";
+/// Heartbeats come every 5 s: an invitation shows at the latest one beat later.
+const BEATS: Duration = Duration::from_secs(30);
+
+async fn invitation_shows(buyer: &Browser, text: &str) {
+    buyer
+        .wait_until_within(
+            "the invitation on the shop page",
+            &format!(
+                "document.querySelector('[data-testid=xiaoer-invitation]:not([hidden]) [data-testid=xiaoer-invitation-text]')?.textContent === {text:?}"
+            ),
+            BEATS,
+        )
+        .await;
+}
+
+async fn enter_chat(buyer: &Browser) {
+    let frame = buyer.wait_for("[data-testid=xiaoer-frame]").await;
+    buyer.enter_frame(&frame).await;
+    buyer
+        .wait_until(
+            "the widget is connected",
+            "document.querySelector('[data-testid=connection]')?.dataset.state === 'online'",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invites_another_live() {
+    let Some(chromedriver) = chromedriver_path() else {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let new = NewStaff::parse(
+        "agent-li",
+        helpers::PASSWORD,
+        Some("小李"),
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
+    app.state.staff.add_user(new).await.unwrap();
+    let admin = app.staff("admin-zhao", Role::Admin).await;
+    let rule = json!({
+        "name": "商品页停留",
+        "conditions": { "page_url_contains": "sku=", "min_dwell_seconds": 2 },
+        "action": { "kind": "bot", "greeting": RULE_GREETING },
+        "caps": { "once_per_session": true, "per_day": 3 }
+    });
+    let res = app
+        .staff_post(&admin, "/api/v1/admin/invitation-rules", rule)
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    let out = artifacts();
+    let driver = Driver::start(&chromedriver).await;
+    let agent = driver.session(DESKTOP.0, DESKTOP.1).await;
+    let first = driver.session(DESKTOP.0, DESKTOP.1).await;
+    let second = driver.session(PHONE.0, PHONE.1).await;
+
+    // The agent watches the visitor list.
+    agent_logs_in(&agent, &app, "agent-li").await;
+    agent.click("[data-testid=nav-visitors]").await;
+    agent.wait_for("[data-testid=visit-list]").await;
+
+    // A visitor stays on a product page: the rule invites them.
+    first.goto(&app.url("/demo/?sku=EB-003")).await;
+    first
+        .wait_until(
+            "the product page",
+            "document.querySelector('[data-testid=product-title]').textContent.includes('蓝牙耳机')",
+        )
+        .await;
+    agent
+        .wait_until(
+            "the visitor on the agent's list, live",
+            "[...document.querySelectorAll('[data-testid=visit] [data-testid=visit-page-link]')].some(a => a.href.includes('sku=EB-003'))",
+        )
+        .await;
+    invitation_shows(&first, RULE_GREETING).await;
+    first
+        .screenshot(&out.join("visitors-invitation-desktop.png"))
+        .await;
+    first.click("[data-testid=xiaoer-invitation-accept]").await;
+
+    // The chat opens with the greeting and the card of the product on the page;
+    // its "加入购物车" puts it in the shop's cart.
+    enter_chat(&first).await;
+    first
+        .wait_until(
+            "the greeting",
+            &format!("[...document.querySelectorAll('li.msg.bot')].some(li => li.textContent.includes({RULE_GREETING:?}))"),
+        )
+        .await;
+    first
+        .wait_for("[data-testid=product-card][data-sku=EB-003]")
+        .await;
+    first.click("[data-testid=product-card-add]").await;
+    first.leave_frame().await;
+    first
+        .wait_until(
+            "the shop's cart has the carded product",
+            "document.querySelector('[data-testid=cart-count]').textContent.includes('1') && \
+             !!document.querySelector('[data-testid=cart-lines] li[data-sku=EB-003]')",
+        )
+        .await;
+    first
+        .screenshot(&out.join("visitors-card-desktop.png"))
+        .await;
+
+    // A second visitor arrives on the home page (no rule matches there); the
+    // agent sees them live and invites them with a greeting of their own.
+    second.goto(&app.url("/demo/")).await;
+    let visit = agent
+        .wait_until(
+            "the second visitor on the list",
+            "[...document.querySelectorAll('[data-testid=visit]')].find(li => li.querySelector('[data-testid=visit-page-link]').href.endsWith('/demo/'))?.dataset.visit",
+        )
+        .await;
+    let visit = visit.as_str().unwrap().to_owned();
+    let greeting = agent.wait_for("[data-testid=visit-greeting]").await;
+    agent.type_into(&greeting, AGENT_GREETING).await;
+    agent
+        .click(&format!("[data-testid=visit-invite-{visit}]"))
+        .await;
+    agent
+        .wait_until(
+            "the invitation is sent",
+            "document.querySelector('[data-testid=toast]:not([hidden])')?.textContent.includes('已发出邀请')",
+        )
+        .await;
+    agent
+        .screenshot(&out.join("visitors-list-desktop.png"))
+        .await;
+
+    invitation_shows(&second, AGENT_GREETING).await;
+    second
+        .screenshot(&out.join("visitors-agent-invitation-phone.png"))
+        .await;
+    second.click("[data-testid=xiaoer-invitation-accept]").await;
+    enter_chat(&second).await;
+    second
+        .wait_until(
+            "the agent's greeting in the chat",
+            &format!("[...document.querySelectorAll('li.msg.agent')].some(li => li.textContent.includes({AGENT_GREETING:?}))"),
+        )
+        .await;
+    second.leave_frame().await;
+    second
+        .screenshot(&out.join("visitors-chat-phone.png"))
+        .await;
+
+    // The chat is the agent's: it is in their inbox.
+    agent.click("[data-nav=inbox]").await;
+    agent
+        .wait_until_within(
+            "the invited chat in the agent's list",
+            "document.querySelectorAll('[data-testid=list-mine] a[data-testid^=conv-]').length === 1",
+            BEATS,
+        )
+        .await;
+
+    // The visitor list reads well at both widths, in Chinese, without codes.
+    agent.click("[data-testid=nav-visitors]").await;
+    agent.wait_for("[data-testid=visit]").await;
+    page_is_sound(&agent, "visitors", false).await;
+    page_is_sound(&agent, "visitors", true).await;
+
+    for browser in [agent, first, second] {
+        browser.quit().await;
+    }
+}

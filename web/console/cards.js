@@ -1,0 +1,81 @@
+// Product cards in the agent's chat: how a card looks in the history, and the
+// picker that searches the shop's catalogue and sends a card in one click.
+
+import { el, get, post } from "./api.js";
+import { addStrings, errorText, t } from "./i18n.js";
+
+addStrings(
+  {
+    product_card: "商品卡片", product_search: "搜索商品（名称、类目或编号）", product_send: "发送",
+    product_sent: "商品卡片已发送", product_stock: (n) => `库存 ${n}`, product_sold_out: "缺货", product_none: "没有找到商品",
+    error_product_not_found: "店铺里没有这件商品", close_picker: "关闭",
+  },
+  {
+    product_card: "Product card", product_search: "Search products (title, category or sku)", product_send: "Send",
+    product_sent: "Product card sent", product_stock: (n) => `${n} in stock`, product_sold_out: "Sold out", product_none: "No products found",
+    error_product_not_found: "The shop has no such product", close_picker: "Close",
+  },
+);
+
+const price = (cents) => `¥${(cents / 100).toFixed(2)}`;
+
+/// A card as the chat history shows it.
+export function productCardNode(card) {
+  return el(
+    "div",
+    { class: "product-card", testid: "product-card", "data-sku": card.sku },
+    el("img", { src: card.image_url, alt: "", loading: "lazy" }),
+    el(
+      "div",
+      {},
+      el("strong", {}, card.title),
+      el("div", { class: "price" }, price(card.price_cents)),
+      el("div", { class: "hint" }, card.stock > 0 ? t("product_stock", card.stock) : t("product_sold_out")),
+    ),
+  );
+}
+
+/// Opens (or closes) the picker above the reply box of `chat` (a ChatView).
+export function toggleProductPicker(chat, anchor) {
+  const open = anchor.parentNode.querySelector("[data-testid=product-picker]");
+  if (open) return open.remove();
+  const search = el("input", { type: "search", placeholder: t("product_search"), testid: "product-search" });
+  const results = el("ul", { class: "product-results", testid: "product-results" });
+  const picker = el(
+    "div",
+    { class: "product-picker", testid: "product-picker" },
+    el("div", { class: "row" }, search, el("button", { type: "button", class: "link", onclick: () => picker.remove() }, t("close_picker"))),
+    results,
+  );
+  const send = async (sku, button) => {
+    button.disabled = true;
+    try {
+      await post(`${chat.base}/product-cards`, { sku, client_msg_id: `card-${crypto.randomUUID()}` });
+      chat.app.toast(t("product_sent"));
+      picker.remove();
+    } catch (error) {
+      chat.app.toast(errorText(error));
+      button.disabled = false;
+    }
+  };
+  const find = async () => {
+    const found = await get(`/api/v1/staff/products?q=${encodeURIComponent(search.value.trim())}&limit=20`).catch(() => []);
+    results.replaceChildren(
+      ...(found.length
+        ? found.map((p) => {
+            const button = el("button", { type: "button", testid: `product-send-${p.sku}` }, t("product_send"));
+            button.onclick = () => send(p.sku, button);
+            return el("li", { testid: "product-result" }, productCardNode(p), button);
+          })
+        : [el("li", { class: "hint" }, t("product_none"))]),
+    );
+  };
+  let timer;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(find, 250);
+  });
+  anchor.before(picker);
+  find();
+  search.focus();
+}
