@@ -1,6 +1,7 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
 pub mod admin;
+pub mod analytics;
 pub mod assets;
 pub mod audit;
 pub mod blocks;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub shop: Arc<crate::services::shop::ShopService>,
     /// Tickets, departments, ticket types and the SLA calendar.
     pub tickets: Arc<crate::services::tickets::TicketService>,
+    /// Facts, rollups, CSAT and reports.
+    pub analytics: Arc<crate::services::analytics::AnalyticsService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(tickets::routes())
+        .merge(analytics::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -309,6 +309,12 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::Exported),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
+    route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role"),
+    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv (CSV streamed)")
+        .audited(AuditAction::Exported),
+    route("GET", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Whether this finished conversation may be rated (once)"),
+    route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once")
+        .body(r#"{"stars":5,"tags":["回复及时"],"comment":"很耐心"}"#),
 ];
 
 /// All a staff member whose password was reset may do until they choose a new one.

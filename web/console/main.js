@@ -11,6 +11,7 @@ import { Tickets } from "./tickets.js";
 import { Admin } from "./admin.js";
 import { passwordChangeForm } from "./settings.js";
 import { Audit } from "./audit.js";
+import { Analytics } from "./analytics.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -114,7 +115,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, analytics: Analytics };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }
