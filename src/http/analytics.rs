@@ -31,7 +31,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 pub struct SummaryQuery {
     pub period: Option<Period>,
-    pub date: String,
+    /// Shop-local "YYYY-MM-DD"; today in the shop's time zone when absent.
+    pub date: Option<String>,
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
@@ -72,7 +73,10 @@ pub async fn summary(
     Extension(staff): Extension<StaffUser>,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> Result<Json<Summary>, ApiError> {
-    let date = parse_day(&q.date).map_err(crate::services::analytics::AnalyticsError::from)?;
+    let date = match q.date.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Some(parse_day(d).map_err(crate::services::analytics::AnalyticsError::from)?),
+        None => None,
+    };
     let period = q.period.unwrap_or(Period::Day);
     let filters = filters(q.channel, q.agent_id, q.group_id);
     Ok(Json(

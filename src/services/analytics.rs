@@ -4,7 +4,7 @@
 
 use crate::domain::analytics::{
     Contribution, CsatRating, DayRange, Dimension, Facts, METRICS, MetricDef, Period,
-    ReportInputError, RollupKey, Totals, contribution, local_day,
+    ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
@@ -205,14 +205,22 @@ impl AnalyticsService {
         }
     }
 
-    /// The standard report of the day, week or month that holds `date`.
+    /// The standard report of the day, week or month that holds `date`
+    /// (today in the shop's time zone when None).
     pub async fn summary(
         &self,
         staff: &StaffUser,
         period: Period,
-        date: chrono::NaiveDate,
+        date: Option<chrono::NaiveDate>,
         filters: Filters,
     ) -> Result<Summary, AnalyticsError> {
+        let date = match date {
+            Some(date) => date,
+            None => {
+                let offset = self.rollups.shop.current().await.utc_offset_minutes;
+                parse_day(&local_day(self.clock.now_ms(), offset))?
+            }
+        };
         let range = DayRange::period(period, date);
         let scope = self.scope(staff, &filters).await?;
         let metrics = scope.metrics();

@@ -71,11 +71,6 @@ function show(key, value) {
   return String(Math.round(value * 100) / 100);
 }
 
-function today() {
-  const d = new Date();
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
-}
-
 function shiftDay(day, n) {
   const d = new Date(`${day}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + n);
@@ -99,7 +94,8 @@ export class Analytics {
   constructor(app, root) {
     this.app = app;
     this.period = el("select", { testid: "an-period", "aria-label": t("an_period") }, ["day", "week", "month"].map((p) => el("option", { value: p }, t(`an_${p}`))));
-    this.date = el("input", { type: "date", testid: "an-date", "aria-label": t("an_date"), value: today() });
+    // Empty at first: the server answers with the shop's own today.
+    this.date = el("input", { type: "date", testid: "an-date", "aria-label": t("an_date") });
     this.by = el("select", { testid: "an-by", "aria-label": t("an_by") }, DIMENSIONS.map((d) => el("option", { value: d }, t(`by_${d}`))));
     const controls = el(
       "form",
@@ -123,10 +119,11 @@ export class Analytics {
   }
 
   async load() {
-    const date = this.date.value || today();
     let summary, trend;
     try {
-      summary = await get(`/api/v1/staff/analytics/summary?${query({ period: this.period.value, date })}`);
+      summary = await get(`/api/v1/staff/analytics/summary?${query({ period: this.period.value, date: this.date.value })}`);
+      if (!this.date.value) this.date.value = summary.period === "day" ? summary.from : summary.to;
+      const date = this.date.value;
       trend = await get(`/api/v1/staff/analytics/report?${query({ from: shiftDay(date, -13), to: date, by: "day", metrics: TREND.join(",") })}`).catch(() => null);
     } catch (error) {
       this.body.replaceChildren(el("p", { class: "hint", testid: "an-error" }, errorText(error)));
