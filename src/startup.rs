@@ -396,9 +396,7 @@ impl Application {
         ));
         runner
             .spawn(
-                Arc::new(crate::services::analytics::AnalyticsFeed(
-                    analytics.clone(),
-                )),
+                Arc::new(crate::services::analytics::AnalyticsFeed(analytics.clone())),
                 Reach::Cluster,
                 shutdown_rx.clone(),
             )

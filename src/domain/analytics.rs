@@ -239,7 +239,8 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
             *c.entry(name.to_owned()).or_default() += v;
         }
     };
-    let engaged = f.buyer_messages > 0;
+    // Writing or asking for a person: either way the buyer wanted service.
+    let engaged = f.buyer_messages > 0 || f.handed_off_at.is_some();
     add("conversations", 1);
     add("engaged", i64::from(engaged));
     add("messages_buyer", f.buyer_messages);
@@ -291,10 +292,7 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
     }
     let helpful = f.answer_votes.values().filter(|h| **h).count() as i64;
     add("answers_helpful", helpful);
-    add(
-        "answers_unhelpful",
-        f.answer_votes.len() as i64 - helpful,
-    );
+    add("answers_unhelpful", f.answer_votes.len() as i64 - helpful);
     (key, c)
 }
 
@@ -329,7 +327,11 @@ use Formula::{Count, QueueWait, Ratio, SumRatio};
 pub const METRICS: &[MetricDef] = &[
     m("conversations", true, Count("conversations")),
     m("engaged", true, Count("engaged")),
-    m("messages", false, SumRatio(&["messages_buyer", "messages_bot", "messages_agent"], "")),
+    m(
+        "messages",
+        false,
+        SumRatio(&["messages_buyer", "messages_bot", "messages_agent"], ""),
+    ),
     m("messages_buyer", false, Count("messages_buyer")),
     m("messages_bot", true, Count("messages_bot")),
     m("messages_agent", false, Count("messages_agent")),
@@ -338,15 +340,31 @@ pub const METRICS: &[MetricDef] = &[
     m("handoff_rate", true, Ratio("handed_off", "engaged")),
     m("handoff_direct", true, Count("handoff_direct")),
     m("handoff_consulted", true, Count("handoff_consulted")),
-    m("handoff_direct_rate", true, Ratio("handoff_direct", "engaged")),
-    m("handoff_consulted_rate", true, Ratio("handoff_consulted", "engaged")),
+    m(
+        "handoff_direct_rate",
+        true,
+        Ratio("handoff_direct", "engaged"),
+    ),
+    m(
+        "handoff_consulted_rate",
+        true,
+        Ratio("handoff_consulted", "engaged"),
+    ),
     m("assigned", false, Count("assigned")),
-    m("queue_wait_avg_ms", false, Ratio("queue_wait_ms", "assigned")),
+    m(
+        "queue_wait_avg_ms",
+        false,
+        Ratio("queue_wait_ms", "assigned"),
+    ),
     m("queue_wait_p50_ms", false, QueueWait(50)),
     m("queue_wait_p90_ms", false, QueueWait(90)),
     m("abandoned", false, Count("abandoned")),
     m("abandonment_rate", false, Ratio("abandoned", "handed_off")),
-    m("first_response_avg_ms", false, Ratio("first_response_ms", "first_responses")),
+    m(
+        "first_response_avg_ms",
+        false,
+        Ratio("first_response_ms", "first_responses"),
+    ),
     m("response_avg_ms", false, Ratio("response_ms", "responses")),
     m("handle_avg_ms", false, Ratio("handle_ms", "resolved")),
     m("resolved", false, Count("resolved")),
@@ -357,10 +375,26 @@ pub const METRICS: &[MetricDef] = &[
     m("reopen_rate", false, Ratio("reopened", "resolved")),
     m("csat_count", true, Count("csat_count")),
     m("csat_avg", true, Ratio("csat_sum", "csat_count")),
-    m("csat_satisfaction_rate", true, Ratio("csat_satisfied", "csat_count")),
-    m("csat_human_avg", false, Ratio("csat_human_sum", "csat_human_count")),
-    m("csat_bot_avg", true, Ratio("csat_bot_sum", "csat_bot_count")),
-    m("answer_helpful_rate", true, SumRatio(&["answers_helpful"], "answers_rated")),
+    m(
+        "csat_satisfaction_rate",
+        true,
+        Ratio("csat_satisfied", "csat_count"),
+    ),
+    m(
+        "csat_human_avg",
+        false,
+        Ratio("csat_human_sum", "csat_human_count"),
+    ),
+    m(
+        "csat_bot_avg",
+        true,
+        Ratio("csat_bot_sum", "csat_bot_count"),
+    ),
+    m(
+        "answer_helpful_rate",
+        true,
+        SumRatio(&["answers_helpful"], "answers_rated"),
+    ),
 ];
 
 pub fn metric_def(key: &str) -> Option<&'static MetricDef> {
@@ -481,7 +515,8 @@ impl DayRange {
                 to: date,
             },
             Period::Week => {
-                let from = date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()));
+                let from =
+                    date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()));
                 DayRange {
                     from,
                     to: from + chrono::Days::new(6),

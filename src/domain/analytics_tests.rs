@@ -72,7 +72,12 @@ fn conversation_b() -> Facts {
             (0, msg("buyer")),
             (0, msg("bot")),
             (0, msg("buyer")),
-            (MIN, EventData::HandedOff { packet_id: Some("p".into()) }),
+            (
+                MIN,
+                EventData::HandedOff {
+                    packet_id: Some("p".into()),
+                },
+            ),
             (5 * MIN, assigned("a")),
             (
                 6 * MIN,
@@ -105,9 +110,27 @@ fn conversation_c() -> Facts {
             (0, msg("bot")),
             (0, msg("buyer")),
             (0, msg("bot")),
-            (MIN, EventData::Rated { seq: 3, helpful: true }),
-            (MIN, EventData::Rated { seq: 3, helpful: false }),
-            (MIN, EventData::Rated { seq: 5, helpful: true }),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 3,
+                    helpful: true,
+                },
+            ),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 3,
+                    helpful: false,
+                },
+            ),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 5,
+                    helpful: true,
+                },
+            ),
             (2 * MIN, EventData::Resolved { agent_id: None }),
             (3 * MIN, EventData::CsatRated { stars: 4 }),
         ],
@@ -157,7 +180,11 @@ fn each_conversation_folds_into_the_facts_worked_out_by_hand() {
     let b = conversation_b();
     assert_eq!(b.bot_turns_before_handoff, 1);
     assert_eq!(b.handoff_reason.as_deref(), Some("low_confidence"));
-    assert_eq!(b.agent_id.as_deref(), Some("b"), "counted for the last agent");
+    assert_eq!(
+        b.agent_id.as_deref(),
+        Some("b"),
+        "counted for the last agent"
+    );
     assert!(b.reopened_within_24h);
     // The buyer's message before the hand-off is the bot's, not a person's.
     assert_eq!(b.responses, 0);
@@ -226,7 +253,12 @@ fn a_reopen_after_a_day_is_no_reopen() {
             (0, started()),
             (0, EventData::HandedOff { packet_id: None }),
             (MIN, assigned("a")),
-            (2 * MIN, EventData::Resolved { agent_id: Some("a".into()) }),
+            (
+                2 * MIN,
+                EventData::Resolved {
+                    agent_id: Some("a".into()),
+                },
+            ),
             (2 * MIN + DAY_MS + 1, EventData::Reopened),
         ],
         None,
@@ -241,7 +273,10 @@ fn days_weeks_and_months_are_shop_local() {
     assert_eq!(local_day(1_764_520_200_000, 0), "2025-11-30");
     let d = parse_day("2026-12-02").unwrap();
     let week = DayRange::period(Period::Week, d);
-    assert_eq!((week.from.to_string(), week.to.to_string()), ("2026-11-30".into(), "2026-12-06".into()));
+    assert_eq!(
+        (week.from.to_string(), week.to.to_string()),
+        ("2026-11-30".into(), "2026-12-06".into())
+    );
     let month = DayRange::period(Period::Month, d);
     assert_eq!(month.to.to_string(), "2026-12-31");
     assert_eq!(Dimension::Week.bucket("2026-12-06"), "2026-11-30");
@@ -265,5 +300,8 @@ fn report_inputs_are_parsed_at_the_edge() {
     assert!(CsatRating::parse(0, vec![], None).is_err());
     assert!(CsatRating::parse(6, vec![], None).is_err());
     let r = CsatRating::parse(5, vec![" 快 ".into()], Some("  ".into())).unwrap();
-    assert_eq!((r.stars, r.tags, r.comment), (5, vec!["快".to_string()], None));
+    assert_eq!(
+        (r.stars, r.tags, r.comment),
+        (5, vec!["快".to_string()], None)
+    );
 }

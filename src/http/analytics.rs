@@ -4,9 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
-use crate::domain::analytics::{
-    CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics,
-};
+use crate::domain::analytics::{CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics};
 use crate::services::analytics::{CsatState, Filters, Report, Summary};
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
@@ -122,9 +120,20 @@ fn csv(report: Report) -> Response {
     let lines = report.rows.into_iter().map(move |row| {
         let cells: Vec<String> = metrics
             .iter()
-            .map(|m| row.values.get(m).copied().flatten().map_or(String::new(), format_number))
+            .map(|m| {
+                row.values
+                    .get(m)
+                    .copied()
+                    .flatten()
+                    .map_or(String::new(), format_number)
+            })
             .collect();
-        format!("{},{},{}\r\n", csv_cell(&row.key), csv_cell(&row.label), cells.join(","))
+        format!(
+            "{},{},{}\r\n",
+            csv_cell(&row.key),
+            csv_cell(&row.label),
+            cells.join(",")
+        )
     });
     let stream = futures::stream::iter(
         header_line

@@ -703,7 +703,9 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
         match e {
             AnalyticsError::Invalid(inner) => {
                 let code = match inner {
-                    ReportInputError::BadDate | ReportInputError::BadRange => "invalid_report_range",
+                    ReportInputError::BadDate | ReportInputError::BadRange => {
+                        "invalid_report_range"
+                    }
                     ReportInputError::UnknownMetric(_) => "unknown_metric",
                     ReportInputError::BadDimension => "unknown_dimension",
                     ReportInputError::BadRating => "invalid_rating",

@@ -239,7 +239,10 @@ impl AnalyticsService {
             .into_iter()
             .map(|agent| Row {
                 key: agent.to_owned(),
-                label: names.get(agent).cloned().unwrap_or_else(|| agent.to_owned()),
+                label: names
+                    .get(agent)
+                    .cloned()
+                    .unwrap_or_else(|| agent.to_owned()),
                 values: values(&totals_of(&selected, |r| r.2 == agent), &metrics),
             })
             .collect();
@@ -285,7 +288,9 @@ impl AnalyticsService {
         let mut rows = Vec::new();
         for (key, (label, agents)) in keys {
             let totals = totals_of(&selected, |r| match dimension {
-                Dimension::Day | Dimension::Week | Dimension::Month => dimension.bucket(&r.0) == key,
+                Dimension::Day | Dimension::Week | Dimension::Month => {
+                    dimension.bucket(&r.0) == key
+                }
                 Dimension::Channel => r.1 == key,
                 Dimension::Agent | Dimension::Group => agents.contains(&r.2),
             });
@@ -339,7 +344,10 @@ impl AnalyticsService {
                 let present: HashSet<&str> = selected.rows.iter().map(|r| r.2.as_str()).collect();
                 for (group, name, agent) in self.store.group_memberships().await? {
                     if present.contains(agent.as_str()) {
-                        keys.entry(group).or_insert((name, HashSet::new())).1.insert(agent);
+                        keys.entry(group)
+                            .or_insert((name, HashSet::new()))
+                            .1
+                            .insert(agent);
                     }
                 }
             }
@@ -499,7 +507,6 @@ impl Rollups {
         }
         Ok(read)
     }
-
 }
 
 fn scope_name(role: Role) -> &'static str {

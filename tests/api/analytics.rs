@@ -3,9 +3,9 @@
 //! same numbers after re-delivered events and after a rebuild, CSAT rules, the
 //! role scopes, and the CSV export.
 
+use crate::bot_scripted::ZeroEmbedder;
 use crate::bot_support::{Entry, FixedKnowledge};
 use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_with_clock, test_settings};
-use crate::bot_scripted::ZeroEmbedder;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -92,9 +92,17 @@ pub async fn spawn_day() -> Day {
         .unwrap()
         .to_owned();
     for member in [&li, &wang, &supervisor] {
-        let path = format!("/api/v1/staff/routing/groups/{group_id}/members/{}", member.id);
+        let path = format!(
+            "/api/v1/staff/routing/groups/{group_id}/members/{}",
+            member.id
+        );
         let res = app
-            .staff_send(reqwest::Method::PUT, &admin, &path, json!({ "level": 0, "weight": 100 }))
+            .staff_send(
+                reqwest::Method::PUT,
+                &admin,
+                &path,
+                json!({ "level": 0, "weight": 100 }),
+            )
             .await;
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
@@ -133,7 +141,10 @@ impl Day {
             if !after.is_empty() {
                 return after;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "no bot turn after {seq}");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no bot turn after {seq}"
+            );
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
@@ -152,9 +163,16 @@ impl Day {
     }
 
     async fn staff_ok(&self, who: &StaffLogin, buyer: &Buyer, action: &str, body: Value) {
-        let path = format!("/api/v1/staff/conversations/{}/{action}", buyer.conversation_id);
+        let path = format!(
+            "/api/v1/staff/conversations/{}/{action}",
+            buyer.conversation_id
+        );
         let res = self.app.staff_post(who, &path, body).await;
-        assert!(res.status().is_success(), "{action}: {}", res.text().await.unwrap());
+        assert!(
+            res.status().is_success(),
+            "{action}: {}",
+            res.text().await.unwrap()
+        );
     }
 
     async fn reply(&self, who: &StaffLogin, buyer: &Buyer, text: &str) {
@@ -169,7 +187,11 @@ impl Day {
 
     async fn rate(&self, buyer: &Buyer, stars: i64) -> reqwest::Response {
         self.app
-            .buyer_post(buyer, "/csat", json!({ "stars": stars, "tags": ["回复及时"], "comment": "好" }))
+            .buyer_post(
+                buyer,
+                "/csat",
+                json!({ "stars": stars, "tags": ["回复及时"], "comment": "好" }),
+            )
             .await
     }
 
@@ -193,14 +215,20 @@ impl Day {
             if at >= head {
                 return;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "analytics at {at} of {head}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "analytics at {at} of {head}"
+            );
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
 
     pub async fn summary(&self, who: &StaffLogin, extra: &str) -> reqwest::Response {
         self.app
-            .staff_get(who, &format!("/api/v1/staff/analytics/summary?date={DAY}{extra}"))
+            .staff_get(
+                who,
+                &format!("/api/v1/staff/analytics/summary?date={DAY}{extra}"),
+            )
             .await
     }
 
@@ -328,7 +356,7 @@ fn expected_totals() -> Vec<(&'static str, Option<f64>)> {
     let min = MIN as f64;
     vec![
         ("conversations", Some(5.0)),
-        // Every buyer wrote at least once.
+        // Every buyer wrote at least once (or asked for a person).
         ("engaged", Some(5.0)),
         // Buyer: C1 1, C2 6, C3 1, C4 1, C5 2 = 11. Bot: one welcome each (5)
         // + C1 1 + C2 4 + C5 1 answers = 11. Agents: C2 2, C3 1, C5 1 = 4.
@@ -376,7 +404,12 @@ fn expected_totals() -> Vec<(&'static str, Option<f64>)> {
 
 fn assert_totals(summary: &Value) {
     for (key, want) in expected_totals() {
-        assert_eq!(num(&summary["totals"][key]), want, "{key}: {}", summary["totals"]);
+        assert_eq!(
+            num(&summary["totals"][key]),
+            want,
+            "{key}: {}",
+            summary["totals"]
+        );
     }
     assert_eq!(
         summary["handoff_reasons"],
@@ -400,7 +433,10 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     let res = day.summary(&day.admin, "").await;
     assert_eq!(res.status(), 200);
     let summary: Value = res.json().await.unwrap();
-    assert_eq!((summary["from"].as_str(), summary["to"].as_str()), (Some(DAY), Some(DAY)));
+    assert_eq!(
+        (summary["from"].as_str(), summary["to"].as_str()),
+        (Some(DAY), Some(DAY))
+    );
     assert_eq!(summary["scope"], "all");
     assert_totals(&summary);
     let min = MIN as f64;
@@ -419,10 +455,18 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     assert_eq!(num(&wang["transfer_rate"]), Some(0.5));
     assert_eq!(num(&wang["csat_avg"]), Some(2.5));
     assert_eq!(summary["days"][0]["key"], DAY);
-    assert_eq!(num(&summary["days"][0]["values"]["conversations"]), Some(5.0));
+    assert_eq!(
+        num(&summary["days"][0]["values"]["conversations"]),
+        Some(5.0)
+    );
     // The week and the month hold the same single day.
     for period in ["week", "month"] {
-        let s: Value = day.summary(&day.admin, &format!("&period={period}")).await.json().await.unwrap();
+        let s: Value = day
+            .summary(&day.admin, &format!("&period={period}"))
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_totals(&s);
     }
 
@@ -436,10 +480,14 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
 
     // A rebuild from the outbox gives the same report.
     let shop = day.app.state.shop.clone();
-    let rollups = xiaoer::services::analytics::Rollups::new(store.clone(), day.app.state.clock.clone(), shop);
+    let rollups =
+        xiaoer::services::analytics::Rollups::new(store.clone(), day.app.state.clock.clone(), shop);
     assert!(rollups.rebuild().await.unwrap() > 0);
     let rebuilt: Value = day.summary(&day.admin, "").await.json().await.unwrap();
-    assert_eq!(rebuilt, summary, "rebuild differs from the incremental rollups");
+    assert_eq!(
+        rebuilt, summary,
+        "rebuild differs from the incremental rollups"
+    );
 }
 
 #[tokio::test]
@@ -456,7 +504,10 @@ async fn csat_is_asked_once_and_only_after_the_chat_is_finished() {
     let state: Value = day
         .app
         .client
-        .get(day.app.url(&format!("/api/v1/conversations/{}/csat", buyer.conversation_id)))
+        .get(day.app.url(&format!(
+            "/api/v1/conversations/{}/csat",
+            buyer.conversation_id
+        )))
         .bearer_auth(&buyer.token)
         .send()
         .await
@@ -465,7 +516,10 @@ async fn csat_is_asked_once_and_only_after_the_chat_is_finished() {
         .await
         .unwrap();
     assert_eq!(state, json!({ "can_rate": true, "rated": false }));
-    let bad = day.app.buyer_post(&buyer, "/csat", json!({ "stars": 6 })).await;
+    let bad = day
+        .app
+        .buyer_post(&buyer, "/csat", json!({ "stars": 6 }))
+        .await;
     assert_eq!(bad.status(), 400);
     assert_eq!(error_code(&bad.json().await.unwrap()), "invalid_rating");
     assert_eq!(day.rate(&buyer, 5).await.status(), 201);
@@ -483,7 +537,11 @@ async fn csat_is_asked_once_and_only_after_the_chat_is_finished() {
         .send()
         .await
         .unwrap();
-    assert!(res.status() == 404 || res.status() == 403, "{}", res.status());
+    assert!(
+        res.status() == 404 || res.status() == 403,
+        "{}",
+        res.status()
+    );
 }
 
 #[tokio::test]
@@ -499,18 +557,36 @@ async fn an_agent_sees_only_their_own_numbers_and_cannot_read_another_agents() {
     assert_eq!(num(&mine["totals"]["csat_avg"]), Some(5.0));
     assert_eq!(mine["agents"].as_array().unwrap().len(), 1);
     // Naming wang is refused, in the summary and in a custom report.
-    let res = day.summary(&day.li, &format!("&agent_id={}", day.wang.id)).await;
+    let res = day
+        .summary(&day.li, &format!("&agent_id={}", day.wang.id))
+        .await;
     assert_eq!(res.status(), 403);
-    assert_eq!(error_code(&res.json().await.unwrap()), "report_out_of_scope");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "report_out_of_scope"
+    );
     let path = format!(
         "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=agent&agent_id={}",
         day.wang.id
     );
     assert_eq!(day.app.staff_get(&day.li, &path).await.status(), 403);
     // Grouped by agent, li still sees only li.
-    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=agent");
-    let report: Value = day.app.staff_get(&day.li, &path).await.json().await.unwrap();
-    let keys: Vec<&str> = report["rows"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=agent"
+    );
+    let report: Value = day
+        .app
+        .staff_get(&day.li, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, vec![day.li.id.as_str()]);
 }
 
@@ -527,10 +603,22 @@ async fn supervisors_see_their_groups_and_knowledge_managers_the_kb_numbers() {
         "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations,csat_avg&by=group&group_id={}",
         day.group_id
     );
-    let report: Value = day.app.staff_get(&day.supervisor, &path).await.json().await.unwrap();
+    let report: Value = day
+        .app
+        .staff_get(&day.supervisor, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(report["rows"][0]["key"], day.group_id.as_str());
-    assert_eq!(num(&report["rows"][0]["values"]["conversations"]), Some(3.0));
-    assert_eq!(num(&report["rows"][0]["values"]["csat_avg"]), Some(10.0 / 3.0));
+    assert_eq!(
+        num(&report["rows"][0]["values"]["conversations"]),
+        Some(3.0)
+    );
+    assert_eq!(
+        num(&report["rows"][0]["values"]["csat_avg"]),
+        Some(10.0 / 3.0)
+    );
     // A knowledge manager: the knowledge numbers, no agents, no agent metrics.
     let km = day.app.staff("kmgr", Role::KnowledgeManager).await;
     let kb: Value = day.summary(&km, "").await.json().await.unwrap();
@@ -539,7 +627,9 @@ async fn supervisors_see_their_groups_and_knowledge_managers_the_kb_numbers() {
     assert_eq!(num(&kb["totals"]["answer_helpful_rate"]), Some(1.0));
     assert!(kb["totals"].get("first_response_avg_ms").is_none(), "{kb}");
     assert_eq!(kb["agents"], json!([]));
-    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=first_response_avg_ms&by=day");
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=first_response_avg_ms&by=day"
+    );
     assert_eq!(day.app.staff_get(&km, &path).await.status(), 403);
 }
 
@@ -552,19 +642,61 @@ async fn the_custom_report_exports_csv_by_agent_and_refuses_unknown_metrics() {
     );
     let res = day.app.staff_get(&day.admin, &path).await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        res.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let csv = res.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "agent,label,conversations,handle_avg_ms,transfer_rate");
+    assert_eq!(
+        lines[0],
+        "agent,label,conversations,handle_avg_ms,transfer_rate"
+    );
     // Unassigned (C1, C4), li, wang: ids sort "" first.
     assert_eq!(lines.len(), 4, "{csv}");
-    assert!(lines.contains(&format!("{},xiaoli,1,600000,0", day.li.id).as_str()), "{csv}");
-    assert!(lines.contains(&format!("{},xiaowang,2,270000,0.5000", day.wang.id).as_str()), "{csv}");
+    assert!(
+        lines.contains(&format!("{},xiaoli,1,600000,0", day.li.id).as_str()),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&format!("{},xiaowang,2,270000,0.5000", day.wang.id).as_str()),
+        "{csv}"
+    );
     assert!(lines.contains(&",-,2,,"), "{csv}");
     let bad = day
         .app
-        .staff_get(&day.admin, &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=nope&by=day"))
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=nope&by=day"),
+        )
         .await;
     assert_eq!(bad.status(), 400);
     assert_eq!(error_code(&bad.json().await.unwrap()), "unknown_metric");
+}
+
+#[tokio::test]
+async fn xiaoer_analytics_rebuild_restores_the_rollups_from_the_outbox() {
+    let day = spawn_day().await;
+    day.script().await;
+    let store = day.app.state.store.clone();
+    let before = store.analytics_rollups(DAY, DAY).await.unwrap();
+    assert!(!before.is_empty());
+    // Lose every rollup (as after a bad deploy), then stop the server.
+    let head = store.outbox_head().await.unwrap();
+    store.reset_analytics("analytics", head).await.unwrap();
+    assert!(store.analytics_rollups(DAY, DAY).await.unwrap().is_empty());
+    let settings = day.app.settings.clone();
+    let _dir = day.app.stop().await;
+    let out = crate::cli::xiaoer(&settings, &["analytics", "rebuild"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("analytics rebuilt from"));
+    let store = xiaoer::startup::open_store(&settings).await.unwrap();
+    assert_eq!(store.analytics_rollups(DAY, DAY).await.unwrap(), before);
+    store.close().await;
 }

@@ -77,6 +77,11 @@ function shiftDay(day, n) {
   return d.toISOString().slice(0, 10);
 }
 
+/// A chart as wide as its box (less its padding), within reason.
+function chartWidth(box) {
+  return Math.max(240, Math.min((box?.clientWidth || 600) - 12, 900));
+}
+
 /// uPlot and its styles, loaded once when the page first opens.
 function loadUplot() {
   if (window.uPlot) return Promise.resolve(window.uPlot);
@@ -111,11 +116,22 @@ export class Analytics {
     this.root = el("div", { class: "analytics", testid: "analytics" }, el("h2", {}, t("analytics")), controls, this.body);
     root.append(this.root);
     this.charts = [];
+    this.onResize = () => this.resize();
+    window.addEventListener("resize", this.onResize);
     this.load();
   }
 
   leave() {
     for (const chart of this.charts) chart.destroy();
+    window.removeEventListener("resize", this.onResize);
+  }
+
+  /// Charts keep the width of their box when the window (or a phone) turns.
+  resize() {
+    clearTimeout(this.resizeTimer);
+    this.resizeTimer = setTimeout(() => {
+      for (const chart of this.charts) chart.setSize({ width: chartWidth(chart.root.parentElement), height: 220 });
+    }, 100);
   }
 
   async load() {
@@ -177,11 +193,14 @@ export class Analytics {
     }
     for (const chart of this.charts) chart.destroy();
     this.charts = [];
-    const width = (box) => Math.max(260, Math.min(box.clientWidth || 600, 900));
+    const width = chartWidth;
     if (trend) {
-      const days = trend.rows.map((r) => Date.parse(`${r.key}T00:00:00Z`) / 1000);
-      const series = TREND.map((k) => trend.rows.map((r) => r.values[k] ?? 0));
-      const data = days.length ? [days, ...series] : [[Date.now() / 1000], [0], [0]];
+      // Every day of the range, with 0 where nothing happened.
+      const byDay = new Map(trend.rows.map((r) => [r.key, r.values]));
+      const days = [];
+      for (let d = trend.from; d <= trend.to; d = shiftDay(d, 1)) days.push(d);
+      const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+      const data = [xs, ...TREND.map((k) => days.map((d) => byDay.get(d)?.[k] ?? 0))];
       this.charts.push(
         new uPlot(
           {
