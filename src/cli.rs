@@ -58,6 +58,17 @@ pub enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Analytics facts and rollups.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AnalyticsCommand {
+    /// Rebuild every conversation's facts and the daily rollups from the outbox.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -181,6 +192,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 user.id,
                 user.role.as_str()
             );
+            Ok(())
+        }
+        Command::Analytics {
+            command: AnalyticsCommand::Rebuild,
+        } => {
+            use crate::services::analytics::Rollups;
+            let store = open_store(&settings).await?;
+            let clock: Arc<dyn crate::ports::Clock> = Arc::new(crate::ports::SystemClock);
+            let defaults = crate::startup::shop_defaults(&settings)?;
+            let shop =
+                crate::services::shop::ShopService::open(store.clone(), clock.clone(), defaults)
+                    .await?;
+            let events = Rollups::new(store.clone(), clock, Arc::new(shop))
+                .rebuild()
+                .await;
+            store.close().await;
+            println!("analytics rebuilt from {} events", events?);
             Ok(())
         }
         Command::Audit {

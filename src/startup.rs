@@ -147,7 +147,7 @@ pub struct Adapters {
 
 /// The shop settings of a first run, from the start-up flags; after that they
 /// live in the database and admins change them.
-fn shop_defaults(settings: &Settings) -> anyhow::Result<ShopSettings> {
+pub(crate) fn shop_defaults(settings: &Settings) -> anyhow::Result<ShopSettings> {
     Ok(ShopSettings::parse(ShopSettingsInput {
         shop_name: settings.shop_name.clone(),
         service_hours: settings.service_hours.clone(),
@@ -200,6 +200,15 @@ impl Application {
 
     /// Builds with some adapters supplied by the caller; the rest come from Settings.
     pub async fn build_with(settings: Settings, adapters: Adapters) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, adapters, Arc::new(SystemClock)).await
+    }
+
+    /// As `build_with`, on the caller's clock (tests script a day of chats).
+    pub async fn build_with_clock(
+        settings: Settings,
+        adapters: Adapters,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
@@ -210,7 +219,6 @@ impl Application {
                 .map(|k| k.expose().as_str()),
             &settings.data_dir,
         )?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let attachments = Arc::new(AttachmentService::new(
             store.clone(),
             cipher.clone(),
@@ -410,9 +418,23 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let analytics = Arc::new(crate::services::analytics::AnalyticsService::new(
+            store.clone(),
+            clock.clone(),
+            shop.clone(),
+            chat.clone(),
+        ));
+        runner
+            .spawn(
+                Arc::new(crate::services::analytics::AnalyticsFeed(analytics.clone())),
+                Reach::Cluster,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let state = AppState {
             orders,
             history,
+            analytics,
             tickets,
             webhooks,
             channels,

@@ -86,6 +86,10 @@ pub enum EventData {
     /// The SLA sweeper found a ticket near or past a target.
     #[serde(rename = "ticket.escalated")]
     TicketEscalated { ticket_id: String, level: String },
+    /// The buyer rated a finished conversation (1–5 stars; tags and comment
+    /// stay in the rating).
+    #[serde(rename = "csat.rated")]
+    CsatRated { stars: u8 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ticket.state_changed",
     "ticket.commented",
     "ticket.escalated",
+    "csat.rated",
 ];
 
 impl EventData {
@@ -140,6 +145,7 @@ impl EventData {
             EventData::TicketStateChanged { .. } => "ticket.state_changed",
             EventData::TicketCommented { .. } => "ticket.commented",
             EventData::TicketEscalated { .. } => "ticket.escalated",
+            EventData::CsatRated { .. } => "csat.rated",
         }
     }
 
@@ -247,6 +253,7 @@ impl EventData {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 level: "breached".into(),
             },
+            EventData::CsatRated { stars: 5 },
         ]
     }
 

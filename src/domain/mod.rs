@@ -1,5 +1,6 @@
 //! Pure types and rules. Nothing here knows about HTTP, SQL or models.
 
+pub mod analytics;
 pub mod attachment;
 pub mod audit;
 pub mod block;

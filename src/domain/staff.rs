@@ -52,6 +52,7 @@ impl Role {
             WorkTickets => matches!(self, Agent | Supervisor | Admin),
             ViewAllTickets => matches!(self, Supervisor | Admin),
             ManageTickets => matches!(self, Admin),
+            ViewReports => true,
         }
     }
 }
@@ -105,6 +106,9 @@ pub enum Permission {
     ViewAllTickets,
     /// Departments, ticket types, SLA policies and the business calendar.
     ManageTickets,
+    /// Analytics reports, scoped by role in the service: agents their own
+    /// numbers, supervisors their groups, admins all, knowledge managers the KB's.
+    ViewReports,
 }
 
 impl Permission {
@@ -130,6 +134,7 @@ impl Permission {
             Permission::WorkTickets => "work_tickets",
             Permission::ViewAllTickets => "view_all_tickets",
             Permission::ManageTickets => "manage_tickets",
+            Permission::ViewReports => "view_reports",
         }
     }
 }

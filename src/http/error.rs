@@ -775,3 +775,34 @@ impl From<crate::services::catalogue::CatalogueError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::analytics::AnalyticsError> for ApiError {
+    fn from(e: crate::services::analytics::AnalyticsError) -> Self {
+        use crate::domain::analytics::ReportInputError;
+        use crate::services::analytics::AnalyticsError;
+        let message = e.to_string();
+        match e {
+            AnalyticsError::Invalid(inner) => {
+                let code = match inner {
+                    ReportInputError::BadDate | ReportInputError::BadRange => {
+                        "invalid_report_range"
+                    }
+                    ReportInputError::UnknownMetric(_) => "unknown_metric",
+                    ReportInputError::BadDimension => "unknown_dimension",
+                    ReportInputError::BadRating => "invalid_rating",
+                };
+                ApiError::bad_request(code, message)
+            }
+            AnalyticsError::NotRatable => ApiError::Conflict {
+                code: "csat_not_open",
+                message,
+            },
+            AnalyticsError::Forbidden => ApiError::Refused {
+                code: "report_out_of_scope",
+                message,
+            },
+            AnalyticsError::Chat(inner) => inner.into(),
+            AnalyticsError::Store(_) | AnalyticsError::Facts(_) => ApiError::Internal(message),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! axum only: routes, extractors, the error mapping, WebSockets.
 
 pub mod admin;
+pub mod analytics;
 pub mod assets;
 pub mod audit;
 pub mod blocks;
@@ -74,6 +75,8 @@ pub struct AppState {
     pub history: Arc<crate::services::history::HistoryService>,
     /// The buyer's orders beside a chat (the Commerce port).
     pub orders: Arc<crate::services::orders::OrderLookup>,
+    /// Facts, rollups, CSAT and reports.
+    pub analytics: Arc<crate::services::analytics::AnalyticsService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -130,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::routes())
         .merge(history::routes())
         .merge(visitors::routes())
+        .merge(analytics::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

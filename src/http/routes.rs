@@ -331,6 +331,12 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)"),
     route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue")
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
+    route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role"),
+    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv (CSV streamed)")
+        .audited(AuditAction::Exported),
+    route("GET", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Whether this finished conversation may be rated (once)"),
+    route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once")
+        .body(r#"{"stars":5,"tags":["回复及时"],"comment":"很耐心"}"#),
 ];
 
 /// All a staff member whose password was reset may do until they choose a new one.

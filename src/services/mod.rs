@@ -1,5 +1,6 @@
 //! Use cases over the domain and the ports.
 
+pub mod analytics;
 pub mod attachments;
 pub mod audit;
 pub mod blocks;

@@ -3,6 +3,7 @@
 //! with `$N` placeholders, which both accept); `on_pool!` compiles each body once
 //! per backend so there is one copy of the logic to read.
 
+mod analytics;
 mod assign;
 mod attachments;
 mod audit;
@@ -27,6 +28,7 @@ mod tickets;
 mod visitors;
 mod webhooks;
 
+pub use analytics::{FactsRow, RollupDelta, RollupRow};
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };

@@ -5,7 +5,11 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn xiaoer(settings: &xiaoer::config::Settings, args: &[&str], stdin: &str) -> std::process::Output {
+pub fn xiaoer(
+    settings: &xiaoer::config::Settings,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_xiaoer"));
     command
         .arg("--data-dir")

@@ -96,7 +96,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings, adapters: Adapters) -> TestApp {
-    let app = Application::build_with(settings.clone(), adapters)
+    let clock = std::sync::Arc::new(xiaoer::ports::SystemClock);
+    spawn_with_clock(dir, settings, adapters, clock).await
+}
+
+/// A server on the test's clock (tests that script times set it).
+pub async fn spawn_with_clock(
+    dir: tempfile::TempDir,
+    settings: Settings,
+    adapters: Adapters,
+    clock: std::sync::Arc<dyn xiaoer::ports::Clock>,
+) -> TestApp {
+    let app = Application::build_with_clock(settings.clone(), adapters, clock)
         .await
         .expect("app builds");
     let addr = app.local_addr();

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod admin;
+mod analytics;
 mod attachments;
 mod attacks;
 mod audit;

@@ -942,3 +942,170 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         .await;
     console.quit().await;
 }
+
+/// A supervisor opens the analytics dashboard after a few chats: the cards show
+/// the API's numbers, both uPlot charts drew on a canvas of real size, and the
+/// page is sound at desktop and phone width (screenshots saved).
+#[tokio::test]
+async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-zhao", Role::Admin).await;
+    let new = xiaoer::services::staff::NewStaff::parse(
+        "agent-li",
+        helpers::PASSWORD,
+        Some("小李"),
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
+    app.state.staff.add_user(new).await.unwrap();
+    let li = login_token(&app, "agent-li").await;
+    let lead = app.staff("lead-wang", Role::Supervisor).await;
+    let group: Value = app
+        .staff_post(&admin, "/api/v1/staff/routing/groups", json!({ "name": "售前 pre-sales", "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for member in [&li.id, &lead.id] {
+        let path = format!(
+            "/api/v1/staff/routing/groups/{}/members/{member}",
+            group["id"].as_str().unwrap()
+        );
+        let res = app
+            .staff_send(
+                reqwest::Method::PUT,
+                &admin,
+                &path,
+                json!({ "level": 0, "weight": 100 }),
+            )
+            .await;
+        assert!(res.status().is_success());
+    }
+    // Two chats li answers and resolves (rated 5 and 3), one nobody takes.
+    for stars in [5, 3] {
+        let buyer = app.start_conversation().await;
+        app.buyer_send(&buyer, &uuid::Uuid::new_v4().to_string(), "在吗")
+            .await;
+        app.hand_to_agent(&buyer, &li).await;
+        let base = format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
+        let reply = json!({ "client_msg_id": uuid::Uuid::new_v4().to_string(), "body": { "type": "text", "text": "您好" } });
+        assert!(
+            app.staff_post(&li, &format!("{base}/messages"), reply)
+                .await
+                .status()
+                .is_success()
+        );
+        assert!(
+            app.staff_post(&li, &format!("{base}/resolve"), json!({}))
+                .await
+                .status()
+                .is_success()
+        );
+        let res = app
+            .buyer_post(&buyer, "/csat", json!({ "stars": stars }))
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let waiting = app.start_conversation().await;
+    assert_eq!(
+        app.buyer_post(&waiting, "/handoff", json!({}))
+            .await
+            .status(),
+        200
+    );
+    // The subscriber is asynchronous: wait for the API to show all three chats.
+    let mut summary = Value::Null;
+    for _ in 0..200 {
+        summary = app
+            .staff_get(&lead, "/api/v1/staff/analytics/summary")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if summary["totals"]["conversations"] == json!(3.0)
+            && summary["totals"]["csat_count"] == json!(2.0)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(summary["totals"]["conversations"], json!(3.0), "{summary}");
+
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "lead-wang").await;
+    browser.click("[data-testid=nav-analytics]").await;
+    browser.wait_for("[data-testid=metric-conversations]").await;
+    for key in [
+        "conversations",
+        "handoff_rate",
+        "csat_avg",
+        "resolution_rate",
+        "first_response_avg_ms",
+        "abandonment_rate",
+    ] {
+        let shown = browser
+            .run("return document.querySelector(`[data-testid=metric-${arguments[0]}]`).dataset.value;", json!([key]))
+            .await;
+        let api = match &summary["totals"][key] {
+            Value::Null => String::new(),
+            v => v.as_f64().unwrap().to_string(),
+        };
+        let shown = shown
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        assert_eq!(shown, api, "card {key}");
+    }
+    let li_row = format!("[data-testid=agent-row-{}] [data-metric=csat_avg]", li.id);
+    let csat = browser
+        .run(
+            "return document.querySelector(arguments[0]).dataset.value;",
+            json!([li_row]),
+        )
+        .await;
+    assert_eq!(csat, json!("4"), "li's average of 5 and 3");
+    let canvases = "return ['chart-trend', 'chart-agents'].map(id => { \
+        const c = document.querySelector(`[data-testid=${id}] canvas`); \
+        return c ? [c.width, c.height] : null; });";
+    for _ in 0..100 {
+        if browser
+            .run(canvases, json!([]))
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c.is_null())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sizes = browser.run(canvases, json!([])).await;
+    for size in sizes.as_array().unwrap() {
+        let size = size
+            .as_array()
+            .unwrap_or_else(|| panic!("a chart without a canvas: {sizes}"));
+        assert!(
+            size[0].as_i64().unwrap() > 0 && size[1].as_i64().unwrap() > 0,
+            "{sizes}"
+        );
+    }
+    both_widths(&browser, "analytics-dashboard").await;
+    // At phone width the charts are redrawn narrower, still on a real canvas.
+    browser.resize(PHONE.0, PHONE.1).await;
+    browser.click("[data-testid=an-refresh]").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sizes = browser.run(canvases, json!([])).await;
+    assert!(sizes[0][0].as_i64().unwrap_or(0) > 0, "{sizes}");
+    browser
+        .screenshot(&artifacts().join("analytics-dashboard-phone-charts.png"))
+        .await;
+    browser.quit().await;
+}

@@ -13,6 +13,7 @@ import { passwordChangeForm } from "./settings.js";
 import { Audit } from "./audit.js";
 import { History } from "./history.js";
 import { Visitors } from "./visitors.js";
+import { Analytics } from "./analytics.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -116,7 +117,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors, analytics: Analytics };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }

@@ -10,6 +10,7 @@ const FILES = [
   "/console/side.js", "/console/board.js", "/console/kb.js", "/console/integrations.js", "/console/admin.js",
   "/console/settings.js", "/console/audit.js", "/console/blocks.js", "/console/tickets.js", "/console/history.js", "/console/visitors.js", "/console/cards.js", "/console/style.css", "/console/icon.svg",
   "/console/manifest.webmanifest",
+  "/console/analytics.js", "/console/uPlot.iife.min.js", "/console/uPlot.min.css",
 ];
 
 self.addEventListener("install", (event) => {

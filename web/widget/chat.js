@@ -4,6 +4,7 @@
 import { STRINGS, applyStrings, pickLang } from "./i18n.js";
 import { Session } from "./session.js";
 import { showTickets } from "./tickets.js";
+import { offerCsat } from "./csat.js";
 
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get("lang"));
@@ -187,6 +188,7 @@ function renderEvent(event) {
     item = bubble("system");
     item.appendChild(el("div", "body", stateLine(event)));
     updateControls();
+    if (event.to === "resolved") offerCsat(session, log, lang);
   } else if (event.kind === "message") {
     if (event.body.stream_id && streams.has(event.body.stream_id)) {
       streams.get(event.body.stream_id).remove();

@@ -1,0 +1,307 @@
+//! The metric definitions against a small hand-computed fixture.
+
+use super::*;
+use crate::domain::events::{AssignedBy, EventData};
+
+const T0: i64 = 1_764_464_400_000; // 2025-11-30 01:00 UTC = 09:00 in UTC+8
+const MIN: i64 = 60_000;
+
+fn started() -> EventData {
+    EventData::ConversationStarted {
+        visitor_id: "v".into(),
+        channel: "web".into(),
+    }
+}
+
+fn msg(kind: &str) -> EventData {
+    EventData::MessagePosted {
+        sender_kind: kind.into(),
+        sender_id: None,
+    }
+}
+
+fn assigned(agent: &str) -> EventData {
+    EventData::Assigned {
+        agent_id: agent.into(),
+        by: AssignedBy::Claim,
+    }
+}
+
+fn fold(events: &[(i64, EventData)], reason: Option<&str>) -> Facts {
+    let mut f = Facts::default();
+    for (at, e) in events {
+        f.apply(T0 + at, e, reason, &local_day(T0 + at, 480));
+    }
+    f
+}
+
+/// A: the bot answers 4 questions (welcome not counted), the buyer hands
+/// off (consulted), waits 2 min, agent a answers after 1 min, the buyer asks
+/// again, a answers 30 s later, resolves at 10 min, CSAT 5.
+fn conversation_a() -> Facts {
+    let mut events = vec![(0, started()), (0, msg("bot"))];
+    for _ in 0..4 {
+        events.push((0, msg("buyer")));
+        events.push((0, msg("bot")));
+    }
+    events.extend([
+        (MIN, EventData::HandedOff { packet_id: None }),
+        (MIN, msg("buyer")),
+        (3 * MIN, assigned("a")),
+        (4 * MIN, msg("agent")),
+        (5 * MIN, msg("buyer")),
+        (5 * MIN + 30_000, msg("agent")),
+        (
+            10 * MIN,
+            EventData::Resolved {
+                agent_id: Some("a".into()),
+            },
+        ),
+        (11 * MIN, EventData::CsatRated { stars: 5 }),
+    ]);
+    fold(&events, None)
+}
+
+/// B: one bot answer, handed off directly by the bot (low confidence), 4 min
+/// in the queue, agent a takes it and transfers to b at 6 min; b answers at
+/// 7 min, resolves at 8 min; the buyer reopens 2 h later; CSAT 2.
+fn conversation_b() -> Facts {
+    fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (0, msg("bot")),
+            (0, msg("buyer")),
+            (
+                MIN,
+                EventData::HandedOff {
+                    packet_id: Some("p".into()),
+                },
+            ),
+            (5 * MIN, assigned("a")),
+            (
+                6 * MIN,
+                EventData::Transferred {
+                    from_agent_id: "a".into(),
+                    to_agent_id: "b".into(),
+                },
+            ),
+            (7 * MIN, msg("agent")),
+            (
+                8 * MIN,
+                EventData::Resolved {
+                    agent_id: Some("b".into()),
+                },
+            ),
+            (128 * MIN, EventData::Reopened),
+            (129 * MIN, EventData::CsatRated { stars: 2 }),
+        ],
+        Some("low_confidence"),
+    )
+}
+
+/// C: bot only, two answers, one rated helpful and then unhelpful (the last
+/// vote counts), another helpful; CSAT 4 after the bot resolved it.
+fn conversation_c() -> Facts {
+    fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (0, msg("bot")),
+            (0, msg("buyer")),
+            (0, msg("bot")),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 3,
+                    helpful: true,
+                },
+            ),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 3,
+                    helpful: false,
+                },
+            ),
+            (
+                MIN,
+                EventData::Rated {
+                    seq: 5,
+                    helpful: true,
+                },
+            ),
+            (2 * MIN, EventData::Resolved { agent_id: None }),
+            (3 * MIN, EventData::CsatRated { stars: 4 }),
+        ],
+        None,
+    )
+}
+
+/// D: the buyer hands off at once and gives up after 7 min in the queue.
+fn conversation_d() -> Facts {
+    fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (0, EventData::HandedOff { packet_id: None }),
+            (7 * MIN, EventData::Closed),
+        ],
+        None,
+    )
+}
+
+fn totals(facts: &[Facts]) -> Totals {
+    let mut t = Totals::default();
+    for f in facts {
+        for (counter, v) in contribution(f).1 {
+            t.add(&counter, v);
+        }
+        t.queue_waits.extend(f.queue_wait_ms());
+    }
+    t.queue_waits.sort_unstable();
+    t
+}
+
+fn metric(t: &Totals, key: &str) -> Option<f64> {
+    t.metric(metric_def(key).unwrap())
+}
+
+#[test]
+fn each_conversation_folds_into_the_facts_worked_out_by_hand() {
+    let a = conversation_a();
+    assert_eq!(a.bot_turns_before_handoff, 4, "the welcome answers nobody");
+    assert_eq!(a.queue_wait_ms(), Some(2 * MIN));
+    assert_eq!(a.first_response_at, Some(T0 + 4 * MIN));
+    // Pending since the buyer's message at 1 min, counted from assignment (3
+    // min) to the reply (4 min): 60 s; then 30 s.
+    assert_eq!((a.responses, a.response_ms_sum), (2, 90_000));
+    assert_eq!(a.day, "2025-11-30");
+    let b = conversation_b();
+    assert_eq!(b.bot_turns_before_handoff, 1);
+    assert_eq!(b.handoff_reason.as_deref(), Some("low_confidence"));
+    assert_eq!(
+        b.agent_id.as_deref(),
+        Some("b"),
+        "counted for the last agent"
+    );
+    assert!(b.reopened_within_24h);
+    // The buyer's message before the hand-off is the bot's, not a person's.
+    assert_eq!(b.responses, 0);
+    let d = conversation_d();
+    assert!(d.abandoned());
+    assert_eq!(d.queue_wait_ms(), None);
+}
+
+#[test]
+fn the_metrics_of_the_fixture_are_the_hand_computed_values() {
+    let t = totals(&[
+        conversation_a(),
+        conversation_b(),
+        conversation_c(),
+        conversation_d(),
+    ]);
+    let v = |k| metric(&t, k);
+    assert_eq!(v("conversations"), Some(4.0));
+    assert_eq!(v("engaged"), Some(4.0));
+    // A: 6 buyer + 5 bot (welcome included) + 2 agent; B: 2+1+1; C: 2+2; D: 1.
+    assert_eq!(v("messages"), Some(22.0));
+    // Only C stayed with the bot and was not reopened: 1 of 4 engaged.
+    assert_eq!(v("self_service_rate"), Some(0.25));
+    assert_eq!(v("handoffs"), Some(3.0));
+    assert_eq!(v("handoff_rate"), Some(0.75));
+    assert_eq!(v("handoff_direct"), Some(2.0)); // B (1 turn), D (0)
+    assert_eq!(v("handoff_consulted"), Some(1.0)); // A (4 turns)
+    assert_eq!(
+        t.handoff_reasons(),
+        BTreeMap::from([("buyer_request".into(), 2), ("low_confidence".into(), 1)])
+    );
+    assert_eq!(v("assigned"), Some(2.0));
+    assert_eq!(v("queue_wait_avg_ms"), Some(3.0 * MIN as f64)); // (2 + 4) / 2 min
+    assert_eq!(v("queue_wait_p50_ms"), Some(2.0 * MIN as f64));
+    assert_eq!(v("queue_wait_p90_ms"), Some(4.0 * MIN as f64));
+    assert_eq!(v("abandoned"), Some(1.0));
+    assert_eq!(v("abandonment_rate"), Some(1.0 / 3.0));
+    // First responses: A 1 min after assignment, B 2 min (a took it at 5, b answered at 7).
+    assert_eq!(v("first_response_avg_ms"), Some(1.5 * MIN as f64));
+    assert_eq!(v("response_avg_ms"), Some(45_000.0));
+    // Handle: A 3→10 min = 7, B 5→8 = 3.
+    assert_eq!(v("handle_avg_ms"), Some(5.0 * MIN as f64));
+    assert_eq!(v("resolution_rate"), Some(1.0));
+    assert_eq!(v("transfer_rate"), Some(0.5));
+    assert_eq!(v("reopen_rate"), Some(0.5));
+    assert_eq!(v("csat_count"), Some(3.0));
+    assert_eq!(v("csat_avg"), Some(11.0 / 3.0));
+    assert_eq!(v("csat_satisfaction_rate"), Some(2.0 / 3.0));
+    assert_eq!(v("csat_human_avg"), Some(3.5));
+    assert_eq!(v("csat_bot_avg"), Some(4.0));
+    assert_eq!(v("answer_helpful_rate"), Some(0.5));
+}
+
+#[test]
+fn folding_twice_from_the_stored_facts_gives_the_same_contribution() {
+    let a = conversation_a();
+    let json = serde_json::to_string(&a).unwrap();
+    let back: Facts = serde_json::from_str(&json).unwrap();
+    assert_eq!(contribution(&back), contribution(&a));
+}
+
+#[test]
+fn a_reopen_after_a_day_is_no_reopen() {
+    let f = fold(
+        &[
+            (0, started()),
+            (0, EventData::HandedOff { packet_id: None }),
+            (MIN, assigned("a")),
+            (
+                2 * MIN,
+                EventData::Resolved {
+                    agent_id: Some("a".into()),
+                },
+            ),
+            (2 * MIN + DAY_MS + 1, EventData::Reopened),
+        ],
+        None,
+    );
+    assert!(!f.reopened_within_24h);
+}
+
+#[test]
+fn days_weeks_and_months_are_shop_local() {
+    // 2025-11-30 16:30 UTC is already Dec 1 in UTC+8.
+    assert_eq!(local_day(1_764_520_200_000, 480), "2025-12-01");
+    assert_eq!(local_day(1_764_520_200_000, 0), "2025-11-30");
+    let d = parse_day("2026-12-02").unwrap();
+    let week = DayRange::period(Period::Week, d);
+    assert_eq!(
+        (week.from.to_string(), week.to.to_string()),
+        ("2026-11-30".into(), "2026-12-06".into())
+    );
+    let month = DayRange::period(Period::Month, d);
+    assert_eq!(month.to.to_string(), "2026-12-31");
+    assert_eq!(Dimension::Week.bucket("2026-12-06"), "2026-11-30");
+    assert_eq!(Dimension::Month.bucket("2026-12-06"), "2026-12");
+}
+
+#[test]
+fn percentiles_are_nearest_rank() {
+    assert_eq!(percentile(&[], 50), None);
+    assert_eq!(percentile(&[5], 90), Some(5));
+    assert_eq!(percentile(&[1, 2, 3, 4], 50), Some(2));
+    assert_eq!(percentile(&[1, 2, 3, 4], 90), Some(4));
+}
+
+#[test]
+fn report_inputs_are_parsed_at_the_edge() {
+    assert!(parse_metrics("conversations,nope").is_err());
+    assert_eq!(parse_metrics("csat_avg, csat_avg").unwrap().len(), 1);
+    assert!(DayRange::parse("2026-12-02", "2026-12-01").is_err());
+    assert!(Dimension::parse("hour").is_err());
+    assert!(CsatRating::parse(0, vec![], None).is_err());
+    assert!(CsatRating::parse(6, vec![], None).is_err());
+    let r = CsatRating::parse(5, vec![" 快 ".into()], Some("  ".into())).unwrap();
+    assert_eq!(
+        (r.stars, r.tags, r.comment),
+        (5, vec!["快".to_string()], None)
+    );
+}

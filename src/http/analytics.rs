@@ -1,0 +1,214 @@
+//! Analytics routes: the standard and custom reports (JSON or streamed CSV)
+//! for staff, and the buyer's CSAT rating of a finished conversation.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, conversation_id};
+use crate::domain::analytics::{CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics};
+use crate::services::analytics::{CsatState, Filters, Report, Summary};
+use crate::services::staff::StaffUser;
+use crate::services::visitors::Visitor;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/staff/analytics/summary", get(summary))
+        .route("/api/v1/staff/analytics/report", get(report))
+        .route(
+            "/api/v1/conversations/{id}/csat",
+            get(csat_state).post(rate),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SummaryQuery {
+    pub period: Option<Period>,
+    /// Shop-local "YYYY-MM-DD"; today in the shop's time zone when absent.
+    pub date: Option<String>,
+    pub channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    pub from: String,
+    pub to: String,
+    pub metrics: String,
+    pub by: String,
+    pub channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+    /// json (default) or csv.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RatingInput {
+    pub stars: i64,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub comment: Option<String>,
+}
+
+fn filters(channel: Option<String>, agent_id: Option<String>, group_id: Option<String>) -> Filters {
+    let keep = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    Filters {
+        channel: keep(channel),
+        agent_id: keep(agent_id),
+        group_id: keep(group_id),
+    }
+}
+
+pub async fn summary(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<Summary>, ApiError> {
+    let date = match q.date.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Some(parse_day(d).map_err(crate::services::analytics::AnalyticsError::from)?),
+        None => None,
+    };
+    let period = q.period.unwrap_or(Period::Day);
+    let filters = filters(q.channel, q.agent_id, q.group_id);
+    Ok(Json(
+        state
+            .analytics
+            .summary(&staff, period, date, filters)
+            .await?,
+    ))
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    use crate::services::analytics::AnalyticsError;
+    let range = DayRange::parse(&q.from, &q.to).map_err(AnalyticsError::from)?;
+    let metrics = parse_metrics(&q.metrics).map_err(AnalyticsError::from)?;
+    let dimension = Dimension::parse(&q.by).map_err(AnalyticsError::from)?;
+    let filters = filters(q.channel, q.agent_id, q.group_id);
+    let report = state
+        .analytics
+        .report(&staff, range, metrics, dimension, filters)
+        .await?;
+    Ok(match q.format.as_deref() {
+        Some("csv") => csv(report),
+        _ => Json(report).into_response(),
+    })
+}
+
+/// The report as CSV, streamed a line at a time.
+fn csv(report: Report) -> Response {
+    let name = format!("xiaoer-{}-{}.csv", report.from, report.to);
+    let header_line = std::iter::once(format!(
+        "{},label,{}\r\n",
+        serde_json::to_value(report.dimension)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        report.metrics.join(",")
+    ));
+    let metrics = report.metrics.clone();
+    let lines = report.rows.into_iter().map(move |row| {
+        let cells: Vec<String> = metrics
+            .iter()
+            .map(|m| {
+                row.values
+                    .get(m)
+                    .copied()
+                    .flatten()
+                    .map_or(String::new(), format_number)
+            })
+            .collect();
+        format!(
+            "{},{},{}\r\n",
+            csv_cell(&row.key),
+            csv_cell(&row.label),
+            cells.join(",")
+        )
+    });
+    let stream = futures::stream::iter(
+        header_line
+            .chain(lines)
+            .map(Ok::<_, std::convert::Infallible>),
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Quotes a cell when needed; a leading =, +, - or @ is defused so a
+/// spreadsheet never runs it as a formula.
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) && s.len() > 1 {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub async fn csat_state(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Result<Json<CsatState>, ApiError> {
+    let id = conversation_id(&id)?;
+    Ok(Json(state.analytics.csat_state(&visitor, &id).await?))
+}
+
+pub async fn rate(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RatingInput>,
+) -> Result<StatusCode, ApiError> {
+    let id = conversation_id(&id)?;
+    let rating = CsatRating::parse(input.stars, input.tags, input.comment)
+        .map_err(crate::services::analytics::AnalyticsError::from)?;
+    state.analytics.rate(&visitor, &id, rating).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_cell("小李"), "小李");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("-"), "-");
+        assert_eq!(format_number(3.0), "3");
+        assert_eq!(format_number(0.5), "0.5000");
+    }
+}

@@ -1,0 +1,630 @@
+//! Analytics: the subscriber that folds conversation events into facts and
+//! daily rollups, the rebuild, CSAT ratings, and the reports (scoped to what
+//! the caller may see). Metric definitions live in domain::analytics only.
+
+use crate::domain::analytics::{
+    Contribution, CsatRating, DayRange, Dimension, Facts, METRICS, MetricDef, Period,
+    ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
+};
+use crate::domain::conversation::{ConversationId, ConversationState};
+use crate::domain::events::{DomainEvent, EventData, NewEvent};
+use crate::domain::staff::Role;
+use crate::ports::Clock;
+use crate::services::chat::{Actor, ChatError, ChatService};
+use crate::services::shop::ShopService;
+use crate::services::staff::StaffUser;
+use crate::services::subscribers::Subscriber;
+use crate::services::visitors::Visitor;
+use crate::storage::{FactsRow, RollupDelta, RollupRow, Store, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// The subscriber's cursor name (never change it).
+pub const SUBSCRIBER: &str = "analytics";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error(transparent)]
+    Invalid(#[from] ReportInputError),
+    #[error("this conversation is not finished, or was rated already")]
+    NotRatable,
+    #[error("you may not see these numbers")]
+    Forbidden,
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("unreadable facts: {0}")]
+    Facts(#[from] serde_json::Error),
+}
+
+/// What a caller may see: everything, some agents' rows, or the knowledge numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    All,
+    Agents {
+        agents: HashSet<String>,
+        /// Chats no agent took (bot-only, abandoned): supervisors see them.
+        unassigned: bool,
+    },
+    Knowledge,
+}
+
+impl Scope {
+    fn admits(&self, agent_id: &str) -> bool {
+        match self {
+            Scope::All | Scope::Knowledge => true,
+            Scope::Agents { agents, unassigned } => {
+                agents.contains(agent_id) || (*unassigned && agent_id.is_empty())
+            }
+        }
+    }
+
+    fn metrics(&self) -> Vec<&'static MetricDef> {
+        METRICS
+            .iter()
+            .filter(|d| *self != Scope::Knowledge || d.kb)
+            .collect()
+    }
+}
+
+/// Filters of a report, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub key: String,
+    pub label: String,
+    pub values: BTreeMap<&'static str, Option<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub dimension: Dimension,
+    pub metrics: Vec<&'static str>,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub period: Period,
+    pub from: String,
+    pub to: String,
+    pub scope: &'static str,
+    pub totals: BTreeMap<&'static str, Option<f64>>,
+    pub handoff_reasons: BTreeMap<String, i64>,
+    pub agents: Vec<Row>,
+    pub days: Vec<Row>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CsatState {
+    pub can_rate: bool,
+    pub rated: bool,
+}
+
+pub struct AnalyticsService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    rollups: Rollups,
+    chat: Arc<ChatService>,
+}
+
+/// Folds events into facts and rollups (the subscriber's work, and the
+/// rebuild's, which needs no chat service).
+pub struct Rollups {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    shop: Arc<ShopService>,
+}
+
+/// The rollup counters of the rows a report reads, with their queue waits.
+struct Selected {
+    rows: Vec<RollupRow>,
+    waits: Vec<(String, String, String, i64)>,
+}
+
+impl AnalyticsService {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        shop: Arc<ShopService>,
+        chat: Arc<ChatService>,
+    ) -> AnalyticsService {
+        AnalyticsService {
+            rollups: Rollups::new(store.clone(), clock.clone(), shop),
+            store,
+            clock,
+            chat,
+        }
+    }
+
+    pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
+        self.rollups.fold(event).await
+    }
+
+    /// Whether the buyer may rate this conversation now (finished, not rated).
+    pub async fn csat_state(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+    ) -> Result<CsatState, AnalyticsError> {
+        let view = self.chat.visible(Actor::Buyer(visitor), id).await?;
+        let rated = self.store.has_csat(id.as_str()).await?;
+        let finished = matches!(
+            view.state,
+            ConversationState::Resolved | ConversationState::Closed
+        );
+        Ok(CsatState {
+            can_rate: finished && !rated,
+            rated,
+        })
+    }
+
+    /// The buyer's one rating of a finished conversation.
+    pub async fn rate(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+        rating: CsatRating,
+    ) -> Result<(), AnalyticsError> {
+        if !self.csat_state(visitor, id).await?.can_rate {
+            return Err(AnalyticsError::NotRatable);
+        }
+        let event = NewEvent {
+            id: format!("evt_csat_{}", id.as_str()),
+            conversation_id: Some(id.as_str().to_owned()),
+            seq: None,
+            data: EventData::CsatRated {
+                stars: rating.stars,
+            },
+            created_at: self.clock.now_ms(),
+        };
+        let tags = serde_json::to_string(&rating.tags)?;
+        match self
+            .store
+            .insert_csat(
+                id.as_str(),
+                rating.stars,
+                &tags,
+                rating.comment.as_deref(),
+                &event,
+            )
+            .await
+        {
+            Err(StoreError::AlreadyExists) => Err(AnalyticsError::NotRatable),
+            other => Ok(other?),
+        }
+    }
+
+    /// The standard report of the day, week or month that holds `date`
+    /// (today in the shop's time zone when None).
+    pub async fn summary(
+        &self,
+        staff: &StaffUser,
+        period: Period,
+        date: Option<chrono::NaiveDate>,
+        filters: Filters,
+    ) -> Result<Summary, AnalyticsError> {
+        let date = match date {
+            Some(date) => date,
+            None => {
+                let offset = self.rollups.shop.current().await.utc_offset_minutes;
+                parse_day(&local_day(self.clock.now_ms(), offset))?
+            }
+        };
+        let range = DayRange::period(period, date);
+        let scope = self.scope(staff, &filters).await?;
+        let metrics = scope.metrics();
+        let selected = self.select(&range, &scope, &filters).await?;
+        let totals = totals_of(&selected, |_| true);
+        let names: HashMap<String, String> = self.store.staff_names().await?.into_iter().collect();
+        let mut agents: Vec<&str> = selected
+            .rows
+            .iter()
+            .map(|r| r.2.as_str())
+            .filter(|a| !a.is_empty() && scope != Scope::Knowledge)
+            .collect();
+        agents.sort();
+        agents.dedup();
+        let agents = agents
+            .into_iter()
+            .map(|agent| Row {
+                key: agent.to_owned(),
+                label: names
+                    .get(agent)
+                    .cloned()
+                    .unwrap_or_else(|| agent.to_owned()),
+                values: values(&totals_of(&selected, |r| r.2 == agent), &metrics),
+            })
+            .collect();
+        let days = range
+            .days()
+            .map(|d| d.to_string())
+            .map(|day| Row {
+                values: values(&totals_of(&selected, |r| r.0 == day), &metrics),
+                label: day.clone(),
+                key: day,
+            })
+            .collect();
+        Ok(Summary {
+            period,
+            from: range.from.to_string(),
+            to: range.to.to_string(),
+            scope: scope_name(staff.role),
+            handoff_reasons: totals.handoff_reasons(),
+            totals: values(&totals, &metrics),
+            agents,
+            days,
+        })
+    }
+
+    /// A custom report: the metrics asked for, grouped by one dimension.
+    pub async fn report(
+        &self,
+        staff: &StaffUser,
+        range: DayRange,
+        metrics: Vec<&'static MetricDef>,
+        dimension: Dimension,
+        filters: Filters,
+    ) -> Result<Report, AnalyticsError> {
+        let scope = self.scope(staff, &filters).await?;
+        if scope == Scope::Knowledge && metrics.iter().any(|m| !m.kb) {
+            return Err(AnalyticsError::Forbidden);
+        }
+        if scope == Scope::Knowledge && matches!(dimension, Dimension::Agent | Dimension::Group) {
+            return Err(AnalyticsError::Forbidden);
+        }
+        let selected = self.select(&range, &scope, &filters).await?;
+        let keys = self.dimension_keys(&selected, dimension).await?;
+        let mut rows = Vec::new();
+        for (key, (label, agents)) in keys {
+            let totals = totals_of(&selected, |r| match dimension {
+                Dimension::Day | Dimension::Week | Dimension::Month => {
+                    dimension.bucket(&r.0) == key
+                }
+                Dimension::Channel => r.1 == key,
+                Dimension::Agent | Dimension::Group => agents.contains(&r.2),
+            });
+            rows.push(Row {
+                key,
+                label,
+                values: values(&totals, &metrics),
+            });
+        }
+        Ok(Report {
+            from: range.from.to_string(),
+            to: range.to.to_string(),
+            dimension,
+            metrics: metrics.iter().map(|m| m.key).collect(),
+            rows,
+        })
+    }
+
+    /// Row keys of a dimension with their labels (and, for agents and groups,
+    /// the agent ids each row adds up).
+    async fn dimension_keys(
+        &self,
+        selected: &Selected,
+        dimension: Dimension,
+    ) -> Result<BTreeMap<String, (String, HashSet<String>)>, AnalyticsError> {
+        let mut keys: BTreeMap<String, (String, HashSet<String>)> = BTreeMap::new();
+        match dimension {
+            Dimension::Day | Dimension::Week | Dimension::Month | Dimension::Channel => {
+                for r in &selected.rows {
+                    let key = match dimension {
+                        Dimension::Channel => r.1.clone(),
+                        _ => dimension.bucket(&r.0),
+                    };
+                    keys.entry(key.clone()).or_insert((key, HashSet::new()));
+                }
+            }
+            Dimension::Agent => {
+                let names: HashMap<String, String> =
+                    self.store.staff_names().await?.into_iter().collect();
+                for r in &selected.rows {
+                    let label = match names.get(&r.2) {
+                        Some(name) => name.clone(),
+                        None if r.2.is_empty() => "-".to_owned(),
+                        None => r.2.clone(),
+                    };
+                    keys.entry(r.2.clone())
+                        .or_insert((label, HashSet::from([r.2.clone()])));
+                }
+            }
+            Dimension::Group => {
+                let present: HashSet<&str> = selected.rows.iter().map(|r| r.2.as_str()).collect();
+                for (group, name, agent) in self.store.group_memberships().await? {
+                    if present.contains(agent.as_str()) {
+                        keys.entry(group)
+                            .or_insert((name, HashSet::new()))
+                            .1
+                            .insert(agent);
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Who may see what. An agent sees only their own numbers; a supervisor
+    /// the agents of their skill groups (and chats no agent took); an admin
+    /// everything; a knowledge manager the knowledge-base numbers. A filter
+    /// naming an agent outside the scope is refused, not silently emptied.
+    async fn scope(&self, staff: &StaffUser, filters: &Filters) -> Result<Scope, AnalyticsError> {
+        let scope = match staff.role {
+            Role::Admin => Scope::All,
+            Role::KnowledgeManager => Scope::Knowledge,
+            Role::Agent => Scope::Agents {
+                agents: HashSet::from([staff.id.clone()]),
+                unassigned: false,
+            },
+            Role::Supervisor => {
+                let memberships = self.store.group_memberships().await?;
+                let mine: HashSet<&str> = memberships
+                    .iter()
+                    .filter(|(_, _, a)| *a == staff.id)
+                    .map(|(g, _, _)| g.as_str())
+                    .collect();
+                let mut agents: HashSet<String> = memberships
+                    .iter()
+                    .filter(|(g, _, _)| mine.contains(g.as_str()))
+                    .map(|(_, _, a)| a.clone())
+                    .collect();
+                agents.insert(staff.id.clone());
+                Scope::Agents {
+                    agents,
+                    unassigned: true,
+                }
+            }
+        };
+        if let Some(agent) = &filters.agent_id
+            && (scope == Scope::Knowledge || !scope.admits(agent))
+        {
+            return Err(AnalyticsError::Forbidden);
+        }
+        Ok(scope)
+    }
+
+    async fn select(
+        &self,
+        range: &DayRange,
+        scope: &Scope,
+        filters: &Filters,
+    ) -> Result<Selected, AnalyticsError> {
+        let (from, to) = (range.from.to_string(), range.to.to_string());
+        let group: Option<HashSet<String>> = match &filters.group_id {
+            Some(g) => Some(
+                self.store
+                    .group_memberships()
+                    .await?
+                    .into_iter()
+                    .filter(|(id, _, _)| id == g)
+                    .map(|(_, _, a)| a)
+                    .collect(),
+            ),
+            None => None,
+        };
+        let keep = |channel: &str, agent: &str| {
+            scope.admits(agent)
+                && filters.channel.as_deref().is_none_or(|c| c == channel)
+                && filters.agent_id.as_deref().is_none_or(|a| a == agent)
+                && group.as_ref().is_none_or(|g| g.contains(agent))
+        };
+        let rows = self
+            .store
+            .analytics_rollups(&from, &to)
+            .await?
+            .into_iter()
+            .filter(|r| keep(&r.1, &r.2))
+            .collect();
+        let waits = self
+            .store
+            .analytics_queue_waits(&from, &to)
+            .await?
+            .into_iter()
+            .filter(|w| keep(&w.1, &w.2))
+            .collect();
+        Ok(Selected { rows, waits })
+    }
+}
+
+impl Rollups {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, shop: Arc<ShopService>) -> Rollups {
+        Rollups { store, clock, shop }
+    }
+
+    /// Folds one event into its conversation's facts and moves the rollups by
+    /// the difference. Idempotent: an event at or before the facts' last
+    /// position changes nothing.
+    pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
+        let Some(conversation_id) = event.conversation_id.as_deref() else {
+            return Ok(());
+        };
+        if !counts(&event.data) {
+            return Ok(());
+        }
+        let stored = self.store.analytics_facts(conversation_id).await?;
+        if stored
+            .as_ref()
+            .is_some_and(|r| event.position <= r.last_position)
+        {
+            return Ok(());
+        }
+        let mut facts: Facts = match &stored {
+            Some(row) => serde_json::from_str(&row.facts)?,
+            None => Facts::default(),
+        };
+        let before = stored.is_some().then(|| contribution(&facts));
+        let reason = match &event.data {
+            EventData::HandedOff {
+                packet_id: Some(id),
+            } => self.store.packet_reason(id).await?,
+            _ => None,
+        };
+        let offset = self.shop.current().await.utc_offset_minutes;
+        let day = local_day(event.created_at, offset);
+        facts.apply(event.created_at, &event.data, reason.as_deref(), &day);
+        let after = contribution(&facts);
+        let row = FactsRow {
+            conversation_id: conversation_id.to_owned(),
+            day: after.0.day.clone(),
+            channel: after.0.channel.clone(),
+            agent_id: after.0.agent_id.clone(),
+            queue_wait_ms: facts.queue_wait_ms(),
+            last_position: event.position,
+            facts: serde_json::to_string(&facts)?,
+        };
+        self.store
+            .save_analytics(&row, &deltas(before, after), self.clock.now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Rebuilds every fact and rollup from the outbox. Returns the events read.
+    pub async fn rebuild(&self) -> Result<usize, AnalyticsError> {
+        let head = self.store.outbox_head().await?;
+        self.store.reset_analytics(SUBSCRIBER, head).await?;
+        let (mut position, mut read) = (0, 0);
+        while position < head {
+            let batch = self.store.outbox_after(position, 512).await?;
+            let Some(last) = batch.last().map(|e| e.position) else {
+                break;
+            };
+            for event in batch.iter().filter(|e| e.position <= head) {
+                self.fold(event).await?;
+                read += 1;
+            }
+            position = last;
+        }
+        Ok(read)
+    }
+}
+
+fn scope_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "all",
+        Role::Supervisor => "groups",
+        Role::Agent => "own",
+        Role::KnowledgeManager => "knowledge",
+    }
+}
+
+/// The events analytics folds (notes, visitor and ticket events are not its business).
+fn counts(data: &EventData) -> bool {
+    !matches!(
+        data,
+        EventData::NoteAdded { .. }
+            | EventData::VisitorUpdated { .. }
+            | EventData::TicketCreated { .. }
+            | EventData::TicketUpdated { .. }
+            | EventData::TicketStateChanged { .. }
+            | EventData::TicketCommented { .. }
+            | EventData::TicketEscalated { .. }
+    )
+}
+
+/// The counter changes that take a conversation from `before` to `after`.
+fn deltas(
+    before: Option<(RollupKey, Contribution)>,
+    after: (RollupKey, Contribution),
+) -> Vec<RollupDelta> {
+    let mut out: BTreeMap<(RollupKey, String), i64> = BTreeMap::new();
+    if let Some((key, counters)) = before {
+        for (counter, v) in counters {
+            *out.entry((key.clone(), counter)).or_default() -= v;
+        }
+    }
+    let (key, counters) = after;
+    for (counter, v) in counters {
+        *out.entry((key.clone(), counter)).or_default() += v;
+    }
+    out.into_iter()
+        .filter(|(_, d)| *d != 0)
+        .map(|((key, counter), delta)| RollupDelta {
+            day: key.day,
+            channel: key.channel,
+            agent_id: key.agent_id,
+            counter,
+            delta,
+        })
+        .collect()
+}
+
+fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
+    let mut totals = Totals::default();
+    for row in selected.rows.iter().filter(|r| keep(r)) {
+        totals.add(&row.3, row.4);
+    }
+    totals.queue_waits = selected
+        .waits
+        .iter()
+        .filter(|(day, channel, agent, _)| {
+            keep(&(
+                day.clone(),
+                channel.clone(),
+                agent.clone(),
+                String::new(),
+                0,
+            ))
+        })
+        .map(|w| w.3)
+        .collect();
+    totals.queue_waits.sort_unstable();
+    totals
+}
+
+fn values(totals: &Totals, metrics: &[&'static MetricDef]) -> BTreeMap<&'static str, Option<f64>> {
+    metrics.iter().map(|m| (m.key, totals.metric(m))).collect()
+}
+
+/// Feeds the event stream into the analytics facts and rollups.
+pub struct AnalyticsFeed(pub Arc<AnalyticsService>);
+
+#[async_trait::async_trait]
+impl Subscriber for AnalyticsFeed {
+    fn name(&self) -> &'static str {
+        SUBSCRIBER
+    }
+
+    async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
+        self.0.fold(event).await.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_conversation_moves_its_counters_between_rollup_rows() {
+        let key = |agent: &str| RollupKey {
+            day: "2026-11-30".into(),
+            channel: "web".into(),
+            agent_id: agent.into(),
+        };
+        let before = (
+            key(""),
+            Contribution::from([("conversations".into(), 1), ("handed_off".into(), 1)]),
+        );
+        let after = (
+            key("a"),
+            Contribution::from([("conversations".into(), 1), ("handed_off".into(), 1)]),
+        );
+        let d = deltas(Some(before), after);
+        assert_eq!(d.len(), 4);
+        assert!(d.iter().any(|d| d.agent_id.is_empty() && d.delta == -1));
+        assert!(d.iter().any(|d| d.agent_id == "a" && d.delta == 1));
+        // The same contribution again changes nothing.
+        let same = (key("a"), Contribution::from([("conversations".into(), 1)]));
+        assert!(deltas(Some(same.clone()), same).is_empty());
+    }
+}

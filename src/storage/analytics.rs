@@ -1,0 +1,188 @@
+//! Analytics tables: per-conversation facts, daily rollups, CSAT ratings.
+
+use super::outbox::write_events;
+use super::{Store, StoreError, on_pool};
+use crate::domain::events::NewEvent;
+
+/// One conversation's facts as stored.
+#[derive(Debug, Clone)]
+pub struct FactsRow {
+    pub conversation_id: String,
+    pub day: String,
+    pub channel: String,
+    pub agent_id: String,
+    pub queue_wait_ms: Option<i64>,
+    pub last_position: i64,
+    /// JSON of `domain::analytics::Facts`.
+    pub facts: String,
+}
+
+/// A change to one rollup counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupDelta {
+    pub day: String,
+    pub channel: String,
+    pub agent_id: String,
+    pub counter: String,
+    pub delta: i64,
+}
+
+/// A rollup counter as read back.
+pub type RollupRow = (String, String, String, String, i64);
+
+type FactsTuple = (String, String, String, String, Option<i64>, i64, String);
+
+impl Store {
+    pub async fn analytics_facts(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<FactsRow>, StoreError> {
+        let sql = "SELECT conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts \
+                   FROM analytics_facts WHERE conversation_id = $1";
+        let row: Option<FactsTuple> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_optional(pool).await?);
+        Ok(row.map(
+            |(conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts)| {
+                FactsRow {
+                    conversation_id,
+                    day,
+                    channel,
+                    agent_id,
+                    queue_wait_ms,
+                    last_position,
+                    facts,
+                }
+            },
+        ))
+    }
+
+    /// Writes a conversation's new facts and moves its rollup counters, in one
+    /// transaction. False (nothing written) when the stored facts already
+    /// include an event at or after `row.last_position`.
+    pub async fn save_analytics(
+        &self,
+        row: &FactsRow,
+        deltas: &[RollupDelta],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let facts = "INSERT INTO analytics_facts \
+            (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            ON CONFLICT (conversation_id) DO UPDATE SET day = excluded.day, channel = excluded.channel, \
+            agent_id = excluded.agent_id, queue_wait_ms = excluded.queue_wait_ms, \
+            last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at \
+            WHERE analytics_facts.last_position < excluded.last_position";
+        let rollup = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
+            DO UPDATE SET value = analytics_daily.value + excluded.value";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let written = sqlx::query(facts)
+                .bind(&row.conversation_id).bind(&row.day).bind(&row.channel).bind(&row.agent_id)
+                .bind(row.queue_wait_ms).bind(row.last_position).bind(&row.facts).bind(now)
+                .execute(&mut *tx).await?.rows_affected();
+            if written == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for d in deltas.iter().filter(|d| d.delta != 0) {
+                sqlx::query(rollup)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    /// Rollup counters of the days `from..=to` (shop-local "YYYY-MM-DD").
+    pub async fn analytics_rollups(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        let sql = "SELECT day, channel, agent_id, counter, value FROM analytics_daily \
+                   WHERE day >= $1 AND day <= $2 AND value <> 0 ORDER BY day, channel, agent_id, counter";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+
+    /// (day, channel, agent, queue wait) of the chats an agent took, for percentiles.
+    pub async fn analytics_queue_waits(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let sql = "SELECT day, channel, agent_id, queue_wait_ms FROM analytics_facts \
+                   WHERE day >= $1 AND day <= $2 AND queue_wait_ms IS NOT NULL";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+
+    /// The reason written in a hand-off packet.
+    pub async fn packet_reason(&self, packet_id: &str) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT reason FROM handoff_packets WHERE id = $1";
+        let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(packet_id).fetch_optional(pool).await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// (group id, group name, agent id) of every membership.
+    pub async fn group_memberships(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let sql = "SELECT g.id, g.name, m.agent_id FROM group_members m \
+                   JOIN skill_groups g ON g.id = m.group_id ORDER BY g.name, m.agent_id";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    /// (id, display name) of every staff account.
+    pub async fn staff_names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT id, display_name FROM staff_users ORDER BY display_name";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
+    }
+
+    /// Saves a CSAT rating with its event; `AlreadyExists` when the
+    /// conversation has one.
+    pub async fn insert_csat(
+        &self,
+        conversation_id: &str,
+        stars: u8,
+        tags_json: &str,
+        comment: Option<&str>,
+        event: &NewEvent,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO csat_ratings (conversation_id, stars, tags, comment, created_at) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(sql)
+                .bind(conversation_id).bind(i32::from(stars)).bind(tags_json).bind(comment)
+                .bind(event.created_at)
+                .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            write_events!(backend, tx, std::slice::from_ref(event));
+            tx.commit().await?;
+            self.events_committed();
+        });
+        Ok(())
+    }
+
+    pub async fn has_csat(&self, conversation_id: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM csat_ratings WHERE conversation_id = $1";
+        let (n,): (i64,) = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).fetch_one(pool).await?);
+        Ok(n > 0)
+    }
+
+    /// Empties facts and rollups and puts the analytics cursor at `position`
+    /// (a rebuild then replays the outbox up to it).
+    pub async fn reset_analytics(&self, subscriber: &str, position: i64) -> Result<(), StoreError> {
+        let cursor = "INSERT INTO subscribers (name, position, lease_node, lease_until, updated_at) \
+                      VALUES ($1, $2, NULL, 0, 0) ON CONFLICT (name) DO UPDATE SET position = excluded.position";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query("DELETE FROM analytics_facts").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
+            sqlx::query(cursor).bind(subscriber).bind(position).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

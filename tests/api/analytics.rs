@@ -1,0 +1,702 @@
+//! Analytics through the real HTTP API: a scripted day of chats on a test clock
+//! whose every number in the daily report is worked out by hand below, the
+//! same numbers after re-delivered events and after a rebuild, CSAT rules, the
+//! role scopes, and the CSV export.
+
+use crate::bot_scripted::ZeroEmbedder;
+use crate::bot_support::{Entry, FixedKnowledge};
+use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_with_clock, test_settings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use xiaoer::domain::staff::Role;
+use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
+use xiaoer::ports::Clock;
+use xiaoer::startup::{Adapters, Models};
+
+/// 2026-11-30 09:00 in the shop's time zone (UTC+8).
+const T0: i64 = 1_796_000_400_000;
+const MIN: i64 = 60_000;
+const DAY: &str = "2026-11-30";
+const RETURNS_Q: &str = "可以退货吗";
+
+pub struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl TestClock {
+    /// Moves to `minutes` (and `seconds`) after 09:00; never backwards.
+    fn at(&self, minutes: i64, seconds: i64) {
+        let t = T0 + minutes * MIN + seconds * 1000;
+        assert!(t >= self.now_ms(), "the script runs forward");
+        self.0.store(t, Ordering::SeqCst);
+    }
+}
+
+pub struct Day {
+    pub app: TestApp,
+    pub clock: Arc<TestClock>,
+    pub admin: StaffLogin,
+    pub li: StaffLogin,
+    pub wang: StaffLogin,
+    pub supervisor: StaffLogin,
+    pub group_id: String,
+}
+
+/// A server with the bot on (a scripted model; one curated entry answers
+/// "可以退货吗" without the model; anything else is handed off for low
+/// confidence) on a clock the test moves.
+pub async fn spawn_day() -> Day {
+    let clock = Arc::new(TestClock(AtomicI64::new(T0 - 30 * MIN)));
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.service_hours = None;
+    let adapters = Adapters {
+        models: Some(Models {
+            llm: Arc::new(ScriptedChatModel::always(Scripted::text("摘要"))),
+            embedder: Arc::new(ZeroEmbedder),
+        }),
+        knowledge: Some(Arc::new(FixedKnowledge {
+            entries: vec![Entry {
+                id: "faq-returns-7day",
+                title: "七天无理由退货 / 7-day returns",
+                answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
+                keys: &[RETURNS_Q],
+                curated: true,
+            }],
+            ..Default::default()
+        })),
+        commerce: None,
+    };
+    let app = spawn_with_clock(dir, settings, adapters, clock.clone()).await;
+    let admin = app.staff("boss", Role::Admin).await;
+    let li = app.staff("xiaoli", Role::Agent).await;
+    let wang = app.staff("xiaowang", Role::Agent).await;
+    let supervisor = app.staff("zhou", Role::Supervisor).await;
+    let res = app
+        .staff_post(
+            &admin,
+            "/api/v1/staff/routing/groups",
+            json!({ "name": "售后 after-sales", "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let group_id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for member in [&li, &wang, &supervisor] {
+        let path = format!(
+            "/api/v1/staff/routing/groups/{group_id}/members/{}",
+            member.id
+        );
+        let res = app
+            .staff_send(
+                reqwest::Method::PUT,
+                &admin,
+                &path,
+                json!({ "level": 0, "weight": 100 }),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+    Day {
+        app,
+        clock,
+        admin,
+        li,
+        wang,
+        supervisor,
+        group_id,
+    }
+}
+
+impl Day {
+    async fn say(&self, buyer: &Buyer, text: &str) -> i64 {
+        let res = self
+            .app
+            .buyer_send(buyer, &uuid::Uuid::new_v4().to_string(), text)
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        res.json::<Value>().await.unwrap()["seq"].as_i64().unwrap()
+    }
+
+    /// Waits until the bot has answered (or handed off) the message at `seq`.
+    async fn bot_done(&self, buyer: &Buyer, seq: i64) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let after: Vec<Value> = self
+                .app
+                .buyer_events(buyer, seq)
+                .await
+                .into_iter()
+                .filter(|e| e["sender"]["kind"] == "bot" || e["body"]["type"] == "system")
+                .collect();
+            if !after.is_empty() {
+                return after;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no bot turn after {seq}"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    async fn state_is(&self, buyer: &Buyer, state: &str) {
+        let started = Instant::now();
+        while self.app.buyer_conversation(buyer).await["state"] != state {
+            assert!(started.elapsed() < Duration::from_secs(30), "never {state}");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    async fn ask_bot(&self, buyer: &Buyer, text: &str) -> Vec<Value> {
+        let seq = self.say(buyer, text).await;
+        self.bot_done(buyer, seq).await
+    }
+
+    async fn staff_ok(&self, who: &StaffLogin, buyer: &Buyer, action: &str, body: Value) {
+        let path = format!(
+            "/api/v1/staff/conversations/{}/{action}",
+            buyer.conversation_id
+        );
+        let res = self.app.staff_post(who, &path, body).await;
+        assert!(
+            res.status().is_success(),
+            "{action}: {}",
+            res.text().await.unwrap()
+        );
+    }
+
+    async fn reply(&self, who: &StaffLogin, buyer: &Buyer, text: &str) {
+        let body = json!({ "client_msg_id": uuid::Uuid::new_v4().to_string(), "body": { "type": "text", "text": text } });
+        self.staff_ok(who, buyer, "messages", body).await;
+    }
+
+    async fn hand_off(&self, buyer: &Buyer) {
+        let res = self.app.buyer_post(buyer, "/handoff", json!({})).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
+    async fn rate(&self, buyer: &Buyer, stars: i64) -> reqwest::Response {
+        self.app
+            .buyer_post(
+                buyer,
+                "/csat",
+                json!({ "stars": stars, "tags": ["回复及时"], "comment": "好" }),
+            )
+            .await
+    }
+
+    async fn presence(&self, who: &StaffLogin, status: &str) {
+        self.app.set_presence(who, status).await;
+    }
+
+    /// Waits until the analytics subscriber has read every committed event.
+    pub async fn caught_up(&self) {
+        let store = &self.app.state.store;
+        let started = Instant::now();
+        loop {
+            let head = store.outbox_head().await.unwrap();
+            let at = store
+                .subscriber_positions()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|(name, _)| name == "analytics")
+                .map_or(0, |(_, p)| p);
+            if at >= head {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "analytics at {at} of {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    pub async fn summary(&self, who: &StaffLogin, extra: &str) -> reqwest::Response {
+        self.app
+            .staff_get(
+                who,
+                &format!("/api/v1/staff/analytics/summary?date={DAY}{extra}"),
+            )
+            .await
+    }
+
+    /// The whole scripted day (times after 09:00 shop time):
+    ///
+    /// - C1 bot only: 0:00 buyer asks, the bot answers (curated); the buyer
+    ///   rates the answer helpful; 0:05 an admin resolves it; 0:06 CSAT 4 (bot).
+    /// - C2 consulted hand-off: 0:10 four questions, four bot answers; 0:12 the
+    ///   buyer presses 转人工 and writes; 0:15 li claims (wait 3 min); 0:16 li
+    ///   replies (first response 1 min; response 1 min from the claim); 0:17
+    ///   the buyer writes, 0:17:30 li replies (30 s); 0:25 li resolves (handle
+    ///   10 min); 0:26 CSAT 5.
+    /// - C3 direct hand-off and transfer: 1:00 the buyer presses 转人工 at once;
+    ///   1:04 li claims (wait 4 min); 1:05 the buyer writes; 1:06 li transfers
+    ///   to wang; 1:08 wang replies (first response 4 min after the first
+    ///   claim; response 2 min from the transfer); 1:10 wang resolves (handle
+    ///   6 min); 1:11 CSAT 3.
+    /// - C4 abandoned: 2:00 转人工, 2:01 the buyer writes; 2:07 an admin closes
+    ///   it, no agent ever took it (7 min in the queue).
+    /// - C5 bot hand-off, reopened: 2:30 a question the bot cannot answer: it
+    ///   hands off (low confidence, 0 bot turns); 2:33 wang claims (wait 3
+    ///   min); 2:34 wang replies (first response 1 min; the buyer's question
+    ///   was the bot's, so no pending message); 2:36 resolves (handle 3 min);
+    ///   2:37 CSAT 2; 3:00 the buyer writes again (reopened within 24 h) and
+    ///   the bot answers.
+    pub async fn script(&self) -> [Buyer; 5] {
+        let (app, clock) = (&self.app, &self.clock);
+        // C1
+        clock.at(0, 0);
+        let c1 = app.start_conversation().await;
+        let answer = self.ask_bot(&c1, RETURNS_Q).await;
+        let seq = answer[0]["seq"].as_i64().unwrap();
+        let path = format!("/api/v1/buyer/conversations/{}/ratings", c1.conversation_id);
+        let res = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&c1.token)
+            .json(&json!({ "seq": seq, "helpful": true }))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+        clock.at(5, 0);
+        self.staff_ok(&self.admin, &c1, "resolve", json!({})).await;
+        clock.at(6, 0);
+        assert_eq!(self.rate(&c1, 4).await.status(), 201);
+        // C2
+        clock.at(10, 0);
+        let c2 = app.start_conversation().await;
+        for _ in 0..4 {
+            let said = self.ask_bot(&c2, RETURNS_Q).await;
+            assert_eq!(said[0]["sender"]["kind"], "bot", "{said:?}");
+        }
+        clock.at(12, 0);
+        self.hand_off(&c2).await;
+        self.say(&c2, "在吗").await;
+        clock.at(15, 0);
+        self.staff_ok(&self.li, &c2, "claim", json!({})).await;
+        clock.at(16, 0);
+        self.reply(&self.li, &c2, "您好，我来帮您").await;
+        clock.at(17, 0);
+        self.say(&c2, "我想退这件").await;
+        clock.at(17, 30);
+        self.reply(&self.li, &c2, "好的，已为您登记").await;
+        clock.at(25, 0);
+        self.staff_ok(&self.li, &c2, "resolve", json!({})).await;
+        clock.at(26, 0);
+        assert_eq!(self.rate(&c2, 5).await.status(), 201);
+        // C3
+        clock.at(60, 0);
+        let c3 = app.start_conversation().await;
+        self.hand_off(&c3).await;
+        clock.at(64, 0);
+        self.staff_ok(&self.li, &c3, "claim", json!({})).await;
+        clock.at(65, 0);
+        self.say(&c3, "尺码不对").await;
+        clock.at(66, 0);
+        self.presence(&self.wang, "busy").await;
+        let note = json!({ "to_agent": self.wang.id, "note": "换货请王处理" });
+        // Busy agents take transfers but no routed chats.
+        self.staff_ok(&self.li, &c3, "transfer", note).await;
+        clock.at(68, 0);
+        self.reply(&self.wang, &c3, "我来处理换货").await;
+        clock.at(70, 0);
+        self.staff_ok(&self.wang, &c3, "resolve", json!({})).await;
+        clock.at(71, 0);
+        assert_eq!(self.rate(&c3, 3).await.status(), 201);
+        // C4
+        clock.at(120, 0);
+        let c4 = app.start_conversation().await;
+        self.hand_off(&c4).await;
+        clock.at(121, 0);
+        self.say(&c4, "人呢").await;
+        clock.at(127, 0);
+        self.staff_ok(&self.admin, &c4, "close", json!({})).await;
+        // C5
+        clock.at(150, 0);
+        let c5 = app.start_conversation().await;
+        let said = self.ask_bot(&c5, "今天天气怎么样").await;
+        assert_eq!(said[0]["body"]["type"], "system", "handed off: {said:?}");
+        // The notice comes first; the hand-off commits at 2:30 too.
+        self.state_is(&c5, "waiting").await;
+        clock.at(153, 0);
+        self.staff_ok(&self.wang, &c5, "claim", json!({})).await;
+        clock.at(154, 0);
+        self.reply(&self.wang, &c5, "您好").await;
+        clock.at(156, 0);
+        self.staff_ok(&self.wang, &c5, "resolve", json!({})).await;
+        clock.at(157, 0);
+        assert_eq!(self.rate(&c5, 2).await.status(), 201);
+        clock.at(180, 0);
+        let said = self.ask_bot(&c5, RETURNS_Q).await;
+        assert_eq!(said[0]["sender"]["kind"], "bot", "{said:?}");
+        self.caught_up().await;
+        [c1, c2, c3, c4, c5]
+    }
+}
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// The day's totals, worked out by hand from the script above.
+fn expected_totals() -> Vec<(&'static str, Option<f64>)> {
+    let min = MIN as f64;
+    vec![
+        ("conversations", Some(5.0)),
+        // Every buyer wrote at least once (or asked for a person).
+        ("engaged", Some(5.0)),
+        // Buyer: C1 1, C2 6, C3 1, C4 1, C5 2 = 11. Bot: one welcome each (5)
+        // + C1 1 + C2 4 + C5 1 answers = 11. Agents: C2 2, C3 1, C5 1 = 4.
+        ("messages_buyer", Some(11.0)),
+        ("messages_bot", Some(11.0)),
+        ("messages_agent", Some(4.0)),
+        ("messages", Some(26.0)),
+        // Only C1 stayed with the bot: 1 of 5.
+        ("self_service_rate", Some(0.2)),
+        ("handoffs", Some(4.0)),
+        ("handoff_rate", Some(0.8)),
+        // C3, C4, C5 with 0 bot turns; C2 after 4.
+        ("handoff_direct", Some(3.0)),
+        ("handoff_consulted", Some(1.0)),
+        ("handoff_direct_rate", Some(0.6)),
+        ("handoff_consulted_rate", Some(0.2)),
+        ("assigned", Some(3.0)),
+        // Waits: C2 3, C3 4, C5 3 min; sorted [3, 3, 4]: p50 (rank 2) 3, p90 (rank 3) 4.
+        ("queue_wait_avg_ms", Some(10.0 * min / 3.0)),
+        ("queue_wait_p50_ms", Some(3.0 * min)),
+        ("queue_wait_p90_ms", Some(4.0 * min)),
+        ("abandoned", Some(1.0)),
+        ("abandonment_rate", Some(0.25)),
+        // First responses 1, 4, 1 min.
+        ("first_response_avg_ms", Some(2.0 * min)),
+        // Responses 60 s, 30 s (C2) and 120 s (C3).
+        ("response_avg_ms", Some(70_000.0)),
+        // Handle 10, 6, 3 min.
+        ("handle_avg_ms", Some(19.0 * min / 3.0)),
+        ("resolved", Some(3.0)),
+        ("resolution_rate", Some(1.0)),
+        ("transferred", Some(1.0)),
+        ("transfer_rate", Some(1.0 / 3.0)),
+        ("reopened", Some(1.0)),
+        ("reopen_rate", Some(1.0 / 3.0)),
+        // CSAT 4 (bot), 5, 3, 2.
+        ("csat_count", Some(4.0)),
+        ("csat_avg", Some(3.5)),
+        ("csat_satisfaction_rate", Some(0.5)),
+        ("csat_human_avg", Some(10.0 / 3.0)),
+        ("csat_bot_avg", Some(4.0)),
+        ("answer_helpful_rate", Some(1.0)),
+    ]
+}
+
+fn assert_totals(summary: &Value) {
+    for (key, want) in expected_totals() {
+        assert_eq!(
+            num(&summary["totals"][key]),
+            want,
+            "{key}: {}",
+            summary["totals"]
+        );
+    }
+    assert_eq!(
+        summary["handoff_reasons"],
+        json!({ "buyer_request": 3, "low_confidence": 1 })
+    );
+}
+
+fn agent_row<'a>(summary: &'a Value, id: &str) -> &'a Value {
+    summary["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == id)
+        .unwrap_or_else(|| panic!("no row for {id}: {summary}"))
+}
+
+#[tokio::test]
+async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
+    let day = spawn_day().await;
+    let _buyers = day.script().await;
+    let res = day.summary(&day.admin, "").await;
+    assert_eq!(res.status(), 200);
+    let summary: Value = res.json().await.unwrap();
+    assert_eq!(
+        (summary["from"].as_str(), summary["to"].as_str()),
+        (Some(DAY), Some(DAY))
+    );
+    assert_eq!(summary["scope"], "all");
+    assert_totals(&summary);
+    let min = MIN as f64;
+    // li: C2 only. wang: C3 and C5 (C3 counts for wang, who had it last).
+    let li = &agent_row(&summary, &day.li.id)["values"];
+    assert_eq!(num(&li["conversations"]), Some(1.0));
+    assert_eq!(num(&li["first_response_avg_ms"]), Some(min));
+    assert_eq!(num(&li["response_avg_ms"]), Some(45_000.0));
+    assert_eq!(num(&li["handle_avg_ms"]), Some(10.0 * min));
+    assert_eq!(num(&li["csat_avg"]), Some(5.0));
+    let wang = &agent_row(&summary, &day.wang.id)["values"];
+    assert_eq!(num(&wang["conversations"]), Some(2.0));
+    assert_eq!(num(&wang["first_response_avg_ms"]), Some(2.5 * min));
+    assert_eq!(num(&wang["response_avg_ms"]), Some(120_000.0));
+    assert_eq!(num(&wang["handle_avg_ms"]), Some(4.5 * min));
+    assert_eq!(num(&wang["transfer_rate"]), Some(0.5));
+    assert_eq!(num(&wang["csat_avg"]), Some(2.5));
+    assert_eq!(summary["days"][0]["key"], DAY);
+    assert_eq!(
+        num(&summary["days"][0]["values"]["conversations"]),
+        Some(5.0)
+    );
+    // The week and the month hold the same single day.
+    for period in ["week", "month"] {
+        let s: Value = day
+            .summary(&day.admin, &format!("&period={period}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_totals(&s);
+    }
+
+    // Re-delivered events change nothing (idempotent by event id/position).
+    let store = &day.app.state.store;
+    for event in store.outbox_after(0, 10_000).await.unwrap() {
+        day.app.state.analytics.fold(&event).await.unwrap();
+    }
+    let again: Value = day.summary(&day.admin, "").await.json().await.unwrap();
+    assert_eq!(again, summary, "re-delivery moved a number");
+
+    // A rebuild from the outbox gives the same report.
+    let shop = day.app.state.shop.clone();
+    let rollups =
+        xiaoer::services::analytics::Rollups::new(store.clone(), day.app.state.clock.clone(), shop);
+    assert!(rollups.rebuild().await.unwrap() > 0);
+    let rebuilt: Value = day.summary(&day.admin, "").await.json().await.unwrap();
+    assert_eq!(
+        rebuilt, summary,
+        "rebuild differs from the incremental rollups"
+    );
+}
+
+#[tokio::test]
+async fn csat_is_asked_once_and_only_after_the_chat_is_finished() {
+    let day = spawn_day().await;
+    day.clock.at(0, 0);
+    let buyer = day.app.start_conversation().await;
+    let res = day.rate(&buyer, 5).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(error_code(&res.json().await.unwrap()), "csat_not_open");
+    day.hand_off(&buyer).await;
+    day.staff_ok(&day.li, &buyer, "claim", json!({})).await;
+    day.staff_ok(&day.li, &buyer, "resolve", json!({})).await;
+    let state: Value = day
+        .app
+        .client
+        .get(day.app.url(&format!(
+            "/api/v1/conversations/{}/csat",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state, json!({ "can_rate": true, "rated": false }));
+    let bad = day
+        .app
+        .buyer_post(&buyer, "/csat", json!({ "stars": 6 }))
+        .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(error_code(&bad.json().await.unwrap()), "invalid_rating");
+    assert_eq!(day.rate(&buyer, 5).await.status(), 201);
+    let twice = day.rate(&buyer, 1).await;
+    assert_eq!(twice.status(), 409, "one rating per conversation");
+    // Another visitor cannot rate this conversation.
+    let other = day.app.start_conversation().await;
+    let path = format!("/api/v1/conversations/{}/csat", buyer.conversation_id);
+    let res = day
+        .app
+        .client
+        .post(day.app.url(&path))
+        .bearer_auth(&other.token)
+        .json(&json!({ "stars": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status() == 404 || res.status() == 403,
+        "{}",
+        res.status()
+    );
+}
+
+#[tokio::test]
+async fn an_agent_sees_only_their_own_numbers_and_cannot_read_another_agents() {
+    let day = spawn_day().await;
+    day.script().await;
+    // li's own report: only C2.
+    let res = day.summary(&day.li, "").await;
+    assert_eq!(res.status(), 200);
+    let mine: Value = res.json().await.unwrap();
+    assert_eq!(mine["scope"], "own");
+    assert_eq!(num(&mine["totals"]["conversations"]), Some(1.0));
+    assert_eq!(num(&mine["totals"]["csat_avg"]), Some(5.0));
+    assert_eq!(mine["agents"].as_array().unwrap().len(), 1);
+    // Naming wang is refused, in the summary and in a custom report.
+    let res = day
+        .summary(&day.li, &format!("&agent_id={}", day.wang.id))
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "report_out_of_scope"
+    );
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=agent&agent_id={}",
+        day.wang.id
+    );
+    assert_eq!(day.app.staff_get(&day.li, &path).await.status(), 403);
+    // Grouped by agent, li still sees only li.
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=agent"
+    );
+    let report: Value = day
+        .app
+        .staff_get(&day.li, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, vec![day.li.id.as_str()]);
+}
+
+#[tokio::test]
+async fn supervisors_see_their_groups_and_knowledge_managers_the_kb_numbers() {
+    let day = spawn_day().await;
+    day.script().await;
+    // The supervisor's group holds li and wang: the whole day.
+    let summary: Value = day.summary(&day.supervisor, "").await.json().await.unwrap();
+    assert_eq!(summary["scope"], "groups");
+    assert_totals(&summary);
+    // By group: li's and wang's chats (C2, C3, C5).
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations,csat_avg&by=group&group_id={}",
+        day.group_id
+    );
+    let report: Value = day
+        .app
+        .staff_get(&day.supervisor, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["rows"][0]["key"], day.group_id.as_str());
+    assert_eq!(
+        num(&report["rows"][0]["values"]["conversations"]),
+        Some(3.0)
+    );
+    assert_eq!(
+        num(&report["rows"][0]["values"]["csat_avg"]),
+        Some(10.0 / 3.0)
+    );
+    // A knowledge manager: the knowledge numbers, no agents, no agent metrics.
+    let km = day.app.staff("kmgr", Role::KnowledgeManager).await;
+    let kb: Value = day.summary(&km, "").await.json().await.unwrap();
+    assert_eq!(kb["scope"], "knowledge");
+    assert_eq!(num(&kb["totals"]["self_service_rate"]), Some(0.2));
+    assert_eq!(num(&kb["totals"]["answer_helpful_rate"]), Some(1.0));
+    assert!(kb["totals"].get("first_response_avg_ms").is_none(), "{kb}");
+    assert_eq!(kb["agents"], json!([]));
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=first_response_avg_ms&by=day"
+    );
+    assert_eq!(day.app.staff_get(&km, &path).await.status(), 403);
+}
+
+#[tokio::test]
+async fn the_custom_report_exports_csv_by_agent_and_refuses_unknown_metrics() {
+    let day = spawn_day().await;
+    day.script().await;
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations,handle_avg_ms,transfer_rate&by=agent&format=csv"
+    );
+    let res = day.app.staff_get(&day.admin, &path).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "agent,label,conversations,handle_avg_ms,transfer_rate"
+    );
+    // Unassigned (C1, C4), li, wang: ids sort "" first.
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines.contains(&format!("{},xiaoli,1,600000,0", day.li.id).as_str()),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&format!("{},xiaowang,2,270000,0.5000", day.wang.id).as_str()),
+        "{csv}"
+    );
+    assert!(lines.contains(&",-,2,,"), "{csv}");
+    let bad = day
+        .app
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=nope&by=day"),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(error_code(&bad.json().await.unwrap()), "unknown_metric");
+}
+
+#[tokio::test]
+async fn xiaoer_analytics_rebuild_restores_the_rollups_from_the_outbox() {
+    let day = spawn_day().await;
+    day.script().await;
+    let store = day.app.state.store.clone();
+    let before = store.analytics_rollups(DAY, DAY).await.unwrap();
+    assert!(!before.is_empty());
+    // Lose every rollup (as after a bad deploy), then stop the server.
+    let head = store.outbox_head().await.unwrap();
+    store.reset_analytics("analytics", head).await.unwrap();
+    assert!(store.analytics_rollups(DAY, DAY).await.unwrap().is_empty());
+    let settings = day.app.settings.clone();
+    let _dir = day.app.stop().await;
+    let out = crate::cli::xiaoer(&settings, &["analytics", "rebuild"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("analytics rebuilt from"));
+    let store = xiaoer::startup::open_store(&settings).await.unwrap();
+    assert_eq!(store.analytics_rollups(DAY, DAY).await.unwrap(), before);
+    store.close().await;
+}

@@ -1,0 +1,251 @@
+// Analytics (数据报表, #/analytics): the standard report of a day, week or month
+// as metric cards, a trend chart and a per-agent chart (uPlot, embedded in the
+// binary), hand-off reasons, the per-agent table, and a CSV export of a custom
+// report. What the caller sees is scoped by the server (own numbers, groups, all,
+// knowledge numbers); definitions are in docs/metrics.md.
+
+import { el, get, query } from "./api.js";
+import { addStrings, currentLang, errorText, t, word } from "./i18n.js";
+
+addStrings(
+  {
+    analytics: "数据报表", an_period: "周期", an_day: "日", an_week: "周", an_month: "月", an_date: "日期", an_refresh: "刷新",
+    an_export: "导出 CSV", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
+    an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
+    an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
+    by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组",
+    m_conversations: "会话数", m_engaged: "有效会话", m_messages: "消息数", m_messages_bot: "机器人消息",
+    m_self_service_rate: "机器人独立解决率", m_handoffs: "转人工数", m_handoff_rate: "转人工率",
+    m_handoff_direct: "直接转人工", m_handoff_consulted: "咨询后转人工", m_handoff_direct_rate: "直接转人工率",
+    m_handoff_consulted_rate: "咨询后转人工率", m_assigned: "人工接待数", m_queue_wait_avg_ms: "平均排队时长",
+    m_queue_wait_p50_ms: "排队时长 P50", m_queue_wait_p90_ms: "排队时长 P90", m_abandoned: "排队放弃数",
+    m_abandonment_rate: "排队放弃率", m_first_response_avg_ms: "平均首次响应", m_response_avg_ms: "平均响应时长",
+    m_handle_avg_ms: "平均处理时长", m_resolved: "已解决", m_resolution_rate: "解决率", m_transferred: "转接会话",
+    m_transfer_rate: "转接率", m_reopened: "24 小时内重开", m_reopen_rate: "重开率", m_csat_count: "评价数",
+    m_csat_avg: "平均满意度（星）", m_csat_satisfaction_rate: "满意率（4–5 星）", m_csat_human_avg: "人工满意度",
+    m_csat_bot_avg: "机器人满意度", m_answer_helpful_rate: "回答有用率", m_messages_buyer: "买家消息", m_messages_agent: "客服消息",
+    error_report_out_of_scope: "您无权查看这些数据", error_invalid_report_range: "日期范围不正确",
+    ev_csat_rated: "满意度评价",
+  },
+  {
+    analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
+    an_export: "Export CSV", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
+    an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
+    an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
+    by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group",
+    m_conversations: "Conversations", m_engaged: "Engaged", m_messages: "Messages", m_messages_bot: "Bot messages",
+    m_self_service_rate: "Bot self-service rate", m_handoffs: "Hand-offs", m_handoff_rate: "Hand-off rate",
+    m_handoff_direct: "Direct hand-offs", m_handoff_consulted: "Hand-offs after consultation", m_handoff_direct_rate: "Direct hand-off rate",
+    m_handoff_consulted_rate: "Hand-off after consultation rate", m_assigned: "Taken by agents", m_queue_wait_avg_ms: "Avg queue wait",
+    m_queue_wait_p50_ms: "Queue wait p50", m_queue_wait_p90_ms: "Queue wait p90", m_abandoned: "Abandoned in queue",
+    m_abandonment_rate: "Abandonment rate", m_first_response_avg_ms: "Avg first response", m_response_avg_ms: "Avg response time",
+    m_handle_avg_ms: "Avg handle time", m_resolved: "Resolved", m_resolution_rate: "Resolution rate", m_transferred: "Transferred",
+    m_transfer_rate: "Transfer rate", m_reopened: "Reopened within 24 h", m_reopen_rate: "Reopen rate", m_csat_count: "Ratings",
+    m_csat_avg: "Avg CSAT (stars)", m_csat_satisfaction_rate: "Satisfied (4–5 stars)", m_csat_human_avg: "CSAT, agents",
+    m_csat_bot_avg: "CSAT, bot", m_answer_helpful_rate: "Helpful answers", m_messages_buyer: "Buyer messages", m_messages_agent: "Agent messages",
+    error_report_out_of_scope: "You may not see these numbers", error_invalid_report_range: "Check the dates",
+    ev_csat_rated: "Satisfaction rating",
+  },
+);
+
+const CARDS = [
+  "conversations", "self_service_rate", "handoff_rate", "handoff_direct", "handoff_consulted", "queue_wait_p50_ms",
+  "queue_wait_p90_ms", "abandonment_rate", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms",
+  "resolution_rate", "transfer_rate", "reopen_rate", "csat_avg", "csat_satisfaction_rate", "csat_human_avg", "csat_bot_avg",
+  "answer_helpful_rate",
+];
+const AGENT_COLUMNS = ["conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg"];
+const TREND = ["conversations", "handoffs"];
+const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
+
+/// A metric's value for people: percentages, durations, stars, counts.
+function show(key, value) {
+  if (value === null || value === undefined) return "–";
+  if (key.endsWith("_rate")) return `${(value * 100).toFixed(1)}%`;
+  if (key.endsWith("_ms")) {
+    const s = Math.round(value / 1000);
+    const [m, r] = [Math.floor(s / 60), s % 60];
+    return currentLang() === "zh" ? (m ? `${m}分${r}秒` : `${r}秒`) : m ? `${m}m ${r}s` : `${r}s`;
+  }
+  if (key.startsWith("csat") && key.endsWith("avg")) return value.toFixed(2);
+  return String(Math.round(value * 100) / 100);
+}
+
+function shiftDay(day, n) {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/// A chart as wide as its box (less its padding), within reason.
+function chartWidth(box) {
+  return Math.max(240, Math.min((box?.clientWidth || 600) - 12, 900));
+}
+
+/// uPlot and its styles, loaded once when the page first opens.
+function loadUplot() {
+  if (window.uPlot) return Promise.resolve(window.uPlot);
+  loadUplot.promise ||= new Promise((resolve, reject) => {
+    document.head.append(el("link", { rel: "stylesheet", href: "/console/uPlot.min.css" }));
+    const script = el("script", { src: "/console/uPlot.iife.min.js" });
+    script.onload = () => resolve(window.uPlot);
+    script.onerror = reject;
+    document.head.append(script);
+  });
+  return loadUplot.promise;
+}
+
+export class Analytics {
+  constructor(app, root) {
+    this.app = app;
+    this.period = el("select", { testid: "an-period", "aria-label": t("an_period") }, ["day", "week", "month"].map((p) => el("option", { value: p }, t(`an_${p}`))));
+    // Empty at first: the server answers with the shop's own today.
+    this.date = el("input", { type: "date", testid: "an-date", "aria-label": t("an_date") });
+    this.by = el("select", { testid: "an-by", "aria-label": t("an_by") }, DIMENSIONS.map((d) => el("option", { value: d }, t(`by_${d}`))));
+    const controls = el(
+      "form",
+      { class: "an-controls", onsubmit: (e) => (e.preventDefault(), this.load()) },
+      el("label", {}, t("an_period"), " ", this.period),
+      el("label", {}, t("an_date"), " ", this.date),
+      el("button", { type: "submit", testid: "an-refresh" }, t("an_refresh")),
+      el("span", { class: "an-export" }, this.by, el("button", { type: "button", testid: "an-export", onclick: () => this.exportCsv() }, t("an_export"))),
+    );
+    this.period.onchange = () => this.load();
+    this.date.onchange = () => this.load();
+    this.body = el("div", { class: "an-body", testid: "an-body" });
+    this.root = el("div", { class: "analytics", testid: "analytics" }, el("h2", {}, t("analytics")), controls, this.body);
+    root.append(this.root);
+    this.charts = [];
+    this.onResize = () => this.resize();
+    window.addEventListener("resize", this.onResize);
+    this.load();
+  }
+
+  leave() {
+    for (const chart of this.charts) chart.destroy();
+    window.removeEventListener("resize", this.onResize);
+  }
+
+  /// Charts keep the width of their box when the window (or a phone) turns.
+  resize() {
+    clearTimeout(this.resizeTimer);
+    this.resizeTimer = setTimeout(() => {
+      for (const chart of this.charts) chart.setSize({ width: chartWidth(chart.root.parentElement), height: 220 });
+    }, 100);
+  }
+
+  async load() {
+    let summary, trend;
+    try {
+      summary = await get(`/api/v1/staff/analytics/summary?${query({ period: this.period.value, date: this.date.value })}`);
+      if (!this.date.value) this.date.value = summary.period === "day" ? summary.from : summary.to;
+      const date = this.date.value;
+      trend = await get(`/api/v1/staff/analytics/report?${query({ from: shiftDay(date, -13), to: date, by: "day", metrics: TREND.join(",") })}`).catch(() => null);
+    } catch (error) {
+      this.body.replaceChildren(el("p", { class: "hint", testid: "an-error" }, errorText(error)));
+      return;
+    }
+    this.summary = summary;
+    const cards = CARDS.filter((k) => k in summary.totals).map((k) =>
+      el(
+        "div",
+        { class: "an-card", testid: `metric-${k}`, "data-value": summary.totals[k] ?? "" },
+        el("div", { class: "an-label" }, t(`m_${k}`)),
+        el("div", { class: "an-value" }, show(k, summary.totals[k])),
+      ),
+    );
+    const reasons = Object.entries(summary.handoff_reasons).map(([r, n]) =>
+      el("li", { testid: `reason-${r}`, "data-value": n }, `${word("reason", r)}: ${n}`),
+    );
+    const trendBox = el("div", { class: "an-chart", testid: "chart-trend" });
+    const agentsBox = el("div", { class: "an-chart", testid: "chart-agents" });
+    this.body.replaceChildren(
+      el("p", { class: "hint", testid: "an-scope" }, t(`an_scope_${summary.scope}`), ` · ${summary.from} – ${summary.to}`),
+      el("div", { class: "an-cards" }, cards),
+      el("section", { class: "an-charts" }, el("div", {}, el("h3", {}, t("an_trend")), trendBox), summary.agents.length ? el("div", {}, el("h3", {}, t("an_per_agent")), agentsBox) : null),
+      reasons.length ? el("section", {}, el("h3", {}, t("an_reasons")), el("ul", { class: "an-reasons", testid: "an-reasons" }, reasons)) : null,
+      summary.agents.length ? this.agentTable(summary.agents) : null,
+      !summary.agents.length && !summary.totals.conversations ? el("p", { class: "hint" }, t("an_none")) : null,
+    );
+    await this.drawCharts(trendBox, agentsBox, trend, summary.agents);
+  }
+
+  agentTable(agents) {
+    const headers = [t("an_agent"), ...AGENT_COLUMNS.map((k) => t(`m_${k}`))];
+    const rows = agents.map((a) =>
+      el("tr", { testid: `agent-row-${a.key}` }, el("td", {}, a.label), AGENT_COLUMNS.map((k) => el("td", { "data-metric": k, "data-value": a.values[k] ?? "" }, show(k, a.values[k])))),
+    );
+    for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute("data-label", headers[i]));
+    return el(
+      "section",
+      {},
+      el("h3", {}, t("an_agents")),
+      el("div", { class: "table-wrap" }, el("table", { testid: "an-agents", class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+    );
+  }
+
+  async drawCharts(trendBox, agentsBox, trend, agents) {
+    let uPlot;
+    try {
+      uPlot = await loadUplot();
+    } catch {
+      return;
+    }
+    for (const chart of this.charts) chart.destroy();
+    this.charts = [];
+    const width = chartWidth;
+    if (trend) {
+      // Every day of the range, with 0 where nothing happened.
+      const byDay = new Map(trend.rows.map((r) => [r.key, r.values]));
+      const days = [];
+      for (let d = trend.from; d <= trend.to; d = shiftDay(d, 1)) days.push(d);
+      const xs = days.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
+      const data = [xs, ...TREND.map((k) => days.map((d) => byDay.get(d)?.[k] ?? 0))];
+      this.charts.push(
+        new uPlot(
+          {
+            width: width(trendBox), height: 220,
+            scales: { x: { time: true } },
+            series: [{}, { label: t("m_conversations"), stroke: "#1677ff", width: 2 }, { label: t("m_handoffs"), stroke: "#fa8c16", width: 2 }],
+          },
+          data,
+          trendBox,
+        ),
+      );
+    }
+    if (agents.length) {
+      const xs = agents.map((_, i) => i);
+      const bars = uPlot.paths.bars({ size: [0.6, 60] });
+      this.charts.push(
+        new uPlot(
+          {
+            width: width(agentsBox), height: 220,
+            scales: { x: { time: false, range: [-0.5, agents.length - 0.5] } },
+            axes: [{ values: (_, ticks) => ticks.map((i) => agents[i]?.label ?? "") }, {}],
+            series: [{}, { label: t("m_conversations"), fill: "#91caff", stroke: "#1677ff", paths: bars }],
+          },
+          [xs, agents.map((a) => a.values.conversations ?? 0)],
+          agentsBox,
+        ),
+      );
+    }
+  }
+
+  /// The custom report of the shown range, all visible metrics, as CSV.
+  async exportCsv() {
+    const metrics = Object.keys(this.summary?.totals || {}).join(",");
+    const params = query({ from: this.summary.from, to: this.summary.to, by: this.by.value, metrics, format: "csv" });
+    const res = await fetch(`/api/v1/staff/analytics/report?${params}`, { credentials: "same-origin" });
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({}));
+      this.app.toast?.(errorText({ code: data.error?.code, message: data.error?.message || res.statusText }));
+      return;
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `xiaoer-${this.summary.from}-${this.summary.to}.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+}
