@@ -694,3 +694,19 @@ impl From<crate::services::tickets::TicketError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::privacy::PrivacyError> for ApiError {
+    fn from(e: crate::services::privacy::PrivacyError) -> Self {
+        use crate::services::privacy::PrivacyError;
+        let message = e.to_string();
+        match e {
+            PrivacyError::NotFound => ApiError::NotFound {
+                code: "buyer_not_found",
+                message,
+            },
+            PrivacyError::NoQuery => ApiError::bad_request("buyer_query_missing", message),
+            PrivacyError::BadRetention => ApiError::bad_request("invalid_retention", message),
+            PrivacyError::Corrupt(_) | PrivacyError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}

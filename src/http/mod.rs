@@ -7,6 +7,7 @@ pub mod blocks;
 pub mod bot;
 pub mod buyer;
 pub mod conversation;
+pub mod data_protection;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -76,8 +77,24 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Visitors and networks blocked from the buyer side.
     pub blocks: Arc<crate::services::blocks::BlockService>,
+    /// PIPL: buyer export and erasure, retention.
+    pub privacy: Arc<crate::services::privacy::PrivacyService>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// PIPL: buyers' data export and erasure, retention.
+fn data_protection_routes() -> Router<AppState> {
+    use data_protection as dp;
+    Router::new()
+        .route("/api/v1/admin/buyers", get(dp::find))
+        .route("/api/v1/admin/buyers/{visitor_id}", delete(dp::erase))
+        .route("/api/v1/admin/buyers/{visitor_id}/export", get(dp::export))
+        .route(
+            "/api/v1/admin/data-protection",
+            get(dp::settings).put(dp::put_settings),
+        )
+        .route("/api/v1/admin/data-protection/purge", post(dp::purge))
 }
 
 /// Knowledge-base management and search.
@@ -313,6 +330,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/audit", get(audit::search))
         .route("/api/v1/admin/audit/verify", get(audit::verify))
         .merge(kb_routes())
+        .merge(data_protection_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::authorize,

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod inbox;
 pub mod knowledge;
 pub mod live;
+pub mod privacy;
 pub mod quick_replies;
 pub mod routing;
 pub mod shop;

@@ -16,6 +16,7 @@ mod fanout;
 mod inbox;
 mod knowledge;
 pub(crate) mod outbox;
+mod privacy;
 mod quick_replies;
 mod routing;
 mod shop;
@@ -36,6 +37,7 @@ pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use fanout::ForeignCommit;
 pub use inbox::ChatGlanceRow;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
+pub use privacy::{BuyerRecord, ErasedBodies, ProtectionRow};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use shop::ShopRow;
@@ -81,6 +83,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("commit queue is closed (server shutting down)")]
     QueueClosed,
+    /// A value this layer sealed did not open (wrong key or tampered row).
+    #[error("a sealed value failed authentication")]
+    Sealed,
 }
 
 impl StoreError {
@@ -110,6 +115,9 @@ pub struct Store {
     /// Bumped after every commit that wrote outbox events (and, on PostgreSQL,
     /// when another node did): subscribers wait on it.
     outbox_wake: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The data key, for the columns this layer seals and opens itself (a
+    /// visitor's nickname, context and account, unanswered questions).
+    cipher: Option<Arc<crate::crypto::Cipher>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +137,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Deleted and overwritten content is zeroed, so erased personal data
+            // does not linger in free space of the file.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
@@ -139,6 +150,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            cipher: None,
         })
     }
 
@@ -153,6 +165,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            cipher: None,
         })
     }
 
