@@ -17,6 +17,7 @@ use crate::services::attachments::AttachmentService;
 use crate::services::audit::AuditService;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
+use crate::services::challenge::ChallengeService;
 use crate::services::channels::ChannelService;
 use crate::services::chat::ChatService;
 use crate::services::conversations::ConversationService;
@@ -408,8 +409,10 @@ impl Application {
                 .clone()
                 .run_purger(RETENTION_PURGE_EVERY, shutdown_rx.clone()),
         );
+        let challenges = Arc::new(ChallengeService::new(store.clone(), &cipher, clock.clone()));
         let state = AppState {
             privacy,
+            challenges,
             tickets,
             webhooks,
             channels,

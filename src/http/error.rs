@@ -710,3 +710,22 @@ impl From<crate::services::privacy::PrivacyError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::challenge::ChallengeError> for ApiError {
+    fn from(e: crate::services::challenge::ChallengeError) -> Self {
+        use crate::services::challenge::ChallengeError;
+        let message = e.to_string();
+        match e {
+            ChallengeError::Required => ApiError::Refused {
+                code: "challenge_required",
+                message,
+            },
+            ChallengeError::Failed => ApiError::bad_request("challenge_failed", message),
+            ChallengeError::Replayed => ApiError::Conflict {
+                code: "challenge_replayed",
+                message,
+            },
+            ChallengeError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod blocks;
 pub mod bot;
 pub mod buyer;
+pub mod challenge;
 pub mod conversation;
 pub mod data_protection;
 pub mod edge;
@@ -79,6 +80,8 @@ pub struct AppState {
     pub blocks: Arc<crate::services::blocks::BlockService>,
     /// PIPL: buyer export and erasure, retention.
     pub privacy: Arc<crate::services::privacy::PrivacyService>,
+    /// Proof-of-work challenges before new conversations (ALTCHA).
+    pub challenges: Arc<crate::services::challenge::ChallengeService>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -95,6 +98,7 @@ fn data_protection_routes() -> Router<AppState> {
             get(dp::settings).put(dp::put_settings),
         )
         .route("/api/v1/admin/data-protection/purge", post(dp::purge))
+        .route("/api/v1/challenge", get(challenge::create))
 }
 
 /// Knowledge-base management and search.

@@ -160,6 +160,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/admin/data-protection/purge", Staff(P::ManageUsers), "admin", "Purge messages and attachments past the retention period now (it runs hourly too)")
         .audited(AuditAction::DataPurged),
+    route("GET", "/api/v1/challenge", Public, "buyer", "A proof-of-work challenge (ALTCHA v2) to solve before starting a conversation when asked (403 challenge_required)"),
     route("GET", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Blocks in force: visitors and networks"),
     route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)")
         .body(r#"{"network":"203.0.113.0/24","reason":"scripted conversations","hours":24}"#)

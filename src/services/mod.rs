@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod audit;
 pub mod blocks;
 pub mod bot;
+pub mod challenge;
 pub mod channels;
 pub mod chat;
 pub mod conversations;

@@ -337,6 +337,23 @@ impl Store {
         Ok(dropped)
     }
 
+    /// Records a used proof-of-work challenge; `AlreadyExists` if it was used
+    /// before. Expired ones are dropped on the way (they no longer verify).
+    pub async fn spend_challenge(
+        &self,
+        signature: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM spent_challenges WHERE expires_at < $1")
+            .bind(now).execute(pool).await.map(|_| ()))?;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO spent_challenges (signature, expires_at) VALUES ($1, $2)")
+            .bind(signature).bind(expires_at).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
     pub async fn protection_settings(&self) -> Result<ProtectionRow, StoreError> {
         let row: Option<ProtectionRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT retention_days, challenge_all FROM protection_settings WHERE id = 1")

@@ -465,3 +465,82 @@ async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purg
     let raw = raw_bytes(&app).await;
     assert!(!contains(&raw, "8812".as_bytes()) || backend_is_postgres());
 }
+
+async fn new_conversation(app: &TestApp, altcha: Option<&str>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "altcha": altcha }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Fetches a challenge and solves it as the widget would: the base64 payload.
+async fn solved_challenge(app: &TestApp) -> String {
+    use base64::Engine;
+    let challenge: altcha::Challenge = app
+        .client
+        .get(app.url("/api/v1/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let solution = tokio::task::spawn_blocking(move || {
+        let solution = altcha::solve_challenge(altcha::SolveChallengeOptions::new(&challenge))
+            .unwrap()
+            .expect("solved in time");
+        json!({ "challenge": challenge, "solution": solution })
+    })
+    .await
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(solution.to_string())
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation): a farm of new conversations from one IP
+/// is challenged past the soft limit; a solved challenge lets one more through
+/// and cannot be replayed; a forged solution is refused; an admin can require
+/// the challenge of everyone during an attack.
+#[tokio::test]
+async fn asvs_2_4_1_a_farm_of_new_conversations_is_challenged_and_a_solution_works_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir.path()).await;
+    settings.rate_limits.challenge_conversations_per_ip = 3;
+    let app = spawn_with(dir, settings, Default::default()).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.push(new_conversation(&app, None).await.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[201, 201, 201]);
+    assert!(statuses[3..].iter().all(|s| *s == 403), "{statuses:?}");
+    let res = new_conversation(&app, None).await;
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_required");
+
+    let payload = solved_challenge(&app).await;
+    assert_eq!(new_conversation(&app, Some(&payload)).await.status(), 201);
+    let res = new_conversation(&app, Some(&payload)).await;
+    assert_eq!(res.status(), 409, "a replayed solution");
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_replayed");
+    let res = new_conversation(&app, Some("eyJub3QiOiJhIHNvbHV0aW9uIn0=")).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_failed");
+
+    // During an attack an admin requires it of everyone (a fresh client too).
+    let app = spawn_app().await;
+    assert_eq!(new_conversation(&app, None).await.status(), 201);
+    let admin = app.staff("admin-challenge", Role::Admin).await;
+    let path = "/api/v1/admin/data-protection";
+    let res = staff_put(
+        &app,
+        &admin,
+        path,
+        json!({ "retention_days": null, "challenge_all": true }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(new_conversation(&app, None).await.status(), 403);
+    let payload = solved_challenge(&app).await;
+    assert_eq!(new_conversation(&app, Some(&payload)).await.status(), 201);
+}

@@ -4,6 +4,7 @@
 import { STRINGS, applyStrings, pickLang } from "./i18n.js";
 import { Session } from "./session.js";
 import { showTickets } from "./tickets.js";
+import { solveChallenge } from "./challenge.js";
 
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get("lang"));
@@ -29,6 +30,7 @@ const session = new Session({
     shown.clear();
     log.replaceChildren();
   },
+  challenge: () => solveChallenge(log, words, lang),
 });
 
 function el(tag, className, text) {
