@@ -71,20 +71,19 @@ export class Privacy {
       el(
         "tr",
         { testid: `buyer-${b.visitor_id}` },
-        el("td", {}, b.visitor_id),
-        el("td", {}, new Date(b.created_at).toLocaleString()),
-        el("td", {}, String(b.conversations)),
+        el("td", { "data-label": t("buyer_visitor"), class: "id" }, b.visitor_id),
+        el("td", { "data-label": t("buyer_since") }, new Date(b.created_at).toLocaleString()),
+        el("td", { "data-label": t("buyer_chats") }, String(b.conversations)),
         el(
           "td",
-          {},
-          el("a", { href: `/api/v1/admin/buyers/${encodeURIComponent(b.visitor_id)}/export`, download: `buyer-${b.visitor_id}.json`, testid: "buyer-export" }, t("buyer_export")),
-          " ",
+          { class: "actions" },
+          el("a", { href: `/api/v1/admin/buyers/${encodeURIComponent(b.visitor_id)}/export`, download: `buyer-${b.visitor_id}.json`, class: "button-link", testid: "buyer-export" }, t("buyer_export")),
           el("button", { type: "button", class: "link danger", testid: "buyer-erase", onclick: (e) => this.confirmErase(e.target.closest("td"), b.visitor_id) }, t("buyer_erase")),
         ),
       ),
     );
     const head = el("tr", {}, [t("buyer_visitor"), t("buyer_since"), t("buyer_chats"), ""].map((h) => el("th", {}, h)));
-    this.results.replaceChildren(el("table", { testid: "buyer-list" }, el("thead", {}, head), el("tbody", {}, rows)));
+    this.results.replaceChildren(el("table", { testid: "buyer-list", class: "cards-on-phone privacy-buyers" }, el("thead", {}, head), el("tbody", {}, rows)));
   }
 
   /// The erasure asks once more, in place, before anything is deleted.
