@@ -828,7 +828,10 @@ async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_ch
         .json()
         .await
         .unwrap();
-    assert_eq!(settings, json!({ "retention_days": 30, "challenge_all": true }));
+    assert_eq!(
+        settings,
+        json!({ "retention_days": 30, "challenge_all": true })
+    );
     browser.quit().await;
 
     let buyer = driver.session(PHONE.0, PHONE.1).await;
