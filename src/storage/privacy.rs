@@ -171,7 +171,8 @@ impl Store {
              FROM events e JOIN conversations c ON c.id = e.conversation_id \
              WHERE c.visitor_id = $1 AND e.kind IN ('message', 'note') ORDER BY e.conversation_id, e.seq")
             .bind(visitor_id).fetch_all(pool).await?);
-        let sealed: Vec<(String, String, Option<Vec<u8>>, String, i64)> = on_pool!(self, pool => sqlx::query_as(
+        type SealedQuestion = (String, String, Option<Vec<u8>>, String, i64);
+        let sealed: Vec<SealedQuestion> = on_pool!(self, pool => sqlx::query_as(
             "SELECT u.id, u.conversation_id, u.sealed_question, u.reason, u.created_at FROM unanswered_questions u \
              JOIN conversations c ON c.id = u.conversation_id WHERE c.visitor_id = $1 ORDER BY u.created_at")
             .bind(visitor_id).fetch_all(pool).await?);
