@@ -171,6 +171,10 @@ pub struct SettingsLayer {
     /// New conversations per minute from one client IP (a burst of that many); 0: no limit.
     #[arg(long, global = true, env = "XIAOER_RATE_CONVERSATIONS_PER_IP")]
     pub rate_conversations_per_ip: Option<u32>,
+    /// New conversations per minute from one client IP before each further one
+    /// must solve a proof-of-work challenge (the soft limit); 0: never.
+    #[arg(long, global = true, env = "XIAOER_CHALLENGE_CONVERSATIONS_PER_IP")]
+    pub challenge_conversations_per_ip: Option<u32>,
     /// Buyer messages and uploads per minute from one visitor; 0: no limit.
     #[arg(long, global = true, env = "XIAOER_RATE_MESSAGES_PER_VISITOR")]
     pub rate_messages_per_visitor: Option<u32>,
@@ -277,6 +281,9 @@ impl SettingsLayer {
             rate_conversations_per_ip: self
                 .rate_conversations_per_ip
                 .or(lower.rate_conversations_per_ip),
+            challenge_conversations_per_ip: self
+                .challenge_conversations_per_ip
+                .or(lower.challenge_conversations_per_ip),
             rate_messages_per_visitor: self
                 .rate_messages_per_visitor
                 .or(lower.rate_messages_per_visitor),
@@ -361,6 +368,8 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     pub conversations_per_ip: u32,
+    /// The soft limit: past it, a new conversation needs a solved challenge.
+    pub challenge_conversations_per_ip: u32,
     pub messages_per_visitor: u32,
     pub typing_per_visitor: u32,
     pub logins_per_ip: u32,
@@ -563,6 +572,7 @@ impl Settings {
                 .map(Secret::new),
             rate_limits: RateLimits {
                 conversations_per_ip: layer.rate_conversations_per_ip.unwrap_or(60),
+                challenge_conversations_per_ip: layer.challenge_conversations_per_ip.unwrap_or(10),
                 messages_per_visitor: layer.rate_messages_per_visitor.unwrap_or(30),
                 typing_per_visitor: layer.rate_typing_per_visitor.unwrap_or(120),
                 logins_per_ip: layer.rate_logins_per_ip.unwrap_or(30),
@@ -614,6 +624,7 @@ impl Settings {
             // No shop knowledge unless a test asks for it.
             knowledge_dir: Some(data_dir.join("knowledge")),
             rate_conversations_per_ip: Some(0),
+            challenge_conversations_per_ip: Some(0),
             rate_messages_per_visitor: Some(0),
             rate_typing_per_visitor: Some(0),
             rate_logins_per_ip: Some(0),

@@ -35,6 +35,7 @@ pub enum CryptoError {
 pub struct Cipher {
     aead: XChaCha20Poly1305,
     hash_key: [u8; 32],
+    index_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Cipher {
@@ -51,9 +52,15 @@ impl Cipher {
             .chain_update(key)
             .finalize()
             .into();
+        let index_key: [u8; 32] = Sha256::new()
+            .chain_update(b"xiaoer blind index v1")
+            .chain_update(key)
+            .finalize()
+            .into();
         Self {
             aead: XChaCha20Poly1305::new(key.into()),
             hash_key,
+            index_key,
         }
     }
 
@@ -122,6 +129,31 @@ impl Cipher {
             <Hmac<Sha256> as Mac>::new_from_slice(&self.hash_key).expect("any key length works");
         mac.update(content);
         mac.finalize().into_bytes().into()
+    }
+}
+
+impl Cipher {
+    /// A keyed blind index of a sealed value, so a row can be found by it (a shop
+    /// account id) without storing it in clear. `purpose` keeps the indexes of
+    /// different fields apart; without the key the index cannot be guessed at.
+    pub fn blind_index(&self, purpose: &str, value: &str) -> Vec<u8> {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).expect("any key length works");
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Seals a text under associated data (see `seal`).
+    pub fn seal_text(&self, text: &str, aad: &str) -> Vec<u8> {
+        self.seal(text.as_bytes(), aad.as_bytes())
+    }
+
+    /// Opens what `seal_text` sealed.
+    pub fn open_text(&self, sealed: &[u8], aad: &str) -> Result<String, CryptoError> {
+        let plain = self.open(sealed, aad.as_bytes())?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Tampered)
     }
 }
 
@@ -225,6 +257,24 @@ mod tests {
             cipher.open(&sealed, b"visitor-2"),
             Err(CryptoError::Tampered)
         ));
+    }
+
+    #[test]
+    fn a_blind_index_is_stable_keyed_and_kept_apart_by_purpose() {
+        let a = Cipher::from_key(&[3u8; 32]);
+        let b = Cipher::from_key(&[4u8; 32]);
+        assert_eq!(
+            a.blind_index("account", "u1"),
+            a.blind_index("account", "u1")
+        );
+        assert_ne!(
+            a.blind_index("account", "u1"),
+            b.blind_index("account", "u1")
+        );
+        assert_ne!(
+            a.blind_index("account", "u1"),
+            a.blind_index("nickname", "u1")
+        );
     }
 
     #[test]

@@ -17,11 +17,13 @@ use crate::services::attachments::AttachmentService;
 use crate::services::audit::AuditService;
 use crate::services::bot::prompts::Prompts;
 use crate::services::bot::{BotConfig, BotParts, BotPorts, BotService};
+use crate::services::challenge::ChallengeService;
 use crate::services::channels::ChannelService;
 use crate::services::chat::ChatService;
 use crate::services::conversations::ConversationService;
 use crate::services::hub::Hub;
 use crate::services::knowledge::KnowledgeService;
+use crate::services::privacy::PrivacyService;
 use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
 use crate::services::shop::{ShopService, ShopSettings, ShopSettingsInput};
@@ -50,23 +52,45 @@ pub struct Application {
 /// Opens the configured database (PostgreSQL if a URL is set, else SQLite in the
 /// data dir) and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     let store = match &settings.database_url {
         Some(url) => Store::open_postgres(url.expose(), settings.db_connections)
             .await
             .context("cannot connect to PostgreSQL (DATABASE_URL)")?
             .with_fanout(settings.fanout),
-        None => {
-            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-                format!("cannot create data dir {}", settings.data_dir.display())
-            })?;
-            Store::open_sqlite(&settings.data_dir, settings.db_connections)
-                .await
-                .context("cannot open the SQLite database in the data dir")?
-        }
+        None => Store::open_sqlite(&settings.data_dir, settings.db_connections)
+            .await
+            .context("cannot open the SQLite database in the data dir")?,
     };
+    let store = store.with_cipher(load_cipher(settings)?);
     store.migrate().await.context("database migration failed")?;
+    let sealed = store
+        .seal_plaintext_rows()
+        .await
+        .context("cannot seal rows stored in clear before migration 0013")?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "sealed rows stored in clear by an older version"
+        );
+    }
     Ok(store)
 }
+
+/// The data key: from settings, else the key file in the data dir.
+fn load_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
+    Ok(Cipher::load(
+        settings
+            .encryption_key
+            .as_ref()
+            .map(|k| k.expose().as_str()),
+        &settings.data_dir,
+    )?)
+}
+
+/// How often messages and attachments past the retention period are purged.
+const RETENTION_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Requests that may wait for a model thread before callers get 429.
 const MODEL_QUEUE: usize = 32;
@@ -210,15 +234,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
         let store = open_store(&settings).await?;
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
-        let cipher = Cipher::load(
-            settings
-                .encryption_key
-                .as_ref()
-                .map(|k| k.expose().as_str()),
-            &settings.data_dir,
-        )?;
+        let cipher = load_cipher(&settings)?;
         let attachments = Arc::new(AttachmentService::new(
             store.clone(),
             cipher.clone(),
@@ -431,10 +447,26 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let privacy = Arc::new(PrivacyService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            chat.clone(),
+            visitors.clone(),
+            attachments.clone(),
+        ));
+        tokio::spawn(
+            privacy
+                .clone()
+                .run_purger(RETENTION_PURGE_EVERY, shutdown_rx.clone()),
+        );
+        let challenges = Arc::new(ChallengeService::new(store.clone(), &cipher, clock.clone()));
         let state = AppState {
             orders,
             history,
             analytics,
+            privacy,
+            challenges,
             tickets,
             webhooks,
             channels,

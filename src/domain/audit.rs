@@ -32,10 +32,14 @@ pub enum AuditAction {
     /// A visitor or a network was blocked, or a block lifted.
     Blocked,
     Unblocked,
+    /// An admin erased a buyer's personal data and messages (PIPL).
+    BuyerErased,
+    /// Messages and attachments past the retention period were purged.
+    DataPurged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -50,6 +54,8 @@ impl AuditAction {
         AuditAction::PiiRevealed,
         AuditAction::Blocked,
         AuditAction::Unblocked,
+        AuditAction::BuyerErased,
+        AuditAction::DataPurged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,8 @@ impl AuditAction {
             AuditAction::PiiRevealed => "pii_revealed",
             AuditAction::Blocked => "blocked",
             AuditAction::Unblocked => "unblocked",
+            AuditAction::BuyerErased => "buyer_erased",
+            AuditAction::DataPurged => "data_purged",
         }
     }
 }

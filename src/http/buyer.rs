@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
+use super::limits::ClientIp;
 use crate::domain::conversation::Channel;
 use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
 use crate::services::chat::{Actor, ConversationView};
@@ -35,6 +36,9 @@ pub struct StartConversation {
     pub lang: crate::domain::lang::Lang,
     /// An invitation the shop page showed and the visitor accepted.
     pub invitation: Option<AcceptedInvitation>,
+    /// A solved proof-of-work challenge (the ALTCHA widget's base64 payload),
+    /// needed past the soft limit or while an admin requires it for everyone.
+    pub altcha: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,8 +67,11 @@ impl StartConversation {
 
 pub async fn start(
     State(state): State<AppState>,
+    ip: Option<Extension<ClientIp>>,
     ApiJson(mut body): ApiJson<StartConversation>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let ip = ip.and_then(|Extension(ClientIp(ip))| ip);
+    super::challenge::gate(&state, ip, body.altcha.as_deref()).await?;
     let request = StartRequest {
         identity: body.identity(&state)?,
         visitor_token: body.visitor_token.as_deref(),

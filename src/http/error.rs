@@ -757,6 +757,22 @@ impl From<crate::services::presence::PresenceError> for ApiError {
     }
 }
 
+impl From<crate::services::privacy::PrivacyError> for ApiError {
+    fn from(e: crate::services::privacy::PrivacyError) -> Self {
+        use crate::services::privacy::PrivacyError;
+        let message = e.to_string();
+        match e {
+            PrivacyError::NotFound => ApiError::NotFound {
+                code: "buyer_not_found",
+                message,
+            },
+            PrivacyError::NoQuery => ApiError::bad_request("buyer_query_missing", message),
+            PrivacyError::BadRetention => ApiError::bad_request("invalid_retention", message),
+            PrivacyError::Corrupt(_) | PrivacyError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<crate::services::catalogue::CatalogueError> for ApiError {
     fn from(e: crate::services::catalogue::CatalogueError) -> Self {
         use crate::services::catalogue::CatalogueError;
@@ -803,6 +819,25 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
             },
             AnalyticsError::Chat(inner) => inner.into(),
             AnalyticsError::Store(_) | AnalyticsError::Facts(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<crate::services::challenge::ChallengeError> for ApiError {
+    fn from(e: crate::services::challenge::ChallengeError) -> Self {
+        use crate::services::challenge::ChallengeError;
+        let message = e.to_string();
+        match e {
+            ChallengeError::Required => ApiError::Refused {
+                code: "challenge_required",
+                message,
+            },
+            ChallengeError::Failed => ApiError::bad_request("challenge_failed", message),
+            ChallengeError::Replayed => ApiError::Conflict {
+                code: "challenge_replayed",
+                message,
+            },
+            ChallengeError::Store(_) => ApiError::Internal(message),
         }
     }
 }

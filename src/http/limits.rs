@@ -33,6 +33,8 @@ const PRUNE_ABOVE: usize = 100_000;
 
 pub struct Limits {
     conversations_per_ip: Option<Keyed>,
+    /// The soft limit on new conversations: past it, a challenge.
+    challenge_per_ip: Option<Keyed>,
     messages_per_visitor: Option<Keyed>,
     typing_per_visitor: Option<Keyed>,
     logins_per_ip: Option<Keyed>,
@@ -53,6 +55,7 @@ impl Limits {
         let r = &settings.rate_limits;
         Limits {
             conversations_per_ip: per_minute(r.conversations_per_ip),
+            challenge_per_ip: per_minute(r.challenge_conversations_per_ip),
             messages_per_visitor: per_minute(r.messages_per_visitor),
             typing_per_visitor: per_minute(r.typing_per_visitor),
             logins_per_ip: per_minute(r.logins_per_ip),
@@ -146,6 +149,14 @@ impl Limits {
 
 fn account_key(username: &str) -> String {
     username.trim().to_lowercase()
+}
+
+impl Limits {
+    /// Counts a new conversation against the soft limit: true once this client
+    /// started more than its share this minute (it must then solve a challenge).
+    pub fn past_soft_limit(&self, ip: Option<IpAddr>) -> bool {
+        hit(&self.challenge_per_ip, ip.map(|ip| ip.to_string())).is_err()
+    }
 }
 
 /// The client's address as the edge saw it (see [`Limits::client_ip`]); the

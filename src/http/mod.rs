@@ -7,7 +7,9 @@ pub mod audit;
 pub mod blocks;
 pub mod bot;
 pub mod buyer;
+pub mod challenge;
 pub mod conversation;
+pub mod data_protection;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -89,8 +91,27 @@ pub struct AppState {
     pub presence: Arc<crate::services::presence::PresenceService>,
     /// Product cards from the shop's catalogue.
     pub catalogue: Arc<crate::services::catalogue::Catalogue>,
+    /// PIPL: buyer export and erasure, retention.
+    pub privacy: Arc<crate::services::privacy::PrivacyService>,
+    /// Proof-of-work challenges before new conversations (ALTCHA).
+    pub challenges: Arc<crate::services::challenge::ChallengeService>,
     /// Flips to true when the server starts shutting down; sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// PIPL: buyers' data export and erasure, retention.
+fn data_protection_routes() -> Router<AppState> {
+    use data_protection as dp;
+    Router::new()
+        .route("/api/v1/admin/buyers", get(dp::find))
+        .route("/api/v1/admin/buyers/{visitor_id}", delete(dp::erase))
+        .route("/api/v1/admin/buyers/{visitor_id}/export", get(dp::export))
+        .route(
+            "/api/v1/admin/data-protection",
+            get(dp::settings).put(dp::put_settings),
+        )
+        .route("/api/v1/admin/data-protection/purge", post(dp::purge))
+        .route("/api/v1/challenge", get(challenge::create))
 }
 
 /// Knowledge-base management and search.
@@ -329,6 +350,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/audit", get(audit::search))
         .route("/api/v1/admin/audit/verify", get(audit::verify))
         .merge(kb_routes())
+        .merge(data_protection_routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             routes::authorize,

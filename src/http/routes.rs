@@ -149,6 +149,18 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/conversations/{id}/block", Staff(P::ReplyChat), "staff", "Block the chat's visitor (reason, optional hours); their requests then answer 403 visitor_blocked")
         .body(r#"{"reason":"反复辱骂客服","hours":72}"#)
         .audited(AuditAction::Blocked),
+    route("GET", "/api/v1/admin/buyers", Staff(P::ManageUsers), "admin", "Find a buyer by visitor id or shop account id (?visitor_id= or ?account=); no personal data in the answer"),
+    route("GET", "/api/v1/admin/buyers/{visitor_id}/export", Staff(P::ManageUsers), "admin", "Everything stored about one buyer, as JSON (PIPL; audited)")
+        .audited(AuditAction::Exported),
+    route("DELETE", "/api/v1/admin/buyers/{visitor_id}", Staff(P::ManageUsers), "admin", "Erase a buyer: personal data, message bodies and attachments; anonymous statistics stay (PIPL; audited)")
+        .audited(AuditAction::BuyerErased),
+    route("GET", "/api/v1/admin/data-protection", Staff(P::ManageUsers), "admin", "Retention period and whether every new conversation is challenged"),
+    route("PUT", "/api/v1/admin/data-protection", Staff(P::ManageUsers), "admin", "Set the retention period (days, or null to keep) and the challenge for every new conversation")
+        .body(r#"{"retention_days":180,"challenge_all":false}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("POST", "/api/v1/admin/data-protection/purge", Staff(P::ManageUsers), "admin", "Purge messages and attachments past the retention period now (it runs hourly too)")
+        .audited(AuditAction::DataPurged),
+    route("GET", "/api/v1/challenge", Public, "buyer", "A proof-of-work challenge (ALTCHA v2) to solve before starting a conversation when asked (403 challenge_required)"),
     route("GET", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Blocks in force: visitors and networks"),
     route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)")
         .body(r#"{"network":"203.0.113.0/24","reason":"scripted conversations","hours":24}"#)

@@ -165,6 +165,27 @@ impl AttachmentService {
         self.store.backend() == Backend::Postgres
     }
 
+    /// Removes the files of attachments the database no longer holds (erased or
+    /// past retention). On PostgreSQL the bytes went with the rows. A file that
+    /// cannot be removed is logged (by id, which says nothing of its content).
+    pub async fn remove_stored(&self, ids: &[String]) {
+        if self.in_database() {
+            return;
+        }
+        for id in ids {
+            let Some(id) = AttachmentId::parse(id) else {
+                continue;
+            };
+            match tokio::fs::remove_file(self.path_of(&id)).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(%error, attachment = id.as_str(), "cannot remove an attachment file")
+                }
+            }
+        }
+    }
+
     fn path_of(&self, id: &AttachmentId) -> PathBuf {
         self.dir.join(&id.as_str()[..2]).join(id.as_str())
     }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod blocks;
 pub mod bot;
 pub mod catalogue; // product cards
+pub mod challenge;
 pub mod channels;
 pub mod chat;
 pub mod conversations;
@@ -18,6 +19,7 @@ pub mod knowledge;
 pub mod live;
 pub mod orders;
 pub mod presence; // who is on the shop now, invitations
+pub mod privacy;
 pub mod quick_replies;
 pub mod routing;
 pub mod shop;

@@ -15,7 +15,7 @@ pub struct PacketRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct UnansweredRow {
     pub id: String,
     pub conversation_id: String,
@@ -122,26 +122,47 @@ impl Store {
         Ok(())
     }
 
+    /// The question is sealed (bound to its row); `question` stays empty.
     pub async fn insert_unanswered(&self, row: &UnansweredRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO unanswered_questions (id, conversation_id, question, reason, embedding, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let sql = "INSERT INTO unanswered_questions (id, conversation_id, question, sealed_question, reason, embedding, created_at) \
+                   VALUES ($1, $2, '', $3, $4, $5, $6)";
+        let sealed = self
+            .sealer()
+            .seal_text(&row.question, &super::privacy::unanswered_aad(&row.id));
         on_pool!(self, pool => sqlx::query(sql)
-            .bind(&row.id).bind(&row.conversation_id).bind(&row.question).bind(&row.reason)
+            .bind(&row.id).bind(&row.conversation_id).bind(&sealed).bind(&row.reason)
             .bind(&row.embedding).bind(row.created_at).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
-    /// The most recent unanswered questions, newest first.
+    /// The most recent unanswered questions, newest first, opened.
     pub async fn unanswered(
         &self,
         since: i64,
         limit: i64,
     ) -> Result<Vec<UnansweredRow>, StoreError> {
-        let sql = "SELECT id, conversation_id, question, reason, embedding, created_at \
+        type Sealed = (String, String, Option<Vec<u8>>, String, Option<String>, i64);
+        let sql = "SELECT id, conversation_id, sealed_question, reason, embedding, created_at \
                    FROM unanswered_questions WHERE created_at >= $1 ORDER BY created_at DESC, id DESC LIMIT $2";
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, UnansweredRow>(sql)
+        let rows: Vec<Sealed> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(since).bind(limit).fetch_all(pool).await?);
-        Ok(rows)
+        rows.into_iter()
+            .map(
+                |(id, conversation_id, sealed, reason, embedding, created_at)| {
+                    let question = self
+                        .open_opt(sealed.as_deref(), &super::privacy::unanswered_aad(&id))?
+                        .unwrap_or_default();
+                    Ok(UnansweredRow {
+                        id,
+                        conversation_id,
+                        question,
+                        reason,
+                        embedding,
+                        created_at,
+                    })
+                },
+            )
+            .collect()
     }
 
     pub async fn welcome_messages(&self) -> Result<Vec<WelcomeRow>, StoreError> {

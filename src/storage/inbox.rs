@@ -17,9 +17,13 @@ impl Store {
         visitor_id: &str,
         reader: &str,
     ) -> Result<ChatGlanceRow, StoreError> {
-        let nickname: Option<(Option<String>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT nickname FROM visitors WHERE id = $1")
+        let nickname: Option<(Option<Vec<u8>>,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT sealed_nickname FROM visitors WHERE id = $1")
             .bind(visitor_id).fetch_optional(pool).await?);
+        let nickname = self.open_opt(
+            nickname.and_then(|n| n.0).as_deref(),
+            &super::privacy::visitor_aad(visitor_id, "nickname"),
+        )?;
         let last_sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
                         FROM events WHERE conversation_id = $1 AND kind = 'message' ORDER BY seq DESC LIMIT 1";
         let last_message = on_pool!(self, pool => sqlx::query_as::<_, StoredEvent>(last_sql)
@@ -30,7 +34,7 @@ impl Store {
         let (unread,): (i64,) = on_pool!(self, pool => sqlx::query_as(unread_sql)
             .bind(conversation_id).bind(reader).fetch_one(pool).await?);
         Ok(ChatGlanceRow {
-            nickname: nickname.and_then(|n| n.0),
+            nickname,
             last_message,
             unread,
         })

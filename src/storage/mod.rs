@@ -20,6 +20,7 @@ mod inbox;
 mod knowledge;
 pub(crate) mod outbox;
 mod presence;
+mod privacy;
 mod quick_replies;
 mod routing;
 mod shop;
@@ -43,6 +44,7 @@ pub use history::{HistoryFilter, SeedConversation, TermHash};
 pub use inbox::ChatGlanceRow;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
+pub use privacy::{BuyerRecord, ErasedBodies, ProtectionRow};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use shop::ShopRow;
@@ -88,6 +90,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("commit queue is closed (server shutting down)")]
     QueueClosed,
+    /// A value this layer sealed did not open (wrong key or tampered row).
+    #[error("a sealed value failed authentication")]
+    Sealed,
 }
 
 impl StoreError {
@@ -117,6 +122,9 @@ pub struct Store {
     /// Bumped after every commit that wrote outbox events (and, on PostgreSQL,
     /// when another node did): subscribers wait on it.
     outbox_wake: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The data key, for the columns this layer seals and opens itself (a
+    /// visitor's nickname, context and account, unanswered questions).
+    cipher: Option<Arc<crate::crypto::Cipher>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +144,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Deleted and overwritten content is zeroed, so erased personal data
+            // does not linger in free space of the file.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .connect_with(options)
@@ -146,6 +157,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            cipher: None,
         })
     }
 
@@ -160,6 +172,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            cipher: None,
         })
     }
 

@@ -14,6 +14,7 @@ mod channels;
 mod cli;
 mod cluster;
 mod crash;
+mod data_protection;
 mod hardening;
 mod headers;
 mod helpers;

@@ -1109,3 +1109,86 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         .await;
     browser.quit().await;
 }
+
+/// PIPL from the admin pages, and the challenge in the widget: an admin finds
+/// a buyer by shop account on 数据保护, downloads the export, erases the buyer
+/// after the in-page confirmation and sets a retention period; with the
+/// challenge on for everyone, the widget solves it (ALTCHA, under the widget's
+/// CSP) and the buyer gets a conversation.
+#[tokio::test]
+async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_challenge() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-qian", Role::Admin).await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "identity": app.signed_identity("tb_privacy_walk"), "nickname": "小钱" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let visitor_id = res.json::<Value>().await.unwrap()["visitor_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "admin-qian").await;
+    browser.goto(&app.url("/console/#/admin/privacy")).await;
+    let query = browser.wait_for("[data-testid=buyer-query]").await;
+    browser.type_into(&query, "tb_privacy_walk").await;
+    browser.click("[data-testid=buyer-find-go]").await;
+    browser
+        .wait_for(&format!("[data-testid=buyer-{visitor_id}]"))
+        .await;
+    let status = browser
+        .run(
+            "return fetch(document.querySelector('[data-testid=buyer-export]').href) \
+             .then(r => r.json().then(j => [r.status, j.visitor.nickname]));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(status, json!([200, "小钱"]), "the export downloads");
+    browser.click("[data-testid=buyer-erase]").await;
+    browser.wait_for("[data-testid=erase-confirm]").await;
+    both_widths(&browser, "admin-privacy").await;
+    browser.click("[data-testid=erase-yes]").await;
+    browser.wait_for("[data-testid=buyer-erased]").await;
+    let found: Value = app
+        .staff_get(&admin, "/api/v1/admin/buyers?account=tb_privacy_walk")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found, json!([]), "erased");
+
+    let days = browser.wait_for("[data-testid=retention-days]").await;
+    browser.type_into(&days, "30").await;
+    browser.click("[data-testid=challenge-all]").await;
+    clear_toast(&browser).await;
+    browser.click("[data-testid=retention-save]").await;
+    browser
+        .wait_until(
+            "saved",
+            "document.querySelector('[data-testid=toast]').textContent === '已保存'",
+        )
+        .await;
+    let settings: Value = app
+        .staff_get(&admin, "/api/v1/admin/data-protection")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        settings,
+        json!({ "retention_days": 30, "challenge_all": true })
+    );
+    browser.quit().await;
+
+    let buyer = driver.session(PHONE.0, PHONE.1).await;
+    open_widget(&buyer, &app).await;
+    buyer.quit().await;
+}

@@ -5,6 +5,7 @@ import { STRINGS, applyStrings, pickLang } from "./i18n.js";
 import { Session } from "./session.js";
 import { showTickets } from "./tickets.js";
 import { offerCsat } from "./csat.js";
+import { solveChallenge } from "./challenge.js";
 
 const params = new URLSearchParams(location.search);
 let lang = pickLang(params.get("lang"));
@@ -30,6 +31,7 @@ const session = new Session({
     shown.clear();
     log.replaceChildren();
   },
+  challenge: () => solveChallenge(log, words, lang),
 });
 
 function el(tag, className, text) {

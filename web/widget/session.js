@@ -53,7 +53,7 @@ function load() {
 
 export class Session {
   constructor(handlers) {
-    this.handlers = handlers; // { frame(f), status(s), reset() }
+    this.handlers = handlers; // { frame(f), status(s), reset(), challenge() }
     this.saved = load();
     this.lastSeq = 0;
     this.socket = null;
@@ -155,13 +155,20 @@ export class Session {
     return started.conversation;
   }
 
-  async start(identity) {
+  async start(identity, altcha = null) {
     const res = await fetch("/api/v1/conversations", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang() }),
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha }),
     });
     res.identified = identity !== null;
+    // Many chats from this network (or an attack): solve a proof of work first.
+    if (res.status === 403 && !altcha && this.handlers.challenge) {
+      const data = await res.clone().json().catch(() => null);
+      if (data && data.error && data.error.code === "challenge_required") {
+        return this.start(identity, await this.handlers.challenge());
+      }
+    }
     return res;
   }
 

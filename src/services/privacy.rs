@@ -1,0 +1,305 @@
+//! Data protection (PIPL): export everything stored about one buyer, erase a
+//! buyer, and keep messages and attachments only as long as the shop's
+//! retention policy says.
+
+use crate::crypto::{Cipher, Token};
+use crate::domain::message::{MessageBody, MessageText};
+use crate::ports::Clock;
+use crate::services::attachments::AttachmentService;
+use crate::services::chat::ChatService;
+use crate::services::events::EventPayload;
+use crate::services::visitors::VisitorService;
+use crate::storage::{ErasedBodies, ProtectionRow, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+
+/// What an erased or purged message or note reads afterwards.
+pub const ERASED_TEXT: &str = "[已删除 · erased]";
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Conversations purged per transaction.
+const PURGE_BATCH: i64 = 200;
+/// The longest retention an admin may set (ten years).
+const MAX_RETENTION_DAYS: i64 = 3650;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    #[error("no such buyer")]
+    NotFound,
+    #[error("say which buyer: a visitor id or a shop account id")]
+    NoQuery,
+    #[error("retention must be between 1 and {MAX_RETENTION_DAYS} days, or none")]
+    BadRetention,
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for PrivacyError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => PrivacyError::NotFound,
+            other => PrivacyError::Store(other),
+        }
+    }
+}
+
+/// A buyer as the privacy page lists them: no personal data, only what tells
+/// them apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerSummary {
+    pub visitor_id: String,
+    pub created_at: i64,
+    pub conversations: usize,
+}
+
+/// The admin settings of data protection, as the API reads and writes them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionSettings {
+    /// Messages and attachments older than this many days are purged; null: kept.
+    pub retention_days: Option<i64>,
+    /// Every new conversation must first solve a proof-of-work challenge.
+    #[serde(default)]
+    pub challenge_all: bool,
+}
+
+impl ProtectionSettings {
+    fn parse(self) -> Result<ProtectionRow, PrivacyError> {
+        if let Some(days) = self.retention_days
+            && !(1..=MAX_RETENTION_DAYS).contains(&days)
+        {
+            return Err(PrivacyError::BadRetention);
+        }
+        Ok(ProtectionRow {
+            retention_days: self.retention_days,
+            challenge_all: self.challenge_all,
+        })
+    }
+}
+
+/// What one purge run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PurgeReport {
+    pub conversations: usize,
+    pub attachments: usize,
+}
+
+pub struct PrivacyService {
+    store: Store,
+    cipher: Cipher,
+    clock: Arc<dyn Clock>,
+    chat: Arc<ChatService>,
+    visitors: Arc<VisitorService>,
+    attachments: Arc<AttachmentService>,
+}
+
+impl PrivacyService {
+    pub fn new(
+        store: Store,
+        cipher: Cipher,
+        clock: Arc<dyn Clock>,
+        chat: Arc<ChatService>,
+        visitors: Arc<VisitorService>,
+        attachments: Arc<AttachmentService>,
+    ) -> Self {
+        Self {
+            store,
+            cipher,
+            clock,
+            chat,
+            visitors,
+            attachments,
+        }
+    }
+
+    /// Buyers by visitor id or by shop account id (found by its blind index).
+    pub async fn find(
+        &self,
+        visitor_id: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<Vec<BuyerSummary>, PrivacyError> {
+        let ids = match (visitor_id, account) {
+            (Some(id), _) => vec![id.trim().to_owned()],
+            (None, Some(account)) => self.store.visitors_of_account(account.trim()).await?,
+            (None, None) => return Err(PrivacyError::NoQuery),
+        };
+        let mut found = Vec::new();
+        for id in ids {
+            match self.store.visitor(&id).await {
+                Ok(row) => found.push(BuyerSummary {
+                    conversations: self.store.conversations_of_visitor(&row.id).await?.len(),
+                    visitor_id: row.id,
+                    created_at: row.created_at,
+                }),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Everything stored about a buyer as JSON, in pieces (profile, then one
+    /// conversation at a time), so a long history is not one string in memory.
+    pub async fn export(&self, visitor_id: &str) -> Result<Vec<String>, PrivacyError> {
+        let record = self.store.buyer_record(visitor_id).await?;
+        let profile = self
+            .visitors
+            .profile(visitor_id)
+            .await
+            .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+        let mut pieces = vec![format!(
+            "{{\"exported_at\":{},\"visitor\":{},\"created_at\":{},\"conversations\":[",
+            self.clock.now_ms(),
+            json!(profile),
+            record.visitor.created_at
+        )];
+        for (i, conversation) in record.conversations.iter().enumerate() {
+            let mut messages = Vec::new();
+            for row in record
+                .events
+                .iter()
+                .filter(|e| e.conversation_id == conversation.id)
+            {
+                let event = self
+                    .chat
+                    .open_event(row.clone())
+                    .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+                messages.push(event);
+            }
+            let piece = json!({
+                "id": conversation.id,
+                "channel": conversation.channel,
+                "state": conversation.state,
+                "created_at": conversation.created_at,
+                "updated_at": conversation.updated_at,
+                "messages": messages,
+            });
+            let comma = if i == 0 { "" } else { "," };
+            pieces.push(format!("{comma}{piece}"));
+        }
+        let unanswered: Vec<_> = record
+            .unanswered
+            .iter()
+            .map(|u| json!({"conversation_id": u.conversation_id, "question": u.question, "reason": u.reason, "created_at": u.created_at}))
+            .collect();
+        let attachments: Vec<_> = record
+            .attachments
+            .iter()
+            .map(|(id, content_type, size, conversation)| json!({"id": id, "content_type": content_type, "size": size, "conversation_id": conversation}))
+            .collect();
+        let tickets: Vec<_> = record
+            .tickets
+            .iter()
+            .map(|(number, title, description, created_at)| json!({"number": number, "title": title, "description": description, "created_at": created_at}))
+            .collect();
+        pieces.push(format!(
+            "],\"unanswered_questions\":{},\"attachments\":{},\"tickets\":{}}}",
+            json!(unanswered),
+            json!(attachments),
+            json!(tickets)
+        ));
+        Ok(pieces)
+    }
+
+    /// Erases a buyer: personal data and every message and note body of their
+    /// conversations, their attachments from the database and the data dir.
+    /// Conversations stay (anonymous) for statistics; their token stops working.
+    pub async fn erase(&self, visitor_id: &str) -> Result<(), PrivacyError> {
+        let conversations = self.store.conversations_of_visitor(visitor_id).await?;
+        let bodies: Vec<ErasedBodies> = conversations.iter().map(|c| self.erased(c)).collect();
+        let token = Token::generate("erased_");
+        let orphans = self
+            .store
+            .erase_visitor(visitor_id, &bodies, &token.hash, self.clock.now_ms())
+            .await?;
+        self.attachments.remove_stored(&orphans).await;
+        Ok(())
+    }
+
+    /// The replacement bodies of one conversation (sealed to it like any body).
+    fn erased(&self, conversation_id: &str) -> ErasedBodies {
+        let text = MessageText::parse(ERASED_TEXT).expect("the erased text is a valid message");
+        let message = EventPayload::Message {
+            body: MessageBody::Text { text: text.clone() },
+        };
+        let note = EventPayload::Note { text };
+        let seal = |payload: &EventPayload| {
+            let plain = serde_json::to_vec(payload).expect("event payload serialises");
+            self.cipher.seal(&plain, conversation_id.as_bytes())
+        };
+        ErasedBodies {
+            conversation_id: conversation_id.to_owned(),
+            message: seal(&message),
+            note: seal(&note),
+        }
+    }
+
+    pub async fn settings(&self) -> Result<ProtectionSettings, PrivacyError> {
+        let row = self.store.protection_settings().await?;
+        Ok(ProtectionSettings {
+            retention_days: row.retention_days,
+            challenge_all: row.challenge_all,
+        })
+    }
+
+    pub async fn put_settings(
+        &self,
+        input: ProtectionSettings,
+        by: &str,
+    ) -> Result<ProtectionSettings, PrivacyError> {
+        let row = input.parse()?;
+        self.store
+            .put_protection_settings(&row, by, self.clock.now_ms())
+            .await?;
+        self.settings().await
+    }
+
+    /// Replaces message and note bodies older than the retention period and
+    /// drops attachments uploaded before it. Nothing to do without a policy.
+    pub async fn purge(&self) -> Result<PurgeReport, PrivacyError> {
+        let Some(days) = self.store.protection_settings().await?.retention_days else {
+            return Ok(PurgeReport::default());
+        };
+        let before = self.clock.now_ms() - days * DAY_MS;
+        let mut report = PurgeReport::default();
+        loop {
+            let batch = self
+                .store
+                .conversations_to_purge(before, PURGE_BATCH)
+                .await?;
+            let bodies: Vec<ErasedBodies> = batch.iter().map(|c| self.erased(c)).collect();
+            let dropped = self.store.purge_before(&bodies, before).await?;
+            report.conversations += batch.len();
+            report.attachments += dropped.len();
+            self.attachments.remove_stored(&dropped).await;
+            if (batch.len() as i64) < PURGE_BATCH {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Runs the purge every `every` until shutdown; failures are logged.
+    pub async fn run_purger(
+        self: Arc<Self>,
+        every: std::time::Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            match self.purge().await {
+                Ok(report) if report.conversations + report.attachments > 0 => tracing::info!(
+                    conversations = report.conversations,
+                    attachments = report.attachments,
+                    "retention purge"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "retention purge failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

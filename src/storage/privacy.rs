@@ -1,0 +1,383 @@
+//! Data protection in the database: the columns this layer seals itself, the
+//! one-off sealing of rows written before they were sealed, a buyer's record for
+//! export, a buyer's erasure, the retention purge and the protection settings.
+
+use super::{Backend, ConversationRow, Store, StoreError, StoredEvent, UnansweredRow, on_pool};
+use crate::crypto::Cipher;
+use std::sync::Arc;
+
+/// Blind-index purpose of the shop account id.
+const ACCOUNT_INDEX: &str = "visitor.shop_account_id";
+
+/// Admin settings of data protection (one row).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ProtectionRow {
+    /// Messages and attachments older than this many days are purged; None: kept.
+    pub retention_days: Option<i64>,
+    /// Every new conversation must solve a challenge (during an attack).
+    pub challenge_all: bool,
+}
+
+/// Everything stored about one buyer, opened where this layer sealed it; event
+/// bodies stay sealed for the chat service to open.
+#[derive(Debug, Clone)]
+pub struct BuyerRecord {
+    pub visitor: super::VisitorRow,
+    pub conversations: Vec<ConversationRow>,
+    pub events: Vec<StoredEvent>,
+    pub unanswered: Vec<UnansweredRow>,
+    /// (attachment id, content type, size, conversation id).
+    pub attachments: Vec<(String, String, i64, String)>,
+    /// (ticket number, title, description, created_at).
+    pub tickets: Vec<(String, String, String, i64)>,
+}
+
+/// What replaces an erased conversation's bodies: one sealed message body and
+/// one sealed note body, bound to the conversation as every body is.
+#[derive(Debug, Clone)]
+pub struct ErasedBodies {
+    pub conversation_id: String,
+    pub message: Vec<u8>,
+    pub note: Vec<u8>,
+}
+
+/// Associated data of a visitor's sealed field: the row and the field, so a value
+/// copied to another row or column does not open.
+pub(super) fn visitor_aad(id: &str, field: &str) -> String {
+    format!("visitor:{id}:{field}")
+}
+
+pub(super) fn unanswered_aad(id: &str) -> String {
+    format!("unanswered:{id}")
+}
+
+impl Store {
+    /// The store seals and opens some columns itself: it needs the data key.
+    pub fn with_cipher(mut self, cipher: Cipher) -> Self {
+        self.cipher = Some(Arc::new(cipher));
+        self
+    }
+
+    pub(super) fn sealer(&self) -> &Cipher {
+        self.cipher
+            .as_deref()
+            .expect("the store is opened with the data key (startup::open_store)")
+    }
+
+    pub(super) fn seal_opt(&self, value: Option<&str>, aad: &str) -> Option<Vec<u8>> {
+        value.map(|v| self.sealer().seal_text(v, aad))
+    }
+
+    pub(super) fn open_opt(
+        &self,
+        sealed: Option<&[u8]>,
+        aad: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sealed
+            .map(|s| {
+                self.sealer()
+                    .open_text(s, aad)
+                    .map_err(|_| StoreError::Sealed)
+            })
+            .transpose()
+    }
+
+    pub(super) fn account_index(&self, account: Option<&str>) -> Option<Vec<u8>> {
+        account.map(|a| self.sealer().blind_index(ACCOUNT_INDEX, a))
+    }
+
+    /// Seals what rows written before migration 0013 hold in clear (nickname,
+    /// context, shop account, unanswered questions) and clears the old columns.
+    /// Runs at every start; a no-op once done. Returns the rows converted.
+    pub async fn seal_plaintext_rows(&self) -> Result<u64, StoreError> {
+        type Legacy = (String, Option<String>, Option<String>, Option<String>);
+        let visitors: Vec<Legacy> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, shop_account_id, nickname, context FROM visitors \
+             WHERE shop_account_id IS NOT NULL OR nickname IS NOT NULL OR context IS NOT NULL")
+            .fetch_all(pool).await?);
+        let questions: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, question FROM unanswered_questions WHERE sealed_question IS NULL")
+            .fetch_all(pool).await?);
+        let converted = (visitors.len() + questions.len()) as u64;
+        if converted == 0 {
+            return Ok(0);
+        }
+        let visitor_sql = "UPDATE visitors SET sealed_account = COALESCE($2, sealed_account), \
+             account_index = COALESCE($3, account_index), sealed_nickname = COALESCE($4, sealed_nickname), \
+             sealed_context = COALESCE($5, sealed_context), shop_account_id = NULL, nickname = NULL, \
+             context = NULL WHERE id = $1";
+        let question_sql =
+            "UPDATE unanswered_questions SET sealed_question = $2, question = '' WHERE id = $1";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (id, account, nickname, context) in &visitors {
+                sqlx::query(visitor_sql)
+                    .bind(id)
+                    .bind(self.seal_opt(account.as_deref(), &visitor_aad(id, "account")))
+                    .bind(self.account_index(account.as_deref()))
+                    .bind(self.seal_opt(nickname.as_deref(), &visitor_aad(id, "nickname")))
+                    .bind(self.seal_opt(context.as_deref(), &visitor_aad(id, "context")))
+                    .execute(&mut *tx).await?;
+            }
+            for (id, question) in &questions {
+                sqlx::query(question_sql)
+                    .bind(id)
+                    .bind(self.sealer().seal_text(question, &unanswered_aad(id)))
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        self.flush_erased().await?;
+        Ok(converted)
+    }
+
+    /// On SQLite, old page images of overwritten rows can sit in the WAL until a
+    /// checkpoint: copy it into the database (zeroed by secure_delete) and empty
+    /// it, retrying briefly while a reader holds an old snapshot.
+    pub(super) async fn flush_erased(&self) -> Result<(), StoreError> {
+        if let super::Pool::Sqlite(pool) = &self.pool {
+            for _ in 0..40 {
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(pool)
+                        .await?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            tracing::warn!("the WAL could not be emptied after an erasure (readers kept it busy)");
+        }
+        Ok(())
+    }
+
+    /// The visitors bound to a shop account, found by its blind index.
+    pub async fn visitors_of_account(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let index = self.sealer().blind_index(ACCOUNT_INDEX, account);
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM visitors WHERE account_index = $1 AND erased_at IS NULL ORDER BY created_at")
+            .bind(index).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    pub async fn buyer_record(&self, visitor_id: &str) -> Result<BuyerRecord, StoreError> {
+        let visitor = self.visitor(visitor_id).await?;
+        let conversations: Vec<ConversationRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, visitor_id, channel, state, agent_id, last_seq, created_at, updated_at \
+             FROM conversations WHERE visitor_id = $1 ORDER BY created_at")
+            .bind(visitor_id).fetch_all(pool).await?);
+        let events: Vec<StoredEvent> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT e.conversation_id, e.seq, e.kind, e.sender_kind, e.sender_id, e.client_msg_id, e.body, e.created_at \
+             FROM events e JOIN conversations c ON c.id = e.conversation_id \
+             WHERE c.visitor_id = $1 AND e.kind IN ('message', 'note') ORDER BY e.conversation_id, e.seq")
+            .bind(visitor_id).fetch_all(pool).await?);
+        type SealedQuestion = (String, String, Option<Vec<u8>>, String, i64);
+        let sealed: Vec<SealedQuestion> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.conversation_id, u.sealed_question, u.reason, u.created_at FROM unanswered_questions u \
+             JOIN conversations c ON c.id = u.conversation_id WHERE c.visitor_id = $1 ORDER BY u.created_at")
+            .bind(visitor_id).fetch_all(pool).await?);
+        let mut unanswered = Vec::with_capacity(sealed.len());
+        for (id, conversation_id, question, reason, created_at) in sealed {
+            let question = self
+                .open_opt(question.as_deref(), &unanswered_aad(&id))?
+                .unwrap_or_default();
+            unanswered.push(UnansweredRow {
+                id,
+                conversation_id,
+                question,
+                reason,
+                embedding: None,
+                created_at,
+            });
+        }
+        let attachments = on_pool!(self, pool => sqlx::query_as(
+            "SELECT a.id, a.content_type, a.size, l.conversation_id FROM attachments a \
+             JOIN attachment_links l ON l.attachment_id = a.id JOIN conversations c ON c.id = l.conversation_id \
+             WHERE c.visitor_id = $1 ORDER BY a.created_at")
+            .bind(visitor_id).fetch_all(pool).await?);
+        let tickets = on_pool!(self, pool => sqlx::query_as(
+            "SELECT number, title, description, created_at FROM tickets WHERE visitor_id = $1 ORDER BY created_at")
+            .bind(visitor_id).fetch_all(pool).await?);
+        Ok(BuyerRecord {
+            visitor,
+            conversations,
+            events,
+            unanswered,
+            attachments,
+            tickets,
+        })
+    }
+
+    /// The buyer's conversations (to seal their replacement bodies).
+    pub async fn conversations_of_visitor(
+        &self,
+        visitor_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM conversations WHERE visitor_id = $1")
+            .bind(visitor_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Erases a buyer in one transaction: their personal data, message and note
+    /// bodies (replaced), unanswered questions, bot memory, hand-off packets,
+    /// app-channel identities, ticket texts and attachments. Conversations, event
+    /// kinds and times, ratings and assignments stay, owned by an empty visitor,
+    /// so statistics hold. Returns the attachment ids no conversation links any
+    /// more, whose files the caller removes.
+    pub async fn erase_visitor(
+        &self,
+        visitor_id: &str,
+        bodies: &[ErasedBodies],
+        new_token_hash: &[u8],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut orphans = Vec::new();
+        let done = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let done = sqlx::query(
+                "UPDATE visitors SET token_hash = $2, shop_account_id = NULL, nickname = NULL, pii = NULL, \
+                 context = NULL, sealed_account = NULL, account_index = NULL, sealed_nickname = NULL, \
+                 sealed_context = NULL, erased_at = $3, updated_at = $3 WHERE id = $1")
+                .bind(visitor_id).bind(new_token_hash).bind(now).execute(&mut *tx).await?.rows_affected();
+            for erased in bodies {
+                let c = erased.conversation_id.as_str();
+                for (kind, body) in [("message", &erased.message), ("note", &erased.note)] {
+                    sqlx::query("UPDATE events SET body = $3, erased = TRUE WHERE conversation_id = $1 AND kind = $2")
+                        .bind(c).bind(kind).bind(body).execute(&mut *tx).await?;
+                }
+                for sql in [
+                    "DELETE FROM unanswered_questions WHERE conversation_id = $1",
+                    "DELETE FROM bot_sessions WHERE conversation_id = $1",
+                    "DELETE FROM handoff_packets WHERE conversation_id = $1",
+                    // The history search's term hashes: an erased buyer is no longer
+                    // found by their phone or words.
+                    "DELETE FROM history_terms WHERE conversation_id = $1",
+                ] {
+                    sqlx::query(sql).bind(c).execute(&mut *tx).await?;
+                }
+                let linked: Vec<(String,)> = sqlx::query_as(
+                    "DELETE FROM attachment_links WHERE conversation_id = $1 RETURNING attachment_id")
+                    .bind(c).fetch_all(&mut *tx).await?;
+                for (attachment,) in linked {
+                    let (others,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM attachment_links WHERE attachment_id = $1")
+                        .bind(&attachment).fetch_one(&mut *tx).await?;
+                    if others == 0 {
+                        if self.backend() == Backend::Postgres {
+                            sqlx::query("DELETE FROM attachment_blobs WHERE id = $1")
+                                .bind(&attachment).execute(&mut *tx).await?;
+                        }
+                        sqlx::query("DELETE FROM attachments WHERE id = $1")
+                            .bind(&attachment).execute(&mut *tx).await?;
+                        orphans.push(attachment);
+                    }
+                }
+            }
+            sqlx::query("DELETE FROM channel_users WHERE visitor_id = $1")
+                .bind(visitor_id).execute(&mut *tx).await?;
+            for sql in [
+                "UPDATE ticket_comments SET body = '' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
+                "UPDATE ticket_events SET detail = '{}' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
+                "UPDATE tickets SET title = '-', description = '', custom_fields = '{}', order_number = NULL, \
+                 status_text = NULL WHERE visitor_id = $1",
+            ] {
+                sqlx::query(sql).bind(visitor_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            done
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.flush_erased().await?;
+        Ok(orphans)
+    }
+
+    /// Conversations with message or note bodies older than `before` not yet
+    /// purged (at most `limit`).
+    pub async fn conversations_to_purge(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT DISTINCT conversation_id FROM events WHERE erased = FALSE AND kind IN ('message', 'note') \
+             AND created_at < $1 LIMIT $2")
+            .bind(before).bind(limit).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Replaces the bodies older than `before` in these conversations and drops
+    /// attachments uploaded before it; returns the attachment ids dropped.
+    pub async fn purge_before(
+        &self,
+        bodies: &[ErasedBodies],
+        before: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let dropped = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for erased in bodies {
+                for (kind, body) in [("message", &erased.message), ("note", &erased.note)] {
+                    sqlx::query("UPDATE events SET body = $3, erased = TRUE WHERE conversation_id = $1 \
+                                 AND kind = $2 AND created_at < $4 AND erased = FALSE")
+                        .bind(&erased.conversation_id).bind(kind).bind(body).bind(before)
+                        .execute(&mut *tx).await?;
+                }
+            }
+            let old: Vec<(String,)> = sqlx::query_as("SELECT id FROM attachments WHERE created_at < $1")
+                .bind(before).fetch_all(&mut *tx).await?;
+            for (id,) in &old {
+                sqlx::query("DELETE FROM attachment_links WHERE attachment_id = $1").bind(id).execute(&mut *tx).await?;
+                if self.backend() == Backend::Postgres {
+                    sqlx::query("DELETE FROM attachment_blobs WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                }
+                sqlx::query("DELETE FROM attachments WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            old.into_iter().map(|r| r.0).collect::<Vec<_>>()
+        });
+        self.flush_erased().await?;
+        Ok(dropped)
+    }
+
+    /// Records a used proof-of-work challenge; `AlreadyExists` if it was used
+    /// before. Expired ones are dropped on the way (they no longer verify).
+    pub async fn spend_challenge(
+        &self,
+        signature: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM spent_challenges WHERE expires_at < $1")
+            .bind(now).execute(pool).await.map(|_| ()))?;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO spent_challenges (signature, expires_at) VALUES ($1, $2)")
+            .bind(signature).bind(expires_at).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)?;
+        Ok(())
+    }
+
+    pub async fn protection_settings(&self) -> Result<ProtectionRow, StoreError> {
+        let row: Option<ProtectionRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT retention_days, challenge_all FROM protection_settings WHERE id = 1")
+            .fetch_optional(pool).await?);
+        Ok(row.unwrap_or_default())
+    }
+
+    pub async fn put_protection_settings(
+        &self,
+        row: &ProtectionRow,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO protection_settings (id, retention_days, challenge_all, updated_by, updated_at) \
+                   VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+                   retention_days = excluded.retention_days, challenge_all = excluded.challenge_all, \
+                   updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(row.retention_days).bind(row.challenge_all).bind(by).bind(now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,546 @@
+//! Data protection: personal data and buyer text sealed at rest, a buyer's
+//! export and erasure (PIPL), and the retention purge.
+
+use crate::attachments::walk;
+use crate::bot_support::Shopper;
+use crate::helpers::{TestApp, backend_is_postgres, error_code, spawn_app, spawn_with};
+use serde_json::{Value, json};
+use xiaoer::domain::staff::Role;
+
+const NICK: &str = "琉璃猫咪";
+const ACCOUNT: &str = "tb_acct_78fd21";
+const PAGE: &str = "https://shop.example/item/carved-jade-9931";
+const CART_ITEM: &str = "翡翠手镯限量款";
+const QUESTION_MARK: &str = "琥珀湾";
+const NAME: &str = "欧阳娜娜";
+const PHONE: &str = "13912345678";
+const ADDRESS: &str = "浙江省杭州市西湖区文三路 478 号";
+const SECRET_TEXT: &str = "请寄到我公司前台，门禁码 7351";
+
+/// Runs one statement on the test's database, outside the server.
+async fn raw_exec(app: &TestApp, sql: String) {
+    use sqlx::Connection;
+    if backend_is_postgres() {
+        let url = app.settings.database_url.as_ref().unwrap().expose().clone();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let url = format!("sqlite://{}", app.data_dir.join("xiaoer.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    }
+}
+
+/// A sealed body as stored (to check it is gone afterwards, not only unreadable).
+async fn raw_body(app: &TestApp, conversation_id: &str, seq: i64) -> Vec<u8> {
+    use sqlx::Connection;
+    let sql = format!(
+        "SELECT body FROM events WHERE conversation_id = '{conversation_id}' AND seq = {seq}"
+    );
+    if backend_is_postgres() {
+        let url = app.settings.database_url.as_ref().unwrap().expose().clone();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (body,): (Vec<u8>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        body
+    } else {
+        let url = format!("sqlite://{}", app.data_dir.join("xiaoer.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let (body,): (Vec<u8>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        body
+    }
+}
+
+/// Every byte the database and the data dir hold: on SQLite every file of the
+/// data dir (database, WAL, attachments, demo store); on PostgreSQL every
+/// table's rows as text, plus the data dir.
+async fn raw_bytes(app: &TestApp) -> Vec<u8> {
+    let mut out = Vec::new();
+    for file in walk(&app.data_dir) {
+        out.extend(std::fs::read(&file).unwrap_or_default());
+    }
+    if backend_is_postgres() {
+        use sqlx::Connection;
+        let url = app.settings.database_url.as_ref().unwrap().expose().clone();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for (table,) in tables {
+            let sql = format!("SELECT t::text FROM \"{table}\" t");
+            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            for (row,) in rows {
+                out.extend_from_slice(row.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Sends a buyer's text and returns its sequence number.
+async fn send(app: &TestApp, buyer: &crate::helpers::Buyer, id: &str, text: &str) -> i64 {
+    let res = app.buyer_send(buyer, id, text).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let body: Value = res.json().await.unwrap();
+    body["seq"].as_i64().unwrap()
+}
+
+async fn staff_put(
+    app: &TestApp,
+    staff: &crate::helpers::StaffLogin,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .put(app.url(path))
+        .bearer_auth(&staff.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn assert_absent(raw: &[u8], secrets: &[&str]) {
+    assert!(raw.len() > 1000, "read the real database");
+    for secret in secrets {
+        assert!(
+            !contains(raw, secret.as_bytes()),
+            "{secret:?} found in a raw scan of the database and data dir"
+        );
+    }
+}
+
+/// A signed-in buyer with a nickname; returns the chat and the visitor id.
+async fn signed_in_buyer(app: &TestApp) -> (Shopper, String) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "identity": app.signed_identity(ACCOUNT), "nickname": NICK }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let shopper = Shopper {
+        conversation_id: body["conversation"]["id"].as_str().unwrap().into(),
+        token: body["visitor_token"].as_str().unwrap().into(),
+    };
+    (shopper, body["visitor_id"].as_str().unwrap().into())
+}
+
+async fn put_context(app: &TestApp, token: &str) {
+    let context = json!({
+        "current_page": PAGE,
+        "pages_viewed": [{ "url": PAGE, "title": "玉雕", "at": 1 }],
+        "cart": [{ "sku": "jade-9931", "name": CART_ITEM, "quantity": 1, "unit_price_cents": 129900 }]
+    });
+    let res = app
+        .client
+        .put(app.url("/api/v1/visitor/context"))
+        .bearer_auth(token)
+        .json(&context)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+async fn find_by_account(app: &TestApp, admin: &crate::helpers::StaffLogin) -> Vec<Value> {
+    let res = app
+        .staff_get(admin, &format!("/api/v1/admin/buyers?account={ACCOUNT}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn export(app: &TestApp, admin: &crate::helpers::StaffLogin, visitor_id: &str) -> Value {
+    let res = app
+        .staff_get(admin, &format!("/api/v1/admin/buyers/{visitor_id}/export"))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// ASVS 5.0 14.2.4 (encryption of sensitive data as documented): the buyer's
+/// nickname, browsing context, shop account and the questions the bot could
+/// not answer are sealed at rest; staff and the knowledge manager still read
+/// them through the API, and an admin finds the buyer by account (blind index).
+#[tokio::test]
+async fn asvs_14_2_4_nickname_context_account_and_unanswered_questions_are_sealed_at_rest() {
+    use crate::bot_scripted::{replying, spawn_scripted};
+    let app = spawn_scripted(replying("摘要"), Default::default()).await;
+    let (buyer, visitor_id) = signed_in_buyer(&app).await;
+    put_context(&app, &buyer.token).await;
+    let question = format!("今天天气怎么样，会影响寄到{QUESTION_MARK}吗");
+    let seq = app.say(&buyer, &question).await;
+    app.bot_replies(&buyer, seq).await;
+
+    let km = app.staff("km-seal", Role::KnowledgeManager).await;
+    let unanswered: Value = app
+        .staff_get(&km, "/api/v1/kb/unanswered")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        unanswered.to_string().contains(QUESTION_MARK),
+        "the question was logged and opens: {unanswered}"
+    );
+    let admin = app.staff("admin-seal", Role::Admin).await;
+    let found = find_by_account(&app, &admin).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["visitor_id"], visitor_id.as_str());
+    let record = export(&app, &admin, &visitor_id).await;
+    assert_eq!(record["visitor"]["nickname"], NICK);
+    assert_eq!(record["visitor"]["shop_account_id"], ACCOUNT);
+    assert_eq!(record["visitor"]["context"]["current_page"], PAGE);
+
+    let raw = raw_bytes(&app).await;
+    assert_absent(
+        &raw,
+        &[NICK, ACCOUNT, "carved-jade-9931", CART_ITEM, QUESTION_MARK],
+    );
+}
+
+/// ASVS 5.0 14.2.4: rows an older version stored in clear (before migration
+/// 0013) are sealed at the next start and read back the same.
+#[tokio::test]
+async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_next_start() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    let context = json!({ "current_page": PAGE, "pages_viewed": [], "cart": [] }).to_string();
+    raw_exec(
+        &app,
+        format!(
+            "UPDATE visitors SET nickname = '{NICK}', shop_account_id = '{ACCOUNT}', context = '{context}', \
+             sealed_nickname = NULL WHERE id = '{}'",
+            buyer.visitor_id
+        ),
+    )
+    .await;
+    raw_exec(
+        &app,
+        format!(
+            "INSERT INTO unanswered_questions (id, conversation_id, question, reason, created_at) \
+             VALUES ('legacy-1', '{}', '寄到{QUESTION_MARK}要几天', 'low_confidence', 1)",
+            buyer.conversation_id
+        ),
+    )
+    .await;
+    let settings = app.settings.clone();
+    let dir = app.stop().await;
+    let app = spawn_with(dir, settings, Default::default()).await;
+
+    let admin = app.staff("admin-legacy", Role::Admin).await;
+    let found = find_by_account(&app, &admin).await;
+    assert_eq!(found.len(), 1, "found by the blind index: {found:?}");
+    let record = export(&app, &admin, &buyer.visitor_id).await;
+    assert_eq!(record["visitor"]["nickname"], NICK);
+    assert_eq!(record["visitor"]["context"]["current_page"], PAGE);
+    assert!(
+        record["unanswered_questions"]
+            .to_string()
+            .contains(QUESTION_MARK),
+        "{record}"
+    );
+    let raw = raw_bytes(&app).await;
+    assert_absent(&raw, &[NICK, ACCOUNT, "carved-jade-9931", QUESTION_MARK]);
+}
+
+/// ASVS 5.0 14.2.7 (data deleted as the situation requires; PIPL): an admin
+/// exports everything stored about a buyer, then erases them. Afterwards a raw
+/// scan of the database and the data dir finds none of their personal data,
+/// messages or attachment, not even the sealed bytes of their message; the
+/// conversation stays, anonymous, for statistics; both steps are audited
+/// without values; an agent may do neither.
+#[tokio::test]
+async fn asvs_14_2_7_an_admin_exports_then_erases_a_buyer_leaving_no_trace_in_the_database_or_data_dir()
+ {
+    let app = spawn_app().await;
+    let (buyer, visitor_id) = signed_in_buyer(&app).await;
+    put_context(&app, &buyer.token).await;
+    let profile = json!({ "real_name": NAME, "phone": PHONE, "address": ADDRESS });
+    let res = app
+        .client
+        .put(app.url("/api/v1/visitor/profile"))
+        .bearer_auth(&buyer.token)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let sent = crate::helpers::Buyer {
+        conversation_id: buyer.conversation_id.clone(),
+        visitor_id: visitor_id.clone(),
+        token: buyer.token.clone(),
+    };
+    let seq = send(&app, &sent, "pipl-1", SECRET_TEXT).await;
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/conversations/{}/attachments",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .header("content-type", "text/plain")
+        .body(format!("收件人 {NAME} {PHONE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert!(!walk(&app.data_dir.join("attachments")).is_empty() || backend_is_postgres());
+
+    let admin = app.staff("admin-pipl", Role::Admin).await;
+    let agent = app.staff("agent-pipl", Role::Agent).await;
+    let record = export(&app, &admin, &visitor_id).await;
+    let text = record.to_string();
+    for value in [NICK, ACCOUNT, PHONE, ADDRESS, SECRET_TEXT] {
+        assert!(
+            text.contains(value),
+            "{value} missing from the export: {text}"
+        );
+    }
+    assert_eq!(record["attachments"].as_array().unwrap().len(), 1);
+    let path = format!("/api/v1/admin/buyers/{visitor_id}");
+    let res = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "an agent may not erase buyers");
+    let sealed_message = raw_body(&app, &buyer.conversation_id, seq).await;
+
+    let res = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    let raw = raw_bytes(&app).await;
+    assert_absent(
+        &raw,
+        &[NICK, ACCOUNT, NAME, PHONE, ADDRESS, SECRET_TEXT, CART_ITEM],
+    );
+    assert!(
+        !contains(&raw, &sealed_message[..40]),
+        "the sealed message is still stored"
+    );
+    assert!(
+        walk(&app.data_dir.join("attachments")).is_empty(),
+        "attachment files left in the data dir"
+    );
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/conversations/{}", buyer.conversation_id)))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "the erased buyer's token is void");
+    let after = export(&app, &admin, &visitor_id).await;
+    assert_eq!(
+        after["conversations"].as_array().unwrap().len(),
+        1,
+        "kept for statistics"
+    );
+    assert!(after["visitor"]["nickname"].is_null(), "{after}");
+    assert!(after.to_string().contains("erased"), "{after}");
+    assert!(find_by_account(&app, &admin).await.is_empty());
+
+    let audit: Value = app
+        .staff_get(&admin, "/api/v1/admin/audit?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let log = audit.to_string();
+    for action in ["exported", "buyer_erased"] {
+        assert!(log.contains(action), "{action} not audited: {log}");
+    }
+    for value in [NICK, ACCOUNT, PHONE] {
+        assert!(!log.contains(value), "{value} in the audit log");
+    }
+}
+
+/// ASVS 5.0 14.2.7 (outdated data deleted on a defined schedule): with a
+/// retention period set, the purge replaces older message bodies and removes
+/// older attachments (database and data dir) and keeps newer ones.
+#[tokio::test]
+async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purged() {
+    let app = spawn_app().await;
+    let buyer = app.start_conversation().await;
+    let old = "旧消息：十天前的订单备注 4471";
+    let old_seq = send(&app, &buyer, "old-1", old).await;
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/conversations/{}/attachments",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .header("content-type", "text/plain")
+        .body("旧附件 8812")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let attachment: Value = res.json().await.unwrap();
+    let ten_days = 10 * 24 * 3600 * 1000_i64;
+    raw_exec(
+        &app,
+        format!(
+            "UPDATE events SET created_at = created_at - {ten_days} WHERE conversation_id = '{}' AND seq <= {old_seq}",
+            buyer.conversation_id
+        ),
+    )
+    .await;
+    raw_exec(
+        &app,
+        format!("UPDATE attachments SET created_at = created_at - {ten_days}"),
+    )
+    .await;
+    let new = "新消息：今天的备注 5520";
+    send(&app, &buyer, "new-1", new).await;
+
+    let admin = app.staff("admin-retention", Role::Admin).await;
+    let path = "/api/v1/admin/data-protection";
+    let res = staff_put(&app, &admin, path, json!({ "retention_days": 0 })).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res.json().await.unwrap()), "invalid_retention");
+    let res = staff_put(&app, &admin, path, json!({ "retention_days": 7 })).await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .staff_post(&admin, "/api/v1/admin/data-protection/purge", json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["conversations"], 1, "{report}");
+    assert_eq!(report["attachments"], 1, "{report}");
+
+    let events = app.buyer_events(&buyer, 0).await;
+    let texts = serde_json::to_string(&events).unwrap();
+    assert!(!texts.contains(old), "old message kept: {texts}");
+    assert!(texts.contains(new), "new message purged: {texts}");
+    let id = attachment["attachment_id"].as_str().unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/attachments/{id}",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(walk(&app.data_dir.join("attachments")).is_empty());
+    let raw = raw_bytes(&app).await;
+    assert!(!contains(&raw, "8812".as_bytes()) || backend_is_postgres());
+}
+
+async fn new_conversation(app: &TestApp, altcha: Option<&str>) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "altcha": altcha }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Fetches a challenge and solves it as the widget would: the base64 payload.
+async fn solved_challenge(app: &TestApp) -> String {
+    use base64::Engine;
+    let challenge: altcha::Challenge = app
+        .client
+        .get(app.url("/api/v1/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let solution = tokio::task::spawn_blocking(move || {
+        let solution = altcha::solve_challenge(altcha::SolveChallengeOptions::new(&challenge))
+            .unwrap()
+            .expect("solved in time");
+        json!({ "challenge": challenge, "solution": solution })
+    })
+    .await
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(solution.to_string())
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation): a farm of new conversations from one IP
+/// is challenged past the soft limit; a solved challenge lets one more through
+/// and cannot be replayed; a forged solution is refused; an admin can require
+/// the challenge of everyone during an attack.
+#[tokio::test]
+async fn asvs_2_4_1_a_farm_of_new_conversations_is_challenged_and_a_solution_works_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir.path()).await;
+    settings.rate_limits.challenge_conversations_per_ip = 3;
+    let app = spawn_with(dir, settings, Default::default()).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.push(new_conversation(&app, None).await.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[201, 201, 201]);
+    assert!(statuses[3..].iter().all(|s| *s == 403), "{statuses:?}");
+    let res = new_conversation(&app, None).await;
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_required");
+
+    let payload = solved_challenge(&app).await;
+    assert_eq!(new_conversation(&app, Some(&payload)).await.status(), 201);
+    let res = new_conversation(&app, Some(&payload)).await;
+    assert_eq!(res.status(), 409, "a replayed solution");
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_replayed");
+    let res = new_conversation(&app, Some("eyJub3QiOiJhIHNvbHV0aW9uIn0=")).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res.json().await.unwrap()), "challenge_failed");
+
+    // During an attack an admin requires it of everyone (a fresh client too).
+    let app = spawn_app().await;
+    assert_eq!(new_conversation(&app, None).await.status(), 201);
+    let admin = app.staff("admin-challenge", Role::Admin).await;
+    let path = "/api/v1/admin/data-protection";
+    let res = staff_put(
+        &app,
+        &admin,
+        path,
+        json!({ "retention_days": null, "challenge_all": true }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(new_conversation(&app, None).await.status(), 403);
+    let payload = solved_challenge(&app).await;
+    assert_eq!(new_conversation(&app, Some(&payload)).await.status(), 201);
+}
