@@ -152,6 +152,11 @@ pub struct KbHit {
     pub title: String,
     pub answer: String,
     pub score: f32,
+    /// The entry's other wordings of its question and its tags and products:
+    /// what a knowledge manager said the entry is about ("到广州大概多久" for
+    /// the delivery-time entry), which its answer need not name.
+    #[serde(default)]
+    pub wordings: Vec<String>,
 }
 
 /// Send the curated answer / an LLM answer grounded on the hits / hand off.

@@ -337,6 +337,7 @@ impl Application {
                 BotConfig {
                     answer_budget: settings.answer_budget,
                     token_budget: settings.llm_token_budget,
+                    synonyms: shop_synonyms(&settings),
                     ..BotConfig::default()
                 },
             )
@@ -583,6 +584,13 @@ pub fn shop_segmenter(settings: &Settings) -> Segmenter {
         Ok(text) => Segmenter::from_vocabulary_text(&text),
         Err(_) => Segmenter::default(),
     }
+}
+
+/// The shop's synonyms (`KNOWLEDGE_DIR/synonyms.txt`) when present.
+pub fn shop_synonyms(settings: &Settings) -> crate::services::bot::grounding::Synonyms {
+    std::fs::read_to_string(settings.knowledge_dir.join("synonyms.txt"))
+        .map(|text| crate::services::bot::grounding::Synonyms::parse(&text))
+        .unwrap_or_default()
 }
 
 pub async fn knowledge_service(

@@ -104,6 +104,7 @@ impl KnowledgeBase for ScriptedKnowledge {
                 title: hit.1.into(),
                 answer: hit.2.into(),
                 score: hit.3,
+                wordings: Vec::new(),
             }],
         })
     }

@@ -77,6 +77,7 @@ impl KnowledgeBase for FixedKnowledge {
                     title: e.title.into(),
                     answer: e.answer.into(),
                     score: if e.curated { 0.93 } else { 0.71 },
+                    wordings: Vec::new(),
                 };
                 (e.curated, hit)
             })

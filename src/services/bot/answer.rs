@@ -111,6 +111,12 @@ impl BotService {
         let hits: Vec<&KbHit> = verdict.hits.iter().take(GROUNDING_ENTRIES).collect();
         let evidence = grounding_evidence(&verdict.hits);
         let evidence = evidence.as_refs();
+        // Numbers must come from what the entries say, not from their wordings.
+        let said = Evidence(
+            hits.iter()
+                .map(|h| format!("{}\n{}", h.title, h.answer))
+                .collect(),
+        );
         if !self
             .grounding()
             .covers(&turn.facts.text, &evidence, turn.lang)
@@ -200,9 +206,9 @@ impl BotService {
             if violation.is_some() {
                 break; // dropping the stream stops the model
             }
-            invented = self
-                .grounding()
-                .invented_number_so_far(&clean, &turn.facts.text, &evidence);
+            invented =
+                self.grounding()
+                    .invented_number_so_far(&clean, &turn.facts.text, &said.as_refs());
             if invented.is_some() {
                 break; // an invented price or period: no need to hear the rest
             }
@@ -354,14 +360,18 @@ impl BotService {
             .map(|h| content(h))
             .collect();
         let cited_refs: Vec<&str> = cited_texts.iter().map(String::as_str).collect();
+        let wordings: Vec<&str> = hits
+            .iter()
+            .flat_map(|h| h.wordings.iter().map(String::as_str))
+            .collect();
         let grounding = self.grounding();
-        let first = grounding.check(clean, question, &cited_refs, lang);
+        let first = grounding.check_with(clean, question, &cited_refs, &wordings, lang);
         if first.is_ok() || citations.len() >= hits.len() {
             return first.map(|()| citations);
         }
         let all: Vec<String> = hits.iter().map(|h| content(h)).collect();
         let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        grounding.check(clean, question, &all_refs, lang)?;
+        grounding.check_with(clean, question, &all_refs, &wordings, lang)?;
         Ok(hits
             .iter()
             .map(|h| Citation {
@@ -372,8 +382,8 @@ impl BotService {
     }
 }
 
-/// The text of the entries an answer may stand on: title and answer of the
-/// best `GROUNDING_ENTRIES` hits.
+/// The text of the entries a question is held to: title, answer and other
+/// wordings of the best `GROUNDING_ENTRIES` hits.
 struct Evidence(Vec<String>);
 
 impl Evidence {
@@ -383,12 +393,12 @@ impl Evidence {
 }
 
 fn grounding_evidence(hits: &[KbHit]) -> Evidence {
-    Evidence(
-        hits.iter()
-            .take(GROUNDING_ENTRIES)
-            .map(|h| format!("{}\n{}", h.title, h.answer))
-            .collect(),
-    )
+    Evidence(hits.iter().take(GROUNDING_ENTRIES).map(spoken_of).collect())
+}
+
+/// What an entry speaks of: its title, answer and other wordings.
+fn spoken_of(hit: &KbHit) -> String {
+    format!("{}\n{}\n{}", hit.title, hit.answer, hit.wordings.join("\n"))
 }
 
 fn dont_know_reply(turn: &Turn) -> String {
@@ -545,6 +555,7 @@ mod tests {
             title: id.into(),
             answer: String::new(),
             score: 0.9,
+            wordings: Vec::new(),
         };
         let (a, b) = (hit("a"), hit("b"));
         let cites = cited("text [2] and [1] and [2] and [9]", &[&a, &b]);

@@ -41,10 +41,48 @@ pub enum Unsupported {
     InventedContent { supported: usize, terms: usize },
 }
 
-/// The check, with its segmenter and stop words built once.
+/// The check, with its segmenter, stop words and the shop's synonyms built once.
 pub struct Grounding {
     segmenter: Segmenter,
     stop: HashSet<String>,
+    synonyms: Synonyms,
+}
+
+/// Words the shop uses for the same thing ("短袖" and "T恤", "洗衣机" and
+/// "机洗", "kg" and "公斤"): `knowledge/synonyms.txt`, one group a line,
+/// words apart by spaces or commas, `#` starts a comment. A question's word
+/// counts as spoken of when an entry says any word of its group; a model's
+/// answer may use any word of the group its entries use.
+#[derive(Debug, Clone, Default)]
+pub struct Synonyms {
+    groups: Vec<Vec<String>>,
+}
+
+impl Synonyms {
+    pub fn parse(text: &str) -> Self {
+        let groups = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .map(|l| {
+                l.split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | '、' | '='))
+                    .filter(|w| !w.is_empty())
+                    .map(|w| arabic_numerals(&normalise(w)))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|g| g.len() >= 2)
+            .collect();
+        Synonyms { groups }
+    }
+
+    /// The other words of every group `word` belongs to.
+    fn of<'a>(&'a self, word: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.groups
+            .iter()
+            .filter(move |g| g.iter().any(|w| w == word))
+            .flatten()
+            .map(String::as_str)
+            .filter(move |w| *w != word)
+    }
 }
 
 impl std::fmt::Debug for Grounding {
@@ -69,7 +107,10 @@ const STOP_ZH: &[&str] = &[
     "放心", "当然", "一定", "肯定", "确实", "一般", "通常", "都是", "就是", "还是", "只", "只是",
     "只要", "可能", "应该", "无法", "不了", "看", "查看", "了解", "告诉", "说", "问", "不要", "一次",
     "第一", "还能", "还有", "另外", "而且", "请问", "想问", "问下", "问一下", "请教", "麻烦", "在吗",
-    "亲亲", "你好", "老板", "掌柜", "店家", "咨询一下",
+    "亲亲", "你好", "老板", "掌柜", "店家", "咨询一下", "以后", "之后", "现在", "时间", "开始",
+    "处理", "一块", "别的", "正常", "平常", "要是", "万一", "帮忙", "很多", "大概", "多久",
+    "多长", "多长时间", "长时间", "啥时候", "什么时候", "那边", "这边", "咋整", "咋办", "怎么办",
+    "回事", "一下", "一般来说", "大约", "左右", "一阵子", "一阵", "阵子",
 ];
 #[rustfmt::skip]
 const STOP_EN: &[&str] = &[
@@ -94,15 +135,41 @@ const BARE_ANSWERS: &[&str] = &[
     "itcan", "notreally", "nope", "yep", "yeah",
 ];
 
+/// English words (stemmed) that say how something is asked, not what about.
+#[rustfmt::skip]
+const EN_LIGHT: &[&str] = &[
+    "work", "stuff", "someth", "thing", "way", "until", "show", "up", "off", "right", "now",
+    "come", "go", "want", "need", "like", "anyth", "tell", "ask", "much", "mani", "long",
+    "soon", "time", "here", "still", "ok", "okay", "realli", "actual", "possibl", "get", "got",
+    "use", "give", "take", "put", "send", "someon", "anyon", "one", "talk", "speak",
+];
+
+/// Single characters of a Chinese question that say nothing of its subject:
+/// particles, pronouns, question words, and everyday verbs of shopping.
+const SINGLE_ZH: &str = "亲您你我他她它们的地得了着过是有在能会要不没别和与跟或也都就还又再这那个些把被给让从到为以之其该此哪几多少么吗呢吧啊呀嘛哈哦喔噢呗咧嗯滴哒啥咋怎谁请问说看想用买拍下上里中内外前后去来做弄让可很太更最先才刚已正只该好行对一下个件次点儿嘞么呐啦走慢样扔卖搞弄放成双大小";
+
 impl Grounding {
     pub fn new(segmenter: Segmenter) -> Self {
+        Self::with_synonyms(segmenter, Synonyms::default())
+    }
+
+    pub fn with_synonyms(segmenter: Segmenter, synonyms: Synonyms) -> Self {
         let stop = STOP_ZH
             .iter()
             .chain(STOP_EN)
             .flat_map(|w| segmenter.tokens(w))
             .chain(STOP_ZH.iter().map(|w| (*w).to_owned()))
             .collect();
-        Grounding { segmenter, stop }
+        Grounding {
+            segmenter,
+            stop,
+            synonyms,
+        }
+    }
+
+    /// Whether `evidence` (normalised, numerals in digits) says `term` or a synonym of it.
+    fn says(&self, evidence: &str, term: &str) -> bool {
+        evidence.contains(term) || self.synonyms.of(term).any(|s| evidence.contains(s))
     }
 
     /// Checks `answer` (citation marks already removed) against the `entries`
@@ -113,6 +180,21 @@ impl Grounding {
         answer: &str,
         question: &str,
         entries: &[&str],
+        lang: Lang,
+    ) -> Result<(), Unsupported> {
+        self.check_with(answer, question, entries, &[], lang)
+    }
+
+    /// `check`, where the entries' other `wordings` (their similar questions
+    /// and tags) may back what the buyer asked about, said back in the answer
+    /// ("广州" for the delivery-time entry): never a fact the answer adds,
+    /// which only the entries' text (or a synonym of its words) backs.
+    pub fn check_with(
+        &self,
+        answer: &str,
+        question: &str,
+        entries: &[&str],
+        wordings: &[&str],
         lang: Lang,
     ) -> Result<(), Unsupported> {
         if !in_language(answer, lang) {
@@ -142,11 +224,17 @@ impl Grounding {
             return Err(Unsupported::RestatesQuestion);
         }
         let evidence_terms: HashSet<String> = self.key_terms(&evidence).into_iter().collect();
-        let found = |t: &String| evidence_terms.contains(t) || evidence.contains(t.as_str());
+        let said = arabic_numerals(&evidence);
+        let found =
+            |t: &String| evidence_terms.contains(t) || self.says(&said, &arabic_numerals(t));
         let supported = terms.iter().filter(|t| found(t)).count();
         // What the buyer asked about that no entry mentions ("德国", "库存"),
         // said back in the answer, is the subject of a claim the entries cannot back.
-        let unbacked_subjects = echoed.iter().filter(|t| !found(t)).count();
+        let subjects = arabic_numerals(&normalise(&wordings.join("\n")));
+        let unbacked_subjects = echoed
+            .iter()
+            .filter(|t| !found(t) && !self.says(&subjects, &arabic_numerals(t)))
+            .count();
         if unbacked_subjects > 0 {
             // "L码的T恤还有库存": the buyer's own word, asserted, backed by nothing.
             return Err(Unsupported::InventedContent {
@@ -175,24 +263,74 @@ impl Grounding {
         self.unnamed(question, entries, lang).is_empty()
     }
 
-    /// What the question asks about that the entries never touch (see `covers`).
+    /// What the question asks about that the entries never speak of (see `covers`).
+    ///
+    /// `entries` are the best entries' text with their other wordings (similar
+    /// questions, tags): what a knowledge manager said an entry is about counts
+    /// ("到广州大概多久" makes "广州" a subject of the delivery-time entry).
+    /// A Chinese question's words are held whole, numerals read as digits
+    /// ("双十二" is "双12"), a word of the shop's synonyms counting as any of
+    /// its group; a compound counts when its parts do ("到货时间"), a part when
+    /// its compound does. Single characters that carry a subject ("剩", "克",
+    /// "重") are held too; function words and the shop's everyday verbs are not.
     pub fn unnamed(&self, question: &str, entries: &[&str], lang: Lang) -> Vec<String> {
-        let evidence = normalise(&entries.join("\n"));
-        let touched = |t: &str| {
-            let cjk: Vec<char> = t.chars().filter(|c| is_cjk(*c)).collect();
-            if cjk.is_empty() {
-                evidence.contains(t)
-            } else {
-                cjk.iter().any(|c| evidence.contains(*c))
-            }
-        };
+        let evidence = arabic_numerals(&normalise(&entries.join("\n")));
         let terms = match lang {
             // English paraphrases share too few words to hold every term to the
             // entries; the names in a question they must hold.
-            Lang::En => names_in(question),
-            Lang::Zh => self.key_terms(question),
+            // Every word that means something ("extended", "wireless"), names too.
+            Lang::En => {
+                let mut terms = names_in(question);
+                for t in self.key_terms(question) {
+                    if !EN_LIGHT.contains(&t.as_str()) && !terms.contains(&t) {
+                        terms.push(t);
+                    }
+                }
+                terms
+            }
+            Lang::Zh => self.coverage_terms(&arabic_numerals(&normalise(question))),
         };
-        terms.into_iter().filter(|t| !touched(t)).collect()
+        // English words are compared as stems ("warranti" is "warranty").
+        let stems: HashSet<String> = match lang {
+            Lang::En => self.key_terms(&evidence).into_iter().collect(),
+            Lang::Zh => HashSet::new(),
+        };
+        let spoken: Vec<bool> = terms
+            .iter()
+            .map(|t| {
+                stems.contains(t)
+                    || self.says(&evidence, t)
+                    || every_content_character_in(t, &evidence)
+            })
+            .collect();
+        terms
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| !spoken[*i] && !covered_by_others(t, &terms, &spoken))
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// The words of a Chinese question that must be spoken of: its key terms
+    /// and its single characters that are not function words.
+    fn coverage_terms(&self, question: &str) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.segmenter
+            .tokens(question)
+            .into_iter()
+            .filter(|t| !t.starts_with('\u{1}'))
+            .filter(|t| !self.stop.contains(t))
+            .filter(|t| !t.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .filter(|t| {
+                let mut chars = t.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if is_cjk(c) => !SINGLE_ZH.contains(c),
+                    (Some(c), None) => c.is_alphabetic(),
+                    _ => true,
+                }
+            })
+            .filter(|t| seen.insert(t.clone()))
+            .collect()
     }
 
     /// Whether `entry` speaks of everything the question names: every key term
@@ -275,6 +413,113 @@ fn names_in(question: &str) -> Vec<String> {
         sentence_start = word.ends_with(['.', '?', '!']);
     }
     names
+}
+
+/// Whether every character of a Chinese word but function words' occurs in
+/// the evidence: a paraphrase or a typo of the entries' words keeps them
+/// ("洗衣机" for "机洗" and "洗衣袋"), a new subject does not ("零下",
+/// "血氧"); a word of function characters only ("能用") asks about nothing.
+fn every_content_character_in(term: &str, evidence: &str) -> bool {
+    let cjk: Vec<char> = term.chars().filter(|c| is_cjk(*c)).collect();
+    cjk.len() >= 2
+        && cjk
+            .iter()
+            .filter(|c| !SINGLE_ZH.contains(**c))
+            .all(|c| evidence.contains(*c))
+}
+
+/// Whether `term`, not spoken of itself, is part of a word that is
+/// ("托特" of "托特包"), or made of parts that are ("到货" and "时间" of "到货时间").
+fn covered_by_others(term: &str, terms: &[String], spoken: &[bool]) -> bool {
+    let others = || {
+        terms
+            .iter()
+            .zip(spoken)
+            .filter(|(t, s)| **s && t.as_str() != term)
+            .map(|(t, _)| t.as_str())
+    };
+    if others().any(|t| t.contains(term)) {
+        return true;
+    }
+    let chars: Vec<char> = term.chars().collect();
+    let mut covered = vec![false; chars.len()];
+    for part in others().filter(|t| term.contains(*t)) {
+        let part: Vec<char> = part.chars().collect();
+        for start in 0..=chars.len().saturating_sub(part.len()) {
+            if chars[start..].starts_with(&part) {
+                covered[start..start + part.len()].fill(true);
+            }
+        }
+    }
+    chars.len() > 1 && covered.iter().all(|c| *c)
+}
+
+/// Chinese numerals of two characters or more, any with 十 or 百, and any
+/// before a unit, in digits ("双十二" → "双12", "三天" → "3天"); a lone
+/// numeral before anything else ("一下", "零下") stays as it is.
+pub fn arabic_numerals(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let numeral = |c: char| "零一二两三四五六七八九十百".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if numeral(chars[i]) {
+            let len = chars[i..].iter().take_while(|c| numeral(**c)).count();
+            let run = &chars[i..i + len];
+            let word: String = run.iter().collect();
+            let next = chars.get(i + len).copied();
+            // "一个", "一块": one of something, not a quantity asked about.
+            let before_unit = run != ['一'] && next.is_some_and(|u| UNITS.contains(u) || u == '点');
+            // "十分" (very) and "百分之" are words.
+            let word_of = matches!(run, ['十'] | ['百']) && next == Some('分');
+            if (len >= 2 || matches!(run[0], '十' | '百') || before_unit)
+                && !word_of
+                && let Some(value) = numeral_value(run)
+            {
+                out.push_str(&value.to_string());
+                i += len;
+                continue;
+            }
+            out.push_str(&word);
+            i += len;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The value of a run of Chinese numerals up to 999 ("十二", "一百二十",
+/// "二〇"-free); `None` for a run that is not one number ("一一").
+fn numeral_value(run: &[char]) -> Option<u32> {
+    let digit = |c: char| {
+        "零一二三四五六七八九"
+            .find(c)
+            .map(|b| (b / 3) as u32)
+            .or(if c == '两' { Some(2) } else { None })
+    };
+    let (mut total, mut current, mut last_unit) = (0u32, None::<u32>, 1000u32);
+    for c in run {
+        match c {
+            '百' | '十' => {
+                let unit = if *c == '百' { 100 } else { 10 };
+                if unit >= last_unit {
+                    return None;
+                }
+                total += current.unwrap_or(1) * unit;
+                current = None;
+                last_unit = unit;
+            }
+            c => {
+                if current.is_some() && *c != '零' {
+                    return None;
+                }
+                current = Some(digit(*c)?);
+            }
+        }
+    }
+    Some(total + current.unwrap_or(0))
 }
 
 /// The answer without marks, spaces, particles and punctuation, lower case.
@@ -446,6 +691,195 @@ mod tests {
         grounding().check(answer, question, entries, lang)
     }
 
+    /// An entry of the demo knowledge base (knowledge/faq/*.yaml) as the bot
+    /// sees it in a hit: title and answer, then its other wordings.
+    fn demo_entries() -> &'static std::collections::HashMap<String, String> {
+        static E: OnceLock<std::collections::HashMap<String, String>> = OnceLock::new();
+        E.get_or_init(|| {
+            #[derive(serde::Deserialize)]
+            struct Faq {
+                id: String,
+                question: String,
+                #[serde(default)]
+                similar: Vec<String>,
+                answer: String,
+                #[serde(default)]
+                tags: Vec<String>,
+                #[serde(default)]
+                products: Vec<String>,
+            }
+            let mut map = std::collections::HashMap::new();
+            for file in std::fs::read_dir("knowledge/faq").unwrap() {
+                let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+                let faqs: Vec<Faq> = serde_yaml_ng::from_str(&text).unwrap();
+                for f in faqs {
+                    let wordings = [f.similar, f.tags, f.products].concat().join("\n");
+                    map.insert(f.id, format!("{}\n{}\n{wordings}", f.question, f.answer));
+                }
+            }
+            map
+        })
+    }
+
+    fn demo_synonyms() -> Synonyms {
+        Synonyms::parse(&std::fs::read_to_string("knowledge/synonyms.txt").unwrap_or_default())
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Retrieval {
+        set: String,
+        id: String,
+        text: String,
+        expected: Vec<String>,
+        hits: Vec<String>,
+    }
+
+    fn retrievals() -> Vec<Retrieval> {
+        std::fs::read_to_string("tests/data/bot_retrievals.jsonl")
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// The four non-answers with a citation that the first coverage check let
+    /// through (`bench bot --claims`, questions #28 #33 #53 #64 of
+    /// tests/data/unsupported_claims.jsonl), with the entries they were sent
+    /// from, now held to every word of what is asked: "零下" (it shared "下"
+    /// with "下载"), "剩" and "克" (single characters, left out before), and
+    /// "extended" (an English question that names nothing).
+    #[test]
+    fn the_recorded_non_answers_the_first_check_let_through_are_not_covered() {
+        let g = Grounding::with_synonyms(Segmenter::default(), demo_synonyms());
+        let e = demo_entries();
+        for (question, entries, lang, recorded) in [
+            (
+                "手表零下二十度能正常用吗",
+                ["product-sw300-compat", "product-sw300-waterproof"],
+                Lang::Zh,
+                "SW-300 手表支持苹果手机，用「小二运动」App。",
+            ),
+            (
+                "托特包还剩几个",
+                ["product-bg020-size", "product-bg020-size"],
+                Lang::Zh,
+                "亲，BG-020 托特包尺寸为长 38 cm × 高 30 cm × 宽 12 cm，可以放下 14 英寸及以下的笔记本电脑和 A4 文件。",
+            ),
+            (
+                "充电宝重多少克",
+                ["product-pb200-charging", "product-pb200-airline"],
+                Lang::Zh,
+                "亲，PB-200 支持 20W PD 双向快充：用 20W 及以上的 PD 充电器给它充电，约 3 小时充满。",
+            ),
+            (
+                "can i buy an extended warranty for the watch?",
+                ["en-warranty", "en-watch-waterproof"],
+                Lang::En,
+                "EB-100 earbuds, PB-200 power banks and SW-300 smart watches have a 1-year warranty from the delivery date.",
+            ),
+        ] {
+            let texts: Vec<&str> = entries.iter().map(|id| e[*id].as_str()).collect();
+            assert!(
+                !g.covers(question, &texts, lang),
+                "{question}: {recorded} {:?}",
+                g.coverage_terms(question)
+            );
+        }
+        // What they do name still counts: the same entries answer these.
+        for (question, entry, lang) in [
+            ("托特包能装下电脑吗", "product-bg020-size", Lang::Zh),
+            ("充电宝充满要多久", "product-pb200-charging", Lang::Zh),
+            (
+                "how long is the warranty on the watch",
+                "en-warranty",
+                Lang::En,
+            ),
+        ] {
+            assert!(
+                g.covers(question, &[e[entry].as_str()], lang),
+                "{question}: {:?}",
+                g.unnamed(question, &[e[entry].as_str()], lang)
+            );
+        }
+    }
+
+    #[test]
+    fn an_entrys_wordings_numerals_and_the_shops_synonyms_count_as_spoken_of() {
+        let g = Grounding::with_synonyms(Segmenter::default(), demo_synonyms());
+        let e = demo_entries();
+        // "到广州大概多久" is a wording of the delivery-time entry.
+        assert!(g.covers(
+            "在广州 正常几天到货",
+            &[e["shipping-delivery-time"].as_str()],
+            Lang::Zh
+        ));
+        // "双十二" is "双12".
+        assert!(g.covers(
+            "双十二满多少减多少",
+            &[e["promo-double12-2026"].as_str()],
+            Lang::Zh
+        ));
+        // "洗衣机" is "机洗"; "顺风" is the buyers' spelling of "顺丰".
+        assert!(g.covers(
+            "鞋子能放洗衣机里洗不",
+            &[e["product-sn010-care"].as_str()],
+            Lang::Zh
+        ));
+        assert!(g.covers(
+            "发的啥快递呀 能发顺风不",
+            &[e["shipping-carriers"].as_str()],
+            Lang::Zh
+        ));
+        // Without the synonyms "短袖" is a word the entry never says.
+        let plain = Grounding::new(Segmenter::default());
+        let tee = "T恤的尺码表是怎样的？\n尺码 S、M、L、XL、XXL。";
+        assert!(!plain.covers("短袖有哪些尺码", &[tee], Lang::Zh));
+        let short =
+            Grounding::with_synonyms(Segmenter::default(), Synonyms::parse("T恤 短袖 # 同一件"));
+        assert!(short.covers("短袖有哪些尺码", &[tee], Lang::Zh));
+        assert_eq!(
+            arabic_numerals("双十二 二十度 一百二十 三天 十分 一下 零下"),
+            "双12 20度 120 3天 十分 一下 零下"
+        );
+    }
+
+    /// Every case of the dev, held-out and claims sets whose retrieval would
+    /// reach the coverage check (tests/data/bot_retrievals.jsonl: the best two
+    /// entries recorded with `xiaoer eval faq` on the demo FAQ): the in-scope
+    /// ones whose right entry came first must mostly be covered, the claims
+    /// (questions the KB does not answer) must mostly not.
+    #[test]
+    fn coverage_on_the_recorded_retrievals() {
+        let g = Grounding::with_synonyms(Segmenter::default(), demo_synonyms());
+        let entries = demo_entries();
+        let (mut right, mut covered, mut claims, mut claims_covered) = (0, 0, 0, 0);
+        for r in retrievals() {
+            let texts: Vec<&str> = r.hits.iter().map(|h| entries[h].as_str()).collect();
+            let lang = Lang::detect(&r.text);
+            let unnamed = g.unnamed(&r.text, &texts, lang);
+            if r.set == "claims" {
+                claims += 1;
+                if unnamed.is_empty() {
+                    claims_covered += 1;
+                    eprintln!("CLAIM COVERED {} {} {:?}", r.id, r.text, r.hits);
+                }
+            } else if r.expected.contains(&r.hits[0]) {
+                right += 1;
+                if unnamed.is_empty() {
+                    covered += 1;
+                } else {
+                    eprintln!("MISS {} {} {:?} {:?}", r.id, r.text, unnamed, r.hits);
+                }
+            }
+        }
+        eprintln!(
+            "in scope, right entry first: {covered}/{right} covered; claims: {claims_covered}/{claims} covered"
+        );
+        // Measured when written: 144/153 and 4/38 (each printed above).
+        assert!(covered * 100 >= right * 92, "{covered}/{right}");
+        assert!(claims_covered <= 4, "{claims_covered}/{claims}");
+    }
+
     #[test]
     fn a_paraphrase_of_the_entry_is_supported() {
         assert_eq!(
@@ -570,14 +1004,25 @@ mod tests {
         assert!(!g.covers("托特包能定制logo吗", &[TOTE], Lang::Zh));
         assert!(!g.covers("手表能刷公交卡吗", &[POWER_BANK], Lang::Zh));
         assert!(g.covers("包包能装电脑吗", &[TOTE], Lang::Zh));
-        assert!(g.covers("衣服洗了会缩水吗", &[TEE_CARE], Lang::Zh));
+        // "服" is in none of its text; "衣服可以机洗吗", a wording of the entry, has it.
+        assert!(!g.covers("衣服洗了会缩水吗", &[TEE_CARE], Lang::Zh));
+        assert!(g.covers(
+            "衣服洗了会缩水吗",
+            &[&format!("{TEE_CARE}\n衣服可以机洗吗")],
+            Lang::Zh
+        ));
         // Greetings and "may I ask" are no part of what is asked.
         assert!(g.covers("你好，请问什么时候发货？", &[DISPATCH_ZH], Lang::Zh));
         // A policy entry that never names shoes does not on its own say they
         // are covered; with the exchange entry (服装和鞋子) beside it, it does.
         assert!(!g.covers("鞋子买大了可以退货吗", &[RETURNS], Lang::Zh));
-        assert!(g.covers("鞋子买大了可以退货吗", &[RETURNS, EXCHANGE], Lang::Zh));
-        assert!(g.covers("can I get a logo printed", &[TOTE], Lang::En));
+        assert!(
+            g.covers("鞋子买大了可以退货吗", &[RETURNS, EXCHANGE], Lang::Zh),
+            "{:?}",
+            g.unnamed("鞋子买大了可以退货吗", &[RETURNS, EXCHANGE], Lang::Zh)
+        );
+        // An English question is held to every word that means something.
+        assert!(!g.covers("can I get a logo printed", &[TOTE], Lang::En));
     }
 
     const DISPATCH_ZH: &str = "发货时间 / When do you ship\n付款后48小时内发货，节假日顺延。We ship within 48 hours of payment.";
@@ -591,10 +1036,8 @@ mod tests {
     /// tests/data/unsupported_claims.jsonl) before this check: each was sent
     /// as an answer citing the entry here, and none says anything about what
     /// was asked. The entries do not cover those questions, so the bot offers
-    /// the closest entries instead. Not caught: "托特包还剩几个" (#33) and
-    /// "充电宝重多少克" (#53), whose words for what is asked ("还剩", "克") are
-    /// single characters the key terms leave out, and "extended warranty" (#64),
-    /// an English question that names nothing.
+    /// the closest entries instead. The four the first check let through
+    /// (#28 #33 #53 #64) have their own test below.
     #[test]
     fn recorded_non_answers_with_a_citation_come_from_entries_that_do_not_cover_the_question() {
         let g = grounding();

@@ -74,6 +74,8 @@ pub struct BotConfig {
     pub answer_budget: AnswerBudget,
     /// Model tokens one conversation may spend per hour and per day.
     pub token_budget: crate::domain::llm_budget::TokenBudget,
+    /// The shop's synonyms (`knowledge/synonyms.txt`), for the grounding check.
+    pub synonyms: grounding::Synonyms,
 }
 
 /// How long a generated answer may keep the buyer waiting, counted from the
@@ -105,6 +107,7 @@ impl Default for BotConfig {
             max_answer_tokens: 160,
             answer_budget: AnswerBudget::default(),
             token_budget: Default::default(),
+            synonyms: Default::default(),
         }
     }
 }
@@ -304,7 +307,10 @@ impl BotService {
 
     fn grounding(&self) -> &grounding::Grounding {
         self.grounding.get_or_init(|| {
-            grounding::Grounding::new(crate::retrieval::lexical::Segmenter::default())
+            grounding::Grounding::with_synonyms(
+                crate::retrieval::lexical::Segmenter::default(),
+                self.config.synonyms.clone(),
+            )
         })
     }
 

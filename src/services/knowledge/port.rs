@@ -34,11 +34,19 @@ impl KnowledgeBase for KnowledgeService {
         let mut hits = Vec::new();
         for candidate in decision.candidates.iter().take(HITS) {
             let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
+            let content = entry.content;
+            let wordings = content
+                .similar
+                .into_iter()
+                .chain(content.tags)
+                .chain(content.products)
+                .collect();
             hits.push(KbHit {
                 entry_id: candidate.entry_id.clone(),
-                title: entry.content.question,
-                answer: entry.content.answer,
+                title: content.question,
+                answer: content.answer,
                 score: candidate.score,
+                wordings,
             });
         }
         let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
