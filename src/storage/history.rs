@@ -144,6 +144,9 @@ impl Store {
     }
 }
 
+/// One message of a seeded conversation: sender kind, sender id, sealed body, created at.
+pub type SeedEvent = (String, Option<String>, Vec<u8>, i64);
+
 /// A finished conversation written straight into the tables (the history
 /// benchmark's data set; the server's own writes go through the commit queue).
 #[derive(Debug, Clone)]
@@ -153,8 +156,8 @@ pub struct SeedConversation {
     pub agent_id: Option<String>,
     pub state: String,
     pub created_at: i64,
-    /// (sender kind, sender id, sealed body, created at), numbered from 1.
-    pub events: Vec<(String, Option<String>, Vec<u8>, i64)>,
+    /// Numbered from 1.
+    pub events: Vec<SeedEvent>,
 }
 
 impl Store {
@@ -187,7 +190,7 @@ impl Store {
                         .push_bind(last);
                 });
                 sql.build().execute(&mut *tx).await?;
-                let events: Vec<(&str, i64, &(String, Option<String>, Vec<u8>, i64))> = chunk
+                let events: Vec<(&str, i64, &SeedEvent)> = chunk
                     .iter()
                     .flat_map(|c| c.events.iter().enumerate().map(move |(i, e)| (c.id.as_str(), i as i64 + 1, e)))
                     .collect();
