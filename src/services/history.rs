@@ -301,6 +301,9 @@ impl HistoryService {
         let drive_by_first_term = counted.first().is_some_and(|(n, _)| *n < POSTINGS_CAP);
         let agent_id = if staff.can(Permission::ViewAllChats) {
             query.agent_id.clone()
+        } else if query.agent_id.as_ref().is_some_and(|a| *a != staff.id) {
+            // Another agent's chats: none of them is this agent's to see.
+            return Ok(Vec::new());
         } else {
             Some(staff.id.clone())
         };

@@ -107,9 +107,22 @@ pub async fn spawn_with_clock(
     adapters: Adapters,
     clock: std::sync::Arc<dyn xiaoer::ports::Clock>,
 ) -> TestApp {
-    let app = Application::build_with_clock(settings.clone(), adapters, clock)
-        .await
-        .expect("app builds");
+    // A restart right after `stop` may find the previous server's background
+    // tasks still letting go of the embedded index: wait for it, a while.
+    let mut tries = 0;
+    let app = loop {
+        match Application::build_with_clock(settings.clone(), adapters.clone(), clock.clone()).await
+        {
+            Ok(app) => break app,
+            Err(e)
+                if tries < 50 && format!("{e:#}").contains("in use by another xiaoer process") =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("app builds: {e:?}"),
+        }
+    };
     let addr = app.local_addr();
     let state = app.state().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1192,3 +1192,123 @@ async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_ch
     open_widget(&buyer, &app).await;
     buyer.quit().await;
 }
+
+/// The buyer's main tasks in the widget, at desktop and phone width: write (with
+/// an emoji and a picture), ask for a person and see the queue line, read the
+/// agent's reply, rate the finished chat, and look at 我的工单. Each step must fit
+/// (no sideways scroll), show no raw codes and offer 44 px targets on a phone.
+#[tokio::test]
+async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_both_widths() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let agent = app.online_agent("agent-qian", 5).await;
+    let driver = Driver::start(&chromedriver).await;
+    let buyer = driver.session(PHONE.0, PHONE.1).await;
+    buyer.goto(&app.url("/widget/?lang=zh")).await;
+    buyer
+        .wait_until(
+            "the widget is connected",
+            "document.querySelector('[data-testid=connection]')?.dataset.state === 'online'",
+        )
+        .await;
+    both_widths(&buyer, "buyer-start").await;
+
+    // Words with an emoji from the panel, then a picture.
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer.type_into(&input, "你好，我的鞋子尺码不对").await;
+    buyer.click("[data-testid=emoji]").await;
+    buyer.click("[data-testid=emoji-panel] button").await;
+    buyer.click("[data-testid=send]").await;
+    buyer
+        .wait_until(
+            "the message in the log",
+            "[...document.querySelectorAll('[data-testid=log] li')].some(li => li.textContent.includes('尺码不对'))",
+        )
+        .await;
+    buyer
+        .run(
+            "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); \
+             const dt = new DataTransfer(); dt.items.add(new File([bytes], 'shoe.png', { type: 'image/png' })); \
+             const input = document.querySelector('[data-testid=image-input]'); \
+             input.files = dt.files; input.dispatchEvent(new Event('change'));",
+            json!([PIXEL_PNG]),
+        )
+        .await;
+    buyer
+        .wait_until(
+            "the picture in the log",
+            "document.querySelector('[data-testid=log] img')?.complete === true",
+        )
+        .await;
+
+    // A person: the queue line, then the agent's reply.
+    buyer.click("[data-testid=handoff]").await;
+    let conversation = buyer
+        .wait_until(
+            "the widget's conversation",
+            "JSON.parse(localStorage.getItem('xiaoer.widget.v1') || '{}').conversation_id",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("/api/v1/staff/conversations/{conversation}");
+    let mut claimed = 0;
+    for _ in 0..100 {
+        let detail: Value = app
+            .staff_get(&agent, &base)
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        if detail["conversation"]["agent_id"] == agent.id.as_str() {
+            claimed = 200;
+            break;
+        }
+        claimed = app
+            .staff_post(&agent, &format!("{base}/claim"), json!({}))
+            .await
+            .status()
+            .as_u16();
+        if claimed == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(claimed, 200, "the agent has the chat");
+    let res = app
+        .staff_post(&agent, &format!("{base}/messages"), json!({ "client_msg_id": "a-1", "body": { "type": "text", "text": "您好，请问要换大一码吗？" } }))
+        .await;
+    assert!(res.status().is_success());
+    buyer
+        .wait_until(
+            "the agent's reply",
+            "[...document.querySelectorAll('[data-testid=log] li')].some(li => li.textContent.includes('换大一码'))",
+        )
+        .await;
+    both_widths(&buyer, "buyer-with-agent").await;
+
+    // Resolved: the buyer rates the chat once.
+    let res = app
+        .staff_post(&agent, &format!("{base}/resolve"), json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    buyer.wait_for("[data-testid=csat-star-5]").await;
+    both_widths(&buyer, "buyer-rating").await;
+    buyer.click("[data-testid=csat-star-5]").await;
+    buyer.click("[data-testid=csat-send]").await;
+    buyer.wait_for("[data-testid=csat-thanks]").await;
+
+    // 我的工单: the panel opens, in words.
+    buyer.click("[data-testid=my-tickets-toggle]").await;
+    buyer
+        .wait_until(
+            "the tickets panel",
+            "!document.querySelector('[data-testid=tickets-panel]').hidden",
+        )
+        .await;
+    both_widths(&buyer, "buyer-tickets").await;
+    buyer.quit().await;
+}
