@@ -175,6 +175,16 @@ if ! "$XIAOER_TEST_PYTHON" -c "import standardwebhooks" 2>/dev/null; then
   "$XIAOER_TEST_PYTHON" -m pip install --quiet "standardwebhooks==1.1.0"
 fi
 
+# Schemathesis (PyPI): the API fuzzing test drives every route of the OpenAPI
+# document with it and must not be skipped here.
+export XIAOER_TEST_SCHEMATHESIS="${XIAOER_TEST_SCHEMATHESIS:-$CACHE/schemathesis-venv/bin/st}"
+if ! "$XIAOER_TEST_SCHEMATHESIS" --version >/dev/null 2>&1; then
+  echo "== installing schemathesis into $(dirname "$(dirname "$XIAOER_TEST_SCHEMATHESIS")")"
+  python3 -m venv "$(dirname "$(dirname "$XIAOER_TEST_SCHEMATHESIS")")"
+  "$(dirname "$XIAOER_TEST_SCHEMATHESIS")/pip" install --quiet "schemathesis==4.32.5"
+fi
+export XIAOER_FUZZ_REQUIRED=1
+
 QDRANT_BIN="${XIAOER_QDRANT_BIN:-../shared/qdrant/qdrant}"
 if [ -x "$QDRANT_BIN" ]; then
   QDRANT_BIN=$(readlink -f "$QDRANT_BIN")   # it runs from its own scratch dir

@@ -448,6 +448,11 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let staff = Arc::new(StaffService::new(
+            store.clone(),
+            clock.clone(),
+            settings.session_hours,
+        ));
         let privacy = Arc::new(PrivacyService::new(
             store.clone(),
             cipher.clone(),
@@ -455,6 +460,7 @@ impl Application {
             chat.clone(),
             visitors.clone(),
             attachments.clone(),
+            staff.access_notifier(),
         ));
         tokio::spawn(
             privacy
@@ -477,11 +483,7 @@ impl Application {
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),
             knowledge,
-            staff: Arc::new(StaffService::new(
-                store.clone(),
-                clock.clone(),
-                settings.session_hours,
-            )),
+            staff,
             visitors,
             chat,
             bot,

@@ -46,6 +46,11 @@ pub struct RouteSpec {
     pub rate: RateClass,
     /// Written to the audit log when it succeeds (with the caller and the path).
     pub audit: Option<AuditAction>,
+    /// The query parameters the route reads (all optional strings), for the
+    /// OpenAPI document.
+    pub query: &'static [&'static str],
+    /// The statuses a success answers with (200 unless the route says).
+    pub success: &'static [u16],
 }
 
 impl RouteSpec {
@@ -65,6 +70,15 @@ impl RouteSpec {
             audit: Some(action),
             ..self
         }
+    }
+
+    const fn params(self, query: &'static [&'static str]) -> RouteSpec {
+        RouteSpec { query, ..self }
+    }
+
+    /// The success statuses when not just 200 (201 created, 202 accepted, 204 no content).
+    const fn answers(self, success: &'static [u16]) -> RouteSpec {
+        RouteSpec { success, ..self }
     }
 
     const fn token_in_query(self) -> RouteSpec {
@@ -92,6 +106,8 @@ const fn route(
         query_token: false,
         rate: RateClass::Unlimited,
         audit: None,
+        query: &[],
+        success: &[200],
     }
 }
 
@@ -106,13 +122,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/readyz", Public, "ops", "Readiness: the database answers"),
     route("GET", "/metrics", Metrics, "ops", "Prometheus metrics (metrics token or view_metrics)"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
-    route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token")
+    route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token").answers(&[201])
         .limited(RateClass::NewConversation)
         .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
-    route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)"),
+    route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)").params(&["account"]),
     route("GET", "/api/v1/conversations/{id}", Buyer, "buyer", "A conversation of this visitor"),
-    route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)"),
-    route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)")
+    route("GET", "/api/v1/conversations/{id}/events", Buyer, "buyer", "Committed events after a sequence number (?after=&limit=)").params(&["after", "limit"]),
+    route("POST", "/api/v1/conversations/{id}/messages", Buyer, "buyer", "Send a message (idempotent by client_msg_id)").answers(&[200, 201])
         .limited(RateClass::BuyerMessage)
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
@@ -120,39 +136,39 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")
         .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
     route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
-    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)")
+    route("POST", "/api/v1/conversations/{id}/attachments", Buyer, "buyer", "Upload an attachment (raw body, Content-Type)").answers(&[201])
         .limited(RateClass::BuyerMessage),
     route("GET", "/api/v1/conversations/{id}/attachments/{attachment_id}", Buyer, "buyer", "Download an attachment")
         .token_in_query(),
-    route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)")
+    route("GET", "/api/v1/conversations/{id}/ws", Buyer, "buyer", "WebSocket: live events with resume (?after=seq)").params(&["after"])
         .token_in_query(),
     route("POST", "/api/v1/buyer/conversations/{id}/ratings", Buyer, "buyer", "Rate a bot answer (the event at seq) helpful or not")
         .body(r#"{"seq":4,"helpful":true}"#),
-    route("PUT", "/api/v1/visitor/context", Buyer, "buyer", "Report current page, pages viewed and cart")
+    route("PUT", "/api/v1/visitor/context", Buyer, "buyer", "Report current page, pages viewed and cart").answers(&[204])
         .body(r#"{"current_page":"https://shop.example/item/42","pages_viewed":[{"url":"https://shop.example/","title":"首页","at":1700000000000}],"cart":[{"sku":"TS-42-L","name":"纯棉T恤 L","quantity":2,"unit_price_cents":7900}]}"#),
-    route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)")
+    route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)").answers(&[204])
         .body(r#"{"real_name":"张三","phone":"13800138000","address":"浙江省杭州市西湖区文三路 1 号"}"#),
     route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
         .limited(RateClass::Login)
         .body(r#"{"username":"alice","password":"a long password"}"#),
-    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session")
+    route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session").answers(&[204])
         .audited(AuditAction::SignOut),
     route("GET", "/api/v1/staff/me", Staff(P::ViewOwnProfile), "staff", "The signed-in staff member"),
-    route("GET", "/api/v1/staff/queue", Staff(P::ViewQueue), "staff", "Conversations waiting for an agent, oldest first"),
-    route("GET", "/api/v1/staff/conversations", Staff(P::ViewOwnChats), "staff", "My open conversations"),
-    route("GET", "/api/v1/staff/supervision/conversations", Staff(P::ViewAllChats), "staff", "All open conversations"),
+    route("GET", "/api/v1/staff/queue", Staff(P::ViewQueue), "staff", "Conversations waiting for an agent, oldest first").params(&["limit"]),
+    route("GET", "/api/v1/staff/conversations", Staff(P::ViewOwnChats), "staff", "My open conversations").params(&["limit"]),
+    route("GET", "/api/v1/staff/supervision/conversations", Staff(P::ViewAllChats), "staff", "All open conversations").params(&["limit"]),
     route("GET", "/api/v1/staff/conversations/{id}", Staff(P::ViewOwnChats), "staff", "A conversation with the visitor's profile"),
-    route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number"),
+    route("GET", "/api/v1/staff/conversations/{id}/events", Staff(P::ViewOwnChats), "staff", "Committed events after a sequence number").params(&["after", "limit"]),
     route("POST", "/api/v1/staff/conversations/{id}/claim", Staff(P::ClaimChat), "staff", "Take a waiting conversation"),
     route("POST", "/api/v1/staff/conversations/{id}/reveal", Staff(P::ReplyChat), "staff", "The buyer's unmasked name, phone and address (the chat's own agent only; audited)")
         .audited(AuditAction::PiiRevealed),
-    route("POST", "/api/v1/staff/conversations/{id}/block", Staff(P::ReplyChat), "staff", "Block the chat's visitor (reason, optional hours); their requests then answer 403 visitor_blocked")
+    route("POST", "/api/v1/staff/conversations/{id}/block", Staff(P::ReplyChat), "staff", "Block the chat's visitor (reason, optional hours); their requests then answer 403 visitor_blocked").answers(&[201])
         .body(r#"{"reason":"反复辱骂客服","hours":72}"#)
         .audited(AuditAction::Blocked),
-    route("GET", "/api/v1/admin/buyers", Staff(P::ManageUsers), "admin", "Find a buyer by visitor id or shop account id (?visitor_id= or ?account=); no personal data in the answer"),
+    route("GET", "/api/v1/admin/buyers", Staff(P::ManageUsers), "admin", "Find a buyer by visitor id or shop account id (?visitor_id= or ?account=); no personal data in the answer").params(&["visitor_id", "account"]),
     route("GET", "/api/v1/admin/buyers/{visitor_id}/export", Staff(P::ManageUsers), "admin", "Everything stored about one buyer, as JSON (PIPL; audited)")
         .audited(AuditAction::Exported),
-    route("DELETE", "/api/v1/admin/buyers/{visitor_id}", Staff(P::ManageUsers), "admin", "Erase a buyer: personal data, message bodies and attachments; anonymous statistics stay (PIPL; audited)")
+    route("DELETE", "/api/v1/admin/buyers/{visitor_id}", Staff(P::ManageUsers), "admin", "Erase a buyer: personal data, message bodies and attachments; anonymous statistics stay (PIPL; audited)").answers(&[204])
         .audited(AuditAction::BuyerErased),
     route("GET", "/api/v1/admin/data-protection", Staff(P::ManageUsers), "admin", "Retention period and whether every new conversation is challenged"),
     route("PUT", "/api/v1/admin/data-protection", Staff(P::ManageUsers), "admin", "Set the retention period (days, or null to keep) and the challenge for every new conversation")
@@ -162,78 +178,78 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::DataPurged),
     route("GET", "/api/v1/challenge", Public, "buyer", "A proof-of-work challenge (ALTCHA v2) to solve before starting a conversation when asked (403 challenge_required)"),
     route("GET", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Blocks in force: visitors and networks"),
-    route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)")
+    route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)").answers(&[201])
         .body(r#"{"network":"203.0.113.0/24","reason":"scripted conversations","hours":24}"#)
         .audited(AuditAction::Blocked),
-    route("DELETE", "/api/v1/admin/blocks/{block_id}", Staff(P::ManageUsers), "admin", "Lift a block")
+    route("DELETE", "/api/v1/admin/blocks/{block_id}", Staff(P::ManageUsers), "admin", "Lift a block").answers(&[204])
         .audited(AuditAction::Unblocked),
     route("GET", "/api/v1/staff/conversations/{id}/handoff", Staff(P::ViewOwnChats), "staff", "The bot's hand-off packet: reason, summary, intent, slots, retrieved entries, answers, visitor"),
-    route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval")
+    route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval").answers(&[201])
         .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
-    route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)"),
+    route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)").params(&["days"]),
     route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
     route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
         .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)")
+    route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)").answers(&[204]).params(&["lang"])
         .audited(AuditAction::SettingsChanged),
-    route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)")
+    route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)").answers(&[200, 201])
         .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
     route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
     route("POST", "/api/v1/staff/conversations/{id}/resolve", Staff(P::ChangeChatState), "staff", "Mark resolved"),
     route("POST", "/api/v1/staff/conversations/{id}/handback", Staff(P::ChangeChatState), "staff", "Hand back to the bot"),
     route("POST", "/api/v1/staff/conversations/{id}/close", Staff(P::ChangeChatState), "staff", "Close for good"),
-    route("POST", "/api/v1/staff/conversations/{id}/attachments", Staff(P::ReplyChat), "staff", "Upload an attachment"),
+    route("POST", "/api/v1/staff/conversations/{id}/attachments", Staff(P::ReplyChat), "staff", "Upload an attachment").answers(&[201]),
     route("GET", "/api/v1/staff/conversations/{id}/attachments/{attachment_id}", Staff(P::ViewOwnChats), "staff", "Download an attachment")
         .token_in_query(),
-    route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume")
+    route("GET", "/api/v1/staff/conversations/{id}/ws", Staff(P::ViewOwnChats), "staff", "WebSocket on one conversation with resume").params(&["after"])
         .token_in_query(),
     route("GET", "/api/v1/staff/ws", Staff(P::ViewQueue), "staff", "WebSocket feed: queue changes and my conversations' events")
         .token_in_query(),
     route("POST", "/api/v1/staff/conversations/{id}/transfer", Staff(P::ChangeChatState), "staff", "Transfer to an agent or a skill group, with an internal note")
         .body(r#"{"to_group":"GROUP_ID","note":"买家要换货，需要售后处理"}"#),
     route("POST", "/api/v1/staff/conversations/{id}/takeover", Staff(P::ViewAllChats), "supervision", "Take the chat over from its agent"),
-    route("POST", "/api/v1/staff/conversations/{id}/notes", Staff(P::ViewOwnChats), "staff", "Whisper: an internal note only staff see")
+    route("POST", "/api/v1/staff/conversations/{id}/notes", Staff(P::ViewOwnChats), "staff", "Whisper: an internal note only staff see").answers(&[201])
         .body(r#"{"text":"先确认订单号再退款"}"#),
-    route("PUT", "/api/v1/staff/presence", Staff(P::ViewQueue), "staff", "Set my presence: online, busy, away, offline")
+    route("PUT", "/api/v1/staff/presence", Staff(P::ViewQueue), "staff", "Set my presence: online, busy, away, offline").answers(&[204])
         .body(r#"{"status":"online"}"#),
     route("GET", "/api/v1/staff/agents", Staff(P::ViewQueue), "staff", "Agents with presence, open chats and capacity"),
     route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues, agents and live chats with waiting and reply times"),
     route("GET", "/api/v1/staff/routing/groups", Staff(P::ViewQueue), "routing", "Skill groups with members and queue length"),
-    route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group")
+    route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group").answers(&[201])
         .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#)
         .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy and overflow")
         .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#)
         .audited(AuditAction::SettingsChanged),
-    route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)")
+    route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)").answers(&[204])
         .body(r#"{"level":1,"weight":200}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group")
+    route("DELETE", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Remove an agent from a group").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/routing/rules", Staff(P::ViewQueue), "routing", "Routing rules"),
-    route("POST", "/api/v1/staff/routing/rules", Staff(P::ManageRouting), "routing", "Route an intent, category or entry page to a group")
+    route("POST", "/api/v1/staff/routing/rules", Staff(P::ManageRouting), "routing", "Route an intent, category or entry page to a group").answers(&[201])
         .body(r#"{"kind":"intent","pattern":"refund","group_id":"GROUP_ID","priority":0}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule")
+    route("DELETE", "/api/v1/staff/routing/rules/{rule_id}", Staff(P::ManageRouting), "routing", "Delete a routing rule").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "My quick replies and the shared ones"),
-    route("POST", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "Create a quick reply (shared: supervisors and admins)")
+    route("POST", "/api/v1/staff/quick-replies", Staff(P::ReplyChat), "staff", "Create a quick reply (shared: supervisors and admins)").answers(&[201])
         .body(r#"{"category":"售后","shortcut":"/refund","text":"{buyer_name}您好，订单 {order_no} 的退款已提交","shared":false}"#),
     route("PUT", "/api/v1/staff/quick-replies/{reply_id}", Staff(P::ReplyChat), "staff", "Change a quick reply")
         .body(r#"{"category":"售后","shortcut":"/refund","text":"退款已提交","shared":false}"#),
-    route("DELETE", "/api/v1/staff/quick-replies/{reply_id}", Staff(P::ReplyChat), "staff", "Delete a quick reply"),
-    route("PUT", "/api/v1/staff/visitors/{visitor_id}/vip", Staff(P::WriteVisitorContext), "admin", "Shop systems mark a VIP buyer (their chats jump the queue)")
+    route("DELETE", "/api/v1/staff/quick-replies/{reply_id}", Staff(P::ReplyChat), "staff", "Delete a quick reply").answers(&[204]),
+    route("PUT", "/api/v1/staff/visitors/{visitor_id}/vip", Staff(P::WriteVisitorContext), "admin", "Shop systems mark a VIP buyer (their chats jump the queue)").answers(&[204])
         .body(r#"{"vip":true}"#),
     route("GET", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "List staff accounts"),
-    route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account")
+    route("POST", "/api/v1/staff/users", Staff(P::ManageUsers), "admin", "Create a staff account").answers(&[201])
         .body(r#"{"username":"agent-li","password":"a long password","role":"agent","display_name":"小李","max_chats":5}"#)
         .audited(AuditAction::AccountCreated),
     route("PUT", "/api/v1/staff/users/{user_id}", Staff(P::ManageUsers), "admin", "Change an account's name, role, capacity or status (active: false signs it out everywhere)")
         .body(r#"{"role":"supervisor","display_name":"小李","max_chats":8,"active":true}"#)
         .audited(AuditAction::AccountChanged),
-    route("POST", "/api/v1/staff/users/{user_id}/password", Staff(P::ManageUsers), "admin", "Reset a password: sessions end and the next sign-in must choose a new one")
+    route("POST", "/api/v1/staff/users/{user_id}/password", Staff(P::ManageUsers), "admin", "Reset a password: sessions end and the next sign-in must choose a new one").answers(&[204])
         .body(r#"{"password":"a temporary password"}"#)
         .audited(AuditAction::AccountChanged),
     route("PUT", "/api/v1/staff/me/password", Staff(P::ViewOwnProfile), "staff", "Choose a new password (required after a reset)")
@@ -242,66 +258,66 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/admin/shop-settings", Staff(P::ManageBot), "admin", "Change the shop settings (in effect at once, no restart)")
         .body(r#"{"shop_name":"店小二示例店","service_hours":"09:00-22:00","utc_offset_minutes":480,"holidays":["2026-10-01"]}"#)
         .audited(AuditAction::SettingsChanged),
-    route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context")
+    route("PUT", "/api/v1/staff/visitors/{visitor_id}/context", Staff(P::WriteVisitorContext), "admin", "Shop systems report a visitor's context").answers(&[204])
         .body(r#"{"current_page":"https://shop.example/cart","pages_viewed":[],"cart":[]}"#),
     route("GET", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Webhook endpoints (secrets are never shown again)"),
-    route("POST", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Register an endpoint for some event types; the answer holds its signing secret, once")
+    route("POST", "/api/v1/admin/webhooks", Staff(P::ManageIntegrations), "integrations", "Register an endpoint for some event types; the answer holds its signing secret, once").answers(&[201])
         .body(r#"{"url":"https://shop.example/xiaoer-hooks","event_types":["message.posted","conversation.handed_off"],"description":"订单系统"}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/admin/webhooks/{endpoint_id}", Staff(P::ManageIntegrations), "integrations", "Delete an endpoint and its delivery log")
+    route("DELETE", "/api/v1/admin/webhooks/{endpoint_id}", Staff(P::ManageIntegrations), "integrations", "Delete an endpoint and its delivery log").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/admin/webhooks/{endpoint_id}/enable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint on again (e.g. after a 410)")
         .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/admin/webhooks/{endpoint_id}/disable", Staff(P::ManageIntegrations), "integrations", "Turn an endpoint off; deliveries wait")
         .audited(AuditAction::SettingsChanged),
-    route("GET", "/api/v1/admin/webhooks/{endpoint_id}/deliveries", Staff(P::ManageIntegrations), "integrations", "The delivery log, newest first (?status=pending|delivered|failed&limit=)"),
-    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", Staff(P::ManageIntegrations), "integrations", "Send a delivery again"),
+    route("GET", "/api/v1/admin/webhooks/{endpoint_id}/deliveries", Staff(P::ManageIntegrations), "integrations", "The delivery log, newest first (?status=pending|delivered|failed&limit=)").params(&["status", "limit"]),
+    route("POST", "/api/v1/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay", Staff(P::ManageIntegrations), "integrations", "Send a delivery again").answers(&[202]),
     route("GET", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "App channels (keys are never shown again)"),
-    route("POST", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "Create an app channel; the answer holds its key, once")
+    route("POST", "/api/v1/admin/channels", Staff(P::ManageIntegrations), "integrations", "Create an app channel; the answer holds its key, once").answers(&[201])
         .body(r#"{"name":"微信客服","reply_limit":5,"reply_window_seconds":172800}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/admin/channels/{channel_id}", Staff(P::ManageIntegrations), "integrations", "Delete a channel (its key stops working)")
+    route("DELETE", "/api/v1/admin/channels/{channel_id}", Staff(P::ManageIntegrations), "integrations", "Delete a channel (its key stops working)").answers(&[204])
         .audited(AuditAction::SettingsChanged),
-    route("POST", "/api/v1/channel/messages", Channel, "channels", "An app posts its user's message; replies come back through the webhooks")
+    route("POST", "/api/v1/channel/messages", Channel, "channels", "An app posts its user's message; replies come back through the webhooks").answers(&[200, 201])
         .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","nickname":"小红","client_msg_id":"wx-msg-1","text":"我的快递到哪了"}"#),
     route("POST", "/api/v1/channel/conversations/{id}/handoff", Channel, "channels", "An app asks a person for its user (as the widget's button does)"),
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
-    route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)"),
+    route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)").params(&["action", "actor", "target", "before", "limit"]),
     route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
     route("GET", "/api/v1/staff/conversations/{id}/orders", Staff(P::ViewOwnChats), "staff", "The buyer's recent orders as cards with status and tracking (a verified shop account only)"),
-    route("GET", "/api/v1/staff/history", Staff(P::ViewOwnChats), "staff", "Past conversations by words, order number, buyer, agent and date, newest first (?q=&order_no=&buyer=&visitor_id=&agent_id=&from=&until=&before=&limit=; agents find only their own)"),
-    route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)"),
-    route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand")
+    route("GET", "/api/v1/staff/history", Staff(P::ViewOwnChats), "staff", "Past conversations by words, order number, buyer, agent and date, newest first (?q=&order_no=&buyer=&visitor_id=&agent_id=&from=&until=&before=&limit=; agents find only their own)").params(&["q", "order_no", "buyer", "visitor_id", "agent_id", "from", "until", "before", "limit"]),
+    route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
+    route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand").answers(&[201])
         .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),
     route("GET", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "A ticket with its history and comments"),
     route("PUT", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "Change fields (absent fields stay; expected_version guards against lost updates)")
         .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),
     route("POST", "/api/v1/staff/tickets/{ticket_id}/transition", Staff(P::WorkTickets), "tickets", "Move to another state (new, open, pending, on_hold, resolved, closed) with a note")
         .body(r#"{"to":"resolved","expected_version":3,"note":"已补发","status_text":"已为您补发商品"}"#),
-    route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees")
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees").answers(&[201])
         .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待"}"#),
-    route("POST", "/api/v1/staff/conversations/{id}/ticket", Staff(P::WorkTickets), "tickets", "One click: a ticket from this chat, prefilled from the hand-off packet (fields sent win)")
+    route("POST", "/api/v1/staff/conversations/{id}/ticket", Staff(P::WorkTickets), "tickets", "One click: a ticket from this chat, prefilled from the hand-off packet (fields sent win)").answers(&[201])
         .body(r#"{"type_key":"logistics","priority":"high"}"#),
     route("GET", "/api/v1/staff/ticket-departments", Staff(P::WorkTickets), "tickets", "Departments with their members"),
-    route("POST", "/api/v1/staff/ticket-departments", Staff(P::ManageTickets), "tickets", "Create a department (its lead becomes a member)")
+    route("POST", "/api/v1/staff/ticket-departments", Staff(P::ManageTickets), "tickets", "Create a department (its lead becomes a member)").answers(&[201])
         .body(r#"{"name":"物流 Logistics","lead_id":null}"#)
         .audited(AuditAction::SettingsChanged),
-    route("PUT", "/api/v1/staff/ticket-departments/{department_id}/members/{agent_id}", Staff(P::ManageTickets), "tickets", "Add a member to a department")
+    route("PUT", "/api/v1/staff/ticket-departments/{department_id}/members/{agent_id}", Staff(P::ManageTickets), "tickets", "Add a member to a department").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/ticket-types", Staff(P::WorkTickets), "tickets", "Ticket types with required custom fields and SLA policies"),
-    route("POST", "/api/v1/staff/ticket-types", Staff(P::ManageTickets), "tickets", "Create a ticket type with required custom fields and SLA targets in business minutes")
+    route("POST", "/api/v1/staff/ticket-types", Staff(P::ManageTickets), "tickets", "Create a ticket type with required custom fields and SLA targets in business minutes").answers(&[201])
         .body(r#"{"key":"logistics","name":"物流 Logistics","required_fields":["tracking_number"],"sla":[{"priority":"high","first_response_minutes":60,"resolution_minutes":480}]}"#)
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/business-calendar", Staff(P::ManageTickets), "tickets", "Holidays and make-up working days of the SLA calendar"),
     route("PUT", "/api/v1/admin/business-calendar", Staff(P::ManageTickets), "tickets", "Replace the holidays and make-up working days (shop-local dates)")
         .body(r#"{"holidays":["2026-10-01","2026-10-02"],"workdays":["2026-10-10"]}"#)
         .audited(AuditAction::SettingsChanged),
-    route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)"),
-    route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
-    route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
+    route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)").params(&["lang"]),
+    route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)").params(&["q", "category", "status", "limit", "offset"]),
+    route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)").answers(&[201])
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),
     route("GET", "/api/v1/kb/entries/{id}", Staff(P::ReadKnowledge), "kb", "An entry with its usage"),
-    route("PUT", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "New content, a new version (?expected_version=N guards against lost updates)")
+    route("PUT", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "New content, a new version (?expected_version=N guards against lost updates)").params(&["expected_version"])
         .body(r#"{"question":"支持七天无理由退货吗？","answer":"支持，签收次日起 7 天内…","category":"售后/退货"}"#),
     route("DELETE", "/api/v1/kb/entries/{id}", Staff(P::WriteKnowledge), "kb", "Archive an entry (history is kept)"),
     route("POST", "/api/v1/kb/entries/{id}/publish", Staff(P::WriteKnowledge), "kb", "Publish: the bot may answer with it")
@@ -309,45 +325,45 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/kb/entries/{id}/unpublish", Staff(P::WriteKnowledge), "kb", "Back to draft")
         .audited(AuditAction::KbUnpublished),
     route("GET", "/api/v1/kb/entries/{id}/versions", Staff(P::ReadKnowledge), "kb", "Version history with authors"),
-    route("GET", "/api/v1/kb/entries/{id}/diff", Staff(P::ReadKnowledge), "kb", "Field and line changes between two versions (?from=&to=)"),
+    route("GET", "/api/v1/kb/entries/{id}/diff", Staff(P::ReadKnowledge), "kb", "Field and line changes between two versions (?from=&to=)").params(&["from", "to"]),
     route("POST", "/api/v1/kb/entries/{id}/rollback", Staff(P::WriteKnowledge), "kb", "Write an old version back as a new one")
         .body(r#"{"version":2}"#),
-    route("GET", "/api/v1/kb/search", Staff(P::ReadKnowledge), "kb", "Hybrid search with the bot's decision (?q=&limit=&category=&locale=&product=)"),
-    route("GET", "/api/v1/kb/suggest", Staff(P::ReadKnowledge), "kb", "Search-as-you-type question suggestions, typo tolerant (?q=)"),
+    route("GET", "/api/v1/kb/search", Staff(P::ReadKnowledge), "kb", "Hybrid search with the bot's decision (?q=&limit=&category=&locale=&product=)").params(&["q", "limit", "category", "locale", "product"]),
+    route("GET", "/api/v1/kb/suggest", Staff(P::ReadKnowledge), "kb", "Search-as-you-type question suggestions, typo tolerant (?q=)").params(&["q"]),
     route("GET", "/api/v1/kb/categories", Staff(P::ReadKnowledge), "kb", "The category tree as paths"),
-    route("POST", "/api/v1/kb/categories", Staff(P::WriteKnowledge), "kb", "Create a category (and its parents)")
+    route("POST", "/api/v1/kb/categories", Staff(P::WriteKnowledge), "kb", "Create a category (and its parents)").answers(&[201])
         .body(r#"{"path":"售后/退货"}"#),
-    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)")
+    route("POST", "/api/v1/kb/import", Staff(P::WriteKnowledge), "kb", "Bulk import, all or nothing (?format=jsonl|csv|yaml|md&publish=true; raw file body)").params(&["format", "publish"])
         .audited(AuditAction::KbImported),
-    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)")
+    route("GET", "/api/v1/kb/export", Staff(P::ReadKnowledge), "kb", "Export every entry (?format=jsonl|csv)").params(&["format"])
         .audited(AuditAction::Exported),
-    route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background"),
+    route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background").answers(&[202]),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
     // Who is on the shop now (issue 18): presence, invitations, rules, product cards.
     route("POST", "/api/v1/presence", Public, "visitors", "The widget's heartbeat from a shop page: page, referrer, cart; answers the visit key and any invitation")
         .body(r#"{"visit_key":null,"browser_id":"b_4f9c2a7d1e","url":"https://shop.example/item?sku=TS-001&utm_source=baidu&utm_medium=cpc","title":"纯棉T恤","referrer":"https://www.baidu.com/","cart":[{"sku":"TS-001","name":"纯棉T恤","quantity":1,"unit_price_cents":7900}]}"#),
-    route("POST", "/api/v1/presence/invitations/{invitation_id}/decline", Public, "visitors", "The visitor closed an invitation (with the visit key)")
+    route("POST", "/api/v1/presence/invitations/{invitation_id}/decline", Public, "visitors", "The visitor closed an invitation (with the visit key)").answers(&[204])
         .body(r#"{"visit_key":"vk_..."}"#),
     route("GET", "/api/v1/demo/products/{sku}", Public, "visitors", "Demo store only: one product of the catalogue, for the demo shop's product page"),
-    route("GET", "/api/v1/staff/visits", Staff(P::ViewQueue), "visitors", "Visitors on the shop now (?sort=last_seen|dwell|cart_value|pages|arrived&source=&returning=&min_cart_cents=&page=&member_level=&vip=&tag=)"),
+    route("GET", "/api/v1/staff/visits", Staff(P::ViewQueue), "visitors", "Visitors on the shop now (?sort=last_seen|dwell|cart_value|pages|arrived&source=&returning=&min_cart_cents=&page=&member_level=&vip=&tag=)").params(&["sort", "source", "returning", "min_cart_cents", "page", "member_level", "vip", "tag", "limit"]),
     route("GET", "/api/v1/staff/visits/stream", Staff(P::ViewQueue), "visitors", "Server-sent events: a visit started, moved, changed its cart or took an invitation")
         .token_in_query(),
-    route("POST", "/api/v1/staff/visits/{visit_id}/invite", Staff(P::ClaimChat), "visitors", "Invite a visitor to chat: their widget opens with this greeting and the chat starts with me")
+    route("POST", "/api/v1/staff/visits/{visit_id}/invite", Staff(P::ClaimChat), "visitors", "Invite a visitor to chat: their widget opens with this greeting and the chat starts with me").answers(&[201])
         .body(r#"{"greeting":"您好，这款T恤今天有优惠，需要帮您看看尺码吗？"}"#),
     route("GET", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Proactive invitation rules, with how often each was shown and accepted"),
-    route("POST", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Add a rule: conditions, a bot or agent greeting, frequency caps")
+    route("POST", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Add a rule: conditions, a bot or agent greeting, frequency caps").answers(&[201])
         .body(r#"{"name":"商品页停留","priority":0,"conditions":{"page_url_contains":"sku=","min_dwell_seconds":20,"sources":["search","ads"],"time_window":{"from":"09:00","to":"22:00"}},"action":{"kind":"bot","greeting":"您好，这款商品有什么想了解的吗？"},"caps":{"once_per_session":true,"per_day":2}}"#)
         .audited(AuditAction::SettingsChanged),
-    route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule")
+    route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule").answers(&[204])
         .audited(AuditAction::SettingsChanged),
-    route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)"),
-    route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue")
+    route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)").params(&["q", "limit"]),
+    route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue").answers(&[201])
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
-    route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role"),
-    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv (CSV streamed)")
+    route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),
+    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv (CSV streamed)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
         .audited(AuditAction::Exported),
     route("GET", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Whether this finished conversation may be rated (once)"),
-    route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once")
+    route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once").answers(&[201])
         .body(r#"{"stars":5,"tags":["回复及时"],"comment":"很耐心"}"#),
 ];
 
@@ -535,13 +551,51 @@ pub fn openapi() -> Value {
     })
 }
 
+fn success_words(status: u16) -> &'static str {
+    match status {
+        201 => "created",
+        202 => "accepted: the work goes on in the background",
+        204 => "done, nothing to return",
+        _ => "success",
+    }
+}
+
+/// The request body's JSON schema as its example shows it: each field's type,
+/// none required (the handler says which are, with a 4xx), nulls allowed where
+/// the example has one. Enough for a fuzzer to build well-typed bodies and
+/// wrongly typed ones.
+fn schema_of(example: &Value) -> Value {
+    match example {
+        Value::Null => json!({ "nullable": true }),
+        Value::Bool(_) => json!({ "type": "boolean" }),
+        Value::Number(n) if n.is_f64() => json!({ "type": "number" }),
+        Value::Number(_) => json!({ "type": "integer" }),
+        Value::String(_) => json!({ "type": "string" }),
+        Value::Array(items) => match items.first() {
+            Some(first) => json!({ "type": "array", "items": schema_of(first) }),
+            None => json!({ "type": "array" }),
+        },
+        Value::Object(fields) => {
+            let properties: Map<String, Value> = fields
+                .iter()
+                .map(|(name, value)| (name.clone(), schema_of(value)))
+                .collect();
+            json!({ "type": "object", "properties": properties })
+        }
+    }
+}
+
 fn operation(spec: &RouteSpec) -> Value {
-    let parameters: Vec<Value> = spec
+    let path_params = spec
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-        .collect();
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
+    let query_params = spec
+        .query
+        .iter()
+        .map(|name| json!({ "name": name, "in": "query", "required": false, "schema": { "type": "string" } }));
+    let parameters: Vec<Value> = path_params.chain(query_params).collect();
     let (mut security, permission) = match spec.access {
         Access::Public => (json!([]), None),
         Access::Buyer => (json!([{ "visitorToken": [] }]), None),
@@ -568,12 +622,15 @@ fn operation(spec: &RouteSpec) -> Value {
         "operationId": format!("{}_{}", spec.method.to_ascii_lowercase(), spec.path.replace(['/', '{', '}', '.'], "_")),
         "parameters": parameters,
         "security": security,
-        "responses": { "200": { "description": "success" }, "4XX": error.clone(), "5XX": error },
+        "responses": { "4XX": error.clone(), "5XX": error },
     });
+    for status in spec.success {
+        op["responses"][status.to_string()] = json!({ "description": success_words(*status) });
+    }
     if let Some(example) = spec.example {
         let example: Value = serde_json::from_str(example).expect("route examples are valid JSON");
-        op["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "example": example } } });
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": {
+            "schema": schema_of(&example), "example": example } } });
     }
     if let Some(p) = permission {
         op["x-required-permission"] = json!(p);

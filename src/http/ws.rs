@@ -23,7 +23,7 @@ use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::response::Response;
 use futures::SinkExt;
 use futures::stream::{SplitSink, StreamExt};
-use grant::{Party, Revoked, StaffGrant, next_change};
+use grant::{BuyerGrant, Party, Revoked, StaffGrant, next_change};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -70,12 +70,19 @@ pub async fn conversation_socket(
 ) -> Result<Response, ApiError> {
     let id = conversation_id(&id)?;
     state.chat.visible(caller.actor(), &id).await?;
-    let staff = match &caller {
-        Caller::Staff(user) => Some(user.clone()),
-        Caller::Buyer(_) => None,
+    let (staff, buyer) = match &caller {
+        Caller::Staff(user) => (Some(user.clone()), None),
+        Caller::Buyer(visitor) => (
+            None,
+            Some(BuyerGrant::for_request(&request, &visitor.id).ok_or(ApiError::Unauthenticated)?),
+        ),
     };
     let (ws, grant) = upgrade(&state, request, staff).await?;
-    let party = Party { caller, grant };
+    let party = Party {
+        caller,
+        grant,
+        buyer,
+    };
     Ok(ws.on_upgrade(move |socket| conversation_session(state, socket, party, id, q.after)))
 }
 
@@ -179,7 +186,8 @@ async fn conversation_session(
     let (mut sink, mut stream) = socket.split();
     // Subscribe before reading history, so nothing committed in between is missed.
     let mut live = state.chat.hub().subscribe(id.as_str());
-    let mut changes = party.grant.as_ref().map(|_| state.staff.access_changes());
+    let mut changes =
+        (party.grant.is_some() || party.buyer.is_some()).then(|| state.staff.access_changes());
     let mut last = after.max(0);
     let mut shutdown = state.shutdown.clone();
     let mut step = catch_up(&state, &id, &mut party, &mut last, &mut sink).await;
@@ -195,7 +203,8 @@ async fn conversation_session(
             // A revocation heard here wins over frames that are ready at the same time.
             biased;
             change = next_change(&mut changes) => {
-                let concerned = party.grant.as_ref().is_some_and(|g| g.concerned_by(&change));
+                let concerned = party.grant.as_ref().is_some_and(|g| g.concerned_by(&change))
+                    || party.buyer.as_mut().is_some_and(|b| b.concerned_by(&change));
                 if matches!(change, Err(RecvError::Closed)) {
                     changes = None;
                 }

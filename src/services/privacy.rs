@@ -8,6 +8,7 @@ use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::events::EventPayload;
+use crate::services::staff::AccessChange;
 use crate::services::visitors::VisitorService;
 use crate::storage::{ErasedBodies, ProtectionRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,8 @@ pub struct PrivacyService {
     chat: Arc<ChatService>,
     visitors: Arc<VisitorService>,
     attachments: Arc<AttachmentService>,
+    /// Open sockets hear an erasure here and close.
+    access: tokio::sync::broadcast::Sender<AccessChange>,
 }
 
 impl PrivacyService {
@@ -103,6 +106,7 @@ impl PrivacyService {
         chat: Arc<ChatService>,
         visitors: Arc<VisitorService>,
         attachments: Arc<AttachmentService>,
+        access: tokio::sync::broadcast::Sender<AccessChange>,
     ) -> Self {
         Self {
             store,
@@ -111,6 +115,7 @@ impl PrivacyService {
             chat,
             visitors,
             attachments,
+            access,
         }
     }
 
@@ -215,6 +220,10 @@ impl PrivacyService {
             .erase_visitor(visitor_id, &bodies, &token.hash, self.clock.now_ms())
             .await?;
         self.attachments.remove_stored(&orphans).await;
+        // No socket on this node wakes otherwise: nobody may be listening.
+        let _ = self
+            .access
+            .send(AccessChange::VisitorErased(Arc::from(visitor_id)));
         Ok(())
     }
 

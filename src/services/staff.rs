@@ -129,6 +129,8 @@ pub enum AccessChange {
     SessionEnded(Arc<[u8]>),
     /// The staff member's role or status changed (deactivation, new role).
     StaffChanged(Arc<str>),
+    /// A buyer was erased: their open sockets close.
+    VisitorErased(Arc<str>),
 }
 
 pub struct StaffService {
@@ -151,6 +153,11 @@ impl StaffService {
     /// Changes that may revoke what open staff sockets show (see [`AccessChange`]).
     pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<AccessChange> {
         self.access.subscribe()
+    }
+
+    /// Where other services announce access changes (erasure).
+    pub fn access_notifier(&self) -> tokio::sync::broadcast::Sender<AccessChange> {
+        self.access.clone()
     }
 
     /// Tells open sockets that a staff member's role or status changed.

@@ -4,6 +4,7 @@
 use crate::attachments::walk;
 use crate::bot_support::Shopper;
 use crate::helpers::{TestApp, backend_is_postgres, error_code, spawn_app, spawn_with};
+use crate::privacy::raw_database_bytes;
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
@@ -62,38 +63,6 @@ async fn raw_body(app: &TestApp, conversation_id: &str, seq: i64) -> Vec<u8> {
         conn.close().await.unwrap();
         body
     }
-}
-
-/// Every byte the database and the data dir hold: on SQLite every file of the
-/// data dir (database, WAL, attachments, demo store); on PostgreSQL every
-/// table's rows as text, plus the data dir.
-async fn raw_bytes(app: &TestApp) -> Vec<u8> {
-    let mut out = Vec::new();
-    for file in walk(&app.data_dir) {
-        out.extend(std::fs::read(&file).unwrap_or_default());
-    }
-    if backend_is_postgres() {
-        use sqlx::Connection;
-        let url = app.settings.database_url.as_ref().unwrap().expose().clone();
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        let tables: Vec<(String,)> = sqlx::query_as(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
-        for (table,) in tables {
-            let sql = format!("SELECT t::text FROM \"{table}\" t");
-            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap();
-            for (row,) in rows {
-                out.extend_from_slice(row.as_bytes());
-            }
-        }
-    }
-    out
 }
 
 /// Sends a buyer's text and returns its sequence number.
@@ -218,7 +187,7 @@ async fn asvs_14_2_4_nickname_context_account_and_unanswered_questions_are_seale
     assert_eq!(record["visitor"]["shop_account_id"], ACCOUNT);
     assert_eq!(record["visitor"]["context"]["current_page"], PAGE);
 
-    let raw = raw_bytes(&app).await;
+    let raw = raw_database_bytes(&app).await;
     assert_absent(
         &raw,
         &[NICK, ACCOUNT, "carved-jade-9931", CART_ITEM, QUESTION_MARK],
@@ -266,7 +235,7 @@ async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_
             .contains(QUESTION_MARK),
         "{record}"
     );
-    let raw = raw_bytes(&app).await;
+    let raw = raw_database_bytes(&app).await;
     assert_absent(&raw, &[NICK, ACCOUNT, "carved-jade-9931", QUESTION_MARK]);
 }
 
@@ -344,7 +313,7 @@ async fn asvs_14_2_7_an_admin_exports_then_erases_a_buyer_leaving_no_trace_in_th
         .unwrap();
     assert_eq!(res.status(), 204);
 
-    let raw = raw_bytes(&app).await;
+    let raw = raw_database_bytes(&app).await;
     assert_absent(
         &raw,
         &[NICK, ACCOUNT, NAME, PHONE, ADDRESS, SECRET_TEXT, CART_ITEM],
@@ -462,7 +431,7 @@ async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purg
         .unwrap();
     assert_eq!(res.status(), 404);
     assert!(walk(&app.data_dir.join("attachments")).is_empty());
-    let raw = raw_bytes(&app).await;
+    let raw = raw_database_bytes(&app).await;
     assert!(!contains(&raw, "8812".as_bytes()) || backend_is_postgres());
 }
 

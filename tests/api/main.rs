@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod data_protection;
+mod fuzz;
 mod hardening;
 mod headers;
 mod helpers;

@@ -8,24 +8,26 @@ const PHONE: &str = "13912345678";
 const ADDRESS: &str = "浙江省杭州市西湖区文三路 478 号";
 const SECRET_TEXT: &str = "我的身份证号是 330106199001011234";
 
-/// Every byte the database holds for this test, as one blob to search.
+/// Every byte the database and the data dir hold: on SQLite every file of the
+/// data dir (database, WAL, attachments, index, demo store); on PostgreSQL every
+/// table's rows as text, plus the data dir.
 pub(crate) async fn raw_database_bytes(app: &crate::helpers::TestApp) -> Vec<u8> {
+    let mut out = Vec::new();
+    for file in walk(&app.data_dir) {
+        out.extend(std::fs::read(&file).unwrap_or_default());
+    }
     if backend_is_postgres() {
-        // The rows as PostgreSQL stores them: dump every table as text.
         use sqlx::Connection;
         let url = app.settings.database_url.as_ref().unwrap().expose().clone();
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-        let mut out = Vec::new();
-        for table in [
-            "visitors",
-            "conversations",
-            "events",
-            "staff_users",
-            "attachments",
-            "read_markers",
-            "history_terms",
-        ] {
-            let sql = format!("SELECT t::text FROM {table} t");
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for (table,) in tables {
+            let sql = format!("SELECT t::text FROM \"{table}\" t");
             let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&mut conn)
                 .await
@@ -34,14 +36,8 @@ pub(crate) async fn raw_database_bytes(app: &crate::helpers::TestApp) -> Vec<u8>
                 out.extend_from_slice(row.as_bytes());
             }
         }
-        out
-    } else {
-        let mut out = Vec::new();
-        for file in ["xiaoer.db", "xiaoer.db-wal"] {
-            out.extend(std::fs::read(app.data_dir.join(file)).unwrap_or_default());
-        }
-        out
     }
+    out
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -274,3 +274,39 @@ async fn after_a_transfer_the_old_agents_sockets_stop_showing_the_chat() {
         }
     }
 }
+
+/// ASVS 5.0 V7.4.1 for buyers: erasing a buyer (PIPL) ends their token, and the
+/// buyer's open socket closes at once (4401) instead of carrying the chat on.
+#[tokio::test]
+async fn an_erased_buyers_open_socket_closes_at_once() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-erase", Role::Admin).await;
+    let buyer = app.start_conversation().await;
+    let mut socket = app.buyer_socket(&buyer, 0).await;
+    let res = app
+        .staff_send(
+            reqwest::Method::DELETE,
+            &admin,
+            &format!("/api/v1/admin/buyers/{}", buyer.visitor_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    let started = std::time::Instant::now();
+    let (_, code) = frames_until_closed(&mut socket).await;
+    assert_eq!(code, 4401);
+    // At once, not at the next keepalive (25 s) or periodic check (20 s).
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // REST agrees: the token signs nobody in.
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/conversations/{}/events",
+            buyer.conversation_id
+        )))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -837,12 +837,11 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
 
     // A picture from the agent reaches the chat (and the buyer) as a picture.
     console
-        .run(
-            "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); \
-             const dt = new DataTransfer(); dt.items.add(new File([bytes], 'label.png', { type: 'image/png' })); \
-             const input = document.querySelector('[data-testid=attach-input]'); \
-             input.files = dt.files; input.dispatchEvent(new Event('change'));",
-            json!([PIXEL_PNG]),
+        .choose_file(
+            "[data-testid=attach-input]",
+            "label.png",
+            "image/png",
+            PIXEL_PNG,
         )
         .await;
     console
@@ -860,11 +859,11 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
     );
     // A file type the server refuses is explained, not sent.
     console
-        .run(
-            "const dt = new DataTransfer(); dt.items.add(new File(['<html>'], 'page.html', { type: 'text/html' })); \
-             const input = document.querySelector('[data-testid=attach-input]'); \
-             input.files = dt.files; input.dispatchEvent(new Event('change'));",
-            json!([]),
+        .choose_file(
+            "[data-testid=attach-input]",
+            "page.html",
+            "text/html",
+            "PGh0bWw+",
         )
         .await;
     console
@@ -1228,12 +1227,11 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
         )
         .await;
     buyer
-        .run(
-            "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0)); \
-             const dt = new DataTransfer(); dt.items.add(new File([bytes], 'shoe.png', { type: 'image/png' })); \
-             const input = document.querySelector('[data-testid=image-input]'); \
-             input.files = dt.files; input.dispatchEvent(new Event('change'));",
-            json!([PIXEL_PNG]),
+        .choose_file(
+            "[data-testid=image-input]",
+            "shoe.png",
+            "image/png",
+            PIXEL_PNG,
         )
         .await;
     buyer

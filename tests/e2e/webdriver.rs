@@ -134,6 +134,20 @@ impl Browser {
             .await
     }
 
+    /// Puts one file into a file input as if the user had picked it, and fires `change`.
+    /// `base64` is the file's bytes.
+    pub async fn choose_file(&self, input_css: &str, name: &str, mime: &str, base64: &str) {
+        self.run(
+            "const bytes = Uint8Array.from(atob(arguments[3]), c => c.charCodeAt(0)); \
+             const dt = new DataTransfer(); \
+             dt.items.add(new File([bytes], arguments[1], { type: arguments[2] })); \
+             const input = document.querySelector(arguments[0]); \
+             input.files = dt.files; input.dispatchEvent(new Event('change'));",
+            json!([input_css, name, mime, base64]),
+        )
+        .await;
+    }
+
     /// Elements matching a CSS selector now (possibly none).
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
         let found = self
