@@ -130,6 +130,12 @@ async fn the_attack_set_leaks_nothing() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert!(cases.len() >= 100, "the red team has {} cases", cases.len());
+    // XIAOER_ATTACK_CASE=<id prefix> runs only the matching cases (to look at one).
+    let only = std::env::var("XIAOER_ATTACK_CASE").ok();
+    let cases: Vec<Value> = cases
+        .into_iter()
+        .filter(|c| only.as_deref().is_none_or(|p| c["id"].as_str().unwrap().starts_with(p)))
+        .collect();
     let mut leaks = Vec::new();
     for case in &cases {
         let buyer = app.shopper("demo_buyer_1").await;
