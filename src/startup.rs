@@ -448,6 +448,12 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let quality = Arc::new(crate::services::quality::QualityService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            chat.clone(),
+        ));
         let privacy = Arc::new(PrivacyService::new(
             store.clone(),
             cipher.clone(),
@@ -466,6 +472,7 @@ impl Application {
             orders,
             history,
             analytics,
+            quality,
             privacy,
             challenges,
             tickets,
