@@ -453,6 +453,12 @@ impl Application {
             clock.clone(),
             settings.session_hours,
         ));
+        let quality = Arc::new(crate::services::quality::QualityService::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            chat.clone(),
+        ));
         let privacy = Arc::new(PrivacyService::new(
             store.clone(),
             cipher.clone(),
@@ -472,6 +478,7 @@ impl Application {
             orders,
             history,
             analytics,
+            quality,
             privacy,
             challenges,
             tickets,

@@ -26,3 +26,4 @@ pub mod visitor;
 pub mod catalogue;
 pub mod invitation;
 pub mod presence;
+pub mod quality; // 质检 rules (issue 17)

@@ -53,6 +53,7 @@ impl Role {
             ViewAllTickets => matches!(self, Supervisor | Admin),
             ManageTickets => matches!(self, Admin),
             ViewReports => true,
+            ReviewQuality => matches!(self, Supervisor | Admin),
         }
     }
 }
@@ -109,6 +110,9 @@ pub enum Permission {
     /// Analytics reports, scoped by role in the service: agents their own
     /// numbers, supervisors their groups, admins all, knowledge managers the KB's.
     ViewReports,
+    /// Quality inspection: rubrics, sampling plans, scoring, settling appeals
+    /// (of the agents in one's skill groups; admins all).
+    ReviewQuality,
 }
 
 impl Permission {
@@ -135,6 +139,7 @@ impl Permission {
             Permission::ViewAllTickets => "view_all_tickets",
             Permission::ManageTickets => "manage_tickets",
             Permission::ViewReports => "view_reports",
+            Permission::ReviewQuality => "review_quality",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Analytics routes: the standard and custom reports (JSON or streamed CSV)
+//! Analytics routes: the standard and custom reports (JSON, streamed CSV or XLSX)
 //! for staff, and the buyer's CSAT rating of a finished conversation.
 
 use super::AppState;
@@ -45,7 +45,7 @@ pub struct ReportQuery {
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
-    /// json (default) or csv.
+    /// json (default), csv or xlsx.
     pub format: Option<String>,
 }
 
@@ -91,6 +91,13 @@ pub async fn report(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
     use crate::services::analytics::AnalyticsError;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "xlsx"].contains(&format) {
+        return Err(ApiError::bad_request(
+            "invalid_report_format",
+            "format must be json, csv or xlsx",
+        ));
+    }
     let range = DayRange::parse(&q.from, &q.to).map_err(AnalyticsError::from)?;
     let metrics = parse_metrics(&q.metrics).map_err(AnalyticsError::from)?;
     let dimension = Dimension::parse(&q.by).map_err(AnalyticsError::from)?;
@@ -99,8 +106,9 @@ pub async fn report(
         .analytics
         .report(&staff, range, metrics, dimension, filters)
         .await?;
-    Ok(match q.format.as_deref() {
-        Some("csv") => csv(report),
+    Ok(match format {
+        "csv" => csv(report),
+        "xlsx" => super::xlsx::response(report).await?,
         _ => Json(report).into_response(),
     })
 }

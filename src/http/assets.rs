@@ -56,6 +56,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/audit.js", "console/audit.js", JS),
     asset!("/console/blocks.js", "console/blocks.js", JS),
     asset!("/console/analytics.js", "console/analytics.js", JS),
+    asset!("/console/quality.js", "console/quality.js", JS),
     asset!("/console/uPlot.iife.min.js", "node_modules/uplot/dist/uPlot.iife.min.js", JS),
     asset!("/console/uPlot.min.css", "node_modules/uplot/dist/uPlot.min.css", CSS),
     asset!("/console/privacy.js", "console/privacy.js", JS),

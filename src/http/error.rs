@@ -823,6 +823,41 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
     }
 }
 
+impl From<crate::services::quality::QualityError> for ApiError {
+    fn from(e: crate::services::quality::QualityError) -> Self {
+        use crate::domain::quality::QualityInputError;
+        use crate::services::quality::QualityError;
+        let message = e.to_string();
+        match e {
+            QualityError::Invalid(inner) => {
+                let code = match inner {
+                    QualityInputError::BadItems
+                    | QualityInputError::BadItem
+                    | QualityInputError::BadBase => "invalid_rubric",
+                    QualityInputError::BadScores => "invalid_scores",
+                    QualityInputError::BadRule => "invalid_sampling_rule",
+                };
+                ApiError::bad_request(code, message)
+            }
+            QualityError::BadText(_) => ApiError::bad_request("invalid_text", message),
+            QualityError::NotFound => ApiError::NotFound {
+                code: "qa_not_found",
+                message,
+            },
+            QualityError::Forbidden => ApiError::Refused {
+                code: "qa_not_yours",
+                message,
+            },
+            QualityError::WrongState => ApiError::Conflict {
+                code: "qa_wrong_state",
+                message,
+            },
+            QualityError::Chat(inner) => inner.into(),
+            QualityError::Store(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<crate::services::challenge::ChallengeError> for ApiError {
     fn from(e: crate::services::challenge::ChallengeError) -> Self {
         use crate::services::challenge::ChallengeError;

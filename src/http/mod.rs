@@ -18,6 +18,7 @@ pub mod kb;
 pub mod limits;
 pub mod ops;
 pub mod privacy;
+pub mod quality; // 质检 (issue 17)
 pub mod routes;
 pub mod routing;
 pub mod staff;
@@ -25,6 +26,7 @@ pub mod tickets;
 pub mod visitors; // who is on the shop now (issue 18)
 pub mod webhooks;
 pub mod ws;
+pub mod xlsx; // report export (issue 17)
 
 use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
@@ -79,6 +81,8 @@ pub struct AppState {
     pub orders: Arc<crate::services::orders::OrderLookup>,
     /// Facts, rollups, CSAT and reports.
     pub analytics: Arc<crate::services::analytics::AnalyticsService>,
+    /// Quality inspection (质检): rubrics, sampling, reviews, appeals.
+    pub quality: Arc<crate::services::quality::QualityService>,
     pub clock: Arc<dyn Clock>,
     pub metrics: PrometheusHandle,
     /// CSRF origins, cookie attributes, the metrics token.
@@ -155,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .merge(history::routes())
         .merge(visitors::routes())
         .merge(analytics::routes())
+        .merge(quality::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

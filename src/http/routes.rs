@@ -360,8 +360,26 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue").answers(&[201])
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
     route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),
-    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv (CSV streamed)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
+    route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv|xlsx (CSV streamed; XLSX one sheet, dates as dates, numbers as numbers; exports audited)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
         .audited(AuditAction::Exported),
+    route("GET", "/api/v1/staff/qa/schemes", Staff(P::ReviewQuality), "quality", "Quality-inspection (质检) rubric schemes"),
+    route("POST", "/api/v1/staff/qa/schemes", Staff(P::ReviewQuality), "quality", "Create a rubric scheme: check items that add or deduct points from a base (score clamped 0-100)").answers(&[201])
+        .body(r#"{"name":"售后质检","base":90,"items":[{"key":"greeting","label":"主动问候","kind":"add","points":10},{"key":"rude","label":"态度生硬","kind":"deduct","points":30}]}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/staff/qa/plans", Staff(P::ReviewQuality), "quality", "Sampling plans"),
+    route("POST", "/api/v1/staff/qa/plans", Staff(P::ReviewQuality), "quality", "Create a sampling plan: random_percent, per_agent, low_csat, escalated, complaint rules and a seed").answers(&[201])
+        .body(r#"{"name":"每日抽检","scheme_id":"qas_...","rules":[{"kind":"random_percent","percent":10},{"kind":"low_csat","max_stars":2}],"seed":7}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("POST", "/api/v1/staff/qa/plans/{plan_id}/run", Staff(P::ReviewQuality), "quality", "Queue the resolved conversations the plan picks among those started on the days from..to (same seed, same picks; nothing queued twice)")
+        .body(r#"{"from":"2026-11-30","to":"2026-11-30"}"#),
+    route("GET", "/api/v1/staff/qa/reviews", Staff(P::ViewReports), "quality", "Reviews: a reviewer's groups (admins all); an agent their own scored ones"),
+    route("GET", "/api/v1/staff/qa/reviews/{review_id}", Staff(P::ViewReports), "quality", "One review with its rubric and the decrypted transcript (same scope)"),
+    route("POST", "/api/v1/staff/qa/reviews/{review_id}/score", Staff(P::ReviewQuality), "quality", "Score every check item (0..its points) with an optional comment (sealed)")
+        .body(r#"{"scores":{"greeting":10,"rude":0},"comment":"回复及时"}"#),
+    route("POST", "/api/v1/staff/qa/reviews/{review_id}/appeal", Staff(P::ViewReports), "quality", "The reviewed agent appeals a scored review once, with a reason (sealed)")
+        .body(r#"{"reason":"买家要求的是换货，我已按流程处理"}"#),
+    route("POST", "/api/v1/staff/qa/reviews/{review_id}/settle", Staff(P::ReviewQuality), "quality", "Settle an appeal: upheld, or revised with new scores")
+        .body(r#"{"outcome":"revised","scores":{"greeting":10,"rude":0}}"#),
     route("GET", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Whether this finished conversation may be rated (once)"),
     route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once").answers(&[201])
         .body(r#"{"stars":5,"tags":["回复及时"],"comment":"很耐心"}"#),

@@ -235,15 +235,20 @@ impl AnalyticsService {
             .collect();
         agents.sort();
         agents.dedup();
+        let qa = self.qa_scores(&range).await?;
         let agents = agents
             .into_iter()
-            .map(|agent| Row {
-                key: agent.to_owned(),
-                label: names
-                    .get(agent)
-                    .cloned()
-                    .unwrap_or_else(|| agent.to_owned()),
-                values: values(&totals_of(&selected, |r| r.2 == agent), &metrics),
+            .map(|agent| {
+                let mut row_values = values(&totals_of(&selected, |r| r.2 == agent), &metrics);
+                row_values.insert("qa_score", qa.get(agent).copied());
+                Row {
+                    key: agent.to_owned(),
+                    label: names
+                        .get(agent)
+                        .cloned()
+                        .unwrap_or_else(|| agent.to_owned()),
+                    values: row_values,
+                }
             })
             .collect();
         let days = range
@@ -265,6 +270,20 @@ impl AnalyticsService {
             agents,
             days,
         })
+    }
+
+    /// Each agent's average quality-inspection (质检) score over the scored
+    /// reviews of conversations started in the range.
+    async fn qa_scores(&self, range: &DayRange) -> Result<HashMap<String, f64>, AnalyticsError> {
+        let totals = self
+            .store
+            .qa_totals(&range.from.to_string(), &range.to.to_string())
+            .await?;
+        Ok(totals
+            .into_iter()
+            .filter(|(_, _, n)| *n > 0)
+            .map(|(agent, sum, n)| (agent, sum as f64 / n as f64))
+            .collect())
     }
 
     /// A custom report: the metrics asked for, grouped by one dimension.

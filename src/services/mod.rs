@@ -20,6 +20,7 @@ pub mod live;
 pub mod orders;
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
+pub mod quality; // 质检 (issue 17)
 pub mod quick_replies;
 pub mod routing;
 pub mod shop;

@@ -700,3 +700,121 @@ async fn xiaoer_analytics_rebuild_restores_the_rollups_from_the_outbox() {
     assert_eq!(store.analytics_rollups(DAY, DAY).await.unwrap(), before);
     store.close().await;
 }
+
+/// The sheet XML and the shared strings of an XLSX workbook.
+fn xlsx_parts(bytes: &[u8]) -> (String, String) {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX is a zip");
+    let mut read = |name: &str| {
+        let mut s = String::new();
+        zip.by_name(name)
+            .unwrap_or_else(|_| panic!("no {name} in the workbook"))
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    (
+        read("xl/worksheets/sheet1.xml"),
+        read("xl/sharedStrings.xml"),
+    )
+}
+
+#[tokio::test]
+async fn the_report_exports_as_xlsx_with_dates_and_numbers_and_is_audited() {
+    let day = spawn_day().await;
+    day.script().await;
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations,handoff_rate,csat_avg,queue_wait_p90_ms&by=day&format=xlsx"
+    );
+    let res = day.app.staff_get(&day.admin, &path).await;
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    assert_eq!(
+        headers[reqwest::header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(
+        headers[reqwest::header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"xiaoer-{DAY}-{DAY}.xlsx\"").as_str()
+    );
+    let (sheet, strings) = xlsx_parts(&res.bytes().await.unwrap());
+    // The header row: the dimension, label, then the metrics asked for.
+    for header in [
+        "day",
+        "label",
+        "conversations",
+        "handoff_rate",
+        "csat_avg",
+        "queue_wait_p90_ms",
+    ] {
+        assert!(strings.contains(&format!(">{header}<")), "{strings}");
+    }
+    // Row 2: the day as a date (serial 46356 = 2026-11-30, with a date
+    // style), then numbers as numbers, the same as the JSON report.
+    let cell = |r: &str| {
+        let start = sheet
+            .find(&format!("<c r=\"{r}\""))
+            .unwrap_or_else(|| panic!("no cell {r}: {sheet}"));
+        let end = start + sheet[start..].find("</c>").unwrap();
+        sheet[start..end].to_owned()
+    };
+    let a2 = cell("A2");
+    assert!(a2.contains("<v>46356</v>") && a2.contains(" s=\""), "{a2}");
+    assert!(!a2.contains("t=\"s\""), "a date is no string: {a2}");
+    assert!(cell("C2").contains("<v>5</v>"), "{sheet}");
+    assert!(cell("D2").contains("<v>0.8</v>"), "{sheet}");
+    let want: Value = day
+        .app
+        .staff_get(&day.admin, &path.replace("&format=xlsx", ""))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let csat = want["rows"][0]["values"]["csat_avg"].as_f64().unwrap();
+    let e2 = cell("E2");
+    let shown: f64 = e2
+        .split("<v>")
+        .nth(1)
+        .and_then(|v| v.split("</v>").next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((shown - csat).abs() < 1e-9, "{e2} vs {csat}");
+    assert!(
+        cell("F2").contains(&format!("<v>{}</v>", 4 * MIN)),
+        "{sheet}"
+    );
+    // Exports are audited (like CSV): ids and the route, no query string.
+    let audit: Value = day
+        .app
+        .staff_get(&day.admin, "/api/v1/admin/audit?action=exported")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        audit["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["actor_id"] == day.admin.id.as_str()
+                && r["target"] == "GET /api/v1/staff/analytics/report"),
+        "{audit}"
+    );
+    // An agent's export holds only their own rows; an unknown format is refused.
+    let by_agent = "/api/v1/staff/analytics/report?from=2026-11-30&to=2026-11-30&metrics=conversations&by=agent&format=xlsx";
+    let res = day.app.staff_get(&day.li, by_agent).await;
+    assert_eq!(res.status(), 200);
+    let (_, strings) = xlsx_parts(&res.bytes().await.unwrap());
+    assert!(strings.contains(&day.li.id), "{strings}");
+    assert!(!strings.contains(&day.wang.id), "{strings}");
+    let bad = day
+        .app
+        .staff_get(&day.admin, &path.replace("format=xlsx", "format=pdf"))
+        .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        error_code(&bad.json().await.unwrap()),
+        "invalid_report_format"
+    );
+}

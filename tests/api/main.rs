@@ -27,6 +27,7 @@ mod messages;
 mod nodes;
 mod ops;
 mod privacy;
+mod quality;
 mod routing;
 mod sessions;
 mod staff;

@@ -943,8 +943,8 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
 }
 
 /// A supervisor opens the analytics dashboard after a few chats: the cards show
-/// the API's numbers, both uPlot charts drew on a canvas of real size, and the
-/// page is sound at desktop and phone width (screenshots saved).
+/// the API's numbers, both uPlot charts drew on a canvas of real size, 导出 Excel
+/// downloads a real workbook, and the page is sound at desktop and phone width (screenshots saved).
 #[tokio::test]
 async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     let Some(chromedriver) = chromedriver() else {
@@ -1096,6 +1096,26 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             "{sizes}"
         );
     }
+    // 导出 Excel: the button fetches the report as a real XLSX (a zip) file.
+    browser
+        .run(
+            "window.__export = null; const make = URL.createObjectURL; \
+             URL.createObjectURL = (b) => { b.arrayBuffer().then((buf) => { \
+               const head = new Uint8Array(buf.slice(0, 2)); \
+               window.__export = { type: b.type, head: String.fromCharCode(head[0], head[1]), size: buf.byteLength }; }); \
+               return make.call(URL, b); }; return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=an-export-xlsx]").await;
+    let export = browser
+        .wait_until("the Excel export", "window.__export")
+        .await;
+    assert_eq!(
+        export["type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "{export}"
+    );
+    assert_eq!(export["head"], "PK", "{export}");
     both_widths(&browser, "analytics-dashboard").await;
     // At phone width the charts are redrawn narrower, still on a real canvas.
     browser.resize(PHONE.0, PHONE.1).await;
@@ -1309,4 +1329,145 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
         .await;
     both_widths(&buyer, "buyer-tickets").await;
     buyer.quit().await;
+}
+
+/// 质检 in the console: a supervisor samples li's low-rated chat, reads the
+/// transcript beside the rubric and scores it; li opens the result and
+/// appeals with a reason. Both pages are sound at desktop and phone width.
+#[tokio::test]
+async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-zhao", Role::Admin).await;
+    let new = xiaoer::services::staff::NewStaff::parse(
+        "agent-li",
+        helpers::PASSWORD,
+        Some("小李"),
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
+    app.state.staff.add_user(new).await.unwrap();
+    let li = login_token(&app, "agent-li").await;
+    let lead = app.staff("lead-wang", Role::Supervisor).await;
+    let group: Value = app
+        .staff_post(&admin, "/api/v1/staff/routing/groups", json!({ "name": "售后 after-sales", "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for member in [&li.id, &lead.id] {
+        let path = format!(
+            "/api/v1/staff/routing/groups/{}/members/{member}",
+            group["id"].as_str().unwrap()
+        );
+        let res = app
+            .staff_send(
+                reqwest::Method::PUT,
+                &admin,
+                &path,
+                json!({ "level": 0, "weight": 100 }),
+            )
+            .await;
+        assert!(res.status().is_success());
+    }
+    let buyer = app.start_conversation().await;
+    app.buyer_send(
+        &buyer,
+        &uuid::Uuid::new_v4().to_string(),
+        "我要退货，质量太差",
+    )
+    .await;
+    app.hand_to_agent(&buyer, &li).await;
+    let base = format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
+    let reply = json!({ "client_msg_id": uuid::Uuid::new_v4().to_string(), "body": { "type": "text", "text": "好的，已为您登记退货" } });
+    assert!(
+        app.staff_post(&li, &format!("{base}/messages"), reply)
+            .await
+            .status()
+            .is_success()
+    );
+    assert!(
+        app.staff_post(&li, &format!("{base}/resolve"), json!({}))
+            .await
+            .status()
+            .is_success()
+    );
+    assert_eq!(
+        app.buyer_post(&buyer, "/csat", json!({ "stars": 1 }))
+            .await
+            .status(),
+        201
+    );
+    for _ in 0..200 {
+        let summary: Value = app
+            .staff_get(&lead, "/api/v1/staff/analytics/summary")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if summary["totals"]["csat_count"] == json!(1.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let scheme = json!({ "name": "售后质检", "base": 90, "items": [
+        { "key": "greeting", "label": "主动问候", "kind": "add", "points": 10 },
+        { "key": "rude", "label": "态度生硬", "kind": "deduct", "points": 50 },
+    ]});
+    assert_eq!(
+        app.staff_post(&lead, "/api/v1/staff/qa/schemes", scheme)
+            .await
+            .status(),
+        201
+    );
+
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "lead-wang").await;
+    browser.click("[data-testid=nav-quality]").await;
+    browser.wait_for("[data-testid=qa-plan-form]").await;
+    browser
+        .run("document.querySelector('[data-testid=qa-percent]').value = '0'; document.querySelector('[data-testid=qa-low-csat]').checked = true; return null;", json!([]))
+        .await;
+    browser.click("[data-testid=qa-run]").await;
+    browser.wait_for("[data-testid=qa-open]").await;
+    both_widths(&browser, "quality-list").await;
+    browser.click("[data-testid=qa-open]").await;
+    browser
+        .wait_until("the transcript", "document.querySelector('[data-testid=qa-transcript]')?.innerText.includes('我要退货，质量太差')")
+        .await;
+    browser
+        .run("document.querySelector('[data-testid=qa-score-rude]').value = '20'; document.querySelector('[data-testid=qa-comment]').value = '语气生硬'; return null;", json!([]))
+        .await;
+    browser.click("[data-testid=qa-submit]").await;
+    // 90 + 0 − 20.
+    browser
+        .wait_until(
+            "the score",
+            "document.querySelector('[data-testid=qa-total]')?.textContent === '70'",
+        )
+        .await;
+    both_widths(&browser, "quality-review").await;
+    browser.quit().await;
+
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "agent-li").await;
+    browser.click("[data-testid=nav-quality]").await;
+    browser.click("[data-testid=qa-open]").await;
+    let reason = browser.wait_for("[data-testid=qa-appeal-reason]").await;
+    browser
+        .type_into(&reason, "买家情绪激动，我已按流程处理")
+        .await;
+    browser.click("[data-testid=qa-appeal]").await;
+    browser
+        .wait_until(
+            "the appeal",
+            "document.querySelector('[data-testid=qa-review]')?.dataset.status === 'appealed'",
+        )
+        .await;
+    both_widths(&browser, "quality-appealed").await;
+    browser.quit().await;
 }

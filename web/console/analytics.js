@@ -10,7 +10,7 @@ import { addStrings, currentLang, errorText, t, word } from "./i18n.js";
 addStrings(
   {
     analytics: "数据报表", an_period: "周期", an_day: "日", an_week: "周", an_month: "月", an_date: "日期", an_refresh: "刷新",
-    an_export: "导出 CSV", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
+    an_export: "导出 CSV", an_export_xlsx: "导出 Excel", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
     by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组",
@@ -22,14 +22,14 @@ addStrings(
     m_abandonment_rate: "排队放弃率", m_first_response_avg_ms: "平均首次响应", m_response_avg_ms: "平均响应时长",
     m_handle_avg_ms: "平均处理时长", m_resolved: "已解决", m_resolution_rate: "解决率", m_transferred: "转接会话",
     m_transfer_rate: "转接率", m_reopened: "24 小时内重开", m_reopen_rate: "重开率", m_csat_count: "评价数",
-    m_csat_avg: "平均满意度（星）", m_csat_satisfaction_rate: "满意率（4–5 星）", m_csat_human_avg: "人工满意度",
+    m_qa_score: "质检均分", m_csat_avg: "平均满意度（星）", m_csat_satisfaction_rate: "满意率（4–5 星）", m_csat_human_avg: "人工满意度",
     m_csat_bot_avg: "机器人满意度", m_answer_helpful_rate: "回答有用率", m_messages_buyer: "买家消息", m_messages_agent: "客服消息",
     error_report_out_of_scope: "您无权查看这些数据", error_invalid_report_range: "日期范围不正确",
     ev_csat_rated: "满意度评价",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
-    an_export: "Export CSV", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
+    an_export: "Export CSV", an_export_xlsx: "Export Excel", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
     by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group",
@@ -41,7 +41,7 @@ addStrings(
     m_abandonment_rate: "Abandonment rate", m_first_response_avg_ms: "Avg first response", m_response_avg_ms: "Avg response time",
     m_handle_avg_ms: "Avg handle time", m_resolved: "Resolved", m_resolution_rate: "Resolution rate", m_transferred: "Transferred",
     m_transfer_rate: "Transfer rate", m_reopened: "Reopened within 24 h", m_reopen_rate: "Reopen rate", m_csat_count: "Ratings",
-    m_csat_avg: "Avg CSAT (stars)", m_csat_satisfaction_rate: "Satisfied (4–5 stars)", m_csat_human_avg: "CSAT, agents",
+    m_qa_score: "QA score (avg)", m_csat_avg: "Avg CSAT (stars)", m_csat_satisfaction_rate: "Satisfied (4–5 stars)", m_csat_human_avg: "CSAT, agents",
     m_csat_bot_avg: "CSAT, bot", m_answer_helpful_rate: "Helpful answers", m_messages_buyer: "Buyer messages", m_messages_agent: "Agent messages",
     error_report_out_of_scope: "You may not see these numbers", error_invalid_report_range: "Check the dates",
     ev_csat_rated: "Satisfaction rating",
@@ -54,7 +54,7 @@ const CARDS = [
   "resolution_rate", "transfer_rate", "reopen_rate", "csat_avg", "csat_satisfaction_rate", "csat_human_avg", "csat_bot_avg",
   "answer_helpful_rate",
 ];
-const AGENT_COLUMNS = ["conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg"];
+const AGENT_COLUMNS = ["conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg", "qa_score"];
 const TREND = ["conversations", "handoffs"];
 const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
 
@@ -108,7 +108,7 @@ export class Analytics {
       el("label", {}, t("an_period"), " ", this.period),
       el("label", {}, t("an_date"), " ", this.date),
       el("button", { type: "submit", testid: "an-refresh" }, t("an_refresh")),
-      el("span", { class: "an-export" }, this.by, el("button", { type: "button", testid: "an-export", onclick: () => this.exportCsv() }, t("an_export"))),
+      el("span", { class: "an-export" }, this.by, el("button", { type: "button", testid: "an-export", onclick: () => this.exportReport("csv") }, t("an_export")), el("button", { type: "button", testid: "an-export-xlsx", onclick: () => this.exportReport("xlsx") }, t("an_export_xlsx"))),
     );
     this.period.onchange = () => this.load();
     this.date.onchange = () => this.load();
@@ -231,10 +231,10 @@ export class Analytics {
     }
   }
 
-  /// The custom report of the shown range, all visible metrics, as CSV.
-  async exportCsv() {
+  /// The custom report of the shown range, all visible metrics, as CSV or XLSX.
+  async exportReport(format) {
     const metrics = Object.keys(this.summary?.totals || {}).join(",");
-    const params = query({ from: this.summary.from, to: this.summary.to, by: this.by.value, metrics, format: "csv" });
+    const params = query({ from: this.summary.from, to: this.summary.to, by: this.by.value, metrics, format });
     const res = await fetch(`/api/v1/staff/analytics/report?${params}`, { credentials: "same-origin" });
     if (!res.ok) {
       const data = await res.json().catch(() => ({}));
@@ -242,7 +242,7 @@ export class Analytics {
       return;
     }
     const url = URL.createObjectURL(await res.blob());
-    const a = el("a", { href: url, download: `xiaoer-${this.summary.from}-${this.summary.to}.csv` });
+    const a = el("a", { href: url, download: `xiaoer-${this.summary.from}-${this.summary.to}.${format}` });
     document.body.append(a);
     a.click();
     a.remove();

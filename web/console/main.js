@@ -14,6 +14,7 @@ import { Audit } from "./audit.js";
 import { History } from "./history.js";
 import { Visitors } from "./visitors.js";
 import { Analytics } from "./analytics.js";
+import { Quality } from "./quality.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -117,7 +118,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors, analytics: Analytics };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors, analytics: Analytics, quality: Quality };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }

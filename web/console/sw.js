@@ -3,7 +3,7 @@
 // the chat. API calls and sockets always go to the network: nothing a buyer
 // wrote is ever kept in the cache.
 
-const SHELL = "xiaoer-console-v3";
+const SHELL = "xiaoer-console-v4";
 const FILES = [
   "/console/",
   "/console/main.js", "/console/api.js", "/console/i18n.js", "/console/inbox.js", "/console/chat.js",
@@ -11,6 +11,7 @@ const FILES = [
   "/console/settings.js", "/console/audit.js", "/console/blocks.js", "/console/tickets.js", "/console/history.js", "/console/visitors.js", "/console/cards.js", "/console/privacy.js", "/console/style.css", "/console/icon.svg",
   "/console/manifest.webmanifest",
   "/console/analytics.js", "/console/uPlot.iife.min.js", "/console/uPlot.min.css",
+  "/console/quality.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -1,0 +1,392 @@
+//! Quality inspection (质检) rules: a rubric's check items add or deduct
+//! points from a base and the score is clamped to 0–100; a sampling plan picks
+//! resolved conversations for review, the same ones for the same seed (a hash
+//! of seed and conversation id, never a random generator), so a plan can be
+//! replayed and tested.
+
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+
+pub const MAX_ITEMS: usize = 30;
+pub const MAX_LABEL_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QualityInputError {
+    #[error("a rubric needs 1 to 30 check items with distinct keys (a-z, 0-9, _)")]
+    BadItems,
+    #[error("a check item needs a label of 1 to 80 characters and 1 to 100 points")]
+    BadItem,
+    #[error("the base score must be 0 to 100")]
+    BadBase,
+    #[error("every check item needs a score between 0 and its points")]
+    BadScores,
+    #[error("a sampling rule is out of range (percent 1-100, per agent 1-1000, stars 1-4)")]
+    BadRule,
+}
+
+/// Whether meeting a check item earns points or costs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Add,
+    Deduct,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckItem {
+    pub key: String,
+    pub label: String,
+    pub kind: ItemKind,
+    /// The most this item adds or deducts.
+    pub points: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rubric {
+    /// The score before any item (100 for a deduct-only rubric, 0 for add-only).
+    pub base: u32,
+    pub items: Vec<CheckItem>,
+}
+
+impl Rubric {
+    pub fn parse(base: u32, items: Vec<CheckItem>) -> Result<Rubric, QualityInputError> {
+        if base > 100 {
+            return Err(QualityInputError::BadBase);
+        }
+        if items.is_empty() || items.len() > MAX_ITEMS {
+            return Err(QualityInputError::BadItems);
+        }
+        let mut keys = HashSet::new();
+        for item in &items {
+            let key_ok = !item.key.is_empty()
+                && item.key.len() <= 40
+                && item
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !key_ok || !keys.insert(item.key.as_str()) {
+                return Err(QualityInputError::BadItems);
+            }
+            let label = item.label.trim().chars().count();
+            if label == 0 || label > MAX_LABEL_CHARS || !(1..=100).contains(&item.points) {
+                return Err(QualityInputError::BadItem);
+            }
+        }
+        Ok(Rubric { base, items })
+    }
+
+    /// Checks a reviewer's (or the model's) points per item: every item scored,
+    /// none unknown, each within 0..=its points.
+    pub fn check_scores(&self, scores: &BTreeMap<String, u32>) -> Result<(), QualityInputError> {
+        let complete = scores.len() == self.items.len()
+            && self
+                .items
+                .iter()
+                .all(|i| scores.get(&i.key).is_some_and(|s| *s <= i.points));
+        if complete {
+            Ok(())
+        } else {
+            Err(QualityInputError::BadScores)
+        }
+    }
+
+    /// base + what add items earned − what deduct items cost, within 0..=100.
+    pub fn total(&self, scores: &BTreeMap<String, u32>) -> u32 {
+        let mut total = i64::from(self.base);
+        for item in &self.items {
+            let points = i64::from(scores.get(&item.key).copied().unwrap_or(0).min(item.points));
+            match item.kind {
+                ItemKind::Add => total += points,
+                ItemKind::Deduct => total -= points,
+            }
+        }
+        u32::try_from(total.clamp(0, 100)).unwrap_or(0)
+    }
+}
+
+/// One rule of a sampling plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SampleRule {
+    /// About this percentage of all resolved conversations.
+    RandomPercent { percent: u32 },
+    /// Up to this many per agent.
+    PerAgent { count: u32 },
+    /// Every conversation rated at or below this many stars.
+    LowCsat { max_stars: u32 },
+    /// Every conversation that was transferred or escalated.
+    Escalated,
+    /// Every conversation whose CSAT tags or hand-off reason name a complaint.
+    Complaint,
+}
+
+impl SampleRule {
+    pub fn check(&self) -> Result<(), QualityInputError> {
+        let ok = match self {
+            SampleRule::RandomPercent { percent } => (1..=100).contains(percent),
+            SampleRule::PerAgent { count } => (1..=1000).contains(count),
+            SampleRule::LowCsat { max_stars } => (1..=4).contains(max_stars),
+            SampleRule::Escalated | SampleRule::Complaint => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(QualityInputError::BadRule)
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            SampleRule::RandomPercent { .. } => "random_percent",
+            SampleRule::PerAgent { .. } => "per_agent",
+            SampleRule::LowCsat { .. } => "low_csat",
+            SampleRule::Escalated => "escalated",
+            SampleRule::Complaint => "complaint",
+        }
+    }
+}
+
+/// A resolved conversation a plan may pick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub conversation_id: String,
+    pub agent_id: String,
+    pub stars: Option<u32>,
+    pub escalated: bool,
+    pub complaint: bool,
+}
+
+/// The candidates a plan picks, each with the first rule that picked it, in
+/// candidate order. Deterministic for a seed.
+pub fn sample<'a>(
+    rules: &[SampleRule],
+    seed: u64,
+    candidates: &'a [Candidate],
+) -> Vec<(&'a Candidate, &'static str)> {
+    let mut picked: BTreeMap<usize, &'static str> = BTreeMap::new();
+    for rule in rules {
+        for i in picks(rule, seed, candidates) {
+            picked.entry(i).or_insert(rule.name());
+        }
+    }
+    picked
+        .into_iter()
+        .map(|(i, why)| (&candidates[i], why))
+        .collect()
+}
+
+fn picks(rule: &SampleRule, seed: u64, candidates: &[Candidate]) -> Vec<usize> {
+    let all = candidates.iter().enumerate();
+    match rule {
+        SampleRule::RandomPercent { percent } => all
+            .filter(|(_, c)| draw(seed, &c.conversation_id) % 100 < u64::from(*percent))
+            .map(|(i, _)| i)
+            .collect(),
+        SampleRule::PerAgent { count } => {
+            let mut by_agent: BTreeMap<&str, Vec<(u64, usize)>> = BTreeMap::new();
+            for (i, c) in all.filter(|(_, c)| !c.agent_id.is_empty()) {
+                by_agent
+                    .entry(c.agent_id.as_str())
+                    .or_default()
+                    .push((draw(seed, &c.conversation_id), i));
+            }
+            by_agent
+                .into_values()
+                .flat_map(|mut v| {
+                    v.sort_unstable();
+                    v.into_iter()
+                        .take(usize::try_from(*count).unwrap_or(usize::MAX))
+                        .map(|(_, i)| i)
+                })
+                .collect()
+        }
+        SampleRule::LowCsat { max_stars } => all
+            .filter(|(_, c)| c.stars.is_some_and(|s| s <= *max_stars))
+            .map(|(i, _)| i)
+            .collect(),
+        SampleRule::Escalated => all.filter(|(_, c)| c.escalated).map(|(i, _)| i).collect(),
+        SampleRule::Complaint => all.filter(|(_, c)| c.complaint).map(|(i, _)| i).collect(),
+    }
+}
+
+/// A number from the seed and the conversation id, the same every time.
+fn draw(seed: u64, conversation_id: &str) -> u64 {
+    let mut hash = Sha256::new();
+    hash.update(seed.to_be_bytes());
+    hash.update(conversation_id.as_bytes());
+    let digest = hash.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+/// Words in a CSAT tag that make the rating a complaint; a hand-off for a
+/// sensitive message (complaint, legal threat) counts too.
+const COMPLAINT_TAGS: &[&str] = &["投诉", "没解决", "complain", "not solved"];
+
+pub fn is_complaint(tags: &[String], handoff_reason: Option<&str>) -> bool {
+    handoff_reason == Some("sensitive")
+        || tags.iter().any(|t| {
+            let t = t.to_lowercase();
+            COMPLAINT_TAGS.iter().any(|w| t.contains(w))
+        })
+}
+
+/// A model's evidence quote, kept only when it is really in the transcript
+/// (a quote the model made up is blanked, never shown as evidence).
+pub fn checked_quote(quote: &str, transcript: &str) -> Option<String> {
+    let quote = quote
+        .trim()
+        .trim_matches(['"', '“', '”', '「', '」'])
+        .trim();
+    (!quote.is_empty() && transcript.contains(quote)).then(|| quote.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, kind: ItemKind, points: u32) -> CheckItem {
+        CheckItem {
+            key: key.into(),
+            label: key.into(),
+            kind,
+            points,
+        }
+    }
+
+    fn rubric() -> Rubric {
+        Rubric::parse(
+            90,
+            vec![
+                item("greeting", ItemKind::Add, 10),
+                item("rude", ItemKind::Deduct, 50),
+                item("wrong_policy", ItemKind::Deduct, 60),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn scores(list: &[(&str, u32)]) -> BTreeMap<String, u32> {
+        list.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    }
+
+    #[test]
+    fn items_add_and_deduct_and_the_score_stays_within_0_to_100() {
+        let r = rubric();
+        assert_eq!(
+            r.total(&scores(&[
+                ("greeting", 10),
+                ("rude", 0),
+                ("wrong_policy", 0)
+            ])),
+            100
+        );
+        assert_eq!(
+            r.total(&scores(&[
+                ("greeting", 5),
+                ("rude", 20),
+                ("wrong_policy", 0)
+            ])),
+            75
+        );
+        assert_eq!(
+            r.total(&scores(&[
+                ("greeting", 0),
+                ("rude", 50),
+                ("wrong_policy", 60)
+            ])),
+            0
+        );
+        let bonus = Rubric::parse(100, vec![item("greeting", ItemKind::Add, 10)]).unwrap();
+        assert_eq!(bonus.total(&scores(&[("greeting", 10)])), 100);
+    }
+
+    #[test]
+    fn scores_must_cover_every_item_within_its_points() {
+        let r = rubric();
+        assert!(
+            r.check_scores(&scores(&[
+                ("greeting", 10),
+                ("rude", 0),
+                ("wrong_policy", 0)
+            ]))
+            .is_ok()
+        );
+        assert_eq!(
+            r.check_scores(&scores(&[
+                ("greeting", 11),
+                ("rude", 0),
+                ("wrong_policy", 0)
+            ])),
+            Err(QualityInputError::BadScores)
+        );
+        assert_eq!(
+            r.check_scores(&scores(&[("greeting", 1), ("rude", 0)])),
+            Err(QualityInputError::BadScores)
+        );
+    }
+
+    #[test]
+    fn a_rubric_refuses_duplicate_keys_zero_points_and_a_base_over_100() {
+        let dup = vec![item("a", ItemKind::Add, 1), item("a", ItemKind::Add, 1)];
+        assert_eq!(Rubric::parse(50, dup), Err(QualityInputError::BadItems));
+        assert_eq!(
+            Rubric::parse(50, vec![item("a", ItemKind::Add, 0)]),
+            Err(QualityInputError::BadItem)
+        );
+        assert_eq!(
+            Rubric::parse(101, vec![item("a", ItemKind::Add, 1)]),
+            Err(QualityInputError::BadBase)
+        );
+        assert_eq!(Rubric::parse(50, vec![]), Err(QualityInputError::BadItems));
+    }
+
+    fn candidates() -> Vec<Candidate> {
+        (0..200)
+            .map(|i| Candidate {
+                conversation_id: format!("conv_{i:03}"),
+                agent_id: ["li", "wang", ""][i % 3].into(),
+                stars: (i % 5 == 0).then_some(u32::try_from(i % 4).unwrap() + 1),
+                escalated: i % 17 == 0,
+                complaint: i == 42,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sampling_is_the_same_for_a_seed_and_takes_about_the_percentage() {
+        let c = candidates();
+        let plan = [SampleRule::RandomPercent { percent: 10 }];
+        let a = sample(&plan, 7, &c);
+        assert_eq!(a, sample(&plan, 7, &c));
+        assert_ne!(a, sample(&plan, 8, &c));
+        assert!((8..=35).contains(&a.len()), "{}", a.len());
+        assert!(a.iter().all(|(_, why)| *why == "random_percent"));
+    }
+
+    #[test]
+    fn the_all_rules_take_every_match_and_per_agent_takes_n_each() {
+        let c = candidates();
+        let low = sample(&[SampleRule::LowCsat { max_stars: 2 }], 1, &c);
+        let want = c.iter().filter(|c| c.stars.is_some_and(|s| s <= 2)).count();
+        assert_eq!(low.len(), want);
+        let esc = sample(&[SampleRule::Escalated], 1, &c);
+        assert_eq!(esc.len(), c.iter().filter(|c| c.escalated).count());
+        let complaint = sample(&[SampleRule::Complaint], 1, &c);
+        assert_eq!(complaint[0].0.conversation_id, "conv_042");
+        let per = sample(&[SampleRule::PerAgent { count: 3 }], 1, &c);
+        assert_eq!(per.len(), 6, "3 for li, 3 for wang, none unassigned");
+        // A conversation two rules pick is listed once, with the first rule.
+        let both = sample(&[SampleRule::Complaint, SampleRule::Escalated], 1, &c);
+        assert_eq!(both.len(), esc.len() + usize::from(42 % 17 != 0));
+    }
+
+    #[test]
+    fn a_quote_counts_only_when_it_is_in_the_transcript() {
+        let t = "客服: 您好，请问有什么可以帮您？\n买家: 我要退货";
+        assert_eq!(checked_quote("“我要退货”", t).as_deref(), Some("我要退货"));
+        assert_eq!(checked_quote("我要换货", t), None);
+        assert_eq!(checked_quote("  ", t), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! Quality inspection (质检): schemes, sampling plans and reviews. State moves
+//! are conditional updates, so two reviewers (or a double click) cannot both
+//! appeal or settle the same review.
+
+use super::{Store, StoreError, on_pool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QaSchemeRow {
+    pub id: String,
+    pub name: String,
+    /// JSON of `domain::quality::Rubric`.
+    pub rubric: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QaPlanRow {
+    pub id: String,
+    pub name: String,
+    pub scheme_id: String,
+    /// JSON list of `domain::quality::SampleRule`.
+    pub rules: String,
+    pub seed: i64,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QaReviewRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub scheme_id: String,
+    pub plan_id: String,
+    pub agent_id: String,
+    pub day: String,
+    pub reason: String,
+    pub status: String,
+    pub scores: Option<String>,
+    pub total: Option<i64>,
+    pub comment_sealed: Option<Vec<u8>>,
+    pub reviewer_id: Option<String>,
+    pub scored_at: Option<i64>,
+    pub appeal_sealed: Option<Vec<u8>>,
+    pub appealed_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub settled_by: Option<String>,
+    pub settled_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A resolved, human-handled conversation a plan may pick: (id, agent, day,
+/// facts JSON, CSAT stars, CSAT tags JSON).
+pub type QaCandidateRow = (String, String, String, String, Option<i64>, Option<String>);
+
+/// A score written by a reviewer or a settlement.
+pub struct QaScoreWrite<'a> {
+    pub scores: &'a str,
+    pub total: i64,
+    pub by: &'a str,
+    pub at: i64,
+}
+
+const REVIEW_COLUMNS: &str = "id, conversation_id, scheme_id, plan_id, agent_id, day, reason, status, \
+    scores, total, comment_sealed, reviewer_id, scored_at, appeal_sealed, appealed_at, outcome, \
+    settled_by, settled_at, created_at";
+
+impl Store {
+    pub async fn insert_qa_scheme(&self, row: &QaSchemeRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO qa_schemes (id, name, rubric, created_by, created_at) VALUES ($1, $2, $3, $4, $5)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.name).bind(&row.rubric).bind(&row.created_by).bind(row.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    pub async fn qa_schemes(&self) -> Result<Vec<QaSchemeRow>, StoreError> {
+        let sql = "SELECT id, name, rubric, created_by, created_at FROM qa_schemes ORDER BY created_at, id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, QaSchemeRow>(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn qa_scheme(&self, id: &str) -> Result<QaSchemeRow, StoreError> {
+        let sql = "SELECT id, name, rubric, created_by, created_at FROM qa_schemes WHERE id = $1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, QaSchemeRow>(sql).bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn insert_qa_plan(&self, row: &QaPlanRow) -> Result<(), StoreError> {
+        let sql = "INSERT INTO qa_plans (id, name, scheme_id, rules, seed, created_by, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.name).bind(&row.scheme_id).bind(&row.rules).bind(row.seed)
+            .bind(&row.created_by).bind(row.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from_insert)
+    }
+
+    pub async fn qa_plans(&self) -> Result<Vec<QaPlanRow>, StoreError> {
+        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at FROM qa_plans ORDER BY created_at, id";
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, QaPlanRow>(sql).fetch_all(pool).await?))
+    }
+
+    pub async fn qa_plan(&self, id: &str) -> Result<QaPlanRow, StoreError> {
+        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at FROM qa_plans WHERE id = $1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, QaPlanRow>(sql).bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Resolved conversations an agent handled, started on the days `from..=to`.
+    pub async fn qa_candidates(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<QaCandidateRow>, StoreError> {
+        let sql = "SELECT f.conversation_id, f.agent_id, f.day, f.facts, CAST(c.stars AS BIGINT), c.tags \
+                   FROM analytics_facts f LEFT JOIN csat_ratings c ON c.conversation_id = f.conversation_id \
+                   WHERE f.day >= $1 AND f.day <= $2 AND f.agent_id <> '' ORDER BY f.conversation_id";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+
+    /// Queues a review; false when the conversation is already queued for this scheme.
+    pub async fn insert_qa_review(&self, row: &QaReviewRow) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO qa_reviews (id, conversation_id, scheme_id, plan_id, agent_id, day, reason, status, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (conversation_id, scheme_id) DO NOTHING";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&row.id).bind(&row.conversation_id).bind(&row.scheme_id).bind(&row.plan_id)
+            .bind(&row.agent_id).bind(&row.day).bind(&row.reason).bind(&row.status).bind(row.created_at)
+            .execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    pub async fn qa_review(&self, id: &str) -> Result<QaReviewRow, StoreError> {
+        let sql = format!("SELECT {REVIEW_COLUMNS} FROM qa_reviews WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, QaReviewRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id).fetch_optional(pool).await?);
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Reviews newest first: one agent's, or everyone's (the service narrows
+    /// a supervisor's to their groups).
+    pub async fn qa_reviews(
+        &self,
+        agent_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<QaReviewRow>, StoreError> {
+        let sql = format!(
+            "SELECT {REVIEW_COLUMNS} FROM qa_reviews WHERE ($1 = '' OR agent_id = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, QaReviewRow>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(agent_id.unwrap_or("")).bind(limit).fetch_all(pool).await?),
+        )
+    }
+
+    /// Scores a pending (or re-scores a scored, not yet appealed) review.
+    pub async fn score_qa_review(
+        &self,
+        id: &str,
+        score: &QaScoreWrite<'_>,
+        comment_sealed: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE qa_reviews SET status = 'scored', scores = $2, total = $3, comment_sealed = $4, \
+                   reviewer_id = $5, scored_at = $6 WHERE id = $1 AND status IN ('pending', 'scored')";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(score.scores).bind(score.total).bind(comment_sealed).bind(score.by).bind(score.at)
+            .execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// The agent's one appeal of a scored review.
+    pub async fn appeal_qa_review(
+        &self,
+        id: &str,
+        reason_sealed: &[u8],
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE qa_reviews SET status = 'appealed', appeal_sealed = $2, appealed_at = $3 \
+                   WHERE id = $1 AND status = 'scored' AND appealed_at IS NULL";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(reason_sealed).bind(at).execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Settles an appeal: the score upheld, or revised to `score`.
+    pub async fn settle_qa_review(
+        &self,
+        id: &str,
+        outcome: &str,
+        score: &QaScoreWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE qa_reviews SET status = 'settled', outcome = $2, scores = $3, total = $4, \
+                   settled_by = $5, settled_at = $6 WHERE id = $1 AND status = 'appealed'";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(outcome).bind(score.scores).bind(score.total).bind(score.by).bind(score.at)
+            .execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+
+    /// (agent, sum of totals, reviews scored) of conversations on the days `from..=to`.
+    pub async fn qa_totals(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let sql = "SELECT agent_id, CAST(SUM(total) AS BIGINT), COUNT(*) FROM qa_reviews \
+                   WHERE total IS NOT NULL AND day >= $1 AND day <= $2 GROUP BY agent_id ORDER BY agent_id";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+}

@@ -1,0 +1,299 @@
+//! Quality inspection (质检) through the real API, on the scripted analytics
+//! day (C2 li; C3 li → wang, transferred; C5 wang, CSAT 2): rubrics, sampling
+//! that picks the same conversations for the same seed, scoring against the
+//! rubric beside the decrypted transcript, the agent's one appeal, the
+//! settlement, who may see what, and the QA score in the per-agent report.
+
+use crate::analytics::{Day, spawn_day};
+use crate::helpers::{StaffLogin, error_code};
+use serde_json::{Value, json};
+
+const DAY: &str = "2026-11-30";
+
+async fn ok(res: reqwest::Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+async fn refused(res: reqwest::Response, status: u16, code: &str) {
+    let got = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!((got, error_code(&body)), (status, code), "{body}");
+}
+
+/// A rubric: base 90, greeting adds up to 10, rudeness deducts up to 50.
+async fn scheme(day: &Day) -> String {
+    let body = json!({ "name": "售后质检", "base": 90, "items": [
+        { "key": "greeting", "label": "主动问候", "kind": "add", "points": 10 },
+        { "key": "rude", "label": "态度生硬", "kind": "deduct", "points": 50 },
+    ]});
+    let res = day
+        .app
+        .staff_post(&day.supervisor, "/api/v1/staff/qa/schemes", body)
+        .await;
+    ok(res, 201).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn plan(day: &Day, scheme_id: &str, rules: Value, seed: i64) -> Value {
+    let body = json!({ "name": "plan", "scheme_id": scheme_id, "rules": rules, "seed": seed });
+    let res = day
+        .app
+        .staff_post(&day.supervisor, "/api/v1/staff/qa/plans", body)
+        .await;
+    let plan = ok(res, 201).await;
+    let path = format!(
+        "/api/v1/staff/qa/plans/{}/run",
+        plan["id"].as_str().unwrap()
+    );
+    let res = day
+        .app
+        .staff_post(&day.supervisor, &path, json!({ "from": DAY, "to": DAY }))
+        .await;
+    ok(res, 200).await
+}
+
+async fn reviews(day: &Day, who: &StaffLogin) -> Vec<Value> {
+    let res = day.app.staff_get(who, "/api/v1/staff/qa/reviews").await;
+    ok(res, 200).await.as_array().unwrap().clone()
+}
+
+fn of_agent<'a>(list: &'a [Value], agent: &StaffLogin) -> Vec<&'a Value> {
+    list.iter()
+        .filter(|r| r["agent_id"] == agent.id.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn sampling_picks_the_same_conversations_and_queues_each_once() {
+    let day = spawn_day().await;
+    day.script().await;
+    let scheme_id = scheme(&day).await;
+    // Every transferred chat (C3) and every one rated 2 stars or less (C5).
+    let rules = json!([{ "kind": "escalated" }, { "kind": "low_csat", "max_stars": 2 }]);
+    let ran = plan(&day, &scheme_id, rules.clone(), 7).await;
+    assert_eq!(ran, json!({ "picked": 2, "queued": 2 }));
+    let list = reviews(&day, &day.supervisor).await;
+    let mut reasons: Vec<&str> = list.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["escalated", "low_csat"]);
+    assert!(
+        list.iter()
+            .all(|r| r["agent_id"] == day.wang.id.as_str() && r["status"] == "pending")
+    );
+    // The same rules again: the same two, nothing queued twice.
+    assert_eq!(
+        plan(&day, &scheme_id, rules, 7).await,
+        json!({ "picked": 2, "queued": 0 })
+    );
+    // Up to 5 per agent: li's C2 is new, wang's two were queued.
+    let ran = plan(
+        &day,
+        &scheme_id,
+        json!([{ "kind": "per_agent", "count": 5 }]),
+        1,
+    )
+    .await;
+    assert_eq!(ran, json!({ "picked": 3, "queued": 1 }));
+    // Bad rules and rubrics are refused, nothing stored.
+    let bad = json!({ "name": "x", "scheme_id": scheme_id, "rules": [{ "kind": "random_percent", "percent": 0 }], "seed": 1 });
+    let res = day
+        .app
+        .staff_post(&day.supervisor, "/api/v1/staff/qa/plans", bad)
+        .await;
+    refused(res, 400, "invalid_sampling_rule").await;
+    let bad = json!({ "name": "x", "base": 120, "items": [{ "key": "a", "label": "a", "kind": "add", "points": 1 }] });
+    let res = day
+        .app
+        .staff_post(&day.supervisor, "/api/v1/staff/qa/schemes", bad)
+        .await;
+    refused(res, 400, "invalid_rubric").await;
+    let schemes = day
+        .app
+        .staff_get(&day.admin, "/api/v1/staff/qa/schemes")
+        .await;
+    assert_eq!(ok(schemes, 200).await.as_array().unwrap().len(), 1);
+    // Agents cannot set up inspection.
+    let res = day
+        .app
+        .staff_post(
+            &day.li,
+            "/api/v1/staff/qa/schemes",
+            json!({ "name": "x", "base": 0, "items": [] }),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn a_reviewer_scores_the_agent_appeals_once_and_the_supervisor_settles() {
+    let day = spawn_day().await;
+    day.script().await;
+    let scheme_id = scheme(&day).await;
+    plan(
+        &day,
+        &scheme_id,
+        json!([{ "kind": "per_agent", "count": 5 }]),
+        3,
+    )
+    .await;
+    let all = reviews(&day, &day.supervisor).await;
+    let li_review = of_agent(&all, &day.li)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/staff/qa/reviews/{li_review}");
+    // Pending: li does not see it yet; the reviewer reads the transcript in clear.
+    assert!(reviews(&day, &day.li).await.is_empty());
+    refused(day.app.staff_get(&day.li, &path).await, 404, "qa_not_found").await;
+    let detail = ok(day.app.staff_get(&day.supervisor, &path).await, 200).await;
+    let texts: Vec<&str> = detail["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"我想退这件") && texts.contains(&"您好，我来帮您"),
+        "{texts:?}"
+    );
+    assert_eq!(detail["scheme"]["rubric"]["items"][1]["key"], "rude");
+    assert_eq!(detail["can_score"], true);
+    // Scores outside an item's points, or missing an item, change nothing.
+    let score = format!("{path}/score");
+    let res = day
+        .app
+        .staff_post(
+            &day.supervisor,
+            &score,
+            json!({ "scores": { "greeting": 11, "rude": 0 } }),
+        )
+        .await;
+    refused(res, 400, "invalid_scores").await;
+    let res = day
+        .app
+        .staff_post(
+            &day.supervisor,
+            &score,
+            json!({ "scores": { "greeting": 5 } }),
+        )
+        .await;
+    refused(res, 400, "invalid_scores").await;
+    assert_eq!(
+        ok(day.app.staff_get(&day.supervisor, &path).await, 200).await["status"],
+        "pending"
+    );
+    // An agent cannot score (the route's permission).
+    let res = day
+        .app
+        .staff_post(
+            &day.li,
+            &score,
+            json!({ "scores": { "greeting": 10, "rude": 0 } }),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    // 90 + 5 − 20 = 75; the comment is sealed at rest.
+    let body =
+        json!({ "scores": { "greeting": 5, "rude": 20 }, "comment": "回复生硬，请注意语气" });
+    let scored = ok(day.app.staff_post(&day.supervisor, &score, body).await, 200).await;
+    assert_eq!(
+        (scored["status"].as_str(), scored["total"].as_i64()),
+        (Some("scored"), Some(75))
+    );
+    let row = day.app.state.store.qa_review(&li_review).await.unwrap();
+    let sealed = row.comment_sealed.unwrap();
+    assert!(!sealed.windows(6).any(|w| w == "生硬".as_bytes()));
+    // li sees the result and the comment; wang sees nothing of li's.
+    let mine = reviews(&day, &day.li).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["total"], 75);
+    let seen = ok(day.app.staff_get(&day.li, &path).await, 200).await;
+    assert_eq!(seen["comment"], "回复生硬，请注意语气");
+    assert_eq!(
+        (seen["can_appeal"].as_bool(), seen["can_score"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert!(of_agent(&reviews(&day, &day.wang).await, &day.li).is_empty());
+    refused(
+        day.app.staff_get(&day.wang, &path).await,
+        404,
+        "qa_not_found",
+    )
+    .await;
+    let appeal = format!("{path}/appeal");
+    let res = day
+        .app
+        .staff_post(&day.wang, &appeal, json!({ "reason": "不是我的" }))
+        .await;
+    refused(res, 404, "qa_not_found").await;
+    // li appeals once, with a reason; a second appeal is refused.
+    let res = day
+        .app
+        .staff_post(&day.li, &appeal, json!({ "reason": " " }))
+        .await;
+    refused(res, 400, "invalid_text").await;
+    let body = json!({ "reason": "买家要求的是换货，我按流程处理了" });
+    let appealed = ok(
+        day.app.staff_post(&day.li, &appeal, body.clone()).await,
+        200,
+    )
+    .await;
+    assert_eq!(appealed["status"], "appealed");
+    refused(
+        day.app.staff_post(&day.li, &appeal, body).await,
+        409,
+        "qa_wrong_state",
+    )
+    .await;
+    // Re-scoring waits for the settlement; the supervisor revises: 90 + 5 − 0 = 95.
+    let res = day
+        .app
+        .staff_post(
+            &day.supervisor,
+            &score,
+            json!({ "scores": { "greeting": 5, "rude": 0 } }),
+        )
+        .await;
+    refused(res, 409, "qa_wrong_state").await;
+    let open = ok(day.app.staff_get(&day.supervisor, &path).await, 200).await;
+    assert_eq!(open["appeal_reason"], "买家要求的是换货，我按流程处理了");
+    assert_eq!(open["can_settle"], true);
+    let settle = format!("{path}/settle");
+    let body = json!({ "outcome": "revised", "scores": { "greeting": 5, "rude": 0 } });
+    let settled = ok(
+        day.app
+            .staff_post(&day.supervisor, &settle, body.clone())
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (
+            settled["status"].as_str(),
+            settled["outcome"].as_str(),
+            settled["total"].as_i64()
+        ),
+        (Some("settled"), Some("revised"), Some(95))
+    );
+    refused(
+        day.app.staff_post(&day.supervisor, &settle, body).await,
+        409,
+        "qa_wrong_state",
+    )
+    .await;
+    // The QA score is li's average in the per-agent table; wang has none scored.
+    let summary: Value = day.summary(&day.admin, "").await.json().await.unwrap();
+    let row = |id: &str| {
+        summary["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == id)
+            .unwrap()["values"]["qa_score"]
+            .clone()
+    };
+    assert_eq!(row(&day.li.id), json!(95.0));
+    assert_eq!(row(&day.wang.id), Value::Null);
+}

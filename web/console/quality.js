@@ -1,0 +1,236 @@
+// Quality inspection (质检, #/quality). Reviewers (supervisors, admins) create
+// a rubric scheme and a sampling plan, run it over a range of days, and score
+// the queued conversations item by item beside the transcript; they settle
+// appeals. An agent sees their own scored reviews and may appeal each once.
+// The server decides what each caller sees; this page only shows it.
+
+import { el, get, post } from "./api.js";
+import { addStrings, errorText, t } from "./i18n.js";
+
+addStrings(
+  {
+    quality: "质检", qa_reviews: "质检记录", qa_none: "暂无质检记录", qa_day: "日期", qa_agent: "客服", qa_reason: "抽检原因",
+    qa_status: "状态", qa_total: "得分", qa_open: "查看", qa_back: "返回列表", qa_transcript: "会话记录", qa_rubric: "评分项",
+    qa_comment: "评语", qa_submit: "提交评分", qa_appeal: "申诉", qa_appeal_reason: "申诉理由", qa_appeal_sent: "已提交申诉",
+    qa_settle_upheld: "维持原分", qa_settle_revised: "按当前分数改判", qa_saved: "已保存", qa_new_scheme: "新建质检方案",
+    qa_scheme_name: "方案名称", qa_base: "基础分", qa_items: "评分项（每行：名称,加/减,分值）", qa_create: "创建",
+    qa_new_plan: "抽样计划", qa_scheme: "质检方案", qa_percent: "随机抽取 %", qa_per_agent: "每位客服 N 条", qa_low_csat: "全部低满意度（≤2 星）",
+    qa_escalated: "全部转接会话", qa_complaint: "全部投诉", qa_seed: "随机种子", qa_from: "开始", qa_to: "结束", qa_run: "创建并抽样",
+    qa_ran: (n) => `已抽取 ${n.picked} 条，新加入 ${n.queued} 条`, qa_add: "加分", qa_deduct: "扣分", qa_points: "分",
+    qa_st_pending: "待质检", qa_st_scored: "已评分", qa_st_appealed: "申诉中", qa_st_settled: "已裁定",
+    qa_why_random_percent: "随机抽检", qa_why_per_agent: "每人抽检", qa_why_low_csat: "低满意度", qa_why_escalated: "转接", qa_why_complaint: "投诉",
+    qa_sender_buyer: "买家", qa_sender_agent: "客服", qa_sender_bot: "机器人", qa_sender_system: "系统", qa_outcome_upheld: "维持", qa_outcome_revised: "改判",
+    error_qa_wrong_state: "该记录当前不能执行此操作（可能已申诉或已裁定）", error_qa_not_found: "没有这条质检记录",
+    error_qa_not_yours: "这条质检记录不属于您", error_invalid_scores: "每项分数须在 0 到该项分值之间",
+    error_invalid_rubric: "评分项不正确：1–30 项，名称 1–80 字，分值 1–100，基础分 0–100",
+    error_invalid_sampling_rule: "抽样规则不正确", error_invalid_text: "请填写内容（不超过 2000 字）",
+  },
+  {
+    quality: "Quality", qa_reviews: "Reviews", qa_none: "No reviews yet", qa_day: "Day", qa_agent: "Agent", qa_reason: "Picked by",
+    qa_status: "Status", qa_total: "Score", qa_open: "Open", qa_back: "Back to the list", qa_transcript: "Transcript", qa_rubric: "Check items",
+    qa_comment: "Comment", qa_submit: "Submit score", qa_appeal: "Appeal", qa_appeal_reason: "Reason for the appeal", qa_appeal_sent: "Appeal sent",
+    qa_settle_upheld: "Uphold the score", qa_settle_revised: "Revise to these scores", qa_saved: "Saved", qa_new_scheme: "New rubric",
+    qa_scheme_name: "Name", qa_base: "Base score", qa_items: "Items (one a line: label,add/deduct,points)", qa_create: "Create",
+    qa_new_plan: "Sampling plan", qa_scheme: "Rubric", qa_percent: "Random %", qa_per_agent: "N per agent", qa_low_csat: "All low CSAT (≤ 2 stars)",
+    qa_escalated: "All transferred", qa_complaint: "All complaints", qa_seed: "Seed", qa_from: "From", qa_to: "To", qa_run: "Create and sample",
+    qa_ran: (n) => `Picked ${n.picked}, ${n.queued} newly queued`, qa_add: "adds", qa_deduct: "deducts", qa_points: "pts",
+    qa_st_pending: "To review", qa_st_scored: "Scored", qa_st_appealed: "Appealed", qa_st_settled: "Settled",
+    qa_why_random_percent: "Random", qa_why_per_agent: "Per agent", qa_why_low_csat: "Low CSAT", qa_why_escalated: "Transferred", qa_why_complaint: "Complaint",
+    qa_sender_buyer: "Buyer", qa_sender_agent: "Agent", qa_sender_bot: "Bot", qa_sender_system: "System", qa_outcome_upheld: "Upheld", qa_outcome_revised: "Revised",
+    error_qa_wrong_state: "This review cannot take that step now (appealed or settled already?)", error_qa_not_found: "No such review",
+    error_qa_not_yours: "This review is not yours", error_invalid_scores: "Each score must be between 0 and the item's points",
+    error_invalid_rubric: "Check the items: 1–30, labels of 1–80 characters, 1–100 points, base 0–100",
+    error_invalid_sampling_rule: "Check the sampling rules", error_invalid_text: "Write something (at most 2000 characters)",
+  },
+);
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+/// "label,add|deduct|加|减,points" lines as rubric items with generated keys.
+function parseItems(text) {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line, i) => {
+      const [label = "", kind = "", points = ""] = line.split(/[,，]/).map((s) => s.trim());
+      return { key: `item_${i + 1}`, label, kind: /^(deduct|减|扣)/i.test(kind) ? "deduct" : "add", points: Number(points) || 0 };
+    });
+}
+
+export class Quality {
+  constructor(app, root, rest = []) {
+    this.app = app;
+    this.reviewer = ["supervisor", "admin"].includes(app.me?.role);
+    this.body = el("div", { class: "qa-body", testid: "qa-body" });
+    this.notice = el("p", { class: "hint", testid: "qa-notice", role: "status" });
+    root.append(el("div", { class: "quality", testid: "quality" }, el("h2", {}, t("quality")), this.notice, this.body));
+    if (rest[0]) this.open(rest[0]);
+    else this.list();
+  }
+
+  say(text) {
+    this.notice.textContent = text;
+  }
+
+  fail(error) {
+    this.say(errorText(error));
+  }
+
+  async list() {
+    let reviews = [];
+    try {
+      reviews = await get("/api/v1/staff/qa/reviews");
+    } catch (error) {
+      return this.fail(error);
+    }
+    const rows = reviews.map((r) =>
+      el(
+        "tr",
+        { testid: `qa-row-${r.id}`, "data-status": r.status },
+        el("td", { "data-label": t("qa_day") }, r.day),
+        el("td", { "data-label": t("qa_agent") }, r.agent_name || r.agent_id),
+        el("td", { "data-label": t("qa_reason") }, t(`qa_why_${r.reason}`)),
+        el("td", { "data-label": t("qa_status") }, t(`qa_st_${r.status}`)),
+        el("td", { "data-label": t("qa_total"), "data-value": r.total ?? "" }, r.total ?? "–"),
+        el("td", {}, el("button", { type: "button", testid: "qa-open", onclick: () => this.open(r.id) }, t("qa_open"))),
+      ),
+    );
+    const head = el("tr", {}, [t("qa_day"), t("qa_agent"), t("qa_reason"), t("qa_status"), t("qa_total"), ""].map((h) => el("th", {}, h)));
+    this.body.replaceChildren(
+      this.reviewer ? await this.setupForms() : null,
+      el("h3", {}, t("qa_reviews")),
+      rows.length
+        ? el("div", { class: "table-wrap" }, el("table", { class: "cards-on-phone", testid: "qa-list" }, el("thead", {}, head), el("tbody", {}, rows)))
+        : el("p", { class: "hint", testid: "qa-empty" }, t("qa_none")),
+    );
+  }
+
+  /// The reviewer's forms: a new rubric, and a plan run over a range of days.
+  async setupForms() {
+    const schemes = await get("/api/v1/staff/qa/schemes").catch(() => []);
+    const name = el("input", { testid: "qa-scheme-name", required: true, maxlength: 60 });
+    const base = el("input", { type: "number", min: 0, max: 100, value: 100, testid: "qa-base" });
+    const items = el("textarea", { testid: "qa-items", rows: 4, placeholder: "主动问候,加,10\n态度生硬,减,30" });
+    const schemeForm = el(
+      "form",
+      { class: "qa-form", testid: "qa-scheme-form", onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await post("/api/v1/staff/qa/schemes", { name: name.value, base: Number(base.value), items: parseItems(items.value) });
+          this.say(t("qa_saved"));
+          this.list();
+        } catch (error) {
+          this.fail(error);
+        }
+      } },
+      el("h3", {}, t("qa_new_scheme")),
+      el("label", {}, t("qa_scheme_name"), " ", name),
+      el("label", {}, t("qa_base"), " ", base),
+      el("label", { class: "wide" }, t("qa_items"), items),
+      el("button", { type: "submit", testid: "qa-scheme-create" }, t("qa_create")),
+    );
+    if (!schemes.length) return el("section", { class: "qa-setup" }, schemeForm);
+    const scheme = el("select", { testid: "qa-plan-scheme" }, schemes.map((s) => el("option", { value: s.id }, s.name)));
+    const percent = el("input", { type: "number", min: 0, max: 100, value: 10, testid: "qa-percent" });
+    const perAgent = el("input", { type: "number", min: 0, max: 1000, value: 0, testid: "qa-per-agent" });
+    const check = (testid) => el("input", { type: "checkbox", testid });
+    const [low, escalated, complaint] = [check("qa-low-csat"), check("qa-escalated"), check("qa-complaint")];
+    const seed = el("input", { type: "number", value: 1, testid: "qa-seed" });
+    const from = el("input", { type: "date", value: today(), testid: "qa-from" });
+    const to = el("input", { type: "date", value: today(), testid: "qa-to" });
+    const planForm = el(
+      "form",
+      { class: "qa-form", testid: "qa-plan-form", onsubmit: async (e) => {
+        e.preventDefault();
+        const rules = [];
+        if (Number(percent.value) > 0) rules.push({ kind: "random_percent", percent: Number(percent.value) });
+        if (Number(perAgent.value) > 0) rules.push({ kind: "per_agent", count: Number(perAgent.value) });
+        if (low.checked) rules.push({ kind: "low_csat", max_stars: 2 });
+        if (escalated.checked) rules.push({ kind: "escalated" });
+        if (complaint.checked) rules.push({ kind: "complaint" });
+        try {
+          const plan = await post("/api/v1/staff/qa/plans", { name: `${from.value}–${to.value}`, scheme_id: scheme.value, rules, seed: Number(seed.value) || 0 });
+          const ran = await post(`/api/v1/staff/qa/plans/${plan.id}/run`, { from: from.value, to: to.value });
+          await this.list();
+          this.say(t("qa_ran", ran));
+        } catch (error) {
+          this.fail(error);
+        }
+      } },
+      el("h3", {}, t("qa_new_plan")),
+      el("label", {}, t("qa_scheme"), " ", scheme),
+      el("label", {}, t("qa_percent"), " ", percent),
+      el("label", {}, t("qa_per_agent"), " ", perAgent),
+      el("label", {}, low, " ", t("qa_low_csat")),
+      el("label", {}, escalated, " ", t("qa_escalated")),
+      el("label", {}, complaint, " ", t("qa_complaint")),
+      el("label", {}, t("qa_seed"), " ", seed),
+      el("label", {}, t("qa_from"), " ", from),
+      el("label", {}, t("qa_to"), " ", to),
+      el("button", { type: "submit", testid: "qa-run" }, t("qa_run")),
+    );
+    return el("section", { class: "qa-setup" }, schemeForm, planForm);
+  }
+
+  /// One review: the transcript beside the rubric, and what the caller may do.
+  async open(id) {
+    let r;
+    try {
+      r = await get(`/api/v1/staff/qa/reviews/${encodeURIComponent(id)}`);
+    } catch (error) {
+      return this.fail(error);
+    }
+    const lines = r.transcript.map((line) =>
+      el("li", { class: `qa-line qa-${line.sender}`, testid: "qa-line" }, el("b", {}, `${t(`qa_sender_${line.sender}`)}: `), line.text),
+    );
+    const inputs = new Map();
+    const items = r.scheme.rubric.items.map((item) => {
+      const input = el("input", {
+        type: "number", min: 0, max: item.points, value: r.scores?.[item.key] ?? 0, testid: `qa-score-${item.key}`,
+        "aria-label": item.label, disabled: !(r.can_score || r.can_settle),
+      });
+      inputs.set(item.key, input);
+      return el("li", { class: "qa-item" }, el("span", {}, item.label, " ", el("small", {}, `${t(`qa_${item.kind}`)} ≤ ${item.points} ${t("qa_points")}`)), input);
+    });
+    const scores = () => Object.fromEntries([...inputs].map(([k, input]) => [k, Number(input.value) || 0]));
+    const comment = el("textarea", { testid: "qa-comment", rows: 3, maxlength: 2000, disabled: !r.can_score }, r.comment ?? "");
+    const act = (fn) => async () => {
+      try {
+        await fn();
+        this.say(t("qa_saved"));
+        await this.open(id);
+      } catch (error) {
+        this.fail(error);
+      }
+    };
+    const reason = el("textarea", { testid: "qa-appeal-reason", rows: 3, maxlength: 2000, "aria-label": t("qa_appeal_reason") });
+    this.body.replaceChildren(
+      el("button", { type: "button", class: "link", testid: "qa-back", onclick: () => this.list() }, t("qa_back")),
+      el(
+        "div",
+        { class: "qa-review", testid: "qa-review", "data-status": r.status },
+        el("section", {}, el("h3", {}, t("qa_transcript")), el("ol", { class: "qa-transcript", testid: "qa-transcript" }, lines)),
+        el(
+          "section",
+          {},
+          el("h3", {}, `${r.scheme.name} · ${t("qa_total")}: `, el("span", { testid: "qa-total" }, r.total ?? "–"), ` · ${t(`qa_st_${r.status}`)}`),
+          el("ul", { class: "qa-items" }, items),
+          el("label", { class: "wide" }, t("qa_comment"), comment),
+          r.can_score ? el("button", { type: "button", testid: "qa-submit", onclick: act(() => post(`/api/v1/staff/qa/reviews/${id}/score`, { scores: scores(), comment: comment.value || null })) }, t("qa_submit")) : null,
+          r.appeal_reason ? el("p", { testid: "qa-appeal-text" }, `${t("qa_appeal_reason")}: ${r.appeal_reason}`) : null,
+          r.outcome ? el("p", { testid: "qa-outcome" }, t(`qa_outcome_${r.outcome}`)) : null,
+          r.can_appeal ? el("div", { class: "qa-appeal" }, el("label", { class: "wide" }, t("qa_appeal_reason"), reason), el("button", { type: "button", testid: "qa-appeal", onclick: act(() => post(`/api/v1/staff/qa/reviews/${id}/appeal`, { reason: reason.value })) }, t("qa_appeal"))) : null,
+          r.can_settle
+            ? el(
+                "div",
+                { class: "qa-settle" },
+                el("button", { type: "button", testid: "qa-uphold", onclick: act(() => post(`/api/v1/staff/qa/reviews/${id}/settle`, { outcome: "upheld" })) }, t("qa_settle_upheld")),
+                el("button", { type: "button", testid: "qa-revise", onclick: act(() => post(`/api/v1/staff/qa/reviews/${id}/settle`, { outcome: "revised", scores: scores() })) }, t("qa_settle_revised")),
+              )
+            : null,
+        ),
+      ),
+    );
+  }
+}
