@@ -26,3 +26,5 @@ pub mod visitor;
 pub mod catalogue;
 pub mod invitation;
 pub mod presence;
+// tickets: e-mail reminders
+pub mod ticket_mail;

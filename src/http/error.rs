@@ -841,3 +841,26 @@ impl From<crate::services::challenge::ChallengeError> for ApiError {
         }
     }
 }
+
+// Ticket e-mail reminders (issue 16).
+impl From<crate::services::ticket_mail::MailError> for ApiError {
+    fn from(e: crate::services::ticket_mail::MailError) -> Self {
+        use crate::domain::ticket_mail::MailInputError;
+        use crate::services::ticket_mail::MailError;
+        let message = e.to_string();
+        match e {
+            MailError::Invalid(inner) => {
+                let code = match inner {
+                    MailInputError::BadHost
+                    | MailInputError::BadPort
+                    | MailInputError::BadFrom
+                    | MailInputError::BadUser => "invalid_smtp_settings",
+                    MailInputError::BadEmail => "invalid_email",
+                };
+                ApiError::bad_request(code, message)
+            }
+            MailError::Transient(_) => ApiError::Unavailable { message },
+            MailError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}

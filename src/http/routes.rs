@@ -297,6 +297,13 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"holidays":["2026-10-01","2026-10-02"],"workdays":["2026-10-10"]}"#)
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)"),
+    route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),
+    route("PUT", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "Set the SMTP server (tls: none, starttls or tls; a password left out keeps the stored one, an empty one clears it)")
+        .body(r#"{"host":"smtp.shop.example","port":587,"tls":"starttls","username":"kefu@shop.example","password":"app-password","from_address":"店小二 <kefu@shop.example>","enabled":true}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "My notification preferences: my e-mail address, in-app reminders, and which ticket events e-mail me"),
+    route("PUT", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "Set my notification preferences (an empty email: no e-mail)")
+        .body(r#"{"email":"li@shop.example","in_app":true,"email_on":{"assigned":true,"buyer_replied":true,"sla_warning":false,"sla_breach":true,"sla_escalation":true}}"#),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)"),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)")
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),

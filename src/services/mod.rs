@@ -28,6 +28,7 @@ pub mod staff;
 pub mod subscribers;
 pub mod ticket_admin;
 pub mod ticket_events;
+pub mod ticket_mail;
 pub mod tickets;
 pub mod unanswered;
 pub mod visitors;

@@ -691,6 +691,7 @@ impl TicketService {
         let event = EventData::TicketCommented {
             ticket_id: ticket.id.clone(),
             visibility: input.visibility.as_str().to_owned(),
+            by: Some("staff".into()),
         };
         self.save(ticket, expected, history, Some(comment.clone()), event, now)
             .await?;
