@@ -710,6 +710,15 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                 code: "name_taken",
                 message,
             },
+            TicketError::ClosedForReplies => ApiError::Conflict {
+                code: "ticket_closed",
+                message,
+            },
+            TicketError::ReplyWindowClosed(_) => ApiError::Conflict {
+                code: "ticket_reply_window_closed",
+                message,
+            },
+            TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
             TicketError::NotFound => ApiError::NotFound {
                 code: "ticket_not_found",
                 message,

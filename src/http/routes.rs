@@ -297,6 +297,13 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"holidays":["2026-10-01","2026-10-02"],"workdays":["2026-10-10"]}"#)
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)"),
+    route("POST", "/api/v1/buyer/tickets/{ticket_id}/replies", Buyer, "buyer", "Reply on my ticket: a pending one opens again, a resolved one reopens within the shop's reopen window (409 ticket_reply_window_closed after it, 409 ticket_closed when closed)")
+        .limited(RateClass::BuyerMessage)
+        .body(r#"{"body":"还是没有收到，麻烦再查一下"}"#),
+    route("GET", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Ticket settings: the days after resolution in which a buyer's reply reopens a ticket"),
+    route("PUT", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Set the reopen window (0 to 90 days; default 7)")
+        .body(r#"{"reopen_days":7}"#)
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),
     route("PUT", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "Set the SMTP server (tls: none, starttls or tls; a password left out keeps the stored one, an empty one clears it)")
         .body(r#"{"host":"smtp.shop.example","port":587,"tls":"starttls","username":"kefu@shop.example","password":"app-password","from_address":"店小二 <kefu@shop.example>","enabled":true}"#)

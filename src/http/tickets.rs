@@ -9,8 +9,9 @@ use crate::services::staff::StaffUser;
 use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
 };
+use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
 use crate::services::tickets::{
-    BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
+    BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
     TransitionInput,
 };
 use crate::services::visitors::Visitor;
@@ -45,6 +46,14 @@ pub fn routes() -> Router<AppState> {
             get(calendar).put(put_calendar),
         )
         .route("/api/v1/buyer/tickets", get(buyer_tickets))
+        .route(
+            "/api/v1/buyer/tickets/{ticket_id}/replies",
+            post(buyer_reply),
+        )
+        .route(
+            "/api/v1/admin/ticket-settings",
+            get(ticket_settings).put(put_ticket_settings),
+        )
 }
 
 pub async fn list(
@@ -174,4 +183,28 @@ pub async fn buyer_tickets(
 ) -> Result<Json<Vec<BuyerTicket>>, ApiError> {
     let zh = query.lang.as_deref() != Some("en");
     Ok(Json(state.tickets.for_buyer(&visitor, zh).await?))
+}
+
+pub async fn buyer_reply(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<BuyerReplyInput>,
+) -> Result<(StatusCode, Json<BuyerReply>), ApiError> {
+    let reply = state.tickets.buyer_reply(&visitor, &ticket_id, input).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+pub async fn ticket_settings(
+    State(state): State<AppState>,
+) -> Result<Json<TicketSettings>, ApiError> {
+    Ok(Json(state.tickets.ticket_settings().await?))
+}
+
+pub async fn put_ticket_settings(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(input): ApiJson<TicketSettings>,
+) -> Result<Json<TicketSettings>, ApiError> {
+    Ok(Json(state.tickets.put_ticket_settings(&staff.id, input).await?))
 }

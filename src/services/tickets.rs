@@ -46,6 +46,12 @@ pub enum TicketError {
     Forbidden,
     #[error("a department or type with this name already exists")]
     NameTaken,
+    #[error("this ticket is closed; please open a new one for a new question")]
+    ClosedForReplies,
+    #[error("this ticket was resolved more than {0} days ago; please open a new one")]
+    ReplyWindowClosed(i64),
+    #[error("reopen_days must be between 0 and 90")]
+    BadReopenDays,
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error("hand-off packet unreadable: {0}")]
@@ -852,7 +858,7 @@ fn shown_status(ticket: &Ticket, zh: bool) -> String {
 }
 
 /// Due times follow the clock: none while paused or once done.
-fn refresh_due(ticket: &mut Ticket, calendar: &BusinessCalendar) {
+pub(crate) fn refresh_due(ticket: &mut Ticket, calendar: &BusinessCalendar) {
     if ticket.state.is_done() {
         ticket.first_response_due_at = None;
         ticket.resolution_due_at = None;

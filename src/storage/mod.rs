@@ -26,6 +26,7 @@ mod routing;
 mod shop;
 mod staff;
 mod ticket_mail;
+mod ticket_settings;
 mod tickets;
 mod visitors;
 mod webhooks;

@@ -12,7 +12,7 @@ import { SmtpSettings } from "./notifications.js";
 const ROLES = ["agent", "supervisor", "knowledge_manager", "admin"];
 const STRATEGIES = ["saturation", "round_robin", "priority", "weighted"];
 const TABS = ["users", "groups", "welcome", "shop", "blocks", "privacy", "mail"];
-const TAB_WORDS = { users: "users", groups: "groups_h", welcome: "welcome", shop: "shop", blocks: "blocks_h", privacy: "privacy_h", mail: "mail_h" };
+const TAB_WORDS = { users: "users", groups: "groups_h", welcome: "welcome", shop: "shop", blocks: "blocks_h", privacy: "privacy_h", mail: "tickets_settings_h" };
 
 function select(options, value, attrs = {}) {
   const node = el("select", attrs, options.map(([v, label]) => el("option", { value: v }, label)));

@@ -17,6 +17,8 @@ addStrings(
     on_sla_warning: "工单即将超时", on_sla_breach: "工单已超时", on_sla_escalation: "工单超时升级（主管）",
     error_invalid_smtp_settings: "邮件服务器设置不正确：请检查服务器地址、端口和发件人",
     error_invalid_email: "邮箱地址格式不正确",
+    tickets_settings_h: "工单与邮件", reopen_h: "买家回复重开工单", reopen_days: "工单解决后几天内，买家回复会重新打开工单（0–90 天）",
+    error_invalid_ticket_settings: "天数须在 0 到 90 之间",
   },
   {
     my_settings: "My settings", mail_h: "Mail server", smtp_host: "SMTP server", smtp_port: "Port", smtp_tls: "Encryption",
@@ -29,6 +31,8 @@ addStrings(
     on_sla_warning: "a ticket is close to its deadline", on_sla_breach: "a ticket is past its deadline", on_sla_escalation: "a ticket is escalated (supervisors)",
     error_invalid_smtp_settings: "The mail server settings are not valid: check the server, port and sender",
     error_invalid_email: "That is not a valid e-mail address",
+    tickets_settings_h: "Tickets & mail", reopen_h: "Buyer replies reopen tickets", reopen_days: "Days after resolution in which a buyer's reply reopens the ticket (0–90)",
+    error_invalid_ticket_settings: "Days must be between 0 and 90",
   },
 );
 
@@ -77,6 +81,7 @@ export class SmtpSettings {
       }
     };
     this.root.replaceChildren(
+      await reopenForm(this.app),
       el(
         "form",
         { class: "card editor", testid: "smtp-form", onsubmit: save },
@@ -88,6 +93,28 @@ export class SmtpSettings {
       ),
     );
   }
+}
+
+/// The reopen window is shown beside the mail server (both are ticket settings).
+async function reopenForm(app) {
+  const current = await get("/api/v1/admin/ticket-settings").catch(() => ({ reopen_days: 7 }));
+  const days = el("input", { type: "number", min: 0, max: 90, value: current.reopen_days, required: true, testid: "reopen-days" });
+  const save = async (e) => {
+    e.preventDefault();
+    try {
+      await put("/api/v1/admin/ticket-settings", { reopen_days: Number(days.value) });
+      app.toast(t("saved"));
+    } catch (error) {
+      app.toast(errorText(error));
+    }
+  };
+  return el(
+    "form",
+    { class: "card editor", testid: "reopen-form", onsubmit: save },
+    el("h3", {}, t("reopen_h")),
+    label("reopen_days", days),
+    el("button", { type: "submit", testid: "reopen-save" }, t("save")),
+  );
 }
 
 /// #/me: my own notification preferences.
