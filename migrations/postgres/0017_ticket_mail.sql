@@ -41,3 +41,13 @@ CREATE TABLE ticket_settings (
     updated_by  TEXT,
     updated_at  BIGINT NOT NULL
 );
+
+-- Staff who follow a ticket: they get its reminders like its assignee.
+CREATE TABLE ticket_watchers (
+    ticket_id TEXT NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    staff_id  TEXT NOT NULL REFERENCES staff_users(id) ON DELETE CASCADE,
+    added_by  TEXT,
+    added_at  BIGINT NOT NULL,
+    PRIMARY KEY (ticket_id, staff_id)
+);
+CREATE INDEX ticket_watchers_staff ON ticket_watchers (staff_id);

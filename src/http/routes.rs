@@ -280,6 +280,10 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"to":"resolved","expected_version":3,"note":"已补发","status_text":"已为您补发商品"}"#),
     route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees")
         .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待"}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/merge", Staff(P::WorkTickets), "tickets", "Merge a duplicate: this ticket is closed as merged into another (by id or number); both histories link to each other; 400 merge_into_self / unknown_merge_target, 409 merge_into_closed")
+        .body(r#"{"into":"T20261201-0001","expected_version":2,"note":"同一个包裹"}"#),
+    route("PUT", "/api/v1/staff/tickets/{ticket_id}/watchers/{staff_id}", Staff(P::WorkTickets), "tickets", "Watch a ticket (oneself or a colleague): watchers may see it and get its reminders"),
+    route("DELETE", "/api/v1/staff/tickets/{ticket_id}/watchers/{staff_id}", Staff(P::WorkTickets), "tickets", "Stop watching a ticket"),
     route("POST", "/api/v1/staff/conversations/{id}/ticket", Staff(P::WorkTickets), "tickets", "One click: a ticket from this chat, prefilled from the hand-off packet (fields sent win)")
         .body(r#"{"type_key":"logistics","priority":"high"}"#),
     route("GET", "/api/v1/staff/ticket-departments", Staff(P::WorkTickets), "tickets", "Departments with their members"),

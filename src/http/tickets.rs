@@ -10,6 +10,7 @@ use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
 };
 use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
+use crate::services::ticket_merge::MergeInput;
 use crate::services::tickets::{
     BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
     TransitionInput,
@@ -28,6 +29,11 @@ pub fn routes() -> Router<AppState> {
         .route(ticket, get(detail).put(update))
         .route(&format!("{ticket}/transition"), post(transition))
         .route(&format!("{ticket}/comments"), post(comment))
+        .route(&format!("{ticket}/merge"), post(merge))
+        .route(
+            &format!("{ticket}/watchers/{{staff_id}}"),
+            put(watch).delete(unwatch),
+        )
         .route(
             "/api/v1/staff/conversations/{id}/ticket",
             post(create_from_chat),
@@ -207,4 +213,29 @@ pub async fn put_ticket_settings(
     ApiJson(input): ApiJson<TicketSettings>,
 ) -> Result<Json<TicketSettings>, ApiError> {
     Ok(Json(state.tickets.put_ticket_settings(&staff.id, input).await?))
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<MergeInput>,
+) -> Result<Json<Ticket>, ApiError> {
+    Ok(Json(state.tickets.merge(&staff, &ticket_id, input).await?))
+}
+
+pub async fn watch(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((ticket_id, staff_id)): Path<(String, String)>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(state.tickets.watch(&staff, &ticket_id, &staff_id).await?))
+}
+
+pub async fn unwatch(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((ticket_id, staff_id)): Path<(String, String)>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(state.tickets.unwatch(&staff, &ticket_id, &staff_id).await?))
 }

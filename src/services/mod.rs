@@ -30,6 +30,7 @@ pub mod ticket_admin;
 pub mod ticket_buyer;
 pub mod ticket_events;
 pub mod ticket_mail;
+pub mod ticket_merge;
 pub mod tickets;
 pub mod unanswered;
 pub mod visitors;

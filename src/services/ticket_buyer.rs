@@ -106,7 +106,7 @@ impl TicketService {
             write.history.push(HistoryEntry::new(
                 "state_changed",
                 &author,
-                json!({ "from": from, "to": to, "note": "buyer_replied" }),
+                json!({ "from": from, "to": to, "reason": "buyer_replied" }),
                 now,
             ));
             write.events.push(self.event(&ticket, "_state", now, EventData::TicketStateChanged {

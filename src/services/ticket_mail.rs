@@ -170,6 +170,7 @@ impl TicketMail {
         if out.is_empty() || reminder == Reminder::SlaEscalation {
             out.extend(lead);
         }
+        out.extend(self.store.ticket_watchers(&ticket.id).await?);
         if reminder == Reminder::SlaEscalation {
             for row in self.store.list_staff().await? {
                 if !row.disabled && row.role.parse::<Role>() == Ok(Role::Supervisor) {

@@ -52,6 +52,12 @@ pub enum TicketError {
     ReplyWindowClosed(i64),
     #[error("reopen_days must be between 0 and 90")]
     BadReopenDays,
+    #[error("a ticket cannot be merged into itself")]
+    MergeIntoSelf,
+    #[error("the ticket to merge into is closed")]
+    MergeIntoClosed,
+    #[error("no ticket with that id or number to merge into")]
+    MergeTargetNotFound,
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error("hand-off packet unreadable: {0}")]
@@ -134,6 +140,8 @@ pub struct TicketDetail {
     pub status_text_shown: String,
     pub history: Vec<HistoryEntry>,
     pub comments: Vec<Comment>,
+    /// Staff ids following the ticket (they get its reminders).
+    pub watchers: Vec<String>,
 }
 
 /// What the buyer sees of a ticket: never the internal state or comments.
@@ -461,7 +469,7 @@ impl TicketService {
     }
 
     /// The ticket if `staff` may see it.
-    async fn visible(&self, staff: &StaffUser, id: &str) -> Result<Ticket, TicketError> {
+    pub(crate) async fn visible(&self, staff: &StaffUser, id: &str) -> Result<Ticket, TicketError> {
         let ticket = self.store.ticket(id).await?.ok_or(TicketError::NotFound)?;
         if staff.can(Permission::ViewAllTickets) || ticket.assignee_id.as_deref() == Some(&staff.id)
         {
@@ -470,6 +478,14 @@ impl TicketService {
         let mine = self.store.departments_of(&staff.id).await?;
         match &ticket.department_id {
             Some(d) if mine.contains(d) => Ok(ticket),
+            _ if self
+                .store
+                .ticket_watchers(&ticket.id)
+                .await?
+                .contains(&staff.id) =>
+            {
+                Ok(ticket)
+            }
             _ => Err(TicketError::Forbidden),
         }
     }
@@ -480,6 +496,7 @@ impl TicketService {
             status_text_shown: shown_status(&ticket, true),
             history: self.store.ticket_history(id).await?,
             comments: self.store.ticket_comments(id, false).await?,
+            watchers: self.store.ticket_watchers(id).await?,
             ticket,
         })
     }

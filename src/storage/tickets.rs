@@ -280,10 +280,20 @@ impl Store {
         expected_version: i64,
         write: &TicketWrite,
     ) -> Result<bool, StoreError> {
+        self.save_tickets(&[(ticket, expected_version, write)])
+            .await
+    }
+
+    /// Saves several tickets in one transaction (a merge changes two): all or
+    /// none, each guarded by the version its caller read.
+    pub async fn save_tickets(
+        &self,
+        changes: &[(&Ticket, i64, &TicketWrite)],
+    ) -> Result<bool, StoreError> {
         let backend = self.backend();
-        let t = ticket;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
+            for &(t, expected_version, write) in changes {
             let changed = sqlx::query(UPDATE_TICKET)
                 .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
                 .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
@@ -299,12 +309,55 @@ impl Store {
             }
             write_extras!(tx, &t.id, write);
             write_events!(backend, tx, &write.events);
+            }
             tx.commit().await?;
         });
-        if !write.events.is_empty() {
+        if changes.iter().any(|(_, _, w)| !w.events.is_empty()) {
             self.events_committed();
         }
         Ok(true)
+    }
+
+    pub async fn ticket_by_number(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE number = $1");
+        let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(number).fetch_optional(pool).await?);
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Staff following `ticket_id`, by id.
+    pub async fn ticket_watchers(&self, ticket_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT staff_id FROM ticket_watchers WHERE ticket_id = $1 ORDER BY added_at, staff_id";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(ticket_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn add_ticket_watcher(
+        &self,
+        ticket_id: &str,
+        staff_id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_watchers (ticket_id, staff_id, added_by, added_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (ticket_id, staff_id) DO NOTHING";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(ticket_id).bind(staff_id).bind(by).bind(now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn remove_ticket_watcher(
+        &self,
+        ticket_id: &str,
+        staff_id: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "DELETE FROM ticket_watchers WHERE ticket_id = $1 AND staff_id = $2";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(ticket_id).bind(staff_id)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {

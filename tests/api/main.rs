@@ -31,6 +31,7 @@ mod sessions;
 mod staff;
 mod ticket_buyer;
 mod ticket_mail;
+mod ticket_merge;
 mod tickets;
 mod visitors;
 mod webhooks;

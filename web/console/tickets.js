@@ -2,7 +2,7 @@
 // (#/tickets/<id>) with its fields, history, comments and the moves its state
 // allows. The chat view opens tickets through `createFromChat`.
 
-import { el, get, post, put, query } from "./api.js";
+import { del, el, get, post, put, query } from "./api.js";
 import { addStrings, t } from "./i18n.js";
 
 addStrings(
@@ -24,6 +24,9 @@ addStrings(
     err_invalid_ticket: "输入不符合要求", err_unknown_assignee: "处理人不存在",
     ev_ticket_created: "工单创建", ev_ticket_updated: "工单修改", ev_ticket_state_changed: "工单状态变化",
     ev_ticket_commented: "工单评论", ev_ticket_escalated: "工单 SLA 升级",
+    tk_h_merged_into: "合并到", tk_h_merged_from: "合并自", tk_merge: "合并到工单", tk_merge_into: "目标工单编号（如 T20261201-0001）",
+    tk_watchers: "关注人", tk_watch: "关注", tk_unwatch: "取消关注", tk_no_watchers: "无",
+    err_merge_into_self: "不能合并到自身", err_merge_into_closed: "目标工单已关闭，不能合并", err_unknown_merge_target: "找不到目标工单",
   },
   {
     tickets: "Tickets", tk_number: "Number", tk_title: "Title", tk_state: "State", tk_priority: "Priority", tk_department: "Department",
@@ -43,6 +46,9 @@ addStrings(
     err_invalid_ticket: "Please check the input", err_unknown_assignee: "No such assignee",
     ev_ticket_created: "Ticket created", ev_ticket_updated: "Ticket changed", ev_ticket_state_changed: "Ticket state changed",
     ev_ticket_commented: "Ticket comment", ev_ticket_escalated: "Ticket SLA escalation",
+    tk_h_merged_into: "Merged into", tk_h_merged_from: "Merged from", tk_merge: "Merge into", tk_merge_into: "Target ticket number (e.g. T20261201-0001)",
+    tk_watchers: "Watchers", tk_watch: "Watch", tk_unwatch: "Unwatch", tk_no_watchers: "None",
+    err_merge_into_self: "A ticket cannot be merged into itself", err_merge_into_closed: "The target ticket is closed", err_unknown_merge_target: "No such ticket",
   },
 );
 
@@ -218,6 +224,8 @@ export class Tickets {
       el("dl", { class: "facts" }, facts.flatMap(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
       this.moves(k),
       this.departmentForm(k),
+      this.watchersCard(k),
+      k.state === "closed" ? null : this.mergeForm(k),
       el("h4", {}, t("tk_comments")),
       el("ul", { class: "comments", testid: "tk-comments" }, k.comments.map((c) =>
         el("li", { class: c.visibility }, el("strong", {}, c.visibility === "public" ? t("tk_public") : t("tk_internal")), " ", when(c.created_at), el("div", { class: "wrap" }, c.body)))),
@@ -225,7 +233,9 @@ export class Tickets {
       el("h4", {}, t("tk_history")),
       el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
         el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : this.personName(h.author_id), " · ",
-          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "", h.detail?.note ? ` (${h.detail.note})` : ""))),
+          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "",
+          h.detail?.number ? [" ", el("a", { href: `#/tickets/${h.detail.ticket_id}`, testid: `tk-link-${h.kind}` }, h.detail.number)] : "",
+          h.detail?.note ? ` (${h.detail.note})` : ""))),
     );
   }
 
@@ -275,5 +285,37 @@ export class Tickets {
     };
     return el("form", { class: "card", testid: "tk-comment-form", onsubmit: submit }, body, visibility,
       el("button", { type: "submit", testid: "tk-comment-submit" }, t("tk_add_comment")));
+  }
+
+  watchersCard(k) {
+    const me = this.app.me?.id;
+    const watching = k.watchers.includes(me);
+    const toggle = async () => {
+      try {
+        const path = `/api/v1/staff/tickets/${k.id}/watchers/${me}`;
+        await (watching ? del(path) : put(path, {}));
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const names = k.watchers.length ? k.watchers.map((id) => this.personName(id)).join("、") : t("tk_no_watchers");
+    return el("div", { class: "card", testid: "tk-watchers" }, el("span", {}, `${t("tk_watchers")}：`), el("span", { testid: "tk-watcher-names" }, names), " ",
+      el("button", { type: "button", testid: "tk-watch", onclick: toggle }, watching ? t("tk_unwatch") : t("tk_watch")));
+  }
+
+  mergeForm(k) {
+    const into = el("input", { required: true, placeholder: t("tk_merge_into"), testid: "tk-merge-into" });
+    const submit = async (e) => {
+      e.preventDefault();
+      try {
+        await post(`/api/v1/staff/tickets/${k.id}/merge`, { into: into.value.trim(), expected_version: k.version });
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    return el("form", { class: "card", testid: "tk-merge-form", onsubmit: submit }, into,
+      el("button", { type: "submit", testid: "tk-merge-submit" }, t("tk_merge")));
   }
 }
