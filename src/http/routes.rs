@@ -273,6 +273,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)"),
     route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand")
         .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),
+    route("GET", "/api/v1/staff/tickets/board", Staff(P::WorkTickets), "tickets", "The board: counts by state, department and priority, overdue and due-soon lists, each agent's open tickets, SLA attainment % (same filters as the list; within what I may see)"),
+    route("GET", "/api/v1/staff/tickets/export.csv", Staff(P::WorkTickets), "tickets", "The filtered list as CSV, streamed (same filters as the list, no limit)"),
     route("GET", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "A ticket with its history and comments"),
     route("PUT", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "Change fields (absent fields stay; expected_version guards against lost updates)")
         .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),

@@ -506,6 +506,16 @@ impl TicketService {
         staff: &StaffUser,
         query: ListQuery,
     ) -> Result<Vec<Ticket>, TicketError> {
+        let filter = self.filter_for(staff, query).await?;
+        Ok(self.store.list_tickets(&filter).await?)
+    }
+
+    /// The list query as a store filter, narrowed to what `staff` may see.
+    pub(crate) async fn filter_for(
+        &self,
+        staff: &StaffUser,
+        query: ListQuery,
+    ) -> Result<TicketFilter, TicketError> {
         let mut states = Vec::new();
         for name in query.state.iter().flat_map(|s| s.split(',')) {
             let name = name.trim();
@@ -522,7 +532,7 @@ impl TicketService {
                 self.store.departments_of(&staff.id).await?,
             ))
         };
-        let filter = TicketFilter {
+        Ok(TicketFilter {
             states,
             department_id: query.department_id,
             assignee_id: query.assignee_id,
@@ -531,9 +541,9 @@ impl TicketService {
             visitor_id: None,
             conversation_id: query.conversation_id,
             visible_to,
+            before: None,
             limit: query.limit.unwrap_or(100),
-        };
-        Ok(self.store.list_tickets(&filter).await?)
+        })
     }
 
     /// Applies `patch` if nobody changed the ticket since `expected_version`.

@@ -11,14 +11,14 @@ use crate::domain::tickets::{
     Comment, HistoryEntry, Priority, Ticket, TicketSource, TicketState, Visibility,
 };
 
-const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
+pub(super) const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
     visitor_id, conversation_id, order_number, title, description, custom_fields, tags, state, \
     status_text, source, version, sla_first_response_ms, sla_resolution_ms, sla_elapsed_ms, \
     sla_running_since, first_responded_at, escalation, first_response_due_at, resolution_due_at, \
     created_by, created_at, updated_at, resolved_at";
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: String,
     number: String,
     type_key: String,
@@ -118,6 +118,8 @@ pub struct TicketFilter {
     pub conversation_id: Option<String>,
     /// Staff who may see only these departments' tickets and their own.
     pub visible_to: Option<(String, Vec<String>)>,
+    /// Keyset paging: only tickets after this (updated_at, id) in list order.
+    pub before: Option<(i64, String)>,
     pub limit: i64,
 }
 
@@ -369,7 +371,26 @@ impl Store {
 
     /// Tickets matching `filter`, most recently changed first.
     pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
+        let (filter_sql, binds) = filter_sql(filter, &[]);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM tickets {filter_sql} ORDER BY updated_at DESC, id DESC LIMIT {}",
+            filter.limit.clamp(1, 500)
+        );
+        let rows: Vec<TicketRow> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                q = q.bind(b);
+            }
+            q.fetch_all(pool).await?
+        });
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+}
+
+/// The WHERE clause of `filter` (with `extra` conditions ANDed) and its
+/// text binds, numbered from $1.
+pub(super) fn filter_sql(filter: &TicketFilter, extra: &[&str]) -> (String, Vec<String>) {
+        let mut clauses: Vec<String> = extra.iter().map(|c| (*c).to_owned()).collect();
         let mut binds: Vec<String> = Vec::new();
         let mut bind = |value: &str| {
             binds.push(value.to_owned());
@@ -400,24 +421,21 @@ impl Store {
             }
             clauses.push(format!("({})", any.join(" OR ")));
         }
+        if let Some((updated_at, id)) = &filter.before {
+            let (at, id) = (bind(&updated_at.to_string()), bind(id));
+            clauses.push(format!(
+                "(updated_at < CAST({at} AS BIGINT) OR (updated_at = CAST({at} AS BIGINT) AND id < {id}))"
+            ));
+        }
         let filter_sql = if clauses.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM tickets {filter_sql} ORDER BY updated_at DESC, id DESC LIMIT {}",
-            filter.limit.clamp(1, 500)
-        );
-        let rows: Vec<TicketRow> = on_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for b in &binds {
-                q = q.bind(b);
-            }
-            q.fetch_all(pool).await?
-        });
-        rows.into_iter().map(Ticket::try_from).collect()
-    }
+        (filter_sql, binds)
+}
+
+impl Store {
 
     /// Tickets whose SLA clock runs, in id order after `after` (the sweeper pages).
     pub async fn tickets_with_running_sla(

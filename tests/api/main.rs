@@ -29,6 +29,7 @@ mod privacy;
 mod routing;
 mod sessions;
 mod staff;
+mod ticket_board;
 mod ticket_buyer;
 mod ticket_mail;
 mod ticket_merge;

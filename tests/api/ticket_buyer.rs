@@ -12,7 +12,7 @@ use xiaoer::ports::Clock;
 
 const DAY_MS: i64 = 86_400_000;
 
-struct MovingClock(AtomicI64);
+pub(crate) struct MovingClock(pub(crate) AtomicI64);
 
 impl Clock for MovingClock {
     fn now_ms(&self) -> i64 {
@@ -21,7 +21,7 @@ impl Clock for MovingClock {
 }
 
 impl MovingClock {
-    fn forward(&self, ms: i64) {
+    pub(crate) fn forward(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }

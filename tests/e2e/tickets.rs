@@ -115,3 +115,83 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
     session.quit().await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_page() {
+    let Some(chromedriver) = chromedriver_path() else {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let agent = app.staff("agent-board", Role::Agent).await;
+    let mut tickets = Vec::new();
+    for (title, priority) in [("包裹丢失", "high"), ("包裹丢失（重复）", "normal")] {
+        let res = app
+            .staff_post(
+                &agent,
+                "/api/v1/staff/tickets",
+                json!({ "title": title, "priority": priority, "assignee_id": agent.id }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        tickets.push(res.json::<Value>().await.unwrap());
+    }
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "agent-board").await;
+    browser.goto(&app.url("/console/#/tickets")).await;
+    browser.click("[data-testid=tk-board-link]").await;
+    browser
+        .wait_until(
+            "the board's counts",
+            "document.querySelector('[data-testid=tk-board-state-new]')?.textContent.includes('2') \
+             && document.querySelector('[data-testid=tk-board-priority-high]')?.textContent.includes('1') \
+             && document.querySelector('[data-testid=tk-board-workload]')?.textContent.includes('agent-board')",
+        )
+        .await;
+    both_widths(&browser, "ticket-board").await;
+
+    // The duplicate goes into the first ticket by its number.
+    let (keep, duplicate) = (&tickets[0], &tickets[1]);
+    browser
+        .goto(&app.url(&format!(
+            "/console/#/tickets/{}",
+            duplicate["id"].as_str().unwrap()
+        )))
+        .await;
+    fill(&browser, "tk-merge-into", keep["number"].as_str().unwrap()).await;
+    browser.click("[data-testid=tk-merge-submit]").await;
+    browser
+        .wait_until(
+            "closed as merged, linked to the kept ticket",
+            "document.querySelector('[data-testid=tk-state]')?.textContent === '已关闭' \
+             && document.querySelector('[data-testid=tk-link-merged_into]')",
+        )
+        .await;
+    both_widths(&browser, "ticket-merged").await;
+    browser.click("[data-testid=tk-link-merged_into]").await;
+    browser
+        .wait_until(
+            "the kept ticket names the duplicate",
+            "document.querySelector('[data-testid=tk-link-merged_from]')",
+        )
+        .await;
+    let kept = api(
+        &app,
+        &agent,
+        &format!("/api/v1/staff/tickets/{}", keep["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(
+        kept["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "merged_from" && h["detail"]["ticket_id"] == duplicate["id"])
+    );
+    browser.quit().await;
+}
