@@ -51,3 +51,7 @@ CREATE TABLE ticket_watchers (
     PRIMARY KEY (ticket_id, staff_id)
 );
 CREATE INDEX ticket_watchers_staff ON ticket_watchers (staff_id);
+
+-- The ticket board: overdue and due-soon lists, open tickets by priority.
+CREATE INDEX tickets_resolution_due ON tickets (resolution_due_at) WHERE resolution_due_at IS NOT NULL;
+CREATE INDEX tickets_state_priority ON tickets (state, priority);

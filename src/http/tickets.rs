@@ -265,7 +265,7 @@ pub async fn export_csv(
                   created_at,updated_at,resolution_due_at,resolved_at\r\n"
         .to_owned();
     let lines = pages.map(|page| page.iter().map(csv_line).collect::<String>());
-    let body = futures::stream::once(async { header })
+    let body = futures::stream::once(async move { header })
         .chain(lines)
         .map(Ok::<_, std::convert::Infallible>);
     Ok((

@@ -173,7 +173,7 @@ impl TicketMail {
         out.extend(self.store.ticket_watchers(&ticket.id).await?);
         if reminder == Reminder::SlaEscalation {
             for row in self.store.list_staff().await? {
-                if !row.disabled && row.role.parse::<Role>() == Ok(Role::Supervisor) {
+                if !row.disabled && matches!(row.role.parse::<Role>(), Ok(Role::Supervisor)) {
                     out.push(row.id);
                 }
             }
@@ -218,15 +218,19 @@ impl TicketMail {
 /// The reminder an event calls for, and its ticket.
 fn reminder_of(data: &EventData) -> Option<(Reminder, &str)> {
     match data {
-        EventData::TicketCreated { ticket_id, .. } => Some((Reminder::Assigned, ticket_id)),
+        EventData::TicketCreated { ticket_id, .. } => {
+            Some((Reminder::Assigned, ticket_id.as_str()))
+        }
         EventData::TicketUpdated {
             ticket_id, fields, ..
-        } if fields.iter().any(|f| f == "assignee") => Some((Reminder::Assigned, ticket_id)),
+        } if fields.iter().any(|f| f == "assignee") => {
+            Some((Reminder::Assigned, ticket_id.as_str()))
+        }
         EventData::TicketCommented {
             ticket_id,
             by: Some(by),
             ..
-        } if by == "buyer" => Some((Reminder::BuyerReplied, ticket_id)),
+        } if by == "buyer" => Some((Reminder::BuyerReplied, ticket_id.as_str())),
         EventData::TicketEscalated { ticket_id, level } => {
             Reminder::from_level(level).map(|r| (r, ticket_id.as_str()))
         }

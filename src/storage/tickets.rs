@@ -320,6 +320,20 @@ impl Store {
         Ok(true)
     }
 
+    /// Writes generated tickets in one transaction, without history or
+    /// events (`xiaoer bench tickets` seeds its data set with it).
+    pub async fn seed_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for ticket in tickets {
+                bind_new_ticket!(sqlx::query(INSERT_TICKET), ticket)
+                    .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     pub async fn ticket_by_number(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM tickets WHERE number = $1");
         let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -12,7 +12,9 @@ use xiaoer::domain::staff::Role;
 #[tokio::test]
 async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(dir.path()).await;
+    let mut settings = test_settings(dir.path()).await;
+    // The test clock runs days ahead: sessions must outlive it.
+    settings.session_hours = 24 * 365;
     let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
     let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
     let agent = app.staff("agent-board", Role::Agent).await;

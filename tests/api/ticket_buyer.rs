@@ -85,7 +85,9 @@ async fn ticket_for_buyer(app: &TestApp, agent: &StaffLogin) -> (Buyer, String) 
 #[tokio::test]
 async fn a_buyers_reply_reopens_within_the_window_and_is_refused_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(dir.path()).await;
+    let mut settings = test_settings(dir.path()).await;
+    // The test clock runs days ahead: sessions must outlive it.
+    settings.session_hours = 24 * 365;
     let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
     let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
     let agent = app.staff("agent-reply", Role::Agent).await;
