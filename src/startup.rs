@@ -439,6 +439,11 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        tokio::spawn(
+            ticket_mail
+                .clone()
+                .run_digest(shop.clone(), shutdown_rx.clone()),
+        );
         let history = Arc::new(crate::services::history::HistoryService::new(
             store.clone(),
             cipher.clone(),

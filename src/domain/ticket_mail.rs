@@ -163,6 +163,9 @@ pub struct EmailOn {
     pub sla_warning: bool,
     pub sla_breach: bool,
     pub sla_escalation: bool,
+    /// A morning list of my overdue tickets (one mail a day, none when
+    /// nothing is overdue).
+    pub digest: bool,
 }
 
 impl Default for EmailOn {
@@ -173,6 +176,7 @@ impl Default for EmailOn {
             sla_warning: true,
             sla_breach: true,
             sla_escalation: true,
+            digest: true,
         }
     }
 }
@@ -265,6 +269,18 @@ pub fn compose(reminder: Reminder, ticket: &MailTicket<'_>) -> ReminderMail {
         priority = ticket.priority,
         link = ticket.link,
     );
+    ReminderMail { subject, body }
+}
+
+/// The daily digest: one person's overdue tickets, oldest deadline first.
+pub fn compose_digest(day: &str, tickets: &[MailTicket<'_>]) -> ReminderMail {
+    let n = tickets.len();
+    let subject = format!("[{day}] 您有 {n} 个工单已超时 / {n} overdue tickets");
+    let mut body = format!("{day} 已超时的工单 / Overdue tickets:\n\n");
+    for t in tickets {
+        body.push_str(&format!("{} [{}] {}\n  {}\n", t.number, t.priority, t.title, t.link));
+    }
+    body.push_str("\n您可以在控制台「我的设置」中关闭每日汇总。 Turn the daily digest off under My settings in the console.\n");
     ReminderMail { subject, body }
 }
 

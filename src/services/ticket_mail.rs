@@ -9,13 +9,14 @@
 use crate::domain::events::{DomainEvent, EventData};
 use crate::domain::staff::Role;
 use crate::domain::ticket_mail::{
-    MailInputError, MailTicket, NotificationPrefs, Reminder, SmtpInput, SmtpSettings, TlsMode,
-    compose,
+    MailInputError, MailTicket, NotificationPrefs, Reminder, ReminderMail, SmtpInput, SmtpSettings,
+    TlsMode, compose, compose_digest,
 };
 use crate::domain::tickets::Ticket;
 use crate::ports::Clock;
+use crate::services::shop::ShopService;
 use crate::services::subscribers::Subscriber;
-use crate::storage::{PasswordChange, Store, StoreError};
+use crate::storage::{PasswordChange, Store, StoreError, TicketFilter};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
@@ -154,7 +155,96 @@ impl TicketMail {
         }
         Ok(())
     }
+}
 
+/// The daily digest goes out from this shop-local hour on.
+const DIGEST_HOUR: i64 = 9;
+/// How often the digest loop looks at the clock.
+const DIGEST_LOOK: Duration = Duration::from_secs(600);
+
+impl TicketMail {
+    /// Sends each person with an address and the digest on the list of their
+    /// overdue tickets (assigned to them), once per shop day `day`; nothing
+    /// when none is overdue. Returns the mails sent.
+    pub async fn send_digest(&self, now: i64, day: &str) -> Result<usize, MailError> {
+        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+            return Ok(0);
+        };
+        if !smtp.enabled {
+            return Ok(0);
+        }
+        let transport = transport(&smtp, password)?;
+        let key = format!("digest:{day}");
+        let mut sent = 0;
+        for row in self.store.list_staff().await? {
+            let prefs = self.store.notification_prefs(&row.id).await?;
+            let Some(address) = prefs.email.as_deref().filter(|_| prefs.email_on.digest) else {
+                continue;
+            };
+            if row.disabled || self.store.mail_was_sent(&key, &row.id).await? {
+                continue;
+            }
+            let filter = TicketFilter {
+                assignee_id: Some(row.id.clone()),
+                ..TicketFilter::default()
+            };
+            let overdue = self.store.tickets_due(&filter, None, now, 100).await?;
+            if overdue.is_empty() {
+                continue;
+            }
+            let links: Vec<String> = overdue.iter().map(|t| self.ticket_link(&t.id)).collect();
+            let listed: Vec<MailTicket<'_>> = overdue
+                .iter()
+                .zip(&links)
+                .map(|(t, link)| MailTicket {
+                    number: &t.number,
+                    title: &t.title,
+                    priority: t.priority.as_str(),
+                    link,
+                })
+                .collect();
+            let mail = compose_digest(day, &listed);
+            let message = self.envelope(&smtp, address, mail)?;
+            match transport.send(message).await {
+                Ok(_) => sent += 1,
+                Err(error) if error.is_permanent() => {
+                    tracing::warn!(recipient = %row.id, code = ?error.status(), "the SMTP server refused a digest");
+                }
+                Err(error) => return Err(MailError::Transient(describe(&error))),
+            }
+            self.store
+                .record_mail_sent(&key, &row.id, self.clock.now_ms())
+                .await?;
+        }
+        Ok(sent)
+    }
+
+    /// Sends the digest each shop day once the shop's clock passes
+    /// [`DIGEST_HOUR`], until `stop` turns true.
+    pub async fn run_digest(
+        self: Arc<Self>,
+        shop: Arc<ShopService>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(DIGEST_LOOK) => {}
+                _ = stop.changed() => return,
+            }
+            let now = self.clock.now_ms();
+            let settings = shop.current().await;
+            let local = now + i64::from(settings.utc_offset_minutes) * 60_000;
+            if local.rem_euclid(86_400_000) / 3_600_000 < DIGEST_HOUR {
+                continue;
+            }
+            if let Err(error) = self.send_digest(now, &settings.local_day(now)).await {
+                tracing::warn!(%error, "ticket digest");
+            }
+        }
+    }
+}
+
+impl TicketMail {
     /// Who hears about `reminder`: the assignee (the department's lead when
     /// nobody has it), and for an escalation the lead and supervisors too.
     async fn recipients(
@@ -200,6 +290,15 @@ impl TicketMail {
                 link: &link,
             },
         );
+        self.envelope(smtp, to, mail)
+    }
+
+    fn envelope(
+        &self,
+        smtp: &SmtpSettings,
+        to: &str,
+        mail: ReminderMail,
+    ) -> Result<Message, MailError> {
         let from: Mailbox = smtp
             .from_address
             .parse()

@@ -281,3 +281,46 @@ async fn smtp_settings_and_preferences_refuse_bad_input_and_hide_the_password() 
     assert_eq!(prefs["email"], Value::Null, "nothing stored");
     assert_eq!(prefs["email_on"]["assigned"], true);
 }
+
+#[tokio::test]
+async fn the_daily_digest_lists_my_overdue_tickets_once_a_day() {
+    let app = spawn_app().await;
+    let smtp = SmtpServer::start(&app.data_dir).await;
+    let agent = app.staff("agent-digest", Role::Agent).await;
+    let (admin, department) = app.ticket_desk(&agent).await;
+    app.use_smtp(&admin, smtp.port).await;
+    app.mail_me(
+        &agent,
+        json!({ "email": "li@shop.example", "email_on": { "assigned": false } }),
+    )
+    .await;
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let mut body = logistics_ticket(&department);
+        body["assignee_id"] = json!(agent.id);
+        let res = app.staff_post(&admin, "/api/v1/staff/tickets", body).await;
+        assert_eq!(res.status(), 201);
+        numbers.push(res.json::<Value>().await.unwrap()["number"].as_str().unwrap().to_owned());
+    }
+    let later = chrono_now() + 30 * 86_400_000;
+    let sent = app
+        .state
+        .ticket_mail
+        .send_digest(later, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    let mails = smtp.wait_for("the digest", |m| !m.is_empty()).await;
+    assert_eq!(to(&mails[0]), "li@shop.example");
+    assert!(mails[0]["subject"].as_str().unwrap().contains("2 overdue tickets"));
+    let body = mails[0]["body"].as_str().unwrap();
+    assert!(numbers.iter().all(|n| body.contains(n.as_str())), "{body}");
+    assert!(body.contains("/console/#/tickets/"));
+    let again = app
+        .state
+        .ticket_mail
+        .send_digest(later, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "once a day");
+}

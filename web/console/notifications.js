@@ -14,7 +14,7 @@ addStrings(
     smtp_hint: "工单提醒通过这台邮件服务器发出。密码加密保存，不会再显示。",
     notify_h: "工单提醒", notify_email: "我的邮箱（留空则不发邮件）", notify_in_app: "在工作台内提醒",
     notify_email_on: "以下情况给我发邮件：", on_assigned: "工单分配给我", on_buyer_replied: "买家回复了我的工单",
-    on_sla_warning: "工单即将超时", on_sla_breach: "工单已超时", on_sla_escalation: "工单超时升级（主管）",
+    on_sla_warning: "工单即将超时", on_sla_breach: "工单已超时", on_sla_escalation: "工单超时升级（主管）", on_digest: "每天早上汇总我已超时的工单",
     error_invalid_smtp_settings: "邮件服务器设置不正确：请检查服务器地址、端口和发件人",
     error_invalid_email: "邮箱地址格式不正确",
     tickets_settings_h: "工单与邮件", reopen_h: "买家回复重开工单", reopen_days: "工单解决后几天内，买家回复会重新打开工单（0–90 天）",
@@ -28,7 +28,7 @@ addStrings(
     smtp_hint: "Ticket reminders go out through this mail server. The password is stored encrypted and never shown again.",
     notify_h: "Ticket reminders", notify_email: "My e-mail (empty: no e-mail)", notify_in_app: "Remind me in the console",
     notify_email_on: "E-mail me when:", on_assigned: "a ticket is assigned to me", on_buyer_replied: "the buyer replies on my ticket",
-    on_sla_warning: "a ticket is close to its deadline", on_sla_breach: "a ticket is past its deadline", on_sla_escalation: "a ticket is escalated (supervisors)",
+    on_sla_warning: "a ticket is close to its deadline", on_sla_breach: "a ticket is past its deadline", on_sla_escalation: "a ticket is escalated (supervisors)", on_digest: "every morning, a list of my overdue tickets",
     error_invalid_smtp_settings: "The mail server settings are not valid: check the server, port and sender",
     error_invalid_email: "That is not a valid e-mail address",
     tickets_settings_h: "Tickets & mail", reopen_h: "Buyer replies reopen tickets", reopen_days: "Days after resolution in which a buyer's reply reopens the ticket (0–90)",
@@ -36,7 +36,7 @@ addStrings(
   },
 );
 
-const KINDS = ["assigned", "buyer_replied", "sla_warning", "sla_breach", "sla_escalation"];
+const KINDS = ["assigned", "buyer_replied", "sla_warning", "sla_breach", "sla_escalation", "digest"];
 const label = (key, node) => el("label", {}, el("span", {}, t(key)), node);
 const check = (key, checked, testid) => el("label", { class: "check" }, el("input", { type: "checkbox", checked, testid }), t(key));
 
@@ -73,9 +73,10 @@ export class SmtpSettings {
       };
       if (password.value) body.password = password.value;
       try {
-        await put("/api/v1/admin/smtp", body);
+        const saved = await put("/api/v1/admin/smtp", body);
+        password.value = "";
+        password.placeholder = saved.password_set ? t("smtp_password_kept") : "";
         this.app.toast(t("saved"));
-        this.load();
       } catch (error) {
         this.app.toast(errorText(error));
       }
