@@ -37,7 +37,13 @@ pub struct TicketsBenchArgs {
 
 const PASSWORD: &str = "bench password 123";
 const AGENTS: usize = 40;
-const DEPARTMENTS: &[&str] = &["售后 After-sales", "物流 Logistics", "技术 Tech", "财务 Finance", "客服 Service"];
+const DEPARTMENTS: &[&str] = &[
+    "售后 After-sales",
+    "物流 Logistics",
+    "技术 Tech",
+    "财务 Finance",
+    "客服 Service",
+];
 const BATCH: usize = 2000;
 const DAY_MS: i64 = 86_400_000;
 const TITLES: &[&str] = &[
@@ -118,7 +124,10 @@ pub async fn run(args: TicketsBenchArgs, settings: Settings) -> anyhow::Result<(
         let batch: Vec<Ticket> = (written..written + n)
             .map(|i| generate(&mut rng, i, now, &agents, &departments))
             .collect();
-        running += batch.iter().filter(|t| t.sla.running_since.is_some()).count();
+        running += batch
+            .iter()
+            .filter(|t| t.sla.running_since.is_some())
+            .count();
         state.store.seed_tickets(&batch).await?;
         written += n;
         if written % 20_000 == 0 || written == args.tickets {
@@ -134,7 +143,11 @@ pub async fn run(args: TicketsBenchArgs, settings: Settings) -> anyhow::Result<(
         let (http, base) = (http.clone(), base.clone());
         async move {
             let t = Instant::now();
-            let res = http.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+            let res = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
             anyhow::ensure!(res.status().is_success(), "{path}: {}", res.status());
             let body = res.bytes().await?;
             Ok::<_, anyhow::Error>((t.elapsed().as_secs_f64() * 1000.0, body.len()))
@@ -145,19 +158,33 @@ pub async fn run(args: TicketsBenchArgs, settings: Settings) -> anyhow::Result<(
         let department = departments.choose(&mut rng).context("departments")?;
         let priority = Priority::ALL.choose(&mut rng).context("priority")?.as_str();
         let reads = [
-            ("board, supervisor", boss_token.clone(), "/api/v1/staff/tickets/board".to_owned()),
-            ("board, agent", agent_token.clone(), "/api/v1/staff/tickets/board".to_owned()),
+            (
+                "board, supervisor",
+                boss_token.clone(),
+                "/api/v1/staff/tickets/board".to_owned(),
+            ),
+            (
+                "board, agent",
+                agent_token.clone(),
+                "/api/v1/staff/tickets/board".to_owned(),
+            ),
             (
                 "list, supervisor, open by department",
                 boss_token.clone(),
-                format!("/api/v1/staff/tickets?state=new,open,pending&department_id={department}&limit=100"),
+                format!(
+                    "/api/v1/staff/tickets?state=new,open,pending&department_id={department}&limit=100"
+                ),
             ),
             (
                 "list, supervisor, by priority",
                 boss_token.clone(),
                 format!("/api/v1/staff/tickets?priority={priority}&limit=100"),
             ),
-            ("list, agent, mine", agent_token.clone(), "/api/v1/staff/tickets?limit=100".to_owned()),
+            (
+                "list, agent, mine",
+                agent_token.clone(),
+                "/api/v1/staff/tickets?limit=100".to_owned(),
+            ),
         ];
         for (kind, token, path) in reads {
             let (ms, _) = get(token, path).await?;
@@ -207,7 +234,13 @@ pub async fn run(args: TicketsBenchArgs, settings: Settings) -> anyhow::Result<(
 
 /// One ticket of the data set: created within the last 60 days; a third
 /// resolved or closed, the rest new, open, pending or on hold.
-fn generate(rng: &mut StdRng, i: usize, now: i64, agents: &[String], departments: &[String]) -> Ticket {
+fn generate(
+    rng: &mut StdRng,
+    i: usize,
+    now: i64,
+    agents: &[String],
+    departments: &[String],
+) -> Ticket {
     let created_at = now - rng.gen_range(0..60 * DAY_MS);
     let state = match rng.gen_range(0..100) {
         0..=14 => TicketState::New,
@@ -233,7 +266,9 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, agents: &[String], departments
         category: None,
         priority,
         department_id: departments.choose(rng).cloned(),
-        assignee_id: (rng.gen_range(0..10) > 1).then(|| agents.choose(rng).cloned()).flatten(),
+        assignee_id: (rng.gen_range(0..10) > 1)
+            .then(|| agents.choose(rng).cloned())
+            .flatten(),
         visitor_id: None,
         conversation_id: None,
         order_number: Some(format!("XE{:010}", rng.gen_range(0..10_000_000_000u64))),

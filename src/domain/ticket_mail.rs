@@ -39,7 +39,9 @@ pub enum MailInputError {
     BadHost,
     #[error("port must be between 1 and 65535")]
     BadPort,
-    #[error("from_address must be an e-mail address (optionally with a name: 店小二 <kefu@shop.example>)")]
+    #[error(
+        "from_address must be an e-mail address (optionally with a name: 店小二 <kefu@shop.example>)"
+    )]
     BadFrom,
     #[error("email must be an e-mail address like li@shop.example")]
     BadEmail,
@@ -278,7 +280,10 @@ pub fn compose_digest(day: &str, tickets: &[MailTicket<'_>]) -> ReminderMail {
     let subject = format!("[{day}] 您有 {n} 个工单已超时 / {n} overdue tickets");
     let mut body = format!("{day} 已超时的工单 / Overdue tickets:\n\n");
     for t in tickets {
-        body.push_str(&format!("{} [{}] {}\n  {}\n", t.number, t.priority, t.title, t.link));
+        body.push_str(&format!(
+            "{} [{}] {}\n  {}\n",
+            t.number, t.priority, t.title, t.link
+        ));
     }
     body.push_str("\n您可以在控制台「我的设置」中关闭每日汇总。 Turn the daily digest off under My settings in the console.\n");
     ReminderMail { subject, body }
@@ -334,7 +339,10 @@ mod tests {
         }
         .parse()
         .unwrap();
-        assert_eq!(prefs.address_for(Reminder::Assigned), Some("li@shop.example"));
+        assert_eq!(
+            prefs.address_for(Reminder::Assigned),
+            Some("li@shop.example")
+        );
         assert_eq!(prefs.address_for(Reminder::SlaWarning), None);
         let bad = NotificationPrefs {
             email: Some("li at shop".into()),

@@ -720,7 +720,9 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             },
             TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
             TicketError::MergeIntoSelf => ApiError::bad_request("merge_into_self", message),
-            TicketError::MergeTargetNotFound => ApiError::bad_request("unknown_merge_target", message),
+            TicketError::MergeTargetNotFound => {
+                ApiError::bad_request("unknown_merge_target", message)
+            }
             TicketError::MergeIntoClosed => ApiError::Conflict {
                 code: "merge_into_closed",
                 message,

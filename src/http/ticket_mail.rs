@@ -14,10 +14,7 @@ use axum::{Extension, Json, Router};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/smtp", get(smtp).put(put_smtp))
-        .route(
-            "/api/v1/staff/me/notifications",
-            get(prefs).put(put_prefs),
-        )
+        .route("/api/v1/staff/me/notifications", get(prefs).put(put_prefs))
 }
 
 pub async fn smtp(State(state): State<AppState>) -> Result<Json<SmtpView>, ApiError> {

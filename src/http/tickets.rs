@@ -9,8 +9,8 @@ use crate::services::staff::StaffUser;
 use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
 };
-use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
 use crate::services::ticket_board::Board;
+use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
 use crate::services::ticket_merge::MergeInput;
 use crate::services::tickets::{
     BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
@@ -200,7 +200,10 @@ pub async fn buyer_reply(
     Path(ticket_id): Path<String>,
     ApiJson(input): ApiJson<BuyerReplyInput>,
 ) -> Result<(StatusCode, Json<BuyerReply>), ApiError> {
-    let reply = state.tickets.buyer_reply(&visitor, &ticket_id, input).await?;
+    let reply = state
+        .tickets
+        .buyer_reply(&visitor, &ticket_id, input)
+        .await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
@@ -215,7 +218,9 @@ pub async fn put_ticket_settings(
     Extension(staff): Extension<StaffUser>,
     ApiJson(input): ApiJson<TicketSettings>,
 ) -> Result<Json<TicketSettings>, ApiError> {
-    Ok(Json(state.tickets.put_ticket_settings(&staff.id, input).await?))
+    Ok(Json(
+        state.tickets.put_ticket_settings(&staff.id, input).await?,
+    ))
 }
 
 pub async fn merge(
@@ -232,7 +237,9 @@ pub async fn watch(
     Extension(staff): Extension<StaffUser>,
     Path((ticket_id, staff_id)): Path<(String, String)>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(state.tickets.watch(&staff, &ticket_id, &staff_id).await?))
+    Ok(Json(
+        state.tickets.watch(&staff, &ticket_id, &staff_id).await?,
+    ))
 }
 
 pub async fn unwatch(
@@ -240,7 +247,9 @@ pub async fn unwatch(
     Extension(staff): Extension<StaffUser>,
     Path((ticket_id, staff_id)): Path<(String, String)>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(state.tickets.unwatch(&staff, &ticket_id, &staff_id).await?))
+    Ok(Json(
+        state.tickets.unwatch(&staff, &ticket_id, &staff_id).await?,
+    ))
 }
 
 pub async fn board(
@@ -261,9 +270,10 @@ pub async fn export_csv(
     use axum::response::IntoResponse;
     use futures::StreamExt;
     let pages = state.tickets.clone().export_pages(&staff, query).await?;
-    let header = "\u{feff}number,title,type,category,priority,state,department_id,assignee_id,order_number,\
+    let header =
+        "\u{feff}number,title,type,category,priority,state,department_id,assignee_id,order_number,\
                   created_at,updated_at,resolution_due_at,resolved_at\r\n"
-        .to_owned();
+            .to_owned();
     let lines = pages.map(|page| page.iter().map(csv_line).collect::<String>());
     let body = futures::stream::once(async move { header })
         .chain(lines)
@@ -283,7 +293,10 @@ pub async fn export_csv(
 
 fn csv_line(t: &Ticket) -> String {
     use super::analytics::csv_cell;
-    let time = |ms: Option<i64>| ms.map(crate::services::bot::hours::rfc3339).unwrap_or_default();
+    let time = |ms: Option<i64>| {
+        ms.map(crate::services::bot::hours::rfc3339)
+            .unwrap_or_default()
+    };
     let cells = [
         csv_cell(&t.number),
         csv_cell(&t.title),

@@ -91,11 +91,16 @@ impl TicketService {
                 now,
             )],
             comment: Some(comment.clone()),
-            events: vec![self.event(&ticket, "", now, EventData::TicketCommented {
-                ticket_id: ticket.id.clone(),
-                visibility: "public".into(),
-                by: Some("buyer".into()),
-            })],
+            events: vec![self.event(
+                &ticket,
+                "",
+                now,
+                EventData::TicketCommented {
+                    ticket_id: ticket.id.clone(),
+                    visibility: "public".into(),
+                    by: Some("buyer".into()),
+                },
+            )],
         };
         if to != from {
             let calendar = self.calendar().await?;
@@ -109,11 +114,16 @@ impl TicketService {
                 json!({ "from": from, "to": to, "reason": "buyer_replied" }),
                 now,
             ));
-            write.events.push(self.event(&ticket, "_state", now, EventData::TicketStateChanged {
-                ticket_id: ticket.id.clone(),
-                from,
-                to,
-            }));
+            write.events.push(self.event(
+                &ticket,
+                "_state",
+                now,
+                EventData::TicketStateChanged {
+                    ticket_id: ticket.id.clone(),
+                    from,
+                    to,
+                },
+            ));
         }
         if !self.store.save_ticket(&ticket, expected, &write).await? {
             return Err(TicketError::Stale(expected));
@@ -127,7 +137,11 @@ impl TicketService {
 
     /// Pending and a recently resolved ticket open again; closed ones and
     /// those resolved too long ago take no more replies.
-    async fn state_after_reply(&self, ticket: &Ticket, now: i64) -> Result<TicketState, TicketError> {
+    async fn state_after_reply(
+        &self,
+        ticket: &Ticket,
+        now: i64,
+    ) -> Result<TicketState, TicketError> {
         match ticket.state {
             TicketState::Closed => Err(TicketError::ClosedForReplies),
             TicketState::Resolved => {

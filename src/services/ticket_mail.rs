@@ -358,10 +358,7 @@ fn transport(
         .tls(tls)
         .timeout(Some(SMTP_TIMEOUT));
     if let Some(user) = &smtp.username {
-        builder = builder.credentials(Credentials::new(
-            user.clone(),
-            password.unwrap_or_default(),
-        ));
+        builder = builder.credentials(Credentials::new(user.clone(), password.unwrap_or_default()));
     }
     Ok(builder.build())
 }

@@ -63,7 +63,10 @@ impl TicketService {
         source.state = TicketState::Closed;
         source.sla.pause(&calendar, now);
         source.resolved_at = source.resolved_at.or(Some(now));
-        source.status_text = Some(format!("已合并到工单 {} / Merged into {}", target.number, target.number));
+        source.status_text = Some(format!(
+            "已合并到工单 {} / Merged into {}",
+            target.number, target.number
+        ));
         refresh_due(&mut source, &calendar);
         source.version = expected + 1;
         source.updated_at = now;
@@ -77,11 +80,14 @@ impl TicketService {
                 json!({ "ticket_id": target.id, "number": target.number, "note": note }),
                 now,
             )],
-            events: vec![event(&source, EventData::TicketStateChanged {
-                ticket_id: source.id.clone(),
-                from,
-                to: TicketState::Closed,
-            })],
+            events: vec![event(
+                &source,
+                EventData::TicketStateChanged {
+                    ticket_id: source.id.clone(),
+                    from,
+                    to: TicketState::Closed,
+                },
+            )],
             ..TicketWrite::default()
         };
         let target_write = TicketWrite {
@@ -91,11 +97,14 @@ impl TicketService {
                 json!({ "ticket_id": source.id, "number": source.number, "note": note }),
                 now,
             )],
-            events: vec![event(&target, EventData::TicketUpdated {
-                ticket_id: target.id.clone(),
-                version: target.version,
-                fields: vec!["merged_from".into()],
-            })],
+            events: vec![event(
+                &target,
+                EventData::TicketUpdated {
+                    ticket_id: target.id.clone(),
+                    version: target.version,
+                    fields: vec!["merged_from".into()],
+                },
+            )],
             ..TicketWrite::default()
         };
         let saved = self
@@ -135,7 +144,9 @@ impl TicketService {
         staff_id: &str,
     ) -> Result<Vec<String>, TicketError> {
         let ticket = self.visible(staff, id).await?;
-        self.store.remove_ticket_watcher(&ticket.id, staff_id).await?;
+        self.store
+            .remove_ticket_watcher(&ticket.id, staff_id)
+            .await?;
         Ok(self.store.ticket_watchers(&ticket.id).await?)
     }
 }

@@ -28,7 +28,9 @@ impl Store {
         extra: &[&str],
     ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
         let (where_sql, binds) = filter_sql(filter, extra);
-        let sql = format!("SELECT {column}, COUNT(*) FROM tickets {where_sql} GROUP BY {column} ORDER BY {column}");
+        let sql = format!(
+            "SELECT {column}, COUNT(*) FROM tickets {where_sql} GROUP BY {column} ORDER BY {column}"
+        );
         Ok(on_pool!(self, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for b in &binds {

@@ -44,7 +44,8 @@ impl Store {
     ) -> Result<Option<(SmtpSettings, Option<String>)>, StoreError> {
         let sql = "SELECT host, port, tls, username, sealed_password, from_address, enabled \
                    FROM smtp_settings WHERE id = 1";
-        let row = on_pool!(self, pool => sqlx::query_as::<_, SmtpRow>(sql).fetch_optional(pool).await?);
+        let row =
+            on_pool!(self, pool => sqlx::query_as::<_, SmtpRow>(sql).fetch_optional(pool).await?);
         let Some(row) = row else { return Ok(None) };
         let password = self.open_opt(row.sealed_password.as_deref(), smtp_password_aad())?;
         let settings = SmtpSettings {
@@ -90,7 +91,8 @@ impl Store {
         &self,
         staff_id: &str,
     ) -> Result<NotificationPrefs, StoreError> {
-        let sql = "SELECT sealed_email, in_app, email_on FROM notification_prefs WHERE staff_id = $1";
+        let sql =
+            "SELECT sealed_email, in_app, email_on FROM notification_prefs WHERE staff_id = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, PrefsRow>(sql)
             .bind(staff_id).fetch_optional(pool).await?);
         let Some(row) = row else {
@@ -122,7 +124,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn mail_was_sent(&self, event_id: &str, recipient_id: &str) -> Result<bool, StoreError> {
+    pub async fn mail_was_sent(
+        &self,
+        event_id: &str,
+        recipient_id: &str,
+    ) -> Result<bool, StoreError> {
         let sql = "SELECT 1 FROM mail_sent WHERE event_id = $1 AND recipient_id = $2";
         let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(event_id).bind(recipient_id).fetch_optional(pool).await?);

@@ -296,21 +296,21 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for &(t, expected_version, write) in changes {
-            let changed = sqlx::query(UPDATE_TICKET)
-                .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
-                .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
-                .bind(&t.order_number).bind(&t.title).bind(&t.description)
-                .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
-                .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
-                .bind(t.sla.running_since).bind(t.sla.first_responded_at)
-                .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
-                .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
-                .execute(&mut *tx).await?.rows_affected();
-            if changed != 1 {
-                return Ok(false);
-            }
-            write_extras!(tx, &t.id, write);
-            write_events!(backend, tx, &write.events);
+                let changed = sqlx::query(UPDATE_TICKET)
+                    .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
+                    .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
+                    .bind(&t.order_number).bind(&t.title).bind(&t.description)
+                    .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
+                    .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
+                    .bind(t.sla.running_since).bind(t.sla.first_responded_at)
+                    .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
+                    .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
+                    .execute(&mut *tx).await?.rows_affected();
+                if changed != 1 {
+                    return Ok(false);
+                }
+                write_extras!(tx, &t.id, write);
+                write_events!(backend, tx, &write.events);
             }
             tx.commit().await?;
         });
@@ -343,7 +343,8 @@ impl Store {
 
     /// Staff following `ticket_id`, by id.
     pub async fn ticket_watchers(&self, ticket_id: &str) -> Result<Vec<String>, StoreError> {
-        let sql = "SELECT staff_id FROM ticket_watchers WHERE ticket_id = $1 ORDER BY added_at, staff_id";
+        let sql =
+            "SELECT staff_id FROM ticket_watchers WHERE ticket_id = $1 ORDER BY added_at, staff_id";
         let rows: Vec<(String,)> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(ticket_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(id,)| id).collect())
@@ -404,53 +405,52 @@ impl Store {
 /// The WHERE clause of `filter` (with `extra` conditions ANDed) and its
 /// text binds, numbered from $1.
 pub(super) fn filter_sql(filter: &TicketFilter, extra: &[&str]) -> (String, Vec<String>) {
-        let mut clauses: Vec<String> = extra.iter().map(|c| (*c).to_owned()).collect();
-        let mut binds: Vec<String> = Vec::new();
-        let mut bind = |value: &str| {
-            binds.push(value.to_owned());
-            format!("${}", binds.len())
-        };
-        if !filter.states.is_empty() {
-            let names: Vec<String> = filter.states.iter().map(|s| bind(s.as_str())).collect();
-            clauses.push(format!("state IN ({})", names.join(", ")));
+    let mut clauses: Vec<String> = extra.iter().map(|c| (*c).to_owned()).collect();
+    let mut binds: Vec<String> = Vec::new();
+    let mut bind = |value: &str| {
+        binds.push(value.to_owned());
+        format!("${}", binds.len())
+    };
+    if !filter.states.is_empty() {
+        let names: Vec<String> = filter.states.iter().map(|s| bind(s.as_str())).collect();
+        clauses.push(format!("state IN ({})", names.join(", ")));
+    }
+    let exact = [
+        ("department_id", filter.department_id.as_deref()),
+        ("assignee_id", filter.assignee_id.as_deref()),
+        ("priority", filter.priority.map(Priority::as_str)),
+        ("type_key", filter.type_key.as_deref()),
+        ("visitor_id", filter.visitor_id.as_deref()),
+        ("conversation_id", filter.conversation_id.as_deref()),
+    ];
+    for (column, value) in exact {
+        if let Some(value) = value {
+            clauses.push(format!("{column} = {}", bind(value)));
         }
-        let exact = [
-            ("department_id", filter.department_id.as_deref()),
-            ("assignee_id", filter.assignee_id.as_deref()),
-            ("priority", filter.priority.map(Priority::as_str)),
-            ("type_key", filter.type_key.as_deref()),
-            ("visitor_id", filter.visitor_id.as_deref()),
-            ("conversation_id", filter.conversation_id.as_deref()),
-        ];
-        for (column, value) in exact {
-            if let Some(value) = value {
-                clauses.push(format!("{column} = {}", bind(value)));
-            }
+    }
+    if let Some((me, departments)) = &filter.visible_to {
+        let mut any = vec![format!("assignee_id = {}", bind(me))];
+        if !departments.is_empty() {
+            let ids: Vec<String> = departments.iter().map(|d| bind(d)).collect();
+            any.push(format!("department_id IN ({})", ids.join(", ")));
         }
-        if let Some((me, departments)) = &filter.visible_to {
-            let mut any = vec![format!("assignee_id = {}", bind(me))];
-            if !departments.is_empty() {
-                let ids: Vec<String> = departments.iter().map(|d| bind(d)).collect();
-                any.push(format!("department_id IN ({})", ids.join(", ")));
-            }
-            clauses.push(format!("({})", any.join(" OR ")));
-        }
-        if let Some((updated_at, id)) = &filter.before {
-            let (at, id) = (bind(&updated_at.to_string()), bind(id));
-            clauses.push(format!(
+        clauses.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some((updated_at, id)) = &filter.before {
+        let (at, id) = (bind(&updated_at.to_string()), bind(id));
+        clauses.push(format!(
                 "(updated_at < CAST({at} AS BIGINT) OR (updated_at = CAST({at} AS BIGINT) AND id < {id}))"
             ));
-        }
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
-        (filter_sql, binds)
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter_sql, binds)
 }
 
 impl Store {
-
     /// Tickets whose SLA clock runs, in id order after `after` (the sweeper pages).
     pub async fn tickets_with_running_sla(
         &self,

@@ -22,14 +22,23 @@ async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
     let supervisor = app.staff("super-board", Role::Supervisor).await;
     let (_admin, department) = app.ticket_desk(&agent).await;
     let mut ids = Vec::new();
-    for (priority, title) in [("high", "包裹丢失, \"急\""), ("normal", "=补发"), ("low", "发票")] {
+    for (priority, title) in [
+        ("high", "包裹丢失, \"急\""),
+        ("normal", "=补发"),
+        ("low", "发票"),
+    ] {
         let mut body = logistics_ticket(&department);
         body["priority"] = json!(priority);
         body["title"] = json!(title);
         body["assignee_id"] = json!(agent.id);
         let res = app.staff_post(&agent, "/api/v1/staff/tickets", body).await;
         assert_eq!(res.status(), 201);
-        ids.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     // The low one is resolved at once (within its target).
     let res = app
@@ -48,9 +57,16 @@ async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
         .json()
         .await
         .unwrap();
-    assert_eq!(board["by_state"], json!({ "new": 2, "resolved": 1 }), "{board}");
+    assert_eq!(
+        board["by_state"],
+        json!({ "new": 2, "resolved": 1 }),
+        "{board}"
+    );
     assert_eq!(board["by_priority"], json!({ "high": 1, "normal": 1 }));
-    assert_eq!(board["by_department"], json!([{ "id": department, "count": 2 }]));
+    assert_eq!(
+        board["by_department"],
+        json!([{ "id": department, "count": 2 }])
+    );
     assert_eq!(board["workload"], json!([{ "id": agent.id, "count": 2 }]));
     assert_eq!(board["sla_attainment_pct"], json!(100.0));
     let overdue: Vec<&str> = board["overdue"]
@@ -87,7 +103,11 @@ async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
     let text = res.text().await.unwrap();
     let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 3, "{text}");
-    assert!(lines[0].trim_start_matches('\u{feff}').starts_with("number,title,"));
+    assert!(
+        lines[0]
+            .trim_start_matches('\u{feff}')
+            .starts_with("number,title,")
+    );
     assert!(text.contains("\"包裹丢失, \"\"急\"\"\""), "{text}");
     assert!(text.contains(",'=补发,"), "{text}");
     assert!(!text.contains("发票"), "the resolved one is filtered out");
@@ -95,5 +115,8 @@ async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
         .staff_get(&agent, "/api/v1/staff/tickets/export.csv?state=bogus")
         .await;
     assert_eq!(res.status(), 400);
-    assert_eq!(error_code(&res.json().await.unwrap()), "unknown_ticket_state");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "unknown_ticket_state"
+    );
 }

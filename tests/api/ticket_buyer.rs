@@ -70,7 +70,10 @@ async fn ticket_for_buyer(app: &TestApp, agent: &StaffLogin) -> (Buyer, String) 
     let res = app
         .staff_post(
             agent,
-            &format!("/api/v1/staff/conversations/{}/ticket", buyer.conversation_id),
+            &format!(
+                "/api/v1/staff/conversations/{}/ticket",
+                buyer.conversation_id
+            ),
             json!({ "title": "换货进度", "assignee_id": agent.id }),
         )
         .await;

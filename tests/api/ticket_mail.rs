@@ -110,16 +110,16 @@ async fn a_ticket_given_to_an_agent_emails_them_a_link_once() {
 
     let mut body = logistics_ticket(&department);
     body["assignee_id"] = json!(agent.id);
-    let res = app
-        .staff_post(&admin, "/api/v1/staff/tickets", body)
-        .await;
+    let res = app.staff_post(&admin, "/api/v1/staff/tickets", body).await;
     assert_eq!(res.status(), 201);
     let ticket: Value = res.json().await.unwrap();
     let (id, number) = (
         ticket["id"].as_str().unwrap(),
         ticket["number"].as_str().unwrap(),
     );
-    let mails = smtp.wait_for("the assignment mail", |m| !m.is_empty()).await;
+    let mails = smtp
+        .wait_for("the assignment mail", |m| !m.is_empty())
+        .await;
     let mail = &mails[0];
     assert_eq!(to(mail), "li@shop.example");
     assert_eq!(mail["mail_from"], "kefu@shop.example");
@@ -159,9 +159,7 @@ async fn an_sla_escalation_emails_the_supervisor_and_respects_who_turned_it_off(
         .await;
     let mut body = logistics_ticket(&department);
     body["assignee_id"] = json!(agent.id);
-    let res = app
-        .staff_post(&agent, "/api/v1/staff/tickets", body)
-        .await;
+    let res = app.staff_post(&agent, "/api/v1/staff/tickets", body).await;
     assert_eq!(res.status(), 201);
     let id = res.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -187,7 +185,8 @@ async fn an_sla_escalation_emails_the_supervisor_and_respects_who_turned_it_off(
         .await
         .unwrap();
     assert_eq!(report.escalated, 1);
-    smtp.wait_for("the escalation mails", |m| m.len() >= 2).await;
+    smtp.wait_for("the escalation mails", |m| m.len() >= 2)
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut mails = smtp.received();
     mails.sort_by_key(|m| to(m).to_owned());
@@ -219,7 +218,9 @@ async fn smtp_settings_and_preferences_refuse_bad_input_and_hide_the_password() 
     let good = json!({ "host": "smtp.shop.example", "port": 465, "tls": "tls",
                        "username": "kefu@shop.example", "password": "s3cret-app-pw",
                        "from_address": "kefu@shop.example" });
-    let res = app.staff_put(&admin, "/api/v1/admin/smtp", good.clone()).await;
+    let res = app
+        .staff_put(&admin, "/api/v1/admin/smtp", good.clone())
+        .await;
     assert_eq!(res.status(), 200);
     let view: Value = res.json().await.unwrap();
     assert_eq!(view["password_set"], true);
@@ -243,7 +244,9 @@ async fn smtp_settings_and_preferences_refuse_bad_input_and_hide_the_password() 
     bad_tls["tls"] = json!("ssl3");
     let res = app.staff_put(&admin, "/api/v1/admin/smtp", bad_tls).await;
     assert_eq!(res.status(), 400);
-    let res = app.staff_put(&agent, "/api/v1/admin/smtp", good.clone()).await;
+    let res = app
+        .staff_put(&agent, "/api/v1/admin/smtp", good.clone())
+        .await;
     assert_eq!(res.status(), 403);
 
     // A password left out stays; nothing above changed what is stored.
@@ -259,7 +262,10 @@ async fn smtp_settings_and_preferences_refuse_bad_input_and_hide_the_password() 
         .json()
         .await
         .unwrap();
-    assert_eq!((view["port"].as_i64(), view["tls"].as_str()), (Some(587), Some("starttls")));
+    assert_eq!(
+        (view["port"].as_i64(), view["tls"].as_str()),
+        (Some(587), Some("starttls"))
+    );
     let (_, password) = app.state.store.smtp_settings().await.unwrap().unwrap();
     assert_eq!(password.as_deref(), Some("s3cret-app-pw"));
 
@@ -300,7 +306,12 @@ async fn the_daily_digest_lists_my_overdue_tickets_once_a_day() {
         body["assignee_id"] = json!(agent.id);
         let res = app.staff_post(&admin, "/api/v1/staff/tickets", body).await;
         assert_eq!(res.status(), 201);
-        numbers.push(res.json::<Value>().await.unwrap()["number"].as_str().unwrap().to_owned());
+        numbers.push(
+            res.json::<Value>().await.unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let later = chrono_now() + 30 * 86_400_000;
     let sent = app
@@ -312,7 +323,12 @@ async fn the_daily_digest_lists_my_overdue_tickets_once_a_day() {
     assert_eq!(sent, 1);
     let mails = smtp.wait_for("the digest", |m| !m.is_empty()).await;
     assert_eq!(to(&mails[0]), "li@shop.example");
-    assert!(mails[0]["subject"].as_str().unwrap().contains("2 overdue tickets"));
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("2 overdue tickets")
+    );
     let body = mails[0]["body"].as_str().unwrap();
     assert!(numbers.iter().all(|n| body.contains(n.as_str())), "{body}");
     assert!(body.contains("/console/#/tickets/"));

@@ -22,7 +22,13 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn merge(&self, staff: &StaffLogin, id: &str, into: &str, version: i64) -> reqwest::Response {
+    async fn merge(
+        &self,
+        staff: &StaffLogin,
+        id: &str,
+        into: &str,
+        version: i64,
+    ) -> reqwest::Response {
         self.staff_post(
             staff,
             &format!("/api/v1/staff/tickets/{id}/merge"),
@@ -48,7 +54,10 @@ async fn a_duplicate_is_closed_as_merged_and_both_histories_link_to_each_other()
     let (_admin, department) = app.ticket_desk(&agent).await;
     let keep = app.new_ticket(&agent, &department).await;
     let duplicate = app.new_ticket(&agent, &department).await;
-    let (keep_id, dup_id) = (keep["id"].as_str().unwrap(), duplicate["id"].as_str().unwrap());
+    let (keep_id, dup_id) = (
+        keep["id"].as_str().unwrap(),
+        duplicate["id"].as_str().unwrap(),
+    );
     let res = app
         .staff_post(
             &agent,
@@ -57,12 +66,19 @@ async fn a_duplicate_is_closed_as_merged_and_both_histories_link_to_each_other()
         )
         .await;
     assert_eq!(res.status(), 201);
-    let version = app.detail_of(&agent, dup_id).await["version"].as_i64().unwrap();
+    let version = app.detail_of(&agent, dup_id).await["version"]
+        .as_i64()
+        .unwrap();
 
     // Refused, and nothing changes: into itself, stale, unknown target.
     for (into, v, status, code) in [
         (dup_id, version, 400, "merge_into_self"),
-        (keep["number"].as_str().unwrap(), version - 1, 409, "stale_ticket_version"),
+        (
+            keep["number"].as_str().unwrap(),
+            version - 1,
+            409,
+            "stale_ticket_version",
+        ),
         ("T19990101-0001", version, 400, "unknown_merge_target"),
     ] {
         let res = app.merge(&agent, dup_id, into, v).await;
@@ -78,8 +94,16 @@ async fn a_duplicate_is_closed_as_merged_and_both_histories_link_to_each_other()
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let merged = app.detail_of(&agent, dup_id).await;
     assert_eq!(merged["state"], "closed");
-    assert!(merged["status_text_shown"].as_str().unwrap().contains(keep["number"].as_str().unwrap()));
-    assert_eq!(merged["comments"][0]["body"], "买家又开了一个", "comments stay");
+    assert!(
+        merged["status_text_shown"]
+            .as_str()
+            .unwrap()
+            .contains(keep["number"].as_str().unwrap())
+    );
+    assert_eq!(
+        merged["comments"][0]["body"], "买家又开了一个",
+        "comments stay"
+    );
     let into = history_kinds(&merged)
         .into_iter()
         .find(|(k, _)| k == "merged_into")
@@ -124,7 +148,10 @@ async fn a_watcher_from_another_department_sees_the_ticket_until_removed() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!([outsider.id]));
     assert_eq!(app.staff_get(&outsider, &path).await.status(), 200);
-    assert_eq!(app.detail_of(&agent, id).await["watchers"], json!([outsider.id]));
+    assert_eq!(
+        app.detail_of(&agent, id).await["watchers"],
+        json!([outsider.id])
+    );
     let res = app
         .staff_put(&agent, &format!("{path}/watchers/stf_nobody"), json!({}))
         .await;

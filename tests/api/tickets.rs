@@ -14,7 +14,12 @@ use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
 use xiaoer::startup::{Adapters, Models};
 
 impl TestApp {
-    pub(crate) async fn staff_put(&self, staff: &StaffLogin, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn staff_put(
+        &self,
+        staff: &StaffLogin,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.client
             .put(self.url(path))
             .bearer_auth(&staff.token)

@@ -79,8 +79,18 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
     saved(&browser).await;
     let smtp = api(&app, &admin, "/api/v1/admin/smtp").await;
     assert_eq!(
-        (&smtp["host"], &smtp["port"], &smtp["tls"], &smtp["password_set"]),
-        (&json!("smtp.shop.example"), &json!(465), &json!("tls"), &json!(true))
+        (
+            &smtp["host"],
+            &smtp["port"],
+            &smtp["tls"],
+            &smtp["password_set"]
+        ),
+        (
+            &json!("smtp.shop.example"),
+            &json!(465),
+            &json!("tls"),
+            &json!(true)
+        )
     );
     // A bad sender is refused in words, and nothing changes.
     fill(&browser, "smtp-from", "nobody").await;
