@@ -174,6 +174,10 @@ if ! "$XIAOER_TEST_PYTHON" -c "import standardwebhooks" 2>/dev/null; then
   python3 -m venv "$(dirname "$(dirname "$XIAOER_TEST_PYTHON")")"
   "$XIAOER_TEST_PYTHON" -m pip install --quiet "standardwebhooks==1.1.0"
 fi
+# A real SMTP server (PyPI's aiosmtpd): the ticket e-mail tests read what it received.
+if ! "$XIAOER_TEST_PYTHON" -c "import aiosmtpd" 2>/dev/null; then
+  "$XIAOER_TEST_PYTHON" -m pip install --quiet "aiosmtpd==1.4.6"
+fi
 
 # Schemathesis (PyPI): the API fuzzing test drives every route of the OpenAPI
 # document with it and must not be skipped here.

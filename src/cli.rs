@@ -135,6 +135,8 @@ pub enum BenchCommand {
     History(crate::bench::history::HistoryBenchArgs),
     /// Retrieval on a 100k-chunk KB: ingestion chunks/s, query p50/p99, HNSW recall vs exact.
     Retrieval(crate::bench::retrieval::RetrievalBenchArgs),
+    /// Ticket board, list and SLA sweeper over 100k tickets.
+    Tickets(crate::bench::tickets::TicketsBenchArgs),
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -265,6 +267,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Retrieval(args),
         } => crate::bench::retrieval::run(args, &settings).await,
+        Command::Bench {
+            command: BenchCommand::Tickets(args),
+        } => crate::bench::tickets::run(args, settings).await,
         Command::Eval {
             command: EvalCommand::Faq(args),
         } => eval_faq(args, settings).await,

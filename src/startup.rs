@@ -422,6 +422,28 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let ticket_mail = Arc::new(crate::services::ticket_mail::TicketMail::new(
+            store.clone(),
+            clock.clone(),
+            console_base(&settings, &listener)?,
+        ));
+        runner
+            .spawn(
+                Arc::new(crate::services::ticket_mail::TicketMailer(
+                    ticket_mail.clone(),
+                )),
+                Reach::ClusterFromNow,
+                shutdown_rx.clone(),
+            )
+            .await?;
+        tokio::spawn(
+            ticket_mail
+                .clone()
+                .run_digest(shop.clone(), shutdown_rx.clone()),
+        );
         let history = Arc::new(crate::services::history::HistoryService::new(
             store.clone(),
             cipher.clone(),
@@ -482,6 +504,7 @@ impl Application {
             privacy,
             challenges,
             tickets,
+            ticket_mail,
             webhooks,
             channels,
             conversations,
@@ -506,9 +529,6 @@ impl Application {
             catalogue,
             shutdown: shutdown_rx,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(Application {
             close_writer,
             listener,
@@ -588,6 +608,15 @@ pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<d
 }
 
 /// The segmenter with the shop's vocabulary (`KNOWLEDGE_DIR/vocabulary.txt`) when present.
+/// Where browsers reach the console, for links in e-mail: the public URL, else
+/// this listener's own address.
+fn console_base(settings: &Settings, listener: &TcpListener) -> anyhow::Result<String> {
+    if let Some(origin) = &settings.public_origin {
+        return Ok(origin.clone());
+    }
+    Ok(format!("http://{}", listener.local_addr()?))
+}
+
 pub fn shop_segmenter(settings: &Settings) -> Segmenter {
     match std::fs::read_to_string(settings.knowledge_dir.join("vocabulary.txt")) {
         Ok(text) => Segmenter::from_vocabulary_text(&text),

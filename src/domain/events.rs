@@ -82,6 +82,9 @@ pub enum EventData {
     TicketCommented {
         ticket_id: String,
         visibility: String,
+        /// Who wrote it: "staff" or "buyer" (absent in events written before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// The SLA sweeper found a ticket near or past a target.
     #[serde(rename = "ticket.escalated")]
@@ -248,6 +251,7 @@ impl EventData {
             EventData::TicketCommented {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 visibility: "public".into(),
+                by: Some("buyer".into()),
             },
             EventData::TicketEscalated {
                 ticket_id: "tkt_01J9Z8Q1".into(),

@@ -27,3 +27,5 @@ pub mod catalogue;
 pub mod invitation;
 pub mod presence;
 pub mod quality; // 质检 rules (issue 17)
+// tickets: e-mail reminders
+pub mod ticket_mail;

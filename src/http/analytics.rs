@@ -171,7 +171,7 @@ fn format_number(v: f64) -> String {
 
 /// Quotes a cell when needed; a leading =, +, - or @ is defused so a
 /// spreadsheet never runs it as a formula.
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@']) && s.len() > 1 {
         format!("'{s}")
     } else {

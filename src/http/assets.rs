@@ -50,6 +50,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/kb.js", "console/kb.js", JS),
     asset!("/console/integrations.js", "console/integrations.js", JS),
     asset!("/console/tickets.js", "console/tickets.js", JS),
+    asset!("/console/notifications.js", "console/notifications.js", JS),
     asset!("/console/history.js", "console/history.js", JS),
     asset!("/console/admin.js", "console/admin.js", JS),
     asset!("/console/settings.js", "console/settings.js", JS),

@@ -710,6 +710,23 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                 code: "name_taken",
                 message,
             },
+            TicketError::ClosedForReplies => ApiError::Conflict {
+                code: "ticket_closed",
+                message,
+            },
+            TicketError::ReplyWindowClosed(_) => ApiError::Conflict {
+                code: "ticket_reply_window_closed",
+                message,
+            },
+            TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
+            TicketError::MergeIntoSelf => ApiError::bad_request("merge_into_self", message),
+            TicketError::MergeTargetNotFound => {
+                ApiError::bad_request("unknown_merge_target", message)
+            }
+            TicketError::MergeIntoClosed => ApiError::Conflict {
+                code: "merge_into_closed",
+                message,
+            },
             TicketError::NotFound => ApiError::NotFound {
                 code: "ticket_not_found",
                 message,
@@ -873,6 +890,29 @@ impl From<crate::services::challenge::ChallengeError> for ApiError {
                 message,
             },
             ChallengeError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
+// Ticket e-mail reminders (issue 16).
+impl From<crate::services::ticket_mail::MailError> for ApiError {
+    fn from(e: crate::services::ticket_mail::MailError) -> Self {
+        use crate::domain::ticket_mail::MailInputError;
+        use crate::services::ticket_mail::MailError;
+        let message = e.to_string();
+        match e {
+            MailError::Invalid(inner) => {
+                let code = match inner {
+                    MailInputError::BadHost
+                    | MailInputError::BadPort
+                    | MailInputError::BadFrom
+                    | MailInputError::BadUser => "invalid_smtp_settings",
+                    MailInputError::BadEmail => "invalid_email",
+                };
+                ApiError::bad_request(code, message)
+            }
+            MailError::Transient(_) => ApiError::Unavailable { message },
+            MailError::Store(_) => ApiError::Internal(message),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod quality; // 质检 (issue 17)
 pub mod routes;
 pub mod routing;
 pub mod staff;
+pub mod ticket_mail; // e-mail reminders (issue 16)
 pub mod tickets;
 pub mod visitors; // who is on the shop now (issue 18)
 pub mod webhooks;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub shop: Arc<crate::services::shop::ShopService>,
     /// Tickets, departments, ticket types and the SLA calendar.
     pub tickets: Arc<crate::services::tickets::TicketService>,
+    /// E-mail reminders: SMTP settings, notification preferences.
+    pub ticket_mail: Arc<crate::services::ticket_mail::TicketMail>,
     /// Past conversations found through the blind index.
     pub history: Arc<crate::services::history::HistoryService>,
     /// The buyer's orders beside a chat (the Commerce port).
@@ -156,6 +159,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(tickets::routes())
+        .merge(ticket_mail::routes())
         .merge(history::routes())
         .merge(visitors::routes())
         .merge(analytics::routes())

@@ -289,6 +289,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
     route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand").answers(&[201])
         .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),
+    route("GET", "/api/v1/staff/tickets/board", Staff(P::WorkTickets), "tickets", "The board: counts by state, department and priority, overdue and due-soon lists, each agent's open tickets, SLA attainment % (same filters as the list; within what I may see)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
+    route("GET", "/api/v1/staff/tickets/export.csv", Staff(P::WorkTickets), "tickets", "The filtered list as CSV, streamed (same filters as the list, no limit)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
     route("GET", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "A ticket with its history and comments"),
     route("PUT", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "Change fields (absent fields stay; expected_version guards against lost updates)")
         .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),
@@ -296,6 +298,10 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"to":"resolved","expected_version":3,"note":"已补发","status_text":"已为您补发商品"}"#),
     route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees").answers(&[201])
         .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待"}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/merge", Staff(P::WorkTickets), "tickets", "Merge a duplicate: this ticket is closed as merged into another (by id or number); both histories link to each other; 400 merge_into_self / unknown_merge_target, 409 merge_into_closed")
+        .body(r#"{"into":"T20261201-0001","expected_version":2,"note":"同一个包裹"}"#),
+    route("PUT", "/api/v1/staff/tickets/{ticket_id}/watchers/{staff_id}", Staff(P::WorkTickets), "tickets", "Watch a ticket (oneself or a colleague): watchers may see it and get its reminders"),
+    route("DELETE", "/api/v1/staff/tickets/{ticket_id}/watchers/{staff_id}", Staff(P::WorkTickets), "tickets", "Stop watching a ticket"),
     route("POST", "/api/v1/staff/conversations/{id}/ticket", Staff(P::WorkTickets), "tickets", "One click: a ticket from this chat, prefilled from the hand-off packet (fields sent win)").answers(&[201])
         .body(r#"{"type_key":"logistics","priority":"high"}"#),
     route("GET", "/api/v1/staff/ticket-departments", Staff(P::WorkTickets), "tickets", "Departments with their members"),
@@ -313,6 +319,20 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"holidays":["2026-10-01","2026-10-02"],"workdays":["2026-10-10"]}"#)
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)").params(&["lang"]),
+    route("POST", "/api/v1/buyer/tickets/{ticket_id}/replies", Buyer, "buyer", "Reply on my ticket: a pending one opens again, a resolved one reopens within the shop's reopen window (409 ticket_reply_window_closed after it, 409 ticket_closed when closed)").answers(&[201])
+        .limited(RateClass::BuyerMessage)
+        .body(r#"{"body":"还是没有收到，麻烦再查一下"}"#),
+    route("GET", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Ticket settings: the days after resolution in which a buyer's reply reopens a ticket"),
+    route("PUT", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Set the reopen window (0 to 90 days; default 7)")
+        .body(r#"{"reopen_days":7}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),
+    route("PUT", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "Set the SMTP server (tls: none, starttls or tls; a password left out keeps the stored one, an empty one clears it)")
+        .body(r#"{"host":"smtp.shop.example","port":587,"tls":"starttls","username":"kefu@shop.example","password":"app-password","from_address":"店小二 <kefu@shop.example>","enabled":true}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "My notification preferences: my e-mail address, in-app reminders, and which ticket events e-mail me"),
+    route("PUT", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "Set my notification preferences (an empty email: no e-mail)")
+        .body(r#"{"email":"li@shop.example","in_app":true,"email_on":{"assigned":true,"buyer_replied":true,"sla_warning":false,"sla_breach":true,"sla_escalation":true}}"#),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)").params(&["q", "category", "status", "limit", "offset"]),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)").answers(&[201])
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),

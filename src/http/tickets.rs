@@ -9,8 +9,11 @@ use crate::services::staff::StaffUser;
 use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
 };
+use crate::services::ticket_board::Board;
+use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
+use crate::services::ticket_merge::MergeInput;
 use crate::services::tickets::{
-    BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
+    BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
     TransitionInput,
 };
 use crate::services::visitors::Visitor;
@@ -24,9 +27,16 @@ pub fn routes() -> Router<AppState> {
     let ticket = "/api/v1/staff/tickets/{ticket_id}";
     Router::new()
         .route("/api/v1/staff/tickets", get(list).post(create))
+        .route("/api/v1/staff/tickets/board", get(board))
+        .route("/api/v1/staff/tickets/export.csv", get(export_csv))
         .route(ticket, get(detail).put(update))
         .route(&format!("{ticket}/transition"), post(transition))
         .route(&format!("{ticket}/comments"), post(comment))
+        .route(&format!("{ticket}/merge"), post(merge))
+        .route(
+            &format!("{ticket}/watchers/{{staff_id}}"),
+            put(watch).delete(unwatch),
+        )
         .route(
             "/api/v1/staff/conversations/{id}/ticket",
             post(create_from_chat),
@@ -45,6 +55,14 @@ pub fn routes() -> Router<AppState> {
             get(calendar).put(put_calendar),
         )
         .route("/api/v1/buyer/tickets", get(buyer_tickets))
+        .route(
+            "/api/v1/buyer/tickets/{ticket_id}/replies",
+            post(buyer_reply),
+        )
+        .route(
+            "/api/v1/admin/ticket-settings",
+            get(ticket_settings).put(put_ticket_settings),
+        )
 }
 
 pub async fn list(
@@ -174,4 +192,125 @@ pub async fn buyer_tickets(
 ) -> Result<Json<Vec<BuyerTicket>>, ApiError> {
     let zh = query.lang.as_deref() != Some("en");
     Ok(Json(state.tickets.for_buyer(&visitor, zh).await?))
+}
+
+pub async fn buyer_reply(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<BuyerReplyInput>,
+) -> Result<(StatusCode, Json<BuyerReply>), ApiError> {
+    let reply = state
+        .tickets
+        .buyer_reply(&visitor, &ticket_id, input)
+        .await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+pub async fn ticket_settings(
+    State(state): State<AppState>,
+) -> Result<Json<TicketSettings>, ApiError> {
+    Ok(Json(state.tickets.ticket_settings().await?))
+}
+
+pub async fn put_ticket_settings(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(input): ApiJson<TicketSettings>,
+) -> Result<Json<TicketSettings>, ApiError> {
+    Ok(Json(
+        state.tickets.put_ticket_settings(&staff.id, input).await?,
+    ))
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<MergeInput>,
+) -> Result<Json<Ticket>, ApiError> {
+    Ok(Json(state.tickets.merge(&staff, &ticket_id, input).await?))
+}
+
+pub async fn watch(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((ticket_id, staff_id)): Path<(String, String)>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(
+        state.tickets.watch(&staff, &ticket_id, &staff_id).await?,
+    ))
+}
+
+pub async fn unwatch(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((ticket_id, staff_id)): Path<(String, String)>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(
+        state.tickets.unwatch(&staff, &ticket_id, &staff_id).await?,
+    ))
+}
+
+pub async fn board(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Board>, ApiError> {
+    Ok(Json(state.tickets.board(&staff, query).await?))
+}
+
+/// The filtered list as CSV (UTF-8 with a BOM so spreadsheets read Chinese),
+/// streamed a page at a time.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    let pages = state.tickets.clone().export_pages(&staff, query).await?;
+    let header =
+        "\u{feff}number,title,type,category,priority,state,department_id,assignee_id,order_number,\
+                  created_at,updated_at,resolution_due_at,resolved_at\r\n"
+            .to_owned();
+    let lines = pages.map(|page| page.iter().map(csv_line).collect::<String>());
+    let body = futures::stream::once(async move { header })
+        .chain(lines)
+        .map(Ok::<_, std::convert::Infallible>);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"xiaoer-tickets.csv\"",
+            ),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
+}
+
+fn csv_line(t: &Ticket) -> String {
+    use super::analytics::csv_cell;
+    let time = |ms: Option<i64>| {
+        ms.map(crate::services::bot::hours::rfc3339)
+            .unwrap_or_default()
+    };
+    let cells = [
+        csv_cell(&t.number),
+        csv_cell(&t.title),
+        csv_cell(&t.type_key),
+        csv_cell(t.category.as_deref().unwrap_or_default()),
+        t.priority.as_str().to_owned(),
+        t.state.as_str().to_owned(),
+        csv_cell(t.department_id.as_deref().unwrap_or_default()),
+        csv_cell(t.assignee_id.as_deref().unwrap_or_default()),
+        csv_cell(t.order_number.as_deref().unwrap_or_default()),
+        time(Some(t.created_at)),
+        time(Some(t.updated_at)),
+        time(t.resolution_due_at),
+        time(t.resolved_at),
+    ];
+    format!("{}\r\n", cells.join(","))
 }

@@ -191,6 +191,7 @@ impl TicketService {
                 data: EventData::TicketCommented {
                     ticket_id: ticket.id.clone(),
                     visibility: "public".into(),
+                    by: Some("buyer".into()),
                 },
                 created_at: at,
             }],

@@ -46,6 +46,18 @@ pub enum TicketError {
     Forbidden,
     #[error("a department or type with this name already exists")]
     NameTaken,
+    #[error("this ticket is closed; please open a new one for a new question")]
+    ClosedForReplies,
+    #[error("this ticket was resolved more than {0} days ago; please open a new one")]
+    ReplyWindowClosed(i64),
+    #[error("reopen_days must be between 0 and 90")]
+    BadReopenDays,
+    #[error("a ticket cannot be merged into itself")]
+    MergeIntoSelf,
+    #[error("the ticket to merge into is closed")]
+    MergeIntoClosed,
+    #[error("no ticket with that id or number to merge into")]
+    MergeTargetNotFound,
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error("hand-off packet unreadable: {0}")]
@@ -128,6 +140,8 @@ pub struct TicketDetail {
     pub status_text_shown: String,
     pub history: Vec<HistoryEntry>,
     pub comments: Vec<Comment>,
+    /// Staff ids following the ticket (they get its reminders).
+    pub watchers: Vec<String>,
 }
 
 /// What the buyer sees of a ticket: never the internal state or comments.
@@ -455,7 +469,7 @@ impl TicketService {
     }
 
     /// The ticket if `staff` may see it.
-    async fn visible(&self, staff: &StaffUser, id: &str) -> Result<Ticket, TicketError> {
+    pub(crate) async fn visible(&self, staff: &StaffUser, id: &str) -> Result<Ticket, TicketError> {
         let ticket = self.store.ticket(id).await?.ok_or(TicketError::NotFound)?;
         if staff.can(Permission::ViewAllTickets) || ticket.assignee_id.as_deref() == Some(&staff.id)
         {
@@ -464,6 +478,14 @@ impl TicketService {
         let mine = self.store.departments_of(&staff.id).await?;
         match &ticket.department_id {
             Some(d) if mine.contains(d) => Ok(ticket),
+            _ if self
+                .store
+                .ticket_watchers(&ticket.id)
+                .await?
+                .contains(&staff.id) =>
+            {
+                Ok(ticket)
+            }
             _ => Err(TicketError::Forbidden),
         }
     }
@@ -474,6 +496,7 @@ impl TicketService {
             status_text_shown: shown_status(&ticket, true),
             history: self.store.ticket_history(id).await?,
             comments: self.store.ticket_comments(id, false).await?,
+            watchers: self.store.ticket_watchers(id).await?,
             ticket,
         })
     }
@@ -483,6 +506,16 @@ impl TicketService {
         staff: &StaffUser,
         query: ListQuery,
     ) -> Result<Vec<Ticket>, TicketError> {
+        let filter = self.filter_for(staff, query).await?;
+        Ok(self.store.list_tickets(&filter).await?)
+    }
+
+    /// The list query as a store filter, narrowed to what `staff` may see.
+    pub(crate) async fn filter_for(
+        &self,
+        staff: &StaffUser,
+        query: ListQuery,
+    ) -> Result<TicketFilter, TicketError> {
         let mut states = Vec::new();
         for name in query.state.iter().flat_map(|s| s.split(',')) {
             let name = name.trim();
@@ -499,7 +532,7 @@ impl TicketService {
                 self.store.departments_of(&staff.id).await?,
             ))
         };
-        let filter = TicketFilter {
+        Ok(TicketFilter {
             states,
             department_id: query.department_id,
             assignee_id: query.assignee_id,
@@ -508,9 +541,9 @@ impl TicketService {
             visitor_id: None,
             conversation_id: query.conversation_id,
             visible_to,
+            before: None,
             limit: query.limit.unwrap_or(100),
-        };
-        Ok(self.store.list_tickets(&filter).await?)
+        })
     }
 
     /// Applies `patch` if nobody changed the ticket since `expected_version`.
@@ -691,6 +724,7 @@ impl TicketService {
         let event = EventData::TicketCommented {
             ticket_id: ticket.id.clone(),
             visibility: input.visibility.as_str().to_owned(),
+            by: Some("staff".into()),
         };
         self.save(ticket, expected, history, Some(comment.clone()), event, now)
             .await?;
@@ -851,7 +885,7 @@ fn shown_status(ticket: &Ticket, zh: bool) -> String {
 }
 
 /// Due times follow the clock: none while paused or once done.
-fn refresh_due(ticket: &mut Ticket, calendar: &BusinessCalendar) {
+pub(crate) fn refresh_due(ticket: &mut Ticket, calendar: &BusinessCalendar) {
     if ticket.state.is_done() {
         ticket.first_response_due_at = None;
         ticket.resolution_due_at = None;

@@ -11,14 +11,14 @@ use crate::domain::tickets::{
     Comment, HistoryEntry, Priority, Ticket, TicketSource, TicketState, Visibility,
 };
 
-const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
+pub(super) const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
     visitor_id, conversation_id, order_number, title, description, custom_fields, tags, state, \
     status_text, source, version, sla_first_response_ms, sla_resolution_ms, sla_elapsed_ms, \
     sla_running_since, first_responded_at, escalation, first_response_due_at, resolution_due_at, \
     created_by, created_at, updated_at, resolved_at";
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: String,
     number: String,
     type_key: String,
@@ -118,6 +118,8 @@ pub struct TicketFilter {
     pub conversation_id: Option<String>,
     /// Staff who may see only these departments' tickets and their own.
     pub visible_to: Option<(String, Vec<String>)>,
+    /// Keyset paging: only tickets after this (updated_at, id) in list order.
+    pub before: Option<(i64, String)>,
     pub limit: i64,
 }
 
@@ -280,31 +282,99 @@ impl Store {
         expected_version: i64,
         write: &TicketWrite,
     ) -> Result<bool, StoreError> {
+        self.save_tickets(&[(ticket, expected_version, write)])
+            .await
+    }
+
+    /// Saves several tickets in one transaction (a merge changes two): all or
+    /// none, each guarded by the version its caller read.
+    pub async fn save_tickets(
+        &self,
+        changes: &[(&Ticket, i64, &TicketWrite)],
+    ) -> Result<bool, StoreError> {
         let backend = self.backend();
-        let t = ticket;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            let changed = sqlx::query(UPDATE_TICKET)
-                .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
-                .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
-                .bind(&t.order_number).bind(&t.title).bind(&t.description)
-                .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
-                .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
-                .bind(t.sla.running_since).bind(t.sla.first_responded_at)
-                .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
-                .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
-                .execute(&mut *tx).await?.rows_affected();
-            if changed != 1 {
-                return Ok(false);
+            for &(t, expected_version, write) in changes {
+                let changed = sqlx::query(UPDATE_TICKET)
+                    .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
+                    .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
+                    .bind(&t.order_number).bind(&t.title).bind(&t.description)
+                    .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
+                    .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
+                    .bind(t.sla.running_since).bind(t.sla.first_responded_at)
+                    .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
+                    .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
+                    .execute(&mut *tx).await?.rows_affected();
+                if changed != 1 {
+                    return Ok(false);
+                }
+                write_extras!(tx, &t.id, write);
+                write_events!(backend, tx, &write.events);
             }
-            write_extras!(tx, &t.id, write);
-            write_events!(backend, tx, &write.events);
             tx.commit().await?;
         });
-        if !write.events.is_empty() {
+        if changes.iter().any(|(_, _, w)| !w.events.is_empty()) {
             self.events_committed();
         }
         Ok(true)
+    }
+
+    /// Writes generated tickets in one transaction, without history or
+    /// events (`xiaoer bench tickets` seeds its data set with it).
+    pub async fn seed_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for ticket in tickets {
+                bind_new_ticket!(sqlx::query(INSERT_TICKET), ticket)
+                    .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn ticket_by_number(&self, number: &str) -> Result<Option<Ticket>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM tickets WHERE number = $1");
+        let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(number).fetch_optional(pool).await?);
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Staff following `ticket_id`, by id.
+    pub async fn ticket_watchers(&self, ticket_id: &str) -> Result<Vec<String>, StoreError> {
+        let sql =
+            "SELECT staff_id FROM ticket_watchers WHERE ticket_id = $1 ORDER BY added_at, staff_id";
+        let rows: Vec<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(ticket_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    pub async fn add_ticket_watcher(
+        &self,
+        ticket_id: &str,
+        staff_id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_watchers (ticket_id, staff_id, added_by, added_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (ticket_id, staff_id) DO NOTHING";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(ticket_id).bind(staff_id).bind(by).bind(now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn remove_ticket_watcher(
+        &self,
+        ticket_id: &str,
+        staff_id: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "DELETE FROM ticket_watchers WHERE ticket_id = $1 AND staff_id = $2";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(ticket_id).bind(staff_id)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
@@ -316,42 +386,7 @@ impl Store {
 
     /// Tickets matching `filter`, most recently changed first.
     pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut binds: Vec<String> = Vec::new();
-        let mut bind = |value: &str| {
-            binds.push(value.to_owned());
-            format!("${}", binds.len())
-        };
-        if !filter.states.is_empty() {
-            let names: Vec<String> = filter.states.iter().map(|s| bind(s.as_str())).collect();
-            clauses.push(format!("state IN ({})", names.join(", ")));
-        }
-        let exact = [
-            ("department_id", filter.department_id.as_deref()),
-            ("assignee_id", filter.assignee_id.as_deref()),
-            ("priority", filter.priority.map(Priority::as_str)),
-            ("type_key", filter.type_key.as_deref()),
-            ("visitor_id", filter.visitor_id.as_deref()),
-            ("conversation_id", filter.conversation_id.as_deref()),
-        ];
-        for (column, value) in exact {
-            if let Some(value) = value {
-                clauses.push(format!("{column} = {}", bind(value)));
-            }
-        }
-        if let Some((me, departments)) = &filter.visible_to {
-            let mut any = vec![format!("assignee_id = {}", bind(me))];
-            if !departments.is_empty() {
-                let ids: Vec<String> = departments.iter().map(|d| bind(d)).collect();
-                any.push(format!("department_id IN ({})", ids.join(", ")));
-            }
-            clauses.push(format!("({})", any.join(" OR ")));
-        }
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
+        let (filter_sql, binds) = filter_sql(filter, &[]);
         let sql = format!(
             "SELECT {COLUMNS} FROM tickets {filter_sql} ORDER BY updated_at DESC, id DESC LIMIT {}",
             filter.limit.clamp(1, 500)
@@ -365,7 +400,57 @@ impl Store {
         });
         rows.into_iter().map(Ticket::try_from).collect()
     }
+}
 
+/// The WHERE clause of `filter` (with `extra` conditions ANDed) and its
+/// text binds, numbered from $1.
+pub(super) fn filter_sql(filter: &TicketFilter, extra: &[&str]) -> (String, Vec<String>) {
+    let mut clauses: Vec<String> = extra.iter().map(|c| (*c).to_owned()).collect();
+    let mut binds: Vec<String> = Vec::new();
+    let mut bind = |value: &str| {
+        binds.push(value.to_owned());
+        format!("${}", binds.len())
+    };
+    if !filter.states.is_empty() {
+        let names: Vec<String> = filter.states.iter().map(|s| bind(s.as_str())).collect();
+        clauses.push(format!("state IN ({})", names.join(", ")));
+    }
+    let exact = [
+        ("department_id", filter.department_id.as_deref()),
+        ("assignee_id", filter.assignee_id.as_deref()),
+        ("priority", filter.priority.map(Priority::as_str)),
+        ("type_key", filter.type_key.as_deref()),
+        ("visitor_id", filter.visitor_id.as_deref()),
+        ("conversation_id", filter.conversation_id.as_deref()),
+    ];
+    for (column, value) in exact {
+        if let Some(value) = value {
+            clauses.push(format!("{column} = {}", bind(value)));
+        }
+    }
+    if let Some((me, departments)) = &filter.visible_to {
+        let mut any = vec![format!("assignee_id = {}", bind(me))];
+        if !departments.is_empty() {
+            let ids: Vec<String> = departments.iter().map(|d| bind(d)).collect();
+            any.push(format!("department_id IN ({})", ids.join(", ")));
+        }
+        clauses.push(format!("({})", any.join(" OR ")));
+    }
+    if let Some((updated_at, id)) = &filter.before {
+        let (at, id) = (bind(&updated_at.to_string()), bind(id));
+        clauses.push(format!(
+                "(updated_at < CAST({at} AS BIGINT) OR (updated_at = CAST({at} AS BIGINT) AND id < {id}))"
+            ));
+    }
+    let filter_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (filter_sql, binds)
+}
+
+impl Store {
     /// Tickets whose SLA clock runs, in id order after `after` (the sweeper pages).
     pub async fn tickets_with_running_sla(
         &self,

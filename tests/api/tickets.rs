@@ -14,7 +14,12 @@ use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
 use xiaoer::startup::{Adapters, Models};
 
 impl TestApp {
-    async fn staff_put(&self, staff: &StaffLogin, path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn staff_put(
+        &self,
+        staff: &StaffLogin,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.client
             .put(self.url(path))
             .bearer_auth(&staff.token)
@@ -44,7 +49,7 @@ impl TestApp {
 
     /// An admin, a logistics department with `agent` in it, and a logistics
     /// type that needs a tracking number.
-    async fn ticket_desk(&self, agent: &StaffLogin) -> (StaffLogin, String) {
+    pub(crate) async fn ticket_desk(&self, agent: &StaffLogin) -> (StaffLogin, String) {
         let admin = self.staff("admin-tk", Role::Admin).await;
         let res = self
             .staff_post(
@@ -83,7 +88,7 @@ impl TestApp {
     }
 }
 
-fn logistics_ticket(department: &str) -> Value {
+pub(crate) fn logistics_ticket(department: &str) -> Value {
     json!({ "type_key": "logistics", "title": "包裹三天没更新", "priority": "high",
             "department_id": department, "order_number": "XE20261101002",
             "custom_fields": { "tracking_number": "SF1234567890" }, "tags": ["物流"] })
@@ -362,7 +367,7 @@ async fn the_sla_sweeper_escalates_once_per_level_and_a_public_reply_cancels_it(
     assert_eq!((report.tickets, report.escalated), (0, 0));
 }
 
-fn chrono_now() -> i64 {
+pub(crate) fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -11,6 +11,7 @@
 mod helpers;
 mod integrations;
 mod roles;
+mod tickets;
 mod visitors;
 mod webdriver;
 

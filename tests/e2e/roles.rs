@@ -752,6 +752,24 @@ async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_i
              && document.querySelector('[data-testid=my-ticket-reply]')?.textContent.includes('已联系快递')",
         )
         .await;
+    // The buyer answers from 我的工单: the resolved ticket reopens.
+    let reply = buyer.wait_for("[data-testid=my-ticket-reply-input]").await;
+    buyer.type_into(&reply, "还是没收到，麻烦再催一下").await;
+    buyer.click("[data-testid=my-ticket-reply-send]").await;
+    buyer
+        .wait_until(
+            "the buyer's reply listed and the ticket in progress again",
+            "[...document.querySelectorAll('[data-testid=my-ticket-reply]')].some(r => r.textContent.includes('麻烦再催一下')) \
+             && document.querySelector('[data-testid=my-ticket-status]')?.textContent === '处理中'",
+        )
+        .await;
+    let tickets: Value = app
+        .staff_get(&agent, "/api/v1/staff/tickets")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tickets[0]["state"], "open", "reopened by the buyer's reply");
     buyer.quit().await;
     console.quit().await;
 }

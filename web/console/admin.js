@@ -7,11 +7,12 @@ import { errorText, t, word } from "./i18n.js";
 import { Blocks } from "./blocks.js";
 import { Privacy } from "./privacy.js";
 import { ShopSettings, WelcomeMessages } from "./settings.js";
+import { SmtpSettings } from "./notifications.js";
 
 const ROLES = ["agent", "supervisor", "knowledge_manager", "admin"];
 const STRATEGIES = ["saturation", "round_robin", "priority", "weighted"];
-const TABS = ["users", "groups", "welcome", "shop", "blocks", "privacy"];
-const TAB_WORDS = { users: "users", groups: "groups_h", welcome: "welcome", shop: "shop", blocks: "blocks_h", privacy: "privacy_h" };
+const TABS = ["users", "groups", "welcome", "shop", "blocks", "privacy", "mail"];
+const TAB_WORDS = { users: "users", groups: "groups_h", welcome: "welcome", shop: "shop", blocks: "blocks_h", privacy: "privacy_h", mail: "tickets_settings_h" };
 
 function select(options, value, attrs = {}) {
   const node = el("select", attrs, options.map(([v, label]) => el("option", { value: v }, label)));
@@ -26,7 +27,7 @@ export class Admin {
     const tabs = el("nav", { class: "tabs", testid: "admin-tabs" }, TABS.map((key) => el("a", { href: `#/admin/${key}`, class: key === tab ? "active" : "", testid: `admin-tab-${key}` }, t(TAB_WORDS[key]))));
     this.body = el("div", { class: "admin", testid: `admin-${tab}` });
     root.append(tabs, this.body);
-    const pages = { users: () => this.users(), groups: () => this.groups(), welcome: () => new WelcomeMessages(app, this.body), shop: () => new ShopSettings(app, this.body), blocks: () => new Blocks(app, this.body), privacy: () => new Privacy(app, this.body) };
+    const pages = { users: () => this.users(), groups: () => this.groups(), welcome: () => new WelcomeMessages(app, this.body), shop: () => new ShopSettings(app, this.body), blocks: () => new Blocks(app, this.body), privacy: () => new Privacy(app, this.body), mail: () => new SmtpSettings(app, this.body) };
     pages[tab]();
   }
 

@@ -9,6 +9,7 @@ import { Knowledge } from "./kb.js";
 import { Integrations } from "./integrations.js";
 import { Tickets } from "./tickets.js";
 import { Admin } from "./admin.js";
+import { MySettings } from "./notifications.js";
 import { passwordChangeForm } from "./settings.js";
 import { Audit } from "./audit.js";
 import { History } from "./history.js";
@@ -118,7 +119,7 @@ function route() {
   if (app.view) app.view.leave?.();
   const view = $("[data-testid=view]");
   view.replaceChildren();
-  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors, analytics: Analytics, quality: Quality };
+  const views = { inbox: Inbox, board: Board, kb: Knowledge, admin: Admin, integrations: Integrations, audit: Audit, tickets: Tickets, history: History, visitors: Visitors, analytics: Analytics, quality: Quality, me: MySettings };
   const View = views[section] || Inbox;
   app.view = new View(app, view, rest);
 }

@@ -2,7 +2,7 @@
 // (#/tickets/<id>) with its fields, history, comments and the moves its state
 // allows. The chat view opens tickets through `createFromChat`.
 
-import { el, get, post, put, query } from "./api.js";
+import { del, el, get, post, put, query } from "./api.js";
 import { addStrings, t } from "./i18n.js";
 
 addStrings(
@@ -24,6 +24,11 @@ addStrings(
     err_invalid_ticket: "输入不符合要求", err_unknown_assignee: "处理人不存在",
     ev_ticket_created: "工单创建", ev_ticket_updated: "工单修改", ev_ticket_state_changed: "工单状态变化",
     ev_ticket_commented: "工单评论", ev_ticket_escalated: "工单 SLA 升级",
+    tk_h_merged_into: "合并到", tk_h_merged_from: "合并自", tk_merge: "合并到工单", tk_merge_into: "目标工单编号（如 T20261201-0001）",
+    tk_board: "工单监控", tk_export: "导出 CSV", tk_attainment: "SLA 达成率", tk_overdue: "已超时", tk_due_soon: "即将到期（4 小时内）",
+    tk_by_department: "各部门未完成", tk_workload: "各处理人未完成", tk_open_count: "未完成",
+    tk_watchers: "关注人", tk_watch: "关注", tk_unwatch: "取消关注", tk_no_watchers: "无",
+    err_merge_into_self: "不能合并到自身", err_merge_into_closed: "目标工单已关闭，不能合并", err_unknown_merge_target: "找不到目标工单",
   },
   {
     tickets: "Tickets", tk_number: "Number", tk_title: "Title", tk_state: "State", tk_priority: "Priority", tk_department: "Department",
@@ -43,6 +48,11 @@ addStrings(
     err_invalid_ticket: "Please check the input", err_unknown_assignee: "No such assignee",
     ev_ticket_created: "Ticket created", ev_ticket_updated: "Ticket changed", ev_ticket_state_changed: "Ticket state changed",
     ev_ticket_commented: "Ticket comment", ev_ticket_escalated: "Ticket SLA escalation",
+    tk_h_merged_into: "Merged into", tk_h_merged_from: "Merged from", tk_merge: "Merge into", tk_merge_into: "Target ticket number (e.g. T20261201-0001)",
+    tk_board: "Ticket board", tk_export: "Export CSV", tk_attainment: "SLA attainment", tk_overdue: "Overdue", tk_due_soon: "Due within 4 hours",
+    tk_by_department: "Open per department", tk_workload: "Open per assignee", tk_open_count: "Open",
+    tk_watchers: "Watchers", tk_watch: "Watch", tk_unwatch: "Unwatch", tk_no_watchers: "None",
+    err_merge_into_self: "A ticket cannot be merged into itself", err_merge_into_closed: "The target ticket is closed", err_unknown_merge_target: "No such ticket",
   },
 );
 
@@ -82,7 +92,7 @@ export class Tickets {
     root.append(el("h2", {}, t("tickets")), this.root);
     this.filters = { state: "", priority: "", department_id: "" };
     const [id] = rest;
-    this.load().then(() => (id ? this.detail(id) : this.list()));
+    this.load().then(() => (id === "board" ? this.board() : id ? this.detail(id) : this.list()));
   }
 
   async load() {
@@ -147,7 +157,43 @@ export class Tickets {
           el("thead", {}, el("tr", {}, ["tk_number", "tk_title", "tk_state", "tk_priority", "tk_department", "tk_escalation", "tk_due", "tk_updated"].map((h) => el("th", {}, t(h))))),
           el("tbody", {}, rows)))
       : el("p", { class: "hint", testid: "tickets-empty" }, t("tk_none"));
-    this.root.replaceChildren(filters, table, this.form());
+    const links = el("p", { class: "tk-links" },
+      el("a", { href: "#/tickets/board", testid: "tk-board-link" }, t("tk_board")), " · ",
+      el("a", { href: `/api/v1/staff/tickets/export.csv?${query(this.filters)}`, download: "xiaoer-tickets.csv", testid: "tk-export" }, t("tk_export")));
+    this.root.replaceChildren(links, filters, table, this.form());
+  }
+
+  /// 监控: counts, overdue and due-soon lists, workload, SLA attainment.
+  async board() {
+    let b;
+    try {
+      b = await get("/api/v1/staff/tickets/board");
+    } catch (error) {
+      this.root.replaceChildren(el("p", { class: "hint" }, errorText(error)));
+      return;
+    }
+    const card = (label, value, testid) => el("div", { class: "an-card", testid }, el("div", { class: "an-label" }, label), el("div", { class: "an-value" }, value));
+    const table = (heads, rows, testid) => rows.length
+      ? el("div", { class: "table-wrap" }, el("table", { testid }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", {}, t(h))))), el("tbody", {}, rows)))
+      : el("p", { class: "hint", testid }, t("tk_none"));
+    const ticketRows = (list) => list.map((k) => el("tr", {},
+      el("td", {}, el("a", { href: `#/tickets/${k.id}` }, k.number)), el("td", { class: "wrap" }, k.title),
+      el("td", {}, t(`tk_pr_${k.priority}`)), el("td", {}, this.personName(k.assignee_id)), el("td", {}, when(k.resolution_due_at))));
+    const ticketHeads = ["tk_number", "tk_title", "tk_priority", "tk_assignee", "tk_due"];
+    this.root.replaceChildren(
+      el("p", {}, el("a", { href: "#/tickets", class: "back-link", testid: "tk-back" }, t("back"))),
+      el("h3", {}, t("tk_board")),
+      el("div", { class: "an-cards", testid: "tk-board-states" },
+        STATES.map((s) => card(t(`tk_st_${s}`), b.by_state[s] || 0, `tk-board-state-${s}`)),
+        card(t("tk_attainment"), b.sla_attainment_pct === null ? "–" : `${b.sla_attainment_pct}%`, "tk-board-attainment")),
+      el("div", { class: "an-cards" }, PRIORITIES.map((p) => card(t(`tk_pr_${p}`), b.by_priority[p] || 0, `tk-board-priority-${p}`))),
+      el("h4", {}, t("tk_overdue")), table(ticketHeads, ticketRows(b.overdue), "tk-board-overdue"),
+      el("h4", {}, t("tk_due_soon")), table(ticketHeads, ticketRows(b.due_soon), "tk-board-due-soon"),
+      el("h4", {}, t("tk_by_department")),
+      table(["tk_department", "tk_open_count"], b.by_department.map((c) => el("tr", {}, el("td", {}, c.id ? this.departmentName(c.id) : t("tk_unassigned")), el("td", {}, c.count))), "tk-board-departments"),
+      el("h4", {}, t("tk_workload")),
+      table(["tk_assignee", "tk_open_count"], b.workload.map((c) => el("tr", {}, el("td", {}, this.personName(c.id)), el("td", {}, c.count))), "tk-board-workload"),
+    );
   }
 
   form() {
@@ -218,6 +264,8 @@ export class Tickets {
       el("dl", { class: "facts" }, facts.flatMap(([label, value, testid]) => [el("dt", {}, label), el("dd", { testid }, value)])),
       this.moves(k),
       this.departmentForm(k),
+      this.watchersCard(k),
+      k.state === "closed" ? null : this.mergeForm(k),
       el("h4", {}, t("tk_comments")),
       el("ul", { class: "comments", testid: "tk-comments" }, k.comments.map((c) =>
         el("li", { class: c.visibility }, el("strong", {}, c.visibility === "public" ? t("tk_public") : t("tk_internal")), " ", when(c.created_at), el("div", { class: "wrap" }, c.body)))),
@@ -225,7 +273,9 @@ export class Tickets {
       el("h4", {}, t("tk_history")),
       el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
         el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : this.personName(h.author_id), " · ",
-          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "", h.detail?.note ? ` (${h.detail.note})` : ""))),
+          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "",
+          h.detail?.number ? [" ", el("a", { href: `#/tickets/${h.detail.ticket_id}`, testid: `tk-link-${h.kind}` }, h.detail.number)] : "",
+          h.detail?.note ? ` (${h.detail.note})` : ""))),
     );
   }
 
@@ -275,5 +325,37 @@ export class Tickets {
     };
     return el("form", { class: "card", testid: "tk-comment-form", onsubmit: submit }, body, visibility,
       el("button", { type: "submit", testid: "tk-comment-submit" }, t("tk_add_comment")));
+  }
+
+  watchersCard(k) {
+    const me = this.app.me?.id;
+    const watching = k.watchers.includes(me);
+    const toggle = async () => {
+      try {
+        const path = `/api/v1/staff/tickets/${k.id}/watchers/${me}`;
+        await (watching ? del(path) : put(path, {}));
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const names = k.watchers.length ? k.watchers.map((id) => this.personName(id)).join("、") : t("tk_no_watchers");
+    return el("div", { class: "card", testid: "tk-watchers" }, el("span", {}, `${t("tk_watchers")}：`), el("span", { testid: "tk-watcher-names" }, names), " ",
+      el("button", { type: "button", testid: "tk-watch", onclick: toggle }, watching ? t("tk_unwatch") : t("tk_watch")));
+  }
+
+  mergeForm(k) {
+    const into = el("input", { required: true, placeholder: t("tk_merge_into"), testid: "tk-merge-into" });
+    const submit = async (e) => {
+      e.preventDefault();
+      try {
+        await post(`/api/v1/staff/tickets/${k.id}/merge`, { into: into.value.trim(), expected_version: k.version });
+        await this.detail(k.id);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    return el("form", { class: "card", testid: "tk-merge-form", onsubmit: submit }, into,
+      el("button", { type: "submit", testid: "tk-merge-submit" }, t("tk_merge")));
   }
 }

@@ -1,0 +1,387 @@
+//! E-mail reminders for tickets, sent through the shop's SMTP server by a
+//! cluster subscriber of the event stream: a ticket assigned to someone, a
+//! buyer's reply, an SLA warning, breach or escalation. At least once, and at
+//! most once per (event, recipient): a mail is logged when the server took it,
+//! and a redelivered event skips the recipients already logged. A server that
+//! cannot be reached is retried (later events wait); an address the server
+//! refuses for good is skipped and logged without the address.
+
+use crate::domain::events::{DomainEvent, EventData};
+use crate::domain::staff::Role;
+use crate::domain::ticket_mail::{
+    MailInputError, MailTicket, NotificationPrefs, Reminder, ReminderMail, SmtpInput, SmtpSettings,
+    TlsMode, compose, compose_digest,
+};
+use crate::domain::tickets::Ticket;
+use crate::ports::Clock;
+use crate::services::shop::ShopService;
+use crate::services::subscribers::Subscriber;
+use crate::storage::{PasswordChange, Store, StoreError, TicketFilter};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one SMTP conversation may take before it counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error(transparent)]
+    Invalid(#[from] MailInputError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server could not be reached or answered "try later".
+    #[error("the SMTP server did not take the mail: {0}")]
+    Transient(String),
+}
+
+/// The SMTP settings as an admin reads them: the password is never shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmtpView {
+    pub configured: bool,
+    #[serde(flatten)]
+    pub settings: Option<SmtpSettings>,
+    pub password_set: bool,
+}
+
+pub struct TicketMail {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    /// Where browsers reach the console (the public URL, else the listener).
+    base_url: String,
+}
+
+impl TicketMail {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, base_url: String) -> TicketMail {
+        TicketMail {
+            store,
+            clock,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub async fn smtp(&self) -> Result<SmtpView, MailError> {
+        let stored = self.store.smtp_settings().await?;
+        Ok(SmtpView {
+            configured: stored.is_some(),
+            password_set: stored.as_ref().is_some_and(|(_, p)| p.is_some()),
+            settings: stored.map(|(s, _)| s),
+        })
+    }
+
+    pub async fn put_smtp(&self, by: &str, input: SmtpInput) -> Result<SmtpView, MailError> {
+        let settings = SmtpSettings::parse(&input)?;
+        let password = match input.password.as_deref() {
+            None => PasswordChange::Keep,
+            Some("") => PasswordChange::Set(None),
+            Some(p) => PasswordChange::Set(Some(p)),
+        };
+        self.store
+            .put_smtp_settings(&settings, password, by, self.clock.now_ms())
+            .await?;
+        self.smtp().await
+    }
+
+    pub async fn prefs(&self, staff_id: &str) -> Result<NotificationPrefs, MailError> {
+        Ok(self.store.notification_prefs(staff_id).await?)
+    }
+
+    pub async fn put_prefs(
+        &self,
+        staff_id: &str,
+        prefs: NotificationPrefs,
+    ) -> Result<NotificationPrefs, MailError> {
+        let prefs = prefs.parse()?;
+        self.store
+            .put_notification_prefs(staff_id, &prefs, self.clock.now_ms())
+            .await?;
+        Ok(prefs)
+    }
+
+    /// The link a reminder carries.
+    pub fn ticket_link(&self, ticket_id: &str) -> String {
+        format!("{}/console/#/tickets/{ticket_id}", self.base_url)
+    }
+
+    /// Sends the reminders `event` calls for. Idempotent per (event, recipient).
+    pub async fn on_event(&self, event: &DomainEvent) -> Result<(), MailError> {
+        let Some((reminder, ticket_id)) = reminder_of(&event.data) else {
+            return Ok(());
+        };
+        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+            return Ok(());
+        };
+        if !smtp.enabled {
+            return Ok(());
+        }
+        let Some(ticket) = self.store.ticket(ticket_id).await? else {
+            return Ok(());
+        };
+        if reminder == Reminder::Assigned
+            && matches!(event.data, EventData::TicketCreated { .. })
+            && ticket.created_by == ticket.assignee_id
+        {
+            return Ok(());
+        }
+        let recipients = self.recipients(reminder, &ticket).await?;
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let transport = transport(&smtp, password)?;
+        for staff_id in recipients {
+            let prefs = self.store.notification_prefs(&staff_id).await?;
+            let Some(address) = prefs.address_for(reminder) else {
+                continue;
+            };
+            if self.store.mail_was_sent(&event.id, &staff_id).await? {
+                continue;
+            }
+            let message = self.message(&smtp, address, reminder, &ticket)?;
+            match transport.send(message).await {
+                Ok(_) => {}
+                Err(error) if error.is_permanent() => {
+                    tracing::warn!(recipient = %staff_id, code = ?error.status(), "the SMTP server refused a reminder");
+                }
+                Err(error) => return Err(MailError::Transient(describe(&error))),
+            }
+            self.store
+                .record_mail_sent(&event.id, &staff_id, self.clock.now_ms())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The daily digest goes out from this shop-local hour on.
+const DIGEST_HOUR: i64 = 9;
+/// How often the digest loop looks at the clock.
+const DIGEST_LOOK: Duration = Duration::from_secs(600);
+
+impl TicketMail {
+    /// Sends each person with an address and the digest on the list of their
+    /// overdue tickets (assigned to them), once per shop day `day`; nothing
+    /// when none is overdue. Returns the mails sent.
+    pub async fn send_digest(&self, now: i64, day: &str) -> Result<usize, MailError> {
+        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+            return Ok(0);
+        };
+        if !smtp.enabled {
+            return Ok(0);
+        }
+        let transport = transport(&smtp, password)?;
+        let key = format!("digest:{day}");
+        let mut sent = 0;
+        for row in self.store.list_staff().await? {
+            let prefs = self.store.notification_prefs(&row.id).await?;
+            let Some(address) = prefs.email.as_deref().filter(|_| prefs.email_on.digest) else {
+                continue;
+            };
+            if row.disabled || self.store.mail_was_sent(&key, &row.id).await? {
+                continue;
+            }
+            let filter = TicketFilter {
+                assignee_id: Some(row.id.clone()),
+                ..TicketFilter::default()
+            };
+            let overdue = self.store.tickets_due(&filter, None, now, 100).await?;
+            if overdue.is_empty() {
+                continue;
+            }
+            let links: Vec<String> = overdue.iter().map(|t| self.ticket_link(&t.id)).collect();
+            let listed: Vec<MailTicket<'_>> = overdue
+                .iter()
+                .zip(&links)
+                .map(|(t, link)| MailTicket {
+                    number: &t.number,
+                    title: &t.title,
+                    priority: t.priority.as_str(),
+                    link,
+                })
+                .collect();
+            let mail = compose_digest(day, &listed);
+            let message = self.envelope(&smtp, address, mail)?;
+            match transport.send(message).await {
+                Ok(_) => sent += 1,
+                Err(error) if error.is_permanent() => {
+                    tracing::warn!(recipient = %row.id, code = ?error.status(), "the SMTP server refused a digest");
+                }
+                Err(error) => return Err(MailError::Transient(describe(&error))),
+            }
+            self.store
+                .record_mail_sent(&key, &row.id, self.clock.now_ms())
+                .await?;
+        }
+        Ok(sent)
+    }
+
+    /// Sends the digest each shop day once the shop's clock passes
+    /// [`DIGEST_HOUR`], until `stop` turns true.
+    pub async fn run_digest(
+        self: Arc<Self>,
+        shop: Arc<ShopService>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(DIGEST_LOOK) => {}
+                _ = stop.changed() => return,
+            }
+            let now = self.clock.now_ms();
+            let settings = shop.current().await;
+            let local = now + i64::from(settings.utc_offset_minutes) * 60_000;
+            if local.rem_euclid(86_400_000) / 3_600_000 < DIGEST_HOUR {
+                continue;
+            }
+            if let Err(error) = self.send_digest(now, &settings.local_day(now)).await {
+                tracing::warn!(%error, "ticket digest");
+            }
+        }
+    }
+}
+
+impl TicketMail {
+    /// Who hears about `reminder`: the assignee (the department's lead when
+    /// nobody has it), and for an escalation the lead and supervisors too.
+    async fn recipients(
+        &self,
+        reminder: Reminder,
+        ticket: &Ticket,
+    ) -> Result<Vec<String>, MailError> {
+        let lead = match &ticket.department_id {
+            Some(d) => self.store.department(d).await?.and_then(|d| d.lead_id),
+            None => None,
+        };
+        let mut out: Vec<String> = ticket.assignee_id.iter().cloned().collect();
+        if out.is_empty() || reminder == Reminder::SlaEscalation {
+            out.extend(lead);
+        }
+        out.extend(self.store.ticket_watchers(&ticket.id).await?);
+        if reminder == Reminder::SlaEscalation {
+            for row in self.store.list_staff().await? {
+                if !row.disabled && matches!(row.role.parse::<Role>(), Ok(Role::Supervisor)) {
+                    out.push(row.id);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn message(
+        &self,
+        smtp: &SmtpSettings,
+        to: &str,
+        reminder: Reminder,
+        ticket: &Ticket,
+    ) -> Result<Message, MailError> {
+        let link = self.ticket_link(&ticket.id);
+        let mail = compose(
+            reminder,
+            &MailTicket {
+                number: &ticket.number,
+                title: &ticket.title,
+                priority: ticket.priority.as_str(),
+                link: &link,
+            },
+        );
+        self.envelope(smtp, to, mail)
+    }
+
+    fn envelope(
+        &self,
+        smtp: &SmtpSettings,
+        to: &str,
+        mail: ReminderMail,
+    ) -> Result<Message, MailError> {
+        let from: Mailbox = smtp
+            .from_address
+            .parse()
+            .map_err(|_| MailInputError::BadFrom)?;
+        let to: Mailbox = to.parse().map_err(|_| MailInputError::BadEmail)?;
+        Message::builder()
+            .from(from)
+            .to(to)
+            .subject(mail.subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body)
+            .map_err(|e| MailError::Transient(e.to_string()))
+    }
+}
+
+/// The reminder an event calls for, and its ticket.
+fn reminder_of(data: &EventData) -> Option<(Reminder, &str)> {
+    match data {
+        EventData::TicketCreated { ticket_id, .. } => {
+            Some((Reminder::Assigned, ticket_id.as_str()))
+        }
+        EventData::TicketUpdated {
+            ticket_id, fields, ..
+        } if fields.iter().any(|f| f == "assignee") => {
+            Some((Reminder::Assigned, ticket_id.as_str()))
+        }
+        EventData::TicketCommented {
+            ticket_id,
+            by: Some(by),
+            ..
+        } if by == "buyer" => Some((Reminder::BuyerReplied, ticket_id.as_str())),
+        EventData::TicketEscalated { ticket_id, level } => {
+            Reminder::from_level(level).map(|r| (r, ticket_id.as_str()))
+        }
+        _ => None,
+    }
+}
+
+fn transport(
+    smtp: &SmtpSettings,
+    password: Option<String>,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let tls = match smtp.tls {
+        TlsMode::None => Tls::None,
+        TlsMode::Starttls | TlsMode::Tls => {
+            let parameters = TlsParameters::new(smtp.host.clone())
+                .map_err(|e| MailError::Transient(e.to_string()))?;
+            if smtp.tls == TlsMode::Tls {
+                Tls::Wrapper(parameters)
+            } else {
+                Tls::Required(parameters)
+            }
+        }
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(tls)
+        .timeout(Some(SMTP_TIMEOUT));
+    if let Some(user) = &smtp.username {
+        builder = builder.credentials(Credentials::new(user.clone(), password.unwrap_or_default()));
+    }
+    Ok(builder.build())
+}
+
+/// An SMTP failure without the server's words (they may quote the address).
+fn describe(error: &lettre::transport::smtp::Error) -> String {
+    match error.status() {
+        Some(code) => format!("SMTP status {code}"),
+        None if error.is_timeout() => "timed out".to_owned(),
+        None => "connection failed".to_owned(),
+    }
+}
+
+/// The cluster subscriber that sends ticket reminders by e-mail.
+pub struct TicketMailer(pub Arc<TicketMail>);
+
+#[async_trait::async_trait]
+impl Subscriber for TicketMailer {
+    fn name(&self) -> &'static str {
+        "ticket_mail"
+    }
+
+    async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
+        self.0.on_event(event).await.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,207 @@
+//! Ticket pages in the browser: the mail server reminders go through (admin
+//! settings) and a person's own reminder preferences (#/me), at desktop and
+//! phone width, checked against what the API then holds.
+
+use super::roles::page_is_sound;
+use super::{DESKTOP, agent_logs_in};
+use crate::helpers::{self, TestApp};
+use crate::webdriver::{Browser, Driver, chromedriver_path};
+use serde_json::{Value, json};
+use xiaoer::domain::staff::Role;
+
+async fn saved(browser: &Browser) {
+    browser
+        .wait_until(
+            "saved",
+            "document.querySelector('[data-testid=toast]').textContent === '已保存'",
+        )
+        .await;
+    browser
+        .run(
+            "const t = document.querySelector('[data-testid=toast]'); t.hidden = true; t.textContent = '';",
+            json!([]),
+        )
+        .await;
+}
+
+async fn both_widths(browser: &Browser, name: &str) {
+    page_is_sound(browser, name, false).await;
+    page_is_sound(browser, name, true).await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
+}
+
+async fn fill(browser: &Browser, testid: &str, text: &str) {
+    let selector = format!("[data-testid={testid}]");
+    let input = browser.wait_for(&selector).await;
+    browser
+        .run(
+            &format!("document.querySelector('{selector}').value = '';"),
+            json!([]),
+        )
+        .await;
+    browser.type_into(&input, text).await;
+}
+
+async fn api(app: &TestApp, staff: &helpers::StaffLogin, path: &str) -> Value {
+    app.staff_get(staff, path).await.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
+    let Some(chromedriver) = chromedriver_path() else {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-mail", Role::Admin).await;
+    let agent = app.staff("agent-mail", Role::Agent).await;
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+
+    agent_logs_in(&browser, &app, "admin-mail").await;
+    browser.goto(&app.url("/console/#/admin/mail")).await;
+    fill(&browser, "smtp-host", "smtp.shop.example").await;
+    fill(&browser, "smtp-port", "465").await;
+    browser
+        .run(
+            "const s = document.querySelector('[data-testid=smtp-tls]'); s.value = 'tls';",
+            json!([]),
+        )
+        .await;
+    fill(&browser, "smtp-user", "kefu@shop.example").await;
+    fill(&browser, "smtp-password", "app-password-1").await;
+    fill(&browser, "smtp-from", "店小二 <kefu@shop.example>").await;
+    browser.click("[data-testid=smtp-save]").await;
+    saved(&browser).await;
+    let smtp = api(&app, &admin, "/api/v1/admin/smtp").await;
+    assert_eq!(
+        (
+            &smtp["host"],
+            &smtp["port"],
+            &smtp["tls"],
+            &smtp["password_set"]
+        ),
+        (
+            &json!("smtp.shop.example"),
+            &json!(465),
+            &json!("tls"),
+            &json!(true)
+        )
+    );
+    // A bad sender is refused in words, and nothing changes.
+    fill(&browser, "smtp-from", "nobody").await;
+    browser.click("[data-testid=smtp-save]").await;
+    browser
+        .wait_until(
+            "the refusal",
+            "document.querySelector('[data-testid=toast]').textContent.includes('邮件服务器设置不正确')",
+        )
+        .await;
+    assert_eq!(
+        api(&app, &admin, "/api/v1/admin/smtp").await["from_address"],
+        "店小二 <kefu@shop.example>"
+    );
+    browser.goto(&app.url("/console/#/admin/mail")).await;
+    browser.wait_for("[data-testid=smtp-form]").await;
+    both_widths(&browser, "admin-mail").await;
+
+    // The agent's own page: an address, and no e-mail for SLA warnings.
+    let session = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&session, &app, "agent-mail").await;
+    session.click("[data-testid=nav-me]").await;
+    fill(&session, "notify-email", "li@shop.example").await;
+    session.click("[data-testid=notify-on-sla_warning]").await;
+    session.click("[data-testid=notify-save]").await;
+    saved(&session).await;
+    let prefs = api(&app, &agent, "/api/v1/staff/me/notifications").await;
+    assert_eq!(prefs["email"], "li@shop.example");
+    assert_eq!(prefs["email_on"]["sla_warning"], false);
+    assert_eq!(prefs["email_on"]["sla_breach"], true);
+    both_widths(&session, "my-settings").await;
+    session.quit().await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_page() {
+    let Some(chromedriver) = chromedriver_path() else {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let agent = app.staff("agent-board", Role::Agent).await;
+    let mut tickets = Vec::new();
+    for (title, priority) in [("包裹丢失", "high"), ("包裹丢失（重复）", "normal")] {
+        let res = app
+            .staff_post(
+                &agent,
+                "/api/v1/staff/tickets",
+                json!({ "title": title, "priority": priority, "assignee_id": agent.id }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        tickets.push(res.json::<Value>().await.unwrap());
+    }
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "agent-board").await;
+    browser.goto(&app.url("/console/#/tickets")).await;
+    browser.click("[data-testid=tk-board-link]").await;
+    browser
+        .wait_until(
+            "the board's counts",
+            "document.querySelector('[data-testid=tk-board-state-new]')?.textContent.includes('2') \
+             && document.querySelector('[data-testid=tk-board-priority-high]')?.textContent.includes('1') \
+             && document.querySelector('[data-testid=tk-board-workload]')?.textContent.includes('agent-board')",
+        )
+        .await;
+    both_widths(&browser, "ticket-board").await;
+
+    // The duplicate goes into the first ticket by its number.
+    let (keep, duplicate) = (&tickets[0], &tickets[1]);
+    browser
+        .goto(&app.url(&format!(
+            "/console/#/tickets/{}",
+            duplicate["id"].as_str().unwrap()
+        )))
+        .await;
+    fill(&browser, "tk-merge-into", keep["number"].as_str().unwrap()).await;
+    browser.click("[data-testid=tk-merge-submit]").await;
+    browser
+        .wait_until(
+            "closed as merged, linked to the kept ticket",
+            "document.querySelector('[data-testid=tk-state]')?.textContent === '已关闭' \
+             && document.querySelector('[data-testid=tk-link-merged_into]')",
+        )
+        .await;
+    both_widths(&browser, "ticket-merged").await;
+    browser.click("[data-testid=tk-link-merged_into]").await;
+    browser
+        .wait_until(
+            "the kept ticket names the duplicate",
+            "document.querySelector('[data-testid=tk-link-merged_from]')",
+        )
+        .await;
+    let kept = api(
+        &app,
+        &agent,
+        &format!("/api/v1/staff/tickets/{}", keep["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(
+        kept["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "merged_from" && h["detail"]["ticket_id"] == duplicate["id"])
+    );
+    browser.quit().await;
+}
