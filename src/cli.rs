@@ -77,6 +77,8 @@ pub enum EvalCommand {
     Faq(crate::eval::faq::FaqEvalArgs),
     /// Buyer messages through the real API and models: correct / wrong / not answered / handed off, time to first reply.
     Bot(crate::eval::bot::BotEvalArgs),
+    /// Recommendations: hit-rate@10 of item-to-item vs popularity on the generated demo logs' held-out visits.
+    Recommend(crate::eval::recommend::RecommendEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -135,6 +137,8 @@ pub enum BenchCommand {
     History(crate::bench::history::HistoryBenchArgs),
     /// Retrieval on a 100k-chunk KB: ingestion chunks/s, query p50/p99, HNSW recall vs exact.
     Retrieval(crate::bench::retrieval::RetrievalBenchArgs),
+    /// Shoppers online: 5,000 pages beating, the agent's visitor list reflecting a change, recommendation latency.
+    Visitors(crate::bench::visitors::VisitorsBenchArgs),
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -265,12 +269,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Retrieval(args),
         } => crate::bench::retrieval::run(args, &settings).await,
+        Command::Bench {
+            command: BenchCommand::Visitors(args),
+        } => crate::bench::visitors::run(args, settings).await,
         Command::Eval {
             command: EvalCommand::Faq(args),
         } => eval_faq(args, settings).await,
         Command::Eval {
             command: EvalCommand::Bot(args),
         } => crate::eval::bot::run(args, settings).await,
+        Command::Eval {
+            command: EvalCommand::Recommend(args),
+        } => {
+            let report = crate::eval::recommend::run(&args);
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
     }
 }
 

@@ -7,3 +7,4 @@ pub mod history;
 pub mod llm;
 pub mod retrieval;
 pub mod routing;
+pub mod visitors;

@@ -26,3 +26,4 @@ pub mod visitor;
 pub mod catalogue;
 pub mod invitation;
 pub mod presence;
+pub mod recommend;

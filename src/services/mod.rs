@@ -32,3 +32,4 @@ pub mod tickets;
 pub mod unanswered;
 pub mod visitors;
 pub mod webhooks;
+pub mod recommend;

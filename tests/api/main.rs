@@ -26,6 +26,7 @@ mod messages;
 mod nodes;
 mod ops;
 mod privacy;
+mod recommend;
 mod routing;
 mod sessions;
 mod staff;
