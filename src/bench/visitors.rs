@@ -204,7 +204,10 @@ pub async fn run(args: VisitorsBenchArgs, settings: Settings) -> anyhow::Result<
             .error_for_status()?
             .json()
             .await?;
-        let id = started["conversation"]["id"].as_str().context("id")?.to_owned();
+        let id = started["conversation"]["id"]
+            .as_str()
+            .context("id")?
+            .to_owned();
         let buyer = started["visitor_token"].as_str().context("token")?;
         let context = json!({ "current_page": page(&skus[i * 11 % skus.len()]), "pages_viewed": [], "cart": [] });
         http.put(format!("{base}/api/v1/visitor/context"))
@@ -220,7 +223,9 @@ pub async fn run(args: VisitorsBenchArgs, settings: Settings) -> anyhow::Result<
         async move {
             let t = Instant::now();
             let list: Vec<Value> = http
-                .get(format!("{base}/api/v1/staff/conversations/{id}/recommendations"))
+                .get(format!(
+                    "{base}/api/v1/staff/conversations/{id}/recommendations"
+                ))
                 .bearer_auth(&token)
                 .send()
                 .await?

@@ -129,13 +129,10 @@ impl Recommender {
             .as_deref()
             .and_then(|c| serde_json::from_str::<VisitorContext>(c).ok())
         {
-            let pages = context.current_page.iter().chain(
-                context
-                    .pages_viewed
-                    .iter()
-                    .rev()
-                    .map(|p| &p.url),
-            );
+            let pages = context
+                .current_page
+                .iter()
+                .chain(context.pages_viewed.iter().rev().map(|p| &p.url));
             for url in pages {
                 if let Some(sku) = Sku::of_page(url) {
                     add_once(sku.as_str().to_owned(), &mut seeds);

@@ -281,6 +281,9 @@ mod tests {
         let popular = hit_rate(&cases, 10, |seed| {
             model.most_popular(&[seed.to_owned()], 10)
         });
-        assert!(item > popular * 1.5, "item-to-item {item} vs popularity {popular}");
+        assert!(
+            item > popular * 1.5,
+            "item-to-item {item} vs popularity {popular}"
+        );
     }
 }

@@ -639,7 +639,10 @@ async fn asvs_14_2_4_a_visits_pages_referrer_and_cart_are_sealed_exported_and_er
     assert_eq!(visits[0]["id"], visit.as_str());
     let text = visits[0].to_string();
     for value in [VISIT_PAGE, VISIT_TITLE, VISIT_REFERRER, VISIT_CART] {
-        assert!(text.contains(value), "{value} missing from the export: {text}");
+        assert!(
+            text.contains(value),
+            "{value} missing from the export: {text}"
+        );
     }
 
     let res = app

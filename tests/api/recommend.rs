@@ -88,7 +88,11 @@ async fn an_agent_sees_products_viewed_with_the_buyers_page_best_first_and_none_
     assert_eq!(res.status(), 200);
     let got: Vec<Value> = res.json().await.unwrap();
     let skus: Vec<&str> = got.iter().map(|p| p["sku"].as_str().unwrap()).collect();
-    assert_eq!(skus, [y.as_str(), z.as_str()], "Y was viewed with X more often than Z; the sold-out one is left out");
+    assert_eq!(
+        skus,
+        [y.as_str(), z.as_str()],
+        "Y was viewed with X more often than Z; the sold-out one is left out"
+    );
     assert_eq!(got[0]["title"], picked[1].title.as_str());
     assert_eq!(got[0]["price_cents"], picked[1].price_cents);
 
@@ -109,7 +113,10 @@ async fn an_agent_sees_products_viewed_with_the_buyers_page_best_first_and_none_
     let other = app.staff("agent-other", Role::Agent).await;
     assert_eq!(app.staff_get(&other, &path).await.status(), 403);
     let bad = app
-        .staff_get(&agent, "/api/v1/staff/conversations/not-a-uuid/recommendations")
+        .staff_get(
+            &agent,
+            "/api/v1/staff/conversations/not-a-uuid/recommendations",
+        )
         .await;
     assert!(bad.status().is_client_error(), "{}", bad.status());
 }
