@@ -344,6 +344,7 @@ impl Application {
                     commerce,
                     llm: models.llm,
                     embedder: Some(models.embedder),
+                    recommender: Some(recommender.clone()),
                 },
                 catalog,
                 prompts,

@@ -149,6 +149,31 @@ fn sort_best_first(list: &mut [(String, f32)]) {
     list.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 }
 
+/// Whether a buyer's message asks for a suggestion or an alternative ("推荐一款",
+/// "有没有类似的", "这个码没货了", "something similar?"), not for a size chart
+/// ("推荐什么尺码") or a referral code.
+pub fn asks_for_suggestion(text: &str) -> bool {
+    const ASKS: &[&str] = &[
+        "推荐",
+        "类似",
+        "差不多的",
+        "别的款",
+        "其他款",
+        "换一款",
+        "替代",
+        "没货",
+        "缺货",
+        "suggest",
+        "recommend",
+        "alternative",
+        "similar",
+        "out of stock",
+    ];
+    const NOT: &[&str] = &["尺码", "码数", "推荐码", "推荐人", "size"];
+    let lower = text.to_lowercase();
+    ASKS.iter().any(|a| lower.contains(a)) && !NOT.iter().any(|n| lower.contains(n))
+}
+
 /// One held-out case: the buyer looked at `seed`; did the top ten hold `next`?
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeldOut {
@@ -212,6 +237,27 @@ mod tests {
         ];
         let model = ItemToItem::learn(&baskets);
         assert_eq!(model.most_popular(&[], 1), skus(&["C"]));
+    }
+
+    #[test]
+    fn asking_for_a_suggestion_or_an_alternative_is_told_from_a_size_question() {
+        for text in [
+            "推荐一款耳机",
+            "有没有类似的？",
+            "这个颜色没货了，还有别的款吗",
+            "Can you suggest something similar?",
+            "any alternative? it's out of stock",
+        ] {
+            assert!(asks_for_suggestion(text), "{text}");
+        }
+        for text in [
+            "推荐什么尺码",
+            "What size do you recommend?",
+            "怎么退货",
+            "有推荐码吗",
+        ] {
+            assert!(!asks_for_suggestion(text), "{text}");
+        }
     }
 
     #[test]

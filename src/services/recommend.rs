@@ -75,7 +75,12 @@ impl Recommender {
         id: &ConversationId,
     ) -> Result<Vec<Product>, RecommendError> {
         let conversation = self.chat.visible(Actor::Staff(staff), id).await?;
-        let (seeds, in_cart) = self.seeds(&conversation.visitor_id).await?;
+        self.for_visitor(&conversation.visitor_id).await
+    }
+
+    /// Products recommended for a buyer (the bot offers them in the chat).
+    pub async fn for_visitor(&self, visitor_id: &str) -> Result<Vec<Product>, RecommendError> {
+        let (seeds, in_cart) = self.seeds(visitor_id).await?;
         self.products(&seeds, &in_cart).await
     }
 

@@ -138,3 +138,55 @@ async fn a_buyer_with_nothing_viewed_gets_no_recommendations_rather_than_an_erro
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), json!([]));
 }
+
+/// A buyer on a product page asks the bot for something similar: the bot
+/// answers with recommended products as cards (in stock, not the one they are
+/// looking at), learned from the demo store's logs.
+#[tokio::test]
+async fn the_bot_offers_recommended_product_cards_when_a_buyer_asks_for_something_similar() {
+    use crate::bot_scripted::{replying, spawn_scripted};
+    let app = spawn_scripted(replying("摘要"), Default::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let context = json!({ "current_page": page("EB-003"), "pages_viewed": [], "cart": [] });
+    let res = app
+        .client
+        .put(app.url("/api/v1/visitor/context"))
+        .bearer_auth(&buyer.token)
+        .json(&context)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let seq = app.say(&buyer, "这款有没有类似的？推荐一下").await;
+    let started = std::time::Instant::now();
+    let cards = loop {
+        let events = app.shopper_events(&buyer).await;
+        let cards: Vec<Value> = events
+            .iter()
+            .filter(|e| e["seq"].as_i64() > Some(seq) && e["body"]["type"] == "product_card")
+            .cloned()
+            .collect();
+        if cards.len() == 3 {
+            let said = events
+                .iter()
+                .filter(|e| e["seq"].as_i64() > Some(seq) && e["sender"]["kind"] == "bot")
+                .map(|e| e["body"]["text"].as_str().unwrap_or_default().to_owned())
+                .collect::<String>();
+            assert!(said.contains("为您推荐"), "{said}");
+            break cards;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no recommended cards: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for card in &cards {
+        assert_eq!(card["sender"]["kind"], "bot");
+        assert_ne!(card["body"]["card"]["sku"], "EB-003", "{card}");
+        assert!(
+            card["body"]["card"]["stock"].as_i64().unwrap() > 0,
+            "{card}"
+        );
+    }
+}
