@@ -21,6 +21,7 @@ pub mod orders;
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
 pub mod quick_replies;
+pub mod recommend; // item-to-item product recommendations
 pub mod routing;
 pub mod shop;
 pub mod skill_groups;
@@ -32,4 +33,3 @@ pub mod tickets;
 pub mod unanswered;
 pub mod visitors;
 pub mod webhooks;
-pub mod recommend;
