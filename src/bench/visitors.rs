@@ -110,7 +110,7 @@ pub async fn run(args: VisitorsBenchArgs, settings: Settings) -> anyhow::Result<
             while running.load(std::sync::atomic::Ordering::Relaxed) {
                 round += 1;
                 // A third of the beats move to another product page.
-                let at = if round % 3 == 0 { n + round } else { n };
+                let at = if round.is_multiple_of(3) { n + round } else { n };
                 let body = json!({ "browser_id": browser(n), "visit_key": key, "url": page(&skus[at % skus.len()]) });
                 let t = Instant::now();
                 if beat(&http, &base, &body).await.is_ok() {

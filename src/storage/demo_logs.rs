@@ -91,6 +91,9 @@ impl Lcg {
     }
 }
 
+/// A base item: its sku prefix and the indexes of its variants.
+type BaseItem = (String, Vec<usize>);
+
 /// The catalogue grouped: categories, each a list of base items, each the
 /// indexes of its variants.
 struct Shelves {
@@ -103,7 +106,7 @@ struct Shelves {
 
 impl Shelves {
     fn of(products: &[Product]) -> Self {
-        let mut categories: Vec<(String, Vec<(String, Vec<usize>)>)> = Vec::new();
+        let mut categories: Vec<(String, Vec<BaseItem>)> = Vec::new();
         for (i, p) in products.iter().enumerate() {
             let prefix = p.sku.split('-').next().unwrap_or_default().to_owned();
             let at = match categories.iter().position(|(c, _)| *c == p.category) {
