@@ -77,6 +77,8 @@ pub enum EvalCommand {
     Faq(crate::eval::faq::FaqEvalArgs),
     /// Buyer messages through the real API and models: correct / wrong / not answered / handed off, time to first reply.
     Bot(crate::eval::bot::BotEvalArgs),
+    /// Recommendations: hit-rate@10 of item-to-item vs popularity on the generated demo logs' held-out visits.
+    Recommend(crate::eval::recommend::RecommendEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -137,6 +139,8 @@ pub enum BenchCommand {
     Retrieval(crate::bench::retrieval::RetrievalBenchArgs),
     /// Ticket board, list and SLA sweeper over 100k tickets.
     Tickets(crate::bench::tickets::TicketsBenchArgs),
+    /// Shoppers online: 5,000 pages beating, the agent's visitor list reflecting a change, recommendation latency.
+    Visitors(crate::bench::visitors::VisitorsBenchArgs),
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -270,12 +274,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Tickets(args),
         } => crate::bench::tickets::run(args, settings).await,
+            command: BenchCommand::Visitors(args),
+        } => crate::bench::visitors::run(args, settings).await,
         Command::Eval {
             command: EvalCommand::Faq(args),
         } => eval_faq(args, settings).await,
         Command::Eval {
             command: EvalCommand::Bot(args),
         } => crate::eval::bot::run(args, settings).await,
+        Command::Eval {
+            command: EvalCommand::Recommend(args),
+        } => {
+            let report = crate::eval::recommend::run(&args);
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
     }
 }
 

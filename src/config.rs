@@ -181,6 +181,12 @@ pub struct SettingsLayer {
     /// Typing frames per minute from one visitor on the chat socket; 0: no limit.
     #[arg(long, global = true, env = "XIAOER_RATE_TYPING_PER_VISITOR")]
     pub rate_typing_per_visitor: Option<u32>,
+    /// Shop-page heartbeats (`POST /api/v1/presence`) per minute from one client IP; 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_PRESENCE_PER_IP")]
+    pub rate_presence_per_ip: Option<u32>,
+    /// Shop-page heartbeats per minute for one visit (or one browser starting visits); 0: no limit.
+    #[arg(long, global = true, env = "XIAOER_RATE_PRESENCE_PER_VISIT")]
+    pub rate_presence_per_visit: Option<u32>,
     /// Staff sign-in attempts per minute from one client IP; 0: no limit.
     #[arg(long, global = true, env = "XIAOER_RATE_LOGINS_PER_IP")]
     pub rate_logins_per_ip: Option<u32>,
@@ -290,6 +296,10 @@ impl SettingsLayer {
             rate_typing_per_visitor: self
                 .rate_typing_per_visitor
                 .or(lower.rate_typing_per_visitor),
+            rate_presence_per_ip: self.rate_presence_per_ip.or(lower.rate_presence_per_ip),
+            rate_presence_per_visit: self
+                .rate_presence_per_visit
+                .or(lower.rate_presence_per_visit),
             rate_logins_per_ip: self.rate_logins_per_ip.or(lower.rate_logins_per_ip),
             rate_logins_per_account: self
                 .rate_logins_per_account
@@ -372,6 +382,10 @@ pub struct RateLimits {
     pub challenge_conversations_per_ip: u32,
     pub messages_per_visitor: u32,
     pub typing_per_visitor: u32,
+    /// Shop-page heartbeats from one client IP (many shoppers may share one).
+    pub presence_per_ip: u32,
+    /// Shop-page heartbeats for one visit key (or one browser id starting visits).
+    pub presence_per_visit: u32,
     pub logins_per_ip: u32,
     pub logins_per_account: u32,
     /// Lockout after failed sign-ins for one account.
@@ -575,6 +589,8 @@ impl Settings {
                 challenge_conversations_per_ip: layer.challenge_conversations_per_ip.unwrap_or(10),
                 messages_per_visitor: layer.rate_messages_per_visitor.unwrap_or(30),
                 typing_per_visitor: layer.rate_typing_per_visitor.unwrap_or(120),
+                presence_per_ip: layer.rate_presence_per_ip.unwrap_or(1200),
+                presence_per_visit: layer.rate_presence_per_visit.unwrap_or(60),
                 logins_per_ip: layer.rate_logins_per_ip.unwrap_or(30),
                 logins_per_account: layer.rate_logins_per_account.unwrap_or(10),
                 account_lockout: lockout(layer.lockout_account_failures.unwrap_or(5)),
@@ -627,6 +643,8 @@ impl Settings {
             challenge_conversations_per_ip: Some(0),
             rate_messages_per_visitor: Some(0),
             rate_typing_per_visitor: Some(0),
+            rate_presence_per_ip: Some(0),
+            rate_presence_per_visit: Some(0),
             rate_logins_per_ip: Some(0),
             rate_logins_per_account: Some(0),
             lockout_account_failures: Some(0),

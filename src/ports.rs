@@ -241,6 +241,11 @@ pub trait Commerce: Send + Sync {
     ) -> Result<Vec<crate::domain::catalogue::Product>, CommerceError> {
         Ok(Vec::new())
     }
+    /// The skus of the newest orders, one list per order (co-buy for
+    /// recommendations); a shop that does not share them has none.
+    async fn order_baskets(&self, _limit: i64) -> Result<Vec<Vec<String>>, CommerceError> {
+        Ok(Vec::new())
+    }
     /// The buyer's member level in the shop (e.g. gold), when the shop has levels.
     async fn member_level(&self, _buyer_account: &str) -> Result<Option<String>, CommerceError> {
         Ok(None)

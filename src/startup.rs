@@ -271,6 +271,12 @@ impl Application {
             .await?,
         );
         ingest_knowledge_folder(&settings, &knowledge).await?;
+        // The demo store this start opens also recommends from the generated
+        // demo logs; a shop's own store (or one a test brings) from its data only.
+        let demo_logs = match (&adapters.commerce, &settings.commerce_url) {
+            (None, None) => crate::storage::demo_logs::generate().training_baskets(),
+            _ => Vec::new(),
+        };
         let commerce = match adapters.commerce {
             Some(commerce) => commerce,
             None => commerce(&settings, clock.as_ref()).await?,
@@ -288,6 +294,13 @@ impl Application {
         let catalogue = Arc::new(crate::services::catalogue::Catalogue::new(
             commerce.clone(),
             chat.clone(),
+        ));
+        let recommender = Arc::new(crate::services::recommend::Recommender::new(
+            store.clone(),
+            commerce.clone(),
+            chat.clone(),
+            clock.clone(),
+            demo_logs,
         ));
         let routing = Arc::new(RoutingService::new(
             store.clone(),
@@ -331,6 +344,7 @@ impl Application {
                     commerce,
                     llm: models.llm,
                     embedder: Some(models.embedder),
+                    recommender: Some(recommender.clone()),
                 },
                 catalog,
                 prompts,
@@ -527,6 +541,7 @@ impl Application {
             blocks,
             presence,
             catalogue,
+            recommender,
             shutdown: shutdown_rx,
         };
         Ok(Application {

@@ -8,3 +8,4 @@ pub mod llm;
 pub mod retrieval;
 pub mod routing;
 pub mod tickets;
+pub mod visitors;

@@ -29,3 +29,4 @@ pub mod presence;
 pub mod quality; // 质检 rules (issue 17)
 // tickets: e-mail reminders
 pub mod ticket_mail;
+pub mod recommend;

@@ -916,3 +916,19 @@ impl From<crate::services::ticket_mail::MailError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::recommend::RecommendError> for ApiError {
+    fn from(e: crate::services::recommend::RecommendError) -> Self {
+        use crate::services::recommend::RecommendError;
+        match e {
+            RecommendError::Commerce(inner) => {
+                tracing::warn!(error = %inner, "catalogue unavailable for recommendations");
+                ApiError::Unavailable {
+                    message: "the shop's catalogue cannot be reached; try again shortly".into(),
+                }
+            }
+            RecommendError::Chat(inner) => inner.into(),
+            RecommendError::Store(inner) => ApiError::Internal(inner.to_string()),
+        }
+    }
+}

@@ -24,6 +24,9 @@ pub enum RateClass {
     Login,
     /// A buyer's typing frame on the chat socket: per visitor.
     Typing,
+    /// The shop page's heartbeat (`POST /api/v1/presence`): per client IP
+    /// here, per visit in the handler ([`Limits::check_presence_visit`]).
+    Presence,
 }
 
 type Keyed = DefaultKeyedRateLimiter<String>;
@@ -39,6 +42,8 @@ pub struct Limits {
     typing_per_visitor: Option<Keyed>,
     logins_per_ip: Option<Keyed>,
     logins_per_account: Option<Keyed>,
+    presence_per_ip: Option<Keyed>,
+    presence_per_visit: Option<Keyed>,
     /// Failed sign-ins by lower-cased account name, and by client address.
     account_lockout: Lockout,
     ip_lockout: Lockout,
@@ -60,6 +65,8 @@ impl Limits {
             typing_per_visitor: per_minute(r.typing_per_visitor),
             logins_per_ip: per_minute(r.logins_per_ip),
             logins_per_account: per_minute(r.logins_per_account),
+            presence_per_ip: per_minute(r.presence_per_ip),
+            presence_per_visit: per_minute(r.presence_per_visit),
             account_lockout: Lockout::new(r.account_lockout),
             ip_lockout: Lockout::new(r.ip_lockout),
             trusted_proxies: r.trusted_proxies.clone(),
@@ -107,7 +114,23 @@ impl Limits {
             RateClass::BuyerMessage => hit(&self.messages_per_visitor, visitor.map(str::to_owned)),
             RateClass::Login => hit(&self.logins_per_ip, ip_key()),
             RateClass::Typing => hit(&self.typing_per_visitor, visitor.map(str::to_owned)),
+            RateClass::Presence => hit(&self.presence_per_ip, ip_key()),
         }
+    }
+
+    /// A heartbeat counts against its visit: the visit key the page holds, or,
+    /// for a heartbeat starting a visit, the browser id (so a page cannot start
+    /// visits without end either).
+    pub fn check_presence_visit(
+        &self,
+        visit_key: Option<&str>,
+        browser_id: &str,
+    ) -> Result<(), ApiError> {
+        let key = match visit_key {
+            Some(visit) => format!("visit:{visit}"),
+            None => format!("browser:{browser_id}"),
+        };
+        hit(&self.presence_per_visit, Some(key))
     }
 
     /// Before a sign-in is tried: attempts for one account from wherever they

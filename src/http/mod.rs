@@ -96,6 +96,8 @@ pub struct AppState {
     pub blocks: Arc<crate::services::blocks::BlockService>,
     /// Who is on the shop now: visits, invitations and their rules.
     pub presence: Arc<crate::services::presence::PresenceService>,
+    /// Products recommended for a buyer (item-to-item).
+    pub recommender: Arc<crate::services::recommend::Recommender>,
     /// Product cards from the shop's catalogue.
     pub catalogue: Arc<crate::services::catalogue::Catalogue>,
     /// PIPL: buyer export and erasure, retention.

@@ -361,8 +361,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
     // Who is on the shop now (issue 18): presence, invitations, rules, product cards.
     route("POST", "/api/v1/presence", Public, "visitors", "The widget's heartbeat from a shop page: page, referrer, cart; answers the visit key and any invitation")
+        .limited(RateClass::Presence)
         .body(r#"{"visit_key":null,"browser_id":"b_4f9c2a7d1e","url":"https://shop.example/item?sku=TS-001&utm_source=baidu&utm_medium=cpc","title":"纯棉T恤","referrer":"https://www.baidu.com/","cart":[{"sku":"TS-001","name":"纯棉T恤","quantity":1,"unit_price_cents":7900}]}"#),
     route("POST", "/api/v1/presence/invitations/{invitation_id}/decline", Public, "visitors", "The visitor closed an invitation (with the visit key)").answers(&[204])
+        .limited(RateClass::Presence)
         .body(r#"{"visit_key":"vk_..."}"#),
     route("GET", "/api/v1/demo/products/{sku}", Public, "visitors", "Demo store only: one product of the catalogue, for the demo shop's product page"),
     route("GET", "/api/v1/staff/visits", Staff(P::ViewQueue), "visitors", "Visitors on the shop now (?sort=last_seen|dwell|cart_value|pages|arrived&source=&returning=&min_cart_cents=&page=&member_level=&vip=&tag=)").params(&["sort", "source", "returning", "min_cart_cents", "page", "member_level", "vip", "tag", "limit"]),
@@ -377,6 +379,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)").params(&["q", "limit"]),
+    route("GET", "/api/v1/staff/conversations/{id}/recommendations", Staff(P::ReplyChat), "visitors", "Products recommended for the chat's buyer (item-to-item from co-view and co-buy), in stock, at most 10"),
     route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue").answers(&[201])
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
     route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),

@@ -46,6 +46,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/staff/conversations/{id}/product-cards",
             post(send_card),
         )
+        .route(
+            "/api/v1/staff/conversations/{id}/recommendations",
+            get(recommendations),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +70,9 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<HeartbeatBody>,
 ) -> Result<Json<BeatReply>, ApiError> {
+    state
+        .limits
+        .check_presence_visit(body.visit_key.as_deref(), &body.browser_id)?;
     let beat = Beat {
         browser_id: BrowserId::parse(&body.browser_id).map_err(PresenceError::from)?,
         heartbeat: Heartbeat::parse(&body.url, body.title, body.referrer, body.cart)?,
@@ -260,4 +267,14 @@ pub async fn send_card(
 
 fn parse_sku(raw: &str) -> Result<Sku, ApiError> {
     Sku::parse(raw).map_err(|e| ApiError::bad_request("invalid_sku", e))
+}
+
+/// Products recommended for the chat's buyer, for the card picker.
+pub async fn recommendations(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Product>>, ApiError> {
+    let id = conversation_id(&id)?;
+    Ok(Json(state.recommender.for_conversation(&staff, &id).await?))
 }

@@ -22,6 +22,7 @@ pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
 pub mod quality; // 质检 (issue 17)
 pub mod quick_replies;
+pub mod recommend; // item-to-item product recommendations
 pub mod routing;
 pub mod shop;
 pub mod skill_groups;

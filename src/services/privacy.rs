@@ -199,11 +199,18 @@ impl PrivacyService {
             .iter()
             .map(|(number, title, description, created_at)| json!({"number": number, "title": title, "description": description, "created_at": created_at}))
             .collect();
+        let mut visits = Vec::with_capacity(record.visits.len());
+        for visit in &record.visits {
+            let state: serde_json::Value = serde_json::from_str(&visit.state)
+                .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+            visits.push(json!({"id": visit.id, "started_at": visit.started_at, "last_seen_at": visit.last_seen_at, "returning": visit.is_returning, "browsing": state}));
+        }
         pieces.push(format!(
-            "],\"unanswered_questions\":{},\"attachments\":{},\"tickets\":{}}}",
+            "],\"unanswered_questions\":{},\"attachments\":{},\"tickets\":{},\"visits\":{}}}",
             json!(unanswered),
             json!(attachments),
-            json!(tickets)
+            json!(tickets),
+            json!(visits)
         ));
         Ok(pieces)
     }

@@ -397,6 +397,25 @@ impl Commerce for DemoStore {
         Ok(rows.into_iter().map(ProductRow::into_product).collect())
     }
 
+    async fn order_baskets(&self, limit: i64) -> Result<Vec<Vec<String>>, CommerceError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT l.order_no, l.sku FROM order_lines l WHERE l.order_no IN \
+             (SELECT order_no FROM orders ORDER BY placed_at DESC LIMIT $1) ORDER BY l.order_no, l.sku",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let mut baskets: Vec<(String, Vec<String>)> = Vec::new();
+        for (order_no, sku) in rows {
+            match baskets.last_mut() {
+                Some((last, skus)) if *last == order_no => skus.push(sku),
+                _ => baskets.push((order_no, vec![sku])),
+            }
+        }
+        Ok(baskets.into_iter().map(|(_, skus)| skus).collect())
+    }
+
     async fn member_level(&self, buyer_account: &str) -> Result<Option<String>, CommerceError> {
         Ok(MEMBER_LEVELS
             .iter()

@@ -13,6 +13,7 @@ mod channels;
 mod commit;
 mod conversations;
 pub mod demo_catalogue;
+pub mod demo_logs;
 pub mod demo_store;
 mod fanout;
 mod history;

@@ -2,7 +2,8 @@
 
 use super::{Store, StoreError, on_pool};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A visit as callers see it: its state opened.
+#[derive(Debug, Clone)]
 pub struct VisitRow {
     pub id: String,
     pub browser_id: String,
@@ -14,6 +15,25 @@ pub struct VisitRow {
     pub state: String,
     /// The shop marked the linked visitor a VIP.
     pub vip: bool,
+}
+
+/// The row as stored: the state sealed (migration 0018).
+#[derive(sqlx::FromRow)]
+struct SealedVisitRow {
+    id: String,
+    browser_id: String,
+    visitor_id: Option<String>,
+    is_returning: bool,
+    started_at: i64,
+    last_seen_at: i64,
+    sealed_state: Option<Vec<u8>>,
+    vip: bool,
+}
+
+/// Associated data of a visit's sealed state: the row, so a state copied to
+/// another visit does not open.
+pub(super) fn visit_aad(id: &str) -> String {
+    format!("visit:{id}:state")
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -49,27 +69,45 @@ pub struct RuleCounts {
 
 /// Visits with their visitor's VIP mark, as one table to select from.
 const VISITS: &str = "(SELECT v.id, v.key_hash, v.browser_id, v.visitor_id, v.is_returning, v.started_at, \
-     v.last_seen_at, v.state, COALESCE(vi.vip, FALSE) AS vip \
+     v.last_seen_at, v.sealed_state, COALESCE(vi.vip, FALSE) AS vip \
      FROM visits v LEFT JOIN visitors vi ON vi.id = v.visitor_id) AS x";
 const VISIT_COLUMNS: &str =
-    "id, browser_id, visitor_id, is_returning, started_at, last_seen_at, state, vip";
+    "id, browser_id, visitor_id, is_returning, started_at, last_seen_at, sealed_state, vip";
 const INVITATION_COLUMNS: &str =
     "id, visit_id, browser_id, rule_id, agent_id, greeting, status, conversation_id, created_at";
 
 impl Store {
+    /// Opens the sealed state at the storage edge: callers see plain JSON.
+    fn open_visit(&self, row: SealedVisitRow) -> Result<VisitRow, StoreError> {
+        let sealed = row.sealed_state.ok_or(StoreError::Sealed)?;
+        let state = self
+            .sealer()
+            .open_text(&sealed, &visit_aad(&row.id))
+            .map_err(|_| StoreError::Sealed)?;
+        Ok(VisitRow {
+            id: row.id,
+            browser_id: row.browser_id,
+            visitor_id: row.visitor_id,
+            is_returning: row.is_returning,
+            started_at: row.started_at,
+            last_seen_at: row.last_seen_at,
+            state,
+            vip: row.vip,
+        })
+    }
+
     pub async fn visit_by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRow>, StoreError> {
         let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE key_hash = $1");
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
-            .bind(key_hash).fetch_optional(pool).await?),
-        )
+        let row = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(key_hash).fetch_optional(pool).await?);
+        row.map(|r| self.open_visit(r)).transpose()
     }
 
     pub async fn visit(&self, id: &str) -> Result<VisitRow, StoreError> {
         let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE id = $1");
-        let row = on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
+        let row = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
             .bind(id).fetch_optional(pool).await?);
-        row.ok_or(StoreError::NotFound)
+        self.open_visit(row.ok_or(StoreError::NotFound)?)
     }
 
     /// Whether this browser had a visit that started at or before `before`.
@@ -85,11 +123,12 @@ impl Store {
     }
 
     pub async fn insert_visit(&self, row: &VisitRow, key_hash: &[u8]) -> Result<(), StoreError> {
-        let sql = "INSERT INTO visits (id, key_hash, browser_id, visitor_id, is_returning, started_at, last_seen_at, state) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        let sql = "INSERT INTO visits (id, key_hash, browser_id, visitor_id, is_returning, started_at, last_seen_at, state, sealed_state) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8)";
+        let sealed = self.sealer().seal_text(&row.state, &visit_aad(&row.id));
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&row.id).bind(key_hash).bind(&row.browser_id).bind(&row.visitor_id)
-            .bind(row.is_returning).bind(row.started_at).bind(row.last_seen_at).bind(&row.state)
+            .bind(row.is_returning).bind(row.started_at).bind(row.last_seen_at).bind(&sealed)
             .execute(pool).await.map(|_| ()))
         .map_err(StoreError::from_insert)
     }
@@ -101,9 +140,10 @@ impl Store {
         now: i64,
         state: Option<&str>,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE visits SET last_seen_at = $2, state = COALESCE($3, state) WHERE id = $1";
+        let sql = "UPDATE visits SET last_seen_at = $2, sealed_state = COALESCE($3, sealed_state) WHERE id = $1";
+        let sealed = state.map(|s| self.sealer().seal_text(s, &visit_aad(id)));
         on_pool!(self, pool => sqlx::query(sql)
-            .bind(id).bind(now).bind(state).execute(pool).await.map(|_| ())?);
+            .bind(id).bind(now).bind(sealed).execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
@@ -127,10 +167,23 @@ impl Store {
         let sql = format!(
             "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC LIMIT $2"
         );
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, VisitRow>(sqlx::AssertSqlSafe(sql))
-            .bind(since).bind(limit).fetch_all(pool).await?),
-        )
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(since).bind(limit).fetch_all(pool).await?);
+        rows.into_iter().map(|r| self.open_visit(r)).collect()
+    }
+
+    /// The visits linked to a visitor, newest first.
+    pub async fn visits_of_visitor(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<VisitRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE visitor_id = $1 ORDER BY last_seen_at DESC, id LIMIT $2"
+        );
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(visitor_id).bind(limit).fetch_all(pool).await?);
+        rows.into_iter().map(|r| self.open_visit(r)).collect()
     }
 
     pub async fn insert_invitation_rule(

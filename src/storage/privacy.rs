@@ -30,6 +30,8 @@ pub struct BuyerRecord {
     pub attachments: Vec<(String, String, i64, String)>,
     /// (ticket number, title, description, created_at).
     pub tickets: Vec<(String, String, String, i64)>,
+    /// The shop visits linked to the buyer, their browsing opened.
+    pub visits: Vec<super::VisitRow>,
 }
 
 /// What replaces an erased conversation's bodies: one sealed message body and
@@ -86,8 +88,9 @@ impl Store {
         account.map(|a| self.sealer().blind_index(ACCOUNT_INDEX, a))
     }
 
-    /// Seals what rows written before migration 0013 hold in clear (nickname,
-    /// context, shop account, unanswered questions) and clears the old columns.
+    /// Seals what rows written before migrations 0013 and 0018 hold in clear
+    /// (nickname, context, shop account, unanswered questions, visits' browsing)
+    /// and clears the old columns.
     /// Runs at every start; a no-op once done. Returns the rows converted.
     pub async fn seal_plaintext_rows(&self) -> Result<u64, StoreError> {
         type Legacy = (String, Option<String>, Option<String>, Option<String>);
@@ -98,7 +101,10 @@ impl Store {
         let questions: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, question FROM unanswered_questions WHERE sealed_question IS NULL")
             .fetch_all(pool).await?);
-        let converted = (visitors.len() + questions.len()) as u64;
+        let visits: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, state FROM visits WHERE state <> ''")
+            .fetch_all(pool).await?);
+        let converted = (visitors.len() + questions.len() + visits.len()) as u64;
         if converted == 0 {
             return Ok(0);
         }
@@ -123,6 +129,12 @@ impl Store {
                 sqlx::query(question_sql)
                     .bind(id)
                     .bind(self.sealer().seal_text(question, &unanswered_aad(id)))
+                    .execute(&mut *tx).await?;
+            }
+            for (id, state) in &visits {
+                sqlx::query("UPDATE visits SET sealed_state = $2, state = '' WHERE id = $1")
+                    .bind(id)
+                    .bind(self.sealer().seal_text(state, &super::presence::visit_aad(id)))
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -198,7 +210,15 @@ impl Store {
         let tickets = on_pool!(self, pool => sqlx::query_as(
             "SELECT number, title, description, created_at FROM tickets WHERE visitor_id = $1 ORDER BY created_at")
             .bind(visitor_id).fetch_all(pool).await?);
+        let visit_ids: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM visits WHERE visitor_id = $1 ORDER BY started_at, id")
+            .bind(visitor_id).fetch_all(pool).await?);
+        let mut visits = Vec::with_capacity(visit_ids.len());
+        for (id,) in visit_ids {
+            visits.push(self.visit(&id).await?);
+        }
         Ok(BuyerRecord {
+            visits,
             visitor,
             conversations,
             events,
@@ -221,7 +241,8 @@ impl Store {
 
     /// Erases a buyer in one transaction: their personal data, message and note
     /// bodies (replaced), unanswered questions, bot memory, hand-off packets,
-    /// app-channel identities, ticket texts and attachments. Conversations, event
+    /// app-channel identities, ticket texts, attachments, and their shop visits
+    /// with the invitations shown on them. Conversations, event
     /// kinds and times, ratings and assignments stay, owned by an empty visitor,
     /// so statistics hold. Returns the attachment ids no conversation links any
     /// more, whose files the caller removes.
@@ -276,6 +297,14 @@ impl Store {
             }
             sqlx::query("DELETE FROM channel_users WHERE visitor_id = $1")
                 .bind(visitor_id).execute(&mut *tx).await?;
+            // The buyer's browsing (pages, cart, account): their visits and the
+            // invitations shown on them go; a page still open starts a new visit.
+            for sql in [
+                "DELETE FROM invitations WHERE visit_id IN (SELECT id FROM visits WHERE visitor_id = $1)",
+                "DELETE FROM visits WHERE visitor_id = $1",
+            ] {
+                sqlx::query(sql).bind(visitor_id).execute(&mut *tx).await?;
+            }
             for sql in [
                 "UPDATE ticket_comments SET body = '' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
                 "UPDATE ticket_events SET detail = '{}' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",

@@ -513,3 +513,161 @@ async fn asvs_2_4_1_a_farm_of_new_conversations_is_challenged_and_a_solution_wor
     let payload = solved_challenge(&app).await;
     assert_eq!(new_conversation(&app, Some(&payload)).await.status(), 201);
 }
+
+const VISIT_PAGE: &str = "https://shop.example/item?sku=zither-4417";
+const VISIT_TITLE: &str = "紫檀古筝典藏版";
+const VISIT_REFERRER: &str = "https://search.example/s?q=guzheng-8823";
+const VISIT_CART: &str = "冰丝琴弦套装";
+
+/// A heartbeat of the shop page; returns the reply.
+async fn presence(app: &TestApp, body: Value) -> Value {
+    let res = app
+        .client
+        .post(app.url("/api/v1/presence"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+/// A visit with a distinctive page, referrer and cart, which an agent invites
+/// and the visitor accepts (so the visit is linked to the visitor). Returns
+/// (visit id, visitor id).
+async fn browsing_buyer(app: &TestApp) -> (String, String) {
+    let browser = "b_sealed_visit_01";
+    let first = presence(
+        app,
+        json!({ "browser_id": browser, "url": VISIT_PAGE, "title": VISIT_TITLE,
+                "referrer": VISIT_REFERRER,
+                "cart": [{ "sku": "ZT-4417", "name": VISIT_CART, "quantity": 2, "unit_price_cents": 8800 }] }),
+    )
+    .await;
+    let visit = first["visit_id"].as_str().unwrap().to_owned();
+    let key = first["visit_key"].as_str().unwrap().to_owned();
+    let agent = app.staff("agent-visit-seal", Role::Agent).await;
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/visits/{visit}/invite"),
+            json!({ "greeting": "您好，需要帮您挑选琴弦吗？" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let next = presence(
+        app,
+        json!({ "browser_id": browser, "visit_key": key, "url": VISIT_PAGE, "title": VISIT_TITLE }),
+    )
+    .await;
+    let invitation = next["invitation"]["id"].as_str().unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "invitation": { "id": invitation, "visit_key": key } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let started: Value = res.json().await.unwrap();
+    (visit, started["visitor_id"].as_str().unwrap().to_owned())
+}
+
+/// ASVS 5.0 14.2.4 and 14.2.7 for browsing: a visit's pages (URL, title),
+/// referrer and cart are sealed at rest, yet agents read them on the visitor
+/// list; the buyer's export carries their visits and the erasure removes them.
+#[tokio::test]
+async fn asvs_14_2_4_a_visits_pages_referrer_and_cart_are_sealed_exported_and_erased() {
+    let app = spawn_app().await;
+    let (visit, visitor_id) = browsing_buyer(&app).await;
+    let secrets = [VISIT_TITLE, "zither-4417", "guzheng-8823", VISIT_CART];
+
+    let agent = app.staff("agent-visit-list", Role::Agent).await;
+    let listed: Value = app
+        .staff_get(&agent, "/api/v1/staff/visits")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == visit.as_str())
+        .expect("the visit is listed");
+    assert_eq!(mine["current_page"], VISIT_PAGE);
+    assert_eq!(mine["current_title"], VISIT_TITLE);
+    assert_eq!(mine["referrer"], VISIT_REFERRER);
+    assert_eq!(mine["cart"][0]["name"], VISIT_CART);
+    assert_absent(&raw_bytes(&app).await, &secrets);
+
+    let admin = app.staff("admin-visit-seal", Role::Admin).await;
+    let record = export(&app, &admin, &visitor_id).await;
+    let visits = record["visits"].as_array().expect("visits in the export");
+    assert_eq!(visits.len(), 1, "{record}");
+    assert_eq!(visits[0]["id"], visit.as_str());
+    let text = visits[0].to_string();
+    for value in [VISIT_PAGE, VISIT_TITLE, VISIT_REFERRER, VISIT_CART] {
+        assert!(
+            text.contains(value),
+            "{value} missing from the export: {text}"
+        );
+    }
+
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/buyers/{visitor_id}")))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let after = export(&app, &admin, &visitor_id).await;
+    assert_eq!(after["visits"], json!([]), "{after}");
+    let listed: Value = app
+        .staff_get(&agent, "/api/v1/staff/visits")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains(&visit),
+        "the erased visit is still listed: {listed}"
+    );
+    assert_absent(&raw_bytes(&app).await, &secrets);
+}
+
+/// ASVS 5.0 14.2.4: a visit an older version stored in clear (before
+/// migration 0018) is sealed at the next start and reads back the same.
+#[tokio::test]
+async fn asvs_14_2_4_a_visit_stored_in_clear_by_an_older_version_is_sealed_at_the_next_start() {
+    let app = spawn_app().await;
+    let first = presence(
+        &app,
+        json!({ "browser_id": "b_legacy_visit_01", "url": "https://shop.example/" }),
+    )
+    .await;
+    let visit = first["visit_id"].as_str().unwrap().to_owned();
+    let state = json!({
+        "entry_url": VISIT_PAGE, "referrer": null, "source": "direct",
+        "utm": {}, "pages": [{ "url": VISIT_PAGE, "title": VISIT_TITLE, "at": 1 }],
+        "cart": [{ "sku": "ZT-4417", "name": VISIT_CART, "quantity": 1, "unit_price_cents": 8800 }]
+    });
+    raw_exec(
+        &app,
+        format!("UPDATE visits SET state = '{state}', sealed_state = NULL WHERE id = '{visit}'"),
+    )
+    .await;
+    let settings = app.settings.clone();
+    let dir = app.stop().await;
+    let app = spawn_with(dir, settings, Default::default()).await;
+
+    let visit_row = app.state.store.visit(&visit).await.unwrap();
+    let opened: Value = serde_json::from_str(&visit_row.state).unwrap();
+    assert_eq!(opened["pages"][0]["title"], VISIT_TITLE);
+    assert_eq!(opened["cart"][0]["name"], VISIT_CART);
+    assert_absent(
+        &raw_bytes(&app).await,
+        &[VISIT_TITLE, "zither-4417", VISIT_CART],
+    );
+}

@@ -28,6 +28,7 @@ mod nodes;
 mod ops;
 mod privacy;
 mod quality;
+mod recommend;
 mod routing;
 mod sessions;
 mod staff;

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use xiaoer::domain::staff::Role;
 
-const SHOP: &str = "https://shop.example";
+pub(crate) const SHOP: &str = "https://shop.example";
 
-fn browser(n: u32) -> String {
+pub(crate) fn browser(n: u32) -> String {
     format!("b_test_browser_{n:04}")
 }
 
@@ -26,7 +26,7 @@ async fn beat(app: &TestApp, body: Value) -> Value {
 }
 
 /// A first heartbeat from `browser` on `url`: returns (visit id, visit key).
-async fn arrive(
+pub(crate) async fn arrive(
     app: &TestApp,
     browser: &str,
     url: &str,
@@ -43,7 +43,7 @@ async fn arrive(
     )
 }
 
-async fn again(app: &TestApp, browser: &str, key: &str, url: &str) -> Value {
+pub(crate) async fn again(app: &TestApp, browser: &str, key: &str, url: &str) -> Value {
     beat(
         app,
         json!({ "browser_id": browser, "visit_key": key, "url": url }),
@@ -72,7 +72,7 @@ async fn add_rule(app: &TestApp, admin: &StaffLogin, rule: Value) -> reqwest::Re
         .await
 }
 
-async fn accept(app: &TestApp, invitation: &str, key: &str) -> reqwest::Response {
+pub(crate) async fn accept(app: &TestApp, invitation: &str, key: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/conversations"))
         .json(&json!({ "invitation": { "id": invitation, "visit_key": key } }))
@@ -81,7 +81,7 @@ async fn accept(app: &TestApp, invitation: &str, key: &str) -> reqwest::Response
         .unwrap()
 }
 
-fn buyer_of(started: &Value) -> Buyer {
+pub(crate) fn buyer_of(started: &Value) -> Buyer {
     Buyer {
         conversation_id: started["conversation"]["id"].as_str().unwrap().to_owned(),
         visitor_id: started["visitor_id"].as_str().unwrap().to_owned(),
@@ -711,4 +711,109 @@ async fn the_demo_store_serves_its_catalogue_for_product_pages() {
         .await
         .unwrap();
     assert_eq!(all.len(), 50);
+}
+
+/// A heartbeat from the client address `ip` (the test server believes
+/// `X-Forwarded-For` from loopback).
+async fn beat_from(app: &TestApp, ip: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/presence"))
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// ASVS 5.0 2.4.1 (anti-automation) on the public heartbeat: one visit (or one
+/// browser starting visits) past its quota gets 429 `rate_limited` with
+/// Retry-After and stores nothing more, while another visit is served.
+#[tokio::test]
+async fn a_visit_flooding_heartbeats_gets_429_while_another_visit_is_served() {
+    let app = crate::hardening::spawn_limited(|r| r.presence_per_visit = 3).await;
+    let agent = app.staff("agent-flood", Role::Agent).await;
+    let ip = "203.0.113.20";
+    let first = beat_from(
+        &app,
+        ip,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/") }),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let key = first.json::<Value>().await.unwrap()["visit_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for n in 0..4 {
+        let res = beat_from(
+            &app,
+            ip,
+            json!({ "browser_id": browser(1), "visit_key": key, "url": format!("{SHOP}/p{n}") }),
+        )
+        .await;
+        if n < 3 {
+            assert_eq!(res.status(), 200, "{n}");
+        } else {
+            crate::hardening::assert_rate_limited(res).await;
+        }
+    }
+    let listed = visits(&app, &agent, "").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0]["current_page"],
+        format!("{SHOP}/p2"),
+        "the refused heartbeat changed nothing"
+    );
+    assert_eq!(listed[0]["pages"], 4);
+
+    // A browser starting visit after visit is held by its browser id.
+    for n in 0..4 {
+        let res = beat_from(
+            &app,
+            ip,
+            json!({ "browser_id": browser(2), "url": format!("{SHOP}/") }),
+        )
+        .await;
+        if n < 3 {
+            assert_eq!(res.status(), 200, "{n}");
+        } else {
+            crate::hardening::assert_rate_limited(res).await;
+        }
+    }
+    assert_eq!(visits(&app, &agent, "").await.len(), 4);
+
+    let other = beat_from(
+        &app,
+        ip,
+        json!({ "browser_id": browser(3), "url": format!("{SHOP}/") }),
+    )
+    .await;
+    assert_eq!(other.status(), 200, "another visit from the same address");
+}
+
+/// ASVS 5.0 2.4.1: one address sending heartbeats for many browsers is limited
+/// as a whole, and a shopper at another address is served.
+#[tokio::test]
+async fn heartbeats_past_the_per_address_quota_get_429_while_another_address_is_served() {
+    let app = crate::hardening::spawn_limited(|r| r.presence_per_ip = 4).await;
+    for n in 0..5 {
+        let res = beat_from(
+            &app,
+            "203.0.113.30",
+            json!({ "browser_id": browser(10 + n), "url": format!("{SHOP}/") }),
+        )
+        .await;
+        if n < 4 {
+            assert_eq!(res.status(), 200, "{n}");
+        } else {
+            crate::hardening::assert_rate_limited(res).await;
+        }
+    }
+    let res = beat_from(
+        &app,
+        "203.0.113.31",
+        json!({ "browser_id": browser(20), "url": format!("{SHOP}/") }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
 }

@@ -2,7 +2,8 @@
 //! page is invited by a rule, accepts, gets the product's card and adds it to
 //! the shop's cart from the chat; an agent watching the live visitor list sees
 //! a second visitor arrive and invites them, and that visitor gets the agent's
-//! greeting. Screenshots go to test-artifacts/e2e/<backend>/visitors-*.png.
+//! greeting; in that chat the agent's product-card picker shows the products
+//! recommended for the buyer and one click sends one. Screenshots go to test-artifacts/e2e/<backend>/visitors-*.png.
 
 use super::roles::page_is_sound;
 use super::{DESKTOP, PHONE, agent_logs_in, artifacts};
@@ -180,6 +181,50 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
             BEATS,
         )
         .await;
+
+    // The agent opens the chat: the product-card picker shows the products
+    // recommended for this buyer, and one click sends one as a card.
+    agent
+        .click("[data-testid=list-mine] a[data-testid^=conv-]")
+        .await;
+    agent.click("[data-testid=action-product_card]").await;
+    let sku = agent
+        .wait_until(
+            "a product recommended for this buyer",
+            "document.querySelector('[data-testid=product-recommended] [data-testid=product-recommendation] [data-testid=product-card]')?.dataset.sku",
+        )
+        .await;
+    let sku = sku.as_str().unwrap().to_owned();
+    agent
+        .wait_until(
+            "the recommended block is titled in Chinese",
+            "[...document.querySelectorAll('[data-testid=product-picker] h4')].some(h => h.textContent === '为该买家推荐')",
+        )
+        .await;
+    agent
+        .screenshot(&out.join("visitors-recommended-desktop.png"))
+        .await;
+    agent
+        .click(&format!("[data-testid=product-recommend-{sku}]"))
+        .await;
+    agent
+        .wait_until(
+            "the recommended card in the chat",
+            &format!(
+                "!document.querySelector('[data-testid=product-picker]') && \
+                 [...document.querySelectorAll('[data-testid=product-card][data-sku={sku:?}]')].length > 0"
+            ),
+        )
+        .await;
+    let frame = second.wait_for("[data-testid=xiaoer-frame]").await;
+    second.enter_frame(&frame).await;
+    second
+        .wait_until(
+            "the buyer gets the recommended card",
+            &format!("!!document.querySelector('[data-testid=product-card][data-sku={sku:?}]')"),
+        )
+        .await;
+    second.leave_frame().await;
 
     // The visitor list reads well at both widths, in Chinese, without codes.
     agent.click("[data-testid=nav-visitors]").await;

@@ -1,5 +1,6 @@
 // Product cards in the agent's chat: how a card looks in the history, and the
-// picker that searches the shop's catalogue and sends a card in one click.
+// picker that shows the products recommended for the chat's buyer and searches
+// the shop's catalogue, sending a card in one click.
 
 import { el, get, post } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
@@ -9,11 +10,13 @@ addStrings(
     product_card: "商品卡片", product_search: "搜索商品（名称、类目或编号）", product_send: "发送",
     product_sent: "商品卡片已发送", product_stock: (n) => `库存 ${n}`, product_sold_out: "缺货", product_none: "没有找到商品",
     error_product_not_found: "店铺里没有这件商品", close_picker: "关闭",
+    product_recommended: "为该买家推荐", product_search_results: "搜索结果",
   },
   {
     product_card: "Product card", product_search: "Search products (title, category or sku)", product_send: "Send",
     product_sent: "Product card sent", product_stock: (n) => `${n} in stock`, product_sold_out: "Sold out", product_none: "No products found",
     error_product_not_found: "The shop has no such product", close_picker: "Close",
+    product_recommended: "Recommended for this buyer", product_search_results: "Search results",
   },
 );
 
@@ -41,10 +44,14 @@ export function toggleProductPicker(chat, anchor) {
   if (open) return open.remove();
   const search = el("input", { type: "search", placeholder: t("product_search"), testid: "product-search" });
   const results = el("ul", { class: "product-results", testid: "product-results" });
+  const recommended = el("ul", { class: "product-results", testid: "product-recommended" });
+  const recommendedBlock = el("section", { hidden: true }, el("h4", {}, t("product_recommended")), recommended);
   const picker = el(
     "div",
     { class: "product-picker", testid: "product-picker" },
     el("div", { class: "row" }, search, el("button", { type: "button", class: "link", onclick: () => picker.remove() }, t("close_picker"))),
+    recommendedBlock,
+    el("h4", {}, t("product_search_results")),
     results,
   );
   const send = async (sku, button) => {
@@ -58,17 +65,23 @@ export function toggleProductPicker(chat, anchor) {
       button.disabled = false;
     }
   };
+  const row = (p, testid, sendId) => {
+    const button = el("button", { type: "button", testid: sendId }, t("product_send"));
+    button.onclick = () => send(p.sku, button);
+    return el("li", { testid }, productCardNode(p), button);
+  };
   const find = async () => {
     const found = await get(`/api/v1/staff/products?q=${encodeURIComponent(search.value.trim())}&limit=20`).catch(() => []);
     results.replaceChildren(
       ...(found.length
-        ? found.map((p) => {
-            const button = el("button", { type: "button", testid: `product-send-${p.sku}` }, t("product_send"));
-            button.onclick = () => send(p.sku, button);
-            return el("li", { testid: "product-result" }, productCardNode(p), button);
-          })
+        ? found.map((p) => row(p, "product-result", `product-send-${p.sku}`))
         : [el("li", { class: "hint" }, t("product_none"))]),
     );
+  };
+  const recommend = async () => {
+    const found = await get(`${chat.base}/recommendations`).catch(() => []);
+    recommended.replaceChildren(...found.map((p) => row(p, "product-recommendation", `product-recommend-${p.sku}`)));
+    recommendedBlock.hidden = found.length === 0;
   };
   let timer;
   search.addEventListener("input", () => {
@@ -76,6 +89,7 @@ export function toggleProductPicker(chat, anchor) {
     timer = setTimeout(find, 250);
   });
   anchor.before(picker);
+  recommend();
   find();
   search.focus();
 }

@@ -78,6 +78,9 @@ async function send() {
       if (reply.visit_key) sessionStorage.setItem(VISIT_KEY, reply.visit_key);
       everyMs = Math.max(1000, Number(reply.next_in_ms) || 5000);
       if (reply.invitation) parent.postMessage({ type: "xiaoer:invitation", invitation: reply.invitation }, "*");
+    } else if (res.status === 429) {
+      // Too many heartbeats: wait as long as the server asks before the next.
+      everyMs = Math.max(everyMs, (Number(res.headers.get("Retry-After")) || 5) * 1000);
     } else if (res.status === 400 && body.visit_key) {
       sessionStorage.removeItem(VISIT_KEY);
     }

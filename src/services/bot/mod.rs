@@ -16,6 +16,7 @@ pub mod offer;
 pub mod orders;
 pub mod pipeline;
 pub mod prompts;
+pub mod recommend;
 pub mod session;
 pub mod welcome;
 
@@ -120,6 +121,8 @@ pub struct BotPorts {
     pub llm: Option<Arc<dyn ChatModel>>,
     /// For grouping unanswered questions; without it they group by exact text.
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// Products to offer a buyer who asks for a suggestion or an alternative.
+    pub recommender: Option<Arc<crate::services::recommend::Recommender>>,
 }
 
 /// Stops the bot's typing frames when dropped (the turn ended, however).

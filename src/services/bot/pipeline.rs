@@ -124,6 +124,9 @@ impl BotService {
         if let Some(i) = super::answer::picked_suggestion(&text, offered.len()) {
             return self.curated(turn, &offered[i]).await;
         }
+        if self.offer_recommendations(turn).await? {
+            return Ok(());
+        }
         let offered_intent = turn.session.offered_intent.take();
         self.take_up_offer(turn, offered_intent);
         if self.answer_then_offer(turn).await? {

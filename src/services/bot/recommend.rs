@@ -1,0 +1,45 @@
+//! A buyer who asks for a suggestion or an alternative ("有没有类似的",
+//! "这个码没货了") gets the products recommended for them (item-to-item from
+//! what they looked at, have in the cart and bought) as product cards.
+
+use super::pipeline::Turn;
+use super::{BotError, BotService};
+use crate::domain::message::MessageBody;
+use crate::domain::recommend::asks_for_suggestion;
+
+/// Product cards the bot shows at most.
+const CARDS: usize = 3;
+
+impl BotService {
+    /// True when the bot offered products; false when the message does not ask
+    /// for them or there is nothing to offer (the turn then goes on).
+    pub(super) async fn offer_recommendations(&self, turn: &mut Turn) -> Result<bool, BotError> {
+        let Some(recommender) = &self.ports.recommender else {
+            return Ok(false);
+        };
+        if !asks_for_suggestion(&turn.facts.text) {
+            return Ok(false);
+        }
+        let products = match recommender.for_visitor(&turn.conversation.visitor_id).await {
+            Ok(products) => products,
+            Err(error) => {
+                tracing::warn!(%error, "no recommendations for the bot");
+                return Ok(false);
+            }
+        };
+        if products.is_empty() {
+            return Ok(false);
+        }
+        let intro = turn.lang.pick(
+            "为您推荐这几款，点卡片上的“加入购物车”即可下单：",
+            "Here are a few you may like; add one to your cart from its card:",
+        );
+        self.say(turn, intro).await?;
+        for card in products.into_iter().take(CARDS) {
+            self.chat
+                .send_bot(&turn.id, MessageBody::ProductCard { card })
+                .await?;
+        }
+        Ok(true)
+    }
+}

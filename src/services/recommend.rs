@@ -1,0 +1,205 @@
+//! Product recommendations for a buyer: item-to-item from co-view (the product
+//! pages of the shop's visits) and co-buy (the Commerce port's orders), learned
+//! again at most once a minute and kept in memory, so a recommendation is a
+//! lookup. The demo store also learns from the generated demo logs
+//! (`storage::demo_logs`), so the demo shop recommends from the start.
+
+use super::chat::{Actor, ChatError, ChatService};
+use super::staff::StaffUser;
+use crate::domain::catalogue::{Product, Sku};
+use crate::domain::conversation::ConversationId;
+use crate::domain::presence::VisitState;
+use crate::domain::recommend::{Basket, ItemToItem};
+use crate::domain::visitor::VisitorContext;
+use crate::ports::{Clock, Commerce, CommerceError};
+use crate::storage::{Store, StoreError};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// How long a learned model serves before it is learned again.
+const RELEARN_AFTER_MS: i64 = 60_000;
+/// Visits and orders the model learns from (the newest).
+const LEARN_FROM_VISITS: i64 = 20_000;
+const LEARN_FROM_ORDERS: i64 = 20_000;
+/// How far back visits count.
+const LEARN_WINDOW_MS: i64 = 30 * 24 * 3_600_000;
+/// Products of the buyer's own history that seed a recommendation.
+const MAX_SEEDS: usize = 12;
+/// Products a recommendation lists.
+pub const RECOMMENDED: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendError {
+    #[error(transparent)]
+    Commerce(#[from] CommerceError),
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Recommender {
+    store: Store,
+    commerce: Arc<dyn Commerce>,
+    chat: Arc<ChatService>,
+    clock: Arc<dyn Clock>,
+    /// Baskets learned on top of the shop's own (the demo logs), if any.
+    seeded: Vec<Basket>,
+    model: Mutex<Option<(i64, Arc<ItemToItem>)>>,
+}
+
+impl Recommender {
+    pub fn new(
+        store: Store,
+        commerce: Arc<dyn Commerce>,
+        chat: Arc<ChatService>,
+        clock: Arc<dyn Clock>,
+        seeded: Vec<Basket>,
+    ) -> Self {
+        Self {
+            store,
+            commerce,
+            chat,
+            clock,
+            seeded,
+            model: Mutex::new(None),
+        }
+    }
+
+    /// Products recommended for the buyer of a conversation the agent may see:
+    /// related to what the buyer is looking at, has in the cart and bought;
+    /// sold-out products and those already in the cart are left out.
+    pub async fn for_conversation(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+    ) -> Result<Vec<Product>, RecommendError> {
+        let conversation = self.chat.visible(Actor::Staff(staff), id).await?;
+        self.for_visitor(&conversation.visitor_id).await
+    }
+
+    /// Products recommended for a buyer (the bot offers them in the chat).
+    pub async fn for_visitor(&self, visitor_id: &str) -> Result<Vec<Product>, RecommendError> {
+        let (seeds, in_cart) = self.seeds(visitor_id).await?;
+        self.products(&seeds, &in_cart).await
+    }
+
+    /// Products recommended for a buyer who looked at `seeds` (most telling first).
+    pub async fn products(
+        &self,
+        seeds: &[String],
+        exclude: &HashSet<String>,
+    ) -> Result<Vec<Product>, RecommendError> {
+        let model = self.model().await?;
+        // Ask for more than shown: some may be sold out or gone from the shop.
+        let skus = model.recommend(seeds, exclude, RECOMMENDED * 2);
+        let mut out = Vec::with_capacity(RECOMMENDED);
+        for sku in skus {
+            let Ok(sku) = Sku::parse(&sku) else { continue };
+            if let Some(product) = self.commerce.product(&sku).await?
+                && product.stock > 0
+            {
+                out.push(product);
+                if out.len() == RECOMMENDED {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The buyer's products, most telling first: the current page and the
+    /// pages before it (newest visit first, then the chat's context), the cart,
+    /// then past orders. Also the cart's skus (not recommended again).
+    async fn seeds(
+        &self,
+        visitor_id: &str,
+    ) -> Result<(Vec<String>, HashSet<String>), RecommendError> {
+        let mut seeds: Vec<String> = Vec::new();
+        let mut cart = HashSet::new();
+        for visit in self.store.visits_of_visitor(visitor_id, 5).await? {
+            let Ok(state) = serde_json::from_str::<VisitState>(&visit.state) else {
+                continue;
+            };
+            for page in state.pages.iter().rev() {
+                if let Some(sku) = Sku::of_page(&page.url) {
+                    add_once(sku.as_str().to_owned(), &mut seeds);
+                }
+            }
+            cart.extend(state.cart.into_iter().map(|item| item.sku));
+        }
+        let visitor = self.store.visitor(visitor_id).await?;
+        if let Some(context) = visitor
+            .context
+            .as_deref()
+            .and_then(|c| serde_json::from_str::<VisitorContext>(c).ok())
+        {
+            let pages = context
+                .current_page
+                .iter()
+                .chain(context.pages_viewed.iter().rev().map(|p| &p.url));
+            for url in pages {
+                if let Some(sku) = Sku::of_page(url) {
+                    add_once(sku.as_str().to_owned(), &mut seeds);
+                }
+            }
+            cart.extend(context.cart.into_iter().map(|item| item.sku));
+        }
+        let mut in_cart: Vec<&String> = cart.iter().collect();
+        in_cart.sort();
+        for sku in in_cart {
+            add_once(sku.clone(), &mut seeds);
+        }
+        if let Some(account) = visitor.shop_account_id.as_deref() {
+            for order in self.commerce.recent_orders(account, 5).await? {
+                for line in order.lines {
+                    add_once(line.sku, &mut seeds);
+                }
+            }
+        }
+        seeds.truncate(MAX_SEEDS);
+        Ok((seeds, cart))
+    }
+
+    /// The model, learned again when older than a minute.
+    async fn model(&self) -> Result<Arc<ItemToItem>, RecommendError> {
+        let now = self.clock.now_ms();
+        if let Some((at, model)) = &*self.model.lock().expect("model lock")
+            && now - at < RELEARN_AFTER_MS
+        {
+            return Ok(model.clone());
+        }
+        let mut baskets = self.seeded.clone();
+        for visit in self
+            .store
+            .visits_seen_since(now - LEARN_WINDOW_MS, LEARN_FROM_VISITS)
+            .await?
+        {
+            if let Ok(state) = serde_json::from_str::<VisitState>(&visit.state) {
+                let skus: Vec<String> = state
+                    .pages
+                    .iter()
+                    .filter_map(|p| Sku::of_page(&p.url))
+                    .map(|s| s.as_str().to_owned())
+                    .collect();
+                if skus.len() > 1 {
+                    baskets.push(Basket::viewed(skus));
+                }
+            }
+        }
+        for order in self.commerce.order_baskets(LEARN_FROM_ORDERS).await? {
+            if order.len() > 1 {
+                baskets.push(Basket::bought(order));
+            }
+        }
+        let model = Arc::new(ItemToItem::learn(&baskets));
+        *self.model.lock().expect("model lock") = Some((now, model.clone()));
+        Ok(model)
+    }
+}
+
+fn add_once(sku: String, seeds: &mut Vec<String>) {
+    if !seeds.contains(&sku) {
+        seeds.push(sku);
+    }
+}
