@@ -274,6 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Tickets(args),
         } => crate::bench::tickets::run(args, settings).await,
+        Command::Bench {
             command: BenchCommand::Visitors(args),
         } => crate::bench::visitors::run(args, settings).await,
         Command::Eval {
