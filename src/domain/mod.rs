@@ -28,5 +28,5 @@ pub mod invitation;
 pub mod presence;
 pub mod quality; // 质检 rules (issue 17)
 // tickets: e-mail reminders
-pub mod ticket_mail;
 pub mod recommend;
+pub mod ticket_mail;

@@ -134,7 +134,10 @@ async fn the_attack_set_leaks_nothing() {
     let only = std::env::var("XIAOER_ATTACK_CASE").ok();
     let cases: Vec<Value> = cases
         .into_iter()
-        .filter(|c| only.as_deref().is_none_or(|p| c["id"].as_str().unwrap().starts_with(p)))
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|p| c["id"].as_str().unwrap().starts_with(p))
+        })
         .collect();
     let mut leaks = Vec::new();
     for case in &cases {

@@ -960,15 +960,14 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
     console.quit().await;
 }
 
-/// A supervisor opens the analytics dashboard after a few chats: the cards show
-/// the API's numbers, both uPlot charts drew on a canvas of real size, 导出 Excel
-/// downloads a real workbook, and the page is sound at desktop and phone width (screenshots saved).
-#[tokio::test]
-async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
-    let Some(chromedriver) = chromedriver() else {
-        return;
-    };
-    let app = helpers::spawn_app().await;
+/// Agent 小李 (agent-li, signed in over the login route) and supervisor
+/// lead-wang, both members of one new skill group an admin made.
+struct Team {
+    li: StaffLogin,
+    lead: StaffLogin,
+}
+
+async fn team(app: &TestApp, group_name: &str) -> Team {
     let admin = app.staff("admin-zhao", Role::Admin).await;
     let new = xiaoer::services::staff::NewStaff::parse(
         "agent-li",
@@ -979,10 +978,10 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     )
     .unwrap();
     app.state.staff.add_user(new).await.unwrap();
-    let li = login_token(&app, "agent-li").await;
+    let li = login_token(app, "agent-li").await;
     let lead = app.staff("lead-wang", Role::Supervisor).await;
     let group: Value = app
-        .staff_post(&admin, "/api/v1/staff/routing/groups", json!({ "name": "售前 pre-sales", "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }))
+        .staff_post(&admin, "/api/v1/staff/routing/groups", json!({ "name": group_name, "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }))
         .await
         .json()
         .await
@@ -1002,6 +1001,19 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             .await;
         assert!(res.status().is_success());
     }
+    Team { li, lead }
+}
+
+/// A supervisor opens the analytics dashboard after a few chats: the cards show
+/// the API's numbers, both uPlot charts drew on a canvas of real size, 导出 Excel
+/// downloads a real workbook, and the page is sound at desktop and phone width (screenshots saved).
+#[tokio::test]
+async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let Team { li, lead } = team(&app, "售前 pre-sales").await;
     // Two chats li answers and resolves (rated 5 and 3), one nobody takes.
     for stars in [5, 3] {
         let buyer = app.start_conversation().await;
@@ -1358,39 +1370,7 @@ async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
         return;
     };
     let app = helpers::spawn_app().await;
-    let admin = app.staff("admin-zhao", Role::Admin).await;
-    let new = xiaoer::services::staff::NewStaff::parse(
-        "agent-li",
-        helpers::PASSWORD,
-        Some("小李"),
-        Role::Agent,
-        Some(5),
-    )
-    .unwrap();
-    app.state.staff.add_user(new).await.unwrap();
-    let li = login_token(&app, "agent-li").await;
-    let lead = app.staff("lead-wang", Role::Supervisor).await;
-    let group: Value = app
-        .staff_post(&admin, "/api/v1/staff/routing/groups", json!({ "name": "售后 after-sales", "strategy": "saturation", "overflow_group_id": null, "overflow_after_ms": null }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    for member in [&li.id, &lead.id] {
-        let path = format!(
-            "/api/v1/staff/routing/groups/{}/members/{member}",
-            group["id"].as_str().unwrap()
-        );
-        let res = app
-            .staff_send(
-                reqwest::Method::PUT,
-                &admin,
-                &path,
-                json!({ "level": 0, "weight": 100 }),
-            )
-            .await;
-        assert!(res.status().is_success());
-    }
+    let Team { li, lead } = team(&app, "售后 after-sales").await;
     let buyer = app.start_conversation().await;
     app.buyer_send(
         &buyer,
