@@ -599,7 +599,7 @@ async fn asvs_14_2_4_a_visits_pages_referrer_and_cart_are_sealed_exported_and_er
     assert_eq!(mine["current_title"], VISIT_TITLE);
     assert_eq!(mine["referrer"], VISIT_REFERRER);
     assert_eq!(mine["cart"][0]["name"], VISIT_CART);
-    assert_absent(&raw_bytes(&app).await, &secrets);
+    assert_absent(&raw_database_bytes(&app).await, &secrets);
 
     let admin = app.staff("admin-visit-seal", Role::Admin).await;
     let record = export(&app, &admin, &visitor_id).await;
@@ -634,7 +634,7 @@ async fn asvs_14_2_4_a_visits_pages_referrer_and_cart_are_sealed_exported_and_er
         !listed.to_string().contains(&visit),
         "the erased visit is still listed: {listed}"
     );
-    assert_absent(&raw_bytes(&app).await, &secrets);
+    assert_absent(&raw_database_bytes(&app).await, &secrets);
 }
 
 /// ASVS 5.0 14.2.4: a visit an older version stored in clear (before
@@ -667,7 +667,7 @@ async fn asvs_14_2_4_a_visit_stored_in_clear_by_an_older_version_is_sealed_at_th
     assert_eq!(opened["pages"][0]["title"], VISIT_TITLE);
     assert_eq!(opened["cart"][0]["name"], VISIT_CART);
     assert_absent(
-        &raw_bytes(&app).await,
+        &raw_database_bytes(&app).await,
         &[VISIT_TITLE, "zither-4417", VISIT_CART],
     );
 }
