@@ -383,7 +383,12 @@ fn generate(
                 };
                 let payload =
                     serde_json::to_vec(&EventPayload::Message { body }).expect("serialises");
-                let sender = (who == "agent").then(|| agent.clone());
+                // A buyer's messages carry the visitor's id, an agent's their staff id.
+                let sender = Some(if who == "agent" {
+                    agent.clone()
+                } else {
+                    visitor_id.clone()
+                });
                 (
                     who.to_owned(),
                     sender,
