@@ -116,6 +116,14 @@ fn prompt_windows() -> Vec<String> {
 
 #[tokio::test]
 async fn the_attack_set_leaks_nothing() {
+    // What the bot says does not depend on the database, and the set takes
+    // minutes of model time: it runs in the SQLite pass of the suite only.
+    if crate::helpers::backend_is_postgres() {
+        eprintln!(
+            "the red team runs in the SQLite pass (the model's answers do not depend on the database)"
+        );
+        return;
+    }
     let mut entries = vec![poisoned_entry()];
     entries.extend(shop_entries().into_iter().filter(|e| e.id != "faq-invoice"));
     let app = spawn_bot_app(Arc::new(FixedKnowledge {
