@@ -63,6 +63,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// The data key: rotate it, see what is still sealed with an older key, retire old keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new data key to the key file; from the next start it seals every new value
+    /// and the server re-seals old ones in the background.
+    Rotate,
+    /// Count, per sealed column, the values still under an older key (JSON).
+    Status,
+    /// Re-seal every value under an older key now (the server also does it at start).
+    Reseal,
+    /// Drop the older keys once nothing is sealed with them any more.
+    Retire,
 }
 
 #[derive(Subcommand)]
@@ -217,6 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("analytics rebuilt from {} events", events?);
             Ok(())
         }
+        Command::Keys { command } => keys(command, &settings).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -348,4 +367,66 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+/// `xiaoer keys ...`: see `KeysCommand`.
+async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
+    let configured = settings.encryption_key.is_some();
+    if let KeysCommand::Rotate = command {
+        anyhow::ensure!(
+            !configured,
+            "the data key comes from the settings (XIAOER_ENCRYPTION_KEY): append a new 64-hex \
+             key to its comma-separated list and restart instead"
+        );
+        let fingerprint = crate::crypto::rotate_key_file(&settings.data_dir)?;
+        println!(
+            "added data key {fingerprint}: restart the server (every node); it seals new values \
+             with it at once and re-seals older ones in the background (`xiaoer keys status`)"
+        );
+        return Ok(());
+    }
+    let store = crate::startup::open_store(settings).await?;
+    let cipher = crate::startup::load_cipher(settings)?;
+    let clock: Arc<dyn crate::ports::Clock> = Arc::new(crate::ports::SystemClock);
+    let attachments = Arc::new(crate::services::attachments::AttachmentService::new(
+        store.clone(),
+        cipher.clone(),
+        clock.clone(),
+        settings.data_dir.join("attachments"),
+        settings.max_upload_bytes,
+    ));
+    let rotation =
+        crate::services::keys::KeyRotation::new(store.clone(), cipher.clone(), clock, attachments);
+    if let KeysCommand::Reseal = command {
+        rotation.pass(false).await?;
+    }
+    let columns = rotation.pass(true).await;
+    store.close().await;
+    let columns = columns?;
+    let remaining: u64 = columns.iter().map(|c| c.older_key).sum();
+    let unreadable: u64 = columns.iter().map(|c| c.unreadable).sum();
+    if let KeysCommand::Retire = command {
+        anyhow::ensure!(
+            remaining == 0 && unreadable == 0,
+            "{remaining} values are still sealed with an older key and {unreadable} open with no \
+             key: let the server finish re-sealing (or run `xiaoer keys reseal`) first"
+        );
+        anyhow::ensure!(
+            !configured,
+            "the data key comes from the settings (XIAOER_ENCRYPTION_KEY): keep only its last key \
+             (and restart) to retire the others"
+        );
+        let retired = crate::crypto::retire_old_keys(&settings.data_dir)?;
+        println!("retired {retired} older data key(s); restart the server");
+        return Ok(());
+    }
+    let report = serde_json::json!({
+        "keys": cipher.fingerprints(),
+        "current": cipher.current_fingerprint(),
+        "remaining": remaining,
+        "unreadable": unreadable,
+        "columns": columns,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }

@@ -31,11 +31,30 @@ pub enum CryptoError {
 /// XChaCha20-Poly1305 with a random nonce per value. The associated data binds a
 /// ciphertext to its owner (a conversation or visitor id), so a value copied to
 /// another row does not decrypt.
+///
+/// A keyring: new values are sealed with the newest key; a value opens with any
+/// key of the ring (newest first), so after a rotation old values stay readable
+/// while the server re-seals them in the background (`storage::rekey`). The
+/// keyed hashes (attachment ids, blind indexes) stay derived from the first key
+/// ever used, the root: rotating them would mean recomputing every index from
+/// the plaintext, and they reveal nothing without the root.
 #[derive(Clone)]
 pub struct Cipher {
-    aead: XChaCha20Poly1305,
+    /// Oldest first; the last seals.
+    keys: Vec<XChaCha20Poly1305>,
+    /// A short public fingerprint per key (its place in the ring is not stable
+    /// across a retirement; the fingerprint is).
+    fingerprints: Vec<String>,
     hash_key: [u8; 32],
     index_key: [u8; 32],
+}
+
+/// One line of the key file: a key that seals and opens, or the root kept only
+/// to derive the keyed hashes (after `retire`).
+#[derive(Debug, Clone, PartialEq)]
+struct KeyLine {
+    key: [u8; 32],
+    index_only: bool,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -46,35 +65,47 @@ impl std::fmt::Debug for Cipher {
 
 impl Cipher {
     pub fn from_key(key: &[u8; 32]) -> Self {
+        Self::from_ring(key, &[*key])
+    }
+
+    /// A ring of `keys` (oldest first, the last seals) whose keyed hashes are
+    /// derived from `root`.
+    pub fn from_ring(root: &[u8; 32], keys: &[[u8; 32]]) -> Self {
+        assert!(!keys.is_empty(), "a keyring holds at least one key");
         // A separate sub-key for content hashes, so the two uses never share a key.
         let hash_key: [u8; 32] = Sha256::new()
             .chain_update(b"xiaoer attachment id v1")
-            .chain_update(key)
+            .chain_update(root)
             .finalize()
             .into();
         let index_key: [u8; 32] = Sha256::new()
             .chain_update(b"xiaoer blind index v1")
-            .chain_update(key)
+            .chain_update(root)
             .finalize()
             .into();
         Self {
-            aead: XChaCha20Poly1305::new(key.into()),
+            keys: keys
+                .iter()
+                .map(|k| XChaCha20Poly1305::new(k.into()))
+                .collect(),
+            fingerprints: keys.iter().map(fingerprint).collect(),
             hash_key,
             index_key,
         }
     }
 
-    /// The key from settings (hex), else the key file in the data dir, created with
-    /// owner-only permissions on first run. The data dir (database, attachments,
-    /// key) is made owner-only too, and a key file others could read is tightened.
+    /// The ring from settings (hex keys separated by commas, oldest first), else
+    /// from the key file in the data dir, created with owner-only permissions on
+    /// first run. The data dir (database, attachments, key) is made owner-only
+    /// too, and a key file others could read is tightened.
     pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
         let key_path = data_dir.join(KEY_FILE);
         owner_only(data_dir, 0o700).map_err(|source| CryptoError::KeyFile {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let hex_key = match configured {
-            Some(k) => k.trim().to_owned(),
+        let text = match configured {
+            Some(k) => k.replace(',', "\n"),
             None => read_or_create_key_file(&key_path)?,
         };
         if key_path.exists() {
@@ -83,16 +114,60 @@ impl Cipher {
                 source,
             })?;
         }
-        let bytes = hex::decode(hex_key).map_err(|_| CryptoError::BadKey)?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
-        Ok(Self::from_key(&key))
+        let lines = parse_key_lines(&text)?;
+        let keys: Vec<[u8; 32]> = lines
+            .iter()
+            .filter(|l| !l.index_only)
+            .map(|l| l.key)
+            .collect();
+        if keys.is_empty() {
+            return Err(CryptoError::BadKey);
+        }
+        Ok(Self::from_ring(&lines[0].key, &keys))
+    }
+
+    /// How many keys open values (more than one while a rotation is under way).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The fingerprints of the ring's keys, oldest first.
+    pub fn fingerprints(&self) -> &[String] {
+        &self.fingerprints
+    }
+
+    /// The fingerprint of the key that seals new values.
+    pub fn current_fingerprint(&self) -> &str {
+        self.fingerprints.last().expect("a key")
+    }
+
+    /// The fingerprint of the key a value was sealed with, if any key of the ring
+    /// opens it.
+    pub fn sealed_with(&self, sealed: &[u8], aad: &[u8]) -> Option<&str> {
+        (0..self.keys.len())
+            .rev()
+            .find(|&i| open_with(&self.keys[i], sealed, aad).is_ok())
+            .map(|i| self.fingerprints[i].as_str())
+    }
+
+    /// A value sealed with an older key of the ring, sealed again with the
+    /// current one; `None` when it already is (or `Tampered` when no key opens it).
+    pub fn reseal(&self, sealed: &[u8], aad: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+        let current = self.keys.last().expect("a key");
+        if open_with(current, sealed, aad).is_ok() {
+            return Ok(None);
+        }
+        let plain = self.open(sealed, aad)?;
+        Ok(Some(self.seal(&plain, aad)))
     }
 
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let ciphertext = self
-            .aead
+            .keys
+            .last()
+            .expect("a key")
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -107,20 +182,13 @@ impl Cipher {
         out
     }
 
+    /// Opens a value with the ring's newest key that can.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(CryptoError::Tampered);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        self.aead
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad,
-                },
-            )
-            .map_err(|_| CryptoError::Tampered)
+        self.keys
+            .iter()
+            .rev()
+            .find_map(|key| open_with(key, sealed, aad).ok())
+            .ok_or(CryptoError::Tampered)
     }
 
     /// HMAC-SHA256 of content under the data key: a stable id that reveals nothing.
@@ -155,6 +223,125 @@ impl Cipher {
         let plain = self.open(sealed, aad.as_bytes())?;
         String::from_utf8(plain).map_err(|_| CryptoError::Tampered)
     }
+}
+
+fn open_with(key: &XChaCha20Poly1305, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(CryptoError::Tampered);
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    key.decrypt(
+        XNonce::from_slice(nonce),
+        Payload {
+            msg: ciphertext,
+            aad,
+        },
+    )
+    .map_err(|_| CryptoError::Tampered)
+}
+
+/// The first 8 hex digits of SHA-256("xiaoer key fingerprint" || key): names a
+/// key in logs and the console without revealing it.
+fn fingerprint(key: &[u8; 32]) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"xiaoer key fingerprint")
+        .chain_update(key)
+        .finalize();
+    hex::encode(&digest[..4])
+}
+
+/// The key file: one key per line in hex, oldest first; the first is the root of
+/// the keyed hashes; `index:` marks a root that no longer opens values; blank
+/// lines and `#` comments are skipped.
+fn parse_key_lines(text: &str) -> Result<Vec<KeyLine>, CryptoError> {
+    let mut lines = Vec::new();
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (index_only, hex_key) = match line.strip_prefix("index:") {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        let bytes = hex::decode(hex_key).map_err(|_| CryptoError::BadKey)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
+        lines.push(KeyLine { key, index_only });
+    }
+    if lines.is_empty() {
+        return Err(CryptoError::BadKey);
+    }
+    Ok(lines)
+}
+
+fn write_key_lines(path: &Path, lines: &[KeyLine]) -> Result<(), CryptoError> {
+    let mut text = String::from(
+        "# xiaoer data keys, oldest first; the last seals new values. Never edit by hand:\n\
+         # use `xiaoer keys rotate` and `xiaoer keys retire`.\n",
+    );
+    for l in lines {
+        if l.index_only {
+            text.push_str("index:");
+        }
+        text.push_str(&hex::encode(l.key));
+        text.push('\n');
+    }
+    let io_err = |source| CryptoError::KeyFile {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&tmp);
+    write_owner_only(&tmp, text.as_bytes()).map_err(io_err)?;
+    std::fs::rename(&tmp, path).map_err(io_err)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Adds a new random key to the data dir's key file; it seals everything from the
+/// next start on. Returns the new key's fingerprint.
+pub fn rotate_key_file(data_dir: &Path) -> Result<String, CryptoError> {
+    let path = data_dir.join(KEY_FILE);
+    let mut lines = parse_key_lines(&read_or_create_key_file(&path)?)?;
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    lines.push(KeyLine {
+        key,
+        index_only: false,
+    });
+    write_key_lines(&path, &lines)?;
+    Ok(fingerprint(&key))
+}
+
+/// Drops every key but the current one from the data dir's key file (the root
+/// stays, marked `index:`, for the keyed hashes). Only safe once nothing is
+/// sealed with the older keys: `xiaoer keys retire` checks that first. Returns
+/// how many keys stopped opening values.
+pub fn retire_old_keys(data_dir: &Path) -> Result<usize, CryptoError> {
+    let path = data_dir.join(KEY_FILE);
+    let lines = parse_key_lines(&read_or_create_key_file(&path)?)?;
+    let openers = lines.iter().filter(|l| !l.index_only).count();
+    let current = lines
+        .iter()
+        .rev()
+        .find(|l| !l.index_only)
+        .cloned()
+        .ok_or(CryptoError::BadKey)?;
+    let root = &lines[0];
+    let mut kept = Vec::new();
+    if root.key != current.key {
+        kept.push(KeyLine {
+            key: root.key,
+            index_only: true,
+        });
+    }
+    kept.push(current);
+    write_key_lines(&path, &kept)?;
+    Ok(openers - 1)
 }
 
 fn read_or_create_key_file(path: &Path) -> Result<String, CryptoError> {
@@ -245,6 +432,17 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn assert_owner_only(path: &Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+    }
+
     #[test]
     fn sealed_values_open_only_with_the_same_associated_data() {
         let cipher = Cipher::from_key(&[7u8; 32]);
@@ -290,15 +488,7 @@ mod tests {
         let b = Cipher::load(None, dir.path()).unwrap();
         let sealed = a.seal(b"secret", b"");
         assert_eq!(b.open(&sealed, b"").unwrap(), b"secret");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+        assert_owner_only(&dir.path().join(KEY_FILE));
     }
 
     #[test]
@@ -308,6 +498,65 @@ mod tests {
             Cipher::load(Some("abc"), dir.path()),
             Err(CryptoError::BadKey)
         ));
+    }
+
+    #[test]
+    fn after_a_rotation_old_values_open_new_ones_use_the_new_key_and_hashes_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = Cipher::load(None, dir.path()).unwrap();
+        let old = before.seal(b"13800138000", b"v1");
+        let fp = rotate_key_file(dir.path()).unwrap();
+        let ring = Cipher::load(None, dir.path()).unwrap();
+        assert_eq!(ring.key_count(), 2);
+        assert_eq!(ring.current_fingerprint(), fp);
+        assert_eq!(ring.open(&old, b"v1").unwrap(), b"13800138000");
+        assert_eq!(
+            ring.sealed_with(&old, b"v1"),
+            Some(before.current_fingerprint())
+        );
+        let new = ring.seal(b"x", b"v1");
+        assert!(
+            before.open(&new, b"v1").is_err(),
+            "new values use the new key"
+        );
+        // Keyed hashes are unchanged by a rotation.
+        assert_eq!(
+            before.blind_index("account", "u1"),
+            ring.blind_index("account", "u1")
+        );
+        assert_eq!(before.content_id(b"photo"), ring.content_id(b"photo"));
+        // Re-sealing moves a value to the current key once.
+        let moved = ring.reseal(&old, b"v1").unwrap().unwrap();
+        assert_eq!(ring.sealed_with(&moved, b"v1"), Some(fp.as_str()));
+        assert!(ring.reseal(&moved, b"v1").unwrap().is_none());
+        assert!(
+            ring.reseal(&moved, b"v2").is_err(),
+            "bound to its owner still"
+        );
+
+        // Retired: the old key no longer opens anything; the hashes still match.
+        assert_eq!(retire_old_keys(dir.path()).unwrap(), 1);
+        let after = Cipher::load(None, dir.path()).unwrap();
+        assert_eq!(after.key_count(), 1);
+        assert!(after.open(&old, b"v1").is_err());
+        assert_eq!(after.open(&moved, b"v1").unwrap(), b"13800138000");
+        assert_eq!(
+            before.blind_index("account", "u1"),
+            after.blind_index("account", "u1")
+        );
+        assert_owner_only(&dir.path().join(KEY_FILE));
+    }
+
+    #[test]
+    fn a_configured_ring_is_comma_separated_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (hex::encode([5u8; 32]), hex::encode([6u8; 32]));
+        let old = Cipher::from_key(&[5u8; 32]).seal(b"x", b"");
+        let ring = Cipher::load(Some(&format!("{a},{b}")), dir.path()).unwrap();
+        assert_eq!(ring.open(&old, b"").unwrap(), b"x");
+        let new = ring.seal(b"y", b"");
+        assert_eq!(Cipher::from_key(&[6u8; 32]).open(&new, b"").unwrap(), b"y");
+        assert!(Cipher::load(Some(&format!("{a},zz")), dir.path()).is_err());
     }
 
     #[test]

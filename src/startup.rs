@@ -79,7 +79,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 }
 
 /// The data key: from settings, else the key file in the data dir.
-fn load_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
+pub fn load_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
     Ok(Cipher::load(
         settings
             .encryption_key
@@ -504,6 +504,10 @@ impl Application {
             attachments.clone(),
             staff.access_notifier(),
         ));
+        if privacy.keys.rotation_pending() {
+            // After `xiaoer keys rotate`: old values are re-sealed in the background.
+            tokio::spawn(privacy.keys.clone().run());
+        }
         tokio::spawn(
             privacy
                 .clone()

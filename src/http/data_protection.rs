@@ -76,3 +76,8 @@ pub async fn put_settings(
 pub async fn purge(State(state): State<AppState>) -> Result<Json<PurgeReport>, ApiError> {
     Ok(Json(state.privacy.purge().await?))
 }
+
+/// The data keys (fingerprints) and the re-sealing after a rotation.
+pub async fn keys(State(state): State<AppState>) -> Json<crate::services::keys::RekeyStatus> {
+    Json(state.privacy.keys.status())
+}

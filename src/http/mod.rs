@@ -120,6 +120,7 @@ fn data_protection_routes() -> Router<AppState> {
             get(dp::settings).put(dp::put_settings),
         )
         .route("/api/v1/admin/data-protection/purge", post(dp::purge))
+        .route("/api/v1/admin/data-protection/keys", get(dp::keys))
         .route("/api/v1/challenge", get(challenge::create))
 }
 

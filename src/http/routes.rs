@@ -176,6 +176,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/admin/data-protection/purge", Staff(P::ManageUsers), "admin", "Purge messages and attachments past the retention period now (it runs hourly too)")
         .audited(AuditAction::DataPurged),
+    route("GET", "/api/v1/admin/data-protection/keys", Staff(P::ManageUsers), "admin", "The data keys (fingerprints only) and how far re-sealing under the newest one has got after a rotation"),
     route("GET", "/api/v1/challenge", Public, "buyer", "A proof-of-work challenge (ALTCHA v2) to solve before starting a conversation when asked (403 challenge_required)"),
     route("GET", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Blocks in force: visitors and networks"),
     route("POST", "/api/v1/admin/blocks", Staff(P::ManageUsers), "admin", "Block an IP address or CIDR network from the buyer side (reason, optional hours)").answers(&[201])

@@ -332,6 +332,15 @@ impl VectorIndex for EdgeIndex {
         })
         .await
     }
+
+    async fn flush(&self) -> Result<(), IndexError> {
+        let _w = self.writer.lock().await;
+        self.blocking(|shard| {
+            shard.flush();
+            Ok(())
+        })
+        .await
+    }
 }
 
 fn scroll_vectors(shard: &EdgeShard, kind: &str) -> Result<Vec<StoredVectors>, IndexError> {

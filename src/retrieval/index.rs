@@ -111,6 +111,10 @@ pub trait VectorIndex: Send + Sync {
     async fn vectors(&self, kind: PointKind) -> Result<Vec<StoredVectors>, IndexError>;
     /// Builds the approximate-search graph; durable flush.
     async fn optimize(&self) -> Result<(), IndexError>;
+    /// Makes every write so far durable: after it returns, a crash of this
+    /// process loses none of them (the knowledge service records what the index
+    /// holds only after this).
+    async fn flush(&self) -> Result<(), IndexError>;
 }
 
 /// A stable point id for the `slot`-th text of an entry.

@@ -334,4 +334,9 @@ impl VectorIndex for RemoteIndex {
     async fn optimize(&self) -> Result<(), IndexError> {
         Ok(())
     }
+
+    /// Every write waits for the server (`wait`), which logs it durably first.
+    async fn flush(&self) -> Result<(), IndexError> {
+        Ok(())
+    }
 }

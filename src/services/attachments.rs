@@ -186,6 +186,58 @@ impl AttachmentService {
         }
     }
 
+    /// After a key rotation: every attachment file (SQLite keeps them in the data
+    /// dir) sealed with an older key is sealed again with the current one,
+    /// replaced durably. On PostgreSQL the bytes are a sealed column
+    /// (`storage::rekey`).
+    pub async fn reseal_files(
+        &self,
+        dry_run: bool,
+    ) -> std::io::Result<crate::storage::rekey::ColumnPass> {
+        let mut pass = crate::storage::rekey::ColumnPass {
+            table: "attachment files".into(),
+            column: self.dir.display().to_string(),
+            ..Default::default()
+        };
+        if self.in_database() || !self.dir.is_dir() {
+            return Ok(pass);
+        }
+        let (dir, cipher) = (self.dir.clone(), self.cipher.clone());
+        tokio::task::spawn_blocking(move || {
+            for shard in std::fs::read_dir(&dir)? {
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    continue;
+                }
+                for file in std::fs::read_dir(&shard)? {
+                    let path = file?.path();
+                    let Some(id) = path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(AttachmentId::parse)
+                    else {
+                        continue; // a temporary file of a write under way
+                    };
+                    pass.scanned += 1;
+                    let sealed = std::fs::read(&path)?;
+                    match cipher.reseal(&sealed, id.as_str().as_bytes()) {
+                        Ok(None) => {}
+                        Ok(Some(fresh)) => {
+                            pass.older_key += 1;
+                            if !dry_run {
+                                write_durably(&path, &fresh)?;
+                            }
+                        }
+                        Err(_) => pass.unreadable += 1,
+                    }
+                }
+            }
+            Ok(pass)
+        })
+        .await
+        .expect("reseal task does not panic")
+    }
+
     fn path_of(&self, id: &AttachmentId) -> PathBuf {
         self.dir.join(&id.as_str()[..2]).join(id.as_str())
     }

@@ -15,6 +15,7 @@ pub mod followups;
 pub mod history;
 pub mod hub;
 pub mod inbox;
+pub mod keys; // data key rotation and background re-sealing
 pub mod knowledge;
 pub mod live;
 pub mod orders;

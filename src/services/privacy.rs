@@ -96,6 +96,8 @@ pub struct PrivacyService {
     attachments: Arc<AttachmentService>,
     /// Open sockets hear an erasure here and close.
     access: tokio::sync::broadcast::Sender<AccessChange>,
+    /// Rotation of the data key (re-sealing after `xiaoer keys rotate`).
+    pub keys: Arc<crate::services::keys::KeyRotation>,
 }
 
 impl PrivacyService {
@@ -108,6 +110,12 @@ impl PrivacyService {
         attachments: Arc<AttachmentService>,
         access: tokio::sync::broadcast::Sender<AccessChange>,
     ) -> Self {
+        let keys = Arc::new(crate::services::keys::KeyRotation::new(
+            store.clone(),
+            cipher.clone(),
+            clock.clone(),
+            attachments.clone(),
+        ));
         Self {
             store,
             cipher,
@@ -116,6 +124,7 @@ impl PrivacyService {
             visitors,
             attachments,
             access,
+            keys,
         }
     }
 

@@ -124,14 +124,18 @@ impl Store {
 
     /// The question is sealed (bound to its row); `question` stays empty.
     pub async fn insert_unanswered(&self, row: &UnansweredRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO unanswered_questions (id, conversation_id, question, sealed_question, reason, embedding, created_at) \
+        let sql = "INSERT INTO unanswered_questions (id, conversation_id, question, sealed_question, reason, sealed_embedding, created_at) \
                    VALUES ($1, $2, '', $3, $4, $5, $6)";
         let sealed = self
             .sealer()
             .seal_text(&row.question, &super::privacy::unanswered_aad(&row.id));
+        let embedding = self.seal_opt(
+            row.embedding.as_deref(),
+            &super::privacy::unanswered_embedding_aad(&row.id),
+        );
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&row.id).bind(&row.conversation_id).bind(&sealed).bind(&row.reason)
-            .bind(&row.embedding).bind(row.created_at).execute(pool).await.map(|_| ()))?;
+            .bind(&embedding).bind(row.created_at).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
@@ -141,8 +145,15 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<UnansweredRow>, StoreError> {
-        type Sealed = (String, String, Option<Vec<u8>>, String, Option<String>, i64);
-        let sql = "SELECT id, conversation_id, sealed_question, reason, embedding, created_at \
+        type Sealed = (
+            String,
+            String,
+            Option<Vec<u8>>,
+            String,
+            Option<Vec<u8>>,
+            i64,
+        );
+        let sql = "SELECT id, conversation_id, sealed_question, reason, sealed_embedding, created_at \
                    FROM unanswered_questions WHERE created_at >= $1 ORDER BY created_at DESC, id DESC LIMIT $2";
         let rows: Vec<Sealed> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(since).bind(limit).fetch_all(pool).await?);
@@ -152,6 +163,10 @@ impl Store {
                     let question = self
                         .open_opt(sealed.as_deref(), &super::privacy::unanswered_aad(&id))?
                         .unwrap_or_default();
+                    let embedding = self.open_opt(
+                        embedding.as_deref(),
+                        &super::privacy::unanswered_embedding_aad(&id),
+                    )?;
                     Ok(UnansweredRow {
                         id,
                         conversation_id,

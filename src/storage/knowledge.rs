@@ -131,6 +131,53 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, i64, i64)>(sql).fetch_one(pool).await?))
     }
 
+    /// Every entry the index holds, with the content hash its points were made from.
+    pub async fn kb_index_marks(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = "SELECT entry_id, content_hash FROM kb_index_marks ORDER BY entry_id";
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, (String, String)>(sql).fetch_all(pool).await?),
+        )
+    }
+
+    /// Records that the index durably holds these entries' points (made from
+    /// these content hashes).
+    pub async fn mark_kb_indexed(
+        &self,
+        marks: &[(String, String)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO kb_index_marks (entry_id, content_hash, marked_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (entry_id) DO UPDATE SET content_hash = excluded.content_hash, \
+                   marked_at = excluded.marked_at";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (id, hash) in marks {
+                sqlx::query(sql).bind(id).bind(hash).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records that the index durably holds none of these entries' points.
+    pub async fn unmark_kb_indexed(&self, ids: &[String]) -> Result<(), StoreError> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for id in ids {
+                sqlx::query("DELETE FROM kb_index_marks WHERE entry_id = $1")
+                    .bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Forgets every mark (before the index is cleared for a rebuild).
+    pub async fn clear_kb_index_marks(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM kb_index_marks").execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
     pub async fn kb_entries_with_status(
         &self,
         status: &str,

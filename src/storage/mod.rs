@@ -24,6 +24,7 @@ mod presence;
 mod privacy;
 mod quality;
 mod quick_replies;
+pub mod rekey;
 mod routing;
 mod shop;
 mod staff;

@@ -53,6 +53,10 @@ pub(super) fn unanswered_aad(id: &str) -> String {
     format!("unanswered:{id}")
 }
 
+pub(super) fn unanswered_embedding_aad(id: &str) -> String {
+    format!("unanswered:{id}:embedding")
+}
+
 impl Store {
     /// The store seals and opens some columns itself: it needs the data key.
     pub fn with_cipher(mut self, cipher: Cipher) -> Self {
@@ -104,7 +108,10 @@ impl Store {
         let visits: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, state FROM visits WHERE state <> ''")
             .fetch_all(pool).await?);
-        let converted = (visitors.len() + questions.len() + visits.len()) as u64;
+        let embeddings: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, embedding FROM unanswered_questions WHERE embedding IS NOT NULL")
+            .fetch_all(pool).await?);
+        let converted = (visitors.len() + questions.len() + visits.len() + embeddings.len()) as u64;
         if converted == 0 {
             return Ok(0);
         }
@@ -135,6 +142,12 @@ impl Store {
                 sqlx::query("UPDATE visits SET sealed_state = $2, state = '' WHERE id = $1")
                     .bind(id)
                     .bind(self.sealer().seal_text(state, &super::presence::visit_aad(id)))
+                    .execute(&mut *tx).await?;
+            }
+            for (id, embedding) in &embeddings {
+                sqlx::query("UPDATE unanswered_questions SET sealed_embedding = $2, embedding = NULL WHERE id = $1")
+                    .bind(id)
+                    .bind(self.sealer().seal_text(embedding, &unanswered_embedding_aad(id)))
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;

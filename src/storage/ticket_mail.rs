@@ -5,11 +5,11 @@
 use super::{Store, StoreError, on_pool};
 use crate::domain::ticket_mail::{EmailOn, NotificationPrefs, SmtpSettings, TlsMode};
 
-fn smtp_password_aad() -> &'static str {
+pub(super) fn smtp_password_aad() -> &'static str {
     "smtp_password:1"
 }
 
-fn email_aad(staff_id: &str) -> String {
+pub(super) fn email_aad(staff_id: &str) -> String {
     format!("notify_email:{staff_id}")
 }
 

@@ -5,7 +5,7 @@ use xiaoer::domain::staff::Role;
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89";
 
 /// Uploads `PNG` as the buyer: the conversation's attachments path and the 201 body.
-async fn upload_png(app: &TestApp, buyer: &Buyer) -> (String, Value) {
+pub(crate) async fn upload_png(app: &TestApp, buyer: &Buyer) -> (String, Value) {
     let upload = format!(
         "/api/v1/conversations/{}/attachments",
         buyer.conversation_id

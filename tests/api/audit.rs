@@ -2,28 +2,12 @@
 //! holds no personal values, and that `xiaoer audit verify` names a changed or
 //! deleted record. Tests named after OWASP ASVS 5.0 requirements.
 
-use crate::helpers::{PASSWORD, TestApp, backend_is_postgres, error_code, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, backend_is_postgres, error_code, raw_sql, spawn_app};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
 const TYPED_NAME: &str = "alice-typo";
 const WRONG_PASSWORD: &str = "my wrong password 123";
-
-/// Runs one statement on the test's database as someone with direct access.
-async fn raw_sql(app: &TestApp, sql: &str) -> Result<u64, sqlx::Error> {
-    use sqlx::Connection;
-    let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    if backend_is_postgres() {
-        let url = app.settings.database_url.as_ref().unwrap().expose().clone();
-        let mut conn = sqlx::PgConnection::connect(&url).await?;
-        Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
-    } else {
-        let path = app.data_dir.join("xiaoer.db");
-        let mut conn =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
-        Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
-    }
-}
 
 async fn audit(app: &TestApp, token: &str, query: &str) -> (u16, Value) {
     let res = app

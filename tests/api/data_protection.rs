@@ -2,17 +2,18 @@
 //! export and erasure (PIPL), and the retention purge.
 
 use crate::attachments::walk;
+use crate::bot_scripted::{replying, spawn_scripted};
 use crate::bot_support::Shopper;
 use crate::helpers::{TestApp, backend_is_postgres, error_code, spawn_app, spawn_with};
 use crate::privacy::raw_database_bytes;
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
-const NICK: &str = "琉璃猫咪";
-const ACCOUNT: &str = "tb_acct_78fd21";
-const PAGE: &str = "https://shop.example/item/carved-jade-9931";
+pub(crate) const NICK: &str = "琉璃猫咪";
+pub(crate) const ACCOUNT: &str = "tb_acct_78fd21";
+pub(crate) const PAGE: &str = "https://shop.example/item/carved-jade-9931";
 const CART_ITEM: &str = "翡翠手镯限量款";
-const QUESTION_MARK: &str = "琥珀湾";
+pub(crate) const QUESTION_MARK: &str = "琥珀湾";
 const NAME: &str = "欧阳娜娜";
 const PHONE: &str = "13912345678";
 const ADDRESS: &str = "浙江省杭州市西湖区文三路 478 号";
@@ -40,7 +41,7 @@ async fn raw_exec(app: &TestApp, sql: String) {
 }
 
 /// A sealed body as stored (to check it is gone afterwards, not only unreadable).
-async fn raw_body(app: &TestApp, conversation_id: &str, seq: i64) -> Vec<u8> {
+pub(crate) async fn raw_body(app: &TestApp, conversation_id: &str, seq: i64) -> Vec<u8> {
     use sqlx::Connection;
     let sql = format!(
         "SELECT body FROM events WHERE conversation_id = '{conversation_id}' AND seq = {seq}"
@@ -103,7 +104,7 @@ fn assert_absent(raw: &[u8], secrets: &[&str]) {
 }
 
 /// A signed-in buyer with a nickname; returns the chat and the visitor id.
-async fn signed_in_buyer(app: &TestApp) -> (Shopper, String) {
+pub(crate) async fn signed_in_buyer(app: &TestApp) -> (Shopper, String) {
     let res = app
         .client
         .post(app.url("/api/v1/conversations"))
@@ -120,7 +121,7 @@ async fn signed_in_buyer(app: &TestApp) -> (Shopper, String) {
     (shopper, body["visitor_id"].as_str().unwrap().into())
 }
 
-async fn put_context(app: &TestApp, token: &str) {
+pub(crate) async fn put_context(app: &TestApp, token: &str) {
     let context = json!({
         "current_page": PAGE,
         "pages_viewed": [{ "url": PAGE, "title": "玉雕", "at": 1 }],
@@ -137,6 +138,18 @@ async fn put_context(app: &TestApp, token: &str) {
     assert_eq!(res.status(), 204);
 }
 
+/// A signed-in buyer whose nickname, account and browsing context are stored and
+/// whose question the (scripted) bot could not answer: sealed values of most
+/// kinds. Returns the chat, the visitor id and the question's sequence number.
+pub(crate) async fn buyer_with_sealed_data(app: &TestApp) -> (Shopper, String, i64) {
+    let (buyer, visitor_id) = signed_in_buyer(app).await;
+    put_context(app, &buyer.token).await;
+    let question = format!("今天天气怎么样，会影响寄到{QUESTION_MARK}吗");
+    let seq = app.say(&buyer, &question).await;
+    app.bot_replies(&buyer, seq).await;
+    (buyer, visitor_id, seq)
+}
+
 async fn find_by_account(app: &TestApp, admin: &crate::helpers::StaffLogin) -> Vec<Value> {
     let res = app
         .staff_get(admin, &format!("/api/v1/admin/buyers?account={ACCOUNT}"))
@@ -145,7 +158,11 @@ async fn find_by_account(app: &TestApp, admin: &crate::helpers::StaffLogin) -> V
     res.json().await.unwrap()
 }
 
-async fn export(app: &TestApp, admin: &crate::helpers::StaffLogin, visitor_id: &str) -> Value {
+pub(crate) async fn export(
+    app: &TestApp,
+    admin: &crate::helpers::StaffLogin,
+    visitor_id: &str,
+) -> Value {
     let res = app
         .staff_get(admin, &format!("/api/v1/admin/buyers/{visitor_id}/export"))
         .await;
@@ -159,13 +176,8 @@ async fn export(app: &TestApp, admin: &crate::helpers::StaffLogin, visitor_id: &
 /// them through the API, and an admin finds the buyer by account (blind index).
 #[tokio::test]
 async fn asvs_14_2_4_nickname_context_account_and_unanswered_questions_are_sealed_at_rest() {
-    use crate::bot_scripted::{replying, spawn_scripted};
     let app = spawn_scripted(replying("摘要"), Default::default()).await;
-    let (buyer, visitor_id) = signed_in_buyer(&app).await;
-    put_context(&app, &buyer.token).await;
-    let question = format!("今天天气怎么样，会影响寄到{QUESTION_MARK}吗");
-    let seq = app.say(&buyer, &question).await;
-    app.bot_replies(&buyer, seq).await;
+    let (_, visitor_id, _) = buyer_with_sealed_data(&app).await;
 
     let km = app.staff("km-seal", Role::KnowledgeManager).await;
     let unanswered: Value = app
@@ -194,8 +206,9 @@ async fn asvs_14_2_4_nickname_context_account_and_unanswered_questions_are_seale
     );
 }
 
-/// ASVS 5.0 14.2.4: rows an older version stored in clear (before migration
-/// 0013) are sealed at the next start and read back the same.
+/// ASVS 5.0 14.2.4: rows an older version stored in clear (before migrations
+/// 0013 and 0023: the unanswered question's embedding) are sealed at the next
+/// start and read back the same.
 #[tokio::test]
 async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_next_start() {
     let app = spawn_app().await;
@@ -213,8 +226,8 @@ async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_
     raw_exec(
         &app,
         format!(
-            "INSERT INTO unanswered_questions (id, conversation_id, question, reason, created_at) \
-             VALUES ('legacy-1', '{}', '寄到{QUESTION_MARK}要几天', 'low_confidence', 1)",
+            "INSERT INTO unanswered_questions (id, conversation_id, question, reason, embedding, created_at) \
+             VALUES ('legacy-1', '{}', '寄到{QUESTION_MARK}要几天', 'low_confidence', '[0.4217,-0.9931]', 1)",
             buyer.conversation_id
         ),
     )
@@ -236,7 +249,10 @@ async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_
         "{record}"
     );
     let raw = raw_database_bytes(&app).await;
-    assert_absent(&raw, &[NICK, ACCOUNT, "carved-jade-9931", QUESTION_MARK]);
+    assert_absent(
+        &raw,
+        &[NICK, ACCOUNT, "carved-jade-9931", QUESTION_MARK, "0.4217"],
+    );
 }
 
 /// ASVS 5.0 14.2.7 (data deleted as the situation requires; PIPL): an admin

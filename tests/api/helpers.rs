@@ -416,6 +416,35 @@ pub async fn ws_send(ws: &mut Ws, value: Value) {
         .unwrap();
 }
 
+/// Runs one statement on the test's database as someone with direct access
+/// (outside the server); the number of rows it touched.
+pub async fn raw_sql(app: &TestApp, sql: &str) -> Result<u64, sqlx::Error> {
+    raw_sql_at(&app.settings, &app.data_dir, sql).await
+}
+
+/// `raw_sql` on the database of a server's settings and data dir (also while
+/// that server is stopped).
+pub async fn raw_sql_at(
+    settings: &Settings,
+    data_dir: &std::path::Path,
+    sql: &str,
+) -> Result<u64, sqlx::Error> {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if backend_is_postgres() {
+        let url = settings.database_url.as_ref().unwrap().expose().clone();
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        Ok(sqlx::query(sql).execute(&mut conn).await?.rows_affected())
+    } else {
+        let path = data_dir.join("xiaoer.db");
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await?;
+        let done = sqlx::query(sql).execute(&mut conn).await?.rows_affected();
+        conn.close().await?;
+        Ok(done)
+    }
+}
+
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")
 }

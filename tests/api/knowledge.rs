@@ -1,7 +1,9 @@
 //! The knowledge base through the real API: the real e5 model, the embedded
 //! Qdrant engine and the database under test.
 
-use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings};
+use crate::helpers::{
+    StaffLogin, TestApp, error_code, raw_sql, raw_sql_at, spawn_app, spawn_with, test_settings,
+};
 use serde_json::{Value, json};
 use xiaoer::domain::knowledge::KbQuery;
 use xiaoer::domain::staff::Role;
@@ -444,6 +446,80 @@ async fn the_demo_shop_kb_is_ingested_at_start_and_answers_buyers_wording() {
     assert_eq!(
         app.top_hit(&agent, "买回来不喜欢可以退吗").await.as_deref(),
         Some("returns-7day")
+    );
+}
+
+/// A crash between a knowledge change committed to the database and its index
+/// write must not leave the bot answering from withdrawn content or blind to new
+/// content. The database is
+/// changed behind a stopped server exactly as such a crash leaves it: an entry
+/// published whose points never reached the index, and one withdrawn whose
+/// points stayed. The next start repairs just those two.
+#[tokio::test]
+async fn after_a_crash_between_a_kb_change_and_its_index_write_the_next_start_repairs_the_index() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    for path in ["售后/退货", "售后/发票"] {
+        app.kb_post(&km, "/api/v1/kb/categories", json!({ "path": path }))
+            .await;
+    }
+    // `returns` stays a draft (not indexed); `invoice` is published (indexed).
+    app.kb_import(&km, "format=jsonl", RETURNS).await;
+    app.kb_import(&km, "format=jsonl&publish=true", INVOICE)
+        .await;
+    assert_ne!(
+        app.top_hit(&km, "衣服不喜欢可以退吗").await.as_deref(),
+        Some("returns")
+    );
+    assert_eq!(
+        app.top_hit(&km, "发票怎么申请").await.as_deref(),
+        Some("invoice")
+    );
+    let settings = app.settings.clone();
+    let dir = app.stop().await;
+
+    // What a kill -9 right after the two commits leaves: the database says
+    // `returns` is published and `invoice` withdrawn; the index has neither change.
+    for statement in [
+        "UPDATE kb_entries SET status = 'published' WHERE id = 'returns'",
+        "UPDATE kb_entries SET status = 'draft' WHERE id = 'invoice'",
+    ] {
+        assert_eq!(
+            raw_sql_at(&settings, dir.path(), statement).await.unwrap(),
+            1
+        );
+    }
+
+    let app = spawn_with(dir, settings, Default::default()).await;
+    let km = app.staff("kim2", Role::KnowledgeManager).await;
+    assert_eq!(
+        app.top_hit(&km, "衣服不喜欢可以退吗").await.as_deref(),
+        Some("returns"),
+        "a published entry missing from the index is indexed at start"
+    );
+    assert_ne!(
+        app.top_hit(&km, "发票怎么申请").await.as_deref(),
+        Some("invoice"),
+        "a withdrawn entry left in the index is removed at start"
+    );
+    // Nothing else was touched: the repair is per entry, and the marks now agree.
+    assert_eq!(
+        raw_sql(
+            &app,
+            "UPDATE kb_index_marks SET marked_at = marked_at WHERE entry_id = 'invoice'"
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        raw_sql(
+            &app,
+            "UPDATE kb_index_marks SET marked_at = marked_at WHERE entry_id = 'returns'"
+        )
+        .await
+        .unwrap(),
+        1
     );
 }
 

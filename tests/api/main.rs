@@ -22,6 +22,7 @@ mod helpers;
 mod history;
 mod identity;
 mod index;
+mod keys;
 mod knowledge;
 mod messages;
 mod nodes;

@@ -1187,6 +1187,21 @@ async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_ch
     let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
     agent_logs_in(&browser, &app, "admin-qian").await;
     browser.goto(&app.url("/console/#/admin/privacy")).await;
+    // The data key card: the current key by fingerprint, nothing to re-seal.
+    let key = browser
+        .wait_until(
+            "the current data key's fingerprint",
+            "(() => { const k = document.querySelector('[data-testid=key-current]'); \
+             return k && /^[0-9a-f]{8}$/.test(k.textContent) && \
+             document.querySelector('[data-testid=key-reseal]').textContent; })()",
+        )
+        .await;
+    assert!(
+        ["只有一把密钥", "One key"]
+            .iter()
+            .any(|s| key.as_str().unwrap().contains(s)),
+        "{key}"
+    );
     let query = browser.wait_for("[data-testid=buyer-query]").await;
     browser.type_into(&query, "tb_privacy_walk").await;
     browser.click("[data-testid=buyer-find-go]").await;

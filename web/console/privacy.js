@@ -17,6 +17,10 @@ addStrings(
     error_invalid_retention: "保留天数须在 1–3650 之间，或留空", error_buyer_not_found: "没有找到这位买家",
     error_buyer_query_missing: "请输入访客 ID 或商城账号",
     audit_buyer_erased: "删除买家数据", audit_data_purged: "清理过期数据",
+    keys_h: "数据加密密钥", keys_current: "当前密钥（指纹）", keys_ring: "密钥环", keys_one: "只有一把密钥：所有数据都由它加密。",
+    keys_running: "正在用新密钥重新加密旧数据…", keys_remaining: (n) => `仍由旧密钥加密的数据：${n} 条`,
+    keys_done: "旧数据已全部用新密钥重新加密，可以执行 xiaoer keys retire 停用旧密钥。",
+    keys_unreadable: (n) => `${n} 条数据任何密钥都无法解密（可能被篡改）`, keys_hint: "轮换密钥：在服务器上运行 xiaoer keys rotate 后重启服务。",
   },
   {
     privacy_h: "Data protection", buyer_find_h: "Find a buyer", buyer_query: "Visitor id or shop account", by_visitor: "By visitor id", by_account: "By shop account",
@@ -29,6 +33,10 @@ addStrings(
     error_invalid_retention: "Retention must be 1 to 3650 days, or empty", error_buyer_not_found: "No such buyer",
     error_buyer_query_missing: "Enter a visitor id or a shop account",
     audit_buyer_erased: "Buyer's data erased", audit_data_purged: "Expired data purged",
+    keys_h: "Data encryption keys", keys_current: "Current key (fingerprint)", keys_ring: "Key ring", keys_one: "One key: it seals all data.",
+    keys_running: "Re-sealing old data with the new key…", keys_remaining: (n) => `Still sealed with an older key: ${n} values`,
+    keys_done: "All old data is re-sealed with the new key: run xiaoer keys retire to drop the older keys.",
+    keys_unreadable: (n) => `${n} values open with no key (tampered?)`, keys_hint: "To rotate: run xiaoer keys rotate on the server, then restart it.",
   },
 );
 
@@ -36,8 +44,10 @@ export class Privacy {
   constructor(app, root) {
     this.app = app;
     this.results = el("div", { testid: "buyer-results", role: "status" });
-    root.append(this.finder(), this.retention());
+    this.keys = el("section", { class: "card", testid: "data-keys", role: "status" });
+    root.append(this.finder(), this.retention(), this.keys);
     this.loadSettings();
+    this.loadKeys();
   }
 
   finder() {
@@ -147,5 +157,26 @@ export class Privacy {
     if (!settings) return;
     this.days.value = settings.retention_days ?? "";
     this.challenge.checked = settings.challenge_all;
+  }
+
+  /// The key ring by fingerprint and how far re-sealing has got after a rotation.
+  async loadKeys() {
+    const k = await get("/api/v1/admin/data-protection/keys").catch(() => null);
+    if (!k) return;
+    const lines = [
+      el("h3", {}, t("keys_h")),
+      el("p", {}, el("span", { class: "hint" }, t("keys_current")), " ", el("code", { testid: "key-current" }, k.current)),
+    ];
+    if (k.keys.length > 1) {
+      lines.push(el("p", {}, el("span", { class: "hint" }, t("keys_ring")), " ", el("code", { testid: "key-ring" }, k.keys.join(" → "))));
+      const state = k.running || !k.finished_at ? t("keys_running") : k.remaining > 0 ? t("keys_remaining", k.remaining) : t("keys_done");
+      lines.push(el("p", { testid: "key-reseal" }, state));
+      if (k.unreadable > 0) lines.push(el("p", { class: "danger" }, t("keys_unreadable", k.unreadable)));
+      if (k.running) setTimeout(() => this.loadKeys(), 2000);
+    } else {
+      lines.push(el("p", { testid: "key-reseal" }, t("keys_one")));
+    }
+    lines.push(el("p", { class: "hint" }, t("keys_hint")));
+    this.keys.replaceChildren(...lines);
   }
 }

@@ -323,6 +323,11 @@ impl KnowledgeService {
             self.index.delete_entry(id).await?;
         }
         self.index_entries(&to_index, progress).await?;
+        let indexed: Vec<(String, String)> = to_index
+            .iter()
+            .map(|(id, c)| (id.clone(), c.hash()))
+            .collect();
+        self.settle(&indexed, &to_remove).await?;
         report.indexed = to_index.len();
         if !writes.is_empty() {
             self.retrain().await?;

@@ -10,6 +10,7 @@ use crate::retrieval::index::{
 };
 use crate::retrieval::suggest::SuggestIndex;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Texts embedded per model call.
@@ -121,7 +122,25 @@ impl KnowledgeService {
         self.index.delete_entry(id).await?;
         self.index_entries(&[(id.to_owned(), c.clone())], &|_, _| {})
             .await?;
+        self.settle(&[(id.to_owned(), c.hash())], &[]).await?;
         self.retrain().await
+    }
+
+    /// After index writes: makes them durable, then records what the index now
+    /// holds (`indexed`: entry and content hash) and no longer holds (`removed`).
+    /// A crash before this leaves marks that differ from the published entries,
+    /// which `repair_index` finds at the next start.
+    pub(super) async fn settle(
+        &self,
+        indexed: &[(String, String)],
+        removed: &[String],
+    ) -> Result<(), KnowledgeError> {
+        self.index.flush().await?;
+        self.store.unmark_kb_indexed(removed).await?;
+        self.store
+            .mark_kb_indexed(indexed, self.clock.now_ms())
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn sync_index(
@@ -134,6 +153,7 @@ impl KnowledgeService {
             self.index_entry(id, c).await
         } else {
             self.index.delete_entry(id).await?;
+            self.settle(&[], &[id.to_owned()]).await?;
             self.retrain().await
         }
     }
@@ -225,6 +245,9 @@ impl KnowledgeService {
             .into_iter()
             .filter_map(|r| Some((r.id, serde_json::from_str(&r.content).ok()?)))
             .collect();
+        // Forget the marks first: a crash while rebuilding leaves entries unmarked,
+        // which the next start repairs.
+        self.store.clear_kb_index_marks().await?;
         self.index.clear().await?;
         let report = |done: usize, total: usize| {
             self.progress.update(|p| {
@@ -235,21 +258,61 @@ impl KnowledgeService {
         };
         self.index_entries(&entries, &report).await?;
         self.index.optimize().await?;
+        let marks: Vec<(String, String)> = entries
+            .iter()
+            .map(|(id, c)| (id.clone(), c.hash()))
+            .collect();
+        self.settle(&marks, &[]).await?;
         self.retrain().await?;
         Ok(entries.len())
     }
 
-    /// At start-up: an index that lost its points (deleted, or a new Qdrant
-    /// server) is rebuilt; otherwise the learned models are loaded.
+    /// At start-up, brings the index in step with the published entries. The
+    /// database is the truth and `kb_index_marks` says what the index durably
+    /// holds: an entry published (or edited) whose points never reached the index
+    /// before a crash is indexed, and one withdrawn whose points stayed is removed.
+    /// Then the index must hold exactly the points the published entries make;
+    /// an index that lost points some other way (deleted, a new Qdrant server, an
+    /// older version without marks) is rebuilt from the database.
     pub async fn repair_index(&self) -> Result<(), KnowledgeError> {
-        let published = self.store.kb_entries_with_status("published").await?;
-        if !published.is_empty() && self.index.count().await? == 0 {
-            tracing::warn!("the vector index is empty: rebuilding it from the database");
-            self.reindex(&|_, _| {}).await?;
-        } else {
-            self.retrain().await?;
+        let published: Vec<(String, EntryContent)> = self
+            .store
+            .kb_entries_with_status("published")
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.id, serde_json::from_str(&r.content).ok()?)))
+            .collect();
+        let marks: HashMap<String, String> =
+            self.store.kb_index_marks().await?.into_iter().collect();
+        let (stale, withdrawn) = index_drift(&published, &marks);
+        if !stale.is_empty() || !withdrawn.is_empty() {
+            tracing::warn!(
+                stale = stale.len(),
+                withdrawn = withdrawn.len(),
+                "the vector index differs from the published entries (a crash between a change \
+                 and its index write): repairing those entries"
+            );
+            for id in withdrawn.iter().chain(stale.iter().map(|(id, _)| id)) {
+                self.index.delete_entry(id).await?;
+            }
+            self.index_entries(&stale, &|_, _| {}).await?;
+            let indexed: Vec<(String, String)> =
+                stale.iter().map(|(id, c)| (id.clone(), c.hash())).collect();
+            self.settle(&indexed, &withdrawn).await?;
         }
-        Ok(())
+        let expected: usize = published.iter().map(|(id, c)| texts_of(id, c).len()).sum();
+        let held = self.index.count().await?;
+        if held != expected {
+            tracing::warn!(
+                held,
+                expected,
+                "the vector index does not hold the published entries' points: rebuilding it \
+                 from the database"
+            );
+            self.reindex(&|_, _| {}).await?;
+            return Ok(());
+        }
+        self.retrain().await
     }
 
     pub fn reindex_progress(&self) -> ReindexProgress {
@@ -338,5 +401,66 @@ impl KnowledgeService {
             .read()
             .expect("classifier lock")
             .clone()
+    }
+}
+
+/// Published entries whose content the index may not hold (no mark, or a mark
+/// of other content), and marked entries that are no longer published.
+fn index_drift(
+    published: &[(String, EntryContent)],
+    marks: &HashMap<String, String>,
+) -> (Vec<(String, EntryContent)>, Vec<String>) {
+    let stale = published
+        .iter()
+        .filter(|(id, c)| marks.get(id) != Some(&c.hash()))
+        .cloned()
+        .collect();
+    let live: HashSet<&str> = published.iter().map(|(id, _)| id.as_str()).collect();
+    let mut withdrawn: Vec<String> = marks
+        .keys()
+        .filter(|id| !live.contains(id.as_str()))
+        .cloned()
+        .collect();
+    withdrawn.sort();
+    (stale, withdrawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(question: &str) -> EntryContent {
+        serde_json::from_value(serde_json::json!({
+            "kind": "faq", "question": question, "similar": [], "answer": "答",
+            "category": null, "tags": [], "products": [], "locale": "zh",
+            "valid_from": null, "valid_to": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn drift_is_the_unmarked_the_changed_and_the_withdrawn() {
+        let (a, b, c) = (content("甲"), content("乙"), content("丙"));
+        let published = vec![
+            ("a".to_owned(), a.clone()),
+            ("b".to_owned(), b.clone()),
+            ("c".to_owned(), c.clone()),
+        ];
+        let marks: HashMap<String, String> = [
+            ("a".to_owned(), a.hash()),                // in step
+            ("b".to_owned(), content("旧").hash()),    // edited since
+            ("gone".to_owned(), content("撤").hash()), // withdrawn
+        ]
+        .into_iter()
+        .collect();
+        let (stale, withdrawn) = index_drift(&published, &marks);
+        let stale: Vec<&str> = stale.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(stale, ["b", "c"]);
+        assert_eq!(withdrawn, ["gone"]);
+        let all: HashMap<String, String> = published
+            .iter()
+            .map(|(id, c)| (id.clone(), c.hash()))
+            .collect();
+        assert_eq!(index_drift(&published, &all), (vec![], vec![]));
     }
 }
