@@ -40,6 +40,9 @@ pub enum RecommendError {
     Store(#[from] StoreError),
 }
 
+/// A model and when it was learned.
+type Learned = (i64, Arc<ItemToItem>);
+
 pub struct Recommender {
     store: Store,
     commerce: Arc<dyn Commerce>,
@@ -47,7 +50,7 @@ pub struct Recommender {
     clock: Arc<dyn Clock>,
     /// Baskets learned on top of the shop's own (the demo logs), if any.
     seeded: Arc<Vec<Basket>>,
-    model: Arc<Mutex<Option<(i64, Arc<ItemToItem>)>>>,
+    model: Arc<Mutex<Option<Learned>>>,
     /// A background relearning is under way.
     learning: Arc<AtomicBool>,
 }
