@@ -116,6 +116,10 @@ pub enum MessageBody {
         source: AnswerSource,
         /// The live stream this message commits (clients replace that bubble).
         stream_id: Option<String>,
+        /// Quick-reply buttons of a menu or guidance message: a tap sends the
+        /// button's text as the buyer's own message.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<String>,
     },
     /// A product of the shop's catalogue, as it was when sent (written by the
     /// server from the catalogue: clients name a sku, never the card's content).

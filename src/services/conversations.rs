@@ -6,6 +6,7 @@
 //! the next chat) happens here, not in the handler.
 
 use super::bot::BotService;
+use super::bot::welcome::menu;
 use super::catalogue::Catalogue;
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
 use super::presence::{PresenceError, PresenceService};
@@ -197,6 +198,7 @@ impl ConversationService {
                     citations: Vec::new(),
                     source: AnswerSource::Curated,
                     stream_id: None,
+                    buttons: menu(request.lang),
                 };
                 self.chat.send_bot(&id, greeting).await?;
                 if let Some(sku) = &accepted.product

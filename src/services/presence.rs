@@ -17,7 +17,9 @@ use crate::domain::visitor::{CartItem, SignedIdentity, VisitorInputError};
 use crate::ports::{Clock, Commerce};
 use crate::storage::{InvitationRow, InvitationRuleRow, Store, StoreError, VisitRow};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 pub const VISIT_KEY_PREFIX: &str = "vk_";
@@ -28,6 +30,9 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 const RULES_FRESH_MS: i64 = 5_000;
 const MAX_LISTED: i64 = 5_000;
 const MAX_GREETING_CHARS: usize = 500;
+/// Heartbeats that change nothing but the time are written together, at most
+/// this long after the first of them: one commit for hundreds of pages.
+const TOUCH_BATCH: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresenceError {
@@ -150,6 +155,8 @@ pub struct PresenceService {
     commerce: Arc<dyn Commerce>,
     changes: broadcast::Sender<VisitChange>,
     rules: Mutex<Option<(i64, Rules)>>,
+    /// Visits seen since the last batch write: visit id -> last seen.
+    touches: Arc<Mutex<HashMap<String, i64>>>,
 }
 
 impl PresenceService {
@@ -166,6 +173,7 @@ impl PresenceService {
             commerce,
             changes: broadcast::channel(4096).0,
             rules: Mutex::new(None),
+            touches: Arc::default(),
         }
     }
 
@@ -190,12 +198,13 @@ impl PresenceService {
                 let mut state = parse_state(&row)?;
                 let mut changed = state.apply(&beat.heartbeat, now);
                 changed |= self.sign_in(&mut state, beat.identity.as_ref()).await;
-                let json = changed.then(|| to_json(&state));
-                self.store
-                    .touch_visit(&row.id, now, json.as_deref())
-                    .await?;
                 if changed {
+                    self.store
+                        .touch_visit(&row.id, now, Some(&to_json(&state)))
+                        .await?;
                     self.changed(&row.id);
+                } else {
+                    self.touch_later(&row.id, now);
                 }
                 (row, state, None)
             }
@@ -264,6 +273,32 @@ impl PresenceService {
             });
         state.account = Some(account.as_str().to_owned());
         true
+    }
+
+    /// A heartbeat that changed nothing but the time: written with the others
+    /// of the next quarter second in one transaction (a page change is
+    /// written at once, as the agents' list must show it).
+    fn touch_later(&self, visit_id: &str, now: i64) {
+        let first = {
+            let mut pending = self.touches.lock().expect("touches lock");
+            let first = pending.is_empty();
+            pending.insert(visit_id.to_owned(), now);
+            first
+        };
+        if !first {
+            return;
+        }
+        let (store, touches) = (self.store.clone(), self.touches.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(TOUCH_BATCH).await;
+            let seen: Vec<(String, i64)> =
+                std::mem::take(&mut *touches.lock().expect("touches lock"))
+                    .into_iter()
+                    .collect();
+            if let Err(error) = store.touch_visits(&seen).await {
+                tracing::warn!(%error, visits = seen.len(), "visits not marked seen");
+            }
+        });
     }
 
     fn changed(&self, visit_id: &str) {

@@ -1,7 +1,8 @@
 //! Product recommendations for a buyer: item-to-item from co-view (the product
 //! pages of the shop's visits) and co-buy (the Commerce port's orders), learned
 //! again at most once a minute and kept in memory, so a recommendation is a
-//! lookup. The demo store also learns from the generated demo logs
+//! lookup (a stale model keeps serving while the next one is learned in the
+//! background, off the request path). The demo store also learns from the generated demo logs
 //! (`storage::demo_logs`), so the demo shop recommends from the start.
 
 use super::chat::{Actor, ChatError, ChatService};
@@ -14,6 +15,7 @@ use crate::domain::visitor::VisitorContext;
 use crate::ports::{Clock, Commerce, CommerceError};
 use crate::storage::{Store, StoreError};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How long a learned model serves before it is learned again.
@@ -38,14 +40,19 @@ pub enum RecommendError {
     Store(#[from] StoreError),
 }
 
+/// A model and when it was learned.
+type Learned = (i64, Arc<ItemToItem>);
+
 pub struct Recommender {
     store: Store,
     commerce: Arc<dyn Commerce>,
     chat: Arc<ChatService>,
     clock: Arc<dyn Clock>,
     /// Baskets learned on top of the shop's own (the demo logs), if any.
-    seeded: Vec<Basket>,
-    model: Mutex<Option<(i64, Arc<ItemToItem>)>>,
+    seeded: Arc<Vec<Basket>>,
+    model: Arc<Mutex<Option<Learned>>>,
+    /// A background relearning is under way.
+    learning: Arc<AtomicBool>,
 }
 
 impl Recommender {
@@ -61,8 +68,9 @@ impl Recommender {
             commerce,
             chat,
             clock,
-            seeded,
-            model: Mutex::new(None),
+            seeded: Arc::new(seeded),
+            model: Arc::default(),
+            learning: Arc::default(),
         }
     }
 
@@ -161,15 +169,51 @@ impl Recommender {
         Ok((seeds, cart))
     }
 
-    /// The model, learned again when older than a minute.
+    /// The model. The first is learned on the spot; one older than a minute
+    /// keeps serving while a background task learns the next.
     async fn model(&self) -> Result<Arc<ItemToItem>, RecommendError> {
         let now = self.clock.now_ms();
-        if let Some((at, model)) = &*self.model.lock().expect("model lock")
-            && now - at < RELEARN_AFTER_MS
-        {
-            return Ok(model.clone());
+        let current = self.model.lock().expect("model lock").clone();
+        let Some((at, model)) = current else {
+            let model = Arc::new(self.learner().learn(now).await?);
+            *self.model.lock().expect("model lock") = Some((now, model.clone()));
+            return Ok(model);
+        };
+        if now - at >= RELEARN_AFTER_MS && !self.learning.swap(true, Ordering::AcqRel) {
+            let (learner, slot, learning) =
+                (self.learner(), self.model.clone(), self.learning.clone());
+            tokio::spawn(async move {
+                match learner.learn(now).await {
+                    Ok(model) => *slot.lock().expect("model lock") = Some((now, Arc::new(model))),
+                    Err(error) => tracing::warn!(%error, "recommendations not learned again"),
+                }
+                learning.store(false, Ordering::Release);
+            });
         }
-        let mut baskets = self.seeded.clone();
+        Ok(model)
+    }
+
+    fn learner(&self) -> Learner {
+        Learner {
+            store: self.store.clone(),
+            commerce: self.commerce.clone(),
+            seeded: self.seeded.clone(),
+        }
+    }
+}
+
+/// What a model is learned from.
+struct Learner {
+    store: Store,
+    commerce: Arc<dyn Commerce>,
+    seeded: Arc<Vec<Basket>>,
+}
+
+impl Learner {
+    /// The baskets of the shop's recent visits and orders (and the seeded
+    /// ones), related on a blocking thread (it is seconds of arithmetic).
+    async fn learn(self, now: i64) -> Result<ItemToItem, RecommendError> {
+        let mut baskets = self.seeded.as_ref().clone();
         for visit in self
             .store
             .visits_seen_since(now - LEARN_WINDOW_MS, LEARN_FROM_VISITS)
@@ -192,9 +236,11 @@ impl Recommender {
                 baskets.push(Basket::bought(order));
             }
         }
-        let model = Arc::new(ItemToItem::learn(&baskets));
-        *self.model.lock().expect("model lock") = Some((now, model.clone()));
-        Ok(model)
+        Ok(
+            tokio::task::spawn_blocking(move || ItemToItem::learn(&baskets))
+                .await
+                .expect("learning does not panic"),
+        )
     }
 }
 

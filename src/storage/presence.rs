@@ -147,6 +147,23 @@ impl Store {
         Ok(())
     }
 
+    /// Many visits seen (heartbeats that changed nothing else), in one
+    /// transaction; a newer time already written is kept.
+    pub async fn touch_visits(&self, seen: &[(String, i64)]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let sql = "UPDATE visits SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (id, at) in seen {
+                sqlx::query(sql).bind(id).bind(at).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     pub async fn link_visit_to_visitor(
         &self,
         id: &str,

@@ -343,6 +343,20 @@ async fn admins_set_welcome_messages_per_scenario() {
     let buyer = app.shopper("demo_buyer_1").await;
     let events = app.shopper_events(&buyer).await;
     assert_eq!(text_of(&events[0]), "欢迎光临小店！");
+    // The greeting carries the bot's menu; a tap is the buyer's own message.
+    let buttons: Vec<&str> = events[0]["body"]["buttons"]
+        .as_array()
+        .expect("the welcome's quick-reply buttons")
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        buttons,
+        ["我的订单到哪了", "怎么退换货", "有什么推荐", "转人工"]
+    );
+    let tapped = app.say(&buyer, buttons[3]).await;
+    app.bot_replies(&buyer, tapped).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
     let res = app
         .client
         .post(app.url("/api/v1/conversations"))

@@ -130,6 +130,25 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
         .screenshot(&out.join("visitors-card-desktop.png"))
         .await;
 
+    // The bot's greeting carries its menu: a tap on a quick-reply button is
+    // the buyer's own message.
+    enter_chat(&first).await;
+    let suggest = "li.msg.bot [data-testid=quick-buttons] [data-testid=quick-button]:nth-child(3)";
+    first
+        .wait_until(
+            "the menu's quick-reply buttons",
+            &format!("document.querySelector({suggest:?})?.textContent === '有什么推荐'"),
+        )
+        .await;
+    first.click(suggest).await;
+    first
+        .wait_until(
+            "the tapped button sent as the buyer's message",
+            "[...document.querySelectorAll('li.msg.you')].some(li => li.textContent.includes('有什么推荐') && !li.classList.contains('failed') && !li.classList.contains('pending'))",
+        )
+        .await;
+    first.leave_frame().await;
+
     // A second visitor arrives on the home page (no rule matches there); the
     // agent sees them live and invites them with a greeting of their own.
     second.goto(&app.url("/demo/")).await;

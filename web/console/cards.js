@@ -11,12 +11,14 @@ addStrings(
     product_sent: "商品卡片已发送", product_stock: (n) => `库存 ${n}`, product_sold_out: "缺货", product_none: "没有找到商品",
     error_product_not_found: "店铺里没有这件商品", close_picker: "关闭",
     product_recommended: "为该买家推荐", product_search_results: "搜索结果",
+    quick_menu: "买家看到的快捷选项",
   },
   {
     product_card: "Product card", product_search: "Search products (title, category or sku)", product_send: "Send",
     product_sent: "Product card sent", product_stock: (n) => `${n} in stock`, product_sold_out: "Sold out", product_none: "No products found",
     error_product_not_found: "The shop has no such product", close_picker: "Close",
     product_recommended: "Recommended for this buyer", product_search_results: "Search results",
+    quick_menu: "Quick options the buyer sees",
   },
 );
 

@@ -183,6 +183,10 @@ export class ChatView {
       if (body.type === "bot_answer" && body.citations?.length) {
         box.append(el("div", { class: "cites" }, body.citations.map((c) => el("span", { class: "cite" }, c.title))));
       }
+      if (body.type === "bot_answer" && body.buttons?.length) {
+        // The buyer's quick-reply buttons, as the buyer saw them (a tap comes back as their message).
+        box.append(el("div", { class: "quick-menu", testid: "quick-buttons", title: t("quick_menu") }, body.buttons.map((b) => el("span", { class: "quick-chip" }, b))));
+      }
     }
     return box;
   }

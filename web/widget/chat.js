@@ -89,6 +89,7 @@ function bodyNode(body, seq) {
       // Only an answer from the knowledge base can be rated: greetings and the
       // bot's own questions have nothing for a knowledge manager to mend.
       if (cited.length && seq !== undefined) box.appendChild(rating(seq));
+      if (body.buttons?.length) box.appendChild(quickButtons(body.buttons));
       break;
     }
     case "product_card":
@@ -131,6 +132,23 @@ function productCard(card) {
   actions.append(link, add);
   info.appendChild(actions);
   box.append(img, info);
+  return box;
+}
+
+/// The bot menu's quick-reply buttons: a tap sends the button's text as the
+/// buyer's own message (the bot then answers it like typed text).
+function quickButtons(buttons) {
+  const box = el("div", "quick");
+  box.dataset.testid = "quick-buttons";
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", words.quick_menu);
+  for (const text of buttons) {
+    const b = el("button", "quick-button", text);
+    b.type = "button";
+    b.dataset.testid = "quick-button";
+    b.onclick = () => sendBody({ type: "text", text });
+    box.appendChild(b);
+  }
   return box;
 }
 

@@ -61,3 +61,7 @@ export function applyStrings(root, words) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = words[el.dataset.i18nPlaceholder];
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", words[el.dataset.i18nAria]);
 }
+
+// Quick-reply buttons of the bot's menu (issue 18).
+Object.assign(STRINGS.zh, { quick_menu: "快捷选项" });
+Object.assign(STRINGS.en, { quick_menu: "Quick options" });

@@ -171,6 +171,7 @@ impl BotService {
             citations,
             source,
             stream_id,
+            buttons: Vec::new(),
         };
         self.chat.send_bot(&turn.id, body).await?;
         Ok(())

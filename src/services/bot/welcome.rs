@@ -60,6 +60,22 @@ impl Scenario {
     }
 }
 
+/// The bot's menu: the quick-reply buttons its greetings carry, in the
+/// buyer's language. Each is a question the bot answers or hands off on
+/// (order status, delivery, returns, a human agent).
+pub fn menu(lang: Lang) -> Vec<String> {
+    let items: &[&str] = match lang {
+        Lang::Zh => &["我的订单到哪了", "怎么退换货", "有什么推荐", "转人工"],
+        Lang::En => &[
+            "Where is my order?",
+            "How do I return an item?",
+            "Any recommendations?",
+            "Talk to a human",
+        ],
+    };
+    items.iter().map(|&item| item.to_owned()).collect()
+}
+
 /// Campaign codes come from URLs: short and plain.
 pub fn campaign_code(raw: &str) -> Result<String, BotError> {
     let ok = (1..=64).contains(&raw.len())
@@ -126,6 +142,7 @@ impl BotService {
                 citations: Vec::new(),
                 source: AnswerSource::Curated,
                 stream_id: None,
+                buttons: menu(lang),
             };
             self.chat.send_bot(id, body).await?;
             return Ok(());
@@ -195,4 +212,25 @@ impl BotService {
 
 fn lang_code(lang: Lang) -> &'static str {
     lang.pick("zh", "en")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::handoff::asks_for_human;
+    use crate::domain::recommend::asks_for_suggestion;
+
+    #[test]
+    fn the_menus_suggestion_and_human_buttons_reach_those_bot_paths() {
+        for lang in [Lang::Zh, Lang::En] {
+            let buttons = menu(lang);
+            assert_eq!(buttons.len(), 4);
+            assert!(asks_for_suggestion(&buttons[2]), "{buttons:?}");
+            assert!(asks_for_human(&buttons[3]), "{buttons:?}");
+            assert!(
+                !buttons[..3].iter().any(|b| asks_for_human(b)),
+                "{buttons:?}"
+            );
+        }
+    }
 }
