@@ -719,6 +719,7 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                 message,
             },
             TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
+            TicketError::BadRoutingRule => ApiError::bad_request("invalid_routing_rule", message),
             TicketError::MergeIntoSelf => ApiError::bad_request("merge_into_self", message),
             TicketError::MergeTargetNotFound => {
                 ApiError::bad_request("unknown_merge_target", message)

@@ -327,6 +327,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Set the reopen window (0 to 90 days; default 7)")
         .body(r#"{"reopen_days":7}"#)
         .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/admin/ticket-routing-rules", Staff(P::ManageTickets), "tickets", "Ticket routing rules, in order: the first whose conditions all hold routes a new ticket"),
+    route("PUT", "/api/v1/admin/ticket-routing-rules", Staff(P::ManageTickets), "tickets", "Replace the routing rules (conditions: type_key, category, priority, keywords; actions: department_id, assignee_id where the creator chose none, priority, tags); 400 invalid_routing_rule / unknown_department / unknown_assignee / unknown_ticket_type")
+        .body(r#"{"rules":[{"name":"物流问题","when":{"keywords":["快递","物流","包裹"]},"then":{"department_id":null,"priority":"high","tags":["物流"]}}]}"#)
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),
     route("PUT", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "Set the SMTP server (tls: none, starttls or tls; a password left out keeps the stored one, an empty one clears it)")
         .body(r#"{"host":"smtp.shop.example","port":587,"tls":"starttls","username":"kefu@shop.example","password":"app-password","from_address":"店小二 <kefu@shop.example>","enabled":true}"#)

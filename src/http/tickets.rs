@@ -12,6 +12,7 @@ use crate::services::ticket_admin::{
 use crate::services::ticket_board::Board;
 use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
 use crate::services::ticket_merge::MergeInput;
+use crate::services::ticket_routing::RoutingRules;
 use crate::services::tickets::{
     BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
     TransitionInput,
@@ -62,6 +63,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/admin/ticket-settings",
             get(ticket_settings).put(put_ticket_settings),
+        )
+        .route(
+            "/api/v1/admin/ticket-routing-rules",
+            get(routing_rules).put(put_routing_rules),
         )
 }
 
@@ -313,4 +318,18 @@ fn csv_line(t: &Ticket) -> String {
         time(t.resolved_at),
     ];
     format!("{}\r\n", cells.join(","))
+}
+
+pub async fn routing_rules(State(state): State<AppState>) -> Result<Json<RoutingRules>, ApiError> {
+    Ok(Json(state.tickets.routing_rules().await?))
+}
+
+pub async fn put_routing_rules(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(input): ApiJson<RoutingRules>,
+) -> Result<Json<RoutingRules>, ApiError> {
+    Ok(Json(
+        state.tickets.put_routing_rules(&staff.id, input).await?,
+    ))
 }

@@ -35,6 +35,7 @@ pub mod ticket_buyer;
 pub mod ticket_events;
 pub mod ticket_mail;
 pub mod ticket_merge;
+pub mod ticket_routing;
 pub mod tickets;
 pub mod unanswered;
 pub mod visitors;

@@ -52,6 +52,10 @@ pub enum TicketError {
     ReplyWindowClosed(i64),
     #[error("reopen_days must be between 0 and 90")]
     BadReopenDays,
+    #[error(
+        "a routing rule needs a name and at least one action (at most 100 rules, 20 keywords each)"
+    )]
+    BadRoutingRule,
     #[error("a ticket cannot be merged into itself")]
     MergeIntoSelf,
     #[error("the ticket to merge into is closed")]
@@ -251,7 +255,7 @@ impl TicketService {
         Ok(SlaTargets::from_minutes(first, resolution))
     }
 
-    async fn required_fields(&self, type_key: &str) -> Result<Vec<String>, TicketError> {
+    pub(crate) async fn required_fields(&self, type_key: &str) -> Result<Vec<String>, TicketError> {
         let row = self
             .store
             .ticket_type(type_key)
@@ -260,7 +264,7 @@ impl TicketService {
         Ok(serde_json::from_str(&row.required_fields).unwrap_or_default())
     }
 
-    async fn check_department(&self, id: Option<&str>) -> Result<(), TicketError> {
+    pub(crate) async fn check_department(&self, id: Option<&str>) -> Result<(), TicketError> {
         match id {
             Some(id) if self.store.department(id).await?.is_none() => {
                 Err(TicketError::UnknownDepartment)
@@ -269,7 +273,7 @@ impl TicketService {
         }
     }
 
-    async fn check_assignee(&self, id: Option<&str>) -> Result<(), TicketError> {
+    pub(crate) async fn check_assignee(&self, id: Option<&str>) -> Result<(), TicketError> {
         match id {
             Some(id) => match self.store.staff(id).await {
                 Ok(_) => Ok(()),
@@ -404,12 +408,14 @@ impl TicketService {
     async fn open_ticket(
         &self,
         id: String,
-        input: NewTicketInput,
+        mut input: NewTicketInput,
         title: &str,
         (visitor_id, conversation_id): (Option<String>, Option<String>),
         source: TicketSource,
         author: Author,
     ) -> Result<Ticket, TicketError> {
+        let rules = self.routing_rules().await?;
+        let routed_by = crate::services::ticket_routing::route(&rules, &mut input, title);
         let title = t::parse_title(title)?;
         let description = t::parse_description(&input.description)?;
         let custom_fields = t::parse_custom_fields(&input.custom_fields)?;
@@ -455,12 +461,11 @@ impl TicketService {
             resolved_at: None,
         };
         refresh_due(&mut ticket, &calendar);
-        let history = HistoryEntry::new(
-            "created",
-            &author,
-            json!({ "source": source.as_str() }),
-            now,
-        );
+        let mut detail = json!({ "source": source.as_str() });
+        if let Some(rule) = routed_by {
+            detail["routing_rule"] = json!(rule);
+        }
+        let history = HistoryEntry::new("created", &author, detail, now);
         let local_day = self.shop.current().await.local_day(now);
         self.store
             .create_ticket(&mut ticket, &local_day, &history)
@@ -814,6 +819,7 @@ impl TicketService {
             let Some(last) = page.last() else { break };
             after = last.id.clone();
             report.tickets += page.len();
+            let mut escalations = Vec::new();
             for mut ticket in page {
                 let Some(escalated) = ticket.sla.sweep(&calendar, now) else {
                     continue;
@@ -838,17 +844,36 @@ impl TicketService {
                         created_at: now,
                     }],
                 };
-                if self
-                    .store
-                    .save_ticket(&ticket, ticket.version, &write)
-                    .await?
-                {
-                    report.escalated += 1;
-                }
+                escalations.push((ticket, write));
             }
+            report.escalated += self.save_escalations(&escalations).await?;
         }
         report.elapsed_ms = started.elapsed().as_millis();
         Ok(report)
+    }
+
+    /// Writes a page's escalations in one transaction; when someone changed
+    /// one of those tickets meanwhile (all or none is written), one at a
+    /// time, skipping the changed ones (the next sweep sees them again).
+    async fn save_escalations(
+        &self,
+        escalations: &[(Ticket, TicketWrite)],
+    ) -> Result<usize, TicketError> {
+        let all: Vec<_> = escalations.iter().map(|(t, w)| (t, t.version, w)).collect();
+        if all.is_empty() || self.store.save_tickets(&all).await? {
+            return Ok(all.len());
+        }
+        let mut saved = 0;
+        for (ticket, write) in escalations {
+            if self
+                .store
+                .save_ticket(ticket, ticket.version, write)
+                .await?
+            {
+                saved += 1;
+            }
+        }
+        Ok(saved)
     }
 
     /// Sweeps every [`SWEEP_EVERY`] until `stop` turns true.

@@ -5,6 +5,7 @@
 use super::tickets::{COLUMNS, TicketRow, filter_sql};
 use super::{Store, StoreError, TicketFilter, on_pool};
 use crate::domain::tickets::Ticket;
+use std::collections::BTreeMap;
 
 /// Not resolved and not closed: the tickets somebody still works on.
 const ACTIVE: &str = "state NOT IN ('resolved', 'closed')";
@@ -20,53 +21,48 @@ pub struct BoardCounts {
     pub done_in_time: i64,
 }
 
+/// One group of the board's single pass: a state, department, priority and
+/// assignee, how many tickets, and how many of them met their resolution target.
+type BoardGroup = (String, Option<String>, String, Option<String>, i64, i64);
+
 impl Store {
-    async fn grouped(
-        &self,
-        filter: &TicketFilter,
-        column: &str,
-        extra: &[&str],
-    ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
-        let (where_sql, binds) = filter_sql(filter, extra);
+    /// Every count of the board in one pass over the caller's tickets (a
+    /// covering index), summed up here.
+    pub async fn ticket_board(&self, filter: &TicketFilter) -> Result<BoardCounts, StoreError> {
+        let (where_sql, binds) = filter_sql(filter, &[]);
         let sql = format!(
-            "SELECT {column}, COUNT(*) FROM tickets {where_sql} GROUP BY {column} ORDER BY {column}"
+            "SELECT state, department_id, priority, assignee_id, COUNT(*), \
+             COALESCE(SUM(CASE WHEN sla_elapsed_ms <= sla_resolution_ms THEN 1 ELSE 0 END), 0) \
+             FROM tickets {where_sql} GROUP BY state, department_id, priority, assignee_id"
         );
-        Ok(on_pool!(self, pool => {
+        let groups: Vec<BoardGroup> = on_pool!(self, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for b in &binds {
                 q = q.bind(b);
             }
             q.fetch_all(pool).await?
-        }))
-    }
-
-    pub async fn ticket_board(&self, filter: &TicketFilter) -> Result<BoardCounts, StoreError> {
-        let named = |rows: Vec<(Option<String>, i64)>| {
-            rows.into_iter()
-                .map(|(k, n)| (k.unwrap_or_default(), n))
-                .collect::<Vec<_>>()
-        };
-        let by_state = named(self.grouped(filter, "state", &[]).await?);
-        let by_department = self.grouped(filter, "department_id", &[ACTIVE]).await?;
-        let by_priority = named(self.grouped(filter, "priority", &[ACTIVE]).await?);
-        let by_assignee = self.grouped(filter, "assignee_id", &[ACTIVE]).await?;
-        let (where_sql, binds) = filter_sql(filter, &["state IN ('resolved', 'closed')"]);
-        let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN sla_elapsed_ms <= sla_resolution_ms THEN 1 ELSE 0 END), 0) \
-             FROM tickets {where_sql}"
-        );
-        let (done, done_in_time): (i64, i64) = on_pool!(self, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for b in &binds {
-                q = q.bind(b);
-            }
-            q.fetch_one(pool).await?
         });
+        let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_department: BTreeMap<Option<String>, i64> = BTreeMap::new();
+        let mut by_priority: BTreeMap<String, i64> = BTreeMap::new();
+        let mut by_assignee: BTreeMap<Option<String>, i64> = BTreeMap::new();
+        let (mut done, mut done_in_time) = (0, 0);
+        for (state, department, priority, assignee, count, in_time) in groups {
+            *by_state.entry(state.clone()).or_default() += count;
+            if matches!(state.as_str(), "resolved" | "closed") {
+                done += count;
+                done_in_time += in_time;
+                continue;
+            }
+            *by_department.entry(department).or_default() += count;
+            *by_priority.entry(priority).or_default() += count;
+            *by_assignee.entry(assignee).or_default() += count;
+        }
         Ok(BoardCounts {
-            by_state,
-            by_department,
-            by_priority,
-            by_assignee,
+            by_state: by_state.into_iter().collect(),
+            by_department: by_department.into_iter().collect(),
+            by_priority: by_priority.into_iter().collect(),
+            by_assignee: by_assignee.into_iter().collect(),
             done,
             done_in_time,
         })

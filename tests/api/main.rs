@@ -37,6 +37,7 @@ mod ticket_board;
 mod ticket_buyer;
 mod ticket_mail;
 mod ticket_merge;
+mod ticket_routing;
 mod tickets;
 mod visitors;
 mod webhooks;

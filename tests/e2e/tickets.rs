@@ -105,8 +105,48 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
         api(&app, &admin, "/api/v1/admin/smtp").await["from_address"],
         "店小二 <kefu@shop.example>"
     );
+
+    // A routing rule: parcel words make a ticket urgent and tag it.
+    browser.click("[data-testid=rr-add]").await;
+    fill(&browser, "rr-name", "物流加急").await;
+    fill(&browser, "rr-keywords", "快递，包裹").await;
+    fill(&browser, "rr-tags", "物流").await;
+    browser
+        .run(
+            "const s = document.querySelector('[data-testid=rr-set-priority]'); s.value = 'urgent'; s.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=rr-save]").await;
+    saved(&browser).await;
+    let rules = api(&app, &admin, "/api/v1/admin/ticket-routing-rules").await;
+    assert_eq!(
+        rules,
+        json!({ "rules": [{ "name": "物流加急", "when": { "keywords": ["快递", "包裹"] },
+                            "then": { "priority": "urgent", "tags": ["物流"] } }] })
+    );
+    // A rule that does nothing is refused in words; the stored one stays.
+    browser.click("[data-testid=rr-add]").await;
+    browser
+        .run(
+            "const n = document.querySelectorAll('[data-testid=rr-name]'); n[1].value = '空规则'; n[1].dispatchEvent(new Event('input'));",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=rr-save]").await;
+    browser
+        .wait_until(
+            "the rule's refusal",
+            "document.querySelector('[data-testid=toast]').textContent.includes('至少一个动作')",
+        )
+        .await;
+    assert_eq!(
+        api(&app, &admin, "/api/v1/admin/ticket-routing-rules").await,
+        rules
+    );
     browser.goto(&app.url("/console/#/admin/mail")).await;
     browser.wait_for("[data-testid=smtp-form]").await;
+    browser.wait_for("[data-testid=rr-rule]").await;
     both_widths(&browser, "admin-mail").await;
 
     // The agent's own page: an address, and no e-mail for SLA warnings.

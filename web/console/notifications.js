@@ -4,6 +4,7 @@
 
 import { el, get, put } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
+import { routingForm } from "./ticket_routing.js";
 
 addStrings(
   {
@@ -83,6 +84,7 @@ export class SmtpSettings {
     };
     this.root.replaceChildren(
       await reopenForm(this.app),
+      await routingForm(this.app),
       el(
         "form",
         { class: "card editor", testid: "smtp-form", onsubmit: save },
