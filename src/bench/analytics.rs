@@ -76,6 +76,8 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let now = state.clock.now_ms();
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.run_until(async {}).await?;
+    // The first server's index lock goes with its state.
+    drop(state);
 
     eprintln!("seeding {} conversations on {backend}", args.conversations);
     let store = match &server_settings.database_url {
@@ -128,6 +130,9 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let seed_secs = started.elapsed().as_secs_f64();
 
     // Second start: the server as a shop would run it, over the seeded data.
+    // (An index of its own: the first one's lock may outlive its tasks.)
+    let mut server_settings = server_settings;
+    server_settings.index_dir = dir.path().join("index-reports");
     let app = Application::build(server_settings).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
