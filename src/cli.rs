@@ -143,6 +143,8 @@ pub enum ModelsCommand {
 pub enum BenchCommand {
     /// Buyers on WebSockets plus agents: connections, durable messages/s, delivery latency.
     Chat(crate::bench::chat::ChatBenchArgs),
+    /// Analytics reports over a generated year (1M conversations by default).
+    Analytics(crate::bench::analytics::AnalyticsBenchArgs),
     /// The bot end to end with the real models: curated reply latency, grounded time to first token.
     Bot(crate::bench::bot::BotBenchArgs),
     /// Local LLM: prefill and decode tok/s, time to first token; llama.cpp as the peer.
@@ -272,6 +274,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Chat(args),
         } => crate::bench::chat::run(args, settings).await,
+        Command::Bench {
+            command: BenchCommand::Analytics(args),
+        } => crate::bench::analytics::run(args, settings).await,
         Command::Bench {
             command: BenchCommand::Bot(args),
         } => crate::bench::bot::run(args, settings).await,

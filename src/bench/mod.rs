@@ -1,5 +1,6 @@
 //! Benchmarks with their own load generators (`xiaoer bench ...`).
 
+pub mod analytics;
 pub mod bot;
 pub mod chat;
 pub mod embed;

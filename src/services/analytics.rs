@@ -236,10 +236,13 @@ impl AnalyticsService {
         agents.sort();
         agents.dedup();
         let qa = self.qa_scores(&range).await?;
+        let by_agent = grouped_totals(&selected, |_, _, agent| vec![agent.to_owned()]);
+        let by_day = grouped_totals(&selected, |day, _, _| vec![day.to_owned()]);
         let agents = agents
             .into_iter()
             .map(|agent| {
-                let mut row_values = values(&totals_of(&selected, |r| r.2 == agent), &metrics);
+                let mut row_values =
+                    values(&by_agent.get(agent).cloned().unwrap_or_default(), &metrics);
                 row_values.insert("qa_score", qa.get(agent).copied());
                 Row {
                     key: agent.to_owned(),
@@ -255,7 +258,7 @@ impl AnalyticsService {
             .days()
             .map(|d| d.to_string())
             .map(|day| Row {
-                values: values(&totals_of(&selected, |r| r.0 == day), &metrics),
+                values: values(&by_day.get(&day).cloned().unwrap_or_default(), &metrics),
                 label: day.clone(),
                 key: day,
             })
@@ -304,21 +307,27 @@ impl AnalyticsService {
         }
         let selected = self.select(&range, &scope, &filters).await?;
         let keys = self.dimension_keys(&selected, dimension).await?;
-        let mut rows = Vec::new();
-        for (key, (label, agents)) in keys {
-            let totals = totals_of(&selected, |r| match dimension {
-                Dimension::Day | Dimension::Week | Dimension::Month => {
-                    dimension.bucket(&r.0) == key
-                }
-                Dimension::Channel => r.1 == key,
-                Dimension::Agent | Dimension::Group => agents.contains(&r.2),
-            });
-            rows.push(Row {
+        let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
+        for (key, (_, agents)) in &keys {
+            for agent in agents {
+                groups_of.entry(agent).or_default().push(key.clone());
+            }
+        }
+        let mut grouped = grouped_totals(&selected, |day, channel, agent| match dimension {
+            Dimension::Day | Dimension::Week | Dimension::Month => vec![dimension.bucket(day)],
+            Dimension::Channel => vec![channel.to_owned()],
+            Dimension::Agent | Dimension::Group => {
+                groups_of.get(agent).cloned().unwrap_or_default()
+            }
+        });
+        let rows = keys
+            .into_iter()
+            .map(|(key, (label, _))| Row {
+                values: values(&grouped.remove(&key).unwrap_or_default(), &metrics),
                 key,
                 label,
-                values: values(&totals, &metrics),
-            });
-        }
+            })
+            .collect();
         Ok(Report {
             from: range.from.to_string(),
             to: range.to.to_string(),
@@ -599,6 +608,30 @@ fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
         .collect();
     totals.queue_waits.sort_unstable();
     totals
+}
+
+/// Adds the selected rows up per report key in one pass (a report reads a
+/// year of rollups: no pass over all of them per key). A row may count under
+/// several keys (an agent in several groups) or none.
+fn grouped_totals(
+    selected: &Selected,
+    keys_of: impl Fn(&str, &str, &str) -> Vec<String>,
+) -> HashMap<String, Totals> {
+    let mut out: HashMap<String, Totals> = HashMap::new();
+    for (day, channel, agent, counter, value) in &selected.rows {
+        for key in keys_of(day, channel, agent) {
+            out.entry(key).or_default().add(counter, *value);
+        }
+    }
+    for (day, channel, agent, wait) in &selected.waits {
+        for key in keys_of(day, channel, agent) {
+            out.entry(key).or_default().queue_waits.push(*wait);
+        }
+    }
+    for totals in out.values_mut() {
+        totals.queue_waits.sort_unstable();
+    }
+    out
 }
 
 fn values(totals: &Totals, metrics: &[&'static MetricDef]) -> BTreeMap<&'static str, Option<f64>> {

@@ -186,3 +186,86 @@ impl Store {
         Ok(())
     }
 }
+
+/// One outbox row of a benchmark data set, with its position drawn by the caller.
+pub type SeedOutboxRow = (i64, crate::domain::events::NewEvent);
+
+impl Store {
+    /// Writes generated outbox events and the facts rows the analytics
+    /// subscriber would have left for them, in one transaction (the analytics
+    /// benchmark's data set; the server's own writes go through the commit
+    /// queue). Positions are the caller's (it draws them above the head).
+    pub async fn seed_analytics(
+        &self,
+        events: &[SeedOutboxRow],
+        facts: &[FactsRow],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        const ROWS: usize = 1000;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for chunk in events.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO outbox (position, event_id, kind, conversation_id, seq, payload, created_at) ",
+                );
+                sql.push_values(chunk, |mut b, (position, e)| {
+                    b.push_bind(*position)
+                        .push_bind(&e.id)
+                        .push_bind(e.data.type_name())
+                        .push_bind(&e.conversation_id)
+                        .push_bind(e.seq)
+                        .push_bind(super::outbox::payload(&e.data))
+                        .push_bind(e.created_at);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            for chunk in facts.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO analytics_facts (conversation_id, day, channel, agent_id, queue_wait_ms, \
+                     last_position, facts, updated_at) ",
+                );
+                sql.push_values(chunk, |mut b, r| {
+                    b.push_bind(&r.conversation_id)
+                        .push_bind(&r.day)
+                        .push_bind(&r.channel)
+                        .push_bind(&r.agent_id)
+                        .push_bind(r.queue_wait_ms)
+                        .push_bind(r.last_position)
+                        .push_bind(&r.facts)
+                        .push_bind(now);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Writes the daily rollups of a seeded data set, then moves every
+    /// subscriber's cursor to `head` (the seeded events count as handled) and,
+    /// on PostgreSQL, the outbox sequence past it.
+    pub async fn seed_rollups(&self, rows: &[RollupRow], head: i64) -> Result<(), StoreError> {
+        const ROWS: usize = 2000;
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for chunk in rows.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) ",
+                );
+                sql.push_values(chunk, |mut b, r| {
+                    b.push_bind(&r.0).push_bind(&r.1).push_bind(&r.2).push_bind(&r.3).push_bind(r.4);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE subscribers SET position = $1 WHERE position < $1")
+                .bind(head).execute(&mut *tx).await?;
+            if matches!(backend, super::Backend::Postgres) {
+                sqlx::query("SELECT setval(pg_get_serial_sequence('outbox', 'position'), $1)")
+                    .bind(head).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,404 @@
+//! `xiaoer bench analytics`: the reports over a year of data. It builds the
+//! real server once (SQLite in a temporary data dir, or PostgreSQL when
+//! DATABASE_URL is set: use an empty database) to create the tables and the
+//! subscribers' cursors, stops it, and writes a generated data set straight
+//! into the tables: for each of `--conversations` conversations spread over
+//! `--days` days, its outbox events (started, buyer and bot turns, hand-off,
+//! assignment, agent replies, transfer, resolve, CSAT...), the facts row the
+//! analytics subscriber folds from exactly those events (`Facts::apply`, the
+//! subscriber's own code), and the daily rollups summed from the same
+//! `contribution`s; every subscriber's cursor is then put past the seeded
+//! events, as if the subscribers had handled them. It starts the server again
+//! and, over HTTP as an admin, times the standard daily report, custom 90-day
+//! reports by agent and by day, and a CSV export, reporting the process's
+//! peak RSS. It prints JSON.
+
+use crate::config::Settings;
+use crate::domain::analytics::{DAY_MS, Facts, METRICS, contribution, local_day};
+use crate::domain::events::{AssignedBy, EventData, NewEvent};
+use crate::domain::staff::Role;
+use crate::services::staff::NewStaff;
+use crate::startup::Application;
+use crate::storage::{FactsRow, RollupRow, SeedOutboxRow, Store};
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalyticsBenchArgs {
+    /// Conversations to seed (about ten events each).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub conversations: usize,
+    /// Days the conversations are spread over, ending today.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Agents the chats are handed to.
+    #[arg(long, default_value_t = 50)]
+    pub agents: usize,
+    /// Timed reads per report kind.
+    #[arg(long, default_value_t = 20)]
+    pub queries: usize,
+    /// Random seed of the generated data.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+const PASSWORD: &str = "bench password 123";
+const BATCH: usize = 2000;
+const CHANNELS: &[&str] = &["web", "app", "api"];
+
+pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server_settings = Settings::for_data_dir(dir.path());
+    server_settings.database_url = settings.database_url.clone();
+    server_settings.bot = false;
+    let backend = if server_settings.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+
+    // First start: tables, staff accounts and the subscribers' cursors.
+    let app = Application::build(server_settings.clone()).await?;
+    let state = app.state().clone();
+    let mut agents = Vec::new();
+    for i in 0..args.agents {
+        let new = NewStaff::parse(&format!("an-agent-{i}"), PASSWORD, None, Role::Agent, None)?;
+        agents.push(state.staff.add_user(new).await?.id);
+    }
+    let admin = NewStaff::parse("an-admin", PASSWORD, None, Role::Admin, None)?;
+    state.staff.add_user(admin).await?;
+    let offset = state.shop.current().await.utc_offset_minutes;
+    let now = state.clock.now_ms();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.run_until(async {}).await?;
+    // The first server's index lock goes with its state.
+    drop(state);
+
+    eprintln!("seeding {} conversations on {backend}", args.conversations);
+    let store = match &server_settings.database_url {
+        Some(url) => Store::open_postgres(url.expose(), 4).await?,
+        None => Store::open_sqlite(&server_settings.data_dir, 4).await?,
+    };
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let started = Instant::now();
+    let mut position = store.outbox_head().await?;
+    let mut rollups: HashMap<(String, String, String, String), i64> = HashMap::new();
+    let (mut written, mut events_written) = (0, 0usize);
+    while written < args.conversations {
+        let n = BATCH.min(args.conversations - written);
+        let (mut events, mut facts) = (Vec::new(), Vec::new());
+        for i in written..written + n {
+            let generated = generate(&mut rng, i, now, args.days, &agents);
+            let (row, seeded) = fold(&generated, &mut position, offset)?;
+            let (key, counters) = contribution(&serde_json::from_str::<Facts>(&row.facts)?);
+            for (counter, v) in counters {
+                let k = (
+                    key.day.clone(),
+                    key.channel.clone(),
+                    key.agent_id.clone(),
+                    counter,
+                );
+                *rollups.entry(k).or_default() += v;
+            }
+            events.extend(seeded);
+            facts.push(row);
+        }
+        events_written += events.len();
+        store.seed_analytics(&events, &facts, now).await?;
+        written += n;
+        if written % 50_000 == 0 || written == args.conversations {
+            eprintln!(
+                "  {written} conversations, {events_written} events ({:.0} events/s)",
+                events_written as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let rows: Vec<RollupRow> = rollups
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|((day, channel, agent, counter), v)| (day, channel, agent, counter, v))
+        .collect();
+    let rollup_rows = rows.len();
+    store.seed_rollups(&rows, position).await?;
+    store.close().await;
+    drop(rows);
+    let seed_secs = started.elapsed().as_secs_f64();
+
+    // Second start: the server as a shop would run it, over the seeded data.
+    // (An index of its own: the first one's lock may outlive its tasks.)
+    let mut server_settings = server_settings;
+    server_settings.index_dir = dir.path().join("index-reports");
+    let app = Application::build(server_settings).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let timed = time_reports(&base, now, offset, &args).await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .context("server did not stop")???;
+    let timed = timed?;
+
+    let report = json!({
+        "bench": "analytics",
+        "backend": backend,
+        "conversations": args.conversations,
+        "events": events_written,
+        "rollup_rows": rollup_rows,
+        "days": args.days,
+        "agents": args.agents,
+        "seed_seconds": (seed_secs * 10.0).round() / 10.0,
+        "reports": timed,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Logs in as the admin and times the reports.
+async fn time_reports(
+    base: &str,
+    now: i64,
+    offset: i32,
+    args: &AnalyticsBenchArgs,
+) -> anyhow::Result<Value> {
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!("{base}/api/v1/staff/login"))
+        .json(&json!({ "username": "an-admin", "password": PASSWORD }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = body["token"].as_str().context("login token")?.to_owned();
+    let day = |ago: i64| local_day(now - ago * DAY_MS, offset);
+    let metrics = METRICS.iter().map(|m| m.key).collect::<Vec<_>>().join(",");
+    let (to, from90, from_all) = (day(0), day(89), day(args.days - 1));
+    let kinds = [
+        (
+            "daily standard report (summary, period=day)",
+            format!("/api/v1/staff/analytics/summary?period=day&date={}", day(1)),
+        ),
+        (
+            "custom report, 90 days by agent, all metrics",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=agent&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by day, all metrics",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by day for one agent",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from90}&to={to}&agent_id={}",
+                agent_id_of(&http, base, &token).await?
+            ),
+        ),
+        (
+            "CSV export, whole range by day",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from_all}&to={to}&format=csv"
+            ),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (kind, path) in kinds {
+        let mut ms = Vec::new();
+        let mut bytes = 0;
+        for i in 0..=args.queries {
+            let t = Instant::now();
+            let res = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(res.status().is_success(), "{path}: {}", res.status());
+            bytes = res.bytes().await?.len();
+            if i > 0 {
+                ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        out.push(json!({ "kind": kind, "queries": ms.len(), "bytes": bytes, "latency_ms": percentiles(&mut ms) }));
+    }
+    Ok(json!({ "timings": out, "peak_rss_mib": peak_rss_mib() }))
+}
+
+/// The id of the first agent in the 90-day by-agent report.
+async fn agent_id_of(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let body: Value = http
+        .get(format!(
+            "{base}/api/v1/staff/analytics/summary?period=month"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(body["agents"][0]["key"]
+        .as_str()
+        .context("an agent row")?
+        .to_owned())
+}
+
+/// One generated conversation: its id and its events (at, data) in order.
+struct Generated {
+    id: String,
+    events: Vec<(i64, EventData)>,
+}
+
+/// A conversation as a busy shop has them: one to four buyer/bot turns; six
+/// in ten handed off, most of those taken by an agent who answers and
+/// resolves (some transferred), the rest abandoned; a third rated.
+fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) -> Generated {
+    let mut at = now - rng.gen_range(DAY_MS / 24..days * DAY_MS);
+    let mut events = Vec::new();
+    let mut push = |at: i64, data: EventData| events.push((at, data));
+    let channel = (*CHANNELS.choose(rng).expect("channels")).to_owned();
+    push(
+        at,
+        EventData::ConversationStarted {
+            visitor_id: format!("vis_bench_{i:07}"),
+            channel,
+        },
+    );
+    let message = |kind: &str| EventData::MessagePosted {
+        sender_kind: kind.to_owned(),
+        sender_id: None,
+    };
+    for _ in 0..rng.gen_range(1..=4) {
+        push(step(rng, &mut at, 60_000), message("buyer"));
+        push(step(rng, &mut at, 5_000), message("bot"));
+    }
+    let handed_off = rng.gen_range(0..10) < 6;
+    let mut human = false;
+    if handed_off {
+        push(
+            step(rng, &mut at, 30_000),
+            EventData::HandedOff { packet_id: None },
+        );
+        if rng.gen_range(0..10) < 9 {
+            human = true;
+            let mut agent = agents.choose(rng).expect("agents").clone();
+            push(
+                step(rng, &mut at, 300_000),
+                EventData::Assigned {
+                    agent_id: agent.clone(),
+                    by: AssignedBy::Routing,
+                },
+            );
+            for _ in 0..rng.gen_range(1..=3) {
+                push(step(rng, &mut at, 60_000), message("buyer"));
+                push(step(rng, &mut at, 120_000), message("agent"));
+            }
+            if rng.gen_range(0..10) == 0 {
+                let to = agents.choose(rng).expect("agents").clone();
+                push(
+                    step(rng, &mut at, 60_000),
+                    EventData::Transferred {
+                        from_agent_id: agent.clone(),
+                        to_agent_id: to.clone(),
+                    },
+                );
+                agent = to;
+                push(step(rng, &mut at, 60_000), message("agent"));
+            }
+            push(
+                step(rng, &mut at, 600_000),
+                EventData::Resolved {
+                    agent_id: Some(agent),
+                },
+            );
+        } else {
+            push(step(rng, &mut at, 600_000), EventData::Closed);
+        }
+    } else {
+        push(
+            step(rng, &mut at, 600_000),
+            EventData::Resolved { agent_id: None },
+        );
+    }
+    if rng.gen_range(0..3) == 0 {
+        let stars = if human {
+            rng.gen_range(2..=5)
+        } else {
+            rng.gen_range(1..=5)
+        };
+        push(step(rng, &mut at, 60_000), EventData::CsatRated { stars });
+    }
+    Generated {
+        id: format!("cv_bench_{i:07}"),
+        events,
+    }
+}
+
+/// Moves the clock of a generated conversation on by up to `max` ms.
+fn step(rng: &mut StdRng, at: &mut i64, max: i64) -> i64 {
+    *at += rng.gen_range(1_000..max);
+    *at
+}
+
+/// The outbox rows of a generated conversation and the facts row the
+/// analytics subscriber folds from them.
+fn fold(
+    g: &Generated,
+    position: &mut i64,
+    offset: i32,
+) -> anyhow::Result<(FactsRow, Vec<SeedOutboxRow>)> {
+    let mut facts = Facts::default();
+    let mut rows = Vec::with_capacity(g.events.len());
+    for (seq, (at, data)) in g.events.iter().enumerate() {
+        facts.apply(*at, data, None, &local_day(*at, offset));
+        *position += 1;
+        let seq = seq as i64 + 1;
+        rows.push((
+            *position,
+            NewEvent {
+                id: format!("{}:{seq}", g.id),
+                conversation_id: Some(g.id.clone()),
+                seq: Some(seq),
+                data: data.clone(),
+                created_at: *at,
+            },
+        ));
+    }
+    let (key, _) = contribution(&facts);
+    let row = FactsRow {
+        conversation_id: g.id.clone(),
+        day: key.day,
+        channel: key.channel,
+        agent_id: key.agent_id,
+        queue_wait_ms: facts.queue_wait_ms(),
+        last_position: *position,
+        facts: serde_json::to_string(&facts)?,
+    };
+    Ok((row, rows))
+}
+
+/// The process's peak resident set (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
+}
+
+fn percentiles(ms: &mut [f64]) -> Value {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len().max(1)) - 1;
+        ms.get(i).map(|v| (v * 10.0).round() / 10.0)
+    };
+    json!({ "p50": at(0.50), "p95": at(0.95), "max": at(1.0) })
+}
