@@ -131,7 +131,6 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
 
     // Second start: the server as a shop would run it, over the seeded data.
     // (An index of its own: the first one's lock may outlive its tasks.)
-    let mut server_settings = server_settings;
     server_settings.index_dir = dir.path().join("index-reports");
     let app = Application::build(server_settings).await?;
     let base = format!("http://{}", app.local_addr());
