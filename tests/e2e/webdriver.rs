@@ -198,8 +198,15 @@ impl Browser {
         let check = format!(
             "(() => {{ const e = document.querySelector({css:?}); return !!e && e.getClientRects().length > 0; }})()"
         );
-        self.wait_until(css, &check).await;
-        self.find_all(css).await.remove(0)
+        // A page that re-renders between the check and the lookup leaves nothing
+        // to find for a moment: look again.
+        for _ in 0..20 {
+            self.wait_until(css, &check).await;
+            if let Some(element) = self.find_all(css).await.into_iter().next() {
+                return element;
+            }
+        }
+        panic!("{css} kept disappearing as soon as it was seen");
     }
 
     /// Clicks the first visible element matching `css`. Pages re-render, so a
