@@ -44,7 +44,10 @@ addStrings(
   },
 );
 
-const today = () => new Date().toISOString().slice(0, 10);
+// Days are the shop's, in its own time zone, which can be a day ahead of or behind
+// the browser's UTC date: the default range runs from yesterday to tomorrow (UTC),
+// so it always holds the shop's today.
+const utcDay = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 
 /// "label,add|deduct|加|减,points" lines as rubric items with generated keys.
 function parseItems(text) {
@@ -137,8 +140,8 @@ export class Quality {
     const check = (testid) => el("input", { type: "checkbox", testid });
     const [low, escalated, complaint] = [check("qa-low-csat"), check("qa-escalated"), check("qa-complaint")];
     const seed = el("input", { type: "number", value: 1, testid: "qa-seed" });
-    const from = el("input", { type: "date", value: today(), testid: "qa-from" });
-    const to = el("input", { type: "date", value: today(), testid: "qa-to" });
+    const from = el("input", { type: "date", value: utcDay(-1), testid: "qa-from" });
+    const to = el("input", { type: "date", value: utcDay(1), testid: "qa-to" });
     const planForm = el(
       "form",
       { class: "qa-form", testid: "qa-plan-form", onsubmit: async (e) => {
