@@ -47,7 +47,7 @@ pub struct AnalyticsBenchArgs {
     pub seed: u64,
 }
 
-const PASSWORD: &str = "bench password 123";
+use super::PASSWORD;
 const BATCH: usize = 2000;
 const CHANNELS: &[&str] = &["web", "app", "api"];
 

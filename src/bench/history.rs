@@ -37,7 +37,7 @@ pub struct HistoryBenchArgs {
     pub seed: u64,
 }
 
-const PASSWORD: &str = "bench password 123";
+use super::PASSWORD;
 const AGENTS: usize = 20;
 const BATCH: usize = 2000;
 const DAY_MS: i64 = 86_400_000;

@@ -10,3 +10,6 @@ pub mod retrieval;
 pub mod routing;
 pub mod tickets;
 pub mod visitors;
+
+/// The password of the staff accounts the benchmarks create on their throwaway servers.
+const PASSWORD: &str = "bench password 123";

@@ -43,7 +43,7 @@ pub struct RoutingBenchArgs {
     pub assigners: usize,
 }
 
-const PASSWORD: &str = "bench password 123";
+use super::PASSWORD;
 const SETUP_CONCURRENCY: usize = 32;
 
 /// When each conversation's assignment reached an agent's feed.

@@ -35,7 +35,7 @@ pub struct TicketsBenchArgs {
     pub seed: u64,
 }
 
-const PASSWORD: &str = "bench password 123";
+use super::PASSWORD;
 const AGENTS: usize = 40;
 const DEPARTMENTS: &[&str] = &[
     "售后 After-sales",

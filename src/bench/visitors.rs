@@ -38,7 +38,7 @@ pub struct VisitorsBenchArgs {
     pub recommendations: usize,
 }
 
-const PASSWORD: &str = "bench password 123";
+use super::PASSWORD;
 const SHOP: &str = "https://shop.example/demo/";
 
 pub async fn run(args: VisitorsBenchArgs, settings: Settings) -> anyhow::Result<()> {
