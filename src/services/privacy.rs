@@ -206,7 +206,16 @@ impl PrivacyService {
         let tickets: Vec<_> = record
             .tickets
             .iter()
-            .map(|(number, title, description, created_at)| json!({"number": number, "title": title, "description": description, "created_at": created_at}))
+            .map(|(t, replies)| {
+                let replies: Vec<_> = replies
+                    .iter()
+                    .map(|c| json!({"author": c.author_kind, "body": c.body, "created_at": c.created_at}))
+                    .collect();
+                json!({"number": t.number, "title": t.title, "description": t.description,
+                       "order_number": t.order_number, "custom_fields": t.custom_fields,
+                       "status_text": t.status_text, "state": t.state.as_str(),
+                       "created_at": t.created_at, "public_replies": replies})
+            })
             .collect();
         let mut visits = Vec::with_capacity(record.visits.len());
         for visit in &record.visits {

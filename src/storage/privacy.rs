@@ -28,8 +28,11 @@ pub struct BuyerRecord {
     pub unanswered: Vec<UnansweredRow>,
     /// (attachment id, content type, size, conversation id).
     pub attachments: Vec<(String, String, i64, String)>,
-    /// (ticket number, title, description, created_at).
-    pub tickets: Vec<(String, String, String, i64)>,
+    /// The buyer's tickets, their words opened, each with its public replies.
+    pub tickets: Vec<(
+        crate::domain::tickets::Ticket,
+        Vec<crate::domain::tickets::Comment>,
+    )>,
     /// The shop visits linked to the buyer, their browsing opened.
     pub visits: Vec<super::VisitRow>,
 }
@@ -111,7 +114,25 @@ impl Store {
         let embeddings: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, embedding FROM unanswered_questions WHERE embedding IS NOT NULL")
             .fetch_all(pool).await?);
-        let converted = (visitors.len() + questions.len() + visits.len() + embeddings.len()) as u64;
+        // Tickets and comments written before migration 0024 (an erased ticket,
+        // a bare "-", has nothing to seal).
+        let sql = format!(
+            "SELECT {} FROM tickets WHERE sealed_text IS NULL AND NOT (title = '-' AND description = '' \
+             AND order_number IS NULL AND custom_fields = '{{}}' AND status_text IS NULL)",
+            super::tickets::COLUMNS
+        );
+        let legacy_tickets: Vec<super::tickets::TicketRow> = on_pool!(self, pool =>
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?);
+        let legacy_tickets = self.open_tickets(legacy_tickets)?;
+        let comments: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, body FROM ticket_comments WHERE sealed_body IS NULL AND body <> ''")
+            .fetch_all(pool).await?);
+        let converted = (visitors.len()
+            + questions.len()
+            + visits.len()
+            + embeddings.len()
+            + legacy_tickets.len()
+            + comments.len()) as u64;
         if converted == 0 {
             return Ok(0);
         }
@@ -148,6 +169,19 @@ impl Store {
                 sqlx::query("UPDATE unanswered_questions SET sealed_embedding = $2, embedding = NULL WHERE id = $1")
                     .bind(id)
                     .bind(self.sealer().seal_text(embedding, &unanswered_embedding_aad(id)))
+                    .execute(&mut *tx).await?;
+            }
+            for ticket in &legacy_tickets {
+                sqlx::query("UPDATE tickets SET sealed_text = $2, title = '', description = '', \
+                     custom_fields = '{}', order_number = NULL, status_text = NULL WHERE id = $1")
+                    .bind(&ticket.id)
+                    .bind(self.seal_ticket_text(ticket))
+                    .execute(&mut *tx).await?;
+            }
+            for (id, body) in &comments {
+                sqlx::query("UPDATE ticket_comments SET sealed_body = $2, body = '' WHERE id = $1")
+                    .bind(id)
+                    .bind(self.sealer().seal_text(body, &super::tickets::comment_aad(id)))
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -220,9 +254,17 @@ impl Store {
              JOIN attachment_links l ON l.attachment_id = a.id JOIN conversations c ON c.id = l.conversation_id \
              WHERE c.visitor_id = $1 ORDER BY a.created_at")
             .bind(visitor_id).fetch_all(pool).await?);
-        let tickets = on_pool!(self, pool => sqlx::query_as(
-            "SELECT number, title, description, created_at FROM tickets WHERE visitor_id = $1 ORDER BY created_at")
-            .bind(visitor_id).fetch_all(pool).await?);
+        let sql = format!(
+            "SELECT {} FROM tickets WHERE visitor_id = $1 ORDER BY created_at, id",
+            super::tickets::COLUMNS
+        );
+        let rows: Vec<super::tickets::TicketRow> = on_pool!(self, pool =>
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(visitor_id).fetch_all(pool).await?);
+        let mut tickets = Vec::with_capacity(rows.len());
+        for ticket in self.open_tickets(rows)? {
+            let replies = self.ticket_comments(&ticket.id, true).await?;
+            tickets.push((ticket, replies));
+        }
         let visit_ids: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id FROM visits WHERE visitor_id = $1 ORDER BY started_at, id")
             .bind(visitor_id).fetch_all(pool).await?);
@@ -319,10 +361,12 @@ impl Store {
                 sqlx::query(sql).bind(visitor_id).execute(&mut *tx).await?;
             }
             for sql in [
-                "UPDATE ticket_comments SET body = '' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
+                "UPDATE ticket_comments SET body = '', sealed_body = NULL \
+                 WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
                 "UPDATE ticket_events SET detail = '{}' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
+                // An erased ticket reads as a bare "-" (nothing sealed is left).
                 "UPDATE tickets SET title = '-', description = '', custom_fields = '{}', order_number = NULL, \
-                 status_text = NULL WHERE visitor_id = $1",
+                 status_text = NULL, sealed_text = NULL WHERE visitor_id = $1",
             ] {
                 sqlx::query(sql).bind(visitor_id).execute(&mut *tx).await?;
             }

@@ -180,6 +180,22 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
         aad: super::ticket_mail::email_aad,
         postgres_only: false,
     },
+    SealedColumn {
+        table: "tickets",
+        key: &[("id", KeyType::Text)],
+        column: "sealed_text",
+        owner: "id",
+        aad: super::tickets::ticket_aad,
+        postgres_only: false,
+    },
+    SealedColumn {
+        table: "ticket_comments",
+        key: &[("id", KeyType::Text)],
+        column: "sealed_body",
+        owner: "id",
+        aad: super::tickets::comment_aad,
+        postgres_only: false,
+    },
     // On SQLite attachments are files in the data dir (services/attachments.rs).
     SealedColumn {
         table: "attachment_blobs",

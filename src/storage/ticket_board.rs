@@ -93,6 +93,6 @@ impl Store {
             }
             q.fetch_all(pool).await?
         });
-        rows.into_iter().map(Ticket::try_from).collect()
+        self.open_tickets(rows)
     }
 }

@@ -10,12 +10,13 @@ use crate::domain::sla::{Escalation, SlaTargets, TicketSla};
 use crate::domain::tickets::{
     Comment, HistoryEntry, Priority, Ticket, TicketSource, TicketState, Visibility,
 };
+use std::collections::BTreeMap;
 
 pub(super) const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
     visitor_id, conversation_id, order_number, title, description, custom_fields, tags, state, \
     status_text, source, version, sla_first_response_ms, sla_resolution_ms, sla_elapsed_ms, \
     sla_running_since, first_responded_at, escalation, first_response_due_at, resolution_due_at, \
-    created_by, created_at, updated_at, resolved_at";
+    created_by, created_at, updated_at, resolved_at, sealed_text";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct TicketRow {
@@ -49,6 +50,27 @@ pub(super) struct TicketRow {
     created_at: i64,
     updated_at: i64,
     resolved_at: Option<i64>,
+    /// The ticket's words (`SealedText`); NULL in a row an older version wrote
+    /// in clear and not yet sealed (the clear columns hold them then).
+    sealed_text: Option<Vec<u8>>,
+}
+
+/// What a ticket row seals: everything a buyer or agent wrote into it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedText {
+    title: String,
+    description: String,
+    order_number: Option<String>,
+    custom_fields: BTreeMap<String, String>,
+    status_text: Option<String>,
+}
+
+pub(super) fn ticket_aad(id: &str) -> String {
+    format!("ticket:{id}")
+}
+
+pub(super) fn comment_aad(id: &str) -> String {
+    format!("ticket_comment:{id}")
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -102,6 +124,44 @@ impl TryFrom<TicketRow> for Ticket {
     }
 }
 
+impl Store {
+    /// Seals a ticket's words, bound to the ticket.
+    pub(super) fn seal_ticket_text(&self, t: &Ticket) -> Vec<u8> {
+        let text = SealedText {
+            title: t.title.clone(),
+            description: t.description.clone(),
+            order_number: t.order_number.clone(),
+            custom_fields: t.custom_fields.clone(),
+            status_text: t.status_text.clone(),
+        };
+        self.sealer().seal_text(&json(&text), &ticket_aad(&t.id))
+    }
+
+    /// A stored ticket with its words opened.
+    pub(super) fn open_ticket(&self, mut row: TicketRow) -> Result<Ticket, StoreError> {
+        let sealed = row.sealed_text.take();
+        let mut ticket = Ticket::try_from(row)?;
+        if let Some(sealed) = sealed {
+            let text = self
+                .sealer()
+                .open_text(&sealed, &ticket_aad(&ticket.id))
+                .map_err(|_| StoreError::Sealed)?;
+            let text: SealedText =
+                serde_json::from_str(&text).map_err(|_| corrupt("sealed_text"))?;
+            ticket.title = text.title;
+            ticket.description = text.description;
+            ticket.order_number = text.order_number;
+            ticket.custom_fields = text.custom_fields;
+            ticket.status_text = text.status_text;
+        }
+        Ok(ticket)
+    }
+
+    pub(super) fn open_tickets(&self, rows: Vec<TicketRow>) -> Result<Vec<Ticket>, StoreError> {
+        rows.into_iter().map(|r| self.open_ticket(r)).collect()
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("ticket fields serialise")
 }
@@ -152,16 +212,17 @@ const INSERT_TICKET: &str = "INSERT INTO tickets (id, number, type_key, category
     department_id, assignee_id, visitor_id, conversation_id, order_number, title, description, \
     custom_fields, tags, state, status_text, source, version, sla_first_response_ms, \
     sla_resolution_ms, sla_elapsed_ms, sla_running_since, first_responded_at, escalation, \
-    first_response_due_at, resolution_due_at, created_by, created_at, updated_at, resolved_at) \
+    first_response_due_at, resolution_due_at, created_by, created_at, updated_at, resolved_at, \
+    sealed_text) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)";
 
 const UPDATE_TICKET: &str = "UPDATE tickets SET type_key = $3, category = $4, priority = $5, \
     department_id = $6, assignee_id = $7, order_number = $8, title = $9, description = $10, \
     custom_fields = $11, tags = $12, state = $13, status_text = $14, version = $15, \
     sla_elapsed_ms = $16, sla_running_since = $17, first_responded_at = $18, escalation = $19, \
-    first_response_due_at = $20, resolution_due_at = $21, updated_at = $22, resolved_at = $23 \
-    WHERE id = $1 AND version = $2";
+    first_response_due_at = $20, resolution_due_at = $21, updated_at = $22, resolved_at = $23, \
+    sealed_text = $24 WHERE id = $1 AND version = $2";
 
 const COUNT_TODAY: &str = "INSERT INTO ticket_counters (day, last) VALUES ($1, 1) \
     ON CONFLICT (day) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last";
@@ -170,12 +231,13 @@ const INSERT_HISTORY: &str = "INSERT INTO ticket_events \
     (ticket_id, kind, author_kind, author_id, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
 const INSERT_COMMENT: &str = "INSERT INTO ticket_comments \
-    (id, ticket_id, visibility, author_kind, author_id, body, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    (id, ticket_id, visibility, author_kind, author_id, body, created_at, sealed_body) \
+    VALUES ($1, $2, $3, $4, $5, '', $6, $7)";
 
-/// Binds a ticket's columns in `INSERT_TICKET` order.
+/// Binds a ticket's columns in `INSERT_TICKET` order: its words only sealed
+/// (`$store.seal_ticket_text`), their clear columns empty.
 macro_rules! bind_new_ticket {
-    ($q:expr, $t:expr) => {
+    ($store:expr, $q:expr, $t:expr) => {
         $q.bind(&$t.id)
             .bind(&$t.number)
             .bind(&$t.type_key)
@@ -185,13 +247,13 @@ macro_rules! bind_new_ticket {
             .bind(&$t.assignee_id)
             .bind(&$t.visitor_id)
             .bind(&$t.conversation_id)
-            .bind(&$t.order_number)
-            .bind(&$t.title)
-            .bind(&$t.description)
-            .bind(json(&$t.custom_fields))
+            .bind(None::<String>)
+            .bind("")
+            .bind("")
+            .bind("{}")
             .bind(json(&$t.tags))
             .bind($t.state.as_str())
-            .bind(&$t.status_text)
+            .bind(None::<String>)
             .bind($t.source.as_str())
             .bind($t.version)
             .bind($t.sla.targets.first_response_ms)
@@ -206,12 +268,14 @@ macro_rules! bind_new_ticket {
             .bind($t.created_at)
             .bind($t.updated_at)
             .bind($t.resolved_at)
+            .bind($store.seal_ticket_text($t))
     };
 }
 
-/// Writes the history lines and the comment of a change in `$tx`.
+/// Writes the history lines and the comment of a change in `$tx`, the
+/// comment's body sealed.
 macro_rules! write_extras {
-    ($tx:expr, $ticket_id:expr, $write:expr) => {{
+    ($store:expr, $tx:expr, $ticket_id:expr, $write:expr) => {{
         for h in &$write.history {
             sqlx::query(INSERT_HISTORY)
                 .bind($ticket_id)
@@ -230,8 +294,8 @@ macro_rules! write_extras {
                 .bind(c.visibility.as_str())
                 .bind(&c.author_kind)
                 .bind(&c.author_id)
-                .bind(&c.body)
                 .bind(c.created_at)
+                .bind($store.sealer().seal_text(&c.body, &comment_aad(&c.id)))
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -252,10 +316,10 @@ impl Store {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             let (n,): (i64,) = sqlx::query_as(COUNT_TODAY).bind(local_day).fetch_one(&mut *tx).await?;
             ticket.number = crate::domain::tickets::ticket_number(local_day, n);
-            bind_new_ticket!(sqlx::query(INSERT_TICKET), ticket)
+            bind_new_ticket!(self, sqlx::query(INSERT_TICKET), ticket)
                 .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
             let write = TicketWrite { history: vec![history.clone()], ..TicketWrite::default() };
-            write_extras!(tx, &ticket.id, write);
+            write_extras!(self, tx, &ticket.id, write);
             let created = NewEvent {
                 id: format!("evt_{}_1", ticket.id),
                 conversation_id: None,
@@ -299,17 +363,18 @@ impl Store {
                 let changed = sqlx::query(UPDATE_TICKET)
                     .bind(&t.id).bind(expected_version).bind(&t.type_key).bind(&t.category)
                     .bind(t.priority.as_str()).bind(&t.department_id).bind(&t.assignee_id)
-                    .bind(&t.order_number).bind(&t.title).bind(&t.description)
-                    .bind(json(&t.custom_fields)).bind(json(&t.tags)).bind(t.state.as_str())
-                    .bind(&t.status_text).bind(t.version).bind(t.sla.elapsed_ms)
+                    .bind(None::<String>).bind("").bind("")
+                    .bind("{}").bind(json(&t.tags)).bind(t.state.as_str())
+                    .bind(None::<String>).bind(t.version).bind(t.sla.elapsed_ms)
                     .bind(t.sla.running_since).bind(t.sla.first_responded_at)
                     .bind(t.sla.escalation.as_str()).bind(t.first_response_due_at)
                     .bind(t.resolution_due_at).bind(t.updated_at).bind(t.resolved_at)
+                    .bind(self.seal_ticket_text(t))
                     .execute(&mut *tx).await?.rows_affected();
                 if changed != 1 {
                     return Ok(false);
                 }
-                write_extras!(tx, &t.id, write);
+                write_extras!(self, tx, &t.id, write);
                 write_events!(backend, tx, &write.events);
             }
             tx.commit().await?;
@@ -326,7 +391,7 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for ticket in tickets {
-                bind_new_ticket!(sqlx::query(INSERT_TICKET), ticket)
+                bind_new_ticket!(self, sqlx::query(INSERT_TICKET), ticket)
                     .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
             }
             tx.commit().await?;
@@ -338,7 +403,7 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM tickets WHERE number = $1");
         let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(number).fetch_optional(pool).await?);
-        row.map(Ticket::try_from).transpose()
+        row.map(|r| self.open_ticket(r)).transpose()
     }
 
     /// Staff following `ticket_id`, by id.
@@ -381,7 +446,7 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");
         let row: Option<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(id).fetch_optional(pool).await?);
-        row.map(Ticket::try_from).transpose()
+        row.map(|r| self.open_ticket(r)).transpose()
     }
 
     /// Tickets matching `filter`, most recently changed first.
@@ -398,7 +463,7 @@ impl Store {
             }
             q.fetch_all(pool).await?
         });
-        rows.into_iter().map(Ticket::try_from).collect()
+        self.open_tickets(rows)
     }
 }
 
@@ -470,7 +535,7 @@ impl Store {
         );
         let rows: Vec<TicketRow> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(after).bind(limit).fetch_all(pool).await?);
-        rows.into_iter().map(Ticket::try_from).collect()
+        self.open_tickets(rows)
     }
 
     pub async fn ticket_history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -497,24 +562,42 @@ impl Store {
         id: &str,
         public_only: bool,
     ) -> Result<Vec<Comment>, StoreError> {
-        let sql = "SELECT id, visibility, author_kind, author_id, body, created_at \
+        type CommentRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Option<Vec<u8>>,
+            i64,
+        );
+        let sql = "SELECT id, visibility, author_kind, author_id, body, sealed_body, created_at \
                    FROM ticket_comments WHERE ticket_id = $1 AND (visibility = 'public' OR $2) \
                    ORDER BY created_at, id";
-        let rows: Vec<(String, String, String, Option<String>, String, i64)> = on_pool!(self, pool =>
+        let rows: Vec<CommentRow> = on_pool!(self, pool =>
             sqlx::query_as(sql).bind(id).bind(!public_only).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
-                |(id, visibility, author_kind, author_id, body, created_at)| Comment {
-                    id,
-                    visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Internal),
-                    author_kind,
-                    author_id,
-                    body,
-                    created_at,
+                |(id, visibility, author_kind, author_id, body, sealed, created_at)| {
+                    // A comment an older version wrote in clear, not yet sealed.
+                    let body = match sealed {
+                        Some(sealed) => self
+                            .sealer()
+                            .open_text(&sealed, &comment_aad(&id))
+                            .map_err(|_| StoreError::Sealed)?,
+                        None => body,
+                    };
+                    Ok(Comment {
+                        visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Internal),
+                        id,
+                        author_kind,
+                        author_id,
+                        body,
+                        created_at,
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     pub async fn insert_department(&self, row: &DepartmentRow) -> Result<(), StoreError> {

@@ -687,3 +687,114 @@ async fn asvs_14_2_4_a_visit_stored_in_clear_by_an_older_version_is_sealed_at_th
         &[VISIT_TITLE, "zither-4417", VISIT_CART],
     );
 }
+
+async fn ticket_detail(app: &TestApp, staff: &crate::helpers::StaffLogin, id: &str) -> Value {
+    let res = app
+        .staff_get(staff, &format!("/api/v1/staff/tickets/{id}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn comment_bodies(detail: &Value) -> Vec<String> {
+    detail["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// ASVS 5.0 11.1.2 and 14.2.4: a ticket's words (title, description, order
+/// number, custom fields such as a tracking number) and its comments are sealed
+/// at rest; those an older version stored in clear (before migration 0024) are
+/// sealed at the next start and read back the same.
+#[tokio::test]
+async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_the_next_start() {
+    const DESCRIPTION: &str = "买家说包裹放在驿站 6 号柜";
+    const INTERNAL: &str = "内部备注：快递员电话 13700005519";
+    const PUBLIC: &str = "已联系快递 3821 号网点";
+    let app = spawn_app().await;
+    let agent = app.staff("agent-seal", Role::Agent).await;
+    let (_admin, department) = app.ticket_desk(&agent).await;
+    let mut body = crate::tickets::logistics_ticket(&department);
+    body["description"] = json!(DESCRIPTION);
+    // Not the demo shop's order numbers (its store is in the data dir too).
+    body["order_number"] = json!("XE-SEAL-5531");
+    body["custom_fields"]["tracking_number"] = json!("SF-SEAL-7702");
+    let res = app.staff_post(&agent, "/api/v1/staff/tickets", body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let comments = format!("/api/v1/staff/tickets/{id}/comments");
+    for (visibility, text) in [("internal", INTERNAL), ("public", PUBLIC)] {
+        let res = app
+            .staff_post(
+                &agent,
+                &comments,
+                json!({ "visibility": visibility, "body": text }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let detail = ticket_detail(&app, &agent, &id).await;
+    assert_eq!(detail["title"], "包裹三天没更新");
+    assert_eq!(detail["description"], DESCRIPTION);
+    assert_eq!(detail["order_number"], "XE-SEAL-5531");
+    assert_eq!(detail["custom_fields"]["tracking_number"], "SF-SEAL-7702");
+    assert_eq!(comment_bodies(&detail), [INTERNAL, PUBLIC]);
+    let raw = raw_database_bytes(&app).await;
+    assert_absent(
+        &raw,
+        &[
+            "包裹三天没更新",
+            DESCRIPTION,
+            "XE-SEAL-5531",
+            "SF-SEAL-7702",
+            INTERNAL,
+            PUBLIC,
+        ],
+    );
+
+    // The same rows as an older version wrote them: in clear.
+    raw_exec(
+        &app,
+        format!(
+            "UPDATE tickets SET sealed_text = NULL, title = '旧版标题-6604', description = '旧版描述-1187', \
+             order_number = 'XE-OLD-7710', custom_fields = '{{\"tracking_number\":\"YT-OLD-2288\"}}' \
+             WHERE id = '{id}'"
+        ),
+    )
+    .await;
+    raw_exec(
+        &app,
+        format!(
+            "UPDATE ticket_comments SET sealed_body = NULL, body = '旧版回复-4413' \
+             WHERE ticket_id = '{id}' AND visibility = 'public'"
+        ),
+    )
+    .await;
+    let settings = app.settings.clone();
+    let dir = app.stop().await;
+    let app = spawn_with(dir, settings, Default::default()).await;
+    let agent = app.staff("agent-seal-2", Role::Supervisor).await;
+    let detail = ticket_detail(&app, &agent, &id).await;
+    assert_eq!(detail["title"], "旧版标题-6604");
+    assert_eq!(detail["description"], "旧版描述-1187");
+    assert_eq!(detail["order_number"], "XE-OLD-7710");
+    assert_eq!(detail["custom_fields"]["tracking_number"], "YT-OLD-2288");
+    assert_eq!(comment_bodies(&detail), [INTERNAL, "旧版回复-4413"]);
+    let raw = raw_database_bytes(&app).await;
+    assert_absent(
+        &raw,
+        &[
+            "旧版标题-6604",
+            "旧版描述-1187",
+            "XE-OLD-7710",
+            "YT-OLD-2288",
+            "旧版回复-4413",
+        ],
+    );
+}

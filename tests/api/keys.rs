@@ -31,6 +31,35 @@ async fn resealed(app: &TestApp, admin: &StaffLogin) -> Value {
     panic!("the re-sealing pass did not finish in 30 s: {status}");
 }
 
+const TICKET_REPLY: &str = "补发单号已登记";
+
+/// A logistics ticket (title, order and tracking numbers) with a public reply.
+async fn ticket_with_a_reply(app: &TestApp) -> String {
+    let agent = app.staff("agent-keys-tk", Role::Agent).await;
+    let (_admin, department) = app.ticket_desk(&agent).await;
+    let res = app
+        .staff_post(
+            &agent,
+            "/api/v1/staff/tickets",
+            crate::tickets::logistics_ticket(&department),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/tickets/{id}/comments"),
+            serde_json::json!({ "visibility": "public", "body": TICKET_REPLY }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    id
+}
+
 fn scanned(status: &Value, table: &str, column: &str) -> u64 {
     status["columns"]
         .as_array()
@@ -54,6 +83,7 @@ async fn asvs_11_1_1_a_rotated_data_key_reseals_every_value_and_the_old_key_reti
         token: buyer.token.clone(),
     };
     upload_png(&app, &as_buyer).await;
+    let ticket_id = ticket_with_a_reply(&app).await;
     let old = Cipher::load(None, &app.data_dir).unwrap();
     assert!(
         old.open(
@@ -82,6 +112,8 @@ async fn asvs_11_1_1_a_rotated_data_key_reseals_every_value_and_the_old_key_reti
         ("unanswered_questions", "sealed_question"),
         ("unanswered_questions", "sealed_embedding"),
         ("bot_sessions", "state"),
+        ("tickets", "sealed_text"),
+        ("ticket_comments", "sealed_body"),
     ] {
         assert!(
             scanned(&status, table, column) > 0,
@@ -129,6 +161,14 @@ async fn asvs_11_1_1_a_rotated_data_key_reseals_every_value_and_the_old_key_reti
     let record = export(&app, &admin, &visitor_id).await;
     assert_eq!(record["visitor"]["nickname"], NICK);
     assert_eq!(record["visitor"]["shop_account_id"], ACCOUNT);
+    let ticket: Value = app
+        .staff_get(&admin, &format!("/api/v1/staff/tickets/{ticket_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticket["custom_fields"]["tracking_number"], "SF1234567890");
+    assert_eq!(ticket["comments"][0]["body"], TICKET_REPLY);
     assert_eq!(record["visitor"]["context"]["current_page"], PAGE);
     let text = record["conversations"].to_string();
     assert!(text.contains(QUESTION_MARK), "{text}");
