@@ -127,7 +127,12 @@ impl Store {
         let comments: Vec<(String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, body FROM ticket_comments WHERE sealed_body IS NULL AND body <> ''")
             .fetch_all(pool).await?);
-        let converted = (visitors.len()
+        let history: Vec<(i64, String, String, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT CAST(id AS BIGINT), ticket_id, kind, detail FROM ticket_events \
+             WHERE sealed_detail IS NULL AND detail <> '{}'")
+            .fetch_all(pool).await?);
+        let converted = (history.len()
+            + visitors.len()
             + questions.len()
             + visits.len()
             + embeddings.len()
@@ -176,6 +181,13 @@ impl Store {
                      custom_fields = '{}', order_number = NULL, status_text = NULL WHERE id = $1")
                     .bind(&ticket.id)
                     .bind(self.seal_ticket_text(ticket))
+                    .execute(&mut *tx).await?;
+            }
+            for (id, ticket_id, kind, detail) in &history {
+                let aad = super::tickets::history_aad(&format!("{ticket_id}:{kind}"));
+                sqlx::query("UPDATE ticket_events SET sealed_detail = $2, detail = '{}' WHERE id = $1")
+                    .bind(id)
+                    .bind(self.sealer().seal_text(detail, &aad))
                     .execute(&mut *tx).await?;
             }
             for (id, body) in &comments {
@@ -363,7 +375,8 @@ impl Store {
             for sql in [
                 "UPDATE ticket_comments SET body = '', sealed_body = NULL \
                  WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
-                "UPDATE ticket_events SET detail = '{}' WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
+                "UPDATE ticket_events SET detail = '{}', sealed_detail = NULL \
+                 WHERE ticket_id IN (SELECT id FROM tickets WHERE visitor_id = $1)",
                 // An erased ticket reads as a bare "-" (nothing sealed is left).
                 "UPDATE tickets SET title = '-', description = '', custom_fields = '{}', order_number = NULL, \
                  status_text = NULL, sealed_text = NULL WHERE visitor_id = $1",

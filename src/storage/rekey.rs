@@ -196,6 +196,14 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
         aad: super::tickets::comment_aad,
         postgres_only: false,
     },
+    SealedColumn {
+        table: "ticket_events",
+        key: &[("id", KeyType::Int)],
+        column: "sealed_detail",
+        owner: "ticket_id || ':' || kind",
+        aad: super::tickets::history_aad,
+        postgres_only: false,
+    },
     // On SQLite attachments are files in the data dir (services/attachments.rs).
     SealedColumn {
         table: "attachment_blobs",

@@ -69,6 +69,12 @@ pub(super) fn ticket_aad(id: &str) -> String {
     format!("ticket:{id}")
 }
 
+/// A history line's detail is bound to its ticket and kind
+/// (`"<ticket id>:<kind>"`; the row's own id is only known after the insert).
+pub(super) fn history_aad(ticket_and_kind: &str) -> String {
+    format!("ticket_event:{ticket_and_kind}")
+}
+
 pub(super) fn comment_aad(id: &str) -> String {
     format!("ticket_comment:{id}")
 }
@@ -228,7 +234,8 @@ const COUNT_TODAY: &str = "INSERT INTO ticket_counters (day, last) VALUES ($1, 1
     ON CONFLICT (day) DO UPDATE SET last = ticket_counters.last + 1 RETURNING last";
 
 const INSERT_HISTORY: &str = "INSERT INTO ticket_events \
-    (ticket_id, kind, author_kind, author_id, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+    (ticket_id, kind, author_kind, author_id, detail, created_at, sealed_detail) \
+    VALUES ($1, $2, $3, $4, '{}', $5, $6)";
 
 const INSERT_COMMENT: &str = "INSERT INTO ticket_comments \
     (id, ticket_id, visibility, author_kind, author_id, body, created_at, sealed_body) \
@@ -282,8 +289,11 @@ macro_rules! write_extras {
                 .bind(&h.kind)
                 .bind(&h.author_kind)
                 .bind(&h.author_id)
-                .bind(h.detail.to_string())
                 .bind(h.created_at)
+                .bind($store.sealer().seal_text(
+                    &h.detail.to_string(),
+                    &history_aad(&format!("{}:{}", $ticket_id, h.kind)),
+                ))
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -539,22 +549,32 @@ impl Store {
     }
 
     pub async fn ticket_history(&self, id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        let sql = "SELECT kind, author_kind, author_id, detail, created_at FROM ticket_events \
-                   WHERE ticket_id = $1 ORDER BY id";
-        let rows: Vec<(String, String, Option<String>, String, i64)> =
+        type HistoryRow = (String, String, Option<String>, String, Option<Vec<u8>>, i64);
+        let sql = "SELECT kind, author_kind, author_id, detail, sealed_detail, created_at \
+                   FROM ticket_events WHERE ticket_id = $1 ORDER BY id";
+        let rows: Vec<HistoryRow> =
             on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
-                |(kind, author_kind, author_id, detail, created_at)| HistoryEntry {
-                    kind,
-                    author_kind,
-                    author_id,
-                    detail: serde_json::from_str(&detail).unwrap_or_default(),
-                    created_at,
+                |(kind, author_kind, author_id, detail, sealed, created_at)| {
+                    // A line an older version wrote in clear, not yet sealed.
+                    let detail = match sealed {
+                        Some(sealed) => self
+                            .sealer()
+                            .open_text(&sealed, &history_aad(&format!("{id}:{kind}")))
+                            .map_err(|_| StoreError::Sealed)?,
+                        None => detail,
+                    };
+                    Ok(HistoryEntry {
+                        detail: serde_json::from_str(&detail).unwrap_or_default(),
+                        kind,
+                        author_kind,
+                        author_id,
+                        created_at,
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     pub async fn ticket_comments(

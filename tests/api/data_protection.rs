@@ -696,6 +696,18 @@ async fn ticket_detail(app: &TestApp, staff: &crate::helpers::StaffLogin, id: &s
     res.json().await.unwrap()
 }
 
+fn transition_note(detail: &Value) -> String {
+    detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "state_changed")
+        .unwrap_or_else(|| panic!("a state change in {detail}"))["detail"]["note"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn comment_bodies(detail: &Value) -> Vec<String> {
     detail["comments"]
         .as_array()
@@ -706,7 +718,8 @@ fn comment_bodies(detail: &Value) -> Vec<String> {
 }
 
 /// ASVS 5.0 11.1.2 and 14.2.4: a ticket's words (title, description, order
-/// number, custom fields such as a tracking number) and its comments are sealed
+/// number, custom fields such as a tracking number), its comments and its
+/// history's notes are sealed
 /// at rest; those an older version stored in clear (before migration 0024) are
 /// sealed at the next start and read back the same.
 #[tokio::test]
@@ -714,6 +727,7 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
     const DESCRIPTION: &str = "买家说包裹放在驿站 6 号柜";
     const INTERNAL: &str = "内部备注：快递员电话 13700005519";
     const PUBLIC: &str = "已联系快递 3821 号网点";
+    const NOTE: &str = "转交：买家另一个电话 13600007788";
     let app = spawn_app().await;
     let agent = app.staff("agent-seal", Role::Agent).await;
     let (_admin, department) = app.ticket_desk(&agent).await;
@@ -739,7 +753,17 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
             .await;
         assert_eq!(res.status(), 201);
     }
+    let version = ticket_detail(&app, &agent, &id).await["version"].clone();
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/tickets/{id}/transition"),
+            json!({ "to": "open", "expected_version": version, "note": NOTE }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let detail = ticket_detail(&app, &agent, &id).await;
+    assert_eq!(transition_note(&detail), NOTE);
     assert_eq!(detail["title"], "包裹三天没更新");
     assert_eq!(detail["description"], DESCRIPTION);
     assert_eq!(detail["order_number"], "XE-SEAL-5531");
@@ -755,6 +779,7 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
             "SF-SEAL-7702",
             INTERNAL,
             PUBLIC,
+            NOTE,
         ],
     );
 
@@ -776,6 +801,15 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
         ),
     )
     .await;
+    raw_exec(
+        &app,
+        format!(
+            "UPDATE ticket_events SET sealed_detail = NULL, \
+             detail = '{{\"from\":\"new\",\"to\":\"open\",\"note\":\"旧版备注-9921\"}}' \
+             WHERE ticket_id = '{id}' AND kind = 'state_changed'"
+        ),
+    )
+    .await;
     let settings = app.settings.clone();
     let dir = app.stop().await;
     let app = spawn_with(dir, settings, Default::default()).await;
@@ -786,6 +820,7 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
     assert_eq!(detail["order_number"], "XE-OLD-7710");
     assert_eq!(detail["custom_fields"]["tracking_number"], "YT-OLD-2288");
     assert_eq!(comment_bodies(&detail), [INTERNAL, "旧版回复-4413"]);
+    assert_eq!(transition_note(&detail), "旧版备注-9921");
     let raw = raw_database_bytes(&app).await;
     assert_absent(
         &raw,
@@ -795,6 +830,7 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
             "XE-OLD-7710",
             "YT-OLD-2288",
             "旧版回复-4413",
+            "旧版备注-9921",
         ],
     );
 }

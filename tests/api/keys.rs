@@ -114,6 +114,7 @@ async fn asvs_11_1_1_a_rotated_data_key_reseals_every_value_and_the_old_key_reti
         ("bot_sessions", "state"),
         ("tickets", "sealed_text"),
         ("ticket_comments", "sealed_body"),
+        ("ticket_events", "sealed_detail"),
     ] {
         assert!(
             scanned(&status, table, column) > 0,
