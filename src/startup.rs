@@ -458,6 +458,27 @@ impl Application {
                 .clone()
                 .run_digest(shop.clone(), shutdown_rx.clone()),
         );
+        let bell = Arc::new(crate::services::bell::BellService::new(
+            store.clone(),
+            clock.clone(),
+        ));
+        runner
+            .spawn(
+                Arc::new(crate::services::bell::BellWriter(bell.clone())),
+                Reach::ClusterFromNow,
+                shutdown_rx.clone(),
+            )
+            .await?;
+        runner
+            .spawn(
+                Arc::new(crate::services::bell::BellFeed {
+                    bell: bell.clone(),
+                    chat: chat.clone(),
+                }),
+                Reach::EachNode,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let history = Arc::new(crate::services::history::HistoryService::new(
             store.clone(),
             cipher.clone(),
@@ -523,6 +544,7 @@ impl Application {
             challenges,
             tickets,
             ticket_mail,
+            bell,
             webhooks,
             channels,
             conversations,

@@ -144,6 +144,17 @@ pub enum Reminder {
 }
 
 impl Reminder {
+    /// Its name in the console bell.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reminder::Assigned => "assigned",
+            Reminder::BuyerReplied => "buyer_replied",
+            Reminder::SlaWarning => "sla_warning",
+            Reminder::SlaBreach => "sla_breach",
+            Reminder::SlaEscalation => "sla_escalation",
+        }
+    }
+
     /// The sweeper's escalation level as a reminder.
     pub fn from_level(level: &str) -> Option<Reminder> {
         match level {

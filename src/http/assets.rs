@@ -51,6 +51,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/integrations.js", "console/integrations.js", JS),
     asset!("/console/tickets.js", "console/tickets.js", JS),
     asset!("/console/notifications.js", "console/notifications.js", JS),
+    asset!("/console/bell.js", "console/bell.js", JS),
     asset!("/console/ticket_routing.js", "console/ticket_routing.js", JS),
     asset!("/console/history.js", "console/history.js", JS),
     asset!("/console/admin.js", "console/admin.js", JS),

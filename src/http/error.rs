@@ -918,6 +918,20 @@ impl From<crate::services::ticket_mail::MailError> for ApiError {
     }
 }
 
+impl From<crate::services::bell::BellError> for ApiError {
+    fn from(e: crate::services::bell::BellError) -> Self {
+        use crate::services::bell::BellError;
+        let message = e.to_string();
+        match e {
+            BellError::NotFound => ApiError::NotFound {
+                code: "notification_not_found",
+                message,
+            },
+            BellError::Store(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<crate::services::recommend::RecommendError> for ApiError {
     fn from(e: crate::services::recommend::RecommendError) -> Self {
         use crate::services::recommend::RecommendError;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analytics;
 pub mod assets;
 pub mod audit;
+pub mod bell; // the console bell (issue 16)
 pub mod blocks;
 pub mod bot;
 pub mod buyer;
@@ -78,6 +79,7 @@ pub struct AppState {
     pub tickets: Arc<crate::services::tickets::TicketService>,
     /// E-mail reminders: SMTP settings, notification preferences.
     pub ticket_mail: Arc<crate::services::ticket_mail::TicketMail>,
+    pub bell: Arc<crate::services::bell::BellService>,
     /// Past conversations found through the blind index.
     pub history: Arc<crate::services::history::HistoryService>,
     /// The buyer's orders beside a chat (the Commerce port).
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(tickets::routes())
         .merge(ticket_mail::routes())
+        .merge(bell::routes())
         .merge(history::routes())
         .merge(visitors::routes())
         .merge(analytics::routes())

@@ -338,6 +338,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "My notification preferences: my e-mail address, in-app reminders, and which ticket events e-mail me"),
     route("PUT", "/api/v1/staff/me/notifications", Staff(P::ViewOwnProfile), "staff", "Set my notification preferences (an empty email: no e-mail)")
         .body(r#"{"email":"li@shop.example","in_app":true,"email_on":{"assigned":true,"buyer_replied":true,"sla_warning":false,"sla_breach":true,"sla_escalation":true}}"#),
+    route("GET", "/api/v1/staff/me/bell", Staff(P::ViewOwnProfile), "staff", "My console bell: my newest ticket reminders (assigned, buyer replied, SLA warning, breach, escalation) and how many are unread"),
+    route("POST", "/api/v1/staff/me/bell/read-all", Staff(P::ViewOwnProfile), "staff", "Mark all my reminders read").answers(&[204]),
+    route("POST", "/api/v1/staff/me/bell/{id}/read", Staff(P::ViewOwnProfile), "staff", "Mark one of my reminders read (another person's is not found)").answers(&[204]),
     route("GET", "/api/v1/kb/entries", Staff(P::ReadKnowledge), "kb", "List entries (?q=&category=&status=&limit=&offset=)").params(&["q", "category", "status", "limit", "offset"]),
     route("POST", "/api/v1/kb/entries", Staff(P::WriteKnowledge), "kb", "Create an entry (a draft unless status says otherwise)").answers(&[201])
         .body(r#"{"id":"returns-7day","question":"支持七天无理由退货吗？","similar":["不喜欢能退吗"],"answer":"支持，签收后 7 天内…","category":"售后/退货","tags":["退货"],"products":[],"locale":"zh"}"#),

@@ -292,7 +292,7 @@ async fn forward_live(
 /// Frames that are not stored events: typing, streamed pieces, receipts, queue.
 async fn send_live(party: &Caller, frame: LiveFrame, sink: &mut Sink) -> Result<(), axum::Error> {
     match frame {
-        LiveFrame::Event(_) | LiveFrame::Committed { .. } => Ok(()),
+        LiveFrame::Event(_) | LiveFrame::Committed { .. } | LiveFrame::Bell { .. } => Ok(()),
         LiveFrame::Queue(status) => {
             send_json(sink, json!({ "type": "queue", "queue": &*status })).await
         }
@@ -484,6 +484,9 @@ async fn feed_frame(
 
 fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
     let owns = frame.agent_id.as_deref() == Some(staff.id.as_str());
+    if let LiveFrame::Bell { .. } = frame.frame {
+        return owns; // one's own bell, whatever one's role
+    }
     let queue_change = match &frame.frame {
         LiveFrame::Event(e) => matches!(
             e.payload,
@@ -499,6 +502,7 @@ fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
         | LiveFrame::Read { .. }
         | LiveFrame::Queue(_)
         | LiveFrame::Committed { .. }
+        | LiveFrame::Bell { .. }
         | LiveFrame::Stream { .. } => false,
     };
     staff.can(Permission::ViewAllChats)
@@ -532,5 +536,6 @@ fn staff_frame_json(frame: &StaffFrame) -> serde_json::Value {
         LiveFrame::Queue(status) => json!({ "type": "queue", "queue": &**status }),
         // Only ever sent to conversation sockets; the staff feed never sees it.
         LiveFrame::Committed { seq } => json!({ "type": "committed", "seq": seq }),
+        LiveFrame::Bell { unread } => json!({ "type": "bell", "unread": unread }),
     }
 }

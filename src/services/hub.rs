@@ -36,6 +36,11 @@ pub enum LiveFrame {
     },
     /// Not stored: the buyer's place in the queue and the expected wait.
     Queue(Arc<QueueStatus>),
+    /// Staff feed only, to the one person named by the frame's `agent_id`:
+    /// their console bell's unread count changed (services/bell.rs).
+    Bell {
+        unread: i64,
+    },
     /// Another node committed the event with this sequence number (or, with
     /// i64::MAX, may have): the socket reads what it lacks from the database.
     Committed {

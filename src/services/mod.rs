@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod attachments;
 pub mod audit;
+pub mod bell;
 pub mod blocks;
 pub mod bot;
 pub mod catalogue; // product cards

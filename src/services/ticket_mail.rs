@@ -119,19 +119,10 @@ impl TicketMail {
         if !smtp.enabled {
             return Ok(());
         }
-        let Some(ticket) = self.store.ticket(ticket_id).await? else {
+        let Some((ticket, recipients)) = reminded(&self.store, event, reminder, ticket_id).await?
+        else {
             return Ok(());
         };
-        if reminder == Reminder::Assigned
-            && matches!(event.data, EventData::TicketCreated { .. })
-            && ticket.created_by == ticket.assignee_id
-        {
-            return Ok(());
-        }
-        let recipients = self.recipients(reminder, &ticket).await?;
-        if recipients.is_empty() {
-            return Ok(());
-        }
         let transport = transport(&smtp, password)?;
         for staff_id in recipients {
             let prefs = self.store.notification_prefs(&staff_id).await?;
@@ -244,35 +235,57 @@ impl TicketMail {
     }
 }
 
-impl TicketMail {
-    /// Who hears about `reminder`: the assignee (the department's lead when
-    /// nobody has it), and for an escalation the lead and supervisors too.
-    async fn recipients(
-        &self,
-        reminder: Reminder,
-        ticket: &Ticket,
-    ) -> Result<Vec<String>, MailError> {
-        let lead = match &ticket.department_id {
-            Some(d) => self.store.department(d).await?.and_then(|d| d.lead_id),
-            None => None,
-        };
-        let mut out: Vec<String> = ticket.assignee_id.iter().cloned().collect();
-        if out.is_empty() || reminder == Reminder::SlaEscalation {
-            out.extend(lead);
-        }
-        out.extend(self.store.ticket_watchers(&ticket.id).await?);
-        if reminder == Reminder::SlaEscalation {
-            for row in self.store.list_staff().await? {
-                if !row.disabled && matches!(row.role.parse::<Role>(), Ok(Role::Supervisor)) {
-                    out.push(row.id);
-                }
+/// The ticket `event` reminds people of and who hears about it (by e-mail and
+/// in the console bell alike); none when nobody does.
+pub(crate) async fn reminded(
+    store: &Store,
+    event: &DomainEvent,
+    reminder: Reminder,
+    ticket_id: &str,
+) -> Result<Option<(Ticket, Vec<String>)>, StoreError> {
+    let Some(ticket) = store.ticket(ticket_id).await? else {
+        return Ok(None);
+    };
+    // Nobody is reminded of a ticket they gave themselves as they made it.
+    if reminder == Reminder::Assigned
+        && matches!(event.data, EventData::TicketCreated { .. })
+        && ticket.created_by == ticket.assignee_id
+    {
+        return Ok(None);
+    }
+    let recipients = recipients(store, reminder, &ticket).await?;
+    Ok((!recipients.is_empty()).then_some((ticket, recipients)))
+}
+
+/// Who hears about `reminder`: the assignee (the department's lead when nobody
+/// has it), and for an escalation the lead and supervisors too.
+async fn recipients(
+    store: &Store,
+    reminder: Reminder,
+    ticket: &Ticket,
+) -> Result<Vec<String>, StoreError> {
+    let lead = match &ticket.department_id {
+        Some(d) => store.department(d).await?.and_then(|d| d.lead_id),
+        None => None,
+    };
+    let mut out: Vec<String> = ticket.assignee_id.iter().cloned().collect();
+    if out.is_empty() || reminder == Reminder::SlaEscalation {
+        out.extend(lead);
+    }
+    out.extend(store.ticket_watchers(&ticket.id).await?);
+    if reminder == Reminder::SlaEscalation {
+        for row in store.list_staff().await? {
+            if !row.disabled && matches!(row.role.parse::<Role>(), Ok(Role::Supervisor)) {
+                out.push(row.id);
             }
         }
-        out.sort();
-        out.dedup();
-        Ok(out)
     }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
 
+impl TicketMail {
     fn message(
         &self,
         smtp: &SmtpSettings,
@@ -315,7 +328,7 @@ impl TicketMail {
 }
 
 /// The reminder an event calls for, and its ticket.
-fn reminder_of(data: &EventData) -> Option<(Reminder, &str)> {
+pub(crate) fn reminder_of(data: &EventData) -> Option<(Reminder, &str)> {
     match data {
         EventData::TicketCreated { ticket_id, .. } => {
             Some((Reminder::Assigned, ticket_id.as_str()))

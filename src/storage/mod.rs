@@ -7,6 +7,7 @@ mod analytics;
 mod assign;
 mod attachments;
 mod audit;
+mod bell;
 mod blocks;
 mod bot;
 mod channels;
@@ -40,6 +41,7 @@ pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
 pub use audit::AuditFilter;
+pub use bell::{BellRow, NewBell};
 pub use blocks::BlockRow;
 pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};

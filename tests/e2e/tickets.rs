@@ -205,6 +205,53 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
         .await;
     both_widths(&browser, "ticket-board").await;
 
+    // A supervisor gives the agent a ticket: the bell rings without a reload,
+    // and the reminder opens the ticket and is read.
+    let supervisor = app.staff("super-board", Role::Supervisor).await;
+    let res = app
+        .staff_post(
+            &supervisor,
+            "/api/v1/staff/tickets",
+            json!({ "title": "发票抬头要改", "priority": "normal", "assignee_id": agent.id }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let given: Value = res.json().await.unwrap();
+    browser
+        .wait_until(
+            "the bell rings",
+            "document.querySelector('[data-testid=bell-count]')?.hidden === false \
+             && document.querySelector('[data-testid=bell-count]').textContent === '1'",
+        )
+        .await;
+    browser.click("[data-testid=bell]").await;
+    browser.wait_for("[data-testid=bell-item]").await;
+    let text = browser
+        .run(
+            "return document.querySelector('[data-testid=bell-item]').textContent;",
+            json!([]),
+        )
+        .await;
+    let number = given["number"].as_str().unwrap();
+    assert_eq!(text, format!("工单 {number} 已分配给您"));
+    page_is_sound(&browser, "bell", true).await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
+    browser.click("[data-testid=bell-item]").await;
+    browser
+        .wait_until(
+            "the ticket opens and the reminder is read",
+            &format!(
+                "location.hash === '#/tickets/{}' && document.querySelector('[data-testid=tk-state]') \
+                 && document.querySelector('[data-testid=bell-count]').hidden === true",
+                given["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(
+        api(&app, &agent, "/api/v1/staff/me/bell").await["unread"],
+        0
+    );
+
     // The duplicate goes into the first ticket by its number.
     let (keep, duplicate) = (&tickets[0], &tickets[1]);
     browser

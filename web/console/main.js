@@ -16,6 +16,7 @@ import { History } from "./history.js";
 import { Visitors } from "./visitors.js";
 import { Analytics } from "./analytics.js";
 import { Quality } from "./quality.js";
+import { Bell } from "./bell.js";
 
 const $ = (sel) => document.querySelector(sel);
 const baseTitle = document.title;
@@ -97,6 +98,7 @@ function onFeed(frame) {
     if (e.kind === "state_changed" && e.to === "with_agent" && e.agent_id === app.me.id) notifyNew(e.conversation_id);
     if (e.kind === "state_changed" && e.to !== "with_agent") known.delete(e.conversation_id);
   }
+  app.bell?.onFrame(frame);
   for (const listener of app.feedListeners) listener(frame);
 }
 
@@ -140,6 +142,7 @@ async function showShell(me) {
   const handlesChats = me.role !== "knowledge_manager";
   $("[data-testid=presence]").hidden = !handlesChats;
   if (handlesChats) {
+    app.bell = new Bell($("[data-testid=bell-slot]"));
     liveSocket(() => "/api/v1/staff/ws", onFeed);
     await pollMine(true);
     setInterval(() => pollMine(), 10000);
@@ -182,6 +185,7 @@ for (const button of document.querySelectorAll("[data-action=lang]")) {
   button.addEventListener("click", () => {
     toggleLang();
     applyStrings();
+    app.bell?.refresh();
     if (app.me) route();
   });
 }
