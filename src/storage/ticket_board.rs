@@ -52,17 +52,56 @@ impl Store {
     }
 
     /// The board from `ticket_board_counts` ('' there is no department or
-    /// no assignee; the filter's columns carry the same names).
+    /// no assignee; the filter's columns carry the same names), summed per
+    /// dimension in the database: some sixty rows come back, not every group.
     pub async fn ticket_board_counted(
         &self,
         filter: &TicketFilter,
     ) -> Result<BoardCounts, StoreError> {
-        let (where_sql, binds) = filter_sql(filter, &["tickets > 0"]);
+        let (all, binds) = filter_sql(filter, &["tickets > 0"]);
+        let (active, _) = filter_sql(filter, &["tickets > 0", ACTIVE]);
+        let sum = "CAST(SUM(tickets) AS BIGINT)";
         let sql = format!(
-            "SELECT state, NULLIF(department_id, ''), priority, NULLIF(assignee_id, ''), tickets, in_time \
-             FROM ticket_board_counts {where_sql}"
+            "SELECT 'state', state, {sum}, CAST(SUM(in_time) AS BIGINT) FROM ticket_board_counts {all} GROUP BY state \
+             UNION ALL SELECT 'department', NULLIF(department_id, ''), {sum}, CAST(0 AS BIGINT) \
+             FROM ticket_board_counts {active} GROUP BY department_id \
+             UNION ALL SELECT 'priority', priority, {sum}, CAST(0 AS BIGINT) \
+             FROM ticket_board_counts {active} GROUP BY priority \
+             UNION ALL SELECT 'assignee', NULLIF(assignee_id, ''), {sum}, CAST(0 AS BIGINT) \
+             FROM ticket_board_counts {active} GROUP BY assignee_id"
         );
-        self.board_groups(sql, binds).await
+        let sums: Vec<(String, Option<String>, i64, i64)> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for b in &binds {
+                q = q.bind(b);
+            }
+            q.fetch_all(pool).await?
+        });
+        let mut board = BoardCounts::default();
+        for (dimension, key, count, in_time) in sums {
+            match (dimension.as_str(), key) {
+                ("state", Some(state)) => {
+                    if matches!(state.as_str(), "resolved" | "closed") {
+                        board.done += count;
+                        board.done_in_time += in_time;
+                    }
+                    board.by_state.push((state, count));
+                }
+                ("department", key) => board.by_department.push((key, count)),
+                ("priority", Some(priority)) => board.by_priority.push((priority, count)),
+                ("assignee", key) => board.by_assignee.push((key, count)),
+                _ => {
+                    return Err(StoreError::Database(sqlx::Error::Decode(
+                        "unreadable ticket board count".into(),
+                    )));
+                }
+            }
+        }
+        board.by_state.sort();
+        board.by_department.sort();
+        board.by_priority.sort();
+        board.by_assignee.sort();
+        Ok(board)
     }
 
     /// The board by grouping the tickets themselves (a covering index).
@@ -80,7 +119,11 @@ impl Store {
     }
 
     /// Runs a query of `BoardGroup` rows and sums them up.
-    async fn board_groups(&self, sql: String, binds: Vec<String>) -> Result<BoardCounts, StoreError> {
+    async fn board_groups(
+        &self,
+        sql: String,
+        binds: Vec<String>,
+    ) -> Result<BoardCounts, StoreError> {
         let groups: Vec<BoardGroup> = on_pool!(self, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
             for b in &binds {
