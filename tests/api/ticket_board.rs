@@ -189,15 +189,25 @@ async fn the_running_board_counts_equal_a_fresh_grouping_after_every_kind_of_tic
         body["assignee_id"] = json!(assignee);
         let res = app.staff_post(&agent, "/api/v1/staff/tickets", body).await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-        ids.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let (buyer, from_chat) = ticket_for_buyer(&app, &agent).await;
 
     // Transfers, a cleared assignee, state changes, one resolved in time.
     let to_finance = json!({ "department_id": finance, "assignee_id": other.id });
     app.change(&agent, &ids[1], "", to_finance).await;
-    app.change(&agent, &ids[2], "", json!({ "assignee_id": "", "priority": "low" }))
-        .await;
+    app.change(
+        &agent,
+        &ids[2],
+        "",
+        json!({ "assignee_id": "", "priority": "low" }),
+    )
+    .await;
     app.change(&agent, &ids[0], "/transition", json!({ "to": "open" }))
         .await;
     app.change(&agent, &ids[3], "/transition", json!({ "to": "pending" }))
@@ -207,7 +217,11 @@ async fn the_running_board_counts_equal_a_fresh_grouping_after_every_kind_of_tic
     // A month on, the sweeper finds the running clocks past their targets;
     // one more resolved late, one closed, a duplicate merged.
     clock.forward(30 * 86_400_000);
-    let swept = app.state.tickets.sweep(clock.0.load(std::sync::atomic::Ordering::SeqCst)).await;
+    let swept = app
+        .state
+        .tickets
+        .sweep(clock.0.load(std::sync::atomic::Ordering::SeqCst))
+        .await;
     assert!(swept.unwrap().escalated > 0);
     app.change(&agent, &ids[0], "/transition", json!({ "to": "resolved" }))
         .await;

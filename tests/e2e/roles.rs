@@ -674,7 +674,7 @@ async fn logistics_department(app: &TestApp, admin: &StaffLogin, member: &StaffL
 
 #[tokio::test]
 async fn an_agent_turns_a_chat_into_a_ticket_logistics_resolves_it_and_the_buyer_sees_it_in_the_widget()
-{
+ {
     let Some(chromedriver) = chromedriver() else {
         return;
     };
@@ -812,7 +812,9 @@ async fn an_agent_turns_a_chat_into_a_ticket_logistics_resolves_it_and_the_buyer
     assert_eq!(ticket["conversation_id"], conversation.as_str());
     assert!(
         ticket["history"].as_array().unwrap().iter().any(|h| {
-            h["kind"] == "state_changed" && h["detail"]["to"] == "resolved" && h["author_id"] == member.id
+            h["kind"] == "state_changed"
+                && h["detail"]["to"] == "resolved"
+                && h["author_id"] == member.id
         }),
         "resolved by the logistics member: {ticket}"
     );

@@ -276,8 +276,10 @@ async fn out_of_hours_a_buyers_message_becomes_a_ticket_whose_number_the_widget_
         .client
         .put(app.url("/api/v1/admin/shop-settings"))
         .bearer_auth(&admin.token)
-        .json(&json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
-                       "utc_offset_minutes": 480, "holidays": [today_in_beijing()] }))
+        .json(
+            &json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
+                       "utc_offset_minutes": 480, "holidays": [today_in_beijing()] }),
+        )
         .send()
         .await
         .unwrap();
