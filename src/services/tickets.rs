@@ -199,6 +199,8 @@ pub struct TicketService {
     pub(crate) shop: Arc<ShopService>,
     pub(crate) chat: Arc<ChatService>,
     bot: Arc<BotService>,
+    /// Set: the background sweeper skips its ticks.
+    sweeper_paused: std::sync::atomic::AtomicBool,
 }
 
 impl TicketService {
@@ -215,7 +217,15 @@ impl TicketService {
             shop,
             chat,
             bot,
+            sweeper_paused: Default::default(),
         }
+    }
+
+    /// Stops the background sweeper from sweeping (`xiaoer bench tickets`
+    /// times its own sweep over every freshly seeded open ticket).
+    pub fn pause_sweeper(&self) {
+        self.sweeper_paused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The business calendar: the shop's hours and time zone, its holidays, and
@@ -882,6 +892,12 @@ impl TicketService {
             tokio::select! {
                 _ = tokio::time::sleep(SWEEP_EVERY) => {}
                 _ = stop.changed() => return,
+            }
+            if self
+                .sweeper_paused
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                continue;
             }
             match self.sweep(self.clock.now_ms()).await {
                 Ok(report) if report.escalated > 0 => {

@@ -1,13 +1,15 @@
 //! The ticket board and the CSV export through the real API, on a clock the
 //! test moves (so "overdue" is a fact, not a race).
 
-use crate::helpers::{error_code, spawn_with_clock, test_settings};
-use crate::ticket_buyer::MovingClock;
+use crate::helpers::{StaffLogin, TestApp, error_code, spawn_with_clock, test_settings};
+use crate::ticket_buyer::{MovingClock, ticket_for_buyer};
 use crate::tickets::logistics_ticket;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use xiaoer::domain::staff::Role;
+use xiaoer::domain::tickets::{Priority, TicketState};
+use xiaoer::storage::TicketFilter;
 
 #[tokio::test]
 async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
@@ -119,4 +121,156 @@ async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
         error_code(&res.json().await.unwrap()),
         "unknown_ticket_state"
     );
+}
+
+impl TestApp {
+    async fn version_of(&self, staff: &StaffLogin, id: &str) -> i64 {
+        let t: Value = self
+            .staff_get(staff, &format!("/api/v1/staff/tickets/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        t["version"].as_i64().unwrap()
+    }
+
+    /// Sends a ticket change guarded by its current version; 200 expected.
+    async fn change(&self, staff: &StaffLogin, id: &str, action: &str, mut body: Value) {
+        body["expected_version"] = json!(self.version_of(staff, id).await);
+        let path = format!("/api/v1/staff/tickets/{id}{action}");
+        let res = if action.is_empty() {
+            self.staff_put(staff, &path, body).await
+        } else {
+            self.staff_post(staff, &path, body).await
+        };
+        assert_eq!(res.status(), 200, "{action}: {}", res.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_running_board_counts_equal_a_fresh_grouping_after_every_kind_of_ticket_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let agent = app.staff("agent-count", Role::Agent).await;
+    let other = app.staff("agent-count-2", Role::Agent).await;
+    let (admin, logistics) = app.ticket_desk(&agent).await;
+    let res = app
+        .staff_post(
+            &admin,
+            "/api/v1/staff/ticket-departments",
+            json!({ "name": "财务 Finance" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let finance = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "/api/v1/staff/ticket-departments/{finance}/members/{}",
+        other.id
+    );
+    assert_eq!(app.staff_put(&admin, &path, json!({})).await.status(), 204);
+
+    let mut ids = Vec::new();
+    for (priority, assignee) in [
+        ("high", Some(&agent.id)),
+        ("high", None),
+        ("normal", Some(&agent.id)),
+        ("low", None),
+        ("urgent", Some(&agent.id)),
+        ("normal", None),
+    ] {
+        let mut body = logistics_ticket(&logistics);
+        body["priority"] = json!(priority);
+        body["assignee_id"] = json!(assignee);
+        let res = app.staff_post(&agent, "/api/v1/staff/tickets", body).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (buyer, from_chat) = ticket_for_buyer(&app, &agent).await;
+
+    // Transfers, a cleared assignee, state changes, one resolved in time.
+    let to_finance = json!({ "department_id": finance, "assignee_id": other.id });
+    app.change(&agent, &ids[1], "", to_finance).await;
+    app.change(
+        &agent,
+        &ids[2],
+        "",
+        json!({ "assignee_id": "", "priority": "low" }),
+    )
+    .await;
+    app.change(&agent, &ids[0], "/transition", json!({ "to": "open" }))
+        .await;
+    app.change(&agent, &ids[3], "/transition", json!({ "to": "pending" }))
+        .await;
+    app.change(&agent, &ids[4], "/transition", json!({ "to": "resolved" }))
+        .await;
+    // A month on, the sweeper finds the running clocks past their targets;
+    // one more resolved late, one closed, a duplicate merged.
+    clock.forward(30 * 86_400_000);
+    let swept = app
+        .state
+        .tickets
+        .sweep(clock.0.load(std::sync::atomic::Ordering::SeqCst))
+        .await;
+    assert!(swept.unwrap().escalated > 0);
+    app.change(&agent, &ids[0], "/transition", json!({ "to": "resolved" }))
+        .await;
+    app.change(&agent, &ids[0], "/transition", json!({ "to": "closed" }))
+        .await;
+    let merge = json!({ "into": ids[2], "note": "同一个包裹" });
+    app.change(&agent, &ids[5], "/merge", merge).await;
+    // The buyer is erased: their ticket stays, blanked, in its group.
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/buyers/{}", buyer.visitor_id)))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(!from_chat.is_empty());
+
+    let store = &app.state.store;
+    let views = [
+        TicketFilter::default(),
+        TicketFilter {
+            visible_to: Some((agent.id.clone(), vec![logistics.clone()])),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            visible_to: Some((other.id.clone(), vec![finance.clone()])),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            states: vec![TicketState::New, TicketState::Open],
+            priority: Some(Priority::High),
+            ..TicketFilter::default()
+        },
+        TicketFilter {
+            department_id: Some(logistics.clone()),
+            assignee_id: Some(agent.id.clone()),
+            ..TicketFilter::default()
+        },
+    ];
+    for view in &views {
+        let counted = store.ticket_board_counted(view).await.unwrap();
+        let scanned = store.ticket_board_scanned(view).await.unwrap();
+        assert_eq!(counted, scanned, "{view:?}");
+    }
+    let all = store.ticket_board_counted(&views[0]).await.unwrap();
+    let states: i64 = all.by_state.iter().map(|(_, n)| n).sum();
+    assert_eq!(states, 7);
+    assert_eq!((all.done, all.done_in_time), (3, 1), "{all:?}");
+    let finance_view = store.ticket_board_counted(&views[2]).await.unwrap();
+    assert_eq!(finance_view.by_department, vec![(Some(finance), 1)]);
 }

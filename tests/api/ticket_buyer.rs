@@ -64,7 +64,7 @@ impl TestApp {
 }
 
 /// A buyer whose chat an agent turned into a ticket.
-async fn ticket_for_buyer(app: &TestApp, agent: &StaffLogin) -> (Buyer, String) {
+pub(crate) async fn ticket_for_buyer(app: &TestApp, agent: &StaffLogin) -> (Buyer, String) {
     let buyer = app.start_conversation().await;
     app.hand_to_agent(&buyer, agent).await;
     let res = app

@@ -642,13 +642,47 @@ async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entr
     browser.quit().await;
 }
 
+/// The 物流 department with `username` (an agent) as its member; its id.
+async fn logistics_department(app: &TestApp, admin: &StaffLogin, member: &StaffLogin) -> String {
+    let res = app
+        .staff_post(
+            admin,
+            "/api/v1/staff/ticket-departments",
+            json!({ "name": "物流" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "/api/v1/staff/ticket-departments/{id}/members/{}",
+        member.id
+    );
+    let res = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&admin.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    id
+}
+
 #[tokio::test]
-async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_in_the_widget() {
+async fn an_agent_turns_a_chat_into_a_ticket_logistics_resolves_it_and_the_buyer_sees_it_in_the_widget()
+ {
     let Some(chromedriver) = chromedriver() else {
         return;
     };
     let app = helpers::spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
+    let admin = app.staff("admin-wl", Role::Admin).await;
+    let member = app.staff("wl-zhang", Role::Agent).await;
+    let logistics = logistics_department(&app, &admin, &member).await;
     let driver = Driver::start(&chromedriver).await;
     let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
     let console = driver.session(DESKTOP.0, DESKTOP.1).await;
@@ -711,21 +745,6 @@ async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_i
             "document.querySelector('[data-testid=tk-comments]')?.textContent.includes('已联系快递')",
         )
         .await;
-    console.click("[data-testid=tk-to-resolved]").await;
-    console
-        .wait_until(
-            "the resolve button gone",
-            "!document.querySelector('[data-testid=tk-to-resolved]') && document.querySelector('[data-testid=tk-to-closed]')",
-        )
-        .await;
-    let tickets: Value = app
-        .staff_get(&agent, "/api/v1/staff/tickets")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(tickets[0]["state"], "resolved", "{tickets}");
-    assert_eq!(tickets[0]["conversation_id"], conversation.as_str());
     let assignee = console
         .run(
             "return document.querySelector('[data-testid=tk-assignee]').textContent;",
@@ -733,7 +752,73 @@ async fn an_agent_turns_a_chat_into_a_ticket_resolves_it_and_the_buyer_sees_it_i
         )
         .await;
     assert_eq!(assignee, json!("agent-li"), "the owner by name, not by id");
-    both_widths(&console, "ticket-detail").await;
+    let id = console
+        .run("return location.hash.split('/')[2];", json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The parcel is the logistics department's: the agent transfers the ticket.
+    console
+        .run(
+            "const s = document.querySelector('[data-testid=tk-transfer]'); \
+             s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
+            json!([logistics]),
+        )
+        .await;
+    let mut department = Value::Null;
+    for _ in 0..100 {
+        let ticket: Value = app
+            .staff_get(&admin, &format!("/api/v1/staff/tickets/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        department = ticket["department_id"].clone();
+        if department == logistics.as_str() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(department, logistics.as_str(), "transferred to 物流");
+
+    // 物流's member finds it in their list and resolves it.
+    let desk = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&desk, &app, "wl-zhang").await;
+    desk.goto(&app.url("/console/#/tickets")).await;
+    desk.wait_until(
+        "the transferred ticket in the member's list",
+        "document.querySelector('[data-testid=ticket-state]')",
+    )
+    .await;
+    desk.goto(&app.url(&format!("/console/#/tickets/{id}")))
+        .await;
+    desk.click("[data-testid=tk-to-resolved]").await;
+    desk.wait_until(
+        "the resolve button gone",
+        "!document.querySelector('[data-testid=tk-to-resolved]') && document.querySelector('[data-testid=tk-to-closed]')",
+    )
+    .await;
+    both_widths(&desk, "ticket-detail").await;
+    let ticket: Value = app
+        .staff_get(&member, &format!("/api/v1/staff/tickets/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticket["state"], "resolved", "{ticket}");
+    assert_eq!(ticket["department_id"], logistics.as_str());
+    assert_eq!(ticket["conversation_id"], conversation.as_str());
+    assert!(
+        ticket["history"].as_array().unwrap().iter().any(|h| {
+            h["kind"] == "state_changed"
+                && h["detail"]["to"] == "resolved"
+                && h["author_id"] == member.id
+        }),
+        "resolved by the logistics member: {ticket}"
+    );
+    desk.quit().await;
     console.goto(&app.url("/console/#/tickets")).await;
     console
         .wait_until(

@@ -1,6 +1,8 @@
 //! Ticket pages in the browser: the mail server reminders go through (admin
-//! settings) and a person's own reminder preferences (#/me), at desktop and
-//! phone width, checked against what the API then holds.
+//! settings) and a person's own reminder preferences (#/me), the board and a
+//! merge, and out of hours a buyer's message turned into a ticket whose number
+//! the widget shows; at desktop and phone width, checked against what the API
+//! then holds. (A chat turned into a ticket that 物流 resolves is in roles.rs.)
 
 use super::roles::page_is_sound;
 use super::{DESKTOP, agent_logs_in};
@@ -291,4 +293,85 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
             .any(|h| h["kind"] == "merged_from" && h["detail"]["ticket_id"] == duplicate["id"])
     );
     browser.quit().await;
+}
+
+/// Today's date in Beijing (the shop's time zone in the test).
+fn today_in_beijing() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let days = (now.as_secs() as i64 + 8 * 3600).div_euclid(86_400);
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+#[tokio::test]
+async fn out_of_hours_a_buyers_message_becomes_a_ticket_whose_number_the_widget_shows() {
+    let Some(chromedriver) = chromedriver_path() else {
+        assert!(
+            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
+            "chromedriver is not installed: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: chromedriver is not installed");
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-ooh", Role::Admin).await;
+    // Today is a holiday of the shop: nobody is in.
+    let res = app
+        .client
+        .put(app.url("/api/v1/admin/shop-settings"))
+        .bearer_auth(&admin.token)
+        .json(
+            &json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
+                       "utc_offset_minutes": 480, "holidays": [today_in_beijing()] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let driver = Driver::start(&chromedriver).await;
+    let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
+    super::open_widget(&buyer, &app).await;
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer.type_into(&input, "有人在吗").await;
+    buyer.click("[data-testid=send]").await;
+    buyer.click("[data-testid=handoff]").await;
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer
+        .type_into(&input, "我的包裹丢了，订单 XE20261101002，麻烦尽快处理")
+        .await;
+    buyer.click("[data-testid=send]").await;
+
+    let mut list = Value::Null;
+    for _ in 0..200 {
+        list = api(&app, &admin, "/api/v1/staff/tickets").await;
+        if list.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(list[0]["source"], "out_of_hours", "{list}");
+    let number = list[0]["number"].as_str().unwrap().to_owned();
+    // The chat tells the buyer the number, and 我的工单 lists it.
+    buyer
+        .wait_until(
+            "the ticket's number in the chat",
+            &format!(
+                "[...document.querySelectorAll('ol.log li.msg')].some(li => li.textContent.includes({number:?}))"
+            ),
+        )
+        .await;
+    buyer.click("[data-testid=my-tickets-toggle]").await;
+    buyer
+        .wait_until(
+            "the ticket under 我的工单",
+            &format!(
+                "document.querySelector('[data-testid=my-ticket-{number}] [data-testid=my-ticket-number]')?.textContent === {number:?}"
+            ),
+        )
+        .await;
+    both_widths(&buyer, "buyer-out-of-hours-ticket").await;
+    buyer.quit().await;
 }
