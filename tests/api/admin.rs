@@ -2,7 +2,7 @@
 //! per-language welcome messages and shop settings changed at run time.
 
 use crate::bot_support::{FixedKnowledge, shop_entries, spawn_bot_app, text_of};
-use crate::helpers::{PASSWORD, StaffLogin, TestApp, error_code, spawn_app};
+use crate::helpers::{PASSWORD, StaffLogin, TestApp, error_code, spawn_app, today_in_beijing};
 use reqwest::Method;
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
@@ -171,14 +171,6 @@ async fn a_reset_password_ends_sessions_and_forces_a_change_at_next_sign_in() {
             .status(),
         200
     );
-}
-
-fn today_in_beijing() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    xiaoer::services::bot::hours::rfc3339(now + 480 * 60_000)[..10].to_owned()
 }
 
 async fn first_words(app: &TestApp, lang: &str) -> String {

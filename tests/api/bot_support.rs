@@ -3,10 +3,13 @@
 
 use crate::helpers::{TestApp, spawn_with, test_settings};
 use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use xiaoer::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
+use xiaoer::ports::{
+    EmbedKind, Embedder, KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError, ModelError,
+};
 use xiaoer::startup::{Adapters, Models};
 
 /// How long a bot turn may take on a loaded 2-core machine with the real LLM.
@@ -38,9 +41,62 @@ pub fn shared_models() -> Models {
                 .join(xiaoer::llm::fetch::E5_MODEL)
                 .display()
                 .to_string();
-            Models::load(&settings).expect("models load (run `xiaoer models fetch`)")
+            let models = Models::load(&settings).expect("models load (run `xiaoer models fetch`)");
+            Models {
+                llm: models.llm,
+                embedder: Arc::new(MemoEmbedder {
+                    inner: models.embedder,
+                    memo: Mutex::new(HashMap::new()),
+                }),
+            }
         })
         .clone()
+}
+
+/// The real e5 model behind a memo: each distinct text is embedded once per
+/// test binary. Every test that starts the demo shop ingests its whole
+/// knowledge base, which otherwise embeds the same few hundred passages again
+/// (half a minute each time); the vectors are the model's own either way.
+struct MemoEmbedder {
+    inner: Arc<dyn Embedder>,
+    /// (a query rather than a passage, the text) → its vector.
+    memo: Mutex<HashMap<(bool, String), Vec<f32>>>,
+}
+
+#[async_trait::async_trait]
+impl Embedder for MemoEmbedder {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    async fn embed(
+        &self,
+        texts: Vec<String>,
+        kind: EmbedKind,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let query = kind == EmbedKind::Query;
+        let missing: Vec<String> = {
+            let memo = self.memo.lock().unwrap();
+            let mut seen = HashSet::new();
+            texts
+                .iter()
+                .filter(|t| !memo.contains_key(&(query, (*t).clone())) && seen.insert(*t))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let vectors = self.inner.embed(missing.clone(), kind).await?;
+            let mut memo = self.memo.lock().unwrap();
+            for (text, vector) in missing.into_iter().zip(vectors) {
+                memo.insert((query, text), vector);
+            }
+        }
+        let memo = self.memo.lock().unwrap();
+        Ok(texts
+            .into_iter()
+            .map(|t| memo[&(query, t)].clone())
+            .collect())
+    }
 }
 
 /// One entry of the test knowledge base: found when any key occurs in the question.

@@ -448,3 +448,15 @@ pub async fn raw_sql_at(
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no code>")
 }
+
+/// Today's date in Beijing (the shop's time zone in the tests), `YYYY-MM-DD`.
+pub fn today_in_beijing() -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let days = (now_ms + 8 * 3_600_000).div_euclid(86_400_000);
+    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}

@@ -6,7 +6,9 @@
 use crate::bot_scripted::ZeroEmbedder;
 use crate::bot_support::FixedKnowledge;
 use crate::bot_support::shop_entries;
-use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings};
+use crate::helpers::{
+    StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings, today_in_beijing,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use xiaoer::domain::staff::Role;
@@ -515,14 +517,6 @@ async fn an_agents_chat_reply_is_the_tickets_first_response() {
     assert!(answered["sla"]["first_responded_at"].as_i64().is_some());
     assert_eq!(answered["first_response_due_at"], Value::Null);
     assert_eq!(answered["history"][1]["kind"], "first_response");
-}
-
-/// Today's date in Beijing, "YYYY-MM-DD".
-fn today_in_beijing() -> String {
-    let days = (chrono_now() + 8 * 3_600_000).div_euclid(86_400_000);
-    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
-        .format("%Y-%m-%d")
-        .to_string()
 }
 
 #[tokio::test]

@@ -295,17 +295,6 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
     browser.quit().await;
 }
 
-/// Today's date in Beijing (the shop's time zone in the test).
-fn today_in_beijing() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let days = (now.as_secs() as i64 + 8 * 3600).div_euclid(86_400);
-    (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 #[tokio::test]
 async fn out_of_hours_a_buyers_message_becomes_a_ticket_whose_number_the_widget_shows() {
     let Some(chromedriver) = chromedriver_path() else {
@@ -325,7 +314,7 @@ async fn out_of_hours_a_buyers_message_becomes_a_ticket_whose_number_the_widget_
         .bearer_auth(&admin.token)
         .json(
             &json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
-                       "utc_offset_minutes": 480, "holidays": [today_in_beijing()] }),
+                       "utc_offset_minutes": 480, "holidays": [helpers::today_in_beijing()] }),
         )
         .send()
         .await
