@@ -3,7 +3,7 @@
 //! real receiver, send one again; at desktop and phone width.
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::webdriver::{Driver, chromedriver_path};
+use crate::webdriver::{Driver, chromedriver_or_skip};
 use crate::{DESKTOP, PHONE, agent_logs_in, artifacts, raw_codes_visible};
 use serde_json::json;
 use xiaoer::domain::staff::Role;
@@ -29,12 +29,7 @@ async fn no_horizontal_scroll(browser: &crate::webdriver::Browser) {
 
 #[tokio::test]
 async fn an_admin_adds_a_webhook_and_sees_its_deliveries() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app: TestApp = spawn_app().await;

@@ -18,7 +18,7 @@ mod webdriver;
 use helpers::{PASSWORD, TestApp, backend_is_postgres};
 use serde_json::json;
 use std::path::PathBuf;
-use webdriver::{Browser, Driver, chromedriver_path};
+use webdriver::{Browser, Driver, chromedriver_or_skip};
 use xiaoer::domain::staff::Role;
 use xiaoer::services::staff::NewStaff;
 
@@ -103,14 +103,7 @@ async fn agent_logs_in(agent: &Browser, app: &TestApp, username: &str) {
 
 #[tokio::test]
 async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!(
-            "SKIPPED: chromedriver is not installed (apt-get install chromium chromium-driver)"
-        );
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = spawn_shop().await;

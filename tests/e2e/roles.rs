@@ -4,7 +4,7 @@
 
 use super::{DESKTOP, PHONE, agent_logs_in, artifacts, open_widget, raw_codes_visible};
 use crate::helpers::{self, StaffLogin, TestApp};
-use crate::webdriver::{Browser, Driver, chromedriver_path};
+use crate::webdriver::{Browser, Driver, chromedriver_or_skip};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
@@ -74,18 +74,6 @@ async fn clear_toast(browser: &Browser) {
         .await;
 }
 
-fn chromedriver() -> Option<String> {
-    let path = chromedriver_path();
-    if path.is_none() {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
-    }
-    path
-}
-
 async fn users(app: &TestApp, admin: &StaffLogin) -> Vec<Value> {
     let list: Value = app
         .staff_get(admin, "/api/v1/staff/users")
@@ -98,7 +86,7 @@ async fn users(app: &TestApp, admin: &StaffLogin) -> Vec<Value> {
 
 #[tokio::test]
 async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -275,7 +263,7 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
 
 #[tokio::test]
 async fn an_agent_sees_who_wrote_what_and_a_supervisor_whispers_from_the_board() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -481,7 +469,7 @@ async fn entry(app: &TestApp, staff: &StaffLogin, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entry() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -675,7 +663,7 @@ async fn logistics_department(app: &TestApp, admin: &StaffLogin, member: &StaffL
 #[tokio::test]
 async fn an_agent_turns_a_chat_into_a_ticket_logistics_resolves_it_and_the_buyer_sees_it_in_the_widget()
  {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -865,7 +853,7 @@ const PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 #[tokio::test]
 async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_finds_the_chat_in_history()
  {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -1094,7 +1082,7 @@ async fn team(app: &TestApp, group_name: &str) -> Team {
 /// downloads a real workbook, and the page is sound at desktop and phone width (screenshots saved).
 #[tokio::test]
 async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -1251,7 +1239,7 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
 /// CSP) and the buyer gets a conversation.
 #[tokio::test]
 async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_challenge() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -1348,7 +1336,7 @@ async fn an_admin_exports_and_erases_a_buyer_and_the_widget_solves_a_required_ch
 /// (no sideways scroll), show no raw codes and offer 44 px targets on a phone.
 #[tokio::test]
 async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_both_widths() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -1466,7 +1454,7 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
 /// appeals with a reason. Both pages are sound at desktop and phone width.
 #[tokio::test]
 async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
-    let Some(chromedriver) = chromedriver() else {
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;

@@ -7,7 +7,7 @@
 use super::roles::page_is_sound;
 use super::{DESKTOP, agent_logs_in};
 use crate::helpers::{self, TestApp};
-use crate::webdriver::{Browser, Driver, chromedriver_path};
+use crate::webdriver::{Browser, Driver, chromedriver_or_skip};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
@@ -50,12 +50,7 @@ async fn api(app: &TestApp, staff: &helpers::StaffLogin, path: &str) -> Value {
 
 #[tokio::test]
 async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -170,12 +165,7 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
 
 #[tokio::test]
 async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_page() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
@@ -297,12 +287,7 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
 
 #[tokio::test]
 async fn out_of_hours_a_buyers_message_becomes_a_ticket_whose_number_the_widget_shows() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;

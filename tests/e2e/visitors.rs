@@ -8,7 +8,7 @@
 use super::roles::page_is_sound;
 use super::{DESKTOP, PHONE, agent_logs_in, artifacts};
 use crate::helpers;
-use crate::webdriver::{Browser, Driver, chromedriver_path};
+use crate::webdriver::{Browser, Driver, chromedriver_or_skip};
 use serde_json::json;
 use std::time::Duration;
 use xiaoer::domain::staff::Role;
@@ -44,12 +44,7 @@ async fn enter_chat(buyer: &Browser) {
 
 #[tokio::test]
 async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invites_another_live() {
-    let Some(chromedriver) = chromedriver_path() else {
-        assert!(
-            std::env::var("XIAOER_E2E_REQUIRED").is_err(),
-            "chromedriver is not installed: apt-get install chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromedriver is not installed");
+    let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
     let app = helpers::spawn_app().await;
