@@ -22,7 +22,7 @@ impl HttpCommerce {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let client = reqwest::Client::builder()
+        let client = crate::net::client_builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| CommerceError::Unavailable(e.to_string()))?;

@@ -9,6 +9,7 @@ pub mod domain; // pure types and rules
 pub mod eval; // offline evaluation (`xiaoer eval faq`)
 pub mod http; // axum routes, extractors, error mapping, WebSockets
 pub mod llm; // local models: fetch, generation, embeddings
+pub mod net; // outgoing HTTP clients (one TLS set-up)
 pub mod ports; // traits the services need from outside
 pub mod retrieval; // lexical vectors, chunking, Qdrant adapters, ranking
 pub mod services; // use cases

@@ -238,7 +238,7 @@ async fn the_openai_compatible_backend_streams_from_a_real_server() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}/v1");
-    let client = reqwest::Client::new();
+    let client = xiaoer::net::client();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while client.get(format!("{base}/models")).send().await.is_err() {
         assert!(

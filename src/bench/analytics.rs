@@ -167,7 +167,7 @@ async fn time_reports(
     offset: i32,
     args: &AnalyticsBenchArgs,
 ) -> anyhow::Result<Value> {
-    let http = reqwest::Client::new();
+    let http = crate::net::client();
     let body: Value = http
         .post(format!("{base}/api/v1/staff/login"))
         .json(&json!({ "username": "an-admin", "password": PASSWORD }))

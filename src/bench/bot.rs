@@ -272,7 +272,7 @@ pub async fn run(args: BotBenchArgs, settings: Settings) -> anyhow::Result<()> {
     let (server, _dir) = Server::start(settings, knowledge).await?;
     let base = server.base.clone();
     let load_s = server.load_s;
-    let client = reqwest::Client::new();
+    let client = crate::net::client();
     if let Some(path) = &args.claims {
         let result = run_claims(&client, &base, path).await;
         server.stop().await?;

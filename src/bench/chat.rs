@@ -128,7 +128,7 @@ async fn run_once(
             (base, staff, store)
         }
     };
-    let http = reqwest::Client::builder()
+    let http = crate::net::client_builder()
         .pool_max_idle_per_host(SETUP_CONCURRENCY)
         .build()?;
     let started = Instant::now();

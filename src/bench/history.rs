@@ -139,7 +139,7 @@ pub async fn run(args: HistoryBenchArgs, settings: Settings) -> anyhow::Result<(
         let _ = stopped.await;
     }));
     let cipher = Cipher::load(None, dir.path())?;
-    let http = reqwest::Client::new();
+    let http = crate::net::client();
 
     let mut agents = Vec::new();
     for i in 0..AGENTS {

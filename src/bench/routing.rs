@@ -68,7 +68,7 @@ pub async fn run(args: RoutingBenchArgs, settings: Settings) -> anyhow::Result<(
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
+    let http = crate::net::client();
 
     eprintln!(
         "latency phase on {backend}: {} agents online, {} hand-offs at {}/s",

@@ -75,7 +75,7 @@ pub async fn run(args: TicketsBenchArgs, settings: Settings) -> anyhow::Result<(
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
+    let http = crate::net::client();
 
     let mut agents = Vec::new();
     for i in 0..AGENTS {

@@ -56,7 +56,7 @@ pub async fn run(args: VisitorsBenchArgs, settings: Settings) -> anyhow::Result<
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::builder()
+    let http = crate::net::client_builder()
         .pool_max_idle_per_host(256)
         .build()?;
     let skus: Arc<Vec<String>> = Arc::new(

@@ -242,7 +242,7 @@ pub async fn run(args: BotEvalArgs, settings: Settings) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     cases.truncate(args.limit.unwrap_or(usize::MAX));
     let (server, _dir) = Server::start(settings, None).await?;
-    let client = reqwest::Client::new();
+    let client = crate::net::client();
     // Warm-up: the first generation pays for caches (prompt prefix, allocator).
     ask(&client, &server.base, "开了发票还能退货吗").await?;
     let mut dump = match &args.dump {

@@ -21,7 +21,7 @@ impl OpenAiChatModel {
     /// `base_url` up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
     pub fn new(base_url: &str, model: &str, api_key: Option<String>) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: crate::net::client(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             model: model.to_owned(),
             api_key,

@@ -199,7 +199,7 @@ impl WebhookService {
         channels: Arc<ChannelService>,
         retry_base_ms: i64,
     ) -> WebhookService {
-        let http = reqwest::Client::builder()
+        let http = crate::net::client_builder()
             .timeout(SEND_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("xiaoer-webhooks/", env!("CARGO_PKG_VERSION")))

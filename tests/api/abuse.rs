@@ -104,7 +104,7 @@ async fn a_client_flooding_new_conversations_is_limited_while_another_buyers_p99
     let buyer = app.start_conversation().await;
     let path = format!("/api/v1/conversations/{}", buyer.conversation_id);
     let flood = hammer(
-        reqwest::Client::new(),
+        xiaoer::net::client(),
         app.url("/api/v1/conversations"),
         Duration::from_secs(2),
     );

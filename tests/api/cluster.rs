@@ -203,7 +203,7 @@ async fn start_nginx(bin: &Path, dir: &Path, nodes: &[String]) -> (Nginx, String
         .expect("nginx starts");
     let nginx = Nginx { child };
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = xiaoer::net::client();
     for _ in 0..100 {
         if let Ok(r) = http.get(format!("{base}/healthz")).send().await
             && r.status().is_success()
@@ -472,7 +472,7 @@ async fn three_nodes_behind_nginx_serve_any_request_and_survive_kill_dash_nine()
         "cluster up in {:.1}s: nodes {addrs:?}, nginx at {base}",
         started.elapsed().as_secs_f64()
     );
-    let http = reqwest::Client::new();
+    let http = xiaoer::net::client();
     let ws = ws_base(&base);
 
     // An agent online with a live feed, a buyer with a live socket, all through nginx.

@@ -136,7 +136,7 @@ async fn acknowledged_messages_survive_kill_dash_nine_exactly_once_and_in_order(
     } else {
         None
     };
-    let http = reqwest::Client::new();
+    let http = xiaoer::net::client();
     let mut server = start_server(&data, database_url.as_deref(), &log).await;
 
     let mut clients = Vec::new();

@@ -131,7 +131,7 @@ pub async fn spawn_with_clock(
     }));
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        client: xiaoer::net::client(),
         state,
         data_dir: dir.path().to_owned(),
         settings,

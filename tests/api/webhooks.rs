@@ -587,7 +587,7 @@ async fn after_kill_dash_nine_the_receiver_has_every_committed_event_in_order_pe
 
     let env = [("XIAOER_WEBHOOK_RETRY_BASE_MS", "200")];
     let mut server = start_server_with(&data, database_url.as_deref(), &log, &env).await;
-    let http = reqwest::Client::new();
+    let http = xiaoer::net::client();
     let login: Value = http
         .post(format!("{}/api/v1/staff/login", server.base))
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))

@@ -55,7 +55,7 @@ impl Driver {
         let driver = Driver {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            http: xiaoer::net::client(),
         };
         for _ in 0..100 {
             if let Ok(res) = driver
