@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::lang::Lang;
 use crate::services::bot::handoff::HandoffPacket;
-use crate::services::bot::welcome::WelcomeView;
+use crate::services::bot::welcome::{MenuView, WelcomeView};
 use crate::services::staff::StaffUser;
 use crate::services::unanswered::{self, ReviewedGroup};
 use crate::services::visitors::Visitor;
@@ -115,6 +115,8 @@ pub async fn unanswered(
 #[derive(Debug, Serialize)]
 pub struct WelcomeList {
     pub messages: Vec<WelcomeView>,
+    /// The quick-reply menu the greetings carry, per language.
+    pub menus: Vec<MenuView>,
 }
 
 pub async fn welcome_messages(
@@ -122,7 +124,44 @@ pub async fn welcome_messages(
 ) -> Result<Json<WelcomeList>, ApiError> {
     Ok(Json(WelcomeList {
         messages: state.bot.welcome_messages().await?,
+        menus: state.bot.menus().await?,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuBody {
+    /// zh (the default) or en.
+    #[serde(default)]
+    pub lang: Lang,
+    pub buttons: Vec<String>,
+}
+
+pub async fn put_menu(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(body): ApiJson<MenuBody>,
+) -> Result<Json<MenuView>, ApiError> {
+    Ok(Json(
+        state
+            .bot
+            .set_menu(body.lang, &body.buttons, &staff.id)
+            .await?,
+    ))
+}
+
+pub async fn delete_menu(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<WelcomeLang>,
+) -> Result<StatusCode, ApiError> {
+    if state.bot.reset_menu(q.lang).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound {
+            code: "not_found",
+            message: "no menu of the shop's own is set for this language".into(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]

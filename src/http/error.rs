@@ -721,6 +721,18 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
             TicketError::BadRoutingRule => ApiError::bad_request("invalid_routing_rule", message),
             TicketError::MergeIntoSelf => ApiError::bad_request("merge_into_self", message),
+            TicketError::ViewNotFound => ApiError::NotFound {
+                code: "ticket_view_not_found",
+                message,
+            },
+            TicketError::ViewNameTaken => ApiError::Conflict {
+                code: "ticket_view_name_taken",
+                message,
+            },
+            TicketError::TooManyViews(_) => ApiError::Conflict {
+                code: "too_many_ticket_views",
+                message,
+            },
             TicketError::MergeTargetNotFound => {
                 ApiError::bad_request("unknown_merge_target", message)
             }

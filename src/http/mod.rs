@@ -273,6 +273,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/admin/welcome-messages", get(bot::welcome_messages))
         .route(
+            "/api/v1/admin/bot-menu",
+            put(bot::put_menu).delete(bot::delete_menu),
+        )
+        .route(
             "/api/v1/admin/welcome-messages/{scenario}",
             put(bot::put_welcome).delete(bot::delete_welcome),
         )

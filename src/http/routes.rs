@@ -194,6 +194,11 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)").answers(&[204]).params(&["lang"])
         .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/admin/bot-menu", Staff(P::ManageBot), "admin", "Set the quick-reply menu the greetings carry in a language (1 to 6 different buttons of 1 to 20 characters; 400 invalid_input)")
+        .body(r#"{"lang":"zh","buttons":["查物流","开发票","退换货","转人工"]}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/bot-menu", Staff(P::ManageBot), "admin", "Back to the built-in menu in a language (404 not_found when none was set)").answers(&[204]).params(&["lang"])
+        .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/staff/conversations/{id}/messages", Staff(P::ReplyChat), "staff", "Reply (idempotent by client_msg_id)").answers(&[200, 201])
         .body(r#"{"client_msg_id":"a-1","body":{"type":"text","text":"您好，我来帮您查一下"}}"#),
     route("POST", "/api/v1/staff/conversations/{id}/read", Staff(P::ViewOwnChats), "staff", "Read receipt up to a sequence number")
@@ -292,6 +297,10 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"type_key":"logistics","title":"包裹丢失","description":"买家说快递三天没更新","priority":"high","department_id":"DEPARTMENT_ID","order_number":"E20261130001","custom_fields":{"tracking_number":"SF1234567890"},"tags":["物流"]}"#),
     route("GET", "/api/v1/staff/tickets/board", Staff(P::WorkTickets), "tickets", "The board: counts by state, department and priority, overdue and due-soon lists, each agent's open tickets, SLA attainment % (same filters as the list; within what I may see)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
     route("GET", "/api/v1/staff/tickets/export.csv", Staff(P::WorkTickets), "tickets", "The filtered list as CSV, streamed (same filters as the list, no limit)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
+    route("GET", "/api/v1/staff/ticket-views", Staff(P::WorkTickets), "tickets", "My saved views of the ticket list (named filters; nobody else sees them)"),
+    route("POST", "/api/v1/staff/ticket-views", Staff(P::WorkTickets), "tickets", "Save the list's filters under a name (at most 20 per person; 409 ticket_view_name_taken / too_many_ticket_views; 400 unknown_ticket_state / unknown_department / unknown_assignee / unknown_ticket_type)").answers(&[201])
+        .body(r#"{"name":"物流加急","filters":{"state":"new,open","priority":"urgent"}}"#),
+    route("DELETE", "/api/v1/staff/ticket-views/{view_id}", Staff(P::WorkTickets), "tickets", "Delete one of my views (another person's: 404 ticket_view_not_found)").answers(&[204]),
     route("GET", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "A ticket with its history and comments"),
     route("PUT", "/api/v1/staff/tickets/{ticket_id}", Staff(P::WorkTickets), "tickets", "Change fields (absent fields stay; expected_version guards against lost updates)")
         .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),

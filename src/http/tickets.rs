@@ -13,6 +13,7 @@ use crate::services::ticket_board::Board;
 use crate::services::ticket_buyer::{BuyerReplyInput, TicketSettings};
 use crate::services::ticket_merge::MergeInput;
 use crate::services::ticket_routing::RoutingRules;
+use crate::services::ticket_views::{NewView, TicketView};
 use crate::services::tickets::{
     BuyerReply, BuyerTicket, CommentInput, ListQuery, NewTicketInput, TicketDetail, TicketPatch,
     TransitionInput,
@@ -20,7 +21,7 @@ use crate::services::tickets::{
 use crate::services::visitors::Visitor;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
@@ -30,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff/tickets", get(list).post(create))
         .route("/api/v1/staff/tickets/board", get(board))
         .route("/api/v1/staff/tickets/export.csv", get(export_csv))
+        .route("/api/v1/staff/ticket-views", get(views).post(save_view))
+        .route("/api/v1/staff/ticket-views/{view_id}", delete(delete_view))
         .route(ticket, get(detail).put(update))
         .route(&format!("{ticket}/transition"), post(transition))
         .route(&format!("{ticket}/comments"), post(comment))
@@ -332,4 +335,32 @@ pub async fn put_routing_rules(
     Ok(Json(
         state.tickets.put_routing_rules(&staff.id, input).await?,
     ))
+}
+
+/// The person's saved views of the list.
+pub async fn views(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+) -> Result<Json<Vec<TicketView>>, ApiError> {
+    Ok(Json(state.tickets.views(&staff).await?))
+}
+
+pub async fn save_view(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(view): ApiJson<NewView>,
+) -> Result<(StatusCode, Json<TicketView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.tickets.save_view(&staff, view).await?),
+    ))
+}
+
+pub async fn delete_view(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(view_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.tickets.delete_view(&staff, &view_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

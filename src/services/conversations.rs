@@ -132,6 +132,22 @@ impl ConversationService {
 
     /// A buyer (new or returning) starts a chat; the bot welcomes them. A
     /// welcome that fails does not fail the start.
+    /// The quick-reply menu a greeting carries: the shop's own, else the
+    /// built-in one (also when it cannot be read: a greeting is never lost
+    /// for its buttons).
+    async fn menu(&self, lang: Lang) -> Vec<String> {
+        match self.bot.upgrade() {
+            Some(bot) => match bot.menu_for(lang).await {
+                Ok(buttons) => buttons,
+                Err(error) => {
+                    tracing::warn!(%error, "the shop's menu is unreadable; the built-in one is used");
+                    menu(lang)
+                }
+            },
+            None => menu(lang),
+        }
+    }
+
     pub async fn start(&self, request: StartRequest<'_>) -> Result<Started, ConversationError> {
         if let (Some(claim), Some((presence, catalogue))) = (request.invitation, &self.invitations)
         {
@@ -198,7 +214,7 @@ impl ConversationService {
                     citations: Vec::new(),
                     source: AnswerSource::Curated,
                     stream_id: None,
-                    buttons: menu(request.lang),
+                    buttons: self.menu(request.lang).await,
                 };
                 self.chat.send_bot(&id, greeting).await?;
                 if let Some(sku) = &accepted.product

@@ -37,6 +37,7 @@ pub mod ticket_events;
 pub mod ticket_mail;
 pub mod ticket_merge;
 pub mod ticket_routing;
+pub mod ticket_views;
 pub mod tickets;
 pub mod unanswered;
 pub mod visitors;

@@ -58,6 +58,12 @@ pub enum TicketError {
     BadRoutingRule,
     #[error("a ticket cannot be merged into itself")]
     MergeIntoSelf,
+    #[error("no saved view with this id among yours")]
+    ViewNotFound,
+    #[error("you already have a view with this name")]
+    ViewNameTaken,
+    #[error("at most {0} saved views per person; delete one first")]
+    TooManyViews(i64),
     #[error("the ticket to merge into is closed")]
     MergeIntoClosed,
     #[error("no ticket with that id or number to merge into")]

@@ -218,6 +218,36 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The admin's quick-reply menu for a language (a JSON array), if set.
+    pub async fn bot_menu(&self, lang: &str) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT buttons FROM bot_menus WHERE lang = $1";
+        let row: Option<(String,)> =
+            on_pool!(self, pool => sqlx::query_as(sql).bind(lang).fetch_optional(pool).await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn put_bot_menu(
+        &self,
+        lang: &str,
+        buttons: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO bot_menus (lang, buttons, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (lang) DO UPDATE SET buttons = excluded.buttons, \
+                   updated_by = excluded.updated_by, updated_at = excluded.updated_at";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(lang).bind(buttons).bind(by).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// True when there was one (the built-in menu applies again).
+    pub async fn delete_bot_menu(&self, lang: &str) -> Result<bool, StoreError> {
+        let n = on_pool!(self, pool => sqlx::query("DELETE FROM bot_menus WHERE lang = $1")
+            .bind(lang).execute(pool).await?.rows_affected());
+        Ok(n > 0)
+    }
+
     /// Conversations waiting for an agent that started waiting before this one
     /// (its position in the queue is this plus one).
     pub async fn waiting_ahead_of(&self, conversation_id: &str) -> Result<i64, StoreError> {

@@ -387,6 +387,65 @@ async fn admins_set_welcome_messages_per_scenario() {
         .await
         .unwrap();
     assert_eq!(list["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(list["menus"][0]["custom"], false);
+    assert_eq!(list["menus"][0]["buttons"][3], "转人工");
+
+    // The shop's own menu: the next greeting carries it; a bad one is refused
+    // and changes nothing; deleting it brings the built-in one back.
+    let put_menu = |body: Value| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let res = app
+                .client
+                .put(app.url("/api/v1/admin/bot-menu"))
+                .bearer_auth(&admin.token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, menu) =
+        put_menu(json!({ "lang": "zh", "buttons": [" 查物流 ", "", "开发票", "转人工"] })).await;
+    assert_eq!(status, 200, "{menu}");
+    assert_eq!(menu["buttons"], json!(["查物流", "开发票", "转人工"]));
+    for bad in [
+        json!({ "lang": "zh", "buttons": [] }),
+        json!({ "lang": "zh", "buttons": ["a", "b", "c", "d", "e", "f", "g"] }),
+        json!({ "lang": "zh", "buttons": ["查物流", "查物流"] }),
+        json!({ "lang": "zh", "buttons": ["这一个按钮上的字实在是太多了超过二十个字了吧"] }),
+    ] {
+        let (status, answer) = put_menu(bad.clone()).await;
+        assert_eq!(
+            (status, error_code(&answer)),
+            (400, "invalid_input"),
+            "{bad}"
+        );
+    }
+    let buyer = app.shopper("demo_buyer_2").await;
+    let greeting = &app.shopper_events(&buyer).await[0];
+    assert_eq!(
+        greeting["body"]["buttons"],
+        json!(["查物流", "开发票", "转人工"])
+    );
+    let tapped = app.say(&buyer, "转人工").await;
+    app.bot_replies(&buyer, tapped).await;
+    assert_eq!(app.shopper_state(&buyer).await, "waiting");
+    let reset = app
+        .client
+        .delete(app.url("/api/v1/admin/bot-menu?lang=zh"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    let buyer = app.shopper("demo_buyer_3").await;
+    assert_eq!(
+        app.shopper_events(&buyer).await[0]["body"]["buttons"][0],
+        "我的订单到哪了"
+    );
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ mod ticket_buyer;
 mod ticket_mail;
 mod ticket_merge;
 mod ticket_routing;
+mod ticket_views;
 mod tickets;
 mod visitors;
 mod webhooks;

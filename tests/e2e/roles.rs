@@ -195,6 +195,44 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
         .unwrap();
     assert_eq!(welcome["messages"][0]["lang"], "en");
     assert_eq!(welcome["messages"][0]["text"], "Welcome to our shop!");
+
+    // The quick-reply menu under the greeting: the shop's own, then back to the built-in one.
+    let menu = browser.wait_for("[data-testid=menu-zh]").await;
+    browser
+        .run(
+            "document.querySelector('[data-testid=menu-zh]').value = '';",
+            json!([]),
+        )
+        .await;
+    browser.type_into(&menu, "查物流\n开发票\n转人工").await;
+    clear_toast(&browser).await;
+    browser.click("[data-testid=menu-save-zh]").await;
+    browser
+        .wait_until(
+            "the shop's menu saved and shown as its own",
+            "document.querySelector('[data-testid=toast]').textContent === '已保存' \
+             && !!document.querySelector('[data-testid=menu-reset-zh]')",
+        )
+        .await;
+    let menus: Value = app
+        .staff_get(&admin, "/api/v1/admin/welcome-messages")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        menus["menus"][0]["buttons"],
+        json!(["查物流", "开发票", "转人工"])
+    );
+    both_widths(&browser, "admin-welcome-menu").await;
+    browser.click("[data-testid=menu-reset-zh]").await;
+    browser
+        .wait_until(
+            "the built-in menu again",
+            "!document.querySelector('[data-testid=menu-reset-zh]') \
+             && document.querySelector('[data-testid=menu-zh]')?.value.startsWith('我的订单到哪了')",
+        )
+        .await;
     both_widths(&browser, "admin-welcome").await;
 
     // Shop settings: a new name, hours and a holiday, in effect at once.

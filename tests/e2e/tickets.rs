@@ -44,6 +44,18 @@ async fn fill(browser: &Browser, testid: &str, text: &str) {
     browser.type_into(&input, text).await;
 }
 
+/// Picks an option of a select, as a person does.
+async fn choose(browser: &Browser, testid: &str, value: &str) {
+    browser.wait_for(&format!("[data-testid={testid}]")).await;
+    browser
+        .run(
+            "const s = document.querySelector(`[data-testid=${arguments[0]}]`); \
+             s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+            json!([testid, value]),
+        )
+        .await;
+}
+
 async fn api(app: &TestApp, staff: &helpers::StaffLogin, path: &str) -> Value {
     app.staff_get(staff, path).await.json().await.unwrap()
 }
@@ -186,6 +198,48 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
     let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
     agent_logs_in(&browser, &app, "agent-board").await;
     browser.goto(&app.url("/console/#/tickets")).await;
+
+    // A saved view: the high-priority filter kept under a name, opened again
+    // from 我的视图 after the list was widened.
+    let rows = "document.querySelectorAll('[data-testid=ticket-list] tbody tr').length";
+    browser
+        .wait_until("both tickets listed", &format!("{rows} === 2"))
+        .await;
+    choose(&browser, "tk-filter-priority", "high").await;
+    browser
+        .wait_until("the high one only", &format!("{rows} === 1"))
+        .await;
+    fill(&browser, "tk-view-name", "高优先级").await;
+    browser.click("[data-testid=tk-view-save]").await;
+    browser
+        .wait_until(
+            "the view is saved and shown",
+            "[...document.querySelectorAll('[data-testid=tk-views] option')].some(o => o.selected && o.textContent === '高优先级') \
+             && !!document.querySelector('[data-testid=tk-view-delete]')",
+        )
+        .await;
+    let saved = api(&app, &agent, "/api/v1/staff/ticket-views").await;
+    assert_eq!(
+        saved[0]["filters"],
+        json!({ "priority": "high" }),
+        "{saved}"
+    );
+    choose(&browser, "tk-views", "").await;
+    browser
+        .wait_until("every ticket again", &format!("{rows} === 2"))
+        .await;
+    let view_id = saved[0]["id"].as_str().unwrap();
+    choose(&browser, "tk-views", view_id).await;
+    browser
+        .wait_until(
+            "the view opens its filter",
+            &format!(
+                "{rows} === 1 && document.querySelector('[data-testid=ticket-list] tbody').textContent.includes('包裹丢失') \
+                 && document.querySelector('[data-testid=tk-filter-priority]').value === 'high'"
+            ),
+        )
+        .await;
+    both_widths(&browser, "ticket-views").await;
     browser.click("[data-testid=tk-board-link]").await;
     browser
         .wait_until(

@@ -3,7 +3,18 @@
 // password change a reset forces at next sign-in.
 
 import { del, el, get, put } from "./api.js";
-import { errorText, t, word } from "./i18n.js";
+import { addStrings, errorText, t, word } from "./i18n.js";
+
+addStrings(
+  {
+    menu_h: "快捷菜单", menu_hint: "欢迎语下方的按钮，买家点一下就发出这句话。每行一个，1–6 个，每个不超过 20 字。",
+    menu_builtin: "当前使用内置菜单", menu_custom: "当前使用本店菜单", menu_reset: "恢复内置菜单", error_invalid_input: "输入不符合要求",
+  },
+  {
+    menu_h: "Quick-reply menu", menu_hint: "The buttons under the greeting; a tap sends that line. One per line, 1–6 of them, up to 20 characters each.",
+    menu_builtin: "Using the built-in menu", menu_custom: "Using the shop's own menu", menu_reset: "Back to the built-in menu", error_invalid_input: "Please check the input",
+  },
+);
 
 const SCENARIOS = ["new_visitor", "returning_visitor", "out_of_hours"];
 const LANGS = ["zh", "en"];
@@ -32,7 +43,42 @@ export class WelcomeMessages {
         LANGS.map((lang) => this.editor(scenario, lang, text(scenario, lang))),
       ),
     );
-    this.root.replaceChildren(el("p", { class: "hint" }, t("welcome_default")), el("section", { class: "cards" }, cards));
+    const menus = el(
+      "article",
+      { class: "card", testid: "bot-menu" },
+      el("h3", {}, t("menu_h")),
+      el("p", { class: "hint" }, t("menu_hint")),
+      (list.menus || []).map((m) => this.menuEditor(m)),
+    );
+    this.root.replaceChildren(el("p", { class: "hint" }, t("welcome_default")), el("section", { class: "cards" }, cards, menus));
+  }
+
+  /// One language's menu: one button per line; back to the built-in one.
+  menuEditor(menu) {
+    const box = el("textarea", { rows: 4, testid: `menu-${menu.lang}`, "aria-label": `${t("menu_h")} ${t(`lang_${menu.lang}`)}` });
+    box.value = menu.buttons.join("\n");
+    const act = async (request) => {
+      try {
+        await request();
+        this.app.toast(t("saved"));
+        this.load();
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const save = (e) => {
+      e.preventDefault();
+      act(() => put("/api/v1/admin/bot-menu", { lang: menu.lang, buttons: box.value.split("\n") }));
+    };
+    return el(
+      "form",
+      { class: "welcome-edit", onsubmit: save },
+      el("label", {}, el("span", {}, `${t(`lang_${menu.lang}`)} · ${t(menu.custom ? "menu_custom" : "menu_builtin")}`), box),
+      el("button", { type: "submit", testid: `menu-save-${menu.lang}` }, t("save")),
+      menu.custom
+        ? el("button", { type: "button", class: "secondary", testid: `menu-reset-${menu.lang}`, onclick: () => act(() => del(`/api/v1/admin/bot-menu?lang=${menu.lang}`)) }, t("menu_reset"))
+        : "",
+    );
   }
 
   editor(scenario, lang, value) {

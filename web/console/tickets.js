@@ -29,6 +29,10 @@ addStrings(
     tk_by_department: "各部门未完成", tk_workload: "各处理人未完成", tk_open_count: "未完成",
     tk_watchers: "关注人", tk_watch: "关注", tk_unwatch: "取消关注", tk_no_watchers: "无",
     err_merge_into_self: "不能合并到自身", err_merge_into_closed: "目标工单已关闭，不能合并", err_unknown_merge_target: "找不到目标工单",
+    tk_views: "我的视图", tk_view_all: "全部工单（不用视图）", tk_view_name: "视图名称", tk_view_save: "保存当前筛选为视图",
+    tk_view_delete: "删除此视图", tk_view_saved: (n) => `已保存视图「${n}」`, tk_view_deleted: "视图已删除",
+    err_ticket_view_name_taken: "已有同名视图", err_too_many_ticket_views: "视图已达上限（20 个），请先删除一个",
+    err_ticket_view_not_found: "视图不存在", err_unknown_ticket_state: "状态不存在",
   },
   {
     tickets: "Tickets", tk_number: "Number", tk_title: "Title", tk_state: "State", tk_priority: "Priority", tk_department: "Department",
@@ -53,6 +57,10 @@ addStrings(
     tk_by_department: "Open per department", tk_workload: "Open per assignee", tk_open_count: "Open",
     tk_watchers: "Watchers", tk_watch: "Watch", tk_unwatch: "Unwatch", tk_no_watchers: "None",
     err_merge_into_self: "A ticket cannot be merged into itself", err_merge_into_closed: "The target ticket is closed", err_unknown_merge_target: "No such ticket",
+    tk_views: "My views", tk_view_all: "All tickets (no view)", tk_view_name: "View name", tk_view_save: "Save these filters as a view",
+    tk_view_delete: "Delete this view", tk_view_saved: (n) => `View "${n}" saved`, tk_view_deleted: "View deleted",
+    err_ticket_view_name_taken: "You already have a view with this name", err_too_many_ticket_views: "You have 20 views; delete one first",
+    err_ticket_view_not_found: "No such view", err_unknown_ticket_state: "No such state",
   },
 );
 
@@ -91,6 +99,8 @@ export class Tickets {
     this.root = el("div", { class: "tickets", testid: "tickets" });
     root.append(el("h2", {}, t("tickets")), this.root);
     this.filters = { state: "", priority: "", department_id: "" };
+    /// The saved view the list shows, if any (its filters are in this.filters).
+    this.viewId = "";
     const [id] = rest;
     this.load().then(() => (id === "board" ? this.board() : id ? this.detail(id) : this.list()));
   }
@@ -117,7 +127,7 @@ export class Tickets {
   select(name, values, word, all) {
     return el(
       "select",
-      { testid: `tk-filter-${name}`, onchange: (e) => { this.filters[name] = e.target.value; this.list(); } },
+      { testid: `tk-filter-${name}`, onchange: (e) => { this.filters[name] = e.target.value; this.viewId = ""; this.list(); } },
       el("option", { value: "" }, all),
       values.map(([v, label]) => el("option", { value: v, selected: this.filters[name] === v }, word ? t(word + v) : label)),
     );
@@ -126,7 +136,10 @@ export class Tickets {
   async list() {
     let tickets;
     try {
-      tickets = await get(`/api/v1/staff/tickets?${query(this.filters)}`);
+      [tickets, this.views] = await Promise.all([
+        get(`/api/v1/staff/tickets?${query(this.filters)}`),
+        get("/api/v1/staff/ticket-views").catch(() => []),
+      ]);
     } catch (error) {
       this.root.replaceChildren(el("p", { class: "hint" }, errorText(error)));
       return;
@@ -160,7 +173,60 @@ export class Tickets {
     const links = el("p", { class: "tk-links" },
       el("a", { href: "#/tickets/board", testid: "tk-board-link" }, t("tk_board")), " · ",
       el("a", { href: `/api/v1/staff/tickets/export.csv?${query(this.filters)}`, download: "xiaoer-tickets.csv", testid: "tk-export" }, t("tk_export")));
-    this.root.replaceChildren(links, filters, table, this.form());
+    this.root.replaceChildren(links, this.viewBar(), filters, table, this.form());
+  }
+
+  /// 我的视图: open a saved view, save the current filters under a name, or
+  /// delete the view shown.
+  viewBar() {
+    const open = (id) => {
+      this.viewId = id;
+      const view = this.views.find((v) => v.id === id);
+      const f = view?.filters || {};
+      this.filters = { state: f.state || "", priority: f.priority || "", department_id: f.department_id || "", assignee_id: f.assignee_id || "", type: f.type || "" };
+      this.list();
+    };
+    const picker = el(
+      "select",
+      { testid: "tk-views", "aria-label": t("tk_views"), onchange: (e) => open(e.target.value) },
+      el("option", { value: "" }, t("tk_view_all")),
+      this.views.map((v) => el("option", { value: v.id, selected: v.id === this.viewId }, v.name)),
+    );
+    const name = el("input", { maxlength: 64, placeholder: t("tk_view_name"), "aria-label": t("tk_view_name"), testid: "tk-view-name" });
+    const error = el("span", { class: "error", role: "alert", testid: "tk-view-error" });
+    const save = async (e) => {
+      e.preventDefault();
+      const { state, priority, department_id, assignee_id, type } = this.filters;
+      try {
+        const view = await post("/api/v1/staff/ticket-views", {
+          name: name.value,
+          filters: Object.fromEntries(Object.entries({ state, priority, department_id, assignee_id, type }).filter(([, v]) => v)),
+        });
+        this.viewId = view.id;
+        this.app.toast(t("tk_view_saved", view.name));
+        this.list();
+      } catch (err) {
+        error.textContent = errorText(err);
+      }
+    };
+    const remove = async () => {
+      try {
+        await del(`/api/v1/staff/ticket-views/${this.viewId}`);
+        this.app.toast(t("tk_view_deleted"));
+        open("");
+      } catch (err) {
+        error.textContent = errorText(err);
+      }
+    };
+    return el(
+      "form",
+      { class: "filters tk-views", onsubmit: save },
+      el("label", {}, el("span", {}, t("tk_views")), picker),
+      this.viewId ? el("button", { type: "button", class: "secondary", testid: "tk-view-delete", onclick: remove }, t("tk_view_delete")) : "",
+      name,
+      el("button", { type: "submit", testid: "tk-view-save" }, t("tk_view_save")),
+      error,
+    );
   }
 
   /// 监控: counts, overdue and due-soon lists, workload, SLA attainment.

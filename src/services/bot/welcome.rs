@@ -10,6 +10,9 @@ use crate::storage::WelcomeRow;
 use serde::Serialize;
 
 const MAX_WELCOME_CHARS: usize = 1000;
+/// An admin's menu: at most this many buttons of at most this many characters.
+const MAX_BUTTONS: usize = 6;
+const MAX_BUTTON_CHARS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scenario {
@@ -60,9 +63,9 @@ impl Scenario {
     }
 }
 
-/// The bot's menu: the quick-reply buttons its greetings carry, in the
-/// buyer's language. Each is a question the bot answers or hands off on
-/// (order status, delivery, returns, a human agent).
+/// The built-in menu: the quick-reply buttons the greetings carry until an
+/// admin sets the shop's own, in the buyer's language. Each is a question the
+/// bot answers or hands off on (order status, delivery, returns, a human agent).
 pub fn menu(lang: Lang) -> Vec<String> {
     let items: &[&str] = match lang {
         Lang::Zh => &["我的订单到哪了", "怎么退换货", "有什么推荐", "转人工"],
@@ -74,6 +77,30 @@ pub fn menu(lang: Lang) -> Vec<String> {
         ],
     };
     items.iter().map(|&item| item.to_owned()).collect()
+}
+
+/// An admin's menu: 1 to 6 distinct one-line buttons of 1 to 20 characters
+/// (blank lines dropped, spaces around each trimmed).
+pub fn parse_menu(raw: &[String]) -> Result<Vec<String>, BotError> {
+    let buttons: Vec<String> = raw
+        .iter()
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let fits =
+        |b: &String| b.chars().count() <= MAX_BUTTON_CHARS && !b.chars().any(char::is_control);
+    let distinct = buttons
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == buttons.len();
+    if (1..=MAX_BUTTONS).contains(&buttons.len()) && distinct && buttons.iter().all(fits) {
+        Ok(buttons)
+    } else {
+        Err(BotError::BadInput(format!(
+            "a menu is 1 to {MAX_BUTTONS} different buttons of 1 to {MAX_BUTTON_CHARS} characters on one line"
+        )))
+    }
 }
 
 /// Campaign codes come from URLs: short and plain.
@@ -89,6 +116,16 @@ pub fn campaign_code(raw: &str) -> Result<String, BotError> {
             "campaign code must be 1 to 64 letters, digits, '-' or '_'".into(),
         ))
     }
+}
+
+/// A language's menu as admins see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MenuView {
+    /// zh or en.
+    pub lang: String,
+    pub buttons: Vec<String>,
+    /// False: the built-in menu (no admin set one).
+    pub custom: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,7 +179,7 @@ impl BotService {
                 citations: Vec::new(),
                 source: AnswerSource::Curated,
                 stream_id: None,
-                buttons: menu(lang),
+                buttons: self.menu_for(lang).await?,
             };
             self.chat.send_bot(id, body).await?;
             return Ok(());
@@ -200,6 +237,58 @@ impl BotService {
         })
     }
 
+    /// The menu the greetings carry: the admin's, else the built-in one.
+    pub async fn menu_for(&self, lang: Lang) -> Result<Vec<String>, BotError> {
+        Ok(self.menu_view(lang).await?.buttons)
+    }
+
+    async fn menu_view(&self, lang: Lang) -> Result<MenuView, BotError> {
+        let code = lang_code(lang);
+        let (buttons, custom) = match self.store.bot_menu(code).await? {
+            Some(json) => (
+                serde_json::from_str(&json).map_err(|e| BotError::Corrupt(e.to_string()))?,
+                true,
+            ),
+            None => (menu(lang), false),
+        };
+        Ok(MenuView {
+            lang: code.to_owned(),
+            buttons,
+            custom,
+        })
+    }
+
+    /// Both languages' menus, Chinese first.
+    pub async fn menus(&self) -> Result<Vec<MenuView>, BotError> {
+        Ok(vec![
+            self.menu_view(Lang::Zh).await?,
+            self.menu_view(Lang::En).await?,
+        ])
+    }
+
+    pub async fn set_menu(
+        &self,
+        lang: Lang,
+        buttons: &[String],
+        by: &str,
+    ) -> Result<MenuView, BotError> {
+        let buttons = parse_menu(buttons)?;
+        let json = serde_json::to_string(&buttons).expect("strings serialise");
+        self.store
+            .put_bot_menu(lang_code(lang), &json, by, self.clock.now_ms())
+            .await?;
+        Ok(MenuView {
+            lang: lang_code(lang).to_owned(),
+            buttons,
+            custom: true,
+        })
+    }
+
+    /// True when the admin had set one (the built-in menu applies again).
+    pub async fn reset_menu(&self, lang: Lang) -> Result<bool, BotError> {
+        Ok(self.store.delete_bot_menu(lang_code(lang)).await?)
+    }
+
     /// True when there was one to delete (the built-in greeting applies again).
     pub async fn delete_welcome(&self, scenario: &str, lang: Lang) -> Result<bool, BotError> {
         let scenario = Scenario::parse(scenario)?;
@@ -219,6 +308,32 @@ mod tests {
     use super::*;
     use crate::domain::handoff::asks_for_human;
     use crate::domain::recommend::asks_for_suggestion;
+
+    #[test]
+    fn an_admins_menu_is_one_to_six_different_short_one_line_buttons() {
+        let menu =
+            |items: &[&str]| parse_menu(&items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            menu(&[" 查物流 ", "", "开发票", "转人工"]).unwrap(),
+            ["查物流", "开发票", "转人工"]
+        );
+        assert_eq!(
+            menu(&["一二三四五六七八九十一二三四五六七八九十"])
+                .unwrap()
+                .len(),
+            1
+        );
+        for bad in [
+            &[][..],
+            &["  ", ""],
+            &["a", "b", "c", "d", "e", "f", "g"],
+            &["查物流", "查物流 "],
+            &["一二三四五六七八九十一二三四五六七八九十一"],
+            &["换行\n不行"],
+        ] {
+            assert!(menu(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_menus_suggestion_and_human_buttons_reach_those_bot_paths() {
