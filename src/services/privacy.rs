@@ -314,7 +314,14 @@ impl PrivacyService {
         }
     }
 
-    /// Runs the purge every `every` until shutdown; failures are logged.
+    /// Drops the rate-limit windows that no longer count and the sign-in
+    /// failures past their forgetting (kept by `http::limits` for the cluster).
+    pub async fn purge_limits(&self) -> Result<u64, PrivacyError> {
+        Ok(self.store.purge_rate_state(self.clock.now_ms()).await?)
+    }
+
+    /// Runs the purge (and that of forgotten limits) every `every` until
+    /// shutdown; failures are logged.
     pub async fn run_purger(
         self: Arc<Self>,
         every: std::time::Duration,
@@ -329,6 +336,9 @@ impl PrivacyService {
                 ),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "retention purge failed"),
+            }
+            if let Err(error) = self.purge_limits().await {
+                tracing::warn!(%error, "purge of old rate-limit windows failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

@@ -25,6 +25,7 @@ mod presence;
 mod privacy;
 mod quality;
 mod quick_replies;
+mod rate_limits;
 pub mod rekey;
 mod routing;
 mod shop;
