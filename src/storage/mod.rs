@@ -53,7 +53,7 @@ pub use history::{HistoryFilter, SeedConversation, TermHash};
 pub use inbox::ChatGlanceRow;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
-pub use privacy::{BuyerRecord, ErasedBodies, ProtectionRow};
+pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
 pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite};
 pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
