@@ -21,7 +21,6 @@ async fn two_nodes_with(
     // Same database and same data dir (same key, same attachments); its own
     // embedded index (one process per index directory) in its own temp dir.
     let own = tempfile::tempdir().unwrap();
-    let mut settings = settings;
     settings.index_dir = own.path().join("index");
     let b = spawn_with(own, settings, Default::default()).await;
     (Arc::new(a), Arc::new(b))
@@ -626,7 +625,8 @@ async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wi
     for node in [a.clone(), b.clone()] {
         assert_eq!(start(node, "203.0.113.51").await.status(), 201);
     }
-    assert!(rows_in(&a, "rate_windows").await >= 2);
+    let live = rows_in(&a, "rate_windows").await;
+    assert!(live >= 2);
     let raw = crate::privacy::raw_database_bytes(&a).await;
     for clear in ["203.0.113.50", "203.0.113.51"] {
         assert!(
@@ -634,4 +634,23 @@ async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wi
             "{clear} found in clear in a raw scan"
         );
     }
+    // The hourly purge drops a window long past and a forgotten lockout, and
+    // keeps the windows that still count.
+    let key = if backend_is_postgres() {
+        "'\\x00'::bytea"
+    } else {
+        "X'00'"
+    };
+    for sql in [
+        format!("INSERT INTO rate_windows (key_index, window_start, hits) VALUES ({key}, 0, 9)"),
+        format!(
+            "INSERT INTO sign_in_failures (key_index, failures, last_failed_at, locked_until, forget_at) \
+             VALUES ({key}, 9, 0, 0, 1)"
+        ),
+    ] {
+        crate::helpers::raw_sql(&a, &sql).await.unwrap();
+    }
+    assert_eq!(a.state.privacy.purge_limits().await.unwrap(), 2);
+    assert_eq!(rows_in(&a, "rate_windows").await, live);
+    assert_eq!(rows_in(&a, "sign_in_failures").await, 0);
 }
