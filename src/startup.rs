@@ -89,7 +89,8 @@ pub fn load_cipher(settings: &Settings) -> anyhow::Result<Cipher> {
     )?)
 }
 
-/// How often messages and attachments past the retention period are purged.
+/// How often messages and attachments past the retention period are purged
+/// (and rate-limit windows and sign-in failures no longer counted).
 const RETENTION_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Requests that may wait for a model thread before callers get 429.
@@ -535,6 +536,11 @@ impl Application {
                 .run_purger(RETENTION_PURGE_EVERY, shutdown_rx.clone()),
         );
         let challenges = Arc::new(ChallengeService::new(store.clone(), &cipher, clock.clone()));
+        let limits = Arc::new(http::limits::Limits::new(
+            &settings,
+            store.clone(),
+            clock.clone(),
+        ));
         let state = AppState {
             orders,
             history,
@@ -563,7 +569,7 @@ impl Application {
             clock,
             metrics: metrics_handle(),
             edge: Arc::new(http::edge::Edge::new(&settings)),
-            limits: Arc::new(http::limits::Limits::new(&settings)),
+            limits,
             blocks,
             presence,
             catalogue,

@@ -17,6 +17,7 @@ pub mod llm_budget;
 pub mod lockout;
 pub mod message;
 pub mod pii;
+pub mod rate_window;
 pub mod routing;
 pub mod sla;
 pub mod staff;

@@ -20,7 +20,7 @@ pub async fn gate(
     solution: Option<&str>,
 ) -> Result<(), ApiError> {
     let required =
-        state.privacy.settings().await?.challenge_all || state.limits.past_soft_limit(ip);
+        state.privacy.settings().await?.challenge_all || state.limits.past_soft_limit(ip).await?;
     if required {
         state.challenges.redeem(solution).await?;
     }

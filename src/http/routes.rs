@@ -477,7 +477,7 @@ pub async fn authorize(
         });
     };
     let client_ip = state.limits.client_ip(&request);
-    state.limits.check(spec.rate, client_ip, None)?;
+    state.limits.check(spec.rate, client_ip, None).await?;
     request.extensions_mut().insert(ClientIp(client_ip));
     let target = audit_target(&request);
     let mut actor = None;
@@ -492,7 +492,10 @@ pub async fn authorize(
                 .ok_or(ApiError::Unauthenticated)?;
             let visitor: Visitor = state.visitors.authenticate(&token).await?;
             state.blocks.check(None, Some(&visitor.id))?;
-            state.limits.check(spec.rate, None, Some(&visitor.id))?;
+            state
+                .limits
+                .check(spec.rate, None, Some(&visitor.id))
+                .await?;
             request.extensions_mut().insert(visitor);
         }
         Access::Staff(permission) => {

@@ -39,13 +39,12 @@ pub async fn login(
     Extension(ClientIp(ip)): Extension<ClientIp>,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let now = state.clock.now_ms();
-    state.limits.check_login(&body.username, ip, now)?;
+    state.limits.check_login(&body.username, ip).await?;
     let logged_in = match state.staff.login(&body.username, &body.password).await {
         Ok(logged_in) => logged_in,
         Err(e) => {
             if matches!(e, StaffError::BadCredentials) {
-                state.limits.login_failed(&body.username, ip, now);
+                state.limits.login_failed(&body.username, ip).await?;
                 let account = state.staff.id_of(&body.username).await;
                 let target = format!("staff_user:{}", account.as_deref().unwrap_or("unknown"));
                 let action = AuditAction::SignInFailed;
@@ -57,7 +56,7 @@ pub async fn login(
             return Err(e.into());
         }
     };
-    state.limits.login_succeeded(&body.username);
+    state.limits.login_succeeded(&body.username).await?;
     let user_id = &logged_in.user.id;
     let target = format!("staff_user:{user_id}");
     state

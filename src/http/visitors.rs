@@ -72,7 +72,8 @@ pub async fn heartbeat(
 ) -> Result<Json<BeatReply>, ApiError> {
     state
         .limits
-        .check_presence_visit(body.visit_key.as_deref(), &body.browser_id)?;
+        .check_presence_visit(body.visit_key.as_deref(), &body.browser_id)
+        .await?;
     let beat = Beat {
         browser_id: BrowserId::parse(&body.browser_id).map_err(PresenceError::from)?,
         heartbeat: Heartbeat::parse(&body.url, body.title, body.referrer, body.cart)?,

@@ -337,7 +337,7 @@ async fn handle_client_frame(
     let writes = !matches!(frame, ClientFrame::Typing);
     party.still_allowed(state, id, writes).await?;
     let party = &party.caller;
-    if let Err(limited) = count_buyer_frame(state, party, &frame) {
+    if let Err(limited) = count_buyer_frame(state, party, &frame).await {
         let client_msg_id = match &frame {
             ClientFrame::Send { client_msg_id, .. } => Some(client_msg_id.as_str()),
             _ => None,
@@ -349,7 +349,7 @@ async fn handle_client_frame(
 
 /// A buyer's messages on the socket count against the same per-visitor limit as
 /// over REST; typing frames against their own.
-fn count_buyer_frame(
+async fn count_buyer_frame(
     state: &AppState,
     party: &Caller,
     frame: &ClientFrame,
@@ -363,7 +363,7 @@ fn count_buyer_frame(
         ClientFrame::Typing => RateClass::Typing,
         ClientFrame::Read { .. } => RateClass::Unlimited,
     };
-    state.limits.check(class, None, Some(&visitor.id))
+    state.limits.check(class, None, Some(&visitor.id)).await
 }
 
 async fn act_on_frame(

@@ -4,13 +4,18 @@
 
 use crate::crypto::{Cipher, Token};
 use crate::domain::message::{MessageBody, MessageText};
+use crate::domain::tickets::{Comment, Ticket};
 use crate::ports::Clock;
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::events::EventPayload;
 use crate::services::staff::AccessChange;
 use crate::services::visitors::VisitorService;
-use crate::storage::{ErasedBodies, ProtectionRow, Store, StoreError};
+use crate::storage::{
+    After, ErasedBodies, ExportAttachment, ProtectionRow, Store, StoreError, UnansweredRow,
+    VisitRow, first_page,
+};
+use futures::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -154,83 +159,168 @@ impl PrivacyService {
         Ok(found)
     }
 
-    /// Everything stored about a buyer as JSON, in pieces (profile, then one
-    /// conversation at a time), so a long history is not one string in memory.
-    pub async fn export(&self, visitor_id: &str) -> Result<Vec<String>, PrivacyError> {
-        let record = self.store.buyer_record(visitor_id).await?;
+    /// Everything stored about a buyer as one JSON document, read and sent page
+    /// by page (conversations, each one's messages and notes in pages of
+    /// [`EXPORT_PAGE`], unanswered questions, attachments, tickets with their
+    /// public replies, visits) through a small channel, so memory stays
+    /// bounded however long the history. An unknown buyer is refused before
+    /// anything is sent; a failure midway ends the download unfinished.
+    pub async fn export(
+        self: &Arc<Self>,
+        visitor_id: &str,
+    ) -> Result<futures::channel::mpsc::Receiver<ExportPiece>, PrivacyError> {
+        let visitor = self.store.visitor(visitor_id).await?;
         let profile = self
             .visitors
             .profile(visitor_id)
             .await
             .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
-        let mut pieces = vec![format!(
+        let head = format!(
             "{{\"exported_at\":{},\"visitor\":{},\"created_at\":{},\"conversations\":[",
             self.clock.now_ms(),
             json!(profile),
-            record.visitor.created_at
-        )];
-        for (i, conversation) in record.conversations.iter().enumerate() {
-            let mut messages = Vec::new();
-            for row in record
-                .events
-                .iter()
-                .filter(|e| e.conversation_id == conversation.id)
-            {
-                let event = self
-                    .chat
-                    .open_event(row.clone())
-                    .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
-                messages.push(event);
+            visitor.created_at
+        );
+        let (tx, rx) = futures::channel::mpsc::channel(2);
+        let this = self.clone();
+        let visitor_id = visitor_id.to_owned();
+        tokio::spawn(async move {
+            let mut out = ExportWriter { tx };
+            let written = match out.put(head).await {
+                Ok(()) => this.write_export(&visitor_id, &mut out).await,
+                Err(stop) => Err(stop),
+            };
+            if let Err(ExportStop::Failed(error)) = written {
+                tracing::warn!(%error, "a buyer export failed midway");
+                let _ = out.tx.send(Err(error)).await;
             }
-            let piece = json!({
-                "id": conversation.id,
-                "channel": conversation.channel,
-                "state": conversation.state,
-                "created_at": conversation.created_at,
-                "updated_at": conversation.updated_at,
-                "messages": messages,
-            });
-            let comma = if i == 0 { "" } else { "," };
-            pieces.push(format!("{comma}{piece}"));
+        });
+        Ok(rx)
+    }
+
+    async fn write_export(
+        &self,
+        visitor_id: &str,
+        out: &mut ExportWriter,
+    ) -> Result<(), ExportStop> {
+        let mut after = first_page();
+        let mut conversations = Comma::default();
+        loop {
+            let page = self
+                .store
+                .buyer_conversations_page(visitor_id, &after, EXPORT_PAGE)
+                .await?;
+            for conversation in &page {
+                let head = json!({
+                    "id": conversation.id,
+                    "channel": conversation.channel,
+                    "state": conversation.state,
+                    "created_at": conversation.created_at,
+                    "updated_at": conversation.updated_at,
+                })
+                .to_string();
+                // The object without its closing brace, then its messages.
+                let open = &head[..head.len() - 1];
+                out.put(format!("{}{open},\"messages\":[", conversations.next()))
+                    .await?;
+                self.write_messages(&conversation.id, out).await?;
+                out.put("]}".to_owned()).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() as i64 == EXPORT_PAGE => {
+                    after = (last.created_at, last.id.clone());
+                }
+                _ => break,
+            }
         }
-        let unanswered: Vec<_> = record
-            .unanswered
-            .iter()
-            .map(|u| json!({"conversation_id": u.conversation_id, "question": u.question, "reason": u.reason, "created_at": u.created_at}))
-            .collect();
-        let attachments: Vec<_> = record
-            .attachments
-            .iter()
-            .map(|(id, content_type, size, conversation)| json!({"id": id, "content_type": content_type, "size": size, "conversation_id": conversation}))
-            .collect();
-        let tickets: Vec<_> = record
-            .tickets
-            .iter()
-            .map(|(t, replies)| {
+        out.put("],\"unanswered_questions\":[".to_owned()).await?;
+        let store = &self.store;
+        write_list(
+            out,
+            |after| async move { store.buyer_unanswered_page(visitor_id, &after, EXPORT_PAGE).await },
+            |u: &UnansweredRow| (u.created_at, u.id.clone()),
+            |u| Ok(json!({"conversation_id": u.conversation_id, "question": u.question, "reason": u.reason, "created_at": u.created_at})),
+        )
+        .await?;
+        out.put("],\"attachments\":[".to_owned()).await?;
+        write_list(
+            out,
+            |after| async move { store.buyer_attachments_page(visitor_id, &after, EXPORT_PAGE).await },
+            |(id, _, _, conversation, at): &ExportAttachment| (*at, format!("{id}\0{conversation}")),
+            |(id, content_type, size, conversation, _)| Ok(json!({"id": id, "content_type": content_type, "size": size, "conversation_id": conversation})),
+        )
+        .await?;
+        out.put("],\"tickets\":[".to_owned()).await?;
+        write_list(
+            out,
+            |after| async move {
+                let tickets = store.buyer_tickets_page(visitor_id, &after, EXPORT_PAGE).await?;
+                let mut with_replies = Vec::with_capacity(tickets.len());
+                for ticket in tickets {
+                    let replies = store.ticket_comments(&ticket.id, true).await?;
+                    with_replies.push((ticket, replies));
+                }
+                Ok(with_replies)
+            },
+            |(t, _): &(Ticket, Vec<Comment>)| (t.created_at, t.id.clone()),
+            |(t, replies)| {
                 let replies: Vec<_> = replies
                     .iter()
                     .map(|c| json!({"author": c.author_kind, "body": c.body, "created_at": c.created_at}))
                     .collect();
-                json!({"number": t.number, "title": t.title, "description": t.description,
+                Ok(json!({"number": t.number, "title": t.title, "description": t.description,
                        "order_number": t.order_number, "custom_fields": t.custom_fields,
                        "status_text": t.status_text, "state": t.state.as_str(),
-                       "created_at": t.created_at, "public_replies": replies})
-            })
-            .collect();
-        let mut visits = Vec::with_capacity(record.visits.len());
-        for visit in &record.visits {
-            let state: serde_json::Value = serde_json::from_str(&visit.state)
-                .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
-            visits.push(json!({"id": visit.id, "started_at": visit.started_at, "last_seen_at": visit.last_seen_at, "returning": visit.is_returning, "browsing": state}));
+                       "created_at": t.created_at, "public_replies": replies}))
+            },
+        )
+        .await?;
+        out.put("],\"visits\":[".to_owned()).await?;
+        write_list(
+            out,
+            |after| async move { store.buyer_visits_page(visitor_id, &after, EXPORT_PAGE).await },
+            |v: &VisitRow| (v.started_at, v.id.clone()),
+            |visit| {
+                let state: serde_json::Value = serde_json::from_str(&visit.state)
+                    .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+                Ok(json!({"id": visit.id, "started_at": visit.started_at, "last_seen_at": visit.last_seen_at, "returning": visit.is_returning, "browsing": state}))
+            },
+        )
+        .await?;
+        out.put("]}".to_owned()).await
+    }
+
+    /// One conversation's messages and notes, a page per piece.
+    async fn write_messages(
+        &self,
+        conversation_id: &str,
+        out: &mut ExportWriter,
+    ) -> Result<(), ExportStop> {
+        let mut after_seq = 0;
+        let mut messages = Comma::default();
+        loop {
+            let page = self
+                .store
+                .exported_events_page(conversation_id, after_seq, EXPORT_PAGE)
+                .await?;
+            let full = page.len() as i64 == EXPORT_PAGE;
+            let mut piece = String::new();
+            for row in page {
+                after_seq = row.seq;
+                let event = self
+                    .chat
+                    .open_event(row)
+                    .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+                piece.push_str(messages.next());
+                piece.push_str(&json!(event).to_string());
+            }
+            if !piece.is_empty() {
+                out.put(piece).await?;
+            }
+            if !full {
+                return Ok(());
+            }
         }
-        pieces.push(format!(
-            "],\"unanswered_questions\":{},\"attachments\":{},\"tickets\":{},\"visits\":{}}}",
-            json!(unanswered),
-            json!(attachments),
-            json!(tickets),
-            json!(visits)
-        ));
-        Ok(pieces)
     }
 
     /// Erases a buyer: personal data and every message and note body of their
@@ -314,7 +404,14 @@ impl PrivacyService {
         }
     }
 
-    /// Runs the purge every `every` until shutdown; failures are logged.
+    /// Drops the rate-limit windows that no longer count and the sign-in
+    /// failures past their forgetting (kept by `http::limits` for the cluster).
+    pub async fn purge_limits(&self) -> Result<u64, PrivacyError> {
+        Ok(self.store.purge_rate_state(self.clock.now_ms()).await?)
+    }
+
+    /// Runs the purge (and that of forgotten limits) every `every` until
+    /// shutdown; failures are logged.
     pub async fn run_purger(
         self: Arc<Self>,
         every: std::time::Duration,
@@ -330,10 +427,95 @@ impl PrivacyService {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "retention purge failed"),
             }
+            if let Err(error) = self.purge_limits().await {
+                tracing::warn!(%error, "purge of old rate-limit windows failed");
+            }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+}
+
+/// Rows read per page of a buyer's export.
+pub const EXPORT_PAGE: i64 = 300;
+
+/// A piece of a buyer's export, or why it stopped.
+pub type ExportPiece = Result<String, PrivacyError>;
+
+/// Where an export's pieces go: a channel of a few pieces, which the download
+/// drains (so the reader waits for a slow client instead of piling up pages).
+struct ExportWriter {
+    tx: futures::channel::mpsc::Sender<ExportPiece>,
+}
+
+enum ExportStop {
+    /// The client went away: nothing more to send.
+    Gone,
+    Failed(PrivacyError),
+}
+
+impl From<StoreError> for ExportStop {
+    fn from(e: StoreError) -> Self {
+        ExportStop::Failed(e.into())
+    }
+}
+
+impl From<PrivacyError> for ExportStop {
+    fn from(e: PrivacyError) -> Self {
+        ExportStop::Failed(e)
+    }
+}
+
+impl ExportWriter {
+    async fn put(&mut self, piece: String) -> Result<(), ExportStop> {
+        self.tx.send(Ok(piece)).await.map_err(|_| ExportStop::Gone)
+    }
+}
+
+/// The separator before each item of a JSON array: none before the first.
+#[derive(Default)]
+struct Comma {
+    started: bool,
+}
+
+impl Comma {
+    fn next(&mut self) -> &'static str {
+        if std::mem::replace(&mut self.started, true) {
+            ","
+        } else {
+            ""
+        }
+    }
+}
+
+/// Writes a list page by page: `fetch` reads the page after a position, `key`
+/// gives an item's position, `item` its JSON; one piece per page.
+async fn write_list<T, Fut>(
+    out: &mut ExportWriter,
+    fetch: impl Fn(After) -> Fut,
+    key: impl Fn(&T) -> After,
+    item: impl Fn(&T) -> Result<serde_json::Value, PrivacyError>,
+) -> Result<(), ExportStop>
+where
+    Fut: Future<Output = Result<Vec<T>, StoreError>>,
+{
+    let mut after = first_page();
+    let mut comma = Comma::default();
+    loop {
+        let page = fetch(after).await?;
+        let mut piece = String::new();
+        for row in &page {
+            piece.push_str(comma.next());
+            piece.push_str(&item(row)?.to_string());
+        }
+        if !piece.is_empty() {
+            out.put(piece).await?;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == EXPORT_PAGE => after = key(last),
+            _ => return Ok(()),
         }
     }
 }

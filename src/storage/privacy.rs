@@ -1,6 +1,6 @@
 //! Data protection in the database: the columns this layer seals itself, the
 //! one-off sealing of rows written before they were sealed, a buyer's record for
-//! export, a buyer's erasure, the retention purge and the protection settings.
+//! export (page by page), a buyer's erasure, the retention purge and the protection settings.
 
 use super::{Backend, ConversationRow, Store, StoreError, StoredEvent, UnansweredRow, on_pool};
 use crate::crypto::Cipher;
@@ -16,25 +16,6 @@ pub struct ProtectionRow {
     pub retention_days: Option<i64>,
     /// Every new conversation must solve a challenge (during an attack).
     pub challenge_all: bool,
-}
-
-/// Everything stored about one buyer, opened where this layer sealed it; event
-/// bodies stay sealed for the chat service to open.
-#[derive(Debug, Clone)]
-pub struct BuyerRecord {
-    pub visitor: super::VisitorRow,
-    pub conversations: Vec<ConversationRow>,
-    pub events: Vec<StoredEvent>,
-    pub unanswered: Vec<UnansweredRow>,
-    /// (attachment id, content type, size, conversation id).
-    pub attachments: Vec<(String, String, i64, String)>,
-    /// The buyer's tickets, their words opened, each with its public replies.
-    pub tickets: Vec<(
-        crate::domain::tickets::Ticket,
-        Vec<crate::domain::tickets::Comment>,
-    )>,
-    /// The shop visits linked to the buyer, their browsing opened.
-    pub visits: Vec<super::VisitRow>,
 }
 
 /// What replaces an erased conversation's bodies: one sealed message body and
@@ -231,70 +212,6 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    pub async fn buyer_record(&self, visitor_id: &str) -> Result<BuyerRecord, StoreError> {
-        let visitor = self.visitor(visitor_id).await?;
-        let conversations: Vec<ConversationRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, visitor_id, channel, state, agent_id, last_seq, created_at, updated_at \
-             FROM conversations WHERE visitor_id = $1 ORDER BY created_at")
-            .bind(visitor_id).fetch_all(pool).await?);
-        let events: Vec<StoredEvent> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT e.conversation_id, e.seq, e.kind, e.sender_kind, e.sender_id, e.client_msg_id, e.body, e.created_at \
-             FROM events e JOIN conversations c ON c.id = e.conversation_id \
-             WHERE c.visitor_id = $1 AND e.kind IN ('message', 'note') ORDER BY e.conversation_id, e.seq")
-            .bind(visitor_id).fetch_all(pool).await?);
-        type SealedQuestion = (String, String, Option<Vec<u8>>, String, i64);
-        let sealed: Vec<SealedQuestion> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT u.id, u.conversation_id, u.sealed_question, u.reason, u.created_at FROM unanswered_questions u \
-             JOIN conversations c ON c.id = u.conversation_id WHERE c.visitor_id = $1 ORDER BY u.created_at")
-            .bind(visitor_id).fetch_all(pool).await?);
-        let mut unanswered = Vec::with_capacity(sealed.len());
-        for (id, conversation_id, question, reason, created_at) in sealed {
-            let question = self
-                .open_opt(question.as_deref(), &unanswered_aad(&id))?
-                .unwrap_or_default();
-            unanswered.push(UnansweredRow {
-                id,
-                conversation_id,
-                question,
-                reason,
-                embedding: None,
-                created_at,
-            });
-        }
-        let attachments = on_pool!(self, pool => sqlx::query_as(
-            "SELECT a.id, a.content_type, a.size, l.conversation_id FROM attachments a \
-             JOIN attachment_links l ON l.attachment_id = a.id JOIN conversations c ON c.id = l.conversation_id \
-             WHERE c.visitor_id = $1 ORDER BY a.created_at")
-            .bind(visitor_id).fetch_all(pool).await?);
-        let sql = format!(
-            "SELECT {} FROM tickets WHERE visitor_id = $1 ORDER BY created_at, id",
-            super::tickets::COLUMNS
-        );
-        let rows: Vec<super::tickets::TicketRow> = on_pool!(self, pool =>
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(visitor_id).fetch_all(pool).await?);
-        let mut tickets = Vec::with_capacity(rows.len());
-        for ticket in self.open_tickets(rows)? {
-            let replies = self.ticket_comments(&ticket.id, true).await?;
-            tickets.push((ticket, replies));
-        }
-        let visit_ids: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id FROM visits WHERE visitor_id = $1 ORDER BY started_at, id")
-            .bind(visitor_id).fetch_all(pool).await?);
-        let mut visits = Vec::with_capacity(visit_ids.len());
-        for (id,) in visit_ids {
-            visits.push(self.visit(&id).await?);
-        }
-        Ok(BuyerRecord {
-            visits,
-            visitor,
-            conversations,
-            events,
-            unanswered,
-            attachments,
-            tickets,
-        })
-    }
-
     /// The buyer's conversations (to seal their replacement bodies).
     pub async fn conversations_of_visitor(
         &self,
@@ -478,5 +395,136 @@ impl Store {
             .bind(row.retention_days).bind(row.challenge_all).bind(by).bind(now)
             .execute(pool).await.map(|_| ()))?;
         Ok(())
+    }
+}
+
+/// A keyset position in a list ordered by time, then id: where the next page starts.
+pub type After = (i64, String);
+
+/// The start of a keyset list.
+pub fn first_page() -> After {
+    (i64::MIN, String::new())
+}
+
+/// One attachment of a buyer's export: id, content type, size, conversation, uploaded at.
+pub type ExportAttachment = (String, String, i64, String, i64);
+
+impl Store {
+    // A buyer's record for the export, page by page (keyset pagination, so a
+    // buyer with a long history is never held in memory at once).
+
+    /// The buyer's conversations after `after`, by creation time then id.
+    pub async fn buyer_conversations_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<ConversationRow>, StoreError> {
+        let sql = "SELECT id, visitor_id, channel, state, agent_id, last_seq, created_at, updated_at \
+                   FROM conversations WHERE visitor_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+                   ORDER BY created_at, id LIMIT $4";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(visitor_id).bind(after.0).bind(&after.1).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// A conversation's messages and notes with `seq > after_seq`, in order
+    /// (bodies sealed, for the chat service to open).
+    pub async fn exported_events_page(
+        &self,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
+                   FROM events WHERE conversation_id = $1 AND kind IN ('message', 'note') AND seq > $2 \
+                   ORDER BY seq LIMIT $3";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(conversation_id).bind(after_seq).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// The buyer's unanswered questions after `after`, opened.
+    pub async fn buyer_unanswered_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<UnansweredRow>, StoreError> {
+        type SealedQuestion = (String, String, Option<Vec<u8>>, String, i64);
+        let sealed: Vec<SealedQuestion> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.conversation_id, u.sealed_question, u.reason, u.created_at FROM unanswered_questions u \
+             JOIN conversations c ON c.id = u.conversation_id WHERE c.visitor_id = $1 \
+             AND (u.created_at > $2 OR (u.created_at = $2 AND u.id > $3)) ORDER BY u.created_at, u.id LIMIT $4")
+            .bind(visitor_id).bind(after.0).bind(&after.1).bind(limit).fetch_all(pool).await?);
+        let mut unanswered = Vec::with_capacity(sealed.len());
+        for (id, conversation_id, question, reason, created_at) in sealed {
+            let question = self
+                .open_opt(question.as_deref(), &unanswered_aad(&id))?
+                .unwrap_or_default();
+            unanswered.push(UnansweredRow {
+                id,
+                conversation_id,
+                question,
+                reason,
+                embedding: None,
+                created_at,
+            });
+        }
+        Ok(unanswered)
+    }
+
+    /// The attachments of the buyer's conversations after `after` (upload
+    /// time, then attachment id and conversation id joined by a NUL).
+    pub async fn buyer_attachments_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<ExportAttachment>, StoreError> {
+        let (after_id, after_conversation) =
+            after.1.split_once('\0').unwrap_or((after.1.as_str(), ""));
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT a.id, a.content_type, a.size, l.conversation_id, a.created_at FROM attachments a \
+             JOIN attachment_links l ON l.attachment_id = a.id JOIN conversations c ON c.id = l.conversation_id \
+             WHERE c.visitor_id = $1 AND (a.created_at > $2 OR (a.created_at = $2 AND \
+             (a.id > $3 OR (a.id = $3 AND l.conversation_id > $4)))) \
+             ORDER BY a.created_at, a.id, l.conversation_id LIMIT $5")
+            .bind(visitor_id).bind(after.0).bind(after_id).bind(after_conversation).bind(limit)
+            .fetch_all(pool).await?))
+    }
+
+    /// The buyer's tickets after `after`, their words opened.
+    pub async fn buyer_tickets_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::tickets::Ticket>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM tickets WHERE visitor_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4",
+            super::tickets::COLUMNS
+        );
+        let rows: Vec<super::tickets::TicketRow> = on_pool!(self, pool =>
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(visitor_id).bind(after.0).bind(&after.1).bind(limit).fetch_all(pool).await?);
+        self.open_tickets(rows)
+    }
+
+    /// The shop visits linked to the buyer after `after`, their browsing opened.
+    pub async fn buyer_visits_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<super::VisitRow>, StoreError> {
+        let ids: Vec<(String,)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM visits WHERE visitor_id = $1 AND (started_at > $2 OR (started_at = $2 AND id > $3)) \
+             ORDER BY started_at, id LIMIT $4")
+            .bind(visitor_id).bind(after.0).bind(&after.1).bind(limit).fetch_all(pool).await?);
+        let mut visits = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            visits.push(self.visit(&id).await?);
+        }
+        Ok(visits)
     }
 }

@@ -834,3 +834,95 @@ async fn a_tickets_words_and_comments_are_sealed_at_rest_and_old_clear_ones_at_t
         ],
     );
 }
+
+/// A buyer's export is read and sent page by page: a conversation of 1,200
+/// messages (four pages) and a later one of three come out whole, each
+/// message once and in order, in one JSON document.
+#[tokio::test]
+async fn asvs_14_2_7_a_long_history_is_exported_page_by_page_every_message_once_in_order() {
+    use xiaoer::domain::message::{MessageBody, MessageText};
+    use xiaoer::services::events::EventPayload;
+    let app = spawn_app().await;
+    let cipher = xiaoer::crypto::Cipher::load(None, &app.data_dir).unwrap();
+    let visitor_id = format!("v-long-{}", uuid::Uuid::new_v4());
+    let start = 1_780_000_000_000_i64;
+    let conversation = |id: &str, n: usize, at: i64| {
+        let events = (0..n)
+            .map(|i| {
+                let text = MessageText::parse(&format!("{id} 第{i:04}条")).unwrap();
+                let payload = EventPayload::Message {
+                    body: MessageBody::Text { text },
+                };
+                let plain = serde_json::to_vec(&payload).unwrap();
+                let sealed = cipher.seal(&plain, id.as_bytes());
+                (
+                    "buyer".to_owned(),
+                    Some(visitor_id.clone()),
+                    sealed,
+                    at + i as i64,
+                )
+            })
+            .collect();
+        xiaoer::storage::SeedConversation {
+            id: id.to_owned(),
+            visitor_id: visitor_id.clone(),
+            agent_id: None,
+            state: "closed".to_owned(),
+            created_at: at,
+            events,
+        }
+    };
+    let long = conversation("c-long", 1200, start);
+    app.state.store.seed_conversations(&[long]).await.unwrap();
+    // The second conversation of the same buyer: its visitor row exists already.
+    let short = conversation("c-short", 3, start + 3_600_000);
+    crate::helpers::raw_sql(
+        &app,
+        &format!(
+            "INSERT INTO conversations (id, visitor_id, channel, state, last_seq, created_at, updated_at) \
+             VALUES ('c-short', '{visitor_id}', 'web', 'closed', 0, {at}, {at})",
+            at = short.created_at
+        ),
+    )
+    .await
+    .unwrap();
+    for (i, (kind, sender, body, at)) in short.events.iter().enumerate() {
+        let sql = format!(
+            "INSERT INTO events (conversation_id, seq, kind, sender_kind, sender_id, body, created_at) \
+             VALUES ('c-short', {}, 'message', '{kind}', '{}', {}, {at})",
+            i + 1,
+            sender.as_deref().unwrap(),
+            hex_literal(body)
+        );
+        crate::helpers::raw_sql(&app, &sql).await.unwrap();
+    }
+    let admin = app.staff("admin-long", Role::Admin).await;
+    let record = export(&app, &admin, &visitor_id).await;
+    let conversations = record["conversations"].as_array().unwrap();
+    let ids: Vec<&str> = conversations
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["c-long", "c-short"]);
+    for (conversation, n) in conversations.iter().zip([1200, 3]) {
+        let id = conversation["id"].as_str().unwrap();
+        let messages = conversation["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), n, "{id}: every message, none twice");
+        for (i, message) in messages.iter().enumerate() {
+            assert_eq!(message["seq"], i as i64 + 1, "{id}: in order");
+            let text = format!("{id} 第{i:04}条");
+            assert!(message.to_string().contains(&text), "{id}: {text} at {i}");
+        }
+    }
+    assert_eq!(record["created_at"], start, "the one buyer asked for");
+}
+
+/// A bytea (PostgreSQL) or blob (SQLite) literal of `bytes`.
+fn hex_literal(bytes: &[u8]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if backend_is_postgres() {
+        format!("'\\x{hex}'::bytea")
+    } else {
+        format!("X'{hex}'")
+    }
+}

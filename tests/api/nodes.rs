@@ -7,13 +7,20 @@ use std::sync::Arc;
 use xiaoer::domain::staff::Role;
 
 async fn two_nodes() -> (Arc<TestApp>, Arc<TestApp>) {
+    two_nodes_with(|_| {}).await
+}
+
+/// Two nodes on one database, with `tweak` applied to both nodes' settings.
+async fn two_nodes_with(
+    tweak: impl FnOnce(&mut xiaoer::config::Settings),
+) -> (Arc<TestApp>, Arc<TestApp>) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = test_settings(dir.path()).await;
+    let mut settings = test_settings(dir.path()).await;
+    tweak(&mut settings);
     let a = spawn_with(dir, settings.clone(), Default::default()).await;
     // Same database and same data dir (same key, same attachments); its own
     // embedded index (one process per index directory) in its own temp dir.
     let own = tempfile::tempdir().unwrap();
-    let mut settings = settings;
     settings.index_dir = own.path().join("index");
     let b = spawn_with(own, settings, Default::default()).await;
     (Arc::new(a), Arc::new(b))
@@ -468,4 +475,182 @@ async fn an_agents_inbox_on_one_node_shows_at_once_a_chat_handed_off_on_the_othe
         "hand-off on node A shown on node B's feed after {:?}",
         started.elapsed()
     );
+}
+
+/// Two nodes behind a proxy on loopback (so `X-Forwarded-For` names the client)
+/// with the rate limits `limits`.
+async fn two_limited_nodes(
+    limits: impl FnOnce(&mut xiaoer::config::RateLimits),
+) -> (Arc<TestApp>, Arc<TestApp>) {
+    two_nodes_with(|s| {
+        s.rate_limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        limits(&mut s.rate_limits);
+    })
+    .await
+}
+
+async fn sign_in(node: &TestApp, user: &str, password: &str, ip: &str) -> reqwest::Response {
+    node.client
+        .post(node.url("/api/v1/staff/login"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A 429 with `code` and a `Retry-After` of at least a second.
+async fn assert_refused(res: reqwest::Response, code: &str) {
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "Retry-After {retry}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(crate::helpers::error_code(&body), code);
+}
+
+/// Rows in `table` of the shared database (counted outside the server).
+async fn rows_in(node: &TestApp, table: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+    if backend_is_postgres() {
+        let url = node
+            .settings
+            .database_url
+            .as_ref()
+            .unwrap()
+            .expose()
+            .clone();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap();
+        n
+    } else {
+        let url = format!("sqlite://{}", node.data_dir.join("xiaoer.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        n
+    }
+}
+
+/// ASVS 5.0 6.3.1 behind a load balancer: failed sign-ins alternating between
+/// two nodes lock the account after the policy's failures in total (not per
+/// node), and the right password is then refused on both nodes. The counts are
+/// kept under keyed hashes: no account name or address in clear.
+#[tokio::test]
+async fn asvs_6_3_1_sign_in_failures_spread_over_two_nodes_lock_the_account_on_both() {
+    let (a, b) = two_limited_nodes(|r| {
+        r.account_lockout = xiaoer::domain::lockout::LockoutPolicy {
+            free_failures: 3,
+            first_lock_secs: 60,
+            max_lock_secs: 600,
+        };
+        r.ip_lockout = xiaoer::domain::lockout::LockoutPolicy {
+            free_failures: 50,
+            first_lock_secs: 60,
+            max_lock_secs: 600,
+        };
+    })
+    .await;
+    let new = xiaoer::services::staff::NewStaff::parse(
+        "alice",
+        crate::helpers::PASSWORD,
+        None,
+        Role::Agent,
+        Some(5),
+    )
+    .unwrap();
+    a.state.staff.add_user(new).await.unwrap();
+    // Four wrong passwords, two on each node, from four addresses.
+    for (i, node) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let ip = format!("198.51.100.{}", 20 + i);
+        let res = sign_in(node, "alice", "wrong password!", &ip).await;
+        assert_eq!(
+            res.status(),
+            400,
+            "failure {} is counted, not refused",
+            i + 1
+        );
+    }
+    for node in [&a, &b] {
+        let res = sign_in(node, "Alice", crate::helpers::PASSWORD, "192.0.2.44").await;
+        assert_refused(res, "login_locked").await;
+    }
+    // An unknown name counts the same way, and nothing names either in clear:
+    // rows for two accounts and five addresses.
+    sign_in(&b, "ghost-admin-7731", "wrong password!", "198.51.100.99").await;
+    assert_eq!(rows_in(&a, "sign_in_failures").await, 7);
+    let raw = crate::privacy::raw_database_bytes(&a).await;
+    for clear in ["ghost-admin-7731", "198.51.100.99", "198.51.100.21"] {
+        assert!(
+            !raw.windows(clear.len()).any(|w| w == clear.as_bytes()),
+            "{clear} found in clear in a raw scan"
+        );
+    }
+}
+
+/// ASVS 5.0 2.4.1 behind a load balancer: new conversations from one address
+/// alternating between two nodes get 429 once the cluster's quota is spent
+/// (not twice the quota); another address is served on both nodes. The
+/// windows hold no address in clear.
+#[tokio::test]
+async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wide_quota() {
+    let (a, b) = two_limited_nodes(|r| {
+        r.conversations_per_ip = 4;
+        r.challenge_conversations_per_ip = 0;
+    })
+    .await;
+    let start = |node: Arc<TestApp>, ip: &'static str| async move {
+        node.client
+            .post(node.url("/api/v1/conversations"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "nickname": "刷单" }))
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let res = start(node, "203.0.113.50").await;
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert_refused(res, "rate_limited").await;
+        }
+    }
+    assert_eq!(statuses, [201, 201, 201, 201, 429, 429, 429, 429]);
+    for node in [a.clone(), b.clone()] {
+        assert_eq!(start(node, "203.0.113.51").await.status(), 201);
+    }
+    let live = rows_in(&a, "rate_windows").await;
+    assert!(live >= 2);
+    let raw = crate::privacy::raw_database_bytes(&a).await;
+    for clear in ["203.0.113.50", "203.0.113.51"] {
+        assert!(
+            !raw.windows(clear.len()).any(|w| w == clear.as_bytes()),
+            "{clear} found in clear in a raw scan"
+        );
+    }
+    // The hourly purge drops a window long past and a forgotten lockout, and
+    // keeps the windows that still count.
+    let key = if backend_is_postgres() {
+        "'\\x00'::bytea"
+    } else {
+        "X'00'"
+    };
+    for sql in [
+        format!("INSERT INTO rate_windows (key_index, window_start, hits) VALUES ({key}, 0, 9)"),
+        format!(
+            "INSERT INTO sign_in_failures (key_index, failures, last_failed_at, locked_until, forget_at) \
+             VALUES ({key}, 9, 0, 0, 1)"
+        ),
+    ] {
+        crate::helpers::raw_sql(&a, &sql).await.unwrap();
+    }
+    assert_eq!(a.state.privacy.purge_limits().await.unwrap(), 2);
+    assert_eq!(rows_in(&a, "rate_windows").await, live);
+    assert_eq!(rows_in(&a, "sign_in_failures").await, 0);
 }
