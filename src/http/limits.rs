@@ -16,7 +16,7 @@ use crate::config::{RateLimits, Settings};
 use crate::domain::lockout::LockoutPolicy;
 use crate::domain::rate_window;
 use crate::ports::Clock;
-use crate::storage::Store;
+use crate::storage::{Backend, Store};
 use axum::extract::{ConnectInfo, Request};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -98,7 +98,13 @@ impl Limits {
         Limits {
             conversations_per_ip: per_minute(r.conversations_per_ip, Some(CONVERSATIONS)),
             challenge_per_ip: per_minute(r.challenge_conversations_per_ip, Some(CHALLENGE)),
-            messages_per_visitor: per_minute(r.messages_per_visitor, Some(MESSAGES)),
+            // A buyer's messages, the busy path, share their window only where
+            // several nodes serve one shop (PostgreSQL); a SQLite shop is one
+            // node, whose own GCRA already is the whole count.
+            messages_per_visitor: per_minute(
+                r.messages_per_visitor,
+                (store.backend() == Backend::Postgres).then_some(MESSAGES),
+            ),
             typing_per_visitor: per_minute(r.typing_per_visitor, None),
             logins_per_ip: per_minute(r.logins_per_ip, Some(LOGINS_PER_IP)),
             logins_per_account: per_minute(r.logins_per_account, Some(LOGINS_PER_ACCOUNT)),

@@ -329,7 +329,8 @@ pub(crate) async fn spawn_limited(limits: impl FnOnce(&mut xiaoer::config::RateL
     spawn_with(dir, settings, Adapters::default()).await
 }
 
-async fn start_from(app: &TestApp, ip: &str) -> reqwest::Response {
+/// A new conversation asked for from `ip` (the balancer's `X-Forwarded-For`).
+pub(crate) async fn start_from(app: &TestApp, ip: &str) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/conversations"))
         .header("x-forwarded-for", ip)

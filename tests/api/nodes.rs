@@ -1,6 +1,7 @@
 //! Two server nodes on one database: sequence numbers, dedup and claims are decided
 //! by the database, so they stay right whichever node a request lands on.
 
+use crate::hardening::start_from;
 use crate::helpers::{Buyer, TestApp, backend_is_postgres, next_json, spawn_with, test_settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -603,19 +604,10 @@ async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wi
         r.challenge_conversations_per_ip = 0;
     })
     .await;
-    let start = |node: Arc<TestApp>, ip: &'static str| async move {
-        node.client
-            .post(node.url("/api/v1/conversations"))
-            .header("x-forwarded-for", ip)
-            .json(&json!({ "nickname": "刷单" }))
-            .send()
-            .await
-            .unwrap()
-    };
     let mut statuses = Vec::new();
     for i in 0..8 {
         let node = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let res = start(node, "203.0.113.50").await;
+        let res = start_from(&node, "203.0.113.50").await;
         statuses.push(res.status().as_u16());
         if res.status() == 429 {
             assert_refused(res, "rate_limited").await;
@@ -623,7 +615,7 @@ async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wi
     }
     assert_eq!(statuses, [201, 201, 201, 201, 429, 429, 429, 429]);
     for node in [a.clone(), b.clone()] {
-        assert_eq!(start(node, "203.0.113.51").await.status(), 201);
+        assert_eq!(start_from(&node, "203.0.113.51").await.status(), 201);
     }
     let live = rows_in(&a, "rate_windows").await;
     assert!(live >= 2);
