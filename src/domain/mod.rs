@@ -31,3 +31,4 @@ pub mod quality; // 质检 rules (issue 17)
 // tickets: e-mail reminders
 pub mod recommend;
 pub mod ticket_mail;
+pub mod totp; // two-step sign-in codes (RFC 6238)

@@ -7,9 +7,10 @@ use super::extract::{ApiJson, CurrentSession};
 use crate::domain::staff::Password;
 use crate::services::shop::{ShopSettings, ShopSettingsInput};
 use crate::services::staff::{StaffChange, StaffUser};
+use crate::services::totp::{TotpSetup, TotpStatus};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,11 @@ pub fn routes() -> Router<AppState> {
             post(reset_password),
         )
         .route("/api/v1/staff/me/password", put(change_my_password))
+        .route("/api/v1/staff/me/totp", get(my_totp))
+        .route("/api/v1/staff/me/totp/setup", post(totp_setup))
+        .route("/api/v1/staff/me/totp/enable", post(totp_enable))
+        .route("/api/v1/staff/me/totp/disable", post(totp_disable))
+        .route("/api/v1/staff/users/{user_id}/totp", delete(reset_totp))
         .route(
             "/api/v1/admin/shop-settings",
             get(shop_settings).put(put_shop_settings),
@@ -102,4 +108,50 @@ pub async fn put_shop_settings(
 ) -> Result<Json<ShopView>, ApiError> {
     let settings = state.shop.update(input, &admin.id).await?;
     Ok(Json(view(&state, &settings)))
+}
+
+/// My two-step sign-in: on, set up and waiting for a first code, or off.
+pub async fn my_totp(
+    State(state): State<AppState>,
+    Extension(me): Extension<StaffUser>,
+) -> Result<Json<TotpStatus>, ApiError> {
+    Ok(Json(state.staff.totp_status(&me).await?))
+}
+
+pub async fn totp_setup(
+    State(state): State<AppState>,
+    Extension(me): Extension<StaffUser>,
+) -> Result<(StatusCode, Json<TotpSetup>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.staff.totp_setup(&me).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+pub async fn totp_enable(
+    State(state): State<AppState>,
+    Extension(me): Extension<StaffUser>,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<Json<TotpStatus>, ApiError> {
+    Ok(Json(state.staff.totp_enable(&me, &body.code).await?))
+}
+
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    Extension(me): Extension<StaffUser>,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<Json<TotpStatus>, ApiError> {
+    Ok(Json(state.staff.totp_disable(&me, &body.code).await?))
+}
+
+/// An admin turns another person's two-step sign-in off (a lost phone).
+pub async fn reset_totp(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.staff.reset_totp(&user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

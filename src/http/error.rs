@@ -346,6 +346,20 @@ impl From<StaffError> for ApiError {
                 code: "password_change_required",
                 message,
             },
+            StaffError::TotpRequired => ApiError::bad_request("totp_required", message),
+            StaffError::TotpInvalid => ApiError::bad_request("totp_invalid", message),
+            StaffError::TotpAlreadyOn => ApiError::Conflict {
+                code: "totp_already_on",
+                message,
+            },
+            StaffError::TotpNotOn => ApiError::Conflict {
+                code: "totp_not_on",
+                message,
+            },
+            StaffError::TotpNotSetUp => ApiError::Conflict {
+                code: "totp_not_set_up",
+                message,
+            },
             StaffError::LastAdmin => ApiError::Conflict {
                 code: "last_admin",
                 message,

@@ -148,7 +148,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"current_page":"https://shop.example/item/42","pages_viewed":[{"url":"https://shop.example/","title":"首页","at":1700000000000}],"cart":[{"sku":"TS-42-L","name":"纯棉T恤 L","quantity":2,"unit_price_cents":7900}]}"#),
     route("PUT", "/api/v1/visitor/profile", Buyer, "buyer", "Set name, phone, address (encrypted at rest)").answers(&[204])
         .body(r#"{"real_name":"张三","phone":"13800138000","address":"浙江省杭州市西湖区文三路 1 号"}"#),
-    route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token")
+    route("POST", "/api/v1/staff/login", Public, "staff", "Sign in; sets a session cookie and returns a bearer token. With two-step sign-in on, also `totp` (the app's code): 400 totp_required without it, 400 totp_invalid when wrong or used (counted like a wrong password)")
         .limited(RateClass::Login)
         .body(r#"{"username":"alice","password":"a long password"}"#),
     route("POST", "/api/v1/staff/logout", Staff(P::ViewOwnProfile), "staff", "End this session").answers(&[204])
@@ -257,6 +257,17 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::AccountChanged),
     route("POST", "/api/v1/staff/users/{user_id}/password", Staff(P::ManageUsers), "admin", "Reset a password: sessions end and the next sign-in must choose a new one").answers(&[204])
         .body(r#"{"password":"a temporary password"}"#)
+        .audited(AuditAction::AccountChanged),
+    route("GET", "/api/v1/staff/me/totp", Staff(P::ViewOwnProfile), "staff", "My two-step sign-in: enabled, or set up and waiting for a first code (pending)"),
+    route("POST", "/api/v1/staff/me/totp/setup", Staff(P::ViewOwnProfile), "staff", "Set up two-step sign-in: a new secret for an authenticator app (base32 and an otpauth:// link), shown once; 409 totp_already_on").answers(&[201])
+        .audited(AuditAction::AccountChanged),
+    route("POST", "/api/v1/staff/me/totp/enable", Staff(P::ViewOwnProfile), "staff", "Turn two-step sign-in on with a first code from the app (400 totp_invalid; 409 totp_not_set_up / totp_already_on)")
+        .body(r#"{"code":"123456"}"#)
+        .audited(AuditAction::AccountChanged),
+    route("POST", "/api/v1/staff/me/totp/disable", Staff(P::ViewOwnProfile), "staff", "Turn two-step sign-in off with a current code (400 totp_invalid; 409 totp_not_on)")
+        .body(r#"{"code":"123456"}"#)
+        .audited(AuditAction::AccountChanged),
+    route("DELETE", "/api/v1/staff/users/{user_id}/totp", Staff(P::ManageUsers), "admin", "Turn another person's two-step sign-in off (a lost phone); they sign in with the password and may set it up again").answers(&[204])
         .audited(AuditAction::AccountChanged),
     route("PUT", "/api/v1/staff/me/password", Staff(P::ViewOwnProfile), "staff", "Choose a new password (required after a reset)")
         .body(r#"{"current_password":"a temporary password","new_password":"my own long password"}"#),

@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 pub struct Login {
     pub username: String,
     pub password: String,
+    /// The code from the authenticator app, for accounts with two-step sign-in.
+    #[serde(default)]
+    pub totp: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -40,10 +43,12 @@ pub async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     state.limits.check_login(&body.username, ip).await?;
-    let logged_in = match state.staff.login(&body.username, &body.password).await {
+    let code = body.totp.as_deref();
+    let logged_in = match state.staff.login(&body.username, &body.password, code).await {
         Ok(logged_in) => logged_in,
         Err(e) => {
-            if matches!(e, StaffError::BadCredentials) {
+            // A wrong code counts like a wrong password (lockout, audit).
+            if matches!(e, StaffError::BadCredentials | StaffError::TotpInvalid) {
                 state.limits.login_failed(&body.username, ip).await?;
                 let account = state.staff.id_of(&body.username).await;
                 let target = format!("staff_user:{}", account.as_deref().unwrap_or("unknown"));

@@ -38,6 +38,7 @@ pub mod ticket_mail;
 pub mod ticket_merge;
 pub mod ticket_routing;
 pub mod ticket_views;
+pub mod totp;
 pub mod tickets;
 pub mod unanswered;
 pub mod visitors;

@@ -23,6 +23,8 @@ pub struct StaffUser {
     pub active: bool,
     /// A reset password: everything but choosing a new one is refused until then.
     pub must_change_password: bool,
+    /// Signs in with a code from an authenticator app as well as the password.
+    pub two_step: bool,
 }
 
 impl StaffUser {
@@ -43,6 +45,7 @@ impl StaffUser {
             max_chats: row.max_chats,
             active: !row.disabled,
             must_change_password: row.must_change_password,
+            two_step: row.totp_enabled,
         })
     }
 }
@@ -90,6 +93,16 @@ pub enum StaffError {
     SamePassword,
     #[error("choose a new password first")]
     PasswordChangeRequired,
+    #[error("enter the code from your authenticator app")]
+    TotpRequired,
+    #[error("the code is wrong, expired or used already")]
+    TotpInvalid,
+    #[error("two-step sign-in is on already")]
+    TotpAlreadyOn,
+    #[error("two-step sign-in is not on")]
+    TotpNotOn,
+    #[error("set up two-step sign-in first")]
+    TotpNotSetUp,
     #[error("the shop must keep at least one active admin")]
     LastAdmin,
     #[error("you cannot deactivate your own account")]
@@ -134,8 +147,8 @@ pub enum AccessChange {
 }
 
 pub struct StaffService {
-    store: Store,
-    clock: Arc<dyn Clock>,
+    pub(super) store: Store,
+    pub(super) clock: Arc<dyn Clock>,
     session_ms: i64,
     access: tokio::sync::broadcast::Sender<AccessChange>,
 }
@@ -183,6 +196,7 @@ impl StaffService {
             disabled: false,
             created_at: self.clock.now_ms(),
             must_change_password: false,
+            totp_enabled: false,
         };
         self.store.insert_staff(&row).await?;
         let user = StaffUser::from_row(row)?;
@@ -325,7 +339,15 @@ impl StaffService {
     /// Verifies the password (on a blocking thread: argon2 is slow on purpose) and
     /// opens a session. Unknown users cost the same time as wrong passwords.
     #[tracing::instrument(skip_all, err)]
-    pub async fn login(&self, username: &str, password: &str) -> Result<LoggedIn, StaffError> {
+    /// Signs in with the password and, where the account has two-step sign-in
+    /// on, a code from the person's app (asked for only after the password
+    /// was right).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        code: Option<&str>,
+    ) -> Result<LoggedIn, StaffError> {
         let row = match Username::parse(username) {
             Ok(u) => self.store.staff_by_username(u.as_str()).await.ok(),
             Err(_) => None,
@@ -343,6 +365,7 @@ impl StaffService {
             Some(row) if verified && !row.disabled => row,
             _ => return Err(StaffError::BadCredentials),
         };
+        self.second_step(&row.id, row.totp_enabled, code).await?;
         let token = Token::generate(SESSION_TOKEN_PREFIX);
         let now = self.clock.now_ms();
         let expires_at = now + self.session_ms;

@@ -173,6 +173,14 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
         postgres_only: false,
     },
     SealedColumn {
+        table: "staff_users",
+        key: &[("id", KeyType::Text)],
+        column: "totp_sealed",
+        owner: "id",
+        aad: super::staff_totp::totp_aad,
+        postgres_only: false,
+    },
+    SealedColumn {
         table: "notification_prefs",
         key: &[("staff_id", KeyType::Text)],
         column: "sealed_email",

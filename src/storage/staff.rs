@@ -12,6 +12,8 @@ pub struct StaffRow {
     pub created_at: i64,
     /// Set by a password reset: the next sign-in must choose a new one.
     pub must_change_password: bool,
+    /// Two-step sign-in is on (a code from the person's app is asked for).
+    pub totp_enabled: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,7 +37,7 @@ impl Store {
 
     pub async fn staff_by_username(&self, username: &str) -> Result<StaffRow, StoreError> {
         let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
-                   must_change_password FROM staff_users WHERE username = $1";
+                   must_change_password, totp_enabled FROM staff_users WHERE username = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql)
             .bind(username).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
@@ -43,7 +45,7 @@ impl Store {
 
     pub async fn staff(&self, id: &str) -> Result<StaffRow, StoreError> {
         let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
-                   must_change_password FROM staff_users WHERE id = $1";
+                   must_change_password, totp_enabled FROM staff_users WHERE id = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql)
             .bind(id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
@@ -51,7 +53,7 @@ impl Store {
 
     pub async fn list_staff(&self) -> Result<Vec<StaffRow>, StoreError> {
         let sql = "SELECT id, username, display_name, role, password_hash, max_chats, disabled, created_at, \
-                   must_change_password FROM staff_users ORDER BY username";
+                   must_change_password, totp_enabled FROM staff_users ORDER BY username";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, StaffRow>(sql).fetch_all(pool).await?))
     }
 

@@ -40,6 +40,7 @@ mod ticket_mail;
 mod ticket_merge;
 mod ticket_routing;
 mod ticket_views;
+mod two_step;
 mod tickets;
 mod visitors;
 mod webhooks;

@@ -1595,3 +1595,88 @@ async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
     both_widths(&browser, "quality-appealed").await;
     browser.quit().await;
 }
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn type_fresh(browser: &Browser, testid: &str, text: &str) {
+    let css = format!("[data-testid={testid}]");
+    let input = browser.wait_for(&css).await;
+    browser
+        .run(&format!("document.querySelector('{css}').value = '';"), json!([]))
+        .await;
+    browser.type_into(&input, text).await;
+}
+
+/// Two-step sign-in in the console: a supervisor turns it on in 我的设置 with
+/// the secret shown there, signs out, and signs in again: the code is asked
+/// for after the password, a wrong one is refused in words, the right one
+/// opens the console.
+#[tokio::test]
+async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
+    use xiaoer::domain::totp;
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    app.staff("super-totp", Role::Supervisor).await;
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "super-totp").await;
+    browser.goto(&app.url("/console/#/me")).await;
+    browser.wait_until("two-step off", "document.querySelector('[data-testid=totp-state]')?.textContent === '未开启。'").await;
+    browser.click("[data-testid=totp-setup]").await;
+    browser.wait_for("[data-testid=totp-secret]").await;
+    let shown = browser
+        .run("return document.querySelector('[data-testid=totp-secret]').textContent;", json!([]))
+        .await;
+    let link = browser
+        .run("return document.querySelector('[data-testid=totp-link]').href;", json!([]))
+        .await;
+    let secret = totp::from_base32(shown.as_str().unwrap()).expect("the secret shown is base32");
+    assert!(link.as_str().unwrap().starts_with("otpauth://totp/"), "{link}");
+    both_widths(&browser, "two-step-setup").await;
+    type_fresh(&browser, "totp-code", &totp::code_at(&secret, now_secs())).await;
+    browser.click("[data-testid=totp-enable]").await;
+    browser
+        .wait_until(
+            "two-step on",
+            "document.querySelector('[data-testid=totp-state]')?.textContent.startsWith('已开启')",
+        )
+        .await;
+
+    browser.click("[data-action=logout]").await;
+    browser.wait_for("[data-testid=login-form]").await;
+    type_fresh(&browser, "username", "super-totp").await;
+    type_fresh(&browser, "password", helpers::PASSWORD).await;
+    browser.click("[data-testid=login-submit]").await;
+    browser
+        .wait_until(
+            "the code asked for after the password",
+            "!document.querySelector('[data-testid=login-totp-row]').hidden \
+             && document.querySelector('[data-testid=login-error]').textContent.includes('验证码')",
+        )
+        .await;
+    type_fresh(&browser, "login-totp", "000000").await;
+    browser.click("[data-testid=login-submit]").await;
+    browser
+        .wait_until(
+            "a wrong code refused in words",
+            "document.querySelector('[data-testid=login-error]').textContent.includes('验证码错误')",
+        )
+        .await;
+    page_is_sound(&browser, "two-step-sign-in", false).await;
+    type_fresh(&browser, "login-totp", &totp::code_at(&secret, now_secs() + 30)).await;
+    browser.click("[data-testid=login-submit]").await;
+    browser
+        .wait_until(
+            "the console opens",
+            "!document.querySelector('[data-testid=shell]').hidden",
+        )
+        .await;
+    browser.quit().await;
+}

@@ -67,6 +67,13 @@ export class Admin {
       el("h3", {}, u.display_name, " ", el("span", { class: "hint" }, `@${u.username}`), " ", el("span", { class: `state ${u.active ? "state-with_agent" : "state-waiting"}` }, u.active ? t("active") : t("inactive"))),
       el("div", { class: "row" }, el("label", {}, t("role"), " ", role), toggle),
       reset,
+      u.two_step
+        ? el("div", { class: "row" }, el("span", { class: "hint" }, t("two_step_is_on")),
+            el("button", {
+              type: "button", class: "secondary", testid: `user-totp-reset-${u.username}`,
+              onclick: () => this.run(() => del(`/api/v1/staff/users/${u.id}/totp`), t("two_step_reset_done")).then(() => this.users()),
+            }, t("two_step_reset")))
+        : "",
     );
   }
 

@@ -3,7 +3,9 @@
 const STRINGS = {
   zh: {
     app: "店小二 · 客服工作台", username: "用户名", password: "密码", sign_in: "登录", sign_out: "退出",
-    bad_login: "用户名或密码错误", inbox: "会话", board: "监控", knowledge: "知识库",
+    bad_login: "用户名或密码错误", totp_code: "验证码（验证器 App）", totp_enter: "请输入验证器 App 中的 6 位验证码",
+    totp_wrong: "验证码错误、已过期或已用过", two_step_is_on: "已开启两步验证", two_step_reset: "关闭其两步验证（手机丢失时）",
+    two_step_reset_done: "已关闭，对方可用密码登录后重新开启", inbox: "会话", board: "监控", knowledge: "知识库",
     online: "在线", busy: "忙碌", away: "离开", offline: "离线", lang: "EN",
     mine: "我的会话", queue: "排队中", groups: "我的技能组", empty: "暂无", waiting_n: (n) => `${n} 位排队`,
     pick_chat: "从左侧选择一个会话", back: "返回", info: "资料",
@@ -71,7 +73,9 @@ const STRINGS = {
   },
   en: {
     app: "Xiaoer · Agent console", username: "Username", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
-    bad_login: "Wrong username or password", inbox: "Chats", board: "Supervise", knowledge: "Knowledge",
+    bad_login: "Wrong username or password", totp_code: "Code (authenticator app)", totp_enter: "Enter the 6-digit code from your authenticator app",
+    totp_wrong: "The code is wrong, expired or used already", two_step_is_on: "Two-step sign-in on",
+    two_step_reset: "Turn off their two-step sign-in (lost phone)", two_step_reset_done: "Turned off; they sign in with the password and may turn it on again", inbox: "Chats", board: "Supervise", knowledge: "Knowledge",
     online: "Online", busy: "Busy", away: "Away", offline: "Offline", lang: "中文",
     mine: "My chats", queue: "Waiting", groups: "My groups", empty: "Nothing here", waiting_n: (n) => `${n} waiting`,
     pick_chat: "Pick a chat on the left", back: "Back", info: "Info",

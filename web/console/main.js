@@ -164,11 +164,19 @@ $("[data-testid=login-form]").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
   try {
-    const res = await post("/api/v1/staff/login", { username: form.get("username"), password: form.get("password") });
+    const asked = !$("[data-testid=login-totp-row]").hidden;
+    const body = { username: form.get("username"), password: form.get("password") };
+    if (asked) body.totp = form.get("totp");
+    const res = await post("/api/v1/staff/login", body);
     $("[data-testid=login-error]").textContent = "";
     await showShell(res.user);
   } catch (error) {
-    const words = { bad_credentials: "bad_login", login_locked: "login_locked", rate_limited: "login_locked" };
+    if (error.code === "totp_required") {
+      // Two-step sign-in: the password was right; now the app's code.
+      $("[data-testid=login-totp-row]").hidden = false;
+      $("[data-testid=login-totp]").focus();
+    }
+    const words = { bad_credentials: "bad_login", login_locked: "login_locked", rate_limited: "login_locked", totp_required: "totp_enter", totp_invalid: "totp_wrong" };
     $("[data-testid=login-error]").textContent = words[error.code] ? t(words[error.code]) : t("failed");
   }
 });

@@ -2,12 +2,18 @@
 // person's own preferences (#/me): their address, in-app reminders, and which
 // ticket events send them an e-mail.
 
-import { el, get, put } from "./api.js";
+import { el, get, post, put } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
 import { routingForm } from "./ticket_routing.js";
 
 addStrings(
   {
+    two_step_h: "两步验证", two_step_hint: "开启后，登录时除密码外还要输入验证器 App（如 Google Authenticator、Microsoft Authenticator）中的 6 位验证码。",
+    two_step_on: "已开启：登录时需要验证码。", two_step_off: "未开启。", two_step_setup: "开启两步验证", two_step_restart: "重新生成密钥",
+    two_step_scan: "在验证器 App 中添加账户：打开下面的链接，或手动输入这串密钥（只显示这一次）。然后输入 App 显示的验证码。",
+    two_step_open_app: "在验证器 App 中打开", two_step_enable: "确认开启", two_step_disable: "关闭两步验证",
+    error_totp_invalid: "验证码错误、已过期或已用过", error_totp_already_on: "两步验证已开启", error_totp_not_on: "两步验证未开启",
+    error_totp_not_set_up: "请先开启两步验证",
     my_settings: "我的设置", mail_h: "邮件服务器", smtp_host: "SMTP 服务器", smtp_port: "端口", smtp_tls: "加密方式",
     tls_none: "不加密", tls_starttls: "STARTTLS（常用 587 端口）", tls_tls: "SSL/TLS（常用 465 端口）",
     smtp_user: "用户名（可不填）", smtp_password: "密码", smtp_password_kept: "已保存密码；留空则不修改",
@@ -22,6 +28,12 @@ addStrings(
     error_invalid_ticket_settings: "天数须在 0 到 90 之间",
   },
   {
+    two_step_h: "Two-step sign-in", two_step_hint: "When on, signing in takes a 6-digit code from an authenticator app (such as Google or Microsoft Authenticator) as well as the password.",
+    two_step_on: "On: signing in asks for a code.", two_step_off: "Off.", two_step_setup: "Turn on two-step sign-in", two_step_restart: "Make a new secret",
+    two_step_scan: "Add the account in your authenticator app: open the link below or type this secret (shown this once). Then enter the code the app shows.",
+    two_step_open_app: "Open in the authenticator app", two_step_enable: "Turn on", two_step_disable: "Turn off two-step sign-in",
+    error_totp_invalid: "The code is wrong, expired or used already", error_totp_already_on: "Two-step sign-in is on already", error_totp_not_on: "Two-step sign-in is not on",
+    error_totp_not_set_up: "Turn on two-step sign-in first",
     my_settings: "My settings", mail_h: "Mail server", smtp_host: "SMTP server", smtp_port: "Port", smtp_tls: "Encryption",
     tls_none: "None", tls_starttls: "STARTTLS (usually port 587)", tls_tls: "SSL/TLS (usually port 465)",
     smtp_user: "User name (optional)", smtp_password: "Password", smtp_password_kept: "A password is saved; leave empty to keep it",
@@ -125,6 +137,7 @@ export class MySettings {
   constructor(app, root) {
     this.app = app;
     this.root = el("div", { class: "admin", testid: "my-settings" });
+    this.twoStep = el("section", { class: "card editor", testid: "two-step" });
     root.append(this.root);
     this.load();
   }
@@ -159,6 +172,62 @@ export class MySettings {
         el("p", { class: "hint" }, t("notify_email_on")), kinds,
         el("button", { type: "submit", testid: "notify-save" }, t("save")),
       ),
+      this.twoStep,
     );
+    this.showTwoStep();
+  }
+
+  /// 两步验证: set up (the secret and the app link shown once), turn on with a
+  /// first code, turn off with a current one.
+  async showTwoStep(setup = null) {
+    const card = this.twoStep;
+    let status;
+    try {
+      status = await get("/api/v1/staff/me/totp");
+    } catch (error) {
+      card.replaceChildren(el("p", { class: "hint" }, errorText(error)));
+      return;
+    }
+    const code = el("input", { inputmode: "numeric", autocomplete: "one-time-code", maxlength: 7, placeholder: "123456", testid: "totp-code" });
+    const act = async (request, after) => {
+      try {
+        await request();
+        this.app.toast(t("saved"));
+        this.showTwoStep(after);
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const codeForm = (word, testid, path) => el(
+      "form",
+      { class: "row", onsubmit: (e) => { e.preventDefault(); act(() => post(path, { code: code.value })); } },
+      label("totp_code", code),
+      el("button", { type: "submit", testid }, t(word)),
+    );
+    const parts = [el("h3", {}, t("two_step_h")), el("p", { class: "hint" }, t("two_step_hint"))];
+    if (status.enabled) {
+      parts.push(el("p", { testid: "totp-state" }, t("two_step_on")), codeForm("two_step_disable", "totp-disable", "/api/v1/staff/me/totp/disable"));
+    } else if (setup) {
+      parts.push(
+        el("p", {}, t("two_step_scan")),
+        el("p", {}, el("code", { class: "secret", testid: "totp-secret" }, setup.secret)),
+        el("p", {}, el("a", { href: setup.otpauth_url, class: "app-link", testid: "totp-link" }, t("two_step_open_app"))),
+        codeForm("two_step_enable", "totp-enable", "/api/v1/staff/me/totp/enable"),
+      );
+    } else {
+      const start = async () => {
+        try {
+          const fresh = await post("/api/v1/staff/me/totp/setup");
+          this.showTwoStep(fresh);
+        } catch (error) {
+          this.app.toast(errorText(error));
+        }
+      };
+      parts.push(
+        el("p", { testid: "totp-state" }, t("two_step_off")),
+        el("button", { type: "button", testid: "totp-setup", onclick: start }, t(status.pending ? "two_step_restart" : "two_step_setup")),
+      );
+    }
+    card.replaceChildren(...parts);
   }
 }
