@@ -29,7 +29,9 @@ fn totp(secret: &[u8], account: &str) -> Totp {
 
 /// The code for `unix_secs` (what the app shows then).
 pub fn code_at(secret: &[u8], unix_secs: i64) -> String {
-    totp(secret, "").generate(unix_secs.max(0) as u64).to_string()
+    totp(secret, "")
+        .generate(unix_secs.max(0) as u64)
+        .to_string()
 }
 
 /// The step `code` is valid for around `unix_secs`, if any.
@@ -95,7 +97,10 @@ mod tests {
         assert_eq!(check(&secret, &code, now + 60), None);
         assert_eq!(check(&secret, "12345", now), None);
         assert_eq!(check(&secret, "abcdef", now), None);
-        assert_eq!(check(&secret, &format!("{} {}", &code[..3], &code[3..]), now), Some(now / 30));
+        assert_eq!(
+            check(&secret, &format!("{} {}", &code[..3], &code[3..]), now),
+            Some(now / 30)
+        );
     }
 
     #[test]

@@ -122,7 +122,10 @@ pub async fn totp_setup(
     State(state): State<AppState>,
     Extension(me): Extension<StaffUser>,
 ) -> Result<(StatusCode, Json<TotpSetup>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.staff.totp_setup(&me).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.staff.totp_setup(&me).await?),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -44,7 +44,11 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     state.limits.check_login(&body.username, ip).await?;
     let code = body.totp.as_deref();
-    let logged_in = match state.staff.login(&body.username, &body.password, code).await {
+    let logged_in = match state
+        .staff
+        .login(&body.username, &body.password, code)
+        .await
+    {
         Ok(logged_in) => logged_in,
         Err(e) => {
             // A wrong code counts like a wrong password (lockout, audit).

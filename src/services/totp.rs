@@ -49,7 +49,11 @@ impl StaffService {
     }
 
     /// The first code from the app turns it on.
-    pub async fn totp_enable(&self, user: &StaffUser, code: &str) -> Result<TotpStatus, StaffError> {
+    pub async fn totp_enable(
+        &self,
+        user: &StaffUser,
+        code: &str,
+    ) -> Result<TotpStatus, StaffError> {
         let row = match self.store.staff_totp(&user.id).await? {
             None => return Err(StaffError::TotpNotSetUp),
             Some(row) if row.enabled => return Err(StaffError::TotpAlreadyOn),
@@ -63,7 +67,11 @@ impl StaffService {
     }
 
     /// Off again, with a current code; the secret is forgotten.
-    pub async fn totp_disable(&self, user: &StaffUser, code: &str) -> Result<TotpStatus, StaffError> {
+    pub async fn totp_disable(
+        &self,
+        user: &StaffUser,
+        code: &str,
+    ) -> Result<TotpStatus, StaffError> {
         let row = match self.store.staff_totp(&user.id).await? {
             Some(row) if row.enabled => row,
             _ => return Err(StaffError::TotpNotOn),
@@ -98,7 +106,7 @@ impl StaffService {
             .filter(|c| !c.trim().is_empty())
             .ok_or(StaffError::TotpRequired)?;
         let row = self
-            .store()
+            .store
             .staff_totp(staff_id)
             .await?
             .ok_or(StaffError::TotpInvalid)?;

@@ -1607,7 +1607,10 @@ async fn type_fresh(browser: &Browser, testid: &str, text: &str) {
     let css = format!("[data-testid={testid}]");
     let input = browser.wait_for(&css).await;
     browser
-        .run(&format!("document.querySelector('{css}').value = '';"), json!([]))
+        .run(
+            &format!("document.querySelector('{css}').value = '';"),
+            json!([]),
+        )
         .await;
     browser.type_into(&input, text).await;
 }
@@ -1628,17 +1631,31 @@ async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
     let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
     agent_logs_in(&browser, &app, "super-totp").await;
     browser.goto(&app.url("/console/#/me")).await;
-    browser.wait_until("two-step off", "document.querySelector('[data-testid=totp-state]')?.textContent === '未开启。'").await;
+    browser
+        .wait_until(
+            "two-step off",
+            "document.querySelector('[data-testid=totp-state]')?.textContent === '未开启。'",
+        )
+        .await;
     browser.click("[data-testid=totp-setup]").await;
     browser.wait_for("[data-testid=totp-secret]").await;
     let shown = browser
-        .run("return document.querySelector('[data-testid=totp-secret]').textContent;", json!([]))
+        .run(
+            "return document.querySelector('[data-testid=totp-secret]').textContent;",
+            json!([]),
+        )
         .await;
     let link = browser
-        .run("return document.querySelector('[data-testid=totp-link]').href;", json!([]))
+        .run(
+            "return document.querySelector('[data-testid=totp-link]').href;",
+            json!([]),
+        )
         .await;
     let secret = totp::from_base32(shown.as_str().unwrap()).expect("the secret shown is base32");
-    assert!(link.as_str().unwrap().starts_with("otpauth://totp/"), "{link}");
+    assert!(
+        link.as_str().unwrap().starts_with("otpauth://totp/"),
+        "{link}"
+    );
     both_widths(&browser, "two-step-setup").await;
     type_fresh(&browser, "totp-code", &totp::code_at(&secret, now_secs())).await;
     browser.click("[data-testid=totp-enable]").await;
@@ -1670,7 +1687,12 @@ async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
         )
         .await;
     page_is_sound(&browser, "two-step-sign-in", false).await;
-    type_fresh(&browser, "login-totp", &totp::code_at(&secret, now_secs() + 30)).await;
+    type_fresh(
+        &browser,
+        "login-totp",
+        &totp::code_at(&secret, now_secs() + 30),
+    )
+    .await;
     browser.click("[data-testid=login-submit]").await;
     browser
         .wait_until(
