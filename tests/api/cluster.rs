@@ -64,6 +64,9 @@ impl Cluster {
             .env("XIAOER_FLOOD_SAME_TEXT", "0")
             .env("XIAOER_FLOOD_BURST", "0")
             .env("XIAOER_RATE_CONVERSATIONS_PER_IP", "0")
+            // The buyers all come from loopback: no challenge either (the soft
+            // limit now counts across the three nodes).
+            .env("XIAOER_CHALLENGE_CONVERSATIONS_PER_IP", "0")
             .env("XIAOER_RATE_TYPING_PER_VISITOR", "0")
             .kill_on_drop(true);
         if let Some((url, collection)) = &self.qdrant {
