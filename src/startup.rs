@@ -285,6 +285,7 @@ impl Application {
         let orders = Arc::new(crate::services::orders::OrderLookup::new(
             commerce.clone(),
             visitors.clone(),
+            chat.clone(),
         ));
         let presence = Arc::new(crate::services::presence::PresenceService::new(
             store.clone(),

@@ -111,7 +111,7 @@ impl OrderStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub sku: String,
     pub name: String,
@@ -134,7 +134,7 @@ pub struct Order {
     pub returnable: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingEvent {
     pub at: i64,
     pub location: String,
@@ -147,6 +147,49 @@ pub struct Shipment {
     pub tracking_no: String,
     /// Oldest first.
     pub events: Vec<TrackingEvent>,
+}
+
+/// An order as a card shows it, beside a chat and inside one: number, status
+/// in both languages, items, total and the newest tracking step. Written by
+/// the server from the shop's data for the buyer's own account only; a card
+/// sent into a chat keeps the order as it was then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCard {
+    pub order_no: String,
+    pub status: OrderStatus,
+    pub status_zh: String,
+    pub status_en: String,
+    pub placed_at: i64,
+    pub total_cents: i64,
+    pub lines: Vec<OrderLine>,
+    pub delivered_at: Option<i64>,
+    /// Carrier, tracking number and the newest tracking step, once shipped.
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    pub latest_tracking: Option<TrackingEvent>,
+}
+
+impl OrderCard {
+    pub fn new(order: Order, shipment: Option<Shipment>) -> Self {
+        Self {
+            order_no: order.order_no.to_string(),
+            status: order.status,
+            status_zh: order.status.describe(true).to_owned(),
+            status_en: order.status.describe(false).to_owned(),
+            placed_at: order.placed_at,
+            total_cents: order.total_cents,
+            lines: order.lines,
+            delivered_at: order.delivered_at,
+            carrier: shipment.as_ref().map(|s| s.carrier.clone()),
+            tracking_no: shipment.as_ref().map(|s| s.tracking_no.clone()),
+            latest_tracking: shipment.and_then(|s| s.events.into_iter().last()),
+        }
+    }
+
+    /// One line for transcripts, previews and the history index.
+    pub fn summary(&self) -> String {
+        format!("[订单] {} {}", self.order_no, self.status_zh)
+    }
 }
 
 /// Whether an order can still be returned without giving a cause (七天无理由退货).

@@ -126,6 +126,12 @@ pub enum MessageBody {
     ProductCard {
         card: super::catalogue::ProductCard,
     },
+    /// One of the buyer's own orders (status, items, tracking), written by the
+    /// server from the shop's data: clients name an order number, never the
+    /// card's content, and only an order on the chat's buyer's account.
+    OrderCard {
+        card: super::commerce::OrderCard,
+    },
 }
 
 /// A knowledge-base entry an answer was built from.
@@ -178,7 +184,8 @@ impl MessageBody {
             MessageBody::Text { .. }
             | MessageBody::System { .. }
             | MessageBody::BotAnswer { .. }
-            | MessageBody::ProductCard { .. } => None,
+            | MessageBody::ProductCard { .. }
+            | MessageBody::OrderCard { .. } => None,
         }
     }
 }

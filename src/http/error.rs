@@ -614,6 +614,15 @@ impl From<crate::services::orders::OrdersError> for ApiError {
                 message: format!("the shop's order system did not answer: {e}"),
             },
             OrdersError::Visitor(e) => e.into(),
+            OrdersError::Chat(e) => e.into(),
+            OrdersError::NotSignedIn => ApiError::Conflict {
+                code: "buyer_not_signed_in",
+                message: e.to_string(),
+            },
+            OrdersError::NotFound => ApiError::NotFound {
+                code: "order_not_found",
+                message: e.to_string(),
+            },
         }
     }
 }

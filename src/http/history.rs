@@ -3,14 +3,17 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::ApiQuery;
+use super::extract::{ApiJson, ApiQuery};
 use super::extract::conversation_id;
-use crate::services::chat::Actor;
+use crate::domain::commerce::OrderNumber;
+use crate::domain::message::ClientMsgId;
+use crate::services::chat::{Ack, Actor};
 use crate::services::history::{HistoryHit, HistoryQuery};
 use crate::services::orders::BuyerOrders;
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
@@ -18,6 +21,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/staff/history", get(search))
         .route("/api/v1/staff/conversations/{id}/orders", get(orders))
+        .route(
+            "/api/v1/staff/conversations/{id}/order-cards",
+            post(send_order_card),
+        )
 }
 
 #[derive(Deserialize)]
@@ -67,4 +74,33 @@ pub async fn orders(
     Ok(Json(
         state.orders.for_visitor(&conversation.visitor_id).await?,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCardBody {
+    pub order_no: String,
+    pub client_msg_id: Option<String>,
+}
+
+/// The chat's agent sends one of the buyer's own orders into the chat as a card.
+pub async fn send_order_card(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OrderCardBody>,
+) -> Result<(StatusCode, Json<Ack>), ApiError> {
+    let id = conversation_id(&id)?;
+    let order_no = OrderNumber::parse(&body.order_no)
+        .map_err(|e| ApiError::bad_request("invalid_order_no", e))?;
+    let client_msg_id = body
+        .client_msg_id
+        .as_deref()
+        .map(ClientMsgId::parse)
+        .transpose()?;
+    let ack = state
+        .orders
+        .send_card(&staff, &id, &order_no, client_msg_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ack)))
 }

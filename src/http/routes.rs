@@ -410,6 +410,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/conversations/{id}/recommendations", Staff(P::ReplyChat), "visitors", "Products recommended for the chat's buyer (item-to-item from co-view and co-buy), in stock, at most 10"),
     route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue").answers(&[201])
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
+    route("POST", "/api/v1/staff/conversations/{id}/order-cards", Staff(P::ReplyChat), "visitors", "Send one of the buyer's own orders as a card (status, items, total, newest tracking step); only an order on the account the buyer is signed in with").answers(&[201])
+        .body(r#"{"order_no":"XE20261101001","client_msg_id":"order-card-1"}"#),
     route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),
     route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv|xlsx (CSV streamed; XLSX one sheet, dates as dates, numbers as numbers; exports audited)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
         .audited(AuditAction::Exported),

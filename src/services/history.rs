@@ -148,6 +148,7 @@ impl HistoryService {
             MessageBody::File { name, .. } => name.as_str(),
             MessageBody::BotAnswer { text, .. } => text.as_str(),
             MessageBody::ProductCard { card } => card.title.as_str(),
+            MessageBody::OrderCard { card } => card.order_no.as_str(),
             MessageBody::Image { caption: None, .. } | MessageBody::System { .. } => "",
         };
         self.hashes(Field::Message, text)

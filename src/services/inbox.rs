@@ -72,6 +72,7 @@ fn preview(event: super::events::ChatEvent) -> Option<Preview> {
         MessageBody::File { name, .. } => ("file", name),
         MessageBody::System { text } | MessageBody::BotAnswer { text, .. } => ("text", text),
         MessageBody::ProductCard { card } => ("product_card", card.title),
+        MessageBody::OrderCard { card } => ("order_card", card.order_no),
     };
     Some(Preview {
         sender: event.sender.kind(),

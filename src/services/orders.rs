@@ -1,8 +1,13 @@
 //! The buyer's orders beside a chat: what the agent sees in the side panel as
-//! order cards. Only a buyer whose shop account the shop vouched for (a signed
-//! identity) has orders here; an anonymous visitor's chat says so instead.
+//! order cards, and sends into the chat as a card the buyer sees. Only a buyer
+//! whose shop account the shop vouched for (a signed identity) has orders here;
+//! an anonymous visitor's chat says so instead.
 
-use crate::domain::commerce::{Order, OrderStatus, TrackingEvent};
+use super::chat::{Ack, Actor, ChatError, ChatService};
+use super::staff::StaffUser;
+use crate::domain::commerce::{Order, OrderCard, OrderNumber, OrderStatus};
+use crate::domain::conversation::ConversationId;
+use crate::domain::message::{ClientMsgId, MessageBody};
 use crate::ports::{Commerce, CommerceError};
 use crate::services::visitors::{VisitorError, VisitorService};
 use serde::Serialize;
@@ -17,23 +22,13 @@ pub enum OrdersError {
     Commerce(#[from] CommerceError),
     #[error(transparent)]
     Visitor(#[from] VisitorError),
-}
-
-/// One order card.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderCard {
-    pub order_no: String,
-    pub status: OrderStatus,
-    pub status_zh: &'static str,
-    pub status_en: &'static str,
-    pub placed_at: i64,
-    pub total_cents: i64,
-    pub lines: Vec<crate::domain::commerce::OrderLine>,
-    pub delivered_at: Option<i64>,
-    /// Carrier, tracking number and the newest tracking step, once shipped.
-    pub carrier: Option<String>,
-    pub tracking_no: Option<String>,
-    pub latest_tracking: Option<TrackingEvent>,
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+    #[error("the buyer is not signed in with a shop account, so the chat has no orders to send")]
+    NotSignedIn,
+    /// Not on the chat's buyer's account (it may exist on another: we do not say).
+    #[error("no order with this number on the buyer's account")]
+    NotFound,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,11 +41,20 @@ pub struct BuyerOrders {
 pub struct OrderLookup {
     commerce: Arc<dyn Commerce>,
     visitors: Arc<VisitorService>,
+    chat: Arc<ChatService>,
 }
 
 impl OrderLookup {
-    pub fn new(commerce: Arc<dyn Commerce>, visitors: Arc<VisitorService>) -> Self {
-        Self { commerce, visitors }
+    pub fn new(
+        commerce: Arc<dyn Commerce>,
+        visitors: Arc<VisitorService>,
+        chat: Arc<ChatService>,
+    ) -> Self {
+        Self {
+            commerce,
+            visitors,
+            chat,
+        }
     }
 
     /// The recent orders of the buyer `visitor_id`, newest first, with tracking.
@@ -72,24 +76,42 @@ impl OrderLookup {
         })
     }
 
-    async fn card(&self, account: &str, order: Order) -> Result<OrderCard, OrdersError> {
+    /// The chat's agent sends one of the buyer's orders as a card (idempotent
+    /// by client_msg_id). The order must be on the account the chat's buyer is
+    /// signed in with; any other reads as not found, whoever's it is.
+    pub async fn send_card(
+        &self,
+        staff: &StaffUser,
+        id: &ConversationId,
+        order_no: &OrderNumber,
+        client_msg_id: Option<ClientMsgId>,
+    ) -> Result<Ack, OrdersError> {
+        let conversation = self.chat.visible(Actor::Staff(staff), id).await?;
+        let profile = self.visitors.profile(&conversation.visitor_id).await?;
+        let account = profile.shop_account_id.ok_or(OrdersError::NotSignedIn)?;
+        let order = match self.commerce.order(&account, order_no).await? {
+            // Belt and braces: an adapter that ignored the account still sends nothing.
+            Some(order) if order.buyer_account == account => order,
+            Some(_) | None => return Err(OrdersError::NotFound),
+        };
+        let card = self.card(&account, order).await?;
+        Ok(self
+            .chat
+            .send(
+                Actor::Staff(staff),
+                id,
+                client_msg_id,
+                MessageBody::OrderCard { card },
+            )
+            .await?)
+    }
+
+    pub async fn card(&self, account: &str, order: Order) -> Result<OrderCard, OrdersError> {
         let shipped = matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered);
         let shipment = match shipped {
             true => self.commerce.shipment(account, &order.order_no).await?,
             false => None,
         };
-        Ok(OrderCard {
-            order_no: order.order_no.to_string(),
-            status: order.status,
-            status_zh: order.status.describe(true),
-            status_en: order.status.describe(false),
-            placed_at: order.placed_at,
-            total_cents: order.total_cents,
-            lines: order.lines,
-            delivered_at: order.delivered_at,
-            carrier: shipment.as_ref().map(|s| s.carrier.clone()),
-            tracking_no: shipment.as_ref().map(|s| s.tracking_no.clone()),
-            latest_tracking: shipment.and_then(|s| s.events.into_iter().last()),
-        })
+        Ok(OrderCard::new(order, shipment))
     }
 }

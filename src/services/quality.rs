@@ -518,6 +518,7 @@ fn message_text(body: MessageBody) -> Option<String> {
         MessageBody::File { name, .. } => Some(format!("[文件] {name}")),
         MessageBody::BotAnswer { text, .. } => Some(text),
         MessageBody::ProductCard { card } => Some(format!("[商品] {}", card.title)),
+        MessageBody::OrderCard { card } => Some(card.summary()),
         MessageBody::System { .. } => None,
     }
 }

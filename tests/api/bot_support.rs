@@ -311,8 +311,15 @@ impl TestApp {
                 .filter(|e| e["sender"]["kind"] == "bot" || e["body"]["type"] == "system")
                 .cloned()
                 .collect();
+            // A turn is over once the bot said something in words: a card
+            // (product, order) follows its words, never stands for them.
             let done = if state == "bot" {
-                said.iter().any(|e| e["sender"]["kind"] == "bot")
+                said.iter().any(|e| {
+                    e["sender"]["kind"] == "bot"
+                        && !e["body"]["type"]
+                            .as_str()
+                            .is_some_and(|t| t.ends_with("_card"))
+                })
             } else {
                 said.iter().any(|e| e["body"]["type"] == "system")
             };

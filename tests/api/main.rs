@@ -27,6 +27,7 @@ mod knowledge;
 mod messages;
 mod nodes;
 mod ops;
+mod order_cards;
 mod privacy;
 mod quality;
 mod recommend;

@@ -964,6 +964,57 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         )
         .await;
 
+    // One click sends the order into the chat as a card: the agent's log and
+    // the buyer's widget both show it, status in words.
+    console.click("[data-testid=order-send]").await;
+    console
+        .wait_until(
+            "the order card in the agent's log",
+            &format!(
+                "document.querySelector('[data-testid=agent-log] [data-testid=order-{first_order}] [data-testid=order-status]')?.textContent.length > 0"
+            ),
+        )
+        .await;
+    let events = app.buyer_events(&buyer, 0).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["body"]["type"] == "order_card" && e["body"]["card"]["order_no"] == first_order.as_str()),
+        "the buyer gets the order card"
+    );
+    let widget = driver.session(PHONE.0, PHONE.1).await;
+    widget.goto(&app.url("/widget/?lang=zh")).await;
+    widget
+        .run(
+            "localStorage.setItem('xiaoer.widget.v1', JSON.stringify({ conversation_id: arguments[0], visitor_token: arguments[1] }));",
+            json!([buyer.conversation_id, buyer.token]),
+        )
+        .await;
+    widget.goto(&app.url("/widget/?lang=zh")).await;
+    let shown = widget
+        .wait_until(
+            "the order card in the widget",
+            "document.querySelector('[data-testid=order-card] [data-testid=order-card-status]')?.textContent",
+        )
+        .await;
+    assert!(
+        shown
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+        "the order status in words: {shown}"
+    );
+    let number = widget
+        .run(
+            "return document.querySelector('[data-testid=order-card]').dataset.orderNo;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(number, json!(first_order));
+    page_is_sound(&widget, "widget-order-card", true).await;
+    widget.quit().await;
+
     // A picture from the agent reaches the chat (and the buyer) as a picture.
     console
         .choose_file(

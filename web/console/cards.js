@@ -3,7 +3,7 @@
 // the shop's catalogue, sending a card in one click.
 
 import { el, get, post } from "./api.js";
-import { addStrings, errorText, t } from "./i18n.js";
+import { addStrings, currentLang, errorText, t } from "./i18n.js";
 
 addStrings(
   {
@@ -12,6 +12,9 @@ addStrings(
     error_product_not_found: "店铺里没有这件商品", close_picker: "关闭",
     product_recommended: "为该买家推荐", product_search_results: "搜索结果",
     quick_menu: "买家看到的快捷选项",
+    order_send: "发送订单卡片", order_sent: "订单卡片已发送",
+    error_order_not_found: "买家账号下没有这个订单", error_buyer_not_signed_in: "买家未用店铺账号登录，不能发送订单",
+    error_invalid_order_no: "订单号格式不对",
   },
   {
     product_card: "Product card", product_search: "Search products (title, category or sku)", product_send: "Send",
@@ -19,6 +22,9 @@ addStrings(
     error_product_not_found: "The shop has no such product", close_picker: "Close",
     product_recommended: "Recommended for this buyer", product_search_results: "Search results",
     quick_menu: "Quick options the buyer sees",
+    order_send: "Send as a card", order_sent: "Order card sent",
+    error_order_not_found: "The buyer's account has no such order", error_buyer_not_signed_in: "The buyer is not signed in with a shop account: no order can be sent",
+    error_invalid_order_no: "That is not an order number",
   },
 );
 
@@ -38,6 +44,37 @@ export function productCardNode(card) {
       el("div", { class: "hint" }, card.stock > 0 ? t("product_stock", card.stock) : t("product_sold_out")),
     ),
   );
+}
+
+/// An order as a card: number, status in the console's language, items, total
+/// and the newest tracking step; `extra` (buttons) goes at the bottom. The side
+/// panel shows the buyer's orders like this, and the chat an order card sent.
+export function orderCardNode(o, ...extra) {
+  const zh = currentLang() === "zh";
+  return el(
+    "article",
+    { class: "order-card", testid: `order-${o.order_no}` },
+    el("header", {}, el("b", { class: "order-no" }, o.order_no), el("span", { class: `pill order-${o.status}`, testid: "order-status" }, zh ? o.status_zh : o.status_en)),
+    el("ul", { class: "order-lines" }, o.lines.map((l) => el("li", {}, `${l.name} × ${l.quantity}`, el("span", {}, price(l.unit_price_cents * l.quantity))))),
+    el("div", { class: "order-foot" }, el("span", { class: "hint" }, new Date(o.placed_at).toLocaleDateString()), el("b", {}, `${t("order_total")} ${price(o.total_cents)}`)),
+    o.latest_tracking
+      ? el("p", { class: "tracking", testid: "order-tracking" }, `${o.carrier} ${o.tracking_no}：${o.latest_tracking.description}（${o.latest_tracking.location}，${new Date(o.latest_tracking.at).toLocaleString()}）`)
+      : null,
+    ...extra,
+  );
+}
+
+/// Sends the buyer's order `orderNo` into `chat` (a ChatView) as a card.
+export async function sendOrderCard(chat, orderNo, button) {
+  button.disabled = true;
+  try {
+    await post(`${chat.base}/order-cards`, { order_no: orderNo, client_msg_id: `order-${crypto.randomUUID()}` });
+    chat.app.toast(t("order_sent"));
+  } catch (error) {
+    chat.app.toast(errorText(error));
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /// Opens (or closes) the picker above the reply box of `chat` (a ChatView).

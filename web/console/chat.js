@@ -7,7 +7,7 @@ import { errorText, t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
 import { createFromChat } from "./tickets.js";
-import { productCardNode, toggleProductPicker } from "./cards.js";
+import { orderCardNode, productCardNode, toggleProductPicker } from "./cards.js";
 
 /// Hour and minute; the date too when it is not today.
 function stamp(ms) {
@@ -178,6 +178,8 @@ export class ChatView {
       box.append(el("a", { href: `${this.base}/attachments/${body.attachment_id}` }, `📎 ${body.name}`));
     } else if (body.type === "product_card") {
       box.append(productCardNode(body.card));
+    } else if (body.type === "order_card") {
+      box.append(orderCardNode(body.card));
     } else {
       box.textContent = body.text || "";
       if (body.type === "bot_answer" && body.citations?.length) {

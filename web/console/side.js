@@ -2,7 +2,8 @@
 // looked at, knowledge search, quick replies, and the transfer and whisper forms.
 
 import { ApiError, el, get, post } from "./api.js";
-import { currentLang, errorText, t, word } from "./i18n.js";
+import { errorText, t, word } from "./i18n.js";
+import { orderCardNode, sendOrderCard } from "./cards.js";
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
@@ -113,20 +114,16 @@ export class SidePanel {
     }
     if (!found.account_verified) return box.replaceChildren(el("p", { class: "hint", testid: "orders-anonymous" }, t("orders_anonymous")));
     if (!found.orders.length) return box.replaceChildren(el("p", { class: "hint", testid: "orders-none" }, t("orders_none")));
-    const zh = currentLang() === "zh";
-    const money = (cents) => `¥${(cents / 100).toFixed(2)}`;
     box.replaceChildren(
       ...found.orders.map((o) =>
-        el(
-          "article",
-          { class: "order-card", testid: `order-${o.order_no}` },
-          el("header", {}, el("b", { class: "order-no" }, o.order_no), el("span", { class: `pill order-${o.status}`, testid: "order-status" }, zh ? o.status_zh : o.status_en)),
-          el("ul", { class: "order-lines" }, o.lines.map((l) => el("li", {}, `${l.name} × ${l.quantity}`, el("span", {}, money(l.unit_price_cents * l.quantity))))),
-          el("div", { class: "order-foot" }, el("span", { class: "hint" }, new Date(o.placed_at).toLocaleDateString()), el("b", {}, `${t("order_total")} ${money(o.total_cents)}`)),
-          o.latest_tracking
-            ? el("p", { class: "tracking", testid: "order-tracking" }, `${o.carrier} ${o.tracking_no}：${o.latest_tracking.description}（${o.latest_tracking.location}，${new Date(o.latest_tracking.at).toLocaleString()}）`)
-            : null,
-          el("button", { type: "button", class: "link", testid: "order-insert", onclick: () => this.chat.insertText(o.order_no) }, t("order_insert")),
+        orderCardNode(
+          o,
+          el(
+            "div",
+            { class: "row" },
+            el("button", { type: "button", class: "link", testid: "order-insert", onclick: () => this.chat.insertText(o.order_no) }, t("order_insert")),
+            el("button", { type: "button", class: "link", testid: "order-send", onclick: (event) => sendOrderCard(this.chat, o.order_no, event.currentTarget) }, t("order_send")),
+          ),
         ),
       ),
     );

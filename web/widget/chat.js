@@ -95,6 +95,9 @@ function bodyNode(body, seq) {
     case "product_card":
       box.appendChild(productCard(body.card));
       break;
+    case "order_card":
+      box.appendChild(orderCard(body.card));
+      break;
     default:
       box.textContent = body.text || "";
   }
@@ -132,6 +135,40 @@ function productCard(card) {
   actions.append(link, add);
   info.appendChild(actions);
   box.append(img, info);
+  return box;
+}
+
+/// An order card: number, status, items, total and the newest tracking step,
+/// as the shop's data had it when the card was sent.
+function orderCard(card) {
+  const money = (cents) => `¥${(cents / 100).toFixed(2)}`;
+  const box = el("div", "order");
+  box.dataset.testid = "order-card";
+  box.dataset.orderNo = card.order_no;
+  const head = el("div", "order-head");
+  head.append(el("strong", "order-no", `${words.order_no} ${card.order_no}`));
+  const status = el("span", "order-status", words.order_status_of(card));
+  status.dataset.testid = "order-card-status";
+  head.appendChild(status);
+  const lines = el("ul", "order-lines");
+  for (const line of card.lines) {
+    const li = el("li", null, `${line.name} × ${line.quantity}`);
+    li.appendChild(el("span", null, money(line.unit_price_cents * line.quantity)));
+    lines.appendChild(li);
+  }
+  const count = card.lines.reduce((n, l) => n + l.quantity, 0);
+  const foot = el("div", "order-foot");
+  foot.append(
+    el("span", "card-stock", words.order_placed(new Date(card.placed_at).toLocaleDateString())),
+    el("strong", null, `${words.order_items(count)} ${words.order_total} ${money(card.total_cents)}`),
+  );
+  box.append(head, lines, foot);
+  if (card.latest_tracking) {
+    const step = card.latest_tracking;
+    const tracking = el("p", "order-tracking", `${card.carrier} ${card.tracking_no}：${step.description}（${step.location}）`);
+    tracking.dataset.testid = "order-card-tracking";
+    box.appendChild(tracking);
+  }
   return box;
 }
 

@@ -50,6 +50,16 @@ Object.assign(STRINGS.en, {
   in_stock: (n) => `${n} in stock`,
 });
 
+// Order cards (issue 18).
+Object.assign(STRINGS.zh, {
+  order_no: "订单号", order_total: "合计", order_status_of: (card) => card.status_zh,
+  order_placed: (d) => `下单于 ${d}`, order_items: (n) => `共 ${n} 件`,
+});
+Object.assign(STRINGS.en, {
+  order_no: "Order", order_total: "Total", order_status_of: (card) => card.status_en,
+  order_placed: (d) => `Placed ${d}`, order_items: (n) => `${n} item${n === 1 ? "" : "s"}`,
+});
+
 export function pickLang(requested) {
   if (requested === "zh" || requested === "en") return requested;
   return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";

@@ -6,8 +6,9 @@
 use super::pipeline::Turn;
 use super::{BotError, BotService};
 use crate::domain::commerce::{
-    Order, OrderNumber, ReturnEligibility, Shipment, return_eligibility,
+    Order, OrderCard, OrderNumber, OrderStatus, ReturnEligibility, Shipment, return_eligibility,
 };
+use crate::domain::message::MessageBody;
 use crate::domain::intake::Completion;
 use crate::domain::lang::Lang;
 
@@ -68,16 +69,18 @@ impl BotService {
         order: &Order,
     ) -> Result<(), BotError> {
         let lang = turn.lang;
-        let text = match tool {
-            Completion::TrackParcel => {
-                let account = order.buyer_account.clone();
-                let shipment = self
-                    .ports
+        let shipped = matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered);
+        let shipment = match tool {
+            Completion::TrackParcel | Completion::OrderStatus if shipped => {
+                self.ports
                     .commerce
-                    .shipment(&account, &order.order_no)
-                    .await?;
-                self.describe_parcel(order, shipment.as_ref(), lang)
+                    .shipment(&order.buyer_account, &order.order_no)
+                    .await?
             }
+            _ => None,
+        };
+        let text = match tool {
+            Completion::TrackParcel => self.describe_parcel(order, shipment.as_ref(), lang),
             Completion::ReturnCheck => {
                 describe_return(order, self.clock.now_ms(), lang, self.offset())
             }
@@ -86,7 +89,16 @@ impl BotService {
         turn.session
             .unhelpful
             .record(true, self.config.unhelpful_limit);
-        self.say(turn, &text).await
+        self.say(turn, &text).await?;
+        // The words, then the order itself as a card (status, items, newest
+        // tracking step) the buyer can look at again later in the chat.
+        if matches!(tool, Completion::TrackParcel | Completion::OrderStatus) {
+            let card = OrderCard::new(order.clone(), shipment);
+            self.chat
+                .send_bot(&turn.id, MessageBody::OrderCard { card })
+                .await?;
+        }
+        Ok(())
     }
 
     fn offset(&self) -> i32 {

@@ -50,7 +50,8 @@ fn facts_of(body: &MessageBody) -> MessageFacts {
         },
         MessageBody::System { .. }
         | MessageBody::BotAnswer { .. }
-        | MessageBody::ProductCard { .. } => MessageFacts::default(),
+        | MessageBody::ProductCard { .. }
+        | MessageBody::OrderCard { .. } => MessageFacts::default(),
     }
 }
 
