@@ -250,4 +250,25 @@ pub trait Commerce: Send + Sync {
     async fn member_level(&self, _buyer_account: &str) -> Result<Option<String>, CommerceError> {
         Ok(None)
     }
+    /// The shop's coupons agents may offer, newest first; a shop without
+    /// coupons has none.
+    async fn coupons(&self) -> Result<Vec<crate::domain::coupon::Coupon>, CommerceError> {
+        Ok(Vec::new())
+    }
+    async fn coupon(
+        &self,
+        _id: &crate::domain::coupon::CouponId,
+    ) -> Result<Option<crate::domain::coupon::Coupon>, CommerceError> {
+        Ok(None)
+    }
+    /// Gives the buyer one of the coupon at `now_ms`, at most once per buyer
+    /// and while some are left: the shop decides, atomically.
+    async fn claim_coupon(
+        &self,
+        _buyer_account: &str,
+        _id: &crate::domain::coupon::CouponId,
+        _now_ms: i64,
+    ) -> Result<crate::domain::coupon::Claim, CommerceError> {
+        Ok(crate::domain::coupon::Claim::Unknown)
+    }
 }

@@ -297,6 +297,12 @@ impl Application {
             commerce.clone(),
             chat.clone(),
         ));
+        let coupons = Arc::new(crate::services::coupons::CouponDesk::new(
+            commerce.clone(),
+            chat.clone(),
+            visitors.clone(),
+            clock.clone(),
+        ));
         let recommender = Arc::new(crate::services::recommend::Recommender::new(
             store.clone(),
             commerce.clone(),
@@ -574,6 +580,7 @@ impl Application {
             blocks,
             presence,
             catalogue,
+            coupons,
             recommender,
             shutdown: shutdown_rx,
         };

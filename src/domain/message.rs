@@ -132,6 +132,11 @@ pub enum MessageBody {
     OrderCard {
         card: super::commerce::OrderCard,
     },
+    /// A coupon of the shop offered by the chat's agent, as it was when sent;
+    /// the buyer claims it from the card (the shop decides).
+    CouponCard {
+        card: super::coupon::CouponCard,
+    },
 }
 
 /// A knowledge-base entry an answer was built from.
@@ -185,7 +190,8 @@ impl MessageBody {
             | MessageBody::System { .. }
             | MessageBody::BotAnswer { .. }
             | MessageBody::ProductCard { .. }
-            | MessageBody::OrderCard { .. } => None,
+            | MessageBody::OrderCard { .. }
+            | MessageBody::CouponCard { .. } => None,
         }
     }
 }

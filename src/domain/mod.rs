@@ -6,6 +6,7 @@ pub mod audit;
 pub mod block;
 pub mod commerce;
 pub mod conversation;
+pub mod coupon; // coupons offered in a chat (issue 18)
 pub mod events;
 pub mod flood;
 pub mod handoff;

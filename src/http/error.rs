@@ -845,6 +845,39 @@ impl From<crate::services::catalogue::CatalogueError> for ApiError {
     }
 }
 
+impl From<crate::services::coupons::CouponError> for ApiError {
+    fn from(e: crate::services::coupons::CouponError) -> Self {
+        use crate::services::coupons::CouponError;
+        let message = e.to_string();
+        let conflict = |code| ApiError::Conflict {
+            code,
+            message: message.clone(),
+        };
+        match e {
+            CouponError::NotFound => ApiError::NotFound {
+                code: "coupon_not_found",
+                message,
+            },
+            CouponError::NotOffered => ApiError::NotFound {
+                code: "coupon_not_offered",
+                message,
+            },
+            CouponError::NotOfferable => conflict("coupon_unavailable"),
+            CouponError::NotSignedIn => conflict("buyer_not_signed_in"),
+            CouponError::SoldOut => conflict("coupon_sold_out"),
+            CouponError::Expired => conflict("coupon_expired"),
+            CouponError::Commerce(inner) => {
+                tracing::warn!(error = %inner, "coupons unavailable");
+                ApiError::Unavailable {
+                    message: "the shop's coupon system cannot be reached; try again shortly".into(),
+                }
+            }
+            CouponError::Chat(inner) => inner.into(),
+            CouponError::Visitor(inner) => inner.into(),
+        }
+    }
+}
+
 impl From<crate::services::analytics::AnalyticsError> for ApiError {
     fn from(e: crate::services::analytics::AnalyticsError) -> Self {
         use crate::domain::analytics::ReportInputError;

@@ -10,6 +10,7 @@ pub mod bot;
 pub mod buyer;
 pub mod challenge;
 pub mod conversation;
+pub mod coupons; // coupon cards (issue 18)
 pub mod data_protection;
 pub mod edge;
 pub mod error;
@@ -102,6 +103,8 @@ pub struct AppState {
     pub recommender: Arc<crate::services::recommend::Recommender>,
     /// Product cards from the shop's catalogue.
     pub catalogue: Arc<crate::services::catalogue::Catalogue>,
+    /// Coupon cards and the buyers' claims.
+    pub coupons: Arc<crate::services::coupons::CouponDesk>,
     /// PIPL: buyer export and erasure, retention.
     pub privacy: Arc<crate::services::privacy::PrivacyService>,
     /// Proof-of-work challenges before new conversations (ALTCHA).
@@ -167,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ticket_mail::routes())
         .merge(bell::routes())
         .merge(history::routes())
+        .merge(coupons::routes())
         .merge(visitors::routes())
         .merge(analytics::routes())
         .merge(quality::routes())
@@ -184,6 +188,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(&format!("{conversation}/read"), post(conversation::read))
         .route(&format!("{conversation}/handoff"), post(buyer::handoff))
+        .route(
+            &format!("{conversation}/coupon-claims"),
+            post(coupons::claim),
+        )
         .route(
             &format!("{conversation}/attachments"),
             post(conversation::upload).layer(upload_limit),

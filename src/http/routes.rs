@@ -133,6 +133,8 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
+    route("POST", "/api/v1/conversations/{id}/coupon-claims", Buyer, "buyer", "Claim the coupon of a coupon card in this chat (the card's seq; a buyer signed in with a shop account only): 201 claimed, 200 already claimed").answers(&[200, 201])
+        .body(r#"{"seq":5,"lang":"zh"}"#),
     route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")
         .body(r#"{"category":"phones","entry_page":"https://shop.example/item/42"}"#),
     route("GET", "/api/v1/conversations/{id}/queue", Buyer, "buyer", "Place in the queue and expected wait (null when not waiting)"),
@@ -412,6 +414,9 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"sku":"TS-001","client_msg_id":"card-1"}"#),
     route("POST", "/api/v1/staff/conversations/{id}/order-cards", Staff(P::ReplyChat), "visitors", "Send one of the buyer's own orders as a card (status, items, total, newest tracking step); only an order on the account the buyer is signed in with").answers(&[201])
         .body(r#"{"order_no":"XE20261101001","client_msg_id":"order-card-1"}"#),
+    route("GET", "/api/v1/staff/coupons", Staff(P::ReplyChat), "visitors", "The shop's coupons for the coupon picker (rule in words, how many left, whether it can be offered)"),
+    route("POST", "/api/v1/staff/conversations/{id}/coupon-cards", Staff(P::ReplyChat), "visitors", "Offer one of the shop's coupons in the chat as a card (some left and still valid)").answers(&[201])
+        .body(r#"{"coupon_id":"SHOP20","client_msg_id":"coupon-1"}"#),
     route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),
     route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group&from=&to=&channel=&agent_id=&group_id=&format=json|csv|xlsx (CSV streamed; XLSX one sheet, dates as dates, numbers as numbers; exports audited)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
         .audited(AuditAction::Exported),

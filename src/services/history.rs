@@ -149,6 +149,7 @@ impl HistoryService {
             MessageBody::BotAnswer { text, .. } => text.as_str(),
             MessageBody::ProductCard { card } => card.title.as_str(),
             MessageBody::OrderCard { card } => card.order_no.as_str(),
+            MessageBody::CouponCard { card } => card.title.as_str(),
             MessageBody::Image { caption: None, .. } | MessageBody::System { .. } => "",
         };
         self.hashes(Field::Message, text)

@@ -73,6 +73,7 @@ fn preview(event: super::events::ChatEvent) -> Option<Preview> {
         MessageBody::System { text } | MessageBody::BotAnswer { text, .. } => ("text", text),
         MessageBody::ProductCard { card } => ("product_card", card.title),
         MessageBody::OrderCard { card } => ("order_card", card.order_no),
+        MessageBody::CouponCard { card } => ("coupon_card", card.title),
     };
     Some(Preview {
         sender: event.sender.kind(),

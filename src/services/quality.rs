@@ -519,6 +519,7 @@ fn message_text(body: MessageBody) -> Option<String> {
         MessageBody::BotAnswer { text, .. } => Some(text),
         MessageBody::ProductCard { card } => Some(format!("[商品] {}", card.title)),
         MessageBody::OrderCard { card } => Some(card.summary()),
+        MessageBody::CouponCard { card } => Some(card.summary()),
         MessageBody::System { .. } => None,
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::commerce::{Order, OrderLine, OrderNumber, Shipment, TrackingEvent};
+use crate::domain::coupon::{Claim, Coupon, CouponId};
 use crate::ports::{Commerce, CommerceError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::path::Path;
@@ -23,6 +24,12 @@ CREATE TABLE IF NOT EXISTS shipments (
 CREATE TABLE IF NOT EXISTS tracking_events (
     order_no TEXT NOT NULL REFERENCES shipments(order_no), at INTEGER NOT NULL,
     location TEXT NOT NULL, description TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS coupons (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, discount_cents INTEGER NOT NULL,
+    min_spend_cents INTEGER NOT NULL, valid_until INTEGER NOT NULL, remaining INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS coupon_claims (
+    coupon_id TEXT NOT NULL REFERENCES coupons(id), buyer_account TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL, PRIMARY KEY (coupon_id, buyer_account));
 CREATE TABLE IF NOT EXISTS catalogue (
     sku TEXT PRIMARY KEY, title TEXT NOT NULL, category TEXT NOT NULL, price_cents INTEGER NOT NULL,
     stock INTEGER NOT NULL, image_url TEXT NOT NULL, link TEXT NOT NULL);
@@ -110,7 +117,39 @@ impl DemoStore {
         if products == 0 {
             store.seed_catalogue().await?;
         }
+        let (coupons,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons")
+            .fetch_one(&store.pool)
+            .await?;
+        if coupons == 0 {
+            store.seed_coupons(now).await?;
+        }
         Ok(store)
+    }
+
+    /// Three coupons valid for 30 days from the first start: a shop-wide one, a
+    /// no-minimum one, and a flash one of which a single coupon is left.
+    async fn seed_coupons(&self, now: i64) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let coupons = [
+            ("SHOP20", "全店满减券", 2000, 19900, 500),
+            ("NEW5", "新客无门槛券", 500, 0, 200),
+            ("FLASH30", "限量秒杀券", 3000, 9900, 1),
+        ];
+        for (id, title, discount, min_spend, remaining) in coupons {
+            sqlx::query(
+                "INSERT INTO coupons (id, title, discount_cents, min_spend_cents, valid_until, remaining) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(title)
+            .bind(discount)
+            .bind(min_spend)
+            .bind(now + 30 * DAY)
+            .bind(remaining)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
     }
 
     async fn seed(&self, now: i64) -> Result<(), sqlx::Error> {
@@ -281,6 +320,18 @@ impl DemoStore {
     }
 }
 
+fn coupon_of(row: (String, String, i64, i64, i64, i64)) -> Coupon {
+    let (id, title, discount_cents, min_spend_cents, valid_until, remaining) = row;
+    Coupon {
+        id,
+        title,
+        discount_cents,
+        min_spend_cents,
+        valid_until,
+        remaining,
+    }
+}
+
 fn unavailable(e: sqlx::Error) -> CommerceError {
     CommerceError::Unavailable(format!("demo store: {e}"))
 }
@@ -422,6 +473,86 @@ impl Commerce for DemoStore {
             .find(|(account, _)| *account == buyer_account)
             .map(|(_, level)| (*level).to_owned()))
     }
+
+    async fn coupons(&self) -> Result<Vec<Coupon>, CommerceError> {
+        sqlx::query_as::<_, (String, String, i64, i64, i64, i64)>(
+            "SELECT id, title, discount_cents, min_spend_cents, valid_until, remaining \
+             FROM coupons ORDER BY valid_until DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)
+        .map(|rows| rows.into_iter().map(coupon_of).collect())
+    }
+
+    async fn coupon(&self, id: &CouponId) -> Result<Option<Coupon>, CommerceError> {
+        sqlx::query_as::<_, (String, String, i64, i64, i64, i64)>(
+            "SELECT id, title, discount_cents, min_spend_cents, valid_until, remaining \
+             FROM coupons WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)
+        .map(|row| row.map(coupon_of))
+    }
+
+    async fn claim_coupon(
+        &self,
+        buyer_account: &str,
+        id: &CouponId,
+        now_ms: i64,
+    ) -> Result<Claim, CommerceError> {
+        // The write comes first, so the transaction holds the store's write
+        // lock from its first statement (two buyers racing for the last one
+        // queue up instead of failing on a stale read).
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let taken = sqlx::query(
+            "UPDATE coupons SET remaining = remaining - 1 \
+             WHERE id = $1 AND remaining > 0 AND valid_until > $2",
+        )
+        .bind(id.as_str())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let held: Option<(i64,)> = sqlx::query_as(
+            "SELECT claimed_at FROM coupon_claims WHERE coupon_id = $1 AND buyer_account = $2",
+        )
+        .bind(id.as_str())
+        .bind(buyer_account)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if held.is_some() {
+            // Dropping the transaction gives the coupon taken above back.
+            return Ok(Claim::AlreadyClaimed);
+        }
+        if taken.rows_affected() == 0 {
+            let coupon: Option<(i64,)> =
+                sqlx::query_as("SELECT valid_until FROM coupons WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            return Ok(match coupon {
+                None => Claim::Unknown,
+                Some((valid_until,)) if now_ms >= valid_until => Claim::Expired,
+                Some(_) => Claim::SoldOut,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO coupon_claims (coupon_id, buyer_account, claimed_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id.as_str())
+        .bind(buyer_account)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Claim::Claimed)
+    }
 }
 
 const PRODUCT_COLUMNS: &str = "sku, title, category, price_cents, stock, image_url, link";
@@ -455,6 +586,39 @@ impl ProductRow {
 mod tests {
     use super::*;
     use crate::domain::commerce::OrderStatus;
+
+    #[tokio::test]
+    async fn a_coupon_is_claimed_once_per_buyer_while_some_are_left_and_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000_000;
+        let store = DemoStore::open(dir.path(), now).await.unwrap();
+        let all = store.coupons().await.unwrap();
+        assert_eq!(all.len(), 3);
+        let flash = CouponId::parse("FLASH30").unwrap();
+        let shop = CouponId::parse("SHOP20").unwrap();
+        let left = |c: Option<Coupon>| c.unwrap().remaining;
+        assert_eq!(left(store.coupon(&flash).await.unwrap()), 1);
+
+        let claim = |account: &'static str, id: &CouponId, at: i64| {
+            let (store, id) = (&store, id.clone());
+            async move { store.claim_coupon(account, &id, at).await.unwrap() }
+        };
+        assert_eq!(claim("demo_buyer_1", &flash, now).await, Claim::Claimed);
+        assert_eq!(claim("demo_buyer_1", &flash, now).await, Claim::AlreadyClaimed);
+        assert_eq!(claim("demo_buyer_2", &flash, now).await, Claim::SoldOut);
+        assert_eq!(left(store.coupon(&flash).await.unwrap()), 0);
+
+        let before = left(store.coupon(&shop).await.unwrap());
+        assert_eq!(claim("demo_buyer_2", &shop, now).await, Claim::Claimed);
+        // A repeated claim gives nothing more and takes nothing from the stock.
+        assert_eq!(claim("demo_buyer_2", &shop, now).await, Claim::AlreadyClaimed);
+        assert_eq!(left(store.coupon(&shop).await.unwrap()), before - 1);
+        let expired_at = now + 30 * DAY;
+        assert_eq!(claim("demo_buyer_1", &shop, expired_at).await, Claim::Expired);
+        assert_eq!(left(store.coupon(&shop).await.unwrap()), before - 1);
+        let nope = CouponId::parse("NOPE").unwrap();
+        assert_eq!(claim("demo_buyer_1", &nope, now).await, Claim::Unknown);
+    }
 
     #[tokio::test]
     async fn a_buyer_sees_their_orders_and_never_another_buyers() {

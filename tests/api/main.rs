@@ -13,6 +13,7 @@ mod bot_support;
 mod channels;
 mod cli;
 mod cluster;
+mod coupons;
 mod crash;
 mod data_protection;
 mod fuzz;

@@ -1013,6 +1013,32 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         .await;
     assert_eq!(number, json!(first_order));
     page_is_sound(&widget, "widget-order-card", true).await;
+
+    // A coupon from the console's picker; the buyer claims it in the widget and
+    // the agent's log tells the claim.
+    console.click("[data-testid=action-coupon_card]").await;
+    console.wait_for("[data-testid=coupon-send-SHOP20]").await;
+    console.click("[data-testid=coupon-send-SHOP20]").await;
+    widget
+        .wait_until(
+            "the coupon card in the widget",
+            "document.querySelector('[data-testid=coupon-card][data-coupon-id=SHOP20] .coupon-rule')?.textContent === '满199减20'",
+        )
+        .await;
+    widget.click("[data-testid=coupon-claim]").await;
+    widget
+        .wait_until(
+            "the claim in words",
+            "document.querySelector('[data-testid=coupon-claim]')?.textContent === '已领取'",
+        )
+        .await;
+    console
+        .wait_until(
+            "the claim in the agent's log",
+            "[...document.querySelectorAll('[data-testid=agent-log] .msg')].some(m => m.textContent.includes('已领取优惠券'))",
+        )
+        .await;
+    page_is_sound(&widget, "widget-coupon-card", true).await;
     widget.quit().await;
 
     // A picture from the agent reaches the chat (and the buyer) as a picture.

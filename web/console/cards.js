@@ -15,6 +15,10 @@ addStrings(
     order_send: "发送订单卡片", order_sent: "订单卡片已发送",
     error_order_not_found: "买家账号下没有这个订单", error_buyer_not_signed_in: "买家未用店铺账号登录，不能发送订单",
     error_invalid_order_no: "订单号格式不对",
+    coupon_card: "优惠券", coupon_send: "发送", coupon_sent: "优惠券已发送", coupon_left: (n) => `剩 ${n} 张`,
+    coupon_until: (d) => `有效期至 ${d}`, coupon_not_offerable: "已抢光或已过期", coupon_none: "店铺还没有优惠券",
+    error_coupon_not_found: "店铺没有这张优惠券", error_coupon_unavailable: "这张优惠券已抢光或已过期，不能发送",
+    error_invalid_coupon_id: "优惠券编号不对",
   },
   {
     product_card: "Product card", product_search: "Search products (title, category or sku)", product_send: "Send",
@@ -25,6 +29,10 @@ addStrings(
     order_send: "Send as a card", order_sent: "Order card sent",
     error_order_not_found: "The buyer's account has no such order", error_buyer_not_signed_in: "The buyer is not signed in with a shop account: no order can be sent",
     error_invalid_order_no: "That is not an order number",
+    coupon_card: "Coupon", coupon_send: "Send", coupon_sent: "Coupon sent", coupon_left: (n) => `${n} left`,
+    coupon_until: (d) => `Valid until ${d}`, coupon_not_offerable: "All claimed or expired", coupon_none: "The shop has no coupons yet",
+    error_coupon_not_found: "The shop has no such coupon", error_coupon_unavailable: "This coupon is all claimed or expired and cannot be sent",
+    error_invalid_coupon_id: "That is not a coupon id",
   },
 );
 
@@ -131,4 +139,71 @@ export function toggleProductPicker(chat, anchor) {
   recommend();
   find();
   search.focus();
+}
+
+/// A coupon card as the chat history shows it.
+export function couponCardNode(card) {
+  const zh = currentLang() === "zh";
+  return el(
+    "div",
+    { class: "coupon-card", testid: "coupon-card", "data-coupon-id": card.coupon_id },
+    el("b", { class: "coupon-amount" }, price(card.discount_cents)),
+    el(
+      "div",
+      {},
+      el("strong", {}, card.title),
+      el("div", { class: "hint" }, zh ? card.rule_zh : card.rule_en),
+      el("div", { class: "hint" }, t("coupon_until", new Date(card.valid_until).toLocaleDateString())),
+    ),
+  );
+}
+
+/// Opens (or closes) the coupon picker above the reply box of `chat`: the
+/// shop's coupons, each sent as a card in one click (none left or expired:
+/// shown, not sendable).
+export async function toggleCouponPicker(chat, anchor) {
+  const open = anchor.parentNode.querySelector("[data-testid=coupon-picker]");
+  if (open) return open.remove();
+  const list = el("ul", { class: "product-results", testid: "coupon-list" });
+  const picker = el(
+    "div",
+    { class: "product-picker", testid: "coupon-picker" },
+    el("div", { class: "row" }, el("h4", {}, t("coupon_card")), el("button", { type: "button", class: "link", onclick: () => picker.remove() }, t("close_picker"))),
+    list,
+  );
+  anchor.before(picker);
+  let coupons;
+  try {
+    coupons = await get("/api/v1/staff/coupons");
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "hint" }, errorText(error)));
+    return;
+  }
+  const zh = currentLang() === "zh";
+  const row = (c) => {
+    const button = el("button", { type: "button", testid: `coupon-send-${c.id}`, disabled: !c.offerable }, t("coupon_send"));
+    button.onclick = async () => {
+      button.disabled = true;
+      try {
+        await post(`${chat.base}/coupon-cards`, { coupon_id: c.id, client_msg_id: `coupon-${crypto.randomUUID()}` });
+        chat.app.toast(t("coupon_sent"));
+        picker.remove();
+      } catch (error) {
+        chat.app.toast(errorText(error));
+        button.disabled = false;
+      }
+    };
+    return el(
+      "li",
+      { testid: "coupon-option" },
+      el(
+        "div",
+        {},
+        el("strong", {}, `${c.title} · ${zh ? c.rule_zh : c.rule_en}`),
+        el("div", { class: "hint" }, c.offerable ? `${t("coupon_left", c.remaining)} · ${t("coupon_until", new Date(c.valid_until).toLocaleDateString())}` : t("coupon_not_offerable")),
+      ),
+      button,
+    );
+  };
+  list.replaceChildren(...(coupons.length ? coupons.map(row) : [el("li", { class: "hint" }, t("coupon_none"))]));
 }

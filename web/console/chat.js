@@ -7,7 +7,7 @@ import { errorText, t, word } from "./i18n.js";
 import { SidePanel, fillTemplate, templateValues, unfilled } from "./side.js";
 import { buyerLabel } from "./inbox.js";
 import { createFromChat } from "./tickets.js";
-import { orderCardNode, productCardNode, toggleProductPicker } from "./cards.js";
+import { couponCardNode, orderCardNode, productCardNode, toggleCouponPicker, toggleProductPicker } from "./cards.js";
 
 /// Hour and minute; the date too when it is not today.
 function stamp(ms) {
@@ -180,6 +180,8 @@ export class ChatView {
       box.append(productCardNode(body.card));
     } else if (body.type === "order_card") {
       box.append(orderCardNode(body.card));
+    } else if (body.type === "coupon_card") {
+      box.append(couponCardNode(body.card));
     } else {
       box.textContent = body.text || "";
       if (body.type === "bot_answer" && body.citations?.length) {
@@ -218,6 +220,7 @@ export class ChatView {
         act("block", () => this.side.openBlock(), mine || supervisor),
         act("tk_from_chat", () => createFromChat(this.app, c.id), mine || supervisor),
         act("product_card", () => toggleProductPicker(this, this.pane.querySelector("[data-testid=reply-form]")), c.state === "with_agent" && mine),
+        act("coupon_card", () => toggleCouponPicker(this, this.pane.querySelector("[data-testid=reply-form]")), c.state === "with_agent" && mine),
       ].filter(Boolean),
     );
     this.input.disabled = !(c.state === "with_agent" && mine);

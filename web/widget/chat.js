@@ -98,6 +98,9 @@ function bodyNode(body, seq) {
     case "order_card":
       box.appendChild(orderCard(body.card));
       break;
+    case "coupon_card":
+      box.appendChild(couponCard(body.card, seq));
+      break;
     default:
       box.textContent = body.text || "";
   }
@@ -169,6 +172,44 @@ function orderCard(card) {
     tracking.dataset.testid = "order-card-tracking";
     box.appendChild(tracking);
   }
+  return box;
+}
+
+/// A coupon the agent offered: amount, rule, validity and 领取 (claim). The
+/// shop decides the claim; the answer is shown on the card in words.
+function couponCard(card, seq) {
+  const box = el("div", "coupon");
+  box.dataset.testid = "coupon-card";
+  box.dataset.couponId = card.coupon_id;
+  const amount = el("strong", "coupon-amount", `¥${card.discount_cents % 100 ? (card.discount_cents / 100).toFixed(2) : card.discount_cents / 100}`);
+  const info = el("div", "coupon-info");
+  info.append(
+    el("strong", "coupon-title", card.title),
+    el("span", "coupon-rule", lang === "zh" ? card.rule_zh : card.rule_en),
+    el("span", "coupon-until", words.coupon_until(new Date(card.valid_until).toLocaleDateString())),
+  );
+  const claim = el("button", "coupon-claim", words.coupon_claim);
+  claim.type = "button";
+  claim.dataset.testid = "coupon-claim";
+  const note = el("span", "coupon-note");
+  note.dataset.testid = "coupon-note";
+  note.setAttribute("role", "status");
+  claim.disabled = seq === undefined;
+  claim.onclick = async () => {
+    claim.disabled = true;
+    try {
+      await session.api("POST", session.conversationPath("/coupon-claims"), { seq, lang });
+      claim.textContent = words.coupon_claimed;
+      note.textContent = "";
+    } catch (e) {
+      const known = { coupon_sold_out: words.coupon_sold_out, coupon_expired: words.coupon_expired, buyer_not_signed_in: words.coupon_sign_in };
+      note.textContent = known[e.code] || words.coupon_failed;
+      claim.disabled = e.code === "coupon_sold_out" || e.code === "coupon_expired";
+    }
+  };
+  const side = el("div", "coupon-side");
+  side.append(claim, note);
+  box.append(amount, info, side);
   return box;
 }
 

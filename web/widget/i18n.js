@@ -60,6 +60,18 @@ Object.assign(STRINGS.en, {
   order_placed: (d) => `Placed ${d}`, order_items: (n) => `${n} item${n === 1 ? "" : "s"}`,
 });
 
+// Coupon cards (issue 18).
+Object.assign(STRINGS.zh, {
+  coupon_claim: "领取", coupon_claimed: "已领取", coupon_until: (d) => `有效期至 ${d}`,
+  coupon_sold_out: "已被抢光了", coupon_expired: "优惠券已过期", coupon_sign_in: "请先登录店铺账号再领取",
+  coupon_failed: "领取失败，请稍后再试",
+});
+Object.assign(STRINGS.en, {
+  coupon_claim: "Claim", coupon_claimed: "Claimed", coupon_until: (d) => `Valid until ${d}`,
+  coupon_sold_out: "All gone, sorry", coupon_expired: "This coupon has expired", coupon_sign_in: "Sign in to your shop account to claim it",
+  coupon_failed: "Could not claim it; please try again shortly",
+});
+
 export function pickLang(requested) {
   if (requested === "zh" || requested === "en") return requested;
   return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";

@@ -51,7 +51,8 @@ fn facts_of(body: &MessageBody) -> MessageFacts {
         MessageBody::System { .. }
         | MessageBody::BotAnswer { .. }
         | MessageBody::ProductCard { .. }
-        | MessageBody::OrderCard { .. } => MessageFacts::default(),
+        | MessageBody::OrderCard { .. }
+        | MessageBody::CouponCard { .. } => MessageFacts::default(),
     }
 }
 
