@@ -32,6 +32,8 @@
   frame.className = "xiaoer-frame";
   frame.title = zh ? "在线客服" : "Customer service chat";
   frame.dataset.testid = "xiaoer-frame";
+  // The chat may ask for the microphone (voice messages); the browser still asks the buyer.
+  frame.allow = "microphone";
   const query = new URLSearchParams({ lang: zh ? "zh" : "en", page: location.href, title: document.title });
   let loaded = false;
 

@@ -40,6 +40,13 @@ pub enum AttachmentType {
     Pdf,
     PlainText,
     Mp4,
+    /// Voice messages: what browsers record (WebM/Opus in Chromium and Firefox,
+    /// MP4/AAC in Safari) and what phones and apps send (Ogg, MP3, WAV).
+    AudioWebm,
+    AudioOgg,
+    AudioMp4,
+    AudioMpeg,
+    AudioWav,
 }
 
 impl AttachmentType {
@@ -58,6 +65,11 @@ impl AttachmentType {
             "application/pdf" => AttachmentType::Pdf,
             "text/plain" => AttachmentType::PlainText,
             "video/mp4" => AttachmentType::Mp4,
+            "audio/webm" => AttachmentType::AudioWebm,
+            "audio/ogg" | "audio/opus" => AttachmentType::AudioOgg,
+            "audio/mp4" | "audio/x-m4a" | "audio/m4a" | "audio/aac" => AttachmentType::AudioMp4,
+            "audio/mpeg" | "audio/mp3" => AttachmentType::AudioMpeg,
+            "audio/wav" | "audio/x-wav" | "audio/wave" => AttachmentType::AudioWav,
             _ => return None,
         })
     }
@@ -71,7 +83,24 @@ impl AttachmentType {
             AttachmentType::Pdf => "application/pdf",
             AttachmentType::PlainText => "text/plain; charset=utf-8",
             AttachmentType::Mp4 => "video/mp4",
+            AttachmentType::AudioWebm => "audio/webm",
+            AttachmentType::AudioOgg => "audio/ogg",
+            AttachmentType::AudioMp4 => "audio/mp4",
+            AttachmentType::AudioMpeg => "audio/mpeg",
+            AttachmentType::AudioWav => "audio/wav",
         }
+    }
+
+    /// A recording a voice message may point at.
+    pub fn is_audio(self) -> bool {
+        matches!(
+            self,
+            AttachmentType::AudioWebm
+                | AttachmentType::AudioOgg
+                | AttachmentType::AudioMp4
+                | AttachmentType::AudioMpeg
+                | AttachmentType::AudioWav
+        )
     }
 
     /// The declared type must match the bytes: a "PNG" that is really HTML is refused.
@@ -85,7 +114,18 @@ impl AttachmentType {
             }
             AttachmentType::Pdf => bytes.starts_with(b"%PDF-"),
             AttachmentType::PlainText => std::str::from_utf8(bytes).is_ok(),
-            AttachmentType::Mp4 => bytes.len() >= 8 && &bytes[4..8] == b"ftyp",
+            AttachmentType::Mp4 | AttachmentType::AudioMp4 => {
+                bytes.len() >= 8 && &bytes[4..8] == b"ftyp"
+            }
+            AttachmentType::AudioWebm => bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]),
+            AttachmentType::AudioOgg => bytes.starts_with(b"OggS"),
+            AttachmentType::AudioMpeg => {
+                bytes.starts_with(b"ID3")
+                    || (bytes.len() >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
+            }
+            AttachmentType::AudioWav => {
+                bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE"
+            }
         }
     }
 }
@@ -105,6 +145,20 @@ mod tests {
         let png = AttachmentType::from_mime("image/png").unwrap();
         assert!(png.matches_content(b"\x89PNG\r\n\x1a\nrest"));
         assert!(!png.matches_content(b"<html><script>"));
+    }
+
+    #[test]
+    fn recordings_are_audio_and_must_be_what_they_say() {
+        let webm = AttachmentType::from_mime("audio/webm;codecs=opus").unwrap();
+        assert!(webm.is_audio());
+        assert!(webm.matches_content(&[0x1A, 0x45, 0xDF, 0xA3, 0x9F]));
+        assert!(!webm.matches_content(b"OggS"));
+        let wav = AttachmentType::from_mime("audio/wav").unwrap();
+        assert!(wav.matches_content(b"RIFF\x24\0\0\0WAVEfmt "));
+        assert!(!wav.matches_content(b"RIFF\x24\0\0\0WEBPVP8 "), "a picture is not a recording");
+        assert!(AttachmentType::from_mime("audio/mpeg").unwrap().matches_content(b"ID3\x04"));
+        assert!(!AttachmentType::from_mime("image/png").unwrap().is_audio());
+        assert!(AttachmentType::from_mime("audio/x-aiff").is_none());
     }
 
     #[test]

@@ -20,7 +20,12 @@ pub enum MessageError {
     BadAttachmentId,
     #[error("file name must be 1 to 255 characters without path separators")]
     BadFileName,
+    #[error("a voice message lasts 1 ms to {MAX_VOICE_MS} ms")]
+    BadDuration,
 }
+
+/// The longest voice message, as on the big chat apps: one minute.
+pub const MAX_VOICE_MS: i64 = 60_000;
 
 /// Text a person typed: non-empty, bounded, emoji welcome, no control characters
 /// other than line breaks and tabs.
@@ -88,6 +93,10 @@ pub enum RawMessageBody {
         attachment_id: String,
         name: String,
     },
+    Voice {
+        attachment_id: String,
+        duration_ms: i64,
+    },
 }
 
 /// A validated message body, as stored and as delivered.
@@ -104,6 +113,12 @@ pub enum MessageBody {
     File {
         attachment_id: AttachmentId,
         name: String,
+    },
+    /// A recording (an audio attachment of the same conversation) and how long
+    /// it plays, as the recording client measured it.
+    Voice {
+        attachment_id: AttachmentId,
+        duration_ms: i64,
     },
     /// Written by the server: state changes, assignments, notes.
     System {
@@ -177,15 +192,26 @@ impl MessageBody {
                     .ok_or(MessageError::BadAttachmentId)?,
                 name: parse_file_name(&name)?,
             },
+            RawMessageBody::Voice {
+                attachment_id,
+                duration_ms,
+            } => MessageBody::Voice {
+                attachment_id: AttachmentId::parse(&attachment_id)
+                    .ok_or(MessageError::BadAttachmentId)?,
+                duration_ms: (1..=MAX_VOICE_MS)
+                    .contains(&duration_ms)
+                    .then_some(duration_ms)
+                    .ok_or(MessageError::BadDuration)?,
+            },
         })
     }
 
     /// The attachment this message points at, which must belong to the same conversation.
     pub fn attachment(&self) -> Option<&AttachmentId> {
         match self {
-            MessageBody::Image { attachment_id, .. } | MessageBody::File { attachment_id, .. } => {
-                Some(attachment_id)
-            }
+            MessageBody::Image { attachment_id, .. }
+            | MessageBody::File { attachment_id, .. }
+            | MessageBody::Voice { attachment_id, .. } => Some(attachment_id),
             MessageBody::Text { .. }
             | MessageBody::System { .. }
             | MessageBody::BotAnswer { .. }

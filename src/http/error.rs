@@ -297,6 +297,7 @@ impl From<AttachmentError> for ApiError {
         match e {
             AttachmentError::TypeNotAllowed => ApiError::UnsupportedMediaType { message },
             AttachmentError::ContentMismatch => ApiError::bad_request("content_mismatch", message),
+            AttachmentError::NotAudio => ApiError::bad_request("not_audio", message),
             AttachmentError::Empty => ApiError::bad_request("empty_attachment", message),
             AttachmentError::TooLarge(_) => ApiError::PayloadTooLarge { message },
             AttachmentError::NotFound => ApiError::NotFound {
@@ -418,6 +419,7 @@ impl From<MessageError> for ApiError {
             MessageError::BadClientMsgId => "bad_client_msg_id",
             MessageError::BadAttachmentId => "bad_attachment_id",
             MessageError::BadFileName => "bad_file_name",
+            MessageError::BadDuration => "bad_duration",
         };
         ApiError::bad_request(code, e)
     }

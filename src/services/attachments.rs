@@ -12,8 +12,10 @@ use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
-    #[error("content type is not allowed (images, PDF, plain text and MP4 are)")]
+    #[error("content type is not allowed (images, PDF, plain text, MP4 and audio recordings are)")]
     TypeNotAllowed,
+    #[error("a voice message must point at an audio recording")]
+    NotAudio,
     #[error("the file's content does not match its declared type")]
     ContentMismatch,
     #[error("attachment is empty")]
@@ -127,14 +129,22 @@ impl AttachmentService {
     }
 
     /// Must the attachment be linked to this conversation? Used before a message may point at it.
+    /// The attachment belongs to the conversation (and, for a voice message,
+    /// is an audio recording).
     pub async fn ensure_linked(
         &self,
         conversation_id: &str,
         id: &AttachmentId,
+        audio: bool,
     ) -> Result<(), AttachmentError> {
-        self.store
+        let content_type = self
+            .store
             .linked_attachment(id.as_str(), conversation_id)
             .await?;
+        let is_audio = AttachmentType::from_mime(&content_type).is_some_and(AttachmentType::is_audio);
+        if audio && !is_audio {
+            return Err(AttachmentError::NotAudio);
+        }
         Ok(())
     }
 

@@ -226,7 +226,11 @@ impl ChatService {
         let conversation = self.visible(actor, id).await?;
         if let Some(attachment) = body.attachment() {
             self.attachments
-                .ensure_linked(id.as_str(), attachment)
+                .ensure_linked(
+                    id.as_str(),
+                    attachment,
+                    matches!(body, MessageBody::Voice { .. }),
+                )
                 .await?;
         }
         let (sender, guard) = match actor {

@@ -150,7 +150,9 @@ impl HistoryService {
             MessageBody::ProductCard { card } => card.title.as_str(),
             MessageBody::OrderCard { card } => card.order_no.as_str(),
             MessageBody::CouponCard { card } => card.title.as_str(),
-            MessageBody::Image { caption: None, .. } | MessageBody::System { .. } => "",
+            MessageBody::Image { caption: None, .. }
+            | MessageBody::Voice { .. }
+            | MessageBody::System { .. } => "",
         };
         self.hashes(Field::Message, text)
     }

@@ -70,6 +70,9 @@ fn preview(event: super::events::ChatEvent) -> Option<Preview> {
             caption.map(|c| c.as_str().to_owned()).unwrap_or_default(),
         ),
         MessageBody::File { name, .. } => ("file", name),
+        MessageBody::Voice { duration_ms, .. } => {
+            ("voice", format!("{}\u{2033}", (duration_ms + 999) / 1000))
+        }
         MessageBody::System { text } | MessageBody::BotAnswer { text, .. } => ("text", text),
         MessageBody::ProductCard { card } => ("product_card", card.title),
         MessageBody::OrderCard { card } => ("order_card", card.order_no),

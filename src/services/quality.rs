@@ -516,6 +516,9 @@ fn message_text(body: MessageBody) -> Option<String> {
             Some(caption.map_or_else(|| "[图片]".to_owned(), |c| c.as_str().to_owned()))
         }
         MessageBody::File { name, .. } => Some(format!("[文件] {name}")),
+        MessageBody::Voice { duration_ms, .. } => {
+            Some(format!("[语音] {} 秒", (duration_ms + 999) / 1000))
+        }
         MessageBody::BotAnswer { text, .. } => Some(text),
         MessageBody::ProductCard { card } => Some(format!("[商品] {}", card.title)),
         MessageBody::OrderCard { card } => Some(card.summary()),

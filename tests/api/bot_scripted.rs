@@ -203,3 +203,27 @@ async fn scripted_a_busy_model_gets_the_closest_entries_not_a_hand_off() {
     assert!(text_of(&offer).contains("1. 发票 / Invoices"), "{offer}");
     assert_eq!(app.shopper_state(&buyer).await, "bot");
 }
+
+#[tokio::test]
+async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
+    use crate::helpers::wav;
+    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let res = app.upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800)).await;
+    assert_eq!(res.status(), 201);
+    let stored: serde_json::Value = res.json().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/conversations/{}/messages", buyer.conversation_id)))
+        .bearer_auth(&buyer.token)
+        .json(&json!({ "client_msg_id": "voice-1", "body": { "type": "voice", "attachment_id": stored["attachment_id"], "duration_ms": 800 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let seq = res.json::<serde_json::Value>().await.unwrap()["seq"].as_i64().unwrap();
+    let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&reply).contains("听不了语音"), "{reply}");
+    assert!(text_of(&reply).contains("转人工"), "{reply}");
+    assert_eq!(app.shopper_state(&buyer).await, "bot");
+}

@@ -360,6 +360,25 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Uploads `bytes` declared as `content_type` into the chat as its buyer.
+    pub async fn upload_as(
+        &self,
+        conversation_id: &str,
+        token: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        let path = format!("/api/v1/conversations/{conversation_id}/attachments");
+        self.client
+            .post(self.url(&path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A buyer asks for a human and `agent` takes the chat.
     pub async fn hand_to_agent(&self, buyer: &Buyer, agent: &StaffLogin) {
         assert_eq!(
@@ -459,4 +478,25 @@ pub fn today_in_beijing() -> String {
     (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days))
         .format("%Y-%m-%d")
         .to_string()
+}
+
+/// A silent mono 16-bit PCM WAV recording of `ms` milliseconds at 8 kHz (a
+/// voice message's attachment).
+pub fn wav(ms: u32) -> Vec<u8> {
+    let data = ms * 8 * 2;
+    let mut out = Vec::with_capacity(44 + data as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes()); // bytes per second
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    out.resize(44 + data as usize, 0);
+    out
 }

@@ -4,12 +4,13 @@
 //! for a buyer the shop did not vouch for. The bot shows the card after it
 //! answers an order question.
 
-use crate::bot_support::{FixedKnowledge, all_text, shop_entries, spawn_bot_app};
+use crate::bot_scripted::{replying, spawn_scripted};
+use crate::bot_support::all_text;
 use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xiaoer::domain::staff::Role;
+use xiaoer::services::bot::AnswerBudget;
 
 /// A chat of the shop account `account`, signed in through the shop's page.
 async fn signed_in_buyer(app: &TestApp, account: &str) -> Buyer {
@@ -143,11 +144,7 @@ async fn an_anonymous_buyers_chat_has_no_order_to_send() {
 
 #[tokio::test]
 async fn the_bot_answers_an_order_question_in_words_then_shows_the_order_card() {
-    let kb = Arc::new(FixedKnowledge {
-        entries: shop_entries(),
-        ..Default::default()
-    });
-    let app = spawn_bot_app(kb).await;
+    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
     let shopper = app.shopper("demo_buyer_1").await;
     let seq = app.say(&shopper, "我的快递到哪了？订单号XE20261101002").await;
     let answer = all_text(&app.bot_replies(&shopper, seq).await);

@@ -1041,6 +1041,23 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
     page_is_sound(&widget, "widget-coupon-card", true).await;
     widget.quit().await;
 
+    // The buyer's voice message plays in the agent's log, with its length.
+    let res = app
+        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", helpers::wav(2300))
+        .await;
+    assert_eq!(res.status(), 201);
+    let stored: Value = res.json().await.unwrap();
+    let msg = json!({ "client_msg_id": "voice-1", "body": { "type": "voice", "attachment_id": stored["attachment_id"], "duration_ms": 2300 } });
+    assert_eq!(app.buyer_post(&buyer, "/messages", msg).await.status(), 201);
+    let length = console
+        .wait_until(
+            "the voice message playable in the agent's log",
+            "(() => { const v = document.querySelector('[data-testid=agent-log] [data-testid=voice-message]'); \
+             return v && v.querySelector('audio').readyState >= 1 && !v.querySelector('audio').error ? v.textContent : null; })()",
+        )
+        .await;
+    assert_eq!(length, json!("3″"));
+
     // A picture from the agent reaches the chat (and the buyer) as a picture.
     console
         .choose_file(
@@ -1541,6 +1558,50 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
         .await;
     both_widths(&buyer, "buyer-with-agent").await;
 
+    // A voice message: 🎤 records (the browser's fake microphone), 发送 sends it
+    // with its length; the buyer's log plays it and the agent gets the recording.
+    buyer.click("[data-testid=voice]").await;
+    buyer
+        .wait_until(
+            "the recording bar",
+            "!document.querySelector('[data-testid=recording]').hidden",
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    buyer.click("[data-testid=voice-send]").await;
+    buyer
+        .wait_until(
+            "the voice message in the log, sent",
+            "[...document.querySelectorAll('[data-testid=log] li')].some(li => li.querySelector('[data-testid=voice-message] audio') && !li.classList.contains('pending'))",
+        )
+        .await;
+    let events: Vec<Value> = app
+        .staff_get(&agent, &format!("{base}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let voice = events
+        .iter()
+        .find(|e| e["body"]["type"] == "voice")
+        .expect("the agent gets the voice message");
+    let length = voice["body"]["duration_ms"].as_i64().unwrap();
+    assert!((1000..=10_000).contains(&length), "{voice}");
+    let recording = app
+        .staff_get(
+            &agent,
+            &format!("{base}/attachments/{}", voice["body"]["attachment_id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(recording.status(), 200);
+    assert!(
+        recording.headers()["content-type"].to_str().unwrap().starts_with("audio/"),
+        "{:?}",
+        recording.headers()
+    );
+    assert!(recording.bytes().await.unwrap().len() > 100, "a real recording");
+    both_widths(&buyer, "buyer-voice").await;
+
     // Resolved: the buyer rates the chat once.
     let res = app
         .staff_post(&agent, &format!("{base}/resolve"), json!({}))
@@ -1779,3 +1840,4 @@ async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
         .await;
     browser.quit().await;
 }
+

@@ -80,7 +80,9 @@ impl Driver {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          format!("--window-size={width},{height}"), "--lang=zh-CN",
-                         "--autoplay-policy=no-user-gesture-required"]
+                         "--autoplay-policy=no-user-gesture-required",
+                         // A microphone that plays a tone, allowed without a prompt (voice messages).
+                         "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
             }
         } } });
         let res: Value = self

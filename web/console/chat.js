@@ -178,6 +178,15 @@ export class ChatView {
       box.append(el("a", { href: `${this.base}/attachments/${body.attachment_id}` }, `📎 ${body.name}`));
     } else if (body.type === "product_card") {
       box.append(productCardNode(body.card));
+    } else if (body.type === "voice") {
+      box.append(
+        el(
+          "div",
+          { class: "voice", testid: "voice-message" },
+          el("audio", { controls: true, preload: "metadata", src: `${this.base}/attachments/${body.attachment_id}` }),
+          el("span", { class: "hint" }, `${Math.ceil(body.duration_ms / 1000)}″`),
+        ),
+      );
     } else if (body.type === "order_card") {
       box.append(orderCardNode(body.card));
     } else if (body.type === "coupon_card") {

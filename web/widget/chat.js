@@ -98,6 +98,9 @@ function bodyNode(body, seq) {
     case "order_card":
       box.appendChild(orderCard(body.card));
       break;
+    case "voice":
+      box.appendChild(voicePlayer(body));
+      break;
     case "coupon_card":
       box.appendChild(couponCard(body.card, seq));
       break;
@@ -138,6 +141,18 @@ function productCard(card) {
   actions.append(link, add);
   info.appendChild(actions);
   box.append(img, info);
+  return box;
+}
+
+/// A voice message: the browser's own player and how long it lasts.
+function voicePlayer(body) {
+  const box = el("div", "voice");
+  box.dataset.testid = "voice-message";
+  const audio = el("audio");
+  audio.controls = true;
+  audio.preload = "metadata";
+  audio.src = imageUrl(body.attachment_id);
+  box.append(audio, el("span", "voice-length", `${Math.ceil(body.duration_ms / 1000)}″`));
   return box;
 }
 
@@ -453,6 +468,64 @@ $("[data-testid=image-input]").addEventListener("change", async (e) => {
     notice(error.status === 429 ? words.too_fast_image : words.image_failed);
   }
 });
+
+// Voice messages: 🎤 records from the microphone (the browser asks the buyer
+// first), 发送 uploads the recording and sends it with its length, 取消 drops it.
+// At most a minute; where the browser cannot record, the button stays hidden.
+const MAX_VOICE_MS = 60000;
+const recorderType = () =>
+  ["audio/webm;codecs=opus", "audio/webm", "audio/mp4", "audio/ogg;codecs=opus"].find((t) => window.MediaRecorder?.isTypeSupported(t));
+const voice = { recorder: null, started: 0, timer: null, send: false };
+$("[data-testid=voice]").hidden = !(navigator.mediaDevices?.getUserMedia && recorderType());
+
+async function startRecording() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch {
+    notice(words.voice_denied);
+    return;
+  }
+  const chunks = [];
+  const recorder = new MediaRecorder(stream, { mimeType: recorderType() });
+  recorder.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+  recorder.onstop = async () => {
+    stream.getTracks().forEach((t) => t.stop());
+    clearInterval(voice.timer);
+    $("[data-testid=recording]").hidden = true;
+    const duration = Math.min(MAX_VOICE_MS, Math.max(1, Math.round(performance.now() - voice.started)));
+    voice.recorder = null;
+    if (!voice.send || !chunks.length) return;
+    const blob = new Blob(chunks, { type: recorder.mimeType.split(";")[0] });
+    try {
+      const stored = await session.api("POST", session.conversationPath("/attachments"), blob, blob.type);
+      sendBody({ type: "voice", attachment_id: stored.attachment_id, duration_ms: duration });
+    } catch (error) {
+      notice(error.status === 429 ? words.too_fast_image : words.voice_failed);
+    }
+  };
+  voice.recorder = recorder;
+  voice.started = performance.now();
+  voice.send = false;
+  recorder.start();
+  $("[data-testid=recording]").hidden = false;
+  $("[data-testid=recording-time]").textContent = "0″";
+  voice.timer = setInterval(() => {
+    const ms = performance.now() - voice.started;
+    $("[data-testid=recording-time]").textContent = `${Math.floor(ms / 1000)}″`;
+    if (ms >= MAX_VOICE_MS) stopRecording(true);
+  }, 250);
+}
+
+function stopRecording(send) {
+  if (!voice.recorder || voice.recorder.state === "inactive") return;
+  voice.send = send;
+  voice.recorder.stop();
+}
+
+$("[data-testid=voice]").onclick = () => (voice.recorder ? stopRecording(true) : startRecording());
+$("[data-testid=voice-send]").onclick = () => stopRecording(true);
+$("[data-testid=voice-cancel]").onclick = () => stopRecording(false);
 
 const panel = $("[data-testid=emoji-panel]");
 for (const emoji of EMOJI) {

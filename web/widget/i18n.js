@@ -72,6 +72,16 @@ Object.assign(STRINGS.en, {
   coupon_failed: "Could not claim it; please try again shortly",
 });
 
+// Voice messages (issue 18).
+Object.assign(STRINGS.zh, {
+  voice_record: "录语音", voice_send: "发送", voice_cancel: "取消",
+  voice_denied: "没有麦克风权限，无法录音", voice_failed: "语音发送失败，请重试",
+});
+Object.assign(STRINGS.en, {
+  voice_record: "Record a voice message", voice_send: "Send", voice_cancel: "Cancel",
+  voice_denied: "No microphone permission: cannot record", voice_failed: "The voice message could not be sent; please try again",
+});
+
 export function pickLang(requested) {
   if (requested === "zh" || requested === "en") return requested;
   return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";

@@ -52,7 +52,8 @@ fn facts_of(body: &MessageBody) -> MessageFacts {
         | MessageBody::BotAnswer { .. }
         | MessageBody::ProductCard { .. }
         | MessageBody::OrderCard { .. }
-        | MessageBody::CouponCard { .. } => MessageFacts::default(),
+        | MessageBody::CouponCard { .. }
+        | MessageBody::Voice { .. } => MessageFacts::default(),
     }
 }
 
@@ -63,7 +64,8 @@ impl BotService {
             return Ok(()); // a person owns the chat: the bot stays silent
         }
         let facts = facts_of(&message.body);
-        if facts.text.trim().is_empty() && facts.image.is_none() {
+        let voice = matches!(message.body, MessageBody::Voice { .. });
+        if facts.text.trim().is_empty() && facts.image.is_none() && !voice {
             return Ok(());
         }
         // The buyer sees that the bot is working until its reply is committed
@@ -87,7 +89,17 @@ impl BotService {
             facts,
             profile,
         };
-        let outcome = self.run_pipeline(&mut turn).await;
+        let outcome = if voice {
+            // The bot cannot listen (no speech recognition here): it says so
+            // and asks for words, or a person, who can play the recording.
+            let text = turn.lang.pick(
+                "收到您的语音。我暂时还听不了语音，请用文字描述一下您的问题；需要人工客服请输入“转人工”。",
+                "Got your voice message. I can't listen to recordings yet: please type your question, or type \"agent\" to reach a person.",
+            );
+            self.say(&mut turn, text).await
+        } else {
+            self.run_pipeline(&mut turn).await
+        };
         let now = self.clock.now_ms();
         session::save(
             &self.store,
