@@ -10,7 +10,7 @@
 //! `contribution`s; every subscriber's cursor is then put past the seeded
 //! events, as if the subscribers had handled them. It starts the server again
 //! and, over HTTP as an admin, times the standard daily report, custom 90-day
-//! reports by agent and by day, and a CSV export, reporting the process's
+//! reports by agent, by agent × day and by day, and a CSV export, reporting the process's
 //! peak RSS. It prints JSON.
 
 use crate::config::Settings;
@@ -189,6 +189,12 @@ async fn time_reports(
             "custom report, 90 days by agent, all metrics",
             format!(
                 "/api/v1/staff/analytics/report?metrics={metrics}&by=agent&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by agent × day, all metrics",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=agent,day&from={from90}&to={to}"
             ),
         ),
         (

@@ -568,6 +568,38 @@ impl Dimension {
         })
     }
 
+    /// `by` of a report: one dimension, or two separated by a comma ("agent,day":
+    /// a row per agent and day). Two different ones, at most one of them time.
+    pub fn parse_pair(s: &str) -> Result<(Dimension, Option<Dimension>), ReportInputError> {
+        let mut parts = s.split(',').map(str::trim);
+        let first = Dimension::parse(parts.next().unwrap_or(""))?;
+        let Some(second) = parts.next() else {
+            return Ok((first, None));
+        };
+        let second = Dimension::parse(second)?;
+        let clash = first == second || (first.is_time() && second.is_time());
+        if clash || parts.next().is_some() {
+            return Err(ReportInputError::BadDimension);
+        }
+        Ok((first, Some(second)))
+    }
+
+    pub fn is_time(self) -> bool {
+        matches!(self, Dimension::Day | Dimension::Week | Dimension::Month)
+    }
+
+    /// The name used in `by=` and in export headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Day => "day",
+            Dimension::Week => "week",
+            Dimension::Month => "month",
+            Dimension::Agent => "agent",
+            Dimension::Channel => "channel",
+            Dimension::Group => "group",
+        }
+    }
+
     /// The time bucket of a day (for the time dimensions).
     pub fn bucket(self, day: &str) -> String {
         let Ok(date) = parse_day(day) else {

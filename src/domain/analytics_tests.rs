@@ -305,3 +305,24 @@ fn report_inputs_are_parsed_at_the_edge() {
         (5, vec!["快".to_string()], None)
     );
 }
+
+#[test]
+fn a_report_groups_by_one_dimension_or_a_pair_of_different_ones() {
+    assert_eq!(Dimension::parse_pair("day"), Ok((Dimension::Day, None)));
+    assert_eq!(
+        Dimension::parse_pair("agent,day"),
+        Ok((Dimension::Agent, Some(Dimension::Day)))
+    );
+    assert_eq!(
+        Dimension::parse_pair("week, channel"),
+        Ok((Dimension::Week, Some(Dimension::Channel)))
+    );
+    for bad in ["agent,agent", "day,week", "month,day", "agent,day,channel", "agent,", "nope,day", ""] {
+        assert_eq!(
+            Dimension::parse_pair(bad),
+            Err(ReportInputError::BadDimension),
+            "{bad}"
+        );
+    }
+    assert_eq!(Dimension::Group.name(), "group");
+}

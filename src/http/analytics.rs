@@ -100,11 +100,11 @@ pub async fn report(
     }
     let range = DayRange::parse(&q.from, &q.to).map_err(AnalyticsError::from)?;
     let metrics = parse_metrics(&q.metrics).map_err(AnalyticsError::from)?;
-    let dimension = Dimension::parse(&q.by).map_err(AnalyticsError::from)?;
+    let dimensions = Dimension::parse_pair(&q.by).map_err(AnalyticsError::from)?;
     let filters = filters(q.channel, q.agent_id, q.group_id);
     let report = state
         .analytics
-        .report(&staff, range, metrics, dimension, filters)
+        .report(&staff, range, metrics, dimensions, filters)
         .await?;
     Ok(match format {
         "csv" => csv(report),
@@ -116,12 +116,14 @@ pub async fn report(
 /// The report as CSV, streamed a line at a time.
 fn csv(report: Report) -> Response {
     let name = format!("xiaoer-{}-{}.csv", report.from, report.to);
+    // A report by two dimensions adds the second's key and label columns.
+    let then = report
+        .then
+        .map(|d| format!("{},{}_label,", d.name(), d.name()))
+        .unwrap_or_default();
     let header_line = std::iter::once(format!(
-        "{},label,{}\r\n",
-        serde_json::to_value(report.dimension)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        "{},label,{then}{}\r\n",
+        report.dimension.name(),
         report.metrics.join(",")
     ));
     let metrics = report.metrics.clone();
@@ -136,8 +138,12 @@ fn csv(report: Report) -> Response {
                     .map_or(String::new(), format_number)
             })
             .collect();
+        let then = match (&row.then_key, &row.then_label) {
+            (Some(key), Some(label)) => format!("{},{},", csv_cell(key), csv_cell(label)),
+            _ => String::new(),
+        };
         format!(
-            "{},{},{}\r\n",
+            "{},{},{then}{}\r\n",
             csv_cell(&row.key),
             csv_cell(&row.label),
             cells.join(",")

@@ -81,7 +81,24 @@ pub struct Filters {
 pub struct Row {
     pub key: String,
     pub label: String,
+    /// The second dimension's key and label, in a report by two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then_label: Option<String>,
     pub values: BTreeMap<&'static str, Option<f64>>,
+}
+
+impl Row {
+    pub fn new(key: String, label: String, values: BTreeMap<&'static str, Option<f64>>) -> Self {
+        Self {
+            key,
+            label,
+            then_key: None,
+            then_label: None,
+            values,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +106,9 @@ pub struct Report {
     pub from: String,
     pub to: String,
     pub dimension: Dimension,
+    /// The second dimension (agent × day: `dimension` agent, `then` day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub then: Option<Dimension>,
     pub metrics: Vec<&'static str>,
     pub rows: Vec<Row>,
 }
@@ -244,23 +264,19 @@ impl AnalyticsService {
                 let mut row_values =
                     values(&by_agent.get(agent).cloned().unwrap_or_default(), &metrics);
                 row_values.insert("qa_score", qa.get(agent).copied());
-                Row {
-                    key: agent.to_owned(),
-                    label: names
-                        .get(agent)
-                        .cloned()
-                        .unwrap_or_else(|| agent.to_owned()),
-                    values: row_values,
-                }
+                let label = names
+                    .get(agent)
+                    .cloned()
+                    .unwrap_or_else(|| agent.to_owned());
+                Row::new(agent.to_owned(), label, row_values)
             })
             .collect();
         let days = range
             .days()
             .map(|d| d.to_string())
-            .map(|day| Row {
-                values: values(&by_day.get(&day).cloned().unwrap_or_default(), &metrics),
-                label: day.clone(),
-                key: day,
+            .map(|day| {
+                let values = values(&by_day.get(&day).cloned().unwrap_or_default(), &metrics);
+                Row::new(day.clone(), day, values)
             })
             .collect();
         Ok(Summary {
@@ -289,49 +305,66 @@ impl AnalyticsService {
             .collect())
     }
 
-    /// A custom report: the metrics asked for, grouped by one dimension.
+    /// A custom report: the metrics asked for, grouped by one dimension or by
+    /// two (a row per pair that has data, ordered by the first then the second).
     pub async fn report(
         &self,
         staff: &StaffUser,
         range: DayRange,
         metrics: Vec<&'static MetricDef>,
-        dimension: Dimension,
+        (dimension, then): (Dimension, Option<Dimension>),
         filters: Filters,
     ) -> Result<Report, AnalyticsError> {
         let scope = self.scope(staff, &filters).await?;
         if scope == Scope::Knowledge && metrics.iter().any(|m| !m.kb) {
             return Err(AnalyticsError::Forbidden);
         }
-        if scope == Scope::Knowledge && matches!(dimension, Dimension::Agent | Dimension::Group) {
+        let about_people = |d: Dimension| matches!(d, Dimension::Agent | Dimension::Group);
+        if scope == Scope::Knowledge && (about_people(dimension) || then.is_some_and(about_people)) {
             return Err(AnalyticsError::Forbidden);
         }
         let selected = self.select(&range, &scope, &filters).await?;
-        let keys = self.dimension_keys(&selected, dimension).await?;
-        let mut groups_of: HashMap<&str, Vec<String>> = HashMap::new();
-        for (key, (_, agents)) in &keys {
-            for agent in agents {
-                groups_of.entry(agent).or_default().push(key.clone());
-            }
-        }
-        let mut grouped = grouped_totals(&selected, |day, channel, agent| match dimension {
-            Dimension::Day | Dimension::Week | Dimension::Month => vec![dimension.bucket(day)],
-            Dimension::Channel => vec![channel.to_owned()],
-            Dimension::Agent | Dimension::Group => {
-                groups_of.get(agent).cloned().unwrap_or_default()
+        let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
+        let second = match then {
+            Some(d) => Some(Keying::new(self.dimension_keys(&selected, d).await?, d)),
+            None => None,
+        };
+        let mut grouped = grouped_totals(&selected, |day, channel, agent| {
+            let firsts = first.keys_of(day, channel, agent);
+            match &second {
+                None => firsts,
+                Some(second) => {
+                    let seconds = second.keys_of(day, channel, agent);
+                    firsts
+                        .iter()
+                        .flat_map(|a| seconds.iter().map(move |b| pair_key(a, b)))
+                        .collect()
+                }
             }
         });
-        let rows = keys
-            .into_iter()
-            .map(|(key, (label, _))| Row {
-                values: values(&grouped.remove(&key).unwrap_or_default(), &metrics),
-                key,
-                label,
-            })
-            .collect();
+        let mut rows = Vec::new();
+        for (key, (label, _)) in &first.keys {
+            let Some(second) = &second else {
+                let values = values(&grouped.remove(key).unwrap_or_default(), &metrics);
+                rows.push(Row::new(key.clone(), label.clone(), values));
+                continue;
+            };
+            for (then_key, (then_label, _)) in &second.keys {
+                // Only the pairs with data: a year of agents × days is mostly empty.
+                let Some(totals) = grouped.remove(&pair_key(key, then_key)) else {
+                    continue;
+                };
+                let mut row = Row::new(key.clone(), label.clone(), values(&totals, &metrics));
+                row.then_key = Some(then_key.clone());
+                row.then_label = Some(then_label.clone());
+                rows.push(row);
+            }
+        }
         Ok(Report {
             from: range.from.to_string(),
             to: range.to.to_string(),
             dimension,
+            then,
             metrics: metrics.iter().map(|m| m.key).collect(),
             rows,
         })
@@ -608,6 +641,48 @@ fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
         .collect();
     totals.queue_waits.sort_unstable();
     totals
+}
+
+/// The row keys of one dimension and how a rollup row maps to them.
+struct Keying {
+    dimension: Dimension,
+    keys: BTreeMap<String, (String, HashSet<String>)>,
+    /// For agents and groups: the keys each agent id counts under.
+    of_agent: HashMap<String, Vec<String>>,
+}
+
+impl Keying {
+    fn new(keys: BTreeMap<String, (String, HashSet<String>)>, dimension: Dimension) -> Self {
+        let mut of_agent: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, (_, agents)) in &keys {
+            for agent in agents {
+                of_agent.entry(agent.clone()).or_default().push(key.clone());
+            }
+        }
+        Self {
+            dimension,
+            keys,
+            of_agent,
+        }
+    }
+
+    fn keys_of(&self, day: &str, channel: &str, agent: &str) -> Vec<String> {
+        match self.dimension {
+            Dimension::Day | Dimension::Week | Dimension::Month => {
+                vec![self.dimension.bucket(day)]
+            }
+            Dimension::Channel => vec![channel.to_owned()],
+            Dimension::Agent | Dimension::Group => {
+                self.of_agent.get(agent).cloned().unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// One key for a pair of dimension keys (the unit separator never occurs in
+/// ids, days or channel names).
+fn pair_key(first: &str, second: &str) -> String {
+    format!("{first}\u{1f}{second}")
 }
 
 /// Adds the selected rows up per report key in one pass (a report reads a

@@ -818,3 +818,59 @@ async fn the_report_exports_as_xlsx_with_dates_and_numbers_and_is_audited() {
         "invalid_report_format"
     );
 }
+
+#[tokio::test]
+async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
+    let day = spawn_day().await;
+    day.script().await;
+    let path = format!(
+        "/api/v1/staff/analytics/report?from=2026-11-29&to={DAY}&metrics=conversations,handle_avg_ms&by=agent,day"
+    );
+    let res = day.app.staff_get(&day.admin, &path).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!((report["dimension"].as_str(), report["then"].as_str()), (Some("agent"), Some("day")));
+    // Unassigned (C1, C4), li and wang, each on the one day with chats; the
+    // empty 29th has no rows.
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{report}");
+    assert!(rows.iter().all(|r| r["then_key"] == DAY && r["then_label"] == DAY), "{report}");
+    let row = |id: &str| rows.iter().find(|r| r["key"] == id).unwrap();
+    let li = row(&day.li.id);
+    assert_eq!(li["label"], "xiaoli");
+    assert_eq!(num(&li["values"]["conversations"]), Some(1.0));
+    assert_eq!(num(&li["values"]["handle_avg_ms"]), Some(600_000.0));
+    let wang = row(&day.wang.id);
+    assert_eq!(num(&wang["values"]["conversations"]), Some(2.0));
+    assert_eq!(num(&wang["values"]["handle_avg_ms"]), Some(270_000.0));
+    assert_eq!(num(&row("")["values"]["conversations"]), Some(2.0));
+
+    // The other way round, as CSV: both keys and labels, then the metrics.
+    let csv = day
+        .app
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by=day,agent&format=csv"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "day,label,agent,agent_label,conversations");
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines.contains(&format!("{DAY},{DAY},{},xiaoli,1", day.li.id).as_str()), "{csv}");
+    assert!(lines.contains(&format!("{DAY},{DAY},{},xiaowang,2", day.wang.id).as_str()), "{csv}");
+
+    for by in ["day,week", "agent,agent", "agent,day,channel", "agent,"] {
+        let res = day
+            .app
+            .staff_get(
+                &day.admin,
+                &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics=conversations&by={by}"),
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{by}");
+        assert_eq!(error_code(&res.json().await.unwrap()), "unknown_dimension", "{by}");
+    }
+}

@@ -1351,6 +1351,25 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         "{export}"
     );
     assert_eq!(export["head"], "PK", "{export}");
+    // 导出 CSV by two dimensions: a row per agent and day.
+    browser
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'agent'; \
+             document.querySelector('[data-testid=an-then]').value = 'day'; \
+             window.__csv = null; const make = URL.createObjectURL; \
+             URL.createObjectURL = (b) => { b.text().then((t) => { window.__csv = t; }); return make.call(URL, b); }; \
+             return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=an-export]").await;
+    let csv = browser
+        .wait_until("the CSV by agent and day", "window.__csv")
+        .await;
+    assert!(
+        csv.as_str().unwrap().starts_with("agent,label,day,day_label,"),
+        "{csv}"
+    );
     both_widths(&browser, "analytics-dashboard").await;
     // At phone width the charts are redrawn narrower, still on a real canvas.
     browser.resize(PHONE.0, PHONE.1).await;

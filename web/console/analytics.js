@@ -14,6 +14,7 @@ addStrings(
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
     by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组",
+    an_then: "再按", then_none: "不再细分", error_unknown_dimension: "这两个维度不能一起用（不能两个都是时间）",
     m_conversations: "会话数", m_engaged: "有效会话", m_messages: "消息数", m_messages_bot: "机器人消息",
     m_self_service_rate: "机器人独立解决率", m_handoffs: "转人工数", m_handoff_rate: "转人工率",
     m_handoff_direct: "直接转人工", m_handoff_consulted: "咨询后转人工", m_handoff_direct_rate: "直接转人工率",
@@ -33,6 +34,7 @@ addStrings(
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
     by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group",
+    an_then: "Then by", then_none: "Nothing more", error_unknown_dimension: "These two cannot go together (not two time dimensions)",
     m_conversations: "Conversations", m_engaged: "Engaged", m_messages: "Messages", m_messages_bot: "Bot messages",
     m_self_service_rate: "Bot self-service rate", m_handoffs: "Hand-offs", m_handoff_rate: "Hand-off rate",
     m_handoff_direct: "Direct hand-offs", m_handoff_consulted: "Hand-offs after consultation", m_handoff_direct_rate: "Direct hand-off rate",
@@ -102,13 +104,15 @@ export class Analytics {
     // Empty at first: the server answers with the shop's own today.
     this.date = el("input", { type: "date", testid: "an-date", "aria-label": t("an_date") });
     this.by = el("select", { testid: "an-by", "aria-label": t("an_by") }, DIMENSIONS.map((d) => el("option", { value: d }, t(`by_${d}`))));
+    // A second dimension (agent × day): a row per pair; the server refuses two time ones.
+    this.then = el("select", { testid: "an-then", "aria-label": t("an_then") }, el("option", { value: "" }, t("then_none")), DIMENSIONS.map((d) => el("option", { value: d }, t(`by_${d}`))));
     const controls = el(
       "form",
       { class: "an-controls", onsubmit: (e) => (e.preventDefault(), this.load()) },
       el("label", {}, t("an_period"), " ", this.period),
       el("label", {}, t("an_date"), " ", this.date),
       el("button", { type: "submit", testid: "an-refresh" }, t("an_refresh")),
-      el("span", { class: "an-export" }, this.by, el("button", { type: "button", testid: "an-export", onclick: () => this.exportReport("csv") }, t("an_export")), el("button", { type: "button", testid: "an-export-xlsx", onclick: () => this.exportReport("xlsx") }, t("an_export_xlsx"))),
+      el("span", { class: "an-export" }, this.by, this.then, el("button", { type: "button", testid: "an-export", onclick: () => this.exportReport("csv") }, t("an_export")), el("button", { type: "button", testid: "an-export-xlsx", onclick: () => this.exportReport("xlsx") }, t("an_export_xlsx"))),
     );
     this.period.onchange = () => this.load();
     this.date.onchange = () => this.load();
@@ -234,7 +238,8 @@ export class Analytics {
   /// The custom report of the shown range, all visible metrics, as CSV or XLSX.
   async exportReport(format) {
     const metrics = Object.keys(this.summary?.totals || {}).join(",");
-    const params = query({ from: this.summary.from, to: this.summary.to, by: this.by.value, metrics, format });
+    const by = this.then.value && this.then.value !== this.by.value ? `${this.by.value},${this.then.value}` : this.by.value;
+    const params = query({ from: this.summary.from, to: this.summary.to, by, metrics, format });
     const res = await fetch(`/api/v1/staff/analytics/report?${params}`, { credentials: "same-origin" });
     if (!res.ok) {
       const data = await res.json().catch(() => ({}));
