@@ -317,7 +317,15 @@ fn a_report_groups_by_one_dimension_or_a_pair_of_different_ones() {
         Dimension::parse_pair("week, channel"),
         Ok((Dimension::Week, Some(Dimension::Channel)))
     );
-    for bad in ["agent,agent", "day,week", "month,day", "agent,day,channel", "agent,", "nope,day", ""] {
+    for bad in [
+        "agent,agent",
+        "day,week",
+        "month,day",
+        "agent,day,channel",
+        "agent,",
+        "nope,day",
+        "",
+    ] {
         assert_eq!(
             Dimension::parse_pair(bad),
             Err(ReportInputError::BadDimension),

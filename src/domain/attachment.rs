@@ -155,8 +155,15 @@ mod tests {
         assert!(!webm.matches_content(b"OggS"));
         let wav = AttachmentType::from_mime("audio/wav").unwrap();
         assert!(wav.matches_content(b"RIFF\x24\0\0\0WAVEfmt "));
-        assert!(!wav.matches_content(b"RIFF\x24\0\0\0WEBPVP8 "), "a picture is not a recording");
-        assert!(AttachmentType::from_mime("audio/mpeg").unwrap().matches_content(b"ID3\x04"));
+        assert!(
+            !wav.matches_content(b"RIFF\x24\0\0\0WEBPVP8 "),
+            "a picture is not a recording"
+        );
+        assert!(
+            AttachmentType::from_mime("audio/mpeg")
+                .unwrap()
+                .matches_content(b"ID3\x04")
+        );
         assert!(!AttachmentType::from_mime("image/png").unwrap().is_audio());
         assert!(AttachmentType::from_mime("audio/x-aiff").is_none());
     }

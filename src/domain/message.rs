@@ -145,12 +145,12 @@ pub enum MessageBody {
     /// server from the shop's data: clients name an order number, never the
     /// card's content, and only an order on the chat's buyer's account.
     OrderCard {
-        card: super::commerce::OrderCard,
+        card: Box<super::commerce::OrderCard>,
     },
     /// A coupon of the shop offered by the chat's agent, as it was when sent;
     /// the buyer claims it from the card (the shop decides).
     CouponCard {
-        card: super::coupon::CouponCard,
+        card: Box<super::coupon::CouponCard>,
     },
 }
 

@@ -3,8 +3,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery};
 use super::extract::conversation_id;
+use super::extract::{ApiJson, ApiQuery};
 use crate::domain::commerce::OrderNumber;
 use crate::domain::message::ClientMsgId;
 use crate::services::chat::{Ack, Actor};

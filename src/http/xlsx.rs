@@ -63,7 +63,8 @@ pub fn workbook(report: &Report) -> Result<Vec<u8>, XlsxError> {
         let r = u32::try_from(r + 1).unwrap_or(u32::MAX);
         write_key(sheet, r, 0, report.dimension, &row.key, &formats)?;
         sheet.write_string(r, 1, &row.label)?;
-        if let (Some(then), Some(key), Some(label)) = (report.then, &row.then_key, &row.then_label) {
+        if let (Some(then), Some(key), Some(label)) = (report.then, &row.then_key, &row.then_label)
+        {
             write_key(sheet, r, 2, then, key, &formats)?;
             sheet.write_string(r, 3, label)?;
         }
@@ -199,9 +200,16 @@ mod tests {
         };
         let (sheet, strings) = sheet_xml(&workbook(&report).unwrap());
         // The day in C as a date (2026-11-30 is serial 46356), the count in E.
-        assert!(sheet.contains("<c r=\"C2\"") && sheet.contains("<v>46356</v>"), "{sheet}");
+        assert!(
+            sheet.contains("<c r=\"C2\"") && sheet.contains("<v>46356</v>"),
+            "{sheet}"
+        );
         assert!(sheet.contains("<c r=\"E2\""), "{sheet}");
-        assert!(strings.contains(">agent<") && strings.contains(">day<") && strings.contains(">day_label<"));
+        assert!(
+            strings.contains(">agent<")
+                && strings.contains(">day<")
+                && strings.contains(">day_label<")
+        );
         assert!(strings.contains(">小李<"), "{strings}");
     }
 }

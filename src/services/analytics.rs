@@ -320,7 +320,8 @@ impl AnalyticsService {
             return Err(AnalyticsError::Forbidden);
         }
         let about_people = |d: Dimension| matches!(d, Dimension::Agent | Dimension::Group);
-        if scope == Scope::Knowledge && (about_people(dimension) || then.is_some_and(about_people)) {
+        if scope == Scope::Knowledge && (about_people(dimension) || then.is_some_and(about_people))
+        {
             return Err(AnalyticsError::Forbidden);
         }
         let selected = self.select(&range, &scope, &filters).await?;

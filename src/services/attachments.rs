@@ -141,7 +141,8 @@ impl AttachmentService {
             .store
             .linked_attachment(id.as_str(), conversation_id)
             .await?;
-        let is_audio = AttachmentType::from_mime(&content_type).is_some_and(AttachmentType::is_audio);
+        let is_audio =
+            AttachmentType::from_mime(&content_type).is_some_and(AttachmentType::is_audio);
         if audio && !is_audio {
             return Err(AttachmentError::NotAudio);
         }

@@ -118,7 +118,7 @@ impl CouponDesk {
             return Err(CouponError::NotOfferable);
         }
         let body = MessageBody::CouponCard {
-            card: coupon.card(),
+            card: Box::new(coupon.card()),
         };
         Ok(self
             .chat
@@ -171,7 +171,7 @@ impl CouponDesk {
             Some(event) if event.seq == seq => match event.payload {
                 EventPayload::Message {
                     body: MessageBody::CouponCard { card },
-                } => Ok(card),
+                } => Ok(*card),
                 _ => Err(CouponError::NotOffered),
             },
             _ => Err(CouponError::NotOffered),

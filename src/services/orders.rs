@@ -101,7 +101,9 @@ impl OrderLookup {
                 Actor::Staff(staff),
                 id,
                 client_msg_id,
-                MessageBody::OrderCard { card },
+                MessageBody::OrderCard {
+                    card: Box::new(card),
+                },
             )
             .await?)
     }

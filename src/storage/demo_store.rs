@@ -604,17 +604,26 @@ mod tests {
             async move { store.claim_coupon(account, &id, at).await.unwrap() }
         };
         assert_eq!(claim("demo_buyer_1", &flash, now).await, Claim::Claimed);
-        assert_eq!(claim("demo_buyer_1", &flash, now).await, Claim::AlreadyClaimed);
+        assert_eq!(
+            claim("demo_buyer_1", &flash, now).await,
+            Claim::AlreadyClaimed
+        );
         assert_eq!(claim("demo_buyer_2", &flash, now).await, Claim::SoldOut);
         assert_eq!(left(store.coupon(&flash).await.unwrap()), 0);
 
         let before = left(store.coupon(&shop).await.unwrap());
         assert_eq!(claim("demo_buyer_2", &shop, now).await, Claim::Claimed);
         // A repeated claim gives nothing more and takes nothing from the stock.
-        assert_eq!(claim("demo_buyer_2", &shop, now).await, Claim::AlreadyClaimed);
+        assert_eq!(
+            claim("demo_buyer_2", &shop, now).await,
+            Claim::AlreadyClaimed
+        );
         assert_eq!(left(store.coupon(&shop).await.unwrap()), before - 1);
         let expired_at = now + 30 * DAY;
-        assert_eq!(claim("demo_buyer_1", &shop, expired_at).await, Claim::Expired);
+        assert_eq!(
+            claim("demo_buyer_1", &shop, expired_at).await,
+            Claim::Expired
+        );
         assert_eq!(left(store.coupon(&shop).await.unwrap()), before - 1);
         let nope = CouponId::parse("NOPE").unwrap();
         assert_eq!(claim("demo_buyer_1", &nope, now).await, Claim::Unknown);

@@ -829,12 +829,19 @@ async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
     let res = day.app.staff_get(&day.admin, &path).await;
     assert_eq!(res.status(), 200);
     let report: Value = res.json().await.unwrap();
-    assert_eq!((report["dimension"].as_str(), report["then"].as_str()), (Some("agent"), Some("day")));
+    assert_eq!(
+        (report["dimension"].as_str(), report["then"].as_str()),
+        (Some("agent"), Some("day"))
+    );
     // Unassigned (C1, C4), li and wang, each on the one day with chats; the
     // empty 29th has no rows.
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3, "{report}");
-    assert!(rows.iter().all(|r| r["then_key"] == DAY && r["then_label"] == DAY), "{report}");
+    assert!(
+        rows.iter()
+            .all(|r| r["then_key"] == DAY && r["then_label"] == DAY),
+        "{report}"
+    );
     let row = |id: &str| rows.iter().find(|r| r["key"] == id).unwrap();
     let li = row(&day.li.id);
     assert_eq!(li["label"], "xiaoli");
@@ -859,8 +866,14 @@ async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "day,label,agent,agent_label,conversations");
     assert_eq!(lines.len(), 4, "{csv}");
-    assert!(lines.contains(&format!("{DAY},{DAY},{},xiaoli,1", day.li.id).as_str()), "{csv}");
-    assert!(lines.contains(&format!("{DAY},{DAY},{},xiaowang,2", day.wang.id).as_str()), "{csv}");
+    assert!(
+        lines.contains(&format!("{DAY},{DAY},{},xiaoli,1", day.li.id).as_str()),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&format!("{DAY},{DAY},{},xiaowang,2", day.wang.id).as_str()),
+        "{csv}"
+    );
 
     for by in ["day,week", "agent,agent", "agent,day,channel", "agent,"] {
         let res = day
@@ -871,6 +884,10 @@ async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
             )
             .await;
         assert_eq!(res.status(), 400, "{by}");
-        assert_eq!(error_code(&res.json().await.unwrap()), "unknown_dimension", "{by}");
+        assert_eq!(
+            error_code(&res.json().await.unwrap()),
+            "unknown_dimension",
+            "{by}"
+        );
     }
 }

@@ -206,7 +206,14 @@ async fn a_voice_message_is_a_recording_of_this_chat_with_its_length() {
     let buyer = app.start_conversation().await;
     app.hand_to_agent(&buyer, &agent).await;
     let recording = wav(1200);
-    let res = app.upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", recording.clone()).await;
+    let res = app
+        .upload_as(
+            &buyer.conversation_id,
+            &buyer.token,
+            "audio/wav",
+            recording.clone(),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let stored: Value = res.json().await.unwrap();
     let id = stored["attachment_id"].as_str().unwrap().to_owned();
@@ -214,7 +221,10 @@ async fn a_voice_message_is_a_recording_of_this_chat_with_its_length() {
     let msg = json!({ "client_msg_id": "v-1", "body": { "type": "voice", "attachment_id": id, "duration_ms": 1200 } });
     assert_eq!(app.buyer_post(&buyer, "/messages", msg).await.status(), 201);
     // The agent gets it with its length and can play it.
-    let path = format!("/api/v1/staff/conversations/{}/events", buyer.conversation_id);
+    let path = format!(
+        "/api/v1/staff/conversations/{}/events",
+        buyer.conversation_id
+    );
     let events: Vec<Value> = app.staff_get(&agent, &path).await.json().await.unwrap();
     let voice = events
         .iter()
@@ -225,7 +235,10 @@ async fn a_voice_message_is_a_recording_of_this_chat_with_its_length() {
     let played = app
         .staff_get(
             &agent,
-            &format!("/api/v1/staff/conversations/{}/attachments/{id}", buyer.conversation_id),
+            &format!(
+                "/api/v1/staff/conversations/{}/attachments/{id}",
+                buyer.conversation_id
+            ),
         )
         .await;
     assert_eq!(played.status(), 200);
@@ -237,23 +250,57 @@ async fn a_voice_message_is_a_recording_of_this_chat_with_its_length() {
     let (_, png) = upload_png(&app, &buyer).await;
     let png = png["attachment_id"].as_str().unwrap();
     for (body, code) in [
-        (json!({ "type": "voice", "attachment_id": png, "duration_ms": 1000 }), "not_audio"),
-        (json!({ "type": "voice", "attachment_id": id, "duration_ms": 0 }), "bad_duration"),
-        (json!({ "type": "voice", "attachment_id": id, "duration_ms": 60_001 }), "bad_duration"),
-        (json!({ "type": "voice", "attachment_id": id }), "invalid_fields"),
+        (
+            json!({ "type": "voice", "attachment_id": png, "duration_ms": 1000 }),
+            "not_audio",
+        ),
+        (
+            json!({ "type": "voice", "attachment_id": id, "duration_ms": 0 }),
+            "bad_duration",
+        ),
+        (
+            json!({ "type": "voice", "attachment_id": id, "duration_ms": 60_001 }),
+            "bad_duration",
+        ),
+        (
+            json!({ "type": "voice", "attachment_id": id }),
+            "invalid_fields",
+        ),
     ] {
         let res = app
-            .buyer_post(&buyer, "/messages", json!({ "client_msg_id": "v-bad", "body": body.clone() }))
+            .buyer_post(
+                &buyer,
+                "/messages",
+                json!({ "client_msg_id": "v-bad", "body": body.clone() }),
+            )
             .await;
         assert_eq!(res.status(), 400, "{body}");
         let error: Value = res.json().await.unwrap();
         assert_eq!(error_code(&error), code, "{body}");
     }
-    assert_eq!(app.buyer_events(&buyer, 0).await.len(), before, "nothing stored");
+    assert_eq!(
+        app.buyer_events(&buyer, 0).await.len(),
+        before,
+        "nothing stored"
+    );
     // A "recording" that is not one is refused at upload.
-    let res = app.upload_as(&buyer.conversation_id, &buyer.token, "audio/webm", recording).await;
+    let res = app
+        .upload_as(
+            &buyer.conversation_id,
+            &buyer.token,
+            "audio/webm",
+            recording,
+        )
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_code(&res.json().await.unwrap()), "content_mismatch");
-    let res = app.upload_as(&buyer.conversation_id, &buyer.token, "audio/ogg", b"<html>".to_vec()).await;
+    let res = app
+        .upload_as(
+            &buyer.conversation_id,
+            &buyer.token,
+            "audio/ogg",
+            b"<html>".to_vec(),
+        )
+        .await;
     assert_eq!(res.status(), 400);
 }

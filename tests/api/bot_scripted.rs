@@ -209,7 +209,9 @@ async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
     use crate::helpers::wav;
     let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
     let buyer = app.shopper("demo_buyer_1").await;
-    let res = app.upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800)).await;
+    let res = app
+        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800))
+        .await;
     assert_eq!(res.status(), 201);
     let stored: serde_json::Value = res.json().await.unwrap();
     let res = app
@@ -221,7 +223,9 @@ async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let seq = res.json::<serde_json::Value>().await.unwrap()["seq"].as_i64().unwrap();
+    let seq = res.json::<serde_json::Value>().await.unwrap()["seq"]
+        .as_i64()
+        .unwrap();
     let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert!(text_of(&reply).contains("听不了语音"), "{reply}");
     assert!(text_of(&reply).contains("转人工"), "{reply}");

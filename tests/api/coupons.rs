@@ -85,7 +85,9 @@ async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
     assert_eq!(claimed["outcome"], "claimed");
     let lines = system_lines(&app.buyer_events(&buyer, 0).await);
     assert!(
-        lines.iter().any(|l| l.contains("已领取优惠券") && l.contains("满199减20")),
+        lines
+            .iter()
+            .any(|l| l.contains("已领取优惠券") && l.contains("满199减20")),
         "{lines:?}"
     );
     // Again: the same coupon, not a second one, and no second line.
@@ -93,7 +95,10 @@ async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
     assert_eq!(res.status(), 200);
     let again: Value = res.json().await.unwrap();
     assert_eq!(again["outcome"], "already_claimed");
-    assert_eq!(system_lines(&app.buyer_events(&buyer, 0).await).len(), lines.len());
+    assert_eq!(
+        system_lines(&app.buyer_events(&buyer, 0).await).len(),
+        lines.len()
+    );
     let coupons: Vec<Value> = app
         .staff_get(&agent, "/api/v1/staff/coupons")
         .await
@@ -162,7 +167,10 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
 
     // Another buyer cannot claim from this chat (to them it does not exist).
     let stranger = signed_in_buyer(&app, "demo_buyer_2").await;
-    let path = format!("/api/v1/conversations/{}/coupon-claims", buyer.conversation_id);
+    let path = format!(
+        "/api/v1/conversations/{}/coupon-claims",
+        buyer.conversation_id
+    );
     let res = app
         .client
         .post(app.url(&path))
@@ -171,7 +179,11 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
         .send()
         .await
         .unwrap();
-    assert!(matches!(res.status().as_u16(), 403 | 404), "{}", res.status());
+    assert!(
+        matches!(res.status().as_u16(), 403 | 404),
+        "{}",
+        res.status()
+    );
 
     // An anonymous buyer is asked to sign in; nothing is claimed.
     let anonymous = app.start_conversation().await;
@@ -179,7 +191,10 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
     let offered = offer(&app, &agent, &anonymous, "NEW5").await;
     let res = claim(&app, &anonymous, offered).await;
     assert_eq!(res.status(), 409);
-    assert_eq!(error_code(&res.json().await.unwrap()), "buyer_not_signed_in");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "buyer_not_signed_in"
+    );
 
     // Bad input from the agent: clear codes, nothing sent.
     let cards = format!(
@@ -189,7 +204,11 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
     for (body, status, code) in [
         (json!({ "coupon_id": "NOPE" }), 404, "coupon_not_found"),
         (json!({ "coupon_id": "../x" }), 400, "invalid_coupon_id"),
-        (json!({ "coupon_id": "NEW5", "amount": 100 }), 400, "invalid_fields"),
+        (
+            json!({ "coupon_id": "NEW5", "amount": 100 }),
+            400,
+            "invalid_fields",
+        ),
     ] {
         let res = app.staff_post(&agent, &cards, body.clone()).await;
         assert_eq!(res.status(), status, "{body}");
@@ -200,7 +219,11 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
     let res = app
         .staff_post(&other, &cards, json!({ "coupon_id": "NEW5" }))
         .await;
-    assert!(matches!(res.status().as_u16(), 403 | 404), "{}", res.status());
+    assert!(
+        matches!(res.status().as_u16(), 403 | 404),
+        "{}",
+        res.status()
+    );
     assert_eq!(app.buyer_events(&buyer, 0).await.len(), before);
     // A buyer's claim body is checked too.
     let res = app

@@ -38,12 +38,7 @@ async fn order_cards(app: &TestApp, buyer: &Buyer) -> Vec<Value> {
         .collect()
 }
 
-async fn send(
-    app: &TestApp,
-    agent: &StaffLogin,
-    buyer: &Buyer,
-    body: Value,
-) -> reqwest::Response {
+async fn send(app: &TestApp, agent: &StaffLogin, buyer: &Buyer, body: Value) -> reqwest::Response {
     let path = format!(
         "/api/v1/staff/conversations/{}/order-cards",
         buyer.conversation_id
@@ -59,7 +54,10 @@ async fn an_agent_sends_the_buyers_own_order_as_a_card_and_never_another_account
     app.hand_to_agent(&buyer, &agent).await;
 
     // The side panel lists the order the agent is about to send.
-    let path = format!("/api/v1/staff/conversations/{}/orders", buyer.conversation_id);
+    let path = format!(
+        "/api/v1/staff/conversations/{}/orders",
+        buyer.conversation_id
+    );
     let listed: Value = app.staff_get(&agent, &path).await.json().await.unwrap();
     assert_eq!(listed["account_verified"], true);
     assert!(
@@ -71,7 +69,13 @@ async fn an_agent_sends_the_buyers_own_order_as_a_card_and_never_another_account
     );
 
     // Typed in lower case, as agents do: the number is the shop's own.
-    let res = send(&app, &agent, &buyer, json!({ "order_no": "xe20261101001", "client_msg_id": "oc-1" })).await;
+    let res = send(
+        &app,
+        &agent,
+        &buyer,
+        json!({ "order_no": "xe20261101001", "client_msg_id": "oc-1" }),
+    )
+    .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let cards = order_cards(&app, &buyer).await;
     assert_eq!(cards.len(), 1, "{cards:?}");
@@ -95,7 +99,13 @@ async fn an_agent_sends_the_buyers_own_order_as_a_card_and_never_another_account
     assert_eq!(card["total_cents"].as_i64().unwrap(), total);
 
     // A retry of the same send is the same message.
-    let res = send(&app, &agent, &buyer, json!({ "order_no": "XE20261101001", "client_msg_id": "oc-1" })).await;
+    let res = send(
+        &app,
+        &agent,
+        &buyer,
+        json!({ "order_no": "XE20261101001", "client_msg_id": "oc-1" }),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     assert_eq!(order_cards(&app, &buyer).await.len(), 1);
 
@@ -106,18 +116,28 @@ async fn an_agent_sends_the_buyers_own_order_as_a_card_and_never_another_account
     let body: Value = res.json().await.unwrap();
     assert_eq!(error_code(&body), "order_not_found");
     for secret in ["EB-003", "demo_buyer_2", "SF20261101004"] {
-        assert!(!body.to_string().contains(secret), "leaked {secret}: {body}");
+        assert!(
+            !body.to_string().contains(secret),
+            "leaked {secret}: {body}"
+        );
     }
     for (bad, code) in [
         (json!({ "order_no": "12345" }), "invalid_order_no"),
         (json!({ "order_no": "13800138000" }), "invalid_order_no"),
-        (json!({ "order_no": "XE20261101001", "extra": 1 }), "invalid_fields"),
+        (
+            json!({ "order_no": "XE20261101001", "extra": 1 }),
+            "invalid_fields",
+        ),
     ] {
         let res = send(&app, &agent, &buyer, bad.clone()).await;
         assert_eq!(res.status(), 400, "{bad}");
         assert_eq!(error_code(&res.json().await.unwrap()), code, "{bad}");
     }
-    assert_eq!(app.buyer_events(&buyer, 0).await.len(), before, "nothing sent for the refused cards");
+    assert_eq!(
+        app.buyer_events(&buyer, 0).await.len(),
+        before,
+        "nothing sent for the refused cards"
+    );
 
     // Another agent, not on this chat, sends nothing into it.
     let other = app.staff("agent-wang", Role::Agent).await;
@@ -138,7 +158,10 @@ async fn an_anonymous_buyers_chat_has_no_order_to_send() {
     app.hand_to_agent(&buyer, &agent).await;
     let res = send(&app, &agent, &buyer, json!({ "order_no": "XE20261101001" })).await;
     assert_eq!(res.status(), 409);
-    assert_eq!(error_code(&res.json().await.unwrap()), "buyer_not_signed_in");
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "buyer_not_signed_in"
+    );
     assert!(order_cards(&app, &buyer).await.is_empty());
 }
 
@@ -146,7 +169,9 @@ async fn an_anonymous_buyers_chat_has_no_order_to_send() {
 async fn the_bot_answers_an_order_question_in_words_then_shows_the_order_card() {
     let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
     let shopper = app.shopper("demo_buyer_1").await;
-    let seq = app.say(&shopper, "我的快递到哪了？订单号XE20261101002").await;
+    let seq = app
+        .say(&shopper, "我的快递到哪了？订单号XE20261101002")
+        .await;
     let answer = all_text(&app.bot_replies(&shopper, seq).await);
     assert!(answer.contains("XE20261101002"), "{answer}");
     // The card follows the words.
@@ -169,7 +194,10 @@ async fn the_bot_answers_an_order_question_in_words_then_shows_the_order_card() 
             assert!(words < at, "words first, then the card");
             break (*card).clone();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no order card: {after:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no order card: {after:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let card = &card["body"]["card"];

@@ -977,9 +977,8 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         .await;
     let events = app.buyer_events(&buyer, 0).await;
     assert!(
-        events
-            .iter()
-            .any(|e| e["body"]["type"] == "order_card" && e["body"]["card"]["order_no"] == first_order.as_str()),
+        events.iter().any(|e| e["body"]["type"] == "order_card"
+            && e["body"]["card"]["order_no"] == first_order.as_str()),
         "the buyer gets the order card"
     );
     let widget = driver.session(PHONE.0, PHONE.1).await;
@@ -1043,7 +1042,12 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
 
     // The buyer's voice message plays in the agent's log, with its length.
     let res = app
-        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", helpers::wav(2300))
+        .upload_as(
+            &buyer.conversation_id,
+            &buyer.token,
+            "audio/wav",
+            helpers::wav(2300),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let stored: Value = res.json().await.unwrap();
@@ -1367,7 +1371,9 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         .wait_until("the CSV by agent and day", "window.__csv")
         .await;
     assert!(
-        csv.as_str().unwrap().starts_with("agent,label,day,day_label,"),
+        csv.as_str()
+            .unwrap()
+            .starts_with("agent,label,day,day_label,"),
         "{csv}"
     );
     both_widths(&browser, "analytics-dashboard").await;
@@ -1609,16 +1615,25 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
     let recording = app
         .staff_get(
             &agent,
-            &format!("{base}/attachments/{}", voice["body"]["attachment_id"].as_str().unwrap()),
+            &format!(
+                "{base}/attachments/{}",
+                voice["body"]["attachment_id"].as_str().unwrap()
+            ),
         )
         .await;
     assert_eq!(recording.status(), 200);
     assert!(
-        recording.headers()["content-type"].to_str().unwrap().starts_with("audio/"),
+        recording.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("audio/"),
         "{:?}",
         recording.headers()
     );
-    assert!(recording.bytes().await.unwrap().len() > 100, "a real recording");
+    assert!(
+        recording.bytes().await.unwrap().len() > 100,
+        "a real recording"
+    );
     both_widths(&buyer, "buyer-voice").await;
 
     // Resolved: the buyer rates the chat once.
@@ -1859,4 +1874,3 @@ async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
         .await;
     browser.quit().await;
 }
-

@@ -8,9 +8,9 @@ use super::{BotError, BotService};
 use crate::domain::commerce::{
     Order, OrderCard, OrderNumber, OrderStatus, ReturnEligibility, Shipment, return_eligibility,
 };
-use crate::domain::message::MessageBody;
 use crate::domain::intake::Completion;
 use crate::domain::lang::Lang;
+use crate::domain::message::MessageBody;
 
 /// What looking an order up for this buyer found.
 pub enum Lookup {
@@ -95,7 +95,12 @@ impl BotService {
         if matches!(tool, Completion::TrackParcel | Completion::OrderStatus) {
             let card = OrderCard::new(order.clone(), shipment);
             self.chat
-                .send_bot(&turn.id, MessageBody::OrderCard { card })
+                .send_bot(
+                    &turn.id,
+                    MessageBody::OrderCard {
+                        card: Box::new(card),
+                    },
+                )
                 .await?;
         }
         Ok(())
