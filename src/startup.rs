@@ -310,6 +310,13 @@ impl Application {
             clock.clone(),
             demo_logs,
         ));
+        let portraits = Arc::new(crate::services::portrait::PortraitService::new(
+            store.clone(),
+            commerce.clone(),
+            visitors.clone(),
+            recommender.clone(),
+            clock.clone(),
+        ));
         let routing = Arc::new(RoutingService::new(
             store.clone(),
             chat.clone(),
@@ -581,6 +588,7 @@ impl Application {
             presence,
             catalogue,
             coupons,
+            portraits,
             recommender,
             shutdown: shutdown_rx,
         };

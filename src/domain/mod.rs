@@ -18,6 +18,7 @@ pub mod llm_budget;
 pub mod lockout;
 pub mod message;
 pub mod pii;
+pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod rate_window;
 pub mod routing;
 pub mod sla;

@@ -81,6 +81,7 @@ const ASSETS: &[Asset] = &[
     asset!("/demo/product.svg", "demo/product.svg", SVG),
     asset!("/console/visitors.js", "console/visitors.js", JS),
     asset!("/console/cards.js", "console/cards.js", JS),
+    asset!("/console/portrait.js", "console/portrait.js", JS),
 ];
 
 /// Scripts, styles and connections only from this server, nothing inline, no

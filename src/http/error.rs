@@ -847,6 +847,26 @@ impl From<crate::services::catalogue::CatalogueError> for ApiError {
     }
 }
 
+impl From<crate::services::portrait::PortraitError> for ApiError {
+    fn from(e: crate::services::portrait::PortraitError) -> Self {
+        use crate::services::portrait::PortraitError;
+        use crate::services::recommend::RecommendError;
+        match e {
+            PortraitError::Commerce(inner)
+            | PortraitError::Recommend(RecommendError::Commerce(inner)) => {
+                tracing::warn!(error = %inner, "buyer profile: the shop's system is unavailable");
+                ApiError::Unavailable {
+                    message: "the shop's order system did not answer; try again shortly".into(),
+                }
+            }
+            PortraitError::Visitor(inner) => inner.into(),
+            PortraitError::Store(_) | PortraitError::Recommend(_) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
 impl From<crate::services::coupons::CouponError> for ApiError {
     fn from(e: crate::services::coupons::CouponError) -> Self {
         use crate::services::coupons::CouponError;

@@ -10,6 +10,7 @@ use crate::domain::message::ClientMsgId;
 use crate::services::chat::{Ack, Actor};
 use crate::services::history::{HistoryHit, HistoryQuery};
 use crate::services::orders::BuyerOrders;
+use crate::services::portrait::Portrait;
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/staff/history", get(search))
         .route("/api/v1/staff/conversations/{id}/orders", get(orders))
+        .route("/api/v1/staff/conversations/{id}/portrait", get(portrait))
         .route(
             "/api/v1/staff/conversations/{id}/order-cards",
             post(send_order_card),
@@ -103,4 +105,16 @@ pub async fn send_order_card(
         .send_card(&staff, &id, &order_no, client_msg_id)
         .await?;
     Ok((StatusCode::CREATED, Json(ack)))
+}
+
+/// The chat's buyer's profile: member level, orders, interests, our history
+/// with them and the rule tags.
+pub async fn portrait(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<Portrait>, ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    Ok(Json(state.portraits.of(&conversation).await?))
 }

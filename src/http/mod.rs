@@ -105,6 +105,8 @@ pub struct AppState {
     pub catalogue: Arc<crate::services::catalogue::Catalogue>,
     /// Coupon cards and the buyers' claims.
     pub coupons: Arc<crate::services::coupons::CouponDesk>,
+    /// The buyer profile beside a chat.
+    pub portraits: Arc<crate::services::portrait::PortraitService>,
     /// PIPL: buyer export and erasure, retention.
     pub privacy: Arc<crate::services::privacy::PrivacyService>,
     /// Proof-of-work challenges before new conversations (ALTCHA).

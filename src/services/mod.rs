@@ -21,6 +21,7 @@ pub mod keys; // data key rotation and background re-sealing
 pub mod knowledge;
 pub mod live;
 pub mod orders;
+pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
 pub mod quality; // 质检 (issue 17)

@@ -116,6 +116,26 @@ impl Recommender {
         Ok(out)
     }
 
+    /// The catalogue categories of the buyer's products (pages viewed, cart,
+    /// orders), most frequent first, ties to the most telling; at most three.
+    pub async fn interests(&self, visitor_id: &str) -> Result<Vec<String>, RecommendError> {
+        let (seeds, _) = self.seeds(visitor_id).await?;
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for sku in seeds {
+            let Ok(sku) = Sku::parse(&sku) else { continue };
+            let Some(product) = self.commerce.product(&sku).await? else {
+                continue;
+            };
+            match counts.iter_mut().find(|(c, _)| *c == product.category) {
+                Some(entry) => entry.1 += 1,
+                None => counts.push((product.category, 1)),
+            }
+        }
+        // Stable: equal counts keep the order of the most telling product.
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        Ok(counts.into_iter().take(3).map(|(c, _)| c).collect())
+    }
+
     /// The buyer's products, most telling first: the current page and the
     /// pages before it (newest visit first, then the chat's context), the cart,
     /// then past orders. Also the cart's skus (not recommended again).

@@ -21,6 +21,7 @@ mod history;
 mod inbox;
 mod knowledge;
 pub(crate) mod outbox;
+mod portrait;
 mod presence;
 mod privacy;
 mod quality;

@@ -29,6 +29,7 @@ mod messages;
 mod nodes;
 mod ops;
 mod order_cards;
+mod portrait;
 mod privacy;
 mod quality;
 mod recommend;

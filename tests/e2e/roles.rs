@@ -934,6 +934,24 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         )
         .await;
     let first_order = first_order.as_str().unwrap().to_owned();
+    // The buyer profile above the orders: a gold member with three orders.
+    let tags = console
+        .wait_until(
+            "the buyer profile's tags",
+            "document.querySelector('[data-testid=portrait-tags]')?.textContent || null",
+        )
+        .await;
+    assert_eq!(tags, json!("VIP回头客"), "the rule tags in words");
+    let lines = console
+        .run(
+            "return document.querySelector('[data-testid=portrait]').textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        lines.as_str().unwrap().contains("金卡") && lines.as_str().unwrap().contains("订单 3 笔"),
+        "{lines}"
+    );
     let status = console
         .run(
             "return document.querySelector('[data-testid=order-status]').textContent;",

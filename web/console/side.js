@@ -4,6 +4,7 @@
 import { ApiError, el, get, post } from "./api.js";
 import { errorText, t, word } from "./i18n.js";
 import { orderCardNode, sendOrderCard } from "./cards.js";
+import { showPortrait } from "./portrait.js";
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
@@ -94,10 +95,13 @@ export class SidePanel {
       el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url))),
       el("h4", {}, t("cart")),
       el("ul", {}, (ctx.cart || []).map((c) => el("li", {}, `${c.name} × ${c.quantity}  ¥${(c.unit_price_cents / 100).toFixed(2)}`))),
+      el("h4", {}, t("portrait")),
+      (this.portraitBox = el("div", { class: "portrait", testid: "portrait" }, el("p", { class: "hint" }, t("loading")))),
       el("h4", {}, t("orders")),
       (this.ordersBox = el("div", { class: "orders", testid: "orders" }, el("p", { class: "hint" }, t("loading")))),
     ];
     this.visitorBox.append(...rows.filter(Boolean));
+    showPortrait(this.chat.base, this.portraitBox);
     this.loadOrders();
   }
 

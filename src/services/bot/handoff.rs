@@ -120,7 +120,8 @@ impl BotService {
             intent: packet.intent.clone(),
             category: packet.category.clone(),
             entry_page: turn.profile.context.current_page.clone(),
-            vip: false,
+            // A member of a VIP level (the buyer profile's rule) is queued ahead.
+            vip: self.vip_member(turn).await,
         };
         let notice = self.handing_over_notice(turn, reason).await;
         let by = HandoffBy::Bot { hints, notice };
@@ -169,6 +170,21 @@ impl BotService {
             tokio::spawn(async move { bot.summarise(&packet_id, &conversation_id, draft).await });
         }
         Ok(packet)
+    }
+
+    /// Whether the shop's member level of the buyer is a VIP one (an order
+    /// system that does not answer makes nobody a VIP).
+    async fn vip_member(&self, turn: &Turn) -> bool {
+        let Some(account) = turn.buyer_account() else {
+            return false;
+        };
+        match self.ports.commerce.member_level(account).await {
+            Ok(level) => crate::domain::portrait::is_vip_level(level.as_deref()),
+            Err(error) => {
+                tracing::warn!(%error, "member level unavailable for routing");
+                false
+            }
+        }
     }
 
     async fn build_packet(
