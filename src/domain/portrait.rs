@@ -97,9 +97,15 @@ pub fn tags(
         && orders.refunds as f64 >= RETURNS_OFTEN_SHARE * orders.orders as f64;
     [
         (marked_vip || is_vip_level(member_level), ProfileTag::Vip),
-        (orders.spend_cents >= HIGH_VALUE_SPEND_CENTS, ProfileTag::HighValue),
+        (
+            orders.spend_cents >= HIGH_VALUE_SPEND_CENTS,
+            ProfileTag::HighValue,
+        ),
         (returns_often, ProfileTag::ReturnsOften),
-        (history.low_ratings_recent > 0, ProfileTag::ComplainedRecently),
+        (
+            history.low_ratings_recent > 0,
+            ProfileTag::ComplainedRecently,
+        ),
         (signed_in && orders.orders == 0, ProfileTag::NewBuyer),
         (orders.orders >= REPEAT_MIN, ProfileTag::RepeatBuyer),
     ]
@@ -187,6 +193,8 @@ mod tests {
             tags(false, false, None, &empty, &unhappy),
             [ProfileTag::ComplainedRecently]
         );
-        assert!(is_vip_level(Some("platinum")) && !is_vip_level(Some("silver")) && !is_vip_level(None));
+        assert!(
+            is_vip_level(Some("platinum")) && !is_vip_level(Some("silver")) && !is_vip_level(None)
+        );
     }
 }

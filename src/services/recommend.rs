@@ -132,7 +132,7 @@ impl Recommender {
             }
         }
         // Stable: equal counts keep the order of the most telling product.
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         Ok(counts.into_iter().take(3).map(|(c, _)| c).collect())
     }
 

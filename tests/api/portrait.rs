@@ -69,9 +69,16 @@ async fn a_signed_in_buyers_profile_adds_up_their_orders_history_and_tags() {
         "/api/v1/staff/conversations/{}/resolve",
         buyer.conversation_id
     );
-    assert_eq!(app.staff_post(&agent, &resolve, json!({})).await.status(), 200);
+    assert_eq!(
+        app.staff_post(&agent, &resolve, json!({})).await.status(),
+        200
+    );
     let rated = app
-        .buyer_post(&buyer, "/csat", json!({ "stars": 1, "tags": [], "comment": "太慢了" }))
+        .buyer_post(
+            &buyer,
+            "/csat",
+            json!({ "stars": 1, "tags": [], "comment": "太慢了" }),
+        )
         .await;
     assert_eq!(rated.status(), 201);
     let p = portrait(&app, &agent, &buyer).await;
@@ -91,7 +98,10 @@ async fn an_anonymous_buyer_has_only_our_history_and_strangers_see_nothing() {
     assert_eq!(p["account_verified"], false);
     assert_eq!(p["member_level"], Value::Null);
     assert_eq!(p["orders"]["orders"], 0);
-    assert!(tags(&p).is_empty(), "an anonymous buyer is not a new buyer: {p}");
+    assert!(
+        tags(&p).is_empty(),
+        "an anonymous buyer is not a new buyer: {p}"
+    );
     assert_eq!(p["history"]["conversations"], 1);
 
     // Staff mark the buyer VIP: the tag follows.
@@ -126,7 +136,10 @@ async fn the_bot_queues_a_gold_member_ahead_and_a_regular_one_in_turn() {
         app.bot_replies(&buyer, seq).await;
         let res = app
             .client
-            .get(app.url(&format!("/api/v1/conversations/{}/queue", buyer.conversation_id)))
+            .get(app.url(&format!(
+                "/api/v1/conversations/{}/queue",
+                buyer.conversation_id
+            )))
             .bearer_auth(&buyer.token)
             .send()
             .await
