@@ -557,6 +557,7 @@ fn counts(data: &EventData) -> bool {
             | EventData::TicketStateChanged { .. }
             | EventData::TicketCommented { .. }
             | EventData::TicketEscalated { .. }
+            | EventData::TicketNotified { .. }
     )
 }
 
