@@ -103,7 +103,7 @@ impl TicketService {
                 return Err(TicketError::BadAutomation);
             }
             for id in &notify.staff_ids {
-                self.check_assignee(Some(id)).await?;
+                self.check_assignee(Some(id.as_str())).await?;
             }
         }
         Ok(AutomationInput {
