@@ -142,7 +142,7 @@ export async function automationsForm(app) {
   };
   const form = el(
     "form",
-    { class: "editor", testid: "au-form" },
+    { testid: "au-form" },
     el("h4", {}, t("au_new")),
     label("au_name", f.name), label("au_event", f.event), label("au_to_state", f.toState),
     el("p", { class: "hint" }, t("au_when")),
@@ -166,6 +166,6 @@ export async function automationsForm(app) {
       app.toast(errorText(error));
     }
   });
-  return el("section", { class: "card", testid: "au-card" },
+  return el("section", { class: "card editor", testid: "au-card" },
     el("h3", {}, t("au_h")), el("p", { class: "hint" }, t("au_hint")), list, form);
 }
