@@ -451,6 +451,15 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        runner
+            .spawn(
+                Arc::new(crate::services::ticket_automations::TicketAutomations(
+                    tickets.clone(),
+                )),
+                Reach::ClusterFromNow,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

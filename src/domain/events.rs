@@ -70,12 +70,18 @@ pub enum EventData {
         ticket_id: String,
         version: i64,
         fields: Vec<String>,
+        /// The automation that made the change (absent: a person or the
+        /// system); automations never run on such changes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        automation: Option<String>,
     },
     #[serde(rename = "ticket.state_changed")]
     TicketStateChanged {
         ticket_id: String,
         from: TicketState,
         to: TicketState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        automation: Option<String>,
     },
     /// An internal comment or a public reply (its text stays in the ticket).
     #[serde(rename = "ticket.commented")]
@@ -89,6 +95,16 @@ pub enum EventData {
     /// The SLA sweeper found a ticket near or past a target.
     #[serde(rename = "ticket.escalated")]
     TicketEscalated { ticket_id: String, level: String },
+    /// An automation asked for people to be reminded of a ticket (in the
+    /// console bell and/or by e-mail, through the usual reminder paths).
+    #[serde(rename = "ticket.notified")]
+    TicketNotified {
+        ticket_id: String,
+        automation: String,
+        staff_ids: Vec<String>,
+        bell: bool,
+        email: bool,
+    },
     /// The buyer rated a finished conversation (1–5 stars; tags and comment
     /// stay in the rating).
     #[serde(rename = "csat.rated")]
@@ -124,6 +140,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ticket.state_changed",
     "ticket.commented",
     "ticket.escalated",
+    "ticket.notified",
     "csat.rated",
 ];
 
@@ -148,6 +165,7 @@ impl EventData {
             EventData::TicketStateChanged { .. } => "ticket.state_changed",
             EventData::TicketCommented { .. } => "ticket.commented",
             EventData::TicketEscalated { .. } => "ticket.escalated",
+            EventData::TicketNotified { .. } => "ticket.notified",
             EventData::CsatRated { .. } => "csat.rated",
         }
     }
@@ -242,11 +260,13 @@ impl EventData {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 version: 2,
                 fields: vec!["department".into(), "priority".into()],
+                automation: None,
             },
             EventData::TicketStateChanged {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 from: TicketState::Open,
                 to: TicketState::Resolved,
+                automation: None,
             },
             EventData::TicketCommented {
                 ticket_id: "tkt_01J9Z8Q1".into(),
@@ -256,6 +276,13 @@ impl EventData {
             EventData::TicketEscalated {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 level: "breached".into(),
+            },
+            EventData::TicketNotified {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                automation: "超时提醒组长".into(),
+                staff_ids: vec!["stf_li".into()],
+                bell: true,
+                email: false,
             },
             EventData::CsatRated { stars: 5 },
         ]

@@ -32,5 +32,6 @@ pub mod presence;
 pub mod quality; // 质检 rules (issue 17)
 // tickets: e-mail reminders
 pub mod recommend;
+pub mod ticket_automations; // when EVENT and CONDITIONS then ACTIONS (issue 16)
 pub mod ticket_mail;
 pub mod totp; // two-step sign-in codes (RFC 6238)

@@ -141,6 +141,8 @@ pub enum Reminder {
     SlaBreach,
     /// A ticket went up to supervisors (150 %).
     SlaEscalation,
+    /// An automation's rule asked for me to be told.
+    Automation,
 }
 
 impl Reminder {
@@ -152,6 +154,7 @@ impl Reminder {
             Reminder::SlaWarning => "sla_warning",
             Reminder::SlaBreach => "sla_breach",
             Reminder::SlaEscalation => "sla_escalation",
+            Reminder::Automation => "automation",
         }
     }
 
@@ -202,6 +205,8 @@ impl EmailOn {
             Reminder::SlaWarning => self.sla_warning,
             Reminder::SlaBreach => self.sla_breach,
             Reminder::SlaEscalation => self.sla_escalation,
+            // The admin named these people on purpose; their address decides.
+            Reminder::Automation => true,
         }
     }
 }
@@ -271,6 +276,7 @@ pub fn compose(reminder: Reminder, ticket: &MailTicket<'_>) -> ReminderMail {
         Reminder::SlaWarning => ("工单即将超时", "SLA warning"),
         Reminder::SlaBreach => ("工单已超时", "SLA breached"),
         Reminder::SlaEscalation => ("工单超时升级", "SLA escalation"),
+        Reminder::Automation => ("自动化规则提醒", "an automation's reminder"),
     };
     let number = ticket.number;
     let subject = format!("[{number}] {zh} / {en}: {}", ticket.title);

@@ -333,6 +333,8 @@ pub enum Author {
     Staff(String),
     Buyer(String),
     System,
+    /// An automation (its id; the history line names the rule).
+    Automation(String),
 }
 
 impl Author {
@@ -341,12 +343,13 @@ impl Author {
             Author::Staff(_) => "staff",
             Author::Buyer(_) => "buyer",
             Author::System => "system",
+            Author::Automation(_) => "automation",
         }
     }
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            Author::Staff(id) | Author::Buyer(id) => Some(id),
+            Author::Staff(id) | Author::Buyer(id) | Author::Automation(id) => Some(id),
             Author::System => None,
         }
     }

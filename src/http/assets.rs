@@ -53,6 +53,7 @@ const ASSETS: &[Asset] = &[
     asset!("/console/notifications.js", "console/notifications.js", JS),
     asset!("/console/bell.js", "console/bell.js", JS),
     asset!("/console/ticket_routing.js", "console/ticket_routing.js", JS),
+    asset!("/console/ticket_automations.js", "console/ticket_automations.js", JS),
     asset!("/console/history.js", "console/history.js", JS),
     asset!("/console/admin.js", "console/admin.js", JS),
     asset!("/console/settings.js", "console/settings.js", JS),

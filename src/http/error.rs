@@ -746,6 +746,17 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             TicketError::BadReopenDays => ApiError::bad_request("invalid_ticket_settings", message),
             TicketError::BadRoutingRule => ApiError::bad_request("invalid_routing_rule", message),
             TicketError::MergeIntoSelf => ApiError::bad_request("merge_into_self", message),
+            TicketError::BadAutomation => ApiError::bad_request("invalid_automation", message),
+            TicketError::TooManyAutomations(_) => {
+                ApiError::bad_request("too_many_automations", message)
+            }
+            TicketError::UnknownWebhookEndpoint => {
+                ApiError::bad_request("unknown_webhook_endpoint", message)
+            }
+            TicketError::AutomationNotFound => ApiError::NotFound {
+                code: "automation_not_found",
+                message,
+            },
             TicketError::ViewNotFound => ApiError::NotFound {
                 code: "ticket_view_not_found",
                 message,

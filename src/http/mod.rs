@@ -24,6 +24,7 @@ pub mod quality; // 质检 (issue 17)
 pub mod routes;
 pub mod routing;
 pub mod staff;
+pub mod ticket_automations;
 pub mod ticket_mail; // e-mail reminders (issue 16)
 pub mod tickets;
 pub mod visitors; // who is on the shop now (issue 18)
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(tickets::routes())
+        .merge(ticket_automations::routes())
         .merge(ticket_mail::routes())
         .merge(bell::routes())
         .merge(history::routes())

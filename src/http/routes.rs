@@ -354,6 +354,15 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/admin/ticket-routing-rules", Staff(P::ManageTickets), "tickets", "Replace the routing rules (conditions: type_key, category, priority, keywords; actions: department_id, assignee_id where the creator chose none, priority, tags); 400 invalid_routing_rule / unknown_department / unknown_assignee / unknown_ticket_type")
         .body(r#"{"rules":[{"name":"物流问题","when":{"keywords":["快递","物流","包裹"]},"then":{"department_id":null,"priority":"high","tags":["物流"]}}]}"#)
         .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/admin/ticket-automations", Staff(P::ManageTickets), "tickets", "Ticket automations, in the order they run: when EVENT and CONDITIONS then ACTIONS, on committed ticket events"),
+    route("POST", "/api/v1/admin/ticket-automations", Staff(P::ManageTickets), "tickets", "Add an automation (events: ticket_created, state_changed (when.to_state), buyer_replied, sla_warning, sla_breached, priority_changed, assigned; conditions: type_key, category, priority, department_id, state, tags (all), keywords (any), unassigned; actions: assignee_id, department_id, priority, state (through the state machine), tags, notify (bell/email to assignee, department_lead, staff_ids), webhook_endpoint_id); changes by automations trigger none; 400 invalid_automation / too_many_automations / unknown_department / unknown_assignee / unknown_webhook_endpoint / unknown_ticket_type").answers(&[201])
+        .body(r#"{"name":"超时通知组长","event":"sla_breached","when":{"priority":"high"},"then":{"priority":"urgent","tags":["超时"],"notify":{"bell":true,"email":true,"department_lead":true}}}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/admin/ticket-automations/{automation_id}", Staff(P::ManageTickets), "tickets", "Replace an automation, keeping its place (enabled: false turns it off); 404 automation_not_found")
+        .body(r#"{"name":"超时通知组长","enabled":false,"event":"sla_breached","then":{"notify":{"bell":true,"department_lead":true}}}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("DELETE", "/api/v1/admin/ticket-automations/{automation_id}", Staff(P::ManageTickets), "tickets", "Delete an automation; 404 automation_not_found").answers(&[204])
+        .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),
     route("PUT", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "Set the SMTP server (tls: none, starttls or tls; a password left out keeps the stored one, an empty one clears it)")
         .body(r#"{"host":"smtp.shop.example","port":587,"tls":"starttls","username":"kefu@shop.example","password":"app-password","from_address":"店小二 <kefu@shop.example>","enabled":true}"#)

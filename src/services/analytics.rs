@@ -591,6 +591,7 @@ fn counts(data: &EventData) -> bool {
             | EventData::TicketStateChanged { .. }
             | EventData::TicketCommented { .. }
             | EventData::TicketEscalated { .. }
+            | EventData::TicketNotified { .. }
     )
 }
 

@@ -9,7 +9,7 @@ use super::hub::{LiveFrame, StaffFrame};
 use super::subscribers::Subscriber;
 use super::ticket_mail::{reminded, reminder_of};
 use crate::domain::conversation::ConversationState;
-use crate::domain::events::DomainEvent;
+use crate::domain::events::{DomainEvent, EventData};
 use crate::ports::Clock;
 use crate::storage::{BellRow, NewBell, Store, StoreError};
 use serde::Serialize;
@@ -73,6 +73,9 @@ impl BellService {
         let Some((reminder, ticket_id)) = reminder_of(&event.data) else {
             return Ok(Vec::new());
         };
+        if let EventData::TicketNotified { bell: false, .. } = event.data {
+            return Ok(Vec::new());
+        }
         let Some((ticket, recipients)) = reminded(&self.store, event, reminder, ticket_id).await?
         else {
             return Ok(Vec::new());

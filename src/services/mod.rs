@@ -33,6 +33,7 @@ pub mod skill_groups;
 pub mod staff;
 pub mod subscribers;
 pub mod ticket_admin;
+pub mod ticket_automations;
 pub mod ticket_board;
 pub mod ticket_buyer;
 pub mod ticket_events;

@@ -122,6 +122,7 @@ impl TicketService {
                     ticket_id: ticket.id.clone(),
                     from,
                     to,
+                    automation: None,
                 },
             ));
         }

@@ -113,6 +113,9 @@ impl TicketMail {
         let Some((reminder, ticket_id)) = reminder_of(&event.data) else {
             return Ok(());
         };
+        if let EventData::TicketNotified { email: false, .. } = event.data {
+            return Ok(());
+        }
         let Some((smtp, password)) = self.store.smtp_settings().await? else {
             return Ok(());
         };
@@ -253,7 +256,11 @@ pub(crate) async fn reminded(
     {
         return Ok(None);
     }
-    let recipients = recipients(store, reminder, &ticket).await?;
+    // An automation names its people itself.
+    let recipients = match &event.data {
+        EventData::TicketNotified { staff_ids, .. } => staff_ids.clone(),
+        _ => recipients(store, reminder, &ticket).await?,
+    };
     Ok((!recipients.is_empty()).then_some((ticket, recipients)))
 }
 
@@ -345,6 +352,9 @@ pub(crate) fn reminder_of(data: &EventData) -> Option<(Reminder, &str)> {
         } if by == "buyer" => Some((Reminder::BuyerReplied, ticket_id.as_str())),
         EventData::TicketEscalated { ticket_id, level } => {
             Reminder::from_level(level).map(|r| (r, ticket_id.as_str()))
+        }
+        EventData::TicketNotified { ticket_id, .. } => {
+            Some((Reminder::Automation, ticket_id.as_str()))
         }
         _ => None,
     }

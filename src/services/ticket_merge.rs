@@ -86,6 +86,7 @@ impl TicketService {
                     ticket_id: source.id.clone(),
                     from,
                     to: TicketState::Closed,
+                    automation: None,
                 },
             )],
             ..TicketWrite::default()
@@ -103,6 +104,7 @@ impl TicketService {
                     ticket_id: target.id.clone(),
                     version: target.version,
                     fields: vec!["merged_from".into()],
+                    automation: None,
                 },
             )],
             ..TicketWrite::default()

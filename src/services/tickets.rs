@@ -56,6 +56,18 @@ pub enum TicketError {
         "a routing rule needs a name and at least one action (at most 100 rules, 20 keywords each)"
     )]
     BadRoutingRule,
+    #[error(
+        "an automation needs a name (1 to 64 characters), an event and at least one action; \
+         to_state only goes with the state_changed event; a notification needs bell or email \
+         and someone to tell; at most 20 keywords"
+    )]
+    BadAutomation,
+    #[error("at most {0} automations; delete one first")]
+    TooManyAutomations(usize),
+    #[error("unknown webhook endpoint")]
+    UnknownWebhookEndpoint,
+    #[error("no automation with this id")]
+    AutomationNotFound,
     #[error("a ticket cannot be merged into itself")]
     MergeIntoSelf,
     #[error("no saved view with this id among yours")]
@@ -262,7 +274,11 @@ impl TicketService {
         })
     }
 
-    async fn targets(&self, type_key: &str, priority: Priority) -> Result<SlaTargets, TicketError> {
+    pub(crate) async fn targets(
+        &self,
+        type_key: &str,
+        priority: Priority,
+    ) -> Result<SlaTargets, TicketError> {
         let (first, resolution) = self
             .store
             .sla_policy(type_key, priority)
@@ -654,6 +670,7 @@ impl TicketService {
             ticket_id: ticket.id.clone(),
             version: expected + 1,
             fields,
+            automation: None,
         };
         self.save(ticket, expected, history, None, event, now).await
     }
@@ -682,18 +699,7 @@ impl TicketService {
         }
         let now = self.clock.now_ms();
         let calendar = self.calendar().await?;
-        ticket.state = to;
-        if to.pauses_clock() || to.is_done() {
-            ticket.sla.pause(&calendar, now);
-        } else {
-            ticket.sla.resume(now);
-        }
-        ticket.resolved_at = match to {
-            TicketState::Resolved => Some(now),
-            TicketState::Closed => ticket.resolved_at.or(Some(now)),
-            _ => None,
-        };
-        refresh_due(&mut ticket, &calendar);
+        move_state(&mut ticket, to, &calendar, now);
         let author = Author::Staff(staff.id.clone());
         let history = HistoryEntry::new(
             "state_changed",
@@ -705,6 +711,7 @@ impl TicketService {
             ticket_id: ticket.id.clone(),
             from,
             to,
+            automation: None,
         };
         self.save(ticket, expected, history, None, event, now).await
     }
@@ -929,6 +936,29 @@ fn shown_status(ticket: &Ticket, zh: bool) -> String {
         .status_text
         .clone()
         .unwrap_or_else(|| ticket.state.default_status_text(zh).to_owned())
+}
+
+/// Puts `ticket` in state `to` (a move the machine allows): the SLA clock
+/// pauses in pending and on hold, stops when resolved and runs again on
+/// reopening.
+pub(crate) fn move_state(
+    ticket: &mut Ticket,
+    to: TicketState,
+    calendar: &BusinessCalendar,
+    now: i64,
+) {
+    ticket.state = to;
+    if to.pauses_clock() || to.is_done() {
+        ticket.sla.pause(calendar, now);
+    } else {
+        ticket.sla.resume(now);
+    }
+    ticket.resolved_at = match to {
+        TicketState::Resolved => Some(now),
+        TicketState::Closed => ticket.resolved_at.or(Some(now)),
+        _ => None,
+    };
+    refresh_due(ticket, calendar);
 }
 
 /// Due times follow the clock: none while paused or once done.

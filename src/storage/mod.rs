@@ -32,6 +32,7 @@ mod routing;
 mod shop;
 mod staff;
 mod staff_totp;
+mod ticket_automations;
 mod ticket_board;
 mod ticket_mail;
 mod ticket_settings;
@@ -66,7 +67,7 @@ pub use staff_totp::TotpRow;
 pub use ticket_board::BoardCounts;
 pub use ticket_mail::PasswordChange;
 pub use ticket_views::TicketViewRow;
-pub use tickets::{DepartmentRow, TicketFilter, TicketTypeRow, TicketWrite};
+pub use tickets::{AutomationRun, DepartmentRow, TicketFilter, TicketTypeRow, TicketWrite};
 pub use visitors::VisitorRow;
 pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
 

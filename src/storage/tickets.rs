@@ -189,6 +189,25 @@ pub struct TicketFilter {
     pub limit: i64,
 }
 
+/// One automation's run for one event (at most one per pair, ever), and the
+/// webhook deliveries it queues.
+#[derive(Debug, Clone)]
+pub struct AutomationRun {
+    pub event_id: String,
+    pub rule_id: String,
+    pub ticket_id: String,
+    pub ran_at: i64,
+    pub deliveries: Vec<super::DeliveryRow>,
+}
+
+const INSERT_RUN: &str = "INSERT INTO ticket_automation_runs (event_id, rule_id, ticket_id, ran_at) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (event_id, rule_id) DO NOTHING";
+
+/// Once per endpoint and event, like the queue's own deliveries.
+const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, position, \
+    conversation_id, status, attempts, next_attempt_at, created_at) \
+    VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+
 /// What one ticket change writes besides the ticket row.
 #[derive(Debug, Clone, Default)]
 pub struct TicketWrite {
@@ -366,6 +385,28 @@ impl Store {
         &self,
         changes: &[(&Ticket, i64, &TicketWrite)],
     ) -> Result<bool, StoreError> {
+        self.save_tickets_with(changes, None).await
+    }
+
+    /// What one automation did for one event, saved with its run record in
+    /// one transaction: false when someone changed the ticket first or the
+    /// run is recorded already (a redelivered event), and nothing is written.
+    pub async fn save_automation_run(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+        run: &AutomationRun,
+    ) -> Result<bool, StoreError> {
+        self.save_tickets_with(&[(ticket, expected_version, write)], Some(run))
+            .await
+    }
+
+    async fn save_tickets_with(
+        &self,
+        changes: &[(&Ticket, i64, &TicketWrite)],
+        run: Option<&AutomationRun>,
+    ) -> Result<bool, StoreError> {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
@@ -386,6 +427,20 @@ impl Store {
                 }
                 write_extras!(self, tx, &t.id, write);
                 write_events!(backend, tx, &write.events);
+            }
+            if let Some(run) = run {
+                let claimed = sqlx::query(INSERT_RUN)
+                    .bind(&run.event_id).bind(&run.rule_id).bind(&run.ticket_id).bind(run.ran_at)
+                    .execute(&mut *tx).await?.rows_affected();
+                if claimed != 1 {
+                    return Ok(false);
+                }
+                for d in &run.deliveries {
+                    sqlx::query(INSERT_DELIVERY)
+                        .bind(&d.id).bind(&d.endpoint_id).bind(&d.event_id).bind(d.position)
+                        .bind(&d.conversation_id).bind(d.next_attempt_at).bind(d.created_at)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
         });

@@ -36,6 +36,7 @@ mod recommend;
 mod routing;
 mod sessions;
 mod staff;
+mod ticket_automations;
 mod ticket_bell;
 mod ticket_board;
 mod ticket_buyer;

@@ -153,9 +153,79 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
         api(&app, &admin, "/api/v1/admin/ticket-routing-rules").await,
         rules
     );
+
+    // An automation: a ticket about a return is opened at once and tagged;
+    // the ticket's history then says so, in words.
+    fill(&browser, "au-name", "退货先处理").await;
+    choose(&browser, "au-event", "ticket_created").await;
+    fill(&browser, "au-keywords", "退货").await;
+    choose(&browser, "au-set-state", "open").await;
+    fill(&browser, "au-tags", "退货").await;
+    browser.click("[data-testid=au-create]").await;
+    browser
+        .wait_until(
+            "the automation in the list",
+            "[...document.querySelectorAll('[data-testid=au-rule-name]')].some((n) => n.textContent === '退货先处理')",
+        )
+        .await;
+    let automations = api(&app, &admin, "/api/v1/admin/ticket-automations").await;
+    assert_eq!(automations[0]["name"], "退货先处理");
+    assert_eq!(
+        automations[0]["then"],
+        json!({ "state": "open", "tags": ["退货"] })
+    );
+    assert_eq!(automations[0]["when"], json!({ "keywords": ["退货"] }));
+    let res = app
+        .staff_post(
+            &admin,
+            "/api/v1/staff/tickets",
+            json!({ "title": "我要退货" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let ticket: Value = res.json().await.unwrap();
+    browser
+        .goto(&app.url(&format!(
+            "/console/#/tickets/{}",
+            ticket["id"].as_str().unwrap()
+        )))
+        .await;
+    // The subscriber runs after the commit: reload until its line shows.
+    for _ in 0..50 {
+        let shown = browser
+            .run(
+                "return !!document.querySelector('[data-testid=tk-h-automation]');",
+                json!([]),
+            )
+            .await;
+        if shown == json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        browser.run("location.reload();", json!([])).await;
+    }
+    browser
+        .wait_until(
+            "the automation's line in the history",
+            "(document.querySelector('[data-testid=tk-h-automation]')?.textContent || '').includes('自动化「退货先处理」') \
+             && document.querySelector('[data-testid=tk-h-automation]').textContent.includes('处理中') \
+             && document.querySelector('[data-testid=tk-state]').textContent === '处理中'",
+        )
+        .await;
+    // Turned off in the console, it is off.
+    browser.goto(&app.url("/console/#/admin/mail")).await;
+    browser.wait_for("[data-testid=au-enabled]").await;
+    browser.click("[data-testid=au-enabled]").await;
+    saved(&browser).await;
+    assert_eq!(
+        api(&app, &admin, "/api/v1/admin/ticket-automations").await[0]["enabled"],
+        false
+    );
+
     browser.goto(&app.url("/console/#/admin/mail")).await;
     browser.wait_for("[data-testid=smtp-form]").await;
     browser.wait_for("[data-testid=rr-rule]").await;
+    browser.wait_for("[data-testid=au-rule]").await;
     both_widths(&browser, "admin-mail").await;
 
     // The agent's own page: an address, and no e-mail for SLA warnings.

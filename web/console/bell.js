@@ -10,14 +10,14 @@ addStrings(
     bell: "提醒", bell_unread: (n) => `${n} 条未读提醒`, bell_empty: "暂无提醒", bell_read_all: "全部标为已读",
     bell_assigned: (n) => `工单 ${n} 已分配给您`, bell_buyer_replied: (n) => `买家回复了工单 ${n}`,
     bell_sla_warning: (n) => `工单 ${n} 即将超时`, bell_sla_breach: (n) => `工单 ${n} 已超时`,
-    bell_sla_escalation: (n) => `工单 ${n} 超时升级`,
+    bell_sla_escalation: (n) => `工单 ${n} 超时升级`, bell_automation: (n) => `自动化规则提醒您关注工单 ${n}`,
   },
   {
     bell: "Reminders", bell_unread: (n) => `${n} unread reminder${n === 1 ? "" : "s"}`, bell_empty: "No reminders",
     bell_read_all: "Mark all read",
     bell_assigned: (n) => `Ticket ${n} was assigned to you`, bell_buyer_replied: (n) => `The buyer replied on ticket ${n}`,
     bell_sla_warning: (n) => `Ticket ${n} is close to its deadline`, bell_sla_breach: (n) => `Ticket ${n} is past its deadline`,
-    bell_sla_escalation: (n) => `Ticket ${n} was escalated`,
+    bell_sla_escalation: (n) => `Ticket ${n} was escalated`, bell_automation: (n) => `An automation flagged ticket ${n} for you`,
   },
 );
 

@@ -4,6 +4,7 @@
 
 import { el, get, post, put } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
+import { automationsForm } from "./ticket_automations.js";
 import { routingForm } from "./ticket_routing.js";
 
 addStrings(
@@ -97,6 +98,7 @@ export class SmtpSettings {
     this.root.replaceChildren(
       await reopenForm(this.app),
       await routingForm(this.app),
+      await automationsForm(this.app),
       el(
         "form",
         { class: "card editor", testid: "smtp-form", onsubmit: save },

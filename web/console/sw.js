@@ -8,7 +8,7 @@ const FILES = [
   "/console/",
   "/console/main.js", "/console/api.js", "/console/i18n.js", "/console/inbox.js", "/console/chat.js",
   "/console/side.js", "/console/board.js", "/console/kb.js", "/console/integrations.js", "/console/admin.js",
-  "/console/settings.js", "/console/audit.js", "/console/blocks.js", "/console/tickets.js", "/console/notifications.js", "/console/bell.js", "/console/ticket_routing.js", "/console/history.js", "/console/visitors.js", "/console/cards.js", "/console/portrait.js", "/console/privacy.js", "/console/style.css", "/console/icon.svg",
+  "/console/settings.js", "/console/audit.js", "/console/blocks.js", "/console/tickets.js", "/console/notifications.js", "/console/bell.js", "/console/ticket_routing.js", "/console/ticket_automations.js", "/console/history.js", "/console/visitors.js", "/console/cards.js", "/console/portrait.js", "/console/privacy.js", "/console/style.css", "/console/icon.svg",
   "/console/manifest.webmanifest",
   "/console/analytics.js", "/console/uPlot.iife.min.js", "/console/uPlot.min.css",
   "/console/quality.js",

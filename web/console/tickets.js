@@ -19,6 +19,9 @@ addStrings(
     tk_esc_none: "正常", tk_esc_warning: "即将超时", tk_esc_breached: "已超时", tk_esc_supervisor: "已升级主管",
     tk_h_created: "创建", tk_h_updated: "修改", tk_h_state_changed: "状态变更", tk_h_commented: "评论", tk_h_escalated: "SLA 升级",
     tk_h_first_response: "首次响应", tk_by_system: "系统", tk_by_buyer: "买家",
+    tk_h_automation: "自动执行", tk_by_automation: (n) => `自动化「${n}」`, tk_auto_assignee: "分配给", tk_auto_department: "转到部门",
+    tk_auto_priority: "优先级改为", tk_auto_tags: "加标签", tk_auto_refused: (s) => `改为「${s}」被状态机拒绝，已跳过`,
+    tk_auto_notified: (n) => `已提醒 ${n} 人`, tk_auto_webhook: "已调用 Webhook", ev_ticket_notified: "自动化提醒",
     err_unknown_department: "部门不存在", err_unknown_ticket_type: "工单类型不存在", err_missing_custom_field: "缺少该类型的必填字段",
     err_invalid_ticket_transition: "当前状态不能这样变更", err_stale_ticket_version: "工单已被他人修改，请刷新后重试",
     err_invalid_ticket: "输入不符合要求", err_unknown_assignee: "处理人不存在",
@@ -47,6 +50,9 @@ addStrings(
     tk_esc_none: "On track", tk_esc_warning: "Due soon", tk_esc_breached: "Overdue", tk_esc_supervisor: "Escalated to supervisor",
     tk_h_created: "Created", tk_h_updated: "Changed", tk_h_state_changed: "State changed", tk_h_commented: "Comment", tk_h_escalated: "SLA escalation",
     tk_h_first_response: "First response", tk_by_system: "System", tk_by_buyer: "Buyer",
+    tk_h_automation: "ran", tk_by_automation: (n) => `Automation "${n}"`, tk_auto_assignee: "assigned to", tk_auto_department: "moved to department",
+    tk_auto_priority: "priority set to", tk_auto_tags: "tags added", tk_auto_refused: (s) => `moving to "${s}" was refused by the state machine and skipped`,
+    tk_auto_notified: (n) => `reminded ${n} people`, tk_auto_webhook: "called the webhook", ev_ticket_notified: "Automation reminder",
     err_unknown_department: "No such department", err_unknown_ticket_type: "No such ticket type", err_missing_custom_field: "A required field of this type is missing",
     err_invalid_ticket_transition: "The ticket cannot move that way from its state", err_stale_ticket_version: "Someone changed this ticket; reload and try again",
     err_invalid_ticket: "Please check the input", err_unknown_assignee: "No such assignee",
@@ -338,11 +344,32 @@ export class Tickets {
       this.commentForm(k),
       el("h4", {}, t("tk_history")),
       el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
-        el("li", {}, when(h.created_at), " · ", h.author_kind === "system" ? t("tk_by_system") : h.author_kind === "buyer" ? t("tk_by_buyer") : this.personName(h.author_id), " · ",
-          t(`tk_h_${h.kind}`), h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "",
+        el("li", { testid: `tk-h-${h.kind}` }, when(h.created_at), " · ", this.historyAuthor(h), " · ",
+          t(`tk_h_${h.kind}`), h.kind === "automation" ? this.automationText(h.detail) : "", h.detail?.to ? ` → ${t(`tk_st_${h.detail.to}`)}` : "",
           h.detail?.number ? [" ", el("a", { href: `#/tickets/${h.detail.ticket_id}`, testid: `tk-link-${h.kind}` }, h.detail.number)] : "",
           h.detail?.note ? ` (${h.detail.note})` : ""))),
     );
+  }
+
+  historyAuthor(h) {
+    if (h.author_kind === "system") return t("tk_by_system");
+    if (h.author_kind === "buyer") return t("tk_by_buyer");
+    if (h.author_kind === "automation") return t("tk_by_automation", h.detail?.rule || "");
+    return this.personName(h.author_id);
+  }
+
+  /// What an automation did, in words (its state move follows as " → state").
+  automationText(d = {}) {
+    const c = d.changes || {};
+    const parts = [];
+    if (c.assignee) parts.push(`${t("tk_auto_assignee")} ${this.personName(c.assignee)}`);
+    if (c.department) parts.push(`${t("tk_auto_department")} ${this.departmentName(c.department)}`);
+    if (c.priority) parts.push(`${t("tk_auto_priority")} ${t(`tk_pr_${c.priority}`)}`);
+    if (c.tags?.length) parts.push(`${t("tk_auto_tags")} ${c.tags.join("、")}`);
+    if (d.refused) parts.push(t("tk_auto_refused", t(`tk_st_${d.refused.to}`)));
+    if (d.notified?.length) parts.push(t("tk_auto_notified", d.notified.length));
+    if (d.webhook) parts.push(t("tk_auto_webhook"));
+    return parts.length ? `: ${parts.join("; ")}` : "";
   }
 
   moves(k) {

@@ -1,0 +1,50 @@
+//! Ticket automations (admins): list, create, replace (turn on or off),
+//! delete. Rules run in the order they were made.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use crate::domain::ticket_automations::{Automation, AutomationInput};
+use crate::services::staff::StaffUser;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Extension, Json, Router};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/ticket-automations", get(list).post(create))
+        .route(
+            "/api/v1/admin/ticket-automations/{automation_id}",
+            put(update).delete(remove),
+        )
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Automation>>, ApiError> {
+    Ok(Json(state.tickets.automations().await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(input): ApiJson<AutomationInput>,
+) -> Result<(StatusCode, Json<Automation>), ApiError> {
+    let made = state.tickets.create_automation(&staff.id, input).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<AutomationInput>,
+) -> Result<Json<Automation>, ApiError> {
+    Ok(Json(state.tickets.update_automation(&id, input).await?))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.tickets.delete_automation(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,85 @@
+//! Ticket automations (rules as JSON, in position order) and the record of
+//! which rule ran for which event.
+
+use super::{Store, StoreError, on_pool};
+use crate::domain::ticket_automations::{Automation, AutomationInput};
+
+type Row = (String, i64, String, i64, i64);
+
+fn to_json(rule: &AutomationInput) -> Result<String, StoreError> {
+    serde_json::to_string(rule).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))
+}
+
+fn open((id, position, rule, created_at, updated_at): Row) -> Result<Automation, StoreError> {
+    let rule = serde_json::from_str(&rule)
+        .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
+    Ok(Automation {
+        id,
+        position,
+        rule,
+        created_at,
+        updated_at,
+    })
+}
+
+impl Store {
+    /// Every rule, in the order they run.
+    pub async fn ticket_automations(&self) -> Result<Vec<Automation>, StoreError> {
+        let sql = "SELECT id, position, rule, created_at, updated_at FROM ticket_automations \
+                   ORDER BY position, id";
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        rows.into_iter().map(open).collect()
+    }
+
+    /// Adds a rule after the others.
+    pub async fn insert_ticket_automation(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        by: &str,
+        now: i64,
+    ) -> Result<Automation, StoreError> {
+        let sql = "INSERT INTO ticket_automations (id, position, rule, created_by, created_at, updated_at) \
+                   VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM ticket_automations), $2, $3, $4, $5) \
+                   RETURNING id, position, rule, created_at, updated_at";
+        let json = to_json(rule)?;
+        let row: Row = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(id).bind(&json).bind(by).bind(now).bind(now)
+            .fetch_one(pool).await.map_err(StoreError::from_insert)?);
+        open(row)
+    }
+
+    /// Replaces a rule, keeping its place; `NotFound` when there is none.
+    pub async fn update_ticket_automation(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        now: i64,
+    ) -> Result<Automation, StoreError> {
+        let sql = "UPDATE ticket_automations SET rule = $2, updated_at = $3 WHERE id = $1 \
+                   RETURNING id, position, rule, created_at, updated_at";
+        let json = to_json(rule)?;
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(id).bind(&json).bind(now)
+            .fetch_optional(pool).await?);
+        open(row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub async fn delete_ticket_automation(&self, id: &str) -> Result<(), StoreError> {
+        let sql = "DELETE FROM ticket_automations WHERE id = $1";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(id)
+            .execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Whether rule `rule_id` already ran for event `event_id`.
+    pub async fn automation_ran(&self, event_id: &str, rule_id: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT 1 FROM ticket_automation_runs WHERE event_id = $1 AND rule_id = $2";
+        let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(event_id).bind(rule_id).fetch_optional(pool).await?);
+        Ok(row.is_some())
+    }
+}
