@@ -7,23 +7,6 @@ use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
-async fn signed_in_buyer(app: &TestApp, account: &str) -> Buyer {
-    let res = app
-        .client
-        .post(app.url("/api/v1/conversations"))
-        .json(&json!({ "identity": app.signed_identity(account), "nickname": "小明" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
-    Buyer {
-        conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
-        visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
-        token: body["visitor_token"].as_str().unwrap().to_owned(),
-    }
-}
-
 /// Offers `coupon` in the buyer's chat and returns the card's seq.
 async fn offer(app: &TestApp, agent: &StaffLogin, buyer: &Buyer, coupon: &str) -> i64 {
     let path = format!(
@@ -55,7 +38,7 @@ fn system_lines(events: &[Value]) -> Vec<String> {
 async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let buyer = signed_in_buyer(&app, "demo_buyer_1").await;
+    let buyer = app.signed_in_buyer("demo_buyer_1").await;
     app.hand_to_agent(&buyer, &agent).await;
 
     let coupons: Vec<Value> = app
@@ -120,8 +103,8 @@ async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
 async fn the_last_coupon_goes_to_the_first_buyer_and_the_next_is_told_it_is_gone() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let first = signed_in_buyer(&app, "demo_buyer_1").await;
-    let second = signed_in_buyer(&app, "demo_buyer_2").await;
+    let first = app.signed_in_buyer("demo_buyer_1").await;
+    let second = app.signed_in_buyer("demo_buyer_2").await;
     app.hand_to_agent(&first, &agent).await;
     app.hand_to_agent(&second, &agent).await;
     let one = offer(&app, &agent, &first, "FLASH30").await;
@@ -160,13 +143,13 @@ async fn the_last_coupon_goes_to_the_first_buyer_and_the_next_is_told_it_is_gone
 async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let buyer = signed_in_buyer(&app, "demo_buyer_1").await;
+    let buyer = app.signed_in_buyer("demo_buyer_1").await;
     app.hand_to_agent(&buyer, &agent).await;
     let seq = offer(&app, &agent, &buyer, "NEW5").await;
     let before = app.buyer_events(&buyer, 0).await.len();
 
     // Another buyer cannot claim from this chat (to them it does not exist).
-    let stranger = signed_in_buyer(&app, "demo_buyer_2").await;
+    let stranger = app.signed_in_buyer("demo_buyer_2").await;
     let path = format!(
         "/api/v1/conversations/{}/coupon-claims",
         buyer.conversation_id

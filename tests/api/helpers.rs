@@ -185,6 +185,24 @@ impl TestApp {
         }
     }
 
+    /// A chat of the shop account `account`, signed in through the shop's page.
+    pub async fn signed_in_buyer(&self, account: &str) -> Buyer {
+        let res = self
+            .client
+            .post(self.url("/api/v1/conversations"))
+            .json(&json!({ "identity": self.signed_identity(account), "nickname": "小明" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        Buyer {
+            conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
+            visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
+            token: body["visitor_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
     /// What the shop's page sends for a signed-in buyer: the account signed with
     /// this server's identity secret, valid for ten minutes.
     pub fn signed_identity(&self, account: &str) -> Value {

@@ -12,24 +12,6 @@ use std::time::{Duration, Instant};
 use xiaoer::domain::staff::Role;
 use xiaoer::services::bot::AnswerBudget;
 
-/// A chat of the shop account `account`, signed in through the shop's page.
-async fn signed_in_buyer(app: &TestApp, account: &str) -> Buyer {
-    let res = app
-        .client
-        .post(app.url("/api/v1/conversations"))
-        .json(&json!({ "identity": app.signed_identity(account), "nickname": "小明" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
-    Buyer {
-        conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
-        visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
-        token: body["visitor_token"].as_str().unwrap().to_owned(),
-    }
-}
-
 async fn order_cards(app: &TestApp, buyer: &Buyer) -> Vec<Value> {
     app.buyer_events(buyer, 0)
         .await
@@ -50,7 +32,7 @@ async fn send(app: &TestApp, agent: &StaffLogin, buyer: &Buyer, body: Value) -> 
 async fn an_agent_sends_the_buyers_own_order_as_a_card_and_never_another_accounts() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let buyer = signed_in_buyer(&app, "demo_buyer_1").await;
+    let buyer = app.signed_in_buyer("demo_buyer_1").await;
     app.hand_to_agent(&buyer, &agent).await;
 
     // The side panel lists the order the agent is about to send.

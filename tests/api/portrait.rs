@@ -8,23 +8,6 @@ use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 use xiaoer::services::bot::AnswerBudget;
 
-async fn signed_in_buyer(app: &TestApp, account: &str) -> Buyer {
-    let res = app
-        .client
-        .post(app.url("/api/v1/conversations"))
-        .json(&json!({ "identity": app.signed_identity(account), "nickname": "小明" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.unwrap();
-    Buyer {
-        conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
-        visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
-        token: body["visitor_token"].as_str().unwrap().to_owned(),
-    }
-}
-
 async fn portrait(app: &TestApp, staff: &StaffLogin, buyer: &Buyer) -> Value {
     let path = format!(
         "/api/v1/staff/conversations/{}/portrait",
@@ -48,7 +31,7 @@ fn tags(p: &Value) -> Vec<&str> {
 async fn a_signed_in_buyers_profile_adds_up_their_orders_history_and_tags() {
     let app = spawn_app().await;
     let agent = app.staff("agent-li", Role::Agent).await;
-    let buyer = signed_in_buyer(&app, "demo_buyer_1").await;
+    let buyer = app.signed_in_buyer("demo_buyer_1").await;
     app.hand_to_agent(&buyer, &agent).await;
 
     // demo_buyer_1: a gold member with three orders the shop keeps (¥399 + 2 × ¥79 + ¥199).
