@@ -3,10 +3,9 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, conversation_id};
+use super::extract::{ApiJson, conversation_id, optional_client_msg_id};
 use crate::domain::coupon::CouponId;
 use crate::domain::lang::Lang;
-use crate::domain::message::ClientMsgId;
 use crate::services::chat::Ack;
 use crate::services::coupons::{Claimed, CouponView};
 use crate::services::staff::StaffUser;
@@ -47,11 +46,7 @@ pub async fn send_card(
     let id = conversation_id(&id)?;
     let coupon = CouponId::parse(&body.coupon_id)
         .map_err(|e| ApiError::bad_request("invalid_coupon_id", e))?;
-    let client_msg_id = body
-        .client_msg_id
-        .as_deref()
-        .map(ClientMsgId::parse)
-        .transpose()?;
+    let client_msg_id = optional_client_msg_id(body.client_msg_id.as_deref())?;
     let ack = state
         .coupons
         .send_card(&staff, &id, &coupon, client_msg_id)

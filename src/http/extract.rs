@@ -3,6 +3,7 @@
 use super::error::ApiError;
 use crate::domain::attachment::AttachmentId;
 use crate::domain::conversation::ConversationId;
+use crate::domain::message::ClientMsgId;
 use crate::services::chat::Actor;
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
@@ -36,6 +37,12 @@ pub fn conversation_id(raw: &str) -> Result<ConversationId, ApiError> {
         code: "conversation_not_found",
         message: "conversation not found".into(),
     })
+}
+
+/// The optional `client_msg_id` of a send that the server writes (product,
+/// order and coupon cards): a retry with the same id is the same message.
+pub fn optional_client_msg_id(raw: Option<&str>) -> Result<Option<ClientMsgId>, ApiError> {
+    Ok(raw.map(ClientMsgId::parse).transpose()?)
 }
 
 pub fn attachment_id(raw: &str) -> Result<AttachmentId, ApiError> {

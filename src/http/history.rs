@@ -4,9 +4,8 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::conversation_id;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, optional_client_msg_id};
 use crate::domain::commerce::OrderNumber;
-use crate::domain::message::ClientMsgId;
 use crate::services::chat::{Ack, Actor};
 use crate::services::history::{HistoryHit, HistoryQuery};
 use crate::services::orders::BuyerOrders;
@@ -95,11 +94,7 @@ pub async fn send_order_card(
     let id = conversation_id(&id)?;
     let order_no = OrderNumber::parse(&body.order_no)
         .map_err(|e| ApiError::bad_request("invalid_order_no", e))?;
-    let client_msg_id = body
-        .client_msg_id
-        .as_deref()
-        .map(ClientMsgId::parse)
-        .transpose()?;
+    let client_msg_id = optional_client_msg_id(body.client_msg_id.as_deref())?;
     let ack = state
         .orders
         .send_card(&staff, &id, &order_no, client_msg_id)

@@ -4,10 +4,9 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, conversation_id};
+use super::extract::{ApiJson, ApiQuery, conversation_id, optional_client_msg_id};
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::invitation::InvitationRule;
-use crate::domain::message::ClientMsgId;
 use crate::domain::presence::{BrowserId, Heartbeat, Source, Tag, VisitFilter, VisitSort};
 use crate::domain::visitor::{CartItem, SignedIdentity};
 use crate::services::chat::Ack;
@@ -254,11 +253,7 @@ pub async fn send_card(
 ) -> Result<(StatusCode, Json<Ack>), ApiError> {
     let id = conversation_id(&id)?;
     let sku = parse_sku(&body.sku)?;
-    let client_msg_id = body
-        .client_msg_id
-        .as_deref()
-        .map(ClientMsgId::parse)
-        .transpose()?;
+    let client_msg_id = optional_client_msg_id(body.client_msg_id.as_deref())?;
     let ack = state
         .catalogue
         .send_card(&staff, &id, &sku, client_msg_id)
