@@ -220,7 +220,7 @@ else
 fi
 
 echo "== unit tests, model tests, the API suite and the browser test on SQLite"
-cargo test --all-targets
+cargo test --workspace --all-targets
 
 if [ -n "${XIAOER_TEST_QDRANT_URL:-}" ]; then
   # The bot tests that retrieve from the shop's real knowledge base (the others

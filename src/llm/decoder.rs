@@ -4,11 +4,11 @@
 //! truncated to the part of the new prompt that is unchanged, so a long system
 //! prompt is computed once, not every turn.
 
-use super::attention::AttentionShape;
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::Embedding;
 use std::io::{Read, Seek};
+use xiaoer_kernels::attention::{AttentionShape, causal_attention};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -334,7 +334,7 @@ impl Layer {
             seq,
             pos,
         };
-        let y = super::attention::causal_attention(&q, &self.keys, &self.values, shape);
+        let y = causal_attention(&q, &self.keys, &self.values, shape);
         let y = Tensor::from_vec(y, (b, seq, c.n_head * c.head_dim), x.device())?;
         self.wo.forward(&y)
     }

@@ -2,7 +2,6 @@
 //! Engines are synchronous and run on their own threads; the async handles in
 //! `worker` implement the ports the services use.
 
-pub mod attention;
 pub mod decoder;
 pub mod embed;
 pub mod fetch;
