@@ -3,7 +3,7 @@
 //! the caller may see). Metric definitions live in domain::analytics only.
 
 use crate::domain::analytics::{
-    Contribution, CsatRating, DayRange, Dimension, Facts, METRICS, MetricDef, Period,
+    Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS, MetricDef, Period,
     ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
@@ -15,7 +15,7 @@ use crate::services::shop::ShopService;
 use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
-use crate::storage::{FactsRow, RollupDelta, RollupRow, Store, StoreError};
+use crate::storage::{FactsRow, RollupDelta, RollupGrouping, RollupRow, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -244,7 +244,14 @@ impl AnalyticsService {
         let range = DayRange::period(period, date);
         let scope = self.scope(staff, &filters).await?;
         let metrics = scope.metrics();
-        let selected = self.select(&range, &scope, &filters).await?;
+        let by = RollupGrouping {
+            day: true,
+            channel: filters.channel.is_some(),
+            agent: true,
+        };
+        let selected = self
+            .select(&range, &scope, &filters, by, needs_waits(&metrics))
+            .await?;
         let totals = totals_of(&selected, |_| true);
         let names: HashMap<String, String> = self.store.staff_names().await?.into_iter().collect();
         let mut agents: Vec<&str> = selected
@@ -324,7 +331,22 @@ impl AnalyticsService {
         {
             return Err(AnalyticsError::Forbidden);
         }
-        let selected = self.select(&range, &scope, &filters).await?;
+        let uses = |wanted: &[Dimension]| {
+            wanted.contains(&dimension) || then.is_some_and(|d| wanted.contains(&d))
+        };
+        // Only the columns a key or a filter needs are kept apart; the database
+        // adds up the rest.
+        let by = RollupGrouping {
+            day: uses(&[Dimension::Day, Dimension::Week, Dimension::Month]),
+            channel: uses(&[Dimension::Channel]) || filters.channel.is_some(),
+            agent: uses(&[Dimension::Agent, Dimension::Group])
+                || matches!(scope, Scope::Agents { .. })
+                || filters.agent_id.is_some()
+                || filters.group_id.is_some(),
+        };
+        let selected = self
+            .select(&range, &scope, &filters, by, needs_waits(&metrics))
+            .await?;
         let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
         let second = match then {
             Some(d) => Some(Keying::new(self.dimension_keys(&selected, d).await?, d)),
@@ -456,11 +478,16 @@ impl AnalyticsService {
         Ok(scope)
     }
 
+    /// The rollups (summed over the columns `by` leaves out) and, when a
+    /// metric needs them, the queue waits that the scope and filters admit.
+    /// Every column a filter or the scope looks at must be kept in `by`.
     async fn select(
         &self,
         range: &DayRange,
         scope: &Scope,
         filters: &Filters,
+        by: RollupGrouping,
+        waits: bool,
     ) -> Result<Selected, AnalyticsError> {
         let (from, to) = (range.from.to_string(), range.to.to_string());
         let group: Option<HashSet<String>> = match &filters.group_id {
@@ -483,18 +510,21 @@ impl AnalyticsService {
         };
         let rows = self
             .store
-            .analytics_rollups(&from, &to)
+            .analytics_sums(&from, &to, by, filters.channel.as_deref())
             .await?
             .into_iter()
             .filter(|r| keep(&r.1, &r.2))
             .collect();
-        let waits = self
-            .store
-            .analytics_queue_waits(&from, &to)
-            .await?
-            .into_iter()
-            .filter(|w| keep(&w.1, &w.2))
-            .collect();
+        let waits = match waits {
+            true => self
+                .store
+                .analytics_queue_waits(&from, &to)
+                .await?
+                .into_iter()
+                .filter(|w| keep(&w.1, &w.2))
+                .collect(),
+            false => Vec::new(),
+        };
         Ok(Selected { rows, waits })
     }
 }
@@ -709,6 +739,14 @@ fn grouped_totals(
         totals.queue_waits.sort_unstable();
     }
     out
+}
+
+/// Whether any of the metrics is a queue-wait percentile (read from the facts
+/// rows, one per conversation, rather than from the rollups).
+fn needs_waits(metrics: &[&'static MetricDef]) -> bool {
+    metrics
+        .iter()
+        .any(|m| matches!(m.formula, Formula::QueueWait(_)))
 }
 
 fn values(totals: &Totals, metrics: &[&'static MetricDef]) -> BTreeMap<&'static str, Option<f64>> {

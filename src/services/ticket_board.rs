@@ -1,7 +1,8 @@
 //! The ticket board (监控): counts by state, department and priority, the
-//! overdue and due-soon lists, each agent's open tickets and SLA attainment,
-//! all within what the caller may see; and the filtered list as CSV, read a
-//! page at a time so a large export never sits in memory.
+//! overdue and due-soon lists, active tickets by age, each agent's open
+//! tickets and SLA attainment, all within what the caller may see; and the
+//! filtered list as CSV, read a page at a time so a large export never sits
+//! in memory.
 
 use crate::domain::tickets::Ticket;
 use crate::services::staff::StaffUser;
@@ -18,6 +19,22 @@ const DUE_SOON_MS: i64 = 4 * 3_600_000;
 const LIST_LIMIT: i64 = 50;
 /// Tickets read per page of a CSV export.
 const EXPORT_PAGE: i64 = 500;
+const DAY_MS: i64 = 86_400_000;
+/// The board's ageing bands: active tickets opened under a day ago, one to
+/// three days, three to seven, and longer.
+const AGE_BANDS: [(&str, Option<i64>); 4] = [
+    ("under_1d", Some(DAY_MS)),
+    ("1d_3d", Some(3 * DAY_MS)),
+    ("3d_7d", Some(7 * DAY_MS)),
+    ("over_7d", None),
+];
+
+/// How many active tickets are of one age band.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AgeBand {
+    pub band: &'static str,
+    pub count: i64,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Count {
@@ -40,6 +57,8 @@ pub struct Board {
     pub sla_attainment_pct: Option<f64>,
     pub overdue: Vec<Ticket>,
     pub due_soon: Vec<Ticket>,
+    /// Active tickets by how long ago they were opened, every band listed.
+    pub ageing: Vec<AgeBand>,
     pub generated_at: i64,
 }
 
@@ -56,6 +75,19 @@ impl TicketService {
             .store
             .tickets_due(&filter, Some(now), now + DUE_SOON_MS, LIST_LIMIT)
             .await?;
+        let bounds: Vec<i64> = AGE_BANDS.iter().filter_map(|(_, age)| *age).collect();
+        let counted = self.store.ticket_ageing(&filter, now, &bounds).await?;
+        let ageing = AGE_BANDS
+            .iter()
+            .enumerate()
+            .map(|(i, (band, _))| AgeBand {
+                band,
+                count: counted
+                    .iter()
+                    .find(|(b, _)| *b == i as i64)
+                    .map_or(0, |(_, n)| *n),
+            })
+            .collect();
         let to_counts = |rows: Vec<(Option<String>, i64)>| {
             rows.into_iter()
                 .map(|(id, count)| Count { id, count })
@@ -72,6 +104,7 @@ impl TicketService {
                 .then(|| (counts.done_in_time as f64 * 1000.0 / counts.done as f64).round() / 10.0),
             overdue,
             due_soon,
+            ageing,
             generated_at: now,
         })
     }

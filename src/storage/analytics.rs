@@ -27,8 +27,45 @@ pub struct RollupDelta {
     pub delta: i64,
 }
 
-/// A rollup counter as read back.
+/// A rollup counter as read back: (day, channel, agent, counter, value).
 pub type RollupRow = (String, String, String, String, i64);
+
+/// Which columns of the rollups a report keeps apart; the others are summed
+/// over in the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupGrouping {
+    pub day: bool,
+    pub channel: bool,
+    pub agent: bool,
+}
+
+impl RollupGrouping {
+    /// The query: only fixed column names go into the text, the values are bound.
+    fn sql(self, one_channel: bool) -> String {
+        let kept = [
+            (self.day, "day"),
+            (self.channel, "channel"),
+            (self.agent, "agent_id"),
+        ];
+        let columns: Vec<&str> = kept
+            .iter()
+            .map(|&(keep, name)| if keep { name } else { "CAST('' AS TEXT)" })
+            .collect();
+        let mut group: Vec<&str> = kept
+            .iter()
+            .filter(|(keep, _)| *keep)
+            .map(|&(_, name)| name)
+            .collect();
+        group.push("counter");
+        let group = group.join(", ");
+        let channel = if one_channel { " AND channel = $3" } else { "" };
+        format!(
+            "SELECT {}, counter, CAST(SUM(value) AS BIGINT) FROM analytics_daily \
+             WHERE day >= $1 AND day <= $2 AND value <> 0{channel} GROUP BY {group} ORDER BY {group}",
+            columns.join(", ")
+        )
+    }
+}
 
 type FactsTuple = (String, String, String, String, Option<i64>, i64, String);
 
@@ -104,6 +141,30 @@ impl Store {
         let sql = "SELECT day, channel, agent_id, counter, value FROM analytics_daily \
                    WHERE day >= $1 AND day <= $2 AND value <> 0 ORDER BY day, channel, agent_id, counter";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+
+    /// Rollup counters of the days `from..=to`, added up in the database over
+    /// the columns `by` leaves out (those come back empty), and of one channel
+    /// when `channel` names one. A report by agent over 90 days reads a row per
+    /// agent and counter, not one per agent, day, channel and counter.
+    pub async fn analytics_sums(
+        &self,
+        from: &str,
+        to: &str,
+        by: RollupGrouping,
+        channel: Option<&str>,
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        let sql = by.sql(channel.is_some());
+        Ok(on_pool!(self, pool => {
+            // Safe: the text holds fixed column names only (see `RollupGrouping::sql`).
+            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
+            match channel {
+                Some(channel) => query.bind(channel),
+                None => query,
+            }
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// (day, channel, agent, queue wait) of the chats an agent took, for percentiles.

@@ -41,7 +41,7 @@ mod tickets;
 mod visitors;
 mod webhooks;
 
-pub use analytics::{FactsRow, RollupDelta, RollupRow, SeedOutboxRow};
+pub use analytics::{FactsRow, RollupDelta, RollupGrouping, RollupRow, SeedOutboxRow};
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };

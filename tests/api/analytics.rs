@@ -819,6 +819,50 @@ async fn the_report_exports_as_xlsx_with_dates_and_numbers_and_is_audited() {
     );
 }
 
+/// Reports add the rollups up in the database over the columns their keys do
+/// not need: every grouping (by channel, week, month, day; filtered to a
+/// channel) must still give the scripted day's hand-computed totals.
+#[tokio::test]
+async fn every_grouping_of_a_report_adds_up_to_the_hand_computed_totals() {
+    let day = spawn_day().await;
+    day.script().await;
+    let report = |query: &'static str| all_metrics_report(&day, query);
+    for query in [
+        "by=channel",
+        "by=week",
+        "by=month",
+        "by=day",
+        "by=day&channel=web",
+    ] {
+        let report = report(query).await;
+        let rows = report["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{query}: {report}");
+        for (key, want) in expected_totals() {
+            assert_eq!(num(&rows[0]["values"][key]), want, "{query}: {key}");
+        }
+    }
+    // All of the scripted day came through the web widget: another channel has no rows.
+    let none = report("by=agent&channel=api").await;
+    assert_eq!(none["rows"], json!([]), "{none}");
+    // By agent, a channel filter that admits everything changes nothing.
+    let all = report("by=agent").await;
+    let widget = report("by=agent&channel=web").await;
+    assert_eq!(all["rows"], widget["rows"]);
+    assert_eq!(all["rows"].as_array().unwrap().len(), 3, "{all}");
+}
+
+/// The admin's report of the scripted day with every metric of the fixture.
+async fn all_metrics_report(day: &Day, query: &str) -> Value {
+    let keys: Vec<&str> = expected_totals().iter().map(|(k, _)| *k).collect();
+    let path = format!(
+        "/api/v1/staff/analytics/report?from={DAY}&to={DAY}&metrics={}&{query}",
+        keys.join(",")
+    );
+    let res = day.app.staff_get(&day.admin, &path).await;
+    assert_eq!(res.status(), 200, "{query}");
+    res.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
     let day = spawn_day().await;

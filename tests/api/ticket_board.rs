@@ -11,6 +11,106 @@ use xiaoer::domain::staff::Role;
 use xiaoer::domain::tickets::{Priority, TicketState};
 use xiaoer::storage::TicketFilter;
 
+/// Ageing: active tickets by how long ago they were opened, at the edges of
+/// the bands (exactly one day old is one to three days); resolved tickets and
+/// tickets the caller may not see are left out.
+#[tokio::test]
+async fn the_board_ages_active_tickets_by_when_they_were_opened() {
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let agent = app.staff("agent-ageing", Role::Agent).await;
+    let outsider = app.staff("agent-not-ageing", Role::Agent).await;
+    let supervisor = app.staff("super-ageing", Role::Supervisor).await;
+    let (_admin, department) = app.ticket_desk(&agent).await;
+    let open = |title: &str| {
+        let mut body = logistics_ticket(&department);
+        body["title"] = json!(title);
+        body["assignee_id"] = json!(agent.id);
+        app.staff_post(&agent, "/api/v1/staff/tickets", body)
+    };
+    // Opened 10 days, 7 days, 3 days, 1 day and 1 hour before the board is read;
+    // one more 5 days before, resolved since. The clock only moves forward:
+    // the oldest is opened first.
+    let mut resolved = None;
+    let mut ago_now = 10 * DAY;
+    for (title, ago) in [
+        ("ten days", 10 * DAY),
+        ("seven days", 7 * DAY),
+        ("resolved", 5 * DAY),
+        ("three days", 3 * DAY),
+        ("one day", DAY),
+        ("one hour", DAY / 24),
+    ] {
+        clock.forward(ago_now - ago);
+        ago_now = ago;
+        let res = open(title).await;
+        assert_eq!(res.status(), 201);
+        if title == "resolved" {
+            let ticket: Value = res.json().await.unwrap();
+            resolved = Some(ticket["id"].as_str().unwrap().to_owned());
+        }
+    }
+    clock.forward(ago_now);
+    let res = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/tickets/{}/transition", resolved.unwrap()),
+            json!({ "to": "resolved", "expected_version": 1 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let ageing = |board: &Value| -> Vec<(String, i64)> {
+        board["ageing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["band"].as_str().unwrap().to_owned(),
+                    b["count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let board: Value = app
+        .staff_get(&supervisor, "/api/v1/staff/tickets/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    // under a day: one hour; [1, 3) days: one day; [3, 7): three days;
+    // 7 and more: seven and ten days. The resolved one counts nowhere.
+    let want = |counts: [i64; 4]| -> Vec<(String, i64)> {
+        ["under_1d", "1d_3d", "3d_7d", "over_7d"]
+            .iter()
+            .zip(counts)
+            .map(|(band, n)| (band.to_string(), n))
+            .collect()
+    };
+    assert_eq!(ageing(&board), want([1, 1, 1, 2]), "{board}");
+    // Filters apply: the low-priority list has none of them.
+    let low: Value = app
+        .staff_get(&supervisor, "/api/v1/staff/tickets/board?priority=low")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ageing(&low), want([0, 0, 0, 0]));
+    // Another department's agent sees every band, all empty.
+    let theirs: Value = app
+        .staff_get(&outsider, "/api/v1/staff/tickets/board")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ageing(&theirs), want([0, 0, 0, 0]));
+}
+
 #[tokio::test]
 async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
     let dir = tempfile::tempdir().unwrap();

@@ -316,7 +316,9 @@ async fn an_agent_reads_the_ticket_board_and_merges_a_duplicate_on_the_ticket_pa
             "the board's counts",
             "document.querySelector('[data-testid=tk-board-state-new]')?.textContent.includes('2') \
              && document.querySelector('[data-testid=tk-board-priority-high]')?.textContent.includes('1') \
-             && document.querySelector('[data-testid=tk-board-workload]')?.textContent.includes('agent-board')",
+             && document.querySelector('[data-testid=tk-board-workload]')?.textContent.includes('agent-board') \
+             && document.querySelector('[data-testid=tk-board-age-under_1d] .an-value')?.textContent === '2' \
+             && document.querySelector('[data-testid=tk-board-age-over_7d] .an-value')?.textContent === '0'",
         )
         .await;
     both_widths(&browser, "ticket-board").await;

@@ -30,6 +30,7 @@ addStrings(
     tk_h_merged_into: "合并到", tk_h_merged_from: "合并自", tk_merge: "合并到工单", tk_merge_into: "目标工单编号（如 T20261201-0001）",
     tk_board: "工单监控", tk_export: "导出 CSV", tk_attainment: "SLA 达成率", tk_overdue: "已超时", tk_due_soon: "即将到期（4 小时内）",
     tk_by_department: "各部门未完成", tk_workload: "各处理人未完成", tk_open_count: "未完成",
+    tk_ageing: "未完成工单已开多久", tk_age_under_1d: "不到 1 天", tk_age_1d_3d: "1–3 天", tk_age_3d_7d: "3–7 天", tk_age_over_7d: "7 天及以上",
     tk_watchers: "关注人", tk_watch: "关注", tk_unwatch: "取消关注", tk_no_watchers: "无",
     err_merge_into_self: "不能合并到自身", err_merge_into_closed: "目标工单已关闭，不能合并", err_unknown_merge_target: "找不到目标工单",
     tk_views: "我的视图", tk_view_all: "全部工单（不用视图）", tk_view_name: "视图名称", tk_view_save: "保存当前筛选为视图",
@@ -61,6 +62,7 @@ addStrings(
     tk_h_merged_into: "Merged into", tk_h_merged_from: "Merged from", tk_merge: "Merge into", tk_merge_into: "Target ticket number (e.g. T20261201-0001)",
     tk_board: "Ticket board", tk_export: "Export CSV", tk_attainment: "SLA attainment", tk_overdue: "Overdue", tk_due_soon: "Due within 4 hours",
     tk_by_department: "Open per department", tk_workload: "Open per assignee", tk_open_count: "Open",
+    tk_ageing: "Open tickets by age", tk_age_under_1d: "Under 1 day", tk_age_1d_3d: "1–3 days", tk_age_3d_7d: "3–7 days", tk_age_over_7d: "7 days or more",
     tk_watchers: "Watchers", tk_watch: "Watch", tk_unwatch: "Unwatch", tk_no_watchers: "None",
     err_merge_into_self: "A ticket cannot be merged into itself", err_merge_into_closed: "The target ticket is closed", err_unknown_merge_target: "No such ticket",
     tk_views: "My views", tk_view_all: "All tickets (no view)", tk_view_name: "View name", tk_view_save: "Save these filters as a view",
@@ -235,7 +237,7 @@ export class Tickets {
     );
   }
 
-  /// 监控: counts, overdue and due-soon lists, workload, SLA attainment.
+  /// 监控: counts, ageing, overdue and due-soon lists, workload, SLA attainment.
   async board() {
     let b;
     try {
@@ -259,6 +261,8 @@ export class Tickets {
         STATES.map((s) => card(t(`tk_st_${s}`), b.by_state[s] || 0, `tk-board-state-${s}`)),
         card(t("tk_attainment"), b.sla_attainment_pct === null ? "–" : `${b.sla_attainment_pct}%`, "tk-board-attainment")),
       el("div", { class: "an-cards" }, PRIORITIES.map((p) => card(t(`tk_pr_${p}`), b.by_priority[p] || 0, `tk-board-priority-${p}`))),
+      el("h4", {}, t("tk_ageing")),
+      el("div", { class: "an-cards", testid: "tk-board-ageing" }, b.ageing.map((a) => card(t(`tk_age_${a.band}`), a.count, `tk-board-age-${a.band}`))),
       el("h4", {}, t("tk_overdue")), table(ticketHeads, ticketRows(b.overdue), "tk-board-overdue"),
       el("h4", {}, t("tk_due_soon")), table(ticketHeads, ticketRows(b.due_soon), "tk-board-due-soon"),
       el("h4", {}, t("tk_by_department")),
