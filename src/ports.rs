@@ -261,6 +261,14 @@ pub trait Commerce: Send + Sync {
     ) -> Result<Option<crate::domain::coupon::Coupon>, CommerceError> {
         Ok(None)
     }
+    /// The coupons the buyer holds (claimed, used or not), so that a chat
+    /// shows its cards as claimed after a reload; none by default.
+    async fn claimed_coupons(
+        &self,
+        _buyer_account: &str,
+    ) -> Result<Vec<crate::domain::coupon::CouponId>, CommerceError> {
+        Ok(Vec::new())
+    }
     /// Gives the buyer one of the coupon at `now_ms`, at most once per buyer
     /// and while some are left: the shop decides, atomically.
     async fn claim_coupon(

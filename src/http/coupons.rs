@@ -83,3 +83,20 @@ pub async fn claim(
     };
     Ok((status, Json(claimed)))
 }
+
+#[derive(Debug, serde::Serialize)]
+pub struct Held {
+    /// Coupon ids the buyer holds; a card with one of them shows as claimed.
+    pub coupon_ids: Vec<String>,
+}
+
+/// The coupons the buyer of this chat holds (empty when not signed in).
+pub async fn claimed(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(id): Path<String>,
+) -> Result<Json<Held>, ApiError> {
+    let id = conversation_id(&id)?;
+    let coupon_ids = state.coupons.claimed(&visitor, &id).await?;
+    Ok(Json(Held { coupon_ids }))
+}

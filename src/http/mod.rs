@@ -194,7 +194,7 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{conversation}/handoff"), post(buyer::handoff))
         .route(
             &format!("{conversation}/coupon-claims"),
-            post(coupons::claim),
+            post(coupons::claim).get(coupons::claimed),
         )
         .route(
             &format!("{conversation}/attachments"),

@@ -133,6 +133,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"client_msg_id":"c-1","body":{"type":"text","text":"你好 👋"}}"#),
     route("POST", "/api/v1/conversations/{id}/read", Buyer, "buyer", "Read receipt up to a sequence number")
         .body(r#"{"seq":7}"#),
+    route("GET", "/api/v1/conversations/{id}/coupon-claims", Buyer, "buyer", "The coupons I hold (ids; none unless signed in with a shop account): the widget shows those cards as claimed after a reload"),
     route("POST", "/api/v1/conversations/{id}/coupon-claims", Buyer, "buyer", "Claim the coupon of a coupon card in this chat (the card's seq; a buyer signed in with a shop account only): 201 claimed, 200 already claimed").answers(&[200, 201])
         .body(r#"{"seq":5,"lang":"zh"}"#),
     route("POST", "/api/v1/conversations/{id}/handoff", Buyer, "buyer", "Ask for a human agent (optional routing hints)")

@@ -161,6 +161,22 @@ impl CouponDesk {
         Ok(Claimed { outcome, card })
     }
 
+    /// The coupons (ids) the buyer of this chat holds: none for a buyer not
+    /// signed in with a shop account. The widget marks those cards claimed.
+    pub async fn claimed(
+        &self,
+        visitor: &Visitor,
+        id: &ConversationId,
+    ) -> Result<Vec<String>, CouponError> {
+        self.chat.visible(Actor::Buyer(visitor), id).await?;
+        let profile = self.visitors.profile(&visitor.id).await?;
+        let Some(account) = profile.shop_account_id else {
+            return Ok(Vec::new());
+        };
+        let held = self.commerce.claimed_coupons(&account).await?;
+        Ok(held.iter().map(|c| c.as_str().to_owned()).collect())
+    }
+
     /// The coupon card at `seq` in the chat `id`.
     async fn offered(&self, id: &ConversationId, seq: i64) -> Result<CouponCard, CouponError> {
         if seq < 1 {

@@ -497,6 +497,21 @@ impl Commerce for DemoStore {
         .map(|row| row.map(coupon_of))
     }
 
+    async fn claimed_coupons(&self, buyer_account: &str) -> Result<Vec<CouponId>, CommerceError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT coupon_id FROM coupon_claims WHERE buyer_account = $1 ORDER BY claimed_at, coupon_id",
+        )
+        .bind(buyer_account)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        // Ids this store wrote itself; one it cannot read is skipped, not fatal.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id,)| CouponId::parse(&id).ok())
+            .collect())
+    }
+
     async fn claim_coupon(
         &self,
         buyer_account: &str,

@@ -26,6 +26,20 @@ async fn claim(app: &TestApp, buyer: &Buyer, seq: i64) -> reqwest::Response {
         .await
 }
 
+/// The coupon ids the buyer holds, as the widget asks for them after a reload.
+async fn held(app: &TestApp, buyer: &Buyer) -> reqwest::Response {
+    let path = format!(
+        "/api/v1/conversations/{}/coupon-claims",
+        buyer.conversation_id
+    );
+    app.client
+        .get(app.url(&path))
+        .bearer_auth(&buyer.token)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn system_lines(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -54,6 +68,8 @@ async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
     let left = shop["remaining"].as_i64().unwrap();
 
     let seq = offer(&app, &agent, &buyer, "SHOP20").await;
+    let before: Value = held(&app, &buyer).await.json().await.unwrap();
+    assert_eq!(before, json!({ "coupon_ids": [] }));
     let events = app.buyer_events(&buyer, 0).await;
     let card = events.iter().find(|e| e["seq"] == seq).unwrap();
     assert_eq!(card["sender"]["kind"], "agent");
@@ -72,6 +88,13 @@ async fn an_agent_offers_a_coupon_and_the_buyer_claims_it_once() {
             .iter()
             .any(|l| l.contains("已领取优惠券") && l.contains("满199减20")),
         "{lines:?}"
+    );
+    // Held from now on: the widget shows the card claimed after a reload.
+    let res = held(&app, &buyer).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({ "coupon_ids": ["SHOP20"] })
     );
     // Again: the same coupon, not a second one, and no second line.
     let res = claim(&app, &buyer, seq).await;
@@ -167,6 +190,19 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
         "{}",
         res.status()
     );
+    // Nor read which coupons this chat's buyer holds.
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&stranger.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(res.status().as_u16(), 403 | 404),
+        "{}",
+        res.status()
+    );
 
     // An anonymous buyer is asked to sign in; nothing is claimed.
     let anonymous = app.start_conversation().await;
@@ -178,6 +214,8 @@ async fn coupons_are_refused_to_strangers_anonymous_buyers_and_bad_input() {
         error_code(&res.json().await.unwrap()),
         "buyer_not_signed_in"
     );
+    let none: Value = held(&app, &anonymous).await.json().await.unwrap();
+    assert_eq!(none, json!({ "coupon_ids": [] }));
 
     // Bad input from the agent: clear codes, nothing sent.
     let cards = format!(

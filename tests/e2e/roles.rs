@@ -1056,6 +1056,14 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         )
         .await;
     page_is_sound(&widget, "widget-coupon-card", true).await;
+    // After a reload the card comes back from the history still claimed.
+    widget.goto(&app.url("/widget/?lang=zh")).await;
+    widget
+        .wait_until(
+            "the claimed card after a reload",
+            "(b => b && b.textContent === '已领取' && b.disabled)(document.querySelector('[data-testid=coupon-card][data-coupon-id=SHOP20] [data-testid=coupon-claim]'))",
+        )
+        .await;
     widget.quit().await;
 
     // The buyer's voice message plays in the agent's log, with its length.

@@ -225,7 +225,32 @@ function couponCard(card, seq) {
   const side = el("div", "coupon-side");
   side.append(claim, note);
   box.append(amount, info, side);
+  if (seq !== undefined) markHeldCoupons();
   return box;
+}
+
+/// Shows the cards of coupons the buyer already holds as claimed (a reload
+/// brings the cards back from the history): one request for all the cards
+/// rendered in one go. If it fails the buttons stay, and a claim answers
+/// "already claimed".
+let heldCheck = null;
+function markHeldCoupons() {
+  if (heldCheck) return;
+  heldCheck = Promise.resolve().then(async () => {
+    try {
+      const held = await session.api("GET", session.conversationPath("/coupon-claims"));
+      for (const box of document.querySelectorAll("[data-testid=coupon-card]")) {
+        if (!held.coupon_ids.includes(box.dataset.couponId)) continue;
+        const button = box.querySelector("[data-testid=coupon-claim]");
+        button.textContent = words.coupon_claimed;
+        button.disabled = true;
+      }
+    } catch (_) {
+      // The cards keep their buttons.
+    } finally {
+      heldCheck = null;
+    }
+  });
 }
 
 /// The bot menu's quick-reply buttons: a tap sends the button's text as the
