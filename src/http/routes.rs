@@ -190,8 +190,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval").answers(&[201])
         .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
     route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)").params(&["days"]),
-    route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
-    route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
+    route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario, the menus, and the member levels the shop lists"),
+    route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>, entry_page:<path prefix>, member_level:<level>; URL-encode the '/'; 400 invalid_entry_page_prefix, invalid_member_level, unknown_member_level; 409 too_many_welcome_rules past 50 rules)")
         .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#)
         .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)").answers(&[204]).params(&["lang"])
