@@ -885,6 +885,19 @@ impl From<crate::services::portrait::PortraitError> for ApiError {
                 }
             }
             PortraitError::Visitor(inner) => inner.into(),
+            PortraitError::NotSignedIn => ApiError::Conflict {
+                code: "buyer_not_signed_in",
+                message: e.to_string(),
+            },
+            PortraitError::BadTag(_) => ApiError::bad_request("invalid_buyer_tag", e),
+            PortraitError::TooManyTags => ApiError::Conflict {
+                code: "too_many_buyer_tags",
+                message: e.to_string(),
+            },
+            PortraitError::TagNotFound => ApiError::NotFound {
+                code: "buyer_tag_not_found",
+                message: e.to_string(),
+            },
             PortraitError::Store(_) | PortraitError::Recommend(_) => {
                 ApiError::Internal(e.to_string())
             }
