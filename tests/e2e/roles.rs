@@ -1008,6 +1008,36 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         lines.as_str().unwrap().contains("金卡") && lines.as_str().unwrap().contains("订单 3 笔"),
         "{lines}"
     );
+    // A tag of the agent's own, marked as set by hand, then removed.
+    let tag = console.wait_for("[data-testid=portrait-tag-input]").await;
+    console.type_into(&tag, "爱砍价").await;
+    console.click("[data-testid=portrait-tag-add]").await;
+    console
+        .wait_until(
+            "the hand tag shown",
+            "document.querySelector('[data-testid=\"portrait-hand-tag-爱砍价\"]')?.title === '手动标签'",
+        )
+        .await;
+    let profile: Value = app
+        .staff_get(
+            &agent,
+            &format!("/api/v1/staff/conversations/{conversation}/portrait"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["hand_tags"][0]["tag"], "爱砍价", "{profile}");
+    console
+        .click("[data-testid=\"portrait-hand-tag-remove-爱砍价\"]")
+        .await;
+    console
+        .wait_until(
+            "the hand tag gone",
+            "!document.querySelector('[data-testid=\"portrait-hand-tag-爱砍价\"]') \
+             && !!document.querySelector('[data-testid=portrait-tag-input]')",
+        )
+        .await;
     let status = console
         .run(
             "return document.querySelector('[data-testid=order-status]').textContent;",
