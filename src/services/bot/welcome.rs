@@ -119,7 +119,13 @@ impl BotService {
             .filter_map(|r| Scenario::from_key(&r.scenario))
             .filter(Scenario::is_rule)
             .collect();
-        let level = self.member_level(chat.account).await;
+        // Only a member-level rule needs the shop asked (a real shop's port is a
+        // network call on every chat start).
+        let level = if rules.iter().any(|r| matches!(r, Scenario::MemberLevel(_))) {
+            self.member_level(chat.account).await
+        } else {
+            None
+        };
         let entry_path = chat.entry_page.and_then(welcome::page_path);
         let arrival = Arrival {
             out_of_hours: !self.shop.current().await.is_open(self.clock.now_ms()),
