@@ -250,6 +250,11 @@ pub trait Commerce: Send + Sync {
     async fn member_level(&self, _buyer_account: &str) -> Result<Option<String>, CommerceError> {
         Ok(None)
     }
+    /// The shop's member levels, lowest first (admins pick one for a welcome
+    /// rule); a shop that does not list them has none.
+    async fn member_levels(&self) -> Result<Vec<String>, CommerceError> {
+        Ok(Vec::new())
+    }
     /// The shop's coupons agents may offer, newest first; a shop without
     /// coupons has none.
     async fn coupons(&self) -> Result<Vec<crate::domain::coupon::Coupon>, CommerceError> {

@@ -36,10 +36,13 @@ pub enum AuditAction {
     BuyerErased,
     /// Messages and attachments past the retention period were purged.
     DataPurged,
+    /// Staff set a tag on a buyer's account by hand, or removed one.
+    BuyerTagged,
+    BuyerUntagged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -56,6 +59,8 @@ impl AuditAction {
         AuditAction::Unblocked,
         AuditAction::BuyerErased,
         AuditAction::DataPurged,
+        AuditAction::BuyerTagged,
+        AuditAction::BuyerUntagged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +81,8 @@ impl AuditAction {
             AuditAction::Unblocked => "unblocked",
             AuditAction::BuyerErased => "buyer_erased",
             AuditAction::DataPurged => "data_purged",
+            AuditAction::BuyerTagged => "buyer_tagged",
+            AuditAction::BuyerUntagged => "buyer_untagged",
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod sla;
 pub mod staff;
 pub mod tickets;
 pub mod visitor;
+pub mod welcome; // which welcome message a new chat gets (issue 18)
 // visitors: presence, invitation rules, product cards
 pub mod catalogue;
 pub mod invitation;

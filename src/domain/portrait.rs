@@ -80,6 +80,36 @@ pub enum ProfileTag {
     RepeatBuyer,
 }
 
+/// At most this many tags set by hand on one buyer account.
+pub const MAX_HAND_TAGS: usize = 20;
+const MAX_HAND_TAG_CHARS: usize = 16;
+
+/// A tag staff put on a buyer by hand (老客户, 爱砍价): 1 to 16 characters on
+/// one line, spaces around it trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandTag(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a tag is 1 to 16 characters without control characters")]
+pub struct BadHandTag;
+
+impl HandTag {
+    pub fn parse(raw: &str) -> Result<Self, BadHandTag> {
+        let tag = raw.trim();
+        let ok = (1..=MAX_HAND_TAG_CHARS).contains(&tag.chars().count())
+            && !tag.chars().any(char::is_control);
+        if ok {
+            Ok(Self(tag.to_owned()))
+        } else {
+            Err(BadHandTag)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A member level that makes a VIP (case-insensitive).
 pub fn is_vip_level(level: Option<&str>) -> bool {
     level.is_some_and(|l| VIP_LEVELS.iter().any(|v| v.eq_ignore_ascii_case(l)))
@@ -129,6 +159,21 @@ mod tests {
             lines: Vec::new(),
             delivered_at: None,
             returnable: true,
+        }
+    }
+
+    #[test]
+    fn a_hand_tag_is_one_to_sixteen_characters_on_one_line() {
+        assert_eq!(HandTag::parse("  老客户 ").unwrap().as_str(), "老客户");
+        assert!(HandTag::parse("一二三四五六七八九十一二三四五六").is_ok());
+        for bad in [
+            "",
+            "   ",
+            "一二三四五六七八九十一二三四五六七",
+            "爱\n砍价",
+            "a\u{0}",
+        ] {
+            assert_eq!(HandTag::parse(bad), Err(BadHandTag), "{bad:?}");
         }
     }
 

@@ -117,6 +117,8 @@ pub struct WelcomeList {
     pub messages: Vec<WelcomeView>,
     /// The quick-reply menu the greetings carry, per language.
     pub menus: Vec<MenuView>,
+    /// The member levels the shop lists, lowest first (empty: any plain level).
+    pub member_levels: Vec<String>,
 }
 
 pub async fn welcome_messages(
@@ -125,6 +127,7 @@ pub async fn welcome_messages(
     Ok(Json(WelcomeList {
         messages: state.bot.welcome_messages().await?,
         menus: state.bot.menus().await?,
+        member_levels: state.bot.member_levels().await?,
     }))
 }
 

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use super::limits::ClientIp;
 use crate::domain::conversation::Channel;
-use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext};
+use crate::domain::visitor::{BuyerIdentity, BuyerPii, SignedIdentity, VisitorContext, page_url};
 use crate::services::chat::{Actor, ConversationView};
 use crate::services::conversations::{HandoffInput, InvitationClaim, StartRequest, Started};
 use crate::services::visitors::Visitor;
@@ -31,6 +31,9 @@ pub struct StartConversation {
     pub nickname: Option<String>,
     /// The campaign the visitor arrived from (chooses the welcome message).
     pub campaign: Option<String>,
+    /// The URL of the shop page the chat is opened on (chooses the welcome
+    /// message by its path).
+    pub entry_page: Option<String>,
     /// The widget's language, for the welcome message (zh by default).
     #[serde(default)]
     pub lang: crate::domain::lang::Lang,
@@ -77,6 +80,11 @@ pub async fn start(
         visitor_token: body.visitor_token.as_deref(),
         channel: body.channel,
         campaign: body.campaign.as_deref(),
+        entry_page: body
+            .entry_page
+            .as_deref()
+            .map(|page| page_url("entry_page", page))
+            .transpose()?,
         lang: body.lang,
         invitation: body.invitation.as_ref().map(|i| InvitationClaim {
             id: &i.id,

@@ -6,6 +6,7 @@ use crate::domain::message::MessageError;
 use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::{IdentityError, VisitorInputError};
+use crate::domain::welcome::ScenarioError;
 use crate::ports::{KnowledgeError as KbPortError, ModelError};
 use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
@@ -278,6 +279,19 @@ impl From<BotError> for ApiError {
             BotError::NotAnAgentAnswer => ApiError::bad_request("not_an_agent_answer", message),
             BotError::NoQuestion => ApiError::bad_request("no_question", message),
             BotError::BadInput(_) => ApiError::bad_request("invalid_input", message),
+            BotError::Welcome(inner) => ApiError::bad_request(
+                match inner {
+                    ScenarioError::Unknown | ScenarioError::BadCampaign => "invalid_input",
+                    ScenarioError::BadEntryPrefix => "invalid_entry_page_prefix",
+                    ScenarioError::BadMemberLevel => "invalid_member_level",
+                    ScenarioError::UnknownMemberLevel => "unknown_member_level",
+                },
+                message,
+            ),
+            BotError::TooManyWelcomeRules => ApiError::Conflict {
+                code: "too_many_welcome_rules",
+                message,
+            },
             BotError::Knowledge(KbPortError::Unavailable(_)) => ApiError::Unavailable { message },
             BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
             BotError::Knowledge(KbPortError::Model(_))
@@ -871,6 +885,19 @@ impl From<crate::services::portrait::PortraitError> for ApiError {
                 }
             }
             PortraitError::Visitor(inner) => inner.into(),
+            PortraitError::NotSignedIn => ApiError::Conflict {
+                code: "buyer_not_signed_in",
+                message: e.to_string(),
+            },
+            PortraitError::BadTag(_) => ApiError::bad_request("invalid_buyer_tag", e),
+            PortraitError::TooManyTags => ApiError::Conflict {
+                code: "too_many_buyer_tags",
+                message: e.to_string(),
+            },
+            PortraitError::TagNotFound => ApiError::NotFound {
+                code: "buyer_tag_not_found",
+                message: e.to_string(),
+            },
             PortraitError::Store(_) | PortraitError::Recommend(_) => {
                 ApiError::Internal(e.to_string())
             }

@@ -9,11 +9,11 @@ use crate::domain::commerce::OrderNumber;
 use crate::services::chat::{Ack, Actor};
 use crate::services::history::{HistoryHit, HistoryQuery};
 use crate::services::orders::BuyerOrders;
-use crate::services::portrait::Portrait;
+use crate::services::portrait::{HandTagView, Portrait};
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
@@ -22,6 +22,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff/history", get(search))
         .route("/api/v1/staff/conversations/{id}/orders", get(orders))
         .route("/api/v1/staff/conversations/{id}/portrait", get(portrait))
+        .route(
+            "/api/v1/staff/conversations/{id}/portrait/tags",
+            post(add_tag),
+        )
+        .route(
+            "/api/v1/staff/conversations/{id}/portrait/tags/{tag}",
+            delete(remove_tag),
+        )
         .route(
             "/api/v1/staff/conversations/{id}/order-cards",
             post(send_order_card),
@@ -112,4 +120,39 @@ pub async fn portrait(
     let id = conversation_id(&id)?;
     let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
     Ok(Json(state.portraits.of(&conversation).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagBody {
+    pub tag: String,
+}
+
+/// Staff who may see the chat tag its signed-in buyer by hand; the answer is
+/// the buyer's hand tags.
+pub async fn add_tag(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TagBody>,
+) -> Result<Json<Vec<HandTagView>>, ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    Ok(Json(
+        state
+            .portraits
+            .tag(&conversation, &body.tag, &staff.id)
+            .await?,
+    ))
+}
+
+pub async fn remove_tag(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = conversation_id(&id)?;
+    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    state.portraits.untag(&conversation, &tag).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -191,8 +191,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/staff/conversations/{id}/faq-draft", Staff(P::ReplyChat), "staff", "Turn an agent's reply into a draft FAQ entry for approval").answers(&[201])
         .body(r#"{"seq":9,"question":"可以开发票吗？"}"#),
     route("GET", "/api/v1/kb/unanswered", Staff(P::WriteKnowledge), "kb", "Questions the bot could not answer, grouped by similarity (?days=)").params(&["days"]),
-    route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario"),
-    route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>)")
+    route("GET", "/api/v1/admin/welcome-messages", Staff(P::ManageBot), "admin", "Welcome messages per scenario, the menus, and the member levels the shop lists"),
+    route("PUT", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Set the welcome message of a scenario (new_visitor, returning_visitor, out_of_hours, campaign:<code>, entry_page:<path prefix>, member_level:<level>; URL-encode the '/'; 400 invalid_entry_page_prefix, invalid_member_level, unknown_member_level; 409 too_many_welcome_rules past 50 rules)")
         .body(r#"{"text":"双11活动进行中，满300减50！有什么可以帮您？"}"#)
         .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/welcome-messages/{scenario}", Staff(P::ManageBot), "admin", "Remove a welcome message (the built-in greeting applies again)").answers(&[204]).params(&["lang"])
@@ -305,7 +305,12 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)").params(&["action", "actor", "target", "before", "limit"]),
     route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),
     route("GET", "/api/v1/staff/conversations/{id}/orders", Staff(P::ViewOwnChats), "staff", "The buyer's recent orders as cards with status and tracking (a verified shop account only)"),
-    route("GET", "/api/v1/staff/conversations/{id}/portrait", Staff(P::ViewOwnChats), "staff", "The buyer profile: member level, orders and spend, interests, conversations, tickets and ratings, and the rule tags (vip, high_value, returns_often, complained_recently, new_buyer, repeat_buyer)"),
+    route("GET", "/api/v1/staff/conversations/{id}/portrait", Staff(P::ViewOwnChats), "staff", "The buyer profile: member level, orders and spend, interests, conversations, tickets and ratings, the rule tags (vip, high_value, returns_often, complained_recently, new_buyer, repeat_buyer) and the tags set by hand"),
+    route("POST", "/api/v1/staff/conversations/{id}/portrait/tags", Staff(P::ReplyChat), "staff", "Tag the chat's signed-in buyer by hand (staff who can see the chat; 1 to 16 characters, at most 20 per buyer; 400 invalid_buyer_tag, 409 buyer_not_signed_in / too_many_buyer_tags); answers the buyer's hand tags")
+        .body(r#"{"tag":"老客户"}"#)
+        .audited(AuditAction::BuyerTagged),
+    route("DELETE", "/api/v1/staff/conversations/{id}/portrait/tags/{tag}", Staff(P::ReplyChat), "staff", "Remove a tag set by hand from the chat's buyer (404 buyer_tag_not_found)").answers(&[204])
+        .audited(AuditAction::BuyerUntagged),
     route("GET", "/api/v1/staff/history", Staff(P::ViewOwnChats), "staff", "Past conversations by words, order number, buyer, agent and date, newest first (?q=&order_no=&buyer=&visitor_id=&agent_id=&from=&until=&before=&limit=; agents find only their own)").params(&["q", "order_no", "buyer", "visitor_id", "agent_id", "from", "until", "before", "limit"]),
     route("GET", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Tickets I may see, newest change first (?state=open,pending&department_id=&assignee_id=&priority=&type=&conversation_id=&limit=)").params(&["state", "department_id", "assignee_id", "priority", "type", "conversation_id", "limit"]),
     route("POST", "/api/v1/staff/tickets", Staff(P::WorkTickets), "tickets", "Open a ticket by hand").answers(&[201])

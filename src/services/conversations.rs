@@ -6,7 +6,7 @@
 //! the next chat) happens here, not in the handler.
 
 use super::bot::BotService;
-use super::bot::welcome::menu;
+use super::bot::welcome::{NewChat, menu};
 use super::catalogue::Catalogue;
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
 use super::presence::{PresenceError, PresenceService};
@@ -72,6 +72,9 @@ pub struct StartRequest<'a> {
     pub channel: Channel,
     /// The campaign the visitor arrived from (chooses the welcome message).
     pub campaign: Option<&'a str>,
+    /// The shop page the chat was opened on, a checked URL (chooses the
+    /// welcome message).
+    pub entry_page: Option<String>,
     pub lang: Lang,
     /// The invitation the visitor accepted (the chat opens with its greeting).
     pub invitation: Option<InvitationClaim<'a>>,
@@ -163,11 +166,15 @@ impl ConversationService {
             .chat
             .start_conversation(&visitor, request.channel)
             .await?;
-        let returning = visitor_token.is_none();
+        let chat = NewChat {
+            returning: visitor_token.is_none(),
+            campaign: request.campaign,
+            entry_page: request.entry_page.as_deref(),
+            account: request.identity.account.as_ref().map(|a| a.as_str()),
+            lang: request.lang,
+        };
         if let (Some(bot), Some(id)) = (self.bot.upgrade(), ConversationId::parse(&conversation.id))
-            && let Err(error) = bot
-                .welcome(&id, returning, request.campaign, request.lang)
-                .await
+            && let Err(error) = bot.welcome(&id, chat).await
         {
             tracing::warn!(%error, "welcome message not sent");
         }

@@ -1,12 +1,14 @@
 //! The buyer profile (用户画像) beside a chat: the shop's member level and
 //! orders (the Commerce port), the categories the buyer looks at and buys, our
-//! own service history with them, and the rule tags of domain::portrait.
+//! own service history with them, the rule tags of domain::portrait, and the
+//! tags staff set by hand on a signed-in buyer's account.
 
 use super::chat::ConversationView;
 use super::recommend::{RecommendError, Recommender};
 use super::visitors::{VisitorError, VisitorService};
 use crate::domain::portrait::{
-    self, COMPLAINT_STARS, OrderStats, ProfileTag, RECENT_DAYS, RECENT_ORDERS, ServiceHistory,
+    self, BadHandTag, COMPLAINT_STARS, HandTag, MAX_HAND_TAGS, OrderStats, ProfileTag, RECENT_DAYS,
+    RECENT_ORDERS, ServiceHistory,
 };
 use crate::ports::{Clock, Commerce, CommerceError};
 use crate::storage::{Store, StoreError};
@@ -25,6 +27,23 @@ pub enum PortraitError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Recommend(#[from] RecommendError),
+    #[error("the buyer is not signed in with a shop account: there is no account to tag")]
+    NotSignedIn,
+    #[error(transparent)]
+    BadTag(#[from] BadHandTag),
+    #[error("a buyer has at most {MAX_HAND_TAGS} tags set by hand: remove one first")]
+    TooManyTags,
+    #[error("the buyer has no such tag")]
+    TagNotFound,
+}
+
+/// A tag staff set by hand, with who set it and when.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandTagView {
+    pub tag: String,
+    /// The staff id.
+    pub by: String,
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +56,8 @@ pub struct Portrait {
     /// Catalogue categories, most frequent first.
     pub interests: Vec<String>,
     pub tags: Vec<ProfileTag>,
+    /// Set by hand by staff, oldest first (none for an anonymous buyer).
+    pub hand_tags: Vec<HandTagView>,
 }
 
 pub struct PortraitService {
@@ -89,6 +110,10 @@ impl PortraitService {
             &orders,
             &history,
         );
+        let hand_tags = match account {
+            Some(account) => self.hand_tags_of(account).await?,
+            None => Vec::new(),
+        };
         Ok(Portrait {
             account_verified: account.is_some(),
             member_level,
@@ -96,6 +121,68 @@ impl PortraitService {
             history,
             interests,
             tags,
+            hand_tags,
         })
+    }
+
+    async fn hand_tags_of(&self, account: &str) -> Result<Vec<HandTagView>, PortraitError> {
+        Ok(self
+            .store
+            .buyer_tags(account)
+            .await?
+            .into_iter()
+            .map(|r| HandTagView {
+                tag: r.tag,
+                by: r.created_by,
+                at: r.created_at,
+            })
+            .collect())
+    }
+
+    /// The shop account of the chat's buyer (which the caller may see).
+    async fn account_of(&self, conversation: &ConversationView) -> Result<String, PortraitError> {
+        self.visitors
+            .profile(&conversation.visitor_id)
+            .await?
+            .shop_account_id
+            .ok_or(PortraitError::NotSignedIn)
+    }
+
+    /// Staff tag the chat's signed-in buyer by hand; a tag already there stays.
+    /// Returns the buyer's hand tags.
+    pub async fn tag(
+        &self,
+        conversation: &ConversationView,
+        raw: &str,
+        by: &str,
+    ) -> Result<Vec<HandTagView>, PortraitError> {
+        let tag = HandTag::parse(raw)?;
+        let account = self.account_of(conversation).await?;
+        let tags = self.hand_tags_of(&account).await?;
+        if tags.iter().any(|t| t.tag == tag.as_str()) {
+            return Ok(tags);
+        }
+        if tags.len() >= MAX_HAND_TAGS {
+            return Err(PortraitError::TooManyTags);
+        }
+        self.store
+            .add_buyer_tag(&account, tag.as_str(), by, self.clock.now_ms())
+            .await?;
+        self.hand_tags_of(&account).await
+    }
+
+    /// Removes a hand tag from the chat's buyer.
+    pub async fn untag(
+        &self,
+        conversation: &ConversationView,
+        raw: &str,
+    ) -> Result<(), PortraitError> {
+        let tag = HandTag::parse(raw).map_err(|_| PortraitError::TagNotFound)?;
+        let account = self.account_of(conversation).await?;
+        if self.store.remove_buyer_tag(&account, tag.as_str()).await? {
+            Ok(())
+        } else {
+            Err(PortraitError::TagNotFound)
+        }
     }
 }

@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS catalogue (
 /// The demo buyers' member levels (a real shop answers from its member system).
 const MEMBER_LEVELS: [(&str, &str); 2] = [("demo_buyer_1", "gold"), ("demo_buyer_2", "regular")];
 
+/// The demo shop's member ladder, lowest first.
+const LEVEL_LADDER: [&str; 5] = ["regular", "silver", "gold", "platinum", "diamond"];
+
 /// Demo buyers: log in to the widget with one of these shop account ids.
 pub const DEMO_BUYERS: [&str; 2] = ["demo_buyer_1", "demo_buyer_2"];
 
@@ -472,6 +475,10 @@ impl Commerce for DemoStore {
             .iter()
             .find(|(account, _)| *account == buyer_account)
             .map(|(_, level)| (*level).to_owned()))
+    }
+
+    async fn member_levels(&self) -> Result<Vec<String>, CommerceError> {
+        Ok(LEVEL_LADDER.map(String::from).to_vec())
     }
 
     async fn coupons(&self) -> Result<Vec<Coupon>, CommerceError> {

@@ -56,6 +56,7 @@ pub use fanout::ForeignCommit;
 pub use history::{HistoryFilter, SeedConversation, TermHash};
 pub use inbox::ChatGlanceRow;
 pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
+pub use portrait::BuyerTagRow;
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
 pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite};

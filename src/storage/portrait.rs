@@ -1,8 +1,17 @@
 //! The buyer profile's service history: counts over the buyer's own chats,
-//! tickets and ratings (indexed by visitor).
+//! tickets and ratings (indexed by visitor); and the tags staff set by hand on
+//! a buyer account (by the account's blind index).
 
 use super::{Store, StoreError, on_pool};
 use crate::domain::portrait::ServiceHistory;
+
+/// A tag set by hand on a buyer account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BuyerTagRow {
+    pub tag: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
 
 impl Store {
     /// The visitor's conversations, tickets and ratings; ratings of
@@ -35,5 +44,42 @@ impl Store {
             rating_avg,
             low_ratings_recent,
         })
+    }
+}
+
+impl Store {
+    /// The tags set by hand on the account, oldest first.
+    pub async fn buyer_tags(&self, account: &str) -> Result<Vec<BuyerTagRow>, StoreError> {
+        let index = self.account_index(Some(account));
+        let sql = "SELECT tag, created_by, created_at FROM buyer_tags WHERE account_index = $1 \
+                   ORDER BY created_at, tag";
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, BuyerTagRow>(sql)
+            .bind(&index).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Adds the tag (a tag already there stays as it was).
+    pub async fn add_buyer_tag(
+        &self,
+        account: &str,
+        tag: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let index = self.account_index(Some(account));
+        let sql = "INSERT INTO buyer_tags (account_index, tag, created_by, created_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (account_index, tag) DO NOTHING";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(&index).bind(tag).bind(by).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// True when the tag was there.
+    pub async fn remove_buyer_tag(&self, account: &str, tag: &str) -> Result<bool, StoreError> {
+        let index = self.account_index(Some(account));
+        let sql = "DELETE FROM buyer_tags WHERE account_index = $1 AND tag = $2";
+        let n = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&index).bind(tag).execute(pool).await?.rows_affected());
+        Ok(n > 0)
     }
 }

@@ -225,7 +225,8 @@ impl Store {
 
     /// Erases a buyer in one transaction: their personal data, message and note
     /// bodies (replaced), unanswered questions, bot memory, hand-off packets,
-    /// app-channel identities, ticket texts, attachments, and their shop visits
+    /// app-channel identities, ticket texts, attachments, the tags staff set on
+    /// their account, and their shop visits
     /// with the invitations shown on them. Conversations, event
     /// kinds and times, ratings and assignments stay, owned by an empty visitor,
     /// so statistics hold. Returns the attachment ids no conversation links any
@@ -240,6 +241,10 @@ impl Store {
         let mut orphans = Vec::new();
         let done = on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
+            // The tags staff set on the buyer's account go with it.
+            sqlx::query("DELETE FROM buyer_tags WHERE account_index = \
+                         (SELECT account_index FROM visitors WHERE id = $1)")
+                .bind(visitor_id).execute(&mut *tx).await?;
             let done = sqlx::query(
                 "UPDATE visitors SET token_hash = $2, shop_account_id = NULL, nickname = NULL, pii = NULL, \
                  context = NULL, sealed_account = NULL, account_index = NULL, sealed_nickname = NULL, \

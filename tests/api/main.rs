@@ -49,3 +49,4 @@ mod two_step;
 mod visitors;
 mod webhooks;
 mod websocket;
+mod welcome;

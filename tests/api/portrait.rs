@@ -3,7 +3,7 @@
 //! (src/domain/portrait.rs); and a VIP member queued ahead by the bot.
 
 use crate::bot_scripted::{replying, spawn_scripted};
-use crate::helpers::{Buyer, StaffLogin, TestApp, spawn_app};
+use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 use xiaoer::services::bot::AnswerBudget;
@@ -131,4 +131,157 @@ async fn the_bot_queues_a_gold_member_ahead_and_a_regular_one_in_turn() {
         let queue: Value = res.json().await.unwrap();
         assert_eq!(queue["queue"]["vip"], vip, "{account}: {queue}");
     }
+}
+
+fn tags_path(buyer: &Buyer) -> String {
+    format!(
+        "/api/v1/staff/conversations/{}/portrait/tags",
+        buyer.conversation_id
+    )
+}
+
+async fn add_tag(app: &TestApp, staff: &StaffLogin, buyer: &Buyer, tag: &str) -> (u16, Value) {
+    let res = app
+        .staff_post(staff, &tags_path(buyer), json!({ "tag": tag }))
+        .await;
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn remove_tag(app: &TestApp, staff: &StaffLogin, buyer: &Buyer, tag: &str) -> (u16, Value) {
+    let path = format!("{}/{tag}", tags_path(buyer));
+    let res = app
+        .staff_send(reqwest::Method::DELETE, staff, &path, json!({}))
+        .await;
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+fn hand_tags(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn staff_tag_a_signed_in_buyer_by_hand_and_the_tags_follow_the_account() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-li", Role::Agent).await;
+    let buyer = app.signed_in_buyer("demo_buyer_1").await;
+    app.hand_to_agent(&buyer, &agent).await;
+
+    let (status, list) = add_tag(&app, &agent, &buyer, "老客户").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list[0]["by"], agent.id.as_str());
+    let (_, list) = add_tag(&app, &agent, &buyer, " 爱砍价 ").await;
+    assert_eq!(hand_tags(&list), ["老客户", "爱砍价"]);
+    let (status, list) = add_tag(&app, &agent, &buyer, "老客户").await;
+    assert_eq!(status, 200, "a tag already there stays once");
+    assert_eq!(hand_tags(&list), ["老客户", "爱砍价"]);
+    let p = portrait(&app, &agent, &buyer).await;
+    assert_eq!(hand_tags(&p["hand_tags"]), ["老客户", "爱砍价"]);
+    assert_eq!(tags(&p), ["vip", "repeat_buyer"], "rule tags apart");
+
+    // The same account in another chat, with another agent: the same tags.
+    let again = app.signed_in_buyer("demo_buyer_1").await;
+    let other = app.staff("agent-wang", Role::Agent).await;
+    app.hand_to_agent(&again, &other).await;
+    let p = portrait(&app, &other, &again).await;
+    assert_eq!(hand_tags(&p["hand_tags"]), ["老客户", "爱砍价"]);
+    let (status, _) = remove_tag(&app, &other, &again, "爱砍价").await;
+    assert_eq!(status, 204);
+    let (status, body) = remove_tag(&app, &other, &again, "爱砍价").await;
+    assert_eq!((status, error_code(&body)), (404, "buyer_tag_not_found"));
+    let p = portrait(&app, &agent, &buyer).await;
+    assert_eq!(hand_tags(&p["hand_tags"]), ["老客户"]);
+
+    // Bad tags: 400 and nothing stored; the 21st tag: 409.
+    for bad in ["", "   ", "一二三四五六七八九十一二三四五六七", "爱\n砍价"] {
+        let (status, body) = add_tag(&app, &agent, &buyer, bad).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "invalid_buyer_tag"),
+            "{bad:?}"
+        );
+    }
+    for i in 1..20 {
+        let (status, _) = add_tag(&app, &agent, &buyer, &format!("标签{i}")).await;
+        assert_eq!(status, 200);
+    }
+    let (status, body) = add_tag(&app, &agent, &buyer, "再来一个").await;
+    assert_eq!((status, error_code(&body)), (409, "too_many_buyer_tags"));
+    let p = portrait(&app, &agent, &buyer).await;
+    assert_eq!(p["hand_tags"].as_array().unwrap().len(), 20);
+
+    // Audited, with the chat in the target.
+    let admin = app.staff("admin-a", Role::Admin).await;
+    for (action, method, n) in [
+        ("buyer_tagged", "POST", 22),
+        ("buyer_untagged", "DELETE", 1),
+    ] {
+        let log: Value = app
+            .staff_get(
+                &admin,
+                &format!("/api/v1/admin/audit?action={action}&limit=100"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let records = log["records"].as_array().unwrap();
+        assert_eq!(records.len(), n, "{action}: {log}");
+        assert!(
+            records[0]["target"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{method} /api/v1/staff/conversations/")),
+            "{log}"
+        );
+    }
+
+    // Erasing the buyer takes the account's tags with it.
+    let erased = app
+        .staff_send(
+            reqwest::Method::DELETE,
+            &admin,
+            &format!("/api/v1/admin/buyers/{}", buyer.visitor_id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(erased.status(), 204);
+    let p = portrait(&app, &other, &again).await;
+    assert_eq!(p["hand_tags"], json!([]), "{p}");
+}
+
+#[tokio::test]
+async fn anonymous_buyers_cannot_be_tagged_and_staff_off_the_chat_are_refused() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-li", Role::Agent).await;
+    let anonymous = app.start_conversation().await;
+    app.hand_to_agent(&anonymous, &agent).await;
+    let (status, body) = add_tag(&app, &agent, &anonymous, "老客户").await;
+    assert_eq!((status, error_code(&body)), (409, "buyer_not_signed_in"));
+
+    let buyer = app.signed_in_buyer("demo_buyer_2").await;
+    app.hand_to_agent(&buyer, &agent).await;
+    let stranger = app.staff("agent-wang", Role::Agent).await;
+    let km = app.staff("km-zhou", Role::KnowledgeManager).await;
+    for staff in [&stranger, &km] {
+        let (status, _) = add_tag(&app, staff, &buyer, "爱砍价").await;
+        assert_eq!(status, 403);
+    }
+    assert_eq!(add_tag(&app, &agent, &buyer, "老客户").await.0, 200);
+    let (status, _) = remove_tag(&app, &stranger, &buyer, "老客户").await;
+    assert_eq!(status, 403);
+    let p = portrait(&app, &agent, &buyer).await;
+    assert_eq!(hand_tags(&p["hand_tags"]), ["老客户"], "nothing changed");
+    // A supervisor sees every chat, and may tag.
+    let supervisor = app.staff("sup-zhao", Role::Supervisor).await;
+    assert_eq!(add_tag(&app, &supervisor, &buyer, "爱砍价").await.0, 200);
 }

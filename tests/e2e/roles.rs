@@ -233,6 +233,62 @@ async fn an_admin_manages_accounts_groups_welcome_messages_and_shop_settings() {
              && document.querySelector('[data-testid=menu-zh]')?.value.startsWith('我的订单到哪了')",
         )
         .await;
+
+    // Welcome rules: one by entry page (a typed prefix), one by member level
+    // (picked from the shop's levels), listed in words; deleting one.
+    let prefix = browser.wait_for("[data-testid=welcome-rule-value]").await;
+    browser.type_into(&prefix, "/products/").await;
+    let zh = browser.wait_for("[data-testid=welcome-rule-text-zh]").await;
+    browser.type_into(&zh, "欢迎来看商品！").await;
+    browser.click("[data-testid=welcome-rule-add]").await;
+    browser
+        .wait_until(
+            "the entry-page rule listed",
+            "document.querySelector('[data-testid=\"welcome-rule-entry_page:/products/\"] h3')?.textContent === '入口页面：/products/'",
+        )
+        .await;
+    browser
+        .run(
+            "const k = document.querySelector('[data-testid=welcome-rule-kind]'); \
+             k.value = 'member_level'; k.dispatchEvent(new Event('change')); \
+             document.querySelector('[data-testid=welcome-rule-level]').value = 'gold';",
+            json!([]),
+        )
+        .await;
+    let en = browser.wait_for("[data-testid=welcome-rule-text-en]").await;
+    browser.type_into(&en, "Hello, gold member!").await;
+    browser.click("[data-testid=welcome-rule-add]").await;
+    browser
+        .wait_until(
+            "the member-level rule listed in words",
+            "document.querySelector('[data-testid=\"welcome-rule-member_level:gold\"] h3')?.textContent === '会员等级：金卡'",
+        )
+        .await;
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/welcome-messages")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let saved: Vec<(&str, &str)> = rules["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["scenario"].as_str().unwrap(), m["lang"].as_str().unwrap()))
+        .collect();
+    assert!(saved.contains(&("entry_page:/products/", "zh")), "{rules}");
+    assert!(saved.contains(&("member_level:gold", "en")), "{rules}");
+    both_widths(&browser, "admin-welcome-rules").await;
+    browser
+        .click("[data-testid=\"welcome-rule-delete-entry_page:/products/\"]")
+        .await;
+    browser
+        .wait_until(
+            "the entry-page rule gone",
+            "!document.querySelector('[data-testid=\"welcome-rule-entry_page:/products/\"]') \
+             && !!document.querySelector('[data-testid=\"welcome-rule-member_level:gold\"]')",
+        )
+        .await;
     both_widths(&browser, "admin-welcome").await;
 
     // Shop settings: a new name, hours and a holiday, in effect at once.
@@ -952,6 +1008,36 @@ async fn an_agent_sees_the_buyers_orders_sends_a_picture_uses_shortcuts_and_find
         lines.as_str().unwrap().contains("金卡") && lines.as_str().unwrap().contains("订单 3 笔"),
         "{lines}"
     );
+    // A tag of the agent's own, marked as set by hand, then removed.
+    let tag = console.wait_for("[data-testid=portrait-tag-input]").await;
+    console.type_into(&tag, "爱砍价").await;
+    console.click("[data-testid=portrait-tag-add]").await;
+    console
+        .wait_until(
+            "the hand tag shown",
+            "document.querySelector('[data-testid=\"portrait-hand-tag-爱砍价\"]')?.title === '手动标签'",
+        )
+        .await;
+    let profile: Value = app
+        .staff_get(
+            &agent,
+            &format!("/api/v1/staff/conversations/{conversation}/portrait"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["hand_tags"][0]["tag"], "爱砍价", "{profile}");
+    console
+        .click("[data-testid=\"portrait-hand-tag-remove-爱砍价\"]")
+        .await;
+    console
+        .wait_until(
+            "the hand tag gone",
+            "!document.querySelector('[data-testid=\"portrait-hand-tag-爱砍价\"]') \
+             && !!document.querySelector('[data-testid=portrait-tag-input]')",
+        )
+        .await;
     let status = console
         .run(
             "return document.querySelector('[data-testid=order-status]').textContent;",

@@ -7,7 +7,7 @@ import { t, word } from "./i18n.js";
 const ACTIONS = [
   "sign_in", "sign_in_failed", "sign_out", "permission_denied", "account_created", "account_changed",
   "settings_changed", "kb_published", "kb_unpublished", "kb_imported", "exported", "pii_revealed", "blocked", "unblocked",
-  "buyer_erased", "data_purged",
+  "buyer_erased", "data_purged", "buyer_tagged", "buyer_untagged",
 ];
 
 function when(ms) {

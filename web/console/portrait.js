@@ -1,8 +1,9 @@
-// The buyer profile (买家画像) in the panel beside a chat: the rule tags, the
+// The buyer profile (买家画像) in the panel beside a chat: the rule tags and the
+// tags staff set by hand (added and removed here, for a signed-in buyer), the
 // shop's member level, orders and spend, interests, and our own history with
 // the buyer (chats, tickets, ratings). The rules are in src/domain/portrait.rs.
 
-import { el, get } from "./api.js";
+import { del, el, get, post } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
 
 addStrings(
@@ -14,6 +15,9 @@ addStrings(
     pt_interests: "关注类目", pt_chats: (n) => `咨询 ${n} 次`, pt_tickets: (n, open) => `工单 ${n} 个（未完成 ${open}）`,
     pt_rating: (avg, n) => `评价 ${avg} 星（${n} 次）`, pt_no_rating: "还没有评价", pt_last_order: (d) => `最近下单 ${d}`,
     level_gold: "金卡", level_regular: "普通会员", level_platinum: "白金卡", level_diamond: "钻石卡", level_silver: "银卡",
+    pt_hand_tag: "手动标签", pt_tag_add: "加标签", pt_tag_new: "新标签（不超过 16 字）", pt_tag_remove: (tag) => `移除标签 ${tag}`,
+    error_invalid_buyer_tag: "标签为 1–16 个字", error_too_many_buyer_tags: "每位买家最多 20 个手动标签，请先移除一个",
+    error_buyer_not_signed_in: "买家未用店铺账号登录，无法加标签", error_buyer_tag_not_found: "标签已被移除",
   },
   {
     portrait: "Buyer profile", portrait_anonymous: "Not signed in with a shop account: only our own service history",
@@ -23,6 +27,9 @@ addStrings(
     pt_interests: "Interested in", pt_chats: (n) => `${n} chat${n === 1 ? "" : "s"}`, pt_tickets: (n, open) => `${n} ticket${n === 1 ? "" : "s"} (${open} open)`,
     pt_rating: (avg, n) => `rated ${avg} stars (${n}×)`, pt_no_rating: "no ratings yet", pt_last_order: (d) => `last order ${d}`,
     level_gold: "Gold", level_regular: "Regular", level_platinum: "Platinum", level_diamond: "Diamond", level_silver: "Silver",
+    pt_hand_tag: "Set by hand", pt_tag_add: "Add tag", pt_tag_new: "New tag (up to 16 characters)", pt_tag_remove: (tag) => `Remove tag ${tag}`,
+    error_invalid_buyer_tag: "A tag is 1 to 16 characters", error_too_many_buyer_tags: "At most 20 hand tags per buyer: remove one first",
+    error_buyer_not_signed_in: "The buyer is not signed in with a shop account: no tags", error_buyer_tag_not_found: "That tag was already removed",
   },
 );
 
@@ -57,9 +64,40 @@ export async function showPortrait(base, box) {
       h.ratings ? t("pt_rating", h.rating_avg.toFixed(1), h.ratings) : t("pt_no_rating"),
     ],
   ];
+  const refresh = () => showPortrait(base, box);
+  const handTags = (p.hand_tags || []).map(({ tag }) =>
+    el(
+      "span",
+      { class: "pill hand-tag", title: t("pt_hand_tag"), testid: `portrait-hand-tag-${tag}` },
+      `✎ ${tag}`,
+      el("button", { type: "button", class: "link", "aria-label": t("pt_tag_remove", tag), testid: `portrait-hand-tag-remove-${tag}`, onclick: () => changeTags(() => del(`${base}/portrait/tags/${encodeURIComponent(tag)}`), refresh, box) }, "×"),
+    ),
+  );
   box.replaceChildren(
-    el("div", { class: "portrait-tags", testid: "portrait-tags" }, p.tags.map((tag) => el("span", { class: `pill tag-${tag}`, testid: `portrait-tag-${tag}` }, t(`tag_${tag}`)))),
+    el("div", { class: "portrait-tags", testid: "portrait-tags" }, p.tags.map((tag) => el("span", { class: `pill tag-${tag}`, testid: `portrait-tag-${tag}` }, t(`tag_${tag}`))), handTags),
+    p.account_verified ? tagForm(base, refresh, box) : null,
     ...facts.map((line) => el("p", { class: "portrait-line" }, line.filter(Boolean).join(" · "))),
     p.interests.length ? el("p", { class: "portrait-line", testid: "portrait-interests" }, `${t("pt_interests")}：${p.interests.join("、")}`) : null,
   );
+}
+
+/// A change to the hand tags, then the profile again; a refusal in words.
+async function changeTags(request, refresh, box) {
+  try {
+    await request();
+    await refresh();
+  } catch (error) {
+    box.querySelector("[data-testid=portrait-tag-error]")?.remove();
+    box.append(el("p", { class: "error", role: "alert", testid: "portrait-tag-error" }, errorText(error)));
+  }
+}
+
+/// A short tag of the staff member's own for a signed-in buyer.
+function tagForm(base, refresh, box) {
+  const input = el("input", { maxlength: 16, placeholder: t("pt_tag_new"), "aria-label": t("pt_tag_new"), testid: "portrait-tag-input" });
+  const add = (e) => {
+    e.preventDefault();
+    if (input.value.trim()) changeTags(() => post(`${base}/portrait/tags`, { tag: input.value }), refresh, box);
+  };
+  return el("form", { class: "portrait-tag-form", testid: "portrait-tag-form", onsubmit: add }, input, el("button", { type: "submit", class: "secondary", testid: "portrait-tag-add" }, t("pt_tag_add")));
 }

@@ -12,6 +12,16 @@ let lang = pickLang(params.get("lang"));
 let words = STRINGS[lang];
 document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
 const page = params.get("page") || document.referrer || "";
+/// The shop page the chat opens on, without its query (the welcome message
+/// may be chosen by its path); none when it is not a web page.
+function entryPage(url) {
+  try {
+    const parsed = new URL(url);
+    return /^https?:$/.test(parsed.protocol) ? `${parsed.origin}${parsed.pathname}`.slice(0, 2048) : null;
+  } catch {
+    return null;
+  }
+}
 const $ = (sel) => document.querySelector(sel);
 const log = $("[data-testid=log]");
 const input = $("[data-testid=input]");
@@ -32,7 +42,7 @@ const session = new Session({
     log.replaceChildren();
   },
   challenge: () => solveChallenge(log, words, lang),
-});
+}, entryPage(page));
 
 function el(tag, className, text) {
   const node = document.createElement(tag);

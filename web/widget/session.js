@@ -52,8 +52,9 @@ function load() {
 }
 
 export class Session {
-  constructor(handlers) {
+  constructor(handlers, entryPage = null) {
     this.handlers = handlers; // { frame(f), status(s), reset(), challenge() }
+    this.entryPage = entryPage; // the shop page the chat opens on (chooses the welcome message)
     this.saved = load();
     this.lastSeq = 0;
     this.socket = null;
@@ -159,7 +160,7 @@ export class Session {
     const res = await fetch("/api/v1/conversations", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha }),
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha, entry_page: this.entryPage }),
     });
     res.identified = identity !== null;
     // Many chats from this network (or an attack): solve a proof of work first.

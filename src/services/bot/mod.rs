@@ -63,6 +63,13 @@ pub enum BotError {
     NoQuestion,
     #[error("{0}")]
     BadInput(String),
+    #[error(transparent)]
+    Welcome(#[from] crate::domain::welcome::ScenarioError),
+    #[error(
+        "at most {} welcome rules (campaigns, entry pages, member levels): delete one first",
+        crate::domain::welcome::MAX_RULES
+    )]
+    TooManyWelcomeRules,
 }
 
 /// How the bot behaves; from Settings.

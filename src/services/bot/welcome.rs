@@ -1,11 +1,13 @@
 //! Welcome messages: what the bot says first, per scenario, as admins set them.
-//! Priority: out of hours, then a campaign the visitor arrived from, then
-//! returning or new visitor. Without an admin's text, built-in greetings apply.
+//! Which scenario applies, and in what order, is domain::welcome's (out of
+//! hours, campaign, entry page, member level, returning, new). Without an
+//! admin's text, built-in greetings apply to the base scenarios.
 
 use super::{BotError, BotService};
 use crate::domain::conversation::ConversationId;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, MessageBody};
+use crate::domain::welcome::{self, Arrival, MAX_RULES, Scenario};
 use crate::storage::WelcomeRow;
 use serde::Serialize;
 
@@ -14,53 +16,33 @@ const MAX_WELCOME_CHARS: usize = 1000;
 const MAX_BUTTONS: usize = 6;
 const MAX_BUTTON_CHARS: usize = 20;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scenario {
-    NewVisitor,
-    ReturningVisitor,
-    OutOfHours,
-    Campaign(String),
+/// The built-in greeting of a base scenario (rules have none).
+fn default_text(scenario: &Scenario) -> Option<&'static str> {
+    match scenario {
+        Scenario::NewVisitor => Some(
+            "您好，我是店小二智能客服 😊 订单、物流、退换货都可以问我。Hi! Ask me about orders, delivery or returns.",
+        ),
+        Scenario::ReturningVisitor => {
+            Some("欢迎回来！这次有什么可以帮您？Welcome back! How can I help this time?")
+        }
+        Scenario::OutOfHours => Some(
+            "现在是非人工服务时间，我是智能客服，可以先帮您查订单、物流和常见问题。Our team is offline; I can still help with orders, delivery and common questions.",
+        ),
+        Scenario::Campaign(_) | Scenario::EntryPage(_) | Scenario::MemberLevel(_) => None,
+    }
 }
 
-impl Scenario {
-    /// Parses a scenario key as the admin API names it.
-    pub fn parse(raw: &str) -> Result<Scenario, BotError> {
-        match raw {
-            "new_visitor" => Ok(Scenario::NewVisitor),
-            "returning_visitor" => Ok(Scenario::ReturningVisitor),
-            "out_of_hours" => Ok(Scenario::OutOfHours),
-            other => match other.strip_prefix("campaign:") {
-                Some(code) => Ok(Scenario::Campaign(campaign_code(code)?)),
-                None => Err(BotError::BadInput(
-                    "scenario must be new_visitor, returning_visitor, out_of_hours or campaign:<code>".into(),
-                )),
-            },
-        }
-    }
-
-    pub fn key(&self) -> String {
-        match self {
-            Scenario::NewVisitor => "new_visitor".into(),
-            Scenario::ReturningVisitor => "returning_visitor".into(),
-            Scenario::OutOfHours => "out_of_hours".into(),
-            Scenario::Campaign(code) => format!("campaign:{code}"),
-        }
-    }
-
-    fn default_text(&self) -> Option<&'static str> {
-        match self {
-            Scenario::NewVisitor => Some(
-                "您好，我是店小二智能客服 😊 订单、物流、退换货都可以问我。Hi! Ask me about orders, delivery or returns.",
-            ),
-            Scenario::ReturningVisitor => {
-                Some("欢迎回来！这次有什么可以帮您？Welcome back! How can I help this time?")
-            }
-            Scenario::OutOfHours => Some(
-                "现在是非人工服务时间，我是智能客服，可以先帮您查订单、物流和常见问题。Our team is offline; I can still help with orders, delivery and common questions.",
-            ),
-            Scenario::Campaign(_) => None,
-        }
-    }
+/// What the bot knows of a new chat when it greets it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChat<'a> {
+    pub returning: bool,
+    /// The campaign the visitor arrived from.
+    pub campaign: Option<&'a str>,
+    /// The URL of the shop page the chat was opened on.
+    pub entry_page: Option<&'a str>,
+    /// The shop account the shop vouched for (its member level counts).
+    pub account: Option<&'a str>,
+    pub lang: Lang,
 }
 
 /// The built-in menu: the quick-reply buttons the greetings carry until an
@@ -103,21 +85,6 @@ pub fn parse_menu(raw: &[String]) -> Result<Vec<String>, BotError> {
     }
 }
 
-/// Campaign codes come from URLs: short and plain.
-pub fn campaign_code(raw: &str) -> Result<String, BotError> {
-    let ok = (1..=64).contains(&raw.len())
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
-    if ok {
-        Ok(raw.to_ascii_lowercase())
-    } else {
-        Err(BotError::BadInput(
-            "campaign code must be 1 to 64 letters, digits, '-' or '_'".into(),
-        ))
-    }
-}
-
 /// A language's menu as admins see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MenuView {
@@ -139,37 +106,41 @@ pub struct WelcomeView {
 }
 
 impl BotService {
-    /// The bot greets a new conversation (only when the bot runs), in the
-    /// buyer's language when the admin wrote one, else in the other.
-    pub async fn welcome(
-        &self,
-        id: &ConversationId,
-        returning: bool,
-        campaign: Option<&str>,
-        lang: Lang,
-    ) -> Result<(), BotError> {
+    /// The bot greets a new conversation (only when the bot runs): the first
+    /// scenario that applies and has a text (see domain::welcome).
+    pub async fn welcome(&self, id: &ConversationId, chat: NewChat<'_>) -> Result<(), BotError> {
         if !self.enabled() {
             return Ok(());
         }
-        let now = self.clock.now_ms();
-        let mut candidates = Vec::new();
-        if !self.shop.current().await.is_open(now) {
-            candidates.push(Scenario::OutOfHours);
-        }
-        if let Some(code) = campaign.and_then(|c| campaign_code(c).ok()) {
-            candidates.push(Scenario::Campaign(code));
-        }
-        candidates.push(if returning {
-            Scenario::ReturningVisitor
+        let lang = lang_code(chat.lang);
+        let rows = self.store.welcome_messages().await?;
+        let rules: Vec<Scenario> = rows
+            .iter()
+            .filter_map(|r| Scenario::from_key(&r.scenario))
+            .filter(Scenario::is_rule)
+            .collect();
+        // Only a member-level rule needs the shop asked (a real shop's port is a
+        // network call on every chat start).
+        let level = if rules.iter().any(|r| matches!(r, Scenario::MemberLevel(_))) {
+            self.member_level(chat.account).await
         } else {
-            Scenario::NewVisitor
-        });
-        for scenario in candidates {
-            let texts = self.store.welcome_texts(&scenario.key()).await?;
-            let own = texts.iter().find(|(l, _)| l == lang_code(lang));
-            let text = match own.or(texts.first()) {
-                Some((_, text)) => text.clone(),
-                None => match scenario.default_text() {
+            None
+        };
+        let entry_path = chat.entry_page.and_then(welcome::page_path);
+        let arrival = Arrival {
+            out_of_hours: !self.shop.current().await.is_open(self.clock.now_ms()),
+            campaign: chat.campaign,
+            entry_path: entry_path.as_deref(),
+            member_level: level.as_deref(),
+            returning: chat.returning,
+        };
+        for scenario in welcome::candidates(&arrival, &rules) {
+            let key = scenario.key();
+            let texts: Vec<&WelcomeRow> = rows.iter().filter(|r| r.scenario == key).collect();
+            let own = texts.iter().find(|r| r.lang == lang);
+            let text = match own.or(texts.first().filter(|_| !scenario.is_rule())) {
+                Some(row) => row.text.clone(),
+                None => match default_text(&scenario) {
                     Some(text) => text.to_owned(),
                     None => continue,
                 },
@@ -179,12 +150,29 @@ impl BotService {
                 citations: Vec::new(),
                 source: AnswerSource::Curated,
                 stream_id: None,
-                buttons: self.menu_for(lang).await?,
+                buttons: self.menu_for(chat.lang).await?,
             };
             self.chat.send_bot(id, body).await?;
             return Ok(());
         }
         Ok(())
+    }
+
+    /// The signed-in buyer's member level; a shop that cannot say now only
+    /// loses the member-level greeting.
+    async fn member_level(&self, account: Option<&str>) -> Option<String> {
+        match self.ports.commerce.member_level(account?).await {
+            Ok(level) => level.map(|l| l.to_ascii_lowercase()),
+            Err(error) => {
+                tracing::warn!(%error, "member level unknown for the welcome message");
+                None
+            }
+        }
+    }
+
+    /// The member levels the shop lists (admins pick one for a rule).
+    pub async fn member_levels(&self) -> Result<Vec<String>, BotError> {
+        Ok(self.ports.commerce.member_levels().await?)
     }
 
     pub async fn welcome_messages(&self) -> Result<Vec<WelcomeView>, BotError> {
@@ -210,7 +198,7 @@ impl BotService {
         text: &str,
         by: &str,
     ) -> Result<WelcomeView, BotError> {
-        let scenario = Scenario::parse(scenario)?;
+        let scenario = Scenario::parse(scenario, &self.member_levels().await?)?;
         let text = text.trim();
         if text.is_empty()
             || text.chars().count() > MAX_WELCOME_CHARS
@@ -219,6 +207,9 @@ impl BotService {
             return Err(BotError::BadInput(format!(
                 "welcome text must be 1 to {MAX_WELCOME_CHARS} characters without control characters"
             )));
+        }
+        if scenario.is_rule() {
+            self.room_for_rule(&scenario).await?;
         }
         let row = WelcomeRow {
             scenario: scenario.key(),
@@ -235,6 +226,24 @@ impl BotService {
             updated_by: row.updated_by,
             updated_at: row.updated_at,
         })
+    }
+
+    /// A new rule fits under MAX_RULES; a rule that has a text already does.
+    async fn room_for_rule(&self, scenario: &Scenario) -> Result<(), BotError> {
+        let key = scenario.key();
+        let mut rules: Vec<String> = self
+            .store
+            .welcome_messages()
+            .await?
+            .into_iter()
+            .filter(|r| Scenario::from_key(&r.scenario).is_some_and(|s| s.is_rule()))
+            .map(|r| r.scenario)
+            .collect();
+        rules.dedup();
+        if rules.len() >= MAX_RULES && !rules.contains(&key) {
+            return Err(BotError::TooManyWelcomeRules);
+        }
+        Ok(())
     }
 
     /// The menu the greetings carry: the admin's, else the built-in one.
@@ -291,7 +300,7 @@ impl BotService {
 
     /// True when there was one to delete (the built-in greeting applies again).
     pub async fn delete_welcome(&self, scenario: &str, lang: Lang) -> Result<bool, BotError> {
-        let scenario = Scenario::parse(scenario)?;
+        let scenario = Scenario::parse(scenario, &[])?;
         Ok(self
             .store
             .delete_welcome_message(&scenario.key(), lang_code(lang))
