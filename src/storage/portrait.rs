@@ -6,7 +6,7 @@ use super::{Store, StoreError, on_pool};
 use crate::domain::portrait::ServiceHistory;
 
 /// A tag set by hand on a buyer account.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct BuyerTagRow {
     pub tag: String,
     pub created_by: String,
@@ -47,15 +47,34 @@ impl Store {
     }
 }
 
+/// Purpose of the tags' blind index (one per purpose, see `crypto`).
+const TAG_INDEX: &str = "buyer_tags.tag";
+
+/// What a sealed tag is bound to: its row.
+pub(super) fn tag_aad(id: &str) -> String {
+    format!("buyer_tag:{id}")
+}
+
 impl Store {
     /// The tags set by hand on the account, oldest first.
     pub async fn buyer_tags(&self, account: &str) -> Result<Vec<BuyerTagRow>, StoreError> {
         let index = self.account_index(Some(account));
-        let sql = "SELECT tag, created_by, created_at FROM buyer_tags WHERE account_index = $1 \
-                   ORDER BY created_at, tag";
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, BuyerTagRow>(sql)
+        let sql = "SELECT id, sealed_tag, created_by, created_at FROM buyer_tags \
+                   WHERE account_index = $1 ORDER BY created_at, id";
+        let rows: Vec<(String, Vec<u8>, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(&index).fetch_all(pool).await?);
-        Ok(rows)
+        rows.into_iter()
+            .map(|(id, sealed, created_by, created_at)| {
+                Ok(BuyerTagRow {
+                    tag: self
+                        .sealer()
+                        .open_text(&sealed, &tag_aad(&id))
+                        .map_err(|_| StoreError::Sealed)?,
+                    created_by,
+                    created_at,
+                })
+            })
+            .collect()
     }
 
     /// Adds the tag (a tag already there stays as it was).
@@ -67,19 +86,24 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let index = self.account_index(Some(account));
-        let sql = "INSERT INTO buyer_tags (account_index, tag, created_by, created_at) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (account_index, tag) DO NOTHING";
+        let id = uuid::Uuid::now_v7().to_string();
+        let tag_index = self.sealer().blind_index(TAG_INDEX, tag);
+        let sealed = self.sealer().seal_text(tag, &tag_aad(&id));
+        let sql = "INSERT INTO buyer_tags (id, account_index, tag_index, sealed_tag, created_by, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_index, tag_index) DO NOTHING";
         on_pool!(self, pool => sqlx::query(sql)
-            .bind(&index).bind(tag).bind(by).bind(now).execute(pool).await.map(|_| ()))?;
+            .bind(&id).bind(&index).bind(&tag_index).bind(&sealed).bind(by).bind(now)
+            .execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     /// True when the tag was there.
     pub async fn remove_buyer_tag(&self, account: &str, tag: &str) -> Result<bool, StoreError> {
         let index = self.account_index(Some(account));
-        let sql = "DELETE FROM buyer_tags WHERE account_index = $1 AND tag = $2";
+        let tag_index = self.sealer().blind_index(TAG_INDEX, tag);
+        let sql = "DELETE FROM buyer_tags WHERE account_index = $1 AND tag_index = $2";
         let n = on_pool!(self, pool => sqlx::query(sql)
-            .bind(&index).bind(tag).execute(pool).await?.rows_affected());
+            .bind(&index).bind(&tag_index).execute(pool).await?.rows_affected());
         Ok(n > 0)
     }
 }

@@ -129,6 +129,14 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
         postgres_only: false,
     },
     SealedColumn {
+        table: "buyer_tags",
+        key: &[("id", KeyType::Text)],
+        column: "sealed_tag",
+        owner: "id",
+        aad: |id| super::portrait::tag_aad(id),
+        postgres_only: false,
+    },
+    SealedColumn {
         table: "channel_users",
         key: &[
             ("channel_id", KeyType::Text),

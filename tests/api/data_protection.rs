@@ -93,7 +93,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn assert_absent(raw: &[u8], secrets: &[&str]) {
+pub(crate) fn assert_absent(raw: &[u8], secrets: &[&str]) {
     assert!(raw.len() > 1000, "read the real database");
     for secret in secrets {
         assert!(

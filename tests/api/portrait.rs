@@ -187,6 +187,9 @@ async fn staff_tag_a_signed_in_buyer_by_hand_and_the_tags_follow_the_account() {
     let p = portrait(&app, &agent, &buyer).await;
     assert_eq!(hand_tags(&p["hand_tags"]), ["老客户", "爱砍价"]);
     assert_eq!(tags(&p), ["vip", "repeat_buyer"], "rule tags apart");
+    // Staff's words about a buyer are personal data: sealed at rest.
+    let raw = crate::privacy::raw_database_bytes(&app).await;
+    crate::data_protection::assert_absent(&raw, &["老客户", "爱砍价"]);
 
     // The same account in another chat, with another agent: the same tags.
     let again = app.signed_in_buyer("demo_buyer_1").await;
