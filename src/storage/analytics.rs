@@ -51,12 +51,18 @@ impl RollupGrouping {
             .iter()
             .map(|&(keep, name)| if keep { name } else { "CAST('' AS TEXT)" })
             .collect();
-        let mut group: Vec<&str> = kept
-            .iter()
-            .filter(|(keep, _)| *keep)
-            .map(|&(_, name)| name)
-            .collect();
-        group.push("counter");
+        // In the order of the covering index (day, agent_id, counter, channel,
+        // migration 0032), so that a report by day and agent streams its groups.
+        let group: Vec<&str> = [
+            (self.day, "day"),
+            (self.agent, "agent_id"),
+            (true, "counter"),
+            (self.channel, "channel"),
+        ]
+        .iter()
+        .filter(|(keep, _)| *keep)
+        .map(|&(_, name)| name)
+        .collect();
         let group = group.join(", ");
         let channel = if one_channel { " AND channel = $3" } else { "" };
         format!(
