@@ -175,10 +175,23 @@ impl PrivacyService {
             .profile(visitor_id)
             .await
             .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
+        // The tags staff set on the buyer's shop account (at most 20): what
+        // they say of the buyer and when, not who wrote them.
+        let hand_tags: Vec<serde_json::Value> = match &profile.shop_account_id {
+            Some(account) => self
+                .store
+                .buyer_tags(account)
+                .await?
+                .into_iter()
+                .map(|t| json!({ "tag": t.tag, "created_at": t.created_at }))
+                .collect(),
+            None => Vec::new(),
+        };
         let head = format!(
-            "{{\"exported_at\":{},\"visitor\":{},\"created_at\":{},\"conversations\":[",
+            "{{\"exported_at\":{},\"visitor\":{},\"hand_tags\":{},\"created_at\":{},\"conversations\":[",
             self.clock.now_ms(),
             json!(profile),
+            json!(hand_tags),
             visitor.created_at
         );
         let (tx, rx) = futures::channel::mpsc::channel(2);

@@ -248,6 +248,17 @@ async fn staff_tag_a_signed_in_buyer_by_hand_and_the_tags_follow_the_account() {
         );
     }
 
+    // The buyer's data export (PIPL access) holds the tags, not who set them.
+    let record = crate::data_protection::export(&app, &admin, &buyer.visitor_id).await;
+    let exported: Vec<&str> = record["hand_tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(exported, ["老客户"], "{}", record["hand_tags"]);
+    assert!(record["hand_tags"][0].get("created_by").is_none());
+
     // Erasing the buyer takes the account's tags with it.
     let erased = app
         .staff_send(

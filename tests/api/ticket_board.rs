@@ -11,17 +11,23 @@ use xiaoer::domain::staff::Role;
 use xiaoer::domain::tickets::{Priority, TicketState};
 use xiaoer::storage::TicketFilter;
 
+/// The app on a clock the test moves; sessions outlive the days it skips.
+async fn spawn_on_a_moving_clock() -> (TestApp, Arc<MovingClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    (app, clock)
+}
+
 /// Ageing: active tickets by how long ago they were opened, at the edges of
 /// the bands (exactly one day old is one to three days); resolved tickets and
 /// tickets the caller may not see are left out.
 #[tokio::test]
 async fn the_board_ages_active_tickets_by_when_they_were_opened() {
     const DAY: i64 = 86_400_000;
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    settings.session_hours = 24 * 365;
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_a_moving_clock().await;
     let agent = app.staff("agent-ageing", Role::Agent).await;
     let outsider = app.staff("agent-not-ageing", Role::Agent).await;
     let supervisor = app.staff("super-ageing", Role::Supervisor).await;
@@ -113,12 +119,7 @@ async fn the_board_ages_active_tickets_by_when_they_were_opened() {
 
 #[tokio::test]
 async fn the_board_counts_what_i_may_see_and_the_csv_holds_the_filtered_list() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    // The test clock runs days ahead: sessions must outlive it.
-    settings.session_hours = 24 * 365;
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_a_moving_clock().await;
     let agent = app.staff("agent-board", Role::Agent).await;
     let outsider = app.staff("agent-elsewhere", Role::Agent).await;
     let supervisor = app.staff("super-board", Role::Supervisor).await;
@@ -249,11 +250,7 @@ impl TestApp {
 
 #[tokio::test]
 async fn the_running_board_counts_equal_a_fresh_grouping_after_every_kind_of_ticket_change() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    settings.session_hours = 24 * 365;
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_a_moving_clock().await;
     let agent = app.staff("agent-count", Role::Agent).await;
     let other = app.staff("agent-count-2", Role::Agent).await;
     let (admin, logistics) = app.ticket_desk(&agent).await;
