@@ -253,7 +253,13 @@ async fn asvs_14_2_4_rows_stored_in_clear_by_an_older_version_are_sealed_at_the_
         &raw,
         // (Eight digits: a shorter number turned up by chance inside other
         // numbers of a PostgreSQL text scan.)
-        &[NICK, ACCOUNT, "carved-jade-9931", QUESTION_MARK, "0.42179131"],
+        &[
+            NICK,
+            ACCOUNT,
+            "carved-jade-9931",
+            QUESTION_MARK,
+            "0.42179131",
+        ],
     );
 }
 

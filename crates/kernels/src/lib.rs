@@ -1,7 +1,6 @@
 //! The numeric inner loops Xiaoer writes itself rather than takes from candle.
-//! They live in a crate of their own so that the `dev`/`test` profile can build
-//! them optimised (see the top-level Cargo.toml) while the ~60,000 lines of the
-//! server around them build at opt-level 0: a test build of the whole project
-//! then takes minutes less, and the real-model tests still decode at full speed.
+//! They live in a crate of their own so that the `dev`/`test` profile builds
+//! them at opt-level 3 whatever the level of the server around them (see the
+//! top-level Cargo.toml).
 
 pub mod attention;
