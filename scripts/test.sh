@@ -224,11 +224,13 @@ cargo test --workspace --all-targets
 
 if [ -n "${XIAOER_TEST_QDRANT_URL:-}" ]; then
   # The bot tests that retrieve from the shop's real knowledge base (the others
-  # answer from a fixed list that never touches the index).
+  # answer from a fixed list that never touches the index). Not the
+  # unsupported-claims set (four minutes of generation): the index contract
+  # (index::) holds the server adapter to the embedded one's results, and what
+  # the bot then says comes from the model (it ran on SQLite above).
   echo "== the knowledge-base suite, the index contract and the bot's retrieval tests against the Qdrant server"
   XIAOER_TEST_INDEX=qdrant cargo test --test api -- knowledge:: index:: nodes::a_kb_change \
-    bot::a_faq_is_answered_from_the_shop_knowledge_base bot::questions_the_shop_kb_does_not_answer \
-    bot::a_question_about_human_service_hours
+    bot::a_faq_is_answered_from_the_shop_knowledge_base bot::a_question_about_human_service_hours
 fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then

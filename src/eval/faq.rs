@@ -5,6 +5,7 @@ use crate::domain::knowledge::{EntryStatus, KbQuery};
 use crate::ports::{EmbedKind, Embedder};
 use crate::retrieval::index::IndexFilter;
 use crate::retrieval::rank::Signals;
+use crate::services::knowledge::decide::judge_with;
 use crate::services::knowledge::import::{ImportFormat, ImportOptions, parse_records};
 use crate::services::knowledge::{Decision, KnowledgeService};
 use anyhow::Context;
@@ -32,6 +33,14 @@ pub struct FaqEvalArgs {
     /// Also write each query's ranked candidates and decision here (JSONL).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Also report the decision under the KB's calibration refitted with these
+    /// weights of the unanswerable held-out questions (comma-separated; the
+    /// shipped one is `DecisionPolicy::calibration_oos_share`).
+    #[arg(long, value_delimiter = ',')]
+    pub oos_share: Vec<f32>,
+    /// Also write the KB's cross-validated calibration samples here (JSONL).
+    #[arg(long)]
+    pub dump_calibration: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +178,7 @@ pub async fn run_eval(
         .map(|s| (*s, Tally::default()))
         .collect();
     let mut latencies = Vec::with_capacity(queries.len());
+    let mut main_decisions = Vec::with_capacity(queries.len());
     let mut dump = args.dump.as_ref().map(std::fs::File::create).transpose()?;
     let started = Instant::now();
     for q in &queries {
@@ -183,6 +193,7 @@ pub async fn run_eval(
             .decide_with_vector(&query, vector.clone(), IndexFilter::default(), Some(main))
             .await?;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        main_decisions.push(decision.clone());
         let mut row = json!({"text": q.text, "expected": q.expected});
         for (signals, tally) in tallies.iter_mut() {
             let d = if *signals == main {
@@ -206,6 +217,31 @@ pub async fn run_eval(
         }
     }
     let wall = started.elapsed().as_secs_f64();
+    let fitted = service.calibration();
+    let mut shares = serde_json::Map::new();
+    if let (Some(fitted), Some(path)) = (&fitted, &args.dump_calibration) {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for s in &fitted.samples {
+            writeln!(f, "{}", serde_json::to_string(s)?)?;
+        }
+    }
+    if let Some(fitted) = &fitted {
+        for share in &args.oos_share {
+            let Some(refit) = crate::retrieval::calibrate::fit(&fitted.samples, *share) else {
+                continue;
+            };
+            let mut tally = Tally::default();
+            for (q, d) in queries.iter().zip(&main_decisions) {
+                let mut d = d.clone();
+                (d.confidence, d.kind) = judge_with(service.policy(), &refit, &d.candidates);
+                tally.add(q.expected.as_deref(), &d);
+            }
+            let mut m = tally.metrics();
+            m["coefficients"] = json!(refit.coefficients);
+            shares.insert(share.to_string(), m);
+        }
+    }
     latencies.sort_by(f64::total_cmp);
     let main_tally = tallies
         .iter()
@@ -224,6 +260,13 @@ pub async fn run_eval(
     out["import"] = json!({"seconds": round4(import_s), "created": report.created,
         "updated": report.updated, "unchanged": report.unchanged});
     out["eval_seconds"] = json!(round4(wall));
+    out["calibration"] = match &fitted {
+        Some(f) => serde_json::to_value(f.as_ref())?,
+        None => json!("shipped (no classifier, or too few entries to hold out)"),
+    };
+    if !shares.is_empty() {
+        out["by_oos_share"] = shares.into();
+    }
     out["ablation"] = tallies
         .iter()
         .map(|(s, t)| (s.name().to_owned(), t.metrics()))

@@ -8,7 +8,8 @@ use crate::domain::knowledge::{EntryStatus, KbQuery, RawEntry};
 use crate::retrieval::index::IndexFilter;
 use crate::services::knowledge::import::{ImportFormat, ImportOptions, parse_records};
 use crate::services::knowledge::{
-    DecideOptions, EntryView, ImportReport, ReindexProgress, SearchResult, VersionView,
+    CalibrationReport, DecideOptions, EntryView, ImportReport, ReindexProgress, SearchResult,
+    VersionView,
 };
 use crate::services::staff::StaffUser;
 use crate::storage::KbListFilter;
@@ -340,4 +341,8 @@ pub async fn start_reindex(
 
 pub async fn reindex_progress(State(state): State<AppState>) -> Json<ReindexProgress> {
     Json(state.knowledge.reindex_progress())
+}
+
+pub async fn calibration(State(state): State<AppState>) -> Json<CalibrationReport> {
+    Json(state.knowledge.calibration_report())
 }

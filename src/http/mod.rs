@@ -158,6 +158,7 @@ fn kb_routes() -> Router<AppState> {
             "/api/v1/kb/reindex",
             get(kb::reindex_progress).post(kb::start_reindex),
         )
+        .route("/api/v1/kb/calibration", get(kb::calibration))
 }
 
 /// Largest bulk-import file.

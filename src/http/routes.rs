@@ -405,6 +405,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::Exported),
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background").answers(&[202]),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
+    route("GET", "/api/v1/kb/calibration", Staff(P::ReadKnowledge), "kb", "How the bot's confidence is calibrated on this KB, and what that does to held-out questions"),
     // Who is on the shop now (issue 18): presence, invitations, rules, product cards.
     route("POST", "/api/v1/presence", Public, "visitors", "The widget's heartbeat from a shop page: page, referrer, cart; answers the visit key and any invitation")
         .limited(RateClass::Presence)

@@ -1,7 +1,9 @@
 //! Retrieval: Chinese-aware lexical vectors, article chunking, the vector index
 //! port with its embedded (qdrant-edge) and remote (qdrant-client) adapters,
-//! ranking and the classifier learned from the KB's similar questions.
+//! ranking, the classifier learned from the KB's similar questions and the
+//! confidence calibrated on them.
 
+pub mod calibrate; // a KB's confidence, cross-validated on its own wordings
 pub mod chunk; // article chunks by headings and sentence ends
 pub mod classifier; // softmax regression over question embeddings
 pub mod edge; // embedded Qdrant (qdrant-edge) in the data dir

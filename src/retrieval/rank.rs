@@ -133,6 +133,14 @@ pub fn rank(
     out
 }
 
+/// The `n` most probable entries of a classifier's prediction.
+pub fn top_probabilities(all: HashMap<String, f32>, n: usize) -> HashMap<String, f32> {
+    let mut v: Vec<(String, f32)> = all.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v.truncate(n);
+    v.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

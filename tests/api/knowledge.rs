@@ -653,3 +653,105 @@ async fn a_question_that_an_entry_written_since_answers_leaves_the_unanswered_li
         "{body}"
     );
 }
+
+/// The confidence is fitted on the KB's own wordings (held out in turn, with
+/// whole entries left out as the questions it cannot answer), and the bot's
+/// decision uses it; a KB with too few wordings per entry keeps the shipped one.
+#[tokio::test]
+async fn the_bots_confidence_is_calibrated_on_the_kbs_own_held_out_wordings() {
+    let app = spawn_app().await;
+    let km = app.staff("kim", Role::KnowledgeManager).await;
+    // Eight intents, ten wordings each: enough to hold a quarter out.
+    let topics = [
+        ("refund", "退款"),
+        ("invoice", "开发票"),
+        ("ship", "发货"),
+        ("size", "选尺码"),
+        ("wash", "洗衣服"),
+        ("coupon", "用优惠券"),
+        ("address", "改地址"),
+        ("warranty", "保修"),
+    ];
+    let templates = [
+        "{}怎么弄",
+        "请问{}的流程",
+        "我想{}",
+        "{}要多久",
+        "{}有什么要求",
+        "怎样{}",
+        "能不能帮我{}",
+        "{}需要什么",
+        "关于{}想问一下",
+        "{}在哪里操作",
+    ];
+    let lines: Vec<String> = topics
+        .iter()
+        .map(|(id, topic)| {
+            let mut wordings = templates.iter().map(|t| t.replace("{}", topic));
+            let question = wordings.next().unwrap();
+            json!({"id": id, "question": question, "similar": wordings.collect::<Vec<_>>(),
+                "answer": format!("{topic}：请看说明。"), "locale": "zh"})
+            .to_string()
+        })
+        .collect();
+    let (status, r) = app
+        .kb_import(&km, "format=jsonl&publish=true", &lines.join("\n"))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (status, c) = app.kb_get(&km, "/api/v1/kb/calibration").await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["source"], "kb", "{c}");
+    // Every wording is held out once; in the fold that leaves its whole entry
+    // out, those at positions 0, 4 and 8 of their entry: 8 x 3 of 80.
+    assert_eq!(c["answerable"], 56, "{c}");
+    assert_eq!(c["unanswerable"], 24, "{c}");
+    let share = |k: &str| c[k].as_f64().unwrap();
+    assert!(share("answered_right") <= share("answered"), "{c}");
+    assert!(share("answered_curated") <= share("answered"), "{c}");
+    assert!(share("answered_right") > 0.5, "{c}");
+    assert!(share("unanswerable_handed_off") > 0.5, "{c}");
+    assert_eq!(c["answer_at"].as_f64().unwrap() as f32, 0.62);
+
+    // The bot's decision reads its confidence off the fitted calibration.
+    let fitted = app.state.knowledge.calibration().unwrap();
+    let d = app
+        .state
+        .knowledge
+        .decide(
+            &KbQuery::parse("退款怎么操作").unwrap(),
+            &DecideOptions::default(),
+        )
+        .await
+        .unwrap();
+    let best = &d.candidates[0];
+    assert_eq!(best.entry_id, "refund");
+    let lead = best.score - d.candidates[1].score;
+    let c0 = fitted.coefficients;
+    let z =
+        c0[0] + c0[1] * best.score + c0[2] * lead + c0[3] * best.lexical + c0[4] * best.classifier;
+    let expected = 1.0 / (1.0 + (-z).exp());
+    assert!(
+        (d.confidence - expected).abs() < 1e-5,
+        "{} {expected}",
+        d.confidence
+    );
+
+    // Only staff read it.
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/kb/calibration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    // The demo shop's KB has 6.5 wordings per entry: the shipped calibration.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.knowledge_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let demo = spawn_with(dir, settings, Default::default()).await;
+    let agent = demo.staff("ann", Role::Agent).await;
+    let (_, c) = demo.kb_get(&agent, "/api/v1/kb/calibration").await;
+    assert_eq!(c["source"], "shipped", "{c}");
+    assert!(c["answered"].is_null(), "{c}");
+}

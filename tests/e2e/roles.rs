@@ -696,6 +696,25 @@ async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entr
         )
         .await;
     both_widths(&browser, "kb-test").await;
+    // Below the test: how the confidence is calibrated on this KB, as the API says.
+    let calibration: Value = app
+        .staff_get(&km, "/api/v1/kb/calibration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown = if calibration["source"] == "kb" {
+        let pct = |v: &Value| format!("{}%", (v.as_f64().unwrap() * 100.0).round());
+        format!(
+            "document.querySelector('[data-testid=kb-calibration-answered]')?.textContent === '能答的问法：机器人回答 {}，其中答对 {}；直接发送标准答案的 {}'",
+            pct(&calibration["answered"]),
+            pct(&calibration["answered_right"]),
+            pct(&calibration["answered_curated"])
+        )
+    } else {
+        "document.querySelector('[data-testid=kb-calibration-shipped]')?.textContent.includes('内置校准')".to_owned()
+    };
+    browser.wait_until("the calibration is shown", &shown).await;
 
     // Archived: the bot stops using it, the list says so.
     browser

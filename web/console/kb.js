@@ -26,6 +26,11 @@ addStrings(
     kb_note_rolled_back: "恢复自", kb_note_imported: "导入",
     err_version_conflict: "条目已被别人修改，请刷新后再改", err_unknown_category: "分类不存在，请先新建分类",
     err_invalid_entry: "条目内容不完整（问题和答案必填）", err_invalid_category: "分类名称无效",
+    kb_calibration: "机器人的把握是怎样定的",
+    kb_calibration_kb: (a, u) => `按本知识库自己的问法校准：轮流留出 ${a} 个知识库能答的问法和 ${u} 个它答不了的问法（所属条目被整条留出），看机器人会怎么处理。`,
+    kb_calibration_shipped: "条目或相似问法太少，无法按本知识库校准，正在使用内置校准。条目在 8 条以上、平均每条有 10 个以上问法时，会自动按本知识库校准。",
+    kb_calibration_answered: (x, r, c) => `能答的问法：机器人回答 ${x}，其中答对 ${r}；直接发送标准答案的 ${c}`,
+    kb_calibration_handed_off: (x) => `答不了的问法：转人工或请买家换个说法 ${x}`,
   },
   {
     kb_unanswered_none: "No unanswered questions right now", kb_answered_since: (n) => `Answered by the knowledge base since (${n} groups)`, times_n: (n) => `${n} time${n === 1 ? "" : "s"}`,
@@ -46,6 +51,11 @@ addStrings(
     kb_note_rolled_back: "Restored from", kb_note_imported: "Imported",
     err_version_conflict: "Someone else changed this entry: reload before editing", err_unknown_category: "No such category: create it first",
     err_invalid_entry: "The entry is incomplete (question and answer are required)", err_invalid_category: "Not a valid category name",
+    kb_calibration: "How sure the bot is, and why",
+    kb_calibration_kb: (a, u) => `Calibrated on this knowledge base's own wordings: ${a} wordings it answers and ${u} it does not (their entries left out whole) were held out in turn to see what the bot would do.`,
+    kb_calibration_shipped: "Too few entries or similar questions to calibrate on this knowledge base: the built-in calibration is in use. With 8 or more entries and 10 or more wordings each on average, it calibrates on its own.",
+    kb_calibration_answered: (x, r, c) => `Wordings it answers: the bot answers ${x}, right ${r}; with the curated answer as it is ${c}`,
+    kb_calibration_handed_off: (x) => `Wordings it does not answer: handed to a person or asked to rephrase ${x}`,
   },
 );
 
@@ -359,12 +369,33 @@ export class Knowledge {
         out.replaceChildren(el("p", { class: "hint" }, errorText(error)));
       }
     };
+    const calibration = el("section", { class: "calibration", testid: "kb-calibration" });
     this.root.replaceChildren(
       el("p", { class: "hint" }, t("kb_test_hint")),
       el("form", { class: "row", onsubmit: (e) => (e.preventDefault(), run()) }, input, el("button", { type: "submit", testid: "kb-test-run" }, t("kb_try"))),
       out,
+      calibration,
     );
     if (initial) run();
+    this.calibration(calibration);
+  }
+
+  async calibration(section) {
+    const pct = (x) => `${Math.round(x * 100)}%`;
+    try {
+      const c = await get("/api/v1/kb/calibration");
+      const lines =
+        c.source === "kb"
+          ? [
+              el("p", { class: "hint" }, t("kb_calibration_kb", c.answerable, c.unanswerable)),
+              el("p", { testid: "kb-calibration-answered" }, t("kb_calibration_answered", pct(c.answered), pct(c.answered_right), pct(c.answered_curated))),
+              el("p", { testid: "kb-calibration-handed-off" }, t("kb_calibration_handed_off", pct(c.unanswerable_handed_off))),
+            ]
+          : [el("p", { class: "hint", testid: "kb-calibration-shipped" }, t("kb_calibration_shipped"))];
+      section.replaceChildren(el("h3", {}, t("kb_calibration")), ...lines);
+    } catch (error) {
+      section.replaceChildren(el("p", { class: "hint" }, errorText(error)));
+    }
   }
 
   async unanswered() {

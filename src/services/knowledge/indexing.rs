@@ -3,6 +3,7 @@
 use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{EntryContent, EntryKind, EntryStatus};
 use crate::ports::EmbedKind;
+use crate::retrieval::calibrate::{self, Fitted};
 use crate::retrieval::chunk::{MAX_CHUNK_CHARS, chunk_markdown};
 use crate::retrieval::classifier::Classifier;
 use crate::retrieval::index::{
@@ -20,6 +21,9 @@ const EMBED_BATCH: usize = 64;
 #[derive(Default)]
 pub(super) struct Models {
     pub classifier: RwLock<Option<Arc<Classifier>>>,
+    /// The confidence fitted on the KB's own wordings (`retrieval::calibrate`),
+    /// when the KB has a classifier and enough entries to hold some out.
+    pub calibration: RwLock<Option<Arc<Fitted>>>,
     pub suggest: RwLock<Arc<SuggestIndex>>,
     /// The knowledge base's revision these models were trained on.
     pub trained_on: Mutex<Option<KbRevision>>,
@@ -347,12 +351,29 @@ impl KnowledgeService {
             })?;
         *self.models.suggest.write().expect("suggest lock") = Arc::new(suggest);
         let examples = self.index.vectors(PointKind::Question).await?;
-        let classifier = tokio::task::spawn_blocking(move || Classifier::train(&examples))
-            .await
-            .map_err(|e| {
-                KnowledgeError::Model(crate::ports::ModelError::Inference(e.to_string()))
-            })?;
+        let weights = self.policy.weights;
+        let oos_share = self.policy.calibration_oos_share;
+        let (classifier, calibration) = tokio::task::spawn_blocking(move || {
+            let classifier = Classifier::train(&examples);
+            // Only a ranking with the classifier is calibrated per KB; without
+            // one (one wording per entry) there is nothing to hold out.
+            let calibration = classifier.as_ref().and_then(|_| {
+                calibrate::fit(&calibrate::cross_validate(&examples, &weights), oos_share)
+            });
+            (classifier, calibration)
+        })
+        .await
+        .map_err(|e| KnowledgeError::Model(crate::ports::ModelError::Inference(e.to_string())))?;
+        if let Some(f) = &calibration {
+            tracing::info!(
+                coefficients = ?f.coefficients,
+                answerable = f.answerable,
+                unanswerable = f.unanswerable,
+                "confidence calibrated on the knowledge base's own wordings"
+            );
+        }
         *self.models.classifier.write().expect("classifier lock") = classifier.map(Arc::new);
+        *self.models.calibration.write().expect("calibration lock") = calibration.map(Arc::new);
         *self.models.trained_on.lock().expect("revision lock") = Some(revision);
         Ok(())
     }
@@ -393,6 +414,15 @@ impl KnowledgeService {
 
     pub(super) fn suggest_index(&self) -> Arc<SuggestIndex> {
         self.models.suggest.read().expect("suggest lock").clone()
+    }
+
+    /// The confidence calibration fitted on this KB, if any (see `Models`).
+    pub fn calibration(&self) -> Option<Arc<Fitted>> {
+        self.models
+            .calibration
+            .read()
+            .expect("calibration lock")
+            .clone()
     }
 
     pub(super) fn classifier(&self) -> Option<Arc<Classifier>> {

@@ -9,7 +9,7 @@ mod indexing;
 mod port;
 mod search;
 
-pub use decide::{DecideOptions, Decision, DecisionPolicy};
+pub use decide::{CalibrationReport, DecideOptions, Decision, DecisionPolicy};
 pub use entries::{EntryView, Usage, VersionView};
 pub use import::{ImportFormat, ImportReport};
 pub use indexing::ReindexProgress;
