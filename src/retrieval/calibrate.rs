@@ -106,77 +106,116 @@ impl Sample {
 /// Cross-validated samples of the KB (`examples`: its question points). Empty
 /// when the KB is too small or too thin to hold anything out.
 pub fn cross_validate(examples: &[StoredVectors], weights: &FusionWeights) -> Vec<Sample> {
+    let Some((places, entries)) = deal(examples) else {
+        return Vec::new();
+    };
+    let per_entry_cap = (MAX_TRAIN_WORDINGS / entries).max(8);
+    let mut samples = Vec::new();
+    for k in 0..FOLDS {
+        match fold_samples(examples, &places, k, per_entry_cap, weights) {
+            Ok(s) => samples.extend(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "calibration: dense search failed");
+                return Vec::new();
+            }
+        }
+    }
+    samples
+}
+
+/// Where one wording sits in the cross-validation.
+#[derive(Clone, Copy)]
+struct Place {
+    /// The fold that holds it out.
+    fold: usize,
+    /// The group of its entry: left out whole in that fold.
+    group: usize,
+    /// Its position among its entry's wordings.
+    position: usize,
+}
+
+/// Deals the entries into groups and their wordings into folds; with the
+/// number of entries. None when the KB is too small or too thin.
+fn deal(examples: &[StoredVectors]) -> Option<(Vec<Place>, usize)> {
     let mut entries: Vec<&str> = examples.iter().map(|e| e.entry_id.as_str()).collect();
     entries.sort_unstable();
     entries.dedup();
     if entries.len() < MIN_ENTRIES || examples.len() < MIN_WORDINGS_PER_ENTRY * entries.len() {
-        return Vec::new();
+        return None;
     }
-    // Deal the entries into groups in an order that does not follow their ids
-    // (ids often share a prefix per category), but is the same on every run.
+    // In an order that does not follow the ids (they often share a prefix per
+    // category), but is the same on every run.
     entries.sort_by_key(|id| (fnv1a(id), *id));
     let group: HashMap<&str, usize> = entries
         .iter()
         .enumerate()
         .map(|(i, id)| (*id, i % FOLDS))
         .collect();
-    let per_entry_cap = (MAX_TRAIN_WORDINGS / entries.len()).max(8);
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    // (fold, group, position within its entry) of each wording.
-    let place: Vec<(usize, usize, usize)> = examples
+    let places = examples
         .iter()
         .map(|e| {
             let n = seen.entry(e.entry_id.as_str()).or_default();
-            let g = group[e.entry_id.as_str()];
-            let p = *n;
+            let (group, position) = (group[e.entry_id.as_str()], *n);
             *n += 1;
-            ((p + g) % FOLDS, g, p)
+            Place {
+                fold: (position + group) % FOLDS,
+                group,
+                position,
+            }
         })
         .collect();
-    let mut samples = Vec::new();
-    for k in 0..FOLDS {
-        let train: Vec<usize> = (0..examples.len())
-            .filter(|&i| place[i].1 != k && place[i].0 != k && place[i].2 < per_entry_cap)
-            .collect();
-        let held: Vec<usize> = (0..examples.len()).filter(|&i| place[i].0 == k).collect();
-        let step = held.len().div_ceil(MAX_QUERIES_PER_FOLD).max(1);
-        let held: Vec<usize> = held.into_iter().step_by(step).collect();
-        let train_set: Vec<StoredVectors> = train.iter().map(|&i| examples[i].clone()).collect();
-        let Some(classifier) = Classifier::train(&train_set) else {
+    Some((places, entries.len()))
+}
+
+/// Fold `k`: trains on the wordings it keeps and ranks the ones it holds out.
+fn fold_samples(
+    examples: &[StoredVectors],
+    places: &[Place],
+    k: usize,
+    per_entry_cap: usize,
+    weights: &FusionWeights,
+) -> candle_core::Result<Vec<Sample>> {
+    let train: Vec<StoredVectors> = examples
+        .iter()
+        .zip(places)
+        .filter(|(_, p)| p.group != k && p.fold != k && p.position < per_entry_cap)
+        .map(|(e, _)| e.clone())
+        .collect();
+    let held: Vec<usize> = (0..examples.len())
+        .filter(|&i| places[i].fold == k)
+        .collect();
+    let step = held.len().div_ceil(MAX_QUERIES_PER_FOLD).max(1);
+    let held: Vec<usize> = held.into_iter().step_by(step).collect();
+    let Some(classifier) = Classifier::train(&train) else {
+        return Ok(Vec::new());
+    };
+    let fold = Fold::new(&train);
+    let queries: Vec<&StoredVectors> = held.iter().map(|&i| &examples[i]).collect();
+    let dense = fold.dense_hits(&queries)?;
+    let mut samples = Vec::with_capacity(held.len());
+    for ((&i, q), dense) in held.iter().zip(&queries).zip(dense) {
+        let results = IndexResults {
+            dense,
+            sparse: fold.sparse_hits(q),
+        };
+        let probabilities = top_probabilities(classifier.predict(&q.dense, &q.sparse), FETCH);
+        let ranked = rank(&results, &probabilities, Signals::HybridClassifier, weights);
+        let Some(best) = ranked.first() else {
             continue;
         };
-        let fold = Fold::new(&train_set);
-        let queries: Vec<&StoredVectors> = held.iter().map(|&i| &examples[i]).collect();
-        let dense = match fold.dense_hits(&queries) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "calibration: dense search failed");
-                return Vec::new();
-            }
-        };
-        for ((&i, q), dense) in held.iter().zip(&queries).zip(dense) {
-            let results = IndexResults {
-                dense,
-                sparse: fold.sparse_hits(q),
-            };
-            let probabilities = top_probabilities(classifier.predict(&q.dense, &q.sparse), FETCH);
-            let ranked = rank(&results, &probabilities, Signals::HybridClassifier, weights);
-            let Some(best) = ranked.first() else {
-                continue;
-            };
-            let second = ranked.get(1).map(|c| c.score).unwrap_or(0.0);
-            let answerable = place[i].1 != k;
-            samples.push(Sample {
-                score: best.score,
-                lead: best.score - second,
-                lexical: best.lexical,
-                classifier: best.classifier,
-                answerable,
-                right: answerable && best.entry_id == examples[i].entry_id,
-            });
-        }
+        let second = ranked.get(1).map(|c| c.score).unwrap_or(0.0);
+        let answerable = places[i].group != k;
+        samples.push(Sample {
+            score: best.score,
+            lead: best.score - second,
+            lexical: best.lexical,
+            classifier: best.classifier,
+            answerable,
+            right: answerable && best.entry_id == examples[i].entry_id,
+        });
     }
-    samples
+    Ok(samples)
 }
 
 /// The logistic calibration of `samples`, the unanswerable ones weighted to
