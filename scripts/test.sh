@@ -171,6 +171,12 @@ export XIAOER_E2E_REQUIRED=1
 echo "== front-end libraries (npm ci into web/node_modules, pinned by web/package-lock.json)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 
+# Every test target first, in one cargo command: the library and the library's
+# unit tests then compile side by side on two cores instead of one after the
+# other (the model fetch below reuses the binary built here).
+echo "== building the workspace and every test target"
+cargo test --workspace --all-targets --no-run
+
 echo "== model files (downloaded into $CACHE and unpacked into models/ only when missing)"
 cargo run --quiet -- models fetch
 
