@@ -8,9 +8,9 @@ use crate::http::{self, AppState};
 use crate::llm::generate::ChatEngine;
 use crate::llm::source::ModelSource;
 use crate::llm::worker::LocalChatModel;
+use crate::ports::vector_index::VectorIndex;
 use crate::ports::{ChatModel, Clock, Commerce, Embedder, KnowledgeBase, SystemClock};
 use crate::retrieval::edge::EdgeIndex;
-use crate::retrieval::index::VectorIndex;
 use crate::retrieval::lexical::Segmenter;
 use crate::retrieval::remote::RemoteIndex;
 use crate::services::attachments::AttachmentService;
@@ -350,6 +350,10 @@ impl Application {
                     conversations: service,
                     visitors: visitors.clone(),
                     store: store.clone(),
+                    sessions: Arc::new(crate::storage::SealedBotSessions::new(
+                        store.clone(),
+                        cipher.clone(),
+                    )),
                     cipher: cipher.clone(),
                     clock: clock.clone(),
                     shop: shop.clone(),
@@ -711,7 +715,7 @@ pub async fn knowledge_service(
 ) -> anyhow::Result<KnowledgeService> {
     let index = open_index(settings, embedder.dim()).await?;
     Ok(KnowledgeService::new(
-        store,
+        Arc::new(store),
         index,
         embedder,
         shop_segmenter(settings),

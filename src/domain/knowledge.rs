@@ -525,3 +525,17 @@ mod tests {
         );
     }
 }
+
+/// An entry the knowledge base found for a question, as the bot uses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KbHit {
+    pub entry_id: String,
+    pub title: String,
+    pub answer: String,
+    pub score: f32,
+    /// The entry's other wordings of its question and its tags and products:
+    /// what a knowledge manager said the entry is about ("到广州大概多久" for
+    /// the delivery-time entry), which its answer need not name.
+    #[serde(default)]
+    pub wordings: Vec<String>,
+}

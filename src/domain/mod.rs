@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod attachment;
 pub mod audit;
 pub mod block;
+pub mod bot_session; // what the bot remembers about one conversation
 pub mod commerce;
 pub mod conversation;
 pub mod coupon; // coupons offered in a chat (issue 18)

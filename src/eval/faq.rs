@@ -160,6 +160,11 @@ pub async fn run_eval(
         .await?;
     bar.finish_and_clear();
     let import_s = t.elapsed().as_secs_f64();
+    // The confidence calibration is fitted in the background after a publish:
+    // the queries below are decided with the KB's own, so wait for it.
+    let t = Instant::now();
+    service.calibration_settled().await;
+    let calibration_s = t.elapsed().as_secs_f64();
 
     let text = std::fs::read_to_string(&args.queries)
         .with_context(|| format!("cannot read {}", args.queries.display()))?;
@@ -258,7 +263,8 @@ pub async fn run_eval(
     out["kb_entries"] = json!(entries);
     out["signals"] = json!(main.name());
     out["import"] = json!({"seconds": round4(import_s), "created": report.created,
-        "updated": report.updated, "unchanged": report.unchanged});
+        "updated": report.updated, "unchanged": report.unchanged,
+        "calibration_seconds": round4(calibration_s)});
     out["eval_seconds"] = json!(round4(wall));
     out["calibration"] = match &fitted {
         Some(f) => serde_json::to_value(f.as_ref())?,

@@ -7,8 +7,8 @@ use crate::domain::routing::QuickReplyError;
 use crate::domain::staff::StaffInputError;
 use crate::domain::visitor::{IdentityError, VisitorInputError};
 use crate::domain::welcome::ScenarioError;
+use crate::ports::vector_index::IndexError;
 use crate::ports::{KnowledgeError as KbPortError, ModelError};
-use crate::retrieval::index::IndexError;
 use crate::services::attachments::AttachmentError;
 use crate::services::audit::AuditError;
 use crate::services::bot::BotError;
@@ -525,7 +525,7 @@ impl From<KnowledgeError> for ApiError {
             },
             KnowledgeError::Model(inner) => inner.into(),
             KnowledgeError::Index(IndexError::Unreachable(_)) => ApiError::Unavailable { message },
-            KnowledgeError::Index(IndexError::Engine(_)) | KnowledgeError::Store(_) => {
+            KnowledgeError::Index(IndexError::Engine(_)) | KnowledgeError::Repo(_) => {
                 ApiError::Internal(message)
             }
         }

@@ -5,14 +5,14 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use crate::domain::knowledge::{EntryStatus, KbQuery, RawEntry};
-use crate::retrieval::index::IndexFilter;
+use crate::ports::repositories::EntryFilter;
+use crate::ports::vector_index::IndexFilter;
 use crate::services::knowledge::import::{ImportFormat, ImportOptions, parse_records};
 use crate::services::knowledge::{
     CalibrationReport, DecideOptions, EntryView, ImportReport, ReindexProgress, SearchResult,
     VersionView,
 };
 use crate::services::staff::StaffUser;
-use crate::storage::KbListFilter;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -42,8 +42,8 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<EntryList>, ApiError> {
     let status = status_filter(q.status.as_deref())?;
-    let filter = KbListFilter {
-        status: status.map(|s| s.as_str().to_owned()),
+    let filter = EntryFilter {
+        status,
         category: q.category.filter(|c| !c.is_empty()),
         text: q.q.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
         limit: q.limit.unwrap_or(50).clamp(1, 500),

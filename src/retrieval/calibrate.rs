@@ -424,7 +424,7 @@ fn fnv1a(s: &str) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn sample(score: f32, answerable: bool, right: bool) -> Sample {
@@ -499,7 +499,7 @@ mod tests {
 
     /// A KB of `entries` entries on orthogonal axes, `per` wordings each close
     /// to their axis, each with its own lexical term.
-    fn kb(entries: usize, per: usize) -> Vec<StoredVectors> {
+    pub(crate) fn kb(entries: usize, per: usize) -> Vec<StoredVectors> {
         let d = entries + 1;
         let mut out = Vec::new();
         for e in 0..entries {

@@ -18,17 +18,7 @@ const B: f32 = 0.75;
 /// Typical length in tokens of an indexed text (questions are short).
 const AVG_LEN: f32 = 16.0;
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SparseVector {
-    pub indices: Vec<u32>,
-    pub values: Vec<f32>,
-}
-
-impl SparseVector {
-    pub fn is_empty(&self) -> bool {
-        self.indices.is_empty()
-    }
-}
+pub use crate::ports::vector_index::SparseVector;
 
 pub struct Segmenter {
     jieba: Jieba,

@@ -7,7 +7,7 @@ pub mod calibrate; // a KB's confidence, cross-validated on its own wordings
 pub mod chunk; // article chunks by headings and sentence ends
 pub mod classifier; // softmax regression over question embeddings
 pub mod edge; // embedded Qdrant (qdrant-edge) in the data dir
-pub mod index; // the VectorIndex port and its types
+pub use crate::ports::vector_index as index; // the port its adapters implement
 pub mod lexical; // jieba + Snowball tokens, BM25-style sparse vectors
 pub mod rank; // per-entry fusion of dense, lexical and classifier signals
 pub mod remote; // a Qdrant server through qdrant-client

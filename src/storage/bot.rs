@@ -270,3 +270,48 @@ impl Store {
         Ok(n.0)
     }
 }
+
+/// The `BotSessions` repository: sessions sealed with the data key, bound to
+/// their conversation (a sealed session copied to another row does not open).
+pub struct SealedBotSessions {
+    store: Store,
+    cipher: crate::crypto::Cipher,
+}
+
+impl SealedBotSessions {
+    pub fn new(store: Store, cipher: crate::crypto::Cipher) -> Self {
+        SealedBotSessions { store, cipher }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::BotSessions for SealedBotSessions {
+    async fn session(
+        &self,
+        conversation_id: &str,
+    ) -> Result<crate::domain::bot_session::BotSession, crate::ports::repositories::RepoError> {
+        use crate::ports::repositories::RepoError;
+        let Some(sealed) = self.store.bot_session(conversation_id).await? else {
+            return Ok(Default::default());
+        };
+        let plain = self
+            .cipher
+            .open(&sealed, conversation_id.as_bytes())
+            .map_err(|e| RepoError::Corrupt(format!("bot session: {e}")))?;
+        serde_json::from_slice(&plain).map_err(|e| RepoError::Corrupt(format!("bot session: {e}")))
+    }
+
+    async fn save_session(
+        &self,
+        conversation_id: &str,
+        session: &crate::domain::bot_session::BotSession,
+        now: i64,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        let plain = serde_json::to_vec(session).expect("bot session serialises");
+        let sealed = self.cipher.seal(&plain, conversation_id.as_bytes());
+        Ok(self
+            .store
+            .save_bot_session(conversation_id, &sealed, now)
+            .await?)
+    }
+}

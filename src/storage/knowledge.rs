@@ -1,16 +1,20 @@
-//! Knowledge-base rows: entries, their versions, categories and usage counters.
+//! Knowledge-base rows: entries, their versions, categories and usage counters;
+//! the `KnowledgeEntries` repository on top of them.
 
 use super::{Store, StoreError, on_pool};
+use crate::domain::knowledge::{EntryContent, EntryKind, EntryStatus};
+use crate::ports::repositories::{
+    EntryFilter, EntryHead, EntryUsage, EntryWrite, KbRevision, KnowledgeEntries, RepoError,
+    StoredEntry, StoredVersion, UsageCounter,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct KbEntryRow {
+pub(crate) struct KbEntryRow {
     pub id: String,
-    pub kind: String,
     pub status: String,
     pub version: i64,
     pub content: String,
     pub content_hash: String,
-    pub category: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub updated_by: String,
@@ -21,7 +25,7 @@ pub struct KbEntryRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct KbVersionRow {
+pub(crate) struct KbVersionRow {
     pub version: i64,
     pub content: String,
     pub author: String,
@@ -31,7 +35,7 @@ pub struct KbVersionRow {
 
 /// One entry written by an import or an edit: the new head plus its version row.
 #[derive(Debug, Clone)]
-pub struct KbWrite {
+pub(crate) struct KbWrite {
     pub id: String,
     pub kind: String,
     pub status: String,
@@ -49,7 +53,7 @@ pub struct KbWrite {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct KbListFilter {
+pub(crate) struct KbListFilter {
     pub status: Option<String>,
     /// Matches the category and its descendants.
     pub category: Option<String>,
@@ -59,25 +63,15 @@ pub struct KbListFilter {
     pub offset: i64,
 }
 
-const ENTRY_COLUMNS: &str = "id, kind, status, version, content, content_hash, category, created_at, \
+const ENTRY_COLUMNS: &str = "id, status, version, content, content_hash, created_at, \
      updated_at, updated_by, times_retrieved, times_answered, helpful, unhelpful";
 
-#[derive(Debug, Clone, Copy)]
-pub enum KbCounter {
-    Retrieved,
-    Answered,
-    Helpful,
-    Unhelpful,
-}
-
-impl KbCounter {
-    fn column(self) -> &'static str {
-        match self {
-            KbCounter::Retrieved => "times_retrieved",
-            KbCounter::Answered => "times_answered",
-            KbCounter::Helpful => "helpful",
-            KbCounter::Unhelpful => "unhelpful",
-        }
+fn counter_column(counter: UsageCounter) -> &'static str {
+    match counter {
+        UsageCounter::Retrieved => "times_retrieved",
+        UsageCounter::Answered => "times_answered",
+        UsageCounter::Helpful => "helpful",
+        UsageCounter::Unhelpful => "unhelpful",
     }
 }
 
@@ -88,7 +82,11 @@ fn escape_like(text: &str) -> String {
 }
 
 impl Store {
-    pub async fn insert_kb_categories(&self, paths: &[String], now: i64) -> Result<(), StoreError> {
+    pub(crate) async fn insert_kb_categories(
+        &self,
+        paths: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
         let sql = "INSERT INTO kb_categories (path, created_at) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -100,14 +98,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn kb_categories(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn kb_categories(&self) -> Result<Vec<String>, StoreError> {
         let sql = "SELECT path FROM kb_categories ORDER BY path";
         let rows: Vec<(String,)> =
             on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
         Ok(rows.into_iter().map(|(p,)| p).collect())
     }
 
-    pub async fn kb_entry(&self, id: &str) -> Result<KbEntryRow, StoreError> {
+    pub(crate) async fn kb_entry(&self, id: &str) -> Result<KbEntryRow, StoreError> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM kb_entries WHERE id = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, KbEntryRow>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id).fetch_optional(pool).await?);
@@ -115,7 +113,7 @@ impl Store {
     }
 
     /// Heads of the given entries that exist (for an import's diff).
-    pub async fn kb_heads(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+    pub(crate) async fn kb_heads(&self) -> Result<Vec<(String, String, i64, String)>, StoreError> {
         let sql = "SELECT id, content_hash, version, status FROM kb_entries";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
@@ -124,7 +122,7 @@ impl Store {
     /// created, edited, published, unpublished or archived (every write bumps
     /// `updated_at`, in milliseconds), so nodes sharing one database notice
     /// each other's changes without reading every entry.
-    pub async fn kb_revision(&self) -> Result<(i64, i64, i64), StoreError> {
+    pub(crate) async fn kb_revision(&self) -> Result<(i64, i64, i64), StoreError> {
         let sql = "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), \
                    CAST(COALESCE(SUM(CASE WHEN status = 'published' THEN version ELSE 0 END), 0) AS BIGINT) \
                    FROM kb_entries";
@@ -132,7 +130,7 @@ impl Store {
     }
 
     /// Every entry the index holds, with the content hash its points were made from.
-    pub async fn kb_index_marks(&self) -> Result<Vec<(String, String)>, StoreError> {
+    pub(crate) async fn kb_index_marks(&self) -> Result<Vec<(String, String)>, StoreError> {
         let sql = "SELECT entry_id, content_hash FROM kb_index_marks ORDER BY entry_id";
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, (String, String)>(sql).fetch_all(pool).await?),
@@ -141,7 +139,7 @@ impl Store {
 
     /// Records that the index durably holds these entries' points (made from
     /// these content hashes).
-    pub async fn mark_kb_indexed(
+    pub(crate) async fn mark_kb_indexed(
         &self,
         marks: &[(String, String)],
         now: i64,
@@ -160,7 +158,7 @@ impl Store {
     }
 
     /// Records that the index durably holds none of these entries' points.
-    pub async fn unmark_kb_indexed(&self, ids: &[String]) -> Result<(), StoreError> {
+    pub(crate) async fn unmark_kb_indexed(&self, ids: &[String]) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for id in ids {
@@ -173,12 +171,12 @@ impl Store {
     }
 
     /// Forgets every mark (before the index is cleared for a rebuild).
-    pub async fn clear_kb_index_marks(&self) -> Result<(), StoreError> {
+    pub(crate) async fn clear_kb_index_marks(&self) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("DELETE FROM kb_index_marks").execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
-    pub async fn kb_entries_with_status(
+    pub(crate) async fn kb_entries_with_status(
         &self,
         status: &str,
     ) -> Result<Vec<KbEntryRow>, StoreError> {
@@ -189,7 +187,7 @@ impl Store {
         )
     }
 
-    pub async fn list_kb_entries(
+    pub(crate) async fn list_kb_entries(
         &self,
         f: &KbListFilter,
     ) -> Result<(Vec<KbEntryRow>, i64), StoreError> {
@@ -218,7 +216,7 @@ impl Store {
     /// Each write is guarded by the version it expects to replace (`version - 1`
     /// for content changes, `version` for status changes), so two editors cannot
     /// silently overwrite each other.
-    pub async fn write_kb_entries(&self, writes: &[KbWrite]) -> Result<(), StoreError> {
+    pub(crate) async fn write_kb_entries(&self, writes: &[KbWrite]) -> Result<(), StoreError> {
         let insert = "INSERT INTO kb_entries (id, kind, status, version, content, content_hash, question, \
              category, locale, created_at, updated_at, updated_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)";
@@ -254,7 +252,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn kb_versions(&self, id: &str) -> Result<Vec<KbVersionRow>, StoreError> {
+    pub(crate) async fn kb_versions(&self, id: &str) -> Result<Vec<KbVersionRow>, StoreError> {
         let sql = "SELECT version, content, author, note, created_at FROM kb_versions \
                    WHERE entry_id = $1 ORDER BY version DESC";
         Ok(
@@ -263,7 +261,11 @@ impl Store {
         )
     }
 
-    pub async fn kb_version(&self, id: &str, version: i64) -> Result<KbVersionRow, StoreError> {
+    pub(crate) async fn kb_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<KbVersionRow, StoreError> {
         let sql = "SELECT version, content, author, note, created_at FROM kb_versions \
                    WHERE entry_id = $1 AND version = $2";
         let row = on_pool!(self, pool => sqlx::query_as::<_, KbVersionRow>(sql)
@@ -271,14 +273,14 @@ impl Store {
         row.ok_or(StoreError::NotFound)
     }
 
-    pub async fn bump_kb_counter(
+    pub(crate) async fn bump_kb_counter(
         &self,
         ids: &[String],
-        counter: KbCounter,
+        counter: UsageCounter,
     ) -> Result<(), StoreError> {
         let sql = format!(
             "UPDATE kb_entries SET {c} = {c} + 1 WHERE id = $1",
-            c = counter.column()
+            c = counter_column(counter)
         );
         on_pool!(self, pool => {
             for id in ids {
@@ -286,5 +288,174 @@ impl Store {
             }
         });
         Ok(())
+    }
+}
+
+fn content_of(raw: &str) -> Result<EntryContent, RepoError> {
+    serde_json::from_str(raw).map_err(|e| RepoError::Corrupt(format!("entry content: {e}")))
+}
+
+fn status_of(raw: &str) -> Result<EntryStatus, RepoError> {
+    EntryStatus::parse(raw).map_err(|_| RepoError::Corrupt(format!("entry status '{raw}'")))
+}
+
+impl TryFrom<KbEntryRow> for StoredEntry {
+    type Error = RepoError;
+
+    fn try_from(row: KbEntryRow) -> Result<Self, RepoError> {
+        Ok(StoredEntry {
+            status: status_of(&row.status)?,
+            content: content_of(&row.content)?,
+            id: row.id,
+            version: row.version,
+            content_hash: row.content_hash,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            updated_by: row.updated_by,
+            usage: EntryUsage {
+                retrieved: row.times_retrieved,
+                answered: row.times_answered,
+                helpful: row.helpful,
+                unhelpful: row.unhelpful,
+            },
+        })
+    }
+}
+
+impl TryFrom<KbVersionRow> for StoredVersion {
+    type Error = RepoError;
+
+    fn try_from(row: KbVersionRow) -> Result<Self, RepoError> {
+        Ok(StoredVersion {
+            content: content_of(&row.content)?,
+            version: row.version,
+            author: row.author,
+            note: row.note,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl From<&EntryWrite> for KbWrite {
+    fn from(w: &EntryWrite) -> KbWrite {
+        let c = &w.content;
+        KbWrite {
+            id: w.id.clone(),
+            kind: match c.kind {
+                EntryKind::Faq => "faq".into(),
+                EntryKind::Article => "article".into(),
+            },
+            status: w.status.as_str().to_owned(),
+            version: w.version,
+            content: serde_json::to_string(c).expect("entry content serialises"),
+            content_hash: c.hash(),
+            question: c.question.clone(),
+            category: c.category.as_ref().map(|c| c.as_str().to_owned()),
+            locale: c.locale.as_str().to_owned(),
+            author: w.author.clone(),
+            note: w.note.clone(),
+            now: w.now,
+            status_only: w.status_only,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl KnowledgeEntries for Store {
+    async fn categories(&self) -> Result<Vec<String>, RepoError> {
+        Ok(self.kb_categories().await?)
+    }
+
+    async fn add_categories(&self, paths: &[String], now: i64) -> Result<(), RepoError> {
+        Ok(self.insert_kb_categories(paths, now).await?)
+    }
+
+    async fn entry(&self, id: &str) -> Result<StoredEntry, RepoError> {
+        self.kb_entry(id).await?.try_into()
+    }
+
+    async fn heads(&self) -> Result<Vec<EntryHead>, RepoError> {
+        self.kb_heads()
+            .await?
+            .into_iter()
+            .map(|(id, content_hash, version, status)| {
+                Ok(EntryHead {
+                    status: status_of(&status)?,
+                    id,
+                    content_hash,
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    async fn with_status(&self, status: EntryStatus) -> Result<Vec<StoredEntry>, RepoError> {
+        let rows = self.kb_entries_with_status(status.as_str()).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let id = row.id.clone();
+                StoredEntry::try_from(row)
+                    .inspect_err(|error| tracing::warn!(entry = %id, %error, "entry left out"))
+                    .ok()
+            })
+            .collect())
+    }
+
+    async fn list(&self, filter: &EntryFilter) -> Result<(Vec<StoredEntry>, i64), RepoError> {
+        let f = KbListFilter {
+            status: filter.status.map(|s| s.as_str().to_owned()),
+            category: filter.category.clone(),
+            text: filter.text.clone(),
+            limit: filter.limit,
+            offset: filter.offset,
+        };
+        let (rows, total) = self.list_kb_entries(&f).await?;
+        let entries = rows
+            .into_iter()
+            .map(StoredEntry::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((entries, total))
+    }
+
+    async fn write(&self, writes: &[EntryWrite]) -> Result<(), RepoError> {
+        let rows: Vec<KbWrite> = writes.iter().map(KbWrite::from).collect();
+        Ok(self.write_kb_entries(&rows).await?)
+    }
+
+    async fn versions(&self, id: &str) -> Result<Vec<StoredVersion>, RepoError> {
+        self.kb_versions(id)
+            .await?
+            .into_iter()
+            .map(StoredVersion::try_from)
+            .collect()
+    }
+
+    async fn version(&self, id: &str, version: i64) -> Result<StoredVersion, RepoError> {
+        self.kb_version(id, version).await?.try_into()
+    }
+
+    async fn count_usage(&self, ids: &[String], counter: UsageCounter) -> Result<(), RepoError> {
+        Ok(self.bump_kb_counter(ids, counter).await?)
+    }
+
+    async fn revision(&self) -> Result<KbRevision, RepoError> {
+        Ok(self.kb_revision().await?)
+    }
+
+    async fn index_marks(&self) -> Result<Vec<(String, String)>, RepoError> {
+        Ok(self.kb_index_marks().await?)
+    }
+
+    async fn mark_indexed(&self, marks: &[(String, String)], now: i64) -> Result<(), RepoError> {
+        Ok(self.mark_kb_indexed(marks, now).await?)
+    }
+
+    async fn unmark_indexed(&self, ids: &[String]) -> Result<(), RepoError> {
+        Ok(self.unmark_kb_indexed(ids).await?)
+    }
+
+    async fn clear_index_marks(&self) -> Result<(), RepoError> {
+        Ok(self.clear_kb_index_marks().await?)
     }
 }

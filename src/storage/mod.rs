@@ -48,14 +48,13 @@ pub use assign::{
 pub use audit::AuditFilter;
 pub use bell::{BellRow, NewBell};
 pub use blocks::BlockRow;
-pub use bot::{PacketRow, UnansweredRow, WelcomeRow};
+pub use bot::{PacketRow, SealedBotSessions, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
 pub use conversations::{ConversationRow, ConversationScope, StoredEvent};
 pub use fanout::ForeignCommit;
 pub use history::{HistoryFilter, SeedConversation, TermHash};
 pub use inbox::ChatGlanceRow;
-pub use knowledge::{KbCounter, KbEntryRow, KbListFilter, KbVersionRow, KbWrite};
 pub use portrait::BuyerTagRow;
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
@@ -112,6 +111,20 @@ pub enum StoreError {
     /// A value this layer sealed did not open (wrong key or tampered row).
     #[error("a sealed value failed authentication")]
     Sealed,
+}
+
+impl From<StoreError> for crate::ports::repositories::RepoError {
+    fn from(err: StoreError) -> Self {
+        use crate::ports::repositories::RepoError;
+        match err {
+            StoreError::NotFound => RepoError::NotFound,
+            StoreError::Refused { .. } => RepoError::Conflict,
+            StoreError::AlreadyExists => RepoError::AlreadyExists,
+            StoreError::Sealed => RepoError::Corrupt(err.to_string()),
+            StoreError::Database(sqlx::Error::Decode(_)) => RepoError::Corrupt(err.to_string()),
+            other => RepoError::Failed(other.to_string()),
+        }
+    }
 }
 
 impl StoreError {

@@ -31,6 +31,7 @@ addStrings(
     kb_calibration_shipped: "条目或相似问法太少，无法按本知识库校准，正在使用内置校准。条目在 8 条以上、平均每条有 10 个以上问法时，会自动按本知识库校准。",
     kb_calibration_answered: (x, r, c) => `能答的问法：机器人回答 ${x}，其中答对 ${r}；直接发送标准答案的 ${c}`,
     kb_calibration_handed_off: (x) => `答不了的问法：转人工或请买家换个说法 ${x}`,
+    kb_calibration_fitting: "条目有改动，正在后台重新校准（大的知识库要几分钟）；在此之前机器人沿用上一次的校准。",
   },
   {
     kb_unanswered_none: "No unanswered questions right now", kb_answered_since: (n) => `Answered by the knowledge base since (${n} groups)`, times_n: (n) => `${n} time${n === 1 ? "" : "s"}`,
@@ -56,6 +57,7 @@ addStrings(
     kb_calibration_shipped: "Too few entries or similar questions to calibrate on this knowledge base: the built-in calibration is in use. With 8 or more entries and 10 or more wordings each on average, it calibrates on its own.",
     kb_calibration_answered: (x, r, c) => `Wordings it answers: the bot answers ${x}, right ${r}; with the curated answer as it is ${c}`,
     kb_calibration_handed_off: (x) => `Wordings it does not answer: handed to a person or asked to rephrase ${x}`,
+    kb_calibration_fitting: "The entries changed: recalibrating in the background (a few minutes on a large knowledge base). Until then the bot keeps the last calibration.",
   },
 );
 
@@ -392,6 +394,11 @@ export class Knowledge {
               el("p", { testid: "kb-calibration-handed-off" }, t("kb_calibration_handed_off", pct(c.unanswerable_handed_off))),
             ]
           : [el("p", { class: "hint", testid: "kb-calibration-shipped" }, t("kb_calibration_shipped"))];
+      if (c.fitting) {
+        lines.unshift(el("p", { class: "hint", testid: "kb-calibration-fitting" }, t("kb_calibration_fitting")));
+        // Show the new figures once the refit is in, while the panel is on screen.
+        setTimeout(() => section.isConnected && this.calibration(section), 3000);
+      }
       section.replaceChildren(el("h3", {}, t("kb_calibration")), ...lines);
     } catch (error) {
       section.replaceChildren(el("p", { class: "hint" }, errorText(error)));

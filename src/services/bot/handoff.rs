@@ -5,7 +5,7 @@
 use super::hours::rfc3339;
 use super::pipeline::Turn;
 use super::prompts::TranscriptLine;
-use super::session::{self, RetrievedEntry};
+use super::session::RetrievedEntry;
 use super::{BotError, BotService};
 use crate::domain::conversation::ConversationId;
 use crate::domain::handoff::HandoffReason;
@@ -147,7 +147,7 @@ impl BotService {
         if !self.settle(id.as_str(), SETTLE_LIMIT).await {
             tracing::warn!(conversation = %id.as_str(), "bot turn still running; packet from the last saved session");
         }
-        let session = session::load(&self.store, &self.cipher, id.as_str()).await?;
+        let session = self.sessions.session(id.as_str()).await?;
         let profile = self.visitors.profile(&conversation.visitor_id).await?;
         let turn = Turn {
             lang: session.lang,

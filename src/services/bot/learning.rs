@@ -5,7 +5,6 @@
 use super::handoff::HandoffPacket;
 use super::hours::rfc3339;
 use super::pipeline::Turn;
-use super::session;
 use super::{BotError, BotService, Work};
 use crate::domain::commerce::OrderNumber;
 use crate::domain::conversation::{ConversationId, ConversationState};
@@ -145,14 +144,9 @@ impl BotService {
         } else {
             Ok(())
         };
-        session::save(
-            &self.store,
-            &self.cipher,
-            turn.id.as_str(),
-            &turn.session,
-            self.clock.now_ms(),
-        )
-        .await?;
+        self.sessions
+            .save_session(turn.id.as_str(), &turn.session, self.clock.now_ms())
+            .await?;
         outcome
     }
 
@@ -162,7 +156,7 @@ impl BotService {
         conversation: ConversationView,
         id: ConversationId,
     ) -> Result<Turn, BotError> {
-        let session = session::load(&self.store, &self.cipher, &conversation.id).await?;
+        let session = self.sessions.session(&conversation.id).await?;
         let profile = self.visitors.profile(&conversation.visitor_id).await?;
         Ok(Turn {
             id,

@@ -43,8 +43,9 @@ pub enum BotError {
     Visitor(#[from] VisitorError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// What the bot remembers of the conversation could not be read or kept.
     #[error(transparent)]
-    Session(#[from] session::SessionError),
+    Session(#[from] crate::ports::repositories::RepoError),
     #[error(transparent)]
     Knowledge(#[from] KnowledgeError),
     #[error(transparent)]
@@ -145,6 +146,7 @@ pub struct BotService {
     chat: Arc<ChatService>,
     visitors: Arc<VisitorService>,
     store: Store,
+    sessions: Arc<dyn crate::ports::repositories::BotSessions>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     conversations: Arc<crate::services::conversations::ConversationService>,
@@ -192,6 +194,8 @@ pub struct BotParts {
     pub conversations: Arc<crate::services::conversations::ConversationService>,
     pub visitors: Arc<VisitorService>,
     pub store: Store,
+    /// What the bot remembers per conversation (`storage::SealedBotSessions`).
+    pub sessions: Arc<dyn crate::ports::repositories::BotSessions>,
     pub cipher: Cipher,
     pub clock: Arc<dyn Clock>,
     /// Shop name, service hours and holidays, as admins set them.
@@ -211,6 +215,7 @@ impl BotService {
             conversations: parts.conversations,
             visitors: parts.visitors,
             store: parts.store,
+            sessions: parts.sessions,
             cipher: parts.cipher,
             clock: parts.clock,
             shop: parts.shop,

@@ -2,7 +2,7 @@
 //! tools, then the knowledge base. Each step either answers (and ends the turn)
 //! or passes the message on.
 
-use super::session::{self, BotSession};
+use super::session::BotSession;
 use super::{BotError, BotService, guard};
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::handoff::{self, HandoffReason};
@@ -71,7 +71,7 @@ impl BotService {
         // The buyer sees that the bot is working until its reply is committed
         // (a model answer can take seconds before its first word).
         let _typing = self.typing_while_working(&conversation);
-        let mut session = session::load(&self.store, &self.cipher, &conversation.id).await?;
+        let mut session = self.sessions.session(&conversation.id).await?;
         if let Some(lang) = Lang::of_message(&facts.text) {
             session.lang = lang;
         } else if session.buyer_messages.is_empty() {
@@ -101,14 +101,9 @@ impl BotService {
             self.run_pipeline(&mut turn).await
         };
         let now = self.clock.now_ms();
-        session::save(
-            &self.store,
-            &self.cipher,
-            turn.id.as_str(),
-            &turn.session,
-            now,
-        )
-        .await?;
+        self.sessions
+            .save_session(turn.id.as_str(), &turn.session, now)
+            .await?;
         outcome
     }
 

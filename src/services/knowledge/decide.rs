@@ -21,10 +21,10 @@
 use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{Day, KbQuery};
 use crate::ports::EmbedKind;
+use crate::ports::repositories::UsageCounter;
+use crate::ports::vector_index::{IndexFilter, IndexQuery, SearchMode, day_number};
 use crate::retrieval::calibrate;
-use crate::retrieval::index::{IndexFilter, IndexQuery, SearchMode, day_number};
 use crate::retrieval::rank::{Candidate, FusionWeights, Signals, rank, top_probabilities};
-use crate::storage::KbCounter;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -190,6 +190,9 @@ pub struct CalibrationReport {
     /// Of the unanswerable ones: share handed off instead of answered.
     pub unanswerable_handed_off: Option<f32>,
     pub answer_at: f32,
+    /// A refit after a change is running: the figures are the last fit's,
+    /// which the bot keeps using until the new one is in.
+    pub fitting: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -215,6 +218,7 @@ impl KnowledgeService {
                 answered_curated: None,
                 unanswerable_handed_off: None,
                 answer_at: p.answer_at,
+                fitting: self.calibration_fitting(),
             };
         };
         let answers = |s: &calibrate::Sample| f.confidence(s) >= p.answer_at;
@@ -241,6 +245,7 @@ impl KnowledgeService {
             answered_curated: share(curated, f.answerable),
             unanswerable_handed_off: share(handed_off, f.unanswerable),
             answer_at: p.answer_at,
+            fitting: self.calibration_fitting(),
         }
     }
 
@@ -271,8 +276,8 @@ impl KnowledgeService {
                 .take(3)
                 .map(|c| c.entry_id.clone())
                 .collect();
-            self.store
-                .bump_kb_counter(&ids, KbCounter::Retrieved)
+            self.entries
+                .count_usage(&ids, UsageCounter::Retrieved)
                 .await?;
         }
         Ok(decision)

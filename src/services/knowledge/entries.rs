@@ -2,18 +2,11 @@
 
 use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{
-    CategoryPath, EntryContent, EntryId, EntryKind, EntryStatus, NewEntry, RawEntry,
+    CategoryPath, EntryContent, EntryId, EntryStatus, NewEntry, RawEntry,
 };
-use crate::storage::{KbEntryRow, KbListFilter, KbWrite};
+pub use crate::ports::repositories::EntryUsage as Usage;
+use crate::ports::repositories::{EntryFilter, EntryWrite, RepoError, StoredEntry};
 use serde::Serialize;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Usage {
-    pub retrieved: i64,
-    pub answered: i64,
-    pub helpful: i64,
-    pub unhelpful: i64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryView {
@@ -54,27 +47,17 @@ pub struct LineChange {
     pub text: String,
 }
 
-pub(super) fn view(row: KbEntryRow) -> Result<EntryView, KnowledgeError> {
-    let content: EntryContent = serde_json::from_str(&row.content).map_err(|e| {
-        KnowledgeError::Store(crate::storage::StoreError::Database(sqlx::Error::Decode(
-            e.into(),
-        )))
-    })?;
-    Ok(EntryView {
-        status: EntryStatus::parse(&row.status)?,
-        id: row.id,
-        version: row.version,
-        content,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        updated_by: row.updated_by,
-        usage: Usage {
-            retrieved: row.times_retrieved,
-            answered: row.times_answered,
-            helpful: row.helpful,
-            unhelpful: row.unhelpful,
-        },
-    })
+pub(super) fn view(entry: StoredEntry) -> EntryView {
+    EntryView {
+        status: entry.status,
+        id: entry.id,
+        version: entry.version,
+        content: entry.content,
+        created_at: entry.created_at,
+        updated_at: entry.updated_at,
+        updated_by: entry.updated_by,
+        usage: entry.usage,
+    }
 }
 
 pub(super) fn content_write(
@@ -85,20 +68,12 @@ pub(super) fn content_write(
     author: &str,
     note: String,
     now: i64,
-) -> KbWrite {
-    KbWrite {
+) -> EntryWrite {
+    EntryWrite {
         id: id.as_str().to_owned(),
-        kind: match content.kind {
-            EntryKind::Faq => "faq".into(),
-            EntryKind::Article => "article".into(),
-        },
-        status: status.as_str().to_owned(),
+        status,
         version,
-        content: serde_json::to_string(content).expect("content serialises"),
-        content_hash: content.hash(),
-        question: content.question.clone(),
-        category: content.category.as_ref().map(|c| c.as_str().to_owned()),
-        locale: content.locale.as_str().to_owned(),
+        content: content.clone(),
         author: author.to_owned(),
         note,
         now,
@@ -111,7 +86,7 @@ impl KnowledgeService {
         &self,
         categories: impl IntoIterator<Item = &'a CategoryPath>,
     ) -> Result<(), KnowledgeError> {
-        let known = self.store.kb_categories().await?;
+        let known = self.entries.categories().await?;
         for c in categories {
             if !known.iter().any(|k| k == c.as_str()) {
                 return Err(KnowledgeError::UnknownCategory(c.as_str().to_owned()));
@@ -122,32 +97,28 @@ impl KnowledgeService {
 
     pub async fn create_category(&self, raw: &str) -> Result<Vec<String>, KnowledgeError> {
         let path = CategoryPath::parse(raw)?;
-        self.store
-            .insert_kb_categories(&path.with_ancestors(), self.clock.now_ms())
+        self.entries
+            .add_categories(&path.with_ancestors(), self.clock.now_ms())
             .await?;
-        Ok(self.store.kb_categories().await?)
+        Ok(self.entries.categories().await?)
     }
 
     pub async fn categories(&self) -> Result<Vec<String>, KnowledgeError> {
-        Ok(self.store.kb_categories().await?)
+        Ok(self.entries.categories().await?)
     }
 
     pub async fn get(&self, id: &str) -> Result<EntryView, KnowledgeError> {
-        let row = self
-            .store
-            .kb_entry(id)
+        let entry = self
+            .entries
+            .entry(id)
             .await
-            .map_err(KnowledgeError::from_store)?;
-        view(row)
+            .map_err(KnowledgeError::from_repo)?;
+        Ok(view(entry))
     }
 
-    pub async fn list(
-        &self,
-        filter: KbListFilter,
-    ) -> Result<(Vec<EntryView>, i64), KnowledgeError> {
-        let (rows, total) = self.store.list_kb_entries(&filter).await?;
-        let views = rows.into_iter().map(view).collect::<Result<_, _>>()?;
-        Ok((views, total))
+    pub async fn list(&self, filter: EntryFilter) -> Result<(Vec<EntryView>, i64), KnowledgeError> {
+        let (entries, total) = self.entries.list(&filter).await?;
+        Ok((entries.into_iter().map(view).collect(), total))
     }
 
     /// A new entry, a draft unless `status` says otherwise.
@@ -165,10 +136,10 @@ impl KnowledgeService {
             "created".into(),
             self.clock.now_ms(),
         );
-        self.store
-            .write_kb_entries(&[write])
+        self.entries
+            .write(&[write])
             .await
-            .map_err(KnowledgeError::from_store)?;
+            .map_err(KnowledgeError::from_repo)?;
         if status == EntryStatus::Published {
             self.index_entry(id.as_str(), &new.content).await?;
         }
@@ -219,10 +190,10 @@ impl KnowledgeService {
             write.version = head.version;
             write.status_only = true;
         }
-        self.store
-            .write_kb_entries(&[write])
+        self.entries
+            .write(&[write])
             .await
-            .map_err(KnowledgeError::from_store)?;
+            .map_err(KnowledgeError::from_repo)?;
         self.sync_index(id.as_str(), status, &content).await?;
         self.get(id.as_str()).await
     }
@@ -254,19 +225,17 @@ impl KnowledgeService {
 
     pub async fn versions(&self, id: &str) -> Result<Vec<VersionView>, KnowledgeError> {
         self.get(id).await?;
-        let rows = self.store.kb_versions(id).await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(VersionView {
-                    content: serde_json::from_str(&r.content)
-                        .map_err(|_| KnowledgeError::NoSuchVersion)?,
-                    version: r.version,
-                    author: r.author,
-                    note: r.note,
-                    created_at: r.created_at,
-                })
+        let versions = self.entries.versions(id).await?;
+        Ok(versions
+            .into_iter()
+            .map(|v| VersionView {
+                content: v.content,
+                version: v.version,
+                author: v.author,
+                note: v.note,
+                created_at: v.created_at,
             })
-            .collect()
+            .collect())
     }
 
     async fn version_content(
@@ -274,15 +243,15 @@ impl KnowledgeService {
         id: &str,
         version: i64,
     ) -> Result<EntryContent, KnowledgeError> {
-        let row = self
-            .store
-            .kb_version(id, version)
+        let version = self
+            .entries
+            .version(id, version)
             .await
             .map_err(|e| match e {
-                crate::storage::StoreError::NotFound => KnowledgeError::NoSuchVersion,
-                other => KnowledgeError::Store(other),
+                RepoError::NotFound | RepoError::Corrupt(_) => KnowledgeError::NoSuchVersion,
+                other => KnowledgeError::Repo(other),
             })?;
-        serde_json::from_str(&row.content).map_err(|_| KnowledgeError::NoSuchVersion)
+        Ok(version.content)
     }
 
     /// Writes an old version's content back as a new version (history is kept).

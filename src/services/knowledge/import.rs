@@ -10,6 +10,7 @@ use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{
     CategoryPath, EntryContent, EntryId, EntryKind, EntryStatus, NewEntry, RawEntry,
 };
+use crate::ports::repositories::EntryHead;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -261,18 +262,18 @@ impl KnowledgeService {
             let all: BTreeSet<String> =
                 categories.iter().flat_map(|c| c.with_ancestors()).collect();
             let all: Vec<String> = all.into_iter().collect();
-            self.store
-                .insert_kb_categories(&all, self.clock.now_ms())
+            self.entries
+                .add_categories(&all, self.clock.now_ms())
                 .await?;
         } else {
             self.check_categories(categories.iter().copied()).await?;
         }
-        let heads: HashMap<String, (String, i64, String)> = self
-            .store
-            .kb_heads()
+        let heads: HashMap<String, EntryHead> = self
+            .entries
+            .heads()
             .await?
             .into_iter()
-            .map(|(id, hash, version, status)| (id, (hash, version, status)))
+            .map(|head| (head.id.clone(), head))
             .collect();
         let now = self.clock.now_ms();
         let mut report = ImportReport::default();
@@ -292,18 +293,19 @@ impl KnowledgeService {
                 "imported".into(),
                 now,
             );
+            let hash = e.content.hash();
             match head {
-                Some((hash, _, s)) if *hash == write.content_hash && s == status.as_str() => {
+                Some(h) if h.content_hash == hash && h.status == status => {
                     report.unchanged += 1;
                     continue;
                 }
-                Some((hash, version, _)) => {
+                Some(h) => {
                     report.updated += 1;
-                    if *hash == write.content_hash {
-                        write.version = *version;
+                    if h.content_hash == hash {
+                        write.version = h.version;
                         write.status_only = true;
                     } else {
-                        write.version = version + 1;
+                        write.version = h.version + 1;
                     }
                 }
                 None => report.created += 1,
@@ -315,10 +317,10 @@ impl KnowledgeService {
             }
             writes.push(write);
         }
-        self.store
-            .write_kb_entries(&writes)
+        self.entries
+            .write(&writes)
             .await
-            .map_err(KnowledgeError::from_store)?;
+            .map_err(KnowledgeError::from_repo)?;
         for id in to_remove.iter().chain(to_index.iter().map(|(id, _)| id)) {
             self.index.delete_entry(id).await?;
         }
@@ -390,7 +392,7 @@ impl KnowledgeService {
     }
 
     async fn export_views(&self) -> Result<Vec<super::EntryView>, KnowledgeError> {
-        let filter = crate::storage::KbListFilter {
+        let filter = crate::ports::repositories::EntryFilter {
             limit: i64::MAX,
             ..Default::default()
         };

@@ -3,12 +3,12 @@
 use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{EntryContent, EntryKind, EntryStatus};
 use crate::ports::EmbedKind;
+use crate::ports::vector_index::{
+    IndexPoint, OPEN_FUTURE, OPEN_PAST, PointKind, PointPayload, day_number, point_id,
+};
 use crate::retrieval::calibrate::{self, Fitted};
 use crate::retrieval::chunk::{MAX_CHUNK_CHARS, chunk_markdown};
 use crate::retrieval::classifier::Classifier;
-use crate::retrieval::index::{
-    IndexPoint, OPEN_FUTURE, OPEN_PAST, PointKind, PointPayload, day_number, point_id,
-};
 use crate::retrieval::suggest::SuggestIndex;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -23,14 +23,143 @@ pub(super) struct Models {
     pub classifier: RwLock<Option<Arc<Classifier>>>,
     /// The confidence fitted on the KB's own wordings (`retrieval::calibrate`),
     /// when the KB has a classifier and enough entries to hold some out.
-    pub calibration: RwLock<Option<Arc<Fitted>>>,
+    pub calibration: Arc<Calibrator>,
     pub suggest: RwLock<Arc<SuggestIndex>>,
     /// The knowledge base's revision these models were trained on.
     pub trained_on: Mutex<Option<KbRevision>>,
 }
 
-/// See `Store::kb_revision`.
-pub(super) type KbRevision = (i64, i64, i64);
+/// Fits the KB's confidence calibration off the request path: a fit
+/// cross-validates every wording (minutes on a KB of 15,000), so a publish
+/// returns once the classifier is retrained, and the decision keeps the last
+/// fitted calibration until the new one is in. One fit runs at a time; of the
+/// changes made meanwhile only the newest is fitted next.
+#[derive(Default)]
+pub(super) struct Calibrator {
+    fitted: RwLock<Option<Arc<Fitted>>>,
+    queue: Mutex<CalibrationQueue>,
+    /// The generation of the last job settled (fitted, or found to have no
+    /// calibration); waiters compare it with the one they asked for.
+    settled: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct CalibrationQueue {
+    /// Generations handed out so far.
+    requested: u64,
+    /// The newest job not yet started.
+    next: Option<CalibrationJob>,
+    /// Whether a worker task is draining the queue.
+    working: bool,
+}
+
+struct CalibrationJob {
+    generation: u64,
+    /// The KB's question vectors, when it has a classifier; none, when the
+    /// shipped calibration applies.
+    examples: Option<Vec<crate::ports::vector_index::StoredVectors>>,
+    weights: crate::retrieval::rank::FusionWeights,
+    oos_share: f32,
+}
+
+impl Calibrator {
+    pub fn current(&self) -> Option<Arc<Fitted>> {
+        self.fitted.read().expect("calibration lock").clone()
+    }
+
+    /// Whether a fit is queued or running.
+    pub fn fitting(&self) -> bool {
+        let queue = self.queue.lock().expect("calibration queue lock");
+        queue.requested > *self.settled.borrow()
+    }
+
+    /// Queues a fit (replacing a queued one not yet started) and returns its
+    /// generation.
+    fn submit(
+        self: &Arc<Self>,
+        examples: Option<Vec<crate::ports::vector_index::StoredVectors>>,
+        weights: crate::retrieval::rank::FusionWeights,
+        oos_share: f32,
+    ) -> u64 {
+        let mut queue = self.queue.lock().expect("calibration queue lock");
+        queue.requested += 1;
+        let generation = queue.requested;
+        queue.next = Some(CalibrationJob {
+            generation,
+            examples,
+            weights,
+            oos_share,
+        });
+        if !queue.working {
+            queue.working = true;
+            let me = self.clone();
+            tokio::spawn(async move { me.work().await });
+        }
+        generation
+    }
+
+    async fn work(self: Arc<Self>) {
+        loop {
+            let job = {
+                let mut queue = self.queue.lock().expect("calibration queue lock");
+                match queue.next.take() {
+                    Some(job) => job,
+                    None => {
+                        queue.working = false;
+                        return;
+                    }
+                }
+            };
+            let CalibrationJob {
+                generation,
+                examples,
+                weights,
+                oos_share,
+            } = job;
+            let started = std::time::Instant::now();
+            let fitted = match examples {
+                None => Ok(None),
+                Some(examples) => tokio::task::spawn_blocking(move || {
+                    calibrate::fit(&calibrate::cross_validate(&examples, &weights), oos_share)
+                })
+                .await
+                .map_err(|e| e.to_string()),
+            };
+            match fitted {
+                Ok(fitted) => {
+                    if let Some(f) = &fitted {
+                        tracing::info!(
+                            coefficients = ?f.coefficients,
+                            answerable = f.answerable,
+                            unanswerable = f.unanswerable,
+                            seconds = started.elapsed().as_secs_f32(),
+                            "confidence calibrated on the knowledge base's own wordings"
+                        );
+                    }
+                    *self.fitted.write().expect("calibration lock") = fitted.map(Arc::new);
+                }
+                // The last calibration stays; the next change fits again.
+                Err(error) => tracing::error!(%error, "calibrating the confidence failed"),
+            }
+            self.settled.send_replace(generation);
+        }
+    }
+
+    /// Waits until the fit of `generation` (or a newer one) has settled.
+    async fn settled(&self, generation: u64) {
+        let mut settled = self.settled.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = settled.wait_for(|g| *g >= generation).await;
+    }
+
+    /// Waits until every fit asked for so far has settled.
+    pub async fn idle(&self) {
+        let requested = self.queue.lock().expect("calibration queue lock").requested;
+        self.settled(requested).await;
+    }
+}
+
+use crate::ports::repositories::KbRevision;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReindexProgress {
@@ -140,9 +269,9 @@ impl KnowledgeService {
         removed: &[String],
     ) -> Result<(), KnowledgeError> {
         self.index.flush().await?;
-        self.store.unmark_kb_indexed(removed).await?;
-        self.store
-            .mark_kb_indexed(indexed, self.clock.now_ms())
+        self.entries.unmark_indexed(removed).await?;
+        self.entries
+            .mark_indexed(indexed, self.clock.now_ms())
             .await?;
         Ok(())
     }
@@ -244,14 +373,16 @@ impl KnowledgeService {
         &self,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, KnowledgeError> {
-        let rows = self.store.kb_entries_with_status("published").await?;
-        let entries: Vec<(String, EntryContent)> = rows
+        let entries: Vec<(String, EntryContent)> = self
+            .entries
+            .with_status(EntryStatus::Published)
+            .await?
             .into_iter()
-            .filter_map(|r| Some((r.id, serde_json::from_str(&r.content).ok()?)))
+            .map(|e| (e.id, e.content))
             .collect();
         // Forget the marks first: a crash while rebuilding leaves entries unmarked,
         // which the next start repairs.
-        self.store.clear_kb_index_marks().await?;
+        self.entries.clear_index_marks().await?;
         self.index.clear().await?;
         let report = |done: usize, total: usize| {
             self.progress.update(|p| {
@@ -280,14 +411,14 @@ impl KnowledgeService {
     /// older version without marks) is rebuilt from the database.
     pub async fn repair_index(&self) -> Result<(), KnowledgeError> {
         let published: Vec<(String, EntryContent)> = self
-            .store
-            .kb_entries_with_status("published")
+            .entries
+            .with_status(EntryStatus::Published)
             .await?
             .into_iter()
-            .filter_map(|r| Some((r.id, serde_json::from_str(&r.content).ok()?)))
+            .map(|e| (e.id, e.content))
             .collect();
         let marks: HashMap<String, String> =
-            self.store.kb_index_marks().await?.into_iter().collect();
+            self.entries.index_marks().await?.into_iter().collect();
         let (stale, withdrawn) = index_drift(&published, &marks);
         if !stale.is_empty() || !withdrawn.is_empty() {
             tracing::warn!(
@@ -328,21 +459,16 @@ impl KnowledgeService {
     pub(super) async fn retrain(&self) -> Result<(), KnowledgeError> {
         // Read before the entries: a change that lands while training makes the
         // next revision check retrain again rather than be missed.
-        let revision = self.store.kb_revision().await?;
-        let rows = self.store.kb_entries_with_status("published").await?;
-        let questions: Vec<(String, String)> = rows
+        let revision = self.entries.revision().await?;
+        let published = self.entries.with_status(EntryStatus::Published).await?;
+        let questions: Vec<(String, String)> = published
             .into_iter()
-            .filter_map(|r| {
-                let c: EntryContent = serde_json::from_str(&r.content).ok()?;
-                let id = r.id;
-                Some(
-                    std::iter::once(c.question)
-                        .chain(c.similar)
-                        .map(move |q| (id.clone(), q))
-                        .collect::<Vec<_>>(),
-                )
+            .flat_map(|e| {
+                let (id, c) = (e.id, e.content);
+                std::iter::once(c.question)
+                    .chain(c.similar)
+                    .map(move |q| (id.clone(), q))
             })
-            .flatten()
             .collect();
         let suggest = tokio::task::spawn_blocking(move || SuggestIndex::new(questions))
             .await
@@ -353,36 +479,32 @@ impl KnowledgeService {
         let examples = self.index.vectors(PointKind::Question).await?;
         let weights = self.policy.weights;
         let oos_share = self.policy.calibration_oos_share;
-        let (classifier, calibration) = tokio::task::spawn_blocking(move || {
+        let (classifier, examples) = tokio::task::spawn_blocking(move || {
             let classifier = Classifier::train(&examples);
-            // Only a ranking with the classifier is calibrated per KB; without
-            // one (one wording per entry) there is nothing to hold out.
-            let calibration = classifier.as_ref().and_then(|_| {
-                calibrate::fit(&calibrate::cross_validate(&examples, &weights), oos_share)
-            });
-            (classifier, calibration)
+            (classifier, examples)
         })
         .await
         .map_err(|e| KnowledgeError::Model(crate::ports::ModelError::Inference(e.to_string())))?;
-        if let Some(f) = &calibration {
-            tracing::info!(
-                coefficients = ?f.coefficients,
-                answerable = f.answerable,
-                unanswerable = f.unanswerable,
-                "confidence calibrated on the knowledge base's own wordings"
-            );
-        }
+        // Only a ranking with the classifier is calibrated per KB; without one
+        // (one wording per entry) there is nothing to hold out.
+        let examples = classifier.as_ref().map(|_| examples);
         *self.models.classifier.write().expect("classifier lock") = classifier.map(Arc::new);
-        *self.models.calibration.write().expect("calibration lock") = calibration.map(Arc::new);
+        self.models.calibration.submit(examples, weights, oos_share);
         *self.models.trained_on.lock().expect("revision lock") = Some(revision);
         Ok(())
+    }
+
+    /// Waits until the confidence calibration of every change made so far is
+    /// fitted (the evaluation waits; the bot uses the last one meanwhile).
+    pub async fn calibration_settled(&self) {
+        self.models.calibration.idle().await;
     }
 
     /// Retrains when the knowledge base changed since the last training, e.g. on
     /// another node sharing this database and Qdrant server. Returns whether it
     /// retrained.
     pub async fn refresh_if_changed(&self) -> Result<bool, KnowledgeError> {
-        let now = self.store.kb_revision().await?;
+        let now = self.entries.revision().await?;
         let trained_on = *self.models.trained_on.lock().expect("revision lock");
         if trained_on == Some(now) {
             return Ok(false);
@@ -418,11 +540,12 @@ impl KnowledgeService {
 
     /// The confidence calibration fitted on this KB, if any (see `Models`).
     pub fn calibration(&self) -> Option<Arc<Fitted>> {
-        self.models
-            .calibration
-            .read()
-            .expect("calibration lock")
-            .clone()
+        self.models.calibration.current()
+    }
+
+    /// Whether the calibration is being refitted after a change.
+    pub fn calibration_fitting(&self) -> bool {
+        self.models.calibration.fitting()
     }
 
     pub(super) fn classifier(&self) -> Option<Arc<Classifier>> {
@@ -458,6 +581,31 @@ fn index_drift(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retrieval::calibrate::tests::kb;
+    use crate::retrieval::rank::FusionWeights;
+
+    #[tokio::test]
+    async fn the_calibration_is_fitted_in_the_background_on_the_newest_change() {
+        let calibrator = Arc::new(Calibrator::default());
+        assert!(!calibrator.fitting());
+        let w = FusionWeights::default();
+        // Three changes in a row: the first is fitted, the second is replaced
+        // by the third before it starts; the last one's KB is what stays.
+        calibrator.submit(Some(kb(8, 10)), w, 0.5);
+        calibrator.submit(Some(kb(9, 10)), w, 0.5);
+        calibrator.submit(Some(kb(12, 10)), w, 0.5);
+        assert!(calibrator.fitting());
+        calibrator.idle().await;
+        assert!(!calibrator.fitting());
+        let fitted = calibrator
+            .current()
+            .expect("a KB of 12 x 10 wordings is calibrated");
+        assert_eq!(fitted.samples.len(), 120);
+        // A KB that lost its classifier goes back to the shipped calibration.
+        calibrator.submit(None, w, 0.5);
+        calibrator.idle().await;
+        assert!(calibrator.current().is_none());
+    }
 
     fn content(question: &str) -> EntryContent {
         serde_json::from_value(serde_json::json!({

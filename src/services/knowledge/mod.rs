@@ -16,10 +16,10 @@ pub use indexing::ReindexProgress;
 pub use search::{SearchHit, SearchResult};
 
 use crate::domain::knowledge::KnowledgeRuleError;
+use crate::ports::repositories::{KnowledgeEntries, RepoError};
+use crate::ports::vector_index::{IndexError, VectorIndex};
 use crate::ports::{Clock, Embedder, ModelError};
-use crate::retrieval::index::{IndexError, VectorIndex};
 use crate::retrieval::lexical::Segmenter;
-use crate::storage::{Store, StoreError};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub enum KnowledgeError {
     #[error("a reindex is already running")]
     ReindexRunning,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Repo(#[from] RepoError),
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
@@ -49,17 +49,17 @@ pub enum KnowledgeError {
 }
 
 impl KnowledgeError {
-    fn from_store(err: StoreError) -> Self {
+    fn from_repo(err: RepoError) -> Self {
         match err {
-            StoreError::NotFound => KnowledgeError::NotFound,
-            StoreError::Refused { .. } | StoreError::AlreadyExists => KnowledgeError::Conflict,
-            other => KnowledgeError::Store(other),
+            RepoError::NotFound => KnowledgeError::NotFound,
+            RepoError::Conflict | RepoError::AlreadyExists => KnowledgeError::Conflict,
+            other => KnowledgeError::Repo(other),
         }
     }
 }
 
 pub struct KnowledgeService {
-    store: Store,
+    entries: Arc<dyn KnowledgeEntries>,
     index: Arc<dyn VectorIndex>,
     embedder: Arc<dyn Embedder>,
     segmenter: Arc<Segmenter>,
@@ -71,14 +71,14 @@ pub struct KnowledgeService {
 
 impl KnowledgeService {
     pub fn new(
-        store: Store,
+        entries: Arc<dyn KnowledgeEntries>,
         index: Arc<dyn VectorIndex>,
         embedder: Arc<dyn Embedder>,
         segmenter: Segmenter,
         clock: Arc<dyn Clock>,
     ) -> Self {
         KnowledgeService {
-            store,
+            entries,
             index,
             embedder,
             segmenter: Arc::new(segmenter),

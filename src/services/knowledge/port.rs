@@ -4,8 +4,8 @@
 
 use super::{DecideOptions, KnowledgeError as ServiceError, KnowledgeService};
 use crate::domain::knowledge::{KbQuery, RawEntry};
+use crate::ports::repositories::UsageCounter;
 use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
-use crate::storage::KbCounter;
 
 /// Entries passed to the bot with a verdict (the grounded answer uses the first few).
 const HITS: usize = 5;
@@ -50,8 +50,8 @@ impl KnowledgeBase for KnowledgeService {
             });
         }
         let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
-        self.store
-            .bump_kb_counter(&ids, KbCounter::Retrieved)
+        self.entries
+            .count_usage(&ids, UsageCounter::Retrieved)
             .await
             .map_err(|e| port_error(e.into()))?;
         let decision_kind = match decision.kind {
@@ -67,20 +67,20 @@ impl KnowledgeBase for KnowledgeService {
     }
 
     async fn record_answered(&self, entry_id: &str) -> Result<(), KnowledgeError> {
-        self.store
-            .bump_kb_counter(&[entry_id.to_owned()], KbCounter::Answered)
+        self.entries
+            .count_usage(&[entry_id.to_owned()], UsageCounter::Answered)
             .await
             .map_err(|e| port_error(e.into()))
     }
 
     async fn record_feedback(&self, entry_id: &str, helpful: bool) -> Result<(), KnowledgeError> {
         let counter = if helpful {
-            KbCounter::Helpful
+            UsageCounter::Helpful
         } else {
-            KbCounter::Unhelpful
+            UsageCounter::Unhelpful
         };
-        self.store
-            .bump_kb_counter(&[entry_id.to_owned()], counter)
+        self.entries
+            .count_usage(&[entry_id.to_owned()], counter)
             .await
             .map_err(|e| port_error(e.into()))
     }

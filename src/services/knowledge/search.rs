@@ -1,7 +1,8 @@
 //! What agents and the bot read: ranked hits with their text, and suggestions.
 
 use super::{DecideOptions, Decision, KnowledgeError, KnowledgeService};
-use crate::domain::knowledge::{EntryContent, KbQuery};
+use crate::domain::knowledge::KbQuery;
+use crate::ports::repositories::RepoError;
 use crate::retrieval::suggest::Suggestion;
 use serde::Serialize;
 
@@ -40,13 +41,10 @@ impl KnowledgeService {
     ) -> Result<Vec<SearchHit>, KnowledgeError> {
         let mut hits = Vec::new();
         for c in decision.candidates.iter().take(limit) {
-            let row = match self.store.kb_entry(&c.entry_id).await {
-                Ok(row) => row,
-                Err(crate::storage::StoreError::NotFound) => continue,
+            let content = match self.entries.entry(&c.entry_id).await {
+                Ok(entry) => entry.content,
+                Err(RepoError::NotFound | RepoError::Corrupt(_)) => continue,
                 Err(e) => return Err(e.into()),
-            };
-            let Ok(content) = serde_json::from_str::<EntryContent>(&row.content) else {
-                continue;
             };
             hits.push(SearchHit {
                 entry_id: c.entry_id.clone(),

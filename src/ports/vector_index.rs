@@ -1,10 +1,10 @@
-//! The vector index port: what the knowledge service needs from Qdrant, embedded or remote.
+//! The vector index port: what the knowledge service needs from Qdrant, embedded
+//! (`retrieval::edge`) or remote (`retrieval::remote`).
 //!
 //! One point per retrievable text: a FAQ entry's standard and similar questions
 //! and its answer, or an article chunk. Each point carries a dense vector (e5) and
 //! a sparse lexical vector; only published entries are in the index.
 
-use super::lexical::SparseVector;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,19 @@ pub enum IndexError {
     Engine(String),
     #[error("vector index unreachable: {0}")]
     Unreachable(String),
+}
+
+/// A lexical vector: term ids (hashed tokens) and their BM25-style weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseVector {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
 }
 
 /// Which part of an entry a point stands for.

@@ -1,5 +1,8 @@
-//! Traits the services need from the outside world. Adapters live in storage/,
-//! and (in later work) llm/ and retrieval/.
+//! Traits the services need from the outside world, in domain terms. Adapters
+//! live in storage/ (the repositories), llm/ and retrieval/ (the vector index).
+
+pub mod repositories; // per aggregate: knowledge entries, bot sessions, hand-off packets
+pub mod vector_index; // the knowledge base's points in Qdrant, embedded or remote
 
 /// Wall-clock time in Unix milliseconds; a trait so tests can freeze time.
 pub trait Clock: Send + Sync + 'static {
@@ -146,18 +149,7 @@ pub trait ChatModel: Send + Sync + 'static {
     ) -> Result<GenerationStream, ModelError>;
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct KbHit {
-    pub entry_id: String,
-    pub title: String,
-    pub answer: String,
-    pub score: f32,
-    /// The entry's other wordings of its question and its tags and products:
-    /// what a knowledge manager said the entry is about ("到广州大概多久" for
-    /// the delivery-time entry), which its answer need not name.
-    #[serde(default)]
-    pub wordings: Vec<String>,
-}
+pub use crate::domain::knowledge::KbHit;
 
 /// Send the curated answer / an LLM answer grounded on the hits / hand off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

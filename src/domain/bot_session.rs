@@ -1,0 +1,74 @@
+//! What the bot remembers about one conversation between buyer messages.
+
+use crate::domain::handoff::UnhelpfulStreak;
+use crate::domain::intake::IntakeState;
+use crate::domain::knowledge::KbHit;
+use crate::domain::lang::Lang;
+use serde::{Deserialize, Serialize};
+
+/// At most this many bot answers and buyer messages are kept for the hand-off packet.
+const KEEP: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievedEntry {
+    pub entry_id: String,
+    pub title: String,
+    pub score: f32,
+}
+
+impl From<&KbHit> for RetrievedEntry {
+    fn from(hit: &KbHit) -> Self {
+        Self {
+            entry_id: hit.entry_id.clone(),
+            title: hit.title.clone(),
+            score: hit.score,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BotSession {
+    pub lang: Lang,
+    pub intake: Option<IntakeState>,
+    /// The last intent the buyer had and the facts gathered for it (kept after intake ends).
+    pub last_intent: Option<String>,
+    pub slots: std::collections::BTreeMap<String, String>,
+    pub unhelpful: UnhelpfulStreak,
+    pub retrieved: Vec<RetrievedEntry>,
+    pub bot_answers: Vec<String>,
+    pub buyer_messages: Vec<String>,
+    /// Order numbers the buyer gave that are theirs (the answer may repeat them).
+    pub own_orders: Vec<String>,
+    /// Entries offered as "did you mean" after the last answer; a reply with
+    /// their number picks one. Cleared by any other message.
+    #[serde(default)]
+    pub suggestions: Vec<KbHit>,
+    /// The intake the last answer offered to start ("需要的话我可以帮您发起退货");
+    /// a yes starts it. Cleared by any other message.
+    #[serde(default)]
+    pub offered_intent: Option<String>,
+    /// Model tokens this conversation spent (its hourly and daily budget).
+    #[serde(default)]
+    pub llm_usage: crate::domain::llm_budget::TokenUsage,
+}
+
+fn push_bounded(list: &mut Vec<String>, item: String) {
+    list.push(item);
+    if list.len() > KEEP {
+        list.remove(0);
+    }
+}
+
+impl BotSession {
+    pub fn said(&mut self, text: &str) {
+        push_bounded(&mut self.buyer_messages, text.to_owned());
+    }
+
+    pub fn answered(&mut self, text: &str) {
+        push_bounded(&mut self.bot_answers, text.to_owned());
+    }
+
+    pub fn retrieved(&mut self, hits: &[KbHit]) {
+        self.retrieved = hits.iter().take(5).map(RetrievedEntry::from).collect();
+    }
+}

@@ -1,0 +1,158 @@
+//! Repositories per aggregate, in domain terms: what a service reads and writes
+//! of its own aggregate, never a storage row, a SQL type or a column name. The
+//! adapters live in storage/ (one `impl` per trait for `Store`, on SQLite and
+//! PostgreSQL alike); tests of a service's logic may put a fake behind one.
+
+use crate::domain::bot_session::BotSession;
+use crate::domain::knowledge::{EntryContent, EntryStatus};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// Why a repository call failed, as a service needs to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("not found")]
+    NotFound,
+    /// A guarded write found the aggregate changed since it was read.
+    #[error("changed concurrently")]
+    Conflict,
+    #[error("already exists")]
+    AlreadyExists,
+    /// A stored value does not read back (a bad row, a sealed value that does
+    /// not open): an operator's problem, never the caller's.
+    #[error("a stored value is unreadable: {0}")]
+    Corrupt(String),
+    /// The database failed or is unreachable.
+    #[error("storage failed: {0}")]
+    Failed(String),
+}
+
+// ---- knowledge entries ------------------------------------------------------
+
+/// How often an entry was used, counted by the bot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EntryUsage {
+    pub retrieved: i64,
+    pub answered: i64,
+    pub helpful: i64,
+    pub unhelpful: i64,
+}
+
+/// Which usage count a bot event adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageCounter {
+    Retrieved,
+    Answered,
+    Helpful,
+    Unhelpful,
+}
+
+/// An entry's head: its newest version, with its status and usage.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub id: String,
+    pub status: EntryStatus,
+    pub version: i64,
+    pub content: EntryContent,
+    pub content_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub updated_by: String,
+    pub usage: EntryUsage,
+}
+
+/// What an import compares against: an entry's head without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryHead {
+    pub id: String,
+    pub content_hash: String,
+    pub version: i64,
+    pub status: EntryStatus,
+}
+
+/// One past (or the current) version of an entry.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub version: i64,
+    pub content: EntryContent,
+    pub author: String,
+    pub note: String,
+    pub created_at: i64,
+}
+
+/// One entry written by an import or an edit: the new head, and (unless only
+/// the status changes) a new version. Guarded by the version it replaces:
+/// `version - 1` for a content change, `version` for a status change.
+#[derive(Debug, Clone)]
+pub struct EntryWrite {
+    pub id: String,
+    pub status: EntryStatus,
+    pub version: i64,
+    pub content: EntryContent,
+    pub author: String,
+    pub note: String,
+    pub now: i64,
+    pub status_only: bool,
+}
+
+/// A page of entries, newest change first.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub status: Option<EntryStatus>,
+    /// The category and everything under it.
+    pub category: Option<String>,
+    /// Part of the standard question, or the whole id.
+    pub text: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A cheap fingerprint of the whole knowledge base: it changes with every
+/// create, edit, publish, unpublish and archive (so nodes sharing a database
+/// notice each other's changes).
+pub type KbRevision = (i64, i64, i64);
+
+/// The knowledge base's entries, categories, usage counts, and the marks of
+/// what the vector index durably holds.
+#[async_trait]
+pub trait KnowledgeEntries: Send + Sync {
+    async fn categories(&self) -> Result<Vec<String>, RepoError>;
+    async fn add_categories(&self, paths: &[String], now: i64) -> Result<(), RepoError>;
+    async fn entry(&self, id: &str) -> Result<StoredEntry, RepoError>;
+    async fn heads(&self) -> Result<Vec<EntryHead>, RepoError>;
+    /// Every entry in `status`, by id. An entry whose stored content does not
+    /// read back is left out (and logged), so one bad row cannot stop the
+    /// index or the classifier from being rebuilt.
+    async fn with_status(&self, status: EntryStatus) -> Result<Vec<StoredEntry>, RepoError>;
+    /// A page of entries and how many match in all.
+    async fn list(&self, filter: &EntryFilter) -> Result<(Vec<StoredEntry>, i64), RepoError>;
+    /// All writes land, or none does (`Conflict` when a guard fails).
+    async fn write(&self, writes: &[EntryWrite]) -> Result<(), RepoError>;
+    /// Newest first.
+    async fn versions(&self, id: &str) -> Result<Vec<StoredVersion>, RepoError>;
+    async fn version(&self, id: &str, version: i64) -> Result<StoredVersion, RepoError>;
+    async fn count_usage(&self, ids: &[String], counter: UsageCounter) -> Result<(), RepoError>;
+    async fn revision(&self) -> Result<KbRevision, RepoError>;
+    /// Entries the index durably holds, with the content hash of their points.
+    async fn index_marks(&self) -> Result<Vec<(String, String)>, RepoError>;
+    async fn mark_indexed(&self, marks: &[(String, String)], now: i64) -> Result<(), RepoError>;
+    async fn unmark_indexed(&self, ids: &[String]) -> Result<(), RepoError>;
+    /// Forgets every mark (before the index is cleared for a rebuild).
+    async fn clear_index_marks(&self) -> Result<(), RepoError>;
+}
+
+// ---- bot sessions -----------------------------------------------------------
+
+/// What the bot remembers per conversation between buyer messages. The adapter
+/// seals it at rest (it holds order numbers and what the buyer said).
+#[async_trait]
+pub trait BotSessions: Send + Sync {
+    /// The conversation's session; a new one when the bot has not talked there.
+    async fn session(&self, conversation_id: &str) -> Result<BotSession, RepoError>;
+    async fn save_session(
+        &self,
+        conversation_id: &str,
+        session: &BotSession,
+        now: i64,
+    ) -> Result<(), RepoError>;
+}
