@@ -584,7 +584,7 @@ impl Application {
             shop,
             routing,
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
-            quick_replies: Arc::new(QuickReplies::new(store.clone(), clock.clone())),
+            quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
             knowledge,
             staff,
             visitors,

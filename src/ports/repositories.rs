@@ -156,3 +156,30 @@ pub trait BotSessions: Send + Sync {
         now: i64,
     ) -> Result<(), RepoError>;
 }
+
+// ---- quick replies ----------------------------------------------------------
+
+/// A canned answer as kept: an agent's own, or shared (no owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredQuickReply {
+    pub id: String,
+    /// None: shared with every agent.
+    pub owner_id: Option<String>,
+    pub category: String,
+    pub shortcut: String,
+    pub text: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Agents' quick replies. An owner's shortcuts are unique (`AlreadyExists`).
+#[async_trait]
+pub trait QuickReplyRepository: Send + Sync {
+    /// The agent's own replies and the shared ones, by category then shortcut.
+    async fn for_agent(&self, agent_id: &str) -> Result<Vec<StoredQuickReply>, RepoError>;
+    async fn get(&self, id: &str) -> Result<StoredQuickReply, RepoError>;
+    async fn insert(&self, reply: &StoredQuickReply) -> Result<(), RepoError>;
+    /// Category, shortcut, text and time of change; `NotFound` when it is gone.
+    async fn update(&self, reply: &StoredQuickReply) -> Result<(), RepoError>;
+    async fn delete(&self, id: &str) -> Result<(), RepoError>;
+}

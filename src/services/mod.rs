@@ -74,7 +74,6 @@ mod import_graph {
         "presence.rs",
         "privacy.rs",
         "quality.rs",
-        "quick_replies.rs",
         "recommend.rs",
         "routing.rs",
         "shop.rs",
@@ -114,7 +113,11 @@ mod import_graph {
         assert!(files.len() > 50, "{} service files", files.len());
         let mut on_store = Vec::new();
         for file in &files {
-            let name = file.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            let name = file
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             let text = std::fs::read_to_string(file).unwrap();
             // This module's own list names storage in prose only.
             let code = text.split("mod import_graph").next().unwrap();

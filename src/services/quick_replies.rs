@@ -5,7 +5,7 @@ use super::staff::StaffUser;
 use crate::domain::routing::{QuickReplyError, parse_category, parse_shortcut, parse_template};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
-use crate::storage::{QuickReplyRow, Store, StoreError};
+use crate::ports::repositories::{QuickReplyRepository, RepoError, StoredQuickReply};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -20,14 +20,14 @@ pub enum QuickReplyServiceError {
     #[error("only supervisors and admins change shared quick replies")]
     Forbidden,
     #[error(transparent)]
-    Store(StoreError),
+    Store(RepoError),
 }
 
-impl From<StoreError> for QuickReplyServiceError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for QuickReplyServiceError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => QuickReplyServiceError::NotFound,
-            StoreError::AlreadyExists => QuickReplyServiceError::ShortcutTaken,
+            RepoError::NotFound => QuickReplyServiceError::NotFound,
+            RepoError::AlreadyExists => QuickReplyServiceError::ShortcutTaken,
             other => QuickReplyServiceError::Store(other),
         }
     }
@@ -54,8 +54,8 @@ pub struct QuickReply {
     pub updated_at: i64,
 }
 
-impl From<QuickReplyRow> for QuickReply {
-    fn from(r: QuickReplyRow) -> Self {
+impl From<StoredQuickReply> for QuickReply {
+    fn from(r: StoredQuickReply) -> Self {
         Self {
             shared: r.owner_id.is_none(),
             id: r.id,
@@ -68,17 +68,17 @@ impl From<QuickReplyRow> for QuickReply {
 }
 
 pub struct QuickReplies {
-    store: Store,
+    store: Arc<dyn QuickReplyRepository>,
     clock: Arc<dyn Clock>,
 }
 
 impl QuickReplies {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn QuickReplyRepository>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
     }
 
     pub async fn list(&self, staff: &StaffUser) -> Result<Vec<QuickReply>, QuickReplyServiceError> {
-        let rows = self.store.quick_replies_for(&staff.id).await?;
+        let rows = self.store.for_agent(&staff.id).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -96,8 +96,8 @@ impl QuickReplies {
         owner_id: Option<String>,
         input: &QuickReplyInput,
         created_at: i64,
-    ) -> Result<QuickReplyRow, QuickReplyServiceError> {
-        Ok(QuickReplyRow {
+    ) -> Result<StoredQuickReply, QuickReplyServiceError> {
+        Ok(StoredQuickReply {
             id,
             owner_id,
             category: parse_category(&input.category)?,
@@ -116,7 +116,7 @@ impl QuickReplies {
         let owner = Self::owner(staff, input.shared)?;
         let id = uuid::Uuid::now_v7().to_string();
         let row = self.row(id, owner, &input, self.clock.now_ms())?;
-        self.store.insert_quick_reply(&row).await?;
+        self.store.insert(&row).await?;
         Ok(row.into())
     }
 
@@ -126,8 +126,8 @@ impl QuickReplies {
         &self,
         staff: &StaffUser,
         id: &str,
-    ) -> Result<QuickReplyRow, QuickReplyServiceError> {
-        let row = self.store.quick_reply(id).await?;
+    ) -> Result<StoredQuickReply, QuickReplyServiceError> {
+        let row = self.store.get(id).await?;
         match &row.owner_id {
             Some(owner) if *owner == staff.id => Ok(row),
             Some(_) => Err(QuickReplyServiceError::NotFound),
@@ -144,12 +144,12 @@ impl QuickReplies {
     ) -> Result<QuickReply, QuickReplyServiceError> {
         let current = self.editable(staff, id).await?;
         let row = self.row(current.id, current.owner_id, &input, current.created_at)?;
-        self.store.update_quick_reply(&row).await?;
+        self.store.update(&row).await?;
         Ok(row.into())
     }
 
     pub async fn delete(&self, staff: &StaffUser, id: &str) -> Result<(), QuickReplyServiceError> {
         self.editable(staff, id).await?;
-        Ok(self.store.delete_quick_reply(id).await?)
+        Ok(self.store.delete(id).await?)
     }
 }

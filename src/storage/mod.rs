@@ -59,7 +59,6 @@ pub use portrait::BuyerTagRow;
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
 pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite};
-pub use quick_replies::QuickReplyRow;
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use shop::ShopRow;
 pub use staff::{SessionRow, StaffRow};
