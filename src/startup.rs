@@ -423,7 +423,7 @@ impl Application {
             )
             .await?;
         let blocks = crate::services::blocks::BlockService::load(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             settings.flood,
             settings.banned_words.clone(),

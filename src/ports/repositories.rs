@@ -183,3 +183,29 @@ pub trait QuickReplyRepository: Send + Sync {
     async fn update(&self, reply: &StoredQuickReply) -> Result<(), RepoError>;
     async fn delete(&self, id: &str) -> Result<(), RepoError>;
 }
+
+// ---- blocklists -------------------------------------------------------------
+
+/// A block as kept: a visitor (by an agent, or muted by the flood check) or a
+/// network (by an admin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    pub id: String,
+    /// `visitor` or `network`.
+    pub kind: String,
+    /// The visitor id, or the network (`203.0.113.0/24`).
+    pub value: String,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: i64,
+    /// None: until lifted.
+    pub expires_at: Option<i64>,
+}
+
+#[async_trait]
+pub trait BlockRepository: Send + Sync {
+    async fn insert(&self, block: &StoredBlock) -> Result<(), RepoError>;
+    /// Blocks in force at `now`, newest first.
+    async fn active(&self, now: i64) -> Result<Vec<StoredBlock>, RepoError>;
+    async fn delete(&self, id: &str) -> Result<(), RepoError>;
+}

@@ -6,8 +6,8 @@
 use crate::domain::block::{self, BlockInputError, BlockReason, Blocklist};
 use crate::domain::flood::{self, Flood, FloodPolicy, FloodWindow};
 use crate::ports::Clock;
+use crate::ports::repositories::{BlockRepository, RepoError, StoredBlock};
 use crate::services::staff::StaffUser;
-use crate::storage::{BlockRow, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,13 +24,13 @@ pub enum BlockError {
     #[error("no such block")]
     NotFound,
     #[error(transparent)]
-    Store(StoreError),
+    Store(RepoError),
 }
 
-impl From<StoreError> for BlockError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for BlockError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => BlockError::NotFound,
+            RepoError::NotFound => BlockError::NotFound,
             other => BlockError::Store(other),
         }
     }
@@ -66,8 +66,8 @@ pub struct BlockView {
     pub expires_at: Option<i64>,
 }
 
-impl From<BlockRow> for BlockView {
-    fn from(r: BlockRow) -> Self {
+impl From<StoredBlock> for BlockView {
+    fn from(r: StoredBlock) -> Self {
         Self {
             id: r.id,
             kind: r.kind,
@@ -81,7 +81,7 @@ impl From<BlockRow> for BlockView {
 }
 
 pub struct BlockService {
-    store: Store,
+    store: Arc<dyn BlockRepository>,
     clock: Arc<dyn Clock>,
     current: RwLock<(i64, Arc<Blocklist>)>,
     reloading: AtomicBool,
@@ -92,7 +92,7 @@ pub struct BlockService {
 
 impl BlockService {
     pub async fn load(
-        store: Store,
+        store: Arc<dyn BlockRepository>,
         clock: Arc<dyn Clock>,
         flood: FloodPolicy,
         banned_words: Vec<String>,
@@ -158,7 +158,7 @@ impl BlockService {
         let Some(kind) = verdict else {
             return Ok(());
         };
-        let row = BlockRow {
+        let row = StoredBlock {
             id: uuid::Uuid::now_v7().to_string(),
             kind: "visitor".into(),
             value: visitor_id.to_owned(),
@@ -168,7 +168,7 @@ impl BlockService {
             expires_at: Some(now + i64::from(self.flood.mute_minutes.max(1)) * 60_000),
         };
         self.store
-            .insert_block(&row)
+            .insert(&row)
             .await
             .map_err(|e| Screened::Failed(e.to_string()))?;
         self.windows.lock().expect("flood lock").remove(visitor_id);
@@ -181,7 +181,7 @@ impl BlockService {
     async fn reload(&self) -> Result<(), BlockError> {
         let now = self.clock.now_ms();
         let mut list = Blocklist::default();
-        for row in self.store.active_blocks(now).await? {
+        for row in self.store.active(now).await? {
             match row.kind.as_str() {
                 "visitor" => list.visitors.push((row.value, row.expires_at)),
                 _ => match block::parse_network(&row.value) {
@@ -229,7 +229,7 @@ impl BlockService {
     ) -> Result<BlockView, BlockError> {
         let reason = BlockReason::parse(reason)?;
         let now = self.clock.now_ms();
-        let row = BlockRow {
+        let row = StoredBlock {
             id: uuid::Uuid::now_v7().to_string(),
             kind: kind.to_owned(),
             value,
@@ -238,18 +238,18 @@ impl BlockService {
             created_at: now,
             expires_at: block::expiry(now, hours)?,
         };
-        self.store.insert_block(&row).await?;
+        self.store.insert(&row).await?;
         self.reload().await?;
         Ok(row.into())
     }
 
     pub async fn list(&self) -> Result<Vec<BlockView>, BlockError> {
-        let rows = self.store.active_blocks(self.clock.now_ms()).await?;
+        let rows = self.store.active(self.clock.now_ms()).await?;
         Ok(rows.into_iter().map(BlockView::from).collect())
     }
 
     pub async fn lift(&self, id: &str) -> Result<(), BlockError> {
-        self.store.delete_block(id).await?;
+        self.store.delete(id).await?;
         self.reload().await
     }
 }

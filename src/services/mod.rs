@@ -60,7 +60,6 @@ mod import_graph {
         "attachments.rs",
         "audit.rs",
         "bell.rs",
-        "blocks.rs",
         "bot/handoff.rs",
         "bot/learning.rs",
         "bot/mod.rs",

@@ -47,7 +47,6 @@ pub use assign::{
 };
 pub use audit::AuditFilter;
 pub use bell::{BellRow, NewBell};
-pub use blocks::BlockRow;
 pub use bot::{PacketRow, SealedBotSessions, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
