@@ -227,9 +227,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&settings).await?;
             let clock: Arc<dyn crate::ports::Clock> = Arc::new(crate::ports::SystemClock);
             let defaults = crate::startup::shop_defaults(&settings)?;
-            let shop =
-                crate::services::shop::ShopService::open(store.clone(), clock.clone(), defaults)
-                    .await?;
+            let shop = crate::services::shop::ShopService::open(
+                Arc::new(store.clone()),
+                clock.clone(),
+                defaults,
+            )
+            .await?;
             let events = Rollups::new(store.clone(), clock, Arc::new(shop))
                 .rebuild()
                 .await;

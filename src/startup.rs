@@ -323,7 +323,12 @@ impl Application {
             clock.clone(),
         ));
         let shop = Arc::new(
-            ShopService::open(store.clone(), clock.clone(), shop_defaults(&settings)?).await?,
+            ShopService::open(
+                Arc::new(store.clone()),
+                clock.clone(),
+                shop_defaults(&settings)?,
+            )
+            .await?,
         );
         // The bot hands off through the conversation service, which asks the bot
         // for its packet when a buyer leaves it: built together, the service

@@ -209,3 +209,29 @@ pub trait BlockRepository: Send + Sync {
     async fn active(&self, now: i64) -> Result<Vec<StoredBlock>, RepoError>;
     async fn delete(&self, id: &str) -> Result<(), RepoError>;
 }
+
+// ---- shop settings ----------------------------------------------------------
+
+/// The shop's settings as kept (one per shop), before they are parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredShopSettings {
+    pub shop_name: String,
+    /// `09:00-22:00`, or none for any hour.
+    pub service_hours: Option<String>,
+    pub utc_offset_minutes: i32,
+    /// Days off, `YYYY-MM-DD` in the shop's time zone.
+    pub holidays: Vec<String>,
+    pub updated_by: Option<String>,
+    pub updated_at: i64,
+}
+
+#[async_trait]
+pub trait ShopSettingsRepository: Send + Sync {
+    async fn get(&self) -> Result<Option<StoredShopSettings>, RepoError>;
+    /// Writes them; with `only_if_missing` existing ones are kept (first-run seeding).
+    async fn put(
+        &self,
+        settings: &StoredShopSettings,
+        only_if_missing: bool,
+    ) -> Result<(), RepoError>;
+}

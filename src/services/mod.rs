@@ -75,7 +75,6 @@ mod import_graph {
         "quality.rs",
         "recommend.rs",
         "routing.rs",
-        "shop.rs",
         "skill_groups.rs",
         "staff.rs",
         "subscribers.rs",

@@ -4,8 +4,8 @@
 //! change has it at once, the others within [`REFRESH_MS`].
 
 use crate::ports::Clock;
+use crate::ports::repositories::{RepoError, ShopSettingsRepository, StoredShopSettings};
 use crate::services::bot::hours::{ServiceHours, rfc3339};
-use crate::storage::{ShopRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 
@@ -48,7 +48,7 @@ pub enum ShopError {
     #[error("stored shop settings could not be read")]
     Corrupt,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] RepoError),
 }
 
 impl ShopSettings {
@@ -103,25 +103,23 @@ impl ShopSettings {
         !self.is_holiday(now_ms) && self.service_hours.is_none_or(|h| h.is_open(now_ms))
     }
 
-    fn to_row(&self, by: Option<&str>, now: i64) -> ShopRow {
-        ShopRow {
+    fn to_stored(&self, by: Option<&str>, now: i64) -> StoredShopSettings {
+        StoredShopSettings {
             shop_name: self.shop_name.clone(),
             service_hours: self.service_hours.map(|h| h.describe()),
             utc_offset_minutes: self.utc_offset_minutes,
-            holidays: serde_json::to_string(&self.holidays).expect("strings serialize"),
+            holidays: self.holidays.clone(),
             updated_by: by.map(str::to_owned),
             updated_at: now,
         }
     }
 
-    fn from_row(row: ShopRow) -> Result<Self, ShopError> {
-        let holidays: Vec<String> =
-            serde_json::from_str(&row.holidays).map_err(|_| ShopError::Corrupt)?;
+    fn from_stored(stored: StoredShopSettings) -> Result<Self, ShopError> {
         Self::parse(ShopSettingsInput {
-            shop_name: row.shop_name,
-            service_hours: row.service_hours,
-            utc_offset_minutes: row.utc_offset_minutes,
-            holidays,
+            shop_name: stored.shop_name,
+            service_hours: stored.service_hours,
+            utc_offset_minutes: stored.utc_offset_minutes,
+            holidays: stored.holidays,
         })
         .map_err(|_| ShopError::Corrupt)
     }
@@ -145,7 +143,7 @@ fn parse_day(raw: &str) -> Result<String, ShopError> {
 }
 
 pub struct ShopService {
-    store: Store,
+    store: Arc<dyn ShopSettingsRepository>,
     clock: Arc<dyn Clock>,
     /// The settings and when they were read.
     cached: RwLock<(i64, Arc<ShopSettings>)>,
@@ -155,16 +153,14 @@ impl ShopService {
     /// Seeds the row from `defaults` (the start-up flags) on the first run, then
     /// reads what is stored.
     pub async fn open(
-        store: Store,
+        store: Arc<dyn ShopSettingsRepository>,
         clock: Arc<dyn Clock>,
         defaults: ShopSettings,
     ) -> Result<Self, ShopError> {
         let now = clock.now_ms();
-        store
-            .put_shop_settings(&defaults.to_row(None, now), true)
-            .await?;
-        let stored = match store.shop_settings().await? {
-            Some(row) => ShopSettings::from_row(row)?,
+        store.put(&defaults.to_stored(None, now), true).await?;
+        let stored = match store.get().await? {
+            Some(stored) => ShopSettings::from_stored(stored)?,
             None => defaults,
         };
         Ok(Self {
@@ -182,8 +178,8 @@ impl ShopService {
         if now - read_at < REFRESH_MS {
             return cached;
         }
-        match self.store.shop_settings().await.map_err(ShopError::from) {
-            Ok(Some(row)) => match ShopSettings::from_row(row) {
+        match self.store.get().await.map_err(ShopError::from) {
+            Ok(Some(stored)) => match ShopSettings::from_stored(stored) {
                 Ok(fresh) => self.keep(now, fresh),
                 Err(error) => {
                     tracing::warn!(%error, "shop settings unreadable; keeping the cached ones");
@@ -218,7 +214,7 @@ impl ShopService {
         let settings = ShopSettings::parse(input)?;
         let now = self.clock.now_ms();
         self.store
-            .put_shop_settings(&settings.to_row(Some(by), now), false)
+            .put(&settings.to_stored(Some(by), now), false)
             .await?;
         Ok(self.keep(now, settings))
     }

@@ -59,7 +59,6 @@ pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
 pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite};
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
-pub use shop::ShopRow;
 pub use staff::{SessionRow, StaffRow};
 pub use staff_totp::TotpRow;
 pub use ticket_board::BoardCounts;
