@@ -567,7 +567,11 @@ impl Application {
                 .clone()
                 .run_purger(RETENTION_PURGE_EVERY, shutdown_rx.clone()),
         );
-        let challenges = Arc::new(ChallengeService::new(store.clone(), &cipher, clock.clone()));
+        let challenges = Arc::new(ChallengeService::new(
+            Arc::new(store.clone()),
+            &cipher,
+            clock.clone(),
+        ));
         let limits = Arc::new(http::limits::Limits::new(
             &settings,
             store.clone(),

@@ -235,3 +235,15 @@ pub trait ShopSettingsRepository: Send + Sync {
         only_if_missing: bool,
     ) -> Result<(), RepoError>;
 }
+
+// ---- spent proof-of-work challenges -----------------------------------------
+
+/// The proof-of-work challenges already redeemed, so that none is used twice
+/// on any node.
+#[async_trait]
+pub trait SpentChallenges: Send + Sync {
+    /// Records a used challenge by its signature; `AlreadyExists` when it was
+    /// used before. Those expired before `now` may be forgotten (they no
+    /// longer verify).
+    async fn spend(&self, signature: &str, expires_at: i64, now: i64) -> Result<(), RepoError>;
+}

@@ -5,7 +5,7 @@
 
 use crate::crypto::Cipher;
 use crate::ports::Clock;
-use crate::storage::{Store, StoreError};
+use crate::ports::repositories::{RepoError, SpentChallenges};
 use altcha::{Challenge, CreateChallengeOptions, Payload, VerifySolutionOptions};
 use base64::Engine;
 use rand::Rng;
@@ -28,11 +28,11 @@ pub enum ChallengeError {
     #[error("this challenge was already used; solve a new one")]
     Replayed,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] RepoError),
 }
 
 pub struct ChallengeService {
-    store: Store,
+    store: Arc<dyn SpentChallenges>,
     clock: Arc<dyn Clock>,
     /// Signs challenges (and, in deterministic mode, their keys); derived from
     /// the data key, so every node of a cluster accepts every node's challenges.
@@ -41,7 +41,7 @@ pub struct ChallengeService {
 }
 
 impl ChallengeService {
-    pub fn new(store: Store, cipher: &Cipher, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn SpentChallenges>, cipher: &Cipher, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
             clock,
@@ -86,13 +86,9 @@ impl ChallengeService {
             return Err(ChallengeError::Failed);
         };
         let now_ms = self.clock.now_ms();
-        match self
-            .store
-            .spend_challenge(signature, expires_at * 1000, now_ms)
-            .await
-        {
+        match self.store.spend(signature, expires_at * 1000, now_ms).await {
             Ok(()) => Ok(()),
-            Err(StoreError::AlreadyExists) => Err(ChallengeError::Replayed),
+            Err(RepoError::AlreadyExists) => Err(ChallengeError::Replayed),
             Err(e) => Err(e.into()),
         }
     }

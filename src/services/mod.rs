@@ -64,7 +64,6 @@ mod import_graph {
         "bot/learning.rs",
         "bot/mod.rs",
         "bot/welcome.rs",
-        "challenge.rs",
         "channels.rs",
         "chat.rs",
         "history.rs",

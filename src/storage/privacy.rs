@@ -533,3 +533,15 @@ impl Store {
         Ok(visits)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::SpentChallenges for Store {
+    async fn spend(
+        &self,
+        signature: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        Ok(self.spend_challenge(signature, expires_at, now).await?)
+    }
+}
