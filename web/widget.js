@@ -8,7 +8,9 @@
 // (see the README, "Signed buyer identity"); without one the buyer is anonymous:
 //   Xiaoer.identify({ account_id: "tb_123", expires_at: 1767225600, signature: "9f86d0…" })
 // or the same as data-account-id, data-expires-at and data-signature on this tag.
-// Xiaoer.identify(null) when the buyer signs out.
+// Xiaoer.identify(null) when the buyer signs out. data-campaign="double11" names
+// the campaign the page belongs to (else the page's utm_campaign): its welcome
+// message greets the buyer.
 // While the buyer browses, a hidden frame tells Xiaoer which page they are on
 // (agents see who is on the shop now) and brings invitations to chat, shown
 // here. A product card's "加入购物车" in the chat reaches the shop through
@@ -35,6 +37,9 @@
   // The chat may ask for the microphone (voice messages); the browser still asks the buyer.
   frame.allow = "microphone";
   const query = new URLSearchParams({ lang: zh ? "zh" : "en", page: location.href, title: document.title });
+  // A campaign named on the embed (data-campaign="double11") chooses its welcome
+  // message; without it the page's utm_campaign does.
+  if (script.dataset.campaign) query.set("campaign", script.dataset.campaign);
   let loaded = false;
 
   const button = document.createElement("button");

@@ -22,6 +22,20 @@ function entryPage(url) {
     return null;
   }
 }
+/// The campaign the buyer arrived from: the embed's `data-campaign`, else the
+/// shop page's `utm_campaign` (a campaign welcome rule matches it); only a code
+/// such a rule can name, so a stray parameter never stops the chat.
+function campaignOf(url) {
+  let code = params.get("campaign");
+  if (!code) {
+    try {
+      code = new URL(url).searchParams.get("utm_campaign");
+    } catch {
+      code = null;
+    }
+  }
+  return code && /^[A-Za-z0-9_-]{1,64}$/.test(code) ? code : null;
+}
 const $ = (sel) => document.querySelector(sel);
 const log = $("[data-testid=log]");
 const input = $("[data-testid=input]");
@@ -42,7 +56,7 @@ const session = new Session({
     log.replaceChildren();
   },
   challenge: () => solveChallenge(log, words, lang),
-}, entryPage(page));
+}, entryPage(page), campaignOf(page));
 
 function el(tag, className, text) {
   const node = document.createElement(tag);

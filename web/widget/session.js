@@ -52,9 +52,10 @@ function load() {
 }
 
 export class Session {
-  constructor(handlers, entryPage = null) {
+  constructor(handlers, entryPage = null, campaign = null) {
     this.handlers = handlers; // { frame(f), status(s), reset(), challenge() }
     this.entryPage = entryPage; // the shop page the chat opens on (chooses the welcome message)
+    this.campaign = campaign; // the campaign the buyer came from (chooses it before the page)
     this.saved = load();
     this.lastSeq = 0;
     this.socket = null;
@@ -160,7 +161,7 @@ export class Session {
     const res = await fetch("/api/v1/conversations", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha, entry_page: this.entryPage }),
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha, entry_page: this.entryPage, campaign: this.campaign }),
     });
     res.identified = identity !== null;
     // Many chats from this network (or an attack): solve a proof of work first.
