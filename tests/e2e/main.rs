@@ -131,6 +131,31 @@ async fn a_buyer_reaches_an_agent_through_the_widget_and_the_console() {
     let driver = Driver::start(&chromedriver).await;
     let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
     let agent = driver.session(DESKTOP.0, DESKTOP.1).await;
+    // A campaign's welcome greets a buyer who arrives from it: the widget
+    // passes on the shop page's utm_campaign.
+    let res = app
+        .staff_send(
+            reqwest::Method::PUT,
+            &admin,
+            "/api/v1/admin/welcome-messages/campaign:double11",
+            json!({ "text": "双11满300减50！", "lang": "zh" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let arriving = driver.session(PHONE.0, PHONE.1).await;
+    let shop_page = "https://shop.example/products/tee?utm_source=weibo&utm_campaign=double11";
+    let mut widget_url = reqwest::Url::parse(&app.url("/widget/")).unwrap();
+    widget_url
+        .query_pairs_mut()
+        .append_pair("lang", "zh")
+        .append_pair("page", shop_page);
+    arriving.goto(widget_url.as_str()).await;
+    arriving
+        .wait_until(
+            "the campaign's welcome in the widget",
+            "[...document.querySelectorAll('[data-testid=msg-bot] .body')].some(n => n.textContent.startsWith('双11满300减50！'))",
+        )
+        .await;
 
     // The buyer writes in the widget embedded on a shop page. A question the
     // knowledge base answers gets 👍/👎; the greeting does not.
