@@ -187,8 +187,8 @@ pub trait QuickReplyRepository: Send + Sync {
 // ---- blocklists -------------------------------------------------------------
 
 /// A block as kept: a visitor (by an agent, or muted by the flood check) or a
-/// network (by an admin).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// network (by an admin). Admins see it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredBlock {
     pub id: String,
     /// `visitor` or `network`.

@@ -8,7 +8,6 @@ use crate::domain::flood::{self, Flood, FloodPolicy, FloodWindow};
 use crate::ports::Clock;
 use crate::ports::repositories::{BlockRepository, RepoError, StoredBlock};
 use crate::services::staff::StaffUser;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,32 +52,8 @@ pub enum Blocked {
     Network,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct BlockView {
-    pub id: String,
-    /// `visitor` or `network`.
-    pub kind: String,
-    /// The visitor id or the network (`203.0.113.0/24`).
-    pub value: String,
-    pub reason: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-}
-
-impl From<StoredBlock> for BlockView {
-    fn from(r: StoredBlock) -> Self {
-        Self {
-            id: r.id,
-            kind: r.kind,
-            value: r.value,
-            reason: r.reason,
-            created_by: r.created_by,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }
-    }
-}
+/// A block as admins and agents see it.
+pub type BlockView = StoredBlock;
 
 pub struct BlockService {
     store: Arc<dyn BlockRepository>,
@@ -240,12 +215,12 @@ impl BlockService {
         };
         self.store.insert(&row).await?;
         self.reload().await?;
-        Ok(row.into())
+        Ok(row)
     }
 
     pub async fn list(&self) -> Result<Vec<BlockView>, BlockError> {
         let rows = self.store.active(self.clock.now_ms()).await?;
-        Ok(rows.into_iter().map(BlockView::from).collect())
+        Ok(rows)
     }
 
     pub async fn lift(&self, id: &str) -> Result<(), BlockError> {

@@ -3,20 +3,11 @@
 use super::{Store, StoreError, on_pool};
 use crate::ports::repositories::{BlockRepository, RepoError, StoredBlock};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct BlockRow {
-    pub id: String,
-    /// `visitor` or `network`.
-    pub kind: String,
-    pub value: String,
-    pub reason: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-}
+/// id, kind, value, reason, created_by, created_at, expires_at.
+type BlockRow = (String, String, String, String, String, i64, Option<i64>);
 
 impl Store {
-    pub(crate) async fn insert_block(&self, row: &BlockRow) -> Result<(), StoreError> {
+    pub(crate) async fn insert_block(&self, row: &StoredBlock) -> Result<(), StoreError> {
         let sql = "INSERT INTO blocks (id, kind, value, reason, created_by, created_at, expires_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_pool!(self, pool => sqlx::query(sql)
@@ -26,11 +17,25 @@ impl Store {
     }
 
     /// Blocks still in force at `now`, newest first.
-    pub(crate) async fn active_blocks(&self, now: i64) -> Result<Vec<BlockRow>, StoreError> {
+    pub(crate) async fn active_blocks(&self, now: i64) -> Result<Vec<StoredBlock>, StoreError> {
         let sql = "SELECT id, kind, value, reason, created_by, created_at, expires_at FROM blocks \
                    WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC";
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, BlockRow>(sql)
-            .bind(now).fetch_all(pool).await?))
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, BlockRow>(sql)
+            .bind(now).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, kind, value, reason, created_by, created_at, expires_at)| StoredBlock {
+                    id,
+                    kind,
+                    value,
+                    reason,
+                    created_by,
+                    created_at,
+                    expires_at,
+                },
+            )
+            .collect())
     }
 
     pub(crate) async fn delete_block(&self, id: &str) -> Result<(), StoreError> {
@@ -43,42 +48,14 @@ impl Store {
     }
 }
 
-impl From<BlockRow> for StoredBlock {
-    fn from(r: BlockRow) -> Self {
-        StoredBlock {
-            id: r.id,
-            kind: r.kind,
-            value: r.value,
-            reason: r.reason,
-            created_by: r.created_by,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl BlockRepository for Store {
-    async fn insert(&self, b: &StoredBlock) -> Result<(), RepoError> {
-        let row = BlockRow {
-            id: b.id.clone(),
-            kind: b.kind.clone(),
-            value: b.value.clone(),
-            reason: b.reason.clone(),
-            created_by: b.created_by.clone(),
-            created_at: b.created_at,
-            expires_at: b.expires_at,
-        };
-        Ok(self.insert_block(&row).await?)
+    async fn insert(&self, block: &StoredBlock) -> Result<(), RepoError> {
+        Ok(self.insert_block(block).await?)
     }
 
     async fn active(&self, now: i64) -> Result<Vec<StoredBlock>, RepoError> {
-        Ok(self
-            .active_blocks(now)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.active_blocks(now).await?)
     }
 
     async fn delete(&self, id: &str) -> Result<(), RepoError> {
