@@ -4,11 +4,13 @@ use super::{KnowledgeError, KnowledgeService};
 use crate::domain::knowledge::{EntryContent, EntryKind, EntryStatus};
 use crate::ports::EmbedKind;
 use crate::ports::vector_index::{
-    IndexPoint, OPEN_FUTURE, OPEN_PAST, PointKind, PointPayload, day_number, point_id,
+    IndexPoint, OPEN_FUTURE, OPEN_PAST, PointKind, PointPayload, StoredVectors, day_number,
+    point_id,
 };
 use crate::retrieval::calibrate::{self, Fitted};
 use crate::retrieval::chunk::{MAX_CHUNK_CHARS, chunk_markdown};
 use crate::retrieval::classifier::Classifier;
+use crate::retrieval::rank::FusionWeights;
 use crate::retrieval::suggest::SuggestIndex;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -57,8 +59,8 @@ struct CalibrationJob {
     generation: u64,
     /// The KB's question vectors, when it has a classifier; none, when the
     /// shipped calibration applies.
-    examples: Option<Vec<crate::ports::vector_index::StoredVectors>>,
-    weights: crate::retrieval::rank::FusionWeights,
+    examples: Option<Vec<StoredVectors>>,
+    weights: FusionWeights,
     oos_share: f32,
 }
 
@@ -77,8 +79,8 @@ impl Calibrator {
     /// generation.
     fn submit(
         self: &Arc<Self>,
-        examples: Option<Vec<crate::ports::vector_index::StoredVectors>>,
-        weights: crate::retrieval::rank::FusionWeights,
+        examples: Option<Vec<StoredVectors>>,
+        weights: FusionWeights,
         oos_share: f32,
     ) -> u64 {
         let mut queue = self.queue.lock().expect("calibration queue lock");
@@ -582,7 +584,6 @@ fn index_drift(
 mod tests {
     use super::*;
     use crate::retrieval::calibrate::tests::kb;
-    use crate::retrieval::rank::FusionWeights;
 
     #[tokio::test]
     async fn the_calibration_is_fitted_in_the_background_on_the_newest_change() {
