@@ -97,6 +97,8 @@ pub enum EvalCommand {
     Bot(crate::eval::bot::BotEvalArgs),
     /// Recommendations: hit-rate@10 of item-to-item vs popularity on the generated demo logs' held-out visits.
     Recommend(crate::eval::recommend::RecommendEvalArgs),
+    /// Quality inspection: the model's draft scores against human labels, agreement and kappa per check item.
+    Qa(crate::eval::qa::QaEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -310,6 +312,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval {
             command: EvalCommand::Bot(args),
         } => crate::eval::bot::run(args, settings).await,
+        Command::Eval {
+            command: EvalCommand::Qa(args),
+        } => crate::eval::qa::run(args, settings).await,
         Command::Eval {
             command: EvalCommand::Recommend(args),
         } => {

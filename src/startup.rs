@@ -120,7 +120,7 @@ impl Models {
     }
 }
 
-fn load_llm(settings: &Settings) -> anyhow::Result<Arc<dyn ChatModel>> {
+pub(crate) fn load_llm(settings: &Settings) -> anyhow::Result<Arc<dyn ChatModel>> {
     let gguf = ModelSource::parse(&settings.llm_model)?.resolve()?;
     let tokenizer = match settings.llm_tokenizer.as_str() {
         "gguf" => None,
@@ -366,7 +366,7 @@ impl Application {
                 BotPorts {
                     knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
                     commerce,
-                    llm: models.llm,
+                    llm: models.llm.clone(),
                     embedder: Some(models.embedder),
                     recommender: Some(recommender.clone()),
                 },
@@ -543,11 +543,24 @@ impl Application {
             clock.clone(),
             settings.session_hours,
         ));
+        // The model's draft scores of quality reviews, made while it is idle.
+        let qa_drafts = Arc::new(crate::services::quality_drafts::QaDraftService::new(
+            Arc::new(crate::storage::SealedQaDrafts::new(
+                store.clone(),
+                cipher.clone(),
+            )),
+            chat.clone(),
+            models.llm.clone(),
+            Prompts::load(&settings.shop_name)?,
+            clock.clone(),
+        ));
+        tokio::spawn(qa_drafts.clone().run(shutdown_rx.clone()));
         let quality = Arc::new(crate::services::quality::QualityService::new(
             store.clone(),
             cipher.clone(),
             clock.clone(),
             chat.clone(),
+            qa_drafts,
         ));
         let privacy = Arc::new(PrivacyService::new(
             store.clone(),

@@ -172,6 +172,57 @@ async fn the_model_thread_streams_tokens_then_stats() {
     assert!(tokens > 0 && stats.generated_tokens >= tokens);
 }
 
+#[tokio::test]
+async fn background_work_gives_way_to_a_buyers_request_at_its_next_token() {
+    let model = LocalChatModel::spawn(smollm(), 4);
+    let long = vec![ChatMessage::new(
+        ChatRole::User,
+        "Count from 1 to 1000, separated by commas.",
+    )];
+    let mut background = model
+        .generate_background(long.clone(), greedy(400))
+        .await
+        .unwrap();
+    // It runs: nothing else waits.
+    assert!(matches!(
+        background.recv().await,
+        Some(Ok(GenerationEvent::Token(_)))
+    ));
+    // One background request at a time.
+    assert!(matches!(
+        model.generate_background(long.clone(), greedy(4)).await,
+        Err(xiaoer::ports::ModelError::Overloaded)
+    ));
+    let mut buyer = model
+        .generate(
+            vec![ChatMessage::new(ChatRole::User, "Say hello.")],
+            greedy(8),
+        )
+        .await
+        .unwrap();
+    let mut stopped = None;
+    while let Some(event) = background.recv().await {
+        if let GenerationEvent::Done(stats) = event.unwrap() {
+            stopped = Some(stats);
+        }
+    }
+    let stopped = stopped.expect("the background stream ends with its stats");
+    assert_eq!(stopped.finish, FinishReason::Cancelled);
+    assert!(stopped.generated_tokens < 400, "{stopped:?}");
+    let mut answered = None;
+    while let Some(event) = buyer.recv().await {
+        if let GenerationEvent::Done(stats) = event.unwrap() {
+            answered = Some(stats);
+        }
+    }
+    let answered = answered.expect("the buyer's request completes");
+    assert_ne!(answered.finish, FinishReason::Cancelled);
+    assert!(answered.generated_tokens > 0);
+    // The slot is free again once the stopped one has left the thread.
+    let again = model.generate_background(long, greedy(2)).await;
+    assert!(again.is_ok(), "{:?}", again.err());
+}
+
 #[test]
 fn qwen_answers_a_grounded_chinese_question_from_the_passage() {
     let mut engine = ChatEngine::load(&model_path(QWEN_GGUF), Some(&model_path(QWEN_TOKENIZER)))

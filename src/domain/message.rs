@@ -272,6 +272,28 @@ impl Sender {
     }
 }
 
+impl MessageBody {
+    /// The message as a line of a transcript a person or the model reads
+    /// (images, files, voice and cards as a short tag); None for system notices.
+    pub fn transcript_text(self) -> Option<String> {
+        match self {
+            MessageBody::Text { text } => Some(text.as_str().to_owned()),
+            MessageBody::Image { caption, .. } => {
+                Some(caption.map_or_else(|| "[图片]".to_owned(), |c| c.as_str().to_owned()))
+            }
+            MessageBody::File { name, .. } => Some(format!("[文件] {name}")),
+            MessageBody::Voice { duration_ms, .. } => {
+                Some(format!("[语音] {} 秒", (duration_ms + 999) / 1000))
+            }
+            MessageBody::BotAnswer { text, .. } => Some(text),
+            MessageBody::ProductCard { card } => Some(format!("[商品] {}", card.title)),
+            MessageBody::OrderCard { card } => Some(card.summary()),
+            MessageBody::CouponCard { card } => Some(card.summary()),
+            MessageBody::System { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

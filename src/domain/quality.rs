@@ -232,14 +232,145 @@ pub fn is_complaint(tags: &[String], handoff_reason: Option<&str>) -> bool {
         })
 }
 
-/// A model's evidence quote, kept only when it is really in the transcript
-/// (a quote the model made up is blanked, never shown as evidence).
-pub fn checked_quote(quote: &str, transcript: &str) -> Option<String> {
-    let quote = quote
-        .trim()
-        .trim_matches(['"', '“', '”', '「', '」'])
-        .trim();
-    (!quote.is_empty() && transcript.contains(quote)).then(|| quote.to_owned())
+/// How the model's draft reads for one check item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftVerdict {
+    /// It holds (for a deduct item: the fault happened), shown by a line the agent said.
+    Met,
+    /// It does not hold.
+    NotMet,
+    /// The model said it holds but quoted nothing the agent said: not counted,
+    /// so no agent loses points to an accusation without evidence.
+    Unquoted,
+    /// The model's answer could not be read: not counted.
+    Unreadable,
+}
+
+/// The model's draft for one check item, which the reviewer confirms or overrides.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DraftItem {
+    pub key: String,
+    pub verdict: DraftVerdict,
+    /// The points the draft gives the item: all of them when met, else none.
+    pub points: u32,
+    /// The agent's line, verbatim from the transcript, that the model quoted.
+    pub evidence: Option<String>,
+}
+
+impl DraftItem {
+    pub fn met(&self) -> bool {
+        self.verdict == DraftVerdict::Met
+    }
+}
+
+/// Reads the model's answer to one check item: "是" or "否" (or yes / no)
+/// first, then, after a bar, the agent's words it quotes. None when the answer
+/// starts with neither.
+pub fn parse_verdict(output: &str) -> Option<(bool, String)> {
+    let line = output.trim().lines().next().unwrap_or("").trim();
+    let line = ["答：", "答:", "回答：", "回答:", "Answer:"]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))
+        .unwrap_or(line)
+        .trim_start();
+    let lower = line.to_lowercase();
+    let met = if line.starts_with('是') || lower.starts_with("yes") {
+        true
+    } else if line.starts_with('否') || line.starts_with('不') || lower.starts_with("no") {
+        false
+    } else {
+        return None;
+    };
+    let quote = line
+        .split_once(['|', '｜'])
+        .map(|(_, q)| q.trim().to_owned())
+        .unwrap_or_default();
+    Some((met, quote))
+}
+
+/// Letters and digits only, lower-cased: a quote matches its line whatever
+/// the model did to spaces, punctuation and quotation marks.
+fn bare(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The agent's line a quote comes from, word for word as the agent wrote it;
+/// None for a quote the agent never said (made up, or the buyer's words).
+pub fn evidence(quote: &str, agent_lines: &[String]) -> Option<String> {
+    let quote = bare(quote);
+    if quote.chars().count() < 2 {
+        return None;
+    }
+    agent_lines
+        .iter()
+        .find(|line| bare(line).contains(&quote))
+        .cloned()
+}
+
+/// The draft of one item from the model's answer (None: unreadable).
+pub fn draft_item(
+    item: &CheckItem,
+    answer: Option<(bool, String)>,
+    agent_lines: &[String],
+) -> DraftItem {
+    let (verdict, evidence) = match answer {
+        None => (DraftVerdict::Unreadable, None),
+        Some((false, _)) => (DraftVerdict::NotMet, None),
+        Some((true, quote)) => match evidence(&quote, agent_lines) {
+            Some(line) => (DraftVerdict::Met, Some(line)),
+            None => (DraftVerdict::Unquoted, None),
+        },
+    };
+    DraftItem {
+        key: item.key.clone(),
+        points: if verdict == DraftVerdict::Met {
+            item.points
+        } else {
+            0
+        },
+        verdict,
+        evidence,
+    }
+}
+
+/// How drafts agree with a human's labels on one check item, over a set of
+/// chats (each pair: the draft says it holds, the human says it holds).
+/// `accuracy` is the share of chats where both say the same; `kappa` is
+/// Cohen's kappa, (accuracy − chance) / (1 − chance), where chance is the
+/// agreement expected from each side's own rate of "holds" alone; None when
+/// chance is 1 (both sides say the same thing of every chat).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Agreement {
+    pub chats: usize,
+    pub agree: usize,
+    pub draft_holds: usize,
+    pub human_holds: usize,
+    pub accuracy: f64,
+    pub kappa: Option<f64>,
+}
+
+pub fn agreement(pairs: &[(bool, bool)]) -> Agreement {
+    let chats = pairs.len();
+    let agree = pairs.iter().filter(|(d, h)| d == h).count();
+    let draft_holds = pairs.iter().filter(|(d, _)| *d).count();
+    let human_holds = pairs.iter().filter(|(_, h)| *h).count();
+    let n = chats.max(1) as f64;
+    let accuracy = agree as f64 / n;
+    let (pd, ph) = (draft_holds as f64 / n, human_holds as f64 / n);
+    let chance = pd * ph + (1.0 - pd) * (1.0 - ph);
+    let kappa = (chats > 0 && chance < 1.0).then(|| (accuracy - chance) / (1.0 - chance));
+    Agreement {
+        chats,
+        agree,
+        draft_holds,
+        human_holds,
+        accuracy,
+        kappa,
+    }
 }
 
 #[cfg(test)]
@@ -383,10 +514,77 @@ mod tests {
     }
 
     #[test]
-    fn a_quote_counts_only_when_it_is_in_the_transcript() {
-        let t = "客服: 您好，请问有什么可以帮您？\n买家: 我要退货";
-        assert_eq!(checked_quote("“我要退货”", t).as_deref(), Some("我要退货"));
-        assert_eq!(checked_quote("我要换货", t), None);
-        assert_eq!(checked_quote("  ", t), None);
+    fn a_quote_counts_only_when_the_agent_said_it() {
+        let agent = vec![
+            "亲，您好！请问有什么可以帮您？".to_owned(),
+            "这个不能退哦".to_owned(),
+        ];
+        // Punctuation, spaces and quotation marks aside, the agent's own line is the evidence.
+        assert_eq!(
+            evidence("“亲 您好，请问有什么可以帮您”", &agent).as_deref(),
+            Some("亲，您好！请问有什么可以帮您？")
+        );
+        assert_eq!(evidence("我要退货", &agent), None, "the buyer's words");
+        assert_eq!(evidence("  ", &agent), None);
+        assert_eq!(evidence("哦", &agent), None, "too short to be evidence");
+    }
+
+    #[test]
+    fn the_models_answer_reads_as_a_verdict_and_a_quote() {
+        assert_eq!(
+            parse_verdict("是|亲，您好\n多余的话"),
+            Some((true, "亲，您好".to_owned()))
+        );
+        assert_eq!(parse_verdict(" 答：否"), Some((false, String::new())));
+        assert_eq!(parse_verdict("不成立"), Some((false, String::new())));
+        assert_eq!(
+            parse_verdict("Yes ｜ Hello there"),
+            Some((true, "Hello there".to_owned()))
+        );
+        assert_eq!(parse_verdict("客服很礼貌"), None);
+        let rude = item("rude", ItemKind::Deduct, 50);
+        let agent = vec!["你烦不烦啊".to_owned()];
+        let met = draft_item(&rude, parse_verdict("是|你烦不烦"), &agent);
+        assert_eq!((met.verdict, met.points), (DraftVerdict::Met, 50));
+        assert_eq!(met.evidence.as_deref(), Some("你烦不烦啊"));
+        let unquoted = draft_item(&rude, parse_verdict("是|滚"), &agent);
+        assert_eq!(
+            (unquoted.verdict, unquoted.points),
+            (DraftVerdict::Unquoted, 0)
+        );
+        let unread = draft_item(&rude, parse_verdict("嗯"), &agent);
+        assert_eq!(
+            (unread.verdict, unread.points),
+            (DraftVerdict::Unreadable, 0)
+        );
+    }
+
+    #[test]
+    fn agreement_and_kappa_match_a_hand_computed_fixture() {
+        // (draft, human) over ten chats: both yes 3, both no 5, one each way.
+        let (t, f) = (true, false);
+        let pairs = [
+            (t, t),
+            (t, f),
+            (f, f),
+            (f, f),
+            (t, t),
+            (f, t),
+            (f, f),
+            (f, f),
+            (t, t),
+            (f, f),
+        ];
+        let a = agreement(&pairs);
+        assert_eq!(
+            (a.chats, a.agree, a.draft_holds, a.human_holds),
+            (10, 8, 4, 4)
+        );
+        assert!((a.accuracy - 0.8).abs() < 1e-12);
+        // chance = 0.4 × 0.4 + 0.6 × 0.6 = 0.52; kappa = (0.8 − 0.52) / 0.48 = 7/12.
+        assert!((a.kappa.unwrap() - 7.0 / 12.0).abs() < 1e-12);
+        // Both always say no: chance is 1 and kappa is undefined.
+        assert_eq!(agreement(&[(f, f), (f, f)]).kappa, None);
+        assert_eq!(agreement(&[]).chats, 0);
     }
 }

@@ -998,6 +998,10 @@ impl From<crate::services::quality::QualityError> for ApiError {
                 code: "qa_wrong_state",
                 message,
             },
+            QualityError::NoModel => ApiError::Conflict {
+                code: "qa_no_model",
+                message,
+            },
             QualityError::Chat(inner) => inner.into(),
             QualityError::Store(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
         }

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{qa}/reviews/{{review_id}}/score"), post(score))
         .route(&format!("{qa}/reviews/{{review_id}}/appeal"), post(appeal))
         .route(&format!("{qa}/reviews/{{review_id}}/settle"), post(settle))
+        .route(&format!("{qa}/reviews/{{review_id}}/draft"), post(redraft))
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,4 +180,13 @@ pub async fn settle(
         .settle(&staff, &review_id, input.outcome, input.scores)
         .await?;
     Ok(Json(view))
+}
+
+pub async fn redraft(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(review_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.quality.redraft(&staff, &review_id).await?;
+    Ok(StatusCode::ACCEPTED)
 }

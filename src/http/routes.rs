@@ -455,6 +455,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"reason":"买家要求的是换货，我已按流程处理"}"#),
     route("POST", "/api/v1/staff/qa/reviews/{review_id}/settle", Staff(P::ReviewQuality), "quality", "Settle an appeal: upheld, or revised with new scores")
         .body(r#"{"outcome":"revised","scores":{"greeting":10,"rude":0}}"#),
+    route("POST", "/api/v1/staff/qa/reviews/{review_id}/draft", Staff(P::ReviewQuality), "quality", "Ask the local model for the review's draft score again (after it failed); the draft shows in the review once made (409 qa_no_model without a local model)").answers(&[202]),
     route("GET", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Whether this finished conversation may be rated (once)"),
     route("POST", "/api/v1/conversations/{id}/csat", Buyer, "buyer", "Rate a finished conversation: 1-5 stars, optional tags and comment, once").answers(&[201])
         .body(r#"{"stars":5,"tags":["回复及时"],"comment":"很耐心"}"#),

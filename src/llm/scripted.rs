@@ -39,8 +39,10 @@ impl Scripted {
     }
 }
 
-/// Replies with its scripts in order; with none left, with `fallback`.
+/// Replies with its scripts in order; with none left, with `fallback`. A
+/// prompt that contains a rule's words gets that rule's reply instead.
 pub struct ScriptedChatModel {
+    rules: Vec<(String, Scripted)>,
     scripts: Mutex<VecDeque<Scripted>>,
     fallback: Scripted,
     /// The prompts it was given, in order.
@@ -50,6 +52,7 @@ pub struct ScriptedChatModel {
 impl ScriptedChatModel {
     pub fn new(scripts: impl IntoIterator<Item = Scripted>, fallback: Scripted) -> Self {
         ScriptedChatModel {
+            rules: Vec::new(),
             scripts: Mutex::new(scripts.into_iter().collect()),
             fallback,
             prompts: Mutex::new(Vec::new()),
@@ -59,6 +62,18 @@ impl ScriptedChatModel {
     /// Always the same reply.
     pub fn always(reply: Scripted) -> Self {
         ScriptedChatModel::new([], reply)
+    }
+
+    /// Replies by what the prompt says: the first rule whose words are in the
+    /// last message, else `fallback`.
+    pub fn answering(rules: &[(&str, Scripted)], fallback: Scripted) -> Self {
+        ScriptedChatModel {
+            rules: rules
+                .iter()
+                .map(|(words, reply)| ((*words).to_owned(), reply.clone()))
+                .collect(),
+            ..ScriptedChatModel::always(fallback)
+        }
     }
 
     /// Every prompt so far.
@@ -79,13 +94,20 @@ impl ChatModel for ScriptedChatModel {
         messages: Vec<ChatMessage>,
         params: GenerationParams,
     ) -> Result<GenerationStream, ModelError> {
+        let ruled = messages.last().and_then(|last| {
+            self.rules
+                .iter()
+                .find(|(words, _)| last.content.contains(words.as_str()))
+                .map(|(_, reply)| reply.clone())
+        });
         self.prompts.lock().expect("prompts lock").push(messages);
-        let script = self
-            .scripts
-            .lock()
-            .expect("scripts lock")
-            .pop_front()
-            .unwrap_or_else(|| self.fallback.clone());
+        let script = ruled.unwrap_or_else(|| {
+            self.scripts
+                .lock()
+                .expect("scripts lock")
+                .pop_front()
+                .unwrap_or_else(|| self.fallback.clone())
+        });
         let (pieces, delay) = match script {
             Scripted::Overloaded => return Err(ModelError::Overloaded),
             Scripted::Text { pieces, delay } => (pieces, delay),

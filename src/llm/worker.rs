@@ -10,6 +10,8 @@ use crate::ports::{
     GenerationStream, ModelError,
 };
 use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 struct ChatJob {
@@ -19,40 +21,108 @@ struct ChatJob {
     span: tracing::Span,
 }
 
+/// A buyer's request, or work nobody waits for (quality-inspection drafts).
+enum Job {
+    Foreground(ChatJob),
+    Background(ChatJob),
+}
+
 /// Async handle on a chat engine running on its own thread.
 #[derive(Clone)]
 pub struct LocalChatModel {
-    jobs: mpsc::Sender<ChatJob>,
+    jobs: mpsc::Sender<Job>,
+    /// Foreground requests admitted and not yet taken by the model thread: a
+    /// background generation stops at its next token while this is above 0.
+    waiting: Arc<AtomicIsize>,
+    /// Background requests admitted and not yet finished (at most one).
+    background: Arc<AtomicUsize>,
 }
 
 impl LocalChatModel {
     /// Moves the engine onto a new thread; at most `queue` requests wait.
+    ///
+    /// Background work runs only when no request waits, and gives way to one
+    /// as soon as it arrives: its generation stops (finish `Cancelled`) and
+    /// its caller tries again later. A buyer then waits at most for the rest
+    /// of a background prompt's prefill, never for its answer.
     pub fn spawn(mut engine: ChatEngine, queue: usize) -> Self {
-        let (jobs, mut rx) = mpsc::channel::<ChatJob>(queue.max(1));
+        // One more slot than `queue`: the background job never takes a buyer's place.
+        let (jobs, mut rx) = mpsc::channel::<Job>(queue.max(1) + 1);
+        let waiting = Arc::new(AtomicIsize::new(0));
+        let background = Arc::new(AtomicUsize::new(0));
+        let (thread_waiting, thread_background) = (waiting.clone(), background.clone());
         std::thread::Builder::new()
             .name("xiaoer-llm".into())
             .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
-                    let _entered = job.span.enter();
-                    if job.events.is_closed() {
-                        continue; // cancelled while waiting
-                    }
-                    let events = job.events.clone();
-                    let mut on_token = |piece: &str| {
-                        let sent = events.send(Ok(GenerationEvent::Token(piece.to_owned())));
-                        if sent.is_err() {
-                            ControlFlow::Break(())
-                        } else {
-                            ControlFlow::Continue(())
-                        }
+                let mut deferred: Option<ChatJob> = None;
+                loop {
+                    let job = match rx.try_recv() {
+                        Ok(job) => job,
+                        Err(mpsc::error::TryRecvError::Disconnected) => break,
+                        Err(mpsc::error::TryRecvError::Empty) => match deferred.take() {
+                            Some(job) => {
+                                run(&mut engine, job, Some(&thread_waiting));
+                                thread_background.fetch_sub(1, Ordering::SeqCst);
+                                continue;
+                            }
+                            None => match rx.blocking_recv() {
+                                Some(job) => job,
+                                None => break,
+                            },
+                        },
                     };
-                    let result = engine.generate(&job.messages, &job.params, &mut on_token);
-                    let _ = job.events.send(result.map(GenerationEvent::Done));
+                    match job {
+                        Job::Foreground(job) => {
+                            thread_waiting.fetch_sub(1, Ordering::SeqCst);
+                            run(&mut engine, job, None);
+                        }
+                        // Looked at again once nothing else is queued.
+                        Job::Background(job) => deferred = Some(job),
+                    }
                 }
             })
             .expect("spawn the model thread");
-        Self { jobs }
+        Self {
+            jobs,
+            waiting,
+            background,
+        }
     }
+
+    fn job(messages: Vec<ChatMessage>, params: GenerationParams) -> (ChatJob, GenerationStream) {
+        let (events, stream) = mpsc::unbounded_channel();
+        let job = ChatJob {
+            messages,
+            params,
+            events,
+            span: tracing::Span::current(),
+        };
+        (job, stream)
+    }
+}
+
+/// Runs one request on the model thread. A background one (`yield_to` set)
+/// stops at the first token decoded while a foreground request waits.
+fn run(engine: &mut ChatEngine, job: ChatJob, yield_to: Option<&AtomicIsize>) {
+    let _entered = job.span.enter();
+    if job.events.is_closed() {
+        return; // cancelled while waiting
+    }
+    let events = job.events.clone();
+    let mut on_token = |piece: &str| {
+        let wanted = yield_to.is_none_or(|w| w.load(Ordering::SeqCst) <= 0);
+        if wanted
+            && events
+                .send(Ok(GenerationEvent::Token(piece.to_owned())))
+                .is_ok()
+        {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    };
+    let result = engine.generate(&job.messages, &job.params, &mut on_token);
+    let _ = job.events.send(result.map(GenerationEvent::Done));
 }
 
 #[async_trait::async_trait]
@@ -62,14 +132,43 @@ impl ChatModel for LocalChatModel {
         messages: Vec<ChatMessage>,
         params: GenerationParams,
     ) -> Result<GenerationStream, ModelError> {
-        let (events, stream) = mpsc::unbounded_channel();
-        let job = ChatJob {
-            messages,
-            params,
-            events,
-            span: tracing::Span::current(),
-        };
-        admit(&self.jobs, job, "the model thread has stopped")?;
+        let (job, stream) = Self::job(messages, params);
+        // Counted before it is queued: the thread may take it at once.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let admitted = admit(
+            &self.jobs,
+            Job::Foreground(job),
+            "the model thread has stopped",
+        );
+        if admitted.is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        admitted?;
+        Ok(stream)
+    }
+
+    async fn generate_background(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+    ) -> Result<GenerationStream, ModelError> {
+        if self
+            .background
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Err(ModelError::Overloaded);
+        }
+        let (job, stream) = Self::job(messages, params);
+        let admitted = admit(
+            &self.jobs,
+            Job::Background(job),
+            "the model thread has stopped",
+        );
+        if admitted.is_err() {
+            self.background.fetch_sub(1, Ordering::SeqCst);
+        }
+        admitted?;
         Ok(stream)
     }
 }

@@ -147,6 +147,18 @@ pub trait ChatModel: Send + Sync + 'static {
         messages: Vec<ChatMessage>,
         params: GenerationParams,
     ) -> Result<GenerationStream, ModelError>;
+
+    /// Work nobody waits for (quality-inspection drafts). A model with one
+    /// thread runs it only when no other request waits and stops it (finish
+    /// `Cancelled`) as soon as one arrives; `Overloaded` while another
+    /// background request runs. The caller tries again later either way.
+    async fn generate_background(
+        &self,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+    ) -> Result<GenerationStream, ModelError> {
+        self.generate(messages, params).await
+    }
 }
 
 pub use crate::domain::knowledge::KbHit;

@@ -5,6 +5,7 @@
 
 use crate::domain::bot_session::BotSession;
 use crate::domain::knowledge::{EntryContent, EntryStatus};
+use crate::domain::quality::{DraftItem, Rubric};
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -246,4 +247,65 @@ pub trait SpentChallenges: Send + Sync {
     /// used before. Those expired before `now` may be forgotten (they no
     /// longer verify).
     async fn spend(&self, signature: &str, expires_at: i64, now: i64) -> Result<(), RepoError>;
+}
+
+// ---- quality-inspection drafts ----------------------------------------------
+
+/// A review waiting for the model's draft, taken by one node for a while.
+#[derive(Debug, Clone)]
+pub struct DraftJob {
+    pub review_id: String,
+    pub conversation_id: String,
+    pub rubric: Rubric,
+    /// Tries that failed so far.
+    pub failures: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftStatus {
+    /// Not made yet (or being made).
+    Waiting,
+    Ready,
+    /// The model failed on it every time it tried.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredDraft {
+    pub status: DraftStatus,
+    /// Per check item, in the rubric's order (empty until ready).
+    pub items: Vec<DraftItem>,
+    /// The score the draft adds up to.
+    pub total: Option<u32>,
+    pub updated_at: i64,
+}
+
+/// The model's draft scores of reviews: sealed at rest (they quote the chat)
+/// and leased to one node at a time while made.
+#[async_trait]
+pub trait QaDrafts: Send + Sync {
+    /// Takes the oldest unscored review waiting for its draft (queueing those
+    /// that have none yet), leased to the caller until `lease_until`.
+    async fn take(&self, now: i64, lease_until: i64) -> Result<Option<DraftJob>, RepoError>;
+    async fn finish(
+        &self,
+        review_id: &str,
+        items: &[DraftItem],
+        total: u32,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// Back to waiting from `retry_at` (or given up: `Failed`), with the
+    /// failures counted so far.
+    async fn release(
+        &self,
+        review_id: &str,
+        status: DraftStatus,
+        failures: u32,
+        retry_at: i64,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn draft(&self, review_id: &str) -> Result<Option<StoredDraft>, RepoError>;
+    /// Asks for the draft again (after a failure): waiting from now, failures forgotten.
+    async fn request(&self, review_id: &str, now: i64) -> Result<(), RepoError>;
 }

@@ -25,6 +25,7 @@ pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
 pub mod quality; // 质检 (issue 17)
+pub mod quality_drafts; // the model's draft scores of reviews
 pub mod quick_replies;
 pub mod recommend; // item-to-item product recommendations
 pub mod routing;

@@ -7,12 +7,13 @@
 use crate::crypto::Cipher;
 use crate::domain::analytics::{DayRange, Facts};
 use crate::domain::conversation::ConversationId;
-use crate::domain::message::MessageBody;
-use crate::domain::quality::{Candidate, QualityInputError, Rubric, SampleRule, sample};
+use crate::domain::quality::{Candidate, DraftItem, QualityInputError, Rubric, SampleRule, sample};
 use crate::domain::staff::{Permission, Role};
 use crate::ports::Clock;
+use crate::ports::repositories::{DraftStatus, RepoError};
 use crate::services::chat::{ChatError, ChatService};
 use crate::services::events::EventPayload;
+use crate::services::quality_drafts::QaDraftService;
 use crate::services::staff::StaffUser;
 use crate::storage::{QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite, Store, StoreError};
 use serde::Serialize;
@@ -40,6 +41,8 @@ pub enum QualityError {
     WrongState,
     #[error(transparent)]
     Chat(#[from] ChatError),
+    #[error("no local model is loaded to draft scores")]
+    NoModel,
     #[error("store: {0}")]
     Store(StoreError),
     #[error("unreadable stored value: {0}")]
@@ -115,10 +118,23 @@ pub struct ReviewDetail {
     pub comment: Option<String>,
     pub appeal_reason: Option<String>,
     pub transcript: Vec<TranscriptLine>,
+    /// The local model's draft score, for reviewers (None for the reviewed
+    /// agent, and without a local model).
+    pub draft: Option<DraftView>,
     /// What the caller may do now.
     pub can_score: bool,
     pub can_appeal: bool,
     pub can_settle: bool,
+}
+
+/// The model's draft as a reviewer sees it: waiting until the model has had
+/// a quiet moment for it, then per item its verdict, points and evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftView {
+    pub status: DraftStatus,
+    pub items: Vec<DraftItem>,
+    pub total: Option<u32>,
+    pub updated_at: Option<i64>,
 }
 
 /// How an appeal ends.
@@ -134,6 +150,7 @@ pub struct QualityService {
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
+    drafts: Arc<QaDraftService>,
 }
 
 impl QualityService {
@@ -142,12 +159,14 @@ impl QualityService {
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
+        drafts: Arc<QaDraftService>,
     ) -> QualityService {
         QualityService {
             store,
             cipher,
             clock,
             chat,
+            drafts,
         }
     }
 
@@ -275,6 +294,9 @@ impl QualityService {
                 queued += 1;
             }
         }
+        if queued > 0 {
+            self.drafts.wake();
+        }
         Ok(RunResult {
             picked: picked.len(),
             queued,
@@ -313,7 +335,7 @@ impl QualityService {
                 let EventPayload::Message { body } = e.payload else {
                     return None;
                 };
-                message_text(body).map(|text| TranscriptLine {
+                body.transcript_text().map(|text| TranscriptLine {
                     seq: e.seq,
                     sender: e.sender.kind(),
                     text,
@@ -324,6 +346,26 @@ impl QualityService {
         let comment = self.open(row.comment_sealed.as_deref(), &row.id, "comment")?;
         let appeal_reason = self.open(row.appeal_sealed.as_deref(), &row.id, "appeal")?;
         let reviewer = staff.can(Permission::ReviewQuality);
+        let draft = if reviewer && self.drafts.enabled() {
+            let stored = self.drafts.draft(&row.id).await.map_err(repo_error)?;
+            Some(match stored {
+                Some(d) => DraftView {
+                    status: d.status,
+                    items: d.items,
+                    total: d.total,
+                    updated_at: Some(d.updated_at),
+                },
+                // Queued at the worker's next look.
+                None => DraftView {
+                    status: DraftStatus::Waiting,
+                    items: Vec::new(),
+                    total: None,
+                    updated_at: None,
+                },
+            })
+        } else {
+            None
+        };
         let review = review_view(row)?;
         Ok(ReviewDetail {
             can_score: reviewer && matches!(review.status.as_str(), "pending" | "scored"),
@@ -336,6 +378,7 @@ impl QualityService {
             comment,
             appeal_reason,
             transcript,
+            draft,
         })
     }
 
@@ -375,6 +418,18 @@ impl QualityService {
             return Err(QualityError::WrongState);
         }
         review_view(self.store.qa_review(id).await?)
+    }
+
+    /// A reviewer asks the model for the review's draft again (after it failed).
+    pub async fn redraft(&self, staff: &StaffUser, id: &str) -> Result<(), QualityError> {
+        self.visible_review(staff, id).await?;
+        if !staff.can(Permission::ReviewQuality) {
+            return Err(QualityError::Forbidden);
+        }
+        if !self.drafts.enabled() {
+            return Err(QualityError::NoModel);
+        }
+        self.drafts.request(id).await.map_err(repo_error)
     }
 
     /// The agent's one appeal, with a reason.
@@ -509,24 +564,6 @@ fn visible(staff: &StaffUser, scope: Option<&HashSet<String>>, row: &QaReviewRow
     }
 }
 
-fn message_text(body: MessageBody) -> Option<String> {
-    match body {
-        MessageBody::Text { text } => Some(text.as_str().to_owned()),
-        MessageBody::Image { caption, .. } => {
-            Some(caption.map_or_else(|| "[图片]".to_owned(), |c| c.as_str().to_owned()))
-        }
-        MessageBody::File { name, .. } => Some(format!("[文件] {name}")),
-        MessageBody::Voice { duration_ms, .. } => {
-            Some(format!("[语音] {} 秒", (duration_ms + 999) / 1000))
-        }
-        MessageBody::BotAnswer { text, .. } => Some(text),
-        MessageBody::ProductCard { card } => Some(format!("[商品] {}", card.title)),
-        MessageBody::OrderCard { card } => Some(card.summary()),
-        MessageBody::CouponCard { card } => Some(card.summary()),
-        MessageBody::System { .. } => None,
-    }
-}
-
 fn short_text(raw: &str, max: usize, why: &'static str) -> Result<String, QualityError> {
     let text = raw.trim();
     let n = text.chars().count();
@@ -580,4 +617,11 @@ fn review_view(row: QaReviewRow) -> Result<ReviewView, QualityError> {
         reviewer_id: row.reviewer_id,
         outcome: row.outcome,
     })
+}
+
+fn repo_error(e: RepoError) -> QualityError {
+    match e {
+        RepoError::NotFound => QualityError::NotFound,
+        other => QualityError::Corrupt(other.to_string()),
+    }
 }

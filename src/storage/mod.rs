@@ -57,7 +57,9 @@ pub use inbox::ChatGlanceRow;
 pub use portrait::BuyerTagRow;
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
-pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite};
+pub use quality::{
+    QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite, SealedQaDrafts,
+};
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use staff_totp::TotpRow;

@@ -263,6 +263,9 @@ impl Store {
                     // The history search's term hashes: an erased buyer is no longer
                     // found by their phone or words.
                     "DELETE FROM history_terms WHERE conversation_id = $1",
+                    // The model's draft scores quote the chat.
+                    "DELETE FROM qa_drafts WHERE review_id IN \
+                     (SELECT id FROM qa_reviews WHERE conversation_id = $1)",
                 ] {
                     sqlx::query(sql).bind(c).execute(&mut *tx).await?;
                 }
@@ -345,6 +348,10 @@ impl Store {
                         .bind(&erased.conversation_id).bind(kind).bind(body).bind(before)
                         .execute(&mut *tx).await?;
                 }
+                // A draft score quotes the chat: it goes with the words it quoted.
+                sqlx::query("DELETE FROM qa_drafts WHERE review_id IN \
+                             (SELECT id FROM qa_reviews WHERE conversation_id = $1)")
+                    .bind(&erased.conversation_id).execute(&mut *tx).await?;
             }
             let old: Vec<(String,)> = sqlx::query_as("SELECT id FROM attachments WHERE created_at < $1")
                 .bind(before).fetch_all(&mut *tx).await?;

@@ -208,3 +208,157 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
     }
 }
+
+/// What a draft's sealed items are bound to: their review.
+pub fn qa_draft_aad(review_id: &str) -> String {
+    format!("qa_draft:{review_id}")
+}
+
+/// The `QaDrafts` repository: drafts sealed with the data key, bound to their review.
+pub struct SealedQaDrafts {
+    store: Store,
+    cipher: crate::crypto::Cipher,
+}
+
+impl SealedQaDrafts {
+    pub fn new(store: Store, cipher: crate::crypto::Cipher) -> Self {
+        SealedQaDrafts { store, cipher }
+    }
+}
+
+type DraftRow = (String, Option<Vec<u8>>, Option<i64>, i64);
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::QaDrafts for SealedQaDrafts {
+    async fn take(
+        &self,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<crate::ports::repositories::DraftJob>, crate::ports::repositories::RepoError>
+    {
+        use crate::ports::repositories::{DraftJob, RepoError};
+        let store = &self.store;
+        let queue = "INSERT INTO qa_drafts (review_id, status, failures, next_at, updated_at) \
+                     SELECT r.id, 'waiting', 0, 0, $1 FROM qa_reviews r WHERE r.status = 'pending' \
+                     AND NOT EXISTS (SELECT 1 FROM qa_drafts d WHERE d.review_id = r.id) \
+                     ON CONFLICT (review_id) DO NOTHING";
+        on_pool!(store, pool => sqlx::query(queue).bind(now).execute(pool).await.map(|_| ()).map_err(StoreError::from)?);
+        // The condition again in the outer WHERE: of two nodes that picked the
+        // same review, the second finds it leased and takes nothing.
+        let lease = "UPDATE qa_drafts SET next_at = $2, updated_at = $1 WHERE review_id = \
+                     (SELECT d.review_id FROM qa_drafts d JOIN qa_reviews r ON r.id = d.review_id \
+                      WHERE d.status = 'waiting' AND d.next_at <= $1 AND r.status = 'pending' \
+                      ORDER BY d.next_at, d.review_id LIMIT 1) \
+                     AND status = 'waiting' AND next_at <= $1 RETURNING review_id, failures";
+        let taken: Option<(String, i64)> = on_pool!(store, pool => sqlx::query_as(lease)
+            .bind(now).bind(lease_until).fetch_optional(pool).await.map_err(StoreError::from)?);
+        let Some((review_id, failures)) = taken else {
+            return Ok(None);
+        };
+        let what = "SELECT r.conversation_id, s.rubric FROM qa_reviews r \
+                    JOIN qa_schemes s ON s.id = r.scheme_id WHERE r.id = $1";
+        let (conversation_id, rubric): (String, String) = on_pool!(store, pool => sqlx::query_as(what)
+            .bind(&review_id).fetch_one(pool).await.map_err(StoreError::from)?);
+        let rubric = serde_json::from_str(&rubric)
+            .map_err(|e| RepoError::Corrupt(format!("rubric of review {review_id}: {e}")))?;
+        Ok(Some(DraftJob {
+            review_id,
+            conversation_id,
+            rubric,
+            failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn finish(
+        &self,
+        review_id: &str,
+        items: &[crate::domain::quality::DraftItem],
+        total: u32,
+        now: i64,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        let plain = serde_json::to_vec(items).expect("draft items serialise");
+        let sealed = self.cipher.seal(&plain, qa_draft_aad(review_id).as_bytes());
+        let sql = "UPDATE qa_drafts SET status = 'ready', items_sealed = $2, total = $3, \
+                   next_at = $4, updated_at = $4 WHERE review_id = $1";
+        let store = &self.store;
+        on_pool!(store, pool => sqlx::query(sql).bind(review_id).bind(&sealed).bind(i64::from(total))
+            .bind(now).execute(pool).await.map(|_| ()).map_err(StoreError::from)?);
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        review_id: &str,
+        status: crate::ports::repositories::DraftStatus,
+        failures: u32,
+        retry_at: i64,
+        now: i64,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        use crate::ports::repositories::DraftStatus;
+        let status = match status {
+            DraftStatus::Waiting => "waiting",
+            DraftStatus::Ready => "ready",
+            DraftStatus::Failed => "failed",
+        };
+        let sql = "UPDATE qa_drafts SET status = $2, failures = $3, next_at = $4, updated_at = $5 \
+                   WHERE review_id = $1";
+        let store = &self.store;
+        on_pool!(store, pool => sqlx::query(sql).bind(review_id).bind(status).bind(i64::from(failures))
+            .bind(retry_at).bind(now).execute(pool).await.map(|_| ()).map_err(StoreError::from)?);
+        Ok(())
+    }
+
+    async fn draft(
+        &self,
+        review_id: &str,
+    ) -> Result<
+        Option<crate::ports::repositories::StoredDraft>,
+        crate::ports::repositories::RepoError,
+    > {
+        use crate::ports::repositories::{DraftStatus, RepoError, StoredDraft};
+        let sql =
+            "SELECT status, items_sealed, total, updated_at FROM qa_drafts WHERE review_id = $1";
+        let store = &self.store;
+        let row: Option<DraftRow> = on_pool!(store, pool => sqlx::query_as(sql)
+            .bind(review_id).fetch_optional(pool).await.map_err(StoreError::from)?);
+        let Some((status, sealed, total, updated_at)) = row else {
+            return Ok(None);
+        };
+        let status = match status.as_str() {
+            "waiting" => DraftStatus::Waiting,
+            "ready" => DraftStatus::Ready,
+            "failed" => DraftStatus::Failed,
+            other => return Err(RepoError::Corrupt(format!("draft status {other:?}"))),
+        };
+        let items = match sealed {
+            Some(sealed) => {
+                let plain = self
+                    .cipher
+                    .open(&sealed, qa_draft_aad(review_id).as_bytes())
+                    .map_err(|e| RepoError::Corrupt(format!("draft of review {review_id}: {e}")))?;
+                serde_json::from_slice(&plain)
+                    .map_err(|e| RepoError::Corrupt(format!("draft of review {review_id}: {e}")))?
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(StoredDraft {
+            status,
+            items,
+            total: total.and_then(|t| u32::try_from(t).ok()),
+            updated_at,
+        }))
+    }
+
+    async fn request(
+        &self,
+        review_id: &str,
+        now: i64,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        let sql = "UPDATE qa_drafts SET status = 'waiting', failures = 0, next_at = 0, updated_at = $2 \
+                   WHERE review_id = $1 AND status <> 'waiting'";
+        let store = &self.store;
+        on_pool!(store, pool => sqlx::query(sql).bind(review_id).bind(now)
+            .execute(pool).await.map(|_| ()).map_err(StoreError::from)?);
+        Ok(())
+    }
+}

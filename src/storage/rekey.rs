@@ -173,6 +173,14 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
         postgres_only: false,
     },
     SealedColumn {
+        table: "qa_drafts",
+        key: &[("review_id", KeyType::Text)],
+        column: "items_sealed",
+        owner: "review_id",
+        aad: super::quality::qa_draft_aad,
+        postgres_only: false,
+    },
+    SealedColumn {
         table: "smtp_settings",
         key: &[("id", KeyType::Int)],
         column: "sealed_password",

@@ -52,6 +52,11 @@ pub struct Day {
 /// "可以退货吗" without the model; anything else is handed off for low
 /// confidence) on a clock the test moves.
 pub async fn spawn_day() -> Day {
+    spawn_day_with(Arc::new(ScriptedChatModel::always(Scripted::text("摘要")))).await
+}
+
+/// The same day with this model.
+pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
     let clock = Arc::new(TestClock(AtomicI64::new(T0 - 30 * MIN)));
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
@@ -59,7 +64,7 @@ pub async fn spawn_day() -> Day {
     settings.service_hours = None;
     let adapters = Adapters {
         models: Some(Models {
-            llm: Arc::new(ScriptedChatModel::always(Scripted::text("摘要"))),
+            llm,
             embedder: Arc::new(ZeroEmbedder),
         }),
         knowledge: Some(Arc::new(FixedKnowledge {

@@ -42,10 +42,18 @@ async fn raw_exec(app: &TestApp, sql: String) {
 
 /// A sealed body as stored (to check it is gone afterwards, not only unreadable).
 pub(crate) async fn raw_body(app: &TestApp, conversation_id: &str, seq: i64) -> Vec<u8> {
+    raw_bytes(
+        app,
+        format!(
+            "SELECT body FROM events WHERE conversation_id = '{conversation_id}' AND seq = {seq}"
+        ),
+    )
+    .await
+}
+
+/// One bytes column of one row, read outside the server.
+pub(crate) async fn raw_bytes(app: &TestApp, sql: String) -> Vec<u8> {
     use sqlx::Connection;
-    let sql = format!(
-        "SELECT body FROM events WHERE conversation_id = '{conversation_id}' AND seq = {seq}"
-    );
     if backend_is_postgres() {
         let url = app.settings.database_url.as_ref().unwrap().expose().clone();
         let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();

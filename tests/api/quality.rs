@@ -297,3 +297,103 @@ async fn a_reviewer_scores_the_agent_appeals_once_and_the_supervisor_settles() {
     assert_eq!(row(&day.li.id), json!(95.0));
     assert_eq!(row(&day.wang.id), Value::Null);
 }
+
+/// Polls a review until its draft has this status.
+async fn draft_with_status(day: &Day, path: &str, status: &str) -> Value {
+    for _ in 0..400 {
+        let detail = ok(day.app.staff_get(&day.supervisor, path).await, 200).await;
+        if detail["draft"]["status"] == status {
+            return detail["draft"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the draft of {path} never became {status}");
+}
+
+/// The local model's draft score (a scripted model here; the real one drafts
+/// in the browser test and in `xiaoer eval qa`): made in the background once a
+/// plan queues the review, an item counted only with the agent's own words as
+/// evidence (the buyer's words are not), sealed at rest, shown to reviewers
+/// and never to the agent, and made again when a reviewer asks.
+#[tokio::test]
+async fn the_models_draft_counts_only_what_the_agent_said_and_only_reviewers_see_it() {
+    use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
+    let model = std::sync::Arc::new(ScriptedChatModel::answering(
+        &[
+            ("检查项：主动问候", Scripted::text("是|“您好，我来帮您”")),
+            ("检查项：态度生硬", Scripted::text("是|我想退这件")),
+        ],
+        Scripted::text("摘要"),
+    ));
+    let day = crate::analytics::spawn_day_with(model.clone()).await;
+    day.script().await;
+    let scheme_id = scheme(&day).await;
+    plan(
+        &day,
+        &scheme_id,
+        json!([{ "kind": "per_agent", "count": 5 }]),
+        3,
+    )
+    .await;
+    let all = reviews(&day, &day.supervisor).await;
+    let li_review = of_agent(&all, &day.li)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/staff/qa/reviews/{li_review}");
+    let draft = draft_with_status(&day, &path, "ready").await;
+    assert_eq!(
+        draft["items"],
+        json!([
+            { "key": "greeting", "verdict": "met", "points": 10, "evidence": "您好，我来帮您" },
+            { "key": "rude", "verdict": "unquoted", "points": 0, "evidence": null },
+        ])
+    );
+    assert_eq!(draft["total"], 100, "90 + 10 − 0");
+    // The model read this chat, each line marked with who said it.
+    let read_this_chat = |p: &Vec<xiaoer::ports::ChatMessage>| {
+        let text = &p.last().unwrap().content;
+        text.contains("客服：您好，我来帮您") && text.contains("买家：我想退这件")
+    };
+    let asked = model.prompts().iter().filter(|p| read_this_chat(p)).count();
+    assert_eq!(asked, 2, "one question per check item");
+    // It quotes the chat: sealed at rest.
+    let sealed = crate::data_protection::raw_bytes(
+        &day.app,
+        format!("SELECT items_sealed FROM qa_drafts WHERE review_id = '{li_review}'"),
+    )
+    .await;
+    assert!(!sealed.windows(6).any(|w| w == "您好".as_bytes()));
+    // An agent may not ask for a draft; a reviewer may, and it is made again.
+    let redraft = format!("{path}/draft");
+    let res = day.app.staff_post(&day.li, &redraft, json!({})).await;
+    assert_eq!(res.status(), 403);
+    let res = day
+        .app
+        .staff_post(&day.supervisor, &redraft, json!({}))
+        .await;
+    assert_eq!(res.status(), 202);
+    for _ in 0..400 {
+        if model.prompts().iter().filter(|p| read_this_chat(p)).count() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(draft_with_status(&day, &path, "ready").await, draft);
+    assert_eq!(
+        model.prompts().iter().filter(|p| read_this_chat(p)).count(),
+        4
+    );
+    // Scored, the agent sees the result, never the draft.
+    let body = json!({ "scores": { "greeting": 10, "rude": 0 } });
+    ok(
+        day.app
+            .staff_post(&day.supervisor, &format!("{path}/score"), body)
+            .await,
+        200,
+    )
+    .await;
+    let seen = ok(day.app.staff_get(&day.li, &path).await, 200).await;
+    assert_eq!(seen["total"], 100);
+    assert!(seen["draft"].is_null(), "{seen}");
+}

@@ -1791,23 +1791,31 @@ async fn a_buyer_writes_sends_a_picture_reaches_a_person_and_rates_the_chat_at_b
 }
 
 /// 质检 in the console: a supervisor samples li's low-rated chat, reads the
-/// transcript beside the rubric and scores it; li opens the result and
-/// appeals with a reason. Both pages are sound at desktop and phone width.
+/// transcript beside the rubric and the local model's draft score (made in the
+/// background by the real model), takes the draft into the form, scores; li
+/// opens the result and appeals with a reason. Both pages are sound at desktop
+/// and phone width.
 #[tokio::test]
 async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
     let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
-    let app = helpers::spawn_app().await;
+    // The bot on with the real models (they draft the score) over an empty
+    // knowledge base; the buyer asks for a person before writing, so the bot
+    // stays out of the chat.
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::test_settings(dir.path()).await;
+    settings.bot = true;
+    let app = helpers::spawn_with(dir, settings, Default::default()).await;
     let Team { li, lead } = team(&app, "售后 after-sales").await;
     let buyer = app.start_conversation().await;
+    app.hand_to_agent(&buyer, &li).await;
     app.buyer_send(
         &buyer,
         &uuid::Uuid::new_v4().to_string(),
         "我要退货，质量太差",
     )
     .await;
-    app.hand_to_agent(&buyer, &li).await;
     let base = format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
     let reply = json!({ "client_msg_id": uuid::Uuid::new_v4().to_string(), "body": { "type": "text", "text": "好的，已为您登记退货" } });
     assert!(
@@ -1866,8 +1874,70 @@ async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
     browser
         .wait_until("the transcript", "document.querySelector('[data-testid=qa-transcript]')?.innerText.includes('我要退货，质量太差')")
         .await;
+    // The model's draft arrives while the page is open: a verdict per item,
+    // evidence only in the agent's own words, and "use the draft" fills the
+    // form with exactly the draft's points.
     browser
-        .run("document.querySelector('[data-testid=qa-score-rude]').value = '20'; document.querySelector('[data-testid=qa-comment]').value = '语气生硬'; return null;", json!([]))
+        .wait_until_within(
+            "the model's draft",
+            "document.querySelector('[data-testid=qa-draft]')?.dataset.status === 'ready'",
+            std::time::Duration::from_secs(120),
+        )
+        .await;
+    let reviews: Value = app
+        .staff_get(&lead, "/api/v1/staff/qa/reviews")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let review_id = reviews[0]["id"].as_str().unwrap();
+    let detail: Value = app
+        .staff_get(&lead, &format!("/api/v1/staff/qa/reviews/{review_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let draft = &detail["draft"];
+    assert_eq!(draft["status"], "ready", "{detail}");
+    let agent_said: Vec<&str> = detail["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["sender"] == "agent")
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(agent_said.contains(&"好的，已为您登记退货"), "{detail}");
+    for item in draft["items"].as_array().unwrap() {
+        let key = item["key"].as_str().unwrap();
+        let shown = browser
+            .run(
+                &format!(
+                    "return document.querySelector('[data-testid=qa-draft-{key}]').dataset.verdict;"
+                ),
+                json!([]),
+            )
+            .await;
+        assert_eq!(shown, item["verdict"], "{draft}");
+        if let Some(evidence) = item["evidence"].as_str() {
+            assert!(
+                agent_said.contains(&evidence),
+                "only the agent's words are evidence: {draft}"
+            );
+        }
+    }
+    browser.click("[data-testid=qa-draft-use]").await;
+    let filled = browser
+        .run("return ['greeting', 'rude'].map(k => Number(document.querySelector(`[data-testid=qa-score-${k}]`).value));", json!([]))
+        .await;
+    let drafted: Vec<Value> = draft["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["points"].clone())
+        .collect();
+    assert_eq!(filled, json!(drafted), "{draft}");
+    browser
+        .run("document.querySelector('[data-testid=qa-score-greeting]').value = '0'; document.querySelector('[data-testid=qa-score-rude]').value = '20'; document.querySelector('[data-testid=qa-comment]').value = '语气生硬'; return null;", json!([]))
         .await;
     browser.click("[data-testid=qa-submit]").await;
     // 90 + 0 − 20.

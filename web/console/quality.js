@@ -24,6 +24,10 @@ addStrings(
     error_qa_not_yours: "这条质检记录不属于您", error_invalid_scores: "每项分数须在 0 到该项分值之间",
     error_invalid_rubric: "评分项不正确：1–30 项，名称 1–80 字，分值 1–100，基础分 0–100",
     error_invalid_sampling_rule: "抽样规则不正确", error_invalid_text: "请填写内容（不超过 2000 字）",
+    qa_draft: "AI 初评", qa_draft_waiting: "AI 初评生成中（模型在没有买家等待时进行）…", qa_draft_failed: "模型未能完成 AI 初评",
+    qa_draft_retry: "重新生成", qa_draft_use: "采用 AI 初评", qa_draft_total: (n) => `AI 初评得分 ${n}`, qa_draft_note: "AI 初评仅供参考：请核对证据后提交评分。",
+    qa_evidence: "证据", qa_v_met: "成立", qa_v_not_met: "不成立", qa_v_unquoted: "模型认为成立，但没能引用客服原话：不计分",
+    qa_v_unreadable: "模型的回答无法识别：不计分", qa_draft_asked: "已请求重新生成 AI 初评", error_qa_no_model: "未加载本地模型，无法生成 AI 初评",
   },
   {
     quality: "Quality", qa_reviews: "Reviews", qa_none: "No reviews yet", qa_day: "Day", qa_agent: "Agent", qa_reason: "Picked by",
@@ -41,6 +45,10 @@ addStrings(
     error_qa_not_yours: "This review is not yours", error_invalid_scores: "Each score must be between 0 and the item's points",
     error_invalid_rubric: "Check the items: 1–30, labels of 1–80 characters, 1–100 points, base 0–100",
     error_invalid_sampling_rule: "Check the sampling rules", error_invalid_text: "Write something (at most 2000 characters)",
+    qa_draft: "Model's draft", qa_draft_waiting: "The model drafts this review when no buyer is waiting…", qa_draft_failed: "The model could not draft this review",
+    qa_draft_retry: "Try again", qa_draft_use: "Use the draft", qa_draft_total: (n) => `Draft score ${n}`, qa_draft_note: "The draft is a suggestion: check the evidence, then submit your score.",
+    qa_evidence: "Evidence", qa_v_met: "holds", qa_v_not_met: "does not hold", qa_v_unquoted: "The model said it holds but quoted nothing the agent said: not counted",
+    qa_v_unreadable: "The model's answer could not be read: not counted", qa_draft_asked: "Asked the model for a new draft", error_qa_no_model: "No local model is loaded to draft scores",
   },
 );
 
@@ -81,6 +89,7 @@ export class Quality {
   }
 
   async list() {
+    this.shown = null;
     let reviews = [];
     try {
       reviews = await get("/api/v1/staff/qa/reviews");
@@ -178,6 +187,7 @@ export class Quality {
 
   /// One review: the transcript beside the rubric, and what the caller may do.
   async open(id) {
+    this.shown = id;
     let r;
     try {
       r = await get(`/api/v1/staff/qa/reviews/${encodeURIComponent(id)}`);
@@ -188,14 +198,64 @@ export class Quality {
       el("li", { class: `qa-line qa-${line.sender}`, testid: "qa-line" }, el("b", {}, `${t(`qa_sender_${line.sender}`)}: `), line.text),
     );
     const inputs = new Map();
+    const hints = new Map();
     const items = r.scheme.rubric.items.map((item) => {
       const input = el("input", {
         type: "number", min: 0, max: item.points, value: r.scores?.[item.key] ?? 0, testid: `qa-score-${item.key}`,
         "aria-label": item.label, disabled: !(r.can_score || r.can_settle),
       });
       inputs.set(item.key, input);
-      return el("li", { class: "qa-item" }, el("span", {}, item.label, " ", el("small", {}, `${t(`qa_${item.kind}`)} ≤ ${item.points} ${t("qa_points")}`)), input);
+      const hint = el("div", { class: "qa-draft-item", testid: `qa-draft-${item.key}` });
+      hints.set(item.key, hint);
+      return el(
+        "li",
+        { class: "qa-item" },
+        el("div", { class: "qa-item-row" }, el("span", {}, item.label, " ", el("small", {}, `${t(`qa_${item.kind}`)} ≤ ${item.points} ${t("qa_points")}`)), input),
+        hint,
+      );
     });
+    const draftBox = el("div", { class: "qa-draft", testid: "qa-draft", role: "status" });
+    const showDraft = (draft) => {
+      draftBox.dataset.status = draft?.status ?? "none";
+      if (!draft) return draftBox.replaceChildren();
+      for (const [key, hint] of hints) {
+        const d = draft.items.find((i) => i.key === key);
+        hint.replaceChildren();
+        if (!d) continue;
+        hint.dataset.verdict = d.verdict;
+        hint.append(el("small", {}, `${t("qa_draft")}: ${t(`qa_v_${d.verdict}`)}${d.verdict === "met" ? ` · ${d.points} ${t("qa_points")}` : ""}`));
+        if (d.evidence) hint.append(el("q", { testid: `qa-evidence-${key}` }, d.evidence));
+      }
+      if (draft.status === "ready") {
+        draftBox.replaceChildren(
+          el("b", { testid: "qa-draft-total" }, t("qa_draft_total", draft.total)),
+          " ",
+          r.can_score
+            ? el("button", { type: "button", testid: "qa-draft-use", onclick: () => {
+                for (const d of draft.items) if (inputs.has(d.key)) inputs.get(d.key).value = d.points;
+              } }, t("qa_draft_use"))
+            : null,
+          el("small", { class: "hint" }, t("qa_draft_note")),
+        );
+      } else if (draft.status === "failed") {
+        draftBox.replaceChildren(
+          el("span", {}, t("qa_draft_failed")),
+          " ",
+          el("button", { type: "button", testid: "qa-draft-retry", onclick: async () => {
+            try {
+              await post(`/api/v1/staff/qa/reviews/${encodeURIComponent(id)}/draft`, {});
+              this.say(t("qa_draft_asked"));
+              showDraft({ status: "waiting", items: [] });
+              this.watchDraft(id, showDraft);
+            } catch (error) {
+              this.fail(error);
+            }
+          } }, t("qa_draft_retry")),
+        );
+      } else {
+        draftBox.replaceChildren(el("span", { class: "hint" }, t("qa_draft_waiting")));
+      }
+    };
     const scores = () => Object.fromEntries([...inputs].map(([k, input]) => [k, Number(input.value) || 0]));
     const comment = el("textarea", { testid: "qa-comment", rows: 3, maxlength: 2000, disabled: !r.can_score }, r.comment ?? "");
     const act = (fn) => async () => {
@@ -218,6 +278,7 @@ export class Quality {
           "section",
           {},
           el("h3", {}, `${r.scheme.name} · ${t("qa_total")}: `, el("span", { testid: "qa-total" }, r.total ?? "–"), ` · ${t(`qa_st_${r.status}`)}`),
+          draftBox,
           el("ul", { class: "qa-items" }, items),
           el("label", { class: "wide" }, t("qa_comment"), comment),
           r.can_score ? el("button", { type: "button", testid: "qa-submit", onclick: act(() => post(`/api/v1/staff/qa/reviews/${id}/score`, { scores: scores(), comment: comment.value || null })) }, t("qa_submit")) : null,
@@ -235,5 +296,25 @@ export class Quality {
         ),
       ),
     );
+    showDraft(r.draft);
+    if (r.draft?.status === "waiting") this.watchDraft(id, showDraft);
+  }
+
+  /// Looks again every few seconds while the draft is being made and this
+  /// review is still on screen; only the draft's parts change (never what
+  /// the reviewer typed).
+  watchDraft(id, showDraft) {
+    clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(async () => {
+      if (this.shown !== id || !this.body.isConnected) return;
+      try {
+        const r = await get(`/api/v1/staff/qa/reviews/${encodeURIComponent(id)}`);
+        if (this.shown !== id) return;
+        showDraft(r.draft);
+        if (r.draft?.status === "waiting") this.watchDraft(id, showDraft);
+      } catch (error) {
+        this.fail(error);
+      }
+    }, 3000);
   }
 }

@@ -6,7 +6,7 @@ use crate::domain::lang::Lang;
 use minijinja::{Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("system", include_str!("../../../prompts/system.j2")),
     ("grounded", include_str!("../../../prompts/grounded.j2")),
     (
@@ -14,6 +14,7 @@ const TEMPLATES: [(&str, &str); 4] = [
         include_str!("../../../prompts/extract_slots.j2"),
     ),
     ("summary", include_str!("../../../prompts/summary.j2")),
+    ("qa_item", include_str!("../../../prompts/qa_item.j2")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +112,8 @@ impl Prompts {
             who: "buyer",
             text: "t".into(),
         };
-        self.summary(&[line])?;
+        self.summary(std::slice::from_ref(&line))?;
+        self.qa_item(&[line], "l")?;
         Ok(())
     }
 
@@ -174,6 +176,27 @@ impl Prompts {
             })
             .collect();
         self.render("summary", context! { transcript => lines })
+    }
+
+    /// One quality-inspection check item asked of a transcript. The transcript
+    /// comes first, so the items of one review share its prompt prefix (the
+    /// model reuses what it computed for the previous item).
+    pub fn qa_item(
+        &self,
+        transcript: &[TranscriptLine],
+        item: &str,
+    ) -> Result<String, PromptError> {
+        let lines: Vec<TranscriptLine> = transcript
+            .iter()
+            .map(|l| TranscriptLine {
+                who: l.who,
+                text: as_data(&l.text),
+            })
+            .collect();
+        self.render(
+            "qa_item",
+            context! { transcript => lines, item => as_data(item) },
+        )
     }
 }
 
