@@ -240,8 +240,10 @@ pub enum DraftVerdict {
     Met,
     /// It does not hold.
     NotMet,
-    /// The model said it holds but quoted nothing the agent said: not counted,
-    /// so no agent loses points to an accusation without evidence.
+    /// The model said it holds but pointed to no line of the agent's that
+    /// shows it (none, one the agent does not have, or one that, asked of
+    /// alone, does not show it): not counted, so no agent loses points to an
+    /// accusation without evidence.
     Unquoted,
     /// The model's answer could not be read: not counted.
     Unreadable,
@@ -254,7 +256,7 @@ pub struct DraftItem {
     pub verdict: DraftVerdict,
     /// The points the draft gives the item: all of them when met, else none.
     pub points: u32,
-    /// The agent's line, verbatim from the transcript, that the model quoted.
+    /// The agent's line, word for word from the transcript, that the model pointed to.
     pub evidence: Option<String>,
 }
 
@@ -264,66 +266,64 @@ impl DraftItem {
     }
 }
 
-/// Reads the model's answer to one check item: "是" or "否" (or yes / no)
-/// first, then, after a bar, the agent's words it quotes. None when the answer
-/// starts with neither.
-pub fn parse_verdict(output: &str) -> Option<(bool, String)> {
+/// The model's answer to one check item: whether it holds and, when it does,
+/// the number of the agent's line it points to as evidence ("是，客服[2]").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemAnswer {
+    pub holds: bool,
+    pub line: Option<usize>,
+}
+
+/// Reads the model's answer: "是" / "成立" / yes, or "否" / "不成立" / no,
+/// first; then the first number, the agent's line. None when it starts with
+/// neither (the model talked about something else).
+pub fn parse_verdict(output: &str) -> Option<ItemAnswer> {
     let line = output.trim().lines().next().unwrap_or("").trim();
     let line = ["答：", "答:", "回答：", "回答:", "Answer:"]
         .iter()
         .find_map(|p| line.strip_prefix(p))
         .unwrap_or(line)
-        .trim_start();
+        .trim_start_matches(|c: char| c.is_whitespace() || "\"“「'*".contains(c));
     let lower = line.to_lowercase();
-    let met = if line.starts_with('是') || lower.starts_with("yes") {
-        true
-    } else if line.starts_with('否') || line.starts_with('不') || lower.starts_with("no") {
+    let holds = if ["否", "不", "no"].iter().any(|w| lower.starts_with(w)) {
         false
+    } else if ["是", "成立", "yes"].iter().any(|w| lower.starts_with(w)) {
+        true
     } else {
         return None;
     };
-    let quote = line
-        .split_once(['|', '｜'])
-        .map(|(_, q)| q.trim().to_owned())
-        .unwrap_or_default();
-    Some((met, quote))
+    Some(ItemAnswer {
+        holds,
+        line: parse_line(line),
+    })
 }
 
-/// Letters and digits only, lower-cased: a quote matches its line whatever
-/// the model did to spaces, punctuation and quotation marks.
-fn bare(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+/// The first number in the model's answer: the agent's line it points to.
+pub fn parse_line(answer: &str) -> Option<usize> {
+    let digits: String = answer
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
-/// The agent's line a quote comes from, word for word as the agent wrote it;
-/// None for a quote the agent never said (made up, or the buyer's words).
-pub fn evidence(quote: &str, agent_lines: &[String]) -> Option<String> {
-    let quote = bare(quote);
-    if quote.chars().count() < 2 {
-        return None;
-    }
-    agent_lines
-        .iter()
-        .find(|line| bare(line).contains(&quote))
-        .cloned()
-}
-
-/// The draft of one item from the model's answer (None: unreadable).
+/// The draft of one item from the model's answer (None: unreadable). Met
+/// only with a line of the agent's as evidence.
 pub fn draft_item(
     item: &CheckItem,
-    answer: Option<(bool, String)>,
+    answer: Option<ItemAnswer>,
     agent_lines: &[String],
 ) -> DraftItem {
     let (verdict, evidence) = match answer {
         None => (DraftVerdict::Unreadable, None),
-        Some((false, _)) => (DraftVerdict::NotMet, None),
-        Some((true, quote)) => match evidence(&quote, agent_lines) {
-            Some(line) => (DraftVerdict::Met, Some(line)),
-            None => (DraftVerdict::Unquoted, None),
-        },
+        Some(ItemAnswer { holds: false, .. }) => (DraftVerdict::NotMet, None),
+        Some(ItemAnswer { line, .. }) => {
+            match line.and_then(|n| agent_lines.get(n.checked_sub(1)?)) {
+                Some(said) => (DraftVerdict::Met, Some(said.clone())),
+                None => (DraftVerdict::Unquoted, None),
+            }
+        }
     };
     DraftItem {
         key: item.key.clone(),
@@ -514,48 +514,41 @@ mod tests {
     }
 
     #[test]
-    fn a_quote_counts_only_when_the_agent_said_it() {
-        let agent = vec![
-            "亲，您好！请问有什么可以帮您？".to_owned(),
-            "这个不能退哦".to_owned(),
-        ];
-        // Punctuation, spaces and quotation marks aside, the agent's own line is the evidence.
+    fn the_models_answer_reads_as_a_verdict_and_the_agents_line() {
+        let answer = |holds, line| Some(ItemAnswer { holds, line });
         assert_eq!(
-            evidence("“亲 您好，请问有什么可以帮您”", &agent).as_deref(),
-            Some("亲，您好！请问有什么可以帮您？")
+            parse_verdict("是，客服[2]\n多余的话"),
+            answer(true, Some(2))
         );
-        assert_eq!(evidence("我要退货", &agent), None, "the buyer's words");
-        assert_eq!(evidence("  ", &agent), None);
-        assert_eq!(evidence("哦", &agent), None, "too short to be evidence");
-    }
-
-    #[test]
-    fn the_models_answer_reads_as_a_verdict_and_a_quote() {
-        assert_eq!(
-            parse_verdict("是|亲，您好\n多余的话"),
-            Some((true, "亲，您好".to_owned()))
-        );
-        assert_eq!(parse_verdict(" 答：否"), Some((false, String::new())));
-        assert_eq!(parse_verdict("不成立"), Some((false, String::new())));
-        assert_eq!(
-            parse_verdict("Yes ｜ Hello there"),
-            Some((true, "Hello there".to_owned()))
-        );
+        assert_eq!(parse_verdict(" 答：否"), answer(false, None));
+        assert_eq!(parse_verdict("不成立"), answer(false, None));
+        assert_eq!(parse_verdict("成立"), answer(true, None));
+        assert_eq!(parse_verdict("“是” 客服[10]"), answer(true, Some(10)));
+        assert_eq!(parse_verdict("Yes, agent [1]"), answer(true, Some(1)));
         assert_eq!(parse_verdict("客服很礼貌"), None);
         let rude = item("rude", ItemKind::Deduct, 50);
-        let agent = vec!["你烦不烦啊".to_owned()];
-        let met = draft_item(&rude, parse_verdict("是|你烦不烦"), &agent);
+        let agent = vec!["您好".to_owned(), "你烦不烦啊".to_owned()];
+        let met = draft_item(&rude, parse_verdict("是，客服[2]"), &agent);
         assert_eq!((met.verdict, met.points), (DraftVerdict::Met, 50));
         assert_eq!(met.evidence.as_deref(), Some("你烦不烦啊"));
-        let unquoted = draft_item(&rude, parse_verdict("是|滚"), &agent);
-        assert_eq!(
-            (unquoted.verdict, unquoted.points),
-            (DraftVerdict::Unquoted, 0)
-        );
+        // No line, or one the agent does not have: not counted.
+        for said in ["是", "是，客服[3]", "是，客服[0]"] {
+            let unquoted = draft_item(&rude, parse_verdict(said), &agent);
+            assert_eq!(
+                (unquoted.verdict, unquoted.points),
+                (DraftVerdict::Unquoted, 0),
+                "{said}"
+            );
+        }
         let unread = draft_item(&rude, parse_verdict("嗯"), &agent);
         assert_eq!(
             (unread.verdict, unread.points),
             (DraftVerdict::Unreadable, 0)
+        );
+        let not_met = draft_item(&rude, parse_verdict("否"), &agent);
+        assert_eq!(
+            (not_met.verdict, not_met.points, not_met.evidence),
+            (DraftVerdict::NotMet, 0, None)
         );
     }
 

@@ -7,7 +7,7 @@
 use crate::config::Settings;
 use crate::domain::quality::{Agreement, CheckItem, DraftVerdict, Rubric, agreement};
 use crate::services::bot::prompts::Prompts;
-use crate::services::quality_drafts::{ChatLine, draft_total, score_transcript};
+use crate::services::quality_drafts::{ChatLine, answer_items, draft_total};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,6 +62,8 @@ pub struct Miss {
     pub human: bool,
     pub draft: DraftVerdict,
     pub evidence: Option<String>,
+    /// What the model answered.
+    pub answer: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,9 +119,10 @@ pub async fn run(args: QaEvalArgs, settings: Settings) -> anyhow::Result<()> {
     let mut misses = Vec::new();
     let mut total_error = 0.0;
     for case in &cases {
-        let items = score_transcript(llm.as_ref(), &prompts, &rubric, &case.lines, false)
+        let answered = answer_items(llm.as_ref(), &prompts, &rubric, &case.lines, false)
             .await
             .with_context(|| format!("chat {}", case.id))?;
+        let items: Vec<_> = answered.iter().map(|(item, _)| item.clone()).collect();
         let human: BTreeMap<String, u32> = rubric
             .items
             .iter()
@@ -132,7 +135,7 @@ pub async fn run(args: QaEvalArgs, settings: Settings) -> anyhow::Result<()> {
             .collect();
         total_error +=
             (f64::from(draft_total(&rubric, &items)) - f64::from(rubric.total(&human))).abs();
-        for item in &items {
+        for (item, answer) in &answered {
             let label = case.labels[&item.key];
             pairs
                 .entry(item.key.clone())
@@ -151,6 +154,7 @@ pub async fn run(args: QaEvalArgs, settings: Settings) -> anyhow::Result<()> {
                     human: label,
                     draft: item.verdict,
                     evidence: item.evidence.clone(),
+                    answer: answer.clone(),
                 });
             }
         }

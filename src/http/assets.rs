@@ -197,6 +197,35 @@ mod tests {
         assert_eq!(manifest["display"], "standalone");
     }
 
+    /// A block left open swallows every rule after it into itself: an
+    /// unclosed phone-width `@media` once kept the analytics and quality pages
+    /// unstyled on desktop. Comments and strings aside, every brace closes.
+    #[test]
+    fn every_style_sheet_closes_its_blocks() {
+        for asset in ASSETS.iter().filter(|a| a.content_type == CSS) {
+            let css = std::str::from_utf8(asset.body).unwrap();
+            let (mut depth, mut rest) = (0i32, css);
+            while let Some(c) = rest.chars().next() {
+                if let Some(after) = rest.strip_prefix("/*") {
+                    rest = after.split_once("*/").map_or("", |(_, r)| r);
+                    continue;
+                }
+                if c == '"' || c == '\'' {
+                    rest = rest[1..].split_once(c).map_or("", |(_, r)| r);
+                    continue;
+                }
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                assert!(depth >= 0, "{}: a '}}' closes nothing", asset.path);
+                rest = &rest[c.len_utf8()..];
+            }
+            assert_eq!(depth, 0, "{}: {depth} block(s) left open", asset.path);
+        }
+    }
+
     #[test]
     fn every_asset_has_a_known_type_and_content() {
         for asset in ASSETS {

@@ -6,12 +6,12 @@
 //! makes drafts only when no buyer waits, and stops one for a buyer
 //! (`ChatModel::generate_background`); the review is taken again later.
 
-use super::bot::prompts::{PromptError, Prompts, TranscriptLine};
+use super::bot::prompts::{PromptError, Prompts, QaLine, as_data};
 use super::chat::{ChatError, ChatService};
 use super::events::EventPayload;
 use crate::domain::conversation::ConversationId;
 use crate::domain::message::Sender;
-use crate::domain::quality::{DraftItem, Rubric, draft_item, parse_verdict};
+use crate::domain::quality::{DraftItem, Rubric, draft_item, parse_line, parse_verdict};
 use crate::ports::repositories::{DraftStatus, QaDrafts, RepoError, StoredDraft};
 use crate::ports::{
     ChatMessage, ChatModel, ChatRole, Clock, FinishReason, GenerationEvent, GenerationParams,
@@ -36,8 +36,8 @@ const TRANSCRIPT_CHARS: usize = 2400;
 const LINE_CHARS: usize = 300;
 /// Messages read from the conversation.
 const EVENTS_READ: i64 = 500;
-/// "是|" and one quoted line.
-const ANSWER_TOKENS: usize = 80;
+/// "是，客服[2]" and a little slack.
+const ANSWER_TOKENS: usize = 16;
 
 /// Who said a line of a transcript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -98,46 +98,111 @@ pub async fn score_transcript(
     transcript: &[ChatLine],
     background: bool,
 ) -> Result<Vec<DraftItem>, DraftError> {
+    let answered = answer_items(llm, prompts, rubric, transcript, background).await?;
+    Ok(answered.into_iter().map(|(item, _)| item).collect())
+}
+
+/// Each item's draft with the model's answer as it gave it (the evaluation
+/// shows the answers behind its misses).
+pub async fn answer_items(
+    llm: &dyn ChatModel,
+    prompts: &Prompts,
+    rubric: &Rubric,
+    transcript: &[ChatLine],
+    background: bool,
+) -> Result<Vec<(DraftItem, String)>, DraftError> {
     let shown = tail(transcript);
     let agent_lines: Vec<String> = shown
         .iter()
         .filter(|l| l.speaker == Speaker::Agent)
         .map(|l| l.text.clone())
         .collect();
-    let lines: Vec<TranscriptLine> = shown
+    let mut agent_seen = 0;
+    let lines: Vec<QaLine> = shown
         .iter()
-        .map(|l| TranscriptLine {
-            who: l.speaker.label(),
+        .map(|l| QaLine {
+            who: match l.speaker {
+                Speaker::Agent => {
+                    agent_seen += 1;
+                    format!("{}[{agent_seen}]", l.speaker.label())
+                }
+                other => other.label().to_owned(),
+            },
             text: l.text.clone(),
         })
         .collect();
     let mut items = Vec::with_capacity(rubric.items.len());
     for item in &rubric.items {
         let prompt = prompts.qa_item(&lines, &item.label)?;
-        let messages = vec![ChatMessage::new(ChatRole::User, prompt)];
-        let params = GenerationParams {
-            max_tokens: ANSWER_TOKENS,
-            sampling: Sampling::Greedy,
-            stop: vec!["\n".into()],
-        };
-        let mut stream = if background {
-            llm.generate_background(messages, params).await?
-        } else {
-            llm.generate(messages, params).await?
-        };
-        let mut answer = String::new();
-        while let Some(event) = stream.recv().await {
-            match event? {
-                GenerationEvent::Token(piece) => answer.push_str(&piece),
-                GenerationEvent::Done(stats) if stats.finish == FinishReason::Cancelled => {
-                    return Err(DraftError::Yielded);
-                }
-                GenerationEvent::Done(_) => {}
-            }
+        let mut messages = vec![ChatMessage::new(ChatRole::User, prompt)];
+        let mut answer = ask(llm, messages.clone(), background).await?;
+        let mut verdict = parse_verdict(&answer);
+        // "是" alone: which line shows it, asked as a second turn of the same
+        // chat (the model keeps the first turn's computation).
+        if let Some(v) = verdict.as_mut().filter(|v| v.holds && v.line.is_none()) {
+            messages.push(ChatMessage::new(ChatRole::Assistant, answer.trim()));
+            messages.push(ChatMessage::new(ChatRole::User, WHICH_LINE));
+            let line = ask(llm, messages.clone(), background).await?;
+            messages.push(ChatMessage::new(ChatRole::Assistant, line.trim()));
+            v.line = parse_line(&line);
+            answer = format!("{} → {}", answer.trim(), line.trim());
         }
-        items.push(draft_item(item, parse_verdict(&answer), &agent_lines));
+        // The line pointed to must show the item on its own: asked of that
+        // line alone, a "no" leaves the item unproven (a small model says
+        // "yes" to a whole chat more readily than to the one sentence).
+        if let Some(v) = verdict.as_mut().filter(|v| v.holds)
+            && let Some(said) = v.line.and_then(|n| agent_lines.get(n.checked_sub(1)?))
+        {
+            if messages.len() == 1 {
+                messages.push(ChatMessage::new(ChatRole::Assistant, answer.trim()));
+            }
+            let check = format!(
+                "只看这一句客服的话：“{}”。单凭这一句，能说明“{}”吗？只回答是或否。",
+                as_data(said),
+                as_data(&item.label)
+            );
+            messages.push(ChatMessage::new(ChatRole::User, check));
+            let confirmed = ask(llm, messages, background).await?;
+            if !parse_verdict(&confirmed).is_some_and(|c| c.holds) {
+                v.line = None;
+            }
+            answer = format!("{} → {}", answer.trim(), confirmed.trim());
+        }
+        items.push((draft_item(item, verdict, &agent_lines), answer));
     }
     Ok(items)
+}
+
+/// The follow-up question when the model said an item holds without the line.
+const WHICH_LINE: &str = "能证明它的是哪一句客服的话？只回答编号，例如：客服[2]";
+
+/// One short answer from the model, in the background or not.
+async fn ask(
+    llm: &dyn ChatModel,
+    messages: Vec<ChatMessage>,
+    background: bool,
+) -> Result<String, DraftError> {
+    let params = GenerationParams {
+        max_tokens: ANSWER_TOKENS,
+        sampling: Sampling::Greedy,
+        stop: vec!["\n".into()],
+    };
+    let mut stream = if background {
+        llm.generate_background(messages, params).await?
+    } else {
+        llm.generate(messages, params).await?
+    };
+    let mut answer = String::new();
+    while let Some(event) = stream.recv().await {
+        match event? {
+            GenerationEvent::Token(piece) => answer.push_str(&piece),
+            GenerationEvent::Done(stats) if stats.finish == FinishReason::Cancelled => {
+                return Err(DraftError::Yielded);
+            }
+            GenerationEvent::Done(_) => {}
+        }
+    }
+    Ok(answer)
 }
 
 /// The draft's score: the rubric's total of the points it gives each item.

@@ -312,16 +312,19 @@ async fn draft_with_status(day: &Day, path: &str, status: &str) -> Value {
 
 /// The local model's draft score (a scripted model here; the real one drafts
 /// in the browser test and in `xiaoer eval qa`): made in the background once a
-/// plan queues the review, an item counted only with the agent's own words as
-/// evidence (the buyer's words are not), sealed at rest, shown to reviewers
+/// plan queues the review, an item counted only with a line of the agent's as
+/// evidence (the model points to one by its number), sealed at rest, shown to reviewers
 /// and never to the agent, and made again when a reviewer asks.
 #[tokio::test]
 async fn the_models_draft_counts_only_what_the_agent_said_and_only_reviewers_see_it() {
     use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
     let model = std::sync::Arc::new(ScriptedChatModel::answering(
         &[
-            ("检查项：主动问候", Scripted::text("是|“您好，我来帮您”")),
-            ("检查项：态度生硬", Scripted::text("是|我想退这件")),
+            ("检查项：主动问候", Scripted::text("是，客服[1]")),
+            // The line it pointed to, asked of alone.
+            ("能说明“主动问候”吗", Scripted::text("是")),
+            // A line li does not have (the buyer's words are not numbered).
+            ("检查项：态度生硬", Scripted::text("是，客服[7]")),
         ],
         Scripted::text("摘要"),
     ));
@@ -350,10 +353,13 @@ async fn the_models_draft_counts_only_what_the_agent_said_and_only_reviewers_see
         ])
     );
     assert_eq!(draft["total"], 100, "90 + 10 − 0");
-    // The model read this chat, each line marked with who said it.
+    // The model read this chat, each line marked with who said it, the
+    // agent's numbered.
     let read_this_chat = |p: &Vec<xiaoer::ports::ChatMessage>| {
         let text = &p.last().unwrap().content;
-        text.contains("客服：您好，我来帮您") && text.contains("买家：我想退这件")
+        text.contains("客服[1]：您好，我来帮您")
+            && text.contains("买家：我想退这件")
+            && text.contains("客服[2]：好的，已为您登记")
     };
     let asked = model.prompts().iter().filter(|p| read_this_chat(p)).count();
     assert_eq!(asked, 2, "one question per check item");

@@ -42,6 +42,14 @@ pub struct TranscriptLine {
     pub text: String,
 }
 
+/// A transcript line for quality inspection: who said it, the agent's lines
+/// numbered ("客服[2]") so the model can point to one as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct QaLine {
+    pub who: String,
+    pub text: String,
+}
+
 pub struct Prompts {
     env: Environment<'static>,
     shop_name: String,
@@ -112,8 +120,12 @@ impl Prompts {
             who: "buyer",
             text: "t".into(),
         };
-        self.summary(std::slice::from_ref(&line))?;
-        self.qa_item(&[line], "l")?;
+        self.summary(&[line])?;
+        let qa = QaLine {
+            who: "客服[1]".into(),
+            text: "t".into(),
+        };
+        self.qa_item(&[qa], "l")?;
         Ok(())
     }
 
@@ -181,15 +193,11 @@ impl Prompts {
     /// One quality-inspection check item asked of a transcript. The transcript
     /// comes first, so the items of one review share its prompt prefix (the
     /// model reuses what it computed for the previous item).
-    pub fn qa_item(
-        &self,
-        transcript: &[TranscriptLine],
-        item: &str,
-    ) -> Result<String, PromptError> {
-        let lines: Vec<TranscriptLine> = transcript
+    pub fn qa_item(&self, transcript: &[QaLine], item: &str) -> Result<String, PromptError> {
+        let lines: Vec<QaLine> = transcript
             .iter()
-            .map(|l| TranscriptLine {
-                who: l.who,
+            .map(|l| QaLine {
+                who: l.who.clone(),
                 text: as_data(&l.text),
             })
             .collect();
