@@ -126,23 +126,28 @@ async fn sampling_picks_the_same_conversations_and_queues_each_once() {
     assert_eq!(res.status(), 403);
 }
 
-#[tokio::test]
-async fn a_reviewer_scores_the_agent_appeals_once_and_the_supervisor_settles() {
-    let day = spawn_day().await;
+/// The scripted day, the rubric, and a plan of 5 per agent: li's queued review.
+async fn li_review(day: &Day) -> String {
     day.script().await;
-    let scheme_id = scheme(&day).await;
+    let scheme_id = scheme(day).await;
     plan(
-        &day,
+        day,
         &scheme_id,
         json!([{ "kind": "per_agent", "count": 5 }]),
         3,
     )
     .await;
-    let all = reviews(&day, &day.supervisor).await;
-    let li_review = of_agent(&all, &day.li)[0]["id"]
+    let all = reviews(day, &day.supervisor).await;
+    of_agent(&all, &day.li)[0]["id"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reviewer_scores_the_agent_appeals_once_and_the_supervisor_settles() {
+    let day = spawn_day().await;
+    let li_review = li_review(&day).await;
     let path = format!("/api/v1/staff/qa/reviews/{li_review}");
     // Pending: li does not see it yet; the reviewer reads the transcript in clear.
     assert!(reviews(&day, &day.li).await.is_empty());
@@ -329,20 +334,7 @@ async fn the_models_draft_counts_only_what_the_agent_said_and_only_reviewers_see
         Scripted::text("摘要"),
     ));
     let day = crate::analytics::spawn_day_with(model.clone()).await;
-    day.script().await;
-    let scheme_id = scheme(&day).await;
-    plan(
-        &day,
-        &scheme_id,
-        json!([{ "kind": "per_agent", "count": 5 }]),
-        3,
-    )
-    .await;
-    let all = reviews(&day, &day.supervisor).await;
-    let li_review = of_agent(&all, &day.li)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let li_review = li_review(&day).await;
     let path = format!("/api/v1/staff/qa/reviews/{li_review}");
     let draft = draft_with_status(&day, &path, "ready").await;
     assert_eq!(
