@@ -365,7 +365,7 @@ impl Application {
                 },
                 BotPorts {
                     knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
-                    commerce,
+                    commerce: commerce.clone(),
                     llm: models.llm.clone(),
                     embedder: Some(models.embedder),
                     recommender: Some(recommender.clone()),
@@ -538,6 +538,13 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let conversions = Arc::new(crate::services::conversion::ConversionTracker::new(
+            Arc::new(store.clone()),
+            commerce.clone(),
+            shop.clone(),
+            clock.clone(),
+        ));
+        tokio::spawn(conversions.clone().run(shutdown_rx.clone()));
         let staff = Arc::new(StaffService::new(
             store.clone(),
             clock.clone(),
@@ -594,6 +601,7 @@ impl Application {
             orders,
             history,
             analytics,
+            conversions,
             quality,
             privacy,
             challenges,

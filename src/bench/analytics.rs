@@ -386,6 +386,7 @@ fn fold(
         agent_id: key.agent_id,
         queue_wait_ms: facts.queue_wait_ms(),
         last_position: *position,
+        first_buyer_at: facts.first_buyer_at,
         facts: serde_json::to_string(&facts)?,
     };
     Ok((row, rows))

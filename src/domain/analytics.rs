@@ -16,6 +16,46 @@ pub const REOPEN_WINDOW_MS: i64 = DAY_MS;
 pub const DIRECT_MAX_BOT_TURNS: i64 = 3;
 /// A bot hand-off without a packet reason, or the buyer's button.
 pub const BUYER_REQUEST: &str = "buyer_request";
+/// An order placed this long after the buyer's first message converts the
+/// chat (询单转化, 24 h).
+pub const CONVERSION_WINDOW_MS: i64 = DAY_MS;
+
+/// Which conversion windows an order falls in, measured from the buyer's first
+/// message of the chat: within 24 h, and by the end of the next shop-local day
+/// (a first message at 23:00 counts an order until the day after tomorrow
+/// starts). The second window always holds the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversionWindows {
+    pub within_24h: bool,
+    pub by_next_day: bool,
+}
+
+/// The windows an order placed at `placed_at` falls in for a buyer who first
+/// wrote at `first_buyer_at`; None when it falls in none (placed before the
+/// question, or too late). Defined here once; the sweeper decides with it and
+/// the event keeps the verdict.
+pub fn conversion(
+    first_buyer_at: i64,
+    placed_at: i64,
+    utc_offset_minutes: i32,
+) -> Option<ConversionWindows> {
+    if placed_at < first_buyer_at {
+        return None;
+    }
+    let windows = ConversionWindows {
+        within_24h: placed_at - first_buyer_at <= CONVERSION_WINDOW_MS,
+        by_next_day: placed_at < conversion_deadline(first_buyer_at, utc_offset_minutes),
+    };
+    windows.by_next_day.then_some(windows)
+}
+
+/// When the later window closes: the start of the second shop-local day after
+/// the one the buyer first wrote on (UTC ms).
+pub fn conversion_deadline(first_buyer_at: i64, utc_offset_minutes: i32) -> i64 {
+    let offset = i64::from(utc_offset_minutes) * 60_000;
+    let local_day_start = (first_buyer_at + offset).div_euclid(DAY_MS) * DAY_MS;
+    local_day_start + 2 * DAY_MS - offset
+}
 
 /// Where a conversation stands, as analytics needs to know it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +70,9 @@ pub enum Phase {
 }
 
 /// Everything analytics keeps about one conversation, folded from its events.
+/// Fields added later read as their defaults from rows written before them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Facts {
     pub channel: String,
     pub started_at: i64,
@@ -68,6 +110,12 @@ pub struct Facts {
     pub assigned_at: Option<i64>,
     /// A buyer message the bot has not answered yet (before the hand-off).
     pub buyer_awaits_bot: bool,
+    /// The buyer's first message (the question a conversion counts from).
+    pub first_buyer_at: Option<i64>,
+    /// The order that converted the chat, once found: its amount and windows.
+    pub converted_cents: Option<i64>,
+    pub converted_within_24h: bool,
+    pub converted_by_next_day: bool,
 }
 
 impl Facts {
@@ -138,6 +186,17 @@ impl Facts {
             EventData::CsatRated { stars, .. } => {
                 self.csat.get_or_insert(i64::from(*stars));
             }
+            // One order converts a chat; a second report changes nothing.
+            EventData::Converted {
+                total_cents,
+                within_24h,
+                by_next_day,
+                ..
+            } if self.converted_cents.is_none() => {
+                self.converted_cents = Some(*total_cents);
+                self.converted_within_24h = *within_24h;
+                self.converted_by_next_day = *by_next_day;
+            }
             _ => {}
         }
     }
@@ -146,6 +205,7 @@ impl Facts {
         match sender_kind {
             "buyer" => {
                 self.buyer_messages += 1;
+                self.first_buyer_at.get_or_insert(at);
                 match self.phase {
                     Phase::Bot if self.handed_off_at.is_none() => self.buyer_awaits_bot = true,
                     Phase::Waiting | Phase::WithAgent => {
@@ -290,6 +350,14 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
             add(&format!("{prefix}_satisfied"), i64::from(stars >= 4));
         }
     }
+    // 询单: the buyer asked something (a hand-off alone is no question).
+    let inquired = f.buyer_messages > 0;
+    add("inquiries", i64::from(inquired));
+    if inquired && f.converted_cents.is_some() {
+        add("converted_24h", i64::from(f.converted_within_24h));
+        add("converted_next_day", i64::from(f.converted_by_next_day));
+        add("converted_cents", f.converted_cents.unwrap_or(0));
+    }
     let helpful = f.answer_votes.values().filter(|h| **h).count() as i64;
     add("answers_helpful", helpful);
     add("answers_unhelpful", f.answer_votes.len() as i64 - helpful);
@@ -395,6 +463,20 @@ pub const METRICS: &[MetricDef] = &[
         true,
         SumRatio(&["answers_helpful"], "answers_rated"),
     ),
+    m("inquiries", false, Count("inquiries")),
+    m("converted_24h", false, Count("converted_24h")),
+    m(
+        "conversion_rate_24h",
+        false,
+        Ratio("converted_24h", "inquiries"),
+    ),
+    m("converted_next_day", false, Count("converted_next_day")),
+    m(
+        "conversion_rate_next_day",
+        false,
+        Ratio("converted_next_day", "inquiries"),
+    ),
+    m("converted_amount_cents", false, Count("converted_cents")),
 ];
 
 pub fn metric_def(key: &str) -> Option<&'static MetricDef> {

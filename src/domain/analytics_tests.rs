@@ -334,3 +334,72 @@ fn a_report_groups_by_one_dimension_or_a_pair_of_different_ones() {
     }
     assert_eq!(Dimension::Group.name(), "group");
 }
+
+#[test]
+fn an_order_converts_within_24_hours_or_by_the_end_of_the_next_shop_day() {
+    const H: i64 = 60 * MIN;
+    // T0 is 09:00 on 2025-11-30 in UTC+8; the next day ends at 00:00 on
+    // 2025-12-02 local = T0 + 39 h.
+    assert_eq!(conversion_deadline(T0, 480), T0 + 39 * H);
+    let both = Some(ConversionWindows {
+        within_24h: true,
+        by_next_day: true,
+    });
+    let next_day_only = Some(ConversionWindows {
+        within_24h: false,
+        by_next_day: true,
+    });
+    assert_eq!(conversion(T0, T0 + 30 * MIN, 480), both);
+    assert_eq!(conversion(T0, T0 + 24 * H, 480), both, "24 h is inside");
+    assert_eq!(conversion(T0, T0 + 24 * H + 1, 480), next_day_only);
+    assert_eq!(conversion(T0, T0 + 39 * H - 1, 480), next_day_only);
+    assert_eq!(conversion(T0, T0 + 39 * H, 480), None, "the day after next");
+    assert_eq!(conversion(T0, T0 - 1, 480), None, "bought before asking");
+    // A question at 23:30 local: 24 h reach 23:30 the next day, the next day
+    // ends half an hour later.
+    let late = T0 + 14 * H + 30 * MIN;
+    assert_eq!(local_day(late, 480), "2025-11-30");
+    assert_eq!(conversion_deadline(late, 480), late + 24 * H + 30 * MIN);
+    assert_eq!(
+        conversion(late, late + 24 * H + 10 * MIN, 480),
+        next_day_only
+    );
+    // The same instant in UTC (offset 0) is 15:30 on 11-30: the day ends at
+    // 00:00 on 12-02 UTC.
+    assert_eq!(conversion_deadline(late, 0), late + 32 * H + 30 * MIN);
+}
+
+#[test]
+fn a_converted_chat_counts_once_for_the_question_it_answered() {
+    let converted = |placed: i64, within_24h: bool, cents: i64| EventData::Converted {
+        placed_at: T0 + placed,
+        total_cents: cents,
+        within_24h,
+        by_next_day: true,
+    };
+    // C asked at 0 and bought within the day; a second report changes nothing.
+    let mut events = vec![(0, started()), (0, msg("bot")), (MIN, msg("buyer"))];
+    events.push((90 * MIN, converted(80 * MIN, true, 19_900)));
+    events.push((100 * MIN, converted(95 * MIN, false, 5_000)));
+    let c = fold(&events, None);
+    assert_eq!(c.first_buyer_at, Some(T0 + MIN));
+    assert_eq!(c.converted_cents, Some(19_900));
+    // D asked and bought the day after (next day only); E never wrote.
+    let d = fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (30 * 60 * MIN, converted(28 * 60 * MIN, false, 8_900)),
+        ],
+        None,
+    );
+    let e = fold(&[(0, started()), (0, msg("bot"))], None);
+    let t = totals(&[c, d, e, conversation_a()]);
+    let v = |k| metric(&t, k);
+    assert_eq!(v("inquiries"), Some(3.0), "C, D and A asked; E did not");
+    assert_eq!(v("converted_24h"), Some(1.0));
+    assert_eq!(v("conversion_rate_24h"), Some(1.0 / 3.0));
+    assert_eq!(v("converted_next_day"), Some(2.0));
+    assert_eq!(v("conversion_rate_next_day"), Some(2.0 / 3.0));
+    assert_eq!(v("converted_amount_cents"), Some(28_800.0));
+}

@@ -90,6 +90,12 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// The buyer paid it (a later refund does not undo the payment): what a
+    /// conversion counts. Awaiting payment and cancelled orders were not paid.
+    pub fn was_paid(self) -> bool {
+        !matches!(self, OrderStatus::PendingPayment | OrderStatus::Cancelled)
+    }
+
     pub fn describe(self, zh: bool) -> &'static str {
         use OrderStatus::*;
         match (self, zh) {

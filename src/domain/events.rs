@@ -109,6 +109,16 @@ pub enum EventData {
     /// stay in the rating).
     #[serde(rename = "csat.rated")]
     CsatRated { stars: u8 },
+    /// The chat's buyer paid an order after asking (询单转化): when it was
+    /// placed, its amount, and which conversion windows it falls in
+    /// (`domain::analytics::conversion`, decided once when it was found).
+    #[serde(rename = "conversation.converted")]
+    Converted {
+        placed_at: i64,
+        total_cents: i64,
+        within_24h: bool,
+        by_next_day: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +152,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ticket.escalated",
     "ticket.notified",
     "csat.rated",
+    "conversation.converted",
 ];
 
 impl EventData {
@@ -167,6 +178,7 @@ impl EventData {
             EventData::TicketEscalated { .. } => "ticket.escalated",
             EventData::TicketNotified { .. } => "ticket.notified",
             EventData::CsatRated { .. } => "csat.rated",
+            EventData::Converted { .. } => "conversation.converted",
         }
     }
 
@@ -285,6 +297,12 @@ impl EventData {
                 email: false,
             },
             EventData::CsatRated { stars: 5 },
+            EventData::Converted {
+                placed_at: 1_796_010_000_000,
+                total_cents: 39_900,
+                within_24h: true,
+                by_next_day: true,
+            },
         ]
     }
 

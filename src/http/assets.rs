@@ -226,6 +226,31 @@ mod tests {
         }
     }
 
+    /// The console never shows a raw metric or event code: every metric a
+    /// report can hold and every event type a webhook can name has its words,
+    /// in Chinese and in English.
+    #[test]
+    fn every_metric_and_event_type_has_console_words_in_both_languages() {
+        let script = |path: &str| {
+            let asset = ASSETS.iter().find(|a| a.path == path).expect(path);
+            std::str::from_utf8(asset.body).unwrap()
+        };
+        let analytics = script("/console/analytics.js");
+        for def in crate::domain::analytics::METRICS {
+            let key = format!(" m_{}:", def.key);
+            assert_eq!(analytics.matches(&key).count(), 2, "{key} in zh and en");
+        }
+        let console: String = ASSETS
+            .iter()
+            .filter(|a| a.path.starts_with("/console/") && a.content_type == JS)
+            .map(|a| std::str::from_utf8(a.body).unwrap())
+            .collect();
+        for kind in crate::domain::events::EVENT_TYPES {
+            let key = format!(" ev_{}:", kind.replace('.', "_"));
+            assert!(console.matches(&key).count() >= 2, "{key} in zh and en");
+        }
+    }
+
     #[test]
     fn every_asset_has_a_known_type_and_content() {
         for asset in ASSETS {

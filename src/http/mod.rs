@@ -88,6 +88,8 @@ pub struct AppState {
     pub orders: Arc<crate::services::orders::OrderLookup>,
     /// Facts, rollups, CSAT and reports.
     pub analytics: Arc<crate::services::analytics::AnalyticsService>,
+    /// Finds the chats that turned into a paid order (swept in the background).
+    pub conversions: Arc<crate::services::conversion::ConversionTracker>,
     /// Quality inspection (质检): rubrics, sampling, reviews, appeals.
     pub quality: Arc<crate::services::quality::QualityService>,
     pub clock: Arc<dyn Clock>,

@@ -309,3 +309,33 @@ pub trait QaDrafts: Send + Sync {
     /// Asks for the draft again (after a failure): waiting from now, failures forgotten.
     async fn request(&self, review_id: &str, now: i64) -> Result<(), RepoError>;
 }
+
+// ---- conversions (询单转化) -------------------------------------------------
+
+/// A chat whose signed-in buyer asked something and that no order has
+/// converted yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inquiry {
+    pub conversation_id: String,
+    /// The buyer's shop account (opened at the storage edge).
+    pub account: String,
+    /// The buyer's first message in the chat.
+    pub first_buyer_at: i64,
+}
+
+/// The questions that may still turn into an order, and the orders that did.
+#[async_trait]
+pub trait Conversions: Send + Sync {
+    /// Unconverted chats whose buyer first wrote at or after `since` and is
+    /// signed in with a shop account, oldest question first, at most `limit`.
+    async fn open_inquiries(&self, since: i64, limit: i64) -> Result<Vec<Inquiry>, RepoError>;
+    /// Records, once, that an order converted the chat, with its event in the
+    /// same transaction. False when the chat was converted already.
+    async fn record(
+        &self,
+        conversation_id: &str,
+        placed_at: i64,
+        total_cents: i64,
+        event: &crate::domain::events::NewEvent,
+    ) -> Result<bool, RepoError>;
+}

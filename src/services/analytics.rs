@@ -573,6 +573,7 @@ impl Rollups {
             agent_id: after.0.agent_id.clone(),
             queue_wait_ms: facts.queue_wait_ms(),
             last_position: event.position,
+            first_buyer_at: facts.first_buyer_at,
             facts: serde_json::to_string(&facts)?,
         };
         self.store
@@ -610,7 +611,8 @@ fn scope_name(role: Role) -> &'static str {
     }
 }
 
-/// The events analytics folds (notes, visitor and ticket events are not its business).
+/// The events analytics folds (notes, visitor and ticket events are not its
+/// business; a conversion is).
 fn counts(data: &EventData) -> bool {
     !matches!(
         data,

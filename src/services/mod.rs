@@ -11,6 +11,7 @@ pub mod challenge;
 pub mod channels;
 pub mod chat;
 pub mod conversations;
+pub mod conversion;
 pub mod coupons; // coupon cards and claims (issue 18)
 pub mod events;
 pub mod followups;

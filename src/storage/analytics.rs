@@ -13,6 +13,9 @@ pub struct FactsRow {
     pub agent_id: String,
     pub queue_wait_ms: Option<i64>,
     pub last_position: i64,
+    /// The buyer's first message (conversion counts from it), kept in a column
+    /// so the sweeper finds recent questions by index.
+    pub first_buyer_at: Option<i64>,
     /// JSON of `domain::analytics::Facts`.
     pub facts: String,
 }
@@ -73,28 +76,45 @@ impl RollupGrouping {
     }
 }
 
-type FactsTuple = (String, String, String, String, Option<i64>, i64, String);
+type FactsTuple = (
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    String,
+);
 
 impl Store {
     pub async fn analytics_facts(
         &self,
         conversation_id: &str,
     ) -> Result<Option<FactsRow>, StoreError> {
-        let sql = "SELECT conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts \
-                   FROM analytics_facts WHERE conversation_id = $1";
+        let sql = "SELECT conversation_id, day, channel, agent_id, queue_wait_ms, last_position, \
+                   first_buyer_at, facts FROM analytics_facts WHERE conversation_id = $1";
         let row: Option<FactsTuple> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(conversation_id).fetch_optional(pool).await?);
         Ok(row.map(
-            |(conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts)| {
-                FactsRow {
-                    conversation_id,
-                    day,
-                    channel,
-                    agent_id,
-                    queue_wait_ms,
-                    last_position,
-                    facts,
-                }
+            |(
+                conversation_id,
+                day,
+                channel,
+                agent_id,
+                queue_wait_ms,
+                last_position,
+                first_buyer_at,
+                facts,
+            )| FactsRow {
+                conversation_id,
+                day,
+                channel,
+                agent_id,
+                queue_wait_ms,
+                last_position,
+                first_buyer_at,
+                facts,
             },
         ))
     }
@@ -109,11 +129,12 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let facts = "INSERT INTO analytics_facts \
-            (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at, first_buyer_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
             ON CONFLICT (conversation_id) DO UPDATE SET day = excluded.day, channel = excluded.channel, \
             agent_id = excluded.agent_id, queue_wait_ms = excluded.queue_wait_ms, \
-            last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at \
+            last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at, \
+            first_buyer_at = excluded.first_buyer_at \
             WHERE analytics_facts.last_position < excluded.last_position";
         let rollup = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
@@ -123,6 +144,7 @@ impl Store {
             let written = sqlx::query(facts)
                 .bind(&row.conversation_id).bind(&row.day).bind(&row.channel).bind(&row.agent_id)
                 .bind(row.queue_wait_ms).bind(row.last_position).bind(&row.facts).bind(now)
+                .bind(row.first_buyer_at)
                 .execute(&mut *tx).await?.rows_affected();
             if written == 0 {
                 tx.rollback().await?;
@@ -245,6 +267,7 @@ impl Store {
                       VALUES ($1, $2, NULL, 0, 0) ON CONFLICT (name) DO UPDATE SET position = excluded.position";
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
+            // The conversions stay: their events are in the outbox and fold again.
             sqlx::query("DELETE FROM analytics_facts").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
             sqlx::query(cursor).bind(subscriber).bind(position).execute(&mut *tx).await?;
@@ -289,7 +312,7 @@ impl Store {
             for chunk in facts.chunks(ROWS) {
                 let mut sql = sqlx::QueryBuilder::new(
                     "INSERT INTO analytics_facts (conversation_id, day, channel, agent_id, queue_wait_ms, \
-                     last_position, facts, updated_at) ",
+                     last_position, facts, updated_at, first_buyer_at) ",
                 );
                 sql.push_values(chunk, |mut b, r| {
                     b.push_bind(&r.conversation_id)
@@ -299,7 +322,8 @@ impl Store {
                         .push_bind(r.queue_wait_ms)
                         .push_bind(r.last_position)
                         .push_bind(&r.facts)
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(r.first_buyer_at);
                 });
                 sql.build().execute(&mut *tx).await?;
             }
@@ -334,5 +358,68 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+type InquiryTuple = (String, i64, String, Option<Vec<u8>>);
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::Conversions for Store {
+    async fn open_inquiries(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::ports::repositories::Inquiry>, crate::ports::repositories::RepoError>
+    {
+        let sql = "SELECT f.conversation_id, f.first_buyer_at, c.visitor_id, v.sealed_account \
+                   FROM analytics_facts f JOIN conversations c ON c.id = f.conversation_id \
+                   JOIN visitors v ON v.id = c.visitor_id \
+                   WHERE f.first_buyer_at >= $1 AND v.sealed_account IS NOT NULL \
+                   AND NOT EXISTS (SELECT 1 FROM conversions x WHERE x.conversation_id = f.conversation_id) \
+                   ORDER BY f.first_buyer_at LIMIT $2";
+        let rows: Vec<InquiryTuple> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(since).bind(limit).fetch_all(pool).await.map_err(StoreError::from)?);
+        let mut out = Vec::with_capacity(rows.len());
+        for (conversation_id, first_buyer_at, visitor_id, sealed) in rows {
+            let aad = super::privacy::visitor_aad(&visitor_id, "account");
+            if let Some(account) = self.open_opt(sealed.as_deref(), &aad)? {
+                out.push(crate::ports::repositories::Inquiry {
+                    conversation_id,
+                    account,
+                    first_buyer_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn record(
+        &self,
+        conversation_id: &str,
+        placed_at: i64,
+        total_cents: i64,
+        event: &NewEvent,
+    ) -> Result<bool, crate::ports::repositories::RepoError> {
+        let sql = "INSERT INTO conversions (conversation_id, placed_at, total_cents, created_at) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id) DO NOTHING";
+        let backend = self.backend();
+        let recorded: Result<bool, StoreError> = async {
+            Ok(on_pool!(self, pool => {
+                let mut tx = pool.begin_with(self.begin_write()).await?;
+                let written = sqlx::query(sql)
+                    .bind(conversation_id).bind(placed_at).bind(total_cents).bind(event.created_at)
+                    .execute(&mut *tx).await?.rows_affected();
+                if written == 0 {
+                    tx.rollback().await?;
+                    false
+                } else {
+                    write_events!(backend, tx, std::slice::from_ref(event));
+                    tx.commit().await?;
+                    true
+                }
+            }))
+        }
+        .await;
+        Ok(recorded?)
     }
 }

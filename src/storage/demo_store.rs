@@ -270,6 +270,48 @@ impl DemoStore {
         tx.commit().await
     }
 
+    /// A buyer's order of `quantity` of one of the demo products (TS-001,
+    /// JK-002, EB-003, MG-004), placed at `placed_at`: how the demo shop (and a
+    /// test) records a sale the chat may have led to. Returns its total.
+    pub async fn place_order(
+        &self,
+        order_no: &OrderNumber,
+        buyer_account: &str,
+        status: crate::domain::commerce::OrderStatus,
+        placed_at: i64,
+        sku: &str,
+        quantity: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let status = serde_json::to_value(status).expect("status serialises");
+        let mut tx = self.pool.begin().await?;
+        let (price,): (i64,) = sqlx::query_as("SELECT price_cents FROM products WHERE sku = $1")
+            .bind(sku)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO orders (order_no, buyer_account, status, placed_at, total_cents, delivered_at, returnable) \
+             VALUES ($1, $2, $3, $4, $5, NULL, TRUE)",
+        )
+        .bind(order_no.as_str())
+        .bind(buyer_account)
+        .bind(status.as_str())
+        .bind(placed_at)
+        .bind(price * quantity)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO order_lines (order_no, sku, quantity, unit_price_cents) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(order_no.as_str())
+        .bind(sku)
+        .bind(quantity)
+        .bind(price)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(price * quantity)
+    }
+
     /// The generated catalogue (see demo_catalogue), seeded once.
     async fn seed_catalogue(&self) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;

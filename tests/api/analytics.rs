@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+use xiaoer::domain::commerce::{OrderNumber, OrderStatus};
 use xiaoer::domain::staff::Role;
 use xiaoer::llm::scripted::{Scripted, ScriptedChatModel};
 use xiaoer::ports::Clock;
 use xiaoer::startup::{Adapters, Models};
+use xiaoer::storage::demo_store::DemoStore;
 
 /// 2026-11-30 09:00 in the shop's time zone (UTC+8).
 const T0: i64 = 1_796_000_400_000;
@@ -46,6 +48,8 @@ pub struct Day {
     pub wang: StaffLogin,
     pub supervisor: StaffLogin,
     pub group_id: String,
+    /// The shop's order system (the demo store, on the test's clock).
+    pub shop: Arc<DemoStore>,
 }
 
 /// A server with the bot on (a scripted model; one curated entry answers
@@ -62,6 +66,7 @@ pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
     let mut settings = test_settings(dir.path()).await;
     settings.bot = true;
     settings.service_hours = None;
+    let shop = Arc::new(DemoStore::open(dir.path(), T0).await.unwrap());
     let adapters = Adapters {
         models: Some(Models {
             llm,
@@ -77,7 +82,7 @@ pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
             }],
             ..Default::default()
         })),
-        commerce: None,
+        commerce: Some(shop.clone()),
     };
     let app = spawn_with_clock(dir, settings, adapters, clock.clone()).await;
     let admin = app.staff("boss", Role::Admin).await;
@@ -119,6 +124,7 @@ pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
         wang,
         supervisor,
         group_id,
+        shop,
     }
 }
 
@@ -200,6 +206,113 @@ impl Day {
             .await
     }
 
+    /// A chat of a buyer signed in with the shop account `account` (the
+    /// shop's signature valid for ten minutes on the test's clock).
+    async fn signed_in(&self, account: &str) -> Buyer {
+        let secret = self.app.settings.identity_secret.as_ref().unwrap();
+        let expires_at = self.clock.now_ms() / 1000 + 600;
+        let identity = xiaoer::domain::visitor::SignedIdentity::sign(
+            account,
+            expires_at,
+            secret.expose().as_bytes(),
+        );
+        let res = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/conversations"))
+            .json(&json!({ "identity": identity }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let body: Value = res.json().await.unwrap();
+        Buyer {
+            conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
+            visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
+            token: body["visitor_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn order(
+        &self,
+        no: &str,
+        account: &str,
+        status: OrderStatus,
+        at: i64,
+        sku: &str,
+        qty: i64,
+    ) {
+        let no = OrderNumber::parse(no).unwrap();
+        self.shop
+            .place_order(&no, account, status, at, sku, qty)
+            .await
+            .unwrap();
+    }
+
+    /// The orders the day's signed-in buyers placed, and the conversion sweep
+    /// two days later (12-02 10:00), which finds them:
+    ///
+    /// - C2 (first wrote 09:10): an order the evening before (bought before
+    ///   asking), a cancelled one at 09:30 (never paid), then 2 × TS-001
+    ///   (¥158) paid at 09:40: converted within 24 h.
+    /// - C3 (first wrote 10:05): JK-002 (¥399) on 12-01 at 20:00, 34 h
+    ///   later, before the next day ended: converted by the next day only.
+    /// - C4 (first wrote 11:01): EB-003 on 12-02 at 09:00, after the next day
+    ///   ended: not converted.
+    ///
+    /// Staff sessions from the morning have expired by then: returns an admin
+    /// signed in at 12-02 10:00.
+    pub async fn orders_and_sweep(&self) -> StaffLogin {
+        use OrderStatus::*;
+        const H: i64 = 60 * MIN;
+        self.order(
+            "XE20261129901",
+            "buyer_c2",
+            Delivered,
+            T0 - 13 * H,
+            "MG-004",
+            1,
+        )
+        .await;
+        self.order(
+            "XE20261130902",
+            "buyer_c2",
+            Cancelled,
+            T0 + 30 * MIN,
+            "EB-003",
+            1,
+        )
+        .await;
+        self.order(
+            "XE20261130903",
+            "buyer_c2",
+            Paid,
+            T0 + 40 * MIN,
+            "TS-001",
+            2,
+        )
+        .await;
+        self.order(
+            "XE20261201904",
+            "buyer_c3",
+            Shipped,
+            T0 + 35 * H,
+            "JK-002",
+            1,
+        )
+        .await;
+        self.order("XE20261202905", "buyer_c4", Paid, T0 + 48 * H, "EB-003", 1)
+            .await;
+        self.clock.at(49 * 60, 0);
+        let sweep = self.app.state.conversions.sweep().await.unwrap();
+        assert_eq!((sweep.buyers, sweep.converted, sweep.failed), (3, 2, 0));
+        // Nothing twice: a second sweep finds C4 still open and no new order.
+        let again = self.app.state.conversions.sweep().await.unwrap();
+        assert_eq!((again.buyers, again.converted), (1, 0));
+        self.caught_up().await;
+        self.app.staff("boss-next-day", Role::Admin).await
+    }
+
     async fn presence(&self, who: &StaffLogin, status: &str) {
         self.app.set_presence(who, status).await;
     }
@@ -253,6 +366,8 @@ impl Day {
     ///   6 min); 1:11 CSAT 3.
     /// - C4 abandoned: 2:00 转人工, 2:01 the buyer writes; 2:07 an admin closes
     ///   it, no agent ever took it (7 min in the queue).
+    /// - C2, C3 and C4 are buyers signed in with a shop account (their orders
+    ///   come in `orders_and_sweep`); C1 and C5 are anonymous.
     /// - C5 bot hand-off, reopened: 2:30 a question the bot cannot answer: it
     ///   hands off (low confidence, 0 bot turns); 2:33 wang claims (wait 3
     ///   min); 2:34 wang replies (first response 1 min; the buyer's question
@@ -282,7 +397,7 @@ impl Day {
         assert_eq!(self.rate(&c1, 4).await.status(), 201);
         // C2
         clock.at(10, 0);
-        let c2 = app.start_conversation().await;
+        let c2 = self.signed_in("buyer_c2").await;
         for _ in 0..4 {
             let said = self.ask_bot(&c2, RETURNS_Q).await;
             assert_eq!(said[0]["sender"]["kind"], "bot", "{said:?}");
@@ -304,7 +419,7 @@ impl Day {
         assert_eq!(self.rate(&c2, 5).await.status(), 201);
         // C3
         clock.at(60, 0);
-        let c3 = app.start_conversation().await;
+        let c3 = self.signed_in("buyer_c3").await;
         self.hand_off(&c3).await;
         clock.at(64, 0);
         self.staff_ok(&self.li, &c3, "claim", json!({})).await;
@@ -323,7 +438,7 @@ impl Day {
         assert_eq!(self.rate(&c3, 3).await.status(), 201);
         // C4
         clock.at(120, 0);
-        let c4 = app.start_conversation().await;
+        let c4 = self.signed_in("buyer_c4").await;
         self.hand_off(&c4).await;
         clock.at(121, 0);
         self.say(&c4, "人呢").await;
@@ -404,6 +519,21 @@ fn expected_totals() -> Vec<(&'static str, Option<f64>)> {
         ("csat_human_avg", Some(10.0 / 3.0)),
         ("csat_bot_avg", Some(4.0)),
         ("answer_helpful_rate", Some(1.0)),
+        // Every buyer wrote something.
+        ("inquiries", Some(5.0)),
+    ]
+}
+
+/// The conversion numbers after `orders_and_sweep`: C2 within 24 h, C3 by
+/// the next day, of 5 questions; ¥158 + ¥399.
+fn expected_conversions() -> Vec<(&'static str, Option<f64>)> {
+    vec![
+        ("inquiries", Some(5.0)),
+        ("converted_24h", Some(1.0)),
+        ("conversion_rate_24h", Some(0.2)),
+        ("converted_next_day", Some(2.0)),
+        ("conversion_rate_next_day", Some(0.4)),
+        ("converted_amount_cents", Some(55_700.0)),
     ]
 }
 
@@ -435,9 +565,18 @@ fn agent_row<'a>(summary: &'a Value, id: &str) -> &'a Value {
 async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     let day = spawn_day().await;
     let _buyers = day.script().await;
-    let res = day.summary(&day.admin, "").await;
+    let admin = day.orders_and_sweep().await;
+    let res = day.summary(&admin, "").await;
     assert_eq!(res.status(), 200);
     let summary: Value = res.json().await.unwrap();
+    for (key, want) in expected_conversions() {
+        assert_eq!(
+            num(&summary["totals"][key]),
+            want,
+            "{key}: {}",
+            summary["totals"]
+        );
+    }
     assert_eq!(
         (summary["from"].as_str(), summary["to"].as_str()),
         (Some(DAY), Some(DAY))
@@ -452,6 +591,7 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     assert_eq!(num(&li["response_avg_ms"]), Some(45_000.0));
     assert_eq!(num(&li["handle_avg_ms"]), Some(10.0 * min));
     assert_eq!(num(&li["csat_avg"]), Some(5.0));
+    assert_eq!(num(&li["conversion_rate_24h"]), Some(1.0));
     let wang = &agent_row(&summary, &day.wang.id)["values"];
     assert_eq!(num(&wang["conversations"]), Some(2.0));
     assert_eq!(num(&wang["first_response_avg_ms"]), Some(2.5 * min));
@@ -459,6 +599,9 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     assert_eq!(num(&wang["handle_avg_ms"]), Some(4.5 * min));
     assert_eq!(num(&wang["transfer_rate"]), Some(0.5));
     assert_eq!(num(&wang["csat_avg"]), Some(2.5));
+    // C3 converted by the next day, C5 (anonymous) did not.
+    assert_eq!(num(&wang["conversion_rate_24h"]), Some(0.0));
+    assert_eq!(num(&wang["conversion_rate_next_day"]), Some(0.5));
     assert_eq!(summary["days"][0]["key"], DAY);
     assert_eq!(
         num(&summary["days"][0]["values"]["conversations"]),
@@ -467,7 +610,7 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     // The week and the month hold the same single day.
     for period in ["week", "month"] {
         let s: Value = day
-            .summary(&day.admin, &format!("&period={period}"))
+            .summary(&admin, &format!("&period={period}"))
             .await
             .json()
             .await
@@ -480,7 +623,7 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     for event in store.outbox_after(0, 10_000).await.unwrap() {
         day.app.state.analytics.fold(&event).await.unwrap();
     }
-    let again: Value = day.summary(&day.admin, "").await.json().await.unwrap();
+    let again: Value = day.summary(&admin, "").await.json().await.unwrap();
     assert_eq!(again, summary, "re-delivery moved a number");
 
     // A rebuild from the outbox gives the same report.
@@ -488,7 +631,7 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     let rollups =
         xiaoer::services::analytics::Rollups::new(store.clone(), day.app.state.clock.clone(), shop);
     assert!(rollups.rebuild().await.unwrap() > 0);
-    let rebuilt: Value = day.summary(&day.admin, "").await.json().await.unwrap();
+    let rebuilt: Value = day.summary(&admin, "").await.json().await.unwrap();
     assert_eq!(
         rebuilt, summary,
         "rebuild differs from the incremental rollups"

@@ -1355,8 +1355,13 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     let app = helpers::spawn_app().await;
     let Team { li, lead } = team(&app, "售前 pre-sales").await;
     // Two chats li answers and resolves (rated 5 and 3), one nobody takes.
+    // The first buyer is signed in and pays an order right after: a conversion.
     for stars in [5, 3] {
-        let buyer = app.start_conversation().await;
+        let buyer = if stars == 5 {
+            app.signed_in_buyer("e2e_buyer_converts").await
+        } else {
+            app.start_conversation().await
+        };
         app.buyer_send(&buyer, &uuid::Uuid::new_v4().to_string(), "在吗")
             .await;
         app.hand_to_agent(&buyer, &li).await;
@@ -1386,9 +1391,23 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             .status(),
         200
     );
-    // The subscriber is asynchronous: wait for the API to show all three chats.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, now)
+        .await
+        .unwrap();
+    let order = xiaoer::domain::commerce::OrderNumber::parse("XE20261130777").unwrap();
+    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
+    shop.place_order(&order, "e2e_buyer_converts", paid, now, "JK-002", 1)
+        .await
+        .unwrap();
+    // The subscriber is asynchronous: wait for the API to show all three chats
+    // (the conversion sweep needs the first chat's facts, so it runs until found).
     let mut summary = Value::Null;
     for _ in 0..200 {
+        app.state.conversions.sweep().await.unwrap();
         summary = app
             .staff_get(&lead, "/api/v1/staff/analytics/summary")
             .await
@@ -1397,6 +1416,7 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             .unwrap();
         if summary["totals"]["conversations"] == json!(3.0)
             && summary["totals"]["csat_count"] == json!(2.0)
+            && summary["totals"]["converted_24h"] == json!(1.0)
         {
             break;
         }
@@ -1416,6 +1436,8 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         "resolution_rate",
         "first_response_avg_ms",
         "abandonment_rate",
+        "conversion_rate_24h",
+        "converted_amount_cents",
     ] {
         let shown = browser
             .run("return document.querySelector(`[data-testid=metric-${arguments[0]}]`).dataset.value;", json!([key]))
@@ -1440,6 +1462,31 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         )
         .await;
     assert_eq!(csat, json!("4"), "li's average of 5 and 3");
+    // One of the two questions converted (the third buyer only asked for a
+    // person), worth the order's ¥399, in words, not codes.
+    assert_eq!(
+        summary["totals"]["conversion_rate_24h"],
+        json!(0.5),
+        "{summary}"
+    );
+    let card = browser
+        .run(
+            "return document.querySelector('[data-testid=metric-conversion_rate_24h]').innerText;",
+            json!([]),
+        )
+        .await;
+    let card = card.as_str().unwrap();
+    assert!(
+        card.contains("50.0%") && card.contains("询单转化率"),
+        "{card}"
+    );
+    let amount = browser
+        .run(
+            "return document.querySelector('[data-testid=metric-converted_amount_cents]').innerText;",
+            json!([]),
+        )
+        .await;
+    assert!(amount.as_str().unwrap().contains("¥399.00"), "{amount}");
     let canvases = "return ['chart-trend', 'chart-agents'].map(id => { \
         const c = document.querySelector(`[data-testid=${id}] canvas`); \
         return c ? [c.width, c.height] : null; });";

@@ -27,6 +27,8 @@ addStrings(
     m_csat_bot_avg: "机器人满意度", m_answer_helpful_rate: "回答有用率", m_messages_buyer: "买家消息", m_messages_agent: "客服消息",
     error_report_out_of_scope: "您无权查看这些数据", error_invalid_report_range: "日期范围不正确",
     ev_csat_rated: "满意度评价",
+    m_inquiries: "询单会话", m_converted_24h: "24 小时内下单", m_conversion_rate_24h: "询单转化率（24 小时）",
+    m_converted_next_day: "次日内下单", m_conversion_rate_next_day: "询单转化率（至次日）", m_converted_amount_cents: "询单转化金额",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
@@ -47,6 +49,9 @@ addStrings(
     m_csat_bot_avg: "CSAT, bot", m_answer_helpful_rate: "Helpful answers", m_messages_buyer: "Buyer messages", m_messages_agent: "Agent messages",
     error_report_out_of_scope: "You may not see these numbers", error_invalid_report_range: "Check the dates",
     ev_csat_rated: "Satisfaction rating",
+    m_inquiries: "Chats with a question", m_converted_24h: "Ordered within 24 h", m_conversion_rate_24h: "Conversion (24 h)",
+    m_converted_next_day: "Ordered by the next day", m_conversion_rate_next_day: "Conversion (by the next day)",
+    m_converted_amount_cents: "Sales from chats",
   },
 );
 
@@ -54,16 +59,20 @@ const CARDS = [
   "conversations", "self_service_rate", "handoff_rate", "handoff_direct", "handoff_consulted", "queue_wait_p50_ms",
   "queue_wait_p90_ms", "abandonment_rate", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms",
   "resolution_rate", "transfer_rate", "reopen_rate", "csat_avg", "csat_satisfaction_rate", "csat_human_avg", "csat_bot_avg",
-  "answer_helpful_rate",
+  "answer_helpful_rate", "conversion_rate_24h", "conversion_rate_next_day", "converted_amount_cents",
 ];
-const AGENT_COLUMNS = ["conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg", "qa_score"];
+const AGENT_COLUMNS = [
+  "conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg",
+  "conversion_rate_24h", "qa_score",
+];
 const TREND = ["conversations", "handoffs"];
 const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
 
 /// A metric's value for people: percentages, durations, stars, counts.
 function show(key, value) {
   if (value === null || value === undefined) return "–";
-  if (key.endsWith("_rate")) return `${(value * 100).toFixed(1)}%`;
+  if (key.endsWith("_rate") || key.includes("_rate_")) return `${(value * 100).toFixed(1)}%`;
+  if (key.endsWith("_cents")) return `¥${(value / 100).toFixed(2)}`;
   if (key.endsWith("_ms")) {
     const s = Math.round(value / 1000);
     const [m, r] = [Math.floor(s / 60), s % 60];
