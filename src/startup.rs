@@ -545,6 +545,11 @@ impl Application {
             clock.clone(),
         ));
         tokio::spawn(conversions.clone().run(shutdown_rx.clone()));
+        let saved_reports = Arc::new(crate::services::saved_reports::SavedReportService::new(
+            Arc::new(store.clone()),
+            shop.clone(),
+            clock.clone(),
+        ));
         let staff = Arc::new(StaffService::new(
             store.clone(),
             clock.clone(),
@@ -602,6 +607,7 @@ impl Application {
             history,
             analytics,
             conversions,
+            saved_reports,
             quality,
             privacy,
             challenges,

@@ -22,6 +22,7 @@ pub mod pii;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod rate_window;
 pub mod routing;
+pub mod saved_report; // custom reports kept to run again (issue 17)
 pub mod sla;
 pub mod staff;
 pub mod tickets;

@@ -5,7 +5,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::analytics::{CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics};
+use crate::domain::saved_report::ReportSpec;
 use crate::services::analytics::{CsatState, Filters, Report, Summary};
+use crate::services::saved_reports::SavedReportView;
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
 use axum::body::Body;
@@ -20,6 +22,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/staff/analytics/summary", get(summary))
         .route("/api/v1/staff/analytics/report", get(report))
+        .route(
+            "/api/v1/staff/analytics/saved",
+            get(saved_reports).post(save_report),
+        )
+        .route(
+            "/api/v1/staff/analytics/saved/{id}",
+            axum::routing::delete(delete_saved_report),
+        )
         .route(
             "/api/v1/conversations/{id}/csat",
             get(csat_state).post(rate),
@@ -111,6 +121,31 @@ pub async fn report(
         "xlsx" => super::xlsx::response(report).await?,
         _ => Json(report).into_response(),
     })
+}
+
+pub async fn saved_reports(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+) -> Result<Json<Vec<SavedReportView>>, ApiError> {
+    Ok(Json(state.saved_reports.list(&staff).await?))
+}
+
+pub async fn save_report(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiJson(spec): ApiJson<ReportSpec>,
+) -> Result<(StatusCode, Json<SavedReportView>), ApiError> {
+    let saved = state.saved_reports.save(&staff, spec).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+pub async fn delete_saved_report(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.saved_reports.delete(&staff, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The report as CSV, streamed a line at a time.

@@ -251,6 +251,91 @@ mod tests {
         }
     }
 
+    /// The keys of each object literal passed to `addStrings(zh, en)` in a
+    /// script: strings, template literals and comments skipped, keys taken at
+    /// the object's top level.
+    fn string_tables(script: &str) -> Vec<Vec<Vec<String>>> {
+        let mut tables = Vec::new();
+        for (at, _) in script.match_indices("addStrings(") {
+            let rest = &script[at + "addStrings(".len()..];
+            if !rest.trim_start().starts_with('{') {
+                continue; // the definition, not a call
+            }
+            let chars: Vec<char> = rest.chars().collect();
+            let (mut objects, mut keys, mut depth, mut ident) =
+                (Vec::new(), Vec::new(), 0usize, String::new());
+            let mut i = 0;
+            while i < chars.len() {
+                let c = chars[i];
+                if matches!(c, '"' | '\'' | '`') {
+                    i += 1;
+                    while i < chars.len() && chars[i] != c {
+                        i += if chars[i] == '\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                    ident.clear();
+                    continue;
+                }
+                if c == '/' && chars.get(i + 1) == Some(&'/') {
+                    while i < chars.len() && chars[i] != '\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                match c {
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            objects.push(std::mem::take(&mut keys));
+                        }
+                    }
+                    ')' if depth == 0 => break,
+                    ':' if depth == 1 && !ident.is_empty() => keys.push(ident.clone()),
+                    _ => {}
+                }
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    if !ident.is_empty() || !c.is_ascii_digit() {
+                        ident.push(c);
+                    }
+                } else if !c.is_whitespace() {
+                    ident.clear();
+                }
+                i += 1;
+            }
+            tables.push(objects);
+        }
+        tables
+    }
+
+    /// Every word the console shows in Chinese it shows in English too, and
+    /// the other way round: a key missing on one side shows as a raw code.
+    #[test]
+    fn every_console_string_table_has_the_same_keys_in_both_languages() {
+        let mut checked = 0;
+        for asset in ASSETS.iter().filter(|a| a.content_type == JS) {
+            let script = std::str::from_utf8(asset.body).unwrap();
+            for tables in string_tables(script) {
+                assert_eq!(tables.len(), 2, "{}: addStrings(zh, en)", asset.path);
+                let zh: std::collections::BTreeSet<&String> = tables[0].iter().collect();
+                let en: std::collections::BTreeSet<&String> = tables[1].iter().collect();
+                let only_zh: Vec<_> = zh.difference(&en).collect();
+                let only_en: Vec<_> = en.difference(&zh).collect();
+                assert!(
+                    only_zh.is_empty() && only_en.is_empty(),
+                    "{}: only in Chinese {only_zh:?}, only in English {only_en:?}",
+                    asset.path
+                );
+                checked += zh.len();
+            }
+        }
+        assert!(checked > 500, "{checked} keys checked");
+        // The scanner itself finds a missing key.
+        let broken = "addStrings(\n  { a: \"甲\", b_c: (n) => `${n} 个`, d: \"x: y\" },\n  { a: \"A\", d: \"D\" },\n);";
+        let tables = string_tables(broken);
+        assert_eq!(tables, [[vec!["a", "b_c", "d"], vec!["a", "d"]]]);
+    }
+
     #[test]
     fn every_asset_has_a_known_type_and_content() {
         for asset in ASSETS {

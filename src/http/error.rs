@@ -969,6 +969,41 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
     }
 }
 
+impl From<crate::services::saved_reports::SavedReportError> for ApiError {
+    fn from(e: crate::services::saved_reports::SavedReportError) -> Self {
+        use crate::domain::analytics::ReportInputError;
+        use crate::domain::saved_report::SpecError;
+        use crate::services::saved_reports::SavedReportError;
+        let message = e.to_string();
+        match e {
+            SavedReportError::Invalid(SpecError::Report(inner)) => {
+                crate::services::analytics::AnalyticsError::Invalid(inner).into()
+            }
+            SavedReportError::Invalid(SpecError::NoMetrics) => {
+                crate::services::analytics::AnalyticsError::Invalid(
+                    ReportInputError::UnknownMetric(String::new()),
+                )
+                .into()
+            }
+            SavedReportError::Invalid(SpecError::BadName) => {
+                ApiError::bad_request("invalid_report_name", message)
+            }
+            SavedReportError::Invalid(SpecError::BadRangeKind) => {
+                ApiError::bad_request("invalid_report_range", message)
+            }
+            SavedReportError::TooMany => ApiError::Conflict {
+                code: "too_many_saved_reports",
+                message,
+            },
+            SavedReportError::NotFound => ApiError::NotFound {
+                code: "saved_report_not_found",
+                message,
+            },
+            SavedReportError::Repo(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<crate::services::quality::QualityError> for ApiError {
     fn from(e: crate::services::quality::QualityError) -> Self {
         use crate::domain::quality::QualityInputError;

@@ -437,6 +437,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/staff/analytics/summary", Staff(P::ViewReports), "analytics", "Standard report of the day, week or month holding ?date= (?period=day|week|month&channel=&agent_id=&group_id=): totals, per agent, per day; scoped by role").params(&["date", "period", "channel", "agent_id", "group_id"]),
     route("GET", "/api/v1/staff/analytics/report", Staff(P::ViewReports), "analytics", "Custom report: ?metrics=a,b&by=day|week|month|agent|channel|group (or two, comma-separated: by=agent,day gives a row per agent and day)&from=&to=&channel=&agent_id=&group_id=&format=json|csv|xlsx (CSV streamed; XLSX one sheet, dates as dates, numbers as numbers; exports audited)").params(&["metrics", "by", "from", "to", "channel", "agent_id", "group_id", "format"])
         .audited(AuditAction::Exported),
+    route("GET", "/api/v1/staff/analytics/saved", Staff(P::ViewReports), "analytics", "The caller's saved custom reports (我的报表), newest first, each with the days its range covers today (run_from, run_to)"),
+    route("POST", "/api/v1/staff/analytics/saved", Staff(P::ViewReports), "analytics", "Save a custom report: name, metrics, by, range (yesterday|last7_days|last30_days|this_month|last_month|fixed with from/to), optional channel/agent_id/group_id; at most 50 per person")
+        .answers(&[201])
+        .body(r#"{"name":"客服周报","metrics":["conversations","csat_avg"],"by":"agent","range":"last7_days"}"#),
+    route("DELETE", "/api/v1/staff/analytics/saved/{id}", Staff(P::ViewReports), "analytics", "Delete one of the caller's saved reports").answers(&[204]),
     route("GET", "/api/v1/staff/qa/schemes", Staff(P::ReviewQuality), "quality", "Quality-inspection (质检) rubric schemes"),
     route("POST", "/api/v1/staff/qa/schemes", Staff(P::ReviewQuality), "quality", "Create a rubric scheme: check items that add or deduct points from a base (score clamped 0-100)").answers(&[201])
         .body(r#"{"name":"售后质检","base":90,"items":[{"key":"greeting","label":"主动问候","kind":"add","points":10},{"key":"rude","label":"态度生硬","kind":"deduct","points":30}]}"#)

@@ -339,3 +339,29 @@ pub trait Conversions: Send + Sync {
         event: &crate::domain::events::NewEvent,
     ) -> Result<bool, RepoError>;
 }
+
+// ---- saved reports (我的报表) -------------------------------------------------
+
+/// A saved custom report as stored: its id, what it asks for, when saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReport {
+    pub id: String,
+    pub spec: crate::domain::saved_report::ReportSpec,
+    pub created_at: i64,
+}
+
+/// Each staff member's saved custom reports; nobody reads another's.
+#[async_trait]
+pub trait SavedReports: Send + Sync {
+    /// The owner's saved reports, newest first.
+    async fn list(&self, owner_id: &str) -> Result<Vec<StoredReport>, RepoError>;
+    /// Saves the report unless the owner has `max` already (`Conflict`).
+    async fn insert(
+        &self,
+        owner_id: &str,
+        report: &StoredReport,
+        max: usize,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` when the owner has no such report.
+    async fn delete(&self, owner_id: &str, id: &str) -> Result<(), RepoError>;
+}

@@ -30,6 +30,7 @@ pub mod quality_drafts; // the model's draft scores of reviews
 pub mod quick_replies;
 pub mod recommend; // item-to-item product recommendations
 pub mod routing;
+pub mod saved_reports;
 pub mod shop;
 pub mod skill_groups;
 pub mod staff;

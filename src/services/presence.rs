@@ -144,6 +144,8 @@ pub struct RuleView {
     pub rule: InvitationRule,
     pub shown: i64,
     pub accepted: i64,
+    /// Accepted invitations whose chat turned into a paid order.
+    pub converted: i64,
 }
 
 type Rules = Arc<Vec<(String, InvitationRule)>>;
@@ -549,6 +551,7 @@ impl PresenceService {
             rule,
             shown: 0,
             accepted: 0,
+            converted: 0,
         })
     }
 
@@ -562,6 +565,7 @@ impl PresenceService {
                     rule: parse_rule(&row)?,
                     shown: count.map_or(0, |c| c.shown),
                     accepted: count.map_or(0, |c| c.accepted),
+                    converted: count.map_or(0, |c| c.converted),
                     id: row.id,
                     created_at: row.created_at,
                 })

@@ -423,3 +423,78 @@ impl crate::ports::repositories::Conversions for Store {
         Ok(recorded?)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::SavedReports for Store {
+    async fn list(
+        &self,
+        owner_id: &str,
+    ) -> Result<Vec<crate::ports::repositories::StoredReport>, crate::ports::repositories::RepoError>
+    {
+        let sql = "SELECT id, spec, created_at FROM saved_reports WHERE owner_id = $1 \
+                   ORDER BY created_at DESC, id DESC";
+        let rows: Vec<(String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(owner_id).fetch_all(pool).await.map_err(StoreError::from)?);
+        rows.into_iter()
+            .map(|(id, spec, created_at)| {
+                let spec = serde_json::from_str(&spec).map_err(|e| {
+                    crate::ports::repositories::RepoError::Corrupt(format!(
+                        "saved report {id}: {e}"
+                    ))
+                })?;
+                Ok(crate::ports::repositories::StoredReport {
+                    id,
+                    spec,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert(
+        &self,
+        owner_id: &str,
+        report: &crate::ports::repositories::StoredReport,
+        max: usize,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        let spec = serde_json::to_string(&report.spec).expect("a spec serialises");
+        let inserted: Result<bool, StoreError> = async {
+            Ok(on_pool!(self, pool => {
+                let mut tx = pool.begin_with(self.begin_write()).await?;
+                let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM saved_reports WHERE owner_id = $1")
+                    .bind(owner_id).fetch_one(&mut *tx).await?;
+                if count >= max as i64 {
+                    tx.rollback().await?;
+                    false
+                } else {
+                    sqlx::query("INSERT INTO saved_reports (id, owner_id, spec, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&report.id).bind(owner_id).bind(&spec).bind(report.created_at)
+                        .execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    true
+                }
+            }))
+        }
+        .await;
+        if inserted? {
+            Ok(())
+        } else {
+            Err(crate::ports::repositories::RepoError::Conflict)
+        }
+    }
+
+    async fn delete(
+        &self,
+        owner_id: &str,
+        id: &str,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        let sql = "DELETE FROM saved_reports WHERE id = $1 AND owner_id = $2";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(id).bind(owner_id)
+            .execute(pool).await.map_err(StoreError::from)?.rows_affected());
+        if done == 0 {
+            Err(crate::ports::repositories::RepoError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}

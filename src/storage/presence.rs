@@ -59,12 +59,14 @@ pub struct InvitationRow {
     pub created_at: i64,
 }
 
-/// Shown, accepted and declined invitations of one rule.
+/// Shown and accepted invitations of one rule, and the accepted ones whose
+/// chat turned into a paid order (a conversion, `services::conversion`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleCounts {
     pub rule_id: String,
     pub shown: i64,
     pub accepted: i64,
+    pub converted: i64,
 }
 
 /// Visits with their visitor's VIP mark, as one table to select from.
@@ -241,7 +243,9 @@ impl Store {
     pub async fn rule_counts(&self) -> Result<Vec<RuleCounts>, StoreError> {
         let sql = "SELECT rule_id, \
                    SUM(CASE WHEN shown_at IS NOT NULL THEN 1 ELSE 0 END) AS shown, \
-                   SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted \
+                   SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted, \
+                   SUM(CASE WHEN status = 'accepted' AND EXISTS (SELECT 1 FROM conversions x \
+                       WHERE x.conversation_id = invitations.conversation_id) THEN 1 ELSE 0 END) AS converted \
                    FROM invitations WHERE rule_id IS NOT NULL GROUP BY rule_id";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, RuleCounts>(sql).fetch_all(pool).await?))
     }

@@ -1083,3 +1083,97 @@ async fn a_report_by_agent_and_day_has_a_row_per_pair_with_data() {
         );
     }
 }
+
+async fn saved(day: &Day, who: &StaffLogin) -> Vec<Value> {
+    let res = day
+        .app
+        .staff_get(who, "/api/v1/staff/analytics/saved")
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn staff_keep_their_own_custom_reports_with_ranges_that_move_with_the_day() {
+    let day = spawn_day().await;
+    let path = "/api/v1/staff/analytics/saved";
+    // The clock reads 2026-11-30 08:30 in the shop.
+    let weekly = json!({ "name": " 客服周报 ", "metrics": ["conversations", "csat_avg"], "by": "agent,day", "range": "last7_days" });
+    let res = day.app.staff_post(&day.li, path, weekly).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(first["name"], "客服周报");
+    assert_eq!(
+        (first["run_from"].as_str(), first["run_to"].as_str()),
+        (Some("2026-11-24"), Some(DAY))
+    );
+    let fixed = json!({ "name": "双十一", "metrics": ["conversion_rate_24h"], "by": "day", "range": "fixed", "from": "2026-11-11", "to": "2026-11-12", "channel": "web" });
+    let res = day.app.staff_post(&day.li, path, fixed).await;
+    assert_eq!(res.status(), 201);
+    let list = saved(&day, &day.li).await;
+    let names: Vec<&str> = list.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["双十一", "客服周报"], "newest first");
+    assert_eq!(list[0]["run_from"], "2026-11-11");
+    assert_eq!(list[0]["channel"], "web");
+    // Nobody else sees or deletes them.
+    assert_eq!(saved(&day, &day.wang).await, Vec::<Value>::new());
+    let other = format!("{path}/{}", first["id"].as_str().unwrap());
+    let res = day
+        .app
+        .staff_send(reqwest::Method::DELETE, &day.wang, &other, json!({}))
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "saved_report_not_found"
+    );
+    // Bad input is refused with its reason; nothing is stored.
+    let base =
+        json!({ "name": "x", "metrics": ["conversations"], "by": "day", "range": "yesterday" });
+    for (change, code) in [
+        (json!({ "metrics": ["no_such_metric"] }), "unknown_metric"),
+        (json!({ "metrics": [] }), "unknown_metric"),
+        (json!({ "by": "day,week" }), "unknown_dimension"),
+        (json!({ "name": "  " }), "invalid_report_name"),
+        (json!({ "range": "fixed" }), "invalid_report_range"),
+        (
+            json!({ "range": "fixed", "from": "2026-11-30", "to": "2026-11-01" }),
+            "invalid_report_range",
+        ),
+    ] {
+        let mut body = base.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = day.app.staff_post(&day.li, path, body.clone()).await;
+        assert_eq!(res.status(), 400, "{body}");
+        assert_eq!(error_code(&res.json().await.unwrap()), code, "{body}");
+    }
+    let mut unknown = base.clone();
+    unknown["schedule"] = json!("daily");
+    assert_eq!(
+        day.app.staff_post(&day.li, path, unknown).await.status(),
+        400
+    );
+    assert_eq!(saved(&day, &day.li).await.len(), 2);
+    // At most 50 each.
+    for n in 2..50 {
+        let mut body = base.clone();
+        body["name"] = json!(format!("报表 {n}"));
+        assert_eq!(day.app.staff_post(&day.li, path, body).await.status(), 201);
+    }
+    let res = day.app.staff_post(&day.li, path, base.clone()).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "too_many_saved_reports"
+    );
+    // The owner deletes one; then there is room again.
+    let res = day
+        .app
+        .staff_send(reqwest::Method::DELETE, &day.li, &other, json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(saved(&day, &day.li).await.len(), 49);
+    assert_eq!(day.app.staff_post(&day.li, path, base).await.status(), 201);
+}

@@ -601,7 +601,17 @@ async fn accepting_a_bot_invitation_on_a_product_page_greets_and_shows_that_prod
     .await;
     let key = reply["visit_key"].as_str().unwrap();
     let invitation = reply["invitation"]["id"].as_str().unwrap();
-    let res = accept(&app, invitation, key).await;
+    // The visitor is signed in to the shop: the chat can be matched to orders.
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({
+            "invitation": { "id": invitation, "visit_key": key },
+            "identity": app.signed_identity("buyer_invited"),
+        }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let started: Value = res.json().await.unwrap();
     assert_eq!(started["conversation"]["state"], "bot");
@@ -622,6 +632,40 @@ async fn accepting_a_bot_invitation_on_a_product_page_greets_and_shows_that_prod
         .await
         .unwrap();
     assert_eq!(rules[0]["accepted"], 1);
+    assert_eq!(rules[0]["converted"], 0);
+
+    // The buyer asks, then pays an order: the rule counts a conversion once
+    // the sweep finds it.
+    let buyer = buyer_of(&started);
+    let id = uuid::Uuid::new_v4().to_string();
+    let res = app.buyer_send(&buyer, &id, "有 L 码吗").await;
+    assert_eq!(res.status(), 201);
+    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, 0)
+        .await
+        .unwrap();
+    let order = xiaoer::domain::commerce::OrderNumber::parse("XE20261130555").unwrap();
+    let now = xiaoer::ports::Clock::now_ms(app.state.clock.as_ref());
+    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
+    shop.place_order(&order, "buyer_invited", paid, now, "TS-001", 1)
+        .await
+        .unwrap();
+    let mut converted = Value::Null;
+    for _ in 0..200 {
+        // Analytics folds the buyer's message asynchronously; sweep until seen.
+        app.state.conversions.sweep().await.unwrap();
+        let rules: Value = app
+            .staff_get(&admin, "/api/v1/admin/invitation-rules")
+            .await
+            .json()
+            .await
+            .unwrap();
+        converted = rules[0]["converted"].clone();
+        if converted == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(converted, 1, "the invited chat converted");
 }
 
 #[tokio::test]

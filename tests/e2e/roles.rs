@@ -1554,7 +1554,54 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             .starts_with("agent,label,day,day_label,"),
         "{csv}"
     );
+    // 自定义报表: the conversion rate by agent over the last 7 days, shown as
+    // a table, saved to 我的报表, still there after a reload, opened, deleted.
+    browser
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'agent'; \
+             document.querySelector('[data-testid=an-then]').value = ''; \
+             document.querySelector('[data-testid=cr-metric-conversion_rate_24h]').checked = true; \
+             return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=cr-show]").await;
+    let li_cell = "[data-testid=cr-table] [data-testid=cr-row] \
+        [data-metric=conversion_rate_24h][data-value='0.5']";
+    browser.wait_for(li_cell).await;
+    let name = browser.wait_for("[data-testid=cr-name]").await;
+    browser.type_into(&name, "客服周报").await;
+    browser.click("[data-testid=cr-save]").await;
+    browser
+        .wait_until(
+            "the saved report",
+            "document.querySelector('[data-testid=cr-saved] li[data-name=\"客服周报\"]')",
+        )
+        .await;
+    let saved: Value = app
+        .staff_get(&lead, "/api/v1/staff/analytics/saved")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved[0]["by"], "agent", "{saved}");
+    assert_eq!(saved[0]["range"], "last7_days", "{saved}");
+    assert!(
+        saved[0]["metrics"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("conversion_rate_24h")),
+        "{saved}"
+    );
+    browser.click("[data-nav=inbox]").await;
+    browser.click("[data-testid=nav-analytics]").await;
+    browser.wait_for("[data-testid=cr-open]").await;
+    browser.click("[data-testid=cr-open]").await;
+    browser.wait_for(li_cell).await;
+    // Both widths look for raw codes too: the builder shows words.
     both_widths(&browser, "analytics-dashboard").await;
+    browser.click("[data-testid=cr-delete]").await;
+    browser.wait_for("[data-testid=cr-none]").await;
     // At phone width the charts are redrawn narrower, still on a real canvas.
     browser.resize(PHONE.0, PHONE.1).await;
     browser.click("[data-testid=an-refresh]").await;

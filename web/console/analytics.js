@@ -4,7 +4,7 @@
 // report. What the caller sees is scoped by the server (own numbers, groups, all,
 // knowledge numbers); definitions are in docs/metrics.md.
 
-import { el, get, query } from "./api.js";
+import { del, el, get, post, query } from "./api.js";
 import { addStrings, currentLang, errorText, t, word } from "./i18n.js";
 
 addStrings(
@@ -29,6 +29,13 @@ addStrings(
     ev_csat_rated: "满意度评价",
     m_inquiries: "询单会话", m_converted_24h: "24 小时内下单", m_conversion_rate_24h: "询单转化率（24 小时）",
     m_converted_next_day: "次日内下单", m_conversion_rate_next_day: "询单转化率（至次日）", m_converted_amount_cents: "询单转化金额",
+    cr_title: "自定义报表", cr_metrics: "指标", cr_range: "时间范围", cr_show: "查看", cr_save: "保存为我的报表", cr_name: "报表名称",
+    cr_saved: "我的报表", cr_open: "打开", cr_delete: "删除", cr_none_saved: "还没有保存的报表", cr_saved_ok: "已保存",
+    cr_pick_metric: "请至少选择一个指标", cr_need_name: "请填写报表名称", cr_rows: (n) => `共 ${n} 行`,
+    range_yesterday: "昨天", range_last7_days: "最近 7 天", range_last30_days: "最近 30 天", range_this_month: "本月",
+    range_last_month: "上月", range_fixed: "固定为当前日期范围",
+    error_invalid_report_name: "报表名称需要 1–60 个字", error_too_many_saved_reports: "每人最多保存 50 个报表，请先删除一些",
+    error_saved_report_not_found: "这个报表已不存在", error_unknown_metric: "请至少选择一个有效指标",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
@@ -52,6 +59,13 @@ addStrings(
     m_inquiries: "Chats with a question", m_converted_24h: "Ordered within 24 h", m_conversion_rate_24h: "Conversion (24 h)",
     m_converted_next_day: "Ordered by the next day", m_conversion_rate_next_day: "Conversion (by the next day)",
     m_converted_amount_cents: "Sales from chats",
+    cr_title: "Custom report", cr_metrics: "Metrics", cr_range: "Range", cr_show: "Show", cr_save: "Save to my reports", cr_name: "Report name",
+    cr_saved: "My reports", cr_open: "Open", cr_delete: "Delete", cr_none_saved: "No saved reports yet", cr_saved_ok: "Saved",
+    cr_pick_metric: "Choose at least one metric", cr_need_name: "Give the report a name", cr_rows: (n) => `${n} rows`,
+    range_yesterday: "Yesterday", range_last7_days: "Last 7 days", range_last30_days: "Last 30 days", range_this_month: "This month",
+    range_last_month: "Last month", range_fixed: "Fixed: the dates shown now",
+    error_invalid_report_name: "A report name has 1–60 characters", error_too_many_saved_reports: "At most 50 saved reports each: delete some first",
+    error_saved_report_not_found: "That report no longer exists", error_unknown_metric: "Choose at least one valid metric",
   },
 );
 
@@ -67,6 +81,9 @@ const AGENT_COLUMNS = [
 ];
 const TREND = ["conversations", "handoffs"];
 const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
+const RANGES = ["yesterday", "last7_days", "last30_days", "this_month", "last_month", "fixed"];
+/// Ticked when the builder first opens.
+const DEFAULT_METRICS = ["conversations", "first_response_avg_ms", "resolution_rate", "csat_avg"];
 
 /// A metric's value for people: percentages, durations, stars, counts.
 function show(key, value) {
@@ -126,7 +143,8 @@ export class Analytics {
     this.period.onchange = () => this.load();
     this.date.onchange = () => this.load();
     this.body = el("div", { class: "an-body", testid: "an-body" });
-    this.root = el("div", { class: "analytics", testid: "analytics" }, el("h2", {}, t("analytics")), controls, this.body);
+    this.builder = el("section", { class: "an-builder", testid: "an-builder" });
+    this.root = el("div", { class: "analytics", testid: "analytics" }, el("h2", {}, t("analytics")), controls, this.body, this.builder);
     root.append(this.root);
     this.charts = [];
     this.onResize = () => this.resize();
@@ -159,6 +177,7 @@ export class Analytics {
       return;
     }
     this.summary = summary;
+    this.buildBuilder(Object.keys(summary.totals));
     const cards = CARDS.filter((k) => k in summary.totals).map((k) =>
       el(
         "div",
@@ -242,6 +261,155 @@ export class Analytics {
         ),
       );
     }
+  }
+
+  /// The custom report builder (自定义报表): metrics the caller may see, the
+  /// dimensions of the export controls, a range; shown as a table, saved to
+  /// 我的报表 and opened again from there. Built once per visit of the page.
+  buildBuilder(visible) {
+    if (this.metricBoxes) return;
+    this.metricBoxes = visible.map((k) => el("input", { type: "checkbox", value: k, testid: `cr-metric-${k}`, checked: DEFAULT_METRICS.includes(k) }));
+    this.range = el("select", { testid: "cr-range", "aria-label": t("cr_range") }, RANGES.map((r) => el("option", { value: r }, t(`range_${r}`))));
+    this.range.value = "last7_days";
+    this.reportName = el("input", { testid: "cr-name", placeholder: t("cr_name"), maxlength: 60, "aria-label": t("cr_name") });
+    this.result = el("div", { testid: "cr-result" });
+    this.savedList = el("ul", { class: "cr-saved", testid: "cr-saved" });
+    this.builder.replaceChildren(
+      el("h3", {}, t("cr_title")),
+      el("fieldset", { class: "cr-metrics" }, el("legend", {}, t("cr_metrics")), this.metricBoxes.map((box) => el("label", {}, box, " ", t(`m_${box.value}`)))),
+      el(
+        "div",
+        { class: "an-controls" },
+        el("label", {}, t("cr_range"), " ", this.range),
+        el("button", { type: "button", testid: "cr-show", onclick: () => this.showReport(this.currentSpec()) }, t("cr_show")),
+        this.reportName,
+        el("button", { type: "button", testid: "cr-save", onclick: () => this.saveReport() }, t("cr_save")),
+      ),
+      this.result,
+      el("h3", {}, t("cr_saved")),
+      this.savedList,
+    );
+    this.loadSaved();
+  }
+
+  /// What the builder asks for now (a fixed range takes the dates shown above).
+  currentSpec() {
+    const by = this.then.value && this.then.value !== this.by.value ? `${this.by.value},${this.then.value}` : this.by.value;
+    const spec = { name: this.reportName.value, metrics: this.metricBoxes.filter((b) => b.checked).map((b) => b.value), by, range: this.range.value };
+    if (spec.range === "fixed") Object.assign(spec, { from: this.summary.from, to: this.summary.to });
+    return spec;
+  }
+
+  /// The days a range covers, counted back from the shop-local day shown.
+  days(spec) {
+    if (spec.run_from) return [spec.run_from, spec.run_to];
+    if (spec.range === "fixed") return [spec.from, spec.to];
+    // The date picked above, or the shop's today the server answered with.
+    const today = this.date.value || this.summary.to;
+    const month = today.slice(0, 8);
+    switch (spec.range) {
+      case "yesterday": return [shiftDay(today, -1), shiftDay(today, -1)];
+      case "last7_days": return [shiftDay(today, -6), today];
+      case "last30_days": return [shiftDay(today, -29), today];
+      case "this_month": return [`${month}01`, today];
+      default: {
+        const end = shiftDay(`${month}01`, -1);
+        return [`${end.slice(0, 8)}01`, end];
+      }
+    }
+  }
+
+  async showReport(spec) {
+    if (!spec.metrics.length) {
+      this.result.replaceChildren(el("p", { class: "hint", testid: "cr-error" }, t("cr_pick_metric")));
+      return;
+    }
+    const [from, to] = this.days(spec);
+    let report;
+    try {
+      report = await get(`/api/v1/staff/analytics/report?${query({ from, to, by: spec.by, metrics: spec.metrics.join(","), channel: spec.channel, agent_id: spec.agent_id, group_id: spec.group_id })}`);
+    } catch (error) {
+      this.result.replaceChildren(el("p", { class: "hint", testid: "cr-error" }, errorText(error)));
+      return;
+    }
+    const keys = [t(`by_${report.dimension}`), ...(report.then ? [t(`by_${report.then}`)] : [])];
+    const headers = [...keys, ...report.metrics.map((k) => t(`m_${k}`))];
+    const rows = report.rows.map((r) =>
+      el(
+        "tr",
+        { testid: "cr-row" },
+        el("td", {}, r.label),
+        report.then ? el("td", {}, r.then_label) : null,
+        report.metrics.map((k) => el("td", { "data-metric": k, "data-value": r.values[k] ?? "" }, show(k, r.values[k]))),
+      ),
+    );
+    for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute("data-label", headers[i]));
+    this.result.replaceChildren(
+      el("p", { class: "hint", testid: "cr-range-shown" }, `${spec.name ? `${spec.name} · ` : ""}${from} – ${to} · ${t("cr_rows", rows.length)}`),
+      el("div", { class: "table-wrap" }, el("table", { testid: "cr-table", class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+    );
+  }
+
+  async saveReport() {
+    const spec = this.currentSpec();
+    if (!spec.metrics.length) return this.app.toast?.(t("cr_pick_metric"));
+    if (!spec.name.trim()) return this.app.toast?.(t("cr_need_name"));
+    try {
+      await post("/api/v1/staff/analytics/saved", spec);
+    } catch (error) {
+      this.app.toast?.(errorText(error));
+      return;
+    }
+    this.reportName.value = "";
+    this.app.toast?.(t("cr_saved_ok"));
+    await this.loadSaved();
+  }
+
+  async loadSaved() {
+    let list;
+    try {
+      list = await get("/api/v1/staff/analytics/saved");
+    } catch (error) {
+      this.savedList.replaceChildren(el("li", { class: "hint" }, errorText(error)));
+      return;
+    }
+    if (!list.length) {
+      this.savedList.replaceChildren(el("li", { class: "hint", testid: "cr-none" }, t("cr_none_saved")));
+      return;
+    }
+    this.savedList.replaceChildren(
+      ...list.map((r) =>
+        el(
+          "li",
+          { testid: `cr-saved-${r.id}`, "data-name": r.name },
+          el("b", {}, r.name),
+          " ",
+          el("span", { class: "hint" }, `${t(`range_${r.range}`)} · ${r.run_from} – ${r.run_to} · ${r.metrics.map((k) => t(`m_${k}`)).join("、")}`),
+          " ",
+          el("button", { type: "button", testid: "cr-open", onclick: () => this.openSaved(r) }, t("cr_open")),
+          el("button", { type: "button", class: "danger", testid: "cr-delete", onclick: () => this.deleteSaved(r) }, t("cr_delete")),
+        ),
+      ),
+    );
+  }
+
+  /// Fills the builder with a saved report and shows it over today's days.
+  openSaved(r) {
+    for (const box of this.metricBoxes) box.checked = r.metrics.includes(box.value);
+    const [first, second] = r.by.split(",");
+    this.by.value = first;
+    this.then.value = second || "";
+    this.range.value = r.range;
+    this.showReport(r);
+  }
+
+  async deleteSaved(r) {
+    try {
+      await del(`/api/v1/staff/analytics/saved/${encodeURIComponent(r.id)}`);
+    } catch (error) {
+      this.app.toast?.(errorText(error));
+    }
+    await this.loadSaved();
   }
 
   /// The custom report of the shown range, all visible metrics, as CSV or XLSX.
