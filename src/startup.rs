@@ -545,16 +545,20 @@ impl Application {
             clock.clone(),
         ));
         tokio::spawn(conversions.clone().run(shutdown_rx.clone()));
-        let saved_reports = Arc::new(crate::services::saved_reports::SavedReportService::new(
-            Arc::new(store.clone()),
-            shop.clone(),
-            clock.clone(),
-        ));
         let staff = Arc::new(StaffService::new(
             store.clone(),
             clock.clone(),
             settings.session_hours,
         ));
+        let saved_reports = Arc::new(crate::services::saved_reports::SavedReportService::new(
+            Arc::new(store.clone()),
+            shop.clone(),
+            clock.clone(),
+            analytics.clone(),
+            staff.clone(),
+            ticket_mail.clone(),
+        ));
+        tokio::spawn(saved_reports.clone().run_mail(shutdown_rx.clone()));
         // The model's draft scores of quality reviews, made while it is idle.
         let qa_drafts = Arc::new(crate::services::quality_drafts::QaDraftService::new(
             Arc::new(crate::storage::SealedQaDrafts::new(

@@ -11,6 +11,56 @@ pub const NAME_MAX_CHARS: usize = 60;
 /// Saved reports per person.
 pub const MAX_PER_OWNER: usize = 50;
 
+/// When a saved report is e-mailed to its owner (from 08:00 shop time): every
+/// day, on Mondays, or on the 1st of the month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Schedule {
+    /// Whether a report on this schedule goes out on the shop-local `day`.
+    pub fn due_on(self, day: NaiveDate) -> bool {
+        match self {
+            Schedule::Daily => true,
+            Schedule::Weekly => day.weekday() == chrono::Weekday::Mon,
+            Schedule::Monthly => day.day() == 1,
+        }
+    }
+}
+
+/// The e-mail of a scheduled report: its name and days in the subject, the
+/// report as a text table in the body (the CSV is attached).
+pub fn report_mail(
+    name: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    lines: &[String],
+) -> (String, String) {
+    let days = if from == to {
+        from.to_string()
+    } else {
+        format!("{from} – {to}")
+    };
+    let subject = format!("[店小二] {name} {days}");
+    let mut body = format!("{name}\n{days}\n\n");
+    for line in lines {
+        body.push_str(line.trim_end());
+        body.push('\n');
+    }
+    if lines.len() <= 1 {
+        body.push_str("（没有数据 / no data）\n");
+    }
+    body.push_str(
+        "\n附件为同一报表的 CSV。在控制台「数据报表 → 我的报表」可以停止定时发送。\n\
+         The same report is attached as CSV. Stop the mail under Analytics → My reports in the console.\n",
+    );
+    (subject, body)
+}
+
 /// Which days a saved report covers when it runs on `today`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +94,9 @@ pub struct ReportSpec {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// E-mailed to the owner on this schedule; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +230,19 @@ mod tests {
         fixed["to"] = json!("2026-11-07");
         let r = spec(fixed).unwrap().days(day("2027-06-01"));
         assert_eq!((r.from, r.to), (day("2026-11-01"), day("2026-11-07")));
+    }
+
+    #[test]
+    fn a_schedule_is_due_daily_on_mondays_or_on_the_first() {
+        // 2026-11-30 is a Monday; 2026-12-01 a Tuesday and the 1st.
+        let (monday, first) = (day("2026-11-30"), day("2026-12-01"));
+        assert!(Schedule::Daily.due_on(monday) && Schedule::Daily.due_on(first));
+        assert!(Schedule::Weekly.due_on(monday) && !Schedule::Weekly.due_on(first));
+        assert!(!Schedule::Monthly.due_on(monday) && Schedule::Monthly.due_on(first));
+        let (subject, body) =
+            report_mail("日报", first, first, &["agent,label,conversations".into()]);
+        assert_eq!(subject, "[店小二] 日报 2026-12-01");
+        assert!(body.contains("没有数据"), "{body}");
     }
 
     #[test]

@@ -151,43 +151,8 @@ pub async fn delete_saved_report(
 /// The report as CSV, streamed a line at a time.
 fn csv(report: Report) -> Response {
     let name = format!("xiaoer-{}-{}.csv", report.from, report.to);
-    // A report by two dimensions adds the second's key and label columns.
-    let then = report
-        .then
-        .map(|d| format!("{},{}_label,", d.name(), d.name()))
-        .unwrap_or_default();
-    let header_line = std::iter::once(format!(
-        "{},label,{then}{}\r\n",
-        report.dimension.name(),
-        report.metrics.join(",")
-    ));
-    let metrics = report.metrics.clone();
-    let lines = report.rows.into_iter().map(move |row| {
-        let cells: Vec<String> = metrics
-            .iter()
-            .map(|m| {
-                row.values
-                    .get(m)
-                    .copied()
-                    .flatten()
-                    .map_or(String::new(), format_number)
-            })
-            .collect();
-        let then = match (&row.then_key, &row.then_label) {
-            (Some(key), Some(label)) => format!("{},{},", csv_cell(key), csv_cell(label)),
-            _ => String::new(),
-        };
-        format!(
-            "{},{},{then}{}\r\n",
-            csv_cell(&row.key),
-            csv_cell(&row.label),
-            cells.join(",")
-        )
-    });
     let stream = futures::stream::iter(
-        header_line
-            .chain(lines)
-            .map(Ok::<_, std::convert::Infallible>),
+        crate::services::analytics::csv_lines(report).map(Ok::<_, std::convert::Infallible>),
     );
     (
         [
@@ -202,28 +167,9 @@ fn csv(report: Report) -> Response {
         .into_response()
 }
 
-fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:.4}")
-    }
-}
-
-/// Quotes a cell when needed; a leading =, +, - or @ is defused so a
-/// spreadsheet never runs it as a formula.
-pub(crate) fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.len() > 1 {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+pub(crate) use crate::services::analytics::csv_cell;
+#[cfg(test)]
+use crate::services::analytics::csv_number as format_number;
 
 pub async fn csat_state(
     State(state): State<AppState>,

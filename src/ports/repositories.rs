@@ -364,4 +364,6 @@ pub trait SavedReports: Send + Sync {
     ) -> Result<(), RepoError>;
     /// `NotFound` when the owner has no such report.
     async fn delete(&self, owner_id: &str, id: &str) -> Result<(), RepoError>;
+    /// Every report with a schedule, with its owner's id.
+    async fn scheduled(&self) -> Result<Vec<(String, StoredReport)>, RepoError>;
 }

@@ -756,6 +756,68 @@ fn values(totals: &Totals, metrics: &[&'static MetricDef]) -> BTreeMap<&'static 
 }
 
 /// Feeds the event stream into the analytics facts and rollups.
+/// A report as CSV lines (each ending in CRLF): the header, then a row per
+/// key (the HTTP export streams them; the scheduled mail attaches them).
+pub fn csv_lines(report: Report) -> impl Iterator<Item = String> {
+    // A report by two dimensions adds the second's key and label columns.
+    let then = report
+        .then
+        .map(|d| format!("{},{}_label,", d.name(), d.name()))
+        .unwrap_or_default();
+    let header_line = std::iter::once(format!(
+        "{},label,{then}{}\r\n",
+        report.dimension.name(),
+        report.metrics.join(",")
+    ));
+    let metrics = report.metrics.clone();
+    let lines = report.rows.into_iter().map(move |row| {
+        let cells: Vec<String> = metrics
+            .iter()
+            .map(|m| {
+                row.values
+                    .get(m)
+                    .copied()
+                    .flatten()
+                    .map_or(String::new(), csv_number)
+            })
+            .collect();
+        let then = match (&row.then_key, &row.then_label) {
+            (Some(key), Some(label)) => format!("{},{},", csv_cell(key), csv_cell(label)),
+            _ => String::new(),
+        };
+        format!(
+            "{},{},{then}{}\r\n",
+            csv_cell(&row.key),
+            csv_cell(&row.label),
+            cells.join(",")
+        )
+    });
+    header_line.chain(lines)
+}
+
+pub fn csv_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Quotes a cell when needed; a leading =, +, - or @ is defused so a
+/// spreadsheet never runs it as a formula.
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) && s.len() > 1 {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 pub struct AnalyticsFeed(pub Arc<AnalyticsService>);
 
 #[async_trait::async_trait]

@@ -151,6 +151,61 @@ impl TicketMail {
     }
 }
 
+impl TicketMail {
+    /// Sends `mail` with `csv` attached as `filename` to the person `staff_id`
+    /// at the address of their notification settings, once per `key`. False
+    /// when nothing went out: no SMTP server, no address, sent already, or
+    /// refused for good by the server (then it is not tried again).
+    pub async fn send_with_csv(
+        &self,
+        key: &str,
+        staff_id: &str,
+        mail: ReminderMail,
+        filename: &str,
+        csv: String,
+    ) -> Result<bool, MailError> {
+        use lettre::message::{Attachment, MultiPart, SinglePart};
+        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+            return Ok(false);
+        };
+        let prefs = self.store.notification_prefs(staff_id).await?;
+        let Some(address) = prefs.email.as_deref().filter(|_| smtp.enabled) else {
+            return Ok(false);
+        };
+        if self.store.mail_was_sent(key, staff_id).await? {
+            return Ok(false);
+        }
+        let from: Mailbox = smtp
+            .from_address
+            .parse()
+            .map_err(|_| MailInputError::BadFrom)?;
+        let to: Mailbox = address.parse().map_err(|_| MailInputError::BadEmail)?;
+        let csv_type = ContentType::parse("text/csv; charset=utf-8").expect("a content type");
+        let message = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(mail.subject)
+            .multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(mail.body))
+                    .singlepart(Attachment::new(filename.to_owned()).body(csv, csv_type)),
+            )
+            .map_err(|e| MailError::Transient(e.to_string()))?;
+        let sent = match transport(&smtp, password)?.send(message).await {
+            Ok(_) => true,
+            Err(error) if error.is_permanent() => {
+                tracing::warn!(recipient = %staff_id, code = ?error.status(), "the SMTP server refused a report");
+                false
+            }
+            Err(error) => return Err(MailError::Transient(describe(&error))),
+        };
+        self.store
+            .record_mail_sent(key, staff_id, self.clock.now_ms())
+            .await?;
+        Ok(sent)
+    }
+}
+
 /// The daily digest goes out from this shop-local hour on.
 const DIGEST_HOUR: i64 = 9;
 /// How often the digest loop looks at the clock.

@@ -497,4 +497,37 @@ impl crate::ports::repositories::SavedReports for Store {
             Ok(())
         }
     }
+
+    async fn scheduled(
+        &self,
+    ) -> Result<
+        Vec<(String, crate::ports::repositories::StoredReport)>,
+        crate::ports::repositories::RepoError,
+    > {
+        // Few rows (50 per person at most): the schedule is read from the spec.
+        let sql =
+            "SELECT owner_id, id, spec, created_at FROM saved_reports ORDER BY created_at, id";
+        let rows: Vec<(String, String, String, i64)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .fetch_all(pool).await.map_err(StoreError::from)?);
+        let mut out = Vec::new();
+        for (owner, id, spec, created_at) in rows {
+            let spec: crate::domain::saved_report::ReportSpec = serde_json::from_str(&spec)
+                .map_err(|e| {
+                    crate::ports::repositories::RepoError::Corrupt(format!(
+                        "saved report {id}: {e}"
+                    ))
+                })?;
+            if spec.schedule.is_some() {
+                out.push((
+                    owner,
+                    crate::ports::repositories::StoredReport {
+                        id,
+                        spec,
+                        created_at,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
 }

@@ -1150,7 +1150,7 @@ async fn staff_keep_their_own_custom_reports_with_ranges_that_move_with_the_day(
         assert_eq!(error_code(&res.json().await.unwrap()), code, "{body}");
     }
     let mut unknown = base.clone();
-    unknown["schedule"] = json!("daily");
+    unknown["colour"] = json!("red");
     assert_eq!(
         day.app.staff_post(&day.li, path, unknown).await.status(),
         400
@@ -1176,4 +1176,59 @@ async fn staff_keep_their_own_custom_reports_with_ranges_that_move_with_the_day(
     assert_eq!(res.status(), 204);
     assert_eq!(saved(&day, &day.li).await.len(), 49);
     assert_eq!(day.app.staff_post(&day.li, path, base).await.status(), 201);
+}
+
+#[tokio::test]
+async fn a_scheduled_report_is_mailed_to_its_owner_with_its_csv_once_a_due_day() {
+    use crate::ticket_mail::SmtpServer;
+    let day = spawn_day().await;
+    day.script().await;
+    let smtp = SmtpServer::start(&day.app.data_dir).await;
+    day.app.use_smtp(&day.admin, smtp.port).await;
+    day.app
+        .mail_me(&day.li, json!({ "email": "li@shop.example" }))
+        .await;
+    let path = "/api/v1/staff/analytics/saved";
+    let daily = json!({ "name": "昨日接待", "metrics": ["conversations", "csat_avg"], "by": "agent",
+                        "range": "yesterday", "schedule": "daily" });
+    let weekly = json!({ "name": "周报", "metrics": ["conversations"], "by": "day",
+                         "range": "last7_days", "schedule": "weekly" });
+    for (who, body) in [(&day.li, &daily), (&day.li, &weekly), (&day.wang, &daily)] {
+        let res = day.app.staff_post(who, path, body.clone()).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    assert_eq!(saved(&day, &day.li).await[1]["schedule"], "daily");
+    // The next morning, Tuesday 2026-12-01: li's daily report goes out; the
+    // weekly one waits for Monday; wang has no address.
+    day.clock.at(24 * 60, 0);
+    let tuesday = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let reports = &day.app.state.saved_reports;
+    assert_eq!(reports.send_due(tuesday).await.unwrap(), 1);
+    let mails = smtp.wait_for("the report mail", |m| !m.is_empty()).await;
+    let mail = &mails[0];
+    assert_eq!(mail["rcpt_tos"][0], "li@shop.example");
+    assert_eq!(mail["subject"], format!("[店小二] 昨日接待 {DAY}"));
+    // What li may see: her own row only (C2: one chat, rated 5).
+    let attached = &mail["attachments"][0];
+    assert_eq!(attached["filename"], format!("xiaoer-{DAY}-{DAY}.csv"));
+    let csv = attached["content"].as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "agent,label,conversations,csat_avg".to_owned(),
+            format!("{},xiaoli,1,5", day.li.id),
+        ]
+    );
+    assert!(
+        mail["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{},xiaoli,1,5", day.li.id)),
+        "{mail}"
+    );
+    // Once per due day.
+    assert_eq!(reports.send_due(tuesday).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.received().len(), 1);
 }

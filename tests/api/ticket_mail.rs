@@ -13,14 +13,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use xiaoer::domain::staff::Role;
 
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     _child: Child,
-    port: u16,
+    pub(crate) port: u16,
     out: PathBuf,
 }
 
 impl SmtpServer {
-    async fn start(dir: &Path) -> SmtpServer {
+    pub(crate) async fn start(dir: &Path) -> SmtpServer {
         let out = dir.join(format!("mail-{}.jsonl", uuid::Uuid::new_v4().simple()));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_receiver.py");
         let mut child = Command::new(python())
@@ -49,7 +49,7 @@ impl SmtpServer {
         }
     }
 
-    fn received(&self) -> Vec<Value> {
+    pub(crate) fn received(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -57,7 +57,7 @@ impl SmtpServer {
             .collect()
     }
 
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let got = self.received();
@@ -74,7 +74,7 @@ impl SmtpServer {
 }
 
 impl TestApp {
-    async fn use_smtp(&self, admin: &StaffLogin, port: u16) {
+    pub(crate) async fn use_smtp(&self, admin: &StaffLogin, port: u16) {
         let res = self
             .staff_put(
                 admin,
@@ -86,7 +86,7 @@ impl TestApp {
         assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     }
 
-    async fn mail_me(&self, staff: &StaffLogin, prefs: Value) {
+    pub(crate) async fn mail_me(&self, staff: &StaffLogin, prefs: Value) {
         let res = self
             .staff_put(staff, "/api/v1/staff/me/notifications", prefs)
             .await;

@@ -4,8 +4,9 @@
 python3 smtp_receiver.py --out FILE
     Listens on a free loopback port, prints "listening on PORT", and appends one
     JSON line per message it accepted to FILE:
-    {"mail_from": "...", "rcpt_tos": [...], "subject": "...", "to": "...", "body": "..."}
-    (headers decoded, the text body as sent). It runs until killed.
+    {"mail_from": "...", "rcpt_tos": [...], "subject": "...", "to": "...", "body": "...",
+     "attachments": [{"filename": "...", "type": "...", "content": "..."}]}
+    (headers decoded, the text body and text attachments as sent). It runs until killed.
 """
 
 import argparse
@@ -33,6 +34,10 @@ class Recorder:
             "subject": str(message["subject"]),
             "to": str(message["to"]),
             "body": part.get_content(),
+            "attachments": [
+                {"filename": a.get_filename(), "type": a.get_content_type(), "content": a.get_content()}
+                for a in message.iter_attachments()
+            ],
         }
         with self.lock, open(self.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")

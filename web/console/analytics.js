@@ -34,6 +34,8 @@ addStrings(
     cr_pick_metric: "请至少选择一个指标", cr_need_name: "请填写报表名称", cr_rows: (n) => `共 ${n} 行`,
     range_yesterday: "昨天", range_last7_days: "最近 7 天", range_last30_days: "最近 30 天", range_this_month: "本月",
     range_last_month: "上月", range_fixed: "固定为当前日期范围",
+    cr_schedule: "定时发送到我的邮箱", sched_none: "不发送", sched_daily: "每天 8 点", sched_weekly: "每周一 8 点", sched_monthly: "每月 1 日 8 点",
+    cr_mail_hint: "邮箱在「我的设置 → 通知」中填写",
     error_invalid_report_name: "报表名称需要 1–60 个字", error_too_many_saved_reports: "每人最多保存 50 个报表，请先删除一些",
     error_saved_report_not_found: "这个报表已不存在", error_unknown_metric: "请至少选择一个有效指标",
   },
@@ -64,6 +66,8 @@ addStrings(
     cr_pick_metric: "Choose at least one metric", cr_need_name: "Give the report a name", cr_rows: (n) => `${n} rows`,
     range_yesterday: "Yesterday", range_last7_days: "Last 7 days", range_last30_days: "Last 30 days", range_this_month: "This month",
     range_last_month: "Last month", range_fixed: "Fixed: the dates shown now",
+    cr_schedule: "E-mail it to me", sched_none: "Never", sched_daily: "Daily at 8:00", sched_weekly: "Mondays at 8:00", sched_monthly: "The 1st at 8:00",
+    cr_mail_hint: "Set your address under My settings → Notifications",
     error_invalid_report_name: "A report name has 1–60 characters", error_too_many_saved_reports: "At most 50 saved reports each: delete some first",
     error_saved_report_not_found: "That report no longer exists", error_unknown_metric: "Choose at least one valid metric",
   },
@@ -271,6 +275,7 @@ export class Analytics {
     this.metricBoxes = visible.map((k) => el("input", { type: "checkbox", value: k, testid: `cr-metric-${k}`, checked: DEFAULT_METRICS.includes(k) }));
     this.range = el("select", { testid: "cr-range", "aria-label": t("cr_range") }, RANGES.map((r) => el("option", { value: r }, t(`range_${r}`))));
     this.range.value = "last7_days";
+    this.schedule = el("select", { testid: "cr-schedule", "aria-label": t("cr_schedule"), title: t("cr_mail_hint") }, ["", "daily", "weekly", "monthly"].map((v) => el("option", { value: v }, t(`sched_${v || "none"}`))));
     this.reportName = el("input", { testid: "cr-name", placeholder: t("cr_name"), maxlength: 60, "aria-label": t("cr_name") });
     this.result = el("div", { testid: "cr-result" });
     this.savedList = el("ul", { class: "cr-saved", testid: "cr-saved" });
@@ -283,6 +288,7 @@ export class Analytics {
         el("label", {}, t("cr_range"), " ", this.range),
         el("button", { type: "button", testid: "cr-show", onclick: () => this.showReport(this.currentSpec()) }, t("cr_show")),
         this.reportName,
+        el("label", { title: t("cr_mail_hint") }, t("cr_schedule"), " ", this.schedule),
         el("button", { type: "button", testid: "cr-save", onclick: () => this.saveReport() }, t("cr_save")),
       ),
       this.result,
@@ -297,6 +303,7 @@ export class Analytics {
     const by = this.then.value && this.then.value !== this.by.value ? `${this.by.value},${this.then.value}` : this.by.value;
     const spec = { name: this.reportName.value, metrics: this.metricBoxes.filter((b) => b.checked).map((b) => b.value), by, range: this.range.value };
     if (spec.range === "fixed") Object.assign(spec, { from: this.summary.from, to: this.summary.to });
+    if (this.schedule.value) spec.schedule = this.schedule.value;
     return spec;
   }
 
@@ -385,6 +392,7 @@ export class Analytics {
           el("b", {}, r.name),
           " ",
           el("span", { class: "hint" }, `${t(`range_${r.range}`)} · ${r.run_from} – ${r.run_to} · ${r.metrics.map((k) => t(`m_${k}`)).join("、")}`),
+          r.schedule ? el("span", { class: "tag", testid: "cr-scheduled" }, `✉ ${t(`sched_${r.schedule}`)}`) : null,
           " ",
           el("button", { type: "button", testid: "cr-open", onclick: () => this.openSaved(r) }, t("cr_open")),
           el("button", { type: "button", class: "danger", testid: "cr-delete", onclick: () => this.deleteSaved(r) }, t("cr_delete")),
@@ -400,6 +408,7 @@ export class Analytics {
     this.by.value = first;
     this.then.value = second || "";
     this.range.value = r.range;
+    this.schedule.value = r.schedule || "";
     this.showReport(r);
   }
 
