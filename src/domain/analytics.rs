@@ -116,6 +116,10 @@ pub struct Facts {
     pub converted_cents: Option<i64>,
     pub converted_within_24h: bool,
     pub converted_by_next_day: bool,
+    /// The holder's chat is in their chats-held count (domain::agent_time).
+    /// False in facts written before that count existed: such a chat starts
+    /// counting at its next event, and its end takes nothing off.
+    pub load_counted: bool,
 }
 
 impl Facts {
@@ -267,6 +271,14 @@ impl Facts {
             && self.left_queue_at.is_some()
     }
 
+    /// The agent holding the chat now (it counts in their concurrency).
+    pub fn holder(&self) -> Option<&str> {
+        match self.phase {
+            Phase::WithAgent => self.agent_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Handed off or not, did a person ever own it? (CSAT: bot versus human.)
     pub fn human(&self) -> bool {
         self.first_assigned_at.is_some()
@@ -373,6 +385,22 @@ pub struct MetricDef {
     pub formula: Formula,
 }
 
+impl MetricDef {
+    /// Whether it is made of agent time (presence and chats held) rather
+    /// than of conversation counters.
+    pub fn agent_time(&self) -> bool {
+        let counters: Vec<&str> = match self.formula {
+            Formula::Count(c) => vec![c],
+            Formula::Ratio(a, b) => vec![a, b],
+            Formula::SumRatio(list, den) => list.iter().copied().chain([den]).collect(),
+            Formula::QueueWait(_) => vec![],
+        };
+        counters
+            .iter()
+            .any(|c| super::agent_time::COUNTERS.contains(c))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Formula {
     /// A counter as it is.
@@ -477,6 +505,20 @@ pub const METRICS: &[MetricDef] = &[
         Ratio("converted_next_day", "inquiries"),
     ),
     m("converted_amount_cents", false, Count("converted_cents")),
+    // Agent time (domain::agent_time): not per channel.
+    m("online_time_ms", false, Count("online_ms")),
+    m("away_time_ms", false, Count("away_ms")),
+    m(
+        "avg_concurrency",
+        false,
+        Ratio("held_online_ms", "online_ms"),
+    ),
+    m("peak_concurrency", false, Count("peak_chats")),
+    m(
+        "load_rate",
+        false,
+        Ratio("held_online_ms", "capacity_online_ms"),
+    ),
 ];
 
 pub fn metric_def(key: &str) -> Option<&'static MetricDef> {
@@ -493,7 +535,12 @@ pub struct Totals {
 
 impl Totals {
     pub fn add(&mut self, counter: &str, value: i64) {
-        *self.counters.entry(counter.to_owned()).or_default() += value;
+        let total = self.counters.entry(counter.to_owned()).or_default();
+        if super::agent_time::is_peak(counter) {
+            *total = (*total).max(value);
+        } else {
+            *total += value;
+        }
     }
 
     pub fn get(&self, counter: &str) -> i64 {

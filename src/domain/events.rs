@@ -119,6 +119,10 @@ pub enum EventData {
         within_24h: bool,
         by_next_day: bool,
     },
+    /// A staff member's presence changed (online, busy, away, offline); no
+    /// conversation. Analytics counts online time from these.
+    #[serde(rename = "agent.presence_changed")]
+    PresenceChanged { agent_id: String, status: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +157,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ticket.notified",
     "csat.rated",
     "conversation.converted",
+    "agent.presence_changed",
 ];
 
 impl EventData {
@@ -179,6 +184,7 @@ impl EventData {
             EventData::TicketNotified { .. } => "ticket.notified",
             EventData::CsatRated { .. } => "csat.rated",
             EventData::Converted { .. } => "conversation.converted",
+            EventData::PresenceChanged { .. } => "agent.presence_changed",
         }
     }
 
@@ -302,6 +308,10 @@ impl EventData {
                 total_cents: 39_900,
                 within_24h: true,
                 by_next_day: true,
+            },
+            EventData::PresenceChanged {
+                agent_id: "stf_01J9Z8Q9".into(),
+                status: "online".into(),
             },
         ]
     }

@@ -1,5 +1,6 @@
 //! Pure types and rules. Nothing here knows about HTTP, SQL or models.
 
+pub mod agent_time;
 pub mod analytics;
 pub mod attachment;
 pub mod audit;

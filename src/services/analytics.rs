@@ -2,6 +2,7 @@
 //! daily rollups, the rebuild, CSAT ratings, and the reports (scoped to what
 //! the caller may see). Metric definitions live in domain::analytics only.
 
+use crate::domain::agent_time::{self, Timeline};
 use crate::domain::analytics::{
     Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS, MetricDef, Period,
     ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
@@ -15,7 +16,9 @@ use crate::services::shop::ShopService;
 use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
-use crate::storage::{FactsRow, RollupDelta, RollupGrouping, RollupRow, Store, StoreError};
+use crate::storage::{
+    FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -249,9 +252,7 @@ impl AnalyticsService {
             channel: filters.channel.is_some(),
             agent: true,
         };
-        let selected = self
-            .select(&range, &scope, &filters, by, needs_waits(&metrics))
-            .await?;
+        let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let totals = totals_of(&selected, |_| true);
         let names: HashMap<String, String> = self.store.staff_names().await?.into_iter().collect();
         let mut agents: Vec<&str> = selected
@@ -344,9 +345,7 @@ impl AnalyticsService {
                 || filters.agent_id.is_some()
                 || filters.group_id.is_some(),
         };
-        let selected = self
-            .select(&range, &scope, &filters, by, needs_waits(&metrics))
-            .await?;
+        let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
         let second = match then {
             Some(d) => Some(Keying::new(self.dimension_keys(&selected, d).await?, d)),
@@ -487,7 +486,7 @@ impl AnalyticsService {
         scope: &Scope,
         filters: &Filters,
         by: RollupGrouping,
-        waits: bool,
+        metrics: &[&'static MetricDef],
     ) -> Result<Selected, AnalyticsError> {
         let (from, to) = (range.from.to_string(), range.to.to_string());
         let group: Option<HashSet<String>> = match &filters.group_id {
@@ -508,14 +507,18 @@ impl AnalyticsService {
                 && filters.agent_id.as_deref().is_none_or(|a| a == agent)
                 && group.as_ref().is_none_or(|g| g.contains(agent))
         };
-        let rows = self
+        let mut rows: Vec<RollupRow> = self
             .store
             .analytics_sums(&from, &to, by, filters.channel.as_deref())
             .await?
             .into_iter()
             .filter(|r| keep(&r.1, &r.2))
             .collect();
-        let waits = match waits {
+        // Agent time belongs to no channel: a report by or of a channel has none.
+        if metrics.iter().any(|m| m.agent_time()) && !by.channel {
+            rows.extend(self.agent_time(range, by, |agent| keep("", agent)).await?);
+        }
+        let waits = match needs_waits(metrics) {
             true => self
                 .store
                 .analytics_queue_waits(&from, &to)
@@ -526,6 +529,77 @@ impl AnalyticsService {
             false => Vec::new(),
         };
         Ok(Selected { rows, waits })
+    }
+
+    /// Agent time counters (domain::agent_time) of the agents `admit` lets
+    /// through, per day and agent as `by` keeps them apart, as rollup rows of
+    /// no channel. The range ends now at the latest.
+    async fn agent_time(
+        &self,
+        range: &DayRange,
+        by: RollupGrouping,
+        admit: impl Fn(&str) -> bool,
+    ) -> Result<Vec<RollupRow>, AnalyticsError> {
+        let offset = self.rollups.shop.current().await.utc_offset_minutes;
+        let from = agent_time::day_start_ms(range.from, offset);
+        let after = range.to.succ_opt().unwrap_or(range.to);
+        let to = agent_time::day_start_ms(after, offset).min(self.clock.now_ms());
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let found = self
+            .store
+            .agent_time_rows(from, to, &range.from.to_string())
+            .await?;
+        let mut timelines: BTreeMap<String, Timeline> = BTreeMap::new();
+        for (agent, status) in found.statuses_before {
+            timelines.entry(agent).or_default().status_at_start = status;
+        }
+        for (agent, chats) in found.chats_before {
+            timelines.entry(agent).or_default().chats_at_start = chats;
+        }
+        for (agent, at, status) in found.statuses {
+            timelines
+                .entry(agent)
+                .or_default()
+                .statuses
+                .push((at, status));
+        }
+        for (agent, at, delta) in found.loads {
+            timelines.entry(agent).or_default().loads.push((at, delta));
+        }
+        let limits: HashMap<String, i64> = self.store.chat_limits().await?.into_iter().collect();
+        let mut totals: BTreeMap<(String, String, &'static str), i64> = BTreeMap::new();
+        for (agent, mut timeline) in timelines.into_iter().filter(|(a, _)| admit(a)) {
+            if timeline.status_at_start.is_empty() {
+                timeline.status_at_start = "offline".to_owned();
+            }
+            let limit = limits.get(&agent).copied().unwrap_or(0);
+            for (day, time) in agent_time::agent_days(&timeline, from, to, offset) {
+                let day = if by.day { day } else { String::new() };
+                let agent = if by.agent {
+                    agent.clone()
+                } else {
+                    String::new()
+                };
+                for (counter, value) in time.counters(limit) {
+                    let total = totals
+                        .entry((day.clone(), agent.clone(), counter))
+                        .or_default();
+                    *total = match agent_time::is_peak(counter) {
+                        true => (*total).max(value),
+                        false => *total + value,
+                    };
+                }
+            }
+        }
+        Ok(totals
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|((day, agent, counter), value)| {
+                (day, String::new(), agent, counter.to_owned(), value)
+            })
+            .collect())
     }
 }
 
@@ -538,6 +612,12 @@ impl Rollups {
     /// the difference. Idempotent: an event at or before the facts' last
     /// position changes nothing.
     pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
+        if let EventData::PresenceChanged { agent_id, status } = &event.data {
+            self.store
+                .record_presence(event.position, agent_id, status, event.created_at)
+                .await?;
+            return Ok(());
+        }
         let Some(conversation_id) = event.conversation_id.as_deref() else {
             return Ok(());
         };
@@ -556,6 +636,10 @@ impl Rollups {
             None => Facts::default(),
         };
         let before = stored.is_some().then(|| contribution(&facts));
+        let held_before = facts
+            .holder()
+            .filter(|_| facts.load_counted)
+            .map(str::to_owned);
         let reason = match &event.data {
             EventData::HandedOff {
                 packet_id: Some(id),
@@ -565,6 +649,17 @@ impl Rollups {
         let offset = self.shop.current().await.utc_offset_minutes;
         let day = local_day(event.created_at, offset);
         facts.apply(event.created_at, &event.data, reason.as_deref(), &day);
+        let loads = load_changes(held_before.as_deref(), facts.holder())
+            .into_iter()
+            .map(|(agent_id, delta)| LoadChange {
+                position: event.position,
+                agent_id,
+                delta,
+                at: event.created_at,
+                day: day.clone(),
+            })
+            .collect::<Vec<_>>();
+        facts.load_counted = facts.holder().is_some();
         let after = contribution(&facts);
         let row = FactsRow {
             conversation_id: conversation_id.to_owned(),
@@ -577,7 +672,7 @@ impl Rollups {
             facts: serde_json::to_string(&facts)?,
         };
         self.store
-            .save_analytics(&row, &deltas(before, after), self.clock.now_ms())
+            .save_analytics(&row, &deltas(before, after), &loads, self.clock.now_ms())
             .await?;
         Ok(())
     }
@@ -625,6 +720,19 @@ fn counts(data: &EventData) -> bool {
             | EventData::TicketEscalated { .. }
             | EventData::TicketNotified { .. }
     )
+}
+
+/// Who stops and who starts holding a chat when its holder goes from
+/// `before` to `after`: -1 and +1 (nothing when it stays with the same agent).
+fn load_changes(before: Option<&str>, after: Option<&str>) -> Vec<(String, i64)> {
+    if before == after {
+        return Vec::new();
+    }
+    before
+        .map(|a| (a.to_owned(), -1))
+        .into_iter()
+        .chain(after.map(|a| (a.to_owned(), 1)))
+        .collect()
 }
 
 /// The counter changes that take a conversation from `before` to `after`.

@@ -30,6 +30,31 @@ pub struct RollupDelta {
     pub delta: i64,
 }
 
+/// A change in how many chats an agent holds, made by the event at `position`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadChange {
+    pub position: i64,
+    pub agent_id: String,
+    /// +1: a chat became theirs; -1: it stopped being theirs.
+    pub delta: i64,
+    pub at: i64,
+    /// The shop-local day of `at`.
+    pub day: String,
+}
+
+/// What a report needs to lay agent time over `[from, to)`.
+#[derive(Debug, Clone, Default)]
+pub struct AgentTimeRows {
+    /// Each agent's last presence before `from`: (agent, status).
+    pub statuses_before: Vec<(String, String)>,
+    /// Presence changes in the range: (agent, at, status).
+    pub statuses: Vec<(String, i64, String)>,
+    /// Each agent's chats held when the range begins: (agent, chats).
+    pub chats_before: Vec<(String, i64)>,
+    /// Changes in chats held in the range: (agent, at, delta).
+    pub loads: Vec<(String, i64, i64)>,
+}
+
 /// A rollup counter as read back: (day, channel, agent, counter, value).
 pub type RollupRow = (String, String, String, String, i64);
 
@@ -126,8 +151,13 @@ impl Store {
         &self,
         row: &FactsRow,
         deltas: &[RollupDelta],
+        loads: &[LoadChange],
         now: i64,
     ) -> Result<bool, StoreError> {
+        let load = "INSERT INTO analytics_load (position, agent_id, delta, at) VALUES ($1, $2, $3, $4) \
+            ON CONFLICT (position, agent_id) DO NOTHING";
+        let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
+            ON CONFLICT (day, agent_id) DO UPDATE SET net = analytics_load_daily.net + excluded.net";
         let facts = "INSERT INTO analytics_facts \
             (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at, first_buyer_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -154,6 +184,16 @@ impl Store {
                 sqlx::query(rollup)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
+            }
+            for l in loads {
+                let added = sqlx::query(load)
+                    .bind(l.position).bind(&l.agent_id).bind(l.delta).bind(l.at)
+                    .execute(&mut *tx).await?.rows_affected();
+                if added > 0 {
+                    sqlx::query(load_daily)
+                        .bind(&l.day).bind(&l.agent_id).bind(l.delta)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
         });
@@ -193,6 +233,53 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// Keeps a presence change under its event's position (a second delivery
+    /// adds nothing).
+    pub async fn record_presence(
+        &self,
+        position: i64,
+        agent_id: &str,
+        status: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO analytics_presence (position, agent_id, status, at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (position) DO NOTHING";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(position).bind(agent_id).bind(status).bind(at).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Presence and chats held around `[from, to)`; `from_day` is the
+    /// shop-local day that starts at `from`.
+    pub async fn agent_time_rows(
+        &self,
+        from: i64,
+        to: i64,
+        from_day: &str,
+    ) -> Result<AgentTimeRows, StoreError> {
+        let before = "SELECT agent_id, status FROM (SELECT agent_id, status, ROW_NUMBER() OVER \
+            (PARTITION BY agent_id ORDER BY at DESC, position DESC) AS n FROM analytics_presence WHERE at < $1) \
+            AS last WHERE n = 1";
+        let statuses = "SELECT agent_id, at, status FROM analytics_presence WHERE at >= $1 AND at < $2 \
+            ORDER BY at, position";
+        let chats_before = "SELECT agent_id, CAST(SUM(net) AS BIGINT) FROM analytics_load_daily \
+            WHERE day < $1 GROUP BY agent_id";
+        let loads = "SELECT agent_id, at, CAST(delta AS BIGINT) FROM analytics_load WHERE at >= $1 AND at < $2 \
+            ORDER BY at, position";
+        Ok(on_pool!(self, pool => AgentTimeRows {
+            statuses_before: sqlx::query_as(before).bind(from).fetch_all(pool).await?,
+            statuses: sqlx::query_as(statuses).bind(from).bind(to).fetch_all(pool).await?,
+            chats_before: sqlx::query_as(chats_before).bind(from_day).fetch_all(pool).await?,
+            loads: sqlx::query_as(loads).bind(from).bind(to).fetch_all(pool).await?,
+        }))
+    }
+
+    /// Every staff member's chat limit (the load's denominator).
+    pub async fn chat_limits(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = "SELECT id, CAST(max_chats AS BIGINT) FROM staff_users";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 
     /// (day, channel, agent, queue wait) of the chats an agent took, for percentiles.
@@ -270,6 +357,9 @@ impl Store {
             // The conversions stay: their events are in the outbox and fold again.
             sqlx::query("DELETE FROM analytics_facts").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_presence").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_load").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_load_daily").execute(&mut *tx).await?;
             sqlx::query(cursor).bind(subscriber).bind(position).execute(&mut *tx).await?;
             tx.commit().await?;
         });

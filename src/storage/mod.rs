@@ -41,7 +41,9 @@ mod tickets;
 mod visitors;
 mod webhooks;
 
-pub use analytics::{FactsRow, RollupDelta, RollupGrouping, RollupRow, SeedOutboxRow};
+pub use analytics::{
+    AgentTimeRows, FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, SeedOutboxRow,
+};
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };

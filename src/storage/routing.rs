@@ -1,6 +1,8 @@
 //! Skill groups, memberships, routing rules, presence and the waiting queue.
 
+use super::outbox::write_events;
 use super::{Backend, Store, StoreError, on_pool};
+use crate::domain::events::{EventData, NewEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GroupRow {
@@ -174,17 +176,44 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, RuleRow>(sql).fetch_all(pool).await?))
     }
 
+    /// Sets an agent's presence; a change (not the same status again) is
+    /// reported by an `agent.presence_changed` event in the same transaction.
     pub async fn set_presence(
         &self,
         agent_id: &str,
         status: &str,
         now: i64,
     ) -> Result<(), StoreError> {
+        let current = "SELECT status FROM agent_presence WHERE agent_id = $1";
         let sql = "INSERT INTO agent_presence (agent_id, status, last_assigned_at, updated_at) VALUES ($1, $2, 0, $3) \
                    ON CONFLICT (agent_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at";
-        on_pool!(self, pool => sqlx::query(sql)
-            .bind(agent_id).bind(status).bind(now).execute(pool).await.map(|_| ()))
-        .map_err(StoreError::Database)
+        let event = NewEvent {
+            id: format!("evt_presence_{}", uuid::Uuid::now_v7().simple()),
+            conversation_id: None,
+            seq: None,
+            data: EventData::PresenceChanged {
+                agent_id: agent_id.to_owned(),
+                status: status.to_owned(),
+            },
+            created_at: now,
+        };
+        let backend = self.backend();
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let before: Option<(String,)> = sqlx::query_as(current)
+                .bind(agent_id).fetch_optional(&mut *tx).await?;
+            let changed = before.map_or(status != "offline", |(s,)| s != status);
+            sqlx::query(sql).bind(agent_id).bind(status).bind(now).execute(&mut *tx).await?;
+            if changed {
+                write_events!(backend, tx, std::slice::from_ref(&event));
+            }
+            tx.commit().await?;
+            changed
+        });
+        if changed {
+            self.events_committed();
+        }
+        Ok(())
     }
 
     /// Every chat-handling account with its presence (offline when never set) and load.

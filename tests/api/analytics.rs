@@ -374,10 +374,14 @@ impl Day {
     ///   was the bot's, so no pending message); 2:36 resolves (handle 3 min);
     ///   2:37 CSAT 2; 3:00 the buyer writes again (reopened within 24 h) and
     ///   the bot answers.
+    /// - Presence: li is busy (at work, taking no routed chats) from 0:00,
+    ///   away at 3:10, offline at 3:20; wang busy from 1:06 (just before the
+    ///   transfer), offline at 3:20.
     pub async fn script(&self) -> [Buyer; 5] {
         let (app, clock) = (&self.app, &self.clock);
         // C1
         clock.at(0, 0);
+        self.presence(&self.li, "busy").await;
         let c1 = app.start_conversation().await;
         let answer = self.ask_bot(&c1, RETURNS_Q).await;
         let seq = answer[0]["seq"].as_i64().unwrap();
@@ -462,6 +466,12 @@ impl Day {
         clock.at(180, 0);
         let said = self.ask_bot(&c5, RETURNS_Q).await;
         assert_eq!(said[0]["sender"]["kind"], "bot", "{said:?}");
+        // The end of the shift.
+        clock.at(190, 0);
+        self.presence(&self.li, "away").await;
+        clock.at(200, 0);
+        self.presence(&self.li, "offline").await;
+        self.presence(&self.wang, "offline").await;
         self.caught_up().await;
         [c1, c2, c3, c4, c5]
     }
@@ -537,6 +547,34 @@ fn expected_conversions() -> Vec<(&'static str, Option<f64>)> {
     ]
 }
 
+/// Agent time of the scripted day (docs/metrics.md), worked out by hand:
+/// li online (busy) 0:00–3:10 = 190 min, away 3:10–3:20 = 10 min, holding C2
+/// 0:15–0:25 and C3 1:04–1:06 = 12 min; wang online 1:06–3:20 = 134 min,
+/// holding C3 1:06–1:10 and C5 2:33–2:36 = 7 min. Never two chats at once;
+/// chat limits 5. Per agent: (online min, away min, held min).
+fn expected_agent_time(online: f64, away: f64, held: f64) -> Vec<(&'static str, Option<f64>)> {
+    let min = MIN as f64;
+    vec![
+        ("online_time_ms", Some(online * min)),
+        ("away_time_ms", Some(away * min)),
+        ("avg_concurrency", Some(held / online)),
+        ("peak_concurrency", Some(1.0)),
+        ("load_rate", Some(held / (online * 5.0))),
+    ]
+}
+
+/// Equal but for the last bit: serde_json's default float parsing may round
+/// a ratio it reads one unit in the last place away from the server's.
+fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
+    match (got, want) {
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "{what}: {g} vs {w}"
+        ),
+        _ => assert_eq!(got, want, "{what}"),
+    }
+}
+
 fn assert_totals(summary: &Value) {
     for (key, want) in expected_totals() {
         assert_eq!(
@@ -602,6 +640,15 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
     // C3 converted by the next day, C5 (anonymous) did not.
     assert_eq!(num(&wang["conversion_rate_24h"]), Some(0.0));
     assert_eq!(num(&wang["conversion_rate_next_day"]), Some(0.5));
+    for (who, want) in [
+        (li, expected_agent_time(190.0, 10.0, 12.0)),
+        (wang, expected_agent_time(134.0, 0.0, 7.0)),
+        (&summary["totals"], expected_agent_time(324.0, 10.0, 19.0)),
+    ] {
+        for (key, want) in want {
+            assert_close(num(&who[key]), want, &format!("{key}: {who}"));
+        }
+    }
     assert_eq!(summary["days"][0]["key"], DAY);
     assert_eq!(
         num(&summary["days"][0]["values"]["conversations"]),
@@ -736,6 +783,58 @@ async fn an_agent_sees_only_their_own_numbers_and_cannot_read_another_agents() {
         .map(|r| r["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, vec![day.li.id.as_str()]);
+
+    // Her online time too, and only hers; agent time belongs to no channel.
+    let time = "metrics=online_time_ms,avg_concurrency,peak_concurrency";
+    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{time}&by=agent");
+    let report: Value = day
+        .app
+        .staff_get(&day.li, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(rows[0]["key"], day.li.id.as_str());
+    assert_eq!(
+        num(&rows[0]["values"]["online_time_ms"]),
+        Some(190.0 * MIN as f64)
+    );
+    assert_close(
+        num(&rows[0]["values"]["avg_concurrency"]),
+        Some(12.0 / 190.0),
+        "li's concurrency",
+    );
+    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{time}&by=channel");
+    let report: Value = day
+        .app
+        .staff_get(&day.admin, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        num(&report["rows"][0]["values"]["online_time_ms"]),
+        Some(0.0),
+        "{report}"
+    );
+    // By day for the admin: both agents added up; the day before has nothing.
+    let path = format!("/api/v1/staff/analytics/report?from=2026-11-29&to={DAY}&{time}&by=day");
+    let report: Value = day
+        .app
+        .staff_get(&day.admin, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!(
+        num(&rows[0]["values"]["online_time_ms"]),
+        Some(324.0 * MIN as f64)
+    );
+    assert_eq!(num(&rows[0]["values"]["peak_concurrency"]), Some(1.0));
 }
 
 #[tokio::test]

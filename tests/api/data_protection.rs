@@ -400,6 +400,8 @@ async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purg
     let buyer = app.start_conversation().await;
     let old = "旧消息：十天前的订单备注 4471";
     let old_seq = send(&app, &buyer, "old-1", old).await;
+    // Long and not hex, so that no uuid or timestamp in the raw bytes can match it by chance.
+    let old_attachment = "旧附件：十天前的发票照片 8812";
     let res = app
         .client
         .post(app.url(&format!(
@@ -408,7 +410,7 @@ async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purg
         )))
         .bearer_auth(&buyer.token)
         .header("content-type", "text/plain")
-        .body("旧附件 8812")
+        .body(old_attachment)
         .send()
         .await
         .unwrap();
@@ -464,7 +466,7 @@ async fn asvs_14_2_7_messages_and_attachments_past_the_retention_period_are_purg
     assert_eq!(res.status(), 404);
     assert!(walk(&app.data_dir.join("attachments")).is_empty());
     let raw = raw_database_bytes(&app).await;
-    assert!(!contains(&raw, "8812".as_bytes()) || backend_is_postgres());
+    assert!(!contains(&raw, old_attachment.as_bytes()) || backend_is_postgres());
 }
 
 async fn new_conversation(app: &TestApp, altcha: Option<&str>) -> reqwest::Response {

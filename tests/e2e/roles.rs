@@ -1354,6 +1354,8 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     };
     let app = helpers::spawn_app().await;
     let Team { li, lead } = team(&app, "售前 pre-sales").await;
+    // li is at work (busy: she claims her chats): her online time runs.
+    app.set_presence(&li, "busy").await;
     // Two chats li answers and resolves (rated 5 and 3), one nobody takes.
     // The first buyer is signed in and pays an order right after: a conversion.
     for stars in [5, 3] {
@@ -1462,6 +1464,27 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         )
         .await;
     assert_eq!(csat, json!("4"), "li's average of 5 and 3");
+    // Her online time and load, in words: a duration and a percentage.
+    let cell = |metric: &str| {
+        format!(
+            "return [document.querySelector('[data-testid=agent-row-{}] [data-metric={metric}]').innerText, \
+             document.querySelector('[data-testid=agent-row-{}] [data-metric={metric}]').dataset.value];",
+            li.id, li.id
+        )
+    };
+    let online = browser.run(&cell("online_time_ms"), json!([])).await;
+    let value: f64 = online[1].as_str().unwrap().parse().unwrap();
+    assert!(value > 0.0, "{online}");
+    assert!(online[0].as_str().unwrap().contains('秒'), "{online}");
+    let load = browser.run(&cell("load_rate"), json!([])).await;
+    assert!(load[0].as_str().unwrap().ends_with('%'), "{load}");
+    let header = browser
+        .run(
+            "return document.querySelector('[data-testid=an-agents] thead').innerText;",
+            json!([]),
+        )
+        .await;
+    assert!(header.as_str().unwrap().contains("在线时长"), "{header}");
     // One of the two questions converted (the third buyer only asked for a
     // person), worth the order's ¥399, in words, not codes.
     assert_eq!(

@@ -29,6 +29,8 @@ addStrings(
     ev_csat_rated: "满意度评价",
     m_inquiries: "询单会话", m_converted_24h: "24 小时内下单", m_conversion_rate_24h: "询单转化率（24 小时）",
     m_converted_next_day: "次日内下单", m_conversion_rate_next_day: "询单转化率（至次日）", m_converted_amount_cents: "询单转化金额",
+    m_online_time_ms: "在线时长", m_away_time_ms: "离开时长", m_avg_concurrency: "平均同时接待", m_peak_concurrency: "最高同时接待",
+    m_load_rate: "接待饱和度",
     cr_title: "自定义报表", cr_metrics: "指标", cr_range: "时间范围", cr_show: "查看", cr_save: "保存为我的报表", cr_name: "报表名称",
     cr_saved: "我的报表", cr_open: "打开", cr_delete: "删除", cr_none_saved: "还没有保存的报表", cr_saved_ok: "已保存",
     cr_pick_metric: "请至少选择一个指标", cr_need_name: "请填写报表名称", cr_rows: (n) => `共 ${n} 行`,
@@ -61,6 +63,8 @@ addStrings(
     m_inquiries: "Chats with a question", m_converted_24h: "Ordered within 24 h", m_conversion_rate_24h: "Conversion (24 h)",
     m_converted_next_day: "Ordered by the next day", m_conversion_rate_next_day: "Conversion (by the next day)",
     m_converted_amount_cents: "Sales from chats",
+    m_online_time_ms: "Online time", m_away_time_ms: "Away time", m_avg_concurrency: "Avg chats at once", m_peak_concurrency: "Most chats at once",
+    m_load_rate: "Load (of chat limit)",
     cr_title: "Custom report", cr_metrics: "Metrics", cr_range: "Range", cr_show: "Show", cr_save: "Save to my reports", cr_name: "Report name",
     cr_saved: "My reports", cr_open: "Open", cr_delete: "Delete", cr_none_saved: "No saved reports yet", cr_saved_ok: "Saved",
     cr_pick_metric: "Choose at least one metric", cr_need_name: "Give the report a name", cr_rows: (n) => `${n} rows`,
@@ -77,11 +81,12 @@ const CARDS = [
   "conversations", "self_service_rate", "handoff_rate", "handoff_direct", "handoff_consulted", "queue_wait_p50_ms",
   "queue_wait_p90_ms", "abandonment_rate", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms",
   "resolution_rate", "transfer_rate", "reopen_rate", "csat_avg", "csat_satisfaction_rate", "csat_human_avg", "csat_bot_avg",
-  "answer_helpful_rate", "conversion_rate_24h", "conversion_rate_next_day", "converted_amount_cents",
+  "answer_helpful_rate", "conversion_rate_24h", "conversion_rate_next_day", "converted_amount_cents", "online_time_ms",
+  "avg_concurrency", "load_rate",
 ];
 const AGENT_COLUMNS = [
   "conversations", "first_response_avg_ms", "response_avg_ms", "handle_avg_ms", "resolution_rate", "transfer_rate", "csat_avg",
-  "conversion_rate_24h", "qa_score",
+  "conversion_rate_24h", "online_time_ms", "avg_concurrency", "peak_concurrency", "load_rate", "qa_score",
 ];
 const TREND = ["conversations", "handoffs"];
 const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
@@ -97,6 +102,8 @@ function show(key, value) {
   if (key.endsWith("_ms")) {
     const s = Math.round(value / 1000);
     const [m, r] = [Math.floor(s / 60), s % 60];
+    // Hours of online time read as hours and minutes.
+    if (m >= 60) return currentLang() === "zh" ? `${Math.floor(m / 60)}小时${m % 60}分` : `${Math.floor(m / 60)}h ${m % 60}m`;
     return currentLang() === "zh" ? (m ? `${m}分${r}秒` : `${r}秒`) : m ? `${m}m ${r}s` : `${r}s`;
   }
   if (key.startsWith("csat") && key.endsWith("avg")) return value.toFixed(2);

@@ -22,6 +22,7 @@ addStrings(
     ev_conversation_resolved: "会话已解决", ev_conversation_handed_back: "转回机器人", ev_conversation_reopened: "会话重开",
     ev_conversation_closed: "会话关闭", ev_conversation_state_changed: "其他状态变化", ev_answer_rated: "回答评价",
     ev_visitor_updated: "买家资料更新", ev_conversation_converted: "询单转化（买家已付款下单）",
+    ev_agent_presence_changed: "客服状态变化（在线、忙碌、离开、离线）",
   },
   {
     integrations: "Integrations", webhooks_h: "Webhooks", new_webhook: "Add an endpoint", wh_url: "Receiver URL (https://)",
@@ -40,6 +41,7 @@ addStrings(
     ev_conversation_resolved: "Resolved", ev_conversation_handed_back: "Back to the bot", ev_conversation_reopened: "Reopened",
     ev_conversation_closed: "Closed", ev_conversation_state_changed: "Other state change", ev_answer_rated: "Answer rated",
     ev_visitor_updated: "Buyer details changed", ev_conversation_converted: "Converted (the buyer paid an order)",
+    ev_agent_presence_changed: "Agent status changed (online, busy, away, offline)",
   },
 );
 
