@@ -545,6 +545,21 @@ impl Application {
             clock.clone(),
         ));
         tokio::spawn(conversions.clone().run(shutdown_rx.clone()));
+        let queue_alerts = Arc::new(crate::services::queue_alerts::QueueAlerts::new(
+            Arc::new(store.clone()),
+            clock.clone(),
+        ));
+        tokio::spawn(queue_alerts.clone().run(shutdown_rx.clone()));
+        runner
+            .spawn(
+                Arc::new(crate::services::queue_alerts::QueueAlertFeed {
+                    queues: Arc::new(store.clone()),
+                    chat: chat.clone(),
+                }),
+                Reach::EachNode,
+                shutdown_rx.clone(),
+            )
+            .await?;
         let staff = Arc::new(StaffService::new(
             store.clone(),
             clock.clone(),
@@ -611,6 +626,7 @@ impl Application {
             history,
             analytics,
             conversions,
+            queue_alerts,
             saved_reports,
             quality,
             privacy,

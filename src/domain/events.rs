@@ -8,6 +8,7 @@
 //! seq)`.
 
 use super::conversation::ConversationState;
+use super::routing::AlertReason;
 use super::tickets::TicketState;
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +124,18 @@ pub enum EventData {
     /// conversation. Analytics counts online time from these.
     #[serde(rename = "agent.presence_changed")]
     PresenceChanged { agent_id: String, status: String },
+    /// A skill group's queue passed one of its alert thresholds (raised once
+    /// until it is back under both).
+    #[serde(rename = "queue.alert_raised")]
+    QueueAlertRaised {
+        group_id: String,
+        reason: AlertReason,
+        waiting: i64,
+        longest_wait_ms: Option<i64>,
+    },
+    /// The group's queue is back under its thresholds.
+    #[serde(rename = "queue.alert_cleared")]
+    QueueAlertCleared { group_id: String, waiting: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +171,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "csat.rated",
     "conversation.converted",
     "agent.presence_changed",
+    "queue.alert_raised",
+    "queue.alert_cleared",
 ];
 
 impl EventData {
@@ -185,6 +200,8 @@ impl EventData {
             EventData::CsatRated { .. } => "csat.rated",
             EventData::Converted { .. } => "conversation.converted",
             EventData::PresenceChanged { .. } => "agent.presence_changed",
+            EventData::QueueAlertRaised { .. } => "queue.alert_raised",
+            EventData::QueueAlertCleared { .. } => "queue.alert_cleared",
         }
     }
 
@@ -312,6 +329,16 @@ impl EventData {
             EventData::PresenceChanged {
                 agent_id: "stf_01J9Z8Q9".into(),
                 status: "online".into(),
+            },
+            EventData::QueueAlertRaised {
+                group_id: "grp_01J9Z8QA".into(),
+                reason: AlertReason::Waiting,
+                waiting: 12,
+                longest_wait_ms: Some(245_000),
+            },
+            EventData::QueueAlertCleared {
+                group_id: "grp_01J9Z8QA".into(),
+                waiting: 2,
             },
         ]
     }

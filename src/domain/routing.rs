@@ -259,6 +259,50 @@ pub fn expected_wait_ms(position: i64, recent_mean_wait_ms: Option<i64>, online:
     ((position - 1) / lanes + 1) * per_place
 }
 
+/// When a group's queue calls for a supervisor (the live board's alerts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertThresholds {
+    /// At least this many chats waiting in the group.
+    pub waiting: Option<i64>,
+    /// A chat waiting at least this long (ms, since its first hand-off).
+    pub wait_ms: Option<i64>,
+}
+
+/// Why a queue alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertReason {
+    /// Too many chats waiting.
+    Waiting,
+    /// A chat has waited too long.
+    Wait,
+}
+
+impl AlertThresholds {
+    /// Checks an admin's thresholds: 1–1000 chats, 10 s–24 h (either may be absent).
+    pub fn parse(waiting: Option<i64>, wait_ms: Option<i64>) -> Result<Self, &'static str> {
+        if waiting.is_some_and(|n| !(1..=1000).contains(&n)) {
+            return Err("alert_waiting must be 1 to 1000 chats");
+        }
+        if wait_ms.is_some_and(|ms| !(10_000..=86_400_000).contains(&ms)) {
+            return Err("alert_wait_ms must be 10 s to 24 h");
+        }
+        Ok(Self { waiting, wait_ms })
+    }
+
+    /// Why the queue needs a supervisor now, if it does: the count first, then
+    /// the longest wait. At a threshold counts as past it.
+    pub fn check(&self, waiting: i64, longest_wait_ms: Option<i64>) -> Option<AlertReason> {
+        if self.waiting.is_some_and(|n| waiting >= n) {
+            return Some(AlertReason::Waiting);
+        }
+        match (self.wait_ms, longest_wait_ms) {
+            (Some(limit), Some(wait)) if wait >= limit => Some(AlertReason::Wait),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuickReplyError {
     #[error("shortcut must be '/' followed by 1 to 32 letters, digits, '-' or '_'")]
@@ -347,6 +391,32 @@ pub fn render_template(text: &str, value: impl Fn(&str) -> Option<String>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_alerts_stand_at_and_past_their_thresholds_and_bad_ones_are_refused() {
+        let t = AlertThresholds::parse(Some(3), Some(120_000)).unwrap();
+        assert_eq!(t.check(2, Some(119_999)), None);
+        assert_eq!(t.check(3, None), Some(AlertReason::Waiting));
+        assert_eq!(t.check(5, Some(600_000)), Some(AlertReason::Waiting));
+        assert_eq!(t.check(1, Some(120_000)), Some(AlertReason::Wait));
+        assert_eq!(t.check(0, None), None);
+        let none = AlertThresholds::parse(None, None).unwrap();
+        assert_eq!(none.check(1_000, Some(86_400_000)), None);
+        let only_wait = AlertThresholds::parse(None, Some(10_000)).unwrap();
+        assert_eq!(only_wait.check(999, Some(9_999)), None);
+        assert_eq!(only_wait.check(1, Some(10_000)), Some(AlertReason::Wait));
+        for (waiting, wait) in [
+            (Some(0), None),
+            (Some(1001), None),
+            (None, Some(9_999)),
+            (None, Some(86_400_001)),
+        ] {
+            assert!(
+                AlertThresholds::parse(waiting, wait).is_err(),
+                "{waiting:?} {wait:?}"
+            );
+        }
+    }
 
     fn agent(id: &str, active: i64, capacity: i64) -> Candidate {
         Candidate {

@@ -90,6 +90,7 @@ pub struct AppState {
     pub analytics: Arc<crate::services::analytics::AnalyticsService>,
     /// Finds the chats that turned into a paid order (swept in the background).
     pub conversions: Arc<crate::services::conversion::ConversionTracker>,
+    pub queue_alerts: Arc<crate::services::queue_alerts::QueueAlerts>,
     pub saved_reports: Arc<crate::services::saved_reports::SavedReportService>,
     /// Quality inspection (质检): rubrics, sampling, reviews, appeals.
     pub quality: Arc<crate::services::quality::QualityService>,

@@ -224,13 +224,13 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/staff/presence", Staff(P::ViewQueue), "staff", "Set my presence: online, busy, away, offline").answers(&[204])
         .body(r#"{"status":"online"}"#),
     route("GET", "/api/v1/staff/agents", Staff(P::ViewQueue), "staff", "Agents with presence, open chats and capacity"),
-    route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues, agents and live chats with waiting and reply times"),
+    route("GET", "/api/v1/staff/supervision/board", Staff(P::ViewAllChats), "supervision", "Queues (longest wait, standing alert), agents (reply speed over 15 min) and live chats with waiting and reply times"),
     route("GET", "/api/v1/staff/routing/groups", Staff(P::ViewQueue), "routing", "Skill groups with members and queue length"),
     route("POST", "/api/v1/staff/routing/groups", Staff(P::ManageRouting), "routing", "Create a skill group").answers(&[201])
         .body(r#"{"name":"售后 after-sales","strategy":"saturation","overflow_group_id":null,"overflow_after_ms":null}"#)
         .audited(AuditAction::SettingsChanged),
-    route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy and overflow")
-        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000}"#)
+    route("PUT", "/api/v1/staff/routing/groups/{group_id}", Staff(P::ManageRouting), "routing", "Change a group's strategy, overflow and queue alert thresholds")
+        .body(r#"{"name":"售后 after-sales","strategy":"weighted","overflow_group_id":"GROUP_ID","overflow_after_ms":60000,"alert_waiting":5,"alert_wait_ms":120000}"#)
         .audited(AuditAction::SettingsChanged),
     route("PUT", "/api/v1/staff/routing/groups/{group_id}/members/{agent_id}", Staff(P::ManageRouting), "routing", "Add an agent to a group (level, weight)").answers(&[204])
         .body(r#"{"level":1,"weight":200}"#)

@@ -292,7 +292,10 @@ async fn forward_live(
 /// Frames that are not stored events: typing, streamed pieces, receipts, queue.
 async fn send_live(party: &Caller, frame: LiveFrame, sink: &mut Sink) -> Result<(), axum::Error> {
     match frame {
-        LiveFrame::Event(_) | LiveFrame::Committed { .. } | LiveFrame::Bell { .. } => Ok(()),
+        LiveFrame::Event(_)
+        | LiveFrame::Committed { .. }
+        | LiveFrame::Bell { .. }
+        | LiveFrame::QueueAlert(_) => Ok(()),
         LiveFrame::Queue(status) => {
             send_json(sink, json!({ "type": "queue", "queue": &*status })).await
         }
@@ -484,8 +487,10 @@ async fn feed_frame(
 
 fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
     let owns = frame.agent_id.as_deref() == Some(staff.id.as_str());
-    if let LiveFrame::Bell { .. } = frame.frame {
-        return owns; // one's own bell, whatever one's role
+    match frame.frame {
+        LiveFrame::Bell { .. } => return owns, // one's own bell, whatever one's role
+        LiveFrame::QueueAlert(_) => return staff.can(Permission::ViewAllChats),
+        _ => {}
     }
     let queue_change = match &frame.frame {
         LiveFrame::Event(e) => matches!(
@@ -503,6 +508,7 @@ fn staff_sees(staff: &StaffUser, frame: &StaffFrame) -> bool {
         | LiveFrame::Queue(_)
         | LiveFrame::Committed { .. }
         | LiveFrame::Bell { .. }
+        | LiveFrame::QueueAlert(_)
         | LiveFrame::Stream { .. } => false,
     };
     staff.can(Permission::ViewAllChats)
@@ -537,5 +543,6 @@ fn staff_frame_json(frame: &StaffFrame) -> serde_json::Value {
         // Only ever sent to conversation sockets; the staff feed never sees it.
         LiveFrame::Committed { seq } => json!({ "type": "committed", "seq": seq }),
         LiveFrame::Bell { unread } => json!({ "type": "bell", "unread": unread }),
+        LiveFrame::QueueAlert(alert) => json!({ "type": "queue_alert", "alert": &**alert }),
     }
 }

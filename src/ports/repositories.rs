@@ -340,6 +340,37 @@ pub trait Conversions: Send + Sync {
     ) -> Result<bool, RepoError>;
 }
 
+// ---- queue alerts (排队提醒) -------------------------------------------------
+
+/// A skill group's queue as the alert sweeper sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedQueue {
+    pub group_id: String,
+    pub group_name: String,
+    pub thresholds: crate::domain::routing::AlertThresholds,
+    /// When the standing alert was raised (None: none stands).
+    pub alert_since: Option<i64>,
+    /// When each chat waiting in it was first handed off.
+    pub waiting_since: Vec<i64>,
+}
+
+/// The queues that have alert thresholds, and their alerts.
+#[async_trait]
+pub trait WatchedQueues: Send + Sync {
+    /// Every group with thresholds or a standing alert, with its queue.
+    async fn watched(&self) -> Result<Vec<WatchedQueue>, RepoError>;
+    /// Raises (`since` Some) or clears (None) a group's alert with its event in
+    /// the same transaction; false when another node did it first.
+    async fn set_alert(
+        &self,
+        group_id: &str,
+        since: Option<i64>,
+        event: &crate::domain::events::NewEvent,
+    ) -> Result<bool, RepoError>;
+    /// A group's name (None: no such group).
+    async fn group_name(&self, group_id: &str) -> Result<Option<String>, RepoError>;
+}
+
 // ---- saved reports (我的报表) -------------------------------------------------
 
 /// A saved custom report as stored: its id, what it asks for, when saved.

@@ -60,16 +60,8 @@ impl ConversionTracker {
         }
     }
 
-    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(SWEEP_EVERY) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(error) = self.sweep().await {
-                tracing::warn!(%error, "conversion sweep failed");
-            }
-        }
+    pub async fn run(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        super::every(SWEEP_EVERY, shutdown, "conversion sweep", || self.sweep()).await;
     }
 
     /// Looks once at every open question of the last days.

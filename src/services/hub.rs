@@ -41,11 +41,25 @@ pub enum LiveFrame {
     Bell {
         unread: i64,
     },
+    /// Staff feed only, to those who watch queues: a group's queue alert was
+    /// raised (reason) or cleared (no reason), services/queue_alerts.rs.
+    QueueAlert(Arc<QueueAlertFrame>),
     /// Another node committed the event with this sequence number (or, with
     /// i64::MAX, may have): the socket reads what it lacks from the database.
     Committed {
         seq: i64,
     },
+}
+
+/// A queue alert as the consoles show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueAlertFrame {
+    pub group_id: String,
+    pub group_name: String,
+    /// Why it was raised; None when it was cleared.
+    pub reason: Option<crate::domain::routing::AlertReason>,
+    pub waiting: i64,
+    pub longest_wait_ms: Option<i64>,
 }
 
 /// A frame on the staff feed, with what the feed needs to decide who sees it.

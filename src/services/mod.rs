@@ -27,6 +27,7 @@ pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
 pub mod quality; // 质检 (issue 17)
 pub mod quality_drafts; // the model's draft scores of reviews
+pub mod queue_alerts; // supervisors told when a queue passes its thresholds
 pub mod quick_replies;
 pub mod recommend; // item-to-item product recommendations
 pub mod routing;
@@ -56,6 +57,29 @@ pub mod webhooks;
 /// the ones listed here, which still take `Store` or storage rows and leave the
 /// list as they move onto ports. A file that no longer needs its entry must be
 /// taken off, so the list only shrinks.
+/// Runs `tick` every `period` until shutdown; a failed tick is logged (as
+/// `what`) and the next one tried.
+pub(crate) async fn every<T, E, F, Fut>(
+    period: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    what: &'static str,
+    mut tick: F,
+) where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(error) = tick().await {
+            tracing::warn!(%error, "{what} failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod import_graph {
     const STILL_ON_STORE: &[&str] = &[

@@ -1,11 +1,15 @@
 //! Routing configuration (skill groups, members, rules) and the supervisor board.
 
 use super::routing::RoutingError;
-use crate::domain::routing::{MatchKind, RouteRule, Strategy};
+use crate::domain::routing::{AlertReason, AlertThresholds, MatchKind, RouteRule, Strategy};
 use crate::ports::Clock;
 use crate::storage::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, RuleRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The board's reply speed looks this far back.
+const REPLY_WINDOW_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SkillGroup {
@@ -17,6 +21,19 @@ pub struct SkillGroup {
     pub overflow_after_ms: Option<i64>,
     pub members: Vec<Member>,
     pub waiting: i64,
+    /// The longest wait of a chat in the queue now (since its first hand-off).
+    pub longest_wait_ms: Option<i64>,
+    pub alert_waiting: Option<i64>,
+    pub alert_wait_ms: Option<i64>,
+    /// The queue alert standing now: why, and since when it was raised.
+    pub alert: Option<QueueAlert>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueAlert {
+    pub reason: AlertReason,
+    /// When the sweeper raised it (None: past a threshold, not raised yet).
+    pub since: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +52,12 @@ pub struct GroupInput {
     pub strategy: Strategy,
     pub overflow_group_id: Option<String>,
     pub overflow_after_ms: Option<i64>,
+    /// Alert supervisors at this many waiting chats (absent: never).
+    #[serde(default)]
+    pub alert_waiting: Option<i64>,
+    /// Alert supervisors when a chat has waited this long (absent: never).
+    #[serde(default)]
+    pub alert_wait_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +67,10 @@ pub struct AgentStatus {
     pub status: String,
     pub active: i64,
     pub max_chats: i64,
+    /// Their answers to buyers in the last 15 minutes, over their current
+    /// chats: how many, and the average time from the buyer's message.
+    pub replies_15m: i64,
+    pub reply_avg_15m_ms: Option<i64>,
 }
 
 impl From<AgentLoadRow> for AgentStatus {
@@ -54,6 +81,8 @@ impl From<AgentLoadRow> for AgentStatus {
             status: r.status,
             active: r.active,
             max_chats: r.max_chats,
+            replies_15m: 0,
+            reply_avg_15m_ms: None,
         }
     }
 }
@@ -127,8 +156,25 @@ impl SkillGroups {
 
     async fn view(&self, row: GroupRow) -> Result<SkillGroup, RoutingError> {
         let members = self.store.members(&row.id).await?;
-        let waiting = self.store.queue_of(&row.id, 10_000).await?.len() as i64;
+        let queue = self.store.queue_of(&row.id, 10_000).await?;
+        let waiting = queue.len() as i64;
+        let now = self.clock.now_ms();
+        let longest_wait_ms = queue.iter().map(|q| now - q.first_enqueued_at).max();
+        let thresholds = AlertThresholds {
+            waiting: row.alert_waiting,
+            wait_ms: row.alert_wait_ms,
+        };
+        let alert = thresholds
+            .check(waiting, longest_wait_ms)
+            .map(|reason| QueueAlert {
+                reason,
+                since: row.alert_since,
+            });
         Ok(SkillGroup {
+            longest_wait_ms,
+            alert_waiting: row.alert_waiting,
+            alert_wait_ms: row.alert_wait_ms,
+            alert,
             strategy: row
                 .strategy
                 .parse()
@@ -171,6 +217,8 @@ impl SkillGroups {
                 "overflow_after_ms must be 1 s to 24 h".into(),
             ));
         }
+        AlertThresholds::parse(input.alert_waiting, input.alert_wait_ms)
+            .map_err(|e| RoutingError::Invalid(e.into()))?;
         if own_id.is_some() && input.overflow_group_id.as_deref() == own_id {
             return Err(RoutingError::Invalid(
                 "a group cannot overflow into itself".into(),
@@ -195,6 +243,9 @@ impl SkillGroups {
             overflow_group_id: input.overflow_group_id,
             overflow_after_ms: input.overflow_after_ms,
             created_at: self.clock.now_ms(),
+            alert_waiting: input.alert_waiting,
+            alert_wait_ms: input.alert_wait_ms,
+            alert_since: None,
         };
         self.store.insert_group(&row).await.map_err(|e| match e {
             StoreError::AlreadyExists => RoutingError::GroupNameTaken,
@@ -219,6 +270,8 @@ impl SkillGroups {
         row.strategy = input.strategy.as_str().to_owned();
         row.overflow_group_id = input.overflow_group_id;
         row.overflow_after_ms = input.overflow_after_ms;
+        row.alert_waiting = input.alert_waiting;
+        row.alert_wait_ms = input.alert_wait_ms;
         self.store.update_group(&row).await?;
         self.view(row).await
     }
@@ -313,16 +366,34 @@ impl SkillGroups {
 
     pub async fn board(&self) -> Result<Board, RoutingError> {
         let now = self.clock.now_ms();
+        let rows = self.store.live_chats(500).await?;
+        let mut agents = self.agents().await?;
+        // Reply speed over the last 15 minutes, from each live chat's last answer.
+        let mut speeds: HashMap<&str, (i64, i64)> = HashMap::new();
+        for r in &rows {
+            if let (Some(agent), Some(reply), Some(buyer)) =
+                (r.agent_id.as_deref(), r.reply_at, r.answered_buyer_at)
+                && reply >= now - REPLY_WINDOW_MS
+            {
+                let speed = speeds.entry(agent).or_default();
+                speed.0 += 1;
+                speed.1 += reply - buyer;
+            }
+        }
+        for agent in &mut agents {
+            if let Some((n, sum)) = speeds.get(agent.agent_id.as_str()) {
+                agent.replies_15m = *n;
+                agent.reply_avg_15m_ms = Some(sum / n);
+            }
+        }
+        let chats = rows
+            .into_iter()
+            .map(|r| LiveChat::from_row(r, now))
+            .collect();
         Ok(Board {
             groups: self.list().await?,
-            agents: self.agents().await?,
-            chats: self
-                .store
-                .live_chats(500)
-                .await?
-                .into_iter()
-                .map(|r| LiveChat::from_row(r, now))
-                .collect(),
+            agents,
+            chats,
         })
     }
 }

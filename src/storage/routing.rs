@@ -13,6 +13,10 @@ pub struct GroupRow {
     pub overflow_group_id: Option<String>,
     pub overflow_after_ms: Option<i64>,
     pub created_at: i64,
+    pub alert_waiting: Option<i64>,
+    pub alert_wait_ms: Option<i64>,
+    /// When the group's queue alert was raised (None: no alert stands).
+    pub alert_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,32 +72,68 @@ pub struct LiveChatRow {
     pub reply_at: Option<i64>,
 }
 
-const GROUP_COLUMNS: &str =
-    "id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at";
+const GROUP_COLUMNS: &str = "id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at, \
+    alert_waiting, alert_wait_ms, alert_since";
 /// The queue's order: VIPs first, then whoever has waited longest.
 pub(super) const QUEUE_ORDER: &str = "vip DESC, first_enqueued_at ASC, conversation_id ASC";
 
 impl Store {
     pub async fn insert_group(&self, group: &GroupRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO skill_groups (id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let sql = "INSERT INTO skill_groups (id, name, strategy, is_default, overflow_group_id, overflow_after_ms, created_at, \
+                   alert_waiting, alert_wait_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&group.id).bind(&group.name).bind(&group.strategy).bind(group.is_default)
             .bind(&group.overflow_group_id).bind(group.overflow_after_ms).bind(group.created_at)
+            .bind(group.alert_waiting).bind(group.alert_wait_ms)
             .execute(pool).await.map(|_| ()))
         .map_err(StoreError::from_insert)
     }
 
-    /// Changes strategy and overflow; the name and default flag stay.
+    /// Changes strategy, overflow and alert thresholds; the name, the default
+    /// flag and a standing alert stay (the sweeper decides again).
     pub async fn update_group(&self, group: &GroupRow) -> Result<(), StoreError> {
-        let sql = "UPDATE skill_groups SET strategy = $2, overflow_group_id = $3, overflow_after_ms = $4 WHERE id = $1";
+        let sql = "UPDATE skill_groups SET strategy = $2, overflow_group_id = $3, overflow_after_ms = $4, \
+                   alert_waiting = $5, alert_wait_ms = $6 WHERE id = $1";
         let done = on_pool!(self, pool => sqlx::query(sql)
             .bind(&group.id).bind(&group.strategy).bind(&group.overflow_group_id).bind(group.overflow_after_ms)
+            .bind(group.alert_waiting).bind(group.alert_wait_ms)
             .execute(pool).await?.rows_affected());
         if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    /// Raises (`since` Some) or clears (None) a group's queue alert with its
+    /// event, if no other node did first; false when one did.
+    async fn set_group_alert(
+        &self,
+        id: &str,
+        since: Option<i64>,
+        event: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let sql = match since {
+            Some(_) => {
+                "UPDATE skill_groups SET alert_since = $2 WHERE id = $1 AND alert_since IS NULL"
+            }
+            None => {
+                "UPDATE skill_groups SET alert_since = $2 WHERE id = $1 AND alert_since IS NOT NULL"
+            }
+        };
+        let backend = self.backend();
+        let changed = on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let changed = sqlx::query(sql).bind(id).bind(since).execute(&mut *tx).await?.rows_affected() > 0;
+            if changed {
+                write_events!(backend, tx, std::slice::from_ref(event));
+            }
+            tx.commit().await?;
+            changed
+        });
+        if changed {
+            self.events_committed();
+        }
+        Ok(changed)
     }
 
     pub async fn groups(&self) -> Result<Vec<GroupRow>, StoreError> {
@@ -354,5 +394,58 @@ impl Store {
                    ON CONFLICT (conversation_id) DO NOTHING";
         Ok(on_pool!(self, pool => sqlx::query(sql)
             .bind(default_group).bind(older_than).execute(pool).await?.rows_affected()))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::WatchedQueues for Store {
+    async fn watched(
+        &self,
+    ) -> Result<Vec<crate::ports::repositories::WatchedQueue>, crate::ports::repositories::RepoError>
+    {
+        let mut out = Vec::new();
+        for group in self.groups().await? {
+            let thresholds = crate::domain::routing::AlertThresholds {
+                waiting: group.alert_waiting,
+                wait_ms: group.alert_wait_ms,
+            };
+            if thresholds == Default::default() && group.alert_since.is_none() {
+                continue;
+            }
+            let waiting_since = self
+                .queue_of(&group.id, 10_000)
+                .await?
+                .into_iter()
+                .map(|q| q.first_enqueued_at)
+                .collect();
+            out.push(crate::ports::repositories::WatchedQueue {
+                group_id: group.id,
+                group_name: group.name,
+                thresholds,
+                alert_since: group.alert_since,
+                waiting_since,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn set_alert(
+        &self,
+        group_id: &str,
+        since: Option<i64>,
+        event: &NewEvent,
+    ) -> Result<bool, crate::ports::repositories::RepoError> {
+        Ok(self.set_group_alert(group_id, since, event).await?)
+    }
+
+    async fn group_name(
+        &self,
+        group_id: &str,
+    ) -> Result<Option<String>, crate::ports::repositories::RepoError> {
+        match self.group(group_id).await {
+            Ok(group) => Ok(Some(group.name)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }

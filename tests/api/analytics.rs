@@ -786,14 +786,12 @@ async fn an_agent_sees_only_their_own_numbers_and_cannot_read_another_agents() {
 
     // Her online time too, and only hers; agent time belongs to no channel.
     let time = "metrics=online_time_ms,avg_concurrency,peak_concurrency";
-    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{time}&by=agent");
-    let report: Value = day
-        .app
-        .staff_get(&day.li, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = report_as(
+        &day,
+        &day.li,
+        &format!("from={DAY}&to={DAY}&{time}&by=agent"),
+    )
+    .await;
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{report}");
     assert_eq!(rows[0]["key"], day.li.id.as_str());
@@ -806,28 +804,24 @@ async fn an_agent_sees_only_their_own_numbers_and_cannot_read_another_agents() {
         Some(12.0 / 190.0),
         "li's concurrency",
     );
-    let path = format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{time}&by=channel");
-    let report: Value = day
-        .app
-        .staff_get(&day.admin, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = report_as(
+        &day,
+        &day.admin,
+        &format!("from={DAY}&to={DAY}&{time}&by=channel"),
+    )
+    .await;
     assert_eq!(
         num(&report["rows"][0]["values"]["online_time_ms"]),
         Some(0.0),
         "{report}"
     );
     // By day for the admin: both agents added up; the day before has nothing.
-    let path = format!("/api/v1/staff/analytics/report?from=2026-11-29&to={DAY}&{time}&by=day");
-    let report: Value = day
-        .app
-        .staff_get(&day.admin, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report = report_as(
+        &day,
+        &day.admin,
+        &format!("from=2026-11-29&to={DAY}&{time}&by=day"),
+    )
+    .await;
     let rows = report["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{report}");
     assert_eq!(
@@ -1096,6 +1090,16 @@ async fn every_grouping_of_a_report_adds_up_to_the_hand_computed_totals() {
     let widget = report("by=agent&channel=web").await;
     assert_eq!(all["rows"], widget["rows"]);
     assert_eq!(all["rows"].as_array().unwrap().len(), 3, "{all}");
+}
+
+/// A custom report (`query` after `report?`) as `who` sees it.
+async fn report_as(day: &Day, who: &StaffLogin, query: &str) -> Value {
+    let res = day
+        .app
+        .staff_get(who, &format!("/api/v1/staff/analytics/report?{query}"))
+        .await;
+    assert_eq!(res.status(), 200, "{query}");
+    res.json().await.unwrap()
 }
 
 /// The admin's report of the scripted day with every metric of the fixture.

@@ -769,3 +769,167 @@ async fn the_bots_hand_off_notice_comes_before_the_agent_joins_and_names_no_plac
         assert!(!text.contains(stale), "{text}");
     }
 }
+
+/// Queue alerts: an admin sets a group's thresholds (bad ones are refused);
+/// when the queue reaches them the sweeper raises one alert, which the
+/// supervisor's live feed and the board show and an agent's feed never gets;
+/// a second sweep adds nothing; when the queue empties the alert clears.
+#[tokio::test]
+async fn a_queue_past_its_alert_threshold_tells_supervisors_once_then_clears() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-alerts", Role::Admin).await;
+    let lead = app.staff("lead-alerts", Role::Supervisor).await;
+    let agent = app.staff("agent-alerts", Role::Agent).await;
+    let groups: Value = app
+        .staff_get(&admin, "/api/v1/staff/routing/groups")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let general = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["is_default"] == true)
+        .unwrap()
+        .clone();
+    let path = format!(
+        "/api/v1/staff/routing/groups/{}",
+        general["id"].as_str().unwrap()
+    );
+    let body = |waiting: Value, wait_ms: Value| {
+        json!({ "name": general["name"], "strategy": "saturation", "overflow_group_id": null,
+                "overflow_after_ms": null, "alert_waiting": waiting, "alert_wait_ms": wait_ms })
+    };
+    for (waiting, wait_ms) in [
+        (json!(0), json!(null)),
+        (json!(null), json!(5_000)),
+        (json!(1001), json!(null)),
+    ] {
+        let res = app
+            .staff_send(Method::PUT, &admin, &path, body(waiting.clone(), wait_ms))
+            .await;
+        assert_eq!(res.status(), 400, "{waiting}");
+        assert_eq!(error_code(&res.json().await.unwrap()), "invalid_routing");
+    }
+    let res = app
+        .staff_send(Method::PUT, &admin, &path, body(json!(2), json!(600_000)))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            saved["alert_waiting"].as_i64(),
+            saved["alert_wait_ms"].as_i64()
+        ),
+        (Some(2), Some(600_000))
+    );
+
+    let mut lead_feed = app.staff_socket(&lead).await;
+    let mut agent_feed = app.staff_socket(&agent).await;
+    let first = app.start_conversation().await;
+    app.buyer_send(&first, "alert-1", "有人吗").await;
+    hand_off(&app, &first, json!({})).await;
+    let sweeper = &app.state.queue_alerts;
+    assert_eq!(
+        sweeper.sweep().await.unwrap().raised,
+        0,
+        "one waiting is under 2"
+    );
+    let second = app.start_conversation().await;
+    hand_off(&app, &second, json!({})).await;
+    // The sweeper also runs by itself every 5 s: either may raise it, once.
+    sweeper.sweep().await.unwrap();
+    assert_eq!(sweeper.sweep().await.unwrap().raised, 0, "raised once");
+    assert_eq!(queue_events(&app).await, ["queue.alert_raised"]);
+
+    let frame = next_of_type(&mut lead_feed, "queue_alert").await;
+    assert_eq!(frame["alert"]["group_id"], general["id"]);
+    assert_eq!(frame["alert"]["reason"], "waiting");
+    assert_eq!(frame["alert"]["waiting"], 2);
+    let board = board_of(&app, &lead).await;
+    let row = group_row(&board, &general["id"]);
+    assert_eq!(row["waiting"], 2);
+    assert_eq!(row["alert"]["reason"], "waiting");
+    assert!(row["alert"]["since"].as_i64().is_some(), "{row}");
+    assert!(row["longest_wait_ms"].as_i64().unwrap() >= 0, "{row}");
+    // Agents do not watch queues: the frame never reaches them.
+    let seen = tokio::time::timeout(
+        Duration::from_millis(500),
+        next_of_type(&mut agent_feed, "queue_alert"),
+    )
+    .await;
+    assert!(seen.is_err(), "an agent got the alert: {seen:?}");
+
+    // The lead answers both chats herself: the queue empties and the alert clears.
+    for buyer in [&first, &second] {
+        let claim = format!(
+            "/api/v1/staff/conversations/{}/claim",
+            buyer.conversation_id
+        );
+        assert_eq!(app.staff_post(&lead, &claim, json!({})).await.status(), 200);
+    }
+    // Her answer counts in the board's reply speed of the last 15 minutes.
+    let reply = json!({ "client_msg_id": "alert-reply", "body": { "type": "text", "text": "您好，我来处理" } });
+    let path = format!(
+        "/api/v1/staff/conversations/{}/messages",
+        first.conversation_id
+    );
+    assert!(
+        app.staff_post(&lead, &path, reply)
+            .await
+            .status()
+            .is_success()
+    );
+    let sweep = sweeper.sweep().await.unwrap();
+    assert_eq!(sweep.raised, 0);
+    let frame = next_of_type(&mut lead_feed, "queue_alert").await;
+    assert_eq!(frame["alert"]["reason"], Value::Null);
+    assert_eq!(
+        queue_events(&app).await,
+        ["queue.alert_raised", "queue.alert_cleared"]
+    );
+    let board = board_of(&app, &lead).await;
+    let row = group_row(&board, &general["id"]);
+    assert_eq!(
+        (row["waiting"].as_i64(), &row["alert"]),
+        (Some(0), &Value::Null)
+    );
+    let me = board["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent_id"] == lead.id.as_str())
+        .unwrap();
+    assert_eq!(me["replies_15m"], 1, "{me}");
+    assert!(me["reply_avg_15m_ms"].as_i64().unwrap() >= 0, "{me}");
+}
+
+/// The queue alert events in the outbox, oldest first.
+async fn queue_events(app: &TestApp) -> Vec<String> {
+    app.state
+        .store
+        .outbox_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data.type_name().to_owned())
+        .filter(|k| k.starts_with("queue."))
+        .collect()
+}
+
+/// The supervisor board as `who` sees it.
+async fn board_of(app: &TestApp, who: &StaffLogin) -> Value {
+    let res = app.staff_get(who, "/api/v1/staff/supervision/board").await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn group_row<'a>(board: &'a Value, id: &Value) -> &'a Value {
+    board["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == *id)
+        .unwrap_or_else(|| panic!("no group {id}: {board}"))
+}

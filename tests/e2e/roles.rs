@@ -2193,3 +2193,75 @@ async fn a_supervisor_turns_on_two_step_sign_in_and_signs_in_with_a_code() {
         .await;
     browser.quit().await;
 }
+
+/// An admin sets the queue alert of the default group in the console; when
+/// two chats wait the console tells her in words (a toast), and the board
+/// marks the group, at both widths, with no raw codes.
+#[tokio::test]
+async fn an_admin_sets_a_queue_alert_and_the_board_and_a_toast_show_it() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-alert", Role::Admin).await;
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "admin-alert").await;
+    browser.goto(&app.url("/console/#/admin/groups")).await;
+    let waiting = browser
+        .wait_for("[data-testid=group-alert-waiting-general]")
+        .await;
+    browser.type_into(&waiting, "2").await;
+    clear_toast(&browser).await;
+    browser
+        .click("[data-testid=group-alerts-save-general]")
+        .await;
+    browser
+        .wait_until(
+            "the thresholds saved",
+            "document.querySelector('[data-testid=toast]').textContent.includes('已保存')",
+        )
+        .await;
+    let groups: Value = app
+        .staff_get(&admin, "/api/v1/staff/routing/groups")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let general = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == "general")
+        .unwrap();
+    assert_eq!(
+        (general["alert_waiting"].as_i64(), &general["alert_wait_ms"]),
+        (Some(2), &Value::Null)
+    );
+    both_widths(&browser, "admin-queue-alert").await;
+
+    browser.goto(&app.url("/console/#/board")).await;
+    browser.wait_for("[data-testid=board-group-general]").await;
+    for _ in 0..2 {
+        let buyer = app.start_conversation().await;
+        assert_eq!(
+            app.buyer_post(&buyer, "/handoff", json!({})).await.status(),
+            200
+        );
+    }
+    // (The sweeper also runs by itself every 5 s.)
+    app.state.queue_alerts.sweep().await.unwrap();
+    browser
+        .wait_until(
+            "the alert toast in words",
+            "document.querySelector('[data-testid=toast]').textContent.includes('排队提醒：general（排队会话过多，2 位排队）')",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the board marks the group",
+            "document.querySelector('[data-testid=board-group-general] [data-alert=waiting]')?.textContent === '排队会话过多'",
+        )
+        .await;
+    both_widths(&browser, "board-queue-alert").await;
+}

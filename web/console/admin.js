@@ -14,6 +14,11 @@ const STRATEGIES = ["saturation", "round_robin", "priority", "weighted"];
 const TABS = ["users", "groups", "welcome", "shop", "blocks", "privacy", "mail"];
 const TAB_WORDS = { users: "users", groups: "groups_h", welcome: "welcome", shop: "shop", blocks: "blocks_h", privacy: "privacy_h", mail: "tickets_settings_h" };
 
+/// A group as the API takes it back (a change of one field keeps the others).
+function groupBody(g) {
+  return { name: g.name, strategy: g.strategy, overflow_group_id: g.overflow_group_id, overflow_after_ms: g.overflow_after_ms, alert_waiting: g.alert_waiting, alert_wait_ms: g.alert_wait_ms };
+}
+
 function select(options, value, attrs = {}) {
   const node = el("select", attrs, options.map(([v, label]) => el("option", { value: v }, label)));
   node.value = value;
@@ -112,7 +117,26 @@ export class Admin {
   groupCard(g, names, takers) {
     const strategy = select(STRATEGIES.map((s) => [s, word("strategy", s)]), g.strategy, { "aria-label": t("strategy") });
     strategy.addEventListener("change", () =>
-      this.run(() => put(`/api/v1/staff/routing/groups/${g.id}`, { name: g.name, strategy: strategy.value, overflow_group_id: g.overflow_group_id, overflow_after_ms: g.overflow_after_ms }), t("saved")),
+      this.run(() => put(`/api/v1/staff/routing/groups/${g.id}`, { ...groupBody(g), strategy: strategy.value }), t("saved")),
+    );
+    // Queue alerts: empty means none; the wait is typed in seconds.
+    const alertWaiting = el("input", { type: "number", min: 1, max: 1000, step: 1, value: g.alert_waiting ?? "", testid: `group-alert-waiting-${g.name}` });
+    const alertWait = el("input", { type: "number", min: 10, max: 86400, step: 1, value: g.alert_wait_ms === null ? "" : Math.round(g.alert_wait_ms / 1000), testid: `group-alert-wait-${g.name}` });
+    const alerts = el(
+      "form",
+      {
+        class: "editor", testid: `group-alerts-${g.name}`,
+        onsubmit: (e) => {
+          e.preventDefault();
+          const body = { ...groupBody(g), alert_waiting: alertWaiting.value ? Number(alertWaiting.value) : null, alert_wait_ms: alertWait.value ? Number(alertWait.value) * 1000 : null };
+          this.run(() => put(`/api/v1/staff/routing/groups/${g.id}`, body), t("saved")).then(() => this.groups());
+        },
+      },
+      el("h4", {}, t("alert_settings")),
+      el("label", {}, el("span", {}, t("alert_waiting_label")), alertWaiting),
+      el("label", {}, el("span", {}, t("alert_wait_label")), alertWait),
+      el("p", { class: "hint" }, t("alert_hint")),
+      el("button", { type: "submit", testid: `group-alerts-save-${g.name}` }, t("save")),
     );
     const base = `/api/v1/staff/routing/groups/${g.id}/members`;
     const members = g.members.map((m) =>
@@ -136,6 +160,7 @@ export class Admin {
       el("h4", {}, t("members")),
       members.length ? el("ul", { class: "plain" }, members) : el("p", { class: "hint" }, t("empty")),
       candidates.length ? add : null,
+      alerts,
     );
   }
 

@@ -43,10 +43,26 @@ export class Board {
     }
     const names = new Map(board.agents.map((a) => [a.agent_id, a.display_name]));
     const groups = board.groups.map((g) =>
-      el("tr", {}, el("td", {}, g.name), el("td", {}, word("strategy", g.strategy)), el("td", { class: g.waiting ? "hot" : "" }, String(g.waiting)), el("td", {}, String(g.members.length))),
+      el(
+        "tr",
+        { testid: `board-group-${g.id}`, class: g.alert ? "alerting" : "" },
+        el("td", {}, g.name),
+        el("td", {}, word("strategy", g.strategy)),
+        el("td", { class: g.waiting ? "hot" : "" }, String(g.waiting)),
+        el("td", {}, g.longest_wait_ms === null ? "–" : ago(g.longest_wait_ms)),
+        el("td", { "data-alert": g.alert ? g.alert.reason : "" }, g.alert ? el("strong", { class: "hot" }, word("alert_reason", g.alert.reason)) : t("alert_ok")),
+        el("td", {}, String(g.members.length)),
+      ),
     );
     const agents = board.agents.map((a) =>
-      el("tr", {}, el("td", {}, a.display_name), el("td", {}, el("span", { class: `presence p-${a.status}` }, t(a.status))), el("td", {}, `${a.active}/${a.max_chats}`)),
+      el(
+        "tr",
+        { testid: `board-agent-${a.agent_id}` },
+        el("td", {}, a.display_name),
+        el("td", {}, el("span", { class: `presence p-${a.status}` }, t(a.status))),
+        el("td", {}, `${a.active}/${a.max_chats}`),
+        el("td", { "data-replies": a.replies_15m }, a.replies_15m ? `${ago(a.reply_avg_15m_ms)} · ${t("replies_n", a.replies_15m)}` : "–"),
+      ),
     );
     const chats = board.chats.map((c) =>
       el(
@@ -62,8 +78,8 @@ export class Board {
       ),
     );
     this.root.replaceChildren(
-      el("section", {}, el("h2", {}, t("groups_h")), table("board-groups", [t("name"), t("strategy"), t("waiting"), t("agents_h")], groups)),
-      el("section", {}, el("h2", {}, t("agents_h")), table("board-agents", [t("name"), t("status"), t("load")], agents)),
+      el("section", {}, el("h2", {}, t("groups_h")), table("board-groups", [t("name"), t("strategy"), t("waiting"), t("longest_wait"), t("queue_alert"), t("agents_h")], groups)),
+      el("section", {}, el("h2", {}, t("agents_h")), table("board-agents", [t("name"), t("status"), t("load"), t("reply_15m")], agents)),
       el(
         "section",
         { class: "wide" },

@@ -23,6 +23,7 @@ addStrings(
     ev_conversation_closed: "会话关闭", ev_conversation_state_changed: "其他状态变化", ev_answer_rated: "回答评价",
     ev_visitor_updated: "买家资料更新", ev_conversation_converted: "询单转化（买家已付款下单）",
     ev_agent_presence_changed: "客服状态变化（在线、忙碌、离开、离线）",
+    ev_queue_alert_raised: "排队提醒（排队过多或等待过久）", ev_queue_alert_cleared: "排队恢复正常",
   },
   {
     integrations: "Integrations", webhooks_h: "Webhooks", new_webhook: "Add an endpoint", wh_url: "Receiver URL (https://)",
@@ -42,6 +43,7 @@ addStrings(
     ev_conversation_closed: "Closed", ev_conversation_state_changed: "Other state change", ev_answer_rated: "Answer rated",
     ev_visitor_updated: "Buyer details changed", ev_conversation_converted: "Converted (the buyer paid an order)",
     ev_agent_presence_changed: "Agent status changed (online, busy, away, offline)",
+    ev_queue_alert_raised: "Queue alert (too many waiting or waiting too long)", ev_queue_alert_cleared: "Queue back to normal",
   },
 );
 

@@ -2,7 +2,7 @@
 // new-assignment notifications (sound, title badge, desktop notification).
 
 import { ApiError, el, get, liveSocket, post, put } from "./api.js";
-import { applyStrings, t, toggleLang } from "./i18n.js";
+import { applyStrings, t, toggleLang, word } from "./i18n.js";
 import { Inbox } from "./inbox.js";
 import { Board } from "./board.js";
 import { Knowledge } from "./kb.js";
@@ -97,6 +97,11 @@ function onFeed(frame) {
     const e = frame.event;
     if (e.kind === "state_changed" && e.to === "with_agent" && e.agent_id === app.me.id) notifyNew(e.conversation_id);
     if (e.kind === "state_changed" && e.to !== "with_agent") known.delete(e.conversation_id);
+  }
+  if (frame.type === "queue_alert") {
+    const a = frame.alert;
+    toast(a.reason ? t("queue_alert_toast", a.group_name, word("alert_reason", a.reason), a.waiting) : t("queue_alert_cleared", a.group_name));
+    if (a.reason) chime();
   }
   app.bell?.onFrame(frame);
   for (const listener of app.feedListeners) listener(frame);
