@@ -771,6 +771,9 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                 code: "automation_not_found",
                 message,
             },
+            TicketError::BadAutomationOrder => {
+                ApiError::bad_request("invalid_automation_order", message)
+            }
             TicketError::ViewNotFound => ApiError::NotFound {
                 code: "ticket_view_not_found",
                 message,

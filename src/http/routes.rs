@@ -367,6 +367,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/v1/admin/ticket-automations/{automation_id}", Staff(P::ManageTickets), "tickets", "Replace an automation, keeping its place (enabled: false turns it off); 404 automation_not_found")
         .body(r#"{"name":"超时通知组长","enabled":false,"event":"sla_breached","then":{"notify":{"bell":true,"department_lead":true}}}"#)
         .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/admin/ticket-automations/order", Staff(P::ManageTickets), "tickets", "Set the order automations run in: every automation's id once, first to run first; the list in its new order; 400 invalid_automation_order when an id is missing, unknown or twice")
+        .body(r#"{"ids":["tau_0192a0b1c2d37e8f9a0b1c2d3e4f5a6b","tau_0192a0b1c2d37e8f9a0b1c2d3e4f5a6c"]}"#)
+        .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/ticket-automations/{automation_id}", Staff(P::ManageTickets), "tickets", "Delete an automation; 404 automation_not_found").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/smtp", Staff(P::ManageIntegrations), "tickets", "The SMTP server reminders go through (the password is never shown)"),

@@ -1,5 +1,5 @@
 //! Ticket automations (admins): list, create, replace (turn on or off),
-//! delete. Rules run in the order they were made.
+//! reorder, delete. Rules run in the order of the list.
 
 use super::AppState;
 use super::error::ApiError;
@@ -14,6 +14,7 @@ use axum::{Extension, Json, Router};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/ticket-automations", get(list).post(create))
+        .route("/api/v1/admin/ticket-automations/order", put(reorder))
         .route(
             "/api/v1/admin/ticket-automations/{automation_id}",
             put(update).delete(remove),
@@ -39,6 +40,20 @@ pub async fn update(
     ApiJson(input): ApiJson<AutomationInput>,
 ) -> Result<Json<Automation>, ApiError> {
     Ok(Json(state.tickets.update_automation(&id, input).await?))
+}
+
+/// The new order: every automation's id once, first to run first.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    pub ids: Vec<String>,
+}
+
+pub async fn reorder(
+    State(state): State<AppState>,
+    ApiJson(order): ApiJson<Order>,
+) -> Result<Json<Vec<Automation>>, ApiError> {
+    Ok(Json(state.tickets.reorder_automations(order.ids).await?))
 }
 
 pub async fn remove(

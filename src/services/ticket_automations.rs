@@ -67,6 +67,18 @@ impl TicketService {
         }
     }
 
+    /// Sets the order the rules run in: `ids` names every rule once (a rule
+    /// added or deleted meanwhile makes it stale: refused, nothing changed).
+    pub async fn reorder_automations(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<Automation>, TicketError> {
+        match self.store.reorder_ticket_automations(&ids).await? {
+            true => self.automations().await,
+            false => Err(TicketError::BadAutomationOrder),
+        }
+    }
+
     pub async fn delete_automation(&self, id: &str) -> Result<(), TicketError> {
         match self.store.delete_ticket_automation(id).await {
             Err(StoreError::NotFound) => Err(TicketError::AutomationNotFound),

@@ -68,6 +68,8 @@ pub enum TicketError {
     UnknownWebhookEndpoint,
     #[error("no automation with this id")]
     AutomationNotFound,
+    #[error("the order must name every automation exactly once (reload: one was added or deleted)")]
+    BadAutomationOrder,
     #[error("a ticket cannot be merged into itself")]
     MergeIntoSelf,
     #[error("no saved view with this id among yours")]

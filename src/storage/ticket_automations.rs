@@ -65,6 +65,29 @@ impl Store {
         open(row.ok_or(StoreError::NotFound)?)
     }
 
+    /// Puts the rules in the order of `ids`, which must name every rule once;
+    /// false (nothing changed) when it does not.
+    pub async fn reorder_ticket_automations(&self, ids: &[String]) -> Result<bool, StoreError> {
+        let mut wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let mut have: Vec<(String,)> = sqlx::query_as("SELECT id FROM ticket_automations")
+                .fetch_all(&mut *tx).await?;
+            have.sort_unstable();
+            if have.iter().map(|(id,)| id.as_str()).ne(wanted.iter().copied()) {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for (i, id) in ids.iter().enumerate() {
+                sqlx::query("UPDATE ticket_automations SET position = $2 WHERE id = $1")
+                    .bind(id).bind(i as i64 + 1).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
     pub async fn delete_ticket_automation(&self, id: &str) -> Result<(), StoreError> {
         let sql = "DELETE FROM ticket_automations WHERE id = $1";
         let done = on_pool!(self, pool => sqlx::query(sql).bind(id)

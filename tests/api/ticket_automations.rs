@@ -488,3 +488,111 @@ async fn only_admins_manage_automations_and_bad_rules_store_nothing() {
         .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 99);
 }
+
+/// Rules run in the list's order, each on the ticket the one before left: the
+/// last to set the priority wins. An admin reorders them; an order that
+/// misses, repeats or invents a rule is refused and changes nothing; agents
+/// may not reorder.
+#[tokio::test]
+async fn automations_run_in_the_order_an_admin_sets_and_a_bad_order_is_refused() {
+    let app = spawn_app().await;
+    let agent = app.staff("agent-order", Role::Agent).await;
+    let (admin, _logistics) = app.ticket_desk(&agent).await;
+    let high = app
+        .automation(
+            &admin,
+            json!({ "name": "设为高", "event": "ticket_created", "then": { "priority": "high" } }),
+        )
+        .await;
+    let low = app
+        .automation(
+            &admin,
+            json!({ "name": "设为低", "event": "ticket_created", "then": { "priority": "low" } }),
+        )
+        .await;
+    let rules_of = |detail: &Value| -> Vec<String> {
+        automation_lines(detail)
+            .iter()
+            .map(|l| l["detail"]["rule"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = app
+        .auto_ticket(
+            &admin,
+            json!({ "title": "顺序一", "description": "先高后低" }),
+        )
+        .await;
+    let detail = app.after_automations(&admin, &first, 2).await;
+    assert_eq!(detail["priority"], "low");
+    assert_eq!(rules_of(&detail), ["设为高", "设为低"]);
+
+    let order = format!("{AUTOMATIONS}/order");
+    let res = app
+        .staff_send(
+            reqwest::Method::PUT,
+            &admin,
+            &order,
+            json!({ "ids": [low["id"], high["id"]] }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let list: Value = res.json().await.unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["设为低", "设为高"]);
+    let second = app
+        .auto_ticket(
+            &admin,
+            json!({ "title": "顺序二", "description": "先低后高" }),
+        )
+        .await;
+    let detail = app.after_automations(&admin, &second, 2).await;
+    assert_eq!(detail["priority"], "high");
+    assert_eq!(rules_of(&detail), ["设为低", "设为高"]);
+
+    for ids in [
+        json!([low["id"]]),
+        json!([low["id"], "tau_nope"]),
+        json!([low["id"], low["id"]]),
+        json!([low["id"], high["id"], "tau_nope"]),
+    ] {
+        let res = app
+            .staff_send(reqwest::Method::PUT, &admin, &order, json!({ "ids": ids }))
+            .await;
+        assert_eq!(res.status(), 400, "{ids}");
+        assert_eq!(
+            error_code(&res.json().await.unwrap()),
+            "invalid_automation_order"
+        );
+    }
+    let res = app
+        .staff_send(
+            reqwest::Method::PUT,
+            &agent,
+            &order,
+            json!({ "ids": [high["id"], low["id"]] }),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let list: Value = app
+        .staff_get(&admin, AUTOMATIONS)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["设为低", "设为高"],
+        "a refused order changed nothing"
+    );
+}

@@ -154,6 +154,16 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
         rules
     );
 
+    // An older automation (on an event this test never sees) runs first
+    // until 上移 puts the new one before it.
+    let res = app
+        .staff_post(
+            &admin,
+            "/api/v1/admin/ticket-automations",
+            json!({ "name": "超时加标签", "event": "sla_breached", "then": { "tags": ["超时"] } }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
     // An automation: a ticket about a return is opened at once and tagged;
     // the ticket's history then says so, in words.
     fill(&browser, "au-name", "退货先处理").await;
@@ -168,8 +178,22 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
             "[...document.querySelectorAll('[data-testid=au-rule-name]')].some((n) => n.textContent === '退货先处理')",
         )
         .await;
+    browser
+        .run(
+            "[...document.querySelectorAll('[data-testid=au-rule]')].find((r) => r.textContent.includes('退货先处理')).querySelector('[data-testid=au-up]').click();",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_until(
+            "the new automation moved first",
+            "document.querySelector('[data-testid=au-rule-name]').textContent === '退货先处理' \
+             && document.querySelector('[data-testid=toast]').textContent.includes('执行顺序已保存')",
+        )
+        .await;
     let automations = api(&app, &admin, "/api/v1/admin/ticket-automations").await;
     assert_eq!(automations[0]["name"], "退货先处理");
+    assert_eq!(automations[1]["name"], "超时加标签");
     assert_eq!(
         automations[0]["then"],
         json!({ "state": "open", "tags": ["退货"] })

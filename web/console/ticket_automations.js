@@ -1,7 +1,7 @@
 // Ticket automations (admin settings → 工单与邮件, under the routing rules):
 // "when EVENT and CONDITIONS then ACTIONS" on committed ticket events, in
-// the order they were made. Each can be turned on or off, or deleted; a new
-// one is made with the form below the list.
+// the order of the list (上移 / 下移 move a rule). Each can be turned on or off,
+// or deleted; a new one is made with the form below the list.
 
 import { del, el, get, post, put } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
@@ -21,6 +21,8 @@ addStrings(
     error_invalid_automation: "自动化需要名称、事件和至少一个动作；“变为状态”只用于状态变化；提醒要选方式和对象",
     error_too_many_automations: "自动化已达上限（100 条），请先删除一条", error_unknown_webhook_endpoint: "所选 Webhook 不存在",
     error_automation_not_found: "该自动化已不存在",
+    au_up: "上移", au_down: "下移", au_moved: "执行顺序已保存",
+    error_invalid_automation_order: "自动化列表已被他人修改，请刷新后再调整顺序",
   },
   {
     au_h: "Ticket automations", au_hint: "When a ticket event happens and all conditions hold, the actions run. Changes made by automations never trigger automations.",
@@ -36,6 +38,8 @@ addStrings(
     error_invalid_automation: "An automation needs a name, an event and at least one action; \"to state\" only goes with state changes; a reminder needs a way and someone to tell",
     error_too_many_automations: "At most 100 automations; delete one first", error_unknown_webhook_endpoint: "That webhook does not exist",
     error_automation_not_found: "That automation no longer exists",
+    au_up: "Move up", au_down: "Move down", au_moved: "Order saved",
+    error_invalid_automation_order: "Someone changed the automations meanwhile: reload, then reorder",
   },
 );
 
@@ -64,7 +68,19 @@ export async function automationsForm(app) {
   const people = agents.map((a) => [a.agent_id, a.display_name]);
   const deps = departments.map((d) => [d.id, d.name]);
 
-  const row = (a) => {
+  /// Swaps rule i with its neighbour (by -1 or +1) and saves the whole order.
+  const move = async (rules, i, by) => {
+    const ids = rules.map((r) => r.id);
+    [ids[i], ids[i + by]] = [ids[i + by], ids[i]];
+    try {
+      await put("/api/v1/admin/ticket-automations/order", { ids });
+      app.toast(t("au_moved"));
+    } catch (error) {
+      app.toast(errorText(error));
+    }
+    await refresh();
+  };
+  const row = (a, i, rules) => {
     const on = el("input", { type: "checkbox", checked: a.enabled, testid: "au-enabled" });
     on.addEventListener("change", async () => {
       try {
@@ -88,6 +104,8 @@ export async function automationsForm(app) {
     return el("div", { class: "row", testid: "au-rule" },
       el("strong", { testid: "au-rule-name" }, a.name), " · ", t(`au_ev_${a.event}`),
       el("label", { class: "check" }, on, t("au_enabled")),
+      el("button", { type: "button", class: "link", testid: "au-up", disabled: i === 0, onclick: () => move(rules, i, -1) }, t("au_up")),
+      el("button", { type: "button", class: "link", testid: "au-down", disabled: i === rules.length - 1, onclick: () => move(rules, i, 1) }, t("au_down")),
       el("button", { type: "button", class: "link", testid: "au-delete", onclick: remove }, t("au_delete")));
   };
   const refresh = async () => {
