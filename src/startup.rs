@@ -449,6 +449,7 @@ impl Application {
             shop.clone(),
             chat.clone(),
             bot.clone(),
+            attachments.clone(),
         ));
         tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
         runner
@@ -593,6 +594,12 @@ impl Application {
             chat.clone(),
             qa_drafts,
         ));
+        let qa_sampler = Arc::new(crate::services::qa_sampler::QaSampler::new(
+            quality.clone(),
+            shop.clone(),
+            clock.clone(),
+        ));
+        tokio::spawn(qa_sampler.run(shutdown_rx.clone()));
         let privacy = Arc::new(PrivacyService::new(
             store.clone(),
             cipher.clone(),

@@ -96,6 +96,16 @@ pub enum EventData {
     /// The SLA sweeper found a ticket near or past a target.
     #[serde(rename = "ticket.escalated")]
     TicketEscalated { ticket_id: String, level: String },
+    /// A ticket had no change (edit, move or comment) for the hours an idle
+    /// automation waits; the SLA sweeper found it at `version`, and that
+    /// automation runs on it.
+    #[serde(rename = "ticket.idle")]
+    TicketIdle {
+        ticket_id: String,
+        automation_id: String,
+        version: i64,
+        idle_hours: u32,
+    },
     /// An automation asked for people to be reminded of a ticket (in the
     /// console bell and/or by e-mail, through the usual reminder paths).
     #[serde(rename = "ticket.notified")]
@@ -167,6 +177,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "ticket.state_changed",
     "ticket.commented",
     "ticket.escalated",
+    "ticket.idle",
     "ticket.notified",
     "csat.rated",
     "conversation.converted",
@@ -196,6 +207,7 @@ impl EventData {
             EventData::TicketStateChanged { .. } => "ticket.state_changed",
             EventData::TicketCommented { .. } => "ticket.commented",
             EventData::TicketEscalated { .. } => "ticket.escalated",
+            EventData::TicketIdle { .. } => "ticket.idle",
             EventData::TicketNotified { .. } => "ticket.notified",
             EventData::CsatRated { .. } => "csat.rated",
             EventData::Converted { .. } => "conversation.converted",
@@ -311,6 +323,12 @@ impl EventData {
             EventData::TicketEscalated {
                 ticket_id: "tkt_01J9Z8Q1".into(),
                 level: "breached".into(),
+            },
+            EventData::TicketIdle {
+                ticket_id: "tkt_01J9Z8Q1".into(),
+                automation_id: "tau_01J9Z8Q1".into(),
+                version: 4,
+                idle_hours: 72,
             },
             EventData::TicketNotified {
                 ticket_id: "tkt_01J9Z8Q1".into(),

@@ -373,8 +373,32 @@ pub fn agreement(pairs: &[(bool, bool)]) -> Agreement {
     }
 }
 
+/// How long into the shop's day a daily plan waits before it samples the
+/// day before, so the evening's chats have been resolved.
+pub const DAILY_GRACE_MS: i64 = 3_600_000;
+
+/// The shop-local day (YYYY-MM-DD) a daily plan samples at `now_ms`: the day
+/// before, once the shop's clock is `DAILY_GRACE_MS` into today (before
+/// that, the day before yesterday, which the previous day's run sampled).
+pub fn daily_sample_day(now_ms: i64, utc_offset_minutes: i32) -> String {
+    crate::domain::analytics::local_day(now_ms - DAILY_GRACE_MS - 86_400_000, utc_offset_minutes)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::daily_sample_day;
+
+    /// Beijing (UTC+8): 2026-12-01 00:30 local is 2026-11-30 16:30 UTC.
+    #[test]
+    fn a_daily_plan_samples_the_day_before_once_an_hour_into_today() {
+        let utc_16_30 = 1_796_056_200_000; // 2026-11-30T16:30:00Z
+        assert_eq!(daily_sample_day(utc_16_30, 480), "2026-11-29");
+        let utc_17_00 = utc_16_30 + 30 * 60_000; // 01:00 in Beijing
+        assert_eq!(daily_sample_day(utc_17_00, 480), "2026-11-30");
+        // The same instant in UTC is 17:00 on the 30th: the 29th.
+        assert_eq!(daily_sample_day(utc_17_00, 0), "2026-11-29");
+    }
+
     use super::*;
 
     fn item(key: &str, kind: ItemKind, points: u32) -> CheckItem {

@@ -24,7 +24,13 @@ pub enum Trigger {
     PriorityChanged,
     /// Given to a person (on creation or later).
     Assigned,
+    /// Nothing changed on the ticket (no edit, move or comment) for the
+    /// rule's `when.idle_hours`; the SLA sweeper looks. Closed tickets never.
+    Idle,
 }
+
+/// Idle rules wait 1 hour to 90 days.
+pub const MAX_IDLE_HOURS: u32 = 90 * 24;
 
 /// One trigger an event fired, on one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,21 @@ pub struct Fired {
     pub trigger: Trigger,
     /// The state a state change went to.
     pub to: Option<TicketState>,
+    /// An idle event is for one rule, and for the ticket as it was then (a
+    /// change since means it is no longer idle).
+    pub idle: Option<IdleFor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleFor {
+    pub rule_id: String,
+    pub version: i64,
+}
+
+/// The outbox id of the idle event of `rule_id` for a ticket at `version`:
+/// one per rule and version, so a sweep that finds it again writes nothing.
+pub fn idle_event_id(rule_id: &str, ticket_id: &str, version: i64) -> String {
+    format!("evt_idle_{rule_id}_{ticket_id}_{version}")
 }
 
 /// The triggers `data` fires; none for changes an automation made.
@@ -41,6 +62,7 @@ pub fn triggers_of(data: &EventData) -> Vec<Fired> {
         ticket_id: id.to_owned(),
         trigger,
         to,
+        idle: None,
     };
     match data {
         EventData::TicketCreated { ticket_id, .. } => {
@@ -62,6 +84,18 @@ pub fn triggers_of(data: &EventData) -> Vec<Fired> {
             "breached" => vec![fired(ticket_id, Trigger::SlaBreached, None)],
             _ => Vec::new(),
         },
+        EventData::TicketIdle {
+            ticket_id,
+            automation_id,
+            version,
+            ..
+        } => vec![Fired {
+            idle: Some(IdleFor {
+                rule_id: automation_id.clone(),
+                version: *version,
+            }),
+            ..fired(ticket_id, Trigger::Idle, None)
+        }],
         EventData::TicketUpdated {
             ticket_id,
             fields,
@@ -108,6 +142,9 @@ pub struct Conditions {
     /// Nobody has the ticket.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unassigned: bool,
+    /// Only with `idle`, and required there: hours without a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_hours: Option<u32>,
 }
 
 impl Conditions {
@@ -283,6 +320,28 @@ pub struct Automation {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_idle_event_fires_only_its_rule_for_the_ticket_as_it_was() {
+        let fired = triggers_of(&EventData::TicketIdle {
+            ticket_id: "tkt_1".into(),
+            automation_id: "tau_9".into(),
+            version: 4,
+            idle_hours: 72,
+        });
+        let want = Fired {
+            ticket_id: "tkt_1".into(),
+            trigger: Trigger::Idle,
+            to: None,
+            idle: Some(IdleFor {
+                rule_id: "tau_9".into(),
+                version: 4,
+            }),
+        };
+        assert_eq!(fired, vec![want]);
+        // The id the storage's search of written idle events spells out too.
+        assert_eq!(idle_event_id("tau_9", "tkt_1", 4), "evt_idle_tau_9_tkt_1_4");
+    }
+
     use super::*;
     use crate::domain::sla::{SlaTargets, TicketSla};
     use crate::domain::tickets::TicketSource;
@@ -319,6 +378,7 @@ mod tests {
 
     fn fired(trigger: Trigger, to: Option<TicketState>) -> Fired {
         Fired {
+            idle: None,
             ticket_id: "tkt_1".into(),
             trigger,
             to,

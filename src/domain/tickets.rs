@@ -209,6 +209,8 @@ pub enum TicketInputError {
     BadCalendarDay,
     #[error("unknown ticket state in the filter")]
     BadStateFilter,
+    #[error("at most 6 files go with one comment or reply")]
+    TooManyFiles,
 }
 
 fn clean(raw: &str, min: usize, max: usize, multiline: bool) -> Option<String> {
@@ -386,6 +388,33 @@ pub struct Comment {
     pub author_id: Option<String>,
     pub body: String,
     pub created_at: i64,
+    /// The files sent with it (photos, PDFs...), in the order they were sent.
+    pub attachments: Vec<TicketFile>,
+}
+
+/// A file on a ticket: the chat's photos, a buyer's or an agent's upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketFile {
+    pub id: String,
+    pub content_type: String,
+    pub size: i64,
+    /// The buyer may be served it (their own uploads, the chat's photos and
+    /// files sent with a public reply).
+    pub public: bool,
+}
+
+/// At most this many files go with one comment or reply.
+pub const MAX_COMMENT_FILES: usize = 6;
+
+/// A comment needs words or a file; files alone ("here is the photo") are a reply.
+pub fn parse_comment_with_files(raw: &str, files: usize) -> Result<String, TicketInputError> {
+    if files > MAX_COMMENT_FILES {
+        return Err(TicketInputError::TooManyFiles);
+    }
+    if files > 0 && raw.trim().is_empty() {
+        return Ok(String::new());
+    }
+    parse_comment(raw)
 }
 
 #[cfg(test)]

@@ -723,6 +723,7 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                     TicketInputError::BadCalendarDay => "invalid_calendar_day",
                     TicketInputError::BadSlaTarget => "invalid_sla_target",
                     TicketInputError::BadTypeKey => "invalid_ticket_type_key",
+                    TicketInputError::TooManyFiles => "too_many_attachments",
                     TicketInputError::BadTitle
                     | TicketInputError::BadDescription
                     | TicketInputError::BadTags
@@ -793,6 +794,8 @@ impl From<crate::services::tickets::TicketError> for ApiError {
                 code: "merge_into_closed",
                 message,
             },
+            TicketError::UnknownAttachment => ApiError::bad_request("unknown_attachment", message),
+            TicketError::Attachment(inner) => ApiError::from(inner),
             TicketError::NotFound => ApiError::NotFound {
                 code: "ticket_not_found",
                 message,

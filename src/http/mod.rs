@@ -174,7 +174,7 @@ pub fn router(state: AppState) -> Router {
     let staff_conversation = "/api/v1/staff/conversations/{id}";
     Router::new()
         .merge(admin::routes())
-        .merge(tickets::routes())
+        .merge(tickets::routes(upload_limit))
         .merge(ticket_automations::routes())
         .merge(ticket_mail::routes())
         .merge(bell::routes())

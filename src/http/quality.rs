@@ -14,7 +14,7 @@ use crate::services::quality::{
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{qa}/schemes"), get(schemes).post(create_scheme))
         .route(&format!("{qa}/plans"), get(plans).post(create_plan))
         .route(&format!("{qa}/plans/{{plan_id}}/run"), post(run_plan))
+        .route(&format!("{qa}/plans/{{plan_id}}/daily"), put(set_daily))
         .route(&format!("{qa}/reviews"), get(reviews))
         .route(&format!("{qa}/reviews/{{review_id}}"), get(review))
         .route(&format!("{qa}/reviews/{{review_id}}/score"), post(score))
@@ -49,6 +50,15 @@ pub struct PlanInput {
     pub rules: Vec<SampleRule>,
     /// The same seed picks the same conversations.
     pub seed: i64,
+    /// Run by itself each day over the day before.
+    #[serde(default)]
+    pub daily: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyInput {
+    pub daily: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,9 +123,18 @@ pub async fn create_plan(
             &input.scheme_id,
             input.rules,
             input.seed,
+            input.daily,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(plan)))
+}
+
+pub async fn set_daily(
+    State(state): State<AppState>,
+    Path(plan_id): Path<String>,
+    ApiJson(input): ApiJson<DailyInput>,
+) -> Result<Json<PlanView>, ApiError> {
+    Ok(Json(state.quality.set_daily(&plan_id, input.daily).await?))
 }
 
 pub async fn run_plan(

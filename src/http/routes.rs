@@ -326,8 +326,11 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"expected_version":1,"department_id":"DEPARTMENT_ID","priority":"urgent","status_text":"已联系快递公司"}"#),
     route("POST", "/api/v1/staff/tickets/{ticket_id}/transition", Staff(P::WorkTickets), "tickets", "Move to another state (new, open, pending, on_hold, resolved, closed) with a note")
         .body(r#"{"to":"resolved","expected_version":3,"note":"已补发","status_text":"已为您补发商品"}"#),
-    route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees").answers(&[201])
-        .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待"}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/comments", Staff(P::WorkTickets), "tickets", "An internal comment or a public reply the buyer sees, with files uploaded to the ticket first (attachments: at most 6 ids; body may be empty then; 400 unknown_attachment / too_many_attachments)").answers(&[201])
+        .body(r#"{"visibility":"public","body":"您好，已为您联系快递公司，请耐心等待","attachments":[]}"#),
+    route("POST", "/api/v1/staff/tickets/{ticket_id}/attachments", Staff(P::WorkTickets), "tickets", "Add a file to a ticket (raw body, Content-Type): internal until sent with a public reply").answers(&[201]),
+    route("GET", "/api/v1/staff/tickets/{ticket_id}/attachments/{attachment_id}", Staff(P::WorkTickets), "tickets", "Download a file of a ticket")
+        .token_in_query(),
     route("POST", "/api/v1/staff/tickets/{ticket_id}/merge", Staff(P::WorkTickets), "tickets", "Merge a duplicate: this ticket is closed as merged into another (by id or number); both histories link to each other; 400 merge_into_self / unknown_merge_target, 409 merge_into_closed")
         .body(r#"{"into":"T20261201-0001","expected_version":2,"note":"同一个包裹"}"#),
     route("PUT", "/api/v1/staff/tickets/{ticket_id}/watchers/{staff_id}", Staff(P::WorkTickets), "tickets", "Watch a ticket (oneself or a colleague): watchers may see it and get its reminders"),
@@ -351,7 +354,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/v1/buyer/tickets", Buyer, "buyer", "My tickets with their status text and public replies (?lang=zh|en)").params(&["lang"]),
     route("POST", "/api/v1/buyer/tickets/{ticket_id}/replies", Buyer, "buyer", "Reply on my ticket: a pending one opens again, a resolved one reopens within the shop's reopen window (409 ticket_reply_window_closed after it, 409 ticket_closed when closed)").answers(&[201])
         .limited(RateClass::BuyerMessage)
-        .body(r#"{"body":"还是没有收到，麻烦再查一下"}"#),
+        .body(r#"{"body":"还是没有收到，麻烦再查一下","attachments":[]}"#),
+    route("POST", "/api/v1/buyer/tickets/{ticket_id}/attachments", Buyer, "buyer", "Add a photo to my ticket (raw body, Content-Type), then send it with a reply; 409 ticket_closed / ticket_reply_window_closed as for replies").answers(&[201])
+        .limited(RateClass::BuyerMessage),
+    route("GET", "/api/v1/buyer/tickets/{ticket_id}/attachments/{attachment_id}", Buyer, "buyer", "Download a file of my ticket: my own, the chat's photos, and those sent with public replies")
+        .token_in_query(),
     route("GET", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Ticket settings: the days after resolution in which a buyer's reply reopens a ticket"),
     route("PUT", "/api/v1/admin/ticket-settings", Staff(P::ManageTickets), "tickets", "Set the reopen window (0 to 90 days; default 7)")
         .body(r#"{"reopen_days":7}"#)
@@ -450,8 +457,11 @@ pub const ROUTES: &[RouteSpec] = &[
         .body(r#"{"name":"售后质检","base":90,"items":[{"key":"greeting","label":"主动问候","kind":"add","points":10},{"key":"rude","label":"态度生硬","kind":"deduct","points":30}]}"#)
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/staff/qa/plans", Staff(P::ReviewQuality), "quality", "Sampling plans"),
-    route("POST", "/api/v1/staff/qa/plans", Staff(P::ReviewQuality), "quality", "Create a sampling plan: random_percent, per_agent, low_csat, escalated, complaint rules and a seed").answers(&[201])
-        .body(r#"{"name":"每日抽检","scheme_id":"qas_...","rules":[{"kind":"random_percent","percent":10},{"kind":"low_csat","max_stars":2}],"seed":7}"#)
+    route("POST", "/api/v1/staff/qa/plans", Staff(P::ReviewQuality), "quality", "Create a sampling plan: random_percent, per_agent, low_csat, escalated, complaint rules and a seed; daily: true runs it by itself each day (after 01:00 shop time, over the day before)").answers(&[201])
+        .body(r#"{"name":"每日抽检","scheme_id":"qas_...","rules":[{"kind":"random_percent","percent":10},{"kind":"low_csat","max_stars":2}],"seed":7,"daily":true}"#)
+        .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/staff/qa/plans/{plan_id}/daily", Staff(P::ReviewQuality), "quality", "Turn a plan's daily run on or off; 404 when there is no such plan")
+        .body(r#"{"daily":true}"#)
         .audited(AuditAction::SettingsChanged),
     route("POST", "/api/v1/staff/qa/plans/{plan_id}/run", Staff(P::ReviewQuality), "quality", "Queue the resolved conversations the plan picks among those started on the days from..to (same seed, same picks; nothing queued twice)")
         .body(r#"{"from":"2026-11-30","to":"2026-11-30"}"#),

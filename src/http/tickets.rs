@@ -2,9 +2,11 @@
 //! one-click from a chat), ticket administration, and the buyer's "my tickets".
 
 use super::AppState;
+use super::conversation::serve_file;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, conversation_id};
+use super::extract::{ApiJson, ApiQuery, attachment_id, conversation_id};
 use crate::domain::tickets::{Comment, Ticket};
+use crate::services::attachments::StoredAttachment;
 use crate::services::staff::StaffUser;
 use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
@@ -19,15 +21,35 @@ use crate::services::tickets::{
     TransitionInput,
 };
 use crate::services::visitors::Visitor;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(upload_limit: DefaultBodyLimit) -> Router<AppState> {
     let ticket = "/api/v1/staff/tickets/{ticket_id}";
+    let buyer_ticket = "/api/v1/buyer/tickets/{ticket_id}";
     Router::new()
+        .route(
+            &format!("{ticket}/attachments"),
+            post(staff_upload).layer(upload_limit),
+        )
+        .route(
+            &format!("{ticket}/attachments/{{attachment_id}}"),
+            get(staff_file),
+        )
+        .route(
+            &format!("{buyer_ticket}/attachments"),
+            post(buyer_upload).layer(upload_limit),
+        )
+        .route(
+            &format!("{buyer_ticket}/attachments/{{attachment_id}}"),
+            get(buyer_file),
+        )
         .route("/api/v1/staff/tickets", get(list).post(create))
         .route("/api/v1/staff/tickets/board", get(board))
         .route("/api/v1/staff/tickets/export.csv", get(export_csv))
@@ -213,6 +235,67 @@ pub async fn buyer_reply(
         .buyer_reply(&visitor, &ticket_id, input)
         .await?;
     Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// The raw body is the file; its Content-Type says what it is.
+pub async fn staff_upload(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(ticket_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<StoredAttachment>), ApiError> {
+    let stored = state
+        .tickets
+        .staff_upload(&staff, &ticket_id, declared_type(&headers), &body?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+pub async fn staff_file(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path((ticket_id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (content_type, bytes) = state
+        .tickets
+        .staff_file(&staff, &ticket_id, &attachment_id(&aid)?)
+        .await?;
+    Ok(serve_file(content_type, bytes))
+}
+
+/// The buyer's photo on their own ticket (raw body, Content-Type).
+pub async fn buyer_upload(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path(ticket_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<StoredAttachment>), ApiError> {
+    let stored = state
+        .tickets
+        .buyer_upload(&visitor, &ticket_id, declared_type(&headers), &body?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+pub async fn buyer_file(
+    State(state): State<AppState>,
+    Extension(visitor): Extension<Visitor>,
+    Path((ticket_id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (content_type, bytes) = state
+        .tickets
+        .buyer_file(&visitor, &ticket_id, &attachment_id(&aid)?)
+        .await?;
+    Ok(serve_file(content_type, bytes))
+}
+
+fn declared_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 pub async fn ticket_settings(

@@ -1,10 +1,10 @@
 //! Attachments: checked, encrypted, stored once by content, served only inside the
-//! conversations they were shared in.
+//! conversations and tickets they were shared in.
 
 use crate::crypto::Cipher;
 use crate::domain::attachment::{AttachmentId, AttachmentType};
 use crate::ports::Clock;
-use crate::storage::{Backend, Store, StoreError};
+use crate::storage::{AttachmentOwner, Backend, Store, StoreError};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,38 @@ impl AttachmentService {
         declared_type: &str,
         bytes: &[u8],
     ) -> Result<StoredAttachment, AttachmentError> {
+        self.store_for(
+            AttachmentOwner::Conversation(conversation_id),
+            declared_type,
+            bytes,
+        )
+        .await
+    }
+
+    /// A file added to a ticket; the caller has checked that the uploader may
+    /// add to it.
+    pub async fn store_on_ticket(
+        &self,
+        ticket_id: &str,
+        public: bool,
+        added_by: &str,
+        declared_type: &str,
+        bytes: &[u8],
+    ) -> Result<StoredAttachment, AttachmentError> {
+        let owner = AttachmentOwner::Ticket {
+            ticket_id,
+            public,
+            added_by,
+        };
+        self.store_for(owner, declared_type, bytes).await
+    }
+
+    async fn store_for(
+        &self,
+        owner: AttachmentOwner<'_>,
+        declared_type: &str,
+        bytes: &[u8],
+    ) -> Result<StoredAttachment, AttachmentError> {
         let kind =
             AttachmentType::from_mime(declared_type).ok_or(AttachmentError::TypeNotAllowed)?;
         if bytes.is_empty() {
@@ -116,7 +148,7 @@ impl AttachmentService {
                 id.as_str(),
                 kind.mime(),
                 bytes.len() as i64,
-                conversation_id,
+                owner,
                 self.clock.now_ms(),
                 sealed.as_deref(),
             )
@@ -158,6 +190,28 @@ impl AttachmentService {
             .store
             .linked_attachment(id.as_str(), conversation_id)
             .await?;
+        self.open(content_type, id).await
+    }
+
+    /// A file on a ticket; `public_only`: one its buyer may be served.
+    pub async fn fetch_on_ticket(
+        &self,
+        ticket_id: &str,
+        id: &AttachmentId,
+        public_only: bool,
+    ) -> Result<(String, Vec<u8>), AttachmentError> {
+        let content_type = self
+            .store
+            .ticket_attachment(id.as_str(), ticket_id, public_only)
+            .await?;
+        self.open(content_type, id).await
+    }
+
+    async fn open(
+        &self,
+        content_type: String,
+        id: &AttachmentId,
+    ) -> Result<(String, Vec<u8>), AttachmentError> {
         let sealed = if self.in_database() {
             self.store.attachment_blob(id.as_str()).await?
         } else {
@@ -168,6 +222,34 @@ impl AttachmentService {
             .open(&sealed, id.as_str().as_bytes())
             .map_err(|_| AttachmentError::Tampered)?;
         Ok((content_type, plain))
+    }
+
+    /// Every file on a ticket once; `public_only`: those its buyer may see.
+    pub async fn ticket_files(
+        &self,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<Vec<crate::domain::tickets::TicketFile>, AttachmentError> {
+        Ok(self.store.ticket_files(ticket_id, public_only).await?)
+    }
+
+    /// A file of a conversation as a ticket names it (the buyer's photo in
+    /// a chat out of hours goes with the ticket's comment).
+    pub async fn chat_file(
+        &self,
+        conversation_id: &str,
+        id: &AttachmentId,
+    ) -> Result<crate::domain::tickets::TicketFile, AttachmentError> {
+        let (content_type, size) = self
+            .store
+            .linked_attachment_meta(id.as_str(), conversation_id)
+            .await?;
+        Ok(crate::domain::tickets::TicketFile {
+            id: id.as_str().to_owned(),
+            content_type,
+            size,
+            public: true,
+        })
     }
 
     /// On PostgreSQL the bytes live in the database, so that every node of a

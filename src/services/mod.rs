@@ -25,6 +25,7 @@ pub mod orders;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
+pub mod qa_sampler; // plans that sample the day before by themselves
 pub mod quality; // 质检 (issue 17)
 pub mod quality_drafts; // the model's draft scores of reviews
 pub mod queue_alerts; // supervisors told when a queue passes its thresholds
@@ -41,6 +42,7 @@ pub mod ticket_automations;
 pub mod ticket_board;
 pub mod ticket_buyer;
 pub mod ticket_events;
+pub mod ticket_files;
 pub mod ticket_mail;
 pub mod ticket_merge;
 pub mod ticket_routing;

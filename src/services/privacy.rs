@@ -267,7 +267,9 @@ impl PrivacyService {
         write_list(
             out,
             |after| async move {
-                let tickets = store.buyer_tickets_page(visitor_id, &after, EXPORT_PAGE).await?;
+                let tickets = store
+                    .buyer_tickets_page(visitor_id, &after, EXPORT_PAGE)
+                    .await?;
                 let mut with_replies = Vec::with_capacity(tickets.len());
                 for ticket in tickets {
                     let replies = store.ticket_comments(&ticket.id, true).await?;
@@ -279,12 +281,17 @@ impl PrivacyService {
             |(t, replies)| {
                 let replies: Vec<_> = replies
                     .iter()
-                    .map(|c| json!({"author": c.author_kind, "body": c.body, "created_at": c.created_at}))
+                    .map(|c| {
+                        json!({"author": c.author_kind, "body": c.body, "created_at": c.created_at,
+                                   "attachments": c.attachments})
+                    })
                     .collect();
-                Ok(json!({"number": t.number, "title": t.title, "description": t.description,
+                Ok(
+                    json!({"number": t.number, "title": t.title, "description": t.description,
                        "order_number": t.order_number, "custom_fields": t.custom_fields,
                        "status_text": t.status_text, "state": t.state.as_str(),
-                       "created_at": t.created_at, "public_replies": replies}))
+                       "created_at": t.created_at, "public_replies": replies}),
+                )
             },
         )
         .await?;

@@ -74,6 +74,10 @@ pub struct PlanView {
     pub rules: Vec<SampleRule>,
     pub seed: i64,
     pub created_at: i64,
+    /// Runs by itself each day, after the shop's night, over the day before.
+    pub daily: bool,
+    /// The last shop-local day it sampled by itself (YYYY-MM-DD).
+    pub daily_ran_day: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -199,6 +203,7 @@ impl QualityService {
         scheme_id: &str,
         rules: Vec<SampleRule>,
         seed: i64,
+        daily: bool,
     ) -> Result<PlanView, QualityError> {
         if rules.is_empty() || rules.len() > 10 {
             return Err(QualityInputError::BadRule.into());
@@ -215,6 +220,8 @@ impl QualityService {
             seed,
             created_by: staff.id.clone(),
             created_at: self.clock.now_ms(),
+            daily,
+            daily_ran_day: None,
         };
         self.store.insert_qa_plan(&row).await?;
         plan_view(row)
@@ -223,6 +230,17 @@ impl QualityService {
     pub async fn plans(&self) -> Result<Vec<PlanView>, QualityError> {
         let rows = self.store.qa_plans().await?;
         rows.into_iter().map(plan_view).collect()
+    }
+
+    /// Turns a plan's daily run on or off.
+    pub async fn set_daily(&self, plan_id: &str, daily: bool) -> Result<PlanView, QualityError> {
+        self.store.set_qa_plan_daily(plan_id, daily).await?;
+        plan_view(self.store.qa_plan(plan_id).await?)
+    }
+
+    /// Records that a daily plan sampled `day` by itself.
+    pub async fn mark_daily_ran(&self, plan_id: &str, day: &str) -> Result<(), QualityError> {
+        Ok(self.store.mark_qa_plan_ran(plan_id, day).await?)
     }
 
     /// Runs a plan over the conversations started on the days of `range` and
@@ -598,6 +616,8 @@ fn plan_view(row: QaPlanRow) -> Result<PlanView, QualityError> {
         scheme_id: row.scheme_id,
         seed: row.seed,
         created_at: row.created_at,
+        daily: row.daily,
+        daily_ran_day: row.daily_ran_day,
     })
 }
 

@@ -11,8 +11,8 @@
 
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::ticket_automations::{
-    Actions, Automation, AutomationInput, Conditions, Fired, StateStep, Trigger, state_step,
-    triggers_of,
+    Actions, Automation, AutomationInput, Conditions, Fired, MAX_IDLE_HOURS, StateStep, Trigger,
+    idle_event_id, state_step, triggers_of,
 };
 use crate::domain::tickets::{self as t, Author, HistoryEntry, Ticket};
 use crate::services::subscribers::Subscriber;
@@ -27,6 +27,9 @@ const MAX_KEYWORDS: usize = 20;
 const MAX_NOTIFIED: usize = 20;
 /// Tries when someone else changes the ticket while a rule is applied.
 const TRIES: usize = 5;
+/// Idle tickets one sweep tells one rule of (the longest idle first; the
+/// next sweep goes on).
+const IDLE_PAGE: i64 = 500;
 
 impl TicketService {
     pub async fn automations(&self) -> Result<Vec<Automation>, TicketError> {
@@ -135,6 +138,14 @@ impl TicketService {
         if when.to_state.is_some() && event != Trigger::StateChanged {
             return Err(TicketError::BadAutomation);
         }
+        let idle_ok = match (event, when.idle_hours) {
+            (Trigger::Idle, Some(hours)) => (1..=MAX_IDLE_HOURS).contains(&hours),
+            (Trigger::Idle, None) | (_, Some(_)) => false,
+            (_, None) => true,
+        };
+        if !idle_ok {
+            return Err(TicketError::BadAutomation);
+        }
         let mut keywords = Vec::new();
         for k in &when.keywords {
             let k = t::parse_short(Some(k))?.ok_or(TicketError::BadAutomation)?;
@@ -171,7 +182,13 @@ impl TicketService {
         for f in &fired {
             for rule in &rules {
                 let r = &rule.rule;
-                if r.enabled && r.event == f.trigger && rule.created_at <= event.created_at {
+                // An idle event is for the one rule whose hours passed.
+                let for_rule = f.idle.as_ref().is_none_or(|i| i.rule_id == rule.id);
+                if r.enabled
+                    && r.event == f.trigger
+                    && for_rule
+                    && rule.created_at <= event.created_at
+                {
                     self.run_rule(rule, f, event).await?;
                 }
             }
@@ -193,6 +210,14 @@ impl TicketService {
                 return Ok(());
             };
             if !rule.rule.when.hold(&ticket, fired) {
+                return Ok(());
+            }
+            // Changed since the sweep found it idle: not idle any more.
+            if fired
+                .idle
+                .as_ref()
+                .is_some_and(|i| i.version != ticket.version)
+            {
                 return Ok(());
             }
             let expected = ticket.version;
@@ -325,6 +350,43 @@ impl TicketService {
             events,
         };
         Ok((ticket, write, run))
+    }
+
+    /// Tells each enabled idle rule of the tickets (not closed) that had no
+    /// change for its hours: a `ticket.idle` event each, once per ticket
+    /// version, which the automations subscriber runs that rule on. The
+    /// rule's state, type, priority and department narrow the search; its
+    /// other conditions are checked when it runs. Returns the events written.
+    pub async fn sweep_idle(&self, now: i64) -> Result<usize, TicketError> {
+        let mut told = 0;
+        for rule in self.store.ticket_automations().await? {
+            let r = &rule.rule;
+            let (true, Trigger::Idle, Some(hours)) = (r.enabled, r.event, r.when.idle_hours) else {
+                continue;
+            };
+            let before = now - i64::from(hours) * 3_600_000;
+            let idle = self
+                .store
+                .idle_tickets(&rule.id, &r.when, before, IDLE_PAGE)
+                .await?;
+            for (ticket_id, version) in idle {
+                let event = new_event(
+                    idle_event_id(&rule.id, &ticket_id, version),
+                    EventData::TicketIdle {
+                        ticket_id,
+                        automation_id: rule.id.clone(),
+                        version,
+                        idle_hours: hours,
+                    },
+                    now,
+                );
+                // False: another node's sweep wrote it first.
+                if self.store.append_event_once(&event).await? {
+                    told += 1;
+                }
+            }
+        }
+        Ok(told)
     }
 
     /// The people a rule's reminder goes to, for `ticket` as it now is.

@@ -20,7 +20,12 @@ pub const DEFAULT_REOPEN_DAYS: i64 = 7;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuyerReplyInput {
+    /// May be empty when photos go with it.
+    #[serde(default)]
     pub body: String,
+    /// Files uploaded to this ticket first (POST .../attachments), at most 6.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// The shop's ticket settings.
@@ -63,11 +68,9 @@ impl TicketService {
         id: &str,
         input: BuyerReplyInput,
     ) -> Result<BuyerReply, TicketError> {
-        let mut ticket = self.store.ticket(id).await?.ok_or(TicketError::NotFound)?;
-        if ticket.visitor_id.as_deref() != Some(visitor.id.as_str()) {
-            return Err(TicketError::NotFound);
-        }
-        let body = t::parse_comment(&input.body)?;
+        let mut ticket = self.buyers_ticket(visitor, id).await?;
+        let body = t::parse_comment_with_files(&input.body, input.attachments.len())?;
+        let attachments = self.comment_files(id, &input.attachments, true).await?;
         let now = self.clock.now_ms();
         let from = ticket.state;
         let to = self.state_after_reply(&ticket, now).await?;
@@ -80,6 +83,7 @@ impl TicketService {
             author_id: Some(visitor.id.clone()),
             body,
             created_at: now,
+            attachments,
         };
         ticket.version = expected + 1;
         ticket.updated_at = now;
@@ -87,7 +91,8 @@ impl TicketService {
             history: vec![HistoryEntry::new(
                 "commented",
                 &author,
-                json!({ "visibility": "public", "comment_id": comment.id }),
+                json!({ "visibility": "public", "comment_id": comment.id,
+                        "files": comment.attachments.len() }),
                 now,
             )],
             comment: Some(comment.clone()),
@@ -133,12 +138,13 @@ impl TicketService {
             from_staff: false,
             body: comment.body,
             created_at: now,
+            attachments: comment.attachments,
         })
     }
 
     /// Pending and a recently resolved ticket open again; closed ones and
     /// those resolved too long ago take no more replies.
-    async fn state_after_reply(
+    pub(crate) async fn state_after_reply(
         &self,
         ticket: &Ticket,
         now: i64,

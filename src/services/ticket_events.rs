@@ -93,7 +93,7 @@ impl TicketService {
         if conversation.state != ConversationState::Waiting {
             return Ok(());
         }
-        let Some(text) = self.message_text(&id, seq).await? else {
+        let Some((text, photo)) = self.message_content(&id, seq).await? else {
             return Ok(());
         };
         let filter = TicketFilter {
@@ -108,13 +108,27 @@ impl TicketService {
             .into_iter()
             .find(|t| t.source == TicketSource::OutOfHours && !t.state.is_done());
         if let Some(ticket) = open {
+            let comment_id = format!("tcm_{}_{seq}", id.as_str());
+            let files = match &photo {
+                Some(photo) => match crate::domain::attachment::AttachmentId::parse(photo) {
+                    Some(photo) => vec![self.attachments.chat_file(id.as_str(), &photo).await?],
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
+            };
             return self
-                .add_buyer_reply(ticket, format!("tcm_{}_{seq}", id.as_str()), &text, at)
+                .add_buyer_reply(ticket, comment_id, (&text, files), at)
                 .await;
         }
         let ticket_id = format!("tkt_{}_{seq}", id.as_str().replace('-', ""));
         let ticket = match self
-            .open_for_buyer(ticket_id, conversation.visitor_id, conversation.id, &text)
+            .open_for_buyer(
+                ticket_id,
+                conversation.visitor_id,
+                conversation.id,
+                &text,
+                photo,
+            )
             .await
         {
             Err(TicketError::Store(StoreError::AlreadyExists)) => return Ok(()),
@@ -134,11 +148,13 @@ impl TicketService {
         Ok(())
     }
 
-    async fn message_text(
+    /// A buyer's message as a ticket takes it: its words (a photo's caption
+    /// or a note that it is one) and the photo.
+    async fn message_content(
         &self,
         id: &ConversationId,
         seq: i64,
-    ) -> Result<Option<String>, TicketError> {
+    ) -> Result<Option<(String, Option<String>)>, TicketError> {
         let events = self.chat.events(id, seq - 1, 1).await?;
         Ok(events
             .into_iter()
@@ -146,10 +162,17 @@ impl TicketService {
             .and_then(|e| match e.payload {
                 EventPayload::Message {
                     body: MessageBody::Text { text },
-                } => Some(text.as_str().to_owned()),
+                } => Some((text.as_str().to_owned(), None)),
                 EventPayload::Message {
-                    body: MessageBody::Image { caption, .. },
-                } => Some(caption.map_or("[图片 photo]".to_owned(), |c| c.as_str().to_owned())),
+                    body:
+                        MessageBody::Image {
+                            caption,
+                            attachment_id,
+                        },
+                } => Some((
+                    caption.map_or("[图片 photo]".to_owned(), |c| c.as_str().to_owned()),
+                    Some(attachment_id.as_str().to_owned()),
+                )),
                 _ => None,
             }))
     }
@@ -158,7 +181,7 @@ impl TicketService {
         &self,
         mut ticket: crate::domain::tickets::Ticket,
         comment_id: String,
-        text: &str,
+        (text, attachments): (&str, Vec<crate::domain::tickets::TicketFile>),
         at: i64,
     ) -> Result<(), TicketError> {
         let comments = self.store.ticket_comments(&ticket.id, true).await?;
@@ -183,6 +206,7 @@ impl TicketService {
                 author_id: author.id().map(str::to_owned),
                 body: crate::domain::tickets::parse_comment(text)?,
                 created_at: at,
+                attachments,
             }),
             events: vec![NewEvent {
                 id: format!("evt_{}_{}", ticket.id, ticket.version),

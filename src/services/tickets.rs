@@ -82,6 +82,10 @@ pub enum TicketError {
     MergeIntoClosed,
     #[error("no ticket with that id or number to merge into")]
     MergeTargetNotFound,
+    #[error("a file sent with a comment must first be uploaded to this ticket")]
+    UnknownAttachment,
+    #[error(transparent)]
+    Attachment(#[from] crate::services::attachments::AttachmentError),
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error("hand-off packet unreadable: {0}")]
@@ -153,7 +157,12 @@ pub struct TransitionInput {
 #[serde(deny_unknown_fields)]
 pub struct CommentInput {
     pub visibility: Visibility,
+    /// May be empty when files go with it.
+    #[serde(default)]
     pub body: String,
+    /// Files uploaded to this ticket first (POST .../attachments), at most 6.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// A ticket with its history and comments, for staff.
@@ -164,6 +173,8 @@ pub struct TicketDetail {
     pub status_text_shown: String,
     pub history: Vec<HistoryEntry>,
     pub comments: Vec<Comment>,
+    /// Every file on the ticket: the chat's photos, uploads, files of comments.
+    pub attachments: Vec<t::TicketFile>,
     /// Staff ids following the ticket (they get its reminders).
     pub watchers: Vec<String>,
 }
@@ -186,6 +197,9 @@ pub struct BuyerReply {
     pub from_staff: bool,
     pub body: String,
     pub created_at: i64,
+    /// The files sent with it (the buyer downloads them from
+    /// /api/v1/buyer/tickets/{id}/attachments/{attachment_id}).
+    pub attachments: Vec<t::TicketFile>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -219,6 +233,7 @@ pub struct TicketService {
     pub(crate) shop: Arc<ShopService>,
     pub(crate) chat: Arc<ChatService>,
     bot: Arc<BotService>,
+    pub(crate) attachments: Arc<crate::services::attachments::AttachmentService>,
     /// Set: the background sweeper skips its ticks.
     sweeper_paused: std::sync::atomic::AtomicBool,
 }
@@ -230,6 +245,7 @@ impl TicketService {
         shop: Arc<ShopService>,
         chat: Arc<ChatService>,
         bot: Arc<BotService>,
+        attachments: Arc<crate::services::attachments::AttachmentService>,
     ) -> TicketService {
         TicketService {
             store,
@@ -237,6 +253,7 @@ impl TicketService {
             shop,
             chat,
             bot,
+            attachments,
             sweeper_paused: Default::default(),
         }
     }
@@ -330,7 +347,7 @@ impl TicketService {
             new_ticket_id(),
             input,
             &title,
-            (None, None),
+            Origin::default(),
             TicketSource::Manual,
             Author::Staff(staff.id.clone()),
         )
@@ -354,7 +371,17 @@ impl TicketService {
             .await
             .map_err(|e| TicketError::Packet(e.to_string()))?;
         let mut title = input.title.clone().unwrap_or_default();
+        let mut files = Vec::new();
         if let Some(packet) = packet {
+            // The intake's photos: slot values naming a file of this chat
+            // (the store links only those the chat really holds).
+            files.extend(
+                packet
+                    .slots
+                    .values()
+                    .filter(|v| crate::domain::attachment::AttachmentId::parse(v).is_some())
+                    .cloned(),
+            );
             for (slot, value) in &packet.slots {
                 input
                     .custom_fields
@@ -400,7 +427,11 @@ impl TicketService {
             new_ticket_id(),
             input,
             &title,
-            (Some(chat.visitor_id), Some(chat.id)),
+            Origin {
+                visitor_id: Some(chat.visitor_id),
+                conversation_id: Some(chat.id),
+                files,
+            },
             TicketSource::Chat,
             Author::Staff(staff.id.clone()),
         )
@@ -415,6 +446,7 @@ impl TicketService {
         visitor_id: String,
         conversation_id: String,
         message: &str,
+        photo: Option<String>,
     ) -> Result<Ticket, TicketError> {
         let description = t::parse_comment(message)?;
         let title: String = description
@@ -432,7 +464,11 @@ impl TicketService {
                 ..NewTicketInput::default()
             },
             &title,
-            (Some(visitor_id.clone()), Some(conversation_id)),
+            Origin {
+                visitor_id: Some(visitor_id.clone()),
+                conversation_id: Some(conversation_id),
+                files: photo.into_iter().collect(),
+            },
             TicketSource::OutOfHours,
             Author::Buyer(visitor_id),
         )
@@ -444,10 +480,15 @@ impl TicketService {
         id: String,
         mut input: NewTicketInput,
         title: &str,
-        (visitor_id, conversation_id): (Option<String>, Option<String>),
+        origin: Origin,
         source: TicketSource,
         author: Author,
     ) -> Result<Ticket, TicketError> {
+        let Origin {
+            visitor_id,
+            conversation_id,
+            files,
+        } = origin;
         let rules = self.routing_rules().await?;
         let routed_by = crate::services::ticket_routing::route(&rules, &mut input, title);
         let title = t::parse_title(title)?;
@@ -502,7 +543,7 @@ impl TicketService {
         let history = HistoryEntry::new("created", &author, detail, now);
         let local_day = self.shop.current().await.local_day(now);
         self.store
-            .create_ticket(&mut ticket, &local_day, &history)
+            .create_ticket(&mut ticket, &local_day, &history, &files)
             .await?;
         Ok(ticket)
     }
@@ -535,6 +576,7 @@ impl TicketService {
             status_text_shown: shown_status(&ticket, true),
             history: self.store.ticket_history(id).await?,
             comments: self.store.ticket_comments(id, false).await?,
+            attachments: self.attachments.ticket_files(id, false).await?,
             watchers: self.store.ticket_watchers(id).await?,
             ticket,
         })
@@ -729,7 +771,8 @@ impl TicketService {
     ) -> Result<Comment, TicketError> {
         let mut ticket = self.visible(staff, id).await?;
         let expected = ticket.version;
-        let body = t::parse_comment(&input.body)?;
+        let body = t::parse_comment_with_files(&input.body, input.attachments.len())?;
+        let attachments = self.comment_files(id, &input.attachments, false).await?;
         let now = self.clock.now_ms();
         let calendar = self.calendar().await?;
         if input.visibility == Visibility::Public {
@@ -743,12 +786,14 @@ impl TicketService {
             author_id: Some(staff.id.clone()),
             body,
             created_at: now,
+            attachments,
         };
         let author = Author::Staff(staff.id.clone());
         let history = HistoryEntry::new(
             "commented",
             &author,
-            json!({ "visibility": input.visibility, "comment_id": comment.id }),
+            json!({ "visibility": input.visibility, "comment_id": comment.id,
+                    "files": comment.attachments.len() }),
             now,
         );
         let event = EventData::TicketCommented {
@@ -812,6 +857,7 @@ impl TicketService {
                     from_staff: c.author_kind != "buyer",
                     body: c.body,
                     created_at: c.created_at,
+                    attachments: c.attachments,
                 })
                 .collect();
             out.push(BuyerTicket {
@@ -921,8 +967,22 @@ impl TicketService {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "ticket SLA sweep failed"),
             }
+            match self.sweep_idle(self.clock.now_ms()).await {
+                Ok(0) => {}
+                Ok(told) => tracing::info!(told, "idle tickets told to their automations"),
+                Err(error) => tracing::warn!(%error, "idle ticket sweep failed"),
+            }
         }
     }
+}
+
+/// Where a ticket comes from: the buyer and the chat it is about, and the
+/// chat's photos it carries.
+#[derive(Debug, Default)]
+struct Origin {
+    visitor_id: Option<String>,
+    conversation_id: Option<String>,
+    files: Vec<String>,
 }
 
 fn new_ticket_id() -> String {

@@ -47,6 +47,7 @@ pub use analytics::{
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
 };
+pub use attachments::AttachmentOwner;
 pub use audit::AuditFilter;
 pub use bell::{BellRow, NewBell};
 pub use bot::{PacketRow, SealedBotSessions, UnansweredRow, WelcomeRow};

@@ -118,6 +118,18 @@ impl Store {
         Ok(())
     }
 
+    /// Writes one event unless one with its id exists (another node's sweep
+    /// wrote it first): false then.
+    pub async fn append_event_once(&self, event: &NewEvent) -> Result<bool, StoreError> {
+        match self.append_events(std::slice::from_ref(event)).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Wakes this process's subscribers: call after a commit that wrote events.
     pub(super) fn events_committed(&self) {
         self.outbox_wake.send_modify(|n| *n = n.wrapping_add(1));

@@ -250,6 +250,12 @@ impl Store {
                  context = NULL, sealed_account = NULL, account_index = NULL, sealed_nickname = NULL, \
                  sealed_context = NULL, erased_at = $3, updated_at = $3 WHERE id = $1")
                 .bind(visitor_id).bind(new_token_hash).bind(now).execute(&mut *tx).await?.rows_affected();
+            // The files of the buyer's tickets and chats: each goes with its
+            // last link (a file two buyers sent stays for the other).
+            let mut unlinked: Vec<(String,)> = sqlx::query_as(
+                "DELETE FROM ticket_attachments WHERE ticket_id IN \
+                 (SELECT id FROM tickets WHERE visitor_id = $1) RETURNING attachment_id")
+                .bind(visitor_id).fetch_all(&mut *tx).await?;
             for erased in bodies {
                 let c = erased.conversation_id.as_str();
                 for (kind, body) in [("message", &erased.message), ("note", &erased.note)] {
@@ -269,22 +275,25 @@ impl Store {
                 ] {
                     sqlx::query(sql).bind(c).execute(&mut *tx).await?;
                 }
-                let linked: Vec<(String,)> = sqlx::query_as(
+                unlinked.extend(sqlx::query_as::<_, (String,)>(
                     "DELETE FROM attachment_links WHERE conversation_id = $1 RETURNING attachment_id")
-                    .bind(c).fetch_all(&mut *tx).await?;
-                for (attachment,) in linked {
-                    let (others,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM attachment_links WHERE attachment_id = $1")
-                        .bind(&attachment).fetch_one(&mut *tx).await?;
-                    if others == 0 {
-                        if self.backend() == Backend::Postgres {
-                            sqlx::query("DELETE FROM attachment_blobs WHERE id = $1")
-                                .bind(&attachment).execute(&mut *tx).await?;
-                        }
-                        sqlx::query("DELETE FROM attachments WHERE id = $1")
+                    .bind(c).fetch_all(&mut *tx).await?);
+            }
+            unlinked.sort();
+            unlinked.dedup();
+            for (attachment,) in unlinked {
+                let (others,): (i64,) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM attachment_links WHERE attachment_id = $1) \
+                     + (SELECT COUNT(*) FROM ticket_attachments WHERE attachment_id = $1)")
+                    .bind(&attachment).fetch_one(&mut *tx).await?;
+                if others == 0 {
+                    if self.backend() == Backend::Postgres {
+                        sqlx::query("DELETE FROM attachment_blobs WHERE id = $1")
                             .bind(&attachment).execute(&mut *tx).await?;
-                        orphans.push(attachment);
                     }
+                    sqlx::query("DELETE FROM attachments WHERE id = $1")
+                        .bind(&attachment).execute(&mut *tx).await?;
+                    orphans.push(attachment);
                 }
             }
             sqlx::query("DELETE FROM channel_users WHERE visitor_id = $1")
@@ -357,6 +366,7 @@ impl Store {
                 .bind(before).fetch_all(&mut *tx).await?;
             for (id,) in &old {
                 sqlx::query("DELETE FROM attachment_links WHERE attachment_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM ticket_attachments WHERE attachment_id = $1").bind(id).execute(&mut *tx).await?;
                 if self.backend() == Backend::Postgres {
                     sqlx::query("DELETE FROM attachment_blobs WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 }

@@ -24,6 +24,10 @@ pub struct QaPlanRow {
     pub seed: i64,
     pub created_by: String,
     pub created_at: i64,
+    /// Runs by itself each day over the day before.
+    pub daily: bool,
+    /// The last shop-local day it sampled by itself.
+    pub daily_ran_day: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -86,24 +90,45 @@ impl Store {
     }
 
     pub async fn insert_qa_plan(&self, row: &QaPlanRow) -> Result<(), StoreError> {
-        let sql = "INSERT INTO qa_plans (id, name, scheme_id, rules, seed, created_by, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let sql = "INSERT INTO qa_plans (id, name, scheme_id, rules, seed, created_by, created_at, daily) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(&row.id).bind(&row.name).bind(&row.scheme_id).bind(&row.rules).bind(row.seed)
-            .bind(&row.created_by).bind(row.created_at)
+            .bind(&row.created_by).bind(row.created_at).bind(row.daily)
             .execute(pool).await.map(|_| ()))
         .map_err(StoreError::from_insert)
     }
 
     pub async fn qa_plans(&self) -> Result<Vec<QaPlanRow>, StoreError> {
-        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at FROM qa_plans ORDER BY created_at, id";
+        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at, daily, daily_ran_day \
+                   FROM qa_plans ORDER BY created_at, id";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, QaPlanRow>(sql).fetch_all(pool).await?))
     }
 
     pub async fn qa_plan(&self, id: &str) -> Result<QaPlanRow, StoreError> {
-        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at FROM qa_plans WHERE id = $1";
+        let sql = "SELECT id, name, scheme_id, rules, seed, created_by, created_at, daily, daily_ran_day \
+                   FROM qa_plans WHERE id = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, QaPlanRow>(sql).bind(id).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
+    }
+
+    /// Turns a plan's daily run on or off.
+    pub async fn set_qa_plan_daily(&self, id: &str, daily: bool) -> Result<(), StoreError> {
+        let sql = "UPDATE qa_plans SET daily = $2 WHERE id = $1";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(id).bind(daily)
+            .execute(pool).await?.rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Records that a daily plan sampled `day` (never moving back).
+    pub async fn mark_qa_plan_ran(&self, id: &str, day: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE qa_plans SET daily_ran_day = $2 \
+                   WHERE id = $1 AND (daily_ran_day IS NULL OR daily_ran_day < $2)";
+        on_pool!(self, pool => sqlx::query(sql).bind(id).bind(day).execute(pool).await.map(|_| ())?);
+        Ok(())
     }
 
     /// Resolved conversations an agent handled, started on the days `from..=to`.

@@ -2,7 +2,7 @@
 //! which rule ran for which event.
 
 use super::{Store, StoreError, on_pool};
-use crate::domain::ticket_automations::{Automation, AutomationInput};
+use crate::domain::ticket_automations::{Automation, AutomationInput, Conditions};
 
 type Row = (String, i64, String, i64, i64);
 
@@ -104,5 +104,34 @@ impl Store {
         let row: Option<(i32,)> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(event_id).bind(rule_id).fetch_optional(pool).await?);
         Ok(row.is_some())
+    }
+
+    /// Tickets not closed and unchanged since `before` (by `when`'s state,
+    /// type, priority and department where it names them) whose idle event
+    /// for rule `rule_id` at their version is not written yet, longest idle
+    /// first. The id matches `domain::ticket_automations::idle_event_id`.
+    pub async fn idle_tickets(
+        &self,
+        rule_id: &str,
+        when: &Conditions,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = "SELECT t.id, t.version FROM tickets t WHERE t.state <> 'closed' AND t.updated_at <= $1 \
+                   AND ($2 IS NULL OR t.state = $2) AND ($3 IS NULL OR t.type_key = $3) \
+                   AND ($4 IS NULL OR t.priority = $4) AND ($5 IS NULL OR t.department_id = $5) \
+                   AND NOT EXISTS (SELECT 1 FROM outbox o \
+                       WHERE o.event_id = 'evt_idle_' || $6 || '_' || t.id || '_' || CAST(t.version AS TEXT)) \
+                   ORDER BY t.updated_at, t.id LIMIT $7";
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(before)
+            .bind(when.state.map(|s| s.as_str()))
+            .bind(when.type_key.as_deref())
+            .bind(when.priority.map(|p| p.as_str()))
+            .bind(when.department_id.as_deref())
+            .bind(rule_id)
+            .bind(limit)
+            .fetch_all(pool).await?);
+        Ok(rows)
     }
 }

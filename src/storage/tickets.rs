@@ -256,6 +256,17 @@ const INSERT_HISTORY: &str = "INSERT INTO ticket_events \
     (ticket_id, kind, author_kind, author_id, detail, created_at, sealed_detail) \
     VALUES ($1, $2, $3, $4, '{}', $5, $6)";
 
+const INSERT_COMMENT_FILE: &str = "INSERT INTO ticket_attachments \
+    (ticket_id, attachment_id, comment_id, public, added_by, created_at, position) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The photos of the chat a ticket comes from, where the chat holds them.
+const INSERT_CHAT_FILE: &str = "INSERT INTO ticket_attachments \
+    (ticket_id, attachment_id, comment_id, public, added_by, created_at) \
+    SELECT $1, l.attachment_id, '', TRUE, 'chat', $2 FROM attachment_links l \
+    WHERE l.attachment_id = $3 AND l.conversation_id = $4 \
+    ON CONFLICT (ticket_id, attachment_id, comment_id) DO NOTHING";
+
 const INSERT_COMMENT: &str = "INSERT INTO ticket_comments \
     (id, ticket_id, visibility, author_kind, author_id, body, created_at, sealed_body) \
     VALUES ($1, $2, $3, $4, $5, '', $6, $7)";
@@ -327,6 +338,22 @@ macro_rules! write_extras {
                 .bind($store.sealer().seal_text(&c.body, &comment_aad(&c.id)))
                 .execute(&mut *$tx)
                 .await?;
+            let added_by = match &c.author_id {
+                Some(id) => format!("{}:{id}", c.author_kind),
+                None => c.author_kind.clone(),
+            };
+            for (position, file) in c.attachments.iter().enumerate() {
+                sqlx::query(INSERT_COMMENT_FILE)
+                    .bind($ticket_id)
+                    .bind(&file.id)
+                    .bind(&c.id)
+                    .bind(c.visibility == Visibility::Public)
+                    .bind(&added_by)
+                    .bind(c.created_at)
+                    .bind(position as i32)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
         }
     }};
 }
@@ -339,6 +366,7 @@ impl Store {
         ticket: &mut Ticket,
         local_day: &str,
         history: &HistoryEntry,
+        chat_files: &[String],
     ) -> Result<(), StoreError> {
         let backend = self.backend();
         on_pool!(self, pool => {
@@ -349,6 +377,13 @@ impl Store {
                 .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
             let write = TicketWrite { history: vec![history.clone()], ..TicketWrite::default() };
             write_extras!(self, tx, &ticket.id, write);
+            if let Some(conversation_id) = &ticket.conversation_id {
+                for file in chat_files {
+                    sqlx::query(INSERT_CHAT_FILE)
+                        .bind(&ticket.id).bind(ticket.created_at).bind(file).bind(conversation_id)
+                        .execute(&mut *tx).await?;
+                }
+            }
             let created = NewEvent {
                 id: format!("evt_{}_1", ticket.id),
                 conversation_id: None,
@@ -651,6 +686,11 @@ impl Store {
                    ORDER BY created_at, id";
         let rows: Vec<CommentRow> = on_pool!(self, pool =>
             sqlx::query_as(sql).bind(id).bind(!public_only).fetch_all(pool).await?);
+        let mut files = if rows.is_empty() {
+            Default::default()
+        } else {
+            self.comment_files(id).await?
+        };
         rows.into_iter()
             .map(
                 |(id, visibility, author_kind, author_id, body, sealed, created_at)| {
@@ -664,6 +704,7 @@ impl Store {
                     };
                     Ok(Comment {
                         visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Internal),
+                        attachments: files.remove(&id).unwrap_or_default(),
                         id,
                         author_kind,
                         author_id,

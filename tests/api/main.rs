@@ -40,6 +40,7 @@ mod ticket_automations;
 mod ticket_bell;
 mod ticket_board;
 mod ticket_buyer;
+mod ticket_files;
 mod ticket_mail;
 mod ticket_merge;
 mod ticket_routing;

@@ -5,8 +5,14 @@
 //! settlement, who may see what, and the QA score in the per-agent report.
 
 use crate::analytics::{Day, spawn_day};
-use crate::helpers::{StaffLogin, error_code};
+use crate::helpers::{StaffLogin, TestApp, error_code, spawn_with_clock, test_settings};
+use crate::ticket_buyer::MovingClock;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use xiaoer::domain::staff::Role;
+
+const DAY_MS: i64 = 86_400_000;
 
 const DAY: &str = "2026-11-30";
 
@@ -394,4 +400,129 @@ async fn the_models_draft_counts_only_what_the_agent_said_and_only_reviewers_see
     let seen = ok(day.app.staff_get(&day.li, &path).await, 200).await;
     assert_eq!(seen["total"], 100);
     assert!(seen["draft"].is_null(), "{seen}");
+}
+
+/// The analytics fold has read every committed event (sampling reads its facts).
+async fn folded(app: &TestApp) {
+    let store = &app.state.store;
+    for _ in 0..600 {
+        let head = store.outbox_head().await.unwrap();
+        let positions = store.subscriber_positions().await.unwrap();
+        let at = positions
+            .into_iter()
+            .find(|(name, _)| name == "analytics")
+            .map_or(0, |(_, p)| p);
+        if at >= head {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the analytics fold did not catch up");
+}
+
+/// Waits until the daily plan has sampled `day` by itself.
+async fn ran(app: &TestApp, admin: &StaffLogin, plan_id: &str, day: &str) {
+    let mut plans = Value::Null;
+    for _ in 0..400 {
+        plans = ok(app.staff_get(admin, "/api/v1/staff/qa/plans").await, 200).await;
+        let plan = plans
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == plan_id)
+            .unwrap();
+        if plan["daily_ran_day"] == day {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the plan did not sample {day}: {plans}");
+}
+
+#[tokio::test]
+async fn a_daily_plan_samples_the_day_before_by_itself_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    // 2026-11-30 10:00 in the shop's time zone (Beijing).
+    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_004_000_000)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let agent = app.staff("agent-qa-daily", Role::Agent).await;
+    let admin = app.staff("admin-qa-daily", Role::Admin).await;
+    // Two chats the agent resolves on the 30th.
+    for _ in 0..2 {
+        let buyer = app.start_conversation().await;
+        app.hand_to_agent(&buyer, &agent).await;
+        let resolve = format!(
+            "/api/v1/staff/conversations/{}/resolve",
+            buyer.conversation_id
+        );
+        ok(app.staff_post(&agent, &resolve, json!({})).await, 200).await;
+    }
+    folded(&app).await;
+    let body = json!({ "name": "售后质检", "base": 90, "items": [
+        { "key": "greeting", "label": "主动问候", "kind": "add", "points": 10 },
+    ]});
+    let res = app
+        .staff_post(&admin, "/api/v1/staff/qa/schemes", body)
+        .await;
+    let scheme_id = ok(res, 201).await["id"].as_str().unwrap().to_owned();
+    let body = json!({ "name": "每日抽检", "scheme_id": scheme_id, "seed": 3, "daily": true,
+                       "rules": [{ "kind": "per_agent", "count": 5 }] });
+    let plan = ok(
+        app.staff_post(&admin, "/api/v1/staff/qa/plans", body).await,
+        201,
+    )
+    .await;
+    assert_eq!(plan["daily"], true);
+    let plan_id = plan["id"].as_str().unwrap().to_owned();
+
+    // At once it samples the day before today: nothing there.
+    ran(&app, &admin, &plan_id, "2026-11-29").await;
+    let list = ok(app.staff_get(&admin, "/api/v1/staff/qa/reviews").await, 200).await;
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    // The next morning it samples the 30th by itself: both chats.
+    clock.forward(DAY_MS);
+    ran(&app, &admin, &plan_id, "2026-11-30").await;
+    let list = ok(app.staff_get(&admin, "/api/v1/staff/qa/reviews").await, 200).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list.iter().all(|r| r["agent_id"] == agent.id.as_str()
+            && r["reason"] == "per_agent"
+            && r["day"] == "2026-11-30"),
+        "{list:?}"
+    );
+    // A day later: the 1st had no chats, and nothing is queued twice.
+    clock.forward(DAY_MS);
+    ran(&app, &admin, &plan_id, "2026-12-01").await;
+    let list = ok(app.staff_get(&admin, "/api/v1/staff/qa/reviews").await, 200).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    // Reviewers turn it off and on; agents may not; an unknown plan is not found.
+    let path = format!("/api/v1/staff/qa/plans/{plan_id}/daily");
+    let off = ok(
+        app.staff_put(&admin, &path, json!({ "daily": false }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (off["daily"].clone(), off["daily_ran_day"].clone()),
+        (json!(false), json!("2026-12-01"))
+    );
+    let res = app.staff_put(&agent, &path, json!({ "daily": true })).await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .staff_put(
+            &admin,
+            "/api/v1/staff/qa/plans/qap_none/daily",
+            json!({ "daily": true }),
+        )
+        .await;
+    refused(res, 404, "qa_not_found").await;
+    let res = app
+        .staff_put(&admin, &path, json!({ "daily": "yes" }))
+        .await;
+    assert_eq!(res.status(), 400);
 }

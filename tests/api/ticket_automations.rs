@@ -5,12 +5,16 @@
 //! event comes again, records a state change the machine refuses, and calls a
 //! real HTTP receiver, signed. Admins only; bad rules store nothing.
 
-use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app};
+use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with_clock, test_settings};
+use crate::ticket_buyer::MovingClock;
 use crate::webhooks::Receiver;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 use xiaoer::domain::events::DomainEvent;
 use xiaoer::domain::staff::Role;
+use xiaoer::ports::Clock;
 use xiaoer::services::subscribers::Subscriber;
 use xiaoer::services::ticket_automations::TicketAutomations;
 
@@ -595,4 +599,145 @@ async fn automations_run_in_the_order_an_admin_sets_and_a_bad_order_is_refused()
         ["设为低", "设为高"],
         "a refused order changed nothing"
     );
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The `ticket.idle` events written for `ticket_id`.
+async fn idle_events(app: &TestApp, ticket_id: &str) -> usize {
+    app.state
+        .store
+        .outbox_after(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.type_name() == "ticket.idle"
+                && serde_json::to_value(&e.data).unwrap()["ticket_id"] == ticket_id
+        })
+        .count()
+}
+
+async fn move_ticket(app: &TestApp, staff: &StaffLogin, id: &str, to: &str) {
+    let version = app.ticket_detail(staff, id).await["version"].clone();
+    let res = app
+        .staff_post(
+            staff,
+            &format!("/api/v1/staff/tickets/{id}/transition"),
+            json!({ "to": to, "expected_version": version }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn an_idle_rule_runs_once_on_a_ticket_nobody_touched_for_its_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_004_000_000)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let admin = app.staff("admin-idle", Role::Admin).await;
+    let agent = app.staff("agent-idle", Role::Agent).await;
+
+    // Bad idle rules store nothing.
+    for bad in [
+        json!({ "name": "x", "event": "idle", "then": { "tags": ["t"] } }),
+        json!({ "name": "x", "event": "idle", "when": { "idle_hours": 0 }, "then": { "tags": ["t"] } }),
+        json!({ "name": "x", "event": "idle", "when": { "idle_hours": 2161 }, "then": { "tags": ["t"] } }),
+        json!({ "name": "x", "event": "ticket_created", "when": { "idle_hours": 5 }, "then": { "tags": ["t"] } }),
+    ] {
+        let res = app.staff_post(&admin, AUTOMATIONS, bad).await;
+        assert_eq!(res.status(), 400);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(error_code(&body), "invalid_automation");
+    }
+    let res = app
+        .staff_post(
+            &agent,
+            AUTOMATIONS,
+            json!({ "name": "x", "event": "idle", "when": { "idle_hours": 5 }, "then": { "tags": ["t"] } }),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    // Waiting for the buyer 72 hours without a word: closed, and tagged.
+    let rule = app
+        .automation(
+            &admin,
+            json!({ "name": "等买家超 72 小时自动关闭", "event": "idle",
+                    "when": { "idle_hours": 72, "state": "pending" },
+                    "then": { "state": "closed", "tags": ["自动关闭"] } }),
+        )
+        .await;
+    assert_eq!(rule["when"]["idle_hours"], 72);
+    let quiet = app
+        .auto_ticket(
+            &admin,
+            json!({ "title": "等买家补充照片", "type_key": "general" }),
+        )
+        .await;
+    let talked = app
+        .auto_ticket(
+            &admin,
+            json!({ "title": "等买家确认地址", "type_key": "general" }),
+        )
+        .await;
+    let working = app
+        .auto_ticket(
+            &admin,
+            json!({ "title": "正在处理", "type_key": "general" }),
+        )
+        .await;
+    move_ticket(&app, &admin, &quiet, "pending").await;
+    move_ticket(&app, &admin, &talked, "pending").await;
+
+    // 40 hours on, someone comments on one: its clock starts again.
+    clock.forward(40 * HOUR_MS);
+    let res = app
+        .staff_post(
+            &admin,
+            &format!("/api/v1/staff/tickets/{talked}/comments"),
+            json!({ "visibility": "internal", "body": "已打电话，买家稍后回复" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    // 71 hours: nobody is idle long enough.
+    clock.forward(31 * HOUR_MS);
+    app.state.tickets.sweep_idle(clock.now_ms()).await.unwrap();
+    assert_eq!(idle_events(&app, &quiet).await, 0);
+    // 72 hours: the quiet pending ticket only (the other was touched, the
+    // third is not pending); sweeping again writes nothing more.
+    clock.forward(HOUR_MS);
+    app.state.tickets.sweep_idle(clock.now_ms()).await.unwrap();
+    app.state.tickets.sweep_idle(clock.now_ms()).await.unwrap();
+    assert_eq!(idle_events(&app, &quiet).await, 1);
+    assert_eq!(idle_events(&app, &talked).await, 0);
+    assert_eq!(idle_events(&app, &working).await, 0);
+    let closed = app.after_automations(&admin, &quiet, 1).await;
+    assert_eq!(closed["state"], "closed", "{closed}");
+    assert!(
+        closed["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("自动关闭"))
+    );
+    let line = &automation_lines(&closed)[0];
+    assert_eq!(line["detail"]["rule"], "等买家超 72 小时自动关闭");
+    assert_eq!(line["detail"]["event"], "ticket.idle");
+    // The commented one goes 72 hours after its comment, once.
+    clock.forward(40 * HOUR_MS);
+    app.state.tickets.sweep_idle(clock.now_ms()).await.unwrap();
+    assert_eq!(idle_events(&app, &talked).await, 1);
+    assert_eq!(
+        app.after_automations(&admin, &talked, 1).await["state"],
+        "closed"
+    );
+    let untouched = app.ticket_detail(&admin, &working).await;
+    assert_eq!(untouched["state"], "new");
+    assert!(automation_lines(&untouched).is_empty());
+    // A closed ticket is never idle.
+    clock.forward(100 * HOUR_MS);
+    app.state.tickets.sweep_idle(clock.now_ms()).await.unwrap();
+    assert_eq!(idle_events(&app, &quiet).await, 1);
 }

@@ -938,15 +938,41 @@ async fn an_agent_turns_a_chat_into_a_ticket_logistics_resolves_it_and_the_buyer
              && document.querySelector('[data-testid=my-ticket-reply]')?.textContent.includes('已联系快递')",
         )
         .await;
-    // The buyer answers from 我的工单: the resolved ticket reopens.
+    // The buyer answers from 我的工单 with a photo: the resolved ticket reopens.
     let reply = buyer.wait_for("[data-testid=my-ticket-reply-input]").await;
     buyer.type_into(&reply, "还是没收到，麻烦再催一下").await;
+    buyer
+        .choose_file(
+            "[data-testid=my-ticket-photo-input]",
+            "parcel.png",
+            "image/png",
+            PIXEL_PNG,
+        )
+        .await;
+    buyer
+        .wait_until(
+            "the photo counted",
+            "document.querySelector('[data-testid=my-ticket-photos-chosen]')?.textContent === '已选 1 张图片'",
+        )
+        .await;
     buyer.click("[data-testid=my-ticket-reply-send]").await;
     buyer
         .wait_until(
-            "the buyer's reply listed and the ticket in progress again",
-            "[...document.querySelectorAll('[data-testid=my-ticket-reply]')].some(r => r.textContent.includes('麻烦再催一下')) \
+            "the buyer's reply listed with its photo shown and the ticket in progress again",
+            "[...document.querySelectorAll('[data-testid=my-ticket-reply]')].some(r => r.textContent.includes('麻烦再催一下') \
+               && r.querySelector('[data-testid=my-ticket-files] img')?.naturalWidth > 0) \
              && document.querySelector('[data-testid=my-ticket-status]')?.textContent === '处理中'",
+        )
+        .await;
+    // The agent sees the photo with the buyer's reply on the ticket's page.
+    console
+        .goto(&app.url(&format!("/console/#/tickets/{id}")))
+        .await;
+    console
+        .wait_until(
+            "the buyer's photo on the ticket",
+            "document.querySelector('[data-testid=tk-comment-files] img')?.naturalWidth > 0 \
+             && document.querySelector('[data-testid=tk-files] img')?.naturalWidth > 0",
         )
         .await;
     let tickets: Value = app
@@ -1982,10 +2008,35 @@ async fn a_supervisor_scores_a_sampled_chat_and_the_agent_appeals() {
     browser.click("[data-testid=nav-quality]").await;
     browser.wait_for("[data-testid=qa-plan-form]").await;
     browser
-        .run("document.querySelector('[data-testid=qa-percent]').value = '0'; document.querySelector('[data-testid=qa-low-csat]').checked = true; return null;", json!([]))
+        .run("document.querySelector('[data-testid=qa-percent]').value = '0'; document.querySelector('[data-testid=qa-low-csat]').checked = true; \
+              document.querySelector('[data-testid=qa-daily]').checked = true; return null;", json!([]))
         .await;
     browser.click("[data-testid=qa-run]").await;
     browser.wait_for("[data-testid=qa-open]").await;
+    // The plan samples by itself each day: its switch shows on, and turning
+    // it off is saved.
+    browser
+        .wait_until(
+            "the daily plan listed",
+            "document.querySelector('[data-testid=qa-plans] [data-testid=qa-plan-daily]')?.checked === true",
+        )
+        .await;
+    browser.click("[data-testid=qa-plan-daily]").await;
+    let mut daily = Value::Null;
+    for _ in 0..100 {
+        let plans: Value = app
+            .staff_get(&lead, "/api/v1/staff/qa/plans")
+            .await
+            .json()
+            .await
+            .unwrap();
+        daily = plans[0]["daily"].clone();
+        if daily == json!(false) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(daily, json!(false), "the switch turned the daily run off");
     both_widths(&browser, "quality-list").await;
     browser.click("[data-testid=qa-open]").await;
     browser

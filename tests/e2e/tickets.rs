@@ -245,6 +245,28 @@ async fn an_admin_sets_the_mail_server_and_an_agent_chooses_their_reminders() {
         api(&app, &admin, "/api/v1/admin/ticket-automations").await[0]["enabled"],
         false
     );
+    // A time rule: a ticket waiting for the buyer 72 hours is closed.
+    fill(&browser, "au-name", "等买家超 72 小时关闭").await;
+    choose(&browser, "au-event", "idle").await;
+    fill(&browser, "au-idle-hours", "72").await;
+    choose(&browser, "au-state", "pending").await;
+    choose(&browser, "au-set-state", "closed").await;
+    browser.click("[data-testid=au-create]").await;
+    browser
+        .wait_until(
+            "the idle rule listed with its hours in words",
+            "[...document.querySelectorAll('[data-testid=au-rule]')].some((r) => r.textContent.includes('等买家超 72 小时关闭') \
+               && r.textContent.includes('长时间无变化') && r.textContent.includes('72 小时无变化'))",
+        )
+        .await;
+    let automations = api(&app, &admin, "/api/v1/admin/ticket-automations").await;
+    let idle = automations.as_array().unwrap().last().unwrap();
+    assert_eq!(idle["event"], "idle");
+    assert_eq!(
+        idle["when"],
+        json!({ "idle_hours": 72, "state": "pending" })
+    );
+    assert_eq!(idle["then"], json!({ "state": "closed" }));
 
     browser.goto(&app.url("/console/#/admin/mail")).await;
     browser.wait_for("[data-testid=smtp-form]").await;

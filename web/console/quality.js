@@ -4,7 +4,7 @@
 // appeals. An agent sees their own scored reviews and may appeal each once.
 // The server decides what each caller sees; this page only shows it.
 
-import { el, get, post } from "./api.js";
+import { el, get, post, put } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
 
 addStrings(
@@ -28,6 +28,8 @@ addStrings(
     qa_draft_retry: "重新生成", qa_draft_use: "采用 AI 初评", qa_draft_total: (n) => `AI 初评得分 ${n}`, qa_draft_note: "AI 初评仅供参考：请核对证据后提交评分。",
     qa_evidence: "证据", qa_v_met: "成立", qa_v_not_met: "不成立", qa_v_unquoted: "模型认为成立，但没能引用客服原话：不计分",
     qa_v_unreadable: "模型的回答无法识别：不计分", qa_draft_asked: "已请求重新生成 AI 初评", error_qa_no_model: "未加载本地模型，无法生成 AI 初评",
+    qa_daily: "每天自动抽检前一天（凌晨 1 点后）", qa_plans: "抽样计划", qa_plan_daily: "每日自动", qa_plan_ran: (d) => `上次自动抽检：${d}`,
+    qa_plan_never: "尚未自动抽检", qa_daily_on: "已开启每日自动抽检", qa_daily_off: "已关闭每日自动抽检",
   },
   {
     quality: "Quality", qa_reviews: "Reviews", qa_none: "No reviews yet", qa_day: "Day", qa_agent: "Agent", qa_reason: "Picked by",
@@ -49,6 +51,8 @@ addStrings(
     qa_draft_retry: "Try again", qa_draft_use: "Use the draft", qa_draft_total: (n) => `Draft score ${n}`, qa_draft_note: "The draft is a suggestion: check the evidence, then submit your score.",
     qa_evidence: "Evidence", qa_v_met: "holds", qa_v_not_met: "does not hold", qa_v_unquoted: "The model said it holds but quoted nothing the agent said: not counted",
     qa_v_unreadable: "The model's answer could not be read: not counted", qa_draft_asked: "Asked the model for a new draft", error_qa_no_model: "No local model is loaded to draft scores",
+    qa_daily: "Sample the day before by itself every day (after 01:00)", qa_plans: "Sampling plans", qa_plan_daily: "Daily", qa_plan_ran: (d) => `Last sampled by itself: ${d}`,
+    qa_plan_never: "Not sampled by itself yet", qa_daily_on: "Daily sampling on", qa_daily_off: "Daily sampling off",
   },
 );
 
@@ -151,6 +155,7 @@ export class Quality {
     const seed = el("input", { type: "number", value: 1, testid: "qa-seed" });
     const from = el("input", { type: "date", value: utcDay(-1), testid: "qa-from" });
     const to = el("input", { type: "date", value: utcDay(1), testid: "qa-to" });
+    const daily = check("qa-daily");
     const planForm = el(
       "form",
       { class: "qa-form", testid: "qa-plan-form", onsubmit: async (e) => {
@@ -162,7 +167,9 @@ export class Quality {
         if (escalated.checked) rules.push({ kind: "escalated" });
         if (complaint.checked) rules.push({ kind: "complaint" });
         try {
-          const plan = await post("/api/v1/staff/qa/plans", { name: `${from.value}–${to.value}`, scheme_id: scheme.value, rules, seed: Number(seed.value) || 0 });
+          const plan = await post("/api/v1/staff/qa/plans", {
+            name: `${from.value}–${to.value}`, scheme_id: scheme.value, rules, seed: Number(seed.value) || 0, daily: daily.checked,
+          });
           const ran = await post(`/api/v1/staff/qa/plans/${plan.id}/run`, { from: from.value, to: to.value });
           await this.list();
           this.say(t("qa_ran", ran));
@@ -180,9 +187,33 @@ export class Quality {
       el("label", {}, t("qa_seed"), " ", seed),
       el("label", {}, t("qa_from"), " ", from),
       el("label", {}, t("qa_to"), " ", to),
+      el("label", {}, daily, " ", t("qa_daily")),
       el("button", { type: "submit", testid: "qa-run" }, t("qa_run")),
     );
-    return el("section", { class: "qa-setup" }, schemeForm, planForm);
+    return el("section", { class: "qa-setup" }, schemeForm, planForm, await this.plansCard(schemes));
+  }
+
+  /// The plans, each with its daily switch and the last day it sampled by itself.
+  async plansCard(schemes) {
+    const plans = await get("/api/v1/staff/qa/plans").catch(() => []);
+    if (!plans.length) return null;
+    const rows = plans.map((p) => {
+      const toggle = el("input", { type: "checkbox", checked: p.daily, testid: "qa-plan-daily" });
+      toggle.addEventListener("change", async () => {
+        try {
+          await put(`/api/v1/staff/qa/plans/${encodeURIComponent(p.id)}/daily`, { daily: toggle.checked });
+          this.say(t(toggle.checked ? "qa_daily_on" : "qa_daily_off"));
+        } catch (error) {
+          toggle.checked = !toggle.checked;
+          this.fail(error);
+        }
+      });
+      const scheme = schemes.find((s) => s.id === p.scheme_id)?.name || "";
+      return el("li", { testid: `qa-plan-${p.id}` }, el("b", {}, p.name), ` · ${scheme} `,
+        el("label", {}, toggle, " ", t("qa_plan_daily")), " ",
+        el("span", { class: "hint", testid: "qa-plan-ran" }, p.daily_ran_day ? t("qa_plan_ran", p.daily_ran_day) : t("qa_plan_never")));
+    });
+    return el("div", { class: "qa-form", testid: "qa-plans" }, el("h3", {}, t("qa_plans")), el("ul", {}, rows));
   }
 
   /// One review: the transcript beside the rubric, and what the caller may do.

@@ -13,12 +13,13 @@ addStrings(
     au_name: "名称", au_event: "事件", au_to_state: "变为状态（仅状态变化）", au_when: "条件（都满足才执行）", au_then: "动作",
     au_ev_ticket_created: "工单创建", au_ev_state_changed: "状态变化", au_ev_buyer_replied: "买家回复",
     au_ev_sla_warning: "SLA 即将超时", au_ev_sla_breached: "SLA 已超时", au_ev_priority_changed: "优先级变化", au_ev_assigned: "分配给某人",
+    au_ev_idle: "长时间无变化", au_idle_hours: "无变化的小时数（仅“长时间无变化”，1–2160）", au_idle_after: (h) => `${h} 小时无变化`,
     au_type: "工单类型", au_priority: "优先级", au_department: "部门", au_state: "当前状态", au_has_tags: "含有标签（逗号分隔，须全部含有）",
     au_keywords: "关键词（标题或描述含任一，逗号分隔）", au_unassigned: "仅未分配的工单", au_any: "不限", au_keep: "不改",
     au_assign: "分配给", au_to_department: "转到部门", au_set_priority: "设为优先级", au_set_state: "设为状态", au_tags: "加标签（逗号分隔）",
     au_bell: "控制台提醒", au_email: "邮件提醒", au_notify_assignee: "提醒处理人", au_notify_lead: "提醒部门负责人", au_notify_person: "提醒此人",
     au_webhook: "调用 Webhook", au_none: "不调用", au_created: "自动化已创建", au_deleted: "自动化已删除",
-    error_invalid_automation: "自动化需要名称、事件和至少一个动作；“变为状态”只用于状态变化；提醒要选方式和对象",
+    error_invalid_automation: "自动化需要名称、事件和至少一个动作；“变为状态”只用于状态变化；“长时间无变化”须填 1–2160 小时；提醒要选方式和对象",
     error_too_many_automations: "自动化已达上限（100 条），请先删除一条", error_unknown_webhook_endpoint: "所选 Webhook 不存在",
     error_automation_not_found: "该自动化已不存在",
     au_up: "上移", au_down: "下移", au_moved: "执行顺序已保存",
@@ -30,12 +31,13 @@ addStrings(
     au_name: "Name", au_event: "Event", au_to_state: "To state (state changes only)", au_when: "Conditions (all must hold)", au_then: "Actions",
     au_ev_ticket_created: "Ticket created", au_ev_state_changed: "State changed", au_ev_buyer_replied: "Buyer replied",
     au_ev_sla_warning: "SLA warning", au_ev_sla_breached: "SLA breached", au_ev_priority_changed: "Priority changed", au_ev_assigned: "Assigned to someone",
+    au_ev_idle: "No change for a while", au_idle_hours: "Hours without a change (\"no change\" only, 1–2160)", au_idle_after: (h) => `after ${h} h without a change`,
     au_type: "Ticket type", au_priority: "Priority", au_department: "Department", au_state: "Current state", au_has_tags: "Has tags (comma-separated, all of them)",
     au_keywords: "Keywords (any, in title or description; comma-separated)", au_unassigned: "Only unassigned tickets", au_any: "Any", au_keep: "Keep",
     au_assign: "Assign to", au_to_department: "Move to department", au_set_priority: "Set priority", au_set_state: "Set state", au_tags: "Add tags (comma-separated)",
     au_bell: "Console reminder", au_email: "E-mail reminder", au_notify_assignee: "Remind the assignee", au_notify_lead: "Remind the department lead", au_notify_person: "Remind this person",
     au_webhook: "Call a webhook", au_none: "None", au_created: "Automation created", au_deleted: "Automation deleted",
-    error_invalid_automation: "An automation needs a name, an event and at least one action; \"to state\" only goes with state changes; a reminder needs a way and someone to tell",
+    error_invalid_automation: "An automation needs a name, an event and at least one action; \"to state\" only goes with state changes; \"no change for a while\" needs 1–2160 hours; a reminder needs a way and someone to tell",
     error_too_many_automations: "At most 100 automations; delete one first", error_unknown_webhook_endpoint: "That webhook does not exist",
     error_automation_not_found: "That automation no longer exists",
     au_up: "Move up", au_down: "Move down", au_moved: "Order saved",
@@ -43,7 +45,7 @@ addStrings(
   },
 );
 
-const EVENTS = ["ticket_created", "state_changed", "buyer_replied", "sla_warning", "sla_breached", "priority_changed", "assigned"];
+const EVENTS = ["ticket_created", "state_changed", "buyer_replied", "sla_warning", "sla_breached", "priority_changed", "assigned", "idle"];
 const PRIORITIES = ["low", "normal", "high", "urgent"];
 const STATES = ["new", "open", "pending", "on_hold", "resolved", "closed"];
 const words = (text) => text.split(/[,，、]/).map((w) => w.trim()).filter(Boolean);
@@ -103,6 +105,7 @@ export async function automationsForm(app) {
     };
     return el("div", { class: "row", testid: "au-rule" },
       el("strong", { testid: "au-rule-name" }, a.name), " · ", t(`au_ev_${a.event}`),
+      a.when.idle_hours ? ` (${t("au_idle_after", a.when.idle_hours)})` : "",
       el("label", { class: "check" }, on, t("au_enabled")),
       el("button", { type: "button", class: "link", testid: "au-up", disabled: i === 0, onclick: () => move(rules, i, -1) }, t("au_up")),
       el("button", { type: "button", class: "link", testid: "au-down", disabled: i === rules.length - 1, onclick: () => move(rules, i, 1) }, t("au_down")),
@@ -118,6 +121,7 @@ export async function automationsForm(app) {
     name: el("input", { required: true, maxlength: 64, testid: "au-name" }),
     event: el("select", { testid: "au-event" }, ...EVENTS.map((e) => el("option", { value: e }, t(`au_ev_${e}`)))),
     toState: select("au-to-state", t("au_any"), states),
+    idleHours: el("input", { type: "number", min: 1, max: 2160, testid: "au-idle-hours" }),
     type: select("au-type", t("au_any"), types.map((y) => [y.key, y.name])),
     priority: select("au-priority", t("au_any"), priorities),
     department: select("au-department", t("au_any"), deps),
@@ -148,6 +152,7 @@ export async function automationsForm(app) {
       event: f.event.value,
       when: {
         to_state: f.event.value === "state_changed" ? or(f.toState.value) : undefined,
+        idle_hours: f.event.value === "idle" ? Number(f.idleHours.value) || 0 : undefined,
         type_key: or(f.type.value), priority: or(f.priority.value), department_id: or(f.department.value),
         state: or(f.state.value), tags: words(f.hasTags.value), keywords: words(f.keywords.value), unassigned: checked(f.unassigned),
       },
@@ -162,7 +167,7 @@ export async function automationsForm(app) {
     "form",
     { testid: "au-form" },
     el("h4", {}, t("au_new")),
-    label("au_name", f.name), label("au_event", f.event), label("au_to_state", f.toState),
+    label("au_name", f.name), label("au_event", f.event), label("au_to_state", f.toState), label("au_idle_hours", f.idleHours),
     el("p", { class: "hint" }, t("au_when")),
     label("au_type", f.type), label("au_priority", f.priority), label("au_department", f.department), label("au_state", f.state),
     label("au_has_tags", f.hasTags), label("au_keywords", f.keywords), f.unassigned,

@@ -2,7 +2,7 @@
 // (#/tickets/<id>) with its fields, history, comments and the moves its state
 // allows. The chat view opens tickets through `createFromChat`.
 
-import { del, el, get, post, put, query } from "./api.js";
+import { del, el, get, post, put, query, upload } from "./api.js";
 import { addStrings, t } from "./i18n.js";
 
 addStrings(
@@ -26,7 +26,7 @@ addStrings(
     err_invalid_ticket_transition: "当前状态不能这样变更", err_stale_ticket_version: "工单已被他人修改，请刷新后重试",
     err_invalid_ticket: "输入不符合要求", err_unknown_assignee: "处理人不存在",
     ev_ticket_created: "工单创建", ev_ticket_updated: "工单修改", ev_ticket_state_changed: "工单状态变化",
-    ev_ticket_commented: "工单评论", ev_ticket_escalated: "工单 SLA 升级",
+    ev_ticket_commented: "工单评论", ev_ticket_escalated: "工单 SLA 升级", ev_ticket_idle: "工单长时间无变化",
     tk_h_merged_into: "合并到", tk_h_merged_from: "合并自", tk_merge: "合并到工单", tk_merge_into: "目标工单编号（如 T20261201-0001）",
     tk_board: "工单监控", tk_export: "导出 CSV", tk_attainment: "SLA 达成率", tk_overdue: "已超时", tk_due_soon: "即将到期（4 小时内）",
     tk_by_department: "各部门未完成", tk_workload: "各处理人未完成", tk_open_count: "未完成",
@@ -37,6 +37,8 @@ addStrings(
     tk_view_delete: "删除此视图", tk_view_saved: (n) => `已保存视图「${n}」`, tk_view_deleted: "视图已删除",
     err_ticket_view_name_taken: "已有同名视图", err_too_many_ticket_views: "视图已达上限（20 个），请先删除一个",
     err_ticket_view_not_found: "视图不存在", err_unknown_ticket_state: "状态不存在",
+    tk_files: "附件", tk_no_files: "暂无附件", tk_add_files: "添加图片或文件", tk_file: "文件", tk_see_files: "见附件",
+    tk_file_internal: "仅内部可见", err_unknown_attachment: "附件不存在或不属于这个工单", err_too_many_attachments: "一次最多 6 个附件",
   },
   {
     tickets: "Tickets", tk_number: "Number", tk_title: "Title", tk_state: "State", tk_priority: "Priority", tk_department: "Department",
@@ -58,7 +60,7 @@ addStrings(
     err_invalid_ticket_transition: "The ticket cannot move that way from its state", err_stale_ticket_version: "Someone changed this ticket; reload and try again",
     err_invalid_ticket: "Please check the input", err_unknown_assignee: "No such assignee",
     ev_ticket_created: "Ticket created", ev_ticket_updated: "Ticket changed", ev_ticket_state_changed: "Ticket state changed",
-    ev_ticket_commented: "Ticket comment", ev_ticket_escalated: "Ticket SLA escalation",
+    ev_ticket_commented: "Ticket comment", ev_ticket_escalated: "Ticket SLA escalation", ev_ticket_idle: "Ticket idle",
     tk_h_merged_into: "Merged into", tk_h_merged_from: "Merged from", tk_merge: "Merge into", tk_merge_into: "Target ticket number (e.g. T20261201-0001)",
     tk_board: "Ticket board", tk_export: "Export CSV", tk_attainment: "SLA attainment", tk_overdue: "Overdue", tk_due_soon: "Due within 4 hours",
     tk_by_department: "Open per department", tk_workload: "Open per assignee", tk_open_count: "Open",
@@ -69,6 +71,8 @@ addStrings(
     tk_view_delete: "Delete this view", tk_view_saved: (n) => `View "${n}" saved`, tk_view_deleted: "View deleted",
     err_ticket_view_name_taken: "You already have a view with this name", err_too_many_ticket_views: "You have 20 views; delete one first",
     err_ticket_view_not_found: "No such view", err_unknown_ticket_state: "No such state",
+    tk_files: "Files", tk_no_files: "No files yet", tk_add_files: "Add pictures or files", tk_file: "File", tk_see_files: "see Files",
+    tk_file_internal: "staff only", err_unknown_attachment: "That file is not on this ticket", err_too_many_attachments: "At most 6 files at a time",
   },
 );
 
@@ -87,7 +91,22 @@ const when = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
 
 function errorText(error) {
   const text = t(`err_${error.code}`);
-  return text === `err_${error.code}` ? t("failed") : text;
+  if (text !== `err_${error.code}`) return text;
+  // Upload refusals (type, size, content) have the console's common words.
+  const common = t(`error_${error.code}`);
+  return common === `error_${error.code}` ? t("failed") : common;
+}
+
+/// A ticket's files as thumbnails (pictures) or links, each opened in a new tab.
+function fileList(ticketId, files, testid) {
+  return el("div", { class: "ticket-files", testid }, files.map((f) => {
+    const href = `/api/v1/staff/tickets/${ticketId}/attachments/${f.id}`;
+    const inner = f.content_type.startsWith("image/")
+      ? el("img", { src: href, alt: t("tk_file"), loading: "lazy" })
+      : `📎 ${t("tk_file")} (${Math.ceil(f.size / 1024)} KB)`;
+    return el("a", { href, target: "_blank", rel: "noopener", class: f.public ? "file" : "file internal",
+      title: f.public ? "" : t("tk_file_internal"), testid: "tk-file" }, inner);
+  }));
 }
 
 /// One click from the chat: a ticket prefilled from the hand-off packet.
@@ -331,7 +350,9 @@ export class Tickets {
       [t("tk_escalation"), t(`tk_esc_${k.sla.escalation}`)],
       [t("tk_first_due"), when(k.first_response_due_at)],
       [t("tk_due"), when(k.resolution_due_at)],
-      ...Object.entries(k.custom_fields).map(([name, value]) => [t(`slot_${name}`) === `slot_${name}` ? name : t(`slot_${name}`), value, `tk-field-${name}`]),
+      // A field naming one of the ticket's files (the intake's photo) points at it.
+      ...Object.entries(k.custom_fields).map(([name, value]) => [t(`slot_${name}`) === `slot_${name}` ? name : t(`slot_${name}`),
+        k.attachments.some((f) => f.id === value) ? t("tk_see_files") : value, `tk-field-${name}`]),
     ];
     this.root.replaceChildren(
       el("p", {}, el("a", { href: "#/tickets", class: "back-link", testid: "tk-back" }, t("back"))),
@@ -342,9 +363,12 @@ export class Tickets {
       this.departmentForm(k),
       this.watchersCard(k),
       k.state === "closed" ? null : this.mergeForm(k),
+      el("h4", {}, t("tk_files")),
+      k.attachments.length ? fileList(k.id, k.attachments, "tk-files") : el("p", { class: "hint", testid: "tk-files" }, t("tk_no_files")),
       el("h4", {}, t("tk_comments")),
       el("ul", { class: "comments", testid: "tk-comments" }, k.comments.map((c) =>
-        el("li", { class: c.visibility }, el("strong", {}, c.visibility === "public" ? t("tk_public") : t("tk_internal")), " ", when(c.created_at), el("div", { class: "wrap" }, c.body)))),
+        el("li", { class: c.visibility }, el("strong", {}, c.visibility === "public" ? t("tk_public") : t("tk_internal")), " ", when(c.created_at),
+          el("div", { class: "wrap" }, c.body), c.attachments.length ? fileList(k.id, c.attachments, "tk-comment-files") : null))),
       this.commentForm(k),
       el("h4", {}, t("tk_history")),
       el("ol", { class: "history", testid: "tk-history" }, k.history.map((h) =>
@@ -407,20 +431,27 @@ export class Tickets {
     return el("label", {}, el("span", {}, t("tk_department")), pick);
   }
 
+  /// A comment or public reply, with files: each is uploaded to the ticket
+  /// first, then sent with the words (which may be left out then).
   commentForm(k) {
-    const body = el("textarea", { rows: 2, required: true, testid: "tk-comment" });
+    const body = el("textarea", { rows: 2, testid: "tk-comment" });
     const visibility = el("select", { testid: "tk-comment-visibility" },
       el("option", { value: "internal" }, t("tk_internal")), el("option", { value: "public" }, t("tk_public")));
+    const files = el("input", { type: "file", multiple: true, accept: "image/*,application/pdf,text/plain", testid: "tk-comment-files-input" });
     const submit = async (e) => {
       e.preventDefault();
+      if (!body.value.trim() && !files.files.length) return;
       try {
-        await post(`/api/v1/staff/tickets/${k.id}/comments`, { visibility: visibility.value, body: body.value });
+        const attachments = [];
+        for (const file of files.files) attachments.push((await upload(`/api/v1/staff/tickets/${k.id}/attachments`, file)).attachment_id);
+        await post(`/api/v1/staff/tickets/${k.id}/comments`, { visibility: visibility.value, body: body.value, attachments });
         await this.detail(k.id);
       } catch (error) {
         this.app.toast(errorText(error));
       }
     };
     return el("form", { class: "card", testid: "tk-comment-form", onsubmit: submit }, body, visibility,
+      el("label", { class: "file-pick" }, el("span", {}, t("tk_add_files")), files),
       el("button", { type: "submit", testid: "tk-comment-submit" }, t("tk_add_comment")));
   }
 
