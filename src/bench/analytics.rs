@@ -10,8 +10,9 @@
 //! `contribution`s; every subscriber's cursor is then put past the seeded
 //! events, as if the subscribers had handled them. It starts the server again
 //! and, over HTTP as an admin, times the standard daily report, custom 90-day
-//! reports by agent, by agent × day and by day, and a CSV export, reporting the process's
-//! peak RSS. It prints JSON.
+//! reports by agent, by agent × day and by day, a CSV export and the
+//! conversation export (a line per chat, read as it streams), reporting the
+//! process's peak RSS during each kind and overall. It prints JSON.
 
 use crate::config::Settings;
 use crate::domain::analytics::{DAY_MS, Facts, METRICS, contribution, local_day};
@@ -216,27 +217,53 @@ async fn time_reports(
                 "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from_all}&to={to}&format=csv"
             ),
         ),
+        (
+            "conversation export (a line per chat), whole range",
+            format!("/api/v1/staff/analytics/conversations.csv?from={from_all}&to={to}"),
+        ),
     ];
     let mut out = Vec::new();
     for (kind, path) in kinds {
         let mut ms = Vec::new();
-        let mut bytes = 0;
+        let (mut bytes, mut lines) = (0, 0);
+        // The process's peak memory while this kind runs (the seeding's
+        // peak is forgotten first, where the kernel allows it).
+        let rss_before = reset_peak_rss();
         for i in 0..=args.queries {
             let t = Instant::now();
-            let res = http
+            let mut res = http
                 .get(format!("{base}{path}"))
                 .bearer_auth(&token)
                 .send()
                 .await?;
             anyhow::ensure!(res.status().is_success(), "{path}: {}", res.status());
-            bytes = res.bytes().await?.len();
+            // Read as it streams: the client never holds the whole body.
+            (bytes, lines) = (0, 0);
+            while let Some(chunk) = res.chunk().await? {
+                bytes += chunk.len();
+                lines += chunk.iter().filter(|b| **b == b'\n').count();
+            }
             if i > 0 {
                 ms.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }
-        out.push(json!({ "kind": kind, "queries": ms.len(), "bytes": bytes, "latency_ms": percentiles(&mut ms) }));
+        out.push(
+            json!({ "kind": kind, "queries": ms.len(), "bytes": bytes, "lines": lines,
+                         "latency_ms": percentiles(&mut ms), "rss_before_mib": rss_before,
+                         "peak_rss_mib": peak_rss_mib() }),
+        );
     }
     Ok(json!({ "timings": out, "peak_rss_mib": peak_rss_mib() }))
+}
+
+/// Forgets the process's peak resident set (Linux: `5` to clear_refs), so
+/// that the next `peak_rss_mib` is the peak since; returns the set now.
+fn reset_peak_rss() -> Option<f64> {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kib / 1024.0 * 10.0).round() / 10.0)
 }
 
 /// The id of the first agent in the 90-day by-agent report.

@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff/analytics/summary", get(summary))
         .route("/api/v1/staff/analytics/report", get(report))
         .route(
+            "/api/v1/staff/analytics/conversations.csv",
+            get(conversations_csv),
+        )
+        .route(
             "/api/v1/staff/analytics/saved",
             get(saved_reports).post(save_report),
         )
@@ -121,6 +125,53 @@ pub async fn report(
         "xlsx" => super::xlsx::response(report).await?,
         _ => Json(report).into_response(),
     })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillQuery {
+    pub from: String,
+    pub to: String,
+    pub channel: Option<String>,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
+/// One line per conversation started on the range's days, streamed a page at
+/// a time (a year of chats never sits in memory).
+pub async fn conversations_csv(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(q): ApiQuery<DrillQuery>,
+) -> Result<Response, ApiError> {
+    let range = DayRange::parse(&q.from, &q.to)
+        .map_err(crate::services::analytics::AnalyticsError::from)?;
+    let filters = filters(q.channel, q.agent_id, q.group_id);
+    let drill = state.analytics.drill_down(&staff, &range, filters).await?;
+    let stream = futures::stream::unfold(Some(drill), |drill| async move {
+        let mut drill = drill?;
+        match drill.next_lines().await {
+            Ok(lines) if lines.is_empty() => None,
+            Ok(lines) => Some((Ok(lines), Some(drill))),
+            // Cut short: the client sees a broken download, not a short file.
+            Err(error) => {
+                tracing::warn!(%error, "conversation export failed");
+                Some((Err(std::io::Error::other(error.to_string())), None))
+            }
+        }
+    });
+    let name = format!("xiaoer-conversations-{}-{}.csv", range.from, range.to);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 pub async fn saved_reports(

@@ -4,8 +4,8 @@
 
 use crate::domain::agent_time::{self, Timeline};
 use crate::domain::analytics::{
-    Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS, MetricDef, Period,
-    ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
+    BUYER_REQUEST, Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS,
+    MetricDef, Period, ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
@@ -861,6 +861,176 @@ fn needs_waits(metrics: &[&'static MetricDef]) -> bool {
 
 fn values(totals: &Totals, metrics: &[&'static MetricDef]) -> BTreeMap<&'static str, Option<f64>> {
     metrics.iter().map(|m| (m.key, totals.metric(m))).collect()
+}
+
+/// The columns of the conversation export after its own (conversation, day,
+/// channel, agent, start, hand-off reason): (column, counter of the
+/// conversation's [`contribution`], the count it needs). Its rows therefore
+/// add up to the reports exactly. A duration or rating is left empty when the
+/// count it belongs to is zero (never taken, never answered, not resolved,
+/// not rated).
+const DRILL_COLUMNS: &[(&str, &str, Option<&str>)] = &[
+    ("engaged", "engaged", None),
+    ("messages_buyer", "messages_buyer", None),
+    ("messages_bot", "messages_bot", None),
+    ("messages_agent", "messages_agent", None),
+    ("self_service", "self_service", None),
+    ("handed_off", "handed_off", None),
+    ("handoff_direct", "handoff_direct", None),
+    ("queue_wait_ms", "queue_wait_ms", Some("assigned")),
+    ("abandoned", "abandoned", None),
+    (
+        "first_response_ms",
+        "first_response_ms",
+        Some("first_responses"),
+    ),
+    ("responses", "responses", None),
+    ("response_ms", "response_ms", None),
+    ("resolved", "resolved", None),
+    ("handle_ms", "handle_ms", Some("resolved")),
+    ("reopened", "reopened", None),
+    ("transfers", "transfers", None),
+    ("csat", "csat_sum", Some("csat_count")),
+    ("inquiry", "inquiries", None),
+    ("converted_24h", "converted_24h", None),
+    ("converted_next_day", "converted_next_day", None),
+    ("converted_cents", "converted_cents", None),
+    ("answers_helpful", "answers_helpful", None),
+    ("answers_unhelpful", "answers_unhelpful", None),
+];
+
+/// Conversations read from the database at a time by the export.
+const DRILL_PAGE: i64 = 1000;
+
+/// The conversation export (drill-down), page by page so that a year of
+/// chats streams with flat memory: what the caller may see of the
+/// conversations started on a range of days, one CSV line each.
+pub struct DrillDown {
+    store: Store,
+    scope: Scope,
+    group: Option<HashSet<String>>,
+    names: HashMap<String, String>,
+    from: String,
+    to: String,
+    filters: Filters,
+    after: (String, String),
+    utc_offset_minutes: i32,
+    header_sent: bool,
+    done: bool,
+}
+
+impl AnalyticsService {
+    /// The conversation export of `range` for `staff`: an agent their own
+    /// chats, a supervisor their groups' and the unassigned, an admin all; a
+    /// knowledge manager none (it names people).
+    pub async fn drill_down(
+        &self,
+        staff: &StaffUser,
+        range: &DayRange,
+        filters: Filters,
+    ) -> Result<DrillDown, AnalyticsError> {
+        let scope = self.scope(staff, &filters).await?;
+        if scope == Scope::Knowledge {
+            return Err(AnalyticsError::Forbidden);
+        }
+        let group = match &filters.group_id {
+            Some(g) => Some(
+                self.store
+                    .group_memberships()
+                    .await?
+                    .into_iter()
+                    .filter(|(id, _, _)| id == g)
+                    .map(|(_, _, a)| a)
+                    .collect(),
+            ),
+            None => None,
+        };
+        Ok(DrillDown {
+            store: self.store.clone(),
+            scope,
+            group,
+            names: self.store.staff_names().await?.into_iter().collect(),
+            from: range.from.to_string(),
+            to: range.to.to_string(),
+            filters,
+            after: (String::new(), String::new()),
+            utc_offset_minutes: self.rollups.shop.current().await.utc_offset_minutes,
+            header_sent: false,
+            done: false,
+        })
+    }
+}
+
+impl DrillDown {
+    /// The next CSV lines (the header first, each line ending in CRLF);
+    /// empty once every conversation was read.
+    pub async fn next_lines(&mut self) -> Result<String, AnalyticsError> {
+        let mut out = String::new();
+        if !self.header_sent {
+            self.header_sent = true;
+            let columns: Vec<&str> = DRILL_COLUMNS.iter().map(|c| c.0).collect();
+            out.push_str(&format!(
+                "conversation_id,day,channel,agent_id,agent,started_at,handoff_reason,{}\r\n",
+                columns.join(",")
+            ));
+        }
+        while !self.done && out.is_empty() {
+            let page = self
+                .store
+                .analytics_facts_page(
+                    (&self.from, &self.to),
+                    (&self.after.0, &self.after.1),
+                    self.filters.channel.as_deref(),
+                    self.filters.agent_id.as_deref(),
+                    DRILL_PAGE,
+                )
+                .await?;
+            self.done = (page.len() as i64) < DRILL_PAGE;
+            if let Some((id, day, ..)) = page.last() {
+                self.after = (day.clone(), id.clone());
+            }
+            for (id, day, channel, agent, facts) in page {
+                let in_group = self.group.as_ref().is_none_or(|g| g.contains(&agent));
+                if !self.scope.admits(&agent) || !in_group {
+                    continue;
+                }
+                let facts: Facts = serde_json::from_str(&facts)?;
+                out.push_str(&self.line(&id, &day, &channel, &agent, &facts));
+            }
+        }
+        Ok(out)
+    }
+
+    fn line(&self, id: &str, day: &str, channel: &str, agent: &str, facts: &Facts) -> String {
+        let (_, counters) = contribution(facts);
+        let get = |name: &str| counters.get(name).copied().unwrap_or(0);
+        let cells: Vec<String> = DRILL_COLUMNS
+            .iter()
+            .map(|(_, counter, needs)| match needs {
+                Some(count) if get(count) == 0 => String::new(),
+                _ => get(counter).to_string(),
+            })
+            .collect();
+        let local = facts.started_at + i64::from(self.utc_offset_minutes) * 60_000;
+        let started = chrono::DateTime::from_timestamp_millis(local)
+            .map(|t| t.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let name = self.names.get(agent).map_or(agent, String::as_str);
+        let reason = match facts.handed_off_at {
+            Some(_) => facts.handoff_reason.as_deref().unwrap_or(BUYER_REQUEST),
+            None => "",
+        };
+        format!(
+            "{},{},{},{},{},{started},{},{}\r\n",
+            csv_cell(id),
+            csv_cell(day),
+            csv_cell(channel),
+            csv_cell(agent),
+            csv_cell(name),
+            csv_cell(reason),
+            cells.join(",")
+        )
+    }
 }
 
 /// Feeds the event stream into the analytics facts and rollups.

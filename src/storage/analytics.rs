@@ -282,6 +282,26 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 
+    /// Conversations started on `from..=to` after `after` (day, id) in that
+    /// order, at most `limit`: id, day, channel, agent ('' for none) and the
+    /// facts (JSON). A channel or agent narrows them.
+    pub async fn analytics_facts_page(
+        &self,
+        (from, to): (&str, &str),
+        after: (&str, &str),
+        channel: Option<&str>,
+        agent_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, String, String)>, StoreError> {
+        let sql = "SELECT conversation_id, day, channel, agent_id, facts FROM analytics_facts \
+                   WHERE day >= $1 AND day <= $2 AND (day, conversation_id) > ($3, $4) \
+                   AND ($5 IS NULL OR channel = $5) AND ($6 IS NULL OR agent_id = $6) \
+                   ORDER BY day, conversation_id LIMIT $7";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(from).bind(to).bind(after.0).bind(after.1).bind(channel).bind(agent_id).bind(limit)
+            .fetch_all(pool).await?))
+    }
+
     /// (day, channel, agent, queue wait) of the chats an agent took, for percentiles.
     pub async fn analytics_queue_waits(
         &self,

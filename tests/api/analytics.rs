@@ -1335,3 +1335,86 @@ async fn a_scheduled_report_is_mailed_to_its_owner_with_its_csv_once_a_due_day()
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.received().len(), 1);
 }
+
+/// The drill-down export as (header, rows keyed by conversation id).
+async fn drill(day: &Day, who: &StaffLogin, query: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let res = day
+        .app
+        .staff_get(
+            who,
+            &format!("/api/v1/staff/analytics/conversations.csv?{query}"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = res.text().await.unwrap();
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    (header, rows)
+}
+
+#[tokio::test]
+async fn the_conversation_export_has_each_chat_of_the_day_with_its_hand_computed_numbers() {
+    let day = spawn_day().await;
+    let [_, c2, c3, ..] = day.script().await;
+    day.caught_up().await;
+    let range = format!("from={DAY}&to={DAY}");
+    let (header, rows) = drill(&day, &day.admin, &range).await;
+    assert_eq!(rows.len(), 5, "the five chats of the day: {rows:?}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let row = |id: &str| rows.iter().find(|r| r[0] == id).unwrap().clone();
+    // C2: four bot turns, handed off at 9:12 by the buyer, li took it at
+    // 9:15 and answered at 9:16, resolved at 9:25, rated 5.
+    let c2_row = row(&c2.conversation_id);
+    assert_eq!(c2_row[col("day")], DAY);
+    assert_eq!(c2_row[col("agent_id")], day.li.id);
+    assert_eq!(c2_row[col("started_at")], "2026-11-30 09:10:00");
+    assert_eq!(c2_row[col("handoff_reason")], "buyer_request");
+    assert_eq!(c2_row[col("handed_off")], "1");
+    assert_eq!(c2_row[col("handoff_direct")], "0");
+    assert_eq!(c2_row[col("queue_wait_ms")], "180000");
+    assert_eq!(c2_row[col("first_response_ms")], "60000");
+    assert_eq!(c2_row[col("handle_ms")], "600000");
+    assert_eq!(c2_row[col("resolved")], "1");
+    assert_eq!(c2_row[col("csat")], "5");
+    assert_eq!(c2_row[col("transfers")], "0");
+    // C3 went from li to wang: it is wang's, once, with its transfer.
+    let c3_row = row(&c3.conversation_id);
+    assert_eq!(c3_row[col("agent_id")], day.wang.id);
+    assert_eq!(c3_row[col("transfers")], "1");
+    assert_eq!(c3_row[col("csat")], "3");
+    // An agent gets their own chats only; a channel narrows; a knowledge
+    // manager gets none (the rows name people); a bad range is refused.
+    let (_, mine) = drill(&day, &day.li, &range).await;
+    assert!(
+        !mine.is_empty() && mine.iter().all(|r| r[col("agent_id")] == day.li.id),
+        "{mine:?}"
+    );
+    let (_, none) = drill(&day, &day.admin, &format!("{range}&channel=api")).await;
+    assert!(none.is_empty());
+    let km = day.app.staff("kmgr-drill", Role::KnowledgeManager).await;
+    let res = day
+        .app
+        .staff_get(
+            &km,
+            &format!("/api/v1/staff/analytics/conversations.csv?{range}"),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = day
+        .app
+        .staff_get(
+            &day.admin,
+            "/api/v1/staff/analytics/conversations.csv?from=2026-11-30&to=2026-11-01",
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+}

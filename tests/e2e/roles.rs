@@ -1603,6 +1603,27 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
             .starts_with("agent,label,day,day_label,"),
         "{csv}"
     );
+    // 导出会话明细: a line per conversation of the range, with its numbers.
+    browser
+        .run("window.__csv = null; return null;", json!([]))
+        .await;
+    browser.click("[data-testid=an-export-conversations]").await;
+    let conversations = browser
+        .wait_until("the conversation export", "window.__csv")
+        .await;
+    let conversations = conversations.as_str().unwrap();
+    assert!(
+        conversations.starts_with("conversation_id,day,channel,agent_id,agent,started_at,"),
+        "{conversations}"
+    );
+    assert!(
+        conversations
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .count()
+            > 1,
+        "a line per conversation: {conversations}"
+    );
     // 自定义报表: the conversion rate by agent over the last 7 days, shown as
     // a table, saved to 我的报表, still there after a reload, opened, deleted.
     browser

@@ -10,7 +10,7 @@ import { addStrings, currentLang, errorText, t, word } from "./i18n.js";
 addStrings(
   {
     analytics: "数据报表", an_period: "周期", an_day: "日", an_week: "周", an_month: "月", an_date: "日期", an_refresh: "刷新",
-    an_export: "导出 CSV", an_export_xlsx: "导出 Excel", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
+    an_export: "导出 CSV", an_export_xlsx: "导出 Excel", an_export_conversations: "导出会话明细", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
     by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组",
@@ -43,7 +43,7 @@ addStrings(
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
-    an_export: "Export CSV", an_export_xlsx: "Export Excel", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
+    an_export: "Export CSV", an_export_xlsx: "Export Excel", an_export_conversations: "Export conversations", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
     by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group",
@@ -149,7 +149,8 @@ export class Analytics {
       el("label", {}, t("an_period"), " ", this.period),
       el("label", {}, t("an_date"), " ", this.date),
       el("button", { type: "submit", testid: "an-refresh" }, t("an_refresh")),
-      el("span", { class: "an-export" }, this.by, this.then, el("button", { type: "button", testid: "an-export", onclick: () => this.exportReport("csv") }, t("an_export")), el("button", { type: "button", testid: "an-export-xlsx", onclick: () => this.exportReport("xlsx") }, t("an_export_xlsx"))),
+      el("span", { class: "an-export" }, this.by, this.then, el("button", { type: "button", testid: "an-export", onclick: () => this.exportReport("csv") }, t("an_export")), el("button", { type: "button", testid: "an-export-xlsx", onclick: () => this.exportReport("xlsx") }, t("an_export_xlsx")),
+        el("button", { type: "button", testid: "an-export-conversations", onclick: () => this.exportConversations() }, t("an_export_conversations"))),
     );
     this.period.onchange = () => this.load();
     this.date.onchange = () => this.load();
@@ -433,14 +434,25 @@ export class Analytics {
     const metrics = Object.keys(this.summary?.totals || {}).join(",");
     const by = this.then.value && this.then.value !== this.by.value ? `${this.by.value},${this.then.value}` : this.by.value;
     const params = query({ from: this.summary.from, to: this.summary.to, by, metrics, format });
-    const res = await fetch(`/api/v1/staff/analytics/report?${params}`, { credentials: "same-origin" });
+    await this.download(`/api/v1/staff/analytics/report?${params}`, `xiaoer-${this.summary.from}-${this.summary.to}.${format}`);
+  }
+
+  /// Every conversation of the shown range, one line each with its numbers (CSV).
+  async exportConversations() {
+    const params = query({ from: this.summary.from, to: this.summary.to });
+    await this.download(`/api/v1/staff/analytics/conversations.csv?${params}`, `xiaoer-conversations-${this.summary.from}-${this.summary.to}.csv`);
+  }
+
+  /// Fetches a file and saves it; a refusal is a toast in words.
+  async download(path, filename) {
+    const res = await fetch(path, { credentials: "same-origin" });
     if (!res.ok) {
       const data = await res.json().catch(() => ({}));
       this.app.toast?.(errorText({ code: data.error?.code, message: data.error?.message || res.statusText }));
       return;
     }
     const url = URL.createObjectURL(await res.blob());
-    const a = el("a", { href: url, download: `xiaoer-${this.summary.from}-${this.summary.to}.${format}` });
+    const a = el("a", { href: url, download: filename });
     document.body.append(a);
     a.click();
     a.remove();
