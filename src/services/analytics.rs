@@ -477,6 +477,25 @@ impl AnalyticsService {
         Ok(scope)
     }
 
+    /// The agents of the group a filter names (None: no group filter).
+    async fn group_members(
+        &self,
+        filters: &Filters,
+    ) -> Result<Option<HashSet<String>>, AnalyticsError> {
+        let Some(g) = &filters.group_id else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.store
+                .group_memberships()
+                .await?
+                .into_iter()
+                .filter(|(id, _, _)| id == g)
+                .map(|(_, _, a)| a)
+                .collect(),
+        ))
+    }
+
     /// The rollups (summed over the columns `by` leaves out) and, when a
     /// metric needs them, the queue waits that the scope and filters admit.
     /// Every column a filter or the scope looks at must be kept in `by`.
@@ -489,18 +508,7 @@ impl AnalyticsService {
         metrics: &[&'static MetricDef],
     ) -> Result<Selected, AnalyticsError> {
         let (from, to) = (range.from.to_string(), range.to.to_string());
-        let group: Option<HashSet<String>> = match &filters.group_id {
-            Some(g) => Some(
-                self.store
-                    .group_memberships()
-                    .await?
-                    .into_iter()
-                    .filter(|(id, _, _)| id == g)
-                    .map(|(_, _, a)| a)
-                    .collect(),
-            ),
-            None => None,
-        };
+        let group = self.group_members(filters).await?;
         let keep = |channel: &str, agent: &str| {
             scope.admits(agent)
                 && filters.channel.as_deref().is_none_or(|c| c == channel)
@@ -933,18 +941,7 @@ impl AnalyticsService {
         if scope == Scope::Knowledge {
             return Err(AnalyticsError::Forbidden);
         }
-        let group = match &filters.group_id {
-            Some(g) => Some(
-                self.store
-                    .group_memberships()
-                    .await?
-                    .into_iter()
-                    .filter(|(id, _, _)| id == g)
-                    .map(|(_, _, a)| a)
-                    .collect(),
-            ),
-            None => None,
-        };
+        let group = self.group_members(&filters).await?;
         Ok(DrillDown {
             store: self.store.clone(),
             scope,

@@ -5,11 +5,9 @@
 //! settlement, who may see what, and the QA score in the per-agent report.
 
 use crate::analytics::{Day, spawn_day};
-use crate::helpers::{StaffLogin, TestApp, error_code, spawn_with_clock, test_settings};
-use crate::ticket_buyer::MovingClock;
+use crate::helpers::{StaffLogin, TestApp, error_code};
+use crate::ticket_buyer::spawn_on_moving_clock;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use xiaoer::domain::staff::Role;
 
 const DAY_MS: i64 = 86_400_000;
@@ -441,12 +439,8 @@ async fn ran(app: &TestApp, admin: &StaffLogin, plan_id: &str, day: &str) {
 
 #[tokio::test]
 async fn a_daily_plan_samples_the_day_before_by_itself_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    settings.session_hours = 24 * 365;
     // 2026-11-30 10:00 in the shop's time zone (Beijing).
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_004_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_moving_clock(1_796_004_000_000).await;
     let agent = app.staff("agent-qa-daily", Role::Agent).await;
     let admin = app.staff("admin-qa-daily", Role::Admin).await;
     // Two chats the agent resolves on the 30th.

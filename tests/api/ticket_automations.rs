@@ -5,12 +5,10 @@
 //! event comes again, records a state change the machine refuses, and calls a
 //! real HTTP receiver, signed. Admins only; bad rules store nothing.
 
-use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app, spawn_with_clock, test_settings};
-use crate::ticket_buyer::MovingClock;
+use crate::helpers::{StaffLogin, TestApp, error_code, spawn_app};
+use crate::ticket_buyer::spawn_on_moving_clock;
 use crate::webhooks::Receiver;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 use xiaoer::domain::events::DomainEvent;
 use xiaoer::domain::staff::Role;
@@ -632,11 +630,7 @@ async fn move_ticket(app: &TestApp, staff: &StaffLogin, id: &str, to: &str) {
 
 #[tokio::test]
 async fn an_idle_rule_runs_once_on_a_ticket_nobody_touched_for_its_hours() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    settings.session_hours = 24 * 365;
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_004_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_moving_clock(1_796_004_000_000).await;
     let admin = app.staff("admin-idle", Role::Admin).await;
     let agent = app.staff("agent-idle", Role::Agent).await;
 

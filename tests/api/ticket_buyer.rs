@@ -26,6 +26,17 @@ impl MovingClock {
     }
 }
 
+/// A server on a clock the test moves, starting at `start_ms`; its sessions
+/// outlive the days the test runs ahead.
+pub(crate) async fn spawn_on_moving_clock(start_ms: i64) -> (TestApp, Arc<MovingClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.session_hours = 24 * 365;
+    let clock = Arc::new(MovingClock(AtomicI64::new(start_ms)));
+    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    (app, clock)
+}
+
 impl TestApp {
     async fn buyer_reply(&self, buyer: &Buyer, id: &str, body: &str) -> reqwest::Response {
         self.client
@@ -87,12 +98,7 @@ pub(crate) async fn ticket_for_buyer(app: &TestApp, agent: &StaffLogin) -> (Buye
 
 #[tokio::test]
 async fn a_buyers_reply_reopens_within_the_window_and_is_refused_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(dir.path()).await;
-    // The test clock runs days ahead: sessions must outlive it.
-    settings.session_hours = 24 * 365;
-    let clock = Arc::new(MovingClock(AtomicI64::new(1_796_000_000_000)));
-    let app = spawn_with_clock(dir, settings, Default::default(), clock.clone()).await;
+    let (app, clock) = spawn_on_moving_clock(1_796_000_000_000).await;
     let agent = app.staff("agent-reply", Role::Agent).await;
     let admin = app.staff("admin-reply", Role::Admin).await;
     let (buyer, id) = ticket_for_buyer(&app, &agent).await;

@@ -4,8 +4,9 @@
 //! until it goes with a public reply; out of hours the buyer's photo in the
 //! chat goes with the ticket; erasing the buyer removes the files.
 
-use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_app, today_in_beijing};
+use crate::helpers::{Buyer, StaffLogin, TestApp, error_code, spawn_app};
 use crate::ticket_buyer::ticket_for_buyer;
+use crate::tickets::buyer_waiting_out_of_hours;
 use serde_json::{Value, json};
 use xiaoer::domain::staff::Role;
 
@@ -314,17 +315,7 @@ async fn a_buyers_photo_goes_with_their_reply_and_only_those_who_may_see_the_tic
 async fn out_of_hours_the_buyers_photo_in_the_chat_goes_with_the_ticket() {
     let app = spawn_app().await;
     let admin = app.staff("admin-ooh-files", Role::Admin).await;
-    let holiday = json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
-                          "utc_offset_minutes": 480, "holidays": [today_in_beijing()] });
-    let res = app
-        .staff_put(&admin, "/api/v1/admin/shop-settings", holiday)
-        .await;
-    assert_eq!(res.status(), 200);
-    let buyer = app.start_conversation().await;
-    assert_eq!(
-        app.buyer_post(&buyer, "/handoff", json!({})).await.status(),
-        200
-    );
+    let buyer = buyer_waiting_out_of_hours(&app, &admin).await;
     // A photo opens the ticket (its caption the description); a second
     // photo is the buyer's reply on it.
     let photo = send_photo(&app, &buyer, "m-1", PNG.to_vec(), "收到的杯子碎了").await;

@@ -7,7 +7,7 @@ use crate::bot_scripted::ZeroEmbedder;
 use crate::bot_support::FixedKnowledge;
 use crate::bot_support::shop_entries;
 use crate::helpers::{
-    StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings, today_in_beijing,
+    Buyer, StaffLogin, TestApp, error_code, spawn_app, spawn_with, test_settings, today_in_beijing,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -519,14 +519,12 @@ async fn an_agents_chat_reply_is_the_tickets_first_response() {
     assert_eq!(answered["history"][1]["kind"], "first_response");
 }
 
-#[tokio::test]
-async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_its_number() {
-    let app = spawn_app().await;
-    let admin = app.staff("admin-ooh", Role::Admin).await;
+/// Today is a holiday: nobody is on duty, and a buyer asks for a person.
+pub(crate) async fn buyer_waiting_out_of_hours(app: &TestApp, admin: &StaffLogin) -> Buyer {
     let holiday = json!({ "shop_name": "小二的店", "service_hours": "09:00-18:00",
                           "utc_offset_minutes": 480, "holidays": [today_in_beijing()] });
     let res = app
-        .staff_put(&admin, "/api/v1/admin/shop-settings", holiday)
+        .staff_put(admin, "/api/v1/admin/shop-settings", holiday)
         .await;
     assert_eq!(res.status(), 200);
     let buyer = app.start_conversation().await;
@@ -534,6 +532,14 @@ async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_it
         app.buyer_post(&buyer, "/handoff", json!({})).await.status(),
         200
     );
+    buyer
+}
+
+#[tokio::test]
+async fn out_of_hours_a_buyers_message_becomes_a_ticket_and_the_buyer_is_told_its_number() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-ooh", Role::Admin).await;
+    let buyer = buyer_waiting_out_of_hours(&app, &admin).await;
     let res = app
         .buyer_send(
             &buyer,
