@@ -616,18 +616,6 @@ async fn idle_events(app: &TestApp, ticket_id: &str) -> usize {
         .count()
 }
 
-async fn move_ticket(app: &TestApp, staff: &StaffLogin, id: &str, to: &str) {
-    let version = app.ticket_detail(staff, id).await["version"].clone();
-    let res = app
-        .staff_post(
-            staff,
-            &format!("/api/v1/staff/tickets/{id}/transition"),
-            json!({ "to": to, "expected_version": version }),
-        )
-        .await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
-
 #[tokio::test]
 async fn an_idle_rule_runs_once_on_a_ticket_nobody_touched_for_its_hours() {
     let (app, clock) = spawn_on_moving_clock(1_796_004_000_000).await;
@@ -683,8 +671,8 @@ async fn an_idle_rule_runs_once_on_a_ticket_nobody_touched_for_its_hours() {
             json!({ "title": "正在处理", "type_key": "general" }),
         )
         .await;
-    move_ticket(&app, &admin, &quiet, "pending").await;
-    move_ticket(&app, &admin, &talked, "pending").await;
+    app.move_to(&admin, &quiet, "pending").await;
+    app.move_to(&admin, &talked, "pending").await;
 
     // 40 hours on, someone comments on one: its clock starts again.
     clock.forward(40 * HOUR_MS);

@@ -61,7 +61,7 @@ impl TestApp {
         )
     }
 
-    async fn move_to(&self, staff: &StaffLogin, id: &str, to: &str) {
+    pub(crate) async fn move_to(&self, staff: &StaffLogin, id: &str, to: &str) {
         let (_, version) = self.state_of(staff, id).await;
         let res = self
             .staff_post(
