@@ -109,13 +109,7 @@ impl TicketService {
             .find(|t| t.source == TicketSource::OutOfHours && !t.state.is_done());
         if let Some(ticket) = open {
             let comment_id = format!("tcm_{}_{seq}", id.as_str());
-            let files = match &photo {
-                Some(photo) => match crate::domain::attachment::AttachmentId::parse(photo) {
-                    Some(photo) => vec![self.attachments.chat_file(id.as_str(), &photo).await?],
-                    None => Vec::new(),
-                },
-                None => Vec::new(),
-            };
+            let files = self.chat_photo(&id, photo.as_deref()).await?;
             return self
                 .add_buyer_reply(ticket, comment_id, (&text, files), at)
                 .await;
@@ -146,6 +140,25 @@ impl TicketService {
         };
         self.chat.post_system(&id, notice).await?;
         Ok(())
+    }
+
+    /// The photo of a buyer's message as a ticket's file; none when it is no
+    /// longer there (the buyer was erased, or retention purged it, before
+    /// this event was handled: the reply goes on without it rather than
+    /// holding up the ticket events behind it).
+    async fn chat_photo(
+        &self,
+        id: &ConversationId,
+        photo: Option<&str>,
+    ) -> Result<Vec<crate::domain::tickets::TicketFile>, TicketError> {
+        let Some(photo) = photo.and_then(crate::domain::attachment::AttachmentId::parse) else {
+            return Ok(Vec::new());
+        };
+        match self.attachments.chat_file(id.as_str(), &photo).await {
+            Ok(file) => Ok(vec![file]),
+            Err(crate::services::attachments::AttachmentError::NotFound) => Ok(Vec::new()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// A buyer's message as a ticket takes it: its words (a photo's caption
