@@ -135,6 +135,8 @@ pub enum TicketSource {
     Manual,
     /// The buyer left a message while nobody was on duty.
     OutOfHours,
+    /// An app channel opened it for its user (POST /api/v1/channel/tickets).
+    Api,
 }
 
 impl TicketSource {
@@ -143,11 +145,12 @@ impl TicketSource {
             TicketSource::Chat => "chat",
             TicketSource::Manual => "manual",
             TicketSource::OutOfHours => "out_of_hours",
+            TicketSource::Api => "api",
         }
     }
 
     pub fn parse(raw: &str) -> Option<TicketSource> {
-        [Self::Chat, Self::Manual, Self::OutOfHours]
+        [Self::Chat, Self::Manual, Self::OutOfHours, Self::Api]
             .into_iter()
             .find(|s| s.as_str() == raw)
     }

@@ -587,6 +587,10 @@ impl From<ChannelError> for ApiError {
                 code: "conversation_not_found",
                 message,
             },
+            ChannelError::UnknownUser => ApiError::NotFound {
+                code: "unknown_channel_user",
+                message,
+            },
             ChannelError::Message(inner) => inner.into(),
             ChannelError::Input(inner) => inner.into(),
             ChannelError::Chat(inner) => inner.into(),

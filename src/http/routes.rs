@@ -301,6 +301,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/channel/messages", Channel, "channels", "An app posts its user's message; replies come back through the webhooks").answers(&[200, 201])
         .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","nickname":"小红","client_msg_id":"wx-msg-1","text":"我的快递到哪了"}"#),
     route("POST", "/api/v1/channel/conversations/{id}/handoff", Channel, "channels", "An app asks a person for its user (as the widget's button does)"),
+    route("GET", "/api/v1/channel/tickets", Channel, "channels", "An app's user's tickets with their status texts and public replies, as 我的工单 shows them (?external_user_id=&lang=zh|en; 404 unknown_channel_user for a user who never wrote on this channel)").params(&["external_user_id", "lang"]),
+    route("POST", "/api/v1/channel/tickets", Channel, "channels", "An app opens a ticket for its user in their current chat (routed like any new ticket; source api); 404 unknown_channel_user, 400 invalid_ticket").answers(&[201])
+        .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","title":"快递三天没动","description":"订单 XE20261201001","order_number":"XE20261201001"}"#),
+    route("POST", "/api/v1/channel/tickets/{ticket_id}/replies", Channel, "channels", "The app's user answers on their ticket (a pending one opens again; 409 ticket_closed / ticket_reply_window_closed; another user's ticket 404)").answers(&[201])
+        .body(r#"{"external_user_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","body":"还是没收到"}"#),
     route("GET", "/api/v1/admin/event-types", Staff(P::ManageIntegrations), "integrations", "The event catalogue: every type a webhook can subscribe to"),
     route("GET", "/api/v1/admin/audit", Staff(P::ViewAuditLog), "admin", "Search the audit log, newest first (?action=&actor=&target=&before=&limit=)").params(&["action", "actor", "target", "before", "limit"]),
     route("GET", "/api/v1/admin/audit/verify", Staff(P::ViewAuditLog), "admin", "Recompute the audit log's hash chain"),

@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, attachment_id, conversation_id};
 use crate::domain::tickets::{Comment, Ticket};
 use crate::services::attachments::StoredAttachment;
+use crate::services::channels::ChannelKey;
 use crate::services::staff::StaffUser;
 use crate::services::ticket_admin::{
     CalendarDays, Department, DepartmentInput, TicketType, TicketTypeInput,
@@ -81,6 +82,14 @@ pub fn routes(upload_limit: DefaultBodyLimit) -> Router<AppState> {
             get(calendar).put(put_calendar),
         )
         .route("/api/v1/buyer/tickets", get(buyer_tickets))
+        .route(
+            "/api/v1/channel/tickets",
+            get(channel_tickets).post(channel_open_ticket),
+        )
+        .route(
+            "/api/v1/channel/tickets/{ticket_id}/replies",
+            post(channel_reply),
+        )
         .route(
             "/api/v1/buyer/tickets/{ticket_id}/replies",
             post(buyer_reply),
@@ -233,6 +242,95 @@ pub async fn buyer_reply(
     let reply = state
         .tickets
         .buyer_reply(&visitor, &ticket_id, input)
+        .await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelUserQuery {
+    pub external_user_id: String,
+    pub lang: Option<String>,
+}
+
+/// An app's user's tickets, as the widget's 我的工单 shows them.
+pub async fn channel_tickets(
+    State(state): State<AppState>,
+    Extension(channel): Extension<ChannelKey>,
+    ApiQuery(q): ApiQuery<ChannelUserQuery>,
+) -> Result<Json<Vec<BuyerTicket>>, ApiError> {
+    let (visitor, _) = state.channels.user(&channel, &q.external_user_id).await?;
+    let zh = q.lang.as_deref() != Some("en");
+    Ok(Json(state.tickets.for_buyer(&visitor, zh).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelTicketInput {
+    pub external_user_id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub order_number: Option<String>,
+    pub category: Option<String>,
+}
+
+/// An app opens a ticket for its user (one who has written on the channel),
+/// in their current chat; it is routed like any new ticket.
+pub async fn channel_open_ticket(
+    State(state): State<AppState>,
+    Extension(channel): Extension<ChannelKey>,
+    ApiJson(input): ApiJson<ChannelTicketInput>,
+) -> Result<(StatusCode, Json<BuyerTicket>), ApiError> {
+    let (visitor, conversation_id) = state
+        .channels
+        .user(&channel, &input.external_user_id)
+        .await?;
+    let fields = NewTicketInput {
+        description: input.description,
+        order_number: input.order_number,
+        category: input.category,
+        ..NewTicketInput::default()
+    };
+    let ticket = state
+        .tickets
+        .open_for_app(visitor.id.clone(), conversation_id, &input.title, fields)
+        .await?;
+    let shown = state
+        .tickets
+        .for_buyer(&visitor, true)
+        .await?
+        .into_iter()
+        .find(|t| t.id == ticket.id)
+        .ok_or_else(|| ApiError::Internal("the new ticket is not among the user's".into()))?;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelReplyInput {
+    pub external_user_id: String,
+    pub body: String,
+}
+
+/// The app's user answers on their ticket (the widget's reply rules).
+pub async fn channel_reply(
+    State(state): State<AppState>,
+    Extension(channel): Extension<ChannelKey>,
+    Path(ticket_id): Path<String>,
+    ApiJson(input): ApiJson<ChannelReplyInput>,
+) -> Result<(StatusCode, Json<BuyerReply>), ApiError> {
+    let (visitor, _) = state
+        .channels
+        .user(&channel, &input.external_user_id)
+        .await?;
+    let reply = BuyerReplyInput {
+        body: input.body,
+        attachments: Vec::new(),
+    };
+    let reply = state
+        .tickets
+        .buyer_reply(&visitor, &ticket_id, reply)
         .await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }

@@ -39,6 +39,8 @@ pub enum ChannelError {
     BadPolicy,
     #[error("this conversation belongs to another channel")]
     NotThisChannel,
+    #[error("no user with this external_user_id has written on this channel")]
+    UnknownUser,
     #[error(transparent)]
     Message(#[from] MessageError),
     #[error(transparent)]
@@ -273,6 +275,27 @@ impl ChannelService {
             conversation_id: conversation.id,
             ack,
         })
+    }
+
+    /// The visitor an app's user is and their current conversation, once
+    /// they have written on this channel (another channel's users are not
+    /// this one's).
+    pub async fn user(
+        &self,
+        channel: &ChannelKey,
+        external_user_id: &str,
+    ) -> Result<(Visitor, String), ChannelError> {
+        let external = parse_external_id(external_user_id)?;
+        let hash = external_hash(&channel.0.id, external);
+        let user = self
+            .store
+            .channel_user(&channel.0.id, &hash)
+            .await?
+            .ok_or(ChannelError::UnknownUser)?;
+        let visitor = Visitor {
+            id: user.visitor_id,
+        };
+        Ok((visitor, user.conversation_id))
     }
 
     /// The app asks a person for its user (the same path as the widget's button).

@@ -438,6 +438,33 @@ impl TicketService {
         .await
     }
 
+    /// An app channel's ticket for its user (`visitor_id`, in their current
+    /// chat `conversation_id`): a title, and what the app sends of the rest.
+    pub async fn open_for_app(
+        &self,
+        visitor_id: String,
+        conversation_id: String,
+        title: &str,
+        mut input: NewTicketInput,
+    ) -> Result<Ticket, TicketError> {
+        if input.type_key.is_empty() {
+            input.type_key = general();
+        }
+        self.open_ticket(
+            new_ticket_id(),
+            input,
+            title,
+            Origin {
+                visitor_id: Some(visitor_id.clone()),
+                conversation_id: Some(conversation_id),
+                files: Vec::new(),
+            },
+            TicketSource::Api,
+            Author::Buyer(visitor_id),
+        )
+        .await
+    }
+
     /// Out of hours: the buyer's message in chat `conversation_id` becomes a
     /// ticket with the id the caller made once (a retry finds it exists).
     pub(crate) async fn open_for_buyer(

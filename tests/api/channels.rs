@@ -302,3 +302,147 @@ async fn bad_channel_input_is_refused_with_stable_codes_and_nothing_is_stored() 
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(list[0].get("key").is_none(), "keys are never listed");
 }
+
+async fn channel_call(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(key);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_app_opens_and_follows_its_users_ticket_and_the_user_answers_on_it() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-ch-tk", Role::Admin).await;
+    let (_, key) = channel(&app, &admin, 5, 172_800).await;
+    let (_, other_key) = channel(&app, &admin, 5, 172_800).await;
+    let res = inbound(&app, &key, "wx-user-1", "m-1", "快递三天没动了").await;
+    assert_eq!(res.status(), 201);
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+
+    // The app opens a ticket for its user: routed and listed like any other.
+    let body = json!({ "external_user_id": "wx-user-1", "title": "快递三天没动",
+                       "description": "订单 XE20261201001", "order_number": "XE20261201001" });
+    let res = channel_call(
+        &app,
+        &key,
+        post.clone(),
+        "/api/v1/channel/tickets",
+        Some(body),
+    )
+    .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let opened: Value = res.json().await.unwrap();
+    let id = opened["id"].as_str().unwrap().to_owned();
+    assert!(opened["number"].as_str().unwrap().starts_with('T'));
+    assert_eq!(opened["status_text"], "已受理");
+    let ticket: Value = app
+        .staff_get(&admin, &format!("/api/v1/staff/tickets/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticket["source"], "api");
+    assert_eq!(ticket["order_number"], "XE20261201001");
+    assert!(ticket["conversation_id"].is_string());
+
+    // Staff answer in public; the app sees the answer, then its user replies.
+    let version = ticket["version"].clone();
+    let res = app
+        .staff_post(
+            &admin,
+            &format!("/api/v1/staff/tickets/{id}/comments"),
+            json!({ "visibility": "public", "body": "已联系快递，明天送达" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .staff_post(
+            &admin,
+            &format!("/api/v1/staff/tickets/{id}/transition"),
+            json!({ "to": "pending", "expected_version": version.as_i64().unwrap() + 1 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let list = "/api/v1/channel/tickets?external_user_id=wx-user-1";
+    let mine: Value = channel_call(&app, &key, get.clone(), list, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert_eq!(mine[0]["replies"][0]["body"], "已联系快递，明天送达");
+    assert_eq!(mine[0]["replies"][0]["from_staff"], true);
+    let reply = json!({ "external_user_id": "wx-user-1", "body": "好的，谢谢" });
+    let res = channel_call(
+        &app,
+        &key,
+        post.clone(),
+        &format!("/api/v1/channel/tickets/{id}/replies"),
+        Some(reply.clone()),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let ticket: Value = app
+        .staff_get(&admin, &format!("/api/v1/staff/tickets/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticket["state"], "open", "the user's reply opens it again");
+
+    // Another channel's key knows no such user; an unknown user and a bad
+    // ticket are refused, and nothing is opened.
+    let res = channel_call(&app, &other_key, get.clone(), list, None).await;
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(error_code(&body), "unknown_channel_user");
+    let res = channel_call(
+        &app,
+        &other_key,
+        post.clone(),
+        &format!("/api/v1/channel/tickets/{id}/replies"),
+        Some(reply),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let nobody = json!({ "external_user_id": "wx-nobody", "title": "x" });
+    let res = channel_call(
+        &app,
+        &key,
+        post.clone(),
+        "/api/v1/channel/tickets",
+        Some(nobody),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let untitled = json!({ "external_user_id": "wx-user-1", "title": " " });
+    let res = channel_call(
+        &app,
+        &key,
+        post.clone(),
+        "/api/v1/channel/tickets",
+        Some(untitled),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(error_code(&body), "invalid_ticket");
+    let res = channel_call(&app, "ck_wrong", get, list, None).await;
+    assert_eq!(res.status(), 401);
+    let all: Value = app
+        .staff_get(&admin, "/api/v1/staff/tickets")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}
