@@ -383,6 +383,7 @@ impl Application {
         let conversations = conversations.expect("built with the bot");
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
+        tokio::spawn(presence.clone().run_sweeper(shutdown_rx.clone()));
         tokio::spawn(
             knowledge
                 .clone()

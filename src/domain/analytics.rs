@@ -5,6 +5,8 @@
 //! the published numbers. Percentiles come from the facts rows themselves.
 
 use super::events::EventData;
+use super::funnel;
+use super::presence::Source;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,6 +122,10 @@ pub struct Facts {
     /// False in facts written before that count existed: such a chat starts
     /// counting at its next event, and its end takes nothing off.
     pub load_counted: bool,
+    /// How the buyer came, when the chat was opened from a visit of the shop's
+    /// pages (`domain::funnel`), and the pages that visit opened before it.
+    pub source: Option<Source>,
+    pub pages_before_chat: i64,
 }
 
 impl Facts {
@@ -189,6 +195,14 @@ impl Facts {
             }
             EventData::CsatRated { stars, .. } => {
                 self.csat.get_or_insert(i64::from(*stars));
+            }
+            EventData::ConversationAttributed {
+                source,
+                pages_before,
+                ..
+            } if self.source.is_none() => {
+                self.source = Some(*source);
+                self.pages_before_chat = *pages_before;
             }
             // One order converts a chat; a second report changes nothing.
             EventData::Converted {
@@ -369,6 +383,12 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
         add("converted_24h", i64::from(f.converted_within_24h));
         add("converted_next_day", i64::from(f.converted_by_next_day));
         add("converted_cents", f.converted_cents.unwrap_or(0));
+    }
+    if let Some(source) = f.source {
+        let ordered = f.converted_cents.is_some() && f.converted_within_24h;
+        for (name, v) in funnel::chat_counters(source, f.pages_before_chat, inquired, ordered) {
+            add(&name, v);
+        }
     }
     let helpful = f.answer_votes.values().filter(|h| **h).count() as i64;
     add("answers_helpful", helpful);

@@ -8,6 +8,7 @@
 //! seq)`.
 
 use super::conversation::ConversationState;
+use super::presence::Source;
 use super::routing::AlertReason;
 use super::tickets::TicketState;
 use serde::{Deserialize, Serialize};
@@ -146,6 +147,35 @@ pub enum EventData {
     /// The group's queue is back under its thresholds.
     #[serde(rename = "queue.alert_cleared")]
     QueueAlertCleared { group_id: String, waiting: i64 },
+    /// A visit to the shop's pages began (the widget's first heartbeat from a
+    /// tab): how it came (`domain::presence::classify`) and whether the
+    /// browser was here before. No pages, no visitor: analytics counts it.
+    #[serde(rename = "visit.started")]
+    VisitStarted {
+        visit_id: String,
+        source: Source,
+        returning: bool,
+    },
+    /// A visit is over (its page fell silent for half an hour): how many pages
+    /// it opened and how long it lasted, from its first page to its last
+    /// heartbeat.
+    #[serde(rename = "visit.ended")]
+    VisitEnded {
+        visit_id: String,
+        source: Source,
+        returning: bool,
+        started_at: i64,
+        pages: i64,
+        dwell_ms: i64,
+    },
+    /// A chat was opened from a visit (the visit's first chat): the visit's
+    /// source and the pages it had opened before the chat.
+    #[serde(rename = "conversation.attributed")]
+    ConversationAttributed {
+        visit_id: String,
+        source: Source,
+        pages_before: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +214,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "agent.presence_changed",
     "queue.alert_raised",
     "queue.alert_cleared",
+    "visit.started",
+    "visit.ended",
+    "conversation.attributed",
 ];
 
 impl EventData {
@@ -214,6 +247,9 @@ impl EventData {
             EventData::PresenceChanged { .. } => "agent.presence_changed",
             EventData::QueueAlertRaised { .. } => "queue.alert_raised",
             EventData::QueueAlertCleared { .. } => "queue.alert_cleared",
+            EventData::VisitStarted { .. } => "visit.started",
+            EventData::VisitEnded { .. } => "visit.ended",
+            EventData::ConversationAttributed { .. } => "conversation.attributed",
         }
     }
 
@@ -357,6 +393,24 @@ impl EventData {
             EventData::QueueAlertCleared {
                 group_id: "grp_01J9Z8QA".into(),
                 waiting: 2,
+            },
+            EventData::VisitStarted {
+                visit_id: "vst_01J9Z8QB".into(),
+                source: Source::Search,
+                returning: false,
+            },
+            EventData::VisitEnded {
+                visit_id: "vst_01J9Z8QB".into(),
+                source: Source::Search,
+                returning: false,
+                started_at: 1_796_000_000_000,
+                pages: 4,
+                dwell_ms: 312_000,
+            },
+            EventData::ConversationAttributed {
+                visit_id: "vst_01J9Z8QB".into(),
+                source: Source::Search,
+                pages_before: 3,
             },
         ]
     }

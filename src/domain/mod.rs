@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod coupon; // coupons offered in a chat (issue 18)
 pub mod events;
 pub mod flood;
+pub mod funnel; // visit → chat → order by source (issue 17)
 pub mod handoff;
 pub mod history;
 pub mod intake;

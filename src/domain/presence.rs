@@ -14,7 +14,7 @@ pub const HEARTBEAT_EVERY_MS: i64 = 5_000;
 pub const MAX_VISIT_PAGES: usize = 50;
 
 /// How the visitor reached the shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A search engine or the marketplace's search.
@@ -30,6 +30,25 @@ pub enum Source {
 }
 
 impl Source {
+    /// Every source, in the order reports list them.
+    pub const ALL: [Source; 5] = [
+        Source::Search,
+        Source::Ads,
+        Source::Recommendation,
+        Source::Referral,
+        Source::Direct,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Search => "search",
+            Source::Ads => "ads",
+            Source::Recommendation => "recommendation",
+            Source::Referral => "referral",
+            Source::Direct => "direct",
+        }
+    }
+
     pub fn parse(raw: &str) -> Option<Source> {
         Some(match raw {
             "search" => Source::Search,

@@ -5,6 +5,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use crate::domain::analytics::{CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics};
+use crate::domain::funnel::FunnelRow;
 use crate::domain::saved_report::ReportSpec;
 use crate::services::analytics::{CsatState, Filters, Report, Summary};
 use crate::services::saved_reports::SavedReportView;
@@ -16,12 +17,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/staff/analytics/summary", get(summary))
         .route("/api/v1/staff/analytics/report", get(report))
+        .route("/api/v1/staff/analytics/funnel", get(funnel))
         .route(
             "/api/v1/staff/analytics/conversations.csv",
             get(conversations_csv),
@@ -125,6 +127,37 @@ pub async fn report(
         "xlsx" => super::xlsx::response(report).await?,
         _ => Json(report).into_response(),
     })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    pub from: String,
+    pub to: String,
+}
+
+/// The visitor funnel of a range of days.
+#[derive(Debug, Serialize)]
+pub struct Funnel {
+    pub from: String,
+    pub to: String,
+    /// A line per source with visits or chats, then the total (source null).
+    pub rows: Vec<FunnelRow>,
+}
+
+pub async fn funnel(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    ApiQuery(q): ApiQuery<RangeQuery>,
+) -> Result<Json<Funnel>, ApiError> {
+    let range = DayRange::parse(&q.from, &q.to)
+        .map_err(crate::services::analytics::AnalyticsError::from)?;
+    let rows = state.analytics.funnel(&staff, &range).await?;
+    Ok(Json(Funnel {
+        from: range.from.to_string(),
+        to: range.to.to_string(),
+        rows,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,9 @@ pub struct StartConversation {
     pub lang: crate::domain::lang::Lang,
     /// An invitation the shop page showed and the visitor accepted.
     pub invitation: Option<AcceptedInvitation>,
+    /// The visit key the shop page's widget holds (`POST /api/v1/presence`):
+    /// the chat counts in the visitor funnel under the visit's source.
+    pub visit_key: Option<String>,
     /// A solved proof-of-work challenge (the ALTCHA widget's base64 payload),
     /// needed past the soft limit or while an admin requires it for everyone.
     pub altcha: Option<String>,
@@ -90,6 +93,7 @@ pub async fn start(
             id: &i.id,
             visit_key: &i.visit_key,
         }),
+        visit_key: body.visit_key.as_deref().filter(|k| !k.is_empty()),
     };
     let started = state.conversations.start(request).await?;
     Ok((StatusCode::CREATED, Json(started)))

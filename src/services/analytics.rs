@@ -9,6 +9,7 @@ use crate::domain::analytics::{
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
+use crate::domain::funnel::{self, FunnelRow, VisitTally};
 use crate::domain::staff::Role;
 use crate::ports::Clock;
 use crate::services::chat::{Actor, ChatError, ChatService};
@@ -442,6 +443,29 @@ impl AnalyticsService {
     /// the agents of their skill groups (and chats no agent took); an admin
     /// everything; a knowledge manager the knowledge-base numbers. A filter
     /// naming an agent outside the scope is refused, not silently emptied.
+    /// The visitor funnel of the range's days (`domain::funnel`): a line per
+    /// source, then the total. Admins only: the shop's traffic and sales are
+    /// no team's own numbers.
+    pub async fn funnel(
+        &self,
+        staff: &StaffUser,
+        range: &DayRange,
+    ) -> Result<Vec<FunnelRow>, AnalyticsError> {
+        if staff.role != Role::Admin {
+            return Err(AnalyticsError::Forbidden);
+        }
+        let (from, to) = (range.from.to_string(), range.to.to_string());
+        let sums: BTreeMap<String, i64> = self
+            .store
+            .analytics_sums(&from, &to, RollupGrouping::default(), None)
+            .await?
+            .into_iter()
+            .filter(|row| funnel::is_funnel_counter(&row.3))
+            .map(|row| (row.3, row.4))
+            .collect();
+        Ok(funnel::funnel(&sums))
+    }
+
     async fn scope(&self, staff: &StaffUser, filters: &Filters) -> Result<Scope, AnalyticsError> {
         let scope = match staff.role {
             Role::Admin => Scope::All,
@@ -626,6 +650,11 @@ impl Rollups {
                 .await?;
             return Ok(());
         }
+        if let EventData::VisitStarted { visit_id, .. } | EventData::VisitEnded { visit_id, .. } =
+            &event.data
+        {
+            return self.fold_visit(event, visit_id).await;
+        }
         let Some(conversation_id) = event.conversation_id.as_deref() else {
             return Ok(());
         };
@@ -681,6 +710,40 @@ impl Rollups {
         };
         self.store
             .save_analytics(&row, &deltas(before, after), &loads, self.clock.now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Folds a visit event into the visit's tally and moves the funnel's
+    /// rollup counters (on the day the visit started) by the difference;
+    /// idempotent like `fold`.
+    async fn fold_visit(&self, event: &DomainEvent, visit_id: &str) -> Result<(), AnalyticsError> {
+        let stored = self.store.analytics_visit(visit_id).await?;
+        if stored
+            .as_ref()
+            .is_some_and(|(position, _)| event.position <= *position)
+        {
+            return Ok(());
+        }
+        let mut tally: VisitTally = match &stored {
+            Some((_, json)) => serde_json::from_str(json)?,
+            None => VisitTally::default(),
+        };
+        let before = stored.is_some().then(|| tally.contribution());
+        let started_at = match &event.data {
+            EventData::VisitEnded { started_at, .. } => *started_at,
+            _ => event.created_at,
+        };
+        let offset = self.shop.current().await.utc_offset_minutes;
+        tally.apply(&event.data, &local_day(started_at, offset));
+        let after = tally.contribution();
+        self.store
+            .save_visit_analytics(
+                visit_id,
+                event.position,
+                &serde_json::to_string(&tally)?,
+                &deltas(before, after),
+            )
             .await?;
         Ok(())
     }

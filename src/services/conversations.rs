@@ -78,6 +78,9 @@ pub struct StartRequest<'a> {
     pub lang: Lang,
     /// The invitation the visitor accepted (the chat opens with its greeting).
     pub invitation: Option<InvitationClaim<'a>>,
+    /// The visit key the shop page's widget holds: the chat is attributed to
+    /// that visit (`PresenceService::attribute`).
+    pub visit_key: Option<&'a str>,
 }
 
 /// An invitation the shop page showed, claimed with the visit's key.
@@ -166,6 +169,9 @@ impl ConversationService {
             .chat
             .start_conversation(&visitor, request.channel)
             .await?;
+        if let Some(key) = request.visit_key {
+            self.attribute(key, &visitor.id, &conversation.id).await;
+        }
         let chat = NewChat {
             returning: visitor_token.is_none(),
             campaign: request.campaign,
@@ -183,6 +189,20 @@ impl ConversationService {
             visitor_id: visitor.id,
             visitor_token,
         })
+    }
+
+    /// Attributes a new chat to the visit its page holds; a failure is logged
+    /// and the chat goes on (the funnel then misses it).
+    async fn attribute(&self, visit_key: &str, visitor_id: &str, conversation_id: &str) {
+        let Some((presence, _)) = &self.invitations else {
+            return;
+        };
+        if let Err(error) = presence
+            .attribute(visit_key, visitor_id, conversation_id)
+            .await
+        {
+            tracing::warn!(%error, "chat not attributed to its visit");
+        }
     }
 
     /// A visitor accepted an invitation: the chat opens with its greeting, from
@@ -209,6 +229,8 @@ impl ConversationService {
         presence
             .accepted(&accepted, &visitor.id, id.as_str())
             .await?;
+        self.attribute(claim.visit_key, &visitor.id, id.as_str())
+            .await;
         match &accepted.agent_id {
             Some(agent_id) => {
                 conversation = self

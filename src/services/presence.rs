@@ -8,6 +8,7 @@ use super::staff::StaffUser;
 use super::visitors::VisitorService;
 use crate::crypto::{self, Token};
 use crate::domain::catalogue::Sku;
+use crate::domain::events::{EventData, NewEvent};
 use crate::domain::invitation::{InvitationRule, RuleAction, RuleError};
 use crate::domain::presence::{
     BadBrowserId, BrowserId, HEARTBEAT_EVERY_MS, Heartbeat, ONLINE_FOR_MS, Source, Tag, Utm,
@@ -33,6 +34,8 @@ const MAX_GREETING_CHARS: usize = 500;
 /// Heartbeats that change nothing but the time are written together, at most
 /// this long after the first of them: one commit for hundreds of pages.
 const TOUCH_BATCH: Duration = Duration::from_millis(250);
+/// How often silent visits are looked for and ended.
+const END_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresenceError {
@@ -179,6 +182,22 @@ impl PresenceService {
         }
     }
 
+    /// Ends silent visits every minute until `stop` (every node runs it; a
+    /// visit ends once, `Store::end_visit`).
+    pub async fn run_sweeper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(END_SWEEP_EVERY) => {}
+                _ = stop.changed() => return,
+            }
+            match self.end_visits().await {
+                Ok(0) => {}
+                Ok(ended) => tracing::debug!(ended, "visits ended"),
+                Err(error) => tracing::warn!(%error, "ending silent visits failed"),
+            }
+        }
+    }
+
     pub fn changes(&self) -> broadcast::Receiver<VisitChange> {
         self.changes.subscribe()
     }
@@ -252,8 +271,105 @@ impl PresenceService {
             state: to_json(&state),
             vip: false,
         };
-        self.store.insert_visit(&row, &key.hash).await?;
+        let started = NewEvent {
+            id: format!("evt_visit_started_{}", row.id),
+            conversation_id: None,
+            seq: None,
+            data: EventData::VisitStarted {
+                visit_id: row.id.clone(),
+                source: state.source,
+                returning,
+            },
+            created_at: now,
+        };
+        self.store.insert_visit(&row, &key.hash, &started).await?;
         Ok((row, state, key.value))
+    }
+
+    /// A chat was opened on a shop page whose widget holds this visit key: the
+    /// chat is the visit's (its first; `conversation.attributed` carries the
+    /// visit's source and pages so far to analytics) and the visit is the
+    /// chat's visitor's. Best effort, as the chat is open already: an unknown
+    /// or finished visit, one with a chat already, or another visitor's visit
+    /// is left as it is. Returns whether the chat was attributed.
+    pub async fn attribute(
+        &self,
+        visit_key: &str,
+        visitor_id: &str,
+        conversation_id: &str,
+    ) -> Result<bool, PresenceError> {
+        let now = self.clock.now_ms();
+        let Some(visit) = self
+            .store
+            .visit_by_key(&crypto::hash_token(visit_key))
+            .await?
+            .filter(|v| v.last_seen_at >= now - VISIT_GAP_MS)
+        else {
+            return Ok(false);
+        };
+        let state = parse_state(&visit)?;
+        let event = NewEvent {
+            id: format!("evt_attributed_{conversation_id}"),
+            conversation_id: Some(conversation_id.to_owned()),
+            seq: None,
+            data: EventData::ConversationAttributed {
+                visit_id: visit.id.clone(),
+                source: state.source,
+                pages_before: state.pages.len() as i64,
+            },
+            created_at: now,
+        };
+        let linked = self
+            .store
+            .attribute_visit(&visit.id, visitor_id, conversation_id, &event)
+            .await?;
+        if linked {
+            self.changed(&visit.id);
+        }
+        Ok(linked)
+    }
+
+    /// Ends the visits whose page fell silent half an hour ago or more (the
+    /// next heartbeat with their key starts a new visit), each with its
+    /// `visit.ended` event: pages opened (the newest 50 are kept) and the time
+    /// from its first page to its last heartbeat. Another node ending one
+    /// first is no error. Returns the visits this call ended.
+    pub async fn end_visits(&self) -> Result<usize, PresenceError> {
+        let before = self.clock.now_ms() - VISIT_GAP_MS;
+        let mut ended = 0;
+        loop {
+            let batch = self.store.visits_to_end(before, 200).await?;
+            for visit in &batch {
+                let state: Option<VisitState> = visit
+                    .state
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok());
+                let (source, pages) = match &state {
+                    Some(s) => (s.source, s.pages.len() as i64),
+                    None => (Source::Direct, 0),
+                };
+                let event = NewEvent {
+                    id: format!("evt_visit_ended_{}", visit.id),
+                    conversation_id: None,
+                    seq: None,
+                    data: EventData::VisitEnded {
+                        visit_id: visit.id.clone(),
+                        source,
+                        returning: visit.is_returning,
+                        started_at: visit.started_at,
+                        pages,
+                        dwell_ms: (visit.last_seen_at - visit.started_at).max(0),
+                    },
+                    created_at: visit.last_seen_at,
+                };
+                if self.store.end_visit(&visit.id, &event).await? {
+                    ended += 1;
+                }
+            }
+            if batch.len() < 200 {
+                return Ok(ended);
+            }
+        }
     }
 
     /// The shop vouched for the buyer: their account and member level. A

@@ -200,6 +200,50 @@ impl Store {
         Ok(true)
     }
 
+    /// A visit's tally as stored: (last position folded, JSON of
+    /// `domain::funnel::VisitTally`).
+    pub async fn analytics_visit(
+        &self,
+        visit_id: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let sql = "SELECT last_position, tally FROM analytics_visits WHERE visit_id = $1";
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(visit_id).fetch_optional(pool).await?))
+    }
+
+    /// Writes a visit's new tally and moves its rollup counters, in one
+    /// transaction; false (nothing written) when the stored tally already
+    /// includes an event at or after `position`.
+    pub async fn save_visit_analytics(
+        &self,
+        visit_id: &str,
+        position: i64,
+        tally: &str,
+        deltas: &[RollupDelta],
+    ) -> Result<bool, StoreError> {
+        let upsert = "INSERT INTO analytics_visits (visit_id, last_position, tally) VALUES ($1, $2, $3) \
+            ON CONFLICT (visit_id) DO UPDATE SET last_position = excluded.last_position, tally = excluded.tally \
+            WHERE analytics_visits.last_position < excluded.last_position";
+        let rollup = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
+            DO UPDATE SET value = analytics_daily.value + excluded.value";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let written = sqlx::query(upsert).bind(visit_id).bind(position).bind(tally)
+                .execute(&mut *tx).await?.rows_affected();
+            if written == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            for d in deltas.iter().filter(|d| d.delta != 0) {
+                sqlx::query(rollup)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
     /// Rollup counters of the days `from..=to` (shop-local "YYYY-MM-DD").
     pub async fn analytics_rollups(
         &self,
@@ -380,6 +424,7 @@ impl Store {
             sqlx::query("DELETE FROM analytics_presence").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load_daily").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_visits").execute(&mut *tx).await?;
             sqlx::query(cursor).bind(subscriber).bind(position).execute(&mut *tx).await?;
             tx.commit().await?;
         });

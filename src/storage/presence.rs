@@ -1,6 +1,8 @@
 //! Visits (presence on the shop's pages), invitation rules and invitations.
 
+use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::events::NewEvent;
 
 /// A visit as callers see it: its state opened.
 #[derive(Debug, Clone)]
@@ -15,6 +17,16 @@ pub struct VisitRow {
     pub state: String,
     /// The shop marked the linked visitor a VIP.
     pub vip: bool,
+}
+
+/// A visit the sweeper ends: its state opened, None when it no longer opens.
+#[derive(Debug, Clone)]
+pub struct EndingVisit {
+    pub id: String,
+    pub is_returning: bool,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub state: Option<String>,
 }
 
 /// The row as stored: the state sealed (migration 0018).
@@ -124,15 +136,102 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn insert_visit(&self, row: &VisitRow, key_hash: &[u8]) -> Result<(), StoreError> {
+    /// A new visit, with its `visit.started` event in the same transaction.
+    pub async fn insert_visit(
+        &self,
+        row: &VisitRow,
+        key_hash: &[u8],
+        started: &NewEvent,
+    ) -> Result<(), StoreError> {
         let sql = "INSERT INTO visits (id, key_hash, browser_id, visitor_id, is_returning, started_at, last_seen_at, state, sealed_state) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8)";
         let sealed = self.sealer().seal_text(&row.state, &visit_aad(&row.id));
-        on_pool!(self, pool => sqlx::query(sql)
-            .bind(&row.id).bind(key_hash).bind(&row.browser_id).bind(&row.visitor_id)
-            .bind(row.is_returning).bind(row.started_at).bind(row.last_seen_at).bind(&sealed)
-            .execute(pool).await.map(|_| ()))
-        .map_err(StoreError::from_insert)
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            sqlx::query(sql)
+                .bind(&row.id).bind(key_hash).bind(&row.browser_id).bind(&row.visitor_id)
+                .bind(row.is_returning).bind(row.started_at).bind(row.last_seen_at).bind(&sealed)
+                .execute(&mut *tx).await.map_err(StoreError::from_insert)?;
+            write_events!(backend, tx, std::slice::from_ref(started));
+            tx.commit().await?;
+        });
+        self.events_committed();
+        Ok(())
+    }
+
+    /// Names the chat opened from a visit (its first) and the chat's visitor,
+    /// with the chat's `conversation.attributed` event, in one transaction.
+    /// False, and nothing written, when the visit has a chat already or is
+    /// another visitor's.
+    pub async fn attribute_visit(
+        &self,
+        visit_id: &str,
+        visitor_id: &str,
+        conversation_id: &str,
+        attributed: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE visits SET visitor_id = $2, conversation_id = $3 \
+                   WHERE id = $1 AND conversation_id IS NULL AND (visitor_id IS NULL OR visitor_id = $2)";
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            let linked = sqlx::query(sql).bind(visit_id).bind(visitor_id).bind(conversation_id)
+                .execute(&mut *tx).await?.rows_affected();
+            if linked == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            write_events!(backend, tx, std::slice::from_ref(attributed));
+            tx.commit().await?;
+        });
+        self.events_committed();
+        Ok(true)
+    }
+
+    /// Visits not ended whose last heartbeat is older than `before`, oldest
+    /// first, with their state opened (None when it no longer opens).
+    pub async fn visits_to_end(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<EndingVisit>, StoreError> {
+        let sql = "SELECT id, is_returning, started_at, last_seen_at, sealed_state FROM visits \
+                   WHERE ended_at IS NULL AND last_seen_at < $1 ORDER BY last_seen_at LIMIT $2";
+        type Row = (String, bool, i64, i64, Option<Vec<u8>>);
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(before).bind(limit).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, is_returning, started_at, last_seen_at, sealed)| {
+                let state = sealed.and_then(|s| self.sealer().open_text(&s, &visit_aad(&id)).ok());
+                EndingVisit {
+                    id,
+                    is_returning,
+                    started_at,
+                    last_seen_at,
+                    state,
+                }
+            })
+            .collect())
+    }
+
+    /// Ends a visit at its last heartbeat, with its `visit.ended` event, once:
+    /// false when another node ended it first.
+    pub async fn end_visit(&self, id: &str, ended: &NewEvent) -> Result<bool, StoreError> {
+        let sql = "UPDATE visits SET ended_at = last_seen_at WHERE id = $1 AND ended_at IS NULL";
+        let backend = self.backend();
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            if sqlx::query(sql).bind(id).execute(&mut *tx).await?.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            write_events!(backend, tx, std::slice::from_ref(ended));
+            tx.commit().await?;
+        });
+        self.events_committed();
+        Ok(true)
     }
 
     /// A heartbeat: the visit is seen now, with its state when it changed.

@@ -18,9 +18,9 @@ use xiaoer::startup::{Adapters, Models};
 use xiaoer::storage::demo_store::DemoStore;
 
 /// 2026-11-30 09:00 in the shop's time zone (UTC+8).
-const T0: i64 = 1_796_000_400_000;
-const MIN: i64 = 60_000;
-const DAY: &str = "2026-11-30";
+pub(crate) const T0: i64 = 1_796_000_400_000;
+pub(crate) const MIN: i64 = 60_000;
+pub(crate) const DAY: &str = "2026-11-30";
 const RETURNS_Q: &str = "可以退货吗";
 
 pub struct TestClock(AtomicI64);
@@ -33,7 +33,7 @@ impl Clock for TestClock {
 
 impl TestClock {
     /// Moves to `minutes` (and `seconds`) after 09:00; never backwards.
-    fn at(&self, minutes: i64, seconds: i64) {
+    pub(crate) fn at(&self, minutes: i64, seconds: i64) {
         let t = T0 + minutes * MIN + seconds * 1000;
         assert!(t >= self.now_ms(), "the script runs forward");
         self.0.store(t, Ordering::SeqCst);
@@ -129,7 +129,7 @@ pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
 }
 
 impl Day {
-    async fn say(&self, buyer: &Buyer, text: &str) -> i64 {
+    pub(crate) async fn say(&self, buyer: &Buyer, text: &str) -> i64 {
         let res = self
             .app
             .buyer_send(buyer, &uuid::Uuid::new_v4().to_string(), text)
@@ -233,7 +233,7 @@ impl Day {
         }
     }
 
-    async fn order(
+    pub(crate) async fn order(
         &self,
         no: &str,
         account: &str,

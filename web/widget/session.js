@@ -161,7 +161,9 @@ export class Session {
     const res = await fetch("/api/v1/conversations", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha, entry_page: this.entryPage, campaign: this.campaign }),
+      // The visit this shop tab is on (presence.js keeps its key): the chat
+      // counts in the visitor funnel under the visit's source.
+      body: JSON.stringify({ channel: "web", visitor_token: this.token || null, identity, lang: widgetLang(), altcha, entry_page: this.entryPage, campaign: this.campaign, visit_key: sessionStorage.getItem(VISIT_KEY) }),
     });
     res.identified = identity !== null;
     // Many chats from this network (or an attack): solve a proof of work first.
