@@ -7,6 +7,8 @@ ALTER TABLE visits ADD COLUMN conversation_id TEXT;
 -- Visits from before the funnel were never counted: they end uncounted.
 UPDATE visits SET ended_at = last_seen_at;
 CREATE INDEX visits_to_end ON visits (last_seen_at) WHERE ended_at IS NULL;
+-- The console shows a chat's visit (its pages, in order, with the time on each).
+CREATE INDEX visits_by_conversation ON visits (conversation_id);
 
 CREATE TABLE analytics_visits (
     visit_id      TEXT PRIMARY KEY,

@@ -250,3 +250,120 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
         browser.quit().await;
     }
 }
+
+/// A buyer who opens the chat themselves on a shop page reached from an ad
+/// counts in the visitor funnel: the widget names the page's visit when the
+/// chat starts, and the admin's 数据报表 shows 访客漏斗 with the API's numbers
+/// (the visit, the chat, the ads line). Screenshots: visitors-funnel-*.png.
+#[tokio::test]
+async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-funnel", Role::Admin).await;
+    let driver = Driver::start(&chromedriver).await;
+    let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
+    buyer
+        .goto(&app.url("/demo/?sku=TS-001&utm_source=baidu&utm_medium=cpc"))
+        .await;
+    buyer.wait_for("[data-testid=product-title]").await;
+    // The page's first heartbeat starts its visit before the buyer opens the chat.
+    let mut visits = 0;
+    for _ in 0..200 {
+        let funnel = app.state.store.outbox_after(0, 1000).await.unwrap();
+        visits = funnel
+            .iter()
+            .filter(|e| e.type_name() == "visit.started")
+            .count();
+        if visits > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(visits, 1, "the shop page's heartbeat started a visit");
+    buyer.click("[data-testid=xiaoer-launcher]").await;
+    enter_chat(&buyer).await;
+    let input = buyer.wait_for("[data-testid=input]").await;
+    buyer.type_into(&input, "这件T恤有现货吗").await;
+    buyer.click("[data-testid=send]").await;
+    buyer
+        .wait_until(
+            "the message is sent",
+            "[...document.querySelectorAll('li.msg.you')].some(li => li.textContent.includes('有现货吗'))",
+        )
+        .await;
+
+    // The analytics subscriber is asynchronous: wait for the API to count the chat.
+    let today = {
+        let summary: serde_json::Value = app
+            .staff_get(&admin, "/api/v1/staff/analytics/summary")
+            .await
+            .json()
+            .await
+            .unwrap();
+        summary["from"].as_str().unwrap().to_owned()
+    };
+    let path = format!("/api/v1/staff/analytics/funnel?from={today}&to={today}");
+    let mut funnel = serde_json::Value::Null;
+    for _ in 0..200 {
+        funnel = app.staff_get(&admin, &path).await.json().await.unwrap();
+        if funnel["rows"][0]["chats"] == json!(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ads = &funnel["rows"][0];
+    assert_eq!(
+        (&ads["source"], &ads["visits"], &ads["chats"]),
+        (&json!("ads"), &json!(1), &json!(1)),
+        "{funnel}"
+    );
+
+    let console = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&console, &app, "admin-funnel").await;
+    console.click("[data-testid=nav-analytics]").await;
+    console.wait_for("[data-testid=an-funnel]").await;
+    for (step, want) in [("visits", 1), ("chats", 1), ("orders", 0)] {
+        let shown = console
+            .run(
+                &format!(
+                    "return document.querySelector('[data-testid=funnel-{step}]').dataset.value"
+                ),
+                json!([]),
+            )
+            .await;
+        assert_eq!(shown, json!(want.to_string()), "{step}");
+    }
+    let line = console
+        .run(
+            "return [...document.querySelectorAll('[data-testid=funnel-row-ads] td')].map(td => td.textContent)",
+            json!([]),
+        )
+        .await;
+    // 来源, 访问, 回访, 每次访问浏览页数, 每页停留, 咨询 ... 咨询率
+    assert_eq!(line[0], "广告", "{line}");
+    assert_eq!(
+        (&line[1], &line[5], &line[8]),
+        (&json!("1"), &json!("1"), &json!("100.0%")),
+        "{line}"
+    );
+    let bar = console
+        .run(
+            "return document.querySelector('[data-testid=funnel-chats] .fn-fill').getBoundingClientRect().width > 0",
+            json!([]),
+        )
+        .await;
+    assert_eq!(bar, json!(true), "the chats bar is drawn");
+    let out = artifacts();
+    console
+        .run(
+            "document.querySelector('[data-testid=an-funnel]').scrollIntoView();",
+            json!([]),
+        )
+        .await;
+    console
+        .screenshot(&out.join("visitors-funnel-desktop.png"))
+        .await;
+    page_is_sound(&console, "visitors-funnel", true).await;
+}

@@ -40,6 +40,12 @@ addStrings(
     cr_mail_hint: "邮箱在「我的设置 → 通知」中填写",
     error_invalid_report_name: "报表名称需要 1–60 个字", error_too_many_saved_reports: "每人最多保存 50 个报表，请先删除一些",
     error_saved_report_not_found: "这个报表已不存在", error_unknown_metric: "请至少选择一个有效指标",
+    fn_title: "访客漏斗", fn_visits: "访问", fn_chats: "咨询", fn_orders: "下单", fn_source: "来源", fn_total: "合计",
+    fn_src_search: "搜索", fn_src_ads: "广告", fn_src_recommendation: "推荐", fn_src_referral: "外部链接", fn_src_direct: "直接访问",
+    fn_returning: "回访", fn_pages_per_visit: "每次访问浏览页数", fn_seconds_per_page: "每页停留", fn_pages_before_chat: "咨询前浏览页数",
+    fn_chat_rate: "咨询率", fn_order_rate: "咨询下单率", fn_visit_to_order: "访问下单率",
+    fn_hint: "访问在页面 30 分钟无活动后结束，之后才计入浏览页数和停留时长；下单指咨询后 24 小时内付款。",
+    fn_none: "这段时间还没有访问记录",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
@@ -74,6 +80,12 @@ addStrings(
     cr_mail_hint: "Set your address under My settings → Notifications",
     error_invalid_report_name: "A report name has 1–60 characters", error_too_many_saved_reports: "At most 50 saved reports each: delete some first",
     error_saved_report_not_found: "That report no longer exists", error_unknown_metric: "Choose at least one valid metric",
+    fn_title: "Visitor funnel", fn_visits: "Visits", fn_chats: "Chats", fn_orders: "Orders", fn_source: "Source", fn_total: "Total",
+    fn_src_search: "Search", fn_src_ads: "Ads", fn_src_recommendation: "Recommendation", fn_src_referral: "Referral", fn_src_direct: "Direct",
+    fn_returning: "Returning", fn_pages_per_visit: "Pages per visit", fn_seconds_per_page: "Time per page", fn_pages_before_chat: "Pages before the chat",
+    fn_chat_rate: "Chat rate", fn_order_rate: "Order rate (of chats)", fn_visit_to_order: "Visit-to-order rate",
+    fn_hint: "A visit ends after 30 minutes without activity; its pages and time count from then. An order is one paid within 24 h of the chat's question.",
+    fn_none: "No visits in this range yet",
   },
 );
 
@@ -212,6 +224,59 @@ export class Analytics {
       !summary.agents.length && !summary.totals.conversations ? el("p", { class: "hint" }, t("an_none")) : null,
     );
     await this.drawCharts(trendBox, agentsBox, trend, summary.agents);
+    // The shop's traffic and sales: admins only (the server refuses others).
+    if (summary.scope === "all") {
+      const funnel = await get(`/api/v1/staff/analytics/funnel?${query({ from: summary.from, to: summary.to })}`).catch(() => null);
+      if (funnel) this.body.append(this.funnelSection(funnel));
+    }
+  }
+
+  /// 访客漏斗: visits → chats → orders as bars as wide as their share of the
+  /// visits, then a line per source.
+  funnelSection(funnel) {
+    const total = funnel.rows[funnel.rows.length - 1];
+    const steps = [
+      ["visits", total.visits, null],
+      ["chats", total.chats, total.chat_rate],
+      ["orders", total.orders, total.visit_to_order],
+    ];
+    const bars = steps.map(([k, n, rate]) => {
+      const fill = el("span", { class: "fn-fill" });
+      // Through the CSSOM: the console's CSP refuses style attributes.
+      fill.style.width = `${total.visits && n ? Math.min(100, Math.max(2, (100 * n) / total.visits)) : 0}%`;
+      return el(
+        "div",
+        { class: "fn-step", testid: `funnel-${k}`, "data-value": n },
+        el("span", { class: "fn-label" }, t(`fn_${k}`)),
+        el("span", { class: "fn-bar" }, fill),
+        el("span", { class: "fn-count" }, `${n}${rate === null || rate === undefined ? "" : ` · ${show("x_rate", rate)}`}`),
+      );
+    });
+    const columns = ["visits", "returning", "pages_per_visit", "seconds_per_page", "chats", "pages_before_chat", "orders", "chat_rate", "order_rate", "visit_to_order"];
+    const cell = (k, v) => {
+      if (v === null || v === undefined) return "–";
+      if (k.endsWith("_rate") || k === "visit_to_order") return show("x_rate", v);
+      if (k === "seconds_per_page") return show("x_ms", v * 1000);
+      return show(k, v);
+    };
+    const headers = [t("fn_source"), ...columns.map((k) => t(`fn_${k}`))];
+    const rows = funnel.rows.map((r) =>
+      el(
+        "tr",
+        { testid: `funnel-row-${r.source || "total"}` },
+        el("td", {}, r.source ? t(`fn_src_${r.source}`) : t("fn_total")),
+        columns.map((k) => el("td", { "data-metric": k, "data-value": r[k] ?? "" }, cell(k, r[k]))),
+      ),
+    );
+    for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute("data-label", headers[i]));
+    return el(
+      "section",
+      { class: "an-funnel", testid: "an-funnel" },
+      el("h3", {}, t("fn_title")),
+      total.visits || total.chats ? el("div", { class: "fn-steps" }, bars) : el("p", { class: "hint", testid: "funnel-none" }, t("fn_none")),
+      el("div", { class: "table-wrap" }, el("table", { testid: "funnel-table", class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+      el("p", { class: "hint" }, t("fn_hint")),
+    );
   }
 
   agentTable(agents) {
