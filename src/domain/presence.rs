@@ -280,6 +280,19 @@ impl VisitState {
         self.pages.last()
     }
 
+    /// The pages in the order opened, each with the time on it: until the
+    /// next page, and for the last until `last_seen` (the last heartbeat).
+    pub fn path(&self, last_seen: i64) -> Vec<(&VisitPage, i64)> {
+        self.pages
+            .iter()
+            .enumerate()
+            .map(|(i, page)| {
+                let until = self.pages.get(i + 1).map_or(last_seen, |next| next.at);
+                (page, (until - page.at).max(0))
+            })
+            .collect()
+    }
+
     /// How long the visitor has been on the current page.
     pub fn dwell_ms(&self, now: i64) -> i64 {
         self.current().map_or(0, |p| (now - p.at).max(0))

@@ -9,7 +9,7 @@ use super::bot::BotService;
 use super::bot::welcome::{NewChat, menu};
 use super::catalogue::Catalogue;
 use super::chat::{Actor, ChatError, ChatService, ConversationView};
-use super::presence::{PresenceError, PresenceService};
+use super::presence::{ChatVisit, PresenceError, PresenceService};
 use super::routing::{QueueStatus, RoutingError, RoutingService, TransferTarget};
 use super::staff::StaffUser;
 use super::visitors::{Visitor, VisitorError, VisitorProfile, VisitorService};
@@ -97,6 +97,8 @@ pub struct ConversationDetail {
     pub visitor: VisitorProfile,
     /// The app channel's name (e.g. a WeChat bridge) for an `api` chat.
     pub channel_name: Option<String>,
+    /// The shop visit the chat was opened from: source and pages in order.
+    pub visit: Option<ChatVisit>,
 }
 
 pub struct ConversationService {
@@ -311,10 +313,21 @@ impl ConversationService {
             .channel_name_of(&conversation.id)
             .await
             .map_err(ChatError::from)?;
+        let visit = match &self.invitations {
+            Some((presence, _)) => presence
+                .chat_visit(&conversation.id, conversation.created_at)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "the chat's visit could not be read");
+                    None
+                }),
+            None => None,
+        };
         Ok(ConversationDetail {
             conversation,
             visitor,
             channel_name,
+            visit,
         })
     }
 

@@ -138,6 +138,28 @@ pub struct Accepted {
     pub product: Option<Sku>,
 }
 
+/// The visit a chat was opened from, as the agent beside the chat sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatVisit {
+    pub source: Source,
+    pub utm: Utm,
+    pub referrer: Option<String>,
+    pub returning: bool,
+    pub started_at: i64,
+    /// Oldest first (the newest 50), each with the time on it.
+    pub pages: Vec<PathPage>,
+    /// Pages opened up to the chat's start.
+    pub pages_before_chat: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathPage {
+    pub url: String,
+    pub title: Option<String>,
+    pub at: i64,
+    pub dwell_ms: i64,
+}
+
 /// A stored rule with what it achieved.
 #[derive(Debug, Serialize)]
 pub struct RuleView {
@@ -327,6 +349,39 @@ impl PresenceService {
             self.changed(&visit.id);
         }
         Ok(linked)
+    }
+
+    /// The visit the chat was opened from (None: none named, or erased), for
+    /// staff who may see the chat.
+    pub async fn chat_visit(
+        &self,
+        conversation_id: &str,
+        chat_started_at: i64,
+    ) -> Result<Option<ChatVisit>, PresenceError> {
+        let Some(row) = self.store.visit_of_conversation(conversation_id).await? else {
+            return Ok(None);
+        };
+        let state = parse_state(&row)?;
+        let pages: Vec<PathPage> = state
+            .path(row.last_seen_at)
+            .into_iter()
+            .map(|(page, dwell_ms)| PathPage {
+                url: page.url.clone(),
+                title: page.title.clone(),
+                at: page.at,
+                dwell_ms,
+            })
+            .collect();
+        let pages_before_chat = pages.iter().filter(|p| p.at <= chat_started_at).count();
+        Ok(Some(ChatVisit {
+            source: state.source,
+            utm: state.utm,
+            referrer: state.referrer,
+            returning: row.is_returning,
+            started_at: row.started_at,
+            pages,
+            pages_before_chat,
+        }))
     }
 
     /// Ends the visits whose page fell silent half an hour ago or more (the

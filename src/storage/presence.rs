@@ -276,6 +276,19 @@ impl Store {
         Ok(())
     }
 
+    /// The visit a chat was opened from (`attribute_visit`), if any.
+    pub async fn visit_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<VisitRow>, StoreError> {
+        let sql = format!(
+            "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE id = (SELECT id FROM visits WHERE conversation_id = $1 LIMIT 1)"
+        );
+        let row = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
+            .bind(conversation_id).fetch_optional(pool).await?);
+        row.map(|r| self.open_visit(r)).transpose()
+    }
+
     /// Visits seen at or after `since`, newest activity first.
     pub async fn visits_seen_since(
         &self,

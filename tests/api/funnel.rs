@@ -58,7 +58,7 @@ async fn chat_from(day: &Day, account: Option<&str>, visit_key: &str) -> Buyer {
 /// 1 chat after 3 pages, 1 order. ads: 1 visit, 2 pages, 60 s, 1 chat after 2
 /// pages, no order. direct: 1 visit, 1 page, 0 s, no chat. Total: 4 visits,
 /// 8 pages, 540 s, 2 chats, 5 pages before them, 1 order.
-async fn script(day: &Day) {
+async fn script(day: &Day) -> (Buyer, Buyer) {
     let (app, clock) = (&day.app, &day.clock);
     let b1 = browser(1);
     clock.at(-20, 0);
@@ -80,7 +80,7 @@ async fn script(day: &Day) {
     clock.at(-12, 0);
     again(app, &b1, &v1, &format!("{SHOP}/checkout")).await;
     clock.at(-11, 0);
-    chat_from(day, None, &v1).await;
+    let stray = chat_from(day, None, &v1).await;
     clock.at(-10, 0);
     arrive(app, &browser(2), &format!("{SHOP}/"), None).await;
     let b3 = browser(3);
@@ -133,6 +133,7 @@ async fn script(day: &Day) {
         2,
         "V1's first chat and V3's"
     );
+    (c2, stray)
 }
 
 async fn funnel(day: &Day, who: &crate::helpers::StaffLogin, range: &str) -> reqwest::Response {
@@ -157,8 +158,49 @@ fn close(got: &Value, want: f64) -> bool {
 #[tokio::test]
 async fn the_funnel_of_a_scripted_morning_equals_the_hand_computed_numbers() {
     let day = spawn_day().await;
-    script(&day).await;
+    let (c2, stray) = script(&day).await;
     let admin = day.app.staff("boss-funnel", Role::Admin).await;
+
+    // Beside c2's chat: V1's pages in order, with the time on each (the last
+    // until its last heartbeat), three of them before the chat.
+    let detail = |buyer: &Buyer| format!("/api/v1/staff/conversations/{}", buyer.conversation_id);
+    let shown: Value = day
+        .app
+        .staff_get(&admin, &detail(&c2))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let visit = &shown["visit"];
+    assert_eq!(
+        (
+            &visit["source"],
+            &visit["returning"],
+            &visit["pages_before_chat"]
+        ),
+        (&json!("search"), &json!(false), &json!(3)),
+        "{visit}"
+    );
+    let dwell: Vec<i64> = visit["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["dwell_ms"].as_i64().unwrap())
+        .collect();
+    assert_eq!(dwell, [2 * MIN, 3 * MIN, 3 * MIN, 0], "{visit}");
+    assert!(
+        visit["referrer"].as_str().unwrap().contains("baidu.com"),
+        "{visit}"
+    );
+    // The stray chat with V1's key is no visit's.
+    let shown: Value = day
+        .app
+        .staff_get(&admin, &detail(&stray))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(shown["visit"].is_null(), "{shown}");
     let res = funnel(&day, &admin, &format!("from={DAY}&to={DAY}")).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let body: Value = res.json().await.unwrap();

@@ -366,4 +366,46 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
         .screenshot(&out.join("visitors-funnel-desktop.png"))
         .await;
     page_is_sound(&console, "visitors-funnel", true).await;
+    console.resize(DESKTOP.0, DESKTOP.1).await;
+
+    // Beside the chat: the visit it was opened from, with its pages in order.
+    let id = app
+        .state
+        .store
+        .outbox_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.type_name() == "conversation.attributed")
+        .and_then(|e| e.conversation_id)
+        .expect("the chat was attributed to its visit");
+    console
+        .goto(&app.url(&format!("/console/?zh#/inbox/{id}")))
+        .await;
+    console
+        .wait_until(
+            "the chat's visit beside it",
+            "document.querySelector('[data-testid=chat-visit]')?.dataset.source === 'ads'",
+        )
+        .await;
+    let shown = console
+        .run(
+            "return [document.querySelector('[data-testid=chat-visit-source]').textContent, \
+             document.querySelector('[data-testid=chat-visit-before]').textContent, \
+             [...document.querySelectorAll('[data-testid=visit-path-page] a')].map(a => a.href)]",
+            json!([]),
+        )
+        .await;
+    assert!(
+        shown[0].as_str().unwrap().starts_with("广告 · 新访客"),
+        "{shown}"
+    );
+    assert_eq!(shown[1], "咨询前浏览 1 页", "{shown}");
+    assert!(
+        shown[2][0].as_str().unwrap().contains("sku=TS-001"),
+        "{shown}"
+    );
+    console
+        .screenshot(&out.join("visitors-chat-visit-desktop.png"))
+        .await;
 }

@@ -77,6 +77,7 @@ export class ChatView {
       this.conversation = detail.conversation;
       this.visitor = detail.visitor;
       this.channelName = detail.channel_name ?? null;
+      this.visit = detail.visit ?? null;
       this.conversation.buyer_name = detail.visitor?.nickname ?? null;
     } catch (error) {
       this.log.append(el("li", { class: "msg system" }, el("div", { class: "body" }, error.message)));

@@ -73,11 +73,14 @@ export async function showPortrait(base, box) {
       el("button", { type: "button", class: "link", "aria-label": t("pt_tag_remove", tag), testid: `portrait-hand-tag-remove-${tag}`, onclick: () => changeTags(() => del(`${base}/portrait/tags/${encodeURIComponent(tag)}`), refresh, box) }, "×"),
     ),
   );
+  // replaceChildren writes a null out as the text "null": leave the absent out.
   box.replaceChildren(
+    ...[
     el("div", { class: "portrait-tags", testid: "portrait-tags" }, p.tags.map((tag) => el("span", { class: `pill tag-${tag}`, testid: `portrait-tag-${tag}` }, t(`tag_${tag}`))), handTags),
     p.account_verified ? tagForm(base, refresh, box) : null,
     ...facts.map((line) => el("p", { class: "portrait-line" }, line.filter(Boolean).join(" · "))),
     p.interests.length ? el("p", { class: "portrait-line", testid: "portrait-interests" }, `${t("pt_interests")}：${p.interests.join("、")}`) : null,
+    ].filter(Boolean),
   );
 }
 

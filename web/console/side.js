@@ -2,9 +2,52 @@
 // looked at, knowledge search, quick replies, and the transfer and whisper forms.
 
 import { ApiError, el, get, post } from "./api.js";
-import { errorText, t, word } from "./i18n.js";
+import { addStrings, currentLang, errorText, t, word } from "./i18n.js";
 import { orderCardNode, sendOrderCard } from "./cards.js";
 import { showPortrait } from "./portrait.js";
+
+addStrings(
+  {
+    visit_h: "本次访问", visit_src_search: "搜索", visit_src_ads: "广告", visit_src_recommendation: "推荐", visit_src_referral: "外部链接",
+    visit_src_direct: "直接访问", visit_returning: "回访", visit_new: "新访客", visit_before_chat: (n) => `咨询前浏览 ${n} 页`,
+    visit_campaign: "活动",
+  },
+  {
+    visit_h: "This visit", visit_src_search: "Search", visit_src_ads: "Ads", visit_src_recommendation: "Recommendation", visit_src_referral: "Referral",
+    visit_src_direct: "Direct", visit_returning: "Returning", visit_new: "New visitor", visit_before_chat: (n) => `${n} page${n === 1 ? "" : "s"} before the chat`,
+    visit_campaign: "Campaign",
+  },
+);
+
+/// A time on a page for people: 45秒, 3分05秒 / 45s, 3m 05s.
+function dwell(ms) {
+  const s = Math.round(ms / 1000);
+  const [m, r] = [Math.floor(s / 60), s % 60];
+  if (currentLang() === "zh") return m ? `${m}分${String(r).padStart(2, "0")}秒` : `${r}秒`;
+  return m ? `${m}m ${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/// The shop visit the chat was opened from: where the buyer came from and the
+/// pages in order with the time on each (the chat started after the marked one).
+function visitPath(visit) {
+  const campaign = visit.utm?.campaign || visit.utm?.source;
+  const pages = visit.pages.map((p, i) =>
+    el(
+      "li",
+      { testid: "visit-path-page", "data-dwell-ms": p.dwell_ms, class: i + 1 === visit.pages_before_chat ? "chat-here" : null },
+      /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url,
+      el("span", { class: "hint" }, ` · ${dwell(p.dwell_ms)}`),
+    ),
+  );
+  return el(
+    "div",
+    { class: "visit-path", testid: "chat-visit", "data-source": visit.source },
+    el("h4", {}, t("visit_h")),
+    el("p", { testid: "chat-visit-source" }, `${t(`visit_src_${visit.source}`)} · ${t(visit.returning ? "visit_returning" : "visit_new")}${campaign ? ` · ${t("visit_campaign")} ${campaign}` : ""}`),
+    el("p", { class: "hint", testid: "chat-visit-before" }, t("visit_before_chat", visit.pages_before_chat)),
+    el("ol", { class: "pages" }, pages),
+  );
+}
 
 const VARIABLES = ["buyer_name", "order_no", "agent_name"];
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
@@ -91,8 +134,9 @@ export class SidePanel {
       v.phone ? el("div", { testid: "visitor-phone" }, kv("☎", v.phone)) : null,
       v.address ? el("div", { testid: "visitor-address" }, kv(t("address"), v.address)) : null,
       hidden ? this.revealButton() : null,
-      el("h4", {}, t("pages")),
-      el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url))),
+      this.chat.visit ? visitPath(this.chat.visit) : null,
+      this.chat.visit ? null : el("h4", {}, t("pages")),
+      this.chat.visit ? null : el("ul", { class: "pages" }, (ctx.pages_viewed || []).slice(-8).map((p) => el("li", {}, /^https?:\/\//i.test(p.url) ? el("a", { href: p.url, target: "_blank", rel: "noopener noreferrer" }, p.title || p.url) : p.title || p.url))),
       el("h4", {}, t("cart")),
       el("ul", {}, (ctx.cart || []).map((c) => el("li", {}, `${c.name} × ${c.quantity}  ¥${(c.unit_price_cents / 100).toFixed(2)}`))),
       el("h4", {}, t("portrait")),
