@@ -10,13 +10,17 @@
 //! `contribution`s; every subscriber's cursor is then put past the seeded
 //! events, as if the subscribers had handled them. It starts the server again
 //! and, over HTTP as an admin, times the standard daily report, custom 90-day
-//! reports by agent, by agent × day and by day, a CSV export and the
+//! reports by agent, by agent × day and by day, the visitor funnel (the seed
+//! adds three finished visits per conversation as their rollup counters, and
+//! most web chats are attributed to a visit), a CSV export and the
 //! conversation export (a line per chat, read as it streams), reporting the
 //! process's peak RSS during each kind and overall. It prints JSON.
 
 use crate::config::Settings;
 use crate::domain::analytics::{DAY_MS, Facts, METRICS, contribution, local_day};
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
+use crate::domain::funnel::VisitTally;
+use crate::domain::presence::Source;
 use crate::domain::staff::Role;
 use crate::services::staff::NewStaff;
 use crate::startup::Application;
@@ -51,6 +55,8 @@ pub struct AnalyticsBenchArgs {
 use super::PASSWORD;
 const BATCH: usize = 2000;
 const CHANNELS: &[&str] = &["web", "app", "api"];
+/// Visits seeded per conversation (a shop where one visit in ten or so chats).
+const VISITS_PER_CHAT: usize = 3;
 
 pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -105,6 +111,20 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
                     counter,
                 );
                 *rollups.entry(k).or_default() += v;
+            }
+            // The visits around the chats (`domain::funnel`): seeded as the
+            // rollup counters they fold into (the funnel reads only those).
+            for _ in 0..VISITS_PER_CHAT {
+                let (key, counters) = visit(&mut rng, now, args.days, offset).contribution();
+                for (counter, v) in counters {
+                    let k = (
+                        key.day.clone(),
+                        key.channel.clone(),
+                        key.agent_id.clone(),
+                        counter,
+                    );
+                    *rollups.entry(k).or_default() += v;
+                }
             }
             events.extend(seeded);
             facts.push(row);
@@ -212,6 +232,10 @@ async fn time_reports(
             ),
         ),
         (
+            "visitor funnel, 90 days",
+            format!("/api/v1/staff/analytics/funnel?from={from90}&to={to}"),
+        ),
+        (
             "CSV export, whole range by day",
             format!(
                 "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from_all}&to={to}&format=csv"
@@ -298,6 +322,7 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
     let mut events = Vec::new();
     let mut push = |at: i64, data: EventData| events.push((at, data));
     let channel = (*CHANNELS.choose(rng).expect("channels")).to_owned();
+    let web = channel == "web";
     push(
         at,
         EventData::ConversationStarted {
@@ -305,6 +330,17 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
             channel,
         },
     );
+    // Most web chats open on a shop page the widget's presence script is on.
+    if web && rng.gen_range(0..10) < 8 {
+        push(
+            at,
+            EventData::ConversationAttributed {
+                visit_id: format!("vst_bench_{i:07}"),
+                source: *Source::ALL.choose(rng).expect("sources"),
+                pages_before: rng.gen_range(1..=6),
+            },
+        );
+    }
     let message = |kind: &str| EventData::MessagePosted {
         sender_kind: kind.to_owned(),
         sender_id: None,
@@ -372,6 +408,20 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
     Generated {
         id: format!("cv_bench_{i:07}"),
         events,
+    }
+}
+
+/// A finished visit of the shop's pages somewhere in the range.
+fn visit(rng: &mut StdRng, now: i64, days: i64, offset: i32) -> VisitTally {
+    let at = now - rng.gen_range(DAY_MS / 24..days * DAY_MS);
+    let pages = rng.gen_range(1..=8);
+    VisitTally {
+        day: local_day(at, offset),
+        source: Some(*Source::ALL.choose(rng).expect("sources")),
+        returning: rng.gen_range(0..10) < 3,
+        ended: true,
+        pages,
+        dwell_ms: pages * rng.gen_range(5_000..120_000),
     }
 }
 

@@ -406,6 +406,19 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
         "{shown}"
     );
     console
+        .wait_until(
+            "the buyer's profile beside the chat",
+            "!!document.querySelector('[data-testid=portrait] .portrait-line')",
+        )
+        .await;
+    let portrait = console
+        .run(
+            "return document.querySelector('[data-testid=portrait]').textContent",
+            json!([]),
+        )
+        .await;
+    assert!(!portrait.as_str().unwrap().contains("null"), "{portrait}");
+    console
         .screenshot(&out.join("visitors-chat-visit-desktop.png"))
         .await;
 }
