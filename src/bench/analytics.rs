@@ -17,7 +17,9 @@
 //! process's peak RSS during each kind and overall. It prints JSON.
 
 use crate::config::Settings;
-use crate::domain::analytics::{DAY_MS, Facts, METRICS, contribution, local_day};
+use crate::domain::analytics::{
+    Contribution, DAY_MS, Facts, METRICS, RollupKey, contribution, local_day,
+};
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
 use crate::domain::funnel::VisitTally;
 use crate::domain::presence::Source;
@@ -94,7 +96,7 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let mut rng = StdRng::seed_from_u64(args.seed);
     let started = Instant::now();
     let mut position = store.outbox_head().await?;
-    let mut rollups: HashMap<(String, String, String, String), i64> = HashMap::new();
+    let mut rollups = Sums::new();
     let (mut written, mut events_written) = (0, 0usize);
     while written < args.conversations {
         let n = BATCH.min(args.conversations - written);
@@ -103,28 +105,12 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
             let generated = generate(&mut rng, i, now, args.days, &agents);
             let (row, seeded) = fold(&generated, &mut position, offset)?;
             let (key, counters) = contribution(&serde_json::from_str::<Facts>(&row.facts)?);
-            for (counter, v) in counters {
-                let k = (
-                    key.day.clone(),
-                    key.channel.clone(),
-                    key.agent_id.clone(),
-                    counter,
-                );
-                *rollups.entry(k).or_default() += v;
-            }
+            add_up(&mut rollups, key, counters);
             // The visits around the chats (`domain::funnel`): seeded as the
             // rollup counters they fold into (the funnel reads only those).
             for _ in 0..VISITS_PER_CHAT {
                 let (key, counters) = visit(&mut rng, now, args.days, offset).contribution();
-                for (counter, v) in counters {
-                    let k = (
-                        key.day.clone(),
-                        key.channel.clone(),
-                        key.agent_id.clone(),
-                        counter,
-                    );
-                    *rollups.entry(k).or_default() += v;
-                }
+                add_up(&mut rollups, key, counters);
             }
             events.extend(seeded);
             facts.push(row);
@@ -408,6 +394,22 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
     Generated {
         id: format!("cv_bench_{i:07}"),
         events,
+    }
+}
+
+/// The rollup rows being summed: (day, channel, agent, counter) → value.
+type Sums = HashMap<(String, String, String, String), i64>;
+
+/// Adds one conversation's or visit's counters to the rollup rows.
+fn add_up(rollups: &mut Sums, key: RollupKey, counters: Contribution) {
+    for (counter, v) in counters {
+        let k = (
+            key.day.clone(),
+            key.channel.clone(),
+            key.agent_id.clone(),
+            counter,
+        );
+        *rollups.entry(k).or_default() += v;
     }
 }
 

@@ -101,6 +101,11 @@ impl RollupGrouping {
     }
 }
 
+/// Moves one rollup counter by a delta.
+const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
+    DO UPDATE SET value = analytics_daily.value + excluded.value";
+
 type FactsTuple = (
     String,
     String,
@@ -166,9 +171,6 @@ impl Store {
             last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at, \
             first_buyer_at = excluded.first_buyer_at \
             WHERE analytics_facts.last_position < excluded.last_position";
-        let rollup = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
-            DO UPDATE SET value = analytics_daily.value + excluded.value";
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             let written = sqlx::query(facts)
@@ -181,7 +183,7 @@ impl Store {
                 return Ok(false);
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
-                sqlx::query(rollup)
+                sqlx::query(ROLLUP_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }
@@ -223,9 +225,6 @@ impl Store {
         let upsert = "INSERT INTO analytics_visits (visit_id, last_position, tally) VALUES ($1, $2, $3) \
             ON CONFLICT (visit_id) DO UPDATE SET last_position = excluded.last_position, tally = excluded.tally \
             WHERE analytics_visits.last_position < excluded.last_position";
-        let rollup = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
-            DO UPDATE SET value = analytics_daily.value + excluded.value";
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             let written = sqlx::query(upsert).bind(visit_id).bind(position).bind(tally)
@@ -235,7 +234,7 @@ impl Store {
                 return Ok(false);
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
-                sqlx::query(rollup)
+                sqlx::query(ROLLUP_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }

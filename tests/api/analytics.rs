@@ -209,18 +209,25 @@ impl Day {
     /// A chat of a buyer signed in with the shop account `account` (the
     /// shop's signature valid for ten minutes on the test's clock).
     async fn signed_in(&self, account: &str) -> Buyer {
-        let secret = self.app.settings.identity_secret.as_ref().unwrap();
-        let expires_at = self.clock.now_ms() / 1000 + 600;
-        let identity = xiaoer::domain::visitor::SignedIdentity::sign(
-            account,
-            expires_at,
-            secret.expose().as_bytes(),
-        );
+        self.chat(Some(account), None).await
+    }
+
+    /// A chat as the shop account `account` (signed on the test's clock) or
+    /// anonymously, opened on a shop page whose widget holds `visit_key`.
+    pub(crate) async fn chat(&self, account: Option<&str>, visit_key: Option<&str>) -> Buyer {
+        let identity = account.map(|account| {
+            let secret = self.app.settings.identity_secret.as_ref().unwrap();
+            xiaoer::domain::visitor::SignedIdentity::sign(
+                account,
+                self.clock.now_ms() / 1000 + 600,
+                secret.expose().as_bytes(),
+            )
+        });
         let res = self
             .app
             .client
             .post(self.app.url("/api/v1/conversations"))
-            .json(&json!({ "identity": identity }))
+            .json(&json!({ "identity": identity, "visit_key": visit_key }))
             .send()
             .await
             .unwrap();

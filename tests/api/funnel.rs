@@ -9,34 +9,11 @@ use crate::visitors::{SHOP, again, arrive, browser};
 use serde_json::{Value, json};
 use xiaoer::domain::commerce::OrderStatus;
 use xiaoer::domain::staff::Role;
-use xiaoer::ports::Clock;
 
 /// A chat opened on the shop page whose widget holds `visit_key`, as the
 /// shop account `account` (signed on the test's clock) or anonymously.
 async fn chat_from(day: &Day, account: Option<&str>, visit_key: &str) -> Buyer {
-    let identity = account.map(|account| {
-        let secret = day.app.settings.identity_secret.as_ref().unwrap();
-        xiaoer::domain::visitor::SignedIdentity::sign(
-            account,
-            day.clock.now_ms() / 1000 + 600,
-            secret.expose().as_bytes(),
-        )
-    });
-    let res = day
-        .app
-        .client
-        .post(day.app.url("/api/v1/conversations"))
-        .json(&json!({ "identity": identity, "visit_key": visit_key }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = res.json().await.unwrap();
-    Buyer {
-        conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
-        visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
-        token: body["visitor_token"].as_str().unwrap().to_owned(),
-    }
+    day.chat(account, Some(visit_key)).await
 }
 
 /// The script (shop time, 2026-11-30; the day's clock starts at 08:30):
