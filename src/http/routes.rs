@@ -122,7 +122,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/readyz", Public, "ops", "Readiness: the database answers"),
     route("GET", "/metrics", Metrics, "ops", "Prometheus metrics (metrics token or view_metrics)"),
     route("GET", "/api/openapi.json", Public, "ops", "This document"),
-    route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token").answers(&[201])
+    route("POST", "/api/v1/conversations", Public, "buyer", "Start a conversation; a new visitor gets a token. visit_key (the shop page's presence key) attributes the chat to that visit for the visitor funnel; an unknown or finished one is ignored").answers(&[201])
         .limited(RateClass::NewConversation)
         .body(r#"{"channel":"web","nickname":"小明","identity":{"account_id":"tb_123","expires_at":1767225600,"signature":"b79d33318edbe5bf95240a37d56686fa9da9742f03932986817231fb711cba5e"},"visitor_token":null}"#),
     route("GET", "/api/v1/demo/identity", Public, "buyer", "Demo store only: a signed identity for one of its demo buyers (?account=demo_buyer_1)").params(&["account"]),
