@@ -95,7 +95,7 @@ pub enum EvalCommand {
     Faq(crate::eval::faq::FaqEvalArgs),
     /// Buyer messages through the real API and models: correct / wrong / not answered / handed off, time to first reply.
     Bot(crate::eval::bot::BotEvalArgs),
-    /// Recommendations: hit-rate@10 of item-to-item vs popularity on the generated demo logs' held-out visits.
+    /// Recommendations: hit-rate@10 of item-to-item, content (e5), the blend and popularity on the generated demo logs' held-out visits.
     Recommend(crate::eval::recommend::RecommendEvalArgs),
     /// Quality inspection: the model's draft scores against human labels, agreement and kappa per check item.
     Qa(crate::eval::qa::QaEvalArgs),
@@ -318,7 +318,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval {
             command: EvalCommand::Recommend(args),
         } => {
-            let report = crate::eval::recommend::run(&args);
+            let report = crate::eval::recommend::run(&args, &settings).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

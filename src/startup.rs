@@ -303,12 +303,18 @@ impl Application {
             visitors.clone(),
             clock.clone(),
         ));
+        let products_index =
+            open_index_named(&settings, models.embedder.dim(), IndexCollection::Products).await?;
         let recommender = Arc::new(crate::services::recommend::Recommender::new(
             store.clone(),
             commerce.clone(),
             chat.clone(),
             clock.clone(),
             demo_logs,
+            Some(Arc::new(crate::services::product_index::ProductIndex::new(
+                products_index,
+                models.embedder.clone(),
+            ))),
         ));
         let portraits = Arc::new(crate::services::portrait::PortraitService::new(
             store.clone(),
@@ -724,6 +730,37 @@ impl Application {
 /// The vector index the settings name: a Qdrant server when `qdrant_url` is set,
 /// else the embedded engine in `DATA_DIR/index`.
 pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    open_index_named(settings, dim, IndexCollection::Knowledge).await
+}
+
+/// The collections of the vector index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexCollection {
+    /// The knowledge base: `QDRANT_COLLECTION`, or `INDEX_DIR`.
+    Knowledge,
+    /// The catalogue's products: `QDRANT_COLLECTION_products`, or `INDEX_DIR-products`.
+    Products,
+}
+
+pub async fn open_index_named(
+    settings: &Settings,
+    dim: usize,
+    collection: IndexCollection,
+) -> anyhow::Result<Arc<dyn VectorIndex>> {
+    let (name, path) = match collection {
+        IndexCollection::Knowledge => (
+            settings.qdrant_collection.clone(),
+            settings.index_dir.clone(),
+        ),
+        IndexCollection::Products => {
+            let mut dir = settings.index_dir.clone().into_os_string();
+            dir.push("-products");
+            (
+                format!("{}_products", settings.qdrant_collection),
+                std::path::PathBuf::from(dir),
+            )
+        }
+    };
     match &settings.qdrant_url {
         Some(url) => Ok(Arc::new(
             RemoteIndex::connect_with_key(
@@ -732,14 +769,14 @@ pub async fn open_index(settings: &Settings, dim: usize) -> anyhow::Result<Arc<d
                     .qdrant_api_key
                     .as_ref()
                     .map(|k| k.expose().as_str()),
-                &settings.qdrant_collection,
+                &name,
                 dim,
             )
             .await
             .with_context(|| format!("cannot use the Qdrant server at {url}"))?,
         )),
         None => {
-            let path = &settings.index_dir;
+            let path = &path;
             Ok(Arc::new(EdgeIndex::open(path, dim).with_context(|| {
                 format!("cannot open the embedded index in {}", path.display())
             })?))

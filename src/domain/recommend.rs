@@ -8,6 +8,16 @@
 //! everything. Recommending for several seeds (the page a buyer is on, the cart,
 //! past orders) sums each candidate's relatedness to the seeds; too few related
 //! products are filled with the most popular ones.
+//!
+//! Content similarity is blended in: each product's nearest products by the e5
+//! vectors of their titles (the vector index's `products` collection) add
+//! their rescaled similarity to a candidate's score, times a trust that shrinks
+//! as the seed's own evidence grows: `CONTENT_WEIGHT * CONTENT_PRIOR /
+//! (CONTENT_PRIOR + n)`, `n` the weighted baskets holding the seed. It relates a
+//! new product, or one rarely viewed, to its look-alikes before any visit
+//! does, and leaves a well-known product to what buyers did. The similarity is rescaled per product: its nearest neighbour
+//! counts 1, its `CONTENT_KEPT`-th 0 (raw e5 cosines of short titles all sit
+//! between 0.8 and 0.95, so only their order and spread tell).
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +27,62 @@ pub const BUY_WEIGHT: f32 = 3.0;
 const NEIGHBOURS_KEPT: usize = 50;
 /// A basket with more products than this is truncated (a crawler's visit).
 const BASKET_MAX: usize = 50;
+/// Nearest products by content kept per product.
+pub const CONTENT_KEPT: usize = 20;
+/// What a product's content neighbours add against its co-occurrence
+/// relatedness, for a product no basket holds yet; and the weighted baskets at
+/// which that has halved. Both fitted by `xiaoer eval recommend` on a
+/// validation split of the training logs (each shopper's last training visit),
+/// never on the held-out visits it then reports; see README, Recommendations.
+pub const CONTENT_WEIGHT: f32 = 1.0;
+pub const CONTENT_PRIOR: f32 = 10.0;
+
+/// Products close by content: for each product its nearest ones, best first,
+/// with a score from 1 (the nearest) down to 0 (the `CONTENT_KEPT`-th).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContentNeighbours {
+    nearest: HashMap<String, Vec<(String, f32)>>,
+}
+
+impl ContentNeighbours {
+    /// From each product's nearest products and their raw similarity (any
+    /// order; the product itself is ignored), rescaled between the nearest and
+    /// the `CONTENT_KEPT`-th.
+    pub fn from_similar(similar: HashMap<String, Vec<(String, f32)>>) -> Self {
+        let mut nearest = HashMap::with_capacity(similar.len());
+        for (sku, mut list) in similar {
+            list.retain(|(other, _)| *other != sku);
+            sort_best_first(&mut list);
+            list.truncate(CONTENT_KEPT);
+            let (Some(top), Some(floor)) = (list.first().map(|l| l.1), list.last().map(|l| l.1))
+            else {
+                continue;
+            };
+            let spread = top - floor;
+            let scaled = list
+                .into_iter()
+                .map(|(other, sim)| {
+                    let score = if spread > f32::EPSILON {
+                        (sim - floor) / spread
+                    } else {
+                        1.0
+                    };
+                    (other, score)
+                })
+                .collect();
+            nearest.insert(sku, scaled);
+        }
+        Self { nearest }
+    }
+
+    pub fn of(&self, sku: &str) -> &[(String, f32)] {
+        self.nearest.get(sku).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nearest.is_empty()
+    }
+}
 
 /// Products seen together in one visit, or bought together in one order.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +110,11 @@ impl Basket {
 pub struct ItemToItem {
     neighbours: HashMap<String, Vec<(String, f32)>>,
     popular: Vec<String>,
+    /// Weighted baskets holding each product.
+    seen: HashMap<String, f32>,
+    content: ContentNeighbours,
+    content_weight: f32,
+    content_prior: f32,
 }
 
 impl ItemToItem {
@@ -90,8 +161,29 @@ impl ItemToItem {
         sort_best_first(&mut popular);
         Self {
             neighbours,
+            seen: popular.iter().cloned().collect(),
             popular: popular.into_iter().map(|(sku, _)| sku).collect(),
+            content: ContentNeighbours::default(),
+            content_weight: 0.0,
+            content_prior: CONTENT_PRIOR,
         }
+    }
+
+    /// The same model with content similarity blended in at `weight`, halved
+    /// for a seed `prior` weighted baskets hold.
+    pub fn with_content(self, content: ContentNeighbours, weight: f32, prior: f32) -> Self {
+        Self {
+            content,
+            content_weight: weight,
+            content_prior: prior,
+            ..self
+        }
+    }
+
+    /// How much content counts for this seed.
+    fn content_trust(&self, seed: &str) -> f32 {
+        let n = self.seen.get(seed).copied().unwrap_or(0.0);
+        self.content_weight * self.content_prior / (self.content_prior + n)
     }
 
     /// Up to `k` products for a buyer who looked at or bought `seeds` (most
@@ -103,6 +195,12 @@ impl ItemToItem {
             let pull = 1.0 / (1.0 + rank as f32 * 0.5);
             for (sku, score) in self.neighbours.get(seed).into_iter().flatten() {
                 *scores.entry(sku.as_str()).or_default() += score * pull;
+            }
+            let trust = self.content_trust(seed);
+            if trust > 0.0 {
+                for (sku, score) in self.content.of(seed) {
+                    *scores.entry(sku.as_str()).or_default() += score * trust * pull;
+                }
             }
         }
         let skip = |sku: &str| seeds.iter().any(|s| s == sku) || exclude.contains(sku);
@@ -237,6 +335,79 @@ mod tests {
         ];
         let model = ItemToItem::learn(&baskets);
         assert_eq!(model.most_popular(&[], 1), skus(&["C"]));
+    }
+
+    fn similar(list: &[(&str, &[(&str, f32)])]) -> HashMap<String, Vec<(String, f32)>> {
+        list.iter()
+            .map(|(sku, near)| {
+                let near = near.iter().map(|(s, v)| ((*s).to_owned(), *v)).collect();
+                ((*sku).to_owned(), near)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn content_similarity_is_rescaled_from_the_nearest_to_the_last_kept() {
+        let content = ContentNeighbours::from_similar(similar(&[
+            ("A", &[("A", 1.0), ("C", 0.84), ("B", 0.90), ("D", 0.81)]),
+            ("E", &[("F", 0.9), ("G", 0.9)]),
+            ("H", &[]),
+        ]));
+        let a = content.of("A");
+        assert_eq!(a.len(), 3, "the product itself is not its neighbour");
+        assert_eq!((a[0].0.as_str(), a[0].1), ("B", 1.0));
+        // (0.84 - 0.81) / (0.90 - 0.81) = 1/3
+        assert_eq!(a[1].0, "C");
+        assert!((a[1].1 - 1.0 / 3.0).abs() < 1e-5, "{a:?}");
+        assert_eq!((a[2].0.as_str(), a[2].1), ("D", 0.0));
+        assert!(
+            content.of("E").iter().all(|(_, s)| *s == 1.0),
+            "no spread: all count"
+        );
+        assert!(content.of("H").is_empty() && content.of("Z").is_empty());
+    }
+
+    #[test]
+    fn content_neighbours_relate_a_product_no_visit_has_seen_yet() {
+        let baskets = [
+            Basket::viewed(skus(&["TS-1", "JN-1"])),
+            Basket::viewed(skus(&["TS-1", "JN-1"])),
+            Basket::viewed(skus(&["TS-1", "MG-1"])),
+        ];
+        // TS-9 is new: no basket holds it, its title is much like TS-1's.
+        let content = ContentNeighbours::from_similar(similar(&[(
+            "TS-1",
+            &[("TS-9", 0.95), ("MG-1", 0.90), ("JN-1", 0.80)],
+        )]));
+        let plain = ItemToItem::learn(&baskets);
+        assert!(
+            !plain
+                .recommend(&skus(&["TS-1"]), &HashSet::new(), 3)
+                .contains(&"TS-9".to_owned())
+        );
+        // TS-1 is in 3 baskets: trust 0.5 * 1 / (1 + 3) = 0.125.
+        let blended = ItemToItem::learn(&baskets).with_content(content.clone(), 0.5, 1.0);
+        // JN-1: co-view 2/sqrt(3*2) = 0.816; MG-1: 1/sqrt(3*1) = 0.577 + 0.125 * 2/3
+        // = 0.661; TS-9: 0.125 * 1.
+        let got = blended.recommend(&skus(&["TS-1"]), &HashSet::new(), 3);
+        assert_eq!(got, skus(&["JN-1", "MG-1", "TS-9"]));
+        // With a prior of 100 baskets the trust is 0.5 * 100 / 103 = 0.485:
+        // MG-1 0.577 + 0.324 = 0.901, then JN-1 0.816, then TS-9 0.485.
+        let trusting = ItemToItem::learn(&baskets).with_content(content.clone(), 0.5, 100.0);
+        assert_eq!(
+            trusting.recommend(&skus(&["TS-1"]), &HashSet::new(), 3),
+            skus(&["MG-1", "JN-1", "TS-9"])
+        );
+        // A seed no basket holds is recommended its look-alikes at full weight.
+        let cold = ContentNeighbours::from_similar(similar(&[(
+            "TS-9",
+            &[("TS-1", 0.95), ("MG-1", 0.90), ("JN-1", 0.80)],
+        )]));
+        let model = ItemToItem::learn(&baskets).with_content(cold, 0.5, 1.0);
+        assert_eq!(
+            model.recommend(&skus(&["TS-9"]), &HashSet::new(), 2),
+            skus(&["TS-1", "MG-1"])
+        );
     }
 
     #[test]

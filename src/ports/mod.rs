@@ -245,6 +245,16 @@ pub trait Commerce: Send + Sync {
     ) -> Result<Vec<crate::domain::catalogue::Product>, CommerceError> {
         Ok(Vec::new())
     }
+    /// The catalogue by sku, `limit` products after `after` (the first page
+    /// without), for the recommendations' content similarity; a shop that does
+    /// not list its products has none.
+    async fn catalogue_page(
+        &self,
+        _after: Option<&str>,
+        _limit: i64,
+    ) -> Result<Vec<crate::domain::catalogue::Product>, CommerceError> {
+        Ok(Vec::new())
+    }
     /// The skus of the newest orders, one list per order (co-buy for
     /// recommendations); a shop that does not share them has none.
     async fn order_baskets(&self, _limit: i64) -> Result<Vec<Vec<String>>, CommerceError> {

@@ -39,6 +39,9 @@ pub enum PointKind {
     Question,
     Answer,
     Chunk,
+    /// A product of the shop's catalogue (the `products` collection, for
+    /// content-based recommendations; never in the knowledge base's).
+    Product,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,6 +87,8 @@ pub fn rank(
         let s = match hit.kind {
             PointKind::Question => hit.score,
             PointKind::Answer | PointKind::Chunk => hit.score * w.answer,
+            // Products live in their own collection; none reach a KB ranking.
+            PointKind::Product => continue,
         };
         let e = by_entry.entry(&hit.entry_id).or_default();
         e.dense = e.dense.max(s);

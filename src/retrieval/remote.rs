@@ -138,6 +138,7 @@ fn to_hit(p: ScoredPoint) -> Option<IndexHit> {
     let kind = match p.payload.get("kind")?.as_str()?.as_str() {
         "question" => PointKind::Question,
         "answer" => PointKind::Answer,
+        "product" => PointKind::Product,
         _ => PointKind::Chunk,
     };
     let point_id = match p.id?.point_id_options? {
@@ -275,6 +276,7 @@ impl VectorIndex for RemoteIndex {
             PointKind::Question => "question",
             PointKind::Answer => "answer",
             PointKind::Chunk => "chunk",
+            PointKind::Product => "product",
         };
         let mut out = Vec::new();
         let mut offset: Option<PointId> = None;

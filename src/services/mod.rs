@@ -25,6 +25,7 @@ pub mod orders;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod presence; // who is on the shop now, invitations
 pub mod privacy;
+pub mod product_index; // the catalogue's e5 vectors and nearest products by content
 pub mod qa_sampler; // plans that sample the day before by themselves
 pub mod quality; // 质检 (issue 17)
 pub mod quality_drafts; // the model's draft scores of reviews

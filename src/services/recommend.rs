@@ -4,13 +4,17 @@
 //! lookup (a stale model keeps serving while the next one is learned in the
 //! background, off the request path). The demo store also learns from the generated demo logs
 //! (`storage::demo_logs`), so the demo shop recommends from the start.
+//! Content similarity (the catalogue's e5 vectors in the vector index's
+//! `products` collection, `services::product_index`) is blended in at each
+//! learning; if it fails (the index unreachable), co-occurrence serves alone.
 
 use super::chat::{Actor, ChatError, ChatService};
+use super::product_index::ProductIndex;
 use super::staff::StaffUser;
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::conversation::ConversationId;
 use crate::domain::presence::VisitState;
-use crate::domain::recommend::{Basket, ItemToItem};
+use crate::domain::recommend::{Basket, CONTENT_PRIOR, CONTENT_WEIGHT, ItemToItem};
 use crate::domain::visitor::VisitorContext;
 use crate::ports::{Clock, Commerce, CommerceError};
 use crate::storage::{Store, StoreError};
@@ -29,6 +33,10 @@ const LEARN_WINDOW_MS: i64 = 30 * 24 * 3_600_000;
 const MAX_SEEDS: usize = 12;
 /// Products a recommendation lists.
 pub const RECOMMENDED: usize = 10;
+/// The catalogue is read for content similarity this many products a call,
+/// up to `CATALOGUE_MAX` products.
+const CATALOGUE_PAGE: i64 = 1_000;
+const CATALOGUE_MAX: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecommendError {
@@ -50,6 +58,7 @@ pub struct Recommender {
     clock: Arc<dyn Clock>,
     /// Baskets learned on top of the shop's own (the demo logs), if any.
     seeded: Arc<Vec<Basket>>,
+    content: Option<Arc<ProductIndex>>,
     model: Arc<Mutex<Option<Learned>>>,
     /// A background relearning is under way.
     learning: Arc<AtomicBool>,
@@ -62,6 +71,7 @@ impl Recommender {
         chat: Arc<ChatService>,
         clock: Arc<dyn Clock>,
         seeded: Vec<Basket>,
+        content: Option<Arc<ProductIndex>>,
     ) -> Self {
         Self {
             store,
@@ -69,6 +79,7 @@ impl Recommender {
             chat,
             clock,
             seeded: Arc::new(seeded),
+            content,
             model: Arc::default(),
             learning: Arc::default(),
         }
@@ -218,6 +229,7 @@ impl Recommender {
             store: self.store.clone(),
             commerce: self.commerce.clone(),
             seeded: self.seeded.clone(),
+            content: self.content.clone(),
         }
     }
 }
@@ -227,6 +239,7 @@ struct Learner {
     store: Store,
     commerce: Arc<dyn Commerce>,
     seeded: Arc<Vec<Basket>>,
+    content: Option<Arc<ProductIndex>>,
 }
 
 impl Learner {
@@ -256,11 +269,46 @@ impl Learner {
                 baskets.push(Basket::bought(order));
             }
         }
-        Ok(
-            tokio::task::spawn_blocking(move || ItemToItem::learn(&baskets))
-                .await
-                .expect("learning does not panic"),
-        )
+        let learned = tokio::task::spawn_blocking(move || ItemToItem::learn(&baskets))
+            .await
+            .expect("learning does not panic");
+        Ok(match self.content_neighbours().await {
+            Some(content) => learned.with_content(content, CONTENT_WEIGHT, CONTENT_PRIOR),
+            None => learned,
+        })
+    }
+
+    /// The catalogue's nearest products by content, when the shop lists its
+    /// products and the index answers.
+    async fn content_neighbours(&self) -> Option<crate::domain::recommend::ContentNeighbours> {
+        let index = self.content.as_ref()?;
+        let mut products: Vec<crate::domain::catalogue::Product> = Vec::new();
+        loop {
+            let after = products.last().map(|p| p.sku.as_str());
+            match self.commerce.catalogue_page(after, CATALOGUE_PAGE).await {
+                Ok(page) => {
+                    let last = page.len() < CATALOGUE_PAGE as usize;
+                    products.extend(page);
+                    if last || products.len() >= CATALOGUE_MAX {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "catalogue not read for content similarity");
+                    return None;
+                }
+            }
+        }
+        if products.is_empty() {
+            return None;
+        }
+        match index.neighbours(&products).await {
+            Ok(content) => Some(content),
+            Err(error) => {
+                tracing::warn!(%error, "content similarity left out of the recommendations");
+                None
+            }
+        }
     }
 }
 

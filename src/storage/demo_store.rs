@@ -493,6 +493,22 @@ impl Commerce for DemoStore {
         Ok(rows.into_iter().map(ProductRow::into_product).collect())
     }
 
+    async fn catalogue_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Product>, CommerceError> {
+        let sql =
+            format!("SELECT {PRODUCT_COLUMNS} FROM catalogue WHERE sku > $1 ORDER BY sku LIMIT $2");
+        let rows: Vec<ProductRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after.unwrap_or_default())
+            .bind(limit.clamp(1, 1_000))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(ProductRow::into_product).collect())
+    }
+
     async fn order_baskets(&self, limit: i64) -> Result<Vec<Vec<String>>, CommerceError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT l.order_no, l.sku FROM order_lines l WHERE l.order_no IN \
