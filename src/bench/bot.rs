@@ -105,6 +105,7 @@ impl KnowledgeBase for ScriptedKnowledge {
                 answer: hit.2.into(),
                 score: hit.3,
                 wordings: Vec::new(),
+                member_answers: Vec::new(),
             }],
         })
     }

@@ -10,6 +10,9 @@ pub const MAX_QUESTION_CHARS: usize = 500;
 pub const MAX_SIMILAR: usize = 1_000;
 pub const MAX_ANSWER_CHARS: usize = 50_000;
 pub const MAX_TAGS: usize = 32;
+/// Answers by member level an entry may carry, and a level's longest name.
+pub const MAX_MEMBER_ANSWERS: usize = 10;
+pub const MAX_LEVEL_CHARS: usize = 32;
 pub const MAX_QUERY_CHARS: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +41,10 @@ pub enum KnowledgeRuleError {
     BadDate,
     #[error("valid_from is after valid_to")]
     EmptyValidity,
+    #[error(
+        "member_answers: at most {MAX_MEMBER_ANSWERS}, each a member level of 1-{MAX_LEVEL_CHARS} characters named once, with a non-empty answer"
+    )]
+    BadMemberAnswer,
     #[error("status must be draft, published or archived")]
     BadStatus,
     #[error("the query must not be empty")]
@@ -237,6 +244,61 @@ pub struct EntryContent {
     pub valid_from: Option<Day>,
     #[serde(default)]
     pub valid_to: Option<Day>,
+    /// The answer for buyers of a member level, in place of `answer` (e.g.
+    /// gold members return for free). Left out of the stored form when there
+    /// are none, so older entries keep their content hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_answers: Vec<MemberAnswer>,
+}
+
+/// An entry's answer for the buyers of one member level of the shop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberAnswer {
+    pub level: String,
+    pub answer: String,
+}
+
+/// The answer for a buyer of `level` (none: not a member, or not signed in):
+/// that level's own answer when the entry has one, else the entry's answer.
+/// Levels match ignoring case and surrounding spaces.
+pub fn answer_for_level<'a>(
+    answer: &'a str,
+    member_answers: &'a [MemberAnswer],
+    level: Option<&str>,
+) -> &'a str {
+    let Some(level) = level.map(str::trim) else {
+        return answer;
+    };
+    member_answers
+        .iter()
+        .find(|m| m.level.eq_ignore_ascii_case(level))
+        .map_or(answer, |m| m.answer.as_str())
+}
+
+fn parse_member_answers(raw: Vec<MemberAnswer>) -> Result<Vec<MemberAnswer>, KnowledgeRuleError> {
+    if raw.len() > MAX_MEMBER_ANSWERS {
+        return Err(KnowledgeRuleError::BadMemberAnswer);
+    }
+    let mut out: Vec<MemberAnswer> = Vec::with_capacity(raw.len());
+    for m in raw {
+        let level = m.level.trim();
+        let ok = (1..=MAX_LEVEL_CHARS).contains(&level.chars().count())
+            && !level.chars().any(char::is_control)
+            && !out.iter().any(|o| o.level.eq_ignore_ascii_case(level));
+        if !ok {
+            return Err(KnowledgeRuleError::BadMemberAnswer);
+        }
+        let answer = parse_answer(&m.answer).map_err(|e| match e {
+            KnowledgeRuleError::EmptyAnswer => KnowledgeRuleError::BadMemberAnswer,
+            other => other,
+        })?;
+        out.push(MemberAnswer {
+            level: level.to_owned(),
+            answer,
+        });
+    }
+    Ok(out)
 }
 
 /// Content as it arrives from the API or a file, before validation.
@@ -264,6 +326,8 @@ pub struct RawEntry {
     pub valid_from: Option<String>,
     pub valid_to: Option<String>,
     pub status: Option<String>,
+    #[serde(default)]
+    pub member_answers: Vec<MemberAnswer>,
 }
 
 /// A validated entry from an import or a create call.
@@ -303,6 +367,7 @@ impl NewEntry {
             locale,
             valid_from: raw.valid_from.as_deref().map(Day::parse).transpose()?,
             valid_to: raw.valid_to.as_deref().map(Day::parse).transpose()?,
+            member_answers: parse_member_answers(raw.member_answers)?,
         };
         if let (Some(from), Some(to)) = (&content.valid_from, &content.valid_to)
             && from > to
@@ -410,6 +475,62 @@ impl KbQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(level: &str, answer: &str) -> MemberAnswer {
+        MemberAnswer {
+            level: level.into(),
+            answer: answer.into(),
+        }
+    }
+
+    #[test]
+    fn a_member_level_gets_its_own_answer_and_everyone_else_the_entrys() {
+        let mut e = raw("包邮吗", "满99包邮");
+        e.member_answers = vec![
+            member(" Gold ", " 金卡会员全场包邮 "),
+            member("silver", "银卡满59包邮"),
+        ];
+        let content = NewEntry::parse(e).unwrap().content;
+        assert_eq!(
+            content.member_answers[0],
+            member("Gold", "金卡会员全场包邮")
+        );
+        let pick = |level| answer_for_level(&content.answer, &content.member_answers, level);
+        assert_eq!(
+            pick(Some("gold")),
+            "金卡会员全场包邮",
+            "case and spaces ignored"
+        );
+        assert_eq!(pick(Some("silver")), "银卡满59包邮");
+        assert_eq!(pick(Some("regular")), "满99包邮");
+        assert_eq!(pick(None), "满99包邮");
+        // No member answers: the stored form (and its hash) is as before.
+        let plain = NewEntry::parse(raw("包邮吗", "满99包邮")).unwrap().content;
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("member_answers")
+        );
+    }
+
+    #[test]
+    fn bad_member_answers_are_refused() {
+        for answers in [
+            vec![member("gold", "  ")],
+            vec![member("", "x")],
+            vec![member(&"l".repeat(33), "x")],
+            vec![member("gold", "a"), member("GOLD", "b")],
+            (0..11).map(|i| member(&format!("l{i}"), "a")).collect(),
+        ] {
+            let mut e = raw("包邮吗", "满99包邮");
+            e.member_answers = answers.clone();
+            assert_eq!(
+                NewEntry::parse(e).unwrap_err(),
+                KnowledgeRuleError::BadMemberAnswer,
+                "{answers:?}"
+            );
+        }
+    }
 
     fn raw(question: &str, answer: &str) -> RawEntry {
         RawEntry {
@@ -538,4 +659,17 @@ pub struct KbHit {
     /// the delivery-time entry), which its answer need not name.
     #[serde(default)]
     pub wordings: Vec<String>,
+    /// The entry's answers by member level (`answer` is everyone else's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_answers: Vec<MemberAnswer>,
+}
+
+impl KbHit {
+    /// The hit as a buyer of `level` sees it: that level's answer in place of
+    /// the entry's, when it has one.
+    pub fn for_level(mut self, level: Option<&str>) -> KbHit {
+        let answer = answer_for_level(&self.answer, &self.member_answers, level).to_owned();
+        self.answer = answer;
+        self
+    }
 }

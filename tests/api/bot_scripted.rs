@@ -231,3 +231,116 @@ async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
     assert!(text_of(&reply).contains("转人工"), "{reply}");
     assert_eq!(app.shopper_state(&buyer).await, "bot");
 }
+
+/// The demo shop's real knowledge base (real e5 and index) with the scripted
+/// model: what the bot takes from the knowledge base, in milliseconds.
+async fn spawn_shop_kb_scripted(model: Arc<ScriptedChatModel>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.knowledge_dir =
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
+    let adapters = Adapters {
+        models: Some(Models {
+            llm: model,
+            embedder: crate::bot_support::shared_models().embedder,
+        }),
+        knowledge: None,
+        commerce: None,
+    };
+    spawn_with(dir, settings, adapters).await
+}
+
+const GOLD_A: &str = "金卡会员全场花呗3期、6期、12期均免息，结算时选「花呗分期」即可。";
+
+/// A knowledge manager gives an entry a gold members' answer: a gold buyer
+/// gets it, a regular member and an anonymous visitor everyone's answer; bad
+/// member answers are refused with nothing changed.
+#[tokio::test]
+async fn a_gold_member_gets_the_entrys_gold_answer_and_others_everyones() {
+    use xiaoer::domain::staff::Role;
+    // Were the model asked, it would say only the gold answer.
+    let model = replying(GOLD_A);
+    let app = spawn_shop_kb_scripted(model.clone()).await;
+    let km = app.staff("kim-levels", Role::KnowledgeManager).await;
+    let path = "/api/v1/kb/entries/payment-huabei-installment";
+    let entry: serde_json::Value = app.staff_get(&km, path).await.json().await.unwrap();
+    let everyone = entry["answer"].as_str().unwrap().to_owned();
+    let version = entry["version"].as_i64().unwrap();
+    let mut body = json!({
+        "question": entry["question"], "similar": entry["similar"], "answer": everyone,
+        "category": entry["category"], "tags": entry["tags"], "products": entry["products"],
+        "locale": entry["locale"],
+    });
+    let put = |body: serde_json::Value, version: i64| {
+        app.client
+            .put(app.url(&format!("{path}?expected_version={version}")))
+            .bearer_auth(&km.token)
+            .json(&body)
+            .send()
+    };
+    for bad in [
+        json!([{ "level": "gold", "answer": "" }]),
+        json!([{ "level": "", "answer": "x" }]),
+        json!([{ "level": "gold", "answer": "a" }, { "level": "GOLD", "answer": "b" }]),
+        json!([{ "level": "gold", "answer": "a", "extra": 1 }]),
+        json!(
+            (0..11)
+                .map(|i| json!({ "level": format!("l{i}"), "answer": "a" }))
+                .collect::<Vec<_>>()
+        ),
+    ] {
+        body["member_answers"] = bad.clone();
+        let res = put(body.clone(), version).await.unwrap();
+        assert!(res.status().is_client_error(), "{bad}: {}", res.status());
+    }
+    let unchanged: serde_json::Value = app.staff_get(&km, path).await.json().await.unwrap();
+    assert_eq!(unchanged["version"], version, "nothing stored");
+    body["member_answers"] = json!([{ "level": "gold", "answer": GOLD_A }]);
+    let res = put(body, version).await.unwrap();
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let saved: serde_json::Value = app.staff_get(&km, path).await.json().await.unwrap();
+    assert_eq!(saved["member_answers"][0]["level"], "gold");
+    assert_eq!(saved["status"], "published", "{saved}");
+
+    let ask = |account: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let buyer = match account {
+                Some(account) => app.shopper(account).await,
+                None => {
+                    let b = app.start_conversation().await;
+                    crate::bot_support::Shopper {
+                        conversation_id: b.conversation_id,
+                        token: b.token,
+                    }
+                }
+            };
+            let seq = app.say(&buyer, "支持花呗分期吗？有免息吗？").await;
+            let replies = app.bot_replies(&buyer, seq).await;
+            replies
+                .iter()
+                .map(|r| text_of(r).to_owned())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    // demo_buyer_1 is a gold member of the demo store, demo_buyer_2 regular.
+    let gold = ask(Some("demo_buyer_1")).await;
+    assert!(
+        gold.contains("金卡会员全场花呗3期、6期、12期均免息"),
+        "{gold}"
+    );
+    for account in [Some("demo_buyer_2"), None] {
+        let said = ask(account).await;
+        assert!(!said.contains("金卡会员"), "{account:?}: {said}");
+        assert!(said.contains("按支付宝显示的费率"), "{account:?}: {said}");
+    }
+    for prompt in model.prompts() {
+        let shown = prompt
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<String>();
+        assert!(!shown.contains("按支付宝显示的费率收取") || !shown.contains(GOLD_A));
+    }
+}

@@ -134,6 +134,7 @@ impl KnowledgeBase for FixedKnowledge {
                     answer: e.answer.into(),
                     score: if e.curated { 0.93 } else { 0.71 },
                     wordings: Vec::new(),
+                    member_answers: Vec::new(),
                 };
                 (e.curated, hit)
             })

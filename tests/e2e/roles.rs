@@ -683,6 +683,49 @@ async fn a_knowledge_manager_writes_compares_restores_tests_and_archives_an_entr
         .await;
     assert!(v3.as_str().unwrap().contains("恢复自 v1"), "{v3}");
 
+    // An answer for gold members: a row per level. A row without its answer is
+    // refused in words and nothing is saved; the whole row saves as v4.
+    browser.click("[data-testid=kb-add-member-answer]").await;
+    browser.click("[data-testid=kb-add-member-answer]").await;
+    browser
+        .run(
+            "const levels = document.querySelectorAll('[data-testid=kb-member-level]'); \
+             const answers = document.querySelectorAll('[data-testid=kb-member-answer]'); \
+             levels[0].value = 'gold'; answers[0].value = '金卡会员退货运费由我们承担。'; \
+             levels[1].value = 'silver';",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=kb-save]").await;
+    browser
+        .wait_until(
+            "the bad row refused in words",
+            "document.querySelector('[data-testid=toast]')?.textContent.includes('会员等级答案有误')",
+        )
+        .await;
+    assert_eq!(entry(&app, &km, &id).await["version"], 3, "nothing saved");
+    browser
+        .run(
+            "document.querySelectorAll('[data-testid=kb-member-remove]')[1].click();",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=kb-save]").await;
+    browser
+        .wait_until(
+            "version 4 shown with its gold answer",
+            "document.querySelector('[data-testid=kb-version]')?.textContent === '已发布 · v4' \
+             && document.querySelector('[data-testid=kb-member-level]')?.value === 'gold'",
+        )
+        .await;
+    let gold = entry(&app, &km, &id).await;
+    assert_eq!(
+        gold["member_answers"],
+        json!([{ "level": "gold", "answer": "金卡会员退货运费由我们承担。" }]),
+        "{gold}"
+    );
+    both_widths(&browser, "kb-member-answers").await;
+
     // What the bot would do with a buyer's wording: the entry is among the hits.
     browser.click("[data-testid=kb-tab-test]").await;
     let probe = browser.wait_for("[data-testid=kb-test-q]").await;

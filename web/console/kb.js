@@ -22,6 +22,10 @@ addStrings(
     kb_field_question: "问题", kb_field_similar: "相似问法", kb_field_answer: "答案", kb_field_category: "分类",
     kb_field_tags: "标签", kb_field_products: "商品", kb_field_kind: "类型", kb_field_locale: "语言",
     kb_field_valid_from: "生效日期", kb_field_valid_to: "失效日期", kb_before: "原来", kb_after: "现在",
+    kb_field_member_answers: "会员等级专属答案", kb_member_answers: "会员等级专属答案",
+    kb_member_hint: "已登录且是该会员等级的买家看到这里的答案，其他买家看到上面的答案。",
+    kb_member_level: "会员等级（如 gold）", kb_member_answer: "该等级买家看到的答案", kb_add_member_answer: "添加会员等级答案",
+    kb_remove_member_answer: "删除", err_invalid_member_answer: "会员等级答案有误：每个等级只能写一次、最多 10 个，等级和答案都不能为空",
     kb_note_created: "创建", kb_note_edited: "修改", kb_note_status: "状态变更",
     kb_note_rolled_back: "恢复自", kb_note_imported: "导入",
     err_version_conflict: "条目已被别人修改，请刷新后再改", err_unknown_category: "分类不存在，请先新建分类",
@@ -48,6 +52,10 @@ addStrings(
     kb_field_question: "Question", kb_field_similar: "Similar questions", kb_field_answer: "Answer", kb_field_category: "Category",
     kb_field_tags: "Tags", kb_field_products: "Products", kb_field_kind: "Kind", kb_field_locale: "Language",
     kb_field_valid_from: "Valid from", kb_field_valid_to: "Valid to", kb_before: "Before", kb_after: "After",
+    kb_field_member_answers: "Answers by member level", kb_member_answers: "Answers by member level",
+    kb_member_hint: "Signed-in buyers of that member level see this answer; everyone else sees the answer above.",
+    kb_member_level: "Member level (e.g. gold)", kb_member_answer: "The answer buyers of this level see", kb_add_member_answer: "Add an answer for a member level",
+    kb_remove_member_answer: "Remove", err_invalid_member_answer: "Check the member-level answers: each level once, at most 10, neither level nor answer empty",
     kb_note_created: "Created", kb_note_edited: "Edited", kb_note_status: "Status changed",
     kb_note_rolled_back: "Restored from", kb_note_imported: "Imported",
     err_version_conflict: "Someone else changed this entry: reload before editing", err_unknown_category: "No such category: create it first",
@@ -68,6 +76,7 @@ function unavailable(root, error) {
 
 /// A translated message for an API error, or the generic "failed".
 function errorText(error) {
+  if (error.code === "invalid_entry" && /member_answers/.test(error.message || "")) return t("err_invalid_member_answer");
   const key = `err_${error.code}`;
   const text = t(key);
   return text === key ? t("failed") : text;
@@ -199,6 +208,26 @@ export class Knowledge {
       }
     };
     const tags = el("input", { value: (entry.tags || []).join(", ") });
+    // Answers by member level: a row per level, added and removed in place.
+    const memberRows = el("div", { class: "member-answers", testid: "kb-member-answers" });
+    const addMemberRow = (m = { level: "", answer: "" }) => {
+      const level = el("input", { value: m.level, placeholder: t("kb_member_level"), testid: "kb-member-level" });
+      const text = el("textarea", { rows: 3, placeholder: t("kb_member_answer"), testid: "kb-member-answer" });
+      text.value = m.answer;
+      const row = el(
+        "div",
+        { class: "member-answer" },
+        level,
+        text,
+        el("button", { type: "button", class: "link", testid: "kb-member-remove", onclick: () => row.remove() }, t("kb_remove_member_answer")),
+      );
+      memberRows.append(row);
+    };
+    (entry.member_answers || []).forEach(addMemberRow);
+    const memberAnswers = () =>
+      [...memberRows.querySelectorAll(".member-answer")]
+        .map((row) => ({ level: row.querySelector("input").value.trim(), answer: row.querySelector("textarea").value.trim() }))
+        .filter((m) => m.level || m.answer);
     const preview = el("div", { class: "preview-bubble", testid: "kb-preview" });
     const showPreview = () => preview.replaceChildren(...renderAnswer(answer.value));
     answer.addEventListener("input", showPreview);
@@ -209,6 +238,11 @@ export class Knowledge {
       answer: answer.value.trim(),
       category: category.value || null,
       tags: tags.value.split(",").map((s) => s.trim()).filter(Boolean),
+      products: entry.products || [],
+      locale: entry.locale || undefined,
+      valid_from: entry.valid_from || null,
+      valid_to: entry.valid_to || null,
+      member_answers: memberAnswers(),
     });
     const save = async () => {
       try {
@@ -242,6 +276,14 @@ export class Knowledge {
       field(t("category"), category),
       el("div", { class: "row" }, newCategory, el("button", { type: "button", testid: "kb-add-category", onclick: addCategory }, t("kb_new_category"))),
       field(t("tags"), tags),
+      el(
+        "fieldset",
+        { class: "member-answers-field" },
+        el("legend", {}, t("kb_member_answers")),
+        el("p", { class: "hint" }, t("kb_member_hint")),
+        memberRows,
+        el("button", { type: "button", testid: "kb-add-member-answer", onclick: () => addMemberRow() }, t("kb_add_member_answer")),
+      ),
       el(
         "div",
         { class: "row" },

@@ -26,7 +26,7 @@ impl BotService {
     pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Result<(), BotError> {
         let question = turn.facts.text.clone();
         let verdict = match self.ports.knowledge.decide(&question).await {
-            Ok(verdict) => verdict,
+            Ok(verdict) => self.for_member(turn, verdict).await,
             Err(error) => {
                 tracing::warn!(%error, "knowledge base failed; handing off");
                 return self.hand_off(turn, HandoffReason::BotUnavailable).await;
@@ -55,6 +55,32 @@ impl BotService {
                 self.hand_off(turn, HandoffReason::LowConfidence).await
             }
         }
+    }
+
+    /// The verdict as this buyer sees it: an entry's answer for the buyer's
+    /// member level in place of its answer for everyone, before the grounding
+    /// check, the model or the buyer see any of it. Only a signed-in buyer has
+    /// a level (the shop says which); if the shop cannot say, everyone's answer.
+    pub(super) async fn for_member(&self, turn: &Turn, mut verdict: KbVerdict) -> KbVerdict {
+        if verdict.hits.iter().all(|h| h.member_answers.is_empty()) {
+            return verdict;
+        }
+        let level = match turn.buyer_account() {
+            Some(account) => match self.ports.commerce.member_level(account).await {
+                Ok(level) => level,
+                Err(error) => {
+                    tracing::warn!(%error, "member level unknown; everyone's answer");
+                    None
+                }
+            },
+            None => None,
+        };
+        verdict.hits = verdict
+            .hits
+            .into_iter()
+            .map(|hit| hit.for_level(level.as_deref()))
+            .collect();
+        verdict
     }
 
     pub(super) async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
@@ -556,6 +582,7 @@ mod tests {
             answer: String::new(),
             score: 0.9,
             wordings: Vec::new(),
+            member_answers: Vec::new(),
         };
         let (a, b) = (hit("a"), hit("b"));
         let cites = cited("text [2] and [1] and [2] and [9]", &[&a, &b]);

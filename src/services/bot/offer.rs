@@ -153,6 +153,7 @@ impl BotService {
         let Ok(verdict) = self.ports.knowledge.decide(&text).await else {
             return Ok(false); // intake as before
         };
+        let verdict = self.for_member(turn, verdict).await;
         let (KbDecision::Curated, Some(best)) = (verdict.decision, verdict.hits.first()) else {
             return Ok(false);
         };

@@ -303,6 +303,7 @@ pub fn diff_contents(a: &EntryContent, b: &EntryContent) -> Vec<FieldChange> {
         "locale",
         "valid_from",
         "valid_to",
+        "member_answers",
     ];
     fields
         .into_iter()

@@ -35,6 +35,7 @@ impl KnowledgeBase for KnowledgeService {
         for candidate in decision.candidates.iter().take(HITS) {
             let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
             let content = entry.content;
+            let member_answers = content.member_answers;
             let wordings = content
                 .similar
                 .into_iter()
@@ -47,6 +48,7 @@ impl KnowledgeBase for KnowledgeService {
                 answer: content.answer,
                 score: candidate.score,
                 wordings,
+                member_answers,
             });
         }
         let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
