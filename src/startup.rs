@@ -390,6 +390,7 @@ impl Application {
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
         tokio::spawn(presence.clone().run_sweeper(shutdown_rx.clone()));
+        tokio::spawn(presence.clone().run_fanout(shutdown_rx.clone()));
         tokio::spawn(
             knowledge
                 .clone()

@@ -2,7 +2,8 @@
 //! (page, referrer, cart) every few seconds; each heartbeat keeps its visit
 //! online, may trigger an invitation rule, and hands the page any invitation
 //! waiting for it (from a rule or from an agent). Agents list, filter and sort
-//! the online visits and are told of changes as they happen (on this node).
+//! the online visits and are told of changes as they happen, on every node
+//! (PostgreSQL: a change is announced to the other nodes, batched every 100 ms).
 
 use super::staff::StaffUser;
 use super::visitors::VisitorService;
@@ -36,6 +37,9 @@ const MAX_GREETING_CHARS: usize = 500;
 const TOUCH_BATCH: Duration = Duration::from_millis(250);
 /// How often silent visits are looked for and ended.
 const END_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Changed visits are announced to the other nodes together, at most this long
+/// after the first of them.
+const ANNOUNCE_BATCH: Duration = Duration::from_millis(100);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PresenceError {
@@ -184,6 +188,8 @@ pub struct PresenceService {
     rules: Mutex<Option<(i64, Rules)>>,
     /// Visits seen since the last batch write: visit id -> last seen.
     touches: Arc<Mutex<HashMap<String, i64>>>,
+    /// Changed visits not yet announced to the other nodes.
+    unannounced: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl PresenceService {
@@ -201,6 +207,31 @@ impl PresenceService {
             changes: broadcast::channel(4096).0,
             rules: Mutex::new(None),
             touches: Arc::default(),
+            unannounced: Arc::default(),
+        }
+    }
+
+    /// Tells this node's agents of the visits other nodes changed, until
+    /// `stop` (PostgreSQL with the fan-out on; nothing to do on one node).
+    pub async fn run_fanout(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut foreign = match self.store.foreign_visit_changes().await {
+            Ok(Some(foreign)) => foreign,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "visit changes of other nodes not followed");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                visit_id = foreign.recv() => match visit_id {
+                    Some(visit_id) => {
+                        let _ = self.changes.send(VisitChange { visit_id });
+                    }
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            }
         }
     }
 
@@ -477,6 +508,27 @@ impl PresenceService {
     fn changed(&self, visit_id: &str) {
         let _ = self.changes.send(VisitChange {
             visit_id: visit_id.to_owned(),
+        });
+        if !self.store.fans_out() {
+            return;
+        }
+        let first = {
+            let mut pending = self.unannounced.lock().expect("unannounced lock");
+            pending.insert(visit_id.to_owned());
+            pending.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let (store, pending) = (self.store.clone(), self.unannounced.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(ANNOUNCE_BATCH).await;
+            let ids: Vec<String> = std::mem::take(&mut *pending.lock().expect("unannounced lock"))
+                .into_iter()
+                .collect();
+            if let Err(error) = store.announce_visits(&ids).await {
+                tracing::warn!(%error, visits = ids.len(), "visit changes not announced");
+            }
         });
     }
 

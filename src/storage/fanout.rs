@@ -9,6 +9,9 @@ use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
 pub(super) const CHANNEL: &str = "xiaoer_commits";
+/// Visits whose list line changed ("node visit_id" per line): agents' visitor
+/// lists on every node re-read them.
+const VISITS_CHANNEL: &str = "xiaoer_visits";
 pub(super) const NOTIFY_SQL: &str = "SELECT pg_notify($1, $2)";
 /// PostgreSQL refuses payloads of 8000 bytes or more.
 const MAX_PAYLOAD: usize = 7900;
@@ -28,10 +31,14 @@ pub(super) fn payloads<'a>(
     node: &str,
     events: impl Iterator<Item = (&'a str, i64)>,
 ) -> Vec<String> {
+    joined(events.map(|(conversation_id, seq)| format!("{node} {conversation_id} {seq}")))
+}
+
+/// Lines joined into payloads under PostgreSQL's size limit.
+fn joined(lines: impl Iterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
-    for (conversation_id, seq) in events {
-        let line = format!("{node} {conversation_id} {seq}");
+    for line in lines {
         if !current.is_empty() && current.len() + 1 + line.len() > MAX_PAYLOAD {
             out.push(std::mem::take(&mut current));
         }
@@ -62,9 +69,83 @@ fn parse(own: &str, payload: &str) -> Vec<ForeignCommit> {
         .collect()
 }
 
+/// The visit ids in a payload that another node than `own` announced.
+fn parse_visits(own: &str, payload: &str) -> Vec<String> {
+    payload
+        .lines()
+        .filter_map(|line| {
+            let (node, visit_id) = line.split_once(' ')?;
+            (node != own && !visit_id.is_empty()).then(|| visit_id.to_owned())
+        })
+        .collect()
+}
+
 impl Store {
     pub(super) fn notify_commits(&self) -> bool {
         self.fanout && matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// Whether this node tells the others what changed (PostgreSQL with the
+    /// fan-out on).
+    pub fn fans_out(&self) -> bool {
+        self.notify_commits()
+    }
+
+    /// Tells the other nodes that these visits changed (nothing on SQLite or
+    /// with the fan-out off). Not transactional: the visits are already written.
+    pub async fn announce_visits(&self, visit_ids: &[String]) -> Result<(), StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(());
+        };
+        if !self.fanout {
+            return Ok(());
+        }
+        let node = &self.node;
+        for payload in joined(visit_ids.iter().map(|id| format!("{node} {id}"))) {
+            sqlx::query(NOTIFY_SQL)
+                .bind(VISITS_CHANNEL)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: the visits other nodes announce as changed. None on SQLite
+    /// or with the fan-out off. A lost connection is re-made by the listener;
+    /// announcements in between are missed (the lists also re-read on their own).
+    pub async fn foreign_visit_changes(
+        &self,
+    ) -> Result<Option<mpsc::Receiver<String>>, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(None);
+        };
+        if !self.fanout {
+            return Ok(None);
+        }
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(VISITS_CHANNEL).await?;
+        let own = self.node.clone();
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(async move {
+            loop {
+                let found = match listener.try_recv().await {
+                    Ok(Some(notification)) => parse_visits(&own, notification.payload()),
+                    Ok(None) => Vec::new(),
+                    Err(error) => {
+                        tracing::warn!(%error, "visit notifications interrupted");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        Vec::new()
+                    }
+                };
+                for visit_id in found {
+                    if tx.send(visit_id).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     /// Turns the cross-node announcements off (one node on PostgreSQL) or on.
@@ -118,6 +199,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visit_announcements_parse_back_without_our_own() {
+        let lines = ["a v1", "b v2", "b v3"].map(String::from);
+        let payload = joined(lines.into_iter()).join("\n");
+        assert_eq!(parse_visits("a", &payload), ["v2", "v3"]);
+        assert!(parse_visits("a", "garbage\nb ").is_empty());
+        let many = joined((0..1_000).map(|i| format!("node-x visit-{i:08}")));
+        assert!(many.len() > 1 && many.iter().all(|p| p.len() < 8000));
+        let back: usize = many.iter().map(|p| parse_visits("own", p).len()).sum();
+        assert_eq!(back, 1_000);
+    }
 
     #[test]
     fn payloads_stay_under_the_limit_and_parse_back_without_our_own() {

@@ -646,3 +646,56 @@ async fn new_conversations_from_one_ip_spread_over_two_nodes_meet_one_cluster_wi
     assert_eq!(rows_in(&a, "rate_windows").await, live);
     assert_eq!(rows_in(&a, "sign_in_failures").await, 0);
 }
+
+#[tokio::test]
+async fn an_agents_visitor_list_on_one_node_is_told_of_a_visit_arriving_on_the_other() {
+    if !backend_is_postgres() {
+        eprintln!("SKIPPED: cross-node feeds need PostgreSQL (SQLite is one node)");
+        return;
+    }
+    use crate::visitors::{SHOP, again, arrive, browser};
+    let (a, b) = two_nodes().await;
+    let agent = b.staff("vera", Role::Agent).await;
+    let mut stream = b
+        .client
+        .get(b.url("/api/v1/staff/visits/stream"))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let started = std::time::Instant::now();
+    // A shopper arrives on node A, then moves to a product page there.
+    let (visit, key) = arrive(&a, &browser(7), &format!("{SHOP}/"), None).await;
+    let mut seen = String::new();
+    let mut wait_for = async |needle: &str, seen: &mut String| {
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+                .await
+                .expect("node B's stream tells within 5 s, without polling")
+                .unwrap()
+                .expect("the stream stays open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    wait_for(&visit, &mut seen).await;
+    println!(
+        "visit on node A shown on node B's stream after {:?}",
+        started.elapsed()
+    );
+    seen.clear();
+    again(&a, &browser(7), &key, &format!("{SHOP}/item?sku=TS-001")).await;
+    wait_for(&visit, &mut seen).await;
+    // Node B's list, read from the shared database, has the new page.
+    let res = b.staff_get(&agent, "/api/v1/staff/visits").await;
+    let list: Vec<Value> = res.json().await.unwrap();
+    let line = list
+        .iter()
+        .find(|v| v["id"] == visit.as_str())
+        .unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(
+        line["current_page"],
+        format!("{SHOP}/item?sku=TS-001"),
+        "{line}"
+    );
+}
