@@ -129,7 +129,13 @@ impl Store {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(async move {
             loop {
-                let found = match listener.try_recv().await {
+                // The listener holds a pooled connection: let it go as soon as
+                // nobody follows (a stopping server's pool waits for it).
+                let received = tokio::select! {
+                    _ = tx.closed() => return,
+                    received = listener.try_recv() => received,
+                };
+                let found = match received {
                     Ok(Some(notification)) => parse_visits(&own, notification.payload()),
                     Ok(None) => Vec::new(),
                     Err(error) => {
