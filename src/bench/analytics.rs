@@ -128,7 +128,9 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let rows: Vec<RollupRow> = rollups
         .into_iter()
         .filter(|(_, v)| *v != 0)
-        .map(|((day, channel, agent, counter), v)| (day, channel, agent, counter, v))
+        .map(|((day, channel, agent, source, counter), v)| {
+            (day, channel, agent, source, counter, v)
+        })
         .collect();
     let rollup_rows = rows.len();
     store.seed_rollups(&rows, position).await?;
@@ -324,6 +326,7 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
                 visit_id: format!("vst_bench_{i:07}"),
                 source: *Source::ALL.choose(rng).expect("sources"),
                 pages_before: rng.gen_range(1..=6),
+                campaign: campaign(rng),
             },
         );
     }
@@ -397,8 +400,8 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
     }
 }
 
-/// The rollup rows being summed: (day, channel, agent, counter) → value.
-type Sums = HashMap<(String, String, String, String), i64>;
+/// The rollup rows being summed: (day, channel, agent, source, counter) → value.
+type Sums = HashMap<(String, String, String, String, String), i64>;
 
 /// Adds one conversation's or visit's counters to the rollup rows.
 fn add_up(rollups: &mut Sums, key: RollupKey, counters: Contribution) {
@@ -407,6 +410,7 @@ fn add_up(rollups: &mut Sums, key: RollupKey, counters: Contribution) {
             key.day.clone(),
             key.channel.clone(),
             key.agent_id.clone(),
+            key.source.clone(),
             counter,
         );
         *rollups.entry(k).or_default() += v;
@@ -424,7 +428,13 @@ fn visit(rng: &mut StdRng, now: i64, days: i64, offset: i32) -> VisitTally {
         ended: true,
         pages,
         dwell_ms: pages * rng.gen_range(5_000..120_000),
+        campaign: campaign(rng),
     }
+}
+
+/// One visit in four came from one of eight campaigns.
+fn campaign(rng: &mut StdRng) -> Option<String> {
+    (rng.gen_range(0..4) == 0).then(|| format!("campaign-{}", rng.gen_range(1..=8)))
 }
 
 /// Moves the clock of a generated conversation on by up to `max` ms.
@@ -463,6 +473,7 @@ fn fold(
         day: key.day,
         channel: key.channel,
         agent_id: key.agent_id,
+        source: key.source,
         queue_wait_ms: facts.queue_wait_ms(),
         last_position: *position,
         first_buyer_at: facts.first_buyer_at,

@@ -126,6 +126,8 @@ pub struct Facts {
     /// pages (`domain::funnel`), and the pages that visit opened before it.
     pub source: Option<Source>,
     pub pages_before_chat: i64,
+    /// That visit's campaign (`domain::funnel::campaign_of`), if it had one.
+    pub campaign: Option<String>,
 }
 
 impl Facts {
@@ -199,10 +201,12 @@ impl Facts {
             EventData::ConversationAttributed {
                 source,
                 pages_before,
+                campaign,
                 ..
             } if self.source.is_none() => {
                 self.source = Some(*source);
                 self.pages_before_chat = *pages_before;
+                self.campaign = campaign.clone();
             }
             // One order converts a chat; a second report changes nothing.
             EventData::Converted {
@@ -306,6 +310,25 @@ pub struct RollupKey {
     pub channel: String,
     /// Empty for chats no agent took.
     pub agent_id: String,
+    /// How the buyer came ([`source_key`]); empty for a chat not opened from
+    /// a visit of the shop's pages.
+    pub source: String,
+}
+
+/// The rollup key and filter value of a source: its name, or empty for none.
+pub fn source_key(source: Option<Source>) -> String {
+    source.map(|s| s.as_str().to_owned()).unwrap_or_default()
+}
+
+/// The `source` filter of a report: a source's name, or "none" for the chats
+/// not opened from a visit; the value kept in the rollups.
+pub fn parse_source_filter(raw: &str) -> Result<String, ReportInputError> {
+    match raw.trim() {
+        "none" => Ok(String::new()),
+        other => Source::parse(other)
+            .map(|s| s.as_str().to_owned())
+            .ok_or(ReportInputError::BadSource),
+    }
 }
 
 /// What one conversation adds to its rollup row: counter name → amount.
@@ -318,6 +341,7 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
         day: f.day.clone(),
         channel: f.channel.clone(),
         agent_id: f.agent_id.clone().unwrap_or_default(),
+        source: source_key(f.source),
     };
     let mut c = Contribution::new();
     let mut add = |name: &str, v: i64| {
@@ -388,6 +412,11 @@ pub fn contribution(f: &Facts) -> (RollupKey, Contribution) {
         let ordered = f.converted_cents.is_some() && f.converted_within_24h;
         for (name, v) in funnel::chat_counters(source, f.pages_before_chat, inquired, ordered) {
             add(&name, v);
+        }
+        if let Some(campaign) = &f.campaign {
+            for (name, v) in funnel::campaign_chat_counters(campaign, inquired, ordered) {
+                add(&name, v);
+            }
         }
     }
     let helpful = f.answer_votes.values().filter(|h| **h).count() as i64;
@@ -637,8 +666,10 @@ pub enum ReportInputError {
     BadRange,
     #[error("unknown metric {0}")]
     UnknownMetric(String),
-    #[error("group by day, week, month, agent, channel or group")]
+    #[error("group by day, week, month, agent, channel, group or source")]
     BadDimension,
+    #[error("source is search, ads, recommendation, referral, direct or none")]
+    BadSource,
     #[error("stars are 1 to 5; at most 5 tags of 20 characters; a comment of 500")]
     BadRating,
 }
@@ -702,6 +733,8 @@ pub enum Dimension {
     Agent,
     Channel,
     Group,
+    /// How the buyer came: search, ads, ... ("none": not from a visit).
+    Source,
 }
 
 impl Dimension {
@@ -713,6 +746,7 @@ impl Dimension {
             "agent" => Dimension::Agent,
             "channel" => Dimension::Channel,
             "group" => Dimension::Group,
+            "source" => Dimension::Source,
             _ => return Err(ReportInputError::BadDimension),
         })
     }
@@ -746,6 +780,7 @@ impl Dimension {
             Dimension::Agent => "agent",
             Dimension::Channel => "channel",
             Dimension::Group => "group",
+            Dimension::Source => "source",
         }
     }
 

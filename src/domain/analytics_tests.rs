@@ -333,6 +333,54 @@ fn a_report_groups_by_one_dimension_or_a_pair_of_different_ones() {
         );
     }
     assert_eq!(Dimension::Group.name(), "group");
+    assert_eq!(
+        Dimension::parse_pair("source,day"),
+        Ok((Dimension::Source, Some(Dimension::Day)))
+    );
+    assert_eq!(Dimension::Source.name(), "source");
+}
+
+#[test]
+fn a_chat_counts_under_the_source_of_the_visit_it_was_opened_from() {
+    let mut f = conversation_a();
+    assert_eq!(contribution(&f).0.source, "", "not from a visit");
+    f.apply(
+        T0 + 30 * MIN,
+        &EventData::ConversationAttributed {
+            visit_id: "v1".into(),
+            source: Source::Ads,
+            pages_before: 2,
+            campaign: Some("双12".into()),
+        },
+        None,
+        "2025-11-30",
+    );
+    let (key, counters) = contribution(&f);
+    assert_eq!(key.source, "ads");
+    assert_eq!(counters.get("src_chats:ads"), Some(&1));
+    assert_eq!(counters.get("campaign_chats:双12"), Some(&1));
+    // A second attribution changes nothing: a chat has one source.
+    f.apply(
+        T0 + 31 * MIN,
+        &EventData::ConversationAttributed {
+            visit_id: "v2".into(),
+            source: Source::Search,
+            pages_before: 1,
+            campaign: None,
+        },
+        None,
+        "2025-11-30",
+    );
+    assert_eq!(contribution(&f).0.source, "ads");
+    assert_eq!(parse_source_filter("none"), Ok(String::new()));
+    assert_eq!(parse_source_filter(" search "), Ok("search".to_owned()));
+    for bad in ["", "Search", "weibo", "src"] {
+        assert_eq!(
+            parse_source_filter(bad),
+            Err(ReportInputError::BadSource),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -155,6 +155,9 @@ pub enum EventData {
         visit_id: String,
         source: Source,
         returning: bool,
+        /// The entry URL's utm_campaign (`domain::funnel::campaign_of`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign: Option<String>,
     },
     /// A visit is over (its page fell silent for half an hour): how many pages
     /// it opened and how long it lasted, from its first page to its last
@@ -167,6 +170,9 @@ pub enum EventData {
         started_at: i64,
         pages: i64,
         dwell_ms: i64,
+        /// The entry URL's utm_campaign (`domain::funnel::campaign_of`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign: Option<String>,
     },
     /// A chat was opened from a visit (the visit's first chat): the visit's
     /// source and the pages it had opened before the chat.
@@ -175,6 +181,9 @@ pub enum EventData {
         visit_id: String,
         source: Source,
         pages_before: i64,
+        /// The entry URL's utm_campaign (`domain::funnel::campaign_of`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        campaign: Option<String>,
     },
 }
 
@@ -398,6 +407,7 @@ impl EventData {
                 visit_id: "vst_01J9Z8QB".into(),
                 source: Source::Search,
                 returning: false,
+                campaign: Some("double12".into()),
             },
             EventData::VisitEnded {
                 visit_id: "vst_01J9Z8QB".into(),
@@ -406,11 +416,13 @@ impl EventData {
                 started_at: 1_796_000_000_000,
                 pages: 4,
                 dwell_ms: 312_000,
+                campaign: Some("double12".into()),
             },
             EventData::ConversationAttributed {
                 visit_id: "vst_01J9Z8QB".into(),
                 source: Source::Search,
                 pages_before: 3,
+                campaign: Some("double12".into()),
             },
         ]
     }

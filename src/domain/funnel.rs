@@ -21,6 +21,10 @@
 //!   order within 24 h of the question (the conversion metric's `converted_24h`);
 //! - **chat rate** = chats / visits, **order rate** = orders / chats, **visit to
 //!   order** = orders / visits; empty when the denominator is 0.
+//!
+//! The same visits, chats and orders are also counted per campaign: the entry
+//! URL's `utm_campaign` ([`campaign_of`]), whatever the source; a line per
+//! campaign, the most visited first ([`campaigns`]).
 
 use super::analytics::{Contribution, RollupKey};
 use super::events::EventData;
@@ -42,7 +46,24 @@ pub struct VisitTally {
     pub ended: bool,
     pub pages: i64,
     pub dwell_ms: i64,
+    /// The entry URL's campaign, when it named one.
+    pub campaign: Option<String>,
 }
+
+/// The most campaign lines a funnel shows (the most visited).
+pub const MAX_CAMPAIGNS: usize = 20;
+
+/// A campaign as counted: the entry URL's `utm_campaign` trimmed, without
+/// control characters (it is at most 64 characters already); None when that
+/// leaves nothing.
+pub fn campaign_of(utm_campaign: Option<&str>) -> Option<String> {
+    let kept: String = utm_campaign?.chars().filter(|c| !c.is_control()).collect();
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_owned())
+}
+
+/// The campaign counters' names: `name:campaign` (the campaign may hold ':').
+const CAMPAIGN_COUNTERS: [&str; 3] = ["campaign_visits", "campaign_chats", "campaign_orders"];
 
 impl VisitTally {
     /// Folds a visit event in; `day` is the shop-local day the visit started.
@@ -50,21 +71,29 @@ impl VisitTally {
     pub fn apply(&mut self, data: &EventData, day: &str) {
         match data {
             EventData::VisitStarted {
-                source, returning, ..
+                source,
+                returning,
+                campaign,
+                ..
             } => {
                 self.day = day.to_owned();
                 self.source = Some(*source);
                 self.returning = *returning;
+                self.campaign = campaign.clone();
             }
             EventData::VisitEnded {
                 source,
                 returning,
                 pages,
                 dwell_ms,
+                campaign,
                 ..
             } => {
                 // A visit from before visits were counted has no start event.
                 self.day = day.to_owned();
+                if self.campaign.is_none() {
+                    self.campaign = campaign.clone();
+                }
                 self.source = Some(*source);
                 self.returning = *returning;
                 self.ended = true;
@@ -81,6 +110,7 @@ impl VisitTally {
             day: self.day.clone(),
             channel: VISIT_CHANNEL.to_owned(),
             agent_id: String::new(),
+            source: super::analytics::source_key(self.source),
         };
         let mut c = Contribution::new();
         let Some(source) = self.source else {
@@ -98,6 +128,9 @@ impl VisitTally {
             add("visits_ended", 1);
             add("visit_pages", self.pages);
             add("visit_dwell_ms", self.dwell_ms);
+        }
+        if let Some(campaign) = &self.campaign {
+            c.insert(format!("campaign_visits:{campaign}"), 1);
         }
         (key, c)
     }
@@ -131,11 +164,81 @@ const COUNTERS: [&str; 8] = [
     "src_orders",
 ];
 
-/// Whether a rollup counter is one of the funnel's (`name:source`).
+/// The campaign-side funnel counters of a chat opened from a visit of
+/// `campaign` (added by `domain::analytics::contribution`).
+pub fn campaign_chat_counters(campaign: &str, inquired: bool, ordered: bool) -> Vec<(String, i64)> {
+    vec![
+        (format!("campaign_chats:{campaign}"), 1),
+        (
+            format!("campaign_orders:{campaign}"),
+            i64::from(inquired && ordered),
+        ),
+    ]
+}
+
+/// Whether a rollup counter is one of the funnel's (`name:source`, or
+/// `name:campaign` for the campaign lines).
 pub fn is_funnel_counter(counter: &str) -> bool {
-    counter
-        .split_once(':')
-        .is_some_and(|(name, source)| COUNTERS.contains(&name) && Source::parse(source).is_some())
+    counter.split_once(':').is_some_and(|(name, rest)| {
+        (COUNTERS.contains(&name) && Source::parse(rest).is_some())
+            || (CAMPAIGN_COUNTERS.contains(&name) && !rest.is_empty())
+    })
+}
+
+/// A campaign's line of the funnel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignRow {
+    pub campaign: String,
+    pub visits: i64,
+    pub chats: i64,
+    pub orders: i64,
+    pub chat_rate: Option<f64>,
+    pub order_rate: Option<f64>,
+    pub visit_to_order: Option<f64>,
+}
+
+/// The campaign lines of the counters summed over a range: the
+/// [`MAX_CAMPAIGNS`] with the most visits (then the most chats, then by
+/// name), each with its rates.
+pub fn campaigns(sums: &BTreeMap<String, i64>) -> Vec<CampaignRow> {
+    let mut by: BTreeMap<&str, [i64; 3]> = BTreeMap::new();
+    for (counter, value) in sums {
+        let Some((name, campaign)) = counter.split_once(':') else {
+            continue;
+        };
+        if let Some(i) = CAMPAIGN_COUNTERS.iter().position(|c| *c == name) {
+            by.entry(campaign).or_default()[i] += value;
+        }
+    }
+    let mut rows: Vec<CampaignRow> = by
+        .into_iter()
+        .filter(|(_, [visits, chats, _])| *visits > 0 || *chats > 0)
+        .map(|(campaign, [visits, chats, orders])| {
+            let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
+            CampaignRow {
+                campaign: campaign.to_owned(),
+                visits,
+                chats,
+                orders,
+                chat_rate: ratio(chats, visits),
+                order_rate: ratio(orders, chats),
+                visit_to_order: ratio(orders, visits),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.visits, b.chats)
+            .cmp(&(a.visits, a.chats))
+            .then_with(|| a.campaign.cmp(&b.campaign))
+    });
+    rows.truncate(MAX_CAMPAIGNS);
+    rows
+}
+
+/// Whether a rollup counter is one of a visit's own (not of a chat).
+pub fn is_visit_counter(counter: &str) -> bool {
+    is_funnel_counter(counter)
+        && (counter.starts_with("visit") || counter.starts_with("campaign_visits:"))
 }
 
 /// One line of the funnel: a source, or every source together (`source` None).
@@ -175,6 +278,37 @@ pub fn funnel(sums: &BTreeMap<String, i64>) -> Vec<FunnelRow> {
     rows
 }
 
+/// One day of the funnel, every source together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelDay {
+    pub day: String,
+    pub visits: i64,
+    pub chats: i64,
+    pub orders: i64,
+}
+
+/// The funnel day by day: `days` in order, each with the sums of its own
+/// counters (day → counter name → sum); a day without any is all zeros.
+pub fn by_day(
+    days: impl IntoIterator<Item = String>,
+    sums: &BTreeMap<String, BTreeMap<String, i64>>,
+) -> Vec<FunnelDay> {
+    let empty = BTreeMap::new();
+    days.into_iter()
+        .map(|day| {
+            let total = funnel(sums.get(&day).unwrap_or(&empty))
+                .pop()
+                .unwrap_or_else(|| row(None, [0; 8]));
+            FunnelDay {
+                day,
+                visits: total.visits,
+                chats: total.chats,
+                orders: total.orders,
+            }
+        })
+        .collect()
+}
+
 fn row(source: Option<Source>, n: [i64; 8]) -> FunnelRow {
     let [
         visits,
@@ -211,6 +345,7 @@ mod tests {
             visit_id: "v".into(),
             source,
             returning,
+            campaign: None,
         }
     }
 
@@ -222,7 +357,69 @@ mod tests {
             started_at: 0,
             pages,
             dwell_ms,
+            campaign: None,
         }
+    }
+
+    #[test]
+    fn campaigns_are_counted_by_their_utm_name_and_the_most_visited_are_listed() {
+        assert_eq!(
+            campaign_of(Some("  双12预热\n ")),
+            Some("双12预热".to_owned())
+        );
+        assert_eq!(campaign_of(Some(" \t ")), None);
+        assert_eq!(campaign_of(None), None);
+        // A visit of a campaign, then a chat from it that ordered.
+        let mut v = VisitTally::default();
+        v.apply(
+            &EventData::VisitStarted {
+                visit_id: "v".into(),
+                source: Source::Ads,
+                returning: false,
+                campaign: Some("双12".into()),
+            },
+            "2026-12-01",
+        );
+        let (_, c) = v.contribution();
+        assert_eq!(c.get("campaign_visits:双12"), Some(&1));
+        assert_eq!(
+            campaign_chat_counters("双12", true, true),
+            [
+                ("campaign_chats:双12".to_owned(), 1),
+                ("campaign_orders:双12".to_owned(), 1)
+            ]
+        );
+        // 25 campaigns: the 20 most visited, ties by chats then name.
+        let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+        for i in 0..25 {
+            sums.insert(format!("campaign_visits:c{i:02}"), 100 - i);
+        }
+        sums.insert("campaign_visits:tie-b".into(), 90);
+        sums.insert("campaign_visits:tie-a".into(), 90);
+        sums.insert("campaign_chats:tie-b".into(), 2);
+        sums.insert("campaign_chats:c00".into(), 10);
+        sums.insert("campaign_orders:c00".into(), 4);
+        sums.insert("visits:ads".into(), 1000);
+        let rows = campaigns(&sums);
+        assert_eq!(rows.len(), MAX_CAMPAIGNS);
+        let names: Vec<&str> = rows.iter().map(|r| r.campaign.as_str()).take(12).collect();
+        assert_eq!(
+            names,
+            [
+                "c00", "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09", "tie-b",
+                "c10"
+            ]
+        );
+        assert_eq!(
+            rows[12].campaign, "tie-a",
+            "90 visits each: most chats, then by name"
+        );
+        let c00 = &rows[0];
+        assert_eq!((c00.visits, c00.chats, c00.orders), (100, 10, 4));
+        assert_eq!(
+            (c00.chat_rate, c00.order_rate, c00.visit_to_order),
+            (Some(0.1), Some(0.4), Some(0.04))
+        );
     }
 
     #[test]
@@ -331,8 +528,48 @@ mod tests {
         assert!(is_funnel_counter("visits:search"));
         assert!(is_funnel_counter("src_orders:direct"));
         assert!(!is_funnel_counter("visits:moon"));
+        assert!(is_visit_counter("visit_dwell_ms:ads") && is_visit_counter("visits:direct"));
+        assert!(!is_visit_counter("src_chats:ads") && !is_visit_counter("visits"));
+        assert!(
+            is_visit_counter("campaign_visits:双12") && !is_visit_counter("campaign_chats:双12")
+        );
+        assert!(is_funnel_counter("campaign_orders:a:b") && !is_funnel_counter("campaign_orders:"));
         assert!(!is_funnel_counter("conversations"));
         assert!(!is_funnel_counter("handoff_reason:low_confidence"));
+    }
+
+    #[test]
+    fn the_funnel_by_day_adds_every_source_of_each_day_and_fills_empty_days() {
+        let day = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let sums = BTreeMap::from([
+            (
+                "2026-12-01".to_owned(),
+                day(&[
+                    ("visits:search", 3),
+                    ("visits:ads", 2),
+                    ("src_chats:search", 1),
+                    ("src_chats:ads", 1),
+                    ("src_orders:ads", 1),
+                    ("conversations", 9),
+                ]),
+            ),
+            ("2026-12-03".to_owned(), day(&[("visits:direct", 1)])),
+        ]);
+        let days = ["2026-12-01", "2026-12-02", "2026-12-03"].map(String::from);
+        let got: Vec<(String, i64, i64, i64)> = by_day(days, &sums)
+            .into_iter()
+            .map(|d| (d.day, d.visits, d.chats, d.orders))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2026-12-01".to_owned(), 5, 2, 1),
+                ("2026-12-02".to_owned(), 0, 0, 0),
+                ("2026-12-03".to_owned(), 1, 0, 0),
+            ]
+        );
     }
 
     #[test]

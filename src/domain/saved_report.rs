@@ -94,6 +94,9 @@ pub struct ReportSpec {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
+    /// search, ads, recommendation, referral, direct, or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// E-mailed to the owner on this schedule; never when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
@@ -143,6 +146,10 @@ impl ReportSpec {
         self.channel = keep(self.channel);
         self.agent_id = keep(self.agent_id);
         self.group_id = keep(self.group_id);
+        self.source = keep(self.source);
+        if let Some(source) = &self.source {
+            super::analytics::parse_source_filter(source)?;
+        }
         Ok(self)
     }
 

@@ -4,8 +4,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
-use crate::domain::analytics::{CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics};
-use crate::domain::funnel::FunnelRow;
+use crate::domain::analytics::{
+    CsatRating, DayRange, Dimension, Period, parse_day, parse_metrics, parse_source_filter,
+};
+use crate::domain::funnel::{CampaignRow, FunnelDay, FunnelRow};
 use crate::domain::saved_report::ReportSpec;
 use crate::services::analytics::{CsatState, Filters, Report, Summary};
 use crate::services::saved_reports::SavedReportView;
@@ -50,6 +52,8 @@ pub struct SummaryQuery {
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
+    /// search, ads, recommendation, referral, direct, or none.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +65,8 @@ pub struct ReportQuery {
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
+    /// search, ads, recommendation, referral, direct, or none.
+    pub source: Option<String>,
     /// json (default), csv or xlsx.
     pub format: Option<String>,
 }
@@ -73,13 +79,25 @@ pub struct RatingInput {
     pub comment: Option<String>,
 }
 
-fn filters(channel: Option<String>, agent_id: Option<String>, group_id: Option<String>) -> Filters {
+fn filters(
+    channel: Option<String>,
+    agent_id: Option<String>,
+    group_id: Option<String>,
+    source: Option<String>,
+) -> Result<Filters, ApiError> {
     let keep = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    Filters {
+    let source = match keep(source) {
+        Some(raw) => Some(
+            parse_source_filter(&raw).map_err(crate::services::analytics::AnalyticsError::from)?,
+        ),
+        None => None,
+    };
+    Ok(Filters {
         channel: keep(channel),
         agent_id: keep(agent_id),
         group_id: keep(group_id),
-    }
+        source,
+    })
 }
 
 pub async fn summary(
@@ -92,7 +110,7 @@ pub async fn summary(
         None => None,
     };
     let period = q.period.unwrap_or(Period::Day);
-    let filters = filters(q.channel, q.agent_id, q.group_id);
+    let filters = filters(q.channel, q.agent_id, q.group_id, q.source)?;
     Ok(Json(
         state
             .analytics
@@ -117,7 +135,7 @@ pub async fn report(
     let range = DayRange::parse(&q.from, &q.to).map_err(AnalyticsError::from)?;
     let metrics = parse_metrics(&q.metrics).map_err(AnalyticsError::from)?;
     let dimensions = Dimension::parse_pair(&q.by).map_err(AnalyticsError::from)?;
-    let filters = filters(q.channel, q.agent_id, q.group_id);
+    let filters = filters(q.channel, q.agent_id, q.group_id, q.source)?;
     let report = state
         .analytics
         .report(&staff, range, metrics, dimensions, filters)
@@ -143,6 +161,10 @@ pub struct Funnel {
     pub to: String,
     /// A line per source with visits or chats, then the total (source null).
     pub rows: Vec<FunnelRow>,
+    /// The most visited campaigns (utm_campaign), at most 20.
+    pub campaigns: Vec<CampaignRow>,
+    /// Every day of the range, every source together.
+    pub days: Vec<FunnelDay>,
 }
 
 pub async fn funnel(
@@ -152,11 +174,13 @@ pub async fn funnel(
 ) -> Result<Json<Funnel>, ApiError> {
     let range = DayRange::parse(&q.from, &q.to)
         .map_err(crate::services::analytics::AnalyticsError::from)?;
-    let rows = state.analytics.funnel(&staff, &range).await?;
+    let report = state.analytics.funnel(&staff, &range).await?;
     Ok(Json(Funnel {
         from: range.from.to_string(),
         to: range.to.to_string(),
-        rows,
+        rows: report.rows,
+        campaigns: report.campaigns,
+        days: report.days,
     }))
 }
 
@@ -168,6 +192,8 @@ pub struct DrillQuery {
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
+    /// search, ads, recommendation, referral, direct, or none.
+    pub source: Option<String>,
 }
 
 /// One line per conversation started on the range's days, streamed a page at
@@ -179,7 +205,7 @@ pub async fn conversations_csv(
 ) -> Result<Response, ApiError> {
     let range = DayRange::parse(&q.from, &q.to)
         .map_err(crate::services::analytics::AnalyticsError::from)?;
-    let filters = filters(q.channel, q.agent_id, q.group_id);
+    let filters = filters(q.channel, q.agent_id, q.group_id, q.source)?;
     let drill = state.analytics.drill_down(&staff, &range, filters).await?;
     let stream = futures::stream::unfold(Some(drill), |drill| async move {
         let mut drill = drill?;

@@ -961,6 +961,7 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
                     }
                     ReportInputError::UnknownMetric(_) => "unknown_metric",
                     ReportInputError::BadDimension => "unknown_dimension",
+                    ReportInputError::BadSource => "invalid_report_source",
                     ReportInputError::BadRating => "invalid_rating",
                 };
                 ApiError::bad_request(code, message)

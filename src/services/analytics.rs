@@ -9,7 +9,7 @@ use crate::domain::analytics::{
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
-use crate::domain::funnel::{self, FunnelRow, VisitTally};
+use crate::domain::funnel::{self, CampaignRow, FunnelDay, FunnelRow, VisitTally};
 use crate::domain::staff::Role;
 use crate::ports::Clock;
 use crate::services::chat::{Actor, ChatError, ChatService};
@@ -18,7 +18,7 @@ use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
 use crate::storage::{
-    FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError,
+    FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError, WaitRow,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -79,6 +79,9 @@ pub struct Filters {
     pub channel: Option<String>,
     pub agent_id: Option<String>,
     pub group_id: Option<String>,
+    /// A source's name, or empty for the chats not opened from a visit
+    /// (`domain::analytics::parse_source_filter`).
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +145,16 @@ pub struct AnalyticsService {
     chat: Arc<ChatService>,
 }
 
+/// The visitor funnel of a range (`domain::funnel`).
+pub struct FunnelReport {
+    /// A line per source, then the total.
+    pub rows: Vec<FunnelRow>,
+    /// The most visited campaigns.
+    pub campaigns: Vec<CampaignRow>,
+    /// Every day of the range, every source together.
+    pub days: Vec<FunnelDay>,
+}
+
 /// Folds events into facts and rollups (the subscriber's work, and the
 /// rebuild's, which needs no chat service).
 pub struct Rollups {
@@ -153,7 +166,7 @@ pub struct Rollups {
 /// The rollup counters of the rows a report reads, with their queue waits.
 struct Selected {
     rows: Vec<RollupRow>,
-    waits: Vec<(String, String, String, i64)>,
+    waits: Vec<WaitRow>,
 }
 
 impl AnalyticsService {
@@ -252,6 +265,7 @@ impl AnalyticsService {
             day: true,
             channel: filters.channel.is_some(),
             agent: true,
+            source: filters.source.is_some(),
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let totals = totals_of(&selected, |_| true);
@@ -265,8 +279,8 @@ impl AnalyticsService {
         agents.sort();
         agents.dedup();
         let qa = self.qa_scores(&range).await?;
-        let by_agent = grouped_totals(&selected, |_, _, agent| vec![agent.to_owned()]);
-        let by_day = grouped_totals(&selected, |day, _, _| vec![day.to_owned()]);
+        let by_agent = grouped_totals(&selected, |row| vec![row.agent.to_owned()]);
+        let by_day = grouped_totals(&selected, |row| vec![row.day.to_owned()]);
         let agents = agents
             .into_iter()
             .map(|agent| {
@@ -345,6 +359,7 @@ impl AnalyticsService {
                 || matches!(scope, Scope::Agents { .. })
                 || filters.agent_id.is_some()
                 || filters.group_id.is_some(),
+            source: uses(&[Dimension::Source]) || filters.source.is_some(),
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
@@ -352,12 +367,12 @@ impl AnalyticsService {
             Some(d) => Some(Keying::new(self.dimension_keys(&selected, d).await?, d)),
             None => None,
         };
-        let mut grouped = grouped_totals(&selected, |day, channel, agent| {
-            let firsts = first.keys_of(day, channel, agent);
+        let mut grouped = grouped_totals(&selected, |row| {
+            let firsts = first.keys_of(row);
             match &second {
                 None => firsts,
                 Some(second) => {
-                    let seconds = second.keys_of(day, channel, agent);
+                    let seconds = second.keys_of(row);
                     firsts
                         .iter()
                         .flat_map(|a| seconds.iter().map(move |b| pair_key(a, b)))
@@ -411,6 +426,19 @@ impl AnalyticsService {
                     keys.entry(key.clone()).or_insert((key, HashSet::new()));
                 }
             }
+            Dimension::Source => {
+                // A source with visits but no chat has no conversation row.
+                for r in selected
+                    .rows
+                    .iter()
+                    .filter(|r| !funnel::is_visit_counter(&r.4))
+                {
+                    let key = source_row_key(&r.3);
+                    // The console names the sources in the reader's language.
+                    keys.entry(key.to_owned())
+                        .or_insert((key.to_owned(), HashSet::new()));
+                }
+            }
             Dimension::Agent => {
                 let names: HashMap<String, String> =
                     self.store.staff_names().await?.into_iter().collect();
@@ -446,24 +474,38 @@ impl AnalyticsService {
     /// The visitor funnel of the range's days (`domain::funnel`): a line per
     /// source, then the total. Admins only: the shop's traffic and sales are
     /// no team's own numbers.
+    /// With it, the range day by day (every source together), for the chart.
     pub async fn funnel(
         &self,
         staff: &StaffUser,
         range: &DayRange,
-    ) -> Result<Vec<FunnelRow>, AnalyticsError> {
+    ) -> Result<FunnelReport, AnalyticsError> {
         if staff.role != Role::Admin {
             return Err(AnalyticsError::Forbidden);
         }
         let (from, to) = (range.from.to_string(), range.to.to_string());
-        let sums: BTreeMap<String, i64> = self
+        let by_day = RollupGrouping {
+            day: true,
+            ..RollupGrouping::default()
+        };
+        let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+        let mut days: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for (day, _, _, _, counter, value) in self
             .store
-            .analytics_sums(&from, &to, RollupGrouping::default(), None)
+            .analytics_sums(&from, &to, by_day, (None, None))
             .await?
-            .into_iter()
-            .filter(|row| funnel::is_funnel_counter(&row.3))
-            .map(|row| (row.3, row.4))
-            .collect();
-        Ok(funnel::funnel(&sums))
+        {
+            if funnel::is_funnel_counter(&counter) {
+                *sums.entry(counter.clone()).or_default() += value;
+                *days.entry(day).or_default().entry(counter).or_default() += value;
+            }
+        }
+        let every_day = range.days().map(|d| d.to_string());
+        Ok(FunnelReport {
+            rows: funnel::funnel(&sums),
+            campaigns: funnel::campaigns(&sums),
+            days: funnel::by_day(every_day, &days),
+        })
     }
 
     async fn scope(&self, staff: &StaffUser, filters: &Filters) -> Result<Scope, AnalyticsError> {
@@ -533,22 +575,32 @@ impl AnalyticsService {
     ) -> Result<Selected, AnalyticsError> {
         let (from, to) = (range.from.to_string(), range.to.to_string());
         let group = self.group_members(filters).await?;
-        let keep = |channel: &str, agent: &str| {
+        let keep = |channel: &str, agent: &str, source: &str| {
             scope.admits(agent)
                 && filters.channel.as_deref().is_none_or(|c| c == channel)
+                && filters.source.as_deref().is_none_or(|s| s == source)
                 && filters.agent_id.as_deref().is_none_or(|a| a == agent)
                 && group.as_ref().is_none_or(|g| g.contains(agent))
         };
         let mut rows: Vec<RollupRow> = self
             .store
-            .analytics_sums(&from, &to, by, filters.channel.as_deref())
+            .analytics_sums(
+                &from,
+                &to,
+                by,
+                (filters.channel.as_deref(), filters.source.as_deref()),
+            )
             .await?
             .into_iter()
-            .filter(|r| keep(&r.1, &r.2))
+            .filter(|r| keep(&r.1, &r.2, &r.3))
             .collect();
-        // Agent time belongs to no channel: a report by or of a channel has none.
-        if metrics.iter().any(|m| m.agent_time()) && !by.channel {
-            rows.extend(self.agent_time(range, by, |agent| keep("", agent)).await?);
+        // Agent time belongs to no channel and no source: a report by or of
+        // either has none.
+        if metrics.iter().any(|m| m.agent_time()) && !by.channel && !by.source {
+            rows.extend(
+                self.agent_time(range, by, |agent| keep("", agent, ""))
+                    .await?,
+            );
         }
         let waits = match needs_waits(metrics) {
             true => self
@@ -556,7 +608,7 @@ impl AnalyticsService {
                 .analytics_queue_waits(&from, &to)
                 .await?
                 .into_iter()
-                .filter(|w| keep(&w.1, &w.2))
+                .filter(|w| keep(&w.1, &w.2, &w.3))
                 .collect(),
             false => Vec::new(),
         };
@@ -629,7 +681,14 @@ impl AnalyticsService {
             .into_iter()
             .filter(|(_, v)| *v != 0)
             .map(|((day, agent, counter), value)| {
-                (day, String::new(), agent, counter.to_owned(), value)
+                (
+                    day,
+                    String::new(),
+                    agent,
+                    String::new(),
+                    counter.to_owned(),
+                    value,
+                )
             })
             .collect())
     }
@@ -703,6 +762,7 @@ impl Rollups {
             day: after.0.day.clone(),
             channel: after.0.channel.clone(),
             agent_id: after.0.agent_id.clone(),
+            source: after.0.source.clone(),
             queue_wait_ms: facts.queue_wait_ms(),
             last_position: event.position,
             first_buyer_at: facts.first_buyer_at,
@@ -827,6 +887,7 @@ fn deltas(
             day: key.day,
             channel: key.channel,
             agent_id: key.agent_id,
+            source: key.source,
             counter,
             delta,
         })
@@ -836,21 +897,22 @@ fn deltas(
 fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
     let mut totals = Totals::default();
     for row in selected.rows.iter().filter(|r| keep(r)) {
-        totals.add(&row.3, row.4);
+        totals.add(&row.4, row.5);
     }
     totals.queue_waits = selected
         .waits
         .iter()
-        .filter(|(day, channel, agent, _)| {
+        .filter(|(day, channel, agent, source, _)| {
             keep(&(
                 day.clone(),
                 channel.clone(),
                 agent.clone(),
+                source.clone(),
                 String::new(),
                 0,
             ))
         })
-        .map(|w| w.3)
+        .map(|w| w.4)
         .collect();
     totals.queue_waits.sort_unstable();
     totals
@@ -879,17 +941,31 @@ impl Keying {
         }
     }
 
-    fn keys_of(&self, day: &str, channel: &str, agent: &str) -> Vec<String> {
+    fn keys_of(&self, row: &RowKey) -> Vec<String> {
         match self.dimension {
             Dimension::Day | Dimension::Week | Dimension::Month => {
-                vec![self.dimension.bucket(day)]
+                vec![self.dimension.bucket(row.day)]
             }
-            Dimension::Channel => vec![channel.to_owned()],
+            Dimension::Channel => vec![row.channel.to_owned()],
+            Dimension::Source => vec![source_row_key(row.source).to_owned()],
             Dimension::Agent | Dimension::Group => {
-                self.of_agent.get(agent).cloned().unwrap_or_default()
+                self.of_agent.get(row.agent).cloned().unwrap_or_default()
             }
         }
     }
+}
+
+/// The columns of a rollup or queue-wait row a report key is made from.
+struct RowKey<'a> {
+    day: &'a str,
+    channel: &'a str,
+    agent: &'a str,
+    source: &'a str,
+}
+
+/// A report row's key for a source as the rollups keep it ("none" for '').
+fn source_row_key(source: &str) -> &str {
+    if source.is_empty() { "none" } else { source }
 }
 
 /// One key for a pair of dimension keys (the unit separator never occurs in
@@ -903,16 +979,28 @@ fn pair_key(first: &str, second: &str) -> String {
 /// several keys (an agent in several groups) or none.
 fn grouped_totals(
     selected: &Selected,
-    keys_of: impl Fn(&str, &str, &str) -> Vec<String>,
+    keys_of: impl Fn(&RowKey) -> Vec<String>,
 ) -> HashMap<String, Totals> {
     let mut out: HashMap<String, Totals> = HashMap::new();
-    for (day, channel, agent, counter, value) in &selected.rows {
-        for key in keys_of(day, channel, agent) {
+    for (day, channel, agent, source, counter, value) in &selected.rows {
+        let row = RowKey {
+            day,
+            channel,
+            agent,
+            source,
+        };
+        for key in keys_of(&row) {
             out.entry(key).or_default().add(counter, *value);
         }
     }
-    for (day, channel, agent, wait) in &selected.waits {
-        for key in keys_of(day, channel, agent) {
+    for (day, channel, agent, source, wait) in &selected.waits {
+        let row = RowKey {
+            day,
+            channel,
+            agent,
+            source,
+        };
+        for key in keys_of(&row) {
             out.entry(key).or_default().queue_waits.push(*wait);
         }
     }
@@ -1040,8 +1128,11 @@ impl DrillDown {
                 .analytics_facts_page(
                     (&self.from, &self.to),
                     (&self.after.0, &self.after.1),
-                    self.filters.channel.as_deref(),
-                    self.filters.agent_id.as_deref(),
+                    (
+                        self.filters.channel.as_deref(),
+                        self.filters.agent_id.as_deref(),
+                        self.filters.source.as_deref(),
+                    ),
                     DRILL_PAGE,
                 )
                 .await?;
@@ -1179,6 +1270,7 @@ mod tests {
             day: "2026-11-30".into(),
             channel: "web".into(),
             agent_id: agent.into(),
+            source: String::new(),
         };
         let before = (
             key(""),

@@ -10,6 +10,7 @@ use super::visitors::VisitorService;
 use crate::crypto::{self, Token};
 use crate::domain::catalogue::Sku;
 use crate::domain::events::{EventData, NewEvent};
+use crate::domain::funnel;
 use crate::domain::invitation::{InvitationRule, RuleAction, RuleError};
 use crate::domain::presence::{
     BadBrowserId, BrowserId, HEARTBEAT_EVERY_MS, Heartbeat, ONLINE_FOR_MS, Source, Tag, Utm,
@@ -332,6 +333,7 @@ impl PresenceService {
                 visit_id: row.id.clone(),
                 source: state.source,
                 returning,
+                campaign: funnel::campaign_of(state.utm.campaign.as_deref()),
             },
             created_at: now,
         };
@@ -369,6 +371,7 @@ impl PresenceService {
                 visit_id: visit.id.clone(),
                 source: state.source,
                 pages_before: state.pages.len() as i64,
+                campaign: funnel::campaign_of(state.utm.campaign.as_deref()),
             },
             created_at: now,
         };
@@ -430,9 +433,13 @@ impl PresenceService {
                     .state
                     .as_deref()
                     .and_then(|s| serde_json::from_str(s).ok());
-                let (source, pages) = match &state {
-                    Some(s) => (s.source, s.pages.len() as i64),
-                    None => (Source::Direct, 0),
+                let (source, pages, campaign) = match &state {
+                    Some(s) => (
+                        s.source,
+                        s.pages.len() as i64,
+                        funnel::campaign_of(s.utm.campaign.as_deref()),
+                    ),
+                    None => (Source::Direct, 0, None),
                 };
                 let event = NewEvent {
                     id: format!("evt_visit_ended_{}", visit.id),
@@ -445,6 +452,7 @@ impl PresenceService {
                         started_at: visit.started_at,
                         pages,
                         dwell_ms: (visit.last_seen_at - visit.started_at).max(0),
+                        campaign,
                     },
                     created_at: visit.last_seen_at,
                 };

@@ -10,7 +10,9 @@ use super::analytics::{AnalyticsService, Filters, csv_lines};
 use super::shop::ShopService;
 use super::staff::{StaffService, StaffUser};
 use super::ticket_mail::TicketMail;
-use crate::domain::analytics::{Dimension, local_day, parse_day, parse_metrics};
+use crate::domain::analytics::{
+    Dimension, local_day, parse_day, parse_metrics, parse_source_filter,
+};
 use crate::domain::saved_report::{MAX_PER_OWNER, ReportSpec, SpecError, report_mail};
 use crate::domain::ticket_mail::ReminderMail;
 use crate::ports::Clock;
@@ -137,6 +139,10 @@ impl SavedReportService {
             channel: spec.channel.clone(),
             agent_id: spec.agent_id.clone(),
             group_id: spec.group_id.clone(),
+            source: match spec.source.as_deref() {
+                Some(raw) => Some(parse_source_filter(raw).map_err(|e| e.to_string())?),
+                None => None,
+            },
         };
         let result = self
             .analytics

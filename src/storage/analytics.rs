@@ -11,6 +11,8 @@ pub struct FactsRow {
     pub day: String,
     pub channel: String,
     pub agent_id: String,
+    /// How the buyer came (`domain::presence::Source`); '' when not from a visit.
+    pub source: String,
     pub queue_wait_ms: Option<i64>,
     pub last_position: i64,
     /// The buyer's first message (conversion counts from it), kept in a column
@@ -26,6 +28,7 @@ pub struct RollupDelta {
     pub day: String,
     pub channel: String,
     pub agent_id: String,
+    pub source: String,
     pub counter: String,
     pub delta: i64,
 }
@@ -55,8 +58,11 @@ pub struct AgentTimeRows {
     pub loads: Vec<(String, i64, i64)>,
 }
 
-/// A rollup counter as read back: (day, channel, agent, counter, value).
-pub type RollupRow = (String, String, String, String, i64);
+/// A rollup counter as read back: (day, channel, agent, source, counter, value).
+pub type RollupRow = (String, String, String, String, String, i64);
+
+/// A conversation's queue wait as read back: (day, channel, agent, source, wait).
+pub type WaitRow = (String, String, String, String, i64);
 
 /// Which columns of the rollups a report keeps apart; the others are summed
 /// over in the database.
@@ -65,15 +71,17 @@ pub struct RollupGrouping {
     pub day: bool,
     pub channel: bool,
     pub agent: bool,
+    pub source: bool,
 }
 
 impl RollupGrouping {
     /// The query: only fixed column names go into the text, the values are bound.
-    fn sql(self, one_channel: bool) -> String {
+    fn sql(self, one_channel: bool, one_source: bool) -> String {
         let kept = [
             (self.day, "day"),
             (self.channel, "channel"),
             (self.agent, "agent_id"),
+            (self.source, "source"),
         ];
         let columns: Vec<&str> = kept
             .iter()
@@ -86,6 +94,7 @@ impl RollupGrouping {
             (self.agent, "agent_id"),
             (true, "counter"),
             (self.channel, "channel"),
+            (self.source, "source"),
         ]
         .iter()
         .filter(|(keep, _)| *keep)
@@ -93,20 +102,26 @@ impl RollupGrouping {
         .collect();
         let group = group.join(", ");
         let channel = if one_channel { " AND channel = $3" } else { "" };
+        let source = match (one_channel, one_source) {
+            (_, false) => "",
+            (true, true) => " AND source = $4",
+            (false, true) => " AND source = $3",
+        };
         format!(
             "SELECT {}, counter, CAST(SUM(value) AS BIGINT) FROM analytics_daily \
-             WHERE day >= $1 AND day <= $2 AND value <> 0{channel} GROUP BY {group} ORDER BY {group}",
+             WHERE day >= $1 AND day <= $2 AND value <> 0{channel}{source} GROUP BY {group} ORDER BY {group}",
             columns.join(", ")
         )
     }
 }
 
 /// Moves one rollup counter by a delta.
-const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
+const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, source, counter, value) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, channel, agent_id, source, counter) \
     DO UPDATE SET value = analytics_daily.value + excluded.value";
 
 type FactsTuple = (
+    String,
     String,
     String,
     String,
@@ -122,7 +137,7 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> Result<Option<FactsRow>, StoreError> {
-        let sql = "SELECT conversation_id, day, channel, agent_id, queue_wait_ms, last_position, \
+        let sql = "SELECT conversation_id, day, channel, agent_id, source, queue_wait_ms, last_position, \
                    first_buyer_at, facts FROM analytics_facts WHERE conversation_id = $1";
         let row: Option<FactsTuple> = on_pool!(self, pool => sqlx::query_as(sql)
             .bind(conversation_id).fetch_optional(pool).await?);
@@ -132,6 +147,7 @@ impl Store {
                 day,
                 channel,
                 agent_id,
+                source,
                 queue_wait_ms,
                 last_position,
                 first_buyer_at,
@@ -141,6 +157,7 @@ impl Store {
                 day,
                 channel,
                 agent_id,
+                source,
                 queue_wait_ms,
                 last_position,
                 first_buyer_at,
@@ -164,10 +181,10 @@ impl Store {
         let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
             ON CONFLICT (day, agent_id) DO UPDATE SET net = analytics_load_daily.net + excluded.net";
         let facts = "INSERT INTO analytics_facts \
-            (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at, first_buyer_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at, first_buyer_at, \
+            source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
             ON CONFLICT (conversation_id) DO UPDATE SET day = excluded.day, channel = excluded.channel, \
-            agent_id = excluded.agent_id, queue_wait_ms = excluded.queue_wait_ms, \
+            agent_id = excluded.agent_id, source = excluded.source, queue_wait_ms = excluded.queue_wait_ms, \
             last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at, \
             first_buyer_at = excluded.first_buyer_at \
             WHERE analytics_facts.last_position < excluded.last_position";
@@ -176,7 +193,7 @@ impl Store {
             let written = sqlx::query(facts)
                 .bind(&row.conversation_id).bind(&row.day).bind(&row.channel).bind(&row.agent_id)
                 .bind(row.queue_wait_ms).bind(row.last_position).bind(&row.facts).bind(now)
-                .bind(row.first_buyer_at)
+                .bind(row.first_buyer_at).bind(&row.source)
                 .execute(&mut *tx).await?.rows_affected();
             if written == 0 {
                 tx.rollback().await?;
@@ -184,7 +201,8 @@ impl Store {
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
                 sqlx::query(ROLLUP_ADD)
-                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
+                    .bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }
             for l in loads {
@@ -235,7 +253,8 @@ impl Store {
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
                 sqlx::query(ROLLUP_ADD)
-                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
+                    .bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -249,32 +268,35 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<RollupRow>, StoreError> {
-        let sql = "SELECT day, channel, agent_id, counter, value FROM analytics_daily \
-                   WHERE day >= $1 AND day <= $2 AND value <> 0 ORDER BY day, channel, agent_id, counter";
+        let sql = "SELECT day, channel, agent_id, source, counter, value FROM analytics_daily \
+                   WHERE day >= $1 AND day <= $2 AND value <> 0 \
+                   ORDER BY day, channel, agent_id, source, counter";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
     }
 
     /// Rollup counters of the days `from..=to`, added up in the database over
     /// the columns `by` leaves out (those come back empty), and of one channel
-    /// when `channel` names one. A report by agent over 90 days reads a row per
-    /// agent and counter, not one per agent, day, channel and counter.
+    /// when `channel` names one, of one source when `source` does ('' for
+    /// chats not opened from a visit). A report by agent over 90 days reads a
+    /// row per agent and counter, not one per agent, day, channel and counter.
     pub async fn analytics_sums(
         &self,
         from: &str,
         to: &str,
         by: RollupGrouping,
-        channel: Option<&str>,
+        (channel, source): (Option<&str>, Option<&str>),
     ) -> Result<Vec<RollupRow>, StoreError> {
-        let sql = by.sql(channel.is_some());
+        let sql = by.sql(channel.is_some(), source.is_some());
         Ok(on_pool!(self, pool => {
             // Safe: the text holds fixed column names only (see `RollupGrouping::sql`).
-            let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
-            match channel {
-                Some(channel) => query.bind(channel),
-                None => query,
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
+            if let Some(channel) = channel {
+                query = query.bind(channel);
             }
-            .fetch_all(pool)
-            .await?
+            if let Some(source) = source {
+                query = query.bind(source);
+            }
+            query.fetch_all(pool).await?
         }))
     }
 
@@ -332,26 +354,27 @@ impl Store {
         &self,
         (from, to): (&str, &str),
         after: (&str, &str),
-        channel: Option<&str>,
-        agent_id: Option<&str>,
+        (channel, agent_id, source): (Option<&str>, Option<&str>, Option<&str>),
         limit: i64,
     ) -> Result<Vec<(String, String, String, String, String)>, StoreError> {
         let sql = "SELECT conversation_id, day, channel, agent_id, facts FROM analytics_facts \
                    WHERE day >= $1 AND day <= $2 AND (day, conversation_id) > ($3, $4) \
                    AND ($5 IS NULL OR channel = $5) AND ($6 IS NULL OR agent_id = $6) \
+                   AND ($8 IS NULL OR source = $8) \
                    ORDER BY day, conversation_id LIMIT $7";
         Ok(on_pool!(self, pool => sqlx::query_as(sql)
             .bind(from).bind(to).bind(after.0).bind(after.1).bind(channel).bind(agent_id).bind(limit)
+            .bind(source)
             .fetch_all(pool).await?))
     }
 
-    /// (day, channel, agent, queue wait) of the chats an agent took, for percentiles.
+    /// The queue waits of the chats an agent took, for percentiles.
     pub async fn analytics_queue_waits(
         &self,
         from: &str,
         to: &str,
-    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
-        let sql = "SELECT day, channel, agent_id, queue_wait_ms FROM analytics_facts \
+    ) -> Result<Vec<WaitRow>, StoreError> {
+        let sql = "SELECT day, channel, agent_id, source, queue_wait_ms FROM analytics_facts \
                    WHERE day >= $1 AND day <= $2 AND queue_wait_ms IS NOT NULL";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
     }
@@ -466,7 +489,7 @@ impl Store {
             for chunk in facts.chunks(ROWS) {
                 let mut sql = sqlx::QueryBuilder::new(
                     "INSERT INTO analytics_facts (conversation_id, day, channel, agent_id, queue_wait_ms, \
-                     last_position, facts, updated_at, first_buyer_at) ",
+                     last_position, facts, updated_at, first_buyer_at, source) ",
                 );
                 sql.push_values(chunk, |mut b, r| {
                     b.push_bind(&r.conversation_id)
@@ -477,7 +500,8 @@ impl Store {
                         .push_bind(r.last_position)
                         .push_bind(&r.facts)
                         .push_bind(now)
-                        .push_bind(r.first_buyer_at);
+                        .push_bind(r.first_buyer_at)
+                        .push_bind(&r.source);
                 });
                 sql.build().execute(&mut *tx).await?;
             }
@@ -496,10 +520,15 @@ impl Store {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for chunk in rows.chunks(ROWS) {
                 let mut sql = sqlx::QueryBuilder::new(
-                    "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) ",
+                    "INSERT INTO analytics_daily (day, channel, agent_id, source, counter, value) ",
                 );
                 sql.push_values(chunk, |mut b, r| {
-                    b.push_bind(&r.0).push_bind(&r.1).push_bind(&r.2).push_bind(&r.3).push_bind(r.4);
+                    b.push_bind(&r.0)
+                        .push_bind(&r.1)
+                        .push_bind(&r.2)
+                        .push_bind(&r.3)
+                        .push_bind(&r.4)
+                        .push_bind(r.5);
                 });
                 sql.build().execute(&mut *tx).await?;
             }

@@ -43,6 +43,7 @@ mod webhooks;
 
 pub use analytics::{
     AgentTimeRows, FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, SeedOutboxRow,
+    WaitRow,
 };
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,

@@ -24,8 +24,9 @@ async fn chat_from(day: &Day, account: Option<&str>, visit_key: &str) -> Buyer {
 ///   At 08:49 an anonymous chat with the same key is not V1's (its first chat
 ///   counts, and the visit is c2's).
 /// - V2, browser 2, no referrer (direct): one page at 08:50, no chat.
-/// - V3, browser 3 from a cpc link (ads): pages at 08:54 and 08:55; an
-///   anonymous chat with its key at 08:56 (2 pages before) that asks; no order.
+/// - V3, browser 3 from a cpc link (ads) of the campaign 双12预热: pages at
+///   08:54 and 08:55; an anonymous chat with its key at 08:56 (2 pages before)
+///   that asks; no order.
 /// - V4, browser 1 again from Google (search, returning): one page at 09:00.
 /// - A chat at 09:01 without a visit key: no visit's.
 /// - buyer_c2 pays an order at 09:30 (within 24 h of the question); the
@@ -65,7 +66,7 @@ async fn script(day: &Day) -> (Buyer, Buyer) {
     let (_, v3) = arrive(
         app,
         &b3,
-        &format!("{SHOP}/item?sku=EB-003&utm_source=baidu&utm_medium=cpc"),
+        &format!("{SHOP}/item?sku=EB-003&utm_source=baidu&utm_medium=cpc&utm_campaign=双12预热"),
         None,
     )
     .await;
@@ -280,6 +281,26 @@ async fn the_funnel_of_a_scripted_morning_equals_the_hand_computed_numbers() {
         "{total}"
     );
 
+    // The campaign line: V3 and its chat.
+    assert_eq!(
+        body["campaigns"],
+        json!([{
+            "campaign": "双12预热", "visits": 1, "chats": 1, "orders": 0,
+            "chat_rate": 1.0, "order_rate": 0.0, "visit_to_order": 0.0,
+        }]),
+        "{body}"
+    );
+    // Day by day, for the chart: the day before has none of it.
+    let res = funnel(&day, &admin, &format!("from=2026-11-29&to={DAY}")).await;
+    let two: Value = res.json().await.unwrap();
+    assert_eq!(
+        two["days"],
+        json!([
+            { "day": "2026-11-29", "visits": 0, "chats": 0, "orders": 0 },
+            { "day": DAY, "visits": 4, "chats": 2, "orders": 1 },
+        ]),
+        "{two}"
+    );
     // Another day has none of it.
     let res = funnel(&day, &admin, "from=2026-11-29&to=2026-11-29").await;
     let other: Value = res.json().await.unwrap();
@@ -288,16 +309,16 @@ async fn the_funnel_of_a_scripted_morning_equals_the_hand_computed_numbers() {
 
     // The same rollups after a rebuild from the outbox.
     let store = day.app.state.store.clone();
-    let funnel_rows = |rows: Vec<(String, String, String, String, i64)>| -> Vec<_> {
+    let funnel_rows = |rows: Vec<(String, String, String, String, String, i64)>| -> Vec<_> {
         rows.into_iter()
-            .filter(|r| xiaoer::domain::funnel::is_funnel_counter(&r.3))
+            .filter(|r| xiaoer::domain::funnel::is_funnel_counter(&r.4))
             .collect()
     };
     let before = funnel_rows(store.analytics_rollups(DAY, DAY).await.unwrap());
     assert!(
         before
             .iter()
-            .any(|r| r.3 == "src_orders:search" && r.4 == 1),
+            .any(|r| r.3 == "search" && r.4 == "src_orders:search" && r.5 == 1),
         "{before:?}"
     );
     let settings = day.app.settings.clone();
@@ -314,6 +335,97 @@ async fn the_funnel_of_a_scripted_morning_equals_the_hand_computed_numbers() {
         before
     );
     store.close().await;
+}
+
+async fn report(day: &Day, query: &str) -> reqwest::Response {
+    day.app
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{query}"),
+        )
+        .await
+}
+
+/// Source as a dimension of the conversation reports, on the same script:
+/// search has c2's chat (asked, ordered), ads c3's (asked, no order), and
+/// "none" the stray chat with V1's key and the 09:01 chat without one
+/// (neither asked anything).
+#[tokio::test]
+async fn conversation_reports_split_by_how_the_buyer_came() {
+    let day = spawn_day().await;
+    script(&day).await;
+    let res = report(
+        &day,
+        "metrics=conversations,inquiries,converted_24h,conversion_rate_24h&by=source",
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    let rows: Vec<(&str, &Value, &Value, &Value, &Value)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v = &r["values"];
+            (
+                r["key"].as_str().unwrap(),
+                &v["conversations"],
+                &v["inquiries"],
+                &v["converted_24h"],
+                &v["conversion_rate_24h"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("ads", &json!(1.0), &json!(1.0), &json!(0.0), &json!(0.0)),
+            ("none", &json!(2.0), &json!(0.0), &json!(0.0), &Value::Null),
+            ("search", &json!(1.0), &json!(1.0), &json!(1.0), &json!(1.0)),
+        ],
+        "{body}"
+    );
+
+    // A source as a filter: by day, and in the conversation export.
+    let one_day = |body: &Value| body["rows"][0]["values"]["conversations"].clone();
+    let res = report(&day, "metrics=conversations&by=day&source=none").await;
+    assert_eq!(one_day(&res.json().await.unwrap()), json!(2.0));
+    let res = report(&day, "metrics=conversations&by=day&source=search").await;
+    assert_eq!(one_day(&res.json().await.unwrap()), json!(1.0));
+    let res = day
+        .app
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/conversations.csv?from={DAY}&to={DAY}&source=ads"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "the header and c3's chat: {csv}");
+
+    // Agent time belongs to no source: a report by source has none of it.
+    let res = report(&day, "metrics=online_time_ms&by=source").await;
+    let body: Value = res.json().await.unwrap();
+    for row in body["rows"].as_array().unwrap() {
+        assert!(
+            row["values"]["online_time_ms"]
+                .as_f64()
+                .is_none_or(|v| v == 0.0),
+            "{body}"
+        );
+    }
+
+    for query in [
+        "metrics=conversations&by=day&source=weibo",
+        "metrics=conversations&by=day&source=SEARCH",
+    ] {
+        let res = report(&day, query).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(
+            error_code(&res.json::<Value>().await.unwrap()),
+            "invalid_report_source"
+        );
+    }
 }
 
 #[tokio::test]

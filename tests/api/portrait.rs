@@ -117,19 +117,31 @@ async fn the_bot_queues_a_gold_member_ahead_and_a_regular_one_in_turn() {
         let buyer = app.shopper(account).await;
         let seq = app.say(&buyer, "转人工").await;
         app.bot_replies(&buyer, seq).await;
+        let queue = queued(&app, &buyer).await;
+        assert_eq!(queue["queue"]["vip"], vip, "{account}: {queue}");
+    }
+}
+
+/// The buyer's place in the queue. The bot's "transferring you" notice is
+/// posted before the chat is queued (so that it never follows "an agent has
+/// joined"), so the place may come a moment after the notice.
+async fn queued(app: &TestApp, buyer: &crate::bot_support::Shopper) -> Value {
+    let path = format!("/api/v1/conversations/{}/queue", buyer.conversation_id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
         let res = app
             .client
-            .get(app.url(&format!(
-                "/api/v1/conversations/{}/queue",
-                buyer.conversation_id
-            )))
+            .get(app.url(&path))
             .bearer_auth(&buyer.token)
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
         let queue: Value = res.json().await.unwrap();
-        assert_eq!(queue["queue"]["vip"], vip, "{account}: {queue}");
+        if !queue["queue"].is_null() || std::time::Instant::now() > deadline {
+            return queue;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -1711,6 +1711,24 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     browser.wait_for("[data-testid=cr-open]").await;
     browser.click("[data-testid=cr-open]").await;
     browser.wait_for(li_cell).await;
+    // By source, of the chats not opened from a visit: named in words.
+    browser
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'source'; \
+             document.querySelector('[data-testid=cr-source]').value = 'none'; \
+             return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=cr-show]").await;
+    let by_source = browser
+        .wait_until(
+            "the report by source",
+            "(() => { const td = document.querySelector('[data-testid=cr-row] td[data-key=none]'); \
+               return td && [td.innerText, document.querySelectorAll('[data-testid=cr-row]').length]; })()",
+        )
+        .await;
+    assert_eq!(by_source, json!(["非访问进入", 1]), "{by_source}");
     // Both widths look for raw codes too: the builder shows words.
     both_widths(&browser, "analytics-dashboard").await;
     browser.click("[data-testid=cr-delete]").await;

@@ -265,7 +265,7 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
     let driver = Driver::start(&chromedriver).await;
     let buyer = driver.session(DESKTOP.0, DESKTOP.1).await;
     buyer
-        .goto(&app.url("/demo/?sku=TS-001&utm_source=baidu&utm_medium=cpc"))
+        .goto(&app.url("/demo/?sku=TS-001&utm_source=baidu&utm_medium=cpc&utm_campaign=double12"))
         .await;
     buyer.wait_for("[data-testid=product-title]").await;
     // The page's first heartbeat starts its visit before the buyer opens the chat.
@@ -355,6 +355,28 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
         )
         .await;
     assert_eq!(bar, json!(true), "the chats bar is drawn");
+    // The last 14 days as a chart on a real canvas, today's visit and chat in it.
+    let daily = console
+        .wait_until(
+            "the funnel's daily chart",
+            "(() => { const box = document.querySelector('[data-testid=chart-funnel]'); \
+               const canvas = box && box.querySelector('canvas'); \
+               return canvas && canvas.width > 0 && [box.dataset.visits, box.dataset.chats, box.dataset.orders]; })()",
+        )
+        .await;
+    assert_eq!(daily, json!(["1", "1", "0"]), "{daily}");
+    // The ad's campaign has its own line.
+    let campaign = console
+        .run(
+            "return [...document.querySelectorAll('[data-testid=funnel-campaign][data-campaign=double12] td')].map(td => td.textContent)",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        campaign,
+        json!(["double12", "1", "1", "0", "100.0%", "0.0%", "0.0%"]),
+        "{campaign}"
+    );
     let out = artifacts();
     console
         .run(

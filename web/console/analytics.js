@@ -13,7 +13,8 @@ addStrings(
     an_export: "导出 CSV", an_export_xlsx: "导出 Excel", an_export_conversations: "导出会话明细", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
-    by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组",
+    by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组", by_source: "按来源",
+    cr_source: "来源", cr_source_all: "全部来源", fn_src_none: "非访问进入", error_invalid_report_source: "来源只能是列表中的一项",
     an_then: "再按", then_none: "不再细分", error_unknown_dimension: "这两个维度不能一起用（不能两个都是时间）",
     m_conversations: "会话数", m_engaged: "有效会话", m_messages: "消息数", m_messages_bot: "机器人消息",
     m_self_service_rate: "机器人独立解决率", m_handoffs: "转人工数", m_handoff_rate: "转人工率",
@@ -45,14 +46,15 @@ addStrings(
     fn_returning: "回访", fn_pages_per_visit: "每次访问浏览页数", fn_seconds_per_page: "每页停留", fn_pages_before_chat: "咨询前浏览页数",
     fn_chat_rate: "咨询率", fn_order_rate: "咨询下单率", fn_visit_to_order: "访问下单率",
     fn_hint: "访问在页面 30 分钟无活动后结束，之后才计入浏览页数和停留时长；下单指咨询后 24 小时内付款。",
-    fn_none: "这段时间还没有访问记录",
+    fn_none: "这段时间还没有访问记录", fn_daily: "近 14 天访问、咨询与下单", fn_campaign: "推广活动", fn_campaigns: "按推广活动（utm_campaign）",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
     an_export: "Export CSV", an_export_xlsx: "Export Excel", an_export_conversations: "Export conversations", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
-    by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group",
+    by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group", by_source: "By source",
+    cr_source: "Source", cr_source_all: "All sources", fn_src_none: "Not from a visit", error_invalid_report_source: "Pick a source from the list",
     an_then: "Then by", then_none: "Nothing more", error_unknown_dimension: "These two cannot go together (not two time dimensions)",
     m_conversations: "Conversations", m_engaged: "Engaged", m_messages: "Messages", m_messages_bot: "Bot messages",
     m_self_service_rate: "Bot self-service rate", m_handoffs: "Hand-offs", m_handoff_rate: "Hand-off rate",
@@ -85,7 +87,7 @@ addStrings(
     fn_returning: "Returning", fn_pages_per_visit: "Pages per visit", fn_seconds_per_page: "Time per page", fn_pages_before_chat: "Pages before the chat",
     fn_chat_rate: "Chat rate", fn_order_rate: "Order rate (of chats)", fn_visit_to_order: "Visit-to-order rate",
     fn_hint: "A visit ends after 30 minutes without activity; its pages and time count from then. An order is one paid within 24 h of the chat's question.",
-    fn_none: "No visits in this range yet",
+    fn_none: "No visits in this range yet", fn_daily: "Visits, chats and orders, last 14 days", fn_campaign: "Campaign", fn_campaigns: "By campaign (utm_campaign)",
   },
 );
 
@@ -101,7 +103,15 @@ const AGENT_COLUMNS = [
   "conversion_rate_24h", "online_time_ms", "avg_concurrency", "peak_concurrency", "load_rate", "qa_score",
 ];
 const TREND = ["conversations", "handoffs"];
-const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group"];
+const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group", "source"];
+/// How buyers come (the funnel's sources), and "none": a chat not opened from a visit.
+const SOURCES = ["search", "ads", "recommendation", "referral", "direct", "none"];
+
+/// A report row's label in the reader's language: sources are named here,
+/// the rest (agents, groups, days, channels) come named by the server.
+function rowLabel(dimension, key, label) {
+  return dimension === "source" ? t(`fn_src_${key}`) : label;
+}
 const RANGES = ["yesterday", "last7_days", "last30_days", "this_month", "last_month", "fixed"];
 /// Ticked when the builder first opens.
 const DEFAULT_METRICS = ["conversations", "first_response_avg_ms", "resolution_rate", "csat_avg"];
@@ -227,13 +237,19 @@ export class Analytics {
     // The shop's traffic and sales: admins only (the server refuses others).
     if (summary.scope === "all") {
       const funnel = await get(`/api/v1/staff/analytics/funnel?${query({ from: summary.from, to: summary.to })}`).catch(() => null);
-      if (funnel) this.body.append(this.funnelSection(funnel));
+      const date = this.date.value;
+      const daily = await get(`/api/v1/staff/analytics/funnel?${query({ from: shiftDay(date, -13), to: date })}`).catch(() => null);
+      if (funnel) {
+        const dailyBox = el("div", { class: "an-chart", testid: "chart-funnel" });
+        this.body.append(this.funnelSection(funnel, daily ? dailyBox : null));
+        if (daily) await this.drawFunnelDays(dailyBox, daily.days);
+      }
     }
   }
 
   /// 访客漏斗: visits → chats → orders as bars as wide as their share of the
   /// visits, then a line per source.
-  funnelSection(funnel) {
+  funnelSection(funnel, dailyBox) {
     const total = funnel.rows[funnel.rows.length - 1];
     const steps = [
       ["visits", total.visits, null],
@@ -275,7 +291,61 @@ export class Analytics {
       el("h3", {}, t("fn_title")),
       total.visits || total.chats ? el("div", { class: "fn-steps" }, bars) : el("p", { class: "hint", testid: "funnel-none" }, t("fn_none")),
       el("div", { class: "table-wrap" }, el("table", { testid: "funnel-table", class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+      funnel.campaigns?.length ? this.campaignTable(funnel.campaigns, cell) : null,
       el("p", { class: "hint" }, t("fn_hint")),
+      dailyBox ? el("div", {}, el("h3", {}, t("fn_daily")), dailyBox) : null,
+    );
+  }
+
+  /// 推广活动: a line per utm_campaign (the most visited), whatever the source.
+  campaignTable(campaigns, cell) {
+    const columns = ["visits", "chats", "orders", "chat_rate", "order_rate", "visit_to_order"];
+    const headers = [t("fn_campaign"), ...columns.map((k) => t(`fn_${k}`))];
+    const rows = campaigns.map((c) =>
+      el(
+        "tr",
+        { testid: "funnel-campaign", "data-campaign": c.campaign },
+        el("td", {}, c.campaign),
+        columns.map((k) => el("td", { "data-metric": k, "data-value": c[k] ?? "" }, cell(k, c[k]))),
+      ),
+    );
+    for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute("data-label", headers[i]));
+    return el(
+      "div",
+      {},
+      el("h4", {}, t("fn_campaigns")),
+      el("div", { class: "table-wrap" }, el("table", { testid: "funnel-campaigns", class: "cards-on-phone" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows))),
+    );
+  }
+
+  /// Visits, chats and orders of each of the last 14 days (every source).
+  async drawFunnelDays(box, days) {
+    let uPlot;
+    try {
+      uPlot = await loadUplot();
+    } catch {
+      return;
+    }
+    const sum = (k) => days.reduce((n, d) => n + d[k], 0);
+    box.setAttribute("data-visits", sum("visits"));
+    box.setAttribute("data-chats", sum("chats"));
+    box.setAttribute("data-orders", sum("orders"));
+    const xs = days.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
+    const series = [
+      ["visits", "#1677ff"],
+      ["chats", "#52c41a"],
+      ["orders", "#fa8c16"],
+    ];
+    this.charts.push(
+      new uPlot(
+        {
+          width: chartWidth(box), height: 220,
+          scales: { x: { time: true } },
+          series: [{}, ...series.map(([k, stroke]) => ({ label: t(`fn_${k}`), stroke, width: 2 }))],
+        },
+        [xs, ...series.map(([k]) => days.map((d) => d[k]))],
+        box,
+      ),
     );
   }
 
@@ -348,6 +418,7 @@ export class Analytics {
     this.metricBoxes = visible.map((k) => el("input", { type: "checkbox", value: k, testid: `cr-metric-${k}`, checked: DEFAULT_METRICS.includes(k) }));
     this.range = el("select", { testid: "cr-range", "aria-label": t("cr_range") }, RANGES.map((r) => el("option", { value: r }, t(`range_${r}`))));
     this.range.value = "last7_days";
+    this.source = el("select", { testid: "cr-source", "aria-label": t("cr_source") }, el("option", { value: "" }, t("cr_source_all")), SOURCES.map((s) => el("option", { value: s }, t(`fn_src_${s}`))));
     this.schedule = el("select", { testid: "cr-schedule", "aria-label": t("cr_schedule"), title: t("cr_mail_hint") }, ["", "daily", "weekly", "monthly"].map((v) => el("option", { value: v }, t(`sched_${v || "none"}`))));
     this.reportName = el("input", { testid: "cr-name", placeholder: t("cr_name"), maxlength: 60, "aria-label": t("cr_name") });
     this.result = el("div", { testid: "cr-result" });
@@ -359,6 +430,7 @@ export class Analytics {
         "div",
         { class: "an-controls" },
         el("label", {}, t("cr_range"), " ", this.range),
+        el("label", {}, t("cr_source"), " ", this.source),
         el("button", { type: "button", testid: "cr-show", onclick: () => this.showReport(this.currentSpec()) }, t("cr_show")),
         this.reportName,
         el("label", { title: t("cr_mail_hint") }, t("cr_schedule"), " ", this.schedule),
@@ -377,6 +449,7 @@ export class Analytics {
     const spec = { name: this.reportName.value, metrics: this.metricBoxes.filter((b) => b.checked).map((b) => b.value), by, range: this.range.value };
     if (spec.range === "fixed") Object.assign(spec, { from: this.summary.from, to: this.summary.to });
     if (this.schedule.value) spec.schedule = this.schedule.value;
+    if (this.source.value) spec.source = this.source.value;
     return spec;
   }
 
@@ -407,7 +480,7 @@ export class Analytics {
     const [from, to] = this.days(spec);
     let report;
     try {
-      report = await get(`/api/v1/staff/analytics/report?${query({ from, to, by: spec.by, metrics: spec.metrics.join(","), channel: spec.channel, agent_id: spec.agent_id, group_id: spec.group_id })}`);
+      report = await get(`/api/v1/staff/analytics/report?${query({ from, to, by: spec.by, metrics: spec.metrics.join(","), channel: spec.channel, agent_id: spec.agent_id, group_id: spec.group_id, source: spec.source })}`);
     } catch (error) {
       this.result.replaceChildren(el("p", { class: "hint", testid: "cr-error" }, errorText(error)));
       return;
@@ -418,8 +491,8 @@ export class Analytics {
       el(
         "tr",
         { testid: "cr-row" },
-        el("td", {}, r.label),
-        report.then ? el("td", {}, r.then_label) : null,
+        el("td", { "data-key": r.key }, rowLabel(report.dimension, r.key, r.label)),
+        report.then ? el("td", { "data-key": r.then_key }, rowLabel(report.then, r.then_key, r.then_label)) : null,
         report.metrics.map((k) => el("td", { "data-metric": k, "data-value": r.values[k] ?? "" }, show(k, r.values[k]))),
       ),
     );
@@ -482,6 +555,7 @@ export class Analytics {
     this.then.value = second || "";
     this.range.value = r.range;
     this.schedule.value = r.schedule || "";
+    this.source.value = r.source || "";
     this.showReport(r);
   }
 
