@@ -247,7 +247,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: AuditCommand::Verify,
         } => {
             let store = open_store(&settings).await?;
-            let audit = AuditService::new(store.clone(), Arc::new(crate::ports::SystemClock));
+            let audit =
+                AuditService::new(Arc::new(store.clone()), Arc::new(crate::ports::SystemClock));
             let verified = audit.verify().await;
             store.close().await;
             println!("audit log intact: {} records", verified?);

@@ -662,7 +662,7 @@ impl Application {
             chat,
             bot,
             attachments,
-            audit: Arc::new(AuditService::new(store.clone(), clock.clone())),
+            audit: Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone())),
             store,
             clock,
             metrics: metrics_handle(),

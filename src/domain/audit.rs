@@ -9,6 +9,18 @@ use std::str::FromStr;
 
 use super::conversation::UnknownValue;
 
+/// Search filters of the audit log; all optional. Newest first, `before` a
+/// sequence number.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    /// Matches targets starting with this (`kb_entry:` or one entry's id).
+    pub target_prefix: Option<String>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
 /// The hash the first record chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -4,7 +4,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiQuery;
 use crate::domain::audit::AuditAction;
-use crate::storage::AuditFilter;
+use crate::domain::audit::AuditFilter;
 use axum::Json;
 use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};

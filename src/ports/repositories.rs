@@ -3,6 +3,7 @@
 //! adapters live in storage/ (one `impl` per trait for `Store`, on SQLite and
 //! PostgreSQL alike); tests of a service's logic may put a fake behind one.
 
+use crate::domain::audit::{AuditFilter, AuditRecord};
 use crate::domain::bot_session::BotSession;
 use crate::domain::knowledge::{EntryContent, EntryStatus};
 use crate::domain::quality::{DraftItem, Rubric};
@@ -26,6 +27,28 @@ pub enum RepoError {
     /// The database failed or is unreachable.
     #[error("storage failed: {0}")]
     Failed(String),
+}
+
+// ---- the audit log ----------------------------------------------------------
+
+/// The append-only, hash-chained audit log (`domain::audit`).
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends one record chained to the last (appends never interleave,
+    /// across nodes too); returns its sequence number.
+    async fn append(
+        &self,
+        at: i64,
+        actor: Option<&str>,
+        action: &str,
+        target: &str,
+    ) -> Result<i64, RepoError>;
+    /// Records matching the filter, newest first.
+    async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, RepoError>;
+    /// Up to `limit` records after sequence number `after`, oldest first.
+    async fn page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, RepoError>;
+    /// The last sequence number and its hash.
+    async fn head(&self) -> Result<(i64, String), RepoError>;
 }
 
 // ---- knowledge entries ------------------------------------------------------

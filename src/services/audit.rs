@@ -2,16 +2,16 @@
 //! records: a database error is logged (without the record's content) and the
 //! caller carries on.
 
-use crate::domain::audit::{AuditAction, AuditRecord, ChainBreak, verify};
+use crate::domain::audit::{AuditAction, AuditFilter, AuditRecord, ChainBreak, verify};
 use crate::ports::Clock;
-use crate::storage::{AuditFilter, Store, StoreError};
+use crate::ports::repositories::{AuditLog, RepoError};
 use std::sync::Arc;
 
 /// Who did it: a staff id, or nobody known (an anonymous or failed caller).
 pub type ActorId<'a> = Option<&'a str>;
 
 pub struct AuditService {
-    store: Store,
+    log: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -20,32 +20,28 @@ pub enum AuditError {
     #[error("the audit log is broken: {0}")]
     Broken(ChainBreak),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] RepoError),
 }
 
 /// Records read per query while verifying.
 const VERIFY_PAGE: i64 = 5_000;
 
 impl AuditService {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(log: Arc<dyn AuditLog>, clock: Arc<dyn Clock>) -> Self {
+        Self { log, clock }
     }
 
     /// Appends a record: `target` names what was touched (`kb_entry:<id>`,
     /// `staff_user:<id>`, `route:POST /api/v1/...`), never a personal value.
     pub async fn record(&self, actor: ActorId<'_>, action: AuditAction, target: &str) {
         let now = self.clock.now_ms();
-        if let Err(e) = self
-            .store
-            .append_audit(now, actor, action.as_str(), target)
-            .await
-        {
+        if let Err(e) = self.log.append(now, actor, action.as_str(), target).await {
             tracing::error!(error = %e, action = action.as_str(), "could not write an audit record");
         }
     }
 
     pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, AuditError> {
-        Ok(self.store.audit_records(filter).await?)
+        Ok(self.log.search(filter).await?)
     }
 
     /// Recomputes the whole chain; the number of records when it holds.
@@ -53,13 +49,13 @@ impl AuditService {
         let mut records = Vec::new();
         loop {
             let after = records.last().map_or(0, |r: &AuditRecord| r.seq);
-            let page = self.store.audit_page(after, VERIFY_PAGE).await?;
+            let page = self.log.page(after, VERIFY_PAGE).await?;
             if page.is_empty() {
                 break;
             }
             records.extend(page);
         }
-        let (seq, hash) = self.store.audit_head().await?;
+        let (seq, hash) = self.log.head().await?;
         verify(&records, Some((seq, &hash))).map_err(AuditError::Broken)
     }
 }

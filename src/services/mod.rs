@@ -88,7 +88,6 @@ mod import_graph {
     const STILL_ON_STORE: &[&str] = &[
         "analytics.rs",
         "attachments.rs",
-        "audit.rs",
         "bell.rs",
         "bot/handoff.rs",
         "bot/learning.rs",

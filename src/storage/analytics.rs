@@ -76,7 +76,13 @@ pub struct RollupGrouping {
 
 impl RollupGrouping {
     /// The query: only fixed column names go into the text, the values are bound.
+    /// A report by or of a source reads the rollups kept apart by source
+    /// (`analytics_daily_source`); every other one the smaller `analytics_daily`.
     fn sql(self, one_channel: bool, one_source: bool) -> String {
+        let table = match self.source || one_source {
+            true => "analytics_daily_source",
+            false => "analytics_daily",
+        };
         let kept = [
             (self.day, "day"),
             (self.channel, "channel"),
@@ -87,14 +93,15 @@ impl RollupGrouping {
             .iter()
             .map(|&(keep, name)| if keep { name } else { "CAST('' AS TEXT)" })
             .collect();
-        // In the order of the covering index (day, agent_id, counter, channel,
-        // migration 0032), so that a report by day and agent streams its groups.
+        // In the order of the covering indexes (day, agent_id, counter, channel,
+        // migration 0032; day, source, agent_id, counter, channel, migration
+        // 0042), so that a report by day and agent streams its groups.
         let group: Vec<&str> = [
             (self.day, "day"),
+            (self.source, "source"),
             (self.agent, "agent_id"),
             (true, "counter"),
             (self.channel, "channel"),
-            (self.source, "source"),
         ]
         .iter()
         .filter(|(keep, _)| *keep)
@@ -108,7 +115,7 @@ impl RollupGrouping {
             (false, true) => " AND source = $3",
         };
         format!(
-            "SELECT {}, counter, CAST(SUM(value) AS BIGINT) FROM analytics_daily \
+            "SELECT {}, counter, CAST(SUM(value) AS BIGINT) FROM {table} \
              WHERE day >= $1 AND day <= $2 AND value <> 0{channel}{source} GROUP BY {group} ORDER BY {group}",
             columns.join(", ")
         )
@@ -116,9 +123,15 @@ impl RollupGrouping {
 }
 
 /// Moves one rollup counter by a delta.
-const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, source, counter, value) \
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, channel, agent_id, source, counter) \
+const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
     DO UPDATE SET value = analytics_daily.value + excluded.value";
+
+/// Moves the same counter of the rollups kept apart by source.
+const ROLLUP_SOURCE_ADD: &str = "INSERT INTO analytics_daily_source \
+    (day, channel, agent_id, source, counter, value) VALUES ($1, $2, $3, $4, $5, $6) \
+    ON CONFLICT (day, channel, agent_id, source, counter) \
+    DO UPDATE SET value = analytics_daily_source.value + excluded.value";
 
 type FactsTuple = (
     String,
@@ -201,6 +214,9 @@ impl Store {
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
                 sqlx::query(ROLLUP_ADD)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+                sqlx::query(ROLLUP_SOURCE_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
                     .bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
@@ -253,6 +269,9 @@ impl Store {
             }
             for d in deltas.iter().filter(|d| d.delta != 0) {
                 sqlx::query(ROLLUP_ADD)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+                sqlx::query(ROLLUP_SOURCE_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
                     .bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
@@ -268,7 +287,7 @@ impl Store {
         from: &str,
         to: &str,
     ) -> Result<Vec<RollupRow>, StoreError> {
-        let sql = "SELECT day, channel, agent_id, source, counter, value FROM analytics_daily \
+        let sql = "SELECT day, channel, agent_id, source, counter, value FROM analytics_daily_source \
                    WHERE day >= $1 AND day <= $2 AND value <> 0 \
                    ORDER BY day, channel, agent_id, source, counter";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
@@ -443,6 +462,7 @@ impl Store {
             // The conversions stay: their events are in the outbox and fold again.
             sqlx::query("DELETE FROM analytics_facts").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_daily_source").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_presence").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load_daily").execute(&mut *tx).await?;
@@ -516,11 +536,31 @@ impl Store {
     pub async fn seed_rollups(&self, rows: &[RollupRow], head: i64) -> Result<(), StoreError> {
         const ROWS: usize = 2000;
         let backend = self.backend();
+        // The rollups without the source: the same rows added up over it.
+        let mut summed: std::collections::BTreeMap<(&str, &str, &str, &str), i64> =
+            std::collections::BTreeMap::new();
+        for r in rows {
+            *summed.entry((&r.0, &r.1, &r.2, &r.4)).or_default() += r.5;
+        }
+        let summed: Vec<_> = summed.into_iter().collect();
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
+            for chunk in summed.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) ",
+                );
+                sql.push_values(chunk, |mut b, ((day, channel, agent, counter), value)| {
+                    b.push_bind(*day)
+                        .push_bind(*channel)
+                        .push_bind(*agent)
+                        .push_bind(*counter)
+                        .push_bind(*value);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
             for chunk in rows.chunks(ROWS) {
                 let mut sql = sqlx::QueryBuilder::new(
-                    "INSERT INTO analytics_daily (day, channel, agent_id, source, counter, value) ",
+                    "INSERT INTO analytics_daily_source (day, channel, agent_id, source, counter, value) ",
                 );
                 sql.push_values(chunk, |mut b, r| {
                     b.push_bind(&r.0)

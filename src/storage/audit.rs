@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError, on_pool};
 use crate::domain::audit::{AuditRecord, chain_hash};
+use crate::ports::repositories::{AuditLog, RepoError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct AuditRow {
@@ -29,16 +30,7 @@ impl From<AuditRow> for AuditRecord {
     }
 }
 
-/// Search filters; all optional. Newest first, `before` a sequence number.
-#[derive(Debug, Default, Clone)]
-pub struct AuditFilter {
-    pub action: Option<String>,
-    pub actor: Option<String>,
-    /// Matches targets starting with this (`kb_entry:` or one entry's id).
-    pub target_prefix: Option<String>,
-    pub before: Option<i64>,
-    pub limit: i64,
-}
+pub use crate::domain::audit::AuditFilter;
 
 const COLUMNS: &str = "seq, at, actor, action, target, prev_hash, hash";
 
@@ -100,5 +92,30 @@ impl Store {
     pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
         let sql = "SELECT seq, hash FROM audit_head WHERE id = 1";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_one(pool).await?))
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditLog for Store {
+    async fn append(
+        &self,
+        at: i64,
+        actor: Option<&str>,
+        action: &str,
+        target: &str,
+    ) -> Result<i64, RepoError> {
+        Ok(self.append_audit(at, actor, action, target).await?)
+    }
+
+    async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, RepoError> {
+        Ok(self.audit_records(filter).await?)
+    }
+
+    async fn page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, RepoError> {
+        Ok(self.audit_page(after, limit).await?)
+    }
+
+    async fn head(&self) -> Result<(i64, String), RepoError> {
+        Ok(self.audit_head().await?)
     }
 }

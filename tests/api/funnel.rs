@@ -392,6 +392,10 @@ async fn conversation_reports_split_by_how_the_buyer_came() {
     assert_eq!(one_day(&res.json().await.unwrap()), json!(2.0));
     let res = report(&day, "metrics=conversations&by=day&source=search").await;
     assert_eq!(one_day(&res.json().await.unwrap()), json!(1.0));
+    // Without a source the report reads the rollups not kept apart by source:
+    // the same four chats.
+    let res = report(&day, "metrics=conversations&by=day").await;
+    assert_eq!(one_day(&res.json().await.unwrap()), json!(4.0));
     let res = day
         .app
         .staff_get(

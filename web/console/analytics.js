@@ -46,7 +46,7 @@ addStrings(
     fn_returning: "回访", fn_pages_per_visit: "每次访问浏览页数", fn_seconds_per_page: "每页停留", fn_pages_before_chat: "咨询前浏览页数",
     fn_chat_rate: "咨询率", fn_order_rate: "咨询下单率", fn_visit_to_order: "访问下单率",
     fn_hint: "访问在页面 30 分钟无活动后结束，之后才计入浏览页数和停留时长；下单指咨询后 24 小时内付款。",
-    fn_none: "这段时间还没有访问记录", fn_daily: "近 14 天访问、咨询与下单", fn_campaign: "推广活动", fn_campaigns: "按推广活动（utm_campaign）",
+    fn_none: "这段时间还没有访问记录", fn_daily: "近 14 天访问、咨询与下单", fn_campaign: "推广活动", fn_campaigns: "按推广活动（链接中的活动标记）",
   },
   {
     analytics: "Analytics", an_period: "Period", an_day: "Day", an_week: "Week", an_month: "Month", an_date: "Date", an_refresh: "Refresh",
@@ -87,7 +87,7 @@ addStrings(
     fn_returning: "Returning", fn_pages_per_visit: "Pages per visit", fn_seconds_per_page: "Time per page", fn_pages_before_chat: "Pages before the chat",
     fn_chat_rate: "Chat rate", fn_order_rate: "Order rate (of chats)", fn_visit_to_order: "Visit-to-order rate",
     fn_hint: "A visit ends after 30 minutes without activity; its pages and time count from then. An order is one paid within 24 h of the chat's question.",
-    fn_none: "No visits in this range yet", fn_daily: "Visits, chats and orders, last 14 days", fn_campaign: "Campaign", fn_campaigns: "By campaign (utm_campaign)",
+    fn_none: "No visits in this range yet", fn_daily: "Visits, chats and orders, last 14 days", fn_campaign: "Campaign", fn_campaigns: "By campaign (the campaign tag of the link)",
   },
 );
 
