@@ -18,7 +18,8 @@
 
 use crate::config::Settings;
 use crate::domain::analytics::{
-    Contribution, DAY_MS, Facts, METRICS, RollupKey, contribution, local_day,
+    Contribution, DAY_MS, Facts, METRICS, RollupKey, contribution, hourly_contribution, local_day,
+    local_hour,
 };
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
 use crate::domain::funnel::VisitTally;
@@ -97,6 +98,7 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let started = Instant::now();
     let mut position = store.outbox_head().await?;
     let mut rollups = Sums::new();
+    let mut hourly = Sums::new();
     let (mut written, mut events_written) = (0, 0usize);
     while written < args.conversations {
         let n = BATCH.min(args.conversations - written);
@@ -104,7 +106,13 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
         for i in written..written + n {
             let generated = generate(&mut rng, i, now, args.days, &agents);
             let (row, seeded) = fold(&generated, &mut position, offset)?;
-            let (key, counters) = contribution(&serde_json::from_str::<Facts>(&row.facts)?);
+            let folded: Facts = serde_json::from_str(&row.facts)?;
+            if let Some((mut key, hour, counters)) = hourly_contribution(&folded) {
+                // The hourly rollups keep the hour where the others keep the source.
+                key.source = hour;
+                add_up(&mut hourly, key, counters);
+            }
+            let (key, counters) = contribution(&folded);
             add_up(&mut rollups, key, counters);
             // The visits around the chats (`domain::funnel`): seeded as the
             // rollup counters they fold into (the funnel reads only those).
@@ -125,13 +133,17 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
             );
         }
     }
-    let rows: Vec<RollupRow> = rollups
-        .into_iter()
-        .filter(|(_, v)| *v != 0)
-        .map(|((day, channel, agent, source, counter), v)| {
-            (day, channel, agent, source, counter, v)
-        })
-        .collect();
+    let as_rows = |sums: Sums| -> Vec<RollupRow> {
+        sums.into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|((day, channel, agent, split, counter), v)| {
+                (day, channel, agent, split, counter, v)
+            })
+            .collect()
+    };
+    let hourly = as_rows(hourly);
+    store.seed_hourly_rollups(&hourly).await?;
+    let rows = as_rows(rollups);
     let rollup_rows = rows.len();
     store.seed_rollups(&rows, position).await?;
     store.close().await;
@@ -217,6 +229,18 @@ async fn time_reports(
             format!(
                 "/api/v1/staff/analytics/report?metrics={metrics}&by=day&from={from90}&to={to}&agent_id={}",
                 agent_id_of(&http, base, &token).await?
+            ),
+        ),
+        (
+            "custom report, 90 days by source, all metrics",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={metrics}&by=source&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by hour of the day",
+            format!(
+                "/api/v1/staff/analytics/report?metrics=conversations,engaged,handoffs,handoff_rate&by=hour&from={from90}&to={to}"
             ),
         ),
         (
@@ -454,6 +478,7 @@ fn fold(
     let mut rows = Vec::with_capacity(g.events.len());
     for (seq, (at, data)) in g.events.iter().enumerate() {
         facts.apply(*at, data, None, &local_day(*at, offset));
+        facts.start_hour = Some(local_hour(facts.started_at, offset));
         *position += 1;
         let seq = seq as i64 + 1;
         rows.push((

@@ -128,6 +128,9 @@ pub struct Facts {
     pub pages_before_chat: i64,
     /// That visit's campaign (`domain::funnel::campaign_of`), if it had one.
     pub campaign: Option<String>,
+    /// The shop-local hour (0–23) it started; None in facts written before
+    /// the hourly rollups (a rebuild fills it).
+    pub start_hour: Option<u32>,
 }
 
 impl Facts {
@@ -435,19 +438,54 @@ pub struct MetricDef {
 }
 
 impl MetricDef {
-    /// Whether it is made of agent time (presence and chats held) rather
-    /// than of conversation counters.
-    pub fn agent_time(&self) -> bool {
-        let counters: Vec<&str> = match self.formula {
+    /// The counters it is made of (none for a queue-wait percentile).
+    fn counters(&self) -> Vec<&'static str> {
+        match self.formula {
             Formula::Count(c) => vec![c],
             Formula::Ratio(a, b) => vec![a, b],
             Formula::SumRatio(list, den) => list.iter().copied().chain([den]).collect(),
             Formula::QueueWait(_) => vec![],
-        };
-        counters
+        }
+    }
+
+    /// Whether it is made of agent time (presence and chats held) rather
+    /// than of conversation counters.
+    pub fn agent_time(&self) -> bool {
+        self.counters()
             .iter()
             .any(|c| super::agent_time::COUNTERS.contains(c))
     }
+
+    /// Whether it can be reported by hour of the day: made of the hourly
+    /// counters alone ([`HOURLY_COUNTERS`]).
+    pub fn by_hour(&self) -> bool {
+        let counters = self.counters();
+        !counters.is_empty() && counters.iter().all(|c| HOURLY_COUNTERS.contains(c))
+    }
+}
+
+/// The counters also kept per shop-local hour the conversation started (the
+/// hourly rollups): enough for when chats arrive and how many go to people.
+pub const HOURLY_COUNTERS: [&str; 3] = ["conversations", "engaged", "handed_off"];
+
+/// The shop-local hour of the day (0–23) of a moment.
+pub fn local_hour(at_ms: i64, utc_offset_minutes: i32) -> u32 {
+    let local = at_ms + i64::from(utc_offset_minutes) * 60_000;
+    (local.rem_euclid(DAY_MS) / 3_600_000) as u32
+}
+
+/// What a conversation adds to the hourly rollups: its row (the source
+/// left empty) with the hour as "00".."23", and its [`HOURLY_COUNTERS`];
+/// None for facts written before the hour was kept.
+pub fn hourly_contribution(f: &Facts) -> Option<(RollupKey, String, Contribution)> {
+    let hour = f.start_hour?;
+    let (mut key, counters) = contribution(f);
+    key.source = String::new();
+    let kept = counters
+        .into_iter()
+        .filter(|(c, _)| HOURLY_COUNTERS.contains(&c.as_str()))
+        .collect();
+    Some((key, format!("{hour:02}"), kept))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -666,10 +704,12 @@ pub enum ReportInputError {
     BadRange,
     #[error("unknown metric {0}")]
     UnknownMetric(String),
-    #[error("group by day, week, month, agent, channel, group or source")]
+    #[error("group by day, week, month, hour, agent, channel, group or source")]
     BadDimension,
     #[error("source is search, ads, recommendation, referral, direct or none")]
     BadSource,
+    #[error("by hour: only conversations, engaged, handoffs and handoff_rate, and no source")]
+    NotByHour,
     #[error("stars are 1 to 5; at most 5 tags of 20 characters; a comment of 500")]
     BadRating,
 }
@@ -735,6 +775,9 @@ pub enum Dimension {
     Group,
     /// How the buyer came: search, ads, ... ("none": not from a visit).
     Source,
+    /// The shop-local hour of the day a conversation started, "00".."23",
+    /// over every day of the range (when chats arrive).
+    Hour,
 }
 
 impl Dimension {
@@ -747,6 +790,7 @@ impl Dimension {
             "channel" => Dimension::Channel,
             "group" => Dimension::Group,
             "source" => Dimension::Source,
+            "hour" => Dimension::Hour,
             _ => return Err(ReportInputError::BadDimension),
         })
     }
@@ -768,7 +812,10 @@ impl Dimension {
     }
 
     pub fn is_time(self) -> bool {
-        matches!(self, Dimension::Day | Dimension::Week | Dimension::Month)
+        matches!(
+            self,
+            Dimension::Day | Dimension::Week | Dimension::Month | Dimension::Hour
+        )
     }
 
     /// The name used in `by=` and in export headers.
@@ -781,6 +828,7 @@ impl Dimension {
             Dimension::Channel => "channel",
             Dimension::Group => "group",
             Dimension::Source => "source",
+            Dimension::Hour => "hour",
         }
     }
 

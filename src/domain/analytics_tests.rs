@@ -296,7 +296,7 @@ fn report_inputs_are_parsed_at_the_edge() {
     assert!(parse_metrics("conversations,nope").is_err());
     assert_eq!(parse_metrics("csat_avg, csat_avg").unwrap().len(), 1);
     assert!(DayRange::parse("2026-12-02", "2026-12-01").is_err());
-    assert!(Dimension::parse("hour").is_err());
+    assert!(Dimension::parse("minute").is_err());
     assert!(CsatRating::parse(0, vec![], None).is_err());
     assert!(CsatRating::parse(6, vec![], None).is_err());
     let r = CsatRating::parse(5, vec![" 快 ".into()], Some("  ".into())).unwrap();
@@ -338,6 +338,44 @@ fn a_report_groups_by_one_dimension_or_a_pair_of_different_ones() {
         Ok((Dimension::Source, Some(Dimension::Day)))
     );
     assert_eq!(Dimension::Source.name(), "source");
+}
+
+#[test]
+fn a_chat_counts_in_the_hour_it_started_for_the_hourly_metrics_only() {
+    // 23:30 UTC is 07:30 the next day in UTC+8, and 23:30 in UTC.
+    let at = 1_764_545_400_000; // 2025-11-30 23:30 UTC
+    assert_eq!(local_hour(at, 480), 7);
+    assert_eq!(local_hour(at, 0), 23);
+    assert_eq!(local_hour(at, -60), 22);
+    let mut f = conversation_a();
+    assert_eq!(hourly_contribution(&f), None, "facts from before the hour");
+    f.start_hour = Some(9);
+    let (key, hour, counters) = hourly_contribution(&f).unwrap();
+    assert_eq!(hour, "09");
+    assert_eq!(
+        key,
+        RollupKey {
+            source: String::new(),
+            ..contribution(&f).0
+        }
+    );
+    let names: Vec<&str> = counters.keys().map(String::as_str).collect();
+    assert!(
+        names.iter().all(|n| HOURLY_COUNTERS.contains(n)),
+        "{names:?}"
+    );
+    assert_eq!(counters.get("conversations"), Some(&1));
+    let by_hour = |key: &str| METRICS.iter().find(|m| m.key == key).unwrap().by_hour();
+    assert!(by_hour("conversations") && by_hour("handoff_rate") && by_hour("handoffs"));
+    assert!(!by_hour("csat_avg") && !by_hour("queue_wait_p50_ms") && !by_hour("messages"));
+    assert_eq!(
+        Dimension::parse_pair("agent,hour"),
+        Ok((Dimension::Agent, Some(Dimension::Hour)))
+    );
+    assert_eq!(
+        Dimension::parse_pair("day,hour"),
+        Err(ReportInputError::BadDimension)
+    );
 }
 
 #[test]

@@ -962,6 +962,7 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
                     ReportInputError::UnknownMetric(_) => "unknown_metric",
                     ReportInputError::BadDimension => "unknown_dimension",
                     ReportInputError::BadSource => "invalid_report_source",
+                    ReportInputError::NotByHour => "report_not_by_hour",
                     ReportInputError::BadRating => "invalid_rating",
                 };
                 ApiError::bad_request(code, message)

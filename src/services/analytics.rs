@@ -5,7 +5,8 @@
 use crate::domain::agent_time::{self, Timeline};
 use crate::domain::analytics::{
     BUYER_REQUEST, Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS,
-    MetricDef, Period, ReportInputError, RollupKey, Totals, contribution, local_day, parse_day,
+    MetricDef, Period, ReportInputError, RollupKey, Totals, contribution, hourly_contribution,
+    local_day, local_hour, parse_day,
 };
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
@@ -18,7 +19,8 @@ use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
 use crate::storage::{
-    FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError, WaitRow,
+    FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError,
+    WaitRow,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -266,6 +268,7 @@ impl AnalyticsService {
             channel: filters.channel.is_some(),
             agent: true,
             source: filters.source.is_some(),
+            hour: false,
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let totals = totals_of(&selected, |_| true);
@@ -350,6 +353,15 @@ impl AnalyticsService {
         let uses = |wanted: &[Dimension]| {
             wanted.contains(&dimension) || then.is_some_and(|d| wanted.contains(&d))
         };
+        // Only the hourly counters are kept per hour, and not per source.
+        let by_hour = uses(&[Dimension::Hour]);
+        if by_hour
+            && (!metrics.iter().all(|m| m.by_hour())
+                || uses(&[Dimension::Source])
+                || filters.source.is_some())
+        {
+            return Err(AnalyticsError::Invalid(ReportInputError::NotByHour));
+        }
         // Only the columns a key or a filter needs are kept apart; the database
         // adds up the rest.
         let by = RollupGrouping {
@@ -360,6 +372,7 @@ impl AnalyticsService {
                 || filters.agent_id.is_some()
                 || filters.group_id.is_some(),
             source: uses(&[Dimension::Source]) || filters.source.is_some(),
+            hour: by_hour,
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
@@ -424,6 +437,12 @@ impl AnalyticsService {
                         _ => dimension.bucket(&r.0),
                     };
                     keys.entry(key.clone()).or_insert((key, HashSet::new()));
+                }
+            }
+            Dimension::Hour => {
+                for r in &selected.rows {
+                    keys.entry(r.3.clone())
+                        .or_insert((format!("{}:00", r.3), HashSet::new()));
                 }
             }
             Dimension::Source => {
@@ -732,6 +751,10 @@ impl Rollups {
             None => Facts::default(),
         };
         let before = stored.is_some().then(|| contribution(&facts));
+        let hourly_before = stored
+            .is_some()
+            .then(|| hourly_contribution(&facts))
+            .flatten();
         let held_before = facts
             .holder()
             .filter(|_| facts.load_counted)
@@ -745,6 +768,10 @@ impl Rollups {
         let offset = self.shop.current().await.utc_offset_minutes;
         let day = local_day(event.created_at, offset);
         facts.apply(event.created_at, &event.data, reason.as_deref(), &day);
+        if facts.start_hour.is_none() || matches!(event.data, EventData::ConversationStarted { .. })
+        {
+            facts.start_hour = Some(local_hour(facts.started_at, offset));
+        }
         let loads = load_changes(held_before.as_deref(), facts.holder())
             .into_iter()
             .map(|(agent_id, delta)| LoadChange {
@@ -757,6 +784,7 @@ impl Rollups {
             .collect::<Vec<_>>();
         facts.load_counted = facts.holder().is_some();
         let after = contribution(&facts);
+        let hourly = hour_deltas(hourly_before, hourly_contribution(&facts));
         let row = FactsRow {
             conversation_id: conversation_id.to_owned(),
             day: after.0.day.clone(),
@@ -769,7 +797,12 @@ impl Rollups {
             facts: serde_json::to_string(&facts)?,
         };
         self.store
-            .save_analytics(&row, &deltas(before, after), &loads, self.clock.now_ms())
+            .save_analytics(
+                &row,
+                (&deltas(before, after), &hourly),
+                &loads,
+                self.clock.now_ms(),
+            )
             .await?;
         Ok(())
     }
@@ -894,6 +927,34 @@ fn deltas(
         .collect()
 }
 
+/// The hourly counter changes that take a conversation from `before` to
+/// `after` (either may be missing: facts from before the hour was kept).
+fn hour_deltas(
+    before: Option<(RollupKey, String, Contribution)>,
+    after: Option<(RollupKey, String, Contribution)>,
+) -> Vec<HourDelta> {
+    let mut out: BTreeMap<(RollupKey, String, String), i64> = BTreeMap::new();
+    for (sign, side) in [(-1, before), (1, after)] {
+        let Some((key, hour, counters)) = side else {
+            continue;
+        };
+        for (counter, v) in counters {
+            *out.entry((key.clone(), hour.clone(), counter)).or_default() += sign * v;
+        }
+    }
+    out.into_iter()
+        .filter(|(_, d)| *d != 0)
+        .map(|((key, hour, counter), delta)| HourDelta {
+            day: key.day,
+            channel: key.channel,
+            agent_id: key.agent_id,
+            hour,
+            counter,
+            delta,
+        })
+        .collect()
+}
+
 fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
     let mut totals = Totals::default();
     for row in selected.rows.iter().filter(|r| keep(r)) {
@@ -947,7 +1008,8 @@ impl Keying {
                 vec![self.dimension.bucket(row.day)]
             }
             Dimension::Channel => vec![row.channel.to_owned()],
-            Dimension::Source => vec![source_row_key(row.source).to_owned()],
+            Dimension::Source => vec![source_row_key(row.split).to_owned()],
+            Dimension::Hour => vec![row.split.to_owned()],
             Dimension::Agent | Dimension::Group => {
                 self.of_agent.get(row.agent).cloned().unwrap_or_default()
             }
@@ -960,7 +1022,8 @@ struct RowKey<'a> {
     day: &'a str,
     channel: &'a str,
     agent: &'a str,
-    source: &'a str,
+    /// The source or the hour, as the rollups read keep apart ([`RollupRow`]).
+    split: &'a str,
 }
 
 /// A report row's key for a source as the rollups keep it ("none" for '').
@@ -982,12 +1045,12 @@ fn grouped_totals(
     keys_of: impl Fn(&RowKey) -> Vec<String>,
 ) -> HashMap<String, Totals> {
     let mut out: HashMap<String, Totals> = HashMap::new();
-    for (day, channel, agent, source, counter, value) in &selected.rows {
+    for (day, channel, agent, split, counter, value) in &selected.rows {
         let row = RowKey {
             day,
             channel,
             agent,
-            source,
+            split,
         };
         for key in keys_of(&row) {
             out.entry(key).or_default().add(counter, *value);
@@ -998,7 +1061,7 @@ fn grouped_totals(
             day,
             channel,
             agent,
-            source,
+            split: source,
         };
         for key in keys_of(&row) {
             out.entry(key).or_default().queue_waits.push(*wait);

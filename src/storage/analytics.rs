@@ -33,6 +33,18 @@ pub struct RollupDelta {
     pub delta: i64,
 }
 
+/// A change to one counter of the hourly rollups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourDelta {
+    pub day: String,
+    pub channel: String,
+    pub agent_id: String,
+    /// The shop-local hour the conversation started, "00".."23".
+    pub hour: String,
+    pub counter: String,
+    pub delta: i64,
+}
+
 /// A change in how many chats an agent holds, made by the event at `position`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadChange {
@@ -58,7 +70,10 @@ pub struct AgentTimeRows {
     pub loads: Vec<(String, i64, i64)>,
 }
 
-/// A rollup counter as read back: (day, channel, agent, source, counter, value).
+/// A rollup counter as read back: (day, channel, agent, split, counter, value),
+/// where the split is the column the table read keeps apart beyond day,
+/// channel and agent: the source (`analytics_daily_source`), the hour
+/// (`analytics_hourly`), or empty (`analytics_daily`).
 pub type RollupRow = (String, String, String, String, String, i64);
 
 /// A conversation's queue wait as read back: (day, channel, agent, source, wait).
@@ -72,6 +87,8 @@ pub struct RollupGrouping {
     pub channel: bool,
     pub agent: bool,
     pub source: bool,
+    /// Read the hourly rollups, the hour kept apart (a report by hour).
+    pub hour: bool,
 }
 
 impl RollupGrouping {
@@ -79,15 +96,19 @@ impl RollupGrouping {
     /// A report by or of a source reads the rollups kept apart by source
     /// (`analytics_daily_source`); every other one the smaller `analytics_daily`.
     fn sql(self, one_channel: bool, one_source: bool) -> String {
-        let table = match self.source || one_source {
-            true => "analytics_daily_source",
-            false => "analytics_daily",
+        let table = match (self.hour, self.source || one_source) {
+            (true, _) => "analytics_hourly",
+            (false, true) => "analytics_daily_source",
+            (false, false) => "analytics_daily",
         };
         let kept = [
             (self.day, "day"),
             (self.channel, "channel"),
             (self.agent, "agent_id"),
-            (self.source, "source"),
+            (
+                self.source || self.hour,
+                if self.hour { "hour" } else { "source" },
+            ),
         ];
         let columns: Vec<&str> = kept
             .iter()
@@ -99,6 +120,7 @@ impl RollupGrouping {
         let group: Vec<&str> = [
             (self.day, "day"),
             (self.source, "source"),
+            (self.hour, "hour"),
             (self.agent, "agent_id"),
             (true, "counter"),
             (self.channel, "channel"),
@@ -126,6 +148,11 @@ impl RollupGrouping {
 const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, counter, value) \
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, channel, agent_id, counter) \
     DO UPDATE SET value = analytics_daily.value + excluded.value";
+
+/// Moves one counter of the hourly rollups.
+const HOURLY_ADD: &str = "INSERT INTO analytics_hourly (day, channel, agent_id, hour, counter, value) \
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, channel, agent_id, hour, counter) \
+    DO UPDATE SET value = analytics_hourly.value + excluded.value";
 
 /// Moves the same counter of the rollups kept apart by source.
 const ROLLUP_SOURCE_ADD: &str = "INSERT INTO analytics_daily_source \
@@ -185,7 +212,7 @@ impl Store {
     pub async fn save_analytics(
         &self,
         row: &FactsRow,
-        deltas: &[RollupDelta],
+        (deltas, hourly): (&[RollupDelta], &[HourDelta]),
         loads: &[LoadChange],
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -218,6 +245,12 @@ impl Store {
                     .execute(&mut *tx).await?;
                 sqlx::query(ROLLUP_SOURCE_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
+                    .bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+            }
+            for d in hourly.iter().filter(|d| d.delta != 0) {
+                sqlx::query(HOURLY_ADD)
+                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.hour)
                     .bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }
@@ -463,6 +496,7 @@ impl Store {
             sqlx::query("DELETE FROM analytics_facts").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily_source").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_hourly").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_presence").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load_daily").execute(&mut *tx).await?;
@@ -522,6 +556,31 @@ impl Store {
                         .push_bind(now)
                         .push_bind(r.first_buyer_at)
                         .push_bind(&r.source);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Writes the hourly rollups of a seeded data set (the split of each row
+    /// is its hour).
+    pub async fn seed_hourly_rollups(&self, rows: &[RollupRow]) -> Result<(), StoreError> {
+        const ROWS: usize = 2000;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(self.begin_write()).await?;
+            for chunk in rows.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO analytics_hourly (day, channel, agent_id, hour, counter, value) ",
+                );
+                sql.push_values(chunk, |mut b, r| {
+                    b.push_bind(&r.0)
+                        .push_bind(&r.1)
+                        .push_bind(&r.2)
+                        .push_bind(&r.3)
+                        .push_bind(&r.4)
+                        .push_bind(r.5);
                 });
                 sql.build().execute(&mut *tx).await?;
             }

@@ -42,8 +42,8 @@ mod visitors;
 mod webhooks;
 
 pub use analytics::{
-    AgentTimeRows, FactsRow, LoadChange, RollupDelta, RollupGrouping, RollupRow, SeedOutboxRow,
-    WaitRow,
+    AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,
+    SeedOutboxRow, WaitRow,
 };
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,

@@ -407,6 +407,46 @@ async fn conversation_reports_split_by_how_the_buyer_came() {
     let csv = res.text().await.unwrap();
     assert_eq!(csv.lines().count(), 2, "the header and c3's chat: {csv}");
 
+    // By hour of the day: c2 (08:46), the stray chat (08:49) and c3 (08:56)
+    // started at 8, the chat without a visit at 9.
+    let res = report(&day, "metrics=conversations,engaged,handoffs&by=hour").await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    let hours: Vec<(&Value, &Value, &Value, &Value)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                &r["key"],
+                &r["label"],
+                &r["values"]["conversations"],
+                &r["values"]["engaged"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            (&json!("08"), &json!("08:00"), &json!(3.0), &json!(2.0)),
+            (&json!("09"), &json!("09:00"), &json!(1.0), &json!(0.0)),
+        ],
+        "{body}"
+    );
+    for query in [
+        "metrics=csat_avg&by=hour",
+        "metrics=conversations&by=hour&source=ads",
+        "metrics=conversations&by=source,hour",
+    ] {
+        let res = report(&day, query).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(
+            error_code(&res.json::<Value>().await.unwrap()),
+            "report_not_by_hour",
+            "{query}"
+        );
+    }
+
     // Agent time belongs to no source: a report by source has none of it.
     let res = report(&day, "metrics=online_time_ms&by=source").await;
     let body: Value = res.json().await.unwrap();

@@ -1729,6 +1729,41 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         )
         .await;
     assert_eq!(by_source, json!(["非访问进入", 1]), "{by_source}");
+    // By hour of the day: a metric not kept per hour is refused in words;
+    // conversations alone give a row per hour, labelled "HH:00".
+    browser
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'hour'; \
+             document.querySelector('[data-testid=cr-source]').value = ''; \
+             return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=cr-show]").await;
+    let refused = browser
+        .wait_until(
+            "the by-hour refusal",
+            "document.querySelector('[data-testid=cr-error]')?.innerText",
+        )
+        .await;
+    assert!(refused.as_str().unwrap().contains("按时段"), "{refused}");
+    browser
+        .run(
+            "document.querySelectorAll('[data-testid^=cr-metric-]').forEach(b => { b.checked = b.value === 'conversations'; }); \
+             return null;",
+            json!([]),
+        )
+        .await;
+    browser.click("[data-testid=cr-show]").await;
+    let hours = browser
+        .wait_until(
+            "the report by hour",
+            "(() => { const rows = [...document.querySelectorAll('[data-testid=cr-row]')]; \
+               return rows.length && rows.every(r => /^\\d\\d:00$/.test(r.children[0].innerText)) \
+                 && rows.reduce((n, r) => n + Number(r.querySelector('[data-metric=conversations]').dataset.value), 0); })()",
+        )
+        .await;
+    assert!(hours.as_f64().unwrap() >= 1.0, "{hours}");
     // Both widths look for raw codes too: the builder shows words.
     both_widths(&browser, "analytics-dashboard").await;
     browser.click("[data-testid=cr-delete]").await;

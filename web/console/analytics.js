@@ -13,7 +13,7 @@ addStrings(
     an_export: "导出 CSV", an_export_xlsx: "导出 Excel", an_export_conversations: "导出会话明细", an_by: "导出维度", an_trend: "近 14 天趋势", an_per_agent: "各客服接待量", an_agents: "客服明细",
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
-    by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组", by_source: "按来源",
+    by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组", by_source: "按来源", by_hour: "按时段（一天中的小时）", error_report_not_by_hour: "按时段只能看会话数、有效会话、转人工数和转人工率，且不能按来源筛选",
     cr_source: "来源", cr_source_all: "全部来源", fn_src_none: "非访问进入", error_invalid_report_source: "来源只能是列表中的一项",
     an_then: "再按", then_none: "不再细分", error_unknown_dimension: "这两个维度不能一起用（不能两个都是时间）",
     m_conversations: "会话数", m_engaged: "有效会话", m_messages: "消息数", m_messages_bot: "机器人消息",
@@ -53,7 +53,7 @@ addStrings(
     an_export: "Export CSV", an_export_xlsx: "Export Excel", an_export_conversations: "Export conversations", an_by: "Export by", an_trend: "Last 14 days", an_per_agent: "Chats per agent", an_agents: "Agents",
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
-    by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group", by_source: "By source",
+    by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group", by_source: "By source", by_hour: "By hour of the day", error_report_not_by_hour: "By hour: conversations, engaged chats, hand-offs and hand-off rate only, and no source filter",
     cr_source: "Source", cr_source_all: "All sources", fn_src_none: "Not from a visit", error_invalid_report_source: "Pick a source from the list",
     an_then: "Then by", then_none: "Nothing more", error_unknown_dimension: "These two cannot go together (not two time dimensions)",
     m_conversations: "Conversations", m_engaged: "Engaged", m_messages: "Messages", m_messages_bot: "Bot messages",
@@ -103,7 +103,7 @@ const AGENT_COLUMNS = [
   "conversion_rate_24h", "online_time_ms", "avg_concurrency", "peak_concurrency", "load_rate", "qa_score",
 ];
 const TREND = ["conversations", "handoffs"];
-const DIMENSIONS = ["day", "week", "month", "agent", "channel", "group", "source"];
+const DIMENSIONS = ["day", "week", "month", "hour", "agent", "channel", "group", "source"];
 /// How buyers come (the funnel's sources), and "none": a chat not opened from a visit.
 const SOURCES = ["search", "ads", "recommendation", "referral", "direct", "none"];
 
