@@ -142,10 +142,9 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
             .collect()
     };
     let hourly = as_rows(hourly);
-    store.seed_hourly_rollups(&hourly).await?;
     let rows = as_rows(rollups);
     let rollup_rows = rows.len();
-    store.seed_rollups(&rows, position).await?;
+    store.seed_rollups(&rows, &hourly, position).await?;
     store.close().await;
     drop(rows);
     let seed_secs = started.elapsed().as_secs_f64();

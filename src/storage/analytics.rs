@@ -564,35 +564,16 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the hourly rollups of a seeded data set (the split of each row
-    /// is its hour).
-    pub async fn seed_hourly_rollups(&self, rows: &[RollupRow]) -> Result<(), StoreError> {
-        const ROWS: usize = 2000;
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_with(self.begin_write()).await?;
-            for chunk in rows.chunks(ROWS) {
-                let mut sql = sqlx::QueryBuilder::new(
-                    "INSERT INTO analytics_hourly (day, channel, agent_id, hour, counter, value) ",
-                );
-                sql.push_values(chunk, |mut b, r| {
-                    b.push_bind(&r.0)
-                        .push_bind(&r.1)
-                        .push_bind(&r.2)
-                        .push_bind(&r.3)
-                        .push_bind(&r.4)
-                        .push_bind(r.5);
-                });
-                sql.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// Writes the daily rollups of a seeded data set, then moves every
-    /// subscriber's cursor to `head` (the seeded events count as handled) and,
-    /// on PostgreSQL, the outbox sequence past it.
-    pub async fn seed_rollups(&self, rows: &[RollupRow], head: i64) -> Result<(), StoreError> {
+    /// Writes the rollups of a seeded data set (`rows` split by source,
+    /// `hourly` by hour), then moves every subscriber's cursor to `head` (the
+    /// seeded events count as handled) and, on PostgreSQL, the outbox sequence
+    /// past it.
+    pub async fn seed_rollups(
+        &self,
+        rows: &[RollupRow],
+        hourly: &[RollupRow],
+        head: i64,
+    ) -> Result<(), StoreError> {
         const ROWS: usize = 2000;
         let backend = self.backend();
         // The rollups without the source: the same rows added up over it.
@@ -617,10 +598,13 @@ impl Store {
                 });
                 sql.build().execute(&mut *tx).await?;
             }
-            for chunk in rows.chunks(ROWS) {
-                let mut sql = sqlx::QueryBuilder::new(
-                    "INSERT INTO analytics_daily_source (day, channel, agent_id, source, counter, value) ",
-                );
+            let split = [
+                ("INSERT INTO analytics_daily_source (day, channel, agent_id, source, counter, value) ", rows),
+                ("INSERT INTO analytics_hourly (day, channel, agent_id, hour, counter, value) ", hourly),
+            ];
+            for chunk in split.iter().flat_map(|(sql, rows)| rows.chunks(ROWS).map(move |c| (*sql, c))) {
+                let (sql, chunk) = chunk;
+                let mut sql = sqlx::QueryBuilder::new(sql);
                 sql.push_values(chunk, |mut b, r| {
                     b.push_bind(&r.0)
                         .push_bind(&r.1)
