@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use xiaoer::domain::staff::Role;
@@ -309,19 +309,29 @@ async fn a_receiver_that_fails_is_retried_then_served_and_a_replay_sends_again()
     let got = receiver
         .wait_for("the retried delivery", 30, |r| !r.is_empty())
         .await;
-    let log: Value = app
-        .staff_get(&admin, &format!("/api/v1/admin/webhooks/{id}/deliveries"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let first = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["event_id"] == got[0].id.as_str())
-        .expect("the delivery is in the log");
-    assert_eq!(first["status"], "delivered");
+    // The receiver writes its line before it answers: the server marks the
+    // delivery a moment later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let first = loop {
+        let log: Value = app
+            .staff_get(&admin, &format!("/api/v1/admin/webhooks/{id}/deliveries"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let first = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["event_id"] == got[0].id.as_str())
+            .expect("the delivery is in the log")
+            .clone();
+        if first["status"] == "delivered" || Instant::now() > deadline {
+            break first;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(first["status"], "delivered", "{first}");
     assert_eq!(first["attempts"], 4, "three 503s, then 200: {first}");
     assert_eq!(first["last_status"], 200);
 
