@@ -115,6 +115,9 @@ pub struct SettingsLayer {
     /// Intents and their required facts (TOML); unset: the built-in knowledge/intents.toml.
     #[arg(long, global = true, env = "XIAOER_INTENTS_FILE")]
     pub intents_file: Option<PathBuf>,
+    /// What the bot says in its own words, zh and en (TOML); unset: the built-in prompts/messages.toml.
+    #[arg(long, global = true, env = "XIAOER_BOT_MESSAGES")]
+    pub bot_messages: Option<PathBuf>,
     /// Hours people answer chats, e.g. 09:00-22:00, in the shop's time zone; unset: always.
     #[arg(long, global = true, env = "XIAOER_SERVICE_HOURS")]
     pub service_hours: Option<String>,
@@ -267,6 +270,7 @@ impl SettingsLayer {
             commerce_token: self.commerce_token.or(lower.commerce_token),
             identity_secret: self.identity_secret.or(lower.identity_secret),
             intents_file: self.intents_file.or(lower.intents_file),
+            bot_messages: self.bot_messages.or(lower.bot_messages),
             service_hours: self.service_hours.or(lower.service_hours),
             shop_utc_offset_minutes: self
                 .shop_utc_offset_minutes
@@ -346,6 +350,8 @@ pub struct Settings {
     /// Verifies the signed identities shops give their logged-in buyers.
     pub identity_secret: Option<Secret<String>>,
     pub intents_file: Option<PathBuf>,
+    /// The bot's own words (`domain::bot_messages`); None: the shipped catalogue.
+    pub bot_messages: Option<PathBuf>,
     pub service_hours: Option<String>,
     pub shop_utc_offset_minutes: i32,
     pub shop_name: String,
@@ -523,6 +529,7 @@ impl Settings {
                 .filter(|s| !s.is_empty())
                 .map(Secret::new),
             intents_file: layer.intents_file,
+            bot_messages: layer.bot_messages,
             service_hours: layer.service_hours.filter(|h| !h.is_empty()),
             shop_utc_offset_minutes: layer.shop_utc_offset_minutes.unwrap_or(480),
             shop_name: layer.shop_name.unwrap_or_else(|| "店小二示例店".into()),

@@ -181,6 +181,17 @@ pub(crate) fn shop_defaults(settings: &Settings) -> anyhow::Result<ShopSettings>
     })?)
 }
 
+/// The bot's own words: the shop's catalogue when it has one, else the shipped one.
+fn bot_messages(settings: &Settings) -> anyhow::Result<crate::domain::bot_messages::Messages> {
+    use crate::domain::bot_messages::{DEFAULT_MESSAGES, Messages};
+    let text = match &settings.bot_messages {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the bot's messages {}", path.display()))?,
+        None => DEFAULT_MESSAGES.to_owned(),
+    };
+    Ok(Messages::parse(&text)?)
+}
+
 fn intent_catalog(settings: &Settings) -> anyhow::Result<IntentCatalog> {
     let text = match &settings.intents_file {
         Some(path) => std::fs::read_to_string(path)
@@ -293,9 +304,14 @@ impl Application {
             visitors.clone(),
             commerce.clone(),
         ));
+        let topics = Arc::new(crate::services::topics::Topics::new(
+            Arc::new(store.clone()),
+            clock.clone(),
+        ));
         let catalogue = Arc::new(crate::services::catalogue::Catalogue::new(
             commerce.clone(),
             chat.clone(),
+            topics.clone(),
         ));
         let coupons = Arc::new(crate::services::coupons::CouponDesk::new(
             commerce.clone(),
@@ -341,7 +357,7 @@ impl Application {
         // holding the bot weakly.
         let (catalog, prompts) = (
             intent_catalog(&settings)?,
-            Prompts::load(&settings.shop_name)?,
+            Prompts::load(&settings.shop_name)?.with_messages(bot_messages(&settings)?),
         );
         let mut conversations = None;
         let bot = Arc::new_cyclic(|bot| {
@@ -368,6 +384,7 @@ impl Application {
                     cipher: cipher.clone(),
                     clock: clock.clone(),
                     shop: shop.clone(),
+                    topics: topics.clone(),
                 },
                 BotPorts {
                     knowledge: adapters.knowledge.unwrap_or_else(|| knowledge.clone()),
@@ -534,12 +551,15 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
-        let analytics = Arc::new(crate::services::analytics::AnalyticsService::new(
-            store.clone(),
-            clock.clone(),
-            shop.clone(),
-            chat.clone(),
-        ));
+        let analytics = Arc::new(
+            crate::services::analytics::AnalyticsService::new(
+                store.clone(),
+                clock.clone(),
+                shop.clone(),
+                chat.clone(),
+            )
+            .with_catalogue(commerce.clone()),
+        );
         runner
             .spawn(
                 Arc::new(crate::services::analytics::AnalyticsFeed(analytics.clone())),

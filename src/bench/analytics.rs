@@ -18,8 +18,8 @@
 
 use crate::config::Settings;
 use crate::domain::analytics::{
-    Contribution, DAY_MS, Facts, METRICS, RollupKey, contribution, hourly_contribution, local_day,
-    local_hour,
+    Contribution, DAY_MS, Facts, METRICS, RollupKey, TopicKind, contribution, hourly_contribution,
+    local_day, local_hour, topic_contribution,
 };
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
 use crate::domain::funnel::VisitTally;
@@ -27,7 +27,7 @@ use crate::domain::presence::Source;
 use crate::domain::staff::Role;
 use crate::services::staff::NewStaff;
 use crate::startup::Application;
-use crate::storage::{FactsRow, RollupRow, SeedOutboxRow, Store};
+use crate::storage::{FactsRow, RollupRow, SeedOutboxRow, Store, TopicRow};
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -99,6 +99,7 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
     let mut position = store.outbox_head().await?;
     let mut rollups = Sums::new();
     let mut hourly = Sums::new();
+    let mut topics: HashMap<(String, TopicKind, String, String), i64> = HashMap::new();
     let (mut written, mut events_written) = (0, 0usize);
     while written < args.conversations {
         let n = BATCH.min(args.conversations - written);
@@ -111,6 +112,13 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
                 // The hourly rollups keep the hour where the others keep the source.
                 key.source = hour;
                 add_up(&mut hourly, key, counters);
+            }
+            for (day, kind, topic, counters) in topic_contribution(&folded) {
+                for (counter, v) in counters {
+                    *topics
+                        .entry((day.clone(), kind, topic.clone(), counter))
+                        .or_default() += v;
+                }
             }
             let (key, counters) = contribution(&folded);
             add_up(&mut rollups, key, counters);
@@ -142,9 +150,17 @@ pub async fn run(args: AnalyticsBenchArgs, settings: Settings) -> anyhow::Result
             .collect()
     };
     let hourly = as_rows(hourly);
+    let topics: Vec<TopicRow> = topics
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|((day, kind, topic, counter), v)| (day, kind.as_str(), topic, counter, v))
+        .collect();
     let rows = as_rows(rollups);
     let rollup_rows = rows.len();
-    store.seed_rollups(&rows, &hourly, position).await?;
+    store
+        .seed_rollups(&rows, &hourly, &topics, position)
+        .await?;
+    drop(topics);
     store.close().await;
     drop(rows);
     let seed_secs = started.elapsed().as_secs_f64();
@@ -199,6 +215,12 @@ async fn time_reports(
     let token = body["token"].as_str().context("login token")?.to_owned();
     let day = |ago: i64| local_day(now - ago * DAY_MS, offset);
     let metrics = METRICS.iter().map(|m| m.key).collect::<Vec<_>>().join(",");
+    let by_topic = METRICS
+        .iter()
+        .filter(|m| m.by_topic())
+        .map(|m| m.key)
+        .collect::<Vec<_>>()
+        .join(",");
     let (to, from90, from_all) = (day(0), day(89), day(args.days - 1));
     let kinds = [
         (
@@ -240,6 +262,18 @@ async fn time_reports(
             "custom report, 90 days by hour of the day",
             format!(
                 "/api/v1/staff/analytics/report?metrics=conversations,engaged,handoffs,handoff_rate&by=hour&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by category, every metric kept by topic",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={by_topic}&by=category&from={from90}&to={to}"
+            ),
+        ),
+        (
+            "custom report, 90 days by product × day, every metric kept by topic",
+            format!(
+                "/api/v1/staff/analytics/report?metrics={by_topic}&by=product,day&from={from90}&to={to}"
             ),
         ),
         (
@@ -361,6 +395,7 @@ fn generate(rng: &mut StdRng, i: usize, now: i64, days: i64, agents: &[String]) 
         push(step(rng, &mut at, 60_000), message("buyer"));
         push(step(rng, &mut at, 5_000), message("bot"));
     }
+    push(at, classified(rng));
     let handed_off = rng.gen_range(0..10) < 6;
     let mut human = false;
     if handed_off {
@@ -452,6 +487,35 @@ fn visit(rng: &mut StdRng, now: i64, days: i64, offset: i32) -> VisitTally {
         pages,
         dwell_ms: pages * rng.gen_range(5_000..120_000),
         campaign: campaign(rng),
+    }
+}
+
+/// What the bot told the chat was about: an intent (most often a question
+/// the knowledge base answered), one of 40 categories, and in half the chats
+/// one of 300 products.
+fn classified(rng: &mut StdRng) -> EventData {
+    const INTENTS: [&str; 10] = [
+        "question",
+        "question",
+        "question",
+        "question",
+        "human",
+        "refund",
+        "defect",
+        "where_is_my_parcel",
+        "order_status",
+        "return_check",
+    ];
+    EventData::ConversationClassified {
+        intent: Some((*INTENTS.choose(rng).expect("intents")).to_owned()),
+        category: Some(format!(
+            "类目{}/子类{}",
+            rng.gen_range(1..=8),
+            rng.gen_range(1..=5)
+        )),
+        product: rng
+            .gen_bool(0.5)
+            .then(|| format!("SKU-{:04}", rng.gen_range(1..=300))),
     }
 }
 

@@ -106,6 +106,8 @@ impl KnowledgeBase for ScriptedKnowledge {
                 score: hit.3,
                 wordings: Vec::new(),
                 member_answers: Vec::new(),
+                category: String::new(),
+                products: Vec::new(),
             }],
         })
     }

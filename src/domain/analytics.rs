@@ -131,6 +131,8 @@ pub struct Facts {
     /// The shop-local hour (0–23) it started; None in facts written before
     /// the hourly rollups (a rebuild fills it).
     pub start_hour: Option<u32>,
+    /// What the chat was about (`conversation.classified`).
+    pub topic: Topic,
 }
 
 impl Facts {
@@ -210,6 +212,17 @@ impl Facts {
                 self.source = Some(*source);
                 self.pages_before_chat = *pages_before;
                 self.campaign = campaign.clone();
+            }
+            EventData::ConversationClassified {
+                intent,
+                category,
+                product,
+            } => {
+                self.topic.take(&Topic {
+                    intent: intent.clone(),
+                    category: category.clone(),
+                    product: product.clone(),
+                });
             }
             // One order converts a chat; a second report changes nothing.
             EventData::Converted {
@@ -456,12 +469,145 @@ impl MetricDef {
             .any(|c| super::agent_time::COUNTERS.contains(c))
     }
 
+    /// Whether it can be reported by intent, category or product: made of
+    /// conversation counters the topic rollups keep (not agent time, not a
+    /// queue-wait percentile).
+    pub fn by_topic(&self) -> bool {
+        let counters = self.counters();
+        !counters.is_empty()
+            && !self.agent_time()
+            && counters.iter().all(|c| c.is_empty() || is_topic_counter(c))
+    }
+
     /// Whether it can be reported by hour of the day: made of the hourly
     /// counters alone ([`HOURLY_COUNTERS`]).
     pub fn by_hour(&self) -> bool {
         let counters = self.counters();
         !counters.is_empty() && counters.iter().all(|c| HOURLY_COUNTERS.contains(c))
     }
+}
+
+/// The intents the bot tells when no intake ran: the buyer asked something
+/// the knowledge base answered, or asked for a person first. An intake
+/// intent told later replaces them.
+pub const GENERIC_INTENTS: [&str; 2] = ["question", "human"];
+
+/// What a chat is about: the intent (an intake intent's name, or one of
+/// [`GENERIC_INTENTS`]), the knowledge-base category path and the product's
+/// sku; None while not known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Topic {
+    pub intent: Option<String>,
+    pub category: Option<String>,
+    pub product: Option<String>,
+}
+
+/// The longest intent, category or product kept (a longer one is cut).
+pub const TOPIC_MAX_CHARS: usize = 100;
+
+impl Topic {
+    /// Takes in what `told` adds, by the one rule analytics and the bot both
+    /// keep: the first of each, except that an intake intent replaces a
+    /// generic one. Values are trimmed, without control characters and at
+    /// most [`TOPIC_MAX_CHARS`]; an empty one tells nothing. Returns what
+    /// changed (None: nothing).
+    pub fn take(&mut self, told: &Topic) -> Option<Topic> {
+        let mut news = Topic::default();
+        let generic = |i: &str| GENERIC_INTENTS.contains(&i);
+        if let Some(intent) = topic_value(told.intent.as_deref())
+            && self
+                .intent
+                .as_deref()
+                .is_none_or(|now| generic(now) && !generic(&intent))
+        {
+            self.intent = Some(intent.clone());
+            news.intent = Some(intent);
+        }
+        let others = [
+            (&mut self.category, &told.category, &mut news.category),
+            (&mut self.product, &told.product, &mut news.product),
+        ];
+        for (kept, told, new) in others {
+            if kept.is_none()
+                && let Some(value) = topic_value(told.as_deref())
+            {
+                *kept = Some(value.clone());
+                *new = Some(value);
+            }
+        }
+        (news != Topic::default()).then_some(news)
+    }
+}
+
+fn topic_value(raw: Option<&str>) -> Option<String> {
+    let value: String = raw?
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(TOPIC_MAX_CHARS)
+        .collect();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The three things a chat is about that reports group by (the topic
+/// rollups, `analytics_topics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TopicKind {
+    Intent,
+    Category,
+    Product,
+}
+
+impl TopicKind {
+    pub const ALL: [TopicKind; 3] = [TopicKind::Intent, TopicKind::Category, TopicKind::Product];
+
+    /// The value kept in the rollups' `kind` column (and the dimension's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicKind::Intent => "intent",
+            TopicKind::Category => "category",
+            TopicKind::Product => "product",
+        }
+    }
+
+    fn of(self, t: &Topic) -> Option<&str> {
+        match self {
+            TopicKind::Intent => t.intent.as_deref(),
+            TopicKind::Category => t.category.as_deref(),
+            TopicKind::Product => t.product.as_deref(),
+        }
+    }
+}
+
+/// Whether a counter is kept in the topic rollups: every conversation
+/// counter but the funnel's, the campaigns' and the hand-off reasons' (named
+/// `name:value`), which no report by topic reads.
+pub fn is_topic_counter(counter: &str) -> bool {
+    !counter.contains(':')
+}
+
+/// One conversation's share of the topic rollups, which are shop-wide: its
+/// day, a kind, its topic of that kind (empty while not known, so that each
+/// kind adds up to every conversation) and its [`is_topic_counter`] counters.
+pub type TopicContribution = (String, TopicKind, String, Contribution);
+
+/// What a conversation adds to the topic rollups, one share per kind.
+pub fn topic_contribution(f: &Facts) -> Vec<TopicContribution> {
+    let (key, counters) = contribution(f);
+    let kept: Contribution = counters
+        .into_iter()
+        .filter(|(c, _)| is_topic_counter(c))
+        .collect();
+    TopicKind::ALL
+        .iter()
+        .map(|kind| {
+            let topic = kind.of(&f.topic).unwrap_or_default().to_owned();
+            (key.day.clone(), *kind, topic, kept.clone())
+        })
+        .collect()
 }
 
 /// The counters also kept per shop-local hour the conversation started (the
@@ -704,12 +850,18 @@ pub enum ReportInputError {
     BadRange,
     #[error("unknown metric {0}")]
     UnknownMetric(String),
-    #[error("group by day, week, month, hour, agent, channel, group or source")]
+    #[error(
+        "group by day, week, month, hour, agent, channel, group, source, intent, category or product"
+    )]
     BadDimension,
     #[error("source is search, ads, recommendation, referral, direct or none")]
     BadSource,
     #[error("by hour: only conversations, engaged, handoffs and handoff_rate, and no source")]
     NotByHour,
+    #[error(
+        "by intent, category or product: shop-wide, with a day, week or month at most; no queue-wait percentile or agent time, no filter"
+    )]
+    NotByTopic,
     #[error("stars are 1 to 5; at most 5 tags of 20 characters; a comment of 500")]
     BadRating,
 }
@@ -778,6 +930,10 @@ pub enum Dimension {
     /// The shop-local hour of the day a conversation started, "00".."23",
     /// over every day of the range (when chats arrive).
     Hour,
+    /// What the chat was about ([`TopicKind`]); "none" while not known.
+    Intent,
+    Category,
+    Product,
 }
 
 impl Dimension {
@@ -791,6 +947,9 @@ impl Dimension {
             "group" => Dimension::Group,
             "source" => Dimension::Source,
             "hour" => Dimension::Hour,
+            "intent" => Dimension::Intent,
+            "category" => Dimension::Category,
+            "product" => Dimension::Product,
             _ => return Err(ReportInputError::BadDimension),
         })
     }
@@ -804,7 +963,9 @@ impl Dimension {
             return Ok((first, None));
         };
         let second = Dimension::parse(second)?;
-        let clash = first == second || (first.is_time() && second.is_time());
+        let clash = first == second
+            || (first.is_time() && second.is_time())
+            || (first.topic().is_some() && second.topic().is_some());
         if clash || parts.next().is_some() {
             return Err(ReportInputError::BadDimension);
         }
@@ -818,6 +979,16 @@ impl Dimension {
         )
     }
 
+    /// The topic a dimension groups by, if it is one (a report reads at most one).
+    pub fn topic(self) -> Option<TopicKind> {
+        match self {
+            Dimension::Intent => Some(TopicKind::Intent),
+            Dimension::Category => Some(TopicKind::Category),
+            Dimension::Product => Some(TopicKind::Product),
+            _ => None,
+        }
+    }
+
     /// The name used in `by=` and in export headers.
     pub fn name(self) -> &'static str {
         match self {
@@ -829,6 +1000,9 @@ impl Dimension {
             Dimension::Group => "group",
             Dimension::Source => "source",
             Dimension::Hour => "hour",
+            Dimension::Intent => "intent",
+            Dimension::Category => "category",
+            Dimension::Product => "product",
         }
     }
 

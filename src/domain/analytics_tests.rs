@@ -489,3 +489,143 @@ fn a_converted_chat_counts_once_for_the_question_it_answered() {
     assert_eq!(v("conversion_rate_next_day"), Some(2.0 / 3.0));
     assert_eq!(v("converted_amount_cents"), Some(28_800.0));
 }
+
+fn classified(intent: Option<&str>, category: Option<&str>, product: Option<&str>) -> EventData {
+    EventData::ConversationClassified {
+        intent: intent.map(str::to_owned),
+        category: category.map(str::to_owned),
+        product: product.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_chat_is_about_the_first_of_each_topic_told_and_an_intake_beats_a_generic_intent() {
+    let facts = fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (0, msg("bot")),
+            // The bot answered from an entry: a question, its category, no product.
+            (0, classified(Some("question"), Some("售后/退换货"), None)),
+            // A second answer from another entry changes neither.
+            (MIN, classified(Some("question"), Some("物流"), None)),
+            // An empty or blank value tells nothing; a product card tells one.
+            (MIN, classified(Some("  "), Some(""), Some(" TS-001 "))),
+            // The intake started: it replaces the generic intent, once.
+            (2 * MIN, classified(Some("refund"), None, Some("JK-002"))),
+            (3 * MIN, classified(Some("defect"), None, None)),
+            (3 * MIN, classified(Some("human"), None, None)),
+        ],
+        None,
+    );
+    assert_eq!(
+        facts.topic,
+        Topic {
+            intent: Some("refund".into()),
+            category: Some("售后/退换货".into()),
+            product: Some("TS-001".into()),
+        }
+    );
+    // A generic intent does not replace another one.
+    let mut told = Topic::default();
+    let human = Topic {
+        intent: Some("human".into()),
+        ..Topic::default()
+    };
+    assert_eq!(told.take(&human), Some(human.clone()));
+    let question = Topic {
+        intent: Some("question".into()),
+        ..Topic::default()
+    };
+    assert_eq!(told.take(&question), None);
+    // Only news comes back; control characters go and a long value is cut.
+    let long = "类".repeat(TOPIC_MAX_CHARS + 20);
+    let news = told.take(&Topic {
+        intent: Some("return_check".into()),
+        category: Some(format!("配件\u{7}/{long}")),
+        product: None,
+    });
+    let news = news.unwrap();
+    assert_eq!(news.intent.as_deref(), Some("return_check"));
+    let category = news.category.unwrap();
+    assert!(category.starts_with("配件/"), "{category}");
+    assert_eq!(category.chars().count(), TOPIC_MAX_CHARS);
+}
+
+#[test]
+fn each_topic_kind_adds_up_to_every_conversation_counter_but_the_named_ones() {
+    let answered = fold(
+        &[
+            (0, started()),
+            (0, msg("buyer")),
+            (0, msg("bot")),
+            (0, classified(Some("question"), Some("售后/退换货"), None)),
+            (MIN, EventData::HandedOff { packet_id: None }),
+        ],
+        Some("low_confidence"),
+    );
+    let (key, all) = contribution(&answered);
+    let topics = topic_contribution(&answered);
+    assert_eq!(topics.len(), 3);
+    let kinds: Vec<(TopicKind, &str)> = topics
+        .iter()
+        .map(|(_, kind, topic, _)| (*kind, topic.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (TopicKind::Intent, "question"),
+            (TopicKind::Category, "售后/退换货"),
+            // Not known: counted under '' so that the kind adds up.
+            (TopicKind::Product, ""),
+        ]
+    );
+    let kept: Contribution = all
+        .iter()
+        .filter(|(c, _)| !c.contains(':'))
+        .map(|(c, v)| (c.clone(), *v))
+        .collect();
+    assert!(all.contains_key("handoff_reason:low_confidence"));
+    for (day, _, _, counters) in &topics {
+        assert_eq!(counters, &kept);
+        assert_eq!(day, &key.day);
+    }
+    assert_eq!(kept["handed_off"], 1);
+    assert_eq!(kept["conversations"], 1);
+}
+
+#[test]
+fn only_conversation_counters_are_reported_by_topic() {
+    let by_topic = |k: &str| metric_def(k).unwrap().by_topic();
+    for key in [
+        "conversations",
+        "messages",
+        "handoff_rate",
+        "csat_avg",
+        "answer_helpful_rate",
+        "conversion_rate_24h",
+        "queue_wait_avg_ms",
+    ] {
+        assert!(by_topic(key), "{key}");
+    }
+    for key in [
+        "queue_wait_p50_ms",
+        "queue_wait_p90_ms",
+        "online_time_ms",
+        "avg_concurrency",
+        "load_rate",
+    ] {
+        assert!(!by_topic(key), "{key}");
+    }
+    assert_eq!(Dimension::parse("category"), Ok(Dimension::Category));
+    assert_eq!(
+        Dimension::parse_pair("product,day"),
+        Ok((Dimension::Product, Some(Dimension::Day)))
+    );
+    assert_eq!(
+        Dimension::parse_pair("intent,category"),
+        Err(ReportInputError::BadDimension)
+    );
+    assert_eq!(Dimension::Intent.topic(), Some(TopicKind::Intent));
+    assert_eq!(Dimension::Agent.topic(), None);
+}

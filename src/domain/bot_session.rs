@@ -14,6 +14,11 @@ pub struct RetrievedEntry {
     pub entry_id: String,
     pub title: String,
     pub score: f32,
+    /// The entry's category path and products (what an answer from it is about).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
 }
 
 impl From<&KbHit> for RetrievedEntry {
@@ -22,6 +27,8 @@ impl From<&KbHit> for RetrievedEntry {
             entry_id: hit.entry_id.clone(),
             title: hit.title.clone(),
             score: hit.score,
+            category: hit.category.clone(),
+            products: hit.products.clone(),
         }
     }
 }
@@ -50,6 +57,9 @@ pub struct BotSession {
     /// Model tokens this conversation spent (its hourly and daily budget).
     #[serde(default)]
     pub llm_usage: crate::domain::llm_budget::TokenUsage,
+    /// What the bot has told analytics the chat is about (it tells only news).
+    #[serde(default)]
+    pub told: crate::domain::analytics::Topic,
 }
 
 fn push_bounded(list: &mut Vec<String>, item: String) {

@@ -185,6 +185,21 @@ pub enum EventData {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         campaign: Option<String>,
     },
+    /// What a chat is about, as the bot or an agent's product card told it:
+    /// the intake intent the bot ran (or `question`: answered from the
+    /// knowledge base; `human`: asked for a person first), the category of
+    /// the entry the bot answered from, and the product (a cited entry's or
+    /// a product card's sku). Fields not known are left out; analytics keeps
+    /// the first of each (a specific intent replaces `question` or `human`).
+    #[serde(rename = "conversation.classified")]
+    ConversationClassified {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        product: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +241,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "visit.started",
     "visit.ended",
     "conversation.attributed",
+    "conversation.classified",
 ];
 
 impl EventData {
@@ -259,6 +275,7 @@ impl EventData {
             EventData::VisitStarted { .. } => "visit.started",
             EventData::VisitEnded { .. } => "visit.ended",
             EventData::ConversationAttributed { .. } => "conversation.attributed",
+            EventData::ConversationClassified { .. } => "conversation.classified",
         }
     }
 
@@ -423,6 +440,11 @@ impl EventData {
                 source: Source::Search,
                 pages_before: 3,
                 campaign: Some("double12".into()),
+            },
+            EventData::ConversationClassified {
+                intent: Some("refund".into()),
+                category: Some("售后/退换货".into()),
+                product: Some("SKU-1042".into()),
             },
         ]
     }

@@ -662,6 +662,12 @@ pub struct KbHit {
     /// The entry's answers by member level (`answer` is everyone else's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub member_answers: Vec<MemberAnswer>,
+    /// The entry's category path and products: what a chat it answers is
+    /// about (analytics' category and product dimensions).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<String>,
 }
 
 impl KbHit {

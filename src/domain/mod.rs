@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod attachment;
 pub mod audit;
 pub mod block;
+pub mod bot_messages; // the bot's own words to buyers (prompts/messages.toml)
 pub mod bot_session; // what the bot remembers about one conversation
 pub mod commerce;
 pub mod conversation;

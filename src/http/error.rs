@@ -963,6 +963,7 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
                     ReportInputError::BadDimension => "unknown_dimension",
                     ReportInputError::BadSource => "invalid_report_source",
                     ReportInputError::NotByHour => "report_not_by_hour",
+                    ReportInputError::NotByTopic => "report_not_by_topic",
                     ReportInputError::BadRating => "invalid_rating",
                 };
                 ApiError::bad_request(code, message)

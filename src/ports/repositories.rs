@@ -421,3 +421,13 @@ pub trait SavedReports: Send + Sync {
     /// Every report with a schedule, with its owner's id.
     async fn scheduled(&self) -> Result<Vec<(String, StoredReport)>, RepoError>;
 }
+
+// ---- the event log ------------------------------------------------------------
+
+/// The outbox of committed events, for events that report no other change.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Writes one event unless one with its id exists already: false then.
+    async fn append_once(&self, event: &crate::domain::events::NewEvent)
+    -> Result<bool, RepoError>;
+}

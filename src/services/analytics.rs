@@ -5,14 +5,15 @@
 use crate::domain::agent_time::{self, Timeline};
 use crate::domain::analytics::{
     BUYER_REQUEST, Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS,
-    MetricDef, Period, ReportInputError, RollupKey, Totals, contribution, hourly_contribution,
-    local_day, local_hour, parse_day,
+    MetricDef, Period, ReportInputError, RollupKey, TopicContribution, TopicKind, Totals,
+    contribution, hourly_contribution, local_day, local_hour, parse_day, topic_contribution,
 };
+use crate::domain::catalogue::Sku;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::funnel::{self, CampaignRow, FunnelDay, FunnelRow, VisitTally};
 use crate::domain::staff::Role;
-use crate::ports::Clock;
+use crate::ports::{Clock, Commerce};
 use crate::services::chat::{Actor, ChatError, ChatService};
 use crate::services::shop::ShopService;
 use crate::services::staff::StaffUser;
@@ -20,7 +21,7 @@ use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
 use crate::storage::{
     FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError,
-    WaitRow,
+    TopicDelta, WaitRow,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -145,7 +146,13 @@ pub struct AnalyticsService {
     clock: Arc<dyn Clock>,
     rollups: Rollups,
     chat: Arc<ChatService>,
+    /// The shop's catalogue, for the titles of a report's products.
+    commerce: Option<Arc<dyn Commerce>>,
 }
+
+/// A report by product names at most this many products by their title
+/// (one catalogue look-up each); the others by their sku.
+const TITLED_PRODUCTS: usize = 500;
 
 /// The visitor funnel of a range (`domain::funnel`).
 pub struct FunnelReport {
@@ -183,6 +190,29 @@ impl AnalyticsService {
             store,
             clock,
             chat,
+            commerce: None,
+        }
+    }
+
+    /// Names a report's products by their titles in the shop's catalogue.
+    pub fn with_catalogue(mut self, commerce: Arc<dyn Commerce>) -> Self {
+        self.commerce = Some(commerce);
+        self
+    }
+
+    /// A product's title in the catalogue, or its sku (a product gone from
+    /// the catalogue, or a catalogue that did not answer).
+    async fn product_label(&self, sku: &str) -> String {
+        let (Some(commerce), Ok(parsed)) = (&self.commerce, Sku::parse(sku)) else {
+            return sku.to_owned();
+        };
+        match commerce.product(&parsed).await {
+            Ok(Some(product)) => product.title,
+            Ok(None) => sku.to_owned(),
+            Err(error) => {
+                tracing::warn!(%error, "no product title for a report");
+                sku.to_owned()
+            }
         }
     }
 
@@ -268,7 +298,7 @@ impl AnalyticsService {
             channel: filters.channel.is_some(),
             agent: true,
             source: filters.source.is_some(),
-            hour: false,
+            ..RollupGrouping::default()
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let totals = totals_of(&selected, |_| true);
@@ -362,6 +392,30 @@ impl AnalyticsService {
         {
             return Err(AnalyticsError::Invalid(ReportInputError::NotByHour));
         }
+        // The topic rollups keep the conversation counters of one kind per
+        // day, shop-wide (`domain::analytics::topic_contribution`): for the
+        // callers who see the whole shop, by day, week or month at most.
+        let topic = dimension.topic().or(then.and_then(Dimension::topic));
+        if topic.is_some() {
+            if matches!(scope, Scope::Agents { .. }) {
+                return Err(AnalyticsError::Forbidden);
+            }
+            let shop_wide = |d: Dimension| {
+                d.topic().is_some()
+                    || matches!(d, Dimension::Day | Dimension::Week | Dimension::Month)
+            };
+            let filtered = filters.channel.is_some()
+                || filters.agent_id.is_some()
+                || filters.group_id.is_some()
+                || filters.source.is_some();
+            if !metrics.iter().all(|m| m.by_topic())
+                || !shop_wide(dimension)
+                || !then.is_none_or(shop_wide)
+                || filtered
+            {
+                return Err(AnalyticsError::Invalid(ReportInputError::NotByTopic));
+            }
+        }
         // Only the columns a key or a filter needs are kept apart; the database
         // adds up the rest.
         let by = RollupGrouping {
@@ -373,6 +427,7 @@ impl AnalyticsService {
                 || filters.group_id.is_some(),
             source: uses(&[Dimension::Source]) || filters.source.is_some(),
             hour: by_hour,
+            topic,
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let first = Keying::new(self.dimension_keys(&selected, dimension).await?, dimension);
@@ -443,6 +498,22 @@ impl AnalyticsService {
                 for r in &selected.rows {
                     keys.entry(r.3.clone())
                         .or_insert((format!("{}:00", r.3), HashSet::new()));
+                }
+            }
+            Dimension::Intent | Dimension::Category | Dimension::Product => {
+                // The console names the intents in the reader's language; a
+                // category is the shop's own path; a product has its title.
+                for r in &selected.rows {
+                    let key = topic_row_key(&r.3);
+                    keys.entry(key.to_owned())
+                        .or_insert((key.to_owned(), HashSet::new()));
+                }
+                if dimension == Dimension::Product {
+                    for (key, (label, _)) in keys.iter_mut().take(TITLED_PRODUCTS) {
+                        if key != "none" {
+                            *label = self.product_label(key).await;
+                        }
+                    }
                 }
             }
             Dimension::Source => {
@@ -613,9 +684,10 @@ impl AnalyticsService {
             .into_iter()
             .filter(|r| keep(&r.1, &r.2, &r.3))
             .collect();
-        // Agent time belongs to no channel and no source: a report by or of
-        // either has none.
-        if metrics.iter().any(|m| m.agent_time()) && !by.channel && !by.source {
+        // Agent time belongs to no channel, source or topic: a report by or
+        // of one has none.
+        if metrics.iter().any(|m| m.agent_time()) && !by.channel && !by.source && by.topic.is_none()
+        {
             rows.extend(
                 self.agent_time(range, by, |agent| keep("", agent, ""))
                     .await?,
@@ -755,6 +827,10 @@ impl Rollups {
             .is_some()
             .then(|| hourly_contribution(&facts))
             .flatten();
+        let topics_before = match stored {
+            Some(_) => topic_contribution(&facts),
+            None => Vec::new(),
+        };
         let held_before = facts
             .holder()
             .filter(|_| facts.load_counted)
@@ -785,6 +861,7 @@ impl Rollups {
         facts.load_counted = facts.holder().is_some();
         let after = contribution(&facts);
         let hourly = hour_deltas(hourly_before, hourly_contribution(&facts));
+        let topics = topic_deltas(topics_before, topic_contribution(&facts));
         let row = FactsRow {
             conversation_id: conversation_id.to_owned(),
             day: after.0.day.clone(),
@@ -799,7 +876,7 @@ impl Rollups {
         self.store
             .save_analytics(
                 &row,
-                (&deltas(before, after), &hourly),
+                (&deltas(before, after), &hourly, &topics),
                 &loads,
                 self.clock.now_ms(),
             )
@@ -955,6 +1032,30 @@ fn hour_deltas(
         .collect()
 }
 
+/// The topic counter changes that take a conversation from `before` to
+/// `after` (`before` empty: a new conversation).
+fn topic_deltas(before: Vec<TopicContribution>, after: Vec<TopicContribution>) -> Vec<TopicDelta> {
+    let mut out: BTreeMap<(String, TopicKind, String, String), i64> = BTreeMap::new();
+    for (sign, side) in [(-1, before), (1, after)] {
+        for (day, kind, topic, counters) in side {
+            for (counter, v) in counters {
+                *out.entry((day.clone(), kind, topic.clone(), counter))
+                    .or_default() += sign * v;
+            }
+        }
+    }
+    out.into_iter()
+        .filter(|(_, d)| *d != 0)
+        .map(|((day, kind, topic, counter), delta)| TopicDelta {
+            day,
+            kind: kind.as_str(),
+            topic,
+            counter,
+            delta,
+        })
+        .collect()
+}
+
 fn totals_of(selected: &Selected, keep: impl Fn(&RollupRow) -> bool) -> Totals {
     let mut totals = Totals::default();
     for row in selected.rows.iter().filter(|r| keep(r)) {
@@ -1010,6 +1111,9 @@ impl Keying {
             Dimension::Channel => vec![row.channel.to_owned()],
             Dimension::Source => vec![source_row_key(row.split).to_owned()],
             Dimension::Hour => vec![row.split.to_owned()],
+            Dimension::Intent | Dimension::Category | Dimension::Product => {
+                vec![topic_row_key(row.split).to_owned()]
+            }
             Dimension::Agent | Dimension::Group => {
                 self.of_agent.get(row.agent).cloned().unwrap_or_default()
             }
@@ -1029,6 +1133,12 @@ struct RowKey<'a> {
 /// A report row's key for a source as the rollups keep it ("none" for '').
 fn source_row_key(source: &str) -> &str {
     if source.is_empty() { "none" } else { source }
+}
+
+/// A report row's key for an intent, category or product ("none" for '':
+/// not known). No intent, category path or sku is named "none".
+fn topic_row_key(topic: &str) -> &str {
+    if topic.is_empty() { "none" } else { topic }
 }
 
 /// One key for a pair of dimension keys (the unit separator never occurs in
@@ -1181,7 +1291,7 @@ impl DrillDown {
             self.header_sent = true;
             let columns: Vec<&str> = DRILL_COLUMNS.iter().map(|c| c.0).collect();
             out.push_str(&format!(
-                "conversation_id,day,channel,agent_id,agent,started_at,handoff_reason,{}\r\n",
+                "conversation_id,day,channel,agent_id,agent,started_at,handoff_reason,intent,category,product,{}\r\n",
                 columns.join(",")
             ));
         }
@@ -1234,14 +1344,18 @@ impl DrillDown {
             Some(_) => facts.handoff_reason.as_deref().unwrap_or(BUYER_REQUEST),
             None => "",
         };
+        let topic = |t: &Option<String>| csv_cell(t.as_deref().unwrap_or_default());
         format!(
-            "{},{},{},{},{},{started},{},{}\r\n",
+            "{},{},{},{},{},{started},{},{},{},{},{}\r\n",
             csv_cell(id),
             csv_cell(day),
             csv_cell(channel),
             csv_cell(agent),
             csv_cell(name),
             csv_cell(reason),
+            topic(&facts.topic.intent),
+            topic(&facts.topic.category),
+            topic(&facts.topic.product),
             cells.join(",")
         )
     }

@@ -4,6 +4,8 @@
 
 use super::chat::{Ack, Actor, ChatError, ChatService};
 use super::staff::StaffUser;
+use super::topics::Topics;
+use crate::domain::analytics::Topic;
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::conversation::ConversationId;
 use crate::domain::message::{ClientMsgId, MessageBody};
@@ -25,11 +27,25 @@ pub enum CatalogueError {
 pub struct Catalogue {
     commerce: Arc<dyn Commerce>,
     chat: Arc<ChatService>,
+    /// A card's product is what the chat is about (analytics), if nothing was before.
+    topics: Arc<Topics>,
 }
 
 impl Catalogue {
-    pub fn new(commerce: Arc<dyn Commerce>, chat: Arc<ChatService>) -> Self {
-        Self { commerce, chat }
+    pub fn new(commerce: Arc<dyn Commerce>, chat: Arc<ChatService>, topics: Arc<Topics>) -> Self {
+        Self {
+            commerce,
+            chat,
+            topics,
+        }
+    }
+
+    async fn tell_product(&self, id: &ConversationId, seq: i64, sku: String) {
+        let topic = Topic {
+            product: Some(sku),
+            ..Topic::default()
+        };
+        self.topics.tell(id.as_str(), &seq.to_string(), topic).await;
     }
 
     pub async fn product(&self, sku: &Sku) -> Result<Product, CatalogueError> {
@@ -56,7 +72,8 @@ impl Catalogue {
         client_msg_id: Option<ClientMsgId>,
     ) -> Result<Ack, CatalogueError> {
         let card = self.product(sku).await?;
-        Ok(self
+        let sku = card.sku.clone();
+        let ack = self
             .chat
             .send(
                 Actor::Staff(staff),
@@ -64,7 +81,9 @@ impl Catalogue {
                 client_msg_id,
                 MessageBody::ProductCard { card },
             )
-            .await?)
+            .await?;
+        self.tell_product(id, ack.seq, sku).await;
+        Ok(ack)
     }
 
     /// The bot shows the product the buyer was looking at (an accepted
@@ -72,9 +91,12 @@ impl Catalogue {
     pub async fn bot_card(&self, id: &ConversationId, sku: &Sku) -> Result<(), CatalogueError> {
         match self.product(sku).await {
             Ok(card) => {
-                self.chat
+                let sku = card.sku.clone();
+                let ack = self
+                    .chat
                     .send_bot(id, MessageBody::ProductCard { card })
                     .await?;
+                self.tell_product(id, ack.seq, sku).await;
                 Ok(())
             }
             Err(CatalogueError::ProductNotFound) => Ok(()),

@@ -49,6 +49,7 @@ pub mod ticket_merge;
 pub mod ticket_routing;
 pub mod ticket_views;
 pub mod tickets;
+pub mod topics; // what a chat is about, told to analytics
 pub mod totp;
 pub mod unanswered;
 pub mod visitors;

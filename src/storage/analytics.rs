@@ -2,6 +2,7 @@
 
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::analytics::TopicKind;
 use crate::domain::events::NewEvent;
 
 /// One conversation's facts as stored.
@@ -45,6 +46,22 @@ pub struct HourDelta {
     pub delta: i64,
 }
 
+/// A change to one counter of the topic rollups (`analytics_topics`:
+/// shop-wide, per day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDelta {
+    pub day: String,
+    /// `domain::analytics::TopicKind::as_str`: intent, category or product.
+    pub kind: &'static str,
+    /// The chat's intent, category or product; '' while not known.
+    pub topic: String,
+    pub counter: String,
+    pub delta: i64,
+}
+
+/// A topic rollup counter of a seeded data set: (day, kind, topic, counter, value).
+pub type TopicRow = (String, &'static str, String, String, i64);
+
 /// A change in how many chats an agent holds, made by the event at `position`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadChange {
@@ -73,7 +90,8 @@ pub struct AgentTimeRows {
 /// A rollup counter as read back: (day, channel, agent, split, counter, value),
 /// where the split is the column the table read keeps apart beyond day,
 /// channel and agent: the source (`analytics_daily_source`), the hour
-/// (`analytics_hourly`), or empty (`analytics_daily`).
+/// (`analytics_hourly`), the topic of one kind (`analytics_topics`), or empty
+/// (`analytics_daily`).
 pub type RollupRow = (String, String, String, String, String, i64);
 
 /// A conversation's queue wait as read back: (day, channel, agent, source, wait).
@@ -89,6 +107,9 @@ pub struct RollupGrouping {
     pub source: bool,
     /// Read the hourly rollups, the hour kept apart (a report by hour).
     pub hour: bool,
+    /// Read the topic rollups of this kind, the topic kept apart (a report by
+    /// intent, category or product).
+    pub topic: Option<TopicKind>,
 }
 
 impl RollupGrouping {
@@ -96,6 +117,9 @@ impl RollupGrouping {
     /// A report by or of a source reads the rollups kept apart by source
     /// (`analytics_daily_source`); every other one the smaller `analytics_daily`.
     fn sql(self, one_channel: bool, one_source: bool) -> String {
+        if self.topic.is_some() {
+            return self.topic_sql();
+        }
         let table = match (self.hour, self.source || one_source) {
             (true, _) => "analytics_hourly",
             (false, true) => "analytics_daily_source",
@@ -142,6 +166,20 @@ impl RollupGrouping {
             columns.join(", ")
         )
     }
+
+    /// The topic rollups of one kind (bound third), the topic as the split:
+    /// shop-wide, so no channel or agent (a report by topic has neither).
+    fn topic_sql(self) -> String {
+        let (day, group) = match self.day {
+            true => ("day", "day, topic, counter"),
+            false => ("CAST('' AS TEXT)", "topic, counter"),
+        };
+        format!(
+            "SELECT {day}, CAST('' AS TEXT), CAST('' AS TEXT), topic, counter, CAST(SUM(value) AS BIGINT) \
+             FROM analytics_topics WHERE kind = $3 AND day >= $1 AND day <= $2 AND value <> 0 \
+             GROUP BY {group} ORDER BY {group}"
+        )
+    }
 }
 
 /// Moves one rollup counter by a delta.
@@ -153,6 +191,11 @@ const ROLLUP_ADD: &str = "INSERT INTO analytics_daily (day, channel, agent_id, c
 const HOURLY_ADD: &str = "INSERT INTO analytics_hourly (day, channel, agent_id, hour, counter, value) \
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, channel, agent_id, hour, counter) \
     DO UPDATE SET value = analytics_hourly.value + excluded.value";
+
+/// Moves one counter of the topic rollups.
+const TOPIC_ADD: &str = "INSERT INTO analytics_topics (day, kind, topic, counter, value) \
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, day, topic, counter) \
+    DO UPDATE SET value = analytics_topics.value + excluded.value";
 
 /// Moves the same counter of the rollups kept apart by source.
 const ROLLUP_SOURCE_ADD: &str = "INSERT INTO analytics_daily_source \
@@ -212,7 +255,7 @@ impl Store {
     pub async fn save_analytics(
         &self,
         row: &FactsRow,
-        (deltas, hourly): (&[RollupDelta], &[HourDelta]),
+        (deltas, hourly, topics): (&[RollupDelta], &[HourDelta], &[TopicDelta]),
         loads: &[LoadChange],
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -252,6 +295,11 @@ impl Store {
                 sqlx::query(HOURLY_ADD)
                     .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.hour)
                     .bind(&d.counter).bind(d.delta)
+                    .execute(&mut *tx).await?;
+            }
+            for d in topics.iter().filter(|d| d.delta != 0) {
+                sqlx::query(TOPIC_ADD)
+                    .bind(&d.day).bind(d.kind).bind(&d.topic).bind(&d.counter).bind(d.delta)
                     .execute(&mut *tx).await?;
             }
             for l in loads {
@@ -342,11 +390,15 @@ impl Store {
         Ok(on_pool!(self, pool => {
             // Safe: the text holds fixed column names only (see `RollupGrouping::sql`).
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(from).bind(to);
-            if let Some(channel) = channel {
-                query = query.bind(channel);
-            }
-            if let Some(source) = source {
-                query = query.bind(source);
+            if let Some(kind) = by.topic {
+                query = query.bind(kind.as_str());
+            } else {
+                if let Some(channel) = channel {
+                    query = query.bind(channel);
+                }
+                if let Some(source) = source {
+                    query = query.bind(source);
+                }
             }
             query.fetch_all(pool).await?
         }))
@@ -497,6 +549,7 @@ impl Store {
             sqlx::query("DELETE FROM analytics_daily").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_daily_source").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_hourly").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM analytics_topics").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_presence").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM analytics_load_daily").execute(&mut *tx).await?;
@@ -565,13 +618,14 @@ impl Store {
     }
 
     /// Writes the rollups of a seeded data set (`rows` split by source,
-    /// `hourly` by hour), then moves every subscriber's cursor to `head` (the
+    /// `hourly` by hour, `topics` by topic), then moves every subscriber's cursor to `head` (the
     /// seeded events count as handled) and, on PostgreSQL, the outbox sequence
     /// past it.
     pub async fn seed_rollups(
         &self,
         rows: &[RollupRow],
         hourly: &[RollupRow],
+        topics: &[TopicRow],
         head: i64,
     ) -> Result<(), StoreError> {
         const ROWS: usize = 2000;
@@ -612,6 +666,19 @@ impl Store {
                         .push_bind(&r.3)
                         .push_bind(&r.4)
                         .push_bind(r.5);
+                });
+                sql.build().execute(&mut *tx).await?;
+            }
+            for chunk in topics.chunks(ROWS) {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "INSERT INTO analytics_topics (day, kind, topic, counter, value) ",
+                );
+                sql.push_values(chunk, |mut b, r| {
+                    b.push_bind(&r.0)
+                        .push_bind(r.1)
+                        .push_bind(&r.2)
+                        .push_bind(&r.3)
+                        .push_bind(r.4);
                 });
                 sql.build().execute(&mut *tx).await?;
             }

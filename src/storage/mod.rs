@@ -43,7 +43,7 @@ mod webhooks;
 
 pub use analytics::{
     AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,
-    SeedOutboxRow, WaitRow,
+    SeedOutboxRow, TopicDelta, TopicRow, WaitRow,
 };
 pub use assign::{
     AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,

@@ -233,3 +233,13 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?))
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::EventLog for Store {
+    async fn append_once(
+        &self,
+        event: &NewEvent,
+    ) -> Result<bool, crate::ports::repositories::RepoError> {
+        Ok(self.append_event_once(event).await?)
+    }
+}

@@ -79,6 +79,8 @@ pub async fn spawn_day_with(llm: Arc<dyn xiaoer::ports::ChatModel>) -> Day {
                 answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
                 keys: &[RETURNS_Q],
                 curated: true,
+                category: "售后/退换货",
+                products: &["SKU-1001"],
             }],
             ..Default::default()
         })),
@@ -150,6 +152,15 @@ impl Day {
                 .filter(|e| e["sender"]["kind"] == "bot" || e["body"]["type"] == "system")
                 .collect();
             if !after.is_empty() {
+                // The turn goes on after its first message (it tells what the
+                // chat is about, logs, saves its session): wait for its end.
+                let turn_over = self
+                    .app
+                    .state
+                    .bot
+                    .settle(&buyer.conversation_id, Duration::from_secs(60))
+                    .await;
+                assert!(turn_over, "the bot's turn after {seq} never ended");
                 return after;
             }
             assert!(
@@ -1385,6 +1396,10 @@ async fn the_conversation_export_has_each_chat_of_the_day_with_its_hand_computed
     assert_eq!(c2_row[col("agent_id")], day.li.id);
     assert_eq!(c2_row[col("started_at")], "2026-11-30 09:10:00");
     assert_eq!(c2_row[col("handoff_reason")], "buyer_request");
+    // What it was about: the bot answered it from the returns entry.
+    assert_eq!(c2_row[col("intent")], "question");
+    assert_eq!(c2_row[col("category")], "售后/退换货");
+    assert_eq!(c2_row[col("product")], "SKU-1001");
     assert_eq!(c2_row[col("handed_off")], "1");
     assert_eq!(c2_row[col("handoff_direct")], "0");
     assert_eq!(c2_row[col("queue_wait_ms")], "180000");
@@ -1398,6 +1413,15 @@ async fn the_conversation_export_has_each_chat_of_the_day_with_its_hand_computed
     assert_eq!(c3_row[col("agent_id")], day.wang.id);
     assert_eq!(c3_row[col("transfers")], "1");
     assert_eq!(c3_row[col("csat")], "3");
+    // Its buyer asked for a person before anything: no category or product.
+    assert_eq!(c3_row[col("intent")], "human");
+    assert_eq!(
+        (
+            c3_row[col("category")].as_str(),
+            c3_row[col("product")].as_str()
+        ),
+        ("", "")
+    );
     // An agent gets their own chats only; a channel narrows; a knowledge
     // manager gets none (the rows name people); a bad range is refused.
     let (_, mine) = drill(&day, &day.li, &range).await;
@@ -1424,4 +1448,154 @@ async fn the_conversation_export_has_each_chat_of_the_day_with_its_hand_computed
         )
         .await;
     assert_eq!(res.status(), 400);
+}
+
+/// conversations, handoffs, csat_avg and self_service_rate of a report row.
+type TopicValues = (f64, f64, f64, f64);
+
+/// What the scripted day's chats were about, as the bot told it
+/// (`conversation.classified`): C1, C2 and C5 were answered from the returns
+/// entry (intent `question`, its category and product; C5 only when it came
+/// back at 3:00, after a hand-off that told nothing), C3 and C4 asked for a
+/// person with the button before anything else (intent `human`, no category
+/// or product). Each split adds up to the day; the splits are shop-wide, so
+/// only the admin and (for the knowledge numbers) knowledge managers read
+/// them; what is not kept per topic is refused.
+#[tokio::test]
+async fn the_scripted_day_by_intent_category_and_product_is_the_hand_computed_split() {
+    let day = spawn_day().await;
+    day.script().await;
+    let metrics = "metrics=conversations,handoffs,csat_avg,self_service_rate";
+    // (conversations, handoffs, csat_avg, self_service_rate) of a row.
+    let answered = (3.0, 2.0, 11.0 / 3.0, 1.0 / 3.0);
+    let asked_for_a_person = (2.0, 2.0, 3.0, 0.0);
+    let split = |report: &Value| -> Vec<(String, TopicValues)> {
+        let mut rows: Vec<_> = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let v = |k: &str| r["values"][k].as_f64().unwrap();
+                let key = r["key"].as_str().unwrap().to_owned();
+                let values = (
+                    v("conversations"),
+                    v("handoffs"),
+                    v("csat_avg"),
+                    v("self_service_rate"),
+                );
+                (key, values)
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let close = |got: &[(String, TopicValues)], want: &[(&str, TopicValues)]| {
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((key, g), (want_key, w)) in got.iter().zip(want) {
+            assert_eq!(key, want_key);
+            for (a, b) in [(g.0, w.0), (g.1, w.1), (g.2, w.2), (g.3, w.3)] {
+                assert!((a - b).abs() < 1e-9, "{key}: {g:?} vs {w:?}");
+            }
+        }
+    };
+    for (by, known) in [
+        ("intent", "question"),
+        ("category", "售后/退换货"),
+        ("product", "SKU-1001"),
+    ] {
+        let report = report_as(
+            &day,
+            &day.admin,
+            &format!("from={DAY}&to={DAY}&by={by}&{metrics}"),
+        )
+        .await;
+        let got = split(&report);
+        let person = if by == "intent" { "human" } else { "none" };
+        let mut want = vec![(known, answered), (person, asked_for_a_person)];
+        want.sort_by(|a, b| a.0.cmp(b.0));
+        close(&got, &want);
+        // The day as the second dimension: the same rows, each on the day.
+        let by_day = report_as(
+            &day,
+            &day.admin,
+            &format!("from={DAY}&to={DAY}&by={by},day&{metrics}"),
+        )
+        .await;
+        close(&split(&by_day), &want);
+        assert!(
+            by_day["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["then_key"] == DAY),
+            "{by_day}"
+        );
+    }
+    // The topic rollups are shop-wide: a knowledge manager reads them (the
+    // knowledge numbers), an agent or a supervisor, whose numbers are their
+    // own or their groups', does not.
+    let km = day.app.staff("kb-kim", Role::KnowledgeManager).await;
+    let kb = report_as(
+        &day,
+        &km,
+        &format!("from={DAY}&to={DAY}&by=category&metrics=conversations,self_service_rate"),
+    )
+    .await;
+    let rows = kb["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{kb}");
+    assert_eq!(rows[0]["key"], "none");
+    assert_eq!(rows[0]["values"]["conversations"], 2.0);
+    assert_eq!(rows[1]["key"], "售后/退换货");
+    assert_eq!(rows[1]["values"]["conversations"], 3.0);
+    for who in [&day.li, &day.supervisor] {
+        let res = day
+            .app
+            .staff_get(
+                who,
+                &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&by=intent&metrics=conversations"),
+            )
+            .await;
+        assert_eq!(res.status(), 403);
+        assert_eq!(
+            error_code(&res.json().await.unwrap()),
+            "report_out_of_scope"
+        );
+    }
+
+    // A queue-wait percentile or agent time is not kept per topic, nor is
+    // anything but the day (no source, hour, channel, agent or group, as a
+    // dimension or a filter); two topics at once are no pair.
+    for query in [
+        "by=intent&metrics=queue_wait_p50_ms",
+        "by=category&metrics=online_time_ms",
+        "by=product&metrics=conversations&source=search",
+        "by=category,source&metrics=conversations",
+        "by=hour,intent&metrics=conversations",
+        "by=intent,agent&metrics=conversations",
+        "by=group,category&metrics=conversations",
+        "by=product&metrics=conversations&channel=web",
+    ] {
+        let res = day
+            .app
+            .staff_get(
+                &day.admin,
+                &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&{query}"),
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert_eq!(
+            error_code(&res.json().await.unwrap()),
+            "report_not_by_topic",
+            "{query}"
+        );
+    }
+    let res = day
+        .app
+        .staff_get(
+            &day.admin,
+            &format!("/api/v1/staff/analytics/report?from={DAY}&to={DAY}&by=intent,product&metrics=conversations"),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_code(&res.json().await.unwrap()), "unknown_dimension");
 }

@@ -566,6 +566,8 @@ async fn when_the_model_cannot_answer_it_offers_the_closest_entries_to_pick_by_n
             answer: "In-stock items ship from our Hangzhou warehouse within 48 hours of payment, and orders paid before 16:00 (China time) usually leave the same day, weekends included.",
             keys: &["go out today"],
             curated: false,
+            category: "",
+            products: &[],
         }],
         ..Default::default()
     });
@@ -670,6 +672,8 @@ async fn a_return_policy_question_is_answered_first_and_the_return_starts_when_t
         answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
         keys: &["可以退货吗", "能退不", "can i return"],
         curated: true,
+        category: "",
+        products: &[],
     });
     let app = spawn_bot_app(Arc::new(FixedKnowledge {
         entries,

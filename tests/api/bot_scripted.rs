@@ -42,6 +42,8 @@ fn returns_entry() -> Entry {
         answer: "签收次日起7天内，吊牌、包装齐全且未穿着的商品可以申请无理由退货。",
         keys: &["可以退货吗", "can i return"],
         curated: true,
+        category: "",
+        products: &[],
     }
 }
 
@@ -164,8 +166,10 @@ async fn scripted_a_model_slower_than_the_first_token_budget_is_not_waited_for()
     let started = Instant::now();
     let seq = app.say(&buyer, INVOICE_Q).await;
     let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    // Well before the model's 30 s (a loaded machine takes seconds to post
+    // and poll; the budget is the bench's business).
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
@@ -177,7 +181,7 @@ async fn scripted_a_model_slower_than_the_first_token_budget_is_not_waited_for()
     let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
     let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
@@ -343,4 +347,80 @@ async fn a_gold_member_gets_the_entrys_gold_answer_and_others_everyones() {
             .collect::<String>();
         assert!(!shown.contains("按支付宝显示的费率收取") || !shown.contains(GOLD_A));
     }
+}
+
+/// The bot's own words come from the shop's catalogue when it has one
+/// (`XIAOER_BOT_MESSAGES`): here its voice notice. A catalogue that misses a
+/// message or drops a placeholder stops the server at start, naming it.
+#[tokio::test]
+async fn scripted_a_shops_own_catalogue_gives_the_bots_words_and_a_broken_one_stops_the_start() {
+    use crate::helpers::wav;
+    let shipped = xiaoer::domain::bot_messages::DEFAULT_MESSAGES;
+    let ours = shipped.replace(
+        "收到您的语音。我暂时还听不了语音",
+        "亲，小店客服暂时听不了语音哦",
+    );
+    assert_ne!(ours, shipped);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("our-messages.toml");
+    std::fs::write(&path, &ours).unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.bot_messages = Some(path.clone());
+    let adapters = Adapters {
+        models: Some(Models {
+            llm: replying("{}"),
+            embedder: Arc::new(ZeroEmbedder),
+        }),
+        knowledge: Some(Arc::new(FixedKnowledge {
+            entries: shop_entries(),
+            ..Default::default()
+        })),
+        commerce: None,
+    };
+    let app = spawn_with(dir, settings, adapters.clone()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let res = app
+        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800))
+        .await;
+    let stored: serde_json::Value = res.json().await.unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/conversations/{}/messages", buyer.conversation_id)))
+        .bearer_auth(&buyer.token)
+        .json(&json!({ "client_msg_id": "voice-1", "body": { "type": "voice", "attachment_id": stored["attachment_id"], "duration_ms": 800 } }))
+        .send()
+        .await
+        .unwrap();
+    let seq = res.json::<serde_json::Value>().await.unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(
+        text_of(&reply).contains("小店客服暂时听不了语音"),
+        "{reply}"
+    );
+
+    // The order number left out of a message: no start.
+    let broken = ours.replace(
+        "抱歉，在您的账号下没有找到订单 {order_no}，",
+        "抱歉，在您的账号下没有找到这个订单，",
+    );
+    assert_ne!(broken, ours);
+    std::fs::write(&path, &broken).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(other.path()).await;
+    settings.bot = true;
+    settings.bot_messages = Some(path.clone());
+    let refused = xiaoer::startup::Application::build_with_clock(
+        settings,
+        adapters,
+        Arc::new(xiaoer::ports::SystemClock),
+    )
+    .await;
+    let error = format!("{:#}", refused.err().expect("the start is refused"));
+    assert!(
+        error.contains("order_not_on_account") && error.contains("order_no"),
+        "{error}"
+    );
 }

@@ -108,6 +108,9 @@ pub struct Entry {
     pub keys: &'static [&'static str],
     /// Curated entries are sent as written; others ground a generated answer.
     pub curated: bool,
+    /// The entry's category path and products ("" and none: not given).
+    pub category: &'static str,
+    pub products: &'static [&'static str],
 }
 
 /// A knowledge base whose verdicts the test decides (the real one replaces it
@@ -135,6 +138,8 @@ impl KnowledgeBase for FixedKnowledge {
                     score: if e.curated { 0.93 } else { 0.71 },
                     wordings: Vec::new(),
                     member_answers: Vec::new(),
+                    category: e.category.into(),
+                    products: e.products.iter().map(|p| (*p).to_owned()).collect(),
                 };
                 (e.curated, hit)
             })
@@ -189,6 +194,8 @@ pub fn shop_entries() -> Vec<Entry> {
                 "how soon do you ship",
             ],
             curated: true,
+            category: "",
+            products: &[],
         },
         Entry {
             id: "faq-invoice",
@@ -196,6 +203,8 @@ pub fn shop_entries() -> Vec<Entry> {
             answer: "本店支持开具电子普通发票，下单时在备注中填写抬头和税号即可，发货后3天内发送到您的邮箱。",
             keys: &["发票", "invoice"],
             curated: false,
+            category: "",
+            products: &[],
         },
     ]
 }

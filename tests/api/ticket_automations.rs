@@ -44,7 +44,7 @@ impl TestApp {
 
     /// The ticket once it has `n` automation lines in its history.
     async fn after_automations(&self, staff: &StaffLogin, id: &str, n: usize) -> Value {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let detail = self.ticket_detail(staff, id).await;
             if automation_lines(&detail).len() >= n {
@@ -148,8 +148,8 @@ async fn a_rule_fires_on_its_event_when_its_conditions_hold_and_never_twice() {
     let updated = app.outbox_event("ticket.updated", &id).await;
     let data = serde_json::to_value(&updated.data).unwrap();
     assert_eq!(data["automation"], "退款转售后", "{data}");
-    // The lead's bell, through the usual reminder path.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    // The lead's bell, through the usual reminder path (two subscribers).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let bell = loop {
         let bell: Value = app
             .staff_get(&lead, "/api/v1/staff/me/bell")

@@ -281,7 +281,7 @@ async fn agents_watching_the_list_are_told_of_visits_live() {
     let (visit, _) = arrive(&app, &browser(1), &format!("{SHOP}/"), None).await;
     let mut seen = String::new();
     while !seen.contains(&visit) {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
             .await
             .expect("an event within 5 s")
             .unwrap()

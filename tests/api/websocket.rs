@@ -295,8 +295,9 @@ async fn an_erased_buyers_open_socket_closes_at_once() {
     let started = std::time::Instant::now();
     let (_, code) = frames_until_closed(&mut socket).await;
     assert_eq!(code, 4401);
-    // At once, not at the next keepalive (25 s) or periodic check (20 s).
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // At once, not at the next keepalive (25 s) or periodic check (20 s):
+    // well under those even on a loaded machine.
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
     // REST agrees: the token signs nobody in.
     let res = app
         .client

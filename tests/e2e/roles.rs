@@ -1444,6 +1444,15 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
                 .status()
                 .is_success()
         );
+        if stars == 5 {
+            // A product card: the chat is about that product (by product, below).
+            let card =
+                json!({ "sku": "JK-002", "client_msg_id": uuid::Uuid::new_v4().to_string() });
+            let res = app
+                .staff_post(&li, &format!("{base}/product-cards"), card)
+                .await;
+            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        }
         assert!(
             app.staff_post(&li, &format!("{base}/resolve"), json!({}))
                 .await
@@ -1764,6 +1773,19 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
         )
         .await;
     assert!(hours.as_f64().unwrap() >= 1.0, "{hours}");
+    // What chats were about is counted shop-wide: a supervisor is not offered it.
+    let offered = browser
+        .run(
+            "return [...document.querySelector('[data-testid=an-by]').options].map(o => o.value)",
+            json!([]),
+        )
+        .await;
+    for topic in ["intent", "category", "product"] {
+        assert!(
+            !offered.as_array().unwrap().contains(&json!(topic)),
+            "{offered}"
+        );
+    }
     // Both widths look for raw codes too: the builder shows words.
     both_widths(&browser, "analytics-dashboard").await;
     browser.click("[data-testid=cr-delete]").await;
@@ -1771,13 +1793,70 @@ async fn a_supervisor_reads_the_dashboard_with_charts_that_match_the_api() {
     // At phone width the charts are redrawn narrower, still on a real canvas.
     browser.resize(PHONE.0, PHONE.1).await;
     browser.click("[data-testid=an-refresh]").await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let sizes = browser.run(canvases, json!([])).await;
+    // Redrawn after the reload: wait for both canvases again.
+    let sizes = browser
+        .wait_until(
+            "the charts redrawn at phone width",
+            "(() => { const s = ['chart-trend', 'chart-agents'].map(id => { \
+               const c = document.querySelector(`[data-testid=${id}] canvas`); \
+               return c ? [c.width, c.height] : null; }); \
+               return s.every(c => c && c[0] > 0 && c[1] > 0) && s; })()",
+        )
+        .await;
     assert!(sizes[0][0].as_i64().unwrap_or(0) > 0, "{sizes}");
     browser
         .screenshot(&artifacts().join("analytics-dashboard-phone-charts.png"))
         .await;
     browser.quit().await;
+
+    // An admin's report by product: the chat li sent a card in is named by
+    // the product's title, the others are "no product"; by intent (no bot
+    // here) every chat asked for a person first.
+    app.staff("boss-e2e", Role::Admin).await;
+    let admin = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&admin, &app, "boss-e2e").await;
+    admin.click("[data-testid=nav-analytics]").await;
+    admin.wait_for("[data-testid=cr-show]").await;
+    admin
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'product'; return null;",
+            json!([]),
+        )
+        .await;
+    admin.click("[data-testid=cr-show]").await;
+    let products = admin
+        .wait_until(
+            "the report by product",
+            "(() => { const rows = [...document.querySelectorAll('[data-testid=cr-row]')]; \
+               return rows.length === 2 && rows.map(r => [r.children[0].innerText, \
+                 Number(r.querySelector('[data-metric=conversations]').dataset.value)]); })()",
+        )
+        .await;
+    assert_eq!(
+        products,
+        json!([["轻薄羽绒服 黑色 M", 1], ["未涉及商品", 2]]),
+        "{products}"
+    );
+    admin
+        .run(
+            "document.querySelector('[data-testid=an-by]').value = 'intent'; return null;",
+            json!([]),
+        )
+        .await;
+    admin.click("[data-testid=cr-show]").await;
+    let intents = admin
+        .wait_until(
+            "the report by intent",
+            "(() => { const rows = [...document.querySelectorAll('[data-testid=cr-row]')]; \
+               const cells = rows.map(r => [r.children[0].innerText, \
+                 Number(r.querySelector('[data-metric=conversations]').dataset.value)]); \
+               return cells.some(c => c[0] === '直接找人工') && cells; })()",
+        )
+        .await;
+    // Every buyer here pressed 转人工 before the bot did anything: a person, first.
+    assert_eq!(intents, json!([["直接找人工", 3]]), "{intents}");
+    both_widths(&admin, "analytics-by-product").await;
+    admin.quit().await;
 }
 
 /// PIPL from the admin pages, and the challenge in the widget: an admin finds

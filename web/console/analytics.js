@@ -14,8 +14,11 @@ addStrings(
     an_reasons: "转人工原因", an_none: "暂无数据", an_agent: "客服", an_scope_own: "仅显示您本人的数据",
     an_scope_groups: "显示您所在技能组的数据", an_scope_all: "全店数据", an_scope_knowledge: "知识库相关数据",
     by_day: "按天", by_week: "按周", by_month: "按月", by_agent: "按客服", by_channel: "按渠道", by_group: "按技能组", by_source: "按来源", by_hour: "按时段（一天中的小时）", error_report_not_by_hour: "按时段只能看会话数、有效会话、转人工数和转人工率，且不能按来源筛选",
+    by_intent: "按意图", by_category: "按知识分类", by_product: "按商品", intent_question: "一般咨询（知识库作答）", intent_human: "直接找人工",
+    topic_none_intent: "未识别意图", topic_none_category: "未归类", topic_none_product: "未涉及商品",
+    error_report_not_by_topic: "按意图、分类或商品时不能看排队时长分位数和客服在线数据，也不能再按来源或时段细分、按来源筛选",
     cr_source: "来源", cr_source_all: "全部来源", fn_src_none: "非访问进入", error_invalid_report_source: "来源只能是列表中的一项",
-    an_then: "再按", then_none: "不再细分", error_unknown_dimension: "这两个维度不能一起用（不能两个都是时间）",
+    an_then: "再按", then_none: "不再细分", error_unknown_dimension: "这两个维度不能一起用（不能两个都是时间，也不能两个都是意图、分类或商品）",
     m_conversations: "会话数", m_engaged: "有效会话", m_messages: "消息数", m_messages_bot: "机器人消息",
     m_self_service_rate: "机器人独立解决率", m_handoffs: "转人工数", m_handoff_rate: "转人工率",
     m_handoff_direct: "直接转人工", m_handoff_consulted: "咨询后转人工", m_handoff_direct_rate: "直接转人工率",
@@ -27,7 +30,7 @@ addStrings(
     m_qa_score: "质检均分", m_csat_avg: "平均满意度（星）", m_csat_satisfaction_rate: "满意率（4–5 星）", m_csat_human_avg: "人工满意度",
     m_csat_bot_avg: "机器人满意度", m_answer_helpful_rate: "回答有用率", m_messages_buyer: "买家消息", m_messages_agent: "客服消息",
     error_report_out_of_scope: "您无权查看这些数据", error_invalid_report_range: "日期范围不正确",
-    ev_csat_rated: "满意度评价", ev_visit_started: "访问开始", ev_visit_ended: "访问结束", ev_conversation_attributed: "会话归因到访问",
+    ev_csat_rated: "满意度评价", ev_visit_started: "访问开始", ev_visit_ended: "访问结束", ev_conversation_attributed: "会话归因到访问", ev_conversation_classified: "会话主题识别（意图、分类、商品）",
     m_inquiries: "询单会话", m_converted_24h: "24 小时内下单", m_conversion_rate_24h: "询单转化率（24 小时）",
     m_converted_next_day: "次日内下单", m_conversion_rate_next_day: "询单转化率（至次日）", m_converted_amount_cents: "询单转化金额",
     m_online_time_ms: "在线时长", m_away_time_ms: "离开时长", m_avg_concurrency: "平均同时接待", m_peak_concurrency: "最高同时接待",
@@ -54,8 +57,11 @@ addStrings(
     an_reasons: "Hand-off reasons", an_none: "No data yet", an_agent: "Agent", an_scope_own: "Your own numbers only",
     an_scope_groups: "Your skill groups' numbers", an_scope_all: "The whole shop", an_scope_knowledge: "Knowledge-base numbers",
     by_day: "By day", by_week: "By week", by_month: "By month", by_agent: "By agent", by_channel: "By channel", by_group: "By group", by_source: "By source", by_hour: "By hour of the day", error_report_not_by_hour: "By hour: conversations, engaged chats, hand-offs and hand-off rate only, and no source filter",
+    by_intent: "By intent", by_category: "By knowledge category", by_product: "By product", intent_question: "Question (answered from the knowledge base)", intent_human: "Asked for a person first",
+    topic_none_intent: "Intent not known", topic_none_category: "No category", topic_none_product: "No product",
+    error_report_not_by_topic: "By intent, category or product: no queue-wait percentiles or agent time, and no source or hour with it",
     cr_source: "Source", cr_source_all: "All sources", fn_src_none: "Not from a visit", error_invalid_report_source: "Pick a source from the list",
-    an_then: "Then by", then_none: "Nothing more", error_unknown_dimension: "These two cannot go together (not two time dimensions)",
+    an_then: "Then by", then_none: "Nothing more", error_unknown_dimension: "These two cannot go together (not two time dimensions, nor two of intent, category and product)",
     m_conversations: "Conversations", m_engaged: "Engaged", m_messages: "Messages", m_messages_bot: "Bot messages",
     m_self_service_rate: "Bot self-service rate", m_handoffs: "Hand-offs", m_handoff_rate: "Hand-off rate",
     m_handoff_direct: "Direct hand-offs", m_handoff_consulted: "Hand-offs after consultation", m_handoff_direct_rate: "Direct hand-off rate",
@@ -67,7 +73,7 @@ addStrings(
     m_qa_score: "QA score (avg)", m_csat_avg: "Avg CSAT (stars)", m_csat_satisfaction_rate: "Satisfied (4–5 stars)", m_csat_human_avg: "CSAT, agents",
     m_csat_bot_avg: "CSAT, bot", m_answer_helpful_rate: "Helpful answers", m_messages_buyer: "Buyer messages", m_messages_agent: "Agent messages",
     error_report_out_of_scope: "You may not see these numbers", error_invalid_report_range: "Check the dates",
-    ev_csat_rated: "Satisfaction rating", ev_visit_started: "Visit started", ev_visit_ended: "Visit ended", ev_conversation_attributed: "Chat attributed to its visit",
+    ev_csat_rated: "Satisfaction rating", ev_visit_started: "Visit started", ev_visit_ended: "Visit ended", ev_conversation_attributed: "Chat attributed to its visit", ev_conversation_classified: "Chat topic told (intent, category, product)",
     m_inquiries: "Chats with a question", m_converted_24h: "Ordered within 24 h", m_conversion_rate_24h: "Conversion (24 h)",
     m_converted_next_day: "Ordered by the next day", m_conversion_rate_next_day: "Conversion (by the next day)",
     m_converted_amount_cents: "Sales from chats",
@@ -103,14 +109,35 @@ const AGENT_COLUMNS = [
   "conversion_rate_24h", "online_time_ms", "avg_concurrency", "peak_concurrency", "load_rate", "qa_score",
 ];
 const TREND = ["conversations", "handoffs"];
-const DIMENSIONS = ["day", "week", "month", "hour", "agent", "channel", "group", "source"];
+const DIMENSIONS = ["day", "week", "month", "hour", "agent", "channel", "group", "source", "intent", "category", "product"];
+/// What a chat was about: a report reads one of these at a time.
+const TOPICS = ["intent", "category", "product"];
+/// Kept per hour of the day, and what is not kept per topic (the server's
+/// `MetricDef::by_hour` and `by_topic`): an export by either leaves the rest out.
+const BY_HOUR = ["conversations", "engaged", "handoffs", "handoff_rate"];
+const NOT_BY_TOPIC = ["queue_wait_p50_ms", "queue_wait_p90_ms", "online_time_ms", "away_time_ms", "avg_concurrency", "peak_concurrency", "load_rate", "qa_score"];
+
+/// The dashboard's metrics an export by these dimensions can have.
+function exportable(metrics, dimensions) {
+  if (dimensions.includes("hour")) return metrics.filter((m) => BY_HOUR.includes(m));
+  if (dimensions.some((d) => TOPICS.includes(d))) return metrics.filter((m) => !NOT_BY_TOPIC.includes(m));
+  return metrics;
+}
 /// How buyers come (the funnel's sources), and "none": a chat not opened from a visit.
 const SOURCES = ["search", "ads", "recommendation", "referral", "direct", "none"];
 
-/// A report row's label in the reader's language: sources are named here,
-/// the rest (agents, groups, days, channels) come named by the server.
+/// A report row's label in the reader's language: sources, the bot's intents
+/// and "not known" are named here, the rest (agents, groups, days, channels,
+/// categories, product titles) come named by the server; a shop's own intent
+/// without a name here keeps the server's.
 function rowLabel(dimension, key, label) {
-  return dimension === "source" ? t(`fn_src_${key}`) : label;
+  if (dimension === "source") return t(`fn_src_${key}`);
+  if (TOPICS.includes(dimension) && key === "none") return t(`topic_none_${dimension}`);
+  if (dimension === "intent") {
+    const named = t(`intent_${key}`);
+    return named === `intent_${key}` ? label : named;
+  }
+  return label;
 }
 const RANGES = ["yesterday", "last7_days", "last30_days", "this_month", "last_month", "fixed"];
 /// Ticked when the builder first opens.
@@ -211,6 +238,13 @@ export class Analytics {
       return;
     }
     this.summary = summary;
+    // What chats were about is counted shop-wide: for those who see the whole
+    // shop (or its knowledge numbers) only.
+    if (!["all", "knowledge"].includes(summary.scope)) {
+      for (const select of [this.by, this.then]) {
+        for (const option of [...select.options]) if (TOPICS.includes(option.value)) option.remove();
+      }
+    }
     this.buildBuilder(Object.keys(summary.totals));
     const cards = CARDS.filter((k) => k in summary.totals).map((k) =>
       el(
@@ -570,8 +604,8 @@ export class Analytics {
 
   /// The custom report of the shown range, all visible metrics, as CSV or XLSX.
   async exportReport(format) {
-    const metrics = Object.keys(this.summary?.totals || {}).join(",");
     const by = this.then.value && this.then.value !== this.by.value ? `${this.by.value},${this.then.value}` : this.by.value;
+    const metrics = exportable(Object.keys(this.summary?.totals || {}), by.split(",")).join(",");
     const params = query({ from: this.summary.from, to: this.summary.to, by, metrics, format });
     await this.download(`/api/v1/staff/analytics/report?${params}`, `xiaoer-${this.summary.from}-${this.summary.to}.${format}`);
   }

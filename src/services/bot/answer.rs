@@ -8,6 +8,7 @@ use super::guard::{self, Allowed};
 use super::pipeline::Turn;
 use super::prompts::{PromptEntry, dont_know};
 use super::{BotError, BotService};
+use crate::domain::bot_messages::{Messages, Msg};
 use crate::domain::handoff::HandoffReason;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation};
@@ -276,11 +277,11 @@ impl BotService {
         }
         let (text, citations) = if let Some(v) = violation {
             tracing::warn!(violation = ?v, "generated answer withheld");
-            (guard::withheld(turn.lang).to_owned(), Vec::new())
+            (self.words(Msg::Withheld, turn.lang), Vec::new())
         } else if unknown {
             // Not a dead end: the entries the question came closest to, to pick by number.
             turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
-            (suggestion_reply(turn), Vec::new())
+            (suggestion_reply(turn, self.prompts.messages()), Vec::new())
         } else {
             // The checks passed: the held-back tail goes out before the commit.
             let tail: String = strip_citation_marks(&raw).chars().skip(sent).collect();
@@ -350,7 +351,7 @@ impl BotService {
         unanswered: bool,
     ) -> Result<(), BotError> {
         turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
-        let text = suggestion_reply(turn);
+        let text = suggestion_reply(turn, self.prompts.messages());
         let limit_reached = turn
             .session
             .unhelpful
@@ -427,36 +428,26 @@ fn spoken_of(hit: &KbHit) -> String {
     format!("{}\n{}\n{}", hit.title, hit.answer, hit.wordings.join("\n"))
 }
 
-fn dont_know_reply(turn: &Turn) -> String {
-    let offer = turn.lang.pick(
-        "您可以换个问法，或输入“转人工”联系人工客服。",
-        " You can ask another way, or type \"agent\" to reach a person.",
-    );
-    format!("{}{offer}", dont_know(turn.lang))
+fn dont_know_reply(turn: &Turn, words: &Messages) -> String {
+    let offer = words.text(Msg::AskAnotherWay, turn.lang);
+    Messages::join(turn.lang, dont_know(turn.lang), offer)
 }
 
 /// The don't-know reply with the session's suggestions as a numbered list.
-fn suggestion_reply(turn: &Turn) -> String {
+fn suggestion_reply(turn: &Turn, words: &Messages) -> String {
     let suggestions = &turn.session.suggestions;
     if suggestions.is_empty() {
-        return dont_know_reply(turn);
+        return dont_know_reply(turn, words);
     }
     let list: Vec<String> = suggestions
         .iter()
         .enumerate()
         .map(|(i, s)| format!("{}. {}", i + 1, s.title))
         .collect();
-    let (ask, how) = match turn.lang {
-        Lang::Zh => (
-            "您是不是想问：",
-            "回复序号即可查看答案，也可以换个问法，或输入“转人工”联系人工客服。",
-        ),
-        Lang::En => (
-            " Did you mean:",
-            "Reply with a number to see the answer, ask another way, or type \"agent\" to reach a person.",
-        ),
-    };
-    format!("{}{ask}\n{}\n{how}", dont_know(turn.lang), list.join("\n"))
+    let ask = words.text(Msg::DidYouMean, turn.lang);
+    let how = words.text(Msg::PickANumber, turn.lang);
+    let head = Messages::join(turn.lang, dont_know(turn.lang), ask);
+    format!("{head}\n{}\n{how}", list.join("\n"))
 }
 
 /// Which of `count` suggestions a reply picks: "2", "２", "2.", "第二个", "no. 2"...
@@ -583,6 +574,8 @@ mod tests {
             score: 0.9,
             wordings: Vec::new(),
             member_answers: Vec::new(),
+            category: String::new(),
+            products: Vec::new(),
         };
         let (a, b) = (hit("a"), hit("b"));
         let cites = cited("text [2] and [1] and [2] and [9]", &[&a, &b]);

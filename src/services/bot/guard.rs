@@ -4,7 +4,6 @@
 //! an order or phone number the buyer did not give is replaced before it is sent.
 
 use crate::domain::commerce::{OrderNumber, find_phones};
-use crate::domain::lang::Lang;
 
 const PROBES: &[&str] = &[
     "system prompt",
@@ -53,21 +52,6 @@ const PROBES: &[&str] = &[
 pub fn probes_instructions(text: &str) -> bool {
     let hay = text.to_lowercase();
     PROBES.iter().any(|p| hay.contains(p))
-}
-
-pub fn refusal(lang: Lang) -> &'static str {
-    lang.pick(
-        "抱歉，我只能回答与本店商品、您自己的订单和售后相关的问题。",
-        "Sorry, I can only help with this shop's products, your own orders and after-sales service.",
-    )
-}
-
-/// Said instead of a generated answer that failed the checks.
-pub fn withheld(lang: Lang) -> &'static str {
-    lang.pick(
-        "抱歉，这个问题我没法直接答复。您可以输入“转人工”，由人工客服为您处理。",
-        "Sorry, I can't answer that directly. Type \"agent\" and a person from our team will help you.",
-    )
 }
 
 const PROMISES_ZH: &[&str] = &[

@@ -7,9 +7,9 @@ use super::pipeline::Turn;
 use super::prompts::TranscriptLine;
 use super::session::RetrievedEntry;
 use super::{BotError, BotService};
+use crate::domain::bot_messages::{Messages, Msg};
 use crate::domain::conversation::ConversationId;
 use crate::domain::handoff::HandoffReason;
-use crate::domain::lang::Lang;
 use crate::ports::{ChatMessage, ChatRole, GenerationEvent, GenerationParams, Sampling};
 use crate::services::chat::ConversationView;
 use crate::services::conversations::HandoffBy;
@@ -39,28 +39,17 @@ pub struct HandoffPacket {
 /// How long the buyer's request for a person waits for a bot turn in flight.
 const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn handing_over(reason: HandoffReason, lang: Lang) -> &'static str {
-    // No "right away" or "please hold": whether anyone is online, the place and
-    // the wait are the live queue status's to say.
+/// What the bot says as it hands over, by why. No "right away" or "please
+/// hold": whether anyone is online, the place and the wait are the live
+/// queue status's to say.
+fn handing_over(reason: HandoffReason) -> Msg {
     match reason {
-        HandoffReason::Sensitive => lang.pick(
-            "非常抱歉给您带来不好的体验，正在为您转接人工客服。",
-            "I'm very sorry about this. I'm transferring you to a person from our team.",
-        ),
-        HandoffReason::IntakeComplete => lang.pick(
-            "信息已记录，正在为您转接人工客服处理。",
-            "Thanks, I've noted everything. I'm transferring you to a person from our team.",
-        ),
+        HandoffReason::Sensitive => Msg::HandoffSensitive,
+        HandoffReason::IntakeComplete => Msg::HandoffIntakeComplete,
         HandoffReason::LowConfidence
         | HandoffReason::UnhelpfulTurns
-        | HandoffReason::IntakeGaveUp => lang.pick(
-            "这个问题我需要请人工客服来帮您，正在为您转接。",
-            "A person from our team is better placed to help with this; I'm transferring you now.",
-        ),
-        HandoffReason::BuyerRequest | HandoffReason::BotUnavailable => lang.pick(
-            "好的，正在为您转接人工客服。",
-            "Sure, I'm transferring you to a person now.",
-        ),
+        | HandoffReason::IntakeGaveUp => Msg::HandoffNeedsAPerson,
+        HandoffReason::BuyerRequest | HandoffReason::BotUnavailable => Msg::HandoffRequested,
     }
 }
 
@@ -113,6 +102,7 @@ impl BotService {
         let packet_id = uuid::Uuid::now_v7().to_string();
         self.store_packet(&packet_id, turn.id.as_str(), &packet, true)
             .await?;
+        self.tell_handoff_intent(turn, reason, &packet_id).await;
         let visitor = Visitor {
             id: turn.conversation.visitor_id.clone(),
         };
@@ -132,6 +122,22 @@ impl BotService {
         Ok(())
     }
 
+    /// A hand-off tells the intent the bot last worked on, or `human` when the
+    /// buyer asked for a person before any.
+    async fn tell_handoff_intent(&self, turn: &mut Turn, reason: HandoffReason, packet_id: &str) {
+        let intent = turn
+            .session
+            .last_intent
+            .clone()
+            .or_else(|| (reason == HandoffReason::BuyerRequest).then(|| "human".to_owned()));
+        let topic = crate::domain::analytics::Topic {
+            intent,
+            ..Default::default()
+        };
+        self.tell_topic(turn, &format!("packet_{packet_id}"), topic)
+            .await;
+    }
+
     /// The buyer asked for a person with the widget's button (or the API) rather
     /// than in words to the bot. `conversation` has just left the bot for the
     /// queue; the agent still gets a packet with everything the bot gathered,
@@ -149,7 +155,7 @@ impl BotService {
         }
         let session = self.sessions.session(id.as_str()).await?;
         let profile = self.visitors.profile(&conversation.visitor_id).await?;
-        let turn = Turn {
+        let mut turn = Turn {
             lang: session.lang,
             id: id.clone(),
             conversation,
@@ -163,6 +169,8 @@ impl BotService {
         let packet_id = uuid::Uuid::now_v7().to_string();
         self.store_packet(&packet_id, turn.id.as_str(), &packet, true)
             .await?;
+        self.tell_handoff_intent(&mut turn, HandoffReason::BuyerRequest, &packet_id)
+            .await;
         if !packet.buyer_messages.is_empty() {
             let bot = self.clone();
             let conversation_id = turn.id.as_str().to_owned();
@@ -253,29 +261,15 @@ impl BotService {
         let shop = self.shop.current().await;
         let open = shop.is_open(now);
         let lang = turn.lang;
+        let words = self.prompts.messages();
         let notice = if open {
-            let queued = lang.pick(
-                "您已进入人工客服排队。",
-                "You're in the queue for a person.",
-            );
-            let sep = lang.pick("", " ");
-            format!("{}{sep}{queued}", handing_over(reason, lang))
+            let queued = words.text(Msg::Queued, lang);
+            Messages::join(lang, words.text(handing_over(reason), lang), queued)
         } else if shop.is_holiday(now) {
-            lang.pick(
-                "今天是休息日，人工客服不在线。请直接留言，客服上班后会第一时间回复您。",
-                "Our team is off for a holiday today. Leave a message here and we'll reply as soon as we're back.",
-            )
-            .to_owned()
+            words.text(Msg::Holiday, lang).to_owned()
         } else {
             let hours = shop.service_hours.map(|h| h.describe()).unwrap_or_default();
-            match lang {
-                Lang::Zh => format!(
-                    "现在是非工作时间（人工服务时间 {hours}）。请直接留言，客服上班后会第一时间回复您。"
-                ),
-                Lang::En => format!(
-                    "Our team is offline now (service hours {hours}). Leave a message here and we'll reply as soon as we're back."
-                ),
-            }
+            words.fill(Msg::AfterHours, lang, &[("hours", &hours)])
         };
         turn.session.answered(&notice);
         notice

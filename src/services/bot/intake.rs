@@ -3,10 +3,11 @@
 //! volunteered) the LLM, check order numbers against the buyer's account, then
 //! ask the next question, run the order tool, or hand off with the facts.
 
-use super::orders::{Lookup, needs_sign_in, not_on_account, sign_in_first};
+use super::orders::{Lookup, needs_sign_in};
 use super::pipeline::Turn;
 use super::prompts::SlotPrompt;
 use super::{BotError, BotService};
+use crate::domain::bot_messages::Msg;
 use crate::domain::commerce::OrderNumber;
 use crate::domain::handoff::HandoffReason;
 use crate::domain::intake::{
@@ -74,7 +75,8 @@ impl BotService {
             (None, None) => return Ok(false),
         };
         if needs_sign_in(turn, intent.on_complete) {
-            return self.say(turn, sign_in_first(turn.lang)).await.map(|_| true);
+            let sign_in = self.words(Msg::SignInFirst, turn.lang);
+            return self.say(turn, &sign_in).await.map(|_| true);
         }
         fill_from_message(
             intent,
@@ -97,10 +99,15 @@ impl BotService {
                 }
                 Lookup::NotOnAccount => {
                     state.slots.remove("order_no");
-                    notice = not_on_account(turn.lang, &no);
+                    notice = self.prompts.messages().fill(
+                        Msg::OrderNotOnAccount,
+                        turn.lang,
+                        &[("order_no", &no)],
+                    );
                 }
                 Lookup::NoAccount if intent.on_complete != Completion::HandOff => {
-                    return self.say(turn, sign_in_first(turn.lang)).await.map(|_| true);
+                    let sign_in = self.words(Msg::SignInFirst, turn.lang);
+                    return self.say(turn, &sign_in).await.map(|_| true);
                 }
                 Lookup::NoAccount => {} // a person checks the order when they take over
             }

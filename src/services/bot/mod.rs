@@ -152,6 +152,7 @@ pub struct BotService {
     conversations: Arc<crate::services::conversations::ConversationService>,
     shop: Arc<crate::services::shop::ShopService>,
     ports: BotPorts,
+    topics: Arc<crate::services::topics::Topics>,
     catalog: IntentCatalog,
     prompts: Prompts,
     config: BotConfig,
@@ -200,6 +201,8 @@ pub struct BotParts {
     pub clock: Arc<dyn Clock>,
     /// Shop name, service hours and holidays, as admins set them.
     pub shop: Arc<crate::services::shop::ShopService>,
+    /// Where the bot tells analytics what a chat is about.
+    pub topics: Arc<crate::services::topics::Topics>,
 }
 
 impl BotService {
@@ -219,6 +222,7 @@ impl BotService {
             cipher: parts.cipher,
             clock: parts.clock,
             shop: parts.shop,
+            topics: parts.topics,
             ports,
             catalog,
             prompts,

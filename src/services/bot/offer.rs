@@ -5,9 +5,9 @@
 
 use super::pipeline::Turn;
 use super::{BotError, BotService};
+use crate::domain::bot_messages::Msg;
 use crate::domain::commerce::OrderNumber;
 use crate::domain::intake::IntakeState;
-use crate::domain::lang::Lang;
 use crate::ports::KbDecision;
 
 /// The process the bot can start after answering, by the intent that matched:
@@ -21,16 +21,10 @@ fn process_for(intent: &str) -> Option<&'static str> {
 }
 
 /// Said after the answer: what the bot can do next, and how to ask for it.
-pub fn offer_text(process: &str, lang: Lang) -> &'static str {
+pub fn offer_text(process: &str) -> Msg {
     match process {
-        "defect" => lang.pick(
-            "需要的话我可以帮您登记售后维修，回复“好的”即可。",
-            "If you like, I can start the repair for you: just say yes.",
-        ),
-        _ => lang.pick(
-            "需要的话我可以帮您发起退货，回复“好的”即可。",
-            "If you like, I can start the return for you: just say yes.",
-        ),
+        "defect" => Msg::OfferRepair,
+        _ => Msg::OfferReturn,
     }
 }
 
@@ -159,8 +153,8 @@ impl BotService {
         };
         turn.session.retrieved(&verdict.hits);
         let best = best.clone();
-        let offer = offer_text(process, turn.lang);
-        self.curated_with(turn, &best, Some(offer)).await?;
+        let offer = self.words(offer_text(process), turn.lang);
+        self.curated_with(turn, &best, Some(&offer)).await?;
         turn.session.offered_intent = Some(process.to_owned());
         Ok(true)
     }
@@ -169,6 +163,7 @@ impl BotService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::lang::Lang;
 
     #[test]
     fn policy_questions_are_told_from_demands_to_act() {
@@ -220,8 +215,21 @@ mod tests {
         assert_eq!(process_for("return_check"), Some("refund"));
         assert_eq!(process_for("defect"), Some("defect"));
         assert_eq!(process_for("where_is_my_parcel"), None);
-        assert!(offer_text("refund", Lang::Zh).contains("发起退货"));
-        assert!(offer_text("refund", Lang::En).contains("start the return"));
-        assert!(offer_text("defect", Lang::En).contains("repair"));
+        let words = crate::domain::bot_messages::Messages::shipped();
+        assert!(
+            words
+                .text(offer_text("refund"), Lang::Zh)
+                .contains("发起退货")
+        );
+        assert!(
+            words
+                .text(offer_text("refund"), Lang::En)
+                .contains("start the return")
+        );
+        assert!(
+            words
+                .text(offer_text("defect"), Lang::En)
+                .contains("repair")
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use super::pipeline::Turn;
 use super::{BotError, BotService};
+use crate::domain::bot_messages::{Messages, Msg};
 use crate::domain::commerce::{
     Order, OrderCard, OrderNumber, OrderStatus, ReturnEligibility, Shipment, return_eligibility,
 };
@@ -19,24 +20,6 @@ pub enum Lookup {
     NotOnAccount,
     /// The visitor is not signed in to a shop account.
     NoAccount,
-}
-
-pub fn not_on_account(lang: Lang, order_no: &str) -> String {
-    match lang {
-        Lang::Zh => {
-            format!("抱歉，在您的账号下没有找到订单 {order_no}，无法查询或办理。请核对订单号。")
-        }
-        Lang::En => format!(
-            "Sorry, I can't find order {order_no} on your account, so I can't look it up or act on it. Please check the number."
-        ),
-    }
-}
-
-pub fn sign_in_first(lang: Lang) -> &'static str {
-    lang.pick(
-        "查询订单需要先登录您的店铺账号。请先在店铺页面登录，然后再问我就可以了。",
-        "To look up orders I need you to be signed in to your shop account. Please sign in on the shop's page, then ask me again.",
-    )
 }
 
 /// An order tool works only for a buyer the shop vouched for: an anonymous one is
@@ -79,12 +62,13 @@ impl BotService {
             }
             _ => None,
         };
+        let words = self.prompts.messages();
         let text = match tool {
             Completion::TrackParcel => self.describe_parcel(order, shipment.as_ref(), lang),
             Completion::ReturnCheck => {
-                describe_return(order, self.clock.now_ms(), lang, self.offset())
+                describe_return(words, order, self.clock.now_ms(), lang, self.offset())
             }
-            Completion::OrderStatus | Completion::HandOff => describe_status(order, lang),
+            Completion::OrderStatus | Completion::HandOff => describe_status(words, order, lang),
         };
         turn.session
             .unhelpful
@@ -111,15 +95,10 @@ impl BotService {
     }
 
     fn describe_parcel(&self, order: &Order, shipment: Option<&Shipment>, lang: Lang) -> String {
-        let head = describe_status(order, lang);
+        let words = self.prompts.messages();
+        let head = describe_status(words, order, lang);
         let Some(shipment) = shipment.filter(|s| !s.events.is_empty()) else {
-            return format!(
-                "{head}{}",
-                lang.pick(
-                    "还没有物流信息，发货后可以在这里查询。",
-                    " There is no tracking yet; ask me again once it ships."
-                )
-            );
+            return Messages::join(lang, &head, words.text(Msg::NoTrackingYet, lang));
         };
         let mut lines = vec![
             head,
@@ -146,58 +125,38 @@ fn items(order: &Order) -> String {
         .join("、")
 }
 
-fn describe_status(order: &Order, lang: Lang) -> String {
-    match lang {
-        Lang::Zh => format!(
-            "您的订单 {}（{}）当前状态：{}。",
-            order.order_no,
-            items(order),
-            order.status.describe(true)
-        ),
-        Lang::En => format!(
-            "Your order {} ({}) is {}.",
-            order.order_no,
-            items(order),
-            order.status.describe(false)
-        ),
-    }
+fn describe_status(words: &Messages, order: &Order, lang: Lang) -> String {
+    let status = order.status.describe(lang == Lang::Zh);
+    words.fill(
+        Msg::OrderStatus,
+        lang,
+        &[
+            ("order_no", order.order_no.as_str()),
+            ("items", &items(order)),
+            ("status", status),
+        ],
+    )
 }
 
-fn describe_return(order: &Order, now: i64, lang: Lang, offset: i32) -> String {
-    let zh = lang == Lang::Zh;
-    let no = &order.order_no;
-    match (return_eligibility(order, now), zh) {
-        (ReturnEligibility::Eligible { until }, true) => format!(
-            "订单 {no} 支持七天无理由退货，可在 {} 前申请。需要的话告诉我“我要退货”。",
-            local_time(until, offset)
-        ),
-        (ReturnEligibility::Eligible { until }, false) => format!(
-            "Order {no} can be returned without a reason until {}. Say \"I want to return it\" if you'd like to.",
-            local_time(until, offset)
-        ),
-        (ReturnEligibility::WindowClosed { .. }, true) => format!(
-            "订单 {no} 已超过七天无理由退货期限。如果商品有质量问题，可以告诉我具体情况，我为您转人工处理。"
-        ),
-        (ReturnEligibility::WindowClosed { .. }, false) => format!(
-            "Order {no} is past the 7-day return window. If the item is faulty, tell me what is wrong and I'll pass it to a person."
-        ),
-        (ReturnEligibility::NotDelivered, true) => {
-            format!("订单 {no} 还未签收，签收后七天内可以申请退货。")
+fn describe_return(words: &Messages, order: &Order, now: i64, lang: Lang, offset: i32) -> String {
+    let no = order.order_no.as_str();
+    match return_eligibility(order, now) {
+        ReturnEligibility::Eligible { until } => {
+            let until = local_time(until, offset);
+            words.fill(
+                Msg::ReturnEligible,
+                lang,
+                &[("order_no", no), ("until", &until)],
+            )
         }
-        (ReturnEligibility::NotDelivered, false) => format!(
-            "Order {no} has not been delivered yet; returns open for 7 days after delivery."
-        ),
-        (ReturnEligibility::NotReturnable, true) => {
-            format!("订单 {no} 中的商品不支持无理由退货，如有质量问题请告诉我。")
-        }
-        (ReturnEligibility::NotReturnable, false) => format!(
-            "The goods in order {no} cannot be returned without a reason; tell me if something is wrong with them."
-        ),
-        (ReturnEligibility::AlreadyRefunded, true) => {
-            format!("订单 {no} 已在退款流程中，无需重复申请。")
-        }
-        (ReturnEligibility::AlreadyRefunded, false) => {
-            format!("Order {no} is already being refunded.")
+        other => {
+            let msg = match other {
+                ReturnEligibility::WindowClosed { .. } => Msg::ReturnWindowClosed,
+                ReturnEligibility::NotDelivered => Msg::ReturnNotDelivered,
+                ReturnEligibility::NotReturnable => Msg::ReturnNotReturnable,
+                _ => Msg::ReturnAlreadyRefunded,
+            };
+            words.fill(msg, lang, &[("order_no", no)])
         }
     }
 }

@@ -4,6 +4,8 @@
 
 use super::session::BotSession;
 use super::{BotError, BotService, guard};
+use crate::domain::analytics::Topic;
+use crate::domain::bot_messages::Msg;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::handoff::{self, HandoffReason};
 use crate::domain::intake::MessageFacts;
@@ -92,11 +94,8 @@ impl BotService {
         let outcome = if voice {
             // The bot cannot listen (no speech recognition here): it says so
             // and asks for words, or a person, who can play the recording.
-            let text = turn.lang.pick(
-                "收到您的语音。我暂时还听不了语音，请用文字描述一下您的问题；需要人工客服请输入“转人工”。",
-                "Got your voice message. I can't listen to recordings yet: please type your question, or type \"agent\" to reach a person.",
-            );
-            self.say(&mut turn, text).await
+            let text = self.words(Msg::VoiceReceived, turn.lang);
+            self.say(&mut turn, &text).await
         } else {
             self.run_pipeline(&mut turn).await
         };
@@ -120,14 +119,12 @@ impl BotService {
             {
                 return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
             }
-            let sorry = turn.lang.pick(
-                "抱歉没能帮到您。能换个说法再描述一下您的问题吗？也可以输入“转人工”联系人工客服。",
-                "Sorry that didn't help. Could you put the question another way? You can also type \"agent\" to reach a person.",
-            );
-            return self.say(turn, sorry).await;
+            let sorry = self.words(Msg::UnhelpfulSorry, turn.lang);
+            return self.say(turn, &sorry).await;
         }
         if guard::probes_instructions(&text) {
-            return self.say(turn, guard::refusal(turn.lang)).await;
+            let refusal = self.words(Msg::OutOfScope, turn.lang);
+            return self.say(turn, &refusal).await;
         }
         let offered = std::mem::take(&mut turn.session.suggestions);
         if let Some(i) = super::answer::picked_suggestion(&text, offered.len()) {
@@ -145,13 +142,15 @@ impl BotService {
             return Ok(());
         }
         if text.trim().is_empty() {
-            let got_it = turn.lang.pick(
-                "收到您的图片了。请问有什么可以帮您？",
-                "Got your picture. How can I help?",
-            );
-            return self.say(turn, got_it).await;
+            let got_it = self.words(Msg::PictureReceived, turn.lang);
+            return self.say(turn, &got_it).await;
         }
         self.answer_from_knowledge(turn).await
+    }
+
+    /// One of the bot's own messages (`prompts/messages.toml`) without placeholders.
+    pub(super) fn words(&self, msg: Msg, lang: Lang) -> String {
+        self.prompts.messages().text(msg, lang).to_owned()
     }
 
     /// A bot message without citations (questions, tool answers, notices).
@@ -175,6 +174,7 @@ impl BotService {
         stream_id: Option<String>,
     ) -> Result<(), BotError> {
         turn.session.answered(&text);
+        let about = self.topic_of(turn, &citations);
         let body = MessageBody::BotAnswer {
             text,
             citations,
@@ -182,7 +182,37 @@ impl BotService {
             stream_id,
             buttons: Vec::new(),
         };
-        self.chat.send_bot(&turn.id, body).await?;
+        let ack = self.chat.send_bot(&turn.id, body).await?;
+        self.tell_topic(turn, &ack.seq.to_string(), about).await;
         Ok(())
+    }
+
+    /// What an answer shows the chat is about: the intake the bot runs (or
+    /// `question` when it answers from the knowledge base), and the category
+    /// and first product of the first entry it cites.
+    fn topic_of(&self, turn: &Turn, citations: &[Citation]) -> Topic {
+        let cited = citations.first().and_then(|c| {
+            turn.session
+                .retrieved
+                .iter()
+                .find(|r| r.entry_id == c.entry_id)
+        });
+        let intent = match &turn.session.intake {
+            Some(intake) => Some(intake.intent.clone()),
+            None => (!citations.is_empty()).then(|| "question".to_owned()),
+        };
+        Topic {
+            intent,
+            category: cited.map(|r| r.category.clone()),
+            product: cited.and_then(|r| r.products.first().cloned()),
+        }
+    }
+
+    /// Tells analytics what the chat is about, if that is news to the
+    /// session (`at` names the message or packet that showed it).
+    pub(super) async fn tell_topic(&self, turn: &mut Turn, at: &str, topic: Topic) {
+        if let Some(news) = turn.session.told.take(&topic) {
+            self.topics.tell(turn.id.as_str(), at, news).await;
+        }
     }
 }

@@ -53,6 +53,8 @@ pub struct QaLine {
 pub struct Prompts {
     env: Environment<'static>,
     shop_name: String,
+    /// The bot's own words to buyers (`prompts/messages.toml`, or the shop's).
+    messages: crate::domain::bot_messages::Messages,
 }
 
 /// What the model must say, word for word, when the entries do not answer.
@@ -97,9 +99,21 @@ impl Prompts {
         let prompts = Prompts {
             env,
             shop_name: shop_name.to_owned(),
+            messages: crate::domain::bot_messages::Messages::shipped(),
         };
         prompts.self_test()?;
         Ok(prompts)
+    }
+
+    /// With the shop's own catalogue of the bot's words in place of the shipped one.
+    pub fn with_messages(mut self, messages: crate::domain::bot_messages::Messages) -> Self {
+        self.messages = messages;
+        self
+    }
+
+    /// The bot's own words to buyers.
+    pub fn messages(&self) -> &crate::domain::bot_messages::Messages {
+        &self.messages
     }
 
     fn self_test(&self) -> Result<(), PromptError> {

@@ -30,15 +30,23 @@ impl BotService {
         if products.is_empty() {
             return Ok(false);
         }
-        let intro = turn.lang.pick(
-            "为您推荐这几款，点卡片上的“加入购物车”即可下单：",
-            "Here are a few you may like; add one to your cart from its card:",
-        );
-        self.say(turn, intro).await?;
-        for card in products.into_iter().take(CARDS) {
-            self.chat
+        let intro = self.words(crate::domain::bot_messages::Msg::RecommendIntro, turn.lang);
+        self.say(turn, &intro).await?;
+        for (i, card) in products.into_iter().take(CARDS).enumerate() {
+            let sku = card.sku.clone();
+            let ack = self
+                .chat
                 .send_bot(&turn.id, MessageBody::ProductCard { card })
                 .await?;
+            if i == 0 {
+                // The first product offered is what the chat is about, if
+                // nothing was before.
+                let topic = crate::domain::analytics::Topic {
+                    product: Some(sku),
+                    ..Default::default()
+                };
+                self.tell_topic(turn, &ack.seq.to_string(), topic).await;
+            }
         }
         Ok(true)
     }

@@ -36,6 +36,12 @@ impl KnowledgeBase for KnowledgeService {
             let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
             let content = entry.content;
             let member_answers = content.member_answers;
+            let category = content
+                .category
+                .as_ref()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default();
+            let products = content.products.clone();
             let wordings = content
                 .similar
                 .into_iter()
@@ -49,6 +55,8 @@ impl KnowledgeBase for KnowledgeService {
                 score: candidate.score,
                 wordings,
                 member_answers,
+                category,
+                products,
             });
         }
         let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
