@@ -376,7 +376,7 @@ impl Application {
                     chat: chat.clone(),
                     conversations: service,
                     visitors: visitors.clone(),
-                    store: store.clone(),
+                    records: Arc::new(store.clone()),
                     sessions: Arc::new(crate::storage::SealedBotSessions::new(
                         store.clone(),
                         cipher.clone(),

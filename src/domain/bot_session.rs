@@ -9,6 +9,19 @@ use serde::{Deserialize, Serialize};
 /// At most this many bot answers and buyer messages are kept for the hand-off packet.
 const KEEP: usize = 20;
 
+/// A buyer's question the bot could not answer (or whose answer was rated
+/// unhelpful), logged for knowledge managers; the embedding groups it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnansweredQuestion {
+    pub id: String,
+    pub conversation_id: String,
+    pub question: String,
+    pub reason: String,
+    /// JSON of the question's vector, when the embedder was there.
+    pub embedding: Option<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetrievedEntry {
     pub entry_id: String,

@@ -195,6 +195,16 @@ pub fn candidates(arrival: &Arrival<'_>, rules: &[Scenario]) -> Vec<Scenario> {
     out
 }
 
+/// A shop's own welcome text of one scenario and language (zh or en).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WelcomeText {
+    pub scenario: String,
+    pub lang: String,
+    pub text: String,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

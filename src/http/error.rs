@@ -296,8 +296,7 @@ impl From<BotError> for ApiError {
             BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
             BotError::Knowledge(KbPortError::Model(_))
             | BotError::Model(_)
-            | BotError::Store(_)
-            | BotError::Session(_)
+            | BotError::Records(_)
             | BotError::Commerce(_)
             | BotError::Prompt(_)
             | BotError::Corrupt(_) => ApiError::Internal(message),

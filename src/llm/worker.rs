@@ -245,33 +245,52 @@ mod tests {
     use super::*;
     use crate::ports::EmbedKind;
 
-    /// A fake engine that blocks until released, to fill the queue.
-    struct Gate(std::sync::mpsc::Receiver<()>);
+    /// A fake engine that says when it has taken a job and then blocks until
+    /// released, to fill the queue.
+    struct Gate {
+        entered: tokio::sync::mpsc::UnboundedSender<()>,
+        release: std::sync::mpsc::Receiver<()>,
+    }
 
     impl EmbedEngine for Gate {
         fn dim(&self) -> usize {
             2
         }
         fn embed(&mut self, texts: &[String], _: EmbedKind) -> Result<Vec<Vec<f32>>, ModelError> {
-            let _ = self.0.recv();
+            let _ = self.entered.send(());
+            let _ = self.release.recv();
             Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect())
         }
     }
 
     #[tokio::test]
     async fn a_full_queue_answers_overloaded_and_the_rest_complete() {
+        let limit = std::time::Duration::from_secs(10);
         let (release, gate) = std::sync::mpsc::channel();
-        let embedder = LocalEmbedder::spawn(Box::new(Gate(gate)), 1);
+        let (entered, mut taken) = tokio::sync::mpsc::unbounded_channel();
+        let engine = Gate {
+            entered,
+            release: gate,
+        };
+        let embedder = LocalEmbedder::spawn(Box::new(engine), 1);
         let first = tokio::spawn({
             let e = embedder.clone();
             async move { e.embed(vec!["a".into()], EmbedKind::Query).await }
         });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // the thread holds job 1
+        // The thread holds job 1 ...
+        tokio::time::timeout(limit, taken.recv()).await.unwrap();
         let second = tokio::spawn({
             let e = embedder.clone();
             async move { e.embed(vec!["b".into()], EmbedKind::Query).await }
         });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // job 2 waits in the queue
+        // ... and job 2 waits in the queue of one.
+        tokio::time::timeout(limit, async {
+            while embedder.jobs.capacity() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
         let third = embedder.embed(vec!["c".into()], EmbedKind::Query).await;
         assert!(matches!(third, Err(ModelError::Overloaded)), "{third:?}");
         release.send(()).unwrap();

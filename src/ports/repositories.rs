@@ -431,3 +431,60 @@ pub trait EventLog: Send + Sync {
     async fn append_once(&self, event: &crate::domain::events::NewEvent)
     -> Result<bool, RepoError>;
 }
+
+// ---- what the bot keeps -------------------------------------------------------
+
+/// What the bot keeps beside its conversations: hand-off packets (sealed by
+/// the bot), buyers' ratings of its answers, the questions it could not
+/// answer, and the shop's welcome texts and menus.
+#[async_trait]
+pub trait BotRecords: Send + Sync {
+    async fn insert_packet(
+        &self,
+        id: &str,
+        conversation_id: &str,
+        reason: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn update_packet(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), RepoError>;
+    /// The sealed packet of the conversation's latest hand-off.
+    async fn latest_packet(&self, conversation_id: &str) -> Result<Option<Vec<u8>>, RepoError>;
+    /// A buyer's vote on the bot answer at `seq` (the last vote counts).
+    async fn rate_answer(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+        helpful: bool,
+        entry_ids_json: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn log_unanswered(
+        &self,
+        question: &crate::domain::bot_session::UnansweredQuestion,
+    ) -> Result<(), RepoError>;
+    /// Logged since `since`, newest first, at most `limit`.
+    async fn unanswered(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::bot_session::UnansweredQuestion>, RepoError>;
+    async fn welcome_texts(&self) -> Result<Vec<crate::domain::welcome::WelcomeText>, RepoError>;
+    async fn put_welcome_text(
+        &self,
+        text: &crate::domain::welcome::WelcomeText,
+    ) -> Result<(), RepoError>;
+    /// True when there was one to delete.
+    async fn delete_welcome_text(&self, scenario: &str, lang: &str) -> Result<bool, RepoError>;
+    /// The menu's buttons (JSON) in a language, when the shop set them.
+    async fn bot_menu(&self, lang: &str) -> Result<Option<String>, RepoError>;
+    async fn put_bot_menu(
+        &self,
+        lang: &str,
+        buttons: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// True when there was one to delete.
+    async fn delete_bot_menu(&self, lang: &str) -> Result<bool, RepoError>;
+}

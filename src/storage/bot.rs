@@ -4,6 +4,7 @@
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
 use crate::domain::events::{EventData, NewEvent};
+use crate::ports::repositories::RepoError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PacketRow {
@@ -15,25 +16,8 @@ pub struct PacketRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct UnansweredRow {
-    pub id: String,
-    pub conversation_id: String,
-    pub question: String,
-    pub reason: String,
-    pub embedding: Option<String>,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WelcomeRow {
-    pub scenario: String,
-    /// zh or en.
-    pub lang: String,
-    pub text: String,
-    pub updated_by: String,
-    pub updated_at: i64,
-}
+pub use crate::domain::bot_session::UnansweredQuestion as UnansweredRow;
+pub use crate::domain::welcome::WelcomeText as WelcomeRow;
 
 impl Store {
     pub async fn bot_session(&self, conversation_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -183,9 +167,20 @@ impl Store {
     pub async fn welcome_messages(&self) -> Result<Vec<WelcomeRow>, StoreError> {
         let sql = "SELECT scenario, lang, text, updated_by, updated_at FROM welcome_texts \
                    ORDER BY scenario, lang DESC";
-        let rows =
-            on_pool!(self, pool => sqlx::query_as::<_, WelcomeRow>(sql).fetch_all(pool).await?);
-        Ok(rows)
+        let rows: Vec<(String, String, String, String, i64)> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(scenario, lang, text, updated_by, updated_at)| WelcomeRow {
+                    scenario,
+                    lang,
+                    text,
+                    updated_by,
+                    updated_at,
+                },
+            )
+            .collect())
     }
 
     /// The texts of a scenario, by language.
@@ -313,5 +308,82 @@ impl crate::ports::repositories::BotSessions for SealedBotSessions {
             .store
             .save_bot_session(conversation_id, &sealed, now)
             .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::BotRecords for Store {
+    async fn insert_packet(
+        &self,
+        id: &str,
+        conversation_id: &str,
+        reason: &str,
+        sealed: &[u8],
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::insert_packet(self, id, conversation_id, reason, sealed, now).await?)
+    }
+
+    async fn update_packet(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), RepoError> {
+        Ok(Store::update_packet(self, id, sealed, now).await?)
+    }
+
+    async fn latest_packet(&self, conversation_id: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        match Store::latest_packet(self, conversation_id).await {
+            Ok(row) => Ok(Some(row.packet)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn rate_answer(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+        helpful: bool,
+        entry_ids_json: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .upsert_rating(conversation_id, seq, helpful, entry_ids_json, now)
+            .await?)
+    }
+
+    async fn log_unanswered(&self, question: &UnansweredRow) -> Result<(), RepoError> {
+        Ok(self.insert_unanswered(question).await?)
+    }
+
+    async fn unanswered(&self, since: i64, limit: i64) -> Result<Vec<UnansweredRow>, RepoError> {
+        Ok(Store::unanswered(self, since, limit).await?)
+    }
+
+    async fn welcome_texts(&self) -> Result<Vec<WelcomeRow>, RepoError> {
+        Ok(self.welcome_messages().await?)
+    }
+
+    async fn put_welcome_text(&self, text: &WelcomeRow) -> Result<(), RepoError> {
+        Ok(self.put_welcome_message(text).await?)
+    }
+
+    async fn delete_welcome_text(&self, scenario: &str, lang: &str) -> Result<bool, RepoError> {
+        Ok(self.delete_welcome_message(scenario, lang).await?)
+    }
+
+    async fn bot_menu(&self, lang: &str) -> Result<Option<String>, RepoError> {
+        Ok(Store::bot_menu(self, lang).await?)
+    }
+
+    async fn put_bot_menu(
+        &self,
+        lang: &str,
+        buttons: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::put_bot_menu(self, lang, buttons, by, now).await?)
+    }
+
+    async fn delete_bot_menu(&self, lang: &str) -> Result<bool, RepoError> {
+        Ok(Store::delete_bot_menu(self, lang).await?)
     }
 }

@@ -208,13 +208,15 @@ async fn scripted_a_busy_model_gets_the_closest_entries_not_a_hand_off() {
     assert_eq!(app.shopper_state(&buyer).await, "bot");
 }
 
-#[tokio::test]
-async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
-    use crate::helpers::wav;
-    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
-    let buyer = app.shopper("demo_buyer_1").await;
+/// The buyer sends a recording; the bot's reply to it.
+async fn voice_reply(app: &TestApp, buyer: &crate::bot_support::Shopper) -> serde_json::Value {
     let res = app
-        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800))
+        .upload_as(
+            &buyer.conversation_id,
+            &buyer.token,
+            "audio/wav",
+            crate::helpers::wav(800),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let stored: serde_json::Value = res.json().await.unwrap();
@@ -230,7 +232,14 @@ async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
     let seq = res.json::<serde_json::Value>().await.unwrap()["seq"]
         .as_i64()
         .unwrap();
-    let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    app.bot_replies(buyer, seq).await.pop().unwrap()
+}
+
+#[tokio::test]
+async fn scripted_a_voice_message_gets_a_request_for_words_not_silence() {
+    let app = spawn_scripted(replying("{}"), AnswerBudget::default()).await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let reply = voice_reply(&app, &buyer).await;
     assert!(text_of(&reply).contains("听不了语音"), "{reply}");
     assert!(text_of(&reply).contains("转人工"), "{reply}");
     assert_eq!(app.shopper_state(&buyer).await, "bot");
@@ -354,7 +363,6 @@ async fn a_gold_member_gets_the_entrys_gold_answer_and_others_everyones() {
 /// message or drops a placeholder stops the server at start, naming it.
 #[tokio::test]
 async fn scripted_a_shops_own_catalogue_gives_the_bots_words_and_a_broken_one_stops_the_start() {
-    use crate::helpers::wav;
     let shipped = xiaoer::domain::bot_messages::DEFAULT_MESSAGES;
     let ours = shipped.replace(
         "收到您的语音。我暂时还听不了语音",
@@ -380,22 +388,7 @@ async fn scripted_a_shops_own_catalogue_gives_the_bots_words_and_a_broken_one_st
     };
     let app = spawn_with(dir, settings, adapters.clone()).await;
     let buyer = app.shopper("demo_buyer_1").await;
-    let res = app
-        .upload_as(&buyer.conversation_id, &buyer.token, "audio/wav", wav(800))
-        .await;
-    let stored: serde_json::Value = res.json().await.unwrap();
-    let res = app
-        .client
-        .post(app.url(&format!("/api/v1/conversations/{}/messages", buyer.conversation_id)))
-        .bearer_auth(&buyer.token)
-        .json(&json!({ "client_msg_id": "voice-1", "body": { "type": "voice", "attachment_id": stored["attachment_id"], "duration_ms": 800 } }))
-        .send()
-        .await
-        .unwrap();
-    let seq = res.json::<serde_json::Value>().await.unwrap()["seq"]
-        .as_i64()
-        .unwrap();
-    let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    let reply = voice_reply(&app, &buyer).await;
     assert!(
         text_of(&reply).contains("小店客服暂时听不了语音"),
         "{reply}"

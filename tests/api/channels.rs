@@ -81,11 +81,16 @@ async fn an_im_user_asks_the_bot_then_a_person_and_gets_the_agents_reply_by_webh
     let accepted: Value = res.json().await.unwrap();
     let conversation = accepted["conversation_id"].as_str().unwrap().to_owned();
     let from_bot = receiver
-        .wait_for("the bot's answer", crate::bot_support::BOT_TURN.as_secs(), |r| {
-            r.iter().any(|d| {
-                d.body["data"]["sender_kind"] == "bot" && d.conversation() == Some(&conversation)
-            })
-        })
+        .wait_for(
+            "the bot's answer",
+            crate::bot_support::BOT_TURN.as_secs(),
+            |r| {
+                r.iter().any(|d| {
+                    d.body["data"]["sender_kind"] == "bot"
+                        && d.conversation() == Some(&conversation)
+                })
+            },
+        )
         .await;
     let answer = from_bot
         .iter()

@@ -84,7 +84,8 @@ async fn an_admin_adds_a_webhook_and_sees_its_deliveries() {
     let res = app.buyer_send(&buyer, "m-1", "你好").await;
     assert!(res.status().is_success());
     admin.click("[data-testid=webhook-log]").await;
-    for _ in 0..50 {
+    // Reload until both deliveries show (up to 30 s on a loaded machine).
+    for _ in 0..150 {
         let delivered = admin
             .run(
                 "return [...document.querySelectorAll('[data-testid=delivery-status]')].filter(td => td.textContent === '已送达').length;",

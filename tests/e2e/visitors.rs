@@ -270,7 +270,7 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
     buyer.wait_for("[data-testid=product-title]").await;
     // The page's first heartbeat starts its visit before the buyer opens the chat.
     let mut visits = 0;
-    for _ in 0..200 {
+    for _ in 0..600 {
         let funnel = app.state.store.outbox_after(0, 1000).await.unwrap();
         visits = funnel
             .iter()
@@ -306,7 +306,7 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
     };
     let path = format!("/api/v1/staff/analytics/funnel?from={today}&to={today}");
     let mut funnel = serde_json::Value::Null;
-    for _ in 0..200 {
+    for _ in 0..600 {
         funnel = app.staff_get(&admin, &path).await.json().await.unwrap();
         if funnel["rows"][0]["chats"] == json!(1) {
             break;

@@ -242,11 +242,11 @@ impl BotService {
         let sealed = self.cipher.seal(&plain, conversation_id.as_bytes());
         let now = self.clock.now_ms();
         if new {
-            self.store
+            self.records
                 .insert_packet(id, conversation_id, packet.reason.as_str(), &sealed, now)
                 .await?;
         } else {
-            self.store.update_packet(id, &sealed, now).await?;
+            self.records.update_packet(id, &sealed, now).await?;
         }
         Ok(())
     }
@@ -327,14 +327,12 @@ impl BotService {
 
     /// The latest hand-off packet of a conversation, for agents.
     pub async fn packet(&self, conversation_id: &str) -> Result<Option<HandoffPacket>, BotError> {
-        let row = match self.store.latest_packet(conversation_id).await {
-            Ok(row) => row,
-            Err(crate::storage::StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(sealed) = self.records.latest_packet(conversation_id).await? else {
+            return Ok(None);
         };
         let plain = self
             .cipher
-            .open(&row.packet, conversation_id.as_bytes())
+            .open(&sealed, conversation_id.as_bytes())
             .map_err(|e| BotError::Corrupt(e.to_string()))?;
         serde_json::from_slice(&plain)
             .map(Some)

@@ -6,6 +6,7 @@ use super::handoff::HandoffPacket;
 use super::hours::rfc3339;
 use super::pipeline::Turn;
 use super::{BotError, BotService, Work};
+use crate::domain::bot_session::UnansweredQuestion as UnansweredRow;
 use crate::domain::commerce::OrderNumber;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::handoff::HandoffReason;
@@ -17,7 +18,6 @@ use crate::services::chat::{Actor, ConversationView};
 use crate::services::events::{ChatEvent, EventPayload};
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
-use crate::storage::UnansweredRow;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -105,8 +105,8 @@ impl BotService {
         };
         let entry_ids: Vec<&str> = citations.iter().map(|c| c.entry_id.as_str()).collect();
         let entry_json = serde_json::to_string(&entry_ids).expect("ids serialise");
-        self.store
-            .upsert_rating(id.as_str(), seq, helpful, &entry_json, self.clock.now_ms())
+        self.records
+            .rate_answer(id.as_str(), seq, helpful, &entry_json, self.clock.now_ms())
             .await?;
         for entry in &entry_ids {
             if let Err(error) = self.ports.knowledge.record_feedback(entry, helpful).await {
@@ -206,7 +206,7 @@ impl BotService {
             embedding,
             created_at: self.clock.now_ms(),
         };
-        if let Err(error) = self.store.insert_unanswered(&row).await {
+        if let Err(error) = self.records.log_unanswered(&row).await {
             tracing::warn!(%error, "could not log an unanswered question");
         }
     }
@@ -214,7 +214,7 @@ impl BotService {
     /// Unanswered questions of the last `days`, grouped by meaning, largest group first.
     pub async fn unanswered_groups(&self, days: i64) -> Result<Vec<UnansweredGroup>, BotError> {
         let since = self.clock.now_ms() - days.clamp(1, 365) * 24 * 3600 * 1000;
-        let rows = self.store.unanswered(since, MAX_LOGGED).await?;
+        let rows = self.records.unanswered(since, MAX_LOGGED).await?;
         Ok(group_questions(&rows))
     }
 

@@ -27,7 +27,6 @@ use crate::domain::intake::IntentCatalog;
 use crate::ports::{
     ChatModel, Clock, Commerce, CommerceError, Embedder, KnowledgeBase, KnowledgeError, ModelError,
 };
-use crate::storage::{Store, StoreError};
 use prompts::Prompts;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -41,11 +40,10 @@ pub enum BotError {
     Conversation(#[from] crate::services::conversations::ConversationError),
     #[error(transparent)]
     Visitor(#[from] VisitorError),
+    /// What the bot keeps (its sessions, packets, ratings, logs, welcome
+    /// texts) could not be read or written.
     #[error(transparent)]
-    Store(#[from] StoreError),
-    /// What the bot remembers of the conversation could not be read or kept.
-    #[error(transparent)]
-    Session(#[from] crate::ports::repositories::RepoError),
+    Records(#[from] crate::ports::repositories::RepoError),
     #[error(transparent)]
     Knowledge(#[from] KnowledgeError),
     #[error(transparent)]
@@ -145,7 +143,7 @@ impl Drop for TypingGuard {
 pub struct BotService {
     chat: Arc<ChatService>,
     visitors: Arc<VisitorService>,
-    store: Store,
+    records: Arc<dyn crate::ports::repositories::BotRecords>,
     sessions: Arc<dyn crate::ports::repositories::BotSessions>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
@@ -194,7 +192,9 @@ pub struct BotParts {
     /// Hand-offs go the one way every hand-off goes (and join a skill group's queue).
     pub conversations: Arc<crate::services::conversations::ConversationService>,
     pub visitors: Arc<VisitorService>,
-    pub store: Store,
+    /// Packets, ratings, the unanswered log, welcome texts and menus
+    /// (`ports::repositories::BotRecords`).
+    pub records: Arc<dyn crate::ports::repositories::BotRecords>,
     /// What the bot remembers per conversation (`storage::SealedBotSessions`).
     pub sessions: Arc<dyn crate::ports::repositories::BotSessions>,
     pub cipher: Cipher,
@@ -217,7 +217,7 @@ impl BotService {
             chat: parts.chat,
             conversations: parts.conversations,
             visitors: parts.visitors,
-            store: parts.store,
+            records: parts.records,
             sessions: parts.sessions,
             cipher: parts.cipher,
             clock: parts.clock,

@@ -7,8 +7,8 @@ use super::{BotError, BotService};
 use crate::domain::conversation::ConversationId;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, MessageBody};
+use crate::domain::welcome::WelcomeText as WelcomeRow;
 use crate::domain::welcome::{self, Arrival, MAX_RULES, Scenario};
-use crate::storage::WelcomeRow;
 use serde::Serialize;
 
 const MAX_WELCOME_CHARS: usize = 1000;
@@ -113,7 +113,7 @@ impl BotService {
             return Ok(());
         }
         let lang = lang_code(chat.lang);
-        let rows = self.store.welcome_messages().await?;
+        let rows = self.records.welcome_texts().await?;
         let rules: Vec<Scenario> = rows
             .iter()
             .filter_map(|r| Scenario::from_key(&r.scenario))
@@ -177,8 +177,8 @@ impl BotService {
 
     pub async fn welcome_messages(&self) -> Result<Vec<WelcomeView>, BotError> {
         Ok(self
-            .store
-            .welcome_messages()
+            .records
+            .welcome_texts()
             .await?
             .into_iter()
             .map(|r| WelcomeView {
@@ -218,7 +218,7 @@ impl BotService {
             updated_by: by.to_owned(),
             updated_at: self.clock.now_ms(),
         };
-        self.store.put_welcome_message(&row).await?;
+        self.records.put_welcome_text(&row).await?;
         Ok(WelcomeView {
             scenario: row.scenario,
             lang: row.lang,
@@ -232,8 +232,8 @@ impl BotService {
     async fn room_for_rule(&self, scenario: &Scenario) -> Result<(), BotError> {
         let key = scenario.key();
         let mut rules: Vec<String> = self
-            .store
-            .welcome_messages()
+            .records
+            .welcome_texts()
             .await?
             .into_iter()
             .filter(|r| Scenario::from_key(&r.scenario).is_some_and(|s| s.is_rule()))
@@ -253,7 +253,7 @@ impl BotService {
 
     async fn menu_view(&self, lang: Lang) -> Result<MenuView, BotError> {
         let code = lang_code(lang);
-        let (buttons, custom) = match self.store.bot_menu(code).await? {
+        let (buttons, custom) = match self.records.bot_menu(code).await? {
             Some(json) => (
                 serde_json::from_str(&json).map_err(|e| BotError::Corrupt(e.to_string()))?,
                 true,
@@ -283,7 +283,7 @@ impl BotService {
     ) -> Result<MenuView, BotError> {
         let buttons = parse_menu(buttons)?;
         let json = serde_json::to_string(&buttons).expect("strings serialise");
-        self.store
+        self.records
             .put_bot_menu(lang_code(lang), &json, by, self.clock.now_ms())
             .await?;
         Ok(MenuView {
@@ -295,15 +295,15 @@ impl BotService {
 
     /// True when the admin had set one (the built-in menu applies again).
     pub async fn reset_menu(&self, lang: Lang) -> Result<bool, BotError> {
-        Ok(self.store.delete_bot_menu(lang_code(lang)).await?)
+        Ok(self.records.delete_bot_menu(lang_code(lang)).await?)
     }
 
     /// True when there was one to delete (the built-in greeting applies again).
     pub async fn delete_welcome(&self, scenario: &str, lang: Lang) -> Result<bool, BotError> {
         let scenario = Scenario::parse(scenario, &[])?;
         Ok(self
-            .store
-            .delete_welcome_message(&scenario.key(), lang_code(lang))
+            .records
+            .delete_welcome_text(&scenario.key(), lang_code(lang))
             .await?)
     }
 }
