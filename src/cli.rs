@@ -97,6 +97,8 @@ pub enum EvalCommand {
     Bot(crate::eval::bot::BotEvalArgs),
     /// Recommendations: hit-rate@10 of item-to-item, content (e5), the blend and popularity on the generated demo logs' held-out visits.
     Recommend(crate::eval::recommend::RecommendEvalArgs),
+    /// Suggested wordings: the local model proposes wordings for a sample of the entries with fewer than three; writes the KB with them accepted and the queries of those entries, for `eval faq`.
+    Wordings(crate::eval::wordings::WordingsEvalArgs),
     /// Quality inspection: the model's draft scores against human labels, agreement and kappa per check item.
     Qa(crate::eval::qa::QaEvalArgs),
 }
@@ -316,6 +318,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval {
             command: EvalCommand::Qa(args),
         } => crate::eval::qa::run(args, settings).await,
+        Command::Eval {
+            command: EvalCommand::Wordings(args),
+        } => crate::eval::wordings::run(args, settings).await,
         Command::Eval {
             command: EvalCommand::Recommend(args),
         } => {

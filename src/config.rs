@@ -92,6 +92,10 @@ pub struct SettingsLayer {
     /// Run the bot (loads the models at start); false serves chat without it.
     #[arg(long, global = true, env = "XIAOER_BOT")]
     pub bot: Option<bool>,
+    /// The local model proposes other wordings of knowledge-base entries with
+    /// fewer than three, while no buyer waits (knowledge managers accept or reject them).
+    #[arg(long, global = true, env = "XIAOER_WORDING_SUGGESTIONS")]
+    pub wording_suggestions: Option<bool>,
     /// The shop's order API for the bot's order tools; unset: the demo store in the data dir.
     #[arg(long, global = true, env = "XIAOER_COMMERCE_URL")]
     pub commerce_url: Option<String>,
@@ -265,6 +269,7 @@ impl SettingsLayer {
             llm_tokenizer: self.llm_tokenizer.or(lower.llm_tokenizer),
             embed_model: self.embed_model.or(lower.embed_model),
             bot: self.bot.or(lower.bot),
+            wording_suggestions: self.wording_suggestions.or(lower.wording_suggestions),
             fanout: self.fanout.or(lower.fanout),
             commerce_url: self.commerce_url.or(lower.commerce_url),
             commerce_token: self.commerce_token.or(lower.commerce_token),
@@ -345,6 +350,8 @@ pub struct Settings {
     pub llm_tokenizer: String,
     pub embed_model: String,
     pub bot: bool,
+    /// Suggested wordings of entries with few (`services::wordings`).
+    pub wording_suggestions: bool,
     pub commerce_url: Option<String>,
     pub commerce_token: Option<Secret<String>>,
     /// Verifies the signed identities shops give their logged-in buyers.
@@ -518,6 +525,7 @@ impl Settings {
             models_dir,
             data_dir,
             bot: layer.bot.unwrap_or(true),
+            wording_suggestions: layer.wording_suggestions.unwrap_or(true),
             fanout: layer.fanout.unwrap_or(true),
             commerce_url: layer.commerce_url.filter(|u| !u.is_empty()),
             commerce_token: layer
@@ -644,6 +652,9 @@ impl Settings {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             data_dir: Some(data_dir.to_owned()),
             bot: Some(false),
+            // No proposals in the background unless a test asks for them
+            // (they would take the model's turns).
+            wording_suggestions: Some(false),
             // No shop knowledge unless a test asks for it.
             knowledge_dir: Some(data_dir.join("knowledge")),
             rate_conversations_per_ip: Some(0),

@@ -615,6 +615,17 @@ impl Application {
             clock.clone(),
         ));
         tokio::spawn(qa_drafts.clone().run(shutdown_rx.clone()));
+        // Other wordings of entries with few, proposed while the model is idle.
+        let wordings = Arc::new(crate::services::wordings::WordingService::new(
+            Arc::new(store.clone()),
+            knowledge.clone(),
+            models.llm.clone(),
+            Prompts::load(&settings.shop_name)?,
+            clock.clone(),
+        ));
+        if settings.wording_suggestions {
+            tokio::spawn(wordings.clone().run(shutdown_rx.clone()));
+        }
         let quality = Arc::new(crate::services::quality::QualityService::new(
             store.clone(),
             cipher.clone(),
@@ -677,6 +688,7 @@ impl Application {
             groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
             knowledge,
+            wordings,
             staff,
             visitors,
             chat,

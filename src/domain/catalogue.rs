@@ -10,6 +10,10 @@ pub struct Product {
     pub sku: String,
     pub title: String,
     pub category: String,
+    /// What the product is and is for, in a sentence or two (the shop's
+    /// words; empty when it has none). Recommendations compare it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     /// In the shop's smallest currency unit (分).
     pub price_cents: i64,
     pub stock: i64,

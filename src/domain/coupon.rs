@@ -86,8 +86,8 @@ impl CouponCard {
     }
 }
 
-/// What the shop answered a buyer's claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What the shop answered a buyer's claim (also as the HTTP shop writes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
     Claimed,

@@ -41,3 +41,4 @@ pub mod recommend;
 pub mod ticket_automations; // when EVENT and CONDITIONS then ACTIONS (issue 16)
 pub mod ticket_mail;
 pub mod totp; // two-step sign-in codes (RFC 6238)
+pub mod wording; // suggested wordings of entries with few (issue 13)

@@ -67,6 +67,34 @@ pub struct ServiceHistory {
     pub rating_avg: Option<f64>,
     /// Ratings of COMPLAINT_STARS or fewer in the last RECENT_DAYS days.
     pub low_ratings_recent: i64,
+    /// The buyer's other chats, newest first, at most RECENT_LISTED.
+    pub recent_chats: Vec<PastChat>,
+    /// The buyer's tickets, newest first, at most RECENT_LISTED.
+    pub recent_tickets: Vec<PastTicket>,
+}
+
+/// Past chats and tickets listed in the profile.
+pub const RECENT_LISTED: i64 = 5;
+
+/// One of the buyer's other chats: when, how it stands, how they rated it.
+/// Staff open it (the conversation's own access rules apply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PastChat {
+    pub id: String,
+    pub started_at: i64,
+    pub state: String,
+    pub channel: String,
+    pub stars: Option<i64>,
+}
+
+/// One of the buyer's tickets: its number and state, without its title
+/// (the ticket's own access rules decide who reads that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PastTicket {
+    pub id: String,
+    pub number: String,
+    pub state: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -3,6 +3,7 @@
 //! what is in its cart. Pure rules: how a heartbeat changes a visit, how the
 //! source is told from the entry URL and the referrer, how agents filter.
 
+use super::portrait::is_vip_level;
 use super::visitor::{CartItem, VisitorInputError, page_url};
 use serde::{Deserialize, Serialize};
 
@@ -344,7 +345,8 @@ pub struct VisitFilter {
 pub struct VisitFacts<'a> {
     pub state: &'a VisitState,
     pub returning: bool,
-    /// The shop marked the buyer a VIP (known once the visitor opened the chat).
+    /// The shop marked the buyer a VIP (known once the visitor opened the chat),
+    /// or their member level is a VIP level.
     pub vip: bool,
     pub now: i64,
 }
@@ -368,7 +370,19 @@ pub enum Tag {
     Member,
 }
 
-impl VisitFacts<'_> {
+impl<'a> VisitFacts<'a> {
+    /// The visit's facts; a signed-in visitor whose member level the buyer
+    /// profile counts as VIP is one here too, as in the queue, without the
+    /// shop marking them.
+    pub fn of(state: &'a VisitState, returning: bool, marked_vip: bool, now: i64) -> Self {
+        VisitFacts {
+            state,
+            returning,
+            vip: marked_vip || is_vip_level(state.member_level.as_deref()),
+            now,
+        }
+    }
+
     pub fn tags(&self) -> Vec<Tag> {
         let s = self.state;
         [
@@ -481,6 +495,23 @@ mod tests {
         assert!(filter.admits(facts));
         filter.min_cart_cents = Some(1);
         assert!(!filter.admits(facts));
+    }
+
+    #[test]
+    fn a_visitor_is_a_vip_when_marked_or_by_member_level() {
+        let mut state = VisitState::begin(&beat("https://shop.example/"), 0);
+        let vip = |state: &VisitState, marked| VisitFacts::of(state, false, marked, 0).vip;
+        assert!(!vip(&state, false), "an anonymous visitor");
+        assert!(vip(&state, true), "marked by the shop");
+        state.member_level = Some("regular".into());
+        assert!(!vip(&state, false));
+        state.member_level = Some("Gold".into());
+        assert!(vip(&state, false), "a VIP member level");
+        let only_vips = VisitFilter {
+            vip: Some(true),
+            ..Default::default()
+        };
+        assert!(only_vips.admits(VisitFacts::of(&state, false, false, 0)));
     }
 
     #[test]

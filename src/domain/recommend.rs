@@ -249,7 +249,8 @@ fn sort_best_first(list: &mut [(String, f32)]) {
 
 /// Whether a buyer's message asks for a suggestion or an alternative ("推荐一款",
 /// "有没有类似的", "这个码没货了", "something similar?"), not for a size chart
-/// ("推荐什么尺码") or a referral code.
+/// ("推荐什么尺码") or a referral code. A size that is gone ("L码没货了，有别的尺码吗")
+/// asks for an alternative even though it names a size.
 pub fn asks_for_suggestion(text: &str) -> bool {
     const ASKS: &[&str] = &[
         "推荐",
@@ -259,17 +260,16 @@ pub fn asks_for_suggestion(text: &str) -> bool {
         "其他款",
         "换一款",
         "替代",
-        "没货",
-        "缺货",
         "suggest",
         "recommend",
         "alternative",
         "similar",
-        "out of stock",
     ];
+    const GONE: &[&str] = &["没货", "缺货", "断货", "卖完", "out of stock", "sold out"];
     const NOT: &[&str] = &["尺码", "码数", "推荐码", "推荐人", "size"];
     let lower = text.to_lowercase();
-    ASKS.iter().any(|a| lower.contains(a)) && !NOT.iter().any(|n| lower.contains(n))
+    let has = |list: &[&str]| list.iter().any(|w| lower.contains(w));
+    has(GONE) || (has(ASKS) && !has(NOT))
 }
 
 /// One held-out case: the buyer looked at `seed`; did the top ten hold `next`?
@@ -418,6 +418,12 @@ mod tests {
             "这个颜色没货了，还有别的款吗",
             "Can you suggest something similar?",
             "any alternative? it's out of stock",
+            "L码没货了，有别的尺码吗",
+            "这个尺码缺货，还有别的吗",
+            "M码断货了",
+            "尺码37卖完了，有类似的吗",
+            "Size M is sold out, anything else?",
+            "my size is out of stock",
         ] {
             assert!(asks_for_suggestion(text), "{text}");
         }
@@ -426,6 +432,9 @@ mod tests {
             "What size do you recommend?",
             "怎么退货",
             "有推荐码吗",
+            "尺码怎么选",
+            "码数偏大吗",
+            "Which size should I get?",
         ] {
             assert!(!asks_for_suggestion(text), "{text}");
         }

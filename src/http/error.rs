@@ -294,10 +294,15 @@ impl From<BotError> for ApiError {
             },
             BotError::Knowledge(KbPortError::Unavailable(_)) => ApiError::Unavailable { message },
             BotError::Model(ModelError::Overloaded) => ApiError::Busy { message },
+            BotError::Commerce(inner) => {
+                tracing::warn!(error = %inner, "the shop's system is unavailable to the bot");
+                ApiError::Unavailable {
+                    message: "the shop's system did not answer; try again shortly".into(),
+                }
+            }
             BotError::Knowledge(KbPortError::Model(_))
             | BotError::Model(_)
             | BotError::Records(_)
-            | BotError::Commerce(_)
             | BotError::Prompt(_)
             | BotError::Corrupt(_) => ApiError::Internal(message),
         }
@@ -531,6 +536,29 @@ impl From<KnowledgeError> for ApiError {
     }
 }
 
+impl From<crate::services::wordings::WordingError> for ApiError {
+    fn from(e: crate::services::wordings::WordingError) -> Self {
+        use crate::services::wordings::WordingError;
+        let message = e.to_string();
+        match e {
+            WordingError::NotFound => ApiError::NotFound {
+                code: "suggestion_not_found",
+                message,
+            },
+            WordingError::Decided(_) => ApiError::Conflict {
+                code: "suggestion_decided",
+                message,
+            },
+            WordingError::Off => ApiError::Conflict {
+                code: "wording_suggestions_off",
+                message,
+            },
+            WordingError::Knowledge(inner) => inner.into(),
+            WordingError::Repo(_) => ApiError::Internal(message),
+        }
+    }
+}
+
 impl From<ModelError> for ApiError {
     fn from(e: ModelError) -> Self {
         let message = e.to_string();
@@ -629,9 +657,12 @@ impl From<crate::services::orders::OrdersError> for ApiError {
     fn from(e: crate::services::orders::OrdersError) -> Self {
         use crate::services::orders::OrdersError;
         match e {
-            OrdersError::Commerce(e) => ApiError::Unavailable {
-                message: format!("the shop's order system did not answer: {e}"),
-            },
+            OrdersError::Commerce(inner) => {
+                tracing::warn!(error = %inner, "the shop's order system is unavailable");
+                ApiError::Unavailable {
+                    message: "the shop's order system did not answer; try again shortly".into(),
+                }
+            }
             OrdersError::Visitor(e) => e.into(),
             OrdersError::Chat(e) => e.into(),
             OrdersError::NotSignedIn => ApiError::Conflict {

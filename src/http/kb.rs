@@ -5,6 +5,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use crate::domain::knowledge::{EntryStatus, KbQuery, RawEntry};
+use crate::domain::wording::{SuggestionStatus, WordingSuggestion};
 use crate::ports::repositories::EntryFilter;
 use crate::ports::vector_index::IndexFilter;
 use crate::services::knowledge::import::{ImportFormat, ImportOptions, parse_records};
@@ -13,6 +14,7 @@ use crate::services::knowledge::{
     VersionView,
 };
 use crate::services::staff::StaffUser;
+use crate::services::wordings::{SuggestionList, SuggestionView};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -345,4 +347,48 @@ pub async fn reindex_progress(State(state): State<AppState>) -> Json<ReindexProg
 
 pub async fn calibration(State(state): State<AppState>) -> Json<CalibrationReport> {
     Json(state.knowledge.calibration_report())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestionQuery {
+    /// pending (the default), accepted, rejected or all.
+    pub status: Option<String>,
+}
+
+/// Other wordings the local model proposed for entries with few.
+pub async fn wording_suggestions(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SuggestionQuery>,
+) -> Result<Json<SuggestionList>, ApiError> {
+    let status = match q.status.as_deref().unwrap_or("pending") {
+        "all" => None,
+        raw => Some(SuggestionStatus::parse(raw).ok_or_else(|| {
+            ApiError::bad_request("bad_status", "status: pending, accepted, rejected or all")
+        })?),
+    };
+    Ok(Json(state.wordings.list(status).await?))
+}
+
+pub async fn refresh_wording_suggestions(
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.wordings.refresh()?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "refreshing": true }))))
+}
+
+pub async fn accept_wording(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<SuggestionView>, ApiError> {
+    Ok(Json(state.wordings.accept(&id, &staff.username).await?))
+}
+
+pub async fn reject_wording(
+    State(state): State<AppState>,
+    Extension(staff): Extension<StaffUser>,
+    Path(id): Path<String>,
+) -> Result<Json<WordingSuggestion>, ApiError> {
+    Ok(Json(state.wordings.reject(&id, &staff.username).await?))
 }

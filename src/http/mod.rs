@@ -72,6 +72,7 @@ pub struct AppState {
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
+    pub wordings: Arc<crate::services::wordings::WordingService>,
     pub webhooks: Arc<crate::services::webhooks::WebhookService>,
     pub channels: Arc<crate::services::channels::ChannelService>,
     pub conversations: Arc<crate::services::conversations::ConversationService>,
@@ -163,6 +164,22 @@ fn kb_routes() -> Router<AppState> {
             get(kb::reindex_progress).post(kb::start_reindex),
         )
         .route("/api/v1/kb/calibration", get(kb::calibration))
+        .route(
+            "/api/v1/kb/wording-suggestions",
+            get(kb::wording_suggestions),
+        )
+        .route(
+            "/api/v1/kb/wording-suggestions/refresh",
+            post(kb::refresh_wording_suggestions),
+        )
+        .route(
+            "/api/v1/kb/wording-suggestions/{id}/accept",
+            post(kb::accept_wording),
+        )
+        .route(
+            "/api/v1/kb/wording-suggestions/{id}/reject",
+            post(kb::reject_wording),
+        )
 }
 
 /// Largest bulk-import file.

@@ -421,6 +421,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/kb/reindex", Staff(P::WriteKnowledge), "kb", "Rebuild the index in the background").answers(&[202]),
     route("GET", "/api/v1/kb/reindex", Staff(P::ReadKnowledge), "kb", "Progress of the last reindex"),
     route("GET", "/api/v1/kb/calibration", Staff(P::ReadKnowledge), "kb", "How the bot's confidence is calibrated on this KB, and what that does to held-out questions"),
+    route("GET", "/api/v1/kb/wording-suggestions", Staff(P::ReadKnowledge), "kb", "Other wordings the local model proposes for entries with fewer than three (?status=pending|accepted|rejected|all, default pending)").params(&["status"]),
+    route("POST", "/api/v1/kb/wording-suggestions/refresh", Staff(P::WriteKnowledge), "kb", "Look for entries to propose wordings for now, in the background").answers(&[202]),
+    route("POST", "/api/v1/kb/wording-suggestions/{id}/accept", Staff(P::WriteKnowledge), "kb", "The wording becomes a similar question of its entry (a new version)"),
+    route("POST", "/api/v1/kb/wording-suggestions/{id}/reject", Staff(P::WriteKnowledge), "kb", "Never propose this wording for its entry again"),
     // Who is on the shop now (issue 18): presence, invitations, rules, product cards.
     route("POST", "/api/v1/presence", Public, "visitors", "The widget's heartbeat from a shop page: page, referrer, cart; answers the visit key and any invitation")
         .limited(RateClass::Presence)
@@ -440,6 +444,7 @@ pub const ROUTES: &[RouteSpec] = &[
         .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule").answers(&[204])
         .audited(AuditAction::SettingsChanged),
+    route("GET", "/api/v1/admin/agent-invitations", Staff(P::ManageBot), "visitors", "The invitations agents sent themselves from the visitor list, counted as a rule's: shown, accepted, and accepted chats that turned into a paid order"),
     route("GET", "/api/v1/staff/products", Staff(P::ReplyChat), "visitors", "Search the shop's catalogue for a product card (?q=&limit=)").params(&["q", "limit"]),
     route("GET", "/api/v1/staff/conversations/{id}/recommendations", Staff(P::ReplyChat), "visitors", "Products recommended for the chat's buyer (item-to-item from co-view and co-buy), in stock, at most 10"),
     route("POST", "/api/v1/staff/conversations/{id}/product-cards", Staff(P::ReplyChat), "visitors", "Send a product card (image, title, price, stock, link, add to cart) from the catalogue").answers(&[201])

@@ -10,7 +10,9 @@ use crate::domain::invitation::InvitationRule;
 use crate::domain::presence::{BrowserId, Heartbeat, Source, Tag, VisitFilter, VisitSort};
 use crate::domain::visitor::{CartItem, SignedIdentity};
 use crate::services::chat::Ack;
-use crate::services::presence::{Beat, BeatReply, Offer, OnlineVisit, PresenceError, RuleView};
+use crate::services::presence::{
+    Beat, BeatReply, InvitationCounts, Offer, OnlineVisit, PresenceError, RuleView,
+};
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -40,6 +42,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/admin/invitation-rules/{rule_id}",
             delete(delete_rule),
         )
+        .route("/api/v1/admin/agent-invitations", get(agent_invitations))
         .route("/api/v1/staff/products", get(products))
         .route(
             "/api/v1/staff/conversations/{id}/product-cards",
@@ -190,6 +193,12 @@ pub async fn invite(
 
 pub async fn rules(State(state): State<AppState>) -> Result<Json<Vec<RuleView>>, ApiError> {
     Ok(Json(state.presence.rule_views().await?))
+}
+
+pub async fn agent_invitations(
+    State(state): State<AppState>,
+) -> Result<Json<InvitationCounts>, ApiError> {
+    Ok(Json(state.presence.agent_invitation_counts().await?))
 }
 
 /// The body is read as any JSON and parsed into a rule here, so unknown fields

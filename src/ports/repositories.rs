@@ -488,3 +488,42 @@ pub trait BotRecords: Send + Sync {
     /// True when there was one to delete.
     async fn delete_bot_menu(&self, lang: &str) -> Result<bool, RepoError>;
 }
+
+// ---- suggested wordings -------------------------------------------------------
+
+/// The local model's proposed wordings of entries with few
+/// (`domain::wording`), and which version of each entry it was asked about.
+#[async_trait]
+pub trait WordingSuggestions: Send + Sync {
+    /// Stores an entry's new proposals as pending (a text proposed for the
+    /// entry before, in any status, is skipped) and marks `version` of the
+    /// entry asked. How many were new.
+    async fn propose(
+        &self,
+        entry_id: &str,
+        version: i64,
+        proposals: &[crate::domain::wording::WordingSuggestion],
+        now: i64,
+    ) -> Result<usize, RepoError>;
+    /// The version of each entry the model was last asked about, by entry id.
+    async fn asked(&self) -> Result<std::collections::HashMap<String, i64>, RepoError>;
+    /// In `status` (every status when `None`), oldest first, at most `limit`.
+    async fn suggestions(
+        &self,
+        status: Option<crate::domain::wording::SuggestionStatus>,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::wording::WordingSuggestion>, RepoError>;
+    async fn suggestion(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::domain::wording::WordingSuggestion>, RepoError>;
+    /// Decides a pending suggestion; false when it is no longer pending
+    /// (someone decided it meanwhile).
+    async fn decide(
+        &self,
+        id: &str,
+        status: crate::domain::wording::SuggestionStatus,
+        by: &str,
+        now: i64,
+    ) -> Result<bool, RepoError>;
+}

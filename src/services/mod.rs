@@ -54,6 +54,7 @@ pub mod totp;
 pub mod unanswered;
 pub mod visitors;
 pub mod webhooks;
+pub mod wordings;
 
 /// The import graph's rules for services, checked on the source: no service
 /// reaches into HTTP, and a service speaks to storage only through the

@@ -99,7 +99,12 @@ impl PortraitService {
         let since = self.clock.now_ms() - RECENT_DAYS * DAY_MS;
         let history = self
             .store
-            .service_history(&conversation.visitor_id, since, COMPLAINT_STARS)
+            .service_history(
+                &conversation.visitor_id,
+                conversation.id.as_str(),
+                since,
+                COMPLAINT_STARS,
+            )
             .await?;
         let marked_vip = self.store.visitor_is_vip(&conversation.id).await?;
         let interests = self.recommender.interests(&conversation.visitor_id).await?;

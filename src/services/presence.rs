@@ -18,7 +18,7 @@ use crate::domain::presence::{
 };
 use crate::domain::visitor::{CartItem, SignedIdentity, VisitorInputError};
 use crate::ports::{Clock, Commerce};
-use crate::storage::{InvitationRow, InvitationRuleRow, Store, StoreError, VisitRow};
+use crate::storage::{InvitationRow, InvitationRuleRow, RuleCounts, Store, StoreError, VisitRow};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -121,6 +121,7 @@ pub struct OnlineVisit {
     pub cart_cents: i64,
     pub cart_items: i64,
     pub member_level: Option<String>,
+    /// Marked by the shop, or a VIP member level.
     pub vip: bool,
     pub tags: Vec<Tag>,
 }
@@ -163,6 +164,25 @@ pub struct PathPage {
     pub title: Option<String>,
     pub at: i64,
     pub dwell_ms: i64,
+}
+
+/// What invitations achieved: how many the visitors saw and took, and how
+/// many of the chats they started turned into a paid order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InvitationCounts {
+    pub shown: i64,
+    pub accepted: i64,
+    pub converted: i64,
+}
+
+impl From<&RuleCounts> for InvitationCounts {
+    fn from(row: &RuleCounts) -> Self {
+        InvitationCounts {
+            shown: row.shown,
+            accepted: row.accepted,
+            converted: row.converted,
+        }
+    }
 }
 
 /// A stored rule with what it achieved.
@@ -289,12 +309,7 @@ impl PresenceService {
                 (row, state, Some(key))
             }
         };
-        let facts = VisitFacts {
-            state: &state,
-            returning: row.is_returning,
-            vip: row.vip,
-            now,
-        };
+        let facts = VisitFacts::of(&state, row.is_returning, row.vip, now);
         self.try_rules(&row, facts).await?;
         let invitation = self.deliver(&row.id, now).await?;
         Ok(BeatReply {
@@ -620,12 +635,7 @@ impl PresenceService {
         let mut visits = Vec::with_capacity(rows.len());
         for row in rows {
             let state = parse_state(&row)?;
-            let facts = VisitFacts {
-                state: &state,
-                returning: row.is_returning,
-                vip: row.vip,
-                now,
-            };
+            let facts = VisitFacts::of(&state, row.is_returning, row.vip, now);
             if filter.admits(facts) {
                 visits.push(online_visit(&row, facts));
             }
@@ -791,7 +801,9 @@ impl PresenceService {
         let rows = self.store.invitation_rules().await?;
         rows.into_iter()
             .map(|row| {
-                let count = counts.iter().find(|c| c.rule_id == row.id);
+                let count = counts
+                    .iter()
+                    .find(|c| c.rule_id.as_deref() == Some(row.id.as_str()));
                 Ok(RuleView {
                     rule: parse_rule(&row)?,
                     shown: count.map_or(0, |c| c.shown),
@@ -802,6 +814,17 @@ impl PresenceService {
                 })
             })
             .collect()
+    }
+
+    /// The invitations agents sent themselves from the visitor list, counted
+    /// as a rule's are.
+    pub async fn agent_invitation_counts(&self) -> Result<InvitationCounts, PresenceError> {
+        let counts = self.store.rule_counts().await?;
+        Ok(counts
+            .iter()
+            .find(|c| c.rule_id.is_none())
+            .map(InvitationCounts::from)
+            .unwrap_or_default())
     }
 
     pub async fn delete_rule(&self, id: &str) -> Result<(), PresenceError> {
@@ -876,7 +899,7 @@ fn online_visit(row: &VisitRow, facts: VisitFacts<'_>) -> OnlineVisit {
         cart_cents: s.cart_cents(),
         cart_items: s.cart_items(),
         member_level: s.member_level.clone(),
-        vip: row.vip,
+        vip: facts.vip,
         tags: facts.tags(),
     }
 }

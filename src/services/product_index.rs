@@ -1,5 +1,5 @@
 //! The catalogue in the vector index: one point per product in the `products`
-//! collection (the e5 vector of its title and category), and each product's
+//! collection (the e5 vector of its title, category and description), and each product's
 //! nearest products by content, for the recommendations
 //! (`domain::recommend::ContentNeighbours`).
 //!
@@ -44,9 +44,14 @@ pub struct ProductIndex {
     indexed: Mutex<Option<Embedded>>,
 }
 
-/// The text a product is embedded from.
+/// The text a product is embedded from: its title, category and description.
 fn text_of(product: &Product) -> String {
-    format!("{}（{}）", product.title, product.category)
+    let text = format!("{}（{}）", product.title, product.category);
+    if product.description.is_empty() {
+        text
+    } else {
+        format!("{text} {}", product.description)
+    }
 }
 
 impl ProductIndex {

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS coupon_claims (
     claimed_at INTEGER NOT NULL, PRIMARY KEY (coupon_id, buyer_account));
 CREATE TABLE IF NOT EXISTS catalogue (
     sku TEXT PRIMARY KEY, title TEXT NOT NULL, category TEXT NOT NULL, price_cents INTEGER NOT NULL,
-    stock INTEGER NOT NULL, image_url TEXT NOT NULL, link TEXT NOT NULL);
+    stock INTEGER NOT NULL, image_url TEXT NOT NULL, link TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '');
 ";
 
 /// The demo buyers' member levels (a real shop answers from its member system).
@@ -107,6 +108,17 @@ impl DemoStore {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        // A demo store made before products had descriptions gets the column.
+        let (described,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pragma_table_info('catalogue') WHERE name = 'description'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if described == 0 {
+            sqlx::query("ALTER TABLE catalogue ADD COLUMN description TEXT NOT NULL DEFAULT ''")
+                .execute(&pool)
+                .await?;
+        }
         let store = DemoStore { pool };
         let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
             .fetch_one(&store.pool)
@@ -119,6 +131,8 @@ impl DemoStore {
             .await?;
         if products == 0 {
             store.seed_catalogue().await?;
+        } else {
+            store.describe_catalogue().await?;
         }
         let (coupons,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons")
             .fetch_one(&store.pool)
@@ -317,8 +331,8 @@ impl DemoStore {
         let mut tx = self.pool.begin().await?;
         for p in super::demo_catalogue::generate() {
             sqlx::query(
-                "INSERT INTO catalogue (sku, title, category, price_cents, stock, image_url, link) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO catalogue (sku, title, category, price_cents, stock, image_url, link, description) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&p.sku)
             .bind(&p.title)
@@ -327,6 +341,30 @@ impl DemoStore {
             .bind(p.stock)
             .bind(&p.image_url)
             .bind(&p.link)
+            .bind(&p.description)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Gives the generated products of a catalogue seeded before products had
+    /// descriptions theirs (by sku; the rest of each product stays as it is).
+    async fn describe_catalogue(&self) -> Result<(), sqlx::Error> {
+        let (bare,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM catalogue WHERE description = ''")
+                .fetch_one(&self.pool)
+                .await?;
+        if bare == 0 {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for p in super::demo_catalogue::generate() {
+            sqlx::query(
+                "UPDATE catalogue SET description = $2 WHERE sku = $1 AND description = ''",
+            )
+            .bind(&p.sku)
+            .bind(&p.description)
             .execute(&mut *tx)
             .await?;
         }
@@ -635,7 +673,8 @@ impl Commerce for DemoStore {
     }
 }
 
-const PRODUCT_COLUMNS: &str = "sku, title, category, price_cents, stock, image_url, link";
+const PRODUCT_COLUMNS: &str =
+    "sku, title, category, price_cents, stock, image_url, link, description";
 
 #[derive(sqlx::FromRow)]
 struct ProductRow {
@@ -646,6 +685,7 @@ struct ProductRow {
     stock: i64,
     image_url: String,
     link: String,
+    description: String,
 }
 
 impl ProductRow {
@@ -654,6 +694,7 @@ impl ProductRow {
             sku: self.sku,
             title: self.title,
             category: self.category,
+            description: self.description,
             price_cents: self.price_cents,
             stock: self.stock,
             image_url: self.image_url,

@@ -40,6 +40,7 @@ mod ticket_views;
 mod tickets;
 mod visitors;
 mod webhooks;
+mod wordings;
 
 pub use analytics::{
     AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,

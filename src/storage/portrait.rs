@@ -3,7 +3,7 @@
 //! a buyer account (by the account's blind index).
 
 use super::{Store, StoreError, on_pool};
-use crate::domain::portrait::ServiceHistory;
+use crate::domain::portrait::{PastChat, PastTicket, RECENT_LISTED, ServiceHistory};
 
 /// A tag set by hand on a buyer account.
 #[derive(Debug, Clone)]
@@ -15,10 +15,12 @@ pub struct BuyerTagRow {
 
 impl Store {
     /// The visitor's conversations, tickets and ratings; ratings of
-    /// `low_stars` or fewer since `since` counted apart.
+    /// `low_stars` or fewer since `since` counted apart; the latest chats
+    /// other than `current` and the latest tickets listed.
     pub async fn service_history(
         &self,
         visitor_id: &str,
+        current: &str,
         since: i64,
         low_stars: i64,
     ) -> Result<ServiceHistory, StoreError> {
@@ -35,6 +37,15 @@ impl Store {
                        WHERE c.visitor_id = $1";
         let (ratings, rating_avg, low_ratings_recent): (i64, Option<f64>, i64) = on_pool!(self, pool =>
             sqlx::query_as(ratings).bind(visitor_id).bind(since).bind(low_stars).fetch_one(pool).await)?;
+        let past = "SELECT c.id, c.created_at, c.state, c.channel, CAST(r.stars AS BIGINT) FROM conversations c \
+                    LEFT JOIN csat_ratings r ON r.conversation_id = c.id \
+                    WHERE c.visitor_id = $1 AND c.id <> $2 ORDER BY c.created_at DESC, c.id DESC LIMIT $3";
+        let chats: Vec<(String, i64, String, String, Option<i64>)> = on_pool!(self, pool =>
+            sqlx::query_as(past).bind(visitor_id).bind(current).bind(RECENT_LISTED).fetch_all(pool).await)?;
+        let listed = "SELECT id, number, state, created_at FROM tickets WHERE visitor_id = $1 \
+                      ORDER BY created_at DESC, id DESC LIMIT $2";
+        let listed: Vec<(String, String, String, i64)> = on_pool!(self, pool =>
+            sqlx::query_as(listed).bind(visitor_id).bind(RECENT_LISTED).fetch_all(pool).await)?;
         Ok(ServiceHistory {
             conversations,
             last_contact_at,
@@ -43,6 +54,25 @@ impl Store {
             ratings,
             rating_avg,
             low_ratings_recent,
+            recent_chats: chats
+                .into_iter()
+                .map(|(id, started_at, state, channel, stars)| PastChat {
+                    id,
+                    started_at,
+                    state,
+                    channel,
+                    stars,
+                })
+                .collect(),
+            recent_tickets: listed
+                .into_iter()
+                .map(|(id, number, state, created_at)| PastTicket {
+                    id,
+                    number,
+                    state,
+                    created_at,
+                })
+                .collect(),
         })
     }
 }

@@ -75,7 +75,8 @@ pub struct InvitationRow {
 /// chat turned into a paid order (a conversion, `services::conversion`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RuleCounts {
-    pub rule_id: String,
+    /// None: the invitations agents sent themselves from the visitor list.
+    pub rule_id: Option<String>,
     pub shown: i64,
     pub accepted: i64,
     pub converted: i64,
@@ -352,13 +353,14 @@ impl Store {
         }
     }
 
+    /// The counts of each rule, and of the agents' own invitations as one more line.
     pub async fn rule_counts(&self) -> Result<Vec<RuleCounts>, StoreError> {
         let sql = "SELECT rule_id, \
                    SUM(CASE WHEN shown_at IS NOT NULL THEN 1 ELSE 0 END) AS shown, \
                    SUM(CASE WHEN status = 'accepted' THEN 1 ELSE 0 END) AS accepted, \
                    SUM(CASE WHEN status = 'accepted' AND EXISTS (SELECT 1 FROM conversions x \
                        WHERE x.conversation_id = invitations.conversation_id) THEN 1 ELSE 0 END) AS converted \
-                   FROM invitations WHERE rule_id IS NOT NULL GROUP BY rule_id";
+                   FROM invitations GROUP BY rule_id";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, RuleCounts>(sql).fetch_all(pool).await?))
     }
 

@@ -304,3 +304,52 @@ async fn a_voice_message_is_a_recording_of_this_chat_with_its_length() {
         .await;
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn a_recording_of_a_type_not_allowed_or_over_the_size_limit_is_refused_and_not_stored() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-audio", Role::Admin).await;
+    let buyer = app.start_conversation().await;
+    let before = app.buyer_events(&buyer, 0).await.len();
+    let upload = |content_type: &'static str, bytes: Vec<u8>| {
+        app.upload_as(&buyer.conversation_id, &buyer.token, content_type, bytes)
+    };
+
+    let mut aiff = b"FORM\x00\x00\x10\x00AIFFCOMM".to_vec();
+    aiff.resize(4096, 0);
+    let res = upload("audio/x-aiff", aiff).await;
+    assert_eq!(res.status(), 415);
+    assert_eq!(
+        error_code(&res.json().await.unwrap()),
+        "unsupported_media_type"
+    );
+
+    // One byte over the limit is refused by the attachment service, far over it
+    // by the body limit: both say so the same way.
+    for over in [1, 10_000] {
+        let mut long = wav(1000);
+        long.resize(app.settings.max_upload_bytes + over, 0);
+        let res = upload("audio/wav", long).await;
+        assert_eq!(res.status(), 413, "{over} bytes over the limit");
+        assert_eq!(
+            error_code(&res.json().await.unwrap()),
+            "payload_too_large",
+            "{over} bytes over the limit"
+        );
+    }
+
+    assert_eq!(
+        app.buyer_events(&buyer, 0).await.len(),
+        before,
+        "no message in the chat"
+    );
+    let record = crate::data_protection::export(&app, &admin, &buyer.visitor_id).await;
+    assert_eq!(
+        record["attachments"].as_array().unwrap().len(),
+        0,
+        "no attachment recorded: {}",
+        record["attachments"]
+    );
+    let files = walk(&app.data_dir.join("attachments"));
+    assert!(files.is_empty(), "no file stored: {files:?}");
+}

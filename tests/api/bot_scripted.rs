@@ -417,3 +417,61 @@ async fn scripted_a_shops_own_catalogue_gives_the_bots_words_and_a_broken_one_st
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn scripted_an_offered_entry_is_picked_by_its_number() {
+    let app = spawn_scripted(
+        replying("可以开增值税专用发票[1]，确认收货后5个工作日内开具。"),
+        AnswerBudget::default(),
+    )
+    .await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&offer).contains("1. 发票 / Invoices"), "{offer}");
+    let seq = app.say(&buyer, "1").await;
+    let picked = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    let text = text_of(&picked);
+    assert!(text.contains("备注中填写抬头和税号"), "{picked}");
+    assert_eq!(picked["body"]["source"], "curated", "{picked}");
+    assert_eq!(picked["body"]["citations"][0]["title"], "发票 / Invoices");
+    // The offer is used up: the same number again is a question of its own.
+    let seq = app.say(&buyer, "1").await;
+    let again = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_ne!(again["body"]["source"], "curated", "{again}");
+}
+
+#[tokio::test]
+async fn scripted_three_dont_know_offers_in_a_row_hand_the_chat_to_a_person() {
+    let app = spawn_scripted(
+        replying("可以开增值税专用发票[1]，确认收货后5个工作日内开具。"),
+        AnswerBudget::default(),
+    )
+    .await;
+    let buyer = app.shopper("demo_buyer_1").await;
+    for turn in 1..=2 {
+        let seq = app.say(&buyer, INVOICE_Q).await;
+        let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert!(text_of(&offer).contains("1. 发票 / Invoices"), "{offer}");
+        assert_eq!(app.shopper_state(&buyer).await, "bot", "turn {turn}");
+    }
+    // The third unhelpful turn in a row (the default limit) still gets its
+    // offer, and then a person takes over.
+    let seq = app.say(&buyer, INVOICE_Q).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.shopper_state(&buyer).await != "waiting" {
+        assert!(Instant::now() < deadline, "no hand-off after three offers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = app.shopper_events(&buyer).await;
+    let after: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["seq"].as_i64() > Some(seq))
+        .collect();
+    assert!(
+        after
+            .iter()
+            .any(|e| e["sender"]["kind"] == "bot" && text_of(e).contains("1. 发票 / Invoices")),
+        "the offer comes before the hand-off: {after:?}"
+    );
+}

@@ -69,6 +69,63 @@ async fn a_signed_in_buyers_profile_adds_up_their_orders_history_and_tags() {
     assert_eq!(p["history"]["rating_avg"], 1.0);
     assert_eq!(p["history"]["low_ratings_recent"], 1);
     assert_eq!(tags(&p), ["vip", "complained_recently", "repeat_buyer"]);
+    assert_eq!(
+        p["history"]["recent_chats"],
+        json!([]),
+        "the chat itself is not an earlier one"
+    );
+
+    // A ticket from that chat, then the buyer comes back: the new chat's
+    // profile lists the earlier chat (resolved, one star) and the ticket.
+    let (_admin, department) = app.ticket_desk(&agent).await;
+    let made = app
+        .staff_post(
+            &agent,
+            &format!(
+                "/api/v1/staff/conversations/{}/ticket",
+                buyer.conversation_id
+            ),
+            crate::tickets::logistics_ticket(&department),
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let ticket: Value = made.json().await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({ "visitor_token": buyer.token, "identity": app.signed_identity("demo_buyer_1") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let again = Buyer {
+        conversation_id: body["conversation"]["id"].as_str().unwrap().to_owned(),
+        visitor_id: body["visitor_id"].as_str().unwrap().to_owned(),
+        // A returning visitor keeps the token it has.
+        token: body["visitor_token"]
+            .as_str()
+            .unwrap_or(&buyer.token)
+            .to_owned(),
+    };
+    assert_eq!(again.visitor_id, buyer.visitor_id, "the same buyer");
+    app.hand_to_agent(&again, &agent).await;
+    let p = portrait(&app, &agent, &again).await;
+    assert_eq!(p["history"]["conversations"], 2);
+    let chats = p["history"]["recent_chats"].as_array().unwrap();
+    assert_eq!(chats.len(), 1, "{p}");
+    assert_eq!(chats[0]["id"], buyer.conversation_id.as_str());
+    assert_eq!(chats[0]["state"], "resolved");
+    assert_eq!(chats[0]["stars"], 1);
+    let tickets = p["history"]["recent_tickets"].as_array().unwrap();
+    assert_eq!(tickets.len(), 1, "{p}");
+    assert_eq!(tickets[0]["id"], ticket["id"]);
+    assert_eq!(tickets[0]["number"], ticket["number"]);
+    assert_eq!(tickets[0]["state"], ticket["state"]);
+    assert!(
+        tickets[0].get("title").is_none(),
+        "the ticket's own rules decide who reads its title: {p}"
+    );
 }
 
 #[tokio::test]

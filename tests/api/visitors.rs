@@ -501,6 +501,8 @@ async fn rules_invite_only_visits_that_meet_every_condition() {
         json!({ "name": "广告", "conditions": { "sources": ["ads"] }, "action": { "kind": "bot", "greeting": "hi" } }),
         json!({ "name": "大单", "conditions": { "min_cart_cents": 100000 }, "action": { "kind": "bot", "greeting": "hi" } }),
         json!({ "name": "金卡", "conditions": { "member_levels": ["gold"] }, "action": { "kind": "bot", "greeting": "hi" } }),
+        json!({ "name": "多件", "conditions": { "min_cart_items": 3 }, "action": { "kind": "bot", "greeting": "hi" } }),
+        json!({ "name": "百度", "conditions": { "utm_source": "baidu" }, "action": { "kind": "bot", "greeting": "hi" } }),
         json!({ "name": "关闭", "enabled": false, "action": { "kind": "bot", "greeting": "hi" } }),
     ] {
         assert_eq!(add_rule(&app, &admin, rule).await.status(), 201);
@@ -523,6 +525,144 @@ async fn rules_invite_only_visits_that_meet_every_condition() {
     )
     .await;
     assert_eq!(reply["invitation"]["greeting"], "双11活动进行中");
+
+    // A rule on the ad's channel and the number of items in the cart invites a
+    // visit from that channel with enough items, and no other.
+    let channel = json!({ "name": "微博凑单", "conditions": { "utm_source": "weibo", "min_cart_items": 2 },
+        "action": { "kind": "bot", "greeting": "微博专享：满两件包邮" } });
+    assert_eq!(add_rule(&app, &admin, channel).await.status(), 201);
+    let weibo = format!("{SHOP}/?utm_source=weibo");
+    let one_item = beat(
+        &app,
+        json!({ "browser_id": browser(3), "url": weibo, "cart": cart("MG-004", 1, 8900) }),
+    )
+    .await;
+    assert!(one_item["invitation"].is_null(), "one item: {one_item}");
+    let other_channel = beat(
+        &app,
+        json!({ "browser_id": browser(4), "url": format!("{SHOP}/?utm_source=douyin"),
+        "cart": cart("MG-004", 2, 8900) }),
+    )
+    .await;
+    assert!(
+        other_channel["invitation"].is_null(),
+        "another channel: {other_channel}"
+    );
+    let reply = beat(
+        &app,
+        json!({ "browser_id": browser(5), "url": weibo, "cart": cart("MG-004", 2, 8900) }),
+    )
+    .await;
+    assert_eq!(reply["invitation"]["greeting"], "微博专享：满两件包邮");
+}
+
+/// A VIP is one the shop marked, or a signed-in member whose level the buyer
+/// profile counts as VIP (gold and up).
+#[tokio::test]
+async fn agents_filter_the_visitor_list_to_vips() {
+    let app = spawn_app().await;
+    let agent = app.online_agent("agent-li", 3).await;
+    let admin = app.staff("admin-wang", Role::Admin).await;
+    let (marked, key) = arrive(&app, &browser(1), &format!("{SHOP}/"), None).await;
+    let (plain, _) = arrive(&app, &browser(2), &format!("{SHOP}/"), None).await;
+    let member = |n: u32, account: &str| {
+        json!({ "browser_id": browser(n), "url": format!("{SHOP}/"),
+        "identity": app.signed_identity(account) })
+    };
+    let gold = beat(&app, member(3, "demo_buyer_1")).await;
+    let gold = gold["visit_id"].as_str().unwrap().to_owned();
+    let regular = beat(&app, member(4, "demo_buyer_2")).await;
+    let regular = regular["visit_id"].as_str().unwrap().to_owned();
+    // The shop marks a visitor a VIP once they are known: they opened a chat.
+    let offer: Value = app
+        .staff_post(
+            &agent,
+            &format!("/api/v1/staff/visits/{marked}/invite"),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = accept(&app, offer["id"].as_str().unwrap(), &key).await;
+    assert_eq!(res.status(), 201);
+    let buyer = buyer_of(&res.json().await.unwrap());
+    let mark = format!("/api/v1/staff/visitors/{}/vip", buyer.visitor_id);
+    let res = app
+        .staff_send(reqwest::Method::PUT, &admin, &mark, json!({ "vip": true }))
+        .await;
+    assert_eq!(res.status(), 204);
+
+    let vips = visits(&app, &agent, "?vip=true&sort=arrived").await;
+    assert_eq!(ids(&vips), vec![marked.as_str(), gold.as_str()]);
+    assert!(vips.iter().all(|v| v["vip"] == true), "{vips:?}");
+    assert_eq!(vips[1]["member_level"], "gold");
+    let others = visits(&app, &agent, "?vip=false&sort=arrived").await;
+    assert_eq!(ids(&others), vec![plain.as_str(), regular.as_str()]);
+    assert!(others.iter().all(|v| v["vip"] == false), "{others:?}");
+}
+
+#[tokio::test]
+async fn a_rule_greeting_from_an_agent_starts_the_chat_assigned_to_that_agent() {
+    const GREETING: &str = "您好，我是客服小李，大件商品我来帮您看看";
+    let app = spawn_app().await;
+    let admin = app.staff("admin-wang", Role::Admin).await;
+    let agent = app.online_agent("agent-li", 3).await;
+    let rule = json!({ "name": "大单专人接待", "conditions": { "min_cart_cents": 50000 },
+        "action": { "kind": "agent", "greeting": GREETING, "agent_id": agent.id } });
+    let res = add_rule(&app, &admin, rule).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+
+    let small = beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/cart"), "cart": cart("MG-004", 1, 8900) }),
+    )
+    .await;
+    assert!(small["invitation"].is_null(), "{small}");
+    let reply = beat(
+        &app,
+        json!({ "browser_id": browser(2), "url": format!("{SHOP}/cart"), "cart": cart("JK-002", 2, 39900) }),
+    )
+    .await;
+    let offer = &reply["invitation"];
+    assert_eq!(offer["from"], "agent", "{reply}");
+    assert_eq!(offer["greeting"], GREETING);
+    assert!(offer["agent_name"].is_string(), "{offer}");
+
+    let key = reply["visit_key"].as_str().unwrap();
+    let res = accept(&app, offer["id"].as_str().unwrap(), key).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(started["conversation"]["state"], "with_agent");
+    assert_eq!(started["conversation"]["agent_id"], agent.id.as_str());
+    let buyer = buyer_of(&started);
+    let events = app.buyer_events(&buyer, 0).await;
+    let said = messages(&events);
+    let greeting = said.last().expect("the agent's greeting");
+    assert_eq!(greeting["sender"]["kind"], "agent");
+    assert_eq!(greeting["body"]["text"], GREETING);
+    assert!(
+        !said.iter().any(|e| e["sender"]["kind"] == "bot"),
+        "no bot welcome when the rule names an agent: {said:?}"
+    );
+    let mine: Value = app
+        .staff_get(&agent, "/api/v1/staff/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(mine.to_string().contains(&buyer.conversation_id));
+
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&rules[0]["shown"], &rules[0]["accepted"]),
+        (&json!(1), &json!(1))
+    );
 }
 
 #[tokio::test]
@@ -860,4 +1000,122 @@ async fn heartbeats_past_the_per_address_quota_get_429_while_another_address_is_
     )
     .await;
     assert_eq!(res.status(), 200);
+}
+
+async fn agent_invitation_counts(app: &TestApp, admin: &StaffLogin) -> Value {
+    let res = app
+        .staff_get(admin, "/api/v1/admin/agent-invitations")
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// An agent's own invitation from the visitor list has no rule: its shows,
+/// acceptances and orders are counted on a line of their own, apart from the
+/// rules' counts.
+#[tokio::test]
+async fn invitations_agents_send_themselves_are_counted_on_their_own_line() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-wang", Role::Admin).await;
+    let agent = app.online_agent("agent-li", 3).await;
+    assert_eq!(
+        agent_invitation_counts(&app, &admin).await,
+        json!({ "shown": 0, "accepted": 0, "converted": 0 })
+    );
+    let rule = add_rule(&app, &admin, product_page_rule(json!({}))).await;
+    assert_eq!(rule.status(), 201);
+    let by_rule = beat(
+        &app,
+        json!({ "browser_id": browser(1), "url": format!("{SHOP}/item?sku=TS-001") }),
+    )
+    .await;
+    assert_eq!(by_rule["invitation"]["from"], "bot");
+
+    // Two visitors see an agent's invitation: one closes it, one takes it and
+    // pays an order.
+    let home = format!("{SHOP}/");
+    let mut offers = Vec::new();
+    for n in [2, 3] {
+        let (visit, key) = arrive(&app, &browser(n), &home, None).await;
+        let res = app
+            .staff_post(
+                &agent,
+                &format!("/api/v1/staff/visits/{visit}/invite"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let shown = again(&app, &browser(n), &key, &home).await;
+        assert_eq!(shown["invitation"]["from"], "agent", "{shown}");
+        offers.push((shown["invitation"]["id"].as_str().unwrap().to_owned(), key));
+    }
+    let (declined, key) = &offers[0];
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/presence/invitations/{declined}/decline")))
+        .json(&json!({ "visit_key": key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (taken, key) = &offers[1];
+    let res = app
+        .client
+        .post(app.url("/api/v1/conversations"))
+        .json(&json!({
+            "invitation": { "id": taken, "visit_key": key },
+            "identity": app.signed_identity("buyer_invited"),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let buyer = buyer_of(&res.json().await.unwrap());
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(app.buyer_send(&buyer, &id, "有 L 码吗").await.status(), 201);
+    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, 0)
+        .await
+        .unwrap();
+    let order = xiaoer::domain::commerce::OrderNumber::parse("XE20261130556").unwrap();
+    let now = xiaoer::ports::Clock::now_ms(app.state.clock.as_ref());
+    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
+    shop.place_order(&order, "buyer_invited", paid, now, "TS-001", 1)
+        .await
+        .unwrap();
+    let mut counts = Value::Null;
+    for _ in 0..200 {
+        // Analytics folds the buyer's message asynchronously; sweep until seen.
+        app.state.conversions.sweep().await.unwrap();
+        counts = agent_invitation_counts(&app, &admin).await;
+        if counts["converted"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        counts,
+        json!({ "shown": 2, "accepted": 1, "converted": 1 }),
+        "the agents' line"
+    );
+
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    assert_eq!(
+        (
+            &rules[0]["shown"],
+            &rules[0]["accepted"],
+            &rules[0]["converted"]
+        ),
+        (&json!(1), &json!(0), &json!(0)),
+        "the rule's line holds only its own invitation"
+    );
+    let res = app
+        .staff_get(&agent, "/api/v1/admin/agent-invitations")
+        .await;
+    assert_eq!(res.status(), 403, "the counts are the admin's");
 }

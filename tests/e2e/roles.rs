@@ -2512,3 +2512,194 @@ async fn an_admin_sets_a_queue_alert_and_the_board_and_a_toast_show_it() {
         .await;
     both_widths(&browser, "board-queue-alert").await;
 }
+
+/// The model's proposals for any entry: three usable wordings and a repeat.
+const PROPOSED: &str =
+    "1. 买的衣服不合适能退吗\n2. 收到的东西不喜欢可以退吗\n3. 七天内能退吗\n4. 怎么退货";
+
+/// Wording suggestions: the page lists what the (scripted) model proposed
+/// for an entry with one wording; the knowledge manager accepts one (it
+/// becomes the entry's similar question) and rejects another, in Chinese and
+/// English, at desktop and phone widths.
+#[tokio::test]
+async fn a_knowledge_manager_accepts_and_rejects_the_models_suggested_wordings() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::test_settings(dir.path()).await;
+    settings.bot = true;
+    settings.wording_suggestions = true;
+    let embedder = xiaoer::llm::load_embedder(&settings.embed_model, 64).expect("the e5 model");
+    let adapters = xiaoer::startup::Adapters {
+        models: Some(xiaoer::startup::Models {
+            llm: std::sync::Arc::new(xiaoer::llm::scripted::ScriptedChatModel::always(
+                xiaoer::llm::scripted::Scripted::text(PROPOSED),
+            )),
+            embedder: std::sync::Arc::new(embedder),
+        }),
+        knowledge: None,
+        commerce: None,
+    };
+    let app = helpers::spawn_with(dir, settings, adapters).await;
+    let km = app.staff("km-wang", Role::KnowledgeManager).await;
+    let created = app
+        .staff_post(&km, "/api/v1/kb/categories", json!({ "path": "售后" }))
+        .await;
+    assert_eq!(created.status(), 201);
+    let created = app
+        .staff_post(
+            &km,
+            "/api/v1/kb/entries",
+            json!({ "id": "returns-one", "question": "怎么退货", "category": "售后",
+                    "answer": "签收后7天内可以在订单页申请退货。", "status": "published" }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let driver = Driver::start(&chromedriver).await;
+    let browser = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&browser, &app, "km-wang").await;
+    browser.goto(&app.url("/console/#/kb")).await;
+    browser.click("[data-testid=kb-tab-wordings]").await;
+    browser.wait_for("[data-testid=kb-wordings-none]").await;
+    browser.click("[data-testid=kb-wordings-refresh]").await;
+    // The model works in the background: reload the page until its three show.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        // The same address again is no navigation: reload the page.
+        browser.run("location.reload();", json!([])).await;
+        browser
+            .wait_until(
+                "the page after a reload",
+                "document.querySelector('[data-testid=kb-wordings], [data-testid=kb-wordings-none]')",
+            )
+            .await;
+        let rows = browser
+            .run(
+                "return document.querySelectorAll('[data-testid^=kb-wording-accept-]').length;",
+                json!([]),
+            )
+            .await;
+        if rows == json!(3) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no suggestions shown: {rows}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let texts = browser
+        .run(
+            "return [...document.querySelectorAll('[data-testid=kb-wordings] td.wording')].map(td => td.textContent);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        texts,
+        json!([
+            "买的衣服不合适能退吗",
+            "收到的东西不喜欢可以退吗",
+            "七天内能退吗"
+        ])
+    );
+    page_is_sound(&browser, "kb-wordings", false).await;
+    page_is_sound(&browser, "kb-wordings", true).await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
+
+    let id_of = |text: &str| {
+        format!(
+            "[...document.querySelectorAll('[data-testid=kb-wordings] tr')] \
+             .find(tr => tr.querySelector('td.wording')?.textContent === {text:?}) \
+             ?.dataset.testid?.replace('kb-wording-', '')"
+        )
+    };
+    let accept = browser
+        .wait_until("the first row's id", &id_of("买的衣服不合适能退吗"))
+        .await;
+    let accept = accept.as_str().unwrap().to_owned();
+    browser
+        .click(&format!("[data-testid=kb-wording-accept-{accept}]"))
+        .await;
+    browser
+        .wait_until(
+            "the accepted row",
+            &format!(
+                "document.querySelector('[data-testid=kb-wording-done-{accept}]')?.textContent === '已采纳为相似问法'"
+            ),
+        )
+        .await;
+    let reject = browser
+        .wait_until("the third row's id", &id_of("七天内能退吗"))
+        .await;
+    let reject = reject.as_str().unwrap().to_owned();
+    browser
+        .click(&format!("[data-testid=kb-wording-reject-{reject}]"))
+        .await;
+    browser
+        .wait_until(
+            "the rejected row",
+            &format!(
+                "document.querySelector('[data-testid=kb-wording-done-{reject}]')?.textContent === '已不采纳'"
+            ),
+        )
+        .await;
+    let stored = entry(&app, &km, "returns-one").await;
+    assert_eq!(
+        stored["similar"],
+        json!(["买的衣服不合适能退吗"]),
+        "{stored}"
+    );
+    assert_eq!(stored["version"], 2);
+
+    // What was decided, by whom, under its own filter; the entry's history
+    // says why it changed.
+    browser.run("location.reload();", json!([])).await;
+    browser.wait_for("[data-testid=kb-wordings-status]").await;
+    browser
+        .run(
+            "const s = document.querySelector('[data-testid=kb-wordings-status]'); \
+             s.value = 'accepted'; s.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_until(
+            "the accepted filter",
+            &format!(
+                "document.querySelector('[data-testid=kb-wording-{accept}]')?.textContent.includes('已采纳 · km-wang') \
+                 && document.querySelectorAll('[data-testid=kb-wordings] tbody tr').length === 1"
+            ),
+        )
+        .await;
+    page_is_sound(&browser, "kb-wordings-accepted", false).await;
+    browser
+        .goto(&app.url("/console/#/kb/edit/returns-one"))
+        .await;
+    browser
+        .wait_until(
+            "the history names the accepted wording",
+            "document.body.innerText.includes('采纳建议问法')",
+        )
+        .await;
+
+    // In English (the language is read when the page loads).
+    browser.goto(&app.url("/console/#/kb/wordings")).await;
+    browser
+        .run(
+            "localStorage.setItem('xiaoer.console.lang', 'en'); location.reload();",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_until(
+            "the English page",
+            "document.querySelector('[data-testid=kb-tab-wordings]')?.textContent === 'Suggested wordings' \
+             && document.body.innerText.includes('Accept') \
+             && document.querySelectorAll('[data-testid^=kb-wording-accept-]').length === 1",
+        )
+        .await;
+    page_is_sound(&browser, "kb-wordings-en", false).await;
+    browser.quit().await;
+}

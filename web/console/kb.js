@@ -36,6 +36,14 @@ addStrings(
     kb_calibration_answered: (x, r, c) => `能答的问法：机器人回答 ${x}，其中答对 ${r}；直接发送标准答案的 ${c}`,
     kb_calibration_handed_off: (x) => `答不了的问法：转人工或请买家换个说法 ${x}`,
     kb_calibration_fitting: "条目有改动，正在后台重新校准（大的知识库要几分钟）；在此之前机器人沿用上一次的校准。",
+    kb_wordings: "建议问法", kb_wordings_hint: "问法少于 3 个的已发布条目，买家换个说法就可能匹配不上。本地模型在空闲时为它们写出买家可能的其他问法；采纳后成为条目的相似问法（生成新版本，机器人随即学会），不采纳的不会再提出。",
+    kb_wordings_off: "本服务器没有开启建议问法（没有本地模型，或设置为关闭）。",
+    kb_wordings_none: "目前没有待处理的建议问法", kb_wordings_refresh: "立即查找需要建议的条目", kb_wordings_refreshing: "已开始：模型空闲时会逐条写出建议，稍后刷新本页查看",
+    kb_wording_entry: "条目", kb_wording_text: "建议的问法", kb_wording_count: "现有问法数", kb_wording_decided: "处理人",
+    kb_wording_accept: "采纳", kb_wording_reject: "不采纳", kb_wording_accepted: "已采纳为相似问法", kb_wording_rejected: "已不采纳",
+    kb_wording_status_pending: "待处理", kb_wording_status_accepted: "已采纳", kb_wording_status_rejected: "未采纳", kb_note_wording_accepted: "采纳建议问法",
+    err_suggestion_decided: "这条建议已被别人处理，请刷新", err_suggestion_not_found: "这条建议已不存在，请刷新",
+    err_wording_suggestions_off: "本服务器没有开启建议问法（没有本地模型，或设置为关闭）",
   },
   {
     kb_unanswered_none: "No unanswered questions right now", kb_answered_since: (n) => `Answered by the knowledge base since (${n} groups)`, times_n: (n) => `${n} time${n === 1 ? "" : "s"}`,
@@ -66,6 +74,14 @@ addStrings(
     kb_calibration_answered: (x, r, c) => `Wordings it answers: the bot answers ${x}, right ${r}; with the curated answer as it is ${c}`,
     kb_calibration_handed_off: (x) => `Wordings it does not answer: handed to a person or asked to rephrase ${x}`,
     kb_calibration_fitting: "The entries changed: recalibrating in the background (a few minutes on a large knowledge base). Until then the bot keeps the last calibration.",
+    kb_wordings: "Suggested wordings", kb_wordings_hint: "A published entry with fewer than 3 wordings is easily missed when a buyer asks another way. While it is idle, the local model writes other ways buyers might ask; an accepted one becomes a similar question of the entry (a new version the bot learns at once), and a rejected one is never proposed again.",
+    kb_wordings_off: "This server does not suggest wordings (no local model, or the setting is off).",
+    kb_wordings_none: "No suggested wordings waiting", kb_wordings_refresh: "Look for entries to suggest wordings for now", kb_wordings_refreshing: "Started: the model writes suggestions one entry at a time while it is idle; reload this page in a while",
+    kb_wording_entry: "Entry", kb_wording_text: "Suggested wording", kb_wording_count: "Wordings now", kb_wording_decided: "Decided by",
+    kb_wording_accept: "Accept", kb_wording_reject: "Reject", kb_wording_accepted: "Accepted as a similar question", kb_wording_rejected: "Rejected",
+    kb_wording_status_pending: "Waiting", kb_wording_status_accepted: "Accepted", kb_wording_status_rejected: "Rejected", kb_note_wording_accepted: "Accepted a suggested wording",
+    err_suggestion_decided: "Someone else already decided this suggestion: reload", err_suggestion_not_found: "This suggestion is gone: reload",
+    err_wording_suggestions_off: "This server does not suggest wordings (no local model, or the setting is off)",
   },
 );
 
@@ -134,11 +150,13 @@ export class Knowledge {
       el("a", { href: "#/kb" }, t("entries")),
       el("a", { href: "#/kb/test", testid: "kb-tab-test" }, t("kb_test")),
       el("a", { href: "#/kb/unanswered" }, t("unanswered_q")),
+      el("a", { href: "#/kb/wordings", testid: "kb-tab-wordings" }, t("kb_wordings")),
       el("a", { href: "#/kb/edit/new", testid: "kb-tab-new" }, t("new_entry")),
     );
     root.append(tabs, this.root);
     const [page, id] = rest;
     if (page === "unanswered") this.unanswered();
+    else if (page === "wordings") this.wordings();
     else if (page === "test") this.test();
     else if (page === "edit") this.edit(id === "new" ? null : id);
     else this.entries();
@@ -445,6 +463,75 @@ export class Knowledge {
     } catch (error) {
       section.replaceChildren(el("p", { class: "hint" }, errorText(error)));
     }
+  }
+
+  /// The model's suggested wordings: accept (a similar question of the
+  /// entry) or reject each; the others wait.
+  async wordings(status = "pending") {
+    let list;
+    try {
+      list = await get(`/api/v1/kb/wording-suggestions?${queryString({ status })}`);
+    } catch (error) {
+      return unavailable(this.root, error);
+    }
+    const select = el(
+      "select",
+      { testid: "kb-wordings-status", onchange: () => this.wordings(select.value) },
+      ["pending", "accepted", "rejected", "all"].map((s) => el("option", { value: s, selected: s === status }, t(s === "all" ? "all" : `kb_wording_status_${s}`))),
+    );
+    const refresh = el("button", {
+      type: "button",
+      testid: "kb-wordings-refresh",
+      disabled: !list.enabled,
+      onclick: async () => {
+        try {
+          await post("/api/v1/kb/wording-suggestions/refresh");
+          this.app.toast(t("kb_wordings_refreshing"));
+        } catch (error) {
+          this.app.toast(errorText(error));
+        }
+      },
+    }, t("kb_wordings_refresh"));
+    const decide = async (row, s, verdict) => {
+      try {
+        await post(`/api/v1/kb/wording-suggestions/${s.id}/${verdict}`);
+        row.replaceChildren(
+          el("td", {}, s.entry_question),
+          el("td", {}, s.text),
+          el("td", { colspan: 2, testid: `kb-wording-done-${s.id}` }, t(verdict === "accept" ? "kb_wording_accepted" : "kb_wording_rejected")),
+        );
+      } catch (error) {
+        this.app.toast(errorText(error));
+      }
+    };
+    const rows = list.suggestions.map((s) => {
+      const row = el("tr", { testid: `kb-wording-${s.id}` });
+      const actions =
+        s.status === "pending"
+          ? el(
+              "td",
+              {},
+              el("button", { type: "button", testid: `kb-wording-accept-${s.id}`, onclick: () => decide(row, s, "accept") }, t("kb_wording_accept")),
+              el("button", { type: "button", class: "link", testid: `kb-wording-reject-${s.id}`, onclick: () => decide(row, s, "reject") }, t("kb_wording_reject")),
+            )
+          : el("td", {}, `${t(`kb_wording_status_${s.status}`)} · ${s.decided_by || "–"} · ${when(s.decided_at)}`);
+      row.append(
+        el("td", {}, el("a", { href: `#/kb/edit/${s.entry_id}` }, s.entry_question)),
+        el("td", { class: "wording" }, s.text),
+        el("td", {}, String(s.entry_wordings)),
+        actions,
+      );
+      return row;
+    });
+    const heads = [t("kb_wording_entry"), t("kb_wording_text"), t("kb_wording_count"), ""];
+    this.root.replaceChildren(
+      el("p", { class: "hint" }, t("kb_wordings_hint")),
+      list.enabled ? null : el("p", { class: "hint", testid: "kb-wordings-off" }, t("kb_wordings_off")),
+      el("div", { class: "row" }, select, refresh),
+      rows.length
+        ? el("div", { class: "table-wrap" }, el("table", { testid: "kb-wordings" }, el("thead", {}, el("tr", {}, heads.map((h) => el("th", {}, h)))), el("tbody", {}, rows)))
+        : el("p", { class: "hint", testid: "kb-wordings-none" }, t("kb_wordings_none")),
+    );
   }
 
   async unanswered() {

@@ -4,7 +4,7 @@
 // the buyer (chats, tickets, ratings). The rules are in src/domain/portrait.rs.
 
 import { del, el, get, post } from "./api.js";
-import { addStrings, errorText, t } from "./i18n.js";
+import { addStrings, errorText, t, word } from "./i18n.js";
 
 addStrings(
   {
@@ -18,6 +18,8 @@ addStrings(
     pt_hand_tag: "手动标签", pt_tag_add: "加标签", pt_tag_new: "新标签（不超过 16 字）", pt_tag_remove: (tag) => `移除标签 ${tag}`,
     error_invalid_buyer_tag: "标签为 1–16 个字", error_too_many_buyer_tags: "每位买家最多 20 个手动标签，请先移除一个",
     error_buyer_not_signed_in: "买家未用店铺账号登录，无法加标签", error_buyer_tag_not_found: "标签已被移除",
+    pt_past_chats: "以往咨询", pt_past_tickets: "工单", pt_stars: (n) => `${n} 星`,
+    pt_tk_new: "新建", pt_tk_open: "处理中", pt_tk_pending: "等待回复", pt_tk_on_hold: "挂起", pt_tk_resolved: "已解决", pt_tk_closed: "已关闭",
   },
   {
     portrait: "Buyer profile", portrait_anonymous: "Not signed in with a shop account: only our own service history",
@@ -30,6 +32,8 @@ addStrings(
     pt_hand_tag: "Set by hand", pt_tag_add: "Add tag", pt_tag_new: "New tag (up to 16 characters)", pt_tag_remove: (tag) => `Remove tag ${tag}`,
     error_invalid_buyer_tag: "A tag is 1 to 16 characters", error_too_many_buyer_tags: "At most 20 hand tags per buyer: remove one first",
     error_buyer_not_signed_in: "The buyer is not signed in with a shop account: no tags", error_buyer_tag_not_found: "That tag was already removed",
+    pt_past_chats: "Earlier chats", pt_past_tickets: "Tickets", pt_stars: (n) => `${n} star${n === 1 ? "" : "s"}`,
+    pt_tk_new: "New", pt_tk_open: "Open", pt_tk_pending: "Pending", pt_tk_on_hold: "On hold", pt_tk_resolved: "Resolved", pt_tk_closed: "Closed",
   },
 );
 
@@ -80,8 +84,22 @@ export async function showPortrait(base, box) {
     p.account_verified ? tagForm(base, refresh, box) : null,
     ...facts.map((line) => el("p", { class: "portrait-line" }, line.filter(Boolean).join(" · "))),
     p.interests.length ? el("p", { class: "portrait-line", testid: "portrait-interests" }, `${t("pt_interests")}：${p.interests.join("、")}`) : null,
+    pastList("portrait-past-chats", t("pt_past_chats"), h.recent_chats || [], (c) =>
+      el("a", { href: `#/inbox/${c.id}`, testid: `portrait-chat-${c.id}` }, [day(c.started_at), word("state", c.state), c.stars ? t("pt_stars", c.stars) : null].filter(Boolean).join(" · ")),
+    ),
+    pastList("portrait-past-tickets", t("pt_past_tickets"), h.recent_tickets || [], (k) =>
+      el("a", { href: `#/tickets/${k.id}`, testid: `portrait-ticket-${k.id}` }, [k.number, word("pt_tk", k.state), day(k.created_at)].join(" · ")),
+    ),
     ].filter(Boolean),
   );
+}
+
+const day = (ms) => new Date(ms).toLocaleDateString(document.documentElement.lang);
+
+/// The buyer's other chats or tickets as links (nothing when there are none).
+function pastList(testid, title, items, link) {
+  if (!items.length) return null;
+  return el("div", { class: "portrait-line", testid }, el("span", {}, `${title}：`), el("ul", { class: "portrait-past" }, items.map((item) => el("li", {}, link(item)))));
 }
 
 /// A change to the hand tags, then the profile again; a refusal in words.

@@ -14,14 +14,17 @@ addStrings(
     v_visitor_kind: "新老访客", v_new: "新访客", v_returning: "老访客", v_min_cart: "购物车至少（元）", v_page: "页面包含", v_member_level: "会员等级",
     v_on_page: "当前页面", v_dwell: "停留", v_pages: (n) => `本次浏览 ${n} 页`, v_cart: (yuan, n) => `购物车 ¥${yuan}（${n} 件）`, v_cart_empty: "购物车为空",
     v_vip: "VIP", v_member: (l) => `会员：${l}`, v_campaign: (c) => `活动：${c}`,
+    v_vip_filter: "VIP 客户", v_vip_only: "仅 VIP", v_not_vip: "非 VIP", v_tag: "标签",
     tag_cart: "已加购", tag_high_value: "高价值", tag_returning: "回访", tag_campaign: "活动流量", tag_member: "已登录",
     v_greeting: "邀请语（可留空，用默认问候）", v_invite: "邀请对话", v_invited: "已发出邀请，访客将在页面上看到",
     v_live: "实时", v_chatting: "已在对话",
     rules_h: "主动邀请规则", rule_name: "规则名称", rule_page: "页面网址包含", rule_dwell: "停留至少（秒）", rule_pages: "浏览至少（页）",
-    rule_cart: "购物车至少（元）", rule_returning: "访客", rule_sources: "来源（可多选）", rule_campaign: "活动（utm_campaign）",
+    rule_cart: "购物车至少（元）", rule_cart_items: "购物车至少（件）", rule_returning: "访客", rule_sources: "来源（可多选）",
+    rule_utm_source: "渠道（utm_source）", rule_campaign: "活动（utm_campaign）",
     rule_window: "时段", rule_levels: "会员等级（逗号分隔）", rule_action: "由谁问候", rule_bot: "机器人小二", rule_agent: "指定客服",
     rule_agent_id: "客服", rule_greeting_text: "问候语", rule_once: "每次访问最多一次", rule_per_day: "每天最多（次）", rule_add: "添加规则",
     rule_shown: (n) => `展示 ${n}`, rule_accepted: (n) => `接受 ${n}`, rule_converted: (n) => `成交 ${n}`, rule_delete: "删除", rule_off: "已停用", no_rules: "还没有邀请规则",
+    agent_invitations: "客服手动邀请（访客列表）",
     error_invalid_invitation_rule: "规则有误：请检查各项条件", error_unknown_agent: "所选客服不存在", error_visitor_left: "访客已离开",
     error_visit_not_found: "访客已离开", error_invalid_greeting: "邀请语不能为空，且不超过 500 字",
   },
@@ -32,14 +35,17 @@ addStrings(
     v_visitor_kind: "New or returning", v_new: "New", v_returning: "Returning", v_min_cart: "Cart at least (¥)", v_page: "Page contains", v_member_level: "Member level",
     v_on_page: "Now on", v_dwell: "On page", v_pages: (n) => `${n} page${n === 1 ? "" : "s"} this visit`, v_cart: (yuan, n) => `Cart ¥${yuan} (${n} item${n === 1 ? "" : "s"})`, v_cart_empty: "Empty cart",
     v_vip: "VIP", v_member: (l) => `Member: ${l}`, v_campaign: (c) => `Campaign: ${c}`,
+    v_vip_filter: "VIP buyers", v_vip_only: "VIPs only", v_not_vip: "Not VIPs", v_tag: "Tag",
     tag_cart: "In cart", tag_high_value: "High value", tag_returning: "Returning", tag_campaign: "Campaign", tag_member: "Signed in",
     v_greeting: "Greeting (leave empty for the standard one)", v_invite: "Invite to chat", v_invited: "Invitation sent; the visitor sees it on the page",
     v_live: "Live", v_chatting: "In a chat",
     rules_h: "Proactive invitation rules", rule_name: "Rule name", rule_page: "Page URL contains", rule_dwell: "On page at least (s)", rule_pages: "Pages at least",
-    rule_cart: "Cart at least (¥)", rule_returning: "Visitor", rule_sources: "Sources (any of)", rule_campaign: "Campaign (utm_campaign)",
+    rule_cart: "Cart at least (¥)", rule_cart_items: "Cart at least (items)", rule_returning: "Visitor", rule_sources: "Sources (any of)",
+    rule_utm_source: "Channel (utm_source)", rule_campaign: "Campaign (utm_campaign)",
     rule_window: "Time of day", rule_levels: "Member levels (comma separated)", rule_action: "Who greets", rule_bot: "The Xiaoer bot", rule_agent: "An agent",
     rule_agent_id: "Agent", rule_greeting_text: "Greeting", rule_once: "At most once a visit", rule_per_day: "At most a day", rule_add: "Add rule",
     rule_shown: (n) => `Shown ${n}`, rule_accepted: (n) => `Accepted ${n}`, rule_converted: (n) => `Ordered ${n}`, rule_delete: "Delete", rule_off: "Off", no_rules: "No invitation rules yet",
+    agent_invitations: "Agents' own invitations (visitor list)",
     error_invalid_invitation_rule: "The rule is not valid: check its conditions", error_unknown_agent: "That agent does not exist", error_visitor_left: "The visitor has left",
     error_visit_not_found: "The visitor has left", error_invalid_greeting: "The greeting must be 1 to 500 characters",
   },
@@ -47,6 +53,7 @@ addStrings(
 
 const SOURCES = ["search", "ads", "recommendation", "referral", "direct"];
 const SORTS = ["last_seen", "dwell", "cart_value", "pages", "arrived"];
+const TAGS = ["cart", "high_value", "returning", "campaign", "member"];
 const REFRESH_MS = 5000;
 
 function duration(ms) {
@@ -66,7 +73,7 @@ export class Visitors {
   constructor(app, root) {
     this.app = app;
     this.root = root;
-    this.filters = { sort: "last_seen", source: "", returning: "", min_cart: "", page: "", member_level: "" };
+    this.filters = { sort: "last_seen", source: "", returning: "", min_cart: "", page: "", member_level: "", vip: "", tag: "" };
     this.list = el("ul", { class: "visit-list", testid: "visit-list" });
     this.count = el("p", { class: "hint", testid: "visit-count" });
     this.greeting = el("input", { type: "text", maxlength: 500, placeholder: t("v_greeting"), testid: "visit-greeting" });
@@ -112,6 +119,8 @@ export class Visitors {
       field(t("v_min_cart"), bind(el("input", { type: "number", min: 0, step: 1, inputmode: "numeric", testid: "visit-min-cart" }), "min_cart")),
       field(t("v_page"), bind(el("input", { type: "text", testid: "visit-page" }), "page")),
       field(t("v_member_level"), bind(el("input", { type: "text", testid: "visit-member-level" }), "member_level")),
+      field(t("v_vip_filter"), bind(select("visit-vip", [["", t("v_any")], ["true", t("v_vip_only")], ["false", t("v_not_vip")]], f.vip), "vip")),
+      field(t("v_tag"), bind(select("visit-tag", [["", t("v_any")], ...TAGS.map((tag) => [tag, t(`tag_${tag}`)])], f.tag), "tag")),
     );
   }
 
@@ -123,7 +132,7 @@ export class Visitors {
   async load() {
     const f = this.filters;
     const min = f.min_cart === "" ? "" : Math.round(Number(f.min_cart) * 100);
-    const q = query({ sort: f.sort, source: f.source, returning: f.returning, min_cart_cents: min, page: f.page, member_level: f.member_level });
+    const q = query({ sort: f.sort, source: f.source, returning: f.returning, min_cart_cents: min, page: f.page, member_level: f.member_level, vip: f.vip, tag: f.tag });
     let visits;
     try {
       visits = await get(`/api/v1/staff/visits?${q}`);
@@ -186,7 +195,17 @@ export class Visitors {
   }
 
   async loadRules() {
-    const rules = await get("/api/v1/admin/invitation-rules").catch(() => []);
+    const [rules, byAgents] = await Promise.all([
+      get("/api/v1/admin/invitation-rules").catch(() => []),
+      get("/api/v1/admin/agent-invitations").catch(() => null),
+    ]);
+    const counts = (c) => [
+      el("span", { class: "tag", testid: "rule-shown" }, t("rule_shown", c.shown)),
+      el("span", { class: "tag", testid: "rule-accepted" }, t("rule_accepted", c.accepted)),
+      el("span", { class: "tag", testid: "rule-converted" }, t("rule_converted", c.converted)),
+    ];
+    // Invitations agents send from the visitor list are counted on a line of their own.
+    const agentLine = byAgents && el("li", { testid: "agent-invitations" }, el("strong", {}, t("agent_invitations")), " ", counts(byAgents));
     const list = el(
       "ul",
       { class: "rule-list", testid: "rule-list" },
@@ -199,14 +218,14 @@ export class Visitors {
           " ",
           el("span", { class: "hint" }, r.action.greeting),
           " ",
-          el("span", { class: "tag", testid: "rule-shown" }, t("rule_shown", r.shown)),
-          el("span", { class: "tag", testid: "rule-accepted" }, t("rule_accepted", r.accepted)),
-          el("span", { class: "tag", testid: "rule-converted" }, t("rule_converted", r.converted)),
+          counts(r),
           el("button", { type: "button", class: "link", onclick: () => this.deleteRule(r.id) }, t("rule_delete")),
         ),
       ),
+      agentLine,
     );
-    this.rules.replaceChildren(el("h2", {}, t("rules_h")), rules.length ? list : el("p", { class: "hint" }, t("no_rules")), await this.ruleForm());
+    const none = rules.length ? null : el("p", { class: "hint" }, t("no_rules"));
+    this.rules.replaceChildren(el("h2", {}, t("rules_h")), none, list, await this.ruleForm());
   }
 
   async deleteRule(id) {
@@ -227,8 +246,10 @@ export class Visitors {
       dwell: input("rule-dwell", { type: "number", min: 0 }),
       pages: input("rule-pages", { type: "number", min: 0 }),
       cart: input("rule-cart", { type: "number", min: 0 }),
+      cartItems: input("rule-cart-items", { type: "number", min: 0, step: 1 }),
       returning: select("rule-returning", [["", t("v_any")], ["false", t("v_new")], ["true", t("v_returning")]], ""),
       sources: SOURCES.map((s) => el("label", { class: "check" }, el("input", { type: "checkbox", value: s, testid: `rule-source-${s}` }), t(`src_${s}`))),
+      utmSource: input("rule-utm-source", { maxlength: 200 }),
       campaign: input("rule-campaign"),
       from: input("rule-from", { type: "time" }),
       to: input("rule-to", { type: "time" }),
@@ -257,8 +278,10 @@ export class Visitors {
       field("rule_dwell", f.dwell),
       field("rule_pages", f.pages),
       field("rule_cart", f.cart),
+      field("rule_cart_items", f.cartItems),
       field("rule_returning", f.returning),
       el("fieldset", {}, el("legend", {}, t("rule_sources")), f.sources),
+      field("rule_utm_source", f.utmSource),
       field("rule_campaign", f.campaign),
       el("label", {}, el("span", {}, t("rule_window")), el("span", { class: "range" }, f.from, " – ", f.to)),
       field("rule_levels", f.levels),
@@ -284,8 +307,10 @@ function ruleFrom(f) {
     min_dwell_seconds: num(f.dwell),
     min_pages: num(f.pages),
     min_cart_cents: cart === undefined ? undefined : Math.round(cart * 100),
+    min_cart_items: num(f.cartItems),
     returning: f.returning.value === "" ? undefined : f.returning.value === "true",
     sources: sources.length ? sources : undefined,
+    utm_source: text(f.utmSource),
     utm_campaign: text(f.campaign),
     time_window: f.from.value && f.to.value ? { from: f.from.value, to: f.to.value } : undefined,
     member_levels: levels.length ? levels : undefined,

@@ -3,59 +3,42 @@
 //! entries, streamed to the buyer as it is written, checked as it grows, and
 //! committed with the entries it cited.
 
+use super::action::{self, Action, Generation, HandOff, OfferEntries, Reply};
 use super::grounding::Unsupported;
 use super::guard::{self, Allowed};
 use super::pipeline::Turn;
 use super::prompts::{PromptEntry, dont_know};
 use super::{BotError, BotService};
-use crate::domain::bot_messages::{Messages, Msg};
+use crate::domain::bot_messages::Msg;
 use crate::domain::handoff::HandoffReason;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation};
 use crate::ports::{
-    ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbDecision, KbHit, KbVerdict,
-    Sampling,
+    ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbHit, KbVerdict, Sampling,
 };
 
 /// Characters held back from the live stream, so a forbidden phrase is caught
 /// before its end reaches the buyer.
 const HOLDBACK_CHARS: usize = 10;
-/// Entries given to the model.
-const GROUNDING_ENTRIES: usize = 2;
 
 impl BotService {
-    pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Result<(), BotError> {
+    /// The last step: what the knowledge base's verdict on the question comes to.
+    pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Action {
         let question = turn.facts.text.clone();
         let verdict = match self.ports.knowledge.decide(&question).await {
             Ok(verdict) => self.for_member(turn, verdict).await,
             Err(error) => {
                 tracing::warn!(%error, "knowledge base failed; handing off");
-                return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+                return Action::HandOff(HandOff::because(HandoffReason::BotUnavailable));
             }
         };
         turn.session.retrieved(&verdict.hits);
-        match (verdict.decision, verdict.hits.first()) {
-            // A curated match whose entries do not speak of what is asked
-            // ("充电宝能给ipad充电不" matching the power bank's charging entry)
-            // is not sent as it stands: it would be a non-answer with a
-            // citation. The grounded path offers the closest entries instead.
-            (KbDecision::Curated, Some(_))
-                if !self.grounding().covers(
-                    &question,
-                    &grounding_evidence(&verdict.hits).as_refs(),
-                    turn.lang,
-                ) =>
-            {
-                self.grounded(turn, &verdict).await
-            }
-            (KbDecision::Curated, Some(best)) => self.curated(turn, best).await,
-            (KbDecision::Grounded, Some(_)) => self.grounded(turn, &verdict).await,
-            (KbDecision::HandOff, _) | (_, None) => {
-                self.log_unanswered(turn, HandoffReason::LowConfidence)
-                    .await;
-                self.hand_off(turn, HandoffReason::LowConfidence).await
-            }
-        }
+        let covered = self.grounding().covers(
+            &question,
+            &grounding_evidence(&verdict.hits).as_refs(),
+            turn.lang,
+        );
+        action::on_verdict(&verdict, covered, self.ports.llm.is_some())
     }
 
     /// The verdict as this buyer sees it: an entry's answer for the buyer's
@@ -84,35 +67,7 @@ impl BotService {
         verdict
     }
 
-    pub(super) async fn curated(&self, turn: &mut Turn, hit: &KbHit) -> Result<(), BotError> {
-        self.curated_with(turn, hit, None).await
-    }
-
-    /// The curated answer, with `then` (an offer of what the bot can do next) after it.
-    pub(super) async fn curated_with(
-        &self,
-        turn: &mut Turn,
-        hit: &KbHit,
-        then: Option<&str>,
-    ) -> Result<(), BotError> {
-        let text = match then {
-            Some(then) => format!("{}\n{then}", hit.answer.trim_end()),
-            None => hit.answer.clone(),
-        };
-        let citation = Citation {
-            entry_id: hit.entry_id.clone(),
-            title: hit.title.clone(),
-        };
-        turn.session
-            .unhelpful
-            .record(true, self.config.unhelpful_limit);
-        self.send_answer(turn, text, vec![citation], AnswerSource::Curated, None)
-            .await?;
-        self.note_answered(&hit.entry_id).await;
-        Ok(())
-    }
-
-    async fn note_answered(&self, entry_id: &str) {
+    pub(super) async fn note_answered(&self, entry_id: &str) {
         if let Err(error) = self.ports.knowledge.record_answered(entry_id).await {
             tracing::warn!(%error, "could not record an answered entry");
         }
@@ -131,26 +86,29 @@ impl BotService {
         }
     }
 
-    async fn grounded(&self, turn: &mut Turn, verdict: &KbVerdict) -> Result<(), BotError> {
+    /// Carries out [`Action::Stream`]: the model writes the answer, streamed
+    /// to the buyer as it grows (a tail held back), stopped at a forbidden
+    /// phrase or an invented number, and checked against its entries before
+    /// it is committed. What it comes to is the next action: the answer, the
+    /// closest entries (not grounded, or past the budget), the curated answer
+    /// (the model busy or out of budget) or a hand-off (the model refused).
+    pub(super) async fn stream(
+        &self,
+        turn: &mut Turn,
+        generation: Generation,
+    ) -> Result<Action, BotError> {
+        let hits = generation.hits;
         let Some(llm) = self.ports.llm.clone() else {
-            return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+            return Ok(Action::HandOff(HandOff::because(
+                HandoffReason::BotUnavailable,
+            )));
         };
-        let hits: Vec<&KbHit> = verdict.hits.iter().take(GROUNDING_ENTRIES).collect();
-        let evidence = grounding_evidence(&verdict.hits);
-        let evidence = evidence.as_refs();
         // Numbers must come from what the entries say, not from their wordings.
         let said = Evidence(
             hits.iter()
                 .map(|h| format!("{}\n{}", h.title, h.answer))
                 .collect(),
         );
-        if !self
-            .grounding()
-            .covers(&turn.facts.text, &evidence, turn.lang)
-        {
-            // Nothing the model could say from these entries would answer it.
-            return self.offer_closest(turn, &hits, true).await;
-        }
         let entries: Vec<PromptEntry> = hits
             .iter()
             .map(|h| PromptEntry {
@@ -180,7 +138,7 @@ impl BotService {
             tracing::info!(
                 "the conversation spent its model token budget; answering without the model"
             );
-            return self.without_the_model(turn, &hits, &rules, &allowed).await;
+            return Ok(self.without_the_model(turn, &hits, &rules, &allowed));
         }
         let asked_at = tokio::time::Instant::now();
         let mut stream = match llm.generate(messages, params).await {
@@ -188,11 +146,13 @@ impl BotService {
             Err(crate::ports::ModelError::Overloaded) => {
                 // A full queue would keep the buyer waiting past the budget.
                 tracing::info!("the model is busy; answering without it");
-                return self.without_the_model(turn, &hits, &rules, &allowed).await;
+                return Ok(self.without_the_model(turn, &hits, &rules, &allowed));
             }
             Err(error) => {
                 tracing::warn!(%error, "the model refused the answer; handing off");
-                return self.hand_off(turn, HandoffReason::BotUnavailable).await;
+                return Ok(Action::HandOff(HandOff::because(
+                    HandoffReason::BotUnavailable,
+                )));
             }
         };
         let stream_id = uuid::Uuid::new_v4().to_string();
@@ -253,7 +213,7 @@ impl BotService {
         turn.session.llm_usage.spend(now, spent);
         if late && sent == 0 {
             tracing::info!("no answer within the first-token budget; answering without the model");
-            return self.without_the_model(turn, &hits, &rules, &allowed).await;
+            return Ok(self.without_the_model(turn, &hits, &rules, &allowed));
         }
         let clean = strip_citation_marks(&raw).trim().to_owned();
         let mut unknown = late || clean.is_empty() || says_dont_know(&clean) || invented.is_some();
@@ -263,9 +223,18 @@ impl BotService {
         if late {
             tracing::info!("generated answer past its total budget; offering the closest entries");
         }
+        if let Some(v) = violation {
+            tracing::warn!(violation = ?v, "generated answer withheld");
+            return Ok(Action::Reply(Reply {
+                helped: Some(!unknown),
+                stream_id: Some(stream_id),
+                ..Reply::notice(self.words(Msg::Withheld, turn.lang))
+            }));
+        }
         let mut supported = Vec::new();
-        if violation.is_none() && !unknown {
-            match self.supporting_entries(&clean, &raw, &turn.facts.text, &hits, turn.lang) {
+        if !unknown {
+            let refs: Vec<&KbHit> = hits.iter().collect();
+            match self.supporting_entries(&clean, &raw, &turn.facts.text, &refs, turn.lang) {
                 Ok(citations) => supported = citations,
                 Err(why) => {
                     // Never sent as an answer: the streamed pieces are replaced
@@ -275,44 +244,27 @@ impl BotService {
                 }
             }
         }
-        let (text, citations) = if let Some(v) = violation {
-            tracing::warn!(violation = ?v, "generated answer withheld");
-            (self.words(Msg::Withheld, turn.lang), Vec::new())
-        } else if unknown {
+        if unknown {
             // Not a dead end: the entries the question came closest to, to pick by number.
-            turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
-            (suggestion_reply(turn, self.prompts.messages()), Vec::new())
-        } else {
-            // The checks passed: the held-back tail goes out before the commit.
-            let tail: String = strip_citation_marks(&raw).chars().skip(sent).collect();
-            if !tail.trim().is_empty() {
-                self.chat.stream_delta(&turn.conversation, &stream_id, tail);
-            }
-            (clean, supported)
-        };
-        let limit_reached = turn
-            .session
-            .unhelpful
-            .record(!unknown, self.config.unhelpful_limit);
-        self.send_answer(
-            turn,
-            text,
-            citations.clone(),
-            AnswerSource::Generated,
-            Some(stream_id),
-        )
-        .await?;
-        for c in &citations {
-            self.note_answered(&c.entry_id).await;
+            return Ok(Action::OfferEntries(OfferEntries {
+                hits,
+                unanswered: !late,
+                stream_id: Some(stream_id),
+            }));
         }
-        if unknown && !late {
-            self.log_unanswered(turn, HandoffReason::LowConfidence)
-                .await;
+        // The checks passed: the held-back tail goes out before the commit.
+        let tail: String = strip_citation_marks(&raw).chars().skip(sent).collect();
+        if !tail.trim().is_empty() {
+            self.chat.stream_delta(&turn.conversation, &stream_id, tail);
         }
-        if limit_reached {
-            return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
-        }
-        Ok(())
+        Ok(Action::Reply(Reply {
+            text: clean,
+            citations: supported,
+            source: AnswerSource::Generated,
+            helped: Some(true),
+            cards: Vec::new(),
+            stream_id: Some(stream_id),
+        }))
     }
 }
 
@@ -322,13 +274,13 @@ impl BotService {
     /// pick by number.
     /// The entry's words go out only if they pass the same output guard as a
     /// model's answer (an entry can carry injected text too).
-    async fn without_the_model(
+    fn without_the_model(
         &self,
-        turn: &mut Turn,
-        hits: &[&KbHit],
+        turn: &Turn,
+        hits: &[KbHit],
         rules: &str,
         allowed: &Allowed,
-    ) -> Result<(), BotError> {
+    ) -> Action {
         if let Some(best) = hits.first()
             && guard::check(&best.answer, rules, allowed).is_none()
             && self.grounding().names_all_of(
@@ -336,36 +288,9 @@ impl BotService {
                 &format!("{}\n{}", best.title, best.answer),
             )
         {
-            return self.curated(turn, best).await;
+            return Action::Reply(Reply::curated(best, None));
         }
-        self.offer_closest(turn, hits, false).await
-    }
-
-    /// The don't-know reply with the closest entries to pick by number, without
-    /// the model; `unanswered`: the knowledge base lacks the answer (logged for
-    /// knowledge managers), rather than the model being busy.
-    async fn offer_closest(
-        &self,
-        turn: &mut Turn,
-        hits: &[&KbHit],
-        unanswered: bool,
-    ) -> Result<(), BotError> {
-        turn.session.suggestions = hits.iter().map(|h| (*h).clone()).collect();
-        let text = suggestion_reply(turn, self.prompts.messages());
-        let limit_reached = turn
-            .session
-            .unhelpful
-            .record(false, self.config.unhelpful_limit);
-        self.send_answer(turn, text, Vec::new(), AnswerSource::Generated, None)
-            .await?;
-        if unanswered {
-            self.log_unanswered(turn, HandoffReason::LowConfidence)
-                .await;
-        }
-        if limit_reached {
-            return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
-        }
-        Ok(())
+        Action::offer(hits.to_vec(), false)
     }
 
     /// The entries a generated answer stands on: the ones it cites when they
@@ -410,7 +335,7 @@ impl BotService {
 }
 
 /// The text of the entries a question is held to: title, answer and other
-/// wordings of the best `GROUNDING_ENTRIES` hits.
+/// wordings of the best `action::GROUNDING_ENTRIES` hits.
 struct Evidence(Vec<String>);
 
 impl Evidence {
@@ -420,34 +345,17 @@ impl Evidence {
 }
 
 fn grounding_evidence(hits: &[KbHit]) -> Evidence {
-    Evidence(hits.iter().take(GROUNDING_ENTRIES).map(spoken_of).collect())
+    Evidence(
+        hits.iter()
+            .take(action::GROUNDING_ENTRIES)
+            .map(spoken_of)
+            .collect(),
+    )
 }
 
 /// What an entry speaks of: its title, answer and other wordings.
 fn spoken_of(hit: &KbHit) -> String {
     format!("{}\n{}\n{}", hit.title, hit.answer, hit.wordings.join("\n"))
-}
-
-fn dont_know_reply(turn: &Turn, words: &Messages) -> String {
-    let offer = words.text(Msg::AskAnotherWay, turn.lang);
-    Messages::join(turn.lang, dont_know(turn.lang), offer)
-}
-
-/// The don't-know reply with the session's suggestions as a numbered list.
-fn suggestion_reply(turn: &Turn, words: &Messages) -> String {
-    let suggestions = &turn.session.suggestions;
-    if suggestions.is_empty() {
-        return dont_know_reply(turn, words);
-    }
-    let list: Vec<String> = suggestions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("{}. {}", i + 1, s.title))
-        .collect();
-    let ask = words.text(Msg::DidYouMean, turn.lang);
-    let how = words.text(Msg::PickANumber, turn.lang);
-    let head = Messages::join(turn.lang, dont_know(turn.lang), ask);
-    format!("{head}\n{}\n{how}", list.join("\n"))
 }
 
 /// Which of `count` suggestions a reply picks: "2", "２", "2.", "第二个", "no. 2"...

@@ -3,13 +3,13 @@
 //! volunteered) the LLM, check order numbers against the buyer's account, then
 //! ask the next question, run the order tool, or hand off with the facts.
 
+use super::action::{self, Action, Reply};
 use super::orders::{Lookup, needs_sign_in};
 use super::pipeline::Turn;
 use super::prompts::SlotPrompt;
 use super::{BotError, BotService};
 use crate::domain::bot_messages::Msg;
 use crate::domain::commerce::OrderNumber;
-use crate::domain::handoff::HandoffReason;
 use crate::domain::intake::{
     Completion, IntakeState, IntakeStep, Intent, SlotKind, fill_from_message,
 };
@@ -54,8 +54,9 @@ const FILLER: &[&str] = &[
 ];
 
 impl BotService {
-    /// True when intake handled the message.
-    pub(super) async fn intake_step(&self, turn: &mut Turn) -> Result<bool, BotError> {
+    /// The intake's next question, its hand-off or the order tool's answer;
+    /// `Continue` when no intake runs or starts.
+    pub(super) async fn intake_step(&self, turn: &mut Turn) -> Result<Action, BotError> {
         let text = turn.facts.text.clone();
         let detected = self.catalog.detect(&text);
         let current = turn.session.intake.take();
@@ -69,14 +70,14 @@ impl BotService {
             (None, None) if !OrderNumber::find_in(&text).is_empty() => {
                 match self.catalog.get("order_status") {
                     Some(status) => (status, IntakeState::new(status)),
-                    None => return Ok(false),
+                    None => return Ok(Action::Continue),
                 }
             }
-            (None, None) => return Ok(false),
+            (None, None) => return Ok(Action::Continue),
         };
         if needs_sign_in(turn, intent.on_complete) {
             let sign_in = self.words(Msg::SignInFirst, turn.lang);
-            return self.say(turn, &sign_in).await.map(|_| true);
+            return Ok(Action::Reply(Reply::notice(sign_in)));
         }
         fill_from_message(
             intent,
@@ -107,37 +108,23 @@ impl BotService {
                 }
                 Lookup::NoAccount if intent.on_complete != Completion::HandOff => {
                     let sign_in = self.words(Msg::SignInFirst, turn.lang);
-                    return self.say(turn, &sign_in).await.map(|_| true);
+                    return Ok(Action::Reply(Reply::notice(sign_in)));
                 }
                 Lookup::NoAccount => {} // a person checks the order when they take over
             }
         }
         turn.session.slots.extend(state.slots.clone());
-        match state.next_step(intent, turn.lang) {
-            IntakeStep::Ask { question, .. } => {
-                let text = if notice.is_empty() {
-                    question
-                } else {
-                    format!("{notice}\n{question}")
-                };
-                turn.session.intake = Some(state);
-                self.say(turn, &text).await?;
-            }
-            IntakeStep::Complete(Completion::HandOff) => {
-                self.hand_off(turn, HandoffReason::IntakeComplete).await?;
-            }
-            IntakeStep::Complete(tool) => match order {
-                Some(order) => self.order_tool(turn, tool, &order).await?,
-                None => self.say(turn, &notice).await?,
-            },
-            IntakeStep::GaveUp => {
-                if !notice.is_empty() {
-                    self.say(turn, &notice).await?;
-                }
-                self.hand_off(turn, HandoffReason::IntakeGaveUp).await?;
-            }
+        let step = state.next_step(intent, turn.lang);
+        if matches!(step, IntakeStep::Ask { .. }) {
+            turn.session.intake = Some(state);
         }
-        Ok(true)
+        let tool = match (&step, order) {
+            (IntakeStep::Complete(tool), Some(order)) if *tool != Completion::HandOff => {
+                Some(self.order_tool(turn, *tool, &order).await?)
+            }
+            _ => None,
+        };
+        Ok(action::after_intake(step, notice, tool))
     }
 
     fn intent(&self, name: &str) -> Result<&Intent, BotError> {

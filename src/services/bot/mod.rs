@@ -1,10 +1,13 @@
 //! The bot: while it owns a conversation it answers each buyer message through
-//! one pipeline (services/bot/pipeline.rs): hand-off triggers, guided intake,
-//! order tools, then the knowledge base's verdict (curated answer at once,
-//! grounded LLM answer streamed, or hand-off with a packet). Messages of one
+//! one pipeline (services/bot/pipeline.rs): hand-off triggers, recommendations,
+//! answer-then-offer, guided intake, order tools, then the knowledge base's
+//! verdict (curated answer at once, grounded LLM answer streamed, the closest
+//! entries offered, or hand-off with a packet). Each step returns an action
+//! (services/bot/action.rs) and one executor carries it out. Messages of one
 //! conversation are handled one at a time, in order; different conversations
 //! run concurrently.
 
+pub mod action;
 pub mod answer;
 pub mod grounding;
 pub mod guard;

@@ -3,6 +3,7 @@
 //! an offer to start the process; the intake (order number, reason) starts only
 //! when the buyer takes up the offer or states a problem with an order.
 
+use super::action::{Action, Reply};
 use super::pipeline::Turn;
 use super::{BotError, BotService};
 use crate::domain::bot_messages::Msg;
@@ -131,32 +132,30 @@ impl BotService {
     }
 
     /// A policy question that an intake intent also matches, with a confident
-    /// curated answer: the answer goes out with the offer. True when it did.
-    pub(super) async fn answer_then_offer(&self, turn: &mut Turn) -> Result<bool, BotError> {
+    /// curated answer: the answer, with the offer after it.
+    pub(super) async fn answer_then_offer(&self, turn: &mut Turn) -> Result<Action, BotError> {
         let text = turn.facts.text.clone();
         if turn.session.intake.is_some() || !is_policy_question(&text) {
-            return Ok(false);
+            return Ok(Action::Continue);
         }
         let Some(process) = self
             .catalog
             .detect(&text)
             .and_then(|i| process_for(&i.name))
         else {
-            return Ok(false);
+            return Ok(Action::Continue);
         };
         let Ok(verdict) = self.ports.knowledge.decide(&text).await else {
-            return Ok(false); // intake as before
+            return Ok(Action::Continue); // intake as before
         };
         let verdict = self.for_member(turn, verdict).await;
         let (KbDecision::Curated, Some(best)) = (verdict.decision, verdict.hits.first()) else {
-            return Ok(false);
+            return Ok(Action::Continue);
         };
         turn.session.retrieved(&verdict.hits);
-        let best = best.clone();
         let offer = self.words(offer_text(process), turn.lang);
-        self.curated_with(turn, &best, Some(&offer)).await?;
         turn.session.offered_intent = Some(process.to_owned());
-        Ok(true)
+        Ok(Action::Reply(Reply::curated(best, Some(&offer))))
     }
 }
 

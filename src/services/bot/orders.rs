@@ -3,6 +3,7 @@
 //! An order of anyone else reads as "not found"; an anonymous buyer is asked to
 //! sign in.
 
+use super::action::Reply;
 use super::pipeline::Turn;
 use super::{BotError, BotService};
 use crate::domain::bot_messages::{Messages, Msg};
@@ -44,13 +45,13 @@ impl BotService {
         }
     }
 
-    /// Answers a completed order intent from the shop's data.
+    /// The answer to a completed order intent, from the shop's data.
     pub(super) async fn order_tool(
         &self,
-        turn: &mut Turn,
+        turn: &Turn,
         tool: Completion,
         order: &Order,
-    ) -> Result<(), BotError> {
+    ) -> Result<Reply, BotError> {
         let lang = turn.lang;
         let shipped = matches!(order.status, OrderStatus::Shipped | OrderStatus::Delivered);
         let shipment = match tool {
@@ -70,24 +71,20 @@ impl BotService {
             }
             Completion::OrderStatus | Completion::HandOff => describe_status(words, order, lang),
         };
-        turn.session
-            .unhelpful
-            .record(true, self.config.unhelpful_limit);
-        self.say(turn, &text).await?;
         // The words, then the order itself as a card (status, items, newest
         // tracking step) the buyer can look at again later in the chat.
+        let mut cards = Vec::new();
         if matches!(tool, Completion::TrackParcel | Completion::OrderStatus) {
             let card = OrderCard::new(order.clone(), shipment);
-            self.chat
-                .send_bot(
-                    &turn.id,
-                    MessageBody::OrderCard {
-                        card: Box::new(card),
-                    },
-                )
-                .await?;
+            cards.push(MessageBody::OrderCard {
+                card: Box::new(card),
+            });
         }
-        Ok(())
+        Ok(Reply {
+            helped: Some(true),
+            cards,
+            ..Reply::notice(text)
+        })
     }
 
     fn offset(&self) -> i32 {

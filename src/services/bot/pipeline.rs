@@ -1,13 +1,15 @@
-//! One buyer message through the pipeline: triggers, probing, intake and order
-//! tools, then the knowledge base. Each step either answers (and ends the turn)
-//! or passes the message on.
+//! One buyer message through the pipeline: triggers, probing, recommendations,
+//! answer-then-offer, intake and order tools, then the knowledge base. Each
+//! step returns an [`Action`]: `Continue` passes the message on, anything else
+//! ends the search, and [`BotService::execute`] carries it out.
 
+use super::action::{self, Action, HandOff, OfferEntries, Reply};
 use super::session::BotSession;
-use super::{BotError, BotService, guard};
+use super::{BotError, BotService};
 use crate::domain::analytics::Topic;
 use crate::domain::bot_messages::Msg;
 use crate::domain::conversation::{ConversationId, ConversationState};
-use crate::domain::handoff::{self, HandoffReason};
+use crate::domain::handoff::HandoffReason;
 use crate::domain::intake::MessageFacts;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation, MessageBody};
@@ -91,13 +93,18 @@ impl BotService {
             facts,
             profile,
         };
-        let outcome = if voice {
+        let decided = if voice {
             // The bot cannot listen (no speech recognition here): it says so
             // and asks for words, or a person, who can play the recording.
-            let text = self.words(Msg::VoiceReceived, turn.lang);
-            self.say(&mut turn, &text).await
+            Ok(Action::Reply(Reply::notice(
+                self.words(Msg::VoiceReceived, turn.lang),
+            )))
         } else {
-            self.run_pipeline(&mut turn).await
+            self.decide(&mut turn).await
+        };
+        let outcome = match decided {
+            Ok(action) => self.execute(&mut turn, action).await,
+            Err(error) => Err(error),
         };
         let now = self.clock.now_ms();
         self.sessions
@@ -106,46 +113,139 @@ impl BotService {
         outcome
     }
 
-    async fn run_pipeline(&self, turn: &mut Turn) -> Result<(), BotError> {
+    /// The steps in order, until one decides.
+    async fn decide(&self, turn: &mut Turn) -> Result<Action, BotError> {
         let text = turn.facts.text.clone();
-        if let Some(trigger) = handoff::trigger(&text) {
-            return self.hand_off(turn, trigger.reason()).await;
-        }
-        if handoff::says_unhelpful(&text) && !turn.session.bot_answers.is_empty() {
-            if turn
-                .session
-                .unhelpful
-                .record(false, self.config.unhelpful_limit)
-            {
-                return self.hand_off(turn, HandoffReason::UnhelpfulTurns).await;
-            }
-            let sorry = self.words(Msg::UnhelpfulSorry, turn.lang);
-            return self.say(turn, &sorry).await;
-        }
-        if guard::probes_instructions(&text) {
-            let refusal = self.words(Msg::OutOfScope, turn.lang);
-            return self.say(turn, &refusal).await;
-        }
         let offered = std::mem::take(&mut turn.session.suggestions);
-        if let Some(i) = super::answer::picked_suggestion(&text, offered.len()) {
-            return self.curated(turn, &offered[i]).await;
+        let first = action::first_look(
+            &text,
+            &mut turn.session,
+            &offered,
+            self.prompts.messages(),
+            self.config.unhelpful_limit,
+        );
+        if !first.is_continue() {
+            return Ok(first);
         }
-        if self.offer_recommendations(turn).await? {
-            return Ok(());
+        let recommended = self.offer_recommendations(turn).await?;
+        if !recommended.is_continue() {
+            return Ok(recommended);
         }
         let offered_intent = turn.session.offered_intent.take();
         self.take_up_offer(turn, offered_intent);
-        if self.answer_then_offer(turn).await? {
-            return Ok(());
+        let answered = self.answer_then_offer(turn).await?;
+        if !answered.is_continue() {
+            return Ok(answered);
         }
-        if self.intake_step(turn).await? {
-            return Ok(());
+        let intake = self.intake_step(turn).await?;
+        if !intake.is_continue() {
+            return Ok(intake);
         }
         if text.trim().is_empty() {
             let got_it = self.words(Msg::PictureReceived, turn.lang);
-            return self.say(turn, &got_it).await;
+            return Ok(Action::Reply(Reply::notice(got_it)));
         }
-        self.answer_from_knowledge(turn).await
+        Ok(self.answer_from_knowledge(turn).await)
+    }
+
+    /// Carries out what a step decided, and what that leads to in turn (a
+    /// streamed answer's outcome, the hand-off an unhelpful streak ends in).
+    pub(super) async fn execute(&self, turn: &mut Turn, action: Action) -> Result<(), BotError> {
+        let mut next = Some(action);
+        while let Some(action) = next.take() {
+            next = match action {
+                Action::Continue => None,
+                Action::Reply(reply) => self.reply(turn, reply).await?,
+                Action::Stream(generation) => Some(self.stream(turn, generation).await?),
+                Action::AskSlot { text, .. } => self.reply(turn, Reply::notice(text)).await?,
+                Action::HandOff(handoff) => {
+                    self.hand_over(turn, handoff).await?;
+                    None
+                }
+                Action::OfferEntries(offer) => self.offer_entries(turn, offer).await?,
+            };
+        }
+        Ok(())
+    }
+
+    /// Sends a reply and its cards; a hand-off follows when the reply ends an
+    /// unhelpful streak.
+    async fn reply(&self, turn: &mut Turn, reply: Reply) -> Result<Option<Action>, BotError> {
+        let limit_reached = reply.helped.is_some_and(|helped| {
+            turn.session
+                .unhelpful
+                .record(helped, self.config.unhelpful_limit)
+        });
+        self.send_answer(
+            turn,
+            reply.text,
+            reply.citations.clone(),
+            reply.source,
+            reply.stream_id,
+        )
+        .await?;
+        for citation in &reply.citations {
+            self.note_answered(&citation.entry_id).await;
+        }
+        self.send_cards(turn, reply.cards).await?;
+        Ok(limit_reached.then(|| Action::HandOff(HandOff::because(HandoffReason::UnhelpfulTurns))))
+    }
+
+    /// The don't-know reply with the closest entries to pick by number.
+    async fn offer_entries(
+        &self,
+        turn: &mut Turn,
+        offer: OfferEntries,
+    ) -> Result<Option<Action>, BotError> {
+        let text = action::offer_text(&offer.hits, self.prompts.messages(), turn.lang);
+        turn.session.suggestions = offer.hits;
+        let limit_reached = turn
+            .session
+            .unhelpful
+            .record(false, self.config.unhelpful_limit);
+        self.send_answer(
+            turn,
+            text,
+            Vec::new(),
+            AnswerSource::Generated,
+            offer.stream_id,
+        )
+        .await?;
+        if offer.unanswered {
+            self.log_unanswered(turn, HandoffReason::LowConfidence)
+                .await;
+        }
+        Ok(limit_reached.then(|| Action::HandOff(HandOff::because(HandoffReason::UnhelpfulTurns))))
+    }
+
+    async fn hand_over(&self, turn: &mut Turn, handoff: HandOff) -> Result<(), BotError> {
+        if let Some(notice) = handoff.notice {
+            self.say(turn, &notice).await?;
+        }
+        if handoff.unanswered {
+            self.log_unanswered(turn, handoff.reason).await;
+        }
+        self.hand_off(turn, handoff.reason).await
+    }
+
+    /// Product cards (the first one offered is what the chat is about, if
+    /// nothing was before) and order cards, after the words that introduce them.
+    async fn send_cards(&self, turn: &mut Turn, cards: Vec<MessageBody>) -> Result<(), BotError> {
+        for (i, card) in cards.into_iter().enumerate() {
+            let product = match &card {
+                MessageBody::ProductCard { card } if i == 0 => Some(card.sku.clone()),
+                _ => None,
+            };
+            let ack = self.chat.send_bot(&turn.id, card).await?;
+            if let Some(sku) = product {
+                let topic = Topic {
+                    product: Some(sku),
+                    ..Default::default()
+                };
+                self.tell_topic(turn, &ack.seq.to_string(), topic).await;
+            }
+        }
+        Ok(())
     }
 
     /// One of the bot's own messages (`prompts/messages.toml`) without placeholders.

@@ -8,6 +8,7 @@ pub mod import;
 mod indexing;
 mod port;
 mod search;
+mod wordings;
 
 pub use decide::{CalibrationReport, DecideOptions, Decision, DecisionPolicy};
 pub use entries::{EntryView, Usage, VersionView};
