@@ -85,6 +85,31 @@ pub(crate) async fn every<T, E, F, Fut>(
     }
 }
 
+/// A background worker's loop: runs `step` until shutdown. A step that
+/// returns a wait is followed by that pause, which `wake` cuts short; one
+/// that returns none (more work at hand) by the next step at once.
+pub(crate) async fn work_until_shutdown<F, Fut>(
+    wake: &tokio::sync::Notify,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<std::time::Duration>>,
+{
+    loop {
+        if let Some(wait) = step().await {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod import_graph {
     const STILL_ON_STORE: &[&str] = &[

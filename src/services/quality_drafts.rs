@@ -281,29 +281,21 @@ impl QaDraftService {
     }
 
     /// Drafts waiting reviews until shutdown; does nothing without a model.
-    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         if self.llm.is_none() {
             return;
         }
-        loop {
-            let idle = match self.step().await {
-                Ok(drafted) => !drafted,
+        super::work_until_shutdown(&self.wake, shutdown, || async {
+            match self.step().await {
+                Ok(true) => None,
+                Ok(false) => Some(IDLE_POLL),
                 Err(error) => {
                     tracing::warn!(%error, "quality drafts: the queue could not be read");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = shutdown.changed() => return,
+                    Some(IDLE_POLL)
                 }
             }
-            if *shutdown.borrow() {
-                return;
-            }
-        }
+        })
+        .await;
     }
 
     /// Takes one waiting review and drafts it; false when none waits (or the

@@ -126,29 +126,23 @@ impl WordingService {
     }
 
     /// Proposes wordings until shutdown; does nothing without a model.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
         if self.llm.is_none() {
             return;
         }
         self.running.store(true, Ordering::Relaxed);
-        loop {
-            let wait = match self.round(Some(&shutdown)).await {
+        let watched = shutdown.clone();
+        super::work_until_shutdown(&self.wake, shutdown, || async {
+            Some(match self.round(Some(&watched)).await {
                 Ok(report) if report.interrupted => RETRY_AFTER_YIELD,
                 Ok(_) => IDLE_POLL,
                 Err(error) => {
                     tracing::warn!(%error, "suggested wordings: the entries could not be read");
                     IDLE_POLL
                 }
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-        }
+            })
+        })
+        .await;
     }
 
     /// Looks for entries to propose wordings for now, rather than at the next poll.
