@@ -442,6 +442,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/api/v1/admin/invitation-rules", Staff(P::ManageBot), "visitors", "Add a rule: conditions, a bot or agent greeting, frequency caps").answers(&[201])
         .body(r#"{"name":"商品页停留","priority":0,"conditions":{"page_url_contains":"sku=","min_dwell_seconds":20,"sources":["search","ads"],"time_window":{"from":"09:00","to":"22:00"}},"action":{"kind":"bot","greeting":"您好，这款商品有什么想了解的吗？"},"caps":{"once_per_session":true,"per_day":2}}"#)
         .audited(AuditAction::SettingsChanged),
+    route("PUT", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Edit a rule, or switch it on or off: the whole rule, as when it was added; its counts stay")
+        .body(r#"{"name":"商品页停留","enabled":false,"priority":0,"conditions":{"page_url_contains":"sku=","min_dwell_seconds":30},"action":{"kind":"bot","greeting":"您好，这款商品有什么想了解的吗？"},"caps":{"once_per_session":true,"per_day":1}}"#)
+        .audited(AuditAction::SettingsChanged),
     route("DELETE", "/api/v1/admin/invitation-rules/{rule_id}", Staff(P::ManageBot), "visitors", "Delete a rule").answers(&[204])
         .audited(AuditAction::SettingsChanged),
     route("GET", "/api/v1/admin/agent-invitations", Staff(P::ManageBot), "visitors", "The invitations agents sent themselves from the visitor list, counted as a rule's: shown, accepted, and accepted chats that turned into a paid order"),

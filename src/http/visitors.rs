@@ -17,7 +17,7 @@ use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use futures::Stream;
 use serde::Deserialize;
@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v1/admin/invitation-rules/{rule_id}",
-            delete(delete_rule),
+            put(update_rule).delete(delete_rule),
         )
         .route("/api/v1/admin/agent-invitations", get(agent_invitations))
         .route("/api/v1/staff/products", get(products))
@@ -213,6 +213,16 @@ pub async fn create_rule(
         StatusCode::CREATED,
         Json(state.presence.add_rule(&staff, rule).await?),
     ))
+}
+
+/// The whole rule, as `create_rule` reads it (an edit, or a switch on or off).
+pub async fn update_rule(
+    State(state): State<AppState>,
+    Path(rule_id): Path<String>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<RuleView>, ApiError> {
+    let rule = InvitationRule::parse(body).map_err(PresenceError::from)?;
+    Ok(Json(state.presence.update_rule(&rule_id, rule).await?))
 }
 
 pub async fn delete_rule(

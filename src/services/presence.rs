@@ -768,13 +768,7 @@ impl PresenceService {
         staff: &StaffUser,
         rule: InvitationRule,
     ) -> Result<RuleView, PresenceError> {
-        if let RuleAction::Agent { agent_id, .. } = &rule.action {
-            match self.store.staff(agent_id).await {
-                Ok(_) => {}
-                Err(StoreError::NotFound) => return Err(PresenceError::UnknownAgent),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.check_agent(&rule).await?;
         let row = InvitationRuleRow {
             id: uuid::Uuid::now_v7().to_string(),
             priority: rule.priority,
@@ -794,6 +788,48 @@ impl PresenceService {
             accepted: 0,
             converted: 0,
         })
+    }
+
+    /// An admin edits a rule, or switches it on or off (the whole rule is
+    /// sent, as when it was added); what it achieved so far stays counted.
+    pub async fn update_rule(
+        &self,
+        id: &str,
+        rule: InvitationRule,
+    ) -> Result<RuleView, PresenceError> {
+        self.check_agent(&rule).await?;
+        let json = serde_json::to_string(&rule).expect("a rule serialises");
+        let updated = self
+            .store
+            .update_invitation_rule(id, &rule.name, rule.enabled, rule.priority, &json)
+            .await;
+        let created_at = match updated {
+            Err(StoreError::NotFound) => return Err(PresenceError::RuleNotFound),
+            other => other?,
+        };
+        *self.rules.lock().expect("rules lock") = None;
+        let counts = self.store.rule_counts().await?;
+        let count = counts.iter().find(|c| c.rule_id.as_deref() == Some(id));
+        Ok(RuleView {
+            id: id.to_owned(),
+            created_at,
+            rule,
+            shown: count.map_or(0, |c| c.shown),
+            accepted: count.map_or(0, |c| c.accepted),
+            converted: count.map_or(0, |c| c.converted),
+        })
+    }
+
+    /// An agent's greeting must name an existing staff account.
+    async fn check_agent(&self, rule: &InvitationRule) -> Result<(), PresenceError> {
+        let RuleAction::Agent { agent_id, .. } = &rule.action else {
+            return Ok(());
+        };
+        match self.store.staff(agent_id).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound) => Err(PresenceError::UnknownAgent),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn rule_views(&self) -> Result<Vec<RuleView>, PresenceError> {

@@ -6,7 +6,8 @@
 //! (`storage::demo_logs`), so the demo shop recommends from the start.
 //! Content similarity (the catalogue's e5 vectors in the vector index's
 //! `products` collection, `services::product_index`) is blended in at each
-//! learning; if it fails (the index unreachable), co-occurrence serves alone.
+//! learning (the first model serves co-occurrence alone while the catalogue
+//! is embedded); if it fails (the index unreachable), co-occurrence serves alone.
 
 use super::chat::{Actor, ChatError, ChatService};
 use super::product_index::ProductIndex;
@@ -200,28 +201,41 @@ impl Recommender {
         Ok((seeds, cart))
     }
 
-    /// The model. The first is learned on the spot; one older than a minute
-    /// keeps serving while a background task learns the next.
+    /// The model. The first is learned on the spot from co-occurrence alone
+    /// (seconds of arithmetic at most), and a background task blends in
+    /// content similarity at once: that embeds the whole catalogue on the
+    /// first learning, which no buyer waits for. One older than a minute keeps
+    /// serving while a background task learns the next.
     async fn model(&self) -> Result<Arc<ItemToItem>, RecommendError> {
         let now = self.clock.now_ms();
         let current = self.model.lock().expect("model lock").clone();
         let Some((at, model)) = current else {
-            let model = Arc::new(self.learner().learn(now).await?);
+            let model = Arc::new(self.learner().co_occurrence(now).await?);
             *self.model.lock().expect("model lock") = Some((now, model.clone()));
+            if self.content.is_some() {
+                self.learn_in_background(now);
+            }
             return Ok(model);
         };
-        if now - at >= RELEARN_AFTER_MS && !self.learning.swap(true, Ordering::AcqRel) {
-            let (learner, slot, learning) =
-                (self.learner(), self.model.clone(), self.learning.clone());
-            tokio::spawn(async move {
-                match learner.learn(now).await {
-                    Ok(model) => *slot.lock().expect("model lock") = Some((now, Arc::new(model))),
-                    Err(error) => tracing::warn!(%error, "recommendations not learned again"),
-                }
-                learning.store(false, Ordering::Release);
-            });
+        if now - at >= RELEARN_AFTER_MS {
+            self.learn_in_background(now);
         }
         Ok(model)
+    }
+
+    /// Learns the next model off the request path, unless one is being learned.
+    fn learn_in_background(&self, now: i64) {
+        if self.learning.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (learner, slot, learning) = (self.learner(), self.model.clone(), self.learning.clone());
+        tokio::spawn(async move {
+            match learner.learn(now).await {
+                Ok(model) => *slot.lock().expect("model lock") = Some((now, Arc::new(model))),
+                Err(error) => tracing::warn!(%error, "recommendations not learned again"),
+            }
+            learning.store(false, Ordering::Release);
+        });
     }
 
     fn learner(&self) -> Learner {
@@ -243,9 +257,18 @@ struct Learner {
 }
 
 impl Learner {
+    /// Co-occurrence blended with content similarity (when the index answers).
+    async fn learn(self, now: i64) -> Result<ItemToItem, RecommendError> {
+        let learned = self.co_occurrence(now).await?;
+        Ok(match self.content_neighbours().await {
+            Some(content) => learned.with_content(content, CONTENT_WEIGHT, CONTENT_PRIOR),
+            None => learned,
+        })
+    }
+
     /// The baskets of the shop's recent visits and orders (and the seeded
     /// ones), related on a blocking thread (it is seconds of arithmetic).
-    async fn learn(self, now: i64) -> Result<ItemToItem, RecommendError> {
+    async fn co_occurrence(&self, now: i64) -> Result<ItemToItem, RecommendError> {
         let mut baskets = self.seeded.as_ref().clone();
         for visit in self
             .store
@@ -269,13 +292,11 @@ impl Learner {
                 baskets.push(Basket::bought(order));
             }
         }
-        let learned = tokio::task::spawn_blocking(move || ItemToItem::learn(&baskets))
-            .await
-            .expect("learning does not panic");
-        Ok(match self.content_neighbours().await {
-            Some(content) => learned.with_content(content, CONTENT_WEIGHT, CONTENT_PRIOR),
-            None => learned,
-        })
+        Ok(
+            tokio::task::spawn_blocking(move || ItemToItem::learn(&baskets))
+                .await
+                .expect("learning does not panic"),
+        )
     }
 
     /// The catalogue's nearest products by content, when the shop lists its

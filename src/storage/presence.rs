@@ -343,6 +343,24 @@ impl Store {
         )
     }
 
+    /// Replaces a rule's name, switch, priority and body; its id, author and
+    /// creation time stay. The rule's creation time, or NotFound.
+    pub async fn update_invitation_rule(
+        &self,
+        id: &str,
+        name: &str,
+        enabled: bool,
+        priority: i64,
+        rule: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = "UPDATE invitation_rules SET name = $2, enabled = $3, priority = $4, rule = $5 \
+                   WHERE id = $1 RETURNING created_at";
+        let created_at = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(id).bind(name).bind(enabled).bind(priority).bind(rule)
+            .fetch_optional(pool).await?);
+        created_at.ok_or(StoreError::NotFound)
+    }
+
     pub async fn delete_invitation_rule(&self, id: &str) -> Result<(), StoreError> {
         let done = on_pool!(self, pool => sqlx::query("DELETE FROM invitation_rules WHERE id = $1")
             .bind(id).execute(pool).await?.rows_affected());

@@ -1119,3 +1119,107 @@ async fn invitations_agents_send_themselves_are_counted_on_their_own_line() {
         .await;
     assert_eq!(res.status(), 403, "the counts are the admin's");
 }
+
+/// The first heartbeat of a new browser on `url`: the invitation it got, if any.
+async fn invited_on(app: &TestApp, n: u32, url: &str) -> Value {
+    beat(app, json!({ "browser_id": browser(n), "url": url })).await["invitation"].clone()
+}
+
+async fn put_rule(app: &TestApp, staff: &StaffLogin, id: &str, rule: &Value) -> reqwest::Response {
+    let path = format!("/api/v1/admin/invitation-rules/{id}");
+    app.staff_send(reqwest::Method::PUT, staff, &path, rule.clone())
+        .await
+}
+
+/// An admin edits a rule and switches it off and on again: the edit takes
+/// effect at once, a rule switched off invites nobody, what the rule achieved
+/// stays counted, and a bad edit, an unknown rule or an agent's edit change
+/// nothing.
+#[tokio::test]
+async fn an_admin_edits_a_rule_and_switches_it_off_and_on() {
+    let app = spawn_app().await;
+    let admin = app.staff("admin-wang", Role::Admin).await;
+    let res = add_rule(&app, &admin, product_page_rule(json!({}))).await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let page = |sku: &str| format!("{SHOP}/item?sku={sku}");
+    assert_eq!(invited_on(&app, 1, &page("EB-003")).await["from"], "bot");
+
+    // Only the T-shirt pages now, with a greeting of their own.
+    const SHIRTS: &str = "T恤今天有优惠，想看看尺码吗？";
+    let mut edited = product_page_rule(json!({}));
+    edited["conditions"]["page_url_contains"] = json!("sku=TS-");
+    edited["action"]["greeting"] = json!(SHIRTS);
+    let res = put_rule(&app, &admin, &id, &edited).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let view: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&view["id"], &view["created_at"], &view["shown"]),
+        (&created["id"], &created["created_at"], &json!(1)),
+        "the same rule, its count kept: {view}"
+    );
+    assert_eq!(view["conditions"]["page_url_contains"], "sku=TS-");
+    assert!(invited_on(&app, 2, &page("EB-003")).await.is_null());
+    assert_eq!(
+        invited_on(&app, 3, &page("TS-002")).await["greeting"],
+        SHIRTS
+    );
+
+    // Switched off, it invites nobody, and the list says it is off.
+    let mut off = edited.clone();
+    off["enabled"] = json!(false);
+    let res = put_rule(&app, &admin, &id, &off).await;
+    assert_eq!(res.status(), 200);
+    assert!(invited_on(&app, 4, &page("TS-003")).await.is_null());
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&rules[0]["enabled"], &rules[0]["shown"]),
+        (&json!(false), &json!(2))
+    );
+
+    // Back on, it invites again.
+    let res = put_rule(&app, &admin, &id, &edited).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        invited_on(&app, 5, &page("TS-001")).await["greeting"],
+        SHIRTS
+    );
+
+    // Refused edits change nothing.
+    let mut colour = edited.clone();
+    colour["colour"] = json!("red");
+    let mut nobody = edited.clone();
+    nobody["action"] = json!({ "kind": "agent", "greeting": "hi", "agent_id": "nobody" });
+    for (rule, rule_id, status, code) in [
+        (&colour, id.as_str(), 400, "invalid_invitation_rule"),
+        (&nobody, id.as_str(), 400, "unknown_agent"),
+        (&off, "no-such-rule", 404, "invitation_rule_not_found"),
+    ] {
+        let res = put_rule(&app, &admin, rule_id, rule).await;
+        assert_eq!(res.status(), status, "{rule}");
+        assert_eq!(error_code(&res.json().await.unwrap()), code, "{rule}");
+    }
+    let agent = app.staff("agent-li", Role::Agent).await;
+    assert_eq!(put_rule(&app, &agent, &id, &off).await.status(), 403);
+    let rules: Value = app
+        .staff_get(&admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (
+            &rules[0]["enabled"],
+            &rules[0]["action"]["greeting"],
+            &rules[0]["shown"]
+        ),
+        (&json!(true), &json!(SHIRTS), &json!(3))
+    );
+}

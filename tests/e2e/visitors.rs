@@ -1,6 +1,7 @@
 //! Who is on the shop now, in the browser: a visitor who stays on a product
 //! page is invited by a rule, accepts, gets the product's card and adds it to
-//! the shop's cart from the chat; an agent watching the live visitor list sees
+//! the shop's cart from the chat, then asks the bot for a suggestion and gets
+//! recommended product cards; an agent watching the live visitor list sees
 //! a second visitor arrive and invites them, and that visitor gets the agent's
 //! greeting; in that chat the agent's product-card picker shows the products
 //! recommended for the buyer and one click sends one. Screenshots go to test-artifacts/e2e/<backend>/visitors-*.png.
@@ -47,7 +48,8 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
     let Some(chromedriver) = chromedriver_or_skip() else {
         return;
     };
-    let app = helpers::spawn_app().await;
+    // The bot is on: it answers the menu's 有什么推荐.
+    let app = super::spawn_shop().await;
     let new = NewStaff::parse(
         "agent-li",
         helpers::PASSWORD,
@@ -141,6 +143,24 @@ async fn a_rule_invites_a_visitor_who_adds_the_carded_product_and_an_agent_invit
             "the tapped button sent as the buyer's message",
             "[...document.querySelectorAll('li.msg.you')].some(li => li.textContent.includes('有什么推荐') && !li.classList.contains('failed') && !li.classList.contains('pending'))",
         )
+        .await;
+    // The bot recommends with product cards: products viewed with the one in
+    // the cart, not that one again.
+    let recommended = first
+        .wait_until_within(
+            "the bot's recommended product cards",
+            "(() => { const intro = [...document.querySelectorAll('li.msg.bot')].some(li => li.textContent.includes('为您推荐')); \
+               const skus = [...document.querySelectorAll('[data-testid=product-card]')].map(c => c.dataset.sku).filter(s => s !== 'EB-003'); \
+               return intro && skus.length >= 2 && skus; })()",
+            BEATS,
+        )
+        .await;
+    assert!(
+        recommended.as_array().unwrap().len() <= 3,
+        "three cards at most: {recommended}"
+    );
+    first
+        .screenshot(&out.join("visitors-recommended-cards-desktop.png"))
         .await;
     first.leave_frame().await;
 
@@ -443,4 +463,121 @@ async fn a_chat_opened_on_an_ad_landing_page_shows_in_the_admins_visitor_funnel(
     console
         .screenshot(&out.join("visitors-chat-visit-desktop.png"))
         .await;
+}
+
+/// The one rule the admin's API lists.
+async fn the_rule(app: &helpers::TestApp, admin: &helpers::StaffLogin) -> serde_json::Value {
+    let rules: serde_json::Value = app
+        .staff_get(admin, "/api/v1/admin/invitation-rules")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules.as_array().map(Vec::len), Some(1), "{rules}");
+    rules[0].clone()
+}
+
+/// An admin adds a proactive invitation rule in the console, edits it (the
+/// form shows the rule's values, saving keeps the same rule) and switches it
+/// off and on again; the list and the API agree at each step, and the page
+/// reads well at both widths. Screenshots: visitors-rules-*.png.
+#[tokio::test]
+async fn an_admin_adds_edits_and_switches_off_an_invitation_rule_in_the_console() {
+    let Some(chromedriver) = chromedriver_or_skip() else {
+        return;
+    };
+    let app = helpers::spawn_app().await;
+    let admin = app.staff("admin-rules", Role::Admin).await;
+    let driver = Driver::start(&chromedriver).await;
+    let console = driver.session(DESKTOP.0, DESKTOP.1).await;
+    agent_logs_in(&console, &app, "admin-rules").await;
+    console.click("[data-testid=nav-visitors]").await;
+    for (field, text) in [
+        ("rule-name", "购物车挽留"),
+        ("rule-page", "/cart"),
+        ("rule-cart", "199"),
+        ("rule-greeting", "购物车里的宝贝还在等您，有问题随时问我"),
+    ] {
+        let input = console
+            .wait_for(&format!("[data-testid=rule-form] [data-testid={field}]"))
+            .await;
+        console.type_into(&input, text).await;
+    }
+    console.click("[data-testid=rule-save]").await;
+    console
+        .wait_until(
+            "the rule listed",
+            "[...document.querySelectorAll('[data-testid=rule] strong')].some(s => s.textContent === '购物车挽留')",
+        )
+        .await;
+    let added = the_rule(&app, &admin).await;
+    assert_eq!(
+        added["conditions"],
+        json!({ "page_url_contains": "/cart", "min_cart_cents": 19900 }),
+        "{added}"
+    );
+
+    // The form takes the rule's values; a higher cart and a campaign are saved.
+    console
+        .click("[data-testid=rule] [data-testid=rule-edit]")
+        .await;
+    let shown = console
+        .wait_until(
+            "the form shows the rule",
+            "(() => { const f = document.querySelector('[data-testid=rule-form]'); \
+               return f && f.dataset.editing && ['rule-name', 'rule-page', 'rule-cart', 'rule-save'] \
+                 .map(id => { const n = f.querySelector(`[data-testid=${id}]`); return n.tagName === 'BUTTON' ? n.textContent : n.value; }); })()",
+        )
+        .await;
+    assert_eq!(shown, json!(["购物车挽留", "/cart", "199", "保存修改"]));
+    console
+        .run(
+            "document.querySelector('[data-testid=rule-cart]').value = '299'; \
+             document.querySelector('[data-testid=rule-campaign]').value = 'double12';",
+            json!([]),
+        )
+        .await;
+    console.click("[data-testid=rule-save]").await;
+    console
+        .wait_until(
+            "the edit saved and the form back to adding",
+            "document.querySelector('[data-testid=toast]:not([hidden])')?.textContent.includes('规则已保存') && \
+             document.querySelector('[data-testid=rule-form]')?.dataset.editing === ''",
+        )
+        .await;
+    let edited = the_rule(&app, &admin).await;
+    assert_eq!(edited["id"], added["id"], "the same rule");
+    assert_eq!(
+        edited["conditions"],
+        json!({ "page_url_contains": "/cart", "min_cart_cents": 29900, "utm_campaign": "double12" }),
+        "{edited}"
+    );
+
+    // Off, then on again: the list says so, the rule is otherwise unchanged.
+    let toggled_to = |label: &str, off: bool| {
+        format!(
+            "document.querySelector('[data-testid=rule] [data-testid=rule-toggle]')?.textContent === '{label}' && \
+             [...document.querySelectorAll('[data-testid=rule] .tag')].some(t => t.textContent === '已停用') === {off}"
+        )
+    };
+    console
+        .click("[data-testid=rule] [data-testid=rule-toggle]")
+        .await;
+    console
+        .wait_until("the rule shown off", &toggled_to("启用", true))
+        .await;
+    let off = the_rule(&app, &admin).await;
+    assert_eq!(off["enabled"], false);
+    assert_eq!(off["conditions"], edited["conditions"]);
+    page_is_sound(&console, "visitors-rules", false).await;
+    page_is_sound(&console, "visitors-rules", true).await;
+    console.resize(DESKTOP.0, DESKTOP.1).await;
+    console
+        .click("[data-testid=rule] [data-testid=rule-toggle]")
+        .await;
+    console
+        .wait_until("the rule shown on", &toggled_to("停用", false))
+        .await;
+    assert_eq!(the_rule(&app, &admin).await["enabled"], true);
+    console.quit().await;
 }

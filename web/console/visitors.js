@@ -3,7 +3,7 @@
 // visitors who left drop out), filtered and sorted; an agent invites one to
 // chat in one click. Admins also manage the proactive invitation rules here.
 
-import { del, el, get, post, query } from "./api.js";
+import { del, el, get, post, put, query } from "./api.js";
 import { addStrings, errorText, t } from "./i18n.js";
 
 addStrings(
@@ -20,13 +20,15 @@ addStrings(
     v_live: "实时", v_chatting: "已在对话",
     rules_h: "主动邀请规则", rule_name: "规则名称", rule_page: "页面网址包含", rule_dwell: "停留至少（秒）", rule_pages: "浏览至少（页）",
     rule_cart: "购物车至少（元）", rule_cart_items: "购物车至少（件）", rule_returning: "访客", rule_sources: "来源（可多选）",
-    rule_utm_source: "渠道（utm_source）", rule_campaign: "活动（utm_campaign）",
+    rule_utm_source: "渠道（如 baidu）", rule_campaign: "活动名称（如 double12）",
     rule_window: "时段", rule_levels: "会员等级（逗号分隔）", rule_action: "由谁问候", rule_bot: "机器人小二", rule_agent: "指定客服",
     rule_agent_id: "客服", rule_greeting_text: "问候语", rule_once: "每次访问最多一次", rule_per_day: "每天最多（次）", rule_add: "添加规则",
     rule_shown: (n) => `展示 ${n}`, rule_accepted: (n) => `接受 ${n}`, rule_converted: (n) => `成交 ${n}`, rule_delete: "删除", rule_off: "已停用", no_rules: "还没有邀请规则",
     agent_invitations: "客服手动邀请（访客列表）",
     error_invalid_invitation_rule: "规则有误：请检查各项条件", error_unknown_agent: "所选客服不存在", error_visitor_left: "访客已离开",
     error_visit_not_found: "访客已离开", error_invalid_greeting: "邀请语不能为空，且不超过 500 字",
+    rule_edit: "编辑", rule_save: "保存修改", rule_cancel: "取消", rule_editing: (n) => `正在编辑：${n}`,
+    rule_disable: "停用", rule_enable: "启用", rule_saved: "规则已保存", error_invitation_rule_not_found: "该规则已被删除",
   },
   {
     visitors: "Visitors", visitors_h: "On the shop now", visitors_n: (n) => `${n} visitor${n === 1 ? "" : "s"} on the shop`, no_visitors: "Nobody is on the shop right now",
@@ -41,13 +43,15 @@ addStrings(
     v_live: "Live", v_chatting: "In a chat",
     rules_h: "Proactive invitation rules", rule_name: "Rule name", rule_page: "Page URL contains", rule_dwell: "On page at least (s)", rule_pages: "Pages at least",
     rule_cart: "Cart at least (¥)", rule_cart_items: "Cart at least (items)", rule_returning: "Visitor", rule_sources: "Sources (any of)",
-    rule_utm_source: "Channel (utm_source)", rule_campaign: "Campaign (utm_campaign)",
+    rule_utm_source: "Channel (e.g. baidu)", rule_campaign: "Campaign (e.g. double12)",
     rule_window: "Time of day", rule_levels: "Member levels (comma separated)", rule_action: "Who greets", rule_bot: "The Xiaoer bot", rule_agent: "An agent",
     rule_agent_id: "Agent", rule_greeting_text: "Greeting", rule_once: "At most once a visit", rule_per_day: "At most a day", rule_add: "Add rule",
     rule_shown: (n) => `Shown ${n}`, rule_accepted: (n) => `Accepted ${n}`, rule_converted: (n) => `Ordered ${n}`, rule_delete: "Delete", rule_off: "Off", no_rules: "No invitation rules yet",
     agent_invitations: "Agents' own invitations (visitor list)",
     error_invalid_invitation_rule: "The rule is not valid: check its conditions", error_unknown_agent: "That agent does not exist", error_visitor_left: "The visitor has left",
     error_visit_not_found: "The visitor has left", error_invalid_greeting: "The greeting must be 1 to 500 characters",
+    rule_edit: "Edit", rule_save: "Save changes", rule_cancel: "Cancel", rule_editing: (n) => `Editing: ${n}`,
+    rule_disable: "Turn off", rule_enable: "Turn on", rule_saved: "Rule saved", error_invitation_rule_not_found: "That rule has been deleted",
   },
 );
 
@@ -219,6 +223,8 @@ export class Visitors {
           el("span", { class: "hint" }, r.action.greeting),
           " ",
           counts(r),
+          el("button", { type: "button", class: "link", testid: "rule-toggle", onclick: () => this.toggleRule(r) }, t(r.enabled ? "rule_disable" : "rule_enable")),
+          el("button", { type: "button", class: "link", testid: "rule-edit", onclick: () => this.editRule(r) }, t("rule_edit")),
           el("button", { type: "button", class: "link", onclick: () => this.deleteRule(r.id) }, t("rule_delete")),
         ),
       ),
@@ -226,6 +232,23 @@ export class Visitors {
     );
     const none = rules.length ? null : el("p", { class: "hint" }, t("no_rules"));
     this.rules.replaceChildren(el("h2", {}, t("rules_h")), none, list, await this.ruleForm());
+  }
+
+  /// Switches a rule on or off: the whole rule goes back with the switch flipped.
+  async toggleRule(rule) {
+    try {
+      await put(`/api/v1/admin/invitation-rules/${encodeURIComponent(rule.id)}`, { ...ruleBody(rule), enabled: !rule.enabled });
+      this.loadRules();
+    } catch (error) {
+      this.app.toast(errorText(error));
+    }
+  }
+
+  /// The form below the list takes the rule's values; saving replaces the rule.
+  async editRule(rule) {
+    const form = this.rules.querySelector("[data-testid=rule-form]");
+    form?.replaceWith(await this.ruleForm(rule));
+    this.rules.querySelector("[data-testid=rule-name]")?.focus();
   }
 
   async deleteRule(id) {
@@ -237,7 +260,8 @@ export class Visitors {
     }
   }
 
-  async ruleForm() {
+  /// The form that adds a rule, or edits `editing` (a listed rule).
+  async ruleForm(editing = null) {
     const agents = await get("/api/v1/staff/agents").catch(() => []);
     const input = (testid, attrs = {}) => el("input", { type: "text", testid, ...attrs });
     const f = {
@@ -260,19 +284,29 @@ export class Visitors {
       once: el("input", { type: "checkbox", checked: true, testid: "rule-once" }),
       perDay: input("rule-per-day", { type: "number", min: 1, max: 100 }),
     };
+    if (editing) fillForm(f, editing);
     const field = (key, node) => el("label", {}, el("span", {}, t(key)), node);
     const submit = async (e) => {
       e.preventDefault();
       try {
-        await post("/api/v1/admin/invitation-rules", ruleFrom(f));
+        if (editing) {
+          // What the form does not show (the switch, the priority, the shop's time zone) stays.
+          const kept = { enabled: editing.enabled, priority: editing.priority, utc_offset_minutes: editing.utc_offset_minutes };
+          await put(`/api/v1/admin/invitation-rules/${encodeURIComponent(editing.id)}`, { ...ruleFrom(f), ...kept });
+          this.app.toast(t("rule_saved"));
+        } else {
+          await post("/api/v1/admin/invitation-rules", ruleFrom(f));
+        }
         this.loadRules();
       } catch (error) {
         this.app.toast(errorText(error));
       }
     };
+    const cancel = editing && el("button", { type: "button", class: "link", testid: "rule-cancel", onclick: () => this.loadRules() }, t("rule_cancel"));
     return el(
       "form",
-      { class: "rule-form", testid: "rule-form", onsubmit: submit },
+      { class: "rule-form", testid: "rule-form", "data-editing": editing?.id ?? "", onsubmit: submit },
+      editing && el("p", { class: "hint", testid: "rule-editing" }, t("rule_editing", editing.name)),
       field("rule_name", f.name),
       field("rule_page", f.page),
       field("rule_dwell", f.dwell),
@@ -290,9 +324,45 @@ export class Visitors {
       field("rule_greeting_text", f.greeting),
       el("label", { class: "check" }, f.once, t("rule_once")),
       field("rule_per_day", f.perDay),
-      el("button", { type: "submit", testid: "rule-save" }, t("rule_add")),
+      el("button", { type: "submit", testid: "rule-save" }, t(editing ? "rule_save" : "rule_add")),
+      cancel,
     );
   }
+}
+
+/// A listed rule as the API takes it back (without its id and counts).
+function ruleBody(r) {
+  return {
+    name: r.name, enabled: r.enabled, priority: r.priority, conditions: r.conditions,
+    action: r.action, caps: r.caps, utc_offset_minutes: r.utc_offset_minutes,
+  };
+}
+
+/// The form shows a listed rule: the inverse of ruleFrom.
+function fillForm(f, r) {
+  const c = r.conditions || {};
+  const set = (node, value) => { node.value = value === undefined || value === null ? "" : String(value); };
+  set(f.name, r.name);
+  set(f.page, c.page_url_contains);
+  set(f.dwell, c.min_dwell_seconds);
+  set(f.pages, c.min_pages);
+  set(f.cart, c.min_cart_cents === undefined ? undefined : c.min_cart_cents / 100);
+  set(f.cartItems, c.min_cart_items);
+  set(f.returning, c.returning === undefined ? "" : String(c.returning));
+  for (const label of f.sources) {
+    const box = label.querySelector("input");
+    box.checked = (c.sources || []).includes(box.value);
+  }
+  set(f.utmSource, c.utm_source);
+  set(f.campaign, c.utm_campaign);
+  set(f.from, c.time_window?.from);
+  set(f.to, c.time_window?.to);
+  set(f.levels, (c.member_levels || []).join(", "));
+  set(f.kind, r.action.kind);
+  if (r.action.kind === "agent") set(f.agent, r.action.agent_id);
+  set(f.greeting, r.action.greeting);
+  f.once.checked = r.caps.once_per_session;
+  set(f.perDay, r.caps.per_day);
 }
 
 /// The rule the form describes; empty fields are left out (no condition).
