@@ -77,8 +77,9 @@ fn key(text: &str) -> String {
 }
 
 /// The proposals in the model's output: one per line, with list numbering,
-/// bullets and quotes taken off. A heading (a line ending in a colon) is
-/// skipped, and a line is dropped when it repeats one of the
+/// bullets and quotes taken off. A heading (a line ending in a colon) and a
+/// line that writes back one of the prompt's fields ("答案：…") are skipped,
+/// and a line is dropped when it repeats one of the
 /// entry's wordings or an earlier line (ignoring case, spaces and
 /// punctuation), is too short or too long, or is not in the entry's language
 /// (a Chinese entry's proposals must hold Chinese, an English one's none).
@@ -88,8 +89,8 @@ pub fn proposals(output: &str, existing: &[&str], locale: Locale) -> Vec<String>
     let mut out = Vec::new();
     for line in output.lines() {
         let text = strip_list_marks(line);
-        if text.ends_with([':', '：']) {
-            continue; // a heading ("以下是改写："), not a question
+        if text.ends_with([':', '：']) || echoes_the_prompt(&text) {
+            continue; // a heading ("以下是改写："), or the prompt's own fields
         }
         let chars = text.chars().count();
         if !(MIN_CHARS..=MAX_CHARS.min(MAX_QUESTION_CHARS)).contains(&chars) {
@@ -109,6 +110,30 @@ pub fn proposals(output: &str, existing: &[&str], locale: Locale) -> Vec<String>
         }
     }
     out
+}
+
+/// The fields of `prompts/paraphrase.j2`, which a small model sometimes
+/// writes back ("问题：… | 已有说法：… | 答案：…"): such a line is the prompt
+/// echoed, never a wording, whatever follows the label.
+fn echoes_the_prompt(text: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "问题",
+        "已有说法",
+        "答案",
+        "说法",
+        "示例",
+        "question",
+        "other wordings",
+        "answer",
+        "wordings",
+        "example",
+    ];
+    let lower = text.to_lowercase();
+    LABELS.iter().any(|label| {
+        lower
+            .strip_prefix(label)
+            .is_some_and(|rest| rest.trim_start().starts_with([':', '：']))
+    })
 }
 
 /// "1. 怎么退货", "- 怎么退货", "（2）“怎么退货”" → "怎么退货".
@@ -191,6 +216,25 @@ mod tests {
         assert_eq!(en, ["Can I send it back?", "how do I return an item"]);
         let long = "很".repeat(MAX_CHARS + 1);
         assert!(proposals(&long, &[], Locale::Zh).is_empty());
+    }
+
+    #[test]
+    fn lines_that_echo_the_prompts_fields_are_dropped() {
+        let output = "问题：花呗充话费充错了，能退回来吗\n已有说法：花呗充值错了能退吗\n答案：充错了可以申请退款。\n说法： 充错话费了怎么退\n话费充错号了能退款不";
+        assert_eq!(
+            proposals(output, &["花呗充话费充错了，能退回来吗"], Locale::Zh),
+            ["话费充错号了能退款不"]
+        );
+        let en = "Question: Who pays for return shipping\nAnswer : We pay.\nDo I pay the postage to send it back";
+        assert_eq!(
+            proposals(en, &[], Locale::En),
+            ["Do I pay the postage to send it back"]
+        );
+        // A wording that merely starts with one of the words stays.
+        assert_eq!(
+            proposals("问题商品怎么退", &[], Locale::Zh),
+            ["问题商品怎么退"]
+        );
     }
 
     #[test]

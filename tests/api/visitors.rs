@@ -89,6 +89,22 @@ pub(crate) fn buyer_of(started: &Value) -> Buyer {
     }
 }
 
+/// The invited buyer asks about a size, then pays an order at the shop (the
+/// demo store's own write), which counts the invitation as converted.
+async fn asks_then_pays(app: &TestApp, buyer: &Buyer, order_no: &str) {
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(app.buyer_send(buyer, &id, "有 L 码吗").await.status(), 201);
+    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, 0)
+        .await
+        .unwrap();
+    let order = xiaoer::domain::commerce::OrderNumber::parse(order_no).unwrap();
+    let now = xiaoer::ports::Clock::now_ms(app.state.clock.as_ref());
+    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
+    shop.place_order(&order, "buyer_invited", paid, now, "TS-001", 1)
+        .await
+        .unwrap();
+}
+
 fn messages(events: &[Value]) -> Vec<&Value> {
     events.iter().filter(|e| e["kind"] == "message").collect()
 }
@@ -777,18 +793,7 @@ async fn accepting_a_bot_invitation_on_a_product_page_greets_and_shows_that_prod
     // The buyer asks, then pays an order: the rule counts a conversion once
     // the sweep finds it.
     let buyer = buyer_of(&started);
-    let id = uuid::Uuid::new_v4().to_string();
-    let res = app.buyer_send(&buyer, &id, "有 L 码吗").await;
-    assert_eq!(res.status(), 201);
-    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, 0)
-        .await
-        .unwrap();
-    let order = xiaoer::domain::commerce::OrderNumber::parse("XE20261130555").unwrap();
-    let now = xiaoer::ports::Clock::now_ms(app.state.clock.as_ref());
-    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
-    shop.place_order(&order, "buyer_invited", paid, now, "TS-001", 1)
-        .await
-        .unwrap();
+    asks_then_pays(&app, &buyer, "XE20261130555").await;
     let mut converted = Value::Null;
     for _ in 0..200 {
         // Analytics folds the buyer's message asynchronously; sweep until seen.
@@ -1071,17 +1076,7 @@ async fn invitations_agents_send_themselves_are_counted_on_their_own_line() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let buyer = buyer_of(&res.json().await.unwrap());
-    let id = uuid::Uuid::new_v4().to_string();
-    assert_eq!(app.buyer_send(&buyer, &id, "有 L 码吗").await.status(), 201);
-    let shop = xiaoer::storage::demo_store::DemoStore::open(&app.data_dir, 0)
-        .await
-        .unwrap();
-    let order = xiaoer::domain::commerce::OrderNumber::parse("XE20261130556").unwrap();
-    let now = xiaoer::ports::Clock::now_ms(app.state.clock.as_ref());
-    let paid = xiaoer::domain::commerce::OrderStatus::Paid;
-    shop.place_order(&order, "buyer_invited", paid, now, "TS-001", 1)
-        .await
-        .unwrap();
+    asks_then_pays(&app, &buyer, "XE20261130556").await;
     let mut counts = Value::Null;
     for _ in 0..200 {
         // Analytics folds the buyer's message asynchronously; sweep until seen.
