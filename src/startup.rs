@@ -322,7 +322,7 @@ impl Application {
         let products_index =
             open_index_named(&settings, models.embedder.dim(), IndexCollection::Products).await?;
         let recommender = Arc::new(crate::services::recommend::Recommender::new(
-            store.clone(),
+            Arc::new(store.clone()),
             commerce.clone(),
             chat.clone(),
             clock.clone(),

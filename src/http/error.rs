@@ -1153,7 +1153,7 @@ impl From<crate::services::recommend::RecommendError> for ApiError {
                 }
             }
             RecommendError::Chat(inner) => inner.into(),
-            RecommendError::Store(inner) => ApiError::Internal(inner.to_string()),
+            RecommendError::Records(inner) => ApiError::Internal(inner.to_string()),
         }
     }
 }

@@ -527,3 +527,33 @@ pub trait WordingSuggestions: Send + Sync {
         now: i64,
     ) -> Result<bool, RepoError>;
 }
+
+// ---- shopping history ---------------------------------------------------------
+
+/// What a buyer's page last reported, and the shop account they signed in with.
+#[derive(Debug, Clone, Default)]
+pub struct BuyerContext {
+    pub context: Option<crate::domain::visitor::VisitorContext>,
+    pub shop_account_id: Option<String>,
+}
+
+/// What recommendations learn from and start with: the shop's visits (their
+/// pages and carts) and a buyer's own visits and reported context. A visit or
+/// a context that does not read back is left out, as if it were not there.
+#[async_trait]
+pub trait ShoppingHistory: Send + Sync {
+    /// A buyer's latest visits, newest first.
+    async fn visits_of(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::presence::VisitState>, RepoError>;
+    /// The shop's visits seen since `since`, newest first, at most `limit`.
+    async fn visits_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::presence::VisitState>, RepoError>;
+    /// `NotFound` for an unknown buyer.
+    async fn buyer_context(&self, visitor_id: &str) -> Result<BuyerContext, RepoError>;
+}

@@ -124,7 +124,6 @@ mod import_graph {
         "presence.rs",
         "privacy.rs",
         "quality.rs",
-        "recommend.rs",
         "routing.rs",
         "skill_groups.rs",
         "staff.rs",

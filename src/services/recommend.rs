@@ -14,11 +14,9 @@ use super::product_index::ProductIndex;
 use super::staff::StaffUser;
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::conversation::ConversationId;
-use crate::domain::presence::VisitState;
 use crate::domain::recommend::{Basket, CONTENT_PRIOR, CONTENT_WEIGHT, ItemToItem};
-use crate::domain::visitor::VisitorContext;
+use crate::ports::repositories::{RepoError, ShoppingHistory};
 use crate::ports::{Clock, Commerce, CommerceError};
-use crate::storage::{Store, StoreError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,14 +44,14 @@ pub enum RecommendError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
 }
 
 /// A model and when it was learned.
 type Learned = (i64, Arc<ItemToItem>);
 
 pub struct Recommender {
-    store: Store,
+    history: Arc<dyn ShoppingHistory>,
     commerce: Arc<dyn Commerce>,
     chat: Arc<ChatService>,
     clock: Arc<dyn Clock>,
@@ -67,7 +65,7 @@ pub struct Recommender {
 
 impl Recommender {
     pub fn new(
-        store: Store,
+        history: Arc<dyn ShoppingHistory>,
         commerce: Arc<dyn Commerce>,
         chat: Arc<ChatService>,
         clock: Arc<dyn Clock>,
@@ -75,7 +73,7 @@ impl Recommender {
         content: Option<Arc<ProductIndex>>,
     ) -> Self {
         Self {
-            store,
+            history,
             commerce,
             chat,
             clock,
@@ -157,10 +155,7 @@ impl Recommender {
     ) -> Result<(Vec<String>, HashSet<String>), RecommendError> {
         let mut seeds: Vec<String> = Vec::new();
         let mut cart = HashSet::new();
-        for visit in self.store.visits_of_visitor(visitor_id, 5).await? {
-            let Ok(state) = serde_json::from_str::<VisitState>(&visit.state) else {
-                continue;
-            };
+        for state in self.history.visits_of(visitor_id, 5).await? {
             for page in state.pages.iter().rev() {
                 if let Some(sku) = Sku::of_page(&page.url) {
                     add_once(sku.as_str().to_owned(), &mut seeds);
@@ -168,12 +163,8 @@ impl Recommender {
             }
             cart.extend(state.cart.into_iter().map(|item| item.sku));
         }
-        let visitor = self.store.visitor(visitor_id).await?;
-        if let Some(context) = visitor
-            .context
-            .as_deref()
-            .and_then(|c| serde_json::from_str::<VisitorContext>(c).ok())
-        {
+        let buyer = self.history.buyer_context(visitor_id).await?;
+        if let Some(context) = buyer.context {
             let pages = context
                 .current_page
                 .iter()
@@ -190,7 +181,7 @@ impl Recommender {
         for sku in in_cart {
             add_once(sku.clone(), &mut seeds);
         }
-        if let Some(account) = visitor.shop_account_id.as_deref() {
+        if let Some(account) = buyer.shop_account_id.as_deref() {
             for order in self.commerce.recent_orders(account, 5).await? {
                 for line in order.lines {
                     add_once(line.sku, &mut seeds);
@@ -240,7 +231,7 @@ impl Recommender {
 
     fn learner(&self) -> Learner {
         Learner {
-            store: self.store.clone(),
+            history: self.history.clone(),
             commerce: self.commerce.clone(),
             seeded: self.seeded.clone(),
             content: self.content.clone(),
@@ -250,7 +241,7 @@ impl Recommender {
 
 /// What a model is learned from.
 struct Learner {
-    store: Store,
+    history: Arc<dyn ShoppingHistory>,
     commerce: Arc<dyn Commerce>,
     seeded: Arc<Vec<Basket>>,
     content: Option<Arc<ProductIndex>>,
@@ -270,21 +261,19 @@ impl Learner {
     /// ones), related on a blocking thread (it is seconds of arithmetic).
     async fn co_occurrence(&self, now: i64) -> Result<ItemToItem, RecommendError> {
         let mut baskets = self.seeded.as_ref().clone();
-        for visit in self
-            .store
-            .visits_seen_since(now - LEARN_WINDOW_MS, LEARN_FROM_VISITS)
+        for state in self
+            .history
+            .visits_since(now - LEARN_WINDOW_MS, LEARN_FROM_VISITS)
             .await?
         {
-            if let Ok(state) = serde_json::from_str::<VisitState>(&visit.state) {
-                let skus: Vec<String> = state
-                    .pages
-                    .iter()
-                    .filter_map(|p| Sku::of_page(&p.url))
-                    .map(|s| s.as_str().to_owned())
-                    .collect();
-                if skus.len() > 1 {
-                    baskets.push(Basket::viewed(skus));
-                }
+            let skus: Vec<String> = state
+                .pages
+                .iter()
+                .filter_map(|p| Sku::of_page(&p.url))
+                .map(|s| s.as_str().to_owned())
+                .collect();
+            if skus.len() > 1 {
+                baskets.push(Basket::viewed(skus));
             }
         }
         for order in self.commerce.order_baskets(LEARN_FROM_ORDERS).await? {

@@ -467,3 +467,50 @@ impl Store {
         Ok((visit.unwrap_or(0), day.unwrap_or(0)))
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::ShoppingHistory for Store {
+    async fn visits_of(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::presence::VisitState>, crate::ports::repositories::RepoError>
+    {
+        Ok(visit_states(
+            Store::visits_of_visitor(self, visitor_id, limit).await?,
+        ))
+    }
+
+    async fn visits_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::presence::VisitState>, crate::ports::repositories::RepoError>
+    {
+        Ok(visit_states(
+            Store::visits_seen_since(self, since, limit).await?,
+        ))
+    }
+
+    async fn buyer_context(
+        &self,
+        visitor_id: &str,
+    ) -> Result<crate::ports::repositories::BuyerContext, crate::ports::repositories::RepoError>
+    {
+        let visitor = Store::visitor(self, visitor_id).await?;
+        Ok(crate::ports::repositories::BuyerContext {
+            context: visitor
+                .context
+                .as_deref()
+                .and_then(|c| serde_json::from_str(c).ok()),
+            shop_account_id: visitor.shop_account_id,
+        })
+    }
+}
+
+/// The visits' states that read back.
+fn visit_states(rows: Vec<VisitRow>) -> Vec<crate::domain::presence::VisitState> {
+    rows.iter()
+        .filter_map(|row| serde_json::from_str(&row.state).ok())
+        .collect()
+}
