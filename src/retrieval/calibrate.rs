@@ -13,6 +13,8 @@
 //!   questions the KB answers (right if their own entry ranks first), and fold
 //!   k's wordings of group k's entries are questions it does not answer (any
 //!   answer would be wrong): the nearest kind of out-of-scope question there is;
+//!   the fold's classifier learns the same small-talk class as the KB's own
+//!   (`small_talk`), so that its probabilities are the ones the bot will see;
 //! - each is ranked the way `decide` ranks (exact dense search over the kept
 //!   wordings, BM25 over their terms, the fold's classifier, `rank`), and the
 //!   best entry's fused score and lead over the runner-up are recorded;
@@ -105,14 +107,18 @@ impl Sample {
 
 /// Cross-validated samples of the KB (`examples`: its question points). Empty
 /// when the KB is too small or too thin to hold anything out.
-pub fn cross_validate(examples: &[StoredVectors], weights: &FusionWeights) -> Vec<Sample> {
+pub fn cross_validate(
+    examples: &[StoredVectors],
+    small_talk: &[StoredVectors],
+    weights: &FusionWeights,
+) -> Vec<Sample> {
     let Some((places, entries)) = deal(examples) else {
         return Vec::new();
     };
     let per_entry_cap = (MAX_TRAIN_WORDINGS / entries).max(8);
     let mut samples = Vec::new();
     for k in 0..FOLDS {
-        match fold_samples(examples, &places, k, per_entry_cap, weights) {
+        match fold_samples(examples, small_talk, &places, k, per_entry_cap, weights) {
             Ok(s) => samples.extend(s),
             Err(e) => {
                 tracing::warn!(error = %e, "calibration: dense search failed");
@@ -171,6 +177,7 @@ fn deal(examples: &[StoredVectors]) -> Option<(Vec<Place>, usize)> {
 /// Fold `k`: trains on the wordings it keeps and ranks the ones it holds out.
 fn fold_samples(
     examples: &[StoredVectors],
+    small_talk: &[StoredVectors],
     places: &[Place],
     k: usize,
     per_entry_cap: usize,
@@ -187,7 +194,7 @@ fn fold_samples(
         .collect();
     let step = held.len().div_ceil(MAX_QUERIES_PER_FOLD).max(1);
     let held: Vec<usize> = held.into_iter().step_by(step).collect();
-    let Some(classifier) = Classifier::train(&train) else {
+    let Some(classifier) = Classifier::train(&train, small_talk) else {
         return Ok(Vec::new());
     };
     let fold = Fold::new(&train);
@@ -525,7 +532,7 @@ pub(crate) mod tests {
     #[test]
     fn cross_validation_holds_out_wordings_and_whole_entries() {
         let examples = kb(12, 10);
-        let samples = cross_validate(&examples, &FusionWeights::default());
+        let samples = cross_validate(&examples, &[], &FusionWeights::default());
         // Every wording is held out once: 120 questions. In fold k the 3 entries
         // of group k are left out whole; 3 of each one's 10 wordings fall in
         // fold k (positions 0, 4 and 8), so 4 folds x 3 entries x 3 are unanswerable.
@@ -554,8 +561,8 @@ pub(crate) mod tests {
     #[test]
     fn a_kb_with_too_few_entries_or_wordings_is_not_cross_validated() {
         let w = FusionWeights::default();
-        assert!(cross_validate(&kb(5, 12), &w).is_empty());
-        assert!(cross_validate(&kb(12, 9), &w).is_empty());
-        assert!(!cross_validate(&kb(8, 10), &w).is_empty());
+        assert!(cross_validate(&kb(5, 12), &[], &w).is_empty());
+        assert!(cross_validate(&kb(12, 9), &[], &w).is_empty());
+        assert!(!cross_validate(&kb(8, 10), &[], &w).is_empty());
     }
 }

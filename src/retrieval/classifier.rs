@@ -10,6 +10,7 @@
 
 use super::index::StoredVectors;
 use super::lexical::SparseVector;
+use super::small_talk::NONE_OF_THE_ENTRIES;
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 
@@ -44,8 +45,10 @@ struct Features {
 }
 
 impl Classifier {
-    /// None when there is too little to learn from.
-    pub fn train(examples: &[StoredVectors]) -> Option<Classifier> {
+    /// None when there is too little to learn from. `small_talk`: messages
+    /// that no entry answers (`small_talk::apart_from`), learned as one more
+    /// class that `predict` leaves out.
+    pub fn train(examples: &[StoredVectors], small_talk: &[StoredVectors]) -> Option<Classifier> {
         let mut labels: Vec<String> = examples.iter().map(|e| e.entry_id.clone()).collect();
         labels.sort();
         labels.dedup();
@@ -54,6 +57,14 @@ impl Classifier {
         {
             return None;
         }
+        let all: Vec<StoredVectors>;
+        let examples = if small_talk.is_empty() {
+            examples
+        } else {
+            labels.push(NONE_OF_THE_ENTRIES.to_string());
+            all = examples.iter().chain(small_talk).cloned().collect();
+            &all
+        };
         match train_softmax(examples, labels) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -64,7 +75,8 @@ impl Classifier {
     }
 
     /// Probability of each entry for a query: its unit dense vector and its
-    /// lexical document vector (`Segmenter::document_vector`).
+    /// lexical document vector (`Segmenter::document_vector`). What the
+    /// small-talk class takes is left out, so the entries' sum to less than 1.
     pub fn predict(&self, dense: &[f32], lexical: &SparseVector) -> HashMap<String, f32> {
         let c = self.labels.len();
         let f = self.features(dense, lexical);
@@ -78,11 +90,20 @@ impl Classifier {
             logits.iter_mut().zip(row).for_each(|(l, w)| *l += x * w);
         }
         softmax_scaled(&mut logits);
-        self.labels.iter().cloned().zip(logits).collect()
+        self.labels
+            .iter()
+            .cloned()
+            .zip(logits)
+            .filter(|(l, _)| l != NONE_OF_THE_ENTRIES)
+            .collect()
     }
 
+    /// Entries it tells apart (the small-talk class not counted).
     pub fn classes(&self) -> usize {
-        self.labels.len()
+        self.labels
+            .iter()
+            .filter(|l| *l != NONE_OF_THE_ENTRIES)
+            .count()
     }
 
     fn features(&self, dense: &[f32], lexical: &SparseVector) -> Features {
@@ -278,7 +299,7 @@ mod tests {
             ex.push(example("b", unit([e, 1.0, 0.0]), &[]));
             ex.push(example("c", unit([0.0, e, 1.0]), &[]));
         }
-        let clf = Classifier::train(&ex).expect("trained");
+        let clf = Classifier::train(&ex, &[]).expect("trained");
         let none = SparseVector::default();
         let p = clf.predict(&unit([0.9, 0.1, 0.0]), &none);
         assert!(p["a"] > 0.8, "{p:?}");
@@ -295,7 +316,7 @@ mod tests {
             ex.push(example("arrival", same.clone(), &[1, 10 + i]));
             ex.push(example("delivery", same.clone(), &[2, 20 + i]));
         }
-        let clf = Classifier::train(&ex).expect("trained");
+        let clf = Classifier::train(&ex, &[]).expect("trained");
         let q = |t: u32| SparseVector {
             indices: vec![t],
             values: vec![1.0],
@@ -313,6 +334,30 @@ mod tests {
             example("a", unit([1.0, 0.0, 0.0]), &[1]),
             example("b", unit([0.0, 1.0, 0.0]), &[2]),
         ];
-        assert!(Classifier::train(&ex).is_none());
+        assert!(Classifier::train(&ex, &[]).is_none());
+    }
+
+    #[test]
+    fn small_talk_keeps_its_probability_away_from_the_entries() {
+        let mut ex = Vec::new();
+        let mut chat = Vec::new();
+        for i in 0..5 {
+            let e = i as f32 * 0.05;
+            ex.push(example("a", unit([1.0, e, 0.0]), &[]));
+            ex.push(example("b", unit([e, 1.0, 0.0]), &[]));
+            chat.push(example(NONE_OF_THE_ENTRIES, unit([e, 0.0, 1.0]), &[]));
+        }
+        let none = SparseVector::default();
+        let chatty = unit([0.1, 0.2, 0.9]);
+        let without = Classifier::train(&ex, &[]).expect("trained");
+        let with = Classifier::train(&ex, &chat).expect("trained");
+        // Without the class, the chatter goes to the nearest entry.
+        assert!(without.predict(&chatty, &none)["b"] > 0.6);
+        let p = with.predict(&chatty, &none);
+        assert!(!p.contains_key(NONE_OF_THE_ENTRIES), "{p:?}");
+        assert!(p["a"] + p["b"] < 0.3, "{p:?}");
+        // An entry's own question keeps its probability.
+        assert!(with.predict(&unit([1.0, 0.1, 0.0]), &none)["a"] > 0.8);
+        assert_eq!(with.classes(), 2);
     }
 }

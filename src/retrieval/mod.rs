@@ -11,4 +11,5 @@ pub use crate::ports::vector_index as index; // the port its adapters implement
 pub mod lexical; // jieba + Snowball tokens, BM25-style sparse vectors
 pub mod rank; // per-entry fusion of dense, lexical and classifier signals
 pub mod remote; // a Qdrant server through qdrant-client
+pub mod small_talk; // chit-chat as the classifier's "none of the entries" class
 pub mod suggest; // typo-tolerant question suggestions

@@ -11,6 +11,7 @@ use crate::retrieval::calibrate::{self, Fitted};
 use crate::retrieval::chunk::{MAX_CHUNK_CHARS, chunk_markdown};
 use crate::retrieval::classifier::Classifier;
 use crate::retrieval::rank::FusionWeights;
+use crate::retrieval::small_talk;
 use crate::retrieval::suggest::SuggestIndex;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,8 @@ pub(super) struct Models {
     pub suggest: RwLock<Arc<SuggestIndex>>,
     /// The knowledge base's revision these models were trained on.
     pub trained_on: Mutex<Option<KbRevision>>,
+    /// The shipped small talk (`retrieval::small_talk`), embedded once.
+    pub small_talk: tokio::sync::OnceCell<Arc<Vec<StoredVectors>>>,
 }
 
 /// Fits the KB's confidence calibration off the request path: a fit
@@ -60,6 +63,8 @@ struct CalibrationJob {
     /// The KB's question vectors, when it has a classifier; none, when the
     /// shipped calibration applies.
     examples: Option<Vec<StoredVectors>>,
+    /// The small talk its classifier learned as "none of the entries".
+    small_talk: Vec<StoredVectors>,
     weights: FusionWeights,
     oos_share: f32,
 }
@@ -80,6 +85,7 @@ impl Calibrator {
     fn submit(
         self: &Arc<Self>,
         examples: Option<Vec<StoredVectors>>,
+        small_talk: Vec<StoredVectors>,
         weights: FusionWeights,
         oos_share: f32,
     ) -> u64 {
@@ -89,6 +95,7 @@ impl Calibrator {
         queue.next = Some(CalibrationJob {
             generation,
             examples,
+            small_talk,
             weights,
             oos_share,
         });
@@ -115,6 +122,7 @@ impl Calibrator {
             let CalibrationJob {
                 generation,
                 examples,
+                small_talk,
                 weights,
                 oos_share,
             } = job;
@@ -122,7 +130,8 @@ impl Calibrator {
             let fitted = match examples {
                 None => Ok(None),
                 Some(examples) => tokio::task::spawn_blocking(move || {
-                    calibrate::fit(&calibrate::cross_validate(&examples, &weights), oos_share)
+                    let samples = calibrate::cross_validate(&examples, &small_talk, &weights);
+                    calibrate::fit(&samples, oos_share)
                 })
                 .await
                 .map_err(|e| e.to_string()),
@@ -479,11 +488,17 @@ impl KnowledgeService {
             })?;
         *self.models.suggest.write().expect("suggest lock") = Arc::new(suggest);
         let examples = self.index.vectors(PointKind::Question).await?;
+        let small_talk = if examples.is_empty() {
+            Arc::default()
+        } else {
+            self.small_talk().await?
+        };
         let weights = self.policy.weights;
         let oos_share = self.policy.calibration_oos_share;
-        let (classifier, examples) = tokio::task::spawn_blocking(move || {
-            let classifier = Classifier::train(&examples);
-            (classifier, examples)
+        let (classifier, examples, small_talk) = tokio::task::spawn_blocking(move || {
+            let small_talk = small_talk::apart_from(&examples, &small_talk);
+            let classifier = Classifier::train(&examples, &small_talk);
+            (classifier, examples, small_talk)
         })
         .await
         .map_err(|e| KnowledgeError::Model(crate::ports::ModelError::Inference(e.to_string())))?;
@@ -491,9 +506,35 @@ impl KnowledgeService {
         // (one wording per entry) there is nothing to hold out.
         let examples = classifier.as_ref().map(|_| examples);
         *self.models.classifier.write().expect("classifier lock") = classifier.map(Arc::new);
-        self.models.calibration.submit(examples, weights, oos_share);
+        self.models
+            .calibration
+            .submit(examples, small_talk, weights, oos_share);
         *self.models.trained_on.lock().expect("revision lock") = Some(revision);
         Ok(())
+    }
+
+    /// The shipped small talk as question vectors, embedded on first use.
+    async fn small_talk(&self) -> Result<Arc<Vec<StoredVectors>>, KnowledgeError> {
+        let embedded = self
+            .models
+            .small_talk
+            .get_or_try_init(|| async {
+                let lines: Vec<String> =
+                    small_talk::lines().into_iter().map(String::from).collect();
+                let dense = self.embedder.embed(lines.clone(), EmbedKind::Query).await?;
+                let vectors = lines
+                    .iter()
+                    .zip(dense)
+                    .map(|(l, dense)| StoredVectors {
+                        entry_id: String::new(),
+                        dense,
+                        sparse: self.segmenter.document_vector(l),
+                    })
+                    .collect();
+                Ok::<_, KnowledgeError>(Arc::new(vectors))
+            })
+            .await?;
+        Ok(embedded.clone())
     }
 
     /// Waits until the confidence calibration of every change made so far is
@@ -592,9 +633,9 @@ mod tests {
         let w = FusionWeights::default();
         // Three changes in a row: the first is fitted, the second is replaced
         // by the third before it starts; the last one's KB is what stays.
-        calibrator.submit(Some(kb(8, 10)), w, 0.5);
-        calibrator.submit(Some(kb(9, 10)), w, 0.5);
-        calibrator.submit(Some(kb(12, 10)), w, 0.5);
+        calibrator.submit(Some(kb(8, 10)), Vec::new(), w, 0.5);
+        calibrator.submit(Some(kb(9, 10)), Vec::new(), w, 0.5);
+        calibrator.submit(Some(kb(12, 10)), Vec::new(), w, 0.5);
         assert!(calibrator.fitting());
         calibrator.idle().await;
         assert!(!calibrator.fitting());
@@ -603,7 +644,7 @@ mod tests {
             .expect("a KB of 12 x 10 wordings is calibrated");
         assert_eq!(fitted.samples.len(), 120);
         // A KB that lost its classifier goes back to the shipped calibration.
-        calibrator.submit(None, w, 0.5);
+        calibrator.submit(None, Vec::new(), w, 0.5);
         calibrator.idle().await;
         assert!(calibrator.current().is_none());
     }
