@@ -333,7 +333,7 @@ impl Application {
             ))),
         ));
         let portraits = Arc::new(crate::services::portrait::PortraitService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             commerce.clone(),
             visitors.clone(),
             recommender.clone(),

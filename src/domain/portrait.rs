@@ -56,6 +56,15 @@ impl OrderStats {
     }
 }
 
+/// A tag staff set by hand on a buyer account, with who set it and when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandTagView {
+    pub tag: String,
+    /// The staff id.
+    pub by: String,
+    pub at: i64,
+}
+
 /// What our own records say about the buyer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServiceHistory {

@@ -836,7 +836,9 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             },
             TicketError::Forbidden => ApiError::Forbidden { message },
             TicketError::Chat(inner) => inner.into(),
-            TicketError::Packet(_) | TicketError::Store(_) => ApiError::Internal(message),
+            TicketError::Packet(_) | TicketError::Store(_) | TicketError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }
@@ -938,7 +940,7 @@ impl From<crate::services::portrait::PortraitError> for ApiError {
                 code: "buyer_tag_not_found",
                 message: e.to_string(),
             },
-            PortraitError::Store(_) | PortraitError::Recommend(_) => {
+            PortraitError::Records(_) | PortraitError::Recommend(_) => {
                 ApiError::Internal(e.to_string())
             }
         }

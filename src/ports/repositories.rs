@@ -557,3 +557,61 @@ pub trait ShoppingHistory: Send + Sync {
     /// `NotFound` for an unknown buyer.
     async fn buyer_context(&self, visitor_id: &str) -> Result<BuyerContext, RepoError>;
 }
+
+/// What the shop's service knows of one buyer, for the buyer profile: the
+/// history of their chats, tickets and ratings, the VIP mark, and the tags
+/// staff set by hand on their shop account (sealed at rest, found by a blind
+/// index of the account).
+#[async_trait]
+pub trait BuyerRecords: Send + Sync {
+    /// The visitor's chats, tickets and ratings; ratings of `low_stars` or
+    /// fewer since `since` counted apart; the latest chats other than
+    /// `current` and the latest tickets listed.
+    async fn service_history(
+        &self,
+        visitor_id: &str,
+        current: &str,
+        since: i64,
+        low_stars: i64,
+    ) -> Result<crate::domain::portrait::ServiceHistory, RepoError>;
+    /// Whether the buyer of the conversation is marked VIP.
+    async fn is_vip(&self, conversation_id: &str) -> Result<bool, RepoError>;
+    /// The account's hand tags, oldest first.
+    async fn hand_tags(
+        &self,
+        account: &str,
+    ) -> Result<Vec<crate::domain::portrait::HandTagView>, RepoError>;
+    /// Adds a tag; one already there stays as it was.
+    async fn add_hand_tag(
+        &self,
+        account: &str,
+        tag: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<(), RepoError>;
+    /// True when the tag was there.
+    async fn remove_hand_tag(&self, account: &str, tag: &str) -> Result<bool, RepoError>;
+}
+
+/// A saved view of the ticket list as stored: its filters as the JSON the
+/// ticket service wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedView {
+    pub id: String,
+    pub staff_id: String,
+    pub name: String,
+    pub filters: String,
+    pub created_at: i64,
+}
+
+/// Each person's saved views of the ticket list.
+#[async_trait]
+pub trait SavedViews: Send + Sync {
+    /// Saves the view unless its person already has `max` (then false);
+    /// `AlreadyExists` when they have one of that name.
+    async fn insert_view(&self, view: &SavedView, max: i64) -> Result<bool, RepoError>;
+    /// The person's views, by name.
+    async fn views_of(&self, staff_id: &str) -> Result<Vec<SavedView>, RepoError>;
+    /// `NotFound` unless the person has a view of that id.
+    async fn delete_view(&self, staff_id: &str, id: &str) -> Result<(), RepoError>;
+}

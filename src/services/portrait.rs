@@ -6,12 +6,13 @@
 use super::chat::ConversationView;
 use super::recommend::{RecommendError, Recommender};
 use super::visitors::{VisitorError, VisitorService};
+pub use crate::domain::portrait::HandTagView;
 use crate::domain::portrait::{
     self, BadHandTag, COMPLAINT_STARS, HandTag, MAX_HAND_TAGS, OrderStats, ProfileTag, RECENT_DAYS,
     RECENT_ORDERS, ServiceHistory,
 };
+use crate::ports::repositories::{BuyerRecords, RepoError};
 use crate::ports::{Clock, Commerce, CommerceError};
-use crate::storage::{Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ pub enum PortraitError {
     #[error(transparent)]
     Visitor(#[from] VisitorError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
     #[error(transparent)]
     Recommend(#[from] RecommendError),
     #[error("the buyer is not signed in with a shop account: there is no account to tag")]
@@ -35,15 +36,6 @@ pub enum PortraitError {
     TooManyTags,
     #[error("the buyer has no such tag")]
     TagNotFound,
-}
-
-/// A tag staff set by hand, with who set it and when.
-#[derive(Debug, Clone, Serialize)]
-pub struct HandTagView {
-    pub tag: String,
-    /// The staff id.
-    pub by: String,
-    pub at: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +53,7 @@ pub struct Portrait {
 }
 
 pub struct PortraitService {
-    store: Store,
+    records: Arc<dyn BuyerRecords>,
     commerce: Arc<dyn Commerce>,
     visitors: Arc<VisitorService>,
     recommender: Arc<Recommender>,
@@ -70,14 +62,14 @@ pub struct PortraitService {
 
 impl PortraitService {
     pub fn new(
-        store: Store,
+        records: Arc<dyn BuyerRecords>,
         commerce: Arc<dyn Commerce>,
         visitors: Arc<VisitorService>,
         recommender: Arc<Recommender>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            store,
+            records,
             commerce,
             visitors,
             recommender,
@@ -98,7 +90,7 @@ impl PortraitService {
         };
         let since = self.clock.now_ms() - RECENT_DAYS * DAY_MS;
         let history = self
-            .store
+            .records
             .service_history(
                 &conversation.visitor_id,
                 conversation.id.as_str(),
@@ -106,7 +98,7 @@ impl PortraitService {
                 COMPLAINT_STARS,
             )
             .await?;
-        let marked_vip = self.store.visitor_is_vip(&conversation.id).await?;
+        let marked_vip = self.records.is_vip(&conversation.id).await?;
         let interests = self.recommender.interests(&conversation.visitor_id).await?;
         let tags = portrait::tags(
             account.is_some(),
@@ -131,17 +123,7 @@ impl PortraitService {
     }
 
     async fn hand_tags_of(&self, account: &str) -> Result<Vec<HandTagView>, PortraitError> {
-        Ok(self
-            .store
-            .buyer_tags(account)
-            .await?
-            .into_iter()
-            .map(|r| HandTagView {
-                tag: r.tag,
-                by: r.created_by,
-                at: r.created_at,
-            })
-            .collect())
+        Ok(self.records.hand_tags(account).await?)
     }
 
     /// The shop account of the chat's buyer (which the caller may see).
@@ -170,8 +152,8 @@ impl PortraitService {
         if tags.len() >= MAX_HAND_TAGS {
             return Err(PortraitError::TooManyTags);
         }
-        self.store
-            .add_buyer_tag(&account, tag.as_str(), by, self.clock.now_ms())
+        self.records
+            .add_hand_tag(&account, tag.as_str(), by, self.clock.now_ms())
             .await?;
         self.hand_tags_of(&account).await
     }
@@ -184,7 +166,7 @@ impl PortraitService {
     ) -> Result<(), PortraitError> {
         let tag = HandTag::parse(raw).map_err(|_| PortraitError::TagNotFound)?;
         let account = self.account_of(conversation).await?;
-        if self.store.remove_buyer_tag(&account, tag.as_str()).await? {
+        if self.records.remove_hand_tag(&account, tag.as_str()).await? {
             Ok(())
         } else {
             Err(PortraitError::TagNotFound)

@@ -4,9 +4,9 @@
 //! the person may see is still decided when it is opened.
 
 use crate::domain::tickets::{self as t, Priority, TicketState};
+use crate::ports::repositories::{RepoError, SavedView};
 use crate::services::staff::StaffUser;
 use crate::services::tickets::{ListQuery, TicketError, TicketService};
-use crate::storage::{StoreError, TicketViewRow};
 use serde::{Deserialize, Serialize};
 
 /// The most views one person keeps.
@@ -61,7 +61,7 @@ pub struct TicketView {
 
 impl TicketService {
     pub async fn views(&self, staff: &StaffUser) -> Result<Vec<TicketView>, TicketError> {
-        let rows = self.store.ticket_views(&staff.id).await?;
+        let rows = self.saved_views.views_of(&staff.id).await?;
         Ok(rows
             .into_iter()
             .map(|row| TicketView {
@@ -106,17 +106,17 @@ impl TicketService {
         if let Some(key) = &filters.type_key {
             self.required_fields(key).await?;
         }
-        let row = TicketViewRow {
+        let row = SavedView {
             id: uuid::Uuid::now_v7().to_string(),
             staff_id: staff.id.clone(),
             name,
             filters: serde_json::to_string(&filters).expect("view filters serialise"),
             created_at: self.clock.now_ms(),
         };
-        match self.store.insert_ticket_view(&row, MAX_VIEWS).await {
+        match self.saved_views.insert_view(&row, MAX_VIEWS).await {
             Ok(true) => {}
             Ok(false) => return Err(TicketError::TooManyViews(MAX_VIEWS)),
-            Err(StoreError::AlreadyExists) => return Err(TicketError::ViewNameTaken),
+            Err(RepoError::AlreadyExists) => return Err(TicketError::ViewNameTaken),
             Err(e) => return Err(e.into()),
         }
         Ok(TicketView {
@@ -128,8 +128,8 @@ impl TicketService {
     }
 
     pub async fn delete_view(&self, staff: &StaffUser, id: &str) -> Result<(), TicketError> {
-        match self.store.delete_ticket_view(&staff.id, id).await {
-            Err(StoreError::NotFound) => Err(TicketError::ViewNotFound),
+        match self.saved_views.delete_view(&staff.id, id).await {
+            Err(RepoError::NotFound) => Err(TicketError::ViewNotFound),
             other => Ok(other?),
         }
     }

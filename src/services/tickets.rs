@@ -92,6 +92,8 @@ pub enum TicketError {
     Packet(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Records(#[from] crate::ports::repositories::RepoError),
 }
 
 /// A ticket typed in by staff.
@@ -229,6 +231,8 @@ const SWEEP_PAGE: i64 = 1000;
 
 pub struct TicketService {
     pub(crate) store: Store,
+    /// Each person's saved views of the list (`ticket_views`).
+    pub(crate) saved_views: Arc<dyn crate::ports::repositories::SavedViews>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) shop: Arc<ShopService>,
     pub(crate) chat: Arc<ChatService>,
@@ -248,6 +252,7 @@ impl TicketService {
         attachments: Arc<crate::services::attachments::AttachmentService>,
     ) -> TicketService {
         TicketService {
+            saved_views: Arc::new(store.clone()),
             store,
             clock,
             shop,

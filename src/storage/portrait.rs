@@ -3,7 +3,8 @@
 //! a buyer account (by the account's blind index).
 
 use super::{Store, StoreError, on_pool};
-use crate::domain::portrait::{PastChat, PastTicket, RECENT_LISTED, ServiceHistory};
+use crate::domain::portrait::{HandTagView, PastChat, PastTicket, RECENT_LISTED, ServiceHistory};
+use crate::ports::repositories::{BuyerRecords, RepoError};
 
 /// A tag set by hand on a buyer account.
 #[derive(Debug, Clone)]
@@ -135,5 +136,49 @@ impl Store {
         let n = on_pool!(self, pool => sqlx::query(sql)
             .bind(&index).bind(&tag_index).execute(pool).await?.rows_affected());
         Ok(n > 0)
+    }
+}
+
+#[async_trait::async_trait]
+impl BuyerRecords for Store {
+    async fn service_history(
+        &self,
+        visitor_id: &str,
+        current: &str,
+        since: i64,
+        low_stars: i64,
+    ) -> Result<ServiceHistory, RepoError> {
+        Ok(Store::service_history(self, visitor_id, current, since, low_stars).await?)
+    }
+
+    async fn is_vip(&self, conversation_id: &str) -> Result<bool, RepoError> {
+        Ok(self.visitor_is_vip(conversation_id).await?)
+    }
+
+    async fn hand_tags(&self, account: &str) -> Result<Vec<HandTagView>, RepoError> {
+        Ok(self
+            .buyer_tags(account)
+            .await?
+            .into_iter()
+            .map(|r| HandTagView {
+                tag: r.tag,
+                by: r.created_by,
+                at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn add_hand_tag(
+        &self,
+        account: &str,
+        tag: &str,
+        by: &str,
+        at: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.add_buyer_tag(account, tag, by, at).await?)
+    }
+
+    async fn remove_hand_tag(&self, account: &str, tag: &str) -> Result<bool, RepoError> {
+        Ok(self.remove_buyer_tag(account, tag).await?)
     }
 }

@@ -1,6 +1,7 @@
 //! Saved views of the ticket list: a person's named filters.
 
 use super::{Store, StoreError, on_pool};
+use crate::ports::repositories::{RepoError, SavedView, SavedViews};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketViewRow {
@@ -50,5 +51,38 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SavedViews for Store {
+    async fn insert_view(&self, view: &SavedView, max: i64) -> Result<bool, RepoError> {
+        let row = TicketViewRow {
+            id: view.id.clone(),
+            staff_id: view.staff_id.clone(),
+            name: view.name.clone(),
+            filters: view.filters.clone(),
+            created_at: view.created_at,
+        };
+        Ok(self.insert_ticket_view(&row, max).await?)
+    }
+
+    async fn views_of(&self, staff_id: &str) -> Result<Vec<SavedView>, RepoError> {
+        Ok(self
+            .ticket_views(staff_id)
+            .await?
+            .into_iter()
+            .map(|r| SavedView {
+                id: r.id,
+                staff_id: r.staff_id,
+                name: r.name,
+                filters: r.filters,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    async fn delete_view(&self, staff_id: &str, id: &str) -> Result<(), RepoError> {
+        Ok(self.delete_ticket_view(staff_id, id).await?)
     }
 }
