@@ -388,9 +388,10 @@ impl From<StaffError> for ApiError {
                 message,
             },
             StaffError::Input(inner) => inner.into(),
-            StaffError::CorruptRow(_) | StaffError::Crypto(_) | StaffError::Store(_) => {
-                ApiError::Internal(message)
-            }
+            StaffError::CorruptRow(_)
+            | StaffError::Crypto(_)
+            | StaffError::Store(_)
+            | StaffError::Records(_) => ApiError::Internal(message),
         }
     }
 }

@@ -615,3 +615,27 @@ pub trait SavedViews: Send + Sync {
     /// `NotFound` unless the person has a view of that id.
     async fn delete_view(&self, staff_id: &str, id: &str) -> Result<(), RepoError>;
 }
+
+/// A staff member's two-step sign-in as stored: the secret (sealed at rest),
+/// whether sign-in asks for a code yet, and the last step a code was taken for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotpSecret {
+    pub secret: Vec<u8>,
+    /// False while set up but not yet confirmed with a code.
+    pub enabled: bool,
+    pub last_step: i64,
+}
+
+/// Staff members' two-step sign-in secrets. A code's step is taken at most
+/// once, across nodes: the store compares and sets it.
+#[async_trait]
+pub trait TwoStepSecrets: Send + Sync {
+    async fn secret_of(&self, staff_id: &str) -> Result<Option<TotpSecret>, RepoError>;
+    /// A new secret, not yet asked for; false while two-step sign-in is on.
+    async fn set_up(&self, staff_id: &str, secret: &[u8]) -> Result<bool, RepoError>;
+    /// Takes `step` when it is later than the last one taken (and turns
+    /// sign-in codes on when `enable`); false when it was taken already.
+    async fn take_step(&self, staff_id: &str, step: i64, enable: bool) -> Result<bool, RepoError>;
+    /// Off, and the secret forgotten; `NotFound` for an unknown person.
+    async fn clear(&self, staff_id: &str) -> Result<(), RepoError>;
+}

@@ -135,7 +135,6 @@ mod import_graph {
         "ticket_mail.rs",
         "ticket_merge.rs",
         "tickets.rs",
-        "totp.rs",
         "visitors.rs",
         "webhooks.rs",
     ];

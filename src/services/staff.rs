@@ -115,6 +115,18 @@ pub enum StaffError {
     Crypto(#[from] crypto::CryptoError),
     #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
+    Records(crate::ports::repositories::RepoError),
+}
+
+impl From<crate::ports::repositories::RepoError> for StaffError {
+    fn from(e: crate::ports::repositories::RepoError) -> Self {
+        use crate::ports::repositories::RepoError;
+        match e {
+            RepoError::NotFound => StaffError::NotFound,
+            other => StaffError::Records(other),
+        }
+    }
 }
 
 impl From<StoreError> for StaffError {
@@ -148,6 +160,8 @@ pub enum AccessChange {
 
 pub struct StaffService {
     pub(super) store: Store,
+    /// Two-step sign-in secrets (`totp`).
+    pub(super) two_step: Arc<dyn crate::ports::repositories::TwoStepSecrets>,
     pub(super) clock: Arc<dyn Clock>,
     session_ms: i64,
     access: tokio::sync::broadcast::Sender<AccessChange>,
@@ -156,6 +170,7 @@ pub struct StaffService {
 impl StaffService {
     pub fn new(store: Store, clock: Arc<dyn Clock>, session_hours: i64) -> Self {
         Self {
+            two_step: Arc::new(store.clone()),
             store,
             clock,
             session_ms: session_hours * 3_600_000,

@@ -7,8 +7,8 @@
 //! person's off (a lost phone), which is audited.
 
 use crate::domain::totp;
+use crate::ports::repositories::TotpSecret;
 use crate::services::staff::{StaffError, StaffService, StaffUser};
-use crate::storage::TotpRow;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,7 +28,7 @@ pub struct TotpSetup {
 
 impl StaffService {
     pub async fn totp_status(&self, user: &StaffUser) -> Result<TotpStatus, StaffError> {
-        let row = self.store.staff_totp(&user.id).await?;
+        let row = self.two_step.secret_of(&user.id).await?;
         Ok(TotpStatus {
             enabled: row.as_ref().is_some_and(|r| r.enabled),
             pending: row.as_ref().is_some_and(|r| !r.enabled),
@@ -39,7 +39,7 @@ impl StaffService {
     /// replaces the one before); refused while two-step sign-in is on.
     pub async fn totp_setup(&self, user: &StaffUser) -> Result<TotpSetup, StaffError> {
         let secret = totp::new_secret();
-        if !self.store.set_staff_totp(&user.id, &secret).await? {
+        if !self.two_step.set_up(&user.id, &secret).await? {
             return Err(StaffError::TotpAlreadyOn);
         }
         Ok(TotpSetup {
@@ -54,7 +54,7 @@ impl StaffService {
         user: &StaffUser,
         code: &str,
     ) -> Result<TotpStatus, StaffError> {
-        let row = match self.store.staff_totp(&user.id).await? {
+        let row = match self.two_step.secret_of(&user.id).await? {
             None => return Err(StaffError::TotpNotSetUp),
             Some(row) if row.enabled => return Err(StaffError::TotpAlreadyOn),
             Some(row) => row,
@@ -72,12 +72,12 @@ impl StaffService {
         user: &StaffUser,
         code: &str,
     ) -> Result<TotpStatus, StaffError> {
-        let row = match self.store.staff_totp(&user.id).await? {
+        let row = match self.two_step.secret_of(&user.id).await? {
             Some(row) if row.enabled => row,
             _ => return Err(StaffError::TotpNotOn),
         };
         self.take_code(&user.id, &row, code, false).await?;
-        self.store.clear_staff_totp(&user.id).await?;
+        self.two_step.clear(&user.id).await?;
         Ok(TotpStatus {
             enabled: false,
             pending: false,
@@ -87,9 +87,7 @@ impl StaffService {
     /// An admin turns another person's two-step sign-in off (they lost their
     /// phone); they sign in with the password and may set it up again.
     pub async fn reset_totp(&self, staff_id: &str) -> Result<(), StaffError> {
-        self.store.staff(staff_id).await?;
-        self.store.clear_staff_totp(staff_id).await?;
-        Ok(())
+        Ok(self.two_step.clear(staff_id).await?)
     }
 
     /// At sign-in, after the password: a code when the account asks for one.
@@ -106,8 +104,8 @@ impl StaffService {
             .filter(|c| !c.trim().is_empty())
             .ok_or(StaffError::TotpRequired)?;
         let row = self
-            .store
-            .staff_totp(staff_id)
+            .two_step
+            .secret_of(staff_id)
             .await?
             .ok_or(StaffError::TotpInvalid)?;
         self.take_code(staff_id, &row, code, false).await
@@ -116,13 +114,13 @@ impl StaffService {
     async fn take_code(
         &self,
         staff_id: &str,
-        row: &TotpRow,
+        row: &TotpSecret,
         code: &str,
         enable: bool,
     ) -> Result<(), StaffError> {
         let now_secs = self.clock.now_ms() / 1000;
         let step = totp::check(&row.secret, code, now_secs).ok_or(StaffError::TotpInvalid)?;
-        if self.store.take_totp_step(staff_id, step, enable).await? {
+        if self.two_step.take_step(staff_id, step, enable).await? {
             Ok(())
         } else {
             Err(StaffError::TotpInvalid) // this step's code was taken already

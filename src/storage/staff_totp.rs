@@ -2,6 +2,7 @@
 //! was accepted for.
 
 use super::{Store, StoreError, on_pool};
+use crate::ports::repositories::{RepoError, TotpSecret, TwoStepSecrets};
 
 /// What the store keeps of a person's TOTP.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,5 +73,30 @@ impl Store {
         let n = on_pool!(self, pool => sqlx::query(sql)
             .bind(staff_id).execute(pool).await?.rows_affected());
         Ok(n == 1)
+    }
+}
+
+#[async_trait::async_trait]
+impl TwoStepSecrets for Store {
+    async fn secret_of(&self, staff_id: &str) -> Result<Option<TotpSecret>, RepoError> {
+        Ok(self.staff_totp(staff_id).await?.map(|r| TotpSecret {
+            secret: r.secret,
+            enabled: r.enabled,
+            last_step: r.last_step,
+        }))
+    }
+
+    async fn set_up(&self, staff_id: &str, secret: &[u8]) -> Result<bool, RepoError> {
+        Ok(self.set_staff_totp(staff_id, secret).await?)
+    }
+
+    async fn take_step(&self, staff_id: &str, step: i64, enable: bool) -> Result<bool, RepoError> {
+        Ok(self.take_totp_step(staff_id, step, enable).await?)
+    }
+
+    async fn clear(&self, staff_id: &str) -> Result<(), RepoError> {
+        self.staff(staff_id).await?;
+        self.clear_staff_totp(staff_id).await?;
+        Ok(())
     }
 }
