@@ -20,6 +20,46 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Texts embedded per model call.
 const EMBED_BATCH: usize = 64;
 
+/// The small talk's dense vectors per embedding model, shared by every
+/// knowledge service in the process (a test binary starts hundreds, each of
+/// which would embed the same 245 lines again). A model is known by the
+/// vector it gives the first line; the lexical vectors depend on the shop's
+/// vocabulary and are made per service.
+type DenseCache = Mutex<Vec<(Vec<f32>, Arc<Vec<Vec<f32>>>)>>;
+static SMALL_TALK_DENSE: DenseCache = Mutex::new(Vec::new());
+
+async fn small_talk_dense(
+    embedder: &dyn crate::ports::Embedder,
+    lines: &[&str],
+) -> Result<Arc<Vec<Vec<f32>>>, crate::ports::ModelError> {
+    let Some(first) = lines.first() else {
+        return Ok(Arc::default());
+    };
+    let probe = embedder
+        .embed(vec![first.to_string()], EmbedKind::Query)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let known = |cache: &DenseCache| {
+        cache
+            .lock()
+            .expect("small talk cache lock")
+            .iter()
+            .find(|(p, _)| *p == probe)
+            .map(|(_, dense)| dense.clone())
+    };
+    if let Some(dense) = known(&SMALL_TALK_DENSE) {
+        return Ok(dense);
+    }
+    let texts = lines.iter().map(|l| l.to_string()).collect();
+    let dense = Arc::new(embedder.embed(texts, EmbedKind::Query).await?);
+    SMALL_TALK_DENSE
+        .lock()
+        .expect("small talk cache lock")
+        .push((probe, dense.clone()));
+    Ok(dense)
+}
+
 /// What is learned from the published KB: rebuilt after changes.
 #[derive(Default)]
 pub(super) struct Models {
@@ -491,7 +531,7 @@ impl KnowledgeService {
         let small_talk = if examples.is_empty() {
             Arc::default()
         } else {
-            self.small_talk().await?
+            self.small_talk().await
         };
         let weights = self.policy.weights;
         let oos_share = self.policy.calibration_oos_share;
@@ -514,27 +554,34 @@ impl KnowledgeService {
     }
 
     /// The shipped small talk as question vectors, embedded on first use.
-    async fn small_talk(&self) -> Result<Arc<Vec<StoredVectors>>, KnowledgeError> {
-        let embedded = self
-            .models
-            .small_talk
-            .get_or_try_init(|| async {
-                let lines: Vec<String> =
-                    small_talk::lines().into_iter().map(String::from).collect();
-                let dense = self.embedder.embed(lines.clone(), EmbedKind::Query).await?;
-                let vectors = lines
-                    .iter()
-                    .zip(dense)
-                    .map(|(l, dense)| StoredVectors {
-                        entry_id: String::new(),
-                        dense,
-                        sparse: self.segmenter.document_vector(l),
-                    })
-                    .collect();
-                Ok::<_, KnowledgeError>(Arc::new(vectors))
+    /// Without them (the embedder failed) the classifier is trained without
+    /// the small-talk class, and the next training tries again.
+    async fn small_talk(&self) -> Arc<Vec<StoredVectors>> {
+        if let Some(vectors) = self.models.small_talk.get() {
+            return vectors.clone();
+        }
+        let lines = small_talk::lines();
+        let dense = match small_talk_dense(self.embedder.as_ref(), &lines).await {
+            Ok(dense) => dense,
+            Err(error) => {
+                tracing::warn!(%error, "small talk not embedded: training without its class");
+                return Arc::default();
+            }
+        };
+        let vectors: Vec<StoredVectors> = lines
+            .iter()
+            .zip(dense.iter())
+            .map(|(line, dense)| StoredVectors {
+                entry_id: String::new(),
+                dense: dense.clone(),
+                sparse: self.segmenter.document_vector(line),
             })
-            .await?;
-        Ok(embedded.clone())
+            .collect();
+        self.models
+            .small_talk
+            .get_or_init(|| async { Arc::new(vectors) })
+            .await
+            .clone()
     }
 
     /// Waits until the confidence calibration of every change made so far is
