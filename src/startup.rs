@@ -469,7 +469,7 @@ impl Application {
                 .await?;
         }
         let tickets = Arc::new(crate::services::tickets::TicketService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             shop.clone(),
             chat.clone(),
@@ -499,7 +499,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let ticket_mail = Arc::new(crate::services::ticket_mail::TicketMail::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             console_base(&settings, &listener)?,
         ));
@@ -518,7 +518,7 @@ impl Application {
                 .run_digest(shop.clone(), shutdown_rx.clone()),
         );
         let bell = Arc::new(crate::services::bell::BellService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
         ));
         runner

@@ -318,6 +318,29 @@ pub struct Automation {
     pub updated_at: i64,
 }
 
+/// One automation's run for one event (at most one per pair, ever), and the
+/// webhook deliveries it queues.
+#[derive(Debug, Clone)]
+pub struct AutomationRun {
+    pub event_id: String,
+    pub rule_id: String,
+    pub ticket_id: String,
+    pub ran_at: i64,
+    pub deliveries: Vec<QueuedDelivery>,
+}
+
+/// A webhook delivery an automation queues, sent like the queue's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedDelivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub position: i64,
+    pub conversation_id: Option<String>,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -306,6 +306,12 @@ pub fn compose_digest(day: &str, tickets: &[MailTicket<'_>]) -> ReminderMail {
     ReminderMail { subject, body }
 }
 
+/// What the password of a settings write does.
+pub enum PasswordChange<'a> {
+    Keep,
+    Set(Option<&'a str>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Tickets (工单): the state machine, priorities, numbers and the input a
 //! ticket is made of, parsed once at the edge. Pure: no SQL, no HTTP.
 
+use crate::domain::events::NewEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -418,6 +419,90 @@ pub fn parse_comment_with_files(raw: &str, files: usize) -> Result<String, Ticke
         return Ok(String::new());
     }
     parse_comment(raw)
+}
+
+/// A list query; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub states: Vec<TicketState>,
+    pub department_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub priority: Option<Priority>,
+    pub type_key: Option<String>,
+    pub visitor_id: Option<String>,
+    pub conversation_id: Option<String>,
+    /// Staff who may see only these departments' tickets and their own.
+    pub visible_to: Option<(String, Vec<String>)>,
+    /// Keyset paging: only tickets after this (updated_at, id) in list order.
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// What one ticket change writes besides the ticket row.
+#[derive(Debug, Clone, Default)]
+pub struct TicketWrite {
+    pub history: Vec<HistoryEntry>,
+    pub comment: Option<Comment>,
+    pub events: Vec<NewEvent>,
+}
+
+/// The ticket board's counts within one view of the tickets.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BoardCounts {
+    pub by_state: Vec<(String, i64)>,
+    pub by_department: Vec<(Option<String>, i64)>,
+    pub by_priority: Vec<(String, i64)>,
+    pub by_assignee: Vec<(Option<String>, i64)>,
+    /// Resolved or closed tickets, and those of them within the resolution target.
+    pub done: i64,
+    pub done_in_time: i64,
+}
+
+/// Ticket routing rules (admins): an ordered list; the first rule whose
+/// conditions all hold routes a new ticket.
+/// What a new ticket must have for a rule to apply; every condition given
+/// must hold (none given: the rule takes every ticket).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConditions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Any of these words in the title or description (case-insensitive).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+}
+
+/// What a matching rule does to the new ticket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleActions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRule {
+    pub name: String,
+    #[serde(default)]
+    pub when: RuleConditions,
+    pub then: RuleActions,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingRules {
+    pub rules: Vec<RoutingRule>,
 }
 
 #[cfg(test)]

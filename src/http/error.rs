@@ -837,9 +837,7 @@ impl From<crate::services::tickets::TicketError> for ApiError {
             },
             TicketError::Forbidden => ApiError::Forbidden { message },
             TicketError::Chat(inner) => inner.into(),
-            TicketError::Packet(_) | TicketError::Store(_) | TicketError::Records(_) => {
-                ApiError::Internal(message)
-            }
+            TicketError::Packet(_) | TicketError::Records(_) => ApiError::Internal(message),
         }
     }
 }
@@ -1126,7 +1124,7 @@ impl From<crate::services::ticket_mail::MailError> for ApiError {
                 ApiError::bad_request(code, message)
             }
             MailError::Transient(_) => ApiError::Unavailable { message },
-            MailError::Store(_) => ApiError::Internal(message),
+            MailError::Records(_) => ApiError::Internal(message),
         }
     }
 }
@@ -1140,7 +1138,7 @@ impl From<crate::services::bell::BellError> for ApiError {
                 code: "notification_not_found",
                 message,
             },
-            BellError::Store(_) => ApiError::Internal(message),
+            BellError::Records(_) => ApiError::Internal(message),
         }
     }
 }

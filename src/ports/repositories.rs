@@ -639,3 +639,261 @@ pub trait TwoStepSecrets: Send + Sync {
     /// Off, and the secret forgotten; `NotFound` for an unknown person.
     async fn clear(&self, staff_id: &str) -> Result<(), RepoError>;
 }
+
+// ---- tickets ---------------------------------------------------------------
+
+use crate::domain::ticket_automations::{Automation, AutomationInput, AutomationRun, Conditions};
+use crate::domain::ticket_mail::{NotificationPrefs, PasswordChange, SmtpSettings};
+use crate::domain::tickets::{
+    BoardCounts, Comment, HistoryEntry, Priority, Ticket, TicketFilter, TicketWrite,
+};
+
+/// Tickets with their history, comments and watchers. Every write is guarded
+/// by the version the caller read (false: someone changed the ticket first,
+/// and nothing was written) and writes its history and events with it.
+#[async_trait]
+pub trait TicketRecords: Send + Sync {
+    /// Numbers the ticket (per shop day) and writes it with its first
+    /// history line, linking the chat's files named in `chat_files`.
+    async fn create(
+        &self,
+        ticket: &mut Ticket,
+        local_day: &str,
+        history: &HistoryEntry,
+        chat_files: &[String],
+    ) -> Result<(), RepoError>;
+    async fn save(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+    ) -> Result<bool, RepoError>;
+    /// All or none: false when any of them changed first.
+    async fn save_all(&self, changes: &[(&Ticket, i64, &TicketWrite)]) -> Result<bool, RepoError>;
+    /// The change an automation made, with its run (once per event and rule,
+    /// ever): false when the ticket changed first or the run is recorded.
+    async fn save_run(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+        run: &AutomationRun,
+    ) -> Result<bool, RepoError>;
+    async fn ticket(&self, id: &str) -> Result<Option<Ticket>, RepoError>;
+    async fn by_number(&self, number: &str) -> Result<Option<Ticket>, RepoError>;
+    async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, RepoError>;
+    /// Tickets whose SLA clock runs, by id after `after`.
+    async fn running_sla(&self, after: &str, limit: i64) -> Result<Vec<Ticket>, RepoError>;
+    /// Active tickets within the filter due from `from` (or overdue) until `until`.
+    async fn due(
+        &self,
+        filter: &TicketFilter,
+        from: Option<i64>,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, RepoError>;
+    /// Tickets that match `when` and have not changed since `before`, with
+    /// their versions, which the rule has not run for yet.
+    async fn idle(
+        &self,
+        rule_id: &str,
+        when: &Conditions,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, RepoError>;
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RepoError>;
+    async fn comments(&self, id: &str, public_only: bool) -> Result<Vec<Comment>, RepoError>;
+    async fn watchers(&self, id: &str) -> Result<Vec<String>, RepoError>;
+    async fn add_watcher(
+        &self,
+        id: &str,
+        staff_id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn remove_watcher(&self, id: &str, staff_id: &str) -> Result<(), RepoError>;
+    async fn board(&self, filter: &TicketFilter) -> Result<BoardCounts, RepoError>;
+    /// How many active tickets are older than each bound.
+    async fn ageing(
+        &self,
+        filter: &TicketFilter,
+        now: i64,
+        bounds: &[i64],
+    ) -> Result<Vec<(i64, i64)>, RepoError>;
+}
+
+/// A department as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepartmentRecord {
+    pub id: String,
+    pub name: String,
+    pub lead_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// A ticket type as stored (its SLA policies apart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketTypeRecord {
+    pub key: String,
+    pub name: String,
+    pub required_fields: Vec<String>,
+    pub created_at: i64,
+}
+
+/// How the shop's tickets are set up: departments and their members, types
+/// with SLA policies, the business calendar, reopening and routing rules.
+/// Names are unique: a second department or type of one is `AlreadyExists`.
+#[async_trait]
+pub trait TicketSetup: Send + Sync {
+    async fn insert_department(&self, department: &DepartmentRecord) -> Result<(), RepoError>;
+    async fn departments(&self) -> Result<Vec<DepartmentRecord>, RepoError>;
+    async fn department(&self, id: &str) -> Result<Option<DepartmentRecord>, RepoError>;
+    /// (department, staff member) pairs.
+    async fn department_members(&self) -> Result<Vec<(String, String)>, RepoError>;
+    async fn departments_of(&self, staff_id: &str) -> Result<Vec<String>, RepoError>;
+    async fn add_department_member(
+        &self,
+        department_id: &str,
+        staff_id: &str,
+    ) -> Result<(), RepoError>;
+    /// The type with its (priority, first response, resolution minutes) policies.
+    async fn insert_type(
+        &self,
+        ticket_type: &TicketTypeRecord,
+        policies: &[(Priority, i64, i64)],
+    ) -> Result<(), RepoError>;
+    async fn types(&self) -> Result<Vec<TicketTypeRecord>, RepoError>;
+    async fn ticket_type(&self, key: &str) -> Result<Option<TicketTypeRecord>, RepoError>;
+    /// (type, priority, first response ms, resolution ms) of every type.
+    async fn sla_policies(&self) -> Result<Vec<(String, String, i64, i64)>, RepoError>;
+    /// (first response ms, resolution ms) of one type and priority.
+    async fn sla_policy(
+        &self,
+        type_key: &str,
+        priority: Priority,
+    ) -> Result<Option<(i64, i64)>, RepoError>;
+    /// (day, "holiday" or "workday") pairs.
+    async fn business_days(&self) -> Result<Vec<(String, String)>, RepoError>;
+    async fn put_business_days(&self, days: &[(String, String)]) -> Result<(), RepoError>;
+    async fn reopen_days(&self) -> Result<Option<i64>, RepoError>;
+    async fn put_reopen_days(&self, days: i64, by: &str, now: i64) -> Result<(), RepoError>;
+    async fn routing_rules(
+        &self,
+    ) -> Result<Option<crate::domain::tickets::RoutingRules>, RepoError>;
+    async fn put_routing_rules(
+        &self,
+        rules: &crate::domain::tickets::RoutingRules,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+}
+
+/// The shop's ticket automations, in the order they run, and which ran for
+/// which event.
+#[async_trait]
+pub trait AutomationRules: Send + Sync {
+    async fn rules(&self) -> Result<Vec<Automation>, RepoError>;
+    async fn insert_rule(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        by: &str,
+        now: i64,
+    ) -> Result<Automation, RepoError>;
+    /// `NotFound` for an unknown rule.
+    async fn update_rule(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        now: i64,
+    ) -> Result<Automation, RepoError>;
+    /// False unless `ids` names every rule once.
+    async fn reorder_rules(&self, ids: &[String]) -> Result<bool, RepoError>;
+    /// `NotFound` for an unknown rule.
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError>;
+    async fn ran(&self, event_id: &str, rule_id: &str) -> Result<bool, RepoError>;
+    /// Whether a webhook endpoint of that id is registered.
+    async fn endpoint_exists(&self, id: &str) -> Result<bool, RepoError>;
+}
+
+/// E-mail reminders: the SMTP settings (the password opened), each person's
+/// notification preferences, and which mails went out (once per event and
+/// recipient).
+#[async_trait]
+pub trait MailRecords: Send + Sync {
+    async fn smtp_settings(&self) -> Result<Option<(SmtpSettings, Option<String>)>, RepoError>;
+    async fn put_smtp_settings(
+        &self,
+        settings: &SmtpSettings,
+        password: PasswordChange<'_>,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn prefs(&self, staff_id: &str) -> Result<NotificationPrefs, RepoError>;
+    async fn put_prefs(
+        &self,
+        staff_id: &str,
+        prefs: &NotificationPrefs,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn mail_was_sent(&self, event_id: &str, recipient_id: &str) -> Result<bool, RepoError>;
+    async fn record_mail_sent(
+        &self,
+        event_id: &str,
+        recipient_id: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+}
+
+/// One reminder in a person's console bell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BellItem {
+    pub id: String,
+    pub kind: String,
+    pub ticket_id: String,
+    pub ticket_number: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+/// A reminder to ring.
+#[derive(Debug, Clone)]
+pub struct NewBell<'a> {
+    pub staff_id: &'a str,
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    pub ticket_id: &'a str,
+    pub ticket_number: &'a str,
+    pub created_at: i64,
+}
+
+/// Each person's in-app reminders, written once per (event, person) and
+/// marked read by their owner only.
+#[async_trait]
+pub trait BellRecords: Send + Sync {
+    /// False when this (event, person) has one already.
+    async fn ring(&self, bell: &NewBell<'_>) -> Result<bool, RepoError>;
+    /// The newest `limit`, and how many of all are unread.
+    async fn bell(&self, staff_id: &str, limit: i64) -> Result<(Vec<BellItem>, i64), RepoError>;
+    /// False unless the person has an unread reminder of that id.
+    async fn mark_read(&self, staff_id: &str, id: &str, now: i64) -> Result<bool, RepoError>;
+    async fn mark_all_read(&self, staff_id: &str, now: i64) -> Result<u64, RepoError>;
+}
+
+// ---- who works here ------------------------------------------------------------
+
+/// A staff member as other services need to know them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub id: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[async_trait]
+pub trait StaffDirectory: Send + Sync {
+    /// `NotFound` for an unknown id.
+    async fn person(&self, id: &str) -> Result<Person, RepoError>;
+    async fn people(&self) -> Result<Vec<Person>, RepoError>;
+}

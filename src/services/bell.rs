@@ -7,11 +7,14 @@
 use super::chat::ChatService;
 use super::hub::{LiveFrame, StaffFrame};
 use super::subscribers::Subscriber;
-use super::ticket_mail::{reminded, reminder_of};
+use super::ticket_mail::{ReminderSources, reminded, reminder_of};
 use crate::domain::conversation::ConversationState;
 use crate::domain::events::{DomainEvent, EventData};
 use crate::ports::Clock;
-use crate::storage::{BellRow, NewBell, Store, StoreError};
+use crate::ports::repositories::{
+    BellItem, BellRecords, MailRecords, NewBell, RepoError, StaffDirectory, TicketRecords,
+    TicketSetup,
+};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -23,36 +26,47 @@ pub enum BellError {
     #[error("no such notification")]
     NotFound,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
 }
 
 /// What the bell shows a person.
 #[derive(Debug, Clone, Serialize)]
 pub struct BellView {
     pub unread: i64,
-    pub items: Vec<BellRow>,
+    pub items: Vec<BellItem>,
 }
 
 pub struct BellService {
-    store: Store,
+    bell: Arc<dyn BellRecords>,
+    /// Whose in-app preference is on.
+    mail: Arc<dyn MailRecords>,
+    sources: ReminderSources,
     clock: Arc<dyn Clock>,
 }
 
 impl BellService {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> BellService {
-        BellService { store, clock }
+    pub fn new<R>(records: Arc<R>, clock: Arc<dyn Clock>) -> BellService
+    where
+        R: BellRecords + MailRecords + TicketRecords + TicketSetup + StaffDirectory + 'static,
+    {
+        BellService {
+            sources: ReminderSources::of(&records),
+            bell: records.clone(),
+            mail: records,
+            clock,
+        }
     }
 
     pub async fn view(&self, staff_id: &str) -> Result<BellView, BellError> {
-        let (items, unread) = self.store.bell(staff_id, LISTED).await?;
+        let (items, unread) = self.bell.bell(staff_id, LISTED).await?;
         Ok(BellView { unread, items })
     }
 
     /// Marks one of my reminders read (another person's is not found).
     pub async fn mark_read(&self, staff_id: &str, id: &str) -> Result<(), BellError> {
         match self
-            .store
-            .mark_bell_read(staff_id, id, self.clock.now_ms())
+            .bell
+            .mark_read(staff_id, id, self.clock.now_ms())
             .await?
         {
             true => Ok(()),
@@ -61,32 +75,33 @@ impl BellService {
     }
 
     pub async fn mark_all_read(&self, staff_id: &str) -> Result<(), BellError> {
-        self.store
-            .mark_all_bell_read(staff_id, self.clock.now_ms())
+        self.bell
+            .mark_all_read(staff_id, self.clock.now_ms())
             .await?;
         Ok(())
     }
 
     /// Writes the reminders `event` calls for (idempotent per person); returns
     /// the people who have one for it.
-    async fn record(&self, event: &DomainEvent) -> Result<Vec<String>, StoreError> {
+    async fn record(&self, event: &DomainEvent) -> Result<Vec<String>, RepoError> {
         let Some((reminder, ticket_id)) = reminder_of(&event.data) else {
             return Ok(Vec::new());
         };
         if let EventData::TicketNotified { bell: false, .. } = event.data {
             return Ok(Vec::new());
         }
-        let Some((ticket, recipients)) = reminded(&self.store, event, reminder, ticket_id).await?
+        let Some((ticket, recipients)) =
+            reminded(&self.sources, event, reminder, ticket_id).await?
         else {
             return Ok(Vec::new());
         };
         let mut reminded_people = Vec::with_capacity(recipients.len());
         for staff_id in recipients {
-            if !self.store.notification_prefs(&staff_id).await?.in_app {
+            if !self.mail.prefs(&staff_id).await?.in_app {
                 continue;
             }
-            self.store
-                .insert_bell(&NewBell {
+            self.bell
+                .ring(&NewBell {
                     staff_id: &staff_id,
                     event_id: &event.id,
                     kind: reminder.as_str(),
@@ -139,7 +154,7 @@ impl Subscriber for BellFeed {
         for staff_id in people {
             let (_, unread) = self
                 .bell
-                .store
+                .bell
                 .bell(&staff_id, 0)
                 .await
                 .map_err(|e| e.to_string())?;

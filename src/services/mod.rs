@@ -115,7 +115,6 @@ mod import_graph {
     const STILL_ON_STORE: &[&str] = &[
         "analytics.rs",
         "attachments.rs",
-        "bell.rs",
         "channels.rs",
         "chat.rs",
         "history.rs",
@@ -127,14 +126,6 @@ mod import_graph {
         "skill_groups.rs",
         "staff.rs",
         "subscribers.rs",
-        "ticket_admin.rs",
-        "ticket_automations.rs",
-        "ticket_board.rs",
-        "ticket_buyer.rs",
-        "ticket_events.rs",
-        "ticket_mail.rs",
-        "ticket_merge.rs",
-        "tickets.rs",
         "visitors.rs",
         "webhooks.rs",
     ];

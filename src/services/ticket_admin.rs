@@ -3,8 +3,8 @@
 //! holidays and make-up working days.
 
 use crate::domain::tickets::{self as t, Priority};
+use crate::ports::repositories::{DepartmentRecord, RepoError, TicketTypeRecord};
 use crate::services::tickets::{TicketError, TicketService};
-use crate::storage::{DepartmentRow, StoreError, TicketTypeRow};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -62,9 +62,9 @@ pub struct CalendarDays {
 
 impl TicketService {
     pub async fn departments(&self) -> Result<Vec<Department>, TicketError> {
-        let members = self.store.department_members().await?;
+        let members = self.setup.department_members().await?;
         Ok(self
-            .store
+            .setup
             .departments()
             .await?
             .into_iter()
@@ -88,20 +88,20 @@ impl TicketService {
         let name = t::parse_name(&input.name)?;
         let lead_id = input.lead_id.filter(|l| !l.is_empty());
         if let Some(lead) = &lead_id {
-            self.store.staff(lead).await.map_err(unknown_staff)?;
+            self.people.person(lead).await.map_err(unknown_staff)?;
         }
-        let row = DepartmentRow {
+        let row = DepartmentRecord {
             id: format!("dep_{}", uuid::Uuid::now_v7().simple()),
             name,
             lead_id,
             created_at: self.clock.now_ms(),
         };
-        self.store
+        self.setup
             .insert_department(&row)
             .await
             .map_err(name_taken)?;
         if let Some(lead) = &row.lead_id {
-            self.store.add_department_member(&row.id, lead).await?;
+            self.setup.add_department_member(&row.id, lead).await?;
         }
         Ok(Department {
             members: row.lead_id.iter().cloned().collect(),
@@ -112,21 +112,21 @@ impl TicketService {
     }
 
     pub async fn add_member(&self, department_id: &str, staff_id: &str) -> Result<(), TicketError> {
-        if self.store.department(department_id).await?.is_none() {
+        if self.setup.department(department_id).await?.is_none() {
             return Err(TicketError::UnknownDepartment);
         }
-        self.store.staff(staff_id).await.map_err(unknown_staff)?;
-        self.store
+        self.people.person(staff_id).await.map_err(unknown_staff)?;
+        self.setup
             .add_department_member(department_id, staff_id)
             .await?;
         Ok(())
     }
 
     pub async fn types(&self) -> Result<Vec<TicketType>, TicketError> {
-        let policies = self.store.sla_policies().await?;
+        let policies = self.setup.sla_policies().await?;
         Ok(self
-            .store
-            .ticket_types()
+            .setup
+            .types()
             .await?
             .into_iter()
             .map(|row| TicketType {
@@ -141,7 +141,7 @@ impl TicketService {
                         })
                     })
                     .collect(),
-                required_fields: serde_json::from_str(&row.required_fields).unwrap_or_default(),
+                required_fields: row.required_fields,
                 key: row.key,
                 name: row.name,
             })
@@ -166,10 +166,10 @@ impl TicketService {
         {
             return Err(t::TicketInputError::BadSlaTarget.into());
         }
-        let row = TicketTypeRow {
+        let row = TicketTypeRecord {
             key,
             name,
-            required_fields: serde_json::to_string(&required).expect("strings serialise"),
+            required_fields: required.clone(),
             created_at: self.clock.now_ms(),
         };
         let policies: Vec<(Priority, i64, i64)> = input
@@ -177,8 +177,8 @@ impl TicketService {
             .iter()
             .map(|p| (p.priority, p.first_response_minutes, p.resolution_minutes))
             .collect();
-        self.store
-            .insert_ticket_type(&row, &policies)
+        self.setup
+            .insert_type(&row, &policies)
             .await
             .map_err(name_taken)?;
         Ok(TicketType {
@@ -191,7 +191,7 @@ impl TicketService {
 
     pub async fn calendar_days(&self) -> Result<CalendarDays, TicketError> {
         let mut days = CalendarDays::default();
-        for (day, kind) in self.store.business_days().await? {
+        for (day, kind) in self.setup.business_days().await? {
             if kind == "workday" {
                 days.workdays.push(day);
             } else {
@@ -217,21 +217,21 @@ impl TicketService {
                 rows.push((day.clone(), kind.to_owned()));
             }
         }
-        self.store.put_business_days(&rows).await?;
+        self.setup.put_business_days(&rows).await?;
         self.calendar_days().await
     }
 }
 
-fn unknown_staff(e: StoreError) -> TicketError {
+fn unknown_staff(e: RepoError) -> TicketError {
     match e {
-        StoreError::NotFound => TicketError::UnknownAssignee,
+        RepoError::NotFound => TicketError::UnknownAssignee,
         e => e.into(),
     }
 }
 
-fn name_taken(e: StoreError) -> TicketError {
+fn name_taken(e: RepoError) -> TicketError {
     match e {
-        StoreError::AlreadyExists => TicketError::NameTaken,
+        RepoError::AlreadyExists => TicketError::NameTaken,
         e => e.into(),
     }
 }

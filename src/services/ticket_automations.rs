@@ -11,13 +11,13 @@
 
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::ticket_automations::{
-    Actions, Automation, AutomationInput, Conditions, Fired, MAX_IDLE_HOURS, StateStep, Trigger,
-    idle_event_id, state_step, triggers_of,
+    Actions, Automation, AutomationInput, AutomationRun, Conditions, Fired, MAX_IDLE_HOURS,
+    QueuedDelivery, StateStep, Trigger, idle_event_id, state_step, triggers_of,
 };
-use crate::domain::tickets::{self as t, Author, HistoryEntry, Ticket};
+use crate::domain::tickets::{self as t, Author, HistoryEntry, Ticket, TicketWrite};
+use crate::ports::repositories::RepoError;
 use crate::services::subscribers::Subscriber;
 use crate::services::tickets::{TicketError, TicketService, move_state, refresh_due};
-use crate::storage::{AutomationRun, DeliveryRow, StoreError, TicketWrite};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ const IDLE_PAGE: i64 = 500;
 
 impl TicketService {
     pub async fn automations(&self) -> Result<Vec<Automation>, TicketError> {
-        Ok(self.store.ticket_automations().await?)
+        Ok(self.rules.rules().await?)
     }
 
     /// Adds a rule after the others; anything invalid stores nothing.
@@ -43,13 +43,13 @@ impl TicketService {
         input: AutomationInput,
     ) -> Result<Automation, TicketError> {
         let rule = self.check_automation(input).await?;
-        if self.store.ticket_automations().await?.len() >= MAX_AUTOMATIONS {
+        if self.rules.rules().await?.len() >= MAX_AUTOMATIONS {
             return Err(TicketError::TooManyAutomations(MAX_AUTOMATIONS));
         }
         let id = format!("tau_{}", uuid::Uuid::now_v7().simple());
         Ok(self
-            .store
-            .insert_ticket_automation(&id, &rule, by, self.clock.now_ms())
+            .rules
+            .insert_rule(&id, &rule, by, self.clock.now_ms())
             .await?)
     }
 
@@ -60,12 +60,8 @@ impl TicketService {
         input: AutomationInput,
     ) -> Result<Automation, TicketError> {
         let rule = self.check_automation(input).await?;
-        match self
-            .store
-            .update_ticket_automation(id, &rule, self.clock.now_ms())
-            .await
-        {
-            Err(StoreError::NotFound) => Err(TicketError::AutomationNotFound),
+        match self.rules.update_rule(id, &rule, self.clock.now_ms()).await {
+            Err(RepoError::NotFound) => Err(TicketError::AutomationNotFound),
             other => Ok(other?),
         }
     }
@@ -76,15 +72,15 @@ impl TicketService {
         &self,
         ids: Vec<String>,
     ) -> Result<Vec<Automation>, TicketError> {
-        match self.store.reorder_ticket_automations(&ids).await? {
+        match self.rules.reorder_rules(&ids).await? {
             true => self.automations().await,
             false => Err(TicketError::BadAutomationOrder),
         }
     }
 
     pub async fn delete_automation(&self, id: &str) -> Result<(), TicketError> {
-        match self.store.delete_ticket_automation(id).await {
-            Err(StoreError::NotFound) => Err(TicketError::AutomationNotFound),
+        match self.rules.delete_rule(id).await {
+            Err(RepoError::NotFound) => Err(TicketError::AutomationNotFound),
             other => Ok(other?),
         }
     }
@@ -105,11 +101,10 @@ impl TicketService {
         }
         self.check_assignee(then.assignee_id.as_deref()).await?;
         self.check_department(then.department_id.as_deref()).await?;
-        if let Some(id) = &then.webhook_endpoint_id {
-            match self.store.endpoint(id).await {
-                Err(StoreError::NotFound) => return Err(TicketError::UnknownWebhookEndpoint),
-                other => other?,
-            };
+        if let Some(id) = &then.webhook_endpoint_id
+            && !self.rules.endpoint_exists(id).await?
+        {
+            return Err(TicketError::UnknownWebhookEndpoint);
         }
         if let Some(notify) = &mut then.notify {
             notify.staff_ids.sort();
@@ -178,7 +173,7 @@ impl TicketService {
         if fired.is_empty() {
             return Ok(());
         }
-        let rules = self.store.ticket_automations().await?;
+        let rules = self.rules.rules().await?;
         for f in &fired {
             for rule in &rules {
                 let r = &rule.rule;
@@ -203,10 +198,10 @@ impl TicketService {
         event: &DomainEvent,
     ) -> Result<(), TicketError> {
         for _ in 0..TRIES {
-            if self.store.automation_ran(&event.id, &rule.id).await? {
+            if self.rules.ran(&event.id, &rule.id).await? {
                 return Ok(());
             }
-            let Some(ticket) = self.store.ticket(&fired.ticket_id).await? else {
+            let Some(ticket) = self.tickets.ticket(&fired.ticket_id).await? else {
                 return Ok(());
             };
             if !rule.rule.when.hold(&ticket, fired) {
@@ -223,8 +218,8 @@ impl TicketService {
             let expected = ticket.version;
             let (ticket, write, run) = self.plan_rule(rule, ticket, event).await?;
             if self
-                .store
-                .save_automation_run(&ticket, expected, &write, &run)
+                .tickets
+                .save_run(&ticket, expected, &write, &run)
                 .await?
             {
                 return Ok(());
@@ -359,15 +354,15 @@ impl TicketService {
     /// other conditions are checked when it runs. Returns the events written.
     pub async fn sweep_idle(&self, now: i64) -> Result<usize, TicketError> {
         let mut told = 0;
-        for rule in self.store.ticket_automations().await? {
+        for rule in self.rules.rules().await? {
             let r = &rule.rule;
             let (true, Trigger::Idle, Some(hours)) = (r.enabled, r.event, r.when.idle_hours) else {
                 continue;
             };
             let before = now - i64::from(hours) * 3_600_000;
             let idle = self
-                .store
-                .idle_tickets(&rule.id, &r.when, before, IDLE_PAGE)
+                .tickets
+                .idle(&rule.id, &r.when, before, IDLE_PAGE)
                 .await?;
             for (ticket_id, version) in idle {
                 let event = new_event(
@@ -381,7 +376,7 @@ impl TicketService {
                     now,
                 );
                 // False: another node's sweep wrote it first.
-                if self.store.append_event_once(&event).await? {
+                if self.events.append_once(&event).await? {
                     told += 1;
                 }
             }
@@ -402,7 +397,7 @@ impl TicketService {
             && let Some(department) = &ticket.department_id
         {
             out.extend(
-                self.store
+                self.setup
                     .department(department)
                     .await?
                     .and_then(|d| d.lead_id),
@@ -420,27 +415,21 @@ impl TicketService {
         then: &Actions,
         event: &DomainEvent,
         now: i64,
-    ) -> Result<Vec<DeliveryRow>, TicketError> {
+    ) -> Result<Vec<QueuedDelivery>, TicketError> {
         let Some(endpoint_id) = &then.webhook_endpoint_id else {
             return Ok(Vec::new());
         };
-        match self.store.endpoint(endpoint_id).await {
-            Err(StoreError::NotFound) => return Ok(Vec::new()),
-            other => other?,
-        };
-        Ok(vec![DeliveryRow {
+        if !self.rules.endpoint_exists(endpoint_id).await? {
+            return Ok(Vec::new());
+        }
+        Ok(vec![QueuedDelivery {
             id: format!("dl_{}", uuid::Uuid::now_v7().simple()),
             endpoint_id: endpoint_id.clone(),
             event_id: event.id.clone(),
             position: event.position,
             conversation_id: event.conversation_id.clone(),
-            status: "pending".into(),
-            attempts: 0,
             next_attempt_at: now,
-            last_status: None,
-            last_error: None,
             created_at: now,
-            delivered_at: None,
         }])
     }
 }

@@ -4,10 +4,9 @@
 //! filtered list as CSV, read a page at a time so a large export never sits
 //! in memory.
 
-use crate::domain::tickets::Ticket;
+use crate::domain::tickets::{Ticket, TicketFilter};
 use crate::services::staff::StaffUser;
 use crate::services::tickets::{ListQuery, TicketError, TicketService};
-use crate::storage::TicketFilter;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::Serialize;
@@ -66,17 +65,14 @@ impl TicketService {
     pub async fn board(&self, staff: &StaffUser, query: ListQuery) -> Result<Board, TicketError> {
         let filter = self.filter_for(staff, query).await?;
         let now = self.clock.now_ms();
-        let counts = self.store.ticket_board(&filter).await?;
-        let overdue = self
-            .store
-            .tickets_due(&filter, None, now, LIST_LIMIT)
-            .await?;
+        let counts = self.tickets.board(&filter).await?;
+        let overdue = self.tickets.due(&filter, None, now, LIST_LIMIT).await?;
         let due_soon = self
-            .store
-            .tickets_due(&filter, Some(now), now + DUE_SOON_MS, LIST_LIMIT)
+            .tickets
+            .due(&filter, Some(now), now + DUE_SOON_MS, LIST_LIMIT)
             .await?;
         let bounds: Vec<i64> = AGE_BANDS.iter().filter_map(|(_, age)| *age).collect();
-        let counted = self.store.ticket_ageing(&filter, now, &bounds).await?;
+        let counted = self.tickets.ageing(&filter, now, &bounds).await?;
         let ageing = AGE_BANDS
             .iter()
             .enumerate()
@@ -123,7 +119,7 @@ impl TicketService {
             let service = self.clone();
             async move {
                 let mut filter = next?;
-                let page = match service.store.list_tickets(&filter).await {
+                let page = match service.tickets.list(&filter).await {
                     Ok(page) => page,
                     Err(error) => {
                         tracing::warn!(%error, "ticket export cut short");

@@ -5,11 +5,10 @@
 
 use crate::domain::events::{EventData, NewEvent};
 use crate::domain::tickets::{
-    self as t, Author, Comment, HistoryEntry, Ticket, TicketState, Visibility,
+    self as t, Author, Comment, HistoryEntry, Ticket, TicketState, TicketWrite, Visibility,
 };
 use crate::services::tickets::{BuyerReply, TicketError, TicketService};
 use crate::services::visitors::Visitor;
-use crate::storage::TicketWrite;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -39,8 +38,8 @@ pub struct TicketSettings {
 impl TicketService {
     pub async fn ticket_settings(&self) -> Result<TicketSettings, TicketError> {
         let reopen_days = self
-            .store
-            .ticket_reopen_days()
+            .setup
+            .reopen_days()
             .await?
             .unwrap_or(DEFAULT_REOPEN_DAYS);
         Ok(TicketSettings { reopen_days })
@@ -54,8 +53,8 @@ impl TicketService {
         if !(0..=90).contains(&settings.reopen_days) {
             return Err(TicketError::BadReopenDays);
         }
-        self.store
-            .put_ticket_reopen_days(settings.reopen_days, by, self.clock.now_ms())
+        self.setup
+            .put_reopen_days(settings.reopen_days, by, self.clock.now_ms())
             .await?;
         Ok(settings)
     }
@@ -131,7 +130,7 @@ impl TicketService {
                 },
             ));
         }
-        if !self.store.save_ticket(&ticket, expected, &write).await? {
+        if !self.tickets.save(&ticket, expected, &write).await? {
             return Err(TicketError::Stale(expected));
         }
         Ok(BuyerReply {

@@ -9,12 +9,13 @@ use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::lang::Lang;
 use crate::domain::message::MessageBody;
 use crate::domain::sla::Responder;
-use crate::domain::tickets::{Author, Comment, HistoryEntry, TicketSource, Visibility};
+use crate::domain::tickets::{
+    Author, Comment, HistoryEntry, TicketFilter, TicketSource, TicketWrite, Visibility,
+};
+use crate::ports::repositories::RepoError;
 use crate::services::events::EventPayload;
 use crate::services::subscribers::Subscriber;
 use crate::services::tickets::{TicketError, TicketService};
-use crate::storage::StoreError;
-use crate::storage::{TicketFilter, TicketWrite};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -46,7 +47,7 @@ impl TicketService {
         };
         let calendar = self.calendar().await?;
         let mut answered = 0;
-        for mut ticket in self.store.list_tickets(&filter).await? {
+        for mut ticket in self.tickets.list(&filter).await? {
             if ticket.state.is_done() || ticket.sla.first_responded_at.is_some() {
                 continue;
             }
@@ -61,11 +62,7 @@ impl TicketService {
                 )],
                 ..TicketWrite::default()
             };
-            if self
-                .store
-                .save_ticket(&ticket, ticket.version, &write)
-                .await?
-            {
+            if self.tickets.save(&ticket, ticket.version, &write).await? {
                 answered += 1;
             }
         }
@@ -102,8 +99,8 @@ impl TicketService {
             ..TicketFilter::default()
         };
         let open = self
-            .store
-            .list_tickets(&filter)
+            .tickets
+            .list(&filter)
             .await?
             .into_iter()
             .find(|t| t.source == TicketSource::OutOfHours && !t.state.is_done());
@@ -125,7 +122,7 @@ impl TicketService {
             )
             .await
         {
-            Err(TicketError::Store(StoreError::AlreadyExists)) => return Ok(()),
+            Err(TicketError::Records(RepoError::AlreadyExists)) => return Ok(()),
             other => other?,
         };
         let notice = match Lang::detect(&text) {
@@ -197,7 +194,7 @@ impl TicketService {
         (text, attachments): (&str, Vec<crate::domain::tickets::TicketFile>),
         at: i64,
     ) -> Result<(), TicketError> {
-        let comments = self.store.ticket_comments(&ticket.id, true).await?;
+        let comments = self.tickets.comments(&ticket.id, true).await?;
         if comments.iter().any(|c| c.id == comment_id) {
             return Ok(());
         }
@@ -233,7 +230,7 @@ impl TicketService {
                 created_at: at,
             }],
         };
-        if self.store.save_ticket(&ticket, expected, &write).await? {
+        if self.tickets.save(&ticket, expected, &write).await? {
             Ok(())
         } else {
             Err(TicketError::Stale(expected))

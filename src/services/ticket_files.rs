@@ -108,7 +108,7 @@ impl TicketService {
         ticket_id: &str,
     ) -> Result<Ticket, TicketError> {
         let ticket = self
-            .store
+            .tickets
             .ticket(ticket_id)
             .await?
             .ok_or(TicketError::NotFound)?;

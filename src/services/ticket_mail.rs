@@ -9,14 +9,16 @@
 use crate::domain::events::{DomainEvent, EventData};
 use crate::domain::staff::Role;
 use crate::domain::ticket_mail::{
-    MailInputError, MailTicket, NotificationPrefs, Reminder, ReminderMail, SmtpInput, SmtpSettings,
-    TlsMode, compose, compose_digest,
+    MailInputError, MailTicket, NotificationPrefs, PasswordChange, Reminder, ReminderMail,
+    SmtpInput, SmtpSettings, TlsMode, compose, compose_digest,
 };
-use crate::domain::tickets::Ticket;
+use crate::domain::tickets::{Ticket, TicketFilter};
 use crate::ports::Clock;
+use crate::ports::repositories::{
+    MailRecords, RepoError, StaffDirectory, TicketRecords, TicketSetup,
+};
 use crate::services::shop::ShopService;
 use crate::services::subscribers::Subscriber;
-use crate::storage::{PasswordChange, Store, StoreError, TicketFilter};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
@@ -34,7 +36,7 @@ pub enum MailError {
     #[error(transparent)]
     Invalid(#[from] MailInputError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
     /// The server could not be reached or answered "try later".
     #[error("the SMTP server did not take the mail: {0}")]
     Transient(String),
@@ -49,24 +51,50 @@ pub struct SmtpView {
     pub password_set: bool,
 }
 
+/// What finding a reminder's ticket and its people reads.
+#[derive(Clone)]
+pub(crate) struct ReminderSources {
+    pub(crate) tickets: Arc<dyn TicketRecords>,
+    pub(crate) setup: Arc<dyn TicketSetup>,
+    pub(crate) people: Arc<dyn StaffDirectory>,
+}
+
+impl ReminderSources {
+    pub(crate) fn of<R>(records: &Arc<R>) -> ReminderSources
+    where
+        R: TicketRecords + TicketSetup + StaffDirectory + 'static,
+    {
+        ReminderSources {
+            tickets: records.clone(),
+            setup: records.clone(),
+            people: records.clone(),
+        }
+    }
+}
+
 pub struct TicketMail {
-    store: Store,
+    mail: Arc<dyn MailRecords>,
+    sources: ReminderSources,
     clock: Arc<dyn Clock>,
     /// Where browsers reach the console (the public URL, else the listener).
     base_url: String,
 }
 
 impl TicketMail {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, base_url: String) -> TicketMail {
+    pub fn new<R>(records: Arc<R>, clock: Arc<dyn Clock>, base_url: String) -> TicketMail
+    where
+        R: MailRecords + TicketRecords + TicketSetup + StaffDirectory + 'static,
+    {
         TicketMail {
-            store,
+            sources: ReminderSources::of(&records),
+            mail: records,
             clock,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
     }
 
     pub async fn smtp(&self) -> Result<SmtpView, MailError> {
-        let stored = self.store.smtp_settings().await?;
+        let stored = self.mail.smtp_settings().await?;
         Ok(SmtpView {
             configured: stored.is_some(),
             password_set: stored.as_ref().is_some_and(|(_, p)| p.is_some()),
@@ -81,14 +109,14 @@ impl TicketMail {
             Some("") => PasswordChange::Set(None),
             Some(p) => PasswordChange::Set(Some(p)),
         };
-        self.store
+        self.mail
             .put_smtp_settings(&settings, password, by, self.clock.now_ms())
             .await?;
         self.smtp().await
     }
 
     pub async fn prefs(&self, staff_id: &str) -> Result<NotificationPrefs, MailError> {
-        Ok(self.store.notification_prefs(staff_id).await?)
+        Ok(self.mail.prefs(staff_id).await?)
     }
 
     pub async fn put_prefs(
@@ -97,8 +125,8 @@ impl TicketMail {
         prefs: NotificationPrefs,
     ) -> Result<NotificationPrefs, MailError> {
         let prefs = prefs.parse()?;
-        self.store
-            .put_notification_prefs(staff_id, &prefs, self.clock.now_ms())
+        self.mail
+            .put_prefs(staff_id, &prefs, self.clock.now_ms())
             .await?;
         Ok(prefs)
     }
@@ -116,23 +144,24 @@ impl TicketMail {
         if let EventData::TicketNotified { email: false, .. } = event.data {
             return Ok(());
         }
-        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+        let Some((smtp, password)) = self.mail.smtp_settings().await? else {
             return Ok(());
         };
         if !smtp.enabled {
             return Ok(());
         }
-        let Some((ticket, recipients)) = reminded(&self.store, event, reminder, ticket_id).await?
+        let Some((ticket, recipients)) =
+            reminded(&self.sources, event, reminder, ticket_id).await?
         else {
             return Ok(());
         };
         let transport = transport(&smtp, password)?;
         for staff_id in recipients {
-            let prefs = self.store.notification_prefs(&staff_id).await?;
+            let prefs = self.mail.prefs(&staff_id).await?;
             let Some(address) = prefs.address_for(reminder) else {
                 continue;
             };
-            if self.store.mail_was_sent(&event.id, &staff_id).await? {
+            if self.mail.mail_was_sent(&event.id, &staff_id).await? {
                 continue;
             }
             let message = self.message(&smtp, address, reminder, &ticket)?;
@@ -143,7 +172,7 @@ impl TicketMail {
                 }
                 Err(error) => return Err(MailError::Transient(describe(&error))),
             }
-            self.store
+            self.mail
                 .record_mail_sent(&event.id, &staff_id, self.clock.now_ms())
                 .await?;
         }
@@ -165,14 +194,14 @@ impl TicketMail {
         csv: String,
     ) -> Result<bool, MailError> {
         use lettre::message::{Attachment, MultiPart, SinglePart};
-        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+        let Some((smtp, password)) = self.mail.smtp_settings().await? else {
             return Ok(false);
         };
-        let prefs = self.store.notification_prefs(staff_id).await?;
+        let prefs = self.mail.prefs(staff_id).await?;
         let Some(address) = prefs.email.as_deref().filter(|_| smtp.enabled) else {
             return Ok(false);
         };
-        if self.store.mail_was_sent(key, staff_id).await? {
+        if self.mail.mail_was_sent(key, staff_id).await? {
             return Ok(false);
         }
         let from: Mailbox = smtp
@@ -199,7 +228,7 @@ impl TicketMail {
             }
             Err(error) => return Err(MailError::Transient(describe(&error))),
         };
-        self.store
+        self.mail
             .record_mail_sent(key, staff_id, self.clock.now_ms())
             .await?;
         Ok(sent)
@@ -216,7 +245,7 @@ impl TicketMail {
     /// overdue tickets (assigned to them), once per shop day `day`; nothing
     /// when none is overdue. Returns the mails sent.
     pub async fn send_digest(&self, now: i64, day: &str) -> Result<usize, MailError> {
-        let Some((smtp, password)) = self.store.smtp_settings().await? else {
+        let Some((smtp, password)) = self.mail.smtp_settings().await? else {
             return Ok(0);
         };
         if !smtp.enabled {
@@ -225,19 +254,19 @@ impl TicketMail {
         let transport = transport(&smtp, password)?;
         let key = format!("digest:{day}");
         let mut sent = 0;
-        for row in self.store.list_staff().await? {
-            let prefs = self.store.notification_prefs(&row.id).await?;
+        for row in self.sources.people.people().await? {
+            let prefs = self.mail.prefs(&row.id).await?;
             let Some(address) = prefs.email.as_deref().filter(|_| prefs.email_on.digest) else {
                 continue;
             };
-            if row.disabled || self.store.mail_was_sent(&key, &row.id).await? {
+            if row.disabled || self.mail.mail_was_sent(&key, &row.id).await? {
                 continue;
             }
             let filter = TicketFilter {
                 assignee_id: Some(row.id.clone()),
                 ..TicketFilter::default()
             };
-            let overdue = self.store.tickets_due(&filter, None, now, 100).await?;
+            let overdue = self.sources.tickets.due(&filter, None, now, 100).await?;
             if overdue.is_empty() {
                 continue;
             }
@@ -261,7 +290,7 @@ impl TicketMail {
                 }
                 Err(error) => return Err(MailError::Transient(describe(&error))),
             }
-            self.store
+            self.mail
                 .record_mail_sent(&key, &row.id, self.clock.now_ms())
                 .await?;
         }
@@ -296,12 +325,12 @@ impl TicketMail {
 /// The ticket `event` reminds people of and who hears about it (by e-mail and
 /// in the console bell alike); none when nobody does.
 pub(crate) async fn reminded(
-    store: &Store,
+    sources: &ReminderSources,
     event: &DomainEvent,
     reminder: Reminder,
     ticket_id: &str,
-) -> Result<Option<(Ticket, Vec<String>)>, StoreError> {
-    let Some(ticket) = store.ticket(ticket_id).await? else {
+) -> Result<Option<(Ticket, Vec<String>)>, RepoError> {
+    let Some(ticket) = sources.tickets.ticket(ticket_id).await? else {
         return Ok(None);
     };
     // Nobody is reminded of a ticket they gave themselves as they made it.
@@ -314,7 +343,7 @@ pub(crate) async fn reminded(
     // An automation names its people itself.
     let recipients = match &event.data {
         EventData::TicketNotified { staff_ids, .. } => staff_ids.clone(),
-        _ => recipients(store, reminder, &ticket).await?,
+        _ => recipients(sources, reminder, &ticket).await?,
     };
     Ok((!recipients.is_empty()).then_some((ticket, recipients)))
 }
@@ -322,21 +351,21 @@ pub(crate) async fn reminded(
 /// Who hears about `reminder`: the assignee (the department's lead when nobody
 /// has it), and for an escalation the lead and supervisors too.
 async fn recipients(
-    store: &Store,
+    sources: &ReminderSources,
     reminder: Reminder,
     ticket: &Ticket,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<String>, RepoError> {
     let lead = match &ticket.department_id {
-        Some(d) => store.department(d).await?.and_then(|d| d.lead_id),
+        Some(d) => sources.setup.department(d).await?.and_then(|d| d.lead_id),
         None => None,
     };
     let mut out: Vec<String> = ticket.assignee_id.iter().cloned().collect();
     if out.is_empty() || reminder == Reminder::SlaEscalation {
         out.extend(lead);
     }
-    out.extend(store.ticket_watchers(&ticket.id).await?);
+    out.extend(sources.tickets.watchers(&ticket.id).await?);
     if reminder == Reminder::SlaEscalation {
-        for row in store.list_staff().await? {
+        for row in sources.people.people().await? {
             if !row.disabled && matches!(row.role.parse::<Role>(), Ok(Role::Supervisor)) {
                 out.push(row.id);
             }

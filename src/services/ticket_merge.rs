@@ -5,10 +5,9 @@
 //! see it and get its reminders like its assignee.
 
 use crate::domain::events::{EventData, NewEvent};
-use crate::domain::tickets::{self as t, Author, HistoryEntry, Ticket, TicketState};
+use crate::domain::tickets::{self as t, Author, HistoryEntry, Ticket, TicketState, TicketWrite};
 use crate::services::staff::StaffUser;
 use crate::services::tickets::{TicketError, TicketService, refresh_due};
-use crate::storage::TicketWrite;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -31,7 +30,7 @@ impl TicketService {
         input: MergeInput,
     ) -> Result<Ticket, TicketError> {
         let mut source = self.visible(staff, id).await?;
-        let target_id = match self.store.ticket_by_number(input.into.trim()).await? {
+        let target_id = match self.tickets.by_number(input.into.trim()).await? {
             Some(found) => found.id,
             None => input.into.trim().to_owned(),
         };
@@ -110,8 +109,8 @@ impl TicketService {
             ..TicketWrite::default()
         };
         let saved = self
-            .store
-            .save_tickets(&[
+            .tickets
+            .save_all(&[
                 (&source, expected, &source_write),
                 (&target, target_expected, &target_write),
             ])
@@ -130,13 +129,13 @@ impl TicketService {
         staff_id: &str,
     ) -> Result<Vec<String>, TicketError> {
         let ticket = self.visible(staff, id).await?;
-        if self.store.staff(staff_id).await.is_err() {
+        if self.people.person(staff_id).await.is_err() {
             return Err(TicketError::UnknownAssignee);
         }
-        self.store
-            .add_ticket_watcher(&ticket.id, staff_id, &staff.id, self.clock.now_ms())
+        self.tickets
+            .add_watcher(&ticket.id, staff_id, &staff.id, self.clock.now_ms())
             .await?;
-        Ok(self.store.ticket_watchers(&ticket.id).await?)
+        Ok(self.tickets.watchers(&ticket.id).await?)
     }
 
     pub async fn unwatch(
@@ -146,10 +145,8 @@ impl TicketService {
         staff_id: &str,
     ) -> Result<Vec<String>, TicketError> {
         let ticket = self.visible(staff, id).await?;
-        self.store
-            .remove_ticket_watcher(&ticket.id, staff_id)
-            .await?;
-        Ok(self.store.ticket_watchers(&ticket.id).await?)
+        self.tickets.remove_watcher(&ticket.id, staff_id).await?;
+        Ok(self.tickets.watchers(&ticket.id).await?)
     }
 }
 

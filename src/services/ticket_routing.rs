@@ -4,58 +4,13 @@
 //! is stored, so the routed ticket is written in one transaction with its
 //! `created` history line, which names the rule.
 
-use crate::domain::tickets::{self as t, Priority};
+use crate::domain::tickets::{self as t};
+pub use crate::domain::tickets::{RoutingRule, RoutingRules, RuleActions, RuleConditions};
 use crate::services::tickets::{NewTicketInput, TicketError, TicketService};
-use serde::{Deserialize, Serialize};
 
 /// At most this many rules, and keywords per rule.
 const MAX_RULES: usize = 100;
 const MAX_KEYWORDS: usize = 20;
-
-/// What a new ticket must have for a rule to apply; every condition given
-/// must hold (none given: the rule takes every ticket).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConditions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub type_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<Priority>,
-    /// Any of these words in the title or description (case-insensitive).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-}
-
-/// What a matching rule does to the new ticket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleActions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<Priority>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoutingRule {
-    pub name: String,
-    #[serde(default)]
-    pub when: RuleConditions,
-    pub then: RuleActions,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoutingRules {
-    pub rules: Vec<RoutingRule>,
-}
 
 impl RoutingRule {
     fn matches(&self, input: &NewTicketInput, title: &str) -> bool {
@@ -105,7 +60,7 @@ pub fn route(rules: &RoutingRules, input: &mut NewTicketInput, title: &str) -> O
 
 impl TicketService {
     pub async fn routing_rules(&self) -> Result<RoutingRules, TicketError> {
-        Ok(self.store.ticket_routing_rules().await?.unwrap_or_default())
+        Ok(self.setup.routing_rules().await?.unwrap_or_default())
     }
 
     /// Replaces the rules (their order is the order given). Anything invalid
@@ -124,8 +79,8 @@ impl TicketService {
             rules.push(self.check_rule(rule).await?);
         }
         let rules = RoutingRules { rules };
-        self.store
-            .put_ticket_routing_rules(&rules, by, self.clock.now_ms())
+        self.setup
+            .put_routing_rules(&rules, by, self.clock.now_ms())
             .await?;
         Ok(rules)
     }

@@ -8,16 +8,18 @@ use crate::domain::events::{EventData, NewEvent};
 use crate::domain::sla::{BusinessCalendar, Responder, SlaTargets, TicketSla};
 use crate::domain::staff::Permission;
 use crate::domain::tickets::{
-    self as t, Author, Comment, HistoryEntry, Priority, Ticket, TicketInputError, TicketSource,
-    TicketState, Visibility,
+    self as t, Author, Comment, HistoryEntry, Priority, Ticket, TicketFilter, TicketInputError,
+    TicketSource, TicketState, TicketWrite, Visibility,
 };
 use crate::ports::Clock;
+use crate::ports::repositories::{
+    AutomationRules, EventLog, RepoError, SavedViews, StaffDirectory, TicketRecords, TicketSetup,
+};
 use crate::services::bot::BotService;
 use crate::services::chat::{Actor, ChatError, ChatService};
 use crate::services::shop::ShopService;
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
-use crate::storage::{Store, StoreError, TicketFilter, TicketWrite};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -91,9 +93,7 @@ pub enum TicketError {
     #[error("hand-off packet unreadable: {0}")]
     Packet(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Records(#[from] crate::ports::repositories::RepoError),
+    Records(#[from] RepoError),
 }
 
 /// A ticket typed in by staff.
@@ -230,9 +230,15 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 const SWEEP_PAGE: i64 = 1000;
 
 pub struct TicketService {
-    pub(crate) store: Store,
+    pub(crate) tickets: Arc<dyn TicketRecords>,
+    /// Departments, types, SLA policies, the calendar, routing and reopening.
+    pub(crate) setup: Arc<dyn TicketSetup>,
+    pub(crate) rules: Arc<dyn AutomationRules>,
+    pub(crate) people: Arc<dyn StaffDirectory>,
+    /// Events that change no ticket (an automation's notice).
+    pub(crate) events: Arc<dyn EventLog>,
     /// Each person's saved views of the list (`ticket_views`).
-    pub(crate) saved_views: Arc<dyn crate::ports::repositories::SavedViews>,
+    pub(crate) saved_views: Arc<dyn SavedViews>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) shop: Arc<ShopService>,
     pub(crate) chat: Arc<ChatService>,
@@ -243,17 +249,31 @@ pub struct TicketService {
 }
 
 impl TicketService {
-    pub fn new(
-        store: Store,
+    /// `records` keeps the tickets and everything around them (one database).
+    pub fn new<R>(
+        records: Arc<R>,
         clock: Arc<dyn Clock>,
         shop: Arc<ShopService>,
         chat: Arc<ChatService>,
         bot: Arc<BotService>,
         attachments: Arc<crate::services::attachments::AttachmentService>,
-    ) -> TicketService {
+    ) -> TicketService
+    where
+        R: TicketRecords
+            + TicketSetup
+            + AutomationRules
+            + StaffDirectory
+            + EventLog
+            + SavedViews
+            + 'static,
+    {
         TicketService {
-            saved_views: Arc::new(store.clone()),
-            store,
+            tickets: records.clone(),
+            setup: records.clone(),
+            rules: records.clone(),
+            people: records.clone(),
+            events: records.clone(),
+            saved_views: records,
             clock,
             shop,
             chat,
@@ -281,7 +301,7 @@ impl TicketService {
         let mut holidays: BTreeSet<NaiveDate> =
             shop.holidays.iter().filter_map(|d| parse(d)).collect();
         let mut makeup_days = BTreeSet::new();
-        for (day, kind) in self.store.business_days().await? {
+        for (day, kind) in self.setup.business_days().await? {
             let Some(date) = parse(&day) else { continue };
             if kind == "workday" {
                 makeup_days.insert(date);
@@ -304,7 +324,7 @@ impl TicketService {
         priority: Priority,
     ) -> Result<SlaTargets, TicketError> {
         let (first, resolution) = self
-            .store
+            .setup
             .sla_policy(type_key, priority)
             .await?
             .unwrap_or_else(|| priority.default_targets_minutes());
@@ -312,17 +332,17 @@ impl TicketService {
     }
 
     pub(crate) async fn required_fields(&self, type_key: &str) -> Result<Vec<String>, TicketError> {
-        let row = self
-            .store
+        let found = self
+            .setup
             .ticket_type(type_key)
             .await?
             .ok_or(TicketError::UnknownType)?;
-        Ok(serde_json::from_str(&row.required_fields).unwrap_or_default())
+        Ok(found.required_fields)
     }
 
     pub(crate) async fn check_department(&self, id: Option<&str>) -> Result<(), TicketError> {
         match id {
-            Some(id) if self.store.department(id).await?.is_none() => {
+            Some(id) if self.setup.department(id).await?.is_none() => {
                 Err(TicketError::UnknownDepartment)
             }
             _ => Ok(()),
@@ -331,9 +351,9 @@ impl TicketService {
 
     pub(crate) async fn check_assignee(&self, id: Option<&str>) -> Result<(), TicketError> {
         match id {
-            Some(id) => match self.store.staff(id).await {
+            Some(id) => match self.people.person(id).await {
                 Ok(_) => Ok(()),
-                Err(StoreError::NotFound) => Err(TicketError::UnknownAssignee),
+                Err(RepoError::NotFound) => Err(TicketError::UnknownAssignee),
                 Err(e) => Err(e.into()),
             },
             None => Ok(()),
@@ -574,30 +594,27 @@ impl TicketService {
         }
         let history = HistoryEntry::new("created", &author, detail, now);
         let local_day = self.shop.current().await.local_day(now);
-        self.store
-            .create_ticket(&mut ticket, &local_day, &history, &files)
+        self.tickets
+            .create(&mut ticket, &local_day, &history, &files)
             .await?;
         Ok(ticket)
     }
 
     /// The ticket if `staff` may see it.
     pub(crate) async fn visible(&self, staff: &StaffUser, id: &str) -> Result<Ticket, TicketError> {
-        let ticket = self.store.ticket(id).await?.ok_or(TicketError::NotFound)?;
+        let ticket = self
+            .tickets
+            .ticket(id)
+            .await?
+            .ok_or(TicketError::NotFound)?;
         if staff.can(Permission::ViewAllTickets) || ticket.assignee_id.as_deref() == Some(&staff.id)
         {
             return Ok(ticket);
         }
-        let mine = self.store.departments_of(&staff.id).await?;
+        let mine = self.setup.departments_of(&staff.id).await?;
         match &ticket.department_id {
             Some(d) if mine.contains(d) => Ok(ticket),
-            _ if self
-                .store
-                .ticket_watchers(&ticket.id)
-                .await?
-                .contains(&staff.id) =>
-            {
-                Ok(ticket)
-            }
+            _ if self.tickets.watchers(&ticket.id).await?.contains(&staff.id) => Ok(ticket),
             _ => Err(TicketError::Forbidden),
         }
     }
@@ -606,10 +623,10 @@ impl TicketService {
         let ticket = self.visible(staff, id).await?;
         Ok(TicketDetail {
             status_text_shown: shown_status(&ticket, true),
-            history: self.store.ticket_history(id).await?,
-            comments: self.store.ticket_comments(id, false).await?,
+            history: self.tickets.history(id).await?,
+            comments: self.tickets.comments(id, false).await?,
             attachments: self.attachments.ticket_files(id, false).await?,
-            watchers: self.store.ticket_watchers(id).await?,
+            watchers: self.tickets.watchers(id).await?,
             ticket,
         })
     }
@@ -620,7 +637,7 @@ impl TicketService {
         query: ListQuery,
     ) -> Result<Vec<Ticket>, TicketError> {
         let filter = self.filter_for(staff, query).await?;
-        Ok(self.store.list_tickets(&filter).await?)
+        Ok(self.tickets.list(&filter).await?)
     }
 
     /// The list query as a store filter, narrowed to what `staff` may see.
@@ -642,7 +659,7 @@ impl TicketService {
         } else {
             Some((
                 staff.id.clone(),
-                self.store.departments_of(&staff.id).await?,
+                self.setup.departments_of(&staff.id).await?,
             ))
         };
         Ok(TicketFilter {
@@ -860,7 +877,7 @@ impl TicketService {
                 created_at: now,
             }],
         };
-        if self.store.save_ticket(&ticket, expected, &write).await? {
+        if self.tickets.save(&ticket, expected, &write).await? {
             Ok(ticket)
         } else {
             Err(TicketError::Stale(expected))
@@ -879,10 +896,10 @@ impl TicketService {
             ..TicketFilter::default()
         };
         let mut out = Vec::new();
-        for ticket in self.store.list_tickets(&filter).await? {
+        for ticket in self.tickets.list(&filter).await? {
             let replies = self
-                .store
-                .ticket_comments(&ticket.id, true)
+                .tickets
+                .comments(&ticket.id, true)
                 .await?
                 .into_iter()
                 .map(|c| BuyerReply {
@@ -915,10 +932,7 @@ impl TicketService {
         let mut report = SweepReport::default();
         let mut after = String::new();
         loop {
-            let page = self
-                .store
-                .tickets_with_running_sla(&after, SWEEP_PAGE)
-                .await?;
+            let page = self.tickets.running_sla(&after, SWEEP_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.id.clone();
             report.tickets += page.len();
@@ -963,16 +977,12 @@ impl TicketService {
         escalations: &[(Ticket, TicketWrite)],
     ) -> Result<usize, TicketError> {
         let all: Vec<_> = escalations.iter().map(|(t, w)| (t, t.version, w)).collect();
-        if all.is_empty() || self.store.save_tickets(&all).await? {
+        if all.is_empty() || self.tickets.save_all(&all).await? {
             return Ok(all.len());
         }
         let mut saved = 0;
         for (ticket, write) in escalations {
-            if self
-                .store
-                .save_ticket(ticket, ticket.version, write)
-                .await?
-            {
+            if self.tickets.save(ticket, ticket.version, write).await? {
                 saved += 1;
             }
         }

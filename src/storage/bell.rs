@@ -2,6 +2,7 @@
 //! (event, person) and marked read by their owner only.
 
 use super::{Store, StoreError, on_pool};
+use crate::ports::repositories::{BellItem, NewBell, RepoError};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -12,17 +13,6 @@ pub struct BellRow {
     pub ticket_number: String,
     pub created_at: i64,
     pub read_at: Option<i64>,
-}
-
-/// One reminder to write.
-#[derive(Debug, Clone)]
-pub struct NewBell<'a> {
-    pub staff_id: &'a str,
-    pub event_id: &'a str,
-    pub kind: &'a str,
-    pub ticket_id: &'a str,
-    pub ticket_number: &'a str,
-    pub created_at: i64,
 }
 
 impl Store {
@@ -79,5 +69,36 @@ impl Store {
             "UPDATE staff_notifications SET read_at = $2 WHERE staff_id = $1 AND read_at IS NULL";
         Ok(on_pool!(self, pool => sqlx::query(sql)
             .bind(staff_id).bind(now).execute(pool).await?.rows_affected()))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::BellRecords for Store {
+    async fn ring(&self, bell: &NewBell<'_>) -> Result<bool, RepoError> {
+        Ok(self.insert_bell(bell).await?)
+    }
+
+    async fn bell(&self, staff_id: &str, limit: i64) -> Result<(Vec<BellItem>, i64), RepoError> {
+        let (rows, unread) = Store::bell(self, staff_id, limit).await?;
+        let items = rows
+            .into_iter()
+            .map(|r| BellItem {
+                id: r.id,
+                kind: r.kind,
+                ticket_id: r.ticket_id,
+                ticket_number: r.ticket_number,
+                created_at: r.created_at,
+                read_at: r.read_at,
+            })
+            .collect();
+        Ok((items, unread))
+    }
+
+    async fn mark_read(&self, staff_id: &str, id: &str, now: i64) -> Result<bool, RepoError> {
+        Ok(self.mark_bell_read(staff_id, id, now).await?)
+    }
+
+    async fn mark_all_read(&self, staff_id: &str, now: i64) -> Result<u64, RepoError> {
+        Ok(self.mark_all_bell_read(staff_id, now).await?)
     }
 }

@@ -42,6 +42,9 @@ mod visitors;
 mod webhooks;
 mod wordings;
 
+pub use crate::domain::ticket_automations::AutomationRun;
+pub use crate::domain::ticket_mail::PasswordChange;
+pub use crate::domain::tickets::{BoardCounts, TicketFilter, TicketWrite};
 pub use analytics::{
     AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,
     SeedOutboxRow, TopicDelta, TopicRow, WaitRow,
@@ -51,7 +54,7 @@ pub use assign::{
 };
 pub use attachments::AttachmentOwner;
 pub use audit::AuditFilter;
-pub use bell::{BellRow, NewBell};
+pub use bell::BellRow;
 pub use bot::{PacketRow, SealedBotSessions, UnansweredRow, WelcomeRow};
 pub use channels::{ChannelRow, ChannelUserRow, ReplySlot};
 pub use commit::{AppendOutcome, CommitQueue, EventWrite, WriteKind};
@@ -68,10 +71,8 @@ pub use quality::{
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use staff_totp::TotpRow;
-pub use ticket_board::BoardCounts;
-pub use ticket_mail::PasswordChange;
 pub use ticket_views::TicketViewRow;
-pub use tickets::{AutomationRun, DepartmentRow, TicketFilter, TicketTypeRow, TicketWrite};
+pub use tickets::{DepartmentRow, TicketTypeRow};
 pub use visitors::VisitorRow;
 pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
 

@@ -144,3 +144,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl From<StaffRow> for crate::ports::repositories::Person {
+    fn from(row: StaffRow) -> Self {
+        crate::ports::repositories::Person {
+            id: row.id,
+            display_name: row.display_name,
+            role: row.role,
+            disabled: row.disabled,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::StaffDirectory for Store {
+    async fn person(
+        &self,
+        id: &str,
+    ) -> Result<crate::ports::repositories::Person, crate::ports::repositories::RepoError> {
+        Ok(self.staff(id).await?.into())
+    }
+
+    async fn people(
+        &self,
+    ) -> Result<Vec<crate::ports::repositories::Person>, crate::ports::repositories::RepoError>
+    {
+        Ok(self
+            .list_staff()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError, on_pool};
 use crate::domain::ticket_automations::{Automation, AutomationInput, Conditions};
+use crate::ports::repositories::RepoError;
 
 type Row = (String, i64, String, i64, i64);
 
@@ -133,5 +134,51 @@ impl Store {
             .bind(limit)
             .fetch_all(pool).await?);
         Ok(rows)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::AutomationRules for Store {
+    async fn rules(&self) -> Result<Vec<Automation>, RepoError> {
+        Ok(self.ticket_automations().await?)
+    }
+
+    async fn insert_rule(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        by: &str,
+        now: i64,
+    ) -> Result<Automation, RepoError> {
+        Ok(self.insert_ticket_automation(id, rule, by, now).await?)
+    }
+
+    async fn update_rule(
+        &self,
+        id: &str,
+        rule: &AutomationInput,
+        now: i64,
+    ) -> Result<Automation, RepoError> {
+        Ok(self.update_ticket_automation(id, rule, now).await?)
+    }
+
+    async fn reorder_rules(&self, ids: &[String]) -> Result<bool, RepoError> {
+        Ok(self.reorder_ticket_automations(ids).await?)
+    }
+
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError> {
+        Ok(self.delete_ticket_automation(id).await?)
+    }
+
+    async fn ran(&self, event_id: &str, rule_id: &str) -> Result<bool, RepoError> {
+        Ok(self.automation_ran(event_id, rule_id).await?)
+    }
+
+    async fn endpoint_exists(&self, id: &str) -> Result<bool, RepoError> {
+        match self.endpoint(id).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }

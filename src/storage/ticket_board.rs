@@ -9,23 +9,12 @@
 //! buyer, chat) falls back to the grouped scan.
 
 use super::tickets::{COLUMNS, TicketRow, filter_sql};
-use super::{Store, StoreError, TicketFilter, on_pool};
+use super::{BoardCounts, Store, StoreError, TicketFilter, on_pool};
 use crate::domain::tickets::Ticket;
 use std::collections::BTreeMap;
 
 /// Not resolved and not closed: the tickets somebody still works on.
 const ACTIVE: &str = "state NOT IN ('resolved', 'closed')";
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct BoardCounts {
-    pub by_state: Vec<(String, i64)>,
-    pub by_department: Vec<(Option<String>, i64)>,
-    pub by_priority: Vec<(String, i64)>,
-    pub by_assignee: Vec<(Option<String>, i64)>,
-    /// Resolved or closed tickets, and those of them within the resolution target.
-    pub done: i64,
-    pub done_in_time: i64,
-}
 
 /// One group of the board's single pass: a state, department, priority and
 /// assignee, how many tickets, and how many of them met their resolution target.

@@ -2,8 +2,9 @@
 //! person's notification preferences (their address sealed), and the log of
 //! mails sent per (event, recipient).
 
-use super::{Store, StoreError, on_pool};
+use super::{PasswordChange, Store, StoreError, on_pool};
 use crate::domain::ticket_mail::{EmailOn, NotificationPrefs, SmtpSettings, TlsMode};
+use crate::ports::repositories::RepoError;
 
 pub(super) fn smtp_password_aad() -> &'static str {
     "smtp_password:1"
@@ -29,12 +30,6 @@ struct PrefsRow {
     sealed_email: Option<Vec<u8>>,
     in_app: bool,
     email_on: String,
-}
-
-/// What the password of a settings write does.
-pub enum PasswordChange<'a> {
-    Keep,
-    Set(Option<&'a str>),
 }
 
 impl Store {
@@ -147,5 +142,48 @@ impl Store {
             .bind(event_id).bind(recipient_id).bind(now)
             .execute(pool).await.map(|_| ()))?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::MailRecords for Store {
+    async fn smtp_settings(&self) -> Result<Option<(SmtpSettings, Option<String>)>, RepoError> {
+        Ok(Store::smtp_settings(self).await?)
+    }
+
+    async fn put_smtp_settings(
+        &self,
+        settings: &SmtpSettings,
+        password: PasswordChange<'_>,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::put_smtp_settings(self, settings, password, by, now).await?)
+    }
+
+    async fn prefs(&self, staff_id: &str) -> Result<NotificationPrefs, RepoError> {
+        Ok(self.notification_prefs(staff_id).await?)
+    }
+
+    async fn put_prefs(
+        &self,
+        staff_id: &str,
+        prefs: &NotificationPrefs,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.put_notification_prefs(staff_id, prefs, now).await?)
+    }
+
+    async fn mail_was_sent(&self, event_id: &str, recipient_id: &str) -> Result<bool, RepoError> {
+        Ok(Store::mail_was_sent(self, event_id, recipient_id).await?)
+    }
+
+    async fn record_mail_sent(
+        &self,
+        event_id: &str,
+        recipient_id: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::record_mail_sent(self, event_id, recipient_id, now).await?)
     }
 }

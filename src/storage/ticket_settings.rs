@@ -32,7 +32,7 @@ impl Store {
     /// The ticket routing rules; None when the shop never set any.
     pub async fn ticket_routing_rules(
         &self,
-    ) -> Result<Option<crate::services::ticket_routing::RoutingRules>, StoreError> {
+    ) -> Result<Option<crate::domain::tickets::RoutingRules>, StoreError> {
         let sql = "SELECT rules FROM ticket_routing_rules WHERE id = 1";
         let row: Option<(String,)> =
             on_pool!(self, pool => sqlx::query_as(sql).fetch_optional(pool).await?);
@@ -45,7 +45,7 @@ impl Store {
 
     pub async fn put_ticket_routing_rules(
         &self,
-        rules: &crate::services::ticket_routing::RoutingRules,
+        rules: &crate::domain::tickets::RoutingRules,
         by: &str,
         now: i64,
     ) -> Result<(), StoreError> {

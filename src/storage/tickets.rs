@@ -4,12 +4,13 @@
 //! caller read (a stale write changes nothing).
 
 use super::outbox::write_events;
-use super::{Store, StoreError, on_pool};
+use super::{AutomationRun, Store, StoreError, TicketFilter, TicketWrite, on_pool};
 use crate::domain::events::{EventData, NewEvent};
 use crate::domain::sla::{Escalation, SlaTargets, TicketSla};
 use crate::domain::tickets::{
     Comment, HistoryEntry, Priority, Ticket, TicketSource, TicketState, Visibility,
 };
+use crate::ports::repositories::{DepartmentRecord, RepoError, TicketTypeRecord};
 use std::collections::BTreeMap;
 
 pub(super) const COLUMNS: &str = "id, number, type_key, category, priority, department_id, assignee_id, \
@@ -172,34 +173,6 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("ticket fields serialise")
 }
 
-/// A list query; every field narrows it.
-#[derive(Debug, Clone, Default)]
-pub struct TicketFilter {
-    pub states: Vec<TicketState>,
-    pub department_id: Option<String>,
-    pub assignee_id: Option<String>,
-    pub priority: Option<Priority>,
-    pub type_key: Option<String>,
-    pub visitor_id: Option<String>,
-    pub conversation_id: Option<String>,
-    /// Staff who may see only these departments' tickets and their own.
-    pub visible_to: Option<(String, Vec<String>)>,
-    /// Keyset paging: only tickets after this (updated_at, id) in list order.
-    pub before: Option<(i64, String)>,
-    pub limit: i64,
-}
-
-/// One automation's run for one event (at most one per pair, ever), and the
-/// webhook deliveries it queues.
-#[derive(Debug, Clone)]
-pub struct AutomationRun {
-    pub event_id: String,
-    pub rule_id: String,
-    pub ticket_id: String,
-    pub ran_at: i64,
-    pub deliveries: Vec<super::DeliveryRow>,
-}
-
 const INSERT_RUN: &str = "INSERT INTO ticket_automation_runs (event_id, rule_id, ticket_id, ran_at) \
     VALUES ($1, $2, $3, $4) ON CONFLICT (event_id, rule_id) DO NOTHING";
 
@@ -207,14 +180,6 @@ const INSERT_RUN: &str = "INSERT INTO ticket_automation_runs (event_id, rule_id,
 const INSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, position, \
     conversation_id, status, attempts, next_attempt_at, created_at) \
     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) ON CONFLICT (endpoint_id, event_id) DO NOTHING";
-
-/// What one ticket change writes besides the ticket row.
-#[derive(Debug, Clone, Default)]
-pub struct TicketWrite {
-    pub history: Vec<HistoryEntry>,
-    pub comment: Option<Comment>,
-    pub events: Vec<NewEvent>,
-}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DepartmentRow {
@@ -831,5 +796,256 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::TicketRecords for Store {
+    async fn create(
+        &self,
+        ticket: &mut Ticket,
+        local_day: &str,
+        history: &HistoryEntry,
+        chat_files: &[String],
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .create_ticket(ticket, local_day, history, chat_files)
+            .await?)
+    }
+
+    async fn save(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+    ) -> Result<bool, RepoError> {
+        Ok(self.save_ticket(ticket, expected_version, write).await?)
+    }
+
+    async fn save_all(&self, changes: &[(&Ticket, i64, &TicketWrite)]) -> Result<bool, RepoError> {
+        Ok(self.save_tickets(changes).await?)
+    }
+
+    async fn save_run(
+        &self,
+        ticket: &Ticket,
+        expected_version: i64,
+        write: &TicketWrite,
+        run: &AutomationRun,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .save_automation_run(ticket, expected_version, write, run)
+            .await?)
+    }
+
+    async fn ticket(&self, id: &str) -> Result<Option<Ticket>, RepoError> {
+        Ok(Store::ticket(self, id).await?)
+    }
+
+    async fn by_number(&self, number: &str) -> Result<Option<Ticket>, RepoError> {
+        Ok(self.ticket_by_number(number).await?)
+    }
+
+    async fn list(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, RepoError> {
+        Ok(self.list_tickets(filter).await?)
+    }
+
+    async fn running_sla(&self, after: &str, limit: i64) -> Result<Vec<Ticket>, RepoError> {
+        Ok(self.tickets_with_running_sla(after, limit).await?)
+    }
+
+    async fn due(
+        &self,
+        filter: &TicketFilter,
+        from: Option<i64>,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, RepoError> {
+        Ok(self.tickets_due(filter, from, until, limit).await?)
+    }
+
+    async fn idle(
+        &self,
+        rule_id: &str,
+        when: &crate::domain::ticket_automations::Conditions,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, RepoError> {
+        Ok(self.idle_tickets(rule_id, when, before, limit).await?)
+    }
+
+    async fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, RepoError> {
+        Ok(self.ticket_history(id).await?)
+    }
+
+    async fn comments(&self, id: &str, public_only: bool) -> Result<Vec<Comment>, RepoError> {
+        Ok(self.ticket_comments(id, public_only).await?)
+    }
+
+    async fn watchers(&self, id: &str) -> Result<Vec<String>, RepoError> {
+        Ok(self.ticket_watchers(id).await?)
+    }
+
+    async fn add_watcher(
+        &self,
+        id: &str,
+        staff_id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.add_ticket_watcher(id, staff_id, by, now).await?)
+    }
+
+    async fn remove_watcher(&self, id: &str, staff_id: &str) -> Result<(), RepoError> {
+        Ok(self.remove_ticket_watcher(id, staff_id).await?)
+    }
+
+    async fn board(
+        &self,
+        filter: &TicketFilter,
+    ) -> Result<crate::domain::tickets::BoardCounts, RepoError> {
+        Ok(self.ticket_board(filter).await?)
+    }
+
+    async fn ageing(
+        &self,
+        filter: &TicketFilter,
+        now: i64,
+        bounds: &[i64],
+    ) -> Result<Vec<(i64, i64)>, RepoError> {
+        Ok(self.ticket_ageing(filter, now, bounds).await?)
+    }
+}
+
+impl From<DepartmentRow> for DepartmentRecord {
+    fn from(row: DepartmentRow) -> Self {
+        DepartmentRecord {
+            id: row.id,
+            name: row.name,
+            lead_id: row.lead_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<TicketTypeRow> for TicketTypeRecord {
+    fn from(row: TicketTypeRow) -> Self {
+        TicketTypeRecord {
+            required_fields: serde_json::from_str(&row.required_fields).unwrap_or_default(),
+            key: row.key,
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::TicketSetup for Store {
+    async fn insert_department(&self, department: &DepartmentRecord) -> Result<(), RepoError> {
+        let row = DepartmentRow {
+            id: department.id.clone(),
+            name: department.name.clone(),
+            lead_id: department.lead_id.clone(),
+            created_at: department.created_at,
+        };
+        Ok(Store::insert_department(self, &row).await?)
+    }
+
+    async fn departments(&self) -> Result<Vec<DepartmentRecord>, RepoError> {
+        Ok(Store::departments(self)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn department(&self, id: &str) -> Result<Option<DepartmentRecord>, RepoError> {
+        Ok(Store::department(self, id).await?.map(Into::into))
+    }
+
+    async fn department_members(&self) -> Result<Vec<(String, String)>, RepoError> {
+        Ok(Store::department_members(self).await?)
+    }
+
+    async fn departments_of(&self, staff_id: &str) -> Result<Vec<String>, RepoError> {
+        Ok(Store::departments_of(self, staff_id).await?)
+    }
+
+    async fn add_department_member(
+        &self,
+        department_id: &str,
+        staff_id: &str,
+    ) -> Result<(), RepoError> {
+        Ok(Store::add_department_member(self, department_id, staff_id).await?)
+    }
+
+    async fn insert_type(
+        &self,
+        ticket_type: &TicketTypeRecord,
+        policies: &[(Priority, i64, i64)],
+    ) -> Result<(), RepoError> {
+        let row = TicketTypeRow {
+            key: ticket_type.key.clone(),
+            name: ticket_type.name.clone(),
+            required_fields: json(&ticket_type.required_fields),
+            created_at: ticket_type.created_at,
+        };
+        Ok(self.insert_ticket_type(&row, policies).await?)
+    }
+
+    async fn types(&self) -> Result<Vec<TicketTypeRecord>, RepoError> {
+        Ok(self
+            .ticket_types()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn ticket_type(&self, key: &str) -> Result<Option<TicketTypeRecord>, RepoError> {
+        Ok(Store::ticket_type(self, key).await?.map(Into::into))
+    }
+
+    async fn sla_policies(&self) -> Result<Vec<(String, String, i64, i64)>, RepoError> {
+        Ok(Store::sla_policies(self).await?)
+    }
+
+    async fn sla_policy(
+        &self,
+        type_key: &str,
+        priority: Priority,
+    ) -> Result<Option<(i64, i64)>, RepoError> {
+        Ok(Store::sla_policy(self, type_key, priority).await?)
+    }
+
+    async fn business_days(&self) -> Result<Vec<(String, String)>, RepoError> {
+        Ok(Store::business_days(self).await?)
+    }
+
+    async fn put_business_days(&self, days: &[(String, String)]) -> Result<(), RepoError> {
+        Ok(Store::put_business_days(self, days).await?)
+    }
+
+    async fn reopen_days(&self) -> Result<Option<i64>, RepoError> {
+        Ok(self.ticket_reopen_days().await?)
+    }
+
+    async fn put_reopen_days(&self, days: i64, by: &str, now: i64) -> Result<(), RepoError> {
+        Ok(self.put_ticket_reopen_days(days, by, now).await?)
+    }
+
+    async fn routing_rules(
+        &self,
+    ) -> Result<Option<crate::domain::tickets::RoutingRules>, RepoError> {
+        Ok(self.ticket_routing_rules().await?)
+    }
+
+    async fn put_routing_rules(
+        &self,
+        rules: &crate::domain::tickets::RoutingRules,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.put_ticket_routing_rules(rules, by, now).await?)
     }
 }
