@@ -436,7 +436,7 @@ impl Application {
             channels.clone(),
             settings.webhook_retry_base_ms,
         ));
-        let runner = Runner::new(store.clone(), clock.clone());
+        let runner = Runner::new(Arc::new(store.clone()), clock.clone());
         runner
             .spawn(
                 Arc::new(WebhookQueue(webhooks.clone())),

@@ -522,7 +522,7 @@ mod backbone_load {
     }
 
     pub async fn attach(state: &AppState) -> anyhow::Result<()> {
-        let runner = Runner::new(state.store.clone(), state.clock.clone());
+        let runner = Runner::new(Arc::new(state.store.clone()), state.clock.clone());
         for name in SUBSCRIBERS {
             let subscriber = Arc::new(Counting {
                 name,

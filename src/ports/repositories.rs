@@ -897,3 +897,40 @@ pub trait StaffDirectory: Send + Sync {
     async fn person(&self, id: &str) -> Result<Person, RepoError>;
     async fn people(&self) -> Result<Vec<Person>, RepoError>;
 }
+
+// ---- the committed-event stream -------------------------------------------------
+
+/// The outbox read in position order, and each cluster subscriber's durable
+/// cursor under a lease one node holds at a time.
+#[async_trait]
+pub trait EventStream: Send + Sync {
+    /// The newest event's position (0: none yet).
+    async fn head(&self) -> Result<i64, RepoError>;
+    /// Up to `limit` events after `position`, in order.
+    async fn after(
+        &self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::events::DomainEvent>, RepoError>;
+    /// Changes whenever events are committed (here or, on PostgreSQL, on
+    /// another node).
+    fn watch(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The cursor's position when this node holds (or now takes) the lease;
+    /// none while another node holds it. A new cursor starts at `start`.
+    async fn take_lease(
+        &self,
+        name: &str,
+        node: &str,
+        start: i64,
+        now: i64,
+    ) -> Result<Option<i64>, RepoError>;
+    /// Saves the position and renews the lease; false when it was lost.
+    async fn advance(
+        &self,
+        name: &str,
+        node: &str,
+        position: i64,
+        now: i64,
+    ) -> Result<bool, RepoError>;
+    async fn release(&self, name: &str, node: &str) -> Result<(), RepoError>;
+}

@@ -125,7 +125,6 @@ mod import_graph {
         "routing.rs",
         "skill_groups.rs",
         "staff.rs",
-        "subscribers.rs",
         "visitors.rs",
         "webhooks.rs",
     ];

@@ -11,7 +11,7 @@
 
 use crate::domain::events::DomainEvent;
 use crate::ports::Clock;
-use crate::storage::Store;
+use crate::ports::repositories::{EventStream, RepoError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,15 +59,15 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 const GATHER: Duration = Duration::from_millis(20);
 
 pub struct Runner {
-    store: Store,
+    stream: Arc<dyn EventStream>,
     clock: Arc<dyn Clock>,
     node: String,
 }
 
 impl Runner {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Runner {
+    pub fn new(stream: Arc<dyn EventStream>, clock: Arc<dyn Clock>) -> Runner {
         Runner {
-            store,
+            stream,
             clock,
             node: uuid::Uuid::new_v4().to_string(),
         }
@@ -80,17 +80,17 @@ impl Runner {
         subscriber: Arc<dyn Subscriber>,
         reach: Reach,
         stop: tokio::sync::watch::Receiver<bool>,
-    ) -> Result<tokio::task::JoinHandle<()>, crate::storage::StoreError> {
-        let (store, clock, node) = (self.store.clone(), self.clock.clone(), self.node.clone());
+    ) -> Result<tokio::task::JoinHandle<()>, RepoError> {
+        let (stream, clock, node) = (self.stream.clone(), self.clock.clone(), self.node.clone());
         Ok(match reach {
-            Reach::Cluster => tokio::spawn(run_cluster(store, clock, node, subscriber, 0, stop)),
+            Reach::Cluster => tokio::spawn(run_cluster(stream, clock, node, subscriber, 0, stop)),
             Reach::ClusterFromNow => {
-                let head = store.outbox_head().await?;
-                tokio::spawn(run_cluster(store, clock, node, subscriber, head, stop))
+                let head = stream.head().await?;
+                tokio::spawn(run_cluster(stream, clock, node, subscriber, head, stop))
             }
             Reach::EachNode => {
-                let head = store.outbox_head().await?;
-                tokio::spawn(run_node(store, subscriber, head, stop))
+                let head = stream.head().await?;
+                tokio::spawn(run_node(stream, subscriber, head, stop))
             }
         })
     }
@@ -124,14 +124,11 @@ enum Cursor<'a> {
 
 impl Cursor<'_> {
     /// Saves the position; false when the lease was lost (stop and re-take it).
-    async fn save(&self, store: &Store, position: i64) -> bool {
+    async fn save(&self, stream: &dyn EventStream, position: i64) -> bool {
         let Cursor::Durable { name, node, clock } = self else {
             return true;
         };
-        match store
-            .advance_subscriber(name, node, position, clock.now_ms())
-            .await
-        {
+        match stream.advance(name, node, position, clock.now_ms()).await {
             Ok(held) => held,
             Err(error) => {
                 tracing::warn!(subscriber = name, %error, "cannot save the cursor");
@@ -142,13 +139,13 @@ impl Cursor<'_> {
 }
 
 async fn drain(
-    store: &Store,
+    stream: &dyn EventStream,
     subscriber: &dyn Subscriber,
     mut position: i64,
     cursor: &Cursor<'_>,
 ) -> (i64, bool) {
     loop {
-        let batch = match store.outbox_after(position, BATCH).await {
+        let batch = match stream.after(position, BATCH).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::warn!(subscriber = subscriber.name(), %error, "cannot read events");
@@ -170,28 +167,34 @@ async fn drain(
             );
             metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
                 .increment(1);
-            cursor.save(store, position).await;
+            cursor.save(stream, position).await;
             return (position, true);
         }
         position = last;
         metrics::gauge!("xiaoer_subscriber_position", "subscriber" => subscriber.name())
             .set(position as f64);
-        if !cursor.save(store, position).await {
+        if !cursor.save(stream, position).await {
             return (position, true);
         }
     }
 }
 
 async fn run_node(
-    store: Store,
+    stream: Arc<dyn EventStream>,
     subscriber: Arc<dyn Subscriber>,
     mut position: i64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut wake = store.watch_events();
+    let mut wake = stream.watch();
     let mut retry = RETRY_FIRST;
     loop {
-        let (next, failed) = drain(&store, subscriber.as_ref(), position, &Cursor::Memory).await;
+        let (next, failed) = drain(
+            stream.as_ref(),
+            subscriber.as_ref(),
+            position,
+            &Cursor::Memory,
+        )
+        .await;
         position = next;
         let pause = if failed {
             retry = (retry * 2).min(RETRY_MAX);
@@ -207,7 +210,7 @@ async fn run_node(
 }
 
 async fn run_cluster(
-    store: Store,
+    stream: Arc<dyn EventStream>,
     clock: Arc<dyn Clock>,
     node: String,
     subscriber: Arc<dyn Subscriber>,
@@ -215,12 +218,10 @@ async fn run_cluster(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let name = subscriber.name();
-    let mut wake = store.watch_events();
+    let mut wake = stream.watch();
     let mut retry = RETRY_FIRST;
     loop {
-        let held = store
-            .take_subscriber_lease(name, &node, start, clock.now_ms())
-            .await;
+        let held = stream.take_lease(name, &node, start, clock.now_ms()).await;
         let pause = match held {
             Ok(Some(position)) => {
                 let cursor = Cursor::Durable {
@@ -228,7 +229,8 @@ async fn run_cluster(
                     node: &node,
                     clock: clock.as_ref(),
                 };
-                let (_, failed) = drain(&store, subscriber.as_ref(), position, &cursor).await;
+                let (_, failed) =
+                    drain(stream.as_ref(), subscriber.as_ref(), position, &cursor).await;
                 if failed {
                     retry = (retry * 2).min(RETRY_MAX);
                     retry
@@ -244,7 +246,7 @@ async fn run_cluster(
             }
         };
         if wait(&mut wake, &mut stop, pause).await {
-            let _ = store.release_subscriber(name, &node).await;
+            let _ = stream.release(name, &node).await;
             return;
         }
         tokio::time::sleep(GATHER).await;

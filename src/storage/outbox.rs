@@ -243,3 +243,50 @@ impl crate::ports::repositories::EventLog for Store {
         Ok(self.append_event_once(event).await?)
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::EventStream for Store {
+    async fn head(&self) -> Result<i64, crate::ports::repositories::RepoError> {
+        Ok(self.outbox_head().await?)
+    }
+
+    async fn after(
+        &self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<DomainEvent>, crate::ports::repositories::RepoError> {
+        Ok(self.outbox_after(position, limit).await?)
+    }
+
+    fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.watch_events()
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        node: &str,
+        start: i64,
+        now: i64,
+    ) -> Result<Option<i64>, crate::ports::repositories::RepoError> {
+        Ok(self.take_subscriber_lease(name, node, start, now).await?)
+    }
+
+    async fn advance(
+        &self,
+        name: &str,
+        node: &str,
+        position: i64,
+        now: i64,
+    ) -> Result<bool, crate::ports::repositories::RepoError> {
+        Ok(self.advance_subscriber(name, node, position, now).await?)
+    }
+
+    async fn release(
+        &self,
+        name: &str,
+        node: &str,
+    ) -> Result<(), crate::ports::repositories::RepoError> {
+        Ok(self.release_subscriber(name, node).await?)
+    }
+}
