@@ -429,7 +429,7 @@ impl Application {
             conversations.clone(),
         ));
         let webhooks = Arc::new(WebhookService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),

@@ -591,7 +591,7 @@ impl From<WebhookError> for ApiError {
                 ApiError::bad_request("no_event_types", message)
             }
             WebhookError::BadDescription => ApiError::bad_request("invalid_fields", message),
-            WebhookError::Store(_) => ApiError::Internal(message),
+            WebhookError::Records(_) => ApiError::Internal(message),
         }
     }
 }

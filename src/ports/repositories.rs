@@ -934,3 +934,99 @@ pub trait EventStream: Send + Sync {
     ) -> Result<bool, RepoError>;
     async fn release(&self, name: &str, node: &str) -> Result<(), RepoError>;
 }
+
+// ---- outbound webhooks -------------------------------------------------------------
+
+/// A registered webhook endpoint; its signing key is sealed by the service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// Event type names (`["*"]` for all).
+    pub event_types: Vec<String>,
+    pub sealed_secret: Vec<u8>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Only events after this position are sent to it.
+    pub since_position: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One event's delivery to one endpoint, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub position: i64,
+    pub conversation_id: Option<String>,
+    /// pending, delivered or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone)]
+pub enum AttemptResult {
+    Delivered {
+        status: i32,
+        at: i64,
+    },
+    /// Try again at `next_attempt_at` (or give up: `give_up`).
+    Failed {
+        status: Option<i32>,
+        error: String,
+        next_attempt_at: i64,
+        give_up: bool,
+    },
+}
+
+/// Webhook endpoints and their delivery log. A delivery is queued once per
+/// (endpoint, event).
+#[async_trait]
+pub trait WebhookRecords: Send + Sync {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), RepoError>;
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, RepoError>;
+    /// `NotFound` for an unknown endpoint.
+    async fn endpoint(&self, id: &str) -> Result<Endpoint, RepoError>;
+    /// On (forgetting why it was off) or off with a reason; `NotFound` for an
+    /// unknown endpoint.
+    async fn set_endpoint_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// The endpoint and its log; `NotFound` for an unknown endpoint.
+    async fn delete_endpoint(&self, id: &str) -> Result<(), RepoError>;
+    async fn queue(
+        &self,
+        deliveries: &[crate::domain::ticket_automations::QueuedDelivery],
+    ) -> Result<(), RepoError>;
+    /// The endpoint's due pending deliveries, oldest first, one per conversation.
+    async fn pending(&self, endpoint_id: &str, limit: i64) -> Result<Vec<Delivery>, RepoError>;
+    /// The log, newest first, optionally of one status.
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, RepoError>;
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        result: &AttemptResult,
+    ) -> Result<(), RepoError>;
+    /// Sends a delivery again; `NotFound` unless the endpoint has it.
+    async fn replay(&self, endpoint_id: &str, delivery_id: &str, now: i64)
+    -> Result<(), RepoError>;
+}

@@ -126,7 +126,6 @@ mod import_graph {
         "skill_groups.rs",
         "staff.rs",
         "visitors.rs",
-        "webhooks.rs",
     ];
 
     fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

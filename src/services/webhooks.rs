@@ -13,8 +13,11 @@ use super::subscribers::Subscriber;
 use crate::crypto::Cipher;
 use crate::domain::conversation::ConversationId;
 use crate::domain::events::{DomainEvent, EventFilter, FilterError};
+use crate::domain::ticket_automations::QueuedDelivery;
 use crate::ports::Clock;
-use crate::storage::{AttemptResult, DeliveryRow, EndpointRow, Store, StoreError};
+use crate::ports::repositories::{
+    AttemptResult, Delivery, Endpoint, EventStream, RepoError, WebhookRecords,
+};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -46,14 +49,14 @@ pub enum WebhookError {
     #[error("description must be at most 200 characters")]
     BadDescription,
     #[error(transparent)]
-    Store(StoreError),
+    Records(RepoError),
 }
 
-impl From<StoreError> for WebhookError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for WebhookError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => WebhookError::NotFound,
-            other => WebhookError::Store(other),
+            RepoError::NotFound => WebhookError::NotFound,
+            other => WebhookError::Records(other),
         }
     }
 }
@@ -103,7 +106,7 @@ pub struct DeliveryView {
 }
 
 impl DeliveryView {
-    fn from_row(r: DeliveryRow) -> DeliveryView {
+    fn from_row(r: Delivery) -> DeliveryView {
         let pending = r.status == "pending";
         DeliveryView {
             id: r.id,
@@ -120,12 +123,12 @@ impl DeliveryView {
     }
 }
 
-fn endpoint_view(row: &EndpointRow) -> EndpointView {
+fn endpoint_view(row: &Endpoint) -> EndpointView {
     EndpointView {
         id: row.id.clone(),
         url: row.url.clone(),
         description: row.description.clone(),
-        event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
+        event_types: row.event_types.clone(),
         enabled: row.enabled,
         disabled_reason: row.disabled_reason.clone(),
         created_at: row.created_at,
@@ -177,7 +180,9 @@ pub fn backoff_ms(base_ms: i64, attempts: i32, jitter: f64) -> i64 {
 }
 
 pub struct WebhookService {
-    store: Store,
+    records: Arc<dyn WebhookRecords>,
+    /// The events delivered, and the sender's lease.
+    events: Arc<dyn EventStream>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
@@ -191,14 +196,17 @@ pub struct WebhookService {
 }
 
 impl WebhookService {
-    pub fn new(
-        store: Store,
+    pub fn new<R>(
+        records: Arc<R>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
         channels: Arc<ChannelService>,
         retry_base_ms: i64,
-    ) -> WebhookService {
+    ) -> WebhookService
+    where
+        R: WebhookRecords + EventStream + 'static,
+    {
         let http = crate::net::client_builder()
             .timeout(SEND_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -206,7 +214,8 @@ impl WebhookService {
             .build()
             .expect("the HTTP client builds");
         WebhookService {
-            store,
+            events: records.clone(),
+            records,
             cipher,
             clock,
             chat,
@@ -236,21 +245,21 @@ impl WebhookService {
             base64::engine::general_purpose::STANDARD.encode(key)
         );
         let now = self.clock.now_ms();
-        let row = EndpointRow {
+        let row = Endpoint {
             sealed_secret: self.cipher.seal(&key, id.as_bytes()),
             id,
             url: url.to_string(),
             description,
-            event_types: serde_json::to_string(&filter.names()).expect("names serialise"),
+            event_types: filter.names(),
             enabled: true,
             disabled_reason: None,
             // Events committed from now on are sent; earlier ones are not.
-            since_position: self.store.outbox_head().await?,
+            since_position: self.events.head().await?,
             created_by: admin.id.clone(),
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_endpoint(&row).await?;
+        self.records.insert_endpoint(&row).await?;
         Ok(CreatedEndpoint {
             endpoint: endpoint_view(&row),
             secret,
@@ -259,7 +268,7 @@ impl WebhookService {
 
     pub async fn list(&self) -> Result<Vec<EndpointView>, WebhookError> {
         Ok(self
-            .store
+            .records
             .endpoints()
             .await?
             .iter()
@@ -269,15 +278,15 @@ impl WebhookService {
 
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<EndpointView, WebhookError> {
         let reason = (!enabled).then_some("turned off by an admin");
-        self.store
+        self.records
             .set_endpoint_enabled(id, enabled, reason, self.clock.now_ms())
             .await?;
         self.queued.notify_one();
-        Ok(endpoint_view(&self.store.endpoint(id).await?))
+        Ok(endpoint_view(&self.records.endpoint(id).await?))
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), WebhookError> {
-        Ok(self.store.delete_endpoint(id).await?)
+        Ok(self.records.delete_endpoint(id).await?)
     }
 
     pub async fn deliveries(
@@ -286,17 +295,17 @@ impl WebhookService {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryView>, WebhookError> {
-        self.store.endpoint(endpoint_id).await?;
+        self.records.endpoint(endpoint_id).await?;
         let rows = self
-            .store
+            .records
             .deliveries(endpoint_id, status, limit.clamp(1, 500))
             .await?;
         Ok(rows.into_iter().map(DeliveryView::from_row).collect())
     }
 
     pub async fn replay(&self, endpoint_id: &str, delivery_id: &str) -> Result<(), WebhookError> {
-        self.store
-            .replay_delivery(endpoint_id, delivery_id, self.clock.now_ms())
+        self.records
+            .replay(endpoint_id, delivery_id, self.clock.now_ms())
             .await?;
         self.queued.notify_one();
         Ok(())
@@ -310,11 +319,11 @@ impl WebhookService {
         loop {
             // One node sends at a time (others would only send duplicates).
             let held = self
-                .store
-                .take_subscriber_lease("webhook-sender", &node, 0, self.clock.now_ms())
+                .events
+                .take_lease("webhook-sender", &node, 0, self.clock.now_ms())
                 .await;
             let endpoints = match held {
-                Ok(Some(_)) => self.store.endpoints().await,
+                Ok(Some(_)) => self.records.endpoints().await,
                 Ok(None) => Ok(Vec::new()),
                 Err(e) => Err(e),
             };
@@ -342,14 +351,14 @@ impl WebhookService {
                 _ = self.queued.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.changed() => {
-                    let _ = self.store.release_subscriber("webhook-sender", &node).await;
+                    let _ = self.events.release("webhook-sender", &node).await;
                     return;
                 }
             }
         }
     }
 
-    async fn send_round(&self, endpoint: EndpointRow) {
+    async fn send_round(&self, endpoint: Endpoint) {
         let key = match self
             .cipher
             .open(&endpoint.sealed_secret, endpoint.id.as_bytes())
@@ -361,7 +370,7 @@ impl WebhookService {
             }
         };
         loop {
-            let pending = match self.store.pending_deliveries(&endpoint.id, 200).await {
+            let pending = match self.records.pending(&endpoint.id, 200).await {
                 Ok(p) => p,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read pending deliveries");
@@ -397,7 +406,7 @@ impl WebhookService {
     }
 
     /// One attempt; true when the receiver said the endpoint is gone.
-    async fn send_one(&self, endpoint: &EndpointRow, key: &[u8], delivery: &DeliveryRow) -> bool {
+    async fn send_one(&self, endpoint: &Endpoint, key: &[u8], delivery: &Delivery) -> bool {
         let body = match self.body(delivery).await {
             Ok(body) => body,
             Err(error) => {
@@ -408,7 +417,7 @@ impl WebhookService {
                     next_attempt_at: self.clock.now_ms(),
                     give_up: true,
                 };
-                let _ = self.store.record_attempt(&delivery.id, &failed).await;
+                let _ = self.records.record_attempt(&delivery.id, &failed).await;
                 return false;
             }
         };
@@ -431,7 +440,7 @@ impl WebhookService {
                     status: r.status().as_u16() as i32,
                     at: now,
                 };
-                if let Err(error) = self.store.record_attempt(&delivery.id, &done).await {
+                if let Err(error) = self.records.record_attempt(&delivery.id, &done).await {
                     tracing::warn!(%error, "delivery sent but not recorded (it will be sent again)");
                 }
                 metrics::counter!("xiaoer_webhook_deliveries_total", "result" => "delivered")
@@ -456,13 +465,13 @@ impl WebhookService {
             next_attempt_at: next,
             give_up: gone || next - delivery.created_at > RETRY_WINDOW_MS,
         };
-        if let Err(error) = self.store.record_attempt(&delivery.id, &failed).await {
+        if let Err(error) = self.records.record_attempt(&delivery.id, &failed).await {
             tracing::warn!(%error, "failed delivery not recorded");
         }
         if gone {
             let reason = "the receiver answered 410 Gone";
             if let Err(error) = self
-                .store
+                .records
                 .set_endpoint_enabled(&endpoint.id, false, Some(reason), now)
                 .await
             {
@@ -474,10 +483,10 @@ impl WebhookService {
 
     /// The JSON sent for a delivery: `{type, timestamp, data}` as Standard
     /// Webhooks recommends; a message event carries the message itself.
-    async fn body(&self, delivery: &DeliveryRow) -> Result<String, String> {
+    async fn body(&self, delivery: &Delivery) -> Result<String, String> {
         let events = self
-            .store
-            .outbox_after(delivery.position - 1, 1)
+            .events
+            .after(delivery.position - 1, 1)
             .await
             .map_err(|e| e.to_string())?;
         let event = events
@@ -557,33 +566,31 @@ impl Subscriber for WebhookQueue {
 
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
         let service = &self.0;
-        let endpoints = service.store.endpoints().await.map_err(|e| e.to_string())?;
-        let rows: Vec<DeliveryRow> = endpoints
+        let endpoints = service
+            .records
+            .endpoints()
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<QueuedDelivery> = endpoints
             .iter()
             .filter(|e| e.enabled && e.since_position < event.position)
             .filter(|e| {
-                let names: Vec<String> = serde_json::from_str(&e.event_types).unwrap_or_default();
-                EventFilter::parse(&names).is_ok_and(|f| f.matches(event.type_name()))
+                EventFilter::parse(&e.event_types).is_ok_and(|f| f.matches(event.type_name()))
             })
-            .map(|e| DeliveryRow {
+            .map(|e| QueuedDelivery {
                 id: format!("dl_{}", uuid::Uuid::now_v7().simple()),
                 endpoint_id: e.id.clone(),
                 event_id: event.id.clone(),
                 position: event.position,
                 conversation_id: event.conversation_id.clone(),
-                status: "pending".into(),
-                attempts: 0,
                 next_attempt_at: event.created_at,
-                last_status: None,
-                last_error: None,
                 created_at: event.created_at,
-                delivered_at: None,
             })
             .collect();
         if !rows.is_empty() {
             service
-                .store
-                .queue_deliveries(&rows)
+                .records
+                .queue(&rows)
                 .await
                 .map_err(|e| e.to_string())?;
             service.queued.notify_one();

@@ -45,6 +45,7 @@ mod wordings;
 pub use crate::domain::ticket_automations::AutomationRun;
 pub use crate::domain::ticket_mail::PasswordChange;
 pub use crate::domain::tickets::{BoardCounts, TicketFilter, TicketWrite};
+pub use crate::ports::repositories::AttemptResult;
 pub use analytics::{
     AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,
     SeedOutboxRow, TopicDelta, TopicRow, WaitRow,
@@ -74,7 +75,7 @@ pub use staff_totp::TotpRow;
 pub use ticket_views::TicketViewRow;
 pub use tickets::{DepartmentRow, TicketTypeRow};
 pub use visitors::VisitorRow;
-pub use webhooks::{AttemptResult, DeliveryRow, EndpointRow};
+pub use webhooks::{DeliveryRow, EndpointRow};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{

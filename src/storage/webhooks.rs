@@ -1,6 +1,8 @@
 //! Webhook endpoints and their delivery log.
 
 use super::{Store, StoreError, on_pool};
+use crate::domain::ticket_automations::QueuedDelivery;
+use crate::ports::repositories::{AttemptResult, Delivery, Endpoint, RepoError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EndpointRow {
@@ -32,22 +34,6 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
-}
-
-/// What one delivery attempt came to.
-#[derive(Debug, Clone)]
-pub enum AttemptResult {
-    Delivered {
-        status: i32,
-        at: i64,
-    },
-    /// Try again at `next_attempt_at` (or give up: `give_up`).
-    Failed {
-        status: Option<i32>,
-        error: String,
-        next_attempt_at: i64,
-        give_up: bool,
-    },
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, sealed_secret, enabled, \
@@ -214,5 +200,148 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(row: EndpointRow) -> Self {
+        Endpoint {
+            event_types: serde_json::from_str(&row.event_types).unwrap_or_default(),
+            id: row.id,
+            url: row.url,
+            description: row.description,
+            sealed_secret: row.sealed_secret,
+            enabled: row.enabled,
+            disabled_reason: row.disabled_reason,
+            since_position: row.since_position,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(row: DeliveryRow) -> Self {
+        Delivery {
+            id: row.id,
+            endpoint_id: row.endpoint_id,
+            event_id: row.event_id,
+            position: row.position,
+            conversation_id: row.conversation_id,
+            status: row.status,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at,
+            last_status: row.last_status,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            delivered_at: row.delivered_at,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::WebhookRecords for Store {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), RepoError> {
+        let row = EndpointRow {
+            id: endpoint.id.clone(),
+            url: endpoint.url.clone(),
+            description: endpoint.description.clone(),
+            event_types: serde_json::to_string(&endpoint.event_types).expect("names serialise"),
+            sealed_secret: endpoint.sealed_secret.clone(),
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+            since_position: endpoint.since_position,
+            created_by: endpoint.created_by.clone(),
+            created_at: endpoint.created_at,
+            updated_at: endpoint.updated_at,
+        };
+        Ok(Store::insert_endpoint(self, &row).await?)
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, RepoError> {
+        Ok(Store::endpoints(self)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn endpoint(&self, id: &str) -> Result<Endpoint, RepoError> {
+        Ok(Store::endpoint(self, id).await?.into())
+    }
+
+    async fn set_endpoint_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::set_endpoint_enabled(self, id, enabled, reason, now).await?)
+    }
+
+    async fn delete_endpoint(&self, id: &str) -> Result<(), RepoError> {
+        Ok(Store::delete_endpoint(self, id).await?)
+    }
+
+    async fn queue(&self, deliveries: &[QueuedDelivery]) -> Result<(), RepoError> {
+        let rows: Vec<DeliveryRow> = deliveries
+            .iter()
+            .map(|d| DeliveryRow {
+                id: d.id.clone(),
+                endpoint_id: d.endpoint_id.clone(),
+                event_id: d.event_id.clone(),
+                position: d.position,
+                conversation_id: d.conversation_id.clone(),
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: d.next_attempt_at,
+                last_status: None,
+                last_error: None,
+                created_at: d.created_at,
+                delivered_at: None,
+            })
+            .collect();
+        Ok(self.queue_deliveries(&rows).await?)
+    }
+
+    async fn pending(&self, endpoint_id: &str, limit: i64) -> Result<Vec<Delivery>, RepoError> {
+        Ok(self
+            .pending_deliveries(endpoint_id, limit)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, RepoError> {
+        Ok(Store::deliveries(self, endpoint_id, status, limit)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        result: &AttemptResult,
+    ) -> Result<(), RepoError> {
+        Ok(Store::record_attempt(self, delivery_id, result).await?)
+    }
+
+    async fn replay(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.replay_delivery(endpoint_id, delivery_id, now).await?)
     }
 }
