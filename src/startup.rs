@@ -267,10 +267,11 @@ impl Application {
         let chat = Arc::new(chat);
         let demo_store = settings.commerce_url.is_none() && adapters.commerce.is_none();
         let visitors = Arc::new(
-            VisitorService::new(store.clone(), cipher.clone(), clock.clone()).with_identity(
-                settings.identity_secret.clone(),
-                if demo_store { &DEMO_BUYERS } else { &[] },
-            ),
+            VisitorService::new(Arc::new(store.clone()), cipher.clone(), clock.clone())
+                .with_identity(
+                    settings.identity_secret.clone(),
+                    if demo_store { &DEMO_BUYERS } else { &[] },
+                ),
         );
         let models = load_models(&settings, adapters.models).await?;
         let knowledge = Arc::new(

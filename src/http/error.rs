@@ -412,7 +412,9 @@ impl From<VisitorError> for ApiError {
                 code: "not_a_demo_account",
                 message: e.to_string(),
             },
-            VisitorError::Corrupt(_) | VisitorError::Store(_) => ApiError::Internal(e.to_string()),
+            VisitorError::Corrupt(_) | VisitorError::Records(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }

@@ -639,3 +639,47 @@ pub trait TwoStepSecrets: Send + Sync {
     /// Off, and the secret forgotten; `NotFound` for an unknown person.
     async fn clear(&self, staff_id: &str) -> Result<(), RepoError>;
 }
+
+// ---- visitors -----------------------------------------------------------------
+
+/// A buyer as the store keeps them. The account and nickname read back plain;
+/// the personal data stays sealed for the visitor service to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVisitor {
+    pub id: String,
+    pub shop_account_id: Option<String>,
+    pub nickname: Option<String>,
+    /// `domain::visitor::BuyerPii` as JSON, sealed by the service with the
+    /// visitor id as associated data.
+    pub sealed_pii: Option<Vec<u8>>,
+    /// What the buyer's page last reported, as the JSON the service wrote.
+    pub context: Option<String>,
+}
+
+/// Buyers as visitors: found by the hash of their token, never by the token.
+/// A change to a buyer's identity or personal data is told in the event log.
+#[async_trait]
+pub trait VisitorRecords: Send + Sync {
+    async fn add_visitor(
+        &self,
+        id: &str,
+        token_hash: &[u8],
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` for a token no visitor holds.
+    async fn visitor_of_token(&self, token_hash: &[u8]) -> Result<StoredVisitor, RepoError>;
+    async fn visitor_by_id(&self, id: &str) -> Result<StoredVisitor, RepoError>;
+    /// Sets the account and nickname given, keeps those not given.
+    async fn set_identity(
+        &self,
+        id: &str,
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn set_sealed_pii(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), RepoError>;
+    /// `NotFound` for an unknown visitor.
+    async fn set_context(&self, id: &str, context_json: &str, now: i64) -> Result<(), RepoError>;
+}

@@ -226,7 +226,9 @@ impl HistoryService {
         let profile = match self.visitors.profile(visitor_id).await {
             Ok(p) => p,
             Err(crate::services::visitors::VisitorError::NotFound) => return Ok(()),
-            Err(crate::services::visitors::VisitorError::Store(StoreError::NotFound)) => {
+            Err(crate::services::visitors::VisitorError::Records(
+                crate::ports::repositories::RepoError::NotFound,
+            )) => {
                 return Ok(());
             }
             Err(e) => return Err(HistoryError::Corrupt(e.to_string())),

@@ -135,7 +135,6 @@ mod import_graph {
         "ticket_mail.rs",
         "ticket_merge.rs",
         "tickets.rs",
-        "visitors.rs",
         "webhooks.rs",
     ];
 
