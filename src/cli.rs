@@ -414,8 +414,12 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
         settings.data_dir.join("attachments"),
         settings.max_upload_bytes,
     ));
-    let rotation =
-        crate::services::keys::KeyRotation::new(store.clone(), cipher.clone(), clock, attachments);
+    let rotation = crate::services::keys::KeyRotation::new(
+        Arc::new(store.clone()),
+        cipher.clone(),
+        clock,
+        attachments,
+    );
     if let KeysCommand::Reseal = command {
         rotation.pass(false).await?;
     }

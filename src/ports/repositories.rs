@@ -683,3 +683,28 @@ pub trait VisitorRecords: Send + Sync {
     /// `NotFound` for an unknown visitor.
     async fn set_context(&self, id: &str, context_json: &str, now: i64) -> Result<(), RepoError>;
 }
+
+// ---- sealed values ------------------------------------------------------------
+
+/// What one pass over one sealed place (a column, the attachment files) found.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ColumnPass {
+    pub table: String,
+    pub column: String,
+    /// Values read.
+    pub scanned: u64,
+    /// Values under an older key: re-sealed (or, in a dry run, that would be).
+    pub older_key: u64,
+    /// Values no key of the ring opens (tampered, or sealed with a retired key).
+    pub unreadable: u64,
+}
+
+/// Every value the database keeps sealed, for re-sealing under the ring's
+/// current key after a rotation (`crypto::Cipher`). A value written meanwhile
+/// is never overwritten.
+#[async_trait]
+pub trait SealedValues: Send + Sync {
+    /// One pass over every sealed column, one figure each, in a fixed order:
+    /// values under an older key are re-sealed (only counted when `dry_run`).
+    async fn reseal_all(&self, dry_run: bool) -> Result<Vec<ColumnPass>, RepoError>;
+}

@@ -286,8 +286,8 @@ impl AttachmentService {
     pub async fn reseal_files(
         &self,
         dry_run: bool,
-    ) -> std::io::Result<crate::storage::rekey::ColumnPass> {
-        let mut pass = crate::storage::rekey::ColumnPass {
+    ) -> std::io::Result<crate::ports::repositories::ColumnPass> {
+        let mut pass = crate::ports::repositories::ColumnPass {
             table: "attachment files".into(),
             column: self.dir.display().to_string(),
             ..Default::default()

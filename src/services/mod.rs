@@ -119,7 +119,6 @@ mod import_graph {
         "channels.rs",
         "chat.rs",
         "history.rs",
-        "keys.rs",
         "presence.rs",
         "privacy.rs",
         "quality.rs",
