@@ -540,7 +540,7 @@ impl Application {
             )
             .await?;
         let history = Arc::new(crate::services::history::HistoryService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             chat.clone(),
             visitors.clone(),

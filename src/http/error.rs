@@ -651,7 +651,8 @@ impl From<crate::services::history::HistoryError> for ApiError {
             HistoryError::NothingToFind => ApiError::bad_request("history_query_empty", message),
             HistoryError::TooLong => ApiError::bad_request("history_query_too_long", message),
             HistoryError::BadRange => ApiError::bad_request("invalid_date_range", message),
-            HistoryError::Corrupt(_) | HistoryError::Store(_) => ApiError::Internal(message),
+            HistoryError::Chat(inner) => inner.into(),
+            HistoryError::Corrupt(_) | HistoryError::Records(_) => ApiError::Internal(message),
         }
     }
 }

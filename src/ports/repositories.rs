@@ -708,3 +708,46 @@ pub trait SealedValues: Send + Sync {
     /// values under an older key are re-sealed (only counted when `dry_run`).
     async fn reseal_all(&self, dry_run: bool) -> Result<Vec<ColumnPass>, RepoError>;
 }
+
+// ---- the history index --------------------------------------------------------
+
+/// A conversation a history search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundConversation {
+    pub id: String,
+    pub visitor_id: String,
+    pub channel: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The history search's blind index: term hashes per conversation
+/// (`domain::history`), searched together with the conversations' own
+/// agent, buyer and dates. Adding a term twice changes nothing.
+#[async_trait]
+pub trait HistoryIndex: Send + Sync {
+    /// Adds each conversation's terms, all in one write.
+    async fn add_terms(
+        &self,
+        entries: &[(&str, &[crate::domain::history::TermHash])],
+    ) -> Result<(), RepoError>;
+    /// Conversations matching every term and filter, newest first.
+    async fn search(
+        &self,
+        filter: &crate::domain::history::HistoryFilter,
+    ) -> Result<Vec<FoundConversation>, RepoError>;
+    /// The ids of a visitor's latest conversations, newest first.
+    async fn conversations_of_visitor(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, RepoError>;
+    /// How many conversations hold the term, counted up to `cap`.
+    async fn postings(
+        &self,
+        term: &crate::domain::history::TermHash,
+        cap: i64,
+    ) -> Result<i64, RepoError>;
+}

@@ -118,7 +118,6 @@ mod import_graph {
         "bell.rs",
         "channels.rs",
         "chat.rs",
-        "history.rs",
         "presence.rs",
         "privacy.rs",
         "quality.rs",
