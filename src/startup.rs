@@ -686,7 +686,7 @@ impl Application {
             conversations,
             shop,
             routing,
-            groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
+            groups: Arc::new(SkillGroups::new(Arc::new(store.clone()), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
             knowledge,
             wordings,

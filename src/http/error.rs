@@ -236,7 +236,9 @@ impl From<RoutingError> for ApiError {
                 message,
             },
             RoutingError::Chat(inner) => inner.into(),
-            RoutingError::Corrupt(_) | RoutingError::Store(_) => ApiError::Internal(message),
+            RoutingError::Corrupt(_) | RoutingError::Store(_) | RoutingError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }

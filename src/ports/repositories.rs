@@ -751,3 +751,93 @@ pub trait HistoryIndex: Send + Sync {
         cap: i64,
     ) -> Result<i64, RepoError>;
 }
+
+// ---- skill groups -------------------------------------------------------------
+
+/// A skill group as stored, without its members and queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredGroup {
+    pub id: String,
+    pub name: String,
+    pub strategy: crate::domain::routing::Strategy,
+    pub is_default: bool,
+    pub overflow_group_id: Option<String>,
+    pub overflow_after_ms: Option<i64>,
+    pub created_at: i64,
+    pub alert_waiting: Option<i64>,
+    pub alert_wait_ms: Option<i64>,
+    /// When the group's queue alert was raised (None: no alert stands).
+    pub alert_since: Option<i64>,
+}
+
+/// An agent in a group: their level and weight, and the chats the group gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMember {
+    pub agent_id: String,
+    pub level: i64,
+    pub weight: i64,
+    pub assigned: i64,
+}
+
+/// An agent's presence, load and capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentLoad {
+    pub agent_id: String,
+    pub display_name: String,
+    pub status: String,
+    pub active: i64,
+    pub max_chats: i64,
+}
+
+/// An open chat's times, for the supervisor board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenChatTimes {
+    pub conversation_id: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+    pub queued_since: Option<i64>,
+    pub last_buyer_at: Option<i64>,
+    pub last_agent_at: Option<i64>,
+    /// The buyer message the agent last answered, and the agent's first answer to it.
+    pub answered_buyer_at: Option<i64>,
+    pub reply_at: Option<i64>,
+}
+
+/// Routing as admins configure it (skill groups, their members, routing
+/// rules) and what the supervisor board reads of queues, agents and chats.
+#[async_trait]
+pub trait SkillGroupRecords: Send + Sync {
+    /// Every group, by name.
+    async fn groups(&self) -> Result<Vec<StoredGroup>, RepoError>;
+    async fn group(&self, id: &str) -> Result<StoredGroup, RepoError>;
+    /// `AlreadyExists` when a group has the name.
+    async fn add_group(&self, group: &StoredGroup) -> Result<(), RepoError>;
+    /// Changes strategy, overflow and alert thresholds; the name, the default
+    /// flag and a standing alert stay.
+    async fn update_group(&self, group: &StoredGroup) -> Result<(), RepoError>;
+    /// The group's members, by agent id.
+    async fn members(&self, group_id: &str) -> Result<Vec<GroupMember>, RepoError>;
+    /// Adds the agent to the group or changes their level and weight.
+    async fn set_member(
+        &self,
+        group_id: &str,
+        agent_id: &str,
+        level: i64,
+        weight: i64,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` unless the agent was in the group.
+    async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), RepoError>;
+    async fn add_rule(
+        &self,
+        rule: &crate::domain::routing::RouteRule,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError>;
+    /// When each chat in the group's queue first waited, in serving order.
+    async fn queue_waits(&self, group_id: &str, limit: i64) -> Result<Vec<i64>, RepoError>;
+    async fn agent_loads(&self) -> Result<Vec<AgentLoad>, RepoError>;
+    async fn open_chats(&self, limit: i64) -> Result<Vec<OpenChatTimes>, RepoError>;
+    /// `NotFound` for an unknown staff member.
+    async fn staff_exists(&self, staff_id: &str) -> Result<(), RepoError>;
+}

@@ -122,7 +122,6 @@ mod import_graph {
         "privacy.rs",
         "quality.rs",
         "routing.rs",
-        "skill_groups.rs",
         "staff.rs",
         "subscribers.rs",
         "ticket_admin.rs",
