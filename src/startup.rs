@@ -422,7 +422,7 @@ impl Application {
         }
         store.listen_for_events(shutdown_rx.clone()).await?;
         let channels = Arc::new(ChannelService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),

@@ -628,7 +628,7 @@ impl From<ChannelError> for ApiError {
             ChannelError::Chat(inner) => inner.into(),
             ChannelError::Conversation(inner) => inner.into(),
             ChannelError::Visitor(inner) => inner.into(),
-            ChannelError::Store(_) => ApiError::Internal(message),
+            ChannelError::Records(_) => ApiError::Internal(message),
         }
     }
 }

@@ -841,3 +841,57 @@ pub trait SkillGroupRecords: Send + Sync {
     /// `NotFound` for an unknown staff member.
     async fn staff_exists(&self, staff_id: &str) -> Result<(), RepoError>;
 }
+
+// ---- API channels -------------------------------------------------------------
+
+/// An API channel: its key kept only as a hash, and how many agent replies
+/// it allows after each user message, within what window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiChannel {
+    pub id: String,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub reply_limit: i32,
+    pub reply_window_ms: i64,
+    /// The admin's staff id.
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// An app's user on a channel: found by a hash of their external id, which
+/// is kept sealed (with the channel id as associated data) for webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelUser {
+    pub channel_id: String,
+    pub external_hash: Vec<u8>,
+    pub sealed_external: Vec<u8>,
+    pub visitor_id: String,
+    /// Their current conversation.
+    pub conversation_id: String,
+    pub last_inbound_at: i64,
+}
+
+/// API channels and the users who wrote on them.
+#[async_trait]
+pub trait ChannelRecords: Send + Sync {
+    async fn add_channel(&self, channel: &ApiChannel) -> Result<(), RepoError>;
+    /// Every channel, oldest first.
+    async fn all_channels(&self) -> Result<Vec<ApiChannel>, RepoError>;
+    /// `NotFound` for a key no channel holds.
+    async fn channel_of_key(&self, key_hash: &[u8]) -> Result<ApiChannel, RepoError>;
+    /// The channel and its users; `NotFound` for an unknown channel.
+    async fn remove_channel(&self, id: &str) -> Result<(), RepoError>;
+    async fn user_of_hash(
+        &self,
+        channel_id: &str,
+        external_hash: &[u8],
+    ) -> Result<Option<ChannelUser>, RepoError>;
+    /// The user a conversation is the current one of, on any channel.
+    async fn user_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ChannelUser>, RepoError>;
+    /// Records the user's message time and current conversation: the reply
+    /// window starts again.
+    async fn save_user(&self, user: &ChannelUser) -> Result<(), RepoError>;
+}

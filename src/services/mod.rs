@@ -116,7 +116,6 @@ mod import_graph {
         "analytics.rs",
         "attachments.rs",
         "bell.rs",
-        "channels.rs",
         "chat.rs",
         "presence.rs",
         "privacy.rs",
