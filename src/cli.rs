@@ -408,7 +408,7 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
     let cipher = crate::startup::load_cipher(settings)?;
     let clock: Arc<dyn crate::ports::Clock> = Arc::new(crate::ports::SystemClock);
     let attachments = Arc::new(crate::services::attachments::AttachmentService::new(
-        store.clone(),
+        Arc::new(store.clone()),
         cipher.clone(),
         clock.clone(),
         settings.data_dir.join("attachments"),

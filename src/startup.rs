@@ -248,7 +248,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let cipher = load_cipher(&settings)?;
         let attachments = Arc::new(AttachmentService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             settings.data_dir.join("attachments"),

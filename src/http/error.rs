@@ -324,7 +324,7 @@ impl From<AttachmentError> for ApiError {
                 code: "attachment_not_found",
                 message,
             },
-            AttachmentError::Io(_) | AttachmentError::Tampered | AttachmentError::Store(_) => {
+            AttachmentError::Io(_) | AttachmentError::Tampered | AttachmentError::Records(_) => {
                 ApiError::Internal(message)
             }
         }

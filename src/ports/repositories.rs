@@ -895,3 +895,54 @@ pub trait ChannelRecords: Send + Sync {
     /// window starts again.
     async fn save_user(&self, user: &ChannelUser) -> Result<(), RepoError>;
 }
+
+// ---- attachments --------------------------------------------------------------
+
+/// Attachments as recorded: what each is and where it was shared (a
+/// conversation, a ticket). Stored once by content; on PostgreSQL the sealed
+/// bytes go with the record, elsewhere the service keeps them in files.
+#[async_trait]
+pub trait AttachmentRecords: Send + Sync {
+    /// Whether the sealed bytes are kept here (so every node of a cluster
+    /// serves them) rather than in the service's files.
+    fn keeps_bytes(&self) -> bool;
+    /// Records the attachment and links it to its owner; both idempotent.
+    /// `sealed`: the bytes, when `keeps_bytes`.
+    async fn link(
+        &self,
+        id: &str,
+        content_type: &str,
+        size: i64,
+        owner: crate::domain::attachment::AttachmentOwner<'_>,
+        now: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<(), RepoError>;
+    /// The sealed bytes, when `keeps_bytes`.
+    async fn sealed_bytes(&self, id: &str) -> Result<Vec<u8>, RepoError>;
+    /// The content type; `NotFound` unless it was shared in the conversation.
+    async fn type_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<String, RepoError>;
+    /// The content type and size; `NotFound` unless shared in the conversation.
+    async fn type_and_size_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<(String, i64), RepoError>;
+    /// The content type; `NotFound` unless it is on the ticket (and public,
+    /// for `public_only`).
+    async fn type_on_ticket(
+        &self,
+        id: &str,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<String, RepoError>;
+    /// Every file on the ticket once; `public_only`: those its buyer may see.
+    async fn files_of_ticket(
+        &self,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<Vec<crate::domain::tickets::TicketFile>, RepoError>;
+}

@@ -114,7 +114,6 @@ pub(crate) async fn work_until_shutdown<F, Fut>(
 mod import_graph {
     const STILL_ON_STORE: &[&str] = &[
         "analytics.rs",
-        "attachments.rs",
         "bell.rs",
         "chat.rs",
         "presence.rs",
