@@ -408,14 +408,18 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
     let cipher = crate::startup::load_cipher(settings)?;
     let clock: Arc<dyn crate::ports::Clock> = Arc::new(crate::ports::SystemClock);
     let attachments = Arc::new(crate::services::attachments::AttachmentService::new(
-        store.clone(),
+        Arc::new(store.clone()),
         cipher.clone(),
         clock.clone(),
         settings.data_dir.join("attachments"),
         settings.max_upload_bytes,
     ));
-    let rotation =
-        crate::services::keys::KeyRotation::new(store.clone(), cipher.clone(), clock, attachments);
+    let rotation = crate::services::keys::KeyRotation::new(
+        Arc::new(store.clone()),
+        cipher.clone(),
+        clock,
+        attachments,
+    );
     if let KeysCommand::Reseal = command {
         rotation.pass(false).await?;
     }

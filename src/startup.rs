@@ -248,7 +248,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let cipher = load_cipher(&settings)?;
         let attachments = Arc::new(AttachmentService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             settings.data_dir.join("attachments"),
@@ -267,10 +267,11 @@ impl Application {
         let chat = Arc::new(chat);
         let demo_store = settings.commerce_url.is_none() && adapters.commerce.is_none();
         let visitors = Arc::new(
-            VisitorService::new(store.clone(), cipher.clone(), clock.clone()).with_identity(
-                settings.identity_secret.clone(),
-                if demo_store { &DEMO_BUYERS } else { &[] },
-            ),
+            VisitorService::new(Arc::new(store.clone()), cipher.clone(), clock.clone())
+                .with_identity(
+                    settings.identity_secret.clone(),
+                    if demo_store { &DEMO_BUYERS } else { &[] },
+                ),
         );
         let models = load_models(&settings, adapters.models).await?;
         let knowledge = Arc::new(
@@ -421,7 +422,7 @@ impl Application {
         }
         store.listen_for_events(shutdown_rx.clone()).await?;
         let channels = Arc::new(ChannelService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),
@@ -539,7 +540,7 @@ impl Application {
             )
             .await?;
         let history = Arc::new(crate::services::history::HistoryService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             chat.clone(),
             visitors.clone(),
@@ -685,7 +686,7 @@ impl Application {
             conversations,
             shop,
             routing,
-            groups: Arc::new(SkillGroups::new(store.clone(), clock.clone())),
+            groups: Arc::new(SkillGroups::new(Arc::new(store.clone()), clock.clone())),
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
             knowledge,
             wordings,

@@ -130,6 +130,20 @@ impl AttachmentType {
     }
 }
 
+/// Where an attachment was shared, which says who may be served it.
+#[derive(Debug, Clone, Copy)]
+pub enum AttachmentOwner<'a> {
+    /// The conversation's participants.
+    Conversation(&'a str),
+    /// Staff who may see the ticket; its buyer too when `public`.
+    Ticket {
+        ticket_id: &'a str,
+        public: bool,
+        /// 'buyer', 'chat' or 'staff:<id>'.
+        added_by: &'a str,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,29 @@ pub fn terms(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The first 8 bytes of a term's keyed hash.
+pub type TermHash = [u8; 8];
+
+/// What a history search asks for. Terms are all required (AND).
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub terms: Vec<TermHash>,
+    /// Only this agent's conversations.
+    pub agent_id: Option<String>,
+    /// Only this visitor's conversations.
+    pub visitor_id: Option<String>,
+    /// Started at or after / before (Unix ms).
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+    /// Started strictly before this (Unix ms): the next page.
+    pub before: Option<i64>,
+    pub limit: i64,
+    /// Read the first term's postings and check the rest (a rare first term),
+    /// instead of walking conversations newest first and checking every term
+    /// (all terms common: matches come early).
+    pub drive_by_first_term: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,9 @@ impl From<RoutingError> for ApiError {
                 message,
             },
             RoutingError::Chat(inner) => inner.into(),
-            RoutingError::Corrupt(_) | RoutingError::Store(_) => ApiError::Internal(message),
+            RoutingError::Corrupt(_) | RoutingError::Store(_) | RoutingError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }
@@ -322,7 +324,7 @@ impl From<AttachmentError> for ApiError {
                 code: "attachment_not_found",
                 message,
             },
-            AttachmentError::Io(_) | AttachmentError::Tampered | AttachmentError::Store(_) => {
+            AttachmentError::Io(_) | AttachmentError::Tampered | AttachmentError::Records(_) => {
                 ApiError::Internal(message)
             }
         }
@@ -412,7 +414,9 @@ impl From<VisitorError> for ApiError {
                 code: "not_a_demo_account",
                 message: e.to_string(),
             },
-            VisitorError::Corrupt(_) | VisitorError::Store(_) => ApiError::Internal(e.to_string()),
+            VisitorError::Corrupt(_) | VisitorError::Records(_) => {
+                ApiError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -624,7 +628,7 @@ impl From<ChannelError> for ApiError {
             ChannelError::Chat(inner) => inner.into(),
             ChannelError::Conversation(inner) => inner.into(),
             ChannelError::Visitor(inner) => inner.into(),
-            ChannelError::Store(_) => ApiError::Internal(message),
+            ChannelError::Records(_) => ApiError::Internal(message),
         }
     }
 }
@@ -649,7 +653,8 @@ impl From<crate::services::history::HistoryError> for ApiError {
             HistoryError::NothingToFind => ApiError::bad_request("history_query_empty", message),
             HistoryError::TooLong => ApiError::bad_request("history_query_too_long", message),
             HistoryError::BadRange => ApiError::bad_request("invalid_date_range", message),
-            HistoryError::Corrupt(_) | HistoryError::Store(_) => ApiError::Internal(message),
+            HistoryError::Chat(inner) => inner.into(),
+            HistoryError::Corrupt(_) | HistoryError::Records(_) => ApiError::Internal(message),
         }
     }
 }

@@ -1030,3 +1030,310 @@ pub trait WebhookRecords: Send + Sync {
     async fn replay(&self, endpoint_id: &str, delivery_id: &str, now: i64)
     -> Result<(), RepoError>;
 }
+
+// ---- visitors -----------------------------------------------------------------
+
+/// A buyer as the store keeps them. The account and nickname read back plain;
+/// the personal data stays sealed for the visitor service to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVisitor {
+    pub id: String,
+    pub shop_account_id: Option<String>,
+    pub nickname: Option<String>,
+    /// `domain::visitor::BuyerPii` as JSON, sealed by the service with the
+    /// visitor id as associated data.
+    pub sealed_pii: Option<Vec<u8>>,
+    /// What the buyer's page last reported, as the JSON the service wrote.
+    pub context: Option<String>,
+}
+
+/// Buyers as visitors: found by the hash of their token, never by the token.
+/// A change to a buyer's identity or personal data is told in the event log.
+#[async_trait]
+pub trait VisitorRecords: Send + Sync {
+    async fn add_visitor(
+        &self,
+        id: &str,
+        token_hash: &[u8],
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` for a token no visitor holds.
+    async fn visitor_of_token(&self, token_hash: &[u8]) -> Result<StoredVisitor, RepoError>;
+    async fn visitor_by_id(&self, id: &str) -> Result<StoredVisitor, RepoError>;
+    /// Sets the account and nickname given, keeps those not given.
+    async fn set_identity(
+        &self,
+        id: &str,
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn set_sealed_pii(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), RepoError>;
+    /// `NotFound` for an unknown visitor.
+    async fn set_context(&self, id: &str, context_json: &str, now: i64) -> Result<(), RepoError>;
+}
+
+// ---- sealed values ------------------------------------------------------------
+
+/// What one pass over one sealed place (a column, the attachment files) found.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ColumnPass {
+    pub table: String,
+    pub column: String,
+    /// Values read.
+    pub scanned: u64,
+    /// Values under an older key: re-sealed (or, in a dry run, that would be).
+    pub older_key: u64,
+    /// Values no key of the ring opens (tampered, or sealed with a retired key).
+    pub unreadable: u64,
+}
+
+/// Every value the database keeps sealed, for re-sealing under the ring's
+/// current key after a rotation (`crypto::Cipher`). A value written meanwhile
+/// is never overwritten.
+#[async_trait]
+pub trait SealedValues: Send + Sync {
+    /// One pass over every sealed column, one figure each, in a fixed order:
+    /// values under an older key are re-sealed (only counted when `dry_run`).
+    async fn reseal_all(&self, dry_run: bool) -> Result<Vec<ColumnPass>, RepoError>;
+}
+
+// ---- the history index --------------------------------------------------------
+
+/// A conversation a history search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundConversation {
+    pub id: String,
+    pub visitor_id: String,
+    pub channel: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The history search's blind index: term hashes per conversation
+/// (`domain::history`), searched together with the conversations' own
+/// agent, buyer and dates. Adding a term twice changes nothing.
+#[async_trait]
+pub trait HistoryIndex: Send + Sync {
+    /// Adds each conversation's terms, all in one write.
+    async fn add_terms(
+        &self,
+        entries: &[(&str, &[crate::domain::history::TermHash])],
+    ) -> Result<(), RepoError>;
+    /// Conversations matching every term and filter, newest first.
+    async fn search(
+        &self,
+        filter: &crate::domain::history::HistoryFilter,
+    ) -> Result<Vec<FoundConversation>, RepoError>;
+    /// The ids of a visitor's latest conversations, newest first.
+    async fn conversations_of_visitor(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, RepoError>;
+    /// How many conversations hold the term, counted up to `cap`.
+    async fn postings(
+        &self,
+        term: &crate::domain::history::TermHash,
+        cap: i64,
+    ) -> Result<i64, RepoError>;
+}
+
+// ---- skill groups -------------------------------------------------------------
+
+/// A skill group as stored, without its members and queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredGroup {
+    pub id: String,
+    pub name: String,
+    pub strategy: crate::domain::routing::Strategy,
+    pub is_default: bool,
+    pub overflow_group_id: Option<String>,
+    pub overflow_after_ms: Option<i64>,
+    pub created_at: i64,
+    pub alert_waiting: Option<i64>,
+    pub alert_wait_ms: Option<i64>,
+    /// When the group's queue alert was raised (None: no alert stands).
+    pub alert_since: Option<i64>,
+}
+
+/// An agent in a group: their level and weight, and the chats the group gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMember {
+    pub agent_id: String,
+    pub level: i64,
+    pub weight: i64,
+    pub assigned: i64,
+}
+
+/// An agent's presence, load and capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentLoad {
+    pub agent_id: String,
+    pub display_name: String,
+    pub status: String,
+    pub active: i64,
+    pub max_chats: i64,
+}
+
+/// An open chat's times, for the supervisor board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenChatTimes {
+    pub conversation_id: String,
+    pub state: String,
+    pub agent_id: Option<String>,
+    pub group_id: Option<String>,
+    pub queued_since: Option<i64>,
+    pub last_buyer_at: Option<i64>,
+    pub last_agent_at: Option<i64>,
+    /// The buyer message the agent last answered, and the agent's first answer to it.
+    pub answered_buyer_at: Option<i64>,
+    pub reply_at: Option<i64>,
+}
+
+/// Routing as admins configure it (skill groups, their members, routing
+/// rules) and what the supervisor board reads of queues, agents and chats.
+#[async_trait]
+pub trait SkillGroupRecords: Send + Sync {
+    /// Every group, by name.
+    async fn groups(&self) -> Result<Vec<StoredGroup>, RepoError>;
+    async fn group(&self, id: &str) -> Result<StoredGroup, RepoError>;
+    /// `AlreadyExists` when a group has the name.
+    async fn add_group(&self, group: &StoredGroup) -> Result<(), RepoError>;
+    /// Changes strategy, overflow and alert thresholds; the name, the default
+    /// flag and a standing alert stay.
+    async fn update_group(&self, group: &StoredGroup) -> Result<(), RepoError>;
+    /// The group's members, by agent id.
+    async fn members(&self, group_id: &str) -> Result<Vec<GroupMember>, RepoError>;
+    /// Adds the agent to the group or changes their level and weight.
+    async fn set_member(
+        &self,
+        group_id: &str,
+        agent_id: &str,
+        level: i64,
+        weight: i64,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` unless the agent was in the group.
+    async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), RepoError>;
+    async fn add_rule(
+        &self,
+        rule: &crate::domain::routing::RouteRule,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError>;
+    /// When each chat in the group's queue first waited, in serving order.
+    async fn queue_waits(&self, group_id: &str, limit: i64) -> Result<Vec<i64>, RepoError>;
+    async fn agent_loads(&self) -> Result<Vec<AgentLoad>, RepoError>;
+    async fn open_chats(&self, limit: i64) -> Result<Vec<OpenChatTimes>, RepoError>;
+    /// `NotFound` for an unknown staff member.
+    async fn staff_exists(&self, staff_id: &str) -> Result<(), RepoError>;
+}
+
+// ---- API channels -------------------------------------------------------------
+
+/// An API channel: its key kept only as a hash, and how many agent replies
+/// it allows after each user message, within what window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiChannel {
+    pub id: String,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub reply_limit: i32,
+    pub reply_window_ms: i64,
+    /// The admin's staff id.
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// An app's user on a channel: found by a hash of their external id, which
+/// is kept sealed (with the channel id as associated data) for webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelUser {
+    pub channel_id: String,
+    pub external_hash: Vec<u8>,
+    pub sealed_external: Vec<u8>,
+    pub visitor_id: String,
+    /// Their current conversation.
+    pub conversation_id: String,
+    pub last_inbound_at: i64,
+}
+
+/// API channels and the users who wrote on them.
+#[async_trait]
+pub trait ChannelRecords: Send + Sync {
+    async fn add_channel(&self, channel: &ApiChannel) -> Result<(), RepoError>;
+    /// Every channel, oldest first.
+    async fn all_channels(&self) -> Result<Vec<ApiChannel>, RepoError>;
+    /// `NotFound` for a key no channel holds.
+    async fn channel_of_key(&self, key_hash: &[u8]) -> Result<ApiChannel, RepoError>;
+    /// The channel and its users; `NotFound` for an unknown channel.
+    async fn remove_channel(&self, id: &str) -> Result<(), RepoError>;
+    async fn user_of_hash(
+        &self,
+        channel_id: &str,
+        external_hash: &[u8],
+    ) -> Result<Option<ChannelUser>, RepoError>;
+    /// The user a conversation is the current one of, on any channel.
+    async fn user_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ChannelUser>, RepoError>;
+    /// Records the user's message time and current conversation: the reply
+    /// window starts again.
+    async fn save_user(&self, user: &ChannelUser) -> Result<(), RepoError>;
+}
+
+// ---- attachments --------------------------------------------------------------
+
+/// Attachments as recorded: what each is and where it was shared (a
+/// conversation, a ticket). Stored once by content; on PostgreSQL the sealed
+/// bytes go with the record, elsewhere the service keeps them in files.
+#[async_trait]
+pub trait AttachmentRecords: Send + Sync {
+    /// Whether the sealed bytes are kept here (so every node of a cluster
+    /// serves them) rather than in the service's files.
+    fn keeps_bytes(&self) -> bool;
+    /// Records the attachment and links it to its owner; both idempotent.
+    /// `sealed`: the bytes, when `keeps_bytes`.
+    async fn link(
+        &self,
+        id: &str,
+        content_type: &str,
+        size: i64,
+        owner: crate::domain::attachment::AttachmentOwner<'_>,
+        now: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<(), RepoError>;
+    /// The sealed bytes, when `keeps_bytes`.
+    async fn sealed_bytes(&self, id: &str) -> Result<Vec<u8>, RepoError>;
+    /// The content type; `NotFound` unless it was shared in the conversation.
+    async fn type_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<String, RepoError>;
+    /// The content type and size; `NotFound` unless shared in the conversation.
+    async fn type_and_size_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<(String, i64), RepoError>;
+    /// The content type; `NotFound` unless it is on the ticket (and public,
+    /// for `public_only`).
+    async fn type_on_ticket(
+        &self,
+        id: &str,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<String, RepoError>;
+    /// Every file on the ticket once; `public_only`: those its buyer may see.
+    async fn files_of_ticket(
+        &self,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<Vec<crate::domain::tickets::TicketFile>, RepoError>;
+}

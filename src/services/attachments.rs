@@ -2,9 +2,9 @@
 //! conversations and tickets they were shared in.
 
 use crate::crypto::Cipher;
-use crate::domain::attachment::{AttachmentId, AttachmentType};
+use crate::domain::attachment::{AttachmentId, AttachmentOwner, AttachmentType};
 use crate::ports::Clock;
-use crate::storage::{AttachmentOwner, Backend, Store, StoreError};
+use crate::ports::repositories::{AttachmentRecords, RepoError};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,14 +29,14 @@ pub enum AttachmentError {
     #[error("attachment file failed authentication")]
     Tampered,
     #[error(transparent)]
-    Store(StoreError),
+    Records(RepoError),
 }
 
-impl From<StoreError> for AttachmentError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for AttachmentError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => AttachmentError::NotFound,
-            other => AttachmentError::Store(other),
+            RepoError::NotFound => AttachmentError::NotFound,
+            other => AttachmentError::Records(other),
         }
     }
 }
@@ -49,7 +49,7 @@ pub struct StoredAttachment {
 }
 
 pub struct AttachmentService {
-    store: Store,
+    records: Arc<dyn AttachmentRecords>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     dir: PathBuf,
@@ -58,14 +58,14 @@ pub struct AttachmentService {
 
 impl AttachmentService {
     pub fn new(
-        store: Store,
+        records: Arc<dyn AttachmentRecords>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         dir: PathBuf,
         max_bytes: usize,
     ) -> Self {
         Self {
-            store,
+            records,
             cipher,
             clock,
             dir,
@@ -143,8 +143,8 @@ impl AttachmentService {
         };
         // A file is on disk before the row that points at it; bytes kept in the
         // database commit with it.
-        self.store
-            .link_attachment(
+        self.records
+            .link(
                 id.as_str(),
                 kind.mime(),
                 bytes.len() as i64,
@@ -170,8 +170,8 @@ impl AttachmentService {
         audio: bool,
     ) -> Result<(), AttachmentError> {
         let content_type = self
-            .store
-            .linked_attachment(id.as_str(), conversation_id)
+            .records
+            .type_in_conversation(id.as_str(), conversation_id)
             .await?;
         let is_audio =
             AttachmentType::from_mime(&content_type).is_some_and(AttachmentType::is_audio);
@@ -187,8 +187,8 @@ impl AttachmentService {
         id: &AttachmentId,
     ) -> Result<(String, Vec<u8>), AttachmentError> {
         let content_type = self
-            .store
-            .linked_attachment(id.as_str(), conversation_id)
+            .records
+            .type_in_conversation(id.as_str(), conversation_id)
             .await?;
         self.open(content_type, id).await
     }
@@ -201,8 +201,8 @@ impl AttachmentService {
         public_only: bool,
     ) -> Result<(String, Vec<u8>), AttachmentError> {
         let content_type = self
-            .store
-            .ticket_attachment(id.as_str(), ticket_id, public_only)
+            .records
+            .type_on_ticket(id.as_str(), ticket_id, public_only)
             .await?;
         self.open(content_type, id).await
     }
@@ -213,7 +213,7 @@ impl AttachmentService {
         id: &AttachmentId,
     ) -> Result<(String, Vec<u8>), AttachmentError> {
         let sealed = if self.in_database() {
-            self.store.attachment_blob(id.as_str()).await?
+            self.records.sealed_bytes(id.as_str()).await?
         } else {
             tokio::fs::read(self.path_of(id)).await?
         };
@@ -230,7 +230,7 @@ impl AttachmentService {
         ticket_id: &str,
         public_only: bool,
     ) -> Result<Vec<crate::domain::tickets::TicketFile>, AttachmentError> {
-        Ok(self.store.ticket_files(ticket_id, public_only).await?)
+        Ok(self.records.files_of_ticket(ticket_id, public_only).await?)
     }
 
     /// A file of a conversation as a ticket names it (the buyer's photo in
@@ -241,8 +241,8 @@ impl AttachmentService {
         id: &AttachmentId,
     ) -> Result<crate::domain::tickets::TicketFile, AttachmentError> {
         let (content_type, size) = self
-            .store
-            .linked_attachment_meta(id.as_str(), conversation_id)
+            .records
+            .type_and_size_in_conversation(id.as_str(), conversation_id)
             .await?;
         Ok(crate::domain::tickets::TicketFile {
             id: id.as_str().to_owned(),
@@ -255,7 +255,7 @@ impl AttachmentService {
     /// On PostgreSQL the bytes live in the database, so that every node of a
     /// cluster serves them; on SQLite (one node) in the data dir.
     fn in_database(&self) -> bool {
-        self.store.backend() == Backend::Postgres
+        self.records.keeps_bytes()
     }
 
     /// Removes the files of attachments the database no longer holds (erased or
@@ -282,12 +282,12 @@ impl AttachmentService {
     /// After a key rotation: every attachment file (SQLite keeps them in the data
     /// dir) sealed with an older key is sealed again with the current one,
     /// replaced durably. On PostgreSQL the bytes are a sealed column
-    /// (`storage::rekey`).
+    /// (`SealedValues`).
     pub async fn reseal_files(
         &self,
         dry_run: bool,
-    ) -> std::io::Result<crate::storage::rekey::ColumnPass> {
-        let mut pass = crate::storage::rekey::ColumnPass {
+    ) -> std::io::Result<crate::ports::repositories::ColumnPass> {
+        let mut pass = crate::ports::repositories::ColumnPass {
             table: "attachment files".into(),
             column: self.dir.display().to_string(),
             ..Default::default()

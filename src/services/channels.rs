@@ -14,7 +14,7 @@ use crate::domain::conversation::{Channel, ConversationId, ConversationState};
 use crate::domain::message::{ClientMsgId, MessageBody, MessageError, MessageText};
 use crate::domain::visitor::{BuyerIdentity, VisitorInputError};
 use crate::ports::Clock;
-use crate::storage::{ChannelRow, ChannelUserRow, Store, StoreError};
+use crate::ports::repositories::{ApiChannel, ChannelRecords, ChannelUser, RepoError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -52,14 +52,14 @@ pub enum ChannelError {
     #[error(transparent)]
     Visitor(#[from] VisitorError),
     #[error(transparent)]
-    Store(StoreError),
+    Records(RepoError),
 }
 
-impl From<StoreError> for ChannelError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for ChannelError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => ChannelError::NotFound,
-            other => ChannelError::Store(other),
+            RepoError::NotFound => ChannelError::NotFound,
+            other => ChannelError::Records(other),
         }
     }
 }
@@ -82,7 +82,7 @@ pub struct ChannelView {
 }
 
 impl ChannelView {
-    fn from_row(row: &ChannelRow) -> ChannelView {
+    fn from_channel(row: &ApiChannel) -> ChannelView {
         ChannelView {
             id: row.id.clone(),
             name: row.name.clone(),
@@ -120,7 +120,7 @@ pub struct Accepted {
 
 /// The channel a request came with (the route table's `Channel` access).
 #[derive(Debug, Clone)]
-pub struct ChannelKey(pub ChannelRow);
+pub struct ChannelKey(pub ApiChannel);
 
 /// Who an API-channel conversation belongs to, for webhook payloads.
 #[derive(Debug, Clone, Serialize)]
@@ -130,7 +130,7 @@ pub struct ChannelParty {
 }
 
 pub struct ChannelService {
-    store: Store,
+    records: Arc<dyn ChannelRecords>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
@@ -140,7 +140,7 @@ pub struct ChannelService {
 
 impl ChannelService {
     pub fn new(
-        store: Store,
+        records: Arc<dyn ChannelRecords>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
@@ -148,7 +148,7 @@ impl ChannelService {
         conversations: Arc<ConversationService>,
     ) -> ChannelService {
         ChannelService {
-            store,
+            records,
             cipher,
             clock,
             chat,
@@ -174,7 +174,7 @@ impl ChannelService {
             return Err(ChannelError::BadPolicy);
         }
         let key = crypto::Token::generate(KEY_PREFIX);
-        let row = ChannelRow {
+        let row = ApiChannel {
             id: format!("ch_{}", uuid::Uuid::now_v7().simple()),
             name,
             key_hash: key.hash.clone(),
@@ -183,34 +183,34 @@ impl ChannelService {
             created_by: admin.id.clone(),
             created_at: self.clock.now_ms(),
         };
-        self.store.insert_channel(&row).await?;
+        self.records.add_channel(&row).await?;
         Ok(CreatedChannel {
-            channel: ChannelView::from_row(&row),
+            channel: ChannelView::from_channel(&row),
             key: key.value,
         })
     }
 
     pub async fn list(&self) -> Result<Vec<ChannelView>, ChannelError> {
         Ok(self
-            .store
-            .channels()
+            .records
+            .all_channels()
             .await?
             .iter()
-            .map(ChannelView::from_row)
+            .map(ChannelView::from_channel)
             .collect())
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), ChannelError> {
-        Ok(self.store.delete_channel(id).await?)
+        Ok(self.records.remove_channel(id).await?)
     }
 
     pub async fn authenticate(&self, key: &str) -> Result<ChannelKey, ChannelError> {
         if !key.starts_with(KEY_PREFIX) {
             return Err(ChannelError::BadKey);
         }
-        match self.store.channel_by_key(&crypto::hash_token(key)).await {
+        match self.records.channel_of_key(&crypto::hash_token(key)).await {
             Ok(row) => Ok(ChannelKey(row)),
-            Err(StoreError::NotFound) => Err(ChannelError::BadKey),
+            Err(RepoError::NotFound) => Err(ChannelError::BadKey),
             Err(e) => Err(e.into()),
         }
     }
@@ -227,7 +227,7 @@ impl ChannelService {
         let identity = BuyerIdentity::new(None, input.nickname.clone())?;
         let channel = &channel.0;
         let hash = external_hash(&channel.id, external);
-        let known = self.store.channel_user(&channel.id, &hash).await?;
+        let known = self.records.user_of_hash(&channel.id, &hash).await?;
         let (visitor, conversation) = match known {
             Some(user) => {
                 let visitor = Visitor {
@@ -249,15 +249,14 @@ impl ChannelService {
                 (visitor, fresh)
             }
         };
-        self.store
-            .save_channel_user(&ChannelUserRow {
+        self.records
+            .save_user(&ChannelUser {
                 channel_id: channel.id.clone(),
                 external_hash: hash,
                 sealed_external: self.cipher.seal(external.as_bytes(), channel.id.as_bytes()),
                 visitor_id: visitor.id.clone(),
                 conversation_id: conversation.id.clone(),
                 last_inbound_at: self.clock.now_ms(),
-                replies: 0,
             })
             .await?;
         let id = ConversationId::parse(&conversation.id)
@@ -288,8 +287,8 @@ impl ChannelService {
         let external = parse_external_id(external_user_id)?;
         let hash = external_hash(&channel.0.id, external);
         let user = self
-            .store
-            .channel_user(&channel.0.id, &hash)
+            .records
+            .user_of_hash(&channel.0.id, &hash)
             .await?
             .ok_or(ChannelError::UnknownUser)?;
         let visitor = Visitor {
@@ -306,8 +305,8 @@ impl ChannelService {
         conversation_id: &str,
     ) -> Result<ConversationView, ChannelError> {
         let user = self
-            .store
-            .channel_user_of(conversation_id)
+            .records
+            .user_of_conversation(conversation_id)
             .await?
             .filter(|u| u.channel_id == channel.0.id)
             .ok_or(ChannelError::NotThisChannel)?;
@@ -323,7 +322,7 @@ impl ChannelService {
 
     /// The channel and external user of a conversation, if it came through one.
     pub async fn party(&self, conversation_id: &str) -> Result<Option<ChannelParty>, ChannelError> {
-        let Some(user) = self.store.channel_user_of(conversation_id).await? else {
+        let Some(user) = self.records.user_of_conversation(conversation_id).await? else {
             return Ok(None);
         };
         let external = self

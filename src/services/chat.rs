@@ -676,6 +676,40 @@ impl ChatService {
         }
     }
 
+    /// The event at `seq`, opened; none when it is gone (an erased buyer).
+    pub(crate) async fn event_at(
+        &self,
+        conversation_id: &str,
+        seq: i64,
+    ) -> Result<Option<ChatEvent>, ChatError> {
+        match self.store.event_at(conversation_id, seq).await {
+            Ok(row) => Ok(Some(self.open_event(row)?)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The buyer's first typed words among the conversation's first `look`
+    /// events (only the buyer's are opened).
+    pub(crate) async fn first_buyer_text(
+        &self,
+        conversation_id: &str,
+        look: i64,
+    ) -> Result<Option<MessageText>, ChatError> {
+        for row in self.store.events_after(conversation_id, 0, look).await? {
+            if row.sender_kind != "buyer" {
+                continue;
+            }
+            if let EventPayload::Message {
+                body: MessageBody::Text { text },
+            } = self.open_event(row)?.payload
+            {
+                return Ok(Some(text));
+            }
+        }
+        Ok(None)
+    }
+
     pub(crate) fn open_event(&self, row: StoredEvent) -> Result<ChatEvent, ChatError> {
         let plain = self
             .cipher

@@ -20,15 +20,15 @@
 
 use crate::crypto::Cipher;
 use crate::domain::events::{DomainEvent, EventData};
-use crate::domain::history::{self, MAX_QUERY_CHARS};
+use crate::domain::history::{self, HistoryFilter, MAX_QUERY_CHARS, TermHash};
 use crate::domain::message::MessageBody;
 use crate::domain::staff::Permission;
-use crate::services::chat::ChatService;
+use crate::ports::repositories::{FoundConversation, HistoryIndex, RepoError};
+use crate::services::chat::{ChatError, ChatService};
 use crate::services::events::EventPayload;
 use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::VisitorService;
-use crate::storage::{ConversationRow, HistoryFilter, Store, StoreError, TermHash};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -54,7 +54,9 @@ pub enum HistoryError {
     #[error("stored conversation data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Chat(#[from] ChatError),
+    #[error(transparent)]
+    Records(#[from] RepoError),
 }
 
 /// A search, as the console sends it. Every given part must match.
@@ -93,7 +95,7 @@ pub struct HistoryHit {
 }
 
 pub struct HistoryService {
-    store: Store,
+    index: Arc<dyn HistoryIndex>,
     cipher: Cipher,
     chat: Arc<ChatService>,
     visitors: Arc<VisitorService>,
@@ -107,13 +109,13 @@ enum Field {
 
 impl HistoryService {
     pub fn new(
-        store: Store,
+        index: Arc<dyn HistoryIndex>,
         cipher: Cipher,
         chat: Arc<ChatService>,
         visitors: Arc<VisitorService>,
     ) -> Self {
         Self {
-            store,
+            index,
             cipher,
             chat,
             visitors,
@@ -171,15 +173,9 @@ impl HistoryService {
         conversation_id: &str,
         seq: i64,
     ) -> Result<Vec<TermHash>, HistoryError> {
-        let row = match self.store.event_at(conversation_id, seq).await {
-            Ok(row) => row,
-            Err(StoreError::NotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(event) = self.chat.event_at(conversation_id, seq).await? else {
+            return Ok(Vec::new());
         };
-        let event = self
-            .chat
-            .open_event(row)
-            .map_err(|e| HistoryError::Corrupt(e.to_string()))?;
         Ok(match &event.payload {
             EventPayload::Message { body } => self.message_terms(body),
             _ => Vec::new(),
@@ -216,7 +212,7 @@ impl HistoryService {
             .iter()
             .map(|(id, terms)| (id.as_str(), terms.as_slice()))
             .collect();
-        self.store.add_history_terms_bulk(&entries).await?;
+        self.index.add_terms(&entries).await?;
         Ok(())
     }
 
@@ -226,7 +222,7 @@ impl HistoryService {
         let profile = match self.visitors.profile(visitor_id).await {
             Ok(p) => p,
             Err(crate::services::visitors::VisitorError::NotFound) => return Ok(()),
-            Err(crate::services::visitors::VisitorError::Store(StoreError::NotFound)) => {
+            Err(crate::services::visitors::VisitorError::Records(RepoError::NotFound)) => {
                 return Ok(());
             }
             Err(e) => return Err(HistoryError::Corrupt(e.to_string())),
@@ -244,8 +240,8 @@ impl HistoryService {
         let ids = match only {
             Some(id) => vec![id.to_owned()],
             None => {
-                self.store
-                    .visitor_conversation_ids(visitor_id, BUYER_CHATS)
+                self.index
+                    .conversations_of_visitor(visitor_id, BUYER_CHATS)
                     .await?
             }
         };
@@ -253,7 +249,7 @@ impl HistoryService {
             .iter()
             .map(|id| (id.as_str(), terms.as_slice()))
             .collect();
-        self.store.add_history_terms_bulk(&entries).await?;
+        self.index.add_terms(&entries).await?;
         Ok(())
     }
 
@@ -294,7 +290,7 @@ impl HistoryService {
         // first, checking each, finds a page early).
         let mut counted = Vec::with_capacity(terms.len());
         for term in terms {
-            let n = self.store.history_postings(&term, POSTINGS_CAP).await?;
+            let n = self.index.postings(&term, POSTINGS_CAP).await?;
             if n == 0 {
                 return Ok(Vec::new());
             }
@@ -321,7 +317,7 @@ impl HistoryService {
             limit: query.limit.clamp(1, MAX_PAGE),
             drive_by_first_term,
         };
-        let rows = self.store.search_history(&filter).await?;
+        let rows = self.index.search(&filter).await?;
         let mut hits = Vec::with_capacity(rows.len());
         for row in rows {
             hits.push(self.hit(row).await?);
@@ -329,7 +325,7 @@ impl HistoryService {
         Ok(hits)
     }
 
-    async fn hit(&self, row: ConversationRow) -> Result<HistoryHit, HistoryError> {
+    async fn hit(&self, row: FoundConversation) -> Result<HistoryHit, HistoryError> {
         let buyer_name = match self.visitors.profile(&row.visitor_id).await {
             Ok(p) => p.nickname,
             Err(_) => None,
@@ -354,22 +350,8 @@ impl HistoryService {
     ) -> Result<Option<String>, HistoryError> {
         const LOOK: i64 = 20;
         const SNIPPET_CHARS: usize = 80;
-        for row in self.store.events_after(conversation_id, 0, LOOK).await? {
-            if row.sender_kind != "buyer" {
-                continue;
-            }
-            let event = self
-                .chat
-                .open_event(row)
-                .map_err(|e| HistoryError::Corrupt(e.to_string()))?;
-            if let EventPayload::Message {
-                body: MessageBody::Text { text },
-            } = event.payload
-            {
-                return Ok(Some(text.as_str().chars().take(SNIPPET_CHARS).collect()));
-            }
-        }
-        Ok(None)
+        let text = self.chat.first_buyer_text(conversation_id, LOOK).await?;
+        Ok(text.map(|t| t.as_str().chars().take(SNIPPET_CHARS).collect()))
     }
 }
 

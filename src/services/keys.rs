@@ -1,22 +1,21 @@
 //! Rotation of the data key. `xiaoer keys rotate` adds a key to the ring; from
 //! the next start every new value is sealed with it, old values stay readable
 //! (the ring opens them with their own key), and this service re-seals them in
-//! the background: every sealed column (`storage::rekey`) and, on SQLite, every
+//! the background: every sealed column (`SealedValues`) and, on SQLite, every
 //! attachment file. When a pass finds nothing left under an older key,
 //! `xiaoer keys retire` drops the older keys from the ring.
 
 use crate::crypto::Cipher;
 use crate::ports::Clock;
+use crate::ports::repositories::{ColumnPass, RepoError, SealedValues};
 use crate::services::attachments::AttachmentService;
-use crate::storage::rekey::{ColumnPass, SEALED_COLUMNS};
-use crate::storage::{Store, StoreError};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
     #[error("attachment files: {0}")]
     Files(#[from] std::io::Error),
 }
@@ -41,7 +40,7 @@ pub struct RekeyStatus {
 }
 
 pub struct KeyRotation {
-    store: Store,
+    sealed: Arc<dyn SealedValues>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     attachments: Arc<AttachmentService>,
@@ -50,7 +49,7 @@ pub struct KeyRotation {
 
 impl KeyRotation {
     pub fn new(
-        store: Store,
+        sealed: Arc<dyn SealedValues>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         attachments: Arc<AttachmentService>,
@@ -61,7 +60,7 @@ impl KeyRotation {
             ..RekeyStatus::default()
         };
         Self {
-            store,
+            sealed,
             cipher,
             clock,
             attachments,
@@ -81,10 +80,7 @@ impl KeyRotation {
     /// One pass over every sealed value: re-seals those under an older key
     /// (counts only when `dry_run`). Returns the per-column figures.
     pub async fn pass(&self, dry_run: bool) -> Result<Vec<ColumnPass>, KeyError> {
-        let mut out = Vec::with_capacity(SEALED_COLUMNS.len() + 1);
-        for column in SEALED_COLUMNS {
-            out.push(self.store.reseal_column(column, dry_run).await?);
-        }
+        let mut out = self.sealed.reseal_all(dry_run).await?;
         out.push(self.attachments.reseal_files(dry_run).await?);
         Ok(out)
     }

@@ -116,7 +116,7 @@ impl PrivacyService {
         access: tokio::sync::broadcast::Sender<AccessChange>,
     ) -> Self {
         let keys = Arc::new(crate::services::keys::KeyRotation::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             attachments.clone(),

@@ -46,6 +46,8 @@ pub enum RoutingError {
     Chat(#[from] ChatError),
     #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
+    Records(#[from] crate::ports::repositories::RepoError),
 }
 
 impl From<StoreError> for RoutingError {

@@ -3,7 +3,9 @@
 use super::routing::RoutingError;
 use crate::domain::routing::{AlertReason, AlertThresholds, MatchKind, RouteRule, Strategy};
 use crate::ports::Clock;
-use crate::storage::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, RuleRow, Store, StoreError};
+use crate::ports::repositories::{
+    AgentLoad, OpenChatTimes, RepoError, SkillGroupRecords, StoredGroup,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,8 +75,8 @@ pub struct AgentStatus {
     pub reply_avg_15m_ms: Option<i64>,
 }
 
-impl From<AgentLoadRow> for AgentStatus {
-    fn from(r: AgentLoadRow) -> Self {
+impl From<AgentLoad> for AgentStatus {
+    fn from(r: AgentLoad) -> Self {
         Self {
             agent_id: r.agent_id,
             display_name: r.display_name,
@@ -102,7 +104,7 @@ pub struct LiveChat {
 }
 
 impl LiveChat {
-    fn from_row(r: LiveChatRow, now: i64) -> Self {
+    fn from_times(r: OpenChatTimes, now: i64) -> Self {
         let buyer = r.last_buyer_at;
         let agent = r.last_agent_at;
         let unanswered = match (buyer, agent) {
@@ -130,36 +132,36 @@ pub struct Board {
 }
 
 pub struct SkillGroups {
-    store: Store,
+    records: Arc<dyn SkillGroupRecords>,
     clock: Arc<dyn Clock>,
 }
 
-fn not_found(e: StoreError, what: RoutingError) -> RoutingError {
+fn not_found(e: RepoError, what: RoutingError) -> RoutingError {
     match e {
-        StoreError::NotFound => what,
-        other => RoutingError::Store(other),
+        RepoError::NotFound => what,
+        other => RoutingError::Records(other),
     }
 }
 
 impl SkillGroups {
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+    pub fn new(records: Arc<dyn SkillGroupRecords>, clock: Arc<dyn Clock>) -> Self {
+        Self { records, clock }
     }
 
     pub async fn list(&self) -> Result<Vec<SkillGroup>, RoutingError> {
         let mut out = Vec::new();
-        for row in self.store.groups().await? {
+        for row in self.records.groups().await? {
             out.push(self.view(row).await?);
         }
         Ok(out)
     }
 
-    async fn view(&self, row: GroupRow) -> Result<SkillGroup, RoutingError> {
-        let members = self.store.members(&row.id).await?;
-        let queue = self.store.queue_of(&row.id, 10_000).await?;
+    async fn view(&self, row: StoredGroup) -> Result<SkillGroup, RoutingError> {
+        let members = self.records.members(&row.id).await?;
+        let queue = self.records.queue_waits(&row.id, 10_000).await?;
         let waiting = queue.len() as i64;
         let now = self.clock.now_ms();
-        let longest_wait_ms = queue.iter().map(|q| now - q.first_enqueued_at).max();
+        let longest_wait_ms = queue.iter().map(|since| now - since).max();
         let thresholds = AlertThresholds {
             waiting: row.alert_waiting,
             wait_ms: row.alert_wait_ms,
@@ -175,10 +177,7 @@ impl SkillGroups {
             alert_waiting: row.alert_waiting,
             alert_wait_ms: row.alert_wait_ms,
             alert,
-            strategy: row
-                .strategy
-                .parse()
-                .map_err(|_| RoutingError::Corrupt("group strategy"))?,
+            strategy: row.strategy,
             members: members
                 .into_iter()
                 .map(|m| Member {
@@ -230,15 +229,15 @@ impl SkillGroups {
     pub async fn create(&self, input: GroupInput) -> Result<SkillGroup, RoutingError> {
         self.validate(&input, None)?;
         if let Some(target) = &input.overflow_group_id {
-            self.store
+            self.records
                 .group(target)
                 .await
                 .map_err(|e| not_found(e, RoutingError::GroupNotFound))?;
         }
-        let row = GroupRow {
+        let row = StoredGroup {
             id: uuid::Uuid::now_v7().to_string(),
             name: input.name.trim().to_owned(),
-            strategy: input.strategy.as_str().to_owned(),
+            strategy: input.strategy,
             is_default: false,
             overflow_group_id: input.overflow_group_id,
             overflow_after_ms: input.overflow_after_ms,
@@ -247,8 +246,8 @@ impl SkillGroups {
             alert_wait_ms: input.alert_wait_ms,
             alert_since: None,
         };
-        self.store.insert_group(&row).await.map_err(|e| match e {
-            StoreError::AlreadyExists => RoutingError::GroupNameTaken,
+        self.records.add_group(&row).await.map_err(|e| match e {
+            RepoError::AlreadyExists => RoutingError::GroupNameTaken,
             other => other.into(),
         })?;
         self.view(row).await
@@ -257,22 +256,22 @@ impl SkillGroups {
     pub async fn update(&self, id: &str, input: GroupInput) -> Result<SkillGroup, RoutingError> {
         self.validate(&input, Some(id))?;
         let mut row = self
-            .store
+            .records
             .group(id)
             .await
             .map_err(|e| not_found(e, RoutingError::GroupNotFound))?;
         if let Some(target) = &input.overflow_group_id {
-            self.store
+            self.records
                 .group(target)
                 .await
                 .map_err(|e| not_found(e, RoutingError::GroupNotFound))?;
         }
-        row.strategy = input.strategy.as_str().to_owned();
+        row.strategy = input.strategy;
         row.overflow_group_id = input.overflow_group_id;
         row.overflow_after_ms = input.overflow_after_ms;
         row.alert_waiting = input.alert_waiting;
         row.alert_wait_ms = input.alert_wait_ms;
-        self.store.update_group(&row).await?;
+        self.records.update_group(&row).await?;
         self.view(row).await
     }
 
@@ -288,26 +287,22 @@ impl SkillGroups {
                 "level must be 0..100 and weight 1..10000".into(),
             ));
         }
-        self.store
+        self.records
             .group(group_id)
             .await
             .map_err(|e| not_found(e, RoutingError::GroupNotFound))?;
-        self.store
-            .staff(agent_id)
+        self.records
+            .staff_exists(agent_id)
             .await
             .map_err(|e| not_found(e, RoutingError::AgentNotFound))?;
-        let member = MemberRow {
-            group_id: group_id.to_owned(),
-            agent_id: agent_id.to_owned(),
-            level,
-            weight,
-            assigned: 0,
-        };
-        Ok(self.store.upsert_member(&member).await?)
+        Ok(self
+            .records
+            .set_member(group_id, agent_id, level, weight)
+            .await?)
     }
 
     pub async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), RoutingError> {
-        self.store
+        self.records
             .remove_member(group_id, agent_id)
             .await
             .map_err(|e| not_found(e, RoutingError::AgentNotFound))
@@ -326,29 +321,23 @@ impl SkillGroups {
                 "pattern must be 1 to 200 characters".into(),
             ));
         }
-        self.store
+        self.records
             .group(group_id)
             .await
             .map_err(|e| not_found(e, RoutingError::GroupNotFound))?;
-        let row = RuleRow {
+        let rule = RouteRule {
             id: uuid::Uuid::now_v7().to_string(),
-            match_kind: kind.as_str().to_owned(),
+            kind,
             pattern: pattern.to_owned(),
             group_id: group_id.to_owned(),
             priority,
         };
-        self.store.insert_rule(&row, self.clock.now_ms()).await?;
-        Ok(RouteRule {
-            id: row.id,
-            kind,
-            pattern: row.pattern,
-            group_id: row.group_id,
-            priority,
-        })
+        self.records.add_rule(&rule, self.clock.now_ms()).await?;
+        Ok(rule)
     }
 
     pub async fn delete_rule(&self, id: &str) -> Result<(), RoutingError> {
-        self.store
+        self.records
             .delete_rule(id)
             .await
             .map_err(|e| not_found(e, RoutingError::RuleNotFound))
@@ -356,7 +345,7 @@ impl SkillGroups {
 
     pub async fn agents(&self) -> Result<Vec<AgentStatus>, RoutingError> {
         Ok(self
-            .store
+            .records
             .agent_loads()
             .await?
             .into_iter()
@@ -366,7 +355,7 @@ impl SkillGroups {
 
     pub async fn board(&self) -> Result<Board, RoutingError> {
         let now = self.clock.now_ms();
-        let rows = self.store.live_chats(500).await?;
+        let rows = self.records.open_chats(500).await?;
         let mut agents = self.agents().await?;
         // Reply speed over the last 15 minutes, from each live chat's last answer.
         let mut speeds: HashMap<&str, (i64, i64)> = HashMap::new();
@@ -388,7 +377,7 @@ impl SkillGroups {
         }
         let chats = rows
             .into_iter()
-            .map(|r| LiveChat::from_row(r, now))
+            .map(|r| LiveChat::from_times(r, now))
             .collect();
         Ok(Board {
             groups: self.list().await?,

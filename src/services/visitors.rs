@@ -8,7 +8,7 @@ use crate::domain::visitor::{
     BuyerIdentity, BuyerPii, IdentityError, SignedIdentity, VerifiedAccount, VisitorContext,
 };
 use crate::ports::Clock;
-use crate::storage::{Store, StoreError, VisitorRow};
+use crate::ports::repositories::{RepoError, StoredVisitor, VisitorRecords};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -63,11 +63,11 @@ pub enum VisitorError {
     #[error("stored visitor data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
 }
 
 pub struct VisitorService {
-    store: Store,
+    records: Arc<dyn VisitorRecords>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     identity_secret: Option<Secret<String>>,
@@ -80,9 +80,9 @@ pub struct VisitorService {
 const DEMO_IDENTITY_SECS: i64 = 3600;
 
 impl VisitorService {
-    pub fn new(store: Store, cipher: Cipher, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(records: Arc<dyn VisitorRecords>, cipher: Cipher, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store,
+            records,
             cipher,
             clock,
             identity_secret: None,
@@ -149,13 +149,8 @@ impl VisitorService {
             {
                 if claimed.is_some() || identity.nickname.is_some() {
                     let now = self.clock.now_ms();
-                    self.store
-                        .update_visitor_identity(
-                            &row.id,
-                            claimed,
-                            identity.nickname.as_deref(),
-                            now,
-                        )
+                    self.records
+                        .set_identity(&row.id, claimed, identity.nickname.as_deref(), now)
                         .await?;
                 }
                 Ok((Visitor { id: row.id }, None))
@@ -171,8 +166,8 @@ impl VisitorService {
         let token = Token::generate(VISITOR_TOKEN_PREFIX);
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now_ms();
-        self.store
-            .insert_visitor(
+        self.records
+            .add_visitor(
                 &id,
                 &token.hash,
                 identity.account.as_ref().map(VerifiedAccount::as_str),
@@ -183,14 +178,14 @@ impl VisitorService {
         Ok((Visitor { id }, Some(token.value)))
     }
 
-    async fn visitor_row(&self, token: &str) -> Result<VisitorRow, VisitorError> {
+    async fn visitor_row(&self, token: &str) -> Result<StoredVisitor, VisitorError> {
         match self
-            .store
-            .visitor_by_token(&crypto::hash_token(token))
+            .records
+            .visitor_of_token(&crypto::hash_token(token))
             .await
         {
             Ok(row) => Ok(row),
-            Err(StoreError::NotFound) => Err(VisitorError::Unauthenticated),
+            Err(RepoError::NotFound) => Err(VisitorError::Unauthenticated),
             Err(e) => Err(e.into()),
         }
     }
@@ -205,8 +200,8 @@ impl VisitorService {
         let plain = serde_json::to_vec(pii).expect("PII serialises");
         let sealed = self.cipher.seal(&plain, visitor.id.as_bytes());
         Ok(self
-            .store
-            .set_visitor_pii(&visitor.id, &sealed, self.clock.now_ms())
+            .records
+            .set_sealed_pii(&visitor.id, &sealed, self.clock.now_ms())
             .await?)
     }
 
@@ -217,22 +212,22 @@ impl VisitorService {
     ) -> Result<(), VisitorError> {
         let json = serde_json::to_string(context).expect("context serialises");
         match self
-            .store
-            .set_visitor_context(visitor_id, &json, self.clock.now_ms())
+            .records
+            .set_context(visitor_id, &json, self.clock.now_ms())
             .await
         {
-            Err(StoreError::NotFound) => Err(VisitorError::NotFound),
+            Err(RepoError::NotFound) => Err(VisitorError::NotFound),
             other => Ok(other?),
         }
     }
 
     pub async fn profile(&self, visitor_id: &str) -> Result<VisitorProfile, VisitorError> {
-        let row = self.store.visitor(visitor_id).await?;
+        let row = self.records.visitor_by_id(visitor_id).await?;
         self.open_profile(row)
     }
 
-    fn open_profile(&self, row: VisitorRow) -> Result<VisitorProfile, VisitorError> {
-        let pii: BuyerPii = match &row.pii {
+    fn open_profile(&self, row: StoredVisitor) -> Result<VisitorProfile, VisitorError> {
+        let pii: BuyerPii = match &row.sealed_pii {
             Some(sealed) => {
                 let plain = self
                     .cipher

@@ -1,19 +1,7 @@
-use super::{Store, StoreError, on_pool};
+use super::{Backend, Store, StoreError, on_pool};
+pub use crate::domain::attachment::AttachmentOwner;
 use crate::domain::tickets::TicketFile;
-
-/// Where an attachment was shared, which says who may be served it.
-#[derive(Debug, Clone, Copy)]
-pub enum AttachmentOwner<'a> {
-    /// The conversation's participants.
-    Conversation(&'a str),
-    /// Staff who may see the ticket; its buyer too when `public`.
-    Ticket {
-        ticket_id: &'a str,
-        public: bool,
-        /// 'buyer', 'chat' or 'staff:<id>'.
-        added_by: &'a str,
-    },
-}
+use crate::ports::repositories::{AttachmentRecords, RepoError};
 
 impl Store {
     /// Records an attachment and links it to a conversation or a ticket; both
@@ -154,5 +142,62 @@ impl Store {
             });
         }
         Ok(files)
+    }
+}
+#[async_trait::async_trait]
+impl AttachmentRecords for Store {
+    fn keeps_bytes(&self) -> bool {
+        self.backend() == Backend::Postgres
+    }
+
+    async fn link(
+        &self,
+        id: &str,
+        content_type: &str,
+        size: i64,
+        owner: AttachmentOwner<'_>,
+        now: i64,
+        sealed: Option<&[u8]>,
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .link_attachment(id, content_type, size, owner, now, sealed)
+            .await?)
+    }
+
+    async fn sealed_bytes(&self, id: &str) -> Result<Vec<u8>, RepoError> {
+        Ok(self.attachment_blob(id).await?)
+    }
+
+    async fn type_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<String, RepoError> {
+        Ok(self.linked_attachment(id, conversation_id).await?)
+    }
+
+    async fn type_and_size_in_conversation(
+        &self,
+        id: &str,
+        conversation_id: &str,
+    ) -> Result<(String, i64), RepoError> {
+        Ok(self.linked_attachment_meta(id, conversation_id).await?)
+    }
+
+    async fn type_on_ticket(
+        &self,
+        id: &str,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<String, RepoError> {
+        Ok(self.ticket_attachment(id, ticket_id, public_only).await?)
+    }
+
+    async fn files_of_ticket(
+        &self,
+        ticket_id: &str,
+        public_only: bool,
+    ) -> Result<Vec<TicketFile>, RepoError> {
+        Ok(self.ticket_files(ticket_id, public_only).await?)
     }
 }

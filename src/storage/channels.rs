@@ -1,6 +1,7 @@
 //! API channels and their users.
 
 use super::{Store, StoreError, on_pool};
+use crate::ports::repositories::{ApiChannel, ChannelRecords, ChannelUser, RepoError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChannelRow {
@@ -149,5 +150,95 @@ impl Store {
             let (n,): (i64,) = sqlx::query_as(exists).bind(conversation_id).fetch_one(pool).await?;
             Ok(if n > 0 { ReplySlot::Closed } else { ReplySlot::NoWindow })
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl ChannelRecords for Store {
+    async fn add_channel(&self, channel: &ApiChannel) -> Result<(), RepoError> {
+        let row = ChannelRow {
+            id: channel.id.clone(),
+            name: channel.name.clone(),
+            key_hash: channel.key_hash.clone(),
+            reply_limit: channel.reply_limit,
+            reply_window_ms: channel.reply_window_ms,
+            created_by: channel.created_by.clone(),
+            created_at: channel.created_at,
+        };
+        Ok(self.insert_channel(&row).await?)
+    }
+
+    async fn all_channels(&self) -> Result<Vec<ApiChannel>, RepoError> {
+        Ok(self
+            .channels()
+            .await?
+            .into_iter()
+            .map(api_channel)
+            .collect())
+    }
+
+    async fn channel_of_key(&self, key_hash: &[u8]) -> Result<ApiChannel, RepoError> {
+        Ok(api_channel(self.channel_by_key(key_hash).await?))
+    }
+
+    async fn remove_channel(&self, id: &str) -> Result<(), RepoError> {
+        Ok(self.delete_channel(id).await?)
+    }
+
+    async fn user_of_hash(
+        &self,
+        channel_id: &str,
+        external_hash: &[u8],
+    ) -> Result<Option<ChannelUser>, RepoError> {
+        Ok(self
+            .channel_user(channel_id, external_hash)
+            .await?
+            .map(channel_user))
+    }
+
+    async fn user_of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ChannelUser>, RepoError> {
+        Ok(self
+            .channel_user_of(conversation_id)
+            .await?
+            .map(channel_user))
+    }
+
+    async fn save_user(&self, user: &ChannelUser) -> Result<(), RepoError> {
+        let row = ChannelUserRow {
+            channel_id: user.channel_id.clone(),
+            external_hash: user.external_hash.clone(),
+            sealed_external: user.sealed_external.clone(),
+            visitor_id: user.visitor_id.clone(),
+            conversation_id: user.conversation_id.clone(),
+            last_inbound_at: user.last_inbound_at,
+            replies: 0,
+        };
+        Ok(self.save_channel_user(&row).await?)
+    }
+}
+
+fn api_channel(row: ChannelRow) -> ApiChannel {
+    ApiChannel {
+        id: row.id,
+        name: row.name,
+        key_hash: row.key_hash,
+        reply_limit: row.reply_limit,
+        reply_window_ms: row.reply_window_ms,
+        created_by: row.created_by,
+        created_at: row.created_at,
+    }
+}
+
+fn channel_user(row: ChannelUserRow) -> ChannelUser {
+    ChannelUser {
+        channel_id: row.channel_id,
+        external_hash: row.external_hash,
+        sealed_external: row.sealed_external,
+        visitor_id: row.visitor_id,
+        conversation_id: row.conversation_id,
+        last_inbound_at: row.last_inbound_at,
     }
 }

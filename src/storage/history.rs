@@ -2,29 +2,8 @@
 //! search that intersects them with the conversation's own columns.
 
 use super::{ConversationRow, Store, StoreError, on_pool};
-
-/// The first 8 bytes of a term's keyed hash.
-pub type TermHash = [u8; 8];
-
-/// What a history search asks for. Terms are all required (AND).
-#[derive(Debug, Clone, Default)]
-pub struct HistoryFilter {
-    pub terms: Vec<TermHash>,
-    /// Only this agent's conversations.
-    pub agent_id: Option<String>,
-    /// Only this visitor's conversations.
-    pub visitor_id: Option<String>,
-    /// Started at or after / before (Unix ms).
-    pub from: Option<i64>,
-    pub until: Option<i64>,
-    /// Started strictly before this (Unix ms): the next page.
-    pub before: Option<i64>,
-    pub limit: i64,
-    /// Read the first term's postings and check the rest (a rare first term),
-    /// instead of walking conversations newest first and checking every term
-    /// (all terms common: matches come early).
-    pub drive_by_first_term: bool,
-}
+pub use crate::domain::history::{HistoryFilter, TermHash};
+use crate::ports::repositories::{FoundConversation, HistoryIndex, RepoError};
 
 impl Store {
     /// Adds terms to conversations' index entries in one transaction; terms
@@ -141,6 +120,42 @@ impl Store {
         let row = on_pool!(self, pool => sqlx::query_as::<_, super::StoredEvent>(sql)
             .bind(conversation_id).bind(seq).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait::async_trait]
+impl HistoryIndex for Store {
+    async fn add_terms(&self, entries: &[(&str, &[TermHash])]) -> Result<(), RepoError> {
+        Ok(self.add_history_terms_bulk(entries).await?)
+    }
+
+    async fn search(&self, filter: &HistoryFilter) -> Result<Vec<FoundConversation>, RepoError> {
+        Ok(self
+            .search_history(filter)
+            .await?
+            .into_iter()
+            .map(|r| FoundConversation {
+                id: r.id,
+                visitor_id: r.visitor_id,
+                channel: r.channel,
+                state: r.state,
+                agent_id: r.agent_id,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+            .collect())
+    }
+
+    async fn conversations_of_visitor(
+        &self,
+        visitor_id: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, RepoError> {
+        Ok(self.visitor_conversation_ids(visitor_id, limit).await?)
+    }
+
+    async fn postings(&self, term: &TermHash, cap: i64) -> Result<i64, RepoError> {
+        Ok(self.history_postings(term, cap).await?)
     }
 }
 

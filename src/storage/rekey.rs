@@ -10,7 +10,8 @@
 
 use super::privacy::{unanswered_aad, visitor_aad};
 use super::{Backend, Store, StoreError, on_pool};
-use serde::Serialize;
+pub use crate::ports::repositories::ColumnPass;
+use crate::ports::repositories::{RepoError, SealedValues};
 use sqlx::Row;
 
 /// Rows read per query.
@@ -239,19 +240,6 @@ pub static SEALED_COLUMNS: &[SealedColumn] = &[
     },
 ];
 
-/// What one pass over one column found.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct ColumnPass {
-    pub table: String,
-    pub column: String,
-    /// Values read.
-    pub scanned: u64,
-    /// Values under an older key: re-sealed (or, in a dry run, that would be).
-    pub older_key: u64,
-    /// Values no key of the ring opens (tampered, or sealed with a retired key).
-    pub unreadable: u64,
-}
-
 impl SealedColumn {
     fn select(&self, after: bool) -> String {
         let keys: Vec<&str> = self.key.iter().map(|(k, _)| *k).collect();
@@ -383,6 +371,17 @@ impl Store {
             }
         }
         Ok(pass)
+    }
+}
+
+#[async_trait::async_trait]
+impl SealedValues for Store {
+    async fn reseal_all(&self, dry_run: bool) -> Result<Vec<ColumnPass>, RepoError> {
+        let mut out = Vec::with_capacity(SEALED_COLUMNS.len());
+        for column in SEALED_COLUMNS {
+            out.push(self.reseal_column(column, dry_run).await?);
+        }
+        Ok(out)
     }
 }
 

@@ -3,6 +3,10 @@
 use super::outbox::write_events;
 use super::{Backend, Store, StoreError, on_pool};
 use crate::domain::events::{EventData, NewEvent};
+use crate::domain::routing::RouteRule;
+use crate::ports::repositories::{
+    AgentLoad, GroupMember, OpenChatTimes, RepoError, SkillGroupRecords, StoredGroup,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GroupRow {
@@ -447,5 +451,158 @@ impl crate::ports::repositories::WatchedQueues for Store {
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl SkillGroupRecords for Store {
+    async fn groups(&self) -> Result<Vec<StoredGroup>, RepoError> {
+        Store::groups(self)
+            .await?
+            .into_iter()
+            .map(stored_group)
+            .collect()
+    }
+
+    async fn group(&self, id: &str) -> Result<StoredGroup, RepoError> {
+        stored_group(Store::group(self, id).await?)
+    }
+
+    async fn add_group(&self, group: &StoredGroup) -> Result<(), RepoError> {
+        Ok(self.insert_group(&group_row(group)).await?)
+    }
+
+    async fn update_group(&self, group: &StoredGroup) -> Result<(), RepoError> {
+        Ok(Store::update_group(self, &group_row(group)).await?)
+    }
+
+    async fn members(&self, group_id: &str) -> Result<Vec<GroupMember>, RepoError> {
+        Ok(Store::members(self, group_id)
+            .await?
+            .into_iter()
+            .map(|m| GroupMember {
+                agent_id: m.agent_id,
+                level: m.level,
+                weight: m.weight,
+                assigned: m.assigned,
+            })
+            .collect())
+    }
+
+    async fn set_member(
+        &self,
+        group_id: &str,
+        agent_id: &str,
+        level: i64,
+        weight: i64,
+    ) -> Result<(), RepoError> {
+        let member = MemberRow {
+            group_id: group_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            level,
+            weight,
+            assigned: 0,
+        };
+        Ok(self.upsert_member(&member).await?)
+    }
+
+    async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), RepoError> {
+        Ok(Store::remove_member(self, group_id, agent_id).await?)
+    }
+
+    async fn add_rule(&self, rule: &RouteRule, now: i64) -> Result<(), RepoError> {
+        let row = RuleRow {
+            id: rule.id.clone(),
+            match_kind: rule.kind.as_str().to_owned(),
+            pattern: rule.pattern.clone(),
+            group_id: rule.group_id.clone(),
+            priority: rule.priority,
+        };
+        Ok(self.insert_rule(&row, now).await?)
+    }
+
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError> {
+        Ok(Store::delete_rule(self, id).await?)
+    }
+
+    async fn queue_waits(&self, group_id: &str, limit: i64) -> Result<Vec<i64>, RepoError> {
+        Ok(self
+            .queue_of(group_id, limit)
+            .await?
+            .into_iter()
+            .map(|q| q.first_enqueued_at)
+            .collect())
+    }
+
+    async fn agent_loads(&self) -> Result<Vec<AgentLoad>, RepoError> {
+        Ok(Store::agent_loads(self)
+            .await?
+            .into_iter()
+            .map(|r| AgentLoad {
+                agent_id: r.agent_id,
+                display_name: r.display_name,
+                status: r.status,
+                active: r.active,
+                max_chats: r.max_chats,
+            })
+            .collect())
+    }
+
+    async fn open_chats(&self, limit: i64) -> Result<Vec<OpenChatTimes>, RepoError> {
+        Ok(self
+            .live_chats(limit)
+            .await?
+            .into_iter()
+            .map(|r| OpenChatTimes {
+                conversation_id: r.conversation_id,
+                state: r.state,
+                agent_id: r.agent_id,
+                group_id: r.group_id,
+                queued_since: r.queued_since,
+                last_buyer_at: r.last_buyer_at,
+                last_agent_at: r.last_agent_at,
+                answered_buyer_at: r.answered_buyer_at,
+                reply_at: r.reply_at,
+            })
+            .collect())
+    }
+
+    async fn staff_exists(&self, staff_id: &str) -> Result<(), RepoError> {
+        self.staff(staff_id).await?;
+        Ok(())
+    }
+}
+
+/// A group row read back; a strategy this build does not know is corrupt.
+fn stored_group(row: GroupRow) -> Result<StoredGroup, RepoError> {
+    Ok(StoredGroup {
+        strategy: row
+            .strategy
+            .parse()
+            .map_err(|_| RepoError::Corrupt(format!("group {} strategy", row.id)))?,
+        id: row.id,
+        name: row.name,
+        is_default: row.is_default,
+        overflow_group_id: row.overflow_group_id,
+        overflow_after_ms: row.overflow_after_ms,
+        created_at: row.created_at,
+        alert_waiting: row.alert_waiting,
+        alert_wait_ms: row.alert_wait_ms,
+        alert_since: row.alert_since,
+    })
+}
+
+fn group_row(group: &StoredGroup) -> GroupRow {
+    GroupRow {
+        id: group.id.clone(),
+        name: group.name.clone(),
+        strategy: group.strategy.as_str().to_owned(),
+        is_default: group.is_default,
+        overflow_group_id: group.overflow_group_id.clone(),
+        overflow_after_ms: group.overflow_after_ms,
+        created_at: group.created_at,
+        alert_waiting: group.alert_waiting,
+        alert_wait_ms: group.alert_wait_ms,
+        alert_since: group.alert_since,
     }
 }

@@ -2,6 +2,7 @@ use super::outbox::write_events;
 use super::privacy::visitor_aad;
 use super::{Store, StoreError, on_pool};
 use crate::domain::events::{EventData, NewEvent};
+use crate::ports::repositories::{RepoError, StoredVisitor, VisitorRecords};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VisitorRow {
@@ -172,5 +173,59 @@ fn visitor_updated(visitor_id: &str, now: i64) -> NewEvent {
             visitor_id: visitor_id.to_owned(),
         },
         created_at: now,
+    }
+}
+
+#[async_trait::async_trait]
+impl VisitorRecords for Store {
+    async fn add_visitor(
+        &self,
+        id: &str,
+        token_hash: &[u8],
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .insert_visitor(id, token_hash, shop_account_id, nickname, now)
+            .await?)
+    }
+
+    async fn visitor_of_token(&self, token_hash: &[u8]) -> Result<StoredVisitor, RepoError> {
+        Ok(stored_visitor(self.visitor_by_token(token_hash).await?))
+    }
+
+    async fn visitor_by_id(&self, id: &str) -> Result<StoredVisitor, RepoError> {
+        Ok(stored_visitor(self.visitor(id).await?))
+    }
+
+    async fn set_identity(
+        &self,
+        id: &str,
+        shop_account_id: Option<&str>,
+        nickname: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .update_visitor_identity(id, shop_account_id, nickname, now)
+            .await?)
+    }
+
+    async fn set_sealed_pii(&self, id: &str, sealed: &[u8], now: i64) -> Result<(), RepoError> {
+        Ok(self.set_visitor_pii(id, sealed, now).await?)
+    }
+
+    async fn set_context(&self, id: &str, context_json: &str, now: i64) -> Result<(), RepoError> {
+        Ok(self.set_visitor_context(id, context_json, now).await?)
+    }
+}
+
+fn stored_visitor(row: VisitorRow) -> StoredVisitor {
+    StoredVisitor {
+        id: row.id,
+        shop_account_id: row.shop_account_id,
+        nickname: row.nickname,
+        sealed_pii: row.pii,
+        context: row.context,
     }
 }
