@@ -212,7 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             let store = open_store(&settings).await?;
             let clock = Arc::new(crate::ports::SystemClock);
-            let user = StaffService::new(store.clone(), clock, settings.session_hours)
+            let user = StaffService::new(Arc::new(store.clone()), clock, settings.session_hours)
                 .add_user(new)
                 .await?;
             store.close().await;

@@ -341,7 +341,7 @@ impl Application {
             clock.clone(),
         ));
         let routing = Arc::new(RoutingService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             chat.clone(),
             clock.clone(),
         ));
@@ -591,7 +591,7 @@ impl Application {
             )
             .await?;
         let staff = Arc::new(StaffService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             settings.session_hours,
         ));

@@ -106,7 +106,7 @@ async fn run_once(
             let store = crate::startup::open_store(settings).await?;
             let clock = Arc::new(crate::ports::SystemClock);
             let staff = Arc::new(StaffService::new(
-                store.clone(),
+                Arc::new(store.clone()),
                 clock,
                 settings.session_hours,
             ));

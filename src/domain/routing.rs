@@ -388,6 +388,55 @@ pub fn render_template(text: &str, value: impl Fn(&str) -> Option<String>) -> St
     out
 }
 
+/// What the caller decides once the locks are held.
+pub struct AssignPlan {
+    pub agent_id: String,
+    /// The sealed `state_changed` event body.
+    pub sealed_body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignOutcome {
+    /// Nobody waits in the group.
+    Empty,
+    /// Every online member is full (or none is online).
+    NoAgent,
+    /// The head entry was stale (the chat was claimed or left the queue): removed.
+    Stale,
+    Assigned(Assigned),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assigned {
+    pub conversation_id: String,
+    pub agent_id: String,
+    pub seq: i64,
+    pub waited_ms: i64,
+}
+
+/// The queue head as the decision sees it.
+pub struct Head {
+    pub conversation_id: String,
+    pub first_enqueued_at: i64,
+}
+
+pub struct GroupSnapshot {
+    pub strategy: String,
+    pub rr_last_agent: Option<String>,
+}
+
+/// A chat waiting in a group's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub conversation_id: String,
+    pub group_id: String,
+    pub vip: bool,
+    /// When the chat first joined any queue (its wait counts from here).
+    pub first_enqueued_at: i64,
+    /// When it joined this group's queue.
+    pub group_since: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,6 +226,7 @@ impl From<RoutingError> for ApiError {
             RoutingError::GroupNotFound => not_found("group_not_found"),
             RoutingError::AgentNotFound => not_found("agent_not_found"),
             RoutingError::RuleNotFound => not_found("rule_not_found"),
+            RoutingError::VisitorNotFound => not_found("visitor_not_found"),
             RoutingError::GroupNameTaken => ApiError::Conflict {
                 code: "group_name_taken",
                 message,
@@ -236,9 +237,7 @@ impl From<RoutingError> for ApiError {
                 message,
             },
             RoutingError::Chat(inner) => inner.into(),
-            RoutingError::Corrupt(_) | RoutingError::Store(_) | RoutingError::Records(_) => {
-                ApiError::Internal(message)
-            }
+            RoutingError::Corrupt(_) | RoutingError::Records(_) => ApiError::Internal(message),
         }
     }
 }
@@ -390,10 +389,9 @@ impl From<StaffError> for ApiError {
                 message,
             },
             StaffError::Input(inner) => inner.into(),
-            StaffError::CorruptRow(_)
-            | StaffError::Crypto(_)
-            | StaffError::Store(_)
-            | StaffError::Records(_) => ApiError::Internal(message),
+            StaffError::CorruptRow(_) | StaffError::Crypto(_) | StaffError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }

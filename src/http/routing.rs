@@ -240,18 +240,7 @@ pub async fn put_visitor_vip(
     Path(visitor_id): Path<String>,
     ApiJson(input): ApiJson<VipInput>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .routing
-        .store()
-        .set_visitor_vip(&visitor_id, input.vip)
-        .await
-        .map_err(|e| match e {
-            crate::storage::StoreError::NotFound => ApiError::NotFound {
-                code: "visitor_not_found",
-                message: "visitor not found".into(),
-            },
-            other => ApiError::Internal(other.to_string()),
-        })?;
+    state.routing.set_vip(&visitor_id, input.vip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1337,3 +1337,134 @@ pub trait AttachmentRecords: Send + Sync {
         public_only: bool,
     ) -> Result<Vec<crate::domain::tickets::TicketFile>, RepoError>;
 }
+
+// ---- staff accounts and sessions ----------------------------------------------------
+
+/// A staff account as stored (the password as its argon2 hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffAccount {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub max_chats: i64,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// Set by a password reset: the next sign-in must choose a new one.
+    pub must_change_password: bool,
+    pub totp_enabled: bool,
+}
+
+/// Staff accounts and their sign-in sessions (kept by token hash only).
+/// Usernames are unique: a second account of one is `AlreadyExists`.
+#[async_trait]
+pub trait StaffAccounts: Send + Sync {
+    async fn insert(&self, account: &StaffAccount) -> Result<(), RepoError>;
+    /// `NotFound` for an unknown id.
+    async fn account(&self, id: &str) -> Result<StaffAccount, RepoError>;
+    /// `NotFound` for an unknown name.
+    async fn by_username(&self, username: &str) -> Result<StaffAccount, RepoError>;
+    async fn accounts(&self) -> Result<Vec<StaffAccount>, RepoError>;
+    /// Name, role, capacity and status; `NotFound` for an unknown id.
+    async fn update(&self, account: &StaffAccount) -> Result<(), RepoError>;
+    async fn count(&self) -> Result<i64, RepoError>;
+    async fn count_active_admins(&self) -> Result<i64, RepoError>;
+    async fn set_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<(), RepoError>;
+    /// Puts an agent in the default skill group (level 0, weight 100), if
+    /// there is one.
+    async fn join_default_group(&self, agent_id: &str) -> Result<(), RepoError>;
+    async fn insert_session(
+        &self,
+        token_hash: &[u8],
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), RepoError>;
+    /// (account id, expiry) of a session; `NotFound` for an unknown one.
+    async fn session(&self, token_hash: &[u8]) -> Result<(String, i64), RepoError>;
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), RepoError>;
+    /// Ends the account's sessions but `keep`; the ended ones' token hashes.
+    async fn end_sessions_of(
+        &self,
+        id: &str,
+        keep: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>, RepoError>;
+}
+
+// ---- routing's queues ------------------------------------------------------------------
+
+/// A routing rule as stored (its match kind as written).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRule {
+    pub id: String,
+    pub match_kind: String,
+    pub pattern: String,
+    pub group_id: String,
+    pub priority: i64,
+}
+
+/// What deciding an assignment sees once the queue head and the agents are
+/// locked: the head, the group, and its online members with room.
+pub type Decide<'a> = &'a (
+        dyn Fn(
+    &crate::domain::routing::Head,
+    &crate::domain::routing::GroupSnapshot,
+    &[crate::domain::routing::Candidate],
+) -> Option<crate::domain::routing::AssignPlan>
+            + Sync
+    );
+
+/// The groups' queues, agents' presence, and the assignment transaction: the
+/// head of a queue, the agent and the hand-over in one transaction, so nodes
+/// sharing a database never give a chat twice or fill an agent past capacity.
+#[async_trait]
+pub trait RoutingQueue: Send + Sync {
+    /// Whether the conversation's buyer is marked VIP.
+    async fn is_vip(&self, conversation_id: &str) -> Result<bool, RepoError>;
+    /// `NotFound` for an unknown buyer.
+    async fn set_visitor_vip(&self, visitor_id: &str, vip: bool) -> Result<(), RepoError>;
+    async fn default_group_id(&self) -> Result<Option<String>, RepoError>;
+    async fn rules(&self) -> Result<Vec<StoredRule>, RepoError>;
+    /// Puts the chat in the group's queue (or moves it there), overflowing at
+    /// `overflow_at`.
+    async fn enqueue(
+        &self,
+        entry: &crate::domain::routing::QueueEntry,
+        overflow_at: Option<i64>,
+    ) -> Result<(), RepoError>;
+    /// The group's queue in serving order.
+    async fn queue_of(
+        &self,
+        group_id: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::routing::QueueEntry>, RepoError>;
+    /// `NotFound` unless the chat waits in a queue.
+    async fn queue_entry(
+        &self,
+        conversation_id: &str,
+    ) -> Result<crate::domain::routing::QueueEntry, RepoError>;
+    async fn dequeue(&self, conversation_id: &str) -> Result<(), RepoError>;
+    async fn recent_mean_wait(&self, group_id: &str) -> Result<Option<i64>, RepoError>;
+    async fn online_members(&self, group_id: &str) -> Result<i64, RepoError>;
+    async fn set_presence(&self, agent_id: &str, status: &str, now: i64) -> Result<(), RepoError>;
+    async fn groups_of(&self, agent_id: &str) -> Result<Vec<String>, RepoError>;
+    /// Waiting chats in no queue for longer than `older_than` join the default group's.
+    async fn requeue_orphans(&self, default_group: &str, older_than: i64)
+    -> Result<u64, RepoError>;
+    /// Moves chats past their overflow time; the groups they moved to.
+    async fn overflow_due(&self, now: i64) -> Result<Vec<String>, RepoError>;
+    /// Groups with someone waiting.
+    async fn busy_groups(&self) -> Result<Vec<String>, RepoError>;
+    async fn assign_next(
+        &self,
+        group_id: &str,
+        now: i64,
+        decide: Decide<'_>,
+    ) -> Result<crate::domain::routing::AssignOutcome, RepoError>;
+}

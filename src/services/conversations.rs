@@ -274,7 +274,7 @@ impl ConversationService {
     ) -> Result<ConversationView, ConversationError> {
         self.chat.request_agent(visitor, id).await?;
         let agent = match self.chat.store().staff(agent_id).await {
-            Ok(row) => StaffUser::from_row(row).ok().filter(|a| a.active),
+            Ok(row) => StaffUser::from_row(row.into()).ok().filter(|a| a.active),
             Err(_) => None,
         };
         if let Some(agent) = agent {

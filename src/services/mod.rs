@@ -118,8 +118,6 @@ mod import_graph {
         "presence.rs",
         "privacy.rs",
         "quality.rs",
-        "routing.rs",
-        "staff.rs",
     ];
 
     fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -9,10 +9,13 @@ use super::hub::LiveFrame;
 use super::staff::StaffUser;
 use crate::domain::conversation::{ConversationId, ConversationState, Transition};
 use crate::domain::message::Sender;
-use crate::domain::routing::{self, Candidate, Presence, RouteHints, RouteRule, Strategy};
+use crate::domain::routing::{
+    self, AssignOutcome, AssignPlan, Candidate, GroupSnapshot, Head, Presence, QueueEntry,
+    RouteHints, RouteRule, Strategy,
+};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
-use crate::storage::{AssignOutcome, AssignPlan, GroupSnapshot, Head, QueueRow, Store, StoreError};
+use crate::ports::repositories::{RepoError, RoutingQueue, SkillGroupRecords};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +37,8 @@ pub enum RoutingError {
     AgentNotFound,
     #[error("no such routing rule")]
     RuleNotFound,
+    #[error("visitor not found")]
+    VisitorNotFound,
     #[error("a skill group with that name exists")]
     GroupNameTaken,
     #[error("{0}")]
@@ -45,15 +50,7 @@ pub enum RoutingError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
-    Store(StoreError),
-    #[error(transparent)]
-    Records(#[from] crate::ports::repositories::RepoError),
-}
-
-impl From<StoreError> for RoutingError {
-    fn from(e: StoreError) -> Self {
-        RoutingError::Store(e)
-    }
+    Records(#[from] RepoError),
 }
 
 /// Where a waiting buyer stands; pushed over the conversation socket as it changes.
@@ -79,7 +76,9 @@ pub enum TransferTarget {
 }
 
 pub struct RoutingService {
-    store: Store,
+    queue: Arc<dyn RoutingQueue>,
+    /// The groups' settings and the agents' loads.
+    groups: Arc<dyn SkillGroupRecords>,
     chat: Arc<ChatService>,
     clock: Arc<dyn Clock>,
     /// What was last pushed per waiting conversation, so only changes are sent.
@@ -87,9 +86,13 @@ pub struct RoutingService {
 }
 
 impl RoutingService {
-    pub fn new(store: Store, chat: Arc<ChatService>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new<R>(records: Arc<R>, chat: Arc<ChatService>, clock: Arc<dyn Clock>) -> Self
+    where
+        R: RoutingQueue + SkillGroupRecords + 'static,
+    {
         Self {
-            store,
+            queue: records.clone(),
+            groups: records,
             chat,
             clock,
             pushed: Mutex::new(HashMap::new()),
@@ -110,7 +113,7 @@ impl RoutingService {
             return Ok(conversation);
         }
         let group_id = self.group_for(&hints).await?;
-        let vip = hints.vip || self.store.visitor_is_vip(conversation_id.as_str()).await?;
+        let vip = hints.vip || self.queue.is_vip(conversation_id.as_str()).await?;
         self.queue_in(conversation_id.as_str(), &group_id, vip)
             .await?;
         self.dispatch(&group_id).await?;
@@ -122,8 +125,8 @@ impl RoutingService {
         if let Some(group) = routing::route(&rules, hints) {
             return Ok(group.to_owned());
         }
-        match self.store.default_group().await? {
-            Some(group) => Ok(group.id),
+        match self.queue.default_group_id().await? {
+            Some(group) => Ok(group),
             None => Err(RoutingError::GroupNotFound),
         }
     }
@@ -134,8 +137,8 @@ impl RoutingService {
         group_id: &str,
         vip: bool,
     ) -> Result<(), RoutingError> {
-        let group = match self.store.group(group_id).await {
-            Err(StoreError::NotFound) => return Err(RoutingError::GroupNotFound),
+        let group = match self.groups.group(group_id).await {
+            Err(RepoError::NotFound) => return Err(RoutingError::GroupNotFound),
             other => other?,
         };
         let now = self.clock.now_ms();
@@ -143,18 +146,18 @@ impl RoutingService {
             .overflow_group_id
             .and(group.overflow_after_ms)
             .map(|ms| now + ms);
-        let entry = QueueRow {
+        let entry = QueueEntry {
             conversation_id: conversation_id.to_owned(),
             group_id: group_id.to_owned(),
             vip,
             first_enqueued_at: now,
             group_since: now,
         };
-        Ok(self.store.upsert_queue_entry(&entry, overflow_at).await?)
+        Ok(self.queue.enqueue(&entry, overflow_at).await?)
     }
 
     pub async fn rules(&self) -> Result<Vec<RouteRule>, RoutingError> {
-        self.store
+        self.queue
             .rules()
             .await?
             .into_iter()
@@ -187,7 +190,7 @@ impl RoutingService {
                     sealed_body: self.chat.seal_payload(&head.conversation_id, &payload),
                 })
             };
-            match self.store.assign_next(group_id, now, &decide).await? {
+            match self.queue.assign_next(group_id, now, &decide).await? {
                 AssignOutcome::Assigned(done) => {
                     metrics::counter!("xiaoer_routing_assignments_total").increment(1);
                     metrics::histogram!("xiaoer_routing_wait_seconds")
@@ -215,13 +218,13 @@ impl RoutingService {
     /// One round of background work; every process runs it on a timer.
     pub async fn sweep(&self) -> Result<(), RoutingError> {
         let now = self.clock.now_ms();
-        if let Some(default) = self.store.default_group().await? {
-            self.store
-                .requeue_orphans(&default.id, now - ORPHAN_GRACE_MS)
+        if let Some(default) = self.queue.default_group_id().await? {
+            self.queue
+                .requeue_orphans(&default, now - ORPHAN_GRACE_MS)
                 .await?;
         }
-        self.store.overflow_due(now).await?;
-        for group in self.store.busy_groups().await? {
+        self.queue.overflow_due(now).await?;
+        for group in self.queue.busy_groups().await? {
             self.dispatch(&group).await?;
         }
         Ok(())
@@ -267,12 +270,12 @@ impl RoutingService {
     }
 
     async fn group_statuses(&self, group_id: &str) -> Result<Vec<QueueStatus>, RoutingError> {
-        let entries = self.store.queue_of(group_id, 1000).await?;
+        let entries = self.queue.queue_of(group_id, 1000).await?;
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mean = self.store.recent_mean_wait(group_id).await?;
-        let online = self.store.online_members(group_id).await?;
+        let mean = self.queue.recent_mean_wait(group_id).await?;
+        let online = self.queue.online_members(group_id).await?;
         Ok(entries
             .into_iter()
             .enumerate()
@@ -290,9 +293,9 @@ impl RoutingService {
 
     /// The buyer's place in the queue, or None when not waiting.
     pub async fn status(&self, conversation_id: &str) -> Result<Option<QueueStatus>, RoutingError> {
-        let entry = match self.store.queue_entry(conversation_id).await {
+        let entry = match self.queue.queue_entry(conversation_id).await {
             Ok(entry) => entry,
-            Err(StoreError::NotFound) => return Ok(None),
+            Err(RepoError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let statuses = self.group_statuses(&entry.group_id).await?;
@@ -307,7 +310,7 @@ impl RoutingService {
         agent: &StaffUser,
         presence: Presence,
     ) -> Result<(), RoutingError> {
-        self.store
+        self.queue
             .set_presence(&agent.id, presence.as_str(), self.clock.now_ms())
             .await?;
         if presence == Presence::Online {
@@ -318,7 +321,7 @@ impl RoutingService {
 
     /// An agent has room again (a chat ended or moved): serve their groups.
     pub async fn agent_freed(&self, agent_id: &str) -> Result<(), RoutingError> {
-        for group in self.store.groups_of(agent_id).await? {
+        for group in self.queue.groups_of(agent_id).await? {
             self.dispatch(&group).await?;
         }
         Ok(())
@@ -332,9 +335,9 @@ impl RoutingService {
         previous_agent: Option<&str>,
     ) -> Result<(), RoutingError> {
         if conversation.state != ConversationState::Waiting
-            && let Ok(entry) = self.store.queue_entry(&conversation.id).await
+            && let Ok(entry) = self.queue.queue_entry(&conversation.id).await
         {
-            self.store.delete_queue_entry(&conversation.id).await?;
+            self.queue.dequeue(&conversation.id).await?;
             self.push_positions(&entry.group_id).await?;
         }
         if let Some(agent) = previous_agent {
@@ -404,15 +407,15 @@ impl RoutingService {
                     .await?
             }
             TransferTarget::Group(group_id) => {
-                self.store.group(&group_id).await.map_err(|e| match e {
-                    StoreError::NotFound => RoutingError::GroupNotFound,
+                self.groups.group(&group_id).await.map_err(|e| match e {
+                    RepoError::NotFound => RoutingError::GroupNotFound,
                     other => other.into(),
                 })?;
                 let moved = self
                     .chat
                     .transition_with_note(&conversation, Transition::Requeue, sender, None, note)
                     .await?;
-                let vip = self.store.visitor_is_vip(id.as_str()).await?;
+                let vip = self.queue.is_vip(id.as_str()).await?;
                 self.queue_in(id.as_str(), &group_id, vip).await?;
                 self.dispatch(&group_id).await?;
                 moved
@@ -426,7 +429,7 @@ impl RoutingService {
 
     /// The target agent exists and is not offline; returns their capacity.
     async fn check_can_take(&self, agent_id: &str) -> Result<i64, RoutingError> {
-        let loads = self.store.agent_loads().await?;
+        let loads = self.groups.agent_loads().await?;
         let agent = loads
             .iter()
             .find(|a| a.agent_id == agent_id)
@@ -452,8 +455,12 @@ impl RoutingService {
         self.move_chat(supervisor, id, me, None, None).await
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Marks a buyer VIP (their chats go ahead in the queue) or not.
+    pub async fn set_vip(&self, visitor_id: &str, vip: bool) -> Result<(), RoutingError> {
+        match self.queue.set_visitor_vip(visitor_id, vip).await {
+            Err(RepoError::NotFound) => Err(RoutingError::VisitorNotFound),
+            other => Ok(other?),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use crate::domain::staff::{
     Password, Permission, Role, StaffInputError, Username, parse_capacity, parse_display_name,
 };
 use crate::ports::Clock;
-use crate::storage::{MemberRow, StaffRow, Store, StoreError};
+use crate::ports::repositories::{RepoError, StaffAccount, StaffAccounts, TwoStepSecrets};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ impl StaffUser {
         self.role.allows(permission)
     }
 
-    pub(crate) fn from_row(row: StaffRow) -> Result<Self, StaffError> {
+    pub(crate) fn from_row(row: StaffAccount) -> Result<Self, StaffError> {
         let role = row
             .role
             .parse()
@@ -114,27 +114,15 @@ pub enum StaffError {
     #[error(transparent)]
     Crypto(#[from] crypto::CryptoError),
     #[error(transparent)]
-    Store(StoreError),
-    #[error(transparent)]
-    Records(crate::ports::repositories::RepoError),
+    Records(RepoError),
 }
 
-impl From<crate::ports::repositories::RepoError> for StaffError {
-    fn from(e: crate::ports::repositories::RepoError) -> Self {
-        use crate::ports::repositories::RepoError;
+impl From<RepoError> for StaffError {
+    fn from(e: RepoError) -> Self {
         match e {
+            RepoError::AlreadyExists => StaffError::UsernameTaken,
             RepoError::NotFound => StaffError::NotFound,
             other => StaffError::Records(other),
-        }
-    }
-}
-
-impl From<StoreError> for StaffError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::AlreadyExists => StaffError::UsernameTaken,
-            StoreError::NotFound => StaffError::NotFound,
-            other => StaffError::Store(other),
         }
     }
 }
@@ -159,19 +147,22 @@ pub enum AccessChange {
 }
 
 pub struct StaffService {
-    pub(super) store: Store,
+    pub(super) accounts: Arc<dyn StaffAccounts>,
     /// Two-step sign-in secrets (`totp`).
-    pub(super) two_step: Arc<dyn crate::ports::repositories::TwoStepSecrets>,
+    pub(super) two_step: Arc<dyn TwoStepSecrets>,
     pub(super) clock: Arc<dyn Clock>,
     session_ms: i64,
     access: tokio::sync::broadcast::Sender<AccessChange>,
 }
 
 impl StaffService {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, session_hours: i64) -> Self {
+    pub fn new<R>(records: Arc<R>, clock: Arc<dyn Clock>, session_hours: i64) -> Self
+    where
+        R: StaffAccounts + TwoStepSecrets + 'static,
+    {
         Self {
-            two_step: Arc::new(store.clone()),
-            store,
+            two_step: records.clone(),
+            accounts: records,
             clock,
             session_ms: session_hours * 3_600_000,
             access: tokio::sync::broadcast::channel(256).0,
@@ -201,7 +192,7 @@ impl StaffService {
         let password_hash = tokio::task::spawn_blocking(move || crypto::hash_password(&password))
             .await
             .expect("hashing task does not panic")?;
-        let row = StaffRow {
+        let row = StaffAccount {
             id: uuid::Uuid::now_v7().to_string(),
             username: new.username.as_str().to_owned(),
             display_name: new.display_name,
@@ -213,27 +204,18 @@ impl StaffService {
             must_change_password: false,
             totp_enabled: false,
         };
-        self.store.insert_staff(&row).await?;
+        self.accounts.insert(&row).await?;
         let user = StaffUser::from_row(row)?;
         if user.can(Permission::ClaimChat) {
             // Everyone who takes chats starts in the default skill group.
-            if let Some(group) = self.store.default_group().await? {
-                let member = MemberRow {
-                    group_id: group.id,
-                    agent_id: user.id.clone(),
-                    level: 0,
-                    weight: 100,
-                    assigned: 0,
-                };
-                self.store.upsert_member(&member).await?;
-            }
+            self.accounts.join_default_group(&user.id).await?;
         }
         Ok(user)
     }
 
     pub async fn list_users(&self) -> Result<Vec<StaffUser>, StaffError> {
-        self.store
-            .list_staff()
+        self.accounts
+            .accounts()
             .await?
             .into_iter()
             .map(StaffUser::from_row)
@@ -249,7 +231,7 @@ impl StaffService {
         id: &str,
         change: StaffChange,
     ) -> Result<StaffUser, StaffError> {
-        let mut row = self.store.staff(id).await?;
+        let mut row = self.accounts.account(id).await?;
         let was_admin = row.role == Role::Admin.as_str() && !row.disabled;
         if let Some(name) = change.display_name {
             row.display_name = parse_display_name(&name)?;
@@ -267,10 +249,10 @@ impl StaffService {
             row.disabled = !active;
         }
         let still_admin = row.role == Role::Admin.as_str() && !row.disabled;
-        if was_admin && !still_admin && self.store.count_active_admins().await? <= 1 {
+        if was_admin && !still_admin && self.accounts.count_active_admins().await? <= 1 {
             return Err(StaffError::LastAdmin);
         }
-        self.store.update_staff(&row).await?;
+        self.accounts.update(&row).await?;
         if row.disabled {
             self.end_sessions(id).await?;
         }
@@ -282,9 +264,9 @@ impl StaffService {
     /// sign-in, and its sessions end now.
     #[tracing::instrument(skip_all, err)]
     pub async fn reset_password(&self, id: &str, password: Password) -> Result<(), StaffError> {
-        self.store.staff(id).await?;
+        self.accounts.account(id).await?;
         let hash = hash(password).await?;
-        self.store.set_password(id, &hash, true).await?;
+        self.accounts.set_password(id, &hash, true).await?;
         self.end_sessions(id).await?;
         self.staff_changed(id);
         Ok(())
@@ -301,7 +283,7 @@ impl StaffService {
         current: &str,
         new: Password,
     ) -> Result<StaffUser, StaffError> {
-        let row = self.store.staff(&me.id).await?;
+        let row = self.accounts.account(&me.id).await?;
         let (current, stored) = (current.to_owned(), row.password_hash.clone());
         let verified =
             tokio::task::spawn_blocking(move || crypto::verify_password(&current, &stored))
@@ -318,9 +300,9 @@ impl StaffService {
             return Err(StaffError::SamePassword);
         }
         let hash = hash(new).await?;
-        self.store.set_password(&me.id, &hash, false).await?;
+        self.accounts.set_password(&me.id, &hash, false).await?;
         self.end_sessions_but(&me.id, Some(keep_session)).await?;
-        StaffUser::from_row(self.store.staff(&me.id).await?)
+        StaffUser::from_row(self.accounts.account(&me.id).await?)
     }
 
     async fn end_sessions(&self, id: &str) -> Result<(), StaffError> {
@@ -328,7 +310,7 @@ impl StaffService {
     }
 
     async fn end_sessions_but(&self, id: &str, keep: Option<&[u8]>) -> Result<(), StaffError> {
-        for ended in self.store.end_sessions_of(id, keep).await? {
+        for ended in self.accounts.end_sessions_of(id, keep).await? {
             let _ = self
                 .access
                 .send(AccessChange::SessionEnded(Arc::from(ended)));
@@ -340,15 +322,15 @@ impl StaffService {
     /// log: a failed sign-in names the account, never the typed name).
     pub async fn id_of(&self, username: &str) -> Option<String> {
         let username = Username::parse(username).ok()?;
-        self.store
-            .staff_by_username(username.as_str())
+        self.accounts
+            .by_username(username.as_str())
             .await
             .ok()
             .map(|r| r.id)
     }
 
     pub async fn has_users(&self) -> Result<bool, StaffError> {
-        Ok(self.store.count_staff().await? > 0)
+        Ok(self.accounts.count().await? > 0)
     }
 
     /// Verifies the password (on a blocking thread: argon2 is slow on purpose) and
@@ -364,7 +346,7 @@ impl StaffService {
         code: Option<&str>,
     ) -> Result<LoggedIn, StaffError> {
         let row = match Username::parse(username) {
-            Ok(u) => self.store.staff_by_username(u.as_str()).await.ok(),
+            Ok(u) => self.accounts.by_username(u.as_str()).await.ok(),
             Err(_) => None,
         };
         let stored_hash = row
@@ -384,7 +366,7 @@ impl StaffService {
         let token = Token::generate(SESSION_TOKEN_PREFIX);
         let now = self.clock.now_ms();
         let expires_at = now + self.session_ms;
-        self.store
+        self.accounts
             .insert_session(&token.hash, &row.id, now, expires_at)
             .await?;
         Ok(LoggedIn {
@@ -395,15 +377,15 @@ impl StaffService {
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<StaffUser, StaffError> {
-        let session = match self.store.session(&crypto::hash_token(token)).await {
+        let (user_id, expires_at) = match self.accounts.session(&crypto::hash_token(token)).await {
             Ok(s) => s,
-            Err(StoreError::NotFound) => return Err(StaffError::Unauthenticated),
+            Err(RepoError::NotFound) => return Err(StaffError::Unauthenticated),
             Err(e) => return Err(e.into()),
         };
-        if session.expires_at <= self.clock.now_ms() {
+        if expires_at <= self.clock.now_ms() {
             return Err(StaffError::Unauthenticated);
         }
-        let row = self.store.staff(&session.user_id).await?;
+        let row = self.accounts.account(&user_id).await?;
         if row.disabled {
             return Err(StaffError::Unauthenticated);
         }
@@ -412,7 +394,7 @@ impl StaffService {
 
     pub async fn logout(&self, token: &str) -> Result<(), StaffError> {
         let hash = crypto::hash_token(token);
-        self.store.delete_session(&hash).await?;
+        self.accounts.delete_session(&hash).await?;
         let _ = self
             .access
             .send(AccessChange::SessionEnded(Arc::from(hash)));

@@ -14,44 +14,7 @@ use super::routing::QUEUE_ORDER;
 use super::{Backend, Store, StoreError, on_pool};
 use crate::domain::conversation::ConversationState;
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
-use crate::domain::routing::Candidate;
-
-/// What the caller decides once the locks are held.
-pub struct AssignPlan {
-    pub agent_id: String,
-    /// The sealed `state_changed` event body.
-    pub sealed_body: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssignOutcome {
-    /// Nobody waits in the group.
-    Empty,
-    /// Every online member is full (or none is online).
-    NoAgent,
-    /// The head entry was stale (the chat was claimed or left the queue): removed.
-    Stale,
-    Assigned(Assigned),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assigned {
-    pub conversation_id: String,
-    pub agent_id: String,
-    pub seq: i64,
-    pub waited_ms: i64,
-}
-
-/// The queue head as the decision sees it.
-pub struct Head {
-    pub conversation_id: String,
-    pub first_enqueued_at: i64,
-}
-
-pub struct GroupSnapshot {
-    pub strategy: String,
-    pub rr_last_agent: Option<String>,
-}
+use crate::domain::routing::{AssignOutcome, AssignPlan, Assigned, Candidate, GroupSnapshot, Head};
 
 /// PostgreSQL may still pick one of two lock-waiting transactions as a deadlock
 /// victim (or SQLite report busy); the transaction rolled back whole, so it is

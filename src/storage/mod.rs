@@ -42,6 +42,7 @@ mod visitors;
 mod webhooks;
 mod wordings;
 
+pub use crate::domain::routing::{AssignOutcome, AssignPlan, Assigned, GroupSnapshot, Head};
 pub use crate::domain::ticket_automations::AutomationRun;
 pub use crate::domain::ticket_mail::PasswordChange;
 pub use crate::domain::tickets::{BoardCounts, TicketFilter, TicketWrite};
@@ -50,9 +51,7 @@ pub use analytics::{
     AgentTimeRows, FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow,
     SeedOutboxRow, TopicDelta, TopicRow, WaitRow,
 };
-pub use assign::{
-    AssignOutcome, AssignPlan, Assigned, ClaimOutcome, GroupSnapshot, Handover, Head,
-};
+pub use assign::{ClaimOutcome, Handover};
 pub use attachments::AttachmentOwner;
 pub use audit::AuditFilter;
 pub use bell::BellRow;

@@ -606,3 +606,123 @@ fn group_row(group: &StoredGroup) -> GroupRow {
         alert_since: group.alert_since,
     }
 }
+
+impl From<QueueRow> for crate::domain::routing::QueueEntry {
+    fn from(row: QueueRow) -> Self {
+        crate::domain::routing::QueueEntry {
+            conversation_id: row.conversation_id,
+            group_id: row.group_id,
+            vip: row.vip,
+            first_enqueued_at: row.first_enqueued_at,
+            group_since: row.group_since,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::RoutingQueue for Store {
+    async fn is_vip(&self, conversation_id: &str) -> Result<bool, RepoError> {
+        Ok(self.visitor_is_vip(conversation_id).await?)
+    }
+
+    async fn set_visitor_vip(&self, visitor_id: &str, vip: bool) -> Result<(), RepoError> {
+        Ok(Store::set_visitor_vip(self, visitor_id, vip).await?)
+    }
+
+    async fn default_group_id(&self) -> Result<Option<String>, RepoError> {
+        Ok(self.default_group().await?.map(|g| g.id))
+    }
+
+    async fn rules(&self) -> Result<Vec<crate::ports::repositories::StoredRule>, RepoError> {
+        Ok(Store::rules(self)
+            .await?
+            .into_iter()
+            .map(|r| crate::ports::repositories::StoredRule {
+                id: r.id,
+                match_kind: r.match_kind,
+                pattern: r.pattern,
+                group_id: r.group_id,
+                priority: r.priority,
+            })
+            .collect())
+    }
+
+    async fn enqueue(
+        &self,
+        entry: &crate::domain::routing::QueueEntry,
+        overflow_at: Option<i64>,
+    ) -> Result<(), RepoError> {
+        let row = QueueRow {
+            conversation_id: entry.conversation_id.clone(),
+            group_id: entry.group_id.clone(),
+            vip: entry.vip,
+            first_enqueued_at: entry.first_enqueued_at,
+            group_since: entry.group_since,
+        };
+        Ok(self.upsert_queue_entry(&row, overflow_at).await?)
+    }
+
+    async fn queue_of(
+        &self,
+        group_id: &str,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::routing::QueueEntry>, RepoError> {
+        Ok(Store::queue_of(self, group_id, limit)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn queue_entry(
+        &self,
+        conversation_id: &str,
+    ) -> Result<crate::domain::routing::QueueEntry, RepoError> {
+        Ok(Store::queue_entry(self, conversation_id).await?.into())
+    }
+
+    async fn dequeue(&self, conversation_id: &str) -> Result<(), RepoError> {
+        Ok(self.delete_queue_entry(conversation_id).await?)
+    }
+
+    async fn recent_mean_wait(&self, group_id: &str) -> Result<Option<i64>, RepoError> {
+        Ok(Store::recent_mean_wait(self, group_id).await?)
+    }
+
+    async fn online_members(&self, group_id: &str) -> Result<i64, RepoError> {
+        Ok(Store::online_members(self, group_id).await?)
+    }
+
+    async fn set_presence(&self, agent_id: &str, status: &str, now: i64) -> Result<(), RepoError> {
+        Ok(Store::set_presence(self, agent_id, status, now).await?)
+    }
+
+    async fn groups_of(&self, agent_id: &str) -> Result<Vec<String>, RepoError> {
+        Ok(Store::groups_of(self, agent_id).await?)
+    }
+
+    async fn requeue_orphans(
+        &self,
+        default_group: &str,
+        older_than: i64,
+    ) -> Result<u64, RepoError> {
+        Ok(Store::requeue_orphans(self, default_group, older_than).await?)
+    }
+
+    async fn overflow_due(&self, now: i64) -> Result<Vec<String>, RepoError> {
+        Ok(Store::overflow_due(self, now).await?)
+    }
+
+    async fn busy_groups(&self) -> Result<Vec<String>, RepoError> {
+        Ok(Store::busy_groups(self).await?)
+    }
+
+    async fn assign_next(
+        &self,
+        group_id: &str,
+        now: i64,
+        decide: crate::ports::repositories::Decide<'_>,
+    ) -> Result<crate::domain::routing::AssignOutcome, RepoError> {
+        Ok(Store::assign_next(self, group_id, now, decide).await?)
+    }
+}

@@ -1,4 +1,5 @@
 use super::{Store, StoreError, on_pool};
+use crate::ports::repositories::{RepoError, StaffAccount};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StaffRow {
@@ -175,5 +176,125 @@ impl crate::ports::repositories::StaffDirectory for Store {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+}
+
+impl From<StaffRow> for StaffAccount {
+    fn from(row: StaffRow) -> Self {
+        StaffAccount {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            role: row.role,
+            password_hash: row.password_hash,
+            max_chats: row.max_chats,
+            disabled: row.disabled,
+            created_at: row.created_at,
+            must_change_password: row.must_change_password,
+            totp_enabled: row.totp_enabled,
+        }
+    }
+}
+
+impl From<&StaffAccount> for StaffRow {
+    fn from(account: &StaffAccount) -> Self {
+        StaffRow {
+            id: account.id.clone(),
+            username: account.username.clone(),
+            display_name: account.display_name.clone(),
+            role: account.role.clone(),
+            password_hash: account.password_hash.clone(),
+            max_chats: account.max_chats,
+            disabled: account.disabled,
+            created_at: account.created_at,
+            must_change_password: account.must_change_password,
+            totp_enabled: account.totp_enabled,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::repositories::StaffAccounts for Store {
+    async fn insert(&self, account: &StaffAccount) -> Result<(), RepoError> {
+        Ok(self.insert_staff(&account.into()).await?)
+    }
+
+    async fn account(&self, id: &str) -> Result<StaffAccount, RepoError> {
+        Ok(self.staff(id).await?.into())
+    }
+
+    async fn by_username(&self, username: &str) -> Result<StaffAccount, RepoError> {
+        Ok(self.staff_by_username(username).await?.into())
+    }
+
+    async fn accounts(&self) -> Result<Vec<StaffAccount>, RepoError> {
+        Ok(self
+            .list_staff()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn update(&self, account: &StaffAccount) -> Result<(), RepoError> {
+        Ok(self.update_staff(&account.into()).await?)
+    }
+
+    async fn count(&self) -> Result<i64, RepoError> {
+        Ok(self.count_staff().await?)
+    }
+
+    async fn count_active_admins(&self) -> Result<i64, RepoError> {
+        Ok(Store::count_active_admins(self).await?)
+    }
+
+    async fn set_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<(), RepoError> {
+        Ok(Store::set_password(self, id, password_hash, must_change).await?)
+    }
+
+    async fn join_default_group(&self, agent_id: &str) -> Result<(), RepoError> {
+        if let Some(group) = self.default_group().await? {
+            let member = super::MemberRow {
+                group_id: group.id,
+                agent_id: agent_id.to_owned(),
+                level: 0,
+                weight: 100,
+                assigned: 0,
+            };
+            self.upsert_member(&member).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_session(
+        &self,
+        token_hash: &[u8],
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::insert_session(self, token_hash, user_id, now, expires_at).await?)
+    }
+
+    async fn session(&self, token_hash: &[u8]) -> Result<(String, i64), RepoError> {
+        let row = Store::session(self, token_hash).await?;
+        Ok((row.user_id, row.expires_at))
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), RepoError> {
+        Ok(Store::delete_session(self, token_hash).await?)
+    }
+
+    async fn end_sessions_of(
+        &self,
+        id: &str,
+        keep: Option<&[u8]>,
+    ) -> Result<Vec<Vec<u8>>, RepoError> {
+        Ok(Store::end_sessions_of(self, id, keep).await?)
     }
 }

@@ -638,7 +638,7 @@ async fn a_waiting_chat_that_lost_its_queue_entry_is_requeued_and_served() {
     let app = spawn_app().await;
     let buyer = app.start_conversation().await;
     hand_off(&app, &buyer, json!({})).await;
-    let store = app.state.routing.store();
+    let store = &app.state.store;
     store
         .delete_queue_entry(&buyer.conversation_id)
         .await
