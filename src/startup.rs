@@ -627,7 +627,7 @@ impl Application {
             tokio::spawn(wordings.clone().run(shutdown_rx.clone()));
         }
         let quality = Arc::new(crate::services::quality::QualityService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),

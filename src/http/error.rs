@@ -1082,7 +1082,7 @@ impl From<crate::services::quality::QualityError> for ApiError {
                 message,
             },
             QualityError::Chat(inner) => inner.into(),
-            QualityError::Store(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
+            QualityError::Records(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
         }
     }
 }

@@ -6,7 +6,7 @@
 use crate::domain::audit::{AuditFilter, AuditRecord};
 use crate::domain::bot_session::BotSession;
 use crate::domain::knowledge::{EntryContent, EntryStatus};
-use crate::domain::quality::{DraftItem, Rubric};
+use crate::domain::quality::{DraftItem, QaScoreWrite, Rubric};
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -331,6 +331,129 @@ pub trait QaDrafts: Send + Sync {
     async fn draft(&self, review_id: &str) -> Result<Option<StoredDraft>, RepoError>;
     /// Asks for the draft again (after a failure): waiting from now, failures forgotten.
     async fn request(&self, review_id: &str, now: i64) -> Result<(), RepoError>;
+}
+
+// ---- quality inspection -------------------------------------------------------
+
+/// A rubric scheme as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaSchemeRecord {
+    pub id: String,
+    pub name: String,
+    /// JSON of `domain::quality::Rubric`, as the quality service wrote it.
+    pub rubric: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A sampling plan as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaPlanRecord {
+    pub id: String,
+    pub name: String,
+    pub scheme_id: String,
+    /// JSON list of `domain::quality::SampleRule`, as the quality service wrote it.
+    pub rules: String,
+    pub seed: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    /// Runs by itself each day over the day before.
+    pub daily: bool,
+    /// The last shop-local day it sampled by itself.
+    pub daily_ran_day: Option<String>,
+}
+
+/// A review as kept: `pending`, `scored`, `appealed` or `settled`, with the
+/// reviewer's comment and the agent's appeal reason sealed by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaReviewRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub scheme_id: String,
+    pub plan_id: String,
+    pub agent_id: String,
+    pub day: String,
+    pub reason: String,
+    pub status: String,
+    /// JSON of the scores by check item.
+    pub scores: Option<String>,
+    pub total: Option<i64>,
+    pub comment_sealed: Option<Vec<u8>>,
+    pub reviewer_id: Option<String>,
+    pub scored_at: Option<i64>,
+    pub appeal_sealed: Option<Vec<u8>>,
+    pub appealed_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub settled_by: Option<String>,
+    pub settled_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A human-handled conversation a plan may pick, with its analytics facts
+/// and CSAT rating as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaCandidateRecord {
+    pub conversation_id: String,
+    pub agent_id: String,
+    pub day: String,
+    /// JSON of `domain::analytics::Facts`.
+    pub facts: String,
+    pub stars: Option<i64>,
+    /// JSON list of the CSAT tags.
+    pub tags: Option<String>,
+}
+
+/// Quality inspection's schemes, sampling plans and reviews. A review moves
+/// only from the state the step needs (false: it is not there, and nothing
+/// was written), so two reviewers or a double click cannot both take a step.
+#[async_trait]
+pub trait QaRecords: Send + Sync {
+    async fn insert_scheme(&self, scheme: &QaSchemeRecord) -> Result<(), RepoError>;
+    /// Oldest first.
+    async fn schemes(&self) -> Result<Vec<QaSchemeRecord>, RepoError>;
+    /// `NotFound` for an unknown scheme.
+    async fn scheme(&self, id: &str) -> Result<QaSchemeRecord, RepoError>;
+    async fn insert_plan(&self, plan: &QaPlanRecord) -> Result<(), RepoError>;
+    /// Oldest first.
+    async fn plans(&self) -> Result<Vec<QaPlanRecord>, RepoError>;
+    /// `NotFound` for an unknown plan.
+    async fn plan(&self, id: &str) -> Result<QaPlanRecord, RepoError>;
+    /// Turns a plan's daily run on or off; `NotFound` for an unknown plan.
+    async fn set_daily(&self, id: &str, daily: bool) -> Result<(), RepoError>;
+    /// Records that a daily plan sampled `day` (never moving back).
+    async fn mark_ran(&self, id: &str, day: &str) -> Result<(), RepoError>;
+    /// Conversations an agent handled, started on the days `from..=to`.
+    async fn candidates(&self, from: &str, to: &str) -> Result<Vec<QaCandidateRecord>, RepoError>;
+    /// Queues a pending review; false when the conversation is queued for
+    /// this scheme already.
+    async fn queue_review(&self, review: &QaReviewRecord) -> Result<bool, RepoError>;
+    /// `NotFound` for an unknown review.
+    async fn review(&self, id: &str) -> Result<QaReviewRecord, RepoError>;
+    /// Newest first: one agent's, or everyone's.
+    async fn reviews(
+        &self,
+        agent_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<QaReviewRecord>, RepoError>;
+    /// Scores a pending review (or re-scores a scored one not yet appealed).
+    async fn score(
+        &self,
+        id: &str,
+        score: &QaScoreWrite<'_>,
+        comment_sealed: Option<&[u8]>,
+    ) -> Result<bool, RepoError>;
+    /// The agent's one appeal of a scored review.
+    async fn appeal(&self, id: &str, reason_sealed: &[u8], at: i64) -> Result<bool, RepoError>;
+    /// Settles an appeal (`upheld` or `revised`) with the score it ends with.
+    async fn settle(
+        &self,
+        id: &str,
+        outcome: &str,
+        score: &QaScoreWrite<'_>,
+    ) -> Result<bool, RepoError>;
+    /// (skill group, agent) of every group member: a supervisor reviews the
+    /// agents of their own groups.
+    async fn group_members(&self) -> Result<Vec<(String, String)>, RepoError>;
 }
 
 // ---- conversions (询单转化) -------------------------------------------------

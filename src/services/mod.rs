@@ -121,7 +121,6 @@ mod import_graph {
         "keys.rs",
         "presence.rs",
         "privacy.rs",
-        "quality.rs",
         "routing.rs",
         "skill_groups.rs",
         "staff.rs",

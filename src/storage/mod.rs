@@ -42,6 +42,7 @@ mod visitors;
 mod webhooks;
 mod wordings;
 
+pub use crate::domain::quality::QaScoreWrite;
 pub use crate::domain::ticket_automations::AutomationRun;
 pub use crate::domain::ticket_mail::PasswordChange;
 pub use crate::domain::tickets::{BoardCounts, TicketFilter, TicketWrite};
@@ -65,9 +66,7 @@ pub use inbox::ChatGlanceRow;
 pub use portrait::BuyerTagRow;
 pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
-pub use quality::{
-    QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite, SealedQaDrafts,
-};
+pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, SealedQaDrafts};
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use staff_totp::TotpRow;
