@@ -299,7 +299,7 @@ impl Application {
             chat.clone(),
         ));
         let presence = Arc::new(crate::services::presence::PresenceService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             visitors.clone(),
             commerce.clone(),

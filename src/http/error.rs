@@ -873,7 +873,7 @@ impl From<crate::services::presence::PresenceError> for ApiError {
                 code: "invitation_rule_not_found",
                 message,
             },
-            PresenceError::Corrupt(_) | PresenceError::Store(_) => ApiError::Internal(message),
+            PresenceError::Corrupt(_) | PresenceError::Records(_) => ApiError::Internal(message),
         }
     }
 }

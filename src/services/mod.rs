@@ -119,7 +119,6 @@ mod import_graph {
         "chat.rs",
         "history.rs",
         "keys.rs",
-        "presence.rs",
         "privacy.rs",
         "routing.rs",
         "skill_groups.rs",
