@@ -300,7 +300,7 @@ impl Application {
             chat.clone(),
         ));
         let presence = Arc::new(crate::services::presence::PresenceService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             clock.clone(),
             visitors.clone(),
             commerce.clone(),
@@ -628,7 +628,7 @@ impl Application {
             tokio::spawn(wordings.clone().run(shutdown_rx.clone()));
         }
         let quality = Arc::new(crate::services::quality::QualityService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),

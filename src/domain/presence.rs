@@ -417,6 +417,31 @@ impl VisitFilter {
     }
 }
 
+/// A visit as callers see it: its state opened.
+#[derive(Debug, Clone)]
+pub struct VisitRecord {
+    pub id: String,
+    pub browser_id: String,
+    pub visitor_id: Option<String>,
+    pub is_returning: bool,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    /// JSON of `VisitState`.
+    pub state: String,
+    /// The shop marked the linked visitor a VIP.
+    pub vip: bool,
+}
+
+/// A visit the sweeper ends: its state opened, None when it no longer opens.
+#[derive(Debug, Clone)]
+pub struct EndingVisit {
+    pub id: String,
+    pub is_returning: bool,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub state: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

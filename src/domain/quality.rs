@@ -384,6 +384,16 @@ pub fn daily_sample_day(now_ms: i64, utc_offset_minutes: i32) -> String {
     crate::domain::analytics::local_day(now_ms - DAILY_GRACE_MS - 86_400_000, utc_offset_minutes)
 }
 
+/// A score written by a reviewer or a settlement: the scores by check item
+/// (JSON), their total, who and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QaScoreWrite<'a> {
+    pub scores: &'a str,
+    pub total: i64,
+    pub by: &'a str,
+    pub at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::daily_sample_day;

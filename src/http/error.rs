@@ -876,7 +876,7 @@ impl From<crate::services::presence::PresenceError> for ApiError {
                 code: "invitation_rule_not_found",
                 message,
             },
-            PresenceError::Corrupt(_) | PresenceError::Store(_) => ApiError::Internal(message),
+            PresenceError::Corrupt(_) | PresenceError::Records(_) => ApiError::Internal(message),
         }
     }
 }
@@ -1085,7 +1085,7 @@ impl From<crate::services::quality::QualityError> for ApiError {
                 message,
             },
             QualityError::Chat(inner) => inner.into(),
-            QualityError::Store(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
+            QualityError::Records(_) | QualityError::Corrupt(_) => ApiError::Internal(message),
         }
     }
 }

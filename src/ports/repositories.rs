@@ -6,7 +6,7 @@
 use crate::domain::audit::{AuditFilter, AuditRecord};
 use crate::domain::bot_session::BotSession;
 use crate::domain::knowledge::{EntryContent, EntryStatus};
-use crate::domain::quality::{DraftItem, Rubric};
+use crate::domain::quality::{DraftItem, QaScoreWrite, Rubric};
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -331,6 +331,279 @@ pub trait QaDrafts: Send + Sync {
     async fn draft(&self, review_id: &str) -> Result<Option<StoredDraft>, RepoError>;
     /// Asks for the draft again (after a failure): waiting from now, failures forgotten.
     async fn request(&self, review_id: &str, now: i64) -> Result<(), RepoError>;
+}
+
+// ---- quality inspection -------------------------------------------------------
+
+/// A rubric scheme as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaSchemeRecord {
+    pub id: String,
+    pub name: String,
+    /// JSON of `domain::quality::Rubric`, as the quality service wrote it.
+    pub rubric: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A sampling plan as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaPlanRecord {
+    pub id: String,
+    pub name: String,
+    pub scheme_id: String,
+    /// JSON list of `domain::quality::SampleRule`, as the quality service wrote it.
+    pub rules: String,
+    pub seed: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    /// Runs by itself each day over the day before.
+    pub daily: bool,
+    /// The last shop-local day it sampled by itself.
+    pub daily_ran_day: Option<String>,
+}
+
+/// A review as kept: `pending`, `scored`, `appealed` or `settled`, with the
+/// reviewer's comment and the agent's appeal reason sealed by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaReviewRecord {
+    pub id: String,
+    pub conversation_id: String,
+    pub scheme_id: String,
+    pub plan_id: String,
+    pub agent_id: String,
+    pub day: String,
+    pub reason: String,
+    pub status: String,
+    /// JSON of the scores by check item.
+    pub scores: Option<String>,
+    pub total: Option<i64>,
+    pub comment_sealed: Option<Vec<u8>>,
+    pub reviewer_id: Option<String>,
+    pub scored_at: Option<i64>,
+    pub appeal_sealed: Option<Vec<u8>>,
+    pub appealed_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub settled_by: Option<String>,
+    pub settled_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A human-handled conversation a plan may pick, with its analytics facts
+/// and CSAT rating as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaCandidateRecord {
+    pub conversation_id: String,
+    pub agent_id: String,
+    pub day: String,
+    /// JSON of `domain::analytics::Facts`.
+    pub facts: String,
+    pub stars: Option<i64>,
+    /// JSON list of the CSAT tags.
+    pub tags: Option<String>,
+}
+
+/// Quality inspection's schemes, sampling plans and reviews. A review moves
+/// only from the state the step needs (false: it is not there, and nothing
+/// was written), so two reviewers or a double click cannot both take a step.
+#[async_trait]
+pub trait QaRecords: Send + Sync {
+    async fn insert_scheme(&self, scheme: &QaSchemeRecord) -> Result<(), RepoError>;
+    /// Oldest first.
+    async fn schemes(&self) -> Result<Vec<QaSchemeRecord>, RepoError>;
+    /// `NotFound` for an unknown scheme.
+    async fn scheme(&self, id: &str) -> Result<QaSchemeRecord, RepoError>;
+    async fn insert_plan(&self, plan: &QaPlanRecord) -> Result<(), RepoError>;
+    /// Oldest first.
+    async fn plans(&self) -> Result<Vec<QaPlanRecord>, RepoError>;
+    /// `NotFound` for an unknown plan.
+    async fn plan(&self, id: &str) -> Result<QaPlanRecord, RepoError>;
+    /// Turns a plan's daily run on or off; `NotFound` for an unknown plan.
+    async fn set_daily(&self, id: &str, daily: bool) -> Result<(), RepoError>;
+    /// Records that a daily plan sampled `day` (never moving back).
+    async fn mark_ran(&self, id: &str, day: &str) -> Result<(), RepoError>;
+    /// Conversations an agent handled, started on the days `from..=to`.
+    async fn candidates(&self, from: &str, to: &str) -> Result<Vec<QaCandidateRecord>, RepoError>;
+    /// Queues a pending review; false when the conversation is queued for
+    /// this scheme already.
+    async fn queue_review(&self, review: &QaReviewRecord) -> Result<bool, RepoError>;
+    /// `NotFound` for an unknown review.
+    async fn review(&self, id: &str) -> Result<QaReviewRecord, RepoError>;
+    /// Newest first: one agent's, or everyone's.
+    async fn reviews(
+        &self,
+        agent_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<QaReviewRecord>, RepoError>;
+    /// Scores a pending review (or re-scores a scored one not yet appealed).
+    async fn score(
+        &self,
+        id: &str,
+        score: &QaScoreWrite<'_>,
+        comment_sealed: Option<&[u8]>,
+    ) -> Result<bool, RepoError>;
+    /// The agent's one appeal of a scored review.
+    async fn appeal(&self, id: &str, reason_sealed: &[u8], at: i64) -> Result<bool, RepoError>;
+    /// Settles an appeal (`upheld` or `revised`) with the score it ends with.
+    async fn settle(
+        &self,
+        id: &str,
+        outcome: &str,
+        score: &QaScoreWrite<'_>,
+    ) -> Result<bool, RepoError>;
+    /// (skill group, agent) of every group member: a supervisor reviews the
+    /// agents of their own groups.
+    async fn group_members(&self) -> Result<Vec<(String, String)>, RepoError>;
+}
+
+// ---- visits and invitations -----------------------------------------------------
+
+use crate::domain::presence::{EndingVisit, VisitRecord};
+
+/// Shoppers' visits of the shop's pages: their state sealed at rest, opened
+/// here. A visit ends once, across nodes.
+#[async_trait]
+pub trait VisitRecords: Send + Sync {
+    /// The visit whose page holds the key of this hash.
+    async fn by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRecord>, RepoError>;
+    /// `NotFound` for an unknown visit.
+    async fn visit(&self, id: &str) -> Result<VisitRecord, RepoError>;
+    /// Whether this browser had a visit that started at or before `before`.
+    async fn browser_seen(&self, browser_id: &str, before: i64) -> Result<bool, RepoError>;
+    /// Writes a new visit, reached by the key of this hash, with its event.
+    async fn begin(
+        &self,
+        visit: &VisitRecord,
+        key_hash: &[u8],
+        started: &crate::domain::events::NewEvent,
+    ) -> Result<(), RepoError>;
+    /// Makes the chat the visit's (and the visit the visitor's) with its
+    /// event; false when the visit has a chat or another visitor already.
+    async fn attribute(
+        &self,
+        visit_id: &str,
+        visitor_id: &str,
+        conversation_id: &str,
+        attributed: &crate::domain::events::NewEvent,
+    ) -> Result<bool, RepoError>;
+    /// Visits not ended and silent since before `before`, longest silent first.
+    async fn silent(&self, before: i64, limit: i64) -> Result<Vec<EndingVisit>, RepoError>;
+    /// Ends the visit with its event; false when it had ended already.
+    async fn end(
+        &self,
+        id: &str,
+        ended: &crate::domain::events::NewEvent,
+    ) -> Result<bool, RepoError>;
+    /// Marks the visit seen at `now`, with its new state (JSON) when it changed.
+    async fn touch(&self, id: &str, now: i64, state: Option<&str>) -> Result<(), RepoError>;
+    /// Marks many visits seen, each at its time, in one write.
+    async fn touch_all(&self, seen: &[(String, i64)]) -> Result<(), RepoError>;
+    async fn link_to_visitor(&self, visit_id: &str, visitor_id: &str) -> Result<(), RepoError>;
+    /// The visit the chat was opened from.
+    async fn of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<VisitRecord>, RepoError>;
+    /// Visits seen since `since`, the latest seen first, at most `limit`.
+    async fn seen_since(&self, since: i64, limit: i64) -> Result<Vec<VisitRecord>, RepoError>;
+    /// Whether visit changes are announced to other nodes (PostgreSQL with
+    /// the fan-out on).
+    fn fans_out(&self) -> bool;
+    /// Tells the other nodes these visits changed.
+    async fn announce(&self, visit_ids: &[String]) -> Result<(), RepoError>;
+    /// The visits other nodes announce as changed; None without the fan-out.
+    async fn foreign_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, RepoError>;
+}
+
+/// An invitation rule as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInvitationRule {
+    pub id: String,
+    pub priority: i64,
+    pub enabled: bool,
+    /// JSON of `domain::invitation::InvitationRule`.
+    pub rule: String,
+    pub created_at: i64,
+}
+
+/// An invitation to chat as kept: `pending` until the page shows it, then
+/// `shown`, `accepted` or `declined`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInvitation {
+    pub id: String,
+    pub visit_id: String,
+    pub browser_id: String,
+    /// None: an agent sent it from the visitor list.
+    pub rule_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub greeting: String,
+    pub status: String,
+    pub conversation_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// What one rule's invitations achieved: shown, accepted, and accepted
+/// ones whose chat turned into a paid order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationTally {
+    /// None: the invitations agents sent themselves from the visitor list.
+    pub rule_id: Option<String>,
+    pub shown: i64,
+    pub accepted: i64,
+    pub converted: i64,
+}
+
+/// Proactive invitations to chat and the rules that send them.
+#[async_trait]
+pub trait InvitationRecords: Send + Sync {
+    async fn insert_rule(
+        &self,
+        rule: &StoredInvitationRule,
+        name: &str,
+        created_by: &str,
+    ) -> Result<(), RepoError>;
+    /// In the order they are tried.
+    async fn rules(&self) -> Result<Vec<StoredInvitationRule>, RepoError>;
+    /// Returns when the rule was created; `NotFound` for an unknown rule.
+    async fn update_rule(
+        &self,
+        id: &str,
+        name: &str,
+        enabled: bool,
+        priority: i64,
+        rule: &str,
+    ) -> Result<i64, RepoError>;
+    /// `NotFound` for an unknown rule.
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError>;
+    /// Per rule, and for the agents' own invitations.
+    async fn tallies(&self) -> Result<Vec<InvitationTally>, RepoError>;
+    async fn insert_invitation(&self, invitation: &StoredInvitation) -> Result<(), RepoError>;
+    /// `NotFound` for an unknown invitation.
+    async fn invitation(&self, id: &str) -> Result<StoredInvitation, RepoError>;
+    /// The newest invitation of the visit not yet delivered to its page.
+    async fn pending(&self, visit_id: &str) -> Result<Option<StoredInvitation>, RepoError>;
+    /// How many of the visit's invitations are shown or waiting, not answered.
+    async fn open_count(&self, visit_id: &str) -> Result<i64, RepoError>;
+    async fn mark_shown(&self, id: &str, now: i64) -> Result<(), RepoError>;
+    /// Accepts or declines an invitation still open; `Conflict` when it was
+    /// answered already.
+    async fn answer(
+        &self,
+        id: &str,
+        status: &str,
+        conversation_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// Invitations of a rule to this visit, and to this browser since `since`.
+    async fn of_rule(
+        &self,
+        rule_id: &str,
+        visit_id: &str,
+        browser_id: &str,
+        since: i64,
+    ) -> Result<(i64, i64), RepoError>;
 }
 
 // ---- conversions (询单转化) -------------------------------------------------

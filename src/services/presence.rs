@@ -14,11 +14,14 @@ use crate::domain::funnel;
 use crate::domain::invitation::{InvitationRule, RuleAction, RuleError};
 use crate::domain::presence::{
     BadBrowserId, BrowserId, HEARTBEAT_EVERY_MS, Heartbeat, ONLINE_FOR_MS, Source, Tag, Utm,
-    VisitFacts, VisitFilter, VisitSort, VisitState,
+    VisitFacts, VisitFilter, VisitRecord, VisitSort, VisitState,
 };
 use crate::domain::visitor::{CartItem, SignedIdentity, VisitorInputError};
+use crate::ports::repositories::{
+    InvitationRecords, InvitationTally, RepoError, StaffDirectory, StoredInvitation,
+    StoredInvitationRule, VisitRecords,
+};
 use crate::ports::{Clock, Commerce};
-use crate::storage::{InvitationRow, InvitationRuleRow, RuleCounts, Store, StoreError, VisitRow};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,7 +70,7 @@ pub enum PresenceError {
     #[error("stored visit data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
 }
 
 /// A heartbeat as the handler parsed it.
@@ -175,8 +178,8 @@ pub struct InvitationCounts {
     pub converted: i64,
 }
 
-impl From<&RuleCounts> for InvitationCounts {
-    fn from(row: &RuleCounts) -> Self {
+impl From<&InvitationTally> for InvitationCounts {
+    fn from(row: &InvitationTally) -> Self {
         InvitationCounts {
             shown: row.shown,
             accepted: row.accepted,
@@ -201,7 +204,10 @@ pub struct RuleView {
 type Rules = Arc<Vec<(String, InvitationRule)>>;
 
 pub struct PresenceService {
-    store: Store,
+    visits: Arc<dyn VisitRecords>,
+    invitations: Arc<dyn InvitationRecords>,
+    /// The agent named on an invitation.
+    people: Arc<dyn StaffDirectory>,
     clock: Arc<dyn Clock>,
     visitors: Arc<VisitorService>,
     commerce: Arc<dyn Commerce>,
@@ -214,14 +220,20 @@ pub struct PresenceService {
 }
 
 impl PresenceService {
-    pub fn new(
-        store: Store,
+    /// `records` keeps the visits, invitations and staff (one database).
+    pub fn new<R>(
+        records: Arc<R>,
         clock: Arc<dyn Clock>,
         visitors: Arc<VisitorService>,
         commerce: Arc<dyn Commerce>,
-    ) -> Self {
+    ) -> Self
+    where
+        R: VisitRecords + InvitationRecords + StaffDirectory + 'static,
+    {
         Self {
-            store,
+            visits: records.clone(),
+            invitations: records.clone(),
+            people: records,
             clock,
             visitors,
             commerce,
@@ -235,7 +247,7 @@ impl PresenceService {
     /// Tells this node's agents of the visits other nodes changed, until
     /// `stop` (PostgreSQL with the fan-out on; nothing to do on one node).
     pub async fn run_fanout(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let mut foreign = match self.store.foreign_visit_changes().await {
+        let mut foreign = match self.visits.foreign_changes().await {
             Ok(Some(foreign)) => foreign,
             Ok(None) => return,
             Err(error) => {
@@ -257,7 +269,7 @@ impl PresenceService {
     }
 
     /// Ends silent visits every minute until `stop` (every node runs it; a
-    /// visit ends once, `Store::end_visit`).
+    /// visit ends once, `VisitRecords::end`).
     pub async fn run_sweeper(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         loop {
             tokio::select! {
@@ -282,8 +294,8 @@ impl PresenceService {
         let now = self.clock.now_ms();
         let known = match &beat.visit_key {
             Some(key) => self
-                .store
-                .visit_by_key(&crypto::hash_token(key))
+                .visits
+                .by_key(&crypto::hash_token(key))
                 .await?
                 .filter(|v| v.last_seen_at >= now - VISIT_GAP_MS),
             None => None,
@@ -294,8 +306,8 @@ impl PresenceService {
                 let mut changed = state.apply(&beat.heartbeat, now);
                 changed |= self.sign_in(&mut state, beat.identity.as_ref()).await;
                 if changed {
-                    self.store
-                        .touch_visit(&row.id, now, Some(&to_json(&state)))
+                    self.visits
+                        .touch(&row.id, now, Some(&to_json(&state)))
                         .await?;
                     self.changed(&row.id);
                 } else {
@@ -324,13 +336,13 @@ impl PresenceService {
         &self,
         beat: &Beat,
         now: i64,
-    ) -> Result<(VisitRow, VisitState, String), PresenceError> {
+    ) -> Result<(VisitRecord, VisitState, String), PresenceError> {
         let mut state = VisitState::begin(&beat.heartbeat, now);
         self.sign_in(&mut state, beat.identity.as_ref()).await;
         let browser = beat.browser_id.as_str();
-        let returning = self.store.browser_seen_before(browser, now).await?;
+        let returning = self.visits.browser_seen(browser, now).await?;
         let key = Token::generate(VISIT_KEY_PREFIX);
-        let row = VisitRow {
+        let row = VisitRecord {
             id: uuid::Uuid::now_v7().to_string(),
             browser_id: browser.to_owned(),
             visitor_id: None,
@@ -352,7 +364,7 @@ impl PresenceService {
             },
             created_at: now,
         };
-        self.store.insert_visit(&row, &key.hash, &started).await?;
+        self.visits.begin(&row, &key.hash, &started).await?;
         Ok((row, state, key.value))
     }
 
@@ -370,8 +382,8 @@ impl PresenceService {
     ) -> Result<bool, PresenceError> {
         let now = self.clock.now_ms();
         let Some(visit) = self
-            .store
-            .visit_by_key(&crypto::hash_token(visit_key))
+            .visits
+            .by_key(&crypto::hash_token(visit_key))
             .await?
             .filter(|v| v.last_seen_at >= now - VISIT_GAP_MS)
         else {
@@ -391,8 +403,8 @@ impl PresenceService {
             created_at: now,
         };
         let linked = self
-            .store
-            .attribute_visit(&visit.id, visitor_id, conversation_id, &event)
+            .visits
+            .attribute(&visit.id, visitor_id, conversation_id, &event)
             .await?;
         if linked {
             self.changed(&visit.id);
@@ -407,7 +419,7 @@ impl PresenceService {
         conversation_id: &str,
         chat_started_at: i64,
     ) -> Result<Option<ChatVisit>, PresenceError> {
-        let Some(row) = self.store.visit_of_conversation(conversation_id).await? else {
+        let Some(row) = self.visits.of_conversation(conversation_id).await? else {
             return Ok(None);
         };
         let state = parse_state(&row)?;
@@ -442,7 +454,7 @@ impl PresenceService {
         let before = self.clock.now_ms() - VISIT_GAP_MS;
         let mut ended = 0;
         loop {
-            let batch = self.store.visits_to_end(before, 200).await?;
+            let batch = self.visits.silent(before, 200).await?;
             for visit in &batch {
                 let state: Option<VisitState> = visit
                     .state
@@ -471,7 +483,7 @@ impl PresenceService {
                     },
                     created_at: visit.last_seen_at,
                 };
-                if self.store.end_visit(&visit.id, &event).await? {
+                if self.visits.end(&visit.id, &event).await? {
                     ended += 1;
                 }
             }
@@ -515,14 +527,14 @@ impl PresenceService {
         if !first {
             return;
         }
-        let (store, touches) = (self.store.clone(), self.touches.clone());
+        let (visits, touches) = (self.visits.clone(), self.touches.clone());
         tokio::spawn(async move {
             tokio::time::sleep(TOUCH_BATCH).await;
             let seen: Vec<(String, i64)> =
                 std::mem::take(&mut *touches.lock().expect("touches lock"))
                     .into_iter()
                     .collect();
-            if let Err(error) = store.touch_visits(&seen).await {
+            if let Err(error) = visits.touch_all(&seen).await {
                 tracing::warn!(%error, visits = seen.len(), "visits not marked seen");
             }
         });
@@ -532,7 +544,7 @@ impl PresenceService {
         let _ = self.changes.send(VisitChange {
             visit_id: visit_id.to_owned(),
         });
-        if !self.store.fans_out() {
+        if !self.visits.fans_out() {
             return;
         }
         let first = {
@@ -543,13 +555,13 @@ impl PresenceService {
         if !first {
             return;
         }
-        let (store, pending) = (self.store.clone(), self.unannounced.clone());
+        let (visits, pending) = (self.visits.clone(), self.unannounced.clone());
         tokio::spawn(async move {
             tokio::time::sleep(ANNOUNCE_BATCH).await;
             let ids: Vec<String> = std::mem::take(&mut *pending.lock().expect("unannounced lock"))
                 .into_iter()
                 .collect();
-            if let Err(error) = store.announce_visits(&ids).await {
+            if let Err(error) = visits.announce(&ids).await {
                 tracing::warn!(%error, visits = ids.len(), "visit changes not announced");
             }
         });
@@ -557,26 +569,30 @@ impl PresenceService {
 
     /// The first rule that matches and whose caps allow it invites the visitor,
     /// unless an invitation is already open.
-    async fn try_rules(&self, row: &VisitRow, facts: VisitFacts<'_>) -> Result<(), PresenceError> {
+    async fn try_rules(
+        &self,
+        row: &VisitRecord,
+        facts: VisitFacts<'_>,
+    ) -> Result<(), PresenceError> {
         let rules = self.rules().await?;
         let candidates: Vec<_> = rules
             .iter()
             .filter(|(_, rule)| rule.enabled && rule.matches(facts))
             .collect();
-        if candidates.is_empty() || self.store.open_invitations(&row.id).await? > 0 {
+        if candidates.is_empty() || self.invitations.open_count(&row.id).await? > 0 {
             return Ok(());
         }
         for (id, rule) in candidates {
             let (this_visit, today) = self
-                .store
-                .rule_invitations(id, &row.id, &row.browser_id, facts.now - DAY_MS)
+                .invitations
+                .of_rule(id, &row.id, &row.browser_id, facts.now - DAY_MS)
                 .await?;
             let capped = (rule.caps.once_per_session && this_visit > 0)
                 || rule.caps.per_day.is_some_and(|n| today >= n);
             if capped {
                 continue;
             }
-            let invitation = InvitationRow {
+            let invitation = StoredInvitation {
                 id: uuid::Uuid::now_v7().to_string(),
                 visit_id: row.id.clone(),
                 browser_id: row.browser_id.clone(),
@@ -587,23 +603,21 @@ impl PresenceService {
                 conversation_id: None,
                 created_at: facts.now,
             };
-            self.store.insert_invitation(&invitation).await?;
+            self.invitations.insert_invitation(&invitation).await?;
             return Ok(());
         }
         Ok(())
     }
 
     async fn deliver(&self, visit_id: &str, now: i64) -> Result<Option<Offer>, PresenceError> {
-        let Some(invitation) = self.store.pending_invitation(visit_id).await? else {
+        let Some(invitation) = self.invitations.pending(visit_id).await? else {
             return Ok(None);
         };
-        self.store
-            .mark_invitation_shown(&invitation.id, now)
-            .await?;
+        self.invitations.mark_shown(&invitation.id, now).await?;
         let agent_name = match &invitation.agent_id {
-            Some(agent) => match self.store.staff(agent).await {
+            Some(agent) => match self.people.person(agent).await {
                 Ok(staff) => Some(staff.display_name),
-                Err(StoreError::NotFound) => None,
+                Err(RepoError::NotFound) => None,
                 Err(e) => return Err(e.into()),
             },
             None => None,
@@ -629,8 +643,8 @@ impl PresenceService {
     ) -> Result<Vec<OnlineVisit>, PresenceError> {
         let now = self.clock.now_ms();
         let rows = self
-            .store
-            .visits_seen_since(now - ONLINE_FOR_MS, MAX_LISTED)
+            .visits
+            .seen_since(now - ONLINE_FOR_MS, MAX_LISTED)
             .await?;
         let mut visits = Vec::with_capacity(rows.len());
         for row in rows {
@@ -654,9 +668,9 @@ impl PresenceService {
         greeting: Option<&str>,
     ) -> Result<Offer, PresenceError> {
         let now = self.clock.now_ms();
-        let visit = match self.store.visit(visit_id).await {
+        let visit = match self.visits.visit(visit_id).await {
             Ok(visit) => visit,
-            Err(StoreError::NotFound) => return Err(PresenceError::VisitNotFound),
+            Err(RepoError::NotFound) => return Err(PresenceError::VisitNotFound),
             Err(e) => return Err(e.into()),
         };
         if visit.last_seen_at < now - ONLINE_FOR_MS {
@@ -666,7 +680,7 @@ impl PresenceService {
             Some(text) => parse_greeting(text)?,
             None => format!("您好，我是客服{}，有什么可以帮您的吗？", staff.display_name),
         };
-        let invitation = InvitationRow {
+        let invitation = StoredInvitation {
             id: uuid::Uuid::now_v7().to_string(),
             visit_id: visit.id,
             browser_id: visit.browser_id,
@@ -677,7 +691,7 @@ impl PresenceService {
             conversation_id: None,
             created_at: now,
         };
-        self.store.insert_invitation(&invitation).await?;
+        self.invitations.insert_invitation(&invitation).await?;
         Ok(Offer {
             id: invitation.id,
             greeting,
@@ -693,13 +707,13 @@ impl PresenceService {
         invitation_id: &str,
     ) -> Result<Accepted, PresenceError> {
         let visit = self
-            .store
-            .visit_by_key(&crypto::hash_token(visit_key))
+            .visits
+            .by_key(&crypto::hash_token(visit_key))
             .await?
             .ok_or(PresenceError::InvitationNotFound)?;
-        let invitation = match self.store.invitation(invitation_id).await {
+        let invitation = match self.invitations.invitation(invitation_id).await {
             Ok(i) if i.visit_id == visit.id => i,
-            Ok(_) | Err(StoreError::NotFound) => return Err(PresenceError::InvitationNotFound),
+            Ok(_) | Err(RepoError::NotFound) => return Err(PresenceError::InvitationNotFound),
             Err(e) => return Err(e.into()),
         };
         if !matches!(invitation.status.as_str(), "pending" | "shown") {
@@ -731,8 +745,8 @@ impl PresenceService {
             now,
         )
         .await?;
-        self.store
-            .link_visit_to_visitor(&accepted.visit_id, visitor_id)
+        self.visits
+            .link_to_visitor(&accepted.visit_id, visitor_id)
             .await?;
         self.changed(&accepted.visit_id);
         Ok(())
@@ -753,11 +767,11 @@ impl PresenceService {
         now: i64,
     ) -> Result<(), PresenceError> {
         match self
-            .store
-            .answer_invitation(id, status, conversation_id, now)
+            .invitations
+            .answer(id, status, conversation_id, now)
             .await
         {
-            Err(StoreError::Refused { .. }) => Err(PresenceError::InvitationAnswered),
+            Err(RepoError::Conflict) => Err(PresenceError::InvitationAnswered),
             other => Ok(other?),
         }
     }
@@ -769,15 +783,15 @@ impl PresenceService {
         rule: InvitationRule,
     ) -> Result<RuleView, PresenceError> {
         self.check_agent(&rule).await?;
-        let row = InvitationRuleRow {
+        let row = StoredInvitationRule {
             id: uuid::Uuid::now_v7().to_string(),
             priority: rule.priority,
             enabled: rule.enabled,
             rule: serde_json::to_string(&rule).expect("a rule serialises"),
             created_at: self.clock.now_ms(),
         };
-        self.store
-            .insert_invitation_rule(&row, &rule.name, &staff.id)
+        self.invitations
+            .insert_rule(&row, &rule.name, &staff.id)
             .await?;
         *self.rules.lock().expect("rules lock") = None;
         Ok(RuleView {
@@ -800,15 +814,15 @@ impl PresenceService {
         self.check_agent(&rule).await?;
         let json = serde_json::to_string(&rule).expect("a rule serialises");
         let updated = self
-            .store
-            .update_invitation_rule(id, &rule.name, rule.enabled, rule.priority, &json)
+            .invitations
+            .update_rule(id, &rule.name, rule.enabled, rule.priority, &json)
             .await;
         let created_at = match updated {
-            Err(StoreError::NotFound) => return Err(PresenceError::RuleNotFound),
+            Err(RepoError::NotFound) => return Err(PresenceError::RuleNotFound),
             other => other?,
         };
         *self.rules.lock().expect("rules lock") = None;
-        let counts = self.store.rule_counts().await?;
+        let counts = self.invitations.tallies().await?;
         let count = counts.iter().find(|c| c.rule_id.as_deref() == Some(id));
         Ok(RuleView {
             id: id.to_owned(),
@@ -825,16 +839,16 @@ impl PresenceService {
         let RuleAction::Agent { agent_id, .. } = &rule.action else {
             return Ok(());
         };
-        match self.store.staff(agent_id).await {
+        match self.people.person(agent_id).await {
             Ok(_) => Ok(()),
-            Err(StoreError::NotFound) => Err(PresenceError::UnknownAgent),
+            Err(RepoError::NotFound) => Err(PresenceError::UnknownAgent),
             Err(e) => Err(e.into()),
         }
     }
 
     pub async fn rule_views(&self) -> Result<Vec<RuleView>, PresenceError> {
-        let counts = self.store.rule_counts().await?;
-        let rows = self.store.invitation_rules().await?;
+        let counts = self.invitations.tallies().await?;
+        let rows = self.invitations.rules().await?;
         rows.into_iter()
             .map(|row| {
                 let count = counts
@@ -855,7 +869,7 @@ impl PresenceService {
     /// The invitations agents sent themselves from the visitor list, counted
     /// as a rule's are.
     pub async fn agent_invitation_counts(&self) -> Result<InvitationCounts, PresenceError> {
-        let counts = self.store.rule_counts().await?;
+        let counts = self.invitations.tallies().await?;
         Ok(counts
             .iter()
             .find(|c| c.rule_id.is_none())
@@ -864,8 +878,8 @@ impl PresenceService {
     }
 
     pub async fn delete_rule(&self, id: &str) -> Result<(), PresenceError> {
-        match self.store.delete_invitation_rule(id).await {
-            Err(StoreError::NotFound) => return Err(PresenceError::RuleNotFound),
+        match self.invitations.delete_rule(id).await {
+            Err(RepoError::NotFound) => return Err(PresenceError::RuleNotFound),
             other => other?,
         }
         *self.rules.lock().expect("rules lock") = None;
@@ -879,7 +893,7 @@ impl PresenceService {
         {
             return Ok(rules.clone());
         }
-        let rows = self.store.invitation_rules().await?;
+        let rows = self.invitations.rules().await?;
         let rules: Rules = Arc::new(
             rows.iter()
                 .map(|row| Ok((row.id.clone(), parse_rule(row)?)))
@@ -901,11 +915,11 @@ fn parse_greeting(text: &str) -> Result<String, PresenceError> {
     }
 }
 
-fn parse_state(row: &VisitRow) -> Result<VisitState, PresenceError> {
+fn parse_state(row: &VisitRecord) -> Result<VisitState, PresenceError> {
     serde_json::from_str(&row.state).map_err(|e| PresenceError::Corrupt(e.to_string()))
 }
 
-fn parse_rule(row: &InvitationRuleRow) -> Result<InvitationRule, PresenceError> {
+fn parse_rule(row: &StoredInvitationRule) -> Result<InvitationRule, PresenceError> {
     serde_json::from_str(&row.rule).map_err(|e| PresenceError::Corrupt(e.to_string()))
 }
 
@@ -913,7 +927,7 @@ fn to_json(state: &VisitState) -> String {
     serde_json::to_string(state).expect("a visit serialises")
 }
 
-fn online_visit(row: &VisitRow, facts: VisitFacts<'_>) -> OnlineVisit {
+fn online_visit(row: &VisitRecord, facts: VisitFacts<'_>) -> OnlineVisit {
     let s = facts.state;
     let current = s.current();
     OnlineVisit {

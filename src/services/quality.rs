@@ -7,15 +7,19 @@
 use crate::crypto::Cipher;
 use crate::domain::analytics::{DayRange, Facts};
 use crate::domain::conversation::ConversationId;
-use crate::domain::quality::{Candidate, DraftItem, QualityInputError, Rubric, SampleRule, sample};
+use crate::domain::quality::{
+    Candidate, DraftItem, QaScoreWrite, QualityInputError, Rubric, SampleRule, sample,
+};
 use crate::domain::staff::{Permission, Role};
 use crate::ports::Clock;
-use crate::ports::repositories::{DraftStatus, RepoError};
+use crate::ports::repositories::{
+    DraftStatus, QaCandidateRecord, QaPlanRecord, QaRecords, QaReviewRecord, QaSchemeRecord,
+    RepoError, StaffDirectory,
+};
 use crate::services::chat::{ChatError, ChatService};
 use crate::services::events::EventPayload;
 use crate::services::quality_drafts::QaDraftService;
 use crate::services::staff::StaffUser;
-use crate::storage::{QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite, Store, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -44,16 +48,16 @@ pub enum QualityError {
     #[error("no local model is loaded to draft scores")]
     NoModel,
     #[error("store: {0}")]
-    Store(StoreError),
+    Records(RepoError),
     #[error("unreadable stored value: {0}")]
     Corrupt(String),
 }
 
-impl From<StoreError> for QualityError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for QualityError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => QualityError::NotFound,
-            other => QualityError::Store(other),
+            RepoError::NotFound => QualityError::NotFound,
+            other => QualityError::Records(other),
         }
     }
 }
@@ -150,7 +154,9 @@ pub enum Outcome {
 }
 
 pub struct QualityService {
-    store: Store,
+    records: Arc<dyn QaRecords>,
+    /// Agents' names on the review list.
+    people: Arc<dyn StaffDirectory>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
@@ -158,15 +164,19 @@ pub struct QualityService {
 }
 
 impl QualityService {
-    pub fn new(
-        store: Store,
+    pub fn new<R>(
+        records: Arc<R>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
         drafts: Arc<QaDraftService>,
-    ) -> QualityService {
+    ) -> QualityService
+    where
+        R: QaRecords + StaffDirectory + 'static,
+    {
         QualityService {
-            store,
+            people: records.clone(),
+            records,
             cipher,
             clock,
             chat,
@@ -180,19 +190,19 @@ impl QualityService {
         name: &str,
         rubric: Rubric,
     ) -> Result<SchemeView, QualityError> {
-        let row = QaSchemeRow {
+        let row = QaSchemeRecord {
             id: format!("qas_{}", uuid::Uuid::now_v7().simple()),
             name: short_text(name, MAX_NAME, "a name needs 1 to 60 characters")?,
             rubric: to_json(&rubric)?,
             created_by: staff.id.clone(),
             created_at: self.clock.now_ms(),
         };
-        self.store.insert_qa_scheme(&row).await?;
+        self.records.insert_scheme(&row).await?;
         scheme_view(row)
     }
 
     pub async fn schemes(&self) -> Result<Vec<SchemeView>, QualityError> {
-        let rows = self.store.qa_schemes().await?;
+        let rows = self.records.schemes().await?;
         rows.into_iter().map(scheme_view).collect()
     }
 
@@ -211,8 +221,8 @@ impl QualityService {
         for rule in &rules {
             rule.check()?;
         }
-        self.store.qa_scheme(scheme_id).await?;
-        let row = QaPlanRow {
+        self.records.scheme(scheme_id).await?;
+        let row = QaPlanRecord {
             id: format!("qap_{}", uuid::Uuid::now_v7().simple()),
             name: short_text(name, MAX_NAME, "a name needs 1 to 60 characters")?,
             scheme_id: scheme_id.to_owned(),
@@ -223,24 +233,24 @@ impl QualityService {
             daily,
             daily_ran_day: None,
         };
-        self.store.insert_qa_plan(&row).await?;
+        self.records.insert_plan(&row).await?;
         plan_view(row)
     }
 
     pub async fn plans(&self) -> Result<Vec<PlanView>, QualityError> {
-        let rows = self.store.qa_plans().await?;
+        let rows = self.records.plans().await?;
         rows.into_iter().map(plan_view).collect()
     }
 
     /// Turns a plan's daily run on or off.
     pub async fn set_daily(&self, plan_id: &str, daily: bool) -> Result<PlanView, QualityError> {
-        self.store.set_qa_plan_daily(plan_id, daily).await?;
-        plan_view(self.store.qa_plan(plan_id).await?)
+        self.records.set_daily(plan_id, daily).await?;
+        plan_view(self.records.plan(plan_id).await?)
     }
 
     /// Records that a daily plan sampled `day` by itself.
     pub async fn mark_daily_ran(&self, plan_id: &str, day: &str) -> Result<(), QualityError> {
-        Ok(self.store.mark_qa_plan_ran(plan_id, day).await?)
+        Ok(self.records.mark_ran(plan_id, day).await?)
     }
 
     /// Runs a plan over the conversations started on the days of `range` and
@@ -251,14 +261,22 @@ impl QualityService {
         plan_id: &str,
         range: &DayRange,
     ) -> Result<RunResult, QualityError> {
-        let plan = plan_view(self.store.qa_plan(plan_id).await?)?;
+        let plan = plan_view(self.records.plan(plan_id).await?)?;
         let rows = self
-            .store
-            .qa_candidates(&range.from.to_string(), &range.to.to_string())
+            .records
+            .candidates(&range.from.to_string(), &range.to.to_string())
             .await?;
         let mut candidates = Vec::new();
         let mut days = BTreeMap::new();
-        for (id, agent, day, facts, stars, tags) in rows {
+        for QaCandidateRecord {
+            conversation_id: id,
+            agent_id: agent,
+            day,
+            facts,
+            stars,
+            tags,
+        } in rows
+        {
             let facts: Facts =
                 serde_json::from_str(&facts).map_err(|e| QualityError::Corrupt(e.to_string()))?;
             if facts.resolved_at.is_none() {
@@ -284,7 +302,7 @@ impl QualityService {
         let now = self.clock.now_ms();
         let mut queued = 0;
         for (candidate, reason) in &picked {
-            let row = QaReviewRow {
+            let row = QaReviewRecord {
                 id: format!("qar_{}", uuid::Uuid::now_v7().simple()),
                 conversation_id: candidate.conversation_id.clone(),
                 scheme_id: plan.scheme_id.clone(),
@@ -308,7 +326,7 @@ impl QualityService {
                 settled_at: None,
                 created_at: now,
             };
-            if self.store.insert_qa_review(&row).await? {
+            if self.records.queue_review(&row).await? {
                 queued += 1;
             }
         }
@@ -325,9 +343,14 @@ impl QualityService {
     pub async fn reviews(&self, staff: &StaffUser) -> Result<Vec<ReviewView>, QualityError> {
         let own = (!staff.can(Permission::ReviewQuality)).then_some(staff.id.as_str());
         let scope = self.reviewable_agents(staff).await?;
-        let rows = self.store.qa_reviews(own, LIST_LIMIT).await?;
-        let names: std::collections::HashMap<String, String> =
-            self.store.staff_names().await?.into_iter().collect();
+        let rows = self.records.reviews(own, LIST_LIMIT).await?;
+        let names: std::collections::HashMap<String, String> = self
+            .people
+            .people()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.display_name))
+            .collect();
         rows.into_iter()
             .filter(|r| visible(staff, scope.as_ref(), r))
             .map(|r| {
@@ -341,7 +364,7 @@ impl QualityService {
     /// One review with its rubric and the decrypted transcript.
     pub async fn review(&self, staff: &StaffUser, id: &str) -> Result<ReviewDetail, QualityError> {
         let row = self.visible_review(staff, id).await?;
-        let scheme = scheme_view(self.store.qa_scheme(&row.scheme_id).await?)?;
+        let scheme = scheme_view(self.records.scheme(&row.scheme_id).await?)?;
         let conversation = ConversationId::parse(&row.conversation_id)
             .ok_or_else(|| QualityError::Corrupt("conversation id".into()))?;
         let transcript = self
@@ -411,7 +434,7 @@ impl QualityService {
         if !staff.can(Permission::ReviewQuality) {
             return Err(QualityError::Forbidden);
         }
-        let rubric = scheme_view(self.store.qa_scheme(&row.scheme_id).await?)?.rubric;
+        let rubric = scheme_view(self.records.scheme(&row.scheme_id).await?)?.rubric;
         rubric.check_scores(&scores)?;
         let comment = match comment.map(str::trim).filter(|c| !c.is_empty()) {
             Some(c) => Some(self.seal(
@@ -428,14 +451,10 @@ impl QualityService {
             by: &staff.id,
             at: self.clock.now_ms(),
         };
-        if !self
-            .store
-            .score_qa_review(id, &write, comment.as_deref())
-            .await?
-        {
+        if !self.records.score(id, &write, comment.as_deref()).await? {
             return Err(QualityError::WrongState);
         }
-        review_view(self.store.qa_review(id).await?)
+        review_view(self.records.review(id).await?)
     }
 
     /// A reviewer asks the model for the review's draft again (after it failed).
@@ -468,13 +487,13 @@ impl QualityService {
         )?;
         let sealed = self.seal(&reason, id, "appeal");
         if !self
-            .store
-            .appeal_qa_review(id, &sealed, self.clock.now_ms())
+            .records
+            .appeal(id, &sealed, self.clock.now_ms())
             .await?
         {
             return Err(QualityError::WrongState);
         }
-        review_view(self.store.qa_review(id).await?)
+        review_view(self.records.review(id).await?)
     }
 
     /// A reviewer settles an appeal: the score upheld, or revised to new scores.
@@ -489,7 +508,7 @@ impl QualityService {
         if !staff.can(Permission::ReviewQuality) || row.agent_id == staff.id {
             return Err(QualityError::Forbidden);
         }
-        let rubric = scheme_view(self.store.qa_scheme(&row.scheme_id).await?)?.rubric;
+        let rubric = scheme_view(self.records.scheme(&row.scheme_id).await?)?.rubric;
         let scores = match (outcome, scores) {
             (Outcome::Revised, Some(scores)) => scores,
             (Outcome::Revised, None) => return Err(QualityInputError::BadScores.into()),
@@ -507,10 +526,10 @@ impl QualityService {
             Outcome::Upheld => "upheld",
             Outcome::Revised => "revised",
         };
-        if !self.store.settle_qa_review(id, outcome, &write).await? {
+        if !self.records.settle(id, outcome, &write).await? {
             return Err(QualityError::WrongState);
         }
-        review_view(self.store.qa_review(id).await?)
+        review_view(self.records.review(id).await?)
     }
 
     /// None: every agent (admins); otherwise the agents of the caller's skill
@@ -522,16 +541,16 @@ impl QualityService {
         if staff.role == Role::Admin {
             return Ok(None);
         }
-        let memberships = self.store.group_memberships().await?;
+        let memberships = self.records.group_members().await?;
         let mine: HashSet<&str> = memberships
             .iter()
-            .filter(|(_, _, a)| *a == staff.id)
-            .map(|(g, _, _)| g.as_str())
+            .filter(|(_, a)| *a == staff.id)
+            .map(|(g, _)| g.as_str())
             .collect();
         let mut agents: HashSet<String> = memberships
             .iter()
-            .filter(|(g, _, _)| mine.contains(g.as_str()))
-            .map(|(_, _, a)| a.clone())
+            .filter(|(g, _)| mine.contains(g.as_str()))
+            .map(|(_, a)| a.clone())
             .collect();
         agents.insert(staff.id.clone());
         Ok(Some(agents))
@@ -541,8 +560,8 @@ impl QualityService {
         &self,
         staff: &StaffUser,
         id: &str,
-    ) -> Result<QaReviewRow, QualityError> {
-        let row = self.store.qa_review(id).await?;
+    ) -> Result<QaReviewRecord, QualityError> {
+        let row = self.records.review(id).await?;
         let scope = self.reviewable_agents(staff).await?;
         if visible(staff, scope.as_ref(), &row) {
             Ok(row)
@@ -574,7 +593,7 @@ impl QualityService {
 }
 
 /// A reviewer sees the reviews of their scope; an agent their own once scored.
-fn visible(staff: &StaffUser, scope: Option<&HashSet<String>>, row: &QaReviewRow) -> bool {
+fn visible(staff: &StaffUser, scope: Option<&HashSet<String>>, row: &QaReviewRecord) -> bool {
     if staff.can(Permission::ReviewQuality) {
         scope.is_none_or(|agents| agents.contains(&row.agent_id))
     } else {
@@ -599,7 +618,7 @@ fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, QualityErro
     serde_json::from_str(raw).map_err(|e| QualityError::Corrupt(e.to_string()))
 }
 
-fn scheme_view(row: QaSchemeRow) -> Result<SchemeView, QualityError> {
+fn scheme_view(row: QaSchemeRecord) -> Result<SchemeView, QualityError> {
     Ok(SchemeView {
         rubric: from_json(&row.rubric)?,
         id: row.id,
@@ -608,7 +627,7 @@ fn scheme_view(row: QaSchemeRow) -> Result<SchemeView, QualityError> {
     })
 }
 
-fn plan_view(row: QaPlanRow) -> Result<PlanView, QualityError> {
+fn plan_view(row: QaPlanRecord) -> Result<PlanView, QualityError> {
     Ok(PlanView {
         rules: from_json(&row.rules)?,
         id: row.id,
@@ -621,7 +640,7 @@ fn plan_view(row: QaPlanRow) -> Result<PlanView, QualityError> {
     })
 }
 
-fn review_view(row: QaReviewRow) -> Result<ReviewView, QualityError> {
+fn review_view(row: QaReviewRecord) -> Result<ReviewView, QualityError> {
     Ok(ReviewView {
         scores: row.scores.as_deref().map(from_json).transpose()?,
         appealed: row.appealed_at.is_some(),

@@ -42,6 +42,8 @@ mod visitors;
 mod webhooks;
 mod wordings;
 
+pub use crate::domain::presence::VisitRecord as VisitRow;
+pub use crate::domain::quality::QaScoreWrite;
 pub use crate::domain::routing::{AssignOutcome, AssignPlan, Assigned, GroupSnapshot, Head};
 pub use crate::domain::ticket_automations::AutomationRun;
 pub use crate::domain::ticket_mail::PasswordChange;
@@ -63,11 +65,9 @@ pub use fanout::ForeignCommit;
 pub use history::{HistoryFilter, SeedConversation, TermHash};
 pub use inbox::ChatGlanceRow;
 pub use portrait::BuyerTagRow;
-pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts, VisitRow};
+pub use presence::{InvitationRow, InvitationRuleRow, RuleCounts};
 pub use privacy::{After, ErasedBodies, ExportAttachment, ProtectionRow, first_page};
-pub use quality::{
-    QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, QaScoreWrite, SealedQaDrafts,
-};
+pub use quality::{QaCandidateRow, QaPlanRow, QaReviewRow, QaSchemeRow, SealedQaDrafts};
 pub use routing::{AgentLoadRow, GroupRow, LiveChatRow, MemberRow, QueueRow, RuleRow};
 pub use staff::{SessionRow, StaffRow};
 pub use staff_totp::TotpRow;

@@ -3,31 +3,11 @@
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
 use crate::domain::events::NewEvent;
-
-/// A visit as callers see it: its state opened.
-#[derive(Debug, Clone)]
-pub struct VisitRow {
-    pub id: String,
-    pub browser_id: String,
-    pub visitor_id: Option<String>,
-    pub is_returning: bool,
-    pub started_at: i64,
-    pub last_seen_at: i64,
-    /// JSON of domain::presence::VisitState.
-    pub state: String,
-    /// The shop marked the linked visitor a VIP.
-    pub vip: bool,
-}
-
-/// A visit the sweeper ends: its state opened, None when it no longer opens.
-#[derive(Debug, Clone)]
-pub struct EndingVisit {
-    pub id: String,
-    pub is_returning: bool,
-    pub started_at: i64,
-    pub last_seen_at: i64,
-    pub state: Option<String>,
-}
+use crate::domain::presence::{EndingVisit, VisitRecord};
+use crate::ports::repositories::{
+    InvitationRecords, InvitationTally, RepoError, StoredInvitation, StoredInvitationRule,
+    VisitRecords,
+};
 
 /// The row as stored: the state sealed (migration 0018).
 #[derive(sqlx::FromRow)]
@@ -93,13 +73,13 @@ const INVITATION_COLUMNS: &str =
 
 impl Store {
     /// Opens the sealed state at the storage edge: callers see plain JSON.
-    fn open_visit(&self, row: SealedVisitRow) -> Result<VisitRow, StoreError> {
+    fn open_visit(&self, row: SealedVisitRow) -> Result<VisitRecord, StoreError> {
         let sealed = row.sealed_state.ok_or(StoreError::Sealed)?;
         let state = self
             .sealer()
             .open_text(&sealed, &visit_aad(&row.id))
             .map_err(|_| StoreError::Sealed)?;
-        Ok(VisitRow {
+        Ok(VisitRecord {
             id: row.id,
             browser_id: row.browser_id,
             visitor_id: row.visitor_id,
@@ -111,14 +91,14 @@ impl Store {
         })
     }
 
-    pub async fn visit_by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRow>, StoreError> {
+    pub async fn visit_by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRecord>, StoreError> {
         let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE key_hash = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
             .bind(key_hash).fetch_optional(pool).await?);
         row.map(|r| self.open_visit(r)).transpose()
     }
 
-    pub async fn visit(&self, id: &str) -> Result<VisitRow, StoreError> {
+    pub async fn visit(&self, id: &str) -> Result<VisitRecord, StoreError> {
         let sql = format!("SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE id = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, SealedVisitRow>(sqlx::AssertSqlSafe(sql))
             .bind(id).fetch_optional(pool).await?);
@@ -140,7 +120,7 @@ impl Store {
     /// A new visit, with its `visit.started` event in the same transaction.
     pub async fn insert_visit(
         &self,
-        row: &VisitRow,
+        row: &VisitRecord,
         key_hash: &[u8],
         started: &NewEvent,
     ) -> Result<(), StoreError> {
@@ -281,7 +261,7 @@ impl Store {
     pub async fn visit_of_conversation(
         &self,
         conversation_id: &str,
-    ) -> Result<Option<VisitRow>, StoreError> {
+    ) -> Result<Option<VisitRecord>, StoreError> {
         let sql = format!(
             "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE id = (SELECT id FROM visits WHERE conversation_id = $1 LIMIT 1)"
         );
@@ -295,7 +275,7 @@ impl Store {
         &self,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<VisitRow>, StoreError> {
+    ) -> Result<Vec<VisitRecord>, StoreError> {
         let sql = format!(
             "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE last_seen_at >= $1 ORDER BY last_seen_at DESC LIMIT $2"
         );
@@ -309,7 +289,7 @@ impl Store {
         &self,
         visitor_id: &str,
         limit: i64,
-    ) -> Result<Vec<VisitRow>, StoreError> {
+    ) -> Result<Vec<VisitRecord>, StoreError> {
         let sql = format!(
             "SELECT {VISIT_COLUMNS} FROM {VISITS} WHERE visitor_id = $1 ORDER BY last_seen_at DESC, id LIMIT $2"
         );
@@ -509,8 +489,223 @@ impl crate::ports::repositories::ShoppingHistory for Store {
 }
 
 /// The visits' states that read back.
-fn visit_states(rows: Vec<VisitRow>) -> Vec<crate::domain::presence::VisitState> {
+fn visit_states(rows: Vec<VisitRecord>) -> Vec<crate::domain::presence::VisitState> {
     rows.iter()
         .filter_map(|row| serde_json::from_str(&row.state).ok())
         .collect()
+}
+
+impl From<InvitationRuleRow> for StoredInvitationRule {
+    fn from(row: InvitationRuleRow) -> Self {
+        StoredInvitationRule {
+            id: row.id,
+            priority: row.priority,
+            enabled: row.enabled,
+            rule: row.rule,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<InvitationRow> for StoredInvitation {
+    fn from(row: InvitationRow) -> Self {
+        StoredInvitation {
+            id: row.id,
+            visit_id: row.visit_id,
+            browser_id: row.browser_id,
+            rule_id: row.rule_id,
+            agent_id: row.agent_id,
+            greeting: row.greeting,
+            status: row.status,
+            conversation_id: row.conversation_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<RuleCounts> for InvitationTally {
+    fn from(row: RuleCounts) -> Self {
+        InvitationTally {
+            rule_id: row.rule_id,
+            shown: row.shown,
+            accepted: row.accepted,
+            converted: row.converted,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl VisitRecords for Store {
+    async fn by_key(&self, key_hash: &[u8]) -> Result<Option<VisitRecord>, RepoError> {
+        Ok(Store::visit_by_key(self, key_hash).await?)
+    }
+
+    async fn visit(&self, id: &str) -> Result<VisitRecord, RepoError> {
+        Ok(Store::visit(self, id).await?)
+    }
+
+    async fn browser_seen(&self, browser_id: &str, before: i64) -> Result<bool, RepoError> {
+        Ok(Store::browser_seen_before(self, browser_id, before).await?)
+    }
+
+    async fn begin(
+        &self,
+        visit: &VisitRecord,
+        key_hash: &[u8],
+        started: &NewEvent,
+    ) -> Result<(), RepoError> {
+        Ok(Store::insert_visit(self, visit, key_hash, started).await?)
+    }
+
+    async fn attribute(
+        &self,
+        visit_id: &str,
+        visitor_id: &str,
+        conversation_id: &str,
+        attributed: &NewEvent,
+    ) -> Result<bool, RepoError> {
+        Ok(Store::attribute_visit(self, visit_id, visitor_id, conversation_id, attributed).await?)
+    }
+
+    async fn silent(&self, before: i64, limit: i64) -> Result<Vec<EndingVisit>, RepoError> {
+        Ok(Store::visits_to_end(self, before, limit).await?)
+    }
+
+    async fn end(&self, id: &str, ended: &NewEvent) -> Result<bool, RepoError> {
+        Ok(Store::end_visit(self, id, ended).await?)
+    }
+
+    async fn touch(&self, id: &str, now: i64, state: Option<&str>) -> Result<(), RepoError> {
+        Ok(Store::touch_visit(self, id, now, state).await?)
+    }
+
+    async fn touch_all(&self, seen: &[(String, i64)]) -> Result<(), RepoError> {
+        Ok(Store::touch_visits(self, seen).await?)
+    }
+
+    async fn link_to_visitor(&self, visit_id: &str, visitor_id: &str) -> Result<(), RepoError> {
+        Ok(Store::link_visit_to_visitor(self, visit_id, visitor_id).await?)
+    }
+
+    async fn of_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<VisitRecord>, RepoError> {
+        Ok(Store::visit_of_conversation(self, conversation_id).await?)
+    }
+
+    async fn seen_since(&self, since: i64, limit: i64) -> Result<Vec<VisitRecord>, RepoError> {
+        Ok(Store::visits_seen_since(self, since, limit).await?)
+    }
+
+    fn fans_out(&self) -> bool {
+        Store::fans_out(self)
+    }
+
+    async fn announce(&self, visit_ids: &[String]) -> Result<(), RepoError> {
+        Ok(Store::announce_visits(self, visit_ids).await?)
+    }
+
+    async fn foreign_changes(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::Receiver<String>>, RepoError> {
+        Ok(Store::foreign_visit_changes(self).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl InvitationRecords for Store {
+    async fn insert_rule(
+        &self,
+        rule: &StoredInvitationRule,
+        name: &str,
+        created_by: &str,
+    ) -> Result<(), RepoError> {
+        let row = InvitationRuleRow {
+            id: rule.id.clone(),
+            priority: rule.priority,
+            enabled: rule.enabled,
+            rule: rule.rule.clone(),
+            created_at: rule.created_at,
+        };
+        Ok(Store::insert_invitation_rule(self, &row, name, created_by).await?)
+    }
+
+    async fn rules(&self) -> Result<Vec<StoredInvitationRule>, RepoError> {
+        let rows = Store::invitation_rules(self).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn update_rule(
+        &self,
+        id: &str,
+        name: &str,
+        enabled: bool,
+        priority: i64,
+        rule: &str,
+    ) -> Result<i64, RepoError> {
+        Ok(Store::update_invitation_rule(self, id, name, enabled, priority, rule).await?)
+    }
+
+    async fn delete_rule(&self, id: &str) -> Result<(), RepoError> {
+        Ok(Store::delete_invitation_rule(self, id).await?)
+    }
+
+    async fn tallies(&self) -> Result<Vec<InvitationTally>, RepoError> {
+        let rows = Store::rule_counts(self).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn insert_invitation(&self, invitation: &StoredInvitation) -> Result<(), RepoError> {
+        let row = InvitationRow {
+            id: invitation.id.clone(),
+            visit_id: invitation.visit_id.clone(),
+            browser_id: invitation.browser_id.clone(),
+            rule_id: invitation.rule_id.clone(),
+            agent_id: invitation.agent_id.clone(),
+            greeting: invitation.greeting.clone(),
+            status: invitation.status.clone(),
+            conversation_id: invitation.conversation_id.clone(),
+            created_at: invitation.created_at,
+        };
+        Ok(Store::insert_invitation(self, &row).await?)
+    }
+
+    async fn invitation(&self, id: &str) -> Result<StoredInvitation, RepoError> {
+        Ok(Store::invitation(self, id).await?.into())
+    }
+
+    async fn pending(&self, visit_id: &str) -> Result<Option<StoredInvitation>, RepoError> {
+        Ok(Store::pending_invitation(self, visit_id)
+            .await?
+            .map(Into::into))
+    }
+
+    async fn open_count(&self, visit_id: &str) -> Result<i64, RepoError> {
+        Ok(Store::open_invitations(self, visit_id).await?)
+    }
+
+    async fn mark_shown(&self, id: &str, now: i64) -> Result<(), RepoError> {
+        Ok(Store::mark_invitation_shown(self, id, now).await?)
+    }
+
+    async fn answer(
+        &self,
+        id: &str,
+        status: &str,
+        conversation_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::answer_invitation(self, id, status, conversation_id, now).await?)
+    }
+
+    async fn of_rule(
+        &self,
+        rule_id: &str,
+        visit_id: &str,
+        browser_id: &str,
+        since: i64,
+    ) -> Result<(i64, i64), RepoError> {
+        Ok(Store::rule_invitations(self, rule_id, visit_id, browser_id, since).await?)
+    }
 }

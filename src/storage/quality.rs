@@ -3,6 +3,10 @@
 //! appeal or settle the same review.
 
 use super::{Store, StoreError, on_pool};
+use crate::domain::quality::QaScoreWrite;
+use crate::ports::repositories::{
+    QaCandidateRecord, QaPlanRecord, QaRecords, QaReviewRecord, QaSchemeRecord, RepoError,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QaSchemeRow {
@@ -56,14 +60,6 @@ pub struct QaReviewRow {
 /// A resolved, human-handled conversation a plan may pick: (id, agent, day,
 /// facts JSON, CSAT stars, CSAT tags JSON).
 pub type QaCandidateRow = (String, String, String, String, Option<i64>, Option<String>);
-
-/// A score written by a reviewer or a settlement.
-pub struct QaScoreWrite<'a> {
-    pub scores: &'a str,
-    pub total: i64,
-    pub by: &'a str,
-    pub at: i64,
-}
 
 const REVIEW_COLUMNS: &str = "id, conversation_id, scheme_id, plan_id, agent_id, day, reason, status, \
     scores, total, comment_sealed, reviewer_id, scored_at, appeal_sealed, appealed_at, outcome, \
@@ -231,6 +227,218 @@ impl Store {
         let sql = "SELECT agent_id, CAST(SUM(total) AS BIGINT), COUNT(*) FROM qa_reviews \
                    WHERE total IS NOT NULL AND day >= $1 AND day <= $2 GROUP BY agent_id ORDER BY agent_id";
         Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(from).bind(to).fetch_all(pool).await?))
+    }
+}
+
+impl From<QaSchemeRow> for QaSchemeRecord {
+    fn from(row: QaSchemeRow) -> Self {
+        QaSchemeRecord {
+            id: row.id,
+            name: row.name,
+            rubric: row.rubric,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<&QaSchemeRecord> for QaSchemeRow {
+    fn from(scheme: &QaSchemeRecord) -> Self {
+        QaSchemeRow {
+            id: scheme.id.clone(),
+            name: scheme.name.clone(),
+            rubric: scheme.rubric.clone(),
+            created_by: scheme.created_by.clone(),
+            created_at: scheme.created_at,
+        }
+    }
+}
+
+impl From<QaPlanRow> for QaPlanRecord {
+    fn from(row: QaPlanRow) -> Self {
+        QaPlanRecord {
+            id: row.id,
+            name: row.name,
+            scheme_id: row.scheme_id,
+            rules: row.rules,
+            seed: row.seed,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            daily: row.daily,
+            daily_ran_day: row.daily_ran_day,
+        }
+    }
+}
+
+impl From<&QaPlanRecord> for QaPlanRow {
+    fn from(plan: &QaPlanRecord) -> Self {
+        QaPlanRow {
+            id: plan.id.clone(),
+            name: plan.name.clone(),
+            scheme_id: plan.scheme_id.clone(),
+            rules: plan.rules.clone(),
+            seed: plan.seed,
+            created_by: plan.created_by.clone(),
+            created_at: plan.created_at,
+            daily: plan.daily,
+            daily_ran_day: plan.daily_ran_day.clone(),
+        }
+    }
+}
+
+impl From<QaReviewRow> for QaReviewRecord {
+    fn from(row: QaReviewRow) -> Self {
+        QaReviewRecord {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            scheme_id: row.scheme_id,
+            plan_id: row.plan_id,
+            agent_id: row.agent_id,
+            day: row.day,
+            reason: row.reason,
+            status: row.status,
+            scores: row.scores,
+            total: row.total,
+            comment_sealed: row.comment_sealed,
+            reviewer_id: row.reviewer_id,
+            scored_at: row.scored_at,
+            appeal_sealed: row.appeal_sealed,
+            appealed_at: row.appealed_at,
+            outcome: row.outcome,
+            settled_by: row.settled_by,
+            settled_at: row.settled_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl From<&QaReviewRecord> for QaReviewRow {
+    fn from(review: &QaReviewRecord) -> Self {
+        QaReviewRow {
+            id: review.id.clone(),
+            conversation_id: review.conversation_id.clone(),
+            scheme_id: review.scheme_id.clone(),
+            plan_id: review.plan_id.clone(),
+            agent_id: review.agent_id.clone(),
+            day: review.day.clone(),
+            reason: review.reason.clone(),
+            status: review.status.clone(),
+            scores: review.scores.clone(),
+            total: review.total,
+            comment_sealed: review.comment_sealed.clone(),
+            reviewer_id: review.reviewer_id.clone(),
+            scored_at: review.scored_at,
+            appeal_sealed: review.appeal_sealed.clone(),
+            appealed_at: review.appealed_at,
+            outcome: review.outcome.clone(),
+            settled_by: review.settled_by.clone(),
+            settled_at: review.settled_at,
+            created_at: review.created_at,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl QaRecords for Store {
+    async fn insert_scheme(&self, scheme: &QaSchemeRecord) -> Result<(), RepoError> {
+        Ok(self.insert_qa_scheme(&scheme.into()).await?)
+    }
+
+    async fn schemes(&self) -> Result<Vec<QaSchemeRecord>, RepoError> {
+        Ok(self
+            .qa_schemes()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn scheme(&self, id: &str) -> Result<QaSchemeRecord, RepoError> {
+        Ok(self.qa_scheme(id).await?.into())
+    }
+
+    async fn insert_plan(&self, plan: &QaPlanRecord) -> Result<(), RepoError> {
+        Ok(self.insert_qa_plan(&plan.into()).await?)
+    }
+
+    async fn plans(&self) -> Result<Vec<QaPlanRecord>, RepoError> {
+        Ok(self.qa_plans().await?.into_iter().map(Into::into).collect())
+    }
+
+    async fn plan(&self, id: &str) -> Result<QaPlanRecord, RepoError> {
+        Ok(self.qa_plan(id).await?.into())
+    }
+
+    async fn set_daily(&self, id: &str, daily: bool) -> Result<(), RepoError> {
+        Ok(self.set_qa_plan_daily(id, daily).await?)
+    }
+
+    async fn mark_ran(&self, id: &str, day: &str) -> Result<(), RepoError> {
+        Ok(self.mark_qa_plan_ran(id, day).await?)
+    }
+
+    async fn candidates(&self, from: &str, to: &str) -> Result<Vec<QaCandidateRecord>, RepoError> {
+        let rows = self.qa_candidates(from, to).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(conversation_id, agent_id, day, facts, stars, tags)| QaCandidateRecord {
+                    conversation_id,
+                    agent_id,
+                    day,
+                    facts,
+                    stars,
+                    tags,
+                },
+            )
+            .collect())
+    }
+
+    async fn queue_review(&self, review: &QaReviewRecord) -> Result<bool, RepoError> {
+        Ok(self.insert_qa_review(&review.into()).await?)
+    }
+
+    async fn review(&self, id: &str) -> Result<QaReviewRecord, RepoError> {
+        Ok(self.qa_review(id).await?.into())
+    }
+
+    async fn reviews(
+        &self,
+        agent_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<QaReviewRecord>, RepoError> {
+        let rows = self.qa_reviews(agent_id, limit).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn score(
+        &self,
+        id: &str,
+        score: &QaScoreWrite<'_>,
+        comment_sealed: Option<&[u8]>,
+    ) -> Result<bool, RepoError> {
+        Ok(self.score_qa_review(id, score, comment_sealed).await?)
+    }
+
+    async fn appeal(&self, id: &str, reason_sealed: &[u8], at: i64) -> Result<bool, RepoError> {
+        Ok(self.appeal_qa_review(id, reason_sealed, at).await?)
+    }
+
+    async fn settle(
+        &self,
+        id: &str,
+        outcome: &str,
+        score: &QaScoreWrite<'_>,
+    ) -> Result<bool, RepoError> {
+        Ok(self.settle_qa_review(id, outcome, score).await?)
+    }
+
+    async fn group_members(&self) -> Result<Vec<(String, String)>, RepoError> {
+        let memberships = self.group_memberships().await?;
+        Ok(memberships
+            .into_iter()
+            .map(|(group, _, agent)| (group, agent))
+            .collect())
     }
 }
 
