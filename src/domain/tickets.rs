@@ -458,8 +458,9 @@ pub struct BoardCounts {
     pub done_in_time: i64,
 }
 
-/// Ticket routing rules (admins): an ordered list; the first rule whose
-/// conditions all hold routes a new ticket.
+// ---- ticket routing rules (admins): an ordered list; the first rule whose
+// conditions all hold routes a new ticket.
+
 /// What a new ticket must have for a rule to apply; every condition given
 /// must hold (none given: the rule takes every ticket).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
