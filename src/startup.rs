@@ -32,8 +32,8 @@ use crate::services::staff::StaffService;
 use crate::services::subscribers::{Reach, Runner};
 use crate::services::visitors::VisitorService;
 use crate::services::webhooks::{WebhookQueue, WebhookService};
-use crate::storage::Store;
 use crate::storage::demo_store::{DEMO_BUYERS, DemoStore};
+use crate::storage::{CommitQueue, Store};
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
@@ -255,16 +255,21 @@ impl Application {
             settings.max_upload_bytes,
         ));
         let (close_writer, writer_closed) = tokio::sync::oneshot::channel();
-        let (chat, writer) = ChatService::start(
+        let hub = Arc::new(Hub::default());
+        let (commits, writer) = CommitQueue::start(
             store.clone(),
-            cipher.clone(),
-            Arc::new(Hub::default()),
-            attachments.clone(),
-            clock.clone(),
             settings.commit_batch,
             writer_closed,
+            ChatService::on_commit(hub.clone()),
         );
-        let chat = Arc::new(chat);
+        let chat = Arc::new(ChatService::new(
+            Arc::new(store.clone()),
+            Arc::new(commits),
+            cipher.clone(),
+            hub,
+            attachments.clone(),
+            clock.clone(),
+        ));
         let demo_store = settings.commerce_url.is_none() && adapters.commerce.is_none();
         let visitors = Arc::new(
             VisitorService::new(Arc::new(store.clone()), cipher.clone(), clock.clone())
@@ -369,7 +374,11 @@ impl Application {
                     routing.clone(),
                     visitors.clone(),
                 )
-                .with_invitations(presence.clone(), catalogue.clone()),
+                .with_invitations(
+                    presence.clone(),
+                    catalogue.clone(),
+                    Arc::new(store.clone()),
+                ),
             );
             conversations = Some(service.clone());
             BotService::new(

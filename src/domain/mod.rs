@@ -7,6 +7,7 @@ pub mod audit;
 pub mod block;
 pub mod bot_messages; // the bot's own words to buyers (prompts/messages.toml)
 pub mod bot_session; // what the bot remembers about one conversation
+pub mod chat_log; // what the conversation store records (issue 12)
 pub mod commerce;
 pub mod conversation;
 pub mod coupon; // coupons offered in a chat (issue 18)

@@ -210,7 +210,7 @@ impl From<ChatError> for ApiError {
                 message,
             },
             ChatError::Attachment(inner) => inner.into(),
-            ChatError::Corrupt(_) | ChatError::Store(_) => ApiError::Internal(message),
+            ChatError::Corrupt(_) | ChatError::Records(_) => ApiError::Internal(message),
         }
     }
 }

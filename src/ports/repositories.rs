@@ -5,6 +5,11 @@
 
 use crate::domain::audit::{AuditFilter, AuditRecord};
 use crate::domain::bot_session::BotSession;
+use crate::domain::chat_log::{
+    AppendOutcome, ChatGlance, ClaimOutcome, ConversationScope, ConversationView, EventWrite,
+    Handover, ReplySlot, StoredEvent,
+};
+use crate::domain::conversation::ConversationState;
 use crate::domain::knowledge::{EntryContent, EntryStatus};
 use crate::domain::quality::{DraftItem, QaScoreWrite, Rubric};
 use async_trait::async_trait;
@@ -27,6 +32,84 @@ pub enum RepoError {
     /// The database failed or is unreachable.
     #[error("storage failed: {0}")]
     Failed(String),
+}
+
+// ---- conversations and their events (the chat service) ---------------------
+
+/// Conversations and their sealed events, as the chat service reads them.
+#[async_trait]
+pub trait ConversationRecords: Send + Sync {
+    /// A new conversation in `state`, with its ConversationStarted event.
+    async fn insert_conversation(
+        &self,
+        id: &str,
+        visitor_id: &str,
+        channel: &str,
+        state: ConversationState,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// `NotFound` for an unknown id; `Corrupt` for an unreadable state.
+    async fn conversation(&self, id: &str) -> Result<ConversationView, RepoError>;
+    async fn conversations(
+        &self,
+        scope: &ConversationScope,
+        limit: i64,
+    ) -> Result<Vec<ConversationView>, RepoError>;
+    /// Events after `after`, oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, RepoError>;
+    /// `NotFound` when the event is gone (an erased buyer).
+    async fn event_at(&self, conversation_id: &str, seq: i64) -> Result<StoredEvent, RepoError>;
+    /// Records that `reader` has read up to `seq`; returns the reader's mark.
+    async fn mark_read(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        seq: i64,
+        now: i64,
+    ) -> Result<i64, RepoError>;
+    /// The buyer's name, the last message and `reader`'s unread count.
+    async fn chat_glance(
+        &self,
+        conversation_id: &str,
+        visitor_id: &str,
+        reader: &str,
+    ) -> Result<ChatGlance, RepoError>;
+    /// The API channel the conversation came through, if any.
+    async fn channel_name_of(&self, conversation_id: &str) -> Result<Option<String>, RepoError>;
+    /// Counts one agent reply against an API channel's reply window.
+    async fn take_reply_slot(
+        &self,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<ReplySlot, RepoError>;
+    /// A chat goes to an agent by hand, under the lock automatic assignment
+    /// takes, so that the two never overfill an agent.
+    async fn claim_within_capacity(
+        &self,
+        handover: &Handover<'_>,
+    ) -> Result<ClaimOutcome, RepoError>;
+}
+
+/// Why a queued event write did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The conversation's guard refused the write: this is its state now.
+    #[error("refused in state {state}")]
+    Refused { state: String },
+    #[error(transparent)]
+    Records(#[from] RepoError),
+}
+
+/// The group commit: event writes are queued, committed in batches and
+/// acknowledged once durable. `P` is what is published after the commit.
+#[async_trait]
+pub trait EventCommits<P: Send + 'static>: Send + Sync {
+    async fn submit(&self, write: EventWrite, payload: P) -> Result<AppendOutcome, CommitError>;
 }
 
 // ---- the audit log ----------------------------------------------------------

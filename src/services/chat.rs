@@ -7,16 +7,17 @@ use super::hub::{Hub, LiveFrame};
 use super::staff::StaffUser;
 use super::visitors::Visitor;
 use crate::crypto::Cipher;
+use crate::domain::chat_log::{
+    AppendOutcome, ClaimOutcome, ConversationScope, EventWrite, ForeignCommit, Handover, ReplySlot,
+    StoredEvent, WriteKind,
+};
 use crate::domain::conversation::{
     Channel, ConversationId, ConversationState, SpeakGuard, Transition, TransitionError,
 };
 use crate::domain::message::{ClientMsgId, MessageBody, MessageText, Sender};
 use crate::domain::staff::Permission;
 use crate::ports::Clock;
-use crate::storage::{
-    AppendOutcome, ClaimOutcome, CommitQueue, ConversationRow, ConversationScope, EventWrite,
-    Handover, ReplySlot, Store, StoreError, StoredEvent, WriteKind,
-};
+use crate::ports::repositories::{CommitError, ConversationRecords, EventCommits, RepoError};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -45,49 +46,19 @@ pub enum ChatError {
     #[error("stored event could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Store(StoreError),
+    Records(RepoError),
 }
 
-impl From<StoreError> for ChatError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for ChatError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => ChatError::NotFound,
-            other => ChatError::Store(other),
+            RepoError::NotFound => ChatError::NotFound,
+            other => ChatError::Records(other),
         }
     }
 }
 
-/// A conversation as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConversationView {
-    pub id: String,
-    pub visitor_id: String,
-    pub channel: String,
-    pub state: ConversationState,
-    pub agent_id: Option<String>,
-    pub last_seq: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl ConversationView {
-    fn from_row(row: ConversationRow) -> Result<Self, ChatError> {
-        let state = row
-            .state
-            .parse()
-            .map_err(|_| ChatError::Corrupt("conversation state".into()))?;
-        Ok(Self {
-            id: row.id,
-            visitor_id: row.visitor_id,
-            channel: row.channel,
-            state,
-            agent_id: row.agent_id,
-            last_seq: row.last_seq,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
+pub use crate::domain::chat_log::ConversationView;
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Ack {
@@ -114,54 +85,52 @@ pub struct BuyerMessage {
 }
 
 pub struct ChatService {
-    store: Store,
+    /// Also read by the chat lists (services::inbox).
+    pub(super) records: Arc<dyn ConversationRecords>,
     cipher: Cipher,
     hub: Arc<Hub>,
-    queue: CommitQueue<ChatEvent>,
+    queue: Arc<dyn EventCommits<ChatEvent>>,
     attachments: Arc<AttachmentService>,
     clock: Arc<dyn Clock>,
 }
 
 impl ChatService {
-    /// Starts the group-commit writer; the returned task ends after `close` fires
-    /// (or the service is dropped) and the last queued batch is committed.
-    pub fn start(
-        store: Store,
+    /// `queue` is the group commit, started with [`ChatService::on_commit`]
+    /// for the same hub.
+    pub fn new<R: ConversationRecords + 'static>(
+        records: Arc<R>,
+        queue: Arc<dyn EventCommits<ChatEvent>>,
         cipher: Cipher,
         hub: Arc<Hub>,
         attachments: Arc<AttachmentService>,
         clock: Arc<dyn Clock>,
-        commit_batch: usize,
-        close: tokio::sync::oneshot::Receiver<()>,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
-        let publish_hub = hub.clone();
-        let (queue, writer) = CommitQueue::start(
-            store.clone(),
-            commit_batch,
-            close,
-            move |mut event: ChatEvent, _w: &EventWrite, outcome: &AppendOutcome| {
-                event.seq = outcome.seq;
-                let state = outcome.state.parse().unwrap_or(ConversationState::Bot);
-                let conversation_id = event.conversation_id.clone();
-                publish_hub.publish(
-                    &conversation_id,
-                    LiveFrame::Event(Arc::new(event)),
-                    state,
-                    outcome.agent_id.as_deref(),
-                );
-            },
-        );
-        (
-            Self {
-                store,
-                cipher,
-                hub,
-                queue,
-                attachments,
-                clock,
-            },
-            writer,
-        )
+    ) -> Self {
+        Self {
+            records,
+            cipher,
+            hub,
+            queue,
+            attachments,
+            clock,
+        }
+    }
+
+    /// What the group commit does with each new event, in commit order and
+    /// before its acknowledgement: tell the live participants.
+    pub fn on_commit(
+        hub: Arc<Hub>,
+    ) -> impl Fn(ChatEvent, &EventWrite, &AppendOutcome) + Send + 'static {
+        move |mut event: ChatEvent, _write: &EventWrite, outcome: &AppendOutcome| {
+            event.seq = outcome.seq;
+            let state = outcome.state.parse().unwrap_or(ConversationState::Bot);
+            let conversation_id = event.conversation_id.clone();
+            hub.publish(
+                &conversation_id,
+                LiveFrame::Event(Arc::new(event)),
+                state,
+                outcome.agent_id.as_deref(),
+            );
+        }
     }
 
     pub async fn start_conversation(
@@ -171,12 +140,12 @@ impl ChatService {
     ) -> Result<ConversationView, ChatError> {
         let id = ConversationId::generate();
         let now = self.clock.now_ms();
-        self.store
+        self.records
             .insert_conversation(
                 id.as_str(),
                 &visitor.id,
                 channel.as_str(),
-                ConversationState::Bot.as_str(),
+                ConversationState::Bot,
                 now,
             )
             .await?;
@@ -184,7 +153,7 @@ impl ChatService {
     }
 
     pub async fn conversation(&self, id: &ConversationId) -> Result<ConversationView, ChatError> {
-        ConversationView::from_row(self.store.conversation(id.as_str()).await?)
+        Ok(self.records.conversation(id.as_str()).await?)
     }
 
     /// The conversation, if the actor may see it. Buyers see only their own; to
@@ -208,11 +177,10 @@ impl ChatService {
         scope: ConversationScope,
         limit: i64,
     ) -> Result<Vec<ConversationView>, ChatError> {
-        let rows = self
-            .store
+        Ok(self
+            .records
             .conversations(&scope, limit.clamp(1, MAX_PAGE))
-            .await?;
-        rows.into_iter().map(ConversationView::from_row).collect()
+            .await?)
     }
 
     #[tracing::instrument(skip_all, fields(conversation = %id), err(level = "info"))]
@@ -247,7 +215,7 @@ impl ChatService {
                 if owner && conversation.channel == Channel::Api.as_str() {
                     // An app channel may allow only so many replies after the user's message.
                     let now = self.clock.now_ms();
-                    if self.store.take_reply_slot(id.as_str(), now).await? == ReplySlot::Closed {
+                    if self.records.take_reply_slot(id.as_str(), now).await? == ReplySlot::Closed {
                         return Err(ChatError::ReplyWindowClosed);
                     }
                 }
@@ -272,9 +240,9 @@ impl ChatService {
                 created_at: outcome.created_at,
                 duplicate: outcome.duplicate,
             }),
-            Err(StoreError::Refused { state, .. }) if state == "closed" => Err(ChatError::Closed),
-            Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
-            Err(e) => Err(e.into()),
+            Err(CommitError::Refused { state }) if state == "closed" => Err(ChatError::Closed),
+            Err(CommitError::Refused { state }) => Err(ChatError::NotYourTurn(state)),
+            Err(CommitError::Records(e)) => Err(e.into()),
         }
     }
 
@@ -311,8 +279,8 @@ impl ChatService {
                 created_at: outcome.created_at,
                 duplicate: false,
             }),
-            Err(StoreError::Refused { state, .. }) => Err(ChatError::NotYourTurn(state)),
-            Err(e) => Err(e.into()),
+            Err(CommitError::Refused { state }) => Err(ChatError::NotYourTurn(state)),
+            Err(CommitError::Records(e)) => Err(e.into()),
         }
     }
 
@@ -401,7 +369,7 @@ impl ChatService {
             now,
             sealed_body: &sealed,
         };
-        let seq = match self.store.claim_within_capacity(&handover).await? {
+        let seq = match self.records.claim_within_capacity(&handover).await? {
             ClaimOutcome::Claimed { seq } => seq,
             ClaimOutcome::AtCapacity => return Err(ChatError::AtCapacity(capacity)),
             ClaimOutcome::NotWaiting => return Err(ChatError::Conflict),
@@ -488,8 +456,8 @@ impl ChatService {
         let event = self.event(&write, sender, payload);
         match self.queue.submit(write, event).await {
             Ok(_) => self.conversation(&id).await,
-            Err(StoreError::Refused { .. }) => Err(ChatError::Conflict),
-            Err(e) => Err(e.into()),
+            Err(CommitError::Refused { .. }) => Err(ChatError::Conflict),
+            Err(CommitError::Records(e)) => Err(e.into()),
         }
     }
 
@@ -501,7 +469,7 @@ impl ChatService {
         limit: i64,
     ) -> Result<Vec<ChatEvent>, ChatError> {
         let rows = self
-            .store
+            .records
             .events_after(id.as_str(), after.max(0), limit.clamp(1, MAX_PAGE))
             .await?;
         rows.into_iter().map(|row| self.open_event(row)).collect()
@@ -519,7 +487,7 @@ impl ChatService {
             Actor::Staff(s) => format!("agent:{}", s.id),
         };
         let seq = self
-            .store
+            .records
             .mark_read(
                 id.as_str(),
                 &reader,
@@ -555,8 +523,9 @@ impl ChatService {
         );
     }
 
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    /// The name of the API channel the conversation came through, if any.
+    pub async fn channel_name(&self, id: &str) -> Result<Option<String>, ChatError> {
+        Ok(self.records.channel_name_of(id).await?)
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -586,8 +555,8 @@ impl ChatService {
                 created_at: outcome.created_at,
                 duplicate: false,
             }),
-            Err(StoreError::Refused { .. }) => Err(ChatError::Closed),
-            Err(e) => Err(e.into()),
+            Err(CommitError::Refused { .. }) => Err(ChatError::Closed),
+            Err(CommitError::Records(e)) => Err(e.into()),
         }
     }
 
@@ -603,10 +572,9 @@ impl ChatService {
     /// from the committed-event stream (services::live).
     pub async fn relay_foreign_commits(
         self: Arc<Self>,
-        mut commits: tokio::sync::mpsc::Receiver<crate::storage::ForeignCommit>,
+        mut commits: tokio::sync::mpsc::Receiver<ForeignCommit>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        use crate::storage::ForeignCommit;
         loop {
             let commit = tokio::select! {
                 commit = commits.recv() => commit,
@@ -682,9 +650,9 @@ impl ChatService {
         conversation_id: &str,
         seq: i64,
     ) -> Result<Option<ChatEvent>, ChatError> {
-        match self.store.event_at(conversation_id, seq).await {
+        match self.records.event_at(conversation_id, seq).await {
             Ok(row) => Ok(Some(self.open_event(row)?)),
-            Err(StoreError::NotFound) => Ok(None),
+            Err(RepoError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -696,7 +664,7 @@ impl ChatService {
         conversation_id: &str,
         look: i64,
     ) -> Result<Option<MessageText>, ChatError> {
-        for row in self.store.events_after(conversation_id, 0, look).await? {
+        for row in self.records.events_after(conversation_id, 0, look).await? {
             if row.sender_kind != "buyer" {
                 continue;
             }

@@ -18,6 +18,7 @@ use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, MessageBody, MessageText};
 use crate::domain::routing::RouteHints;
 use crate::domain::visitor::{BuyerIdentity, VisitorInputError, page_url};
+use crate::ports::repositories::StaffAccounts;
 use serde::Serialize;
 use std::sync::{Arc, Weak};
 
@@ -108,8 +109,16 @@ pub struct ConversationService {
     bot: Weak<BotService>,
     routing: Arc<RoutingService>,
     visitors: Arc<VisitorService>,
-    /// Invitations (accepting one starts a chat) and product cards.
-    invitations: Option<(Arc<PresenceService>, Arc<Catalogue>)>,
+    invitations: Option<Invitations>,
+}
+
+/// Invitations (accepting one starts a chat, maybe with the inviting agent)
+/// and product cards.
+struct Invitations {
+    presence: Arc<PresenceService>,
+    catalogue: Arc<Catalogue>,
+    /// Whether the inviting agent may still take the chat.
+    staff: Arc<dyn StaffAccounts>,
 }
 
 impl ConversationService {
@@ -129,12 +138,17 @@ impl ConversationService {
     }
 
     /// Chats may start from accepted invitations.
-    pub fn with_invitations(
+    pub fn with_invitations<S: StaffAccounts + 'static>(
         mut self,
         presence: Arc<PresenceService>,
         catalogue: Arc<Catalogue>,
+        staff: Arc<S>,
     ) -> ConversationService {
-        self.invitations = Some((presence, catalogue));
+        self.invitations = Some(Invitations {
+            presence,
+            catalogue,
+            staff,
+        });
         self
     }
 
@@ -157,10 +171,14 @@ impl ConversationService {
     }
 
     pub async fn start(&self, request: StartRequest<'_>) -> Result<Started, ConversationError> {
-        if let (Some(claim), Some((presence, catalogue))) = (request.invitation, &self.invitations)
-        {
+        if let (Some(claim), Some(invitations)) = (request.invitation, &self.invitations) {
             return self
-                .start_invited(request, claim, presence, catalogue)
+                .start_invited(
+                    request,
+                    claim,
+                    &invitations.presence,
+                    &invitations.catalogue,
+                )
                 .await;
         }
         let (visitor, visitor_token) = self
@@ -196,7 +214,7 @@ impl ConversationService {
     /// Attributes a new chat to the visit its page holds; a failure is logged
     /// and the chat goes on (the funnel then misses it).
     async fn attribute(&self, visit_key: &str, visitor_id: &str, conversation_id: &str) {
-        let Some((presence, _)) = &self.invitations else {
+        let Some(Invitations { presence, .. }) = &self.invitations else {
             return;
         };
         if let Err(error) = presence
@@ -273,9 +291,12 @@ impl ConversationService {
         greeting: &str,
     ) -> Result<ConversationView, ConversationError> {
         self.chat.request_agent(visitor, id).await?;
-        let agent = match self.chat.store().staff(agent_id).await {
-            Ok(row) => StaffUser::from_row(row.into()).ok().filter(|a| a.active),
-            Err(_) => None,
+        let agent = match &self.invitations {
+            Some(invitations) => match invitations.staff.account(agent_id).await {
+                Ok(account) => StaffUser::from_row(account).ok().filter(|a| a.active),
+                Err(_) => None,
+            },
+            None => None,
         };
         if let Some(agent) = agent {
             match self.claim(&agent, id).await {
@@ -307,14 +328,9 @@ impl ConversationService {
             .profile(&conversation.visitor_id)
             .await?
             .masked();
-        let channel_name = self
-            .chat
-            .store()
-            .channel_name_of(&conversation.id)
-            .await
-            .map_err(ChatError::from)?;
+        let channel_name = self.chat.channel_name(&conversation.id).await?;
         let visit = match &self.invitations {
-            Some((presence, _)) => presence
+            Some(Invitations { presence, .. }) => presence
                 .chat_visit(&conversation.id, conversation.created_at)
                 .await
                 .unwrap_or_else(|error| {

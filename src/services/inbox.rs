@@ -41,7 +41,7 @@ impl ChatService {
         let mut out = Vec::with_capacity(conversations.len());
         for conversation in conversations {
             let glance = self
-                .store()
+                .records
                 .chat_glance(&conversation.id, &conversation.visitor_id, &reader)
                 .await?;
             let last_message = match glance.last_message {

@@ -204,31 +204,7 @@ impl Store {
     }
 }
 
-/// A chat moving to an agent by hand: a claim (from `waiting`) or a transfer or
-/// take-over (from `with_agent` and its current agent).
-#[derive(Debug, Clone, Copy)]
-pub struct Handover<'a> {
-    pub conversation_id: &'a str,
-    pub from_state: &'a str,
-    pub from_agent: Option<&'a str>,
-    pub agent_id: &'a str,
-    /// Who did it (the claiming agent, the transferring agent, the supervisor).
-    pub sender_id: &'a str,
-    pub now: i64,
-    pub sealed_body: &'a [u8],
-}
-
-/// Why a hand-over did not go through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    Claimed {
-        seq: i64,
-    },
-    /// The agent already holds `max_chats` open chats.
-    AtCapacity,
-    /// The chat is no longer as it was (someone else took it, or it moved on).
-    NotWaiting,
-}
+pub use crate::domain::chat_log::{ClaimOutcome, Handover};
 
 impl Store {
     /// A chat goes to an agent by hand. Under the same presence-row lock as

@@ -25,16 +25,7 @@ pub struct ChannelUserRow {
     pub replies: i32,
 }
 
-/// May an agent reply in this conversation now?
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplySlot {
-    /// Not a channel conversation: no window applies.
-    NoWindow,
-    /// Within the window: one reply counted.
-    Taken,
-    /// Outside the window, or its replies are used up.
-    Closed,
-}
+pub use crate::domain::chat_log::ReplySlot;
 
 const CHANNEL_COLUMNS: &str =
     "id, name, key_hash, reply_limit, reply_window_ms, created_by, created_at";

@@ -6,46 +6,12 @@
 
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
-use crate::domain::conversation::{ConversationState, SpeakGuard};
+use crate::domain::conversation::SpeakGuard;
 use crate::domain::events::{AssignedBy, EventData, NewEvent};
+use crate::ports::repositories::{CommitError, EventCommits};
 use tokio::sync::{mpsc, oneshot};
 
-/// How the conversation row must look for the write to go ahead.
-#[derive(Debug, Clone)]
-pub enum WriteKind {
-    /// Append a message if the speaker may speak now.
-    Append { guard: SpeakGuard },
-    /// Compare-and-set the state and owner: `from`/`from_agent` must still hold.
-    Transition {
-        from: ConversationState,
-        from_agent: Option<String>,
-        to: ConversationState,
-        to_agent: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub struct EventWrite {
-    pub conversation_id: String,
-    pub kind: &'static str,
-    pub sender_kind: &'static str,
-    pub sender_id: Option<String>,
-    pub client_msg_id: Option<String>,
-    pub sealed_body: Vec<u8>,
-    pub created_at: i64,
-    pub write: WriteKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendOutcome {
-    pub seq: i64,
-    pub created_at: i64,
-    /// The client_msg_id was seen before: nothing new was written.
-    pub duplicate: bool,
-    /// The conversation's state and owner after the write.
-    pub state: String,
-    pub agent_id: Option<String>,
-}
+pub use crate::domain::chat_log::{AppendOutcome, EventWrite, WriteKind};
 
 struct Request<P> {
     write: EventWrite,
@@ -270,5 +236,16 @@ impl Store {
             results
         });
         Ok(results)
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: Send + 'static> EventCommits<P> for CommitQueue<P> {
+    async fn submit(&self, write: EventWrite, payload: P) -> Result<AppendOutcome, CommitError> {
+        match CommitQueue::submit(self, write, payload).await {
+            Ok(outcome) => Ok(outcome),
+            Err(StoreError::Refused { state, .. }) => Err(CommitError::Refused { state }),
+            Err(other) => Err(CommitError::Records(other.into())),
+        }
     }
 }

@@ -1,6 +1,10 @@
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
+use crate::domain::chat_log::{ChatGlance, ClaimOutcome, ConversationView, Handover, ReplySlot};
+use crate::domain::conversation::ConversationState;
 use crate::domain::events::{EventData, NewEvent};
+use crate::ports::repositories::{ConversationRecords, RepoError};
+use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConversationRow {
@@ -14,28 +18,28 @@ pub struct ConversationRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StoredEvent {
-    pub conversation_id: String,
-    pub seq: i64,
-    pub kind: String,
-    pub sender_kind: String,
-    pub sender_id: Option<String>,
-    pub client_msg_id: Option<String>,
-    /// Sealed JSON; the service opens it.
-    pub body: Vec<u8>,
-    pub created_at: i64,
-}
+pub use crate::domain::chat_log::{ConversationScope, StoredEvent};
 
-/// Which conversations a staff list shows.
-#[derive(Debug, Clone)]
-pub enum ConversationScope {
-    /// In one state, oldest first (the waiting queue).
-    State(String),
-    /// Owned by one agent and still open.
-    Agent(String),
-    /// Everything not closed, most recently active first (supervision).
-    Open,
+/// Events read straight into the domain type, on either backend.
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for StoredEvent
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(StoredEvent {
+            conversation_id: row.try_get("conversation_id")?,
+            seq: row.try_get("seq")?,
+            kind: row.try_get("kind")?,
+            sender_kind: row.try_get("sender_kind")?,
+            sender_id: row.try_get("sender_id")?,
+            client_msg_id: row.try_get("client_msg_id")?,
+            body: row.try_get("body")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
 }
 
 impl Store {
@@ -142,5 +146,102 @@ impl Store {
             .bind(conversation_id).bind(reader).bind(seq).bind(now).fetch_one(pool).await)
         .map_err(StoreError::from_insert)?;
         Ok(seq.0)
+    }
+}
+
+impl ConversationRow {
+    fn view(self) -> Result<ConversationView, RepoError> {
+        let state = self
+            .state
+            .parse()
+            .map_err(|_| RepoError::Corrupt(format!("conversation state {:?}", self.state)))?;
+        Ok(ConversationView {
+            id: self.id,
+            visitor_id: self.visitor_id,
+            channel: self.channel,
+            state,
+            agent_id: self.agent_id,
+            last_seq: self.last_seq,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[async_trait]
+impl ConversationRecords for Store {
+    async fn insert_conversation(
+        &self,
+        id: &str,
+        visitor_id: &str,
+        channel: &str,
+        state: ConversationState,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(Store::insert_conversation(self, id, visitor_id, channel, state.as_str(), now).await?)
+    }
+
+    async fn conversation(&self, id: &str) -> Result<ConversationView, RepoError> {
+        Store::conversation(self, id).await?.view()
+    }
+
+    async fn conversations(
+        &self,
+        scope: &ConversationScope,
+        limit: i64,
+    ) -> Result<Vec<ConversationView>, RepoError> {
+        let rows = Store::conversations(self, scope, limit).await?;
+        rows.into_iter().map(ConversationRow::view).collect()
+    }
+
+    async fn events_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, RepoError> {
+        Ok(Store::events_after(self, conversation_id, after, limit).await?)
+    }
+
+    async fn event_at(&self, conversation_id: &str, seq: i64) -> Result<StoredEvent, RepoError> {
+        Ok(Store::event_at(self, conversation_id, seq).await?)
+    }
+
+    async fn mark_read(
+        &self,
+        conversation_id: &str,
+        reader: &str,
+        seq: i64,
+        now: i64,
+    ) -> Result<i64, RepoError> {
+        Ok(Store::mark_read(self, conversation_id, reader, seq, now).await?)
+    }
+
+    async fn chat_glance(
+        &self,
+        conversation_id: &str,
+        visitor_id: &str,
+        reader: &str,
+    ) -> Result<ChatGlance, RepoError> {
+        Ok(Store::chat_glance(self, conversation_id, visitor_id, reader).await?)
+    }
+
+    async fn channel_name_of(&self, conversation_id: &str) -> Result<Option<String>, RepoError> {
+        Ok(Store::channel_name_of(self, conversation_id).await?)
+    }
+
+    async fn take_reply_slot(
+        &self,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<ReplySlot, RepoError> {
+        Ok(Store::take_reply_slot(self, conversation_id, now).await?)
+    }
+
+    async fn claim_within_capacity(
+        &self,
+        handover: &Handover<'_>,
+    ) -> Result<ClaimOutcome, RepoError> {
+        Ok(Store::claim_within_capacity(self, handover).await?)
     }
 }

@@ -16,15 +16,7 @@ pub(super) const NOTIFY_SQL: &str = "SELECT pg_notify($1, $2)";
 /// PostgreSQL refuses payloads of 8000 bytes or more.
 const MAX_PAYLOAD: usize = 7900;
 
-/// What another node committed, as this node learns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ForeignCommit {
-    /// An event with this sequence number now exists in the conversation.
-    Event { conversation_id: String, seq: i64 },
-    /// The listening connection was lost and re-made: notifications may have
-    /// been missed, so every open conversation should look again.
-    Resync,
-}
+pub use crate::domain::chat_log::ForeignCommit;
 
 /// The notification payloads for one batch: lines joined up to the size limit.
 pub(super) fn payloads<'a>(

@@ -3,12 +3,7 @@
 
 use super::{Store, StoreError, StoredEvent, on_pool};
 
-#[derive(Debug, Clone)]
-pub struct ChatGlanceRow {
-    pub nickname: Option<String>,
-    pub last_message: Option<StoredEvent>,
-    pub unread: i64,
-}
+pub use crate::domain::chat_log::ChatGlance as ChatGlanceRow;
 
 impl Store {
     pub async fn chat_glance(
