@@ -4,11 +4,10 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Caller;
-use super::extract::{ApiJson, conversation_id};
+use super::extract::{ApiJson, VisibleChat};
 use crate::domain::audit::AuditAction;
 use crate::domain::message::MessageBody;
 use crate::services::blocks::{BlockView, Screened};
-use crate::services::chat::Actor;
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,14 +25,13 @@ pub struct VisitorBlock {
 pub async fn block_visitor(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
+    chat: VisibleChat,
     ApiJson(body): ApiJson<VisitorBlock>,
 ) -> Result<(StatusCode, Json<BlockView>), ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
+    let visitor_id = &chat.conversation.visitor_id;
     let block = state
         .blocks
-        .block_visitor(&staff, &conversation.visitor_id, &body.reason, body.hours)
+        .block_visitor(&staff, visitor_id, &body.reason, body.hours)
         .await?;
     Ok((StatusCode::CREATED, Json(block)))
 }

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller, attachment_id, conversation_id};
+use super::extract::{ApiJson, ApiQuery, Caller, VisibleChat, attachment_id, conversation_id};
 use crate::domain::message::{ClientMsgId, MessageBody, RawMessageBody};
 use crate::services::chat::Ack;
 use crate::services::events::ChatEvent;
@@ -91,20 +91,17 @@ pub async fn read(
 /// The raw body is the file; its Content-Type says what it is.
 pub async fn upload(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    chat: VisibleChat,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let id = conversation_id(&id)?;
-    state.chat.visible(caller.actor(), &id).await?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let stored = state
         .attachments
-        .store(id.as_str(), declared, &body?)
+        .store(chat.id.as_str(), declared, &body?)
         .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
@@ -112,14 +109,12 @@ pub async fn upload(
 /// Served with the stored type, never sniffed, and as a download unless it is an image.
 pub async fn download(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, aid)): Path<(String, String)>,
+    chat: VisibleChat,
+    Path((_, aid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = conversation_id(&id)?;
-    state.chat.visible(caller.actor(), &id).await?;
     let (content_type, bytes) = state
         .attachments
-        .fetch(id.as_str(), &attachment_id(&aid)?)
+        .fetch(chat.id.as_str(), &attachment_id(&aid)?)
         .await?;
     Ok(serve_file(content_type, bytes))
 }

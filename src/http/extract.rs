@@ -4,7 +4,7 @@ use super::error::ApiError;
 use crate::domain::attachment::AttachmentId;
 use crate::domain::conversation::ConversationId;
 use crate::domain::message::ClientMsgId;
-use crate::services::chat::Actor;
+use crate::services::chat::{Actor, ConversationView};
 use crate::services::staff::StaffUser;
 use crate::services::visitors::Visitor;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -126,5 +126,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .cloned()
             .map(Caller::Staff)
             .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+/// The conversation the path's `{id}` names, if the caller may see it (the chat
+/// service's rule: to a buyer another buyer's conversation does not exist;
+/// staff outside their scope are refused). The access check as an extractor,
+/// like the route table's authentication, so a handler that acts on a chat
+/// then makes one call.
+#[derive(Debug, Clone)]
+pub struct VisibleChat {
+    pub id: ConversationId,
+    pub conversation: ConversationView,
+}
+
+impl FromRequestParts<super::AppState> for VisibleChat {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        type Params = axum::extract::Path<std::collections::HashMap<String, String>>;
+        let params = Params::from_request_parts(parts, state).await.ok();
+        let raw = params.as_ref().and_then(|p| p.get("id"));
+        let id = conversation_id(raw.map(String::as_str).unwrap_or_default())?;
+        let conversation = state.chat.visible(caller.actor(), &id).await?;
+        Ok(Self { id, conversation })
     }
 }

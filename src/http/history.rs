@@ -3,10 +3,10 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::conversation_id;
 use super::extract::{ApiJson, ApiQuery, optional_client_msg_id};
+use super::extract::{VisibleChat, conversation_id};
 use crate::domain::commerce::OrderNumber;
-use crate::services::chat::{Ack, Actor};
+use crate::services::chat::Ack;
 use crate::services::history::{HistoryHit, HistoryQuery};
 use crate::services::orders::BuyerOrders;
 use crate::services::portrait::{HandTagView, Portrait};
@@ -75,14 +75,10 @@ pub async fn search(
 /// The chat's buyer's recent orders as cards (only for a verified shop account).
 pub async fn orders(
     State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
+    chat: VisibleChat,
 ) -> Result<Json<BuyerOrders>, ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    Ok(Json(
-        state.orders.for_visitor(&conversation.visitor_id).await?,
-    ))
+    let visitor_id = &chat.conversation.visitor_id;
+    Ok(Json(state.orders.for_visitor(visitor_id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,12 +110,9 @@ pub async fn send_order_card(
 /// with them and the rule tags.
 pub async fn portrait(
     State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
+    chat: VisibleChat,
 ) -> Result<Json<Portrait>, ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    Ok(Json(state.portraits.of(&conversation).await?))
+    Ok(Json(state.portraits.of(&chat.conversation).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,26 +126,20 @@ pub struct TagBody {
 pub async fn add_tag(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
+    chat: VisibleChat,
     ApiJson(body): ApiJson<TagBody>,
 ) -> Result<Json<Vec<HandTagView>>, ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    Ok(Json(
-        state
-            .portraits
-            .tag(&conversation, &body.tag, &staff.id)
-            .await?,
-    ))
+    let tags = state
+        .portraits
+        .tag(&chat.conversation, &body.tag, &staff.id);
+    Ok(Json(tags.await?))
 }
 
 pub async fn remove_tag(
     State(state): State<AppState>,
-    Extension(staff): Extension<StaffUser>,
-    Path((id, tag)): Path<(String, String)>,
+    chat: VisibleChat,
+    Path((_, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
-    state.portraits.untag(&conversation, &tag).await?;
+    state.portraits.untag(&chat.conversation, &tag).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,13 +4,12 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::conversation_id;
+use super::extract::VisibleChat;
 use crate::domain::pii;
 use crate::services::bot::handoff::HandoffPacket;
-use crate::services::chat::Actor;
 use crate::services::staff::StaffUser;
 use crate::services::visitors::VisitorProfile;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde_json::Value;
 
@@ -18,10 +17,8 @@ use serde_json::Value;
 pub async fn reveal(
     State(state): State<AppState>,
     Extension(staff): Extension<StaffUser>,
-    Path(id): Path<String>,
+    VisibleChat { conversation, .. }: VisibleChat,
 ) -> Result<Json<VisitorProfile>, ApiError> {
-    let id = conversation_id(&id)?;
-    let conversation = state.chat.visible(Actor::Staff(&staff), &id).await?;
     if conversation.agent_id.as_deref() != Some(staff.id.as_str()) {
         return Err(ApiError::Refused {
             code: "reveal_not_your_chat",
