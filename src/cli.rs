@@ -237,7 +237,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 defaults,
             )
             .await?;
-            let events = Rollups::new(store.clone(), clock, Arc::new(shop))
+            let events = Rollups::new(Arc::new(store.clone()), clock, Arc::new(shop))
                 .rebuild()
                 .await;
             store.close().await;

@@ -563,7 +563,7 @@ impl Application {
             .await?;
         let analytics = Arc::new(
             crate::services::analytics::AnalyticsService::new(
-                store.clone(),
+                Arc::new(store.clone()),
                 clock.clone(),
                 shop.clone(),
                 chat.clone(),

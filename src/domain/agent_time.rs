@@ -35,6 +35,32 @@ pub fn is_peak(counter: &str) -> bool {
     counter.starts_with("peak_")
 }
 
+/// A change in how many chats an agent holds, made by the event at `position`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadChange {
+    pub position: i64,
+    pub agent_id: String,
+    /// +1: a chat became theirs; -1: it stopped being theirs.
+    pub delta: i64,
+    pub at: i64,
+    /// The shop-local day of `at`.
+    pub day: String,
+}
+
+/// What a report needs to lay agent time over `[from, to)`: the two step
+/// functions as kept, from which each agent's [`Timeline`] is built.
+#[derive(Debug, Clone, Default)]
+pub struct AgentTimeRows {
+    /// Each agent's last presence before `from`: (agent, status).
+    pub statuses_before: Vec<(String, String)>,
+    /// Presence changes in the range: (agent, at, status).
+    pub statuses: Vec<(String, i64, String)>,
+    /// Each agent's chats held when the range begins: (agent, chats).
+    pub chats_before: Vec<(String, i64)>,
+    /// Changes in chats held in the range: (agent, at, delta).
+    pub loads: Vec<(String, i64, i64)>,
+}
+
 /// One agent's time on one shop-local day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AgentDay {

@@ -25,6 +25,7 @@ pub mod message;
 pub mod pii;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
 pub mod rate_window;
+pub mod rollups; // what the analytics subscriber keeps and reports read back
 pub mod routing;
 pub mod saved_report; // custom reports kept to run again (issue 17)
 pub mod sla;

@@ -1011,7 +1011,7 @@ impl From<crate::services::analytics::AnalyticsError> for ApiError {
                 message,
             },
             AnalyticsError::Chat(inner) => inner.into(),
-            AnalyticsError::Store(_) | AnalyticsError::Facts(_) => ApiError::Internal(message),
+            AnalyticsError::Records(_) | AnalyticsError::Facts(_) => ApiError::Internal(message),
         }
     }
 }

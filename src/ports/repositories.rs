@@ -1824,3 +1824,110 @@ pub trait RoutingQueue: Send + Sync {
         decide: Decide<'_>,
     ) -> Result<crate::domain::routing::AssignOutcome, RepoError>;
 }
+
+// ---- analytics ------------------------------------------------------------------
+
+use crate::domain::agent_time::{AgentTimeRows, LoadChange};
+use crate::domain::rollups::{
+    FactsLine, FactsRecord, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
+};
+
+/// The rollup counter changes a conversation's new facts make: daily (kept
+/// apart by source too), hourly, and per topic.
+pub type RollupChanges<'a> = (&'a [RollupDelta], &'a [HourDelta], &'a [TopicDelta]);
+
+/// What the analytics subscriber keeps (each conversation's facts, each
+/// visit's tally, the rollups they move, agents' presence and load) and what
+/// the reports read back, with the few facts of other aggregates a report
+/// names or scopes by. Writes guarded by position: false (nothing written)
+/// when the kept facts or tally already include an event at or after it.
+#[async_trait]
+pub trait AnalyticsRecords: Send + Sync {
+    async fn facts_of(&self, conversation_id: &str) -> Result<Option<FactsRecord>, RepoError>;
+    /// Writes a conversation's new facts, moves its rollup counters and
+    /// records the load changes, in one transaction.
+    async fn save_facts(
+        &self,
+        facts: &FactsRecord,
+        rollups: RollupChanges<'_>,
+        loads: &[LoadChange],
+        now: i64,
+    ) -> Result<bool, RepoError>;
+    /// A visit's tally: (last position folded, JSON of `domain::funnel::VisitTally`).
+    async fn visit_tally(&self, visit_id: &str) -> Result<Option<(i64, String)>, RepoError>;
+    /// Writes a visit's new tally and moves its rollup counters, in one transaction.
+    async fn save_visit_tally(
+        &self,
+        visit_id: &str,
+        position: i64,
+        tally: &str,
+        deltas: &[RollupDelta],
+    ) -> Result<bool, RepoError>;
+    /// Keeps a presence change under its event's position (a second delivery
+    /// adds nothing).
+    async fn keep_presence(
+        &self,
+        position: i64,
+        agent_id: &str,
+        status: &str,
+        at: i64,
+    ) -> Result<(), RepoError>;
+    /// Empties facts and rollups and puts the subscriber's cursor at
+    /// `position` (a rebuild then replays the events up to it).
+    async fn reset_rollups(&self, subscriber: &str, position: i64) -> Result<(), RepoError>;
+    /// Rollup counters of the days `from..=to`, added up over the columns `by`
+    /// leaves out (those come back empty), of one channel and one source ('':
+    /// chats not opened from a visit) when named.
+    async fn rollup_sums(
+        &self,
+        (from, to): (&str, &str),
+        by: RollupGrouping,
+        (channel, source): (Option<&str>, Option<&str>),
+    ) -> Result<Vec<RollupRow>, RepoError>;
+    /// The queue waits of the chats started on `from..=to` that an agent took.
+    async fn queue_wait_rows(&self, from: &str, to: &str) -> Result<Vec<WaitRow>, RepoError>;
+    /// Conversations started on `from..=to` after `after` (day, id) in that
+    /// order, at most `limit`, narrowed by channel, agent and source when named.
+    async fn facts_page(
+        &self,
+        (from, to): (&str, &str),
+        after: (&str, &str),
+        (channel, agent_id, source): (Option<&str>, Option<&str>, Option<&str>),
+        limit: i64,
+    ) -> Result<Vec<FactsLine>, RepoError>;
+    /// Presence and chats held around `[from, to)`; `from_day` is the
+    /// shop-local day that starts at `from`.
+    async fn agent_time(
+        &self,
+        from: i64,
+        to: i64,
+        from_day: &str,
+    ) -> Result<AgentTimeRows, RepoError>;
+    /// Every staff member's chat limit (the load's denominator).
+    async fn chat_limits(&self) -> Result<Vec<(String, i64)>, RepoError>;
+    /// (id, display name) of every staff account.
+    async fn staff_names(&self) -> Result<Vec<(String, String)>, RepoError>;
+    /// (group id, group name, agent id) of every skill group membership.
+    async fn group_memberships(&self) -> Result<Vec<(String, String, String)>, RepoError>;
+    /// (agent, sum of totals, reviews scored) of the quality reviews of
+    /// conversations on the days `from..=to`.
+    async fn qa_totals(&self, from: &str, to: &str) -> Result<Vec<(String, i64, i64)>, RepoError>;
+    /// The reason written in a hand-off packet.
+    async fn handoff_reason(&self, packet_id: &str) -> Result<Option<String>, RepoError>;
+}
+
+/// Buyers' ratings (CSAT) of their finished conversations: one each.
+#[async_trait]
+pub trait CsatRatings: Send + Sync {
+    async fn is_rated(&self, conversation_id: &str) -> Result<bool, RepoError>;
+    /// Keeps a rating with its event; `AlreadyExists` when the conversation
+    /// has one.
+    async fn rate(
+        &self,
+        conversation_id: &str,
+        stars: u8,
+        tags_json: &str,
+        comment: Option<&str>,
+        rated: &crate::domain::events::NewEvent,
+    ) -> Result<(), RepoError>;
+}

@@ -2,7 +2,7 @@
 //! daily rollups, the rebuild, CSAT ratings, and the reports (scoped to what
 //! the caller may see). Metric definitions live in domain::analytics only.
 
-use crate::domain::agent_time::{self, Timeline};
+use crate::domain::agent_time::{self, LoadChange, Timeline};
 use crate::domain::analytics::{
     BUYER_REQUEST, Contribution, CsatRating, DayRange, Dimension, Facts, Formula, METRICS,
     MetricDef, Period, ReportInputError, RollupKey, TopicContribution, TopicKind, Totals,
@@ -12,17 +12,17 @@ use crate::domain::catalogue::Sku;
 use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::funnel::{self, CampaignRow, FunnelDay, FunnelRow, VisitTally};
+use crate::domain::rollups::{
+    FactsRecord, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
+};
 use crate::domain::staff::Role;
+use crate::ports::repositories::{AnalyticsRecords, CsatRatings, EventStream, RepoError};
 use crate::ports::{Clock, Commerce};
 use crate::services::chat::{Actor, ChatError, ChatService};
 use crate::services::shop::ShopService;
 use crate::services::staff::StaffUser;
 use crate::services::subscribers::Subscriber;
 use crate::services::visitors::Visitor;
-use crate::storage::{
-    FactsRow, HourDelta, LoadChange, RollupDelta, RollupGrouping, RollupRow, Store, StoreError,
-    TopicDelta, WaitRow,
-};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub enum AnalyticsError {
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error("store: {0}")]
-    Store(#[from] StoreError),
+    Records(#[from] RepoError),
     #[error("unreadable facts: {0}")]
     Facts(#[from] serde_json::Error),
 }
@@ -142,7 +142,8 @@ pub struct CsatState {
 }
 
 pub struct AnalyticsService {
-    store: Store,
+    records: Arc<dyn AnalyticsRecords>,
+    ratings: Arc<dyn CsatRatings>,
     clock: Arc<dyn Clock>,
     rollups: Rollups,
     chat: Arc<ChatService>,
@@ -167,7 +168,9 @@ pub struct FunnelReport {
 /// Folds events into facts and rollups (the subscriber's work, and the
 /// rebuild's, which needs no chat service).
 pub struct Rollups {
-    store: Store,
+    records: Arc<dyn AnalyticsRecords>,
+    /// The outbox a rebuild replays.
+    events: Arc<dyn EventStream>,
     clock: Arc<dyn Clock>,
     shop: Arc<ShopService>,
 }
@@ -179,15 +182,19 @@ struct Selected {
 }
 
 impl AnalyticsService {
-    pub fn new(
-        store: Store,
+    pub fn new<R>(
+        records: Arc<R>,
         clock: Arc<dyn Clock>,
         shop: Arc<ShopService>,
         chat: Arc<ChatService>,
-    ) -> AnalyticsService {
+    ) -> AnalyticsService
+    where
+        R: AnalyticsRecords + CsatRatings + EventStream + 'static,
+    {
         AnalyticsService {
-            rollups: Rollups::new(store.clone(), clock.clone(), shop),
-            store,
+            rollups: Rollups::new(records.clone(), clock.clone(), shop),
+            ratings: records.clone(),
+            records,
             clock,
             chat,
             commerce: None,
@@ -227,7 +234,7 @@ impl AnalyticsService {
         id: &ConversationId,
     ) -> Result<CsatState, AnalyticsError> {
         let view = self.chat.visible(Actor::Buyer(visitor), id).await?;
-        let rated = self.store.has_csat(id.as_str()).await?;
+        let rated = self.ratings.is_rated(id.as_str()).await?;
         let finished = matches!(
             view.state,
             ConversationState::Resolved | ConversationState::Closed
@@ -259,8 +266,8 @@ impl AnalyticsService {
         };
         let tags = serde_json::to_string(&rating.tags)?;
         match self
-            .store
-            .insert_csat(
+            .ratings
+            .rate(
                 id.as_str(),
                 rating.stars,
                 &tags,
@@ -269,7 +276,7 @@ impl AnalyticsService {
             )
             .await
         {
-            Err(StoreError::AlreadyExists) => Err(AnalyticsError::NotRatable),
+            Err(RepoError::AlreadyExists) => Err(AnalyticsError::NotRatable),
             other => Ok(other?),
         }
     }
@@ -302,7 +309,8 @@ impl AnalyticsService {
         };
         let selected = self.select(&range, &scope, &filters, by, &metrics).await?;
         let totals = totals_of(&selected, |_| true);
-        let names: HashMap<String, String> = self.store.staff_names().await?.into_iter().collect();
+        let names: HashMap<String, String> =
+            self.records.staff_names().await?.into_iter().collect();
         let mut agents: Vec<&str> = selected
             .rows
             .iter()
@@ -351,7 +359,7 @@ impl AnalyticsService {
     /// reviews of conversations started in the range.
     async fn qa_scores(&self, range: &DayRange) -> Result<HashMap<String, f64>, AnalyticsError> {
         let totals = self
-            .store
+            .records
             .qa_totals(&range.from.to_string(), &range.to.to_string())
             .await?;
         Ok(totals
@@ -531,7 +539,7 @@ impl AnalyticsService {
             }
             Dimension::Agent => {
                 let names: HashMap<String, String> =
-                    self.store.staff_names().await?.into_iter().collect();
+                    self.records.staff_names().await?.into_iter().collect();
                 for r in &selected.rows {
                     let label = match names.get(&r.2) {
                         Some(name) => name.clone(),
@@ -544,7 +552,7 @@ impl AnalyticsService {
             }
             Dimension::Group => {
                 let present: HashSet<&str> = selected.rows.iter().map(|r| r.2.as_str()).collect();
-                for (group, name, agent) in self.store.group_memberships().await? {
+                for (group, name, agent) in self.records.group_memberships().await? {
                     if present.contains(agent.as_str()) {
                         keys.entry(group)
                             .or_insert((name, HashSet::new()))
@@ -581,8 +589,8 @@ impl AnalyticsService {
         let mut sums: BTreeMap<String, i64> = BTreeMap::new();
         let mut days: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for (day, _, _, _, counter, value) in self
-            .store
-            .analytics_sums(&from, &to, by_day, (None, None))
+            .records
+            .rollup_sums((&from, &to), by_day, (None, None))
             .await?
         {
             if funnel::is_funnel_counter(&counter) {
@@ -607,7 +615,7 @@ impl AnalyticsService {
                 unassigned: false,
             },
             Role::Supervisor => {
-                let memberships = self.store.group_memberships().await?;
+                let memberships = self.records.group_memberships().await?;
                 let mine: HashSet<&str> = memberships
                     .iter()
                     .filter(|(_, _, a)| *a == staff.id)
@@ -642,7 +650,7 @@ impl AnalyticsService {
             return Ok(None);
         };
         Ok(Some(
-            self.store
+            self.records
                 .group_memberships()
                 .await?
                 .into_iter()
@@ -673,10 +681,9 @@ impl AnalyticsService {
                 && group.as_ref().is_none_or(|g| g.contains(agent))
         };
         let mut rows: Vec<RollupRow> = self
-            .store
-            .analytics_sums(
-                &from,
-                &to,
+            .records
+            .rollup_sums(
+                (&from, &to),
                 by,
                 (filters.channel.as_deref(), filters.source.as_deref()),
             )
@@ -695,8 +702,8 @@ impl AnalyticsService {
         }
         let waits = match needs_waits(metrics) {
             true => self
-                .store
-                .analytics_queue_waits(&from, &to)
+                .records
+                .queue_wait_rows(&from, &to)
                 .await?
                 .into_iter()
                 .filter(|w| keep(&w.1, &w.2, &w.3))
@@ -723,8 +730,8 @@ impl AnalyticsService {
             return Ok(Vec::new());
         }
         let found = self
-            .store
-            .agent_time_rows(from, to, &range.from.to_string())
+            .records
+            .agent_time(from, to, &range.from.to_string())
             .await?;
         let mut timelines: BTreeMap<String, Timeline> = BTreeMap::new();
         for (agent, status) in found.statuses_before {
@@ -743,7 +750,7 @@ impl AnalyticsService {
         for (agent, at, delta) in found.loads {
             timelines.entry(agent).or_default().loads.push((at, delta));
         }
-        let limits: HashMap<String, i64> = self.store.chat_limits().await?.into_iter().collect();
+        let limits: HashMap<String, i64> = self.records.chat_limits().await?.into_iter().collect();
         let mut totals: BTreeMap<(String, String, &'static str), i64> = BTreeMap::new();
         for (agent, mut timeline) in timelines.into_iter().filter(|(a, _)| admit(a)) {
             if timeline.status_at_start.is_empty() {
@@ -786,8 +793,16 @@ impl AnalyticsService {
 }
 
 impl Rollups {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, shop: Arc<ShopService>) -> Rollups {
-        Rollups { store, clock, shop }
+    pub fn new<R>(records: Arc<R>, clock: Arc<dyn Clock>, shop: Arc<ShopService>) -> Rollups
+    where
+        R: AnalyticsRecords + EventStream + 'static,
+    {
+        Rollups {
+            events: records.clone(),
+            records,
+            clock,
+            shop,
+        }
     }
 
     /// Folds one event into its conversation's facts and moves the rollups by
@@ -795,8 +810,8 @@ impl Rollups {
     /// position changes nothing.
     pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
         if let EventData::PresenceChanged { agent_id, status } = &event.data {
-            self.store
-                .record_presence(event.position, agent_id, status, event.created_at)
+            self.records
+                .keep_presence(event.position, agent_id, status, event.created_at)
                 .await?;
             return Ok(());
         }
@@ -811,7 +826,7 @@ impl Rollups {
         if !counts(&event.data) {
             return Ok(());
         }
-        let stored = self.store.analytics_facts(conversation_id).await?;
+        let stored = self.records.facts_of(conversation_id).await?;
         if stored
             .as_ref()
             .is_some_and(|r| event.position <= r.last_position)
@@ -838,7 +853,7 @@ impl Rollups {
         let reason = match &event.data {
             EventData::HandedOff {
                 packet_id: Some(id),
-            } => self.store.packet_reason(id).await?,
+            } => self.records.handoff_reason(id).await?,
             _ => None,
         };
         let offset = self.shop.current().await.utc_offset_minutes;
@@ -862,7 +877,7 @@ impl Rollups {
         let after = contribution(&facts);
         let hourly = hour_deltas(hourly_before, hourly_contribution(&facts));
         let topics = topic_deltas(topics_before, topic_contribution(&facts));
-        let row = FactsRow {
+        let row = FactsRecord {
             conversation_id: conversation_id.to_owned(),
             day: after.0.day.clone(),
             channel: after.0.channel.clone(),
@@ -873,8 +888,8 @@ impl Rollups {
             first_buyer_at: facts.first_buyer_at,
             facts: serde_json::to_string(&facts)?,
         };
-        self.store
-            .save_analytics(
+        self.records
+            .save_facts(
                 &row,
                 (&deltas(before, after), &hourly, &topics),
                 &loads,
@@ -888,7 +903,7 @@ impl Rollups {
     /// rollup counters (on the day the visit started) by the difference;
     /// idempotent like `fold`.
     async fn fold_visit(&self, event: &DomainEvent, visit_id: &str) -> Result<(), AnalyticsError> {
-        let stored = self.store.analytics_visit(visit_id).await?;
+        let stored = self.records.visit_tally(visit_id).await?;
         if stored
             .as_ref()
             .is_some_and(|(position, _)| event.position <= *position)
@@ -907,8 +922,8 @@ impl Rollups {
         let offset = self.shop.current().await.utc_offset_minutes;
         tally.apply(&event.data, &local_day(started_at, offset));
         let after = tally.contribution();
-        self.store
-            .save_visit_analytics(
+        self.records
+            .save_visit_tally(
                 visit_id,
                 event.position,
                 &serde_json::to_string(&tally)?,
@@ -920,11 +935,11 @@ impl Rollups {
 
     /// Rebuilds every fact and rollup from the outbox. Returns the events read.
     pub async fn rebuild(&self) -> Result<usize, AnalyticsError> {
-        let head = self.store.outbox_head().await?;
-        self.store.reset_analytics(SUBSCRIBER, head).await?;
+        let head = self.events.head().await?;
+        self.records.reset_rollups(SUBSCRIBER, head).await?;
         let (mut position, mut read) = (0, 0);
         while position < head {
-            let batch = self.store.outbox_after(position, 512).await?;
+            let batch = self.events.after(position, 512).await?;
             let Some(last) = batch.last().map(|e| e.position) else {
                 break;
             };
@@ -1238,7 +1253,7 @@ const DRILL_PAGE: i64 = 1000;
 /// chats streams with flat memory: what the caller may see of the
 /// conversations started on a range of days, one CSV line each.
 pub struct DrillDown {
-    store: Store,
+    records: Arc<dyn AnalyticsRecords>,
     scope: Scope,
     group: Option<HashSet<String>>,
     names: HashMap<String, String>,
@@ -1267,10 +1282,10 @@ impl AnalyticsService {
         }
         let group = self.group_members(&filters).await?;
         Ok(DrillDown {
-            store: self.store.clone(),
+            records: self.records.clone(),
             scope,
             group,
-            names: self.store.staff_names().await?.into_iter().collect(),
+            names: self.records.staff_names().await?.into_iter().collect(),
             from: range.from.to_string(),
             to: range.to.to_string(),
             filters,
@@ -1297,8 +1312,8 @@ impl DrillDown {
         }
         while !self.done && out.is_empty() {
             let page = self
-                .store
-                .analytics_facts_page(
+                .records
+                .facts_page(
                     (&self.from, &self.to),
                     (&self.after.0, &self.after.1),
                     (

@@ -2,115 +2,21 @@
 
 use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
-use crate::domain::analytics::TopicKind;
+pub use crate::domain::agent_time::{AgentTimeRows, LoadChange};
 use crate::domain::events::NewEvent;
+use crate::domain::rollups::FactsLine;
+pub use crate::domain::rollups::{
+    FactsRecord as FactsRow, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
+};
+use crate::ports::repositories::{AnalyticsRecords, CsatRatings, RepoError, RollupChanges};
 
-/// One conversation's facts as stored.
-#[derive(Debug, Clone)]
-pub struct FactsRow {
-    pub conversation_id: String,
-    pub day: String,
-    pub channel: String,
-    pub agent_id: String,
-    /// How the buyer came (`domain::presence::Source`); '' when not from a visit.
-    pub source: String,
-    pub queue_wait_ms: Option<i64>,
-    pub last_position: i64,
-    /// The buyer's first message (conversion counts from it), kept in a column
-    /// so the sweeper finds recent questions by index.
-    pub first_buyer_at: Option<i64>,
-    /// JSON of `domain::analytics::Facts`.
-    pub facts: String,
-}
-
-/// A change to one rollup counter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RollupDelta {
-    pub day: String,
-    pub channel: String,
-    pub agent_id: String,
-    pub source: String,
-    pub counter: String,
-    pub delta: i64,
-}
-
-/// A change to one counter of the hourly rollups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HourDelta {
-    pub day: String,
-    pub channel: String,
-    pub agent_id: String,
-    /// The shop-local hour the conversation started, "00".."23".
-    pub hour: String,
-    pub counter: String,
-    pub delta: i64,
-}
-
-/// A change to one counter of the topic rollups (`analytics_topics`:
-/// shop-wide, per day).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicDelta {
-    pub day: String,
-    /// `domain::analytics::TopicKind::as_str`: intent, category or product.
-    pub kind: &'static str,
-    /// The chat's intent, category or product; '' while not known.
-    pub topic: String,
-    pub counter: String,
-    pub delta: i64,
-}
+// The facts, deltas and rows are domain types (`domain::rollups`,
+// `domain::agent_time`). A `RollupRow`'s split is the source
+// (`analytics_daily_source`), the hour (`analytics_hourly`), the topic of one
+// kind (`analytics_topics`) or empty (`analytics_daily`).
 
 /// A topic rollup counter of a seeded data set: (day, kind, topic, counter, value).
 pub type TopicRow = (String, &'static str, String, String, i64);
-
-/// A change in how many chats an agent holds, made by the event at `position`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadChange {
-    pub position: i64,
-    pub agent_id: String,
-    /// +1: a chat became theirs; -1: it stopped being theirs.
-    pub delta: i64,
-    pub at: i64,
-    /// The shop-local day of `at`.
-    pub day: String,
-}
-
-/// What a report needs to lay agent time over `[from, to)`.
-#[derive(Debug, Clone, Default)]
-pub struct AgentTimeRows {
-    /// Each agent's last presence before `from`: (agent, status).
-    pub statuses_before: Vec<(String, String)>,
-    /// Presence changes in the range: (agent, at, status).
-    pub statuses: Vec<(String, i64, String)>,
-    /// Each agent's chats held when the range begins: (agent, chats).
-    pub chats_before: Vec<(String, i64)>,
-    /// Changes in chats held in the range: (agent, at, delta).
-    pub loads: Vec<(String, i64, i64)>,
-}
-
-/// A rollup counter as read back: (day, channel, agent, split, counter, value),
-/// where the split is the column the table read keeps apart beyond day,
-/// channel and agent: the source (`analytics_daily_source`), the hour
-/// (`analytics_hourly`), the topic of one kind (`analytics_topics`), or empty
-/// (`analytics_daily`).
-pub type RollupRow = (String, String, String, String, String, i64);
-
-/// A conversation's queue wait as read back: (day, channel, agent, source, wait).
-pub type WaitRow = (String, String, String, String, i64);
-
-/// Which columns of the rollups a report keeps apart; the others are summed
-/// over in the database.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RollupGrouping {
-    pub day: bool,
-    pub channel: bool,
-    pub agent: bool,
-    pub source: bool,
-    /// Read the hourly rollups, the hour kept apart (a report by hour).
-    pub hour: bool,
-    /// Read the topic rollups of this kind, the topic kept apart (a report by
-    /// intent, category or product).
-    pub topic: Option<TopicKind>,
-}
 
 impl RollupGrouping {
     /// The query: only fixed column names go into the text, the values are bound.
@@ -691,6 +597,127 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AnalyticsRecords for Store {
+    async fn facts_of(&self, conversation_id: &str) -> Result<Option<FactsRow>, RepoError> {
+        Ok(self.analytics_facts(conversation_id).await?)
+    }
+
+    async fn save_facts(
+        &self,
+        facts: &FactsRow,
+        rollups: RollupChanges<'_>,
+        loads: &[LoadChange],
+        now: i64,
+    ) -> Result<bool, RepoError> {
+        Ok(self.save_analytics(facts, rollups, loads, now).await?)
+    }
+
+    async fn visit_tally(&self, visit_id: &str) -> Result<Option<(i64, String)>, RepoError> {
+        Ok(self.analytics_visit(visit_id).await?)
+    }
+
+    async fn save_visit_tally(
+        &self,
+        visit_id: &str,
+        position: i64,
+        tally: &str,
+        deltas: &[RollupDelta],
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .save_visit_analytics(visit_id, position, tally, deltas)
+            .await?)
+    }
+
+    async fn keep_presence(
+        &self,
+        position: i64,
+        agent_id: &str,
+        status: &str,
+        at: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.record_presence(position, agent_id, status, at).await?)
+    }
+
+    async fn reset_rollups(&self, subscriber: &str, position: i64) -> Result<(), RepoError> {
+        Ok(self.reset_analytics(subscriber, position).await?)
+    }
+
+    async fn rollup_sums(
+        &self,
+        (from, to): (&str, &str),
+        by: RollupGrouping,
+        narrowed: (Option<&str>, Option<&str>),
+    ) -> Result<Vec<RollupRow>, RepoError> {
+        Ok(self.analytics_sums(from, to, by, narrowed).await?)
+    }
+
+    async fn queue_wait_rows(&self, from: &str, to: &str) -> Result<Vec<WaitRow>, RepoError> {
+        Ok(self.analytics_queue_waits(from, to).await?)
+    }
+
+    async fn facts_page(
+        &self,
+        range: (&str, &str),
+        after: (&str, &str),
+        narrowed: (Option<&str>, Option<&str>, Option<&str>),
+        limit: i64,
+    ) -> Result<Vec<FactsLine>, RepoError> {
+        Ok(self
+            .analytics_facts_page(range, after, narrowed, limit)
+            .await?)
+    }
+
+    async fn agent_time(
+        &self,
+        from: i64,
+        to: i64,
+        from_day: &str,
+    ) -> Result<AgentTimeRows, RepoError> {
+        Ok(self.agent_time_rows(from, to, from_day).await?)
+    }
+
+    async fn chat_limits(&self) -> Result<Vec<(String, i64)>, RepoError> {
+        Ok(Store::chat_limits(self).await?)
+    }
+
+    async fn staff_names(&self) -> Result<Vec<(String, String)>, RepoError> {
+        Ok(Store::staff_names(self).await?)
+    }
+
+    async fn group_memberships(&self) -> Result<Vec<(String, String, String)>, RepoError> {
+        Ok(Store::group_memberships(self).await?)
+    }
+
+    async fn qa_totals(&self, from: &str, to: &str) -> Result<Vec<(String, i64, i64)>, RepoError> {
+        Ok(Store::qa_totals(self, from, to).await?)
+    }
+
+    async fn handoff_reason(&self, packet_id: &str) -> Result<Option<String>, RepoError> {
+        Ok(self.packet_reason(packet_id).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl CsatRatings for Store {
+    async fn is_rated(&self, conversation_id: &str) -> Result<bool, RepoError> {
+        Ok(self.has_csat(conversation_id).await?)
+    }
+
+    async fn rate(
+        &self,
+        conversation_id: &str,
+        stars: u8,
+        tags_json: &str,
+        comment: Option<&str>,
+        rated: &NewEvent,
+    ) -> Result<(), RepoError> {
+        Ok(self
+            .insert_csat(conversation_id, stars, tags_json, comment, rated)
+            .await?)
     }
 }
 

@@ -693,8 +693,11 @@ async fn the_daily_report_of_a_scripted_day_equals_the_hand_computed_numbers() {
 
     // A rebuild from the outbox gives the same report.
     let shop = day.app.state.shop.clone();
-    let rollups =
-        xiaoer::services::analytics::Rollups::new(store.clone(), day.app.state.clock.clone(), shop);
+    let rollups = xiaoer::services::analytics::Rollups::new(
+        Arc::new(store.clone()),
+        day.app.state.clock.clone(),
+        shop,
+    );
     assert!(rollups.rebuild().await.unwrap() > 0);
     let rebuilt: Value = day.summary(&admin, "").await.json().await.unwrap();
     assert_eq!(
