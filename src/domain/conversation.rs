@@ -177,6 +177,21 @@ pub enum SpeakGuard {
     Any,
 }
 
+/// One event of a conversation as stored: its body sealed to the conversation,
+/// for the chat service to open.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub conversation_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub sender_kind: String,
+    pub sender_id: Option<String>,
+    pub client_msg_id: Option<String>,
+    /// Sealed JSON; the service opens it.
+    pub body: Vec<u8>,
+    pub created_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::ConversationState::*;

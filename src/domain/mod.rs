@@ -23,6 +23,7 @@ pub mod lockout;
 pub mod message;
 pub mod pii;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
+pub mod privacy; // data protection: retention, erasure, export paging
 pub mod rate_window;
 pub mod routing;
 pub mod saved_report; // custom reports kept to run again (issue 17)

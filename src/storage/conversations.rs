@@ -2,6 +2,8 @@ use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
 use crate::domain::events::{EventData, NewEvent};
 
+pub use crate::domain::conversation::StoredEvent;
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConversationRow {
     pub id: String,
@@ -14,17 +16,31 @@ pub struct ConversationRow {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct StoredEvent {
-    pub conversation_id: String,
-    pub seq: i64,
-    pub kind: String,
-    pub sender_kind: String,
-    pub sender_id: Option<String>,
-    pub client_msg_id: Option<String>,
-    /// Sealed JSON; the service opens it.
-    pub body: Vec<u8>,
-    pub created_at: i64,
+/// The columns of a [`StoredEvent`] in field order, as every SELECT of one names them.
+pub(super) type EventColumns = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Vec<u8>,
+    i64,
+);
+
+pub(super) fn stored_event(
+    (conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at): EventColumns,
+) -> StoredEvent {
+    StoredEvent {
+        conversation_id,
+        seq,
+        kind,
+        sender_kind,
+        sender_id,
+        client_msg_id,
+        body,
+        created_at,
+    }
 }
 
 /// Which conversations a staff list shows.
@@ -120,9 +136,9 @@ impl Store {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
                    FROM events WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3";
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, StoredEvent>(sql)
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, EventColumns>(sql)
             .bind(conversation_id).bind(after).bind(limit).fetch_all(pool).await?);
-        Ok(rows)
+        Ok(rows.into_iter().map(stored_event).collect())
     }
 
     /// Read receipts only move forward.

@@ -117,9 +117,10 @@ impl Store {
     ) -> Result<super::StoredEvent, StoreError> {
         let sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
                    FROM events WHERE conversation_id = $1 AND seq = $2";
-        let row = on_pool!(self, pool => sqlx::query_as::<_, super::StoredEvent>(sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, super::conversations::EventColumns>(sql)
             .bind(conversation_id).bind(seq).fetch_optional(pool).await?);
-        row.ok_or(StoreError::NotFound)
+        row.map(super::conversations::stored_event)
+            .ok_or(StoreError::NotFound)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a chat list shows of each conversation: the buyer's name, the last
 //! message and how many buyer messages a reader has not read.
 
+use super::conversations::{EventColumns, stored_event};
 use super::{Store, StoreError, StoredEvent, on_pool};
 
 #[derive(Debug, Clone)]
@@ -26,8 +27,9 @@ impl Store {
         )?;
         let last_sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
                         FROM events WHERE conversation_id = $1 AND kind = 'message' ORDER BY seq DESC LIMIT 1";
-        let last_message = on_pool!(self, pool => sqlx::query_as::<_, StoredEvent>(last_sql)
-            .bind(conversation_id).fetch_optional(pool).await?);
+        let last_message = on_pool!(self, pool => sqlx::query_as::<_, EventColumns>(last_sql)
+            .bind(conversation_id).fetch_optional(pool).await?)
+        .map(stored_event);
         let unread_sql = "SELECT COUNT(*) FROM events WHERE conversation_id = $1 AND kind = 'message' \
                           AND sender_kind = 'buyer' AND seq > COALESCE((SELECT seq FROM read_markers \
                           WHERE conversation_id = $1 AND reader = $2), 0)";
