@@ -650,7 +650,7 @@ impl Application {
         ));
         tokio::spawn(qa_sampler.run(shutdown_rx.clone()));
         let privacy = Arc::new(PrivacyService::new(
-            store.clone(),
+            Arc::new(store.clone()),
             cipher.clone(),
             clock.clone(),
             chat.clone(),

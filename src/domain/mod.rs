@@ -24,6 +24,7 @@ pub mod lockout;
 pub mod message;
 pub mod pii;
 pub mod portrait; // the buyer profile beside a chat (issue 18)
+pub mod privacy; // data protection: retention, erasure, export paging
 pub mod rate_window;
 pub mod rollups; // what the analytics subscriber keeps and reports read back
 pub mod routing;

@@ -892,7 +892,7 @@ impl From<crate::services::privacy::PrivacyError> for ApiError {
             },
             PrivacyError::NoQuery => ApiError::bad_request("buyer_query_missing", message),
             PrivacyError::BadRetention => ApiError::bad_request("invalid_retention", message),
-            PrivacyError::Corrupt(_) | PrivacyError::Store(_) => ApiError::Internal(message),
+            PrivacyError::Corrupt(_) | PrivacyError::Records(_) => ApiError::Internal(message),
         }
     }
 }

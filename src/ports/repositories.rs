@@ -1458,7 +1458,7 @@ pub trait SealedValues: Send + Sync {
 
 // ---- the history index --------------------------------------------------------
 
-/// A conversation a history search found.
+/// A conversation as a list shows it: a history search's hits, a buyer's export.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoundConversation {
     pub id: String,
@@ -1930,4 +1930,104 @@ pub trait CsatRatings: Send + Sync {
         comment: Option<&str>,
         rated: &crate::domain::events::NewEvent,
     ) -> Result<(), RepoError>;
+}
+
+// ---- data protection (privacy) ----
+
+/// Everything stored about one buyer, as data protection finds, exports and
+/// erases it. The export reads page by page (keyset positions of
+/// `domain::privacy`), so a long history is never held at once; sealed values
+/// come back opened, but message and note bodies stay sealed for the chat
+/// service to open.
+#[async_trait]
+pub trait BuyerData: Send + Sync {
+    /// The visitors bound to a shop account (found by its blind index), not erased.
+    async fn of_account(&self, account: &str) -> Result<Vec<String>, RepoError>;
+    /// When the buyer was first seen; `NotFound` for an unknown visitor.
+    async fn first_seen(&self, visitor_id: &str) -> Result<i64, RepoError>;
+    /// The ids of all the buyer's conversations.
+    async fn conversation_ids(&self, visitor_id: &str) -> Result<Vec<String>, RepoError>;
+    /// The buyer's conversations after `after`, by creation time then id.
+    async fn conversations_page(
+        &self,
+        visitor_id: &str,
+        after: &crate::domain::privacy::After,
+        limit: i64,
+    ) -> Result<Vec<FoundConversation>, RepoError>;
+    /// A conversation's messages and notes with `seq > after_seq`, in order.
+    async fn events_page(
+        &self,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, RepoError>;
+    /// The buyer's unanswered questions after `after`.
+    async fn unanswered_page(
+        &self,
+        visitor_id: &str,
+        after: &crate::domain::privacy::After,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::bot_session::UnansweredQuestion>, RepoError>;
+    /// The attachments of the buyer's conversations after `after` (upload
+    /// time, then attachment id and conversation id joined by a NUL).
+    async fn attachments_page(
+        &self,
+        visitor_id: &str,
+        after: &crate::domain::privacy::After,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::privacy::ExportAttachment>, RepoError>;
+    /// The buyer's tickets after `after`.
+    async fn tickets_page(
+        &self,
+        visitor_id: &str,
+        after: &crate::domain::privacy::After,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::tickets::Ticket>, RepoError>;
+    /// The shop visits linked to the buyer after `after`.
+    async fn visits_page(
+        &self,
+        visitor_id: &str,
+        after: &crate::domain::privacy::After,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::presence::VisitRecord>, RepoError>;
+    /// Erases a buyer in one write: their personal data and token, the bodies
+    /// of their conversations (replaced by `bodies`), what the bot and staff
+    /// kept of them, their visits and ticket texts and the attachments only
+    /// they linked. Conversations stay, anonymous, for statistics. Returns the
+    /// attachment ids whose files the caller removes; `NotFound` for an
+    /// unknown visitor.
+    async fn erase(
+        &self,
+        visitor_id: &str,
+        bodies: &[crate::domain::privacy::ErasedBodies],
+        new_token_hash: &[u8],
+        now: i64,
+    ) -> Result<Vec<String>, RepoError>;
+}
+
+/// The shop's data-protection policy and the purges it orders: bodies and
+/// attachments past the retention period, and rate-limit state past its use.
+#[async_trait]
+pub trait DataProtection: Send + Sync {
+    /// The policy kept; the default (keep everything) before one is set.
+    async fn policy(&self) -> Result<crate::domain::privacy::ProtectionPolicy, RepoError>;
+    async fn put_policy(
+        &self,
+        policy: &crate::domain::privacy::ProtectionPolicy,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError>;
+    /// Conversations with message or note bodies older than `before` not yet
+    /// purged (at most `limit`).
+    async fn to_purge(&self, before: i64, limit: i64) -> Result<Vec<String>, RepoError>;
+    /// Replaces the bodies older than `before` in these conversations and drops
+    /// attachments uploaded before it, in one write; returns the attachment ids dropped.
+    async fn purge(
+        &self,
+        bodies: &[crate::domain::privacy::ErasedBodies],
+        before: i64,
+    ) -> Result<Vec<String>, RepoError>;
+    /// Drops rate-limit windows that no longer count and sign-in failures past
+    /// their forgetting; returns the rows dropped.
+    async fn forget_rate_state(&self, now: i64) -> Result<u64, RepoError>;
 }

@@ -3,18 +3,20 @@
 //! retention policy says.
 
 use crate::crypto::{Cipher, Token};
+use crate::domain::bot_session::UnansweredQuestion;
 use crate::domain::message::{MessageBody, MessageText};
+use crate::domain::presence::VisitRecord;
+use crate::domain::privacy::{After, ErasedBodies, ExportAttachment, ProtectionPolicy, first_page};
 use crate::domain::tickets::{Comment, Ticket};
 use crate::ports::Clock;
+use crate::ports::repositories::{
+    BuyerData, BuyerRecords, DataProtection, RepoError, SealedValues, TicketRecords,
+};
 use crate::services::attachments::AttachmentService;
 use crate::services::chat::ChatService;
 use crate::services::events::EventPayload;
 use crate::services::staff::AccessChange;
 use crate::services::visitors::VisitorService;
-use crate::storage::{
-    After, ErasedBodies, ExportAttachment, ProtectionRow, Store, StoreError, UnansweredRow,
-    VisitRow, first_page,
-};
 use futures::SinkExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -39,14 +41,14 @@ pub enum PrivacyError {
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Store(StoreError),
+    Records(RepoError),
 }
 
-impl From<StoreError> for PrivacyError {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for PrivacyError {
+    fn from(e: RepoError) -> Self {
         match e {
-            StoreError::NotFound => PrivacyError::NotFound,
-            other => PrivacyError::Store(other),
+            RepoError::NotFound => PrivacyError::NotFound,
+            other => PrivacyError::Records(other),
         }
     }
 }
@@ -72,13 +74,13 @@ pub struct ProtectionSettings {
 }
 
 impl ProtectionSettings {
-    fn parse(self) -> Result<ProtectionRow, PrivacyError> {
+    fn parse(self) -> Result<ProtectionPolicy, PrivacyError> {
         if let Some(days) = self.retention_days
             && !(1..=MAX_RETENTION_DAYS).contains(&days)
         {
             return Err(PrivacyError::BadRetention);
         }
-        Ok(ProtectionRow {
+        Ok(ProtectionPolicy {
             retention_days: self.retention_days,
             challenge_all: self.challenge_all,
         })
@@ -93,7 +95,12 @@ pub struct PurgeReport {
 }
 
 pub struct PrivacyService {
-    store: Store,
+    buyers: Arc<dyn BuyerData>,
+    protection: Arc<dyn DataProtection>,
+    /// The tags staff set on a buyer's shop account, for the export.
+    profiles: Arc<dyn BuyerRecords>,
+    /// The public replies on a buyer's tickets, for the export.
+    tickets: Arc<dyn TicketRecords>,
     cipher: Cipher,
     clock: Arc<dyn Clock>,
     chat: Arc<ChatService>,
@@ -106,23 +113,29 @@ pub struct PrivacyService {
 }
 
 impl PrivacyService {
-    pub fn new(
-        store: Store,
+    pub fn new<R>(
+        records: Arc<R>,
         cipher: Cipher,
         clock: Arc<dyn Clock>,
         chat: Arc<ChatService>,
         visitors: Arc<VisitorService>,
         attachments: Arc<AttachmentService>,
         access: tokio::sync::broadcast::Sender<AccessChange>,
-    ) -> Self {
+    ) -> Self
+    where
+        R: BuyerData + DataProtection + BuyerRecords + TicketRecords + SealedValues + 'static,
+    {
         let keys = Arc::new(crate::services::keys::KeyRotation::new(
-            Arc::new(store.clone()),
+            records.clone(),
             cipher.clone(),
             clock.clone(),
             attachments.clone(),
         ));
         Self {
-            store,
+            buyers: records.clone(),
+            protection: records.clone(),
+            profiles: records.clone(),
+            tickets: records,
             cipher,
             clock,
             chat,
@@ -141,18 +154,18 @@ impl PrivacyService {
     ) -> Result<Vec<BuyerSummary>, PrivacyError> {
         let ids = match (visitor_id, account) {
             (Some(id), _) => vec![id.trim().to_owned()],
-            (None, Some(account)) => self.store.visitors_of_account(account.trim()).await?,
+            (None, Some(account)) => self.buyers.of_account(account.trim()).await?,
             (None, None) => return Err(PrivacyError::NoQuery),
         };
         let mut found = Vec::new();
         for id in ids {
-            match self.store.visitor(&id).await {
-                Ok(row) => found.push(BuyerSummary {
-                    conversations: self.store.conversations_of_visitor(&row.id).await?.len(),
-                    visitor_id: row.id,
-                    created_at: row.created_at,
+            match self.buyers.first_seen(&id).await {
+                Ok(created_at) => found.push(BuyerSummary {
+                    conversations: self.buyers.conversation_ids(&id).await?.len(),
+                    visitor_id: id,
+                    created_at,
                 }),
-                Err(StoreError::NotFound) => {}
+                Err(RepoError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -169,7 +182,7 @@ impl PrivacyService {
         self: &Arc<Self>,
         visitor_id: &str,
     ) -> Result<futures::channel::mpsc::Receiver<ExportPiece>, PrivacyError> {
-        let visitor = self.store.visitor(visitor_id).await?;
+        let created_at = self.buyers.first_seen(visitor_id).await?;
         let profile = self
             .visitors
             .profile(visitor_id)
@@ -179,11 +192,11 @@ impl PrivacyService {
         // they say of the buyer and when, not who wrote them.
         let hand_tags: Vec<serde_json::Value> = match &profile.shop_account_id {
             Some(account) => self
-                .store
-                .buyer_tags(account)
+                .profiles
+                .hand_tags(account)
                 .await?
                 .into_iter()
-                .map(|t| json!({ "tag": t.tag, "created_at": t.created_at }))
+                .map(|t| json!({ "tag": t.tag, "created_at": t.at }))
                 .collect(),
             None => Vec::new(),
         };
@@ -192,7 +205,7 @@ impl PrivacyService {
             self.clock.now_ms(),
             json!(profile),
             json!(hand_tags),
-            visitor.created_at
+            created_at
         );
         let (tx, rx) = futures::channel::mpsc::channel(2);
         let this = self.clone();
@@ -220,8 +233,8 @@ impl PrivacyService {
         let mut conversations = Comma::default();
         loop {
             let page = self
-                .store
-                .buyer_conversations_page(visitor_id, &after, EXPORT_PAGE)
+                .buyers
+                .conversations_page(visitor_id, &after, EXPORT_PAGE)
                 .await?;
             for conversation in &page {
                 let head = json!({
@@ -247,18 +260,19 @@ impl PrivacyService {
             }
         }
         out.put("],\"unanswered_questions\":[".to_owned()).await?;
-        let store = &self.store;
+        let buyers = &*self.buyers;
+        let tickets = &*self.tickets;
         write_list(
             out,
-            |after| async move { store.buyer_unanswered_page(visitor_id, &after, EXPORT_PAGE).await },
-            |u: &UnansweredRow| (u.created_at, u.id.clone()),
+            |after| async move { buyers.unanswered_page(visitor_id, &after, EXPORT_PAGE).await },
+            |u: &UnansweredQuestion| (u.created_at, u.id.clone()),
             |u| Ok(json!({"conversation_id": u.conversation_id, "question": u.question, "reason": u.reason, "created_at": u.created_at})),
         )
         .await?;
         out.put("],\"attachments\":[".to_owned()).await?;
         write_list(
             out,
-            |after| async move { store.buyer_attachments_page(visitor_id, &after, EXPORT_PAGE).await },
+            |after| async move { buyers.attachments_page(visitor_id, &after, EXPORT_PAGE).await },
             |(id, _, _, conversation, at): &ExportAttachment| (*at, format!("{id}\0{conversation}")),
             |(id, content_type, size, conversation, _)| Ok(json!({"id": id, "content_type": content_type, "size": size, "conversation_id": conversation})),
         )
@@ -267,12 +281,10 @@ impl PrivacyService {
         write_list(
             out,
             |after| async move {
-                let tickets = store
-                    .buyer_tickets_page(visitor_id, &after, EXPORT_PAGE)
-                    .await?;
-                let mut with_replies = Vec::with_capacity(tickets.len());
-                for ticket in tickets {
-                    let replies = store.ticket_comments(&ticket.id, true).await?;
+                let page = buyers.tickets_page(visitor_id, &after, EXPORT_PAGE).await?;
+                let mut with_replies = Vec::with_capacity(page.len());
+                for ticket in page {
+                    let replies = tickets.comments(&ticket.id, true).await?;
                     with_replies.push((ticket, replies));
                 }
                 Ok(with_replies)
@@ -298,8 +310,8 @@ impl PrivacyService {
         out.put("],\"visits\":[".to_owned()).await?;
         write_list(
             out,
-            |after| async move { store.buyer_visits_page(visitor_id, &after, EXPORT_PAGE).await },
-            |v: &VisitRow| (v.started_at, v.id.clone()),
+            |after| async move { buyers.visits_page(visitor_id, &after, EXPORT_PAGE).await },
+            |v: &VisitRecord| (v.started_at, v.id.clone()),
             |visit| {
                 let state: serde_json::Value = serde_json::from_str(&visit.state)
                     .map_err(|e| PrivacyError::Corrupt(e.to_string()))?;
@@ -320,8 +332,8 @@ impl PrivacyService {
         let mut messages = Comma::default();
         loop {
             let page = self
-                .store
-                .exported_events_page(conversation_id, after_seq, EXPORT_PAGE)
+                .buyers
+                .events_page(conversation_id, after_seq, EXPORT_PAGE)
                 .await?;
             let full = page.len() as i64 == EXPORT_PAGE;
             let mut piece = String::new();
@@ -347,12 +359,12 @@ impl PrivacyService {
     /// conversations, their attachments from the database and the data dir.
     /// Conversations stay (anonymous) for statistics; their token stops working.
     pub async fn erase(&self, visitor_id: &str) -> Result<(), PrivacyError> {
-        let conversations = self.store.conversations_of_visitor(visitor_id).await?;
+        let conversations = self.buyers.conversation_ids(visitor_id).await?;
         let bodies: Vec<ErasedBodies> = conversations.iter().map(|c| self.erased(c)).collect();
         let token = Token::generate("erased_");
         let orphans = self
-            .store
-            .erase_visitor(visitor_id, &bodies, &token.hash, self.clock.now_ms())
+            .buyers
+            .erase(visitor_id, &bodies, &token.hash, self.clock.now_ms())
             .await?;
         self.attachments.remove_stored(&orphans).await;
         // No socket on this node wakes otherwise: nobody may be listening.
@@ -381,10 +393,10 @@ impl PrivacyService {
     }
 
     pub async fn settings(&self) -> Result<ProtectionSettings, PrivacyError> {
-        let row = self.store.protection_settings().await?;
+        let policy = self.protection.policy().await?;
         Ok(ProtectionSettings {
-            retention_days: row.retention_days,
-            challenge_all: row.challenge_all,
+            retention_days: policy.retention_days,
+            challenge_all: policy.challenge_all,
         })
     }
 
@@ -393,9 +405,9 @@ impl PrivacyService {
         input: ProtectionSettings,
         by: &str,
     ) -> Result<ProtectionSettings, PrivacyError> {
-        let row = input.parse()?;
-        self.store
-            .put_protection_settings(&row, by, self.clock.now_ms())
+        let policy = input.parse()?;
+        self.protection
+            .put_policy(&policy, by, self.clock.now_ms())
             .await?;
         self.settings().await
     }
@@ -403,18 +415,15 @@ impl PrivacyService {
     /// Replaces message and note bodies older than the retention period and
     /// drops attachments uploaded before it. Nothing to do without a policy.
     pub async fn purge(&self) -> Result<PurgeReport, PrivacyError> {
-        let Some(days) = self.store.protection_settings().await?.retention_days else {
+        let Some(days) = self.protection.policy().await?.retention_days else {
             return Ok(PurgeReport::default());
         };
         let before = self.clock.now_ms() - days * DAY_MS;
         let mut report = PurgeReport::default();
         loop {
-            let batch = self
-                .store
-                .conversations_to_purge(before, PURGE_BATCH)
-                .await?;
+            let batch = self.protection.to_purge(before, PURGE_BATCH).await?;
             let bodies: Vec<ErasedBodies> = batch.iter().map(|c| self.erased(c)).collect();
-            let dropped = self.store.purge_before(&bodies, before).await?;
+            let dropped = self.protection.purge(&bodies, before).await?;
             report.conversations += batch.len();
             report.attachments += dropped.len();
             self.attachments.remove_stored(&dropped).await;
@@ -427,7 +436,10 @@ impl PrivacyService {
     /// Drops the rate-limit windows that no longer count and the sign-in
     /// failures past their forgetting (kept by `http::limits` for the cluster).
     pub async fn purge_limits(&self) -> Result<u64, PrivacyError> {
-        Ok(self.store.purge_rate_state(self.clock.now_ms()).await?)
+        Ok(self
+            .protection
+            .forget_rate_state(self.clock.now_ms())
+            .await?)
     }
 
     /// Runs the purge (and that of forgotten limits) every `every` until
@@ -476,8 +488,8 @@ enum ExportStop {
     Failed(PrivacyError),
 }
 
-impl From<StoreError> for ExportStop {
-    fn from(e: StoreError) -> Self {
+impl From<RepoError> for ExportStop {
+    fn from(e: RepoError) -> Self {
         ExportStop::Failed(e.into())
     }
 }
@@ -519,7 +531,7 @@ async fn write_list<T, Fut>(
     item: impl Fn(&T) -> Result<serde_json::Value, PrivacyError>,
 ) -> Result<(), ExportStop>
 where
-    Fut: Future<Output = Result<Vec<T>, StoreError>>,
+    Fut: Future<Output = Result<Vec<T>, RepoError>>,
 {
     let mut after = first_page();
     let mut comma = Comma::default();

@@ -4,28 +4,16 @@
 
 use super::{Backend, ConversationRow, Store, StoreError, StoredEvent, UnansweredRow, on_pool};
 use crate::crypto::Cipher;
+use crate::domain::tickets::Ticket;
+use crate::ports::repositories::{BuyerData, DataProtection, FoundConversation, RepoError};
 use std::sync::Arc;
+
+pub use crate::domain::privacy::{
+    After, ErasedBodies, ExportAttachment, ProtectionPolicy as ProtectionRow, first_page,
+};
 
 /// Blind-index purpose of the shop account id.
 const ACCOUNT_INDEX: &str = "visitor.shop_account_id";
-
-/// Admin settings of data protection (one row).
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
-pub struct ProtectionRow {
-    /// Messages and attachments older than this many days are purged; None: kept.
-    pub retention_days: Option<i64>,
-    /// Every new conversation must solve a challenge (during an attack).
-    pub challenge_all: bool,
-}
-
-/// What replaces an erased conversation's bodies: one sealed message body and
-/// one sealed note body, bound to the conversation as every body is.
-#[derive(Debug, Clone)]
-pub struct ErasedBodies {
-    pub conversation_id: String,
-    pub message: Vec<u8>,
-    pub note: Vec<u8>,
-}
 
 /// Associated data of a visitor's sealed field: the row and the field, so a value
 /// copied to another row or column does not open.
@@ -397,10 +385,15 @@ impl Store {
     }
 
     pub async fn protection_settings(&self) -> Result<ProtectionRow, StoreError> {
-        let row: Option<ProtectionRow> = on_pool!(self, pool => sqlx::query_as(
+        let row: Option<(Option<i64>, bool)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT retention_days, challenge_all FROM protection_settings WHERE id = 1")
             .fetch_optional(pool).await?);
-        Ok(row.unwrap_or_default())
+        Ok(row
+            .map(|(retention_days, challenge_all)| ProtectionRow {
+                retention_days,
+                challenge_all,
+            })
+            .unwrap_or_default())
     }
 
     pub async fn put_protection_settings(
@@ -419,17 +412,6 @@ impl Store {
         Ok(())
     }
 }
-
-/// A keyset position in a list ordered by time, then id: where the next page starts.
-pub type After = (i64, String);
-
-/// The start of a keyset list.
-pub fn first_page() -> After {
-    (i64::MIN, String::new())
-}
-
-/// One attachment of a buyer's export: id, content type, size, conversation, uploaded at.
-pub type ExportAttachment = (String, String, i64, String, i64);
 
 impl Store {
     // A buyer's record for the export, page by page (keyset pagination, so a
@@ -460,8 +442,9 @@ impl Store {
         let sql = "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
                    FROM events WHERE conversation_id = $1 AND kind IN ('message', 'note') AND seq > $2 \
                    ORDER BY seq LIMIT $3";
-        Ok(on_pool!(self, pool => sqlx::query_as(sql)
-            .bind(conversation_id).bind(after_seq).bind(limit).fetch_all(pool).await?))
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, StoredEvent>(sql)
+            .bind(conversation_id).bind(after_seq).bind(limit).fetch_all(pool).await?);
+        Ok(rows)
     }
 
     /// The buyer's unanswered questions after `after`, opened.
@@ -560,5 +543,131 @@ impl crate::ports::repositories::SpentChallenges for Store {
         now: i64,
     ) -> Result<(), crate::ports::repositories::RepoError> {
         Ok(self.spend_challenge(signature, expires_at, now).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl BuyerData for Store {
+    async fn of_account(&self, account: &str) -> Result<Vec<String>, RepoError> {
+        Ok(self.visitors_of_account(account).await?)
+    }
+
+    async fn first_seen(&self, visitor_id: &str) -> Result<i64, RepoError> {
+        Ok(self.visitor(visitor_id).await?.created_at)
+    }
+
+    async fn conversation_ids(&self, visitor_id: &str) -> Result<Vec<String>, RepoError> {
+        Ok(self.conversations_of_visitor(visitor_id).await?)
+    }
+
+    async fn conversations_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<FoundConversation>, RepoError> {
+        Ok(self
+            .buyer_conversations_page(visitor_id, after, limit)
+            .await?
+            .into_iter()
+            .map(|r| FoundConversation {
+                id: r.id,
+                visitor_id: r.visitor_id,
+                channel: r.channel,
+                state: r.state,
+                agent_id: r.agent_id,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
+            .collect())
+    }
+
+    async fn events_page(
+        &self,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, RepoError> {
+        Ok(self
+            .exported_events_page(conversation_id, after_seq, limit)
+            .await?)
+    }
+
+    async fn unanswered_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<UnansweredRow>, RepoError> {
+        Ok(self.buyer_unanswered_page(visitor_id, after, limit).await?)
+    }
+
+    async fn attachments_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<ExportAttachment>, RepoError> {
+        Ok(self
+            .buyer_attachments_page(visitor_id, after, limit)
+            .await?)
+    }
+
+    async fn tickets_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, RepoError> {
+        Ok(self.buyer_tickets_page(visitor_id, after, limit).await?)
+    }
+
+    async fn visits_page(
+        &self,
+        visitor_id: &str,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<super::VisitRow>, RepoError> {
+        Ok(self.buyer_visits_page(visitor_id, after, limit).await?)
+    }
+
+    async fn erase(
+        &self,
+        visitor_id: &str,
+        bodies: &[ErasedBodies],
+        new_token_hash: &[u8],
+        now: i64,
+    ) -> Result<Vec<String>, RepoError> {
+        Ok(self
+            .erase_visitor(visitor_id, bodies, new_token_hash, now)
+            .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl DataProtection for Store {
+    async fn policy(&self) -> Result<ProtectionRow, RepoError> {
+        Ok(self.protection_settings().await?)
+    }
+
+    async fn put_policy(
+        &self,
+        policy: &ProtectionRow,
+        by: &str,
+        now: i64,
+    ) -> Result<(), RepoError> {
+        Ok(self.put_protection_settings(policy, by, now).await?)
+    }
+
+    async fn to_purge(&self, before: i64, limit: i64) -> Result<Vec<String>, RepoError> {
+        Ok(self.conversations_to_purge(before, limit).await?)
+    }
+
+    async fn purge(&self, bodies: &[ErasedBodies], before: i64) -> Result<Vec<String>, RepoError> {
+        Ok(self.purge_before(bodies, before).await?)
+    }
+
+    async fn forget_rate_state(&self, now: i64) -> Result<u64, RepoError> {
+        Ok(self.purge_rate_state(now).await?)
     }
 }
