@@ -3,7 +3,7 @@ use super::{Store, StoreError, on_pool};
 use crate::domain::chat_log::{ChatGlance, ClaimOutcome, ConversationView, Handover, ReplySlot};
 use crate::domain::conversation::ConversationState;
 use crate::domain::events::{EventData, NewEvent};
-use crate::ports::repositories::{ConversationRecords, RepoError};
+use crate::ports::repositories::{ConversationRecords, FoundConversation, RepoError};
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -146,6 +146,20 @@ impl Store {
             .bind(conversation_id).bind(reader).bind(seq).bind(now).fetch_one(pool).await)
         .map_err(StoreError::from_insert)?;
         Ok(seq.0)
+    }
+}
+
+impl From<ConversationRow> for FoundConversation {
+    fn from(row: ConversationRow) -> Self {
+        FoundConversation {
+            id: row.id,
+            visitor_id: row.visitor_id,
+            channel: row.channel,
+            state: row.state,
+            agent_id: row.agent_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
     }
 }
 

@@ -570,15 +570,7 @@ impl BuyerData for Store {
             .buyer_conversations_page(visitor_id, after, limit)
             .await?
             .into_iter()
-            .map(|r| FoundConversation {
-                id: r.id,
-                visitor_id: r.visitor_id,
-                channel: r.channel,
-                state: r.state,
-                agent_id: r.agent_id,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            })
+            .map(FoundConversation::from)
             .collect())
     }
 
