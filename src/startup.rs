@@ -599,8 +599,10 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let audit = Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone()));
         let staff = Arc::new(StaffService::new(
             Arc::new(store.clone()),
+            audit.clone(),
             clock.clone(),
             settings.session_hours,
         ));
@@ -704,7 +706,7 @@ impl Application {
             chat,
             bot,
             attachments,
-            audit: Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone())),
+            audit,
             store,
             clock,
             metrics: metrics_handle(),
