@@ -679,6 +679,11 @@ impl Application {
             store.clone(),
             clock.clone(),
         ));
+        let groups = Arc::new(SkillGroups::new(
+            Arc::new(store.clone()),
+            routing.clone(),
+            clock.clone(),
+        ));
         let state = AppState {
             orders,
             history,
@@ -697,7 +702,7 @@ impl Application {
             conversations,
             shop,
             routing,
-            groups: Arc::new(SkillGroups::new(Arc::new(store.clone()), clock.clone())),
+            groups,
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
             knowledge,
             wordings,
