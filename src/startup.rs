@@ -430,6 +430,14 @@ impl Application {
             );
         }
         store.listen_for_events(shutdown_rx.clone()).await?;
+        let tickets = Arc::new(crate::services::tickets::TicketService::new(
+            Arc::new(store.clone()),
+            clock.clone(),
+            shop.clone(),
+            chat.clone(),
+            bot.clone(),
+            attachments.clone(),
+        ));
         let channels = Arc::new(ChannelService::new(
             Arc::new(store.clone()),
             cipher.clone(),
@@ -437,6 +445,7 @@ impl Application {
             chat.clone(),
             visitors.clone(),
             conversations.clone(),
+            tickets.clone(),
         ));
         let webhooks = Arc::new(WebhookService::new(
             Arc::new(store.clone()),
@@ -478,14 +487,6 @@ impl Application {
                 )
                 .await?;
         }
-        let tickets = Arc::new(crate::services::tickets::TicketService::new(
-            Arc::new(store.clone()),
-            clock.clone(),
-            shop.clone(),
-            chat.clone(),
-            bot.clone(),
-            attachments.clone(),
-        ));
         tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
         runner
             .spawn(

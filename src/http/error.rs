@@ -626,7 +626,10 @@ impl From<ChannelError> for ApiError {
             ChannelError::Chat(inner) => inner.into(),
             ChannelError::Conversation(inner) => inner.into(),
             ChannelError::Visitor(inner) => inner.into(),
-            ChannelError::Records(_) => ApiError::Internal(message),
+            ChannelError::Ticket(inner) => inner.into(),
+            ChannelError::NewTicketMissing | ChannelError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }
