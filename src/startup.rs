@@ -30,6 +30,7 @@ use crate::services::shop::{ShopService, ShopSettings, ShopSettingsInput};
 use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::subscribers::{Reach, Runner};
+use crate::services::unanswered::UnansweredQuestions;
 use crate::services::visitors::VisitorService;
 use crate::services::webhooks::{WebhookQueue, WebhookService};
 use crate::storage::demo_store::{DEMO_BUYERS, DemoStore};
@@ -705,6 +706,7 @@ impl Application {
             routing,
             groups,
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
+            unanswered: Arc::new(UnansweredQuestions::new(bot.clone(), knowledge.clone())),
             knowledge,
             wordings,
             staff,

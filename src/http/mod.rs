@@ -72,6 +72,8 @@ pub struct AppState {
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
+    /// The bot's unanswered questions, checked against the knowledge base.
+    pub unanswered: Arc<crate::services::unanswered::UnansweredQuestions>,
     pub wordings: Arc<crate::services::wordings::WordingService>,
     pub webhooks: Arc<crate::services::webhooks::WebhookService>,
     pub channels: Arc<crate::services::channels::ChannelService>,
