@@ -26,6 +26,7 @@ use crate::services::knowledge::KnowledgeService;
 use crate::services::privacy::PrivacyService;
 use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
+use crate::services::sender::MessageSender;
 use crate::services::shop::{ShopService, ShopSettings, ShopSettingsInput};
 use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
@@ -711,6 +712,11 @@ impl Application {
             wordings,
             staff,
             visitors,
+            sender: Arc::new(MessageSender::new(
+                blocks.clone(),
+                audit.clone(),
+                chat.clone(),
+            )),
             chat,
             bot,
             attachments,

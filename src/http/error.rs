@@ -735,6 +735,16 @@ impl From<crate::services::blocks::Blocked> for ApiError {
     }
 }
 
+impl From<crate::services::sender::SendError> for ApiError {
+    fn from(e: crate::services::sender::SendError) -> Self {
+        use crate::services::sender::SendError;
+        match e {
+            SendError::Screened(inner) => inner.into(),
+            SendError::Chat(inner) => inner.into(),
+        }
+    }
+}
+
 impl From<crate::services::blocks::Screened> for ApiError {
     fn from(e: crate::services::blocks::Screened) -> Self {
         use crate::services::blocks::Screened;

@@ -62,6 +62,8 @@ const JSON_BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub store: Store,
     pub chat: Arc<ChatService>,
+    /// Messages sent over REST and the socket: a buyer's text screened first.
+    pub sender: Arc<crate::services::sender::MessageSender>,
     pub bot: Arc<BotService>,
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
