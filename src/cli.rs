@@ -212,9 +212,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             let store = open_store(&settings).await?;
             let clock = Arc::new(crate::ports::SystemClock);
-            let user = StaffService::new(Arc::new(store.clone()), clock, settings.session_hours)
-                .add_user(new)
-                .await?;
+            let audit = Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone()));
+            let user = StaffService::new(
+                Arc::new(store.clone()),
+                audit,
+                clock,
+                settings.session_hours,
+            )
+            .add_user(new)
+            .await?;
             store.close().await;
             println!(
                 "added {} ({}) as {}",

@@ -26,10 +26,12 @@ use crate::services::knowledge::KnowledgeService;
 use crate::services::privacy::PrivacyService;
 use crate::services::quick_replies::QuickReplies;
 use crate::services::routing::RoutingService;
+use crate::services::sender::MessageSender;
 use crate::services::shop::{ShopService, ShopSettings, ShopSettingsInput};
 use crate::services::skill_groups::SkillGroups;
 use crate::services::staff::StaffService;
 use crate::services::subscribers::{Reach, Runner};
+use crate::services::unanswered::UnansweredQuestions;
 use crate::services::visitors::VisitorService;
 use crate::services::webhooks::{WebhookQueue, WebhookService};
 use crate::storage::demo_store::{DEMO_BUYERS, DemoStore};
@@ -430,6 +432,14 @@ impl Application {
             );
         }
         store.listen_for_events(shutdown_rx.clone()).await?;
+        let tickets = Arc::new(crate::services::tickets::TicketService::new(
+            Arc::new(store.clone()),
+            clock.clone(),
+            shop.clone(),
+            chat.clone(),
+            bot.clone(),
+            attachments.clone(),
+        ));
         let channels = Arc::new(ChannelService::new(
             Arc::new(store.clone()),
             cipher.clone(),
@@ -437,6 +447,7 @@ impl Application {
             chat.clone(),
             visitors.clone(),
             conversations.clone(),
+            tickets.clone(),
         ));
         let webhooks = Arc::new(WebhookService::new(
             Arc::new(store.clone()),
@@ -478,14 +489,6 @@ impl Application {
                 )
                 .await?;
         }
-        let tickets = Arc::new(crate::services::tickets::TicketService::new(
-            Arc::new(store.clone()),
-            clock.clone(),
-            shop.clone(),
-            chat.clone(),
-            bot.clone(),
-            attachments.clone(),
-        ));
         tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
         runner
             .spawn(
@@ -599,8 +602,10 @@ impl Application {
                 shutdown_rx.clone(),
             )
             .await?;
+        let audit = Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone()));
         let staff = Arc::new(StaffService::new(
             Arc::new(store.clone()),
+            audit.clone(),
             clock.clone(),
             settings.session_hours,
         ));
@@ -677,6 +682,11 @@ impl Application {
             store.clone(),
             clock.clone(),
         ));
+        let groups = Arc::new(SkillGroups::new(
+            Arc::new(store.clone()),
+            routing.clone(),
+            clock.clone(),
+        ));
         let state = AppState {
             orders,
             history,
@@ -695,16 +705,22 @@ impl Application {
             conversations,
             shop,
             routing,
-            groups: Arc::new(SkillGroups::new(Arc::new(store.clone()), clock.clone())),
+            groups,
             quick_replies: Arc::new(QuickReplies::new(Arc::new(store.clone()), clock.clone())),
+            unanswered: Arc::new(UnansweredQuestions::new(bot.clone(), knowledge.clone())),
             knowledge,
             wordings,
             staff,
             visitors,
+            sender: Arc::new(MessageSender::new(
+                blocks.clone(),
+                audit.clone(),
+                chat.clone(),
+            )),
             chat,
             bot,
             attachments,
-            audit: Arc::new(AuditService::new(Arc::new(store.clone()), clock.clone())),
+            audit,
             store,
             clock,
             metrics: metrics_handle(),

@@ -105,8 +105,13 @@ async fn run_once(
         Some(url) => {
             let store = crate::startup::open_store(settings).await?;
             let clock = Arc::new(crate::ports::SystemClock);
+            let audit = Arc::new(crate::services::audit::AuditService::new(
+                Arc::new(store.clone()),
+                clock.clone(),
+            ));
             let staff = Arc::new(StaffService::new(
                 Arc::new(store.clone()),
+                audit,
                 clock,
                 settings.session_hours,
             ));

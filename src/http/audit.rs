@@ -5,10 +5,10 @@ use super::error::ApiError;
 use super::extract::ApiQuery;
 use crate::domain::audit::AuditAction;
 use crate::domain::audit::AuditFilter;
+use crate::services::audit::NamedRecord;
 use axum::Json;
 use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// What a request touched: its method and path (ids, never a query string or a
 /// body, so no personal values).
@@ -60,25 +60,18 @@ pub async fn search(
         limit,
     };
     let records = state.audit.search(&filter).await?;
-    let names: HashMap<String, String> = state
-        .staff
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.display_name))
-        .collect();
     let next_before = (records.len() as i64 == limit)
-        .then(|| records.last().map(|r| r.seq))
+        .then(|| records.last().map(|r| r.record.seq))
         .flatten();
     let records = records
         .into_iter()
-        .map(|r| AuditView {
-            actor_name: r.actor.as_ref().and_then(|id| names.get(id).cloned()),
-            seq: r.seq,
-            at: r.at,
-            actor_id: r.actor,
-            action: r.action,
-            target: r.target,
+        .map(|NamedRecord { record, actor_name }| AuditView {
+            actor_name,
+            seq: record.seq,
+            at: record.at,
+            actor_id: record.actor,
+            action: record.action,
+            target: record.target,
         })
         .collect();
     Ok(Json(AuditPage {

@@ -3,11 +3,8 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::Caller;
 use super::extract::{ApiJson, VisibleChat};
-use crate::domain::audit::AuditAction;
-use crate::domain::message::MessageBody;
-use crate::services::blocks::{BlockView, Screened};
+use crate::services::blocks::BlockView;
 use crate::services::staff::StaffUser;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -66,23 +63,4 @@ pub async fn lift(
 ) -> Result<StatusCode, ApiError> {
     state.blocks.lift(&block_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Banned words and flood detection on a buyer's text message, over REST and
-/// the socket alike. A flood mutes the visitor and is audited (no text kept).
-pub async fn screen(state: &AppState, caller: &Caller, body: &MessageBody) -> Result<(), ApiError> {
-    let (Caller::Buyer(visitor), MessageBody::Text { text }) = (caller, body) else {
-        return Ok(());
-    };
-    match state.blocks.screen(&visitor.id, text.as_str()).await {
-        Err(Screened::Muted(flood)) => {
-            let target = format!("visitor {} ({})", visitor.id, flood.as_str());
-            state
-                .audit
-                .record(None, AuditAction::Blocked, &target)
-                .await;
-            Err(Screened::Muted(flood).into())
-        }
-        other => Ok(other?),
-    }
 }

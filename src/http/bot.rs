@@ -8,7 +8,7 @@ use crate::domain::lang::Lang;
 use crate::services::bot::handoff::HandoffPacket;
 use crate::services::bot::welcome::{MenuView, WelcomeView};
 use crate::services::staff::StaffUser;
-use crate::services::unanswered::{self, ReviewedGroup};
+use crate::services::unanswered::ReviewedGroup;
 use crate::services::visitors::Visitor;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -107,7 +107,7 @@ pub async fn unanswered(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UnansweredQuery>,
 ) -> Result<Json<UnansweredGroups>, ApiError> {
-    let reviewed = unanswered::review(&state.bot, &state.knowledge, q.days.unwrap_or(30)).await?;
+    let reviewed = state.unanswered.review(q.days.unwrap_or(30)).await?;
     let (answered, groups) = reviewed.into_iter().partition(|g| g.answered_by.is_some());
     Ok(Json(UnansweredGroups { groups, answered }))
 }

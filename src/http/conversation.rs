@@ -58,9 +58,8 @@ pub async fn send(
     let id = conversation_id(&id)?;
     let client_msg_id = ClientMsgId::parse(&msg.client_msg_id)?;
     let body = MessageBody::parse(msg.body)?;
-    super::blocks::screen(&state, &caller, &body).await?;
     let ack = state
-        .chat
+        .sender
         .send(caller.actor(), &id, Some(client_msg_id), body)
         .await?;
     let status = if ack.duplicate {

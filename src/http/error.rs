@@ -626,7 +626,10 @@ impl From<ChannelError> for ApiError {
             ChannelError::Chat(inner) => inner.into(),
             ChannelError::Conversation(inner) => inner.into(),
             ChannelError::Visitor(inner) => inner.into(),
-            ChannelError::Records(_) => ApiError::Internal(message),
+            ChannelError::Ticket(inner) => inner.into(),
+            ChannelError::NewTicketMissing | ChannelError::Records(_) => {
+                ApiError::Internal(message)
+            }
         }
     }
 }
@@ -728,6 +731,16 @@ impl From<crate::services::blocks::Blocked> for ApiError {
                 code: "ip_blocked",
                 message: "requests from this network are blocked".into(),
             },
+        }
+    }
+}
+
+impl From<crate::services::sender::SendError> for ApiError {
+    fn from(e: crate::services::sender::SendError) -> Self {
+        use crate::services::sender::SendError;
+        match e {
+            SendError::Screened(inner) => inner.into(),
+            SendError::Chat(inner) => inner.into(),
         }
     }
 }

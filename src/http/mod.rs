@@ -62,6 +62,8 @@ const JSON_BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub store: Store,
     pub chat: Arc<ChatService>,
+    /// Messages sent over REST and the socket: a buyer's text screened first.
+    pub sender: Arc<crate::services::sender::MessageSender>,
     pub bot: Arc<BotService>,
     pub staff: Arc<StaffService>,
     pub visitors: Arc<VisitorService>,
@@ -72,6 +74,8 @@ pub struct AppState {
     pub groups: Arc<SkillGroups>,
     pub quick_replies: Arc<QuickReplies>,
     pub knowledge: Arc<KnowledgeService>,
+    /// The bot's unanswered questions, checked against the knowledge base.
+    pub unanswered: Arc<crate::services::unanswered::UnansweredQuestions>,
     pub wordings: Arc<crate::services::wordings::WordingService>,
     pub webhooks: Arc<crate::services::webhooks::WebhookService>,
     pub channels: Arc<crate::services::channels::ChannelService>,

@@ -33,9 +33,7 @@ pub async fn update_group(
     Path(group_id): Path<String>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<SkillGroup>, ApiError> {
-    let group = state.groups.update(&group_id, input).await?;
-    state.routing.dispatch(&group_id).await?;
-    Ok(Json(group))
+    Ok(Json(state.groups.update(&group_id, input).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +58,6 @@ pub async fn put_member(
         .groups
         .set_member(&group_id, &agent_id, input.level, input.weight)
         .await?;
-    state.routing.dispatch(&group_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,7 +5,6 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, conversation_id};
 use super::limits::ClientIp;
-use crate::domain::audit::AuditAction;
 use crate::domain::chat_log::ConversationScope;
 use crate::domain::conversation::ConversationState;
 use crate::domain::staff::Role;
@@ -13,7 +12,7 @@ use crate::domain::visitor::VisitorContext;
 use crate::services::chat::ConversationView;
 use crate::services::conversations::ConversationDetail;
 use crate::services::inbox::ChatSummary;
-use crate::services::staff::{NewStaff, StaffError, StaffUser};
+use crate::services::staff::{NewStaff, StaffUser};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -51,27 +50,13 @@ pub async fn login(
     {
         Ok(logged_in) => logged_in,
         Err(e) => {
-            // A wrong code counts like a wrong password (lockout, audit).
-            if matches!(e, StaffError::BadCredentials | StaffError::TotpInvalid) {
+            if e.is_failed_sign_in() {
                 state.limits.login_failed(&body.username, ip).await?;
-                let account = state.staff.id_of(&body.username).await;
-                let target = format!("staff_user:{}", account.as_deref().unwrap_or("unknown"));
-                let action = AuditAction::SignInFailed;
-                state
-                    .audit
-                    .record(account.as_deref(), action, &target)
-                    .await;
             }
             return Err(e.into());
         }
     };
     state.limits.login_succeeded(&body.username).await?;
-    let user_id = &logged_in.user.id;
-    let target = format!("staff_user:{user_id}");
-    state
-        .audit
-        .record(Some(user_id), AuditAction::SignIn, &target)
-        .await;
     let max_age = (logged_in.expires_at - state.clock.now_ms()) / 1000;
     let cookie = state.edge.session_cookie(&logged_in.token, max_age);
     let body = LoginResponse {

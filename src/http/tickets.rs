@@ -259,9 +259,12 @@ pub async fn channel_tickets(
     Extension(channel): Extension<ChannelKey>,
     ApiQuery(q): ApiQuery<ChannelUserQuery>,
 ) -> Result<Json<Vec<BuyerTicket>>, ApiError> {
-    let (visitor, _) = state.channels.user(&channel, &q.external_user_id).await?;
     let zh = q.lang.as_deref() != Some("en");
-    Ok(Json(state.tickets.for_buyer(&visitor, zh).await?))
+    let tickets = state
+        .channels
+        .user_tickets(&channel, &q.external_user_id, zh)
+        .await?;
+    Ok(Json(tickets))
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,27 +285,16 @@ pub async fn channel_open_ticket(
     Extension(channel): Extension<ChannelKey>,
     ApiJson(input): ApiJson<ChannelTicketInput>,
 ) -> Result<(StatusCode, Json<BuyerTicket>), ApiError> {
-    let (visitor, conversation_id) = state
-        .channels
-        .user(&channel, &input.external_user_id)
-        .await?;
     let fields = NewTicketInput {
         description: input.description,
         order_number: input.order_number,
         category: input.category,
         ..NewTicketInput::default()
     };
-    let ticket = state
-        .tickets
-        .open_for_app(visitor.id.clone(), conversation_id, &input.title, fields)
-        .await?;
     let shown = state
-        .tickets
-        .for_buyer(&visitor, true)
-        .await?
-        .into_iter()
-        .find(|t| t.id == ticket.id)
-        .ok_or_else(|| ApiError::Internal("the new ticket is not among the user's".into()))?;
+        .channels
+        .open_user_ticket(&channel, &input.external_user_id, &input.title, fields)
+        .await?;
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -320,17 +312,13 @@ pub async fn channel_reply(
     Path(ticket_id): Path<String>,
     ApiJson(input): ApiJson<ChannelReplyInput>,
 ) -> Result<(StatusCode, Json<BuyerReply>), ApiError> {
-    let (visitor, _) = state
-        .channels
-        .user(&channel, &input.external_user_id)
-        .await?;
     let reply = BuyerReplyInput {
         body: input.body,
         attachments: Vec::new(),
     };
     let reply = state
-        .tickets
-        .buyer_reply(&visitor, &ticket_id, reply)
+        .channels
+        .user_ticket_reply(&channel, &input.external_user_id, &ticket_id, reply)
         .await?;
     Ok((StatusCode::CREATED, Json(reply)))
 }

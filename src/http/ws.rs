@@ -384,10 +384,9 @@ async fn act_on_frame(
             let result = async {
                 let client_id = ClientMsgId::parse(&client_msg_id)?;
                 let body = MessageBody::parse(body)?;
-                super::blocks::screen(state, party, &body).await?;
                 Ok::<_, ApiError>(
                     state
-                        .chat
+                        .sender
                         .send(party.actor(), id, Some(client_id), body)
                         .await?,
                 )

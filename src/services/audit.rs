@@ -4,7 +4,8 @@
 
 use crate::domain::audit::{AuditAction, AuditFilter, AuditRecord, ChainBreak, verify};
 use crate::ports::Clock;
-use crate::ports::repositories::{AuditLog, RepoError};
+use crate::ports::repositories::{AuditLog, RepoError, StaffDirectory};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Who did it: a staff id, or nobody known (an anonymous or failed caller).
@@ -12,7 +13,15 @@ pub type ActorId<'a> = Option<&'a str>;
 
 pub struct AuditService {
     log: Arc<dyn AuditLog>,
+    people: Arc<dyn StaffDirectory>,
     clock: Arc<dyn Clock>,
+}
+
+/// A record as the admin's search shows it: with the actor's display name now,
+/// since names are not stored in the log (and may change).
+pub struct NamedRecord {
+    pub record: AuditRecord,
+    pub actor_name: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +36,15 @@ pub enum AuditError {
 const VERIFY_PAGE: i64 = 5_000;
 
 impl AuditService {
-    pub fn new(log: Arc<dyn AuditLog>, clock: Arc<dyn Clock>) -> Self {
-        Self { log, clock }
+    pub fn new<R>(store: Arc<R>, clock: Arc<dyn Clock>) -> Self
+    where
+        R: AuditLog + StaffDirectory + 'static,
+    {
+        Self {
+            log: store.clone(),
+            people: store,
+            clock,
+        }
     }
 
     /// Appends a record: `target` names what was touched (`kb_entry:<id>`,
@@ -40,8 +56,22 @@ impl AuditService {
         }
     }
 
-    pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, AuditError> {
-        Ok(self.log.search(filter).await?)
+    pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<NamedRecord>, AuditError> {
+        let records = self.log.search(filter).await?;
+        let names: HashMap<String, String> = self
+            .people
+            .people()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.display_name))
+            .collect();
+        Ok(records
+            .into_iter()
+            .map(|record| NamedRecord {
+                actor_name: record.actor.as_ref().and_then(|id| names.get(id).cloned()),
+                record,
+            })
+            .collect())
     }
 
     /// Recomputes the whole chain; the number of records when it holds.

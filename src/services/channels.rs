@@ -8,6 +8,8 @@
 use super::chat::{Ack, Actor, ChatError, ChatService, ConversationView};
 use super::conversations::{ConversationError, ConversationService, HandoffInput};
 use super::staff::StaffUser;
+use super::ticket_buyer::BuyerReplyInput;
+use super::tickets::{BuyerReply, BuyerTicket, NewTicketInput, TicketError, TicketService};
 use super::visitors::{Visitor, VisitorError, VisitorService};
 use crate::crypto::{self, Cipher};
 use crate::domain::conversation::{Channel, ConversationId, ConversationState};
@@ -51,6 +53,10 @@ pub enum ChannelError {
     Conversation(#[from] ConversationError),
     #[error(transparent)]
     Visitor(#[from] VisitorError),
+    #[error(transparent)]
+    Ticket(#[from] TicketError),
+    #[error("the new ticket is not among the user's")]
+    NewTicketMissing,
     #[error(transparent)]
     Records(RepoError),
 }
@@ -136,6 +142,8 @@ pub struct ChannelService {
     chat: Arc<ChatService>,
     visitors: Arc<VisitorService>,
     conversations: Arc<ConversationService>,
+    /// The app's users' tickets (我的工单 through the app).
+    tickets: Arc<TicketService>,
 }
 
 impl ChannelService {
@@ -146,6 +154,7 @@ impl ChannelService {
         chat: Arc<ChatService>,
         visitors: Arc<VisitorService>,
         conversations: Arc<ConversationService>,
+        tickets: Arc<TicketService>,
     ) -> ChannelService {
         ChannelService {
             records,
@@ -154,6 +163,7 @@ impl ChannelService {
             chat,
             visitors,
             conversations,
+            tickets,
         }
     }
 
@@ -295,6 +305,51 @@ impl ChannelService {
             id: user.visitor_id,
         };
         Ok((visitor, user.conversation_id))
+    }
+
+    /// The tickets of an app's user, as the widget shows a buyer theirs.
+    pub async fn user_tickets(
+        &self,
+        channel: &ChannelKey,
+        external_user_id: &str,
+        zh: bool,
+    ) -> Result<Vec<BuyerTicket>, ChannelError> {
+        let (visitor, _) = self.user(channel, external_user_id).await?;
+        Ok(self.tickets.for_buyer(&visitor, zh).await?)
+    }
+
+    /// An app opens a ticket for its user in their current chat (routed like
+    /// any new ticket), shown as the user sees it.
+    pub async fn open_user_ticket(
+        &self,
+        channel: &ChannelKey,
+        external_user_id: &str,
+        title: &str,
+        fields: NewTicketInput,
+    ) -> Result<BuyerTicket, ChannelError> {
+        let (visitor, conversation_id) = self.user(channel, external_user_id).await?;
+        let ticket = self
+            .tickets
+            .open_for_app(visitor.id.clone(), conversation_id, title, fields)
+            .await?;
+        self.tickets
+            .for_buyer(&visitor, true)
+            .await?
+            .into_iter()
+            .find(|t| t.id == ticket.id)
+            .ok_or(ChannelError::NewTicketMissing)
+    }
+
+    /// The app's user answers on their ticket (the widget's reply rules).
+    pub async fn user_ticket_reply(
+        &self,
+        channel: &ChannelKey,
+        external_user_id: &str,
+        ticket_id: &str,
+        reply: BuyerReplyInput,
+    ) -> Result<BuyerReply, ChannelError> {
+        let (visitor, _) = self.user(channel, external_user_id).await?;
+        Ok(self.tickets.buyer_reply(&visitor, ticket_id, reply).await?)
     }
 
     /// The app asks a person for its user (the same path as the widget's button).

@@ -34,6 +34,7 @@ pub mod quick_replies;
 pub mod recommend; // item-to-item product recommendations
 pub mod routing;
 pub mod saved_reports;
+pub mod sender; // a message screened (a buyer's text), then sent
 pub mod shop;
 pub mod skill_groups;
 pub mod staff;

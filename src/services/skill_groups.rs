@@ -1,6 +1,6 @@
 //! Routing configuration (skill groups, members, rules) and the supervisor board.
 
-use super::routing::RoutingError;
+use super::routing::{RoutingError, RoutingService};
 use crate::domain::routing::{AlertReason, AlertThresholds, MatchKind, RouteRule, Strategy};
 use crate::ports::Clock;
 use crate::ports::repositories::{
@@ -133,6 +133,8 @@ pub struct Board {
 
 pub struct SkillGroups {
     records: Arc<dyn SkillGroupRecords>,
+    /// Re-dispatches a group's queue once a change may let agents take more.
+    routing: Arc<RoutingService>,
     clock: Arc<dyn Clock>,
 }
 
@@ -144,8 +146,16 @@ fn not_found(e: RepoError, what: RoutingError) -> RoutingError {
 }
 
 impl SkillGroups {
-    pub fn new(records: Arc<dyn SkillGroupRecords>, clock: Arc<dyn Clock>) -> Self {
-        Self { records, clock }
+    pub fn new(
+        records: Arc<dyn SkillGroupRecords>,
+        routing: Arc<RoutingService>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            records,
+            routing,
+            clock,
+        }
     }
 
     pub async fn list(&self) -> Result<Vec<SkillGroup>, RoutingError> {
@@ -253,6 +263,8 @@ impl SkillGroups {
         self.view(row).await
     }
 
+    /// Changes a group's strategy, overflow and alerts, then dispatches its
+    /// queue under the new settings. The group is shown as it was before that.
     pub async fn update(&self, id: &str, input: GroupInput) -> Result<SkillGroup, RoutingError> {
         self.validate(&input, Some(id))?;
         let mut row = self
@@ -272,9 +284,13 @@ impl SkillGroups {
         row.alert_waiting = input.alert_waiting;
         row.alert_wait_ms = input.alert_wait_ms;
         self.records.update_group(&row).await?;
-        self.view(row).await
+        let group = self.view(row).await?;
+        self.routing.dispatch(id).await?;
+        Ok(group)
     }
 
+    /// Adds an agent to a group (or changes their level and weight), then
+    /// dispatches the group's queue: the agent may take chats waiting there.
     pub async fn set_member(
         &self,
         group_id: &str,
@@ -295,10 +311,11 @@ impl SkillGroups {
             .staff_exists(agent_id)
             .await
             .map_err(|e| not_found(e, RoutingError::AgentNotFound))?;
-        Ok(self
-            .records
+        self.records
             .set_member(group_id, agent_id, level, weight)
-            .await?)
+            .await?;
+        self.routing.dispatch(group_id).await?;
+        Ok(())
     }
 
     pub async fn remove_member(&self, group_id: &str, agent_id: &str) -> Result<(), RoutingError> {

@@ -1,11 +1,13 @@
 //! Staff accounts, login and sessions.
 
 use crate::crypto::{self, Token};
+use crate::domain::audit::AuditAction;
 use crate::domain::staff::{
     Password, Permission, Role, StaffInputError, Username, parse_capacity, parse_display_name,
 };
 use crate::ports::Clock;
 use crate::ports::repositories::{RepoError, StaffAccount, StaffAccounts, TwoStepSecrets};
+use crate::services::audit::AuditService;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -117,6 +119,14 @@ pub enum StaffError {
     Records(RepoError),
 }
 
+impl StaffError {
+    /// Wrong credentials (a wrong code counts like a wrong password): audited,
+    /// and counted towards a lockout.
+    pub fn is_failed_sign_in(&self) -> bool {
+        matches!(self, StaffError::BadCredentials | StaffError::TotpInvalid)
+    }
+}
+
 impl From<RepoError> for StaffError {
     fn from(e: RepoError) -> Self {
         match e {
@@ -151,12 +161,19 @@ pub struct StaffService {
     /// Two-step sign-in secrets (`totp`).
     pub(super) two_step: Arc<dyn TwoStepSecrets>,
     pub(super) clock: Arc<dyn Clock>,
+    /// Where sign-ins and failed sign-ins are recorded.
+    audit: Arc<AuditService>,
     session_ms: i64,
     access: tokio::sync::broadcast::Sender<AccessChange>,
 }
 
 impl StaffService {
-    pub fn new<R>(records: Arc<R>, clock: Arc<dyn Clock>, session_hours: i64) -> Self
+    pub fn new<R>(
+        records: Arc<R>,
+        audit: Arc<AuditService>,
+        clock: Arc<dyn Clock>,
+        session_hours: i64,
+    ) -> Self
     where
         R: StaffAccounts + TwoStepSecrets + 'static,
     {
@@ -164,6 +181,7 @@ impl StaffService {
             two_step: records.clone(),
             accounts: records,
             clock,
+            audit,
             session_ms: session_hours * 3_600_000,
             access: tokio::sync::broadcast::channel(256).0,
         }
@@ -320,7 +338,7 @@ impl StaffService {
 
     /// The id of the account with this name, if there is one (for the audit
     /// log: a failed sign-in names the account, never the typed name).
-    pub async fn id_of(&self, username: &str) -> Option<String> {
+    async fn id_of(&self, username: &str) -> Option<String> {
         let username = Username::parse(username).ok()?;
         self.accounts
             .by_username(username.as_str())
@@ -333,13 +351,43 @@ impl StaffService {
         Ok(self.accounts.count().await? > 0)
     }
 
+    /// Signs in and records the attempt in the audit log: a sign-in, or a failed
+    /// one (a wrong code counts like a wrong password) against the account the
+    /// username names, `unknown` when none.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        code: Option<&str>,
+    ) -> Result<LoggedIn, StaffError> {
+        match self.open_session(username, password, code).await {
+            Ok(logged_in) => {
+                let user_id = &logged_in.user.id;
+                let target = format!("staff_user:{user_id}");
+                self.audit
+                    .record(Some(user_id), AuditAction::SignIn, &target)
+                    .await;
+                Ok(logged_in)
+            }
+            Err(e) => {
+                if e.is_failed_sign_in() {
+                    let account = self.id_of(username).await;
+                    let target = format!("staff_user:{}", account.as_deref().unwrap_or("unknown"));
+                    self.audit
+                        .record(account.as_deref(), AuditAction::SignInFailed, &target)
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Verifies the password (on a blocking thread: argon2 is slow on purpose) and
     /// opens a session. Unknown users cost the same time as wrong passwords.
+    /// Where the account has two-step sign-in on, a code from the person's app
+    /// is asked for only after the password was right.
     #[tracing::instrument(skip_all, err)]
-    /// Signs in with the password and, where the account has two-step sign-in
-    /// on, a code from the person's app (asked for only after the password
-    /// was right).
-    pub async fn login(
+    async fn open_session(
         &self,
         username: &str,
         password: &str,

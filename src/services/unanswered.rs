@@ -11,6 +11,7 @@ use crate::services::bot::{BotError, BotService};
 use crate::services::knowledge::decide::DecisionKind;
 use crate::services::knowledge::{DecideOptions, KnowledgeService};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One group of unanswered questions, with what the knowledge base says now.
 #[derive(Debug, Clone, Serialize)]
@@ -28,43 +29,55 @@ pub struct AnsweredBy {
     pub confidence: f32,
 }
 
-/// The groups of the last `days`, each checked against the knowledge base.
-/// A group the check cannot run for (an index hiccup) stays on the list.
-pub async fn review(
-    bot: &BotService,
-    knowledge: &KnowledgeService,
-    days: i64,
-) -> Result<Vec<ReviewedGroup>, BotError> {
-    let groups = bot.unanswered_groups(days).await?;
-    let mut out = Vec::with_capacity(groups.len());
-    for group in groups {
-        let answered_by = match KbQuery::parse(&group.representative) {
-            Ok(query) => match knowledge.search(&query, 1, &DecideOptions::default()).await {
-                Ok(found) if found.decision.kind == DecisionKind::Curated => {
-                    match found.hits.into_iter().next() {
-                        Some(hit)
-                            if changed_since(knowledge, &hit.entry_id, &group.last_seen).await =>
-                        {
-                            Some(AnsweredBy {
-                                entry_id: hit.entry_id,
-                                title: hit.title,
-                                confidence: found.decision.confidence,
-                            })
-                        }
-                        _ => None,
-                    }
-                }
-                Ok(_) => None,
-                Err(error) => {
-                    tracing::warn!(%error, "could not check an unanswered question against the knowledge base");
-                    None
-                }
-            },
-            Err(_) => None,
-        };
-        out.push(ReviewedGroup { group, answered_by });
+/// The bot's unanswered questions beside the knowledge base that may answer
+/// them now.
+pub struct UnansweredQuestions {
+    bot: Arc<BotService>,
+    knowledge: Arc<KnowledgeService>,
+}
+
+impl UnansweredQuestions {
+    pub fn new(bot: Arc<BotService>, knowledge: Arc<KnowledgeService>) -> Self {
+        Self { bot, knowledge }
     }
-    Ok(out)
+
+    /// The groups of the last `days`, each checked against the knowledge base.
+    /// A group the check cannot run for (an index hiccup) stays on the list.
+    pub async fn review(&self, days: i64) -> Result<Vec<ReviewedGroup>, BotError> {
+        let groups = self.bot.unanswered_groups(days).await?;
+        let mut out = Vec::with_capacity(groups.len());
+        for group in groups {
+            let answered_by = self.answered_by(&group).await;
+            out.push(ReviewedGroup { group, answered_by });
+        }
+        Ok(out)
+    }
+
+    /// The entry that answers the group's question on its own now, when it was
+    /// written or changed since the question was last asked.
+    async fn answered_by(&self, group: &UnansweredGroup) -> Option<AnsweredBy> {
+        let query = KbQuery::parse(&group.representative).ok()?;
+        let options = DecideOptions::default();
+        let found = match self.knowledge.search(&query, 1, &options).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, "could not check an unanswered question against the knowledge base");
+                return None;
+            }
+        };
+        if found.decision.kind != DecisionKind::Curated {
+            return None;
+        }
+        let hit = found.hits.into_iter().next()?;
+        if !changed_since(&self.knowledge, &hit.entry_id, &group.last_seen).await {
+            return None;
+        }
+        Some(AnsweredBy {
+            entry_id: hit.entry_id,
+            title: hit.title,
+            confidence: found.decision.confidence,
+        })
+    }
 }
 
 /// Whether the entry was written or changed after `last_seen` (RFC 3339).

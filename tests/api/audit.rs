@@ -218,6 +218,7 @@ impl TestApp {
             ..Default::default()
         };
         self.state.audit.search(&filter).await.unwrap()[0]
+            .record
             .target
             .clone()
     }
