@@ -24,6 +24,21 @@ pub struct FactsRecord {
     pub facts: String,
 }
 
+/// The write that moves one conversation's facts forward: the new facts, and
+/// the counter and load changes that come with them, measured from the facts
+/// kept at `read_position`.
+#[derive(Debug, Clone)]
+pub struct FactsSave {
+    /// The last position of the kept facts the changes start from (None: no
+    /// facts were kept); the write is refused if they moved since.
+    pub read_position: Option<i64>,
+    pub facts: FactsRecord,
+    pub rollups: Vec<RollupDelta>,
+    pub hourly: Vec<HourDelta>,
+    pub topics: Vec<TopicDelta>,
+    pub loads: Vec<super::agent_time::LoadChange>,
+}
+
 /// A change to one rollup counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupDelta {

@@ -64,6 +64,9 @@ pub trait ConversationRecords: Send + Sync {
     ) -> Result<Vec<StoredEvent>, RepoError>;
     /// `NotFound` when the event is gone (an erased buyer).
     async fn event_at(&self, conversation_id: &str, seq: i64) -> Result<StoredEvent, RepoError>;
+    /// The events at these (conversation, seq) keys, in no set order; a key
+    /// whose event is gone has none.
+    async fn events_at(&self, keys: &[(&str, i64)]) -> Result<Vec<StoredEvent>, RepoError>;
     /// Records that `reader` has read up to `seq`; returns the reader's mark.
     async fn mark_read(
         &self,
@@ -1256,6 +1259,9 @@ pub trait StaffDirectory: Send + Sync {
 
 // ---- the committed-event stream -------------------------------------------------
 
+/// How long a node holds a subscriber's lease without renewing it.
+pub const LEASE_MS: i64 = 15_000;
+
 /// The outbox read in position order, and each cluster subscriber's durable
 /// cursor under a lease one node holds at a time.
 #[async_trait]
@@ -1827,14 +1833,10 @@ pub trait RoutingQueue: Send + Sync {
 
 // ---- analytics ------------------------------------------------------------------
 
-use crate::domain::agent_time::{AgentTimeRows, LoadChange};
+use crate::domain::agent_time::AgentTimeRows;
 use crate::domain::rollups::{
-    FactsLine, FactsRecord, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
+    FactsLine, FactsRecord, FactsSave, RollupDelta, RollupGrouping, RollupRow, WaitRow,
 };
-
-/// The rollup counter changes a conversation's new facts make: daily (kept
-/// apart by source too), hourly, and per topic.
-pub type RollupChanges<'a> = (&'a [RollupDelta], &'a [HourDelta], &'a [TopicDelta]);
 
 /// What the analytics subscriber keeps (each conversation's facts, each
 /// visit's tally, the rollups they move, agents' presence and load) and what
@@ -1844,15 +1846,10 @@ pub type RollupChanges<'a> = (&'a [RollupDelta], &'a [HourDelta], &'a [TopicDelt
 #[async_trait]
 pub trait AnalyticsRecords: Send + Sync {
     async fn facts_of(&self, conversation_id: &str) -> Result<Option<FactsRecord>, RepoError>;
-    /// Writes a conversation's new facts, moves its rollup counters and
-    /// records the load changes, in one transaction.
-    async fn save_facts(
-        &self,
-        facts: &FactsRecord,
-        rollups: RollupChanges<'_>,
-        loads: &[LoadChange],
-        now: i64,
-    ) -> Result<bool, RepoError>;
+    /// Writes conversations' new facts, moving their rollup counters and
+    /// recording their load changes, all in one transaction; a conversation
+    /// whose kept facts are as new or newer is left as it is, counters too.
+    async fn save_facts(&self, saves: &[FactsSave], now: i64) -> Result<(), RepoError>;
     /// A visit's tally: (last position folded, JSON of `domain::funnel::VisitTally`).
     async fn visit_tally(&self, visit_id: &str) -> Result<Option<(i64, String)>, RepoError>;
     /// Writes a visit's new tally and moves its rollup counters, in one transaction.

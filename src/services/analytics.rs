@@ -13,7 +13,7 @@ use crate::domain::conversation::{ConversationId, ConversationState};
 use crate::domain::events::{DomainEvent, EventData, NewEvent};
 use crate::domain::funnel::{self, CampaignRow, FunnelDay, FunnelRow, VisitTally};
 use crate::domain::rollups::{
-    FactsRecord, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
+    FactsRecord, FactsSave, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
 };
 use crate::domain::staff::Role;
 use crate::ports::repositories::{AnalyticsRecords, CsatRatings, EventStream, RepoError};
@@ -225,6 +225,10 @@ impl AnalyticsService {
 
     pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
         self.rollups.fold(event).await
+    }
+
+    pub async fn fold_batch(&self, events: &[DomainEvent]) -> Result<(), AnalyticsError> {
+        self.rollups.fold_batch(events).await
     }
 
     /// Whether the buyer may rate this conversation now (finished, not rated).
@@ -809,93 +813,70 @@ impl Rollups {
     /// the difference. Idempotent: an event at or before the facts' last
     /// position changes nothing.
     pub async fn fold(&self, event: &DomainEvent) -> Result<(), AnalyticsError> {
-        if let EventData::PresenceChanged { agent_id, status } = &event.data {
-            self.records
-                .keep_presence(event.position, agent_id, status, event.created_at)
-                .await?;
-            return Ok(());
+        self.fold_batch(std::slice::from_ref(event)).await
+    }
+
+    /// Folds a run of events (in position order) as `fold` does one by one,
+    /// with one read of each conversation's facts and one write for all of
+    /// them: each conversation's facts move through its events in memory, and
+    /// the rollups by the difference between its first and last state (the
+    /// per-event differences add up to it). Presence and visit events are
+    /// written as they come.
+    pub async fn fold_batch(&self, events: &[DomainEvent]) -> Result<(), AnalyticsError> {
+        let mut folding: Vec<Folding> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut offset = None;
+        for event in events {
+            if let EventData::PresenceChanged { agent_id, status } = &event.data {
+                self.records
+                    .keep_presence(event.position, agent_id, status, event.created_at)
+                    .await?;
+                continue;
+            }
+            if let EventData::VisitStarted { visit_id, .. }
+            | EventData::VisitEnded { visit_id, .. } = &event.data
+            {
+                self.fold_visit(event, visit_id).await?;
+                continue;
+            }
+            let Some(conversation_id) = event.conversation_id.as_deref() else {
+                continue;
+            };
+            if !counts(&event.data) {
+                continue;
+            }
+            let at = match index.get(conversation_id) {
+                Some(at) => *at,
+                None => {
+                    let stored = self.records.facts_of(conversation_id).await?;
+                    folding.push(Folding::from_stored(conversation_id, stored)?);
+                    index.insert(conversation_id.to_owned(), folding.len() - 1);
+                    folding.len() - 1
+                }
+            };
+            let conversation = &mut folding[at];
+            if event.position <= conversation.last_position {
+                continue;
+            }
+            let reason = match &event.data {
+                EventData::HandedOff {
+                    packet_id: Some(id),
+                } => self.records.handoff_reason(id).await?,
+                _ => None,
+            };
+            let offset = match offset {
+                Some(offset) => offset,
+                None => *offset.insert(self.shop.current().await.utc_offset_minutes),
+            };
+            conversation.apply(event, reason.as_deref(), offset);
         }
-        if let EventData::VisitStarted { visit_id, .. } | EventData::VisitEnded { visit_id, .. } =
-            &event.data
-        {
-            return self.fold_visit(event, visit_id).await;
-        }
-        let Some(conversation_id) = event.conversation_id.as_deref() else {
-            return Ok(());
-        };
-        if !counts(&event.data) {
-            return Ok(());
-        }
-        let stored = self.records.facts_of(conversation_id).await?;
-        if stored
-            .as_ref()
-            .is_some_and(|r| event.position <= r.last_position)
-        {
-            return Ok(());
-        }
-        let mut facts: Facts = match &stored {
-            Some(row) => serde_json::from_str(&row.facts)?,
-            None => Facts::default(),
-        };
-        let before = stored.is_some().then(|| contribution(&facts));
-        let hourly_before = stored
-            .is_some()
-            .then(|| hourly_contribution(&facts))
-            .flatten();
-        let topics_before = match stored {
-            Some(_) => topic_contribution(&facts),
-            None => Vec::new(),
-        };
-        let held_before = facts
-            .holder()
-            .filter(|_| facts.load_counted)
-            .map(str::to_owned);
-        let reason = match &event.data {
-            EventData::HandedOff {
-                packet_id: Some(id),
-            } => self.records.handoff_reason(id).await?,
-            _ => None,
-        };
-        let offset = self.shop.current().await.utc_offset_minutes;
-        let day = local_day(event.created_at, offset);
-        facts.apply(event.created_at, &event.data, reason.as_deref(), &day);
-        if facts.start_hour.is_none() || matches!(event.data, EventData::ConversationStarted { .. })
-        {
-            facts.start_hour = Some(local_hour(facts.started_at, offset));
-        }
-        let loads = load_changes(held_before.as_deref(), facts.holder())
+        let saves = folding
             .into_iter()
-            .map(|(agent_id, delta)| LoadChange {
-                position: event.position,
-                agent_id,
-                delta,
-                at: event.created_at,
-                day: day.clone(),
-            })
-            .collect::<Vec<_>>();
-        facts.load_counted = facts.holder().is_some();
-        let after = contribution(&facts);
-        let hourly = hour_deltas(hourly_before, hourly_contribution(&facts));
-        let topics = topic_deltas(topics_before, topic_contribution(&facts));
-        let row = FactsRecord {
-            conversation_id: conversation_id.to_owned(),
-            day: after.0.day.clone(),
-            channel: after.0.channel.clone(),
-            agent_id: after.0.agent_id.clone(),
-            source: after.0.source.clone(),
-            queue_wait_ms: facts.queue_wait_ms(),
-            last_position: event.position,
-            first_buyer_at: facts.first_buyer_at,
-            facts: serde_json::to_string(&facts)?,
-        };
-        self.records
-            .save_facts(
-                &row,
-                (&deltas(before, after), &hourly, &topics),
-                &loads,
-                self.clock.now_ms(),
-            )
-            .await?;
+            .filter_map(Folding::into_save)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !saves.is_empty() {
+            self.records.save_facts(&saves, self.clock.now_ms()).await?;
+        }
         Ok(())
     }
 
@@ -943,10 +924,9 @@ impl Rollups {
             let Some(last) = batch.last().map(|e| e.position) else {
                 break;
             };
-            for event in batch.iter().filter(|e| e.position <= head) {
-                self.fold(event).await?;
-                read += 1;
-            }
+            let upto: Vec<DomainEvent> = batch.into_iter().filter(|e| e.position <= head).collect();
+            self.fold_batch(&upto).await?;
+            read += upto.len();
             position = last;
         }
         Ok(read)
@@ -964,6 +944,114 @@ fn scope_name(role: Role) -> &'static str {
 
 /// The events analytics folds (notes, visitor and ticket events are not its
 /// business; a conversion is).
+/// One conversation's facts while a run of events folds into them.
+struct Folding {
+    conversation_id: String,
+    /// The last position of the facts as kept (None: none were).
+    read_position: Option<i64>,
+    /// The last event folded (stored or in this run).
+    last_position: i64,
+    facts: Facts,
+    /// The contributions as stored, before the run.
+    before: Option<(RollupKey, Contribution)>,
+    hourly_before: Option<(RollupKey, String, Contribution)>,
+    topics_before: Vec<TopicContribution>,
+    loads: Vec<LoadChange>,
+    /// Whether an event of the run was folded.
+    moved: bool,
+}
+
+impl Folding {
+    fn from_stored(
+        conversation_id: &str,
+        stored: Option<FactsRecord>,
+    ) -> Result<Folding, AnalyticsError> {
+        let facts: Facts = match &stored {
+            Some(row) => serde_json::from_str(&row.facts)?,
+            None => Facts::default(),
+        };
+        let present = stored.is_some();
+        Ok(Folding {
+            conversation_id: conversation_id.to_owned(),
+            read_position: stored.as_ref().map(|r| r.last_position),
+            last_position: stored.as_ref().map_or(i64::MIN, |r| r.last_position),
+            before: present.then(|| contribution(&facts)),
+            hourly_before: present.then(|| hourly_contribution(&facts)).flatten(),
+            topics_before: if present {
+                topic_contribution(&facts)
+            } else {
+                Vec::new()
+            },
+            facts,
+            loads: Vec::new(),
+            moved: false,
+        })
+    }
+
+    /// Folds one later event of this conversation.
+    fn apply(&mut self, event: &DomainEvent, reason: Option<&str>, offset: i32) {
+        let facts = &mut self.facts;
+        let held_before = facts
+            .holder()
+            .filter(|_| facts.load_counted)
+            .map(str::to_owned);
+        let day = local_day(event.created_at, offset);
+        facts.apply(event.created_at, &event.data, reason, &day);
+        if facts.start_hour.is_none() || matches!(event.data, EventData::ConversationStarted { .. })
+        {
+            facts.start_hour = Some(local_hour(facts.started_at, offset));
+        }
+        self.loads.extend(
+            load_changes(held_before.as_deref(), facts.holder())
+                .into_iter()
+                .map(|(agent_id, delta)| LoadChange {
+                    position: event.position,
+                    agent_id,
+                    delta,
+                    at: event.created_at,
+                    day: day.clone(),
+                }),
+        );
+        facts.load_counted = facts.holder().is_some();
+        self.last_position = event.position;
+        self.moved = true;
+    }
+
+    /// The write that takes the stored facts and rollups to where the run
+    /// left them; none when no event of the run was folded.
+    fn into_save(self) -> Option<Result<FactsSave, AnalyticsError>> {
+        if !self.moved {
+            return None;
+        }
+        let after = contribution(&self.facts);
+        let hourly = hour_deltas(self.hourly_before, hourly_contribution(&self.facts));
+        let topics = topic_deltas(self.topics_before, topic_contribution(&self.facts));
+        let json = match serde_json::to_string(&self.facts) {
+            Ok(json) => json,
+            Err(error) => return Some(Err(error.into())),
+        };
+        let facts = FactsRecord {
+            conversation_id: self.conversation_id,
+            day: after.0.day.clone(),
+            channel: after.0.channel.clone(),
+            agent_id: after.0.agent_id.clone(),
+            source: after.0.source.clone(),
+            queue_wait_ms: self.facts.queue_wait_ms(),
+            last_position: self.last_position,
+            first_buyer_at: self.facts.first_buyer_at,
+            facts: json,
+        };
+        Some(Ok(FactsSave {
+            read_position: self.read_position,
+            facts,
+            rollups: deltas(self.before, after),
+            hourly,
+            topics,
+            loads: self.loads,
+        }))
+    }
+}
+
 fn counts(data: &EventData) -> bool {
     !matches!(
         data,
@@ -1449,6 +1537,15 @@ impl Subscriber for AnalyticsFeed {
 
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
         self.0.fold(event).await.map_err(|e| e.to_string())
+    }
+
+    /// One write for a whole read of events; on failure the whole read is
+    /// folded again (folding is idempotent by position).
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
+        self.0
+            .fold_batch(events)
+            .await
+            .map_err(|e| (0, e.to_string()))
     }
 }
 

@@ -19,6 +19,7 @@ use crate::domain::staff::Permission;
 use crate::ports::Clock;
 use crate::ports::repositories::{CommitError, ConversationRecords, EventCommits, RepoError};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const MAX_PAGE: i64 = 500;
@@ -655,6 +656,27 @@ impl ChatService {
             Err(RepoError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The events at these (conversation, seq) keys, opened, in one read; a
+    /// key whose event is gone (an erased buyer) or cannot be opened has none.
+    pub(crate) async fn events_at(
+        &self,
+        keys: &[(&str, i64)],
+    ) -> Result<HashMap<(String, i64), ChatEvent>, ChatError> {
+        let mut opened = HashMap::with_capacity(keys.len());
+        for row in self.records.events_at(keys).await? {
+            let key = (row.conversation_id.clone(), row.seq);
+            match self.open_event(row) {
+                Ok(event) => {
+                    opened.insert(key, event);
+                }
+                Err(error) => {
+                    tracing::warn!(conversation = %key.0, seq = key.1, %error, "event cannot be opened");
+                }
+            }
+        }
+        Ok(opened)
     }
 
     /// The buyer's first typed words among the conversation's first `look`

@@ -28,38 +28,48 @@ impl BotFeed {
         }
     }
 
-    /// The buyer's message the event reports, if it is one.
-    async fn buyer_message(&self, event: &DomainEvent) -> Result<Option<BuyerMessage>, String> {
-        let EventData::MessagePosted { sender_kind, .. } = &event.data else {
-            return Ok(None);
-        };
-        let (Some(conversation), Some(seq)) = (&event.conversation_id, event.seq) else {
-            return Ok(None);
-        };
-        let Some(id) = ConversationId::parse(conversation) else {
-            return Ok(None);
-        };
-        if sender_kind != "buyer" || seq < 1 {
-            return Ok(None);
+    /// The buyer messages these events report, in their order, with one
+    /// read of the conversation events.
+    async fn buyer_messages(&self, events: &[DomainEvent]) -> Result<Vec<BuyerMessage>, String> {
+        let keys: Vec<(&str, i64)> = events
+            .iter()
+            .filter_map(
+                |event| match (&event.data, &event.conversation_id, event.seq) {
+                    (EventData::MessagePosted { sender_kind, .. }, Some(c), Some(seq))
+                        if sender_kind == "buyer" && seq >= 1 =>
+                    {
+                        Some((c.as_str(), seq))
+                    }
+                    _ => None,
+                },
+            )
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        let opened = match self.chat.events(&id, seq - 1, 1).await {
-            Ok(events) => events.into_iter().find(|e| e.seq == seq),
-            Err(ChatError::NotFound | ChatError::Corrupt(_)) => None,
+        let mut opened = match self.chat.events_at(&keys).await {
+            Ok(opened) => opened,
+            Err(ChatError::NotFound | ChatError::Corrupt(_)) => return Ok(Vec::new()),
             Err(error) => return Err(error.to_string()),
         };
-        Ok(
-            opened.and_then(|opened| match (opened.sender, opened.payload) {
-                (Sender::Buyer { id: visitor_id }, EventPayload::Message { body }) => {
-                    Some(BuyerMessage {
-                        conversation_id: id,
-                        visitor_id,
-                        seq,
-                        body,
-                    })
+        Ok(keys
+            .iter()
+            .filter_map(|(conversation, seq)| {
+                let id = ConversationId::parse(conversation)?;
+                let event = opened.remove(&((*conversation).to_owned(), *seq))?;
+                match (event.sender, event.payload) {
+                    (Sender::Buyer { id: visitor_id }, EventPayload::Message { body }) => {
+                        Some(BuyerMessage {
+                            conversation_id: id,
+                            visitor_id,
+                            seq: *seq,
+                            body,
+                        })
+                    }
+                    _ => None,
                 }
-                _ => None,
-            }),
-        )
+            })
+            .collect())
     }
 }
 
@@ -70,10 +80,18 @@ impl Subscriber for BotFeed {
     }
 
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
+        self.handle_batch(std::slice::from_ref(event))
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// One read of the conversation events for a whole read of the stream;
+    /// on failure none of it was handed over, so the whole read is retried.
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
         let Some(bot) = self.bot.upgrade() else {
             return Ok(()); // shutting down
         };
-        if let Some(message) = self.buyer_message(event).await? {
+        for message in self.buyer_messages(events).await.map_err(|e| (0, e))? {
             bot.dispatch(Work::Message(message));
         }
         Ok(())

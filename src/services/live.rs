@@ -4,6 +4,7 @@
 //! conversation's state and owner as of that event.
 
 use super::chat::{ChatError, ChatService};
+use super::events::ChatEvent;
 use super::events::EventPayload;
 use super::hub::{LiveFrame, StaffFrame};
 use super::subscribers::Subscriber;
@@ -41,21 +42,50 @@ impl Subscriber for StaffFeed {
     }
 
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
-        let (Some(conversation), Some(seq)) = (&event.conversation_id, event.seq) else {
+        self.handle_batch(std::slice::from_ref(event))
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// One read of the conversation events for a whole read of the stream;
+    /// then each is shown in commit order.
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
+        let keys: Vec<(&str, i64)> = events
+            .iter()
+            .filter_map(|e| match (&e.conversation_id, e.seq) {
+                // The start of a chat has no conversation event.
+                (Some(c), Some(seq)) if seq >= 1 => Some((c.as_str(), seq)),
+                _ => None,
+            })
+            .collect();
+        if keys.is_empty() {
             return Ok(());
-        };
-        if seq < 1 {
-            return Ok(()); // the start of a chat has no conversation event
         }
+        let mut opened = self
+            .chat
+            .events_at(&keys)
+            .await
+            .map_err(|e| (0, e.to_string()))?;
+        for (done, event) in events.iter().enumerate() {
+            let (Some(conversation), Some(seq)) = (&event.conversation_id, event.seq) else {
+                continue;
+            };
+            let Some(found) = opened.remove(&(conversation.clone(), seq)) else {
+                continue; // gone (an erased buyer) or not a conversation event
+            };
+            self.show(conversation, found)
+                .await
+                .map_err(|e| (done, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl StaffFeed {
+    /// Sends one conversation event to this node's staff sockets, with the
+    /// conversation's state and owner as of that event.
+    async fn show(&self, conversation: &str, opened: ChatEvent) -> Result<(), String> {
         let Some(id) = ConversationId::parse(conversation) else {
-            return Ok(());
-        };
-        let opened = match self.chat.events(&id, seq - 1, 1).await {
-            Ok(events) => events.into_iter().find(|e| e.seq == seq),
-            Err(ChatError::NotFound | ChatError::Corrupt(_)) => None,
-            Err(error) => return Err(error.to_string()),
-        };
-        let Some(opened) = opened else {
             return Ok(());
         };
         let (state, agent_id) = match &opened.payload {
@@ -79,7 +109,7 @@ impl Subscriber for StaffFeed {
             if states.len() >= REMEMBERED {
                 states.clear();
             }
-            states.insert(conversation.clone(), (state, agent_id.clone()));
+            states.insert(conversation.to_owned(), (state, agent_id.clone()));
         }
         self.chat.hub().publish_staff(StaffFrame {
             frame: LiveFrame::Event(Arc::new(opened)),

@@ -11,7 +11,7 @@
 
 use crate::domain::events::DomainEvent;
 use crate::ports::Clock;
-use crate::ports::repositories::{EventStream, RepoError};
+use crate::ports::repositories::{EventStream, LEASE_MS, RepoError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,10 +53,15 @@ const IDLE_LOOK: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// After a wake-up a durable subscriber lets events gather this long before it
-/// reads, so that under load one read and one cursor save serve many events
-/// instead of one each (on SQLite those writes share the single writer with
-/// the chat itself).
+/// reads, so that under load one read serves many events instead of one each.
 const GATHER: Duration = Duration::from_millis(20);
+/// A durable cursor that moved is saved at most this often: on SQLite every
+/// save shares the single writer with the chat itself, and after a crash the
+/// events since the last save are only handled again.
+const SAVE_EVERY: Duration = Duration::from_millis(250);
+/// An idle subscriber renews its lease this often (a third of the lease, so a
+/// slow save or two does not lose it).
+const RENEW_EVERY: Duration = Duration::from_millis(LEASE_MS as u64 / 3);
 
 pub struct Runner {
     stream: Arc<dyn EventStream>,
@@ -109,73 +114,92 @@ async fn wait(
     }
 }
 
-/// Handles the events after `position` until none is left or one fails.
-/// Returns the new position and whether it stopped on a failure.
-/// Where a subscriber's cursor lives.
-enum Cursor<'a> {
-    Memory,
-    /// In the database, under a lease this node must still hold.
-    Durable {
-        name: &'static str,
-        node: &'a str,
-        clock: &'a dyn Clock,
-    },
+/// What one read of the stream came to.
+struct Step {
+    /// After the last event handled.
+    position: i64,
+    /// Stopped on a failure (retry after a pause).
+    failed: bool,
+    /// A full read: more events may be waiting.
+    more: bool,
 }
 
-impl Cursor<'_> {
-    /// Saves the position; false when the lease was lost (stop and re-take it).
-    async fn save(&self, stream: &dyn EventStream, position: i64) -> bool {
-        let Cursor::Durable { name, node, clock } = self else {
-            return true;
-        };
-        match stream.advance(name, node, position, clock.now_ms()).await {
-            Ok(held) => held,
-            Err(error) => {
-                tracing::warn!(subscriber = name, %error, "cannot save the cursor");
-                false
-            }
+/// Reads and handles one batch of the events after `position`.
+async fn step(stream: &dyn EventStream, subscriber: &dyn Subscriber, position: i64) -> Step {
+    let batch = match stream.after(position, BATCH).await {
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::warn!(subscriber = subscriber.name(), %error, "cannot read events");
+            return Step {
+                position,
+                failed: true,
+                more: false,
+            };
         }
+    };
+    let Some(last) = batch.last().map(|e| e.position) else {
+        return Step {
+            position,
+            failed: false,
+            more: false,
+        };
+    };
+    if let Err((done, error)) = subscriber.handle_batch(&batch).await {
+        let position = match done.checked_sub(1).and_then(|i| batch.get(i)) {
+            Some(before) => before.position,
+            None => position,
+        };
+        tracing::warn!(
+            subscriber = subscriber.name(),
+            event = %batch.get(done).map_or("?", |e| e.id.as_str()),
+            %error,
+            "event not handled; will retry"
+        );
+        metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
+            .increment(1);
+        return Step {
+            position,
+            failed: true,
+            more: false,
+        };
+    }
+    metrics::gauge!("xiaoer_subscriber_position", "subscriber" => subscriber.name())
+        .set(last as f64);
+    Step {
+        position: last,
+        failed: false,
+        more: batch.len() as i64 >= BATCH,
     }
 }
 
+/// Handles the events after `position` until none is left or one fails.
+/// Returns the new position and whether it stopped on a failure.
 async fn drain(
     stream: &dyn EventStream,
     subscriber: &dyn Subscriber,
     mut position: i64,
-    cursor: &Cursor<'_>,
 ) -> (i64, bool) {
     loop {
-        let batch = match stream.after(position, BATCH).await {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!(subscriber = subscriber.name(), %error, "cannot read events");
-                return (position, true);
-            }
-        };
-        let Some(last) = batch.last().map(|e| e.position) else {
-            return (position, false);
-        };
-        if let Err((done, error)) = subscriber.handle_batch(&batch).await {
-            if let Some(before) = done.checked_sub(1).and_then(|i| batch.get(i)) {
-                position = before.position;
-            }
-            tracing::warn!(
-                subscriber = subscriber.name(),
-                event = %batch.get(done).map_or("?", |e| e.id.as_str()),
-                %error,
-                "event not handled; will retry"
-            );
-            metrics::counter!("xiaoer_subscriber_failures_total", "subscriber" => subscriber.name())
-                .increment(1);
-            cursor.save(stream, position).await;
-            return (position, true);
+        let Step {
+            position: next,
+            failed,
+            more,
+        } = step(stream, subscriber, position).await;
+        position = next;
+        if failed || !more {
+            return (position, failed);
         }
-        position = last;
-        metrics::gauge!("xiaoer_subscriber_position", "subscriber" => subscriber.name())
-            .set(position as f64);
-        if !cursor.save(stream, position).await {
-            return (position, true);
-        }
+    }
+}
+
+/// The pause after a drain: backing off after failures, else the idle look.
+fn pause_after(failed: bool, retry: &mut Duration) -> Duration {
+    if failed {
+        *retry = (*retry * 2).min(RETRY_MAX);
+        *retry
+    } else {
+        *retry = RETRY_FIRST;
+        IDLE_LOOK
     }
 }
 
@@ -188,22 +212,9 @@ async fn run_node(
     let mut wake = stream.watch();
     let mut retry = RETRY_FIRST;
     loop {
-        let (next, failed) = drain(
-            stream.as_ref(),
-            subscriber.as_ref(),
-            position,
-            &Cursor::Memory,
-        )
-        .await;
+        let (next, failed) = drain(stream.as_ref(), subscriber.as_ref(), position).await;
         position = next;
-        let pause = if failed {
-            retry = (retry * 2).min(RETRY_MAX);
-            retry
-        } else {
-            retry = RETRY_FIRST;
-            IDLE_LOOK
-        };
-        if wait(&mut wake, &mut stop, pause).await {
+        if wait(&mut wake, &mut stop, pause_after(failed, &mut retry)).await {
             return;
         }
     }
@@ -219,36 +230,140 @@ async fn run_cluster(
 ) {
     let name = subscriber.name();
     let mut wake = stream.watch();
-    let mut retry = RETRY_FIRST;
     loop {
-        let held = stream.take_lease(name, &node, start, clock.now_ms()).await;
-        let pause = match held {
+        match stream.take_lease(name, &node, start, clock.now_ms()).await {
             Ok(Some(position)) => {
-                let cursor = Cursor::Durable {
+                let lease = Lease {
+                    stream: stream.as_ref(),
+                    clock: clock.as_ref(),
                     name,
                     node: &node,
-                    clock: clock.as_ref(),
                 };
-                let (_, failed) =
-                    drain(stream.as_ref(), subscriber.as_ref(), position, &cursor).await;
-                if failed {
-                    retry = (retry * 2).min(RETRY_MAX);
-                    retry
-                } else {
-                    retry = RETRY_FIRST;
-                    IDLE_LOOK
+                if lease
+                    .hold(subscriber.as_ref(), position, &mut wake, &mut stop)
+                    .await
+                {
+                    return;
                 }
+                // Lost (another node took over, or the cursor was moved by a
+                // rebuild): take it again, from the stored cursor.
             }
-            Ok(None) => IDLE_LOOK, // another node runs it
-            Err(error) => {
-                tracing::warn!(subscriber = name, %error, "cannot take the lease");
-                IDLE_LOOK
-            }
-        };
-        if wait(&mut wake, &mut stop, pause).await {
-            let _ = stream.release(name, &node).await;
+            Ok(None) => {} // another node runs it
+            Err(error) => tracing::warn!(subscriber = name, %error, "cannot take the lease"),
+        }
+        if wait(&mut wake, &mut stop, IDLE_LOOK).await {
             return;
         }
-        tokio::time::sleep(GATHER).await;
+    }
+}
+
+/// A cluster subscriber's lease, held by this node.
+struct Lease<'a> {
+    stream: &'a dyn EventStream,
+    clock: &'a dyn Clock,
+    name: &'static str,
+    node: &'a str,
+}
+
+/// Why a held lease's loop looks at the clock.
+enum Save {
+    /// Nothing to save before the lease needs renewing.
+    NotDue(Duration),
+    Now,
+}
+
+impl Lease<'_> {
+    /// Runs the subscriber while this node holds the lease. The position lives
+    /// in memory; the cursor is saved (renewing the lease) at most every
+    /// `SAVE_EVERY` while it moves, every `RENEW_EVERY` while idle, and when
+    /// stopping. After a crash the events since the last save are handled
+    /// again, which handlers allow (idempotent by event id). Returns true when
+    /// stopping, false when the lease is lost.
+    async fn hold(
+        &self,
+        subscriber: &dyn Subscriber,
+        mut position: i64,
+        wake: &mut tokio::sync::watch::Receiver<u64>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        let mut saved = (position, tokio::time::Instant::now());
+        let mut retry = RETRY_FIRST;
+        loop {
+            // One read at a time, so a subscriber that never catches up
+            // still saves its cursor and keeps its lease.
+            let Step {
+                position: next,
+                failed,
+                more,
+            } = step(self.stream, subscriber, position).await;
+            position = next;
+            let pause = if more && !failed {
+                Duration::ZERO
+            } else {
+                pause_after(failed, &mut retry)
+            };
+            let pause = match due(saved, position) {
+                Save::Now => {
+                    match self.save(position).await {
+                        Some(true) => saved = (position, tokio::time::Instant::now()),
+                        Some(false) => return false,
+                        None => {} // tried again at the next turn
+                    }
+                    pause.min(RENEW_EVERY)
+                }
+                Save::NotDue(left) => pause.min(left),
+            };
+            if pause.is_zero() {
+                if *stop.borrow() {
+                    return self.stop(position, saved.0).await;
+                }
+                continue;
+            }
+            if wait(wake, stop, pause).await {
+                return self.stop(position, saved.0).await;
+            }
+            tokio::time::sleep(GATHER).await;
+        }
+    }
+
+    /// Saves the last position and lets the lease go (the server stops).
+    async fn stop(&self, position: i64, saved: i64) -> bool {
+        if position != saved {
+            self.save(position).await;
+        }
+        let _ = self.stream.release(self.name, self.node).await;
+        true
+    }
+
+    /// Saves the position and renews the lease: Some(false) when the lease
+    /// was lost, None when the database did not answer.
+    async fn save(&self, position: i64) -> Option<bool> {
+        let now = self.clock.now_ms();
+        match self
+            .stream
+            .advance(self.name, self.node, position, now)
+            .await
+        {
+            Ok(held) => Some(held),
+            Err(error) => {
+                tracing::warn!(subscriber = self.name, %error, "cannot save the cursor");
+                None
+            }
+        }
+    }
+}
+
+/// Whether the cursor saved at `saved` must be saved now that the subscriber
+/// is at `position`, or how long until it must.
+fn due(saved: (i64, tokio::time::Instant), position: i64) -> Save {
+    let since = saved.1.elapsed();
+    let every = if position == saved.0 {
+        RENEW_EVERY
+    } else {
+        SAVE_EVERY
+    };
+    match every.checked_sub(since) {
+        Some(left) if !left.is_zero() => Save::NotDue(left),
+        _ => Save::Now,
     }
 }

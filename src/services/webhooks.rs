@@ -16,7 +16,7 @@ use crate::domain::events::{DomainEvent, EventFilter, FilterError};
 use crate::domain::ticket_automations::QueuedDelivery;
 use crate::ports::Clock;
 use crate::ports::repositories::{
-    AttemptResult, Delivery, Endpoint, EventStream, RepoError, WebhookRecords,
+    AttemptResult, Delivery, Endpoint, EventStream, LEASE_MS, RepoError, WebhookRecords,
 };
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -316,12 +316,26 @@ impl WebhookService {
     /// conversation, so a conversation's events arrive in order.
     pub async fn run_sender(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let node = uuid::Uuid::new_v4().to_string();
+        // When this node last took or renewed the lease: renewed a third of
+        // the way through it, not on every wake-up (each is a write).
+        let mut renewed: Option<tokio::time::Instant> = None;
+        let renew_every = Duration::from_millis(LEASE_MS as u64 / 3);
         loop {
             // One node sends at a time (others would only send duplicates).
-            let held = self
-                .events
-                .take_lease("webhook-sender", &node, 0, self.clock.now_ms())
-                .await;
+            let held = match renewed {
+                Some(at) if at.elapsed() < renew_every => Ok(Some(0)),
+                _ => {
+                    self.events
+                        .take_lease("webhook-sender", &node, 0, self.clock.now_ms())
+                        .await
+                }
+            };
+            renewed = match held {
+                Ok(Some(_)) => renewed
+                    .filter(|at| at.elapsed() < renew_every)
+                    .or_else(|| Some(tokio::time::Instant::now())),
+                _ => None,
+            };
             let endpoints = match held {
                 Ok(Some(_)) => self.records.endpoints().await,
                 Ok(None) => Ok(Vec::new()),
@@ -565,26 +579,50 @@ impl Subscriber for WebhookQueue {
     }
 
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
+        self.queue(std::slice::from_ref(event)).await
+    }
+
+    /// One read of the endpoints and one write for a whole read of events; on
+    /// failure the whole read is queued again (a delivery is unique by
+    /// endpoint and event).
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
+        self.queue(events).await.map_err(|e| (0, e))
+    }
+}
+
+impl WebhookQueue {
+    async fn queue(&self, events: &[DomainEvent]) -> Result<(), String> {
         let service = &self.0;
         let endpoints = service
             .records
             .endpoints()
             .await
             .map_err(|e| e.to_string())?;
-        let rows: Vec<QueuedDelivery> = endpoints
+        let listening: Vec<(&Endpoint, EventFilter)> = endpoints
             .iter()
-            .filter(|e| e.enabled && e.since_position < event.position)
-            .filter(|e| {
-                EventFilter::parse(&e.event_types).is_ok_and(|f| f.matches(event.type_name()))
-            })
-            .map(|e| QueuedDelivery {
-                id: format!("dl_{}", uuid::Uuid::now_v7().simple()),
-                endpoint_id: e.id.clone(),
-                event_id: event.id.clone(),
-                position: event.position,
-                conversation_id: event.conversation_id.clone(),
-                next_attempt_at: event.created_at,
-                created_at: event.created_at,
+            .filter(|e| e.enabled)
+            .filter_map(|e| EventFilter::parse(&e.event_types).ok().map(|f| (e, f)))
+            .collect();
+        if listening.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<QueuedDelivery> = events
+            .iter()
+            .flat_map(|event| {
+                listening
+                    .iter()
+                    .filter(|(e, f)| {
+                        e.since_position < event.position && f.matches(event.type_name())
+                    })
+                    .map(|(e, _)| QueuedDelivery {
+                        id: format!("dl_{}", uuid::Uuid::now_v7().simple()),
+                        endpoint_id: e.id.clone(),
+                        event_id: event.id.clone(),
+                        position: event.position,
+                        conversation_id: event.conversation_id.clone(),
+                        next_attempt_at: event.created_at,
+                        created_at: event.created_at,
+                    })
             })
             .collect();
         if !rows.is_empty() {

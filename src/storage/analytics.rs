@@ -4,11 +4,11 @@ use super::outbox::write_events;
 use super::{Store, StoreError, on_pool};
 pub use crate::domain::agent_time::{AgentTimeRows, LoadChange};
 use crate::domain::events::NewEvent;
-use crate::domain::rollups::FactsLine;
+use crate::domain::rollups::{FactsLine, FactsSave};
 pub use crate::domain::rollups::{
     FactsRecord as FactsRow, HourDelta, RollupDelta, RollupGrouping, RollupRow, TopicDelta, WaitRow,
 };
-use crate::ports::repositories::{AnalyticsRecords, CsatRatings, RepoError, RollupChanges};
+use crate::ports::repositories::{AnalyticsRecords, CsatRatings, RepoError};
 
 // The facts, deltas and rows are domain types (`domain::rollups`,
 // `domain::agent_time`). A `RollupRow`'s split is the source
@@ -155,16 +155,10 @@ impl Store {
         ))
     }
 
-    /// Writes a conversation's new facts and moves its rollup counters, in one
-    /// transaction. False (nothing written) when the stored facts already
-    /// include an event at or after `row.last_position`.
-    pub async fn save_analytics(
-        &self,
-        row: &FactsRow,
-        (deltas, hourly, topics): (&[RollupDelta], &[HourDelta], &[TopicDelta]),
-        loads: &[LoadChange],
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    /// Writes conversations' new facts and moves their rollup counters, in one
+    /// transaction; `Refused` (nothing written) when a conversation's kept
+    /// facts are no longer those its changes were measured from.
+    pub async fn save_analytics(&self, saves: &[FactsSave], now: i64) -> Result<(), StoreError> {
         let load = "INSERT INTO analytics_load (position, agent_id, delta, at) VALUES ($1, $2, $3, $4) \
             ON CONFLICT (position, agent_id) DO NOTHING";
         let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
@@ -176,51 +170,57 @@ impl Store {
             agent_id = excluded.agent_id, source = excluded.source, queue_wait_ms = excluded.queue_wait_ms, \
             last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at, \
             first_buyer_at = excluded.first_buyer_at \
-            WHERE analytics_facts.last_position < excluded.last_position";
+            WHERE analytics_facts.last_position = $11";
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
-            let written = sqlx::query(facts)
-                .bind(&row.conversation_id).bind(&row.day).bind(&row.channel).bind(&row.agent_id)
-                .bind(row.queue_wait_ms).bind(row.last_position).bind(&row.facts).bind(now)
-                .bind(row.first_buyer_at).bind(&row.source)
-                .execute(&mut *tx).await?.rows_affected();
-            if written == 0 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            for d in deltas.iter().filter(|d| d.delta != 0) {
-                sqlx::query(ROLLUP_ADD)
-                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
-                    .execute(&mut *tx).await?;
-                sqlx::query(ROLLUP_SOURCE_ADD)
-                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
-                    .bind(&d.counter).bind(d.delta)
-                    .execute(&mut *tx).await?;
-            }
-            for d in hourly.iter().filter(|d| d.delta != 0) {
-                sqlx::query(HOURLY_ADD)
-                    .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.hour)
-                    .bind(&d.counter).bind(d.delta)
-                    .execute(&mut *tx).await?;
-            }
-            for d in topics.iter().filter(|d| d.delta != 0) {
-                sqlx::query(TOPIC_ADD)
-                    .bind(&d.day).bind(d.kind).bind(&d.topic).bind(&d.counter).bind(d.delta)
-                    .execute(&mut *tx).await?;
-            }
-            for l in loads {
-                let added = sqlx::query(load)
-                    .bind(l.position).bind(&l.agent_id).bind(l.delta).bind(l.at)
+            for save in saves {
+                let row = &save.facts;
+                let written = sqlx::query(facts)
+                    .bind(&row.conversation_id).bind(&row.day).bind(&row.channel).bind(&row.agent_id)
+                    .bind(row.queue_wait_ms).bind(row.last_position).bind(&row.facts).bind(now)
+                    .bind(row.first_buyer_at).bind(&row.source).bind(save.read_position)
                     .execute(&mut *tx).await?.rows_affected();
-                if added > 0 {
-                    sqlx::query(load_daily)
-                        .bind(&l.day).bind(&l.agent_id).bind(l.delta)
+                if written == 0 {
+                    // Folded meanwhile (another node held the subscriber too):
+                    // nothing is written, and the caller folds again from
+                    // the facts kept now.
+                    tx.rollback().await?;
+                    return Err(StoreError::Refused { state: "analytics facts moved".into(), agent_id: None });
+                }
+                for d in save.rollups.iter().filter(|d| d.delta != 0) {
+                    sqlx::query(ROLLUP_ADD)
+                        .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.counter).bind(d.delta)
                         .execute(&mut *tx).await?;
+                    sqlx::query(ROLLUP_SOURCE_ADD)
+                        .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.source)
+                        .bind(&d.counter).bind(d.delta)
+                        .execute(&mut *tx).await?;
+                }
+                for d in save.hourly.iter().filter(|d| d.delta != 0) {
+                    sqlx::query(HOURLY_ADD)
+                        .bind(&d.day).bind(&d.channel).bind(&d.agent_id).bind(&d.hour)
+                        .bind(&d.counter).bind(d.delta)
+                        .execute(&mut *tx).await?;
+                }
+                for d in save.topics.iter().filter(|d| d.delta != 0) {
+                    sqlx::query(TOPIC_ADD)
+                        .bind(&d.day).bind(d.kind).bind(&d.topic).bind(&d.counter).bind(d.delta)
+                        .execute(&mut *tx).await?;
+                }
+                for l in &save.loads {
+                    let added = sqlx::query(load)
+                        .bind(l.position).bind(&l.agent_id).bind(l.delta).bind(l.at)
+                        .execute(&mut *tx).await?.rows_affected();
+                    if added > 0 {
+                        sqlx::query(load_daily)
+                            .bind(&l.day).bind(&l.agent_id).bind(l.delta)
+                            .execute(&mut *tx).await?;
+                    }
                 }
             }
             tx.commit().await?;
         });
-        Ok(true)
+        Ok(())
     }
 
     /// A visit's tally as stored: (last position folded, JSON of
@@ -606,14 +606,8 @@ impl AnalyticsRecords for Store {
         Ok(self.analytics_facts(conversation_id).await?)
     }
 
-    async fn save_facts(
-        &self,
-        facts: &FactsRow,
-        rollups: RollupChanges<'_>,
-        loads: &[LoadChange],
-        now: i64,
-    ) -> Result<bool, RepoError> {
-        Ok(self.save_analytics(facts, rollups, loads, now).await?)
+    async fn save_facts(&self, saves: &[FactsSave], now: i64) -> Result<(), RepoError> {
+        Ok(self.save_analytics(saves, now).await?)
     }
 
     async fn visit_tally(&self, visit_id: &str) -> Result<Option<(i64, String)>, RepoError> {

@@ -221,6 +221,10 @@ impl ConversationRecords for Store {
         Ok(Store::event_at(self, conversation_id, seq).await?)
     }
 
+    async fn events_at(&self, keys: &[(&str, i64)]) -> Result<Vec<StoredEvent>, RepoError> {
+        Ok(Store::events_at(self, keys).await?)
+    }
+
     async fn mark_read(
         &self,
         conversation_id: &str,

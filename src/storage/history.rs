@@ -121,6 +121,32 @@ impl Store {
             .bind(conversation_id).bind(seq).fetch_optional(pool).await?);
         row.ok_or(StoreError::NotFound)
     }
+
+    /// The stored events at these (conversation, seq) keys, in one read per
+    /// 200 keys.
+    pub async fn events_at(
+        &self,
+        keys: &[(&str, i64)],
+    ) -> Result<Vec<super::StoredEvent>, StoreError> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(200) {
+            on_pool!(self, pool => {
+                let mut sql = sqlx::QueryBuilder::new(
+                    "SELECT conversation_id, seq, kind, sender_kind, sender_id, client_msg_id, body, created_at \
+                     FROM events WHERE ",
+                );
+                for (i, (conversation_id, seq)) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" OR ");
+                    }
+                    sql.push("(conversation_id = ").push_bind(*conversation_id)
+                        .push(" AND seq = ").push_bind(*seq).push(")");
+                }
+                rows.extend(sql.build_query_as::<super::StoredEvent>().fetch_all(pool).await?);
+            });
+        }
+        Ok(rows)
+    }
 }
 
 #[async_trait::async_trait]

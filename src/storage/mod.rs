@@ -10,6 +10,7 @@ mod audit;
 mod bell;
 mod blocks;
 mod bot;
+pub mod busy;
 mod channels;
 mod commit;
 mod conversations;
@@ -187,6 +188,7 @@ impl Store {
             .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(|conn, _| Box::pin(busy::install(conn)))
             .connect_with(options)
             .await?;
         Ok(Store {

@@ -61,8 +61,7 @@ pub(super) const HANDOFF_PACKET: &str = "SELECT id FROM handoff_packets WHERE co
 
 type OutboxRow = (i64, String, Option<String>, Option<i64>, String, i64);
 
-/// How long a node holds a subscriber's lease without renewing it.
-pub const LEASE_MS: i64 = 15_000;
+pub use crate::ports::repositories::LEASE_MS;
 
 impl Store {
     /// Events after `position`, oldest first. A row whose payload this version
