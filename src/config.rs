@@ -67,6 +67,10 @@ pub struct SettingsLayer {
     /// pause is four times longer (at most 10 h), for 24 h.
     #[arg(long, global = true, env = "XIAOER_WEBHOOK_RETRY_BASE_MS")]
     pub webhook_retry_base_ms: Option<i64>,
+    /// How often each node sweeps the routing queues (overflow, chats freed on
+    /// another node, repair after a crash), in ms.
+    #[arg(long, global = true, env = "XIAOER_ROUTING_SWEEP_MS")]
+    pub routing_sweep_ms: Option<u64>,
     /// PostgreSQL: announce each commit to the other nodes on the database (LISTEN/NOTIFY)
     /// so their sockets show it at once. False saves the cost on a single node.
     #[arg(long, global = true, env = "XIAOER_FANOUT")]
@@ -261,6 +265,7 @@ impl SettingsLayer {
             max_upload_bytes: self.max_upload_bytes.or(lower.max_upload_bytes),
             commit_batch: self.commit_batch.or(lower.commit_batch),
             webhook_retry_base_ms: self.webhook_retry_base_ms.or(lower.webhook_retry_base_ms),
+            routing_sweep_ms: self.routing_sweep_ms.or(lower.routing_sweep_ms),
             db_connections: self.db_connections.or(lower.db_connections),
             session_hours: self.session_hours.or(lower.session_hours),
             log_format: self.log_format.or(lower.log_format),
@@ -341,6 +346,8 @@ pub struct Settings {
     pub db_connections: u32,
     /// First retry pause of a failed webhook delivery (ms).
     pub webhook_retry_base_ms: i64,
+    /// The routing sweep's period (ms).
+    pub routing_sweep_ms: u64,
     /// PostgreSQL: LISTEN/NOTIFY fan-out of commits between nodes.
     pub fanout: bool,
     pub session_hours: i64,
@@ -510,6 +517,7 @@ impl Settings {
                 .unwrap_or(crate::domain::attachment::DEFAULT_MAX_UPLOAD_BYTES),
             commit_batch: layer.commit_batch.unwrap_or(512),
             webhook_retry_base_ms: layer.webhook_retry_base_ms.unwrap_or(5000),
+            routing_sweep_ms: layer.routing_sweep_ms.unwrap_or(1000),
             db_connections: layer.db_connections.unwrap_or(8),
             session_hours: layer.session_hours.unwrap_or(12),
             log_format: layer.log_format.unwrap_or(LogFormat::Text),
@@ -627,9 +635,10 @@ impl Settings {
             || settings.db_connections < 2
             || settings.session_hours <= 0
             || settings.webhook_retry_base_ms <= 0
+            || settings.routing_sweep_ms < 100
         {
             return Err(ConfigError::Invalid(
-                "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1, webhook_retry_base_ms >= 1".into(),
+                "commit_batch must be >= 1, db_connections >= 2, session_hours >= 1, webhook_retry_base_ms >= 1, routing_sweep_ms >= 100".into(),
             ));
         }
         if settings

@@ -417,7 +417,10 @@ impl Application {
         });
         let conversations = conversations.expect("built with the bot");
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(routing.clone().run_sweeper(shutdown_rx.clone()));
+        tokio::spawn(routing.clone().run_sweeper(
+            std::time::Duration::from_millis(settings.routing_sweep_ms),
+            shutdown_rx.clone(),
+        ));
         tokio::spawn(presence.clone().run_sweeper(shutdown_rx.clone()));
         tokio::spawn(presence.clone().run_fanout(shutdown_rx.clone()));
         tokio::spawn(
@@ -489,6 +492,13 @@ impl Application {
                 )
                 .await?;
         }
+        runner
+            .spawn(
+                Arc::new(crate::services::followups::RoutingFeed(routing.clone())),
+                Reach::ClusterFromNow,
+                shutdown_rx.clone(),
+            )
+            .await?;
         tokio::spawn(tickets.clone().run_sweeper(shutdown_rx.clone()));
         runner
             .spawn(

@@ -212,6 +212,7 @@ async fn run_once(
         .subscriber_positions()
         .await?
         .into_iter()
+        .filter(|(name, _)| name != crate::services::webhooks::SENDER_LEASE)
         .map(|(name, position)| (name, json!(outbox_after - position)))
         .collect();
     let still_open = stats.open_sockets.load(Ordering::SeqCst);

@@ -5,6 +5,7 @@
 use super::bot::{BotService, Work};
 use super::chat::{BuyerMessage, ChatError, ChatService};
 use super::events::EventPayload;
+use super::routing::RoutingService;
 use super::subscribers::Subscriber;
 use crate::domain::conversation::ConversationId;
 use crate::domain::events::{DomainEvent, EventData};
@@ -95,5 +96,113 @@ impl Subscriber for BotFeed {
             bot.dispatch(Work::Message(message));
         }
         Ok(())
+    }
+}
+
+/// Routing's follow-up to a committed change: an agent who stopped holding a
+/// chat (resolved, handed back or transferred away) is offered the next
+/// waiting chats of their groups. The conversation service also does this at
+/// once after its own change; this subscriber is what makes it happen when
+/// the node died in between, or when the change was made on another node.
+/// Offering twice is harmless: assignment reads the queue and the agent's
+/// room under the routing lock.
+pub struct RoutingFeed(pub Arc<RoutingService>);
+
+/// The agents each event leaves with room (in order, without repeats).
+fn freed_agents(events: &[DomainEvent]) -> Vec<&str> {
+    let mut freed: Vec<&str> = Vec::new();
+    for event in events {
+        let agent = match &event.data {
+            EventData::Resolved { agent_id: Some(a) }
+            | EventData::HandedBack { agent_id: Some(a) } => a,
+            EventData::Transferred { from_agent_id, .. } => from_agent_id,
+            _ => continue,
+        };
+        if !freed.contains(&agent.as_str()) {
+            freed.push(agent);
+        }
+    }
+    freed
+}
+
+#[async_trait::async_trait]
+impl Subscriber for RoutingFeed {
+    fn name(&self) -> &'static str {
+        "routing"
+    }
+
+    async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
+        self.handle_batch(std::slice::from_ref(event))
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// One offer per freed agent for a whole read of events; on failure the
+    /// whole read is offered again.
+    async fn handle_batch(&self, events: &[DomainEvent]) -> Result<(), (usize, String)> {
+        for agent in freed_agents(events) {
+            self.0
+                .agent_freed(agent)
+                .await
+                .map_err(|e| (0, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(position: i64, data: EventData) -> DomainEvent {
+        DomainEvent {
+            position,
+            id: format!("evt_{position}"),
+            conversation_id: Some("c1".into()),
+            seq: Some(position),
+            created_at: 0,
+            data,
+        }
+    }
+
+    #[test]
+    fn the_agents_a_change_leaves_with_room_are_offered_once_each() {
+        let events = [
+            event(
+                1,
+                EventData::Resolved {
+                    agent_id: Some("a".into()),
+                },
+            ),
+            event(
+                2,
+                EventData::Transferred {
+                    from_agent_id: "b".into(),
+                    to_agent_id: "a".into(),
+                },
+            ),
+            event(
+                3,
+                EventData::HandedBack {
+                    agent_id: Some("a".into()),
+                },
+            ),
+            event(4, EventData::Resolved { agent_id: None }),
+            event(
+                5,
+                EventData::MessagePosted {
+                    sender_kind: "agent".into(),
+                    sender_id: Some("c".into()),
+                },
+            ),
+            event(
+                6,
+                EventData::HandedBack {
+                    agent_id: Some("c".into()),
+                },
+            ),
+        ];
+        assert_eq!(freed_agents(&events), ["a", "b", "c"]);
+        assert!(freed_agents(&events[3..5]).is_empty());
     }
 }

@@ -21,9 +21,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often each process moves overflowing chats, repairs the queue and
-/// retries assignment (catching agents freed on other processes).
-pub const SWEEP_EVERY: Duration = Duration::from_millis(1000);
 /// A waiting chat with no queue entry for this long is put back in the queue.
 const ORPHAN_GRACE_MS: i64 = 5_000;
 /// Most assignments one dispatch makes before yielding.
@@ -230,9 +227,13 @@ impl RoutingService {
         Ok(())
     }
 
-    /// Runs `sweep` every SWEEP_EVERY until shutdown flips.
-    pub async fn run_sweeper(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(SWEEP_EVERY);
+    /// Runs `sweep` every `every` until shutdown flips.
+    pub async fn run_sweeper(
+        self: Arc<Self>,
+        every: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -25,6 +25,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The lease that lets one node at a time send deliveries (a row among the
+/// subscribers' cursors, though its position means nothing).
+pub const SENDER_LEASE: &str = "webhook-sender";
+
 /// Deliveries are retried for this long after the event, then given up.
 pub const RETRY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 /// The longest pause between two attempts.
@@ -326,7 +330,7 @@ impl WebhookService {
                 Some(at) if at.elapsed() < renew_every => Ok(Some(0)),
                 _ => {
                     self.events
-                        .take_lease("webhook-sender", &node, 0, self.clock.now_ms())
+                        .take_lease(SENDER_LEASE, &node, 0, self.clock.now_ms())
                         .await
                 }
             };
@@ -365,7 +369,7 @@ impl WebhookService {
                 _ = self.queued.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.changed() => {
-                    let _ = self.events.release("webhook-sender", &node).await;
+                    let _ = self.events.release(SENDER_LEASE, &node).await;
                     return;
                 }
             }

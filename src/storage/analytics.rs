@@ -121,6 +121,9 @@ type FactsTuple = (
     String,
 );
 
+/// Conversations whose facts one analytics transaction writes.
+const SAVES_PER_TRANSACTION: usize = 16;
+
 impl Store {
     pub async fn analytics_facts(
         &self,
@@ -155,14 +158,21 @@ impl Store {
         ))
     }
 
-    /// Writes conversations' new facts and moves their rollup counters, in one
-    /// transaction; `Refused` (nothing written) when a conversation's kept
+    /// Writes conversations' new facts and moves their rollup counters, each
+    /// with its counters in one transaction; `Refused` (nothing written) when a conversation's kept
     /// facts are no longer those its changes were measured from.
     pub async fn save_analytics(&self, saves: &[FactsSave], now: i64) -> Result<(), StoreError> {
-        let load = "INSERT INTO analytics_load (position, agent_id, delta, at) VALUES ($1, $2, $3, $4) \
-            ON CONFLICT (position, agent_id) DO NOTHING";
-        let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
-            ON CONFLICT (day, agent_id) DO UPDATE SET net = analytics_load_daily.net + excluded.net";
+        // A few conversations per transaction: on SQLite a long write would
+        // hold the chat's commits behind it. Each conversation's write is
+        // guarded on its own, so a retry after a later chunk failed skips
+        // the conversations an earlier chunk moved.
+        for chunk in saves.chunks(SAVES_PER_TRANSACTION) {
+            self.save_analytics_chunk(chunk, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn save_analytics_chunk(&self, saves: &[FactsSave], now: i64) -> Result<(), StoreError> {
         let facts = "INSERT INTO analytics_facts \
             (conversation_id, day, channel, agent_id, queue_wait_ms, last_position, facts, updated_at, first_buyer_at, \
             source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -171,6 +181,10 @@ impl Store {
             last_position = excluded.last_position, facts = excluded.facts, updated_at = excluded.updated_at, \
             first_buyer_at = excluded.first_buyer_at \
             WHERE analytics_facts.last_position = $11";
+        let load = "INSERT INTO analytics_load (position, agent_id, delta, at) VALUES ($1, $2, $3, $4) \
+            ON CONFLICT (position, agent_id) DO NOTHING";
+        let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
+            ON CONFLICT (day, agent_id) DO UPDATE SET net = analytics_load_daily.net + excluded.net";
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for save in saves {

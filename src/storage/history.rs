@@ -20,17 +20,21 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
+        // One short transaction per statement, not one for everything: on
+        // SQLite a long write would hold the chat's commits behind it, and
+        // the inserts are idempotent, so a crash between two only leaves
+        // terms the retry adds again.
         on_pool!(self, pool => {
-            let mut tx = pool.begin_with(self.begin_write()).await?;
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut tx = pool.begin_with(self.begin_write()).await?;
                 let mut sql = sqlx::QueryBuilder::new("INSERT INTO history_terms (term, conversation_id) ");
                 sql.push_values(chunk, |mut b, (term, id)| {
                     b.push_bind(*term).push_bind(*id);
                 });
                 sql.push(" ON CONFLICT (term, conversation_id) DO NOTHING");
                 sql.build().execute(&mut *tx).await?;
+                tx.commit().await?;
             }
-            tx.commit().await?;
         });
         Ok(())
     }

@@ -933,3 +933,46 @@ fn group_row<'a>(board: &'a Value, id: &Value) -> &'a Value {
         .find(|g| g["id"] == *id)
         .unwrap_or_else(|| panic!("no group {id}: {board}"))
 }
+
+/// A resolve committed without the service's own follow-up (as when the node
+/// dies right after the commit, or the change came from another node): the
+/// routing subscriber still gives the freed agent the waiting chat. The
+/// routing sweep, which would also find it, runs once a minute here.
+#[tokio::test]
+async fn a_committed_resolve_frees_the_agent_even_without_the_services_follow_up() {
+    use xiaoer::domain::conversation::{ConversationId, Transition};
+    use xiaoer::domain::message::Sender;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::helpers::test_settings(dir.path()).await;
+    settings.routing_sweep_ms = 60_000;
+    let app = crate::helpers::spawn_with(dir, settings, Default::default()).await;
+    let agent = app.online_agent("solo", 1).await;
+    let first = app.start_conversation().await;
+    assert_eq!(
+        hand_off(&app, &first, json!({})).await["agent_id"],
+        agent.id.as_str()
+    );
+    let second = app.start_conversation().await;
+    assert_eq!(hand_off(&app, &second, json!({})).await["state"], "waiting");
+
+    let chat = &app.state.chat;
+    let id = ConversationId::parse(&first.conversation_id).unwrap();
+    let held = chat.conversation(&id).await.unwrap();
+    let sender = Sender::Agent {
+        id: agent.id.clone(),
+    };
+    chat.transition_with_note(&held, Transition::Resolve, sender, None, None)
+        .await
+        .unwrap();
+
+    let second_id = ConversationId::parse(&second.conversation_id).unwrap();
+    // Well within the sweep's minute (the first sweep ran at start).
+    for _ in 0..200 {
+        let now = chat.conversation(&second_id).await.unwrap();
+        if now.agent_id.as_deref() == Some(agent.id.as_str()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the waiting chat was not offered to the freed agent");
+}
