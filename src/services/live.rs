@@ -41,6 +41,11 @@ impl Subscriber for StaffFeed {
         "staff-feed"
     }
 
+    /// People watch it: each commit is read at once.
+    fn gather(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     async fn handle(&self, event: &DomainEvent) -> Result<(), String> {
         self.handle_batch(std::slice::from_ref(event))
             .await

@@ -31,6 +31,13 @@ pub trait Subscriber: Send + Sync + 'static {
         }
         Ok(())
     }
+
+    /// How long after a wake-up it lets events gather before it reads, so
+    /// that under load one read serves many events. The live staff feed,
+    /// which people watch, reads at once.
+    fn gather(&self) -> Duration {
+        GATHER
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +224,10 @@ async fn run_node(
         if wait(&mut wake, &mut stop, pause_after(failed, &mut retry)).await {
             return;
         }
+        let gather = subscriber.gather();
+        if !gather.is_zero() {
+            tokio::time::sleep(gather).await;
+        }
     }
 }
 
@@ -322,7 +333,10 @@ impl Lease<'_> {
             if wait(wake, stop, pause).await {
                 return self.stop(position, saved.0).await;
             }
-            tokio::time::sleep(GATHER).await;
+            let gather = subscriber.gather();
+            if !gather.is_zero() {
+                tokio::time::sleep(gather).await;
+            }
         }
     }
 

@@ -185,6 +185,7 @@ impl Store {
             ON CONFLICT (position, agent_id) DO NOTHING";
         let load_daily = "INSERT INTO analytics_load_daily (day, agent_id, net) VALUES ($1, $2, $3) \
             ON CONFLICT (day, agent_id) DO UPDATE SET net = analytics_load_daily.net + excluded.net";
+        self.yield_to_commits().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for save in saves {

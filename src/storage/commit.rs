@@ -19,15 +19,76 @@ struct Request<P> {
     reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
+/// How many chat writes wait in the group commit, so background writes (the
+/// subscribers' folds, indexes, queues and cursors) can let them go first: on
+/// SQLite a background transaction that starts while a chat commit waits puts
+/// the buyer's acknowledgement behind it.
+#[derive(Debug, Default)]
+pub struct CommitLoad {
+    pending: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// The longest a background write waits for the group commit to go idle: under
+/// saturation it never does, and the background work must still move.
+const YIELD_AT_MOST: std::time::Duration = std::time::Duration::from_millis(10);
+
+impl CommitLoad {
+    fn add(&self, n: usize) {
+        self.pending
+            .fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn done(&self, n: usize) {
+        let before = self
+            .pending
+            .fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
+        if before == n {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// Waits until no chat write is queued, or `YIELD_AT_MOST`.
+    async fn wait_idle(&self) {
+        let deadline = tokio::time::Instant::now() + YIELD_AT_MOST;
+        while self.busy() {
+            let idle = self.idle.notified();
+            if !self.busy() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Called before a background write transaction: on SQLite, lets queued
+    /// chat commits go first (for at most a few milliseconds). PostgreSQL
+    /// writers do not queue behind each other.
+    pub(crate) async fn yield_to_commits(&self) {
+        if self.backend() == super::Backend::Sqlite {
+            self.commits.wait_idle().await;
+        }
+    }
+}
+
 /// Handle to the writer task. `P` is what the caller wants published after commit.
 pub struct CommitQueue<P> {
     tx: mpsc::Sender<Request<P>>,
+    load: std::sync::Arc<CommitLoad>,
 }
 
 impl<P> Clone for CommitQueue<P> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
+            load: self.load.clone(),
         }
     }
 }
@@ -44,20 +105,26 @@ impl<P: Send + 'static> CommitQueue<P> {
         on_commit: impl Fn(P, &EventWrite, &AppendOutcome) + Send + 'static,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(max_batch * 8);
+        let load = store.commits.clone();
         let task = tokio::spawn(run_writer(store, rx, max_batch, close, on_commit));
-        (Self { tx }, task)
+        (Self { tx, load }, task)
     }
 
     pub async fn submit(&self, write: EventWrite, payload: P) -> Result<AppendOutcome, StoreError> {
         let (reply, response) = oneshot::channel();
-        self.tx
+        self.load.add(1);
+        let sent = self
+            .tx
             .send(Request {
                 write,
                 payload,
                 reply,
             })
-            .await
-            .map_err(|_| StoreError::QueueClosed)?;
+            .await;
+        if sent.is_err() {
+            self.load.done(1);
+            return Err(StoreError::QueueClosed);
+        }
         response.await.map_err(|_| StoreError::QueueClosed)?
     }
 }
@@ -104,6 +171,7 @@ async fn run_writer<P>(
             }
         };
         metrics::histogram!("xiaoer_commit_batch_size").record(batch.len() as f64);
+        store.commits.done(batch.len());
         for (request, result) in batch.drain(..).zip(results) {
             if let Ok(outcome) = &result
                 && !outcome.duplicate

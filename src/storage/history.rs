@@ -26,6 +26,7 @@ impl Store {
         // terms the retry adds again.
         on_pool!(self, pool => {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                self.yield_to_commits().await;
                 let mut tx = pool.begin_with(self.begin_write()).await?;
                 let mut sql = sqlx::QueryBuilder::new("INSERT INTO history_terms (term, conversation_id) ");
                 sql.push_values(chunk, |mut b, (term, id)| {

@@ -160,6 +160,9 @@ pub struct Store {
     /// Bumped after every commit that wrote outbox events (and, on PostgreSQL,
     /// when another node did): subscribers wait on it.
     outbox_wake: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Chat commits waiting in this process's group commit: background
+    /// writes on SQLite let them go first (`commit::CommitLoad`).
+    commits: Arc<commit::CommitLoad>,
     /// The data key, for the columns this layer seals and opens itself (a
     /// visitor's nickname, context and account, unanswered questions).
     cipher: Option<Arc<crate::crypto::Cipher>>,
@@ -196,6 +199,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            commits: Arc::default(),
             cipher: None,
         })
     }
@@ -211,6 +215,7 @@ impl Store {
             node: uuid::Uuid::new_v4().to_string().into(),
             fanout: true,
             outbox_wake: Arc::new(tokio::sync::watch::Sender::new(0)),
+            commits: Arc::default(),
             cipher: None,
         })
     }

@@ -212,6 +212,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE subscribers SET position = $3, lease_until = $4, updated_at = $5 \
                    WHERE name = $1 AND lease_node = $2 AND position <= $3";
+        self.yield_to_commits().await;
         let done = on_pool!(self, pool => sqlx::query(sql)
             .bind(name).bind(node).bind(position).bind(now + LEASE_MS).bind(now)
             .execute(pool).await?.rows_affected());

@@ -110,6 +110,7 @@ impl Store {
                    status, attempts, next_attempt_at, created_at) \
                    VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7) \
                    ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+        self.yield_to_commits().await;
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(self.begin_write()).await?;
             for r in rows {
