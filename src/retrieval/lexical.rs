@@ -6,6 +6,13 @@
 //! Latin runs become lower-cased Snowball stems. A token's index in the sparse
 //! vector is a 32-bit FNV-1a hash of it; the index applies IDF (Qdrant's IDF
 //! modifier), so the document side carries only the saturated term frequency.
+//!
+//! The document side also carries each Chinese character on its own. No query
+//! asks the index for them, so BM25 ranks as before; they are for the entry
+//! classifier, which reads the stored document vectors. A short colloquial
+//! message ("打开uc", "放首歌") often shares no word or bigram with an entry's
+//! wordings but shares its characters: on smp2017-dev the classifier's top-1
+//! rose with them, and so did its separation of chit-chat from intents.
 
 use crate::domain::knowledge::is_cjk;
 use jieba_rs::Jieba;
@@ -86,13 +93,18 @@ impl Segmenter {
         }
     }
 
-    /// Document side: BM25 saturated term frequency per token.
+    /// Document side: BM25 saturated term frequency per token, and per
+    /// Chinese character (for the classifier only: the length that normalises
+    /// the tokens' frequencies leaves the characters out, so BM25 is unchanged).
     pub fn document_vector(&self, text: &str) -> SparseVector {
         let tokens = self.tokens(text);
         let len = tokens.len() as f32;
         let mut tf: BTreeMap<u32, f32> = BTreeMap::new();
         for t in &tokens {
             *tf.entry(token_index(t)).or_default() += 1.0;
+        }
+        for c in normalise(text).chars().filter(|c| is_cjk(*c)) {
+            *tf.entry(token_index(&character_feature(c))).or_default() += 1.0;
         }
         let norm = K1 * (1.0 - B + B * len / AVG_LEN);
         let (indices, values) = tf
@@ -123,6 +135,12 @@ pub fn normalise(text: &str) -> String {
         })
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// A single character as a document-side feature; the prefix keeps it apart
+/// from a one-character word jieba cuts.
+fn character_feature(c: char) -> String {
+    format!("\u{2}{c}")
 }
 
 fn token_index(token: &str) -> u32 {
@@ -233,6 +251,35 @@ mod tests {
         let tokens = s.tokens("能退吗");
         assert!(!tokens.contains(&"吗".to_string()));
         assert!(tokens.iter().any(|t| t.ends_with("退吗")));
+    }
+
+    #[test]
+    fn characters_are_on_the_document_side_only_and_leave_bm25_as_it_was() {
+        let s = Segmenter::default();
+        let text = "打开优酷看电视剧";
+        let doc = s.document_vector(text);
+        let query = s.query_vector(text);
+        let character = token_index(&character_feature('酷'));
+        assert!(doc.indices.contains(&character));
+        assert!(!query.indices.contains(&character));
+        // Every token's weight is what the tokens alone give.
+        let tokens = s.tokens(text);
+        let norm = K1 * (1.0 - B + B * tokens.len() as f32 / AVG_LEN);
+        for t in &tokens {
+            let f = tokens.iter().filter(|u| *u == t).count() as f32;
+            let at = doc
+                .indices
+                .iter()
+                .position(|i| *i == token_index(t))
+                .unwrap();
+            assert!(
+                (doc.values[at] - f * (K1 + 1.0) / (f + norm)).abs() < 1e-6,
+                "{t}"
+            );
+        }
+        // Latin text has no character features.
+        let english = s.document_vector("refund please");
+        assert_eq!(english.indices.len(), s.tokens("refund please").len());
     }
 
     #[test]
