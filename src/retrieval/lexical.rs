@@ -7,12 +7,15 @@
 //! vector is a 32-bit FNV-1a hash of it; the index applies IDF (Qdrant's IDF
 //! modifier), so the document side carries only the saturated term frequency.
 //!
-//! The document side also carries each Chinese character on its own. No query
+//! The document side also carries each Chinese character on its own, and each
+//! pair of neighbouring characters as it sounds (toneless pinyin). No query
 //! asks the index for them, so BM25 ranks as before; they are for the entry
 //! classifier, which reads the stored document vectors. A short colloquial
 //! message ("打开uc", "放首歌") often shares no word or bigram with an entry's
 //! wordings but shares its characters: on smp2017-dev the classifier's top-1
-//! rose with them, and so did its separation of chit-chat from intents.
+//! rose with them, and so did its separation of chit-chat from intents. A
+//! buyer typing with a pinyin input method picks a homophone now and then
+//! ("退宽" for 退款, "花被" for 花呗): the pair still sounds like the entry's.
 
 use crate::domain::knowledge::is_cjk;
 use jieba_rs::Jieba;
@@ -103,8 +106,12 @@ impl Segmenter {
         for t in &tokens {
             *tf.entry(token_index(t)).or_default() += 1.0;
         }
-        for c in normalise(text).chars().filter(|c| is_cjk(*c)) {
+        let text = normalise(text);
+        for c in text.chars().filter(|c| is_cjk(*c)) {
             *tf.entry(token_index(&character_feature(c))).or_default() += 1.0;
+        }
+        for pair in sound_pairs(&text) {
+            *tf.entry(token_index(&sound_feature(pair))).or_default() += 1.0;
         }
         let norm = K1 * (1.0 - B + B * len / AVG_LEN);
         let (indices, values) = tf
@@ -141,6 +148,30 @@ pub fn normalise(text: &str) -> String {
 /// from a one-character word jieba cuts.
 fn character_feature(c: char) -> String {
     format!("\u{2}{c}")
+}
+
+fn sound_feature((a, b): (&str, &str)) -> String {
+    format!("\u{3}{a} {b}")
+}
+
+/// How a Chinese character sounds: its most common reading in toneless
+/// pinyin ("款" → "kuan"); None for anything else.
+pub fn sound(c: char) -> Option<&'static str> {
+    use pinyin::ToPinyin;
+    if is_cjk(c) {
+        c.to_pinyin().map(|p| p.plain())
+    } else {
+        None
+    }
+}
+
+/// The sounds of each pair of neighbouring Chinese characters in `text`.
+pub fn sound_pairs(text: &str) -> Vec<(&'static str, &'static str)> {
+    let sounds: Vec<Option<&'static str>> = text.chars().map(sound).collect();
+    sounds
+        .windows(2)
+        .filter_map(|w| Some((w[0]?, w[1]?)))
+        .collect()
 }
 
 fn token_index(token: &str) -> u32 {
@@ -280,6 +311,21 @@ mod tests {
         // Latin text has no character features.
         let english = s.document_vector("refund please");
         assert_eq!(english.indices.len(), s.tokens("refund please").len());
+    }
+
+    #[test]
+    fn a_homophone_typo_sounds_like_what_it_stands_for() {
+        assert_eq!(sound('款'), Some("kuan"));
+        assert_eq!(sound('宽'), Some("kuan"));
+        assert_eq!(sound('a'), None);
+        assert_eq!(sound_pairs("退宽"), sound_pairs("退款"));
+        assert_eq!(sound_pairs("花被a花"), [("hua", "bei")]);
+        let s = Segmenter::default();
+        let typo = s.document_vector("退宽多久到账");
+        let right = s.document_vector("退款多久到账");
+        let heard = token_index(&sound_feature(("tui", "kuan")));
+        assert!(typo.indices.contains(&heard) && right.indices.contains(&heard));
+        assert!(!s.query_vector("退款多久到账").indices.contains(&heard));
     }
 
     #[test]

@@ -270,10 +270,13 @@ impl BotService {
 
 impl BotService {
     /// When the model cannot answer in time: the best entry's curated answer
-    /// if it names everything the question does, else the closest entries to
-    /// pick by number.
-    /// The entry's words go out only if they pass the same output guard as a
-    /// model's answer (an entry can carry injected text too).
+    /// if that entry alone speaks of everything the question asks about (the
+    /// grounding check that lets a curated match through, on the best entry
+    /// with its wordings: "一单买了两件只退一件 钱咋算" gets the partial-refund
+    /// entry), else the closest entries to pick by number ("寄美国大概要多久"
+    /// against the delivery-time entry that names no country). The entry's
+    /// words go out only if they pass the same output guard as a model's
+    /// answer (an entry can carry injected text too).
     fn without_the_model(
         &self,
         turn: &Turn,
@@ -283,10 +286,9 @@ impl BotService {
     ) -> Action {
         if let Some(best) = hits.first()
             && guard::check(&best.answer, rules, allowed).is_none()
-            && self.grounding().names_all_of(
-                &turn.facts.text,
-                &format!("{}\n{}", best.title, best.answer),
-            )
+            && self
+                .grounding()
+                .covers(&turn.facts.text, &[spoken_of(best).as_str()], turn.lang)
         {
             return Action::Reply(Reply::curated(best, None));
         }
