@@ -231,10 +231,16 @@ impl Grounding {
         // What the buyer asked about that no entry mentions ("德国", "库存"),
         // said back in the answer, is the subject of a claim the entries cannot back.
         let subjects = arabic_numerals(&normalise(&wordings.join("\n")));
+        let named = without_spaces(&format!("{said}\n{subjects}"));
         let unbacked_subjects = echoed
             .iter()
             .filter(|t| !found(t) && !self.says(&subjects, &arabic_numerals(t)))
-            .count();
+            .count()
+            // "双11有满200减30的优惠" from the 双12 entry.
+            + numbered_names(&arabic_numerals(&normalise(answer)))
+                .iter()
+                .filter(|n| !named.contains(n.as_str()))
+                .count();
         if unbacked_subjects > 0 {
             // "L码的T恤还有库存": the buyer's own word, asserted, backed by nothing.
             return Err(Unsupported::InventedContent {
@@ -306,12 +312,21 @@ impl Grounding {
                     || sounds_like(t, &evidence, &asked, &heard)
             })
             .collect();
-        terms
+        let mut unnamed: Vec<String> = terms
             .iter()
             .enumerate()
             .filter(|(i, t)| !spoken[*i] && !covered_by_others(t, &terms, &spoken))
             .map(|(_, t)| t.clone())
-            .collect()
+            .collect();
+        if lang == Lang::Zh {
+            let said = without_spaces(&evidence);
+            unnamed.extend(
+                numbered_names(&asked)
+                    .into_iter()
+                    .filter(|n| !said.contains(n.as_str())),
+            );
+        }
+        unnamed
     }
 
     /// The words of a Chinese question that must be spoken of: its key terms
@@ -406,6 +421,38 @@ fn names_in(question: &str) -> Vec<String> {
         sentence_start = word.ends_with(['.', '?', '!']);
     }
     names
+}
+
+/// Numbers written onto a Chinese word with no unit after them ("双11",
+/// "满200" of "满200减30"): they name an event, a model or a rule, the way
+/// a code does in English, and an entry that says "双12" does not speak of
+/// "双11". A quantity ("2件", "3点", "30元") is not a name.
+fn numbered_names(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut names = Vec::new();
+    let mut i = 1;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && !chars[i - 1].is_ascii_digit() {
+            let end = i + chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let unit = chars.get(end).is_some_and(|c| {
+                UNITS.contains(*c) || "点.%:：".contains(*c) || c.is_ascii_alphabetic()
+            });
+            if is_cjk(chars[i - 1]) && !unit {
+                let name: String = chars[i - 1..end].iter().collect();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+fn without_spaces(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// Whether every character of a Chinese word but function words' occurs in
@@ -1047,6 +1094,39 @@ mod tests {
         // Nor is a word that sounds like nothing the entry has.
         assert!(!g.covers("包包是真皮的吗", &[TOTE], Lang::Zh));
         assert!(!g.covers("托特包能定制logo吗", &[TOTE], Lang::Zh));
+    }
+
+    #[test]
+    fn a_number_written_onto_a_word_names_what_is_asked() {
+        assert_eq!(numbered_names("双11有啥优惠"), ["双11"]);
+        assert_eq!(numbered_names("满200减30能用吗"), ["满200", "减30"]);
+        assert!(numbered_names("买了2件只退1件，下午3点拍的，付了30元").is_empty());
+        let g = grounding();
+        let double12 = "双12有什么优惠活动？\n亲，双12 当天全场每满 200 减 30。";
+        assert!(!g.covers("双11有啥优惠", &[double12], Lang::Zh));
+        assert!(g.covers("双12有啥优惠", &[double12], Lang::Zh));
+        assert!(g.covers("双十二有啥优惠", &[double12], Lang::Zh));
+        assert!(g.covers("满200减30吗", &[double12], Lang::Zh));
+        // An answer that puts the 双12 entry's offer on 双11 is not grounded.
+        let moved = g.check(
+            "双11当天全场每满200减30。",
+            "双11有啥优惠",
+            &[double12],
+            Lang::Zh,
+        );
+        assert!(
+            matches!(moved, Err(Unsupported::InventedContent { .. })),
+            "{moved:?}"
+        );
+        assert_eq!(
+            g.check(
+                "双12当天全场每满200减30。",
+                "双12有啥优惠",
+                &[double12],
+                Lang::Zh
+            ),
+            Ok(())
+        );
     }
 
     /// What the bot falls back on when the model is late: the best entry
