@@ -231,13 +231,16 @@ impl Grounding {
         // What the buyer asked about that no entry mentions ("德国", "库存"),
         // said back in the answer, is the subject of a claim the entries cannot back.
         let subjects = arabic_numerals(&normalise(&wordings.join("\n")));
-        let named = without_spaces(&format!("{said}\n{subjects}"));
+        // A festival is named by the first entry's own text: neither another
+        // entry ("双11、双12 等大促期间…" of the dispatch-time entry) nor a
+        // wording backs the 双12 entry's offer said of 双11.
+        let named = festival_evidence(entries.first().copied());
         let unbacked_subjects = echoed
             .iter()
             .filter(|t| !found(t) && !self.says(&subjects, &arabic_numerals(t)))
             .count()
             // "双11有满200减30的优惠" from the 双12 entry.
-            + numbered_names(&arabic_numerals(&normalise(answer)))
+            + festival_names(&arabic_numerals(&normalise(answer)))
                 .iter()
                 .filter(|n| !named.contains(n.as_str()))
                 .count();
@@ -319,9 +322,10 @@ impl Grounding {
             .map(|(_, t)| t.clone())
             .collect();
         if lang == Lang::Zh {
-            let said = without_spaces(&evidence);
+            // The festival asked about is the best entry's.
+            let said = festival_evidence(entries.first().copied());
             unnamed.extend(
-                numbered_names(&asked)
+                festival_names(&asked)
                     .into_iter()
                     .filter(|n| !said.contains(n.as_str())),
             );
@@ -423,36 +427,38 @@ fn names_in(question: &str) -> Vec<String> {
     names
 }
 
-/// Numbers written onto a Chinese word with no unit after them ("双11",
-/// "满200" of "满200减30"): they name an event, a model or a rule, the way
-/// a code does in English, and an entry that says "双12" does not speak of
-/// "双11". A quantity ("2件", "3点", "30元") is not a name.
-fn numbered_names(text: &str) -> Vec<String> {
+/// Shopping festivals named by their date ("双11", "双12", "双十一" once
+/// read as digits): an entry about 双12 does not speak of 双11, however much
+/// else the two share. Other numbers a buyer writes onto a word ("身高172",
+/// "满200") are quantities, held by the number rules instead.
+fn festival_names(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut names = Vec::new();
-    let mut i = 1;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() && !chars[i - 1].is_ascii_digit() {
-            let end = i + chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-            let unit = chars.get(end).is_some_and(|c| {
-                UNITS.contains(*c) || "点.%:：".contains(*c) || c.is_ascii_alphabetic()
-            });
-            if is_cjk(chars[i - 1]) && !unit {
-                let name: String = chars[i - 1..end].iter().collect();
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+    for (i, c) in chars.iter().enumerate() {
+        if *c != '双' {
+            continue;
+        }
+        let digits: String = chars[i + 1..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .collect();
+        let next = chars.get(i + 1 + digits.len());
+        if (1..=2).contains(&digits.len()) && !next.is_some_and(|n| UNITS.contains(*n)) {
+            let name = format!("双{digits}");
+            if !names.contains(&name) {
+                names.push(name);
             }
-            i = end;
-        } else {
-            i += 1;
         }
     }
     names
 }
 
-fn without_spaces(text: &str) -> String {
-    text.chars().filter(|c| !c.is_whitespace()).collect()
+/// An entry's text as `festival_names` reads it: numerals as digits, no spaces.
+fn festival_evidence(entry: Option<&str>) -> String {
+    arabic_numerals(&normalise(entry.unwrap_or("")))
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// Whether every character of a Chinese word but function words' occurs in
@@ -1097,16 +1103,23 @@ mod tests {
     }
 
     #[test]
-    fn a_number_written_onto_a_word_names_what_is_asked() {
-        assert_eq!(numbered_names("双11有啥优惠"), ["双11"]);
-        assert_eq!(numbered_names("满200减30能用吗"), ["满200", "减30"]);
-        assert!(numbered_names("买了2件只退1件，下午3点拍的，付了30元").is_empty());
+    fn a_shopping_festival_named_by_its_date_is_what_is_asked() {
+        assert_eq!(festival_names("双11有啥优惠"), ["双11"]);
+        assert_eq!(
+            festival_names(&arabic_numerals("双十二和双11")),
+            ["双12", "双11"]
+        );
+        assert!(festival_names("身高172 体重65公斤 满200减30 买了2双").is_empty());
         let g = grounding();
         let double12 = "双12有什么优惠活动？\n亲，双12 当天全场每满 200 减 30。";
         assert!(!g.covers("双11有啥优惠", &[double12], Lang::Zh));
         assert!(g.covers("双12有啥优惠", &[double12], Lang::Zh));
         assert!(g.covers("双十二有啥优惠", &[double12], Lang::Zh));
         assert!(g.covers("满200减30吗", &[double12], Lang::Zh));
+        // Another entry naming 双11 does not make the 双12 entry speak of it.
+        let dispatch = "下单后多久发货？\n亲，双11、双12 等大促期间付款后 72 小时内发货。";
+        assert!(!g.covers("双11有啥优惠", &[double12, dispatch], Lang::Zh));
+        assert!(g.covers("双11期间多久发货", &[dispatch, double12], Lang::Zh));
         // An answer that puts the 双12 entry's offer on 双11 is not grounded.
         let moved = g.check(
             "双11当天全场每满200减30。",
@@ -1118,6 +1131,13 @@ mod tests {
             matches!(moved, Err(Unsupported::InventedContent { .. })),
             "{moved:?}"
         );
+        let together = g.check(
+            "双11当天全场每满200减30。",
+            "双11有啥优惠",
+            &[double12, dispatch],
+            Lang::Zh,
+        );
+        assert!(together.is_err(), "{together:?}");
         assert_eq!(
             g.check(
                 "双12当天全场每满200减30。",
