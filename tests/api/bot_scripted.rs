@@ -48,22 +48,12 @@ fn returns_entry() -> Entry {
 }
 
 pub(crate) async fn spawn_scripted(model: Arc<ScriptedChatModel>, budget: AnswerBudget) -> TestApp {
-    spawn_scripted_with(model, budget, Vec::new()).await
-}
-
-/// `spawn_scripted` with `more` entries after the shop's (ranked after them).
-async fn spawn_scripted_with(
-    model: Arc<ScriptedChatModel>,
-    budget: AnswerBudget,
-    more: Vec<Entry>,
-) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
     settings.bot = true;
     settings.answer_budget = budget;
     let mut entries = shop_entries();
     entries.push(returns_entry());
-    entries.extend(more);
     let adapters = Adapters {
         models: Some(Models {
             llm: model,
@@ -205,38 +195,6 @@ async fn scripted_a_model_slower_than_the_first_token_budget_is_not_waited_for()
     let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
     assert_eq!(answer["body"]["source"], "curated");
     assert_eq!(answer["body"]["citations"][0]["entry_id"], "faq-invoice");
-}
-
-#[tokio::test]
-async fn scripted_a_late_model_gets_the_answer_of_the_entry_that_speaks_of_the_question_though_ranked_second()
- {
-    let model = Arc::new(ScriptedChatModel::always(Scripted::slow(
-        INVOICE_A,
-        Duration::from_secs(30),
-    )));
-    let budget = AnswerBudget {
-        first_token: Duration::from_millis(300),
-        total: Duration::from_secs(5),
-    };
-    let posting = Entry {
-        id: "faq-invoice-post",
-        title: "纸质发票邮寄 / Posting paper invoices",
-        answer: "纸质发票可以寄到公司，下单时在备注中写明公司地址和收件人即可。",
-        keys: &["发票"],
-        curated: false,
-        category: "",
-        products: &[],
-    };
-    let app = spawn_scripted_with(model, budget, vec![posting]).await;
-    let buyer = app.shopper("demo_buyer_1").await;
-    let seq = app.say(&buyer, INVOICE_ASIDE_Q).await;
-    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
-    assert_eq!(answer["body"]["source"], "curated", "{answer}");
-    assert_eq!(
-        answer["body"]["citations"][0]["entry_id"], "faq-invoice-post",
-        "{answer}"
-    );
-    assert!(text_of(&answer).contains("寄到公司"), "{answer}");
 }
 
 #[tokio::test]

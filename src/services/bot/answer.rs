@@ -269,15 +269,16 @@ impl BotService {
 }
 
 impl BotService {
-    /// When the model cannot answer in time: the curated answer of the first
-    /// entry it was given (best first) that alone speaks of everything the
-    /// question asks about (the grounding check that lets a curated match
-    /// through, on that entry with its wordings: "一单买了两件只退一件 钱咋算"
-    /// gets the partial-refund entry; "你们能寄到日本不" the overseas entry
-    /// ranked second, not the remote-areas one ranked first), else the closest
-    /// entries to pick by number ("寄美国大概要多久" when neither names a
-    /// country). The entry's words go out only if they pass the same output
-    /// guard as a model's answer (an entry can carry injected text too).
+    /// When the model cannot answer in time: the best entry's curated answer
+    /// if that entry alone speaks of everything the question asks about (the
+    /// grounding check that lets a curated match through, on the best entry
+    /// with its wordings: "一单买了两件只退一件 钱咋算" gets the partial-refund
+    /// entry), else the closest entries to pick by number ("寄美国大概要多久"
+    /// against the delivery-time entry that names no country). Only the best:
+    /// the runner-up that alone covered "what colours does the t-shirt come
+    /// in" was the exchange entry, a non-answer with a citation. The entry's
+    /// words go out only if they pass the same output guard as a model's
+    /// answer (an entry can carry injected text too).
     fn without_the_model(
         &self,
         turn: &Turn,
@@ -285,16 +286,15 @@ impl BotService {
         rules: &str,
         allowed: &Allowed,
     ) -> Action {
-        let speaks_of_it = |hit: &&KbHit| {
-            guard::check(&hit.answer, rules, allowed).is_none()
-                && self
-                    .grounding()
-                    .covers(&turn.facts.text, &[spoken_of(hit).as_str()], turn.lang)
-        };
-        match hits.iter().find(speaks_of_it) {
-            Some(hit) => Action::Reply(Reply::curated(hit, None)),
-            None => Action::offer(hits.to_vec(), false),
+        if let Some(best) = hits.first()
+            && guard::check(&best.answer, rules, allowed).is_none()
+            && self
+                .grounding()
+                .covers(&turn.facts.text, &[spoken_of(best).as_str()], turn.lang)
+        {
+            return Action::Reply(Reply::curated(best, None));
         }
+        Action::offer(hits.to_vec(), false)
     }
 
     /// The entries a generated answer stands on: the ones it cites when they
