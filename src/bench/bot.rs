@@ -109,6 +109,7 @@ impl KnowledgeBase for ScriptedKnowledge {
                 category: String::new(),
                 products: Vec::new(),
             }],
+            out_of_window: None,
         })
     }
     async fn record_answered(&self, _: &str) -> Result<(), KnowledgeError> {

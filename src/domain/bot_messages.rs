@@ -41,10 +41,12 @@ pub enum Msg {
     ReturnNotDelivered,
     ReturnNotReturnable,
     ReturnAlreadyRefunded,
+    PromotionEnded,
+    PromotionNotStarted,
 }
 
 impl Msg {
-    pub const ALL: [Msg; 27] = [
+    pub const ALL: [Msg; 29] = [
         Msg::VoiceReceived,
         Msg::PictureReceived,
         Msg::UnhelpfulSorry,
@@ -72,6 +74,8 @@ impl Msg {
         Msg::ReturnNotDelivered,
         Msg::ReturnNotReturnable,
         Msg::ReturnAlreadyRefunded,
+        Msg::PromotionEnded,
+        Msg::PromotionNotStarted,
     ];
 
     /// Its key in the catalogue.
@@ -104,6 +108,8 @@ impl Msg {
             Msg::ReturnNotDelivered => "return_not_delivered",
             Msg::ReturnNotReturnable => "return_not_returnable",
             Msg::ReturnAlreadyRefunded => "return_already_refunded",
+            Msg::PromotionEnded => "promotion_ended",
+            Msg::PromotionNotStarted => "promotion_not_started",
         }
     }
 
@@ -120,6 +126,8 @@ impl Msg {
             Msg::OrderStatus => &["order_no", "items", "status"],
             Msg::ReturnEligible => &["order_no", "until"],
             Msg::AfterHours => &["hours"],
+            Msg::PromotionEnded => &["until"],
+            Msg::PromotionNotStarted => &["since"],
             _ => &[],
         }
     }

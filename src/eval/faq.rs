@@ -301,6 +301,7 @@ mod tests {
                     classifier: 0.0,
                 })
                 .collect(),
+            out_of_window: None,
         }
     }
 

@@ -178,6 +178,20 @@ pub struct KbVerdict {
     pub decision: KbDecision,
     pub confidence: f32,
     pub hits: Vec<KbHit>,
+    /// The entry the question is about, when that one is not valid today (a
+    /// promotion that has ended or not begun): it is not among `hits`.
+    pub out_of_window: Option<KbOutOfWindow>,
+}
+
+/// A published entry outside its validity window, which a question is about.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KbOutOfWindow {
+    pub hit: KbHit,
+    /// The window is over (else it has not begun).
+    pub ended: bool,
+    /// `YYYY-MM-DD`, both days included.
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

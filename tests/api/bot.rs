@@ -639,6 +639,63 @@ async fn questions_the_shop_kb_does_not_answer_get_a_dont_know_or_a_person_never
 }
 
 #[tokio::test]
+async fn a_question_about_an_ended_promotion_is_told_when_it_ended_not_its_offer() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, entry, ended) in [
+        ("618那个满减现在还能用吗", "promo-618-2026", "2026年6月18日"),
+        ("双11有啥优惠", "promo-double11-2026", "2026年11月30日"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(
+            app.shopper_state(&buyer).await,
+            "bot",
+            "{question}: {answer}"
+        );
+        let text = text_of(&answer);
+        assert!(text.contains(ended), "{question}: {answer}");
+        assert!(!text.contains("300"), "the offer is not on: {answer}");
+        assert_eq!(
+            answer["body"]["citations"][0]["entry_id"], entry,
+            "{question}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_questions_in_one_message_get_both_answers_each_with_its_entry() {
+    let app = crate::bot_support::spawn_shop_bot_app().await;
+    for (question, entries) in [
+        (
+            "能开发票吗 还有退货运费谁出",
+            ["invoices-available", "returns-shipping-fee"],
+        ),
+        (
+            "花呗能分期吗？能开发票吗？",
+            ["payment-huabei-installment", "invoices-available"],
+        ),
+        (
+            "优惠券在哪领 还有满减怎么算",
+            ["promo-coupon-get", "promo-full-reduction-rules"],
+        ),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let replies = app.bot_replies(&buyer, seq).await;
+        assert_eq!(replies.len(), 1, "{question}: one reply, {replies:?}");
+        let cited: Vec<&str> = replies[0]["body"]["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["entry_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(cited, entries, "{question}: {}", replies[0]);
+        assert_eq!(replies[0]["body"]["source"], "curated");
+    }
+}
+
+#[tokio::test]
 async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
     let app = crate::bot_support::spawn_shop_bot_app().await;
     for (question, fact) in [

@@ -154,6 +154,7 @@ impl KnowledgeBase for FixedKnowledge {
             decision,
             confidence,
             hits: hits.into_iter().map(|(_, h)| h).collect(),
+            out_of_window: None,
         })
     }
 

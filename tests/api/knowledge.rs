@@ -405,6 +405,19 @@ async fn the_demo_shop_kb_is_ingested_at_start_and_answers_buyers_wording() {
             .any(|h| h["entry_id"] == "promo-618-2026"),
         "{body}"
     );
+    // A question about it is still known to be about it, and that it is over.
+    let lapsed = &body["decision"]["out_of_window"];
+    assert_eq!(lapsed["candidate"]["entry_id"], "promo-618-2026", "{body}");
+    assert_eq!(lapsed["ended"], true, "{body}");
+    assert_eq!(lapsed["valid_to"], "2026-06-18", "{body}");
+    // One still on today, or a question about no promotion, has none.
+    let (_, body) = app
+        .kb_get(
+            &agent,
+            &format!("/api/v1/kb/search?q={}", urlencode("几天发货")),
+        )
+        .await;
+    assert!(body["decision"].get("out_of_window").is_none(), "{body}");
 
     // Suggestions tolerate a typo (帐 for 账).
     let (_, body) = app

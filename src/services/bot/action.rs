@@ -16,7 +16,7 @@ use crate::domain::intake::IntakeStep;
 use crate::domain::knowledge::KbHit;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation, MessageBody};
-use crate::ports::{KbDecision, KbVerdict};
+use crate::ports::{KbDecision, KbOutOfWindow, KbVerdict};
 
 /// One step's decision.
 #[derive(Debug)]
@@ -194,6 +194,148 @@ pub fn on_verdict(verdict: &KbVerdict, covered: bool, model: bool) -> Action {
     }
 }
 
+/// A question about an entry outside its validity window (a promotion that
+/// has ended or not begun), when that entry alone speaks of it (`about`): the
+/// bot says when it ended or begins, citing it. Its answer is not sent: it
+/// speaks of the promotion as running.
+pub fn on_out_of_window(
+    lapsed: &KbOutOfWindow,
+    about: bool,
+    messages: &Messages,
+    lang: Lang,
+) -> Action {
+    let (msg, name, day) = if lapsed.ended {
+        (Msg::PromotionEnded, "until", &lapsed.valid_to)
+    } else {
+        (Msg::PromotionNotStarted, "since", &lapsed.valid_from)
+    };
+    let Some(day) = day
+        .as_deref()
+        .filter(|_| about)
+        .and_then(|d| spoken_day(d, lang))
+    else {
+        return Action::Continue;
+    };
+    let hit = &lapsed.hit;
+    Action::Reply(Reply {
+        text: messages.fill(msg, lang, &[(name, &day)]),
+        citations: vec![Citation {
+            entry_id: hit.entry_id.clone(),
+            title: hit.title.clone(),
+        }],
+        source: AnswerSource::Curated,
+        helped: Some(true),
+        cards: Vec::new(),
+        stream_id: None,
+    })
+}
+
+/// Words that join one question to the next in a message ("能开发票吗 还有退货
+/// 运费谁出"), at the start of a clause only: "这款还有货吗" asks one.
+const JOINERS: [&str; 11] = [
+    "顺便问一下",
+    "顺便问下",
+    "再问一下",
+    "再问下",
+    "还有就是",
+    "还有",
+    "另外",
+    "以及",
+    "对了",
+    "and also",
+    "also",
+];
+
+/// Particles that end a Chinese question: a space after one starts the next.
+const QUESTION_ENDS: [char; 8] = ['吗', '呢', '么', '嘛', '不', '没', '啊', '呀'];
+
+/// The questions of a message that asks several, split at question marks,
+/// semicolons, full stops and line breaks, at a space after a question's
+/// last particle, and at a joining word after a comma or a space; empty when
+/// it asks one. Each part keeps at least two characters of words.
+pub fn questions_in(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let current = parts.last_mut().expect("one part at least");
+        let before = current.trim_end();
+        let after_comma = before.ends_with([',', '，', '、']);
+        let after_space = !before.is_empty() && current.ends_with(char::is_whitespace);
+        let joiner = JOINERS.iter().find(|j| {
+            let n = j.chars().count();
+            let word: String = chars[i..].iter().take(n).collect();
+            // An English joiner is a word of its own, after a comma.
+            let whole = !j.is_ascii()
+                || (after_comma && chars.get(i + n).is_none_or(|c| !c.is_alphanumeric()));
+            word.eq_ignore_ascii_case(j) && whole
+        });
+        let space_after_question = c.is_whitespace()
+            && before.ends_with(QUESTION_ENDS)
+            && chars.get(i + 1).is_some_and(|n| !n.is_ascii());
+        if "？?；;。！!\n".contains(c) || space_after_question {
+            parts.push(String::new());
+        } else if let Some(joiner) = joiner.filter(|_| after_comma || after_space) {
+            parts.push(String::new());
+            i += joiner.chars().count();
+            continue;
+        } else {
+            current.push(c);
+        }
+        i += 1;
+    }
+    let questions: Vec<String> = parts
+        .into_iter()
+        .map(|p| {
+            p.trim_matches(|c: char| c.is_whitespace() || ",，、".contains(c))
+                .to_owned()
+        })
+        .filter(|p| p.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
+        .collect();
+    if questions.len() < 2 {
+        return Vec::new();
+    }
+    questions
+}
+
+/// One reply to a message that asks several questions, when each has its own
+/// entry that alone answers it: their curated answers in the order asked,
+/// citing each, with `then` (what the bot can do next) after them.
+pub fn answer_each(hits: &[KbHit], then: Option<&str>) -> Action {
+    let mut text = hits
+        .iter()
+        .map(|h| h.answer.trim())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    if let Some(then) = then {
+        text = format!("{text}\n{then}");
+    }
+    Action::Reply(Reply {
+        text,
+        citations: hits
+            .iter()
+            .map(|h| Citation {
+                entry_id: h.entry_id.clone(),
+                title: h.title.clone(),
+            })
+            .collect(),
+        source: AnswerSource::Curated,
+        helped: Some(true),
+        cards: Vec::new(),
+        stream_id: None,
+    })
+}
+
+/// A `YYYY-MM-DD` day as a buyer reads it: "2026年11月30日", "30 November 2026".
+fn spoken_day(day: &str, lang: Lang) -> Option<String> {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    Some(
+        date.format(lang.pick("%Y年%-m月%-d日", "%-d %B %Y"))
+            .to_string(),
+    )
+}
+
 fn low_confidence() -> Action {
     Action::HandOff(HandOff {
         reason: HandoffReason::LowConfidence,
@@ -278,6 +420,7 @@ mod tests {
             decision,
             confidence: 0.8,
             hits,
+            out_of_window: None,
         }
     }
 
@@ -287,6 +430,101 @@ mod tests {
             hit("e2", "退款时效", "退款1-3个工作日到账。"),
             hit("e3", "发货时间", "48小时内发货。"),
         ]
+    }
+
+    #[test]
+    fn a_promotion_out_of_its_window_is_said_to_be_over_or_not_yet_begun() {
+        let words = Messages::shipped();
+        let lapsed = |ended| KbOutOfWindow {
+            hit: hit("promo-11", "双11有什么优惠活动？", "全场每满300减50。"),
+            ended,
+            valid_from: Some("2026-11-01".into()),
+            valid_to: Some("2026-11-30".into()),
+        };
+        let Action::Reply(over) = on_out_of_window(&lapsed(true), true, &words, Lang::Zh) else {
+            panic!("an ended promotion is answered")
+        };
+        assert!(over.text.contains("2026年11月30日"), "{}", over.text);
+        assert!(
+            !over.text.contains("300"),
+            "its answer speaks of it as running"
+        );
+        assert_eq!(over.citations[0].entry_id, "promo-11");
+        assert_eq!(over.helped, Some(true));
+        let Action::Reply(soon) = on_out_of_window(&lapsed(false), true, &words, Lang::En) else {
+            panic!("a promotion yet to begin is answered")
+        };
+        assert!(soon.text.contains("1 November 2026"), "{}", soon.text);
+        // The entry does not speak of the question: the next step decides.
+        assert!(on_out_of_window(&lapsed(true), false, &words, Lang::Zh).is_continue());
+        let open_ended = KbOutOfWindow {
+            valid_to: None,
+            ..lapsed(true)
+        };
+        assert!(on_out_of_window(&open_ended, true, &words, Lang::Zh).is_continue());
+    }
+
+    #[test]
+    fn a_message_is_split_into_the_questions_it_asks() {
+        for (text, parts) in [
+            (
+                "能开发票吗 还有退货运费谁出",
+                vec!["能开发票吗", "还有退货运费谁出"],
+            ),
+            ("能退货吗？退款多久到？", vec!["能退货吗", "退款多久到"]),
+            ("发什么快递，另外几天能到", vec!["发什么快递", "几天能到"]),
+            ("有黑色吗？还有货吗", vec!["有黑色吗", "还有货吗"]),
+            (
+                "优惠券在哪领 还有满减怎么算",
+                vec!["优惠券在哪领", "满减怎么算"],
+            ),
+            ("几天发货 另外发什么快递", vec!["几天发货", "发什么快递"]),
+            (
+                "能开发票吗 退货运费谁出",
+                vec!["能开发票吗", "退货运费谁出"],
+            ),
+            (
+                "can I return it, and also how long is the refund",
+                vec!["can I return it", "how long is the refund"],
+            ),
+        ] {
+            assert_eq!(questions_in(text), parts, "{text}");
+        }
+        for one in [
+            "这款还有货吗",
+            "还有货吗？",
+            "鞋子买大了能退不",
+            "is it also waterproof?",
+            "能开发票吗？好",
+            "鞋子 买大了能退不",
+            "这款还有货吗？",
+        ] {
+            assert!(
+                questions_in(one).is_empty(),
+                "{one}: {:?}",
+                questions_in(one)
+            );
+        }
+    }
+
+    #[test]
+    fn several_questions_answered_each_by_its_entry_are_one_reply_citing_each() {
+        let Action::Reply(reply) = answer_each(&hits()[..2], Some("要我帮您发起退货吗？"))
+        else {
+            panic!("a reply")
+        };
+        assert_eq!(
+            reply.text,
+            "签收后7天内可无理由退货。\n\n退款1-3个工作日到账。\n要我帮您发起退货吗？"
+        );
+        let cited: Vec<&str> = reply
+            .citations
+            .iter()
+            .map(|c| c.entry_id.as_str())
+            .collect();
+        assert_eq!(cited, ["e1", "e2"]);
+        assert_eq!(reply.source, AnswerSource::Curated);
+        assert_eq!(reply.helped, Some(true));
     }
 
     #[test]

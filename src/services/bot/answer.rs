@@ -14,12 +14,17 @@ use crate::domain::handoff::HandoffReason;
 use crate::domain::lang::Lang;
 use crate::domain::message::{AnswerSource, Citation};
 use crate::ports::{
-    ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbHit, KbVerdict, Sampling,
+    ChatMessage, ChatRole, GenerationEvent, GenerationParams, KbDecision, KbHit, KbVerdict,
+    Sampling,
 };
 
 /// Characters held back from the live stream, so a forbidden phrase is caught
 /// before its end reaches the buyer.
 const HOLDBACK_CHARS: usize = 10;
+
+/// Questions of one message answered each by its own entry; a message of
+/// more is taken as one question.
+const MAX_QUESTIONS: usize = 3;
 
 impl BotService {
     /// The last step: what the knowledge base's verdict on the question comes to.
@@ -33,12 +38,65 @@ impl BotService {
             }
         };
         turn.session.retrieved(&verdict.hits);
+        if let Some(lapsed) = &verdict.out_of_window {
+            let about =
+                self.grounding()
+                    .covers(&question, &[spoken_of(&lapsed.hit).as_str()], turn.lang);
+            let said = action::on_out_of_window(lapsed, about, self.prompts.messages(), turn.lang);
+            if !said.is_continue() {
+                return said;
+            }
+        }
+        let alone = verdict.decision == KbDecision::Curated
+            && verdict.hits.first().is_some_and(|best| {
+                self.grounding()
+                    .covers(&question, &[spoken_of(best).as_str()], turn.lang)
+            });
+        if !alone && let Some(answers) = self.answer_each(turn, &question).await {
+            return action::answer_each(&answers, None);
+        }
         let covered = self.grounding().covers(
             &question,
             &grounding_evidence(&verdict.hits).as_refs(),
             turn.lang,
         );
         action::on_verdict(&verdict, covered, self.ports.llm.is_some())
+    }
+
+    /// A message that asks several questions ("能开发票吗 还有退货运费谁出"), when
+    /// no one entry answers it whole: each question's curated answer, if each
+    /// has its own entry, confident enough to answer from, that alone speaks
+    /// of everything it asks. Otherwise the message is taken as one question.
+    pub(super) async fn answer_each(&self, turn: &mut Turn, message: &str) -> Option<Vec<KbHit>> {
+        let questions = action::questions_in(message);
+        if !(2..=MAX_QUESTIONS).contains(&questions.len()) {
+            return None;
+        }
+        let mut answers: Vec<KbHit> = Vec::new();
+        for question in &questions {
+            let verdict = match self.ports.knowledge.decide(question).await {
+                Ok(verdict) => self.for_member(turn, verdict).await,
+                Err(error) => {
+                    tracing::warn!(%error, "knowledge base failed on part of a message");
+                    return None;
+                }
+            };
+            // The standard a late model's stand-in is held to: answered (not
+            // handed off), by the best entry alone.
+            if verdict.decision == KbDecision::HandOff || verdict.out_of_window.is_some() {
+                return None;
+            }
+            let best = verdict.hits.into_iter().next()?;
+            let answers_it =
+                self.grounding()
+                    .covers(question, &[spoken_of(&best).as_str()], turn.lang);
+            if !answers_it || answers.iter().any(|a| a.entry_id == best.entry_id) {
+                return None;
+            }
+            answers.push(best);
+        }
+        turn.session.retrieved(&answers);
+        Some(answers)
     }
 
     /// The verdict as this buyer sees it: an entry's answer for the buyer's

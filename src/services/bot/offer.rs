@@ -3,7 +3,7 @@
 //! an offer to start the process; the intake (order number, reason) starts only
 //! when the buyer takes up the offer or states a problem with an order.
 
-use super::action::{Action, Reply};
+use super::action::{self, Action, Reply};
 use super::pipeline::Turn;
 use super::{BotError, BotService};
 use crate::domain::bot_messages::Msg;
@@ -145,6 +145,12 @@ impl BotService {
         else {
             return Ok(Action::Continue);
         };
+        let offer = self.words(offer_text(process), turn.lang);
+        // Several questions, each answered by its own entry: all the answers.
+        if let Some(answers) = self.answer_each(turn, &text).await {
+            turn.session.offered_intent = Some(process.to_owned());
+            return Ok(action::answer_each(&answers, Some(&offer)));
+        }
         let Ok(verdict) = self.ports.knowledge.decide(&text).await else {
             return Ok(Action::Continue); // intake as before
         };
@@ -153,7 +159,6 @@ impl BotService {
             return Ok(Action::Continue);
         };
         turn.session.retrieved(&verdict.hits);
-        let offer = self.words(offer_text(process), turn.lang);
         turn.session.offered_intent = Some(process.to_owned());
         Ok(Action::Reply(Reply::curated(best, Some(&offer))))
     }

@@ -26,6 +26,7 @@ use crate::ports::vector_index::{IndexFilter, IndexQuery, SearchMode, day_number
 use crate::retrieval::calibrate;
 use crate::retrieval::rank::{Candidate, FusionWeights, Signals, rank, top_probabilities};
 use serde::Serialize;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +46,23 @@ pub struct Decision {
     pub confidence: f32,
     /// Best first; at most `DecisionPolicy::keep`.
     pub candidates: Vec<Candidate>,
+    /// The entry the question is about when entries out of their validity
+    /// window are considered too, if it is one of those (a promotion that has
+    /// ended or not begun): the bot says so rather than answer from another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_window: Option<OutOfWindow>,
+}
+
+/// A published entry that is not valid today, which a question is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutOfWindow {
+    pub candidate: Candidate,
+    /// The decision's confidence with every entry considered.
+    pub confidence: f32,
+    /// Its window is over (else it has not begun).
+    pub ended: bool,
+    pub valid_from: Option<Day>,
+    pub valid_to: Option<Day>,
 }
 
 impl Decision {
@@ -256,9 +274,10 @@ impl KnowledgeService {
         query: &KbQuery,
         opts: &DecideOptions,
     ) -> Result<Decision, KnowledgeError> {
+        let today = Day::from_unix_ms(self.clock.now_ms());
         let mut filter = opts.filter.clone();
         if filter.day.is_none() {
-            filter.day = day_number(Day::from_unix_ms(self.clock.now_ms()).as_str());
+            filter.day = day_number(today.as_str());
         }
         let vector = self
             .embedder
@@ -266,9 +285,14 @@ impl KnowledgeService {
             .await?
             .pop()
             .unwrap_or_default();
-        let decision = self
-            .decide_with_vector(query, vector, filter, opts.signals)
+        let mut decision = self
+            .decide_with_vector(query, vector.clone(), filter.clone(), opts.signals)
             .await?;
+        if opts.filter.day.is_none() {
+            decision.out_of_window = self
+                .out_of_window(query, vector, filter, opts.signals, &today)
+                .await?;
+        }
         if opts.record_usage {
             let ids: Vec<String> = decision
                 .candidates
@@ -281,6 +305,41 @@ impl KnowledgeService {
                 .await?;
         }
         Ok(decision)
+    }
+
+    /// The entry the question is about when every published entry is
+    /// considered, if the decision would answer with it and it is out of its
+    /// validity window `today`. Only a KB with such an entry searches twice.
+    async fn out_of_window(
+        &self,
+        query: &KbQuery,
+        vector: Vec<f32>,
+        mut filter: IndexFilter,
+        signals: Option<Signals>,
+        today: &Day,
+    ) -> Result<Option<OutOfWindow>, KnowledgeError> {
+        let windows = self.windows();
+        if windows.values().all(|w| w.place(today) == Ordering::Equal) {
+            return Ok(None);
+        }
+        filter.day = None;
+        let wider = self
+            .decide_with_vector(query, vector, filter, signals)
+            .await?;
+        let Some(best) = wider.answer() else {
+            return Ok(None);
+        };
+        let Some(window) = windows.get(&best.entry_id) else {
+            return Ok(None);
+        };
+        let place = window.place(today);
+        Ok((place != Ordering::Equal).then(|| OutOfWindow {
+            candidate: best.clone(),
+            confidence: wider.confidence,
+            ended: place == Ordering::Greater,
+            valid_from: window.from.clone(),
+            valid_to: window.to.clone(),
+        }))
     }
 
     pub(crate) async fn decide_with_vector(
@@ -330,6 +389,7 @@ impl KnowledgeService {
             kind,
             confidence,
             candidates,
+            out_of_window: None,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Keeping the vector index in step with the published entries.
 
 use super::{KnowledgeError, KnowledgeService};
-use crate::domain::knowledge::{EntryContent, EntryKind, EntryStatus};
+use crate::domain::knowledge::{Day, EntryContent, EntryKind, EntryStatus};
 use crate::ports::EmbedKind;
 use crate::ports::vector_index::{
     IndexPoint, OPEN_FUTURE, OPEN_PAST, PointKind, PointPayload, StoredVectors, day_number,
@@ -68,10 +68,35 @@ pub(super) struct Models {
     /// when the KB has a classifier and enough entries to hold some out.
     pub calibration: Arc<Calibrator>,
     pub suggest: RwLock<Arc<SuggestIndex>>,
+    /// Published entries with a validity window (promotions), by id: the
+    /// decision looks for one the question is about when it is out of its
+    /// window today.
+    pub windows: RwLock<Arc<HashMap<String, Window>>>,
     /// The knowledge base's revision these models were trained on.
     pub trained_on: Mutex<Option<KbRevision>>,
     /// The shipped small talk (`retrieval::small_talk`), embedded once.
     pub small_talk: tokio::sync::OnceCell<Arc<Vec<StoredVectors>>>,
+}
+
+/// The days an entry is valid on, both ends included; `None`: open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+}
+
+impl Window {
+    /// Where `today` falls: before the window, in it, or after it.
+    pub fn place(&self, today: &Day) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        if self.from.as_ref().is_some_and(|from| today < from) {
+            Ordering::Less
+        } else if self.to.as_ref().is_some_and(|to| to < today) {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }
 }
 
 /// Fits the KB's confidence calibration off the request path: a fit
@@ -512,6 +537,18 @@ impl KnowledgeService {
         // next revision check retrain again rather than be missed.
         let revision = self.entries.revision().await?;
         let published = self.entries.with_status(EntryStatus::Published).await?;
+        let windows: HashMap<String, Window> = published
+            .iter()
+            .filter(|e| e.content.valid_from.is_some() || e.content.valid_to.is_some())
+            .map(|e| {
+                let window = Window {
+                    from: e.content.valid_from.clone(),
+                    to: e.content.valid_to.clone(),
+                };
+                (e.id.clone(), window)
+            })
+            .collect();
+        *self.models.windows.write().expect("windows lock") = Arc::new(windows);
         let questions: Vec<(String, String)> = published
             .into_iter()
             .flat_map(|e| {
@@ -636,6 +673,11 @@ impl KnowledgeService {
     /// Whether the calibration is being refitted after a change.
     pub fn calibration_fitting(&self) -> bool {
         self.models.calibration.fitting()
+    }
+
+    /// The published entries with a validity window.
+    pub(super) fn windows(&self) -> Arc<HashMap<String, Window>> {
+        self.models.windows.read().expect("windows lock").clone()
     }
 
     pub(super) fn classifier(&self) -> Option<Arc<Classifier>> {

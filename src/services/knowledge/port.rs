@@ -5,10 +5,42 @@
 use super::{DecideOptions, KnowledgeError as ServiceError, KnowledgeService};
 use crate::domain::knowledge::{KbQuery, RawEntry};
 use crate::ports::repositories::UsageCounter;
-use crate::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
+use crate::ports::{KbDecision, KbHit, KbOutOfWindow, KbVerdict, KnowledgeBase, KnowledgeError};
+use crate::retrieval::rank::Candidate;
 
 /// Entries passed to the bot with a verdict (the grounded answer uses the first few).
 const HITS: usize = 5;
+
+impl KnowledgeService {
+    /// A ranked entry with the text the bot answers from.
+    async fn hit(&self, candidate: &Candidate) -> Result<KbHit, KnowledgeError> {
+        let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
+        let content = entry.content;
+        let member_answers = content.member_answers;
+        let category = content
+            .category
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default();
+        let products = content.products.clone();
+        let wordings = content
+            .similar
+            .into_iter()
+            .chain(content.tags)
+            .chain(content.products)
+            .collect();
+        Ok(KbHit {
+            entry_id: candidate.entry_id.clone(),
+            title: content.question,
+            answer: content.answer,
+            score: candidate.score,
+            wordings,
+            member_answers,
+            category,
+            products,
+        })
+    }
+}
 
 fn port_error(e: ServiceError) -> KnowledgeError {
     match e {
@@ -26,6 +58,7 @@ impl KnowledgeBase for KnowledgeService {
                 decision: KbDecision::HandOff,
                 confidence: 0.0,
                 hits: Vec::new(),
+                out_of_window: None,
             });
         };
         let decision = KnowledgeService::decide(self, &query, &DecideOptions::default())
@@ -33,32 +66,17 @@ impl KnowledgeBase for KnowledgeService {
             .map_err(port_error)?;
         let mut hits = Vec::new();
         for candidate in decision.candidates.iter().take(HITS) {
-            let entry = self.get(&candidate.entry_id).await.map_err(port_error)?;
-            let content = entry.content;
-            let member_answers = content.member_answers;
-            let category = content
-                .category
-                .as_ref()
-                .map(|c| c.as_str().to_owned())
-                .unwrap_or_default();
-            let products = content.products.clone();
-            let wordings = content
-                .similar
-                .into_iter()
-                .chain(content.tags)
-                .chain(content.products)
-                .collect();
-            hits.push(KbHit {
-                entry_id: candidate.entry_id.clone(),
-                title: content.question,
-                answer: content.answer,
-                score: candidate.score,
-                wordings,
-                member_answers,
-                category,
-                products,
-            });
+            hits.push(self.hit(candidate).await?);
         }
+        let out_of_window = match &decision.out_of_window {
+            Some(o) => Some(KbOutOfWindow {
+                hit: self.hit(&o.candidate).await?,
+                ended: o.ended,
+                valid_from: o.valid_from.as_ref().map(|d| d.as_str().to_owned()),
+                valid_to: o.valid_to.as_ref().map(|d| d.as_str().to_owned()),
+            }),
+            None => None,
+        };
         let ids: Vec<String> = hits.iter().take(3).map(|h| h.entry_id.clone()).collect();
         self.entries
             .count_usage(&ids, UsageCounter::Retrieved)
@@ -73,6 +91,7 @@ impl KnowledgeBase for KnowledgeService {
             decision: decision_kind,
             confidence: decision.confidence,
             hits,
+            out_of_window,
         })
     }
 
