@@ -196,11 +196,13 @@ pub fn on_verdict(verdict: &KbVerdict, covered: bool, model: bool) -> Action {
 
 /// A question about an entry outside its validity window (a promotion that
 /// has ended or not begun), when that entry alone speaks of it (`about`): the
-/// bot says when it ended or begins, citing it. Its answer is not sent: it
-/// speaks of the promotion as running.
+/// bot says when it ended or begins, citing it, then `instead` (an entry valid
+/// today that answers the question too) with its citation. The lapsed entry's
+/// answer is not sent: it speaks of the promotion as running.
 pub fn on_out_of_window(
     lapsed: &KbOutOfWindow,
     about: bool,
+    instead: Option<&KbHit>,
     messages: &Messages,
     lang: Lang,
 ) -> Action {
@@ -216,13 +218,21 @@ pub fn on_out_of_window(
     else {
         return Action::Continue;
     };
-    let hit = &lapsed.hit;
+    let mut text = messages.fill(msg, lang, &[(name, &day)]);
+    let mut cited = vec![&lapsed.hit];
+    if let Some(current) = instead.filter(|c| c.entry_id != lapsed.hit.entry_id) {
+        text = format!("{text}\n\n{}", current.answer.trim());
+        cited.push(current);
+    }
     Action::Reply(Reply {
-        text: messages.fill(msg, lang, &[(name, &day)]),
-        citations: vec![Citation {
-            entry_id: hit.entry_id.clone(),
-            title: hit.title.clone(),
-        }],
+        text,
+        citations: cited
+            .into_iter()
+            .map(|h| Citation {
+                entry_id: h.entry_id.clone(),
+                title: h.title.clone(),
+            })
+            .collect(),
         source: AnswerSource::Curated,
         helped: Some(true),
         cards: Vec::new(),
@@ -441,7 +451,8 @@ mod tests {
             valid_from: Some("2026-11-01".into()),
             valid_to: Some("2026-11-30".into()),
         };
-        let Action::Reply(over) = on_out_of_window(&lapsed(true), true, &words, Lang::Zh) else {
+        let Action::Reply(over) = on_out_of_window(&lapsed(true), true, None, &words, Lang::Zh)
+        else {
             panic!("an ended promotion is answered")
         };
         assert!(over.text.contains("2026年11月30日"), "{}", over.text);
@@ -451,17 +462,32 @@ mod tests {
         );
         assert_eq!(over.citations[0].entry_id, "promo-11");
         assert_eq!(over.helped, Some(true));
-        let Action::Reply(soon) = on_out_of_window(&lapsed(false), true, &words, Lang::En) else {
+        let Action::Reply(soon) = on_out_of_window(&lapsed(false), true, None, &words, Lang::En)
+        else {
             panic!("a promotion yet to begin is answered")
         };
         assert!(soon.text.contains("1 November 2026"), "{}", soon.text);
         // The entry does not speak of the question: the next step decides.
-        assert!(on_out_of_window(&lapsed(true), false, &words, Lang::Zh).is_continue());
+        assert!(on_out_of_window(&lapsed(true), false, None, &words, Lang::Zh).is_continue());
         let open_ended = KbOutOfWindow {
             valid_to: None,
             ..lapsed(true)
         };
-        assert!(on_out_of_window(&open_ended, true, &words, Lang::Zh).is_continue());
+        assert!(on_out_of_window(&open_ended, true, None, &words, Lang::Zh).is_continue());
+        // What is on today follows, citing its entry too.
+        let on_now = hit("promo-12", "双12有什么活动？", "全场每满200减30。");
+        let Action::Reply(both) =
+            on_out_of_window(&lapsed(true), true, Some(&on_now), &words, Lang::Zh)
+        else {
+            panic!("a reply")
+        };
+        assert!(
+            both.text.ends_with("\n\n全场每满200减30。"),
+            "{}",
+            both.text
+        );
+        let cited: Vec<&str> = both.citations.iter().map(|c| c.entry_id.as_str()).collect();
+        assert_eq!(cited, ["promo-11", "promo-12"]);
     }
 
     #[test]

@@ -38,20 +38,27 @@ impl BotService {
             }
         };
         turn.session.retrieved(&verdict.hits);
-        if let Some(lapsed) = &verdict.out_of_window {
-            let about =
-                self.grounding()
-                    .covers(&question, &[spoken_of(&lapsed.hit).as_str()], turn.lang);
-            let said = action::on_out_of_window(lapsed, about, self.prompts.messages(), turn.lang);
-            if !said.is_continue() {
-                return said;
-            }
-        }
         let alone = verdict.decision == KbDecision::Curated
             && verdict.hits.first().is_some_and(|best| {
                 self.grounding()
                     .covers(&question, &[spoken_of(best).as_str()], turn.lang)
             });
+        if let Some(lapsed) = &verdict.out_of_window {
+            let about =
+                self.grounding()
+                    .covers(&question, &[spoken_of(&lapsed.hit).as_str()], turn.lang);
+            // What is on instead, when today's best entry of the same kind
+            // answers the question too ("这个月有满减吗" in December).
+            let instead = verdict
+                .hits
+                .first()
+                .filter(|best| alone && best.category == lapsed.hit.category);
+            let messages = self.prompts.messages();
+            let said = action::on_out_of_window(lapsed, about, instead, messages, turn.lang);
+            if !said.is_continue() {
+                return said;
+            }
+        }
         if !alone && let Some(answers) = self.answer_each(turn, &question).await {
             return action::answer_each(&answers, None);
         }
