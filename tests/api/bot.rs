@@ -11,6 +11,20 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use xiaoer::domain::staff::Role;
 
+/// A new signed-in buyer asks the demo shop's bot `question`: its last reply,
+/// after checking that the bot kept the chat (no hand-off).
+async fn asked_the_bot(app: &crate::helpers::TestApp, question: &str) -> Value {
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, question).await;
+    let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert_eq!(
+        app.shopper_state(&buyer).await,
+        "bot",
+        "{question}: {answer}"
+    );
+    answer
+}
+
 fn shop_kb() -> Arc<FixedKnowledge> {
     Arc::new(FixedKnowledge {
         entries: shop_entries(),
@@ -500,14 +514,7 @@ async fn a_faq_is_answered_from_the_shop_knowledge_base_with_its_citation() {
         ("花呗可以分期吗", "payment-huabei-installment"),
         ("How long does a refund take?", "en-refund-time"),
     ] {
-        let buyer = app.shopper("demo_buyer_1").await;
-        let seq = app.say(&buyer, question).await;
-        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
-        assert_eq!(
-            app.shopper_state(&buyer).await,
-            "bot",
-            "{question}: {answer}"
-        );
+        let answer = asked_the_bot(&app, question).await;
         assert_eq!(answer["body"]["type"], "bot_answer");
         let cited: Vec<&str> = answer["body"]["citations"]
             .as_array()
@@ -645,14 +652,7 @@ async fn a_question_about_an_ended_promotion_is_told_when_it_ended_not_its_offer
         ("618那个满减现在还能用吗", "promo-618-2026", "2026年6月18日"),
         ("双11有啥优惠", "promo-double11-2026", "2026年11月30日"),
     ] {
-        let buyer = app.shopper("demo_buyer_1").await;
-        let seq = app.say(&buyer, question).await;
-        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
-        assert_eq!(
-            app.shopper_state(&buyer).await,
-            "bot",
-            "{question}: {answer}"
-        );
+        let answer = asked_the_bot(&app, question).await;
         let text = text_of(&answer);
         assert!(text.contains(ended), "{question}: {answer}");
         assert!(!text.contains("300"), "the offer is not on: {answer}");
@@ -702,14 +702,7 @@ async fn a_question_about_human_service_hours_is_answered_not_handed_off() {
         ("你们真人客服周末上班吗", "9:00"),
         ("are your human agents available on weekends?", "9:00"),
     ] {
-        let buyer = app.shopper("demo_buyer_1").await;
-        let seq = app.say(&buyer, question).await;
-        let answer = app.bot_replies(&buyer, seq).await.pop().unwrap();
-        assert_eq!(
-            app.shopper_state(&buyer).await,
-            "bot",
-            "{question}: {answer}"
-        );
+        let answer = asked_the_bot(&app, question).await;
         assert!(text_of(&answer).contains(fact), "{question}: {answer}");
     }
     // Asking for a person still hands off.

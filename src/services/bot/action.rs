@@ -73,12 +73,21 @@ impl Reply {
             Some(then) => format!("{}\n{then}", hit.answer.trim_end()),
             None => hit.answer.clone(),
         };
+        Reply::citing(text, &[hit])
+    }
+
+    /// Words taken from these entries (their curated answers, or what the
+    /// bot says of them), citing each.
+    pub fn citing(text: String, entries: &[&KbHit]) -> Reply {
         Reply {
             text,
-            citations: vec![Citation {
-                entry_id: hit.entry_id.clone(),
-                title: hit.title.clone(),
-            }],
+            citations: entries
+                .iter()
+                .map(|h| Citation {
+                    entry_id: h.entry_id.clone(),
+                    title: h.title.clone(),
+                })
+                .collect(),
             source: AnswerSource::Curated,
             helped: Some(true),
             cards: Vec::new(),
@@ -224,20 +233,7 @@ pub fn on_out_of_window(
         text = format!("{text}\n\n{}", current.answer.trim());
         cited.push(current);
     }
-    Action::Reply(Reply {
-        text,
-        citations: cited
-            .into_iter()
-            .map(|h| Citation {
-                entry_id: h.entry_id.clone(),
-                title: h.title.clone(),
-            })
-            .collect(),
-        source: AnswerSource::Curated,
-        helped: Some(true),
-        cards: Vec::new(),
-        stream_id: None,
-    })
+    Action::Reply(Reply::citing(text, &cited))
 }
 
 /// Words that join one question to the next in a message ("能开发票吗 还有退货
@@ -321,20 +317,8 @@ pub fn answer_each(hits: &[KbHit], then: Option<&str>) -> Action {
     if let Some(then) = then {
         text = format!("{text}\n{then}");
     }
-    Action::Reply(Reply {
-        text,
-        citations: hits
-            .iter()
-            .map(|h| Citation {
-                entry_id: h.entry_id.clone(),
-                title: h.title.clone(),
-            })
-            .collect(),
-        source: AnswerSource::Curated,
-        helped: Some(true),
-        cards: Vec::new(),
-        stream_id: None,
-    })
+    let cited: Vec<&KbHit> = hits.iter().collect();
+    Action::Reply(Reply::citing(text, &cited))
 }
 
 /// A `YYYY-MM-DD` day as a buyer reads it: "2026年11月30日", "30 November 2026".
