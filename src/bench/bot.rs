@@ -104,6 +104,7 @@ impl KnowledgeBase for ScriptedKnowledge {
                 title: hit.1.into(),
                 answer: hit.2.into(),
                 score: hit.3,
+                classifier: 0.0,
                 wordings: Vec::new(),
                 member_answers: Vec::new(),
                 category: String::new(),

@@ -654,6 +654,10 @@ pub struct KbHit {
     pub title: String,
     pub answer: String,
     pub score: f32,
+    /// The classifier's probability that the question is this entry's (0
+    /// without a classifier).
+    #[serde(default)]
+    pub classifier: f32,
     /// The entry's other wordings of its question and its tags and products:
     /// what a knowledge manager said the entry is about ("到广州大概多久" for
     /// the delivery-time entry), which its answer need not name.

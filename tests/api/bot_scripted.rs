@@ -475,3 +475,35 @@ async fn scripted_three_dont_know_offers_in_a_row_hand_the_chat_to_a_person() {
         "the offer comes before the hand-off: {after:?}"
     );
 }
+
+/// The demo shop's knowledge base with the model too busy to write: what the
+/// bot says comes from the ranking and the coverage check alone. A country
+/// the remote-areas entry ranked first for never names is answered from the
+/// overseas entry, which names it (and which the classifier preferred); a
+/// clock time is spoken of by the dispatch entry's "16:00"; "u" is "you".
+#[tokio::test]
+async fn the_entry_that_names_what_was_asked_answers_when_the_best_does_not() {
+    let model = Arc::new(ScriptedChatModel::always(Scripted::Overloaded));
+    let app = spawn_shop_kb_scripted(model).await;
+    for (question, entry) in [
+        ("你们能寄到日本不", "shipping-overseas"),
+        ("寄美国大概要多久啊", "shipping-overseas"),
+        ("can u ship to 新加坡", "shipping-overseas"),
+        ("今天下午三点拍的 今天能发走吗", "shipping-dispatch-time"),
+    ] {
+        let buyer = app.shopper("demo_buyer_1").await;
+        let seq = app.say(&buyer, question).await;
+        let reply = app.bot_replies(&buyer, seq).await.pop().unwrap();
+        assert_eq!(reply["body"]["source"], "curated", "{question}: {reply}");
+        assert_eq!(
+            reply["body"]["citations"][0]["entry_id"], entry,
+            "{question}: {reply}"
+        );
+    }
+    // No entry names Brazil: the closest entries to pick from, no answer.
+    let buyer = app.shopper("demo_buyer_1").await;
+    let seq = app.say(&buyer, "你们能寄到巴西不").await;
+    let offer = app.bot_replies(&buyer, seq).await.pop().unwrap();
+    assert!(text_of(&offer).contains("您是不是想问"), "{offer}");
+    assert_eq!(offer["body"]["citations"], json!([]), "{offer}");
+}

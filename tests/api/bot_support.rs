@@ -136,6 +136,7 @@ impl KnowledgeBase for FixedKnowledge {
                     title: e.title.into(),
                     answer: e.answer.into(),
                     score: if e.curated { 0.93 } else { 0.71 },
+                    classifier: 0.0,
                     wordings: Vec::new(),
                     member_answers: Vec::new(),
                     category: e.category.into(),

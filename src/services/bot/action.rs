@@ -203,6 +203,32 @@ pub fn on_verdict(verdict: &KbVerdict, covered: bool, model: bool) -> Action {
     }
 }
 
+/// The runner-up in the best entry's place when the best does not speak of
+/// everything the question asks and the runner-up does, and the classifier
+/// (which learnt each entry's own wordings) prefers it too: "你们能寄到日本不"
+/// ranked the remote-areas entry first for its "能寄到", but only the overseas
+/// entry names 日本. A curated verdict is then grounded: its confidence was
+/// the other entry's. Only the runner-up, and only on both signs: an entry
+/// further down that happens to mention a word of the question ("what colours
+/// does the t-shirt come in" and the exchange entry) is no answer. Whether
+/// the hits were reordered.
+pub fn speaking_of_it_first(verdict: &mut KbVerdict, covers: impl Fn(&KbHit) -> bool) -> bool {
+    let [best, second, ..] = verdict.hits.as_slice() else {
+        return false;
+    };
+    let better = verdict.decision != KbDecision::HandOff
+        && second.classifier > best.classifier
+        && !covers(best)
+        && covers(second);
+    if better {
+        verdict.hits.swap(0, 1);
+        if verdict.decision == KbDecision::Curated {
+            verdict.decision = KbDecision::Grounded;
+        }
+    }
+    better
+}
+
 /// A question about an entry outside its validity window (a promotion that
 /// has ended or not begun), when that entry alone speaks of it (`about`): the
 /// bot says when it ended or begins, citing it, then `instead` (an entry valid
@@ -402,6 +428,7 @@ mod tests {
             title: title.to_owned(),
             answer: answer.to_owned(),
             score: 0.9,
+            classifier: 0.0,
             wordings: Vec::new(),
             member_answers: Vec::new(),
             category: String::new(),
@@ -713,6 +740,58 @@ mod tests {
             panic!("tool")
         };
         assert_eq!(r, tool);
+    }
+
+    #[test]
+    fn the_runner_up_goes_first_when_only_it_speaks_of_the_question_and_the_classifier_agrees() {
+        let remote = KbHit {
+            classifier: 0.14,
+            ..hit("remote", "偏远地区能发吗", "新疆、西藏加收 15 元。")
+        };
+        let overseas = KbHit {
+            classifier: 0.23,
+            ..hit("overseas", "可以寄到海外吗", "日本、韩国 5-8 个工作日。")
+        };
+        let names_japan = |h: &KbHit| h.answer.contains("日本");
+        let ids = |v: &KbVerdict| {
+            v.hits
+                .iter()
+                .map(|h| h.entry_id.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let mut v = verdict(KbDecision::Curated, vec![remote.clone(), overseas.clone()]);
+        assert!(speaking_of_it_first(&mut v, names_japan));
+        assert_eq!(ids(&v), ["overseas", "remote"]);
+        assert_eq!(
+            v.decision,
+            KbDecision::Grounded,
+            "the confidence was the other entry's"
+        );
+
+        // The best speaks of it: it stays.
+        let mut v = verdict(KbDecision::Curated, vec![overseas.clone(), remote.clone()]);
+        assert!(!speaking_of_it_first(&mut v, |_| true));
+        assert_eq!(
+            (ids(&v)[0].as_str(), v.decision),
+            ("overseas", KbDecision::Curated)
+        );
+        // The classifier prefers the best: it stays.
+        let sure_remote = KbHit {
+            classifier: 0.5,
+            ..remote.clone()
+        };
+        let mut v = verdict(KbDecision::Grounded, vec![sure_remote, overseas.clone()]);
+        assert!(!speaking_of_it_first(&mut v, names_japan));
+        assert_eq!(ids(&v)[0], "remote");
+        // Neither speaks of it, a hand-off, or no runner-up: nothing moves.
+        let mut v = verdict(KbDecision::Grounded, vec![remote.clone(), overseas.clone()]);
+        assert!(!speaking_of_it_first(&mut v, |_| false));
+        let mut v = verdict(KbDecision::HandOff, vec![remote.clone(), overseas.clone()]);
+        assert!(!speaking_of_it_first(&mut v, names_japan));
+        assert_eq!(ids(&v)[0], "remote");
+        let mut v = verdict(KbDecision::Grounded, vec![remote]);
+        assert!(!speaking_of_it_first(&mut v, names_japan));
     }
 
     #[test]

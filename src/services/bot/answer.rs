@@ -38,11 +38,13 @@ impl BotService {
             }
         };
         turn.session.retrieved(&verdict.hits);
+        let lang = turn.lang;
+        let covers_alone = |hit: &KbHit| {
+            self.grounding()
+                .covers(&question, &[spoken_of(hit).as_str()], lang)
+        };
         let alone = verdict.decision == KbDecision::Curated
-            && verdict.hits.first().is_some_and(|best| {
-                self.grounding()
-                    .covers(&question, &[spoken_of(best).as_str()], turn.lang)
-            });
+            && verdict.hits.first().is_some_and(covers_alone);
         if let Some(lapsed) = &verdict.out_of_window {
             let about =
                 self.grounding()
@@ -61,6 +63,10 @@ impl BotService {
         }
         if !alone && let Some(answers) = self.answer_each(turn, &question).await {
             return action::answer_each(&answers, None);
+        }
+        let mut verdict = verdict;
+        if !alone && action::speaking_of_it_first(&mut verdict, covers_alone) {
+            tracing::debug!("the runner-up speaks of what was asked; it goes first");
         }
         let covered = self.grounding().covers(
             &question,
@@ -549,6 +555,7 @@ mod tests {
             title: id.into(),
             answer: String::new(),
             score: 0.9,
+            classifier: 0.0,
             wordings: Vec::new(),
             member_answers: Vec::new(),
             category: String::new(),

@@ -34,6 +34,7 @@ impl KnowledgeService {
             title: content.question,
             answer: content.answer,
             score: candidate.score,
+            classifier: candidate.classifier,
             wordings,
             member_answers,
             category,
