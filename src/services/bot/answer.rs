@@ -30,7 +30,7 @@ impl BotService {
     /// The last step: what the knowledge base's verdict on the question comes to.
     pub(super) async fn answer_from_knowledge(&self, turn: &mut Turn) -> Action {
         let question = turn.facts.text.clone();
-        let verdict = match self.ports.knowledge.decide(&question).await {
+        let mut verdict = match self.ports.knowledge.decide(&question).await {
             Ok(verdict) => self.for_member(turn, verdict).await,
             Err(error) => {
                 tracing::warn!(%error, "knowledge base failed; handing off");
@@ -64,7 +64,6 @@ impl BotService {
         if !alone && let Some(answers) = self.answer_each(turn, &question).await {
             return action::answer_each(&answers, None);
         }
-        let mut verdict = verdict;
         if !alone && action::speaking_of_it_first(&mut verdict, covers_alone) {
             tracing::debug!("the runner-up speaks of what was asked; it goes first");
         }
