@@ -3,32 +3,24 @@
 
 use crate::helpers::{TestApp, spawn_with, test_settings};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use xiaoer::ports::{
-    EmbedKind, Embedder, KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError, ModelError,
-};
+use xiaoer::ports::{KbDecision, KbHit, KbVerdict, KnowledgeBase, KnowledgeError};
 use xiaoer::startup::{Adapters, Models};
 
 /// How long a bot turn may take on a loaded 2-core machine with the real LLM.
 pub const BOT_TURN: Duration = Duration::from_secs(240);
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("XIAOER_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models")))
-}
-
-/// Qwen2.5 1.5B and multilingual-e5, loaded once for every test in this binary.
+/// Qwen2.5 1.5B and multilingual-e5 (behind the shared memo, `embed_memo`),
+/// loaded once for every test in this binary.
 pub fn shared_models() -> Models {
-    static MODELS: OnceLock<Models> = OnceLock::new();
-    MODELS
+    static LLM: OnceLock<Arc<dyn xiaoer::ports::ChatModel>> = OnceLock::new();
+    let llm = LLM
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let mut settings = xiaoer::config::Settings::for_data_dir(dir.path());
-            let models = models_dir();
+            let models = crate::embed_memo::models_dir();
             settings.llm_model = models
                 .join(xiaoer::llm::fetch::QWEN_GGUF)
                 .display()
@@ -41,61 +33,14 @@ pub fn shared_models() -> Models {
                 .join(xiaoer::llm::fetch::E5_MODEL)
                 .display()
                 .to_string();
-            let models = Models::load(&settings).expect("models load (run `xiaoer models fetch`)");
-            Models {
-                llm: models.llm,
-                embedder: Arc::new(MemoEmbedder {
-                    inner: models.embedder,
-                    memo: Mutex::new(HashMap::new()),
-                }),
-            }
+            Models::load(&settings)
+                .expect("models load (run `xiaoer models fetch`)")
+                .llm
         })
-        .clone()
-}
-
-/// The real e5 model behind a memo: each distinct text is embedded once per
-/// test binary. Every test that starts the demo shop ingests its whole
-/// knowledge base, which otherwise embeds the same few hundred passages again
-/// (half a minute each time); the vectors are the model's own either way.
-struct MemoEmbedder {
-    inner: Arc<dyn Embedder>,
-    /// (a query rather than a passage, the text) → its vector.
-    memo: Mutex<HashMap<(bool, String), Vec<f32>>>,
-}
-
-#[async_trait::async_trait]
-impl Embedder for MemoEmbedder {
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-
-    async fn embed(
-        &self,
-        texts: Vec<String>,
-        kind: EmbedKind,
-    ) -> Result<Vec<Vec<f32>>, ModelError> {
-        let query = kind == EmbedKind::Query;
-        let missing: Vec<String> = {
-            let memo = self.memo.lock().unwrap();
-            let mut seen = HashSet::new();
-            texts
-                .iter()
-                .filter(|t| !memo.contains_key(&(query, (*t).clone())) && seen.insert(*t))
-                .cloned()
-                .collect()
-        };
-        if !missing.is_empty() {
-            let vectors = self.inner.embed(missing.clone(), kind).await?;
-            let mut memo = self.memo.lock().unwrap();
-            for (text, vector) in missing.into_iter().zip(vectors) {
-                memo.insert((query, text), vector);
-            }
-        }
-        let memo = self.memo.lock().unwrap();
-        Ok(texts
-            .into_iter()
-            .map(|t| memo[&(query, t)].clone())
-            .collect())
+        .clone();
+    Models {
+        llm,
+        embedder: crate::embed_memo::shared_e5(),
     }
 }
 

@@ -107,6 +107,7 @@ pub async fn spawn_with_clock(
     adapters: Adapters,
     clock: std::sync::Arc<dyn xiaoer::ports::Clock>,
 ) -> TestApp {
+    let adapters = with_shared_e5(&settings, adapters);
     // A restart right after `stop` may find the previous server's background
     // tasks still letting go of the embedded index: wait for it, a while.
     let mut tries = 0;
@@ -138,6 +139,38 @@ pub async fn spawn_with_clock(
         _dir: dir,
         stop: Some(stop),
         server: Some(server),
+    }
+}
+
+/// The models a test server would load from `models/`, with the process's
+/// shared e5 behind the memo (`embed_memo`) instead of a copy of its own: a
+/// test that brings no models and names the shipped files. The LLM is still
+/// the server's own (loaded per test, as `xiaoer serve` does), when the bot is on.
+fn with_shared_e5(settings: &Settings, adapters: Adapters) -> Adapters {
+    let shipped = Settings::for_data_dir(&settings.data_dir);
+    if adapters.models.is_some()
+        || settings.embed_model != shipped.embed_model
+        || settings.llm_model != shipped.llm_model
+        || settings.llm_tokenizer != shipped.llm_tokenizer
+    {
+        return adapters;
+    }
+    let llm: std::sync::Arc<dyn xiaoer::ports::ChatModel> = if settings.bot {
+        xiaoer::startup::Models::load(settings)
+            .expect("the models load (run `xiaoer models fetch`)")
+            .llm
+    } else {
+        // Not used: a server without the bot runs no LLM.
+        std::sync::Arc::new(xiaoer::llm::scripted::ScriptedChatModel::always(
+            xiaoer::llm::scripted::Scripted::Overloaded,
+        ))
+    };
+    Adapters {
+        models: Some(xiaoer::startup::Models {
+            llm,
+            embedder: crate::embed_memo::shared_e5(),
+        }),
+        ..adapters
     }
 }
 

@@ -16,6 +16,7 @@ mod cluster;
 mod coupons;
 mod crash;
 mod data_protection;
+mod embed_memo;
 mod funnel;
 mod fuzz;
 mod hardening;

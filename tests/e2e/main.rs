@@ -6,6 +6,8 @@
 //! them). Without them the test says so and passes, unless XIAOER_E2E_REQUIRED=1
 //! (set by scripts/test.sh) makes their absence a failure.
 
+#[path = "../api/embed_memo.rs"]
+mod embed_memo;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
